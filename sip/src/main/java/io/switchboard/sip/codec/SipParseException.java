@@ -1,0 +1,63 @@
+package io.switchboard.sip.codec;
+
+import io.switchboard.sip.message.HeaderNames;
+import io.switchboard.sip.message.SipHeaders;
+import io.switchboard.sip.message.SipRequest;
+import io.switchboard.sip.message.SipResponse;
+
+/**
+ * A message that cannot be accepted. Carries the reason a person can read, the status to answer
+ * with (0 when the message must be dropped silently, as for any malformed response) and, when the
+ * message was a request whose routing headers were readable, enough of it to build that answer.
+ */
+public class SipParseException extends Exception {
+    private final String reason;
+    private final int responseStatus;
+    private final transient SipHeaders rawHeaders;
+    private final String method;
+
+    public SipParseException(String reason, int responseStatus, SipHeaders rawHeaders, String method) {
+        super(reason, null, false, false);
+        this.reason = reason;
+        this.responseStatus = responseStatus;
+        this.rawHeaders = rawHeaders;
+        this.method = method;
+    }
+
+    public String reason() {
+        return reason;
+    }
+
+    /** 400, 505, … or 0 when the message is dropped without an answer. */
+    public int responseStatus() {
+        return responseStatus;
+    }
+
+    /**
+     * The error response for a malformed request (RFC 3261 §8.2, §16.3), with the reason in the
+     * reason phrase, or null when none can be built: the message was a response, an ACK (never
+     * answered, RFC 3261 §17.2.3), or lacked the Via, From, To, Call-ID or CSeq to address one.
+     */
+    public SipResponse errorResponse() {
+        if (responseStatus == 0 || rawHeaders == null || SipRequest.ACK.equals(method)) {
+            return null;
+        }
+        SipHeaders headers = new SipHeaders();
+        for (String via : rawHeaders.fields(HeaderNames.VIA)) {
+            headers.add(HeaderNames.VIA, via);
+        }
+        String[] required = {HeaderNames.FROM, HeaderNames.TO, HeaderNames.CALL_ID, HeaderNames.CSEQ};
+        if (headers.size() == 0) {
+            return null;
+        }
+        for (String name : required) {
+            String value = rawHeaders.get(name);
+            if (value == null || value.isBlank()) {
+                return null;
+            }
+            headers.add(name, value);
+        }
+        String phrase = responseStatus == 505 ? "Version Not Supported" : "Bad Request - " + reason;
+        return new SipResponse(responseStatus, phrase.replace('\r', ' ').replace('\n', ' '), headers, null);
+    }
+}

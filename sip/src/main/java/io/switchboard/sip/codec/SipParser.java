@@ -1,0 +1,329 @@
+package io.switchboard.sip.codec;
+
+import io.switchboard.sip.message.CSeq;
+import io.switchboard.sip.message.HeaderNames;
+import io.switchboard.sip.message.HeaderText;
+import io.switchboard.sip.message.NameAddress;
+import io.switchboard.sip.message.SipHeaders;
+import io.switchboard.sip.message.SipMessage;
+import io.switchboard.sip.message.SipRequest;
+import io.switchboard.sip.message.SipResponse;
+import io.switchboard.sip.message.SipUri;
+import io.switchboard.sip.message.Via;
+
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.Locale;
+
+/**
+ * Parses SIP messages (RFC 3261 §7) and validates what the stack relies on, so that everything past
+ * the parser can trust a message's Via, From, To, Call-ID, CSeq and Max-Forwards. Accepts what
+ * RFC 4475 §3.1.1 calls valid (folding, compact names, LWS around separators, leading zeros,
+ * unknown headers kept verbatim) and rejects what §3.1.2 calls invalid with a reason.
+ */
+public final class SipParser {
+    private static final long MAX_DELTA_SECONDS = 4294967295L; // 2^32-1, RFC 3261 §25.1 delta-seconds
+
+    private SipParser() {
+    }
+
+    /** Parses one datagram; octets after the Content-Length are ignored (RFC 3261 §18.3). */
+    public static SipMessage parse(byte[] datagram) throws SipParseException {
+        return parse(datagram, 0, datagram.length, true);
+    }
+
+    /**
+     * Parses {@code length} bytes at {@code offset}.
+     *
+     * @param datagram true for a message-oriented transport: a missing Content-Length means the body
+     *                 runs to the end, and a shorter body than Content-Length is an error (RFC 3261 §18.3)
+     */
+    public static SipMessage parse(byte[] data, int offset, int length, boolean datagram) throws SipParseException {
+        int end = offset + length;
+        int start = offset;
+        // RFC 3261 §7.5: ignore CRLFs before the start line
+        while (start < end && (data[start] == '\r' || data[start] == '\n')) {
+            start++;
+        }
+        if (start == end) {
+            throw new SipParseException("empty message", 0, null, null);
+        }
+        int headerEnd = -1;
+        int bodyStart = -1;
+        for (int i = start; i < end; i++) {
+            if (data[i] == '\n') {
+                if (i + 1 < end && data[i + 1] == '\n') {
+                    headerEnd = i;
+                    bodyStart = i + 2;
+                    break;
+                }
+                if (i + 2 < end && data[i + 1] == '\r' && data[i + 2] == '\n') {
+                    headerEnd = i;
+                    bodyStart = i + 3;
+                    break;
+                }
+            } else if (data[i] == 0) {
+                throw new SipParseException("NUL octet in message header", 400, null, null);
+            }
+        }
+        if (headerEnd < 0) {
+            throw new SipParseException("message has no empty line ending the headers", 400, null, null);
+        }
+        String head = new String(data, start, headerEnd - start, StandardCharsets.UTF_8);
+        return parseHead(head, data, bodyStart, end, datagram);
+    }
+
+    private static SipMessage parseHead(String head, byte[] data, int bodyStart, int end, boolean datagram)
+            throws SipParseException {
+        int lineEnd = head.indexOf('\n');
+        String startLine = stripCr(lineEnd < 0 ? head : head.substring(0, lineEnd));
+        boolean isResponse = startLine.regionMatches(true, 0, "SIP/", 0, 4);
+        SipHeaders headers = new SipHeaders();
+        String method = null;
+        if (!isResponse) {
+            int sp = startLine.indexOf(' ');
+            method = sp > 0 ? startLine.substring(0, sp) : null;
+        }
+        int dropOrReject = isResponse ? 0 : 400;
+        try {
+            readHeaders(head, lineEnd < 0 ? head.length() : lineEnd + 1, headers);
+        } catch (IllegalArgumentException e) {
+            throw new SipParseException(e.getMessage(), dropOrReject, headers, method);
+        }
+        try {
+            SipMessage message = isResponse ? parseStatusLine(startLine, headers) : parseRequestLine(startLine, headers);
+            byte[] body = readBody(headers, data, bodyStart, end, datagram);
+            message.setBody(body, null);
+            validate(message);
+            return message;
+        } catch (VersionException e) {
+            throw new SipParseException(e.getMessage(), isResponse ? 0 : 505, headers, method);
+        } catch (IllegalArgumentException e) {
+            throw new SipParseException(e.getMessage(), dropOrReject, headers, method);
+        }
+    }
+
+    private static String stripCr(String line) {
+        return line.endsWith("\r") ? line.substring(0, line.length() - 1) : line;
+    }
+
+    private static void readHeaders(String head, int from, SipHeaders into) {
+        String name = null;
+        StringBuilder value = null;
+        int i = from;
+        while (i < head.length()) {
+            int nl = head.indexOf('\n', i);
+            String line = stripCr(nl < 0 ? head.substring(i) : head.substring(i, nl));
+            i = nl < 0 ? head.length() : nl + 1;
+            if (line.isEmpty()) {
+                continue;
+            }
+            char first = line.charAt(0);
+            if (first == ' ' || first == '\t') {
+                // folded continuation: LWS = [*WSP CRLF] 1*WSP, replaced by one SP (RFC 3261 §7.3.1)
+                if (name == null) {
+                    throw new IllegalArgumentException("continuation line before any header");
+                }
+                value.append(' ').append(line.trim());
+                continue;
+            }
+            if (name != null) {
+                into.add(name, value.toString().trim());
+            }
+            int colon = line.indexOf(':');
+            if (colon <= 0) {
+                throw new IllegalArgumentException("header line without a name and colon: " + abbreviate(line));
+            }
+            name = line.substring(0, colon).trim();
+            if (!HeaderText.isToken(name)) {
+                throw new IllegalArgumentException("invalid header name: " + abbreviate(name));
+            }
+            value = new StringBuilder(line.length() - colon).append(line, colon + 1, line.length());
+        }
+        if (name != null) {
+            into.add(name, value.toString().trim());
+        }
+    }
+
+    private static SipRequest parseRequestLine(String line, SipHeaders headers) throws VersionException {
+        // Request-Line = Method SP Request-URI SP SIP-Version: exactly one SP between elements
+        // (RFC 3261 §7.1, RFC 4475 §3.1.2.9 and §3.1.2.10)
+        int first = line.indexOf(' ');
+        int last = line.lastIndexOf(' ');
+        if (first <= 0 || last == first) {
+            throw new IllegalArgumentException("malformed Request-Line");
+        }
+        String method = line.substring(0, first);
+        String uri = line.substring(first + 1, last);
+        String version = line.substring(last + 1);
+        if (!HeaderText.isToken(method)) {
+            throw new IllegalArgumentException("invalid method");
+        }
+        if (uri.isEmpty() || uri.indexOf(' ') >= 0 || uri.indexOf('\t') >= 0) {
+            throw new IllegalArgumentException("whitespace in Request-URI or between Request-Line elements");
+        }
+        if (version.isEmpty()) {
+            throw new IllegalArgumentException("trailing whitespace after SIP-Version");
+        }
+        checkVersion(version);
+        if (uri.startsWith("<")) {
+            throw new IllegalArgumentException("Request-URI must not be enclosed in <>");
+        }
+        SipUri requestUri = SipUri.parse(uri);
+        if (requestUri.isSip() && requestUri.headers() != null) {
+            // RFC 3261 §19.1.1 table 1: headers are not allowed in a Request-URI
+            throw new IllegalArgumentException("Request-URI must not contain headers");
+        }
+        return new SipRequest(method, requestUri, headers, null);
+    }
+
+    private static SipResponse parseStatusLine(String line, SipHeaders headers) throws VersionException {
+        int first = line.indexOf(' ');
+        if (first < 0) {
+            throw new IllegalArgumentException("malformed Status-Line");
+        }
+        checkVersion(line.substring(0, first));
+        int second = line.indexOf(' ', first + 1);
+        String code = second < 0 ? line.substring(first + 1) : line.substring(first + 1, second);
+        if (code.length() != 3) {
+            throw new IllegalArgumentException("status code is not three digits");
+        }
+        int status = (int) HeaderText.parseBounded(code, 699, "status code");
+        if (status < 100) {
+            throw new IllegalArgumentException("status code out of range");
+        }
+        String reason = second < 0 ? "" : line.substring(second + 1);
+        return new SipResponse(status, reason, headers, null);
+    }
+
+    private static void checkVersion(String version) throws VersionException {
+        if (!version.equalsIgnoreCase("SIP/2.0")) {
+            if (version.regionMatches(true, 0, "SIP/", 0, 4)) {
+                throw new VersionException("unsupported SIP version " + abbreviate(version));
+            }
+            throw new IllegalArgumentException("malformed SIP-Version");
+        }
+    }
+
+    private static byte[] readBody(SipHeaders headers, byte[] data, int bodyStart, int end, boolean datagram) {
+        String lengthText = headers.get(HeaderNames.CONTENT_LENGTH);
+        int available = Math.max(0, end - bodyStart);
+        if (lengthText == null) {
+            if (!datagram) {
+                throw new IllegalArgumentException("Content-Length is required on stream transports");
+            }
+            return Arrays.copyOfRange(data, bodyStart, bodyStart + available);
+        }
+        if (headers.fields(HeaderNames.CONTENT_LENGTH).size() > 1) {
+            throw new IllegalArgumentException("more than one Content-Length");
+        }
+        long length = HeaderText.parseBounded(lengthText, Integer.MAX_VALUE, "Content-Length");
+        if (length > available) {
+            throw new IllegalArgumentException("Content-Length " + length + " is larger than the body (" + available + " octets)");
+        }
+        return length == 0 ? new byte[0] : Arrays.copyOfRange(data, bodyStart, bodyStart + (int) length);
+    }
+
+    private static void validate(SipMessage message) {
+        for (String name : new String[]{HeaderNames.CALL_ID, HeaderNames.CSEQ, HeaderNames.FROM, HeaderNames.TO}) {
+            if (message.headers().get(name) == null) {
+                throw new IllegalArgumentException("missing " + name);
+            }
+            if (message.headers().fields(name).size() > 1) {
+                throw new IllegalArgumentException("more than one " + name);
+            }
+        }
+        if (message.vias().isEmpty()) {
+            throw new IllegalArgumentException("missing Via");
+        }
+        String callId = message.callId();
+        if (callId.isEmpty() || callId.indexOf(' ') >= 0 || callId.indexOf('\t') >= 0) {
+            throw new IllegalArgumentException("malformed Call-ID");
+        }
+        CSeq cseq;
+        try {
+            cseq = message.cseq();
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("malformed CSeq: " + e.getMessage());
+        }
+        address(message, HeaderNames.FROM);
+        address(message, HeaderNames.TO);
+        if (message.headers().get(HeaderNames.MAX_FORWARDS) != null) {
+            message.maxForwards();
+        }
+        for (String contact : message.headerValues(HeaderNames.CONTACT)) {
+            NameAddress parsed;
+            try {
+                parsed = NameAddress.parse(contact);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("malformed Contact: " + e.getMessage());
+            }
+            String expires = parsed.param("expires");
+            if (expires != null) {
+                HeaderText.parseBounded(expires, MAX_DELTA_SECONDS, "Contact expires");
+            }
+        }
+        for (String route : message.headerValues(HeaderNames.ROUTE)) {
+            NameAddress.parse(route);
+        }
+        for (String route : message.headerValues(HeaderNames.RECORD_ROUTE)) {
+            NameAddress.parse(route);
+        }
+        String expires = message.headers().get(HeaderNames.EXPIRES);
+        if (expires != null) {
+            HeaderText.parseBounded(expires, MAX_DELTA_SECONDS, "Expires");
+        }
+        String date = message.headers().get(HeaderNames.DATE);
+        if (date != null && !date.trim().endsWith(" GMT")) {
+            // RFC 3261 §20.17: SIP-date is rfc1123-date, which is always GMT
+            throw new IllegalArgumentException("Date must be in GMT");
+        }
+        String retryAfter = message.headers().get(HeaderNames.RETRY_AFTER);
+        if (retryAfter != null) {
+            String delta = retryAfter.trim();
+            int stop = 0;
+            while (stop < delta.length() && Character.isDigit(delta.charAt(stop))) {
+                stop++;
+            }
+            HeaderText.parseBounded(delta.substring(0, stop), MAX_DELTA_SECONDS, "Retry-After");
+        }
+        for (String warning : message.headerValues(HeaderNames.WARNING)) {
+            String code = warning.trim();
+            int space = code.indexOf(' ');
+            if (space != 3 || !code.substring(0, 3).chars().allMatch(Character::isDigit)) {
+                throw new IllegalArgumentException("Warning code must be three digits");
+            }
+        }
+        if (message instanceof SipRequest request) {
+            // RFC 3261 §8.1.1.5: the CSeq method matches the request's method
+            if (!cseq.method().equals(request.method())) {
+                throw new IllegalArgumentException("CSeq method " + cseq.method() + " does not match " + request.method());
+            }
+        }
+        String contentType = message.headers().get(HeaderNames.CONTENT_TYPE);
+        if (contentType != null && contentType.toLowerCase(Locale.ROOT).indexOf('/') < 0) {
+            throw new IllegalArgumentException("malformed Content-Type");
+        }
+    }
+
+    private static void address(SipMessage message, String name) {
+        try {
+            NameAddress address = name.equals(HeaderNames.FROM) ? message.from() : message.to();
+            if (address.isWildcard()) {
+                throw new IllegalArgumentException("'*' is not an address");
+            }
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("malformed " + name + ": " + e.getMessage());
+        }
+    }
+
+    private static String abbreviate(String text) {
+        return text.length() <= 60 ? text : text.substring(0, 57) + "...";
+    }
+
+    private static final class VersionException extends Exception {
+        VersionException(String message) {
+            super(message, null, false, false);
+        }
+    }
+}

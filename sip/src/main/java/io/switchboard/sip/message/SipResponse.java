@@ -1,0 +1,66 @@
+package io.switchboard.sip.message;
+
+/** A SIP response (RFC 3261 §7.2). */
+public final class SipResponse extends SipMessage {
+    private final int status;
+    private final String reason;
+
+    public SipResponse(int status, String reason, SipHeaders headers, byte[] body) {
+        super(headers, body);
+        this.status = status;
+        this.reason = reason;
+    }
+
+    /**
+     * A response to a request with the headers RFC 3261 §8.2.6.2 requires copied: every Via in order,
+     * From, To, Call-ID and CSeq. The caller adds a To tag where the response creates a dialog or is final.
+     */
+    public static SipResponse to(SipRequest request, int status, String reason) {
+        SipHeaders headers = new SipHeaders(12);
+        for (String via : request.headers().fields(HeaderNames.VIA)) {
+            headers.add(HeaderNames.VIA, via);
+        }
+        copy(request, headers, HeaderNames.FROM);
+        copy(request, headers, HeaderNames.TO);
+        copy(request, headers, HeaderNames.CALL_ID);
+        copy(request, headers, HeaderNames.CSEQ);
+        return new SipResponse(status, reason == null ? StatusCodes.reason(status) : reason, headers, null);
+    }
+
+    private static void copy(SipRequest request, SipHeaders into, String name) {
+        String value = request.headers().get(name);
+        if (value != null) {
+            into.add(name, value);
+        }
+    }
+
+    public int status() {
+        return status;
+    }
+
+    public String reason() {
+        return reason;
+    }
+
+    public boolean isProvisional() {
+        return status < 200;
+    }
+
+    public boolean isSuccess() {
+        return status >= 200 && status < 300;
+    }
+
+    /** Adds a tag to To when it has none (RFC 3261 §8.2.6.2). */
+    public SipResponse withToTag(String tag) {
+        NameAddress to = to();
+        if (to != null && to.tag() == null) {
+            headers.set(HeaderNames.TO, to.withParam("tag", tag).toString());
+        }
+        return this;
+    }
+
+    @Override
+    public String startLine() {
+        return "SIP/2.0 " + status + " " + reason;
+    }
+}

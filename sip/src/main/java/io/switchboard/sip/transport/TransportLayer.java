@@ -1,0 +1,582 @@
+package io.switchboard.sip.transport;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.FixedRecvByteBufAllocator;
+import io.netty.channel.IoHandlerFactory;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollChannelOption;
+import io.netty.channel.epoll.EpollDatagramChannel;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.DatagramChannel;
+import io.netty.channel.socket.DatagramPacket;
+import io.netty.channel.socket.ServerSocketChannel;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioDatagramChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.util.AttributeKey;
+import io.netty.util.NetUtil;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import io.switchboard.sip.codec.SipParseException;
+import io.switchboard.sip.codec.SipParser;
+import io.switchboard.sip.message.SipMessage;
+import io.switchboard.sip.message.SipRequest;
+import io.switchboard.sip.message.SipResponse;
+import io.switchboard.sip.message.Via;
+import io.switchboard.sip.message.HeaderNames;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The SIP transport layer (RFC 3261 §18) on Netty: binds UDP and TCP listeners, turns bytes into
+ * messages and back, stamps received/rport on incoming requests (RFC 3261 §18.2.1, RFC 3581 §4),
+ * sends responses where §18.2.2 says, and keeps a registry of open connections so requests can go
+ * back over a device's own connection.
+ * <p>
+ * Threads: one event loop group does all I/O. On Linux each UDP listener is bound once per event
+ * loop with SO_REUSEPORT, so the kernel spreads datagrams across cores. Inbound messages are handed
+ * to the {@link InboundHandler} on the event loop thread that read them; it must not block.
+ * <p>
+ * Protection: per-source rate limit on datagrams and new connections, limits on message size,
+ * connection count (total and per address), unfinished-message time (slow peers) and idle time.
+ * Every drop is reported to the {@link SipStackObserver}.
+ */
+public final class TransportLayer {
+    private static final Logger log = LoggerFactory.getLogger(TransportLayer.class);
+    private static final AttributeKey<StreamFlow> FLOW = AttributeKey.valueOf("sip.flow");
+    private static final long SWEEP_INTERVAL_MS = 1000;
+
+    private final TransportSettings settings;
+    private final SipStackObserver observer;
+    private final boolean epoll;
+    private final SourceRateLimiter rateLimiter;
+    private final ConcurrentHashMap<String, StreamFlow> streamFlows = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<InetSocketAddress, StreamFlow> flowsByRemote = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<InetAddress, AtomicInteger> connectionsPerAddress = new ConcurrentHashMap<>();
+    private final AtomicInteger connections = new AtomicInteger();
+    private final List<Channel> udpChannels = new ArrayList<>();
+    private final List<Channel> serverChannels = new ArrayList<>();
+    private final List<ListenPoint> bound = new ArrayList<>();
+    private volatile InboundHandler handler = (m, f) -> {
+    };
+    private EventLoopGroup group;
+    private ScheduledFuture<?> sweeper;
+
+    public TransportLayer(TransportSettings settings, SipStackObserver observer) {
+        this.settings = settings;
+        this.observer = observer;
+        this.epoll = Epoll.isAvailable();
+        this.rateLimiter = settings.floodLimitPerSecond() > 0
+                ? new SourceRateLimiter(settings.floodLimitPerSecond(), settings.floodBurst(), 100_000) : null;
+    }
+
+    public void setInboundHandler(InboundHandler handler) {
+        this.handler = handler;
+    }
+
+    /** Binds every listen point; on failure nothing stays bound. Returns the bound points (real ports). */
+    public synchronized List<ListenPoint> start(List<ListenPoint> points) throws InterruptedException {
+        int threads = settings.ioThreads() > 0 ? settings.ioThreads() : Runtime.getRuntime().availableProcessors();
+        IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
+        group = new MultiThreadIoEventLoopGroup(threads, new DefaultThreadFactory("sip-io", true), io);
+        try {
+            for (ListenPoint point : points) {
+                switch (point.transport()) {
+                    case UDP -> bindUdp(point, threads);
+                    case TCP -> bindTcp(point);
+                    default -> throw new IllegalArgumentException(
+                            point.transport() + " listeners are not served by the SIP transport layer: " + point);
+                }
+            }
+        } catch (RuntimeException | InterruptedException e) {
+            stop();
+            throw e;
+        }
+        sweeper = group.next().scheduleAtFixedRate(this::sweep, SWEEP_INTERVAL_MS, SWEEP_INTERVAL_MS,
+                TimeUnit.MILLISECONDS);
+        return List.copyOf(bound);
+    }
+
+    private void bindUdp(ListenPoint point, int threads) throws InterruptedException {
+        InetSocketAddress address = new InetSocketAddress(point.host(), point.port());
+        Bootstrap bootstrap = new Bootstrap().group(group)
+                .channel(epoll ? EpollDatagramChannel.class : NioDatagramChannel.class)
+                .option(ChannelOption.SO_RCVBUF, settings.udpReceiveBuffer())
+                .option(ChannelOption.SO_SNDBUF, settings.udpReceiveBuffer())
+                .option(ChannelOption.RECVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(65_536))
+                .handler(new DatagramHandler());
+        int copies = 1;
+        if (epoll) {
+            bootstrap.option(EpollChannelOption.SO_REUSEPORT, true);
+            copies = threads;
+        }
+        Channel first = bootstrap.bind(address).sync().channel();
+        udpChannels.add(first);
+        int port = ((InetSocketAddress) first.localAddress()).getPort();
+        for (int i = 1; i < copies; i++) {
+            udpChannels.add(bootstrap.bind(new InetSocketAddress(point.host(), port)).sync().channel());
+        }
+        bound.add(new ListenPoint(Transport.UDP, point.host(), port));
+    }
+
+    private void bindTcp(ListenPoint point) throws InterruptedException {
+        ServerBootstrap bootstrap = new ServerBootstrap().group(group)
+                .channel(epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class)
+                .option(ChannelOption.SO_BACKLOG, 1024)
+                .option(ChannelOption.SO_REUSEADDR, true)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childHandler(new StreamInitializer());
+        Channel channel = bootstrap.bind(new InetSocketAddress(point.host(), point.port())).sync().channel();
+        serverChannels.add(channel);
+        bound.add(new ListenPoint(Transport.TCP, point.host(), ((InetSocketAddress) channel.localAddress()).getPort()));
+    }
+
+    public synchronized void stop() {
+        if (sweeper != null) {
+            sweeper.cancel(false);
+        }
+        for (Channel c : serverChannels) {
+            c.close().awaitUninterruptibly(2, TimeUnit.SECONDS);
+        }
+        for (Channel c : udpChannels) {
+            c.close().awaitUninterruptibly(2, TimeUnit.SECONDS);
+        }
+        for (StreamFlow flow : streamFlows.values()) {
+            flow.channel().close();
+        }
+        if (group != null) {
+            group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+            group = null;
+        }
+        serverChannels.clear();
+        udpChannels.clear();
+        bound.clear();
+    }
+
+    public synchronized List<ListenPoint> listenPoints() {
+        return List.copyOf(bound);
+    }
+
+    public boolean isRunning() {
+        return group != null && !udpChannels.isEmpty() || !serverChannels.isEmpty();
+    }
+
+    public int openConnections() {
+        return connections.get();
+    }
+
+    public Optional<SipFlow> flow(String id) {
+        return Optional.ofNullable(streamFlows.get(id));
+    }
+
+    /**
+     * Parses bytes that arrived on a flow this layer does not own (a WebSocket, RFC 7118) and
+     * dispatches them like its own input.
+     */
+    public void deliver(byte[] data, SipFlow flow) {
+        dispatch(data, flow, true);
+    }
+
+    /** Sends a message on a flow, reporting it to the observer. */
+    public CompletionStage<Void> send(SipMessage message, SipFlow flow) {
+        byte[] bytes = message.encode();
+        observer.messageSent(message, flow);
+        return flow.send(bytes);
+    }
+
+    /**
+     * A flow to a peer: over UDP, from a listening socket of the address family of the peer; over
+     * TCP, the open connection to that address if there is one, else a new connection.
+     */
+    public CompletionStage<SipFlow> flowTo(Transport transport, InetSocketAddress remote) {
+        if (transport == Transport.UDP) {
+            Channel channel = udpChannelFor(remote);
+            if (channel == null) {
+                return CompletableFuture.failedFuture(new IllegalStateException("no UDP listener"));
+            }
+            return CompletableFuture.completedFuture(new DatagramFlow(channel, remote));
+        }
+        if (transport != Transport.TCP) {
+            return CompletableFuture.failedFuture(new IllegalStateException("cannot open a " + transport + " flow"));
+        }
+        StreamFlow existing = flowsByRemote.get(remote);
+        if (existing != null && existing.isOpen()) {
+            return CompletableFuture.completedFuture(existing);
+        }
+        CompletableFuture<SipFlow> result = new CompletableFuture<>();
+        EventLoopGroup io = group;
+        if (io == null) {
+            return CompletableFuture.failedFuture(new IllegalStateException("transport layer stopped"));
+        }
+        ChannelFuture connect = new Bootstrap().group(io)
+                .channel(epoll ? EpollSocketChannel.class : NioSocketChannel.class)
+                .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 5000)
+                .handler(new StreamInitializer())
+                .connect(remote);
+        connect.addListener(f -> {
+            if (f.isSuccess()) {
+                StreamFlow flow = connect.channel().attr(FLOW).get();
+                result.complete(flow != null ? flow : registerStream(connect.channel()));
+            } else {
+                result.completeExceptionally(f.cause());
+            }
+        });
+        return result;
+    }
+
+    private Channel udpChannelFor(InetSocketAddress remote) {
+        List<Channel> channels = udpChannels;
+        if (channels.isEmpty()) {
+            return null;
+        }
+        boolean v6 = remote.getAddress() instanceof java.net.Inet6Address;
+        Channel fallback = null;
+        int start = (int) (Thread.currentThread().threadId() % channels.size());
+        for (int i = 0; i < channels.size(); i++) {
+            Channel c = channels.get((start + i) % channels.size());
+            InetAddress local = ((InetSocketAddress) c.localAddress()).getAddress();
+            boolean localV6 = local instanceof java.net.Inet6Address;
+            if (localV6 == v6) {
+                return c;
+            }
+            if (localV6 && local.isAnyLocalAddress()) {
+                fallback = c; // a dual-stack [::] socket reaches IPv4 peers too
+            }
+        }
+        return fallback != null ? fallback : channels.get(0);
+    }
+
+    /**
+     * Sends a response where RFC 3261 §18.2.2 and RFC 3581 §4 say: back on the connection for a
+     * reliable transport (or a new connection to the Via's received/sent-by if it closed); for UDP,
+     * to the received address and rport from the top Via, from the socket the request came in on,
+     * so the answer passes back through the device's NAT binding.
+     */
+    public CompletionStage<Void> sendResponse(SipResponse response, SipFlow requestFlow) {
+        SipFlow flow = responseFlow(response, requestFlow);
+        if (flow != null) {
+            return send(response, flow);
+        }
+        if (requestFlow.transport().isReliable()) {
+            if (requestFlow.transport() != Transport.TCP) {
+                return CompletableFuture.failedFuture(new java.nio.channels.ClosedChannelException());
+            }
+            // §18.2.2: connect to the received address and the port in sent-by (5060 by default)
+            InetSocketAddress target = responseTarget(response, requestFlow, 5060, false);
+            return flowTo(Transport.TCP, target).thenCompose(newFlow -> send(response, newFlow));
+        }
+        return send(response, requestFlow);
+    }
+
+    /**
+     * The flow a response to a request that arrived on {@code requestFlow} goes out on, or null when
+     * the request's connection has closed and a new one must be opened ({@link #sendResponse} does).
+     */
+    public SipFlow responseFlow(SipResponse response, SipFlow requestFlow) {
+        if (requestFlow.transport().isReliable()) {
+            return requestFlow.isOpen() ? requestFlow : null;
+        }
+        InetSocketAddress target = responseTarget(response, requestFlow, 5060, true);
+        return requestFlow instanceof DatagramFlow datagram && !target.equals(requestFlow.remote())
+                ? new DatagramFlow(datagram.channel(), target) : requestFlow;
+    }
+
+    /** Reports a message sent by a layer above that encoded it itself. */
+    public void reportSent(SipMessage message, SipFlow flow) {
+        observer.messageSent(message, flow);
+    }
+
+    private static InetSocketAddress responseTarget(SipResponse response, SipFlow flow, int defaultPort,
+                                                    boolean useRport) {
+        Via via = response.topVia();
+        if (via == null) {
+            return flow.remote();
+        }
+        String host = via.param("received");
+        if (host == null || host.isEmpty()) {
+            host = via.host();
+        }
+        if (host.startsWith("[")) {
+            host = host.substring(1, host.length() - 1);
+        }
+        int port = via.port() >= 0 ? via.port() : defaultPort;
+        String rport = via.param("rport");
+        if (useRport && rport != null && !rport.isEmpty()) {
+            try {
+                port = Integer.parseInt(rport);
+            } catch (NumberFormatException e) {
+                return flow.remote();
+            }
+        }
+        byte[] literal = NetUtil.createByteArrayFromIpAddressString(host);
+        if (literal == null) {
+            return flow.remote(); // a name we would have to resolve: the peer's source address is as good
+        }
+        try {
+            return new InetSocketAddress(InetAddress.getByAddress(literal), port);
+        } catch (java.net.UnknownHostException e) {
+            return flow.remote();
+        }
+    }
+
+    private void dispatch(byte[] data, SipFlow flow, boolean datagram) {
+        SipMessage message;
+        try {
+            message = SipParser.parse(data, 0, data.length, datagram);
+        } catch (SipParseException e) {
+            observer.parseError(e.reason(), flow.transport(), flow.remote());
+            SipResponse answer = e.errorResponse();
+            if (answer != null) {
+                // answered to the source address: a broken message's Via cannot be trusted
+                send(answer, flow);
+            }
+            if (log.isDebugEnabled()) {
+                log.debug("malformed SIP from {} over {}: {}", flow.remote(), flow.transport(), e.reason());
+            }
+            return;
+        }
+        if (message instanceof SipRequest request) {
+            stampReceived(request, flow);
+        }
+        observer.messageReceived(message, flow);
+        try {
+            handler.onMessage(message, flow);
+        } catch (RuntimeException e) {
+            log.error("SIP handler failed on {} from {}", message.startLine(), flow.remote(), e);
+        }
+    }
+
+    /** RFC 3261 §18.2.1 and RFC 3581 §4: record where a request really came from in its top Via. */
+    private static void stampReceived(SipRequest request, SipFlow flow) {
+        Via top = request.topVia();
+        InetSocketAddress source = flow.remote();
+        String sourceIp = source.getAddress().getHostAddress();
+        int zone = sourceIp.indexOf('%');
+        if (zone >= 0) {
+            sourceIp = sourceIp.substring(0, zone);
+        }
+        String rport = top.param("rport");
+        Via stamped = top;
+        if (rport != null) {
+            stamped = stamped.withParam("received", sourceIp).withParam("rport", Integer.toString(source.getPort()));
+        } else {
+            String viaHost = top.host().startsWith("[") ? top.host().substring(1, top.host().length() - 1) : top.host();
+            if (!viaHost.equalsIgnoreCase(sourceIp)) {
+                stamped = stamped.withParam("received", sourceIp);
+            }
+        }
+        if (stamped != top) {
+            request.headers().replaceFirstValue(HeaderNames.VIA, stamped.toString());
+        }
+    }
+
+    private void sweep() {
+        if (rateLimiter != null) {
+            rateLimiter.sweep(TimeUnit.SECONDS.toNanos(30));
+        }
+        long now = System.nanoTime();
+        long partialLimit = settings.partialMessageTimeout().toNanos();
+        for (StreamFlow flow : streamFlows.values()) {
+            StreamFramer framer = flow.channel().pipeline().get(StreamFramer.class);
+            long since = framer == null ? 0 : framer.partialSince();
+            if (since != 0 && now - since > partialLimit) {
+                observer.dropped("slow_peer", flow.transport(), flow.remote());
+                log.debug("closing {}: message unfinished for over {}", flow, settings.partialMessageTimeout());
+                flow.channel().close();
+            }
+        }
+    }
+
+    private StreamFlow registerStream(Channel channel) {
+        StreamFlow flow = new StreamFlow(channel, Transport.TCP);
+        StreamFlow previous = channel.attr(FLOW).setIfAbsent(flow);
+        if (previous != null) {
+            return previous;
+        }
+        streamFlows.put(flow.id(), flow);
+        flowsByRemote.put(flow.remote(), flow);
+        channel.closeFuture().addListener(f -> {
+            streamFlows.remove(flow.id());
+            flowsByRemote.remove(flow.remote(), flow);
+        });
+        return flow;
+    }
+
+    private boolean admit(InetSocketAddress source, Transport transport) {
+        if (rateLimiter != null && !rateLimiter.tryAcquire(source.getAddress())) {
+            observer.dropped("flood", transport, source);
+            return false;
+        }
+        return true;
+    }
+
+    private final class DatagramHandler extends SimpleChannelInboundHandler<DatagramPacket> {
+        @Override
+        protected void channelRead0(ChannelHandlerContext ctx, DatagramPacket packet) {
+            InetSocketAddress sender = packet.sender();
+            if (!admit(sender, Transport.UDP)) {
+                return;
+            }
+            ByteBuf content = packet.content();
+            int length = content.readableBytes();
+            if (length > settings.maxMessageSize()) {
+                observer.dropped("oversize", Transport.UDP, sender);
+                return;
+            }
+            if (isKeepAlive(content)) {
+                observer.dropped("keepalive", Transport.UDP, sender);
+                return;
+            }
+            byte[] data = new byte[length];
+            content.getBytes(content.readerIndex(), data);
+            dispatch(data, new DatagramFlow(ctx.channel(), sender), true);
+        }
+
+        /** CRLF keep-alives (RFC 5626 §4.4.1 uses STUN, many phones send CRLF) and STUN binding requests. */
+        private boolean isKeepAlive(ByteBuf content) {
+            int length = content.readableBytes();
+            if (length == 0) {
+                return true;
+            }
+            byte first = content.getByte(content.readerIndex());
+            if (first == 0 || first == 1) {
+                return true; // STUN message type starts with two zero bits (RFC 5389 §6)
+            }
+            for (int i = content.readerIndex(); i < content.writerIndex(); i++) {
+                byte b = content.getByte(i);
+                if (b != '\r' && b != '\n' && b != ' ' && b != '\t') {
+                    return false;
+                }
+            }
+            return true;
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            // ICMP port unreachable and the like surface here for UDP; never close the listening socket
+            log.debug("UDP socket error on {}: {}", ctx.channel().localAddress(), cause.toString());
+        }
+    }
+
+    private final class StreamInitializer extends ChannelInitializer<SocketChannel> {
+        @Override
+        protected void initChannel(SocketChannel channel) {
+            long idle = settings.idleConnectionTimeout().toMillis();
+            channel.pipeline()
+                    .addLast(new IdleStateHandler(0, 0, idle, TimeUnit.MILLISECONDS))
+                    .addLast(new StreamFramer(settings.maxMessageSize(), new StreamFramer.FramingErrors() {
+                        @Override
+                        public void framingError(ChannelHandlerContext ctx, String reason, String drop) {
+                            InetSocketAddress remote = (InetSocketAddress) ctx.channel().remoteAddress();
+                            if (drop != null) {
+                                observer.dropped(drop, Transport.TCP, remote);
+                            } else {
+                                observer.parseError(reason, Transport.TCP, remote);
+                            }
+                            log.debug("closing TCP connection from {}: {}", remote, reason);
+                        }
+
+                        @Override
+                        public void keepAlive(ChannelHandlerContext ctx) {
+                            observer.dropped("keepalive", Transport.TCP, (InetSocketAddress) ctx.channel().remoteAddress());
+                        }
+                    }))
+                    .addLast(new StreamHandler());
+        }
+    }
+
+    @ChannelHandler.Sharable
+    private final class StreamHandler extends SimpleChannelInboundHandler<byte[]> {
+        private boolean counted;
+
+        @Override
+        public void channelActive(ChannelHandlerContext ctx) throws Exception {
+            InetSocketAddress remote = (InetSocketAddress) ctx.channel().remoteAddress();
+            AtomicInteger perAddress = connectionsPerAddress.computeIfAbsent(remote.getAddress(), a -> new AtomicInteger());
+            int total = connections.incrementAndGet();
+            int fromAddress = perAddress.incrementAndGet();
+            counted = true;
+            if (total > settings.maxConnections() || fromAddress > settings.maxConnectionsPerAddress()
+                    || !admit(remote, Transport.TCP)) {
+                if (total > settings.maxConnections() || fromAddress > settings.maxConnectionsPerAddress()) {
+                    observer.dropped("connection_limit", Transport.TCP, remote);
+                }
+                ctx.close();
+                return;
+            }
+            registerStream(ctx.channel());
+            super.channelActive(ctx);
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+            if (counted) {
+                counted = false;
+                connections.decrementAndGet();
+                InetSocketAddress remote = (InetSocketAddress) ctx.channel().remoteAddress();
+                if (remote != null) {
+                    connectionsPerAddress.computeIfPresent(remote.getAddress(),
+                            (a, n) -> n.decrementAndGet() <= 0 ? null : n);
+                }
+            }
+            super.channelInactive(ctx);
+        }
+
+        @Override
+        protected void channelRead0(ChannelHandlerContext ctx, byte[] frame) {
+            StreamFlow flow = ctx.channel().attr(FLOW).get();
+            if (flow == null) {
+                return;
+            }
+            if (!admit(flow.remote(), Transport.TCP)) {
+                return;
+            }
+            dispatch(frame, flow, false);
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object event) throws Exception {
+            if (event instanceof IdleStateEvent) {
+                observer.dropped("idle", Transport.TCP, (InetSocketAddress) ctx.channel().remoteAddress());
+                ctx.close();
+                return;
+            }
+            super.userEventTriggered(ctx, event);
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            log.debug("TCP connection {} failed: {}", ctx.channel().remoteAddress(), cause.toString());
+            ctx.close();
+        }
+    }
+}
