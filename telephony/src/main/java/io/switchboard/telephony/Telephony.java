@@ -1,0 +1,198 @@
+package io.switchboard.telephony;
+
+import io.switchboard.platform.config.ConfigSection;
+import io.switchboard.platform.config.ListenAddress;
+import io.switchboard.platform.lifecycle.Component;
+import io.switchboard.platform.lifecycle.NodeContext;
+import io.switchboard.platform.lifecycle.NodeModule;
+import io.switchboard.sip.transaction.TimerSettings;
+import io.switchboard.sip.transaction.TransactionLayer;
+import io.switchboard.sip.transport.ListenPoint;
+import io.switchboard.sip.transport.Transport;
+import io.switchboard.sip.transport.TransportLayer;
+import io.switchboard.sip.transport.TransportSettings;
+import io.switchboard.telephony.accounts.AccountDirectory;
+import io.switchboard.telephony.accounts.AccountStore;
+import io.switchboard.telephony.accounts.DigestAlgorithm;
+import io.switchboard.telephony.api.AccountsApi;
+import io.switchboard.telephony.auth.DigestAuthenticator;
+import io.switchboard.telephony.auth.NonceService;
+import io.switchboard.telephony.registrar.Binding;
+import io.switchboard.telephony.registrar.BindingStore;
+import io.switchboard.telephony.registrar.LocationService;
+import io.switchboard.telephony.registrar.Registrar;
+import io.switchboard.telephony.registrar.RegistrarSettings;
+import io.switchboard.telephony.sip.SipMetrics;
+import io.switchboard.telephony.sip.SipService;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The telephony module: device accounts, the SIP stack, the registrar and the location service.
+ * Its config block is {@code telephony:} (see README, "Accounts and SIP registration").
+ */
+public final class Telephony implements NodeModule {
+    private static final Logger log = LoggerFactory.getLogger(Telephony.class);
+
+    private final Clock clock;
+    private volatile TransportLayer transport;
+    private volatile LocationService location;
+    private volatile AccountDirectory directory;
+
+    public Telephony() {
+        this(Clock.systemUTC());
+    }
+
+    public Telephony(Clock clock) {
+        this.clock = clock;
+    }
+
+    @Override
+    public String name() {
+        return "telephony";
+    }
+
+    @Override
+    public void assemble(NodeContext context) {
+        ConfigSection section = context.section();
+        RegistrarSettings registrarSettings = registrarSettings(section.section("registrar"));
+        TransportSettings transportSettings = transportSettings(section.section("sip"));
+        String domain = context.config().domain();
+
+        AccountStore accounts = new AccountStore(context.store().jdbi(), clock);
+        directory = new AccountDirectory(accounts, domain, Duration.ofMillis(250));
+        NonceService nonces = new NonceService(clock, registrarSettings.nonceLifetime(), 1 << 20);
+        DigestAuthenticator authenticator = new DigestAuthenticator(directory, nonces, registrarSettings.algorithms());
+        location = new LocationService();
+        BindingStore bindings = new BindingStore(context.store().jdbi(), 100_000);
+        SipMetrics metrics = new SipMetrics(context.meters());
+        Registrar registrar = new Registrar(registrarSettings, directory, authenticator, location, bindings, clock, metrics);
+
+        transport = new TransportLayer(transportSettings, metrics);
+        SipService service = new SipService(registrar, () -> context.readiness().isDraining(), "Switchboard");
+        TransactionLayer transactions = new TransactionLayer(transport, TimerSettings.rfc3261(), service);
+        metrics.bindGauges(location::size, transactions::size, transport::openConnections);
+
+        List<ListenPoint> points = new ArrayList<>();
+        for (ListenAddress address : context.config().sipListeners()) {
+            if (address.transport().equals("ws")) {
+                throw section.problem("sip", "WebSocket SIP listeners are not available in this version: " + address);
+            }
+            points.add(new ListenPoint(Transport.parse(address.transport()), address.host(), address.port()));
+        }
+
+        ScheduledExecutorService sweeper = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "binding-expiry");
+            t.setDaemon(true);
+            return t;
+        });
+        context.addComponent(Component.of("telephony",
+                () -> {
+                    directory.start();
+                    long now = clock.millis();
+                    bindings.deleteExpired(now);
+                    List<Binding> live = bindings.loadLive(now);
+                    location.load(live);
+                    bindings.start();
+                    sweeper.scheduleWithFixedDelay(() -> expire(bindings), 1, 1, TimeUnit.SECONDS);
+                    log.info("telephony: {} accounts, {} registrations restored, domain {}", directory.size(),
+                            live.size(), domain);
+                },
+                () -> {
+                    sweeper.shutdownNow();
+                    bindings.close();
+                    directory.close();
+                }));
+        context.addListener(Component.of("sip",
+                () -> {
+                    for (ListenPoint bound : transport.start(points)) {
+                        log.info("SIP listening on {}", bound);
+                    }
+                },
+                () -> {
+                    transport.stop();
+                    transactions.stop();
+                }));
+        context.addReadinessCheck("sip", () -> transport.isRunning() ? Optional.empty()
+                : Optional.of("SIP listeners are not bound"));
+        AccountsApi api = new AccountsApi(accounts, location, context.adminAuth(), context.json(), domain, clock);
+        context.addRoutes(api::register);
+    }
+
+    private void expire(BindingStore bindings) {
+        try {
+            List<Binding> expired = location.removeExpired(clock.millis());
+            if (!expired.isEmpty()) {
+                bindings.submit(List.of(), expired);
+            }
+        } catch (RuntimeException e) {
+            log.warn("binding expiry sweep failed: {}", e.toString());
+        }
+    }
+
+    static RegistrarSettings registrarSettings(ConfigSection s) {
+        RegistrarSettings d = RegistrarSettings.defaults();
+        int min = s.integer("minExpires", d.minExpires(), 1, 86_400);
+        int max = s.integer("maxExpires", d.maxExpires(), 1, Integer.MAX_VALUE);
+        int def = s.integer("defaultExpires", d.defaultExpires(), 1, Integer.MAX_VALUE);
+        if (max < min) {
+            throw s.problem("maxExpires", "must not be below minExpires (" + min + ")");
+        }
+        if (def < min || def > max) {
+            throw s.problem("defaultExpires", "must be between minExpires and maxExpires");
+        }
+        List<DigestAlgorithm> algorithms = new ArrayList<>();
+        List<String> names = s.has("algorithms") ? s.stringList("algorithms") : List.of("SHA-256", "MD5");
+        for (String name : names) {
+            DigestAlgorithm a = DigestAlgorithm.fromToken(name);
+            if (a == null || name.isBlank()) {
+                throw s.problem("algorithms", "unknown digest algorithm '" + name + "' (use SHA-256 and/or MD5)");
+            }
+            if (!algorithms.contains(a)) {
+                algorithms.add(a);
+            }
+        }
+        if (algorithms.isEmpty()) {
+            throw s.problem("algorithms", "needs at least one of SHA-256, MD5");
+        }
+        return new RegistrarSettings(s.bool("auth", d.authenticate()), min, max, def,
+                s.integer("maxContacts", d.maxContacts(), 1, 1000), algorithms,
+                s.duration("nonceLifetime", d.nonceLifetime()));
+    }
+
+    static TransportSettings transportSettings(ConfigSection s) {
+        TransportSettings d = TransportSettings.defaults();
+        int flood = s.integer("floodLimit", 2000, 0, 10_000_000);
+        return new TransportSettings(
+                s.integer("maxMessageSize", d.maxMessageSize(), 1024, 65_535),
+                flood, s.integer("floodBurst", flood * 2, 0, 100_000_000),
+                s.integer("maxConnections", d.maxConnections(), 1, 1_000_000),
+                s.integer("maxConnectionsPerAddress", d.maxConnectionsPerAddress(), 1, 1_000_000),
+                s.duration("partialMessageTimeout", d.partialMessageTimeout()),
+                s.duration("idleConnectionTimeout", d.idleConnectionTimeout()),
+                s.integer("ioThreads", d.ioThreads(), 0, 256),
+                s.integer("udpReceiveBuffer", d.udpReceiveBuffer(), 65_536, 256 * 1024 * 1024));
+    }
+
+    /** The SIP listen points as bound (real ports when 0 was asked), for tests and logs. */
+    public List<ListenPoint> listenPoints() {
+        return transport == null ? List.of() : transport.listenPoints();
+    }
+
+    public LocationService location() {
+        return location;
+    }
+
+    public AccountDirectory accounts() {
+        return directory;
+    }
+}

@@ -1,0 +1,116 @@
+package io.switchboard.telephony.accounts;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The accounts a running node authenticates against, held in memory so that SIP I/O threads never
+ * wait on the database. A poller compares the store's account revision a few times a second and
+ * reloads when it moved, so a change made by the CLI or another node is seen within a second.
+ * Readers see an immutable snapshot swapped in one volatile write.
+ */
+public final class AccountDirectory implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(AccountDirectory.class);
+
+    private final AccountStore store;
+    private final String defaultDomain;
+    private final Duration pollInterval;
+    private volatile Snapshot snapshot = new Snapshot(-1, Map.of(), Set.of());
+    private ScheduledExecutorService poller;
+
+    private record Snapshot(long revision, Map<String, Account> byAddress, Set<String> domains) {
+    }
+
+    public AccountDirectory(AccountStore store, String defaultDomain, Duration pollInterval) {
+        this.store = store;
+        this.defaultDomain = defaultDomain.toLowerCase(Locale.ROOT);
+        this.pollInterval = pollInterval;
+    }
+
+    public void start() {
+        refresh();
+        poller = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "account-directory");
+            t.setDaemon(true);
+            return t;
+        });
+        long every = pollInterval.toMillis();
+        poller.scheduleWithFixedDelay(this::refreshQuietly, every, every, TimeUnit.MILLISECONDS);
+    }
+
+    @Override
+    public void close() {
+        if (poller != null) {
+            poller.shutdownNow();
+        }
+    }
+
+    public String defaultDomain() {
+        return defaultDomain;
+    }
+
+    private void refreshQuietly() {
+        try {
+            refresh();
+        } catch (RuntimeException e) {
+            log.warn("could not refresh accounts from the store: {}", e.toString());
+        }
+    }
+
+    /** Reloads when the store's revision differs from the one in memory. */
+    public void refresh() {
+        long revision = store.revision();
+        if (revision == snapshot.revision()) {
+            return;
+        }
+        List<Account> accounts = store.list();
+        Map<String, Account> byAddress = new HashMap<>(accounts.size() * 2);
+        Set<String> domains = new HashSet<>();
+        domains.add(defaultDomain);
+        for (Account account : accounts) {
+            byAddress.put(account.username() + "@" + account.domain(), account);
+            domains.add(account.domain());
+        }
+        snapshot = new Snapshot(revision, Map.copyOf(byAddress), Set.copyOf(domains));
+        log.debug("accounts loaded: {} at revision {}", accounts.size(), revision);
+    }
+
+    /**
+     * The account for a user at a host. A host that is one of our domains selects that domain;
+     * any other host (the server's IP address, a name devices were configured with) means the
+     * default domain, so a door panel pointed at 192.0.2.10 finds its account all the same.
+     */
+    public Optional<Account> lookup(String username, String host) {
+        if (username == null) {
+            return Optional.empty();
+        }
+        Snapshot current = snapshot;
+        String domain = host == null ? defaultDomain : host.toLowerCase(Locale.ROOT);
+        if (!current.domains().contains(domain)) {
+            domain = defaultDomain;
+        }
+        return Optional.ofNullable(current.byAddress().get(username + "@" + domain));
+    }
+
+    /** The domain a host stands for: itself when it is one of ours, else the default domain. */
+    public String domainFor(String host) {
+        String domain = host == null ? defaultDomain : host.toLowerCase(Locale.ROOT);
+        return snapshot.domains().contains(domain) ? domain : defaultDomain;
+    }
+
+    public int size() {
+        return snapshot.byAddress().size();
+    }
+}

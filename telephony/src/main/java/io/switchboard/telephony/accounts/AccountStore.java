@@ -1,0 +1,175 @@
+package io.switchboard.telephony.accounts;
+
+import org.jdbi.v3.core.Handle;
+import org.jdbi.v3.core.Jdbi;
+
+import java.time.Clock;
+import java.time.Instant;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.regex.Pattern;
+
+/**
+ * Accounts in the node's store. Used by the running node, the HTTP API and the CLI alike, so a
+ * change made by any of them reaches the others through the database: every change bumps
+ * {@code sip_account_revision} in the same transaction ({@link AccountDirectory} polls it).
+ */
+public final class AccountStore {
+    /** Characters a username may have: safe in a SIP URI user part without escaping (RFC 3261 §25.1). */
+    private static final Pattern USERNAME = Pattern.compile("[A-Za-z0-9._~+-]{1,64}");
+    private static final Pattern DOMAIN = Pattern.compile("[A-Za-z0-9]([A-Za-z0-9.-]{0,253}[A-Za-z0-9])?");
+    public static final int MIN_PASSWORD_LENGTH = 6;
+    public static final int MAX_PASSWORD_LENGTH = 128;
+
+    private final Jdbi jdbi;
+    private final Clock clock;
+
+    public AccountStore(Jdbi jdbi, Clock clock) {
+        this.jdbi = jdbi;
+        this.clock = clock;
+    }
+
+    public static String validUsername(String username) {
+        if (username == null || !USERNAME.matcher(username).matches()) {
+            throw new AccountException(AccountException.Kind.INVALID,
+                    "username must be 1-64 letters, digits or . _ ~ + - (got '" + username + "')");
+        }
+        return username;
+    }
+
+    public static String validDomain(String domain) {
+        if (domain == null || !DOMAIN.matcher(domain).matches()) {
+            throw new AccountException(AccountException.Kind.INVALID, "domain must be a host name (got '" + domain + "')");
+        }
+        return domain.toLowerCase(Locale.ROOT);
+    }
+
+    public static String validPassword(String password) {
+        if (password == null || password.length() < MIN_PASSWORD_LENGTH || password.length() > MAX_PASSWORD_LENGTH) {
+            throw new AccountException(AccountException.Kind.INVALID,
+                    "password must be " + MIN_PASSWORD_LENGTH + " to " + MAX_PASSWORD_LENGTH + " characters");
+        }
+        for (int i = 0; i < password.length(); i++) {
+            if (Character.isISOControl(password.charAt(i))) {
+                throw new AccountException(AccountException.Kind.INVALID, "password must not contain control characters");
+            }
+        }
+        return password;
+    }
+
+    public Account add(String username, String domain, String password) {
+        validUsername(username);
+        String realm = validDomain(domain);
+        validPassword(password);
+        long now = clock.millis();
+        return jdbi.inTransaction(h -> {
+            if (find(h, username, realm).isPresent()) {
+                throw new AccountException(AccountException.Kind.EXISTS, "account " + username + "@" + realm + " exists");
+            }
+            h.createUpdate("INSERT INTO sip_accounts (username, domain, ha1_md5, ha1_sha256, created_at, updated_at) "
+                            + "VALUES (:u, :d, :md5, :sha, :now, :now)")
+                    .bind("u", username).bind("d", realm)
+                    .bind("md5", DigestAlgorithm.MD5.ha1(username, realm, password))
+                    .bind("sha", DigestAlgorithm.SHA_256.ha1(username, realm, password))
+                    .bind("now", now).execute();
+            bumpRevision(h);
+            return find(h, username, realm).orElseThrow();
+        });
+    }
+
+    /**
+     * Adds many accounts in one transaction (the CLI's import); existing ones get the new password.
+     * Returns how many were written.
+     */
+    public int importAll(List<String[]> userPasswordPairs, String domain) {
+        String realm = validDomain(domain);
+        for (String[] pair : userPasswordPairs) {
+            validUsername(pair[0]);
+            validPassword(pair[1]);
+        }
+        long now = clock.millis();
+        return jdbi.inTransaction(h -> {
+            var batch = h.prepareBatch("INSERT INTO sip_accounts (username, domain, ha1_md5, ha1_sha256, created_at, updated_at) "
+                    + "VALUES (:u, :d, :md5, :sha, :now, :now) ON CONFLICT (username, domain) DO UPDATE SET "
+                    + "ha1_md5 = excluded.ha1_md5, ha1_sha256 = excluded.ha1_sha256, updated_at = excluded.updated_at");
+            for (String[] pair : userPasswordPairs) {
+                batch.bind("u", pair[0]).bind("d", realm)
+                        .bind("md5", DigestAlgorithm.MD5.ha1(pair[0], realm, pair[1]))
+                        .bind("sha", DigestAlgorithm.SHA_256.ha1(pair[0], realm, pair[1]))
+                        .bind("now", now).add();
+            }
+            int written = userPasswordPairs.isEmpty() ? 0 : batch.execute().length;
+            bumpRevision(h);
+            return written;
+        });
+    }
+
+    public Account changePassword(String username, String domain, String password) {
+        validUsername(username);
+        String realm = validDomain(domain);
+        validPassword(password);
+        return jdbi.inTransaction(h -> {
+            int updated = h.createUpdate("UPDATE sip_accounts SET ha1_md5 = :md5, ha1_sha256 = :sha, updated_at = :now "
+                            + "WHERE username = :u AND domain = :d")
+                    .bind("u", username).bind("d", realm)
+                    .bind("md5", DigestAlgorithm.MD5.ha1(username, realm, password))
+                    .bind("sha", DigestAlgorithm.SHA_256.ha1(username, realm, password))
+                    .bind("now", clock.millis()).execute();
+            if (updated == 0) {
+                throw notFound(username, realm);
+            }
+            bumpRevision(h);
+            return find(h, username, realm).orElseThrow();
+        });
+    }
+
+    public void remove(String username, String domain) {
+        validUsername(username);
+        String realm = validDomain(domain);
+        jdbi.useTransaction(h -> {
+            int removed = h.createUpdate("DELETE FROM sip_accounts WHERE username = :u AND domain = :d")
+                    .bind("u", username).bind("d", realm).execute();
+            if (removed == 0) {
+                throw notFound(username, realm);
+            }
+            bumpRevision(h);
+        });
+    }
+
+    public Optional<Account> find(String username, String domain) {
+        return jdbi.withHandle(h -> find(h, username, domain.toLowerCase(Locale.ROOT)));
+    }
+
+    public List<Account> list() {
+        return jdbi.withHandle(h -> h.createQuery("SELECT * FROM sip_accounts ORDER BY domain, username")
+                .map((rs, ctx) -> account(rs))
+                .list());
+    }
+
+    public long revision() {
+        return jdbi.withHandle(h -> h.createQuery("SELECT revision FROM sip_account_revision WHERE id = 1")
+                .mapTo(Long.class).one());
+    }
+
+    private static Optional<Account> find(Handle h, String username, String domain) {
+        return h.createQuery("SELECT * FROM sip_accounts WHERE username = :u AND domain = :d")
+                .bind("u", username).bind("d", domain)
+                .map((rs, ctx) -> account(rs))
+                .findOne();
+    }
+
+    private static Account account(java.sql.ResultSet rs) throws java.sql.SQLException {
+        return new Account(rs.getString("username"), rs.getString("domain"), rs.getString("ha1_md5"),
+                rs.getString("ha1_sha256"), Instant.ofEpochMilli(rs.getLong("created_at")),
+                Instant.ofEpochMilli(rs.getLong("updated_at")));
+    }
+
+    private static void bumpRevision(Handle h) {
+        h.createUpdate("UPDATE sip_account_revision SET revision = revision + 1 WHERE id = 1").execute();
+    }
+
+    private static AccountException notFound(String username, String domain) {
+        return new AccountException(AccountException.Kind.NOT_FOUND, "no account " + username + "@" + domain);
+    }
+}

@@ -1,0 +1,168 @@
+package io.switchboard.telephony.api;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.javalin.config.RoutesConfig;
+import io.javalin.http.Context;
+import io.switchboard.platform.auth.AdminAuth;
+import io.switchboard.platform.http.ApiProblem;
+import io.switchboard.telephony.accounts.Account;
+import io.switchboard.telephony.accounts.AccountException;
+import io.switchboard.telephony.accounts.AccountStore;
+import io.switchboard.telephony.registrar.Binding;
+import io.switchboard.telephony.registrar.LocationService;
+
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * /api/v1/accounts (device accounts) and /api/v1/registrations (who is online), for admins.
+ * Handlers run on virtual threads and may use the store directly.
+ */
+public final class AccountsApi {
+    private final AccountStore accounts;
+    private final LocationService location;
+    private final AdminAuth adminAuth;
+    private final ObjectMapper json;
+    private final String defaultDomain;
+    private final Clock clock;
+
+    public AccountsApi(AccountStore accounts, LocationService location, AdminAuth adminAuth, ObjectMapper json,
+                       String defaultDomain, Clock clock) {
+        this.accounts = accounts;
+        this.location = location;
+        this.adminAuth = adminAuth;
+        this.json = json;
+        this.defaultDomain = defaultDomain;
+        this.clock = clock;
+    }
+
+    public void register(RoutesConfig routes) {
+        routes.before("/api/v1/accounts", adminAuth::requireAdmin);
+        routes.before("/api/v1/accounts/*", adminAuth::requireAdmin);
+        routes.before("/api/v1/registrations", adminAuth::requireAdmin);
+        routes.get("/api/v1/accounts", this::list);
+        routes.post("/api/v1/accounts", this::add);
+        routes.get("/api/v1/accounts/{username}", this::get);
+        routes.put("/api/v1/accounts/{username}/password", this::changePassword);
+        routes.delete("/api/v1/accounts/{username}", this::remove);
+        routes.get("/api/v1/registrations", this::registrations);
+    }
+
+    private void list(Context ctx) {
+        List<Map<String, Object>> out = new ArrayList<>();
+        for (Account a : accounts.list()) {
+            out.add(view(a));
+        }
+        ctx.json(Map.of("accounts", out));
+    }
+
+    private void add(Context ctx) {
+        JsonNode body = body(ctx);
+        String username = text(body, "username", true);
+        String password = text(body, "password", true);
+        String domain = text(body, "domain", false);
+        Account account = call(() -> accounts.add(username, domain == null ? defaultDomain : domain, password));
+        ctx.status(201).header("Location", "/api/v1/accounts/" + account.username()).json(view(account));
+    }
+
+    private void get(Context ctx) {
+        String username = ctx.pathParam("username");
+        Account account = call(() -> accounts.find(AccountStore.validUsername(username), domain(ctx))
+                .orElseThrow(() -> new AccountException(AccountException.Kind.NOT_FOUND, "no account " + username)));
+        ctx.json(view(account));
+    }
+
+    private void changePassword(Context ctx) {
+        String password = text(body(ctx), "password", true);
+        Account account = call(() -> accounts.changePassword(ctx.pathParam("username"), domain(ctx), password));
+        ctx.json(view(account));
+    }
+
+    private void remove(Context ctx) {
+        call(() -> {
+            accounts.remove(ctx.pathParam("username"), domain(ctx));
+            return null;
+        });
+        ctx.status(204);
+    }
+
+    private void registrations(Context ctx) {
+        long now = clock.millis();
+        List<Map<String, Object>> out = new ArrayList<>();
+        for (Binding b : location.all()) {
+            if (b.isExpired(now)) {
+                continue;
+            }
+            Map<String, Object> v = new LinkedHashMap<>();
+            v.put("aor", b.aor());
+            v.put("contact", b.contact());
+            v.put("expiresInSeconds", b.remainingSeconds(now));
+            v.put("q", b.qValue() / 1000.0);
+            v.put("transport", b.transport());
+            v.put("source", b.remoteAddress() + ":" + b.remotePort());
+            v.put("userAgent", b.userAgent());
+            v.put("registeredAt", Instant.ofEpochMilli(b.registeredAtMillis()).toString());
+            out.add(v);
+        }
+        ctx.json(Map.of("registrations", out));
+    }
+
+    private String domain(Context ctx) {
+        String domain = ctx.queryParam("domain");
+        return domain == null || domain.isBlank() ? defaultDomain : domain;
+    }
+
+    private JsonNode body(Context ctx) {
+        JsonNode node;
+        try {
+            node = json.readTree(ctx.body());
+        } catch (Exception e) {
+            throw ApiProblem.badRequest("The body must be a JSON object: " + e.getMessage());
+        }
+        if (node == null || !node.isObject()) {
+            throw ApiProblem.badRequest("The body must be a JSON object.");
+        }
+        return node;
+    }
+
+    private static String text(JsonNode body, String field, boolean required) {
+        JsonNode value = body.get(field);
+        if (value == null || value.isNull()) {
+            if (required) {
+                throw ApiProblem.badRequest("'" + field + "' is required.");
+            }
+            return null;
+        }
+        if (!value.isTextual()) {
+            throw ApiProblem.badRequest("'" + field + "' must be a string.");
+        }
+        return value.asText();
+    }
+
+    private static <T> T call(java.util.function.Supplier<T> action) {
+        try {
+            return action.get();
+        } catch (AccountException e) {
+            throw switch (e.kind()) {
+                case INVALID -> ApiProblem.badRequest(e.getMessage());
+                case NOT_FOUND -> ApiProblem.notFound(e.getMessage());
+                case EXISTS -> ApiProblem.conflict(e.getMessage());
+            };
+        }
+    }
+
+    private static Map<String, Object> view(Account a) {
+        Map<String, Object> v = new LinkedHashMap<>();
+        v.put("username", a.username());
+        v.put("domain", a.domain());
+        v.put("address", "sip:" + a.address());
+        v.put("createdAt", a.createdAt().toString());
+        v.put("updatedAt", a.updatedAt().toString());
+        return v;
+    }
+}

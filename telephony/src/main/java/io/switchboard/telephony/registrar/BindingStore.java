@@ -1,0 +1,171 @@
+package io.switchboard.telephony.registrar;
+
+import org.jdbi.v3.core.Jdbi;
+import org.jdbi.v3.core.statement.PreparedBatch;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Makes registrations durable with group commit: changes are queued by the registrar, and one
+ * writer thread commits whatever has queued up in a single transaction, then completes each
+ * change's future. The registrar answers 200 OK only when its future completes, so nothing is
+ * acknowledged before it is committed, while a burst of thousands of REGISTERs costs a handful of
+ * commits instead of thousands (SQLite allows one writer; PostgreSQL gains the same way).
+ * <p>
+ * The queue is bounded: when the store cannot keep up (or is down) a change is refused at once and
+ * the device is told to retry, instead of memory filling up.
+ */
+public final class BindingStore implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(BindingStore.class);
+    private static final int MAX_BATCH = 2000;
+
+    private final Jdbi jdbi;
+    private final BlockingQueue<Change> queue;
+    private final Thread writer;
+    private volatile boolean running = true;
+
+    private record Change(List<Binding> upserts, List<Binding> removals, CompletableFuture<Void> done) {
+    }
+
+    public BindingStore(Jdbi jdbi, int queueCapacity) {
+        this.jdbi = jdbi;
+        this.queue = new ArrayBlockingQueue<>(queueCapacity);
+        this.writer = new Thread(this::writeLoop, "binding-writer");
+        this.writer.setDaemon(true);
+    }
+
+    public void start() {
+        writer.start();
+    }
+
+    /** Live bindings, to fill the location service at start. */
+    public List<Binding> loadLive(long nowMillis) {
+        return jdbi.withHandle(h -> h.createQuery("SELECT * FROM sip_bindings WHERE expires_at > :now")
+                .bind("now", nowMillis)
+                .map((rs, ctx) -> new Binding(rs.getString("aor"), rs.getString("contact"), rs.getString("contact_header"),
+                        rs.getString("call_id"), rs.getLong("cseq"), rs.getInt("q"), rs.getLong("expires_at"),
+                        rs.getLong("registered_at"), rs.getString("transport"), rs.getString("remote_address"),
+                        rs.getInt("remote_port"), rs.getString("local_address"), rs.getInt("local_port"),
+                        rs.getString("flow_id"), rs.getString("user_agent"), rs.getString("instance_id")))
+                .list());
+    }
+
+    /** Queues a change; the future completes once it is committed, or fails. */
+    public CompletableFuture<Void> submit(List<Binding> upserts, List<Binding> removals) {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        if (upserts.isEmpty() && removals.isEmpty()) {
+            done.complete(null);
+            return done;
+        }
+        if (!running || !queue.offer(new Change(upserts, removals, done))) {
+            done.completeExceptionally(new IllegalStateException("binding store is overloaded or stopped"));
+        }
+        return done;
+    }
+
+    public int backlog() {
+        return queue.size();
+    }
+
+    private void writeLoop() {
+        List<Change> batch = new ArrayList<>(MAX_BATCH);
+        while (running || !queue.isEmpty()) {
+            try {
+                Change first = queue.poll(200, TimeUnit.MILLISECONDS);
+                if (first == null) {
+                    continue;
+                }
+                batch.add(first);
+                queue.drainTo(batch, MAX_BATCH - 1);
+                commit(batch);
+            } catch (InterruptedException e) {
+                if (!running) {
+                    break;
+                }
+            } catch (RuntimeException e) {
+                log.error("could not store {} registration changes: {}", batch.size(), e.toString());
+                for (Change c : batch) {
+                    c.done().completeExceptionally(e);
+                }
+            } finally {
+                batch.clear();
+            }
+        }
+    }
+
+    private static final String DELETE = "DELETE FROM sip_bindings WHERE aor = :aor AND contact = :contact";
+    private static final String UPSERT = "INSERT INTO sip_bindings (aor, contact, contact_header, call_id, cseq, q, "
+            + "expires_at, registered_at, transport, remote_address, remote_port, local_address, local_port, flow_id, "
+            + "user_agent, instance_id) VALUES (:aor, :contact, :contactHeader, :callId, :cseq, :qValue, "
+            + ":expiresAtMillis, :registeredAtMillis, :transport, :remoteAddress, :remotePort, :localAddress, "
+            + ":localPort, :flowId, :userAgent, :instanceId) ON CONFLICT (aor, contact) DO UPDATE SET "
+            + "contact_header = excluded.contact_header, call_id = excluded.call_id, cseq = excluded.cseq, "
+            + "q = excluded.q, expires_at = excluded.expires_at, registered_at = excluded.registered_at, "
+            + "transport = excluded.transport, remote_address = excluded.remote_address, "
+            + "remote_port = excluded.remote_port, local_address = excluded.local_address, "
+            + "local_port = excluded.local_port, flow_id = excluded.flow_id, user_agent = excluded.user_agent, "
+            + "instance_id = excluded.instance_id";
+
+    /**
+     * Commits a batch in one transaction. Operations keep queue order (per AOR, the order the
+     * registrar made them); runs of the same kind go to the database as one JDBC batch.
+     */
+    private void commit(List<Change> batch) {
+        jdbi.useTransaction(h -> {
+            PreparedBatch run = null;
+            boolean runIsDelete = false;
+            for (Change change : batch) {
+                for (int kind = 0; kind < 2; kind++) {
+                    boolean delete = kind == 0;
+                    for (Binding b : delete ? change.removals() : change.upserts()) {
+                        if (run == null || runIsDelete != delete) {
+                            if (run != null) {
+                                run.execute();
+                            }
+                            run = h.prepareBatch(delete ? DELETE : UPSERT);
+                            runIsDelete = delete;
+                        }
+                        if (delete) {
+                            run.bind("aor", b.aor()).bind("contact", b.contact()).add();
+                        } else {
+                            run.bindMethods(b).add();
+                        }
+                    }
+                }
+            }
+            if (run != null) {
+                run.execute();
+            }
+        });
+        for (Change c : batch) {
+            c.done().complete(null);
+        }
+    }
+
+    /** Deletes bindings that expired (called by the expiry sweep; not acknowledged to anyone). */
+    public void deleteExpired(long nowMillis) {
+        jdbi.useHandle(h -> h.createUpdate("DELETE FROM sip_bindings WHERE expires_at <= :now").bind("now", nowMillis).execute());
+    }
+
+    /** Stops taking changes and commits what is queued, waiting at most {@code waitMillis}. */
+    @Override
+    public void close() {
+        running = false;
+        try {
+            writer.join(5000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        Change left;
+        while ((left = queue.poll()) != null) {
+            left.done().completeExceptionally(new IllegalStateException("node stopping"));
+        }
+    }
+}

@@ -1,0 +1,108 @@
+package io.switchboard.telephony.registrar;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Function;
+
+/**
+ * The location service (RFC 3261 §10.2): which contacts each address of record is reachable at.
+ * In memory for lookups on I/O threads; {@link BindingStore} makes it durable.
+ * <p>
+ * Each AOR's bindings are an immutable list replaced under that AOR's map entry
+ * ({@link ConcurrentHashMap#compute}), so updates to one AOR are serialized while different AORs
+ * proceed in parallel, and readers never lock.
+ */
+public final class LocationService {
+    private final ConcurrentHashMap<String, List<Binding>> byAor = new ConcurrentHashMap<>();
+    private final AtomicInteger count = new AtomicInteger();
+
+    /** Current bindings of an AOR that have not expired, highest q first. */
+    public List<Binding> lookup(String aor, long nowMillis) {
+        List<Binding> bindings = byAor.get(aor);
+        if (bindings == null) {
+            return List.of();
+        }
+        List<Binding> live = new ArrayList<>(bindings.size());
+        for (Binding b : bindings) {
+            if (!b.isExpired(nowMillis)) {
+                live.add(b);
+            }
+        }
+        live.sort(Comparator.comparingInt(Binding::qValue).reversed());
+        return live;
+    }
+
+    /**
+     * Replaces an AOR's bindings with what {@code update} computes from the current ones, atomically
+     * for that AOR. Returns the new list.
+     */
+    public List<Binding> update(String aor, Function<List<Binding>, List<Binding>> update) {
+        Object[] result = new Object[1];
+        byAor.compute(aor, (key, current) -> {
+            List<Binding> before = current == null ? List.of() : current;
+            List<Binding> after = List.copyOf(update.apply(before));
+            count.addAndGet(after.size() - before.size());
+            result[0] = after;
+            return after.isEmpty() ? null : after;
+        });
+        @SuppressWarnings("unchecked")
+        List<Binding> after = (List<Binding>) result[0];
+        return after;
+    }
+
+    /** Loads bindings read from the store at start. */
+    public void load(Collection<Binding> bindings) {
+        for (Binding b : bindings) {
+            update(b.aor(), current -> {
+                List<Binding> next = new ArrayList<>(current);
+                next.removeIf(existing -> existing.contact().equals(b.contact()));
+                next.add(b);
+                return next;
+            });
+        }
+    }
+
+    /** Removes expired bindings and returns them, so the store can forget them too. */
+    public List<Binding> removeExpired(long nowMillis) {
+        List<Binding> expired = new ArrayList<>();
+        for (Map.Entry<String, List<Binding>> entry : byAor.entrySet()) {
+            boolean any = false;
+            for (Binding b : entry.getValue()) {
+                if (b.isExpired(nowMillis)) {
+                    any = true;
+                    break;
+                }
+            }
+            if (any) {
+                update(entry.getKey(), current -> {
+                    List<Binding> next = new ArrayList<>(current.size());
+                    for (Binding b : current) {
+                        if (b.isExpired(nowMillis)) {
+                            expired.add(b);
+                        } else {
+                            next.add(b);
+                        }
+                    }
+                    return next;
+                });
+            }
+        }
+        return expired;
+    }
+
+    /** Registered contacts across all AORs (including any that expired since the last sweep). */
+    public int size() {
+        return count.get();
+    }
+
+    public List<Binding> all() {
+        List<Binding> all = new ArrayList<>(count.get());
+        byAor.values().forEach(all::addAll);
+        return all;
+    }
+}

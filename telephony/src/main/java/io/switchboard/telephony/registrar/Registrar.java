@@ -1,0 +1,343 @@
+package io.switchboard.telephony.registrar;
+
+import io.switchboard.sip.message.HeaderNames;
+import io.switchboard.sip.message.HeaderText;
+import io.switchboard.sip.message.NameAddress;
+import io.switchboard.sip.message.SipRequest;
+import io.switchboard.sip.message.SipResponse;
+import io.switchboard.sip.message.SipUri;
+import io.switchboard.sip.transaction.ServerTransaction;
+import io.switchboard.sip.transport.SipFlow;
+import io.switchboard.telephony.accounts.AccountDirectory;
+import io.switchboard.telephony.auth.DigestAuthenticator;
+
+import java.time.Clock;
+import java.time.ZoneOffset;
+import java.time.ZonedDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * The registrar (RFC 3261 §10.3): authenticates REGISTER requests, adds, refreshes and removes
+ * bindings in the {@link LocationService}, makes them durable through the {@link BindingStore}
+ * and answers with the AOR's current contacts once the change is committed.
+ * Runs on SIP I/O threads; never blocks (the commit completes on the store's writer thread).
+ */
+public final class Registrar {
+    /** rfc1123-date with a two-digit day, always GMT (RFC 3261 §20.17). */
+    private static final DateTimeFormatter SIP_DATE = DateTimeFormatter.ofPattern("EEE, dd MMM yyyy HH:mm:ss 'GMT'", Locale.US);
+
+    private final RegistrarSettings settings;
+    private final AccountDirectory accounts;
+    private final DigestAuthenticator authenticator;
+    private final LocationService location;
+    private final BindingStore store;
+    private final Clock clock;
+    private final RegistrarListener listener;
+    private final String toTag;
+
+    /** What the registrar reports, for metrics. */
+    public interface RegistrarListener {
+        /** result: created, refreshed, removed, fetched, challenged, rejected, error. */
+        void registration(String result);
+
+        /** reason: wrong_password, unknown_user, replayed, bad_credentials. */
+        void authFailure(String reason);
+    }
+
+    public Registrar(RegistrarSettings settings, AccountDirectory accounts, DigestAuthenticator authenticator,
+                     LocationService location, BindingStore store, Clock clock, RegistrarListener listener) {
+        this.settings = settings;
+        this.accounts = accounts;
+        this.authenticator = authenticator;
+        this.location = location;
+        this.store = store;
+        this.clock = clock;
+        this.listener = listener;
+        this.toTag = Long.toHexString(new java.security.SecureRandom().nextLong());
+    }
+
+    private static final class Rejection extends RuntimeException {
+        final int status;
+        final String reason;
+        final Map<String, String> headers;
+
+        Rejection(int status, String reason, Map<String, String> headers) {
+            super(reason, null, false, false);
+            this.status = status;
+            this.reason = reason;
+            this.headers = headers;
+        }
+
+        Rejection(int status, String reason) {
+            this(status, reason, Map.of());
+        }
+    }
+
+    public void register(ServerTransaction transaction) {
+        SipRequest request = transaction.request();
+        try {
+            handle(transaction, request);
+        } catch (Rejection r) {
+            reply(transaction, request, r.status, r.reason, r.headers, null);
+            listener.registration("rejected");
+        }
+    }
+
+    private void handle(ServerTransaction transaction, SipRequest request) {
+        // RFC 3261 §10.3 step 2: no extensions required of us are supported beyond plain registration
+        List<String> required = request.headerValues(HeaderNames.REQUIRE);
+        if (!required.isEmpty()) {
+            throw new Rejection(420, "Bad Extension", Map.of(HeaderNames.UNSUPPORTED, String.join(", ", required)));
+        }
+        NameAddress to = request.to();
+        SipUri aorUri = to.uri();
+        if (!aorUri.isSip() || aorUri.user() == null) {
+            throw new Rejection(404, "Not Found - the To URI is not a user address");
+        }
+        String domain = accounts.domainFor(aorUri.host());
+        String user = aorUri.user();
+        // RFC 3261 §10.3 step 5: the AOR in canonical form, scheme sip, no parameters
+        String aor = "sip:" + user + "@" + domain;
+
+        if (settings.authenticate()) {
+            String credentials = authorizationFor(request, domain);
+            DigestAuthenticator.Outcome outcome = authenticator.verify(credentials, domain, request.method());
+            switch (outcome.status()) {
+                case NO_CREDENTIALS -> {
+                    challenge(transaction, request, domain, false);
+                    return;
+                }
+                case STALE -> {
+                    challenge(transaction, request, domain, true);
+                    return;
+                }
+                case REPLAYED -> {
+                    listener.authFailure("replayed");
+                    challenge(transaction, request, domain, false);
+                    return;
+                }
+                case BAD_CREDENTIALS -> {
+                    listener.authFailure("bad_credentials");
+                    throw new Rejection(400, "Bad Request - " + outcome.reason());
+                }
+                case UNKNOWN_USER -> {
+                    // Same answer as a wrong password, so user names cannot be probed (documented)
+                    listener.authFailure("unknown_user");
+                    throw new Rejection(403, "Forbidden");
+                }
+                case WRONG_PASSWORD -> {
+                    listener.authFailure("wrong_password");
+                    throw new Rejection(403, "Forbidden");
+                }
+                case OK -> {
+                    // §10.3 step 3: the authenticated user may only register its own address
+                    if (!outcome.account().username().equals(user)) {
+                        listener.authFailure("wrong_user");
+                        throw new Rejection(403, "Forbidden - " + outcome.account().username()
+                                + " may not register " + user);
+                    }
+                }
+            }
+        }
+        update(transaction, request, aor);
+    }
+
+    /** The Authorization header for our realm, if any (a request may carry several, RFC 3261 §22.4). */
+    private static String authorizationFor(SipRequest request, String realm) {
+        List<String> all = request.headers().fields(HeaderNames.AUTHORIZATION);
+        if (all.size() <= 1) {
+            return all.isEmpty() ? null : all.get(0);
+        }
+        String needle = "realm=\"" + realm.toLowerCase(Locale.ROOT) + "\"";
+        for (String value : all) {
+            if (value.toLowerCase(Locale.ROOT).contains(needle)) {
+                return value;
+            }
+        }
+        return all.get(0);
+    }
+
+    private void challenge(ServerTransaction transaction, SipRequest request, String realm, boolean stale) {
+        SipResponse response = SipResponse.to(request, 401, "Unauthorized").withToTag(toTag);
+        for (String challenge : authenticator.challenges(realm, stale)) {
+            response.headers().add(HeaderNames.WWW_AUTHENTICATE, challenge);
+        }
+        transaction.respond(response);
+        listener.registration("challenged");
+    }
+
+    private void update(ServerTransaction transaction, SipRequest request, String aor) {
+        long now = clock.millis();
+        List<NameAddress> contacts;
+        try {
+            contacts = request.contacts();
+        } catch (IllegalArgumentException e) {
+            throw new Rejection(400, "Bad Request - malformed Contact: " + e.getMessage());
+        }
+        String expiresHeader = request.headers().get(HeaderNames.EXPIRES);
+        Integer headerExpires = expiresHeader == null ? null : clampParse(expiresHeader);
+        String callId = request.callId();
+        long cseq = request.cseq().number();
+
+        boolean wildcard = contacts.stream().anyMatch(NameAddress::isWildcard);
+        if (wildcard) {
+            // RFC 3261 §10.3 step 6: "*" only alone and only with Expires: 0
+            if (contacts.size() != 1 || headerExpires == null || headerExpires != 0) {
+                throw new Rejection(400, "Bad Request - '*' must be the only Contact and needs Expires: 0");
+            }
+        }
+        if (contacts.isEmpty()) {
+            // A query: answer with the current bindings (RFC 3261 §10.2.3)
+            reply(transaction, request, 200, "OK", Map.of(), location.lookup(aor, now));
+            listener.registration("fetched");
+            return;
+        }
+        SipFlow flow = transaction.flow();
+        String userAgent = request.headers().get(HeaderNames.USER_AGENT);
+        List<Binding> upserts = new ArrayList<>(contacts.size());
+        List<Binding> removals = new ArrayList<>(1);
+        String[] outcome = {"refreshed"};
+        CompletableFuture<?>[] committed = new CompletableFuture<?>[1];
+        List<Binding> result = location.update(aor, current -> {
+            Map<String, Binding> next = new LinkedHashMap<>();
+            for (Binding b : current) {
+                if (!b.isExpired(now)) {
+                    next.put(b.contact(), b);
+                } else {
+                    removals.add(b);
+                }
+            }
+            if (wildcard) {
+                for (Binding b : next.values()) {
+                    checkOrder(b, callId, cseq);
+                }
+                removals.addAll(next.values());
+                next.clear();
+                outcome[0] = "removed";
+            } else {
+                for (NameAddress contact : contacts) {
+                    applyContact(aor, contact, headerExpires, next, upserts, removals, outcome, callId, cseq, now, flow,
+                            userAgent);
+                }
+                if (next.size() > settings.maxContacts()) {
+                    throw new Rejection(403, "Forbidden - more than " + settings.maxContacts() + " contacts for " + aor);
+                }
+            }
+            committed[0] = store.submit(List.copyOf(upserts), List.copyOf(removals));
+            return new ArrayList<>(next.values());
+        });
+        String result0 = outcome[0];
+        committed[0].whenComplete((ok, error) -> {
+            if (error != null) {
+                reply(transaction, request, 500, "Server Internal Error - registration not stored", Map.of("Retry-After", "5"),
+                        null);
+                listener.registration("error");
+            } else {
+                reply(transaction, request, 200, "OK", Map.of(), result);
+                listener.registration(result0);
+            }
+        });
+    }
+
+    private void applyContact(String aor, NameAddress contact, Integer headerExpires, Map<String, Binding> next,
+                              List<Binding> upserts, List<Binding> removals, String[] outcome, String callId, long cseq,
+                              long now, SipFlow flow, String userAgent) {
+        String expiresParam = contact.param("expires");
+        int requested;
+        if (expiresParam != null) {
+            requested = clampParse(expiresParam);
+        } else if (headerExpires != null) {
+            requested = headerExpires;
+        } else {
+            requested = settings.defaultExpires();
+        }
+        String key = contact.uri().toString();
+        Binding existing = next.get(key);
+        if (existing != null) {
+            checkOrder(existing, callId, cseq);
+        }
+        if (requested == 0) {
+            if (existing != null) {
+                next.remove(key);
+                removals.add(existing);
+            }
+            outcome[0] = "removed";
+            return;
+        }
+        if (requested < settings.minExpires()) {
+            // RFC 3261 §10.3 step 7: too brief, tell the device the least we accept
+            throw new Rejection(423, "Interval Too Brief",
+                    Map.of(HeaderNames.MIN_EXPIRES, Integer.toString(settings.minExpires())));
+        }
+        int granted = Math.min(requested, settings.maxExpires());
+        int q = qValue(contact.param("q"));
+        String stored = contact.withoutParam("expires").toString();
+        String instance = contact.param("+sip.instance");
+        Binding binding = new Binding(aor, key, stored, callId, cseq, q, now + granted * 1000L,
+                existing != null ? existing.registeredAtMillis() : now, flow.transport().name(),
+                flow.remote().getAddress().getHostAddress(), flow.remote().getPort(),
+                flow.local().getAddress().getHostAddress(), flow.local().getPort(), flow.id(), userAgent,
+                instance == null ? null : HeaderText.unquote(instance));
+        next.put(key, binding);
+        upserts.add(binding);
+        if (existing == null) {
+            outcome[0] = "created";
+        }
+    }
+
+    /**
+     * RFC 3261 §10.3 step 7: the same Call-ID with a CSeq not higher than the stored one is an old
+     * or reordered request, and the update is refused.
+     */
+    private static void checkOrder(Binding existing, String callId, long cseq) {
+        if (existing.callId().equals(callId) && cseq <= existing.cseq()) {
+            throw new Rejection(400, "Bad Request - CSeq " + cseq + " is not above " + existing.cseq()
+                    + " of the existing registration");
+        }
+    }
+
+    private static int clampParse(String delta) {
+        try {
+            return (int) Math.min(HeaderText.parseBounded(delta, 4_294_967_295L, "expires"), Integer.MAX_VALUE);
+        } catch (IllegalArgumentException e) {
+            throw new Rejection(400, "Bad Request - " + e.getMessage());
+        }
+    }
+
+    /** q = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ), RFC 3261 §25.1; in thousandths. */
+    static int qValue(String q) {
+        if (q == null || q.isEmpty()) {
+            return 1000;
+        }
+        try {
+            double value = Double.parseDouble(q);
+            if (value < 0 || value > 1 || q.length() > 5 || !q.matches("[01](\\.\\d{0,3})?")) {
+                throw new NumberFormatException();
+            }
+            return (int) Math.round(value * 1000);
+        } catch (NumberFormatException e) {
+            throw new Rejection(400, "Bad Request - q-value must be between 0 and 1");
+        }
+    }
+
+    private void reply(ServerTransaction transaction, SipRequest request, int status, String reason,
+                       Map<String, String> headers, List<Binding> bindings) {
+        SipResponse response = SipResponse.to(request, status, reason).withToTag(toTag);
+        headers.forEach((name, value) -> response.headers().add(name, value));
+        if (bindings != null) {
+            long now = clock.millis();
+            for (Binding b : bindings) {
+                response.headers().add(HeaderNames.CONTACT, b.contactHeader() + ";expires=" + b.remainingSeconds(now));
+            }
+            // RFC 3261 §10.3 step 8: a Date header lets devices without a clock learn the time
+            response.headers().add(HeaderNames.DATE, SIP_DATE.format(ZonedDateTime.now(clock).withZoneSameInstant(ZoneOffset.UTC)));
+        }
+        transaction.respond(response);
+    }
+}

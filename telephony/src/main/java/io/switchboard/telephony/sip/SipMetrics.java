@@ -1,0 +1,113 @@
+package io.switchboard.telephony.sip;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.switchboard.sip.message.SipMessage;
+import io.switchboard.sip.message.SipRequest;
+import io.switchboard.sip.message.SipResponse;
+import io.switchboard.sip.transport.SipFlow;
+import io.switchboard.sip.transport.SipStackObserver;
+import io.switchboard.sip.transport.Transport;
+import io.switchboard.telephony.registrar.Registrar;
+
+import java.net.InetSocketAddress;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Supplier;
+
+/**
+ * The SIP meters at /metrics. Counters are looked up once per label set and cached, since they are
+ * hit on every message; method labels are limited to known methods so a peer sending odd method
+ * names cannot grow the metric's cardinality.
+ */
+public final class SipMetrics implements SipStackObserver, Registrar.RegistrarListener {
+    private static final Set<String> KNOWN_METHODS = Set.of("INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER",
+            "PRACK", "UPDATE", "INFO", "MESSAGE", "SUBSCRIBE", "NOTIFY", "REFER", "PUBLISH");
+
+    private final MeterRegistry registry;
+    private final ConcurrentHashMap<String, Counter> messages = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, Counter> registrations = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, Counter> authFailures = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, Counter> dropped = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, Counter> parseErrors = new ConcurrentHashMap<>();
+
+    public SipMetrics(MeterRegistry registry) {
+        this.registry = registry;
+        for (String result : new String[]{"created", "refreshed", "removed", "fetched", "challenged", "rejected", "error"}) {
+            registration(result, 0);
+        }
+        authFailure("wrong_password", 0);
+        parseError(Transport.UDP, 0);
+    }
+
+    public void bindGauges(Supplier<Number> registeredContacts, Supplier<Number> transactions, Supplier<Number> connections) {
+        Gauge.builder("switchboard.sip.registered.contacts", registeredContacts)
+                .description("Contacts currently registered (online devices)").register(registry);
+        Gauge.builder("switchboard.sip.transactions", transactions)
+                .description("SIP transactions in progress or lingering for retransmissions").register(registry);
+        Gauge.builder("switchboard.sip.connections", connections)
+                .description("Open SIP stream connections").register(registry);
+    }
+
+    @Override
+    public void messageReceived(SipMessage message, SipFlow flow) {
+        message("in", message);
+    }
+
+    @Override
+    public void messageSent(SipMessage message, SipFlow flow) {
+        message("out", message);
+    }
+
+    private void message(String direction, SipMessage message) {
+        String label;
+        if (message instanceof SipRequest request) {
+            label = KNOWN_METHODS.contains(request.method()) ? request.method() : "OTHER";
+        } else {
+            label = Integer.toString(((SipResponse) message).status());
+        }
+        messages.computeIfAbsent(direction + label, k -> Counter.builder("switchboard.sip.messages")
+                .description("SIP messages by direction and method or status")
+                .tag("direction", direction).tag("method_or_status", label).register(registry)).increment();
+    }
+
+    @Override
+    public void parseError(String reason, Transport transport, InetSocketAddress source) {
+        parseError(transport, 1);
+    }
+
+    private void parseError(Transport transport, double amount) {
+        String name = transport.uriParam();
+        parseErrors.computeIfAbsent(name, t -> Counter.builder("switchboard.sip.parse.errors")
+                .description("Malformed SIP messages (answered 400 where possible, else dropped)")
+                .tag("transport", t).register(registry)).increment(amount);
+    }
+
+    @Override
+    public void dropped(String reason, Transport transport, InetSocketAddress source) {
+        dropped.computeIfAbsent(reason, r -> Counter.builder("switchboard.sip.dropped")
+                .description("Input dropped before parsing: flood, oversize, connection_limit, slow_peer, idle, keepalive")
+                .tag("reason", r).register(registry)).increment();
+    }
+
+    @Override
+    public void registration(String result) {
+        registration(result, 1);
+    }
+
+    private void registration(String result, double amount) {
+        registrations.computeIfAbsent(result, r -> Counter.builder("switchboard.sip.registrations")
+                .description("REGISTER requests by result").tag("result", r).register(registry)).increment(amount);
+    }
+
+    @Override
+    public void authFailure(String reason) {
+        authFailure(reason, 1);
+    }
+
+    private void authFailure(String reason, double amount) {
+        authFailures.computeIfAbsent(reason, r -> Counter.builder("switchboard.sip.auth.failures")
+                .description("Failed digest authentications by reason").tag("reason", r).register(registry)).increment(amount);
+    }
+}
