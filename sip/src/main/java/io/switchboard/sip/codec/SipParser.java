@@ -62,8 +62,6 @@ public final class SipParser {
                     bodyStart = i + 3;
                     break;
                 }
-            } else if (data[i] == 0) {
-                throw new SipParseException("NUL octet in message header", 400, null, null);
             }
         }
         if (headerEnd < 0) {

@@ -439,6 +439,7 @@ public final class TransportLayer {
         return true;
     }
 
+    @ChannelHandler.Sharable
     private final class DatagramHandler extends SimpleChannelInboundHandler<DatagramPacket> {
         @Override
         protected void channelRead0(ChannelHandlerContext ctx, DatagramPacket packet) {
@@ -514,7 +515,6 @@ public final class TransportLayer {
         }
     }
 
-    @ChannelHandler.Sharable
     private final class StreamHandler extends SimpleChannelInboundHandler<byte[]> {
         private boolean counted;
 

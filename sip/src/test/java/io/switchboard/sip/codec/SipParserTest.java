@@ -1,0 +1,158 @@
+package io.switchboard.sip.codec;
+
+import io.switchboard.sip.message.SipMessage;
+import io.switchboard.sip.message.SipRequest;
+import io.switchboard.sip.message.SipResponse;
+import io.switchboard.sip.message.SipUri;
+import io.switchboard.sip.message.Via;
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class SipParserTest {
+    static final String REGISTER = "REGISTER sip:example.org SIP/2.0\r\n"
+            + "Via: SIP/2.0/UDP 192.0.2.4:5062;branch=z9hG4bK776asdhds;rport\r\n"
+            + "Max-Forwards: 70\r\n"
+            + "To: Alice <sip:alice@example.org>\r\n"
+            + "From: Alice <sip:alice@example.org>;tag=1928301774\r\n"
+            + "Call-ID: a84b4c76e66710@pc33.example.org\r\n"
+            + "CSeq: 314159 REGISTER\r\n"
+            + "Contact: <sip:alice@192.0.2.4:5062>;expires=600, <sip:alice@[2001:db8::4]>;q=0.5\r\n"
+            + "Content-Length: 0\r\n\r\n";
+
+    static SipMessage parse(String text) throws SipParseException {
+        return SipParser.parse(text.getBytes(StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void parsesRequestAndItsCoreHeaders() throws Exception {
+        SipRequest request = (SipRequest) parse(REGISTER);
+        assertThat(request.method()).isEqualTo("REGISTER");
+        assertThat(request.requestUri().host()).isEqualTo("example.org");
+        assertThat(request.maxForwards()).isEqualTo(70);
+        assertThat(request.cseq().number()).isEqualTo(314159);
+        assertThat(request.from().tag()).isEqualTo("1928301774");
+        assertThat(request.to().displayName()).isEqualTo("Alice");
+        Via via = request.topVia();
+        assertThat(via.transport()).isEqualTo("UDP");
+        assertThat(via.port()).isEqualTo(5062);
+        assertThat(via.param("rport")).isEmpty();
+        assertThat(request.contacts()).hasSize(2);
+        assertThat(request.contacts().get(0).param("expires")).isEqualTo("600");
+        assertThat(request.contacts().get(1).uri().host()).isEqualTo("[2001:db8::4]");
+        assertThat(request.contacts().get(1).param("q")).isEqualTo("0.5");
+    }
+
+    @Test
+    void acceptsCompactFormsFoldingAndAnyCase() throws Exception {
+        String text = "OPTIONS sip:bob@example.org SIP/2.0\r\n"
+                + "v: SIP/2.0/TCP host.example.org\r\n ;branch=z9hG4bKabc\r\n"
+                + "t: <sip:bob@example.org>\r\n"
+                + "f: <sip:carol@example.org>;tag=x\r\n"
+                + "i: call-1\r\n"
+                + "cseq: 2 OPTIONS\r\n"
+                + "MAX-FORWARDS: 10\r\n"
+                + "l: 0\r\n\r\n";
+        SipMessage message = parse(text);
+        assertThat(message.topVia().branch()).isEqualTo("z9hG4bKabc");
+        assertThat(message.callId()).isEqualTo("call-1");
+        assertThat(message.header("Call-ID")).isEqualTo("call-1");
+        assertThat(message.maxForwards()).isEqualTo(10);
+    }
+
+    @Test
+    void serializesWithComputedContentLengthAndParsesBack() throws Exception {
+        SipRequest request = (SipRequest) parse(REGISTER);
+        request.setBody("hello".getBytes(StandardCharsets.UTF_8), "text/plain");
+        SipRequest again = (SipRequest) SipParser.parse(request.encode());
+        assertThat(new String(again.body(), StandardCharsets.UTF_8)).isEqualTo("hello");
+        assertThat(again.header("Content-Length")).isEqualTo("5");
+        assertThat(again.headerValues("Contact")).hasSize(2);
+    }
+
+    @Test
+    void responseToRequestCopiesTheHeadersRfc3261Requires() throws Exception {
+        SipRequest request = (SipRequest) parse(REGISTER);
+        SipResponse response = SipResponse.to(request, 200, null).withToTag("abc");
+        SipResponse parsed = (SipResponse) SipParser.parse(response.encode());
+        assertThat(parsed.status()).isEqualTo(200);
+        assertThat(parsed.reason()).isEqualTo("OK");
+        assertThat(parsed.to().tag()).isEqualTo("abc");
+        assertThat(parsed.callId()).isEqualTo(request.callId());
+        assertThat(parsed.topVia().branch()).isEqualTo("z9hG4bK776asdhds");
+    }
+
+    @Test
+    void malformedRequestYields400WithTheReason() {
+        String text = REGISTER.replace("Max-Forwards: 70", "Max-Forwards: 300");
+        assertThatThrownBy(() -> parse(text)).isInstanceOfSatisfying(SipParseException.class, e -> {
+            assertThat(e.responseStatus()).isEqualTo(400);
+            assertThat(e.reason()).contains("Max-Forwards");
+            SipResponse answer = e.errorResponse();
+            assertThat(answer).isNotNull();
+            assertThat(answer.status()).isEqualTo(400);
+            assertThat(answer.reason()).contains("Max-Forwards");
+            assertThat(answer.callId()).isEqualTo("a84b4c76e66710@pc33.example.org");
+        });
+    }
+
+    @Test
+    void malformedResponseIsDropped() {
+        String text = "SIP/2.0 2000 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\n"
+                + "To: <sip:a@b>\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\n\r\n";
+        assertThatThrownBy(() -> parse(text)).isInstanceOfSatisfying(SipParseException.class,
+                e -> assertThat(e.responseStatus()).isZero());
+    }
+
+    @Test
+    void missingHeadersAreNamed() {
+        String text = REGISTER.replace("Call-ID: a84b4c76e66710@pc33.example.org\r\n", "");
+        assertThatThrownBy(() -> parse(text)).isInstanceOfSatisfying(SipParseException.class, e -> {
+            assertThat(e.reason()).contains("Call-ID");
+            assertThat(e.errorResponse()).isNull(); // nothing to address the answer with
+        });
+    }
+
+    @Test
+    void garbageIsRejectedNotThrownAsAnythingElse() {
+        byte[] random = new byte[512];
+        new java.util.Random(42).nextBytes(random);
+        assertThatThrownBy(() -> SipParser.parse(random)).isInstanceOf(SipParseException.class);
+        assertThatThrownBy(() -> parse("\r\n\r\n")).isInstanceOf(SipParseException.class);
+        assertThatThrownBy(() -> parse("INVITE\r\n\r\n")).isInstanceOf(SipParseException.class);
+    }
+
+    @Test
+    void randomMutationsNeverEscapeAsUncheckedExceptions() {
+        java.util.Random random = new java.util.Random(7);
+        byte[] base = REGISTER.getBytes(StandardCharsets.UTF_8);
+        for (int round = 0; round < 20_000; round++) {
+            byte[] mutated = base.clone();
+            int flips = 1 + random.nextInt(6);
+            for (int i = 0; i < flips; i++) {
+                mutated[random.nextInt(mutated.length)] = (byte) random.nextInt(256);
+            }
+            try {
+                SipMessage message = SipParser.parse(mutated);
+                message.encode();
+            } catch (SipParseException expected) {
+                assertThat(expected.reason()).isNotBlank();
+            }
+        }
+    }
+
+    @Test
+    void uriParsingKeepsIpv6BracketsAndUnescapesUser() {
+        SipUri uri = SipUri.parse("sip:%61lice@[2001:db8::1]:5070;transport=tcp");
+        assertThat(uri.user()).isEqualTo("alice");
+        assertThat(uri.host()).isEqualTo("[2001:db8::1]");
+        assertThat(uri.hostAddress()).isEqualTo("2001:db8::1");
+        assertThat(uri.port()).isEqualTo(5070);
+        assertThat(uri.param("transport")).isEqualTo("tcp");
+        assertThat(uri.addressOfRecord()).isEqualTo("sip:alice@[2001:db8::1]");
+        assertThatThrownBy(() -> SipUri.parse("sip:2001:db8::1")).isInstanceOf(IllegalArgumentException.class);
+    }
+}

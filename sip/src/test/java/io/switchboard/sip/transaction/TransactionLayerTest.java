@@ -1,0 +1,259 @@
+package io.switchboard.sip.transaction;
+
+import io.switchboard.sip.message.HeaderNames;
+import io.switchboard.sip.message.SipRequest;
+import io.switchboard.sip.message.SipResponse;
+import io.switchboard.sip.message.SipUri;
+import io.switchboard.sip.message.Via;
+import io.switchboard.sip.transport.ListenPoint;
+import io.switchboard.sip.transport.SipFlow;
+import io.switchboard.sip.transport.SipStackObserver;
+import io.switchboard.sip.transport.Transport;
+import io.switchboard.sip.transport.TransportLayer;
+import io.switchboard.sip.transport.TransportSettings;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+class TransactionLayerTest {
+    private static final TimerSettings FAST = new TimerSettings(Duration.ofMillis(50), Duration.ofMillis(400),
+            Duration.ofMillis(500));
+
+    private TransportLayer transport;
+    private TransactionLayer transactions;
+    private final List<String> drops = new CopyOnWriteArrayList<>();
+    private final AtomicInteger parseErrors = new AtomicInteger();
+    private int udpPort;
+    private int tcpPort;
+
+    private void start(TransportSettings settings, Consumer<ServerTransaction> onRequest) throws Exception {
+        SipStackObserver observer = new SipStackObserver() {
+            @Override
+            public void dropped(String reason, Transport t, InetSocketAddress source) {
+                drops.add(reason);
+            }
+
+            @Override
+            public void parseError(String reason, Transport t, InetSocketAddress source) {
+                parseErrors.incrementAndGet();
+            }
+        };
+        transport = new TransportLayer(settings, observer);
+        transactions = new TransactionLayer(transport, FAST, onRequest::accept);
+        List<ListenPoint> bound = transport.start(List.of(new ListenPoint(Transport.UDP, "127.0.0.1", 0),
+                new ListenPoint(Transport.TCP, "127.0.0.1", 0)));
+        udpPort = bound.get(0).port();
+        tcpPort = bound.get(1).port();
+    }
+
+    @AfterEach
+    void stop() {
+        if (transactions != null) {
+            transactions.stop();
+        }
+        if (transport != null) {
+            transport.stop();
+        }
+    }
+
+    static String request(String method, String branch, int peerPort) {
+        return method + " sip:service@127.0.0.1 SIP/2.0\r\n"
+                + "Via: SIP/2.0/UDP 127.0.0.1:" + peerPort + ";branch=" + branch + ";rport\r\n"
+                + "From: <sip:peer@127.0.0.1>;tag=p1\r\nTo: <sip:service@127.0.0.1>\r\n"
+                + "Call-ID: " + branch + "@test\r\nCSeq: 1 " + method + "\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
+    }
+
+    @Test
+    void serverTransactionAnswersOnceAndRepeatsTheAnswerToRetransmissions() throws Exception {
+        AtomicInteger calls = new AtomicInteger();
+        start(TransportSettings.defaults(), tx -> {
+            calls.incrementAndGet();
+            tx.respond(SipResponse.to(tx.request(), 200, "OK").withToTag("t"));
+        });
+        try (LoopbackPeer peer = new LoopbackPeer()) {
+            String options = request("OPTIONS", "z9hG4bK-a1", peer.port());
+            peer.send(options, udpPort);
+            String first = peer.receive(2000);
+            assertThat(first).startsWith("SIP/2.0 200 OK");
+            // RFC 3581: rport filled in with the source port, received with the source address
+            assertThat(first).contains("rport=" + peer.port()).contains("received=127.0.0.1");
+            peer.send(options, udpPort);
+            assertThat(peer.receive(2000)).isEqualTo(first);
+            assertThat(calls.get()).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void inviteErrorResponseIsRetransmittedUntilAck() throws Exception {
+        start(TransportSettings.defaults(), tx -> tx.respond(SipResponse.to(tx.request(), 486, "Busy Here").withToTag("b")));
+        try (LoopbackPeer peer = new LoopbackPeer()) {
+            peer.send(request("INVITE", "z9hG4bK-inv1", peer.port()), udpPort);
+            assertThat(peer.receive(2000)).startsWith("SIP/2.0 486");
+            assertThat(peer.receive(2000)).as("Timer G retransmission").startsWith("SIP/2.0 486");
+            String ack = request("ACK", "z9hG4bK-inv1", peer.port()).replace("To: <sip:service@127.0.0.1>",
+                    "To: <sip:service@127.0.0.1>;tag=b");
+            peer.send(ack, udpPort);
+            // drain one retransmission that may have been in flight, then silence
+            String next = peer.receive(300);
+            if (next != null) {
+                assertThat(next).startsWith("SIP/2.0 486");
+            }
+            assertThat(peer.receive(600)).isNull();
+        }
+    }
+
+    @Test
+    void inviteServerTransactionSendsTryingWhenTheTuIsSlow() throws Exception {
+        start(TransportSettings.defaults(), tx -> {
+        });
+        try (LoopbackPeer peer = new LoopbackPeer()) {
+            peer.send(request("INVITE", "z9hG4bK-slow", peer.port()), udpPort);
+            assertThat(peer.receive(2000)).startsWith("SIP/2.0 100 Trying");
+        }
+    }
+
+    @Test
+    void clientTransactionRetransmitsThenTimesOut() throws Exception {
+        start(TransportSettings.defaults(), tx -> {
+        });
+        try (LoopbackPeer peer = new LoopbackPeer()) {
+            SipFlow flow = transport.flowTo(Transport.UDP, new InetSocketAddress("127.0.0.1", peer.port()))
+                    .toCompletableFuture().get(2, TimeUnit.SECONDS);
+            SipRequest options = outgoing("OPTIONS", transactions.newBranch());
+            CountDownLatch timedOut = new CountDownLatch(1);
+            transactions.sendRequest(options, flow, listener(r -> {
+            }, timedOut));
+            int received = 0;
+            while (peer.receive(600) != null) {
+                received++;
+            }
+            assertThat(received).as("Timer E retransmissions").isGreaterThanOrEqualTo(4);
+            assertThat(timedOut.await(5, TimeUnit.SECONDS)).as("Timer F").isTrue();
+            await().atMost(Duration.ofSeconds(2)).until(() -> transactions.size() == 0);
+        }
+    }
+
+    @Test
+    void clientInviteAcksAnErrorResponseItself() throws Exception {
+        start(TransportSettings.defaults(), tx -> {
+        });
+        try (LoopbackPeer peer = new LoopbackPeer()) {
+            SipFlow flow = transport.flowTo(Transport.UDP, new InetSocketAddress("127.0.0.1", peer.port()))
+                    .toCompletableFuture().get(2, TimeUnit.SECONDS);
+            List<Integer> statuses = new CopyOnWriteArrayList<>();
+            SipRequest invite = outgoing("INVITE", transactions.newBranch());
+            transactions.sendRequest(invite, flow, listener(r -> statuses.add(r.status()), new CountDownLatch(1)));
+            String sent = peer.receive(2000);
+            assertThat(sent).startsWith("INVITE");
+            SipRequest received = (SipRequest) io.switchboard.sip.codec.SipParser.parse(sent.getBytes(StandardCharsets.UTF_8));
+            SipResponse busy = SipResponse.to(received, 486, "Busy Here").withToTag("callee");
+            peer.send(busy.toString(), udpPort);
+            String ack = peer.receive(2000);
+            while (ack != null && ack.startsWith("INVITE")) {
+                ack = peer.receive(2000); // a retransmission raced the response
+            }
+            assertThat(ack).startsWith("ACK sip:service@127.0.0.1").contains("tag=callee").contains("CSeq: 1 ACK");
+            peer.send(busy.toString(), udpPort); // retransmitted 486: ACK again, not delivered again
+            assertThat(peer.receive(2000)).startsWith("ACK");
+            assertThat(statuses).containsExactly(486);
+        }
+    }
+
+    @Test
+    void tcpRequestIsAnsweredOnTheSameConnection() throws Exception {
+        start(TransportSettings.defaults(), tx -> tx.respond(SipResponse.to(tx.request(), 200, "OK").withToTag("t")));
+        try (Socket socket = new Socket("127.0.0.1", tcpPort)) {
+            socket.setSoTimeout(3000);
+            OutputStream out = socket.getOutputStream();
+            out.write(request("OPTIONS", "z9hG4bK-tcp", 5060).replace("SIP/2.0/UDP", "SIP/2.0/TCP")
+                    .getBytes(StandardCharsets.UTF_8));
+            out.flush();
+            BufferedReader in = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8));
+            assertThat(in.readLine()).isEqualTo("SIP/2.0 200 OK");
+        }
+    }
+
+    @Test
+    void garbageOverTcpClosesTheConnectionAndIsCounted() throws Exception {
+        start(TransportSettings.defaults(), tx -> tx.respond(SipResponse.to(tx.request(), 200, "OK")));
+        try (Socket socket = new Socket("127.0.0.1", tcpPort)) {
+            socket.setSoTimeout(3000);
+            socket.getOutputStream().write("HELLO\r\nthis is not sip\r\n\r\n".getBytes(StandardCharsets.UTF_8));
+            assertThat(socket.getInputStream().read()).isEqualTo(-1);
+        }
+        await().atMost(Duration.ofSeconds(2)).until(() -> parseErrors.get() == 1);
+    }
+
+    @Test
+    void slowPeerIsCutOff() throws Exception {
+        start(TransportSettings.defaults().withTimeouts(Duration.ofMillis(500), Duration.ofMinutes(1)), tx -> {
+        });
+        try (Socket socket = new Socket("127.0.0.1", tcpPort)) {
+            socket.setSoTimeout(5000);
+            socket.getOutputStream().write("OPTIONS sip:a@b SIP/2.0\r\n".getBytes(StandardCharsets.UTF_8));
+            assertThat(socket.getInputStream().read()).isEqualTo(-1);
+        }
+        assertThat(drops).contains("slow_peer");
+    }
+
+    @Test
+    void floodFromOneAddressIsDroppedAndCounted() throws Exception {
+        AtomicInteger served = new AtomicInteger();
+        start(TransportSettings.defaults().withFloodLimit(20, 20), tx -> {
+            served.incrementAndGet();
+            tx.respond(SipResponse.to(tx.request(), 200, "OK"));
+        });
+        try (LoopbackPeer peer = new LoopbackPeer()) {
+            for (int i = 0; i < 200; i++) {
+                peer.send(request("OPTIONS", "z9hG4bK-flood" + i, peer.port()), udpPort);
+            }
+            await().atMost(Duration.ofSeconds(3)).until(() -> drops.stream().filter("flood"::equals).count() >= 150);
+            assertThat(served.get()).isLessThan(60);
+        }
+    }
+
+    private SipRequest outgoing(String method, String branch) {
+        SipRequest request = new SipRequest(method, SipUri.parse("sip:service@127.0.0.1"));
+        request.headers().add(HeaderNames.VIA, Via.of("UDP", "127.0.0.1", udpPort, branch).toString());
+        request.headers().add(HeaderNames.MAX_FORWARDS, "70");
+        request.headers().add(HeaderNames.FROM, "<sip:node@127.0.0.1>;tag=n1");
+        request.headers().add(HeaderNames.TO, "<sip:service@127.0.0.1>");
+        request.headers().add(HeaderNames.CALL_ID, branch + "@node");
+        request.headers().add(HeaderNames.CSEQ, "1 " + method);
+        return request;
+    }
+
+    private static ClientTransactionListener listener(Consumer<SipResponse> responses, CountDownLatch timeout) {
+        return new ClientTransactionListener() {
+            @Override
+            public void onResponse(ClientTransaction transaction, SipResponse response) {
+                responses.accept(response);
+            }
+
+            @Override
+            public void onTimeout(ClientTransaction transaction) {
+                timeout.countDown();
+            }
+
+            @Override
+            public void onTransportError(ClientTransaction transaction, Throwable cause) {
+            }
+        };
+    }
+}
