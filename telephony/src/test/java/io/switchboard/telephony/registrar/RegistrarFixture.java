@@ -1,0 +1,95 @@
+package io.switchboard.telephony.registrar;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.switchboard.platform.config.StoreSettings;
+import io.switchboard.platform.store.Store;
+import io.switchboard.sip.transaction.TimerSettings;
+import io.switchboard.sip.transaction.TransactionLayer;
+import io.switchboard.sip.transport.ListenPoint;
+import io.switchboard.sip.transport.Transport;
+import io.switchboard.sip.transport.TransportLayer;
+import io.switchboard.sip.transport.TransportSettings;
+import io.switchboard.telephony.accounts.AccountDirectory;
+import io.switchboard.telephony.accounts.AccountStore;
+import io.switchboard.telephony.auth.DigestAuthenticator;
+import io.switchboard.telephony.auth.NonceService;
+import io.switchboard.telephony.sip.SipMetrics;
+import io.switchboard.telephony.sip.SipService;
+
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneId;
+import java.time.ZoneOffset;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+
+/** A registrar on loopback UDP over a real store, the way the node assembles it, minus HTTP. */
+final class RegistrarFixture implements AutoCloseable {
+    static final String DOMAIN = "example.test";
+
+    final AtomicLong offsetMillis = new AtomicLong();
+    final Clock clock = new Clock() {
+        @Override
+        public ZoneOffset getZone() {
+            return ZoneOffset.UTC;
+        }
+
+        @Override
+        public Clock withZone(ZoneId zone) {
+            return this;
+        }
+
+        @Override
+        public Instant instant() {
+            return Instant.now().plusMillis(offsetMillis.get());
+        }
+    };
+    final Store store;
+    final AccountStore accounts;
+    final AccountDirectory directory;
+    final LocationService location = new LocationService();
+    final BindingStore bindings;
+    final SimpleMeterRegistry meters = new SimpleMeterRegistry();
+    final TransportLayer transport;
+    final TransactionLayer transactions;
+    final int port;
+
+    RegistrarFixture(StoreSettings storeSettings, RegistrarSettings settings) throws Exception {
+        store = Store.open(storeSettings);
+        store.migrate("telephony");
+        accounts = new AccountStore(store.jdbi(), clock);
+        directory = new AccountDirectory(accounts, DOMAIN, Duration.ofMillis(100));
+        directory.start();
+        bindings = new BindingStore(store.jdbi(), 10_000);
+        location.load(bindings.loadLive(clock.millis()));
+        bindings.start();
+        NonceService nonces = new NonceService(clock, settings.nonceLifetime(), 1024);
+        DigestAuthenticator authenticator = new DigestAuthenticator(directory, nonces, settings.algorithms());
+        SipMetrics metrics = new SipMetrics(meters);
+        Registrar registrar = new Registrar(settings, directory, authenticator, location, bindings, clock, metrics);
+        transport = new TransportLayer(TransportSettings.defaults(), metrics);
+        transactions = new TransactionLayer(transport, TimerSettings.rfc3261(),
+                new SipService(registrar, () -> false, "test"));
+        port = transport.start(List.of(new ListenPoint(Transport.UDP, "127.0.0.1", 0))).get(0).port();
+    }
+
+    static RegistrarFixture sqlite(Path dir, RegistrarSettings settings) throws Exception {
+        return new RegistrarFixture(StoreSettings.sqliteIn(dir), settings);
+    }
+
+    double counter(String name, String tag, String value) {
+        var counter = meters.find(name).tag(tag, value).counter();
+        return counter == null ? 0 : counter.count();
+    }
+
+    @Override
+    public void close() {
+        transactions.stop();
+        transport.stop();
+        bindings.close();
+        directory.close();
+        store.close();
+    }
+}

@@ -1,0 +1,192 @@
+package io.switchboard.telephony.registrar;
+
+import io.switchboard.sip.message.SipResponse;
+import io.switchboard.telephony.auth.DigestClient;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+class RegistrarTest {
+    @TempDir
+    Path dir;
+    RegistrarFixture node;
+    TestPhone alice;
+
+    @BeforeEach
+    void start() throws Exception {
+        RegistrarSettings defaults = RegistrarSettings.defaults();
+        node = RegistrarFixture.sqlite(dir, new RegistrarSettings(true, 2, 3600, 3600, 4, defaults.algorithms(),
+                defaults.nonceLifetime()));
+        node.accounts.add("alice", RegistrarFixture.DOMAIN, "wonderland");
+        node.accounts.add("bob", RegistrarFixture.DOMAIN, "builder1");
+        node.directory.refresh();
+        alice = new TestPhone("alice", "wonderland", node.port);
+    }
+
+    @AfterEach
+    void stop() {
+        alice.close();
+        node.close();
+    }
+
+    @Test
+    void challengeOffersSha256ThenMd5AndBothAuthenticate() throws Exception {
+        SipResponse challenge = alice.send(alice.register("Contact: " + alice.contact(), "600", null));
+        assertThat(challenge.status()).isEqualTo(401);
+        List<String> offers = challenge.headers().fields("WWW-Authenticate");
+        assertThat(offers).hasSize(2);
+        assertThat(offers.get(0)).contains("algorithm=SHA-256").contains("qop=\"auth\"")
+                .contains("realm=\"" + RegistrarFixture.DOMAIN + "\"");
+        assertThat(offers.get(1)).contains("algorithm=MD5");
+
+        SipResponse ok = alice.registerWithAuth("Contact: " + alice.contact(), "600", "SHA-256");
+        assertThat(ok.status()).isEqualTo(200);
+        assertThat(ok.header("Contact")).contains("expires=600");
+        assertThat(ok.header("Date")).endsWith("GMT");
+        assertThat(ok.to().tag()).isNotNull();
+
+        SipResponse md5 = alice.registerWithAuth("Contact: " + alice.contact(), "600", "MD5");
+        assertThat(md5.status()).isEqualTo(200);
+        assertThat(node.location.lookup("sip:alice@" + RegistrarFixture.DOMAIN, node.clock.millis())).hasSize(1);
+        assertThat(node.counter("switchboard.sip.registrations", "result", "created")).isEqualTo(1);
+        assertThat(node.counter("switchboard.sip.registrations", "result", "refreshed")).isEqualTo(1);
+    }
+
+    @Test
+    void wrongPasswordAndUnknownUserGet403AndAreCounted() throws Exception {
+        try (TestPhone wrong = new TestPhone("alice", "not-the-password", node.port);
+             TestPhone stranger = new TestPhone("mallory", "whatever1", node.port)) {
+            assertThat(wrong.registerWithAuth("Contact: " + wrong.contact(), "600", "SHA-256").status()).isEqualTo(403);
+            assertThat(stranger.registerWithAuth("Contact: " + stranger.contact(), "600", "MD5").status()).isEqualTo(403);
+        }
+        assertThat(node.counter("switchboard.sip.auth.failures", "reason", "wrong_password")).isEqualTo(1);
+        assertThat(node.counter("switchboard.sip.auth.failures", "reason", "unknown_user")).isEqualTo(1);
+        assertThat(node.location.size()).isZero();
+    }
+
+    @Test
+    void oneAccountCannotRegisterAnother() throws Exception {
+        try (TestPhone bobAsAlice = new TestPhone("bob", "builder1", node.port)) {
+            SipResponse challenge = bobAsAlice.send(alice.register("Contact: " + alice.contact(), "600", null));
+            String auth = DigestClient.authorization(challenge.headers().fields("WWW-Authenticate").get(0), "bob",
+                    "builder1", "REGISTER", "sip:" + RegistrarFixture.DOMAIN, 1, "x");
+            assertThat(bobAsAlice.send(alice.register("Contact: " + alice.contact(), "600", auth)).status()).isEqualTo(403);
+        }
+    }
+
+    @Test
+    void replayedNonceCountIsChallengedAgain() throws Exception {
+        SipResponse challenge = alice.send(alice.register("Contact: " + alice.contact(), "600", null));
+        String auth = DigestClient.authorization(challenge.headers().fields("WWW-Authenticate").get(0), "alice",
+                "wonderland", "REGISTER", "sip:" + RegistrarFixture.DOMAIN, 1, "abc");
+        assertThat(alice.send(alice.register("Contact: " + alice.contact(), "600", auth)).status()).isEqualTo(200);
+        SipResponse replay = alice.send(alice.register("Contact: " + alice.contact(), "600", auth));
+        assertThat(replay.status()).isEqualTo(401);
+        assertThat(node.counter("switchboard.sip.auth.failures", "reason", "replayed")).isEqualTo(1);
+    }
+
+    @Test
+    void expiredNonceIsAnsweredStale() throws Exception {
+        SipResponse challenge = alice.send(alice.register("Contact: " + alice.contact(), "600", null));
+        node.offsetMillis.set(Duration.ofMinutes(10).toMillis());
+        String auth = DigestClient.authorization(challenge.headers().fields("WWW-Authenticate").get(0), "alice",
+                "wonderland", "REGISTER", "sip:" + RegistrarFixture.DOMAIN, 1, "abc");
+        SipResponse stale = alice.send(alice.register("Contact: " + alice.contact(), "600", auth));
+        assertThat(stale.status()).isEqualTo(401);
+        assertThat(stale.header("WWW-Authenticate")).contains("stale=true");
+    }
+
+    @Test
+    void tooBriefIntervalGets423WithMinExpires() throws Exception {
+        SipResponse brief = alice.registerWithAuth("Contact: " + alice.contact(), "1", "MD5");
+        assertThat(brief.status()).isEqualTo(423);
+        assertThat(brief.header("Min-Expires")).isEqualTo("2");
+    }
+
+    @Test
+    void severalContactsWithQValuesAndRemoval() throws Exception {
+        String two = "Contact: <sip:alice@127.0.0.1:6001>;q=0.3, <sip:alice@127.0.0.1:6002>;q=0.9;expires=120";
+        SipResponse ok = alice.registerWithAuth(two, "600", "SHA-256");
+        assertThat(ok.status()).isEqualTo(200);
+        assertThat(ok.headerValues("Contact")).hasSize(2);
+        List<Binding> bindings = node.location.lookup("sip:alice@" + RegistrarFixture.DOMAIN, node.clock.millis());
+        assertThat(bindings).extracting(Binding::contact)
+                .containsExactly("sip:alice@127.0.0.1:6002", "sip:alice@127.0.0.1:6001");
+        assertThat(bindings.get(0).remainingSeconds(node.clock.millis())).isBetween(119L, 120L);
+
+        SipResponse removed = alice.registerWithAuth("Contact: <sip:alice@127.0.0.1:6001>;expires=0", null, "MD5");
+        assertThat(removed.headerValues("Contact")).singleElement().asString().contains("6002");
+
+        SipResponse badWildcard = alice.registerWithAuth("Contact: *", "60", "MD5");
+        assertThat(badWildcard.status()).isEqualTo(400);
+        SipResponse all = alice.registerWithAuth("Contact: *", "0", "MD5");
+        assertThat(all.status()).isEqualTo(200);
+        assertThat(all.headerValues("Contact")).isEmpty();
+        assertThat(node.location.size()).isZero();
+    }
+
+    @Test
+    void tooManyContactsAreRefused() throws Exception {
+        String five = "Contact: <sip:a@h:1>, <sip:a@h:2>, <sip:a@h:3>, <sip:a@h:4>, <sip:a@h:5>";
+        assertThat(alice.registerWithAuth(five, "600", "MD5").status()).isEqualTo(403);
+    }
+
+    @Test
+    void outOfOrderCSeqOnTheSameCallIdIsRefused() throws Exception {
+        assertThat(alice.registerWithAuth("Contact: " + alice.contact(), "600", "MD5").status()).isEqualTo(200);
+        alice.cseq = 1;
+        SipResponse old = alice.registerWithAuth("Contact: " + alice.contact(), "600", "MD5");
+        assertThat(old.status()).isEqualTo(400);
+        assertThat(old.reason()).contains("CSeq");
+    }
+
+    @Test
+    void bindingsExpireOnTimeAndLeaveTheStore() throws Exception {
+        assertThat(alice.registerWithAuth("Contact: " + alice.contact(), "2", "MD5").status()).isEqualTo(200);
+        assertThat(node.location.size()).isEqualTo(1);
+        await().atMost(Duration.ofSeconds(4)).until(() ->
+                node.location.lookup("sip:alice@" + RegistrarFixture.DOMAIN, node.clock.millis()).isEmpty());
+        assertThat(node.bindings.loadLive(node.clock.millis())).isEmpty();
+    }
+
+    @Test
+    void bindingsAreDurableBeforeThe200() throws Exception {
+        assertThat(alice.registerWithAuth("Contact: " + alice.contact(), "600", "SHA-256").status()).isEqualTo(200);
+        // read straight from the database: committed before the device was told OK
+        List<Binding> stored = node.bindings.loadLive(node.clock.millis());
+        assertThat(stored).singleElement().satisfies(b -> {
+            assertThat(b.aor()).isEqualTo("sip:alice@" + RegistrarFixture.DOMAIN);
+            assertThat(b.transport()).isEqualTo("UDP");
+            assertThat(b.remotePort()).isEqualTo(alice.socket.getLocalPort());
+            assertThat(b.userAgent()).isEqualTo("TestPhone");
+        });
+    }
+
+    @Test
+    void optionsIsAnsweredAndOtherMethodsAreNotAllowed() throws Exception {
+        String options = alice.register(null, null, null).replace("REGISTER", "OPTIONS");
+        SipResponse ok = alice.send(options);
+        assertThat(ok.status()).isEqualTo(200);
+        assertThat(ok.header("Allow")).contains("REGISTER");
+        SipResponse info = alice.send(alice.register(null, null, null).replace("REGISTER", "INFO"));
+        assertThat(info.status()).isEqualTo(405);
+    }
+
+    @Test
+    void accountChangesReachTheRegistrarWithoutRestart() throws Exception {
+        node.accounts.changePassword("alice", RegistrarFixture.DOMAIN, "new-password");
+        await().atMost(Duration.ofSeconds(1)).untilAsserted(() ->
+                assertThat(alice.registerWithAuth("Contact: " + alice.contact(), "600", "MD5").status()).isEqualTo(403));
+        try (TestPhone renewed = new TestPhone("alice", "new-password", node.port)) {
+            assertThat(renewed.registerWithAuth("Contact: " + renewed.contact(), "600", "MD5").status()).isEqualTo(200);
+        }
+    }
+}

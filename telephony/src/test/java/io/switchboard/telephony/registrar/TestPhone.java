@@ -1,0 +1,92 @@
+package io.switchboard.telephony.registrar;
+
+import io.switchboard.sip.codec.SipParser;
+import io.switchboard.sip.message.SipResponse;
+import io.switchboard.telephony.auth.DigestClient;
+
+import java.io.IOException;
+import java.net.DatagramPacket;
+import java.net.DatagramSocket;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.SocketTimeoutException;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.UUID;
+
+/** A softphone reduced to REGISTER: builds requests, answers challenges, reads responses. */
+final class TestPhone implements AutoCloseable {
+    final DatagramSocket socket;
+    final String user;
+    final String password;
+    final int serverPort;
+    String callId = UUID.randomUUID() + "@phone";
+    int cseq = 1;
+    int nc = 1;
+
+    TestPhone(String user, String password, int serverPort) throws IOException {
+        this.socket = new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+        this.user = user;
+        this.password = password;
+        this.serverPort = serverPort;
+    }
+
+    String contact() {
+        return "<sip:" + user + "@127.0.0.1:" + socket.getLocalPort() + ">";
+    }
+
+    String register(String contactHeaders, String expiresHeader, String authorization) {
+        StringBuilder r = new StringBuilder();
+        r.append("REGISTER sip:").append(RegistrarFixture.DOMAIN).append(" SIP/2.0\r\n");
+        r.append("Via: SIP/2.0/UDP 127.0.0.1:").append(socket.getLocalPort()).append(";rport;branch=z9hG4bK")
+                .append(UUID.randomUUID().toString(), 0, 12).append("\r\n");
+        r.append("Max-Forwards: 70\r\n");
+        r.append("From: <sip:").append(user).append('@').append(RegistrarFixture.DOMAIN).append(">;tag=f").append(cseq).append("\r\n");
+        r.append("To: <sip:").append(user).append('@').append(RegistrarFixture.DOMAIN).append(">\r\n");
+        r.append("Call-ID: ").append(callId).append("\r\n");
+        r.append("CSeq: ").append(cseq++).append(" REGISTER\r\n");
+        if (contactHeaders != null) {
+            r.append(contactHeaders).append("\r\n");
+        }
+        if (expiresHeader != null) {
+            r.append("Expires: ").append(expiresHeader).append("\r\n");
+        }
+        if (authorization != null) {
+            r.append("Authorization: ").append(authorization).append("\r\n");
+        }
+        r.append("User-Agent: TestPhone\r\nContent-Length: 0\r\n\r\n");
+        return r.toString();
+    }
+
+    SipResponse send(String request) throws Exception {
+        byte[] data = request.getBytes(StandardCharsets.UTF_8);
+        socket.send(new DatagramPacket(data, data.length, InetAddress.getLoopbackAddress(), serverPort));
+        socket.setSoTimeout(3000);
+        byte[] buffer = new byte[65535];
+        DatagramPacket packet = new DatagramPacket(buffer, buffer.length);
+        try {
+            socket.receive(packet);
+        } catch (SocketTimeoutException e) {
+            throw new AssertionError("no response to " + request.lines().findFirst().orElse(""));
+        }
+        return (SipResponse) SipParser.parse(java.util.Arrays.copyOf(packet.getData(), packet.getLength()));
+    }
+
+    /** REGISTER, answer the 401 with the challenge for {@code algorithm}, return the final response. */
+    SipResponse registerWithAuth(String contactHeaders, String expires, String algorithm) throws Exception {
+        SipResponse challenge = send(register(contactHeaders, expires, null));
+        if (challenge.status() != 401) {
+            return challenge;
+        }
+        List<String> challenges = challenge.headers().fields("WWW-Authenticate");
+        String chosen = challenges.stream().filter(c -> c.contains("algorithm=" + algorithm)).findFirst().orElseThrow();
+        String uri = "sip:" + RegistrarFixture.DOMAIN;
+        return send(register(contactHeaders, expires,
+                DigestClient.authorization(chosen, user, password, "REGISTER", uri, nc++, "c" + cseq)));
+    }
+
+    @Override
+    public void close() {
+        socket.close();
+    }
+}
