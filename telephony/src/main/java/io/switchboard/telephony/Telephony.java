@@ -1,5 +1,6 @@
 package io.switchboard.telephony;
 
+import io.switchboard.platform.config.ConfigException;
 import io.switchboard.platform.config.ConfigSection;
 import io.switchboard.platform.config.ListenAddress;
 import io.switchboard.platform.lifecycle.Component;
@@ -42,6 +43,11 @@ import java.util.concurrent.TimeUnit;
  */
 public final class Telephony implements NodeModule {
     private static final Logger log = LoggerFactory.getLogger(Telephony.class);
+    /** The keys of the {@code telephony:} block (flat, so each maps to one SWITCHBOARD_TELEPHONY_* variable). */
+    static final List<String> KNOWN_KEYS = List.of("auth", "minExpires", "maxExpires", "defaultExpires", "maxContacts",
+            "digestAlgorithms", "nonceLifetime", "floodLimit", "floodBurst", "maxMessageSize", "maxConnections",
+            "maxConnectionsPerAddress", "partialMessageTimeout", "idleConnectionTimeout", "ioThreads",
+            "udpReceiveBuffer");
 
     private final Clock clock;
     private volatile TransportLayer transport;
@@ -64,8 +70,13 @@ public final class Telephony implements NodeModule {
     @Override
     public void assemble(NodeContext context) {
         ConfigSection section = context.section();
-        RegistrarSettings registrarSettings = registrarSettings(section.section("registrar"));
-        TransportSettings transportSettings = transportSettings(section.section("sip"));
+        for (String key : section.asMap().keySet()) {
+            if (!KNOWN_KEYS.contains(key)) {
+                throw section.problem(key, "unknown setting; telephony has " + KNOWN_KEYS);
+            }
+        }
+        RegistrarSettings registrarSettings = registrarSettings(section);
+        TransportSettings transportSettings = transportSettings(section);
         String domain = context.config().domain();
 
         AccountStore accounts = new AccountStore(context.store().jdbi(), clock);
@@ -85,7 +96,7 @@ public final class Telephony implements NodeModule {
         List<ListenPoint> points = new ArrayList<>();
         for (ListenAddress address : context.config().sipListeners()) {
             if (address.transport().equals("ws")) {
-                throw section.problem("sip", "WebSocket SIP listeners are not available in this version: " + address);
+                throw new ConfigException("sip", "WebSocket SIP listeners (" + address + ") are not served by this version; use udp or tcp");
             }
             points.add(new ListenPoint(Transport.parse(address.transport()), address.host(), address.port()));
         }
@@ -97,6 +108,9 @@ public final class Telephony implements NodeModule {
         });
         context.addComponent(Component.of("telephony",
                 () -> {
+                    accounts.recordNodeDomain(domain).ifPresent(previous -> log.warn(
+                            "the default domain changed from {} to {}: accounts keep their own domain (the digest realm);"
+                                    + " devices of {} must use it in their registrations", previous, domain, previous));
                     directory.start();
                     long now = clock.millis();
                     bindings.deleteExpired(now);
@@ -122,7 +136,7 @@ public final class Telephony implements NodeModule {
                     transport.stop();
                     transactions.stop();
                 }));
-        context.addReadinessCheck("sip", () -> transport.isRunning() ? Optional.empty()
+        context.addReadinessCheck("sip", () -> points.isEmpty() || transport.isRunning() ? Optional.empty()
                 : Optional.of("SIP listeners are not bound"));
         AccountsApi api = new AccountsApi(accounts, location, context.adminAuth(), context.json(), domain, clock);
         context.addRoutes(api::register);
@@ -151,18 +165,18 @@ public final class Telephony implements NodeModule {
             throw s.problem("defaultExpires", "must be between minExpires and maxExpires");
         }
         List<DigestAlgorithm> algorithms = new ArrayList<>();
-        List<String> names = s.has("algorithms") ? s.stringList("algorithms") : List.of("SHA-256", "MD5");
+        List<String> names = s.has("digestAlgorithms") ? s.stringList("digestAlgorithms") : List.of("SHA-256", "MD5");
         for (String name : names) {
             DigestAlgorithm a = DigestAlgorithm.fromToken(name);
             if (a == null || name.isBlank()) {
-                throw s.problem("algorithms", "unknown digest algorithm '" + name + "' (use SHA-256 and/or MD5)");
+                throw s.problem("digestAlgorithms", "unknown digest algorithm '" + name + "' (use SHA-256 and/or MD5)");
             }
             if (!algorithms.contains(a)) {
                 algorithms.add(a);
             }
         }
         if (algorithms.isEmpty()) {
-            throw s.problem("algorithms", "needs at least one of SHA-256, MD5");
+            throw s.problem("digestAlgorithms", "needs at least one of SHA-256, MD5");
         }
         return new RegistrarSettings(s.bool("auth", d.authenticate()), min, max, def,
                 s.integer("maxContacts", d.maxContacts(), 1, 1000), algorithms,

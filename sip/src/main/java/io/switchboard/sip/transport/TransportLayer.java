@@ -186,7 +186,7 @@ public final class TransportLayer {
     }
 
     public boolean isRunning() {
-        return group != null && !udpChannels.isEmpty() || !serverChannels.isEmpty();
+        return group != null && (!udpChannels.isEmpty() || !serverChannels.isEmpty());
     }
 
     public int openConnections() {

@@ -147,6 +147,28 @@ public final class AccountStore {
                 .list());
     }
 
+    /** The default domain the node last started with, if a node ever ran on this store. */
+    public Optional<String> nodeDomain() {
+        return jdbi.withHandle(h -> h.createQuery("SELECT value FROM sip_settings WHERE name = 'default_domain'")
+                .mapTo(String.class).findOne());
+    }
+
+    /** Records the node's default domain; returns the one recorded before, if it differed. */
+    public Optional<String> recordNodeDomain(String domain) {
+        String realm = validDomain(domain);
+        return jdbi.inTransaction(h -> {
+            Optional<String> before = h.createQuery("SELECT value FROM sip_settings WHERE name = 'default_domain'")
+                    .mapTo(String.class).findOne();
+            if (before.isEmpty()) {
+                h.createUpdate("INSERT INTO sip_settings (name, value) VALUES ('default_domain', :d)").bind("d", realm).execute();
+            } else if (!before.get().equals(realm)) {
+                h.createUpdate("UPDATE sip_settings SET value = :d WHERE name = 'default_domain'").bind("d", realm).execute();
+                return before;
+            }
+            return Optional.empty();
+        });
+    }
+
     public long revision() {
         return jdbi.withHandle(h -> h.createQuery("SELECT revision FROM sip_account_revision WHERE id = 1")
                 .mapTo(Long.class).one());

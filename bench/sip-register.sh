@@ -1,0 +1,504 @@
+#!/usr/bin/env bash
+# Side-by-side REGISTER benchmark: Kamailio 5.6 (the baseline kit's config) against Switchboard,
+# both driven by SIPp 3.6.1 on loopback UDP. Run by hand; never part of the test suite.
+#
+# For each scenario (noauth, auth) and target (kamailio, switchboard) it finds the highest rate
+# with zero failed registrations and zero retransmissions over fixed-length runs, and reports
+# SIPp's response times (p50/p99) and the server's CPU (whole process tree, % of one core).
+# See bench/README.md.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+OUT=${BENCH_OUT:-$ROOT/bench/out}
+BASELINE=$ROOT/bench/baseline
+
+usage() {
+    cat <<EOF
+usage: bench/sip-register.sh [--quick] [--only kamailio|switchboard] [--scenario noauth|auth]
+                             [--duration SECONDS] [--max-probes N] [--no-docs]
+
+  --quick        10-second runs and at most 4 probes per scenario: a smoke check of the harness
+  --only T       run one target only (kamailio or switchboard)
+  --scenario S   run one scenario only (noauth or auth)
+  --duration S   seconds per probe run (default 25, --quick 10)
+  --max-probes N most sipp runs per target and scenario (default 8, --quick 4)
+  --no-docs      print the table but do not append it to docs/BENCHMARKS.md
+
+Environment (defaults): KAMAILIO_PORT (5060), SWITCHBOARD_PORT (5080), SWITCHBOARD_HTTP (18080),
+SIPP_PORT (6000), USERS (10000), WARM_UP_RATE (2000), KAMAILIO_CFG (bench/baseline/kamailio.cfg),
+START_KAMAILIO_NOAUTH (20000), START_KAMAILIO_AUTH (9000), START_SWITCHBOARD_NOAUTH (20000),
+START_SWITCHBOARD_AUTH (9000), SWITCHBOARD_START_TIMEOUT (300 s), BENCH_OUT (bench/out).
+EOF
+}
+
+QUICK=0
+ONLY=""
+ONLY_SCENARIO=""
+DURATION=""
+MAX_PROBES=""
+WRITE_DOCS=1
+ARGS=("$@")
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --quick) QUICK=1 ;;
+        --only) ONLY=${2:?--only needs kamailio or switchboard}; shift ;;
+        --scenario) ONLY_SCENARIO=${2:?--scenario needs noauth or auth}; shift ;;
+        --duration) DURATION=${2:?}; shift ;;
+        --max-probes) MAX_PROBES=${2:?}; shift ;;
+        --no-docs) WRITE_DOCS=0 ;;
+        -h|--help) usage; exit 0 ;;
+        *) echo "unknown option: $1" >&2; usage >&2; exit 2 ;;
+    esac
+    shift
+done
+case "$ONLY" in ""|kamailio|switchboard) ;; *) echo "--only: kamailio or switchboard" >&2; exit 2 ;; esac
+case "$ONLY_SCENARIO" in ""|noauth|auth) ;; *) echo "--scenario: noauth or auth" >&2; exit 2 ;; esac
+if [[ $QUICK == 1 ]]; then
+    DURATION=${DURATION:-10}
+    MAX_PROBES=${MAX_PROBES:-4}
+else
+    DURATION=${DURATION:-25}
+    MAX_PROBES=${MAX_PROBES:-8}
+fi
+[[ $DURATION =~ ^[0-9]+$ && $DURATION -ge 1 && $DURATION -le 300 ]] || { echo "--duration: 1..300" >&2; exit 2; }
+[[ $MAX_PROBES =~ ^[0-9]+$ && $MAX_PROBES -ge 1 && $MAX_PROBES -le 20 ]] || { echo "--max-probes: 1..20" >&2; exit 2; }
+
+KAMAILIO_PORT=${KAMAILIO_PORT:-5060}
+SWITCHBOARD_PORT=${SWITCHBOARD_PORT:-5080}
+SWITCHBOARD_HTTP=${SWITCHBOARD_HTTP:-18080}
+SIPP_PORT=${SIPP_PORT:-6000}
+USERS=${USERS:-10000}
+KAMAILIO_CFG=${KAMAILIO_CFG:-$BASELINE/kamailio.cfg}
+SWITCHBOARD_START_TIMEOUT=${SWITCHBOARD_START_TIMEOUT:-300}
+MIN_RATE=100            # below this a target counts as failing the scenario outright
+MAX_RATE=200000         # the step-up never goes past this
+COOLDOWN=5              # seconds between probes: let late responses and timers drain
+WARM_UP_RATE=${WARM_UP_RATE:-2000}
+
+TARGETS=(kamailio switchboard)
+[[ -n $ONLY ]] && TARGETS=("$ONLY")
+SCENARIOS=(noauth auth)
+[[ -n $ONLY_SCENARIO ]] && SCENARIOS=("$ONLY_SCENARIO")
+
+log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# ------------------------------------------------------------------ processes we started
+STARTED_PIDS=()
+stop_pid() {   # stop_pid PID: SIGTERM to it and its descendants, wait up to 15 s, then SIGKILL
+    local pid=$1 i p alive
+    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+    # the whole tree by PID: a launcher script that does not exec would leave its JVM behind
+    local pids
+    pids=$(tree_pids "$pid")
+    for p in $pids; do kill -TERM "$p" 2>/dev/null || true; done
+    for ((i = 0; i < 150; i++)); do
+        alive=0
+        for p in $pids; do kill -0 "$p" 2>/dev/null && [[ $(awk '{print $3}' "/proc/$p/stat" 2>/dev/null) != Z ]] && alive=1; done
+        ((alive == 0)) && break
+        sleep 0.1
+    done
+    if ((alive == 1)); then
+        log "pid $pid (or a child) still alive 15 s after SIGTERM; SIGKILL"
+        for p in $pids; do kill -KILL "$p" 2>/dev/null || true; done
+    fi
+    wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+    local pid
+    for pid in "${STARTED_PIDS[@]}"; do stop_pid "$pid"; done
+    STARTED_PIDS=()
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT TERM
+
+tree_pids() {  # PID and all its descendants
+    local p=$1 c
+    echo "$p"
+    for c in $(pgrep -P "$p" 2>/dev/null); do tree_pids "$c"; done
+}
+tree_ticks() { # utime+stime (clock ticks) summed over a process tree, from /proc/PID/stat
+    local total=0 p s
+    local -a f
+    for p in $(tree_pids "$1"); do
+        s=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+        s=${s##*) }                 # drop "pid (comm) "; field 3 (state) is now index 0
+        read -r -a f <<<"$s"
+        total=$((total + f[11] + f[12]))   # fields 14 utime, 15 stime
+    done
+    echo "$total"
+}
+CLK_TCK=$(getconf CLK_TCK)
+
+udp_listening() { ss -Hlun "sport = :$1" 2>/dev/null | grep -q .; }
+port_free() { ! ss -Hlun "sport = :$1" 2>/dev/null | grep -q . && ! ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
+
+# ------------------------------------------------------------------ 1. packages
+install_packages() {
+    local missing=()
+    command -v sipp >/dev/null || missing+=(sip-tester)
+    if [[ " ${TARGETS[*]} " == *" kamailio "* ]] && ! command -v kamailio >/dev/null && [[ ! -x /usr/sbin/kamailio ]]; then
+        missing+=(kamailio)
+    fi
+    [[ ${#missing[@]} -eq 0 ]] && return 0
+    log "installing ${missing[*]} (Debian packages)"
+    local sudo=()
+    [[ $(id -u) -ne 0 ]] && sudo=(sudo)
+    "${sudo[@]}" apt-get install -y -q "${missing[@]}" >/dev/null 2>&1 || {
+        "${sudo[@]}" apt-get update -q >/dev/null
+        "${sudo[@]}" apt-get install -y -q "${missing[@]}" >/dev/null
+    }
+    # the kamailio package enables a systemd service on 5060; the benchmark runs its own
+    if [[ " ${missing[*]} " == *" kamailio "* ]] && command -v systemctl >/dev/null; then
+        "${sudo[@]}" systemctl disable --now kamailio >/dev/null 2>&1 || true
+    fi
+}
+KAMAILIO_BIN=$(command -v kamailio || echo /usr/sbin/kamailio)
+
+# ------------------------------------------------------------------ 2. users
+make_users() {
+    mkdir -p "$OUT"
+    local marker="$OUT/users.$USERS"
+    [[ -f $marker && -f $OUT/users_noauth.csv && -f $OUT/users_auth.csv && -f $OUT/accounts.txt ]] && return 0
+    log "writing $USERS users to $OUT"
+    awk -v n="$USERS" 'BEGIN {
+        print "SEQUENTIAL" > "'"$OUT"'/users_noauth.csv"
+        print "SEQUENTIAL" > "'"$OUT"'/users_auth.csv"
+        for (i = 0; i < n; i++) {
+            u = sprintf("u%05d", i)
+            print u ";secret" > "'"$OUT"'/users_noauth.csv"
+            print u ";[authentication username=" u " password=secret]" > "'"$OUT"'/users_auth.csv"
+            print u ";secret" > "'"$OUT"'/accounts.txt"
+        }
+    }'
+    touch "$marker"
+}
+
+# ------------------------------------------------------------------ 3. servers
+SERVER_PID=""
+start_kamailio() {  # start_kamailio noauth|auth
+    local scenario=$1 cfg="$OUT/kamailio.cfg"
+    port_free "$KAMAILIO_PORT" || die "port $KAMAILIO_PORT is in use (a kamailio service? systemctl stop kamailio)"
+    sed -e "s/127\.0\.0\.1:5060/127.0.0.1:$KAMAILIO_PORT/g" \
+        -e "s#unix:/tmp/kamailio_ctl#unix:$OUT/kamailio_ctl#" \
+        "$KAMAILIO_CFG" >"$cfg"
+    local defs=()
+    [[ $scenario == auth ]] && defs=(-A WITH_AUTH)
+    "$KAMAILIO_BIN" -f "$cfg" -c "${defs[@]}" >"$OUT/kamailio-check.log" 2>&1 ||
+        die "kamailio rejects $cfg: $(tail -3 "$OUT/kamailio-check.log")"
+    log "starting kamailio ($scenario) on udp:127.0.0.1:$KAMAILIO_PORT"
+    "$KAMAILIO_BIN" -f "$cfg" -DD -E -m 1024 -M 8 "${defs[@]}" >"$OUT/kamailio-$scenario.log" 2>&1 &
+    SERVER_PID=$!
+    STARTED_PIDS+=("$SERVER_PID")
+    local i
+    for ((i = 0; i < 100; i++)); do
+        udp_listening "$KAMAILIO_PORT" && { sleep 1; return 0; }
+        kill -0 "$SERVER_PID" 2>/dev/null || die "kamailio exited: $(tail -5 "$OUT/kamailio-$scenario.log")"
+        sleep 0.1
+    done
+    die "kamailio did not listen on $KAMAILIO_PORT within 10 s"
+}
+
+http_ok() {  # http_ok URL
+    if command -v curl >/dev/null; then
+        curl -fsS -o /dev/null --max-time 2 "$1" 2>/dev/null
+    else
+        local hostport=${1#http://}; hostport=${hostport%%/*}
+        local path=/${1#http://*/}
+        (exec 3<>"/dev/tcp/${hostport%:*}/${hostport#*:}" &&
+            printf 'GET %s HTTP/1.0\r\nHost: %s\r\n\r\n' "$path" "$hostport" >&3 &&
+            head -1 <&3 | grep -q ' 200 ') 2>/dev/null
+    fi
+}
+
+start_switchboard() {  # start_switchboard noauth|auth
+    local scenario=$1
+    local data="$OUT/node-$scenario"
+    for p in "$SWITCHBOARD_PORT" "$SWITCHBOARD_HTTP"; do
+        port_free "$p" || die "port $p is in use"
+    done
+    [[ -x $ROOT/switchboard ]] || die "$ROOT/switchboard launcher not found"
+    rm -rf "$data"
+    mkdir -p "$data"
+    log "importing $USERS accounts into $data"
+    timeout -k 5 "$SWITCHBOARD_START_TIMEOUT" "$ROOT/switchboard" account import "$OUT/accounts.txt" --data-dir "$data" \
+        >"$OUT/switchboard-import-$scenario.log" 2>&1 ||
+        die "account import failed: $(tail -5 "$OUT/switchboard-import-$scenario.log")"
+    local config=()
+    if [[ $scenario == noauth ]]; then
+        printf 'telephony: { registrar: { auth: false } }\n' >"$OUT/switchboard-noauth.yaml"
+        config=(--config "$OUT/switchboard-noauth.yaml")
+    fi
+    log "starting switchboard ($scenario) on udp:127.0.0.1:$SWITCHBOARD_PORT, http 127.0.0.1:$SWITCHBOARD_HTTP"
+    # shellcheck disable=SC2086  # SWITCHBOARD_RUN_ARGS: extra flags, split on purpose
+    "$ROOT/switchboard" run --data-dir "$data" --sip "udp:127.0.0.1:$SWITCHBOARD_PORT" \
+        --http "127.0.0.1:$SWITCHBOARD_HTTP" "${config[@]}" ${SWITCHBOARD_RUN_ARGS:-} \
+        >"$OUT/switchboard-$scenario.log" 2>&1 &
+    SERVER_PID=$!
+    STARTED_PIDS+=("$SERVER_PID")
+    local deadline=$((SECONDS + SWITCHBOARD_START_TIMEOUT))
+    while ((SECONDS < deadline)); do
+        kill -0 "$SERVER_PID" 2>/dev/null || die "switchboard exited: $(tail -5 "$OUT/switchboard-$scenario.log")"
+        if http_ok "http://127.0.0.1:$SWITCHBOARD_HTTP/readyz" && udp_listening "$SWITCHBOARD_PORT"; then
+            sleep 1
+            return 0
+        fi
+        sleep 0.5
+    done
+    die "switchboard not ready within $SWITCHBOARD_START_TIMEOUT s (see $OUT/switchboard-$scenario.log)"
+}
+
+stop_server() {
+    [[ -n $SERVER_PID ]] || return 0
+    stop_pid "$SERVER_PID"
+    forget_pid "$SERVER_PID"
+    SERVER_PID=""
+}
+
+# ------------------------------------------------------------------ 4. probes
+stat_col() {  # stat_col FILE COLUMN: the column's value in the last row of a SIPp stat CSV
+    awk -F';' -v col="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == col) c = i; next }
+                           NF > 1 { v = $c } END { print (c && v != "" ? v : "-1") }' "$1"
+}
+percentiles() {  # percentiles RTT_CSV: "p50 p99" in ms over every response time recorded
+    awk -F';' 'NR > 1 && NF >= 2 { print $2 }' "$1" | sort -n | awk '
+        { v[NR] = $1 }
+        END {
+            if (NR == 0) { print "- -"; exit }
+            i50 = int(NR * 0.50 + 0.999999); i99 = int(NR * 0.99 + 0.999999)
+            printf "%g %g\n", v[i50], v[i99]
+        }'
+}
+
+# run_sipp DIR LIMIT_SECONDS SIPP_ARGS...: sipp in DIR under `timeout`, as a background job this
+# script waits for (so Ctrl-C or SIGTERM reaches the trap at once and the cleanup kills it by PID).
+# Sets SIPP_RC and SIPP_CPU_S (sipp's user+sys seconds, from this shell's children rusage).
+run_sipp() {
+    local dir=$1 limit=$2
+    shift 2
+    times >"$dir/.times0"
+    (cd "$dir" && exec timeout -k 5 "$limit" sipp "$@" >sipp.out 2>&1) &
+    local pid=$!
+    STARTED_PIDS+=("$pid")
+    SIPP_RC=0
+    wait "$pid" || SIPP_RC=$?
+    forget_pid "$pid"
+    times >"$dir/.times1"
+    SIPP_CPU_S=$(awk 'function sec(t) { split(t, a, "m"); sub("s", "", a[2]); return a[1] * 60 + a[2] }
+                      FNR == 2 { c[FILENAME] = sec($1) + sec($2) }
+                      END { printf "%.2f", c[ARGV[2]] - c[ARGV[1]] }' "$dir/.times0" "$dir/.times1")
+    rm -f "$dir/.times0" "$dir/.times1"
+}
+forget_pid() {
+    local keep=() p
+    for p in "${STARTED_PIDS[@]}"; do [[ $p != "$1" ]] && keep+=("$p"); done
+    STARTED_PIDS=("${keep[@]}")
+}
+
+# warm_up TARGET SCENARIO PORT: register every user once at a modest rate, not measured. A fresh
+# registrar inserting 10,000 new bindings (and a JVM still interpreting) is slower than one
+# refreshing them; without this the first probe measures the cold start, not the steady state.
+warm_up() {
+    local target=$1 scenario=$2 port=$3
+    local dir="$OUT/$target-$scenario/warm-up"
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    cp "$BASELINE/reg_$scenario.xml" "$dir/"
+    run_sipp "$dir" $((USERS / WARM_UP_RATE + 70)) "127.0.0.1:$port" -sf "reg_$scenario.xml" \
+        -inf "$OUT/users_$scenario.csv" -i 127.0.0.1 -p "$SIPP_PORT" -ci 127.0.0.1 -mi 127.0.0.1 \
+        -r "$WARM_UP_RATE" -m "$USERS" -l 15000 -buff_size 4194304 -nostdin \
+        -trace_stat -stf stat.csv -fd 1 -trace_err -error_file errors.log \
+        -recv_timeout 10000 -timeout $((USERS / WARM_UP_RATE + 60))s
+    local rc=$SIPP_RC
+    local ok=-1
+    [[ -f $dir/stat.csv ]] && ok=$(stat_col "$dir/stat.csv" 'SuccessfulCall(C)')
+    if [[ $rc -eq 0 && $ok == "$USERS" ]]; then
+        log "  warm-up: $USERS users registered at ${WARM_UP_RATE}/s"
+    else
+        log "  warm-up: sipp exit $rc, $ok of $USERS registered (see $dir); probing anyway"
+    fi
+}
+
+# probe TARGET SCENARIO PORT RATE -> sets P_PASS P_OK P_FAILED P_RETRANS P_CPS P_P50 P_P99 P_CPU P_SIPP_CPU P_REASON
+probe() {
+    local target=$1 scenario=$2 port=$3 rate=$4
+    local dir="$OUT/$target-$scenario/rate-$rate"
+    local calls=$((rate * DURATION))
+    local csv="$OUT/users_$scenario.csv" sf="$BASELINE/reg_$scenario.xml"
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    cp "$sf" "$dir/"
+    local t0 t1 c0 c1 rc=0
+    t0=$(date +%s.%N)
+    c0=$(tree_ticks "$SERVER_PID")
+    run_sipp "$dir" $((DURATION + 60)) "127.0.0.1:$port" -sf "reg_$scenario.xml" \
+        -inf "$csv" -i 127.0.0.1 -p "$SIPP_PORT" -ci 127.0.0.1 -mi 127.0.0.1 \
+        -r "$rate" -m "$calls" -l 15000 -buff_size 4194304 -nostdin \
+        -trace_stat -stf stat.csv -fd 1 -trace_err -error_file errors.log \
+        -trace_screen -screen_file screen.log -trace_rtt -rtt_freq 1 \
+        -recv_timeout 10000 -timeout $((DURATION + 45))s
+    rc=$SIPP_RC
+    c1=$(tree_ticks "$SERVER_PID")
+    t1=$(date +%s.%N)
+    local wall
+    wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+    P_CPU=$(awk -v d=$((c1 - c0)) -v hz="$CLK_TCK" -v w="$wall" 'BEGIN { printf "%.0f", d / hz / w * 100 }')
+    P_SIPP_CPU=$(awk -v c="$SIPP_CPU_S" -v w="$wall" 'BEGIN { printf "%.0f", c / w * 100 }')
+    if [[ -f $dir/stat.csv ]]; then
+        P_OK=$(stat_col "$dir/stat.csv" 'SuccessfulCall(C)')
+        P_FAILED=$(stat_col "$dir/stat.csv" 'FailedCall(C)')
+        P_RETRANS=$(stat_col "$dir/stat.csv" 'Retransmissions(C)')
+        P_CPS=$(stat_col "$dir/stat.csv" 'CallRate(C)')
+    else
+        P_OK=-1 P_FAILED=-1 P_RETRANS=-1 P_CPS=0
+    fi
+    local rtt
+    rtt=$(find "$dir" -maxdepth 1 -name '*_rtt.csv' | head -1)
+    if [[ -n $rtt ]]; then read -r P_P50 P_P99 < <(percentiles "$rtt"); else P_P50=- P_P99=-; fi
+    P_PASS=0
+    P_REASON=""
+    if [[ $rc -ne 0 ]]; then
+        P_REASON="sipp exit $rc"
+    elif [[ $P_FAILED != 0 ]]; then
+        P_REASON="$P_FAILED failed"
+    elif [[ $P_RETRANS != 0 ]]; then
+        P_REASON="$P_RETRANS retransmissions"
+    elif [[ $P_OK != "$calls" ]]; then
+        P_REASON="$P_OK of $calls succeeded"
+    elif awk -v c="$P_CPS" -v r="$rate" 'BEGIN { exit !(c < 0.90 * r) }'; then
+        P_REASON="offered only ${P_CPS}/s"     # SIPp itself could not keep the rate
+    else
+        P_PASS=1
+    fi
+    rm -f "$rtt"   # up to a million lines per probe; the percentiles are kept below
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$target" "$scenario" \
+        "$rate" "$P_PASS" "$P_OK" "$P_FAILED" "$P_RETRANS" "$P_CPS" "$P_P50" "$P_P99" "$P_CPU" "$P_SIPP_CPU" \
+        >>"$OUT/probes.tsv"
+    log "  $target $scenario ${rate}/s: $([[ $P_PASS == 1 ]] && echo PASS || echo "FAIL ($P_REASON)")" \
+        "ok=$P_OK failed=$P_FAILED retrans=$P_RETRANS cps=$P_CPS p50=${P_P50}ms p99=${P_P99}ms" \
+        "server cpu=${P_CPU}% sipp cpu=${P_SIPP_CPU}%"
+}
+
+round_rate() { # to 2 significant-ish steps: multiples of 100 (>= MIN_RATE)
+    local r=$1
+    r=$(((r + 50) / 100 * 100))
+    ((r < MIN_RATE)) && r=$MIN_RATE
+    echo "$r"
+}
+
+# find_rate TARGET SCENARIO PORT START -> sets BEST_RATE BEST_P50 BEST_P99 BEST_CPU BEST_SIPP_CPU PROBES
+# Step from START (x1.5 up while passing, /2 down while failing), then bisect between the last
+# pass and the first fail until they are within 5% or MAX_PROBES runs are spent.
+find_rate() {
+    local target=$1 scenario=$2 port=$3 rate
+    rate=$(round_rate "$4")
+    local pass=0 fail=0
+    BEST_RATE=0 BEST_P50=- BEST_P99=- BEST_CPU=- BEST_SIPP_CPU=- PROBES=0
+    while ((PROBES < MAX_PROBES)); do
+        ((PROBES > 0)) && sleep "$COOLDOWN"
+        probe "$target" "$scenario" "$port" "$rate"
+        PROBES=$((PROBES + 1))
+        if [[ $P_PASS == 1 ]]; then
+            pass=$rate
+            BEST_RATE=$rate BEST_P50=$P_P50 BEST_P99=$P_P99 BEST_CPU=$P_CPU BEST_SIPP_CPU=$P_SIPP_CPU
+        else
+            fail=$rate
+        fi
+        local next
+        if ((fail == 0)); then                      # never failed yet: step up
+            ((rate >= MAX_RATE)) && break
+            next=$(round_rate $((rate * 3 / 2)))
+            ((next > MAX_RATE)) && next=$MAX_RATE
+        elif ((pass == 0)); then                    # never passed yet: step down
+            ((rate <= MIN_RATE)) && break
+            next=$(round_rate $((rate / 2)))
+        else                                        # bisect
+            ((fail - pass <= pass / 20 || fail - pass <= 100)) && break
+            next=$(round_rate $(((pass + fail) / 2)))
+            ((next <= pass || next >= fail)) && break
+        fi
+        rate=$next
+    done
+}
+
+# ------------------------------------------------------------------ main
+mkdir -p "$OUT"
+install_packages
+make_users
+port_free "$SIPP_PORT" || die "port $SIPP_PORT for sipp is in use (another sipp? set SIPP_PORT): $(ss -Hlunp "sport = :$SIPP_PORT" | head -1)"
+printf 'time\ttarget\tscenario\trate\tpass\tok\tfailed\tretrans\tcps\tp50_ms\tp99_ms\tserver_cpu_pct\tsipp_cpu_pct\n' >"$OUT/probes.tsv"
+
+declare -A RESULT
+RUN_STARTED=$(date -u '+%Y-%m-%d %H:%M UTC')
+log "runs of ${DURATION}s, at most $MAX_PROBES per target and scenario; details in $OUT"
+for scenario in "${SCENARIOS[@]}"; do
+    for target in "${TARGETS[@]}"; do
+        if [[ $target == kamailio ]]; then
+            start_kamailio "$scenario"
+            port=$KAMAILIO_PORT
+        else
+            start_switchboard "$scenario"
+            port=$SWITCHBOARD_PORT
+        fi
+        warm_up "$target" "$scenario" "$port"
+        sleep "$COOLDOWN"
+        var="START_${target^^}_${scenario^^}"
+        default_start=20000
+        [[ $scenario == auth ]] && default_start=9000
+        find_rate "$target" "$scenario" "$port" "${!var:-$default_start}"
+        RESULT[$target,$scenario]="$BEST_RATE|$BEST_P50|$BEST_P99|$BEST_CPU|$BEST_SIPP_CPU|$PROBES"
+        stop_server
+        sleep 1
+    done
+done
+
+# ------------------------------------------------------------------ 5. report
+field() { local v=${RESULT[$1,$2]:-}; [[ -z $v ]] && { echo -; return; }; echo "$v" | cut -d'|' -f"$3"; }
+label() { [[ $1 == noauth ]] && echo "REGISTER, no auth" || echo "REGISTER, digest auth (401 then 200)"; }
+cell() {  # rate, or "-" if not run, "none" if no rate passed
+    local r; r=$(field "$1" "$2" 1)
+    if [[ $r == - ]]; then echo -; elif [[ $r == 0 ]]; then echo "none clean"; else echo "$r/s"; fi
+}
+TABLE=$(
+    echo "| scenario | Kamailio clean rate | Switchboard clean rate | ratio SB/K | Kamailio p50/p99 (ms) | Switchboard p50/p99 (ms) | Kamailio CPU | Switchboard CPU | SIPp CPU (K / SB) |"
+    echo "|---|---|---|---|---|---|---|---|---|"
+    for scenario in "${SCENARIOS[@]}"; do
+        kr=$(field kamailio "$scenario" 1)
+        sr=$(field switchboard "$scenario" 1)
+        ratio=-
+        if [[ $kr =~ ^[0-9]+$ && $sr =~ ^[0-9]+$ && $kr -gt 0 ]]; then
+            ratio=$(awk -v a="$sr" -v b="$kr" 'BEGIN { printf "%.2f", a / b }')
+        fi
+        pct() { local v; v=$(field "$1" "$2" "$3"); [[ $v == - ]] && echo - || echo "$v%"; }
+        echo "| $(label "$scenario") | $(cell kamailio "$scenario") | $(cell switchboard "$scenario") | $ratio" \
+            "| $(field kamailio "$scenario" 2)/$(field kamailio "$scenario" 3)" \
+            "| $(field switchboard "$scenario" 2)/$(field switchboard "$scenario" 3)" \
+            "| $(pct kamailio "$scenario" 4) | $(pct switchboard "$scenario" 4)" \
+            "| $(pct kamailio "$scenario" 5) / $(pct switchboard "$scenario" 5) |"
+    done
+)
+echo
+echo "$TABLE"
+echo
+echo "CPU: % of one core over the run (server process tree from /proc; SIPp from its own user+sys)."
+echo "Every probe: $OUT/probes.tsv"
+
+if [[ $WRITE_DOCS == 1 ]]; then
+    DOC=$ROOT/docs/BENCHMARKS.md
+    [[ -f $DOC ]] || printf '# Benchmarks\n' >"$DOC"
+    kind="${DURATION}-second runs, at most $MAX_PROBES probes per target and scenario"
+    title="SIP REGISTER, side by side"
+    [[ $QUICK == 1 ]] && title="$title: harness smoke check (--quick), not a result"
+    {
+        echo
+        echo "## $RUN_STARTED — $title"
+        echo
+        echo "Command: \`bench/sip-register.sh${ARGS[*]:+ ${ARGS[*]}}\` ($kind)."
+        echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), Linux $(uname -r);" \
+            "$(sipp -v 2>/dev/null | grep -o 'SIPp v[0-9.]*' | head -1), $("$KAMAILIO_BIN" -v 2>/dev/null | head -1 | sed -e 's/^version: //' -e 's/ *$//' || true);" \
+            "Switchboard $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '(no git)')."
+        echo
+        echo "$TABLE"
+    } >>"$DOC"
+    log "appended to $DOC"
+fi

@@ -1,0 +1,125 @@
+package io.switchboard.platform.config;
+
+import java.net.Inet6Address;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.util.regex.Pattern;
+
+/**
+ * A host and a port to listen on. The host is an IPv4 literal, an IPv6 literal (written in
+ * brackets, {@code [::1]:5060}, and kept here without them) or a host name. Port 0 asks the
+ * OS for an ephemeral port.
+ */
+public record HostPort(String host, int port) {
+    private static final Pattern IPV4 = Pattern.compile("\\d{1,3}(\\.\\d{1,3}){3}");
+    // RFC 1123 §2.1 host names: labels of letters, digits and inner hyphens, at most 63 chars each.
+    private static final Pattern HOST_NAME =
+            Pattern.compile("(?i)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\\.?");
+    private static final Pattern IPV6_CHARS = Pattern.compile("[0-9a-fA-F:.]+");
+
+    public HostPort {
+        host = checkHost(host);
+        if (port < 0 || port > 65535) {
+            throw new IllegalArgumentException("port " + port + " is outside 0..65535");
+        }
+    }
+
+    /**
+     * Parses {@code host:port} or {@code [ipv6]:port}.
+     *
+     * @throws IllegalArgumentException with a message fit to show the operator
+     */
+    public static HostPort parse(String text) {
+        String s = text == null ? "" : text.strip();
+        if (s.isEmpty()) {
+            throw new IllegalArgumentException("empty; expected HOST:PORT, e.g. 127.0.0.1:8080");
+        }
+        String host;
+        String portText;
+        if (s.startsWith("[")) {
+            int close = s.indexOf(']');
+            if (close < 0) {
+                throw new IllegalArgumentException("\"" + s + "\" opens '[' without closing ']'");
+            }
+            host = s.substring(1, close);
+            String rest = s.substring(close + 1);
+            if (!rest.startsWith(":")) {
+                throw new IllegalArgumentException("\"" + s + "\" has no port; expected [IPV6]:PORT");
+            }
+            portText = rest.substring(1);
+            if (!host.contains(":")) {
+                throw new IllegalArgumentException("\"" + host + "\" in brackets is not an IPv6 address");
+            }
+        } else {
+            int colon = s.lastIndexOf(':');
+            if (colon < 0) {
+                throw new IllegalArgumentException("\"" + s + "\" has no port; expected HOST:PORT");
+            }
+            host = s.substring(0, colon);
+            portText = s.substring(colon + 1);
+            if (host.contains(":")) {
+                throw new IllegalArgumentException(
+                        "\"" + s + "\": write IPv6 addresses in brackets, e.g. [::1]:5060");
+            }
+        }
+        return new HostPort(host, parsePort(portText, s));
+    }
+
+    private static int parsePort(String portText, String whole) {
+        if (portText.isEmpty() || !portText.chars().allMatch(Character::isDigit) || portText.length() > 5) {
+            throw new IllegalArgumentException("\"" + whole + "\" has port \"" + portText + "\"; expected a number 0..65535");
+        }
+        int port = Integer.parseInt(portText);
+        if (port > 65535) {
+            throw new IllegalArgumentException("\"" + whole + "\" has port " + port + "; expected 0..65535");
+        }
+        return port;
+    }
+
+    private static String checkHost(String host) {
+        if (host == null || host.isEmpty()) {
+            throw new IllegalArgumentException("empty host");
+        }
+        if (host.contains(":")) {
+            if (!IPV6_CHARS.matcher(host).matches()) {
+                throw new IllegalArgumentException("\"" + host + "\" is not an IPv6 address");
+            }
+            try {
+                // A string with ':' is parsed as an IPv6 literal; no name lookup happens.
+                if (!(InetAddress.getByName(host) instanceof Inet6Address)) {
+                    throw new IllegalArgumentException("\"" + host + "\" is not an IPv6 address");
+                }
+            } catch (UnknownHostException e) {
+                throw new IllegalArgumentException("\"" + host + "\" is not an IPv6 address");
+            }
+            return host;
+        }
+        if (IPV4.matcher(host).matches()) {
+            for (String octet : host.split("\\.")) {
+                if (Integer.parseInt(octet) > 255) {
+                    throw new IllegalArgumentException("\"" + host + "\" is not an IPv4 address");
+                }
+            }
+            return host;
+        }
+        if (host.length() > 253 || !HOST_NAME.matcher(host).matches()) {
+            throw new IllegalArgumentException("\"" + host + "\" is not a valid host name or IP address");
+        }
+        return host;
+    }
+
+    /** Whether the host is an IPv6 literal (and so needs brackets in URLs and host:port text). */
+    public boolean isIpv6() {
+        return host.contains(":");
+    }
+
+    /** The host as it appears in a URL: IPv6 literals in brackets. */
+    public String hostForUrl() {
+        return isIpv6() ? "[" + host + "]" : host;
+    }
+
+    @Override
+    public String toString() {
+        return hostForUrl() + ":" + port;
+    }
+}

@@ -1,0 +1,104 @@
+package io.switchboard.platform.config;
+
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+
+/**
+ * A node's effective configuration: built by {@link NodeConfigLoader} from the YAML file, the
+ * {@code SWITCHBOARD_*} environment and CLI flags, already validated.
+ *
+ * @param dataDir      absolute directory for the SQLite file, the admin token file and other local state
+ * @param http         address the HTTP server binds (port 0: ephemeral)
+ * @param sipListeners SIP listeners to open, possibly none
+ * @param domain       the SIP domain this node serves (default: the machine's host name)
+ * @param store        database URL and credentials
+ * @param logLevel     root log level: trace, debug, info, warn or error
+ * @param sections     modules' own blocks (e.g. {@code telephony}), by name; every declared module has one
+ */
+public record NodeConfig(
+        Path dataDir,
+        HostPort http,
+        List<ListenAddress> sipListeners,
+        String domain,
+        StoreSettings store,
+        String logLevel,
+        Map<String, ConfigSection> sections) {
+
+    private static final Pattern SECRET_KEY = Pattern.compile("(?i).*(password|secret|token|apikey|api_key|credential).*");
+
+    public NodeConfig {
+        dataDir = dataDir.toAbsolutePath().normalize();
+        sipListeners = List.copyOf(sipListeners);
+        sections = Map.copyOf(sections);
+    }
+
+    /**
+     * The block a module declared, e.g. {@code section("telephony")}. Absent in the file means
+     * empty, never null.
+     *
+     * @throws IllegalArgumentException if no module declared that section to the loader
+     *                                  (a wiring mistake, not an operator's)
+     */
+    public ConfigSection section(String name) {
+        ConfigSection section = sections.get(name);
+        if (section == null) {
+            throw new IllegalArgumentException("config section \"" + name + "\" was not declared to NodeConfigLoader;"
+                    + " declared: " + sections.keySet());
+        }
+        return section;
+    }
+
+    /** The same configuration listening on another HTTP address (tests use port 0). */
+    public NodeConfig withHttp(HostPort address) {
+        return new NodeConfig(dataDir, address, sipListeners, domain, store, logLevel, sections);
+    }
+
+    /** The same configuration with other SIP listeners. */
+    public NodeConfig withSipListeners(List<ListenAddress> listeners) {
+        return new NodeConfig(dataDir, http, listeners, domain, store, logLevel, sections);
+    }
+
+    /**
+     * Every effective value as {@code key → text}, in a stable order, with passwords, secrets and
+     * tokens replaced by {@code ***}: what the node logs at start.
+     */
+    public Map<String, String> describe() {
+        Map<String, String> lines = new LinkedHashMap<>();
+        lines.put("dataDir", dataDir.toString());
+        lines.put("http", http.toString());
+        lines.put("sip", sipListeners.isEmpty() ? "(none)"
+                : sipListeners.stream().map(ListenAddress::toString).collect(Collectors.joining(",")));
+        lines.put("domain", domain);
+        lines.put("store.url", store.maskedUrl());
+        lines.put("store.user", store.user() == null ? "(none)" : store.user());
+        lines.put("store.password", store.password() == null ? "(none)" : "***");
+        lines.put("log.level", logLevel);
+        sections.keySet().stream().sorted().forEach(name -> flatten(name, sections.get(name).asMap(), lines));
+        return lines;
+    }
+
+    @SuppressWarnings("unchecked")
+    private static void flatten(String prefix, Map<String, Object> values, Map<String, String> out) {
+        values.forEach((key, value) -> {
+            String fullKey = prefix + "." + key;
+            if (value instanceof Map<?, ?> nested) {
+                flatten(fullKey, (Map<String, Object>) nested, out);
+            } else if (SECRET_KEY.matcher(key).matches() && value != null) {
+                out.put(fullKey, "***");
+            } else {
+                out.put(fullKey, String.valueOf(value));
+            }
+        });
+    }
+
+    /** One line for the log: {@code key=value key=value ...}, secrets masked. */
+    public String describeOneLine() {
+        return describe().entrySet().stream()
+                .map(e -> e.getKey() + "=" + e.getValue())
+                .collect(Collectors.joining(" "));
+    }
+}

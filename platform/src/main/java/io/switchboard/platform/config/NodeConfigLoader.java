@@ -1,0 +1,396 @@
+package io.switchboard.platform.config;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.regex.Pattern;
+
+/**
+ * Builds a {@link NodeConfig} from three layers, later ones winning:
+ *
+ * <ol>
+ *   <li>the YAML file given with {@code --config} (optional);</li>
+ *   <li>environment variables {@code SWITCHBOARD_*};</li>
+ *   <li>CLI flags.</li>
+ * </ol>
+ *
+ * <p><b>Environment names.</b> Strip {@code SWITCHBOARD_}, split the rest on {@code _}. If the
+ * first word names a block ({@code store}, {@code log}, or a module's section such as
+ * {@code telephony}), the remaining words form one camelCase key inside it:
+ * {@code SWITCHBOARD_TELEPHONY_MIN_EXPIRES → telephony.minExpires},
+ * {@code SWITCHBOARD_STORE_URL → store.url}. Otherwise all words form one top-level key:
+ * {@code SWITCHBOARD_DATA_DIR → dataDir}, {@code SWITCHBOARD_HTTP → http}. Keys nested deeper
+ * than one block can only be set in the file. An unknown variable is an error, as is an
+ * unknown top-level YAML key: a typo should stop the node, not be silently ignored.
+ */
+public final class NodeConfigLoader {
+    public static final String ENV_PREFIX = "SWITCHBOARD_";
+
+    static final String DEFAULT_HTTP = "127.0.0.1:8080";
+    static final String DEFAULT_SIP = "udp:0.0.0.0:5060,tcp:0.0.0.0:5060";
+    static final String DEFAULT_DATA_DIR = "./data";
+    static final String DEFAULT_LOG_LEVEL = "info";
+
+    private static final List<String> SCALAR_KEYS = List.of("dataDir", "http", "sip", "domain");
+    private static final Map<String, List<String>> CORE_BLOCKS = Map.of(
+            "store", List.of("url", "user", "password"),
+            "log", List.of("level"));
+    private static final List<String> LOG_LEVELS = List.of("trace", "debug", "info", "warn", "error");
+    private static final Pattern SECTION_NAME = Pattern.compile("[a-z][a-z0-9]*");
+
+    private final Set<String> moduleSections;
+
+    /**
+     * @param moduleSections names of the blocks feature modules read (e.g. {@code telephony});
+     *                       any other top-level key is refused
+     */
+    public NodeConfigLoader(Collection<String> moduleSections) {
+        Set<String> names = new LinkedHashSet<>();
+        for (String name : moduleSections) {
+            if (!SECTION_NAME.matcher(name).matches() || SCALAR_KEYS.contains(name) || CORE_BLOCKS.containsKey(name)) {
+                throw new IllegalArgumentException("bad module section name \"" + name + "\"");
+            }
+            names.add(name);
+        }
+        this.moduleSections = Set.copyOf(names);
+    }
+
+    /**
+     * @param file  the YAML file, or null for none
+     * @param env   the environment (normally {@code System.getenv()}); only {@code SWITCHBOARD_*} is read
+     * @param flags CLI flags by config key ({@code dataDir}, {@code http}, {@code sip}, {@code domain},
+     *              {@code store.url}, ...); absent flags are simply not in the map
+     * @throws ConfigException naming the key and the problem
+     */
+    public NodeConfig load(Path file, Map<String, String> env, Map<String, String> flags) {
+        Map<String, Object> tree = file == null ? new LinkedHashMap<>() : readYaml(file);
+        Map<String, String> origins = new HashMap<>();
+        checkTopLevelKeys(tree);
+
+        // Sorted so that error messages do not depend on HashMap order.
+        for (Map.Entry<String, String> e : new TreeMap<>(env).entrySet()) {
+            if (e.getKey().startsWith(ENV_PREFIX)) {
+                String key = keyForEnvironmentVariable(e.getKey());
+                put(tree, key, e.getValue());
+                origins.put(key, e.getKey());
+            }
+        }
+        for (Map.Entry<String, String> e : flags.entrySet()) {
+            if (e.getValue() == null) {
+                continue;
+            }
+            String key = e.getKey();
+            if (!isKnownKey(key)) {
+                throw new IllegalArgumentException("flag for unknown config key \"" + key + "\"");
+            }
+            put(tree, key, e.getValue());
+            origins.put(key, "--" + kebab(key.substring(key.lastIndexOf('.') + 1)));
+        }
+        return build(tree, origins);
+    }
+
+    /** The config key an environment variable sets, by the rule in the class comment. */
+    public String keyForEnvironmentVariable(String variable) {
+        String rest = variable.substring(ENV_PREFIX.length());
+        List<String> words = new ArrayList<>();
+        for (String word : rest.split("_")) {
+            if (!word.isEmpty()) {
+                words.add(word.toLowerCase(Locale.ROOT));
+            }
+        }
+        if (words.isEmpty()) {
+            throw new ConfigException(variable, "names no setting");
+        }
+        String first = words.getFirst();
+        if (CORE_BLOCKS.containsKey(first) || moduleSections.contains(first)) {
+            if (words.size() == 1) {
+                throw new ConfigException(variable, "\"" + first + "\" is a block; set one of its keys, e.g. "
+                        + ENV_PREFIX + first.toUpperCase(Locale.ROOT) + "_" + exampleSubKey(first));
+            }
+            String key = first + "." + camel(words.subList(1, words.size()));
+            List<String> allowed = CORE_BLOCKS.get(first);
+            if (allowed != null && !allowed.contains(key.substring(first.length() + 1))) {
+                throw new ConfigException(variable, "unknown setting " + key + "; " + first + " has " + allowed);
+            }
+            return key;
+        }
+        String key = camel(words);
+        if (!SCALAR_KEYS.contains(key)) {
+            throw new ConfigException(variable, "unknown setting; known variables are " + knownVariables());
+        }
+        return key;
+    }
+
+    private String exampleSubKey(String block) {
+        List<String> keys = CORE_BLOCKS.get(block);
+        return keys == null ? "KEY" : keys.getFirst().toUpperCase(Locale.ROOT);
+    }
+
+    private String knownVariables() {
+        List<String> names = new ArrayList<>(List.of("SWITCHBOARD_DATA_DIR", "SWITCHBOARD_HTTP", "SWITCHBOARD_SIP",
+                "SWITCHBOARD_DOMAIN", "SWITCHBOARD_STORE_URL", "SWITCHBOARD_STORE_USER", "SWITCHBOARD_STORE_PASSWORD",
+                "SWITCHBOARD_LOG_LEVEL"));
+        moduleSections.stream().sorted()
+                .forEach(s -> names.add(ENV_PREFIX + s.toUpperCase(Locale.ROOT) + "_<KEY>"));
+        return String.join(", ", names);
+    }
+
+    private boolean isKnownKey(String key) {
+        int dot = key.indexOf('.');
+        if (dot < 0) {
+            return SCALAR_KEYS.contains(key);
+        }
+        String block = key.substring(0, dot);
+        List<String> allowed = CORE_BLOCKS.get(block);
+        return allowed != null ? allowed.contains(key.substring(dot + 1)) : moduleSections.contains(block);
+    }
+
+    private static Map<String, Object> readYaml(Path file) {
+        String text;
+        try {
+            text = Files.readString(file);
+        } catch (NoSuchFileException e) {
+            throw new ConfigException("config", "file " + file.toAbsolutePath() + " does not exist");
+        } catch (IOException e) {
+            throw new ConfigException("config", "cannot read " + file.toAbsolutePath() + ": " + e.getMessage());
+        }
+        if (text.isBlank()) {
+            return new LinkedHashMap<>();
+        }
+        Object parsed;
+        try {
+            parsed = new ObjectMapper(new YAMLFactory()).readValue(text, Object.class);
+        } catch (JsonProcessingException e) {
+            String where = e.getLocation() == null ? ""
+                    : " at line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr();
+            throw new ConfigException("config", file + " is not valid YAML" + where + ": " + e.getOriginalMessage());
+        }
+        if (parsed == null) {
+            return new LinkedHashMap<>();
+        }
+        if (!(parsed instanceof Map<?, ?> map)) {
+            throw new ConfigException("config", file + " must hold a block of keys (dataDir, http, sip, ...), not "
+                    + ConfigSection.describe(parsed));
+        }
+        return deepCopy(map);
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Map<String, Object> deepCopy(Map<?, ?> map) {
+        Map<String, Object> copy = new LinkedHashMap<>();
+        map.forEach((k, v) -> copy.put(String.valueOf(k), v instanceof Map<?, ?> m ? deepCopy(m) : v));
+        return copy;
+    }
+
+    private void checkTopLevelKeys(Map<String, Object> tree) {
+        for (String key : tree.keySet()) {
+            if (!SCALAR_KEYS.contains(key) && !CORE_BLOCKS.containsKey(key) && !moduleSections.contains(key)) {
+                List<String> known = new ArrayList<>(SCALAR_KEYS);
+                known.addAll(List.of("store", "log"));
+                known.addAll(moduleSections.stream().sorted().toList());
+                throw new ConfigException(key, "unknown key; known top-level keys are " + known);
+            }
+        }
+        for (Map.Entry<String, List<String>> block : CORE_BLOCKS.entrySet()) {
+            Object value = tree.get(block.getKey());
+            if (value == null) {
+                continue;
+            }
+            if (!(value instanceof Map<?, ?> map)) {
+                throw new ConfigException(block.getKey(), "expected a block with " + block.getValue() + ", got "
+                        + ConfigSection.describe(value));
+            }
+            for (Object sub : map.keySet()) {
+                if (!block.getValue().contains(String.valueOf(sub))) {
+                    throw new ConfigException(block.getKey() + "." + sub, "unknown key; "
+                            + block.getKey() + " has " + block.getValue());
+                }
+            }
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private static void put(Map<String, Object> tree, String key, String value) {
+        int dot = key.indexOf('.');
+        if (dot < 0) {
+            tree.put(key, value);
+            return;
+        }
+        String block = key.substring(0, dot);
+        Object existing = tree.get(block);
+        Map<String, Object> map;
+        if (existing instanceof Map<?, ?> m) {
+            map = (Map<String, Object>) m;
+        } else if (existing == null) {
+            map = new LinkedHashMap<>();
+            tree.put(block, map);
+        } else {
+            throw new ConfigException(block, "expected a block of keys, got " + ConfigSection.describe(existing));
+        }
+        map.put(key.substring(dot + 1), value);
+    }
+
+    private NodeConfig build(Map<String, Object> tree, Map<String, String> origins) {
+        Path dataDir = parse(tree, origins, "dataDir", DEFAULT_DATA_DIR, text -> {
+            if (text.isBlank()) {
+                throw new IllegalArgumentException("empty; expected a directory path");
+            }
+            try {
+                return Path.of(text).toAbsolutePath().normalize();
+            } catch (InvalidPathException e) {
+                throw new IllegalArgumentException("\"" + text + "\" is not a valid path: " + e.getReason());
+            }
+        });
+        HostPort http = parse(tree, origins, "http", DEFAULT_HTTP, HostPort::parse);
+        List<ListenAddress> sip = parseSip(tree.get("sip"), origins.get("sip"));
+        String domain = parse(tree, origins, "domain", null, NodeConfigLoader::checkDomain);
+        if (domain == null) {
+            domain = machineHostName();
+        }
+
+        Map<String, Object> storeBlock = block(tree, "store");
+        String storeUrl = scalar(storeBlock.get("url"), "store.url", origins);
+        String storeUser = scalar(storeBlock.get("user"), "store.user", origins);
+        String storePassword = scalar(storeBlock.get("password"), "store.password", origins);
+        StoreSettings store;
+        try {
+            store = storeUrl == null
+                    ? new StoreSettings(StoreSettings.sqliteIn(dataDir).url(), storeUser, storePassword)
+                    : new StoreSettings(storeUrl, storeUser, storePassword);
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException("store.url", e.getMessage() + ConfigSection.originSuffix(origins.get("store.url")));
+        }
+
+        Map<String, Object> logBlock = block(tree, "log");
+        String level = scalar(logBlock.get("level"), "log.level", origins);
+        level = level == null ? DEFAULT_LOG_LEVEL : level.strip().toLowerCase(Locale.ROOT);
+        if (!LOG_LEVELS.contains(level)) {
+            throw new ConfigException("log.level", "\"" + level + "\" is not a level; expected one of " + LOG_LEVELS
+                    + ConfigSection.originSuffix(origins.get("log.level")));
+        }
+
+        Map<String, ConfigSection> sections = new LinkedHashMap<>();
+        for (String name : moduleSections) {
+            Object value = tree.get(name);
+            if (value != null && !(value instanceof Map)) {
+                throw new ConfigException(name, "expected a block of keys, got " + ConfigSection.describe(value));
+            }
+            Map<String, Object> values = value == null ? Map.of() : block(tree, name);
+            Map<String, String> sectionOrigins = new HashMap<>();
+            origins.forEach((key, origin) -> {
+                if (key.startsWith(name + ".")) {
+                    sectionOrigins.put(key.substring(name.length() + 1), origin);
+                }
+            });
+            sections.put(name, new ConfigSection(name, values, sectionOrigins));
+        }
+        return new NodeConfig(dataDir, http, sip, domain, store, level, sections);
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Map<String, Object> block(Map<String, Object> tree, String name) {
+        Object value = tree.get(name);
+        return value instanceof Map<?, ?> m ? (Map<String, Object>) m : Map.of();
+    }
+
+    private static String scalar(Object value, String key, Map<String, String> origins) {
+        if (value == null) {
+            return null;
+        }
+        if (value instanceof Map || value instanceof List) {
+            throw new ConfigException(key, "expected a single value, got " + ConfigSection.describe(value)
+                    + ConfigSection.originSuffix(origins.get(key)));
+        }
+        return value.toString();
+    }
+
+    private interface Parser<T> {
+        T parse(String text);
+    }
+
+    private static <T> T parse(Map<String, Object> tree, Map<String, String> origins, String key, String fallback,
+                               Parser<T> parser) {
+        String text = scalar(tree.get(key), key, origins);
+        if (text == null) {
+            if (fallback == null) {
+                return null;
+            }
+            text = fallback;
+        }
+        try {
+            return parser.parse(text);
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(key, e.getMessage() + ConfigSection.originSuffix(origins.get(key)));
+        }
+    }
+
+    private static List<ListenAddress> parseSip(Object value, String origin) {
+        try {
+            if (value == null) {
+                return ListenAddress.parseList(DEFAULT_SIP);
+            }
+            if (value instanceof List<?> list) {
+                List<String> items = new ArrayList<>();
+                for (Object item : list) {
+                    if (!(item instanceof String s)) {
+                        throw new IllegalArgumentException("list entries must be text like udp:0.0.0.0:5060, got "
+                                + ConfigSection.describe(item));
+                    }
+                    items.add(s);
+                }
+                return ListenAddress.parseAll(items);
+            }
+            if (value instanceof Map) {
+                throw new IllegalArgumentException("expected a list like udp:0.0.0.0:5060,tcp:0.0.0.0:5060, got a block");
+            }
+            return ListenAddress.parseList(value.toString());
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException("sip", e.getMessage() + ConfigSection.originSuffix(origin));
+        }
+    }
+
+    private static String checkDomain(String text) {
+        String domain = text.strip();
+        if (domain.isEmpty()) {
+            throw new IllegalArgumentException("empty; expected a domain name such as sip.example.org");
+        }
+        return new HostPort(domain, 0).host();
+    }
+
+    /** The machine's host name, or "localhost" when it cannot be read or is not a valid name. */
+    static String machineHostName() {
+        try {
+            return checkDomain(InetAddress.getLocalHost().getHostName());
+        } catch (IOException | IllegalArgumentException e) {
+            return "localhost";
+        }
+    }
+
+    private static String camel(List<String> words) {
+        StringBuilder sb = new StringBuilder(words.getFirst());
+        for (String word : words.subList(1, words.size())) {
+            sb.append(Character.toUpperCase(word.charAt(0))).append(word.substring(1));
+        }
+        return sb.toString();
+    }
+
+    private static String kebab(String camel) {
+        return camel.replaceAll("([a-z0-9])([A-Z])", "$1-$2").toLowerCase(Locale.ROOT);
+    }
+}

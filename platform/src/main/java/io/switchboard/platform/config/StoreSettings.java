@@ -1,0 +1,86 @@
+package io.switchboard.platform.config;
+
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.regex.Pattern;
+
+/**
+ * Where the node keeps durable state: a JDBC URL ({@code jdbc:sqlite:FILE} or
+ * {@code jdbc:postgresql://HOST/DB}) and optional credentials.
+ */
+public record StoreSettings(String url, String user, String password) {
+    private static final Pattern PASSWORD_PARAM = Pattern.compile("(?i)(password=)[^&;]*");
+
+    public StoreSettings {
+        if (url == null || url.isBlank()) {
+            throw new IllegalArgumentException("empty; expected jdbc:sqlite:FILE or jdbc:postgresql://HOST:PORT/DB");
+        }
+        url = url.strip();
+        if (!isSqlite(url) && !isPostgresql(url)) {
+            throw new IllegalArgumentException("\"" + maskUrl(url)
+                    + "\" is not supported; expected jdbc:sqlite:FILE or jdbc:postgresql://HOST:PORT/DB");
+        }
+        if (isSqlite(url) && sqliteTarget(url).isEmpty()) {
+            throw new IllegalArgumentException("\"" + url + "\" names no file; expected jdbc:sqlite:FILE");
+        }
+        user = user == null || user.isEmpty() ? null : user;
+        password = password == null || password.isEmpty() ? null : password;
+    }
+
+    /** The embedded default: an SQLite file in the data directory. */
+    public static StoreSettings sqliteIn(Path dataDir) {
+        return new StoreSettings("jdbc:sqlite:" + dataDir.resolve("switchboard.db"), null, null);
+    }
+
+    public boolean isSqlite() {
+        return isSqlite(url);
+    }
+
+    public boolean isPostgresql() {
+        return isPostgresql(url);
+    }
+
+    private static boolean isSqlite(String url) {
+        return url.toLowerCase(Locale.ROOT).startsWith("jdbc:sqlite:");
+    }
+
+    private static boolean isPostgresql(String url) {
+        return url.toLowerCase(Locale.ROOT).startsWith("jdbc:postgresql:");
+    }
+
+    private static String sqliteTarget(String url) {
+        String rest = url.substring("jdbc:sqlite:".length());
+        int query = rest.indexOf('?');
+        return query >= 0 ? rest.substring(0, query) : rest;
+    }
+
+    /**
+     * The SQLite database file, or null for PostgreSQL and for in-memory SQLite
+     * ({@code jdbc:sqlite::memory:}).
+     */
+    public Path sqliteFile() {
+        if (!isSqlite()) {
+            return null;
+        }
+        String target = sqliteTarget(url);
+        if (target.startsWith(":memory:") || target.startsWith("file::memory:")) {
+            return null;
+        }
+        return Path.of(target.startsWith("file:") ? target.substring("file:".length()) : target);
+    }
+
+    /** The URL with any {@code password=} parameter replaced, for logs. */
+    public String maskedUrl() {
+        return maskUrl(url);
+    }
+
+    static String maskUrl(String url) {
+        return PASSWORD_PARAM.matcher(url).replaceAll("$1***");
+    }
+
+    @Override
+    public String toString() {
+        return "StoreSettings[url=" + maskedUrl() + ", user=" + (user == null ? "" : user)
+                + ", password=" + (password == null ? "" : "***") + "]";
+    }
+}

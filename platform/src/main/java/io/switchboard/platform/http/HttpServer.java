@@ -1,0 +1,198 @@
+package io.switchboard.platform.http;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
+import io.javalin.Javalin;
+import io.javalin.config.RoutesConfig;
+import io.javalin.http.Context;
+import io.javalin.http.HttpResponseException;
+import io.javalin.json.JavalinJackson;
+import io.javalin.validation.ValidationException;
+import io.switchboard.platform.config.HostPort;
+import io.switchboard.platform.lifecycle.Component;
+import io.switchboard.platform.lifecycle.Readiness;
+import io.switchboard.platform.metrics.Metrics;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The node's one HTTP server (Javalin 7 on Jetty 12, handlers on virtual threads).
+ *
+ * <p>Built in: {@code GET /livez} and its alias {@code /liveness} (200 while the process
+ * serves), {@code GET /readyz} (200, or 503 with the reasons, from {@link Readiness}),
+ * {@code GET /metrics} (Prometheus text). Every error leaves as RFC 9457 problem details and is
+ * counted in {@code switchboard_http_errors_total{status}}.
+ *
+ * <p>Modules add their routes with {@link #addRoutes(HttpRoutes)} before {@link #start()};
+ * Javalin 7 fixes the routes when the server is created.
+ *
+ * <p>While the node drains, requests other than the health and metrics endpoints get 503, and
+ * {@link #stop()} lets requests in flight finish (bounded by the stop timeout) before closing.
+ */
+public final class HttpServer implements Component {
+    private static final Logger log = LoggerFactory.getLogger(HttpServer.class);
+    private static final Set<String> OPERATIONAL_PATHS = Set.of("/livez", "/liveness", "/readyz", "/metrics");
+
+    private final HostPort address;
+    private final Metrics metrics;
+    private final Readiness readiness;
+    private final Duration stopTimeout;
+    private final ObjectMapper json;
+    private final List<HttpRoutes> contributions = new ArrayList<>();
+    private volatile Javalin app;
+
+    /**
+     * @param stopTimeout how long {@link #stop()} waits for requests in flight
+     */
+    public HttpServer(HostPort address, Metrics metrics, Readiness readiness, Duration stopTimeout) {
+        this.address = address;
+        this.metrics = metrics;
+        this.readiness = readiness;
+        this.stopTimeout = stopTimeout;
+        this.json = new ObjectMapper()
+                .registerModule(new JavaTimeModule())
+                .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS);
+    }
+
+    /** The JSON mapper request and response bodies go through; modules may reuse it (e.g. for WebSocket frames). */
+    public ObjectMapper json() {
+        return json;
+    }
+
+    /**
+     * Adds a module's routes. Only before {@link #start()}.
+     *
+     * @throws IllegalStateException once started
+     */
+    public synchronized void addRoutes(HttpRoutes routes) {
+        if (app != null) {
+            throw new IllegalStateException("HTTP routes must be added before the server starts");
+        }
+        contributions.add(routes);
+    }
+
+    @Override
+    public String name() {
+        return "http";
+    }
+
+    @Override
+    public synchronized void start() {
+        if (app != null) {
+            throw new IllegalStateException("HTTP server already started");
+        }
+        ProblemResponses problems = new ProblemResponses(json, metrics.registry());
+        Javalin created = Javalin.create(config -> {
+            config.concurrency.useVirtualThreads = true;
+            config.startup.showJavalinBanner = false;
+            config.startup.showOldJavalinVersionWarning = false;
+            config.startup.startupWatcherEnabled = false;
+            config.jsonMapper(new JavalinJackson(json, true));
+            config.jetty.modifyServer(server -> server.setStopTimeout(stopTimeout.toMillis()));
+            RoutesConfig routes = config.routes;
+            registerErrorMapping(routes, problems);
+            routes.before(this::refuseWhileDraining);
+            routes.get("/livez", HttpServer::alive);
+            routes.get("/liveness", HttpServer::alive);
+            routes.get("/readyz", this::ready);
+            routes.get("/metrics", this::scrape);
+            for (HttpRoutes contribution : contributions) {
+                contribution.register(routes);
+            }
+        });
+        try {
+            created.start(address.host(), address.port());
+        } catch (RuntimeException e) {
+            created.stop();
+            throw new IllegalStateException("HTTP cannot listen on " + address + ": " + rootMessage(e), e);
+        }
+        app = created;
+        log.info("HTTP listening on {}", baseUrl());
+    }
+
+    private static void registerErrorMapping(RoutesConfig routes, ProblemResponses problems) {
+        routes.exception(ApiProblem.class, problems::apiProblem);
+        routes.exception(HttpResponseException.class, problems::javalinResponse);
+        routes.exception(JsonProcessingException.class, problems::badJson);
+        routes.exception(ValidationException.class, problems::validation);
+        routes.exception(Exception.class, problems::uncaught);
+    }
+
+    private void refuseWhileDraining(Context ctx) {
+        if (readiness.isDraining() && !OPERATIONAL_PATHS.contains(ctx.path())) {
+            throw ApiProblem.unavailable("This node is shutting down; retry on another node.")
+                    .withHeader("Connection", "close")
+                    .withHeader("Retry-After", "1");
+        }
+    }
+
+    private static void alive(Context ctx) {
+        ctx.json(Map.of("status", "ok"));
+    }
+
+    private void ready(Context ctx) {
+        List<String> problems = readiness.problems();
+        if (problems.isEmpty()) {
+            ctx.json(Map.of("status", "ok"));
+        } else {
+            ctx.status(503).json(Map.of("status", "unavailable", "reasons", problems));
+        }
+    }
+
+    private void scrape(Context ctx) {
+        ctx.contentType(Metrics.CONTENT_TYPE).result(metrics.scrape());
+    }
+
+    /** The bound port; with port 0 configured, the ephemeral port the OS chose. */
+    public int port() {
+        Javalin running = app;
+        if (running == null) {
+            throw new IllegalStateException("HTTP server is not started");
+        }
+        return running.port();
+    }
+
+    /** The bound address, with the real port. */
+    public HostPort boundAddress() {
+        return new HostPort(address.host(), port());
+    }
+
+    /** {@code http://host:port}, for logs and tests. A wildcard host is shown as configured. */
+    public String baseUrl() {
+        return "http://" + address.hostForUrl() + ":" + port();
+    }
+
+    /**
+     * Stops accepting connections, lets requests in flight finish within the stop timeout
+     * (Jetty's graceful shutdown also closes idle keep-alive connections after about a second),
+     * then closes what is left.
+     */
+    @Override
+    public synchronized void stop() {
+        Javalin running = app;
+        if (running == null) {
+            return;
+        }
+        try {
+            running.stop();
+        } catch (RuntimeException e) {
+            // Jetty has closed the connectors by the time it reports the timeout.
+            log.warn("HTTP stopped with connections still open after {} ms: {}", stopTimeout.toMillis(), rootMessage(e));
+        }
+    }
+
+    private static String rootMessage(Throwable e) {
+        Throwable t = e;
+        while (t.getCause() != null && t.getCause() != t) {
+            t = t.getCause();
+        }
+        return t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
+    }
+}

@@ -1,0 +1,128 @@
+package io.switchboard.platform.http;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.exc.StreamReadException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.exc.MismatchedInputException;
+import com.fasterxml.jackson.databind.exc.ValueInstantiationException;
+import io.javalin.http.Context;
+import io.javalin.http.HttpResponseException;
+import io.javalin.validation.ValidationException;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.stream.Collectors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Turns every failure of a request into RFC 9457 problem details and counts it in
+ * {@code switchboard_http_errors_total{status}}.
+ */
+final class ProblemResponses {
+    static final String CONTENT_TYPE = "application/problem+json";
+    private static final Logger log = LoggerFactory.getLogger(ProblemResponses.class);
+
+    private final ObjectMapper json;
+    private final MeterRegistry meters;
+
+    ProblemResponses(ObjectMapper json, MeterRegistry meters) {
+        this.json = json;
+        this.meters = meters;
+    }
+
+    void apiProblem(ApiProblem problem, Context ctx) {
+        problem.headers().forEach(ctx::header);
+        send(ctx, problem.status(), problem.title(), problem.detail(), problem.type());
+    }
+
+    /** Javalin's own responses: no endpoint (404), method not allowed (405), bad request from validators. */
+    void javalinResponse(HttpResponseException e, Context ctx) {
+        int status = e.getStatus();
+        String title = reasonPhrase(status);
+        String detail = e.getMessage();
+        if (status == 404) {
+            detail = "No endpoint " + ctx.method().name() + " " + ctx.path();
+        }
+        if (!e.getDetails().isEmpty()) {
+            detail = detail + " (" + e.getDetails().entrySet().stream()
+                    .map(d -> d.getKey() + ": " + d.getValue()).collect(Collectors.joining("; ")) + ")";
+        }
+        if (status == 405 && e.getDetails().containsKey("availableMethods")) {
+            ctx.header("Allow", e.getDetails().get("availableMethods"));
+        }
+        send(ctx, status, title, detail, "about:blank");
+    }
+
+    /** A request body that is not JSON, or JSON of the wrong shape. */
+    void badJson(JsonProcessingException e, Context ctx) {
+        String detail;
+        if (e instanceof ValueInstantiationException vie && vie.getCause() != null) {
+            // A record's constructor refused the values; its message says why.
+            detail = "Invalid request body: " + vie.getCause().getMessage();
+        } else if (e instanceof StreamReadException || e instanceof MismatchedInputException) {
+            detail = "Invalid JSON in request body: " + e.getOriginalMessage()
+                    + (e.getLocation() == null ? "" : " (line " + e.getLocation().getLineNr()
+                    + ", column " + e.getLocation().getColumnNr() + ")");
+        } else {
+            uncaught(e, ctx);
+            return;
+        }
+        send(ctx, 400, "Bad Request", detail, "about:blank");
+    }
+
+    void validation(ValidationException e, Context ctx) {
+        String detail = e.getErrors().entrySet().stream()
+                .map(err -> err.getKey() + ": " + err.getValue().stream()
+                        .map(v -> v.getMessage()).collect(Collectors.joining(", ")))
+                .collect(Collectors.joining("; "));
+        send(ctx, 400, "Bad Request", detail, "about:blank");
+    }
+
+    void uncaught(Exception e, Context ctx) {
+        log.error("HTTP {} {} failed", ctx.method().name(), ctx.path(), e);
+        send(ctx, 500, "Internal Server Error", "The request failed on the server; the node's log has the details.",
+                "about:blank");
+    }
+
+    private void send(Context ctx, int status, String title, String detail, String type) {
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("type", type);
+        body.put("title", title);
+        body.put("status", status);
+        if (detail != null) {
+            body.put("detail", detail);
+        }
+        body.put("instance", ctx.path());
+        String text;
+        try {
+            text = json.writeValueAsString(body);
+        } catch (JsonProcessingException impossible) {
+            text = "{\"title\":\"Internal Server Error\",\"status\":500}";
+        }
+        Counter.builder("switchboard.http.errors")
+                .description("HTTP requests answered with an error status")
+                .tag("status", Integer.toString(status))
+                .register(meters)
+                .increment();
+        ctx.status(status).contentType(CONTENT_TYPE).result(text);
+    }
+
+    static String reasonPhrase(int status) {
+        return switch (status) {
+            case 400 -> "Bad Request";
+            case 401 -> "Unauthorized";
+            case 403 -> "Forbidden";
+            case 404 -> "Not Found";
+            case 405 -> "Method Not Allowed";
+            case 409 -> "Conflict";
+            case 413 -> "Content Too Large";
+            case 415 -> "Unsupported Media Type";
+            case 429 -> "Too Many Requests";
+            case 500 -> "Internal Server Error";
+            case 503 -> "Service Unavailable";
+            default -> status >= 500 ? "Server Error" : "Client Error";
+        };
+    }
+}

@@ -1,0 +1,288 @@
+package io.switchboard.platform.lifecycle;
+
+import io.switchboard.platform.auth.AdminAuth;
+import io.switchboard.platform.auth.AdminTokens;
+import io.switchboard.platform.config.ConfigException;
+import io.switchboard.platform.config.NodeConfig;
+import io.switchboard.platform.http.HttpServer;
+import io.switchboard.platform.metrics.Metrics;
+import io.switchboard.platform.store.Store;
+import java.nio.file.Files;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CountDownLatch;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import sun.misc.Signal;
+
+/**
+ * One Switchboard node: starts the shared machinery and the feature modules in order and stops
+ * them in reverse.
+ *
+ * <p>Start: data directory → store → platform migrations (and the first admin token) → each
+ * module's migrations → each module's {@code assemble} → module components → HTTP → listeners.
+ * If a step fails, what already started is stopped and {@link NodeStartException} names the step.
+ *
+ * <p>Stop (also on SIGTERM/SIGINT after {@link #stopOnSignals()}): readiness turns false and new
+ * HTTP work gets 503, then components stop in reverse order; HTTP lets requests in flight finish.
+ * The whole stop is bounded: a component that does not return in time is left behind with a
+ * warning so the process still exits.
+ */
+public final class Node {
+    private static final Logger log = LoggerFactory.getLogger(Node.class);
+    /** How long HTTP waits for requests in flight when stopping. */
+    static final Duration HTTP_DRAIN = Duration.ofSeconds(10);
+    /** The bound on a whole stop. */
+    private static final Duration STOP_TIMEOUT = Duration.ofSeconds(20);
+    /** The least time any one component gets to stop, even when earlier ones used up the budget. */
+    private static final Duration MIN_COMPONENT_STOP = Duration.ofMillis(500);
+
+    private enum State { NEW, STARTING, RUNNING, STOPPING, STOPPED, FAILED }
+
+    private final NodeConfig config;
+    private final List<NodeModule> modules;
+    private final Duration stopTimeout;
+    private final Metrics metrics = new Metrics();
+    private final Readiness readiness = new Readiness();
+    private final HttpServer http;
+    private final List<Component> moduleComponents = new ArrayList<>();
+    private final List<Component> listeners = new ArrayList<>();
+    /** Started components, in start order; stopped in reverse. */
+    private final List<Component> started = new ArrayList<>();
+    private final CountDownLatch stopped = new CountDownLatch(1);
+    private final Object lifecycle = new Object();
+    private volatile State state = State.NEW;
+    private Store store;
+    private AdminTokens adminTokens;
+    private AdminAuth adminAuth;
+
+    /**
+     * @param modules feature modules in the order they are migrated, assembled and started
+     */
+    public Node(NodeConfig config, List<NodeModule> modules) {
+        this(config, modules, STOP_TIMEOUT);
+    }
+
+    Node(NodeConfig config, List<NodeModule> modules, Duration stopTimeout) {
+        this.config = config;
+        this.modules = List.copyOf(modules);
+        this.stopTimeout = stopTimeout;
+        this.http = new HttpServer(config.http(), metrics, readiness, HTTP_DRAIN);
+        readiness.register("node", () -> switch (state) {
+            case RUNNING -> Optional.empty();
+            case NEW, STARTING -> Optional.of("starting");
+            case STOPPING, STOPPED -> Optional.of("stopping");
+            case FAILED -> Optional.of("failed to start");
+        });
+    }
+
+    /**
+     * Starts everything; returns when listeners are open and the node is ready.
+     *
+     * @throws NodeStartException naming the step that failed; what had started is stopped again
+     * @throws ConfigException when a module refuses its config block
+     */
+    public void start() {
+        synchronized (lifecycle) {
+            if (state != State.NEW) {
+                throw new IllegalStateException("a node starts once; it is " + state);
+            }
+            state = State.STARTING;
+            long begin = System.nanoTime();
+            String step = "data directory";
+            try {
+                Files.createDirectories(config.dataDir());
+                log.info("config: {}", config.describeOneLine());
+                log.info("data in {}", config.dataDir());
+
+                step = "store";
+                store = Store.open(config.store(), metrics.registry());
+                Store opened = store;
+                started.add(Component.of("store", () -> { }, opened::close));
+                readiness.register("store", store::reachabilityProblem);
+                store.migrate("platform");
+                adminTokens = new AdminTokens(store.jdbi(), Clock.systemUTC());
+                adminAuth = new AdminAuth(adminTokens);
+                step = "admin token";
+                adminTokens.createFirstTokenIfNone(config.dataDir());
+
+                for (NodeModule module : modules) {
+                    step = "migrations of " + module.name();
+                    if (module.hasMigrations()) {
+                        store.migrate(module.name());
+                    }
+                }
+                for (NodeModule module : modules) {
+                    step = "module " + module.name();
+                    module.assemble(new NodeContext(this, module.name()));
+                }
+                for (Component component : List.copyOf(moduleComponents)) {
+                    step = component.name();
+                    startComponent(component);
+                }
+                step = "http";
+                startComponent(http);
+                for (Component listener : List.copyOf(listeners)) {
+                    step = listener.name();
+                    startComponent(listener);
+                }
+                state = State.RUNNING;
+                log.info("node started in {} ms", (System.nanoTime() - begin) / 1_000_000);
+            } catch (Exception e) {
+                state = State.FAILED;
+                log.debug("start failed at {}", step, e);
+                stopStarted();
+                stopped.countDown();
+                if (e instanceof ConfigException invalid) {
+                    // A module found its config block unusable: still the operator's config error.
+                    throw invalid;
+                }
+                throw new NodeStartException(step + ": " + (e.getMessage() == null ? e.toString() : e.getMessage()), e);
+            }
+        }
+    }
+
+    private void startComponent(Component component) throws Exception {
+        component.start();
+        started.add(component);
+    }
+
+    /**
+     * Drains and stops. Safe to call more than once and from a shutdown hook; later calls
+     * return at once.
+     */
+    public void stop() {
+        synchronized (lifecycle) {
+            if (state != State.RUNNING) {
+                if (state == State.NEW) {
+                    state = State.STOPPED;
+                    metrics.close();
+                    stopped.countDown();
+                }
+                return;
+            }
+            state = State.STOPPING;
+            readiness.startDraining();
+            log.info("stopping: readiness is off, new work is refused");
+            stopStarted();
+            state = State.STOPPED;
+            log.info("stopped");
+            stopped.countDown();
+        }
+    }
+
+    private void stopStarted() {
+        long deadline = System.nanoTime() + stopTimeout.toNanos();
+        for (Component component : started.reversed()) {
+            long remaining = Math.max(deadline - System.nanoTime(), MIN_COMPONENT_STOP.toNanos());
+            stopWithin(component, Duration.ofNanos(remaining));
+        }
+        started.clear();
+        metrics.close();
+    }
+
+    private static void stopWithin(Component component, Duration limit) {
+        Thread stopper = Thread.ofPlatform().daemon().name("stop-" + component.name()).unstarted(() -> {
+            try {
+                component.stop();
+            } catch (Exception e) {
+                log.warn("stopping {} failed: {}", component.name(), e.toString());
+            }
+        });
+        stopper.start();
+        try {
+            if (!stopper.join(limit)) {
+                log.warn("{} did not stop within {} ms; leaving it behind", component.name(), limit.toMillis());
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * Makes SIGTERM and SIGINT drain and stop the node, then exit the JVM with status 0. A JVM
+     * killed by a signal exits 143 even after its shutdown hooks ran; handling the signal and
+     * calling {@code System.exit(0)} instead gives init systems and orchestrators the clean
+     * status a graceful stop deserves. The shutdown hook also covers other exits
+     * ({@code System.exit} elsewhere, or a platform without {@code sun.misc.Signal}).
+     */
+    public void stopOnSignals() {
+        Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().name("node-shutdown").unstarted(this::stop));
+        for (String name : List.of("TERM", "INT")) {
+            try {
+                Signal.handle(new Signal(name), signal -> {
+                    log.info("SIG{} received", name);
+                    System.exit(0);
+                });
+            } catch (IllegalArgumentException | UnsupportedOperationException e) {
+                log.debug("cannot handle SIG{}: {}; the shutdown hook will stop the node", name, e.toString());
+            }
+        }
+    }
+
+    /** Blocks until the node has stopped (or failed to start). */
+    public void awaitStopped() throws InterruptedException {
+        stopped.await();
+    }
+
+    public boolean isRunning() {
+        return state == State.RUNNING;
+    }
+
+    public NodeConfig config() {
+        return config;
+    }
+
+    public Metrics metrics() {
+        return metrics;
+    }
+
+    public Readiness readiness() {
+        return readiness;
+    }
+
+    public HttpServer http() {
+        return http;
+    }
+
+    /** The store; available once {@link #start()} has opened it. */
+    public Store store() {
+        if (store == null) {
+            throw new IllegalStateException("the store is opened by start()");
+        }
+        return store;
+    }
+
+    public AdminTokens adminTokens() {
+        if (adminTokens == null) {
+            throw new IllegalStateException("admin tokens need the store, opened by start()");
+        }
+        return adminTokens;
+    }
+
+    public AdminAuth adminAuth() {
+        if (adminAuth == null) {
+            throw new IllegalStateException("admin auth needs the store, opened by start()");
+        }
+        return adminAuth;
+    }
+
+    void addModuleComponent(Component component) {
+        requireStarting();
+        moduleComponents.add(component);
+    }
+
+    void addListener(Component listener) {
+        requireStarting();
+        listeners.add(listener);
+    }
+
+    private void requireStarting() {
+        if (state != State.STARTING) {
+            throw new IllegalStateException("components are added while modules assemble");
+        }
+    }
+}

@@ -1,0 +1,88 @@
+package io.switchboard.platform.lifecycle;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.switchboard.platform.auth.AdminAuth;
+import io.switchboard.platform.config.ConfigSection;
+import io.switchboard.platform.config.NodeConfig;
+import io.switchboard.platform.http.HttpRoutes;
+import io.switchboard.platform.http.HttpServer;
+import io.switchboard.platform.store.Store;
+import java.util.Optional;
+import java.util.function.Supplier;
+
+/**
+ * What a {@link NodeModule} gets while it assembles: the node's shared machinery and the ways
+ * to contribute to it. Valid only during {@link NodeModule#assemble(NodeContext)}; keep the
+ * objects it hands out, not the context.
+ */
+public final class NodeContext {
+    private final Node node;
+    private final String moduleName;
+
+    NodeContext(Node node, String moduleName) {
+        this.node = node;
+        this.moduleName = moduleName;
+    }
+
+    public NodeConfig config() {
+        return node.config();
+    }
+
+    /** This module's own config block (e.g. {@code telephony:}); empty when absent. */
+    public ConfigSection section() {
+        return node.config().section(moduleName);
+    }
+
+    /** The migrated store: {@code store().jdbi()} for queries. */
+    public Store store() {
+        return node.store();
+    }
+
+    /** Where to register meters; exported at {@code /metrics}. */
+    public MeterRegistry meters() {
+        return node.metrics().registry();
+    }
+
+    public Readiness readiness() {
+        return node.readiness();
+    }
+
+    /** Guards admin routes: {@code routes.before("/api/v1/x/*", context.adminAuth()::requireAdmin)}. */
+    public AdminAuth adminAuth() {
+        return node.adminAuth();
+    }
+
+    /** The JSON mapper the HTTP server uses. */
+    public ObjectMapper json() {
+        return node.http().json();
+    }
+
+    /** Adds REST routes and WebSocket endpoints to the node's HTTP server. */
+    public void addRoutes(HttpRoutes routes) {
+        node.http().addRoutes(routes);
+    }
+
+    /** Adds a readiness check named {@code <module>.<name>}, e.g. {@code telephony.sip}. */
+    public void addReadinessCheck(String name, Supplier<Optional<String>> check) {
+        node.readiness().register(moduleName + "." + name, check);
+    }
+
+    /** Adds a component started after all modules are assembled and before HTTP starts. */
+    public void addComponent(Component component) {
+        node.addModuleComponent(component);
+    }
+
+    /**
+     * Adds a listener: a component that accepts outside work (a SIP socket). Listeners start
+     * last, after HTTP, and stop first.
+     */
+    public void addListener(Component listener) {
+        node.addListener(listener);
+    }
+
+    /** For the server's wiring: the HTTP server itself (e.g. its bound port). */
+    public HttpServer http() {
+        return node.http();
+    }
+}

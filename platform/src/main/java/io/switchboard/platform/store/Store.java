@@ -1,0 +1,258 @@
+package io.switchboard.platform.store;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import com.zaxxer.hikari.metrics.micrometer.MicrometerMetricsTrackerFactory;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.switchboard.platform.config.StoreSettings;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.regex.Pattern;
+import javax.sql.DataSource;
+import org.flywaydb.core.Flyway;
+import org.flywaydb.core.api.FlywayException;
+import org.flywaydb.core.api.output.MigrateResult;
+import org.jdbi.v3.core.Jdbi;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The node's one database: a pooled {@link DataSource}, a {@link Jdbi} over it, and per-module
+ * Flyway migrations.
+ *
+ * <p><b>SQLite.</b> SQLite allows one writer at a time; a second connection that writes while
+ * another holds a write transaction waits {@code busy_timeout} and may still fail with
+ * {@code SQLITE_BUSY}, because a deferred transaction that started as a reader cannot be
+ * upgraded. Rather than a lock beside the pool, the pool has exactly one connection: every
+ * database call in the node is serialized through it, so writes never race and never see
+ * {@code SQLITE_BUSY}. The caveat is that a caller must not ask for a second handle while it
+ * holds one (it would wait for itself until the pool's connection timeout). The connection runs
+ * in WAL mode with {@code synchronous=NORMAL} (durable across process crashes; a power loss may
+ * roll back the last transactions), {@code busy_timeout=5000} (for outside readers such as the
+ * {@code sqlite3} shell) and foreign keys on.
+ *
+ * <p><b>PostgreSQL.</b> An ordinary pool; concurrency is the database's business.
+ *
+ * <p><b>Migrations.</b> {@link #migrate(String)} runs {@code classpath:db/migration/<module>}
+ * with the history table {@code flyway_<module>_history}, so each module versions its tables
+ * independently of the others. Migrations must be plain SQL that runs on both databases.
+ */
+public final class Store implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Store.class);
+    private static final Pattern MODULE_NAME = Pattern.compile("[a-z][a-z0-9_]*");
+    private static final Duration REACHABLE_TIMEOUT = Duration.ofSeconds(2);
+    private static final int POSTGRESQL_POOL_SIZE = 10;
+    /** How long the first connection may take (a database still starting up gets this long). */
+    private static final Duration STARTUP_TIMEOUT = Duration.ofSeconds(10);
+
+    private final StoreSettings settings;
+    private final HikariDataSource dataSource;
+    private final Jdbi jdbi;
+    private final AtomicReference<CompletableFuture<Optional<String>>> reachabilityCheck = new AtomicReference<>();
+
+    private Store(StoreSettings settings, HikariDataSource dataSource) {
+        this.settings = settings;
+        this.dataSource = dataSource;
+        this.jdbi = Jdbi.create(dataSource);
+    }
+
+    /** Opens the store and checks it answers; without metrics. */
+    public static Store open(StoreSettings settings) {
+        return open(settings, null);
+    }
+
+    /**
+     * Opens the pool and makes one connection, so that a wrong URL, password or path fails here
+     * with a clear message rather than on the first request.
+     *
+     * @param meters where the pool publishes {@code hikaricp_*} metrics, or null
+     * @throws StoreException naming the (masked) URL and the cause
+     */
+    public static Store open(StoreSettings settings, MeterRegistry meters) {
+        return open(settings, meters, STARTUP_TIMEOUT);
+    }
+
+    /** As {@link #open(StoreSettings, MeterRegistry)}, giving up on the first connection after {@code startupTimeout}. */
+    static Store open(StoreSettings settings, MeterRegistry meters, Duration startupTimeout) {
+        HikariConfig hikari = new HikariConfig();
+        hikari.setJdbcUrl(settings.url());
+        hikari.setPoolName(settings.isSqlite() ? "store-sqlite" : "store-postgresql");
+        hikari.setConnectionTimeout(Duration.ofSeconds(10).toMillis());
+        hikari.setInitializationFailTimeout(startupTimeout.toMillis());
+        if (settings.user() != null) {
+            hikari.setUsername(settings.user());
+        }
+        if (settings.password() != null) {
+            hikari.setPassword(settings.password());
+        }
+        if (settings.isSqlite()) {
+            createParentDirectory(settings.sqliteFile());
+            hikari.setDriverClassName("org.sqlite.JDBC");
+            hikari.setMaximumPoolSize(1);
+            hikari.setMinimumIdle(1);
+            // sqlite-jdbc applies these pragmas to every connection it opens.
+            hikari.addDataSourceProperty("journal_mode", "WAL");
+            hikari.addDataSourceProperty("synchronous", "NORMAL");
+            hikari.addDataSourceProperty("busy_timeout", "5000");
+            hikari.addDataSourceProperty("foreign_keys", "true");
+            // The single connection lives as long as the node; recycling it gains nothing.
+            hikari.setMaxLifetime(0);
+            hikari.setIdleTimeout(0);
+        } else {
+            hikari.setDriverClassName("org.postgresql.Driver");
+            hikari.setMaximumPoolSize(POSTGRESQL_POOL_SIZE);
+        }
+        if (meters != null) {
+            hikari.setMetricsTrackerFactory(new MicrometerMetricsTrackerFactory(meters));
+        }
+        HikariDataSource dataSource;
+        try {
+            dataSource = new HikariDataSource(hikari);
+        } catch (RuntimeException e) {
+            throw new StoreException("cannot open store " + settings.maskedUrl() + ": " + rootMessage(e), e);
+        }
+        log.info("opened {} ({})", settings.maskedUrl(), settings.isSqlite() ? "SQLite, one connection, WAL" : "PostgreSQL");
+        return new Store(settings, dataSource);
+    }
+
+    private static void createParentDirectory(Path file) {
+        if (file == null || file.toAbsolutePath().getParent() == null) {
+            return;
+        }
+        Path parent = file.toAbsolutePath().getParent();
+        try {
+            Files.createDirectories(parent);
+        } catch (IOException e) {
+            throw new StoreException("cannot create directory " + parent + " for the SQLite file: " + e, e);
+        }
+    }
+
+    public StoreSettings settings() {
+        return settings;
+    }
+
+    public boolean isSqlite() {
+        return settings.isSqlite();
+    }
+
+    public DataSource dataSource() {
+        return dataSource;
+    }
+
+    public Jdbi jdbi() {
+        return jdbi;
+    }
+
+    /**
+     * Brings {@code module}'s tables to the newest version in {@code classpath:db/migration/<module>}.
+     * A missing location is an error: a module that calls this has migrations, and a typo in its
+     * folder name should not leave it without tables.
+     *
+     * @return the schema version after migrating
+     * @throws StoreException with the failing migration's message
+     */
+    public String migrate(String module) {
+        if (!MODULE_NAME.matcher(module).matches()) {
+            throw new IllegalArgumentException("module name \"" + module + "\" must match " + MODULE_NAME);
+        }
+        Flyway flyway = Flyway.configure(Store.class.getClassLoader())
+                .dataSource(dataSource)
+                .locations("classpath:db/migration/" + module)
+                .table("flyway_" + module + "_history")
+                .failOnMissingLocations(true)
+                // Other modules' tables make the schema non-empty. Baseline at version 0 so a
+                // module's first migration (V1) still runs when it joins an existing database.
+                .baselineOnMigrate(true)
+                .baselineVersion("0")
+                .load();
+        try {
+            MigrateResult result = flyway.migrate();
+            String version = result.targetSchemaVersion != null ? result.targetSchemaVersion
+                    : flyway.info().current() == null ? "none" : flyway.info().current().getVersion().getVersion();
+            log.info("{} schema at version {} ({} migration{} applied)", module, version,
+                    result.migrationsExecuted, result.migrationsExecuted == 1 ? "" : "s");
+            return version;
+        } catch (FlywayException e) {
+            throw new StoreException("migrations of " + module + " failed: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Whether the database answers {@code select 1} within two seconds, for readiness. Returns
+     * the problem, or empty when reachable. Concurrent callers share one check in flight, so a
+     * hanging database does not pile up waiting threads.
+     */
+    public Optional<String> reachabilityProblem() {
+        CompletableFuture<Optional<String>> check = reachabilityCheck.get();
+        if (check == null) {
+            CompletableFuture<Optional<String>> mine = new CompletableFuture<>();
+            if (reachabilityCheck.compareAndSet(null, mine)) {
+                Thread.ofVirtual().name("store-reachability").start(() -> {
+                    try {
+                        mine.complete(selectOne());
+                    } finally {
+                        reachabilityCheck.compareAndSet(mine, null);
+                    }
+                });
+                check = mine;
+            } else {
+                check = reachabilityCheck.get();
+                if (check == null) {
+                    return reachabilityProblem();
+                }
+            }
+        }
+        try {
+            return check.get(REACHABLE_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            return Optional.of("no answer within " + REACHABLE_TIMEOUT.toSeconds() + "s");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return Optional.of("interrupted");
+        } catch (ExecutionException e) {
+            return Optional.of(rootMessage(e));
+        }
+    }
+
+    /** Shorthand for {@code reachabilityProblem().isEmpty()}. */
+    public boolean isReachable() {
+        return reachabilityProblem().isEmpty();
+    }
+
+    private Optional<String> selectOne() {
+        if (dataSource.isClosed()) {
+            return Optional.of("closed");
+        }
+        try (Connection connection = dataSource.getConnection();
+             var statement = connection.createStatement()) {
+            statement.setQueryTimeout((int) REACHABLE_TIMEOUT.toSeconds());
+            statement.execute("select 1");
+            return Optional.empty();
+        } catch (SQLException | RuntimeException e) {
+            return Optional.of(rootMessage(e));
+        }
+    }
+
+    private static String rootMessage(Throwable e) {
+        Throwable t = e;
+        while (t.getCause() != null && t.getCause() != t) {
+            t = t.getCause();
+        }
+        return t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
+    }
+
+    @Override
+    public void close() {
+        dataSource.close();
+    }
+}

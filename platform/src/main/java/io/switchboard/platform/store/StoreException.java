@@ -1,0 +1,12 @@
+package io.switchboard.platform.store;
+
+/** The store could not be opened or migrated; the message says which database and why. */
+public final class StoreException extends RuntimeException {
+    public StoreException(String message, Throwable cause) {
+        super(message, cause);
+    }
+
+    public StoreException(String message) {
+        super(message);
+    }
+}

@@ -1,0 +1,70 @@
+package io.switchboard.platform.auth;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.switchboard.platform.config.StoreSettings;
+import io.switchboard.platform.store.Store;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Clock;
+import java.util.List;
+import java.util.Optional;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class AdminTokensTest {
+    @TempDir
+    Path dataDir;
+    Store store;
+    AdminTokens tokens;
+
+    @BeforeEach
+    void open() {
+        store = Store.open(StoreSettings.sqliteIn(dataDir));
+        store.migrate("platform");
+        tokens = new AdminTokens(store.jdbi(), Clock.systemUTC());
+    }
+
+    @AfterEach
+    void close() {
+        store.close();
+    }
+
+    @Test
+    void createdTokenIsValidAndOnlyItsHashIsStored() {
+        String token = tokens.create("ops laptop");
+
+        assertThat(token).startsWith("sbat_").hasSizeGreaterThan(40);
+        assertThat(tokens.isValid(token)).isTrue();
+        assertThat(tokens.isValid(token + "x")).isFalse();
+        assertThat(tokens.isValid("sbat_guess")).isFalse();
+        assertThat(tokens.isValid(null)).isFalse();
+        List<String> stored = store.jdbi().withHandle(h ->
+                h.createQuery("select token_hash || ' ' || label from platform_admin_tokens").mapTo(String.class).list());
+        assertThat(stored).singleElement().asString()
+                .doesNotContain(token)
+                .startsWith(AdminTokens.hash(token))
+                .endsWith("ops laptop");
+    }
+
+    @Test
+    void firstStartWritesAnOwnerOnlyTokenFileOnce() throws Exception {
+        Optional<Path> written = tokens.createFirstTokenIfNone(dataDir);
+
+        Path file = dataDir.resolve("admin.token");
+        assertThat(written).contains(file);
+        assertThat(Files.getPosixFilePermissions(file)).isEqualTo(PosixFilePermissions.fromString("rw-------"));
+        String token = Files.readString(file).strip();
+        assertThat(tokens.isValid(token)).isTrue();
+        try (var leftovers = Files.list(dataDir)) {
+            assertThat(leftovers.map(p -> p.getFileName().toString())).noneMatch(name -> name.endsWith(".tmp"));
+        }
+
+        assertThat(tokens.createFirstTokenIfNone(dataDir)).isEmpty();
+        assertThat(Files.readString(file).strip()).isEqualTo(token);
+        assertThat(tokens.count()).isEqualTo(1);
+    }
+}

@@ -1,0 +1,58 @@
+package io.switchboard.platform.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class ConfigSectionTest {
+    private final ConfigSection section = ConfigSection.of("telephony", Map.ofEntries(
+            Map.entry("timeout", "30s"), Map.entry("short", "500ms"), Map.entry("long", "2h"),
+            Map.entry("day", "1d"), Map.entry("bare", 30), Map.entry("count", 7), Map.entry("countText", " 12 "),
+            Map.entry("flag", true), Map.entry("flagText", "off"), Map.entry("list", List.of("a", "b")),
+            Map.entry("listText", "a, b,c")));
+
+    @Test
+    void readsTypedValuesFromYamlAndTextForms() {
+        assertThat(section.duration("timeout", null)).isEqualTo(Duration.ofSeconds(30));
+        assertThat(section.duration("short", null)).isEqualTo(Duration.ofMillis(500));
+        assertThat(section.duration("long", null)).isEqualTo(Duration.ofHours(2));
+        assertThat(section.duration("day", null)).isEqualTo(Duration.ofDays(1));
+        assertThat(section.duration("absent", Duration.ofMinutes(5))).isEqualTo(Duration.ofMinutes(5));
+        assertThat(section.integer("count", 0)).isEqualTo(7);
+        assertThat(section.integer("countText", 0)).isEqualTo(12);
+        assertThat(section.bool("flag", false)).isTrue();
+        assertThat(section.bool("flagText", true)).isFalse();
+        assertThat(section.stringList("list")).containsExactly("a", "b");
+        assertThat(section.stringList("listText")).containsExactly("a", "b", "c");
+        assertThat(section.string("count")).contains("7");
+    }
+
+    @Test
+    void errorsNameTheFullKey() {
+        assertThatThrownBy(() -> section.duration("bare", null))
+                .isInstanceOf(ConfigException.class)
+                .hasMessage("telephony.bare: \"30\" is not a duration; expected a number with a unit, e.g. 500ms, 30s, 5m, 2h, 1d");
+        assertThatThrownBy(() -> section.integer("timeout", 0))
+                .hasMessage("telephony.timeout: \"30s\" is not a whole number");
+        assertThatThrownBy(() -> section.integer("count", 0, 10, 20))
+                .hasMessage("telephony.count: 7 is outside 10..20");
+        assertThatThrownBy(() -> section.bool("timeout", false))
+                .hasMessageStartingWith("telephony.timeout: \"30s\" is not a boolean");
+        assertThatThrownBy(() -> section.requireString("absent"))
+                .hasMessage("telephony.absent: is required");
+        assertThatThrownBy(() -> section.string("list"))
+                .hasMessageStartingWith("telephony.list: expected a single value");
+    }
+
+    @Test
+    void environmentOriginIsMentioned() {
+        ConfigSection fromEnv = new ConfigSection("telephony", Map.of("minExpires", "soon"),
+                Map.of("minExpires", "SWITCHBOARD_TELEPHONY_MIN_EXPIRES"));
+        assertThatThrownBy(() -> fromEnv.duration("minExpires", null))
+                .hasMessageEndingWith("(from SWITCHBOARD_TELEPHONY_MIN_EXPIRES)");
+    }
+}

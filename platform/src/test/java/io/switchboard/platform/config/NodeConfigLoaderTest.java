@@ -1,0 +1,185 @@
+package io.switchboard.platform.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class NodeConfigLoaderTest {
+    @TempDir
+    Path dir;
+
+    private final NodeConfigLoader loader = new NodeConfigLoader(List.of("telephony"));
+
+    private Path yaml(String text) throws IOException {
+        Path file = dir.resolve("switchboard.yaml");
+        Files.writeString(file, text);
+        return file;
+    }
+
+    private static void assertConfigError(ThrowingCallable call, String key, String problemPart) {
+        assertThatThrownBy(call)
+                .isInstanceOfSatisfying(ConfigException.class, e -> {
+                    assertThat(e.key()).isEqualTo(key);
+                    assertThat(e.problem()).contains(problemPart);
+                });
+    }
+
+    @Test
+    void defaultsNeedNoFileNoEnvironmentNoFlags() {
+        NodeConfig config = loader.load(null, Map.of(), Map.of());
+
+        assertThat(config.dataDir()).isEqualTo(Path.of("data").toAbsolutePath());
+        assertThat(config.http()).isEqualTo(new HostPort("127.0.0.1", 8080));
+        assertThat(config.sipListeners()).containsExactly(
+                new ListenAddress("udp", "0.0.0.0", 5060), new ListenAddress("tcp", "0.0.0.0", 5060));
+        assertThat(config.domain()).isNotBlank();
+        assertThat(config.store().url()).isEqualTo("jdbc:sqlite:" + Path.of("data/switchboard.db").toAbsolutePath());
+        assertThat(config.logLevel()).isEqualTo("info");
+        assertThat(config.section("telephony").asMap()).isEmpty();
+    }
+
+    @Test
+    void yamlIsOverriddenByEnvironmentWhichIsOverriddenByFlags() throws IOException {
+        Path file = yaml("""
+                dataDir: /var/lib/sb
+                http: 0.0.0.0:9000
+                sip:
+                  - udp:0.0.0.0:5060
+                  - tcp:[::1]:5070
+                domain: sip.example.org
+                store:
+                  url: jdbc:postgresql://db/switchboard
+                  user: sb
+                  password: hunter2
+                log: {level: debug}
+                telephony:
+                  minExpires: 60s
+                  maxBindings: 5
+                """);
+
+        NodeConfig fromFile = loader.load(file, Map.of(), Map.of());
+        assertThat(fromFile.dataDir()).isEqualTo(Path.of("/var/lib/sb"));
+        assertThat(fromFile.http()).isEqualTo(new HostPort("0.0.0.0", 9000));
+        assertThat(fromFile.sipListeners()).containsExactly(
+                new ListenAddress("udp", "0.0.0.0", 5060), new ListenAddress("tcp", "::1", 5070));
+        assertThat(fromFile.store()).isEqualTo(new StoreSettings("jdbc:postgresql://db/switchboard", "sb", "hunter2"));
+        assertThat(fromFile.logLevel()).isEqualTo("debug");
+        assertThat(fromFile.section("telephony").duration("minExpires", Duration.ZERO)).isEqualTo(Duration.ofSeconds(60));
+
+        Map<String, String> env = Map.of(
+                "SWITCHBOARD_HTTP", "127.0.0.1:9001",
+                "SWITCHBOARD_DOMAIN", "env.example.org",
+                "SWITCHBOARD_TELEPHONY_MIN_EXPIRES", "5m",
+                "SWITCHBOARD_STORE_PASSWORD", "fromenv",
+                "PATH", "/usr/bin");
+        NodeConfig withEnv = loader.load(file, env, Map.of());
+        assertThat(withEnv.http()).isEqualTo(new HostPort("127.0.0.1", 9001));
+        assertThat(withEnv.domain()).isEqualTo("env.example.org");
+        assertThat(withEnv.store().password()).isEqualTo("fromenv");
+        assertThat(withEnv.section("telephony").duration("minExpires", Duration.ZERO)).isEqualTo(Duration.ofMinutes(5));
+        assertThat(withEnv.section("telephony").integer("maxBindings", 1)).isEqualTo(5);
+
+        NodeConfig withFlags = loader.load(file, env, Map.of("http", "127.0.0.1:9002", "sip", "udp:127.0.0.1:0"));
+        assertThat(withFlags.http()).isEqualTo(new HostPort("127.0.0.1", 9002));
+        assertThat(withFlags.sipListeners()).containsExactly(new ListenAddress("udp", "127.0.0.1", 0));
+        assertThat(withFlags.domain()).isEqualTo("env.example.org");
+    }
+
+    @Test
+    void dataDirMovesTheDefaultSqliteFile() {
+        NodeConfig config = loader.load(null, Map.of("SWITCHBOARD_DATA_DIR", dir.toString()), Map.of());
+        assertThat(config.dataDir()).isEqualTo(dir);
+        assertThat(config.store().sqliteFile()).isEqualTo(dir.resolve("switchboard.db"));
+    }
+
+    @Test
+    void environmentNamesMapToKeys() {
+        assertThat(loader.keyForEnvironmentVariable("SWITCHBOARD_DATA_DIR")).isEqualTo("dataDir");
+        assertThat(loader.keyForEnvironmentVariable("SWITCHBOARD_SIP")).isEqualTo("sip");
+        assertThat(loader.keyForEnvironmentVariable("SWITCHBOARD_STORE_URL")).isEqualTo("store.url");
+        assertThat(loader.keyForEnvironmentVariable("SWITCHBOARD_LOG_LEVEL")).isEqualTo("log.level");
+        assertThat(loader.keyForEnvironmentVariable("SWITCHBOARD_TELEPHONY_MIN_EXPIRES")).isEqualTo("telephony.minExpires");
+    }
+
+    @Test
+    void unknownKeysAreRefusedByName() throws IOException {
+        assertConfigError(() -> loader.load(yaml("htp: 1.2.3.4:80\n"), Map.of(), Map.of()), "htp", "unknown key");
+        assertConfigError(() -> loader.load(yaml("store: {uri: x}\n"), Map.of(), Map.of()), "store.uri", "unknown key");
+        assertConfigError(() -> loader.load(null, Map.of("SWITCHBOARD_HTTP_PORT", "80"), Map.of()),
+                "SWITCHBOARD_HTTP_PORT", "unknown setting");
+        assertConfigError(() -> loader.load(null, Map.of("SWITCHBOARD_STORE_URI", "x"), Map.of()),
+                "SWITCHBOARD_STORE_URI", "unknown setting store.uri");
+        assertConfigError(() -> loader.load(null, Map.of("SWITCHBOARD_TELEPHONY", "x"), Map.of()),
+                "SWITCHBOARD_TELEPHONY", "is a block");
+    }
+
+    @Test
+    void badValuesNameTheKeyAndWhereTheyCameFrom() throws IOException {
+        assertConfigError(() -> loader.load(null, Map.of(), Map.of("sip", "sctp:0.0.0.0:5060")),
+                "sip", "unknown transport \"sctp\"");
+        assertConfigError(() -> loader.load(null, Map.of("SWITCHBOARD_SIP", "udp:0.0.0.0:70000"), Map.of()),
+                "sip", "(from SWITCHBOARD_SIP)");
+        assertConfigError(() -> loader.load(null, Map.of(), Map.of("http", "localhost")),
+                "http", "has no port");
+        assertConfigError(() -> loader.load(null, Map.of(), Map.of("http", "::1:8080")),
+                "http", "brackets");
+        assertConfigError(() -> loader.load(null, Map.of(), Map.of("domain", "bad_domain!")),
+                "domain", "not a valid host name");
+        assertConfigError(() -> loader.load(yaml("store: {url: 'jdbc:mysql://x/y'}\n"), Map.of(), Map.of()),
+                "store.url", "not supported");
+        assertConfigError(() -> loader.load(yaml("log: {level: loud}\n"), Map.of(), Map.of()),
+                "log.level", "not a level");
+        assertConfigError(() -> loader.load(yaml("sip: {udp: 5060}\n"), Map.of(), Map.of()),
+                "sip", "got a block");
+        assertConfigError(() -> loader.load(yaml("telephony: 5\n"), Map.of(), Map.of()),
+                "telephony", "expected a block");
+    }
+
+    @Test
+    void flagOriginIsNamed() {
+        assertThatThrownBy(() -> loader.load(null, Map.of(), Map.of("dataDir", "")))
+                .isInstanceOfSatisfying(ConfigException.class, e ->
+                        assertThat(e.problem()).contains("(from --data-dir)"));
+    }
+
+    @Test
+    void fileProblemsAreConfigErrors() throws IOException {
+        assertConfigError(() -> loader.load(dir.resolve("absent.yaml"), Map.of(), Map.of()), "config", "does not exist");
+        assertConfigError(() -> loader.load(yaml("http: [unclosed\n"), Map.of(), Map.of()), "config", "not valid YAML");
+        assertConfigError(() -> loader.load(yaml("- a\n- b\n"), Map.of(), Map.of()), "config", "block of keys");
+        assertThat(loader.load(yaml(""), Map.of(), Map.of()).http().port()).isEqualTo(8080);
+    }
+
+    @Test
+    void emptySipMeansNoListeners() throws IOException {
+        assertThat(loader.load(null, Map.of(), Map.of("sip", "")).sipListeners()).isEmpty();
+        assertThat(loader.load(yaml("sip: []\n"), Map.of(), Map.of()).sipListeners()).isEmpty();
+    }
+
+    @Test
+    void describeMasksSecrets() throws IOException {
+        Path file = yaml("""
+                store: {url: 'jdbc:postgresql://db/sb?password=inurl', user: sb, password: hunter2}
+                telephony: {trunkPassword: s3cret, apiToken: t0k, realm: example}
+                """);
+        String line = loader.load(file, Map.of(), Map.of()).describeOneLine();
+        assertThat(line).doesNotContain("hunter2", "inurl", "s3cret", "t0k")
+                .contains("store.password=***", "telephony.trunkPassword=***", "telephony.realm=example",
+                        "password=***");
+    }
+
+    @Test
+    void undeclaredSectionIsAProgrammingError() {
+        NodeConfig config = loader.load(null, Map.of(), Map.of());
+        assertThatThrownBy(() -> config.section("chat")).isInstanceOf(IllegalArgumentException.class);
+    }
+}

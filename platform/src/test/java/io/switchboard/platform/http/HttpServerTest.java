@@ -1,0 +1,227 @@
+package io.switchboard.platform.http;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.switchboard.platform.config.HostPort;
+import io.switchboard.platform.lifecycle.Readiness;
+import io.switchboard.platform.metrics.Metrics;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.WebSocket;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+class HttpServerTest {
+    record Greeting(String name) {
+        Greeting {
+            if (name == null || name.isBlank()) {
+                throw new IllegalArgumentException("name must not be empty");
+            }
+        }
+    }
+
+    // One server for the class: each stop waits about a second for the client's idle connections.
+    private static final HttpClient client = HttpClient.newHttpClient();
+    private static final ObjectMapper json = new ObjectMapper();
+    private static final AtomicReference<Optional<String>> storeProblem = new AtomicReference<>(Optional.empty());
+    private static Metrics metrics;
+    private static Readiness readiness;
+    private static HttpServer server;
+
+    @BeforeAll
+    static void start() {
+        metrics = new Metrics();
+        readiness = new Readiness();
+        readiness.register("store", storeProblem::get);
+        server = new HttpServer(new HostPort("127.0.0.1", 0), metrics, readiness, Duration.ofSeconds(1));
+        server.addRoutes(routes -> {
+            routes.post("/api/v1/test/greetings", ctx -> ctx.json(Map.of("hello", ctx.bodyAsClass(Greeting.class).name())));
+            routes.get("/api/v1/test/missing", ctx -> {
+                throw ApiProblem.notFound("no greeting 42");
+            });
+            routes.get("/api/v1/test/broken", ctx -> {
+                throw new IllegalStateException("bug with secret detail");
+            });
+            routes.get("/api/v1/test/thread", ctx -> ctx.result(Boolean.toString(Thread.currentThread().isVirtual())));
+            routes.ws("/ws/test/echo", ws -> ws.onMessage(msg -> msg.send("echo: " + msg.message())));
+        });
+        server.start();
+    }
+
+    @AfterAll
+    static void stop() {
+        server.stop();
+        metrics.close();
+    }
+
+    @BeforeEach
+    void storeIsFine() {
+        storeProblem.set(Optional.empty());
+    }
+
+    private HttpResponse<String> get(String path) throws Exception {
+        return client.send(HttpRequest.newBuilder(URI.create(server.baseUrl() + path)).build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
+    private HttpResponse<String> post(String path, String body) throws Exception {
+        return client.send(HttpRequest.newBuilder(URI.create(server.baseUrl() + path))
+                        .header("Content-Type", "application/json")
+                        .POST(HttpRequest.BodyPublishers.ofString(body)).build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
+    private void assertProblem(HttpResponse<String> response, int status, String title, String detailPart) throws Exception {
+        assertThat(response.statusCode()).isEqualTo(status);
+        assertThat(response.headers().firstValue("Content-Type")).hasValueSatisfying(
+                type -> assertThat(type).startsWith("application/problem+json"));
+        JsonNode problem = json.readTree(response.body());
+        assertThat(problem.get("type").asText()).isEqualTo("about:blank");
+        assertThat(problem.get("title").asText()).isEqualTo(title);
+        assertThat(problem.get("status").asInt()).isEqualTo(status);
+        assertThat(problem.get("detail").asText()).contains(detailPart);
+    }
+
+    @Test
+    void boundPortIsTheEphemeralOne() {
+        assertThat(server.port()).isPositive();
+        assertThat(server.boundAddress()).isEqualTo(new HostPort("127.0.0.1", server.port()));
+    }
+
+    @Test
+    void livenessEndpointsAnswerOk() throws Exception {
+        for (String path : new String[] {"/livez", "/liveness"}) {
+            HttpResponse<String> response = get(path);
+            assertThat(response.statusCode()).isEqualTo(200);
+            assertThat(json.readTree(response.body()).get("status").asText()).isEqualTo("ok");
+        }
+    }
+
+    @Test
+    void readinessFollowsChecks() throws Exception {
+        assertThat(get("/readyz").statusCode()).isEqualTo(200);
+
+        storeProblem.set(Optional.of("no answer within 2s"));
+        HttpResponse<String> failing = get("/readyz");
+        assertThat(failing.statusCode()).isEqualTo(503);
+        JsonNode body = json.readTree(failing.body());
+        assertThat(body.get("status").asText()).isEqualTo("unavailable");
+        assertThat(body.get("reasons").get(0).asText()).isEqualTo("store: no answer within 2s");
+    }
+
+    @Test
+    void drainingFailsReadinessAndRefusesNewWork() throws Exception {
+        Readiness own = new Readiness();
+        HttpServer draining = new HttpServer(new HostPort("127.0.0.1", 0), metrics, own, Duration.ofSeconds(2));
+        draining.addRoutes(routes -> routes.get("/api/v1/test/work", ctx -> ctx.result("done")));
+        draining.start();
+        try {
+            String base = draining.baseUrl();
+            HttpResponse<String> before = client.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/test/work")).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(before.body()).isEqualTo("done");
+
+            own.startDraining();
+            HttpResponse<String> ready = client.send(HttpRequest.newBuilder(URI.create(base + "/readyz")).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(ready.statusCode()).isEqualTo(503);
+            assertThat(ready.body()).contains("draining");
+            HttpResponse<String> alive = client.send(HttpRequest.newBuilder(URI.create(base + "/livez")).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(alive.statusCode()).isEqualTo(200);
+            HttpResponse<String> work = client.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/test/work")).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertProblem(work, 503, "Service Unavailable", "shutting down");
+        } finally {
+            draining.stop();
+        }
+    }
+
+    @Test
+    void metricsArePrometheusText() throws Exception {
+        HttpResponse<String> response = get("/metrics");
+        assertThat(response.statusCode()).isEqualTo(200);
+        assertThat(response.headers().firstValue("Content-Type")).hasValueSatisfying(
+                type -> assertThat(type).startsWith("text/plain; version=0.0.4"));
+        assertThat(response.body()).contains("jvm_memory_used_bytes", "jvm_threads_live_threads", "process_uptime_seconds");
+    }
+
+    @Test
+    void moduleRouteWorksAndBadInputIsAProblem() throws Exception {
+        HttpResponse<String> ok = post("/api/v1/test/greetings", "{\"name\":\"ann\"}");
+        assertThat(ok.statusCode()).isEqualTo(200);
+        assertThat(json.readTree(ok.body()).get("hello").asText()).isEqualTo("ann");
+
+        assertProblem(post("/api/v1/test/greetings", "{\"name\":"), 400, "Bad Request", "Invalid JSON");
+        assertProblem(post("/api/v1/test/greetings", "{\"name\":\"ann\",\"extra\":1}"), 400, "Bad Request", "extra");
+        assertProblem(post("/api/v1/test/greetings", "{\"name\":\"\"}"), 400, "Bad Request", "name must not be empty");
+    }
+
+    @Test
+    void errorsAreProblemDetailsAndCounted() throws Exception {
+        assertProblem(get("/nowhere"), 404, "Not Found", "No endpoint GET /nowhere");
+        assertProblem(get("/api/v1/test/missing"), 404, "Not Found", "no greeting 42");
+        HttpResponse<String> broken = get("/api/v1/test/broken");
+        assertProblem(broken, 500, "Internal Server Error", "log");
+        assertThat(broken.body()).doesNotContain("secret detail");
+
+        String scrape = get("/metrics").body();
+        assertThat(errorCount(scrape, "404")).isGreaterThanOrEqualTo(2);
+        assertThat(errorCount(scrape, "500")).isEqualTo(1);
+    }
+
+    private static double errorCount(String scrape, String status) {
+        String prefix = "switchboard_http_errors_total{status=\"" + status + "\"} ";
+        return scrape.lines().filter(l -> l.startsWith(prefix))
+                .mapToDouble(l -> Double.parseDouble(l.substring(prefix.length()))).findFirst().orElse(0);
+    }
+
+    @Test
+    void handlersRunOnVirtualThreads() throws Exception {
+        assertThat(get("/api/v1/test/thread").body()).isEqualTo("true");
+    }
+
+    @Test
+    void moduleWebSocketEndpointWorks() throws Exception {
+        CompletableFuture<String> reply = new CompletableFuture<>();
+        WebSocket socket = client.newWebSocketBuilder()
+                .buildAsync(URI.create(server.baseUrl().replace("http:", "ws:") + "/ws/test/echo"), new WebSocket.Listener() {
+                    @Override
+                    public CompletionStage<?> onText(WebSocket webSocket, CharSequence data, boolean last) {
+                        reply.complete(data.toString());
+                        return null;
+                    }
+                })
+                .get(5, TimeUnit.SECONDS);
+        socket.sendText("hi", true);
+        assertThat(reply.get(5, TimeUnit.SECONDS)).isEqualTo("echo: hi");
+        socket.sendClose(WebSocket.NORMAL_CLOSURE, "done").get(5, TimeUnit.SECONDS);
+    }
+
+    @Test
+    void routesCannotBeAddedAfterStart() {
+        assertThatThrownBy(() -> server.addRoutes(routes -> { })).isInstanceOf(IllegalStateException.class);
+    }
+
+    @Test
+    void busyPortIsAClearStartError() {
+        HttpServer second = new HttpServer(new HostPort("127.0.0.1", server.port()), metrics, readiness, Duration.ofSeconds(1));
+        assertThatThrownBy(second::start)
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("HTTP cannot listen on 127.0.0.1:" + server.port());
+    }
+}

@@ -1,0 +1,161 @@
+package io.switchboard.platform.lifecycle;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.switchboard.platform.config.ConfigException;
+import io.switchboard.platform.config.HostPort;
+import io.switchboard.platform.config.NodeConfig;
+import io.switchboard.platform.config.NodeConfigLoader;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class NodeTest {
+    @TempDir
+    Path dataDir;
+
+    private final List<String> events = new CopyOnWriteArrayList<>();
+
+    private NodeConfig config() {
+        return new NodeConfigLoader(List.of("notes", "tags")).load(null, Map.of(),
+                Map.of("dataDir", dataDir.toString(), "http", "127.0.0.1:0", "sip", ""));
+    }
+
+    /** A module that records what happens to it, using the test migrations of the same name. */
+    private NodeModule module(String name, boolean failOnStart) {
+        return new NodeModule() {
+            @Override
+            public String name() {
+                return name;
+            }
+
+            @Override
+            public void assemble(NodeContext context) {
+                events.add("assemble " + name + " (store reachable: " + context.store().isReachable() + ")");
+                // The module's migrations ran before assembly.
+                context.store().jdbi().useHandle(h -> h.createQuery("select count(*) from test_" + name).mapTo(Integer.class).one());
+                context.addReadinessCheck("ok", Optional::empty);
+                context.addRoutes(routes -> routes.get("/api/v1/" + name, ctx -> ctx.result(name)));
+                context.addComponent(recording(name + " worker", false));
+                context.addListener(recording(name + " listener", failOnStart));
+            }
+        };
+    }
+
+    private Component recording(String name, boolean failOnStart) {
+        return Component.of(name,
+                () -> {
+                    if (failOnStart) {
+                        throw new IllegalStateException("port in use");
+                    }
+                    events.add("start " + name);
+                },
+                () -> events.add("stop " + name));
+    }
+
+    @Test
+    void startsInOrderServesAndStopsInReverse() throws Exception {
+        Node node = new Node(config(), List.of(module("notes", false), module("tags", false)));
+        node.start();
+        try {
+            assertThat(node.isRunning()).isTrue();
+            assertThat(node.readiness().problems()).isEmpty();
+            HttpClient client = HttpClient.newHttpClient();
+            HttpResponse<String> tags = client.send(
+                    HttpRequest.newBuilder(URI.create(node.http().baseUrl() + "/api/v1/tags")).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(tags.body()).isEqualTo("tags");
+            assertThat(Files.exists(dataDir.resolve("admin.token"))).isTrue();
+        } finally {
+            node.stop();
+        }
+        assertThat(events).containsExactly(
+                "assemble notes (store reachable: true)",
+                "assemble tags (store reachable: true)",
+                "start notes worker",
+                "start tags worker",
+                "start notes listener",
+                "start tags listener",
+                "stop tags listener",
+                "stop notes listener",
+                "stop tags worker",
+                "stop notes worker");
+        assertThat(node.readiness().isDraining()).isTrue();
+        node.stop(); // a second stop is harmless
+    }
+
+    @Test
+    void failedStartNamesTheStepAndStopsWhatStarted() throws Exception {
+        Node node = new Node(config(), List.of(module("notes", true)));
+
+        assertThatThrownBy(node::start)
+                .isInstanceOf(NodeStartException.class)
+                .hasMessage("notes listener: port in use");
+        assertThat(events).containsExactly(
+                "assemble notes (store reachable: true)",
+                "start notes worker",
+                "stop notes worker");
+        assertThat(node.readiness().problems()).contains("node: failed to start");
+        node.awaitStopped(); // returns: a failed start counts as stopped
+    }
+
+    @Test
+    void componentThatHangsOnStopDoesNotHoldTheNode() {
+        Node node = new Node(config(), List.of(new NodeModule() {
+            @Override
+            public String name() {
+                return "notes";
+            }
+
+            @Override
+            public void assemble(NodeContext context) {
+                context.addComponent(Component.of("stuck", () -> { }, () -> Thread.sleep(60_000)));
+            }
+        }), Duration.ofSeconds(1));
+        node.start();
+        long begin = System.nanoTime();
+        node.stop();
+        assertThat(Duration.ofNanos(System.nanoTime() - begin)).isLessThan(Duration.ofSeconds(4));
+        assertThat(node.store().isReachable()).isFalse(); // the store behind it was still closed
+    }
+
+    @Test
+    void moduleConfigProblemStaysAConfigError() {
+        Node node = new Node(config(), List.of(new NodeModule() {
+            @Override
+            public String name() {
+                return "notes";
+            }
+
+            @Override
+            public void assemble(NodeContext context) {
+                throw context.section().problem("limit", "must be positive");
+            }
+        }));
+        assertThatThrownBy(node::start)
+                .isInstanceOf(ConfigException.class)
+                .hasMessage("notes.limit: must be positive");
+    }
+
+    @Test
+    void httpPortInUseIsAStartError() throws Exception {
+        try (var socket = new java.net.ServerSocket(0, 1, java.net.InetAddress.getByName("127.0.0.1"))) {
+            NodeConfig busy = config().withHttp(new HostPort("127.0.0.1", socket.getLocalPort()));
+            Node node = new Node(busy, List.of());
+            assertThatThrownBy(node::start)
+                    .isInstanceOf(NodeStartException.class)
+                    .hasMessageStartingWith("http: HTTP cannot listen on 127.0.0.1:" + socket.getLocalPort());
+        }
+    }
+}

@@ -1,0 +1,126 @@
+package io.switchboard.platform.store;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.zaxxer.hikari.HikariDataSource;
+import io.switchboard.platform.config.StoreSettings;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.jdbi.v3.core.statement.UnableToExecuteStatementException;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** The same migrations and queries on SQLite and on PostgreSQL (a fresh database per test). */
+class StoreTest {
+    @TempDir
+    Path dir;
+    PostgresTestDatabase postgres;
+
+    @AfterEach
+    void dropPostgresDatabase() throws Exception {
+        if (postgres != null) {
+            postgres.close();
+        }
+    }
+
+    private Store open(String database) throws Exception {
+        return switch (database) {
+            case "sqlite" -> Store.open(new StoreSettings("jdbc:sqlite:" + dir.resolve("sub/switchboard.db"), null, null));
+            case "postgresql" -> {
+                postgres = PostgresTestDatabase.create();
+                yield Store.open(postgres.settings());
+            }
+            default -> throw new IllegalArgumentException(database);
+        };
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"sqlite", "postgresql"})
+    void modulesMigrateIndependentlyAndDataRoundTrips(String database) throws Exception {
+        try (Store store = open(database)) {
+            assertThat(store.migrate("notes")).isEqualTo("2");
+            assertThat(store.migrate("tags")).isEqualTo("1");
+            // Running again applies nothing and keeps the version.
+            assertThat(store.migrate("notes")).isEqualTo("2");
+
+            store.jdbi().useTransaction(h -> {
+                h.execute("insert into test_notes (id, body, author) values (?, ?, ?)", 1, "hello", "ann");
+                h.execute("insert into test_tags (note_id, tag) values (?, ?)", 1, "greeting");
+            });
+            List<Map<String, Object>> rows = store.jdbi().withHandle(h -> h.createQuery(
+                    "select n.body, n.author, t.tag from test_notes n join test_tags t on t.note_id = n.id")
+                    .mapToMap().list());
+            assertThat(rows).containsExactly(Map.of("body", "hello", "author", "ann", "tag", "greeting"));
+
+            // Each module has its own history; the second one baselines at 0 and still runs its V1.
+            assertThat(versions(store, "flyway_notes_history")).containsExactly("1", "2");
+            assertThat(versions(store, "flyway_tags_history")).containsExactly("0", "1");
+            assertThat(store.isReachable()).isTrue();
+        }
+    }
+
+    private static List<String> versions(Store store, String table) {
+        return store.jdbi().withHandle(h -> h.createQuery("select version from " + table + " order by installed_rank")
+                .mapTo(String.class).list());
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"sqlite", "postgresql"})
+    void foreignKeysAreEnforced(String database) throws Exception {
+        try (Store store = open(database)) {
+            store.migrate("notes");
+            store.migrate("tags");
+            assertThatThrownBy(() -> store.jdbi().useHandle(h ->
+                    h.execute("insert into test_tags (note_id, tag) values (?, ?)", 999, "orphan")))
+                    .isInstanceOf(UnableToExecuteStatementException.class);
+        }
+    }
+
+    @Test
+    void sqliteRunsWithWalBusyTimeoutAndOneConnection() throws Exception {
+        try (Store store = open("sqlite")) {
+            Map<String, Object> pragmas = store.jdbi().withHandle(h -> Map.of(
+                    "journal_mode", h.createQuery("pragma journal_mode").mapTo(String.class).one(),
+                    "busy_timeout", h.createQuery("pragma busy_timeout").mapTo(Integer.class).one(),
+                    "foreign_keys", h.createQuery("pragma foreign_keys").mapTo(Integer.class).one(),
+                    "synchronous", h.createQuery("pragma synchronous").mapTo(Integer.class).one()));
+            assertThat(pragmas).containsEntry("journal_mode", "wal")
+                    .containsEntry("busy_timeout", 5000)
+                    .containsEntry("foreign_keys", 1)
+                    .containsEntry("synchronous", 1); // NORMAL
+            assertThat(((HikariDataSource) store.dataSource()).getMaximumPoolSize()).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void missingMigrationFolderIsAnError() throws Exception {
+        try (Store store = open("sqlite")) {
+            assertThatThrownBy(() -> store.migrate("nosuchmodule"))
+                    .isInstanceOf(StoreException.class)
+                    .hasMessageContaining("nosuchmodule");
+        }
+    }
+
+    @Test
+    void unreachablePostgresFailsAtOpenNamingTheUrlWithoutThePassword() {
+        StoreSettings nowhere = new StoreSettings(
+                "jdbc:postgresql://127.0.0.1:1/nothing?password=secret", "postgres", "pw");
+        assertThatThrownBy(() -> Store.open(nowhere, null, Duration.ofMillis(200)))
+                .isInstanceOf(StoreException.class)
+                .hasMessageContaining("jdbc:postgresql://127.0.0.1:1/nothing")
+                .hasMessageNotContaining("secret");
+    }
+
+    @Test
+    void closedStoreIsNotReachable() throws Exception {
+        Store store = open("sqlite");
+        store.close();
+        assertThat(store.reachabilityProblem()).contains("closed");
+    }
+}

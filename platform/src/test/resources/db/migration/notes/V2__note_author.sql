@@ -1,0 +1,1 @@
+alter table test_notes add column author varchar(100);

@@ -1,0 +1,237 @@
+package io.switchboard.server.cli;
+
+import io.switchboard.platform.config.NodeConfig;
+import io.switchboard.platform.store.Store;
+import io.switchboard.server.node.NodeAssembly;
+import io.switchboard.telephony.accounts.Account;
+import io.switchboard.telephony.accounts.AccountException;
+import io.switchboard.telephony.accounts.AccountStore;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+import java.io.BufferedReader;
+import java.io.Console;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+
+/**
+ * {@code switchboard account add|list|remove|passwd|import}: device accounts in the node's store.
+ * Works whether a node runs on the same data dir or not; a running node sees a change within a
+ * second (it polls the account revision).
+ */
+@Command(name = "account", description = "Manage SIP device accounts (works while the node runs).")
+public final class AccountCommand implements Runnable {
+    /** The command with its subcommands, each reading config from {@code env} like {@code run} does. */
+    public static CommandLine commandLine(Map<String, String> env) {
+        CommandLine line = new CommandLine(new AccountCommand());
+        for (AccountAction action : new AccountAction[]{new Add(), new ListAccounts(), new Remove(), new Passwd(),
+                new Import()}) {
+            action.env = env;
+            line.addSubcommand(action);
+        }
+        return line;
+    }
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public void run() {
+        throw new CommandLine.ParameterException(spec.commandLine(),
+                "missing subcommand: add, list, remove, passwd or import");
+    }
+
+    /** Shared: open the store of the configured node, run an action on its accounts. */
+    abstract static class AccountAction implements java.util.concurrent.Callable<Integer> {
+        @Spec
+        CommandSpec spec;
+
+        @Mixin
+        ConfigOptions config;
+
+        Map<String, String> env = System.getenv();
+
+        int withAccounts(Function<Context, Integer> action) {
+            NodeConfig nodeConfig = NodeAssembly.configLoader().load(config.configFile, env, config.flags());
+            RootLogLevel.set("warn");
+            try (Store store = Store.open(nodeConfig.store())) {
+                store.migrate("platform");
+                store.migrate("telephony");
+                AccountStore accounts = new AccountStore(store.jdbi(), Clock.systemUTC());
+                // The domain a node on this store serves, so accounts land in the realm it challenges with
+                String defaultDomain = accounts.nodeDomain().orElse(nodeConfig.domain());
+                return action.apply(new Context(accounts, defaultDomain));
+            } catch (AccountException e) {
+                spec.commandLine().getErr().println("switchboard: " + e.getMessage());
+                return 2;
+            }
+        }
+
+        void say(String line) {
+            spec.commandLine().getOut().println(line);
+            spec.commandLine().getOut().flush();
+        }
+
+        /** The password from the flag, else asked twice on a terminal, else the first line of stdin. */
+        String password(String given) {
+            if (given != null) {
+                return given;
+            }
+            Console console = System.console();
+            if (console != null) {
+                char[] first = console.readPassword("Password: ");
+                char[] second = console.readPassword("Again: ");
+                if (first == null || second == null || !new String(first).equals(new String(second))) {
+                    throw new AccountException(AccountException.Kind.INVALID, "the passwords differ");
+                }
+                return new String(first);
+            }
+            try {
+                String line = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)).readLine();
+                if (line == null) {
+                    throw new AccountException(AccountException.Kind.INVALID,
+                            "no password: give --password, or type it, or pipe it on stdin");
+                }
+                return line;
+            } catch (IOException e) {
+                throw new AccountException(AccountException.Kind.INVALID, "cannot read the password: " + e.getMessage());
+            }
+        }
+    }
+
+    record Context(AccountStore accounts, String defaultDomain) {
+        String domain(String given) {
+            return given == null ? defaultDomain : given;
+        }
+    }
+
+    @Command(name = "add", description = "Add an account; its password is stored only as digest HA1 values.")
+    static final class Add extends AccountAction {
+        @Parameters(paramLabel = "USER", description = "SIP username, e.g. 1001 or alice.")
+        String user;
+
+        @Option(names = "--password", paramLabel = "P", description = "Password (asked for when omitted).")
+        String password;
+
+        @Option(names = "--domain", paramLabel = "D", description = "Domain (realm); default: the node's domain.")
+        String domain;
+
+        @Override
+        public Integer call() {
+            return withAccounts(c -> {
+                Account a = c.accounts().add(user, c.domain(domain), password(password));
+                say("added sip:" + a.address());
+                return 0;
+            });
+        }
+    }
+
+    @Command(name = "list", description = "List accounts.")
+    static final class ListAccounts extends AccountAction {
+        @Override
+        public Integer call() {
+            return withAccounts(c -> {
+                List<Account> all = c.accounts().list();
+                for (Account a : all) {
+                    say("sip:" + a.address() + "\tcreated " + a.createdAt());
+                }
+                if (all.isEmpty()) {
+                    say("no accounts; add one with: switchboard account add USER --password P");
+                }
+                return 0;
+            });
+        }
+    }
+
+    @Command(name = "remove", description = "Remove an account.")
+    static final class Remove extends AccountAction {
+        @Parameters(paramLabel = "USER")
+        String user;
+
+        @Option(names = "--domain", paramLabel = "D", description = "Domain; default: the node's domain.")
+        String domain;
+
+        @Override
+        public Integer call() {
+            return withAccounts(c -> {
+                c.accounts().remove(user, c.domain(domain));
+                say("removed sip:" + user + "@" + c.domain(domain));
+                return 0;
+            });
+        }
+    }
+
+    @Command(name = "passwd", description = "Set a new password.")
+    static final class Passwd extends AccountAction {
+        @Parameters(paramLabel = "USER")
+        String user;
+
+        @Option(names = "--password", paramLabel = "P", description = "New password (asked for when omitted).")
+        String password;
+
+        @Option(names = "--domain", paramLabel = "D", description = "Domain; default: the node's domain.")
+        String domain;
+
+        @Override
+        public Integer call() {
+            return withAccounts(c -> {
+                c.accounts().changePassword(user, c.domain(domain), password(password));
+                say("password changed for sip:" + user + "@" + c.domain(domain));
+                return 0;
+            });
+        }
+    }
+
+    @Command(name = "import", description = {"Add or update many accounts from a file of 'user;password' lines",
+            "('#' starts a comment). One transaction: all lines or none."})
+    static final class Import extends AccountAction {
+        @Parameters(paramLabel = "FILE")
+        Path file;
+
+        @Option(names = "--domain", paramLabel = "D", description = "Domain; default: the node's domain.")
+        String domain;
+
+        @Override
+        public Integer call() {
+            List<String[]> pairs = new ArrayList<>();
+            List<String> lines;
+            try {
+                lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+            } catch (IOException e) {
+                spec.commandLine().getErr().println("switchboard: cannot read " + file + ": " + e.getMessage());
+                return 2;
+            }
+            for (int i = 0; i < lines.size(); i++) {
+                String line = lines.get(i).strip();
+                if (line.isEmpty() || line.startsWith("#")) {
+                    continue;
+                }
+                int sep = line.indexOf(';');
+                if (sep <= 0) {
+                    spec.commandLine().getErr().println("switchboard: " + file + " line " + (i + 1)
+                            + ": expected user;password");
+                    return 2;
+                }
+                pairs.add(new String[]{line.substring(0, sep), line.substring(sep + 1)});
+            }
+            return withAccounts(c -> {
+                int written = c.accounts().importAll(pairs, c.domain(domain));
+                say("imported " + written + " accounts into " + c.domain(domain));
+                return 0;
+            });
+        }
+    }
+}

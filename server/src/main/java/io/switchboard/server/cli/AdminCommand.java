@@ -1,0 +1,7 @@
+package io.switchboard.server.cli;
+
+import picocli.CommandLine.Command;
+
+@Command(name = "admin", description = "Administer a node's data directory or store.")
+public final class AdminCommand {
+}

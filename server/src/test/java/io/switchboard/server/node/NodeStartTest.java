@@ -1,0 +1,154 @@
+package io.switchboard.server.node;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.switchboard.platform.config.NodeConfig;
+import io.switchboard.platform.lifecycle.Node;
+import io.switchboard.server.Main;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** A whole node, as {@code switchboard run} assembles it, on ephemeral ports and a temp data dir. */
+class NodeStartTest {
+    @TempDir
+    static Path dataDir;
+    static Node node;
+    static final HttpClient client = HttpClient.newHttpClient();
+    static final ObjectMapper json = new ObjectMapper();
+
+    @BeforeAll
+    static void startNode() {
+        NodeConfig config = NodeAssembly.configLoader().load(null, Map.of(),
+                Map.of("dataDir", dataDir.toString(), "http", "127.0.0.1:0", "sip", ""));
+        node = NodeAssembly.create(config);
+        node.start();
+    }
+
+    @AfterAll
+    static void stopNode() {
+        if (node != null) {
+            node.stop();
+        }
+    }
+
+    private static HttpResponse<String> get(String path, String... headers) throws Exception {
+        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(node.http().baseUrl() + path));
+        if (headers.length > 0) {
+            request.headers(headers);
+        }
+        return client.send(request.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    private record Run(int exitCode, String out, String err) {
+    }
+
+    private static Run cli(String... args) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int code = Main.execute(Map.of(), new PrintStream(out, true, StandardCharsets.UTF_8),
+                new PrintStream(err, true, StandardCharsets.UTF_8), args);
+        return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void healthEndpointsAnswer() throws Exception {
+        for (String path : new String[] {"/livez", "/liveness", "/readyz"}) {
+            HttpResponse<String> response = get(path);
+            assertThat(response.statusCode()).as(path).isEqualTo(200);
+            assertThat(json.readTree(response.body()).get("status").asText()).as(path).isEqualTo("ok");
+        }
+    }
+
+    @Test
+    void metricsExposeJvmAndPoolMeters() throws Exception {
+        HttpResponse<String> response = get("/metrics");
+        assertThat(response.statusCode()).isEqualTo(200);
+        assertThat(response.headers().firstValue("Content-Type").orElseThrow()).startsWith("text/plain; version=0.0.4");
+        assertThat(response.body()).contains("jvm_memory_used_bytes", "jvm_gc_", "hikaricp_connections");
+    }
+
+    @Test
+    void unknownRouteIsAProblemDocument() throws Exception {
+        HttpResponse<String> response = get("/api/v1/nothing-here");
+        assertThat(response.statusCode()).isEqualTo(404);
+        assertThat(response.headers().firstValue("Content-Type").orElseThrow()).startsWith("application/problem+json");
+        JsonNode problem = json.readTree(response.body());
+        assertThat(problem.get("status").asInt()).isEqualTo(404);
+        assertThat(problem.get("title").asText()).isEqualTo("Not Found");
+        assertThat(problem.get("detail").asText()).contains("/api/v1/nothing-here");
+    }
+
+    @Test
+    void firstStartWritesAnAdminTokenThatOpensTheAdminApi() throws Exception {
+        Path tokenFile = dataDir.resolve("admin.token");
+        assertThat(Files.getPosixFilePermissions(tokenFile)).isEqualTo(PosixFilePermissions.fromString("rw-------"));
+        String token = Files.readString(tokenFile).strip();
+
+        HttpResponse<String> without = get("/api/v1/node");
+        assertThat(without.statusCode()).isEqualTo(401);
+        assertThat(without.headers().firstValue("WWW-Authenticate").orElseThrow()).startsWith("Bearer");
+        HttpResponse<String> wrong = get("/api/v1/node", "Authorization", "Bearer sbat_wrong");
+        assertThat(wrong.statusCode()).isEqualTo(401);
+        assertThat(wrong.headers().firstValue("WWW-Authenticate").orElseThrow()).contains("invalid_token");
+
+        HttpResponse<String> with = get("/api/v1/node", "Authorization", "Bearer " + token);
+        assertThat(with.statusCode()).isEqualTo(200);
+        JsonNode info = json.readTree(with.body());
+        assertThat(info.get("config").get("dataDir").asText()).isEqualTo(dataDir.toString());
+        assertThat(info.get("http").asText()).isEqualTo(node.http().boundAddress().toString());
+    }
+
+    @Test
+    void adminTokenCommandPrintsANewWorkingToken() throws Exception {
+        Run run = cli("admin", "token", "--data-dir", dataDir.toString());
+
+        assertThat(run.exitCode()).as(run.err()).isZero();
+        String token = run.out().strip();
+        assertThat(token).startsWith("sbat_").doesNotContain("\n");
+        assertThat(get("/api/v1/node", "Authorization", "Bearer " + token).statusCode()).isEqualTo(200);
+    }
+
+    @Test
+    void invalidConfigIsOneLineAndExitCodeTwo() {
+        Run run = cli("run", "--data-dir", dataDir.toString(), "--http", "127.0.0.1:99999");
+
+        assertThat(run.exitCode()).isEqualTo(2);
+        assertThat(run.err()).isEqualTo(
+                "switchboard: invalid config: http: \"127.0.0.1:99999\" has port 99999; expected 0..65535 (from --http)"
+                        + System.lineSeparator());
+    }
+
+    @Test
+    void unknownYamlKeyIsNamed() throws Exception {
+        Path file = Files.writeString(dataDir.resolve("bad.yaml"), "htttp: 127.0.0.1:0\n");
+        Run run = cli("run", "--config", file.toString());
+
+        assertThat(run.exitCode()).isEqualTo(2);
+        assertThat(run.err()).startsWith("switchboard: invalid config: htttp: unknown key");
+    }
+
+    @Test
+    void badUsageIsOneLineAndExitCodeTwo() {
+        for (String[] args : new String[][] {{"run", "--no-such-flag"}, {"frobnicate"}, {}, {"run", "--http"}}) {
+            Run run = cli(args);
+            assertThat(run.exitCode()).as(String.join(" ", args)).isEqualTo(2);
+            assertThat(run.err().lines()).as(String.join(" ", args)).singleElement()
+                    .asString().startsWith("switchboard: ");
+        }
+    }
+}
