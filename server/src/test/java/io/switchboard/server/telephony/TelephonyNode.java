@@ -35,11 +35,17 @@ final class TelephonyNode implements AutoCloseable {
     static final Map<String, String> LEGACY_DIGEST = Map.of("SWITCHBOARD_TELEPHONY_DIGEST_ALGORITHMS", "MD5,SHA-256");
 
     TelephonyNode(Path dataDir, Map<String, String> extraFlags) {
+        this(dataDir, extraFlags, Map.of());
+    }
+
+    TelephonyNode(Path dataDir, Map<String, String> extraFlags, Map<String, String> extraEnv) {
         this.dataDir = dataDir;
         Map<String, String> flags = new HashMap<>(Map.of("dataDir", dataDir.toString(), "http", "127.0.0.1:0",
                 "sip", "udp:127.0.0.1:0,tcp:127.0.0.1:0", "domain", "intercom.test"));
         flags.putAll(extraFlags);
-        NodeConfig config = NodeAssembly.configLoader().load(null, LEGACY_DIGEST, flags);
+        Map<String, String> env = new HashMap<>(LEGACY_DIGEST);
+        env.putAll(extraEnv);
+        NodeConfig config = NodeAssembly.configLoader().load(null, env, flags);
         node = NodeAssembly.create(config, List.of(telephony));
         node.start();
     }

@@ -84,8 +84,8 @@ public final class Registrar {
         try {
             handle(transaction, request);
         } catch (Rejection r) {
-            reply(transaction, request, r.status, r.reason, r.headers, null);
             listener.registration("rejected");
+            reply(transaction, request, r.status, r.reason, r.headers, null);
         }
     }
 
@@ -168,8 +168,8 @@ public final class Registrar {
         for (String challenge : authenticator.challenges(realm, stale)) {
             response.headers().add(HeaderNames.WWW_AUTHENTICATE, challenge);
         }
-        transaction.respond(response);
         listener.registration("challenged");
+        transaction.respond(response);
     }
 
     private void update(ServerTransaction transaction, SipRequest request, String aor) {
@@ -194,8 +194,8 @@ public final class Registrar {
         }
         if (contacts.isEmpty()) {
             // A query: answer with the current bindings (RFC 3261 §10.2.3)
-            reply(transaction, request, 200, "OK", Map.of(), location.lookup(aor, now));
             listener.registration("fetched");
+            reply(transaction, request, 200, "OK", Map.of(), location.lookup(aor, now));
             return;
         }
         SipFlow flow = transaction.flow();
@@ -234,13 +234,14 @@ public final class Registrar {
         });
         String result0 = outcome[0];
         committed[0].whenComplete((ok, error) -> {
+            // counted before the answer leaves, so a device (or test) that sees the answer sees the count
             if (error != null) {
+                listener.registration("error");
                 reply(transaction, request, 500, "Server Internal Error - registration not stored", Map.of("Retry-After", "5"),
                         null);
-                listener.registration("error");
             } else {
-                reply(transaction, request, 200, "OK", Map.of(), result);
                 listener.registration(result0);
+                reply(transaction, request, 200, "OK", Map.of(), result);
             }
         });
     }

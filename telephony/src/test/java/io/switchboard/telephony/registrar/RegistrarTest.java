@@ -20,10 +20,15 @@ class RegistrarTest {
     RegistrarFixture node;
     TestPhone alice;
 
+    /** The fixture on the store under test; the PostgreSQL subclass overrides it. */
+    RegistrarFixture newFixture(RegistrarSettings settings) throws Exception {
+        return RegistrarFixture.sqlite(dir, settings);
+    }
+
     @BeforeEach
     void start() throws Exception {
         RegistrarSettings defaults = RegistrarSettings.defaults();
-        node = RegistrarFixture.sqlite(dir, new RegistrarSettings(true, 2, 3600, 3600, 4, defaults.algorithms(),
+        node = newFixture(new RegistrarSettings(true, 2, 3600, 3600, 4, defaults.algorithms(),
                 defaults.nonceLifetime()));
         node.accounts.add("alice", RegistrarFixture.DOMAIN, "wonderland");
         node.accounts.add("bob", RegistrarFixture.DOMAIN, "builder1");
@@ -34,7 +39,9 @@ class RegistrarTest {
     @AfterEach
     void stop() {
         alice.close();
-        node.close();
+        if (node != null) {
+            node.close();
+        }
     }
 
     @Test
