@@ -47,7 +47,7 @@ public final class Telephony implements NodeModule {
     static final List<String> KNOWN_KEYS = List.of("auth", "minExpires", "maxExpires", "defaultExpires", "maxContacts",
             "digestAlgorithms", "nonceLifetime", "floodLimit", "floodBurst", "maxMessageSize", "maxConnections",
             "maxConnectionsPerAddress", "partialMessageTimeout", "idleConnectionTimeout", "ioThreads",
-            "udpReceiveBuffer");
+            "udpReceiveBuffer", "workerThreads", "workerQueue");
 
     private final Clock clock;
     private volatile TransportLayer transport;
@@ -194,7 +194,9 @@ public final class Telephony implements NodeModule {
                 s.duration("partialMessageTimeout", d.partialMessageTimeout()),
                 s.duration("idleConnectionTimeout", d.idleConnectionTimeout()),
                 s.integer("ioThreads", d.ioThreads(), 0, 256),
-                s.integer("udpReceiveBuffer", d.udpReceiveBuffer(), 65_536, 256 * 1024 * 1024));
+                s.integer("udpReceiveBuffer", d.udpReceiveBuffer(), 65_536, 256 * 1024 * 1024),
+                s.integer("workerThreads", d.workerThreads(), 0, 256),
+                s.integer("workerQueue", d.workerQueue(), 1024, 10_000_000));
     }
 
     /** The SIP listen points as bound (real ports when 0 was asked), for tests and logs. */

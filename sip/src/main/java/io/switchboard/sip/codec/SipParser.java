@@ -13,6 +13,7 @@ import io.switchboard.sip.message.Via;
 
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
 
 /**
@@ -249,13 +250,13 @@ public final class SipParser {
         if (message.headers().get(HeaderNames.MAX_FORWARDS) != null) {
             message.maxForwards();
         }
-        for (String contact : message.headerValues(HeaderNames.CONTACT)) {
-            NameAddress parsed;
-            try {
-                parsed = NameAddress.parse(contact);
-            } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException("malformed Contact: " + e.getMessage());
-            }
+        List<NameAddress> contacts;
+        try {
+            contacts = message.contacts();
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("malformed Contact: " + e.getMessage());
+        }
+        for (NameAddress parsed : contacts) {
             String expires = parsed.param("expires");
             if (expires != null) {
                 HeaderText.parseBounded(expires, MAX_DELTA_SECONDS, "Contact expires");

@@ -42,6 +42,12 @@ public final class HeaderNames {
 
     private static final Map<String, String> CANONICAL = new HashMap<>();
     private static final Map<String, String> KEYS = new HashMap<>();
+    /** Wire spellings seen on nearly every message, resolved in one lookup without case folding. */
+    private static final Map<String, Name> COMMON = new HashMap<>();
+
+    /** A header name: its lookup key and the spelling it is written with. */
+    public record Name(String key, String canonical) {
+    }
     /** Headers whose value is a comma-separated list (RFC 3261 §7.3.1); others are never split. */
     private static final Set<String> LIST_HEADERS;
 
@@ -68,6 +74,16 @@ public final class HeaderNames {
         for (String[] pair : compact) {
             KEYS.put(pair[0], pair[1].toLowerCase(Locale.ROOT).intern());
         }
+        for (String name : known) {
+            String key = name.toLowerCase(Locale.ROOT).intern();
+            COMMON.put(name, new Name(key, name));
+            COMMON.put(key, new Name(key, name));
+        }
+        for (String[] pair : compact) {
+            String key = pair[1].toLowerCase(Locale.ROOT).intern();
+            COMMON.put(pair[0], new Name(key, pair[1]));
+            COMMON.put(pair[0].toUpperCase(Locale.ROOT), new Name(key, pair[1]));
+        }
         LIST_HEADERS = Set.of("via", "contact", "route", "record-route", "allow", "supported", "require",
                 "unsupported", "proxy-require", "accept", "accept-encoding", "accept-language", "alert-info",
                 "call-info", "error-info", "content-encoding", "content-language", "in-reply-to", "path",
@@ -78,8 +94,18 @@ public final class HeaderNames {
     private HeaderNames() {
     }
 
+    /** Key and written spelling of a header name as it appears on the wire. */
+    public static Name name(String wire) {
+        Name common = COMMON.get(wire);
+        return common != null ? common : new Name(key(wire), canonical(wire));
+    }
+
     /** The interned lower-case long-form key for a header name as it appears on the wire. */
     public static String key(String name) {
+        Name common = COMMON.get(name);
+        if (common != null) {
+            return common.key();
+        }
         String key = KEYS.get(name);
         if (key != null) {
             return key;

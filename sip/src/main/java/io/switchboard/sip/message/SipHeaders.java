@@ -97,8 +97,9 @@ public final class SipHeaders {
     }
 
     public SipHeaders add(String name, String value) {
-        keys.add(HeaderNames.key(name));
-        names.add(HeaderNames.canonical(name));
+        HeaderNames.Name resolved = HeaderNames.name(name);
+        keys.add(resolved.key());
+        names.add(resolved.canonical());
         values.add(value);
         modifications++;
         return this;

@@ -20,6 +20,7 @@ public abstract sealed class SipMessage permits SipRequest, SipResponse {
     private NameAddress from;
     private NameAddress to;
     private CSeq cseq;
+    private List<NameAddress> contacts;
 
     protected SipMessage(SipHeaders headers, byte[] body) {
         this.headers = headers;
@@ -115,12 +116,16 @@ public abstract sealed class SipMessage permits SipRequest, SipResponse {
     }
 
     public List<NameAddress> contacts() {
-        List<String> values = headers.values(HeaderNames.CONTACT);
-        List<NameAddress> parsed = new ArrayList<>(values.size());
-        for (String v : values) {
-            parsed.add(NameAddress.parse(v));
+        refresh();
+        if (contacts == null) {
+            List<String> values = headers.values(HeaderNames.CONTACT);
+            List<NameAddress> parsed = new ArrayList<>(values.size());
+            for (String v : values) {
+                parsed.add(NameAddress.parse(v));
+            }
+            contacts = List.copyOf(parsed);
         }
-        return parsed;
+        return contacts;
     }
 
     private void refresh() {
@@ -130,6 +135,7 @@ public abstract sealed class SipMessage permits SipRequest, SipResponse {
             from = null;
             to = null;
             cseq = null;
+            contacts = null;
             cacheStamp = stamp;
         }
     }

@@ -62,8 +62,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  * back over a device's own connection.
  * <p>
  * Threads: one event loop group does all I/O. On Linux each UDP listener is bound once per event
- * loop with SO_REUSEPORT, so the kernel spreads datagrams across cores. Inbound messages are handed
- * to the {@link InboundHandler} on the event loop thread that read them; it must not block.
+ * loop with SO_REUSEPORT, so the kernel spreads datagrams from many peers across cores. But the
+ * kernel spreads by peer address, and a busy peer (an SBC, a trunk, a load generator) would load
+ * one core only; so an event loop only reads a datagram, and a pool of worker threads parses and
+ * handles it. Messages on a connection are handled on its event loop, in order. The
+ * {@link InboundHandler} must not block in either case.
  * <p>
  * Protection: per-source rate limit on datagrams and new connections, limits on message size,
  * connection count (total and per address), unfinished-message time (slow peers) and idle time.
@@ -88,6 +91,7 @@ public final class TransportLayer {
     private volatile InboundHandler handler = (m, f) -> {
     };
     private EventLoopGroup group;
+    private volatile java.util.concurrent.ThreadPoolExecutor workers;
     private ScheduledFuture<?> sweeper;
 
     public TransportLayer(TransportSettings settings, SipStackObserver observer) {
@@ -107,6 +111,11 @@ public final class TransportLayer {
         int threads = settings.ioThreads() > 0 ? settings.ioThreads() : Runtime.getRuntime().availableProcessors();
         IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
         group = new MultiThreadIoEventLoopGroup(threads, new DefaultThreadFactory("sip-io", true), io);
+        int workerCount = settings.workerThreads() > 0 ? settings.workerThreads()
+                : Runtime.getRuntime().availableProcessors();
+        workers = new java.util.concurrent.ThreadPoolExecutor(workerCount, workerCount, 0, TimeUnit.MILLISECONDS,
+                new java.util.concurrent.ArrayBlockingQueue<>(settings.workerQueue()),
+                new DefaultThreadFactory("sip-worker", true), new java.util.concurrent.ThreadPoolExecutor.AbortPolicy());
         try {
             for (ListenPoint point : points) {
                 switch (point.transport()) {
@@ -171,6 +180,15 @@ public final class TransportLayer {
         }
         for (StreamFlow flow : streamFlows.values()) {
             flow.channel().close();
+        }
+        if (workers != null) {
+            workers.shutdown();
+            try {
+                workers.awaitTermination(2, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            workers = null;
         }
         if (group != null) {
             group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
@@ -459,7 +477,16 @@ public final class TransportLayer {
             }
             byte[] data = new byte[length];
             content.getBytes(content.readerIndex(), data);
-            dispatch(data, new DatagramFlow(ctx.channel(), sender), true);
+            DatagramFlow flow = new DatagramFlow(ctx.channel(), sender);
+            java.util.concurrent.ThreadPoolExecutor pool = workers;
+            if (pool == null) {
+                return; // stopping
+            }
+            try {
+                pool.execute(() -> dispatch(data, flow, true));
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                observer.dropped("overload", Transport.UDP, sender);
+            }
         }
 
         /** CRLF keep-alives (RFC 5626 §4.4.1 uses STUN, many phones send CRLF) and STUN binding requests. */
