@@ -30,7 +30,17 @@ public final class Main implements Callable<Integer> {
     CommandSpec spec;
 
     public static void main(String[] args) {
-        System.exit(execute(System.getenv(), System.out, System.err, args));
+        int code;
+        try {
+            code = execute(System.getenv(), System.out, System.err, args);
+        } catch (Throwable fatal) {
+            // An Error (a broken classpath, out of memory while starting) must not leave a half-started
+            // process behind: report it and exit, whatever threads are still running.
+            System.err.println("switchboard: fatal: " + fatal);
+            fatal.printStackTrace(System.err);
+            code = EXIT_FAILED;
+        }
+        System.exit(code);
     }
 
     /**

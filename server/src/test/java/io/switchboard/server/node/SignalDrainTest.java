@@ -1,0 +1,59 @@
+package io.switchboard.server.node;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/** A real node process: it says where it listens and where its data is, and SIGTERM ends it with 0. */
+class SignalDrainTest {
+    @TempDir
+    Path dataDir;
+
+    @Test
+    void sigtermDrainsAndExitsZero() throws Exception {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        Process process = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
+                "io.switchboard.server.Main", "run", "--data-dir", dataDir.toString(), "--http", "127.0.0.1:0",
+                "--sip", "udp:127.0.0.1:0,tcp:[::1]:0", "--domain", "signal.test")
+                .redirectErrorStream(true).start();
+        List<String> log = new CopyOnWriteArrayList<>();
+        Thread reader = new Thread(() -> {
+            try (BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
+                String line;
+                while ((line = out.readLine()) != null) {
+                    log.add(line);
+                }
+            } catch (IOException ignored) {
+                // the process ended
+            }
+        });
+        reader.start();
+        try {
+            await().atMost(Duration.ofSeconds(60)).alias(String.join("\n", log))
+                    .until(() -> log.stream().anyMatch(l -> l.contains("SIP listening on tcp:[::1]")) || !process.isAlive());
+            assertThat(process.isAlive()).as(String.join("\n", log)).isTrue();
+            String started = String.join("\n", log);
+            assertThat(started).contains("SIP listening on udp:127.0.0.1:").contains("http://127.0.0.1:")
+                    .contains(dataDir.toAbsolutePath().toString());
+
+            process.destroy(); // SIGTERM
+            assertThat(process.waitFor(30, TimeUnit.SECONDS)).as(String.join("\n", log)).isTrue();
+            reader.join(5000);
+            assertThat(process.exitValue()).as(String.join("\n", log)).isZero();
+        } finally {
+            process.destroyForcibly();
+        }
+    }
+}
