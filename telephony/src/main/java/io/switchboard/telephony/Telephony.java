@@ -86,9 +86,9 @@ public final class Telephony implements NodeModule {
         location = new LocationService();
         BindingStore bindings = new BindingStore(context.store().jdbi(), 100_000);
         SipMetrics metrics = new SipMetrics(context.meters());
-        Registrar registrar = new Registrar(registrarSettings, directory, authenticator, location, bindings, clock, metrics);
-
         transport = new TransportLayer(transportSettings, metrics);
+        Registrar registrar = new Registrar(registrarSettings, directory, authenticator, location, bindings, clock, metrics,
+                transport.executor());
         SipService service = new SipService(registrar, () -> context.readiness().isDraining(), "Switchboard");
         TransactionLayer transactions = new TransactionLayer(transport, TimerSettings.rfc3261(), service);
         metrics.bindGauges(location::size, transactions::size, transport::openConnections);

@@ -106,41 +106,76 @@ public final class SipParser {
         return line.endsWith("\r") ? line.substring(0, line.length() - 1) : line;
     }
 
+    /**
+     * Reads header lines by index into {@code head}; a value is copied once, and a StringBuilder
+     * is used only when a header is folded over several lines (RFC 3261 §7.3.1).
+     */
     private static void readHeaders(String head, int from, SipHeaders into) {
         String name = null;
-        StringBuilder value = null;
+        String value = null;
+        StringBuilder folded = null;
+        int n = head.length();
         int i = from;
-        while (i < head.length()) {
+        while (i < n) {
             int nl = head.indexOf('\n', i);
-            String line = stripCr(nl < 0 ? head.substring(i) : head.substring(i, nl));
-            i = nl < 0 ? head.length() : nl + 1;
-            if (line.isEmpty()) {
+            int next = nl < 0 ? n : nl + 1;
+            int end = nl < 0 ? n : nl;
+            if (end > i && head.charAt(end - 1) == '\r') {
+                end--;
+            }
+            if (end == i) {
+                i = next;
                 continue;
             }
-            char first = line.charAt(0);
+            char first = head.charAt(i);
             if (first == ' ' || first == '\t') {
-                // folded continuation: LWS = [*WSP CRLF] 1*WSP, replaced by one SP (RFC 3261 §7.3.1)
+                // folded continuation: LWS = [*WSP CRLF] 1*WSP, replaced by one SP
                 if (name == null) {
                     throw new IllegalArgumentException("continuation line before any header");
                 }
-                value.append(' ').append(line.trim());
+                if (folded == null) {
+                    folded = new StringBuilder(value);
+                }
+                String more = head.substring(i, end).trim();
+                if (!more.isEmpty()) {
+                    if (folded.length() > 0) {
+                        folded.append(' ');
+                    }
+                    folded.append(more);
+                }
+                i = next;
                 continue;
             }
             if (name != null) {
-                into.add(name, value.toString().trim());
+                into.add(name, folded != null ? folded.toString() : value);
             }
-            int colon = line.indexOf(':');
-            if (colon <= 0) {
-                throw new IllegalArgumentException("header line without a name and colon: " + abbreviate(line));
+            folded = null;
+            int colon = head.indexOf(':', i);
+            if (colon < 0 || colon >= end || colon == i) {
+                throw new IllegalArgumentException("header line without a name and colon: "
+                        + abbreviate(head.substring(i, end)));
             }
-            name = line.substring(0, colon).trim();
+            int nameEnd = colon;
+            while (nameEnd > i && (head.charAt(nameEnd - 1) == ' ' || head.charAt(nameEnd - 1) == '\t')) {
+                nameEnd--;
+            }
+            name = head.substring(i, nameEnd);
             if (!HeaderText.isToken(name)) {
                 throw new IllegalArgumentException("invalid header name: " + abbreviate(name));
             }
-            value = new StringBuilder(line.length() - colon).append(line, colon + 1, line.length());
+            int valueStart = colon + 1;
+            while (valueStart < end && (head.charAt(valueStart) == ' ' || head.charAt(valueStart) == '\t')) {
+                valueStart++;
+            }
+            int valueEnd = end;
+            while (valueEnd > valueStart && (head.charAt(valueEnd - 1) == ' ' || head.charAt(valueEnd - 1) == '\t')) {
+                valueEnd--;
+            }
+            value = head.substring(valueStart, valueEnd);
+            i = next;
         }
         if (name != null) {
-            into.add(name, value.toString().trim());
+            into.add(name, folded != null ? folded.toString() : value);
         }
     }
 

@@ -128,6 +128,37 @@ public abstract sealed class SipMessage permits SipRequest, SipResponse {
         return contacts;
     }
 
+    /**
+     * Replaces the top Via (e.g. after stamping received/rport) keeping every other parsed value
+     * cached: re-parsing all headers of every request for one changed parameter is measurable.
+     */
+    public void replaceTopVia(Via via) {
+        List<Via> current = vias();
+        headers.replaceFirstValue(HeaderNames.VIA, via.toString());
+        List<Via> updated = new ArrayList<>(current);
+        updated.set(0, via);
+        vias = updated;
+        cacheStamp = headers.modifications();
+    }
+
+    /** Sets To from an already parsed value, keeping the other cached values. */
+    void replaceTo(NameAddress address, String text) {
+        refresh();
+        headers.set(HeaderNames.TO, text);
+        to = address;
+        cacheStamp = headers.modifications();
+    }
+
+    /** Takes over another message's parsed Via, From, To and CSeq when they were copied verbatim. */
+    void inheritParsed(SipMessage source) {
+        source.refresh();
+        refresh();
+        vias = source.vias;
+        from = source.from;
+        to = source.to;
+        cseq = source.cseq;
+    }
+
     private void refresh() {
         int stamp = headers.modifications();
         if (stamp != cacheStamp) {

@@ -24,7 +24,9 @@ public final class SipResponse extends SipMessage {
         copy(request, headers, HeaderNames.TO);
         copy(request, headers, HeaderNames.CALL_ID);
         copy(request, headers, HeaderNames.CSEQ);
-        return new SipResponse(status, reason == null ? StatusCodes.reason(status) : reason, headers, null);
+        SipResponse response = new SipResponse(status, reason == null ? StatusCodes.reason(status) : reason, headers, null);
+        response.inheritParsed(request);
+        return response;
     }
 
     private static void copy(SipRequest request, SipHeaders into, String name) {
@@ -54,7 +56,9 @@ public final class SipResponse extends SipMessage {
     public SipResponse withToTag(String tag) {
         NameAddress to = to();
         if (to != null && to.tag() == null) {
-            headers.set(HeaderNames.TO, to.withParam("tag", tag).toString());
+            // Appending keeps the header as the peer wrote it; in both name-addr and addr-spec form a
+            // trailing ";tag=" is a header parameter (RFC 3261 §20.10)
+            replaceTo(to.withParam("tag", tag), headers.get(HeaderNames.TO) + ";tag=" + tag);
         }
         return this;
     }

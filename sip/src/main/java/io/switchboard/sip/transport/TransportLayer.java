@@ -211,6 +211,25 @@ public final class TransportLayer {
         return connections.get();
     }
 
+    /**
+     * The SIP worker threads, for work a transaction user finishes later (say, once a database
+     * commit completes), so it does not pile up on the thread that completed it.
+     */
+    public java.util.concurrent.Executor executor() {
+        return task -> {
+            java.util.concurrent.ThreadPoolExecutor pool = workers;
+            if (pool == null) {
+                task.run();
+                return;
+            }
+            try {
+                pool.execute(task);
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                task.run(); // finishing accepted work matters more than where it runs
+            }
+        };
+    }
+
     public Optional<SipFlow> flow(String id) {
         return Optional.ofNullable(streamFlows.get(id));
     }
@@ -413,7 +432,7 @@ public final class TransportLayer {
             }
         }
         if (stamped != top) {
-            request.headers().replaceFirstValue(HeaderNames.VIA, stamped.toString());
+            request.replaceTopVia(stamped);
         }
     }
 

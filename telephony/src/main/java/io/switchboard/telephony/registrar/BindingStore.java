@@ -1,7 +1,6 @@
 package io.switchboard.telephony.registrar;
 
 import org.jdbi.v3.core.Jdbi;
-import org.jdbi.v3.core.statement.PreparedBatch;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -100,12 +99,11 @@ public final class BindingStore implements AutoCloseable {
         }
     }
 
-    private static final String DELETE = "DELETE FROM sip_bindings WHERE aor = :aor AND contact = :contact";
+    private static final String DELETE = "DELETE FROM sip_bindings WHERE aor = ? AND contact = ?";
     private static final String UPSERT = "INSERT INTO sip_bindings (aor, contact, contact_header, call_id, cseq, q, "
             + "expires_at, registered_at, transport, remote_address, remote_port, local_address, local_port, flow_id, "
-            + "user_agent, instance_id) VALUES (:aor, :contact, :contactHeader, :callId, :cseq, :qValue, "
-            + ":expiresAtMillis, :registeredAtMillis, :transport, :remoteAddress, :remotePort, :localAddress, "
-            + ":localPort, :flowId, :userAgent, :instanceId) ON CONFLICT (aor, contact) DO UPDATE SET "
+            + "user_agent, instance_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            + "ON CONFLICT (aor, contact) DO UPDATE SET "
             + "contact_header = excluded.contact_header, call_id = excluded.call_id, cseq = excluded.cseq, "
             + "q = excluded.q, expires_at = excluded.expires_at, registered_at = excluded.registered_at, "
             + "transport = excluded.transport, remote_address = excluded.remote_address, "
@@ -115,38 +113,75 @@ public final class BindingStore implements AutoCloseable {
 
     /**
      * Commits a batch in one transaction. Operations keep queue order (per AOR, the order the
-     * registrar made them); runs of the same kind go to the database as one JDBC batch.
+     * registrar made them); runs of the same kind go to the database as one JDBC batch. Plain JDBC
+     * here: this is the hot path of every registration, and reflective binding cost more than SQLite.
      */
     private void commit(List<Change> batch) {
-        jdbi.useTransaction(h -> {
-            PreparedBatch run = null;
-            boolean runIsDelete = false;
-            for (Change change : batch) {
-                for (int kind = 0; kind < 2; kind++) {
-                    boolean delete = kind == 0;
-                    for (Binding b : delete ? change.removals() : change.upserts()) {
-                        if (run == null || runIsDelete != delete) {
-                            if (run != null) {
-                                run.execute();
-                            }
-                            run = h.prepareBatch(delete ? DELETE : UPSERT);
-                            runIsDelete = delete;
-                        }
-                        if (delete) {
-                            run.bind("aor", b.aor()).bind("contact", b.contact()).add();
-                        } else {
-                            run.bindMethods(b).add();
-                        }
-                    }
-                }
-            }
-            if (run != null) {
-                run.execute();
-            }
-        });
+        try {
+            commitInTransaction(batch);
+        } catch (java.sql.SQLException e) {
+            throw new IllegalStateException("storing registrations failed: " + e.getMessage(), e);
+        }
         for (Change c : batch) {
             c.done().complete(null);
         }
+    }
+
+    private void commitInTransaction(List<Change> batch) throws java.sql.SQLException {
+        jdbi.useTransaction(h -> {
+            java.sql.Connection connection = h.getConnection();
+            try (java.sql.PreparedStatement delete = connection.prepareStatement(DELETE);
+                 java.sql.PreparedStatement upsert = connection.prepareStatement(UPSERT)) {
+                int pendingDeletes = 0;
+                int pendingUpserts = 0;
+                for (Change change : batch) {
+                    if (!change.removals().isEmpty() && pendingUpserts > 0) {
+                        upsert.executeBatch();
+                        pendingUpserts = 0;
+                    }
+                    for (Binding b : change.removals()) {
+                        delete.setString(1, b.aor());
+                        delete.setString(2, b.contact());
+                        delete.addBatch();
+                        pendingDeletes++;
+                    }
+                    if (!change.upserts().isEmpty() && pendingDeletes > 0) {
+                        delete.executeBatch();
+                        pendingDeletes = 0;
+                    }
+                    for (Binding b : change.upserts()) {
+                        bindUpsert(upsert, b);
+                        upsert.addBatch();
+                        pendingUpserts++;
+                    }
+                }
+                if (pendingDeletes > 0) {
+                    delete.executeBatch();
+                }
+                if (pendingUpserts > 0) {
+                    upsert.executeBatch();
+                }
+            }
+        });
+    }
+
+    private static void bindUpsert(java.sql.PreparedStatement statement, Binding b) throws java.sql.SQLException {
+        statement.setString(1, b.aor());
+        statement.setString(2, b.contact());
+        statement.setString(3, b.contactHeader());
+        statement.setString(4, b.callId());
+        statement.setLong(5, b.cseq());
+        statement.setInt(6, b.qValue());
+        statement.setLong(7, b.expiresAtMillis());
+        statement.setLong(8, b.registeredAtMillis());
+        statement.setString(9, b.transport());
+        statement.setString(10, b.remoteAddress());
+        statement.setInt(11, b.remotePort());
+        statement.setString(12, b.localAddress());
+        statement.setInt(13, b.localPort());
+        statement.setString(14, b.flowId());
+        statement.setString(15, b.userAgent());
+        statement.setString(16, b.instanceId());
     }
 
     /** Deletes bindings that expired (called by the expiry sweep; not acknowledged to anyone). */

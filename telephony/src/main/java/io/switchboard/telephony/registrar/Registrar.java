@@ -39,6 +39,7 @@ public final class Registrar {
     private final BindingStore store;
     private final Clock clock;
     private final RegistrarListener listener;
+    private final java.util.concurrent.Executor replies;
     private final String toTag;
 
     /** What the registrar reports, for metrics. */
@@ -51,7 +52,8 @@ public final class Registrar {
     }
 
     public Registrar(RegistrarSettings settings, AccountDirectory accounts, DigestAuthenticator authenticator,
-                     LocationService location, BindingStore store, Clock clock, RegistrarListener listener) {
+                     LocationService location, BindingStore store, Clock clock, RegistrarListener listener,
+                     java.util.concurrent.Executor replies) {
         this.settings = settings;
         this.accounts = accounts;
         this.authenticator = authenticator;
@@ -59,6 +61,7 @@ public final class Registrar {
         this.store = store;
         this.clock = clock;
         this.listener = listener;
+        this.replies = replies;
         this.toTag = Long.toHexString(new java.security.SecureRandom().nextLong());
     }
 
@@ -233,7 +236,8 @@ public final class Registrar {
             return new ArrayList<>(next.values());
         });
         String result0 = outcome[0];
-        committed[0].whenComplete((ok, error) -> {
+        // Answered on a SIP worker, not on the store's single writer thread that completes the commit
+        committed[0].whenCompleteAsync((ok, error) -> {
             // counted before the answer leaves, so a device (or test) that sees the answer sees the count
             if (error != null) {
                 listener.registration("error");
@@ -243,7 +247,7 @@ public final class Registrar {
                 listener.registration(result0);
                 reply(transaction, request, 200, "OK", Map.of(), result);
             }
-        });
+        }, replies);
     }
 
     private void applyContact(String aor, NameAddress contact, Integer headerExpires, Map<String, Binding> next,

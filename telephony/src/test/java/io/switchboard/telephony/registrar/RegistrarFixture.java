@@ -68,8 +68,9 @@ final class RegistrarFixture implements AutoCloseable {
         NonceService nonces = new NonceService(clock, settings.nonceLifetime(), 1024);
         DigestAuthenticator authenticator = new DigestAuthenticator(directory, nonces, settings.algorithms());
         SipMetrics metrics = new SipMetrics(meters);
-        Registrar registrar = new Registrar(settings, directory, authenticator, location, bindings, clock, metrics);
         transport = new TransportLayer(TransportSettings.defaults(), metrics);
+        Registrar registrar = new Registrar(settings, directory, authenticator, location, bindings, clock, metrics,
+                transport.executor());
         transactions = new TransactionLayer(transport, TimerSettings.rfc3261(),
                 new SipService(registrar, () -> false, "test"));
         port = transport.start(List.of(new ListenPoint(Transport.UDP, "127.0.0.1", 0))).get(0).port();
