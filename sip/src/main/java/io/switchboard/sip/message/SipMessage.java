@@ -11,6 +11,8 @@ import java.util.List;
  */
 public abstract sealed class SipMessage permits SipRequest, SipResponse {
     private static final byte[] NO_BODY = new byte[0];
+    /** One text buffer per thread for {@link #encode()}: every message sent would otherwise grow a new one. */
+    private static final ThreadLocal<StringBuilder> ENCODE_BUFFER = ThreadLocal.withInitial(() -> new StringBuilder(2048));
 
     protected final SipHeaders headers;
     private byte[] body;
@@ -176,11 +178,15 @@ public abstract sealed class SipMessage permits SipRequest, SipResponse {
 
     /** The wire form, with Content-Length computed from the body (RFC 3261 §20.14). */
     public byte[] encode() {
-        StringBuilder text = new StringBuilder(512 + headers.size() * 48);
+        StringBuilder text = ENCODE_BUFFER.get();
+        text.setLength(0);
         text.append(startLine()).append("\r\n");
         headers.appendTo(text);
         text.append("Content-Length: ").append(body.length).append("\r\n\r\n");
         byte[] head = text.toString().getBytes(StandardCharsets.UTF_8);
+        if (text.capacity() > 16_384) {
+            ENCODE_BUFFER.remove(); // do not keep a buffer grown by one huge message
+        }
         if (body.length == 0) {
             return head;
         }
