@@ -476,6 +476,8 @@ public final class TransportLayer {
         return true;
     }
 
+    private static final int STUN_MAGIC_COOKIE = 0x2112A442;
+
     @ChannelHandler.Sharable
     private final class DatagramHandler extends SimpleChannelInboundHandler<DatagramPacket> {
         @Override
@@ -514,9 +516,10 @@ public final class TransportLayer {
             if (length == 0) {
                 return true;
             }
-            byte first = content.getByte(content.readerIndex());
-            if (first == 0 || first == 1) {
-                return true; // STUN message type starts with two zero bits (RFC 5389 §6)
+            int start = content.readerIndex();
+            if (length >= 20 && (content.getByte(start) & 0xC0) == 0
+                    && content.getInt(start + 4) == STUN_MAGIC_COOKIE) {
+                return true; // RFC 5389 §6: top two bits zero and the magic cookie at offset 4
             }
             for (int i = content.readerIndex(); i < content.writerIndex(); i++) {
                 byte b = content.getByte(i);

@@ -1,5 +1,6 @@
 package io.switchboard.telephony.auth;
 
+import io.switchboard.sip.message.SipUri;
 import io.switchboard.telephony.accounts.Account;
 import io.switchboard.telephony.accounts.AccountDirectory;
 import io.switchboard.telephony.accounts.DigestAlgorithm;
@@ -59,8 +60,10 @@ public final class DigestAuthenticator {
      * @param header the Authorization (or Proxy-Authorization) value whose realm is ours, or null
      * @param realm  the realm the request must authenticate in
      * @param method the request method (A2 = method ":" digest-uri, RFC 7616 §3.4.3)
+     * @param requestUri the request's Request-URI, which the digest-uri must name (RFC 2617 §3.2.2.5),
+     *                   so a response captured for one request cannot authorise another
      */
-    public Outcome verify(String header, String realm, String method) {
+    public Outcome verify(String header, String realm, String method, SipUri requestUri) {
         if (header == null) {
             return new Outcome(Status.NO_CREDENTIALS, null, "credentials required");
         }
@@ -88,6 +91,9 @@ public final class DigestAuthenticator {
         if (credentials.cnonce() == null || credentials.nc() == null) {
             return new Outcome(Status.BAD_CREDENTIALS, null, "qop=auth needs cnonce and nc");
         }
+        if (!sameResource(credentials.uri(), requestUri)) {
+            return new Outcome(Status.BAD_CREDENTIALS, null, "digest uri does not match the Request-URI");
+        }
         Account account = accounts.lookup(credentials.username(), realm).orElse(null);
         if (account == null || !account.domain().equalsIgnoreCase(realm)) {
             return new Outcome(Status.UNKNOWN_USER, null, "unknown user " + credentials.username());
@@ -113,5 +119,25 @@ public final class DigestAuthenticator {
             return new Outcome(Status.WRONG_PASSWORD, account, "wrong password for " + account.address());
         }
         return new Outcome(Status.OK, account, "ok");
+    }
+
+    /** Compares scheme, user, host and port: devices differ in how they write parameters and escapes. */
+    private static boolean sameResource(String digestUri, SipUri requestUri) {
+        if (digestUri == null) {
+            return false;
+        }
+        if (digestUri.equalsIgnoreCase(requestUri.toString())) {
+            return true;
+        }
+        SipUri parsed;
+        try {
+            parsed = SipUri.parse(digestUri);
+        } catch (RuntimeException e) {
+            return false;
+        }
+        return parsed.scheme().equalsIgnoreCase(requestUri.scheme())
+                && java.util.Objects.equals(parsed.user(), requestUri.user())
+                && parsed.host().equalsIgnoreCase(requestUri.host())
+                && parsed.port() == requestUri.port();
     }
 }

@@ -110,7 +110,7 @@ public final class Registrar {
 
         if (settings.authenticate()) {
             String credentials = authorizationFor(request, domain);
-            DigestAuthenticator.Outcome outcome = authenticator.verify(credentials, domain, request.method());
+            DigestAuthenticator.Outcome outcome = authenticator.verify(credentials, domain, request.method(), request.requestUri());
             switch (outcome.status()) {
                 case NO_CREDENTIALS -> {
                     challenge(transaction, request, domain, false);
@@ -207,7 +207,9 @@ public final class Registrar {
         List<Binding> removals = new ArrayList<>(1);
         String[] outcome = {"refreshed"};
         CompletableFuture<?>[] committed = new CompletableFuture<?>[1];
+        List<List<Binding>> previous = new ArrayList<>(1);
         List<Binding> result = location.update(aor, current -> {
+            previous.add(current);
             Map<String, Binding> next = new LinkedHashMap<>();
             for (Binding b : current) {
                 if (!b.isExpired(now)) {
@@ -240,6 +242,10 @@ public final class Registrar {
         committed[0].whenCompleteAsync((ok, error) -> {
             // counted before the answer leaves, so a device (or test) that sees the answer sees the count
             if (error != null) {
+                // Not durable, so not in force either: put back what was there unless a later
+                // registration of this AOR has replaced it meanwhile
+                List<Binding> before = previous.get(previous.size() - 1);
+                location.update(aor, current -> current == result ? before : current);
                 listener.registration("error");
                 reply(transaction, request, 500, "Server Internal Error - registration not stored", Map.of("Retry-After", "5"),
                         null);

@@ -21,6 +21,8 @@ public final class SipService implements TransactionUser {
     private final Registrar registrar;
     private final BooleanSupplier draining;
     private final String serverHeader;
+    /** RFC 3261 §8.2.6.2: a To tag of our own, random per node so responses of two nodes never collide. */
+    private final String toTag = Long.toHexString(new java.security.SecureRandom().nextLong());
 
     public SipService(Registrar registrar, BooleanSupplier draining, String serverHeader) {
         this.registrar = registrar;
@@ -40,7 +42,7 @@ public final class SipService implements TransactionUser {
         switch (request.method()) {
             case SipRequest.REGISTER -> registrar.register(transaction);
             case SipRequest.OPTIONS -> {
-                SipResponse ok = SipResponse.to(request, 200, "OK").withToTag("sb");
+                SipResponse ok = SipResponse.to(request, 200, "OK").withToTag(toTag);
                 ok.headers().add(HeaderNames.ALLOW, ALLOW);
                 ok.headers().add("Accept", "application/sdp");
                 ok.headers().add(HeaderNames.SERVER, serverHeader);
@@ -48,10 +50,10 @@ public final class SipService implements TransactionUser {
             }
             case SipRequest.CANCEL -> {
                 // RFC 3261 §9.2: no INVITE transaction here to cancel
-                transaction.respond(SipResponse.to(request, 481, "Call/Transaction Does Not Exist").withToTag("sb"));
+                transaction.respond(SipResponse.to(request, 481, "Call/Transaction Does Not Exist").withToTag(toTag));
             }
             default -> {
-                SipResponse notAllowed = SipResponse.to(request, 405, "Method Not Allowed").withToTag("sb");
+                SipResponse notAllowed = SipResponse.to(request, 405, "Method Not Allowed").withToTag(toTag);
                 notAllowed.headers().add(HeaderNames.ALLOW, ALLOW);
                 transaction.respond(notAllowed);
             }

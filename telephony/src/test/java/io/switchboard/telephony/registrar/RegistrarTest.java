@@ -196,4 +196,26 @@ class RegistrarTest {
             assertThat(renewed.registerWithAuth("Contact: " + renewed.contact(), "600", "MD5").status()).isEqualTo(200);
         }
     }
+
+    @Test
+    void credentialsComputedForAnotherRequestUriAreRefused() throws Exception {
+        SipResponse challenge = alice.send(alice.register("Contact: " + alice.contact(), "600", null));
+        String offer = challenge.headers().fields("WWW-Authenticate").get(0);
+        String forOtherUri = DigestClient.authorization(offer, "alice", "wonderland", "REGISTER",
+                "sip:elsewhere.example", alice.nc++, "c1");
+        SipResponse refused = alice.send(alice.register("Contact: " + alice.contact(), "600", forOtherUri));
+        assertThat(refused.status()).isEqualTo(400);
+        assertThat(refused.reason()).contains("digest uri does not match");
+        assertThat(node.location.size()).isZero();
+    }
+
+    @Test
+    void aBindingTheStoreCouldNotKeepIsNotInForce() throws Exception {
+        node.bindings.close(); // every later commit fails
+        SipResponse failed = alice.registerWithAuth("Contact: " + alice.contact(), "600", "SHA-256");
+        assertThat(failed.status()).isEqualTo(500);
+        assertThat(failed.header("Retry-After")).isEqualTo("5");
+        assertThat(node.location.lookup("sip:alice@" + RegistrarFixture.DOMAIN, node.clock.millis())).isEmpty();
+        assertThat(node.location.size()).isZero();
+    }
 }
