@@ -279,4 +279,46 @@ class CallTest {
                 + "\r\nCSeq: 1 INVITE\r\nContact: " + alice.contact() + "\r\nContent-Length: 0\r\n\r\n"));
         assertThat(looping.awaitFinal().status()).isEqualTo(483);
     }
+
+    @Test
+    void aTcpPhoneIsCalledOverTheConnectionItRegisteredOn() throws Exception {
+        SipPhone alice = udpPhone("alice");
+        SipPhone bob = SipPhone.tcp("bob", DOMAIN, node.sipPort(Transport.TCP));
+        phones.add(bob);
+        assertThat(bob.register(600).status()).isEqualTo(200);
+        SipPhone.Call call = alice.call(target("bob"));
+        call.invite(null);
+        SipPhone.Incoming atBob = bob.awaitInvite();
+        assertThat(atBob.invite.topVia().transport()).isEqualTo("TCP");
+        assertThat(atBob.invite.headers().values("Record-Route")).hasSize(2); // UDP caller, TCP callee
+        atBob.answer();
+        SipResponse ok = call.awaitFinal();
+        assertThat(ok.status()).isEqualTo(200);
+        call.ack(ok);
+        bob.awaitRequest("ACK", Duration.ofSeconds(5));
+        Thread answerer = Thread.ofVirtual().start(() -> {
+            try {
+                atBob.respondTo(bob.awaitRequest("BYE", Duration.ofSeconds(5)), 200);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        assertThat(call.bye().status()).isEqualTo(200);
+        answerer.join();
+    }
+
+    @Test
+    void callRecordsSurviveARestart() throws Exception {
+        SipPhone alice = udpPhone("alice");
+        SipPhone.Call call = alice.call(target("nobody"));
+        call.invite(null);
+        assertThat(call.awaitFinal().status()).isEqualTo(404);
+        await().atMost(Duration.ofSeconds(3)).untilAsserted(() ->
+                assertThat(lastRecord().path("status").asText()).isEqualTo("not_found"));
+        node.close();
+        node = new TelephonyNode(dir, Map.of(), Map.of("SWITCHBOARD_TELEPHONY_AUTH", "false"));
+        JsonNode record = lastRecord();
+        assertThat(record.path("status").asText()).isEqualTo("not_found");
+        assertThat(record.path("caller").asText()).isEqualTo("alice");
+    }
 }

@@ -37,6 +37,7 @@ final class SipPhone implements AutoCloseable {
     final boolean webSocket;
     private final DatagramSocket socket;
     private final WebSocket ws;
+    private final java.net.Socket tcp;
     private final InetSocketAddress server;
     private final LinkedBlockingQueue<SipMessage> inbox = new LinkedBlockingQueue<>();
     private final List<SipMessage> seen = Collections.synchronizedList(new ArrayList<>());
@@ -49,18 +50,32 @@ final class SipPhone implements AutoCloseable {
 
     /** A UDP phone talking to the node's UDP port. */
     static SipPhone udp(String user, String domain, int serverPort) throws IOException {
-        return new SipPhone(user, domain, serverPort, null);
+        return new SipPhone(user, domain, serverPort, null, false);
+    }
+
+    /** A phone on one TCP connection to the node, which must reach it over that same connection. */
+    static SipPhone tcp(String user, String domain, int serverPort) throws IOException {
+        return new SipPhone(user, domain, serverPort, null, true);
     }
 
     /** A browser-style phone on the node's WebSocket endpoint, subprotocol "sip". */
     static SipPhone webSocket(String user, String domain, String httpBaseUrl) throws Exception {
-        return new SipPhone(user, domain, -1, httpBaseUrl.replace("http://", "ws://") + "/sip");
+        return new SipPhone(user, domain, -1, httpBaseUrl.replace("http://", "ws://") + "/sip", false);
     }
 
-    private SipPhone(String user, String domain, int serverPort, String wsUrl) throws IOException {
+    private SipPhone(String user, String domain, int serverPort, String wsUrl, boolean overTcp) throws IOException {
         this.user = user;
         this.domain = domain;
         this.webSocket = wsUrl != null;
+        if (overTcp) {
+            tcp = new java.net.Socket(InetAddress.getLoopbackAddress(), serverPort);
+            socket = null;
+            ws = null;
+            server = null;
+            receiver = Thread.ofPlatform().daemon().name("phone-" + user).start(this::receiveTcp);
+            return;
+        }
+        tcp = null;
         if (wsUrl == null) {
             socket = new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
             server = new InetSocketAddress(InetAddress.getLoopbackAddress(), serverPort);
@@ -100,6 +115,38 @@ final class SipPhone implements AutoCloseable {
         }
     }
 
+    /** RFC 3261 §18.3: messages on a stream are delimited by Content-Length. */
+    private void receiveTcp() {
+        try {
+            java.io.BufferedInputStream in = new java.io.BufferedInputStream(tcp.getInputStream());
+            while (!tcp.isClosed()) {
+                java.io.ByteArrayOutputStream head = new java.io.ByteArrayOutputStream();
+                int b;
+                int matched = 0;
+                while (matched < 4 && (b = in.read()) >= 0) {
+                    head.write(b);
+                    matched = (b == (matched % 2 == 0 ? '\r' : '\n')) ? matched + 1 : (b == '\r' ? 1 : 0);
+                }
+                if (matched < 4) {
+                    return;
+                }
+                String text = head.toString(StandardCharsets.UTF_8);
+                if (text.isBlank()) {
+                    continue;
+                }
+                java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?im)^(?:content-length|l)\\s*:\\s*(\\d+)").matcher(text);
+                int length = m.find() ? Integer.parseInt(m.group(1)) : 0;
+                byte[] body = in.readNBytes(length);
+                byte[] all = new byte[head.size() + body.length];
+                System.arraycopy(head.toByteArray(), 0, all, 0, head.size());
+                System.arraycopy(body, 0, all, head.size(), body.length);
+                accept(all);
+            }
+        } catch (IOException e) {
+            // closed
+        }
+    }
+
     private void accept(byte[] data) {
         try {
             SipMessage message = SipParser.parse(data);
@@ -111,24 +158,26 @@ final class SipPhone implements AutoCloseable {
     }
 
     String transportToken() {
-        return webSocket ? "WS" : "UDP";
+        return webSocket ? "WS" : tcp != null ? "TCP" : "UDP";
     }
 
     String host() {
         return webSocket ? wsHost : "127.0.0.1";
     }
 
-    int port() {
-        return webSocket ? 0 : socket.getLocalPort();
-    }
-
     String sentBy() {
+        if (tcp != null) {
+            return "127.0.0.1:" + tcp.getLocalPort();
+        }
         return webSocket ? wsHost : "127.0.0.1:" + socket.getLocalPort();
     }
 
     String contact() {
         if (claimedContact != null) {
             return claimedContact;
+        }
+        if (tcp != null) {
+            return "<sip:" + user + "@" + sentBy() + ";transport=tcp>";
         }
         return webSocket ? "<sip:" + user + "@" + wsHost + ";transport=ws>" : "<sip:" + user + "@" + sentBy() + ">";
     }
@@ -142,6 +191,11 @@ final class SipPhone implements AutoCloseable {
         try {
             if (ws != null) {
                 ws.sendText(message, true).join();
+            } else if (tcp != null) {
+                synchronized (tcp) {
+                    tcp.getOutputStream().write(bytes);
+                    tcp.getOutputStream().flush();
+                }
             } else {
                 socket.send(new DatagramPacket(bytes, bytes.length, server));
             }
@@ -387,6 +441,13 @@ final class SipPhone implements AutoCloseable {
     public void close() {
         if (socket != null) {
             socket.close();
+        }
+        if (tcp != null) {
+            try {
+                tcp.close();
+            } catch (IOException e) {
+                // closing anyway
+            }
         }
         if (ws != null) {
             ws.abort();
