@@ -28,7 +28,7 @@ usage: bench/sip-call.sh [--quick] [--only kamailio|switchboard]
 
 Environment (defaults): KAMAILIO_PORT (5060), SWITCHBOARD_PORT (5080), SWITCHBOARD_HTTP (18080),
 UAC_PORT (6001), UAS_PORT (5070), KAMAILIO_CFG (bench/baseline/kamailio.cfg), KAMAILIO_SHM_MB
-(2048), START_KAMAILIO (4000), START_SWITCHBOARD (4000), WARM_UP_RATE (1000), WARM_UP_SECONDS (10),
+(2048), START_KAMAILIO (4000), START_SWITCHBOARD (4000), WARM_UP_RATE (2000), WARM_UP_SECONDS (30),
 SWITCHBOARD_START_TIMEOUT (300 s), SWITCHBOARD_RUN_ARGS, BENCH_OUT (bench/out).
 EOF
 }
@@ -70,8 +70,8 @@ UAS_PORT=${UAS_PORT:-5070}
 KAMAILIO_CFG=${KAMAILIO_CFG:-$BASELINE/kamailio.cfg}
 KAMAILIO_SHM_MB=${KAMAILIO_SHM_MB:-2048}    # the kit's figure for call runs (transactions live in shm)
 SWITCHBOARD_START_TIMEOUT=${SWITCHBOARD_START_TIMEOUT:-300}
-WARM_UP_RATE=${WARM_UP_RATE:-1000}
-WARM_UP_SECONDS=${WARM_UP_SECONDS:-10}
+WARM_UP_RATE=${WARM_UP_RATE:-2000}
+WARM_UP_SECONDS=${WARM_UP_SECONDS:-30}
 MIN_RATE=100            # below this a target counts as failing outright
 MAX_RATE=200000         # the step-up never goes past this
 COOLDOWN=5              # seconds between probes: let late responses and timers drain

@@ -274,7 +274,14 @@ public final class ProxyCore {
             branches.add(context.addBranch(target.contact(), target.flow()));
         }
         for (Branch branch : branches) {
-            SipRequest out = forwardedCopy(request, SipUri.parse(branch.target), branch.flow, loopHash);
+            SipRequest out;
+            try {
+                out = forwardedCopy(request, SipUri.parse(branch.target), branch.flow, loopHash);
+            } catch (IllegalArgumentException e) {
+                // a contact stored from a device that we cannot address: this branch fails alone
+                context.onResponse(branch, null, 502, "Bad Gateway - unusable contact " + branch.target);
+                continue;
+            }
             if (dialogCreating) {
                 addRecordRoute(out, tx.flow(), branch.flow, request.from().tag());
             }
@@ -343,10 +350,16 @@ public final class ProxyCore {
                 reject(tx, request, 480, "Temporarily Unavailable - the other party is not reachable");
                 return;
             }
-            ResponseContext context = new ResponseContext(this, tx, request, null);
-            tx.attach(context);
-            Branch branch = context.addBranch(request.requestUri().toString(), flow);
-            context.send(branch, forwardedCopy(request, null, flow, loopHash));
+            try {
+                ResponseContext context = new ResponseContext(this, tx, request, null);
+                tx.attach(context);
+                Branch branch = context.addBranch(request.requestUri().toString(), flow);
+                context.send(branch, forwardedCopy(request, null, flow, loopHash));
+            } catch (RuntimeException e) {
+                // never leave a transaction unanswered: it would linger without end
+                log.warn("could not forward {} {}: {}", request.method(), request.requestUri(), e.toString());
+                reject(tx, request, 500, "Server Internal Error");
+            }
         });
     }
 
