@@ -37,6 +37,7 @@ import io.switchboard.telephony.proxy.FlowDirectory;
 import io.switchboard.telephony.proxy.LocalEndpoints;
 import io.switchboard.telephony.proxy.ProxyCore;
 import io.switchboard.telephony.proxy.ProxySettings;
+import io.switchboard.telephony.proxy.RouteSigner;
 import io.switchboard.telephony.ws.SipWebSocketEndpoint;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -112,12 +113,13 @@ public final class Telephony implements NodeModule {
         calls = new CallTracker(callRecords, new CallMetrics(context.meters()), clock, context.nodeId(),
                 section.duration("maxCallDuration", Duration.ofHours(12)));
         webSockets = new SipWebSocketEndpoint(transport, transportSettings.maxMessageSize(),
-                (reason, t) -> metrics.dropped(reason, t, null));
+                transportSettings.maxConnectionsPerAddress(), (reason, t) -> metrics.dropped(reason, t, null));
         FlowDirectory flows = new FlowDirectory(transport, webSockets::flow);
         LocalEndpoints endpoints = new LocalEndpoints(transport, proxySettings.advertisedAddress(),
                 () -> context.http().port());
+        RouteSigner routeSigner = RouteSigner.fromStore(context.store().jdbi());
         ProxyCore proxy = new ProxyCore(proxySettings, location, directory, numbers, authenticator, calls, flows, endpoints,
-                clock, metrics::authFailure);
+                clock, metrics::authFailure, routeSigner);
         SipService service = new SipService(registrar, proxy, () -> context.readiness().isDraining(), "Switchboard");
         TransactionLayer transactions = new TransactionLayer(transport, TimerSettings.rfc3261(), service);
         proxy.bind(transactions);
@@ -145,12 +147,14 @@ public final class Telephony implements NodeModule {
                     directory.start();
                     numbers.start();
                     calls.start();
+                    routeSigner.prepare();
                     long now = clock.millis();
                     bindings.deleteExpired(now);
                     List<Binding> live = bindings.loadLive(now);
                     location.load(live);
                     bindings.start();
                     sweeper.scheduleWithFixedDelay(() -> expire(bindings), 1, 1, TimeUnit.SECONDS);
+                    sweeper.scheduleWithFixedDelay(webSockets::ping, 25, 25, TimeUnit.SECONDS);
                     log.info("telephony: {} accounts, {} registrations restored, domain {}", directory.size(),
                             live.size(), domain);
                 },

@@ -321,4 +321,92 @@ class CallTest {
         assertThat(record.path("status").asText()).isEqualTo("not_found");
         assertThat(record.path("caller").asText()).isEqualTo("alice");
     }
+
+    @Test
+    void forgedRoutesDoNotMakeTheNodeARelay() throws Exception {
+        SipPhone alice = udpPhone("alice");
+        try (java.net.DatagramSocket victim = new java.net.DatagramSocket(
+                new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0))) {
+            victim.setSoTimeout(500);
+            String target = "sip:x@127.0.0.1:" + victim.getLocalPort();
+            int node = this.node.sipPort(Transport.UDP);
+            String forgedToken = java.util.Base64.getUrlEncoder().withoutPadding()
+                    .encodeToString(("udp:0>127.0.0.1:" + victim.getLocalPort()).getBytes());
+            List<String> routes = List.of("<sip:127.0.0.1:" + node + ";lr>",
+                    "<sip:127.0.0.1:" + node + ";lr;ftag=x;cf=" + forgedToken + ";ef=" + forgedToken + ";sb=AAAAAAAAAAAAAAAA>",
+                    "<tel:+4930123>");
+            for (String route : routes) {
+                String callId = java.util.UUID.randomUUID() + "@forged";
+                alice.send("MESSAGE " + target + " SIP/2.0\r\n" + alice.via() + "\r\nMax-Forwards: 70\r\n"
+                        + "From: <sip:alice@" + DOMAIN + ">;tag=a1\r\nTo: <" + target + ">;tag=b1\r\nCall-ID: " + callId
+                        + "\r\nCSeq: 1 MESSAGE\r\nRoute: " + route + "\r\nContent-Length: 0\r\n\r\n");
+                SipResponse refused = alice.awaitResponse(r -> r.callId().equals(callId), Duration.ofSeconds(5));
+                assertThat(refused.status()).as(route).isEqualTo(404);
+            }
+            byte[] buffer = new byte[2048];
+            assertThat(receivesNothing(victim, buffer)).isTrue();
+        }
+    }
+
+    private static boolean receivesNothing(java.net.DatagramSocket socket, byte[] buffer) throws Exception {
+        try {
+            socket.receive(new java.net.DatagramPacket(buffer, buffer.length));
+            return false;
+        } catch (java.net.SocketTimeoutException e) {
+            return true;
+        }
+    }
+
+    @Test
+    void callsInProgressCanBeHungUpAfterTheNodeRestarts() throws Exception {
+        SipPhone alice = udpPhone("alice");
+        SipPhone bob = udpPhone("bob");
+        SipPhone.Call call = alice.call(target("bob"));
+        call.invite(null);
+        SipPhone.Incoming atBob = bob.awaitInvite();
+        atBob.answer();
+        SipResponse ok = call.awaitFinal();
+        call.ack(ok);
+        bob.awaitRequest("ACK", Duration.ofSeconds(5));
+        int port = node.sipPort(Transport.UDP);
+        node.close();
+        node = new TelephonyNode(dir, Map.of("sip", "udp:127.0.0.1:" + port), Map.of("SWITCHBOARD_TELEPHONY_AUTH", "false"));
+        Thread answerer = Thread.ofVirtual().start(() -> {
+            try {
+                atBob.respondTo(bob.awaitRequest("BYE", Duration.ofSeconds(5)), 200);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        assertThat(call.bye().status()).isEqualTo(200);
+        answerer.join();
+    }
+
+    @Test
+    void aDeviceThatAnswersAfterTheCallerGaveUpIsHungUp() throws Exception {
+        SipPhone alice = udpPhone("alice");
+        SipPhone bob = udpPhone("bob");
+        SipPhone.Call call = alice.call(target("bob"));
+        call.invite(null);
+        SipPhone.Incoming atBob = bob.awaitInvite(); // bob never rings: it cannot be cancelled yet (RFC 3261 §9.1)
+        call.cancel();
+        assertThat(call.awaitFinal().status()).isEqualTo(487); // after the node's grace period
+        atBob.answer();
+        SipRequest ack = bob.awaitRequest("ACK", Duration.ofSeconds(5));
+        SipRequest bye = bob.awaitRequest("BYE", Duration.ofSeconds(5));
+        assertThat(bye.callId()).isEqualTo(ack.callId()).isEqualTo(atBob.invite.callId());
+        assertThat(alice.receivesNo("BYE", Duration.ofMillis(300))).isTrue();
+    }
+
+    @Test
+    void aDeviceMayNameTheNodeAsItsOutboundProxyByDomain() throws Exception {
+        SipPhone alice = udpPhone("alice");
+        SipPhone bob = udpPhone("bob");
+        SipPhone.Call call = alice.call(target("bob"));
+        call.invite("Route: <sip:" + DOMAIN + ";lr>\r\n");
+        SipPhone.Incoming atBob = bob.awaitInvite();
+        assertThat(atBob.invite.headers().values("Route")).isEmpty();
+        atBob.respond(486, "Busy Here");
+        assertThat(call.awaitFinal().status()).isEqualTo(486);
+    }
 }

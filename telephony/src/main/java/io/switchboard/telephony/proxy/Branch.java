@@ -20,6 +20,8 @@ final class Branch implements ClientTransactionListener {
     /** A CANCEL is owed but waits for a provisional response (§9.1). */
     boolean cancelOwed;
     boolean cancelSent;
+    /** Never sent: the call was answered or cancelled before its turn came. */
+    boolean skipped;
     SipResponse finalResponse;
     /** The final response was made up here (timeout, transport error), not received. */
     boolean synthetic;

@@ -49,7 +49,7 @@ import java.util.zip.CRC32;
  */
 public final class ProxyCore {
     static final Logger log = LoggerFactory.getLogger(ProxyCore.class);
-    /** Marks Record-Route entries written by this node; its value tells nodes apart. */
+    /** The parameter of our Record-Route entries that carries the signature of their flow tokens. */
     static final String ROUTE_MARK = "sb";
 
     final ProxySettings settings;
@@ -62,14 +62,14 @@ public final class ProxyCore {
     private final LocalEndpoints local;
     private final Clock clock;
     private final Consumer<String> authFailures;
-    private final String nodeMark;
+    private final RouteSigner signer;
     /** RFC 3261 §8.2.6.2: the To tag of responses this node makes up itself. */
     final String toTag = Long.toHexString(new java.security.SecureRandom().nextLong());
     volatile TransactionLayer transactions;
 
     public ProxyCore(ProxySettings settings, LocationService location, AccountDirectory accounts, NumberDirectory numbers,
                      DigestAuthenticator authenticator, CallTracker calls, FlowDirectory flows, LocalEndpoints local,
-                     Clock clock, Consumer<String> authFailures) {
+                     Clock clock, Consumer<String> authFailures, RouteSigner signer) {
         this.settings = settings;
         this.location = location;
         this.accounts = accounts;
@@ -80,7 +80,7 @@ public final class ProxyCore {
         this.local = local;
         this.clock = clock;
         this.authFailures = authFailures;
-        this.nodeMark = Long.toString(new java.security.SecureRandom().nextInt() & 0x7fffffff, 36);
+        this.signer = signer;
     }
 
     public void bind(TransactionLayer layer) {
@@ -94,6 +94,10 @@ public final class ProxyCore {
             route(tx, request);
         } catch (IllegalArgumentException e) {
             reject(tx, request, 400, "Bad Request - " + e.getMessage());
+        } catch (RuntimeException e) {
+            // malformed input must not flood the log with stack traces
+            log.debug("could not route {} from {}", request.startLine(), tx.flow().remote(), e);
+            reject(tx, request, 500, "Server Internal Error");
         }
     }
 
@@ -110,6 +114,8 @@ public final class ProxyCore {
         }
         boolean invite = request.isMethod(SipRequest.INVITE);
         if (invite) {
+            // a CANCEL may be handled on another thread before this INVITE is forked
+            tx.attach(new CancelGate());
             // §16.2: a stateful proxy answers 100 at once so the caller stops retransmitting
             tx.respond(SipResponse.to(request, 100, "Trying"));
         }
@@ -267,7 +273,7 @@ public final class ProxyCore {
             call = calls.started(request.callId(), request.from().tag(), caller.identity(), callee, dialed, devices);
         }
         ResponseContext context = new ResponseContext(this, tx, request, call);
-        tx.attach(context);
+        boolean cancelledEarly = handOver(tx, context);
         boolean dialogCreating = isDialogCreating(request);
         List<Branch> branches = new ArrayList<>();
         for (Target target : targets.values()) {
@@ -287,6 +293,19 @@ public final class ProxyCore {
             }
             context.send(branch, out);
         }
+        if (cancelledEarly) {
+            context.cancelByCaller();
+        }
+    }
+
+    /**
+     * Replaces the INVITE's {@link CancelGate} by its response context; true when the caller
+     * cancelled meanwhile (the context then cancels what it forked).
+     */
+    private static boolean handOver(ServerTransaction tx, ResponseContext context) {
+        Object attachment = tx.attachment();
+        tx.attach(context);
+        return attachment instanceof CancelGate gate && gate.handOver(context);
     }
 
     private static String callerContact(SipRequest request) {
@@ -305,37 +324,64 @@ public final class ProxyCore {
 
     // ---- in dialog ----------------------------------------------------------------------------
 
-    /** Our Route entries popped from a request, with the flow tokens of the first. */
-    record OwnRoute(String fromTag, String callerFlow, String calleeFlow) {
+    /** Our Route entries popped from a request; the flow tokens when one of them was signed by us. */
+    record OwnRoute(String fromTag, String callerFlow, String calleeFlow, boolean signed) {
     }
 
     /**
-     * §16.4: Route entries naming this node are removed; the first one's parameters say over which
-     * flows the two ends of the dialog are reached.
+     * §16.4: Route entries naming this node are removed. An entry we Record-Routed carries signed
+     * flow tokens that say over which flows the two ends of the dialog are reached; an entry a
+     * device preloaded (this node as its outbound proxy, by address or by a served domain) has none.
+     * A Route whose signature does not verify is not ours.
      */
     OwnRoute popOwnRoutes(SipRequest request) {
+        List<String> routes = request.headers().values(HeaderNames.ROUTE);
+        if (routes.isEmpty()) {
+            return null;
+        }
         OwnRoute own = null;
-        while (true) {
-            List<String> routes = request.headers().values(HeaderNames.ROUTE);
-            if (routes.isEmpty()) {
-                return own;
-            }
-            NameAddress route = NameAddress.parse(routes.get(0));
+        int popped = 0;
+        for (String value : routes) {
+            NameAddress route = NameAddress.parse(value);
             SipUri uri = route.uri();
-            boolean ours = nodeMark.equals(uri.param(ROUTE_MARK)) || (uri.param(ROUTE_MARK) == null && local.isThisNode(uri));
-            if (!ours) {
-                return own;
+            if (!uri.isSip() || uri.host() == null) {
+                break;
             }
-            request.headers().removeFirstValue(HeaderNames.ROUTE);
-            if (own == null) {
-                own = new OwnRoute(uri.param("ftag"), FlowDirectory.fromToken(uri.param("cf")),
-                        FlowDirectory.fromToken(uri.param("ef")));
+            String mark = uri.param(ROUTE_MARK);
+            if (mark != null) {
+                String ftag = uri.param("ftag");
+                String cf = uri.param("cf");
+                String ef = uri.param("ef");
+                if (!signer.verify(signedText(ftag, cf, ef), mark)) {
+                    break;
+                }
+                if (own == null || !own.signed()) {
+                    own = new OwnRoute(ftag, FlowDirectory.fromToken(cf), FlowDirectory.fromToken(ef), true);
+                }
+            } else if (local.isThisNode(uri) || accounts.domainFor(uri.host()).equalsIgnoreCase(uri.host())) {
+                if (own == null) {
+                    own = new OwnRoute(null, null, null, false);
+                }
+            } else {
+                break;
+            }
+            popped++;
+        }
+        if (popped > 0) {
+            request.headers().remove(HeaderNames.ROUTE);
+            for (String rest : routes.subList(popped, routes.size())) {
+                request.headers().add(HeaderNames.ROUTE, rest);
             }
         }
+        return own;
+    }
+
+    private static String signedText(String ftag, String cf, String ef) {
+        return ftag + "|" + cf + "|" + ef;
     }
 
     private void forwardInDialog(ServerTransaction tx, SipRequest request, OwnRoute own, String loopHash) {
-        if (own == null) {
+        if (own == null || !own.signed()) {
             // not routed through us at dialog creation: refuse rather than relay (as Kamailio's default "Not here")
             reject(tx, request, 404, "Not Found - in-dialog request without this proxy's Route");
             return;
@@ -352,9 +398,12 @@ public final class ProxyCore {
             }
             try {
                 ResponseContext context = new ResponseContext(this, tx, request, null);
-                tx.attach(context);
+                boolean cancelledEarly = handOver(tx, context);
                 Branch branch = context.addBranch(request.requestUri().toString(), flow);
                 context.send(branch, forwardedCopy(request, null, flow, loopHash));
+                if (cancelledEarly) {
+                    context.cancelByCaller();
+                }
             } catch (RuntimeException e) {
                 // never leave a transaction unanswered: it would linger without end
                 log.warn("could not forward {} {}: {}", request.method(), request.requestUri(), e.toString());
@@ -364,60 +413,29 @@ public final class ProxyCore {
     }
 
     /**
-     * The flow an in-dialog request takes: the other end's flow from our Route entry when still
-     * open, else the next Route or the Request-URI (§16.6 step 7), via a binding with that contact
-     * or the URI's address.
+     * The flow an in-dialog request takes (§16.6 step 7): towards the other end of the dialog over
+     * the flow recorded in our signed Route entry, which also reaches a next proxy on that side; if
+     * that connection has closed, over the connection the addressed device registered again with.
+     * Never to an address the request names but this node did not record: that would make the
+     * node an open relay.
      */
     private CompletionStage<SipFlow> nextHop(SipRequest request, OwnRoute own) {
-        if (own != null) {
-            String fromTag = request.from().tag();
-            boolean fromCaller = own.fromTag() != null && own.fromTag().equals(fromTag);
-            String flowId = fromCaller ? own.calleeFlow() : own.callerFlow();
-            Optional<SipFlow> flow = flows.open(flowId);
-            if (flow.isPresent() && request.headers().fields(HeaderNames.ROUTE).isEmpty()) {
-                return CompletableFuture.completedFuture(flow.get());
+        String fromTag = request.from().tag();
+        boolean fromCaller = own.fromTag() != null && own.fromTag().equals(fromTag);
+        Optional<SipFlow> flow = flows.open(fromCaller ? own.calleeFlow() : own.callerFlow());
+        if (flow.isPresent()) {
+            return CompletableFuture.completedFuture(flow.get());
+        }
+        SipUri target = request.requestUri();
+        if (target.isSip()) {
+            for (Binding binding : location.byContact(target.toString(), clock.millis())) {
+                Optional<SipFlow> registered = flows.toBinding(binding);
+                if (registered.isPresent()) {
+                    return CompletableFuture.completedFuture(registered.get());
+                }
             }
         }
-        List<String> routes = request.headers().values(HeaderNames.ROUTE);
-        SipUri next = routes.isEmpty() ? request.requestUri() : NameAddress.parse(routes.get(0)).uri();
-        return resolve(next);
-    }
-
-    private CompletionStage<SipFlow> resolve(SipUri uri) {
-        for (Binding binding : location.byContact(uri.toString(), clock.millis())) {
-            Optional<SipFlow> flow = flows.toBinding(binding);
-            if (flow.isPresent()) {
-                return CompletableFuture.completedFuture(flow.get());
-            }
-        }
-        String transportParam = uri.param("transport");
-        Transport transport;
-        try {
-            transport = transportParam == null ? Transport.UDP : Transport.parse(transportParam);
-        } catch (IllegalArgumentException e) {
-            return CompletableFuture.completedFuture(null);
-        }
-        String host = uri.host();
-        if (host.startsWith("[")) {
-            host = host.substring(1, host.length() - 1);
-        }
-        int port = uri.port() > 0 ? uri.port() : 5060;
-        byte[] literal = io.netty.util.NetUtil.createByteArrayFromIpAddressString(host);
-        if (literal == null) {
-            return CompletableFuture.completedFuture(null); // no DNS (RFC 3263) in this node
-        }
-        if (transport == Transport.UDP) {
-            return CompletableFuture.completedFuture(flows.udp(host, port).orElse(null));
-        }
-        if (transport != Transport.TCP) {
-            return CompletableFuture.completedFuture(null);
-        }
-        try {
-            InetSocketAddress remote = new InetSocketAddress(java.net.InetAddress.getByAddress(literal), port);
-            return transactions.transport().flowTo(Transport.TCP, remote).exceptionally(e -> null);
-        } catch (java.net.UnknownHostException e) {
-            return CompletableFuture.completedFuture(null);
-        }
+        return CompletableFuture.completedFuture(null);
     }
 
     // ---- CANCEL and ACK -----------------------------------------------------------------------
@@ -427,6 +445,14 @@ public final class ProxyCore {
         SipRequest cancel = tx.request();
         Optional<ServerTransaction> invite = transactions.findInviteFor(cancel);
         Object attachment = invite.map(ServerTransaction::attachment).orElse(null);
+        if (attachment instanceof CancelGate gate) {
+            tx.respond(SipResponse.to(cancel, 200, "OK").withToTag(toTag));
+            ResponseContext context = gate.cancel();
+            if (context != null) {
+                context.cancelByCaller();
+            }
+            return;
+        }
         if (!(attachment instanceof ResponseContext context)) {
             tx.respond(SipResponse.to(cancel, 481, "Call/Transaction Does Not Exist").withToTag(toTag));
             return;
@@ -442,7 +468,7 @@ public final class ProxyCore {
                 return;
             }
             OwnRoute own = popOwnRoutes(ack);
-            if (own == null) {
+            if (own == null || !own.signed()) {
                 return; // not ours to route; an ACK is never answered
             }
             String incomingBranch = ack.topVia().branch();
@@ -455,8 +481,8 @@ public final class ProxyCore {
                 SipRequest out = forwardedCopy(ack, null, flow, null, branch);
                 transactions.transport().send(out, flow);
             });
-        } catch (IllegalArgumentException e) {
-            log.debug("dropping malformed ACK from {}: {}", from, e.getMessage());
+        } catch (RuntimeException e) {
+            log.debug("dropping malformed ACK from {}: {}", from, e.toString());
         }
     }
 
@@ -483,10 +509,43 @@ public final class ProxyCore {
         return out;
     }
 
+    /**
+     * A device answered after the caller was already given a final error (the caller cancelled and
+     * the grace period ran out): ACK its 2xx and end its call with a BYE, so it does not sit in a
+     * call nobody is on (RFC 3261 §13.3.1.4 and §15).
+     */
+    void hangUpLateAnswer(SipRequest invite, SipResponse ok, SipFlow flow) {
+        try {
+            List<NameAddress> contacts = ok.contacts();
+            SipUri target = contacts.isEmpty() ? invite.requestUri() : contacts.get(0).uri();
+            long number = invite.cseq().number();
+            transactions.transport().send(requestInDialog(SipRequest.ACK, target, invite, ok, number, flow), flow);
+            transactions.sendRequest(requestInDialog(SipRequest.BYE, target, invite, ok, number + 1, flow), flow,
+                    ResponseContext.IGNORE);
+        } catch (RuntimeException e) {
+            log.debug("could not end a late answer from {}: {}", flow, e.toString());
+        }
+    }
+
+    private SipRequest requestInDialog(String method, SipUri target, SipRequest invite, SipResponse ok, long cseq,
+                                       SipFlow flow) {
+        SipRequest request = new SipRequest(method, target);
+        request.headers().add(HeaderNames.VIA, "SIP/2.0/" + flow.transport().viaToken() + " " + local.hostFor(flow) + ":"
+                + local.portFor(flow) + ";branch=" + transactions.newBranch() + (flow.transport() == Transport.UDP ? ";rport" : ""));
+        request.headers().add(HeaderNames.MAX_FORWARDS, "70");
+        request.headers().add(HeaderNames.FROM, invite.headers().get(HeaderNames.FROM));
+        request.headers().add(HeaderNames.TO, ok.headers().get(HeaderNames.TO));
+        request.headers().add(HeaderNames.CALL_ID, invite.callId());
+        request.headers().add(HeaderNames.CSEQ, cseq + " " + method);
+        return request;
+    }
+
     /** §16.6 step 4, RFC 5658 when the sides differ: one entry per side, the callee's side on top. */
     private void addRecordRoute(SipRequest out, SipFlow callerFlow, SipFlow calleeFlow, String fromTag) {
-        String params = ";lr;" + ROUTE_MARK + "=" + nodeMark + (fromTag == null ? "" : ";ftag=" + fromTag)
-                + ";cf=" + FlowDirectory.token(callerFlow) + ";ef=" + FlowDirectory.token(calleeFlow);
+        String cf = FlowDirectory.token(callerFlow);
+        String ef = FlowDirectory.token(calleeFlow);
+        String params = ";lr" + (fromTag == null ? "" : ";ftag=" + fromTag) + ";cf=" + cf + ";ef=" + ef
+                + ";" + ROUTE_MARK + "=" + signer.sign(signedText(fromTag, cf, ef));
         String callerSide = routeUri(callerFlow) + params;
         String calleeSide = routeUri(calleeFlow) + params;
         if (!callerSide.equals(calleeSide)) {

@@ -30,7 +30,7 @@ final class ResponseContext {
     private static final long CANCEL_GRACE_MILLIS = 2_000;
     /** §9.1: a branch that answers neither the CANCEL nor the INVITE is given up after 64*T1. */
     private static final long CANCEL_GIVE_UP_MILLIS = 32_000;
-    private static final ClientTransactionListener IGNORE = new ClientTransactionListener() {
+    static final ClientTransactionListener IGNORE = new ClientTransactionListener() {
         @Override
         public void onResponse(ClientTransaction transaction, SipResponse response) {
         }
@@ -72,6 +72,15 @@ final class ResponseContext {
 
     /** Starts the branch's client transaction (§16.6 step 10) and, for INVITE, its Timer C (step 11). */
     void send(Branch branch, SipRequest out) {
+        synchronized (this) {
+            if (answered || cancelledByCaller) {
+                branch.skipped = true; // answered or cancelled while the fork was being sent: do not ring it
+            }
+        }
+        if (branch.skipped) {
+            onResponse(branch, null, 487, "Request Terminated");
+            return;
+        }
         ClientTransaction transaction;
         try {
             transaction = core.transactions.sendRequest(out, branch.flow, branch);
@@ -135,6 +144,11 @@ final class ResponseContext {
 
     private void onSuccess(Branch branch, SipResponse response) {
         finish(branch);
+        if (finalSent && !answered) {
+            // the caller was already told no (the grace after its CANCEL ran out): end this late answer
+            core.hangUpLateAnswer(request, response, branch.flow);
+            return;
+        }
         server.respond(strip(response)); // §16.7 step 5: every 2xx is forwarded
         if (answered) {
             return;

@@ -31,15 +31,18 @@ public final class SipWebSocketEndpoint {
 
     private final TransportLayer transport;
     private final int maxMessageSize;
+    private final int maxPerAddress;
     private final BiConsumer<String, Transport> dropped;
     private final ConcurrentHashMap<String, WebSocketFlow> flows = new ConcurrentHashMap<>();
     private final AtomicLong sequence = new AtomicLong();
     private final String prefix = "ws:" + Long.toString(new java.security.SecureRandom().nextInt() & 0x7fffffff, 36) + ".";
 
     /** @param dropped told of refused input ("subprotocol", "oversize", "binary_not_utf8") for metrics */
-    public SipWebSocketEndpoint(TransportLayer transport, int maxMessageSize, BiConsumer<String, Transport> dropped) {
+    public SipWebSocketEndpoint(TransportLayer transport, int maxMessageSize, int maxPerAddress,
+                                BiConsumer<String, Transport> dropped) {
         this.transport = transport;
         this.maxMessageSize = maxMessageSize;
+        this.maxPerAddress = maxPerAddress;
         this.dropped = dropped;
     }
 
@@ -76,11 +79,27 @@ public final class SipWebSocketEndpoint {
         }
         ctx.session.setIdleTimeout(java.time.Duration.ofMinutes(15));
         InetSocketAddress remote = (InetSocketAddress) ctx.session.getRemoteSocketAddress();
+        long fromThere = flows.values().stream().filter(f -> f.remote().getAddress().equals(remote.getAddress())).count();
+        if (fromThere >= maxPerAddress) {
+            dropped.accept("connection_limit", Transport.WS);
+            ctx.closeSession(WsCloseStatus.POLICY_VIOLATION, "too many SIP WebSocket connections from this address");
+            return;
+        }
         InetSocketAddress local = (InetSocketAddress) ctx.session.getLocalSocketAddress();
         WebSocketFlow flow = new WebSocketFlow(ctx, prefix + Long.toString(sequence.incrementAndGet(), 36), remote, local);
         ctx.attribute(FLOW, flow);
         flows.put(flow.id(), flow);
         log.debug("SIP WebSocket {} connected", flow);
+    }
+
+    /**
+     * Pings every open connection: a browser in a long call sends no SIP for minutes, and without
+     * traffic the connection (or a NAT or proxy on the way) would be dropped, and with it the BYE.
+     */
+    public void ping() {
+        for (WebSocketFlow flow : flows.values()) {
+            flow.ping();
+        }
     }
 
     private void received(WsContext ctx, byte[] message) {

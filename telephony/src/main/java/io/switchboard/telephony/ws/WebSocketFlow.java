@@ -49,6 +49,16 @@ final class WebSocketFlow implements SipFlow {
         return open && context.session.isOpen();
     }
 
+    void ping() {
+        if (isOpen()) {
+            try {
+                context.sendPing();
+            } catch (RuntimeException e) {
+                // the connection is going away; its close handler cleans up
+            }
+        }
+    }
+
     void closed() {
         open = false;
     }

@@ -86,7 +86,8 @@ final class RegistrarFixture implements AutoCloseable {
         calls = new CallTracker(new CallRecordStore(store.jdbi(), 1000), new CallMetrics(meters), clock, "test");
         ProxyCore proxy = new ProxyCore(new ProxySettings(settings.authenticate(), List.of(), Duration.ofSeconds(181), null),
                 location, directory, numbers, authenticator, calls, new FlowDirectory(transport, id -> java.util.Optional.empty()),
-                new LocalEndpoints(transport, null, () -> 0), clock, metrics::authFailure);
+                new LocalEndpoints(transport, null, () -> 0), clock, metrics::authFailure,
+                new io.switchboard.telephony.proxy.RouteSigner(new byte[32]));
         transactions = new TransactionLayer(transport, TimerSettings.rfc3261(),
                 new SipService(registrar, proxy, () -> false, "test"));
         proxy.bind(transactions);
