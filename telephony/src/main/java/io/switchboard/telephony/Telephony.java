@@ -25,6 +25,20 @@ import io.switchboard.telephony.registrar.Registrar;
 import io.switchboard.telephony.registrar.RegistrarSettings;
 import io.switchboard.telephony.sip.SipMetrics;
 import io.switchboard.telephony.sip.SipService;
+import io.switchboard.telephony.api.CallsApi;
+import io.switchboard.telephony.api.NumbersApi;
+import io.switchboard.telephony.calls.CallMetrics;
+import io.switchboard.telephony.calls.CallRecordStore;
+import io.switchboard.telephony.calls.CallTracker;
+import io.switchboard.telephony.numbers.NumberDirectory;
+import io.switchboard.telephony.numbers.NumberStore;
+import io.switchboard.telephony.proxy.AddressRange;
+import io.switchboard.telephony.proxy.FlowDirectory;
+import io.switchboard.telephony.proxy.LocalEndpoints;
+import io.switchboard.telephony.proxy.ProxyCore;
+import io.switchboard.telephony.proxy.ProxySettings;
+import io.switchboard.telephony.proxy.RouteSigner;
+import io.switchboard.telephony.ws.SipWebSocketEndpoint;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -47,12 +61,16 @@ public final class Telephony implements NodeModule {
     static final List<String> KNOWN_KEYS = List.of("auth", "minExpires", "maxExpires", "defaultExpires", "maxContacts",
             "digestAlgorithms", "nonceLifetime", "floodLimit", "floodBurst", "maxMessageSize", "maxConnections",
             "maxConnectionsPerAddress", "partialMessageTimeout", "idleConnectionTimeout", "ioThreads",
-            "udpReceiveBuffer", "workerThreads", "workerQueue");
+            "udpReceiveBuffer", "workerThreads", "workerQueue", "trustedPeers", "timerC", "advertisedAddress",
+            "maxCallDuration");
 
     private final Clock clock;
     private volatile TransportLayer transport;
     private volatile LocationService location;
     private volatile AccountDirectory directory;
+    private volatile NumberDirectory numbers;
+    private volatile CallTracker calls;
+    private volatile SipWebSocketEndpoint webSockets;
 
     public Telephony() {
         this(Clock.systemUTC());
@@ -89,14 +107,29 @@ public final class Telephony implements NodeModule {
         transport = new TransportLayer(transportSettings, metrics);
         Registrar registrar = new Registrar(registrarSettings, directory, authenticator, location, bindings, clock, metrics,
                 transport.executor());
-        SipService service = new SipService(registrar, () -> context.readiness().isDraining(), "Switchboard");
+        ProxySettings proxySettings = proxySettings(section, registrarSettings.authenticate());
+        numbers = new NumberDirectory(new NumberStore(context.store().jdbi(), clock), Duration.ofMillis(250));
+        CallRecordStore callRecords = new CallRecordStore(context.store().jdbi(), 100_000);
+        calls = new CallTracker(callRecords, new CallMetrics(context.meters()), clock, context.nodeId(),
+                section.duration("maxCallDuration", Duration.ofHours(12)));
+        webSockets = new SipWebSocketEndpoint(transport, transportSettings.maxMessageSize(),
+                transportSettings.maxConnectionsPerAddress(), (reason, t) -> metrics.dropped(reason, t, null));
+        FlowDirectory flows = new FlowDirectory(transport, webSockets::flow);
+        LocalEndpoints endpoints = new LocalEndpoints(transport, proxySettings.advertisedAddress(),
+                () -> context.http().port());
+        RouteSigner routeSigner = RouteSigner.fromStore(context.store().jdbi());
+        ProxyCore proxy = new ProxyCore(proxySettings, location, directory, numbers, authenticator, calls, flows, endpoints,
+                clock, metrics::authFailure, routeSigner);
+        SipService service = new SipService(registrar, proxy, () -> context.readiness().isDraining(), "Switchboard");
         TransactionLayer transactions = new TransactionLayer(transport, TimerSettings.rfc3261(), service);
+        proxy.bind(transactions);
         metrics.bindGauges(location::size, transactions::size, transport::openConnections);
 
         List<ListenPoint> points = new ArrayList<>();
         for (ListenAddress address : context.config().sipListeners()) {
             if (address.transport().equals("ws")) {
-                throw new ConfigException("sip", "WebSocket SIP listeners (" + address + ") are not served by this version; use udp or tcp");
+                throw new ConfigException("sip", "SIP over WebSocket (" + address + ") is served on the HTTP port at "
+                        + SipWebSocketEndpoint.PATH + "; list only udp and tcp listeners here");
             }
             points.add(new ListenPoint(Transport.parse(address.transport()), address.host(), address.port()));
         }
@@ -112,18 +145,24 @@ public final class Telephony implements NodeModule {
                             "the default domain changed from {} to {}: accounts keep their own domain (the digest realm);"
                                     + " devices of {} must use it in their registrations", previous, domain, previous));
                     directory.start();
+                    numbers.start();
+                    calls.start();
+                    routeSigner.prepare();
                     long now = clock.millis();
                     bindings.deleteExpired(now);
                     List<Binding> live = bindings.loadLive(now);
                     location.load(live);
                     bindings.start();
                     sweeper.scheduleWithFixedDelay(() -> expire(bindings), 1, 1, TimeUnit.SECONDS);
+                    sweeper.scheduleWithFixedDelay(webSockets::ping, 25, 25, TimeUnit.SECONDS);
                     log.info("telephony: {} accounts, {} registrations restored, domain {}", directory.size(),
                             live.size(), domain);
                 },
                 () -> {
                     sweeper.shutdownNow();
                     bindings.close();
+                    calls.close();
+                    numbers.close();
                     directory.close();
                 }));
         context.addListener(Component.of("sip",
@@ -140,6 +179,10 @@ public final class Telephony implements NodeModule {
                 : Optional.of("SIP listeners are not bound"));
         AccountsApi api = new AccountsApi(accounts, location, context.adminAuth(), context.json(), domain, clock);
         context.addRoutes(api::register);
+        context.addRoutes(webSockets::register);
+        context.addRoutes(new NumbersApi(new NumberStore(context.store().jdbi(), clock), directory, context.adminAuth(),
+                context.json(), domain)::register);
+        context.addRoutes(new CallsApi(calls, callRecords, context.adminAuth(), context.json(), clock)::register);
     }
 
     private void expire(BindingStore bindings) {
@@ -183,6 +226,30 @@ public final class Telephony implements NodeModule {
                 s.duration("nonceLifetime", d.nonceLifetime()));
     }
 
+    static ProxySettings proxySettings(ConfigSection s, boolean authenticate) {
+        ProxySettings d = ProxySettings.defaults();
+        List<AddressRange> trusted = new ArrayList<>();
+        if (s.has("trustedPeers")) {
+            for (String peer : s.stringList("trustedPeers")) {
+                try {
+                    trusted.add(AddressRange.parse(peer));
+                } catch (IllegalArgumentException e) {
+                    throw s.problem("trustedPeers", e.getMessage());
+                }
+            }
+        }
+        Duration timerC = s.duration("timerC", d.timerC());
+        if (timerC.compareTo(Duration.ofSeconds(1)) < 0) {
+            throw s.problem("timerC", "must be at least 1s (RFC 3261 asks for more than 3 minutes)");
+        }
+        String advertised = s.has("advertisedAddress") ? s.string("advertisedAddress", null) : null;
+        if (advertised != null && io.netty.util.NetUtil.createByteArrayFromIpAddressString(
+                advertised.startsWith("[") ? advertised.substring(1, advertised.length() - 1) : advertised) == null) {
+            throw s.problem("advertisedAddress", "must be an IP address literal");
+        }
+        return new ProxySettings(authenticate, List.copyOf(trusted), timerC, advertised);
+    }
+
     static TransportSettings transportSettings(ConfigSection s) {
         TransportSettings d = TransportSettings.defaults();
         int flood = s.integer("floodLimit", 2000, 0, 10_000_000);
@@ -210,5 +277,13 @@ public final class Telephony implements NodeModule {
 
     public AccountDirectory accounts() {
         return directory;
+    }
+
+    public NumberDirectory numbers() {
+        return numbers;
+    }
+
+    public CallTracker calls() {
+        return calls;
     }
 }

@@ -25,6 +25,15 @@ public final class NodeContext {
         this.moduleName = moduleName;
     }
 
+    /** A name for this node in records it writes (call records, logs): the host name, or "node". */
+    public String nodeId() {
+        try {
+            return java.net.InetAddress.getLocalHost().getHostName();
+        } catch (java.net.UnknownHostException | RuntimeException e) {
+            return "node";
+        }
+    }
+
     public NodeConfig config() {
         return node.config();
     }

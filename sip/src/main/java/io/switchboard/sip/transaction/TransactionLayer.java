@@ -167,7 +167,8 @@ public final class TransactionLayer implements InboundHandler {
         return branch + '|' + method;
     }
 
-    Timeout schedule(Runnable task, long delayMillis) {
+    /** Runs a task on the transaction timer wheel after a delay (10 ms resolution); for TU timers such as Timer C. */
+    public Timeout schedule(Runnable task, long delayMillis) {
         return wheel.newTimeout(t -> {
             try {
                 task.run();

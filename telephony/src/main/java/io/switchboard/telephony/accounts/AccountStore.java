@@ -5,9 +5,11 @@ import org.jdbi.v3.core.Jdbi;
 
 import java.time.Clock;
 import java.time.Instant;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.Set;
 import java.util.regex.Pattern;
 
 /**
@@ -67,6 +69,7 @@ public final class AccountStore {
             if (find(h, username, realm).isPresent()) {
                 throw new AccountException(AccountException.Kind.EXISTS, "account " + username + "@" + realm + " exists");
             }
+            refuseNumberNames(h, List.of(username), realm);
             h.createUpdate("INSERT INTO sip_accounts (username, domain, ha1_md5, ha1_sha256, created_at, updated_at) "
                             + "VALUES (:u, :d, :md5, :sha, :now, :now)")
                     .bind("u", username).bind("d", realm)
@@ -90,6 +93,7 @@ public final class AccountStore {
         }
         long now = clock.millis();
         return jdbi.inTransaction(h -> {
+            refuseNumberNames(h, userPasswordPairs.stream().map(pair -> pair[0]).toList(), realm);
             var batch = h.prepareBatch("INSERT INTO sip_accounts (username, domain, ha1_md5, ha1_sha256, created_at, updated_at) "
                     + "VALUES (:u, :d, :md5, :sha, :now, :now) ON CONFLICT (username, domain) DO UPDATE SET "
                     + "ha1_md5 = excluded.ha1_md5, ha1_sha256 = excluded.ha1_sha256, updated_at = excluded.updated_at");
@@ -185,6 +189,18 @@ public final class AccountStore {
         return new Account(rs.getString("username"), rs.getString("domain"), rs.getString("ha1_md5"),
                 rs.getString("ha1_sha256"), Instant.ofEpochMilli(rs.getLong("created_at")),
                 Instant.ofEpochMilli(rs.getLong("updated_at")));
+    }
+
+    /** A username equal to a number of the domain would make dialing it ambiguous (see NumberStore). */
+    private static void refuseNumberNames(Handle h, List<String> usernames, String domain) {
+        Set<String> numbers = new HashSet<>(h.createQuery("SELECT number FROM sip_numbers WHERE domain = :d")
+                .bind("d", domain).mapTo(String.class).list());
+        for (String username : usernames) {
+            if (numbers.contains(username)) {
+                throw new AccountException(AccountException.Kind.EXISTS, username + " is a number in " + domain
+                        + "; dialing it would be ambiguous, pick another username");
+            }
+        }
     }
 
     private static void bumpRevision(Handle h) {

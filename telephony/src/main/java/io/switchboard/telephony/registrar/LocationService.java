@@ -55,6 +55,23 @@ public final class LocationService {
         return after;
     }
 
+    /**
+     * Live bindings with this contact URI, whatever their AOR: how an in-dialog request addressed to
+     * a device's contact finds the flow the device registered over. A scan; used only when the
+     * Record-Route flow token is missing or its connection closed.
+     */
+    public List<Binding> byContact(String contact, long nowMillis) {
+        List<Binding> found = new ArrayList<>(1);
+        for (List<Binding> bindings : byAor.values()) {
+            for (Binding b : bindings) {
+                if (b.contact().equals(contact) && !b.isExpired(nowMillis)) {
+                    found.add(b);
+                }
+            }
+        }
+        return found;
+    }
+
     /** Loads bindings read from the store at start. */
     public void load(Collection<Binding> bindings) {
         for (Binding b : bindings) {

@@ -15,6 +15,15 @@ import io.switchboard.telephony.auth.DigestAuthenticator;
 import io.switchboard.telephony.auth.NonceService;
 import io.switchboard.telephony.sip.SipMetrics;
 import io.switchboard.telephony.sip.SipService;
+import io.switchboard.telephony.calls.CallMetrics;
+import io.switchboard.telephony.calls.CallRecordStore;
+import io.switchboard.telephony.calls.CallTracker;
+import io.switchboard.telephony.numbers.NumberDirectory;
+import io.switchboard.telephony.numbers.NumberStore;
+import io.switchboard.telephony.proxy.FlowDirectory;
+import io.switchboard.telephony.proxy.LocalEndpoints;
+import io.switchboard.telephony.proxy.ProxyCore;
+import io.switchboard.telephony.proxy.ProxySettings;
 
 import java.nio.file.Path;
 import java.time.Clock;
@@ -54,6 +63,8 @@ final class RegistrarFixture implements AutoCloseable {
     final SimpleMeterRegistry meters = new SimpleMeterRegistry();
     final TransportLayer transport;
     final TransactionLayer transactions;
+    final NumberDirectory numbers;
+    final CallTracker calls;
     final int port;
 
     RegistrarFixture(StoreSettings storeSettings, RegistrarSettings settings) throws Exception {
@@ -71,8 +82,15 @@ final class RegistrarFixture implements AutoCloseable {
         transport = new TransportLayer(TransportSettings.defaults(), metrics);
         Registrar registrar = new Registrar(settings, directory, authenticator, location, bindings, clock, metrics,
                 transport.executor());
+        numbers = new NumberDirectory(new NumberStore(store.jdbi(), clock), Duration.ofMillis(100));
+        calls = new CallTracker(new CallRecordStore(store.jdbi(), 1000), new CallMetrics(meters), clock, "test");
+        ProxyCore proxy = new ProxyCore(new ProxySettings(settings.authenticate(), List.of(), Duration.ofSeconds(181), null),
+                location, directory, numbers, authenticator, calls, new FlowDirectory(transport, id -> java.util.Optional.empty()),
+                new LocalEndpoints(transport, null, () -> 0), clock, metrics::authFailure,
+                new io.switchboard.telephony.proxy.RouteSigner(new byte[32]));
         transactions = new TransactionLayer(transport, TimerSettings.rfc3261(),
-                new SipService(registrar, () -> false, "test"));
+                new SipService(registrar, proxy, () -> false, "test"));
+        proxy.bind(transactions);
         port = transport.start(List.of(new ListenPoint(Transport.UDP, "127.0.0.1", 0))).get(0).port();
     }
 
@@ -90,6 +108,8 @@ final class RegistrarFixture implements AutoCloseable {
         transactions.stop();
         transport.stop();
         bindings.close();
+        calls.close();
+        numbers.close();
         directory.close();
         store.close();
     }

@@ -1,0 +1,526 @@
+#!/usr/bin/env bash
+# Side-by-side call benchmark through the SIP proxy: Kamailio 5.6 (the baseline kit's config)
+# against Switchboard, both driven by SIPp 3.6.1 on loopback UDP. Run by hand; never part of the
+# test suite.
+#
+# A call is INVITE/100/180/200/ACK/BYE/200 through the proxy with Record-Route and no hold time:
+# SIPp's UAC (bench/baseline/uac_rr.xml) calls `service`, which a SIPp UAS (uas_rr.xml) has
+# registered at the proxy (reg_uas.xml). For each target (kamailio, switchboard) it finds the
+# highest call rate with zero failed calls and zero retransmissions over fixed-length runs, and
+# reports the setup time INVITE->200 (p50/p99), the server's CPU (whole process tree) and SIPp's
+# CPU (UAC and UAS), as % of one core. See bench/README.md.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+OUT=${BENCH_OUT:-$ROOT/bench/out}
+BASELINE=$ROOT/bench/baseline
+
+usage() {
+    cat <<EOF
+usage: bench/sip-call.sh [--quick] [--only kamailio|switchboard]
+                         [--duration SECONDS] [--max-probes N] [--no-docs]
+
+  --quick        10-second runs and at most 4 probes per target: a smoke check of the harness
+  --only T       run one target only (kamailio or switchboard)
+  --duration S   seconds per probe run (default 25, --quick 10)
+  --max-probes N most UAC runs per target (default 8, --quick 4)
+  --no-docs      print the table but do not append it to docs/BENCHMARKS.md
+
+Environment (defaults): KAMAILIO_PORT (5060), SWITCHBOARD_PORT (5080), SWITCHBOARD_HTTP (18080),
+UAC_PORT (6001), UAS_PORT (5070), KAMAILIO_CFG (bench/baseline/kamailio.cfg), KAMAILIO_SHM_MB
+(2048), START_KAMAILIO (4000), START_SWITCHBOARD (4000), WARM_UP_RATE (2000), WARM_UP_SECONDS (30),
+SWITCHBOARD_START_TIMEOUT (300 s), SWITCHBOARD_RUN_ARGS, BENCH_OUT (bench/out).
+EOF
+}
+
+QUICK=0
+ONLY=""
+DURATION=""
+MAX_PROBES=""
+WRITE_DOCS=1
+ARGS=("$@")
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --quick) QUICK=1 ;;
+        --only) ONLY=${2:?--only needs kamailio or switchboard}; shift ;;
+        --duration) DURATION=${2:?}; shift ;;
+        --max-probes) MAX_PROBES=${2:?}; shift ;;
+        --no-docs) WRITE_DOCS=0 ;;
+        -h|--help) usage; exit 0 ;;
+        *) echo "unknown option: $1" >&2; usage >&2; exit 2 ;;
+    esac
+    shift
+done
+case "$ONLY" in ""|kamailio|switchboard) ;; *) echo "--only: kamailio or switchboard" >&2; exit 2 ;; esac
+if [[ $QUICK == 1 ]]; then
+    DURATION=${DURATION:-10}
+    MAX_PROBES=${MAX_PROBES:-4}
+else
+    DURATION=${DURATION:-25}
+    MAX_PROBES=${MAX_PROBES:-8}
+fi
+[[ $DURATION =~ ^[0-9]+$ && $DURATION -ge 1 && $DURATION -le 300 ]] || { echo "--duration: 1..300" >&2; exit 2; }
+[[ $MAX_PROBES =~ ^[0-9]+$ && $MAX_PROBES -ge 1 && $MAX_PROBES -le 20 ]] || { echo "--max-probes: 1..20" >&2; exit 2; }
+
+KAMAILIO_PORT=${KAMAILIO_PORT:-5060}
+SWITCHBOARD_PORT=${SWITCHBOARD_PORT:-5080}
+SWITCHBOARD_HTTP=${SWITCHBOARD_HTTP:-18080}
+UAC_PORT=${UAC_PORT:-6001}
+UAS_PORT=${UAS_PORT:-5070}
+KAMAILIO_CFG=${KAMAILIO_CFG:-$BASELINE/kamailio.cfg}
+KAMAILIO_SHM_MB=${KAMAILIO_SHM_MB:-2048}    # the kit's figure for call runs (transactions live in shm)
+SWITCHBOARD_START_TIMEOUT=${SWITCHBOARD_START_TIMEOUT:-300}
+WARM_UP_RATE=${WARM_UP_RATE:-2000}
+WARM_UP_SECONDS=${WARM_UP_SECONDS:-30}
+MIN_RATE=100            # below this a target counts as failing outright
+MAX_RATE=200000         # the step-up never goes past this
+COOLDOWN=5              # seconds between probes: let late responses and timers drain
+UAS_GRACE=7             # most seconds the UAS keeps running after the UAC: 4 s timewait + stat dumps
+CALLEE=service          # the user the UAS registers and the UAC calls
+
+TARGETS=(kamailio switchboard)
+[[ -n $ONLY ]] && TARGETS=("$ONLY")
+
+log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# ------------------------------------------------------------------ processes we started
+STARTED_PIDS=()
+stop_pid() {   # stop_pid PID: SIGTERM to it and its descendants, wait up to 15 s, then SIGKILL
+    local pid=$1 i p alive
+    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+    # the whole tree by PID: a launcher script that does not exec would leave its JVM behind
+    local pids
+    pids=$(tree_pids "$pid")
+    for p in $pids; do kill -TERM "$p" 2>/dev/null || true; done
+    for ((i = 0; i < 150; i++)); do
+        alive=0
+        for p in $pids; do kill -0 "$p" 2>/dev/null && [[ $(awk '{print $3}' "/proc/$p/stat" 2>/dev/null) != Z ]] && alive=1; done
+        ((alive == 0)) && break
+        sleep 0.1
+    done
+    if ((alive == 1)); then
+        log "pid $pid (or a child) still alive 15 s after SIGTERM; SIGKILL"
+        for p in $pids; do kill -KILL "$p" 2>/dev/null || true; done
+    fi
+    wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+    local pid
+    for pid in "${STARTED_PIDS[@]}"; do stop_pid "$pid"; done
+    STARTED_PIDS=()
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT TERM
+
+tree_pids() {  # PID and all its descendants
+    local p=$1 c
+    echo "$p"
+    for c in $(pgrep -P "$p" 2>/dev/null); do tree_pids "$c"; done
+}
+tree_ticks() { # utime+stime (clock ticks) summed over a process tree, from /proc/PID/stat
+    local total=0 p s
+    local -a f
+    for p in $(tree_pids "$1"); do
+        s=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+        s=${s##*) }                 # drop "pid (comm) "; field 3 (state) is now index 0
+        read -r -a f <<<"$s"
+        total=$((total + f[11] + f[12]))   # fields 14 utime, 15 stime
+    done
+    echo "$total"
+}
+CLK_TCK=$(getconf CLK_TCK)
+
+udp_listening() { ss -Hlun "sport = :$1" 2>/dev/null | grep -q .; }
+port_free() { ! ss -Hlun "sport = :$1" 2>/dev/null | grep -q . && ! ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
+
+# ------------------------------------------------------------------ 1. packages
+install_packages() {
+    local missing=()
+    command -v sipp >/dev/null || missing+=(sip-tester)
+    if [[ " ${TARGETS[*]} " == *" kamailio "* ]] && ! command -v kamailio >/dev/null && [[ ! -x /usr/sbin/kamailio ]]; then
+        missing+=(kamailio)
+    fi
+    [[ ${#missing[@]} -eq 0 ]] && return 0
+    log "installing ${missing[*]} (Debian packages)"
+    local sudo=()
+    [[ $(id -u) -ne 0 ]] && sudo=(sudo)
+    "${sudo[@]}" apt-get install -y -q "${missing[@]}" >/dev/null 2>&1 || {
+        "${sudo[@]}" apt-get update -q >/dev/null
+        "${sudo[@]}" apt-get install -y -q "${missing[@]}" >/dev/null
+    }
+    # the kamailio package enables a systemd service on 5060; the benchmark runs its own
+    if [[ " ${missing[*]} " == *" kamailio "* ]] && command -v systemctl >/dev/null; then
+        "${sudo[@]}" systemctl disable --now kamailio >/dev/null 2>&1 || true
+    fi
+}
+KAMAILIO_BIN=$(command -v kamailio || echo /usr/sbin/kamailio)
+
+# ------------------------------------------------------------------ 2. servers
+SERVER_PID=""
+start_kamailio() {
+    local cfg="$OUT/kamailio-call.cfg"
+    port_free "$KAMAILIO_PORT" || die "port $KAMAILIO_PORT is in use (a kamailio service? systemctl stop kamailio)"
+    sed -e "s/127\.0\.0\.1:5060/127.0.0.1:$KAMAILIO_PORT/g" \
+        -e "s#unix:/tmp/kamailio_ctl#unix:$OUT/kamailio_ctl#" \
+        "$KAMAILIO_CFG" >"$cfg"
+    "$KAMAILIO_BIN" -f "$cfg" -c >"$OUT/kamailio-check.log" 2>&1 ||
+        die "kamailio rejects $cfg: $(tail -3 "$OUT/kamailio-check.log")"
+    log "starting kamailio on udp:127.0.0.1:$KAMAILIO_PORT (-m $KAMAILIO_SHM_MB -M 8)"
+    "$KAMAILIO_BIN" -f "$cfg" -DD -E -m "$KAMAILIO_SHM_MB" -M 8 >"$OUT/kamailio-call.log" 2>&1 &
+    SERVER_PID=$!
+    STARTED_PIDS+=("$SERVER_PID")
+    local i
+    for ((i = 0; i < 100; i++)); do
+        udp_listening "$KAMAILIO_PORT" && { sleep 1; return 0; }
+        kill -0 "$SERVER_PID" 2>/dev/null || die "kamailio exited: $(tail -5 "$OUT/kamailio-call.log")"
+        sleep 0.1
+    done
+    die "kamailio did not listen on $KAMAILIO_PORT within 10 s"
+}
+
+http_ok() {  # http_ok URL
+    if command -v curl >/dev/null; then
+        curl -fsS -o /dev/null --max-time 2 "$1" 2>/dev/null
+    else
+        local hostport=${1#http://}; hostport=${hostport%%/*}
+        local path=/${1#http://*/}
+        (exec 3<>"/dev/tcp/${hostport%:*}/${hostport#*:}" &&
+            printf 'GET %s HTTP/1.0\r\nHost: %s\r\n\r\n' "$path" "$hostport" >&3 &&
+            head -1 <&3 | grep -q ' 200 ') 2>/dev/null
+    fi
+}
+
+start_switchboard() {
+    local data="$OUT/node-call" p
+    for p in "$SWITCHBOARD_PORT" "$SWITCHBOARD_HTTP"; do
+        port_free "$p" || die "port $p is in use"
+    done
+    [[ -x $ROOT/switchboard ]] || die "$ROOT/switchboard launcher not found"
+    rm -rf "$data"
+    mkdir -p "$data"
+    # No accounts: with auth off the proxy takes calls from anyone and the registrar accepts the
+    # UAS's REGISTER for `service`; all load comes from one address, so no per-source flood limit.
+    printf 'telephony:\n  auth: false\n  floodLimit: 0\n' >"$OUT/switchboard-call.yaml"
+    log "starting switchboard on udp:127.0.0.1:$SWITCHBOARD_PORT, http 127.0.0.1:$SWITCHBOARD_HTTP"
+    # shellcheck disable=SC2086  # SWITCHBOARD_RUN_ARGS: extra flags, split on purpose
+    "$ROOT/switchboard" run --data-dir "$data" --sip "udp:127.0.0.1:$SWITCHBOARD_PORT" \
+        --http "127.0.0.1:$SWITCHBOARD_HTTP" --config "$OUT/switchboard-call.yaml" ${SWITCHBOARD_RUN_ARGS:-} \
+        >"$OUT/switchboard-call.log" 2>&1 &
+    SERVER_PID=$!
+    STARTED_PIDS+=("$SERVER_PID")
+    local deadline=$((SECONDS + SWITCHBOARD_START_TIMEOUT))
+    while ((SECONDS < deadline)); do
+        kill -0 "$SERVER_PID" 2>/dev/null || die "switchboard exited: $(tail -5 "$OUT/switchboard-call.log")"
+        if http_ok "http://127.0.0.1:$SWITCHBOARD_HTTP/readyz" && udp_listening "$SWITCHBOARD_PORT"; then
+            sleep 1
+            return 0
+        fi
+        sleep 0.5
+    done
+    die "switchboard not ready within $SWITCHBOARD_START_TIMEOUT s (see $OUT/switchboard-call.log)"
+}
+
+stop_server() {
+    [[ -n $SERVER_PID ]] || return 0
+    stop_pid "$SERVER_PID"
+    forget_pid "$SERVER_PID"
+    SERVER_PID=""
+}
+
+# ------------------------------------------------------------------ 3. calls
+stat_col() {  # stat_col FILE COLUMN: the column's value in the last row of a SIPp stat CSV
+    awk -F';' -v col="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == col) c = i; next }
+                           NF > 1 { v = $c } END { print (c && v != "" ? v : "-1") }' "$1"
+}
+percentiles() {  # percentiles RTT_CSV: "p50 p99" in ms over every response time recorded
+    awk -F';' 'NR > 1 && NF >= 2 { print $2 }' "$1" | sort -n | awk '
+        { v[NR] = $1 }
+        END {
+            if (NR == 0) { print "- -"; exit }
+            i50 = int(NR * 0.50 + 0.999999); i99 = int(NR * 0.99 + 0.999999)
+            printf "%g %g\n", v[i50], v[i99]
+        }'
+}
+
+# run_sipp DIR LIMIT_SECONDS SIPP_ARGS...: sipp in DIR under `timeout`, as a background job this
+# script waits for (so Ctrl-C or SIGTERM reaches the trap at once and the cleanup kills it by PID).
+# Sets SIPP_RC and SIPP_CPU_S (sipp's user+sys seconds, from this shell's children rusage).
+run_sipp() {
+    local dir=$1 limit=$2
+    shift 2
+    times >"$dir/.times0"
+    (cd "$dir" && exec timeout -k 5 "$limit" sipp "$@" >sipp.out 2>&1) &
+    local pid=$!
+    STARTED_PIDS+=("$pid")
+    SIPP_RC=0
+    wait "$pid" || SIPP_RC=$?
+    forget_pid "$pid"
+    times >"$dir/.times1"
+    SIPP_CPU_S=$(awk 'function sec(t) { split(t, a, "m"); sub("s", "", a[2]); return a[1] * 60 + a[2] }
+                      FNR == 2 { c[FILENAME] = sec($1) + sec($2) }
+                      END { printf "%.2f", c[ARGV[2]] - c[ARGV[1]] }' "$dir/.times0" "$dir/.times1")
+    rm -f "$dir/.times0" "$dir/.times1"
+}
+forget_pid() {
+    local keep=() p
+    for p in "${STARTED_PIDS[@]}"; do [[ $p != "$1" ]] && keep+=("$p"); done
+    STARTED_PIDS=("${keep[@]}")
+}
+
+# run_calls DIR PORT RATE CALLS: register the callee, start the UAS, run the UAC at RATE for CALLS
+# calls, stop the UAS by PID. Layout: DIR/register, DIR/uas, DIR/uac (each with its sipp.out).
+# Sets C_ERR (empty unless the harness itself failed), C_RC (UAC exit), C_OK C_FAILED C_RETRANS
+# C_CPS (UAC stats), C_UAS_OK C_UAS_FAILED C_UAS_RETRANS (UAS stats), C_P50 C_P99 (setup time
+# INVITE->200, ms), C_CPU C_UAC_CPU C_UAS_CPU (% of one core over the UAC run).
+run_calls() {
+    local dir=$1 port=$2 rate=$3 calls=$4
+    rm -rf "$dir"
+    mkdir -p "$dir/register" "$dir/uas" "$dir/uac"
+    cp "$BASELINE/reg_uas.xml" "$dir/register/"
+    cp "$BASELINE/uas_rr.xml" "$dir/uas/"
+    cp "$BASELINE/uac_rr.xml" "$dir/uac/"
+    C_ERR="" C_RC=-1 C_OK=-1 C_FAILED=-1 C_RETRANS=-1 C_CPS=0 C_UAS_OK=-1 C_UAS_FAILED=-1 C_UAS_RETRANS=-1
+    C_P50=- C_P99=- C_CPU=- C_UAC_CPU=- C_UAS_CPU=-
+    port_free "$UAS_PORT" || { C_ERR="UAS port $UAS_PORT in use"; return 0; }
+    port_free "$UAC_PORT" || { C_ERR="UAC port $UAC_PORT in use"; return 0; }
+
+    # 1. the callee's binding: Contact sip:service@127.0.0.1:UAS_PORT, Expires 3600 (renewed every run)
+    run_sipp "$dir/register" 30 "127.0.0.1:$port" -sf reg_uas.xml -s "$CALLEE" -i 127.0.0.1 -p "$UAS_PORT" \
+        -m 1 -nostdin -trace_err -error_file errors.log -recv_timeout 5000 -timeout 20s
+    [[ $SIPP_RC -eq 0 ]] || { C_ERR="REGISTER of $CALLEE failed (sipp exit $SIPP_RC, see $dir/register)"; return 0; }
+
+    # 2. the UAS, in the background until the UAC is done
+    (cd "$dir/uas" && exec timeout -k 5 $((DURATION + 120)) sipp -sf uas_rr.xml -i 127.0.0.1 -p "$UAS_PORT" \
+        -buff_size 4194304 -nostdin -default_behaviors all,-abortunexp -recv_timeout 10000 \
+        -trace_stat -stf stat.csv -fd 1 -trace_err -error_file errors.log >sipp.out 2>&1) &
+    local uas=$! i
+    STARTED_PIDS+=("$uas")
+    for ((i = 0; i < 50; i++)); do
+        udp_listening "$UAS_PORT" && break
+        kill -0 "$uas" 2>/dev/null || break
+        sleep 0.1
+    done
+    if ! udp_listening "$UAS_PORT"; then
+        stop_pid "$uas"; forget_pid "$uas"
+        C_ERR="UAS did not start (see $dir/uas/sipp.out)"
+        return 0
+    fi
+
+    # 3. the UAC at the rate, measured
+    local t0 t1 c0 c1 u0 u1
+    t0=$(date +%s.%N)
+    c0=$(tree_ticks "$SERVER_PID")
+    u0=$(tree_ticks "$uas")
+    run_sipp "$dir/uac" $((DURATION + 60)) "127.0.0.1:$port" -sf uac_rr.xml -s "$CALLEE" \
+        -i 127.0.0.1 -p "$UAC_PORT" -ci 127.0.0.1 -mi 127.0.0.1 \
+        -r "$rate" -m "$calls" -d 0 -l 15000 -buff_size 4194304 -nostdin \
+        -default_behaviors all,-abortunexp \
+        -trace_stat -stf stat.csv -fd 1 -trace_err -error_file errors.log \
+        -trace_screen -screen_file screen.log -trace_rtt -rtt_freq 1 \
+        -recv_timeout 10000 -timeout $((DURATION + 45))s
+    C_RC=$SIPP_RC
+    c1=$(tree_ticks "$SERVER_PID")
+    u1=$(tree_ticks "$uas")
+    t1=$(date +%s.%N)
+
+    # 4. the UAS: its calls end 4 s after their BYE (timewait) and it dumps stats every second;
+    # wait until it has counted every call the UAC finished (at most UAS_GRACE s), then stop it
+    local want=0 got deadline=$((SECONDS + UAS_GRACE))
+    [[ -f $dir/uac/stat.csv ]] && want=$(($(stat_col "$dir/uac/stat.csv" 'SuccessfulCall(C)') + $(stat_col "$dir/uac/stat.csv" 'FailedCall(C)')))
+    while ((SECONDS < deadline)) && kill -0 "$uas" 2>/dev/null; do
+        sleep 1
+        [[ -f $dir/uas/stat.csv ]] || continue
+        got=$(($(stat_col "$dir/uas/stat.csv" 'SuccessfulCall(C)') + $(stat_col "$dir/uas/stat.csv" 'FailedCall(C)')))
+        ((got >= want)) && break
+    done
+    stop_pid "$uas"
+    forget_pid "$uas"
+
+    local wall
+    wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+    C_CPU=$(awk -v d=$((c1 - c0)) -v hz="$CLK_TCK" -v w="$wall" 'BEGIN { printf "%.0f", d / hz / w * 100 }')
+    C_UAS_CPU=$(awk -v d=$((u1 - u0)) -v hz="$CLK_TCK" -v w="$wall" 'BEGIN { printf "%.0f", d / hz / w * 100 }')
+    C_UAC_CPU=$(awk -v c="$SIPP_CPU_S" -v w="$wall" 'BEGIN { printf "%.0f", c / w * 100 }')
+    if [[ -f $dir/uac/stat.csv ]]; then
+        C_OK=$(stat_col "$dir/uac/stat.csv" 'SuccessfulCall(C)')
+        C_FAILED=$(stat_col "$dir/uac/stat.csv" 'FailedCall(C)')
+        C_RETRANS=$(stat_col "$dir/uac/stat.csv" 'Retransmissions(C)')
+        C_CPS=$(stat_col "$dir/uac/stat.csv" 'CallRate(C)')
+    fi
+    if [[ -f $dir/uas/stat.csv ]]; then
+        C_UAS_OK=$(stat_col "$dir/uas/stat.csv" 'SuccessfulCall(C)')
+        C_UAS_FAILED=$(stat_col "$dir/uas/stat.csv" 'FailedCall(C)')
+        C_UAS_RETRANS=$(stat_col "$dir/uas/stat.csv" 'Retransmissions(C)')
+    fi
+    local rtt
+    rtt=$(find "$dir/uac" -maxdepth 1 -name '*_rtt.csv' | head -1)
+    if [[ -n $rtt ]]; then
+        read -r C_P50 C_P99 < <(percentiles "$rtt")
+        rm -f "$rtt"   # up to a million lines per probe; the percentiles are kept in calls.tsv
+    fi
+}
+
+# warm_up TARGET PORT: calls at a modest rate, not measured, so the probes see a warm process
+# (a JVM still interpreting, first transactions and dialogs) rather than the cold start.
+warm_up() {
+    local target=$1 port=$2
+    ((WARM_UP_SECONDS > 0)) || return 0
+    local calls=$((WARM_UP_RATE * WARM_UP_SECONDS))
+    run_calls "$OUT/$target-call/warm-up" "$port" "$WARM_UP_RATE" "$calls"
+    [[ -z $C_ERR ]] || die "$target warm-up: $C_ERR"
+    if [[ $C_RC -eq 0 && $C_OK == "$calls" ]]; then
+        log "  warm-up: $calls calls at ${WARM_UP_RATE}/s (retrans=$C_RETRANS setup p99=${C_P99}ms)"
+    else
+        log "  warm-up: sipp exit $C_RC, $C_OK of $calls calls, failed=$C_FAILED (see $OUT/$target-call/warm-up); probing anyway"
+    fi
+}
+
+# probe TARGET PORT RATE -> sets P_PASS P_P50 P_P99 P_CPU P_UAC_CPU P_UAS_CPU P_REASON
+probe() {
+    local target=$1 port=$2 rate=$3
+    local calls=$((rate * DURATION))
+    run_calls "$OUT/$target-call/rate-$rate" "$port" "$rate" "$calls"
+    [[ -z $C_ERR ]] || die "$target ${rate}/s: $C_ERR"
+    P_P50=$C_P50 P_P99=$C_P99 P_CPU=$C_CPU P_UAC_CPU=$C_UAC_CPU P_UAS_CPU=$C_UAS_CPU
+    P_PASS=0
+    P_REASON=""
+    if [[ $C_RC -ne 0 ]]; then
+        P_REASON="sipp exit $C_RC"
+    elif [[ $C_FAILED != 0 ]]; then
+        P_REASON="$C_FAILED failed"
+    elif [[ $C_RETRANS != 0 ]]; then
+        P_REASON="$C_RETRANS retransmissions"
+    elif [[ $C_OK != "$calls" ]]; then
+        P_REASON="$C_OK of $calls succeeded"
+    elif awk -v c="$C_CPS" -v r="$rate" 'BEGIN { exit !(c < 0.90 * r) }'; then
+        P_REASON="offered only ${C_CPS}/s"     # SIPp itself could not keep the rate
+    else
+        P_PASS=1
+    fi
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$target" \
+        "$rate" "$P_PASS" "$C_OK" "$C_FAILED" "$C_RETRANS" "$C_CPS" "$C_UAS_OK" "$C_UAS_FAILED" "$C_UAS_RETRANS" \
+        "$P_P50" "$P_P99" "$P_CPU" "$P_UAC_CPU" "$P_UAS_CPU" >>"$OUT/calls.tsv"
+    log "  $target ${rate} calls/s: $([[ $P_PASS == 1 ]] && echo PASS || echo "FAIL ($P_REASON)")" \
+        "ok=$C_OK failed=$C_FAILED retrans=$C_RETRANS cps=$C_CPS" \
+        "uas ok=$C_UAS_OK failed=$C_UAS_FAILED retrans=$C_UAS_RETRANS" \
+        "setup p50=${P_P50}ms p99=${P_P99}ms server cpu=${P_CPU}% uac cpu=${P_UAC_CPU}% uas cpu=${P_UAS_CPU}%"
+}
+
+round_rate() { # to multiples of 100 (>= MIN_RATE)
+    local r=$1
+    r=$(((r + 50) / 100 * 100))
+    ((r < MIN_RATE)) && r=$MIN_RATE
+    echo "$r"
+}
+
+# find_rate TARGET PORT START -> sets BEST_RATE BEST_P50 BEST_P99 BEST_CPU BEST_UAC_CPU BEST_UAS_CPU PROBES
+# Step from START (x1.5 up while passing, /2 down while failing), then bisect between the last
+# pass and the first fail until they are within 5% or MAX_PROBES runs are spent.
+find_rate() {
+    local target=$1 port=$2 rate
+    rate=$(round_rate "$3")
+    local pass=0 fail=0
+    BEST_RATE=0 BEST_P50=- BEST_P99=- BEST_CPU=- BEST_UAC_CPU=- BEST_UAS_CPU=- PROBES=0
+    while ((PROBES < MAX_PROBES)); do
+        ((PROBES > 0)) && sleep "$COOLDOWN"
+        probe "$target" "$port" "$rate"
+        PROBES=$((PROBES + 1))
+        if [[ $P_PASS == 1 ]]; then
+            pass=$rate
+            BEST_RATE=$rate BEST_P50=$P_P50 BEST_P99=$P_P99 BEST_CPU=$P_CPU BEST_UAC_CPU=$P_UAC_CPU BEST_UAS_CPU=$P_UAS_CPU
+        else
+            fail=$rate
+        fi
+        local next
+        if ((fail == 0)); then                      # never failed yet: step up
+            ((rate >= MAX_RATE)) && break
+            next=$(round_rate $((rate * 3 / 2)))
+            ((next > MAX_RATE)) && next=$MAX_RATE
+        elif ((pass == 0)); then                    # never passed yet: step down
+            ((rate <= MIN_RATE)) && break
+            next=$(round_rate $((rate / 2)))
+        else                                        # bisect
+            ((fail - pass <= pass / 20 || fail - pass <= 100)) && break
+            next=$(round_rate $(((pass + fail) / 2)))
+            ((next <= pass || next >= fail)) && break
+        fi
+        rate=$next
+    done
+}
+
+# ------------------------------------------------------------------ main
+mkdir -p "$OUT"
+install_packages
+for f in reg_uas.xml uas_rr.xml uac_rr.xml; do
+    [[ -f $BASELINE/$f ]] || die "$BASELINE/$f missing (copy it from the SIP baseline kit)"
+done
+printf 'time\ttarget\trate\tpass\tok\tfailed\tretrans\tcps\tuas_ok\tuas_failed\tuas_retrans\tsetup_p50_ms\tsetup_p99_ms\tserver_cpu_pct\tuac_cpu_pct\tuas_cpu_pct\n' >"$OUT/calls.tsv"
+
+declare -A RESULT
+RUN_STARTED=$(date -u '+%Y-%m-%d %H:%M UTC')
+log "runs of ${DURATION}s, at most $MAX_PROBES per target; details in $OUT"
+for target in "${TARGETS[@]}"; do
+    if [[ $target == kamailio ]]; then
+        start_kamailio
+        port=$KAMAILIO_PORT
+    else
+        start_switchboard
+        port=$SWITCHBOARD_PORT
+    fi
+    warm_up "$target" "$port"
+    sleep "$COOLDOWN"
+    var="START_${target^^}"
+    find_rate "$target" "$port" "${!var:-4000}"
+    RESULT[$target]="$BEST_RATE|$BEST_P50|$BEST_P99|$BEST_CPU|$BEST_UAC_CPU|$BEST_UAS_CPU|$PROBES"
+    stop_server
+    sleep 1
+done
+
+# ------------------------------------------------------------------ 4. report
+field() { local v=${RESULT[$1]:-}; [[ -z $v ]] && { echo -; return; }; echo "$v" | cut -d'|' -f"$2"; }
+cell() {  # rate, or "-" if not run, "none clean" if no rate passed
+    local r; r=$(field "$1" 1)
+    if [[ $r == - ]]; then echo -; elif [[ $r == 0 ]]; then echo "none clean"; else echo "$r calls/s"; fi
+}
+pct() { local v; v=$(field "$1" "$2"); [[ $v == - ]] && echo - || echo "$v%"; }
+sipp_cpu() { local a b; a=$(field "$1" 5); b=$(field "$1" 6); [[ $a == - ]] && echo - || echo "$a%+$b%"; }
+TABLE=$(
+    echo "| scenario | Kamailio clean rate | Switchboard clean rate | ratio SB/K | Kamailio setup p50/p99 (ms) | Switchboard setup p50/p99 (ms) | Kamailio CPU | Switchboard CPU | SIPp CPU UAC+UAS (K / SB) |"
+    echo "|---|---|---|---|---|---|---|---|---|"
+    kr=$(field kamailio 1)
+    sr=$(field switchboard 1)
+    ratio=-
+    if [[ $kr =~ ^[0-9]+$ && $sr =~ ^[0-9]+$ && $kr -gt 0 ]]; then
+        ratio=$(awk -v a="$sr" -v b="$kr" 'BEGIN { printf "%.2f", a / b }')
+    fi
+    echo "| call INVITE/100/180/200/ACK/BYE/200, Record-Route, no hold | $(cell kamailio) | $(cell switchboard) | $ratio" \
+        "| $(field kamailio 2)/$(field kamailio 3) | $(field switchboard 2)/$(field switchboard 3)" \
+        "| $(pct kamailio 4) | $(pct switchboard 4) | $(sipp_cpu kamailio) / $(sipp_cpu switchboard) |"
+)
+echo
+echo "$TABLE"
+echo
+echo "Setup time: INVITE sent to 200 received at the UAC. CPU: % of one core over the run (server"
+echo "process tree and the UAS from /proc; the UAC from its own user+sys)."
+echo "Every probe: $OUT/calls.tsv"
+
+if [[ $WRITE_DOCS == 1 ]]; then
+    DOC=$ROOT/docs/BENCHMARKS.md
+    [[ -f $DOC ]] || printf '# Benchmarks\n' >"$DOC"
+    kind="${DURATION}-second runs, at most $MAX_PROBES probes per target"
+    title="SIP calls through the proxy, side by side"
+    [[ $QUICK == 1 ]] && title="$title: harness smoke check (--quick), not a result"
+    {
+        echo
+        echo "## $RUN_STARTED — $title"
+        echo
+        echo "Command: \`bench/sip-call.sh${ARGS[*]:+ ${ARGS[*]}}\` ($kind)."
+        echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), Linux $(uname -r);" \
+            "$(sipp -v 2>/dev/null | grep -o 'SIPp v[0-9.]*' | head -1), $("$KAMAILIO_BIN" -v 2>/dev/null | head -1 | sed -e 's/^version: //' -e 's/ *$//' || true);" \
+            "Switchboard $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '(no git)')."
+        echo
+        echo "$TABLE"
+    } >>"$DOC"
+    log "appended to $DOC"
+fi

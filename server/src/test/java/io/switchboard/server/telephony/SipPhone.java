@@ -1,0 +1,456 @@
+package io.switchboard.server.telephony;
+
+import io.switchboard.sip.codec.SipParser;
+import io.switchboard.sip.message.HeaderNames;
+import io.switchboard.sip.message.NameAddress;
+import io.switchboard.sip.message.SipMessage;
+import io.switchboard.sip.message.SipRequest;
+import io.switchboard.sip.message.SipResponse;
+
+import java.io.IOException;
+import java.net.DatagramPacket;
+import java.net.DatagramSocket;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.WebSocket;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+
+/**
+ * A softphone for tests: registers, calls, answers, cancels and hangs up, over UDP or over a
+ * WebSocket (RFC 7118) the way a browser does. Every message it receives is queued for the test
+ * to wait on; it answers nothing by itself except what a test asks for.
+ */
+final class SipPhone implements AutoCloseable {
+    final String user;
+    final String domain;
+    final boolean webSocket;
+    private final DatagramSocket socket;
+    private final WebSocket ws;
+    private final java.net.Socket tcp;
+    private final InetSocketAddress server;
+    private final LinkedBlockingQueue<SipMessage> inbox = new LinkedBlockingQueue<>();
+    private final List<SipMessage> seen = Collections.synchronizedList(new ArrayList<>());
+    private final Thread receiver;
+    private final String tag = "t" + UUID.randomUUID().toString().substring(0, 8);
+    private final String wsHost = UUID.randomUUID().toString().substring(0, 8) + ".invalid";
+    private int cseq = 1;
+    /** When set, the Contact this phone advertises (a private address behind NAT, say) instead of its real one. */
+    String claimedContact;
+
+    /** A UDP phone talking to the node's UDP port. */
+    static SipPhone udp(String user, String domain, int serverPort) throws IOException {
+        return new SipPhone(user, domain, serverPort, null, false);
+    }
+
+    /** A phone on one TCP connection to the node, which must reach it over that same connection. */
+    static SipPhone tcp(String user, String domain, int serverPort) throws IOException {
+        return new SipPhone(user, domain, serverPort, null, true);
+    }
+
+    /** A browser-style phone on the node's WebSocket endpoint, subprotocol "sip". */
+    static SipPhone webSocket(String user, String domain, String httpBaseUrl) throws Exception {
+        return new SipPhone(user, domain, -1, httpBaseUrl.replace("http://", "ws://") + "/sip", false);
+    }
+
+    private SipPhone(String user, String domain, int serverPort, String wsUrl, boolean overTcp) throws IOException {
+        this.user = user;
+        this.domain = domain;
+        this.webSocket = wsUrl != null;
+        if (overTcp) {
+            tcp = new java.net.Socket(InetAddress.getLoopbackAddress(), serverPort);
+            socket = null;
+            ws = null;
+            server = null;
+            receiver = Thread.ofPlatform().daemon().name("phone-" + user).start(this::receiveTcp);
+            return;
+        }
+        tcp = null;
+        if (wsUrl == null) {
+            socket = new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+            server = new InetSocketAddress(InetAddress.getLoopbackAddress(), serverPort);
+            ws = null;
+            receiver = Thread.ofPlatform().daemon().name("phone-" + user).start(this::receiveUdp);
+        } else {
+            socket = null;
+            server = null;
+            receiver = null;
+            StringBuilder partial = new StringBuilder();
+            ws = HttpClient.newHttpClient().newWebSocketBuilder().subprotocols("sip")
+                    .buildAsync(URI.create(wsUrl), new WebSocket.Listener() {
+                        @Override
+                        public CompletionStage<?> onText(WebSocket webSocket, CharSequence data, boolean last) {
+                            partial.append(data);
+                            if (last) {
+                                accept(partial.toString().getBytes(StandardCharsets.UTF_8));
+                                partial.setLength(0);
+                            }
+                            webSocket.request(1);
+                            return null;
+                        }
+                    }).join();
+        }
+    }
+
+    private void receiveUdp() {
+        byte[] buffer = new byte[65535];
+        while (!socket.isClosed()) {
+            DatagramPacket packet = new DatagramPacket(buffer, buffer.length);
+            try {
+                socket.receive(packet);
+            } catch (IOException e) {
+                return;
+            }
+            accept(java.util.Arrays.copyOf(packet.getData(), packet.getLength()));
+        }
+    }
+
+    /** RFC 3261 §18.3: messages on a stream are delimited by Content-Length. */
+    private void receiveTcp() {
+        try {
+            java.io.BufferedInputStream in = new java.io.BufferedInputStream(tcp.getInputStream());
+            while (!tcp.isClosed()) {
+                java.io.ByteArrayOutputStream head = new java.io.ByteArrayOutputStream();
+                int b;
+                int matched = 0;
+                while (matched < 4 && (b = in.read()) >= 0) {
+                    head.write(b);
+                    matched = (b == (matched % 2 == 0 ? '\r' : '\n')) ? matched + 1 : (b == '\r' ? 1 : 0);
+                }
+                if (matched < 4) {
+                    return;
+                }
+                String text = head.toString(StandardCharsets.UTF_8);
+                if (text.isBlank()) {
+                    continue;
+                }
+                java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?im)^(?:content-length|l)\\s*:\\s*(\\d+)").matcher(text);
+                int length = m.find() ? Integer.parseInt(m.group(1)) : 0;
+                byte[] body = in.readNBytes(length);
+                byte[] all = new byte[head.size() + body.length];
+                System.arraycopy(head.toByteArray(), 0, all, 0, head.size());
+                System.arraycopy(body, 0, all, head.size(), body.length);
+                accept(all);
+            }
+        } catch (IOException e) {
+            // closed
+        }
+    }
+
+    private void accept(byte[] data) {
+        try {
+            SipMessage message = SipParser.parse(data);
+            seen.add(message);
+            inbox.add(message);
+        } catch (RuntimeException | io.switchboard.sip.codec.SipParseException e) {
+            // not SIP: ignore, as a phone would
+        }
+    }
+
+    String transportToken() {
+        return webSocket ? "WS" : tcp != null ? "TCP" : "UDP";
+    }
+
+    String host() {
+        return webSocket ? wsHost : "127.0.0.1";
+    }
+
+    String sentBy() {
+        if (tcp != null) {
+            return "127.0.0.1:" + tcp.getLocalPort();
+        }
+        return webSocket ? wsHost : "127.0.0.1:" + socket.getLocalPort();
+    }
+
+    String contact() {
+        if (claimedContact != null) {
+            return claimedContact;
+        }
+        if (tcp != null) {
+            return "<sip:" + user + "@" + sentBy() + ";transport=tcp>";
+        }
+        return webSocket ? "<sip:" + user + "@" + wsHost + ";transport=ws>" : "<sip:" + user + "@" + sentBy() + ">";
+    }
+
+    String aor() {
+        return "sip:" + user + "@" + domain;
+    }
+
+    void send(String message) {
+        byte[] bytes = message.getBytes(StandardCharsets.UTF_8);
+        try {
+            if (ws != null) {
+                ws.sendText(message, true).join();
+            } else if (tcp != null) {
+                synchronized (tcp) {
+                    tcp.getOutputStream().write(bytes);
+                    tcp.getOutputStream().flush();
+                }
+            } else {
+                socket.send(new DatagramPacket(bytes, bytes.length, server));
+            }
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    String via() {
+        return "Via: SIP/2.0/" + transportToken() + " " + sentBy() + ";rport;branch=z9hG4bK" + UUID.randomUUID().toString().substring(0, 12);
+    }
+
+    /** REGISTER without credentials (nodes in these tests run with auth off or trust loopback). */
+    SipResponse register(int expires) throws InterruptedException {
+        String callId = UUID.randomUUID() + "@reg";
+        send("REGISTER sip:" + domain + " SIP/2.0\r\n" + via() + "\r\nMax-Forwards: 70\r\n"
+                + "From: <" + aor() + ">;tag=" + tag + "\r\nTo: <" + aor() + ">\r\nCall-ID: " + callId + "\r\n"
+                + "CSeq: " + (cseq++) + " REGISTER\r\nContact: " + contact() + "\r\nExpires: " + expires
+                + "\r\nContent-Length: 0\r\n\r\n");
+        return awaitResponse(r -> r.callId().equals(callId) && r.status() >= 200, Duration.ofSeconds(5));
+    }
+
+    /** A call this phone makes. */
+    final class Call {
+        final String callId = UUID.randomUUID() + "@call";
+        final String target;
+        final int inviteCseq = cseq++;
+        final String branch = "z9hG4bK" + UUID.randomUUID().toString().substring(0, 12);
+        String inviteVia;
+        List<String> routeSet = List.of();
+        String remoteTarget;
+        String toHeader;
+
+        Call(String target) {
+            this.target = target;
+        }
+
+        /** RFC 2617 / RFC 7616 digest with MD5 and qop=auth, for a 407 challenge. */
+        String proxyAuthorization(SipResponse challenge, String password) throws Exception {
+            String offer = challenge.headers().fields("Proxy-Authenticate").stream()
+                    .filter(c -> c.contains("algorithm=MD5")).findFirst().orElseThrow();
+            String realm = param(offer, "realm");
+            String nonce = param(offer, "nonce");
+            String cnonce = "c0ffee";
+            String nc = "00000001";
+            String ha1 = md5(user + ":" + realm + ":" + password);
+            String ha2 = md5("INVITE:" + target);
+            String response = md5(ha1 + ":" + nonce + ":" + nc + ":" + cnonce + ":auth:" + ha2);
+            return "Proxy-Authorization: Digest username=\"" + user + "\", realm=\"" + realm + "\", nonce=\"" + nonce
+                    + "\", uri=\"" + target + "\", response=\"" + response + "\", algorithm=MD5, qop=auth, nc=" + nc
+                    + ", cnonce=\"" + cnonce + "\"\r\n";
+        }
+
+        void invite(String extraHeaders) {
+            inviteVia = "Via: SIP/2.0/" + transportToken() + " " + sentBy() + ";rport;branch=" + branch;
+            send("INVITE " + target + " SIP/2.0\r\n" + inviteVia + "\r\nMax-Forwards: 70\r\n"
+                    + "From: <" + aor() + ">;tag=" + tag + "\r\nTo: <" + target + ">\r\nCall-ID: " + callId + "\r\n"
+                    + "CSeq: " + inviteCseq + " INVITE\r\nContact: " + contact() + "\r\n" + (extraHeaders == null ? "" : extraHeaders)
+                    + "Content-Type: application/sdp\r\nContent-Length: 4\r\n\r\nv=0\n");
+        }
+
+        SipResponse awaitFinal() throws InterruptedException {
+            return awaitResponse(r -> r.callId().equals(callId) && r.cseq().method().equals("INVITE") && r.status() >= 200,
+                    Duration.ofSeconds(10));
+        }
+
+        SipResponse await(int status) throws InterruptedException {
+            return awaitResponse(r -> r.callId().equals(callId) && r.status() == status, Duration.ofSeconds(10));
+        }
+
+        /** The ACK for a 2xx (RFC 3261 §13.2.2.4): a new transaction along the route set from Record-Route, reversed. */
+        void ack(SipResponse ok) {
+            List<String> rr = new ArrayList<>(ok.headers().values(HeaderNames.RECORD_ROUTE));
+            Collections.reverse(rr);
+            routeSet = rr;
+            remoteTarget = NameAddress.parse(ok.headers().get(HeaderNames.CONTACT)).uri().toString();
+            toHeader = ok.headers().get(HeaderNames.TO);
+            send(inDialog("ACK", inviteCseq));
+        }
+
+        void cancel() {
+            send("CANCEL " + target + " SIP/2.0\r\n" + inviteVia + "\r\nMax-Forwards: 70\r\n"
+                    + "From: <" + aor() + ">;tag=" + tag + "\r\nTo: <" + target + ">\r\nCall-ID: " + callId + "\r\n"
+                    + "CSeq: " + inviteCseq + " CANCEL\r\nContent-Length: 0\r\n\r\n");
+        }
+
+        SipResponse bye() throws InterruptedException {
+            int n = cseq++;
+            send(inDialog("BYE", n));
+            return awaitResponse(r -> r.callId().equals(callId) && r.cseq().method().equals("BYE"), Duration.ofSeconds(10));
+        }
+
+        private String inDialog(String method, int number) {
+            StringBuilder m = new StringBuilder(method + " " + remoteTarget + " SIP/2.0\r\n" + via() + "\r\nMax-Forwards: 70\r\n");
+            for (String route : routeSet) {
+                m.append("Route: ").append(route).append("\r\n");
+            }
+            m.append("From: <").append(aor()).append(">;tag=").append(tag).append("\r\nTo: ").append(toHeader)
+                    .append("\r\nCall-ID: ").append(callId).append("\r\nCSeq: ").append(number).append(' ').append(method)
+                    .append("\r\nContent-Length: 0\r\n\r\n");
+            return m.toString();
+        }
+    }
+
+    private static String param(String header, String name) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile(name + "=\"([^\"]*)\"").matcher(header);
+        if (!m.find()) {
+            throw new AssertionError("no " + name + " in " + header);
+        }
+        return m.group(1);
+    }
+
+    private static String md5(String text) throws Exception {
+        return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("MD5")
+                .digest(text.getBytes(StandardCharsets.UTF_8)));
+    }
+
+    Call call(String target) {
+        return new Call(target);
+    }
+
+    /** A call this phone receives: answers it and, as the callee, can hang up. */
+    final class Incoming {
+        final SipRequest invite;
+        final String localTag = "c" + UUID.randomUUID().toString().substring(0, 8);
+        int cseq = 100;
+
+        Incoming(SipRequest invite) {
+            this.invite = invite;
+        }
+
+        void respond(int status, String reason) {
+            send(response(invite, status, reason, status > 100));
+        }
+
+        /** 200 with our Contact and the Record-Route copied (RFC 3261 §12.1.1). */
+        void answer() {
+            send(response(invite, 200, "OK", true));
+        }
+
+        String response(SipRequest request, int status, String reason, boolean withTag) {
+            StringBuilder m = new StringBuilder("SIP/2.0 " + status + " " + reason + "\r\n");
+            for (String via : request.headers().fields(HeaderNames.VIA)) {
+                m.append("Via: ").append(via).append("\r\n");
+            }
+            if (request.isMethod(SipRequest.INVITE)) {
+                for (String rr : request.headers().fields(HeaderNames.RECORD_ROUTE)) {
+                    m.append("Record-Route: ").append(rr).append("\r\n");
+                }
+            }
+            String to = request.headers().get(HeaderNames.TO);
+            m.append("From: ").append(request.headers().get(HeaderNames.FROM)).append("\r\n")
+                    .append("To: ").append(withTag && !to.contains("tag=") ? to + ";tag=" + localTag : to).append("\r\n")
+                    .append("Call-ID: ").append(request.callId()).append("\r\n")
+                    .append("CSeq: ").append(request.headers().get(HeaderNames.CSEQ)).append("\r\n");
+            if (status >= 200 && status < 300 && request.isMethod(SipRequest.INVITE)) {
+                m.append("Contact: ").append(contact()).append("\r\n");
+            }
+            m.append("Content-Length: 0\r\n\r\n");
+            return m.toString();
+        }
+
+        /** Answers a CANCEL for this call (200, then 487 for the INVITE, RFC 3261 §9.2). */
+        void acceptCancel(SipRequest cancel) {
+            send(response(cancel, 200, "OK", true));
+            send(response(invite, 487, "Request Terminated", true));
+        }
+
+        /** The callee hangs up: BYE along the route set (Record-Route as received), to the caller's Contact. */
+        void bye() {
+            StringBuilder m = new StringBuilder("BYE " + NameAddress.parse(invite.headers().get(HeaderNames.CONTACT)).uri()
+                    + " SIP/2.0\r\n" + via() + "\r\nMax-Forwards: 70\r\n");
+            for (String route : invite.headers().values(HeaderNames.RECORD_ROUTE)) {
+                m.append("Route: ").append(route).append("\r\n");
+            }
+            m.append("From: ").append(invite.headers().get(HeaderNames.TO)).append(";tag=").append(localTag)
+                    .append("\r\nTo: ").append(invite.headers().get(HeaderNames.FROM))
+                    .append("\r\nCall-ID: ").append(invite.callId()).append("\r\nCSeq: ").append(cseq++).append(" BYE")
+                    .append("\r\nContent-Length: 0\r\n\r\n");
+            send(m.toString());
+        }
+
+        void respondTo(SipRequest request, int status) {
+            send(response(request, status, "OK", false));
+        }
+    }
+
+    Incoming awaitInvite() throws InterruptedException {
+        return new Incoming(awaitRequest("INVITE", Duration.ofSeconds(10)));
+    }
+
+    SipRequest awaitRequest(String method, Duration timeout) throws InterruptedException {
+        return (SipRequest) await(m -> m instanceof SipRequest r && r.isMethod(method), timeout,
+                "a " + method + " request");
+    }
+
+    SipResponse awaitResponse(Predicate<SipResponse> match, Duration timeout) throws InterruptedException {
+        return (SipResponse) await(m -> m instanceof SipResponse r && match.test(r), timeout, "a matching response");
+    }
+
+    /** Waits for a message; messages that do not match stay queued for later waits. */
+    private SipMessage await(Predicate<SipMessage> match, Duration timeout, String what) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        List<SipMessage> skipped = new ArrayList<>();
+        try {
+            while (true) {
+                long left = deadline - System.nanoTime();
+                SipMessage next = left <= 0 ? null : inbox.poll(left, TimeUnit.NANOSECONDS);
+                if (next == null) {
+                    throw new AssertionError(user + " waited " + timeout + " for " + what + "; got " + describe(skipped));
+                }
+                if (match.test(next)) {
+                    return next;
+                }
+                skipped.add(next);
+            }
+        } finally {
+            for (SipMessage m : skipped) {
+                inbox.add(m);
+            }
+        }
+    }
+
+    /** True when nothing matching arrives within the time. */
+    boolean receivesNo(String method, Duration within) throws InterruptedException {
+        try {
+            awaitRequest(method, within);
+            return false;
+        } catch (AssertionError e) {
+            return true;
+        }
+    }
+
+    private static String describe(List<SipMessage> messages) {
+        List<String> lines = new ArrayList<>();
+        for (SipMessage m : messages) {
+            lines.add(m.startLine());
+        }
+        return lines.toString();
+    }
+
+    @Override
+    public void close() {
+        if (socket != null) {
+            socket.close();
+        }
+        if (tcp != null) {
+            try {
+                tcp.close();
+            } catch (IOException e) {
+                // closing anyway
+            }
+        }
+        if (ws != null) {
+            ws.abort();
+        }
+    }
+}

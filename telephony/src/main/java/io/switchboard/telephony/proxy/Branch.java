@@ -1,0 +1,52 @@
+package io.switchboard.telephony.proxy;
+
+import io.netty.util.Timeout;
+import io.switchboard.sip.message.SipResponse;
+import io.switchboard.sip.transaction.ClientTransaction;
+import io.switchboard.sip.transaction.ClientTransactionListener;
+import io.switchboard.sip.transport.SipFlow;
+
+/**
+ * One target of a forked request (RFC 3261 §16.6): its client transaction and what it answered.
+ * Fields are guarded by the owning {@link ResponseContext}'s lock.
+ */
+final class Branch implements ClientTransactionListener {
+    final ResponseContext context;
+    final String target;
+    final SipFlow flow;
+    ClientTransaction transaction;
+    boolean provisional;
+    boolean finished;
+    /** A CANCEL is owed but waits for a provisional response (§9.1). */
+    boolean cancelOwed;
+    boolean cancelSent;
+    /** Never sent: the call was answered or cancelled before its turn came. */
+    boolean skipped;
+    SipResponse finalResponse;
+    /** The final response was made up here (timeout, transport error), not received. */
+    boolean synthetic;
+    Timeout timerC;
+
+    Branch(ResponseContext context, String target, SipFlow flow) {
+        this.context = context;
+        this.target = target;
+        this.flow = flow;
+    }
+
+    @Override
+    public void onResponse(ClientTransaction transaction, SipResponse response) {
+        context.onResponse(this, response);
+    }
+
+    @Override
+    public void onTimeout(ClientTransaction transaction) {
+        // §16.8: a branch that timed out counts as a 408
+        context.onResponse(this, null, 408, "Request Timeout");
+    }
+
+    @Override
+    public void onTransportError(ClientTransaction transaction, Throwable cause) {
+        // §16.7 step 1 and §8.1.3.1: a transport failure counts as a 503
+        context.onResponse(this, null, 503, "Service Unavailable");
+    }
+}

@@ -1,0 +1,98 @@
+package io.switchboard.telephony.proxy;
+
+import io.switchboard.sip.transport.SipFlow;
+import io.switchboard.sip.transport.Transport;
+import io.switchboard.sip.transport.TransportLayer;
+import io.switchboard.telephony.registrar.Binding;
+
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.Base64;
+import java.util.Optional;
+import java.util.function.Function;
+
+/**
+ * Finds the flow a request must take to reach a device: the connection it registered over (TCP,
+ * WebSocket) or, over UDP, the address its requests came from, so a device behind NAT is reached
+ * through its NAT binding (RFC 5626 §5.3 in spirit; RFC 3581 for the address).
+ * <p>
+ * Flows are also carried in our Record-Route entries as tokens ({@link #token}), so in-dialog
+ * requests go back over the same path: a browser's WebSocket has no address to send to otherwise
+ * (RFC 7118 §5), and a phone behind NAT is reachable only at its NAT address.
+ */
+public final class FlowDirectory {
+    private final TransportLayer transport;
+    private final Function<String, Optional<SipFlow>> webSocketFlows;
+
+    public FlowDirectory(TransportLayer transport, Function<String, Optional<SipFlow>> webSocketFlows) {
+        this.transport = transport;
+        this.webSocketFlows = webSocketFlows;
+    }
+
+    /** The flow to a registered device, or empty when its connection is gone (the binding is not used then). */
+    public Optional<SipFlow> toBinding(Binding binding) {
+        Transport t;
+        try {
+            t = Transport.parse(binding.transport());
+        } catch (IllegalArgumentException e) {
+            return Optional.empty();
+        }
+        if (t == Transport.UDP) {
+            return udp(binding.remoteAddress(), binding.remotePort());
+        }
+        return open(binding.flowId());
+    }
+
+    /** An open flow by id: a TCP or WebSocket connection, or a UDP peer. */
+    public Optional<SipFlow> open(String flowId) {
+        if (flowId == null) {
+            return Optional.empty();
+        }
+        if (flowId.startsWith("udp:")) {
+            int gt = flowId.indexOf('>');
+            int colon = flowId.lastIndexOf(':');
+            if (gt < 0 || colon <= gt) {
+                return Optional.empty();
+            }
+            try {
+                return udp(flowId.substring(gt + 1, colon), Integer.parseInt(flowId.substring(colon + 1)));
+            } catch (NumberFormatException e) {
+                return Optional.empty();
+            }
+        }
+        Optional<SipFlow> flow = flowId.startsWith("ws") ? webSocketFlows.apply(flowId) : transport.flow(flowId);
+        return flow.filter(SipFlow::isOpen);
+    }
+
+    /** A UDP flow to an address literal, from one of our UDP sockets. */
+    public Optional<SipFlow> udp(String host, int port) {
+        byte[] literal = io.netty.util.NetUtil.createByteArrayFromIpAddressString(host);
+        if (literal == null || port <= 0 || port > 65535) {
+            return Optional.empty();
+        }
+        try {
+            InetSocketAddress remote = new InetSocketAddress(InetAddress.getByAddress(literal), port);
+            return Optional.of(transport.flowTo(Transport.UDP, remote).toCompletableFuture().getNow(null));
+        } catch (java.net.UnknownHostException | RuntimeException e) {
+            return Optional.empty();
+        }
+    }
+
+    /** A flow id as a URI parameter value (token characters only, RFC 3261 §25.1). */
+    public static String token(SipFlow flow) {
+        return Base64.getUrlEncoder().withoutPadding().encodeToString(flow.id().getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** The flow id in a token, or null when it is not one of ours. */
+    public static String fromToken(String token) {
+        if (token == null || token.isEmpty() || token.length() > 256) {
+            return null;
+        }
+        try {
+            return new String(Base64.getUrlDecoder().decode(token), StandardCharsets.UTF_8);
+        } catch (IllegalArgumentException e) {
+            return null;
+        }
+    }
+}

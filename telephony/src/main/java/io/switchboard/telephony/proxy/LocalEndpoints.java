@@ -1,0 +1,163 @@
+package io.switchboard.telephony.proxy;
+
+import io.switchboard.sip.message.SipUri;
+import io.switchboard.sip.transport.ListenPoint;
+import io.switchboard.sip.transport.SipFlow;
+import io.switchboard.sip.transport.Transport;
+import io.switchboard.sip.transport.TransportLayer;
+
+import java.net.Inet6Address;
+import java.net.InetAddress;
+import java.net.NetworkInterface;
+import java.net.SocketException;
+import java.util.Collections;
+import java.util.HashSet;
+import java.util.Locale;
+import java.util.Set;
+import java.util.function.IntSupplier;
+
+/**
+ * This node as other SIP elements see it: the host and port to write in Via and Record-Route for a
+ * message leaving on a flow, and whether a URI (a Route entry, a Request-URI) names this node.
+ * <p>
+ * A socket bound to a wildcard address has no address of its own to advertise; then the configured
+ * advertised address is used, or loopback towards a loopback peer, or the first address of an
+ * interface that is up.
+ */
+public final class LocalEndpoints {
+    private final TransportLayer transport;
+    private final String advertised;
+    private final IntSupplier httpPort;
+    private volatile Set<String> localHosts;
+
+    public LocalEndpoints(TransportLayer transport, String advertisedAddress, IntSupplier httpPort) {
+        this.transport = transport;
+        this.advertised = advertisedAddress;
+        this.httpPort = httpPort;
+    }
+
+    /** The host (an address literal, IPv6 in brackets) for Via and Record-Route on a flow. */
+    public String hostFor(SipFlow flow) {
+        InetAddress local = flow.local().getAddress();
+        if (!local.isAnyLocalAddress()) {
+            return literal(local);
+        }
+        if (advertised != null && !advertised.isBlank()) {
+            return advertised;
+        }
+        InetAddress remote = flow.remote().getAddress();
+        if (remote.isLoopbackAddress()) {
+            return remote instanceof Inet6Address ? "[::1]" : "127.0.0.1";
+        }
+        return firstInterfaceAddress(remote instanceof Inet6Address);
+    }
+
+    /** The port others reach this node at over the flow's transport: the listener's, not an outgoing connection's. */
+    public int portFor(SipFlow flow) {
+        Transport t = flow.transport();
+        if (t == Transport.WS || t == Transport.WSS) {
+            return flow.local().getPort();
+        }
+        if (t == Transport.UDP) {
+            return flow.local().getPort();
+        }
+        for (ListenPoint point : transport.listenPoints()) {
+            if (point.transport() == t) {
+                return point.port();
+            }
+        }
+        return flow.local().getPort();
+    }
+
+    /**
+     * True when the URI's host and port name this node: one of its addresses (or the advertised
+     * one) and one of its SIP or HTTP (WebSocket) ports; no port means 5060 (RFC 3261 §19.1.2).
+     */
+    public boolean isThisNode(SipUri uri) {
+        String host = uri.host().toLowerCase(Locale.ROOT);
+        if (host.startsWith("[")) {
+            host = host.substring(1, host.length() - 1);
+        }
+        if (!hosts().contains(host)) {
+            return false;
+        }
+        int port = uri.port() > 0 ? uri.port() : 5060;
+        for (ListenPoint point : transport.listenPoints()) {
+            if (point.port() == port) {
+                return true;
+            }
+        }
+        return port == httpPort.getAsInt();
+    }
+
+    /** True when the host is an address of this node (any port). */
+    public boolean isThisHost(String host) {
+        String h = host.toLowerCase(Locale.ROOT);
+        if (h.startsWith("[")) {
+            h = h.substring(1, h.length() - 1);
+        }
+        return hosts().contains(h);
+    }
+
+    private Set<String> hosts() {
+        Set<String> known = localHosts;
+        if (known == null) {
+            known = new HashSet<>();
+            if (advertised != null && !advertised.isBlank()) {
+                String a = advertised.toLowerCase(Locale.ROOT);
+                known.add(a.startsWith("[") ? a.substring(1, a.length() - 1) : a);
+            }
+            try {
+                for (NetworkInterface nic : Collections.list(NetworkInterface.getNetworkInterfaces())) {
+                    for (InetAddress address : Collections.list(nic.getInetAddresses())) {
+                        known.add(bare(address));
+                    }
+                }
+            } catch (SocketException e) {
+                known.add("127.0.0.1");
+                known.add("::1");
+            }
+            for (ListenPoint point : transport.listenPoints()) {
+                known.add(point.host().toLowerCase(Locale.ROOT));
+            }
+            known.add("0:0:0:0:0:0:0:1");
+            known.add("::1");
+            localHosts = known = Set.copyOf(known);
+        }
+        return known;
+    }
+
+    private static String bare(InetAddress address) {
+        String text = address.getHostAddress();
+        int zone = text.indexOf('%');
+        text = zone >= 0 ? text.substring(0, zone) : text;
+        if (address instanceof Inet6Address) {
+            // the compressed form, as devices write it
+            text = io.netty.util.NetUtil.toAddressString(address);
+        }
+        return text.toLowerCase(Locale.ROOT);
+    }
+
+    private static String literal(InetAddress address) {
+        String bare = bare(address);
+        return address instanceof Inet6Address ? "[" + bare + "]" : bare;
+    }
+
+    private static String firstInterfaceAddress(boolean v6) {
+        try {
+            for (NetworkInterface nic : Collections.list(NetworkInterface.getNetworkInterfaces())) {
+                if (!nic.isUp() || nic.isLoopback()) {
+                    continue;
+                }
+                for (InetAddress address : Collections.list(nic.getInetAddresses())) {
+                    if ((address instanceof Inet6Address) == v6 && !address.isLinkLocalAddress()) {
+                        return literal(address);
+                    }
+                }
+            }
+        } catch (SocketException e) {
+            // fall through to loopback
+        }
+        return v6 ? "[::1]" : "127.0.0.1";
+    }
+}

@@ -1,0 +1,594 @@
+package io.switchboard.telephony.proxy;
+
+import io.switchboard.sip.message.HeaderNames;
+import io.switchboard.sip.message.NameAddress;
+import io.switchboard.sip.message.SipRequest;
+import io.switchboard.sip.message.SipResponse;
+import io.switchboard.sip.message.SipUri;
+import io.switchboard.sip.message.Via;
+import io.switchboard.sip.transaction.ServerTransaction;
+import io.switchboard.sip.transaction.TransactionLayer;
+import io.switchboard.sip.transport.SipFlow;
+import io.switchboard.sip.transport.Transport;
+import io.switchboard.telephony.accounts.Account;
+import io.switchboard.telephony.accounts.AccountDirectory;
+import io.switchboard.telephony.auth.DigestAuthenticator;
+import io.switchboard.telephony.calls.ActiveCall;
+import io.switchboard.telephony.calls.CallTracker;
+import io.switchboard.telephony.numbers.NumberDirectory;
+import io.switchboard.telephony.numbers.RingGroup;
+import io.switchboard.telephony.registrar.Binding;
+import io.switchboard.telephony.registrar.LocationService;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.function.Consumer;
+import java.util.zip.CRC32;
+
+/**
+ * The stateful proxy (RFC 3261 §16): requests other than REGISTER go through here.
+ * <p>
+ * Out-of-dialog requests are authenticated (407, unless from a trusted peer), resolved against
+ * numbers and the location service, and forked in parallel to every live binding of the callee
+ * (§16.5, §16.6); {@link ResponseContext} chooses what the caller hears (§16.7). Dialog-creating
+ * requests are Record-Routed so in-dialog requests come back through this node (§16.6 step 4);
+ * our Record-Route entries carry flow tokens for both ends, so an in-dialog request reaches a
+ * browser over its WebSocket or a phone through its NAT binding without rewriting its Contact.
+ * When the two ends are on different transports two entries are written, one per side (RFC 5658).
+ */
+public final class ProxyCore {
+    static final Logger log = LoggerFactory.getLogger(ProxyCore.class);
+    /** The parameter of our Record-Route entries that carries the signature of their flow tokens. */
+    static final String ROUTE_MARK = "sb";
+
+    final ProxySettings settings;
+    private final LocationService location;
+    private final AccountDirectory accounts;
+    private final NumberDirectory numbers;
+    private final DigestAuthenticator authenticator;
+    final CallTracker calls;
+    private final FlowDirectory flows;
+    private final LocalEndpoints local;
+    private final Clock clock;
+    private final Consumer<String> authFailures;
+    private final RouteSigner signer;
+    /** RFC 3261 §8.2.6.2: the To tag of responses this node makes up itself. */
+    final String toTag = Long.toHexString(new java.security.SecureRandom().nextLong());
+    volatile TransactionLayer transactions;
+
+    public ProxyCore(ProxySettings settings, LocationService location, AccountDirectory accounts, NumberDirectory numbers,
+                     DigestAuthenticator authenticator, CallTracker calls, FlowDirectory flows, LocalEndpoints local,
+                     Clock clock, Consumer<String> authFailures, RouteSigner signer) {
+        this.settings = settings;
+        this.location = location;
+        this.accounts = accounts;
+        this.numbers = numbers;
+        this.authenticator = authenticator;
+        this.calls = calls;
+        this.flows = flows;
+        this.local = local;
+        this.clock = clock;
+        this.authFailures = authFailures;
+        this.signer = signer;
+    }
+
+    public void bind(TransactionLayer layer) {
+        this.transactions = layer;
+    }
+
+    /** A request for the proxy: anything but REGISTER, CANCEL and ACK, and OPTIONS to the node itself. */
+    public void onRequest(ServerTransaction tx) {
+        SipRequest request = tx.request();
+        try {
+            route(tx, request);
+        } catch (IllegalArgumentException e) {
+            reject(tx, request, 400, "Bad Request - " + e.getMessage());
+        } catch (RuntimeException e) {
+            // malformed input must not flood the log with stack traces
+            log.debug("could not route {} from {}", request.startLine(), tx.flow().remote(), e);
+            reject(tx, request, 500, "Server Internal Error");
+        }
+    }
+
+    private void route(ServerTransaction tx, SipRequest request) {
+        int maxForwards = request.maxForwards();
+        if (maxForwards == 0) {
+            reject(tx, request, 483, "Too Many Hops"); // RFC 3261 §16.3 step 3
+            return;
+        }
+        String loopHash = loopHash(request);
+        if (isLoop(request, loopHash)) {
+            reject(tx, request, 482, "Loop Detected"); // §16.3 step 4
+            return;
+        }
+        boolean invite = request.isMethod(SipRequest.INVITE);
+        if (invite) {
+            // a CANCEL may be handled on another thread before this INVITE is forked
+            tx.attach(new CancelGate());
+            // §16.2: a stateful proxy answers 100 at once so the caller stops retransmitting
+            tx.respond(SipResponse.to(request, 100, "Trying"));
+        }
+        OwnRoute own = popOwnRoutes(request); // §16.4
+        if (request.to().tag() != null) {
+            forwardInDialog(tx, request, own, loopHash);
+            return;
+        }
+        if (!request.headers().fields(HeaderNames.ROUTE).isEmpty()) {
+            // a preloaded route past this node: not an open relay
+            reject(tx, request, 403, "Forbidden - routes through other hosts are not followed");
+            return;
+        }
+        if (request.requestUri().user() == null) {
+            // addressed to the node itself, which as a user agent does only these (RFC 3261 §21.4.6)
+            SipResponse notAllowed = SipResponse.to(request, 405, "Method Not Allowed").withToTag(toTag);
+            notAllowed.headers().add(HeaderNames.ALLOW, "REGISTER, OPTIONS");
+            tx.respond(notAllowed);
+            return;
+        }
+        Caller caller = authenticate(tx, request);
+        if (caller == null) {
+            return;
+        }
+        forwardToCallee(tx, request, caller, loopHash);
+    }
+
+    // ---- out of dialog ------------------------------------------------------------------------
+
+    private record Caller(String identity, boolean trusted) {
+    }
+
+    /** RFC 3261 §22.3: devices prove who they are with Proxy-Authorization; trusted peers need not. */
+    private Caller authenticate(ServerTransaction tx, SipRequest request) {
+        NameAddress from = request.from();
+        String fromUser = from.uri().user();
+        String fallback = fromUser != null ? fromUser : from.uri().toString();
+        if (!settings.authenticate() || settings.isTrusted(tx.flow().remote().getAddress())) {
+            return new Caller(fallback, true);
+        }
+        String realm = accounts.domainFor(from.uri().host());
+        String header = credentialsFor(request, realm);
+        DigestAuthenticator.Outcome outcome = authenticator.verify(header, realm, request.method(), request.requestUri());
+        switch (outcome.status()) {
+            case NO_CREDENTIALS, STALE, REPLAYED -> {
+                if (outcome.status() == DigestAuthenticator.Status.REPLAYED) {
+                    authFailures.accept("replayed");
+                }
+                SipResponse challenge = SipResponse.to(request, 407, "Proxy Authentication Required").withToTag(toTag);
+                for (String value : authenticator.challenges(realm, outcome.status() == DigestAuthenticator.Status.STALE)) {
+                    challenge.headers().add(HeaderNames.PROXY_AUTHENTICATE, value);
+                }
+                tx.respond(challenge);
+                return null;
+            }
+            case BAD_CREDENTIALS -> {
+                authFailures.accept("bad_credentials");
+                reject(tx, request, 400, "Bad Request - " + outcome.reason());
+                return null;
+            }
+            case UNKNOWN_USER, WRONG_PASSWORD -> {
+                authFailures.accept(outcome.status() == DigestAuthenticator.Status.UNKNOWN_USER ? "unknown_user" : "wrong_password");
+                reject(tx, request, 403, "Forbidden");
+                return null;
+            }
+            default -> {
+                Account account = outcome.account();
+                if (fromUser == null || !account.username().equals(fromUser)) {
+                    authFailures.accept("wrong_user");
+                    reject(tx, request, 403, "Forbidden - From must be the authenticated account " + account.username());
+                    return null;
+                }
+                return new Caller(account.username(), false);
+            }
+        }
+    }
+
+    private static String credentialsFor(SipRequest request, String realm) {
+        List<String> all = request.headers().fields(HeaderNames.PROXY_AUTHORIZATION);
+        if (all.size() <= 1) {
+            return all.isEmpty() ? null : all.get(0);
+        }
+        String needle = "realm=\"" + realm.toLowerCase(Locale.ROOT) + "\"";
+        for (String value : all) {
+            if (value.toLowerCase(Locale.ROOT).contains(needle)) {
+                return value;
+            }
+        }
+        return all.get(0);
+    }
+
+    /** One place a request is forked to: a device's contact and the flow that reaches it. */
+    record Target(String contact, SipFlow flow) {
+    }
+
+    /** §16.5: the targets are the bindings of the callee, or of every member of a number. */
+    private void forwardToCallee(ServerTransaction tx, SipRequest request, Caller caller, String loopHash) {
+        SipUri uri = request.requestUri();
+        boolean invite = request.isMethod(SipRequest.INVITE);
+        if (!uri.isSip() || uri.user() == null) {
+            reject(tx, request, 404, "Not Found - the Request-URI names no user");
+            return;
+        }
+        String domain = accounts.domainFor(uri.host());
+        boolean ours = domain.equalsIgnoreCase(uri.host()) || local.isThisNode(uri);
+        if (!ours) {
+            reject(tx, request, 403, "Forbidden - " + uri.host() + " is not served here and relaying is not allowed");
+            return;
+        }
+        String dialed = uri.user();
+        Optional<RingGroup> group = numbers.lookup(dialed, domain);
+        List<String> aors = new ArrayList<>();
+        String callee;
+        boolean known;
+        if (group.isPresent()) {
+            for (String member : group.get().members()) {
+                aors.add("sip:" + member + "@" + domain);
+            }
+            callee = "number " + dialed + "@" + domain;
+            known = true;
+        } else {
+            String aor = "sip:" + dialed + "@" + domain;
+            aors.add(aor);
+            callee = aor;
+            known = accounts.lookup(dialed, domain).isPresent();
+        }
+        String callerContact = callerContact(request);
+        long now = clock.millis();
+        Map<String, Target> targets = new LinkedHashMap<>();
+        boolean anyBinding = false;
+        for (String aor : aors) {
+            for (Binding binding : location.lookup(aor, now)) {
+                anyBinding = true;
+                if (binding.contact().equals(callerContact) || targets.containsKey(binding.contact())) {
+                    continue; // a member calling its own group does not ring itself
+                }
+                flows.toBinding(binding).ifPresent(flow -> targets.put(binding.contact(), new Target(binding.contact(), flow)));
+            }
+        }
+        if (targets.isEmpty()) {
+            // §16.5 / §21.4.18: known but not reachable now is 480; unknown is 404
+            boolean reachableUser = known || anyBinding;
+            int status = reachableUser ? 480 : 404;
+            String reason = reachableUser ? "Temporarily Unavailable" : "Not Found";
+            if (invite) {
+                ActiveCall call = calls.started(request.callId(), request.from().tag(), caller.identity(), callee, dialed, List.of());
+                calls.failed(call, status, reason);
+            }
+            reject(tx, request, status, reason);
+            return;
+        }
+        ActiveCall call = null;
+        if (invite) {
+            List<String> devices = new ArrayList<>(targets.keySet());
+            call = calls.started(request.callId(), request.from().tag(), caller.identity(), callee, dialed, devices);
+        }
+        ResponseContext context = new ResponseContext(this, tx, request, call);
+        boolean cancelledEarly = handOver(tx, context);
+        boolean dialogCreating = isDialogCreating(request);
+        List<Branch> branches = new ArrayList<>();
+        for (Target target : targets.values()) {
+            branches.add(context.addBranch(target.contact(), target.flow()));
+        }
+        for (Branch branch : branches) {
+            SipRequest out;
+            try {
+                out = forwardedCopy(request, SipUri.parse(branch.target), branch.flow, loopHash);
+            } catch (IllegalArgumentException e) {
+                // a contact stored from a device that we cannot address: this branch fails alone
+                context.onResponse(branch, null, 502, "Bad Gateway - unusable contact " + branch.target);
+                continue;
+            }
+            if (dialogCreating) {
+                addRecordRoute(out, tx.flow(), branch.flow, request.from().tag());
+            }
+            context.send(branch, out);
+        }
+        if (cancelledEarly) {
+            context.cancelByCaller();
+        }
+    }
+
+    /**
+     * Replaces the INVITE's {@link CancelGate} by its response context; true when the caller
+     * cancelled meanwhile (the context then cancels what it forked).
+     */
+    private static boolean handOver(ServerTransaction tx, ResponseContext context) {
+        Object attachment = tx.attachment();
+        tx.attach(context);
+        return attachment instanceof CancelGate gate && gate.handOver(context);
+    }
+
+    private static String callerContact(SipRequest request) {
+        try {
+            List<NameAddress> contacts = request.contacts();
+            return contacts.isEmpty() ? null : contacts.get(0).uri().toString();
+        } catch (IllegalArgumentException e) {
+            return null;
+        }
+    }
+
+    private static boolean isDialogCreating(SipRequest request) {
+        return request.isMethod(SipRequest.INVITE) || request.isMethod(SipRequest.SUBSCRIBE)
+                || request.isMethod(SipRequest.REFER);
+    }
+
+    // ---- in dialog ----------------------------------------------------------------------------
+
+    /** Our Route entries popped from a request; the flow tokens when one of them was signed by us. */
+    record OwnRoute(String fromTag, String callerFlow, String calleeFlow, boolean signed) {
+    }
+
+    /**
+     * §16.4: Route entries naming this node are removed. An entry we Record-Routed carries signed
+     * flow tokens that say over which flows the two ends of the dialog are reached; an entry a
+     * device preloaded (this node as its outbound proxy, by address or by a served domain) has none.
+     * A Route whose signature does not verify is not ours.
+     */
+    OwnRoute popOwnRoutes(SipRequest request) {
+        List<String> routes = request.headers().values(HeaderNames.ROUTE);
+        if (routes.isEmpty()) {
+            return null;
+        }
+        OwnRoute own = null;
+        int popped = 0;
+        for (String value : routes) {
+            NameAddress route = NameAddress.parse(value);
+            SipUri uri = route.uri();
+            if (!uri.isSip() || uri.host() == null) {
+                break;
+            }
+            String mark = uri.param(ROUTE_MARK);
+            if (mark != null) {
+                String ftag = uri.param("ftag");
+                String cf = uri.param("cf");
+                String ef = uri.param("ef");
+                if (!signer.verify(signedText(ftag, cf, ef), mark)) {
+                    break;
+                }
+                if (own == null || !own.signed()) {
+                    own = new OwnRoute(ftag, FlowDirectory.fromToken(cf), FlowDirectory.fromToken(ef), true);
+                }
+            } else if (local.isThisNode(uri) || accounts.domainFor(uri.host()).equalsIgnoreCase(uri.host())) {
+                if (own == null) {
+                    own = new OwnRoute(null, null, null, false);
+                }
+            } else {
+                break;
+            }
+            popped++;
+        }
+        if (popped > 0) {
+            request.headers().remove(HeaderNames.ROUTE);
+            for (String rest : routes.subList(popped, routes.size())) {
+                request.headers().add(HeaderNames.ROUTE, rest);
+            }
+        }
+        return own;
+    }
+
+    private static String signedText(String ftag, String cf, String ef) {
+        return ftag + "|" + cf + "|" + ef;
+    }
+
+    private void forwardInDialog(ServerTransaction tx, SipRequest request, OwnRoute own, String loopHash) {
+        if (own == null || !own.signed()) {
+            // not routed through us at dialog creation: refuse rather than relay (as Kamailio's default "Not here")
+            reject(tx, request, 404, "Not Found - in-dialog request without this proxy's Route");
+            return;
+        }
+        if (request.isMethod(SipRequest.BYE) && calls != null) {
+            String fromTag = request.from().tag();
+            calls.find(request.callId()).ifPresent(call ->
+                    calls.ended(call, fromTag != null && fromTag.equals(call.callerTag()) ? "caller" : "callee"));
+        }
+        nextHop(request, own).whenComplete((flow, error) -> {
+            if (flow == null) {
+                reject(tx, request, 480, "Temporarily Unavailable - the other party is not reachable");
+                return;
+            }
+            try {
+                ResponseContext context = new ResponseContext(this, tx, request, null);
+                boolean cancelledEarly = handOver(tx, context);
+                Branch branch = context.addBranch(request.requestUri().toString(), flow);
+                context.send(branch, forwardedCopy(request, null, flow, loopHash));
+                if (cancelledEarly) {
+                    context.cancelByCaller();
+                }
+            } catch (RuntimeException e) {
+                // never leave a transaction unanswered: it would linger without end
+                log.warn("could not forward {} {}: {}", request.method(), request.requestUri(), e.toString());
+                reject(tx, request, 500, "Server Internal Error");
+            }
+        });
+    }
+
+    /**
+     * The flow an in-dialog request takes (§16.6 step 7): towards the other end of the dialog over
+     * the flow recorded in our signed Route entry, which also reaches a next proxy on that side; if
+     * that connection has closed, over the connection the addressed device registered again with.
+     * Never to an address the request names but this node did not record: that would make the
+     * node an open relay.
+     */
+    private CompletionStage<SipFlow> nextHop(SipRequest request, OwnRoute own) {
+        String fromTag = request.from().tag();
+        boolean fromCaller = own.fromTag() != null && own.fromTag().equals(fromTag);
+        Optional<SipFlow> flow = flows.open(fromCaller ? own.calleeFlow() : own.callerFlow());
+        if (flow.isPresent()) {
+            return CompletableFuture.completedFuture(flow.get());
+        }
+        SipUri target = request.requestUri();
+        if (target.isSip()) {
+            for (Binding binding : location.byContact(target.toString(), clock.millis())) {
+                Optional<SipFlow> registered = flows.toBinding(binding);
+                if (registered.isPresent()) {
+                    return CompletableFuture.completedFuture(registered.get());
+                }
+            }
+        }
+        return CompletableFuture.completedFuture(null);
+    }
+
+    // ---- CANCEL and ACK -----------------------------------------------------------------------
+
+    /** RFC 3261 §16.10: answer the CANCEL, then cancel every pending branch of the INVITE. */
+    public void onCancel(ServerTransaction tx) {
+        SipRequest cancel = tx.request();
+        Optional<ServerTransaction> invite = transactions.findInviteFor(cancel);
+        Object attachment = invite.map(ServerTransaction::attachment).orElse(null);
+        if (attachment instanceof CancelGate gate) {
+            tx.respond(SipResponse.to(cancel, 200, "OK").withToTag(toTag));
+            ResponseContext context = gate.cancel();
+            if (context != null) {
+                context.cancelByCaller();
+            }
+            return;
+        }
+        if (!(attachment instanceof ResponseContext context)) {
+            tx.respond(SipResponse.to(cancel, 481, "Call/Transaction Does Not Exist").withToTag(toTag));
+            return;
+        }
+        tx.respond(SipResponse.to(cancel, 200, "OK").withToTag(toTag));
+        context.cancelByCaller();
+    }
+
+    /** The ACK for a 2xx (a transaction of its own, §13.2.2.4) is forwarded statelessly along the route (§16.11). */
+    public void onAck(SipRequest ack, SipFlow from) {
+        try {
+            if (ack.to().tag() == null || ack.maxForwards() == 0) {
+                return;
+            }
+            OwnRoute own = popOwnRoutes(ack);
+            if (own == null || !own.signed()) {
+                return; // not ours to route; an ACK is never answered
+            }
+            String incomingBranch = ack.topVia().branch();
+            nextHop(ack, own).whenComplete((flow, error) -> {
+                if (flow == null) {
+                    return;
+                }
+                // a branch derived from the incoming one, so a retransmitted ACK carries the same (§16.11)
+                String branch = Via.MAGIC_COOKIE + "a" + hash(incomingBranch + "|" + ack.callId());
+                SipRequest out = forwardedCopy(ack, null, flow, null, branch);
+                transactions.transport().send(out, flow);
+            });
+        } catch (RuntimeException e) {
+            log.debug("dropping malformed ACK from {}: {}", from, e.toString());
+        }
+    }
+
+    // ---- forwarding helpers -------------------------------------------------------------------
+
+    SipRequest forwardedCopy(SipRequest request, SipUri newRequestUri, SipFlow flow, String loopHash) {
+        return forwardedCopy(request, newRequestUri, flow, loopHash,
+                transactions.newBranch() + (loopHash == null ? "" : "-" + loopHash));
+    }
+
+    /** §16.6 steps 1-8: copy, new Request-URI, Max-Forwards decremented, our Via on top. */
+    private SipRequest forwardedCopy(SipRequest request, SipUri newRequestUri, SipFlow flow, String loopHash, String branch) {
+        SipRequest out = request.copy();
+        if (newRequestUri != null) {
+            out.setRequestUri(newRequestUri);
+        }
+        int maxForwards = request.maxForwards();
+        out.headers().set(HeaderNames.MAX_FORWARDS, Integer.toString(maxForwards < 0 ? 70 : maxForwards - 1));
+        // §22.3: credentials for our realm were consumed here
+        out.headers().remove(HeaderNames.PROXY_AUTHORIZATION);
+        String via = "SIP/2.0/" + flow.transport().viaToken() + " " + local.hostFor(flow) + ":" + local.portFor(flow)
+                + ";branch=" + branch + (flow.transport() == Transport.UDP ? ";rport" : "");
+        out.headers().addFirst(HeaderNames.VIA, via);
+        return out;
+    }
+
+    /**
+     * A device answered after the caller was already given a final error (the caller cancelled and
+     * the grace period ran out): ACK its 2xx and end its call with a BYE, so it does not sit in a
+     * call nobody is on (RFC 3261 §13.3.1.4 and §15).
+     */
+    void hangUpLateAnswer(SipRequest invite, SipResponse ok, SipFlow flow) {
+        try {
+            List<NameAddress> contacts = ok.contacts();
+            SipUri target = contacts.isEmpty() ? invite.requestUri() : contacts.get(0).uri();
+            long number = invite.cseq().number();
+            transactions.transport().send(requestInDialog(SipRequest.ACK, target, invite, ok, number, flow), flow);
+            transactions.sendRequest(requestInDialog(SipRequest.BYE, target, invite, ok, number + 1, flow), flow,
+                    ResponseContext.IGNORE);
+        } catch (RuntimeException e) {
+            log.debug("could not end a late answer from {}: {}", flow, e.toString());
+        }
+    }
+
+    private SipRequest requestInDialog(String method, SipUri target, SipRequest invite, SipResponse ok, long cseq,
+                                       SipFlow flow) {
+        SipRequest request = new SipRequest(method, target);
+        request.headers().add(HeaderNames.VIA, "SIP/2.0/" + flow.transport().viaToken() + " " + local.hostFor(flow) + ":"
+                + local.portFor(flow) + ";branch=" + transactions.newBranch() + (flow.transport() == Transport.UDP ? ";rport" : ""));
+        request.headers().add(HeaderNames.MAX_FORWARDS, "70");
+        request.headers().add(HeaderNames.FROM, invite.headers().get(HeaderNames.FROM));
+        request.headers().add(HeaderNames.TO, ok.headers().get(HeaderNames.TO));
+        request.headers().add(HeaderNames.CALL_ID, invite.callId());
+        request.headers().add(HeaderNames.CSEQ, cseq + " " + method);
+        return request;
+    }
+
+    /** §16.6 step 4, RFC 5658 when the sides differ: one entry per side, the callee's side on top. */
+    private void addRecordRoute(SipRequest out, SipFlow callerFlow, SipFlow calleeFlow, String fromTag) {
+        String cf = FlowDirectory.token(callerFlow);
+        String ef = FlowDirectory.token(calleeFlow);
+        String params = ";lr" + (fromTag == null ? "" : ";ftag=" + fromTag) + ";cf=" + cf + ";ef=" + ef
+                + ";" + ROUTE_MARK + "=" + signer.sign(signedText(fromTag, cf, ef));
+        String callerSide = routeUri(callerFlow) + params;
+        String calleeSide = routeUri(calleeFlow) + params;
+        if (!callerSide.equals(calleeSide)) {
+            out.headers().addFirst(HeaderNames.RECORD_ROUTE, "<" + callerSide + ">");
+        }
+        out.headers().addFirst(HeaderNames.RECORD_ROUTE, "<" + calleeSide + ">");
+    }
+
+    private String routeUri(SipFlow flow) {
+        String transport = flow.transport() == Transport.UDP ? "" : ";transport=" + flow.transport().uriParam();
+        return "sip:" + local.hostFor(flow) + ":" + local.portFor(flow) + transport;
+    }
+
+    /** §16.6 step 8: a hash over what identifies the request at this hop, for loop detection. */
+    private static String loopHash(SipRequest request) {
+        NameAddress to = request.to();
+        NameAddress from = request.from();
+        String text = request.requestUri() + "|" + (from == null ? "" : from.tag()) + "|" + (to == null ? "" : to.tag())
+                + "|" + request.callId() + "|" + request.cseq().number() + "|"
+                + String.join(",", request.headerValues("Proxy-Require"));
+        return hash(text);
+    }
+
+    private boolean isLoop(SipRequest request, String loopHash) {
+        for (Via via : request.vias()) {
+            String branch = via.branch();
+            if (branch != null && branch.endsWith("-" + loopHash) && local.isThisHost(via.host())) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static String hash(String text) {
+        CRC32 crc = new CRC32();
+        crc.update(text.getBytes(StandardCharsets.UTF_8));
+        return Long.toHexString(crc.getValue());
+    }
+
+    void reject(ServerTransaction tx, SipRequest request, int status, String reason) {
+        if (request.isMethod(SipRequest.ACK)) {
+            return;
+        }
+        tx.respond(SipResponse.to(request, status, reason).withToTag(toTag));
+    }
+}

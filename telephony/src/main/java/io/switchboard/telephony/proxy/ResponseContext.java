@@ -1,0 +1,374 @@
+package io.switchboard.telephony.proxy;
+
+import io.netty.util.Timeout;
+import io.switchboard.sip.message.HeaderNames;
+import io.switchboard.sip.message.SipRequest;
+import io.switchboard.sip.message.SipResponse;
+import io.switchboard.sip.transaction.ClientTransaction;
+import io.switchboard.sip.transaction.ClientTransactionListener;
+import io.switchboard.sip.transaction.ServerTransaction;
+import io.switchboard.sip.transport.SipFlow;
+import io.switchboard.telephony.calls.ActiveCall;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The response context of one proxied request (RFC 3261 §16.7): its server transaction, the
+ * branches it was forked to, and what the caller has been told.
+ * <p>
+ * Provisional responses and every 2xx go to the caller at once; the first 2xx cancels the other
+ * branches (§16.7 step 10 via §9.1, a CANCEL only once a branch answered provisionally), as does a
+ * 6xx; otherwise the best final response is chosen when every branch has finished (§16.7 step 6).
+ * <p>
+ * Locking: client transactions call in while holding their own lock, so this class never calls a
+ * synchronized method of an existing client transaction while holding its own lock; it answers
+ * the server transaction under its lock, which keeps responses in order.
+ */
+final class ResponseContext {
+    /** After the caller cancels, how long branches that never answered may keep the caller waiting. */
+    private static final long CANCEL_GRACE_MILLIS = 2_000;
+    /** §9.1: a branch that answers neither the CANCEL nor the INVITE is given up after 64*T1. */
+    private static final long CANCEL_GIVE_UP_MILLIS = 32_000;
+    static final ClientTransactionListener IGNORE = new ClientTransactionListener() {
+        @Override
+        public void onResponse(ClientTransaction transaction, SipResponse response) {
+        }
+
+        @Override
+        public void onTimeout(ClientTransaction transaction) {
+        }
+
+        @Override
+        public void onTransportError(ClientTransaction transaction, Throwable cause) {
+        }
+    };
+
+    private final ProxyCore core;
+    private final ServerTransaction server;
+    private final SipRequest request;
+    private final ActiveCall call;
+    private final boolean invite;
+    private final List<Branch> branches = new ArrayList<>(2);
+    private boolean finalSent;
+    private boolean answered;
+    private boolean ringing;
+    private boolean cancelledByCaller;
+    private Timeout cancelGrace;
+
+    ResponseContext(ProxyCore core, ServerTransaction server, SipRequest request, ActiveCall call) {
+        this.core = core;
+        this.server = server;
+        this.request = request;
+        this.call = call;
+        this.invite = request.isMethod(SipRequest.INVITE);
+    }
+
+    synchronized Branch addBranch(String target, SipFlow flow) {
+        Branch branch = new Branch(this, target, flow);
+        branches.add(branch);
+        return branch;
+    }
+
+    /** Starts the branch's client transaction (§16.6 step 10) and, for INVITE, its Timer C (step 11). */
+    void send(Branch branch, SipRequest out) {
+        synchronized (this) {
+            if (answered || cancelledByCaller) {
+                branch.skipped = true; // answered or cancelled while the fork was being sent: do not ring it
+            }
+        }
+        if (branch.skipped) {
+            onResponse(branch, null, 487, "Request Terminated");
+            return;
+        }
+        ClientTransaction transaction;
+        try {
+            transaction = core.transactions.sendRequest(out, branch.flow, branch);
+        } catch (RuntimeException e) {
+            ProxyCore.log.warn("could not forward {} to {}: {}", out.method(), branch.target, e.toString());
+            onResponse(branch, null, 503, "Service Unavailable");
+            return;
+        }
+        synchronized (this) {
+            branch.transaction = transaction;
+            if (invite && !branch.finished) {
+                restartTimerC(branch);
+            }
+            if (branch.cancelOwed && branch.provisional && !branch.cancelSent && !branch.finished) {
+                sendCancel(branch);
+            }
+        }
+    }
+
+    void onResponse(Branch branch, SipResponse response) {
+        onResponse(branch, response, response.status(), response.reason());
+    }
+
+    void onResponse(Branch branch, SipResponse response, int status, String reason) {
+        synchronized (this) {
+            if (branch.finished) {
+                if (response != null && status >= 200 && status < 300) {
+                    server.respond(strip(response)); // a retransmitted 2xx, passed on (RFC 6026 §7.2)
+                }
+                return;
+            }
+            if (status < 200) {
+                onProvisional(branch, response, status);
+            } else if (status < 300) {
+                onSuccess(branch, response);
+            } else {
+                onFailure(branch, response, status, reason);
+            }
+        }
+    }
+
+    private void onProvisional(Branch branch, SipResponse response, int status) {
+        branch.provisional = true;
+        if (branch.cancelOwed && !branch.cancelSent && branch.transaction != null) {
+            sendCancel(branch);
+        }
+        if (status == 100) {
+            return; // §16.7 step 5: a 100 is not forwarded
+        }
+        if (invite) {
+            restartTimerC(branch); // §16.7 step 2
+        }
+        if (!finalSent) {
+            server.respond(strip(response));
+        }
+        if (call != null && !ringing) {
+            ringing = true;
+            core.calls.ringing(call);
+        }
+    }
+
+    private void onSuccess(Branch branch, SipResponse response) {
+        finish(branch);
+        if (finalSent && !answered) {
+            // the caller was already told no (the grace after its CANCEL ran out): end this late answer
+            core.hangUpLateAnswer(request, response, branch.flow);
+            return;
+        }
+        server.respond(strip(response)); // §16.7 step 5: every 2xx is forwarded
+        if (answered) {
+            return;
+        }
+        answered = true;
+        finalSent = true;
+        cancel(cancelGrace);
+        if (call != null) {
+            if (!ringing) {
+                ringing = true;
+                core.calls.ringing(call);
+            }
+            core.calls.answered(call, branch.target);
+        }
+        cancelPendingBranches(branch); // §16.7 step 10
+    }
+
+    private void onFailure(Branch branch, SipResponse response, int status, String reason) {
+        finish(branch);
+        branch.finalResponse = response != null ? response : SipResponse.to(request, status, reason);
+        branch.synthetic = response == null;
+        if (status >= 600 && !finalSent) {
+            cancelPendingBranches(branch); // a 6xx ends the fork (§16.7 step 5)
+        }
+        if (!finalSent && allFinished()) {
+            finalSent = true;
+            cancel(cancelGrace);
+            SipResponse best = best();
+            server.respond(best);
+            if (call != null) {
+                core.calls.failed(call, best.status(), best.reason());
+            }
+        }
+    }
+
+    /** §16.10: the caller gave up; cancel what still rings. */
+    void cancelByCaller() {
+        synchronized (this) {
+            if (finalSent || cancelledByCaller) {
+                return;
+            }
+            cancelledByCaller = true;
+            cancelPendingBranches(null);
+            cancelGrace = core.transactions.schedule(this::graceOver, CANCEL_GRACE_MILLIS);
+        }
+    }
+
+    private void graceOver() {
+        synchronized (this) {
+            if (finalSent) {
+                return;
+            }
+            // branches that never answered provisionally cannot be cancelled yet (§9.1); the caller
+            // is told now instead of after their Timer B
+            finalSent = true;
+            server.respond(SipResponse.to(request, 487, "Request Terminated").withToTag(toTagOf()));
+            if (call != null) {
+                core.calls.failed(call, 487, "Request Terminated");
+            }
+        }
+    }
+
+    private String toTagOf() {
+        return core.toTag;
+    }
+
+    private void cancelPendingBranches(Branch except) {
+        if (!invite) {
+            return; // only an INVITE can be cancelled (§9)
+        }
+        for (Branch other : branches) {
+            if (other == except || other.finished || other.cancelSent) {
+                continue;
+            }
+            if (other.provisional && other.transaction != null) {
+                sendCancel(other);
+            } else {
+                other.cancelOwed = true;
+            }
+        }
+    }
+
+    private void sendCancel(Branch branch) {
+        branch.cancelSent = true;
+        SipRequest cancel = branch.transaction.createCancel();
+        try {
+            core.transactions.sendRequest(cancel, branch.flow, IGNORE);
+        } catch (RuntimeException e) {
+            ProxyCore.log.debug("could not cancel branch {}: {}", branch.target, e.toString());
+        }
+        cancel(branch.timerC);
+        branch.timerC = core.transactions.schedule(() -> giveUp(branch), CANCEL_GIVE_UP_MILLIS);
+    }
+
+    private void restartTimerC(Branch branch) {
+        cancel(branch.timerC);
+        branch.timerC = core.transactions.schedule(() -> timerC(branch), core.settings.timerC().toMillis());
+    }
+
+    /** §16.8: Timer C fired: cancel a branch that rings; one that never answered counts as a 408. */
+    private void timerC(Branch branch) {
+        boolean silent;
+        synchronized (this) {
+            if (branch.finished) {
+                return;
+            }
+            silent = !branch.provisional || branch.transaction == null;
+            if (!silent && !branch.cancelSent) {
+                sendCancel(branch);
+                return;
+            }
+        }
+        if (silent) {
+            giveUp(branch);
+        }
+    }
+
+    private void giveUp(Branch branch) {
+        ClientTransaction transaction;
+        synchronized (this) {
+            if (branch.finished) {
+                return;
+            }
+            transaction = branch.transaction;
+        }
+        if (transaction != null) {
+            transaction.terminate();
+        }
+        onResponse(branch, null, 408, "Request Timeout");
+    }
+
+    private void finish(Branch branch) {
+        branch.finished = true;
+        cancel(branch.timerC);
+        branch.timerC = null;
+    }
+
+    private boolean allFinished() {
+        for (Branch b : branches) {
+            if (!b.finished) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * §16.7 step 6: a 6xx if any, else a response of the lowest class; within a class the most
+     * telling (busy over unavailable over a timeout); a lone 503 becomes 500. Challenges of every
+     * 401/407 are gathered into the chosen one (step 7).
+     */
+    private SipResponse best() {
+        Branch chosen = null;
+        for (Branch b : branches) {
+            if (b.finalResponse != null && (chosen == null || rank(b.finalResponse.status()) < rank(chosen.finalResponse.status()))) {
+                chosen = b;
+            }
+        }
+        if (chosen == null) {
+            return SipResponse.to(request, 408, "Request Timeout").withToTag(toTagOf());
+        }
+        SipResponse picked = chosen.finalResponse;
+        int status = picked.status();
+        if (status == 503) {
+            return SipResponse.to(request, 500, "Server Internal Error - every destination failed").withToTag(toTagOf());
+        }
+        if (chosen.synthetic) {
+            return picked.withToTag(toTagOf());
+        }
+        SipResponse out = strip(picked);
+        if (status == 401 || status == 407) {
+            for (Branch b : branches) {
+                if (b != chosen && b.finalResponse != null && !b.synthetic
+                        && (b.finalResponse.status() == 401 || b.finalResponse.status() == 407)) {
+                    for (String name : List.of(HeaderNames.WWW_AUTHENTICATE, HeaderNames.PROXY_AUTHENTICATE)) {
+                        for (String value : b.finalResponse.headers().fields(name)) {
+                            out.headers().add(name, value);
+                        }
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
+    private static int rank(int status) {
+        if (status >= 600) {
+            return status - 600;
+        }
+        int classBase = (status / 100) * 100 * 10;
+        int within = switch (status) {
+            case 486 -> 0;
+            case 401, 407 -> 1;
+            case 480 -> 50;
+            case 487 -> 60;
+            case 408 -> 70;
+            case 503 -> 80;
+            default -> 10;
+        };
+        return classBase + within;
+    }
+
+    /**
+     * §16.7 step 3: the response goes on without our Via. The Vias below ours are by rule the
+     * caller's request's own, so they are taken from the request: a peer that echoes only the top
+     * Via (some do in a 487 after CANCEL) cannot misroute the response.
+     */
+    private SipResponse strip(SipResponse response) {
+        SipResponse copy = new SipResponse(response.status(), response.reason(), response.headers().copy(), response.body());
+        copy.headers().remove(HeaderNames.VIA);
+        List<String> vias = request.headers().fields(HeaderNames.VIA);
+        for (int i = vias.size() - 1; i >= 0; i--) {
+            copy.headers().addFirst(HeaderNames.VIA, vias.get(i));
+        }
+        return copy;
+    }
+
+    private static void cancel(Timeout timeout) {
+        if (timeout != null) {
+            timeout.cancel();
+        }
+    }
+}
