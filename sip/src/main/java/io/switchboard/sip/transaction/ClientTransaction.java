@@ -19,7 +19,8 @@ public final class ClientTransaction {
 
     private final TransactionLayer layer;
     private final String key;
-    private final SipRequest request;
+    /** Dropped once a final response arrived: tens of thousands of transactions linger then (Timers D, K, M). */
+    private volatile SipRequest request;
     private final SipFlow flow;
     private final boolean invite;
     private final ClientTransactionListener listener;
@@ -63,6 +64,7 @@ public final class ClientTransaction {
         });
     }
 
+    /** The request; null once a final response has arrived. */
     public SipRequest request() {
         return request;
     }
@@ -102,6 +104,10 @@ public final class ClientTransaction {
      * CSeq method CANCEL, one Via equal to the request's top Via, and the request's Route headers.
      */
     public SipRequest createCancel() {
+        SipRequest request = this.request;
+        if (request == null) {
+            return null; // a final response arrived meanwhile: nothing left to cancel
+        }
         SipRequest cancel = new SipRequest(SipRequest.CANCEL, request.requestUri());
         SipHeaders headers = cancel.headers();
         headers.add(HeaderNames.VIA, request.header(HeaderNames.VIA));
@@ -139,17 +145,21 @@ public final class ClientTransaction {
                 }
                 cancel(retransmitTimer);
                 cancel(timeoutTimer);
+                encoded = null;
                 if (invite && status < 300) {
                     state = State.ACCEPTED;
+                    request = null;
                     endTimer = layer.schedule(this::terminate, layer.timers().timeout64Millis()); // Timer M
                 } else if (invite) {
                     state = State.COMPLETED;
                     ack = createAck(response).encode();
+                    request = null;
                     sendBytes(ack);
                     long timerD = flow.transport().isReliable() ? 0 : 32_000;
                     scheduleEnd(timerD);
                 } else {
                     state = State.COMPLETED;
+                    request = null;
                     scheduleEnd(flow.transport().isReliable() ? 0 : layer.timers().t4().toMillis()); // Timer K
                 }
                 deliver(response);

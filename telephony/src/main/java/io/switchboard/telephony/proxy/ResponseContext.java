@@ -46,7 +46,10 @@ final class ResponseContext {
 
     private final ProxyCore core;
     private final ServerTransaction server;
-    private final SipRequest request;
+    /** The caller's request; dropped once the caller has a 2xx (the context lingers as long as the transactions). */
+    private SipRequest request;
+    /** The caller's Vias, for responses forwarded after that (RFC 3261 §16.7 step 3). */
+    private final List<String> callerVias;
     private final ActiveCall call;
     private final boolean invite;
     private final List<Branch> branches = new ArrayList<>(2);
@@ -60,6 +63,7 @@ final class ResponseContext {
         this.core = core;
         this.server = server;
         this.request = request;
+        this.callerVias = List.copyOf(request.headers().fields(HeaderNames.VIA));
         this.call = call;
         this.invite = request.isMethod(SipRequest.INVITE);
     }
@@ -164,10 +168,17 @@ final class ResponseContext {
             core.calls.answered(call, branch.target);
         }
         cancelPendingBranches(branch); // §16.7 step 10
+        request = null;
+        for (Branch b : branches) {
+            b.finalResponse = null;
+        }
     }
 
     private void onFailure(Branch branch, SipResponse response, int status, String reason) {
         finish(branch);
+        if (finalSent) {
+            return; // the caller has its answer; nothing of this branch is needed any more
+        }
         branch.finalResponse = response != null ? response : SipResponse.to(request, status, reason);
         branch.synthetic = response == null;
         if (status >= 600 && !finalSent) {
@@ -234,6 +245,9 @@ final class ResponseContext {
     private void sendCancel(Branch branch) {
         branch.cancelSent = true;
         SipRequest cancel = branch.transaction.createCancel();
+        if (cancel == null) {
+            return; // its final response is on the way to us
+        }
         try {
             core.transactions.sendRequest(cancel, branch.flow, IGNORE);
         } catch (RuntimeException e) {
@@ -359,7 +373,7 @@ final class ResponseContext {
     private SipResponse strip(SipResponse response) {
         SipResponse copy = new SipResponse(response.status(), response.reason(), response.headers().copy(), response.body());
         copy.headers().remove(HeaderNames.VIA);
-        List<String> vias = request.headers().fields(HeaderNames.VIA);
+        List<String> vias = callerVias;
         for (int i = vias.size() - 1; i >= 0; i--) {
             copy.headers().addFirst(HeaderNames.VIA, vias.get(i));
         }
