@@ -82,6 +82,17 @@ class CallTest {
         return 0;
     }
 
+    /** The callee answers the BYE it is about to receive, while the test waits for the caller's 200. */
+    static Thread answerByeInBackground(SipPhone callee, SipPhone.Incoming call) {
+        return Thread.ofVirtual().start(() -> {
+            try {
+                call.respondTo(callee.awaitRequest("BYE", Duration.ofSeconds(5)), 200);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+    }
+
     @Test
     void aNumberRingsEveryDeviceTheFirstAnswerWinsAndTheOthersAreCancelled() throws Exception {
         SipPhone alice = udpPhone("alice");
@@ -122,16 +133,9 @@ class CallTest {
 
         Thread.sleep(50);
         SipPhone.Call hangUp = call;
-        Thread bobside = Thread.ofVirtual().start(() -> {
-            try {
-                SipRequest bye = carol.awaitRequest("BYE", Duration.ofSeconds(5));
-                atCarol.respondTo(bye, 200);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        });
+        Thread carolAnswers = answerByeInBackground(carol, atCarol);
         assertThat(hangUp.bye().status()).isEqualTo(200);
-        bobside.join();
+        carolAnswers.join();
 
         await().atMost(Duration.ofSeconds(3)).untilAsserted(() -> {
             JsonNode record = lastRecord();
@@ -296,13 +300,7 @@ class CallTest {
         assertThat(ok.status()).isEqualTo(200);
         call.ack(ok);
         bob.awaitRequest("ACK", Duration.ofSeconds(5));
-        Thread answerer = Thread.ofVirtual().start(() -> {
-            try {
-                atBob.respondTo(bob.awaitRequest("BYE", Duration.ofSeconds(5)), 200);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        });
+        Thread answerer = answerByeInBackground(bob, atBob);
         assertThat(call.bye().status()).isEqualTo(200);
         answerer.join();
     }
@@ -371,13 +369,7 @@ class CallTest {
         int port = node.sipPort(Transport.UDP);
         node.close();
         node = new TelephonyNode(dir, Map.of("sip", "udp:127.0.0.1:" + port), Map.of("SWITCHBOARD_TELEPHONY_AUTH", "false"));
-        Thread answerer = Thread.ofVirtual().start(() -> {
-            try {
-                atBob.respondTo(bob.awaitRequest("BYE", Duration.ofSeconds(5)), 200);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        });
+        Thread answerer = answerByeInBackground(bob, atBob);
         assertThat(call.bye().status()).isEqualTo(200);
         answerer.join();
     }

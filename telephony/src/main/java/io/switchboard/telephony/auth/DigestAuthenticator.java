@@ -121,6 +121,23 @@ public final class DigestAuthenticator {
         return new Outcome(Status.OK, account, "ok");
     }
 
+    /**
+     * Of the credentials a request carries (a request may carry several, one per realm, RFC 3261
+     * §22.4 and §22.3), the ones for our realm; the first when none names it; null when there are none.
+     */
+    public static String credentialsFor(List<String> headerValues, String realm) {
+        if (headerValues.size() <= 1) {
+            return headerValues.isEmpty() ? null : headerValues.get(0);
+        }
+        String needle = "realm=\"" + realm.toLowerCase(java.util.Locale.ROOT) + "\"";
+        for (String value : headerValues) {
+            if (value.toLowerCase(java.util.Locale.ROOT).contains(needle)) {
+                return value;
+            }
+        }
+        return headerValues.get(0);
+    }
+
     /** Compares scheme, user, host and port: devices differ in how they write parameters and escapes. */
     private static boolean sameResource(String digestUri, SipUri requestUri) {
         if (digestUri == null) {

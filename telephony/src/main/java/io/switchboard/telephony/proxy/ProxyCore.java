@@ -157,7 +157,7 @@ public final class ProxyCore {
             return new Caller(fallback, true);
         }
         String realm = accounts.domainFor(from.uri().host());
-        String header = credentialsFor(request, realm);
+        String header = DigestAuthenticator.credentialsFor(request.headers().fields(HeaderNames.PROXY_AUTHORIZATION), realm);
         DigestAuthenticator.Outcome outcome = authenticator.verify(header, realm, request.method(), request.requestUri());
         switch (outcome.status()) {
             case NO_CREDENTIALS, STALE, REPLAYED -> {
@@ -191,20 +191,6 @@ public final class ProxyCore {
                 return new Caller(account.username(), false);
             }
         }
-    }
-
-    private static String credentialsFor(SipRequest request, String realm) {
-        List<String> all = request.headers().fields(HeaderNames.PROXY_AUTHORIZATION);
-        if (all.size() <= 1) {
-            return all.isEmpty() ? null : all.get(0);
-        }
-        String needle = "realm=\"" + realm.toLowerCase(Locale.ROOT) + "\"";
-        for (String value : all) {
-            if (value.toLowerCase(Locale.ROOT).contains(needle)) {
-                return value;
-            }
-        }
-        return all.get(0);
     }
 
     /** One place a request is forked to: a device's contact and the flow that reaches it. */

@@ -109,7 +109,7 @@ public final class Registrar {
         String aor = "sip:" + user + "@" + domain;
 
         if (settings.authenticate()) {
-            String credentials = authorizationFor(request, domain);
+            String credentials = DigestAuthenticator.credentialsFor(request.headers().fields(HeaderNames.AUTHORIZATION), domain);
             DigestAuthenticator.Outcome outcome = authenticator.verify(credentials, domain, request.method(), request.requestUri());
             switch (outcome.status()) {
                 case NO_CREDENTIALS -> {
@@ -149,21 +149,6 @@ public final class Registrar {
             }
         }
         update(transaction, request, aor);
-    }
-
-    /** The Authorization header for our realm, if any (a request may carry several, RFC 3261 §22.4). */
-    private static String authorizationFor(SipRequest request, String realm) {
-        List<String> all = request.headers().fields(HeaderNames.AUTHORIZATION);
-        if (all.size() <= 1) {
-            return all.isEmpty() ? null : all.get(0);
-        }
-        String needle = "realm=\"" + realm.toLowerCase(Locale.ROOT) + "\"";
-        for (String value : all) {
-            if (value.toLowerCase(Locale.ROOT).contains(needle)) {
-                return value;
-            }
-        }
-        return all.get(0);
     }
 
     private void challenge(ServerTransaction transaction, SipRequest request, String realm, boolean stale) {
