@@ -32,7 +32,7 @@ import java.util.function.Function;
  * Works whether a node runs on the same data dir or not; a running node sees a change within a
  * second (it polls the account revision).
  */
-@Command(name = "account", description = "Manage SIP device accounts (works while the node runs).")
+@Command(mixinStandardHelpOptions = true, name = "account", description = "Manage SIP device accounts (works while the node runs).")
 public final class AccountCommand implements Runnable {
     /** The command with its subcommands, each reading config from {@code env} like {@code run} does. */
     public static CommandLine commandLine(Map<String, String> env) {
@@ -118,7 +118,7 @@ public final class AccountCommand implements Runnable {
         }
     }
 
-    @Command(name = "add", description = "Add an account; its password is stored only as digest HA1 values.")
+    @Command(mixinStandardHelpOptions = true, name = "add", description = "Add an account; its password is stored only as digest HA1 values.")
     static final class Add extends AccountAction {
         @Parameters(paramLabel = "USER", description = "SIP username, e.g. 1001 or alice.")
         String user;
@@ -139,7 +139,7 @@ public final class AccountCommand implements Runnable {
         }
     }
 
-    @Command(name = "list", description = "List accounts.")
+    @Command(mixinStandardHelpOptions = true, name = "list", description = "List accounts.")
     static final class ListAccounts extends AccountAction {
         @Override
         public Integer call() {
@@ -156,7 +156,7 @@ public final class AccountCommand implements Runnable {
         }
     }
 
-    @Command(name = "remove", description = "Remove an account.")
+    @Command(mixinStandardHelpOptions = true, name = "remove", description = "Remove an account.")
     static final class Remove extends AccountAction {
         @Parameters(paramLabel = "USER")
         String user;
@@ -174,7 +174,7 @@ public final class AccountCommand implements Runnable {
         }
     }
 
-    @Command(name = "passwd", description = "Set a new password.")
+    @Command(mixinStandardHelpOptions = true, name = "passwd", description = "Set a new password.")
     static final class Passwd extends AccountAction {
         @Parameters(paramLabel = "USER")
         String user;
@@ -195,7 +195,7 @@ public final class AccountCommand implements Runnable {
         }
     }
 
-    @Command(name = "import", description = {"Add or update many accounts from a file of 'user;password' lines",
+    @Command(mixinStandardHelpOptions = true, name = "import", description = {"Add or update many accounts from a file of 'user;password' lines",
             "('#' starts a comment). One transaction: all lines or none."})
     static final class Import extends AccountAction {
         @Parameters(paramLabel = "FILE")

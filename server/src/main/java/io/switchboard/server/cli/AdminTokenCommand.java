@@ -13,7 +13,7 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-@Command(name = "token", description = {
+@Command(mixinStandardHelpOptions = true, name = "token", description = {
         "Create a new admin API token and print it on stdout (the only time it is shown).",
         "Works on the node's store (--data-dir, or store.url from --config / SWITCHBOARD_STORE_URL),",
         "also while the node runs."})

@@ -27,7 +27,7 @@ import java.util.function.Function;
  * the accounts each one rings. Works whether a node runs on the same data dir or not; a running
  * node sees a change within a second (it polls the number revision).
  */
-@Command(name = "number", description = "Manage numbers: what people dial and which accounts ring (works while the node runs).")
+@Command(mixinStandardHelpOptions = true, name = "number", description = "Manage numbers: what people dial and which accounts ring (works while the node runs).")
 public final class NumberCommand implements Runnable {
     /** The command with its subcommands, each reading config from {@code env} like {@code run} does. */
     public static CommandLine commandLine(Map<String, String> env) {
@@ -90,7 +90,7 @@ public final class NumberCommand implements Runnable {
                 + (group.label() == null ? "" : "\t(" + group.label() + ")");
     }
 
-    @Command(name = "add", description = {"Create a number ringing these accounts, or add them to an existing one.",
+    @Command(mixinStandardHelpOptions = true, name = "add", description = {"Create a number ringing these accounts, or add them to an existing one.",
             "The number may not be an account's username in the same domain."})
     static final class Add extends NumberAction {
         @Parameters(paramLabel = "NUMBER", description = "1-32 digits, letters or * # + - . _, e.g. 42 or flat42.")
@@ -116,7 +116,7 @@ public final class NumberCommand implements Runnable {
         }
     }
 
-    @Command(name = "set", description = "Make a number ring exactly these accounts (creates it when missing).")
+    @Command(mixinStandardHelpOptions = true, name = "set", description = "Make a number ring exactly these accounts (creates it when missing).")
     static final class SetMembers extends NumberAction {
         @Parameters(paramLabel = "NUMBER")
         String number;
@@ -141,7 +141,7 @@ public final class NumberCommand implements Runnable {
         }
     }
 
-    @Command(name = "remove", description = "Remove a number, or with --accounts only those accounts from it.")
+    @Command(mixinStandardHelpOptions = true, name = "remove", description = "Remove a number, or with --accounts only those accounts from it.")
     static final class Remove extends NumberAction {
         @Parameters(paramLabel = "NUMBER")
         String number;
@@ -168,7 +168,7 @@ public final class NumberCommand implements Runnable {
         }
     }
 
-    @Command(name = "list", description = "List numbers and the accounts they ring.")
+    @Command(mixinStandardHelpOptions = true, name = "list", description = "List numbers and the accounts they ring.")
     static final class ListNumbers extends NumberAction {
         @Override
         public Integer call() {

@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "run", description = "Start a node and serve until SIGTERM or Ctrl-C.")
+@Command(mixinStandardHelpOptions = true, name = "run", description = "Start a node and serve until SIGTERM or Ctrl-C.")
 public final class RunCommand implements Callable<Integer> {
     private final Map<String, String> env;
 

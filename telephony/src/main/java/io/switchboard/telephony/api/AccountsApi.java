@@ -6,6 +6,7 @@ import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import io.switchboard.platform.auth.AdminAuth;
 import io.switchboard.platform.http.ApiProblem;
+import io.switchboard.platform.http.RequestBodies;
 import io.switchboard.telephony.accounts.Account;
 import io.switchboard.telephony.accounts.AccountException;
 import io.switchboard.telephony.accounts.AccountStore;
@@ -118,16 +119,7 @@ public final class AccountsApi {
     }
 
     private JsonNode body(Context ctx) {
-        JsonNode node;
-        try {
-            node = json.readTree(ctx.body());
-        } catch (Exception e) {
-            throw ApiProblem.badRequest("The body must be a JSON object: " + e.getMessage());
-        }
-        if (node == null || !node.isObject()) {
-            throw ApiProblem.badRequest("The body must be a JSON object.");
-        }
-        return node;
+        return RequestBodies.object(json, ctx);
     }
 
     private static String text(JsonNode body, String field, boolean required) {

@@ -6,6 +6,7 @@ import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import io.switchboard.platform.auth.AdminAuth;
 import io.switchboard.platform.http.ApiProblem;
+import io.switchboard.platform.http.RequestBodies;
 import io.switchboard.telephony.accounts.AccountDirectory;
 import io.switchboard.telephony.numbers.NumberEntry;
 import io.switchboard.telephony.numbers.NumberException;
@@ -114,16 +115,7 @@ public final class NumbersApi {
     }
 
     private JsonNode body(Context ctx) {
-        JsonNode node;
-        try {
-            node = json.readTree(ctx.body());
-        } catch (Exception e) {
-            throw ApiProblem.badRequest("The body must be a JSON object: " + e.getMessage());
-        }
-        if (node == null || !node.isObject()) {
-            throw ApiProblem.badRequest("The body must be a JSON object.");
-        }
-        return node;
+        return RequestBodies.object(json, ctx);
     }
 
     private static List<String> usernames(JsonNode body) {

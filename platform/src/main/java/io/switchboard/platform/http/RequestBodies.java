@@ -1,0 +1,28 @@
+package io.switchboard.platform.http;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.javalin.http.Context;
+
+/** Reading request bodies the same way in every API: a JSON object, or a 400 problem that says what is wrong. */
+public final class RequestBodies {
+    private RequestBodies() {
+    }
+
+    /** The body as a JSON object; a 400 problem (without parser internals) when it is not one. */
+    public static JsonNode object(ObjectMapper json, Context ctx) {
+        JsonNode node;
+        try {
+            node = json.readTree(ctx.body());
+        } catch (JsonProcessingException e) {
+            var where = e.getLocation();
+            throw ApiProblem.badRequest("The body must be a JSON object: " + e.getOriginalMessage()
+                    + (where == null ? "" : " (line " + where.getLineNr() + ", column " + where.getColumnNr() + ")"));
+        }
+        if (node == null || !node.isObject()) {
+            throw ApiProblem.badRequest("The body must be a JSON object.");
+        }
+        return node;
+    }
+}
