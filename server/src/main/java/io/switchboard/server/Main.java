@@ -8,6 +8,7 @@ import io.switchboard.server.cli.AdminCommand;
 import io.switchboard.server.cli.AdminTokenCommand;
 import io.switchboard.server.cli.NumberCommand;
 import io.switchboard.server.cli.RunCommand;
+import io.switchboard.server.cli.UserCommand;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.util.Map;
@@ -54,6 +55,7 @@ public final class Main implements Callable<Integer> {
                 .addSubcommand("run", new RunCommand(env))
                 .addSubcommand("account", AccountCommand.commandLine(env))
                 .addSubcommand("number", NumberCommand.commandLine(env))
+                .addSubcommand("user", UserCommand.commandLine(env))
                 .addSubcommand("admin", new CommandLine(new AdminCommand())
                         .addSubcommand("token", new AdminTokenCommand(env)));
         cli.setOut(new PrintWriter(out, true));

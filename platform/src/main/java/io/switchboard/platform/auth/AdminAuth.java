@@ -5,17 +5,27 @@ import io.switchboard.platform.http.ApiProblem;
 import java.util.Locale;
 
 /**
- * Guards admin routes with a bearer token (RFC 6750). Use it inside a handler or as a
- * before-handler: {@code routes.before("/api/v1/admin/*", adminAuth::requireAdmin)}.
+ * Guards admin routes with a bearer token (RFC 6750): an admin token ({@code sbat_...}, see
+ * {@link AdminTokens}), or the access token of a person who is an admin — the operator is a person
+ * too, and signs in like everyone else. Use it inside a handler or as a before-handler:
+ * {@code routes.before("/api/v1/admin/*", adminAuth::requireAdmin)}.
  */
 public final class AdminAuth {
     // RFC 6750 §3: a 401 carries a Bearer challenge; error="invalid_token" when one was sent.
     private static final String CHALLENGE = "Bearer realm=\"switchboard\"";
 
     private final AdminTokens tokens;
+    private final PersonAuth people;
 
+    /** Admin tokens only. */
     public AdminAuth(AdminTokens tokens) {
+        this(tokens, null);
+    }
+
+    /** Admin tokens, and access tokens of admin people when {@code people} is not null. */
+    public AdminAuth(AdminTokens tokens, PersonAuth people) {
         this.tokens = tokens;
+        this.people = people;
     }
 
     /**
@@ -34,7 +44,17 @@ public final class AdminAuth {
             throw ApiProblem.unauthorized("The Authorization header must use the Bearer scheme.")
                     .withHeader("WWW-Authenticate", CHALLENGE);
         }
-        if (!tokens.isValid(parts[1].strip())) {
+        String token = parts[1].strip();
+        if (people != null && !token.startsWith(AdminTokens.PREFIX)) {
+            Principal principal = people.principal(token).orElseThrow(() -> ApiProblem.unauthorized(
+                            "The access token is not valid or has expired.")
+                    .withHeader("WWW-Authenticate", CHALLENGE + ", error=\"invalid_token\""));
+            if (!principal.admin()) {
+                throw ApiProblem.forbidden("This endpoint is for administrators; " + principal.username() + " is not one.");
+            }
+            return;
+        }
+        if (!tokens.isValid(token)) {
             throw ApiProblem.unauthorized("The admin token is not valid.")
                     .withHeader("WWW-Authenticate", CHALLENGE + ", error=\"invalid_token\"");
         }

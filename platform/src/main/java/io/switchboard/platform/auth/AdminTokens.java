@@ -30,7 +30,7 @@ import org.slf4j.LoggerFactory;
 public final class AdminTokens {
     /** The file, in the data directory, that receives the first token. */
     public static final String TOKEN_FILE = "admin.token";
-    private static final String PREFIX = "sbat_";
+    static final String PREFIX = "sbat_";
     private static final Logger log = LoggerFactory.getLogger(AdminTokens.class);
 
     private final Jdbi jdbi;

@@ -51,6 +51,8 @@ public final class NodeConfigLoader {
     private static final Map<String, List<String>> CORE_BLOCKS = Map.of(
             "store", List.of("url", "user", "password"),
             "log", List.of("level"));
+    /** Blocks the platform reads itself as free-form sections, like a module's: people and sign-in. */
+    private static final List<String> PLATFORM_SECTIONS = List.of("auth");
     private static final List<String> LOG_LEVELS = List.of("trace", "debug", "info", "warn", "error");
     private static final Pattern SECTION_NAME = Pattern.compile("[a-z][a-z0-9]*");
 
@@ -61,9 +63,10 @@ public final class NodeConfigLoader {
      *                       any other top-level key is refused
      */
     public NodeConfigLoader(Collection<String> moduleSections) {
-        Set<String> names = new LinkedHashSet<>();
+        Set<String> names = new LinkedHashSet<>(PLATFORM_SECTIONS);
         for (String name : moduleSections) {
-            if (!SECTION_NAME.matcher(name).matches() || SCALAR_KEYS.contains(name) || CORE_BLOCKS.containsKey(name)) {
+            if (!SECTION_NAME.matcher(name).matches() || SCALAR_KEYS.contains(name) || CORE_BLOCKS.containsKey(name)
+                    || PLATFORM_SECTIONS.contains(name)) {
                 throw new IllegalArgumentException("bad module section name \"" + name + "\"");
             }
             names.add(name);

@@ -2,6 +2,10 @@ package io.switchboard.platform.lifecycle;
 
 import io.switchboard.platform.auth.AdminAuth;
 import io.switchboard.platform.auth.AdminTokens;
+import io.switchboard.platform.auth.AuthApi;
+import io.switchboard.platform.auth.PersonAuth;
+import io.switchboard.platform.bus.Bus;
+import io.switchboard.platform.bus.LocalBus;
 import io.switchboard.platform.config.ConfigException;
 import io.switchboard.platform.config.NodeConfig;
 import io.switchboard.platform.http.HttpServer;
@@ -14,6 +18,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import sun.misc.Signal;
@@ -22,8 +29,8 @@ import sun.misc.Signal;
  * One Switchboard node: starts the shared machinery and the feature modules in order and stops
  * them in reverse.
  *
- * <p>Start: data directory → store → platform migrations (and the first admin token) → each
- * module's migrations → each module's {@code assemble} → module components → HTTP → listeners.
+ * <p>Start: data directory → store → platform migrations (and the first admin token) → people
+ * and sign-in ({@code auth:} block, {@code /api/v1/auth/*}) and the bus → each module's migrations → each module's {@code assemble} → module components → HTTP → listeners.
  * If a step fails, what already started is stopped and {@link NodeStartException} names the step.
  *
  * <p>Stop (also on SIGTERM/SIGINT after {@link #stopOnSignals()}): readiness turns false and new
@@ -58,6 +65,8 @@ public final class Node {
     private Store store;
     private AdminTokens adminTokens;
     private AdminAuth adminAuth;
+    private PersonAuth personAuth;
+    private Bus bus;
 
     /**
      * @param modules feature modules in the order they are migrated, assembled and started
@@ -105,9 +114,14 @@ public final class Node {
                 readiness.register("store", store::reachabilityProblem);
                 store.migrate("platform");
                 adminTokens = new AdminTokens(store.jdbi(), Clock.systemUTC());
-                adminAuth = new AdminAuth(adminTokens);
                 step = "admin token";
                 adminTokens.createFirstTokenIfNone(config.dataDir());
+                step = "auth";
+                personAuth = PersonAuth.fromConfig(config.section("auth"), store.jdbi(), Clock.systemUTC(), metrics.registry());
+                adminAuth = new AdminAuth(adminTokens, personAuth);
+                http.addRoutes(new AuthApi(personAuth, adminAuth, http.json()));
+                started.add(refreshTokenSweep(personAuth));
+                bus = new LocalBus(metrics.registry());
 
                 for (NodeModule module : modules) {
                     step = "migrations of " + module.name();
@@ -143,6 +157,20 @@ public final class Node {
                 throw new NodeStartException(step + ": " + (e.getMessage() == null ? e.toString() : e.getMessage()), e);
             }
         }
+    }
+
+    /** Expired refresh tokens are deleted hourly, so the table holds only live sessions. */
+    private static Component refreshTokenSweep(PersonAuth auth) {
+        ScheduledExecutorService sweeper = Executors.newSingleThreadScheduledExecutor(
+                Thread.ofPlatform().daemon().name("refresh-token-sweep").factory());
+        sweeper.scheduleWithFixedDelay(() -> {
+            try {
+                auth.tokens().deleteExpired();
+            } catch (RuntimeException e) {
+                log.warn("deleting expired refresh tokens failed: {}", e.toString());
+            }
+        }, 1, 60, TimeUnit.MINUTES);
+        return Component.of("refresh-token-sweep", () -> { }, sweeper::shutdownNow);
     }
 
     private void startComponent(Component component) throws Exception {
@@ -268,6 +296,22 @@ public final class Node {
             throw new IllegalStateException("admin auth needs the store, opened by start()");
         }
         return adminAuth;
+    }
+
+    /** People and sign-in; available once {@link #start()} has opened the store. */
+    public PersonAuth personAuth() {
+        if (personAuth == null) {
+            throw new IllegalStateException("people need the store, opened by start()");
+        }
+        return personAuth;
+    }
+
+    /** The bus modules publish events on and subscribe to; available once {@link #start()} has begun. */
+    public Bus bus() {
+        if (bus == null) {
+            throw new IllegalStateException("the bus is created by start()");
+        }
+        return bus;
     }
 
     void addModuleComponent(Component component) {

@@ -3,6 +3,8 @@ package io.switchboard.platform.lifecycle;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.switchboard.platform.auth.AdminAuth;
+import io.switchboard.platform.auth.PersonAuth;
+import io.switchboard.platform.bus.Bus;
 import io.switchboard.platform.config.ConfigSection;
 import io.switchboard.platform.config.NodeConfig;
 import io.switchboard.platform.http.HttpRoutes;
@@ -60,6 +62,19 @@ public final class NodeContext {
     /** Guards admin routes: {@code routes.before("/api/v1/x/*", context.adminAuth()::requireAdmin)}. */
     public AdminAuth adminAuth() {
         return node.adminAuth();
+    }
+
+    /**
+     * People and their access tokens: {@code context.personAuth().require(ctx)} in a handler gives
+     * the person a request acts for, or answers 401.
+     */
+    public PersonAuth personAuth() {
+        return node.personAuth();
+    }
+
+    /** Events within the node and, with a clustered bus, between nodes. */
+    public Bus bus() {
+        return node.bus();
     }
 
     /** The JSON mapper the HTTP server uses. */

@@ -14,10 +14,7 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
-import java.io.BufferedReader;
-import java.io.Console;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -87,27 +84,10 @@ public final class AccountCommand implements Runnable {
 
         /** The password from the flag, else asked twice on a terminal, else the first line of stdin. */
         String password(String given) {
-            if (given != null) {
-                return given;
-            }
-            Console console = System.console();
-            if (console != null) {
-                char[] first = console.readPassword("Password: ");
-                char[] second = console.readPassword("Again: ");
-                if (first == null || second == null || !new String(first).equals(new String(second))) {
-                    throw new AccountException(AccountException.Kind.INVALID, "the passwords differ");
-                }
-                return new String(first);
-            }
             try {
-                String line = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)).readLine();
-                if (line == null) {
-                    throw new AccountException(AccountException.Kind.INVALID,
-                            "no password: give --password, or type it, or pipe it on stdin");
-                }
-                return line;
-            } catch (IOException e) {
-                throw new AccountException(AccountException.Kind.INVALID, "cannot read the password: " + e.getMessage());
+                return PasswordPrompt.read(given);
+            } catch (PasswordPrompt.Unavailable e) {
+                throw new AccountException(AccountException.Kind.INVALID, e.getMessage());
             }
         }
     }

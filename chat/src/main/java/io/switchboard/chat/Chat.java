@@ -1,0 +1,84 @@
+package io.switchboard.chat;
+
+import io.switchboard.chat.api.ChatApi;
+import io.switchboard.chat.events.ChatEvent;
+import io.switchboard.chat.store.ChatMembership;
+import io.switchboard.chat.store.ChatStore;
+import io.switchboard.chat.store.Message;
+import io.switchboard.chat.store.MessageWriter;
+import io.switchboard.chat.stream.StreamEndpoint;
+import io.switchboard.platform.bus.Bus;
+import io.switchboard.platform.lifecycle.Component;
+import io.switchboard.platform.lifecycle.NodeContext;
+import io.switchboard.platform.lifecycle.NodeModule;
+import java.time.Clock;
+import java.util.List;
+
+/**
+ * The chat module: dialogues and groups between people, with durable history and real-time
+ * delivery. Its config block is {@code chat:} (see README, "Chat").
+ *
+ * <p>The path of a message: {@code POST /api/v1/chats/{id}/messages} → {@link MessageWriter}
+ * (group commit, per-chat sequence number) → 201 to the sender → {@link ChatEvent.MessagePosted}
+ * on the bus → on every node, the open streams of the chat's members.
+ */
+public final class Chat implements NodeModule {
+    private final Clock clock;
+    private volatile StreamEndpoint stream;
+
+    public Chat() {
+        this(Clock.systemUTC());
+    }
+
+    public Chat(Clock clock) {
+        this.clock = clock;
+    }
+
+    @Override
+    public String name() {
+        return "chat";
+    }
+
+    @Override
+    public void assemble(NodeContext context) {
+        ChatSettings settings = ChatSettings.from(context.section());
+        ChatStore store = new ChatStore(context.store().jdbi(), clock);
+        ChatMetrics metrics = new ChatMetrics(context.meters());
+        ChatMembership membership = new ChatMembership(store);
+        Bus bus = context.bus();
+        MessageWriter writer = new MessageWriter(context.store().jdbi(), clock, settings.writerQueue(),
+                committed -> publish(bus, membership, committed));
+        stream = new StreamEndpoint(context.personAuth(), store, context.json(), settings, metrics, clock);
+        StreamEndpoint streams = stream;
+        bus.subscribe(ChatEvent.TOPIC, ChatEvent.class, event -> {
+            if (event instanceof ChatEvent.MembersChanged changed) {
+                membership.set(changed.chatId(), changed.chat().members());
+            }
+            streams.hub().deliver(event);
+        });
+        ChatApi api = new ChatApi(context.personAuth(), store, membership, writer, bus, settings, metrics, context.json());
+        context.addRoutes(routes -> {
+            api.register(routes);
+            streams.register(routes);
+        });
+        context.addComponent(Component.of("chat", () -> {
+            writer.start();
+            streams.start();
+        }, () -> {
+            streams.stop();
+            writer.close();
+        }));
+    }
+
+    private static void publish(Bus bus, ChatMembership membership, List<Message> committed) {
+        for (Message message : committed) {
+            bus.publish(ChatEvent.TOPIC, new ChatEvent.MessagePosted(message, membership.members(message.chatId())));
+        }
+    }
+
+    /** Open streams on this node (for tests and the wiring). */
+    public int streams() {
+        StreamEndpoint current = stream;
+        return current == null ? 0 : current.hub().streams();
+    }
+}

@@ -1,0 +1,39 @@
+package io.switchboard.chat;
+
+import io.switchboard.platform.config.ConfigSection;
+import java.time.Duration;
+import java.util.List;
+
+/** The {@code chat:} block. */
+public record ChatSettings(int maxMessageLength, int maxMembers, int streamQueueLimit, Duration streamHeartbeat,
+                           Duration resumeWindow, int writerQueue) {
+    public static final List<String> KNOWN_KEYS = List.of("maxMessageLength", "maxMembers", "streamQueueLimit",
+            "streamHeartbeat", "resumeWindow", "writerQueue");
+
+    public static ChatSettings from(ConfigSection section) {
+        for (String key : section.asMap().keySet()) {
+            if (!KNOWN_KEYS.contains(key)) {
+                throw section.problem(key, "unknown setting; chat has " + KNOWN_KEYS);
+            }
+        }
+        Duration heartbeat = section.duration("streamHeartbeat", Duration.ofSeconds(20));
+        if (heartbeat.compareTo(Duration.ofSeconds(1)) < 0 || heartbeat.compareTo(Duration.ofMinutes(10)) > 0) {
+            throw section.problem("streamHeartbeat", heartbeat + " is outside 1s..10m");
+        }
+        Duration resumeWindow = section.duration("resumeWindow", Duration.ofSeconds(1));
+        if (resumeWindow.compareTo(Duration.ofSeconds(30)) > 0) {
+            throw section.problem("resumeWindow", resumeWindow + " is over 30s");
+        }
+        return new ChatSettings(
+                section.integer("maxMessageLength", 4000, 1, 1_000_000),
+                section.integer("maxMembers", 1000, 2, 100_000),
+                section.integer("streamQueueLimit", 1000, 10, 1_000_000),
+                heartbeat,
+                resumeWindow,
+                section.integer("writerQueue", 20_000, 100, 10_000_000));
+    }
+
+    public static ChatSettings defaults() {
+        return from(ConfigSection.empty("chat"));
+    }
+}

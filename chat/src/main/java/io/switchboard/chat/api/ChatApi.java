@@ -1,0 +1,467 @@
+package io.switchboard.chat.api;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.javalin.config.RoutesConfig;
+import io.javalin.http.Context;
+import io.switchboard.chat.ChatMetrics;
+import io.switchboard.chat.ChatSettings;
+import io.switchboard.chat.events.ChatEvent;
+import io.switchboard.chat.store.ChatInfo;
+import io.switchboard.chat.store.ChatMembership;
+import io.switchboard.chat.store.ChatStore;
+import io.switchboard.chat.store.ChatSummary;
+import io.switchboard.chat.store.Message;
+import io.switchboard.chat.store.MessageWriter;
+import io.switchboard.chat.store.Receipt;
+import io.switchboard.platform.auth.Person;
+import io.switchboard.platform.auth.PersonAuth;
+import io.switchboard.platform.auth.Principal;
+import io.switchboard.platform.bus.Bus;
+import io.switchboard.platform.http.ApiProblem;
+import io.switchboard.platform.http.RequestBodies;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.regex.Pattern;
+
+/**
+ * The chat REST API under {@code /api/v1/chats}, for signed-in people (a person's access token;
+ * 401 without one). A chat is visible only to its members: to anyone else it does not exist (404).
+ *
+ * <p>A message is answered 201 only once it is committed. With an {@code Idempotency-Key}
+ * header a retry returns the first result (200, {@code Idempotent-Replayed: true}) instead of a
+ * second message; the same key with another request is 422.
+ */
+public final class ChatApi {
+    private static final Pattern IDEMPOTENCY_KEY = Pattern.compile("[\\x21-\\x7e]{1,200}");
+    private static final int MAX_TITLE = 200;
+    private static final long SEND_TIMEOUT_SECONDS = 10;
+
+    private final PersonAuth auth;
+    private final ChatStore store;
+    private final ChatMembership membership;
+    private final MessageWriter writer;
+    private final Bus bus;
+    private final ChatSettings settings;
+    private final ChatMetrics metrics;
+    private final ObjectMapper json;
+
+    public ChatApi(PersonAuth auth, ChatStore store, ChatMembership membership, MessageWriter writer, Bus bus,
+                   ChatSettings settings, ChatMetrics metrics, ObjectMapper json) {
+        this.auth = auth;
+        this.store = store;
+        this.membership = membership;
+        this.writer = writer;
+        this.bus = bus;
+        this.settings = settings;
+        this.metrics = metrics;
+        this.json = json;
+    }
+
+    public void register(RoutesConfig routes) {
+        routes.post("/api/v1/chats", this::create);
+        routes.get("/api/v1/chats", this::list);
+        routes.get("/api/v1/chats/{id}", this::show);
+        routes.post("/api/v1/chats/{id}/members", this::addMembers);
+        routes.delete("/api/v1/chats/{id}/members/{personId}", this::leave);
+        routes.post("/api/v1/chats/{id}/messages", this::send);
+        routes.get("/api/v1/chats/{id}/messages", this::messages);
+        routes.delete("/api/v1/chats/{id}/messages/{seq}", this::delete);
+        routes.post("/api/v1/chats/{id}/read", this::read);
+    }
+
+    private Principal person(Context ctx) {
+        try {
+            return auth.require(ctx);
+        } catch (ApiProblem e) {
+            metrics.rejected("unauthorized");
+            throw e;
+        }
+    }
+
+    private void create(Context ctx) {
+        Principal me = person(ctx);
+        JsonNode body = body(ctx);
+        List<String> others = personIds(body, "members");
+        others.remove(me.personId());
+        if (others.isEmpty()) {
+            throw badRequest("'members': name at least one other person (their user ids)");
+        }
+        String title = title(body);
+        if (others.size() > 1 && title == null) {
+            throw badRequest("'title': a group of more than two needs a title");
+        }
+        requireWithinLimit(others.size() + 1);
+        requireExisting(others);
+        String key = idempotencyKey(ctx);
+        String hash = sha256(String.join(",", new TreeSet<>(others)) + "\n" + (title == null ? "" : title));
+        ChatStore.Created created;
+        try {
+            created = store.create(me.personId(), others, title, key, hash);
+        } catch (ChatStore.IdempotencyConflict e) {
+            throw idempotencyConflict();
+        }
+        ChatInfo chat = created.chat();
+        if (!created.existed()) {
+            bus.publish(ChatEvent.TOPIC, new ChatEvent.MembersChanged(chat, chat.members(), List.of(), chat.members()));
+        }
+        ctx.status(created.existed() ? 200 : 201).header("Location", "/api/v1/chats/" + chat.id()).json(ChatViews.chat(chat));
+    }
+
+    private void list(Context ctx) {
+        Principal me = person(ctx);
+        int limit = intParam(ctx, "limit", 20, 1, 100);
+        ChatStore.ListCursor cursor = listCursor(ctx.queryParam("cursor"));
+        List<ChatSummary> page = store.list(me.personId(), cursor, limit);
+        Map<String, Object> answer = new LinkedHashMap<>();
+        answer.put("chats", page.stream().map(ChatViews::summary).toList());
+        answer.put("nextCursor", page.size() < limit ? null : encodeCursor(page.getLast().chat()));
+        ctx.json(answer);
+    }
+
+    private void show(Context ctx) {
+        Principal me = person(ctx);
+        ChatInfo chat = memberChat(ctx, me);
+        Map<String, Object> view = ChatViews.chat(chat);
+        Receipt mine = store.readPosition(chat.id(), me.personId());
+        view.put("lastReadSeq", mine.seq());
+        view.put("unread", store.unread(chat.id(), me.personId(), mine.seq()));
+        ctx.json(view);
+    }
+
+    private void addMembers(Context ctx) {
+        Principal me = person(ctx);
+        ChatInfo chat = memberChat(ctx, me);
+        if (chat.kind().equals(ChatInfo.DIRECT)) {
+            throw ApiProblem.conflict("A direct chat is between two people; create a group to talk with more.");
+        }
+        JsonNode body = body(ctx);
+        List<String> people = personIds(body, "members");
+        people.removeAll(chat.members());
+        requireWithinLimit(chat.members().size() + people.size());
+        requireExisting(people);
+        List<String> added = store.addMembers(chat.id(), people);
+        ChatInfo updated = store.chat(chat.id()).orElseThrow();
+        if (!added.isEmpty()) {
+            bus.publish(ChatEvent.TOPIC, new ChatEvent.MembersChanged(updated, added, List.of(), updated.members()));
+        }
+        ctx.json(ChatViews.chat(updated));
+    }
+
+    private void leave(Context ctx) {
+        Principal me = person(ctx);
+        ChatInfo chat = memberChat(ctx, me);
+        String who = ctx.pathParam("personId");
+        if (!who.equals(me.personId()) && !who.equals("me")) {
+            throw ApiProblem.forbidden("You can only take yourself out of a chat (DELETE .../members/me).");
+        }
+        if (chat.kind().equals(ChatInfo.DIRECT)) {
+            throw ApiProblem.conflict("A direct chat cannot be left; it stays between its two people.");
+        }
+        store.removeMember(chat.id(), me.personId());
+        ChatInfo updated = store.chat(chat.id()).orElseThrow();
+        List<String> recipients = new ArrayList<>(updated.members());
+        recipients.add(me.personId());
+        bus.publish(ChatEvent.TOPIC, new ChatEvent.MembersChanged(updated, List.of(), List.of(me.personId()), recipients));
+        ctx.status(204);
+    }
+
+    private void send(Context ctx) {
+        Principal me = person(ctx);
+        String chatId = ctx.pathParam("id");
+        requireMember(chatId, me);
+        JsonNode body = body(ctx);
+        JsonNode textNode = body.get("text");
+        if (textNode == null || !textNode.isTextual() || textNode.asText().isBlank()) {
+            throw badRequest("'text' is required: a non-empty string");
+        }
+        String text = textNode.asText();
+        int length = text.codePointCount(0, text.length());
+        if (length > settings.maxMessageLength()) {
+            metrics.rejected("too_large");
+            throw new ApiProblem(413, "Content Too Large", "'text': at most " + settings.maxMessageLength()
+                    + " characters (got " + length + ")");
+        }
+        String key = idempotencyKey(ctx);
+        MessageWriter.Sent sent = await(writer.submit(chatId, me.personId(), text, key, sha256(chatId + "\n" + text)));
+        if (sent.replayed()) {
+            ctx.header("Idempotent-Replayed", "true");
+        } else {
+            metrics.sent();
+        }
+        ctx.status(sent.replayed() ? 200 : 201)
+                .header("Location", "/api/v1/chats/" + chatId + "/messages/" + sent.message().seq())
+                .json(ChatViews.message(sent.message()));
+    }
+
+    private MessageWriter.Sent await(java.util.concurrent.CompletableFuture<MessageWriter.Sent> pending) {
+        try {
+            return pending.get(SEND_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof ChatStore.IdempotencyConflict) {
+                throw idempotencyConflict();
+            }
+            metrics.rejected("overloaded");
+            if (e.getCause() instanceof MessageWriter.Overloaded overloaded) {
+                throw ApiProblem.unavailable("The message was not stored: " + overloaded.getMessage()
+                        + ". Retry with the same Idempotency-Key.").withHeader("Retry-After", "1");
+            }
+            throw ApiProblem.unavailable("The message was not stored (the store failed). Retry with the same"
+                    + " Idempotency-Key.").withHeader("Retry-After", "1");
+        } catch (TimeoutException e) {
+            metrics.rejected("overloaded");
+            throw ApiProblem.unavailable("The store did not confirm the message in time; it may still be stored."
+                    + " Retry with the same Idempotency-Key to find out without sending it twice.")
+                    .withHeader("Retry-After", "1");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw ApiProblem.unavailable("interrupted");
+        }
+    }
+
+    private void messages(Context ctx) {
+        Principal me = person(ctx);
+        String chatId = ctx.pathParam("id");
+        requireMember(chatId, me);
+        Long after = seqParam(ctx, "after");
+        Long before = seqParam(ctx, "before");
+        int limit = intParam(ctx, "limit", 50, 1, 200);
+        long lastSeq = store.lastSeq(chatId).orElse(0L);
+        List<Message> page = store.messages(chatId, after, before, limit);
+        long lowest = after == null ? 0 : after;
+        long highest = before == null ? lastSeq + 1 : Math.min(before, lastSeq + 1);
+        Map<String, Object> answer = new LinkedHashMap<>();
+        answer.put("messages", page.stream().map(ChatViews::message).toList());
+        // Every sequence number from 1 to lastSeq has a message (deleted ones as tombstones), so
+        // whether more lie beyond this page follows from the numbers alone.
+        answer.put("olderCursor", !page.isEmpty() && page.getFirst().seq() > lowest + 1 ? page.getFirst().seq() : null);
+        answer.put("newerCursor", !page.isEmpty() && page.getLast().seq() < highest - 1 ? page.getLast().seq() : null);
+        answer.put("lastSeq", lastSeq);
+        ctx.json(answer);
+    }
+
+    private void delete(Context ctx) {
+        Principal me = person(ctx);
+        String chatId = ctx.pathParam("id");
+        requireMember(chatId, me);
+        long seq = pathSeq(ctx);
+        ChatStore.Deletion deletion = store.delete(chatId, seq, me.personId());
+        switch (deletion.outcome()) {
+            case NOT_FOUND -> throw ApiProblem.notFound("no message " + seq + " in chat " + chatId);
+            case NOT_SENDER -> throw ApiProblem.forbidden("Only the sender may delete a message.");
+            case DELETED -> bus.publish(ChatEvent.TOPIC,
+                    new ChatEvent.MessageDeleted(deletion.message(), membership.members(chatId)));
+            case ALREADY_DELETED -> { }
+        }
+        ctx.status(204);
+    }
+
+    private void read(Context ctx) {
+        Principal me = person(ctx);
+        String chatId = ctx.pathParam("id");
+        requireMember(chatId, me);
+        JsonNode body = body(ctx);
+        JsonNode seqNode = body.get("seq");
+        if (seqNode == null || !seqNode.isIntegralNumber() || seqNode.asLong() < 0) {
+            throw badRequest("'seq': the sequence number of the last message read, a whole number >= 0");
+        }
+        long seq = seqNode.asLong();
+        long lastSeq = store.lastSeq(chatId).orElse(0L);
+        if (seq > lastSeq) {
+            throw badRequest("'seq': " + seq + " is beyond the newest message of this chat (" + lastSeq + ")");
+        }
+        Optional<Receipt> moved = store.markRead(chatId, me.personId(), seq);
+        moved.ifPresent(receipt -> bus.publish(ChatEvent.TOPIC, new ChatEvent.ReadMoved(receipt, membership.members(chatId))));
+        Receipt now = moved.orElseGet(() -> store.readPosition(chatId, me.personId()));
+        Map<String, Object> answer = new LinkedHashMap<>();
+        answer.put("chatId", chatId);
+        answer.put("lastReadSeq", now.seq());
+        answer.put("unread", store.unread(chatId, me.personId(), now.seq()));
+        ctx.json(answer);
+    }
+
+    private ChatInfo memberChat(Context ctx, Principal me) {
+        String chatId = ctx.pathParam("id");
+        requireMember(chatId, me);
+        return store.chat(chatId).orElseThrow(() -> notFound(chatId));
+    }
+
+    private void requireMember(String chatId, Principal me) {
+        if (!membership.isMember(chatId, me.personId())) {
+            metrics.rejected("not_member");
+            throw notFound(chatId);
+        }
+    }
+
+    private static ApiProblem notFound(String chatId) {
+        return ApiProblem.notFound("no chat " + chatId);
+    }
+
+    private JsonNode body(Context ctx) {
+        try {
+            return RequestBodies.object(json, ctx);
+        } catch (ApiProblem e) {
+            metrics.rejected("bad_request");
+            throw e;
+        }
+    }
+
+    private ApiProblem badRequest(String detail) {
+        metrics.rejected("bad_request");
+        return ApiProblem.badRequest(detail);
+    }
+
+    private ApiProblem idempotencyConflict() {
+        metrics.rejected("idempotency_conflict");
+        return new ApiProblem(422, "Unprocessable Content",
+                "This Idempotency-Key was used for a different request; use a new key for a new request.");
+    }
+
+    private List<String> personIds(JsonNode body, String field) {
+        JsonNode node = body.get(field);
+        if (node == null || !node.isArray() || node.isEmpty()) {
+            throw badRequest("'" + field + "': a non-empty list of user ids");
+        }
+        Set<String> ids = new LinkedHashSet<>();
+        for (JsonNode item : node) {
+            if (!item.isTextual() || item.asText().isBlank() || item.asText().length() > 36) {
+                throw badRequest("'" + field + "': every entry is a user id (a string)");
+            }
+            ids.add(item.asText().strip());
+        }
+        return new ArrayList<>(ids);
+    }
+
+    private String title(JsonNode body) {
+        JsonNode node = body.get("title");
+        if (node == null || node.isNull()) {
+            return null;
+        }
+        if (!node.isTextual() || node.asText().isBlank()) {
+            throw badRequest("'title': a non-empty string");
+        }
+        String title = node.asText().strip();
+        if (title.codePointCount(0, title.length()) > MAX_TITLE || title.chars().anyMatch(Character::isISOControl)) {
+            throw badRequest("'title': at most " + MAX_TITLE + " characters, no control characters");
+        }
+        return title;
+    }
+
+    private void requireWithinLimit(int members) {
+        if (members > settings.maxMembers()) {
+            throw badRequest("'members': a chat has at most " + settings.maxMembers() + " members (chat.maxMembers)");
+        }
+    }
+
+    private void requireExisting(List<String> ids) {
+        if (ids.isEmpty()) {
+            return;
+        }
+        Set<String> found = new java.util.HashSet<>();
+        for (Person person : auth.people().byIds(ids)) {
+            found.add(person.id());
+        }
+        for (String id : ids) {
+            if (!found.contains(id)) {
+                metrics.rejected("bad_request");
+                throw new ApiProblem(422, "Unprocessable Content", "'members': no user " + id);
+            }
+        }
+    }
+
+    private String idempotencyKey(Context ctx) {
+        String key = ctx.header("Idempotency-Key");
+        if (key == null) {
+            return null;
+        }
+        if (!IDEMPOTENCY_KEY.matcher(key).matches()) {
+            throw badRequest("Idempotency-Key: 1-200 visible ASCII characters, e.g. a UUID");
+        }
+        return key;
+    }
+
+    private Long seqParam(Context ctx, String name) {
+        String raw = ctx.queryParam(name);
+        if (raw == null || raw.isBlank()) {
+            return null;
+        }
+        try {
+            long value = Long.parseLong(raw.strip());
+            if (value >= 0) {
+                return value;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw badRequest("'" + name + "': a sequence number, a whole number >= 0 (got '" + raw + "')");
+    }
+
+    private long pathSeq(Context ctx) {
+        String raw = ctx.pathParam("seq");
+        try {
+            long value = Long.parseLong(raw);
+            if (value >= 1) {
+                return value;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw badRequest("a message is named by its sequence number, a whole number >= 1 (got '" + raw + "')");
+    }
+
+    private int intParam(Context ctx, String name, int fallback, int min, int max) {
+        String raw = ctx.queryParam(name);
+        if (raw == null || raw.isBlank()) {
+            return fallback;
+        }
+        try {
+            int value = Integer.parseInt(raw.strip());
+            if (value >= min && value <= max) {
+                return value;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw badRequest("'" + name + "': a whole number " + min + "-" + max + " (got '" + raw + "')");
+    }
+
+    private ChatStore.ListCursor listCursor(String raw) {
+        if (raw == null || raw.isBlank()) {
+            return null;
+        }
+        try {
+            String text = new String(Base64.getUrlDecoder().decode(raw.strip()), StandardCharsets.UTF_8);
+            int colon = text.indexOf(':');
+            return new ChatStore.ListCursor(Long.parseLong(text.substring(0, colon)), text.substring(colon + 1));
+        } catch (RuntimeException e) {
+            throw badRequest("'cursor': not a cursor this API gave out (pass nextCursor unchanged)");
+        }
+    }
+
+    private static String encodeCursor(ChatInfo last) {
+        return Base64.getUrlEncoder().withoutPadding().encodeToString(
+                (last.lastActivityAt().toEpochMilli() + ":" + last.id()).getBytes(StandardCharsets.UTF_8));
+    }
+
+    private static String sha256(String text) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8)));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("the JDK has no SHA-256", e);
+        }
+    }
+}

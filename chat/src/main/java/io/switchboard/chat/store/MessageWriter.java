@@ -1,0 +1,283 @@
+package io.switchboard.chat.store;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import org.jdbi.v3.core.Jdbi;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Stores new messages with group commit. Senders queue their message; one writer thread takes
+ * whatever has queued up and stores it in a single transaction: for each message it takes the
+ * chat's next sequence number ({@code UPDATE ... RETURNING} on the chat's row, so numbers have no
+ * gaps and no duplicates, on PostgreSQL across nodes too), inserts the message and moves the
+ * sender's own read position. Only after the commit is each sender's future completed — the
+ * API's acknowledgement — and the committed messages handed to {@code committed} for delivery.
+ *
+ * <p>Idempotency: a message sent with a key that the same sender used before is not stored
+ * again; the first message is returned instead (or {@link ChatStore.IdempotencyConflict} when the
+ * request differs). Keys are found in the store and, for retries racing within one batch, in the
+ * batch itself.
+ *
+ * <p>If a batch fails, its messages are retried one transaction each, so one bad message (or a
+ * key that another node stored a moment earlier) fails alone. The queue is bounded: when the
+ * store is down or cannot keep up, a send is refused at once ({@link Overloaded}).
+ */
+public final class MessageWriter implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(MessageWriter.class);
+    private static final int MAX_BATCH = 500;
+
+    private final Jdbi jdbi;
+    private final Clock clock;
+    private final BlockingQueue<Send> queue;
+    private final Consumer<List<Message>> committed;
+    private final Thread writer;
+    private volatile boolean running = true;
+
+    /** A message to store. {@code requestHash} identifies the request for idempotency. */
+    public record Send(String chatId, String senderId, String text, String idempotencyKey, String requestHash,
+                       CompletableFuture<Sent> done) {
+    }
+
+    /** A stored message; {@code replayed} when it was stored by an earlier request with the same key. */
+    public record Sent(Message message, boolean replayed) {
+    }
+
+    /** The writer's queue is full or it is stopping. */
+    public static final class Overloaded extends RuntimeException {
+        Overloaded(String why) {
+            super(why, null, false, false);
+        }
+    }
+
+    public MessageWriter(Jdbi jdbi, Clock clock, int queueCapacity, Consumer<List<Message>> committed) {
+        this.jdbi = jdbi;
+        this.clock = clock;
+        this.queue = new ArrayBlockingQueue<>(queueCapacity);
+        this.committed = committed;
+        this.writer = Thread.ofPlatform().name("chat-message-writer").daemon().unstarted(this::writeLoop);
+    }
+
+    public void start() {
+        writer.start();
+    }
+
+    /** Queues a message; the future completes once it is committed, or fails. */
+    public CompletableFuture<Sent> submit(String chatId, String senderId, String text, String idempotencyKey,
+                                          String requestHash) {
+        CompletableFuture<Sent> done = new CompletableFuture<>();
+        if (!running) {
+            done.completeExceptionally(new Overloaded("the node is stopping"));
+        } else if (!queue.offer(new Send(chatId, senderId, text, idempotencyKey, requestHash, done))) {
+            done.completeExceptionally(new Overloaded("too many messages are waiting to be stored"));
+        }
+        return done;
+    }
+
+    public int backlog() {
+        return queue.size();
+    }
+
+    private void writeLoop() {
+        List<Send> batch = new ArrayList<>(MAX_BATCH);
+        while (running || !queue.isEmpty()) {
+            try {
+                Send first = queue.poll(200, TimeUnit.MILLISECONDS);
+                if (first == null) {
+                    continue;
+                }
+                batch.add(first);
+                queue.drainTo(batch, MAX_BATCH - 1);
+                store(batch);
+            } catch (InterruptedException e) {
+                if (!running) {
+                    break;
+                }
+            } catch (RuntimeException e) {
+                log.error("storing {} messages failed unexpectedly", batch.size(), e);
+                batch.forEach(send -> send.done().completeExceptionally(e));
+            } finally {
+                batch.clear();
+            }
+        }
+    }
+
+    private void store(List<Send> batch) {
+        List<Sent> results;
+        try {
+            results = writeInTransaction(batch);
+        } catch (RuntimeException e) {
+            if (batch.size() == 1) {
+                fail(batch.getFirst(), e);
+                return;
+            }
+            log.warn("a batch of {} messages failed ({}); storing them one by one", batch.size(), rootMessage(e));
+            for (Send send : batch) {
+                store(List.of(send));
+            }
+            return;
+        }
+        List<Message> fresh = new ArrayList<>(results.size());
+        for (int i = 0; i < batch.size(); i++) {
+            Sent sent = results.get(i);
+            if (sent == null) {
+                batch.get(i).done().completeExceptionally(new ChatStore.IdempotencyConflict());
+                continue;
+            }
+            batch.get(i).done().complete(sent);
+            if (!sent.replayed()) {
+                fresh.add(sent.message());
+            }
+        }
+        if (!fresh.isEmpty()) {
+            try {
+                committed.accept(fresh);
+            } catch (RuntimeException e) {
+                log.error("delivering {} committed messages failed", fresh.size(), e);
+            }
+        }
+    }
+
+    private List<Sent> writeInTransaction(List<Send> batch) {
+        try {
+            return jdbi.inTransaction(h -> write(h.getConnection(), batch));
+        } catch (SQLException e) {
+            throw new IllegalStateException("storing messages failed: " + e.getMessage(), e);
+        }
+    }
+
+    private static void fail(Send send, RuntimeException e) {
+        log.warn("storing a message in chat {} failed: {}", send.chatId(), rootMessage(e));
+        send.done().completeExceptionally(e);
+    }
+
+    private static final String FIND_KEY = "select * from chat_messages where sender_id = ? and idempotency_key = ?";
+    private static final String NEXT_SEQ = "update chat_chats set last_seq = last_seq + 1, rev = rev + 1,"
+            + " last_activity_at = ? where id = ? returning last_seq, rev";
+    private static final String INSERT = "insert into chat_messages (chat_id, seq, id, sender_id, body, created_at, rev,"
+            + " idempotency_key, request_hash) values (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    private static final String READ_OWN = "update chat_members set last_read_seq = ?, read_rev = ?"
+            + " where chat_id = ? and person_id = ? and last_read_seq < ?";
+
+    /**
+     * Writes a batch inside the caller's transaction. Returns one result per send, in order; null
+     * marks an idempotency conflict (the key came before with another request). Plain JDBC: this is the hot path of every message.
+     */
+    private List<Sent> write(Connection connection, List<Send> batch) throws SQLException {
+        long now = clock.millis();
+        List<Sent> results = new ArrayList<>(batch.size());
+        Map<String, Earlier> keysInBatch = new HashMap<>();
+        try (PreparedStatement findKey = connection.prepareStatement(FIND_KEY);
+             PreparedStatement nextSeq = connection.prepareStatement(NEXT_SEQ);
+             PreparedStatement insert = connection.prepareStatement(INSERT);
+             PreparedStatement readOwn = connection.prepareStatement(READ_OWN)) {
+            for (Send send : batch) {
+                String batchKey = send.idempotencyKey() == null ? null : send.senderId() + "\n" + send.idempotencyKey();
+                if (batchKey != null) {
+                    Earlier earlier = keysInBatch.get(batchKey);
+                    if (earlier == null) {
+                        earlier = stored(findKey, send);
+                    }
+                    if (earlier != null) {
+                        results.add(earlier.requestHash().equals(send.requestHash()) ? new Sent(earlier.message(), true) : null);
+                        continue;
+                    }
+                }
+                long seq;
+                long rev;
+                nextSeq.setLong(1, now);
+                nextSeq.setString(2, send.chatId());
+                try (ResultSet rs = nextSeq.executeQuery()) {
+                    if (!rs.next()) {
+                        throw new SQLException("chat " + send.chatId() + " does not exist");
+                    }
+                    seq = rs.getLong(1);
+                    rev = rs.getLong(2);
+                }
+                Message message = new Message(UUID.randomUUID().toString(), send.chatId(), seq, send.senderId(),
+                        send.text(), Instant.ofEpochMilli(now), rev, null);
+                insert.setString(1, send.chatId());
+                insert.setLong(2, seq);
+                insert.setString(3, message.id());
+                insert.setString(4, send.senderId());
+                insert.setString(5, send.text());
+                insert.setLong(6, now);
+                insert.setLong(7, rev);
+                insert.setString(8, send.idempotencyKey());
+                insert.setString(9, send.idempotencyKey() == null ? null : send.requestHash());
+                insert.addBatch();
+                readOwn.setLong(1, seq);
+                readOwn.setLong(2, rev);
+                readOwn.setString(3, send.chatId());
+                readOwn.setString(4, send.senderId());
+                readOwn.setLong(5, seq);
+                readOwn.addBatch();
+                if (batchKey != null) {
+                    keysInBatch.put(batchKey, new Earlier(message, send.requestHash()));
+                }
+                results.add(new Sent(message, false));
+            }
+            insert.executeBatch();
+            readOwn.executeBatch();
+        }
+        return results;
+    }
+
+    /** A message stored before under the same sender's key, and the request that stored it. */
+    private record Earlier(Message message, String requestHash) {
+    }
+
+    /** The message stored earlier under the send's key, or null when the key is new. */
+    private static Earlier stored(PreparedStatement findKey, Send send) throws SQLException {
+        findKey.setString(1, send.senderId());
+        findKey.setString(2, send.idempotencyKey());
+        try (ResultSet rs = findKey.executeQuery()) {
+            if (!rs.next()) {
+                return null;
+            }
+            long deletedAt = rs.getLong("deleted_at");
+            Instant deleted = rs.wasNull() ? null : Instant.ofEpochMilli(deletedAt);
+            Message message = new Message(rs.getString("id"), rs.getString("chat_id"), rs.getLong("seq"),
+                    rs.getString("sender_id"), rs.getString("body"), Instant.ofEpochMilli(rs.getLong("created_at")),
+                    rs.getLong("rev"), deleted);
+            return new Earlier(message, String.valueOf(rs.getString("request_hash")));
+        }
+    }
+
+    private static String rootMessage(Throwable e) {
+        Throwable t = e;
+        while (t.getCause() != null && t.getCause() != t) {
+            t = t.getCause();
+        }
+        return t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
+    }
+
+    /** Stops taking messages and stores what is queued (waiting up to five seconds). */
+    @Override
+    public void close() {
+        running = false;
+        try {
+            writer.join(5000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        Send left;
+        while ((left = queue.poll()) != null) {
+            left.done().completeExceptionally(new Overloaded("the node is stopping"));
+        }
+    }
+}

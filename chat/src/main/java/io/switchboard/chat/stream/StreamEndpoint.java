@@ -1,0 +1,234 @@
+package io.switchboard.chat.stream;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.javalin.config.RoutesConfig;
+import io.javalin.http.Context;
+import io.javalin.websocket.WsContext;
+import io.switchboard.chat.ChatMetrics;
+import io.switchboard.chat.ChatSettings;
+import io.switchboard.chat.store.ChatStore;
+import io.switchboard.platform.auth.PersonAuth;
+import io.switchboard.platform.auth.Principal;
+import io.switchboard.platform.http.ApiProblem;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * {@code GET /api/v1/stream}: a person's real-time stream over WebSocket. The access token comes
+ * in the {@code Authorization} header or, from browsers, as the {@code access_token} query
+ * parameter (RFC 6750 §2.3); without a valid one the upgrade is refused with 401.
+ *
+ * <p>Frames from the client (JSON text): {@code {"type":"resume","chats":{"<chatId>":<seq>, ...}}}
+ * or {@code {"<chatId>":{"seq":N,"rev":R}}} as the first frame to receive what was missed;
+ * {@code {"type":"hello"}} to start at once without resuming; {@code {"type":"ping"}} (answered
+ * {@code pong}); {@code {"type":"token","accessToken":"..."}} to renew the token without
+ * reconnecting. The server pings every {@code chat.streamHeartbeat} and closes a stream silent for
+ * three heartbeats; a stream whose token expires or is revoked is closed with 4001 (checked once a
+ * heartbeat).
+ */
+public final class StreamEndpoint {
+    public static final String PATH = "/api/v1/stream";
+    private static final Logger log = LoggerFactory.getLogger(StreamEndpoint.class);
+    private static final String STREAM = "chat.stream";
+    private static final int MAX_CLIENT_FRAME = 64 * 1024;
+
+    private final PersonAuth auth;
+    private final StreamHub hub;
+    private final ChatStore store;
+    private final ObjectMapper json;
+    private final ChatSettings settings;
+    private final ChatMetrics metrics;
+    private final Clock clock;
+    private final ScheduledExecutorService timers = Executors.newSingleThreadScheduledExecutor(
+            Thread.ofPlatform().daemon().name("chat-stream-timers").factory());
+
+    public StreamEndpoint(PersonAuth auth, ChatStore store, ObjectMapper json, ChatSettings settings, ChatMetrics metrics,
+                          Clock clock) {
+        this.auth = auth;
+        this.store = store;
+        this.json = json;
+        this.settings = settings;
+        this.metrics = metrics;
+        this.clock = clock;
+        this.hub = new StreamHub(store, new StreamFrames(json), metrics);
+        metrics.streams(hub::streams);
+    }
+
+    public StreamHub hub() {
+        return hub;
+    }
+
+    public void register(RoutesConfig routes) {
+        routes.wsBeforeUpgrade(PATH, this::authorizeUpgrade);
+        routes.ws(PATH, ws -> {
+            ws.onConnect(this::connected);
+            ws.onMessage(ctx -> received(ctx, ctx.message()));
+            ws.onBinaryMessage(ctx -> {
+                StreamConnection stream = ctx.attribute(STREAM);
+                metrics.rejected("bad_frame");
+                if (stream != null) {
+                    stream.close(1003, "frames are JSON text");
+                }
+            });
+            ws.onClose(this::closed);
+            ws.onError(this::closed);
+        });
+    }
+
+    /** Starts the token check, once a heartbeat: streams whose token has expired or was revoked are closed. */
+    public void start() {
+        long every = settings.streamHeartbeat().toMillis();
+        timers.scheduleWithFixedDelay(this::checkTokens, every, every, TimeUnit.MILLISECONDS);
+    }
+
+    /** Closes every stream with 1001 (going away): clients reconnect to another node and resume. */
+    public void stop() {
+        timers.shutdownNow();
+        hub.forEach(stream -> stream.close(1001, "node stopping; reconnect and resume"));
+        hub.shutdown();
+    }
+
+    private void authorizeUpgrade(Context ctx) {
+        if (principal(ctx.header("Authorization"), ctx.queryParam("access_token")).isEmpty()) {
+            metrics.rejected("unauthorized");
+            throw ApiProblem.unauthorized("The stream needs a valid access token: 'Authorization: Bearer <token>' or"
+                    + " ?access_token=<token>.").withHeader("WWW-Authenticate", "Bearer realm=\"switchboard\"");
+        }
+    }
+
+    private Optional<Principal> principal(String header, String queryToken) {
+        String token = token(header, queryToken);
+        return token == null ? Optional.empty() : auth.principal(token);
+    }
+
+    private static String token(String header, String queryToken) {
+        if (header != null && header.strip().regionMatches(true, 0, "Bearer ", 0, 7)) {
+            return header.strip().substring(7).strip();
+        }
+        return queryToken == null || queryToken.isBlank() ? null : queryToken.strip();
+    }
+
+    private void connected(WsContext ctx) {
+        String token = token(ctx.header("Authorization"), ctx.queryParam("access_token"));
+        Optional<Principal> principal = token == null ? Optional.empty() : auth.principal(token);
+        if (principal.isEmpty()) {
+            metrics.rejected("unauthorized");
+            ctx.closeSession(StreamConnection.TOKEN_EXPIRED, "the access token is not valid");
+            return;
+        }
+        Duration heartbeat = settings.streamHeartbeat();
+        ctx.session.setIdleTimeout(heartbeat.multipliedBy(3));
+        ctx.session.setMaxTextMessageSize(MAX_CLIENT_FRAME);
+        ctx.enableAutomaticPings(heartbeat.toMillis(), TimeUnit.MILLISECONDS);
+        StreamConnection stream = new StreamConnection(ctx, principal.get(), token, hub, clock, settings.streamQueueLimit());
+        ctx.attribute(STREAM, stream);
+        hub.register(stream);
+        try {
+            // After registering: every commit from here on reaches the stream, and what was
+            // committed before is below these marks.
+            stream.startFrom(store.lastSeqs(principal.get().personId()));
+        } catch (RuntimeException e) {
+            log.warn("a stream of {} could not read its chats: {}", principal.get().username(), e.toString());
+            stream.close(1011, "could not read your chats; reconnect later");
+            return;
+        }
+        stream.sendControl(hub.frames().control("ready", Map.of("personId", principal.get().personId(),
+                "resumeWindowMs", settings.resumeWindow().toMillis())));
+        timers.schedule(() -> stream.start(Map.of()), settings.resumeWindow().toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    private void received(WsContext ctx, String text) {
+        StreamConnection stream = ctx.attribute(STREAM);
+        if (stream == null) {
+            return;
+        }
+        JsonNode frame;
+        try {
+            frame = json.readTree(text);
+        } catch (Exception e) {
+            refuse(stream, "a frame is one JSON object");
+            return;
+        }
+        String type = frame != null && frame.path("type").isTextual() ? frame.get("type").asText() : "";
+        switch (type) {
+            case "hello" -> stream.start(Map.of());
+            case "ping" -> stream.sendControl(hub.frames().control("pong", Map.of()));
+            case "resume" -> resume(stream, frame.get("chats"));
+            case "token" -> renew(stream, frame.path("accessToken").asText(null));
+            default -> refuse(stream, "unknown frame type '" + type + "'; expected hello, resume, ping or token");
+        }
+    }
+
+    private void resume(StreamConnection stream, JsonNode chats) {
+        if (stream.isStarted()) {
+            refuse(stream, "resume must be the first frame of a stream; reconnect to resume");
+            return;
+        }
+        if (chats == null || !chats.isObject()) {
+            refuse(stream, "resume needs 'chats': {\"<chatId>\": <last seq seen>, ...}");
+            return;
+        }
+        Map<String, StreamConnection.ResumePoint> points = new LinkedHashMap<>();
+        for (Iterator<Map.Entry<String, JsonNode>> it = chats.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> entry = it.next();
+            JsonNode value = entry.getValue();
+            JsonNode seq = value.isObject() ? value.get("seq") : value;
+            JsonNode rev = value.isObject() ? value.get("rev") : null;
+            if (seq == null || !seq.canConvertToLong() || !seq.isIntegralNumber() || seq.asLong() < 0
+                    || (rev != null && (!rev.isIntegralNumber() || rev.asLong() < 0))) {
+                refuse(stream, "resume: chat " + entry.getKey() + " needs a sequence number >= 0 (and rev >= 0)");
+                return;
+            }
+            points.put(entry.getKey(), new StreamConnection.ResumePoint(seq.asLong(), rev == null ? null : rev.asLong()));
+        }
+        stream.start(points);
+    }
+
+    private void renew(StreamConnection stream, String token) {
+        Optional<Principal> renewed = token == null ? Optional.empty() : auth.principal(token);
+        if (renewed.isEmpty() || !renewed.get().personId().equals(stream.personId())) {
+            refuse(stream, "token: not a valid access token of the person this stream belongs to");
+            return;
+        }
+        stream.renewToken(renewed.get(), token);
+        stream.sendControl(hub.frames().control("token.accepted", Map.of()));
+    }
+
+    private void refuse(StreamConnection stream, String detail) {
+        metrics.rejected("bad_frame");
+        if (stream.badFrame()) {
+            stream.sendControl(hub.frames().control("error", Map.of("detail", detail)));
+        }
+    }
+
+    private void closed(WsContext ctx) {
+        StreamConnection stream = ctx.attribute(STREAM);
+        if (stream != null) {
+            stream.closed();
+            hub.unregister(stream);
+        }
+    }
+
+    private void checkTokens() {
+        try {
+            hub.forEach(stream -> {
+                if (auth.principal(stream.accessToken()).isEmpty()) {
+                    stream.close(StreamConnection.TOKEN_EXPIRED,
+                            "access token expired or revoked; reconnect with a fresh token and resume");
+                }
+            });
+        } catch (RuntimeException e) {
+            log.warn("checking stream tokens failed: {}", e.toString());
+        }
+    }
+}

@@ -1,0 +1,50 @@
+-- Chats, their members and their messages. Plain SQL that runs on SQLite and PostgreSQL alike;
+-- times are epoch milliseconds. Person ids are the platform's (platform_people.id), kept without
+-- a foreign key: a removed person's messages stay, shown under their id.
+
+create table chat_chats (
+    id                varchar(36)  not null primary key,
+    kind              varchar(10)  not null,            -- 'direct' (two people) or 'group'
+    title             varchar(200),
+    -- For a direct chat the two person ids, sorted and joined: one dialogue per pair of people.
+    direct_key        varchar(80)  unique,
+    created_by        varchar(36)  not null,
+    created_at        bigint       not null,
+    -- The sequence number of the newest message: messages are numbered 1, 2, 3... per chat.
+    last_seq          bigint       not null default 0,
+    -- Counts every change in the chat (message, deletion, receipt), so that a client can ask
+    -- for the changes it missed, not only the messages.
+    rev               bigint       not null default 0,
+    last_activity_at  bigint       not null,
+    idempotency_key   varchar(200),
+    request_hash      varchar(64)
+);
+create unique index chat_chats_idempotency on chat_chats (created_by, idempotency_key);
+create index chat_chats_activity on chat_chats (last_activity_at);
+
+create table chat_members (
+    chat_id        varchar(36) not null references chat_chats (id) on delete cascade,
+    person_id      varchar(36) not null,
+    joined_at      bigint      not null,
+    last_read_seq  bigint      not null default 0,
+    read_rev       bigint      not null default 0,
+    primary key (chat_id, person_id)
+);
+create index chat_members_person on chat_members (person_id);
+
+create table chat_messages (
+    chat_id          varchar(36)  not null references chat_chats (id) on delete cascade,
+    seq              bigint       not null,
+    id               varchar(36)  not null unique,
+    sender_id        varchar(36)  not null,
+    body             text,                               -- null once deleted (a tombstone)
+    created_at       bigint       not null,
+    rev              bigint       not null,
+    deleted_at       bigint,
+    deleted_rev      bigint,
+    idempotency_key  varchar(200),
+    request_hash     varchar(64),
+    primary key (chat_id, seq)
+);
+create unique index chat_messages_idempotency on chat_messages (sender_id, idempotency_key);
+create index chat_messages_deleted on chat_messages (chat_id, deleted_rev);

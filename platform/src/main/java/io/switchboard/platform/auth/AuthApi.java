@@ -1,0 +1,211 @@
+package io.switchboard.platform.auth;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.javalin.config.RoutesConfig;
+import io.javalin.http.Context;
+import io.switchboard.platform.http.ApiProblem;
+import io.switchboard.platform.http.HttpRoutes;
+import io.switchboard.platform.http.RequestBodies;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * People over HTTP: sign-up, sign-in, refresh, sign-out ({@code /api/v1/auth/*}); one's own
+ * profile and password ({@code /api/v1/me}); looking people up ({@code /api/v1/users}, any signed-in
+ * person, to find whom to chat with); creating and removing people ({@code /api/v1/users}, admin).
+ */
+public final class AuthApi implements HttpRoutes {
+    private static final int MAX_LIST = 200;
+
+    private final PersonAuth auth;
+    private final AdminAuth adminAuth;
+    private final ObjectMapper json;
+
+    public AuthApi(PersonAuth auth, AdminAuth adminAuth, ObjectMapper json) {
+        this.auth = auth;
+        this.adminAuth = adminAuth;
+        this.json = json;
+    }
+
+    @Override
+    public void register(RoutesConfig routes) {
+        routes.post("/api/v1/auth/sign-up", this::signUp);
+        routes.post("/api/v1/auth/sign-in", this::signIn);
+        routes.post("/api/v1/auth/refresh", this::refresh);
+        routes.post("/api/v1/auth/sign-out", this::signOut);
+        routes.get("/api/v1/me", this::me);
+        routes.put("/api/v1/me/password", this::changePassword);
+        routes.post("/api/v1/me/sign-out-everywhere", this::signOutEverywhere);
+        routes.get("/api/v1/users", this::list);
+        routes.post("/api/v1/users", this::create);
+        routes.get("/api/v1/users/{id}", this::show);
+        routes.delete("/api/v1/users/{id}", this::remove);
+        routes.put("/api/v1/users/{id}/password", this::setPassword);
+    }
+
+    private void signUp(Context ctx) {
+        JsonNode body = RequestBodies.object(json, ctx);
+        PersonAuth.Session session = auth.signUp(text(body, "username"), text(body, "password"), text(body, "displayName"),
+                ctx.ip());
+        ctx.status(201).json(session(session.person(), session.tokens()));
+    }
+
+    private void signIn(Context ctx) {
+        JsonNode body = RequestBodies.object(json, ctx);
+        PersonAuth.Session session = auth.signIn(text(body, "username"), text(body, "password"), ctx.ip());
+        ctx.json(session(session.person(), session.tokens()));
+    }
+
+    private void refresh(Context ctx) {
+        JsonNode body = RequestBodies.object(json, ctx);
+        String token = text(body, "refreshToken");
+        if (token == null) {
+            throw ApiProblem.badRequest("'refreshToken' is required.");
+        }
+        ctx.json(tokens(auth.refresh(token)));
+    }
+
+    private void signOut(Context ctx) {
+        JsonNode body = RequestBodies.object(json, ctx);
+        String token = text(body, "refreshToken");
+        if (token == null) {
+            throw ApiProblem.badRequest("'refreshToken' is required.");
+        }
+        auth.tokens().revoke(token);
+        ctx.status(204);
+    }
+
+    private void me(Context ctx) {
+        Principal principal = auth.require(ctx);
+        Person person = auth.people().byId(principal.personId())
+                .orElseThrow(() -> ApiProblem.unauthorized("The person no longer exists."));
+        ctx.json(view(person));
+    }
+
+    private void changePassword(Context ctx) {
+        Principal principal = auth.require(ctx);
+        JsonNode body = RequestBodies.object(json, ctx);
+        auth.changePassword(principal, text(body, "currentPassword"), text(body, "newPassword"));
+        ctx.status(204);
+    }
+
+    private void signOutEverywhere(Context ctx) {
+        Principal principal = auth.require(ctx);
+        auth.signOutEverywhere(principal.personId());
+        ctx.status(204);
+    }
+
+    /** Any signed-in person (or the admin) may look people up by user-name prefix: whom to chat with. */
+    private void list(Context ctx) {
+        requirePersonOrAdmin(ctx);
+        String prefix = ctx.queryParam("username");
+        String after = ctx.queryParam("after");
+        int limit = limit(ctx.queryParam("limit"));
+        List<Person> page = auth.people().list(prefix == null ? "" : prefix.strip().toLowerCase(java.util.Locale.ROOT),
+                after, limit);
+        Map<String, Object> answer = new LinkedHashMap<>();
+        answer.put("users", page.stream().map(AuthApi::view).toList());
+        answer.put("nextAfter", page.size() == limit ? page.getLast().username() : null);
+        ctx.json(answer);
+    }
+
+    private void show(Context ctx) {
+        requirePersonOrAdmin(ctx);
+        Person person = auth.people().byId(ctx.pathParam("id"))
+                .orElseThrow(() -> ApiProblem.notFound("no user " + ctx.pathParam("id")));
+        ctx.json(view(person));
+    }
+
+    private void create(Context ctx) {
+        adminAuth.requireAdmin(ctx);
+        JsonNode body = RequestBodies.object(json, ctx);
+        JsonNode admin = body.get("admin");
+        if (admin != null && !admin.isBoolean()) {
+            throw ApiProblem.badRequest("'admin' must be true or false.");
+        }
+        Person person = auth.create(text(body, "username"), text(body, "password"), text(body, "displayName"),
+                admin != null && admin.asBoolean());
+        ctx.status(201).json(view(person));
+    }
+
+    private void remove(Context ctx) {
+        adminAuth.requireAdmin(ctx);
+        if (!auth.remove(ctx.pathParam("id"))) {
+            throw ApiProblem.notFound("no user " + ctx.pathParam("id"));
+        }
+        ctx.status(204);
+    }
+
+    private void setPassword(Context ctx) {
+        adminAuth.requireAdmin(ctx);
+        JsonNode body = RequestBodies.object(json, ctx);
+        String id = ctx.pathParam("id");
+        if (auth.people().byId(id).isEmpty()) {
+            throw ApiProblem.notFound("no user " + id);
+        }
+        auth.setPassword(id, text(body, "password"));
+        ctx.status(204);
+    }
+
+    private void requirePersonOrAdmin(Context ctx) {
+        String header = ctx.header("Authorization");
+        if (header != null && header.strip().regionMatches(true, 0, "Bearer sbat_", 0, 12)) {
+            adminAuth.requireAdmin(ctx);
+        } else {
+            auth.require(ctx);
+        }
+    }
+
+    private static int limit(String raw) {
+        if (raw == null) {
+            return 50;
+        }
+        try {
+            int limit = Integer.parseInt(raw.strip());
+            if (limit >= 1 && limit <= MAX_LIST) {
+                return limit;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw ApiProblem.badRequest("'limit': a whole number 1-" + MAX_LIST + " (got '" + raw + "')");
+    }
+
+    private static String text(JsonNode body, String field) {
+        JsonNode value = body.get(field);
+        if (value == null || value.isNull()) {
+            return null;
+        }
+        if (!value.isTextual()) {
+            throw ApiProblem.badRequest("'" + field + "' must be a string.");
+        }
+        return value.asText();
+    }
+
+    static Map<String, Object> view(Person person) {
+        Map<String, Object> view = new LinkedHashMap<>();
+        view.put("id", person.id());
+        view.put("username", person.username());
+        view.put("displayName", person.displayName());
+        view.put("admin", person.admin());
+        view.put("createdAt", person.createdAt());
+        return view;
+    }
+
+    private static Map<String, Object> session(Person person, SessionTokens.Issued issued) {
+        Map<String, Object> answer = tokens(issued);
+        answer.put("user", view(person));
+        return answer;
+    }
+
+    private static Map<String, Object> tokens(SessionTokens.Issued issued) {
+        Map<String, Object> answer = new LinkedHashMap<>();
+        answer.put("tokenType", "Bearer");
+        answer.put("accessToken", issued.accessToken());
+        answer.put("expiresIn", issued.expiresInSeconds());
+        answer.put("refreshToken", issued.refreshToken());
+        return answer;
+    }
+}

@@ -1,0 +1,305 @@
+package io.switchboard.platform.auth;
+
+import io.javalin.http.Context;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.switchboard.platform.config.ConfigSection;
+import io.switchboard.platform.http.ApiProblem;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * People signing up, signing in and proving who they are on each request: the node's
+ * {@code auth:} block, the people store, password hashing, tokens and the brake on guessing.
+ *
+ * <p>A request carries {@code Authorization: Bearer <access token>}; a WebSocket may pass the
+ * token as the {@code access_token} query parameter instead (RFC 6750 §2.3), since browsers cannot
+ * set headers on a WebSocket. A token is accepted when its signature and time are good and the
+ * person still exists with the same token version: a password change, "sign out everywhere" or
+ * removal ends every token issued before. That last check reads the store at most once per
+ * {@link #VERSION_CACHE} per person and node, so it takes effect everywhere within that time.
+ */
+public final class PersonAuth {
+    public static final List<String> KNOWN_KEYS = List.of("signUp", "accessTokenTtl", "refreshTokenTtl",
+            "passwordHashMemory", "passwordHashIterations", "signInFailuresPerUser", "signInFailuresPerAddress",
+            "signInWindow");
+    static final Duration VERSION_CACHE = Duration.ofSeconds(2);
+    private static final String CHALLENGE = "Bearer realm=\"switchboard\"";
+
+    private final PersonStore people;
+    private final PasswordHasher hasher;
+    private final SessionTokens tokens;
+    private final FailureLimiter userFailures;
+    private final FailureLimiter addressFailures;
+    private final FailureLimiter addressSignUps;
+    private final boolean openSignUp;
+    private final Clock clock;
+    private final MeterRegistry meters;
+    private final Map<String, KnownVersion> versions = new ConcurrentHashMap<>();
+
+    private record KnownVersion(int version, boolean exists, long checkedAt) {
+    }
+
+    /** What sign-up and sign-in return. */
+    public record Session(Person person, SessionTokens.Issued tokens) {
+    }
+
+    public PersonAuth(PersonStore people, PasswordHasher hasher, SessionTokens tokens, boolean openSignUp,
+                      FailureLimiter userFailures, FailureLimiter addressFailures, FailureLimiter addressSignUps,
+                      Clock clock, MeterRegistry meters) {
+        this.people = people;
+        this.hasher = hasher;
+        this.tokens = tokens;
+        this.openSignUp = openSignUp;
+        this.userFailures = userFailures;
+        this.addressFailures = addressFailures;
+        this.addressSignUps = addressSignUps;
+        this.clock = clock;
+        this.meters = meters;
+    }
+
+    /** Builds it from the {@code auth:} block; a bad value is a {@link io.switchboard.platform.config.ConfigException}. */
+    public static PersonAuth fromConfig(ConfigSection section, org.jdbi.v3.core.Jdbi jdbi, Clock clock, MeterRegistry meters) {
+        for (String key : section.asMap().keySet()) {
+            if (!KNOWN_KEYS.contains(key)) {
+                throw section.problem(key, "unknown setting; auth has " + KNOWN_KEYS);
+            }
+        }
+        String signUp = section.string("signUp", "open").strip().toLowerCase(Locale.ROOT);
+        if (!signUp.equals("open") && !signUp.equals("closed")) {
+            throw section.problem("signUp", "\"" + signUp + "\" is not open or closed");
+        }
+        Duration accessTtl = section.duration("accessTokenTtl", Duration.ofMinutes(15));
+        Duration refreshTtl = section.duration("refreshTokenTtl", Duration.ofDays(30));
+        if (accessTtl.compareTo(Duration.ofSeconds(10)) < 0 || accessTtl.compareTo(Duration.ofDays(1)) > 0) {
+            throw section.problem("accessTokenTtl", accessTtl + " is outside 10s..1d");
+        }
+        if (refreshTtl.compareTo(accessTtl) < 0) {
+            throw section.problem("refreshTokenTtl", "must be at least accessTokenTtl");
+        }
+        int memory = section.integer("passwordHashMemory", 19_456, 8, 4 * 1024 * 1024);
+        int iterations = section.integer("passwordHashIterations", 2, 1, 100);
+        Duration window = section.duration("signInWindow", Duration.ofMinutes(15));
+        int perUser = section.integer("signInFailuresPerUser", 5, 1, 1_000_000);
+        int perAddress = section.integer("signInFailuresPerAddress", 50, 1, 1_000_000);
+        PasswordHasher hasher = new PasswordHasher(memory, iterations, Runtime.getRuntime().availableProcessors());
+        return new PersonAuth(new PersonStore(jdbi, clock), hasher, new SessionTokens(jdbi, clock, accessTtl, refreshTtl),
+                signUp.equals("open"), new FailureLimiter(perUser, window, clock),
+                new FailureLimiter(perAddress, window, clock), new FailureLimiter(perAddress, Duration.ofHours(1), clock),
+                clock, meters);
+    }
+
+    public PersonStore people() {
+        return people;
+    }
+
+    public SessionTokens tokens() {
+        return tokens;
+    }
+
+    public boolean openSignUp() {
+        return openSignUp;
+    }
+
+    /**
+     * Creates a person and signs them in. Sign-ups from one address are limited like failed
+     * sign-ins, so a script cannot fill the store.
+     */
+    public Session signUp(String username, String password, String displayName, String address) {
+        if (!openSignUp) {
+            count("sign_ups", "closed");
+            throw ApiProblem.forbidden("Sign-up is closed on this node; an administrator creates people (auth.signUp: closed).");
+        }
+        refuseWhileLimited(addressSignUps, address, "sign_ups");
+        String name = PersonRules.username(username);
+        String checkedPassword = PersonRules.password(password, "password");
+        String display = PersonRules.displayName(displayName);
+        Person person;
+        try {
+            person = people.create(name, display, hash(checkedPassword), false);
+        } catch (PersonStore.UsernameTaken e) {
+            count("sign_ups", "taken");
+            throw ApiProblem.conflict("'username': " + name + " is taken");
+        }
+        addressSignUps.fail(address);
+        count("sign_ups", "ok");
+        return new Session(person, tokens.issue(new PersonStore.Credentials(person, "", 0)));
+    }
+
+    /**
+     * Checks a user name and password. Wrong password and unknown user are the same 401, and
+     * take the same time. Failures are counted per user name and per address; past the allowance
+     * the answer is 429 with {@code Retry-After}, even for the right password.
+     */
+    public Session signIn(String username, String password, String address) {
+        if (username == null || password == null) {
+            throw ApiProblem.badRequest("'username' and 'password' are required.");
+        }
+        String name = username.strip().toLowerCase(Locale.ROOT);
+        refuseWhileLimited(userFailures, "user:" + name, "sign_ins");
+        refuseWhileLimited(addressFailures, address, "sign_ins");
+        Optional<PersonStore.Credentials> found = name.length() <= 32 ? people.credentialsByUsername(name) : Optional.empty();
+        boolean good;
+        try {
+            if (found.isPresent()) {
+                good = hasher.verify(password, found.get().passwordHash());
+            } else {
+                hasher.verifyNothing(password);
+                good = false;
+            }
+        } catch (PasswordHasher.Busy e) {
+            count("sign_ins", "busy");
+            throw ApiProblem.unavailable("Too many sign-ins at once; retry in a moment.").withHeader("Retry-After", "1");
+        }
+        if (!good) {
+            userFailures.fail("user:" + name);
+            addressFailures.fail(address);
+            count("sign_ins", found.isPresent() ? "wrong_password" : "unknown_user");
+            throw unauthorized("Wrong user name or password.");
+        }
+        userFailures.clear("user:" + name);
+        PersonStore.Credentials credentials = found.get();
+        if (hasher.needsRehash(credentials.passwordHash())) {
+            people.rehash(credentials.person().id(), hasher.hash(password));
+        }
+        count("sign_ins", "ok");
+        return new Session(credentials.person(), tokens.issue(credentials));
+    }
+
+    /** New tokens for a refresh token; 401 when it is not good (the client signs in again). */
+    public SessionTokens.Issued refresh(String refreshToken) {
+        try {
+            SessionTokens.Issued issued = tokens.refresh(refreshToken, people);
+            count("refreshes", "ok");
+            return issued;
+        } catch (SessionTokens.InvalidRefreshToken e) {
+            count("refreshes", "invalid");
+            throw unauthorized(e.getMessage() + ".");
+        }
+    }
+
+    /** Changes a person's own password after checking the current one; every other session ends. */
+    public void changePassword(Principal principal, String current, String replacement) {
+        PersonStore.Credentials credentials = people.credentialsById(principal.personId())
+                .orElseThrow(() -> unauthorized("The person no longer exists."));
+        String checked = PersonRules.password(replacement, "newPassword");
+        if (current == null || !hasher.verify(current, credentials.passwordHash())) {
+            throw ApiProblem.forbidden("'currentPassword' is wrong.");
+        }
+        setPassword(credentials.person().id(), checked);
+    }
+
+    /** Sets a password (admin, CLI) and ends every session of that person. */
+    public void setPassword(String personId, String password) {
+        people.setPassword(personId, hash(PersonRules.password(password, "password")));
+        tokens.revokeAll(personId);
+        versions.remove(personId);
+    }
+
+    /** Creates a person without signing them in (admin API, CLI). */
+    public Person create(String username, String password, String displayName, boolean admin) {
+        String name = PersonRules.username(username);
+        String checked = PersonRules.password(password, "password");
+        try {
+            return people.create(name, PersonRules.displayName(displayName), hash(checked), admin);
+        } catch (PersonStore.UsernameTaken e) {
+            throw ApiProblem.conflict("'username': " + name + " is taken");
+        }
+    }
+
+    public boolean remove(String personId) {
+        versions.remove(personId);
+        return people.remove(personId);
+    }
+
+    /** Ends every session of a person: refresh tokens revoked, access tokens refused within {@link #VERSION_CACHE}. */
+    public void signOutEverywhere(String personId) {
+        people.bumpTokenVersion(personId);
+        tokens.revokeAll(personId);
+        versions.remove(personId);
+    }
+
+    /**
+     * The person a request acts for.
+     *
+     * @throws ApiProblem 401 with a Bearer challenge when there is no valid access token
+     */
+    public Principal require(Context ctx) {
+        String header = ctx.header("Authorization");
+        if (header == null || header.isBlank()) {
+            throw unauthorized("Sign in first: send 'Authorization: Bearer <access token>' (POST /api/v1/auth/sign-in).");
+        }
+        String[] parts = header.strip().split("\\s+", 2);
+        if (parts.length != 2 || !parts[0].equalsIgnoreCase("bearer")) {
+            throw unauthorized("The Authorization header must use the Bearer scheme.");
+        }
+        return principal(parts[1].strip()).orElseThrow(() -> ApiProblem.unauthorized(
+                        "The access token is not valid or has expired; refresh it (POST /api/v1/auth/refresh) or sign in again.")
+                .withHeader("WWW-Authenticate", CHALLENGE + ", error=\"invalid_token\""));
+    }
+
+    /** The principal of an access token, or empty when it is not (or no longer) valid. */
+    public Optional<Principal> principal(String accessToken) {
+        Optional<SessionTokens.AccessClaims> claims = tokens.verify(accessToken);
+        if (claims.isEmpty()) {
+            return Optional.empty();
+        }
+        SessionTokens.AccessClaims c = claims.get();
+        KnownVersion known = currentVersion(c.personId());
+        if (!known.exists() || known.version() != c.tokenVersion()) {
+            return Optional.empty();
+        }
+        return Optional.of(new Principal(c.personId(), c.username(), c.admin()));
+    }
+
+    private KnownVersion currentVersion(String personId) {
+        long now = clock.millis();
+        KnownVersion known = versions.get(personId);
+        if (known != null && now - known.checkedAt() < VERSION_CACHE.toMillis()) {
+            return known;
+        }
+        KnownVersion fresh = people.credentialsById(personId)
+                .map(c -> new KnownVersion(c.tokenVersion(), true, now))
+                .orElse(new KnownVersion(-1, false, now));
+        if (versions.size() > 100_000) {
+            versions.clear();
+        }
+        versions.put(personId, fresh);
+        return fresh;
+    }
+
+    private String hash(String password) {
+        try {
+            return hasher.hash(password);
+        } catch (PasswordHasher.Busy e) {
+            throw ApiProblem.unavailable("Too many password operations at once; retry in a moment.").withHeader("Retry-After", "1");
+        }
+    }
+
+    private void refuseWhileLimited(FailureLimiter limiter, String key, String meter) {
+        Duration wait = limiter.retryAfter(key);
+        if (!wait.isZero()) {
+            count(meter, "limited");
+            long seconds = Math.max(1, (wait.toMillis() + 999) / 1000);
+            throw new ApiProblem(429, "Too Many Requests", "Too many attempts; retry in " + seconds + " s.")
+                    .withHeader("Retry-After", Long.toString(seconds));
+        }
+    }
+
+    private static ApiProblem unauthorized(String detail) {
+        return ApiProblem.unauthorized(detail).withHeader("WWW-Authenticate", CHALLENGE);
+    }
+
+    private void count(String what, String result) {
+        Counter.builder("switchboard.auth." + what)
+                .description("Sign-ups, sign-ins and token refreshes by result")
+                .tag("result", result)
+                .register(meters)
+                .increment();
+    }
+}

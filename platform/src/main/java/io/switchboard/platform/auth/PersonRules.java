@@ -1,0 +1,61 @@
+package io.switchboard.platform.auth;
+
+import io.switchboard.platform.http.ApiProblem;
+import java.util.Locale;
+import java.util.regex.Pattern;
+
+/** What a user name, a display name and a password may be; the same for the API and the CLI. */
+public final class PersonRules {
+    private static final Pattern USERNAME = Pattern.compile("[a-z0-9][a-z0-9._-]{2,31}");
+    public static final int MIN_PASSWORD = 8;
+    public static final int MAX_PASSWORD = 256;
+    public static final int MAX_DISPLAY_NAME = 100;
+
+    private PersonRules() {
+    }
+
+    /**
+     * The user name as stored (lower case); a 400 problem naming the field when it is unusable.
+     * User names are compared without case so that "Anna" and "anna" cannot both exist.
+     */
+    public static String username(String raw) {
+        if (raw == null || raw.isBlank()) {
+            throw ApiProblem.badRequest("'username' is required.");
+        }
+        String name = raw.strip().toLowerCase(Locale.ROOT);
+        if (!USERNAME.matcher(name).matches()) {
+            throw ApiProblem.badRequest("'username': 3-32 of a-z 0-9 . _ -, starting with a letter or digit (got '"
+                    + shorten(raw) + "')");
+        }
+        return name;
+    }
+
+    /** NIST SP 800-63B §5.1.1.2: at least 8 characters, long passphrases allowed, no composition rules. */
+    public static String password(String raw, String field) {
+        if (raw == null) {
+            throw ApiProblem.badRequest("'" + field + "' is required.");
+        }
+        int length = raw.codePointCount(0, raw.length());
+        if (length < MIN_PASSWORD || length > MAX_PASSWORD) {
+            throw ApiProblem.badRequest("'" + field + "': a password is " + MIN_PASSWORD + "-" + MAX_PASSWORD
+                    + " characters (got " + length + ")");
+        }
+        return raw;
+    }
+
+    /** The display name, or null when absent or blank. */
+    public static String displayName(String raw) {
+        if (raw == null || raw.isBlank()) {
+            return null;
+        }
+        String name = raw.strip();
+        if (name.codePointCount(0, name.length()) > MAX_DISPLAY_NAME || name.chars().anyMatch(Character::isISOControl)) {
+            throw ApiProblem.badRequest("'displayName': at most " + MAX_DISPLAY_NAME + " characters, no control characters");
+        }
+        return name;
+    }
+
+    private static String shorten(String raw) {
+        return raw.length() > 40 ? raw.substring(0, 40) + "…" : raw;
+    }
+}

@@ -1,0 +1,146 @@
+package io.switchboard.platform.auth;
+
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+import org.jdbi.v3.core.Jdbi;
+import org.jdbi.v3.core.statement.StatementContext;
+
+/**
+ * People in the store ({@code platform_people}). Requires the {@code platform} migrations.
+ * User names arrive here already normalised by {@link PersonRules}.
+ */
+public final class PersonStore {
+    private final Jdbi jdbi;
+    private final Clock clock;
+
+    /** A person with what signing in needs. */
+    public record Credentials(Person person, String passwordHash, int tokenVersion) {
+    }
+
+    /** Thrown by {@link #create} when the user name is taken. */
+    public static final class UsernameTaken extends RuntimeException {
+        public UsernameTaken(String username) {
+            super("user name " + username + " is taken", null, false, false);
+        }
+    }
+
+    public PersonStore(Jdbi jdbi, Clock clock) {
+        this.jdbi = jdbi;
+        this.clock = clock;
+    }
+
+    public Person create(String username, String displayName, String passwordHash, boolean admin) {
+        Person person = new Person(UUID.randomUUID().toString(), username, displayName, admin,
+                Instant.ofEpochMilli(clock.millis()));
+        // The unique index decides between two nodes racing for one name; the lookup first gives
+        // the common case a clear answer without relying on driver-specific constraint errors.
+        return jdbi.inTransaction(h -> {
+            boolean taken = h.createQuery("select count(*) from platform_people where username = :u")
+                    .bind("u", username).mapTo(Integer.class).one() > 0;
+            if (taken) {
+                throw new UsernameTaken(username);
+            }
+            h.createUpdate("insert into platform_people (id, username, display_name, password_hash, is_admin, token_version,"
+                            + " created_at) values (:id, :u, :d, :h, :a, 0, :at)")
+                    .bind("id", person.id())
+                    .bind("u", username)
+                    .bind("d", displayName)
+                    .bind("h", passwordHash)
+                    .bind("a", admin ? 1 : 0)
+                    .bind("at", person.createdAt().toEpochMilli())
+                    .execute();
+            return person;
+        });
+    }
+
+    public Optional<Credentials> credentialsByUsername(String username) {
+        return jdbi.withHandle(h -> h.createQuery("select * from platform_people where username = :u")
+                .bind("u", username)
+                .map(PersonStore::credentials)
+                .findOne());
+    }
+
+    public Optional<Credentials> credentialsById(String id) {
+        return jdbi.withHandle(h -> h.createQuery("select * from platform_people where id = :id")
+                .bind("id", id)
+                .map(PersonStore::credentials)
+                .findOne());
+    }
+
+    public Optional<Person> byId(String id) {
+        return credentialsById(id).map(Credentials::person);
+    }
+
+    public Optional<Person> byUsername(String username) {
+        return credentialsByUsername(username).map(Credentials::person);
+    }
+
+    /** People whose ids are given, in no particular order; unknown ids are left out. */
+    public List<Person> byIds(List<String> ids) {
+        if (ids.isEmpty()) {
+            return List.of();
+        }
+        return jdbi.withHandle(h -> h.createQuery("select * from platform_people where id in (<ids>)")
+                .bindList("ids", ids)
+                .map(PersonStore::person)
+                .list());
+    }
+
+    /** People by user name, those starting with {@code prefix} (empty: everyone), at most {@code limit}, after {@code after}. */
+    public List<Person> list(String prefix, String after, int limit) {
+        return jdbi.withHandle(h -> h.createQuery("select * from platform_people where username like :p and username > :after"
+                        + " order by username limit :limit")
+                .bind("p", escapeLike(prefix) + "%")
+                .bind("after", after == null ? "" : after)
+                .bind("limit", limit)
+                .map(PersonStore::person)
+                .list());
+    }
+
+    public int count() {
+        return jdbi.withHandle(h -> h.createQuery("select count(*) from platform_people").mapTo(Integer.class).one());
+    }
+
+    /** Sets a new password hash and invalidates every access token issued before. */
+    public boolean setPassword(String id, String passwordHash) {
+        return jdbi.withHandle(h -> h.createUpdate("update platform_people set password_hash = :h,"
+                        + " token_version = token_version + 1 where id = :id")
+                .bind("h", passwordHash).bind("id", id).execute()) > 0;
+    }
+
+    /** Replaces the hash without touching tokens: a rehash under new parameters after a good sign-in. */
+    public void rehash(String id, String passwordHash) {
+        jdbi.useHandle(h -> h.createUpdate("update platform_people set password_hash = :h where id = :id")
+                .bind("h", passwordHash).bind("id", id).execute());
+    }
+
+    /** Invalidates every access token issued to the person so far. */
+    public void bumpTokenVersion(String id) {
+        jdbi.useHandle(h -> h.createUpdate("update platform_people set token_version = token_version + 1 where id = :id")
+                .bind("id", id).execute());
+    }
+
+    public boolean remove(String id) {
+        return jdbi.withHandle(h -> h.createUpdate("delete from platform_people where id = :id").bind("id", id).execute()) > 0;
+    }
+
+    private static String escapeLike(String prefix) {
+        // User names cannot hold '%'; an '_' in a prefix matches any one character in that place,
+        // which only widens a search (no ESCAPE clause works the same on SQLite and PostgreSQL).
+        return prefix == null ? "" : prefix.replace("%", "");
+    }
+
+    private static Credentials credentials(ResultSet rs, StatementContext ctx) throws SQLException {
+        return new Credentials(person(rs, ctx), rs.getString("password_hash"), rs.getInt("token_version"));
+    }
+
+    private static Person person(ResultSet rs, StatementContext ctx) throws SQLException {
+        return new Person(rs.getString("id"), rs.getString("username"), rs.getString("display_name"),
+                rs.getInt("is_admin") != 0, Instant.ofEpochMilli(rs.getLong("created_at")));
+    }
+}

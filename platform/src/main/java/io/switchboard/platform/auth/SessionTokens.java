@@ -1,0 +1,248 @@
+package io.switchboard.platform.auth;
+
+import com.nimbusds.jose.JOSEException;
+import com.nimbusds.jose.JWSAlgorithm;
+import com.nimbusds.jose.JWSHeader;
+import com.nimbusds.jose.JWSSigner;
+import com.nimbusds.jose.JWSVerifier;
+import com.nimbusds.jose.crypto.MACSigner;
+import com.nimbusds.jose.crypto.MACVerifier;
+import com.nimbusds.jwt.JWTClaimsSet;
+import com.nimbusds.jwt.SignedJWT;
+import java.security.SecureRandom;
+import java.text.ParseException;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Base64;
+import java.util.Date;
+import java.util.Optional;
+import java.util.UUID;
+import org.jdbi.v3.core.Jdbi;
+
+/**
+ * The tokens a person holds after signing in.
+ *
+ * <p><b>Access tokens</b> are JWTs (RFC 7519) signed with HMAC-SHA256 under a key kept in the
+ * store ({@code platform_secrets}), so every node of a cluster verifies every other node's tokens
+ * without asking anyone. They are short-lived and carry the person's id ({@code sub}), user name,
+ * admin flag and token version ({@code ver}); verifying one here checks only signature, issuer and
+ * time, and {@link PersonAuth} checks the version against the store.
+ *
+ * <p><b>Refresh tokens</b> are opaque random strings; the store keeps their SHA-256. Each use
+ * rotates it: the old one is marked used and a new one of the same family returned. A used token
+ * presented again means a copy leaked, so the whole family is revoked (RFC 9700 §4.14.2).
+ */
+public final class SessionTokens {
+    private static final String ISSUER = "switchboard";
+    private static final String KEY_NAME = "access-token-hs256";
+    private static final String REFRESH_PREFIX = "sbrt_";
+    private static final Duration CLOCK_SKEW = Duration.ofSeconds(30);
+
+    private final Jdbi jdbi;
+    private final Clock clock;
+    private final Duration accessTtl;
+    private final Duration refreshTtl;
+    private final JWSSigner signer;
+    private final JWSVerifier verifier;
+    private final SecureRandom random = new SecureRandom();
+
+    /** What a client receives on sign-up, sign-in and refresh. */
+    public record Issued(String accessToken, long expiresInSeconds, String refreshToken) {
+    }
+
+    /** The verified content of an access token. */
+    public record AccessClaims(String personId, String username, boolean admin, int tokenVersion) {
+    }
+
+    /** A refresh token that is unknown, expired, revoked or reused. */
+    public static final class InvalidRefreshToken extends RuntimeException {
+        InvalidRefreshToken(String why) {
+            super(why, null, false, false);
+        }
+    }
+
+    public SessionTokens(Jdbi jdbi, Clock clock, Duration accessTtl, Duration refreshTtl) {
+        this.jdbi = jdbi;
+        this.clock = clock;
+        this.accessTtl = accessTtl;
+        this.refreshTtl = refreshTtl;
+        byte[] key = Base64.getDecoder().decode(sharedKey());
+        try {
+            this.signer = new MACSigner(key);
+            this.verifier = new MACVerifier(key);
+        } catch (JOSEException e) {
+            throw new IllegalStateException("the access-token key is unusable: " + e.getMessage(), e);
+        }
+    }
+
+    /** The signing key, created by the first node that needs it; later nodes read the same one. */
+    private String sharedKey() {
+        byte[] fresh = new byte[32];
+        random.nextBytes(fresh);
+        String candidate = Base64.getEncoder().encodeToString(fresh);
+        return jdbi.inTransaction(h -> {
+            h.createUpdate("insert into platform_secrets (name, value, created_at) values (:n, :v, :at)"
+                            + " on conflict (name) do nothing")
+                    .bind("n", KEY_NAME).bind("v", candidate).bind("at", clock.millis()).execute();
+            return h.createQuery("select value from platform_secrets where name = :n")
+                    .bind("n", KEY_NAME).mapTo(String.class).one();
+        });
+    }
+
+    public Duration accessTtl() {
+        return accessTtl;
+    }
+
+    /** Signs in: a new access token and a refresh token of a new family. */
+    public Issued issue(PersonStore.Credentials credentials) {
+        String refresh = newRefreshToken(credentials.person().id(), UUID.randomUUID().toString());
+        return new Issued(accessToken(credentials), accessTtl.toSeconds(), refresh);
+    }
+
+    /**
+     * Exchanges a refresh token for new tokens. The person is looked up again, so a removed
+     * person or a changed admin flag takes effect here.
+     *
+     * @throws InvalidRefreshToken when the token is not (or no longer) good
+     */
+    public Issued refresh(String refreshToken, PersonStore people) {
+        if (refreshToken == null || !refreshToken.startsWith(REFRESH_PREFIX) || refreshToken.length() > 100) {
+            throw new InvalidRefreshToken("not a refresh token");
+        }
+        String hash = AdminTokens.hash(refreshToken);
+        long now = clock.millis();
+        record Row(String personId, String familyId, long expiresAt, Long usedAt) {
+        }
+        String newToken = newTokenText();
+        String personId = jdbi.inTransaction(h -> {
+            Optional<Row> row = h.createQuery("select person_id, family_id, expires_at, used_at from platform_refresh_tokens"
+                            + " where token_hash = :h")
+                    .bind("h", hash)
+                    .map((rs, ctx) -> new Row(rs.getString(1), rs.getString(2), rs.getLong(3),
+                            rs.getObject(4) == null ? null : rs.getLong(4)))
+                    .findOne();
+            if (row.isEmpty()) {
+                return null;
+            }
+            Row r = row.get();
+            if (r.usedAt() != null) {
+                h.createUpdate("delete from platform_refresh_tokens where family_id = :f").bind("f", r.familyId()).execute();
+                return "reused";
+            }
+            if (r.expiresAt() <= now) {
+                return null;
+            }
+            // Only the first of two concurrent refreshes with the same token gets through.
+            int claimed = h.createUpdate("update platform_refresh_tokens set used_at = :now where token_hash = :h and used_at is null")
+                    .bind("now", now).bind("h", hash).execute();
+            if (claimed == 0) {
+                return "reused";
+            }
+            insertRefresh(h, newToken, r.personId(), r.familyId(), now);
+            return r.personId();
+        });
+        if (personId == null) {
+            throw new InvalidRefreshToken("the refresh token is unknown or expired; sign in again");
+        }
+        if (personId.equals("reused")) {
+            throw new InvalidRefreshToken("the refresh token was already used; every session of that sign-in is revoked");
+        }
+        PersonStore.Credentials credentials = people.credentialsById(personId)
+                .orElseThrow(() -> new InvalidRefreshToken("the person no longer exists"));
+        return new Issued(accessToken(credentials), accessTtl.toSeconds(), newToken);
+    }
+
+    /** Signs out one session: the family of this refresh token is revoked. Unknown tokens are ignored. */
+    public void revoke(String refreshToken) {
+        if (refreshToken == null || !refreshToken.startsWith(REFRESH_PREFIX)) {
+            return;
+        }
+        String hash = AdminTokens.hash(refreshToken);
+        jdbi.useHandle(h -> h.createUpdate("delete from platform_refresh_tokens where family_id in"
+                + " (select family_id from platform_refresh_tokens where token_hash = :h)").bind("h", hash).execute());
+    }
+
+    /** Revokes every refresh token of a person (password changed, signed out everywhere). */
+    public void revokeAll(String personId) {
+        jdbi.useHandle(h -> h.createUpdate("delete from platform_refresh_tokens where person_id = :p").bind("p", personId).execute());
+    }
+
+    /** Drops refresh tokens past their expiry, used or not. */
+    public int deleteExpired() {
+        long now = clock.millis();
+        return jdbi.withHandle(h -> h.createUpdate("delete from platform_refresh_tokens where expires_at <= :now")
+                .bind("now", now).execute());
+    }
+
+    /** The claims of a valid access token, or empty for anything else (bad signature, expired, not ours). */
+    public Optional<AccessClaims> verify(String token) {
+        if (token == null || token.length() > 4096) {
+            return Optional.empty();
+        }
+        try {
+            SignedJWT jwt = SignedJWT.parse(token);
+            if (!JWSAlgorithm.HS256.equals(jwt.getHeader().getAlgorithm()) || !jwt.verify(verifier)) {
+                return Optional.empty();
+            }
+            JWTClaimsSet claims = jwt.getJWTClaimsSet();
+            Date expires = claims.getExpirationTime();
+            long now = clock.millis();
+            if (!ISSUER.equals(claims.getIssuer()) || expires == null || expires.getTime() + CLOCK_SKEW.toMillis() <= now
+                    || claims.getSubject() == null) {
+                return Optional.empty();
+            }
+            Object version = claims.getClaim("ver");
+            Object admin = claims.getClaim("adm");
+            return Optional.of(new AccessClaims(claims.getSubject(), claims.getStringClaim("name"),
+                    Boolean.TRUE.equals(admin), version instanceof Number n ? n.intValue() : -1));
+        } catch (ParseException | JOSEException | RuntimeException e) {
+            return Optional.empty();
+        }
+    }
+
+    private String accessToken(PersonStore.Credentials credentials) {
+        long now = clock.millis();
+        Person person = credentials.person();
+        JWTClaimsSet claims = new JWTClaimsSet.Builder()
+                .issuer(ISSUER)
+                .subject(person.id())
+                .claim("name", person.username())
+                .claim("adm", person.admin())
+                .claim("ver", credentials.tokenVersion())
+                .issueTime(new Date(now))
+                .expirationTime(new Date(now + accessTtl.toMillis()))
+                .jwtID(UUID.randomUUID().toString())
+                .build();
+        SignedJWT jwt = new SignedJWT(new JWSHeader(JWSAlgorithm.HS256), claims);
+        try {
+            jwt.sign(signer);
+        } catch (JOSEException e) {
+            throw new IllegalStateException("signing an access token failed", e);
+        }
+        return jwt.serialize();
+    }
+
+    private String newRefreshToken(String personId, String familyId) {
+        String token = newTokenText();
+        long now = clock.millis();
+        jdbi.useHandle(h -> insertRefresh(h, token, personId, familyId, now));
+        return token;
+    }
+
+    private String newTokenText() {
+        byte[] bytes = new byte[32];
+        random.nextBytes(bytes);
+        return REFRESH_PREFIX + Base64.getUrlEncoder().withoutPadding().encodeToString(bytes);
+    }
+
+    private void insertRefresh(org.jdbi.v3.core.Handle h, String token, String personId, String familyId, long now) {
+        h.createUpdate("insert into platform_refresh_tokens (token_hash, person_id, family_id, created_at, expires_at)"
+                        + " values (:h, :p, :f, :now, :exp)")
+                .bind("h", AdminTokens.hash(token))
+                .bind("p", personId)
+                .bind("f", familyId)
+                .bind("now", now)
+                .bind("exp", now + refreshTtl.toMillis())
+                .execute();
+    }
+}

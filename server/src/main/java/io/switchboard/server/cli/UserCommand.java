@@ -1,0 +1,173 @@
+package io.switchboard.server.cli;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.switchboard.platform.auth.Person;
+import io.switchboard.platform.auth.PersonAuth;
+import io.switchboard.platform.auth.PersonRules;
+import io.switchboard.platform.config.NodeConfig;
+import io.switchboard.platform.http.ApiProblem;
+import io.switchboard.platform.store.Store;
+import io.switchboard.server.node.NodeAssembly;
+import java.time.Clock;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.function.Function;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code switchboard user add|list|remove|passwd}: people who sign in (chat, API, console), in the
+ * node's store. A running node on the same store sees a change at once; a removed person's or
+ * changed password's old tokens stop working within two seconds.
+ */
+@Command(mixinStandardHelpOptions = true, name = "user", description = "Manage people who sign in (works while the node runs).")
+public final class UserCommand implements Runnable {
+    public static CommandLine commandLine(Map<String, String> env) {
+        CommandLine line = new CommandLine(new UserCommand());
+        for (UserAction action : new UserAction[]{new Add(), new ListUsers(), new Remove(), new Passwd()}) {
+            action.env = env;
+            line.addSubcommand(action);
+        }
+        return line;
+    }
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public void run() {
+        throw new CommandLine.ParameterException(spec.commandLine(), "missing subcommand: add, list, remove or passwd");
+    }
+
+    abstract static class UserAction implements Callable<Integer> {
+        @Spec
+        CommandSpec spec;
+
+        @Mixin
+        ConfigOptions config;
+
+        Map<String, String> env = System.getenv();
+
+        int withPeople(Function<PersonAuth, Integer> action) {
+            NodeConfig nodeConfig = NodeAssembly.configLoader().load(config.configFile, env, config.flags());
+            RootLogLevel.set("warn");
+            try (Store store = Store.open(nodeConfig.store())) {
+                store.migrate("platform");
+                PersonAuth people = PersonAuth.fromConfig(nodeConfig.section("auth"), store.jdbi(), Clock.systemUTC(),
+                        new SimpleMeterRegistry());
+                return action.apply(people);
+            } catch (ApiProblem e) {
+                return refuse(e.detail());
+            } catch (PasswordPrompt.Unavailable e) {
+                return refuse(e.getMessage());
+            }
+        }
+
+        int refuse(String detail) {
+            spec.commandLine().getErr().println("switchboard: " + detail.replace("'", ""));
+            return 2;
+        }
+
+        Person find(PersonAuth people, String username) {
+            return people.people().byUsername(PersonRules.username(username))
+                    .orElseThrow(() -> ApiProblem.notFound("no user " + username));
+        }
+
+        void say(String line) {
+            spec.commandLine().getOut().println(line);
+            spec.commandLine().getOut().flush();
+        }
+    }
+
+    @Command(mixinStandardHelpOptions = true, name = "add", description = "Add a person; the password is stored only as a salted Argon2id hash.")
+    static final class Add extends UserAction {
+        @Parameters(paramLabel = "USERNAME", description = "3-32 of a-z 0-9 . _ - (case does not matter).")
+        String username;
+
+        @Option(names = "--password", paramLabel = "P", description = "Password, 8-256 characters (asked for when omitted).")
+        String password;
+
+        @Option(names = "--display-name", paramLabel = "NAME", description = "How the person is shown, e.g. 'Anna, flat 42'.")
+        String displayName;
+
+        @Option(names = "--admin", description = "May use the admin API with their own access token.")
+        boolean admin;
+
+        @Override
+        public Integer call() {
+            return withPeople(people -> {
+                Person person = people.create(username, PasswordPrompt.read(password), displayName, admin);
+                say("added " + person.username() + (person.admin() ? " (admin)" : "") + " id " + person.id());
+                return 0;
+            });
+        }
+    }
+
+    @Command(mixinStandardHelpOptions = true, name = "list", description = "List people.")
+    static final class ListUsers extends UserAction {
+        @Override
+        public Integer call() {
+            return withPeople(people -> {
+                String after = null;
+                int shown = 0;
+                while (true) {
+                    List<Person> page = people.people().list("", after, 500);
+                    for (Person p : page) {
+                        say(p.username() + "\t" + p.id() + (p.admin() ? "\tadmin" : "")
+                                + (p.displayName() == null ? "" : "\t" + p.displayName()));
+                    }
+                    shown += page.size();
+                    if (page.size() < 500) {
+                        break;
+                    }
+                    after = page.getLast().username();
+                }
+                if (shown == 0) {
+                    say("no users; add one with: switchboard user add NAME --password P");
+                }
+                return 0;
+            });
+        }
+    }
+
+    @Command(mixinStandardHelpOptions = true, name = "remove", description = "Remove a person; their sessions end.")
+    static final class Remove extends UserAction {
+        @Parameters(paramLabel = "USERNAME")
+        String username;
+
+        @Override
+        public Integer call() {
+            return withPeople(people -> {
+                Person person = find(people, username);
+                people.remove(person.id());
+                say("removed " + person.username());
+                return 0;
+            });
+        }
+    }
+
+    @Command(mixinStandardHelpOptions = true, name = "passwd", description = "Set a new password; the person's sessions end.")
+    static final class Passwd extends UserAction {
+        @Parameters(paramLabel = "USERNAME")
+        String username;
+
+        @Option(names = "--password", paramLabel = "P", description = "New password (asked for when omitted).")
+        String password;
+
+        @Override
+        public Integer call() {
+            return withPeople(people -> {
+                Person person = find(people, username);
+                people.setPassword(person.id(), PasswordPrompt.read(password));
+                say("password changed for " + person.username());
+                return 0;
+            });
+        }
+    }
+}

@@ -1,0 +1,254 @@
+package io.switchboard.server.chat;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.net.http.HttpResponse;
+import java.net.http.WebSocketHandshakeException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** People on WebSockets: live delivery, resume after a disconnect, heartbeats, limits. */
+class ChatStreamTest {
+    @TempDir
+    static Path dataDir;
+    static ChatNode node;
+
+    @BeforeAll
+    static void start() {
+        node = new ChatNode(dataDir, Map.of("SWITCHBOARD_CHAT_STREAM_HEARTBEAT", "1s",
+                "SWITCHBOARD_CHAT_STREAM_QUEUE_LIMIT", "50"));
+    }
+
+    @AfterAll
+    static void stop() {
+        node.close();
+    }
+
+    @Test
+    void twoPeopleExchangeMessagesLive() throws Exception {
+        ChatNode.Person anna = node.signUp(ChatNode.uniqueName("anna"));
+        ChatNode.Person boris = node.signUp(ChatNode.uniqueName("boris"));
+        String chat = node.chat(anna, null, boris);
+        double deliveredBefore = node.metric("switchboard_chat_messages_delivered_total");
+        try (StreamClient annaStream = StreamClient.connect(node.streamUri(anna.accessToken()));
+             StreamClient borisStream = StreamClient.connect(node.streamUri(boris.accessToken()))) {
+            assertThat(annaStream.next("ready").get("personId").asText()).isEqualTo(anna.id());
+            annaStream.send("{\"type\":\"hello\"}");
+            borisStream.send("{\"type\":\"hello\"}");
+            annaStream.next("synced");
+            borisStream.next("synced");
+
+            node.send(anna, chat, "Hello Boris");
+            JsonNode atBoris = borisStream.next("message");
+            assertThat(atBoris.get("chatId").asText()).isEqualTo(chat);
+            assertThat(atBoris.get("seq").asLong()).isEqualTo(1);
+            assertThat(atBoris.get("text").asText()).isEqualTo("Hello Boris");
+            assertThat(atBoris.get("senderId").asText()).isEqualTo(anna.id());
+            // every open stream of the chat's members, the sender's own too (her other devices)
+            assertThat(annaStream.next("message").get("seq").asLong()).isEqualTo(1);
+
+            node.send(boris, chat, "Hello Anna");
+            JsonNode atAnna = annaStream.next("message");
+            assertThat(atAnna.get("seq").asLong()).isEqualTo(2);
+            assertThat(atAnna.get("text").asText()).isEqualTo("Hello Anna");
+
+            HttpResponse<String> read = node.call("POST", "/api/v1/chats/" + chat + "/read", anna.accessToken(),
+                    "{\"seq\":2}", Map.of());
+            assertThat(read.statusCode()).isEqualTo(200);
+            JsonNode receipt = borisStream.next("receipt");
+            assertThat(receipt.get("personId").asText()).isEqualTo(anna.id());
+            assertThat(receipt.get("seq").asLong()).isEqualTo(2);
+        }
+        await().atMost(Duration.ofSeconds(10)).untilAsserted(() ->
+                assertThat(node.metric("switchboard_chat_messages_delivered_total")).isGreaterThanOrEqualTo(deliveredBefore + 4));
+        assertThat(node.metric("switchboard_chat_delivery_latency_seconds_count")).isGreaterThan(0);
+    }
+
+    @Test
+    void aReturningClientGetsWhatItMissedInOrderThenLiveMessages() throws Exception {
+        ChatNode.Person anna = node.signUp(ChatNode.uniqueName("anna"));
+        ChatNode.Person boris = node.signUp(ChatNode.uniqueName("boris"));
+        String chat = node.chat(anna, null, boris);
+        long seen;
+        try (StreamClient borisStream = StreamClient.connect(node.streamUri(boris.accessToken()))) {
+            borisStream.send("{\"type\":\"hello\"}");
+            borisStream.next("synced");
+            node.send(anna, chat, "one");
+            seen = borisStream.next("message").get("seq").asLong();
+        }
+        assertThat(seen).isEqualTo(1);
+        for (int i = 2; i <= 6; i++) {
+            node.send(anna, chat, "offline " + i);
+        }
+        HttpResponse<String> deleted = node.call("DELETE", "/api/v1/chats/" + chat + "/messages/4", anna.accessToken(), null, Map.of());
+        assertThat(deleted.statusCode()).isEqualTo(204);
+
+        try (StreamClient borisStream = StreamClient.connect(node.streamUri(boris.accessToken()))) {
+            borisStream.send("{\"type\":\"resume\",\"chats\":{\"" + chat + "\":" + seen + "}}");
+            List<JsonNode> replayed = borisStream.messagesUntil(chat, 6, 15);
+            assertThat(replayed).extracting(f -> f.get("seq").asLong()).containsExactly(2L, 3L, 4L, 5L, 6L);
+            assertThat(replayed.get(2).get("deleted").asBoolean()).isTrue();
+            assertThat(replayed.get(2).get("text").isNull()).isTrue();
+            assertThat(replayed.get(4).get("text").asText()).isEqualTo("offline 6");
+            JsonNode synced = borisStream.next("synced");
+            assertThat(synced.at("/chats/" + chat).asLong()).isEqualTo(6);
+
+            node.send(anna, chat, "back online");
+            JsonNode live = borisStream.next("message");
+            assertThat(live.get("seq").asLong()).isEqualTo(7);
+            assertThat(borisStream.drain()).noneMatch(f -> f.path("type").asText().equals("message"));
+        }
+    }
+
+    @Test
+    void resumingWithARevisionAlsoBringsDeletionsAndReceiptsOfOlderMessages() throws Exception {
+        ChatNode.Person anna = node.signUp(ChatNode.uniqueName("anna"));
+        ChatNode.Person boris = node.signUp(ChatNode.uniqueName("boris"));
+        String chat = node.chat(anna, null, boris);
+        node.send(anna, chat, "first");
+        node.send(anna, chat, "second");
+        JsonNode before = ChatNode.json(node.get("/api/v1/chats/" + chat, boris.accessToken()));
+        long rev = before.get("rev").asLong();
+        // while Boris is away: Anna deletes a message he already had, and Boris reads on another device
+        assertThat(node.call("DELETE", "/api/v1/chats/" + chat + "/messages/1", anna.accessToken(), null, Map.of())
+                .statusCode()).isEqualTo(204);
+        assertThat(node.call("POST", "/api/v1/chats/" + chat + "/read", boris.accessToken(), "{\"seq\":2}", Map.of())
+                .statusCode()).isEqualTo(200);
+
+        try (StreamClient borisStream = StreamClient.connect(node.streamUri(boris.accessToken()))) {
+            borisStream.send("{\"type\":\"resume\",\"chats\":{\"" + chat + "\":{\"seq\":2,\"rev\":" + rev + "}}}");
+            List<JsonNode> frames = new ArrayList<>();
+            borisStream.next("synced", 15, frames);
+            assertThat(frames).anySatisfy(f -> {
+                assertThat(f.get("type").asText()).isEqualTo("message.deleted");
+                assertThat(f.get("seq").asLong()).isEqualTo(1);
+            });
+            assertThat(frames).anySatisfy(f -> {
+                assertThat(f.get("type").asText()).isEqualTo("receipt");
+                assertThat(f.get("personId").asText()).isEqualTo(boris.id());
+                assertThat(f.get("seq").asLong()).isEqualTo(2);
+            });
+            assertThat(frames).noneMatch(f -> f.get("type").asText().equals("message"));
+        }
+    }
+
+    @Test
+    void concurrentSendersWhileAClientResumesLoseAndRepeatNothing() throws Exception {
+        ChatNode.Person anna = node.signUp(ChatNode.uniqueName("anna"));
+        ChatNode.Person boris = node.signUp(ChatNode.uniqueName("boris"));
+        ChatNode.Person clara = node.signUp(ChatNode.uniqueName("clara"));
+        String chat = node.chat(anna, "Flat 42", boris, clara);
+        for (int i = 0; i < 30; i++) {
+            node.send(anna, chat, "before " + i);
+        }
+        int perSender = 40;
+        ExecutorService senders = Executors.newFixedThreadPool(2);
+        try (StreamClient claraStream = StreamClient.connect(node.streamUri(clara.accessToken()))) {
+            List<Future<?>> running = new ArrayList<>();
+            for (ChatNode.Person sender : List.of(anna, boris)) {
+                running.add(senders.submit(() -> {
+                    for (int i = 0; i < perSender; i++) {
+                        node.send(sender, chat, sender.username() + " " + i);
+                    }
+                    return null;
+                }));
+            }
+            claraStream.send("{\"type\":\"resume\",\"chats\":{\"" + chat + "\":5}}");
+            for (Future<?> f : running) {
+                f.get();
+            }
+            long last = 30 + 2L * perSender;
+            List<JsonNode> got = claraStream.messagesUntil(chat, last, 30);
+            assertThat(got).extracting(f -> f.get("seq").asLong())
+                    .containsExactlyElementsOf(java.util.stream.LongStream.rangeClosed(6, last).boxed().toList());
+        } finally {
+            senders.shutdownNow();
+        }
+    }
+
+    @Test
+    void pingsAndHeartbeats() throws Exception {
+        ChatNode.Person anna = node.signUp(ChatNode.uniqueName("anna"));
+        try (StreamClient stream = StreamClient.connect(node.streamUri(anna.accessToken()))) {
+            stream.send("{\"type\":\"ping\"}");
+            stream.next("pong");
+            await().atMost(Duration.ofSeconds(10)).until(() -> stream.pings >= 2);
+            assertThat(stream.isClosed()).isFalse();
+        }
+    }
+
+    @Test
+    void framesTheServerDoesNotUnderstandGetAnErrorAndTheStreamStaysOpen() throws Exception {
+        ChatNode.Person anna = node.signUp(ChatNode.uniqueName("anna"));
+        try (StreamClient stream = StreamClient.connect(node.streamUri(anna.accessToken()))) {
+            stream.send("not json");
+            assertThat(stream.next("error").get("detail").asText()).contains("JSON");
+            stream.send("{\"type\":\"shout\"}");
+            assertThat(stream.next("error").get("detail").asText()).contains("unknown frame type");
+            stream.send("{\"type\":\"hello\"}");
+            stream.next("synced");
+            stream.send("{\"type\":\"resume\",\"chats\":{}}");
+            assertThat(stream.next("error").get("detail").asText()).contains("first frame");
+            stream.send("{\"type\":\"ping\"}");
+            stream.next("pong");
+        }
+        assertThat(node.metric("switchboard_chat_rejected_total{reason=\"bad_frame\"}")).isGreaterThanOrEqualTo(3);
+    }
+
+    @Test
+    void withoutAValidTokenTheUpgradeIsRefused() {
+        assertThatThrownBy(() -> StreamClient.connect(node.streamUri("not-a-token")))
+                .satisfies(e -> assertThat(handshakeFailure(e).getResponse().statusCode()).isEqualTo(401));
+    }
+
+    @Test
+    void aStreamWhosePersonSignedOutEverywhereIsClosed() throws Exception {
+        ChatNode.Person anna = node.signUp(ChatNode.uniqueName("anna"));
+        try (StreamClient stream = StreamClient.connect(node.streamUri(anna.accessToken()))) {
+            stream.next("ready");
+            assertThat(node.call("POST", "/api/v1/me/sign-out-everywhere", anna.accessToken(), null, Map.of())
+                    .statusCode()).isEqualTo(204);
+            assertThat(stream.awaitClose(15)).isEqualTo(4001);
+        }
+    }
+
+    @Test
+    void aConsumerThatReadsNothingIsClosedWithAReasonInsteadOfFillingMemory() throws Exception {
+        ChatNode.Person anna = node.signUp(ChatNode.uniqueName("anna"));
+        ChatNode.Person boris = node.signUp(ChatNode.uniqueName("boris"));
+        String chat = node.chat(anna, null, boris);
+        double slowBefore = node.metric("switchboard_chat_rejected_total{reason=\"slow_consumer\"}");
+        try (StreamClient stalled = StreamClient.connectWithoutReading(node.streamUri(boris.accessToken()))) {
+            String big = "x".repeat(3900);
+            // Enough that the socket buffers fill and frames queue up on the server beyond the limit (50).
+            await().atMost(Duration.ofSeconds(60)).until(() -> {
+                for (int i = 0; i < 50; i++) {
+                    node.send(anna, chat, big);
+                }
+                return node.metric("switchboard_chat_rejected_total{reason=\"slow_consumer\"}") > slowBefore;
+            });
+        }
+    }
+
+    private static WebSocketHandshakeException handshakeFailure(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof WebSocketHandshakeException handshake) {
+                return handshake;
+            }
+        }
+        throw new AssertionError("not a refused handshake", e);
+    }
+}
