@@ -27,6 +27,10 @@ import org.jdbi.v3.core.statement.StatementContext;
  * concurrent changes of one chat, on SQLite the single connection does.
  */
 public final class ChatStore {
+    /** Members in the order they joined, the creator first among those who joined together. */
+    private static final String MEMBER_ORDER =
+            " order by m.joined_at, case when m.person_id = c.created_by then 0 else 1 end, m.person_id";
+
     private final Jdbi jdbi;
     private final Clock clock;
 
@@ -163,7 +167,8 @@ public final class ChatStore {
     }
 
     private static List<String> membersIn(Handle h, String chatId) {
-        return h.createQuery("select person_id from chat_members where chat_id = :id order by joined_at, person_id")
+        return h.createQuery("select m.person_id from chat_members m join chat_chats c on c.id = m.chat_id"
+                        + " where m.chat_id = :id" + MEMBER_ORDER)
                 .bind("id", chatId).mapTo(String.class).list();
     }
 
@@ -225,7 +230,8 @@ public final class ChatStore {
                 return page;
             }
             Map<String, List<String>> members = new LinkedHashMap<>();
-            h.createQuery("select chat_id, person_id from chat_members where chat_id in (<ids>) order by joined_at, person_id")
+            h.createQuery("select m.chat_id, m.person_id from chat_members m join chat_chats c on c.id = m.chat_id"
+                            + " where m.chat_id in (<ids>)" + MEMBER_ORDER)
                     .bindList("ids", page.stream().map(s -> s.chat().id()).toList())
                     .map((rs, ctx) -> Map.entry(rs.getString(1), rs.getString(2)))
                     .forEach(e -> members.computeIfAbsent(e.getKey(), k -> new ArrayList<>()).add(e.getValue()));

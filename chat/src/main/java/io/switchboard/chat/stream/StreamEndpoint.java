@@ -69,6 +69,10 @@ public final class StreamEndpoint {
     }
 
     public void register(RoutesConfig routes) {
+        routes.get(PATH, ctx -> {
+            throw new ApiProblem(426, "Upgrade Required", "This is a WebSocket endpoint: connect with a WebSocket client,"
+                    + " e.g. ws://<node>" + PATH + "?access_token=<token>.").withHeader("Upgrade", "websocket");
+        });
         routes.wsBeforeUpgrade(PATH, this::authorizeUpgrade);
         routes.ws(PATH, ws -> {
             ws.onConnect(this::connected);

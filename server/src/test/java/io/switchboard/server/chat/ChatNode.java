@@ -37,8 +37,10 @@ final class ChatNode implements AutoCloseable {
     ChatNode(Path dataDir, Map<String, String> env) {
         this.dataDir = dataDir;
         Map<String, String> flags = Map.of("dataDir", dataDir.toString(), "http", "127.0.0.1:0", "sip", "");
+        // Tests sign many people up from one address: cheap hashes, and no per-address brake
+        // unless a test sets one.
         Map<String, String> allEnv = new HashMap<>(Map.of("SWITCHBOARD_AUTH_PASSWORD_HASH_MEMORY", "64",
-                "SWITCHBOARD_AUTH_PASSWORD_HASH_ITERATIONS", "1"));
+                "SWITCHBOARD_AUTH_PASSWORD_HASH_ITERATIONS", "1", "SWITCHBOARD_AUTH_SIGN_IN_FAILURES_PER_ADDRESS", "1000000"));
         allEnv.putAll(env);
         NodeConfig config = NodeAssembly.configLoader().load(null, allEnv, flags);
         node = NodeAssembly.create(config, List.of(chat));

@@ -215,6 +215,13 @@ class ChatStreamTest {
     }
 
     @Test
+    void aPlainGetOfTheStreamSaysToUpgrade() throws Exception {
+        HttpResponse<String> plain = node.get("/api/v1/stream", null);
+        assertThat(plain.statusCode()).isEqualTo(426);
+        assertThat(plain.headers().firstValue("Upgrade")).hasValue("websocket");
+    }
+
+    @Test
     void aStreamWhosePersonSignedOutEverywhereIsClosed() throws Exception {
         ChatNode.Person anna = node.signUp(ChatNode.uniqueName("anna"));
         try (StreamClient stream = StreamClient.connect(node.streamUri(anna.accessToken()))) {

@@ -1,0 +1,164 @@
+package io.switchboard.chat.store;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.switchboard.platform.store.Store;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.LongStream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** Group-committed messages on a real store: numbering, idempotency, delivery order, back-pressure. */
+abstract class MessageWriterContract {
+    Store store;
+    ChatStore chats;
+    MessageWriter writer;
+    final List<Message> committed = Collections.synchronizedList(new ArrayList<>());
+
+    abstract Store openStore() throws Exception;
+
+    /** After the store is closed: drop what {@link #openStore()} made. */
+    void dropStore() throws Exception {
+    }
+
+    @BeforeEach
+    void open() throws Exception {
+        store = openStore();
+        store.migrate("chat");
+        chats = new ChatStore(store.jdbi(), Clock.systemUTC());
+        writer = new MessageWriter(store.jdbi(), Clock.systemUTC(), 10_000, committed::addAll);
+        writer.start();
+    }
+
+    @AfterEach
+    void close() throws Exception {
+        writer.close();
+        store.close();
+        dropStore();
+    }
+
+    private String chat(String creator, String... others) {
+        return chats.create(creator, List.of(others), others.length > 1 ? "group" : null, null, null).chat().id();
+    }
+
+    private static MessageWriter.Sent sent(CompletableFuture<MessageWriter.Sent> future) throws Exception {
+        return future.get(20, TimeUnit.SECONDS);
+    }
+
+    @Test
+    void concurrentSendersGetEveryNumberOnceWithoutGaps() throws Exception {
+        String chat = chat("anna", "boris", "clara");
+        int senders = 4;
+        int each = 150;
+        ExecutorService pool = Executors.newFixedThreadPool(senders);
+        try {
+            List<Future<List<Long>>> results = new ArrayList<>();
+            for (int s = 0; s < senders; s++) {
+                String sender = List.of("anna", "boris", "clara", "anna").get(s);
+                results.add(pool.submit(() -> {
+                    List<CompletableFuture<MessageWriter.Sent>> pending = new ArrayList<>();
+                    for (int i = 0; i < each; i++) {
+                        pending.add(writer.submit(chat, sender, "m" + i, null, "h"));
+                    }
+                    List<Long> seqs = new ArrayList<>();
+                    for (CompletableFuture<MessageWriter.Sent> p : pending) {
+                        seqs.add(sent(p).message().seq());
+                    }
+                    return seqs;
+                }));
+            }
+            List<Long> all = new ArrayList<>();
+            for (Future<List<Long>> r : results) {
+                List<Long> mine = r.get();
+                assertThat(mine).isSorted();
+                all.addAll(mine);
+            }
+            long total = (long) senders * each;
+            assertThat(all).containsExactlyInAnyOrderElementsOf(LongStream.rangeClosed(1, total).boxed().toList());
+            assertThat(chats.lastSeq(chat)).contains(total);
+            assertThat(committed).extracting(Message::seq).containsExactlyElementsOf(LongStream.rangeClosed(1, total).boxed().toList());
+            assertThat(chats.messages(chat, 0L, null, 1000)).hasSize((int) total);
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    @Test
+    void aKeyIsStoredOnceWhetherTheRetryCameLaterOrInTheSameBatch() throws Exception {
+        String chat = chat("anna", "boris");
+        MessageWriter.Sent first = sent(writer.submit(chat, "anna", "hello", "key-1", "hash-a"));
+        MessageWriter.Sent later = sent(writer.submit(chat, "anna", "hello", "key-1", "hash-a"));
+        assertThat(first.replayed()).isFalse();
+        assertThat(later.replayed()).isTrue();
+        assertThat(later.message().id()).isEqualTo(first.message().id());
+        assertThat(later.message().seq()).isEqualTo(first.message().seq());
+
+        // many retries queued at once usually share a batch
+        List<CompletableFuture<MessageWriter.Sent>> burst = new ArrayList<>();
+        for (int i = 0; i < 20; i++) {
+            burst.add(writer.submit(chat, "boris", "same", "key-2", "hash-b"));
+        }
+        List<String> ids = new ArrayList<>();
+        for (CompletableFuture<MessageWriter.Sent> f : burst) {
+            ids.add(sent(f).message().id());
+        }
+        assertThat(ids).containsOnly(ids.getFirst());
+        assertThat(burst.stream().filter(f -> !f.join().replayed()).count()).isEqualTo(1);
+
+        assertThatThrownBy(() -> sent(writer.submit(chat, "anna", "changed", "key-1", "hash-other")))
+                .isInstanceOf(ExecutionException.class).hasCauseInstanceOf(ChatStore.IdempotencyConflict.class);
+        assertThat(chats.lastSeq(chat)).contains(2L);
+        assertThat(committed).hasSize(2);
+    }
+
+    @Test
+    void aMessageToAChatThatDoesNotExistFailsAloneAndOthersInItsBatchAreStored() throws Exception {
+        String chat = chat("anna", "boris");
+        List<CompletableFuture<MessageWriter.Sent>> batch = new ArrayList<>();
+        for (int i = 0; i < 10; i++) {
+            batch.add(writer.submit(i == 5 ? "no-such-chat" : chat, "anna", "m" + i, null, "h"));
+        }
+        for (int i = 0; i < 10; i++) {
+            if (i == 5) {
+                assertThatThrownBy(batch.get(i)::join).hasMessageContaining("no-such-chat");
+            } else {
+                assertThat(batch.get(i).join().message().chatId()).isEqualTo(chat);
+            }
+        }
+        assertThat(chats.lastSeq(chat)).contains(9L);
+    }
+
+    @Test
+    void theSendersReadPositionFollowsTheirOwnMessages() throws Exception {
+        String chat = chat("anna", "boris");
+        sent(writer.submit(chat, "anna", "one", null, "h"));
+        sent(writer.submit(chat, "anna", "two", null, "h"));
+        assertThat(chats.readPosition(chat, "anna").seq()).isEqualTo(2);
+        assertThat(chats.readPosition(chat, "boris").seq()).isZero();
+        assertThat(chats.unread(chat, "boris", 0)).isEqualTo(2);
+        assertThat(chats.unread(chat, "anna", 0)).isZero();
+    }
+
+    @Test
+    void aFullQueueRefusesAtOnce() {
+        MessageWriter tiny = new MessageWriter(store.jdbi(), Clock.systemUTC(), 100, messages -> { });
+        // not started: nothing drains the queue
+        for (int i = 0; i < 100; i++) {
+            tiny.submit("c", "anna", "m", null, "h");
+        }
+        assertThatThrownBy(tiny.submit("c", "anna", "one too many", null, "h")::join)
+                .hasCauseInstanceOf(MessageWriter.Overloaded.class);
+        tiny.close();
+    }
+}

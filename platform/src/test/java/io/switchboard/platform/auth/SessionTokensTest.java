@@ -1,0 +1,122 @@
+package io.switchboard.platform.auth;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.switchboard.platform.config.StoreSettings;
+import io.switchboard.platform.store.Store;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class SessionTokensTest {
+    @TempDir
+    Path dir;
+    Store store;
+    final AtomicReference<Instant> now = new AtomicReference<>(Instant.parse("2026-01-01T00:00:00Z"));
+    final Clock clock = new Clock() {
+        @Override
+        public ZoneOffset getZone() {
+            return ZoneOffset.UTC;
+        }
+
+        @Override
+        public Clock withZone(java.time.ZoneId zone) {
+            return this;
+        }
+
+        @Override
+        public Instant instant() {
+            return now.get();
+        }
+    };
+    PersonStore people;
+    SessionTokens tokens;
+    PersonStore.Credentials anna;
+
+    @BeforeEach
+    void open() {
+        store = Store.open(StoreSettings.sqliteIn(dir));
+        store.migrate("platform");
+        people = new PersonStore(store.jdbi(), clock);
+        tokens = new SessionTokens(store.jdbi(), clock, Duration.ofMinutes(15), Duration.ofDays(30));
+        Person person = people.create("anna", null, "hash", false);
+        anna = people.credentialsById(person.id()).orElseThrow();
+    }
+
+    @AfterEach
+    void close() {
+        store.close();
+    }
+
+    @Test
+    void anAccessTokenSaysWhoItIsForUntilItExpires() {
+        SessionTokens.Issued issued = tokens.issue(anna);
+        SessionTokens.AccessClaims claims = tokens.verify(issued.accessToken()).orElseThrow();
+        assertThat(claims.personId()).isEqualTo(anna.person().id());
+        assertThat(claims.username()).isEqualTo("anna");
+        assertThat(claims.admin()).isFalse();
+        assertThat(claims.tokenVersion()).isZero();
+        now.set(now.get().plus(Duration.ofMinutes(16)));
+        assertThat(tokens.verify(issued.accessToken())).isEmpty();
+    }
+
+    @Test
+    void aTamperedOrForeignTokenIsRefused() {
+        String token = tokens.issue(anna).accessToken();
+        String[] parts = token.split("\\.");
+        String otherPayload = java.util.Base64.getUrlEncoder().withoutPadding().encodeToString(
+                "{\"iss\":\"switchboard\",\"sub\":\"someone-else\",\"exp\":9999999999}".getBytes());
+        assertThat(tokens.verify(parts[0] + "." + otherPayload + "." + parts[2])).isEmpty();
+        assertThat(tokens.verify("eyJhbGciOiJub25lIn0." + parts[1] + ".")).isEmpty();
+        assertThat(tokens.verify("garbage")).isEmpty();
+        assertThat(tokens.verify(null)).isEmpty();
+        // a second store has its own key: its tokens mean nothing here
+        Store other = Store.open(StoreSettings.sqliteIn(dir.resolve("other")));
+        other.migrate("platform");
+        try {
+            SessionTokens foreign = new SessionTokens(other.jdbi(), clock, Duration.ofMinutes(15), Duration.ofDays(30));
+            PersonStore otherPeople = new PersonStore(other.jdbi(), clock);
+            Person twin = otherPeople.create("anna", null, "hash", false);
+            String foreignToken = foreign.issue(otherPeople.credentialsById(twin.id()).orElseThrow()).accessToken();
+            assertThat(foreign.verify(foreignToken)).isPresent();
+            assertThat(tokens.verify(foreignToken)).isEmpty();
+        } finally {
+            other.close();
+        }
+    }
+
+    @Test
+    void nodesOnOneStoreShareTheSigningKey() {
+        SessionTokens secondNode = new SessionTokens(store.jdbi(), clock, Duration.ofMinutes(15), Duration.ofDays(30));
+        assertThat(secondNode.verify(tokens.issue(anna).accessToken())).isPresent();
+    }
+
+    @Test
+    void refreshRotatesAndAReusedTokenRevokesItsFamily() {
+        SessionTokens.Issued first = tokens.issue(anna);
+        SessionTokens.Issued second = tokens.refresh(first.refreshToken(), people);
+        assertThat(second.refreshToken()).isNotEqualTo(first.refreshToken());
+        SessionTokens.Issued third = tokens.refresh(second.refreshToken(), people);
+        assertThatThrownBy(() -> tokens.refresh(first.refreshToken(), people))
+                .isInstanceOf(SessionTokens.InvalidRefreshToken.class).hasMessageContaining("already used");
+        assertThatThrownBy(() -> tokens.refresh(third.refreshToken(), people))
+                .isInstanceOf(SessionTokens.InvalidRefreshToken.class);
+    }
+
+    @Test
+    void refreshTokensExpireAndAreSweptAway() {
+        SessionTokens.Issued issued = tokens.issue(anna);
+        now.set(now.get().plus(Duration.ofDays(31)));
+        assertThatThrownBy(() -> tokens.refresh(issued.refreshToken(), people))
+                .isInstanceOf(SessionTokens.InvalidRefreshToken.class).hasMessageContaining("expired");
+        assertThat(tokens.deleteExpired()).isEqualTo(1);
+    }
+}

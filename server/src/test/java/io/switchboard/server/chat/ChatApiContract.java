@@ -1,0 +1,294 @@
+package io.switchboard.server.chat;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.net.http.HttpResponse;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The chat API end to end, over HTTP and WebSocket, the same on every store: subclasses give a
+ * node on SQLite or on PostgreSQL (with {@code chat.maxMessageLength: 100}).
+ */
+abstract class ChatApiContract {
+    abstract ChatNode node();
+
+    private ChatNode.Person person(String prefix) throws Exception {
+        return node().signUp(ChatNode.uniqueName(prefix));
+    }
+
+    private HttpResponse<String> post(String path, ChatNode.Person who, String body) throws Exception {
+        return node().call("POST", path, who == null ? null : who.accessToken(), body, Map.of());
+    }
+
+    private HttpResponse<String> post(String path, ChatNode.Person who, String body, String idempotencyKey) throws Exception {
+        return node().call("POST", path, who.accessToken(), body, Map.of("Idempotency-Key", idempotencyKey));
+    }
+
+    private static void assertProblem(HttpResponse<String> response, int status, String detailPart) throws Exception {
+        assertThat(response.statusCode()).as(response.body()).isEqualTo(status);
+        assertThat(response.headers().firstValue("Content-Type")).hasValueSatisfying(t -> assertThat(t).startsWith("application/problem+json"));
+        assertThat(ChatNode.json(response).get("detail").asText()).contains(detailPart);
+    }
+
+    @Test
+    void everyChatEndpointNeedsAPersonsAccessToken() throws Exception {
+        String fakeChat = UUID.randomUUID().toString();
+        for (String[] call : new String[][]{{"GET", "/api/v1/chats"}, {"POST", "/api/v1/chats"},
+                {"GET", "/api/v1/chats/" + fakeChat}, {"GET", "/api/v1/chats/" + fakeChat + "/messages"},
+                {"POST", "/api/v1/chats/" + fakeChat + "/messages"}, {"POST", "/api/v1/chats/" + fakeChat + "/read"}}) {
+            HttpResponse<String> anonymous = node().call(call[0], call[1], null, "{}", Map.of());
+            assertThat(anonymous.statusCode()).as(call[0] + " " + call[1]).isEqualTo(401);
+            assertThat(anonymous.headers().firstValue("WWW-Authenticate")).hasValueSatisfying(v -> assertThat(v).startsWith("Bearer"));
+            assertThat(node().call(call[0], call[1], "forged.token.here", "{}", Map.of()).statusCode()).isEqualTo(401);
+            // the admin token is not a person: chats belong to people
+            assertThat(node().call(call[0], call[1], node().adminToken(), "{}", Map.of()).statusCode()).isEqualTo(401);
+        }
+    }
+
+    @Test
+    void aDirectChatIsOnePerPairAndGroupsNeedATitle() throws Exception {
+        ChatNode.Person anna = person("anna");
+        ChatNode.Person boris = person("boris");
+        ChatNode.Person clara = person("clara");
+        HttpResponse<String> first = post("/api/v1/chats", anna, "{\"members\":[\"" + boris.id() + "\"]}");
+        assertThat(first.statusCode()).isEqualTo(201);
+        JsonNode chat = ChatNode.json(first);
+        assertThat(chat.get("kind").asText()).isEqualTo("direct");
+        assertThat(chat.get("members")).extracting(JsonNode::asText).containsExactly(anna.id(), boris.id());
+        HttpResponse<String> again = post("/api/v1/chats", boris, "{\"members\":[\"" + anna.id() + "\"]}");
+        assertThat(again.statusCode()).isEqualTo(200);
+        assertThat(ChatNode.json(again).get("id").asText()).isEqualTo(chat.get("id").asText());
+
+        assertProblem(post("/api/v1/chats", anna, "{\"members\":[\"" + boris.id() + "\",\"" + clara.id() + "\"]}"),
+                400, "'title'");
+        HttpResponse<String> group = post("/api/v1/chats", anna,
+                "{\"members\":[\"" + boris.id() + "\",\"" + clara.id() + "\"],\"title\":\"Flat 42\"}");
+        assertThat(group.statusCode()).isEqualTo(201);
+        assertThat(ChatNode.json(group).get("kind").asText()).isEqualTo("group");
+        assertThat(ChatNode.json(group).get("title").asText()).isEqualTo("Flat 42");
+
+        assertProblem(post("/api/v1/chats", anna, "{\"members\":[]}"), 400, "'members'");
+        assertProblem(post("/api/v1/chats", anna, "{\"members\":[\"" + anna.id() + "\"]}"), 400, "at least one other");
+        assertProblem(post("/api/v1/chats", anna, "{\"members\":[42]}"), 400, "'members'");
+        assertProblem(post("/api/v1/chats", anna, "{\"members\":[\"" + UUID.randomUUID() + "\"]}"), 422, "no user");
+        assertProblem(post("/api/v1/chats", anna, "[1,2]"), 400, "JSON object");
+        assertProblem(post("/api/v1/chats", anna, "{\"members\":"), 400, "JSON");
+    }
+
+    @Test
+    void creatingAGroupWithAnIdempotencyKeyTwiceMakesOneGroup() throws Exception {
+        ChatNode.Person anna = person("anna");
+        ChatNode.Person boris = person("boris");
+        ChatNode.Person clara = person("clara");
+        String body = "{\"members\":[\"" + boris.id() + "\",\"" + clara.id() + "\"],\"title\":\"Board\"}";
+        HttpResponse<String> first = post("/api/v1/chats", anna, body, "create-board-1");
+        HttpResponse<String> retry = post("/api/v1/chats", anna, body, "create-board-1");
+        assertThat(first.statusCode()).isEqualTo(201);
+        assertThat(retry.statusCode()).isEqualTo(200);
+        assertThat(ChatNode.json(retry).get("id").asText()).isEqualTo(ChatNode.json(first).get("id").asText());
+        assertProblem(post("/api/v1/chats", anna, body.replace("Board", "Other"), "create-board-1"), 422, "Idempotency-Key");
+        JsonNode list = ChatNode.json(node().get("/api/v1/chats", anna.accessToken()));
+        assertThat(list.get("chats")).hasSize(1);
+    }
+
+    @Test
+    void messagesAreNumberedPerChatAndARetryWithTheSameKeyIsNotASecondMessage() throws Exception {
+        ChatNode.Person anna = person("anna");
+        ChatNode.Person boris = person("boris");
+        String chat = node().chat(anna, null, boris);
+        double sentBefore = node().metric("switchboard_chat_messages_sent_total");
+        HttpResponse<String> first = post("/api/v1/chats/" + chat + "/messages", anna, "{\"text\":\"Door code is 1234\"}", "k-1");
+        assertThat(first.statusCode()).isEqualTo(201);
+        assertThat(ChatNode.json(first).get("seq").asLong()).isEqualTo(1);
+        assertThat(first.headers().firstValue("Location")).hasValue("/api/v1/chats/" + chat + "/messages/1");
+        HttpResponse<String> retry = post("/api/v1/chats/" + chat + "/messages", anna, "{\"text\":\"Door code is 1234\"}", "k-1");
+        assertThat(retry.statusCode()).isEqualTo(200);
+        assertThat(retry.headers().firstValue("Idempotent-Replayed")).hasValue("true");
+        assertThat(ChatNode.json(retry).get("id").asText()).isEqualTo(ChatNode.json(first).get("id").asText());
+        assertProblem(post("/api/v1/chats/" + chat + "/messages", anna, "{\"text\":\"Something else\"}", "k-1"),
+                422, "Idempotency-Key");
+        // the same key from another person is that person's own key
+        assertThat(post("/api/v1/chats/" + chat + "/messages", boris, "{\"text\":\"Door code is 1234\"}", "k-1")
+                .statusCode()).isEqualTo(201);
+        assertThat(node().send(anna, chat, "no key")).isEqualTo(3);
+        assertThat(node().send(anna, chat, "no key")).isEqualTo(4);
+        assertThat(node().metric("switchboard_chat_messages_sent_total")).isEqualTo(sentBefore + 4);
+
+        assertProblem(post("/api/v1/chats/" + chat + "/messages", anna, "{\"text\":\"\"}"), 400, "'text'");
+        assertProblem(post("/api/v1/chats/" + chat + "/messages", anna, "{\"text\":7}"), 400, "'text'");
+        assertProblem(post("/api/v1/chats/" + chat + "/messages", anna, "{\"text\":\"" + "a".repeat(101) + "\"}"), 413, "at most 100");
+        assertProblem(post("/api/v1/chats/" + chat + "/messages", anna, "{\"text\":\"hi\"}", "has space"), 400, "Idempotency-Key");
+        assertThat(node().metric("switchboard_chat_rejected_total{reason=\"too_large\"}")).isGreaterThanOrEqualTo(1);
+        assertThat(node().metric("switchboard_chat_rejected_total{reason=\"idempotency_conflict\"}")).isGreaterThanOrEqualTo(1);
+    }
+
+    @Test
+    void peopleOutsideAChatDoNotSeeIt() throws Exception {
+        ChatNode.Person anna = person("anna");
+        ChatNode.Person boris = person("boris");
+        ChatNode.Person mallory = person("mallory");
+        String chat = node().chat(anna, null, boris);
+        node().send(anna, chat, "private");
+        String base = "/api/v1/chats/" + chat;
+        assertProblem(node().get(base, mallory.accessToken()), 404, "no chat");
+        assertProblem(node().get(base + "/messages", mallory.accessToken()), 404, "no chat");
+        assertProblem(post(base + "/messages", mallory, "{\"text\":\"hi\"}"), 404, "no chat");
+        assertProblem(post(base + "/read", mallory, "{\"seq\":1}"), 404, "no chat");
+        assertProblem(node().call("DELETE", base + "/messages/1", mallory.accessToken(), null, Map.of()), 404, "no chat");
+        assertProblem(post(base + "/members", mallory, "{\"members\":[\"" + mallory.id() + "\"]}"), 404, "no chat");
+        assertThat(ChatNode.json(node().get("/api/v1/chats", mallory.accessToken())).get("chats")).isEmpty();
+        assertProblem(node().get("/api/v1/chats/" + UUID.randomUUID(), anna.accessToken()), 404, "no chat");
+        assertThat(node().metric("switchboard_chat_rejected_total{reason=\"not_member\"}")).isGreaterThanOrEqualTo(5);
+    }
+
+    @Test
+    void historyPagesBothWaysBySequenceNumber() throws Exception {
+        ChatNode.Person anna = person("anna");
+        ChatNode.Person boris = person("boris");
+        String chat = node().chat(anna, null, boris);
+        for (int i = 1; i <= 25; i++) {
+            node().send(i % 2 == 0 ? boris : anna, chat, "message " + i);
+        }
+        String messages = "/api/v1/chats/" + chat + "/messages";
+        JsonNode newest = ChatNode.json(node().get(messages + "?limit=10", anna.accessToken()));
+        assertThat(seqs(newest)).containsExactly(16L, 17L, 18L, 19L, 20L, 21L, 22L, 23L, 24L, 25L);
+        assertThat(newest.get("olderCursor").asLong()).isEqualTo(16);
+        assertThat(newest.get("newerCursor").isNull()).isTrue();
+        assertThat(newest.get("lastSeq").asLong()).isEqualTo(25);
+
+        JsonNode older = ChatNode.json(node().get(messages + "?before=16&limit=10", anna.accessToken()));
+        assertThat(seqs(older)).containsExactly(6L, 7L, 8L, 9L, 10L, 11L, 12L, 13L, 14L, 15L);
+        JsonNode oldest = ChatNode.json(node().get(messages + "?before=" + older.get("olderCursor").asLong() + "&limit=10",
+                anna.accessToken()));
+        assertThat(seqs(oldest)).containsExactly(1L, 2L, 3L, 4L, 5L);
+        assertThat(oldest.get("olderCursor").isNull()).isTrue();
+        assertThat(oldest.get("messages").get(0).get("text").asText()).isEqualTo("message 1");
+
+        JsonNode forward = ChatNode.json(node().get(messages + "?after=5&limit=10", anna.accessToken()));
+        assertThat(seqs(forward)).containsExactly(6L, 7L, 8L, 9L, 10L, 11L, 12L, 13L, 14L, 15L);
+        assertThat(forward.get("newerCursor").asLong()).isEqualTo(15);
+        JsonNode window = ChatNode.json(node().get(messages + "?after=20&before=23", anna.accessToken()));
+        assertThat(seqs(window)).containsExactly(21L, 22L);
+        assertThat(window.get("newerCursor").isNull()).isTrue();
+        JsonNode end = ChatNode.json(node().get(messages + "?after=25", anna.accessToken()));
+        assertThat(end.get("messages")).isEmpty();
+
+        assertProblem(node().get(messages + "?limit=0", anna.accessToken()), 400, "'limit'");
+        assertProblem(node().get(messages + "?limit=abc", anna.accessToken()), 400, "'limit'");
+        assertProblem(node().get(messages + "?before=-1", anna.accessToken()), 400, "'before'");
+        assertProblem(node().get(messages + "?after=x", anna.accessToken()), 400, "'after'");
+    }
+
+    @Test
+    void aSenderDeletesTheirOwnMessageAndReadersSeeATombstone() throws Exception {
+        ChatNode.Person anna = person("anna");
+        ChatNode.Person boris = person("boris");
+        String chat = node().chat(anna, null, boris);
+        node().send(anna, chat, "oops");
+        node().send(boris, chat, "?");
+        String message = "/api/v1/chats/" + chat + "/messages/";
+        assertProblem(node().call("DELETE", message + "1", boris.accessToken(), null, Map.of()), 403, "sender");
+        assertThat(node().call("DELETE", message + "1", anna.accessToken(), null, Map.of()).statusCode()).isEqualTo(204);
+        assertThat(node().call("DELETE", message + "1", anna.accessToken(), null, Map.of()).statusCode()).isEqualTo(204);
+        assertProblem(node().call("DELETE", message + "9", anna.accessToken(), null, Map.of()), 404, "no message 9");
+        assertProblem(node().call("DELETE", message + "zero", anna.accessToken(), null, Map.of()), 400, "sequence number");
+        JsonNode history = ChatNode.json(node().get("/api/v1/chats/" + chat + "/messages", boris.accessToken()));
+        JsonNode tombstone = history.get("messages").get(0);
+        assertThat(tombstone.get("seq").asLong()).isEqualTo(1);
+        assertThat(tombstone.get("deleted").asBoolean()).isTrue();
+        assertThat(tombstone.get("text").isNull()).isTrue();
+        assertThat(tombstone.get("deletedAt").isTextual()).isTrue();
+        assertThat(history.get("messages").get(1).get("text").asText()).isEqualTo("?");
+    }
+
+    @Test
+    void theChatListIsNewestFirstWithLastMessageAndUnreadCounts() throws Exception {
+        ChatNode.Person anna = person("anna");
+        ChatNode.Person boris = person("boris");
+        ChatNode.Person clara = person("clara");
+        String withBoris = node().chat(anna, null, boris);
+        String withClara = node().chat(anna, null, clara);
+        node().send(boris, withBoris, "b1");
+        node().send(boris, withBoris, "b2");
+        node().send(clara, withClara, "c1");
+        node().send(anna, withClara, "a1");
+
+        JsonNode list = ChatNode.json(node().get("/api/v1/chats", anna.accessToken()));
+        assertThat(list.get("chats")).extracting(c -> c.get("id").asText()).containsExactly(withClara, withBoris);
+        JsonNode claraChat = list.get("chats").get(0);
+        assertThat(claraChat.at("/lastMessage/text").asText()).isEqualTo("a1");
+        // her own reply moved her read position past Clara's message
+        assertThat(claraChat.get("unread").asLong()).isZero();
+        JsonNode borisChat = list.get("chats").get(1);
+        assertThat(borisChat.get("unread").asLong()).isEqualTo(2);
+
+        HttpResponse<String> read = post("/api/v1/chats/" + withBoris + "/read", anna, "{\"seq\":1}");
+        assertThat(ChatNode.json(read).get("unread").asLong()).isEqualTo(1);
+        HttpResponse<String> backwards = post("/api/v1/chats/" + withBoris + "/read", anna, "{\"seq\":0}");
+        assertThat(ChatNode.json(backwards).get("lastReadSeq").asLong()).isEqualTo(1);
+        assertProblem(post("/api/v1/chats/" + withBoris + "/read", anna, "{\"seq\":3}"), 400, "beyond the newest");
+        assertProblem(post("/api/v1/chats/" + withBoris + "/read", anna, "{\"seq\":\"1\"}"), 400, "'seq'");
+
+        JsonNode page1 = ChatNode.json(node().get("/api/v1/chats?limit=1", anna.accessToken()));
+        assertThat(page1.get("chats")).extracting(c -> c.get("id").asText()).containsExactly(withClara);
+        JsonNode page2 = ChatNode.json(node().get("/api/v1/chats?limit=1&cursor=" + page1.get("nextCursor").asText(),
+                anna.accessToken()));
+        assertThat(page2.get("chats")).extracting(c -> c.get("id").asText()).containsExactly(withBoris);
+        assertProblem(node().get("/api/v1/chats?cursor=garbage!", anna.accessToken()), 400, "'cursor'");
+    }
+
+    @Test
+    void groupMembersComeAndGo() throws Exception {
+        ChatNode.Person anna = person("anna");
+        ChatNode.Person boris = person("boris");
+        ChatNode.Person clara = person("clara");
+        ChatNode.Person dmitri = person("dmitri");
+        String group = node().chat(anna, "Stairwell B", boris, clara);
+        HttpResponse<String> added = post("/api/v1/chats/" + group + "/members", boris, "{\"members\":[\"" + dmitri.id() + "\"]}");
+        assertThat(added.statusCode()).isEqualTo(200);
+        assertThat(ChatNode.json(added).get("members")).extracting(JsonNode::asText).contains(dmitri.id());
+        node().send(dmitri, group, "hello neighbours");
+        assertThat(node().call("DELETE", "/api/v1/chats/" + group + "/members/" + anna.id(), boris.accessToken(), null,
+                Map.of()).statusCode()).isEqualTo(403);
+        assertThat(node().call("DELETE", "/api/v1/chats/" + group + "/members/me", clara.accessToken(), null, Map.of())
+                .statusCode()).isEqualTo(204);
+        assertProblem(node().get("/api/v1/chats/" + group, clara.accessToken()), 404, "no chat");
+        String direct = node().chat(anna, null, boris);
+        assertProblem(post("/api/v1/chats/" + direct + "/members", anna, "{\"members\":[\"" + clara.id() + "\"]}"),
+                409, "direct chat");
+    }
+
+    @Test
+    void twoPeopleOnStreamsExchangeAndAReturningOneResumes() throws Exception {
+        ChatNode.Person anna = person("anna");
+        ChatNode.Person boris = person("boris");
+        String chat = node().chat(anna, null, boris);
+        try (StreamClient annaStream = StreamClient.connect(node().streamUri(anna.accessToken()));
+             StreamClient borisStream = StreamClient.connect(node().streamUri(boris.accessToken()))) {
+            annaStream.send("{\"type\":\"hello\"}");
+            borisStream.send("{\"type\":\"hello\"}");
+            annaStream.next("synced");
+            borisStream.next("synced");
+            node().send(anna, chat, "ping from anna");
+            assertThat(borisStream.next("message").get("text").asText()).isEqualTo("ping from anna");
+            node().send(boris, chat, "pong from boris");
+            assertThat(annaStream.messagesUntil(chat, 2, 15)).last()
+                    .satisfies(f -> assertThat(f.get("text").asText()).isEqualTo("pong from boris"));
+        }
+        node().send(anna, chat, "while you were away");
+        try (StreamClient borisStream = StreamClient.connect(node().streamUri(boris.accessToken()))) {
+            borisStream.send("{\"type\":\"resume\",\"chats\":{\"" + chat + "\":2}}");
+            List<JsonNode> missed = borisStream.messagesUntil(chat, 3, 15);
+            assertThat(missed).extracting(f -> f.get("text").asText()).containsExactly("while you were away");
+        }
+    }
+
+    private static List<Long> seqs(JsonNode page) {
+        return java.util.stream.StreamSupport.stream(page.get("messages").spliterator(), false)
+                .map(m -> m.get("seq").asLong()).toList();
+    }
+}

@@ -1,0 +1,191 @@
+package io.switchboard.server.chat;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.switchboard.server.Main;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Signing up and in, tokens, the brake on guessing, people managed by the admin and the CLI. */
+class PeopleApiTest {
+    @TempDir
+    static Path dataDir;
+    static ChatNode node;
+
+    @BeforeAll
+    static void start() {
+        node = new ChatNode(dataDir, Map.of("SWITCHBOARD_AUTH_SIGN_IN_FAILURES_PER_USER", "3"));
+    }
+
+    @AfterAll
+    static void stop() {
+        node.close();
+    }
+
+    private static HttpResponse<String> post(String path, String token, String body) throws Exception {
+        return node.call("POST", path, token, body, Map.of());
+    }
+
+    private static String credentials(String username, String password) {
+        return "{\"username\":\"" + username + "\",\"password\":\"" + password + "\"}";
+    }
+
+    @Test
+    void signUpSignInRefreshAndSignOut() throws Exception {
+        String name = ChatNode.uniqueName("vera");
+        HttpResponse<String> signUp = post("/api/v1/auth/sign-up", null,
+                "{\"username\":\"" + name.toUpperCase() + "\",\"password\":\"correct horse\",\"displayName\":\"Vera, flat 7\"}");
+        assertThat(signUp.statusCode()).isEqualTo(201);
+        JsonNode session = ChatNode.json(signUp);
+        assertThat(session.at("/user/username").asText()).isEqualTo(name);
+        assertThat(session.at("/user/displayName").asText()).isEqualTo("Vera, flat 7");
+        assertThat(session.get("tokenType").asText()).isEqualTo("Bearer");
+        assertThat(session.get("expiresIn").asLong()).isEqualTo(900);
+        assertThat(post("/api/v1/auth/sign-up", null, credentials(name, "another password")).statusCode()).isEqualTo(409);
+
+        JsonNode me = ChatNode.json(node.get("/api/v1/me", session.get("accessToken").asText()));
+        assertThat(me.get("id").asText()).isEqualTo(session.at("/user/id").asText());
+
+        HttpResponse<String> signIn = post("/api/v1/auth/sign-in", null, credentials(name, "correct horse"));
+        assertThat(signIn.statusCode()).isEqualTo(200);
+        String refresh = ChatNode.json(signIn).get("refreshToken").asText();
+
+        HttpResponse<String> refreshed = post("/api/v1/auth/refresh", null, "{\"refreshToken\":\"" + refresh + "\"}");
+        assertThat(refreshed.statusCode()).isEqualTo(200);
+        String rotated = ChatNode.json(refreshed).get("refreshToken").asText();
+        assertThat(rotated).isNotEqualTo(refresh);
+        assertThat(node.get("/api/v1/me", ChatNode.json(refreshed).get("accessToken").asText()).statusCode()).isEqualTo(200);
+        // a used refresh token presented again means it leaked: the whole sign-in is revoked (RFC 9700 §4.14.2)
+        assertThat(post("/api/v1/auth/refresh", null, "{\"refreshToken\":\"" + refresh + "\"}").statusCode()).isEqualTo(401);
+        assertThat(post("/api/v1/auth/refresh", null, "{\"refreshToken\":\"" + rotated + "\"}").statusCode()).isEqualTo(401);
+
+        String other = ChatNode.json(post("/api/v1/auth/sign-in", null, credentials(name, "correct horse")))
+                .get("refreshToken").asText();
+        assertThat(post("/api/v1/auth/sign-out", null, "{\"refreshToken\":\"" + other + "\"}").statusCode()).isEqualTo(204);
+        assertThat(post("/api/v1/auth/refresh", null, "{\"refreshToken\":\"" + other + "\"}").statusCode()).isEqualTo(401);
+        assertThat(post("/api/v1/auth/refresh", null, "{\"refreshToken\":\"sbrt_made_up\"}").statusCode()).isEqualTo(401);
+        assertThat(post("/api/v1/auth/refresh", null, "{}").statusCode()).isEqualTo(400);
+    }
+
+    @Test
+    void badSignUpsAreRefusedWithTheFieldNamed() throws Exception {
+        assertThat(ChatNode.json(post("/api/v1/auth/sign-up", null, credentials("a", "long enough password")))
+                .get("detail").asText()).contains("'username'");
+        assertThat(ChatNode.json(post("/api/v1/auth/sign-up", null, credentials("has space", "long enough password")))
+                .get("detail").asText()).contains("'username'");
+        assertThat(ChatNode.json(post("/api/v1/auth/sign-up", null, credentials(ChatNode.uniqueName("p"), "short")))
+                .get("detail").asText()).contains("'password'");
+        assertThat(post("/api/v1/auth/sign-up", null, "{\"username\":5}").statusCode()).isEqualTo(400);
+        assertThat(post("/api/v1/auth/sign-up", null, "not json").statusCode()).isEqualTo(400);
+    }
+
+    @Test
+    void wrongPasswordAndUnknownUserLookTheSameAndRepeatedFailuresAreSlowedDown() throws Exception {
+        String name = ChatNode.uniqueName("ivan");
+        node.signUp(name);
+        HttpResponse<String> wrong = post("/api/v1/auth/sign-in", null, credentials(name, "not the password"));
+        HttpResponse<String> unknown = post("/api/v1/auth/sign-in", null, credentials(ChatNode.uniqueName("nobody"), "whatever1"));
+        assertThat(wrong.statusCode()).isEqualTo(401);
+        assertThat(unknown.statusCode()).isEqualTo(401);
+        assertThat(ChatNode.json(wrong).get("detail").asText()).isEqualTo(ChatNode.json(unknown).get("detail").asText());
+        post("/api/v1/auth/sign-in", null, credentials(name, "not the password"));
+        post("/api/v1/auth/sign-in", null, credentials(name, "not the password"));
+        // three failures allowed for this node: now even the right password waits
+        HttpResponse<String> limited = post("/api/v1/auth/sign-in", null, credentials(name, "pass-" + name + "-123"));
+        assertThat(limited.statusCode()).isEqualTo(429);
+        assertThat(limited.headers().firstValue("Retry-After")).hasValueSatisfying(v -> assertThat(Long.parseLong(v)).isPositive());
+        assertThat(node.metric("switchboard_auth_sign_ins_total{result=\"limited\"}")).isGreaterThanOrEqualTo(1);
+        assertThat(node.metric("switchboard_auth_sign_ins_total{result=\"wrong_password\"}")).isGreaterThanOrEqualTo(3);
+    }
+
+    @Test
+    void changingThePasswordEndsOtherSessions() throws Exception {
+        ChatNode.Person kim = node.signUp(ChatNode.uniqueName("kim"));
+        String oldPassword = "pass-" + kim.username() + "-123";
+        HttpResponse<String> wrongCurrent = node.call("PUT", "/api/v1/me/password", kim.accessToken(),
+                "{\"currentPassword\":\"nope nope\",\"newPassword\":\"a brand new one\"}", Map.of());
+        assertThat(wrongCurrent.statusCode()).isEqualTo(403);
+        assertThat(node.call("PUT", "/api/v1/me/password", kim.accessToken(),
+                "{\"currentPassword\":\"" + oldPassword + "\",\"newPassword\":\"a brand new one\"}", Map.of()).statusCode())
+                .isEqualTo(204);
+        assertThat(node.get("/api/v1/me", kim.accessToken()).statusCode()).isEqualTo(401);
+        assertThat(post("/api/v1/auth/refresh", null, "{\"refreshToken\":\"" + kim.refreshToken() + "\"}").statusCode())
+                .isEqualTo(401);
+        assertThat(post("/api/v1/auth/sign-in", null, credentials(kim.username(), "a brand new one")).statusCode()).isEqualTo(200);
+    }
+
+    @Test
+    void theAdminIsAPersonToo() throws Exception {
+        String adminName = ChatNode.uniqueName("operator");
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int code = Main.execute(cliEnv(), new PrintStream(out, true, StandardCharsets.UTF_8),
+                new PrintStream(err, true, StandardCharsets.UTF_8),
+                "user", "add", adminName, "--password", "operator-password", "--admin", "--data-dir", dataDir.toString());
+        assertThat(code).as(err.toString(StandardCharsets.UTF_8)).isZero();
+        assertThat(out.toString(StandardCharsets.UTF_8)).contains("added " + adminName + " (admin)");
+
+        String adminAccess = ChatNode.json(post("/api/v1/auth/sign-in", null, credentials(adminName, "operator-password")))
+                .get("accessToken").asText();
+        assertThat(node.get("/api/v1/node", adminAccess).statusCode()).isEqualTo(200);
+        ChatNode.Person plain = node.signUp(ChatNode.uniqueName("plain"));
+        assertThat(node.get("/api/v1/node", plain.accessToken()).statusCode()).isEqualTo(403);
+
+        HttpResponse<String> created = post("/api/v1/users", adminAccess,
+                "{\"username\":\"" + ChatNode.uniqueName("made") + "\",\"password\":\"made by admin\"}");
+        assertThat(created.statusCode()).isEqualTo(201);
+        assertThat(post("/api/v1/users", plain.accessToken(), "{\"username\":\"x\"}").statusCode()).isEqualTo(403);
+        String madeId = ChatNode.json(created).get("id").asText();
+        assertThat(node.get("/api/v1/users/" + madeId, plain.accessToken()).statusCode()).isEqualTo(200);
+        assertThat(node.call("DELETE", "/api/v1/users/" + madeId, node.adminToken(), null, Map.of()).statusCode()).isEqualTo(204);
+        assertThat(node.get("/api/v1/users/" + madeId, plain.accessToken()).statusCode()).isEqualTo(404);
+    }
+
+    @Test
+    void peopleFindEachOtherByUserName() throws Exception {
+        String prefix = "zz" + ChatNode.uniqueName("").substring(0, 6);
+        ChatNode.Person one = node.signUp(prefix + "one");
+        node.signUp(prefix + "two");
+        JsonNode found = ChatNode.json(node.get("/api/v1/users?username=" + prefix, one.accessToken()));
+        assertThat(found.get("users")).extracting(u -> u.get("username").asText()).containsExactly(prefix + "one", prefix + "two");
+        JsonNode paged = ChatNode.json(node.get("/api/v1/users?username=" + prefix + "&limit=1", one.accessToken()));
+        assertThat(paged.get("nextAfter").asText()).isEqualTo(prefix + "one");
+        assertThat(node.get("/api/v1/users?username=" + prefix, null).statusCode()).isEqualTo(401);
+        assertThat(node.get("/api/v1/users?limit=999", one.accessToken()).statusCode()).isEqualTo(400);
+    }
+
+    @Test
+    void theUserCommandManagesPeopleOfARunningNode() throws Exception {
+        String name = ChatNode.uniqueName("cli");
+        assertThat(cli("user", "add", name, "--password", "cli-password-1")).isZero();
+        assertThat(post("/api/v1/auth/sign-in", null, credentials(name, "cli-password-1")).statusCode()).isEqualTo(200);
+        assertThat(cli("user", "passwd", name, "--password", "cli-password-2")).isZero();
+        assertThat(post("/api/v1/auth/sign-in", null, credentials(name, "cli-password-2")).statusCode()).isEqualTo(200);
+        assertThat(cli("user", "add", name, "--password", "cli-password-1")).isEqualTo(2);
+        assertThat(cli("user", "add", "x", "--password", "cli-password-1")).isEqualTo(2);
+        assertThat(cli("user", "add", ChatNode.uniqueName("cli"), "--password", "short")).isEqualTo(2);
+        assertThat(cli("user", "remove", name)).isZero();
+        assertThat(cli("user", "remove", name)).isEqualTo(2);
+        assertThat(post("/api/v1/auth/sign-in", null, credentials(name, "cli-password-2")).statusCode()).isEqualTo(401);
+    }
+
+    private static int cli(String... args) {
+        String[] all = java.util.stream.Stream.concat(java.util.Arrays.stream(args),
+                java.util.stream.Stream.of("--data-dir", dataDir.toString())).toArray(String[]::new);
+        ByteArrayOutputStream sink = new ByteArrayOutputStream();
+        return Main.execute(cliEnv(), new PrintStream(sink), new PrintStream(sink), all);
+    }
+
+    private static Map<String, String> cliEnv() {
+        return Map.of("SWITCHBOARD_AUTH_PASSWORD_HASH_MEMORY", "64", "SWITCHBOARD_AUTH_PASSWORD_HASH_ITERATIONS", "1");
+    }
+}
