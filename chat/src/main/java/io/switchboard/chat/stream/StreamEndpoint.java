@@ -28,8 +28,10 @@ import org.slf4j.LoggerFactory;
  * in the {@code Authorization} header or, from browsers, as the {@code access_token} query
  * parameter (RFC 6750 §2.3); without a valid one the upgrade is refused with 401.
  *
- * <p>Frames from the client (JSON text): {@code {"type":"resume","chats":{"<chatId>":<seq>, ...}}}
- * or {@code {"<chatId>":{"seq":N,"rev":R}}} as the first frame to receive what was missed;
+ * <p>A returning client says where it left each chat, either in the URL —
+ * {@code ?resume=<chatId>:<seq>[:<rev>],...} — or as its first frame:
+ * {@code {"type":"resume","chats":{"<chatId>":<seq>, ...}}} (or {@code {"<chatId>":{"seq":N,"rev":R}}}),
+ * and receives what it missed before anything newer. Other frames from the client (JSON text):
  * {@code {"type":"hello"}} to start at once without resuming; {@code {"type":"ping"}} (answered
  * {@code pong}); {@code {"type":"token","accessToken":"..."}} to renew the token without
  * reconnecting. The server pings every {@code chat.streamHeartbeat} and closes a stream silent for
@@ -103,6 +105,12 @@ public final class StreamEndpoint {
     }
 
     private void authorizeUpgrade(Context ctx) {
+        try {
+            resumeParameter(ctx.queryParam("resume"));
+        } catch (IllegalArgumentException e) {
+            metrics.rejected("bad_request");
+            throw ApiProblem.badRequest("'resume': " + e.getMessage());
+        }
         if (principal(ctx.header("Authorization"), ctx.queryParam("access_token")).isEmpty()) {
             metrics.rejected("unauthorized");
             throw ApiProblem.unauthorized("The stream needs a valid access token: 'Authorization: Bearer <token>' or"
@@ -148,7 +156,45 @@ public final class StreamEndpoint {
         }
         stream.sendControl(hub.frames().control("ready", Map.of("personId", principal.get().personId(),
                 "resumeWindowMs", settings.resumeWindow().toMillis())));
-        timers.schedule(() -> stream.start(Map.of()), settings.resumeWindow().toMillis(), TimeUnit.MILLISECONDS);
+        Map<String, StreamConnection.ResumePoint> fromUrl = resumeParameter(ctx.queryParam("resume"));
+        if (fromUrl != null) {
+            stream.start(fromUrl);
+        } else {
+            timers.schedule(() -> stream.start(Map.of()), settings.resumeWindow().toMillis(), TimeUnit.MILLISECONDS);
+        }
+    }
+
+    /**
+     * {@code <chatId>:<seq>[:<rev>]} separated by commas, or null when absent.
+     *
+     * @throws IllegalArgumentException naming what is wrong
+     */
+    static Map<String, StreamConnection.ResumePoint> resumeParameter(String raw) {
+        if (raw == null) {
+            return null;
+        }
+        Map<String, StreamConnection.ResumePoint> points = new LinkedHashMap<>();
+        for (String entry : raw.split(",")) {
+            if (entry.isBlank()) {
+                continue;
+            }
+            String[] parts = entry.strip().split(":");
+            try {
+                if (parts.length < 2 || parts.length > 3 || parts[0].isEmpty()) {
+                    throw new NumberFormatException();
+                }
+                long seq = Long.parseLong(parts[1]);
+                Long rev = parts.length == 3 ? Long.parseLong(parts[2]) : null;
+                if (seq < 0 || (rev != null && rev < 0)) {
+                    throw new NumberFormatException();
+                }
+                points.put(parts[0], new StreamConnection.ResumePoint(seq, rev));
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("expected <chatId>:<seq>[:<rev>] separated by commas, got '"
+                        + (entry.length() > 80 ? entry.substring(0, 80) + "…" : entry) + "'");
+            }
+        }
+        return points;
     }
 
     private void received(WsContext ctx, String text) {

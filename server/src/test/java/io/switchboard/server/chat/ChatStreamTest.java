@@ -114,6 +114,24 @@ class ChatStreamTest {
     }
 
     @Test
+    void theResumePointMayComeInTheUrl() throws Exception {
+        ChatNode.Person anna = node.signUp(ChatNode.uniqueName("anna"));
+        ChatNode.Person boris = node.signUp(ChatNode.uniqueName("boris"));
+        String chat = node.chat(anna, null, boris);
+        for (int i = 1; i <= 3; i++) {
+            node.send(anna, chat, "m" + i);
+        }
+        try (StreamClient stream = StreamClient.connect(
+                java.net.URI.create(node.streamUri(boris.accessToken()) + "&resume=" + chat + ":1"))) {
+            assertThat(stream.messagesUntil(chat, 3, 15)).extracting(f -> f.get("seq").asLong()).containsExactly(2L, 3L);
+            stream.next("synced");
+        }
+        assertThatThrownBy(() -> StreamClient.connect(
+                java.net.URI.create(node.streamUri(boris.accessToken()) + "&resume=" + chat + ":x")))
+                .satisfies(e -> assertThat(handshakeFailure(e).getResponse().statusCode()).isEqualTo(400));
+    }
+
+    @Test
     void resumingWithARevisionAlsoBringsDeletionsAndReceiptsOfOlderMessages() throws Exception {
         ChatNode.Person anna = node.signUp(ChatNode.uniqueName("anna"));
         ChatNode.Person boris = node.signUp(ChatNode.uniqueName("boris"));

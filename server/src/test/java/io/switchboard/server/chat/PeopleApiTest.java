@@ -108,6 +108,21 @@ class PeopleApiTest {
     }
 
     @Test
+    void manyFailuresFromOneAddressAreSlowedDownWhateverTheUserName(@TempDir Path ownDir) throws Exception {
+        try (ChatNode strict = new ChatNode(ownDir, Map.of("SWITCHBOARD_AUTH_SIGN_IN_FAILURES_PER_ADDRESS", "3"))) {
+            ChatNode.Person real = strict.signUp(ChatNode.uniqueName("real"));
+            for (int i = 0; i < 3; i++) {
+                assertThat(strict.call("POST", "/api/v1/auth/sign-in", null,
+                        credentials(ChatNode.uniqueName("guess"), "guess-" + i), Map.of()).statusCode()).isEqualTo(401);
+            }
+            HttpResponse<String> limited = strict.call("POST", "/api/v1/auth/sign-in", null,
+                    credentials(real.username(), "pass-" + real.username() + "-123"), Map.of());
+            assertThat(limited.statusCode()).isEqualTo(429);
+            assertThat(ChatNode.json(limited).get("detail").asText()).contains("retry in");
+        }
+    }
+
+    @Test
     void changingThePasswordEndsOtherSessions() throws Exception {
         ChatNode.Person kim = node.signUp(ChatNode.uniqueName("kim"));
         String oldPassword = "pass-" + kim.username() + "-123";
