@@ -508,6 +508,16 @@ final class SipPhone implements AutoCloseable {
         }
     }
 
+    /** True when no response matching arrives within the time. */
+    boolean receivesNoResponse(Predicate<SipResponse> match, Duration within) throws InterruptedException {
+        try {
+            awaitResponse(match, within);
+            return false;
+        } catch (AssertionError e) {
+            return true;
+        }
+    }
+
     private static String describe(List<SipMessage> messages) {
         List<String> lines = new ArrayList<>();
         for (SipMessage m : messages) {
