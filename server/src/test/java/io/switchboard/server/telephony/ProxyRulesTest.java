@@ -302,10 +302,10 @@ class ProxyRulesTest {
         assertRelayed(reInviteAck, callee, call.callId);
         assertThat(reInviteAck.cseq().number()).isEqualTo(reInvite);
         for (String method : List.of("UPDATE", "INFO")) {
-            Thread answering = answerInBackground(callee, method, call.callId);
+            Answerer answering = answerInBackground(callee, method, call.callId);
             SipResponse answered = call.inDialog(method);
             assertThat(answered.status()).as(method + " caller to callee").isEqualTo(200);
-            answering.join(Duration.ofSeconds(10));
+            answering.join();
         }
 
         // callee → caller
@@ -320,15 +320,15 @@ class ProxyRulesTest {
         incoming.ackInDialog(calleeReInvite);
         assertRelayed(caller.awaitRequest("ACK", Duration.ofSeconds(5)), caller, call.callId);
         for (String method : List.of("UPDATE", "INFO")) {
-            Thread answering = answerInBackground(caller, method, call.callId);
+            Answerer answering = answerInBackground(caller, method, call.callId);
             SipResponse answered = incoming.inDialog(method);
             assertThat(answered.status()).as(method + " callee to caller").isEqualTo(200);
-            answering.join(Duration.ofSeconds(10));
+            answering.join();
         }
 
-        Thread byeAnswered = answerInBackground(callee, "BYE", call.callId);
+        Answerer byeAnswered = answerInBackground(callee, "BYE", call.callId);
         assertThat(call.bye().status()).isEqualTo(200);
-        byeAnswered.join(Duration.ofSeconds(10));
+        byeAnswered.join();
         await().atMost(Duration.ofSeconds(3)).untilAsserted(() ->
                 assertThat(lastRecord().path("status").asText()).isEqualTo("completed"));
     }
@@ -346,16 +346,26 @@ class ProxyRulesTest {
         assertThat(request.requestUri().toString()).as(request.startLine()).contains(receiver.user);
     }
 
-    private static Thread answerInBackground(SipPhone phone, String method, String callId) {
-        return Thread.ofVirtual().start(() -> {
+    /** Answers 200 to the next {@code method} the phone receives; {@link Answerer#join()} fails the test with what went wrong there. */
+    private static Answerer answerInBackground(SipPhone phone, String method, String callId) {
+        java.util.concurrent.atomic.AtomicReference<Throwable> failure = new java.util.concurrent.atomic.AtomicReference<>();
+        Thread thread = Thread.ofVirtual().start(() -> {
             try {
                 SipRequest request = phone.awaitRequest(method, Duration.ofSeconds(10));
-                assertRelayed(request, phone, callId);
                 phone.respond(request, 200, "OK");
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
+                assertRelayed(request, phone, callId);
+            } catch (Throwable e) {
+                failure.set(e);
             }
         });
+        return new Answerer(thread, failure);
+    }
+
+    private record Answerer(Thread thread, java.util.concurrent.atomic.AtomicReference<Throwable> failure) {
+        void join() throws InterruptedException {
+            assertThat(thread.join(Duration.ofSeconds(15))).as("the answering phone finished").isTrue();
+            assertThat(failure.get()).as("the answering phone").isNull();
+        }
     }
 
     // ---- transactions gauge -------------------------------------------------------------------
