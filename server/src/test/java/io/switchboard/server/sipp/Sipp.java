@@ -123,12 +123,17 @@ public final class Sipp {
      * Skips the calling test when sipp is missing on a developer machine; fails it under CI=true.
      */
     public static void assumeAvailable() {
-        if (available()) {
+        assumeAvailable(binary(), underCi());
+    }
+
+    /** {@link #assumeAvailable()} for a given lookup result and CI flag. */
+    static void assumeAvailable(Optional<Path> binary, boolean underCi) {
+        if (binary.isPresent()) {
             return;
         }
         String message = "sipp not found (set SIPP_BIN or install Debian package sip-tester: "
                 + "apt-get install -y sip-tester; ./switchboard test installs it)";
-        if (underCi()) {
+        if (underCi) {
             Assertions.fail(message + " - CI=true, so a missing sipp fails the suite instead of skipping");
         }
         System.err.println("SKIPPED SIPp tests: " + message);

@@ -170,10 +170,15 @@ class CallTest {
         assertThat(metric("switchboard_calls_failed_total{reason=\"busy\"}")).isEqualTo(1);
     }
 
+    CallMeters meters() {
+        return CallMeters.read(node.node.http().baseUrl());
+    }
+
     @Test
     void theCallerCancelsWhileItRings() throws Exception {
         SipPhone alice = udpPhone("alice");
         SipPhone bob = udpPhone("bob");
+        CallMeters before = meters();
         SipPhone.Call call = alice.call(target("bob"));
         call.invite(null);
         SipPhone.Incoming atBob = bob.awaitInvite();
@@ -185,12 +190,18 @@ class CallTest {
         assertThat(call.awaitFinal().status()).isEqualTo(487);
         await().atMost(Duration.ofSeconds(3)).untilAsserted(() ->
                 assertThat(lastRecord().path("status").asText()).isEqualTo("cancelled"));
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+            CallMeters after = meters();
+            after.assertOneFailedCallSince(before, "cancelled", true);
+            assertThat(after.active()).isZero();
+        });
     }
 
     @Test
     void aCancelThatRacesThe200LeavesAnAnsweredCall() throws Exception {
         SipPhone alice = udpPhone("alice");
         SipPhone bob = udpPhone("bob");
+        CallMeters before = meters();
         SipPhone.Call call = alice.call(target("bob"));
         call.invite(null);
         SipPhone.Incoming atBob = bob.awaitInvite();
@@ -206,11 +217,18 @@ class CallTest {
         atBob.bye();
         SipRequest bye = alice.awaitRequest("BYE", Duration.ofSeconds(5));
         assertThat(bye.headers().values("Route")).isEmpty();
-        alice.send(atBob.response(bye, 200, "OK", false));
+        alice.respond(bye, 200, "OK");
+        assertThat(bob.awaitResponse(r -> r.cseq().method().equals("BYE"), Duration.ofSeconds(5)).status()).isEqualTo(200);
         await().atMost(Duration.ofSeconds(3)).untilAsserted(() -> {
             JsonNode record = lastRecord();
             assertThat(record.path("status").asText()).isEqualTo("completed");
             assertThat(record.path("endedBy").asText()).isEqualTo("callee");
+        });
+        // the CANCEL lost the race: an answered call, not a cancelled one
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+            CallMeters after = meters();
+            after.assertOneCompletedCallSince(before);
+            assertThat(after.active()).isZero();
         });
     }
 
@@ -232,6 +250,7 @@ class CallTest {
     void aBrowserCallsAPhoneAndThePhoneHangsUp() throws Exception {
         SipPhone browser = browser("dave");
         SipPhone bob = udpPhone("bob");
+        CallMeters before = meters();
         SipPhone.Call call = browser.call(target("bob"));
         call.invite(null);
         SipPhone.Incoming atBob = bob.awaitInvite();
@@ -242,9 +261,18 @@ class CallTest {
         bob.awaitRequest("ACK", Duration.ofSeconds(5));
         atBob.bye();
         SipRequest bye = browser.awaitRequest("BYE", Duration.ofSeconds(5));
-        browser.send(atBob.response(bye, 200, "OK", false));
-        await().atMost(Duration.ofSeconds(3)).untilAsserted(() ->
-                assertThat(lastRecord().path("endedBy").asText()).isEqualTo("callee"));
+        browser.respond(bye, 200, "OK");
+        assertThat(bob.awaitResponse(r -> r.cseq().method().equals("BYE"), Duration.ofSeconds(5)).status()).isEqualTo(200);
+        await().atMost(Duration.ofSeconds(3)).untilAsserted(() -> {
+            JsonNode record = lastRecord();
+            assertThat(record.path("status").asText()).isEqualTo("completed");
+            assertThat(record.path("endedBy").asText()).isEqualTo("callee");
+        });
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+            CallMeters after = meters();
+            after.assertOneCompletedCallSince(before);
+            assertThat(after.active()).isZero();
+        });
     }
 
     @Test

@@ -134,11 +134,28 @@ class RegistrationTest {
         int udp = node.sipPort(Transport.UDP);
         double errorsBefore = node.metric("switchboard_sip_parse_errors_total{transport=\"udp\"}");
         int invalid = 0;
-        try (DatagramSocket socket = new DatagramSocket(0, InetAddress.getLoopbackAddress())) {
-            for (Path vector : invalidTortureVectors()) {
-                send(socket, Files.readAllBytes(vector), udp);
+        // RFC 4475 §3.1.2 / RFC 5118: each invalid request is answered with the status its RFC asks
+        // for (400, 505 for an unknown version, 501 or 400 for an unknown method) and a reason that
+        // says what is wrong; an invalid response is dropped without an answer
+        try (DatagramSocket vectors = new DatagramSocket(0, InetAddress.getLoopbackAddress())) {
+            for (InvalidVector vector : invalidTortureVectors()) {
+                send(vectors, Files.readAllBytes(vector.file()), udp);
                 invalid++;
+                String answer = receive(vectors, vector.dropped() ? Duration.ofMillis(300) : Duration.ofSeconds(5));
+                if (vector.dropped()) {
+                    assertThat(answer).as("%s is an invalid response: dropped", vector.file()).isNull();
+                    continue;
+                }
+                assertThat(answer).as("%s gets an answer", vector.file()).isNotNull();
+                String statusLine = answer.lines().findFirst().orElseThrow();
+                int status = Integer.parseInt(statusLine.split(" ")[1]);
+                assertThat(status).as("%s: %s", vector.file(), statusLine).isIn(vector.statuses());
+                if (status == 400) {
+                    assertThat(statusLine).as(vector.file().toString()).matches("SIP/2\\.0 400 Bad Request - \\S.*");
+                }
             }
+        }
+        try (DatagramSocket socket = new DatagramSocket(0, InetAddress.getLoopbackAddress())) {
             Random random = new Random(2026);
             for (int i = 0; i < 500; i++) {
                 byte[] garbage = new byte[1 + random.nextInt(1400)];
@@ -169,16 +186,45 @@ class RegistrationTest {
         assertThat(node.get("/readyz").statusCode()).isEqualTo(200);
     }
 
+    /**
+     * A vector the sip module's table marks REJECT, with the statuses its RFC allows; an empty
+     * set (status 0 in the table) means the message is dropped without an answer.
+     */
+    record InvalidVector(Path file, List<Integer> statuses) {
+        boolean dropped() {
+            return statuses.isEmpty();
+        }
+    }
+
     /** The RFC 4475 §3.1.2 and RFC 5118 messages the sip module's vector table marks as rejected. */
-    static List<Path> invalidTortureVectors() throws Exception {
+    static List<InvalidVector> invalidTortureVectors() throws Exception {
         Path torture = Path.of("..", "sip", "src", "test", "resources", "torture");
         try (Stream<String> rows = Files.lines(torture.resolve("expectations.csv"))) {
-            List<Path> vectors = rows.filter(row -> !row.startsWith("#") && row.contains(",REJECT"))
-                    .map(row -> torture.resolve(row.substring(0, row.indexOf(','))))
+            List<InvalidVector> vectors = rows.filter(row -> !row.startsWith("#") && row.contains(",REJECT"))
+                    .map(row -> {
+                        String[] columns = row.split(",", 7); // file,rfc,section,title,outcome,status,notes
+                        List<Integer> statuses = Stream.of(columns[5].split("/")).map(String::trim)
+                                .map(Integer::valueOf).filter(status -> status != 0).toList();
+                        return new InvalidVector(torture.resolve(columns[0]), statuses);
+                    })
                     .toList();
             assertThat(vectors).hasSizeGreaterThanOrEqualTo(19);
+            assertThat(vectors).filteredOn(v -> v.statuses().contains(400)).hasSizeGreaterThanOrEqualTo(15);
             return vectors;
         }
+    }
+
+    /** One datagram as text, or null when none comes within the time. */
+    private static String receive(DatagramSocket socket, Duration within) throws Exception {
+        socket.setSoTimeout((int) within.toMillis());
+        byte[] buffer = new byte[65_535];
+        DatagramPacket packet = new DatagramPacket(buffer, buffer.length);
+        try {
+            socket.receive(packet);
+        } catch (java.net.SocketTimeoutException e) {
+            return null;
+        }
+        return new String(packet.getData(), 0, packet.getLength(), StandardCharsets.UTF_8);
     }
 
     /** A running node sees accounts the CLI adds within a second (it polls the account revision). */
@@ -188,6 +234,63 @@ class RegistrationTest {
 
     private static void send(DatagramSocket socket, byte[] data, int port) throws Exception {
         socket.send(new DatagramPacket(data, data.length, InetAddress.getLoopbackAddress(), port));
+    }
+
+    /** The CLI's exit code and what it printed on stdout. */
+    record CliRun(int exitCode, String out) {
+    }
+
+    static CliRun cliWithOutput(String... args) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        int code = Main.execute(Map.of(), new PrintStream(out, true, StandardCharsets.UTF_8),
+                new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8), args);
+        return new CliRun(code, out.toString(StandardCharsets.UTF_8));
+    }
+
+    Sipp.Result registerWithSipp(String scenario, String user, String password) {
+        return Sipp.scenario(scenario).remote("127.0.0.1", node.sipPort(Transport.UDP))
+                .service(user).auth(user, password).calls(1).timeout(Duration.ofSeconds(20)).run();
+    }
+
+    /**
+     * `account passwd` and `account remove` on the data dir of a running node: each succeeds, and
+     * the node acts on it within a second (it polls the account revision): after passwd the old
+     * password gets 403 and the new one registers; after remove the account cannot register.
+     */
+    @Test
+    void cliPasswdAndRemoveReachARunningNodeWithinASecond() throws Exception {
+        Sipp.assumeAvailable();
+        String data = dataDir.toString();
+        assertThat(cli("account", "add", "frank", "--password", "first-secret", "--data-dir", data)).isZero();
+        awaitAccountVisible("frank");
+        Sipp.Result first = registerWithSipp("register_auth.xml", "frank", "first-secret");
+        assertThat(first.succeeded()).as(first.describe()).isTrue();
+
+        var before = node.telephony.accounts().lookup("frank", null).orElseThrow();
+        CliRun passwd = cliWithOutput("account", "passwd", "frank", "--password", "second-secret", "--data-dir", data);
+        assertThat(passwd.exitCode()).isZero();
+        assertThat(passwd.out()).contains("password changed for sip:frank@intercom.test");
+        await().atMost(Duration.ofSeconds(1)).until(() ->
+                !node.telephony.accounts().lookup("frank", null).orElseThrow().ha1Md5().equals(before.ha1Md5()));
+        Sipp.Result oldRefused = registerWithSipp("register_wrong_password.xml", "frank", "first-secret");
+        assertThat(oldRefused.succeeded()).as("401, then 403 for the old password: " + oldRefused.describe()).isTrue();
+        Sipp.Result newAccepted = registerWithSipp("register_auth.xml", "frank", "second-secret");
+        assertThat(newAccepted.succeeded()).as(newAccepted.describe()).isTrue();
+
+        double unknownBefore = orZero(node.metric("switchboard_sip_auth_failures_total{reason=\"unknown_user\"}"));
+        CliRun remove = cliWithOutput("account", "remove", "frank", "--data-dir", data);
+        assertThat(remove.exitCode()).isZero();
+        assertThat(remove.out()).contains("removed sip:frank@intercom.test");
+        await().atMost(Duration.ofSeconds(1)).until(() -> node.telephony.accounts().lookup("frank", null).isEmpty());
+        Sipp.Result removedRefused = registerWithSipp("register_wrong_password.xml", "frank", "second-secret");
+        assertThat(removedRefused.succeeded()).as("401, then 403 for a removed account: " + removedRefused.describe())
+                .isTrue();
+        assertThat(node.metric("switchboard_sip_auth_failures_total{reason=\"unknown_user\"}")).isEqualTo(unknownBefore + 1);
+        assertThat(cliWithOutput("account", "list", "--data-dir", data).out()).doesNotContain("sip:frank@");
+    }
+
+    private static double orZero(double value) {
+        return Double.isNaN(value) ? 0 : value;
     }
 
     @Test

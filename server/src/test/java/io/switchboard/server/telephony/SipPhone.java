@@ -276,6 +276,38 @@ final class SipPhone implements AutoCloseable {
             send(inDialog("ACK", inviteCseq));
         }
 
+        /**
+         * The ACK for a non-2xx final response (RFC 3261 §17.1.1.3): part of the INVITE transaction,
+         * so the INVITE's Via and branch, the response's To tag, hop by hop to the node.
+         */
+        void ackFailure(SipResponse failure) {
+            send("ACK " + target + " SIP/2.0\r\n" + inviteVia + "\r\nMax-Forwards: 70\r\n"
+                    + "From: <" + aor() + ">;tag=" + tag + "\r\nTo: " + failure.headers().get(HeaderNames.TO)
+                    + "\r\nCall-ID: " + callId + "\r\nCSeq: " + inviteCseq + " ACK\r\nContent-Length: 0\r\n\r\n");
+        }
+
+        /**
+         * Sends an in-dialog request (re-INVITE, UPDATE, INFO...) along the route set learnt from the
+         * 2xx (RFC 3261 §12.2.1.1) and returns its CSeq number.
+         */
+        int sendInDialog(String method) {
+            int number = cseq++;
+            send(inDialog(method, number));
+            return number;
+        }
+
+        /** An in-dialog request and its final response. */
+        SipResponse inDialog(String method) throws InterruptedException {
+            int number = sendInDialog(method);
+            return awaitResponse(r -> r.callId().equals(callId) && r.cseq().method().equals(method)
+                    && r.cseq().number() == number && r.status() >= 200, Duration.ofSeconds(10));
+        }
+
+        /** The ACK for the 2xx of a re-INVITE: in the dialog, along the same route set, CSeq of that re-INVITE (§13.2.2.4). */
+        void ackInDialog(int reInviteCseq) {
+            send(inDialog("ACK", reInviteCseq));
+        }
+
         void cancel() {
             send("CANCEL " + target + " SIP/2.0\r\n" + inviteVia + "\r\nMax-Forwards: 70\r\n"
                     + "From: <" + aor() + ">;tag=" + tag + "\r\nTo: <" + target + ">\r\nCall-ID: " + callId + "\r\n"
@@ -289,15 +321,60 @@ final class SipPhone implements AutoCloseable {
         }
 
         private String inDialog(String method, int number) {
-            StringBuilder m = new StringBuilder(method + " " + remoteTarget + " SIP/2.0\r\n" + via() + "\r\nMax-Forwards: 70\r\n");
-            for (String route : routeSet) {
-                m.append("Route: ").append(route).append("\r\n");
-            }
-            m.append("From: <").append(aor()).append(">;tag=").append(tag).append("\r\nTo: ").append(toHeader)
-                    .append("\r\nCall-ID: ").append(callId).append("\r\nCSeq: ").append(number).append(' ').append(method)
-                    .append("\r\nContent-Length: 0\r\n\r\n");
-            return m.toString();
+            return requestInDialog(method, remoteTarget, routeSet, "<" + aor() + ">;tag=" + tag, toHeader, callId, number);
         }
+    }
+
+    /**
+     * A request inside a dialog (RFC 3261 §12.2.1.1): to the remote target, one Route per entry of
+     * the route set; target-refresh requests (re-INVITE, UPDATE: RFC 3311 §5.1) carry our Contact.
+     */
+    private String requestInDialog(String method, String remoteTarget, List<String> routeSet, String from, String to,
+                                   String callId, int number) {
+        StringBuilder m = new StringBuilder(method + " " + remoteTarget + " SIP/2.0\r\n" + via() + "\r\nMax-Forwards: 70\r\n");
+        for (String route : routeSet) {
+            m.append("Route: ").append(route).append("\r\n");
+        }
+        m.append("From: ").append(from).append("\r\nTo: ").append(to)
+                .append("\r\nCall-ID: ").append(callId).append("\r\nCSeq: ").append(number).append(' ').append(method)
+                .append("\r\n");
+        if (method.equals(SipRequest.INVITE) || method.equals("UPDATE")) {
+            m.append("Contact: ").append(contact()).append("\r\n");
+        }
+        m.append("Content-Length: 0\r\n\r\n");
+        return m.toString();
+    }
+
+    /**
+     * A response of this phone to {@code request}: Vias, From, To (with {@code toTag} added when it
+     * has none), Call-ID and CSeq copied; a 2xx to an INVITE carries our Contact and, for an initial
+     * INVITE, its Record-Route (RFC 3261 §12.1.1).
+     */
+    String response(SipRequest request, int status, String reason, String toTag) {
+        StringBuilder m = new StringBuilder("SIP/2.0 " + status + " " + reason + "\r\n");
+        for (String via : request.headers().fields(HeaderNames.VIA)) {
+            m.append("Via: ").append(via).append("\r\n");
+        }
+        if (request.isMethod(SipRequest.INVITE)) {
+            for (String rr : request.headers().fields(HeaderNames.RECORD_ROUTE)) {
+                m.append("Record-Route: ").append(rr).append("\r\n");
+            }
+        }
+        String to = request.headers().get(HeaderNames.TO);
+        m.append("From: ").append(request.headers().get(HeaderNames.FROM)).append("\r\n")
+                .append("To: ").append(toTag != null && !to.contains("tag=") ? to + ";tag=" + toTag : to).append("\r\n")
+                .append("Call-ID: ").append(request.callId()).append("\r\n")
+                .append("CSeq: ").append(request.headers().get(HeaderNames.CSEQ)).append("\r\n");
+        if (status >= 200 && status < 300 && request.isMethod(SipRequest.INVITE)) {
+            m.append("Contact: ").append(contact()).append("\r\n");
+        }
+        m.append("Content-Length: 0\r\n\r\n");
+        return m.toString();
+    }
+
+    /** Answers a request this phone received (in a dialog its To already has a tag). */
+    void respond(SipRequest request, int status, String reason) {
+        send(response(request, status, reason, null));
     }
 
     private static String param(String header, String name) {
@@ -337,25 +414,7 @@ final class SipPhone implements AutoCloseable {
         }
 
         String response(SipRequest request, int status, String reason, boolean withTag) {
-            StringBuilder m = new StringBuilder("SIP/2.0 " + status + " " + reason + "\r\n");
-            for (String via : request.headers().fields(HeaderNames.VIA)) {
-                m.append("Via: ").append(via).append("\r\n");
-            }
-            if (request.isMethod(SipRequest.INVITE)) {
-                for (String rr : request.headers().fields(HeaderNames.RECORD_ROUTE)) {
-                    m.append("Record-Route: ").append(rr).append("\r\n");
-                }
-            }
-            String to = request.headers().get(HeaderNames.TO);
-            m.append("From: ").append(request.headers().get(HeaderNames.FROM)).append("\r\n")
-                    .append("To: ").append(withTag && !to.contains("tag=") ? to + ";tag=" + localTag : to).append("\r\n")
-                    .append("Call-ID: ").append(request.callId()).append("\r\n")
-                    .append("CSeq: ").append(request.headers().get(HeaderNames.CSEQ)).append("\r\n");
-            if (status >= 200 && status < 300 && request.isMethod(SipRequest.INVITE)) {
-                m.append("Contact: ").append(contact()).append("\r\n");
-            }
-            m.append("Content-Length: 0\r\n\r\n");
-            return m.toString();
+            return SipPhone.this.response(request, status, reason, withTag ? localTag : null);
         }
 
         /** Answers a CANCEL for this call (200, then 487 for the INVITE, RFC 3261 §9.2). */
@@ -366,16 +425,36 @@ final class SipPhone implements AutoCloseable {
 
         /** The callee hangs up: BYE along the route set (Record-Route as received), to the caller's Contact. */
         void bye() {
-            StringBuilder m = new StringBuilder("BYE " + NameAddress.parse(invite.headers().get(HeaderNames.CONTACT)).uri()
-                    + " SIP/2.0\r\n" + via() + "\r\nMax-Forwards: 70\r\n");
-            for (String route : invite.headers().values(HeaderNames.RECORD_ROUTE)) {
-                m.append("Route: ").append(route).append("\r\n");
-            }
-            m.append("From: ").append(invite.headers().get(HeaderNames.TO)).append(";tag=").append(localTag)
-                    .append("\r\nTo: ").append(invite.headers().get(HeaderNames.FROM))
-                    .append("\r\nCall-ID: ").append(invite.callId()).append("\r\nCSeq: ").append(cseq++).append(" BYE")
-                    .append("\r\nContent-Length: 0\r\n\r\n");
-            send(m.toString());
+            sendInDialog(SipRequest.BYE);
+        }
+
+        /**
+         * The callee sends a request in the dialog (RFC 3261 §12.2.1.1): the route set is the
+         * Record-Route as received (§12.1.1), the remote target the caller's Contact. Returns its CSeq number.
+         */
+        int sendInDialog(String method) {
+            int number = cseq++;
+            send(inDialog(method, number));
+            return number;
+        }
+
+        /** An in-dialog request from the callee and its final response. */
+        SipResponse inDialog(String method) throws InterruptedException {
+            int number = sendInDialog(method);
+            String callId = invite.callId();
+            return awaitResponse(r -> r.callId().equals(callId) && r.cseq().method().equals(method)
+                    && r.cseq().number() == number && r.status() >= 200, Duration.ofSeconds(10));
+        }
+
+        /** The ACK for the 2xx of the callee's re-INVITE (§13.2.2.4). */
+        void ackInDialog(int reInviteCseq) {
+            send(inDialog(SipRequest.ACK, reInviteCseq));
+        }
+
+        private String inDialog(String method, int number) {
+            return requestInDialog(method, NameAddress.parse(invite.headers().get(HeaderNames.CONTACT)).uri().toString(),
+                    invite.headers().values(HeaderNames.RECORD_ROUTE), invite.headers().get(HeaderNames.TO) + ";tag=" + localTag,
+                    invite.headers().get(HeaderNames.FROM), invite.callId(), number);
         }
 
         void respondTo(SipRequest request, int status) {
@@ -423,6 +502,16 @@ final class SipPhone implements AutoCloseable {
     boolean receivesNo(String method, Duration within) throws InterruptedException {
         try {
             awaitRequest(method, within);
+            return false;
+        } catch (AssertionError e) {
+            return true;
+        }
+    }
+
+    /** True when no response matching arrives within the time. */
+    boolean receivesNoResponse(Predicate<SipResponse> match, Duration within) throws InterruptedException {
+        try {
+            awaitResponse(match, within);
             return false;
         } catch (AssertionError e) {
             return true;

@@ -39,6 +39,7 @@ class SippWebSocketCallTest {
     void aSippCallerReachesABrowser() throws Exception {
         try (SipPhone browser = SipPhone.webSocket("web", "intercom.test", node.node.http().baseUrl())) {
             assertThat(browser.register(600).status()).isEqualTo(200);
+            CallMeters before = CallMeters.read(node.node.http().baseUrl());
             AtomicReference<Throwable> failure = new AtomicReference<>();
             Thread answering = Thread.ofVirtual().start(() -> {
                 try {
@@ -61,6 +62,12 @@ class SippWebSocketCallTest {
                 var record = node.json(node.api("GET", "/api/v1/call-records?limit=1", null)).path("records").get(0);
                 assertThat(record.path("status").asText()).isEqualTo("completed");
                 assertThat(record.path("answeredBy").asText()).contains("transport=ws");
+                assertThat(record.path("endedBy").asText()).isEqualTo("caller");
+            });
+            await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+                CallMeters after = CallMeters.read(node.node.http().baseUrl());
+                after.assertOneCompletedCallSince(before);
+                assertThat(after.active()).isZero();
             });
         }
     }

@@ -20,6 +20,8 @@ final class Branch implements ClientTransactionListener {
     /** A CANCEL is owed but waits for a provisional response (§9.1). */
     boolean cancelOwed;
     boolean cancelSent;
+    /** Cancelled because its Timer C ran out (§16.8): the 487 it answers counts as a 408. */
+    boolean timedOut;
     /** Never sent: the call was answered or cancelled before its turn came. */
     boolean skipped;
     SipResponse finalResponse;

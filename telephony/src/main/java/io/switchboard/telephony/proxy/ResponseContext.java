@@ -179,6 +179,13 @@ final class ResponseContext {
         if (finalSent) {
             return; // the caller has its answer; nothing of this branch is needed any more
         }
+        if (branch.timedOut && status == 487) {
+            // §16.8: the CANCEL was this proxy's, because nobody answered before Timer C: the
+            // branch timed out (408); a 487 would tell the caller it had cancelled itself
+            response = null;
+            status = 408;
+            reason = "Request Timeout";
+        }
         branch.finalResponse = response != null ? response : SipResponse.to(request, status, reason);
         branch.synthetic = response == null;
         if (status >= 600 && !finalSent) {
@@ -262,7 +269,10 @@ final class ResponseContext {
         branch.timerC = core.transactions.schedule(() -> timerC(branch), core.settings.timerC().toMillis());
     }
 
-    /** §16.8: Timer C fired: cancel a branch that rings; one that never answered counts as a 408. */
+    /**
+     * §16.8: Timer C fired: cancel a branch that rings (its answer to the CANCEL then counts as a
+     * 408); one that never answered counts as a 408 at once.
+     */
     private void timerC(Branch branch) {
         boolean silent;
         synchronized (this) {
@@ -271,6 +281,7 @@ final class ResponseContext {
             }
             silent = !branch.provisional || branch.transaction == null;
             if (!silent && !branch.cancelSent) {
+                branch.timedOut = true;
                 sendCancel(branch);
                 return;
             }

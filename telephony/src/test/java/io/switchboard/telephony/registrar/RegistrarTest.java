@@ -118,6 +118,27 @@ class RegistrarTest {
         assertThat(brief.header("Min-Expires")).isEqualTo("2");
     }
 
+    /**
+     * RFC 3261 §10.3 step 7: the registrar may shorten a requested expiry; this one grants at most
+     * maxExpires (3600 here), whether asked in the Expires header or the Contact's expires
+     * parameter, and says so in the 200's Contact (§10.3 step 8).
+     */
+    @Test
+    void tooLongIntervalIsShortenedToMaxExpires() throws Exception {
+        SipResponse byHeader = alice.registerWithAuth("Contact: " + alice.contact(), "86400", "MD5");
+        assertThat(byHeader.status()).isEqualTo(200);
+        assertThat(byHeader.header("Contact")).contains("expires=3600").doesNotContain("expires=86400");
+        List<Binding> bindings = node.location.lookup("sip:alice@" + RegistrarFixture.DOMAIN, node.clock.millis());
+        assertThat(bindings).singleElement()
+                .satisfies(b -> assertThat(b.remainingSeconds(node.clock.millis())).isBetween(3500L, 3600L));
+
+        SipResponse byParameter = alice.registerWithAuth("Contact: " + alice.contact() + ";expires=7201", null, "MD5");
+        assertThat(byParameter.status()).isEqualTo(200);
+        assertThat(byParameter.header("Contact")).contains("expires=3600").doesNotContain("expires=7201");
+        assertThat(node.bindings.loadLive(node.clock.millis())).singleElement()
+                .satisfies(b -> assertThat(b.remainingSeconds(node.clock.millis())).isBetween(3500L, 3600L));
+    }
+
     @Test
     void severalContactsWithQValuesAndRemoval() throws Exception {
         String two = "Contact: <sip:alice@127.0.0.1:6001>;q=0.3, <sip:alice@127.0.0.1:6002>;q=0.9;expires=120";
