@@ -12,6 +12,11 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * People signing up, signing in and proving who they are on each request: the node's
@@ -21,15 +26,23 @@ import java.util.concurrent.ConcurrentHashMap;
  * token as the {@code access_token} query parameter instead (RFC 6750 §2.3), since browsers cannot
  * set headers on a WebSocket. A token is accepted when its signature and time are good and the
  * person still exists with the same token version: a password change, "sign out everywhere" or
- * removal ends every token issued before. That last check reads the store at most once per
- * {@link #VERSION_CACHE} per person and node, so it takes effect everywhere within that time.
+ * removal ends every token issued before.
+ *
+ * <p>That last check must not cost a query per request. Each node keeps the token versions it
+ * has looked up, and polls the store's people revision (bumped with every such change, by any node
+ * or the CLI) every {@link #REVISION_POLL}; when it moved, the node forgets them all and looks each
+ * up again on its next use. So a revocation takes effect on every node within a poll, and a
+ * steady stream of requests costs one query per person after each change. Verified tokens are
+ * cached too, so a token seen before costs a map lookup instead of an HMAC and a JSON parse.
  */
 public final class PersonAuth {
     public static final List<String> KNOWN_KEYS = List.of("signUp", "accessTokenTtl", "refreshTokenTtl",
             "passwordHashMemory", "passwordHashIterations", "signInFailuresPerUser", "signInFailuresPerAddress",
             "signInWindow");
-    static final Duration VERSION_CACHE = Duration.ofSeconds(2);
+    static final Duration REVISION_POLL = Duration.ofMillis(500);
+    private static final int MAX_CACHED_VERSIONS = 200_000;
     private static final String CHALLENGE = "Bearer realm=\"switchboard\"";
+    private static final Logger log = LoggerFactory.getLogger(PersonAuth.class);
 
     private final PersonStore people;
     private final PasswordHasher hasher;
@@ -41,8 +54,10 @@ public final class PersonAuth {
     private final Clock clock;
     private final MeterRegistry meters;
     private final Map<String, KnownVersion> versions = new ConcurrentHashMap<>();
+    private volatile long knownRevision = -1;
+    private ScheduledExecutorService maintenance;
 
-    private record KnownVersion(int version, boolean exists, long checkedAt) {
+    private record KnownVersion(int version, boolean exists) {
     }
 
     /** What sign-up and sign-in return. */
@@ -217,7 +232,7 @@ public final class PersonAuth {
         return people.remove(personId);
     }
 
-    /** Ends every session of a person: refresh tokens revoked, access tokens refused within {@link #VERSION_CACHE}. */
+    /** Ends every session of a person: refresh tokens revoked, access tokens refused on every node within a poll. */
     public void signOutEverywhere(String personId) {
         people.bumpTokenVersion(personId);
         tokens.revokeAll(personId);
@@ -258,19 +273,61 @@ public final class PersonAuth {
     }
 
     private KnownVersion currentVersion(String personId) {
-        long now = clock.millis();
         KnownVersion known = versions.get(personId);
-        if (known != null && now - known.checkedAt() < VERSION_CACHE.toMillis()) {
+        if (known != null) {
             return known;
         }
         KnownVersion fresh = people.credentialsById(personId)
-                .map(c -> new KnownVersion(c.tokenVersion(), true, now))
-                .orElse(new KnownVersion(-1, false, now));
-        if (versions.size() > 100_000) {
+                .map(c -> new KnownVersion(c.tokenVersion(), true))
+                .orElse(new KnownVersion(-1, false));
+        if (versions.size() >= MAX_CACHED_VERSIONS) {
             versions.clear();
         }
         versions.put(personId, fresh);
         return fresh;
+    }
+
+    /**
+     * Starts polling the people revision, and deleting expired refresh tokens hourly. Without
+     * it (the CLI), token versions are looked up once and kept.
+     */
+    public synchronized void start() {
+        if (maintenance != null) {
+            return;
+        }
+        knownRevision = people.revision();
+        maintenance = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon().name("auth-maintenance").factory());
+        maintenance.scheduleWithFixedDelay(this::pollRevision, REVISION_POLL.toMillis(), REVISION_POLL.toMillis(),
+                TimeUnit.MILLISECONDS);
+        maintenance.scheduleWithFixedDelay(this::deleteExpiredRefreshTokens, 1, 60, TimeUnit.MINUTES);
+    }
+
+    public synchronized void stop() {
+        if (maintenance != null) {
+            maintenance.shutdownNow();
+            maintenance = null;
+        }
+    }
+
+    private void pollRevision() {
+        try {
+            long revision = people.revision();
+            if (revision != knownRevision) {
+                // Forget first, then note the revision: a lookup racing with this sees the new state.
+                versions.clear();
+                knownRevision = revision;
+            }
+        } catch (RuntimeException e) {
+            log.warn("reading the people revision failed: {}", e.toString());
+        }
+    }
+
+    private void deleteExpiredRefreshTokens() {
+        try {
+            tokens.deleteExpired();
+        } catch (RuntimeException e) {
+            log.warn("deleting expired refresh tokens failed: {}", e.toString());
+        }
     }
 
     private String hash(String password) {

@@ -108,9 +108,13 @@ public final class PersonStore {
 
     /** Sets a new password hash and invalidates every access token issued before. */
     public boolean setPassword(String id, String passwordHash) {
-        return jdbi.withHandle(h -> h.createUpdate("update platform_people set password_hash = :h,"
-                        + " token_version = token_version + 1 where id = :id")
-                .bind("h", passwordHash).bind("id", id).execute()) > 0;
+        return jdbi.inTransaction(h -> {
+            int changed = h.createUpdate("update platform_people set password_hash = :h,"
+                            + " token_version = token_version + 1 where id = :id")
+                    .bind("h", passwordHash).bind("id", id).execute();
+            bumpRevision(h);
+            return changed > 0;
+        });
     }
 
     /** Replaces the hash without touching tokens: a rehash under new parameters after a good sign-in. */
@@ -121,12 +125,29 @@ public final class PersonStore {
 
     /** Invalidates every access token issued to the person so far. */
     public void bumpTokenVersion(String id) {
-        jdbi.useHandle(h -> h.createUpdate("update platform_people set token_version = token_version + 1 where id = :id")
-                .bind("id", id).execute());
+        jdbi.useTransaction(h -> {
+            h.createUpdate("update platform_people set token_version = token_version + 1 where id = :id")
+                    .bind("id", id).execute();
+            bumpRevision(h);
+        });
     }
 
     public boolean remove(String id) {
-        return jdbi.withHandle(h -> h.createUpdate("delete from platform_people where id = :id").bind("id", id).execute()) > 0;
+        return jdbi.inTransaction(h -> {
+            int removed = h.createUpdate("delete from platform_people where id = :id").bind("id", id).execute();
+            bumpRevision(h);
+            return removed > 0;
+        });
+    }
+
+    /** Moves whenever a change ends someone's sessions; see {@link PersonAuth}. */
+    public long revision() {
+        return jdbi.withHandle(h -> h.createQuery("select revision from platform_people_revision where id = 1")
+                .mapTo(Long.class).one());
+    }
+
+    private static void bumpRevision(org.jdbi.v3.core.Handle h) {
+        h.createUpdate("update platform_people_revision set revision = revision + 1 where id = 1").execute();
     }
 
     private static String escapeLike(String prefix) {

@@ -15,8 +15,10 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.Base64;
 import java.util.Date;
+import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
 import org.jdbi.v3.core.Jdbi;
 
 /**
@@ -45,6 +47,12 @@ public final class SessionTokens {
     private final JWSSigner signer;
     private final JWSVerifier verifier;
     private final SecureRandom random = new SecureRandom();
+    /** Tokens verified before, with their expiry: a repeat costs a lookup, not an HMAC and a parse. */
+    private final Map<String, Verified> verified = new ConcurrentHashMap<>();
+    private static final int MAX_VERIFIED = 100_000;
+
+    private record Verified(AccessClaims claims, long expiresAt) {
+    }
 
     /** What a client receives on sign-up, sign-in and refresh. */
     public record Issued(String accessToken, long expiresInSeconds, String refreshToken) {
@@ -179,6 +187,10 @@ public final class SessionTokens {
         if (token == null || token.length() > 4096) {
             return Optional.empty();
         }
+        Verified known = verified.get(token);
+        if (known != null) {
+            return known.expiresAt() + CLOCK_SKEW.toMillis() > clock.millis() ? Optional.of(known.claims()) : Optional.empty();
+        }
         try {
             SignedJWT jwt = SignedJWT.parse(token);
             if (!JWSAlgorithm.HS256.equals(jwt.getHeader().getAlgorithm()) || !jwt.verify(verifier)) {
@@ -193,8 +205,13 @@ public final class SessionTokens {
             }
             Object version = claims.getClaim("ver");
             Object admin = claims.getClaim("adm");
-            return Optional.of(new AccessClaims(claims.getSubject(), claims.getStringClaim("name"),
-                    Boolean.TRUE.equals(admin), version instanceof Number n ? n.intValue() : -1));
+            AccessClaims accepted = new AccessClaims(claims.getSubject(), claims.getStringClaim("name"),
+                    Boolean.TRUE.equals(admin), version instanceof Number n ? n.intValue() : -1);
+            if (verified.size() >= MAX_VERIFIED) {
+                verified.clear();
+            }
+            verified.put(token, new Verified(accepted, expires.getTime()));
+            return Optional.of(accepted);
         } catch (ParseException | JOSEException | RuntimeException e) {
             return Optional.empty();
         }

@@ -18,9 +18,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import sun.misc.Signal;
@@ -120,7 +117,9 @@ public final class Node {
                 personAuth = PersonAuth.fromConfig(config.section("auth"), store.jdbi(), Clock.systemUTC(), metrics.registry());
                 adminAuth = new AdminAuth(adminTokens, personAuth);
                 http.addRoutes(new AuthApi(personAuth, adminAuth, http.json()));
-                started.add(refreshTokenSweep(personAuth));
+                PersonAuth people = personAuth;
+                people.start();
+                started.add(Component.of("auth", () -> { }, people::stop));
                 bus = new LocalBus(metrics.registry());
 
                 for (NodeModule module : modules) {
@@ -157,20 +156,6 @@ public final class Node {
                 throw new NodeStartException(step + ": " + (e.getMessage() == null ? e.toString() : e.getMessage()), e);
             }
         }
-    }
-
-    /** Expired refresh tokens are deleted hourly, so the table holds only live sessions. */
-    private static Component refreshTokenSweep(PersonAuth auth) {
-        ScheduledExecutorService sweeper = Executors.newSingleThreadScheduledExecutor(
-                Thread.ofPlatform().daemon().name("refresh-token-sweep").factory());
-        sweeper.scheduleWithFixedDelay(() -> {
-            try {
-                auth.tokens().deleteExpired();
-            } catch (RuntimeException e) {
-                log.warn("deleting expired refresh tokens failed: {}", e.toString());
-            }
-        }, 1, 60, TimeUnit.MINUTES);
-        return Component.of("refresh-token-sweep", () -> { }, sweeper::shutdownNow);
     }
 
     private void startComponent(Component component) throws Exception {

@@ -24,7 +24,7 @@ import picocli.CommandLine.Spec;
 /**
  * {@code switchboard user add|list|remove|passwd}: people who sign in (chat, API, console), in the
  * node's store. A running node on the same store sees a change at once; a removed person's or
- * changed password's old tokens stop working within two seconds.
+ * changed password's old tokens stop working within a second.
  */
 @Command(mixinStandardHelpOptions = true, name = "user", description = "Manage people who sign in (works while the node runs).")
 public final class UserCommand implements Runnable {
