@@ -3,20 +3,31 @@ package io.switchboard.chat.stream;
 import io.switchboard.chat.ChatMetrics;
 import io.switchboard.chat.events.ChatEvent;
 import io.switchboard.chat.store.ChatStore;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * The open streams of this node, by person, and the delivery of committed chat events to them.
- * An event's frame is written once and shared by every stream it goes to. Replays (reading missed
- * messages from the store) run on virtual threads, never on the thread that delivers events.
+ *
+ * <p>Delivery runs on a few <i>lanes</i>, threads of their own, one per core: a person's streams
+ * always go through the same lane (by a hash of the person), so each stream receives its events in
+ * commit order, while different people's deliveries proceed in parallel and the thread that
+ * committed the messages (the bus's caller) only hands them over. Writing a frame to a socket
+ * happens on the lane (Jetty writes inline when the connection is idle). An event's frame is
+ * written once and shared by every stream it goes to. Replays (reading missed messages from the
+ * store) run on virtual threads, never on a lane.
  */
 public final class StreamHub {
     private static final Logger log = LoggerFactory.getLogger(StreamHub.class);
@@ -27,17 +38,48 @@ public final class StreamHub {
     private final StreamFrames frames;
     private final ChatMetrics metrics;
     private final ExecutorService replays = Executors.newVirtualThreadPerTaskExecutor();
+    private final ExecutorService[] lanes;
 
     StreamHub(ChatStore store, StreamFrames frames, ChatMetrics metrics) {
         this.store = store;
         this.frames = frames;
         this.metrics = metrics;
+        this.lanes = new ExecutorService[Math.max(1, Runtime.getRuntime().availableProcessors())];
+        for (int i = 0; i < lanes.length; i++) {
+            // Bounded: if the lanes fall behind, the committing thread waits (back-pressure on the
+            // writer) instead of memory filling with undelivered events.
+            lanes[i] = new ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS, new ArrayBlockingQueue<>(50_000),
+                    Thread.ofPlatform().daemon().name("chat-delivery-" + i).factory(), StreamHub::waitForRoom);
+        }
     }
 
-    /** Gives a committed event to every open stream of its recipients. Does not block. */
+    /** Gives a committed event to every open stream of its recipients, through their lanes. */
     public void deliver(ChatEvent event) {
         String shared = event instanceof ChatEvent.MembersChanged ? null : frames.of(event, null);
+        List<List<String>> byLane = new ArrayList<>(lanes.length);
+        for (int i = 0; i < lanes.length; i++) {
+            byLane.add(null);
+        }
         for (String recipient : event.recipients()) {
+            if (!byPerson.containsKey(recipient)) {
+                continue;
+            }
+            int lane = Math.floorMod(recipient.hashCode(), lanes.length);
+            if (byLane.get(lane) == null) {
+                byLane.set(lane, new ArrayList<>());
+            }
+            byLane.get(lane).add(recipient);
+        }
+        for (int lane = 0; lane < lanes.length; lane++) {
+            List<String> recipients = byLane.get(lane);
+            if (recipients != null) {
+                lanes[lane].execute(() -> deliverTo(recipients, event, shared));
+            }
+        }
+    }
+
+    private void deliverTo(List<String> recipients, ChatEvent event, String shared) {
+        for (String recipient : recipients) {
             Set<StreamConnection> streams = byPerson.get(recipient);
             if (streams == null) {
                 continue;
@@ -46,6 +88,17 @@ public final class StreamHub {
             for (StreamConnection stream : streams) {
                 stream.onEvent(event, frame);
             }
+        }
+    }
+
+    private static void waitForRoom(Runnable task, ThreadPoolExecutor lane) {
+        if (lane.isShutdown()) {
+            return;
+        }
+        try {
+            lane.getQueue().put(task);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 
@@ -102,5 +155,8 @@ public final class StreamHub {
 
     void shutdown() {
         replays.shutdownNow();
+        for (ExecutorService lane : lanes) {
+            lane.shutdownNow();
+        }
     }
 }
