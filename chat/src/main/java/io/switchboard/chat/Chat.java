@@ -44,7 +44,7 @@ public final class Chat implements NodeModule {
         ChatSettings settings = ChatSettings.from(context.section());
         ChatStore store = new ChatStore(context.store().jdbi(), clock);
         ChatMetrics metrics = new ChatMetrics(context.meters());
-        ChatMembership membership = new ChatMembership(store);
+        ChatMembership membership = new ChatMembership(store, clock);
         Bus bus = context.bus();
         MessageWriter writer = new MessageWriter(context.store().jdbi(), clock, settings.writerQueue(),
                 committed -> publish(bus, membership, committed));

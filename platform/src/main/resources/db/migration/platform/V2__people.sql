@@ -14,14 +14,16 @@ create table platform_people (
 );
 
 -- Refresh tokens, rotated on every use (RFC 9700 §4.14.2): a used token presented again means
--- it leaked, and the whole family is revoked. Only the SHA-256 of a token is kept.
+-- it leaked, and the whole family is revoked. Only the SHA-256 of a token is kept. A token is good
+-- only while the person's token_version is the one it was issued under.
 create table platform_refresh_tokens (
-    token_hash  varchar(64) not null primary key,
-    person_id   varchar(36) not null references platform_people (id) on delete cascade,
-    family_id   varchar(36) not null,
-    created_at  bigint      not null,
-    expires_at  bigint      not null,
-    used_at     bigint
+    token_hash     varchar(64) not null primary key,
+    person_id      varchar(36) not null references platform_people (id) on delete cascade,
+    family_id      varchar(36) not null,
+    token_version  integer     not null,
+    created_at     bigint      not null,
+    expires_at     bigint      not null,
+    used_at        bigint
 );
 create index platform_refresh_tokens_family on platform_refresh_tokens (family_id);
 create index platform_refresh_tokens_person on platform_refresh_tokens (person_id);

@@ -17,15 +17,14 @@ import io.switchboard.chat.store.Receipt;
 import io.switchboard.platform.auth.Person;
 import io.switchboard.platform.auth.PersonAuth;
 import io.switchboard.platform.auth.Principal;
+import io.switchboard.platform.auth.Sha256;
 import io.switchboard.platform.bus.Bus;
 import io.switchboard.platform.http.ApiProblem;
+import io.switchboard.platform.http.QueryParams;
 import io.switchboard.platform.http.RequestBodies;
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Base64;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -108,7 +107,7 @@ public final class ChatApi {
         requireWithinLimit(others.size() + 1);
         requireExisting(others);
         String key = idempotencyKey(ctx);
-        String hash = sha256(String.join(",", new TreeSet<>(others)) + "\n" + (title == null ? "" : title));
+        String hash = Sha256.hex(String.join(",", new TreeSet<>(others)) + "\n" + (title == null ? "" : title));
         ChatStore.Created created;
         try {
             created = store.create(me.personId(), others, title, key, hash);
@@ -183,7 +182,11 @@ public final class ChatApi {
     private void send(Context ctx) {
         Principal me = person(ctx);
         String chatId = ctx.pathParam("id");
-        requireMember(chatId, me);
+        // The writer checks membership again in the transaction that stores the message.
+        if (!membership.isMember(chatId, me.personId())) {
+            metrics.rejected("not_member");
+            throw notFound(chatId);
+        }
         JsonNode body = body(ctx);
         JsonNode textNode = body.get("text");
         if (textNode == null || !textNode.isTextual() || textNode.asText().isBlank()) {
@@ -197,7 +200,7 @@ public final class ChatApi {
                     + " characters (got " + length + ")");
         }
         String key = idempotencyKey(ctx);
-        MessageWriter.Sent sent = await(writer.submit(chatId, me.personId(), text, key, sha256(chatId + "\n" + text)));
+        MessageWriter.Sent sent = await(writer.submit(chatId, me.personId(), text, key, Sha256.hex(chatId + "\n" + text)));
         if (sent.replayed()) {
             ctx.header("Idempotent-Replayed", "true");
         } else {
@@ -214,6 +217,10 @@ public final class ChatApi {
         } catch (ExecutionException e) {
             if (e.getCause() instanceof ChatStore.IdempotencyConflict) {
                 throw idempotencyConflict();
+            }
+            if (e.getCause() instanceof MessageWriter.NotMember) {
+                metrics.rejected("not_member");
+                throw notFound(e.getCause().getMessage());
             }
             metrics.rejected("overloaded");
             if (e.getCause() instanceof MessageWriter.Overloaded overloaded) {
@@ -300,8 +307,9 @@ public final class ChatApi {
         return store.chat(chatId).orElseThrow(() -> notFound(chatId));
     }
 
+    /** Membership as the store has it now: reads and changes must not go by a cache that may lag. */
     private void requireMember(String chatId, Principal me) {
-        if (!membership.isMember(chatId, me.personId())) {
+        if (!store.isMember(chatId, me.personId())) {
             metrics.rejected("not_member");
             throw notFound(chatId);
         }
@@ -395,19 +403,12 @@ public final class ChatApi {
     }
 
     private Long seqParam(Context ctx, String name) {
-        String raw = ctx.queryParam(name);
-        if (raw == null || raw.isBlank()) {
-            return null;
-        }
         try {
-            long value = Long.parseLong(raw.strip());
-            if (value >= 0) {
-                return value;
-            }
-        } catch (NumberFormatException e) {
-            // reported below
+            return QueryParams.nonNegativeLong(ctx, name, "a sequence number");
+        } catch (ApiProblem e) {
+            metrics.rejected("bad_request");
+            throw e;
         }
-        throw badRequest("'" + name + "': a sequence number, a whole number >= 0 (got '" + raw + "')");
     }
 
     private long pathSeq(Context ctx) {
@@ -424,19 +425,12 @@ public final class ChatApi {
     }
 
     private int intParam(Context ctx, String name, int fallback, int min, int max) {
-        String raw = ctx.queryParam(name);
-        if (raw == null || raw.isBlank()) {
-            return fallback;
-        }
         try {
-            int value = Integer.parseInt(raw.strip());
-            if (value >= min && value <= max) {
-                return value;
-            }
-        } catch (NumberFormatException e) {
-            // reported below
+            return QueryParams.intParam(ctx, name, fallback, min, max);
+        } catch (ApiProblem e) {
+            metrics.rejected("bad_request");
+            throw e;
         }
-        throw badRequest("'" + name + "': a whole number " + min + "-" + max + " (got '" + raw + "')");
     }
 
     private ChatStore.ListCursor listCursor(String raw) {
@@ -455,13 +449,5 @@ public final class ChatApi {
     private static String encodeCursor(ChatInfo last) {
         return Base64.getUrlEncoder().withoutPadding().encodeToString(
                 (last.lastActivityAt().toEpochMilli() + ":" + last.id()).getBytes(StandardCharsets.UTF_8));
-    }
-
-    private static String sha256(String text) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8)));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("the JDK has no SHA-256", e);
-        }
     }
 }

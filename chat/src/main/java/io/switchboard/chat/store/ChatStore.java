@@ -161,6 +161,11 @@ public final class ChatStore {
                 .mapTo(Long.class).findOne());
     }
 
+    public boolean isMember(String chatId, String personId) {
+        return jdbi.withHandle(h -> h.createQuery("select count(*) from chat_members where chat_id = :c and person_id = :p")
+                .bind("c", chatId).bind("p", personId).mapTo(Integer.class).one()) > 0;
+    }
+
     /** Members in the order they joined (the creator first). */
     public List<String> members(String chatId) {
         return jdbi.withHandle(h -> membersIn(h, chatId));
@@ -311,9 +316,14 @@ public final class ChatStore {
             }
             long now = clock.millis();
             long rev = nextRev(h, chatId);
-            h.createUpdate("update chat_messages set body = null, deleted_at = :now, deleted_rev = :rev"
-                            + " where chat_id = :c and seq = :s")
+            // Conditional, so two deletions racing on PostgreSQL tombstone the message once.
+            int changed = h.createUpdate("update chat_messages set body = null, deleted_at = :now, deleted_rev = :rev"
+                            + " where chat_id = :c and seq = :s and deleted_at is null")
                     .bind("now", now).bind("rev", rev).bind("c", chatId).bind("s", seq).execute();
+            if (changed == 0) {
+                h.rollback();
+                return new Deletion(DeleteOutcome.ALREADY_DELETED, message);
+            }
             return new Deletion(DeleteOutcome.DELETED, new Message(message.id(), chatId, seq, message.senderId(), null,
                     message.sentAt(), rev, Instant.ofEpochMilli(now)));
         });
@@ -331,8 +341,14 @@ public final class ChatStore {
                 return Optional.empty();
             }
             long rev = nextRev(h, chatId);
-            h.createUpdate("update chat_members set last_read_seq = :s, read_rev = :rev where chat_id = :c and person_id = :p")
+            // Conditional: two receipts racing on PostgreSQL never move the position back.
+            int moved = h.createUpdate("update chat_members set last_read_seq = :s, read_rev = :rev"
+                            + " where chat_id = :c and person_id = :p and last_read_seq < :s")
                     .bind("s", seq).bind("rev", rev).bind("c", chatId).bind("p", personId).execute();
+            if (moved == 0) {
+                h.rollback();
+                return Optional.empty();
+            }
             return Optional.of(new Receipt(chatId, personId, seq, rev));
         });
     }

@@ -25,8 +25,10 @@ import org.slf4j.LoggerFactory;
  * whatever has queued up and stores it in a single transaction: for each message it takes the
  * chat's next sequence number ({@code UPDATE ... RETURNING} on the chat's row, so numbers have no
  * gaps and no duplicates, on PostgreSQL across nodes too), inserts the message and moves the
- * sender's own read position. Only after the commit is each sender's future completed — the
- * API's acknowledgement — and the committed messages handed to {@code committed} for delivery.
+ * sender's own read position. The numbering update only matches while the sender is a member, so
+ * a sender who left a moment ago (on any node) cannot post. After the commit the new messages are
+ * handed to {@code committed} for delivery, and only then is each sender's future completed — the
+ * API's acknowledgement — so whatever the sender does next comes after the message's event.
  *
  * <p>Idempotency: a message sent with a key that the same sender used before is not stored
  * again; the first message is returned instead (or {@link ChatStore.IdempotencyConflict} when the
@@ -55,6 +57,13 @@ public final class MessageWriter implements AutoCloseable {
 
     /** A stored message; {@code replayed} when it was stored by an earlier request with the same key. */
     public record Sent(Message message, boolean replayed) {
+    }
+
+    /** The sender is not (or no longer) a member of the chat; the message names the chat. */
+    public static final class NotMember extends RuntimeException {
+        NotMember(String chatId) {
+            super(chatId, null, false, false);
+        }
     }
 
     /** The writer's queue is full or it is stopping. */
@@ -117,7 +126,7 @@ public final class MessageWriter implements AutoCloseable {
     }
 
     private void store(List<Send> batch) {
-        List<Sent> results;
+        List<Outcome> results;
         try {
             results = writeInTransaction(batch);
         } catch (RuntimeException e) {
@@ -132,15 +141,9 @@ public final class MessageWriter implements AutoCloseable {
             return;
         }
         List<Message> fresh = new ArrayList<>(results.size());
-        for (int i = 0; i < batch.size(); i++) {
-            Sent sent = results.get(i);
-            if (sent == null) {
-                batch.get(i).done().completeExceptionally(new ChatStore.IdempotencyConflict());
-                continue;
-            }
-            batch.get(i).done().complete(sent);
-            if (!sent.replayed()) {
-                fresh.add(sent.message());
+        for (Outcome outcome : results) {
+            if (outcome.sent() != null && !outcome.sent().replayed()) {
+                fresh.add(outcome.sent().message());
             }
         }
         if (!fresh.isEmpty()) {
@@ -150,9 +153,28 @@ public final class MessageWriter implements AutoCloseable {
                 log.error("delivering {} committed messages failed", fresh.size(), e);
             }
         }
+        for (int i = 0; i < batch.size(); i++) {
+            Outcome outcome = results.get(i);
+            if (outcome.sent() != null) {
+                batch.get(i).done().complete(outcome.sent());
+            } else {
+                batch.get(i).done().completeExceptionally(outcome.refusal());
+            }
+        }
     }
 
-    private List<Sent> writeInTransaction(List<Send> batch) {
+    /** What became of one send in a batch: stored (or found stored), or refused. */
+    private record Outcome(Sent sent, RuntimeException refusal) {
+        static Outcome stored(Sent sent) {
+            return new Outcome(sent, null);
+        }
+
+        static Outcome refused(RuntimeException why) {
+            return new Outcome(null, why);
+        }
+    }
+
+    private List<Outcome> writeInTransaction(List<Send> batch) {
         try {
             return jdbi.inTransaction(h -> write(h.getConnection(), batch));
         } catch (SQLException e) {
@@ -167,19 +189,20 @@ public final class MessageWriter implements AutoCloseable {
 
     private static final String FIND_KEY = "select * from chat_messages where sender_id = ? and idempotency_key = ?";
     private static final String NEXT_SEQ = "update chat_chats set last_seq = last_seq + 1, rev = rev + 1,"
-            + " last_activity_at = ? where id = ? returning last_seq, rev";
+            + " last_activity_at = ? where id = ? and exists (select 1 from chat_members where chat_id = ? and person_id = ?)"
+            + " returning last_seq, rev";
     private static final String INSERT = "insert into chat_messages (chat_id, seq, id, sender_id, body, created_at, rev,"
             + " idempotency_key, request_hash) values (?, ?, ?, ?, ?, ?, ?, ?, ?)";
     private static final String READ_OWN = "update chat_members set last_read_seq = ?, read_rev = ?"
             + " where chat_id = ? and person_id = ? and last_read_seq < ?";
 
     /**
-     * Writes a batch inside the caller's transaction. Returns one result per send, in order; null
-     * marks an idempotency conflict (the key came before with another request). Plain JDBC: this is the hot path of every message.
+     * Writes a batch inside the caller's transaction. Returns one outcome per send, in order.
+     * Plain JDBC: this is the hot path of every message.
      */
-    private List<Sent> write(Connection connection, List<Send> batch) throws SQLException {
+    private List<Outcome> write(Connection connection, List<Send> batch) throws SQLException {
         long now = clock.millis();
-        List<Sent> results = new ArrayList<>(batch.size());
+        List<Outcome> results = new ArrayList<>(batch.size());
         Map<String, Earlier> keysInBatch = new HashMap<>();
         try (PreparedStatement findKey = connection.prepareStatement(FIND_KEY);
              PreparedStatement nextSeq = connection.prepareStatement(NEXT_SEQ);
@@ -193,7 +216,9 @@ public final class MessageWriter implements AutoCloseable {
                         earlier = stored(findKey, send);
                     }
                     if (earlier != null) {
-                        results.add(earlier.requestHash().equals(send.requestHash()) ? new Sent(earlier.message(), true) : null);
+                        results.add(earlier.requestHash().equals(send.requestHash())
+                                ? Outcome.stored(new Sent(earlier.message(), true))
+                                : Outcome.refused(new ChatStore.IdempotencyConflict()));
                         continue;
                     }
                 }
@@ -201,9 +226,13 @@ public final class MessageWriter implements AutoCloseable {
                 long rev;
                 nextSeq.setLong(1, now);
                 nextSeq.setString(2, send.chatId());
+                nextSeq.setString(3, send.chatId());
+                nextSeq.setString(4, send.senderId());
                 try (ResultSet rs = nextSeq.executeQuery()) {
                     if (!rs.next()) {
-                        throw new SQLException("chat " + send.chatId() + " does not exist");
+                        // no such chat, or the sender is not in it
+                        results.add(Outcome.refused(new NotMember(send.chatId())));
+                        continue;
                     }
                     seq = rs.getLong(1);
                     rev = rs.getLong(2);
@@ -229,7 +258,7 @@ public final class MessageWriter implements AutoCloseable {
                 if (batchKey != null) {
                     keysInBatch.put(batchKey, new Earlier(message, send.requestHash()));
                 }
-                results.add(new Sent(message, false));
+                results.add(Outcome.stored(new Sent(message, false)));
             }
             insert.executeBatch();
             readOwn.executeBatch();

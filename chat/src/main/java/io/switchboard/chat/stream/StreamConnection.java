@@ -41,14 +41,19 @@ import org.eclipse.jetty.websocket.api.Callback;
 final class StreamConnection {
     static final int SLOW_CONSUMER = 4008;
     static final int TOKEN_EXPIRED = 4001;
-    private static final int REPLAY_PAGE = 200;
+    private static final int MAX_REPLAY_PAGE = 200;
     private static final int MAX_BAD_FRAMES = 20;
+    /** How long a replay waits for the client to take frames before it counts as a slow consumer. */
+    private static final long ROOM_TIMEOUT_NANOS = 10_000_000_000L;
 
     private final WsContext ctx;
     private final StreamHub hub;
     private final Clock clock;
     private final int queueLimit;
+    private final int replayPage;
     private final AtomicInteger unwritten = new AtomicInteger();
+    /** Signalled when frames are written, for a replay waiting for room. */
+    private final Object room = new Object();
     private final Map<String, Cursor> cursors = new HashMap<>();
     private volatile Principal principal;
     private volatile String accessToken;
@@ -82,6 +87,8 @@ final class StreamConnection {
         this.hub = hub;
         this.clock = clock;
         this.queueLimit = queueLimit;
+        // A page must fit in the room a replay waits for (half the limit), with room to spare for live frames.
+        this.replayPage = Math.max(1, Math.min(MAX_REPLAY_PAGE, queueLimit / 4));
     }
 
     String personId() {
@@ -228,6 +235,9 @@ final class StreamConnection {
     private void replayMessages(String chatId) {
         int idleRounds = 0;
         while (true) {
+            if (!awaitRoom()) {
+                return;
+            }
             long from;
             synchronized (this) {
                 Cursor cursor = cursors.get(chatId);
@@ -236,10 +246,7 @@ final class StreamConnection {
                 }
                 from = cursor.delivered;
             }
-            List<Message> page = hub.store().messages(chatId, from, null, REPLAY_PAGE);
-            if (!awaitRoom()) {
-                return;
-            }
+            List<Message> page = hub.store().messages(chatId, from, null, replayPage);
             synchronized (this) {
                 Cursor cursor = cursors.get(chatId);
                 if (closed || cursor == null) {
@@ -251,16 +258,16 @@ final class StreamConnection {
                         cursor.delivered = message.seq();
                     }
                 }
-                if (page.size() < REPLAY_PAGE && cursor.delivered >= cursor.mark) {
+                if (page.size() < replayPage && cursor.delivered >= cursor.mark) {
                     cursor.replaying = false;
                     return;
                 }
                 idleRounds = page.isEmpty() ? idleRounds + 1 : 0;
                 if (idleRounds > 500) {
-                    // The mark names a message the store does not show (it cannot be committed
-                    // and missing); rather than wait forever, go live from what was delivered.
-                    cursor.mark = cursor.delivered;
-                    cursor.replaying = false;
+                    // The mark names a message the store does not show after five seconds of
+                    // asking; the stream cannot be made whole here, so the client is told to
+                    // come back and resume rather than silently miss it.
+                    close(1011, "missed messages could not be read; reconnect and resume");
                     return;
                 }
             }
@@ -287,20 +294,42 @@ final class StreamConnection {
         }
     }
 
-    /** Waits until at most half the queue limit is unwritten; false (and the stream closed) if that takes too long. */
+    /**
+     * Waits until at most half the queue limit is unwritten; false (and the stream closed) if that
+     * takes too long. Never holds the room monitor while taking this object's: a write callback may
+     * run inside a send, which holds this object's, and then signals the room.
+     */
     private boolean awaitRoom() {
-        long deadline = System.nanoTime() + 10_000_000_000L;
-        while (unwritten.get() > queueLimit / 2) {
-            if (System.nanoTime() > deadline) {
-                synchronized (this) {
-                    closeSlow();
+        long deadline = System.nanoTime() + ROOM_TIMEOUT_NANOS;
+        boolean timedOut = false;
+        synchronized (room) {
+            while (unwritten.get() > queueLimit / 2) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    timedOut = true;
+                    break;
                 }
-                return false;
+                try {
+                    room.wait(Math.max(1, left / 1_000_000));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return false;
+                }
             }
-            sleepQuietly(2);
         }
         synchronized (this) {
+            if (timedOut) {
+                closeSlow();
+            }
             return !closed;
+        }
+    }
+
+    private void written() {
+        if (unwritten.decrementAndGet() == queueLimit / 2) {
+            synchronized (room) {
+                room.notifyAll();
+            }
         }
     }
 
@@ -321,13 +350,13 @@ final class StreamConnection {
             return;
         }
         ctx.session.sendText(frame, Callback.from(() -> {
-            unwritten.decrementAndGet();
+            written();
             switch (kind) {
                 case LIVE -> hub.metrics().delivered(clock.millis() - committedAtMillis);
                 case REPLAY -> hub.metrics().replayed();
                 case CONTROL -> { }
             }
-        }, failure -> unwritten.decrementAndGet()));
+        }, failure -> written()));
     }
 
     /** Counts a frame from the client that could not be understood; too many and the stream is closed. */

@@ -8,6 +8,7 @@ import io.javalin.websocket.WsContext;
 import io.switchboard.chat.ChatMetrics;
 import io.switchboard.chat.ChatSettings;
 import io.switchboard.chat.store.ChatStore;
+import io.switchboard.platform.auth.BearerToken;
 import io.switchboard.platform.auth.PersonAuth;
 import io.switchboard.platform.auth.Principal;
 import io.switchboard.platform.http.ApiProblem;
@@ -124,10 +125,7 @@ public final class StreamEndpoint {
     }
 
     private static String token(String header, String queryToken) {
-        if (header != null && header.strip().regionMatches(true, 0, "Bearer ", 0, 7)) {
-            return header.strip().substring(7).strip();
-        }
-        return queryToken == null || queryToken.isBlank() ? null : queryToken.strip();
+        return BearerToken.from(header).orElse(queryToken == null || queryToken.isBlank() ? null : queryToken.strip());
     }
 
     private void connected(WsContext ctx) {

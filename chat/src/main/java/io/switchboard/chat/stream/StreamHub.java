@@ -86,7 +86,14 @@ public final class StreamHub {
             }
             String frame = shared != null ? shared : frames.of(event, recipient);
             for (StreamConnection stream : streams) {
-                stream.onEvent(event, frame);
+                try {
+                    stream.onEvent(event, frame);
+                } catch (RuntimeException e) {
+                    // One broken stream must not cost the others on this lane their event; this one
+                    // cannot know what it missed, so it is closed and its client resumes.
+                    log.warn("delivering to a stream of {} failed: {}", recipient, e.toString());
+                    stream.close(1011, "delivery failed; reconnect and resume");
+                }
             }
         }
     }

@@ -2,7 +2,6 @@ package io.switchboard.platform.auth;
 
 import io.javalin.http.Context;
 import io.switchboard.platform.http.ApiProblem;
-import java.util.Locale;
 
 /**
  * Guards admin routes with a bearer token (RFC 6750): an admin token ({@code sbat_...}, see
@@ -39,13 +38,9 @@ public final class AdminAuth {
             throw ApiProblem.unauthorized("This endpoint needs an admin token: 'Authorization: Bearer <token>'.")
                     .withHeader("WWW-Authenticate", CHALLENGE);
         }
-        String[] parts = header.strip().split("\\s+", 2);
-        if (parts.length != 2 || !parts[0].toLowerCase(Locale.ROOT).equals("bearer")) {
-            throw ApiProblem.unauthorized("The Authorization header must use the Bearer scheme.")
-                    .withHeader("WWW-Authenticate", CHALLENGE);
-        }
-        String token = parts[1].strip();
-        if (people != null && !token.startsWith(AdminTokens.PREFIX)) {
+        String token = BearerToken.from(header).orElseThrow(() -> ApiProblem.unauthorized(
+                "The Authorization header must use the Bearer scheme.").withHeader("WWW-Authenticate", CHALLENGE));
+        if (people != null && !isAdminToken(token)) {
             Principal principal = people.principal(token).orElseThrow(() -> ApiProblem.unauthorized(
                             "The access token is not valid or has expired.")
                     .withHeader("WWW-Authenticate", CHALLENGE + ", error=\"invalid_token\""));
@@ -58,5 +53,10 @@ public final class AdminAuth {
             throw ApiProblem.unauthorized("The admin token is not valid.")
                     .withHeader("WWW-Authenticate", CHALLENGE + ", error=\"invalid_token\"");
         }
+    }
+
+    /** Whether a bearer token is an admin token ({@code sbat_...}) rather than a person's access token. */
+    public static boolean isAdminToken(String token) {
+        return token.startsWith(AdminTokens.PREFIX);
     }
 }

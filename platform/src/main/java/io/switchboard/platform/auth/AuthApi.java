@@ -6,6 +6,7 @@ import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import io.switchboard.platform.http.ApiProblem;
 import io.switchboard.platform.http.HttpRoutes;
+import io.switchboard.platform.http.QueryParams;
 import io.switchboard.platform.http.RequestBodies;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -102,7 +103,7 @@ public final class AuthApi implements HttpRoutes {
         requirePersonOrAdmin(ctx);
         String prefix = ctx.queryParam("username");
         String after = ctx.queryParam("after");
-        int limit = limit(ctx.queryParam("limit"));
+        int limit = QueryParams.intParam(ctx, "limit", 50, 1, MAX_LIST);
         List<Person> page = auth.people().list(prefix == null ? "" : prefix.strip().toLowerCase(java.util.Locale.ROOT),
                 after, limit);
         Map<String, Object> answer = new LinkedHashMap<>();
@@ -150,27 +151,11 @@ public final class AuthApi implements HttpRoutes {
     }
 
     private void requirePersonOrAdmin(Context ctx) {
-        String header = ctx.header("Authorization");
-        if (header != null && header.strip().regionMatches(true, 0, "Bearer sbat_", 0, 12)) {
+        if (BearerToken.from(ctx.header("Authorization")).filter(AdminAuth::isAdminToken).isPresent()) {
             adminAuth.requireAdmin(ctx);
         } else {
             auth.require(ctx);
         }
-    }
-
-    private static int limit(String raw) {
-        if (raw == null) {
-            return 50;
-        }
-        try {
-            int limit = Integer.parseInt(raw.strip());
-            if (limit >= 1 && limit <= MAX_LIST) {
-                return limit;
-            }
-        } catch (NumberFormatException e) {
-            // reported below
-        }
-        throw ApiProblem.badRequest("'limit': a whole number 1-" + MAX_LIST + " (got '" + raw + "')");
     }
 
     private static String text(JsonNode body, String field) {

@@ -7,23 +7,28 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * Counts failures per key (a user name, an address) in a fixed window and says when a key has
+ * Counts attempts per key (a user name, an address) in a fixed window and refuses a key that has
  * used up its allowance: the brake on password guessing. The window starts at a key's first
- * failure; once it has passed, the key starts afresh. A success may {@link #clear} a key.
+ * attempt; once it has passed, the key starts afresh.
+ *
+ * <p>An attempt is reserved before the slow password check ({@link #tryReserve}) and given back
+ * if it succeeded ({@link #release}), so a burst of parallel guesses cannot all pass the check
+ * before the first failure is counted.
  *
  * <p>Keys live in memory on this node only; a cluster behind a balancer multiplies the allowance
- * by the number of nodes at most, which still bounds guessing. The map is swept when it grows,
- * so a flood of distinct keys costs memory only for one window.
+ * by the number of nodes at most, which still bounds guessing. The map holds at most
+ * {@link #MAX_KEYS} keys: past that it is swept of finished windows, and if that is not enough,
+ * emptied (a flood of distinct keys then costs the flooder their own counts, not our memory).
  */
 public final class FailureLimiter {
-    private static final int SWEEP_ABOVE = 10_000;
+    static final int MAX_KEYS = 100_000;
 
     private final int allowance;
     private final Duration window;
     private final Clock clock;
     private final Map<String, Window> windows = new ConcurrentHashMap<>();
 
-    private record Window(long startedAt, int failures) {
+    private record Window(long startedAt, int attempts) {
     }
 
     public FailureLimiter(int allowance, Duration window, Clock clock) {
@@ -32,27 +37,35 @@ public final class FailureLimiter {
         this.clock = clock;
     }
 
-    /** Zero when the key may try again now; otherwise how long until it may. */
-    public Duration retryAfter(String key) {
-        Window w = windows.get(key);
+    /**
+     * Takes one attempt of the key's allowance. Returns zero when taken; otherwise how long until
+     * the key may try again (nothing taken).
+     */
+    public Duration tryReserve(String key) {
         long now = clock.millis();
-        if (w == null || w.failures() < allowance || now - w.startedAt() >= window.toMillis()) {
-            return Duration.ZERO;
-        }
-        return Duration.ofMillis(w.startedAt() + window.toMillis() - now);
-    }
-
-    public void fail(String key) {
-        long now = clock.millis();
-        windows.compute(key, (k, w) -> w == null || now - w.startedAt() >= window.toMillis()
-                ? new Window(now, 1) : new Window(w.startedAt(), w.failures() + 1));
-        if (windows.size() > SWEEP_ABOVE) {
+        Window[] refused = new Window[1];
+        windows.compute(key, (k, w) -> {
+            if (w == null || now - w.startedAt() >= window.toMillis()) {
+                return new Window(now, 1);
+            }
+            if (w.attempts() >= allowance) {
+                refused[0] = w;
+                return w;
+            }
+            return new Window(w.startedAt(), w.attempts() + 1);
+        });
+        if (windows.size() > MAX_KEYS) {
             sweep(now);
         }
+        if (refused[0] == null) {
+            return Duration.ZERO;
+        }
+        return Duration.ofMillis(Math.max(1, refused[0].startedAt() + window.toMillis() - now));
     }
 
-    public void clear(String key) {
-        windows.remove(key);
+    /** Gives back an attempt that turned out well. */
+    public void release(String key) {
+        windows.computeIfPresent(key, (k, w) -> w.attempts() <= 1 ? null : new Window(w.startedAt(), w.attempts() - 1));
     }
 
     private void sweep(long now) {
@@ -60,6 +73,9 @@ public final class FailureLimiter {
             if (now - it.next().startedAt() >= window.toMillis()) {
                 it.remove();
             }
+        }
+        if (windows.size() > MAX_KEYS) {
+            windows.clear();
         }
     }
 }

@@ -37,8 +37,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class PersonAuth {
     public static final List<String> KNOWN_KEYS = List.of("signUp", "accessTokenTtl", "refreshTokenTtl",
-            "passwordHashMemory", "passwordHashIterations", "signInFailuresPerUser", "signInFailuresPerAddress",
-            "signInWindow");
+            "passwordHashMemory", "passwordHashIterations", "signInFailuresPerUser", "signInFailuresPerUserTotal",
+            "signInFailuresPerAddress", "signInWindow");
     static final Duration REVISION_POLL = Duration.ofMillis(500);
     private static final int MAX_CACHED_VERSIONS = 200_000;
     private static final String CHALLENGE = "Bearer realm=\"switchboard\"";
@@ -47,6 +47,7 @@ public final class PersonAuth {
     private final PersonStore people;
     private final PasswordHasher hasher;
     private final SessionTokens tokens;
+    private final FailureLimiter userAtAddressFailures;
     private final FailureLimiter userFailures;
     private final FailureLimiter addressFailures;
     private final FailureLimiter addressSignUps;
@@ -55,6 +56,8 @@ public final class PersonAuth {
     private final MeterRegistry meters;
     private final Map<String, KnownVersion> versions = new ConcurrentHashMap<>();
     private volatile long knownRevision = -1;
+    /** Moves before cached versions are forgotten; a lookup that began earlier does not cache what it read. */
+    private final java.util.concurrent.atomic.AtomicLong generation = new java.util.concurrent.atomic.AtomicLong();
     private ScheduledExecutorService maintenance;
 
     private record KnownVersion(int version, boolean exists) {
@@ -64,16 +67,21 @@ public final class PersonAuth {
     public record Session(Person person, SessionTokens.Issued tokens) {
     }
 
-    public PersonAuth(PersonStore people, PasswordHasher hasher, SessionTokens tokens, boolean openSignUp,
-                      FailureLimiter userFailures, FailureLimiter addressFailures, FailureLimiter addressSignUps,
+    /** The brakes on guessing: per user from one address, per user from all, per address. */
+    public record Limits(FailureLimiter userAtAddress, FailureLimiter user, FailureLimiter address,
+                         FailureLimiter signUpsPerAddress) {
+    }
+
+    public PersonAuth(PersonStore people, PasswordHasher hasher, SessionTokens tokens, boolean openSignUp, Limits limits,
                       Clock clock, MeterRegistry meters) {
         this.people = people;
         this.hasher = hasher;
         this.tokens = tokens;
         this.openSignUp = openSignUp;
-        this.userFailures = userFailures;
-        this.addressFailures = addressFailures;
-        this.addressSignUps = addressSignUps;
+        this.userAtAddressFailures = limits.userAtAddress();
+        this.userFailures = limits.user();
+        this.addressFailures = limits.address();
+        this.addressSignUps = limits.signUpsPerAddress();
         this.clock = clock;
         this.meters = meters;
     }
@@ -101,12 +109,13 @@ public final class PersonAuth {
         int iterations = section.integer("passwordHashIterations", 2, 1, 100);
         Duration window = section.duration("signInWindow", Duration.ofMinutes(15));
         int perUser = section.integer("signInFailuresPerUser", 5, 1, 1_000_000);
+        int perUserTotal = section.integer("signInFailuresPerUserTotal", 100, 1, 1_000_000);
         int perAddress = section.integer("signInFailuresPerAddress", 50, 1, 1_000_000);
         PasswordHasher hasher = new PasswordHasher(memory, iterations, Runtime.getRuntime().availableProcessors());
+        Limits limits = new Limits(new FailureLimiter(perUser, window, clock), new FailureLimiter(perUserTotal, window, clock),
+                new FailureLimiter(perAddress, window, clock), new FailureLimiter(perAddress, Duration.ofHours(1), clock));
         return new PersonAuth(new PersonStore(jdbi, clock), hasher, new SessionTokens(jdbi, clock, accessTtl, refreshTtl),
-                signUp.equals("open"), new FailureLimiter(perUser, window, clock),
-                new FailureLimiter(perAddress, window, clock), new FailureLimiter(perAddress, Duration.ofHours(1), clock),
-                clock, meters);
+                signUp.equals("open"), limits, clock, meters);
     }
 
     public PersonStore people() {
@@ -130,10 +139,11 @@ public final class PersonAuth {
             count("sign_ups", "closed");
             throw ApiProblem.forbidden("Sign-up is closed on this node; an administrator creates people (auth.signUp: closed).");
         }
-        refuseWhileLimited(addressSignUps, address, "sign_ups");
         String name = PersonRules.username(username);
         String checkedPassword = PersonRules.password(password, "password");
         String display = PersonRules.displayName(displayName);
+        // Every attempt counts, a taken name too: the brake on filling the store and on trying names.
+        reserve(addressSignUps, address, "sign_ups");
         Person person;
         try {
             person = people.create(name, display, hash(checkedPassword), false);
@@ -141,24 +151,44 @@ public final class PersonAuth {
             count("sign_ups", "taken");
             throw ApiProblem.conflict("'username': " + name + " is taken");
         }
-        addressSignUps.fail(address);
         count("sign_ups", "ok");
         return new Session(person, tokens.issue(new PersonStore.Credentials(person, "", 0)));
     }
 
     /**
      * Checks a user name and password. Wrong password and unknown user are the same 401, and
-     * take the same time. Failures are counted per user name and per address; past the allowance
-     * the answer is 429 with {@code Retry-After}, even for the right password.
+     * take the same time. Attempts are counted per user name from this address, per user name from
+     * all addresses, and per address; an attempt is reserved before the password is checked and
+     * given back if it was right, so parallel guesses cannot outrun the count. Past an allowance
+     * the answer is 429 with {@code Retry-After}, even for the right password. Keying the tight
+     * per-user brake by address as well means a stranger cannot lock someone out everywhere.
      */
     public Session signIn(String username, String password, String address) {
         if (username == null || password == null) {
             throw ApiProblem.badRequest("'username' and 'password' are required.");
         }
+        if (username.length() > 64 || password.length() > 4 * PersonRules.MAX_PASSWORD) {
+            count("sign_ins", "unknown_user");
+            throw unauthorized("Wrong user name or password.");
+        }
         String name = username.strip().toLowerCase(Locale.ROOT);
-        refuseWhileLimited(userFailures, "user:" + name, "sign_ins");
-        refuseWhileLimited(addressFailures, address, "sign_ins");
-        Optional<PersonStore.Credentials> found = name.length() <= 32 ? people.credentialsByUsername(name) : Optional.empty();
+        String userKey = "user:" + name;
+        String userAtAddressKey = userKey + "@" + address;
+        reserve(userAtAddressFailures, userAtAddressKey, "sign_ins");
+        try {
+            reserve(userFailures, userKey, "sign_ins");
+        } catch (ApiProblem limited) {
+            userAtAddressFailures.release(userAtAddressKey);
+            throw limited;
+        }
+        try {
+            reserve(addressFailures, address, "sign_ins");
+        } catch (ApiProblem limited) {
+            userAtAddressFailures.release(userAtAddressKey);
+            userFailures.release(userKey);
+            throw limited;
+        }
+        Optional<PersonStore.Credentials> found = people.credentialsByUsername(name);
         boolean good;
         try {
             if (found.isPresent()) {
@@ -168,16 +198,19 @@ public final class PersonAuth {
                 good = false;
             }
         } catch (PasswordHasher.Busy e) {
+            userAtAddressFailures.release(userAtAddressKey);
+            userFailures.release(userKey);
+            addressFailures.release(address);
             count("sign_ins", "busy");
             throw ApiProblem.unavailable("Too many sign-ins at once; retry in a moment.").withHeader("Retry-After", "1");
         }
         if (!good) {
-            userFailures.fail("user:" + name);
-            addressFailures.fail(address);
             count("sign_ins", found.isPresent() ? "wrong_password" : "unknown_user");
             throw unauthorized("Wrong user name or password.");
         }
-        userFailures.clear("user:" + name);
+        userAtAddressFailures.release(userAtAddressKey);
+        userFailures.release(userKey);
+        addressFailures.release(address);
         PersonStore.Credentials credentials = found.get();
         if (hasher.needsRehash(credentials.passwordHash())) {
             people.rehash(credentials.person().id(), hasher.hash(password));
@@ -213,7 +246,7 @@ public final class PersonAuth {
     public void setPassword(String personId, String password) {
         people.setPassword(personId, hash(PersonRules.password(password, "password")));
         tokens.revokeAll(personId);
-        versions.remove(personId);
+        forget(personId);
     }
 
     /** Creates a person without signing them in (admin API, CLI). */
@@ -228,15 +261,16 @@ public final class PersonAuth {
     }
 
     public boolean remove(String personId) {
-        versions.remove(personId);
-        return people.remove(personId);
+        boolean removed = people.remove(personId);
+        forget(personId);
+        return removed;
     }
 
     /** Ends every session of a person: refresh tokens revoked, access tokens refused on every node within a poll. */
     public void signOutEverywhere(String personId) {
         people.bumpTokenVersion(personId);
         tokens.revokeAll(personId);
-        versions.remove(personId);
+        forget(personId);
     }
 
     /**
@@ -249,11 +283,9 @@ public final class PersonAuth {
         if (header == null || header.isBlank()) {
             throw unauthorized("Sign in first: send 'Authorization: Bearer <access token>' (POST /api/v1/auth/sign-in).");
         }
-        String[] parts = header.strip().split("\\s+", 2);
-        if (parts.length != 2 || !parts[0].equalsIgnoreCase("bearer")) {
-            throw unauthorized("The Authorization header must use the Bearer scheme.");
-        }
-        return principal(parts[1].strip()).orElseThrow(() -> ApiProblem.unauthorized(
+        String token = BearerToken.from(header).orElseThrow(() -> unauthorized(
+                "The Authorization header must use the Bearer scheme."));
+        return principal(token).orElseThrow(() -> ApiProblem.unauthorized(
                         "The access token is not valid or has expired; refresh it (POST /api/v1/auth/refresh) or sign in again.")
                 .withHeader("WWW-Authenticate", CHALLENGE + ", error=\"invalid_token\""));
     }
@@ -277,14 +309,28 @@ public final class PersonAuth {
         if (known != null) {
             return known;
         }
+        long before = generation.get();
         KnownVersion fresh = people.credentialsById(personId)
                 .map(c -> new KnownVersion(c.tokenVersion(), true))
                 .orElse(new KnownVersion(-1, false));
         if (versions.size() >= MAX_CACHED_VERSIONS) {
             versions.clear();
         }
-        versions.put(personId, fresh);
+        // What was read may predate a revocation that has since been noticed: keep it only if
+        // nothing was forgotten meanwhile (a forget moves the generation before it clears).
+        if (generation.get() == before) {
+            versions.put(personId, fresh);
+            if (generation.get() != before) {
+                versions.remove(personId, fresh);
+            }
+        }
         return fresh;
+    }
+
+    /** Forgets one person's cached version, after a change to it has committed. */
+    private void forget(String personId) {
+        generation.incrementAndGet();
+        versions.remove(personId);
     }
 
     /**
@@ -313,7 +359,7 @@ public final class PersonAuth {
         try {
             long revision = people.revision();
             if (revision != knownRevision) {
-                // Forget first, then note the revision: a lookup racing with this sees the new state.
+                generation.incrementAndGet();
                 versions.clear();
                 knownRevision = revision;
             }
@@ -338,8 +384,8 @@ public final class PersonAuth {
         }
     }
 
-    private void refuseWhileLimited(FailureLimiter limiter, String key, String meter) {
-        Duration wait = limiter.retryAfter(key);
+    private void reserve(FailureLimiter limiter, String key, String meter) {
+        Duration wait = limiter.tryReserve(key);
         if (!wait.isZero()) {
             count(meter, "limited");
             long seconds = Math.max(1, (wait.toMillis() + 999) / 1000);

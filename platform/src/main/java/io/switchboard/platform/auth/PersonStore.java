@@ -66,10 +66,15 @@ public final class PersonStore {
     }
 
     public Optional<Credentials> credentialsById(String id) {
-        return jdbi.withHandle(h -> h.createQuery("select * from platform_people where id = :id")
+        return jdbi.withHandle(h -> credentialsIn(h, id));
+    }
+
+    /** As {@link #credentialsById}, inside the caller's transaction. */
+    Optional<Credentials> credentialsIn(org.jdbi.v3.core.Handle h, String id) {
+        return h.createQuery("select * from platform_people where id = :id")
                 .bind("id", id)
                 .map(PersonStore::credentials)
-                .findOne());
+                .findOne();
     }
 
     public Optional<Person> byId(String id) {

@@ -32,13 +32,17 @@ import org.jdbi.v3.core.Jdbi;
  *
  * <p><b>Refresh tokens</b> are opaque random strings; the store keeps their SHA-256. Each use
  * rotates it: the old one is marked used and a new one of the same family returned. A used token
- * presented again means a copy leaked, so the whole family is revoked (RFC 9700 §4.14.2).
+ * presented again means a copy leaked, so the whole family is revoked (RFC 9700 §4.14.2). A
+ * refresh token carries the token version it was issued under and is refused once the person's
+ * version moved on; the refresh holds the person's row while it works, so a password change or
+ * "sign out everywhere" racing with it waits for it and then ends what it issued.
  */
 public final class SessionTokens {
     private static final String ISSUER = "switchboard";
     private static final String KEY_NAME = "access-token-hs256";
     private static final String REFRESH_PREFIX = "sbrt_";
-    private static final Duration CLOCK_SKEW = Duration.ofSeconds(30);
+    /** Nodes of one cluster sign and check each other's tokens; their clocks may differ this much. */
+    private static final Duration CLOCK_SKEW = Duration.ofSeconds(5);
 
     private final Jdbi jdbi;
     private final Clock clock;
@@ -103,7 +107,7 @@ public final class SessionTokens {
 
     /** Signs in: a new access token and a refresh token of a new family. */
     public Issued issue(PersonStore.Credentials credentials) {
-        String refresh = newRefreshToken(credentials.person().id(), UUID.randomUUID().toString());
+        String refresh = newRefreshToken(credentials.person().id(), UUID.randomUUID().toString(), credentials.tokenVersion());
         return new Issued(accessToken(credentials), accessTtl.toSeconds(), refresh);
     }
 
@@ -119,46 +123,58 @@ public final class SessionTokens {
         }
         String hash = AdminTokens.hash(refreshToken);
         long now = clock.millis();
-        record Row(String personId, String familyId, long expiresAt, Long usedAt) {
-        }
         String newToken = newTokenText();
-        String personId = jdbi.inTransaction(h -> {
-            Optional<Row> row = h.createQuery("select person_id, family_id, expires_at, used_at from platform_refresh_tokens"
-                            + " where token_hash = :h")
+        record Row(String personId, String familyId, int tokenVersion, long expiresAt, Long usedAt) {
+        }
+        record Outcome(RefreshResult result, PersonStore.Credentials credentials) {
+        }
+        Outcome outcome = jdbi.inTransaction(h -> {
+            Optional<Row> row = h.createQuery("select person_id, family_id, token_version, expires_at, used_at"
+                            + " from platform_refresh_tokens where token_hash = :h")
                     .bind("h", hash)
-                    .map((rs, ctx) -> new Row(rs.getString(1), rs.getString(2), rs.getLong(3),
-                            rs.getObject(4) == null ? null : rs.getLong(4)))
+                    .map((rs, ctx) -> new Row(rs.getString(1), rs.getString(2), rs.getInt(3), rs.getLong(4),
+                            rs.getObject(5) == null ? null : rs.getLong(5)))
                     .findOne();
             if (row.isEmpty()) {
-                return null;
+                return new Outcome(RefreshResult.UNKNOWN, null);
             }
             Row r = row.get();
             if (r.usedAt() != null) {
                 h.createUpdate("delete from platform_refresh_tokens where family_id = :f").bind("f", r.familyId()).execute();
-                return "reused";
+                return new Outcome(RefreshResult.REUSED, null);
             }
             if (r.expiresAt() <= now) {
-                return null;
+                return new Outcome(RefreshResult.UNKNOWN, null);
+            }
+            // Hold the person's row (a no-op update locks it on PostgreSQL; SQLite has one writer
+            // anyway) so a concurrent password change or sign-out waits for this transaction.
+            h.createUpdate("update platform_people set token_version = token_version where id = :p")
+                    .bind("p", r.personId()).execute();
+            Optional<PersonStore.Credentials> person = people.credentialsIn(h, r.personId());
+            if (person.isEmpty() || person.get().tokenVersion() != r.tokenVersion()) {
+                return new Outcome(RefreshResult.REVOKED, null);
             }
             // Only the first of two concurrent refreshes with the same token gets through.
-            int claimed = h.createUpdate("update platform_refresh_tokens set used_at = :now where token_hash = :h and used_at is null")
+            int claimed = h.createUpdate("update platform_refresh_tokens set used_at = :now where token_hash = :h"
+                            + " and used_at is null")
                     .bind("now", now).bind("h", hash).execute();
             if (claimed == 0) {
-                return "reused";
+                return new Outcome(RefreshResult.RACED, null);
             }
-            insertRefresh(h, newToken, r.personId(), r.familyId(), now);
-            return r.personId();
+            insertRefresh(h, newToken, r.personId(), r.familyId(), r.tokenVersion(), now);
+            return new Outcome(RefreshResult.OK, person.get());
         });
-        if (personId == null) {
-            throw new InvalidRefreshToken("the refresh token is unknown or expired; sign in again");
-        }
-        if (personId.equals("reused")) {
-            throw new InvalidRefreshToken("the refresh token was already used; every session of that sign-in is revoked");
-        }
-        PersonStore.Credentials credentials = people.credentialsById(personId)
-                .orElseThrow(() -> new InvalidRefreshToken("the person no longer exists"));
-        return new Issued(accessToken(credentials), accessTtl.toSeconds(), newToken);
+        return switch (outcome.result()) {
+            case OK -> new Issued(accessToken(outcome.credentials()), accessTtl.toSeconds(), newToken);
+            case UNKNOWN -> throw new InvalidRefreshToken("the refresh token is unknown or expired; sign in again");
+            case REVOKED -> throw new InvalidRefreshToken("the sessions of this sign-in have ended; sign in again");
+            case REUSED -> throw new InvalidRefreshToken(
+                    "the refresh token was already used; every session of that sign-in is revoked");
+            case RACED -> throw new InvalidRefreshToken("the refresh token was used by another request at the same moment");
+        };
     }
+
+    private enum RefreshResult { OK, UNKNOWN, REVOKED, REUSED, RACED }
 
     /** Signs out one session: the family of this refresh token is revoked. Unknown tokens are ignored. */
     public void revoke(String refreshToken) {
@@ -239,10 +255,10 @@ public final class SessionTokens {
         return jwt.serialize();
     }
 
-    private String newRefreshToken(String personId, String familyId) {
+    private String newRefreshToken(String personId, String familyId, int tokenVersion) {
         String token = newTokenText();
         long now = clock.millis();
-        jdbi.useHandle(h -> insertRefresh(h, token, personId, familyId, now));
+        jdbi.useHandle(h -> insertRefresh(h, token, personId, familyId, tokenVersion, now));
         return token;
     }
 
@@ -252,12 +268,14 @@ public final class SessionTokens {
         return REFRESH_PREFIX + Base64.getUrlEncoder().withoutPadding().encodeToString(bytes);
     }
 
-    private void insertRefresh(org.jdbi.v3.core.Handle h, String token, String personId, String familyId, long now) {
-        h.createUpdate("insert into platform_refresh_tokens (token_hash, person_id, family_id, created_at, expires_at)"
-                        + " values (:h, :p, :f, :now, :exp)")
+    private void insertRefresh(org.jdbi.v3.core.Handle h, String token, String personId, String familyId,
+                               int tokenVersion, long now) {
+        h.createUpdate("insert into platform_refresh_tokens (token_hash, person_id, family_id, token_version, created_at,"
+                        + " expires_at) values (:h, :p, :f, :v, :now, :exp)")
                 .bind("h", AdminTokens.hash(token))
                 .bind("p", personId)
                 .bind("f", familyId)
+                .bind("v", tokenVersion)
                 .bind("now", now)
                 .bind("exp", now + refreshTtl.toMillis())
                 .execute();

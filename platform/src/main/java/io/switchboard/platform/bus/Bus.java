@@ -8,11 +8,13 @@ import java.util.function.Consumer;
  * with a bus that spans nodes, on every other. Modules meet here instead of importing each other.
  *
  * <p>Contract: every subscriber of a topic receives every event published to it after it
- * subscribed, in the order one publisher published them. Events are plain records that Jackson
- * can write and read, so a bus between nodes can carry them as JSON. Handlers must not block:
- * they run on the bus's delivery thread (the publisher's own thread for {@link LocalBus}); hand
- * slow work to another thread. A handler that throws is logged and counted; the others still
- * receive the event.
+ * subscribed, in the order one publisher published them; between nodes ({@link RabbitBus}) an
+ * event may arrive twice and, while a node is cut off, not at all, so subscribers treat events as
+ * notifications and the store as the truth. Events are plain records that Jackson can write and
+ * read. Handlers run on the bus's delivery thread (the publisher's own for local delivery,
+ * RabbitMQ's consumer thread for events from other nodes): they should hand slow work to another
+ * thread, and may wait only to apply back-pressure. A handler that throws is logged and counted;
+ * the others still receive the event.
  */
 public interface Bus {
     /** Delivers {@code event} to the topic's subscribers. */

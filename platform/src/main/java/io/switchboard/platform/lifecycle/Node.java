@@ -5,7 +5,9 @@ import io.switchboard.platform.auth.AdminTokens;
 import io.switchboard.platform.auth.AuthApi;
 import io.switchboard.platform.auth.PersonAuth;
 import io.switchboard.platform.bus.Bus;
+import io.switchboard.platform.bus.BusSettings;
 import io.switchboard.platform.bus.LocalBus;
+import io.switchboard.platform.bus.RabbitBus;
 import io.switchboard.platform.config.ConfigException;
 import io.switchboard.platform.config.NodeConfig;
 import io.switchboard.platform.http.HttpServer;
@@ -120,7 +122,8 @@ public final class Node {
                 PersonAuth people = personAuth;
                 people.start();
                 started.add(Component.of("auth", () -> { }, people::stop));
-                bus = new LocalBus(metrics.registry());
+                step = "bus";
+                bus = openBus();
 
                 for (NodeModule module : modules) {
                     step = "migrations of " + module.name();
@@ -156,6 +159,19 @@ public final class Node {
                 throw new NodeStartException(step + ": " + (e.getMessage() == null ? e.toString() : e.getMessage()), e);
             }
         }
+    }
+
+    /** The in-process bus, or with {@code bus.url} RabbitMQ between nodes (connecting in the background). */
+    private Bus openBus() {
+        Optional<BusSettings> settings = BusSettings.from(config.section("bus"));
+        if (settings.isEmpty()) {
+            log.info("bus: in-process (single node; set bus.url to join a cluster over RabbitMQ)");
+            return new LocalBus(metrics.registry());
+        }
+        RabbitBus rabbit = new RabbitBus(settings.get(), http.json(), metrics.registry());
+        rabbit.start();
+        started.add(Component.of("bus", () -> { }, rabbit::close));
+        return rabbit;
     }
 
     private void startComponent(Component component) throws Exception {

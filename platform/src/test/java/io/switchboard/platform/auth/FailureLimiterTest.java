@@ -6,24 +6,59 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
 
 class FailureLimiterTest {
+    private static final Instant START = Instant.parse("2026-01-01T00:00:00Z");
+
     @Test
     void aKeyThatUsedItsAllowanceWaitsForTheWindowToPass() {
-        Instant start = Instant.parse("2026-01-01T00:00:00Z");
-        FailureLimiter limiter = new FailureLimiter(3, Duration.ofMinutes(15), Clock.fixed(start, ZoneOffset.UTC));
+        FailureLimiter limiter = new FailureLimiter(3, Duration.ofMinutes(15), Clock.fixed(START, ZoneOffset.UTC));
         for (int i = 0; i < 3; i++) {
-            assertThat(limiter.retryAfter("user:anna")).isZero();
-            limiter.fail("user:anna");
+            assertThat(limiter.tryReserve("user:anna")).isZero();
         }
-        assertThat(limiter.retryAfter("user:anna")).isEqualTo(Duration.ofMinutes(15));
-        assertThat(limiter.retryAfter("user:boris")).isZero();
-        FailureLimiter later = new FailureLimiter(3, Duration.ofMinutes(15),
-                Clock.fixed(start.plus(Duration.ofMinutes(16)), ZoneOffset.UTC));
-        later.fail("x");
-        assertThat(later.retryAfter("x")).isZero();
-        limiter.clear("user:anna");
-        assertThat(limiter.retryAfter("user:anna")).isZero();
+        assertThat(limiter.tryReserve("user:anna")).isEqualTo(Duration.ofMinutes(15));
+        assertThat(limiter.tryReserve("user:boris")).isZero();
+        FailureLimiter later = new FailureLimiter(1, Duration.ofMinutes(15), Clock.fixed(START, ZoneOffset.UTC));
+        later.tryReserve("x");
+        assertThat(later.tryReserve("x")).isPositive();
+    }
+
+    @Test
+    void attemptsGivenBackDoNotCount() {
+        FailureLimiter limiter = new FailureLimiter(2, Duration.ofMinutes(15), Clock.fixed(START, ZoneOffset.UTC));
+        for (int i = 0; i < 10; i++) {
+            assertThat(limiter.tryReserve("user:anna")).isZero();
+            limiter.release("user:anna");
+        }
+        assertThat(limiter.tryReserve("user:anna")).isZero();
+        assertThat(limiter.tryReserve("user:anna")).isZero();
+        assertThat(limiter.tryReserve("user:anna")).isPositive();
+    }
+
+    @Test
+    void parallelAttemptsCannotOutrunTheAllowance() {
+        FailureLimiter limiter = new FailureLimiter(5, Duration.ofMinutes(15), Clock.systemUTC());
+        AtomicInteger allowed = new AtomicInteger();
+        IntStream.range(0, 1000).parallel().forEach(i -> {
+            if (limiter.tryReserve("user:anna").isZero()) {
+                allowed.incrementAndGet();
+            }
+        });
+        assertThat(allowed).hasValue(5);
+    }
+
+    @Test
+    void aFloodOfDistinctKeysDoesNotGrowWithoutBound() {
+        FailureLimiter limiter = new FailureLimiter(5, Duration.ofMinutes(15), Clock.fixed(START, ZoneOffset.UTC));
+        for (int i = 0; i < FailureLimiter.MAX_KEYS + 10; i++) {
+            limiter.tryReserve("addr:" + i);
+        }
+        // the map was emptied once it passed its bound; a key seen before starts afresh
+        for (int i = 0; i < 5; i++) {
+            assertThat(limiter.tryReserve("addr:1")).isZero();
+        }
     }
 }

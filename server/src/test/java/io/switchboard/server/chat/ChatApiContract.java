@@ -257,6 +257,7 @@ abstract class ChatApiContract {
         assertThat(node().call("DELETE", "/api/v1/chats/" + group + "/members/me", clara.accessToken(), null, Map.of())
                 .statusCode()).isEqualTo(204);
         assertProblem(node().get("/api/v1/chats/" + group, clara.accessToken()), 404, "no chat");
+        assertProblem(post("/api/v1/chats/" + group + "/messages", clara, "{\"text\":\"still here?\"}"), 404, "no chat");
         String direct = node().chat(anna, null, boris);
         assertProblem(post("/api/v1/chats/" + direct + "/members", anna, "{\"members\":[\"" + clara.id() + "\"]}"),
                 409, "direct chat");

@@ -1,0 +1,150 @@
+package io.switchboard.platform.bus;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.rabbitmq.client.AMQP;
+import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.Connection;
+import com.rabbitmq.client.ConnectionFactory;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.stream.IntStream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The bus between nodes on the local RabbitMQ (127.0.0.1:5672, guest/guest), each test on an
+ * exchange of its own that is deleted afterwards. RabbitMQ not answering fails the test: the
+ * suite promises the cluster bus works.
+ */
+class RabbitBusTest {
+    private static final URI BROKER = URI.create("amqp://127.0.0.1:5672/");
+
+    sealed interface Shape permits Circle, Square {
+    }
+
+    record Circle(int radius) implements Shape {
+    }
+
+    record Square(int side) implements Shape {
+    }
+
+    record Said(String text, int n) {
+    }
+
+    private final String exchange = "sb_test_" + UUID.randomUUID().toString().substring(0, 12);
+    private final List<RabbitBus> opened = new CopyOnWriteArrayList<>();
+
+    private RabbitBus node(URI url) {
+        RabbitBus bus = new RabbitBus(new BusSettings(url, "guest", "guest", exchange), new ObjectMapper(),
+                new SimpleMeterRegistry());
+        opened.add(bus);
+        return bus;
+    }
+
+    private RabbitBus connectedNode() {
+        RabbitBus bus = node(BROKER);
+        bus.start();
+        await().atMost(Duration.ofSeconds(20)).until(bus::isConnected);
+        return bus;
+    }
+
+    @AfterEach
+    void cleanUp() throws Exception {
+        opened.forEach(RabbitBus::close);
+        try (Connection c = factory().newConnection(); Channel ch = c.createChannel()) {
+            ch.exchangeDelete(exchange);
+        }
+    }
+
+    private static ConnectionFactory factory() throws Exception {
+        ConnectionFactory factory = new ConnectionFactory();
+        factory.setHost(BROKER.getHost());
+        factory.setPort(BROKER.getPort());
+        return factory;
+    }
+
+    @Test
+    void eventsReachOtherNodesInOrderAndTheirOwnSubscribersOnce() {
+        RabbitBus a = node(BROKER);
+        RabbitBus b = node(BROKER);
+        List<Integer> atA = new CopyOnWriteArrayList<>();
+        List<Integer> atB = new CopyOnWriteArrayList<>();
+        a.subscribe("talk", Said.class, said -> atA.add(said.n()));
+        b.subscribe("talk", Said.class, said -> atB.add(said.n()));
+        a.start();
+        b.start();
+        await().atMost(Duration.ofSeconds(20)).until(() -> a.isConnected() && b.isConnected());
+        for (int i = 0; i < 200; i++) {
+            a.publish("talk", new Said("hello", i));
+        }
+        List<Integer> expected = IntStream.range(0, 200).boxed().toList();
+        await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(atB).containsExactlyElementsOf(expected));
+        assertThat(atA).containsExactlyElementsOf(expected);
+    }
+
+    @Test
+    void aSealedTypeReceivesItsSubtypes() {
+        RabbitBus a = connectedNode();
+        RabbitBus b = node(BROKER);
+        List<Shape> shapes = new CopyOnWriteArrayList<>();
+        b.subscribe("shapes", Shape.class, shapes::add);
+        b.start();
+        await().atMost(Duration.ofSeconds(20)).until(b::isConnected);
+        a.publish("shapes", new Circle(3));
+        a.publish("shapes", new Square(4));
+        await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(shapes).containsExactly(new Circle(3), new Square(4)));
+    }
+
+    @Test
+    void eventsPublishedWhileTheConnectionIsDownArriveAfterItComesBack() {
+        RabbitBus a = connectedNode();
+        RabbitBus b = node(BROKER);
+        List<Integer> atB = new CopyOnWriteArrayList<>();
+        b.subscribe("talk", Said.class, said -> atB.add(said.n()));
+        b.start();
+        await().atMost(Duration.ofSeconds(20)).until(b::isConnected);
+        a.dropConnectionForTest();
+        for (int i = 0; i < 20; i++) {
+            a.publish("talk", new Said("during the outage", i));
+        }
+        await().atMost(Duration.ofSeconds(30)).untilAsserted(() ->
+                assertThat(atB).containsAll(IntStream.range(0, 20).boxed().toList()));
+    }
+
+    @Test
+    void withoutABrokerTheNodeStillDeliversToItself() {
+        RabbitBus lonely = node(URI.create("amqp://127.0.0.1:1/"));
+        List<String> got = new CopyOnWriteArrayList<>();
+        lonely.subscribe("talk", Said.class, said -> got.add(said.text()));
+        lonely.start();
+        lonely.publish("talk", new Said("still here", 1));
+        assertThat(got).containsExactly("still here");
+        assertThat(lonely.isConnected()).isFalse();
+    }
+
+    @Test
+    void anEventOfAClassNoSubscriberAskedForIsNotInstantiated() throws Exception {
+        RabbitBus b = node(BROKER);
+        List<Object> got = new CopyOnWriteArrayList<>();
+        b.subscribe("talk", Said.class, got::add);
+        b.start();
+        await().atMost(Duration.ofSeconds(20)).until(b::isConnected);
+        try (Connection c = factory().newConnection(); Channel ch = c.createChannel()) {
+            AMQP.BasicProperties hostile = new AMQP.BasicProperties.Builder().type("java.lang.ProcessBuilder").build();
+            ch.basicPublish(exchange, "talk", hostile, "{\"command\":[\"touch\",\"/tmp/pwned\"]}".getBytes(StandardCharsets.UTF_8));
+            AMQP.BasicProperties garbled = new AMQP.BasicProperties.Builder().type(Said.class.getName()).build();
+            ch.basicPublish(exchange, "talk", garbled, "not json".getBytes(StandardCharsets.UTF_8));
+            AMQP.BasicProperties fine = new AMQP.BasicProperties.Builder().type(Said.class.getName()).build();
+            ch.basicPublish(exchange, "talk", fine, "{\"text\":\"ok\",\"n\":7}".getBytes(StandardCharsets.UTF_8));
+        }
+        await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(got).containsExactly(new Said("ok", 7)));
+    }
+}
