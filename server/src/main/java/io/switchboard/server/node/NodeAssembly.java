@@ -1,5 +1,6 @@
 package io.switchboard.server.node;
 
+import io.switchboard.monitor.Monitor;
 import io.switchboard.telephony.Telephony;
 import io.switchboard.platform.config.ListenAddress;
 import io.switchboard.platform.config.NodeConfig;
@@ -29,7 +30,7 @@ public final class NodeAssembly {
 
     /** Feature modules in start order. Telephony (which opens the SIP listeners) goes here. */
     public static List<NodeModule> modules() {
-        return List.of(new Telephony());
+        return List.of(new Telephony(), new Monitor());
     }
 
     /** A loader that accepts exactly the config sections of the wired modules. */
