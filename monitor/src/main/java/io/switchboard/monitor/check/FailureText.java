@@ -18,6 +18,48 @@ final class FailureText {
     private FailureText() {
     }
 
+    /**
+     * A refused connection still shows something works: the host is up and its network answers,
+     * only the service on that port is not there. Adds that to the steps that worked.
+     */
+    static void noteReachable(Throwable e, String host, java.util.List<String> worked) {
+        if (e instanceof ConnectException && (e.getMessage() == null
+                || !e.getMessage().toLowerCase(Locale.ROOT).contains("timed out"))) {
+            worked.add("the host " + host + " is reachable (it answered, refusing the connection)");
+        }
+    }
+
+    /** Why a TLS handshake failed, in words: mostly certificate trouble. */
+    static String tlsReason(Throwable e) {
+        boolean certificate = false;
+        boolean expired = false;
+        boolean name = false;
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            String m = t.getMessage() == null ? "" : t.getMessage().toLowerCase(Locale.ROOT);
+            if (t instanceof CertificateException || t instanceof java.security.cert.CertPathBuilderException
+                    || t instanceof java.security.cert.CertPathValidatorException || m.contains("pkix")
+                    || m.contains("certification path")) {
+                certificate = true;
+            }
+            if (t instanceof java.security.cert.CertificateExpiredException || m.contains("expired")) {
+                expired = true;
+            }
+            if (m.contains("no subject alternative") || m.contains("doesn't match") || m.contains("no name matching")) {
+                name = true;
+            }
+        }
+        if (expired) {
+            return "its certificate has expired";
+        }
+        if (name) {
+            return "its certificate is for another name";
+        }
+        if (certificate) {
+            return "its certificate is not trusted (no authority this node trusts signed it; caFile can add a private one)";
+        }
+        return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+    }
+
     static String of(Throwable e, String host, int port, Duration timeout) {
         String where = host + (port > 0 ? " port " + port : "");
         String message = e.getMessage() == null ? "" : e.getMessage();
@@ -39,12 +81,7 @@ final class FailureText {
             return "nothing listens on " + where + " (the host said the port is closed)";
         }
         if (e instanceof SSLHandshakeException || e instanceof SSLException) {
-            Throwable cause = e;
-            while (cause.getCause() != null && cause.getCause() != cause) {
-                cause = cause.getCause();
-            }
-            String reason = cause instanceof CertificateException ? "its certificate is not trusted" : message;
-            return "the secure connection (TLS) to " + where + " failed: " + reason;
+            return "the secure connection (TLS) to " + where + " failed: " + tlsReason(e);
         }
         if (e instanceof SocketTimeoutException || e instanceof InterruptedIOException) {
             return "no answer from " + where + " within " + DurationText.spoken(timeout);

@@ -112,6 +112,7 @@ public final class HttpCheck implements Check {
             } catch (IOException e) {
                 total.add(phases);
                 phases.explain(worked, url);
+                FailureText.noteReachable(e, url.getHost(), worked);
                 return down(startedAt, begin, FailureText.of(e, url.getHost(), port(url), monitor.timeout()), worked,
                         details, total);
             }

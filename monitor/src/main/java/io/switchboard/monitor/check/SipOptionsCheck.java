@@ -95,6 +95,7 @@ public final class SipOptionsCheck implements Check {
                     + (exchange.retransmissions > 0 ? ", after " + exchange.retransmissions + " retransmissions" : "") + ")",
                     worked, details);
         } catch (IOException e) {
+            FailureText.noteReachable(e, address.getHostAddress(), worked);
             return CheckResult.down(startedAt, elapsed(begin), FailureText.of(e, address.getHostAddress(), port, monitor.timeout()),
                     worked, details);
         }

@@ -47,6 +47,7 @@ public final class TcpCheck implements Check {
         try (Socket socket = new Socket()) {
             socket.connect(new InetSocketAddress(address, target.port()), (int) Math.min(Integer.MAX_VALUE, remaining));
         } catch (IOException e) {
+            FailureText.noteReachable(e, target.host(), worked);
             String error = e instanceof java.net.SocketTimeoutException
                     ? "could not connect to " + target + " within " + DurationText.spoken(monitor.timeout()) + " (no answer at all)"
                     : FailureText.of(e, target.host(), target.port(), monitor.timeout());

@@ -86,6 +86,7 @@ public final class TlsCheck implements Check {
                 }
             }
         } catch (IOException e) {
+            FailureText.noteReachable(e, target.host(), worked);
             String error = e instanceof java.net.SocketTimeoutException && !worked.isEmpty()
                     ? "the TLS handshake with " + target + " did not finish within " + DurationText.spoken(monitor.timeout())
                     : FailureText.of(e, target.host(), port, monitor.timeout());

@@ -60,6 +60,9 @@ public final class DurationText {
             return ms + " ms";
         }
         long s = ms / 1000;
+        if (s < 10 && ms % 1000 != 0) {
+            return String.format(java.util.Locale.ROOT, "%.1f s", ms / 1000.0);
+        }
         if (s < 60) {
             return s + " s";
         }
