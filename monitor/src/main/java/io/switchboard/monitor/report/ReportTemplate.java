@@ -14,7 +14,7 @@ import java.util.Locale;
  * when it last worked, in sentences that need no knowledge of the protocol.
  */
 public final class ReportTemplate {
-    private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss z", Locale.ROOT);
+    private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss z", Locale.ENGLISH);
 
     private ReportTemplate() {
     }
