@@ -22,6 +22,7 @@ import io.switchboard.monitor.incident.MonitorStatus;
 import io.switchboard.monitor.incident.StateSnapshot;
 import io.switchboard.monitor.notify.DeliveryLog;
 import io.switchboard.monitor.support.Defs;
+import io.switchboard.monitor.support.MutableClock;
 import io.switchboard.platform.config.StoreSettings;
 import io.switchboard.platform.store.Store;
 import java.nio.file.Path;
@@ -185,7 +186,7 @@ class MonitorStoreTest {
 
     @Test
     void resultsGiveUptimeAndPercentilesAndFoldIntoHoursAndDays() throws Exception {
-        MutableClock clock = new MutableClock(NOW);
+        MutableClock clock = MutableClock.fixedAt(NOW);
         MonitorMetrics metrics = new MonitorMetrics(new SimpleMeterRegistry());
         ResultWriter writer = new ResultWriter(store.jdbi(), metrics, 10_000);
         writer.start();
@@ -273,33 +274,5 @@ class MonitorStoreTest {
                 null, 8));
         assertThat(deliveries.list(opened.id(), null, null, null, 10)).extracting(DeliveryLog.Attempt::outcome)
                 .containsExactly("sent", "failed");
-    }
-
-    /** A clock the test moves. */
-    static final class MutableClock extends Clock {
-        private volatile Instant now;
-
-        MutableClock(Instant now) {
-            this.now = now;
-        }
-
-        void set(Instant value) {
-            now = value;
-        }
-
-        @Override
-        public java.time.ZoneId getZone() {
-            return ZoneOffset.UTC;
-        }
-
-        @Override
-        public Clock withZone(java.time.ZoneId zone) {
-            return this;
-        }
-
-        @Override
-        public Instant instant() {
-            return now;
-        }
     }
 }
