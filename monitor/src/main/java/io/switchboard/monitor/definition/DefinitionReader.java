@@ -373,7 +373,7 @@ public final class DefinitionReader {
             throw DefinitionException.invalid(null, "the file must hold a block with channels, monitors and maintenance");
         }
         Fields file = new Fields(root);
-        file.refuseUnknown(FILE_KEYS, "the monitor file");
+        file.refuseUnknown(FILE_KEYS, "monitor files");
         List<ChannelDefinition> channels = new ArrayList<>();
         Set<String> channelNames = new LinkedHashSet<>();
         forEachItem(root, "channels", (path, item) -> {

@@ -67,7 +67,8 @@ public final class MonitorCatalog {
     public Saved<MonitorDefinition> putMonitor(MonitorDefinition monitor) {
         return jdbi.inTransaction(h -> {
             bumpRevision(h);
-            return new Saved<>(monitor, writeMonitor(h, monitor));
+            boolean created = writeMonitor(h, monitor);
+            return new Saved<>(findMonitor(h, monitor.name()).orElseThrow(), created);
         });
     }
 
@@ -104,7 +105,8 @@ public final class MonitorCatalog {
         });
     }
 
-    private boolean writeMonitor(Handle h, MonitorDefinition monitor) {
+    private boolean writeMonitor(Handle h, MonitorDefinition given) {
+        MonitorDefinition monitor = unmask(given, findMonitor(h, given.name()));
         Set<String> channels = new HashSet<>(h.createQuery("SELECT name FROM monitor_channels").mapTo(String.class).list());
         for (String channel : monitor.channels()) {
             if (!channels.contains(channel)) {
@@ -114,6 +116,31 @@ public final class MonitorCatalog {
         }
         return upsert(h, "monitor_monitors", monitor.name(), monitor.type().wireName(),
                 json(DefinitionWriter.monitor(monitor, DefinitionWriter.Secrets.REVEAL)));
+    }
+
+    /** Header values sent back masked keep the stored ones (the API masks credentials such as Authorization). */
+    static MonitorDefinition unmask(MonitorDefinition given, Optional<MonitorDefinition> stored) {
+        if (!(given.options() instanceof CheckOptions.Http http) || !http.headers().containsValue(DefinitionReader.MASK)) {
+            return given;
+        }
+        java.util.Map<String, String> headers = new java.util.LinkedHashMap<>(http.headers());
+        for (var e : http.headers().entrySet()) {
+            if (!DefinitionReader.MASK.equals(e.getValue())) {
+                continue;
+            }
+            String current = stored.filter(m -> m.options() instanceof CheckOptions.Http)
+                    .map(m -> ((CheckOptions.Http) m.options()).headers().get(e.getKey())).orElse(null);
+            if (current == null) {
+                throw DefinitionException.invalid("headers." + e.getKey(), "\"" + DefinitionReader.MASK
+                        + "\" stands for the stored value, and there is none; send the real value");
+            }
+            headers.put(e.getKey(), current);
+        }
+        CheckOptions.Http options = new CheckOptions.Http(http.method(), headers, http.body(), http.expectStatus(),
+                http.maxRedirects(), http.keyword(), http.jsonPath(), http.jsonValue(), http.caFile());
+        return new MonitorDefinition(given.name(), given.type(), given.target(), given.interval(), given.timeout(),
+                given.failureThreshold(), given.recoveryThreshold(), given.channels(), given.paused(), given.degradedAbove(),
+                given.reminderEvery(), options);
     }
 
     private static List<MonitorDefinition> monitors(Handle h) {
