@@ -134,6 +134,21 @@ public final class Monitor implements NodeModule {
         context.addRoutes(new ChannelsApi(catalog, apply, dispatcher, context.adminAuth(), context.json(), clock)::register);
         context.addRoutes(new MaintenanceApi(catalog, apply, context.adminAuth(), context.json(), clock)::register);
         context.addRoutes(new IncidentsApi(incidents, deliveries, context.adminAuth())::register);
+        context.addRoutes(routes -> {
+            routes.before("/api/v1/monitor-stats", context.adminAuth()::requireAdmin);
+            routes.get("/api/v1/monitor-stats", ctx -> {
+                Map<String, Object> out = new java.util.LinkedHashMap<>();
+                out.put("monitors", scheduler.size());
+                out.put("running", scheduler.running());
+                out.put("checks", (long) metrics.checksTotal());
+                out.put("checksFailed", (long) metrics.checksFailedTotal());
+                out.put("checksSkipped", (long) metrics.skippedTotal());
+                out.put("lateness", metrics.latenessSummary());
+                out.put("resultsBacklog", writer.backlog());
+                out.put("resultsDropped", (long) metrics.resultsDroppedTotal());
+                ctx.json(out);
+            });
+        });
     }
 
     /** For tests: waits until queued results are written. */

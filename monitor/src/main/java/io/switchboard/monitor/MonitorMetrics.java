@@ -64,6 +64,35 @@ public final class MonitorMetrics {
                 .description("Check results waiting to be written").strongReference(true).register(registry);
     }
 
+    /** Scheduling lateness over the last minute or so, in milliseconds: p50, p90, p99, max, and checks counted. */
+    public Map<String, Object> latenessSummary() {
+        io.micrometer.core.instrument.distribution.HistogramSnapshot snapshot = lateness.takeSnapshot();
+        Map<String, Object> out = new java.util.LinkedHashMap<>();
+        for (io.micrometer.core.instrument.distribution.ValueAtPercentile p : snapshot.percentileValues()) {
+            String name = "p" + Math.round(p.percentile() * 100) + "Ms";
+            out.put(name, Math.round(p.value(TimeUnit.MILLISECONDS) * 10) / 10.0);
+        }
+        out.put("maxMs", Math.round(snapshot.max(TimeUnit.MILLISECONDS) * 10) / 10.0);
+        out.put("checksSinceStart", lateness.count());
+        return out;
+    }
+
+    public double checksTotal() {
+        return checks.values().stream().mapToDouble(Counter::count).sum();
+    }
+
+    public double checksFailedTotal() {
+        return failed.values().stream().mapToDouble(Counter::count).sum();
+    }
+
+    public double skippedTotal() {
+        return skipped.count();
+    }
+
+    public double resultsDroppedTotal() {
+        return resultsDropped.count();
+    }
+
     public void lateness(long nanos) {
         lateness.record(Math.max(0, nanos), TimeUnit.NANOSECONDS);
     }

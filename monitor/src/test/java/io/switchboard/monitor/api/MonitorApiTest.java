@@ -84,6 +84,10 @@ class MonitorApiTest {
         assertThat(result.path("details").path("phases").has("firstByteMs")).isTrue();
         assertThat(node.json("GET", "/api/v1/monitors/web/uptime", null).path("7d").path("checks").asInt()).isPositive();
         assertThat(node.json("GET", "/api/v1/monitors/web/history?period=day", null).path("periods").isArray()).isTrue();
+        JsonNode stats = node.json("GET", "/api/v1/monitor-stats", null);
+        assertThat(stats.path("monitors").asInt()).isEqualTo(1);
+        assertThat(stats.path("checks").asLong()).isPositive();
+        assertThat(stats.path("lateness").has("p99Ms")).isTrue();
 
         // PUT replaces the whole definition; a masked header sent back keeps the stored value
         int before = target.received("/health").size();
