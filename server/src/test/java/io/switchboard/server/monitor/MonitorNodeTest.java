@@ -5,7 +5,6 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.switchboard.monitor.support.LoopbackHttp;
 import io.switchboard.platform.config.NodeConfig;
 import io.switchboard.platform.lifecycle.Node;
 import io.switchboard.server.Main;
