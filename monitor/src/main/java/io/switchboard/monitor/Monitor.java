@@ -151,18 +151,6 @@ public final class Monitor implements NodeModule {
         });
     }
 
-    /** For tests: waits until queued results are written. */
-    public void flushResults(Duration limit) throws InterruptedException {
-        if (writer != null) {
-            writer.flush(limit);
-        }
-    }
-
-    /** For tests: the history folder, to fold on demand. */
-    public HistoryFolder history() {
-        return folder;
-    }
-
     /** For tests: sends due reminders now. */
     public void sweep() {
         tracker.sweep();
