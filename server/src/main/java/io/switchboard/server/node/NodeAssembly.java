@@ -1,6 +1,7 @@
 package io.switchboard.server.node;
 
 import io.switchboard.chat.Chat;
+import io.switchboard.monitor.Monitor;
 import io.switchboard.telephony.Telephony;
 import io.switchboard.platform.config.ListenAddress;
 import io.switchboard.platform.config.NodeConfig;
@@ -30,7 +31,7 @@ public final class NodeAssembly {
 
     /** Feature modules in start order. Telephony (which opens the SIP listeners) goes here. */
     public static List<NodeModule> modules() {
-        return List.of(new Telephony(), new Chat());
+        return List.of(new Telephony(), new Chat(), new Monitor());
     }
 
     /** A loader that accepts exactly the config sections of the wired modules. */

@@ -1,0 +1,158 @@
+package io.switchboard.monitor;
+
+import io.switchboard.monitor.api.ChannelsApi;
+import io.switchboard.monitor.api.IncidentsApi;
+import io.switchboard.monitor.api.MaintenanceApi;
+import io.switchboard.monitor.api.MonitorsApi;
+import io.switchboard.monitor.check.CertificateTrust;
+import io.switchboard.monitor.check.CheckRunner;
+import io.switchboard.monitor.definition.CatalogView;
+import io.switchboard.monitor.definition.ChannelType;
+import io.switchboard.monitor.definition.MonitorCatalog;
+import io.switchboard.monitor.history.HistoryFolder;
+import io.switchboard.monitor.history.ResultStore;
+import io.switchboard.monitor.history.ResultWriter;
+import io.switchboard.monitor.incident.IncidentStore;
+import io.switchboard.monitor.incident.IncidentTracker;
+import io.switchboard.monitor.notify.DeliveryLog;
+import io.switchboard.monitor.notify.NotificationDispatcher;
+import io.switchboard.monitor.notify.NotifierEmail;
+import io.switchboard.monitor.notify.NotifierTelegram;
+import io.switchboard.monitor.notify.NotifierWebhook;
+import io.switchboard.monitor.report.IncidentReports;
+import io.switchboard.monitor.report.ReportRewriter;
+import io.switchboard.monitor.schedule.CheckScheduler;
+import io.switchboard.platform.lifecycle.Component;
+import io.switchboard.platform.lifecycle.NodeContext;
+import io.switchboard.platform.lifecycle.NodeModule;
+import java.net.http.HttpClient;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+import org.jdbi.v3.core.Jdbi;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The monitor module: checks web services, DNS, certificates, ports and SIP devices on a schedule,
+ * keeps their history, opens incidents and tells people in plain words. Its config block is
+ * {@code monitor:} (see README, "Monitor"); what it watches is defined through the API or the
+ * monitor file ({@code switchboard monitor import}).
+ */
+public final class Monitor implements NodeModule {
+    private static final Logger log = LoggerFactory.getLogger(Monitor.class);
+    static final Duration CATALOG_POLL = Duration.ofMillis(250);
+
+    private final Clock clock;
+    private final CheckRunner runner;
+    private volatile CheckScheduler scheduler;
+    private volatile IncidentTracker tracker;
+    private volatile ResultWriter writer;
+    private volatile HistoryFolder folder;
+    private volatile CatalogWatcher watcher;
+
+    public Monitor() {
+        this(Clock.systemUTC(), null);
+    }
+
+    /** For tests: a clock, and a runner whose checks may be replaced (null: the real checks). */
+    public Monitor(Clock clock, CheckRunner runner) {
+        this.clock = clock;
+        this.runner = runner;
+    }
+
+    @Override
+    public String name() {
+        return "monitor";
+    }
+
+    @Override
+    public void assemble(NodeContext context) {
+        MonitorSettings settings = MonitorSettings.from(context.section());
+        Jdbi jdbi = context.store().jdbi();
+        MonitorMetrics metrics = new MonitorMetrics(context.meters());
+        MonitorCatalog catalog = new MonitorCatalog(jdbi, clock);
+        ResultStore results = new ResultStore(jdbi, clock);
+        IncidentStore incidents = new IncidentStore(jdbi);
+        DeliveryLog deliveries = new DeliveryLog(jdbi);
+        writer = new ResultWriter(jdbi, metrics, settings.resultQueue());
+        folder = new HistoryFolder(jdbi, clock, settings.rawRetention(), settings.hourlyRetention(), settings.dailyRetention());
+
+        CertificateTrust trust = new CertificateTrust();
+        HttpClient http = HttpClient.newBuilder().connectTimeout(settings.notifyTimeout())
+                .followRedirects(HttpClient.Redirect.NEVER).build();
+        NotificationDispatcher dispatcher = new NotificationDispatcher(Map.of(
+                ChannelType.WEBHOOK, new NotifierWebhook(http, settings.notifyTimeout()),
+                ChannelType.TELEGRAM, new NotifierTelegram(http, settings.notifyTimeout()),
+                ChannelType.EMAIL, new NotifierEmail(trust, settings.notifyTimeout())),
+                deliveries, metrics, clock, settings.notifyAttempts(), settings.notifyBackoff());
+        ReportRewriter rewriter = settings.llmBaseUrl() == null ? null
+                : new ReportRewriter(settings.llmBaseUrl(), settings.llmModel(), settings.llmApiKey(), settings.llmTimeout());
+        tracker = new IncidentTracker(incidents, writer, dispatcher, new IncidentReports(rewriter), metrics, clock,
+                settings.timeZone(), settings.reminderEvery(), () -> watcher == null ? CatalogView.empty() : watcher.view());
+        scheduler = new CheckScheduler(runner != null ? runner : new CheckRunner(clock), tracker, metrics,
+                settings.maxConcurrentChecks());
+        watcher = new CatalogWatcher(catalog, scheduler, tracker, metrics, CATALOG_POLL, name -> {
+            try {
+                results.forgetState(name);
+            } catch (RuntimeException e) {
+                log.warn("could not forget the state of removed monitor {}: {}", name, e.toString());
+            }
+        });
+        metrics.bindGauges(scheduler::size, scheduler::running, writer::backlog);
+
+        context.addComponent(Component.of("monitor",
+                () -> {
+                    tracker.restore(results.states());
+                    writer.start();
+                    scheduler.start();
+                    watcher.start();
+                    tracker.startSweeping(Duration.ofSeconds(1));
+                    folder.start(Duration.ofMinutes(1));
+                    log.info("monitor: {} monitors scheduled, reports from {}", scheduler.size(),
+                            rewriter == null ? "the template" : "the template rewritten by " + settings.llmModel());
+                },
+                () -> {
+                    watcher.close();
+                    scheduler.close();
+                    tracker.close();
+                    dispatcher.close();
+                    folder.close();
+                    writer.close();
+                }));
+        context.addReadinessCheck("scheduler", () -> scheduler.isRunning() ? Optional.empty()
+                : Optional.of("the monitor scheduler is not running"));
+        Runnable apply = () -> {
+            try {
+                watcher.refresh();
+            } catch (RuntimeException e) {
+                log.warn("applying a monitor change failed (the poller retries): {}", e.toString());
+            }
+        };
+        context.addRoutes(new MonitorsApi(catalog, apply, tracker, results, context.adminAuth(), context.json())::register);
+        context.addRoutes(new ChannelsApi(catalog, apply, dispatcher, context.adminAuth(), context.json(), clock)::register);
+        context.addRoutes(new MaintenanceApi(catalog, apply, context.adminAuth(), context.json(), clock)::register);
+        context.addRoutes(new IncidentsApi(incidents, deliveries, context.adminAuth())::register);
+        context.addRoutes(routes -> {
+            routes.before("/api/v1/monitor-stats", context.adminAuth()::requireAdmin);
+            routes.get("/api/v1/monitor-stats", ctx -> {
+                Map<String, Object> out = new java.util.LinkedHashMap<>();
+                out.put("monitors", scheduler.size());
+                out.put("running", scheduler.running());
+                out.put("checks", (long) metrics.checksTotal());
+                out.put("checksFailed", (long) metrics.checksFailedTotal());
+                out.put("checksSkipped", (long) metrics.skippedTotal());
+                out.put("lateness", metrics.latenessSummary());
+                out.put("resultsBacklog", writer.backlog());
+                out.put("resultsDropped", (long) metrics.resultsDroppedTotal());
+                ctx.json(out);
+            });
+        });
+    }
+
+    /** For tests: sends due reminders now. */
+    public void sweep() {
+        tracker.sweep();
+    }
+}

@@ -1,0 +1,146 @@
+package io.switchboard.monitor;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.switchboard.monitor.check.CheckResult;
+import io.switchboard.monitor.check.CheckStatus;
+import io.switchboard.monitor.definition.CheckType;
+import io.switchboard.monitor.definition.MonitorDefinition;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.IntSupplier;
+
+/**
+ * The monitor module's meters, {@code switchboard_monitor_*} at {@code /metrics}: per monitor its
+ * last check's verdict and latency; overall checks run and failed by type, scheduling lateness,
+ * notifications sent and failed by channel, and what was dropped.
+ */
+public final class MonitorMetrics {
+    private final MeterRegistry registry;
+    private final Timer lateness;
+    private final Counter skipped;
+    private final Counter resultsDropped;
+    private final Map<CheckType, Counter> checks = new ConcurrentHashMap<>();
+    private final Map<CheckType, Counter> failed = new ConcurrentHashMap<>();
+    private final Map<String, PerMonitor> monitors = new ConcurrentHashMap<>();
+
+    /** The values behind one monitor's gauges; NaN until its first check. */
+    private static final class PerMonitor {
+        final AtomicLong up = new AtomicLong(Double.doubleToLongBits(Double.NaN));
+        final AtomicLong latency = new AtomicLong(Double.doubleToLongBits(Double.NaN));
+        List<Gauge> gauges = List.of();
+    }
+
+    public MonitorMetrics(MeterRegistry registry) {
+        this.registry = registry;
+        this.lateness = Timer.builder("switchboard.monitor.schedule.lateness")
+                .description("How late checks start: actual start minus scheduled time")
+                .serviceLevelObjectives(Duration.ofMillis(1), Duration.ofMillis(5), Duration.ofMillis(10), Duration.ofMillis(50),
+                        Duration.ofMillis(100), Duration.ofMillis(250), Duration.ofMillis(500), Duration.ofSeconds(1),
+                        Duration.ofSeconds(2), Duration.ofSeconds(5), Duration.ofSeconds(10))
+                .publishPercentiles(0.5, 0.9, 0.99)
+                .distributionStatisticExpiry(Duration.ofMinutes(1))
+                .register(registry);
+        this.skipped = Counter.builder("switchboard.monitor.checks.skipped")
+                .description("Checks not started because the monitor's previous check was still running")
+                .register(registry);
+        this.resultsDropped = Counter.builder("switchboard.monitor.results.dropped")
+                .description("Check results not stored: the write queue was full or the store refused them")
+                .register(registry);
+    }
+
+    public void bindGauges(IntSupplier scheduled, IntSupplier running, IntSupplier writeBacklog) {
+        Gauge.builder("switchboard.monitor.monitors", scheduled, IntSupplier::getAsInt)
+                .description("Monitors scheduled (not paused)").strongReference(true).register(registry);
+        Gauge.builder("switchboard.monitor.checks.running", running, IntSupplier::getAsInt)
+                .description("Checks in progress now").strongReference(true).register(registry);
+        Gauge.builder("switchboard.monitor.results.backlog", writeBacklog, IntSupplier::getAsInt)
+                .description("Check results waiting to be written").strongReference(true).register(registry);
+    }
+
+    /** Scheduling lateness over the last minute or so, in milliseconds: p50, p90, p99, max, and checks counted. */
+    public Map<String, Object> latenessSummary() {
+        io.micrometer.core.instrument.distribution.HistogramSnapshot snapshot = lateness.takeSnapshot();
+        Map<String, Object> out = new java.util.LinkedHashMap<>();
+        for (io.micrometer.core.instrument.distribution.ValueAtPercentile p : snapshot.percentileValues()) {
+            String name = "p" + Math.round(p.percentile() * 100) + "Ms";
+            out.put(name, Math.round(p.value(TimeUnit.MILLISECONDS) * 10) / 10.0);
+        }
+        out.put("maxMs", Math.round(snapshot.max(TimeUnit.MILLISECONDS) * 10) / 10.0);
+        out.put("checksSinceStart", lateness.count());
+        return out;
+    }
+
+    public double checksTotal() {
+        return checks.values().stream().mapToDouble(Counter::count).sum();
+    }
+
+    public double checksFailedTotal() {
+        return failed.values().stream().mapToDouble(Counter::count).sum();
+    }
+
+    public double skippedTotal() {
+        return skipped.count();
+    }
+
+    public double resultsDroppedTotal() {
+        return resultsDropped.count();
+    }
+
+    public void lateness(long nanos) {
+        lateness.record(Math.max(0, nanos), TimeUnit.NANOSECONDS);
+    }
+
+    public void skipped() {
+        skipped.increment();
+    }
+
+    public void resultsDropped(int count) {
+        resultsDropped.increment(count);
+    }
+
+    public void checked(MonitorDefinition monitor, CheckResult result) {
+        checks.computeIfAbsent(monitor.type(), t -> Counter.builder("switchboard.monitor.checks")
+                .description("Checks run, by type").tag("type", t.wireName()).register(registry)).increment();
+        if (result.status() == CheckStatus.DOWN) {
+            failed.computeIfAbsent(monitor.type(), t -> Counter.builder("switchboard.monitor.checks.failed")
+                    .description("Checks that failed (DOWN), by type").tag("type", t.wireName()).register(registry)).increment();
+        }
+        PerMonitor gauges = monitors.computeIfAbsent(monitor.name(), name -> register(name, monitor.type()));
+        gauges.up.set(Double.doubleToLongBits(result.status().passed() ? 1 : 0));
+        gauges.latency.set(Double.doubleToLongBits(result.latencyMillis() / 1000.0));
+    }
+
+    private PerMonitor register(String name, CheckType type) {
+        PerMonitor values = new PerMonitor();
+        values.gauges = List.of(
+                Gauge.builder("switchboard.monitor.up", values, v -> Double.longBitsToDouble(v.up.get()))
+                        .description("1 when the monitor's last check passed (up or degraded), 0 when it failed")
+                        .tags("monitor", name, "type", type.wireName()).strongReference(true).register(registry),
+                Gauge.builder("switchboard.monitor.latency.seconds", values, v -> Double.longBitsToDouble(v.latency.get()))
+                        .description("The monitor's last check latency")
+                        .tags("monitor", name, "type", type.wireName()).strongReference(true).register(registry));
+        return values;
+    }
+
+    /** Drops a removed or retyped monitor's gauges. */
+    public void forget(String monitor) {
+        PerMonitor values = monitors.remove(monitor);
+        if (values != null) {
+            values.gauges.forEach(registry::remove);
+        }
+    }
+
+    public void notification(String channel, String channelType, boolean sent) {
+        Counter.builder(sent ? "switchboard.monitor.notifications.sent" : "switchboard.monitor.notifications.failed")
+                .description(sent ? "Notifications delivered, by channel" : "Notifications given up after every retry, by channel")
+                .tags("channel", channel, "type", channelType)
+                .register(registry).increment();
+    }
+}

@@ -1,0 +1,122 @@
+package io.switchboard.monitor.api;
+
+import io.javalin.config.RoutesConfig;
+import io.javalin.http.Context;
+import io.switchboard.monitor.incident.Incident;
+import io.switchboard.monitor.incident.IncidentEvent;
+import io.switchboard.monitor.incident.IncidentStore;
+import io.switchboard.monitor.notify.DeliveryLog;
+import io.switchboard.platform.auth.AdminAuth;
+import io.switchboard.platform.http.ApiProblem;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * /api/v1/incidents (newest first, with their reports) and /api/v1/notifications (every delivery
+ * attempt), for admins.
+ */
+public final class IncidentsApi {
+    private final IncidentStore incidents;
+    private final DeliveryLog deliveries;
+    private final AdminAuth adminAuth;
+
+    public IncidentsApi(IncidentStore incidents, DeliveryLog deliveries, AdminAuth adminAuth) {
+        this.incidents = incidents;
+        this.deliveries = deliveries;
+        this.adminAuth = adminAuth;
+    }
+
+    public void register(RoutesConfig routes) {
+        routes.before("/api/v1/incidents", adminAuth::requireAdmin);
+        routes.before("/api/v1/incidents/*", adminAuth::requireAdmin);
+        routes.before("/api/v1/notifications", adminAuth::requireAdmin);
+        routes.get("/api/v1/incidents", this::list);
+        routes.get("/api/v1/incidents/{id}", this::get);
+        routes.get("/api/v1/notifications", this::notifications);
+    }
+
+    private void list(Context ctx) {
+        String status = ApiSupport.choice(ctx, "status", List.of("open", "resolved"));
+        int limit = ApiSupport.intParam(ctx, "limit", 50, 1, 500);
+        Long before = ApiSupport.longParam(ctx, "before");
+        List<Incident> page = incidents.list(status, ctx.queryParam("monitor"), before, limit);
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("incidents", page.stream().map(IncidentsApi::view).toList());
+        out.put("nextBefore", page.size() == limit ? page.getLast().id() : null);
+        ctx.json(out);
+    }
+
+    private void get(Context ctx) {
+        long id;
+        try {
+            id = Long.parseLong(ctx.pathParam("id"));
+        } catch (NumberFormatException e) {
+            throw ApiProblem.badRequest("'id': an incident id is a number (got '" + ctx.pathParam("id") + "')");
+        }
+        Incident incident = incidents.find(id).orElseThrow(() -> ApiProblem.notFound("no incident " + id));
+        Map<String, Object> out = view(incident);
+        List<Map<String, Object>> timeline = new ArrayList<>();
+        for (IncidentEvent e : incidents.events(id)) {
+            Map<String, Object> v = new LinkedHashMap<>();
+            v.put("at", e.at().toString());
+            v.put("kind", e.kind());
+            v.put("detail", e.detail());
+            timeline.add(v);
+        }
+        out.put("timeline", timeline);
+        out.put("notifications", deliveries.list(id, null, null, null, 500).stream().map(IncidentsApi::view).toList());
+        ctx.json(out);
+    }
+
+    private void notifications(Context ctx) {
+        Long incident = ApiSupport.longParam(ctx, "incident");
+        int limit = ApiSupport.intParam(ctx, "limit", 100, 1, 1000);
+        Instant before = ApiSupport.instantParam(ctx, "before");
+        List<DeliveryLog.Attempt> page = deliveries.list(incident, ctx.queryParam("monitor"), ctx.queryParam("channel"), before, limit);
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("notifications", page.stream().map(IncidentsApi::view).toList());
+        out.put("nextBefore", page.size() == limit ? page.getLast().at().toString() : null);
+        ctx.json(out);
+    }
+
+    static Map<String, Object> view(Incident i) {
+        Map<String, Object> v = new LinkedHashMap<>();
+        v.put("id", i.id());
+        v.put("monitor", i.monitor());
+        v.put("status", i.status());
+        v.put("startedAt", text(i.startedAt()));
+        v.put("openedAt", text(i.openedAt()));
+        v.put("resolvedAt", text(i.resolvedAt()));
+        v.put("failedChecks", i.failedChecks());
+        v.put("firstError", i.firstError());
+        v.put("lastError", i.lastError());
+        v.put("lastSuccessAt", text(i.lastSuccessAt()));
+        v.put("report", i.report());
+        v.put("reportSource", i.reportSource());
+        v.put("recoveryReport", i.recoveryReport());
+        v.put("notified", i.downNotified());
+        return v;
+    }
+
+    static Map<String, Object> view(DeliveryLog.Attempt a) {
+        Map<String, Object> v = new LinkedHashMap<>();
+        v.put("at", a.at().toString());
+        v.put("incident", a.incidentId());
+        v.put("monitor", a.monitor());
+        v.put("channel", a.channel());
+        v.put("channelType", a.channelType());
+        v.put("event", a.event());
+        v.put("attempt", a.attempt());
+        v.put("outcome", a.outcome());
+        v.put("error", a.error());
+        v.put("durationMs", a.durationMillis());
+        return v;
+    }
+
+    private static String text(Instant at) {
+        return at == null ? null : at.toString();
+    }
+}

@@ -1,0 +1,607 @@
+package io.switchboard.monitor.definition;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.jayway.jsonpath.InvalidPathException;
+import com.jayway.jsonpath.JsonPath;
+import io.switchboard.sip.message.SipUri;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+/**
+ * Reads monitors, channels and maintenance windows from a JSON tree (the API's bodies, or the
+ * monitor file read as YAML) and validates every field. Unknown keys are refused, so a typo
+ * ({@code intreval}) is an error rather than a silently ignored setting. Every error names its
+ * field; the CLI and the API prefix it with where the object sits.
+ */
+public final class DefinitionReader {
+    /** A name: what the API's URLs and the monitor file's references use. */
+    public static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+    /** What secrets look like in API answers; sent back unchanged, it keeps the stored value. */
+    public static final String MASK = "***";
+    public static final Duration MIN_INTERVAL = Duration.ofSeconds(1);
+    public static final Duration MAX_TIMEOUT = Duration.ofMinutes(5);
+
+    private static final List<String> COMMON_KEYS = List.of("name", "type", "target", "interval", "timeout",
+            "failureThreshold", "recoveryThreshold", "channels", "paused", "degradedAbove", "reminderEvery");
+    private static final Map<CheckType, List<String>> TYPE_KEYS = Map.of(
+            CheckType.HTTP, List.of("method", "headers", "body", "expectStatus", "maxRedirects", "keyword", "jsonPath",
+                    "jsonValue", "caFile"),
+            CheckType.DNS, List.of("recordType", "expect", "expectRcode", "resolver"),
+            CheckType.TLS, List.of("warnDays", "criticalDays", "serverName", "caFile"),
+            CheckType.TCP, List.of(),
+            CheckType.SIP, List.of("transport", "expectStatus"));
+    private static final List<String> HTTP_METHODS = List.of("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS");
+    public static final List<String> DNS_RECORD_TYPES = List.of("A", "AAAA", "CNAME", "MX", "NS", "TXT", "SOA", "SRV",
+            "PTR", "CAA");
+    public static final List<String> DNS_RCODES = List.of("NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED");
+    private static final Map<ChannelType, List<String>> CHANNEL_KEYS = Map.of(
+            ChannelType.WEBHOOK, List.of("name", "type", "url", "secret", "headers"),
+            ChannelType.TELEGRAM, List.of("name", "type", "botToken", "chatId", "apiUrl"),
+            ChannelType.EMAIL, List.of("name", "type", "host", "port", "security", "username", "password", "from", "to",
+                    "caFile"));
+    private static final List<String> EMAIL_SECURITY = List.of("starttls", "tls", "none");
+    private static final List<String> WINDOW_KEYS = List.of("name", "start", "duration", "repeat", "monitors");
+    private static final List<String> FILE_KEYS = List.of("channels", "monitors", "maintenance");
+    // RFC 9110 §5.1: a field name is a token
+    private static final Pattern HEADER_NAME = Pattern.compile("[!#$%&'*+.^_`|~0-9A-Za-z-]+");
+    private static final Pattern MAIL_ADDRESS = Pattern.compile("[^@\\s<>]+@[^@\\s<>]+");
+
+    private DefinitionReader() {
+    }
+
+    // ---- monitors -------------------------------------------------------------------------------
+
+    public static MonitorDefinition monitor(JsonNode node) {
+        Fields f = new Fields(node);
+        String name = name(f);
+        String typeText = f.requiredText("type", "one of " + CheckType.wireNames());
+        CheckType type = CheckType.fromWire(typeText.toLowerCase(Locale.ROOT)).orElseThrow(() ->
+                DefinitionException.invalid("type", "\"" + typeText + "\" is not a check type; expected one of "
+                        + CheckType.wireNames()));
+        List<String> allowed = new ArrayList<>(COMMON_KEYS);
+        allowed.addAll(TYPE_KEYS.get(type));
+        f.refuseUnknown(allowed, type.wireName() + " monitors");
+        String target = f.requiredText("target", switch (type) {
+            case HTTP -> "a URL, e.g. https://shop.example.org/health";
+            case DNS -> "a domain name, e.g. example.org";
+            case TLS, TCP -> "host:port, e.g. shop.example.org:443";
+            case SIP -> "a SIP URI, e.g. sip:panel@10.0.0.5:5060";
+        }).strip();
+        try {
+            Targets.validate(type, target);
+        } catch (IllegalArgumentException e) {
+            throw DefinitionException.invalid("target", e.getMessage());
+        }
+        Duration interval = f.duration("interval", MonitorDefinition.DEFAULT_INTERVAL);
+        if (interval.compareTo(MIN_INTERVAL) < 0) {
+            throw DefinitionException.invalid("interval", DurationText.format(interval) + " is below the 1s minimum");
+        }
+        if (interval.compareTo(Duration.ofDays(1)) > 0) {
+            throw DefinitionException.invalid("interval", DurationText.format(interval) + " is above the 1d maximum");
+        }
+        Duration timeout = f.duration("timeout", MonitorDefinition.DEFAULT_TIMEOUT);
+        if (timeout.compareTo(Duration.ofMillis(100)) < 0 || timeout.compareTo(MAX_TIMEOUT) > 0) {
+            throw DefinitionException.invalid("timeout", DurationText.format(timeout) + " is outside 100ms-5m");
+        }
+        int failureThreshold = f.integer("failureThreshold", MonitorDefinition.DEFAULT_FAILURE_THRESHOLD, 1, 100);
+        int recoveryThreshold = f.integer("recoveryThreshold", MonitorDefinition.DEFAULT_RECOVERY_THRESHOLD, 1, 100);
+        List<String> channels = f.stringList("channels");
+        for (int i = 0; i < channels.size(); i++) {
+            if (!NAME.matcher(channels.get(i)).matches()) {
+                throw DefinitionException.invalid("channels[" + i + "]", "\"" + channels.get(i) + "\" is not a channel name");
+            }
+        }
+        channels = List.copyOf(new LinkedHashSet<>(channels));
+        boolean paused = f.bool("paused", false);
+        Duration degradedAbove = f.duration("degradedAbove", null);
+        if (degradedAbove != null && (degradedAbove.isZero() || degradedAbove.compareTo(timeout) >= 0)) {
+            throw DefinitionException.invalid("degradedAbove", DurationText.format(degradedAbove)
+                    + " must be above 0 and below the timeout (" + DurationText.format(timeout) + ")");
+        }
+        Duration reminderEvery = f.duration("reminderEvery", null);
+        if (reminderEvery != null && !reminderEvery.isZero() && reminderEvery.compareTo(Duration.ofMinutes(1)) < 0) {
+            throw DefinitionException.invalid("reminderEvery", DurationText.format(reminderEvery)
+                    + " is below 1m (0s turns reminders off)");
+        }
+        CheckOptions options = switch (type) {
+            case HTTP -> http(f);
+            case DNS -> dns(f);
+            case TLS -> tls(f);
+            case TCP -> new CheckOptions.Tcp();
+            case SIP -> sip(f, target);
+        };
+        return new MonitorDefinition(name, type, target, interval, timeout, failureThreshold, recoveryThreshold, channels,
+                paused, degradedAbove, reminderEvery, options);
+    }
+
+    private static CheckOptions.Http http(Fields f) {
+        String method = f.text("method", CheckOptions.Http.DEFAULT_METHOD).toUpperCase(Locale.ROOT);
+        if (!HTTP_METHODS.contains(method)) {
+            throw DefinitionException.invalid("method", "\"" + method + "\" is not one of " + HTTP_METHODS);
+        }
+        Map<String, String> headers = f.stringMap("headers");
+        for (Map.Entry<String, String> h : headers.entrySet()) {
+            if (!HEADER_NAME.matcher(h.getKey()).matches()) {
+                throw DefinitionException.invalid("headers", "\"" + h.getKey() + "\" is not a header name");
+            }
+            if (h.getValue().indexOf('\r') >= 0 || h.getValue().indexOf('\n') >= 0) {
+                throw DefinitionException.invalid("headers." + h.getKey(), "a header value is one line");
+            }
+        }
+        String body = f.text("body", null);
+        if (body != null && (method.equals("GET") || method.equals("HEAD"))) {
+            throw DefinitionException.invalid("body", "a " + method + " request carries no body; use POST, PUT or PATCH");
+        }
+        StatusSet expect = f.statusSet("expectStatus", StatusSet.SUCCESS, 100, 599);
+        int maxRedirects = f.integer("maxRedirects", CheckOptions.Http.DEFAULT_MAX_REDIRECTS, 0, 20);
+        String keyword = f.text("keyword", null);
+        if (keyword != null && keyword.isEmpty()) {
+            throw DefinitionException.invalid("keyword", "must not be empty");
+        }
+        String jsonPath = f.text("jsonPath", null);
+        if (jsonPath != null) {
+            try {
+                JsonPath.compile(jsonPath);
+            } catch (InvalidPathException | IllegalArgumentException e) {
+                throw DefinitionException.invalid("jsonPath", "\"" + jsonPath + "\" is not a JSONPath: " + e.getMessage());
+            }
+        }
+        String jsonValue = f.text("jsonValue", null);
+        if (jsonValue != null && jsonPath == null) {
+            throw DefinitionException.invalid("jsonValue", "needs jsonPath: the value of which field?");
+        }
+        return new CheckOptions.Http(method, headers, body, expect, maxRedirects, keyword, jsonPath, jsonValue,
+                f.text("caFile", null));
+    }
+
+    private static CheckOptions.Dns dns(Fields f) {
+        String recordType = f.text("recordType", "A").toUpperCase(Locale.ROOT);
+        if (!DNS_RECORD_TYPES.contains(recordType)) {
+            throw DefinitionException.invalid("recordType", "\"" + recordType + "\" is not one of " + DNS_RECORD_TYPES);
+        }
+        String rcode = f.text("expectRcode", "NOERROR").toUpperCase(Locale.ROOT);
+        if (!DNS_RCODES.contains(rcode)) {
+            throw DefinitionException.invalid("expectRcode", "\"" + rcode + "\" is not one of " + DNS_RCODES);
+        }
+        List<String> expect = f.stringList("expect");
+        if (!expect.isEmpty() && !rcode.equals("NOERROR")) {
+            throw DefinitionException.invalid("expect", "answers are expected only with expectRcode NOERROR");
+        }
+        String resolver = f.text("resolver", null);
+        if (resolver != null) {
+            try {
+                Targets.HostAndPort hp = Targets.hostAndPort(resolver, 53);
+                if (!isIpLiteral(hp.host())) {
+                    throw new IllegalArgumentException("the resolver is an IP address (with an optional port), e.g. 9.9.9.9 or"
+                            + " [2620:fe::fe]:53");
+                }
+            } catch (IllegalArgumentException e) {
+                throw DefinitionException.invalid("resolver", e.getMessage());
+            }
+        }
+        return new CheckOptions.Dns(recordType, expect, rcode, resolver);
+    }
+
+    private static CheckOptions.Tls tls(Fields f) {
+        int warn = f.integer("warnDays", CheckOptions.Tls.DEFAULT_WARN_DAYS, 0, 3650);
+        int critical = f.integer("criticalDays", CheckOptions.Tls.DEFAULT_CRITICAL_DAYS, 0, 3650);
+        if (critical > warn) {
+            throw DefinitionException.invalid("criticalDays", critical + " is above warnDays (" + warn + ")");
+        }
+        String serverName = f.text("serverName", null);
+        if (serverName != null) {
+            try {
+                Targets.dnsName(serverName);
+            } catch (IllegalArgumentException e) {
+                throw DefinitionException.invalid("serverName", "\"" + serverName + "\" is not a host name");
+            }
+        }
+        return new CheckOptions.Tls(warn, critical, serverName, f.text("caFile", null));
+    }
+
+    private static CheckOptions.Sip sip(Fields f, String target) {
+        SipUri uri = Targets.sipUri(target);
+        String fromUri = uri.param("transport");
+        String transport = f.text("transport", fromUri == null ? "udp" : fromUri).toLowerCase(Locale.ROOT);
+        if (!transport.equals("udp") && !transport.equals("tcp")) {
+            throw DefinitionException.invalid("transport", "\"" + transport + "\" is not udp or tcp");
+        }
+        StatusSet expect = f.statusSet("expectStatus", null, 100, 699);
+        return new CheckOptions.Sip(transport, expect);
+    }
+
+    static boolean isIpLiteral(String host) {
+        return host.contains(":") || host.matches("\\d{1,3}(\\.\\d{1,3}){3}");
+    }
+
+    // ---- channels -------------------------------------------------------------------------------
+
+    public static ChannelDefinition channel(JsonNode node) {
+        Fields f = new Fields(node);
+        String name = name(f);
+        String typeText = f.requiredText("type", "one of " + ChannelType.wireNames());
+        ChannelType type = ChannelType.fromWire(typeText.toLowerCase(Locale.ROOT)).orElseThrow(() ->
+                DefinitionException.invalid("type", "\"" + typeText + "\" is not a channel type; expected one of "
+                        + ChannelType.wireNames()));
+        f.refuseUnknown(CHANNEL_KEYS.get(type), type.wireName() + " channels");
+        ChannelDefinition.ChannelSettings settings = switch (type) {
+            case WEBHOOK -> {
+                String url = f.requiredText("url", "an http:// or https:// URL");
+                httpUrl("url", url);
+                Map<String, String> headers = f.stringMap("headers");
+                for (String header : headers.keySet()) {
+                    if (!HEADER_NAME.matcher(header).matches()) {
+                        throw DefinitionException.invalid("headers", "\"" + header + "\" is not a header name");
+                    }
+                }
+                String secret = f.text("secret", null);
+                if (secret != null && secret.isEmpty()) {
+                    throw DefinitionException.invalid("secret", "must not be empty; leave it out for unsigned requests");
+                }
+                yield new ChannelDefinition.ChannelSettings.Webhook(url, secret, headers);
+            }
+            case TELEGRAM -> {
+                String token = f.requiredText("botToken", "the token @BotFather gave, e.g. 123456:ABC-DEF…");
+                if (!token.equals(MASK) && !token.matches("[A-Za-z0-9:_-]{5,200}")) {
+                    throw DefinitionException.invalid("botToken", "is not a bot token (digits, a colon and letters)");
+                }
+                String chatId = f.requiredText("chatId", "a chat id such as -1001234567890 or @channelname");
+                if (!chatId.matches("-?\\d{1,20}|@[A-Za-z0-9_]{3,64}")) {
+                    throw DefinitionException.invalid("chatId", "\"" + chatId + "\" is not a chat id (a number) or @channelname");
+                }
+                String apiUrl = f.text("apiUrl", ChannelDefinition.ChannelSettings.Telegram.DEFAULT_API_URL);
+                httpUrl("apiUrl", apiUrl);
+                yield new ChannelDefinition.ChannelSettings.Telegram(token, chatId, stripSlash(apiUrl));
+            }
+            case EMAIL -> {
+                String host = f.requiredText("host", "the SMTP server, e.g. smtp.example.org");
+                try {
+                    Targets.hostAndPort(host, 25);
+                } catch (IllegalArgumentException e) {
+                    throw DefinitionException.invalid("host", "\"" + host + "\" is not a host name or address");
+                }
+                String security = f.text("security", "starttls").toLowerCase(Locale.ROOT);
+                if (!EMAIL_SECURITY.contains(security)) {
+                    throw DefinitionException.invalid("security", "\"" + security + "\" is not one of " + EMAIL_SECURITY);
+                }
+                int port = f.integer("port", defaultSmtpPort(security), 1, 65535);
+                String username = f.text("username", null);
+                String password = f.text("password", null);
+                if (password != null && username == null) {
+                    throw DefinitionException.invalid("password", "a password needs a username");
+                }
+                String from = f.requiredText("from", "the sender address, e.g. monitor@example.org");
+                if (!MAIL_ADDRESS.matcher(from).matches()) {
+                    throw DefinitionException.invalid("from", "\"" + from + "\" is not an e-mail address");
+                }
+                List<String> to = f.has("to") && f.node("to").isTextual() ? List.of(f.node("to").asText())
+                        : f.stringList("to");
+                if (to.isEmpty()) {
+                    throw DefinitionException.invalid("to", "is required: one address or a list");
+                }
+                for (int i = 0; i < to.size(); i++) {
+                    if (!MAIL_ADDRESS.matcher(to.get(i)).matches()) {
+                        throw DefinitionException.invalid("to[" + i + "]", "\"" + to.get(i) + "\" is not an e-mail address");
+                    }
+                }
+                yield new ChannelDefinition.ChannelSettings.Email(host, port, security, username, password, from, to,
+                        f.text("caFile", null));
+            }
+        };
+        return new ChannelDefinition(name, settings);
+    }
+
+    public static int defaultSmtpPort(String security) {
+        return switch (security) {
+            case "tls" -> 465;   // RFC 8314 §3.3, implicit TLS submission
+            case "starttls" -> 587; // RFC 6409 §3.1, submission with STARTTLS (RFC 3207)
+            default -> 25;
+        };
+    }
+
+    private static void httpUrl(String field, String url) {
+        try {
+            Targets.httpUri(url);
+        } catch (IllegalArgumentException e) {
+            throw DefinitionException.invalid(field, e.getMessage().replace("an http target", "it"));
+        }
+    }
+
+    private static String stripSlash(String url) {
+        return url.endsWith("/") ? url.substring(0, url.length() - 1) : url;
+    }
+
+    // ---- maintenance windows --------------------------------------------------------------------
+
+    public static MaintenanceWindow maintenance(JsonNode node) {
+        Fields f = new Fields(node);
+        String name = name(f);
+        f.refuseUnknown(WINDOW_KEYS, "maintenance windows");
+        String startText = f.requiredText("start", "an ISO-8601 instant, e.g. 2025-06-01T02:00:00Z");
+        Instant start;
+        try {
+            start = Instant.parse(startText);
+        } catch (DateTimeParseException e) {
+            throw DefinitionException.invalid("start", "\"" + startText + "\" is not an ISO-8601 instant such as"
+                    + " 2025-06-01T02:00:00Z");
+        }
+        Duration duration = f.duration("duration", null);
+        if (duration == null) {
+            throw DefinitionException.invalid("duration", "is required, e.g. 2h");
+        }
+        String repeat = f.text("repeat", "none").toLowerCase(Locale.ROOT);
+        if (!MaintenanceWindow.REPEATS.contains(repeat)) {
+            throw DefinitionException.invalid("repeat", "\"" + repeat + "\" is not one of " + MaintenanceWindow.REPEATS);
+        }
+        long max = repeat.equals("daily") ? Duration.ofDays(1).toMillis()
+                : repeat.equals("weekly") ? Duration.ofDays(7).toMillis() : Duration.ofDays(366).toMillis();
+        if (duration.isZero() || duration.toMillis() > max) {
+            throw DefinitionException.invalid("duration", DurationText.format(duration) + " must be above 0 and at most "
+                    + DurationText.format(Duration.ofMillis(max)) + (repeat.equals("none") ? "" : " for a " + repeat + " window"));
+        }
+        List<String> monitors = f.stringList("monitors");
+        for (int i = 0; i < monitors.size(); i++) {
+            if (!NAME.matcher(monitors.get(i)).matches()) {
+                throw DefinitionException.invalid("monitors[" + i + "]", "\"" + monitors.get(i) + "\" is not a monitor name");
+            }
+        }
+        return new MaintenanceWindow(name, start, duration, repeat, List.copyOf(new LinkedHashSet<>(monitors)));
+    }
+
+    // ---- the monitor file -----------------------------------------------------------------------
+
+    /**
+     * The whole file: {@code channels}, {@code monitors} and {@code maintenance} lists. Names must be
+     * unique within each list and a monitor's channels must be listed in the file or, when
+     * {@code knownChannels} says so, exist already.
+     */
+    public static Catalog catalog(JsonNode root, Set<String> knownChannels) {
+        if (root == null || root.isNull() || root.isMissingNode()) {
+            return Catalog.empty();
+        }
+        if (!root.isObject()) {
+            throw DefinitionException.invalid(null, "the file must hold a block with channels, monitors and maintenance");
+        }
+        Fields file = new Fields(root);
+        file.refuseUnknown(FILE_KEYS, "monitor files");
+        List<ChannelDefinition> channels = new ArrayList<>();
+        Set<String> channelNames = new LinkedHashSet<>();
+        forEachItem(root, "channels", (path, item) -> {
+            ChannelDefinition channel = at(path, item, () -> channel(item));
+            if (!channelNames.add(channel.name())) {
+                throw DefinitionException.invalid(path + ".name", "channel " + channel.name() + " is defined twice");
+            }
+            channels.add(channel);
+        });
+        List<MonitorDefinition> monitors = new ArrayList<>();
+        Set<String> monitorNames = new LinkedHashSet<>();
+        forEachItem(root, "monitors", (path, item) -> {
+            MonitorDefinition monitor = at(path, item, () -> monitor(item));
+            if (!monitorNames.add(monitor.name())) {
+                throw DefinitionException.invalid(path + ".name", "monitor " + monitor.name() + " is defined twice");
+            }
+            for (String channel : monitor.channels()) {
+                if (!channelNames.contains(channel) && !knownChannels.contains(channel)) {
+                    throw new DefinitionException(DefinitionException.Kind.UNKNOWN_REFERENCE, path + ".channels",
+                            "no channel " + channel + (channelNames.isEmpty() ? "" : "; the file defines " + channelNames));
+                }
+            }
+            monitors.add(monitor);
+        });
+        List<MaintenanceWindow> windows = new ArrayList<>();
+        Set<String> windowNames = new LinkedHashSet<>();
+        forEachItem(root, "maintenance", (path, item) -> {
+            MaintenanceWindow window = at(path, item, () -> maintenance(item));
+            if (!windowNames.add(window.name())) {
+                throw DefinitionException.invalid(path + ".name", "maintenance window " + window.name() + " is defined twice");
+            }
+            windows.add(window);
+        });
+        return new Catalog(channels, monitors, windows);
+    }
+
+    private interface ItemReader {
+        void read(String path, JsonNode item);
+    }
+
+    private static void forEachItem(JsonNode root, String key, ItemReader reader) {
+        JsonNode list = root.get(key);
+        if (list == null || list.isNull()) {
+            return;
+        }
+        if (!list.isArray()) {
+            throw DefinitionException.invalid(key, "must be a list (items start with \"- \")");
+        }
+        for (int i = 0; i < list.size(); i++) {
+            reader.read(key + "[" + i + "]", list.get(i));
+        }
+    }
+
+    private static <T> T at(String path, JsonNode item, java.util.function.Supplier<T> read) {
+        try {
+            return read.get();
+        } catch (DefinitionException e) {
+            JsonNode name = item == null ? null : item.get("name");
+            String where = name != null && name.isTextual() ? path + " (" + name.asText() + ")" : path;
+            throw e.under(where);
+        }
+    }
+
+    private static String name(Fields f) {
+        String name = f.requiredText("name", "letters, digits, . _ -, up to 64");
+        if (!NAME.matcher(name).matches()) {
+            throw DefinitionException.invalid("name", "\"" + name + "\" is not a name: 1-64 letters, digits, . _ -,"
+                    + " starting with a letter or digit");
+        }
+        return name;
+    }
+
+    /** Typed access to an object's fields with errors that name the field. */
+    static final class Fields {
+        private final JsonNode node;
+
+        Fields(JsonNode node) {
+            if (node == null || !node.isObject()) {
+                throw DefinitionException.invalid(null, "expected a block of keys, got "
+                        + (node == null || node.isNull() ? "nothing" : node.getNodeType().name().toLowerCase(Locale.ROOT)));
+            }
+            this.node = node;
+        }
+
+        boolean has(String key) {
+            JsonNode v = node.get(key);
+            return v != null && !v.isNull();
+        }
+
+        JsonNode node(String key) {
+            return node.get(key);
+        }
+
+        void refuseUnknown(List<String> allowed, String what) {
+            Iterator<String> names = node.fieldNames();
+            while (names.hasNext()) {
+                String key = names.next();
+                if (!allowed.contains(key)) {
+                    throw DefinitionException.invalid(key, "unknown key; " + what + " have " + allowed);
+                }
+            }
+        }
+
+        String requiredText(String key, String expected) {
+            String value = text(key, null);
+            if (value == null || value.isBlank()) {
+                throw DefinitionException.invalid(key, "is required: " + expected);
+            }
+            return value;
+        }
+
+        String text(String key, String fallback) {
+            JsonNode v = node.get(key);
+            if (v == null || v.isNull()) {
+                return fallback;
+            }
+            if (v.isTextual() || v.isNumber() || v.isBoolean()) {
+                return v.asText();
+            }
+            throw DefinitionException.invalid(key, "expected text, got " + kind(v));
+        }
+
+        int integer(String key, int fallback, int min, int max) {
+            JsonNode v = node.get(key);
+            if (v == null || v.isNull()) {
+                return fallback;
+            }
+            long value;
+            if (v.isIntegralNumber()) {
+                value = v.asLong();
+            } else if (v.isTextual() && v.asText().strip().matches("-?\\d{1,10}")) {
+                value = Long.parseLong(v.asText().strip());
+            } else {
+                throw DefinitionException.invalid(key, "expected a whole number, got " + describe(v));
+            }
+            if (value < min || value > max) {
+                throw DefinitionException.invalid(key, value + " is outside " + min + "-" + max);
+            }
+            return (int) value;
+        }
+
+        boolean bool(String key, boolean fallback) {
+            JsonNode v = node.get(key);
+            if (v == null || v.isNull()) {
+                return fallback;
+            }
+            if (v.isBoolean()) {
+                return v.asBoolean();
+            }
+            if (v.isTextual() && (v.asText().equals("true") || v.asText().equals("false"))) {
+                return Boolean.parseBoolean(v.asText());
+            }
+            throw DefinitionException.invalid(key, "expected true or false, got " + describe(v));
+        }
+
+        Duration duration(String key, Duration fallback) {
+            JsonNode v = node.get(key);
+            if (v == null || v.isNull()) {
+                return fallback;
+            }
+            if (!v.isTextual()) {
+                throw DefinitionException.invalid(key, "expected a duration with a unit such as 30s, got " + describe(v)
+                        + " (a bare number's unit would be a guess)");
+            }
+            try {
+                return DurationText.parse(v.asText());
+            } catch (IllegalArgumentException e) {
+                throw DefinitionException.invalid(key, e.getMessage());
+            }
+        }
+
+        List<String> stringList(String key) {
+            JsonNode v = node.get(key);
+            if (v == null || v.isNull()) {
+                return List.of();
+            }
+            if (!v.isArray()) {
+                throw DefinitionException.invalid(key, "expected a list, e.g. [a, b], got " + describe(v));
+            }
+            List<String> out = new ArrayList<>();
+            for (int i = 0; i < v.size(); i++) {
+                JsonNode item = v.get(i);
+                if (!(item.isTextual() || item.isNumber())) {
+                    throw DefinitionException.invalid(key + "[" + i + "]", "expected text, got " + describe(item));
+                }
+                out.add(item.asText());
+            }
+            return out;
+        }
+
+        Map<String, String> stringMap(String key) {
+            JsonNode v = node.get(key);
+            if (v == null || v.isNull()) {
+                return Map.of();
+            }
+            if (!v.isObject()) {
+                throw DefinitionException.invalid(key, "expected a block of name: value pairs, got " + describe(v));
+            }
+            Map<String, String> out = new LinkedHashMap<>();
+            v.fields().forEachRemaining(e -> {
+                JsonNode value = e.getValue();
+                if (!(value.isTextual() || value.isNumber() || value.isBoolean())) {
+                    throw DefinitionException.invalid(key + "." + e.getKey(), "expected text, got " + describe(value));
+                }
+                out.put(e.getKey(), value.asText());
+            });
+            return out;
+        }
+
+        StatusSet statusSet(String key, StatusSet fallback, int min, int max) {
+            JsonNode v = node.get(key);
+            if (v == null || v.isNull()) {
+                return fallback;
+            }
+            List<String> items = v.isArray() ? stringList(key) : List.of(text(key, ""));
+            try {
+                return StatusSet.parse(items, min, max);
+            } catch (IllegalArgumentException e) {
+                throw DefinitionException.invalid(key, e.getMessage());
+            }
+        }
+
+        private static String describe(JsonNode v) {
+            return v.isValueNode() ? v.toString() : kind(v);
+        }
+
+        private static String kind(JsonNode v) {
+            return v.isArray() ? "a list" : v.isObject() ? "a block of keys" : v.getNodeType().name().toLowerCase(Locale.ROOT);
+        }
+    }
+}

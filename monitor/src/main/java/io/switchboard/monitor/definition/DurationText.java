@@ -1,0 +1,79 @@
+package io.switchboard.monitor.definition;
+
+import java.time.Duration;
+import java.util.Locale;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Durations as people write them in the monitor file and the API: a whole number with a unit,
+ * {@code 500ms}, {@code 10s}, {@code 5m}, {@code 2h}, {@code 7d} (the node config's grammar).
+ * Written back in the largest unit that keeps the value exact, so a round trip is stable.
+ */
+public final class DurationText {
+    private static final Pattern DURATION = Pattern.compile("(\\d{1,12})\\s*(ms|s|m|h|d)");
+
+    private DurationText() {
+    }
+
+    /** @throws IllegalArgumentException with a message for people */
+    public static Duration parse(String text) {
+        Matcher m = DURATION.matcher(text.strip().toLowerCase(Locale.ROOT));
+        if (!m.matches()) {
+            throw new IllegalArgumentException("\"" + text + "\" is not a duration; expected a number with a unit,"
+                    + " e.g. 500ms, 30s, 5m, 2h, 1d");
+        }
+        long amount = Long.parseLong(m.group(1));
+        return switch (m.group(2)) {
+            case "ms" -> Duration.ofMillis(amount);
+            case "s" -> Duration.ofSeconds(amount);
+            case "m" -> Duration.ofMinutes(amount);
+            case "h" -> Duration.ofHours(amount);
+            default -> Duration.ofDays(amount);
+        };
+    }
+
+    public static String format(Duration duration) {
+        long ms = duration.toMillis();
+        if (ms == 0) {
+            return "0s";
+        }
+        if (ms % 86_400_000L == 0) {
+            return ms / 86_400_000L + "d";
+        }
+        if (ms % 3_600_000L == 0) {
+            return ms / 3_600_000L + "h";
+        }
+        if (ms % 60_000L == 0) {
+            return ms / 60_000L + "m";
+        }
+        if (ms % 1000L == 0) {
+            return ms / 1000L + "s";
+        }
+        return ms + "ms";
+    }
+
+    /** For people: "2 s", "850 ms", "3 min", "1 h 20 min", "2 days". */
+    public static String spoken(Duration duration) {
+        long ms = Math.max(0, duration.toMillis());
+        if (ms < 1000) {
+            return ms + " ms";
+        }
+        long s = ms / 1000;
+        if (s < 10 && ms % 1000 != 0) {
+            return String.format(java.util.Locale.ROOT, "%.1f s", ms / 1000.0);
+        }
+        if (s < 60) {
+            return s + " s";
+        }
+        long min = s / 60;
+        if (min < 60) {
+            return min + " min";
+        }
+        long h = min / 60;
+        if (h < 48) {
+            return h + " h" + (min % 60 == 0 ? "" : " " + min % 60 + " min");
+        }
+        return h / 24 + " days";
+    }
+}

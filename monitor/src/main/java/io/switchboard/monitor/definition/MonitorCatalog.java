@@ -1,0 +1,410 @@
+package io.switchboard.monitor.definition;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.switchboard.monitor.definition.ChannelDefinition.ChannelSettings;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.function.Function;
+import org.jdbi.v3.core.Handle;
+import org.jdbi.v3.core.Jdbi;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Monitors, channels and maintenance windows in the node's store, shared by the running node, the
+ * API and the CLI. Every change bumps {@code monitor_revision} in its transaction; the running
+ * node polls that value and reloads (see {@code CatalogWatcher}). Each write takes the revision
+ * row first, so on PostgreSQL writes run one after another and a check made inside one (does the
+ * channel exist? is it still used?) still holds at commit.
+ */
+public final class MonitorCatalog {
+    private static final Logger log = LoggerFactory.getLogger(MonitorCatalog.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final Jdbi jdbi;
+    private final Clock clock;
+
+    /** A definition after a write, and whether the write created it. */
+    public record Saved<T>(T value, boolean created) {
+    }
+
+    /** What an import changed. */
+    public record ImportSummary(int channels, int monitors, int maintenance, List<String> removed) {
+    }
+
+    public MonitorCatalog(Jdbi jdbi, Clock clock) {
+        this.jdbi = jdbi;
+        this.clock = clock;
+    }
+
+    public long revision() {
+        return jdbi.withHandle(h -> h.createQuery("SELECT revision FROM monitor_revision WHERE id = 1")
+                .mapTo(Long.class).one());
+    }
+
+    /** Everything, read in one transaction, each list by name. Rows that no longer validate are skipped with a warning. */
+    public Catalog load() {
+        return jdbi.inTransaction(h -> new Catalog(channels(h), monitors(h), windows(h)));
+    }
+
+    // ---- monitors -------------------------------------------------------------------------------
+
+    public List<MonitorDefinition> monitors() {
+        return jdbi.withHandle(MonitorCatalog::monitors);
+    }
+
+    public Optional<MonitorDefinition> monitor(String name) {
+        return jdbi.withHandle(h -> findMonitor(h, name));
+    }
+
+    /** Creates the monitor, or replaces the one of that name. */
+    public Saved<MonitorDefinition> putMonitor(MonitorDefinition monitor) {
+        return jdbi.inTransaction(h -> {
+            bumpRevision(h);
+            boolean created = writeMonitor(h, monitor);
+            return new Saved<>(findMonitor(h, monitor.name()).orElseThrow(), created);
+        });
+    }
+
+    /** Creates the monitor; a monitor of that name already there is a conflict. */
+    public MonitorDefinition createMonitor(MonitorDefinition monitor) {
+        return jdbi.inTransaction(h -> {
+            bumpRevision(h);
+            if (findMonitor(h, monitor.name()).isPresent()) {
+                throw new DefinitionException(DefinitionException.Kind.CONFLICT, "name", "monitor " + monitor.name()
+                        + " exists; PUT /api/v1/monitors/" + monitor.name() + " replaces it");
+            }
+            writeMonitor(h, monitor);
+            return monitor;
+        });
+    }
+
+    public void removeMonitor(String name) {
+        jdbi.useTransaction(h -> {
+            bumpRevision(h);
+            int removed = h.createUpdate("DELETE FROM monitor_monitors WHERE name = :n").bind("n", name).execute();
+            if (removed == 0) {
+                throw notFound("monitor", name);
+            }
+        });
+    }
+
+    public MonitorDefinition setPaused(String name, boolean paused) {
+        return jdbi.inTransaction(h -> {
+            bumpRevision(h);
+            MonitorDefinition current = findMonitor(h, name).orElseThrow(() -> notFound("monitor", name));
+            MonitorDefinition changed = current.withPaused(paused);
+            writeMonitor(h, changed);
+            return changed;
+        });
+    }
+
+    private boolean writeMonitor(Handle h, MonitorDefinition given) {
+        MonitorDefinition monitor = unmask(given, findMonitor(h, given.name()));
+        Set<String> channels = new HashSet<>(h.createQuery("SELECT name FROM monitor_channels").mapTo(String.class).list());
+        for (String channel : monitor.channels()) {
+            if (!channels.contains(channel)) {
+                throw new DefinitionException(DefinitionException.Kind.UNKNOWN_REFERENCE, "channels",
+                        "no channel " + channel + (channels.isEmpty() ? "; create it first" : "; channels are " + sorted(channels)));
+            }
+        }
+        return upsert(h, "monitor_monitors", monitor.name(), monitor.type().wireName(),
+                json(DefinitionWriter.monitor(monitor, DefinitionWriter.Secrets.REVEAL)));
+    }
+
+    /** Header values sent back masked keep the stored ones (the API masks credentials such as Authorization). */
+    static MonitorDefinition unmask(MonitorDefinition given, Optional<MonitorDefinition> stored) {
+        if (!(given.options() instanceof CheckOptions.Http http) || !http.headers().containsValue(DefinitionReader.MASK)) {
+            return given;
+        }
+        java.util.Map<String, String> headers = new java.util.LinkedHashMap<>(http.headers());
+        for (var e : http.headers().entrySet()) {
+            if (!DefinitionReader.MASK.equals(e.getValue())) {
+                continue;
+            }
+            String current = stored.filter(m -> m.options() instanceof CheckOptions.Http)
+                    .map(m -> ((CheckOptions.Http) m.options()).headers().get(e.getKey())).orElse(null);
+            if (current == null) {
+                throw DefinitionException.invalid("headers." + e.getKey(), "\"" + DefinitionReader.MASK
+                        + "\" stands for the stored value, and there is none; send the real value");
+            }
+            headers.put(e.getKey(), current);
+        }
+        CheckOptions.Http options = new CheckOptions.Http(http.method(), headers, http.body(), http.expectStatus(),
+                http.maxRedirects(), http.keyword(), http.jsonPath(), http.jsonValue(), http.caFile());
+        return new MonitorDefinition(given.name(), given.type(), given.target(), given.interval(), given.timeout(),
+                given.failureThreshold(), given.recoveryThreshold(), given.channels(), given.paused(), given.degradedAbove(),
+                given.reminderEvery(), options);
+    }
+
+    private static List<MonitorDefinition> monitors(Handle h) {
+        return read(h, "SELECT name, definition FROM monitor_monitors ORDER BY name", DefinitionReader::monitor, "monitor");
+    }
+
+    private static Optional<MonitorDefinition> findMonitor(Handle h, String name) {
+        return h.createQuery("SELECT definition FROM monitor_monitors WHERE name = :n").bind("n", name)
+                .mapTo(String.class).findOne().map(text -> DefinitionReader.monitor(tree(text)));
+    }
+
+    // ---- channels -------------------------------------------------------------------------------
+
+    public List<ChannelDefinition> channels() {
+        return jdbi.withHandle(MonitorCatalog::channels);
+    }
+
+    public Optional<ChannelDefinition> channel(String name) {
+        return jdbi.withHandle(h -> findChannel(h, name));
+    }
+
+    /** Creates or replaces a channel; a secret sent back masked ({@value DefinitionReader#MASK}) keeps the stored one. */
+    public Saved<ChannelDefinition> putChannel(ChannelDefinition channel) {
+        return jdbi.inTransaction(h -> {
+            bumpRevision(h);
+            ChannelDefinition resolved = unmask(channel, findChannel(h, channel.name()));
+            return new Saved<>(resolved, writeChannel(h, resolved));
+        });
+    }
+
+    public ChannelDefinition createChannel(ChannelDefinition channel) {
+        return jdbi.inTransaction(h -> {
+            bumpRevision(h);
+            if (findChannel(h, channel.name()).isPresent()) {
+                throw new DefinitionException(DefinitionException.Kind.CONFLICT, "name", "channel " + channel.name()
+                        + " exists; PUT /api/v1/notification-channels/" + channel.name() + " replaces it");
+            }
+            ChannelDefinition resolved = unmask(channel, Optional.empty());
+            writeChannel(h, resolved);
+            return resolved;
+        });
+    }
+
+    /** Removes a channel no monitor uses. */
+    public void removeChannel(String name) {
+        jdbi.useTransaction(h -> {
+            bumpRevision(h);
+            if (findChannel(h, name).isEmpty()) {
+                throw notFound("channel", name);
+            }
+            List<String> users = monitors(h).stream().filter(m -> m.channels().contains(name)).map(MonitorDefinition::name).toList();
+            if (!users.isEmpty()) {
+                throw new DefinitionException(DefinitionException.Kind.CONFLICT, "name", "channel " + name
+                        + " is used by monitor" + (users.size() == 1 ? " " : "s ") + String.join(", ", users)
+                        + "; take it out of them first");
+            }
+            h.createUpdate("DELETE FROM monitor_channels WHERE name = :n").bind("n", name).execute();
+        });
+    }
+
+    private boolean writeChannel(Handle h, ChannelDefinition channel) {
+        return upsert(h, "monitor_channels", channel.name(), channel.type().wireName(),
+                json(DefinitionWriter.channel(channel, DefinitionWriter.Secrets.REVEAL)));
+    }
+
+    private static List<ChannelDefinition> channels(Handle h) {
+        return read(h, "SELECT name, definition FROM monitor_channels ORDER BY name", DefinitionReader::channel, "channel");
+    }
+
+    private static Optional<ChannelDefinition> findChannel(Handle h, String name) {
+        return h.createQuery("SELECT definition FROM monitor_channels WHERE name = :n").bind("n", name)
+                .mapTo(String.class).findOne().map(text -> DefinitionReader.channel(tree(text)));
+    }
+
+    /** Replaces masked secrets by the stored ones of the same channel; a mask with nothing behind it is an error. */
+    static ChannelDefinition unmask(ChannelDefinition given, Optional<ChannelDefinition> stored) {
+        ChannelSettings settings = switch (given.settings()) {
+            case ChannelSettings.Webhook w -> new ChannelSettings.Webhook(w.url(),
+                    keep("secret", w.secret(), stored, s -> s instanceof ChannelSettings.Webhook sw ? sw.secret() : null),
+                    w.headers());
+            case ChannelSettings.Telegram t -> new ChannelSettings.Telegram(
+                    keep("botToken", t.botToken(), stored, s -> s instanceof ChannelSettings.Telegram st ? st.botToken() : null),
+                    t.chatId(), t.apiUrl());
+            case ChannelSettings.Email e -> new ChannelSettings.Email(e.host(), e.port(), e.security(), e.username(),
+                    keep("password", e.password(), stored, s -> s instanceof ChannelSettings.Email se ? se.password() : null),
+                    e.from(), e.to(), e.caFile());
+        };
+        return new ChannelDefinition(given.name(), settings);
+    }
+
+    private static String keep(String field, String value, Optional<ChannelDefinition> stored,
+                               Function<ChannelSettings, String> storedValue) {
+        if (!DefinitionReader.MASK.equals(value)) {
+            return value;
+        }
+        String current = stored.map(c -> storedValue.apply(c.settings())).orElse(null);
+        if (current == null) {
+            throw DefinitionException.invalid(field, "\"" + DefinitionReader.MASK
+                    + "\" stands for the stored value, and there is none; send the real value");
+        }
+        return current;
+    }
+
+    // ---- maintenance windows --------------------------------------------------------------------
+
+    public List<MaintenanceWindow> windows() {
+        return jdbi.withHandle(MonitorCatalog::windows);
+    }
+
+    public Optional<MaintenanceWindow> window(String name) {
+        return jdbi.withHandle(h -> h.createQuery("SELECT definition FROM monitor_maintenance WHERE name = :n")
+                .bind("n", name).mapTo(String.class).findOne().map(text -> DefinitionReader.maintenance(tree(text))));
+    }
+
+    public Saved<MaintenanceWindow> putWindow(MaintenanceWindow window) {
+        return jdbi.inTransaction(h -> {
+            bumpRevision(h);
+            return new Saved<>(window, writeWindow(h, window));
+        });
+    }
+
+    public void removeWindow(String name) {
+        jdbi.useTransaction(h -> {
+            bumpRevision(h);
+            if (h.createUpdate("DELETE FROM monitor_maintenance WHERE name = :n").bind("n", name).execute() == 0) {
+                throw notFound("maintenance window", name);
+            }
+        });
+    }
+
+    private boolean writeWindow(Handle h, MaintenanceWindow window) {
+        Set<String> monitors = new HashSet<>(h.createQuery("SELECT name FROM monitor_monitors").mapTo(String.class).list());
+        for (String monitor : window.monitors()) {
+            if (!monitors.contains(monitor)) {
+                throw new DefinitionException(DefinitionException.Kind.UNKNOWN_REFERENCE, "monitors", "no monitor " + monitor);
+            }
+        }
+        return upsert(h, "monitor_maintenance", window.name(), null, json(DefinitionWriter.maintenance(window)));
+    }
+
+    private static List<MaintenanceWindow> windows(Handle h) {
+        return read(h, "SELECT name, definition FROM monitor_maintenance ORDER BY name", DefinitionReader::maintenance,
+                "maintenance window");
+    }
+
+    // ---- the monitor file -----------------------------------------------------------------------
+
+    /**
+     * Writes a whole file in one transaction: channels first, then monitors, then windows, each
+     * created or replaced by name. With {@code prune}, whatever the file does not name is removed
+     * (monitors and windows before channels, so nothing is left pointing at a removed channel).
+     */
+    public ImportSummary importCatalog(Catalog catalog, boolean prune) {
+        return jdbi.inTransaction(h -> {
+            bumpRevision(h);
+            for (ChannelDefinition channel : catalog.channels()) {
+                try {
+                    writeChannel(h, unmask(channel, findChannel(h, channel.name())));
+                } catch (DefinitionException e) {
+                    throw e.under("channels (" + channel.name() + ")");
+                }
+            }
+            List<String> removed = new ArrayList<>();
+            if (prune) {
+                Set<String> keep = new HashSet<>(catalog.monitors().stream().map(MonitorDefinition::name).toList());
+                for (MonitorDefinition m : monitors(h)) {
+                    if (!keep.contains(m.name())) {
+                        h.createUpdate("DELETE FROM monitor_monitors WHERE name = :n").bind("n", m.name()).execute();
+                        removed.add("monitor " + m.name());
+                    }
+                }
+                Set<String> keepWindows = new HashSet<>(catalog.maintenance().stream().map(MaintenanceWindow::name).toList());
+                for (MaintenanceWindow w : windows(h)) {
+                    if (!keepWindows.contains(w.name())) {
+                        h.createUpdate("DELETE FROM monitor_maintenance WHERE name = :n").bind("n", w.name()).execute();
+                        removed.add("maintenance window " + w.name());
+                    }
+                }
+            }
+            for (MonitorDefinition monitor : catalog.monitors()) {
+                try {
+                    writeMonitor(h, monitor);
+                } catch (DefinitionException e) {
+                    throw e.under("monitors (" + monitor.name() + ")");
+                }
+            }
+            for (MaintenanceWindow window : catalog.maintenance()) {
+                try {
+                    writeWindow(h, window);
+                } catch (DefinitionException e) {
+                    throw e.under("maintenance (" + window.name() + ")");
+                }
+            }
+            if (prune) {
+                Set<String> keep = new HashSet<>(catalog.channels().stream().map(ChannelDefinition::name).toList());
+                Set<String> used = new HashSet<>();
+                monitors(h).forEach(m -> used.addAll(m.channels()));
+                for (ChannelDefinition c : channels(h)) {
+                    if (!keep.contains(c.name()) && !used.contains(c.name())) {
+                        h.createUpdate("DELETE FROM monitor_channels WHERE name = :n").bind("n", c.name()).execute();
+                        removed.add("channel " + c.name());
+                    }
+                }
+            }
+            return new ImportSummary(catalog.channels().size(), catalog.monitors().size(), catalog.maintenance().size(),
+                    List.copyOf(removed));
+        });
+    }
+
+    // ---- rows -----------------------------------------------------------------------------------
+
+    /** Inserts or updates by name; true when it inserted. */
+    private boolean upsert(Handle h, String table, String name, String type, String definition) {
+        long now = clock.millis();
+        int updated = h.createUpdate("UPDATE " + table + " SET definition = :d, updated_at = :now"
+                        + (type == null ? "" : ", type = :t") + " WHERE name = :n")
+                .bind("d", definition).bind("now", now).bind("n", name).bind("t", type).execute();
+        if (updated > 0) {
+            return false;
+        }
+        h.createUpdate("INSERT INTO " + table + " (name, " + (type == null ? "" : "type, ")
+                        + "definition, created_at, updated_at) VALUES (:n, " + (type == null ? "" : ":t, ") + ":d, :now, :now)")
+                .bind("n", name).bind("t", type).bind("d", definition).bind("now", now).execute();
+        return true;
+    }
+
+    private static <T> List<T> read(Handle h, String sql, Function<com.fasterxml.jackson.databind.JsonNode, T> reader,
+                                    String what) {
+        List<T> out = new ArrayList<>();
+        h.createQuery(sql).map((rs, ctx) -> Map.entry(rs.getString(1), rs.getString(2))).forEach(row -> {
+            try {
+                out.add(reader.apply(tree(row.getValue())));
+            } catch (DefinitionException e) {
+                log.warn("stored {} {} is no longer valid and is ignored: {}", what, row.getKey(), e.describe());
+            }
+        });
+        return out;
+    }
+
+    private static void bumpRevision(Handle h) {
+        h.createUpdate("UPDATE monitor_revision SET revision = revision + 1 WHERE id = 1").execute();
+    }
+
+    static String json(Object value) {
+        try {
+            return JSON.writeValueAsString(value);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("cannot write a definition as JSON", e);
+        }
+    }
+
+    static com.fasterxml.jackson.databind.JsonNode tree(String text) {
+        try {
+            return JSON.readTree(text);
+        } catch (JsonProcessingException e) {
+            throw DefinitionException.invalid(null, "stored definition is not JSON: " + e.getOriginalMessage());
+        }
+    }
+
+    private static DefinitionException notFound(String what, String name) {
+        return new DefinitionException(DefinitionException.Kind.NOT_FOUND, null, "no " + what + " " + name);
+    }
+
+    private static List<String> sorted(Set<String> names) {
+        return names.stream().sorted().toList();
+    }
+}

@@ -1,0 +1,224 @@
+package io.switchboard.monitor.history;
+
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.jdbi.v3.core.Handle;
+import org.jdbi.v3.core.Jdbi;
+import org.jdbi.v3.core.statement.PreparedBatch;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Folds raw results into hourly aggregates and hours into days, then removes what is past its
+ * retention: raw results after {@code rawRetention} (only once folded), hours after
+ * {@code hourlyRetention}, days after {@code dailyRetention}, delivery attempts with the hours, and
+ * resolved incidents with the days.
+ *
+ * <p>An hour is folded once it has been over for {@link #GRACE}: a check that started in it may
+ * report up to its timeout (at most 5 minutes) later, and the writer may lag behind. Folding is one
+ * {@code GROUP BY} over the hour's rows (each row carries its latency bucket), written in the same
+ * transaction as the new fold boundary, so a crash in between folds the hour again rather than
+ * twice. Work is done in small transactions and bounded per run (a node back after days catches up
+ * over several runs), because on SQLite every other statement of the node waits meanwhile.
+ */
+public final class HistoryFolder implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(HistoryFolder.class);
+    static final Duration GRACE = Duration.ofMinutes(10);
+    private static final long HOUR = Duration.ofHours(1).toMillis();
+    private static final long DAY = Duration.ofDays(1).toMillis();
+    private static final long DELETE_SLICE = Duration.ofMinutes(10).toMillis();
+    private static final int MAX_HOURS_PER_RUN = 72;
+    private static final int MAX_DAYS_PER_RUN = 31;
+    private static final int MAX_DELETE_SLICES_PER_RUN = 6 * 48;
+
+    private final Jdbi jdbi;
+    private final Clock clock;
+    private final Duration rawRetention;
+    private final Duration hourlyRetention;
+    private final Duration dailyRetention;
+    private ScheduledExecutorService timer;
+
+    /** What one run did, for logs and tests. */
+    public record Run(int hoursFolded, int daysFolded, long rawDeleted, long hourlyDeleted, long dailyDeleted) {
+    }
+
+    public HistoryFolder(Jdbi jdbi, Clock clock, Duration rawRetention, Duration hourlyRetention, Duration dailyRetention) {
+        this.jdbi = jdbi;
+        this.clock = clock;
+        this.rawRetention = rawRetention;
+        this.hourlyRetention = hourlyRetention;
+        this.dailyRetention = dailyRetention;
+    }
+
+    public void start(Duration every) {
+        timer = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform().daemon().name("monitor-history").unstarted(r));
+        timer.scheduleWithFixedDelay(this::runQuietly, 5_000, every.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    private void runQuietly() {
+        try {
+            Run run = runOnce();
+            if (run.hoursFolded() + run.daysFolded() > 0 || run.rawDeleted() > 0) {
+                log.debug("history: {}", run);
+            }
+        } catch (RuntimeException e) {
+            log.warn("folding check history failed (retried next run): {}", e.toString());
+        }
+    }
+
+    public Run runOnce() {
+        long now = clock.millis();
+        int hours = 0;
+        long hourFolded = progress("hour", () -> jdbi.withHandle(h -> h.createQuery("SELECT MIN(started_at) FROM monitor_results")
+                .mapTo(Long.class).findOne().orElse(null)), HistoryFolder::floorHour, now);
+        while (hours < MAX_HOURS_PER_RUN && hourFolded + HOUR + GRACE.toMillis() <= now) {
+            long start = hourFolded;
+            jdbi.useTransaction(h -> foldHour(h, start));
+            hourFolded += HOUR;
+            hours++;
+        }
+        int days = 0;
+        long limit = hourFolded;
+        long dayFolded = progress("day", () -> jdbi.withHandle(h -> h.createQuery("SELECT MIN(period_start) FROM monitor_hourly")
+                .mapTo(Long.class).findOne().orElse(null)), HistoryFolder::floorDay, floorDay(limit));
+        while (days < MAX_DAYS_PER_RUN && dayFolded + DAY <= hourFolded) {
+            long start = dayFolded;
+            jdbi.useTransaction(h -> foldDay(h, start));
+            dayFolded += DAY;
+            days++;
+        }
+        long rawDeleted = deleteRaw(Math.min(now - rawRetention.toMillis(), hourFolded));
+        long hourlyCut = now - hourlyRetention.toMillis();
+        long dailyCut = now - dailyRetention.toMillis();
+        long hourlyDeleted = jdbi.withHandle(h -> (long) h.createUpdate("DELETE FROM monitor_hourly WHERE period_start < :c")
+                .bind("c", hourlyCut).execute());
+        jdbi.useHandle(h -> h.createUpdate("DELETE FROM monitor_notifications WHERE at < :c").bind("c", hourlyCut).execute());
+        long dailyDeleted = jdbi.withHandle(h -> (long) h.createUpdate("DELETE FROM monitor_daily WHERE period_start < :c")
+                .bind("c", dailyCut).execute());
+        jdbi.useTransaction(h -> {
+            h.createUpdate("DELETE FROM monitor_incident_events WHERE incident_id IN (SELECT id FROM monitor_incidents"
+                    + " WHERE status = 'resolved' AND resolved_at < :c)").bind("c", dailyCut).execute();
+            h.createUpdate("DELETE FROM monitor_incidents WHERE status = 'resolved' AND resolved_at < :c").bind("c", dailyCut).execute();
+        });
+        return new Run(hours, days, rawDeleted, hourlyDeleted, dailyDeleted);
+    }
+
+    private long progress(String period, java.util.function.Supplier<Long> oldest, java.util.function.LongUnaryOperator floor,
+                          long fallback) {
+        Optional<Long> stored = jdbi.withHandle(h -> foldedUntil(h, period));
+        if (stored.isPresent()) {
+            return stored.get();
+        }
+        Long first = oldest.get();
+        long start = first == null ? floor.applyAsLong(fallback) : floor.applyAsLong(first);
+        jdbi.useHandle(h -> h.createUpdate("INSERT INTO monitor_fold_progress (period, folded_until) VALUES (:p, :t)")
+                .bind("p", period).bind("t", start).execute());
+        return start;
+    }
+
+    private static void foldHour(Handle h, long start) {
+        Map<String, Aggregate> byMonitor = new HashMap<>();
+        h.createQuery("SELECT monitor, status, latency_bucket, COUNT(*) AS n, SUM(latency_ms) AS total FROM monitor_results"
+                        + " WHERE started_at >= :from AND started_at < :to GROUP BY monitor, status, latency_bucket")
+                .bind("from", start).bind("to", start + HOUR)
+                .map((rs, ctx) -> {
+                    byMonitor.computeIfAbsent(rs.getString("monitor"), m -> new Aggregate())
+                            .add(rs.getString("status"), rs.getInt("latency_bucket"), rs.getLong("n"), rs.getLong("total"));
+                    return 0;
+                }).list();
+        upsert(h, "monitor_hourly", start, byMonitor);
+        setProgress(h, "hour", start + HOUR);
+    }
+
+    private static void foldDay(Handle h, long start) {
+        Map<String, Aggregate> byMonitor = new HashMap<>();
+        h.createQuery("SELECT * FROM monitor_hourly WHERE period_start >= :from AND period_start < :to")
+                .bind("from", start).bind("to", start + DAY)
+                .map((rs, ctx) -> {
+                    byMonitor.computeIfAbsent(rs.getString("monitor"), m -> new Aggregate()).add(aggregate(rs));
+                    return 0;
+                }).list();
+        upsert(h, "monitor_daily", start, byMonitor);
+        setProgress(h, "day", start + DAY);
+    }
+
+    private static void upsert(Handle h, String table, long start, Map<String, Aggregate> byMonitor) {
+        if (byMonitor.isEmpty()) {
+            return;
+        }
+        PreparedBatch batch = h.prepareBatch("INSERT INTO " + table + " (monitor, period_start, checks, up, degraded, down,"
+                + " latency_sum, histogram) VALUES (:m, :s, :c, :u, :g, :d, :l, :h) ON CONFLICT (monitor, period_start)"
+                + " DO UPDATE SET checks = excluded.checks, up = excluded.up, degraded = excluded.degraded,"
+                + " down = excluded.down, latency_sum = excluded.latency_sum, histogram = excluded.histogram");
+        byMonitor.forEach((monitor, a) -> batch.bind("m", monitor).bind("s", start).bind("c", a.checks).bind("u", a.up)
+                .bind("g", a.degraded).bind("d", a.down).bind("l", a.latencySum).bind("h", a.histogram.encode()).add());
+        batch.execute();
+    }
+
+    private static void setProgress(Handle h, String period, long until) {
+        h.createUpdate("UPDATE monitor_fold_progress SET folded_until = :t WHERE period = :p")
+                .bind("t", until).bind("p", period).execute();
+    }
+
+    /** Deletes raw results older than {@code cutoff}, ten minutes of them per transaction. */
+    private long deleteRaw(long cutoff) {
+        long deleted = 0;
+        Long oldest = jdbi.withHandle(h -> h.createQuery("SELECT MIN(started_at) FROM monitor_results")
+                .mapTo(Long.class).findOne().orElse(null));
+        if (oldest == null) {
+            return 0;
+        }
+        long from = oldest;
+        for (int slice = 0; slice < MAX_DELETE_SLICES_PER_RUN && from < cutoff; slice++) {
+            long to = Math.min(from + DELETE_SLICE, cutoff);
+            long a = from;
+            deleted += jdbi.withHandle(h -> h.createUpdate("DELETE FROM monitor_results WHERE started_at >= :a AND started_at < :b")
+                    .bind("a", a).bind("b", to).execute());
+            from = to;
+        }
+        return deleted;
+    }
+
+    static Optional<Long> foldedUntil(Handle h, String period) {
+        return h.createQuery("SELECT folded_until FROM monitor_fold_progress WHERE period = :p").bind("p", period)
+                .mapTo(Long.class).findOne();
+    }
+
+    static Aggregate aggregate(ResultSet rs) throws SQLException {
+        Aggregate a = new Aggregate(LatencyHistogram.decode(rs.getString("histogram")));
+        a.checks = rs.getLong("checks");
+        a.up = rs.getLong("up");
+        a.degraded = rs.getLong("degraded");
+        a.down = rs.getLong("down");
+        a.latencySum = rs.getLong("latency_sum");
+        return a;
+    }
+
+    public static long floorHour(long millis) {
+        return Math.floorDiv(millis, HOUR) * HOUR;
+    }
+
+    public static long floorDay(long millis) {
+        return Math.floorDiv(millis, DAY) * DAY;
+    }
+
+    @Override
+    public void close() {
+        if (timer != null) {
+            timer.shutdownNow();
+            try {
+                timer.awaitTermination(5, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+}

@@ -1,0 +1,148 @@
+package io.switchboard.monitor.history;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.switchboard.monitor.incident.MonitorStatus;
+import io.switchboard.monitor.incident.StateSnapshot;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.jdbi.v3.core.Handle;
+import org.jdbi.v3.core.Jdbi;
+
+/**
+ * Reads history: a monitor's recent results, its uptime and latency percentiles over a window, its
+ * hourly or daily aggregates, and the stored states a node resumes from.
+ *
+ * <p>A window is answered from the hourly aggregates for the hours already folded plus the raw
+ * results since, so it covers whole hours: "24 h" is the current hour and the 24 before it at
+ * most, never less than 24 h.
+ */
+public final class ResultStore {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final TypeReference<Map<String, Object>> MAP = new TypeReference<>() {
+    };
+
+    private final Jdbi jdbi;
+    private final Clock clock;
+
+    /** Counts and latency percentiles (ms) over one window; percentiles are null without checks. */
+    public record WindowSummary(Duration window, long checks, long up, long degraded, long down, Double uptimePercent,
+                                Double p50Millis, Double p95Millis, Double averageMillis) {
+    }
+
+    /** One aggregate row. */
+    public record Period(Instant start, long checks, long up, long degraded, long down, Double uptimePercent,
+                         Double p50Millis, Double p95Millis) {
+    }
+
+    public ResultStore(Jdbi jdbi, Clock clock) {
+        this.jdbi = jdbi;
+        this.clock = clock;
+    }
+
+    /** The newest results first; {@code before} (epoch ms, exclusive) pages further back, null for the newest. */
+    public List<StoredResult> recent(String monitor, int limit, Long before) {
+        return jdbi.withHandle(h -> h.createQuery("SELECT * FROM monitor_results WHERE monitor = :m"
+                        + (before == null ? "" : " AND started_at < :before") + " ORDER BY started_at DESC LIMIT :limit")
+                .bind("m", monitor).bind("before", before).bind("limit", limit)
+                .map((rs, ctx) -> read(rs)).list());
+    }
+
+    public WindowSummary summary(String monitor, Duration window) {
+        return summaries(monitor, List.of(window)).getFirst();
+    }
+
+    /** Several windows in one transaction (they share the fold boundary). */
+    public List<WindowSummary> summaries(String monitor, List<Duration> windows) {
+        long now = clock.millis();
+        return jdbi.inTransaction(h -> {
+            long foldedUntil = HistoryFolder.foldedUntil(h, "hour").orElse(0L);
+            Map<Long, Aggregate> hours = new LinkedHashMap<>();
+            long oldest = now - windows.stream().mapToLong(Duration::toMillis).max().orElse(0);
+            h.createQuery("SELECT * FROM monitor_hourly WHERE monitor = :m AND period_start >= :from AND period_start < :until")
+                    .bind("m", monitor).bind("from", HistoryFolder.floorHour(oldest)).bind("until", foldedUntil)
+                    .map((rs, ctx) -> Map.entry(rs.getLong("period_start"), HistoryFolder.aggregate(rs)))
+                    .forEach(e -> hours.put(e.getKey(), e.getValue()));
+            Aggregate recent = rawSince(h, monitor, foldedUntil);
+            return windows.stream().map(window -> {
+                long from = HistoryFolder.floorHour(now - window.toMillis());
+                Aggregate sum = new Aggregate();
+                hours.forEach((start, a) -> {
+                    if (start >= from) {
+                        sum.add(a);
+                    }
+                });
+                sum.add(recent);
+                return new WindowSummary(window, sum.checks(), sum.up(), sum.degraded(), sum.down(), sum.uptimePercent(),
+                        sum.histogram().percentile(0.50), sum.histogram().percentile(0.95),
+                        sum.checks() == 0 ? null : Math.round(sum.latencySum() * 10.0 / sum.checks()) / 10.0);
+            }).toList();
+        });
+    }
+
+    private static Aggregate rawSince(Handle h, String monitor, long from) {
+        Aggregate a = new Aggregate();
+        h.createQuery("SELECT status, latency_bucket, COUNT(*) AS n, SUM(latency_ms) AS total FROM monitor_results"
+                        + " WHERE monitor = :m AND started_at >= :from GROUP BY status, latency_bucket")
+                .bind("m", monitor).bind("from", from)
+                .map((rs, ctx) -> {
+                    a.add(rs.getString("status"), rs.getInt("latency_bucket"), rs.getLong("n"), rs.getLong("total"));
+                    return 0;
+                }).list();
+        return a;
+    }
+
+    /** Aggregates of {@code period} ("hour" or "day") in [from, to), oldest first. */
+    public List<Period> periods(String monitor, String period, Instant from, Instant to) {
+        String table = period.equals("day") ? "monitor_daily" : "monitor_hourly";
+        return jdbi.withHandle(h -> h.createQuery("SELECT * FROM " + table
+                        + " WHERE monitor = :m AND period_start >= :from AND period_start < :to ORDER BY period_start")
+                .bind("m", monitor).bind("from", from.toEpochMilli()).bind("to", to.toEpochMilli())
+                .map((rs, ctx) -> {
+                    Aggregate a = HistoryFolder.aggregate(rs);
+                    return new Period(Instant.ofEpochMilli(rs.getLong("period_start")), a.checks(), a.up(), a.degraded(), a.down(),
+                            a.uptimePercent(), a.histogram().percentile(0.5), a.histogram().percentile(0.95));
+                }).list());
+    }
+
+    public Map<String, StateSnapshot> states() {
+        Map<String, StateSnapshot> out = new LinkedHashMap<>();
+        jdbi.useHandle(h -> h.createQuery("SELECT * FROM monitor_state").map((rs, ctx) -> new StateSnapshot(
+                        rs.getString("monitor"), MonitorStatus.fromWire(rs.getString("status")), rs.getInt("consecutive_failures"),
+                        rs.getInt("consecutive_successes"), nullableLong(rs, "last_check_at"), nullableLong(rs, "last_success_at"),
+                        nullableLong(rs, "last_failure_at"), nullableLong(rs, "last_latency_ms"), rs.getString("last_error"),
+                        nullableLong(rs, "status_since")))
+                .forEach(s -> out.put(s.monitor(), s)));
+        return out;
+    }
+
+    /** Forgets a removed monitor's state (its history stays until retention removes it). */
+    public void forgetState(String monitor) {
+        jdbi.useHandle(h -> h.createUpdate("DELETE FROM monitor_state WHERE monitor = :m").bind("m", monitor).execute());
+    }
+
+    private static StoredResult read(ResultSet rs) throws SQLException {
+        Map<String, Object> details = Map.of();
+        String text = rs.getString("details");
+        if (text != null) {
+            try {
+                details = JSON.readValue(text, MAP);
+            } catch (java.io.IOException e) {
+                details = Map.of();
+            }
+        }
+        return new StoredResult(rs.getString("monitor"), Instant.ofEpochMilli(rs.getLong("started_at")), rs.getString("status"),
+                rs.getLong("latency_ms"), rs.getLong("lateness_ms"), rs.getString("error"), details);
+    }
+
+    static Long nullableLong(ResultSet rs, String column) throws SQLException {
+        long value = rs.getLong(column);
+        return rs.wasNull() ? null : value;
+    }
+}

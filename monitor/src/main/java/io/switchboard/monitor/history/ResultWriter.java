@@ -1,0 +1,268 @@
+package io.switchboard.monitor.history;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.switchboard.monitor.MonitorMetrics;
+import io.switchboard.monitor.check.CheckResult;
+import io.switchboard.monitor.incident.StateSnapshot;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+import java.sql.Types;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.jdbi.v3.core.Jdbi;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Writes check results, monitor states and incident progress through one thread in batches: checks
+ * only queue what they produced and never wait for the database (on SQLite every statement of the
+ * node goes through one connection). Each batch is one transaction with one JDBC batch per table;
+ * of the states and incident counters queued together only the newest per monitor is written.
+ *
+ * <p>Caveats: the queue is bounded, and a full queue (the database down or slower than the checks)
+ * drops the newest results, counted in {@code switchboard_monitor_results_dropped_total}; a failed
+ * batch is retried with backoff for about half a minute, then dropped and counted. Nothing here is
+ * acknowledged to anyone, and monitoring must go on while the store is away.
+ */
+public final class ResultWriter implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(ResultWriter.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final int MAX_BATCH = 5000;
+    private static final Duration CLOSE_WAIT = Duration.ofSeconds(5);
+    private static final int ATTEMPTS = 8;
+
+    /** Something to write. */
+    public sealed interface Write {
+    }
+
+    public record ResultRow(String monitor, CheckResult result, long latenessMillis) implements Write {
+    }
+
+    public record StateRow(StateSnapshot state) implements Write {
+    }
+
+    public record IncidentProgress(long incidentId, int failedChecks, String lastError) implements Write {
+    }
+
+    private final Jdbi jdbi;
+    private final MonitorMetrics metrics;
+    private final BlockingQueue<Write> queue;
+    private final Thread writer;
+    private volatile boolean running = true;
+    /** Writes queued or being written: flush() waits for zero. */
+    private final java.util.concurrent.atomic.AtomicInteger outstanding = new java.util.concurrent.atomic.AtomicInteger();
+
+    public ResultWriter(Jdbi jdbi, MonitorMetrics metrics, int capacity) {
+        this.jdbi = jdbi;
+        this.metrics = metrics;
+        this.queue = new ArrayBlockingQueue<>(capacity);
+        this.writer = Thread.ofPlatform().daemon().name("monitor-result-writer").unstarted(this::loop);
+    }
+
+    public void start() {
+        writer.start();
+    }
+
+    /** Queues a write; false (and counted when it is a result) when the queue is full or the writer stopped. Never blocks. */
+    public boolean submit(Write write) {
+        outstanding.incrementAndGet();
+        boolean queued = running && queue.offer(write);
+        if (!queued) {
+            outstanding.decrementAndGet();
+        }
+        if (!queued && write instanceof ResultRow) {
+            metrics.resultsDropped(1);
+        }
+        return queued;
+    }
+
+    public int backlog() {
+        return queue.size();
+    }
+
+    /** Waits until everything queued before this call is written (tests, and reads that must see it). */
+    public void flush(Duration limit) throws InterruptedException {
+        long deadline = System.nanoTime() + limit.toNanos();
+        while (outstanding.get() > 0 && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
+    }
+
+    private void loop() {
+        List<Write> batch = new ArrayList<>(MAX_BATCH);
+        while (running || !queue.isEmpty()) {
+            try {
+                Write first = queue.poll(200, TimeUnit.MILLISECONDS);
+                if (first == null) {
+                    continue;
+                }
+                batch.add(first);
+                queue.drainTo(batch, MAX_BATCH - 1);
+                writeWithRetry(batch);
+            } catch (InterruptedException e) {
+                if (!running) {
+                    break;
+                }
+            } finally {
+                outstanding.addAndGet(-batch.size());
+                batch.clear();
+            }
+        }
+    }
+
+    private void writeWithRetry(List<Write> batch) throws InterruptedException {
+        List<ResultRow> results = new ArrayList<>();
+        Map<String, StateSnapshot> states = new LinkedHashMap<>();
+        Map<Long, IncidentProgress> incidents = new LinkedHashMap<>();
+        for (Write w : batch) {
+            switch (w) {
+                case ResultRow r -> results.add(r);
+                case StateRow s -> states.put(s.state().monitor(), s.state());
+                case IncidentProgress p -> incidents.put(p.incidentId(), p);
+            }
+        }
+        long backoff = 100;
+        for (int attempt = 1; ; attempt++) {
+            try {
+                write(results, states.values(), incidents.values());
+                if (attempt > 1) {
+                    log.info("check results stored again after {} attempts", attempt);
+                }
+                return;
+            } catch (SQLException | RuntimeException e) {
+                if (attempt == 1) {
+                    log.warn("storing {} check results failed, retrying: {}", results.size(), e.toString());
+                }
+                if (attempt >= ATTEMPTS || (!running && attempt >= 2)) {
+                    log.error("dropping {} check results and {} states the store refuses: {}", results.size(), states.size(),
+                            e.toString());
+                    metrics.resultsDropped(results.size());
+                    return;
+                }
+            }
+            Thread.sleep(backoff);
+            backoff = Math.min(backoff * 2, 5000);
+        }
+    }
+
+    private static final String INSERT_RESULT = "INSERT INTO monitor_results (monitor, started_at, status, latency_ms,"
+            + " latency_bucket, lateness_ms, error, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+    private static final String UPSERT_STATE = "INSERT INTO monitor_state (monitor, status, consecutive_failures,"
+            + " consecutive_successes, last_check_at, last_success_at, last_failure_at, last_latency_ms, last_error, status_since)"
+            + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (monitor) DO UPDATE SET status = excluded.status,"
+            + " consecutive_failures = excluded.consecutive_failures, consecutive_successes = excluded.consecutive_successes,"
+            + " last_check_at = excluded.last_check_at, last_success_at = excluded.last_success_at,"
+            + " last_failure_at = excluded.last_failure_at, last_latency_ms = excluded.last_latency_ms,"
+            + " last_error = excluded.last_error, status_since = excluded.status_since";
+    private static final String UPDATE_INCIDENT = "UPDATE monitor_incidents SET failed_checks = ?, last_error = ?"
+            + " WHERE id = ? AND status = 'open'";
+
+    private void write(List<ResultRow> results, Iterable<StateSnapshot> states, Iterable<IncidentProgress> incidents)
+            throws SQLException {
+        jdbi.useTransaction(h -> {
+            Connection connection = h.getConnection();
+            if (!results.isEmpty()) {
+                try (PreparedStatement insert = connection.prepareStatement(INSERT_RESULT)) {
+                    for (ResultRow row : results) {
+                        CheckResult r = row.result();
+                        insert.setString(1, row.monitor());
+                        insert.setLong(2, r.startedAt().toEpochMilli());
+                        insert.setString(3, r.status().wireName());
+                        insert.setLong(4, r.latencyMillis());
+                        insert.setInt(5, LatencyHistogram.bucket(r.latencyMillis()));
+                        insert.setLong(6, row.latenessMillis());
+                        insert.setString(7, clean(r.error()));
+                        insert.setString(8, clean(details(r)));
+                        insert.addBatch();
+                    }
+                    insert.executeBatch();
+                }
+            }
+            try (PreparedStatement upsert = connection.prepareStatement(UPSERT_STATE)) {
+                int n = 0;
+                for (StateSnapshot s : states) {
+                    upsert.setString(1, s.monitor());
+                    upsert.setString(2, s.status().wireName());
+                    upsert.setInt(3, s.consecutiveFailures());
+                    upsert.setInt(4, s.consecutiveSuccesses());
+                    setLong(upsert, 5, s.lastCheckAt());
+                    setLong(upsert, 6, s.lastSuccessAt());
+                    setLong(upsert, 7, s.lastFailureAt());
+                    setLong(upsert, 8, s.lastLatencyMs());
+                    upsert.setString(9, clean(s.lastError()));
+                    setLong(upsert, 10, s.statusSince());
+                    upsert.addBatch();
+                    n++;
+                }
+                if (n > 0) {
+                    upsert.executeBatch();
+                }
+            }
+            try (PreparedStatement update = connection.prepareStatement(UPDATE_INCIDENT)) {
+                int n = 0;
+                for (IncidentProgress p : incidents) {
+                    update.setInt(1, p.failedChecks());
+                    update.setString(2, clean(p.lastError()));
+                    update.setLong(3, p.incidentId());
+                    update.addBatch();
+                    n++;
+                }
+                if (n > 0) {
+                    update.executeBatch();
+                }
+            }
+        });
+    }
+
+    private static String details(CheckResult r) {
+        Map<String, Object> all = new LinkedHashMap<>(r.details());
+        if (!r.worked().isEmpty()) {
+            all.put("worked", r.worked());
+        }
+        if (all.isEmpty()) {
+            return null;
+        }
+        try {
+            return JSON.writeValueAsString(all);
+        } catch (JsonProcessingException e) {
+            return null;
+        }
+    }
+
+    private static void setLong(PreparedStatement statement, int index, Long value) throws SQLException {
+        if (value == null) {
+            statement.setNull(index, Types.BIGINT);
+        } else {
+            statement.setLong(index, value);
+        }
+    }
+
+    /** PostgreSQL refuses NUL in text; nothing useful is lost by dropping it. */
+    static String clean(String text) {
+        return text == null || text.indexOf('\0') < 0 ? text : text.replace("\0", "");
+    }
+
+    /** Stops taking writes and writes what is queued, waiting a few seconds at most. */
+    @Override
+    public void close() {
+        running = false;
+        try {
+            writer.join(CLOSE_WAIT.toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        int left = queue.size();
+        if (left > 0) {
+            log.warn("{} check results and states were not stored before the node stopped", left);
+            queue.clear();
+        }
+    }
+}

@@ -1,0 +1,17 @@
+package io.switchboard.monitor.incident;
+
+import java.time.Instant;
+
+/**
+ * An incident as stored: a monitor DOWN from {@code openedAt} (its failing streak began at
+ * {@code startedAt}) until {@code resolvedAt}.
+ *
+ * @param reportSource "template", or "llm:MODEL" when a model rewrote the template's report
+ */
+public record Incident(long id, String monitor, String status, Instant startedAt, Instant openedAt, Instant resolvedAt,
+                       int failedChecks, String firstError, String lastError, Instant lastSuccessAt, String report,
+                       String reportSource, String recoveryReport, boolean downNotified, Instant lastNotifiedAt) {
+    public boolean isOpen() {
+        return "open".equals(status);
+    }
+}

@@ -1,0 +1,139 @@
+package io.switchboard.monitor.incident;
+
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+import org.jdbi.v3.core.Handle;
+import org.jdbi.v3.core.Jdbi;
+import org.jdbi.v3.core.statement.Query;
+
+/** Incidents and their timelines in {@code monitor_incidents} and {@code monitor_incident_events}. */
+public final class IncidentStore {
+    private final Jdbi jdbi;
+
+    public IncidentStore(Jdbi jdbi) {
+        this.jdbi = jdbi;
+    }
+
+    /** Opens an incident with its first timeline entries, in one transaction; returns it with its new id. */
+    public Incident open(String monitor, Instant startedAt, Instant openedAt, int failedChecks, String firstError,
+                         String lastError, Instant lastSuccessAt, List<IncidentEvent> events) {
+        return jdbi.inTransaction(h -> {
+            h.createUpdate("UPDATE monitor_counters SET value = value + 1 WHERE name = 'incident'").execute();
+            long id = h.createQuery("SELECT value FROM monitor_counters WHERE name = 'incident'").mapTo(Long.class).one();
+            h.createUpdate("INSERT INTO monitor_incidents (id, monitor, status, started_at, opened_at, failed_checks,"
+                            + " first_error, last_error, last_success_at, down_notified) VALUES (:id, :m, 'open', :s, :o, :f, :fe, :le,"
+                            + " :ls, 0)")
+                    .bind("id", id).bind("m", monitor).bind("s", startedAt.toEpochMilli()).bind("o", openedAt.toEpochMilli())
+                    .bind("f", failedChecks).bind("fe", firstError).bind("le", lastError)
+                    .bind("ls", lastSuccessAt == null ? null : lastSuccessAt.toEpochMilli()).execute();
+            for (IncidentEvent e : events) {
+                append(h, id, e);
+            }
+            return find(h, id).orElseThrow();
+        });
+    }
+
+    public void resolve(long id, Instant resolvedAt, int failedChecks, String lastError, IncidentEvent event) {
+        jdbi.useTransaction(h -> {
+            h.createUpdate("UPDATE monitor_incidents SET status = 'resolved', resolved_at = :r, failed_checks = :f,"
+                            + " last_error = COALESCE(:le, last_error) WHERE id = :id")
+                    .bind("r", resolvedAt.toEpochMilli()).bind("f", failedChecks).bind("le", lastError).bind("id", id).execute();
+            append(h, id, event);
+        });
+    }
+
+    public void event(long id, IncidentEvent event) {
+        jdbi.useTransaction(h -> append(h, id, event));
+    }
+
+    public void setReport(long id, String report, String source) {
+        jdbi.useHandle(h -> h.createUpdate("UPDATE monitor_incidents SET report = :r, report_source = :s WHERE id = :id")
+                .bind("r", report).bind("s", source).bind("id", id).execute());
+    }
+
+    public void setRecoveryReport(long id, String report) {
+        jdbi.useHandle(h -> h.createUpdate("UPDATE monitor_incidents SET recovery_report = :r WHERE id = :id")
+                .bind("r", report).bind("id", id).execute());
+    }
+
+    public void markNotified(long id, Instant at) {
+        jdbi.useHandle(h -> h.createUpdate("UPDATE monitor_incidents SET down_notified = 1, last_notified_at = :t WHERE id = :id")
+                .bind("t", at.toEpochMilli()).bind("id", id).execute());
+    }
+
+    public Optional<Incident> find(long id) {
+        return jdbi.withHandle(h -> find(h, id));
+    }
+
+    public List<Incident> open() {
+        return jdbi.withHandle(h -> h.createQuery("SELECT * FROM monitor_incidents WHERE status = 'open' ORDER BY id")
+                .map((rs, ctx) -> read(rs)).list());
+    }
+
+    /**
+     * Newest first.
+     *
+     * @param status "open", "resolved" or null for both
+     * @param before an id to page below, or null
+     */
+    public List<Incident> list(String status, String monitor, Long before, int limit) {
+        StringBuilder sql = new StringBuilder("SELECT * FROM monitor_incidents WHERE 1 = 1");
+        if (status != null) {
+            sql.append(" AND status = :status");
+        }
+        if (monitor != null) {
+            sql.append(" AND monitor = :monitor");
+        }
+        if (before != null) {
+            sql.append(" AND id < :before");
+        }
+        sql.append(" ORDER BY id DESC LIMIT :limit");
+        return jdbi.withHandle(h -> {
+            Query q = h.createQuery(sql.toString()).bind("limit", limit);
+            if (status != null) {
+                q.bind("status", status);
+            }
+            if (monitor != null) {
+                q.bind("monitor", monitor);
+            }
+            if (before != null) {
+                q.bind("before", before.longValue());
+            }
+            return q.map((rs, ctx) -> read(rs)).list();
+        });
+    }
+
+    public List<IncidentEvent> events(long id) {
+        return jdbi.withHandle(h -> h.createQuery("SELECT * FROM monitor_incident_events WHERE incident_id = :id ORDER BY seq")
+                .bind("id", id)
+                .map((rs, ctx) -> new IncidentEvent(Instant.ofEpochMilli(rs.getLong("at")), rs.getString("kind"), rs.getString("detail")))
+                .list());
+    }
+
+    private static void append(Handle h, long id, IncidentEvent e) {
+        int seq = h.createQuery("SELECT COALESCE(MAX(seq), 0) + 1 FROM monitor_incident_events WHERE incident_id = :id")
+                .bind("id", id).mapTo(Integer.class).one();
+        h.createUpdate("INSERT INTO monitor_incident_events (incident_id, at, seq, kind, detail) VALUES (:id, :at, :seq, :k, :d)")
+                .bind("id", id).bind("at", e.at().toEpochMilli()).bind("seq", seq).bind("k", e.kind())
+                .bind("d", e.detail() == null ? "" : e.detail().replace("\0", "")).execute();
+    }
+
+    private static Optional<Incident> find(Handle h, long id) {
+        return h.createQuery("SELECT * FROM monitor_incidents WHERE id = :id").bind("id", id).map((rs, ctx) -> read(rs)).findOne();
+    }
+
+    private static Incident read(ResultSet rs) throws SQLException {
+        return new Incident(rs.getLong("id"), rs.getString("monitor"), rs.getString("status"), instant(rs, "started_at"),
+                instant(rs, "opened_at"), instant(rs, "resolved_at"), rs.getInt("failed_checks"), rs.getString("first_error"),
+                rs.getString("last_error"), instant(rs, "last_success_at"), rs.getString("report"), rs.getString("report_source"),
+                rs.getString("recovery_report"), rs.getInt("down_notified") != 0, instant(rs, "last_notified_at"));
+    }
+
+    private static Instant instant(ResultSet rs, String column) throws SQLException {
+        long value = rs.getLong(column);
+        return rs.wasNull() ? null : Instant.ofEpochMilli(value);
+    }
+}

@@ -1,0 +1,505 @@
+package io.switchboard.monitor.incident;
+
+import io.switchboard.monitor.MonitorMetrics;
+import io.switchboard.monitor.check.CheckResult;
+import io.switchboard.monitor.definition.CatalogView;
+import io.switchboard.monitor.definition.ChannelDefinition;
+import io.switchboard.monitor.definition.DurationText;
+import io.switchboard.monitor.definition.MaintenanceWindow;
+import io.switchboard.monitor.definition.MonitorDefinition;
+import io.switchboard.monitor.history.ResultWriter;
+import io.switchboard.monitor.notify.Notification;
+import io.switchboard.monitor.notify.NotificationDispatcher;
+import io.switchboard.monitor.report.IncidentReports;
+import io.switchboard.monitor.report.Report;
+import io.switchboard.monitor.report.ReportFacts;
+import io.switchboard.monitor.schedule.CheckScheduler;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneId;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Turns check results into monitor states and incidents, and incidents into reports and
+ * notifications.
+ *
+ * <p>Results arrive on each monitor's check thread, one at a time per monitor. The state is
+ * counted toward the thresholds at once; the result and the state are queued for the
+ * {@link ResultWriter}; opening and resolving an incident are written to the store right there,
+ * before the monitor's next check may start, so a monitor never has two incidents open.
+ *
+ * <p>Reports and notifications are prepared on a lane per monitor (one virtual thread at a time),
+ * off the check thread: a report may wait on a language model for seconds. The lane keeps their
+ * order: a recovery is never announced before the DOWN it ends. A sweep every second sends what
+ * is due — reminders while DOWN, and the DOWN message held back by a maintenance window once the
+ * window is over. Notifications inside a maintenance window are recorded as suppressed; a
+ * recovery is announced only to people who were told about the outage.
+ */
+public final class IncidentTracker implements CheckScheduler.ResultSink, AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(IncidentTracker.class);
+
+    private final IncidentStore incidents;
+    private final ResultWriter writer;
+    private final NotificationDispatcher dispatcher;
+    private final IncidentReports reports;
+    private final MonitorMetrics metrics;
+    private final Clock clock;
+    private final ZoneId zone;
+    private final Duration defaultReminder;
+    private final Supplier<CatalogView> catalog;
+    private final Map<String, MonitorState> states = new ConcurrentHashMap<>();
+    private final Map<String, ThreadPoolExecutor> lanes = new ConcurrentHashMap<>();
+    private ScheduledExecutorService sweeper;
+
+    public IncidentTracker(IncidentStore incidents, ResultWriter writer, NotificationDispatcher dispatcher,
+                           IncidentReports reports, MonitorMetrics metrics, Clock clock, ZoneId zone, Duration defaultReminder,
+                           Supplier<CatalogView> catalog) {
+        this.incidents = incidents;
+        this.writer = writer;
+        this.dispatcher = dispatcher;
+        this.reports = reports;
+        this.metrics = metrics;
+        this.clock = clock;
+        this.zone = zone;
+        this.defaultReminder = defaultReminder;
+        this.catalog = catalog;
+    }
+
+    /** Takes up where the last run stopped: stored states and open incidents. */
+    public void restore(Map<String, StateSnapshot> stored) {
+        stored.forEach((name, snapshot) -> states.put(name, new MonitorState(snapshot)));
+        for (Incident open : incidents.open()) {
+            MonitorState state = states.computeIfAbsent(open.monitor(), MonitorState::new);
+            synchronized (state) {
+                state.incident = new MonitorState.OpenIncident(open);
+                state.status = MonitorStatus.DOWN;
+            }
+        }
+    }
+
+    public void startSweeping(Duration every) {
+        sweeper = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform().daemon().name("monitor-reminders").unstarted(r));
+        sweeper.scheduleWithFixedDelay(this::sweepQuietly, every.toMillis(), every.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    // ---- results --------------------------------------------------------------------------------
+
+    @Override
+    public void accept(MonitorDefinition monitor, CheckResult result, long latenessMillis) {
+        MonitorState state = states.computeIfAbsent(monitor.name(), MonitorState::new);
+        MonitorState.Transition transition;
+        StateSnapshot snapshot;
+        MonitorState.OpenIncident incident;
+        synchronized (state) {
+            transition = state.apply(monitor, result);
+            snapshot = state.snapshot();
+            incident = state.incident;
+        }
+        metrics.checked(monitor, result);
+        writer.submit(new ResultWriter.ResultRow(monitor.name(), result, latenessMillis));
+        writer.submit(new ResultWriter.StateRow(snapshot));
+        switch (transition) {
+            case OPEN -> open(monitor, state, result);
+            case STILL_DOWN -> writer.submit(new ResultWriter.IncidentProgress(incident.id, incident.failedChecks, incident.lastError));
+            case RESOLVE -> resolve(monitor, state, result);
+            case NONE -> {
+            }
+        }
+    }
+
+    private void open(MonitorDefinition monitor, MonitorState state, CheckResult result) {
+        Instant now = clock.instant();
+        Instant since;
+        int failed;
+        Long lastSuccess;
+        synchronized (state) {
+            since = state.streakStartedAt == null ? result.startedAt() : state.streakStartedAt;
+            failed = state.failures;
+            lastSuccess = state.lastSuccessAt;
+        }
+        List<IncidentEvent> events = new ArrayList<>();
+        events.add(new IncidentEvent(since, "first_failure", "first failed check: " + result.error()));
+        events.add(new IncidentEvent(now, "opened", monitor.name() + " is DOWN after " + failed + " failed check"
+                + (failed == 1 ? "" : "s") + " in a row"));
+        Incident stored;
+        try {
+            stored = incidents.open(monitor.name(), since, now, failed, result.error(), result.error(),
+                    lastSuccess == null ? null : Instant.ofEpochMilli(lastSuccess), events);
+        } catch (RuntimeException e) {
+            log.error("could not open an incident for {} (the next failed check tries again): {}", monitor.name(), e.toString());
+            return;
+        }
+        MonitorState.OpenIncident incident = new MonitorState.OpenIncident(stored);
+        synchronized (incident) {
+            incident.announcing = true;
+        }
+        synchronized (state) {
+            state.incident = incident;
+        }
+        log.info("incident {} opened: {} is DOWN: {}", stored.id(), monitor.name(), result.error());
+        onLane(monitor.name(), incident, () -> announceDown(monitor.name(), state, incident));
+    }
+
+    private void resolve(MonitorDefinition monitor, MonitorState state, CheckResult result) {
+        MonitorState.OpenIncident incident;
+        synchronized (state) {
+            incident = state.incident;
+        }
+        Instant now = clock.instant();
+        Duration down = Duration.between(incident.startedAt, now);
+        try {
+            incidents.resolve(incident.id, now, incident.failedChecks, null, new IncidentEvent(now, "resolved",
+                    monitor.name() + " is " + (result.status().passed() ? result.status().wireName() : "up") + " again after "
+                            + monitor.recoveryThreshold() + " passing check" + (monitor.recoveryThreshold() == 1 ? "" : "s")
+                            + "; down for " + DurationText.spoken(down)));
+        } catch (RuntimeException e) {
+            log.error("could not resolve incident {} of {} (the next passing check tries again): {}", incident.id, monitor.name(),
+                    e.toString());
+            return;
+        }
+        synchronized (incident) {
+            incident.announcing = true;
+        }
+        synchronized (state) {
+            state.incident = null;
+        }
+        log.info("incident {} resolved: {} is up again after {}", incident.id, monitor.name(), DurationText.spoken(down));
+        onLane(monitor.name(), incident, () -> announceRecovery(monitor.name(), incident, result, now));
+    }
+
+    // ---- announcements ------------------------------------------------------------------------------
+
+    private void onLane(String monitor, MonitorState.OpenIncident incident, Runnable task) {
+        ThreadPoolExecutor lane = lanes.computeIfAbsent(monitor, name -> {
+            ThreadPoolExecutor executor = new ThreadPoolExecutor(1, 1, 30, TimeUnit.SECONDS, new ArrayBlockingQueue<>(100),
+                    Thread.ofVirtual().name("incident-" + name).factory());
+            executor.allowCoreThreadTimeOut(true);
+            return executor;
+        });
+        try {
+            lane.execute(() -> {
+                try {
+                    task.run();
+                } catch (RuntimeException e) {
+                    log.error("announcing incident {} of {} failed", incident.id, monitor, e);
+                } finally {
+                    synchronized (incident) {
+                        incident.announcing = false;
+                    }
+                }
+            });
+        } catch (RejectedExecutionException e) {
+            synchronized (incident) {
+                incident.announcing = false;
+            }
+            log.warn("announcement for incident {} of {} dropped: the node is stopping or the lane is full", incident.id, monitor);
+        }
+    }
+
+    private void announceDown(String name, MonitorState state, MonitorState.OpenIncident incident) {
+        CatalogView view = catalog.get();
+        Optional<MonitorDefinition> found = view.monitor(name);
+        if (found.isEmpty()) {
+            return;
+        }
+        MonitorDefinition monitor = found.get();
+        Instant now = clock.instant();
+        ReportFacts facts = facts(monitor, state, incident, now, null, null);
+        Report report = reports.down(facts);
+        boolean first;
+        synchronized (incident) {
+            first = !incident.downNotified;
+        }
+        if (first) {
+            store(() -> incidents.setReport(incident.id, report.text(), report.source()));
+            event(incident.id, now, "report", report.source().equals("template") ? "report written from the template"
+                    : "report rewritten by " + report.source().substring(4));
+        }
+        List<ChannelDefinition> channels = view.channelsOf(monitor);
+        Notification n = new Notification(Notification.Event.DOWN, name, monitor.type().wireName(), monitor.target(), incident.id,
+                "down", incident.startedAt, facts.failedChecks(), report.subject(), report.text(), now);
+        send(n, monitor, incident, channels, view.maintenanceFor(name, now), now);
+    }
+
+    private void announceReminder(String name, MonitorState state, MonitorState.OpenIncident incident) {
+        CatalogView view = catalog.get();
+        Optional<MonitorDefinition> found = view.monitor(name);
+        if (found.isEmpty()) {
+            return;
+        }
+        MonitorDefinition monitor = found.get();
+        Instant now = clock.instant();
+        ReportFacts facts = facts(monitor, state, incident, now, null, null);
+        Report report = reports.reminder(facts);
+        Notification n = new Notification(Notification.Event.REMINDER, name, monitor.type().wireName(), monitor.target(),
+                incident.id, "down", incident.startedAt, facts.failedChecks(), report.subject(), report.text(), now);
+        send(n, monitor, incident, view.channelsOf(monitor), view.maintenanceFor(name, now), now);
+    }
+
+    private void send(Notification n, MonitorDefinition monitor, MonitorState.OpenIncident incident,
+                      List<ChannelDefinition> channels, Optional<MaintenanceWindow> window, Instant now) {
+        if (channels.isEmpty()) {
+            if (n.event() == Notification.Event.DOWN) {
+                event(incident.id, now, "notified", "nobody to tell: " + monitor.name() + " has no notification channels");
+                markNotified(incident, now);
+            }
+            return;
+        }
+        if (window.isPresent()) {
+            String why = "maintenance window " + window.get().name();
+            dispatcher.suppress(n, channels, why);
+            if (n.event() == Notification.Event.DOWN) {
+                event(incident.id, now, "suppressed", "DOWN message held back during " + why + "; sent when it ends if still down");
+            }
+            return;
+        }
+        markNotified(incident, now);
+        dispatcher.dispatch(n, channels, (channel, delivery) -> event(incident.id, clock.instant(),
+                delivery.sent() ? "notified" : "notify_failed",
+                n.event().wireName() + " message " + (delivery.sent() ? "sent to " : "could not be sent to ") + channel.name()
+                        + " (" + channel.type().wireName() + ")" + (delivery.attempts() > 1 ? " after " + delivery.attempts()
+                        + " attempts" : "") + (delivery.sent() ? "" : ": " + delivery.error())));
+    }
+
+    private void announceRecovery(String name, MonitorState.OpenIncident incident, CheckResult result, Instant resolvedAt) {
+        CatalogView view = catalog.get();
+        Optional<MonitorDefinition> found = view.monitor(name);
+        MonitorState state = states.get(name);
+        if (found.isEmpty() || state == null) {
+            return;
+        }
+        MonitorDefinition monitor = found.get();
+        Instant now = clock.instant();
+        String how = result.latencyMillis() + " ms" + (result.details().get("status") instanceof Integer code
+                ? ", " + monitor.type().wireName().toUpperCase(java.util.Locale.ROOT) + " " + code : "")
+                + (result.error() != null ? " (" + result.error() + ")" : "");
+        ReportFacts facts = facts(monitor, state, incident, now, resolvedAt, "the check passed in " + how);
+        Report report = reports.recovered(facts);
+        store(() -> incidents.setRecoveryReport(incident.id, report.text()));
+        boolean told;
+        synchronized (incident) {
+            told = incident.downNotified;
+        }
+        if (!told) {
+            event(incident.id, now, "notified", "no recovery message: nobody had been told about the outage");
+            return;
+        }
+        List<ChannelDefinition> channels = view.channelsOf(monitor);
+        if (channels.isEmpty()) {
+            return;
+        }
+        Notification n = new Notification(Notification.Event.RECOVERED, name, monitor.type().wireName(), monitor.target(),
+                incident.id, result.status().wireName(), incident.startedAt, incident.failedChecks, report.subject(), report.text(),
+                now);
+        Optional<MaintenanceWindow> window = view.maintenanceFor(name, now);
+        if (window.isPresent()) {
+            dispatcher.suppress(n, channels, "maintenance window " + window.get().name());
+            return;
+        }
+        dispatcher.dispatch(n, channels, (channel, delivery) -> event(incident.id, clock.instant(),
+                delivery.sent() ? "notified" : "notify_failed",
+                "recovery message " + (delivery.sent() ? "sent to " : "could not be sent to ") + channel.name() + " ("
+                        + channel.type().wireName() + ")" + (delivery.sent() ? "" : ": " + delivery.error())));
+    }
+
+    private void markNotified(MonitorState.OpenIncident incident, Instant now) {
+        synchronized (incident) {
+            incident.downNotified = true;
+            incident.lastNotifiedAt = now;
+        }
+        store(() -> incidents.markNotified(incident.id, now));
+    }
+
+    private ReportFacts facts(MonitorDefinition monitor, MonitorState state, MonitorState.OpenIncident incident, Instant now,
+                              Instant resolvedAt, String recoveredWith) {
+        CheckResult lastFailure;
+        synchronized (state) {
+            lastFailure = state.lastFailure;
+        }
+        String wrong = lastFailure != null ? lastFailure.error() : incident.lastError != null ? incident.lastError : incident.firstError;
+        List<String> worked = lastFailure != null ? lastFailure.worked() : List.of();
+        return new ReportFacts(monitor.name(), monitor.type(), monitor.target(), monitor.interval(), incident.startedAt,
+                incident.failedChecks, wrong, worked, incident.lastSuccessAt, otherChecks(monitor), now, resolvedAt,
+                recoveredWith, zone);
+    }
+
+    /** How the other monitors of the same host fare: part of "what still works". */
+    private List<String> otherChecks(MonitorDefinition monitor) {
+        String host = monitor.host();
+        List<String> out = new ArrayList<>();
+        for (MonitorDefinition other : catalog.get().monitors().values()) {
+            if (other.name().equals(monitor.name()) || other.paused() || !host.equals(safeHost(other))) {
+                continue;
+            }
+            MonitorState state = states.get(other.name());
+            MonitorStatus status;
+            if (state == null) {
+                status = MonitorStatus.UNKNOWN;
+            } else {
+                synchronized (state) {
+                    status = state.status;
+                }
+            }
+            if (status == MonitorStatus.UNKNOWN) {
+                continue;
+            }
+            out.add("the " + other.type().wireName() + " check " + other.name() + " of the same host is " + status.wireName());
+            if (out.size() == 5) {
+                break;
+            }
+        }
+        return out;
+    }
+
+    private static String safeHost(MonitorDefinition m) {
+        try {
+            return m.host();
+        } catch (RuntimeException e) {
+            return "";
+        }
+    }
+
+    // ---- the sweep ------------------------------------------------------------------------------
+
+    private void sweepQuietly() {
+        try {
+            sweep();
+        } catch (RuntimeException e) {
+            log.warn("reminder sweep failed: {}", e.toString());
+        }
+    }
+
+    /** Sends what is due: held-back DOWN messages once a window is over, and reminders. */
+    public void sweep() {
+        CatalogView view = catalog.get();
+        Instant now = clock.instant();
+        for (MonitorState state : states.values()) {
+            MonitorState.OpenIncident incident;
+            synchronized (state) {
+                incident = state.incident;
+            }
+            if (incident == null) {
+                continue;
+            }
+            MonitorDefinition monitor = view.monitors().get(state.name);
+            if (monitor == null || monitor.paused() || view.maintenanceFor(state.name, now).isPresent()) {
+                continue;
+            }
+            Duration every = monitor.reminderEvery() != null ? monitor.reminderEvery() : defaultReminder;
+            Runnable task = null;
+            boolean reminder = false;
+            synchronized (incident) {
+                if (incident.announcing) {
+                    continue;
+                }
+                if (!incident.downNotified) {
+                    task = () -> announceDown(state.name, state, incident);
+                } else if (!every.isZero() && incident.lastNotifiedAt != null
+                        && !now.isBefore(incident.lastNotifiedAt.plus(every))) {
+                    task = () -> announceReminder(state.name, state, incident);
+                    reminder = true;
+                }
+                if (task != null) {
+                    incident.announcing = true;
+                }
+            }
+            if (reminder) {
+                event(incident.id, now, "reminder", "still down after " + DurationText.spoken(
+                        Duration.between(incident.startedAt, now)) + "; reminding");
+            }
+            if (task != null) {
+                onLane(state.name, incident, task);
+            }
+        }
+    }
+
+    // ---- definitions changed --------------------------------------------------------------------
+
+    /** Forgets monitors that were removed, closing their open incidents without a message. */
+    public void retain(CatalogView view) {
+        for (MonitorState state : List.copyOf(states.values())) {
+            if (view.monitors().containsKey(state.name)) {
+                continue;
+            }
+            MonitorState.OpenIncident incident;
+            synchronized (state) {
+                incident = state.incident;
+                state.incident = null;
+            }
+            states.remove(state.name);
+            metrics.forget(state.name);
+            if (incident != null) {
+                Instant now = clock.instant();
+                store(() -> incidents.resolve(incident.id, now, incident.failedChecks, null,
+                        new IncidentEvent(now, "closed", "closed: the monitor " + state.name + " was removed")));
+            }
+        }
+    }
+
+    /** A monitor's current state, if it has been checked or restored. */
+    public Optional<StateSnapshot> state(String monitor) {
+        MonitorState state = states.get(monitor);
+        if (state == null) {
+            return Optional.empty();
+        }
+        synchronized (state) {
+            return Optional.of(state.snapshot());
+        }
+    }
+
+    /** The open incident's id, if any. */
+    public Optional<Long> openIncident(String monitor) {
+        MonitorState state = states.get(monitor);
+        if (state == null) {
+            return Optional.empty();
+        }
+        synchronized (state) {
+            return state.incident == null ? Optional.empty() : Optional.of(state.incident.id);
+        }
+    }
+
+    private void event(long incident, Instant at, String kind, String detail) {
+        store(() -> incidents.event(incident, new IncidentEvent(at, kind, detail)));
+    }
+
+    private static void store(Runnable write) {
+        try {
+            write.run();
+        } catch (RuntimeException e) {
+            log.warn("could not store an incident update: {}", e.toString());
+        }
+    }
+
+    @Override
+    public void close() {
+        if (sweeper != null) {
+            sweeper.shutdownNow();
+        }
+        lanes.values().forEach(ThreadPoolExecutor::shutdown);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        for (ThreadPoolExecutor lane : lanes.values()) {
+            try {
+                if (!lane.awaitTermination(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
+                    lane.shutdownNow();
+                }
+            } catch (InterruptedException e) {
+                lane.shutdownNow();
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+}

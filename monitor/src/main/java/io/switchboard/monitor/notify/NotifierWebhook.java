@@ -1,0 +1,99 @@
+package io.switchboard.monitor.notify;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.switchboard.monitor.definition.ChannelDefinition;
+import io.switchboard.monitor.definition.ChannelDefinition.ChannelSettings;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.HttpTimeoutException;
+import java.nio.charset.StandardCharsets;
+import java.security.InvalidKeyException;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.util.HexFormat;
+import javax.crypto.Mac;
+import javax.crypto.spec.SecretKeySpec;
+
+/**
+ * Webhook: a JSON POST of the notification. With a secret, the request carries
+ * {@code X-Switchboard-Timestamp} (Unix seconds) and
+ * {@code X-Switchboard-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>}
+ * (RFC 2104), so the receiver can check origin and freshness. Any 2xx counts as delivered.
+ */
+public final class NotifierWebhook implements Notifier {
+    public static final String SIGNATURE_HEADER = "X-Switchboard-Signature";
+    public static final String TIMESTAMP_HEADER = "X-Switchboard-Timestamp";
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final HttpClient http;
+    private final Duration timeout;
+
+    public NotifierWebhook(HttpClient http, Duration timeout) {
+        this.http = http;
+        this.timeout = timeout;
+    }
+
+    @Override
+    public void send(ChannelDefinition channel, Notification n) throws DeliveryException, InterruptedException {
+        ChannelSettings.Webhook settings = (ChannelSettings.Webhook) channel.settings();
+        String body = body(n);
+        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(settings.url()))
+                .timeout(timeout)
+                .header("Content-Type", "application/json")
+                .header("User-Agent", "Switchboard-Monitor/1.0")
+                .POST(HttpRequest.BodyPublishers.ofString(body, StandardCharsets.UTF_8));
+        settings.headers().forEach(request::header);
+        if (settings.secret() != null) {
+            String timestamp = Long.toString(n.at().getEpochSecond());
+            request.header(TIMESTAMP_HEADER, timestamp);
+            request.header(SIGNATURE_HEADER, "sha256=" + sign(settings.secret(), timestamp + "." + body));
+        }
+        HttpResponse<String> response;
+        try {
+            response = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+        } catch (HttpTimeoutException e) {
+            throw new DeliveryException("the webhook " + settings.url() + " did not answer within " + timeout.toMillis() + " ms", true);
+        } catch (IOException e) {
+            throw new DeliveryException("the webhook " + settings.url() + " could not be reached: " + e, true);
+        }
+        int status = response.statusCode();
+        if (status / 100 != 2) {
+            throw new DeliveryException("the webhook " + settings.url() + " answered HTTP " + status,
+                    DeliveryException.retryableStatus(status));
+        }
+    }
+
+    static String body(Notification n) {
+        ObjectNode root = JSON.createObjectNode();
+        root.put("event", "monitor." + n.event().wireName());
+        ObjectNode monitor = root.putObject("monitor");
+        monitor.put("name", n.monitor());
+        monitor.put("type", n.monitorType());
+        monitor.put("target", n.target());
+        monitor.put("status", n.status());
+        if (n.incidentId() != null) {
+            ObjectNode incident = root.putObject("incident");
+            incident.put("id", n.incidentId());
+            incident.put("since", n.since() == null ? null : n.since().toString());
+            incident.put("failedChecks", n.failedChecks());
+        }
+        root.put("subject", n.subject());
+        root.put("text", n.text());
+        root.put("sentAt", n.at().toString());
+        return root.toString();
+    }
+
+    public static String sign(String secret, String payload) {
+        try {
+            Mac mac = Mac.getInstance("HmacSHA256");
+            mac.init(new SecretKeySpec(secret.getBytes(StandardCharsets.UTF_8), "HmacSHA256"));
+            return HexFormat.of().formatHex(mac.doFinal(payload.getBytes(StandardCharsets.UTF_8)));
+        } catch (NoSuchAlgorithmException | InvalidKeyException e) {
+            throw new IllegalStateException("HMAC-SHA256 is not available", e);
+        }
+    }
+}

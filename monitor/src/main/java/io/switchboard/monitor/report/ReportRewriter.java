@@ -1,0 +1,103 @@
+package io.switchboard.monitor.report;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Asks an OpenAI-compatible chat-completions endpoint ({@code POST {baseUrl}/chat/completions}) to
+ * rewrite a template report for a reader who knows nothing about networks. Whatever goes wrong —
+ * no answer within the timeout, an error status, an answer that is not the expected JSON, an empty
+ * or overlong text — yields empty, and the caller keeps the template's report. The API key is sent
+ * as a bearer token and never logged.
+ */
+public final class ReportRewriter {
+    private static final Logger log = LoggerFactory.getLogger(ReportRewriter.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final int MAX_LENGTH = 4000;
+    static final String INSTRUCTIONS = "You rewrite monitoring incident reports for people who are not engineers."
+            + " Keep every fact, time, number and name exactly; add nothing that is not in the report; no guesses about"
+            + " causes; no markdown. Answer with the rewritten report only, at most six short sentences.";
+
+    private final URI endpoint;
+    private final String model;
+    private final String apiKey;
+    private final Duration timeout;
+    private final HttpClient http;
+
+    public ReportRewriter(String baseUrl, String model, String apiKey, Duration timeout) {
+        String base = baseUrl.endsWith("/") ? baseUrl.substring(0, baseUrl.length() - 1) : baseUrl;
+        this.endpoint = URI.create(base + "/chat/completions");
+        this.model = model;
+        this.apiKey = apiKey;
+        this.timeout = timeout;
+        this.http = HttpClient.newBuilder().connectTimeout(timeout).followRedirects(HttpClient.Redirect.NEVER).build();
+    }
+
+    public String model() {
+        return model;
+    }
+
+    public Optional<String> rewrite(String report) {
+        ObjectNode body = JSON.createObjectNode();
+        body.put("model", model);
+        body.put("temperature", 0);
+        ArrayNode messages = body.putArray("messages");
+        messages.addObject().put("role", "system").put("content", INSTRUCTIONS);
+        messages.addObject().put("role", "user").put("content", report);
+        HttpRequest.Builder request = HttpRequest.newBuilder(endpoint)
+                .timeout(timeout)
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(body.toString()));
+        if (apiKey != null && !apiKey.isBlank()) {
+            request.header("Authorization", "Bearer " + apiKey);
+        }
+        CompletableFuture<HttpResponse<String>> call = http.sendAsync(request.build(), HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> response;
+        try {
+            // the request timeout covers the wait for headers; this bounds the body as well
+            response = call.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            call.cancel(true);
+            log.warn("report rewrite: {} gave no answer within {} ms; the template's report is used", endpoint, timeout.toMillis());
+            return Optional.empty();
+        } catch (ExecutionException e) {
+            log.warn("report rewrite: {} failed ({}); the template's report is used", endpoint, e.getCause().toString());
+            return Optional.empty();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return Optional.empty();
+        }
+        if (response.statusCode() / 100 != 2) {
+            log.warn("report rewrite: {} answered HTTP {}; the template's report is used", endpoint, response.statusCode());
+            return Optional.empty();
+        }
+        try {
+            JsonNode content = JSON.readTree(response.body()).path("choices").path(0).path("message").path("content");
+            String text = content.isTextual() ? content.asText().strip() : "";
+            if (text.isEmpty() || text.length() > MAX_LENGTH) {
+                log.warn("report rewrite: {} answered {}; the template's report is used", endpoint,
+                        text.isEmpty() ? "no text" : "a text of " + text.length() + " characters");
+                return Optional.empty();
+            }
+            return Optional.of(text);
+        } catch (java.io.IOException e) {
+            log.warn("report rewrite: {} answered something that is not chat-completions JSON; the template's report is used",
+                    endpoint);
+            return Optional.empty();
+        }
+    }
+}

@@ -1,0 +1,105 @@
+package io.switchboard.monitor.report;
+
+import io.switchboard.monitor.definition.DurationText;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * The deterministic incident reports: the same facts always give the same words. Each report
+ * answers, in order: what is wrong, since when, how many checks failed, what still works, and
+ * when it last worked, in sentences that need no knowledge of the protocol.
+ */
+public final class ReportTemplate {
+    private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss z", Locale.ENGLISH);
+
+    private ReportTemplate() {
+    }
+
+    public static Report down(ReportFacts f) {
+        List<String> lines = new ArrayList<>();
+        lines.add(f.monitor() + " is DOWN.");
+        lines.add("What is wrong: " + sentence(f.whatIsWrong()));
+        lines.add("Since: " + time(f, f.since()) + " (" + ago(f, f.since()) + "); " + checks(f.failedChecks())
+                + " in a row failed, checked every " + DurationText.spoken(f.interval()) + ".");
+        lines.add("What still works: " + stillWorks(f));
+        lines.add("Last success: " + (f.lastSuccess() == null ? "none recorded." : time(f, f.lastSuccess()) + "."));
+        lines.add("Checked: " + what(f) + ".");
+        return new Report(f.monitor() + " is DOWN: " + shorten(f.whatIsWrong()), String.join("\n", lines), "template");
+    }
+
+    public static Report reminder(ReportFacts f) {
+        List<String> lines = new ArrayList<>();
+        lines.add(f.monitor() + " is still DOWN, for " + DurationText.spoken(Duration.between(f.since(), f.now())) + " now.");
+        lines.add("What is wrong: " + sentence(f.whatIsWrong()));
+        lines.add("Since: " + time(f, f.since()) + "; " + checks(f.failedChecks()) + " failed so far.");
+        lines.add("What still works: " + stillWorks(f));
+        lines.add("Last success: " + (f.lastSuccess() == null ? "none recorded." : time(f, f.lastSuccess()) + "."));
+        lines.add("Checked: " + what(f) + ".");
+        return new Report(f.monitor() + " is still DOWN (" + DurationText.spoken(Duration.between(f.since(), f.now())) + ")",
+                String.join("\n", lines), "template");
+    }
+
+    public static Report recovered(ReportFacts f) {
+        Duration down = Duration.between(f.since(), f.resolvedAt());
+        List<String> lines = new ArrayList<>();
+        lines.add(f.monitor() + " is UP again" + (f.recoveredWith() == null ? "." : ": " + f.recoveredWith() + "."));
+        lines.add("It was down for " + DurationText.spoken(down) + ", from " + time(f, f.since()) + " to " + time(f, f.resolvedAt())
+                + "; " + checks(f.failedChecks()) + " failed.");
+        lines.add("What was wrong: " + sentence(f.whatIsWrong()));
+        lines.add("Checked: " + what(f) + ".");
+        return new Report(f.monitor() + " is UP again after " + DurationText.spoken(down), String.join("\n", lines), "template");
+    }
+
+    private static String stillWorks(ReportFacts f) {
+        List<String> works = new ArrayList<>(f.stillWorks());
+        works.addAll(f.otherChecks());
+        if (works.isEmpty()) {
+            return "nothing could be confirmed: the very first step of the check failed.";
+        }
+        return sentence(String.join("; ", works));
+    }
+
+    private static String what(ReportFacts f) {
+        return switch (f.type()) {
+            case HTTP -> "the web address " + f.target();
+            case DNS -> "the DNS name " + f.target();
+            case TLS -> "the certificate of " + f.target();
+            case TCP -> "the network port " + f.target();
+            case SIP -> "the SIP device " + f.target();
+        } + " (" + f.type().wireName() + " check)";
+    }
+
+    private static String checks(int n) {
+        return n == 1 ? "1 check" : n + " checks";
+    }
+
+    private static String time(ReportFacts f, Instant at) {
+        return TIME.format(at.atZone(f.zone()));
+    }
+
+    private static String ago(ReportFacts f, Instant at) {
+        Duration d = Duration.between(at, f.now());
+        return d.toMillis() < 1000 ? "just now" : DurationText.spoken(d) + " ago";
+    }
+
+    /** Capitalised and ending with a full stop. */
+    static String sentence(String text) {
+        if (text == null || text.isBlank()) {
+            return "unknown.";
+        }
+        String t = text.strip();
+        t = Character.toUpperCase(t.charAt(0)) + t.substring(1);
+        return t.endsWith(".") ? t : t + ".";
+    }
+
+    private static String shorten(String text) {
+        if (text == null) {
+            return "check failed";
+        }
+        return text.length() <= 120 ? text : text.substring(0, 117) + "...";
+    }
+}

@@ -1,0 +1,179 @@
+package io.switchboard.monitor.api;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.switchboard.monitor.Monitor;
+import io.switchboard.monitor.support.LoopbackHttp;
+import io.switchboard.monitor.support.MonitorNode;
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The monitor module's API over HTTP: every error answer is a problem document naming the field. */
+class MonitorApiTest {
+    static final ObjectMapper JSON = new ObjectMapper();
+    @TempDir
+    static Path dir;
+    static MonitorNode node;
+    static LoopbackHttp target;
+
+    @BeforeAll
+    static void start() throws Exception {
+        target = new LoopbackHttp().answer("/health", 200, "ok").answer("/fail", 500, "no");
+        node = new MonitorNode(dir, new Monitor(), Map.of("SWITCHBOARD_MONITOR_NOTIFY_ATTEMPTS", "1"));
+    }
+
+    @AfterAll
+    static void stop() {
+        node.close();
+        target.close();
+    }
+
+    static void assertProblem(HttpResponse<String> response, int status, String detail) throws Exception {
+        assertThat(response.statusCode()).as(response.body()).isEqualTo(status);
+        assertThat(response.headers().firstValue("Content-Type")).hasValue("application/problem+json");
+        JsonNode problem = JSON.readTree(response.body());
+        assertThat(problem.path("status").asInt()).isEqualTo(status);
+        if (detail != null) {
+            assertThat(problem.path("detail").asText()).isEqualTo(detail);
+        }
+    }
+
+    @Test
+    void withoutTheAdminTokenNothingIsShown() throws Exception {
+        for (String path : new String[]{"/api/v1/monitors", "/api/v1/incidents", "/api/v1/notification-channels",
+                "/api/v1/maintenance-windows", "/api/v1/notifications", "/api/v1/monitors/x/results"}) {
+            HttpResponse<String> r = MonitorNode.HTTP.send(HttpRequest.newBuilder(URI.create(node.node.http().baseUrl() + path))
+                    .build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(r.statusCode()).as(path).isEqualTo(401);
+            assertThat(r.headers().firstValue("WWW-Authenticate")).isPresent();
+        }
+    }
+
+    @Test
+    void createReadReplacePauseResumeDelete() throws Exception {
+        HttpResponse<String> created = node.api("POST", "/api/v1/monitors", "{\"name\":\"web\",\"type\":\"http\",\"target\":\""
+                + target.url("/health") + "\",\"interval\":\"1s\",\"headers\":{\"Authorization\":\"Bearer t0ken\"}}");
+        assertThat(created.statusCode()).isEqualTo(201);
+        assertThat(created.headers().firstValue("Location")).hasValue("/api/v1/monitors/web");
+        JsonNode view = JSON.readTree(created.body());
+        assertThat(view.path("headers").path("Authorization").asText()).isEqualTo("***");
+        assertThat(view.path("interval").asText()).isEqualTo("1s");
+        assertProblem(node.api("POST", "/api/v1/monitors", "{\"name\":\"web\",\"type\":\"tcp\",\"target\":\"127.0.0.1:1\"}"), 409,
+                "'name': monitor web exists; PUT /api/v1/monitors/web replaces it");
+
+        await().atMost(Duration.ofSeconds(20)).until(() -> node.json("GET", "/api/v1/monitors/web", null)
+                .path("state").path("status").asText().equals("up"));
+        JsonNode detail = node.json("GET", "/api/v1/monitors/web", null);
+        assertThat(detail.path("uptime").path("24h").path("uptimePercent").asDouble()).isEqualTo(100.0);
+        assertThat(detail.path("uptime").fieldNames()).toIterable().containsExactly("24h", "7d", "30d");
+        await().atMost(Duration.ofSeconds(10)).until(() -> node.json("GET", "/api/v1/monitors/web/results?limit=5", null)
+                .path("results").size() > 0);
+        JsonNode result = node.json("GET", "/api/v1/monitors/web/results?limit=5", null).path("results").get(0);
+        assertThat(result.path("status").asText()).isEqualTo("up");
+        assertThat(result.path("details").path("phases").has("firstByteMs")).isTrue();
+        assertThat(node.json("GET", "/api/v1/monitors/web/uptime", null).path("7d").path("checks").asInt()).isPositive();
+        assertThat(node.json("GET", "/api/v1/monitors/web/history?period=day", null).path("periods").isArray()).isTrue();
+        JsonNode stats = node.json("GET", "/api/v1/monitor-stats", null);
+        assertThat(stats.path("monitors").asInt()).isEqualTo(1);
+        assertThat(stats.path("checks").asLong()).isPositive();
+        assertThat(stats.path("lateness").has("p99Ms")).isTrue();
+
+        // PUT replaces the whole definition; a masked header sent back keeps the stored value
+        int before = target.received("/health").size();
+        HttpResponse<String> replaced = node.api("PUT", "/api/v1/monitors/web", "{\"type\":\"http\",\"target\":\""
+                + target.url("/health") + "\",\"interval\":\"5s\",\"headers\":{\"Authorization\":\"***\"}}");
+        assertThat(replaced.statusCode()).isEqualTo(200);
+        assertThat(JSON.readTree(replaced.body()).path("interval").asText()).isEqualTo("5s");
+        await().atMost(Duration.ofSeconds(15)).until(() -> target.received("/health").stream().skip(before)
+                .anyMatch(r -> "Bearer t0ken".equals(r.header("Authorization"))));
+
+        assertThat(node.json("POST", "/api/v1/monitors/web/pause", null).path("state").path("status").asText()).isEqualTo("paused");
+        assertThat(node.json("GET", "/api/v1/monitors", null).path("monitors").get(0).path("paused").asBoolean()).isTrue();
+        assertThat(node.json("POST", "/api/v1/monitors/web/resume", null).path("paused").asBoolean()).isFalse();
+        assertThat(node.api("DELETE", "/api/v1/monitors/web", null).statusCode()).isEqualTo(204);
+        assertProblem(node.api("GET", "/api/v1/monitors/web", null), 404, "no monitor web");
+        assertProblem(node.api("DELETE", "/api/v1/monitors/web", null), 404, "no monitor web");
+    }
+
+    @Test
+    void badBodiesNameTheField() throws Exception {
+        assertProblem(node.api("POST", "/api/v1/monitors", "not json"), 400, null);
+        assertProblem(node.api("POST", "/api/v1/monitors", "[1]"), 400, "The body must be a JSON object.");
+        assertProblem(node.api("POST", "/api/v1/monitors", "{\"name\":\"x\",\"type\":\"http\",\"target\":\"http://a/\","
+                + "\"interval\":\"0s\"}"), 400, "'interval': 0s is below the 1s minimum");
+        assertProblem(node.api("POST", "/api/v1/monitors", "{\"name\":\"x y\",\"type\":\"tcp\",\"target\":\"a:1\"}"), 400,
+                "'name': \"x y\" is not a name: 1-64 letters, digits, . _ -, starting with a letter or digit");
+        assertProblem(node.api("POST", "/api/v1/monitors", "{\"name\":\"x\",\"type\":\"tcp\",\"target\":\"a:1\",\"port\":1}"), 400,
+                null);
+        assertProblem(node.api("PUT", "/api/v1/monitors/x", "{\"name\":\"y\",\"type\":\"tcp\",\"target\":\"a:1\"}"), 400,
+                "'name': the body says y but the URL says x; renaming is a DELETE and a POST");
+        HttpResponse<String> unknownChannel = node.api("PUT", "/api/v1/monitors/x",
+                "{\"type\":\"tcp\",\"target\":\"a:1\",\"channels\":[\"pager\"]}");
+        assertProblem(unknownChannel, 422, null);
+        assertThat(JSON.readTree(unknownChannel.body()).path("detail").asText()).startsWith("'channels': no channel pager; ");
+        assertProblem(node.api("GET", "/api/v1/monitors/x/results?limit=0", null), 404, "no monitor x");
+        assertProblem(node.api("GET", "/api/v1/incidents?limit=9999", null), 400, "'limit' must be 1-500 (got 9999)");
+        assertProblem(node.api("GET", "/api/v1/incidents?status=closed", null), 400,
+                "'status' must be one of [open, resolved] (got 'closed')");
+        assertProblem(node.api("GET", "/api/v1/incidents/abc", null), 400, "'id': an incident id is a number (got 'abc')");
+        assertProblem(node.api("GET", "/api/v1/incidents/424242", null), 404, "no incident 424242");
+        assertProblem(node.api("GET", "/api/v1/notifications?before=yesterday", null), 400, null);
+    }
+
+    @Test
+    void channelsHideTheirSecretsAndCannotBeRemovedWhileUsed() throws Exception {
+        HttpResponse<String> created = node.api("PUT", "/api/v1/notification-channels/oncall",
+                "{\"type\":\"telegram\",\"botToken\":\"123456:SECRET-token\",\"chatId\":\"-1001\",\"apiUrl\":\"" + target.url("") + "\"}");
+        assertThat(created.statusCode()).isEqualTo(201);
+        assertThat(created.body()).doesNotContain("SECRET").contains("\"botToken\":\"***\"");
+        assertThat(node.api("GET", "/api/v1/notification-channels", null).body()).doesNotContain("SECRET");
+        // sending the mask back keeps the token
+        assertThat(node.api("PUT", "/api/v1/notification-channels/oncall", "{\"type\":\"telegram\",\"botToken\":\"***\","
+                + "\"chatId\":\"-1002\",\"apiUrl\":\"" + target.url("") + "\"}").statusCode()).isEqualTo(200);
+        node.api("PUT", "/api/v1/monitors/uses-oncall", "{\"type\":\"tcp\",\"target\":\"127.0.0.1:1\",\"paused\":true,"
+                + "\"channels\":[\"oncall\"]}");
+        assertProblem(node.api("DELETE", "/api/v1/notification-channels/oncall", null), 409,
+                "'name': channel oncall is used by monitor uses-oncall; take it out of them first");
+        // the stand-in Bot API has no such path: the test message fails, says why, and hides the token
+        HttpResponse<String> test = node.api("POST", "/api/v1/notification-channels/oncall/test", null);
+        assertProblem(test, 502, null);
+        assertThat(test.body()).doesNotContain("SECRET");
+        assertThat(node.api("DELETE", "/api/v1/monitors/uses-oncall", null).statusCode()).isEqualTo(204);
+        assertThat(node.api("DELETE", "/api/v1/notification-channels/oncall", null).statusCode()).isEqualTo(204);
+        assertProblem(node.api("POST", "/api/v1/notification-channels", "{\"name\":\"m\",\"type\":\"email\",\"host\":\"smtp.x\","
+                + "\"from\":\"me@x.org\",\"to\":[\"nobody\"]}"), 400, "'to[0]': \"nobody\" is not an e-mail address");
+    }
+
+    @Test
+    void aTestMessageToAWorkingWebhook() throws Exception {
+        node.api("PUT", "/api/v1/notification-channels/hook", "{\"type\":\"webhook\",\"url\":\"" + target.url("/health") + "\"}");
+        JsonNode sent = node.json("POST", "/api/v1/notification-channels/hook/test", null);
+        assertThat(sent.path("sent").asBoolean()).isTrue();
+        assertThat(JSON.readTree(target.received("/health").getLast().body()).path("event").asText()).isEqualTo("monitor.test");
+        assertThat(node.json("GET", "/api/v1/notifications?channel=hook", null).path("notifications").get(0).path("outcome").asText())
+                .isEqualTo("sent");
+    }
+
+    @Test
+    void maintenanceWindows() throws Exception {
+        HttpResponse<String> created = node.api("PUT", "/api/v1/maintenance-windows/nightly",
+                "{\"start\":\"2025-06-01T02:00:00Z\",\"duration\":\"30m\",\"repeat\":\"daily\"}");
+        assertThat(created.statusCode()).isEqualTo(201);
+        assertThat(JSON.readTree(created.body()).has("activeNow")).isTrue();
+        assertProblem(node.api("PUT", "/api/v1/maintenance-windows/bad", "{\"start\":\"2025-06-01T02:00:00Z\",\"duration\":\"30m\","
+                + "\"monitors\":[\"ghost\"]}"), 422, "'monitors': no monitor ghost");
+        assertThat(node.api("DELETE", "/api/v1/maintenance-windows/nightly", null).statusCode()).isEqualTo(204);
+        assertProblem(node.api("DELETE", "/api/v1/maintenance-windows/nightly", null), 404, "no maintenance window nightly");
+    }
+}

@@ -1,0 +1,189 @@
+package io.switchboard.monitor.check;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.switchboard.monitor.support.Defs;
+import io.switchboard.monitor.support.LoopbackHttp;
+import io.switchboard.monitor.support.TestCertificates;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class HttpCheckTest {
+    static LoopbackHttp server;
+    static final HttpCheck check = new HttpCheck(new CertificateTrust(), Clock.systemUTC());
+
+    @BeforeAll
+    static void start() throws Exception {
+        server = new LoopbackHttp()
+                .answer("/health", 200, "all good")
+                .answer("/broken", 503, "maintenance")
+                .answer("/json", 200, "{\"status\":\"ok\",\"db\":{\"up\":true},\"queue\":{\"depth\":3}}")
+                .redirect("/old", 301, "/hop")
+                .redirect("/hop", 302, "/health")
+                .redirect("/loop", 302, "/loop")
+                .redirect("/nowhere", 302, "")
+                .on("/slow", exchange -> {
+                    try {
+                        Thread.sleep(1500);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                    LoopbackHttp.respond(exchange, 200, "late");
+                })
+                .on("/slower", exchange -> {
+                    try {
+                        Thread.sleep(4000);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                    LoopbackHttp.respond(exchange, 200, "much later");
+                })
+                .on("/echo", exchange -> LoopbackHttp.respond(exchange, 201, "created"));
+    }
+
+    @AfterAll
+    static void stop() {
+        server.close();
+    }
+
+    private static String monitor(String target, String extra) {
+        return "name: web\ntype: http\ntarget: " + target + "\ntimeout: 3s\n" + extra;
+    }
+
+    @Test
+    void aHealthyPageIsUpWithItsTimingPhases() throws Exception {
+        CheckResult r = check.run(Defs.monitor(monitor(server.url("/health"), "")));
+        assertThat(r.status()).isEqualTo(CheckStatus.UP);
+        assertThat(r.error()).isNull();
+        assertThat(r.details()).containsEntry("status", 200);
+        @SuppressWarnings("unchecked")
+        Map<String, Object> phases = (Map<String, Object>) r.details().get("phases");
+        assertThat(phases).containsKeys("dnsMs", "connectMs", "tlsMs", "firstByteMs", "totalMs");
+        assertThat((Double) phases.get("connectMs")).isGreaterThanOrEqualTo(0.0);
+        assertThat(phases.get("tlsMs")).isNull();
+        assertThat(r.worked()).anySatisfy(w -> assertThat(w).contains("answered HTTP 200"));
+    }
+
+    @Test
+    void anUnexpectedStatusIsDownInPlainWords() throws Exception {
+        CheckResult r = check.run(Defs.monitor(monitor(server.url("/broken"), "")));
+        assertThat(r.status()).isEqualTo(CheckStatus.DOWN);
+        assertThat(r.error()).isEqualTo("the server answered HTTP 503 (Service Unavailable); expected 200-299");
+        assertThat(r.worked()).anySatisfy(w -> assertThat(w).contains("connection to port " + server.port() + " was accepted"));
+    }
+
+    @Test
+    void expectedStatusesAreConfigurable() throws Exception {
+        CheckResult r = check.run(Defs.monitor(monitor(server.url("/broken"), "expectStatus: [503, 2xx]\n")));
+        assertThat(r.status()).isEqualTo(CheckStatus.UP);
+    }
+
+    @Test
+    void redirectsAreFollowedAndTheChainRecorded() throws Exception {
+        CheckResult r = check.run(Defs.monitor(monitor(server.url("/old"), "")));
+        assertThat(r.status()).isEqualTo(CheckStatus.UP);
+        @SuppressWarnings("unchecked")
+        List<Map<String, Object>> chain = (List<Map<String, Object>>) r.details().get("redirects");
+        assertThat(chain).extracting(s -> s.get("status")).containsExactly(301, 302, 200);
+        assertThat(chain).extracting(s -> s.get("url")).containsExactly(server.url("/old"), server.url("/hop"), server.url("/health"));
+        assertThat(r.details()).containsEntry("finalUrl", server.url("/health"));
+    }
+
+    @Test
+    void tooManyRedirectsAreDown() throws Exception {
+        CheckResult r = check.run(Defs.monitor(monitor(server.url("/loop"), "maxRedirects: 3\n")));
+        assertThat(r.status()).isEqualTo(CheckStatus.DOWN);
+        assertThat(r.error()).startsWith("more than 3 redirects: " + server.url("/loop") + " → ");
+        CheckResult capped = check.run(Defs.monitor(monitor(server.url("/old"), "maxRedirects: 1\n")));
+        assertThat(capped.error()).startsWith("more than 1 redirects");
+    }
+
+    @Test
+    void withoutFollowingARedirectIsTheAnswer() throws Exception {
+        CheckResult r = check.run(Defs.monitor(monitor(server.url("/old"), "maxRedirects: 0\nexpectStatus: [301]\n")));
+        assertThat(r.status()).isEqualTo(CheckStatus.UP);
+        assertThat(r.details()).containsEntry("status", 301);
+    }
+
+    @Test
+    void keywordAndJsonPathConditions() throws Exception {
+        assertThat(check.run(Defs.monitor(monitor(server.url("/health"), "keyword: good\n"))).status()).isEqualTo(CheckStatus.UP);
+        CheckResult missing = check.run(Defs.monitor(monitor(server.url("/health"), "keyword: bad\n")));
+        assertThat(missing.status()).isEqualTo(CheckStatus.DOWN);
+        assertThat(missing.error()).isEqualTo("the page does not contain \"bad\"");
+
+        assertThat(check.run(Defs.monitor(monitor(server.url("/json"), "jsonPath: $.status\njsonValue: ok\n"))).status())
+                .isEqualTo(CheckStatus.UP);
+        assertThat(check.run(Defs.monitor(monitor(server.url("/json"), "jsonPath: $.db.up\n"))).status()).isEqualTo(CheckStatus.UP);
+        CheckResult wrong = check.run(Defs.monitor(monitor(server.url("/json"), "jsonPath: $.queue.depth\njsonValue: \"0\"\n")));
+        assertThat(wrong.error()).isEqualTo("$.queue.depth is \"3\", expected \"0\"");
+        CheckResult absent = check.run(Defs.monitor(monitor(server.url("/json"), "jsonPath: $.cache\n")));
+        assertThat(absent.error()).isEqualTo("the answer has no $.cache");
+        CheckResult notJson = check.run(Defs.monitor(monitor(server.url("/health"), "jsonPath: $.status\n")));
+        assertThat(notJson.status()).isEqualTo(CheckStatus.DOWN);
+    }
+
+    @Test
+    void aSlowAnswerPastTheTimeoutIsDownAndBelowItDegraded() throws Exception {
+        long begin = System.nanoTime();
+        CheckResult timedOut = check.run(Defs.monitor("name: web\ntype: http\ntarget: " + server.url("/slower") + "\ntimeout: 500ms\n"));
+        assertThat(Duration.ofNanos(System.nanoTime() - begin)).isLessThan(Duration.ofMillis(3000));
+        assertThat(timedOut.status()).isEqualTo(CheckStatus.DOWN);
+        assertThat(timedOut.error()).contains("no answer").contains("within 500 ms");
+
+        CheckResult slow = check.run(Defs.monitor(monitor(server.url("/slow"), "degradedAbove: 1s\n")));
+        assertThat(slow.status()).isEqualTo(CheckStatus.DEGRADED);
+        assertThat(slow.error()).matches("answered in \\d+ ms, slower than the 1 s threshold");
+    }
+
+    @Test
+    void aRefusedConnectionSaysTheHostIsReachable() throws Exception {
+        int closed;
+        try (var socket = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            closed = socket.getLocalPort();
+        }
+        CheckResult r = check.run(Defs.monitor(monitor("http://127.0.0.1:" + closed + "/", "")));
+        assertThat(r.status()).isEqualTo(CheckStatus.DOWN);
+        assertThat(r.error()).isEqualTo("nothing accepted the connection on 127.0.0.1 port " + closed
+                + " (connection refused: no service listens there)");
+        assertThat(r.worked()).containsExactly("the host 127.0.0.1 is reachable (it answered, refusing the connection)");
+    }
+
+    @Test
+    void methodHeadersAndBodyAreSent() throws Exception {
+        CheckResult r = check.run(Defs.monitor(monitor(server.url("/echo"),
+                "method: POST\nheaders: {X-Probe: 'yes', Content-Type: text/plain}\nbody: ping\nexpectStatus: [201]\n")));
+        assertThat(r.status()).isEqualTo(CheckStatus.UP);
+        LoopbackHttp.Received received = server.received("/echo").getLast();
+        assertThat(received.method()).isEqualTo("POST");
+        assertThat(received.header("X-Probe")).isEqualTo("yes");
+        assertThat(received.body()).isEqualTo("ping");
+    }
+
+    @Test
+    void httpsMeasuresTheTlsPhaseAndTrustsACaFile(@TempDir Path dir) throws Exception {
+        TestCertificates.Identity ca = TestCertificates.authority("Test CA");
+        TestCertificates.Identity identity = TestCertificates.server(ca, Instant.now().plus(Duration.ofDays(90)), "127.0.0.1");
+        try (LoopbackHttp https = new LoopbackHttp(identity.serverContext()).answer("/health", 200, "ok")) {
+            CheckResult untrusted = check.run(Defs.monitor(monitor(https.url("/health"), "")));
+            assertThat(untrusted.status()).isEqualTo(CheckStatus.DOWN);
+            assertThat(untrusted.error()).contains("secure connection (TLS)").contains("not trusted");
+
+            Path caFile = TestCertificates.writePem(dir.resolve("ca.pem"), ca.certificate());
+            CheckResult trusted = check.run(Defs.monitor(monitor(https.url("/health"), "caFile: " + caFile + "\n")));
+            assertThat(trusted.status()).isEqualTo(CheckStatus.UP);
+            @SuppressWarnings("unchecked")
+            Map<String, Object> phases = (Map<String, Object>) trusted.details().get("phases");
+            assertThat((Double) phases.get("tlsMs")).isGreaterThan(0.0);
+            assertThat(trusted.worked()).anySatisfy(w -> assertThat(w).startsWith("the secure connection (TLS"));
+        }
+    }
+}

@@ -1,0 +1,136 @@
+package io.switchboard.monitor.check;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.switchboard.monitor.support.Defs;
+import io.switchboard.monitor.support.TestCertificates;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import javax.net.ssl.SSLServerSocket;
+import javax.net.ssl.SSLSocket;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class TlsCheckTest {
+    static final TlsCheck check = new TlsCheck(new CertificateTrust(), Clock.systemUTC());
+    static TestCertificates.Identity ca;
+    @TempDir
+    static Path dir;
+    static Path caFile;
+
+    @BeforeAll
+    static void authority() throws Exception {
+        ca = TestCertificates.authority("Monitor Test CA");
+        caFile = TestCertificates.writePem(dir.resolve("ca.pem"), ca.certificate());
+    }
+
+    /** A TLS server presenting {@code identity}, doing handshakes until closed. */
+    private static SSLServerSocket serve(TestCertificates.Identity identity) throws Exception {
+        SSLServerSocket server = (SSLServerSocket) identity.serverContext().getServerSocketFactory()
+                .createServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        Thread.ofVirtual().start(() -> {
+            while (!server.isClosed()) {
+                try {
+                    SSLSocket socket = (SSLSocket) server.accept();
+                    Thread.ofVirtual().start(() -> {
+                        try (socket) {
+                            socket.startHandshake();
+                            socket.getInputStream().read();
+                        } catch (IOException e) {
+                            // the check hangs up after the handshake
+                        }
+                    });
+                } catch (IOException e) {
+                    return;
+                }
+            }
+        });
+        return server;
+    }
+
+    private static CheckResult check(SSLServerSocket server, String extra) throws Exception {
+        return check.run(Defs.monitor("name: cert\ntype: tls\ntarget: 127.0.0.1:" + server.getLocalPort()
+                + "\ntimeout: 3s\nwarnDays: 14\ncriticalDays: 3\n" + extra));
+    }
+
+    @Test
+    void aValidCertificateFarFromExpiryIsUp() throws Exception {
+        try (SSLServerSocket server = serve(TestCertificates.server(ca, Instant.now().plus(Duration.ofDays(60)), "127.0.0.1"))) {
+            CheckResult r = check(server, "caFile: " + caFile + "\n");
+            assertThat(r.status()).isEqualTo(CheckStatus.UP);
+            assertThat((Long) r.details().get("daysLeft")).isBetween(58L, 60L);
+            assertThat(r.details()).containsEntry("chainValid", true).containsEntry("hostnameMatches", true);
+            assertThat(r.worked()).contains("the certificate chain is trusted", "the certificate names 127.0.0.1");
+        }
+    }
+
+    @Test
+    void nearExpiryIsDegradedAndWithinTheCriticalDaysDown() throws Exception {
+        try (SSLServerSocket server = serve(TestCertificates.server(ca, Instant.now().plus(Duration.ofDays(10)).plusSeconds(600),
+                "127.0.0.1"))) {
+            CheckResult r = check(server, "caFile: " + caFile + "\n");
+            assertThat(r.status()).isEqualTo(CheckStatus.DEGRADED);
+            assertThat(r.error()).startsWith("the certificate expires in 10 days");
+        }
+        try (SSLServerSocket server = serve(TestCertificates.server(ca, Instant.now().plus(Duration.ofDays(2)).plusSeconds(600),
+                "127.0.0.1"))) {
+            CheckResult r = check(server, "caFile: " + caFile + "\n");
+            assertThat(r.status()).isEqualTo(CheckStatus.DOWN);
+            assertThat(r.error()).startsWith("the certificate expires in 2 days").contains("within the critical 3 days");
+        }
+    }
+
+    @Test
+    void anExpiredCertificateIsDown() throws Exception {
+        TestCertificates.Identity expired = TestCertificates.selfSigned(Instant.now().minus(Duration.ofDays(30)),
+                Instant.now().minus(Duration.ofDays(2)), "127.0.0.1");
+        Path pinned = TestCertificates.writePem(dir.resolve("expired.pem"), expired.certificate());
+        try (SSLServerSocket server = serve(expired)) {
+            CheckResult r = check(server, "caFile: " + pinned + "\n");
+            assertThat(r.status()).isEqualTo(CheckStatus.DOWN);
+            assertThat(r.error()).contains("the certificate expired on").contains("days ago");
+        }
+    }
+
+    @Test
+    void anotherHostNameIsDown() throws Exception {
+        try (SSLServerSocket server = serve(TestCertificates.server(ca, Instant.now().plus(Duration.ofDays(60)), "shop.example.org",
+                "*.shop.example.org"))) {
+            CheckResult r = check(server, "caFile: " + caFile + "\n");
+            assertThat(r.status()).isEqualTo(CheckStatus.DOWN);
+            assertThat(r.error()).isEqualTo("the certificate is for shop.example.org, *.shop.example.org, not for 127.0.0.1");
+            CheckResult named = check(server, "caFile: " + caFile + "\nserverName: api.shop.example.org\n");
+            assertThat(named.status()).isEqualTo(CheckStatus.UP);
+        }
+    }
+
+    @Test
+    void aSelfSignedCertificateIsUntrustedUntilPinned() throws Exception {
+        TestCertificates.Identity self = TestCertificates.selfSigned(Instant.now().minus(Duration.ofDays(1)),
+                Instant.now().plus(Duration.ofDays(90)), "127.0.0.1");
+        try (SSLServerSocket server = serve(self)) {
+            CheckResult r = check(server, "");
+            assertThat(r.status()).isEqualTo(CheckStatus.DOWN);
+            assertThat(r.error()).isEqualTo("the certificate is self-signed and not one this node trusts (set caFile to trust it)");
+            assertThat(r.details()).containsEntry("chainValid", false);
+            Path pinned = TestCertificates.writePem(dir.resolve("self.pem"), self.certificate());
+            assertThat(check(server, "caFile: " + pinned + "\n").status()).isEqualTo(CheckStatus.UP);
+        }
+    }
+
+    @Test
+    void aClosedPortIsDown() throws Exception {
+        int port;
+        try (var socket = new java.net.ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            port = socket.getLocalPort();
+        }
+        CheckResult r = check.run(Defs.monitor("name: cert\ntype: tls\ntarget: 127.0.0.1:" + port + "\n"));
+        assertThat(r.status()).isEqualTo(CheckStatus.DOWN);
+        assertThat(r.error()).contains("connection refused");
+    }
+}

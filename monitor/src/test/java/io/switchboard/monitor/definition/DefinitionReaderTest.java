@@ -1,0 +1,134 @@
+package io.switchboard.monitor.definition;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+class DefinitionReaderTest {
+    /** The file from the issue, exactly as written there. */
+    static final String ISSUE_FILE = """
+            channels:
+              - name: ops-hook
+                type: webhook            # also: telegram (botToken, chatId, apiUrl), email (smtp settings, to)
+                url: http://127.0.0.1:9000/hook
+            monitors:
+              - name: shop
+                type: http
+                target: http://127.0.0.1:8000/health
+                interval: 1s
+                timeout: 2s
+                failureThreshold: 2
+                channels: [ops-hook]
+            """;
+
+    @Test
+    void theIssuesFileReadsAsWritten() {
+        Catalog catalog = CatalogFile.read(ISSUE_FILE, Set.of());
+        assertThat(catalog.channels()).singleElement().satisfies(c -> {
+            assertThat(c.name()).isEqualTo("ops-hook");
+            assertThat(c.settings()).isEqualTo(new ChannelDefinition.ChannelSettings.Webhook("http://127.0.0.1:9000/hook", null,
+                    java.util.Map.of()));
+        });
+        MonitorDefinition shop = catalog.monitors().getFirst();
+        assertThat(shop.type()).isEqualTo(CheckType.HTTP);
+        assertThat(shop.interval()).isEqualTo(Duration.ofSeconds(1));
+        assertThat(shop.timeout()).isEqualTo(Duration.ofSeconds(2));
+        assertThat(shop.failureThreshold()).isEqualTo(2);
+        assertThat(shop.recoveryThreshold()).isEqualTo(1);
+        assertThat(shop.channels()).containsExactly("ops-hook");
+        assertThat(shop.host()).isEqualTo("127.0.0.1");
+        assertThat(CatalogFile.read(CatalogFile.write(catalog), Set.of())).isEqualTo(catalog);
+    }
+
+    private static DefinitionException error(String yaml) {
+        try {
+            CatalogFile.read(yaml, Set.of("known"));
+        } catch (DefinitionException e) {
+            return e;
+        }
+        throw new AssertionError("no error for:\n" + yaml);
+    }
+
+    private static String monitor(String body) {
+        return "monitors:\n  - name: shop\n" + body.indent(4);
+    }
+
+    @Test
+    void everyErrorNamesWhereItIs() {
+        assertThat(error(monitor("type: http\ntarget: http://x/\ninterval: 500ms")).describe())
+                .isEqualTo("monitors[0] (shop).interval: 500ms is below the 1s minimum");
+        assertThat(error(monitor("type: http\ntarget: http://x/\ninterval: 10")).describe())
+                .isEqualTo("monitors[0] (shop).interval: expected a duration with a unit such as 30s, got 10 (a bare number's unit"
+                        + " would be a guess)");
+        assertThat(error(monitor("type: http\ntarget: http://x/\nintreval: 10s")).describe())
+                .startsWith("monitors[0] (shop).intreval: unknown key; http monitors have [name, type, target, interval,");
+        assertThat(error(monitor("type: ping\ntarget: x")).describe())
+                .isEqualTo("monitors[0] (shop).type: \"ping\" is not a check type; expected one of http, dns, tls, tcp, sip");
+        assertThat(error(monitor("type: http\ntarget: ftp://x/")).describe())
+                .startsWith("monitors[0] (shop).target: an http target is an http:// or https:// URL");
+        assertThat(error(monitor("type: tcp\ntarget: db.example.org")).describe())
+                .isEqualTo("monitors[0] (shop).target: a tcp target is host:port, e.g. db.example.org:5432 (got \"db.example.org\")");
+        assertThat(error(monitor("type: sip\ntarget: sips:panel@10.0.0.5")).describe()).contains("sips: needs SIP over TLS");
+        assertThat(error(monitor("type: tls\ntarget: x.org:443\nwarnDays: 3\ncriticalDays: 7")).describe())
+                .isEqualTo("monitors[0] (shop).criticalDays: 7 is above warnDays (3)");
+        assertThat(error(monitor("type: http\ntarget: http://x/\nfailureThreshold: 0")).describe())
+                .isEqualTo("monitors[0] (shop).failureThreshold: 0 is outside 1-100");
+        assertThat(error(monitor("type: http\ntarget: http://x/\nexpectStatus: [200, 7xx]")).describe())
+                .isEqualTo("monitors[0] (shop).expectStatus: \"7xx\" is not a status code, class (2xx) or range (200-299)");
+        assertThat(error(monitor("type: http\ntarget: http://x/\njsonValue: ok")).describe())
+                .isEqualTo("monitors[0] (shop).jsonValue: needs jsonPath: the value of which field?");
+        assertThat(error(monitor("type: http\ntarget: http://x/\njsonPath: '$..['")).describe())
+                .startsWith("monitors[0] (shop).jsonPath: \"$..[\" is not a JSONPath");
+        assertThat(error(monitor("type: dns\ntarget: x.org\nresolver: dns.google")).describe())
+                .startsWith("monitors[0] (shop).resolver: the resolver is an IP address");
+        assertThat(error(monitor("type: http\ntarget: http://x/\ndegradedAbove: 20s\ntimeout: 5s")).describe())
+                .isEqualTo("monitors[0] (shop).degradedAbove: 20s must be above 0 and below the timeout (5s)");
+    }
+
+    @Test
+    void referencesAndDuplicatesInTheFile() {
+        DefinitionException unknown = error(monitor("type: http\ntarget: http://x/\nchannels: [pager]"));
+        assertThat(unknown.kind()).isEqualTo(DefinitionException.Kind.UNKNOWN_REFERENCE);
+        assertThat(unknown.describe()).isEqualTo("monitors[0].channels: no channel pager");
+        // a channel that exists already may be used without defining it again
+        assertThat(CatalogFile.read(monitor("type: http\ntarget: http://x/\nchannels: [known]"), Set.of("known")).monitors()).hasSize(1);
+        assertThat(error("monitors:\n  - {name: a, type: tcp, target: 'x:1'}\n  - {name: a, type: tcp, target: 'x:2'}").describe())
+                .isEqualTo("monitors[1].name: monitor a is defined twice");
+        assertThat(error("monitor:\n  - {name: a}").describe())
+                .isEqualTo("monitor: unknown key; monitor files have [channels, monitors, maintenance]");
+        assertThat(error("monitors: {name: a}").describe()).isEqualTo("monitors: must be a list (items start with \"- \")");
+        assertThat(error("monitors:\n  - name: a\n  type: tcp").describe()).startsWith("not valid YAML at line 3");
+    }
+
+    @Test
+    void channels() {
+        assertThat(error("channels:\n  - {name: tg, type: telegram, chatId: '1'}").describe())
+                .startsWith("channels[0] (tg).botToken: is required");
+        assertThat(error("channels:\n  - {name: tg, type: telegram, botToken: '1:abcd', chatId: 'my chat'}").describe())
+                .startsWith("channels[0] (tg).chatId: \"my chat\" is not a chat id");
+        assertThat(error("channels:\n  - {name: m, type: email, host: smtp.x.org, from: me@x.org, to: [nobody]}").describe())
+                .isEqualTo("channels[0] (m).to[0]: \"nobody\" is not an e-mail address");
+        assertThat(error("channels:\n  - {name: m, type: email, host: smtp.x.org, from: me@x.org, to: a@x.org, security: ssl}")
+                .describe()).isEqualTo("channels[0] (m).security: \"ssl\" is not one of [starttls, tls, none]");
+        ChannelDefinition mail = CatalogFile.read("channels:\n  - {name: m, type: email, host: smtp.x.org, from: me@x.org,"
+                + " to: a@x.org, security: tls}", Set.of()).channels().getFirst();
+        assertThat(((ChannelDefinition.ChannelSettings.Email) mail.settings()).port()).isEqualTo(465);
+    }
+
+    @Test
+    void maintenanceWindowsRepeat() {
+        MaintenanceWindow nightly = CatalogFile.read("maintenance:\n  - {name: n, start: '2025-06-01T02:00:00Z', duration: 30m,"
+                + " repeat: daily}", Set.of()).maintenance().getFirst();
+        assertThat(nightly.covers("any", Instant.parse("2025-06-05T02:10:00Z"))).isTrue();
+        assertThat(nightly.covers("any", Instant.parse("2025-06-05T02:31:00Z"))).isFalse();
+        assertThat(nightly.covers("any", Instant.parse("2025-05-31T02:10:00Z"))).isFalse();
+        assertThat(error("maintenance:\n  - {name: n, start: 'tomorrow', duration: 30m}").describe())
+                .startsWith("maintenance[0] (n).start: \"tomorrow\" is not an ISO-8601 instant");
+        assertThat(error("maintenance:\n  - {name: n, start: '2025-06-01T02:00:00Z', duration: 2d, repeat: daily}").describe())
+                .isEqualTo("maintenance[0] (n).duration: 2d must be above 0 and at most 1d for a daily window");
+    }
+}

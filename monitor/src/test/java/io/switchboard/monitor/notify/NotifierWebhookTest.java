@@ -1,0 +1,84 @@
+package io.switchboard.monitor.notify;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.switchboard.monitor.support.Defs;
+import io.switchboard.monitor.support.LoopbackHttp;
+import java.net.http.HttpClient;
+import java.time.Duration;
+import java.time.Instant;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+class NotifierWebhookTest {
+    static LoopbackHttp receiver;
+    static final NotifierWebhook notifier = new NotifierWebhook(HttpClient.newHttpClient(), Duration.ofSeconds(2));
+    static final Notification DOWN = new Notification(Notification.Event.DOWN, "shop", "http", "http://127.0.0.1:8000/health",
+            7L, "down", Instant.parse("2025-06-01T10:00:00Z"), 3, "shop is DOWN", "shop is DOWN.\nWhat is wrong: …",
+            Instant.parse("2025-06-01T10:00:05Z"));
+
+    @BeforeAll
+    static void start() throws Exception {
+        receiver = new LoopbackHttp().answer("/hook", 204, "").answer("/fail", 500, "oops").answer("/gone", 410, "gone")
+                .on("/slow", exchange -> {
+                    try {
+                        Thread.sleep(4000);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                    LoopbackHttp.respond(exchange, 200, "");
+                });
+    }
+
+    @AfterAll
+    static void stop() {
+        receiver.close();
+    }
+
+    @Test
+    void postsJsonSignedWithTheSecret() throws Exception {
+        notifier.send(Defs.channel("name: hook\ntype: webhook\nurl: " + receiver.url("/hook")
+                + "\nsecret: hook-secret\nheaders: {X-Team: ops}\n"), DOWN);
+        LoopbackHttp.Received r = receiver.received("/hook").getLast();
+        JsonNode body = new ObjectMapper().readTree(r.body());
+        assertThat(body.path("event").asText()).isEqualTo("monitor.down");
+        assertThat(body.path("monitor").path("name").asText()).isEqualTo("shop");
+        assertThat(body.path("incident").path("id").asLong()).isEqualTo(7);
+        assertThat(body.path("text").asText()).startsWith("shop is DOWN.");
+        assertThat(r.header("X-Team")).isEqualTo("ops");
+        String timestamp = r.header(NotifierWebhook.TIMESTAMP_HEADER);
+        assertThat(timestamp).isEqualTo(Long.toString(DOWN.at().getEpochSecond()));
+        // the receiver's side of RFC 2104: recompute over "timestamp.body" with the shared secret
+        assertThat(r.header(NotifierWebhook.SIGNATURE_HEADER))
+                .isEqualTo("sha256=" + NotifierWebhook.sign("hook-secret", timestamp + "." + r.body()));
+    }
+
+    @Test
+    void withoutASecretNothingIsSigned() throws Exception {
+        notifier.send(Defs.channel("name: hook\ntype: webhook\nurl: " + receiver.url("/hook") + "\n"), DOWN);
+        assertThat(receiver.received("/hook").getLast().header(NotifierWebhook.SIGNATURE_HEADER)).isNull();
+    }
+
+    @Test
+    void serverErrorsAreRetryableClientErrorsNot() {
+        assertThatThrownBy(() -> notifier.send(Defs.channel("name: hook\ntype: webhook\nurl: " + receiver.url("/fail") + "\n"), DOWN))
+                .isInstanceOfSatisfying(DeliveryException.class, e -> {
+                    assertThat(e.retryable()).isTrue();
+                    assertThat(e.getMessage()).endsWith("answered HTTP 500");
+                });
+        assertThatThrownBy(() -> notifier.send(Defs.channel("name: hook\ntype: webhook\nurl: " + receiver.url("/gone") + "\n"), DOWN))
+                .isInstanceOfSatisfying(DeliveryException.class, e -> assertThat(e.retryable()).isFalse());
+    }
+
+    @Test
+    void aHangingReceiverTimesOut() {
+        long begin = System.nanoTime();
+        assertThatThrownBy(() -> notifier.send(Defs.channel("name: hook\ntype: webhook\nurl: " + receiver.url("/slow") + "\n"), DOWN))
+                .isInstanceOfSatisfying(DeliveryException.class, e -> assertThat(e.getMessage()).contains("did not answer within 2000 ms"));
+        assertThat(Duration.ofNanos(System.nanoTime() - begin)).isLessThan(Duration.ofMillis(3900));
+    }
+}

@@ -1,0 +1,116 @@
+package io.switchboard.monitor.report;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.switchboard.monitor.definition.CheckType;
+import io.switchboard.monitor.support.LoopbackHttp;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneId;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** The template's reports, and the model's rewrite with its fallback on timeout and error. */
+class ReportsTest {
+    static final ReportFacts FACTS = new ReportFacts("shop", CheckType.HTTP, "https://shop.example.org/health",
+            Duration.ofSeconds(30), Instant.parse("2025-06-01T10:00:00Z"), 4,
+            "the server answered HTTP 503 (Service Unavailable); expected 200-299",
+            List.of("the name shop.example.org resolved to 192.0.2.10", "the connection to port 443 was accepted",
+                    "the secure connection (TLS, TLSv1.3) was set up"),
+            Instant.parse("2025-06-01T09:59:30Z"), List.of("the tls check shop-cert of the same host is up"),
+            Instant.parse("2025-06-01T10:02:00Z"), null, null, ZoneId.of("UTC"));
+    static LoopbackHttp llm;
+
+    @BeforeAll
+    static void start() throws Exception {
+        llm = new LoopbackHttp()
+                .answer("/ok/chat/completions", 200, "{\"choices\":[{\"message\":{\"role\":\"assistant\","
+                        + "\"content\":\"The shop's website is not working since 10:00 UTC.\"}}]}")
+                .answer("/error/chat/completions", 500, "{\"error\":\"overloaded\"}")
+                .answer("/garbage/chat/completions", 200, "<html>not json</html>")
+                .answer("/empty/chat/completions", 200, "{\"choices\":[{\"message\":{\"content\":\"   \"}}]}")
+                .on("/slow/chat/completions", exchange -> {
+                    try {
+                        Thread.sleep(3000);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                    LoopbackHttp.respond(exchange, 200, "{\"choices\":[{\"message\":{\"content\":\"too late\"}}]}");
+                });
+    }
+
+    @AfterAll
+    static void stop() {
+        llm.close();
+    }
+
+    @Test
+    void theDownReportSaysWhatSinceHowManyWhatWorksAndLastSuccess() {
+        Report report = ReportTemplate.down(FACTS);
+        assertThat(report.text()).isEqualTo("""
+                shop is DOWN.
+                What is wrong: The server answered HTTP 503 (Service Unavailable); expected 200-299.
+                Since: 2025-06-01 10:00:00 UTC (2 min ago); 4 checks in a row failed, checked every 30 s.
+                What still works: The name shop.example.org resolved to 192.0.2.10; the connection to port 443 was accepted; \
+                the secure connection (TLS, TLSv1.3) was set up; the tls check shop-cert of the same host is up.
+                Last success: 2025-06-01 09:59:30 UTC.
+                Checked: the web address https://shop.example.org/health (http check).""");
+        assertThat(report.subject()).isEqualTo("shop is DOWN: the server answered HTTP 503 (Service Unavailable); expected 200-299");
+        assertThat(ReportTemplate.down(FACTS)).isEqualTo(report);
+    }
+
+    @Test
+    void recoveryAndReminder() {
+        ReportFacts resolved = new ReportFacts(FACTS.monitor(), FACTS.type(), FACTS.target(), FACTS.interval(), FACTS.since(), 9,
+                FACTS.whatIsWrong(), FACTS.stillWorks(), FACTS.lastSuccess(), List.of(), FACTS.now(),
+                Instant.parse("2025-06-01T10:05:00Z"), "the check passed in 84 ms, HTTP 200", ZoneId.of("Europe/Berlin"));
+        assertThat(ReportTemplate.recovered(resolved).text()).isEqualTo("""
+                shop is UP again: the check passed in 84 ms, HTTP 200.
+                It was down for 5 min, from 2025-06-01 12:00:00 CEST to 2025-06-01 12:05:00 CEST; 9 checks failed.
+                What was wrong: The server answered HTTP 503 (Service Unavailable); expected 200-299.
+                Checked: the web address https://shop.example.org/health (http check).""");
+        assertThat(ReportTemplate.reminder(FACTS).subject()).isEqualTo("shop is still DOWN (2 min)");
+    }
+
+    @Test
+    void aModelRewritesTheReportAndIsAskedAsChatCompletions() throws Exception {
+        IncidentReports reports = new IncidentReports(new ReportRewriter(llm.url("/ok"), "tiny-model", "sk-test", Duration.ofSeconds(2)));
+        Report report = reports.down(FACTS);
+        assertThat(report.text()).isEqualTo("The shop's website is not working since 10:00 UTC.");
+        assertThat(report.source()).isEqualTo("llm:tiny-model");
+        LoopbackHttp.Received request = llm.received("/ok/chat/completions").getLast();
+        assertThat(request.header("Authorization")).isEqualTo("Bearer sk-test");
+        JsonNode body = new ObjectMapper().readTree(request.body());
+        assertThat(body.path("model").asText()).isEqualTo("tiny-model");
+        assertThat(body.path("messages").path(0).path("role").asText()).isEqualTo("system");
+        assertThat(body.path("messages").path(1).path("content").asText()).isEqualTo(ReportTemplate.down(FACTS).text());
+    }
+
+    @Test
+    void aTimeoutFallsBackToTheTemplateInTime() {
+        IncidentReports reports = new IncidentReports(new ReportRewriter(llm.url("/slow"), "m", null, Duration.ofMillis(500)));
+        long begin = System.nanoTime();
+        Report report = reports.down(FACTS);
+        assertThat(Duration.ofNanos(System.nanoTime() - begin)).isLessThan(Duration.ofMillis(2500));
+        assertThat(report).isEqualTo(ReportTemplate.down(FACTS));
+    }
+
+    @Test
+    void errorsAndUnusableAnswersFallBackToTheTemplate() throws Exception {
+        for (String path : List.of("/error", "/garbage", "/empty")) {
+            Report report = new IncidentReports(new ReportRewriter(llm.url(path), "m", null, Duration.ofSeconds(2))).down(FACTS);
+            assertThat(report.source()).as(path).isEqualTo("template");
+        }
+        int closed;
+        try (var socket = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            closed = socket.getLocalPort();
+        }
+        Report unreachable = new IncidentReports(new ReportRewriter("http://127.0.0.1:" + closed + "/v1", "m", null,
+                Duration.ofSeconds(2))).down(FACTS);
+        assertThat(unreachable.source()).isEqualTo("template");
+    }
+}

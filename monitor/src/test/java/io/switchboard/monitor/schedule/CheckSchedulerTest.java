@@ -1,0 +1,108 @@
+package io.switchboard.monitor.schedule;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.switchboard.monitor.MonitorMetrics;
+import io.switchboard.monitor.check.CheckResult;
+import io.switchboard.monitor.check.CheckRunner;
+import io.switchboard.monitor.check.CheckStatus;
+import io.switchboard.monitor.definition.CheckType;
+import io.switchboard.monitor.definition.MonitorDefinition;
+import io.switchboard.monitor.support.Defs;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+
+class CheckSchedulerTest {
+    final SimpleMeterRegistry registry = new SimpleMeterRegistry();
+    final MonitorMetrics metrics = new MonitorMetrics(registry);
+    final Map<String, List<Long>> lateness = new ConcurrentHashMap<>();
+    final AtomicInteger concurrent = new AtomicInteger();
+    final AtomicInteger maxConcurrent = new AtomicInteger();
+
+    /** A check that takes {@code slow}'s time for monitors named slow*, and no time otherwise. */
+    CheckRunner runner(Duration slow) {
+        return new CheckRunner(Clock.systemUTC()).with(CheckType.TCP, monitor -> {
+            int now = concurrent.incrementAndGet();
+            maxConcurrent.accumulateAndGet(now, Math::max);
+            try {
+                if (monitor.name().startsWith("slow")) {
+                    Thread.sleep(slow.toMillis());
+                }
+                return new CheckResult(CheckStatus.UP, Instant.now(), 0, null, List.of(), Map.of());
+            } finally {
+                concurrent.decrementAndGet();
+            }
+        });
+    }
+
+    CheckScheduler.ResultSink sink() {
+        return (monitor, result, late) -> lateness.computeIfAbsent(monitor.name(), n -> new CopyOnWriteArrayList<>()).add(late);
+    }
+
+    static MonitorDefinition tcp(String name, String interval) {
+        return Defs.monitor("name: " + name + "\ntype: tcp\ntarget: 127.0.0.1:1\ninterval: " + interval + "\ntimeout: 30s\n");
+    }
+
+    @Test
+    void aSlowTargetNeverDelaysTheOthers() {
+        try (CheckScheduler scheduler = new CheckScheduler(runner(Duration.ofSeconds(3)), sink(), metrics, 100)) {
+            scheduler.start();
+            for (int i = 0; i < 20; i++) {
+                scheduler.schedule(tcp("slow-" + i, "1s"));
+            }
+            for (int i = 0; i < 50; i++) {
+                scheduler.schedule(tcp("fast-" + i, "1s"));
+            }
+            await().atMost(Duration.ofSeconds(20)).until(() -> lateness.keySet().stream().filter(n -> n.startsWith("fast"))
+                    .allMatch(n -> lateness.get(n).size() >= 3));
+            List<Long> fast = lateness.entrySet().stream().filter(e -> e.getKey().startsWith("fast"))
+                    .flatMap(e -> e.getValue().stream()).sorted().toList();
+            // every fast check started on time (a loaded 2-core machine gets a generous bound)
+            assertThat(fast.get((int) (fast.size() * 0.99) - 1)).isLessThan(500L);
+            // the slow ones run one at a time each: their overlapping runs were skipped and counted
+            assertThat(registry.get("switchboard.monitor.checks.skipped").counter().count()).isGreaterThan(0);
+            assertThat(lateness.keySet().stream().filter(n -> n.startsWith("slow"))
+                    .mapToInt(n -> lateness.get(n).size()).max().orElse(0)).isLessThanOrEqualTo(3);
+        }
+    }
+
+    @Test
+    void theConcurrencyBoundHolds() {
+        try (CheckScheduler scheduler = new CheckScheduler(runner(Duration.ofMillis(300)), sink(), metrics, 4)) {
+            scheduler.start();
+            for (int i = 0; i < 30; i++) {
+                scheduler.schedule(tcp("slow-" + i, "1s"));
+            }
+            await().atMost(Duration.ofSeconds(20)).until(() -> lateness.values().stream().mapToInt(List::size).sum() >= 40);
+            assertThat(maxConcurrent.get()).isLessThanOrEqualTo(4);
+        }
+    }
+
+    @Test
+    void unscheduledMonitorsStopAndChangedOnesTakeTheirNewInterval() throws Exception {
+        try (CheckScheduler scheduler = new CheckScheduler(runner(Duration.ZERO), sink(), metrics, 10)) {
+            scheduler.start();
+            scheduler.schedule(tcp("a", "1s"));
+            scheduler.schedule(tcp("b", "1s"));
+            await().atMost(Duration.ofSeconds(10)).until(() -> lateness.containsKey("a") && lateness.containsKey("b"));
+            scheduler.unschedule("a");
+            scheduler.schedule(tcp("b", "1h"));
+            Thread.sleep(300); // a run already handed out may still report
+            int a = lateness.get("a").size();
+            int b = lateness.get("b").size();
+            await().pollDelay(Duration.ofMillis(2500)).atMost(Duration.ofSeconds(5)).until(() -> true);
+            assertThat(lateness.get("a")).hasSize(a);
+            assertThat(lateness.get("b").size()).isLessThanOrEqualTo(b + 1); // the changed monitor runs once soon, then hourly
+            assertThat(scheduler.scheduled()).containsExactly("b");
+        }
+    }
+}

@@ -1,0 +1,278 @@
+package io.switchboard.monitor.store;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.switchboard.monitor.MonitorMetrics;
+import io.switchboard.monitor.check.CheckResult;
+import io.switchboard.monitor.check.CheckStatus;
+import io.switchboard.monitor.definition.Catalog;
+import io.switchboard.monitor.definition.CatalogFile;
+import io.switchboard.monitor.definition.ChannelDefinition;
+import io.switchboard.monitor.definition.DefinitionException;
+import io.switchboard.monitor.definition.MonitorCatalog;
+import io.switchboard.monitor.history.HistoryFolder;
+import io.switchboard.monitor.history.ResultStore;
+import io.switchboard.monitor.history.ResultWriter;
+import io.switchboard.monitor.incident.Incident;
+import io.switchboard.monitor.incident.IncidentEvent;
+import io.switchboard.monitor.incident.IncidentStore;
+import io.switchboard.monitor.incident.MonitorStatus;
+import io.switchboard.monitor.incident.StateSnapshot;
+import io.switchboard.monitor.notify.DeliveryLog;
+import io.switchboard.monitor.support.Defs;
+import io.switchboard.monitor.support.MutableClock;
+import io.switchboard.platform.config.StoreSettings;
+import io.switchboard.platform.store.Store;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The module's tables on SQLite; {@link MonitorStorePostgresTest} runs every test again on PostgreSQL. */
+class MonitorStoreTest {
+    static final Instant NOW = Instant.parse("2025-06-10T12:30:00Z");
+    static final String FILE = """
+            channels:
+              - name: ops-hook
+                type: webhook
+                url: http://127.0.0.1:9000/hook
+                secret: hook-secret
+              - name: oncall
+                type: telegram
+                botToken: '123456:ABCdef'
+                chatId: '-100123'
+            monitors:
+              - name: shop
+                type: http
+                target: http://127.0.0.1:8000/health
+                interval: 1s
+                timeout: 2s
+                failureThreshold: 2
+                channels: [ops-hook]
+              - name: shop-dns
+                type: dns
+                target: shop.example.org
+                recordType: AAAA
+                expect: ['2001:db8::1']
+                resolver: 127.0.0.1:5353
+                channels: [ops-hook, oncall]
+              - name: panel
+                type: sip
+                target: sip:panel@10.0.0.5:5060;transport=tcp
+                expectStatus: [200]
+            maintenance:
+              - name: nightly
+                start: 2025-06-01T02:00:00Z
+                duration: 30m
+                repeat: daily
+                monitors: [shop]
+            """;
+
+    @TempDir
+    Path dir;
+    Store store;
+    MonitorCatalog catalog;
+
+    StoreSettings settings() throws Exception {
+        return StoreSettings.sqliteIn(dir);
+    }
+
+    @BeforeEach
+    void open() throws Exception {
+        store = Store.open(settings());
+        store.migrate("platform");
+        store.migrate("monitor");
+        catalog = new MonitorCatalog(store.jdbi(), Clock.fixed(NOW, ZoneOffset.UTC));
+    }
+
+    @AfterEach
+    void close() throws Exception {
+        store.close();
+    }
+
+    @Test
+    void theFileRoundTripsThroughTheStore() {
+        Catalog read = CatalogFile.read(FILE, Set.of());
+        MonitorCatalog.ImportSummary summary = catalog.importCatalog(read, false);
+        assertThat(summary.monitors()).isEqualTo(3);
+        Catalog stored = catalog.load();
+        // the store lists by name; the file's order is not kept
+        assertThat(stored.channels()).containsExactlyInAnyOrderElementsOf(read.channels());
+        assertThat(stored.monitors()).containsExactlyInAnyOrderElementsOf(read.monitors());
+        assertThat(stored.maintenance()).containsExactlyInAnyOrderElementsOf(read.maintenance());
+        String exported = CatalogFile.write(stored);
+        assertThat(CatalogFile.read(exported, Set.of())).isEqualTo(stored);
+        assertThat(exported).contains("secret: hook-secret").contains("name: nightly");
+    }
+
+    @Test
+    void everyWriteMovesTheRevision() {
+        long before = catalog.revision();
+        catalog.importCatalog(CatalogFile.read(FILE, Set.of()), false);
+        long afterImport = catalog.revision();
+        catalog.setPaused("shop", true);
+        assertThat(afterImport).isGreaterThan(before);
+        assertThat(catalog.revision()).isGreaterThan(afterImport);
+        assertThat(catalog.monitor("shop").orElseThrow().paused()).isTrue();
+    }
+
+    @Test
+    void conflictsAndReferencesAreRefusedByKind() {
+        catalog.importCatalog(CatalogFile.read(FILE, Set.of()), false);
+        assertThatThrownBy(() -> catalog.createMonitor(Defs.monitor("name: shop\ntype: tcp\ntarget: 127.0.0.1:1\n")))
+                .isInstanceOfSatisfying(DefinitionException.class, e -> assertThat(e.kind()).isEqualTo(DefinitionException.Kind.CONFLICT));
+        assertThatThrownBy(() -> catalog.putMonitor(Defs.monitor("name: db\ntype: tcp\ntarget: 127.0.0.1:5432\nchannels: [pager]\n")))
+                .isInstanceOfSatisfying(DefinitionException.class, e -> {
+                    assertThat(e.kind()).isEqualTo(DefinitionException.Kind.UNKNOWN_REFERENCE);
+                    assertThat(e.describe()).isEqualTo("channels: no channel pager; channels are [oncall, ops-hook]");
+                });
+        assertThatThrownBy(() -> catalog.removeChannel("ops-hook"))
+                .isInstanceOfSatisfying(DefinitionException.class, e -> {
+                    assertThat(e.kind()).isEqualTo(DefinitionException.Kind.CONFLICT);
+                    assertThat(e.getMessage()).isEqualTo("channel ops-hook is used by monitors shop, shop-dns; take it out of them first");
+                });
+        assertThatThrownBy(() -> catalog.removeMonitor("nothing"))
+                .isInstanceOfSatisfying(DefinitionException.class, e -> assertThat(e.kind()).isEqualTo(DefinitionException.Kind.NOT_FOUND));
+        // an import that fails half-way changes nothing
+        long revision = catalog.revision();
+        assertThatThrownBy(() -> catalog.importCatalog(new Catalog(List.of(), List.of(
+                Defs.monitor("name: fresh\ntype: tcp\ntarget: 127.0.0.1:1\n"),
+                Defs.monitor("name: broken\ntype: tcp\ntarget: 127.0.0.1:1\nchannels: [pager]\n")), List.of()), false))
+                .isInstanceOf(DefinitionException.class).hasMessageContaining("no channel pager");
+        assertThat(catalog.monitor("fresh")).isEmpty();
+        assertThat(catalog.revision()).isEqualTo(revision);
+    }
+
+    @Test
+    void aMaskedSecretKeepsTheStoredOne() {
+        catalog.importCatalog(CatalogFile.read(FILE, Set.of()), false);
+        catalog.putChannel(Defs.channel("name: oncall\ntype: telegram\nbotToken: '***'\nchatId: '-100999'\n"));
+        ChannelDefinition.ChannelSettings.Telegram t = (ChannelDefinition.ChannelSettings.Telegram) catalog.channel("oncall")
+                .orElseThrow().settings();
+        assertThat(t.botToken()).isEqualTo("123456:ABCdef");
+        assertThat(t.chatId()).isEqualTo("-100999");
+        assertThatThrownBy(() -> catalog.putChannel(Defs.channel("name: new\ntype: telegram\nbotToken: '***'\nchatId: '1'\n")))
+                .isInstanceOfSatisfying(DefinitionException.class, e -> assertThat(e.field()).isEqualTo("botToken"));
+    }
+
+    @Test
+    void pruneRemovesWhatTheFileDoesNotName() {
+        catalog.importCatalog(CatalogFile.read(FILE, Set.of()), false);
+        MonitorCatalog.ImportSummary summary = catalog.importCatalog(CatalogFile.read("""
+                channels:
+                  - name: ops-hook
+                    type: webhook
+                    url: http://127.0.0.1:9000/hook
+                monitors:
+                  - name: shop
+                    type: http
+                    target: http://127.0.0.1:8000/health
+                    channels: [ops-hook]
+                """, Set.of()), true);
+        assertThat(summary.removed()).containsExactlyInAnyOrder("monitor shop-dns", "monitor panel", "maintenance window nightly",
+                "channel oncall");
+        assertThat(catalog.load().monitors()).extracting(m -> m.name()).containsExactly("shop");
+    }
+
+    @Test
+    void resultsGiveUptimeAndPercentilesAndFoldIntoHoursAndDays() throws Exception {
+        MutableClock clock = MutableClock.fixedAt(NOW);
+        MonitorMetrics metrics = new MonitorMetrics(new SimpleMeterRegistry());
+        ResultWriter writer = new ResultWriter(store.jdbi(), metrics, 10_000);
+        writer.start();
+        // three days of a check every 10 minutes: latency 10..99 ms, every 20th check down
+        Instant first = NOW.minus(Duration.ofDays(3));
+        int n = 0;
+        for (Instant at = first; at.isBefore(NOW); at = at.plus(Duration.ofMinutes(10)), n++) {
+            boolean down = n % 20 == 0;
+            writer.submit(new ResultWriter.ResultRow("shop", new CheckResult(down ? CheckStatus.DOWN : CheckStatus.UP, at,
+                    10 + n % 90, down ? "nothing accepted the connection" : null, List.of(), Map.of("status", 200)), n % 3));
+        }
+        writer.submit(new ResultWriter.StateRow(new StateSnapshot("shop", MonitorStatus.UP, 0, 5, NOW.toEpochMilli(),
+                NOW.toEpochMilli(), null, 12L, null, NOW.toEpochMilli())));
+        writer.flush(Duration.ofSeconds(10));
+        writer.close();
+        int total = n;
+        long downs = (total + 19) / 20;
+
+        ResultStore results = new ResultStore(store.jdbi(), clock);
+        ResultStore.WindowSummary before = results.summary("shop", Duration.ofDays(30));
+        assertThat(before.checks()).isEqualTo(total);
+        assertThat(before.down()).isEqualTo(downs);
+        assertThat(before.uptimePercent()).isEqualTo(Math.round((total - downs) * 100_000.0 / total) / 1000.0);
+        assertThat(before.p50Millis()).isBetween(50.0, 60.0);
+        assertThat(before.p95Millis()).isBetween(88.0, 100.0);
+        assertThat(results.recent("shop", 2, null)).hasSize(2).first().satisfies(r -> {
+            assertThat(r.details()).containsEntry("status", 200);
+            assertThat(r.startedAt()).isBefore(NOW);
+        });
+        assertThat(results.states()).containsKey("shop");
+
+        HistoryFolder folder = new HistoryFolder(store.jdbi(), clock, Duration.ofDays(2), Duration.ofDays(31), Duration.ofDays(365));
+        HistoryFolder.Run run = folder.runOnce();
+        assertThat(run.hoursFolded()).isEqualTo(72);   // bounded per run
+        folder.runOnce();
+        // raw results older than two days are gone, but the windows count the same from the aggregates
+        assertThat(results.recent("shop", 1000, null)).allSatisfy(r -> assertThat(r.startedAt())
+                .isAfterOrEqualTo(NOW.minus(Duration.ofDays(2)).minus(Duration.ofHours(1))));
+        ResultStore.WindowSummary after = results.summary("shop", Duration.ofDays(30));
+        assertThat(after.checks()).isEqualTo(before.checks());
+        assertThat(after.down()).isEqualTo(before.down());
+        assertThat(after.p50Millis()).isEqualTo(before.p50Millis());
+        assertThat(results.summary("shop", Duration.ofHours(24)).checks()).isBetween(144L, 150L);
+        List<ResultStore.Period> days = results.periods("shop", "day", first.minus(Duration.ofDays(1)), NOW);
+        assertThat(days).extracting(ResultStore.Period::start).contains(Instant.parse("2025-06-08T00:00:00Z"),
+                Instant.parse("2025-06-09T00:00:00Z"));
+        assertThat(days).filteredOn(d -> d.start().equals(Instant.parse("2025-06-08T00:00:00Z"))).singleElement()
+                .satisfies(d -> assertThat(d.checks()).isEqualTo(144));
+
+        // far later: hours past their retention are gone, days stay
+        clock.set(NOW.plus(Duration.ofDays(40)));
+        folder.runOnce();
+        assertThat(results.periods("shop", "hour", first, NOW)).isEmpty();
+        assertThat(results.periods("shop", "day", first.minus(Duration.ofDays(1)), NOW)).isNotEmpty();
+    }
+
+    @Test
+    void incidentsKeepATimelineAndDeliveriesEveryAttempt() {
+        IncidentStore incidents = new IncidentStore(store.jdbi());
+        Incident opened = incidents.open("shop", NOW.minusSeconds(2), NOW, 2, "refused", "refused", NOW.minusSeconds(3),
+                List.of(new IncidentEvent(NOW.minusSeconds(2), "first_failure", "first failed check: refused"),
+                        new IncidentEvent(NOW, "opened", "shop is DOWN after 2 failed checks in a row")));
+        Incident second = incidents.open("db", NOW, NOW, 1, "timeout", "timeout", null, List.of());
+        assertThat(second.id()).isEqualTo(opened.id() + 1);
+        incidents.setReport(opened.id(), "shop is DOWN.", "template");
+        incidents.markNotified(opened.id(), NOW.plusSeconds(1));
+        incidents.event(opened.id(), new IncidentEvent(NOW.plusSeconds(1), "notified", "down message sent to ops-hook (webhook)"));
+        incidents.resolve(opened.id(), NOW.plusSeconds(60), 30, null, new IncidentEvent(NOW.plusSeconds(60), "resolved", "up again"));
+
+        Incident resolved = incidents.find(opened.id()).orElseThrow();
+        assertThat(resolved.status()).isEqualTo("resolved");
+        assertThat(resolved.failedChecks()).isEqualTo(30);
+        assertThat(resolved.downNotified()).isTrue();
+        assertThat(resolved.report()).isEqualTo("shop is DOWN.");
+        assertThat(incidents.events(opened.id())).extracting(IncidentEvent::kind)
+                .containsExactly("first_failure", "opened", "notified", "resolved");
+        assertThat(incidents.open()).extracting(Incident::monitor).containsExactly("db");
+        assertThat(incidents.list(null, null, null, 10)).extracting(Incident::id).containsExactly(second.id(), opened.id());
+        assertThat(incidents.list("resolved", "shop", null, 10)).hasSize(1);
+
+        DeliveryLog deliveries = new DeliveryLog(store.jdbi());
+        deliveries.record(new DeliveryLog.Attempt(NOW, opened.id(), "shop", "ops-hook", "webhook", "down", 1, "failed",
+                "answered HTTP 500", 12));
+        deliveries.record(new DeliveryLog.Attempt(NOW.plusSeconds(2), opened.id(), "shop", "ops-hook", "webhook", "down", 2, "sent",
+                null, 8));
+        assertThat(deliveries.list(opened.id(), null, null, null, 10)).extracting(DeliveryLog.Attempt::outcome)
+                .containsExactly("sent", "failed");
+    }
+}

@@ -1,0 +1,226 @@
+package io.switchboard.server.cli;
+
+import io.switchboard.monitor.definition.Catalog;
+import io.switchboard.monitor.definition.CatalogFile;
+import io.switchboard.monitor.definition.ChannelDefinition;
+import io.switchboard.monitor.definition.DefinitionException;
+import io.switchboard.monitor.definition.DurationText;
+import io.switchboard.monitor.definition.MonitorCatalog;
+import io.switchboard.monitor.definition.MonitorDefinition;
+import io.switchboard.platform.config.NodeConfig;
+import io.switchboard.platform.store.Store;
+import io.switchboard.server.node.NodeAssembly;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Clock;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.function.Function;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code switchboard monitor import|export|list|pause|resume}: the monitor file and the monitors in
+ * the node's store. Works whether a node runs on the same data dir or not; a running node sees a
+ * change within a second (it polls the monitor revision).
+ */
+@Command(mixinStandardHelpOptions = true, name = "monitor",
+        description = "Monitors, channels and maintenance windows from a YAML file (works while the node runs).")
+public final class MonitorCommand implements Runnable {
+    public static CommandLine commandLine(Map<String, String> env) {
+        CommandLine line = new CommandLine(new MonitorCommand());
+        for (MonitorAction action : new MonitorAction[]{new Import(), new Export(), new ListMonitors(), new Pause(), new Resume()}) {
+            action.env = env;
+            line.addSubcommand(action);
+        }
+        return line;
+    }
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public void run() {
+        throw new CommandLine.ParameterException(spec.commandLine(), "missing subcommand: import, export, list, pause or resume");
+    }
+
+    /** Shared: open the store of the configured node, run an action on its monitor catalog. */
+    abstract static class MonitorAction implements Callable<Integer> {
+        @Spec
+        CommandSpec spec;
+
+        @Mixin
+        ConfigOptions config;
+
+        Map<String, String> env = System.getenv();
+
+        int withCatalog(Function<MonitorCatalog, Integer> action) {
+            NodeConfig nodeConfig = NodeAssembly.configLoader().load(config.configFile, env, config.flags());
+            RootLogLevel.set("warn");
+            try (Store store = Store.open(nodeConfig.store())) {
+                store.migrate("platform");
+                store.migrate("monitor");
+                return action.apply(new MonitorCatalog(store.jdbi(), Clock.systemUTC()));
+            } catch (DefinitionException e) {
+                return fail(e.describe());
+            }
+        }
+
+        int fail(String message) {
+            spec.commandLine().getErr().println("switchboard: " + message);
+            return 2;
+        }
+
+        void say(String line) {
+            spec.commandLine().getOut().println(line);
+            spec.commandLine().getOut().flush();
+        }
+    }
+
+    @Command(mixinStandardHelpOptions = true, name = "import", description = {
+            "Create or replace the channels, monitors and maintenance windows of a YAML file, in one transaction.",
+            "Nothing is changed when any entry is invalid."})
+    static final class Import extends MonitorAction {
+        @Parameters(paramLabel = "FILE", description = "The monitor file (YAML: channels, monitors, maintenance); - for stdin.")
+        String file;
+
+        @Option(names = "--prune", description = "Also remove monitors, windows and unused channels the file does not name.")
+        boolean prune;
+
+        @Override
+        public Integer call() {
+            String text;
+            try {
+                text = file.equals("-") ? new String(System.in.readAllBytes(), StandardCharsets.UTF_8)
+                        : Files.readString(Path.of(file));
+            } catch (NoSuchFileException e) {
+                return fail(file + ": no such file");
+            } catch (AccessDeniedException e) {
+                return fail(file + ": permission denied");
+            } catch (IOException e) {
+                return fail(file + ": cannot be read: " + e.getMessage());
+            }
+            return withCatalog(catalog -> {
+                Catalog content;
+                try {
+                    content = CatalogFile.read(text, new HashSet<>(catalog.channels().stream().map(ChannelDefinition::name).toList()));
+                } catch (DefinitionException e) {
+                    return fail(file + ": " + e.describe());
+                }
+                MonitorCatalog.ImportSummary summary;
+                try {
+                    summary = catalog.importCatalog(content, prune);
+                } catch (DefinitionException e) {
+                    return fail(file + ": " + e.describe());
+                }
+                say("imported " + count(summary.channels(), "channel") + ", " + count(summary.monitors(), "monitor") + ", "
+                        + count(summary.maintenance(), "maintenance window") + " from " + file
+                        + (summary.removed().isEmpty() ? "" : "; removed " + String.join(", ", summary.removed())));
+                return 0;
+            });
+        }
+    }
+
+    @Command(mixinStandardHelpOptions = true, name = "export", description = {
+            "Write every channel, monitor and maintenance window as a monitor file (YAML) that import reads back.",
+            "It holds the channels' secrets: a file is written readable by its owner only."})
+    static final class Export extends MonitorAction {
+        @Parameters(paramLabel = "FILE", arity = "0..1", description = "Where to write; default (or -): stdout.")
+        String file;
+
+        @Override
+        public Integer call() {
+            return withCatalog(catalog -> {
+                String yaml = CatalogFile.write(catalog.load());
+                if (file == null || file.equals("-")) {
+                    spec.commandLine().getOut().print(yaml);
+                    spec.commandLine().getOut().flush();
+                    return 0;
+                }
+                try {
+                    Path target = Path.of(file).toAbsolutePath();
+                    Path temp = Files.createTempFile(target.getParent(), ".monitors", ".yaml.tmp");
+                    try {
+                        Files.setPosixFilePermissions(temp, PosixFilePermissions.fromString("rw-------"));
+                    } catch (UnsupportedOperationException e) {
+                        // not a POSIX file system: the default permissions stand
+                    }
+                    Files.writeString(temp, yaml);
+                    Files.move(temp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+                } catch (IOException e) {
+                    return fail(file + ": cannot be written: " + e.getMessage());
+                }
+                Catalog written = catalog.load();
+                say("exported " + count(written.channels().size(), "channel") + ", " + count(written.monitors().size(), "monitor")
+                        + ", " + count(written.maintenance().size(), "maintenance window") + " to " + file);
+                return 0;
+            });
+        }
+    }
+
+    @Command(mixinStandardHelpOptions = true, name = "list", description = "List monitors: name, type, target, interval, channels.")
+    static final class ListMonitors extends MonitorAction {
+        @Override
+        public Integer call() {
+            return withCatalog(catalog -> {
+                List<MonitorDefinition> all = catalog.monitors();
+                for (MonitorDefinition m : all) {
+                    say(m.name() + "\t" + m.type().wireName() + "\t" + m.target() + "\tevery " + DurationText.format(m.interval())
+                            + (m.channels().isEmpty() ? "" : "\t-> " + String.join(", ", m.channels()))
+                            + (m.paused() ? "\t(paused)" : ""));
+                }
+                if (all.isEmpty()) {
+                    say("no monitors; import a file with: switchboard monitor import monitors.yaml");
+                }
+                return 0;
+            });
+        }
+    }
+
+    @Command(mixinStandardHelpOptions = true, name = "pause", description = "Stop checking a monitor (its history and incidents stay).")
+    static final class Pause extends MonitorAction {
+        @Parameters(paramLabel = "NAME")
+        String name;
+
+        @Override
+        public Integer call() {
+            return withCatalog(catalog -> {
+                catalog.setPaused(name, true);
+                say("paused " + name);
+                return 0;
+            });
+        }
+    }
+
+    @Command(mixinStandardHelpOptions = true, name = "resume", description = "Check a paused monitor again.")
+    static final class Resume extends MonitorAction {
+        @Parameters(paramLabel = "NAME")
+        String name;
+
+        @Override
+        public Integer call() {
+            return withCatalog(catalog -> {
+                catalog.setPaused(name, false);
+                say("resumed " + name);
+                return 0;
+            });
+        }
+    }
+
+    static String count(int n, String what) {
+        return n + " " + what + (n == 1 ? "" : "s");
+    }
+}
