@@ -22,7 +22,8 @@ usage: bench/chat.sh [--people N] [--chats M] [--rates R1,R2,...] [--seconds S] 
   --quick        smoke check: 8-second steps, rates 250,1000
   --no-docs      print the table but do not append it to docs/BENCHMARKS.md
 
-Environment: CHAT_HTTP (18090), SWITCHBOARD_START_TIMEOUT (300 s), SWITCHBOARD_RUN_ARGS, BENCH_OUT.
+Environment: CHAT_HTTP (18090), WARM_UP_SECONDS (30), SWITCHBOARD_START_TIMEOUT (300 s), SWITCHBOARD_RUN_ARGS,
+BENCH_OUT.
 EOF
 }
 
@@ -57,6 +58,9 @@ STEP_SECONDS=${STEP_SECONDS:-20}
 [[ $STEP_SECONDS =~ ^[0-9]+$ && $STEP_SECONDS -ge 1 && $STEP_SECONDS -le 300 ]] || { echo "--seconds: 1..300" >&2; exit 2; }
 
 CHAT_HTTP=${CHAT_HTTP:-18090}
+# On 2 cores the JIT compiler is still busy a minute into the load; 30 s at the first rate lets
+# most of the hot path be compiled before anything is measured.
+WARM_UP_SECONDS=${WARM_UP_SECONDS:-30}
 SWITCHBOARD_START_TIMEOUT=${SWITCHBOARD_START_TIMEOUT:-300}
 STARTED_PIDS=()
 SERVER_PID=""
@@ -97,6 +101,7 @@ log "load: $PEOPLE people in $CHATS chats, rates $RATES, $STEP_SECONDS s each"
 # The launcher execs the JVM, so SERVER_PID is the server process itself.
 timeout $((600 + STEP_SECONDS * 20)) "$JAVA" "$ROOT/bench/chat/ChatLoad.java" --base "http://127.0.0.1:$CHAT_HTTP" \
     --server-pid "$SERVER_PID" --people "$PEOPLE" --chats "$CHATS" --rates "$RATES" --seconds "$STEP_SECONDS" \
+    --warmup "$WARM_UP_SECONDS" \
     >"$OUT/chat.tsv" 2>"$OUT/chat-load.log" &
 LOAD_PID=$!
 STARTED_PIDS+=("$LOAD_PID")

@@ -43,6 +43,8 @@ public class ChatLoad {
     static int warmupSeconds = 10;
     static int maxInFlight = 512;
     static List<Integer> rates = List.of(500, 1000, 2000);
+    /** Without streams only the sending side is measured (the API and the commit), nothing is delivered. */
+    static boolean streams = true;
 
     static final Pattern ACCESS = Pattern.compile("\"accessToken\":\"([^\"]+)\"");
     static final Pattern USER_ID = Pattern.compile("\"user\":\\{\"id\":\"([^\"]+)\"");
@@ -121,6 +123,7 @@ public class ChatLoad {
                 case "--seconds" -> seconds = Integer.parseInt(value);
                 case "--warmup" -> warmupSeconds = Integer.parseInt(value);
                 case "--max-in-flight" -> maxInFlight = Integer.parseInt(value);
+                case "--streams" -> streams = Boolean.parseBoolean(value);
                 case "--rates" -> rates = java.util.Arrays.stream(value.split(",")).map(String::strip).map(Integer::parseInt).toList();
                 default -> throw new IllegalArgumentException("unknown option " + args[i]);
             }
@@ -173,10 +176,10 @@ public class ChatLoad {
         for (int i = 0; i < 4; i++) {
             streamClients.add(HttpClient.newBuilder().executor(streamIo).build());
         }
-        CountDownLatch synced = new CountDownLatch(people);
+        CountDownLatch synced = new CountDownLatch(streams ? people : 0);
         List<WebSocket> sockets = new ArrayList<>();
         String wsBase = base.replace("http://", "ws://");
-        for (int i = 0; i < people; i++) {
+        for (int i = 0; streams && i < people; i++) {
             WebSocket socket = streamClients.get(i % streamClients.size()).newWebSocketBuilder()
                     .buildAsync(URI.create(wsBase + "/api/v1/stream?access_token=" + everyone.get(i).token()), new Receiver(synced))
                     .get(30, TimeUnit.SECONDS);

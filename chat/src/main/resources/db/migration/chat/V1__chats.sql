@@ -19,8 +19,9 @@ create table chat_chats (
     idempotency_key   varchar(200),
     request_hash      varchar(64)
 );
-create unique index chat_chats_idempotency on chat_chats (created_by, idempotency_key);
-create index chat_chats_activity on chat_chats (last_activity_at);
+-- Partial indexes (both databases have them): most rows have no key, and an index entry per row
+-- would be written with every new chat for nothing.
+create unique index chat_chats_idempotency on chat_chats (created_by, idempotency_key) where idempotency_key is not null;
 
 create table chat_members (
     chat_id        varchar(36) not null references chat_chats (id) on delete cascade,
@@ -35,7 +36,9 @@ create index chat_members_person on chat_members (person_id);
 create table chat_messages (
     chat_id          varchar(36)  not null references chat_chats (id) on delete cascade,
     seq              bigint       not null,
-    id               varchar(36)  not null unique,
+    -- A random UUID, kept without an index of its own: an index over random keys would touch a
+    -- random page with every message, and nothing looks messages up by id.
+    id               varchar(36)  not null,
     sender_id        varchar(36)  not null,
     body             text,                               -- null once deleted (a tombstone)
     created_at       bigint       not null,
@@ -46,5 +49,8 @@ create table chat_messages (
     request_hash     varchar(64),
     primary key (chat_id, seq)
 );
-create unique index chat_messages_idempotency on chat_messages (sender_id, idempotency_key);
-create index chat_messages_deleted on chat_messages (chat_id, deleted_rev);
+-- Partial: only messages sent with a key, and only deleted messages, have entries. Every index
+-- is written with every message, and the message path is the hot one.
+create unique index chat_messages_idempotency on chat_messages (sender_id, idempotency_key)
+    where idempotency_key is not null;
+create index chat_messages_deleted on chat_messages (chat_id, deleted_rev) where deleted_rev is not null;

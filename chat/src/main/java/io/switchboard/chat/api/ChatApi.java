@@ -200,7 +200,9 @@ public final class ChatApi {
                     + " characters (got " + length + ")");
         }
         String key = idempotencyKey(ctx);
-        MessageWriter.Sent sent = await(writer.submit(chatId, me.personId(), text, key, Sha256.hex(chatId + "\n" + text)));
+        // The fingerprint only matters to compare a retry with the first request under the same key.
+        String fingerprint = key == null ? null : Sha256.hex(chatId + "\n" + text);
+        MessageWriter.Sent sent = await(writer.submit(chatId, me.personId(), text, key, fingerprint));
         if (sent.replayed()) {
             ctx.header("Idempotent-Replayed", "true");
         } else {

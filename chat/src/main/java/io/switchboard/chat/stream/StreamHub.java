@@ -55,14 +55,16 @@ public final class StreamHub {
 
     /** Gives a committed event to every open stream of its recipients, through their lanes. */
     public void deliver(ChatEvent event) {
-        String shared = event instanceof ChatEvent.MembersChanged ? null : frames.of(event, null);
-        List<List<String>> byLane = new ArrayList<>(lanes.length);
-        for (int i = 0; i < lanes.length; i++) {
-            byLane.add(null);
-        }
+        List<List<String>> byLane = null;
         for (String recipient : event.recipients()) {
             if (!byPerson.containsKey(recipient)) {
                 continue;
+            }
+            if (byLane == null) {
+                byLane = new ArrayList<>(lanes.length);
+                for (int i = 0; i < lanes.length; i++) {
+                    byLane.add(null);
+                }
             }
             int lane = Math.floorMod(recipient.hashCode(), lanes.length);
             if (byLane.get(lane) == null) {
@@ -70,6 +72,10 @@ public final class StreamHub {
             }
             byLane.get(lane).add(recipient);
         }
+        if (byLane == null) {
+            return; // nobody it concerns has a stream open on this node
+        }
+        String shared = event instanceof ChatEvent.MembersChanged ? null : frames.of(event, null);
         for (int lane = 0; lane < lanes.length; lane++) {
             List<String> recipients = byLane.get(lane);
             if (recipients != null) {

@@ -14,11 +14,13 @@ public final class RequestBodies {
     public static JsonNode object(ObjectMapper json, Context ctx) {
         JsonNode node;
         try {
-            node = json.readTree(ctx.body());
+            node = json.readTree(ctx.bodyAsBytes());
         } catch (JsonProcessingException e) {
             var where = e.getLocation();
             throw ApiProblem.badRequest("The body must be a JSON object: " + e.getOriginalMessage()
                     + (where == null ? "" : " (line " + where.getLineNr() + ", column " + where.getColumnNr() + ")"));
+        } catch (java.io.IOException e) {
+            throw ApiProblem.badRequest("The body could not be read as JSON.");
         }
         if (node == null || !node.isObject()) {
             throw ApiProblem.badRequest("The body must be a JSON object.");
