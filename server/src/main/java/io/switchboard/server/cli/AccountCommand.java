@@ -1,14 +1,10 @@
 package io.switchboard.server.cli;
 
-import io.switchboard.platform.config.NodeConfig;
-import io.switchboard.platform.store.Store;
-import io.switchboard.server.node.NodeAssembly;
 import io.switchboard.telephony.accounts.Account;
 import io.switchboard.telephony.accounts.AccountException;
 import io.switchboard.telephony.accounts.AccountStore;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
@@ -33,13 +29,8 @@ import java.util.function.Function;
 public final class AccountCommand implements Runnable {
     /** The command with its subcommands, each reading config from {@code env} like {@code run} does. */
     public static CommandLine commandLine(Map<String, String> env) {
-        CommandLine line = new CommandLine(new AccountCommand());
-        for (AccountAction action : new AccountAction[]{new Add(), new ListAccounts(), new Remove(), new Passwd(),
-                new Import()}) {
-            action.env = env;
-            line.addSubcommand(action);
-        }
-        return line;
+        return StoreAction.family(new AccountCommand(), env, new Add(), new ListAccounts(), new Remove(), new Passwd(),
+                new Import());
     }
 
     @Spec
@@ -52,34 +43,18 @@ public final class AccountCommand implements Runnable {
     }
 
     /** Shared: open the store of the configured node, run an action on its accounts. */
-    abstract static class AccountAction implements java.util.concurrent.Callable<Integer> {
-        @Spec
-        CommandSpec spec;
-
-        @Mixin
-        ConfigOptions config;
-
-        Map<String, String> env = System.getenv();
-
+    abstract static class AccountAction extends StoreAction {
         int withAccounts(Function<Context, Integer> action) {
-            NodeConfig nodeConfig = NodeAssembly.configLoader().load(config.configFile, env, config.flags());
-            RootLogLevel.set("warn");
-            try (Store store = Store.open(nodeConfig.store())) {
-                store.migrate("platform");
-                store.migrate("telephony");
-                AccountStore accounts = new AccountStore(store.jdbi(), Clock.systemUTC());
-                // The domain a node on this store serves, so accounts land in the realm it challenges with
-                String defaultDomain = accounts.nodeDomain().orElse(nodeConfig.domain());
-                return action.apply(new Context(accounts, defaultDomain));
+            try {
+                return withStore(List.of("telephony"), (store, nodeConfig) -> {
+                    AccountStore accounts = new AccountStore(store.jdbi(), Clock.systemUTC());
+                    // The domain a node on this store serves, so accounts land in the realm it challenges with
+                    String defaultDomain = accounts.nodeDomain().orElse(nodeConfig.domain());
+                    return action.apply(new Context(accounts, defaultDomain));
+                });
             } catch (AccountException e) {
-                spec.commandLine().getErr().println("switchboard: " + e.getMessage());
-                return 2;
+                return fail(e.getMessage());
             }
-        }
-
-        void say(String line) {
-            spec.commandLine().getOut().println(line);
-            spec.commandLine().getOut().flush();
         }
 
         /** The password from the flag, else asked twice on a terminal, else the first line of stdin. */
@@ -191,8 +166,7 @@ public final class AccountCommand implements Runnable {
             try {
                 lines = Files.readAllLines(file, StandardCharsets.UTF_8);
             } catch (IOException e) {
-                spec.commandLine().getErr().println("switchboard: cannot read " + file + ": " + e.getMessage());
-                return 2;
+                return fail("cannot read " + file + ": " + e.getMessage());
             }
             for (int i = 0; i < lines.size(); i++) {
                 String line = lines.get(i).strip();
@@ -201,9 +175,7 @@ public final class AccountCommand implements Runnable {
                 }
                 int sep = line.indexOf(';');
                 if (sep <= 0) {
-                    spec.commandLine().getErr().println("switchboard: " + file + " line " + (i + 1)
-                            + ": expected user;password");
-                    return 2;
+                    return fail(file + " line " + (i + 1) + ": expected user;password");
                 }
                 pairs.add(new String[]{line.substring(0, sep), line.substring(sep + 1)});
             }

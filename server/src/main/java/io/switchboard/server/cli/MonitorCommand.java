@@ -7,9 +7,6 @@ import io.switchboard.monitor.definition.DefinitionException;
 import io.switchboard.monitor.definition.DurationText;
 import io.switchboard.monitor.definition.MonitorCatalog;
 import io.switchboard.monitor.definition.MonitorDefinition;
-import io.switchboard.platform.config.NodeConfig;
-import io.switchboard.platform.store.Store;
-import io.switchboard.server.node.NodeAssembly;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AccessDeniedException;
@@ -22,11 +19,9 @@ import java.time.Clock;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import java.util.function.Function;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -41,12 +36,8 @@ import picocli.CommandLine.Spec;
         description = "Monitors, channels and maintenance windows from a YAML file (works while the node runs).")
 public final class MonitorCommand implements Runnable {
     public static CommandLine commandLine(Map<String, String> env) {
-        CommandLine line = new CommandLine(new MonitorCommand());
-        for (MonitorAction action : new MonitorAction[]{new Import(), new Export(), new ListMonitors(), new Pause(), new Resume()}) {
-            action.env = env;
-            line.addSubcommand(action);
-        }
-        return line;
+        return StoreAction.family(new MonitorCommand(), env, new Import(), new Export(), new ListMonitors(), new Pause(),
+                new Resume());
     }
 
     @Spec
@@ -58,35 +49,14 @@ public final class MonitorCommand implements Runnable {
     }
 
     /** Shared: open the store of the configured node, run an action on its monitor catalog. */
-    abstract static class MonitorAction implements Callable<Integer> {
-        @Spec
-        CommandSpec spec;
-
-        @Mixin
-        ConfigOptions config;
-
-        Map<String, String> env = System.getenv();
-
+    abstract static class MonitorAction extends StoreAction {
         int withCatalog(Function<MonitorCatalog, Integer> action) {
-            NodeConfig nodeConfig = NodeAssembly.configLoader().load(config.configFile, env, config.flags());
-            RootLogLevel.set("warn");
-            try (Store store = Store.open(nodeConfig.store())) {
-                store.migrate("platform");
-                store.migrate("monitor");
-                return action.apply(new MonitorCatalog(store.jdbi(), Clock.systemUTC()));
+            try {
+                return withStore(List.of("monitor"), (store, nodeConfig) ->
+                        action.apply(new MonitorCatalog(store.jdbi(), Clock.systemUTC())));
             } catch (DefinitionException e) {
                 return fail(e.describe());
             }
-        }
-
-        int fail(String message) {
-            spec.commandLine().getErr().println("switchboard: " + message);
-            return 2;
-        }
-
-        void say(String line) {
-            spec.commandLine().getOut().println(line);
-            spec.commandLine().getOut().flush();
         }
     }
 

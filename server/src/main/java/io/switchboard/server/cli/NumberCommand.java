@@ -1,8 +1,5 @@
 package io.switchboard.server.cli;
 
-import io.switchboard.platform.config.NodeConfig;
-import io.switchboard.platform.store.Store;
-import io.switchboard.server.node.NodeAssembly;
 import io.switchboard.telephony.accounts.AccountStore;
 import io.switchboard.telephony.numbers.NumberEntry;
 import io.switchboard.telephony.numbers.NumberException;
@@ -10,7 +7,6 @@ import io.switchboard.telephony.numbers.NumberStore;
 import io.switchboard.telephony.numbers.RingGroup;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -19,7 +15,6 @@ import picocli.CommandLine.Spec;
 import java.time.Clock;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import java.util.function.Function;
 
 /**
@@ -31,12 +26,7 @@ import java.util.function.Function;
 public final class NumberCommand implements Runnable {
     /** The command with its subcommands, each reading config from {@code env} like {@code run} does. */
     public static CommandLine commandLine(Map<String, String> env) {
-        CommandLine line = new CommandLine(new NumberCommand());
-        for (NumberAction action : new NumberAction[]{new Add(), new SetMembers(), new Remove(), new ListNumbers()}) {
-            action.env = env;
-            line.addSubcommand(action);
-        }
-        return line;
+        return StoreAction.family(new NumberCommand(), env, new Add(), new SetMembers(), new Remove(), new ListNumbers());
     }
 
     @Spec
@@ -48,34 +38,18 @@ public final class NumberCommand implements Runnable {
     }
 
     /** Shared: open the store of the configured node, run an action on its numbers. */
-    abstract static class NumberAction implements Callable<Integer> {
-        @Spec
-        CommandSpec spec;
-
-        @Mixin
-        ConfigOptions config;
-
-        Map<String, String> env = System.getenv();
-
+    abstract static class NumberAction extends StoreAction {
         int withNumbers(Function<Context, Integer> action) {
-            NodeConfig nodeConfig = NodeAssembly.configLoader().load(config.configFile, env, config.flags());
-            RootLogLevel.set("warn");
-            try (Store store = Store.open(nodeConfig.store())) {
-                store.migrate("platform");
-                store.migrate("telephony");
-                Clock clock = Clock.systemUTC();
-                // Numbers live in the domain a node on this store serves, like the accounts they ring
-                String defaultDomain = new AccountStore(store.jdbi(), clock).nodeDomain().orElse(nodeConfig.domain());
-                return action.apply(new Context(new NumberStore(store.jdbi(), clock), defaultDomain));
+            try {
+                return withStore(List.of("telephony"), (store, nodeConfig) -> {
+                    Clock clock = Clock.systemUTC();
+                    // Numbers live in the domain a node on this store serves, like the accounts they ring
+                    String defaultDomain = new AccountStore(store.jdbi(), clock).nodeDomain().orElse(nodeConfig.domain());
+                    return action.apply(new Context(new NumberStore(store.jdbi(), clock), defaultDomain));
+                });
             } catch (NumberException e) {
-                spec.commandLine().getErr().println("switchboard: " + e.getMessage());
-                return 2;
+                return fail(e.getMessage());
             }
-        }
-
-        void say(String line) {
-            spec.commandLine().getOut().println(line);
-            spec.commandLine().getOut().flush();
         }
     }
 

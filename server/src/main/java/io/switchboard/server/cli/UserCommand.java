@@ -4,18 +4,13 @@ import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.switchboard.platform.auth.Person;
 import io.switchboard.platform.auth.PersonAuth;
 import io.switchboard.platform.auth.PersonRules;
-import io.switchboard.platform.config.NodeConfig;
 import io.switchboard.platform.http.ApiProblem;
-import io.switchboard.platform.store.Store;
-import io.switchboard.server.node.NodeAssembly;
 import java.time.Clock;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import java.util.function.Function;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -29,12 +24,7 @@ import picocli.CommandLine.Spec;
 @Command(mixinStandardHelpOptions = true, name = "user", description = "Manage people who sign in (works while the node runs).")
 public final class UserCommand implements Runnable {
     public static CommandLine commandLine(Map<String, String> env) {
-        CommandLine line = new CommandLine(new UserCommand());
-        for (UserAction action : new UserAction[]{new Add(), new ListUsers(), new Remove(), new Passwd()}) {
-            action.env = env;
-            line.addSubcommand(action);
-        }
-        return line;
+        return StoreAction.family(new UserCommand(), env, new Add(), new ListUsers(), new Remove(), new Passwd());
     }
 
     @Spec
@@ -45,33 +35,16 @@ public final class UserCommand implements Runnable {
         throw new CommandLine.ParameterException(spec.commandLine(), "missing subcommand: add, list, remove or passwd");
     }
 
-    abstract static class UserAction implements Callable<Integer> {
-        @Spec
-        CommandSpec spec;
-
-        @Mixin
-        ConfigOptions config;
-
-        Map<String, String> env = System.getenv();
-
+    abstract static class UserAction extends StoreAction {
         int withPeople(Function<PersonAuth, Integer> action) {
-            NodeConfig nodeConfig = NodeAssembly.configLoader().load(config.configFile, env, config.flags());
-            RootLogLevel.set("warn");
-            try (Store store = Store.open(nodeConfig.store())) {
-                store.migrate("platform");
-                PersonAuth people = PersonAuth.fromConfig(nodeConfig.section("auth"), store.jdbi(), Clock.systemUTC(),
-                        new SimpleMeterRegistry());
-                return action.apply(people);
+            try {
+                return withStore(List.of(), (store, nodeConfig) -> action.apply(PersonAuth.fromConfig(
+                        nodeConfig.section("auth"), store.jdbi(), Clock.systemUTC(), new SimpleMeterRegistry())));
             } catch (ApiProblem e) {
-                return refuse(e.detail());
+                return fail(e.detail().replace("'", ""));
             } catch (PasswordPrompt.Unavailable e) {
-                return refuse(e.getMessage());
+                return fail(e.getMessage());
             }
-        }
-
-        int refuse(String detail) {
-            spec.commandLine().getErr().println("switchboard: " + detail.replace("'", ""));
-            return 2;
         }
 
         Person find(PersonAuth people, String username) {
@@ -79,10 +52,6 @@ public final class UserCommand implements Runnable {
                     .orElseThrow(() -> ApiProblem.notFound("no user " + username));
         }
 
-        void say(String line) {
-            spec.commandLine().getOut().println(line);
-            spec.commandLine().getOut().flush();
-        }
     }
 
     @Command(mixinStandardHelpOptions = true, name = "add", description = "Add a person; the password is stored only as a salted Argon2id hash.")

@@ -1,0 +1,68 @@
+package io.switchboard.server.cli;
+
+import io.switchboard.platform.config.NodeConfig;
+import io.switchboard.platform.store.Store;
+import io.switchboard.server.node.NodeAssembly;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
+
+/**
+ * A subcommand that works on the store of the configured node ({@code --config}, {@code --data-dir},
+ * the environment), whether a node runs on it or not: {@code account}, {@code number}, {@code user},
+ * {@code monitor}. A running node sees the change within a second (it polls the revision the change
+ * moved). Refusals are one line on stderr and exit code 2.
+ */
+abstract class StoreAction implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Mixin
+    ConfigOptions config;
+
+    Map<String, String> env = System.getenv();
+
+    /** What a family's actions do with the opened store. */
+    @FunctionalInterface
+    interface StoreWork {
+        int run(Store store, NodeConfig config);
+    }
+
+    /** The command {@code root} with {@code actions} as its subcommands, each reading config from {@code env}. */
+    static CommandLine family(Object root, Map<String, String> env, StoreAction... actions) {
+        CommandLine line = new CommandLine(root);
+        for (StoreAction action : actions) {
+            action.env = env;
+            line.addSubcommand(action);
+        }
+        return line;
+    }
+
+    /** Opens the configured store with the platform's and {@code modules}' tables migrated, and runs {@code work}. */
+    int withStore(List<String> modules, StoreWork work) {
+        NodeConfig nodeConfig = NodeAssembly.configLoader().load(config.configFile, env, config.flags());
+        RootLogLevel.set("warn");
+        try (Store store = Store.open(nodeConfig.store())) {
+            store.migrate("platform");
+            for (String module : modules) {
+                store.migrate(module);
+            }
+            return work.run(store, nodeConfig);
+        }
+    }
+
+    /** One line on stderr, exit code 2. */
+    int fail(String message) {
+        spec.commandLine().getErr().println("switchboard: " + message);
+        return 2;
+    }
+
+    void say(String line) {
+        spec.commandLine().getOut().println(line);
+        spec.commandLine().getOut().flush();
+    }
+}
