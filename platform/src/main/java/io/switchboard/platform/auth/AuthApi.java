@@ -159,14 +159,7 @@ public final class AuthApi implements HttpRoutes {
     }
 
     private static String text(JsonNode body, String field) {
-        JsonNode value = body.get(field);
-        if (value == null || value.isNull()) {
-            return null;
-        }
-        if (!value.isTextual()) {
-            throw ApiProblem.badRequest("'" + field + "' must be a string.");
-        }
-        return value.asText();
+        return RequestBodies.optionalText(body, field);
     }
 
     static Map<String, Object> view(Person person) {

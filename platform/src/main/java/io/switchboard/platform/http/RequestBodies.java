@@ -27,4 +27,16 @@ public final class RequestBodies {
         }
         return node;
     }
+
+    /** A string field of a JSON object: null when absent or null, a 400 problem naming it when not a string. */
+    public static String optionalText(JsonNode body, String field) {
+        JsonNode value = body.get(field);
+        if (value == null || value.isNull()) {
+            return null;
+        }
+        if (!value.isTextual()) {
+            throw ApiProblem.badRequest("'" + field + "' must be a string.");
+        }
+        return value.asText();
+    }
 }

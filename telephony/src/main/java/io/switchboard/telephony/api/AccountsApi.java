@@ -123,17 +123,11 @@ public final class AccountsApi {
     }
 
     private static String text(JsonNode body, String field, boolean required) {
-        JsonNode value = body.get(field);
-        if (value == null || value.isNull()) {
-            if (required) {
-                throw ApiProblem.badRequest("'" + field + "' is required.");
-            }
-            return null;
+        String value = RequestBodies.optionalText(body, field);
+        if (value == null && required) {
+            throw ApiProblem.badRequest("'" + field + "' is required.");
         }
-        if (!value.isTextual()) {
-            throw ApiProblem.badRequest("'" + field + "' must be a string.");
-        }
-        return value.asText();
+        return value;
     }
 
     private static <T> T call(java.util.function.Supplier<T> action) {

@@ -137,14 +137,7 @@ public final class NumbersApi {
     }
 
     private static String text(JsonNode body, String field) {
-        JsonNode value = body.get(field);
-        if (value == null || value.isNull()) {
-            return null;
-        }
-        if (!value.isTextual()) {
-            throw ApiProblem.badRequest("'" + field + "' must be a string.");
-        }
-        return value.asText();
+        return RequestBodies.optionalText(body, field);
     }
 
     private static <T> T call(Supplier<T> action) {
