@@ -11,11 +11,9 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import io.switchboard.platform.store.GroupCommit;
 import org.jdbi.v3.core.Jdbi;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -35,9 +33,10 @@ import org.slf4j.LoggerFactory;
  * request differs). Keys are found in the store and, for retries racing within one batch, in the
  * batch itself.
  *
- * <p>If a batch fails, its messages are retried one transaction each, so one bad message (or a
- * key that another node stored a moment earlier) fails alone. The queue is bounded: when the
- * store is down or cannot keep up, a send is refused at once ({@link Overloaded}).
+ * <p>The batching is {@link GroupCommit}'s. If a batch fails, its messages are retried one
+ * transaction each, so one bad message (or a key that another node stored a moment earlier)
+ * fails alone. The queue is bounded: when the store is down or cannot keep up, a send is refused
+ * at once ({@link Overloaded}).
  */
 public final class MessageWriter implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(MessageWriter.class);
@@ -45,10 +44,8 @@ public final class MessageWriter implements AutoCloseable {
 
     private final Jdbi jdbi;
     private final Clock clock;
-    private final BlockingQueue<Send> queue;
     private final Consumer<List<Message>> committed;
-    private final Thread writer;
-    private volatile boolean running = true;
+    private final GroupCommit<Send> writer;
 
     /** A message to store. {@code requestHash} identifies the request for idempotency. */
     public record Send(String chatId, String senderId, String text, String idempotencyKey, String requestHash,
@@ -76,9 +73,11 @@ public final class MessageWriter implements AutoCloseable {
     public MessageWriter(Jdbi jdbi, Clock clock, int queueCapacity, Consumer<List<Message>> committed) {
         this.jdbi = jdbi;
         this.clock = clock;
-        this.queue = new ArrayBlockingQueue<>(queueCapacity);
         this.committed = committed;
-        this.writer = Thread.ofPlatform().name("chat-message-writer").daemon().unstarted(this::writeLoop);
+        this.writer = new GroupCommit<>("chat-message-writer", queueCapacity, MAX_BATCH, this::store, (batch, e) -> {
+            log.error("storing {} messages failed", batch.size(), e);
+            batch.forEach(send -> send.done().completeExceptionally(e));
+        });
     }
 
     public void start() {
@@ -89,40 +88,14 @@ public final class MessageWriter implements AutoCloseable {
     public CompletableFuture<Sent> submit(String chatId, String senderId, String text, String idempotencyKey,
                                           String requestHash) {
         CompletableFuture<Sent> done = new CompletableFuture<>();
-        if (!running) {
-            done.completeExceptionally(new Overloaded("the node is stopping"));
-        } else if (!queue.offer(new Send(chatId, senderId, text, idempotencyKey, requestHash, done))) {
-            done.completeExceptionally(new Overloaded("too many messages are waiting to be stored"));
+        if (!writer.offer(new Send(chatId, senderId, text, idempotencyKey, requestHash, done))) {
+            done.completeExceptionally(new Overloaded("too many messages are waiting to be stored, or the node is stopping"));
         }
         return done;
     }
 
     public int backlog() {
-        return queue.size();
-    }
-
-    private void writeLoop() {
-        List<Send> batch = new ArrayList<>(MAX_BATCH);
-        while (running || !queue.isEmpty()) {
-            try {
-                Send first = queue.poll(200, TimeUnit.MILLISECONDS);
-                if (first == null) {
-                    continue;
-                }
-                batch.add(first);
-                queue.drainTo(batch, MAX_BATCH - 1);
-                store(batch);
-            } catch (InterruptedException e) {
-                if (!running) {
-                    break;
-                }
-            } catch (RuntimeException e) {
-                log.error("storing {} messages failed unexpectedly", batch.size(), e);
-                batch.forEach(send -> send.done().completeExceptionally(e));
-            } finally {
-                batch.clear();
-            }
-        }
+        return writer.backlog();
     }
 
     private void store(List<Send> batch) {
@@ -298,15 +271,6 @@ public final class MessageWriter implements AutoCloseable {
     /** Stops taking messages and stores what is queued (waiting up to five seconds). */
     @Override
     public void close() {
-        running = false;
-        try {
-            writer.join(5000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        Send left;
-        while ((left = queue.poll()) != null) {
-            left.done().completeExceptionally(new Overloaded("the node is stopping"));
-        }
+        writer.close(new Overloaded("the node is stopping"));
     }
 }

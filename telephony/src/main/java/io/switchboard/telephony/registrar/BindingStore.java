@@ -1,20 +1,17 @@
 package io.switchboard.telephony.registrar;
 
+import io.switchboard.platform.store.GroupCommit;
 import org.jdbi.v3.core.Jdbi;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 
 /**
- * Makes registrations durable with group commit: changes are queued by the registrar, and one
- * writer thread commits whatever has queued up in a single transaction, then completes each
- * change's future. The registrar answers 200 OK only when its future completes, so nothing is
+ * Makes registrations durable with group commit ({@link GroupCommit}): changes are queued by the
+ * registrar, and one writer thread commits whatever has queued up in a single transaction, then
+ * completes each change's future. The registrar answers 200 OK only when its future completes, so nothing is
  * acknowledged before it is committed, while a burst of thousands of REGISTERs costs a handful of
  * commits instead of thousands (SQLite allows one writer; PostgreSQL gains the same way).
  * <p>
@@ -26,18 +23,19 @@ public final class BindingStore implements AutoCloseable {
     private static final int MAX_BATCH = 2000;
 
     private final Jdbi jdbi;
-    private final BlockingQueue<Change> queue;
-    private final Thread writer;
-    private volatile boolean running = true;
+    private final GroupCommit<Change> writer;
 
     private record Change(List<Binding> upserts, List<Binding> removals, CompletableFuture<Void> done) {
     }
 
     public BindingStore(Jdbi jdbi, int queueCapacity) {
         this.jdbi = jdbi;
-        this.queue = new ArrayBlockingQueue<>(queueCapacity);
-        this.writer = new Thread(this::writeLoop, "binding-writer");
-        this.writer.setDaemon(true);
+        this.writer = new GroupCommit<>("binding-writer", queueCapacity, MAX_BATCH, this::commit, (batch, e) -> {
+            log.error("could not store {} registration changes: {}", batch.size(), e.toString());
+            for (Change c : batch) {
+                c.done().completeExceptionally(e);
+            }
+        });
     }
 
     public void start() {
@@ -63,40 +61,14 @@ public final class BindingStore implements AutoCloseable {
             done.complete(null);
             return done;
         }
-        if (!running || !queue.offer(new Change(upserts, removals, done))) {
+        if (!writer.offer(new Change(upserts, removals, done))) {
             done.completeExceptionally(new IllegalStateException("binding store is overloaded or stopped"));
         }
         return done;
     }
 
     public int backlog() {
-        return queue.size();
-    }
-
-    private void writeLoop() {
-        List<Change> batch = new ArrayList<>(MAX_BATCH);
-        while (running || !queue.isEmpty()) {
-            try {
-                Change first = queue.poll(200, TimeUnit.MILLISECONDS);
-                if (first == null) {
-                    continue;
-                }
-                batch.add(first);
-                queue.drainTo(batch, MAX_BATCH - 1);
-                commit(batch);
-            } catch (InterruptedException e) {
-                if (!running) {
-                    break;
-                }
-            } catch (RuntimeException e) {
-                log.error("could not store {} registration changes: {}", batch.size(), e.toString());
-                for (Change c : batch) {
-                    c.done().completeExceptionally(e);
-                }
-            } finally {
-                batch.clear();
-            }
-        }
+        return writer.backlog();
     }
 
     private static final String DELETE = "DELETE FROM sip_bindings WHERE aor = ? AND contact = ?";
@@ -189,18 +161,9 @@ public final class BindingStore implements AutoCloseable {
         jdbi.useHandle(h -> h.createUpdate("DELETE FROM sip_bindings WHERE expires_at <= :now").bind("now", nowMillis).execute());
     }
 
-    /** Stops taking changes and commits what is queued, waiting at most {@code waitMillis}. */
+    /** Stops taking changes and commits what is queued (waiting up to five seconds). */
     @Override
     public void close() {
-        running = false;
-        try {
-            writer.join(5000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        Change left;
-        while ((left = queue.poll()) != null) {
-            left.done().completeExceptionally(new IllegalStateException("node stopping"));
-        }
+        writer.close(new IllegalStateException("node stopping"));
     }
 }
