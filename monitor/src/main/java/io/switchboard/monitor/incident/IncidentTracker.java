@@ -339,8 +339,8 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         dispatcher.dispatch(n, channels, (channel, delivery) -> event(incident.id, clock.instant(),
                 delivery.sent() ? "notified" : "notify_failed",
                 n.event().wireName() + " message " + (delivery.sent() ? "sent to " : "could not be sent to ") + channel.name()
-                        + " (" + channel.type().wireName() + ")" + (delivery.attempts() > 1 ? " after " + delivery.attempts()
-                        + " attempts" : "") + (delivery.sent() ? "" : ": " + delivery.error())));
+                        + " (" + channel.type().wireName() + ")" + inDigest(delivery) + (delivery.attempts() > 1 ? " after "
+                        + delivery.attempts() + " attempts" : "") + (delivery.sent() ? "" : ": " + delivery.error())));
     }
 
     private void announceRecovery(String name, MonitorState.OpenIncident incident, CheckResult result, Instant resolvedAt) {
@@ -381,7 +381,11 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         dispatcher.dispatch(n, channels, (channel, delivery) -> event(incident.id, clock.instant(),
                 delivery.sent() ? "notified" : "notify_failed",
                 "recovery message " + (delivery.sent() ? "sent to " : "could not be sent to ") + channel.name() + " ("
-                        + channel.type().wireName() + ")" + (delivery.sent() ? "" : ": " + delivery.error())));
+                        + channel.type().wireName() + ")" + inDigest(delivery) + (delivery.sent() ? "" : ": " + delivery.error())));
+    }
+
+    private static String inDigest(NotificationDispatcher.Delivery delivery) {
+        return delivery.digestOf() > 0 ? " in a digest of " + delivery.digestOf() + " messages" : "";
     }
 
     private void markNotified(MonitorState.OpenIncident incident, Instant now) {

@@ -3,6 +3,7 @@ package io.switchboard.monitor.check;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.switchboard.monitor.support.Defs;
+import io.switchboard.monitor.support.SwappableIdentity;
 import io.switchboard.monitor.support.TestCertificates;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -31,7 +32,11 @@ class TlsCheckTest {
 
     /** A TLS server presenting {@code identity}, doing handshakes until closed. */
     private static SSLServerSocket serve(TestCertificates.Identity identity) throws Exception {
-        SSLServerSocket server = (SSLServerSocket) identity.serverContext().getServerSocketFactory()
+        return serve(identity.serverContext());
+    }
+
+    private static SSLServerSocket serve(javax.net.ssl.SSLContext context) throws Exception {
+        SSLServerSocket server = (SSLServerSocket) context.getServerSocketFactory()
                 .createServerSocket(0, 50, InetAddress.getLoopbackAddress());
         Thread.ofVirtual().start(() -> {
             while (!server.isClosed()) {
@@ -120,6 +125,23 @@ class TlsCheckTest {
             assertThat(r.details()).containsEntry("chainValid", false);
             Path pinned = TestCertificates.writePem(dir.resolve("self.pem"), self.certificate());
             assertThat(check(server, "caFile: " + pinned + "\n").status()).isEqualTo(CheckStatus.UP);
+        }
+    }
+
+    @Test
+    void aRenewedCertificateOnTheSamePortIsSeenAtTheNextCheck() throws Exception {
+        SwappableIdentity identity = new SwappableIdentity(TestCertificates.server(ca,
+                Instant.now().plus(Duration.ofDays(10)).plusSeconds(600), "127.0.0.1"));
+        try (SSLServerSocket server = serve(identity.context())) {
+            CheckResult old = check(server, "caFile: " + caFile + "\n");
+            assertThat(old.status()).isEqualTo(CheckStatus.DEGRADED);
+            assertThat(old.details()).containsEntry("daysLeft", 10L).containsEntry(CheckResult.WARNING, "certificate-expiry");
+            // renewed: the same port now presents a certificate valid for 90 days; a resumed session
+            // would still report the old one
+            identity.swap(TestCertificates.server(ca, Instant.now().plus(Duration.ofDays(90)).plusSeconds(600), "127.0.0.1"));
+            CheckResult renewed = check(server, "caFile: " + caFile + "\n");
+            assertThat(renewed.status()).isEqualTo(CheckStatus.UP);
+            assertThat(renewed.details()).containsEntry("daysLeft", 90L).doesNotContainKey(CheckResult.WARNING);
         }
     }
 
