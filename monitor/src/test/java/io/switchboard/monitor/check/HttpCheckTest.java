@@ -248,7 +248,8 @@ class HttpCheckTest {
         Path caFile = TestCertificates.writePem(dir.resolve("ca.pem"), ca.certificate());
         SwappableIdentity identity = new SwappableIdentity(TestCertificates.server(ca, Instant.now().plus(Duration.ofDays(90)),
                 "127.0.0.1"));
-        try (LoopbackHttp https = new LoopbackHttp(identity.context()).answer("/health", 200, "ok")) {
+        // TLS 1.2: the server keeps sessions by id and resumes one the client offers (RFC 5246 §7.3)
+        try (LoopbackHttp https = new LoopbackHttp(identity.context(), "TLSv1.2").answer("/health", 200, "ok")) {
             String definition = monitor(https.url("/health"), "caFile: " + caFile + "\n");
             assertThat(check.run(Defs.monitor(definition)).status()).isEqualTo(CheckStatus.UP);
             // the server now presents a certificate for another name: a resumed session would not show it
@@ -259,6 +260,25 @@ class HttpCheckTest {
             @SuppressWarnings("unchecked")
             Map<String, Object> phases = (Map<String, Object>) after.details().get("phases");
             assertThat(phases).containsKey("tlsMs");
+        }
+    }
+
+    @Test
+    void everyHttpsCheckIsAFullHandshake(@TempDir Path dir) throws Exception {
+        TestCertificates.Identity ca = TestCertificates.authority("Session CA");
+        Path caFile = TestCertificates.writePem(dir.resolve("ca.pem"), ca.certificate());
+        java.util.List<String> sessions = new java.util.concurrent.CopyOnWriteArrayList<>();
+        TestCertificates.Identity identity = TestCertificates.server(ca, Instant.now().plus(Duration.ofDays(90)), "127.0.0.1");
+        try (LoopbackHttp https = new LoopbackHttp(identity.serverContext(), "TLSv1.2").on("/health", exchange -> {
+            sessions.add(java.util.HexFormat.of().formatHex(((com.sun.net.httpserver.HttpsExchange) exchange).getSSLSession().getId()));
+            LoopbackHttp.respond(exchange, 200, "ok");
+        })) {
+            for (int i = 0; i < 3; i++) {
+                assertThat(check.run(Defs.monitor(monitor(https.url("/health"), "caFile: " + caFile + "\n"))).status())
+                        .isEqualTo(CheckStatus.UP);
+            }
+            // RFC 5246 §7.3: a resumed session would skip the certificate; each check is a first visitor's handshake
+            assertThat(sessions).hasSize(3).doesNotHaveDuplicates();
         }
     }
 
