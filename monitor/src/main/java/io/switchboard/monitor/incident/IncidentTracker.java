@@ -131,8 +131,12 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
             case OPEN -> open(monitor, state, result);
             case STILL_DOWN -> writer.submit(new ResultWriter.IncidentProgress(incident.id, incident.failedChecks, incident.lastError));
             case RESOLVE -> resolve(monitor, state, result);
-            case WARN -> onLane(monitor.name(), () -> announceWarning(monitor.name(), state, result, false), () -> { });
-            case WARN_END -> onLane(monitor.name(), () -> announceWarning(monitor.name(), state, result, true), () -> { });
+            case WARN, WARN_END -> {
+                boolean ended = transition == MonitorState.Transition.WARN_END;
+                onLane(monitor.name(), () -> announceWarning(monitor.name(), state, result, ended), () -> log.warn(
+                        "warning message for {} not sent: the node is stopping or {} announcements are waiting", monitor.name(),
+                        lanes.capacity()));
+            }
             case NONE -> {
             }
         }
