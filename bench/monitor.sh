@@ -11,18 +11,22 @@ OUT=${BENCH_OUT:-$ROOT/bench/out}/monitor
 usage() {
     cat <<EOF
 usage: bench/monitor.sh [--quick] [--monitors N] [--interval SECONDS] [--duration SECONDS]
-                        [--raw-duration SECONDS] [--no-blackbox] [--no-docs]
+                        [--raw-duration SECONDS] [--fold-rows N] [--no-blackbox] [--no-docs]
 
   --quick            2,000 monitors, 30-second phases: a smoke check of the harness
   --monitors N       http monitors on the node (default 10000)
   --interval S       their interval (default 10)
   --duration S       the scheduled phase's measured length, after the warm-up (default 120)
   --raw-duration S   each raw-rate run (default 30)
+  --fold-rows N      add a fold-and-delete phase: N old raw results (3 to 26 hours old) are written
+                     into the stopped node's store, which restarts with rawRetention 2h and folds and
+                     deletes them while the monitors run; measures lateness meanwhile (default 0: no phase)
   --no-blackbox      skip blackbox_exporter
   --no-docs          print the table but do not append it to docs/BENCHMARKS.md
 
 Environment (defaults): TARGET_PORT (18900), SWITCHBOARD_HTTP (18080), BLACKBOX_PORT (19115),
-BLACKBOX_CONCURRENCY (64), WARM_UP (45 s), SWITCHBOARD_START_TIMEOUT (300 s), BENCH_OUT (bench/out).
+BLACKBOX_CONCURRENCY (64), WARM_UP (45 s), SWITCHBOARD_START_TIMEOUT (300 s), BENCH_OUT (bench/out),
+FOLD_DURATION (150 s: the fold phase's measured length; the node folds 5 s after start, then every minute).
 EOF
 }
 
@@ -33,6 +37,7 @@ DURATION=""
 RAW_DURATION=""
 BLACKBOX=1
 WRITE_DOCS=1
+FOLD_ROWS=0
 ARGS=("$@")
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -41,6 +46,7 @@ while [[ $# -gt 0 ]]; do
         --interval) INTERVAL=${2:?}; shift ;;
         --duration) DURATION=${2:?}; shift ;;
         --raw-duration) RAW_DURATION=${2:?}; shift ;;
+        --fold-rows) FOLD_ROWS=${2:?}; shift ;;
         --no-blackbox) BLACKBOX=0 ;;
         --no-docs) WRITE_DOCS=0 ;;
         -h|--help) usage; exit 0 ;;
@@ -57,6 +63,9 @@ fi
 [[ $INTERVAL =~ ^[0-9]+$ && $INTERVAL -ge 1 && $INTERVAL -le 3600 ]] || { echo "--interval: 1..3600" >&2; exit 2; }
 [[ $DURATION =~ ^[0-9]+$ && $DURATION -ge 10 && $DURATION -le 3600 ]] || { echo "--duration: 10..3600" >&2; exit 2; }
 [[ $RAW_DURATION =~ ^[0-9]+$ && $RAW_DURATION -ge 5 && $RAW_DURATION -le 600 ]] || { echo "--raw-duration: 5..600" >&2; exit 2; }
+[[ $FOLD_ROWS =~ ^[0-9]+$ && $FOLD_ROWS -le 100000000 ]] || { echo "--fold-rows: 0..100000000" >&2; exit 2; }
+FOLD_DURATION=${FOLD_DURATION:-150}
+[[ $FOLD_DURATION =~ ^[0-9]+$ && $FOLD_DURATION -ge 70 ]] || { echo "FOLD_DURATION: at least 70 (s)" >&2; exit 2; }
 
 TARGET_PORT=${TARGET_PORT:-18900}
 SWITCHBOARD_HTTP=${SWITCHBOARD_HTTP:-18080}
@@ -126,14 +135,16 @@ start_target() {
 
 SERVER_PID=""
 DATA=""
-start_switchboard() {
+start_switchboard() {  # start_switchboard [keep]: a fresh data dir, or with "keep" the one there
     DATA="$OUT/node"
     port_free "$SWITCHBOARD_HTTP" || die "port $SWITCHBOARD_HTTP is in use"
-    rm -rf "$DATA"
-    mkdir -p "$DATA"
+    if [[ ${1:-} != keep ]]; then
+        rm -rf "$DATA"
+        mkdir -p "$DATA"
+    fi
     log "starting switchboard on http 127.0.0.1:$SWITCHBOARD_HTTP (no SIP listeners)"
     "$ROOT/switchboard" run --data-dir "$DATA" --http "127.0.0.1:$SWITCHBOARD_HTTP" --sip '' --log-level warn \
-        >"$OUT/switchboard.log" 2>&1 &
+        >>"$OUT/switchboard.log" 2>&1 &
     SERVER_PID=$!
     STARTED_PIDS+=("$SERVER_PID")
     local deadline=$((SECONDS + SWITCHBOARD_START_TIMEOUT))
@@ -197,7 +208,40 @@ lateness_percentiles() {  # from every result the node stored in [M_T0, M_T1): "
             }'
 }
 
-# ------------------------------------------------------------------ 3. blackbox_exporter
+# ------------------------------------------------------------------ 3. fold and delete
+# fold_phase: N old raw results into the stopped node's store, then the node again with rawRetention 2h;
+# sets F_COUNT F_P50 F_P99 F_MAX F_LEFT F_HOURS F_SECONDS
+fold_phase() {
+    local db="$DATA/switchboard.db" now_ms from_ms span_ms left_before
+    now_ms=$(date +%s%3N)
+    from_ms=$((now_ms - 26 * 3600 * 1000))
+    span_ms=$((23 * 3600 * 1000))
+    log "writing $FOLD_ROWS raw results 3 to 26 hours old into the store (sqlite3)"
+    sqlite3 "$db" "PRAGMA busy_timeout = 60000;" \
+        "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < $FOLD_ROWS - 1)
+         INSERT INTO monitor_results (monitor, started_at, status, latency_ms, latency_bucket, lateness_ms, error, details)
+         SELECT printf('m%05d', i % $MONITORS), $from_ms + (i * $span_ms) / $FOLD_ROWS, 'up', 2, 12, 1, NULL, NULL FROM n;" \
+        "DELETE FROM monitor_fold_progress;" >/dev/null || die "could not write the old raw results"
+    left_before=$(sqlite3 "$db" "SELECT COUNT(*) FROM monitor_results WHERE started_at < $((now_ms - 2 * 3600 * 1000));")
+    log "$left_before raw results older than 2 h; restarting the node with rawRetention 2h"
+    export SWITCHBOARD_MONITOR_RAW_RETENTION=2h
+    start_switchboard keep
+    for ((i = 0; i < 120; i++)); do
+        [[ $(stats monitors) == "$MONITORS" ]] && break
+        sleep 1
+    done
+    measure "$FOLD_DURATION"
+    F_SECONDS=$FOLD_DURATION
+    read -r F_COUNT F_P50 F_P99 F_MAX _ < <(lateness_percentiles)
+    F_LEFT=$(sqlite3 -readonly "$db" "PRAGMA busy_timeout = 10000;" \
+        "SELECT COUNT(*) FROM monitor_results WHERE started_at < $((now_ms - 2 * 3600 * 1000));" | tail -1)
+    F_HOURS=$(sqlite3 -readonly "$db" "PRAGMA busy_timeout = 10000;" \
+        "SELECT COUNT(*) FROM monitor_hourly WHERE period_start >= $from_ms;" | tail -1)
+    log "fold phase: lateness p50 ${F_P50} ms p99 ${F_P99} ms max ${F_MAX} ms; $F_LEFT of $left_before old rows left," \
+        "$F_HOURS hourly aggregates"
+}
+
+# ------------------------------------------------------------------ 4. blackbox_exporter
 blackbox_rate() {  # sets B_RATE B_FAILED B_CPU B_VERSION
     local exporter cfg="$OUT/blackbox.yml" pid k0 k1 t0 t1
     exporter=$(command -v prometheus-blackbox-exporter)
@@ -271,6 +315,15 @@ measure "$RAW_DURATION"
 R_RATE=$M_RATE R_CPU=$M_CPU
 read -r R_COUNT _ _ _ R_DOWN < <(lateness_percentiles)
 log "raw: $R_RATE checks/s ($R_DOWN down of $R_COUNT), cpu ${R_CPU}%"
+F_COUNT=- F_P50=- F_P99=- F_MAX=- F_LEFT=- F_HOURS=- F_SECONDS=0
+if ((FOLD_ROWS > 0)); then
+    log "back to ${INTERVAL}s for the fold phase"
+    import_monitors "$OUT/monitors.yaml"
+    sleep 15
+    stop_pid "$SERVER_PID"
+    forget_pid "$SERVER_PID"
+    fold_phase
+fi
 stop_pid "$SERVER_PID"
 forget_pid "$SERVER_PID"
 
@@ -295,6 +348,9 @@ TABLE=$(
     echo "| raw probe rate (probes/s) | $R_RATE (the same monitors at 1 s; $R_DOWN of $R_COUNT down) | $B_RATE (ab -c $BLACKBOX_CONCURRENCY; $B_FAILED failed) |"
     echo "| CPU during the raw run | ${R_CPU}% | ${B_CPU}% |"
     echo "| raw rate ratio SB/BB | $RATIO | |"
+    if ((FOLD_ROWS > 0)); then
+        echo "| fold and delete $FOLD_ROWS old raw results over ${F_SECONDS} s: lateness p50 / p99 / max | $F_P50 / $F_P99 / $F_MAX ms over $F_COUNT checks; $F_LEFT old rows left, $F_HOURS hourly aggregates | |"
+    fi
 )
 echo
 echo "$TABLE"

@@ -5,8 +5,13 @@ import io.switchboard.monitor.definition.MonitorCatalog;
 import io.switchboard.monitor.definition.MonitorDefinition;
 import io.switchboard.monitor.incident.IncidentTracker;
 import io.switchboard.monitor.schedule.CheckScheduler;
+import io.switchboard.monitor.definition.ChannelDefinition;
+import io.switchboard.monitor.definition.MaintenanceWindow;
 import java.time.Duration;
-import java.util.Set;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -60,17 +65,40 @@ final class CatalogWatcher implements AutoCloseable {
         }
     }
 
-    /** Reloads when the stored revision moved; the API calls it after a write so the change applies at once. */
+    /**
+     * Reloads when the stored revision moved; the API calls it after a write so the change applies
+     * at once. Only what changed is read and applied: the monitor rows written since the revision
+     * in use (see {@link MonitorCatalog#changesSince}), removals, and channels and windows when one
+     * of them changed, so creating 10,000 monitors one request at a time stays linear.
+     */
     synchronized void refresh() {
         long revision = catalog.revision();
-        if (revision == view.revision()) {
+        CatalogView previous = view;
+        if (revision == previous.revision()) {
             return;
         }
-        CatalogView next = CatalogView.of(revision, catalog.load());
-        CatalogView previous = view;
+        MonitorCatalog.Changes changes = catalog.changesSince(previous.revision(), previous.channels().size(),
+                previous.maintenance().size());
+        Map<String, MonitorDefinition> monitors = new LinkedHashMap<>();
+        for (String name : changes.names()) {
+            MonitorDefinition monitor = changes.changedNames().contains(name) ? changes.changed().get(name)
+                    : previous.monitors().get(name);
+            if (monitor != null) {
+                monitors.put(name, monitor);
+            }
+        }
+        Map<String, ChannelDefinition> channels = previous.channels();
+        if (changes.channels() != null) {
+            channels = new LinkedHashMap<>();
+            for (ChannelDefinition c : changes.channels()) {
+                channels.put(c.name(), c);
+            }
+        }
+        List<MaintenanceWindow> windows = changes.windows() != null ? changes.windows() : previous.maintenance();
+        CatalogView next = new CatalogView(changes.revision(), monitors, channels, windows);
         view = next;
-        int active = 0;
-        for (MonitorDefinition monitor : next.monitors().values()) {
+
+        for (MonitorDefinition monitor : changes.changed().values()) {
             MonitorDefinition before = previous.monitors().get(monitor.name());
             if (before != null && before.type() != monitor.type()) {
                 metrics.forget(monitor.name());
@@ -79,23 +107,30 @@ final class CatalogWatcher implements AutoCloseable {
                 scheduler.unschedule(monitor.name());
             } else {
                 scheduler.schedule(monitor);
-                active++;
             }
         }
-        Set<String> scheduled = scheduler.scheduled();
-        for (String name : scheduled) {
-            if (!next.monitors().containsKey(name)) {
+        List<String> gone = new ArrayList<>();
+        for (String name : previous.monitors().keySet()) {
+            if (!monitors.containsKey(name)) {
+                gone.add(name);
                 scheduler.unschedule(name);
             }
         }
-        for (String name : previous.monitors().keySet()) {
-            if (!next.monitors().containsKey(name)) {
-                removed.accept(name);
+        if (previous.revision() < 0) {
+            // the first load: nothing scheduled may be left that the store does not hold
+            for (String name : scheduler.scheduled()) {
+                if (!monitors.containsKey(name)) {
+                    scheduler.unschedule(name);
+                }
             }
         }
-        tracker.retain(next);
-        log.info("monitors loaded at revision {}: {} active, {} paused, {} channels, {} maintenance windows", revision, active,
-                next.monitors().size() - active, next.channels().size(), next.maintenance().size());
+        if (!gone.isEmpty()) {
+            // the tracker first (it waits for a result being handled), then what is stored about them
+            tracker.retain(next);
+            gone.forEach(removed);
+        }
+        log.info("monitors at revision {}: {} changed, {} removed; {} monitors, {} channels, {} maintenance windows", revision,
+                changes.changedNames().size(), gone.size(), monitors.size(), channels.size(), windows.size());
     }
 
     @Override

@@ -89,17 +89,13 @@ public final class Monitor implements NodeModule {
                 deliveries, metrics, clock, settings.notifyAttempts(), settings.notifyBackoff());
         ReportRewriter rewriter = settings.llmBaseUrl() == null ? null
                 : new ReportRewriter(settings.llmBaseUrl(), settings.llmModel(), settings.llmApiKey(), settings.llmTimeout());
-        tracker = new IncidentTracker(incidents, writer, dispatcher, new IncidentReports(rewriter), metrics, clock,
+        tracker = new IncidentTracker(incidents, writer, dispatcher, new IncidentReports(rewriter, settings.llmConcurrency()), metrics, clock,
                 settings.timeZone(), settings.reminderEvery(), () -> watcher == null ? CatalogView.empty() : watcher.view());
         scheduler = new CheckScheduler(runner != null ? runner : new CheckRunner(clock), tracker, metrics,
                 settings.maxConcurrentChecks());
-        watcher = new CatalogWatcher(catalog, scheduler, tracker, metrics, CATALOG_POLL, name -> {
-            try {
-                results.forgetState(name);
-            } catch (RuntimeException e) {
-                log.warn("could not forget the state of removed monitor {}: {}", name, e.toString());
-            }
-        });
+        // through the writer, so a removed monitor's state row goes after any of its states queued before
+        watcher = new CatalogWatcher(catalog, scheduler, tracker, metrics, CATALOG_POLL,
+                name -> writer.submit(new ResultWriter.ForgetState(name)));
         metrics.bindGauges(scheduler::size, scheduler::running, writer::backlog);
 
         context.addComponent(Component.of("monitor",

@@ -15,11 +15,11 @@ import java.util.List;
 public record MonitorSettings(int maxConcurrentChecks, Duration rawRetention, Duration hourlyRetention,
                               Duration dailyRetention, Duration reminderEvery, int notifyAttempts, Duration notifyBackoff,
                               Duration notifyTimeout, String llmBaseUrl, String llmModel, String llmApiKey, Duration llmTimeout,
-                              ZoneId timeZone, int resultQueue) {
+                              int llmConcurrency, ZoneId timeZone, int resultQueue) {
     /** The keys of the block, flat so each maps to one environment variable. */
     public static final List<String> KEYS = List.of("maxConcurrentChecks", "rawRetention", "hourlyRetention", "dailyRetention",
             "reminderEvery", "notifyAttempts", "notifyBackoff", "notifyTimeout", "llmBaseUrl", "llmModel", "llmApiKey",
-            "llmTimeout", "timeZone", "resultQueue");
+            "llmTimeout", "llmConcurrency", "timeZone", "resultQueue");
 
     public static MonitorSettings defaults() {
         return from(ConfigSection.empty("monitor"));
@@ -77,7 +77,8 @@ public record MonitorSettings(int maxConcurrentChecks, Duration rawRetention, Du
         return new MonitorSettings(
                 s.integer("maxConcurrentChecks", 2048, 1, 100_000), raw, hourly, daily, reminder,
                 s.integer("notifyAttempts", 4, 1, 20), backoff, notifyTimeout, llmBaseUrl, llmModel,
-                s.string("llmApiKey").orElse(null), positive(s, "llmTimeout", Duration.ofSeconds(10)), zone,
+                s.string("llmApiKey").orElse(null), positive(s, "llmTimeout", Duration.ofSeconds(10)),
+                s.integer("llmConcurrency", 4, 1, 256), zone,
                 s.integer("resultQueue", 200_000, 1000, 10_000_000));
     }
 

@@ -1,11 +1,14 @@
 -- What operators define. Each row keeps the definition as the JSON the monitor file and the API
--- use (validated by the module on every read), so adding a setting needs no migration.
+-- use (validated by the module on every read), so adding a setting needs no migration. revision is
+-- monitor_revision's value of the row's last write: a running node reloads only rows newer than
+-- the revision it has.
 CREATE TABLE monitor_channels (
     name        VARCHAR(64)  NOT NULL PRIMARY KEY,
     type        VARCHAR(16)  NOT NULL,
     definition  TEXT         NOT NULL,
     created_at  BIGINT       NOT NULL,
-    updated_at  BIGINT       NOT NULL
+    updated_at  BIGINT       NOT NULL,
+    revision    BIGINT       NOT NULL DEFAULT 0
 );
 
 CREATE TABLE monitor_monitors (
@@ -13,14 +16,16 @@ CREATE TABLE monitor_monitors (
     type        VARCHAR(16)  NOT NULL,
     definition  TEXT         NOT NULL,
     created_at  BIGINT       NOT NULL,
-    updated_at  BIGINT       NOT NULL
+    updated_at  BIGINT       NOT NULL,
+    revision    BIGINT       NOT NULL DEFAULT 0
 );
 
 CREATE TABLE monitor_maintenance (
     name        VARCHAR(64)  NOT NULL PRIMARY KEY,
     definition  TEXT         NOT NULL,
     created_at  BIGINT       NOT NULL,
-    updated_at  BIGINT       NOT NULL
+    updated_at  BIGINT       NOT NULL,
+    revision    BIGINT       NOT NULL DEFAULT 0
 );
 
 -- One row, bumped in the same transaction as every change above, so a running node (and the CLI
@@ -51,6 +56,7 @@ CREATE TABLE monitor_results (
     error           TEXT,
     details         TEXT
 );
+-- details (the check's protocol facts as JSON) are kept only where they tell something: see ResultWriter.
 CREATE INDEX monitor_results_monitor ON monitor_results (monitor, started_at);
 CREATE INDEX monitor_results_time ON monitor_results (started_at);
 
@@ -115,15 +121,18 @@ CREATE TABLE monitor_incidents (
     last_error        TEXT,
     last_success_at   BIGINT,
     report            TEXT,
-    report_source     VARCHAR(16),
+    report_source     TEXT,
     recovery_report   TEXT,
     down_notified     INTEGER      NOT NULL DEFAULT 0,
-    last_notified_at  BIGINT
+    last_notified_at  BIGINT,
+    event_seq         INTEGER      NOT NULL DEFAULT 0
 );
 CREATE INDEX monitor_incidents_monitor ON monitor_incidents (monitor, opened_at);
 CREATE INDEX monitor_incidents_opened ON monitor_incidents (opened_at);
 
--- What happened during an incident, in order.
+-- What happened during an incident, in order. seq comes from monitor_incidents.event_seq, bumped by
+-- an UPDATE of the incident row in the appending transaction (a row lock on PostgreSQL), so
+-- concurrent appends to one incident take distinct numbers.
 CREATE TABLE monitor_incident_events (
     incident_id  BIGINT       NOT NULL,
     at           BIGINT       NOT NULL,

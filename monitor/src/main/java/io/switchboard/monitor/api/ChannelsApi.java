@@ -22,7 +22,8 @@ import java.util.Map;
 /**
  * /api/v1/notification-channels, for admins: where notifications go. Secrets (webhook secret, bot
  * token, SMTP password) are shown as {@value DefinitionReader#MASK}; sending that back keeps the
- * stored value. {@code POST .../{name}/test} delivers a test message now and says how it went.
+ * stored value. {@code POST .../{name}/test} makes one delivery attempt of a test message now, while
+ * the caller waits (no retries: they could keep the request for a minute), and says how it went.
  */
 public final class ChannelsApi {
     private static final String BASE = "/api/v1/notification-channels";
@@ -88,10 +89,9 @@ public final class ChannelsApi {
         Notification n = new Notification(Notification.Event.TEST, "test", "test", "-", null, "test", null, 0,
                 "Test message from Switchboard", "This is a test of the notification channel " + channel.name()
                 + ". If you can read it, the channel works.", clock.instant());
-        NotificationDispatcher.Delivery delivery = dispatcher.deliver(n, channel);
+        NotificationDispatcher.Delivery delivery = dispatcher.deliverOnce(n, channel);
         if (!delivery.sent()) {
-            throw new ApiProblem(502, "Bad Gateway", "the test message could not be delivered after " + delivery.attempts()
-                    + " attempt(s): " + delivery.error());
+            throw new ApiProblem(502, "Bad Gateway", "the test message could not be delivered: " + delivery.error());
         }
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("sent", true);

@@ -1,5 +1,6 @@
 package io.switchboard.monitor.check;
 
+import io.switchboard.monitor.definition.Targets;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;
@@ -114,7 +115,7 @@ public final class CertificateTrust {
         if (wanted.endsWith(".")) {
             wanted = wanted.substring(0, wanted.length() - 1);
         }
-        boolean ip = wanted.contains(":") || wanted.matches("\\d{1,3}(\\.\\d{1,3}){3}");
+        boolean ip = Targets.isIpLiteral(wanted);
         List<String> dnsNames = new ArrayList<>();
         try {
             Collection<List<?>> names = certificate.getSubjectAlternativeNames();

@@ -5,6 +5,7 @@ import com.jayway.jsonpath.PathNotFoundException;
 import io.switchboard.monitor.definition.CheckOptions;
 import io.switchboard.monitor.definition.DurationText;
 import io.switchboard.monitor.definition.MonitorDefinition;
+import io.switchboard.monitor.definition.Redaction;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;
@@ -22,8 +23,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
 import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLSocket;
 import okhttp3.Call;
+import okhttp3.Connection;
 import okhttp3.ConnectionPool;
 import okhttp3.EventListener;
 import okhttp3.Handshake;
@@ -36,10 +40,18 @@ import okhttp3.RequestBody;
 import okhttp3.Response;
 
 /**
- * HTTP(S) check on OkHttp: one request per hop on a fresh connection (no pooling, so every check
- * measures name lookup, connect and TLS like a first visitor), redirects followed by hand so the
+ * HTTP(S) check on OkHttp: one request per hop on a fresh connection (no pooling, and no TLS
+ * session resumption, so every check measures name lookup, connect and a full TLS handshake like
+ * a first visitor, and sees the certificate the server has now), redirects followed by hand so the
  * chain is recorded, the final status matched against {@code expectStatus}, then the body's
  * keyword or JSONPath condition. Phases come from OkHttp's {@link EventListener}.
+ *
+ * <p>Redirects follow RFC 9110 §15.4: 307 and 308 repeat the request with the same method and body
+ * (§15.4.8, §15.4.9); 303 turns it into a GET (§15.4.4); 301 and 302 turn a POST into a GET, as
+ * browsers do (§15.4.2, §15.4.3), and keep other methods. Credential headers the monitor sets
+ * (Authorization, Cookie, tokens, see {@link Redaction#isCredentialHeader}) are not sent to another
+ * origin (§15.4, the user agent removes them "where there are security implications"). URLs in
+ * details and errors have their password masked.
  */
 public final class HttpCheck implements Check {
     static final int MAX_BODY = 1 << 20;
@@ -81,6 +93,9 @@ public final class HttpCheck implements Check {
         details.put("redirects", chain);
         Phases total = new Phases();
         URI url = URI.create(monitor.target());
+        String method = options.method();
+        byte[] body = options.body() == null ? null : options.body().getBytes(StandardCharsets.UTF_8);
+        Map<String, String> headers = options.headers();
         OkHttpClient client;
         try {
             client = client(options.caFile());
@@ -100,18 +115,18 @@ public final class HttpCheck implements Check {
                         + " (" + chain.size() + " redirect" + (chain.size() == 1 ? "" : "s") + " followed)", worked, details, total);
             }
             Phases phases = new Phases();
-            Request request = request(monitor, options, url, hop == 0, phases);
+            Request request = request(url, method, body, headers, phases);
             Call call = client.newCall(request);
             call.timeout().timeout(remaining, TimeUnit.NANOSECONDS);
             int status;
             String reason;
             String location;
-            byte[] body;
+            byte[] answer;
             try (Response response = call.execute()) {
                 status = response.code();
                 reason = response.message();
                 location = response.header("Location");
-                body = read(response, options);
+                answer = read(response);
                 phases.bodyEnd = System.nanoTime();
                 details.put("protocol", response.protocol().toString());
             } catch (IOException e) {
@@ -126,7 +141,7 @@ public final class HttpCheck implements Check {
                 phases.explain(worked, url);
             }
             Map<String, Object> step = new LinkedHashMap<>();
-            step.put("url", url.toString());
+            step.put("url", shown(url));
             step.put("status", status);
             step.put("ms", phases.millis(phases.callStart, phases.bodyEnd));
             boolean redirect = status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
@@ -143,14 +158,30 @@ public final class HttpCheck implements Check {
                 // RFC 9110 §10.2.2: Location may be relative to the request's URI
                 HttpUrl next = HttpUrl.get(url.toString()).resolve(location);
                 if (next == null) {
-                    return down(startedAt, begin, "the server redirected to \"" + location + "\", which is not a web address",
-                            worked, details, total);
+                    return down(startedAt, begin, "the server redirected to \"" + Redaction.target(location)
+                            + "\", which is not a web address", worked, details, total);
                 }
-                url = next.uri();
+                URI nextUrl = next.uri();
+                boolean asGet = switch (status) {
+                    case 303 -> !method.equals("HEAD");        // RFC 9110 §15.4.4: fetch the other resource with GET
+                    case 301, 302 -> method.equals("POST");    // §15.4.2, §15.4.3: "MAY change ... from POST to GET"
+                    default -> false;                          // 307, 308 (§15.4.8, §15.4.9): same method, same body
+                };
+                if (asGet) {
+                    method = "GET";
+                    body = null;
+                    headers = without(headers, name -> name.equalsIgnoreCase("Content-Type")
+                            || name.equalsIgnoreCase("Content-Length"));
+                }
+                if (!sameOrigin(url, nextUrl)) {
+                    // RFC 9110 §15.4: credentials set for one origin are not handed to another
+                    headers = without(headers, Redaction::isCredentialHeader);
+                }
+                url = nextUrl;
                 continue;
             }
             details.put("status", status);
-            details.put("finalUrl", url.toString());
+            details.put("finalUrl", shown(url));
             if (!chain.isEmpty()) {
                 chain.add(step);
             }
@@ -160,7 +191,7 @@ public final class HttpCheck implements Check {
             }
             worked.add("the server answered HTTP " + status + (chain.isEmpty() ? "" : " after " + (chain.size() - 1)
                     + " redirect" + (chain.size() == 2 ? "" : "s")));
-            String condition = bodyProblem(options, body);
+            String condition = bodyProblem(options, answer);
             if (condition != null) {
                 return down(startedAt, begin, condition, worked, details, total);
             }
@@ -180,30 +211,47 @@ public final class HttpCheck implements Check {
         return CheckResult.down(startedAt, total.totalMillis(begin), error, worked, details);
     }
 
-    private static Request request(MonitorDefinition monitor, CheckOptions.Http options, URI url, boolean first, Phases phases) {
+    private static Request request(URI url, String method, byte[] body, Map<String, String> headers, Phases phases) {
         Request.Builder builder = new Request.Builder().url(url.toString()).tag(Phases.class, phases)
                 .header("User-Agent", USER_AGENT);
-        options.headers().forEach(builder::header);
-        // RFC 9110 §15.4.4: after a 303 (and, by custom, 301/302 for POST) the follow-up is a GET; keep it simple:
-        // only the first request carries the method and body, redirects are fetched with GET.
-        if (first && options.body() != null) {
-            String type = options.headers().entrySet().stream().filter(e -> e.getKey().equalsIgnoreCase("Content-Type"))
+        headers.forEach(builder::header);
+        if (body != null) {
+            String type = headers.entrySet().stream().filter(e -> e.getKey().equalsIgnoreCase("Content-Type"))
                     .map(Map.Entry::getValue).findFirst().orElse("application/json");
-            builder.method(options.method(), RequestBody.create(options.body().getBytes(StandardCharsets.UTF_8),
-                    MediaType.parse(type)));
-        } else if (first && requiresBody(options.method())) {
-            builder.method(options.method(), RequestBody.create(new byte[0], null));
+            builder.method(method, RequestBody.create(body, MediaType.parse(type)));
+        } else if (requiresBody(method)) {
+            builder.method(method, RequestBody.create(new byte[0], null));
         } else {
-            builder.method(first ? options.method() : "GET", null);
+            builder.method(method, null);
         }
         return builder.build();
+    }
+
+    private static Map<String, String> without(Map<String, String> headers, Predicate<String> dropped) {
+        Map<String, String> kept = new LinkedHashMap<>();
+        headers.forEach((name, value) -> {
+            if (!dropped.test(name)) {
+                kept.put(name, value);
+            }
+        });
+        return kept;
+    }
+
+    /** RFC 6454 §4: scheme, host and port. */
+    static boolean sameOrigin(URI a, URI b) {
+        return a.getScheme().equalsIgnoreCase(b.getScheme()) && a.getHost().equalsIgnoreCase(b.getHost()) && port(a) == port(b);
+    }
+
+    /** A URL as details and errors show it: a password in it masked. */
+    private static String shown(URI url) {
+        return Redaction.target(url.toString());
     }
 
     private static boolean requiresBody(String method) {
         return method.equals("POST") || method.equals("PUT") || method.equals("PATCH");
     }
 
-    private static byte[] read(Response response, CheckOptions.Http options) throws IOException {
+    private static byte[] read(Response response) throws IOException {
         try (InputStream in = response.body().byteStream()) {
             return in.readNBytes(MAX_BODY);
         }
@@ -325,6 +373,16 @@ public final class HttpCheck implements Check {
         @Override
         public void connectEnd(Call call, InetSocketAddress inetSocketAddress, Proxy proxy, Protocol protocol) {
             connectEnd = System.nanoTime();
+        }
+
+        @Override
+        public void connectionAcquired(Call call, Connection connection) {
+            // Never resume this TLS session: the next check must do a full handshake (its TLS phase is
+            // a first visitor's) and be shown the server's certificate as it is then, not the one the
+            // session was made with (RFC 8446 §2.2: a resumed handshake sends no certificate).
+            if (connection.socket() instanceof SSLSocket tls) {
+                tls.getSession().invalidate();
+            }
         }
 
         @Override

@@ -13,6 +13,7 @@ import io.switchboard.sip.message.SipRequest;
 import io.switchboard.sip.message.SipResponse;
 import io.switchboard.sip.message.SipUri;
 import io.switchboard.sip.message.Via;
+import io.switchboard.sip.transaction.TimerSettings;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -43,8 +44,8 @@ import java.util.Map;
  * the round trip from the first transmission to the final response.
  */
 public final class SipOptionsCheck implements Check {
-    static final long T1_MILLIS = 500;
-    static final long T2_MILLIS = 4000;
+    /** RFC 3261 §17.1.1.1 T1 and T2, from the SIP library's timer settings. */
+    private static final TimerSettings TIMERS = TimerSettings.rfc3261();
     private static final int MAX_MESSAGE = 65_535;
     private static final SecureRandom RANDOM = new SecureRandom();
 
@@ -165,7 +166,8 @@ public final class SipOptionsCheck implements Check {
             DatagramPacket out = new DatagramPacket(request, request.length);
             byte[] buffer = new byte[MAX_MESSAGE];
             DatagramPacket in = new DatagramPacket(buffer, buffer.length);
-            long interval = T1_MILLIS;
+            long t2 = TIMERS.t2().toMillis();
+            long interval = TIMERS.t1().toMillis();
             socket.send(out);
             exchange.firstSentAt = System.nanoTime();
             long nextSend = exchange.firstSentAt + interval * 1_000_000;
@@ -178,7 +180,7 @@ public final class SipOptionsCheck implements Check {
                     socket.send(out);
                     exchange.retransmissions++;
                     // §17.1.2.2: double up to T2; after a provisional response, retransmit every T2
-                    interval = exchange.provisional != null ? T2_MILLIS : Math.min(interval * 2, T2_MILLIS);
+                    interval = exchange.provisional != null ? t2 : Math.min(interval * 2, t2);
                     nextSend = now + interval * 1_000_000;
                 }
                 long wait = Math.max(1, (Math.min(nextSend, deadline) - System.nanoTime()) / 1_000_000);

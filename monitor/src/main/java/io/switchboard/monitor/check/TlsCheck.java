@@ -23,6 +23,7 @@ import javax.net.ssl.SNIHostName;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLParameters;
+import javax.net.ssl.SSLSession;
 import javax.net.ssl.SSLSocket;
 import javax.net.ssl.X509ExtendedTrustManager;
 
@@ -72,17 +73,22 @@ public final class TlsCheck implements Check {
                 plain.setSoTimeout(remainingMillis(deadline));
                 try (SSLSocket tls = (SSLSocket) inspecting.getSocketFactory().createSocket(plain, target.host(), port, false)) {
                     SSLParameters parameters = tls.getSSLParameters();
-                    if (!DefinitionIp.isIp(expectedName)) {
+                    if (!Targets.isIpLiteral(expectedName)) { // RFC 6066 §3: no IP literals in SNI
                         parameters.setServerNames(List.of(new SNIHostName(expectedName)));
                     }
                     tls.setSSLParameters(parameters);
                     tls.startHandshake();
-                    for (Certificate c : tls.getSession().getPeerCertificates()) {
+                    SSLSession session = tls.getSession();
+                    for (Certificate c : session.getPeerCertificates()) {
                         chain.add((X509Certificate) c);
                     }
-                    details.put("protocol", tls.getSession().getProtocol());
-                    details.put("cipher", tls.getSession().getCipherSuite());
-                    worked.add("the TLS handshake completed (" + tls.getSession().getProtocol() + ")");
+                    details.put("protocol", session.getProtocol());
+                    details.put("cipher", session.getCipherSuite());
+                    // Never resume this session: a resumed handshake (RFC 8446 §2.2, RFC 5246 §7.3) shows no
+                    // certificate, and the JDK then reports the chain the session was made with. After a
+                    // renewal the next check would still see the old certificate until the session expired.
+                    session.invalidate();
+                    worked.add("the TLS handshake completed (" + session.getProtocol() + ")");
                 }
             }
         } catch (IOException e) {
@@ -142,6 +148,7 @@ public final class TlsCheck implements Check {
         }
         worked.add("the certificate is valid for " + daysLeft + " more days");
         if (daysLeft <= options.warnDays()) {
+            details.put(CheckResult.WARNING, "certificate-expiry");
             return new CheckResult(CheckStatus.DEGRADED, startedAt, latency, "the certificate expires in " + daysLeft + " day"
                     + (daysLeft == 1 ? "" : "s") + " (on " + notAfter + "); renew it before " + options.criticalDays()
                     + " days are left", worked, details);
@@ -194,13 +201,6 @@ public final class TlsCheck implements Check {
         @Override
         public X509Certificate[] getAcceptedIssuers() {
             return new X509Certificate[0];
-        }
-    }
-
-    /** IP literals get no SNI (RFC 6066 §3: "Literal IPv4 and IPv6 addresses are not permitted"). */
-    private static final class DefinitionIp {
-        static boolean isIp(String host) {
-            return host.contains(":") || host.matches("\\d{1,3}(\\.\\d{1,3}){3}");
         }
     }
 }

@@ -6,16 +6,31 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
 import java.util.Set;
+import org.yaml.snakeyaml.LoaderOptions;
 
 /**
  * The monitor file's YAML form: {@code channels}, {@code monitors}, {@code maintenance}. What
  * {@link #write} gives, {@link #read} reads back to the same catalog.
  */
 public final class CatalogFile {
-    private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory()
+    /**
+     * The largest file read, in characters. SnakeYAML's default (3 MB) is about 10,000 monitors of
+     * the exported form; this allows about 200,000, and still refuses a file that is not a
+     * monitor file at all before it fills the heap.
+     */
+    public static final int MAX_CHARACTERS = 64 * 1024 * 1024;
+    private static final ObjectMapper YAML = new ObjectMapper(YAMLFactory.builder()
+            .loaderOptions(loaderOptions())
             .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
             .enable(YAMLGenerator.Feature.MINIMIZE_QUOTES)
-            .enable(YAMLGenerator.Feature.INDENT_ARRAYS_WITH_INDICATOR));
+            .enable(YAMLGenerator.Feature.INDENT_ARRAYS_WITH_INDICATOR)
+            .build());
+
+    private static LoaderOptions loaderOptions() {
+        LoaderOptions options = new LoaderOptions();
+        options.setCodePointLimit(MAX_CHARACTERS);
+        return options;
+    }
 
     private CatalogFile() {
     }

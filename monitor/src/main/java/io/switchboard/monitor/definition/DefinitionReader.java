@@ -181,7 +181,7 @@ public final class DefinitionReader {
         if (resolver != null) {
             try {
                 Targets.HostAndPort hp = Targets.hostAndPort(resolver, 53);
-                if (!isIpLiteral(hp.host())) {
+                if (!Targets.isIpLiteral(hp.host())) {
                     throw new IllegalArgumentException("the resolver is an IP address (with an optional port), e.g. 9.9.9.9 or"
                             + " [2620:fe::fe]:53");
                 }
@@ -218,10 +218,6 @@ public final class DefinitionReader {
         }
         StatusSet expect = f.statusSet("expectStatus", null, 100, 699);
         return new CheckOptions.Sip(transport, expect);
-    }
-
-    static boolean isIpLiteral(String host) {
-        return host.contains(":") || host.matches("\\d{1,3}(\\.\\d{1,3}){3}");
     }
 
     // ---- channels -------------------------------------------------------------------------------

@@ -5,18 +5,15 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.regex.Pattern;
 
 /**
  * Turns definitions back into the plain maps {@link DefinitionReader} reads, keys in the file's
  * order and defaults left out, so that reading what was written gives the same definition (the
  * store keeps this form, {@code monitor export} writes it). With {@code Secrets.MASK} every secret
- * is replaced by {@value DefinitionReader#MASK}: what the API shows.
+ * is replaced by {@value DefinitionReader#MASK}: what the API shows (see {@link Redaction}: credential
+ * headers, a target's password, a webhook URL's path).
  */
 public final class DefinitionWriter {
-    /** Header names whose values are credentials. */
-    private static final Pattern SECRET_HEADER = Pattern.compile("(?i).*(authorization|cookie|token|secret|key|password).*");
-
     public enum Secrets { REVEAL, MASK }
 
     private DefinitionWriter() {
@@ -26,7 +23,7 @@ public final class DefinitionWriter {
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("name", m.name());
         out.put("type", m.type().wireName());
-        out.put("target", m.target());
+        out.put("target", secrets == Secrets.MASK ? Redaction.target(m.target()) : m.target());
         out.put("interval", DurationText.format(m.interval()));
         out.put("timeout", DurationText.format(m.timeout()));
         out.put("failureThreshold", m.failureThreshold());
@@ -49,7 +46,7 @@ public final class DefinitionWriter {
                 if (!h.headers().isEmpty()) {
                     Map<String, String> headers = new LinkedHashMap<>();
                     h.headers().entrySet().stream().sorted(Map.Entry.comparingByKey()).forEach(e -> headers.put(e.getKey(),
-                            secrets == Secrets.MASK && SECRET_HEADER.matcher(e.getKey()).matches()
+                            secrets == Secrets.MASK && Redaction.isCredentialHeader(e.getKey())
                                     ? DefinitionReader.MASK : e.getValue()));
                     out.put("headers", headers);
                 }
@@ -117,12 +114,12 @@ public final class DefinitionWriter {
         out.put("type", c.type().wireName());
         switch (c.settings()) {
             case ChannelDefinition.ChannelSettings.Webhook w -> {
-                out.put("url", w.url());
+                out.put("url", secrets == Secrets.MASK ? Redaction.url(w.url()) : w.url());
                 putIfSet(out, "secret", secret(w.secret(), secrets));
                 if (!w.headers().isEmpty()) {
                     Map<String, String> headers = new LinkedHashMap<>();
                     w.headers().entrySet().stream().sorted(Map.Entry.comparingByKey()).forEach(e -> headers.put(e.getKey(),
-                            secrets == Secrets.MASK && SECRET_HEADER.matcher(e.getKey()).matches()
+                            secrets == Secrets.MASK && Redaction.isCredentialHeader(e.getKey())
                                     ? DefinitionReader.MASK : e.getValue()));
                     out.put("headers", headers);
                 }

@@ -44,8 +44,58 @@ public final class MonitorCatalog {
     }
 
     public long revision() {
-        return jdbi.withHandle(h -> h.createQuery("SELECT revision FROM monitor_revision WHERE id = 1")
-                .mapTo(Long.class).one());
+        return jdbi.withHandle(MonitorCatalog::revision);
+    }
+
+    /**
+     * What changed since a revision, read in one transaction: every monitor row written after it
+     * (each row carries the revision of its last write), the names of all monitors (so removals
+     * show), and channels and windows in full, but only when one of them changed. Reading 10,000
+     * monitors after one write parses one definition, not 10,000.
+     *
+     * @param since        the revision the caller has; negative for everything
+     * @param channelCount how many channels the caller has (a removal leaves no newer row behind)
+     * @param windowCount  how many maintenance windows the caller has
+     */
+    public Changes changesSince(long since, int channelCount, int windowCount) {
+        return jdbi.inTransaction(h -> {
+            long revision = revision(h);
+            Map<String, MonitorDefinition> changed = new java.util.LinkedHashMap<>();
+            Set<String> changedNames = new HashSet<>();
+            h.createQuery("SELECT name, definition FROM monitor_monitors WHERE revision > :since ORDER BY name")
+                    .bind("since", since)
+                    .map((rs, ctx) -> Map.entry(rs.getString(1), rs.getString(2)))
+                    .forEach(row -> {
+                        changedNames.add(row.getKey());
+                        try {
+                            changed.put(row.getKey(), DefinitionReader.monitor(tree(row.getValue())));
+                        } catch (DefinitionException e) {
+                            log.warn("stored monitor {} is no longer valid and is ignored: {}", row.getKey(), e.describe());
+                        }
+                    });
+            List<String> names = h.createQuery("SELECT name FROM monitor_monitors ORDER BY name").mapTo(String.class).list();
+            List<ChannelDefinition> channels = changedTable(h, "monitor_channels", since, channelCount) ? channels(h) : null;
+            List<MaintenanceWindow> windows = changedTable(h, "monitor_maintenance", since, windowCount) ? windows(h) : null;
+            return new Changes(revision, changed, changedNames, names, channels, windows);
+        });
+    }
+
+    private static boolean changedTable(Handle h, String table, long since, int knownCount) {
+        return h.createQuery("SELECT COUNT(*) AS n, COALESCE(MAX(revision), 0) AS r FROM " + table)
+                .map((rs, ctx) -> rs.getLong("n") != knownCount || rs.getLong("r") > since).one();
+    }
+
+    /**
+     * See {@link #changesSince}.
+     *
+     * @param changed      the monitors written since, that validate
+     * @param changedNames the monitors written since, valid or not (an invalid one is dropped from the view)
+     * @param names        every stored monitor, by name
+     * @param channels     every channel, or null when none changed
+     * @param windows      every maintenance window, or null when none changed
+     */
+    public record Changes(long revision, Map<String, MonitorDefinition> changed, Set<String> changedNames, List<String> names,
+                          List<ChannelDefinition> channels, List<MaintenanceWindow> windows) {
     }
 
     /** Everything, read in one transaction, each list by name. Rows that no longer validate are skipped with a warning. */
@@ -118,29 +168,51 @@ public final class MonitorCatalog {
                 json(DefinitionWriter.monitor(monitor, DefinitionWriter.Secrets.REVEAL)));
     }
 
-    /** Header values sent back masked keep the stored ones (the API masks credentials such as Authorization). */
+    /**
+     * What the API showed masked and was sent back as it was keeps the stored value: credential
+     * header values ({@value DefinitionReader#MASK}) and a target's password ({@code user:***@}).
+     */
     static MonitorDefinition unmask(MonitorDefinition given, Optional<MonitorDefinition> stored) {
-        if (!(given.options() instanceof CheckOptions.Http http) || !http.headers().containsValue(DefinitionReader.MASK)) {
+        String target = given.target();
+        if (target.contains(":" + DefinitionReader.MASK + "@")) {
+            String current = stored.map(MonitorDefinition::target).orElse(null);
+            if (current == null || !Redaction.target(current).equals(target)) {
+                throw DefinitionException.invalid("target", "\"" + DefinitionReader.MASK + "\" stands for the stored password, and "
+                        + (current == null ? "there is no stored target" : "the stored target is another address")
+                        + "; send the real one");
+            }
+            target = current;
+        }
+        CheckOptions options = given.options();
+        if (options instanceof CheckOptions.Http http && http.headers().containsValue(DefinitionReader.MASK)) {
+            Map<String, String> storedHeaders = stored.filter(m -> m.options() instanceof CheckOptions.Http)
+                    .map(m -> ((CheckOptions.Http) m.options()).headers()).orElse(Map.of());
+            options = new CheckOptions.Http(http.method(), unmaskHeaders(http.headers(), storedHeaders), http.body(),
+                    http.expectStatus(), http.maxRedirects(), http.keyword(), http.jsonPath(), http.jsonValue(), http.caFile());
+        }
+        if (target.equals(given.target()) && options == given.options()) {
             return given;
         }
-        java.util.Map<String, String> headers = new java.util.LinkedHashMap<>(http.headers());
-        for (var e : http.headers().entrySet()) {
+        return new MonitorDefinition(given.name(), given.type(), target, given.interval(), given.timeout(),
+                given.failureThreshold(), given.recoveryThreshold(), given.channels(), given.paused(), given.degradedAbove(),
+                given.reminderEvery(), options);
+    }
+
+    /** Header values sent back as {@value DefinitionReader#MASK} take the stored value of the same header. */
+    private static Map<String, String> unmaskHeaders(Map<String, String> given, Map<String, String> stored) {
+        Map<String, String> headers = new java.util.LinkedHashMap<>(given);
+        for (var e : given.entrySet()) {
             if (!DefinitionReader.MASK.equals(e.getValue())) {
                 continue;
             }
-            String current = stored.filter(m -> m.options() instanceof CheckOptions.Http)
-                    .map(m -> ((CheckOptions.Http) m.options()).headers().get(e.getKey())).orElse(null);
+            String current = stored.get(e.getKey());
             if (current == null) {
                 throw DefinitionException.invalid("headers." + e.getKey(), "\"" + DefinitionReader.MASK
                         + "\" stands for the stored value, and there is none; send the real value");
             }
             headers.put(e.getKey(), current);
         }
-        CheckOptions.Http options = new CheckOptions.Http(http.method(), headers, http.body(), http.expectStatus(),
-                http.maxRedirects(), http.keyword(), http.jsonPath(), http.jsonValue(), http.caFile());
-        return new MonitorDefinition(given.name(), given.type(), given.target(), given.interval(), given.timeout(),
-                given.failureThreshold(), given.recoveryThreshold(), given.channels(), given.paused(), given.degradedAbove(),
-                given.reminderEvery(), options);
+        return headers;
     }
 
     private static List<MonitorDefinition> monitors(Handle h) {
@@ -218,9 +290,13 @@ public final class MonitorCatalog {
     /** Replaces masked secrets by the stored ones of the same channel; a mask with nothing behind it is an error. */
     static ChannelDefinition unmask(ChannelDefinition given, Optional<ChannelDefinition> stored) {
         ChannelSettings settings = switch (given.settings()) {
-            case ChannelSettings.Webhook w -> new ChannelSettings.Webhook(w.url(),
-                    keep("secret", w.secret(), stored, s -> s instanceof ChannelSettings.Webhook sw ? sw.secret() : null),
-                    w.headers());
+            case ChannelSettings.Webhook w -> {
+                ChannelSettings.Webhook before = stored.map(ChannelDefinition::settings)
+                        .filter(s -> s instanceof ChannelSettings.Webhook).map(s -> (ChannelSettings.Webhook) s).orElse(null);
+                yield new ChannelSettings.Webhook(webhookUrl(w.url(), before),
+                        keep("secret", w.secret(), stored, s -> s instanceof ChannelSettings.Webhook sw ? sw.secret() : null),
+                        unmaskHeaders(w.headers(), before == null ? Map.of() : before.headers()));
+            }
             case ChannelSettings.Telegram t -> new ChannelSettings.Telegram(
                     keep("botToken", t.botToken(), stored, s -> s instanceof ChannelSettings.Telegram st ? st.botToken() : null),
                     t.chatId(), t.apiUrl());
@@ -229,6 +305,18 @@ public final class MonitorCatalog {
                     e.from(), e.to(), e.caFile());
         };
         return new ChannelDefinition(given.name(), settings);
+    }
+
+    /** A webhook URL sent back as the API showed it ({@code https://hooks.example.org/***}) keeps the stored URL. */
+    private static String webhookUrl(String given, ChannelSettings.Webhook stored) {
+        if (!given.contains("/" + DefinitionReader.MASK)) {
+            return given;
+        }
+        if (stored == null || !Redaction.url(stored.url()).equals(given)) {
+            throw DefinitionException.invalid("url", "\"" + given + "\" is the masked form of a stored URL, and "
+                    + (stored == null ? "there is none" : "the stored one is " + Redaction.url(stored.url())) + "; send the real URL");
+        }
+        return stored.url();
     }
 
     private static String keep(String field, String value, Optional<ChannelDefinition> stored,
@@ -355,16 +443,23 @@ public final class MonitorCatalog {
     /** Inserts or updates by name; true when it inserted. */
     private boolean upsert(Handle h, String table, String name, String type, String definition) {
         long now = clock.millis();
-        int updated = h.createUpdate("UPDATE " + table + " SET definition = :d, updated_at = :now"
+        // the catalog revision this transaction moved to: the row's own, so a reload reads only rows written since
+        long revision = revision(h);
+        int updated = h.createUpdate("UPDATE " + table + " SET definition = :d, updated_at = :now, revision = :r"
                         + (type == null ? "" : ", type = :t") + " WHERE name = :n")
-                .bind("d", definition).bind("now", now).bind("n", name).bind("t", type).execute();
+                .bind("d", definition).bind("now", now).bind("r", revision).bind("n", name).bind("t", type).execute();
         if (updated > 0) {
             return false;
         }
         h.createUpdate("INSERT INTO " + table + " (name, " + (type == null ? "" : "type, ")
-                        + "definition, created_at, updated_at) VALUES (:n, " + (type == null ? "" : ":t, ") + ":d, :now, :now)")
-                .bind("n", name).bind("t", type).bind("d", definition).bind("now", now).execute();
+                        + "definition, created_at, updated_at, revision) VALUES (:n, " + (type == null ? "" : ":t, ")
+                        + ":d, :now, :now, :r)")
+                .bind("n", name).bind("t", type).bind("d", definition).bind("now", now).bind("r", revision).execute();
         return true;
+    }
+
+    private static long revision(Handle h) {
+        return h.createQuery("SELECT revision FROM monitor_revision WHERE id = 1").mapTo(Long.class).one();
     }
 
     private static <T> List<T> read(Handle h, String sql, Function<com.fasterxml.jackson.databind.JsonNode, T> reader,

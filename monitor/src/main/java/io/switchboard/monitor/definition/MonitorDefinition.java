@@ -29,6 +29,11 @@ public record MonitorDefinition(String name, CheckType type, String target, Dura
                 value, degradedAbove, reminderEvery, options);
     }
 
+    /** The target as shown to people, in reports, notifications and the API: its password masked. */
+    public String displayTarget() {
+        return Redaction.target(target);
+    }
+
     /** The host the check talks to, for grouping monitors of one service ("what still works"). */
     public String host() {
         return Targets.host(type, target);

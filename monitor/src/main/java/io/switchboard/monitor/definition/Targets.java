@@ -26,6 +26,16 @@ public final class Targets {
         }
     }
 
+    /**
+     * Whether a host is an IP literal rather than a name: an IPv6 address (it has a colon; brackets
+     * already removed) or a dotted-quad IPv4 address. Names and literals differ in SNI (RFC 6066 §3
+     * allows only names), in certificate matching (RFC 6125 §6.4: literals match only iPAddress
+     * entries) and in where a resolver may be given.
+     */
+    public static boolean isIpLiteral(String host) {
+        return host.contains(":") || host.matches("\\d{1,3}(\\.\\d{1,3}){3}");
+    }
+
     /** Checks the target's form for the type; throws IllegalArgumentException saying what is expected. */
     public static void validate(CheckType type, String target) {
         switch (type) {

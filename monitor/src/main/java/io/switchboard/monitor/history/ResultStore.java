@@ -122,11 +122,6 @@ public final class ResultStore {
         return out;
     }
 
-    /** Forgets a removed monitor's state (its history stays until retention removes it). */
-    public void forgetState(String monitor) {
-        jdbi.useHandle(h -> h.createUpdate("DELETE FROM monitor_state WHERE monitor = :m").bind("m", monitor).execute());
-    }
-
     private static StoredResult read(ResultSet rs) throws SQLException {
         Map<String, Object> details = Map.of();
         String text = rs.getString("details");

@@ -27,10 +27,18 @@ import org.slf4j.LoggerFactory;
  * node goes through one connection). Each batch is one transaction with one JDBC batch per table;
  * of the states and incident counters queued together only the newest per monitor is written.
  *
+ * <p><b>Details.</b> A result's {@code details} (redirect chain, timing phases, certificate dates, as
+ * JSON, a few hundred bytes) are stored only where they tell something: the caller decides, and the
+ * tracker keeps them for every result that is not UP, for a result whose status differs from the
+ * monitor's previous one, and for the first result of each monitor in each hour (so a healthy
+ * monitor still shows a recent example). The steady stream of UP results, almost every row at
+ * scale, stores none: a row is then about 75 bytes on SQLite with its index entries, instead of about 360.
+ *
  * <p>Caveats: the queue is bounded, and a full queue (the database down or slower than the checks)
  * drops the newest results, counted in {@code switchboard_monitor_results_dropped_total}; a failed
- * batch is retried with backoff for about half a minute, then dropped and counted. Nothing here is
- * acknowledged to anyone, and monitoring must go on while the store is away.
+ * batch is tried up to {@value #ATTEMPTS} times with a backoff from 100 ms doubling to at most 5 s
+ * (about 11 s in all), then dropped and counted. Nothing here is acknowledged to anyone, and
+ * monitoring must go on while the store is away.
  */
 public final class ResultWriter implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ResultWriter.class);
@@ -43,13 +51,21 @@ public final class ResultWriter implements AutoCloseable {
     public sealed interface Write {
     }
 
-    public record ResultRow(String monitor, CheckResult result, long latenessMillis) implements Write {
+    /** @param keepDetails whether the result's details are stored (see the class comment) */
+    public record ResultRow(String monitor, CheckResult result, long latenessMillis, boolean keepDetails) implements Write {
+        public ResultRow(String monitor, CheckResult result, long latenessMillis) {
+            this(monitor, result, latenessMillis, true);
+        }
     }
 
     public record StateRow(StateSnapshot state) implements Write {
     }
 
     public record IncidentProgress(long incidentId, int failedChecks, String lastError) implements Write {
+    }
+
+    /** A removed monitor's stored state goes, in order with the state rows queued before. */
+    public record ForgetState(String monitor) implements Write {
     }
 
     private final Jdbi jdbi;
@@ -122,17 +138,22 @@ public final class ResultWriter implements AutoCloseable {
         List<ResultRow> results = new ArrayList<>();
         Map<String, StateSnapshot> states = new LinkedHashMap<>();
         Map<Long, IncidentProgress> incidents = new LinkedHashMap<>();
+        List<String> forgotten = new ArrayList<>();
         for (Write w : batch) {
             switch (w) {
                 case ResultRow r -> results.add(r);
                 case StateRow s -> states.put(s.state().monitor(), s.state());
                 case IncidentProgress p -> incidents.put(p.incidentId(), p);
+                case ForgetState f -> {
+                    states.remove(f.monitor());
+                    forgotten.add(f.monitor());
+                }
             }
         }
         long backoff = 100;
         for (int attempt = 1; ; attempt++) {
             try {
-                write(results, states.values(), incidents.values());
+                write(results, states.values(), incidents.values(), forgotten);
                 if (attempt > 1) {
                     log.info("check results stored again after {} attempts", attempt);
                 }
@@ -165,10 +186,19 @@ public final class ResultWriter implements AutoCloseable {
     private static final String UPDATE_INCIDENT = "UPDATE monitor_incidents SET failed_checks = ?, last_error = ?"
             + " WHERE id = ? AND status = 'open'";
 
-    private void write(List<ResultRow> results, Iterable<StateSnapshot> states, Iterable<IncidentProgress> incidents)
-            throws SQLException {
+    private void write(List<ResultRow> results, Iterable<StateSnapshot> states, Iterable<IncidentProgress> incidents,
+                       List<String> forgotten) throws SQLException {
         jdbi.useTransaction(h -> {
             Connection connection = h.getConnection();
+            if (!forgotten.isEmpty()) {
+                try (PreparedStatement delete = connection.prepareStatement("DELETE FROM monitor_state WHERE monitor = ?")) {
+                    for (String monitor : forgotten) {
+                        delete.setString(1, monitor);
+                        delete.addBatch();
+                    }
+                    delete.executeBatch();
+                }
+            }
             if (!results.isEmpty()) {
                 try (PreparedStatement insert = connection.prepareStatement(INSERT_RESULT)) {
                     for (ResultRow row : results) {
@@ -179,8 +209,8 @@ public final class ResultWriter implements AutoCloseable {
                         insert.setLong(4, r.latencyMillis());
                         insert.setInt(5, LatencyHistogram.bucket(r.latencyMillis()));
                         insert.setLong(6, row.latenessMillis());
-                        insert.setString(7, clean(r.error()));
-                        insert.setString(8, clean(details(r)));
+                        insert.setString(7, StoredText.clean(r.error()));
+                        insert.setString(8, row.keepDetails() ? StoredText.clean(details(r)) : null);
                         insert.addBatch();
                     }
                     insert.executeBatch();
@@ -197,7 +227,7 @@ public final class ResultWriter implements AutoCloseable {
                     setLong(upsert, 6, s.lastSuccessAt());
                     setLong(upsert, 7, s.lastFailureAt());
                     setLong(upsert, 8, s.lastLatencyMs());
-                    upsert.setString(9, clean(s.lastError()));
+                    upsert.setString(9, StoredText.clean(s.lastError()));
                     setLong(upsert, 10, s.statusSince());
                     upsert.addBatch();
                     n++;
@@ -210,7 +240,7 @@ public final class ResultWriter implements AutoCloseable {
                 int n = 0;
                 for (IncidentProgress p : incidents) {
                     update.setInt(1, p.failedChecks());
-                    update.setString(2, clean(p.lastError()));
+                    update.setString(2, StoredText.clean(p.lastError()));
                     update.setLong(3, p.incidentId());
                     update.addBatch();
                     n++;
@@ -243,11 +273,6 @@ public final class ResultWriter implements AutoCloseable {
         } else {
             statement.setLong(index, value);
         }
-    }
-
-    /** PostgreSQL refuses NUL in text; nothing useful is lost by dropping it. */
-    static String clean(String text) {
-        return text == null || text.indexOf('\0') < 0 ? text : text.replace("\0", "");
     }
 
     /** Stops taking writes and writes what is queued, waiting a few seconds at most. */

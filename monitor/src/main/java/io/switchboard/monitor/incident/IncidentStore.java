@@ -1,5 +1,6 @@
 package io.switchboard.monitor.incident;
 
+import io.switchboard.monitor.history.StoredText;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Instant;
@@ -27,7 +28,7 @@ public final class IncidentStore {
                             + " first_error, last_error, last_success_at, down_notified) VALUES (:id, :m, 'open', :s, :o, :f, :fe, :le,"
                             + " :ls, 0)")
                     .bind("id", id).bind("m", monitor).bind("s", startedAt.toEpochMilli()).bind("o", openedAt.toEpochMilli())
-                    .bind("f", failedChecks).bind("fe", firstError).bind("le", lastError)
+                    .bind("f", failedChecks).bind("fe", StoredText.clean(firstError)).bind("le", StoredText.clean(lastError))
                     .bind("ls", lastSuccessAt == null ? null : lastSuccessAt.toEpochMilli()).execute();
             for (IncidentEvent e : events) {
                 append(h, id, e);
@@ -40,7 +41,8 @@ public final class IncidentStore {
         jdbi.useTransaction(h -> {
             h.createUpdate("UPDATE monitor_incidents SET status = 'resolved', resolved_at = :r, failed_checks = :f,"
                             + " last_error = COALESCE(:le, last_error) WHERE id = :id")
-                    .bind("r", resolvedAt.toEpochMilli()).bind("f", failedChecks).bind("le", lastError).bind("id", id).execute();
+                    .bind("r", resolvedAt.toEpochMilli()).bind("f", failedChecks).bind("le", StoredText.clean(lastError))
+                    .bind("id", id).execute();
             append(h, id, event);
         });
     }
@@ -51,12 +53,12 @@ public final class IncidentStore {
 
     public void setReport(long id, String report, String source) {
         jdbi.useHandle(h -> h.createUpdate("UPDATE monitor_incidents SET report = :r, report_source = :s WHERE id = :id")
-                .bind("r", report).bind("s", source).bind("id", id).execute());
+                .bind("r", StoredText.clean(report)).bind("s", StoredText.clean(source)).bind("id", id).execute());
     }
 
     public void setRecoveryReport(long id, String report) {
         jdbi.useHandle(h -> h.createUpdate("UPDATE monitor_incidents SET recovery_report = :r WHERE id = :id")
-                .bind("r", report).bind("id", id).execute());
+                .bind("r", StoredText.clean(report)).bind("id", id).execute());
     }
 
     public void markNotified(long id, Instant at) {
@@ -113,12 +115,22 @@ public final class IncidentStore {
                 .list());
     }
 
+    /**
+     * Appends to the timeline. The number comes from the incident row, bumped by an UPDATE in this
+     * transaction: on PostgreSQL the UPDATE locks the row until commit, so a concurrent append waits
+     * and then reads the bumped value (READ COMMITTED re-reads an updated row); on SQLite writes run
+     * one at a time anyway. MAX(seq) + 1 read by two transactions at once gave both the same number.
+     * An incident that is gone (removed by retention) takes no events.
+     */
     private static void append(Handle h, long id, IncidentEvent e) {
-        int seq = h.createQuery("SELECT COALESCE(MAX(seq), 0) + 1 FROM monitor_incident_events WHERE incident_id = :id")
-                .bind("id", id).mapTo(Integer.class).one();
+        int bumped = h.createUpdate("UPDATE monitor_incidents SET event_seq = event_seq + 1 WHERE id = :id").bind("id", id).execute();
+        if (bumped == 0) {
+            return;
+        }
+        int seq = h.createQuery("SELECT event_seq FROM monitor_incidents WHERE id = :id").bind("id", id).mapTo(Integer.class).one();
         h.createUpdate("INSERT INTO monitor_incident_events (incident_id, at, seq, kind, detail) VALUES (:id, :at, :seq, :k, :d)")
                 .bind("id", id).bind("at", e.at().toEpochMilli()).bind("seq", seq).bind("k", e.kind())
-                .bind("d", e.detail() == null ? "" : e.detail().replace("\0", "")).execute();
+                .bind("d", e.detail() == null ? "" : StoredText.clean(e.detail())).execute();
     }
 
     private static Optional<Incident> find(Handle h, long id) {

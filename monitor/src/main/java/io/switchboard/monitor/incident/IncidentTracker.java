@@ -2,6 +2,7 @@ package io.switchboard.monitor.incident;
 
 import io.switchboard.monitor.MonitorMetrics;
 import io.switchboard.monitor.check.CheckResult;
+import io.switchboard.monitor.concurrent.KeyedLanes;
 import io.switchboard.monitor.definition.CatalogView;
 import io.switchboard.monitor.definition.ChannelDefinition;
 import io.switchboard.monitor.definition.DurationText;
@@ -13,6 +14,7 @@ import io.switchboard.monitor.notify.NotificationDispatcher;
 import io.switchboard.monitor.report.IncidentReports;
 import io.switchboard.monitor.report.Report;
 import io.switchboard.monitor.report.ReportFacts;
+import io.switchboard.monitor.report.ReportTemplate;
 import io.switchboard.monitor.schedule.CheckScheduler;
 import java.time.Clock;
 import java.time.Duration;
@@ -22,12 +24,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -48,6 +47,11 @@ import org.slf4j.LoggerFactory;
  * is due — reminders while DOWN, and the DOWN message held back by a maintenance window once the
  * window is over. Notifications inside a maintenance window are recorded as suppressed; a
  * recovery is announced only to people who were told about the outage.
+ *
+ * <p>A warning (a passing check's warning threshold, such as a TLS certificate within
+ * {@code warnDays} of expiry) is announced once when it starts and once when it ends, without an
+ * incident. Results for a monitor that is no longer in the catalog, or is paused, are dropped: a
+ * check that was running when its monitor was deleted brings back no state, gauges or incident.
  */
 public final class IncidentTracker implements CheckScheduler.ResultSink, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(IncidentTracker.class);
@@ -62,7 +66,9 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
     private final Duration defaultReminder;
     private final Supplier<CatalogView> catalog;
     private final Map<String, MonitorState> states = new ConcurrentHashMap<>();
-    private final Map<String, ThreadPoolExecutor> lanes = new ConcurrentHashMap<>();
+    /** Announcements per monitor, in order; a lane exists only while it has work. */
+    private final KeyedLanes<Runnable> lanes = new KeyedLanes<>("incident", 100, 1,
+            (monitor, batch) -> batch.forEach(Runnable::run));
     private ScheduledExecutorService sweeper;
 
     public IncidentTracker(IncidentStore incidents, ResultWriter writer, NotificationDispatcher dispatcher,
@@ -100,25 +106,46 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
 
     @Override
     public void accept(MonitorDefinition monitor, CheckResult result, long latenessMillis) {
-        MonitorState state = states.computeIfAbsent(monitor.name(), MonitorState::new);
+        if (!isActive(monitor.name())) {
+            return;
+        }
+        MonitorState state = states.compute(monitor.name(), (name, s) -> s == null || s.removed ? new MonitorState(name) : s);
         MonitorState.Transition transition;
-        StateSnapshot snapshot;
         MonitorState.OpenIncident incident;
         synchronized (state) {
+            // checked again under the lock: retain() marks a removed monitor's state under it, after the view changed
+            if (state.removed || !isActive(monitor.name())) {
+                if (state.lastCheckAt == null && state.incident == null) {
+                    states.remove(monitor.name(), state);
+                }
+                return;
+            }
+            boolean keepDetails = state.keepDetails(result);
             transition = state.apply(monitor, result);
-            snapshot = state.snapshot();
             incident = state.incident;
+            metrics.checked(monitor, result);
+            writer.submit(new ResultWriter.ResultRow(monitor.name(), result, latenessMillis, keepDetails));
+            writer.submit(new ResultWriter.StateRow(state.snapshot()));
         }
-        metrics.checked(monitor, result);
-        writer.submit(new ResultWriter.ResultRow(monitor.name(), result, latenessMillis));
-        writer.submit(new ResultWriter.StateRow(snapshot));
         switch (transition) {
             case OPEN -> open(monitor, state, result);
             case STILL_DOWN -> writer.submit(new ResultWriter.IncidentProgress(incident.id, incident.failedChecks, incident.lastError));
             case RESOLVE -> resolve(monitor, state, result);
+            case WARN, WARN_END -> {
+                boolean ended = transition == MonitorState.Transition.WARN_END;
+                onLane(monitor.name(), () -> announceWarning(monitor.name(), state, result, ended), () -> log.warn(
+                        "warning message for {} not sent: the node is stopping or {} announcements are waiting", monitor.name(),
+                        lanes.capacity()));
+            }
             case NONE -> {
             }
         }
+    }
+
+    /** Whether results for the monitor count: it is in the catalog in use and not paused. */
+    private boolean isActive(String name) {
+        MonitorDefinition current = catalog.get().monitors().get(name);
+        return current != null && !current.paused();
     }
 
     private void open(MonitorDefinition monitor, MonitorState state, CheckResult result) {
@@ -126,18 +153,20 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         Instant since;
         int failed;
         Long lastSuccess;
+        String firstError;
         synchronized (state) {
             since = state.streakStartedAt == null ? result.startedAt() : state.streakStartedAt;
+            firstError = state.streakFirstError == null ? result.error() : state.streakFirstError;
             failed = state.failures;
             lastSuccess = state.lastSuccessAt;
         }
         List<IncidentEvent> events = new ArrayList<>();
-        events.add(new IncidentEvent(since, "first_failure", "first failed check: " + result.error()));
+        events.add(new IncidentEvent(since, "first_failure", "first failed check: " + firstError));
         events.add(new IncidentEvent(now, "opened", monitor.name() + " is DOWN after " + failed + " failed check"
                 + (failed == 1 ? "" : "s") + " in a row"));
         Incident stored;
         try {
-            stored = incidents.open(monitor.name(), since, now, failed, result.error(), result.error(),
+            stored = incidents.open(monitor.name(), since, now, failed, firstError, result.error(),
                     lastSuccess == null ? null : Instant.ofEpochMilli(lastSuccess), events);
         } catch (RuntimeException e) {
             log.error("could not open an incident for {} (the next failed check tries again): {}", monitor.name(), e.toString());
@@ -147,8 +176,18 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         synchronized (incident) {
             incident.announcing = true;
         }
+        boolean removed;
         synchronized (state) {
-            state.incident = incident;
+            removed = state.removed;
+            if (!removed) {
+                state.incident = incident;
+            }
+        }
+        if (removed) {
+            // deleted while the incident was being opened: nothing would ever resolve it
+            store(() -> incidents.resolve(stored.id(), now, failed, null,
+                    new IncidentEvent(now, "closed", "closed: the monitor " + monitor.name() + " was removed")));
+            return;
         }
         log.info("incident {} opened: {} is DOWN: {}", stored.id(), monitor.name(), result.error());
         onLane(monitor.name(), incident, () -> announceDown(monitor.name(), state, incident));
@@ -184,30 +223,63 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
     // ---- announcements ------------------------------------------------------------------------------
 
     private void onLane(String monitor, MonitorState.OpenIncident incident, Runnable task) {
-        ThreadPoolExecutor lane = lanes.computeIfAbsent(monitor, name -> {
-            ThreadPoolExecutor executor = new ThreadPoolExecutor(1, 1, 30, TimeUnit.SECONDS, new ArrayBlockingQueue<>(100),
-                    Thread.ofVirtual().name("incident-" + name).factory());
-            executor.allowCoreThreadTimeOut(true);
-            return executor;
-        });
-        try {
-            lane.execute(() -> {
-                try {
-                    task.run();
-                } catch (RuntimeException e) {
-                    log.error("announcing incident {} of {} failed", incident.id, monitor, e);
-                } finally {
-                    synchronized (incident) {
-                        incident.announcing = false;
-                    }
-                }
-            });
-        } catch (RejectedExecutionException e) {
+        Runnable done = () -> {
             synchronized (incident) {
                 incident.announcing = false;
             }
-            log.warn("announcement for incident {} of {} dropped: the node is stopping or the lane is full", incident.id, monitor);
+        };
+        onLane(monitor, () -> {
+            try {
+                task.run();
+            } catch (RuntimeException e) {
+                log.error("announcing incident {} of {} failed", incident.id, monitor, e);
+            } finally {
+                done.run();
+            }
+        }, () -> {
+            done.run();
+            log.warn("announcement for incident {} of {} not made: the node is stopping or {} are waiting", incident.id, monitor,
+                    lanes.capacity());
+        });
+    }
+
+    private void onLane(String monitor, Runnable task, Runnable refused) {
+        if (!lanes.submit(monitor, task)) {
+            refused.run();
         }
+    }
+
+    /** The start or the end of a warning, once each, to the monitor's channels; no incident, no reminders. */
+    private void announceWarning(String name, MonitorState state, CheckResult result, boolean ended) {
+        CatalogView view = catalog.get();
+        Optional<MonitorDefinition> found = view.monitor(name);
+        if (found.isEmpty()) {
+            return;
+        }
+        MonitorDefinition monitor = found.get();
+        Instant now = clock.instant();
+        String warning;
+        synchronized (state) {
+            warning = state.warning;
+        }
+        ReportFacts facts = new ReportFacts(monitor.name(), monitor.type(), monitor.displayTarget(), monitor.interval(), now, 0,
+                ended ? warning : result.error(), result.worked(), now, List.of(), now, null, null, zone);
+        Report report = ended ? ReportTemplate.warningEnded(facts) : ReportTemplate.warning(facts);
+        log.info("{}: {}", name, report.subject());
+        List<ChannelDefinition> channels = view.channelsOf(monitor);
+        if (channels.isEmpty()) {
+            return;
+        }
+        Notification n = new Notification(ended ? Notification.Event.WARNING_ENDED : Notification.Event.WARNING, name,
+                monitor.type().wireName(), monitor.displayTarget(), null, result.status().wireName(), now, 0, report.subject(),
+                report.text(), now);
+        Optional<MaintenanceWindow> window = view.maintenanceFor(name, now);
+        if (window.isPresent()) {
+            dispatcher.suppress(n, channels, "maintenance window " + window.get().name());
+            return;
+        }
+        dispatcher.dispatch(n, channels, (channel, delivery) -> {
+        });
     }
 
     private void announceDown(String name, MonitorState state, MonitorState.OpenIncident incident) {
@@ -230,7 +302,7 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
                     : "report rewritten by " + report.source().substring(4));
         }
         List<ChannelDefinition> channels = view.channelsOf(monitor);
-        Notification n = new Notification(Notification.Event.DOWN, name, monitor.type().wireName(), monitor.target(), incident.id,
+        Notification n = new Notification(Notification.Event.DOWN, name, monitor.type().wireName(), monitor.displayTarget(), incident.id,
                 "down", incident.startedAt, facts.failedChecks(), report.subject(), report.text(), now);
         send(n, monitor, incident, channels, view.maintenanceFor(name, now), now);
     }
@@ -245,7 +317,7 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         Instant now = clock.instant();
         ReportFacts facts = facts(monitor, state, incident, now, null, null);
         Report report = reports.reminder(facts);
-        Notification n = new Notification(Notification.Event.REMINDER, name, monitor.type().wireName(), monitor.target(),
+        Notification n = new Notification(Notification.Event.REMINDER, name, monitor.type().wireName(), monitor.displayTarget(),
                 incident.id, "down", incident.startedAt, facts.failedChecks(), report.subject(), report.text(), now);
         send(n, monitor, incident, view.channelsOf(monitor), view.maintenanceFor(name, now), now);
     }
@@ -271,8 +343,8 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         dispatcher.dispatch(n, channels, (channel, delivery) -> event(incident.id, clock.instant(),
                 delivery.sent() ? "notified" : "notify_failed",
                 n.event().wireName() + " message " + (delivery.sent() ? "sent to " : "could not be sent to ") + channel.name()
-                        + " (" + channel.type().wireName() + ")" + (delivery.attempts() > 1 ? " after " + delivery.attempts()
-                        + " attempts" : "") + (delivery.sent() ? "" : ": " + delivery.error())));
+                        + " (" + channel.type().wireName() + ")" + inDigest(delivery) + (delivery.attempts() > 1 ? " after "
+                        + delivery.attempts() + " attempts" : "") + (delivery.sent() ? "" : ": " + delivery.error())));
     }
 
     private void announceRecovery(String name, MonitorState.OpenIncident incident, CheckResult result, Instant resolvedAt) {
@@ -302,7 +374,7 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         if (channels.isEmpty()) {
             return;
         }
-        Notification n = new Notification(Notification.Event.RECOVERED, name, monitor.type().wireName(), monitor.target(),
+        Notification n = new Notification(Notification.Event.RECOVERED, name, monitor.type().wireName(), monitor.displayTarget(),
                 incident.id, result.status().wireName(), incident.startedAt, incident.failedChecks, report.subject(), report.text(),
                 now);
         Optional<MaintenanceWindow> window = view.maintenanceFor(name, now);
@@ -313,7 +385,11 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         dispatcher.dispatch(n, channels, (channel, delivery) -> event(incident.id, clock.instant(),
                 delivery.sent() ? "notified" : "notify_failed",
                 "recovery message " + (delivery.sent() ? "sent to " : "could not be sent to ") + channel.name() + " ("
-                        + channel.type().wireName() + ")" + (delivery.sent() ? "" : ": " + delivery.error())));
+                        + channel.type().wireName() + ")" + inDigest(delivery) + (delivery.sent() ? "" : ": " + delivery.error())));
+    }
+
+    private static String inDigest(NotificationDispatcher.Delivery delivery) {
+        return delivery.digestOf() > 0 ? " in a digest of " + delivery.digestOf() + " messages" : "";
     }
 
     private void markNotified(MonitorState.OpenIncident incident, Instant now) {
@@ -332,7 +408,7 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         }
         String wrong = lastFailure != null ? lastFailure.error() : incident.lastError != null ? incident.lastError : incident.firstError;
         List<String> worked = lastFailure != null ? lastFailure.worked() : List.of();
-        return new ReportFacts(monitor.name(), monitor.type(), monitor.target(), monitor.interval(), incident.startedAt,
+        return new ReportFacts(monitor.name(), monitor.type(), monitor.displayTarget(), monitor.interval(), incident.startedAt,
                 incident.failedChecks, wrong, worked, incident.lastSuccessAt, otherChecks(monitor), now, resolvedAt,
                 recoveredWith, zone);
     }
@@ -391,6 +467,9 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
             MonitorState.OpenIncident incident;
             synchronized (state) {
                 incident = state.incident;
+                if (state.removed) {
+                    continue;
+                }
             }
             if (incident == null) {
                 continue;
@@ -429,7 +508,11 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
 
     // ---- definitions changed --------------------------------------------------------------------
 
-    /** Forgets monitors that were removed, closing their open incidents without a message. */
+    /**
+     * Forgets monitors that were removed, closing their open incidents without a message. Call it
+     * after the view without them is in use: a result being handled finishes first (it holds the
+     * state's lock), and results after that see the state marked removed and are dropped.
+     */
     public void retain(CatalogView view) {
         for (MonitorState state : List.copyOf(states.values())) {
             if (view.monitors().containsKey(state.name)) {
@@ -437,10 +520,11 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
             }
             MonitorState.OpenIncident incident;
             synchronized (state) {
+                state.removed = true;
                 incident = state.incident;
                 state.incident = null;
             }
-            states.remove(state.name);
+            states.remove(state.name, state);
             metrics.forget(state.name);
             if (incident != null) {
                 Instant now = clock.instant();
@@ -489,17 +573,6 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         if (sweeper != null) {
             sweeper.shutdownNow();
         }
-        lanes.values().forEach(ThreadPoolExecutor::shutdown);
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-        for (ThreadPoolExecutor lane : lanes.values()) {
-            try {
-                if (!lane.awaitTermination(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
-                    lane.shutdownNow();
-                }
-            } catch (InterruptedException e) {
-                lane.shutdownNow();
-                Thread.currentThread().interrupt();
-            }
-        }
+        lanes.close(5, TimeUnit.SECONDS);
     }
 }

@@ -11,7 +11,14 @@ import java.time.Instant;
  * and by the reminder sweep.
  */
 final class MonitorState {
-    enum Transition { NONE, OPEN, STILL_DOWN, RESOLVE }
+    /**
+     * What a result means beyond the counts. WARN and WARN_END: a passing check started or stopped
+     * carrying a warning (a check type's warning threshold, e.g. a certificate within warnDays of
+     * expiry), while no incident is open.
+     */
+    enum Transition { NONE, OPEN, STILL_DOWN, RESOLVE, WARN, WARN_END }
+
+    private static final long HOUR_MILLIS = 3_600_000L;
 
     final String name;
     MonitorStatus status = MonitorStatus.UNKNOWN;
@@ -23,10 +30,20 @@ final class MonitorState {
     Long lastLatencyMs;
     String lastError;
     Long statusSince;
-    /** The first failed check of the current failing streak. */
+    /** The first failed check of the current failing streak, and its error. */
     Instant streakStartedAt;
+    String streakFirstError;
     CheckResult lastFailure;
     OpenIncident incident;
+    /** A warning was announced and has not ended. */
+    boolean warningActive;
+    /** The warning announced, for the message when it ends. */
+    String warning;
+    /** The monitor was removed: results still arriving for it are dropped, an incident opened meanwhile is closed. */
+    boolean removed;
+    /** The previous result's status, and the hour (epoch ms) of the last result stored with its details. */
+    CheckStatus lastResultStatus;
+    long detailsHour = Long.MIN_VALUE;
 
     /** An open incident as the tracker keeps it in memory. */
     static final class OpenIncident {
@@ -70,6 +87,28 @@ final class MonitorState {
         this.lastLatencyMs = stored.lastLatencyMs();
         this.lastError = stored.lastError();
         this.statusSince = stored.statusSince();
+        // a node restarted while a warning stood does not announce it again (DEGRADED by latency alone
+        // is counted as warned too: at worst a warning that starts while restored DEGRADED goes untold)
+        this.warningActive = stored.status() == MonitorStatus.DEGRADED;
+        this.warning = this.warningActive ? stored.lastError() : null;
+    }
+
+    static boolean isWarning(CheckResult result) {
+        return result.status() == CheckStatus.DEGRADED && result.details().get(CheckResult.WARNING) != null;
+    }
+
+    /**
+     * Whether the result's details are worth storing: it is not UP, its status differs from the
+     * previous result's, or it is the monitor's first result of the hour. Remembers the decision.
+     */
+    boolean keepDetails(CheckResult result) {
+        long hour = Math.floorDiv(result.startedAt().toEpochMilli(), HOUR_MILLIS);
+        boolean keep = result.status() != CheckStatus.UP || result.status() != lastResultStatus || hour != detailsHour;
+        lastResultStatus = result.status();
+        if (keep) {
+            detailsHour = hour;
+        }
+        return keep;
     }
 
     /** Counts the result toward the thresholds and says what it means for the incident. */
@@ -82,16 +121,30 @@ final class MonitorState {
             failures = 0;
             lastSuccessAt = at;
             streakStartedAt = null;
+            streakFirstError = null;
+            boolean warns = isWarning(result);
             if (incident != null) {
                 if (successes >= monitor.recoveryThreshold()) {
                     setStatus(result.status() == CheckStatus.DEGRADED ? MonitorStatus.DEGRADED : MonitorStatus.UP, at);
                     lastError = result.error();
+                    // the recovery message says how the check passed, warning included: no separate warning
+                    warningActive = warns;
+                    warning = warns ? result.error() : null;
                     return Transition.RESOLVE;
                 }
                 return Transition.NONE;
             }
             lastError = result.error();
             setStatus(result.status() == CheckStatus.DEGRADED ? MonitorStatus.DEGRADED : MonitorStatus.UP, at);
+            if (warns && !warningActive) {
+                warningActive = true;
+                warning = result.error();
+                return Transition.WARN;
+            }
+            if (!warns && warningActive) {
+                warningActive = false;
+                return Transition.WARN_END;
+            }
             return Transition.NONE;
         }
         failures++;
@@ -101,6 +154,7 @@ final class MonitorState {
         lastFailure = result;
         if (streakStartedAt == null) {
             streakStartedAt = result.startedAt();
+            streakFirstError = result.error();
         }
         if (incident != null) {
             incident.failedChecks++;

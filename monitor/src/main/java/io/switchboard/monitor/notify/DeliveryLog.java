@@ -2,7 +2,9 @@ package io.switchboard.monitor.notify;
 
 import java.time.Instant;
 import java.util.List;
+import io.switchboard.monitor.history.StoredText;
 import org.jdbi.v3.core.Jdbi;
+import org.jdbi.v3.core.statement.PreparedBatch;
 import org.jdbi.v3.core.statement.Query;
 
 /** Every delivery attempt, in {@code monitor_notifications}: what was sent where, when, and how it went. */
@@ -23,11 +25,24 @@ public final class DeliveryLog {
     }
 
     public void record(Attempt a) {
-        jdbi.useHandle(h -> h.createUpdate("INSERT INTO monitor_notifications (at, incident_id, monitor, channel, channel_type,"
-                        + " event, attempt, outcome, error, duration_ms) VALUES (:at, :i, :m, :c, :t, :e, :n, :o, :err, :d)")
-                .bind("at", a.at().toEpochMilli()).bind("i", a.incidentId()).bind("m", a.monitor()).bind("c", a.channel())
-                .bind("t", a.channelType()).bind("e", a.event()).bind("n", a.attempt()).bind("o", a.outcome())
-                .bind("err", a.error() == null ? null : a.error().replace("\0", "")).bind("d", a.durationMillis()).execute());
+        record(List.of(a));
+    }
+
+    /** Several attempts in one transaction (a digest records one row per message it carried). */
+    public void record(List<Attempt> attempts) {
+        if (attempts.isEmpty()) {
+            return;
+        }
+        jdbi.useTransaction(h -> {
+            PreparedBatch batch = h.prepareBatch("INSERT INTO monitor_notifications (at, incident_id, monitor, channel, channel_type,"
+                    + " event, attempt, outcome, error, duration_ms) VALUES (:at, :i, :m, :c, :t, :e, :n, :o, :err, :d)");
+            for (Attempt a : attempts) {
+                batch.bind("at", a.at().toEpochMilli()).bind("i", a.incidentId()).bind("m", a.monitor()).bind("c", a.channel())
+                        .bind("t", a.channelType()).bind("e", a.event()).bind("n", a.attempt()).bind("o", a.outcome())
+                        .bind("err", StoredText.clean(a.error())).bind("d", a.durationMillis()).add();
+            }
+            batch.execute();
+        });
     }
 
     /** Newest first, filtered by whatever is not null. */

@@ -5,18 +5,18 @@ import io.github.resilience4j.core.functions.CheckedSupplier;
 import io.github.resilience4j.retry.Retry;
 import io.github.resilience4j.retry.RetryConfig;
 import io.switchboard.monitor.MonitorMetrics;
+import io.switchboard.monitor.concurrent.KeyedLanes;
 import io.switchboard.monitor.definition.ChannelDefinition;
 import io.switchboard.monitor.definition.ChannelDefinition.ChannelSettings;
 import io.switchboard.monitor.definition.ChannelType;
+import io.switchboard.monitor.definition.Redaction;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ThreadPoolExecutor;
+import java.util.EnumMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BiConsumer;
@@ -24,19 +24,41 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Delivers notifications. Each channel has its own lane — one virtual thread draining a bounded
- * queue — so messages to a channel keep their order (a recovery never overtakes its DOWN), while a
- * channel that hangs or fails only delays itself: checks and other channels never wait for it.
- * A delivery is retried with exponential backoff by a resilience4j {@link Retry} as long as the
- * failure may pass; every attempt, sent or failed, is written to the {@link DeliveryLog} with the
- * error in words, scrubbed of the channel's secrets.
+ * Delivers notifications. Each channel has its own lane ({@link KeyedLanes}: one virtual thread
+ * draining a bounded queue) so messages to a channel keep their order (a recovery never overtakes
+ * its DOWN), while a channel that hangs or fails only delays itself: checks and other channels
+ * never wait for it. A delivery is retried with exponential backoff by a resilience4j
+ * {@link Retry} as long as the failure may pass; every attempt, sent or failed, is written to the
+ * {@link DeliveryLog} with the error in words, scrubbed of the channel's secrets.
+ *
+ * <p><b>Mass outages.</b> When many monitors change at once (a network or a shared dependency
+ * fails), messages pile up behind a channel's slow deliveries. When the lane finds
+ * {@value #DIGEST_FROM} or more waiting, it sends them as one digest (up to {@value #DIGEST_MAX}
+ * per message: each with its subject, and the structured list for webhooks) instead of one message
+ * each, and each message the digest stands for is recorded as delivered in it. A lane holds up to
+ * {@value #LANE_CAPACITY} messages; beyond that a message is refused, and that is recorded (outcome
+ * {@code dropped}, on the incident's timeline, in the failed-notifications meter and the log),
+ * never silent.
  */
 public final class NotificationDispatcher implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(NotificationDispatcher.class);
-    private static final int LANE_QUEUE = 1000;
+    static final int LANE_CAPACITY = 10_000;
+    static final int DIGEST_FROM = 10;
+    static final int DIGEST_MAX = 200;
+    private static final int DIGEST_LINES = 50;
 
-    /** How a delivery ended, after every attempt. */
-    public record Delivery(boolean sent, int attempts, String error) {
+    /**
+     * How a delivery ended, after every attempt.
+     *
+     * @param digestOf how many messages the digest that carried it held; 0 when it went alone
+     */
+    public record Delivery(boolean sent, int attempts, String error, int digestOf) {
+        public Delivery(boolean sent, int attempts, String error) {
+            this(sent, attempts, error, 0);
+        }
+    }
+
+    private record Pending(Notification notification, ChannelDefinition channel, BiConsumer<ChannelDefinition, Delivery> done) {
     }
 
     private final Map<ChannelType, Notifier> notifiers;
@@ -44,7 +66,7 @@ public final class NotificationDispatcher implements AutoCloseable {
     private final MonitorMetrics metrics;
     private final Clock clock;
     private final RetryConfig retryConfig;
-    private final Map<String, ThreadPoolExecutor> lanes = new ConcurrentHashMap<>();
+    private final KeyedLanes<Pending> lanes;
     private volatile boolean closed;
 
     public NotificationDispatcher(Map<ChannelType, Notifier> notifiers, DeliveryLog deliveries, MonitorMetrics metrics,
@@ -59,31 +81,81 @@ public final class NotificationDispatcher implements AutoCloseable {
                 .retryOnException(e -> !(e instanceof DeliveryException d) || d.retryable())
                 .failAfterMaxAttempts(false)
                 .build();
+        this.lanes = new KeyedLanes<>("notify", LANE_CAPACITY, DIGEST_MAX, (channel, batch) -> drain(batch));
     }
 
     /**
      * Queues the notification on each channel's lane and returns at once; {@code done} is called on
-     * the lane's thread when a channel's delivery has ended.
+     * the lane's thread when a channel's delivery has ended (at once, with outcome not sent, when
+     * the lane refused it).
      */
     public void dispatch(Notification n, List<ChannelDefinition> channels, BiConsumer<ChannelDefinition, Delivery> done) {
         for (ChannelDefinition channel : channels) {
-            ThreadPoolExecutor lane = lanes.computeIfAbsent(channel.name(), this::newLane);
+            if (lanes.submit(channel.name(), new Pending(n, channel, done))) {
+                continue;
+            }
+            String why = closed ? "the node is stopping" : "the channel's queue is full (" + LANE_CAPACITY + " waiting)";
+            log.warn("notification {} for {} to channel {} dropped: {}", n.event().wireName(), n.monitor(), channel.name(), why);
+            record(n, channel, 0, "dropped", why, 0);
+            metrics.notification(channel.name(), channel.type().wireName(), false);
             try {
-                lane.execute(() -> {
-                    Delivery delivery = deliver(n, channel);
-                    try {
-                        done.accept(channel, delivery);
-                    } catch (RuntimeException e) {
-                        log.warn("recording the delivery to {} failed: {}", channel.name(), e.toString());
-                    }
-                });
-            } catch (RejectedExecutionException e) {
-                String why = closed ? "the node is stopping" : "the channel's queue is full (" + LANE_QUEUE + " waiting)";
-                record(n, channel, 0, "dropped", why, 0);
-                metrics.notification(channel.name(), channel.type().wireName(), false);
                 done.accept(channel, new Delivery(false, 0, why));
+            } catch (RuntimeException e) {
+                log.warn("recording the dropped delivery to {} failed: {}", channel.name(), e.toString());
             }
         }
+    }
+
+    /** What a lane found waiting: one by one when few, as digests when many. */
+    private void drain(List<Pending> batch) {
+        if (batch.size() < DIGEST_FROM) {
+            for (Pending p : batch) {
+                finish(p, deliver(p.notification(), p.channel()));
+            }
+            return;
+        }
+        ChannelDefinition channel = batch.getFirst().channel();
+        List<Notification> items = batch.stream().map(Pending::notification).toList();
+        Notification digest = digest(items, clock.instant());
+        Delivery delivery = deliver(digest, channel, items, true);
+        Delivery each = new Delivery(delivery.sent(), delivery.attempts(), delivery.error(), items.size());
+        for (Pending p : batch) {
+            finish(p, each);
+        }
+    }
+
+    private static void finish(Pending p, Delivery delivery) {
+        try {
+            p.done().accept(p.channel(), delivery);
+        } catch (RuntimeException e) {
+            log.warn("recording the delivery to {} failed: {}", p.channel().name(), e.toString());
+        }
+    }
+
+    /** One message standing for many: a line per message (the first {@value #DIGEST_LINES}), oldest first. */
+    static Notification digest(List<Notification> items, Instant at) {
+        Map<Notification.Event, Integer> counts = new EnumMap<>(Notification.Event.class);
+        items.forEach(n -> counts.merge(n.event(), 1, Integer::sum));
+        List<String> parts = new ArrayList<>();
+        counts.forEach((event, count) -> parts.add(count + " " + switch (event) {
+            case DOWN -> "DOWN";
+            case RECOVERED -> "UP again";
+            case REMINDER -> "still DOWN";
+            case WARNING -> "need attention";
+            case WARNING_ENDED -> "no longer need attention";
+            case DIGEST, TEST -> event.wireName();
+        }));
+        String subject = items.size() + " monitor messages at once: " + String.join(", ", parts);
+        List<String> lines = new ArrayList<>();
+        lines.add("Many monitors changed at the same time, so their messages come together, oldest first.");
+        for (int i = 0; i < Math.min(items.size(), DIGEST_LINES); i++) {
+            lines.add("- " + items.get(i).subject());
+        }
+        if (items.size() > DIGEST_LINES) {
+            lines.add("… and " + (items.size() - DIGEST_LINES) + " more; every incident is listed at /api/v1/incidents.");
+        }
+        return new Notification(Notification.Event.DIGEST, null, null, null, null, null, items.getFirst().at(), 0, subject,
+                String.join("\n", lines), at, items);
     }
 
     /** Records, for each channel, that the notification was held back and why (e.g. a maintenance window). */
@@ -93,8 +165,18 @@ public final class NotificationDispatcher implements AutoCloseable {
         }
     }
 
-    /** Delivers on the calling thread with retries (the API's test message); records every attempt. */
+    /** One attempt on the calling thread, recorded, no retry: the API's test message, answered while the caller waits. */
+    public Delivery deliverOnce(Notification n, ChannelDefinition channel) {
+        return deliver(n, channel, List.of(n), false);
+    }
+
+    /** Delivers on the calling thread with retries; records every attempt. */
     public Delivery deliver(Notification n, ChannelDefinition channel) {
+        return deliver(n, channel, List.of(n), true);
+    }
+
+    /** @param recordAs the messages each attempt is recorded for: the notification itself, or a digest's items */
+    private Delivery deliver(Notification n, ChannelDefinition channel, List<Notification> recordAs, boolean retry) {
         Notifier notifier = notifiers.get(channel.type());
         AtomicInteger attempt = new AtomicInteger();
         String[] lastError = {null};
@@ -103,22 +185,21 @@ public final class NotificationDispatcher implements AutoCloseable {
             long begin = System.nanoTime();
             try {
                 notifier.send(channel, n);
-                record(n, channel, number, "sent", null, (System.nanoTime() - begin) / 1_000_000);
+                record(recordAs, channel, number, "sent", null, (System.nanoTime() - begin) / 1_000_000);
                 return true;
             } catch (DeliveryException e) {
                 lastError[0] = scrub(e.getMessage(), channel);
-                record(n, channel, number, "failed", lastError[0], (System.nanoTime() - begin) / 1_000_000);
+                record(recordAs, channel, number, "failed", lastError[0], (System.nanoTime() - begin) / 1_000_000);
                 throw e;
             } catch (RuntimeException e) {
                 lastError[0] = scrub(e.toString(), channel);
-                record(n, channel, number, "failed", lastError[0], (System.nanoTime() - begin) / 1_000_000);
+                record(recordAs, channel, number, "failed", lastError[0], (System.nanoTime() - begin) / 1_000_000);
                 throw new DeliveryException(lastError[0], true);
             }
         };
-        Retry retry = Retry.of("notify-" + channel.name(), retryConfig);
         boolean sent;
         try {
-            sent = Retry.decorateCheckedSupplier(retry, once).get();
+            sent = retry ? Retry.decorateCheckedSupplier(Retry.of("notify-" + channel.name(), retryConfig), once).get() : once.get();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             sent = false;
@@ -126,65 +207,63 @@ public final class NotificationDispatcher implements AutoCloseable {
         } catch (Throwable e) {
             sent = false;
         }
-        metrics.notification(channel.name(), channel.type().wireName(), sent);
+        for (int i = 0; i < recordAs.size(); i++) {
+            metrics.notification(channel.name(), channel.type().wireName(), sent);
+        }
         if (!sent) {
-            log.warn("notification {} for {} to channel {} failed after {} attempt(s): {}", n.event().wireName(), n.monitor(),
-                    channel.name(), attempt.get(), lastError[0]);
+            log.warn("notification {} for {} to channel {} failed after {} attempt(s): {}", n.event().wireName(),
+                    n.monitor() == null ? recordAs.size() + " monitors" : n.monitor(), channel.name(), attempt.get(), lastError[0]);
         }
         return new Delivery(sent, attempt.get(), sent ? null : lastError[0]);
     }
 
     private void record(Notification n, ChannelDefinition channel, int attempt, String outcome, String error, long millis) {
+        record(List.of(n), channel, attempt, outcome, error, millis);
+    }
+
+    /** One row per message (a digest's attempt is recorded for every message in it, so each incident shows it). */
+    private void record(List<Notification> messages, ChannelDefinition channel, int attempt, String outcome, String error,
+                        long millis) {
+        Instant at = clock.instant();
         try {
-            deliveries.record(new DeliveryLog.Attempt(clock.instant(), n.incidentId(), n.monitor(), channel.name(),
-                    channel.type().wireName(), n.event().wireName(), attempt, outcome, error, millis));
+            deliveries.record(messages.stream().map(n -> new DeliveryLog.Attempt(at, n.incidentId(), n.monitor(), channel.name(),
+                    channel.type().wireName(), n.event().wireName(), attempt, outcome, error, millis)).toList());
         } catch (RuntimeException e) {
             log.warn("could not record a delivery attempt to {}: {}", channel.name(), e.toString());
         }
     }
 
-    /** Replaces the channel's secrets by *** in a message, whatever produced it. */
+    /**
+     * Replaces the channel's secrets in a message, whatever produced it: the webhook secret, bot
+     * token or SMTP password, credential header values, and a webhook URL (whose path may be the
+     * credential) by its masked form.
+     */
     static String scrub(String message, ChannelDefinition channel) {
         if (message == null) {
             return null;
         }
         List<String> secrets = new ArrayList<>();
+        String out = message;
         switch (channel.settings()) {
-            case ChannelSettings.Webhook w -> secrets.add(w.secret());
+            case ChannelSettings.Webhook w -> {
+                out = out.replace(w.url(), Redaction.url(w.url()));
+                secrets.add(w.secret());
+                w.headers().forEach((name, value) -> {
+                    if (Redaction.isCredentialHeader(name)) {
+                        secrets.add(value);
+                    }
+                });
+            }
             case ChannelSettings.Telegram t -> secrets.add(t.botToken());
             case ChannelSettings.Email e -> secrets.add(e.password());
         }
-        String out = message;
-        for (String secret : secrets) {
-            if (secret != null && secret.length() >= 3) {
-                out = out.replace(secret, "***");
-            }
-        }
-        return out;
-    }
-
-    private ThreadPoolExecutor newLane(String channel) {
-        ThreadPoolExecutor lane = new ThreadPoolExecutor(1, 1, 30, TimeUnit.SECONDS, new ArrayBlockingQueue<>(LANE_QUEUE),
-                Thread.ofVirtual().name("notify-" + channel).factory());
-        lane.allowCoreThreadTimeOut(true);
-        return lane;
+        return Redaction.scrub(out, secrets);
     }
 
     /** Refuses new deliveries; those under way get a few seconds, then are interrupted. */
     @Override
     public void close() {
         closed = true;
-        lanes.values().forEach(ThreadPoolExecutor::shutdown);
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-        for (ThreadPoolExecutor lane : lanes.values()) {
-            try {
-                if (!lane.awaitTermination(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
-                    lane.shutdownNow();
-                }
-            } catch (InterruptedException e) {
-                lane.shutdownNow();
-                Thread.currentThread().interrupt();
-            }
-        }
+        lanes.close(5, TimeUnit.SECONDS);
     }
 }

@@ -20,6 +20,8 @@ import java.time.Duration;
  */
 public final class NotifierTelegram implements Notifier {
     static final int MAX_TEXT = 4096;
+    /** Bytes of the Bot API's answer read at most; its answers to sendMessage are a few hundred. */
+    static final int MAX_ANSWER = 64 * 1024;
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final HttpClient http;
@@ -46,9 +48,9 @@ public final class NotifierTelegram implements Notifier {
                 .header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(body.toString()))
                 .build();
-        HttpResponse<String> response;
+        HttpResponse<byte[]> response;
         try {
-            response = http.send(request, HttpResponse.BodyHandlers.ofString());
+            response = BoundedBody.send(http, request, MAX_ANSWER, timeout);
         } catch (HttpTimeoutException e) {
             throw new DeliveryException("the Telegram API at " + settings.apiUrl() + " did not answer within "
                     + timeout.toMillis() + " ms", true);
@@ -62,6 +64,9 @@ public final class NotifierTelegram implements Notifier {
         boolean ok = false;
         try {
             JsonNode answer = JSON.readTree(response.body());
+            if (answer == null) {
+                throw new IOException("empty");
+            }
             ok = answer.path("ok").asBoolean(false);
             description = answer.path("description").asText("");
         } catch (IOException e) {
@@ -75,6 +80,9 @@ public final class NotifierTelegram implements Notifier {
                 case 403 -> "the bot may not write to this chat (" + description + ")";
                 default -> "HTTP " + status + (description.isEmpty() ? "" : " (" + description + ")");
             };
+            if (why.length() > 300) {
+                why = why.substring(0, 300) + "…";
+            }
             throw new DeliveryException("Telegram: " + why.replace(settings.botToken(), "***"),
                     DeliveryException.retryableStatus(status) || (status / 100 == 2));
         }

@@ -1,9 +1,11 @@
 package io.switchboard.monitor.notify;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.switchboard.monitor.definition.ChannelDefinition;
 import io.switchboard.monitor.definition.ChannelDefinition.ChannelSettings;
+import io.switchboard.monitor.definition.Redaction;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -15,6 +17,7 @@ import java.security.InvalidKeyException;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.HexFormat;
+import java.util.List;
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
 
@@ -28,6 +31,8 @@ public final class NotifierWebhook implements Notifier {
     public static final String SIGNATURE_HEADER = "X-Switchboard-Signature";
     public static final String TIMESTAMP_HEADER = "X-Switchboard-Timestamp";
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** Bytes of the receiver's answer read at most: only its status matters. */
+    static final int MAX_ANSWER = 16 * 1024;
 
     private final HttpClient http;
     private final Duration timeout;
@@ -52,39 +57,56 @@ public final class NotifierWebhook implements Notifier {
             request.header(TIMESTAMP_HEADER, timestamp);
             request.header(SIGNATURE_HEADER, "sha256=" + sign(settings.secret(), timestamp + "." + body));
         }
-        HttpResponse<String> response;
+        // the URL's path is often the credential (Slack, Discord): errors name only its masked form
+        String shown = Redaction.url(settings.url());
+        HttpResponse<byte[]> response;
         try {
-            response = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+            response = BoundedBody.send(http, request.build(), MAX_ANSWER, timeout);
         } catch (HttpTimeoutException e) {
-            throw new DeliveryException("the webhook " + settings.url() + " did not answer within " + timeout.toMillis() + " ms", true);
+            throw new DeliveryException("the webhook " + shown + " did not answer within " + timeout.toMillis() + " ms", true);
         } catch (IOException e) {
-            throw new DeliveryException("the webhook " + settings.url() + " could not be reached: " + e, true);
+            throw new DeliveryException("the webhook " + shown + " could not be reached: "
+                    + Redaction.scrub(e.toString(), List.of(settings.url())), true);
         }
         int status = response.statusCode();
         if (status / 100 != 2) {
-            throw new DeliveryException("the webhook " + settings.url() + " answered HTTP " + status,
+            throw new DeliveryException("the webhook " + shown + " answered HTTP " + status,
                     DeliveryException.retryableStatus(status));
         }
     }
 
+    /** The JSON posted; a digest carries its messages in {@code items}, each as a message alone would be. */
     static String body(Notification n) {
         ObjectNode root = JSON.createObjectNode();
-        root.put("event", "monitor." + n.event().wireName());
-        ObjectNode monitor = root.putObject("monitor");
+        if (n.event() == Notification.Event.DIGEST) {
+            root.put("event", "monitor." + n.event().wireName());
+            root.put("count", n.digest().size());
+            root.put("subject", n.subject());
+            root.put("text", n.text());
+            ArrayNode items = root.putArray("items");
+            n.digest().forEach(item -> fill(items.addObject(), item));
+        } else {
+            fill(root, n);
+        }
+        root.put("sentAt", n.at().toString());
+        return root.toString();
+    }
+
+    private static void fill(ObjectNode out, Notification n) {
+        out.put("event", "monitor." + n.event().wireName());
+        ObjectNode monitor = out.putObject("monitor");
         monitor.put("name", n.monitor());
         monitor.put("type", n.monitorType());
         monitor.put("target", n.target());
         monitor.put("status", n.status());
         if (n.incidentId() != null) {
-            ObjectNode incident = root.putObject("incident");
+            ObjectNode incident = out.putObject("incident");
             incident.put("id", n.incidentId());
             incident.put("since", n.since() == null ? null : n.since().toString());
             incident.put("failedChecks", n.failedChecks());
         }
-        root.put("subject", n.subject());
-        root.put("text", n.text());
-        root.put("sentAt", n.at().toString());
-        return root.toString();
+        out.put("subject", n.subject());
+        out.put("text", n.text());
     }
 
     public static String sign(String secret, String payload) {

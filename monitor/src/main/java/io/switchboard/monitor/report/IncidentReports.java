@@ -1,17 +1,31 @@
 package io.switchboard.monitor.report;
 
 import java.util.Optional;
+import java.util.concurrent.Semaphore;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Writes reports: the template's, rewritten by a model when one is configured. A rewrite that
- * fails in any way leaves the template's report, so a report is always there.
+ * fails in any way leaves the template's report, so a report is always there. At most
+ * {@code maxRewrites} rewrites run at once (each holds a connection and waits up to the model's
+ * timeout); a report asked for while all are busy, as in a mass outage, is the template's at once.
  */
 public final class IncidentReports {
+    private static final Logger log = LoggerFactory.getLogger(IncidentReports.class);
+
     private final ReportRewriter rewriter;
+    private final Semaphore rewrites;
+
+    /** Template reports only. */
+    public IncidentReports() {
+        this(null, 1);
+    }
 
     /** @param rewriter null for template reports only */
-    public IncidentReports(ReportRewriter rewriter) {
+    public IncidentReports(ReportRewriter rewriter, int maxRewrites) {
         this.rewriter = rewriter;
+        this.rewrites = new Semaphore(maxRewrites);
     }
 
     public Report down(ReportFacts facts) {
@@ -31,7 +45,15 @@ public final class IncidentReports {
         if (rewriter == null) {
             return template;
         }
-        Optional<String> rewritten = rewriter.rewrite(template.text());
-        return rewritten.map(text -> new Report(template.subject(), text, "llm:" + rewriter.model())).orElse(template);
+        if (!rewrites.tryAcquire()) {
+            log.info("report rewrite skipped: all rewrites are busy; the template's report is used");
+            return template;
+        }
+        try {
+            Optional<String> rewritten = rewriter.rewrite(template.text());
+            return rewritten.map(text -> new Report(template.subject(), text, "llm:" + rewriter.model())).orElse(template);
+        } finally {
+            rewrites.release();
+        }
     }
 }

@@ -4,16 +4,15 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.switchboard.monitor.notify.BoundedBody;
+import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.net.http.HttpTimeoutException;
 import java.time.Duration;
 import java.util.Optional;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -28,6 +27,8 @@ public final class ReportRewriter {
     private static final Logger log = LoggerFactory.getLogger(ReportRewriter.class);
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final int MAX_LENGTH = 4000;
+    /** Bytes of the endpoint's answer read at most: a chat completion of MAX_LENGTH characters fits many times. */
+    static final int MAX_ANSWER = 256 * 1024;
     static final String INSTRUCTIONS = "You rewrite monitoring incident reports for people who are not engineers."
             + " Keep every fact, time, number and name exactly; add nothing that is not in the report; no guesses about"
             + " causes; no markdown. Answer with the rewritten report only, at most six short sentences.";
@@ -65,17 +66,15 @@ public final class ReportRewriter {
         if (apiKey != null && !apiKey.isBlank()) {
             request.header("Authorization", "Bearer " + apiKey);
         }
-        CompletableFuture<HttpResponse<String>> call = http.sendAsync(request.build(), HttpResponse.BodyHandlers.ofString());
-        HttpResponse<String> response;
+        HttpResponse<byte[]> response;
         try {
-            // the request timeout covers the wait for headers; this bounds the body as well
-            response = call.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-        } catch (TimeoutException e) {
-            call.cancel(true);
+            // the timeout bounds the whole answer, body included; at most MAX_ANSWER bytes of it are read
+            response = BoundedBody.send(http, request.build(), MAX_ANSWER, timeout);
+        } catch (HttpTimeoutException e) {
             log.warn("report rewrite: {} gave no answer within {} ms; the template's report is used", endpoint, timeout.toMillis());
             return Optional.empty();
-        } catch (ExecutionException e) {
-            log.warn("report rewrite: {} failed ({}); the template's report is used", endpoint, e.getCause().toString());
+        } catch (IOException e) {
+            log.warn("report rewrite: {} failed ({}); the template's report is used", endpoint, e.toString());
             return Optional.empty();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -94,7 +93,7 @@ public final class ReportRewriter {
                 return Optional.empty();
             }
             return Optional.of(text);
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             log.warn("report rewrite: {} answered something that is not chat-completions JSON; the template's report is used",
                     endpoint);
             return Optional.empty();

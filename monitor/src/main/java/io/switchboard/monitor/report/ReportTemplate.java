@@ -54,6 +54,35 @@ public final class ReportTemplate {
         return new Report(f.monitor() + " is UP again after " + DurationText.spoken(down), String.join("\n", lines), "template");
     }
 
+    /**
+     * A passing check that needs attention (e.g. a certificate within warnDays of expiry): sent once
+     * when the warning starts. {@code whatIsWrong} is the warning.
+     */
+    public static Report warning(ReportFacts f) {
+        List<String> lines = new ArrayList<>();
+        lines.add(f.monitor() + " works, but needs attention.");
+        lines.add("What needs attention: " + sentence(f.whatIsWrong()));
+        lines.add("Since: " + time(f, f.since()) + ".");
+        if (!f.stillWorks().isEmpty()) {
+            lines.add("What works: " + sentence(String.join("; ", f.stillWorks())));
+        }
+        lines.add("Checked: " + what(f) + ".");
+        lines.add("This is said once; another message follows when the warning is over.");
+        return new Report(f.monitor() + " needs attention: " + shorten(f.whatIsWrong()), String.join("\n", lines), "template");
+    }
+
+    /** The warning is over. {@code whatIsWrong} is the warning that was; {@code stillWorks} how the check went now. */
+    public static Report warningEnded(ReportFacts f) {
+        List<String> lines = new ArrayList<>();
+        lines.add(f.monitor() + " no longer needs attention.");
+        lines.add("The warning was: " + sentence(f.whatIsWrong()));
+        if (!f.stillWorks().isEmpty()) {
+            lines.add("Now: " + sentence(String.join("; ", f.stillWorks())));
+        }
+        lines.add("Checked: " + what(f) + ".");
+        return new Report(f.monitor() + ": the warning is over", String.join("\n", lines), "template");
+    }
+
     private static String stillWorks(ReportFacts f) {
         List<String> works = new ArrayList<>(f.stillWorks());
         works.addAll(f.otherChecks());

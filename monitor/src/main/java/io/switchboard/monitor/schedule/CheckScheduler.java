@@ -17,6 +17,7 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
@@ -41,8 +42,15 @@ import org.slf4j.LoggerFactory;
  * suspended) starts again from now instead of catching up in a burst.
  *
  * <p><b>Changes.</b> {@link #schedule} and {@link #unschedule} may be called from any thread.
- * Each change bumps the monitor's generation; queue entries of an older generation are dropped
- * when they come due, so an update never leaves the old schedule running beside the new one.
+ * Every change takes a new generation from one scheduler-wide counter, and a queue entry runs only
+ * while its generation is its monitor's current one; older entries are dropped when they come due.
+ * Because generations are never reused, an update, a pause and resume, or a delete and re-create
+ * within one interval never leaves an old entry that matches the new schedule (a per-monitor
+ * counter restarting at 1 did, and the monitor then ran twice per interval for good).
+ *
+ * <p><b>Removal.</b> A check still running when its monitor is unscheduled finishes, but its
+ * result is dropped instead of handed on: a deleted monitor must not come back to life as state,
+ * gauges, rows or an incident that nothing would ever close.
  */
 public final class CheckScheduler implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(CheckScheduler.class);
@@ -63,6 +71,7 @@ public final class CheckScheduler implements AutoCloseable {
     private final Map<String, Entry> entries = new HashMap<>();
     private final Set<Thread> inFlight = ConcurrentHashMap.newKeySet();
     private final AtomicInteger running = new AtomicInteger();
+    private final AtomicLong generations = new AtomicLong();
     private final Thread thread;
     private volatile boolean stopping;
 
@@ -109,7 +118,7 @@ public final class CheckScheduler implements AutoCloseable {
                 long soon = Math.min(monitor.interval().toNanos(), TimeUnit.SECONDS.toNanos(1));
                 first = now + ThreadLocalRandom.current().nextLong(Math.max(1, soon));
             }
-            entry.generation++;
+            entry.generation = generations.incrementAndGet();
             queue.add(new Slot(first, monitor.name(), entry.generation));
             changed.signal();
         } finally {
@@ -131,6 +140,26 @@ public final class CheckScheduler implements AutoCloseable {
         lock.lock();
         try {
             return Set.copyOf(entries.keySet());
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Due-time entries in the queue, stale ones included until they come due (tests). */
+    int queued() {
+        lock.lock();
+        try {
+            return queue.size();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** True while {@code entry} is still the schedule of its monitor (not unscheduled or replaced by a removal). */
+    private boolean isCurrent(String name, Entry entry) {
+        lock.lock();
+        try {
+            return entries.get(name) == entry;
         } finally {
             lock.unlock();
         }
@@ -228,7 +257,9 @@ public final class CheckScheduler implements AutoCloseable {
                 running.decrementAndGet();
                 permits.release();
             }
-            sink.accept(monitor, result, Math.max(0, latenessNanos / 1_000_000));
+            if (isCurrent(monitor.name(), entry)) {
+                sink.accept(monitor, result, Math.max(0, latenessNanos / 1_000_000));
+            }
         } catch (InterruptedException e) {
             // stopping
         } catch (RuntimeException e) {

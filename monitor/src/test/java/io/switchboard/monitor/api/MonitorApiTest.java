@@ -26,10 +26,12 @@ class MonitorApiTest {
     static Path dir;
     static MonitorNode node;
     static LoopbackHttp target;
+    static final String TELEGRAM_PATH = "/tg/bot123456:SECRET-token/sendMessage";
 
     @BeforeAll
     static void start() throws Exception {
-        target = new LoopbackHttp().answer("/health", 200, "ok").answer("/fail", 500, "no");
+        target = new LoopbackHttp().answer("/health", 200, "ok").answer("/fail", 500, "no")
+                .answer(TELEGRAM_PATH, 500, "{\"ok\":false,\"error_code\":500,\"description\":\"oops\"}");
         node = new MonitorNode(dir, new Monitor(), Map.of("SWITCHBOARD_MONITOR_NOTIFY_ATTEMPTS", "1"));
     }
 
@@ -74,14 +76,18 @@ class MonitorApiTest {
 
         await().atMost(Duration.ofSeconds(20)).until(() -> node.json("GET", "/api/v1/monitors/web", null)
                 .path("state").path("status").asText().equals("up"));
+        // the state is in memory at once, the stored results follow through the writer: wait for them
+        await().atMost(Duration.ofSeconds(20)).until(() -> node.json("GET", "/api/v1/monitors/web", null)
+                .path("uptime").path("24h").path("uptimePercent").isNumber());
         JsonNode detail = node.json("GET", "/api/v1/monitors/web", null);
         assertThat(detail.path("uptime").path("24h").path("uptimePercent").asDouble()).isEqualTo(100.0);
         assertThat(detail.path("uptime").fieldNames()).toIterable().containsExactly("24h", "7d", "30d");
         await().atMost(Duration.ofSeconds(10)).until(() -> node.json("GET", "/api/v1/monitors/web/results?limit=5", null)
                 .path("results").size() > 0);
-        JsonNode result = node.json("GET", "/api/v1/monitors/web/results?limit=5", null).path("results").get(0);
-        assertThat(result.path("status").asText()).isEqualTo("up");
-        assertThat(result.path("details").path("phases").has("firstByteMs")).isTrue();
+        JsonNode results = node.json("GET", "/api/v1/monitors/web/results?limit=1000", null).path("results");
+        assertThat(results.get(0).path("status").asText()).isEqualTo("up");
+        // details are kept for the first result (a status change) and the first of each hour, not for every UP
+        assertThat(results.get(results.size() - 1).path("details").path("phases").has("firstByteMs")).isTrue();
         assertThat(node.json("GET", "/api/v1/monitors/web/uptime", null).path("7d").path("checks").asInt()).isPositive();
         assertThat(node.json("GET", "/api/v1/monitors/web/history?period=day", null).path("periods").isArray()).isTrue();
         JsonNode stats = node.json("GET", "/api/v1/monitor-stats", null);
@@ -134,25 +140,45 @@ class MonitorApiTest {
     @Test
     void channelsHideTheirSecretsAndCannotBeRemovedWhileUsed() throws Exception {
         HttpResponse<String> created = node.api("PUT", "/api/v1/notification-channels/oncall",
-                "{\"type\":\"telegram\",\"botToken\":\"123456:SECRET-token\",\"chatId\":\"-1001\",\"apiUrl\":\"" + target.url("") + "\"}");
+                "{\"type\":\"telegram\",\"botToken\":\"123456:SECRET-token\",\"chatId\":\"-1001\",\"apiUrl\":\"" + target.url("/tg") + "\"}");
         assertThat(created.statusCode()).isEqualTo(201);
         assertThat(created.body()).doesNotContain("SECRET").contains("\"botToken\":\"***\"");
         assertThat(node.api("GET", "/api/v1/notification-channels", null).body()).doesNotContain("SECRET");
         // sending the mask back keeps the token
         assertThat(node.api("PUT", "/api/v1/notification-channels/oncall", "{\"type\":\"telegram\",\"botToken\":\"***\","
-                + "\"chatId\":\"-1002\",\"apiUrl\":\"" + target.url("") + "\"}").statusCode()).isEqualTo(200);
+                + "\"chatId\":\"-1002\",\"apiUrl\":\"" + target.url("/tg") + "\"}").statusCode()).isEqualTo(200);
         node.api("PUT", "/api/v1/monitors/uses-oncall", "{\"type\":\"tcp\",\"target\":\"127.0.0.1:1\",\"paused\":true,"
                 + "\"channels\":[\"oncall\"]}");
         assertProblem(node.api("DELETE", "/api/v1/notification-channels/oncall", null), 409,
                 "'name': channel oncall is used by monitor uses-oncall; take it out of them first");
-        // the stand-in Bot API has no such path: the test message fails, says why, and hides the token
+        // the stand-in Bot API answers 500: the test message fails after one attempt (no retries while the
+        // caller waits), says why, and hides the token
+        int before = target.received(TELEGRAM_PATH).size();
         HttpResponse<String> test = node.api("POST", "/api/v1/notification-channels/oncall/test", null);
         assertProblem(test, 502, null);
-        assertThat(test.body()).doesNotContain("SECRET");
+        assertThat(test.body()).doesNotContain("SECRET").contains("the test message could not be delivered: Telegram: HTTP 500 (oops)");
+        assertThat(target.received(TELEGRAM_PATH)).hasSize(before + 1);
         assertThat(node.api("DELETE", "/api/v1/monitors/uses-oncall", null).statusCode()).isEqualTo(204);
         assertThat(node.api("DELETE", "/api/v1/notification-channels/oncall", null).statusCode()).isEqualTo(204);
         assertProblem(node.api("POST", "/api/v1/notification-channels", "{\"name\":\"m\",\"type\":\"email\",\"host\":\"smtp.x\","
                 + "\"from\":\"me@x.org\",\"to\":[\"nobody\"]}"), 400, "'to[0]': \"nobody\" is not an e-mail address");
+    }
+
+    @Test
+    void aWebhookPutBackAsShownKeepsItsUrlAndCredentialHeaders() throws Exception {
+        node.api("PUT", "/api/v1/notification-channels/slack", "{\"type\":\"webhook\",\"url\":\"" + target.url("/health")
+                + "?key=k3y\",\"headers\":{\"Authorization\":\"Bearer hook-t0ken\",\"X-Team\":\"ops\"}}");
+        HttpResponse<String> shown = node.api("GET", "/api/v1/notification-channels/slack", null);
+        assertThat(shown.body()).doesNotContain("hook-t0ken").doesNotContain("/health").doesNotContain("k3y");
+        JsonNode view = JSON.readTree(shown.body());
+        assertThat(view.path("url").asText()).isEqualTo("http://127.0.0.1:" + target.port() + "/***");
+        assertThat(view.path("headers").path("Authorization").asText()).isEqualTo("***");
+        // PUT what GET returned: the stored URL and header stay, so a test message still carries them
+        assertThat(node.api("PUT", "/api/v1/notification-channels/slack", shown.body()).statusCode()).isEqualTo(200);
+        JsonNode sent = node.json("POST", "/api/v1/notification-channels/slack/test", null);
+        assertThat(sent.path("sent").asBoolean()).isTrue();
+        assertThat(target.received("/health").getLast().header("Authorization")).isEqualTo("Bearer hook-t0ken");
+        assertThat(node.api("DELETE", "/api/v1/notification-channels/slack", null).statusCode()).isEqualTo(204);
     }
 
     @Test

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.switchboard.monitor.support.Defs;
 import io.switchboard.monitor.support.LoopbackHttp;
+import io.switchboard.monitor.support.SwappableIdentity;
 import io.switchboard.monitor.support.TestCertificates;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -47,11 +48,30 @@ class HttpCheckTest {
                     LoopbackHttp.respond(exchange, 200, "much later");
                 })
                 .on("/echo", exchange -> LoopbackHttp.respond(exchange, 201, "created"));
+        startOther();
     }
 
     @AfterAll
     static void stop() {
         server.close();
+        if (other != null) {
+            other.close();
+        }
+    }
+
+    /** Another origin (another port), for redirects that leave the first. */
+    static LoopbackHttp other;
+
+    static void startOther() throws Exception {
+        other = new LoopbackHttp().on("/landing", exchange -> LoopbackHttp.respond(exchange, 200, "landed"));
+        server.redirect("/to-other", 302, other.url("/landing"))
+                .redirect("/same-origin", 302, "/echo-same")
+                .on("/echo-same", exchange -> LoopbackHttp.respond(exchange, 200, "here"))
+                .redirect("/temporary", 307, "/posted")
+                .redirect("/permanent", 308, "/posted")
+                .redirect("/see-other", 303, "/posted")
+                .redirect("/found", 302, "/posted")
+                .on("/posted", exchange -> LoopbackHttp.respond(exchange, 200, "ok"));
     }
 
     private static String monitor(String target, String extra) {
@@ -166,6 +186,100 @@ class HttpCheckTest {
         assertThat(received.method()).isEqualTo("POST");
         assertThat(received.header("X-Probe")).isEqualTo("yes");
         assertThat(received.body()).isEqualTo("ping");
+    }
+
+    @Test
+    void credentialHeadersStayWithTheirOrigin() throws Exception {
+        String headers = "headers: {Authorization: 'Bearer t0ken', Cookie: 'session=1', X-Trace: keep}\n";
+        CheckResult away = check.run(Defs.monitor(monitor(server.url("/to-other"), headers)));
+        assertThat(away.status()).isEqualTo(CheckStatus.UP);
+        LoopbackHttp.Received first = server.received("/to-other").getLast();
+        assertThat(first.header("Authorization")).isEqualTo("Bearer t0ken");
+        LoopbackHttp.Received landed = other.received("/landing").getLast();
+        // RFC 9110 §15.4: credentials are not handed to another origin; other headers still go
+        assertThat(landed.header("Authorization")).isNull();
+        assertThat(landed.header("Cookie")).isNull();
+        assertThat(landed.header("X-Trace")).isEqualTo("keep");
+
+        check.run(Defs.monitor(monitor(server.url("/same-origin"), headers)));
+        assertThat(server.received("/echo-same").getLast().header("Authorization")).isEqualTo("Bearer t0ken");
+    }
+
+    @Test
+    void redirectsKeepOrChangeTheMethodAsTheStatusSays() throws Exception {
+        String post = "method: POST\nheaders: {Content-Type: text/plain}\nbody: the-body\n";
+        for (String path : List.of("/temporary", "/permanent")) {
+            int before = server.received("/posted").size();
+            assertThat(check.run(Defs.monitor(monitor(server.url(path), post))).status()).as(path).isEqualTo(CheckStatus.UP);
+            LoopbackHttp.Received again = server.received("/posted").get(before);
+            // RFC 9110 §15.4.8 and §15.4.9: the same method and the same body
+            assertThat(again.method()).as(path).isEqualTo("POST");
+            assertThat(again.body()).as(path).isEqualTo("the-body");
+            assertThat(again.header("Content-Type")).as(path).startsWith("text/plain");
+        }
+        for (String path : List.of("/see-other", "/found")) {
+            int before = server.received("/posted").size();
+            assertThat(check.run(Defs.monitor(monitor(server.url(path), post))).status()).as(path).isEqualTo(CheckStatus.UP);
+            LoopbackHttp.Received again = server.received("/posted").get(before);
+            // §15.4.4 (303), and §15.4.3 for a POST answered 302: fetched with GET, no body
+            assertThat(again.method()).as(path).isEqualTo("GET");
+            assertThat(again.body()).as(path).isEmpty();
+        }
+        int before = server.received("/posted").size();
+        check.run(Defs.monitor(monitor(server.url("/found"), "method: PUT\nbody: put-body\n")));
+        assertThat(server.received("/posted").get(before).method()).isEqualTo("PUT");
+        assertThat(server.received("/posted").get(before).body()).isEqualTo("put-body");
+    }
+
+    @Test
+    void aPasswordInTheTargetIsMaskedInTheChain() throws Exception {
+        String target = "http://ops:s3cret@127.0.0.1:" + server.port() + "/old";
+        CheckResult r = check.run(Defs.monitor(monitor(target, "")));
+        assertThat(r.status()).isEqualTo(CheckStatus.UP);
+        assertThat(r.details().toString()).doesNotContain("s3cret").contains("ops:***@");
+        CheckResult loop = check.run(Defs.monitor(monitor("http://ops:s3cret@127.0.0.1:" + server.port() + "/loop",
+                "maxRedirects: 2\n")));
+        assertThat(loop.error()).doesNotContain("s3cret").contains("ops:***@");
+    }
+
+    @Test
+    void aRenewedCertificateIsSeenAtTheNextCheck(@TempDir Path dir) throws Exception {
+        TestCertificates.Identity ca = TestCertificates.authority("Renewal CA");
+        Path caFile = TestCertificates.writePem(dir.resolve("ca.pem"), ca.certificate());
+        SwappableIdentity identity = new SwappableIdentity(TestCertificates.server(ca, Instant.now().plus(Duration.ofDays(90)),
+                "127.0.0.1"));
+        // TLS 1.2: the server keeps sessions by id and resumes one the client offers (RFC 5246 §7.3)
+        try (LoopbackHttp https = new LoopbackHttp(identity.context(), "TLSv1.2").answer("/health", 200, "ok")) {
+            String definition = monitor(https.url("/health"), "caFile: " + caFile + "\n");
+            assertThat(check.run(Defs.monitor(definition)).status()).isEqualTo(CheckStatus.UP);
+            // the server now presents a certificate for another name: a resumed session would not show it
+            identity.swap(TestCertificates.server(ca, Instant.now().plus(Duration.ofDays(90)), "elsewhere.example.org"));
+            CheckResult after = check.run(Defs.monitor(definition));
+            assertThat(after.status()).isEqualTo(CheckStatus.DOWN);
+            assertThat(after.error()).contains("secure connection (TLS)");
+            @SuppressWarnings("unchecked")
+            Map<String, Object> phases = (Map<String, Object>) after.details().get("phases");
+            assertThat(phases).containsKey("tlsMs");
+        }
+    }
+
+    @Test
+    void everyHttpsCheckIsAFullHandshake(@TempDir Path dir) throws Exception {
+        TestCertificates.Identity ca = TestCertificates.authority("Session CA");
+        Path caFile = TestCertificates.writePem(dir.resolve("ca.pem"), ca.certificate());
+        java.util.List<String> sessions = new java.util.concurrent.CopyOnWriteArrayList<>();
+        TestCertificates.Identity identity = TestCertificates.server(ca, Instant.now().plus(Duration.ofDays(90)), "127.0.0.1");
+        try (LoopbackHttp https = new LoopbackHttp(identity.serverContext(), "TLSv1.2").on("/health", exchange -> {
+            sessions.add(java.util.HexFormat.of().formatHex(((com.sun.net.httpserver.HttpsExchange) exchange).getSSLSession().getId()));
+            LoopbackHttp.respond(exchange, 200, "ok");
+        })) {
+            for (int i = 0; i < 3; i++) {
+                assertThat(check.run(Defs.monitor(monitor(https.url("/health"), "caFile: " + caFile + "\n"))).status())
+                        .isEqualTo(CheckStatus.UP);
+            }
+            // RFC 5246 §7.3: a resumed session would skip the certificate; each check is a first visitor's handshake
+            assertThat(sessions).hasSize(3).doesNotHaveDuplicates();
+        }
     }
 
     @Test

@@ -3,6 +3,7 @@ package io.switchboard.monitor.check;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.switchboard.monitor.support.Defs;
+import io.switchboard.monitor.support.SwappableIdentity;
 import io.switchboard.monitor.support.TestCertificates;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -31,8 +32,15 @@ class TlsCheckTest {
 
     /** A TLS server presenting {@code identity}, doing handshakes until closed. */
     private static SSLServerSocket serve(TestCertificates.Identity identity) throws Exception {
-        SSLServerSocket server = (SSLServerSocket) identity.serverContext().getServerSocketFactory()
+        return serve(identity.serverContext());
+    }
+
+    private static SSLServerSocket serve(javax.net.ssl.SSLContext context, String... protocols) throws Exception {
+        SSLServerSocket server = (SSLServerSocket) context.getServerSocketFactory()
                 .createServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        if (protocols.length > 0) {
+            server.setEnabledProtocols(protocols);
+        }
         Thread.ofVirtual().start(() -> {
             while (!server.isClosed()) {
                 try {
@@ -120,6 +128,52 @@ class TlsCheckTest {
             assertThat(r.details()).containsEntry("chainValid", false);
             Path pinned = TestCertificates.writePem(dir.resolve("self.pem"), self.certificate());
             assertThat(check(server, "caFile: " + pinned + "\n").status()).isEqualTo(CheckStatus.UP);
+        }
+    }
+
+    @Test
+    void aRenewedCertificateOnTheSamePortIsSeenAtTheNextCheck() throws Exception {
+        SwappableIdentity identity = new SwappableIdentity(TestCertificates.server(ca,
+                Instant.now().plus(Duration.ofDays(10)).plusSeconds(600), "127.0.0.1"));
+        // TLS 1.2: the server keeps sessions by id and resumes one the client offers (RFC 5246 §7.3)
+        try (SSLServerSocket server = serve(identity.context(), "TLSv1.2")) {
+            CheckResult old = check(server, "caFile: " + caFile + "\n");
+            assertThat(old.status()).isEqualTo(CheckStatus.DEGRADED);
+            assertThat(old.details()).containsEntry("daysLeft", 10L).containsEntry(CheckResult.WARNING, "certificate-expiry");
+            // renewed: the same port now presents a certificate valid for 90 days; a resumed session
+            // would still report the old one
+            identity.swap(TestCertificates.server(ca, Instant.now().plus(Duration.ofDays(90)).plusSeconds(600), "127.0.0.1"));
+            CheckResult renewed = check(server, "caFile: " + caFile + "\n");
+            assertThat(renewed.status()).isEqualTo(CheckStatus.UP);
+            assertThat(renewed.details()).containsEntry("daysLeft", 90L).doesNotContainKey(CheckResult.WARNING);
+        }
+    }
+
+    @Test
+    void everyCheckIsAFullHandshakeNeverAResumedSession() throws Exception {
+        java.util.List<String> sessions = new java.util.concurrent.CopyOnWriteArrayList<>();
+        TestCertificates.Identity identity = TestCertificates.server(ca, Instant.now().plus(Duration.ofDays(60)), "127.0.0.1");
+        // TLS 1.2, where a client resumes by session id (RFC 5246 §7.3) as soon as it has one
+        SSLServerSocket server = (SSLServerSocket) identity.serverContext().getServerSocketFactory()
+                .createServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        server.setEnabledProtocols(new String[]{"TLSv1.2"});
+        Thread.ofVirtual().start(() -> {
+            while (!server.isClosed()) {
+                try (SSLSocket socket = (SSLSocket) server.accept()) {
+                    socket.startHandshake();
+                    sessions.add(java.util.HexFormat.of().formatHex(socket.getSession().getId()));
+                } catch (IOException e) {
+                    // closed
+                }
+            }
+        });
+        try (server) {
+            for (int i = 0; i < 3; i++) {
+                assertThat(check(server, "caFile: " + caFile + "\n").status()).isEqualTo(CheckStatus.UP);
+            }
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> sessions.size() == 3);
+            // a resumed handshake reuses the session (and shows its old certificate): every check must start anew
+            assertThat(sessions).doesNotHaveDuplicates();
         }
     }
 

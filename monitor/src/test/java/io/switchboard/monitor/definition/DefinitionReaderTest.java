@@ -58,6 +58,20 @@ class DefinitionReaderTest {
     }
 
     @Test
+    void aCatalogLargerThanYamlsDefaultLimitExportsAndImports() {
+        java.util.List<MonitorDefinition> monitors = new java.util.ArrayList<>();
+        for (int i = 0; i < 16_000; i++) {
+            monitors.add(io.switchboard.monitor.support.Defs.monitor("name: monitor-number-" + i + "\ntype: http\ntarget: "
+                    + "https://service-" + i + ".shop.example.org/health/check?region=eu-central&tier=gold\ninterval: 10s\n"
+                    + "headers: {Accept: application/json}\nkeyword: healthy\n"));
+        }
+        Catalog catalog = new Catalog(java.util.List.of(), monitors, java.util.List.of());
+        String exported = CatalogFile.write(catalog);
+        assertThat(exported.length()).isGreaterThan(3 * 1024 * 1024); // SnakeYAML's default limit
+        assertThat(CatalogFile.read(exported, Set.of())).isEqualTo(catalog);
+    }
+
+    @Test
     void everyErrorNamesWhereItIs() {
         assertThat(error(monitor("type: http\ntarget: http://x/\ninterval: 500ms")).describe())
                 .isEqualTo("monitors[0] (shop).interval: 500ms is below the 1s minimum");

@@ -51,7 +51,8 @@ class IncidentFlowTest {
     }
 
     private MonitorNode startNode() {
-        return new MonitorNode(dir, new Monitor(clock, new CheckRunner(clock).with(CheckType.TCP, check)), ENV);
+        return new MonitorNode(dir, new Monitor(clock, new CheckRunner(clock).with(CheckType.TCP, check)
+                .with(CheckType.HTTP, check).with(CheckType.TLS, check)), ENV);
     }
 
     @AfterEach
@@ -84,6 +85,12 @@ class IncidentFlowTest {
         return out;
     }
 
+    private List<String> kinds(long incident) throws Exception {
+        List<String> kinds = new ArrayList<>();
+        api("GET", "/api/v1/incidents/" + incident, null).path("timeline").forEach(e -> kinds.add(e.path("kind").asText()));
+        return kinds;
+    }
+
     private String status(String monitor) throws Exception {
         return api("GET", "/api/v1/monitors/" + monitor, null).path("state").path("status").asText();
     }
@@ -92,7 +99,8 @@ class IncidentFlowTest {
     void downAfterTheThresholdThenRecoveredWithATimelineAndPlainWords() throws Exception {
         monitor("shop", ",\"channels\":[\"hook\"]");
         await().atMost(WAIT).until(() -> status("shop").equals("up"));
-        check.fail("shop", "nothing accepted the connection on 127.0.0.1 port 1 (connection refused: no service listens there)");
+        check.fail("shop", "no answer within 10 s",
+                "nothing accepted the connection on 127.0.0.1 port 1 (connection refused: no service listens there)");
         await().atMost(WAIT).until(() -> hooks("monitor.down").size() == 1);
         JsonNode down = hooks("monitor.down").getFirst();
         assertThat(down.path("incident").path("failedChecks").asInt()).isEqualTo(2);
@@ -108,14 +116,19 @@ class IncidentFlowTest {
         check.pass("shop");
         await().atMost(WAIT).until(() -> hooks("monitor.recovered").size() == 1);
         assertThat(hooks("monitor.recovered").getFirst().path("text").asText()).startsWith("shop is UP again: the check passed in");
+        // the receiver has the message before the node records the delivery: wait for the record
+        await().atMost(WAIT).until(() -> kinds(id).lastIndexOf("notified") > kinds(id).indexOf("resolved"));
         JsonNode incident = api("GET", "/api/v1/incidents/" + id, null);
         assertThat(incident.path("status").asText()).isEqualTo("resolved");
         assertThat(incident.path("recoveryReport").asText()).contains("It was down for");
-        List<String> kinds = new ArrayList<>();
-        incident.path("timeline").forEach(e -> kinds.add(e.path("kind").asText()));
-        assertThat(kinds).containsSubsequence("first_failure", "opened", "report", "notified", "resolved", "notified");
+        assertThat(kinds(id)).containsSubsequence("first_failure", "opened", "report", "notified", "resolved", "notified");
+        // the first failed check's error, not the one that crossed the threshold
+        assertThat(incident.path("firstError").asText()).isEqualTo("no answer within 10 s");
+        assertThat(incident.path("timeline").get(0).path("detail").asText()).isEqualTo("first failed check: no answer within 10 s");
+        assertThat(incident.path("lastError").asText()).startsWith("nothing accepted the connection");
         assertThat(incident.path("notifications")).extracting(n -> n.path("outcome").asText()).containsOnly("sent");
-        assertThat(node.metric("switchboard_monitor_notifications_sent_total{channel=\"hook\",type=\"webhook\"}")).isEqualTo(2.0);
+        await().atMost(WAIT).until(() -> node.metric(
+                "switchboard_monitor_notifications_sent_total{channel=\"hook\",type=\"webhook\"}") == 2.0);
         assertThat(node.metric("switchboard_monitor_up{monitor=\"shop\",type=\"tcp\"}")).isEqualTo(1.0);
         assertThat(node.metric("switchboard_monitor_checks_failed_total{type=\"tcp\"}")).isGreaterThanOrEqualTo(2.0);
     }
@@ -133,7 +146,8 @@ class IncidentFlowTest {
         JsonNode attempts = api("GET", "/api/v1/notifications?incident=" + id + "&channel=broken", null).path("notifications");
         assertThat(attempts).extracting(a -> a.path("outcome").asText()).containsOnly("failed");
         assertThat(attempts).extracting(a -> a.path("attempt").asInt()).containsExactly(3, 2, 1);
-        assertThat(attempts.get(0).path("error").asText()).endsWith("answered HTTP 500");
+        assertThat(attempts.get(0).path("error").asText()).endsWith("answered HTTP 500")
+                .doesNotContain("/broken"); // a webhook URL's path may be its credential: only its masked form is shown
         assertThat(receiver.received("/broken")).hasSize(3);
         await().atMost(WAIT).until(() -> node.metric(
                 "switchboard_monitor_notifications_failed_total{channel=\"broken\",type=\"webhook\"}") == 1.0);
@@ -142,7 +156,7 @@ class IncidentFlowTest {
         JsonNode timeline = api("GET", "/api/v1/incidents/" + id, null).path("timeline");
         assertThat(timeline).anySatisfy(e -> assertThat(e.path("detail").asText())
                 .isEqualTo("down message could not be sent to broken (webhook) after 3 attempts: the webhook "
-                        + receiver.url("/broken") + " answered HTTP 500"));
+                        + receiver.url("/***") + " answered HTTP 500"));
     }
 
     @Test
@@ -171,12 +185,19 @@ class IncidentFlowTest {
         await().atMost(WAIT).until(() -> status("shop").equals("up"));
         check.fail("shop", "no answer");
         await().atMost(WAIT).until(() -> hooks("monitor.down").size() == 1);
+        long id = api("GET", "/api/v1/incidents?status=open", null).path("incidents").get(0).path("id").asLong();
         clock.advance(Duration.ofMinutes(5));
         node.monitor.sweep();
-        assertThat(hooks("monitor.reminder")).isEmpty();
+        // the sweep decides and records a reminder before it is sent: none is due yet
+        assertThat(kinds(id)).doesNotContain("reminder");
         clock.advance(Duration.ofMinutes(6));
         await().atMost(WAIT).until(() -> hooks("monitor.reminder").size() == 1);
         assertThat(hooks("monitor.reminder").getFirst().path("subject").asText()).startsWith("shop is still DOWN (");
+        assertThat(kinds(id)).containsOnlyOnce("reminder");
+        assertThat(api("GET", "/api/v1/incidents/" + id, null).path("timeline")).anySatisfy(e -> {
+            assertThat(e.path("kind").asText()).isEqualTo("reminder");
+            assertThat(e.path("detail").asText()).startsWith("still down after 11 min");
+        });
     }
 
     @Test
@@ -207,5 +228,132 @@ class IncidentFlowTest {
         await().atMost(WAIT).until(() -> hooks("monitor.recovered").size() == 1);
         assertThat(hooks("monitor.down")).hasSize(1);
         assertThat(api("GET", "/api/v1/incidents?status=open", null).path("incidents")).isEmpty();
+    }
+
+    @Test
+    void aCertificateWarningIsToldOnceAndItsEndOnce() throws Exception {
+        api("PUT", "/api/v1/monitors/cert", "{\"type\":\"tls\",\"target\":\"127.0.0.1:443\",\"interval\":\"1s\","
+                + "\"channels\":[\"hook\"]}");
+        await().atMost(WAIT).until(() -> status("cert").equals("up"));
+        check.warn("cert", "the certificate expires in 10 days (on 2030-01-01T00:00:00Z); renew it before 3 days are left");
+        await().atMost(WAIT).until(() -> hooks("monitor.warning").size() == 1);
+        JsonNode warning = hooks("monitor.warning").getFirst();
+        assertThat(warning.path("subject").asText()).startsWith("cert needs attention: the certificate expires in 10 days");
+        assertThat(warning.path("text").asText()).contains("What needs attention: The certificate expires in 10 days");
+        assertThat(warning.has("incident")).isFalse();
+        int runs = check.runs("cert");
+        await().atMost(WAIT).until(() -> check.runs("cert") >= runs + 3);
+        assertThat(hooks("monitor.warning")).hasSize(1);
+        assertThat(status("cert")).isEqualTo("degraded");
+        assertThat(api("GET", "/api/v1/incidents", null).path("incidents")).isEmpty();
+
+        check.pass("cert");
+        await().atMost(WAIT).until(() -> hooks("monitor.warning_ended").size() == 1);
+        assertThat(hooks("monitor.warning_ended").getFirst().path("text").asText())
+                .contains("The warning was: The certificate expires in 10 days");
+        int later = check.runs("cert");
+        await().atMost(WAIT).until(() -> check.runs("cert") >= later + 2);
+        assertThat(hooks("monitor.warning")).hasSize(1);
+        assertThat(hooks("monitor.warning_ended")).hasSize(1);
+    }
+
+    @Test
+    void aPasswordInTheTargetIsNeverSent() throws Exception {
+        api("PUT", "/api/v1/monitors/shop", "{\"type\":\"http\",\"target\":\"http://ops:s3cret-pw@127.0.0.1:1/health\","
+                + "\"interval\":\"1s\",\"failureThreshold\":1,\"channels\":[\"hook\"]}");
+        JsonNode shown = api("GET", "/api/v1/monitors/shop", null);
+        assertThat(shown.path("target").asText()).isEqualTo("http://ops:***@127.0.0.1:1/health");
+        await().atMost(WAIT).until(() -> status("shop").equals("up"));
+        check.fail("shop", "no answer");
+        await().atMost(WAIT).until(() -> hooks("monitor.down").size() == 1);
+        String sent = receiver.received("/hook").getLast().body();
+        assertThat(sent).doesNotContain("s3cret-pw").contains("http://ops:***@127.0.0.1:1/health");
+        assertThat(api("GET", "/api/v1/incidents", null).toString()).doesNotContain("s3cret-pw");
+    }
+
+    @Test
+    void aCheckRunningWhenItsMonitorIsDeletedLeavesNothingBehind() throws Exception {
+        monitor("gone", ",\"failureThreshold\":1,\"channels\":[\"hook\"]");
+        await().atMost(WAIT).until(() -> status("gone").equals("up"));
+        check.fail("gone", "no answer");
+        check.hold("gone");
+        await().atMost(WAIT).until(() -> check.inFlight("gone") == 1);
+        assertThat(node.api("DELETE", "/api/v1/monitors/gone", null).statusCode()).isEqualTo(204);
+        check.release("gone");
+        await().atMost(WAIT).until(() -> check.inFlight("gone") == 0);
+        // the failed result came after the delete: no incident, no state, no gauge
+        await().during(Duration.ofSeconds(2)).atMost(WAIT).until(() ->
+                api("GET", "/api/v1/incidents?monitor=gone", null).path("incidents").isEmpty()
+                        && Double.isNaN(node.metric("switchboard_monitor_up{monitor=\"gone\",type=\"tcp\"}")));
+        assertThat(hooks("monitor.down")).isEmpty();
+        // a monitor of the same name made again starts afresh
+        monitor("gone", ",\"failureThreshold\":1,\"channels\":[\"hook\"]");
+        await().atMost(WAIT).until(() -> hooks("monitor.down").size() == 1);
+    }
+
+    @Test
+    void manyMessagesWaitingForOneChannelGoAsADigest() throws Exception {
+        java.util.concurrent.CountDownLatch held = new java.util.concurrent.CountDownLatch(1);
+        receiver.on("/held", exchange -> {
+            try {
+                held.await(30, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            LoopbackHttp.respond(exchange, 200, "");
+        });
+        api("PUT", "/api/v1/notification-channels/held", "{\"type\":\"webhook\",\"url\":\"" + receiver.url("/held") + "\"}");
+        int count = 12;
+        for (int i = 0; i < count; i++) {
+            monitor("m" + i, ",\"failureThreshold\":1,\"channels\":[\"held\"]");
+        }
+        for (int i = 0; i < count; i++) {
+            int n = i;
+            await().atMost(WAIT).until(() -> status("m" + n).equals("up"));
+        }
+        for (int i = 0; i < count; i++) {
+            check.fail("m" + i, "no answer");
+        }
+        // every DOWN message was handed to the channel (its report is recorded just before)
+        await().atMost(WAIT).until(() -> {
+            JsonNode open = api("GET", "/api/v1/incidents?status=open", null).path("incidents");
+            if (open.size() < count) {
+                return false;
+            }
+            for (JsonNode incident : open) {
+                if (!kinds(incident.path("id").asLong()).contains("report")) {
+                    return false;
+                }
+            }
+            return true;
+        });
+        held.countDown();
+        await().atMost(WAIT).until(() -> {
+            int covered = 0;
+            for (LoopbackHttp.Received r : receiver.received("/held")) {
+                JsonNode body = JSON.readTree(r.body());
+                covered += body.path("event").asText().equals("monitor.digest") ? body.path("items").size() : 1;
+            }
+            return covered == count;
+        });
+        List<JsonNode> digests = new ArrayList<>();
+        for (LoopbackHttp.Received r : receiver.received("/held")) {
+            JsonNode body = JSON.readTree(r.body());
+            if (body.path("event").asText().equals("monitor.digest")) {
+                digests.add(body);
+            }
+        }
+        assertThat(digests).singleElement().satisfies(d -> {
+            assertThat(d.path("count").asInt()).isGreaterThanOrEqualTo(10);
+            assertThat(d.path("subject").asText()).endsWith("monitor messages at once: " + d.path("count").asInt() + " DOWN");
+            assertThat(d.path("items").get(0).path("event").asText()).isEqualTo("monitor.down");
+            assertThat(d.path("items").get(0).path("incident").path("id").isNumber()).isTrue();
+        });
+        // each incident records that its message went out in the digest
+        JsonNode open = api("GET", "/api/v1/incidents?status=open", null).path("incidents");
+        for (JsonNode incident : open) {
+            long id = incident.path("id").asLong();
+            await().atMost(WAIT).until(() -> kinds(id).contains("notified"));
+        }
     }
 }

@@ -24,6 +24,18 @@ class NotifierWebhookTest {
     @BeforeAll
     static void start() throws Exception {
         receiver = new LoopbackHttp().answer("/hook", 204, "").answer("/fail", 500, "oops").answer("/gone", 410, "gone")
+                .on("/endless", exchange -> {
+                    exchange.sendResponseHeaders(200, 0);
+                    byte[] chunk = new byte[8192];
+                    long until = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+                    try (var out = exchange.getResponseBody()) {
+                        while (System.nanoTime() < until) {
+                            out.write(chunk);
+                        }
+                    } catch (java.io.IOException e) {
+                        // the notifier hung up after reading what it keeps
+                    }
+                })
                 .on("/slow", exchange -> {
                     try {
                         Thread.sleep(4000);
@@ -72,6 +84,34 @@ class NotifierWebhookTest {
                 });
         assertThatThrownBy(() -> notifier.send(Defs.channel("name: hook\ntype: webhook\nurl: " + receiver.url("/gone") + "\n"), DOWN))
                 .isInstanceOfSatisfying(DeliveryException.class, e -> assertThat(e.retryable()).isFalse());
+    }
+
+    @Test
+    void anEndlessAnswerIsReadOnlyInPart() throws Exception {
+        long begin = System.nanoTime();
+        notifier.send(Defs.channel("name: hook\ntype: webhook\nurl: " + receiver.url("/endless") + "\n"), DOWN);
+        assertThat(Duration.ofNanos(System.nanoTime() - begin)).isLessThan(Duration.ofSeconds(10));
+    }
+
+    @Test
+    void errorsShowTheUrlMasked() {
+        assertThatThrownBy(() -> notifier.send(Defs.channel("name: hook\ntype: webhook\nurl: " + receiver.url("/fail")
+                + "?token=abc\n"), DOWN))
+                .isInstanceOfSatisfying(DeliveryException.class, e -> assertThat(e.getMessage())
+                        .isEqualTo("the webhook " + receiver.url("/***") + " answered HTTP 500"));
+    }
+
+    @Test
+    void aDigestCarriesItsMessages() throws Exception {
+        Notification digest = NotificationDispatcher.digest(java.util.List.of(DOWN, DOWN), DOWN.at());
+        notifier.send(Defs.channel("name: hook\ntype: webhook\nurl: " + receiver.url("/hook") + "\n"), digest);
+        JsonNode body = new ObjectMapper().readTree(receiver.received("/hook").getLast().body());
+        assertThat(body.path("event").asText()).isEqualTo("monitor.digest");
+        assertThat(body.path("count").asInt()).isEqualTo(2);
+        assertThat(body.path("subject").asText()).isEqualTo("2 monitor messages at once: 2 DOWN");
+        assertThat(body.path("items")).hasSize(2);
+        assertThat(body.path("items").get(1).path("monitor").path("name").asText()).isEqualTo("shop");
+        assertThat(body.path("text").asText()).contains("- shop is DOWN");
     }
 
     @Test

@@ -33,6 +33,20 @@ class ReportsTest {
                 .answer("/error/chat/completions", 500, "{\"error\":\"overloaded\"}")
                 .answer("/garbage/chat/completions", 200, "<html>not json</html>")
                 .answer("/empty/chat/completions", 200, "{\"choices\":[{\"message\":{\"content\":\"   \"}}]}")
+                .on("/endless/chat/completions", exchange -> {
+                    // a body that never ends: the rewriter reads a bounded part and gives up at its timeout
+                    exchange.sendResponseHeaders(200, 0);
+                    byte[] chunk = new byte[8192];
+                    java.util.Arrays.fill(chunk, (byte) ' ');
+                    long until = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+                    try (var out = exchange.getResponseBody()) {
+                        while (System.nanoTime() < until) {
+                            out.write(chunk);
+                        }
+                    } catch (java.io.IOException e) {
+                        // the client hung up
+                    }
+                })
                 .on("/slow/chat/completions", exchange -> {
                     try {
                         Thread.sleep(3000);
@@ -78,7 +92,7 @@ class ReportsTest {
 
     @Test
     void aModelRewritesTheReportAndIsAskedAsChatCompletions() throws Exception {
-        IncidentReports reports = new IncidentReports(new ReportRewriter(llm.url("/ok"), "tiny-model", "sk-test", Duration.ofSeconds(2)));
+        IncidentReports reports = new IncidentReports(new ReportRewriter(llm.url("/ok"), "tiny-model", "sk-test", Duration.ofSeconds(2)), 4);
         Report report = reports.down(FACTS);
         assertThat(report.text()).isEqualTo("The shop's website is not working since 10:00 UTC.");
         assertThat(report.source()).isEqualTo("llm:tiny-model");
@@ -92,7 +106,7 @@ class ReportsTest {
 
     @Test
     void aTimeoutFallsBackToTheTemplateInTime() {
-        IncidentReports reports = new IncidentReports(new ReportRewriter(llm.url("/slow"), "m", null, Duration.ofMillis(500)));
+        IncidentReports reports = new IncidentReports(new ReportRewriter(llm.url("/slow"), "m", null, Duration.ofMillis(500)), 4);
         long begin = System.nanoTime();
         Report report = reports.down(FACTS);
         assertThat(Duration.ofNanos(System.nanoTime() - begin)).isLessThan(Duration.ofMillis(2500));
@@ -100,9 +114,32 @@ class ReportsTest {
     }
 
     @Test
+    void anEndlessAnswerIsReadBoundedAndFallsBackInTime() {
+        IncidentReports reports = new IncidentReports(new ReportRewriter(llm.url("/endless"), "m", null, Duration.ofSeconds(2)), 4);
+        long begin = System.nanoTime();
+        Report report = reports.down(FACTS);
+        assertThat(report.source()).isEqualTo("template");
+        assertThat(Duration.ofNanos(System.nanoTime() - begin)).isLessThan(Duration.ofSeconds(10));
+    }
+
+    @Test
+    void rewritesAreBoundedAndABusyRewriterMeansTheTemplateAtOnce() throws Exception {
+        IncidentReports reports = new IncidentReports(new ReportRewriter(llm.url("/slow"), "m", null, Duration.ofSeconds(10)), 1);
+        int before = llm.received("/slow/chat/completions").size();
+        Thread first = Thread.ofVirtual().start(() -> reports.down(FACTS));
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(20))
+                .until(() -> llm.received("/slow/chat/completions").size() > before);
+        // the one permit is taken by the rewrite in flight: this report is the template's, without asking
+        Report second = reports.down(FACTS);
+        assertThat(second).isEqualTo(ReportTemplate.down(FACTS));
+        assertThat(llm.received("/slow/chat/completions")).hasSize(before + 1);
+        first.join(Duration.ofSeconds(30));
+    }
+
+    @Test
     void errorsAndUnusableAnswersFallBackToTheTemplate() throws Exception {
         for (String path : List.of("/error", "/garbage", "/empty")) {
-            Report report = new IncidentReports(new ReportRewriter(llm.url(path), "m", null, Duration.ofSeconds(2))).down(FACTS);
+            Report report = new IncidentReports(new ReportRewriter(llm.url(path), "m", null, Duration.ofSeconds(2)), 4).down(FACTS);
             assertThat(report.source()).as(path).isEqualTo("template");
         }
         int closed;
@@ -110,7 +147,7 @@ class ReportsTest {
             closed = socket.getLocalPort();
         }
         Report unreachable = new IncidentReports(new ReportRewriter("http://127.0.0.1:" + closed + "/v1", "m", null,
-                Duration.ofSeconds(2))).down(FACTS);
+                Duration.ofSeconds(2)), 4).down(FACTS);
         assertThat(unreachable.source()).isEqualTo("template");
     }
 }

@@ -27,12 +27,15 @@ class CheckSchedulerTest {
     final Map<String, List<Long>> lateness = new ConcurrentHashMap<>();
     final AtomicInteger concurrent = new AtomicInteger();
     final AtomicInteger maxConcurrent = new AtomicInteger();
+    final Map<String, AtomicInteger> inFlight = new ConcurrentHashMap<>();
 
     /** A check that takes {@code slow}'s time for monitors named slow*, and no time otherwise. */
     CheckRunner runner(Duration slow) {
         return new CheckRunner(Clock.systemUTC()).with(CheckType.TCP, monitor -> {
             int now = concurrent.incrementAndGet();
             maxConcurrent.accumulateAndGet(now, Math::max);
+            AtomicInteger mine = inFlight.computeIfAbsent(monitor.name(), n -> new AtomicInteger());
+            mine.incrementAndGet();
             try {
                 if (monitor.name().startsWith("slow")) {
                     Thread.sleep(slow.toMillis());
@@ -40,6 +43,7 @@ class CheckSchedulerTest {
                 return new CheckResult(CheckStatus.UP, Instant.now(), 0, null, List.of(), Map.of());
             } finally {
                 concurrent.decrementAndGet();
+                mine.decrementAndGet();
             }
         });
     }
@@ -96,13 +100,54 @@ class CheckSchedulerTest {
             await().atMost(Duration.ofSeconds(10)).until(() -> lateness.containsKey("a") && lateness.containsKey("b"));
             scheduler.unschedule("a");
             scheduler.schedule(tcp("b", "1h"));
-            Thread.sleep(300); // a run already handed out may still report
             int a = lateness.get("a").size();
             int b = lateness.get("b").size();
+            // over two and a half of a's old intervals: no result of a any more (one handed out before the
+            // unschedule is dropped, not reported), and b runs once soon on its new schedule, then hourly
             await().pollDelay(Duration.ofMillis(2500)).atMost(Duration.ofSeconds(5)).until(() -> true);
+            await().atMost(Duration.ofSeconds(10)).until(() -> inFlight.get("a").get() == 0);
             assertThat(lateness.get("a")).hasSize(a);
-            assertThat(lateness.get("b").size()).isLessThanOrEqualTo(b + 1); // the changed monitor runs once soon, then hourly
+            assertThat(lateness.get("b").size()).isLessThanOrEqualTo(b + 1);
             assertThat(scheduler.scheduled()).containsExactly("b");
+        }
+    }
+
+    @Test
+    void pausedAndResumedWithinAnIntervalItRunsOncePerIntervalAgain() {
+        try (CheckScheduler scheduler = new CheckScheduler(runner(Duration.ZERO), sink(), metrics, 10)) {
+            scheduler.start();
+            MonitorDefinition a = tcp("a", "2s");
+            scheduler.schedule(a);
+            await().atMost(Duration.ofSeconds(10)).until(() -> lateness.containsKey("a"));
+            // pause and resume (the watcher's unschedule and schedule) well inside one interval, three times
+            for (int i = 0; i < 3; i++) {
+                scheduler.unschedule("a");
+                scheduler.schedule(a);
+            }
+            // the entries left in the queue by the old schedules are dropped as they come due: one stays
+            await().atMost(Duration.ofSeconds(20)).until(() -> scheduler.queued() == 1);
+            int before = lateness.get("a").size();
+            long begin = System.nanoTime();
+            await().pollDelay(Duration.ofSeconds(12)).atMost(Duration.ofSeconds(30)).until(() -> true);
+            double intervals = (System.nanoTime() - begin) / 2e9;
+            int runs = lateness.get("a").size() - before;
+            // once per 2 s interval (plus one for the window's edges); a leftover entry matching the new
+            // schedule would give two per interval, for good
+            assertThat(runs).isBetween(1, (int) Math.floor(intervals) + 1);
+            assertThat(scheduler.queued()).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void aResultOfARemovedMonitorIsDropped() {
+        CheckRunner slowRunner = runner(Duration.ofSeconds(2));
+        try (CheckScheduler scheduler = new CheckScheduler(slowRunner, sink(), metrics, 10)) {
+            scheduler.start();
+            scheduler.schedule(tcp("slow-gone", "1s"));
+            await().atMost(Duration.ofSeconds(10)).until(() -> inFlight.containsKey("slow-gone") && inFlight.get("slow-gone").get() == 1);
+            scheduler.unschedule("slow-gone");
+            await().atMost(Duration.ofSeconds(20)).until(() -> inFlight.get("slow-gone").get() == 0);
+            await().during(Duration.ofSeconds(1)).atMost(Duration.ofSeconds(5)).until(() -> !lateness.containsKey("slow-gone"));
         }
     }
 }

@@ -166,6 +166,120 @@ class MonitorStoreTest {
     }
 
     @Test
+    void whatTheApiShowsMaskedGoesBackAsStored() {
+        catalog.putChannel(Defs.channel("name: slack\ntype: webhook\nurl: https://hooks.example.org/services/T00/B00/XXXX\n"
+                + "headers: {Authorization: 'Bearer hook-token', X-Team: ops}\n"));
+        catalog.putMonitor(Defs.monitor("name: web\ntype: http\ntarget: https://ops:pa55@shop.example.org/health\n"
+                + "headers: {Authorization: 'Basic abc'}\n"));
+        // a PUT of exactly what GET showed
+        Map<String, Object> shownChannel = io.switchboard.monitor.definition.DefinitionWriter.channel(
+                catalog.channel("slack").orElseThrow(), io.switchboard.monitor.definition.DefinitionWriter.Secrets.MASK);
+        assertThat(shownChannel).containsEntry("url", "https://hooks.example.org/***");
+        assertThat(shownChannel.get("headers")).isEqualTo(Map.of("Authorization", "***", "X-Team", "ops"));
+        Map<String, Object> shownMonitor = io.switchboard.monitor.definition.DefinitionWriter.monitor(
+                catalog.monitor("web").orElseThrow(), io.switchboard.monitor.definition.DefinitionWriter.Secrets.MASK);
+        assertThat(shownMonitor).containsEntry("target", "https://ops:***@shop.example.org/health");
+        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+        catalog.putChannel(io.switchboard.monitor.definition.DefinitionReader.channel(json.valueToTree(shownChannel)));
+        catalog.putMonitor(io.switchboard.monitor.definition.DefinitionReader.monitor(json.valueToTree(shownMonitor)));
+
+        ChannelDefinition.ChannelSettings.Webhook hook = (ChannelDefinition.ChannelSettings.Webhook) catalog.channel("slack")
+                .orElseThrow().settings();
+        assertThat(hook.url()).isEqualTo("https://hooks.example.org/services/T00/B00/XXXX");
+        assertThat(hook.headers()).containsEntry("Authorization", "Bearer hook-token").containsEntry("X-Team", "ops");
+        var web = catalog.monitor("web").orElseThrow();
+        assertThat(web.target()).isEqualTo("https://ops:pa55@shop.example.org/health");
+        assertThat(((io.switchboard.monitor.definition.CheckOptions.Http) web.options()).headers())
+                .containsEntry("Authorization", "Basic abc");
+        // a mask with nothing (or something else) behind it is refused, naming the field
+        assertThatThrownBy(() -> catalog.putChannel(Defs.channel("name: other\ntype: webhook\nurl: https://x.example.org/\n"
+                + "headers: {Authorization: '***'}\n")))
+                .isInstanceOfSatisfying(DefinitionException.class, e -> assertThat(e.field()).isEqualTo("headers.Authorization"));
+        assertThatThrownBy(() -> catalog.putChannel(Defs.channel("name: slack\ntype: webhook\nurl: https://elsewhere.example.org/***\n")))
+                .isInstanceOfSatisfying(DefinitionException.class, e -> assertThat(e.field()).isEqualTo("url"));
+        assertThatThrownBy(() -> catalog.putMonitor(Defs.monitor("name: web\ntype: http\ntarget: https://ops:***@other.example.org/\n")))
+                .isInstanceOfSatisfying(DefinitionException.class, e -> assertThat(e.field()).isEqualTo("target"));
+    }
+
+    @Test
+    void changesSinceReadsOnlyWhatWasWritten() {
+        catalog.importCatalog(CatalogFile.read(FILE, Set.of()), false);
+        MonitorCatalog.Changes all = catalog.changesSince(-1, 0, 0);
+        assertThat(all.changed()).hasSize(3);
+        assertThat(all.channels()).hasSize(2);
+        long revision = all.revision();
+        catalog.setPaused("panel", true);
+        MonitorCatalog.Changes one = catalog.changesSince(revision, 2, 1);
+        assertThat(one.changed()).containsOnlyKeys("panel");
+        assertThat(one.changed().get("panel").paused()).isTrue();
+        assertThat(one.names()).containsExactly("panel", "shop", "shop-dns");
+        assertThat(one.channels()).isNull();
+        assertThat(one.windows()).isNull();
+        catalog.removeMonitor("panel");
+        MonitorCatalog.Changes removed = catalog.changesSince(one.revision(), 2, 1);
+        assertThat(removed.changed()).isEmpty();
+        assertThat(removed.names()).containsExactly("shop", "shop-dns");
+        catalog.removeWindow("nightly");
+        assertThat(catalog.changesSince(removed.revision(), 2, 1).windows()).isEmpty();
+    }
+
+    @Test
+    void timelineNumbersStayDistinctUnderConcurrentAppends() throws Exception {
+        IncidentStore incidents = new IncidentStore(store.jdbi());
+        Incident incident = incidents.open("shop", NOW, NOW, 2, "refused", "refused", null,
+                List.of(new IncidentEvent(NOW, "opened", "shop is DOWN")));
+        int threads = 8;
+        int each = 25;
+        java.util.concurrent.CountDownLatch start = new java.util.concurrent.CountDownLatch(1);
+        List<Thread> workers = new java.util.ArrayList<>();
+        List<Throwable> failures = new java.util.concurrent.CopyOnWriteArrayList<>();
+        for (int t = 0; t < threads; t++) {
+            int id = t;
+            workers.add(Thread.ofPlatform().start(() -> {
+                try {
+                    start.await();
+                    for (int i = 0; i < each; i++) {
+                        incidents.event(incident.id(), new IncidentEvent(NOW, "notified", "worker " + id + " event " + i));
+                    }
+                } catch (Throwable e) {
+                    failures.add(e);
+                }
+            }));
+        }
+        start.countDown();
+        for (Thread worker : workers) {
+            worker.join(Duration.ofSeconds(60));
+        }
+        assertThat(failures).isEmpty();
+        assertThat(incidents.events(incident.id())).hasSize(1 + threads * each);
+        List<Integer> seqs = store.jdbi().withHandle(h -> h.createQuery(
+                "SELECT seq FROM monitor_incident_events WHERE incident_id = :id ORDER BY seq").bind("id", incident.id())
+                .mapTo(Integer.class).list());
+        assertThat(seqs).doesNotHaveDuplicates().hasSize(1 + threads * each).startsWith(1).endsWith(1 + threads * each);
+    }
+
+    @Test
+    void longModelNamesAndNulCharactersAreStored() {
+        IncidentStore incidents = new IncidentStore(store.jdbi());
+        Incident incident = incidents.open("shop", NOW, NOW, 2, "first\0error", "last\0error", null,
+                List.of(new IncidentEvent(NOW, "first_failure", "first failed check: first\0error")));
+        String model = "llm:accounts/example-provider/models/" + "a-very-long-fine-tuned-model-name-".repeat(4) + "v2";
+        incidents.setReport(incident.id(), "shop is\0 DOWN.", model);
+        incidents.setRecoveryReport(incident.id(), "shop is UP\0 again.");
+        incidents.resolve(incident.id(), NOW.plusSeconds(5), 3, "gone\0away", new IncidentEvent(NOW.plusSeconds(5), "resolved", "up"));
+        Incident stored = incidents.find(incident.id()).orElseThrow();
+        assertThat(stored.reportSource()).isEqualTo(model);
+        assertThat(stored.report()).isEqualTo("shop is DOWN.");
+        assertThat(stored.recoveryReport()).isEqualTo("shop is UP again.");
+        assertThat(stored.firstError()).isEqualTo("firsterror");
+        assertThat(stored.lastError()).isEqualTo("goneaway");
+        assertThat(incidents.events(incident.id()).getFirst().detail()).isEqualTo("first failed check: firsterror");
+        DeliveryLog deliveries = new DeliveryLog(store.jdbi());
+        deliveries.record(new DeliveryLog.Attempt(NOW, incident.id(), "shop", "hook", "webhook", "down", 1, "failed", "bad\0byte", 3));
+        assertThat(deliveries.list(incident.id(), null, null, null, 1).getFirst().error()).isEqualTo("badbyte");
+    }
+
+    @Test
     void pruneRemovesWhatTheFileDoesNotName() {
         catalog.importCatalog(CatalogFile.read(FILE, Set.of()), false);
         MonitorCatalog.ImportSummary summary = catalog.importCatalog(CatalogFile.read("""
@@ -215,6 +329,17 @@ class MonitorStoreTest {
         assertThat(results.recent("shop", 2, null)).hasSize(2).first().satisfies(r -> {
             assertThat(r.details()).containsEntry("status", 200);
             assertThat(r.startedAt()).isBefore(NOW);
+        });
+        // a result written without its details keeps everything else
+        ResultWriter quiet = new ResultWriter(store.jdbi(), metrics, 1000);
+        quiet.start();
+        quiet.submit(new ResultWriter.ResultRow("quiet", new CheckResult(CheckStatus.UP, NOW.minusSeconds(1), 7, null, List.of(),
+                Map.of("status", 200)), 0, false));
+        quiet.flush(Duration.ofSeconds(10));
+        quiet.close();
+        assertThat(results.recent("quiet", 1, null)).singleElement().satisfies(r -> {
+            assertThat(r.details()).isEmpty();
+            assertThat(r.latencyMillis()).isEqualTo(7);
         });
         assertThat(results.states()).containsKey("shop");
 

@@ -32,6 +32,7 @@ public final class LoopbackHttp implements AutoCloseable {
     private final Map<String, HttpHandler> handlers = new ConcurrentHashMap<>();
     private final List<Received> received = new CopyOnWriteArrayList<>();
     private final SSLContext tls;
+    private final String[] protocols;
     private volatile HttpServer server;
     private int port;
 
@@ -40,7 +41,13 @@ public final class LoopbackHttp implements AutoCloseable {
     }
 
     public LoopbackHttp(SSLContext tls) throws IOException {
+        this(tls, new String[0]);
+    }
+
+    /** An HTTPS server offering only the given TLS protocols (e.g. TLSv1.2, whose sessions resume by id). */
+    public LoopbackHttp(SSLContext tls, String... protocols) throws IOException {
         this.tls = tls;
+        this.protocols = protocols;
         start(0);
     }
 
@@ -48,7 +55,16 @@ public final class LoopbackHttp implements AutoCloseable {
         HttpServer created = tls == null ? HttpServer.create(new InetSocketAddress("127.0.0.1", wanted), 64)
                 : HttpsServer.create(new InetSocketAddress("127.0.0.1", wanted), 64);
         if (created instanceof HttpsServer https) {
-            https.setHttpsConfigurator(new HttpsConfigurator(tls));
+            https.setHttpsConfigurator(new HttpsConfigurator(tls) {
+                @Override
+                public void configure(com.sun.net.httpserver.HttpsParameters params) {
+                    javax.net.ssl.SSLParameters parameters = tls.getDefaultSSLParameters();
+                    if (protocols.length > 0) {
+                        parameters.setProtocols(protocols);
+                    }
+                    params.setSSLParameters(parameters);
+                }
+            });
         }
         created.setExecutor(Executors.newVirtualThreadPerTaskExecutor());
         created.createContext("/", this::dispatch);
