@@ -132,7 +132,10 @@ public class ChatLoad {
             throw new IllegalArgumentException("--people must be a multiple of --chats");
         }
         ExecutorService io = Executors.newFixedThreadPool(4);
-        HttpClient api = HttpClient.newBuilder().executor(io).connectTimeout(Duration.ofSeconds(10)).build();
+        // HTTP/1.1 with keep-alive, as a browser or an app talks to the API; the JDK client's default
+        // (HTTP/2 by h2c upgrade) would add an upgrade attempt to every new connection.
+        HttpClient api = HttpClient.newBuilder().executor(io).version(HttpClient.Version.HTTP_1_1)
+                .connectTimeout(Duration.ofSeconds(10)).build();
 
         log("signing up " + people + " people");
         String run = Long.toString(System.currentTimeMillis() % 1_000_000_000L, 36);

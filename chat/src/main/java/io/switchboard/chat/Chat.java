@@ -8,6 +8,7 @@ import io.switchboard.chat.store.Message;
 import io.switchboard.chat.store.MessageWriter;
 import io.switchboard.chat.stream.StreamEndpoint;
 import io.switchboard.platform.bus.Bus;
+import io.switchboard.platform.config.ConfigSection;
 import io.switchboard.platform.lifecycle.Component;
 import io.switchboard.platform.lifecycle.NodeContext;
 import io.switchboard.platform.lifecycle.NodeModule;
@@ -37,6 +38,11 @@ public final class Chat implements NodeModule {
     @Override
     public String name() {
         return "chat";
+    }
+
+    @Override
+    public void checkConfig(ConfigSection section) {
+        ChatSettings.from(section);
     }
 
     @Override

@@ -129,7 +129,7 @@ final class CatalogWatcher implements AutoCloseable {
             tracker.retain(next);
             gone.forEach(removed);
         }
-        log.info("monitors at revision {}: {} changed, {} removed; {} monitors, {} channels, {} maintenance windows", revision,
+        log.info("monitors at revision {}: changed {}, removed {}; now monitors {}, channels {}, maintenance windows {}", revision,
                 changes.changedNames().size(), gone.size(), monitors.size(), channels.size(), windows.size());
     }
 

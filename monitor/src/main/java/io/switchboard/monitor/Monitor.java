@@ -23,6 +23,7 @@ import io.switchboard.monitor.report.IncidentReports;
 import io.switchboard.monitor.report.ReportRewriter;
 import io.switchboard.monitor.schedule.CheckScheduler;
 import io.switchboard.platform.lifecycle.Component;
+import io.switchboard.platform.config.ConfigSection;
 import io.switchboard.platform.lifecycle.NodeContext;
 import io.switchboard.platform.lifecycle.NodeModule;
 import java.net.http.HttpClient;
@@ -68,6 +69,11 @@ public final class Monitor implements NodeModule {
     }
 
     @Override
+    public void checkConfig(ConfigSection section) {
+        MonitorSettings.from(section);
+    }
+
+    @Override
     public void assemble(NodeContext context) {
         MonitorSettings settings = MonitorSettings.from(context.section());
         Jdbi jdbi = context.store().jdbi();
@@ -106,7 +112,7 @@ public final class Monitor implements NodeModule {
                     watcher.start();
                     tracker.startSweeping(Duration.ofSeconds(1));
                     folder.start(Duration.ofMinutes(1));
-                    log.info("monitor: {} monitors scheduled, reports from {}", scheduler.size(),
+                    log.info("monitor: monitors scheduled: {}; reports from {}", scheduler.size(),
                             rewriter == null ? "the template" : "the template rewritten by " + settings.llmModel());
                 },
                 () -> {

@@ -86,13 +86,22 @@ public final class Telephony implements NodeModule {
     }
 
     @Override
-    public void assemble(NodeContext context) {
-        ConfigSection section = context.section();
+    public void checkConfig(ConfigSection section) {
         for (String key : section.asMap().keySet()) {
             if (!KNOWN_KEYS.contains(key)) {
                 throw section.problem(key, "unknown setting; telephony has " + KNOWN_KEYS);
             }
         }
+        RegistrarSettings registrar = registrarSettings(section);
+        transportSettings(section);
+        proxySettings(section, registrar.authenticate());
+        section.duration("maxCallDuration", Duration.ofHours(12));
+    }
+
+    @Override
+    public void assemble(NodeContext context) {
+        ConfigSection section = context.section();
+        checkConfig(section);
         RegistrarSettings registrarSettings = registrarSettings(section);
         TransportSettings transportSettings = transportSettings(section);
         String domain = context.config().domain();
@@ -155,8 +164,8 @@ public final class Telephony implements NodeModule {
                     bindings.start();
                     sweeper.scheduleWithFixedDelay(() -> expire(bindings), 1, 1, TimeUnit.SECONDS);
                     sweeper.scheduleWithFixedDelay(webSockets::ping, 25, 25, TimeUnit.SECONDS);
-                    log.info("telephony: {} accounts, {} registrations restored, domain {}", directory.size(),
-                            live.size(), domain);
+                    log.info("telephony: domain {}; accounts: {}; registrations restored: {}", domain, directory.size(),
+                            live.size());
                 },
                 () -> {
                     sweeper.shutdownNow();

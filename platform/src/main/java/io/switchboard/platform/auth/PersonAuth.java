@@ -86,36 +86,52 @@ public final class PersonAuth {
         this.meters = meters;
     }
 
+    /** Checks the {@code auth:} block without building anything; a bad value is a {@link io.switchboard.platform.config.ConfigException}. */
+    public static void checkConfig(ConfigSection section) {
+        Settings.from(section);
+    }
+
+    /** The {@code auth:} block, read and checked. */
+    private record Settings(boolean openSignUp, Duration accessTtl, Duration refreshTtl, int memory, int iterations,
+                            Duration window, int perUser, int perUserTotal, int perAddress) {
+        static Settings from(ConfigSection section) {
+            for (String key : section.asMap().keySet()) {
+                if (!KNOWN_KEYS.contains(key)) {
+                    throw section.problem(key, "unknown setting; auth has " + KNOWN_KEYS);
+                }
+            }
+            String signUp = section.string("signUp", "open").strip().toLowerCase(Locale.ROOT);
+            if (!signUp.equals("open") && !signUp.equals("closed")) {
+                throw section.problem("signUp", "\"" + signUp + "\" is not open or closed");
+            }
+            Duration accessTtl = section.duration("accessTokenTtl", Duration.ofMinutes(15));
+            Duration refreshTtl = section.duration("refreshTokenTtl", Duration.ofDays(30));
+            if (accessTtl.compareTo(Duration.ofSeconds(10)) < 0 || accessTtl.compareTo(Duration.ofDays(1)) > 0) {
+                throw section.problem("accessTokenTtl", accessTtl + " is outside 10s..1d");
+            }
+            if (refreshTtl.compareTo(accessTtl) < 0) {
+                throw section.problem("refreshTokenTtl", "must be at least accessTokenTtl");
+            }
+            int memory = section.integer("passwordHashMemory", 19_456, 8, 4 * 1024 * 1024);
+            int iterations = section.integer("passwordHashIterations", 2, 1, 100);
+            Duration window = section.duration("signInWindow", Duration.ofMinutes(15));
+            int perUser = section.integer("signInFailuresPerUser", 5, 1, 1_000_000);
+            int perUserTotal = section.integer("signInFailuresPerUserTotal", 100, 1, 1_000_000);
+            int perAddress = section.integer("signInFailuresPerAddress", 50, 1, 1_000_000);
+            return new Settings(signUp.equals("open"), accessTtl, refreshTtl, memory, iterations, window, perUser,
+                    perUserTotal, perAddress);
+        }
+    }
+
     /** Builds it from the {@code auth:} block; a bad value is a {@link io.switchboard.platform.config.ConfigException}. */
     public static PersonAuth fromConfig(ConfigSection section, org.jdbi.v3.core.Jdbi jdbi, Clock clock, MeterRegistry meters) {
-        for (String key : section.asMap().keySet()) {
-            if (!KNOWN_KEYS.contains(key)) {
-                throw section.problem(key, "unknown setting; auth has " + KNOWN_KEYS);
-            }
-        }
-        String signUp = section.string("signUp", "open").strip().toLowerCase(Locale.ROOT);
-        if (!signUp.equals("open") && !signUp.equals("closed")) {
-            throw section.problem("signUp", "\"" + signUp + "\" is not open or closed");
-        }
-        Duration accessTtl = section.duration("accessTokenTtl", Duration.ofMinutes(15));
-        Duration refreshTtl = section.duration("refreshTokenTtl", Duration.ofDays(30));
-        if (accessTtl.compareTo(Duration.ofSeconds(10)) < 0 || accessTtl.compareTo(Duration.ofDays(1)) > 0) {
-            throw section.problem("accessTokenTtl", accessTtl + " is outside 10s..1d");
-        }
-        if (refreshTtl.compareTo(accessTtl) < 0) {
-            throw section.problem("refreshTokenTtl", "must be at least accessTokenTtl");
-        }
-        int memory = section.integer("passwordHashMemory", 19_456, 8, 4 * 1024 * 1024);
-        int iterations = section.integer("passwordHashIterations", 2, 1, 100);
-        Duration window = section.duration("signInWindow", Duration.ofMinutes(15));
-        int perUser = section.integer("signInFailuresPerUser", 5, 1, 1_000_000);
-        int perUserTotal = section.integer("signInFailuresPerUserTotal", 100, 1, 1_000_000);
-        int perAddress = section.integer("signInFailuresPerAddress", 50, 1, 1_000_000);
-        PasswordHasher hasher = new PasswordHasher(memory, iterations, Runtime.getRuntime().availableProcessors());
-        Limits limits = new Limits(new FailureLimiter(perUser, window, clock), new FailureLimiter(perUserTotal, window, clock),
-                new FailureLimiter(perAddress, window, clock), new FailureLimiter(perAddress, Duration.ofHours(1), clock));
-        return new PersonAuth(new PersonStore(jdbi, clock), hasher, new SessionTokens(jdbi, clock, accessTtl, refreshTtl),
-                signUp.equals("open"), limits, clock, meters);
+        Settings s = Settings.from(section);
+        PasswordHasher hasher = new PasswordHasher(s.memory(), s.iterations(), Runtime.getRuntime().availableProcessors());
+        Limits limits = new Limits(new FailureLimiter(s.perUser(), s.window(), clock),
+                new FailureLimiter(s.perUserTotal(), s.window(), clock), new FailureLimiter(s.perAddress(), s.window(), clock),
+                new FailureLimiter(s.perAddress(), Duration.ofHours(1), clock));
+        return new PersonAuth(new PersonStore(jdbi, clock), hasher, new SessionTokens(jdbi, clock, s.accessTtl(), s.refreshTtl()),
+                s.openSignUp(), limits, clock, meters);
     }
 
     public PersonStore people() {
@@ -285,6 +301,10 @@ public final class PersonAuth {
         }
         String token = BearerToken.from(header).orElseThrow(() -> unauthorized(
                 "The Authorization header must use the Bearer scheme."));
+        if (AdminAuth.isAdminToken(token)) {
+            throw unauthorized("An admin token is not a person: sign in as a person (POST /api/v1/auth/sign-in;"
+                    + " an operator can be one, see 'switchboard user add NAME --admin') and send that access token.");
+        }
         return principal(token).orElseThrow(() -> ApiProblem.unauthorized(
                         "The access token is not valid or has expired; refresh it (POST /api/v1/auth/refresh) or sign in again.")
                 .withHeader("WWW-Authenticate", CHALLENGE + ", error=\"invalid_token\""));

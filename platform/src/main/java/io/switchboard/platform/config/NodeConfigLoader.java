@@ -182,7 +182,7 @@ public final class NodeConfigLoader {
         } catch (JsonProcessingException e) {
             String where = e.getLocation() == null ? ""
                     : " at line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr();
-            throw new ConfigException("config", file + " is not valid YAML" + where + ": " + e.getOriginalMessage());
+            throw new ConfigException("config", file + " is not valid YAML" + where + ": " + yamlProblem(e.getOriginalMessage()));
         }
         if (parsed == null) {
             return new LinkedHashMap<>();
@@ -195,6 +195,28 @@ public final class NodeConfigLoader {
     }
 
     @SuppressWarnings("unchecked")
+    /**
+     * SnakeYAML's message in one line: its first and its last statement ("while parsing a flow
+     * sequence ... expected ',' or ']', but got <stream end>"), without the quoted source and markers.
+     */
+    static String yamlProblem(String message) {
+        if (message == null) {
+            return "";
+        }
+        // SnakeYAML's statements start a line; the source it quotes and its ^ markers are indented,
+        // and " in 'reader', line L, column C:" says where (already given as the location).
+        java.util.List<String> statements = message.lines()
+                .filter(line -> !line.isBlank() && !line.startsWith(" ") && !line.startsWith("in '"))
+                .map(String::strip)
+                .toList();
+        if (statements.isEmpty()) {
+            return message.strip();
+        }
+        String first = statements.getFirst();
+        String last = statements.getLast();
+        return last.equals(first) ? first : first + " ... " + last;
+    }
+
     private static Map<String, Object> deepCopy(Map<?, ?> map) {
         Map<String, Object> copy = new LinkedHashMap<>();
         map.forEach((k, v) -> copy.put(String.valueOf(k), v instanceof Map<?, ?> m ? deepCopy(m) : v));

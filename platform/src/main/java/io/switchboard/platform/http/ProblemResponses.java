@@ -62,7 +62,7 @@ final class ProblemResponses {
             // A record's constructor refused the values; its message says why.
             detail = "Invalid request body: " + vie.getCause().getMessage();
         } else if (e instanceof StreamReadException || e instanceof MismatchedInputException) {
-            detail = "Invalid JSON in request body: " + e.getOriginalMessage()
+            detail = "Invalid JSON in request body: " + RequestBodies.withoutParserInternals(e.getOriginalMessage())
                     + (e.getLocation() == null ? "" : " (line " + e.getLocation().getLineNr()
                     + ", column " + e.getLocation().getColumnNr() + ")");
         } else {

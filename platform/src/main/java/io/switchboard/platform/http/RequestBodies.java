@@ -17,7 +17,7 @@ public final class RequestBodies {
             node = json.readTree(ctx.bodyAsBytes());
         } catch (JsonProcessingException e) {
             var where = e.getLocation();
-            throw ApiProblem.badRequest("The body must be a JSON object: " + e.getOriginalMessage()
+            throw ApiProblem.badRequest("The body must be a JSON object: " + withoutParserInternals(e.getOriginalMessage())
                     + (where == null ? "" : " (line " + where.getLineNr() + ", column " + where.getColumnNr() + ")"));
         } catch (java.io.IOException e) {
             throw ApiProblem.badRequest("The body could not be read as JSON.");
@@ -38,5 +38,11 @@ public final class RequestBodies {
             throw ApiProblem.badRequest("'" + field + "' must be a string.");
         }
         return value.asText();
+    }
+
+    /** Jackson's message without its "(start marker at [Source: ...; line: 1, column: 1])" asides. */
+    static String withoutParserInternals(String message) {
+        return message == null ? "" : message.replaceAll("\\s*\\(start marker at \\[Source:[^\\]]*\\][^)]*\\)", "")
+                .replaceAll("\\s*\\[Source:[^\\]]*\\]", "").strip();
     }
 }

@@ -100,8 +100,10 @@ public final class Node {
             }
             state = State.STARTING;
             long begin = System.nanoTime();
-            String step = "data directory";
+            String step = "config";
             try {
+                checkConfig();
+                step = "data directory";
                 Files.createDirectories(config.dataDir());
                 log.info("config: {}", config.describeOneLine());
                 log.info("data in {}", config.dataDir());
@@ -158,6 +160,15 @@ public final class Node {
                 }
                 throw new NodeStartException(step + ": " + (e.getMessage() == null ? e.toString() : e.getMessage()), e);
             }
+        }
+    }
+
+    /** Every block of the config, the platform's and the modules', before anything is touched. */
+    private void checkConfig() {
+        PersonAuth.checkConfig(config.section("auth"));
+        BusSettings.from(config.section("bus"));
+        for (NodeModule module : modules) {
+            module.checkConfig(config.section(module.name()));
         }
     }
 

@@ -22,6 +22,15 @@ public interface NodeModule {
      */
     String name();
 
+    /**
+     * Checks the module's config block before the node touches anything (data directory, store,
+     * ports), so a typo stops the node at once with one line naming the key. Throws
+     * {@link io.switchboard.platform.config.ConfigException}; {@code assemble} reads the same block
+     * again and may rely on it being valid.
+     */
+    default void checkConfig(io.switchboard.platform.config.ConfigSection section) {
+    }
+
     /** Whether {@code classpath:db/migration/<name>} holds migrations the node should run. */
     default boolean hasMigrations() {
         return true;

@@ -34,6 +34,17 @@ class NodeConfigLoaderTest {
     }
 
     @Test
+    void aFileThatIsNotYamlIsOneLineSayingWhere() throws IOException {
+        Path file = yaml("http: [\n  a: b\n");
+        assertThatThrownBy(() -> loader.load(file, Map.of(), Map.of()))
+                .isInstanceOfSatisfying(ConfigException.class, e -> {
+                    assertThat(e.problem()).contains("is not valid YAML at line 3")
+                            .contains("while parsing a flow sequence ... expected ',' or ']'");
+                    assertThat(e.problem()).doesNotContain("\n").doesNotContain("^");
+                });
+    }
+
+    @Test
     void defaultsNeedNoFileNoEnvironmentNoFlags() {
         NodeConfig config = loader.load(null, Map.of(), Map.of());
 

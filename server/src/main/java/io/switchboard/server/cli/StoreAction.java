@@ -46,6 +46,12 @@ abstract class StoreAction implements Callable<Integer> {
     int withStore(List<String> modules, StoreWork work) {
         NodeConfig nodeConfig = NodeAssembly.configLoader().load(config.configFile, env, config.flags());
         RootLogLevel.set("warn");
+        if (config.configFile == null && config.dataDir == null && !env.containsKey("SWITCHBOARD_DATA_DIR")
+                && !env.containsKey("SWITCHBOARD_STORE_URL")) {
+            // The commonest slip: the node runs with --data-dir X and the command is typed without it.
+            spec.commandLine().getErr().println("switchboard: no --data-dir or --config given: using the store in "
+                    + nodeConfig.dataDir() + " (a node started without --data-dir)");
+        }
         try (Store store = Store.open(nodeConfig.store())) {
             store.migrate("platform");
             for (String module : modules) {

@@ -45,7 +45,9 @@ abstract class ChatApiContract {
             assertThat(anonymous.headers().firstValue("WWW-Authenticate")).hasValueSatisfying(v -> assertThat(v).startsWith("Bearer"));
             assertThat(node().call(call[0], call[1], "forged.token.here", "{}", Map.of()).statusCode()).isEqualTo(401);
             // the admin token is not a person: chats belong to people
-            assertThat(node().call(call[0], call[1], node().adminToken(), "{}", Map.of()).statusCode()).isEqualTo(401);
+            HttpResponse<String> admin = node().call(call[0], call[1], node().adminToken(), "{}", Map.of());
+            assertThat(admin.statusCode()).isEqualTo(401);
+            assertThat(ChatNode.json(admin).get("detail").asText()).contains("admin token is not a person");
         }
     }
 

@@ -143,6 +143,36 @@ class NodeStartTest {
     }
 
     @Test
+    void aTypoInsideAModuleBlockStopsTheNodeBeforeItTouchesAnything() throws Exception {
+        String[][] typos = {{"telephony:\n  minExpire: 30\n", "telephony.minExpire: unknown setting"},
+                {"chat:\n  maxMessageLenght: 10\n", "chat.maxMessageLenght: unknown setting"},
+                {"monitor:\n  rawRetention: 1h\n", "monitor.rawRetention"},
+                {"auth:\n  signUp: maybe\n", "auth.signUp"},
+                {"bus:\n  url: http://example.org\n", "bus.url"}};
+        for (String[] typo : typos) {
+            Path fresh = dataDir.resolve("never-created-" + Math.abs(typo[0].hashCode()));
+            Path file = Files.writeString(dataDir.resolve("typo.yaml"), typo[0]);
+            Run run = cli("run", "--config", file.toString(), "--data-dir", fresh.toString(), "--http", "127.0.0.1:0",
+                    "--sip", "");
+            assertThat(run.exitCode()).as(typo[0]).isEqualTo(2);
+            assertThat(run.err().lines()).as(typo[0]).singleElement().asString()
+                    .startsWith("switchboard: invalid config: " + typo[1]);
+            assertThat(fresh).as("no data directory, no store, no admin token for " + typo[0]).doesNotExist();
+        }
+    }
+
+    @Test
+    void aSipUdpPortAnotherProcessHoldsIsRefusedNotShared() throws Exception {
+        try (java.net.DatagramSocket taken = new java.net.DatagramSocket(0, java.net.InetAddress.getLoopbackAddress())) {
+            int port = taken.getLocalPort();
+            Run run = cli("run", "--data-dir", dataDir.resolve("udp-taken").toString(), "--http", "127.0.0.1:0",
+                    "--sip", "udp:127.0.0.1:" + port);
+            assertThat(run.exitCode()).isEqualTo(1);
+            assertThat(run.err()).contains("cannot start").contains("udp 127.0.0.1:" + port + " is already in use");
+        }
+    }
+
+    @Test
     void badUsageIsOneLineAndExitCodeTwo() {
         for (String[] args : new String[][] {{"run", "--no-such-flag"}, {"frobnicate"}, {}, {"run", "--http"}}) {
             Run run = cli(args);

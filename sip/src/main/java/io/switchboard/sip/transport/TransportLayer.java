@@ -144,6 +144,9 @@ public final class TransportLayer {
                 .handler(new DatagramHandler());
         int copies = 1;
         if (epoll) {
+            if (point.port() != 0) {
+                refuseIfTaken(address);
+            }
             bootstrap.option(EpollChannelOption.SO_REUSEPORT, true);
             copies = threads;
         }
@@ -154,6 +157,22 @@ public final class TransportLayer {
             udpChannels.add(bootstrap.bind(new InetSocketAddress(point.host(), port)).sync().channel());
         }
         bound.add(new ListenPoint(Transport.UDP, point.host(), port));
+    }
+
+    /**
+     * SO_REUSEPORT lets any process of the same user bind the port too, and the kernel would then
+     * split the devices' datagrams between the two (a second node started by mistake would take
+     * half of every phone's traffic). So the port is first bound plainly, once, to learn whether
+     * someone has it.
+     */
+    private static void refuseIfTaken(InetSocketAddress address) {
+        try (java.net.DatagramSocket probe = new java.net.DatagramSocket(null)) {
+            probe.setReuseAddress(false);
+            probe.bind(address);
+        } catch (java.net.SocketException e) {
+            throw new IllegalStateException("udp " + address.getHostString() + ":" + address.getPort()
+                    + " is already in use (" + e.getMessage() + ")", e);
+        }
     }
 
     private void bindTcp(ListenPoint point) throws InterruptedException {

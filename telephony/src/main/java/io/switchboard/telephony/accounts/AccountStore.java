@@ -87,9 +87,15 @@ public final class AccountStore {
      */
     public int importAll(List<String[]> userPasswordPairs, String domain) {
         String realm = validDomain(domain);
-        for (String[] pair : userPasswordPairs) {
-            validUsername(pair[0]);
-            validPassword(pair[1]);
+        for (int i = 0; i < userPasswordPairs.size(); i++) {
+            String[] pair = userPasswordPairs.get(i);
+            try {
+                validUsername(pair[0]);
+                validPassword(pair[1]);
+            } catch (AccountException e) {
+                // name the entry: an import file has many
+                throw new AccountException(e.kind(), "entry " + (i + 1) + " ('" + pair[0] + "'): " + e.getMessage());
+            }
         }
         long now = clock.millis();
         return jdbi.inTransaction(h -> {

@@ -112,7 +112,7 @@ public final class CallTracker implements AutoCloseable {
             open++;
         }
         if (open > 0) {
-            log.info("{} calls in progress recorded as interrupted: the node is stopping", open);
+            log.info("the node is stopping; calls in progress recorded as interrupted: {}", open);
         }
         store.close();
     }
