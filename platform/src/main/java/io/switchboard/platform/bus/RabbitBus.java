@@ -15,6 +15,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ArrayBlockingQueue;
@@ -62,6 +63,12 @@ public final class RabbitBus implements Bus, AutoCloseable {
     private final String busId = UUID.randomUUID().toString();
     private final BlockingQueue<Outgoing> outbound = new ArrayBlockingQueue<>(OUTBOUND_CAPACITY);
     private final Map<String, Set<Class<?>>> topics = new ConcurrentHashMap<>();
+    /**
+     * Incoming type names already looked up, by "topic\ntype name"; cleared when a subscription adds
+     * a type, and when it would hold more than {@link #MAX_TYPE_NAMES} (a broker could send many names).
+     */
+    private final Map<String, Optional<Class<?>>> acceptedTypes = new ConcurrentHashMap<>();
+    private static final int MAX_TYPE_NAMES = 1000;
     private final Thread owner;
     private final Counter published;
     private final Counter received;
@@ -73,7 +80,7 @@ public final class RabbitBus implements Bus, AutoCloseable {
     private volatile Channel consumerChannel;
     private volatile String queue;
 
-    private record Outgoing(String topic, String type, byte[] body) {
+    private record Outgoing(String topic, Object event) {
     }
 
     public RabbitBus(BusSettings settings, ObjectMapper json, MeterRegistry meters) {
@@ -101,18 +108,14 @@ public final class RabbitBus implements Bus, AutoCloseable {
         return connected;
     }
 
+    /**
+     * Delivers locally at once and queues the event for the other nodes; it is written as JSON on
+     * the bus's own thread, not the publisher's (which is often a hot one, like the chat writer).
+     */
     @Override
     public void publish(String topic, Object event) {
         local.publish(topic, event);
-        byte[] body;
-        try {
-            body = json.writeValueAsBytes(event);
-        } catch (IOException e) {
-            droppedUnreadable.increment();
-            log.error("an event for {} cannot be written as JSON; other nodes will not see it", topic, e);
-            return;
-        }
-        if (!outbound.offer(new Outgoing(topic, event.getClass().getName(), body))) {
+        if (!outbound.offer(new Outgoing(topic, event))) {
             droppedOverflow.increment();
         }
     }
@@ -120,6 +123,7 @@ public final class RabbitBus implements Bus, AutoCloseable {
     @Override
     public <T> Subscription subscribe(String topic, Class<T> type, Consumer<T> handler) {
         Subscription subscription = local.subscribe(topic, type, handler);
+        acceptedTypes.clear();
         boolean newTopic = topics.computeIfAbsent(topic, t -> new CopyOnWriteArraySet<>()).add(type)
                 && topics.get(topic).size() == 1;
         if (newTopic && connected) {
@@ -171,9 +175,17 @@ public final class RabbitBus implements Bus, AutoCloseable {
                         outbound.drainTo(unconfirmed, PUBLISH_BATCH - 1);
                     }
                     for (Outgoing out : unconfirmed) {
+                        byte[] body;
+                        try {
+                            body = json.writeValueAsBytes(out.event());
+                        } catch (IOException e) {
+                            droppedUnreadable.increment();
+                            log.error("an event for {} cannot be written as JSON; other nodes will not see it", out.topic(), e);
+                            continue;
+                        }
                         AMQP.BasicProperties props = new AMQP.BasicProperties.Builder()
-                                .contentType("application/json").type(out.type()).appId(busId).build();
-                        publisher.basicPublish(settings.exchange(), out.topic(), props, out.body());
+                                .contentType("application/json").type(out.event().getClass().getName()).appId(busId).build();
+                        publisher.basicPublish(settings.exchange(), out.topic(), props, body);
                     }
                     publisher.waitForConfirmsOrDie(CONFIRM_TIMEOUT.toMillis());
                     published.increment(unconfirmed.size());
@@ -226,6 +238,11 @@ public final class RabbitBus implements Bus, AutoCloseable {
             consumerChannel = consumer;
             queue = declared;
             connected = true;
+            // A topic subscribed while this connected saw connected == false and did not bind
+            // itself; binding again is harmless, so every topic is bound once more now.
+            for (String topic : topics.keySet()) {
+                consumer.queueBind(declared, settings.exchange(), topic);
+            }
             log.info("bus connected to RabbitMQ at {} (exchange {})", settings.url(), settings.exchange());
             return publisher;
         } catch (Exception e) {
@@ -286,10 +303,22 @@ public final class RabbitBus implements Bus, AutoCloseable {
         }
     }
 
-    /** The class named by an incoming event, if a subscriber of the topic takes it. */
+    /** The class named by an incoming event, if a subscriber of the topic takes it (looked up once per topic and name). */
     private Class<?> acceptedType(String topic, String typeName) {
+        if (typeName == null) {
+            return null;
+        }
+        if (acceptedTypes.size() >= MAX_TYPE_NAMES) {
+            acceptedTypes.clear();
+        }
+        Optional<Class<?>> known = acceptedTypes.computeIfAbsent(topic + "\n" + typeName,
+                k -> Optional.ofNullable(findAcceptedType(topic, typeName)));
+        return known.orElse(null);
+    }
+
+    private Class<?> findAcceptedType(String topic, String typeName) {
         Set<Class<?>> wanted = topics.get(topic);
-        if (wanted == null || typeName == null) {
+        if (wanted == null) {
             return null;
         }
         for (Class<?> type : wanted) {

@@ -71,6 +71,96 @@ class RabbitBusTest {
         return factory;
     }
 
+    /** The bus contract between two nodes on one exchange. */
+    @org.junit.jupiter.api.Nested
+    class BetweenTwoNodes extends BusContract {
+        private final RabbitBus a = node(BROKER);
+        private final RabbitBus b = node(BROKER);
+
+        @Override
+        Bus publisher() {
+            return a;
+        }
+
+        @Override
+        Bus receiver() {
+            return b;
+        }
+
+        @Override
+        void ready() {
+            a.start();
+            b.start();
+            await().atMost(Duration.ofSeconds(20)).until(() -> a.isConnected() && b.isConnected());
+        }
+    }
+
+    @Test
+    void aBrokerThatComesUpLateGetsWhatWasPublishedBefore() throws Exception {
+        RabbitBus b = node(BROKER);
+        List<Integer> atB = new CopyOnWriteArrayList<>();
+        b.subscribe("talk", Said.class, said -> atB.add(said.n()));
+        b.start();
+        await().atMost(Duration.ofSeconds(20)).until(b::isConnected);
+        int port;
+        try (java.net.ServerSocket probe = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            port = probe.getLocalPort();
+        }
+        // nothing listens on that port yet: the first connection fails, and keeps failing
+        RabbitBus a = node(URI.create("amqp://127.0.0.1:" + port + "/"));
+        a.start();
+        for (int i = 0; i < 10; i++) {
+            a.publish("talk", new Said("before the broker", i));
+        }
+        Thread.sleep(500);
+        assertThat(a.isConnected()).isFalse();
+        try (LoopbackForwarder forwarder = new LoopbackForwarder(port, BROKER.getPort())) {
+            await().atMost(Duration.ofSeconds(30)).untilAsserted(() ->
+                    assertThat(atB).containsAll(IntStream.range(0, 10).boxed().toList()));
+            assertThat(a.isConnected()).isTrue();
+        }
+    }
+
+    /** A TCP forwarder on loopback: the broker "comes up" on a port when it starts. */
+    private static final class LoopbackForwarder implements AutoCloseable {
+        private final java.net.ServerSocket server;
+        private final List<java.net.Socket> sockets = new CopyOnWriteArrayList<>();
+
+        LoopbackForwarder(int port, int target) throws java.io.IOException {
+            server = new java.net.ServerSocket(port, 50, java.net.InetAddress.getLoopbackAddress());
+            Thread.ofVirtual().start(() -> {
+                while (!server.isClosed()) {
+                    try {
+                        java.net.Socket in = server.accept();
+                        java.net.Socket out = new java.net.Socket(java.net.InetAddress.getLoopbackAddress(), target);
+                        sockets.add(in);
+                        sockets.add(out);
+                        Thread.ofVirtual().start(() -> pump(in, out));
+                        Thread.ofVirtual().start(() -> pump(out, in));
+                    } catch (java.io.IOException e) {
+                        return;
+                    }
+                }
+            });
+        }
+
+        private static void pump(java.net.Socket from, java.net.Socket to) {
+            try {
+                from.getInputStream().transferTo(to.getOutputStream());
+            } catch (java.io.IOException e) {
+                // one side closed
+            }
+        }
+
+        @Override
+        public void close() throws java.io.IOException {
+            server.close();
+            for (java.net.Socket socket : sockets) {
+                socket.close();
+            }
+        }
+    }
+
     @Test
     void eventsReachOtherNodesInOrderAndTheirOwnSubscribersOnce() {
         RabbitBus a = node(BROKER);

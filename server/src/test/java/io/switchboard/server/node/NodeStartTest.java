@@ -16,6 +16,7 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
@@ -163,10 +164,15 @@ class NodeStartTest {
 
     @Test
     void aSipUdpPortAnotherProcessHoldsIsRefusedNotShared() throws Exception {
-        try (java.net.DatagramSocket taken = new java.net.DatagramSocket(0, java.net.InetAddress.getLoopbackAddress())) {
-            int port = taken.getLocalPort();
-            Run run = cli("run", "--data-dir", dataDir.resolve("udp-taken").toString(), "--http", "127.0.0.1:0",
-                    "--sip", "udp:127.0.0.1:" + port);
+        // Held the way another node holds it: with SO_REUSEPORT, which would let a plain bind of ours succeed.
+        try (java.nio.channels.DatagramChannel taken = java.nio.channels.DatagramChannel.open()) {
+            taken.setOption(java.net.StandardSocketOptions.SO_REUSEPORT, true);
+            taken.bind(new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0));
+            int port = ((java.net.InetSocketAddress) taken.getLocalAddress()).getPort();
+            // Bounded: were the port shared, the node would start and serve instead of returning.
+            Run run = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(Duration.ofSeconds(60), () ->
+                    cli("run", "--data-dir", dataDir.resolve("udp-taken").toString(), "--http", "127.0.0.1:0",
+                            "--sip", "udp:127.0.0.1:" + port));
             assertThat(run.exitCode()).isEqualTo(1);
             assertThat(run.err()).contains("cannot start").contains("udp 127.0.0.1:" + port + " is already in use");
         }
