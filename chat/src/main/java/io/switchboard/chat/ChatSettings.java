@@ -11,11 +11,7 @@ public record ChatSettings(int maxMessageLength, int maxMembers, int streamQueue
             "streamHeartbeat", "resumeWindow", "writerQueue");
 
     public static ChatSettings from(ConfigSection section) {
-        for (String key : section.asMap().keySet()) {
-            if (!KNOWN_KEYS.contains(key)) {
-                throw section.problem(key, "unknown setting; chat has " + KNOWN_KEYS);
-            }
-        }
+        section.allowOnly(KNOWN_KEYS);
         Duration heartbeat = section.duration("streamHeartbeat", Duration.ofSeconds(20));
         if (heartbeat.compareTo(Duration.ofSeconds(1)) < 0 || heartbeat.compareTo(Duration.ofMinutes(10)) > 0) {
             throw section.problem("streamHeartbeat", heartbeat + " is outside 1s..10m");

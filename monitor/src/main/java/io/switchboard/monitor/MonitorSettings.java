@@ -26,11 +26,7 @@ public record MonitorSettings(int maxConcurrentChecks, Duration rawRetention, Du
     }
 
     public static MonitorSettings from(ConfigSection s) {
-        for (String key : s.asMap().keySet()) {
-            if (!KEYS.contains(key)) {
-                throw s.problem(key, "unknown setting; monitor has " + KEYS);
-            }
-        }
+        s.allowOnly(KEYS);
         Duration raw = s.duration("rawRetention", Duration.ofDays(7));
         if (raw.compareTo(Duration.ofHours(2)) < 0) {
             throw s.problem("rawRetention", "must be at least 2h (raw results are folded into hours first)");

@@ -87,11 +87,7 @@ public final class Telephony implements NodeModule {
 
     @Override
     public void checkConfig(ConfigSection section) {
-        for (String key : section.asMap().keySet()) {
-            if (!KNOWN_KEYS.contains(key)) {
-                throw section.problem(key, "unknown setting; telephony has " + KNOWN_KEYS);
-            }
-        }
+        section.allowOnly(KNOWN_KEYS);
         RegistrarSettings registrar = registrarSettings(section);
         transportSettings(section);
         proxySettings(section, registrar.authenticate());

@@ -1,13 +1,8 @@
 package io.switchboard.platform.auth;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.FileSystems;
-import java.nio.file.Files;
+import io.switchboard.platform.store.PrivateFile;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
 import java.time.Clock;
 import java.util.Base64;
@@ -86,30 +81,9 @@ public final class AdminTokens {
         }
         String token = create("first start");
         Path file = dataDir.resolve(TOKEN_FILE).toAbsolutePath();
-        writeOwnerOnly(file, token + "\n");
+        PrivateFile.write(file, token + "\n");
         log.info("first admin token written to {} (use it as 'Authorization: Bearer <token>')", file);
         return Optional.of(file);
-    }
-
-    /** Writes through a temporary file created 0600, so the token is never readable by others, even briefly. */
-    static void writeOwnerOnly(Path file, String content) throws IOException {
-        Path dir = file.getParent();
-        Files.createDirectories(dir);
-        boolean posix = FileSystems.getDefault().supportedFileAttributeViews().contains("posix");
-        Path temp = posix
-                ? Files.createTempFile(dir, ".admin-token", ".tmp",
-                        PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")))
-                : Files.createTempFile(dir, ".admin-token", ".tmp");
-        try {
-            Files.writeString(temp, content, StandardCharsets.UTF_8);
-            try {
-                Files.move(temp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(temp, file, StandardCopyOption.REPLACE_EXISTING);
-            }
-        } finally {
-            Files.deleteIfExists(temp);
-        }
     }
 
     static String hash(String token) {

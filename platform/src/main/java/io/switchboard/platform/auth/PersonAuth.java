@@ -95,11 +95,7 @@ public final class PersonAuth {
     private record Settings(boolean openSignUp, Duration accessTtl, Duration refreshTtl, int memory, int iterations,
                             Duration window, int perUser, int perUserTotal, int perAddress) {
         static Settings from(ConfigSection section) {
-            for (String key : section.asMap().keySet()) {
-                if (!KNOWN_KEYS.contains(key)) {
-                    throw section.problem(key, "unknown setting; auth has " + KNOWN_KEYS);
-                }
-            }
+            section.allowOnly(KNOWN_KEYS);
             String signUp = section.string("signUp", "open").strip().toLowerCase(Locale.ROOT);
             if (!signUp.equals("open") && !signUp.equals("closed")) {
                 throw section.problem("signUp", "\"" + signUp + "\" is not open or closed");

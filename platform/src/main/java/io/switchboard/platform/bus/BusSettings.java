@@ -21,11 +21,7 @@ public record BusSettings(URI url, String user, String password, String exchange
 
     /** The RabbitMQ settings, or empty for the in-process bus. */
     public static Optional<BusSettings> from(ConfigSection section) {
-        for (String key : section.asMap().keySet()) {
-            if (!KNOWN_KEYS.contains(key)) {
-                throw section.problem(key, "unknown setting; bus has " + KNOWN_KEYS);
-            }
-        }
+        section.allowOnly(KNOWN_KEYS);
         Optional<String> raw = section.string("url");
         if (raw.isEmpty() || raw.get().isBlank()) {
             return Optional.empty();

@@ -194,6 +194,19 @@ public final class ConfigSection {
         return new ConfigSection(fullKey(key), (Map<String, Object>) value, Map.of());
     }
 
+    /**
+     * Refuses a key that is not one of {@code known}: a typo must stop the node, not be ignored.
+     *
+     * @throws ConfigException naming the key and listing the known ones
+     */
+    public void allowOnly(List<String> known) {
+        for (String key : values.keySet()) {
+            if (!known.contains(key)) {
+                throw problem(key, "unknown setting; " + name + " has " + known);
+            }
+        }
+    }
+
     /** A ConfigException for {@code key} in this section, mentioning where the value came from. */
     public ConfigException problem(String key, String problem) {
         return new ConfigException(fullKey(key), problem + originSuffix(origins.get(key)));

@@ -7,14 +7,13 @@ import io.switchboard.monitor.definition.DefinitionException;
 import io.switchboard.monitor.definition.DurationText;
 import io.switchboard.monitor.definition.MonitorCatalog;
 import io.switchboard.monitor.definition.MonitorDefinition;
+import io.switchboard.platform.store.PrivateFile;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Clock;
 import java.util.HashSet;
 import java.util.List;
@@ -114,26 +113,18 @@ public final class MonitorCommand implements Runnable {
         @Override
         public Integer call() {
             return withCatalog(catalog -> {
-                String yaml = CatalogFile.write(catalog.load());
+                Catalog written = catalog.load();
+                String yaml = CatalogFile.write(written);
                 if (file == null || file.equals("-")) {
                     spec.commandLine().getOut().print(yaml);
                     spec.commandLine().getOut().flush();
                     return 0;
                 }
                 try {
-                    Path target = Path.of(file).toAbsolutePath();
-                    Path temp = Files.createTempFile(target.getParent(), ".monitors", ".yaml.tmp");
-                    try {
-                        Files.setPosixFilePermissions(temp, PosixFilePermissions.fromString("rw-------"));
-                    } catch (UnsupportedOperationException e) {
-                        // not a POSIX file system: the default permissions stand
-                    }
-                    Files.writeString(temp, yaml);
-                    Files.move(temp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+                    PrivateFile.write(Path.of(file), yaml);
                 } catch (IOException e) {
                     return fail(file + ": cannot be written: " + e.getMessage());
                 }
-                Catalog written = catalog.load();
                 say("exported " + count(written.channels().size(), "channel") + ", " + count(written.monitors().size(), "monitor")
                         + ", " + count(written.maintenance().size(), "maintenance window") + " to " + file);
                 return 0;
