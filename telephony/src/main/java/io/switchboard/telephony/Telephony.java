@@ -96,8 +96,9 @@ public final class Telephony implements NodeModule {
 
     @Override
     public void assemble(NodeContext context) {
+        // Node.start has run checkConfig on this same block before anything started (the only
+        // caller of assemble); the settings below are read from the block it accepted.
         ConfigSection section = context.section();
-        checkConfig(section);
         RegistrarSettings registrarSettings = registrarSettings(section);
         TransportSettings transportSettings = transportSettings(section);
         String domain = context.config().domain();

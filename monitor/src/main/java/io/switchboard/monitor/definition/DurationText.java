@@ -1,36 +1,24 @@
 package io.switchboard.monitor.definition;
 
+import io.switchboard.platform.config.ConfigSection;
 import java.time.Duration;
-import java.util.Locale;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * Durations as people write them in the monitor file and the API: a whole number with a unit,
- * {@code 500ms}, {@code 10s}, {@code 5m}, {@code 2h}, {@code 7d} (the node config's grammar).
- * Written back in the largest unit that keeps the value exact, so a round trip is stable.
+ * {@code 500ms}, {@code 10s}, {@code 5m}, {@code 2h}, {@code 7d}. They are read with the node
+ * config's parser, {@link ConfigSection#parseDuration(String)}, so both files take the same
+ * grammar; written back in the largest unit that keeps the value exact, so a round trip is stable.
  */
 public final class DurationText {
-    private static final Pattern DURATION = Pattern.compile("(\\d{1,12})\\s*(ms|s|m|h|d)");
-
     private DurationText() {
     }
 
-    /** @throws IllegalArgumentException with a message for people */
+    /**
+     * @throws IllegalArgumentException with a message for people
+     * @see ConfigSection#parseDuration(String)
+     */
     public static Duration parse(String text) {
-        Matcher m = DURATION.matcher(text.strip().toLowerCase(Locale.ROOT));
-        if (!m.matches()) {
-            throw new IllegalArgumentException("\"" + text + "\" is not a duration; expected a number with a unit,"
-                    + " e.g. 500ms, 30s, 5m, 2h, 1d");
-        }
-        long amount = Long.parseLong(m.group(1));
-        return switch (m.group(2)) {
-            case "ms" -> Duration.ofMillis(amount);
-            case "s" -> Duration.ofSeconds(amount);
-            case "m" -> Duration.ofMinutes(amount);
-            case "h" -> Duration.ofHours(amount);
-            default -> Duration.ofDays(amount);
-        };
+        return ConfigSection.parseDuration(text);
     }
 
     public static String format(Duration duration) {

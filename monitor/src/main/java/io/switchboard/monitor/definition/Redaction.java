@@ -38,11 +38,6 @@ public final class Redaction {
         return m.group(1) + m.group(2) + ":" + DefinitionReader.MASK + "@" + target.substring(m.end());
     }
 
-    /** Whether the target carries a password in its user information. */
-    public static boolean hasPassword(String target) {
-        return target != null && !target(target).equals(target);
-    }
-
     /**
      * A webhook URL as shown: scheme, host and port, the path replaced by {@value DefinitionReader#MASK}
      * ({@code https://hooks.slack.com/***}); user information and query are dropped.

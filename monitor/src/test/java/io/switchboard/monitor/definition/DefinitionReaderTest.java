@@ -78,6 +78,11 @@ class DefinitionReaderTest {
         assertThat(error(monitor("type: http\ntarget: http://x/\ninterval: 10")).describe())
                 .isEqualTo("monitors[0] (shop).interval: expected a duration with a unit such as 30s, got 10 (a bare number's unit"
                         + " would be a guess)");
+        assertThat(error(monitor("type: http\ntarget: http://x/\ninterval: 10 seconds")).describe())
+                .isEqualTo("monitors[0] (shop).interval: \"10 seconds\" is not a duration; expected a number with a unit,"
+                        + " e.g. 500ms, 30s, 5m, 2h, 1d");
+        assertThat(error(monitor("type: http\ntarget: http://x/\nreminderEvery: 999999999999d")).describe())
+                .isEqualTo("monitors[0] (shop).reminderEvery: \"999999999999d\" is too large");
         assertThat(error(monitor("type: http\ntarget: http://x/\nintreval: 10s")).describe())
                 .startsWith("monitors[0] (shop).intreval: unknown key; http monitors have [name, type, target, interval,");
         assertThat(error(monitor("type: ping\ntarget: x")).describe())

@@ -135,24 +135,41 @@ public final class ConfigSection {
     }
 
     static Duration parseDuration(String fullKey, String text, String origin) {
+        try {
+            return parseDuration(text);
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(fullKey, e.getMessage() + originSuffix(origin));
+        }
+    }
+
+    /**
+     * A duration in the grammar of {@link #duration}: a whole number and a unit ({@code ms},
+     * {@code s}, {@code m}, {@code h}, {@code d}), case and spaces around it ignored. Also the
+     * grammar of other files people write (the monitor file), so it is the same everywhere.
+     *
+     * @throws IllegalArgumentException with a message for people, without a key: {@code "30" is
+     *     not a duration; ...}, or {@code is too large} when the milliseconds do not fit a long
+     */
+    public static Duration parseDuration(String text) {
         Matcher m = DURATION.matcher(text.strip().toLowerCase(Locale.ROOT));
         if (!m.matches()) {
-            throw new ConfigException(fullKey, "\"" + text + "\" is not a duration; expected a number with a unit,"
-                    + " e.g. 500ms, 30s, 5m, 2h, 1d" + originSuffix(origin));
+            throw new IllegalArgumentException("\"" + text + "\" is not a duration; expected a number with a unit,"
+                    + " e.g. 500ms, 30s, 5m, 2h, 1d");
         }
-        long amount;
         try {
-            amount = Long.parseLong(m.group(1));
-        } catch (NumberFormatException e) {
-            throw new ConfigException(fullKey, "\"" + text + "\" is too large" + originSuffix(origin));
+            long amount = Long.parseLong(m.group(1));
+            Duration duration = switch (m.group(2)) {
+                case "ms" -> Duration.ofMillis(amount);
+                case "s" -> Duration.ofSeconds(amount);
+                case "m" -> Duration.ofMinutes(amount);
+                case "h" -> Duration.ofHours(amount);
+                default -> Duration.ofDays(amount);
+            };
+            duration.toMillis(); // readers work in milliseconds: refuse what they cannot hold
+            return duration;
+        } catch (NumberFormatException | ArithmeticException e) {
+            throw new IllegalArgumentException("\"" + text + "\" is too large");
         }
-        return switch (m.group(2)) {
-            case "ms" -> Duration.ofMillis(amount);
-            case "s" -> Duration.ofSeconds(amount);
-            case "m" -> Duration.ofMinutes(amount);
-            case "h" -> Duration.ofHours(amount);
-            default -> Duration.ofDays(amount);
-        };
     }
 
     /** A list from a YAML list or from a comma-separated string (as environment variables give). */

@@ -194,7 +194,6 @@ public final class NodeConfigLoader {
         return deepCopy(map);
     }
 
-    @SuppressWarnings("unchecked")
     /**
      * SnakeYAML's message in one line: its first and its last statement ("while parsing a flow
      * sequence ... expected ',' or ']', but got <stream end>"), without the quoted source and markers.

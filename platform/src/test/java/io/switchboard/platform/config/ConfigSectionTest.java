@@ -49,6 +49,26 @@ class ConfigSectionTest {
     }
 
     @Test
+    void durationsTooLargeForMillisecondsAreRefusedByName() {
+        ConfigSection huge = ConfigSection.of("telephony", Map.of("a", "99999999999999999999s",
+                "b", "999999999999999999d", "c", "9223372036854776s"));
+        assertThatThrownBy(() -> huge.duration("a", null))
+                .isInstanceOf(ConfigException.class).hasMessage("telephony.a: \"99999999999999999999s\" is too large");
+        assertThatThrownBy(() -> huge.duration("b", null))
+                .isInstanceOf(ConfigException.class).hasMessage("telephony.b: \"999999999999999999d\" is too large");
+        assertThatThrownBy(() -> huge.duration("c", null))
+                .isInstanceOf(ConfigException.class).hasMessage("telephony.c: \"9223372036854776s\" is too large");
+    }
+
+    @Test
+    void theDurationParserWithoutAKeyGivesTheSameWords() {
+        assertThat(ConfigSection.parseDuration(" 5 M ")).isEqualTo(Duration.ofMinutes(5));
+        assertThatThrownBy(() -> ConfigSection.parseDuration("30"))
+                .isExactlyInstanceOf(IllegalArgumentException.class)
+                .hasMessage("\"30\" is not a duration; expected a number with a unit, e.g. 500ms, 30s, 5m, 2h, 1d");
+    }
+
+    @Test
     void environmentOriginIsMentioned() {
         ConfigSection fromEnv = new ConfigSection("telephony", Map.of("minExpires", "soon"),
                 Map.of("minExpires", "SWITCHBOARD_TELEPHONY_MIN_EXPIRES"));

@@ -5,6 +5,7 @@ import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import io.switchboard.platform.auth.AdminAuth;
 import io.switchboard.platform.http.ApiProblem;
+import io.switchboard.platform.http.QueryParams;
 import io.switchboard.telephony.calls.ActiveCall;
 import io.switchboard.telephony.calls.CallRecord;
 import io.switchboard.telephony.calls.CallRecordStore;
@@ -82,7 +83,7 @@ public final class CallsApi {
         if (from != null && to != null && from > to) {
             throw ApiProblem.badRequest("'from' must not be after 'to'.");
         }
-        int limit = limitParam(ctx);
+        int limit = QueryParams.intParam(ctx, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT);
         String cursor = ctx.queryParam("cursor");
         if (cursor != null && cursor.isBlank()) {
             cursor = null;
@@ -123,24 +124,6 @@ public final class CallsApi {
             throw ApiProblem.badRequest("'" + name + "' must be an ISO-8601 instant (2025-01-31T12:00:00Z) or epoch "
                     + "milliseconds, not '" + shorten(value) + "'.");
         }
-    }
-
-    private static int limitParam(Context ctx) {
-        String value = ctx.queryParam("limit");
-        if (value == null || value.isBlank()) {
-            return DEFAULT_LIMIT;
-        }
-        int limit;
-        try {
-            limit = Integer.parseInt(value.strip());
-        } catch (NumberFormatException e) {
-            limit = -1;
-        }
-        if (limit < 1 || limit > MAX_LIMIT) {
-            throw ApiProblem.badRequest("'limit' must be an integer from 1 to " + MAX_LIMIT + ", not '"
-                    + shorten(value) + "'.");
-        }
-        return limit;
     }
 
     private static String shorten(String value) {
