@@ -9,7 +9,9 @@ import io.switchboard.sip.transport.SipFlow;
  * A server transaction, INVITE (RFC 3261 §17.2.1 with the Accepted state of RFC 6026 §7.1) or
  * non-INVITE (§17.2.2). It absorbs request retransmissions, retransmits the last response when the
  * peer retransmits, retransmits INVITE error responses over UDP until the ACK comes (Timer G), and
- * lingers after the final response to catch late retransmissions (Timers H, I, J, L).
+ * lingers after the final response to catch late retransmissions (Timers H, I, J, L). A completed
+ * non-INVITE transaction over UDP hands its response to the layer's {@link LingeringResponses} and
+ * goes at once; the layer answers its retransmissions until Timer J.
  * <p>
  * Methods are synchronized: a transaction is touched by the I/O thread that read the request, the
  * thread the TU answers on, and the timer thread. After the final response only the encoded bytes
@@ -134,10 +136,10 @@ public final class ServerTransaction {
             endTimer = layer.schedule(this::timerH, layer.timers().timeout64Millis());
         } else {
             state = State.COMPLETED;
-            if (unreliable) {
-                endTimer = layer.schedule(this::terminate, layer.timers().timeout64Millis()); // Timer J
+            if (!unreliable || layer.linger(this, responseFlow, lastResponse)) {
+                terminate(); // over UDP the layer now answers retransmissions for Timer J
             } else {
-                terminate();
+                endTimer = layer.schedule(this::terminate, layer.timers().timeout64Millis()); // Timer J
             }
         }
         return true;

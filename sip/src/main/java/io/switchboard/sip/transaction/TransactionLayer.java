@@ -34,14 +34,24 @@ public final class TransactionLayer implements InboundHandler {
     private final TransactionUser user;
     private final ConcurrentHashMap<String, ServerTransaction> servers = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, ClientTransaction> clients = new ConcurrentHashMap<>();
+    private final LingeringResponses lingering;
     private final HashedWheelTimer wheel;
     private final String branchPrefix;
     private final AtomicLong branchCounter = new AtomicLong();
 
     public TransactionLayer(TransportLayer transport, TimerSettings timers, TransactionUser user) {
+        this(transport, timers, user, Math.min(Runtime.getRuntime().maxMemory() / 8, 1L << 30));
+    }
+
+    /**
+     * @param lingeringBytes the most memory the responses of completed non-INVITE transactions may
+     *                       take while they wait out Timer J; past it the oldest are forgotten early
+     */
+    public TransactionLayer(TransportLayer transport, TimerSettings timers, TransactionUser user, long lingeringBytes) {
         this.transport = transport;
         this.timers = timers;
         this.user = user;
+        this.lingering = new LingeringResponses(timers.timeout64Millis(), lingeringBytes, System::nanoTime);
         this.wheel = new HashedWheelTimer(new DefaultThreadFactory("sip-timers", true), 10, TimeUnit.MILLISECONDS, 1024);
         byte[] random = new byte[6];
         new SecureRandom().nextBytes(random);
@@ -62,9 +72,9 @@ public final class TransactionLayer implements InboundHandler {
         return branchPrefix + Long.toString(branchCounter.incrementAndGet(), 36);
     }
 
-    /** Live transactions, server and client. */
+    /** Live transactions, server and client, including those lingering in Completed. */
     public int size() {
-        return servers.size() + clients.size();
+        return servers.size() + clients.size() + lingering.size();
     }
 
     public void stop() {
@@ -100,6 +110,15 @@ public final class TransactionLayer implements InboundHandler {
         existing = servers.putIfAbsent(key, transaction);
         if (existing != null) {
             existing.onRetransmission();
+            return;
+        }
+        // Looked up only once this request holds the key: a transaction completes by lingering
+        // first and leaving the map second, so a retransmission racing its completion is seen
+        // here or it found the transaction in the map above.
+        LingeringResponses.Found completed = lingering.find(key);
+        if (completed != null) {
+            servers.remove(key, transaction);
+            transport.datagramFlow(flow, completed.target()).send(completed.response());
             return;
         }
         if (transaction.isInvite()) {
@@ -182,6 +201,14 @@ public final class TransactionLayer implements InboundHandler {
         if (flow != null) {
             transport.reportSent(message, flow);
         }
+    }
+
+    /**
+     * Keeps the final response of a completed non-INVITE transaction over UDP for Timer J, so the
+     * transaction itself can go (see {@link LingeringResponses}). False when it must stay.
+     */
+    boolean linger(ServerTransaction transaction, SipFlow responseFlow, byte[] response) {
+        return responseFlow != null && lingering.add(transaction.key(), responseFlow.remote(), response);
     }
 
     void remove(ServerTransaction transaction) {

@@ -366,6 +366,15 @@ public final class TransportLayer {
                 ? new DatagramFlow(datagram.channel(), target) : requestFlow;
     }
 
+    /**
+     * A flow on the same UDP socket as {@code flow} to {@code remote}: where a stored response goes
+     * again when the request is retransmitted (RFC 3261 §17.2.2). Any other flow is returned as it is.
+     */
+    public SipFlow datagramFlow(SipFlow flow, InetSocketAddress remote) {
+        return flow instanceof DatagramFlow datagram && !remote.equals(flow.remote())
+                ? new DatagramFlow(datagram.channel(), remote) : flow;
+    }
+
     /** Reports a message sent by a layer above that encoded it itself. */
     public void reportSent(SipMessage message, SipFlow flow) {
         observer.messageSent(message, flow);

@@ -96,6 +96,12 @@ class TransactionLayerTest {
             peer.send(options, udpPort);
             assertThat(peer.receive(2000)).isEqualTo(first);
             assertThat(calls.get()).isEqualTo(1);
+            assertThat(transactions.size()).as("lingering in Completed (Timer J)").isEqualTo(1);
+            // Timer J is 64*T1 = 3.2 s here; after it the same request is a new transaction
+            await().atMost(6, TimeUnit.SECONDS).until(() -> transactions.size() == 0);
+            peer.send(options, udpPort);
+            assertThat(peer.receive(2000)).startsWith("SIP/2.0 200 OK");
+            assertThat(calls.get()).isEqualTo(2);
         }
     }
 
