@@ -103,7 +103,7 @@ public final class NodeConfigLoader {
                 throw new IllegalArgumentException("flag for unknown config key \"" + key + "\"");
             }
             put(tree, key, e.getValue());
-            origins.put(key, "--" + kebab(key.substring(key.lastIndexOf('.') + 1)));
+            origins.put(key, "--" + kebab(key).replace('.', '-')); // log.level is --log-level
         }
         return build(tree, origins);
     }

@@ -122,6 +122,23 @@ public final class HttpServer implements Component {
         log.info("HTTP listening on {}", baseUrl());
     }
 
+    /**
+     * Refuses early, with the same message {@link #start()} would give, when the listen address is
+     * taken or cannot be bound: the node then stops before opening its store and modules. Binds
+     * with SO_REUSEADDR like Jetty, so a port in TIME_WAIT still counts as free. Port 0 is skipped.
+     */
+    public void checkAddressFree() {
+        if (address.port() == 0) {
+            return;
+        }
+        try (java.net.ServerSocket probe = new java.net.ServerSocket()) {
+            probe.setReuseAddress(true);
+            probe.bind(new java.net.InetSocketAddress(address.host(), address.port()));
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException("HTTP cannot listen on " + address + ": " + rootMessage(e), e);
+        }
+    }
+
     private static void registerErrorMapping(RoutesConfig routes, ProblemResponses problems) {
         routes.exception(ApiProblem.class, problems::apiProblem);
         routes.exception(HttpResponseException.class, problems::javalinResponse);

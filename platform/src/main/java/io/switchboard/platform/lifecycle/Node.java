@@ -105,6 +105,10 @@ public final class Node {
                 checkConfig();
                 step = "data directory";
                 Files.createDirectories(config.dataDir());
+                DataDirectoryLock claim = DataDirectoryLock.acquire(config.dataDir());
+                started.add(Component.of("data directory lock", () -> { }, claim::close));
+                step = "http";
+                http.checkAddressFree(); // before the store and modules start: a taken port is the commonest slip
                 log.info("config: {}", config.describeOneLine());
                 log.info("data in {}", config.dataDir());
 

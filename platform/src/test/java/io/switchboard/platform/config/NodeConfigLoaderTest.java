@@ -160,6 +160,9 @@ class NodeConfigLoaderTest {
         assertThatThrownBy(() -> loader.load(null, Map.of(), Map.of("dataDir", "")))
                 .isInstanceOfSatisfying(ConfigException.class, e ->
                         assertThat(e.problem()).contains("(from --data-dir)"));
+        assertThatThrownBy(() -> loader.load(null, Map.of(), Map.of("log.level", "verbose")))
+                .isInstanceOfSatisfying(ConfigException.class, e ->
+                        assertThat(e.problem()).contains("(from --log-level)"));
     }
 
     @Test

@@ -149,13 +149,37 @@ class NodeTest {
     }
 
     @Test
-    void httpPortInUseIsAStartError() throws Exception {
+    void httpPortInUseIsAStartErrorBeforeTheStoreOrAModuleStarts() throws Exception {
         try (var socket = new java.net.ServerSocket(0, 1, java.net.InetAddress.getByName("127.0.0.1"))) {
             NodeConfig busy = config().withHttp(new HostPort("127.0.0.1", socket.getLocalPort()));
-            Node node = new Node(busy, List.of());
+            Node node = new Node(busy, List.of(module("notes", false)));
             assertThatThrownBy(node::start)
                     .isInstanceOf(NodeStartException.class)
                     .hasMessageStartingWith("http: HTTP cannot listen on 127.0.0.1:" + socket.getLocalPort());
+            assertThat(events).as("no module assembled").isEmpty();
+            try (var files = Files.list(dataDir)) {
+                assertThat(files.map(f -> f.getFileName().toString())).containsExactly(DataDirectoryLock.FILE_NAME);
+            }
         }
+    }
+
+    @Test
+    void aSecondNodeOnTheSameDataDirectoryIsRefusedUntilTheFirstStops() throws Exception {
+        Node first = new Node(config(), List.of());
+        first.start();
+        try {
+            Node second = new Node(config(), List.of(module("notes", false)));
+            assertThatThrownBy(second::start)
+                    .isInstanceOf(NodeStartException.class)
+                    .hasMessageStartingWith("data directory: another node is running on " + dataDir.toAbsolutePath())
+                    .hasMessageContaining("(pid " + ProcessHandle.current().pid() + ")");
+            assertThat(events).isEmpty();
+            assertThat(first.readiness().problems()).isEmpty();
+        } finally {
+            first.stop();
+        }
+        Node again = new Node(config(), List.of());
+        again.start();
+        again.stop();
     }
 }
