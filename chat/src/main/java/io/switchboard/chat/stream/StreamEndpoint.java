@@ -12,6 +12,7 @@ import io.switchboard.platform.auth.BearerToken;
 import io.switchboard.platform.auth.PersonAuth;
 import io.switchboard.platform.auth.Principal;
 import io.switchboard.platform.http.ApiProblem;
+import io.switchboard.platform.http.WebSocketUpgrades;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Iterator;
@@ -76,8 +77,7 @@ public final class StreamEndpoint {
             throw new ApiProblem(426, "Upgrade Required", "This is a WebSocket endpoint: connect with a WebSocket client,"
                     + " e.g. ws://<node>" + PATH + "?access_token=<token>.").withHeader("Upgrade", "websocket");
         });
-        routes.wsBeforeUpgrade(PATH, this::authorizeUpgrade);
-        routes.ws(PATH, ws -> {
+        WebSocketUpgrades.register(routes, PATH, this::authorizeUpgrade, ws -> {
             ws.onConnect(this::connected);
             ws.onMessage(ctx -> received(ctx, ctx.message()));
             ws.onBinaryMessage(ctx -> {

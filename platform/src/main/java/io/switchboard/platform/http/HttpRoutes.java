@@ -10,9 +10,12 @@ import io.javalin.config.RoutesConfig;
  * http.addRoutes(routes -> {
  *     routes.get("/api/v1/accounts", accounts::list);
  *     routes.before("/api/v1/accounts/*", adminAuth::requireAdmin);
- *     routes.ws("/ws/chat", ws -> ws.onMessage(chat::onMessage));
+ *     WebSocketUpgrades.register(routes, "/ws/chat", ws -> ws.onMessage(chat::onMessage));
  * });
  * }</pre>
+ *
+ * Register WebSocket endpoints through {@link WebSocketUpgrades}, not {@code routes.ws} alone:
+ * it keeps Javalin's per-upgrade HTTP session (and its {@code JSESSIONID} cookie) out.
  *
  * Modules do not see each other's routes; a path registered twice fails the node's start.
  * Handlers run on virtual threads and may block. Throw {@link ApiProblem} for client errors.

@@ -7,9 +7,12 @@ import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import com.fasterxml.jackson.databind.exc.ValueInstantiationException;
 import io.javalin.http.Context;
 import io.javalin.http.HttpResponseException;
+import io.javalin.http.servlet.JavalinWsServletContext;
 import io.javalin.validation.ValidationException;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.stream.Collectors;
@@ -106,7 +109,26 @@ final class ProblemResponses {
                 .tag("status", Integer.toString(status))
                 .register(meters)
                 .increment();
-        ctx.status(status).contentType(CONTENT_TYPE).result(text);
+        ctx.status(status).contentType(CONTENT_TYPE);
+        if (ctx instanceof JavalinWsServletContext) {
+            // A refused WebSocket upgrade: Javalin runs the exception mapping on its upgrade
+            // context but never writes that context's result, so the problem would leave with
+            // its status and content type and an empty body. Write it to the response directly.
+            writeNow(ctx, text);
+        } else {
+            ctx.result(text);
+        }
+    }
+
+    private static void writeNow(Context ctx, String text) {
+        byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
+        try {
+            ctx.res().setContentLength(bytes.length);
+            ctx.res().getOutputStream().write(bytes);
+        } catch (IOException | RuntimeException e) {
+            log.debug("the problem body of a refused WebSocket upgrade of {} could not be written: {}", ctx.path(),
+                    e.toString());
+        }
     }
 
     static String reasonPhrase(int status) {

@@ -58,6 +58,12 @@ class HttpServerTest {
             });
             routes.get("/api/v1/test/thread", ctx -> ctx.result(Boolean.toString(Thread.currentThread().isVirtual())));
             routes.ws("/ws/test/echo", ws -> ws.onMessage(msg -> msg.send("echo: " + msg.message())));
+            WebSocketUpgrades.register(routes, "/ws/test/guarded", ctx -> {
+                if (!"open-sesame".equals(ctx.queryParam("key"))) {
+                    throw ApiProblem.unauthorized("the guarded echo needs ?key=open-sesame")
+                            .withHeader("WWW-Authenticate", "Bearer realm=\"test\"");
+                }
+            }, ws -> ws.onMessage(msg -> msg.send("guarded: " + msg.message())));
         });
         server.start();
     }
@@ -209,6 +215,48 @@ class HttpServerTest {
                 .get(5, TimeUnit.SECONDS);
         socket.sendText("hi", true);
         assertThat(reply.get(5, TimeUnit.SECONDS)).isEqualTo("echo: hi");
+        socket.sendClose(WebSocket.NORMAL_CLOSURE, "done").get(5, TimeUnit.SECONDS);
+    }
+
+    @Test
+    void aRefusedWebSocketUpgradeIsProblemDetailsWithoutASessionCookie() throws Exception {
+        RawUpgrade refused = RawUpgrade.attempt(server.baseUrl(), "/ws/test/guarded?key=wrong", Map.of());
+        assertThat(refused.status()).isEqualTo(401);
+        assertThat(refused.header("Content-Type")).hasValueSatisfying(
+                type -> assertThat(type).startsWith("application/problem+json"));
+        assertThat(refused.header("WWW-Authenticate")).hasValue("Bearer realm=\"test\"");
+        JsonNode problem = json.readTree(refused.body());
+        assertThat(problem.get("status").asInt()).isEqualTo(401);
+        assertThat(problem.get("title").asText()).isEqualTo("Unauthorized");
+        assertThat(problem.get("detail").asText()).isEqualTo("the guarded echo needs ?key=open-sesame");
+        assertThat(problem.get("instance").asText()).isEqualTo("/ws/test/guarded");
+        assertThat(refused.header("Content-Length")).hasValue(Integer.toString(
+                refused.body().getBytes(java.nio.charset.StandardCharsets.UTF_8).length));
+        // Javalin opens a servlet session for every upgrade; none of it may reach the client
+        assertThat(refused.header("Set-Cookie")).isEmpty();
+        assertThat(refused.header("Expires")).isEmpty();
+    }
+
+    @Test
+    void anAcceptedWebSocketUpgradeSetsNoSessionCookieAndStillWorks() throws Exception {
+        RawUpgrade accepted = RawUpgrade.attempt(server.baseUrl(), "/ws/test/guarded?key=open-sesame", Map.of());
+        assertThat(accepted.status()).isEqualTo(101);
+        assertThat(accepted.header("Set-Cookie")).isEmpty();
+        assertThat(accepted.header("Content-Type")).isEmpty();
+
+        CompletableFuture<String> reply = new CompletableFuture<>();
+        WebSocket socket = client.newWebSocketBuilder()
+                .buildAsync(URI.create(server.baseUrl().replace("http:", "ws:") + "/ws/test/guarded?key=open-sesame"),
+                        new WebSocket.Listener() {
+                            @Override
+                            public CompletionStage<?> onText(WebSocket webSocket, CharSequence data, boolean last) {
+                                reply.complete(data.toString());
+                                return null;
+                            }
+                        })
+                .get(5, TimeUnit.SECONDS);
+        socket.sendText("hi", true);
+        assertThat(reply.get(5, TimeUnit.SECONDS)).isEqualTo("guarded: hi");
         socket.sendClose(WebSocket.NORMAL_CLOSURE, "done").get(5, TimeUnit.SECONDS);
     }
 

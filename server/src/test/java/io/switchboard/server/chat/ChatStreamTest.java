@@ -16,6 +16,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import io.switchboard.chat.store.MessageWriter;
+import io.switchboard.platform.http.RawUpgrade;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -275,9 +276,35 @@ class ChatStreamTest {
     }
 
     @Test
-    void withoutAValidTokenTheUpgradeIsRefused() {
+    void withoutAValidTokenTheUpgradeIsRefused() throws Exception {
         assertThatThrownBy(() -> StreamClient.connect(node.streamUri("not-a-token")))
                 .satisfies(e -> assertThat(handshakeFailure(e).getResponse().statusCode()).isEqualTo(401));
+
+        // the refusal is problem details like the rest of the API, and leaves no session behind
+        RawUpgrade refused = RawUpgrade.attempt(node.baseUrl(), "/api/v1/stream?access_token=garbage", Map.of());
+        assertThat(refused.status()).isEqualTo(401);
+        assertThat(refused.header("Content-Type")).hasValueSatisfying(t -> assertThat(t).startsWith("application/problem+json"));
+        assertThat(refused.header("WWW-Authenticate")).hasValue("Bearer realm=\"switchboard\"");
+        JsonNode problem = ChatNode.JSON.readTree(refused.body());
+        assertThat(problem.get("status").asInt()).isEqualTo(401);
+        assertThat(problem.get("title").asText()).isEqualTo("Unauthorized");
+        assertThat(problem.get("detail").asText()).contains("valid access token", "?access_token=");
+        assertThat(problem.get("instance").asText()).isEqualTo("/api/v1/stream");
+        assertThat(refused.header("Set-Cookie")).isEmpty();
+
+        RawUpgrade badResume = RawUpgrade.attempt(node.baseUrl(), "/api/v1/stream?resume=x", Map.of());
+        assertThat(badResume.status()).isEqualTo(400);
+        assertThat(ChatNode.JSON.readTree(badResume.body()).get("detail").asText()).contains("'resume'");
+        assertThat(badResume.header("Set-Cookie")).isEmpty();
+    }
+
+    @Test
+    void anAcceptedUpgradeSetsNoSessionCookie() throws Exception {
+        ChatNode.Person anna = node.signUp(ChatNode.uniqueName("anna"));
+        RawUpgrade accepted = RawUpgrade.attempt(node.baseUrl(), "/api/v1/stream",
+                Map.of("Authorization", "Bearer " + anna.accessToken()));
+        assertThat(accepted.status()).isEqualTo(101);
+        assertThat(accepted.header("Set-Cookie")).isEmpty();
     }
 
     @Test

@@ -3,6 +3,7 @@ package io.switchboard.telephony.ws;
 import io.javalin.config.RoutesConfig;
 import io.javalin.websocket.WsCloseStatus;
 import io.javalin.websocket.WsContext;
+import io.switchboard.platform.http.WebSocketUpgrades;
 import io.switchboard.sip.transport.SipFlow;
 import io.switchboard.sip.transport.Transport;
 import io.switchboard.sip.transport.TransportLayer;
@@ -47,7 +48,7 @@ public final class SipWebSocketEndpoint {
     }
 
     public void register(RoutesConfig routes) {
-        routes.ws(PATH, ws -> {
+        WebSocketUpgrades.register(routes, PATH, ws -> {
             ws.onConnect(this::connected);
             ws.onMessage(ctx -> received(ctx, ctx.message().getBytes(StandardCharsets.UTF_8)));
             ws.onBinaryMessage(ctx -> {
