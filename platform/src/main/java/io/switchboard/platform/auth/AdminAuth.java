@@ -28,9 +28,11 @@ public final class AdminAuth {
     }
 
     /**
-     * Returns when the request carries a valid admin token.
+     * Returns when the request carries a valid admin token, or the access token of a person who is
+     * an admin.
      *
-     * @throws ApiProblem 401 with {@code WWW-Authenticate: Bearer ...} otherwise
+     * @throws ApiProblem 401 with {@code WWW-Authenticate: Bearer ...} when the bearer token is
+     *     neither (or there is none); 403 for the valid access token of a person who is not an admin
      */
     public void requireAdmin(Context ctx) {
         String header = ctx.header("Authorization");
@@ -40,19 +42,29 @@ public final class AdminAuth {
         }
         String token = BearerToken.from(header).orElseThrow(() -> ApiProblem.unauthorized(
                 "The Authorization header must use the Bearer scheme.").withHeader("WWW-Authenticate", CHALLENGE));
-        if (people != null && !isAdminToken(token)) {
-            Principal principal = people.principal(token).orElseThrow(() -> ApiProblem.unauthorized(
-                            "The access token is not valid or has expired.")
-                    .withHeader("WWW-Authenticate", CHALLENGE + ", error=\"invalid_token\""));
-            if (!principal.admin()) {
-                throw ApiProblem.forbidden("This endpoint is for administrators; " + principal.username() + " is not one.");
+        if (isAdminToken(token)) {
+            if (!tokens.isValid(token)) {
+                throw invalidToken("The bearer token is not a valid admin token: none in this node's store matches it.");
             }
             return;
         }
-        if (!tokens.isValid(token)) {
-            throw ApiProblem.unauthorized("The admin token is not valid.")
-                    .withHeader("WWW-Authenticate", CHALLENGE + ", error=\"invalid_token\"");
+        if (people == null) {
+            throw invalidToken("The bearer token is not an admin token.");
         }
+        Principal principal = people.principal(token).orElseThrow(() -> invalidToken(
+                "The bearer token is neither an admin token nor a valid access token of a person (a person's access"
+                        + " token expires: sign in again)."));
+        if (!principal.admin()) {
+            throw ApiProblem.forbidden("This endpoint is for administrators; " + principal.username() + " is not one.");
+        }
+    }
+
+    /** 401 for a bearer token that does not admit: what it is not, then what would admit. */
+    private ApiProblem invalidToken(String whatItIsNot) {
+        return ApiProblem.unauthorized(whatItIsNot + " Send an admin token (the admin.token file in the node's data"
+                        + " directory, or a new one from 'switchboard admin token')"
+                        + (people == null ? "." : " or the access token of a person who is an admin."))
+                .withHeader("WWW-Authenticate", CHALLENGE + ", error=\"invalid_token\"");
     }
 
     /** Whether a bearer token is an admin token ({@code sbat_...}) rather than a person's access token. */

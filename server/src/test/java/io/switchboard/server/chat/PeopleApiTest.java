@@ -9,6 +9,7 @@ import java.io.PrintStream;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -153,7 +154,24 @@ class PeopleApiTest {
                 .get("accessToken").asText();
         assertThat(node.get("/api/v1/node", adminAccess).statusCode()).isEqualTo(200);
         ChatNode.Person plain = node.signUp(ChatNode.uniqueName("plain"));
-        assertThat(node.get("/api/v1/node", plain.accessToken()).statusCode()).isEqualTo(403);
+        HttpResponse<String> notAnAdmin = node.get("/api/v1/node", plain.accessToken());
+        assertThat(notAnAdmin.statusCode()).isEqualTo(403);
+        assertThat(ChatNode.json(notAnAdmin).get("detail").asText())
+                .isEqualTo("This endpoint is for administrators; " + plain.username() + " is not one.");
+        // neither an admin token nor a person's valid access token: 401 saying so, for every admin endpoint
+        for (String wrong : List.of("wrongtoken", "sbat_made_up", plain.accessToken() + "x")) {
+            HttpResponse<String> refused = node.get("/api/v1/node", wrong);
+            assertThat(refused.statusCode()).as(wrong).isEqualTo(401);
+            assertThat(refused.headers().firstValue("WWW-Authenticate"))
+                    .hasValue("Bearer realm=\"switchboard\", error=\"invalid_token\"");
+            assertThat(ChatNode.json(refused).get("detail").asText()).as(wrong)
+                    .contains("admin token", "admin.token", "'switchboard admin token'",
+                            "the access token of a person who is an admin");
+        }
+        assertThat(ChatNode.json(node.get("/api/v1/node", "wrongtoken")).get("detail").asText())
+                .startsWith("The bearer token is neither an admin token nor a valid access token of a person");
+        assertThat(ChatNode.json(node.get("/api/v1/node", "sbat_made_up")).get("detail").asText())
+                .startsWith("The bearer token is not a valid admin token");
 
         HttpResponse<String> created = post("/api/v1/users", adminAccess,
                 "{\"username\":\"" + ChatNode.uniqueName("made") + "\",\"password\":\"made by admin\"}");

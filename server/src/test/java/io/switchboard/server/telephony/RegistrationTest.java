@@ -1,5 +1,6 @@
 package io.switchboard.server.telephony;
 
+import io.switchboard.platform.http.RawUpgrade;
 import io.switchboard.server.Main;
 import io.switchboard.server.sipp.Sipp;
 import io.switchboard.sip.transport.Transport;
@@ -56,6 +57,14 @@ class RegistrationTest {
     }
 
     @Test
+    void theSipWebSocketUpgradeSetsNoSessionCookie() throws Exception {
+        RawUpgrade accepted = RawUpgrade.attempt(node.node.http().baseUrl(), "/sip", Map.of("Sec-WebSocket-Protocol", "sip"));
+        assertThat(accepted.status()).isEqualTo(101);
+        assertThat(accepted.header("Sec-WebSocket-Protocol")).hasValue("sip");
+        assertThat(accepted.header("Set-Cookie")).isEmpty();
+    }
+
+    @Test
     void accountsApiCreatesListsAndRejectsBadInput() throws Exception {
         HttpResponse<String> created = node.api("POST", "/api/v1/accounts",
                 "{\"username\":\"flat42-hall\",\"password\":\"door-phone-1\"}");
@@ -74,6 +83,13 @@ class RegistrationTest {
                 .isEqualTo(400);
         assertThat(node.api("POST", "/api/v1/accounts", "{not json").statusCode()).isEqualTo(400);
         assertThat(node.get("/api/v1/accounts").statusCode()).isEqualTo(401);
+        HttpResponse<String> wrongToken = TelephonyNode.HTTP.send(java.net.http.HttpRequest.newBuilder(
+                        java.net.URI.create(node.node.http().baseUrl() + "/api/v1/accounts"))
+                .header("Authorization", "Bearer wrongtoken").build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(wrongToken.statusCode()).isEqualTo(401);
+        assertThat(node.json(wrongToken).get("detail").asText())
+                .startsWith("The bearer token is neither an admin token nor a valid access token of a person")
+                .contains("admin.token");
 
         assertThat(node.json(node.api("GET", "/api/v1/accounts", null)).get("accounts").toString())
                 .contains("flat42-hall");

@@ -104,6 +104,17 @@ class CallsApiTest {
             assertThat(response.headers().firstValue("WWW-Authenticate")).hasValueSatisfying(
                     v -> assertThat(v).startsWith("Bearer"));
         }
+        // admin tokens only here (no people): a wrong token is called what it is, not an expired session
+        for (String wrong : List.of("wrongtoken", "sbat_made_up")) {
+            HttpResponse<String> response = client.send(HttpRequest.newBuilder(URI.create(server.baseUrl() + "/api/v1/calls"))
+                    .header("Authorization", "Bearer " + wrong).build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(response.statusCode()).isEqualTo(401);
+            assertThat(response.headers().firstValue("WWW-Authenticate")).hasValue(
+                    "Bearer realm=\"switchboard\", error=\"invalid_token\"");
+            String detail = json.readTree(response.body()).get("detail").asText();
+            assertThat(detail).as(wrong).contains("not", "admin token", "admin.token", "switchboard admin token")
+                    .doesNotContain("expired", "person");
+        }
     }
 
     @Test
