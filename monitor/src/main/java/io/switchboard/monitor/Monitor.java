@@ -112,7 +112,7 @@ public final class Monitor implements NodeModule {
                     watcher.start();
                     tracker.startSweeping(Duration.ofSeconds(1));
                     folder.start(Duration.ofMinutes(1));
-                    log.info("monitor: monitors scheduled: {}; reports from {}", scheduler.size(),
+                    log.info("monitors scheduled: {}; reports from {}", scheduler.size(),
                             rewriter == null ? "the template" : "the template rewritten by " + settings.llmModel());
                 },
                 () -> {

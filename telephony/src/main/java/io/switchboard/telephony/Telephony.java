@@ -161,7 +161,7 @@ public final class Telephony implements NodeModule {
                     bindings.start();
                     sweeper.scheduleWithFixedDelay(() -> expire(bindings), 1, 1, TimeUnit.SECONDS);
                     sweeper.scheduleWithFixedDelay(webSockets::ping, 25, 25, TimeUnit.SECONDS);
-                    log.info("telephony: domain {}; accounts: {}; registrations restored: {}", domain, directory.size(),
+                    log.info("domain {}; accounts: {}; registrations restored: {}", domain, directory.size(),
                             live.size());
                 },
                 () -> {

@@ -2,6 +2,10 @@ package io.switchboard.server.node;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.switchboard.platform.config.NodeConfig;
@@ -18,11 +22,14 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.slf4j.LoggerFactory;
 
 /** A whole node, as {@code switchboard run} assembles it, on ephemeral ports and a temp data dir. */
 class NodeStartTest {
@@ -32,12 +39,24 @@ class NodeStartTest {
     static final HttpClient client = HttpClient.newHttpClient();
     static final ObjectMapper json = new ObjectMapper();
 
+    static final ListAppender<ILoggingEvent> startLog = new ListAppender<>();
+
     @BeforeAll
     static void startNode() {
-        NodeConfig config = NodeAssembly.configLoader().load(null, Map.of(),
-                Map.of("dataDir", dataDir.toString(), "http", "127.0.0.1:0", "sip", ""));
-        node = NodeAssembly.create(config);
-        node.start();
+        Logger root = (Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
+        Level level = root.getLevel();
+        root.setLevel(Level.INFO); // another test in this JVM may have set the level of a 'run'
+        startLog.start();
+        root.addAppender(startLog);
+        try {
+            NodeConfig config = NodeAssembly.configLoader().load(null, Map.of(),
+                    Map.of("dataDir", dataDir.toString(), "http", "127.0.0.1:0", "sip", ""));
+            node = NodeAssembly.create(config);
+            node.start();
+        } finally {
+            root.detachAppender(startLog);
+            root.setLevel(level);
+        }
     }
 
     @AfterAll
@@ -64,6 +83,25 @@ class NodeStartTest {
         int code = Main.execute(Map.of(), new PrintStream(out, true, StandardCharsets.UTF_8),
                 new PrintStream(err, true, StandardCharsets.UTF_8), args);
         return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void modulesDoNotRepeatTheirNameInTheirStartLines() {
+        // the log pattern already names the logger ("Telephony: ..."), so a message does not start with it again
+        List<ILoggingEvent> events = List.copyOf(startLog.list);
+        assertThat(events).anySatisfy(e -> {
+            assertThat(e.getLoggerName()).endsWith(".Telephony");
+            assertThat(e.getFormattedMessage()).startsWith("domain ");
+        });
+        assertThat(events).anySatisfy(e -> {
+            assertThat(e.getLoggerName()).endsWith(".Monitor");
+            assertThat(e.getFormattedMessage()).startsWith("monitors scheduled: ");
+        });
+        for (String module : List.of("Telephony", "Chat", "Monitor")) {
+            assertThat(events).filteredOn(e -> e.getLoggerName().endsWith("." + module))
+                    .allSatisfy(e -> assertThat(e.getFormattedMessage().toLowerCase(Locale.ROOT))
+                            .doesNotStartWith(module.toLowerCase(Locale.ROOT) + ":"));
+        }
     }
 
     @Test
