@@ -1,0 +1,115 @@
+package io.switchboard.server.cli;
+
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import picocli.CommandLine;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.UnmatchedArgumentException;
+
+/**
+ * The one-line text of a usage error, for {@code switchboard: <text> (see '... --help')}.
+ *
+ * <p>A word where a command is expected ({@code switchboard acount add 1003}) is an unknown
+ * command: picocli reports it as "Unmatched arguments from index 0: 'acount', 'add', '1003'",
+ * which does not say what went wrong. Here it reads
+ * {@code unknown command 'acount' (did you mean 'account'?); commands: run, account, ...}, on
+ * every level that has subcommands ({@code switchboard account ad 1003} names the account
+ * commands). Every other usage error is the first line of picocli's message.
+ */
+public final class UsageErrors {
+    private UsageErrors() {
+    }
+
+    /** One line saying what is wrong with the command line. */
+    public static String describe(ParameterException e) {
+        if (e instanceof UnmatchedArgumentException unmatched) {
+            String unknown = unknownCommand(unmatched);
+            if (unknown != null) {
+                return unknown;
+            }
+        }
+        return firstLine(e.getMessage());
+    }
+
+    /** The unknown-command text, or null when the unmatched argument is not where a command belongs. */
+    private static String unknownCommand(UnmatchedArgumentException e) {
+        CommandLine command = e.getCommandLine();
+        List<String> args = e.getUnmatched();
+        if (command == null || args.isEmpty() || args.getFirst() == null || e.isUnknownOption()) {
+            return null;
+        }
+        Set<String> names = new LinkedHashSet<>();
+        command.getSubcommands().values().stream()
+                .filter(sub -> !sub.getCommandSpec().usageMessage().hidden())
+                .forEach(sub -> names.add(sub.getCommandName()));
+        // A command with positional parameters of its own may have had one too many; not a command name.
+        if (names.isEmpty() || !command.getCommandSpec().positionalParameters().isEmpty()) {
+            return null;
+        }
+        String path = pathBelowRoot(command);
+        String word = args.getFirst();
+        String closest = closest(word, names);
+        String suggestion = closest == null ? "" : " (did you mean '" + path + closest + "'?)";
+        return "unknown command '" + path + word + "'" + suggestion + "; " + path + "commands: "
+                + String.join(", ", names);
+    }
+
+    /**
+     * The name a typo most likely meant: the nearest by edit distance (a swap of neighbours counts
+     * once), if within 1 edit for words up to 4 letters and 2 for longer ones; null when none is.
+     */
+    static String closest(String word, Set<String> names) {
+        String typed = word.toLowerCase(Locale.ROOT);
+        int allowed = typed.length() <= 4 ? 1 : 2;
+        String best = null;
+        int bestDistance = Integer.MAX_VALUE;
+        for (String name : names) {
+            int distance = distance(typed, name.toLowerCase(Locale.ROOT));
+            if (distance <= allowed && distance < bestDistance) {
+                best = name;
+                bestDistance = distance;
+            }
+        }
+        return best;
+    }
+
+    /** Optimal string alignment distance: insertions, deletions, substitutions, adjacent swaps. */
+    private static int distance(String a, String b) {
+        int[][] d = new int[a.length() + 1][b.length() + 1];
+        for (int i = 0; i <= a.length(); i++) {
+            d[i][0] = i;
+        }
+        for (int j = 0; j <= b.length(); j++) {
+            d[0][j] = j;
+        }
+        for (int i = 1; i <= a.length(); i++) {
+            for (int j = 1; j <= b.length(); j++) {
+                int cost = a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1;
+                d[i][j] = Math.min(Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1), d[i - 1][j - 1] + cost);
+                if (i > 1 && j > 1 && a.charAt(i - 1) == b.charAt(j - 2) && a.charAt(i - 2) == b.charAt(j - 1)) {
+                    d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+                }
+            }
+        }
+        return d[a.length()][b.length()];
+    }
+
+    /** "" at the root, "account " below it: how the user typed the command that failed. */
+    private static String pathBelowRoot(CommandLine command) {
+        StringBuilder path = new StringBuilder();
+        for (CommandLine c = command; c.getParent() != null; c = c.getParent()) {
+            path.insert(0, c.getCommandName() + " ");
+        }
+        return path.toString();
+    }
+
+    private static String firstLine(String message) {
+        if (message == null) {
+            return "invalid arguments";
+        }
+        int newline = message.indexOf('\n');
+        return (newline < 0 ? message : message.substring(0, newline)).strip();
+    }
+}

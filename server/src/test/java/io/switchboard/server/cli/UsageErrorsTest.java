@@ -1,0 +1,67 @@
+package io.switchboard.server.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+
+import io.switchboard.server.Main;
+import java.util.Map;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.ParameterException;
+import org.junit.jupiter.api.Test;
+
+/** The one-line texts of usage errors, on the switchboard command tree. */
+class UsageErrorsTest {
+    /** Stands in for {@code run}, whose options do not matter here. */
+    @Command(name = "run")
+    static final class Run implements Runnable {
+        @Override
+        public void run() {
+        }
+    }
+
+    /** The tree {@code Main.execute} builds, with {@code run} stood in for. */
+    private static CommandLine tree() {
+        Map<String, String> env = Map.of();
+        return new CommandLine(new Main())
+                .addSubcommand("run", new Run())
+                .addSubcommand("account", AccountCommand.commandLine(env))
+                .addSubcommand("number", NumberCommand.commandLine(env))
+                .addSubcommand("user", UserCommand.commandLine(env))
+                .addSubcommand("monitor", MonitorCommand.commandLine(env))
+                .addSubcommand("admin", new CommandLine(new AdminCommand()).addSubcommand("token", new AdminTokenCommand(env)));
+    }
+
+    private static String describe(String... args) {
+        ParameterException e = catchThrowableOfType(ParameterException.class, () -> tree().parseArgs(args));
+        assertThat(e).as(String.join(" ", args)).isNotNull();
+        String text = UsageErrors.describe(e);
+        assertThat(text).as(String.join(" ", args)).doesNotContain("\n");
+        return text;
+    }
+
+    @Test
+    void aMistypedCommandIsUnknownAndTheCommandsAreListed() {
+        assertThat(describe("acount", "add", "1003")).isEqualTo("unknown command 'acount' (did you mean 'account'?);"
+                + " commands: run, account, number, user, monitor, admin");
+        assertThat(describe("frobnicate")).isEqualTo("unknown command 'frobnicate'; commands: run, account, number,"
+                + " user, monitor, admin");
+        assertThat(describe("usr", "list")).startsWith("unknown command 'usr' (did you mean 'user'?); ");
+        assertThat(describe("moniotr")).startsWith("unknown command 'moniotr' (did you mean 'monitor'?); ");
+    }
+
+    @Test
+    void aMistypedSubcommandNamesItsFamily() {
+        assertThat(describe("account", "ad", "1003")).isEqualTo("unknown command 'account ad' (did you mean"
+                + " 'account add'?); account commands: add, list, remove, passwd, import");
+        assertThat(describe("admin", "tokn")).isEqualTo("unknown command 'admin tokn' (did you mean 'admin token'?);"
+                + " admin commands: token");
+    }
+
+    @Test
+    void otherUsageErrorsKeepPicocliFirstLine() {
+        assertThat(describe("--no-such-flag")).isEqualTo("Unknown option: '--no-such-flag'");
+        assertThat(describe("account", "add", "1003", "surplus")).startsWith("Unmatched argument at index 3: 'surplus'");
+        assertThat(describe("account", "add")).startsWith("Missing required parameter");
+    }
+}
