@@ -375,7 +375,7 @@ public final class DefinitionReader {
         forEachItem(root, "channels", (path, item) -> {
             ChannelDefinition channel = at(path, item, () -> channel(item));
             if (!channelNames.add(channel.name())) {
-                throw DefinitionException.invalid(path + ".name", "channel " + channel.name() + " is defined twice");
+                throw DefinitionException.invalid(named(path, item) + ".name", "channel " + channel.name() + " is defined twice");
             }
             channels.add(channel);
         });
@@ -384,11 +384,11 @@ public final class DefinitionReader {
         forEachItem(root, "monitors", (path, item) -> {
             MonitorDefinition monitor = at(path, item, () -> monitor(item));
             if (!monitorNames.add(monitor.name())) {
-                throw DefinitionException.invalid(path + ".name", "monitor " + monitor.name() + " is defined twice");
+                throw DefinitionException.invalid(named(path, item) + ".name", "monitor " + monitor.name() + " is defined twice");
             }
             for (String channel : monitor.channels()) {
                 if (!channelNames.contains(channel) && !knownChannels.contains(channel)) {
-                    throw new DefinitionException(DefinitionException.Kind.UNKNOWN_REFERENCE, path + ".channels",
+                    throw new DefinitionException(DefinitionException.Kind.UNKNOWN_REFERENCE, named(path, item) + ".channels",
                             "no channel " + channel + (channelNames.isEmpty() ? "" : "; the file defines " + channelNames));
                 }
             }
@@ -399,7 +399,8 @@ public final class DefinitionReader {
         forEachItem(root, "maintenance", (path, item) -> {
             MaintenanceWindow window = at(path, item, () -> maintenance(item));
             if (!windowNames.add(window.name())) {
-                throw DefinitionException.invalid(path + ".name", "maintenance window " + window.name() + " is defined twice");
+                throw DefinitionException.invalid(named(path, item) + ".name",
+                        "maintenance window " + window.name() + " is defined twice");
             }
             windows.add(window);
         });
@@ -427,10 +428,14 @@ public final class DefinitionReader {
         try {
             return read.get();
         } catch (DefinitionException e) {
-            JsonNode name = item == null ? null : item.get("name");
-            String where = name != null && name.isTextual() ? path + " (" + name.asText() + ")" : path;
-            throw e.under(where);
+            throw e.under(named(path, item));
         }
+    }
+
+    /** Where an entry of the file is, named when it has a name: {@code monitors[0] (shop)}. */
+    private static String named(String path, JsonNode item) {
+        JsonNode name = item == null ? null : item.get("name");
+        return name != null && name.isTextual() ? path + " (" + name.asText() + ")" : path;
     }
 
     private static String name(Fields f) {

@@ -384,11 +384,12 @@ public final class MonitorCatalog {
     public ImportSummary importCatalog(Catalog catalog, boolean prune) {
         return jdbi.inTransaction(h -> {
             bumpRevision(h);
-            for (ChannelDefinition channel : catalog.channels()) {
+            for (int i = 0; i < catalog.channels().size(); i++) {
+                ChannelDefinition channel = catalog.channels().get(i);
                 try {
                     writeChannel(h, unmask(channel, findChannel(h, channel.name())));
                 } catch (DefinitionException e) {
-                    throw e.under("channels (" + channel.name() + ")");
+                    throw e.under(entry("channels", i, channel.name()));
                 }
             }
             List<String> removed = new ArrayList<>();
@@ -408,18 +409,20 @@ public final class MonitorCatalog {
                     }
                 }
             }
-            for (MonitorDefinition monitor : catalog.monitors()) {
+            for (int i = 0; i < catalog.monitors().size(); i++) {
+                MonitorDefinition monitor = catalog.monitors().get(i);
                 try {
                     writeMonitor(h, monitor);
                 } catch (DefinitionException e) {
-                    throw e.under("monitors (" + monitor.name() + ")");
+                    throw e.under(entry("monitors", i, monitor.name()));
                 }
             }
-            for (MaintenanceWindow window : catalog.maintenance()) {
+            for (int i = 0; i < catalog.maintenance().size(); i++) {
+                MaintenanceWindow window = catalog.maintenance().get(i);
                 try {
                     writeWindow(h, window);
                 } catch (DefinitionException e) {
-                    throw e.under("maintenance (" + window.name() + ")");
+                    throw e.under(entry("maintenance", i, window.name()));
                 }
             }
             if (prune) {
@@ -436,6 +439,11 @@ public final class MonitorCatalog {
             return new ImportSummary(catalog.channels().size(), catalog.monitors().size(), catalog.maintenance().size(),
                     List.copyOf(removed));
         });
+    }
+
+    /** An entry of the file the way the file reader names it: {@code monitors[0] (shop)}. */
+    private static String entry(String list, int index, String name) {
+        return list + "[" + index + "] (" + name + ")";
     }
 
     // ---- rows -----------------------------------------------------------------------------------

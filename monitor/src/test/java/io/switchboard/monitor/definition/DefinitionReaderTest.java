@@ -112,11 +112,17 @@ class DefinitionReaderTest {
     void referencesAndDuplicatesInTheFile() {
         DefinitionException unknown = error(monitor("type: http\ntarget: http://x/\nchannels: [pager]"));
         assertThat(unknown.kind()).isEqualTo(DefinitionException.Kind.UNKNOWN_REFERENCE);
-        assertThat(unknown.describe()).isEqualTo("monitors[0].channels: no channel pager");
+        // named like every other error of an entry, so a long file's entry is found by its name
+        assertThat(unknown.describe()).isEqualTo("monitors[0] (shop).channels: no channel pager");
+        assertThat(error("channels:\n  - {name: ops, type: webhook, url: 'http://x/'}\nmonitors:\n  - {name: a, type: tcp,"
+                + " target: 'x:1', channels: [ops]}\n  - {name: shop2, type: tcp, target: 'x:2', channels: [ops, pager]}")
+                .describe()).isEqualTo("monitors[1] (shop2).channels: no channel pager; the file defines [ops]");
         // a channel that exists already may be used without defining it again
         assertThat(CatalogFile.read(monitor("type: http\ntarget: http://x/\nchannels: [known]"), Set.of("known")).monitors()).hasSize(1);
         assertThat(error("monitors:\n  - {name: a, type: tcp, target: 'x:1'}\n  - {name: a, type: tcp, target: 'x:2'}").describe())
-                .isEqualTo("monitors[1].name: monitor a is defined twice");
+                .isEqualTo("monitors[1] (a).name: monitor a is defined twice");
+        assertThat(error("channels:\n  - {name: ops, type: webhook, url: 'http://x/'}\n  - {name: ops, type: webhook,"
+                + " url: 'http://y/'}").describe()).isEqualTo("channels[1] (ops).name: channel ops is defined twice");
         assertThat(error("monitor:\n  - {name: a}").describe())
                 .isEqualTo("monitor: unknown key; monitor files have [channels, monitors, maintenance]");
         assertThat(error("monitors: {name: a}").describe()).isEqualTo("monitors: must be a list (items start with \"- \")");

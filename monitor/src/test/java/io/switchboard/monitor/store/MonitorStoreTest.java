@@ -148,7 +148,8 @@ class MonitorStoreTest {
         assertThatThrownBy(() -> catalog.importCatalog(new Catalog(List.of(), List.of(
                 Defs.monitor("name: fresh\ntype: tcp\ntarget: 127.0.0.1:1\n"),
                 Defs.monitor("name: broken\ntype: tcp\ntarget: 127.0.0.1:1\nchannels: [pager]\n")), List.of()), false))
-                .isInstanceOf(DefinitionException.class).hasMessageContaining("no channel pager");
+                .isInstanceOfSatisfying(DefinitionException.class, e -> assertThat(e.describe())
+                        .isEqualTo("monitors[1] (broken).channels: no channel pager; channels are [oncall, ops-hook]"));
         assertThat(catalog.monitor("fresh")).isEmpty();
         assertThat(catalog.revision()).isEqualTo(revision);
     }

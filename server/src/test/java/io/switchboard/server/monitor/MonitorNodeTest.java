@@ -169,7 +169,7 @@ class MonitorNodeTest {
         Path unknown = Files.writeString(dataDir.resolve("unknown.yaml"), "monitors:\n  - {name: shop, type: tcp, "
                 + "target: '127.0.0.1:1', channels: [pager]}\n");
         assertThat(cli("monitor", "import", unknown.toString()).err()).isEqualTo("switchboard: " + unknown
-                + ": monitors[0].channels: no channel pager\n");
+                + ": monitors[0] (shop).channels: no channel pager\n");
 
         Path broken = Files.writeString(dataDir.resolve("broken.yaml"), "monitors: [\n");
         Run syntax = cli("monitor", "import", broken.toString());
