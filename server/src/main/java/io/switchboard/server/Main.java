@@ -9,6 +9,7 @@ import io.switchboard.server.cli.AdminTokenCommand;
 import io.switchboard.server.cli.MonitorCommand;
 import io.switchboard.server.cli.NumberCommand;
 import io.switchboard.server.cli.RunCommand;
+import io.switchboard.server.cli.UsageErrors;
 import io.switchboard.server.cli.UserCommand;
 import java.io.PrintStream;
 import java.io.PrintWriter;
@@ -64,7 +65,7 @@ public final class Main implements Callable<Integer> {
         cli.setErr(errWriter);
         cli.setParameterExceptionHandler((e, arguments) -> {
             String help = e.getCommandLine().getCommandSpec().qualifiedName();
-            errWriter.println("switchboard: " + firstLine(e.getMessage()) + " (see '" + help + " --help')");
+            errWriter.println("switchboard: " + UsageErrors.describe(e) + " (see '" + help + " --help')");
             return EXIT_USAGE;
         });
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
@@ -94,13 +95,6 @@ public final class Main implements Callable<Integer> {
         return EXIT_USAGE;
     }
 
-    private static String firstLine(String message) {
-        if (message == null) {
-            return "invalid arguments";
-        }
-        int newline = message.indexOf('\n');
-        return (newline < 0 ? message : message.substring(0, newline)).strip();
-    }
 
     /** The version from the jar manifest, or "dev" when running from classes. */
     public static String version() {

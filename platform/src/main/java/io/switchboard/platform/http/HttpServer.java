@@ -101,6 +101,13 @@ public final class HttpServer implements Component {
             // people), so the cache only churned: evicting and re-inserting was ~5% of the API's
             // CPU under load (JFR). Without it headers are simply parsed.
             config.jetty.modifyHttpConfiguration(http -> http.setHeaderCacheSize(0));
+            // The node has no HTTP sessions (bearer tokens), but Javalin asks for one on every
+            // WebSocket upgrade, even to a path with no endpoint, before any route of ours runs
+            // (WebSocketUpgrades discards those it sees). No cookie, and any session left expires.
+            config.jetty.modifyServletContextHandler(handler -> {
+                handler.getSessionHandler().setUsingCookies(false);
+                handler.getSessionHandler().setMaxInactiveInterval(60);
+            });
             RoutesConfig routes = config.routes;
             registerErrorMapping(routes, problems);
             routes.before(this::refuseWhileDraining);

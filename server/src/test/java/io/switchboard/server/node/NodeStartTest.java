@@ -224,5 +224,8 @@ class NodeStartTest {
             assertThat(run.err().lines()).as(String.join(" ", args)).singleElement()
                     .asString().startsWith("switchboard: ");
         }
+        Run typo = cli("acount", "add", "1003");
+        assertThat(typo.exitCode()).isEqualTo(2);
+        assertThat(typo.err().strip()).startsWith("switchboard: unknown command 'acount' (did you mean 'account'?); commands: run, account");
     }
 }
