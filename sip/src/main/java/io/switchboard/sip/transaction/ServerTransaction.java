@@ -110,6 +110,7 @@ public final class ServerTransaction {
                 return false;
             }
             transmit(response);
+            lastResponse = null;
             return true;
         }
         if (tryingTimer != null && status >= 100) {
@@ -125,7 +126,10 @@ public final class ServerTransaction {
         long t1 = layer.timers().t1().toMillis();
         boolean unreliable = !flow.transport().isReliable();
         if (invite && status < 300) {
-            state = State.ACCEPTED; // RFC 6026 §7.1: absorb INVITE retransmissions, pass 2xx retransmissions
+            // RFC 6026 §7.1: absorb INVITE retransmissions, pass 2xx retransmissions; the 2xx itself
+            // is never resent from here (the TU's retransmissions are), so its bytes can go
+            state = State.ACCEPTED;
+            lastResponse = null;
             endTimer = layer.schedule(this::terminate, layer.timers().timeout64Millis()); // Timer L
         } else if (invite) {
             state = State.COMPLETED;
