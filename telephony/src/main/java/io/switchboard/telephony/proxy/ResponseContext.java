@@ -50,7 +50,8 @@ final class ResponseContext {
     private SipRequest request;
     /** The caller's Vias, for responses forwarded after that (RFC 3261 §16.7 step 3). */
     private final List<String> callerVias;
-    private final ActiveCall call;
+    /** The call being set up; let go once the caller has its final answer (the context lingers 32 s). */
+    private ActiveCall call;
     private final boolean invite;
     private final List<Branch> branches = new ArrayList<>(2);
     private boolean finalSent;
@@ -166,6 +167,7 @@ final class ResponseContext {
                 core.calls.ringing(call);
             }
             core.calls.answered(call, branch.target);
+            call = null;
         }
         cancelPendingBranches(branch); // §16.7 step 10
         request = null;
@@ -198,6 +200,7 @@ final class ResponseContext {
             server.respond(best);
             if (call != null) {
                 core.calls.failed(call, best.status(), best.reason());
+                call = null;
             }
         }
     }
@@ -225,6 +228,7 @@ final class ResponseContext {
             server.respond(SipResponse.to(request, 487, "Request Terminated").withToTag(toTagOf()));
             if (call != null) {
                 core.calls.failed(call, 487, "Request Terminated");
+                call = null;
             }
         }
     }
