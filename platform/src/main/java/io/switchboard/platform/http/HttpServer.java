@@ -103,10 +103,15 @@ public final class HttpServer implements Component {
             config.jetty.modifyHttpConfiguration(http -> http.setHeaderCacheSize(0));
             // The node has no HTTP sessions (bearer tokens), but Javalin asks for one on every
             // WebSocket upgrade, even to a path with no endpoint, before any route of ours runs
-            // (WebSocketUpgrades discards those it sees). No cookie, and any session left expires.
+            // (WebSocketUpgrades discards those it sees). Jetty would keep each in memory until a
+            // scavenger ran (every 10 min), so anyone could fill the heap with upgrade requests:
+            // a null cache and store keep none, and no cookie is sent.
             config.jetty.modifyServletContextHandler(handler -> {
-                handler.getSessionHandler().setUsingCookies(false);
-                handler.getSessionHandler().setMaxInactiveInterval(60);
+                var sessions = handler.getSessionHandler();
+                var cache = new org.eclipse.jetty.session.NullSessionCache(sessions);
+                cache.setSessionDataStore(new org.eclipse.jetty.session.NullSessionDataStore());
+                sessions.setSessionCache(cache);
+                sessions.setUsingCookies(false);
             });
             RoutesConfig routes = config.routes;
             registerErrorMapping(routes, problems);

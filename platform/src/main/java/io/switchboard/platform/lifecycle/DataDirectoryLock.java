@@ -6,7 +6,6 @@ import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 
@@ -29,28 +28,77 @@ final class DataDirectoryLock implements AutoCloseable {
         this.lock = lock;
     }
 
-    /** @throws IllegalStateException when another node holds the directory */
-    static DataDirectoryLock acquire(Path dataDir) throws IOException {
+    /**
+     * @throws IllegalStateException when another node holds the directory, or the lock file cannot
+     *                               be created or locked (a read-only directory, a file system
+     *                               without locks), with the reason
+     */
+    static DataDirectoryLock acquire(Path dataDir) {
         Path file = dataDir.resolve(FILE_NAME);
-        FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ,
-                StandardOpenOption.WRITE);
-        FileLock lock;
+        FileChannel channel;
         try {
-            lock = channel.tryLock();
-        } catch (OverlappingFileLockException e) {
-            lock = null; // a node in this same process holds it
+            channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ,
+                    StandardOpenOption.WRITE);
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot create " + file + " to claim the data directory: " + reason(e), e);
         }
-        if (lock == null) {
+        try {
+            FileLock lock;
+            try {
+                lock = channel.tryLock();
+            } catch (OverlappingFileLockException e) {
+                lock = null; // a node in this same process holds it
+            }
+            if (lock == null) {
+                // Read through this channel: opening the file again and closing that handle
+                // would drop this process's own POSIX lock when the holder is in this process.
+                String holder = readHolder(channel);
+                channel.close();
+                throw new IllegalStateException("another node is running on " + dataDir.toAbsolutePath()
+                        + (holder.isEmpty() ? "" : " (pid " + holder + ")")
+                        + "; stop it or give this one its own --data-dir");
+            }
+            channel.truncate(0);
+            channel.write(ByteBuffer.wrap(Long.toString(ProcessHandle.current().pid()).getBytes(StandardCharsets.US_ASCII)), 0);
+            channel.force(false);
+            return new DataDirectoryLock(channel, lock);
+        } catch (IOException e) {
+            closeQuietly(channel);
+            throw new IllegalStateException("cannot lock " + file + " (does this file system support locks?): "
+                    + reason(e), e);
+        } catch (RuntimeException e) {
+            closeQuietly(channel);
+            throw e;
+        }
+    }
+
+    private static String readHolder(FileChannel channel) {
+        try {
+            ByteBuffer buffer = ByteBuffer.allocate(32);
+            channel.read(buffer, 0);
+            buffer.flip();
+            return StandardCharsets.US_ASCII.decode(buffer).toString().strip();
+        } catch (IOException e) {
+            return "";
+        }
+    }
+
+    private static String reason(IOException e) {
+        if (e instanceof java.nio.file.AccessDeniedException) {
+            return "permission denied"; // its message is only the path
+        }
+        if (e instanceof java.nio.file.FileSystemException fs && fs.getReason() != null) {
+            return fs.getReason(); // "Read-only file system", ...
+        }
+        return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+    }
+
+    private static void closeQuietly(FileChannel channel) {
+        try {
             channel.close();
-            String holder = Files.readString(file, StandardCharsets.US_ASCII).strip();
-            throw new IllegalStateException("another node is running on " + dataDir.toAbsolutePath()
-                    + (holder.isEmpty() ? "" : " (pid " + holder + ")")
-                    + "; stop it or give this one its own --data-dir");
+        } catch (IOException ignored) {
+            // closing is all that is left to do
         }
-        channel.truncate(0);
-        channel.write(ByteBuffer.wrap(Long.toString(ProcessHandle.current().pid()).getBytes(StandardCharsets.US_ASCII)));
-        channel.force(false);
-        return new DataDirectoryLock(channel, lock);
     }
 
     @Override

@@ -182,4 +182,14 @@ class NodeTest {
         again.start();
         again.stop();
     }
+
+    @Test
+    void aDataDirectoryThatCannotHoldTheLockIsAClearStartError() throws Exception {
+        Files.createDirectories(dataDir.resolve(DataDirectoryLock.FILE_NAME)); // a directory where the file goes
+        Node node = new Node(config(), List.of(module("notes", false)));
+        assertThatThrownBy(node::start)
+                .isInstanceOf(NodeStartException.class)
+                .hasMessageStartingWith("data directory: cannot create " + dataDir.resolve(DataDirectoryLock.FILE_NAME));
+        assertThat(events).isEmpty();
+    }
 }

@@ -30,14 +30,28 @@ final class LingeringResponses {
     private static final int SHARDS = 16;
     private static final int INITIAL_ENTRIES = 64;
     private static final int INITIAL_BYTES = 16 * 1024;
-    /** Smallest plausible record, to bound the entry arrays by the byte budget. */
-    private static final int MIN_RECORD_BYTES = 128;
+    /**
+     * What one entry costs at least: a small record (128 bytes) and its slots in the seven index
+     * arrays (44 bytes), so the entry arrays are bounded by the byte budget too.
+     */
+    private static final int MIN_ENTRY_BYTES = 128 + 44;
+    /** Keeps {@code usedBytes + span} far from int overflow whatever budget is given. */
+    private static final int MAX_SHARD_BYTES = 256 << 20;
+    /**
+     * Chain steps a lookup takes at most. Keys come from the network: should someone find many
+     * branch values in one bucket despite the per-process seed, a lookup stays bounded (a very
+     * late retransmission is then handled as a new request) instead of walking the whole chain
+     * under the shard's lock.
+     */
+    private static final int MAX_CHAIN_STEPS = 32;
 
     /** A stored response and the address it was first sent to (§18.2.2). */
     record Found(InetSocketAddress target, byte[] response) {
     }
 
     private final Shard[] shards = new Shard[SHARDS];
+    /** Per-process hash seed, so colliding keys cannot be prepared in advance. */
+    private final long seed = new java.security.SecureRandom().nextLong();
     private final long lifetimeNanos;
     private final LongSupplier nanoClock;
 
@@ -49,7 +63,7 @@ final class LingeringResponses {
     LingeringResponses(long lifetimeMillis, long maxBytes, LongSupplier nanoClock) {
         this.lifetimeNanos = lifetimeMillis * 1_000_000L;
         this.nanoClock = nanoClock;
-        int shardBytes = (int) Math.min(Integer.MAX_VALUE / 2, Math.max(INITIAL_BYTES, maxBytes / SHARDS));
+        int shardBytes = (int) Math.min(MAX_SHARD_BYTES, Math.max(INITIAL_BYTES, maxBytes / SHARDS));
         for (int i = 0; i < SHARDS; i++) {
             shards[i] = new Shard(shardBytes);
         }
@@ -68,14 +82,14 @@ final class LingeringResponses {
         if (keyBytes.length > 0xFFFF) {
             return false;
         }
-        long hash = hash(keyBytes);
+        long hash = hash(seed, keyBytes);
         return shard(hash).add(hash, keyBytes, address.getAddress(), target.getPort(), response);
     }
 
     /** The response kept for {@code key}, or null when there is none (never kept, or expired). */
     Found find(String key) {
         byte[] keyBytes = key.getBytes(StandardCharsets.UTF_8);
-        long hash = hash(keyBytes);
+        long hash = hash(seed, keyBytes);
         return shard(hash).find(hash, keyBytes);
     }
 
@@ -92,9 +106,19 @@ final class LingeringResponses {
         return shards[(int) (hash >>> 60)];
     }
 
-    /** FNV-1a over the bytes, then MurmurHash3's finalizer so the high bits (shard) and low bits (bucket) both mix. */
-    static long hash(byte[] bytes) {
-        long h = 0xcbf29ce484222325L;
+    /** Forgets every response and gives the memory back; the layer is stopping. */
+    void clear() {
+        for (Shard shard : shards) {
+            shard.clear();
+        }
+    }
+
+    /**
+     * FNV-1a over the bytes from a seeded start, then MurmurHash3's finalizer so the high bits
+     * (shard) and low bits (bucket) both mix.
+     */
+    static long hash(long seed, byte[] bytes) {
+        long h = 0xcbf29ce484222325L ^ seed;
         for (byte b : bytes) {
             h ^= b & 0xFF;
             h *= 0x100000001b3L;
@@ -133,7 +157,7 @@ final class LingeringResponses {
 
         Shard(int maxBytes) {
             this.maxBytes = maxBytes;
-            this.maxEntries = Math.max(INITIAL_ENTRIES, Integer.highestOneBit(maxBytes / MIN_RECORD_BYTES));
+            this.maxEntries = Math.max(INITIAL_ENTRIES, Integer.highestOneBit(maxBytes / MIN_ENTRY_BYTES));
         }
 
         private int mask() {
@@ -212,7 +236,9 @@ final class LingeringResponses {
         synchronized Found find(long hash, byte[] key) {
             evictExpired(nanoClock.getAsLong());
             int mask = mask();
-            for (long seq = buckets[(int) (hash & mask)]; seq >= headSeq; seq = next[(int) (seq & mask)]) {
+            int steps = 0;
+            for (long seq = buckets[(int) (hash & mask)]; seq >= headSeq && steps < MAX_CHAIN_STEPS;
+                    seq = next[(int) (seq & mask)], steps++) {
                 int slot = (int) (seq & mask);
                 if (hashes[slot] == hash && keyMatches(offsets[slot], key)) {
                     return read(offsets[slot], lengths[slot]);
@@ -240,6 +266,21 @@ final class LingeringResponses {
             } catch (UnknownHostException e) {
                 throw new IllegalStateException("a stored address of " + addressLength + " bytes", e);
             }
+        }
+
+        /** Forgets every entry and gives the memory back (the layer stops). */
+        synchronized void clear() {
+            hashes = new long[INITIAL_ENTRIES];
+            deadlines = new long[INITIAL_ENTRIES];
+            next = new long[INITIAL_ENTRIES];
+            offsets = new int[INITIAL_ENTRIES];
+            lengths = new int[INITIAL_ENTRIES];
+            spans = new int[INITIAL_ENTRIES];
+            buckets = new long[INITIAL_ENTRIES];
+            headSeq = tailSeq;
+            arena = new byte[INITIAL_BYTES];
+            writePos = 0;
+            usedBytes = 0;
         }
 
         synchronized int size() {

@@ -34,6 +34,8 @@ public final class ServerTransaction {
     private Timeout endTimer;
     private Timeout tryingTimer;
     private long retransmitInterval;
+    /** The final response went to the layer's table for Timer J and this object is leaving. */
+    private boolean lingered;
     private volatile Object attachment;
 
     ServerTransaction(TransactionLayer layer, String key, SipRequest request, SipFlow flow) {
@@ -140,8 +142,11 @@ public final class ServerTransaction {
             endTimer = layer.schedule(this::timerH, layer.timers().timeout64Millis());
         } else {
             state = State.COMPLETED;
-            if (!unreliable || layer.linger(this, responseFlow, lastResponse)) {
-                terminate(); // over UDP the layer now answers retransmissions for Timer J
+            if (!unreliable) {
+                terminate();
+            } else if (layer.linger(this, responseFlow, lastResponse)) {
+                lingered = true;
+                terminate(); // the layer now answers retransmissions for Timer J
             } else {
                 endTimer = layer.schedule(this::terminate, layer.timers().timeout64Millis()); // Timer J
             }
@@ -168,8 +173,10 @@ public final class ServerTransaction {
     synchronized void onRetransmission() {
         // RFC 3261 §17.2.2: in Trying the retransmission is discarded; in Proceeding and Completed
         // the last response is sent again. §17.2.1: same for INVITE in Proceeding and Completed.
+        // A retransmission that found this object in the map just before it left for the table
+        // still gets the response (lingered: TERMINATED here, Completed in the table).
         if (lastResponse != null && responseFlow != null
-                && (state == State.PROCEEDING || state == State.COMPLETED)) {
+                && (state == State.PROCEEDING || state == State.COMPLETED || lingered)) {
             responseFlow.send(lastResponse);
         }
     }

@@ -81,6 +81,7 @@ public final class TransactionLayer implements InboundHandler {
         wheel.stop();
         servers.clear();
         clients.clear();
+        lingering.clear();
     }
 
     @Override
@@ -115,7 +116,8 @@ public final class TransactionLayer implements InboundHandler {
         // Looked up only once this request holds the key: a transaction completes by lingering
         // first and leaving the map second, so a retransmission racing its completion is seen
         // here or it found the transaction in the map above.
-        LingeringResponses.Found completed = lingering.find(key);
+        // Only datagram requests: the table holds UDP transactions' responses, and the key has no transport.
+        LingeringResponses.Found completed = flow.transport().isReliable() ? null : lingering.find(key);
         if (completed != null) {
             servers.remove(key, transaction);
             transport.datagramFlow(flow, completed.target()).send(completed.response());
