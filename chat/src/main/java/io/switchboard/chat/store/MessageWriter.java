@@ -13,6 +13,7 @@ import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
+import io.switchboard.platform.RootCause;
 import io.switchboard.platform.store.GroupCommit;
 import org.jdbi.v3.core.Jdbi;
 import org.slf4j.Logger;
@@ -107,7 +108,7 @@ public final class MessageWriter implements AutoCloseable {
                 fail(batch.getFirst(), e);
                 return;
             }
-            log.warn("a batch of {} messages failed ({}); storing them one by one", batch.size(), rootMessage(e));
+            log.warn("a batch of {} messages failed ({}); storing them one by one", batch.size(), RootCause.message(e));
             for (Send send : batch) {
                 store(List.of(send));
             }
@@ -156,7 +157,7 @@ public final class MessageWriter implements AutoCloseable {
     }
 
     private static void fail(Send send, RuntimeException e) {
-        log.warn("storing a message in chat {} failed: {}", send.chatId(), rootMessage(e));
+        log.warn("storing a message in chat {} failed: {}", send.chatId(), RootCause.message(e));
         send.done().completeExceptionally(e);
     }
 
@@ -258,14 +259,6 @@ public final class MessageWriter implements AutoCloseable {
                     rs.getLong("rev"), deleted);
             return new Earlier(message, String.valueOf(rs.getString("request_hash")));
         }
-    }
-
-    private static String rootMessage(Throwable e) {
-        Throwable t = e;
-        while (t.getCause() != null && t.getCause() != t) {
-            t = t.getCause();
-        }
-        return t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
     }
 
     /** Stops taking messages and stores what is queued (waiting up to five seconds). */

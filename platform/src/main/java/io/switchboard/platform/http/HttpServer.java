@@ -10,6 +10,7 @@ import io.javalin.http.Context;
 import io.javalin.http.HttpResponseException;
 import io.javalin.json.JavalinJackson;
 import io.javalin.validation.ValidationException;
+import io.switchboard.platform.RootCause;
 import io.switchboard.platform.config.HostPort;
 import io.switchboard.platform.lifecycle.Component;
 import io.switchboard.platform.lifecycle.Readiness;
@@ -128,7 +129,7 @@ public final class HttpServer implements Component {
             created.start(address.host(), address.port());
         } catch (RuntimeException e) {
             created.stop();
-            throw new IllegalStateException("HTTP cannot listen on " + address + ": " + rootMessage(e), e);
+            throw new IllegalStateException("HTTP cannot listen on " + address + ": " + RootCause.message(e), e);
         }
         app = created;
         log.info("HTTP listening on {}", baseUrl());
@@ -147,7 +148,7 @@ public final class HttpServer implements Component {
             probe.setReuseAddress(true);
             probe.bind(new java.net.InetSocketAddress(address.host(), address.port()));
         } catch (java.io.IOException e) {
-            throw new IllegalStateException("HTTP cannot listen on " + address + ": " + rootMessage(e), e);
+            throw new IllegalStateException("HTTP cannot listen on " + address + ": " + RootCause.message(e), e);
         }
     }
 
@@ -218,15 +219,7 @@ public final class HttpServer implements Component {
             running.stop();
         } catch (RuntimeException e) {
             // Jetty has closed the connectors by the time it reports the timeout.
-            log.warn("HTTP stopped with connections still open after {} ms: {}", stopTimeout.toMillis(), rootMessage(e));
+            log.warn("HTTP stopped with connections still open after {} ms: {}", stopTimeout.toMillis(), RootCause.message(e));
         }
-    }
-
-    private static String rootMessage(Throwable e) {
-        Throwable t = e;
-        while (t.getCause() != null && t.getCause() != t) {
-            t = t.getCause();
-        }
-        return t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
     }
 }

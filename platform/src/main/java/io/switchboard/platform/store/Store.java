@@ -4,6 +4,7 @@ import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import com.zaxxer.hikari.metrics.micrometer.MicrometerMetricsTrackerFactory;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.switchboard.platform.RootCause;
 import io.switchboard.platform.config.StoreSettings;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -119,7 +120,7 @@ public final class Store implements AutoCloseable {
         try {
             dataSource = new HikariDataSource(hikari);
         } catch (RuntimeException e) {
-            throw new StoreException("cannot open store " + settings.maskedUrl() + ": " + rootMessage(e), e);
+            throw new StoreException("cannot open store " + settings.maskedUrl() + ": " + RootCause.message(e), e);
         }
         log.info("opened {} ({})", settings.maskedUrl(), settings.isSqlite() ? "SQLite, one connection, WAL" : "PostgreSQL");
         return new Store(settings, dataSource);
@@ -220,7 +221,7 @@ public final class Store implements AutoCloseable {
             Thread.currentThread().interrupt();
             return Optional.of("interrupted");
         } catch (ExecutionException e) {
-            return Optional.of(rootMessage(e));
+            return Optional.of(RootCause.message(e));
         }
     }
 
@@ -239,16 +240,8 @@ public final class Store implements AutoCloseable {
             statement.execute("select 1");
             return Optional.empty();
         } catch (SQLException | RuntimeException e) {
-            return Optional.of(rootMessage(e));
+            return Optional.of(RootCause.message(e));
         }
-    }
-
-    private static String rootMessage(Throwable e) {
-        Throwable t = e;
-        while (t.getCause() != null && t.getCause() != t) {
-            t = t.getCause();
-        }
-        return t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
     }
 
     @Override
