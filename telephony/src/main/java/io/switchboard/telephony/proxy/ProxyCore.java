@@ -440,10 +440,8 @@ public final class ProxyCore {
             return;
         }
         if (!(attachment instanceof ResponseContext context)) {
-            // Answered already (the 2xx crossed this CANCEL): §16.10's 200, with no effect. A
-            // retransmitted INVITE being absorbed at this moment may briefly hold the key in the
-            // map without a context, hence no check that the map had nothing.
-            if (transactions.isAnsweredInvite(cancel)) {
+            if (invite.isEmpty() && transactions.isAnsweredInvite(cancel)) {
+                // answered already (the 2xx crossed this CANCEL): §16.10's 200, with no effect
                 tx.respond(SipResponse.to(cancel, 200, "OK").withToTag(toTag));
                 return;
             }
