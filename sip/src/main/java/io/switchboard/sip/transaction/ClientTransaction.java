@@ -147,13 +147,9 @@ public final class ClientTransaction {
                 cancel(timeoutTimer);
                 encoded = null;
                 if (invite && status < 300) {
+                    state = State.ACCEPTED;
                     request = null;
-                    if (listener.needsRetransmitted2xx()) {
-                        state = State.ACCEPTED;
-                        endTimer = layer.schedule(this::terminate, layer.timers().timeout64Millis()); // Timer M
-                    } else {
-                        terminateLocked(); // retransmissions of the 2xx now arrive as strays
-                    }
+                    endTimer = layer.schedule(this::terminate, layer.timers().timeout64Millis()); // Timer M
                 } else if (invite) {
                     state = State.COMPLETED;
                     ack = createAck(response).encode();

@@ -12,14 +12,4 @@ public interface ClientTransactionListener {
 
     /** The request could not be sent (RFC 3261 §8.1.3.1: treat as 503). */
     void onTransportError(ClientTransaction transaction, Throwable cause);
-
-    /**
-     * Whether an INVITE's transaction must stay in Accepted after the first 2xx to hand this
-     * listener the 2xx retransmissions (RFC 6026 §7.2, Timer M). A TU that forwards stray 2xx
-     * responses statelessly (RFC 3261 §16.7, §16.11) answers false, and the transaction ends at the
-     * first 2xx as RFC 3261 §17.1.1.2 had it: 32 s less of state per answered call.
-     */
-    default boolean needsRetransmitted2xx() {
-        return true;
-    }
 }

@@ -132,9 +132,7 @@ public final class ServerTransaction {
             // is never resent from here (the TU's retransmissions are), so its bytes can go
             state = State.ACCEPTED;
             lastResponse = null;
-            if (!layer.acceptInvite(this)) {
-                endTimer = layer.schedule(this::terminate, layer.timers().timeout64Millis()); // Timer L
-            }
+            endTimer = layer.schedule(this::terminate, layer.timers().timeout64Millis()); // Timer L
         } else if (invite) {
             state = State.COMPLETED;
             if (unreliable) {

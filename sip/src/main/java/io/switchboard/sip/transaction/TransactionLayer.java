@@ -35,8 +35,6 @@ public final class TransactionLayer implements InboundHandler {
     private final ConcurrentHashMap<String, ServerTransaction> servers = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, ClientTransaction> clients = new ConcurrentHashMap<>();
     private final LingeringResponses lingering;
-    /** The table's marker for an answered INVITE: retransmissions are absorbed, nothing is resent. */
-    private static final byte[] NO_RESPONSE = new byte[0];
     private final HashedWheelTimer wheel;
     private final String branchPrefix;
     private final AtomicLong branchCounter = new AtomicLong();
@@ -118,13 +116,9 @@ public final class TransactionLayer implements InboundHandler {
         // Looked up only once this request holds the key: a transaction completes by lingering
         // first and leaving the map second, so a retransmission racing its completion is seen
         // here or it found the transaction in the map above.
-        LingeringResponses.Found completed = lingering.find(key);
-        if (completed != null && completed.response().length == 0) {
-            servers.remove(key, transaction); // an answered INVITE (RFC 6026 §7.1): absorbed
-            return;
-        }
-        // Responses are kept for UDP transactions only, and the key has no transport.
-        if (completed != null && !flow.transport().isReliable()) {
+        // Only datagram requests: the table holds UDP transactions' responses, and the key has no transport.
+        LingeringResponses.Found completed = flow.transport().isReliable() ? null : lingering.find(key);
+        if (completed != null) {
             servers.remove(key, transaction);
             transport.datagramFlow(flow, completed.target()).send(completed.response());
             return;
@@ -151,20 +145,6 @@ public final class TransactionLayer implements InboundHandler {
         } else {
             user.onStrayResponse(response, flow);
         }
-    }
-
-    /**
-     * True when the INVITE a CANCEL refers to has been answered with a 2xx within the last 64*T1
-     * (its transaction left for the table in Accepted): the CANCEL is too late but not unknown.
-     */
-    public boolean isAnsweredInvite(SipRequest cancel) {
-        LingeringResponses.Found found = lingering.find(serverKey(cancel, SipRequest.INVITE));
-        return found != null && found.response().length == 0;
-    }
-
-    /** True for a branch this node's transaction layer made ({@link #newBranch()}), since it started. */
-    public boolean isOwnBranch(String branch) {
-        return branch != null && branch.startsWith(branchPrefix);
     }
 
     /** The INVITE server transaction a CANCEL refers to (RFC 3261 §9.2), if it is still there. */
@@ -231,19 +211,6 @@ public final class TransactionLayer implements InboundHandler {
      */
     boolean linger(ServerTransaction transaction, SipFlow responseFlow, byte[] response) {
         return responseFlow != null && lingering.add(transaction.key(), responseFlow.remote(), response);
-    }
-
-    /**
-     * RFC 6026 §7.1: an INVITE answered with a 2xx only absorbs retransmissions of the INVITE for
-     * Timer L; the key in the table does that, so the transaction leaves the map (the TU may keep
-     * the object to pass further 2xx on). False when the table cannot take it: then it stays.
-     */
-    boolean acceptInvite(ServerTransaction transaction) {
-        if (!lingering.add(transaction.key(), transaction.flow().remote(), NO_RESPONSE)) {
-            return false;
-        }
-        servers.remove(transaction.key(), transaction);
-        return true;
     }
 
     void remove(ServerTransaction transaction) {

@@ -380,34 +380,12 @@ public final class TransportLayer {
         observer.messageSent(message, flow);
     }
 
-    /**
-     * Sends a response on statelessly (RFC 3261 §16.11 via §16.7): over UDP from a listening
-     * socket to the received address and rport of its top Via (§18.2.2, RFC 3581 §4). False, and
-     * nothing sent, when that Via is not UDP or names a host that would have to be resolved.
-     */
-    public boolean sendResponseStatelessly(SipResponse response) {
-        Via via = response.topVia();
-        if (via == null || !"UDP".equalsIgnoreCase(via.transport())) {
-            return false;
-        }
-        InetSocketAddress target = viaTarget(via, 5060, true);
-        Channel channel = target == null ? null : udpChannelFor(target);
-        if (channel == null) {
-            return false;
-        }
-        send(response, new DatagramFlow(channel, target));
-        return true;
-    }
-
     private static InetSocketAddress responseTarget(SipResponse response, SipFlow flow, int defaultPort,
                                                     boolean useRport) {
         Via via = response.topVia();
-        InetSocketAddress target = via == null ? null : viaTarget(via, defaultPort, useRport);
-        return target != null ? target : flow.remote();
-    }
-
-    /** Received (else sent-by host) and rport (else sent-by port); null for a name or a bad rport. */
-    private static InetSocketAddress viaTarget(Via via, int defaultPort, boolean useRport) {
+        if (via == null) {
+            return flow.remote();
+        }
         String host = via.param("received");
         if (host == null || host.isEmpty()) {
             host = via.host();
@@ -421,17 +399,17 @@ public final class TransportLayer {
             try {
                 port = Integer.parseInt(rport);
             } catch (NumberFormatException e) {
-                return null;
+                return flow.remote();
             }
         }
         byte[] literal = NetUtil.createByteArrayFromIpAddressString(host);
         if (literal == null) {
-            return null; // a name we would have to resolve: the peer's source address is as good
+            return flow.remote(); // a name we would have to resolve: the peer's source address is as good
         }
         try {
             return new InetSocketAddress(InetAddress.getByAddress(literal), port);
-        } catch (java.net.UnknownHostException | IllegalArgumentException e) {
-            return null;
+        } catch (java.net.UnknownHostException e) {
+            return flow.remote();
         }
     }
 

@@ -46,12 +46,6 @@ final class Branch implements ClientTransactionListener {
         context.onResponse(this, null, 408, "Request Timeout");
     }
 
-    /** A UDP caller's 2xx retransmissions can be passed on statelessly (ProxyCore.onStrayResponse). */
-    @Override
-    public boolean needsRetransmitted2xx() {
-        return !context.callerOverUdp();
-    }
-
     @Override
     public void onTransportError(ClientTransaction transaction, Throwable cause) {
         // §16.7 step 1 and §8.1.3.1: a transport failure counts as a 503

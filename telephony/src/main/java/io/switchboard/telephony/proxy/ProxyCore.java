@@ -440,42 +440,11 @@ public final class ProxyCore {
             return;
         }
         if (!(attachment instanceof ResponseContext context)) {
-            if (invite.isEmpty() && transactions.isAnsweredInvite(cancel)) {
-                // answered already (the 2xx crossed this CANCEL): §16.10's 200, with no effect
-                tx.respond(SipResponse.to(cancel, 200, "OK").withToTag(toTag));
-                return;
-            }
             tx.respond(SipResponse.to(cancel, 481, "Call/Transaction Does Not Exist").withToTag(toTag));
             return;
         }
         tx.respond(SipResponse.to(cancel, 200, "OK").withToTag(toTag));
         context.cancelByCaller();
-    }
-
-    /**
-     * RFC 3261 §16.7: a response that matches no client transaction is handled statelessly
-     * (§16.11). The ones that matter are retransmissions of a 2xx to an INVITE: the branch's
-     * transaction ended at the first 2xx (see {@link Branch#needsRetransmitted2xx()}), and the
-     * caller may not have the first. Only responses to requests this node sent since it started
-     * (its own branch in the top Via) are passed on, to the caller's UDP address in the next Via;
-     * anything else is dropped, so the node cannot be used to reflect traffic.
-     */
-    public void onStrayResponse(SipResponse response, SipFlow from) {
-        try {
-            int status = response.status();
-            Via top = response.topVia();
-            if (status < 200 || status >= 300 || !SipRequest.INVITE.equals(response.cseq().method())
-                    || top == null || !transactions.isOwnBranch(top.branch())) {
-                return;
-            }
-            SipResponse onward = new SipResponse(status, response.reason(), response.headers().copy(), response.body());
-            onward.headers().removeFirstValue(HeaderNames.VIA);
-            if (onward.topVia() == null || !transactions.transport().sendResponseStatelessly(onward)) {
-                log.debug("stray {} for {} not passed on: no UDP caller Via", status, response.callId());
-            }
-        } catch (RuntimeException e) {
-            log.debug("stray response from {} dropped: {}", from.remote(), e.toString());
-        }
     }
 
     /** The ACK for a 2xx (a transaction of its own, §13.2.2.4) is forwarded statelessly along the route (§16.11). */

@@ -8,7 +8,6 @@ import io.switchboard.sip.transaction.ClientTransaction;
 import io.switchboard.sip.transaction.ClientTransactionListener;
 import io.switchboard.sip.transaction.ServerTransaction;
 import io.switchboard.sip.transport.SipFlow;
-import io.switchboard.sip.transport.Transport;
 import io.switchboard.telephony.calls.ActiveCall;
 
 import java.util.ArrayList;
@@ -68,15 +67,6 @@ final class ResponseContext {
         this.callerVias = List.copyOf(request.headers().fields(HeaderNames.VIA));
         this.call = call;
         this.invite = request.isMethod(SipRequest.INVITE);
-    }
-
-    /**
-     * The caller is on UDP, so a response can reach it without this context: sent statelessly to
-     * the received/rport of its Via, from any of the node's UDP sockets. (A TCP or WebSocket
-     * caller is reachable only over its connection, which this context holds.)
-     */
-    boolean callerOverUdp() {
-        return server.flow().transport() == Transport.UDP;
     }
 
     synchronized Branch addBranch(String target, SipFlow flow) {

@@ -67,9 +67,4 @@ public final class SipService implements TransactionUser {
     public void onAck(SipRequest ack, SipFlow flow) {
         proxy.onAck(ack, flow);
     }
-
-    @Override
-    public void onStrayResponse(SipResponse response, SipFlow flow) {
-        proxy.onStrayResponse(response, flow);
-    }
 }
