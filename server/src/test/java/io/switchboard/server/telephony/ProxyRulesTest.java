@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 /**
@@ -369,6 +370,49 @@ class ProxyRulesTest {
     }
 
     // ---- transactions gauge -------------------------------------------------------------------
+
+    /**
+     * RFC 6026 §7.1-§7.2 after an answer over UDP: the callee's retransmitted 200 (its ACK is
+     * late) reaches the caller through the Accepted client and server transactions, the caller's
+     * retransmitted INVITE is absorbed (no second INVITE at the callee), and a CANCEL that crossed
+     * the 200 gets 200 (RFC 3261 §16.10) and goes no further.
+     */
+    @Test
+    void retransmissionsAfterTheAnswerAreHandled() throws Exception {
+        startNode(Map.of());
+        SipPhone alice = udpPhone("alice");
+        SipPhone bob = udpPhone("bob");
+        SipPhone.Call call = alice.call(target("bob"));
+        call.invite(null);
+        SipPhone.Incoming atBob = bob.awaitInvite();
+        atBob.answer();
+        SipResponse ok = call.awaitFinal();
+        assertThat(ok.status()).isEqualTo(200);
+
+        atBob.answer(); // the callee's ACK is late: it retransmits its 200
+        SipResponse again = call.awaitFinal();
+        assertThat(again.status()).isEqualTo(200);
+        assertThat(again.headers().fields("Via")).isEqualTo(ok.headers().fields("Via"));
+
+        call.invite(null); // the caller missed the 200 and retransmits its INVITE
+        call.cancel(); // and gives up at the same moment
+        SipResponse cancelled = alice.awaitResponse(r -> r.callId().equals(call.callId)
+                && r.cseq().method().equals("CANCEL"), Duration.ofSeconds(5));
+        assertThat(cancelled.status()).isEqualTo(200);
+        assertThatThrownBy(() -> bob.awaitRequest("INVITE", Duration.ofMillis(700)))
+                .as("the retransmitted INVITE is absorbed").isInstanceOf(AssertionError.class);
+        assertThatThrownBy(() -> bob.awaitRequest("CANCEL", Duration.ofMillis(100)))
+                .as("a CANCEL after the answer goes no further").isInstanceOf(AssertionError.class);
+
+        call.ack(ok);
+        bob.awaitRequest("ACK", Duration.ofSeconds(5));
+        atBob.bye();
+        SipRequest bye = alice.awaitRequest("BYE", Duration.ofSeconds(5));
+        alice.respond(bye, 200, "OK");
+        assertThat(bob.awaitResponse(r -> r.cseq().method().equals("BYE"), Duration.ofSeconds(5)).status()).isEqualTo(200);
+        await().atMost(Duration.ofSeconds(3)).untilAsserted(() ->
+                assertThat(lastRecord().path("status").asText()).isEqualTo("completed"));
+    }
 
     /**
      * switchboard_sip_transactions counts transactions in progress or lingering (RFC 3261 §17):
