@@ -52,12 +52,17 @@ public record PeerBinary(String command, String environment, String debianPackag
 
     /** Skips the calling test when the binary is missing on a developer machine; fails it under CI=true. */
     public void assumeAvailable() {
-        if (find().isPresent()) {
+        assumeAvailable(find(), underCi());
+    }
+
+    /** {@link #assumeAvailable()} for a given lookup result and CI flag. */
+    void assumeAvailable(Optional<Path> binary, boolean underCi) {
+        if (binary.isPresent()) {
             return;
         }
         String message = command + " not found (set " + environment + " or install Debian package " + debianPackage
                 + ": apt-get install -y " + debianPackage + "; ./switchboard test installs it)";
-        if (underCi()) {
+        if (underCi) {
             Assertions.fail(message + " - CI=true, so a missing " + command + " fails the suite instead of skipping");
         }
         System.err.println("SKIPPED " + command + " tests: " + message);
