@@ -13,10 +13,12 @@ import io.switchboard.sip.transport.Transport;
 import io.switchboard.sip.transport.TransportLayer;
 import io.switchboard.sip.transport.TransportSettings;
 import io.switchboard.telephony.accounts.AccountDirectory;
+import io.switchboard.telephony.accounts.AccountException;
 import io.switchboard.telephony.accounts.AccountStore;
 import io.switchboard.telephony.accounts.DigestAlgorithm;
 import io.switchboard.telephony.api.AccountsApi;
 import io.switchboard.telephony.auth.DigestAuthenticator;
+import io.switchboard.telephony.auth.DigestPolicy;
 import io.switchboard.telephony.auth.NonceService;
 import io.switchboard.telephony.registrar.Binding;
 import io.switchboard.telephony.registrar.BindingStore;
@@ -45,15 +47,17 @@ import org.slf4j.LoggerFactory;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
 /**
  * The telephony module: device accounts, the SIP stack, the registrar and the location service.
- * Its config block is {@code telephony:} (see README, "Accounts and SIP registration").
+ * Its config block is {@code telephony:} (see docs/telephony.md).
  */
 public final class Telephony implements NodeModule {
     private static final Logger log = LoggerFactory.getLogger(Telephony.class);
@@ -62,7 +66,7 @@ public final class Telephony implements NodeModule {
             "digestAlgorithms", "nonceLifetime", "floodLimit", "floodBurst", "maxMessageSize", "maxConnections",
             "maxConnectionsPerAddress", "partialMessageTimeout", "idleConnectionTimeout", "ioThreads",
             "udpReceiveBuffer", "workerThreads", "workerQueue", "trustedPeers", "timerC", "advertisedAddress",
-            "maxCallDuration");
+            "maxCallDuration", "sha256Domains");
 
     private final Clock clock;
     private volatile TransportLayer transport;
@@ -89,6 +93,7 @@ public final class Telephony implements NodeModule {
     public void checkConfig(ConfigSection section) {
         section.allowOnly(KNOWN_KEYS);
         RegistrarSettings registrar = registrarSettings(section);
+        digestPolicy(section, registrar);
         transportSettings(section);
         proxySettings(section, registrar.authenticate());
         section.duration("maxCallDuration", Duration.ofHours(12));
@@ -106,14 +111,19 @@ public final class Telephony implements NodeModule {
         AccountStore accounts = new AccountStore(context.store().jdbi(), clock);
         directory = new AccountDirectory(accounts, domain, Duration.ofMillis(250));
         NonceService nonces = new NonceService(clock, registrarSettings.nonceLifetime(), 1 << 20);
-        DigestAuthenticator authenticator = new DigestAuthenticator(directory, nonces, registrarSettings.algorithms());
         location = new LocationService();
         BindingStore bindings = new BindingStore(context.store().jdbi(), 100_000);
         SipMetrics metrics = new SipMetrics(context.meters());
         transport = new TransportLayer(transportSettings, metrics);
+        ProxySettings proxySettings = proxySettings(section, registrarSettings.authenticate());
+        LocalEndpoints endpoints = new LocalEndpoints(transport, proxySettings.advertisedAddress(),
+                () -> context.http().port());
+        AccountDirectory accountDirectory = directory;
+        DigestAuthenticator authenticator = new DigestAuthenticator(directory, nonces,
+                digestPolicy(section, registrarSettings),
+                uri -> endpoints.isNodeUri(uri, host -> accountDirectory.domainFor(host).equalsIgnoreCase(host)));
         Registrar registrar = new Registrar(registrarSettings, directory, authenticator, location, bindings, clock, metrics,
                 transport.executor());
-        ProxySettings proxySettings = proxySettings(section, registrarSettings.authenticate());
         numbers = new NumberDirectory(new NumberStore(context.store().jdbi(), clock), Duration.ofMillis(250));
         CallRecordStore callRecords = new CallRecordStore(context.store().jdbi(), 100_000);
         calls = new CallTracker(callRecords, new CallMetrics(context.meters()), clock, context.nodeId(),
@@ -121,8 +131,6 @@ public final class Telephony implements NodeModule {
         webSockets = new SipWebSocketEndpoint(transport, transportSettings.maxMessageSize(),
                 transportSettings.maxConnectionsPerAddress(), (reason, t) -> metrics.dropped(reason, t, null));
         FlowDirectory flows = new FlowDirectory(transport, webSockets::flow);
-        LocalEndpoints endpoints = new LocalEndpoints(transport, proxySettings.advertisedAddress(),
-                () -> context.http().port());
         RouteSigner routeSigner = RouteSigner.fromStore(context.store().jdbi());
         ProxyCore proxy = new ProxyCore(proxySettings, location, directory, numbers, authenticator, calls, flows, endpoints,
                 clock, metrics::authFailure, routeSigner);
@@ -214,7 +222,7 @@ public final class Telephony implements NodeModule {
             throw s.problem("defaultExpires", "must be between minExpires and maxExpires");
         }
         List<DigestAlgorithm> algorithms = new ArrayList<>();
-        List<String> names = s.has("digestAlgorithms") ? s.stringList("digestAlgorithms") : List.of("SHA-256", "MD5");
+        List<String> names = s.has("digestAlgorithms") ? s.stringList("digestAlgorithms") : List.of("MD5");
         for (String name : names) {
             DigestAlgorithm a = DigestAlgorithm.fromToken(name);
             if (a == null || name.isBlank()) {
@@ -230,6 +238,22 @@ public final class Telephony implements NodeModule {
         return new RegistrarSettings(s.bool("auth", d.authenticate()), min, max, def,
                 s.integer("maxContacts", d.maxContacts(), 1, 1000), algorithms,
                 s.duration("nonceLifetime", d.nonceLifetime()));
+    }
+
+    /**
+     * Node-wide algorithms (one MD5 challenge unless {@code digestAlgorithms} says otherwise) and the
+     * domains challenged with SHA-256 only ({@code sha256Domains}); accounts may choose their own.
+     */
+    static DigestPolicy digestPolicy(ConfigSection s, RegistrarSettings registrar) {
+        Set<String> domains = new LinkedHashSet<>();
+        for (String domain : s.stringList("sha256Domains")) {
+            try {
+                domains.add(AccountStore.validDomain(domain.strip()));
+            } catch (AccountException e) {
+                throw s.problem("sha256Domains", e.getMessage());
+            }
+        }
+        return new DigestPolicy(registrar.algorithms(), domains);
     }
 
     static ProxySettings proxySettings(ConfigSection s, boolean authenticate) {

@@ -21,7 +21,7 @@ import java.util.Map;
 import java.util.function.Function;
 
 /**
- * {@code switchboard account add|list|remove|passwd|import}: device accounts in the node's store.
+ * {@code switchboard account add|list|remove|passwd|set|import}: device accounts in the node's store.
  * Works whether a node runs on the same data dir or not; a running node sees a change within a
  * second (it polls the account revision).
  */
@@ -30,7 +30,7 @@ public final class AccountCommand implements Runnable {
     /** The command with its subcommands, each reading config from {@code env} like {@code run} does. */
     public static CommandLine commandLine(Map<String, String> env) {
         return StoreAction.family(new AccountCommand(), env, new Add(), new ListAccounts(), new Remove(), new Passwd(),
-                new Import());
+                new SetOptions(), new Import());
     }
 
     @Spec
@@ -39,7 +39,7 @@ public final class AccountCommand implements Runnable {
     @Override
     public void run() {
         throw new CommandLine.ParameterException(spec.commandLine(),
-                "missing subcommand: add, list, remove, passwd or import");
+                "missing subcommand: add, list, remove, passwd, set or import");
     }
 
     /** Shared: open the store of the configured node, run an action on its accounts. */
@@ -84,11 +84,16 @@ public final class AccountCommand implements Runnable {
         @Option(names = "--domain", paramLabel = "D", description = "Domain (realm); default: the node's domain.")
         String domain;
 
+        @Option(names = "--digest", paramLabel = "ALG", description = {"Challenge this account with sha-256 only, or md5 only;",
+                "default: as its domain and the node say (MD5 unless configured)."})
+        String digest;
+
         @Override
         public Integer call() {
             return withAccounts(c -> {
-                Account a = c.accounts().add(user, c.domain(domain), password(password));
-                say("added sip:" + a.address());
+                var choice = AccountStore.validDigest(digest); // before asking for a password
+                Account a = c.accounts().add(user, c.domain(domain), password(password), choice);
+                say("added sip:" + a.address() + (a.digest() == null ? "" : " (digest " + a.digest().token() + ")"));
                 return 0;
             });
         }
@@ -101,7 +106,8 @@ public final class AccountCommand implements Runnable {
             return withAccounts(c -> {
                 List<Account> all = c.accounts().list();
                 for (Account a : all) {
-                    say("sip:" + a.address() + "\tcreated " + a.createdAt());
+                    say("sip:" + a.address() + "\tdigest " + (a.digest() == null ? "default" : a.digest().token())
+                            + "\tcreated " + a.createdAt());
                 }
                 if (all.isEmpty()) {
                     say("no accounts; add one with: switchboard account add USER --password P");
@@ -145,6 +151,29 @@ public final class AccountCommand implements Runnable {
             return withAccounts(c -> {
                 c.accounts().changePassword(user, c.domain(domain), password(password));
                 say("password changed for sip:" + user + "@" + c.domain(domain));
+                return 0;
+            });
+        }
+    }
+
+    @Command(mixinStandardHelpOptions = true, name = "set", description = "Change an account's settings.")
+    static final class SetOptions extends AccountAction {
+        @Parameters(paramLabel = "USER")
+        String user;
+
+        @Option(names = "--digest", paramLabel = "ALG", required = true, description = {
+                "sha-256: challenge with SHA-256 only; md5: MD5 only;",
+                "default: as its domain and the node say."})
+        String digest;
+
+        @Option(names = "--domain", paramLabel = "D", description = "Domain; default: the node's domain.")
+        String domain;
+
+        @Override
+        public Integer call() {
+            return withAccounts(c -> {
+                Account a = c.accounts().setDigest(user, c.domain(domain), AccountStore.validDigest(digest));
+                say("sip:" + a.address() + " digest " + (a.digest() == null ? "default" : a.digest().token()));
                 return 0;
             });
         }

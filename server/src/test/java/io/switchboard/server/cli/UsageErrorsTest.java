@@ -53,7 +53,7 @@ class UsageErrorsTest {
     @Test
     void aMistypedSubcommandNamesItsFamily() {
         assertThat(describe("account", "ad", "1003")).isEqualTo("unknown command 'account ad' (did you mean"
-                + " 'account add'?); account commands: add, list, remove, passwd, import");
+                + " 'account add'?); account commands: add, list, remove, passwd, set, import");
         assertThat(describe("admin", "tokn")).isEqualTo("unknown command 'admin tokn' (did you mean 'admin token'?);"
                 + " admin commands: token");
     }

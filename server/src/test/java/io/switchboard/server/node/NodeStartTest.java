@@ -187,7 +187,9 @@ class NodeStartTest {
                 {"chat:\n  maxMessageLenght: 10\n", "chat.maxMessageLenght: unknown setting"},
                 {"monitor:\n  rawRetention: 1h\n", "monitor.rawRetention"},
                 {"auth:\n  signUp: maybe\n", "auth.signUp"},
-                {"bus:\n  url: http://example.org\n", "bus.url"}};
+                {"bus:\n  url: http://example.org\n", "bus.url"},
+                {"telephony:\n  sha256Domains: [\"not a domain\"]\n", "telephony.sha256Domains: domain must be a host name"},
+                {"telephony:\n  digestAlgorithms: [SHA-1]\n", "telephony.digestAlgorithms: unknown digest algorithm 'SHA-1'"}};
         for (String[] typo : typos) {
             Path fresh = dataDir.resolve("never-created-" + Math.abs(typo[0].hashCode()));
             Path file = Files.writeString(dataDir.resolve("typo.yaml"), typo[0]);

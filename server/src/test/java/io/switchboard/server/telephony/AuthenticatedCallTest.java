@@ -48,6 +48,85 @@ class AuthenticatedCallTest {
         }
     }
 
+    /** The default challenge is exactly one, MD5; credentials may sign this node's own address and port instead of the Request-URI, as SIPp does. */
+    @Test
+    void oneMd5ChallengeAndADigestUriNamingTheNode() throws Exception {
+        node = new TelephonyNode(dir, Map.of());
+        addAccount("alice", "secret-alice", null);
+        int port = node.sipPort(Transport.UDP);
+        try (SipPhone alice = SipPhone.udp("alice", "intercom.test", port)) {
+            SipPhone.Call call = alice.call("sip:nobody@intercom.test");
+            call.invite(null);
+            SipResponse challenge = call.awaitFinal();
+            assertThat(challenge.headers().fields("Proxy-Authenticate")).singleElement().asString()
+                    .contains("algorithm=MD5").contains("qop=\"auth\"");
+
+            // each signature on a fresh challenge: the phone's nonce-count is always 1 (RFC 7616 §3.4)
+            assertThat(callSigning(alice, "sip:127.0.0.1:" + port).status()).isEqualTo(404); // authenticated, then routed
+            assertThat(callSigning(alice, "sip:intercom.test").status()).isEqualTo(404);
+            assertThat(callSigning(alice, "sip:intercom.test:" + port).status()).isEqualTo(404);
+            SipResponse refused = callSigning(alice, "sip:bob@elsewhere.example");
+            assertThat(refused.status()).isEqualTo(400);
+            assertThat(refused.reason()).isEqualTo("Bad Request - digest uri names neither the Request-URI nor this node");
+            assertThat(callSigning(alice, "sip:nobody@127.0.0.1:" + port).status()).as("a user's URI is not the node's")
+                    .isEqualTo(400);
+        }
+    }
+
+    private static SipResponse callSigning(SipPhone phone, String digestUri) throws Exception {
+        SipPhone.Call first = phone.call("sip:nobody@intercom.test");
+        first.invite(null);
+        SipResponse challenge = first.awaitFinal();
+        SipPhone.Call call = phone.call("sip:nobody@intercom.test");
+        call.invite(call.proxyAuthorization(challenge, "secret-alice", digestUri));
+        return call.awaitFinal();
+    }
+
+    /** SHA-256 opted into for a domain: its callers get one SHA-256 challenge, and SHA-256 credentials pass. */
+    @Test
+    void aSha256DomainChallengesCallsWithSha256Only() throws Exception {
+        node = new TelephonyNode(dir, Map.of(), Map.of("SWITCHBOARD_TELEPHONY_SHA256_DOMAINS", "intercom.test"));
+        addAccount("alice", "secret-alice", null);
+        assertSha256Call("alice", "secret-alice");
+    }
+
+    /** SHA-256 opted into for one account through the API: that account alone gets one SHA-256 challenge. */
+    @Test
+    void anAccountMarkedSha256IsChallengedWithSha256Only() throws Exception {
+        node = new TelephonyNode(dir, Map.of());
+        addAccount("alice", "secret-alice", "SHA-256");
+        addAccount("bob", "secret-bob", null);
+        assertSha256Call("alice", "secret-alice");
+        try (SipPhone bob = SipPhone.udp("bob", "intercom.test", node.sipPort(Transport.UDP))) {
+            SipPhone.Call call = bob.call("sip:nobody@intercom.test");
+            call.invite(null);
+            assertThat(call.awaitFinal().headers().fields("Proxy-Authenticate")).singleElement().asString()
+                    .contains("algorithm=MD5");
+        }
+    }
+
+    private void assertSha256Call(String user, String password) throws Exception {
+        try (SipPhone phone = SipPhone.udp(user, "intercom.test", node.sipPort(Transport.UDP))) {
+            SipPhone.Call call = phone.call("sip:nobody@intercom.test");
+            call.invite(null);
+            SipResponse challenge = call.awaitFinal();
+            assertThat(challenge.status()).isEqualTo(407);
+            assertThat(challenge.headers().fields("Proxy-Authenticate")).singleElement().asString()
+                    .contains("algorithm=SHA-256").contains("qop=\"auth\"");
+            SipPhone.Call retry = phone.call("sip:nobody@intercom.test");
+            retry.invite(retry.proxyAuthorization(challenge, password));
+            assertThat(retry.awaitFinal().status()).isEqualTo(404);
+        }
+    }
+
+    private void addAccount(String user, String password, String digest) throws Exception {
+        var created = node.api("POST", "/api/v1/accounts", "{\"username\":\"" + user + "\",\"password\":\"" + password
+                + "\"" + (digest == null ? "" : ",\"digest\":\"" + digest + "\"") + "}");
+        assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(2))
+                .until(() -> node.telephony.accounts().lookup(user, "intercom.test").isPresent());
+    }
+
     @Test
     void trustedPeersCallWithoutCredentials() throws Exception {
         node = new TelephonyNode(dir, Map.of(), Map.of("SWITCHBOARD_TELEPHONY_TRUSTED_PEERS", "127.0.0.0/8"));

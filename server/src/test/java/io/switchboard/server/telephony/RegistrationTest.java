@@ -99,6 +99,49 @@ class RegistrationTest {
         assertThat(node.api("DELETE", "/api/v1/accounts/flat42-hall", null).statusCode()).isEqualTo(404);
     }
 
+    /** An account's digest choice: set, shown and changed through the API and the CLI; bad values are 400 / exit 2. */
+    @Test
+    void digestChoiceThroughApiAndCli() throws Exception {
+        HttpResponse<String> created = node.api("POST", "/api/v1/accounts",
+                "{\"username\":\"secure-panel\",\"password\":\"door-phone-1\",\"digest\":\"SHA-256\"}");
+        assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
+        assertThat(node.json(created).get("digest").asText()).isEqualTo("SHA-256");
+        HttpResponse<String> cleared = node.api("PUT", "/api/v1/accounts/secure-panel/digest", "{\"digest\":null}");
+        assertThat(cleared.statusCode()).as(cleared.body()).isEqualTo(200);
+        assertThat(node.json(cleared).get("digest").isNull()).isTrue();
+        assertThat(node.json(node.api("PUT", "/api/v1/accounts/secure-panel/digest", "{\"digest\":\"md5\"}"))
+                .get("digest").asText()).isEqualTo("MD5");
+        HttpResponse<String> bad = node.api("PUT", "/api/v1/accounts/secure-panel/digest", "{\"digest\":\"SHA-1\"}");
+        assertThat(bad.statusCode()).isEqualTo(400);
+        assertThat(node.json(bad).get("detail").asText()).isEqualTo("'digest': digest must be sha-256, md5 or default (got 'SHA-1')");
+        assertThat(node.api("PUT", "/api/v1/accounts/secure-panel/digest", "{}").statusCode()).isEqualTo(400);
+        assertThat(node.api("PUT", "/api/v1/accounts/nobody-here/digest", "{\"digest\":\"SHA-256\"}").statusCode())
+                .isEqualTo(404);
+        assertThat(node.api("POST", "/api/v1/accounts",
+                "{\"username\":\"other-panel\",\"password\":\"door-phone-1\",\"digest\":\"sha-1\"}").statusCode())
+                .isEqualTo(400);
+
+        String data = dataDir.toString();
+        CliRun add = cliWithOutput("account", "add", "grace", "--password", "grace-phone", "--digest", "sha-256",
+                "--data-dir", data);
+        assertThat(add.exitCode()).isZero();
+        assertThat(add.out()).contains("added sip:grace@intercom.test (digest SHA-256)");
+        await().atMost(Duration.ofSeconds(2)).until(() -> node.telephony.accounts().lookup("grace", null)
+                .map(a -> a.digest() == io.switchboard.telephony.accounts.DigestAlgorithm.SHA_256).orElse(false));
+        assertThat(node.json(node.api("GET", "/api/v1/accounts/grace", null)).get("digest").asText()).isEqualTo("SHA-256");
+        assertThat(cliWithOutput("account", "list", "--data-dir", data).out())
+                .containsPattern("sip:grace@intercom.test\tdigest SHA-256\t")
+                .containsPattern("sip:secure-panel@intercom.test\tdigest MD5\t");
+        CliRun set = cliWithOutput("account", "set", "grace", "--digest", "default", "--data-dir", data);
+        assertThat(set.exitCode()).isZero();
+        assertThat(set.out()).contains("sip:grace@intercom.test digest default");
+        assertThat(cli("account", "set", "grace", "--digest", "sha-512", "--data-dir", data)).isEqualTo(2);
+        assertThat(cli("account", "add", "henry", "--password", "henry-phone", "--digest", "sha1", "--data-dir", data))
+                .isEqualTo(2);
+        assertThat(cliWithOutput("account", "list", "--data-dir", data).out())
+                .containsPattern("sip:grace@intercom.test\tdigest default\t").doesNotContain("sip:henry@");
+    }
+
     @Test
     void phoneRegistersWithDigestAuthAndShowsInMetrics() throws Exception {
         Sipp.assumeAvailable();

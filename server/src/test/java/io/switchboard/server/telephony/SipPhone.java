@@ -233,20 +233,29 @@ final class SipPhone implements AutoCloseable {
             this.target = target;
         }
 
-        /** RFC 2617 / RFC 7616 digest with MD5 and qop=auth, for a 407 challenge. */
+        /** RFC 7616 digest with qop=auth for the (first) 407 challenge, signing the Request-URI. */
         String proxyAuthorization(SipResponse challenge, String password) throws Exception {
-            String offer = challenge.headers().fields("Proxy-Authenticate").stream()
-                    .filter(c -> c.contains("algorithm=MD5")).findFirst().orElseThrow();
+            return proxyAuthorization(challenge, password, target);
+        }
+
+        /**
+         * RFC 7616 digest with qop=auth for the first 407 challenge, in its algorithm (MD5 or
+         * SHA-256), with {@code digestUri} as the signed uri (RFC 7616 §3.4.3 A2 = method ":" uri).
+         */
+        String proxyAuthorization(SipResponse challenge, String password, String digestUri) throws Exception {
+            String offer = challenge.headers().fields("Proxy-Authenticate").get(0);
+            java.util.regex.Matcher alg = java.util.regex.Pattern.compile("algorithm=([A-Za-z0-9-]+)").matcher(offer);
+            String algorithm = alg.find() ? alg.group(1) : "MD5";
             String realm = param(offer, "realm");
             String nonce = param(offer, "nonce");
             String cnonce = "c0ffee";
             String nc = "00000001";
-            String ha1 = md5(user + ":" + realm + ":" + password);
-            String ha2 = md5("INVITE:" + target);
-            String response = md5(ha1 + ":" + nonce + ":" + nc + ":" + cnonce + ":auth:" + ha2);
+            String ha1 = hash(algorithm, user + ":" + realm + ":" + password);
+            String ha2 = hash(algorithm, "INVITE:" + digestUri);
+            String response = hash(algorithm, ha1 + ":" + nonce + ":" + nc + ":" + cnonce + ":auth:" + ha2);
             return "Proxy-Authorization: Digest username=\"" + user + "\", realm=\"" + realm + "\", nonce=\"" + nonce
-                    + "\", uri=\"" + target + "\", response=\"" + response + "\", algorithm=MD5, qop=auth, nc=" + nc
-                    + ", cnonce=\"" + cnonce + "\"\r\n";
+                    + "\", uri=\"" + digestUri + "\", response=\"" + response + "\", algorithm=" + algorithm
+                    + ", qop=auth, nc=" + nc + ", cnonce=\"" + cnonce + "\"\r\n";
         }
 
         void invite(String extraHeaders) {
@@ -385,8 +394,8 @@ final class SipPhone implements AutoCloseable {
         return m.group(1);
     }
 
-    private static String md5(String text) throws Exception {
-        return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("MD5")
+    private static String hash(String algorithm, String text) throws Exception {
+        return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance(algorithm)
                 .digest(text.getBytes(StandardCharsets.UTF_8)));
     }
 

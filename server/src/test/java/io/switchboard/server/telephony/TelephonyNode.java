@@ -20,19 +20,13 @@ import java.util.List;
 import java.util.Map;
 
 /** A whole node with telephony on ephemeral loopback ports, for tests that talk to it over the wire. */
-final class TelephonyNode implements AutoCloseable {
+public final class TelephonyNode implements AutoCloseable {
     static final HttpClient HTTP = HttpClient.newHttpClient();
     static final ObjectMapper JSON = new ObjectMapper();
 
     final Path dataDir;
     final Telephony telephony = new Telephony();
     final Node node;
-
-    /**
-     * SIPp 3.6.1 answers only the first challenge and knows only MD5, like many deployed phones, so
-     * these nodes offer MD5 first (SHA-256 first is the default, RFC 8760 §2.4).
-     */
-    static final Map<String, String> LEGACY_DIGEST = Map.of("SWITCHBOARD_TELEPHONY_DIGEST_ALGORITHMS", "MD5,SHA-256");
 
     TelephonyNode(Path dataDir, Map<String, String> extraFlags) {
         this(dataDir, extraFlags, Map.of());
@@ -43,9 +37,8 @@ final class TelephonyNode implements AutoCloseable {
         Map<String, String> flags = new HashMap<>(Map.of("dataDir", dataDir.toString(), "http", "127.0.0.1:0",
                 "sip", "udp:127.0.0.1:0,tcp:127.0.0.1:0", "domain", "intercom.test"));
         flags.putAll(extraFlags);
-        Map<String, String> env = new HashMap<>(LEGACY_DIGEST);
-        env.putAll(extraEnv);
-        NodeConfig config = NodeAssembly.configLoader().load(null, env, flags);
+        // the default digest config (one MD5 challenge): what a new user runs with
+        NodeConfig config = NodeAssembly.configLoader().load(null, extraEnv, flags);
         node = NodeAssembly.create(config, List.of(telephony));
         node.start();
     }

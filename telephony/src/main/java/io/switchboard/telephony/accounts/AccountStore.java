@@ -60,7 +60,29 @@ public final class AccountStore {
         return password;
     }
 
+    /**
+     * The digest choice as people write it: {@code sha-256} (or {@code sha256}), {@code md5}, or
+     * {@code default} (null, blank) to follow the domain and the node, which gives null.
+     */
+    public static DigestAlgorithm validDigest(String choice) {
+        if (choice == null || choice.isBlank() || choice.equalsIgnoreCase("default")) {
+            return null;
+        }
+        DigestAlgorithm algorithm = choice.equalsIgnoreCase("sha256") ? DigestAlgorithm.SHA_256
+                : DigestAlgorithm.fromToken(choice);
+        if (algorithm == null) {
+            throw new AccountException(AccountException.Kind.INVALID,
+                    "digest must be sha-256, md5 or default (got '" + choice + "')");
+        }
+        return algorithm;
+    }
+
     public Account add(String username, String domain, String password) {
+        return add(username, domain, password, null);
+    }
+
+    /** @param digest the one algorithm the account is challenged with; null follows its domain and the node */
+    public Account add(String username, String domain, String password, DigestAlgorithm digest) {
         validUsername(username);
         String realm = validDomain(domain);
         validPassword(password);
@@ -70,9 +92,9 @@ public final class AccountStore {
                 throw new AccountException(AccountException.Kind.EXISTS, "account " + username + "@" + realm + " exists");
             }
             refuseNumberNames(h, List.of(username), realm);
-            h.createUpdate("INSERT INTO sip_accounts (username, domain, ha1_md5, ha1_sha256, created_at, updated_at) "
-                            + "VALUES (:u, :d, :md5, :sha, :now, :now)")
-                    .bind("u", username).bind("d", realm)
+            h.createUpdate("INSERT INTO sip_accounts (username, domain, ha1_md5, ha1_sha256, created_at, updated_at, "
+                            + "digest_algorithm) VALUES (:u, :d, :md5, :sha, :now, :now, :digest)")
+                    .bind("u", username).bind("d", realm).bind("digest", digest == null ? null : digest.token())
                     .bind("md5", DigestAlgorithm.MD5.ha1(username, realm, password))
                     .bind("sha", DigestAlgorithm.SHA_256.ha1(username, realm, password))
                     .bind("now", now).execute();
@@ -125,6 +147,23 @@ public final class AccountStore {
                     .bind("u", username).bind("d", realm)
                     .bind("md5", DigestAlgorithm.MD5.ha1(username, realm, password))
                     .bind("sha", DigestAlgorithm.SHA_256.ha1(username, realm, password))
+                    .bind("now", clock.millis()).execute();
+            if (updated == 0) {
+                throw notFound(username, realm);
+            }
+            bumpRevision(h);
+            return find(h, username, realm).orElseThrow();
+        });
+    }
+
+    /** Sets the one algorithm the account is challenged with; null: follow its domain and the node. */
+    public Account setDigest(String username, String domain, DigestAlgorithm digest) {
+        validUsername(username);
+        String realm = validDomain(domain);
+        return jdbi.inTransaction(h -> {
+            int updated = h.createUpdate("UPDATE sip_accounts SET digest_algorithm = :digest, updated_at = :now "
+                            + "WHERE username = :u AND domain = :d")
+                    .bind("u", username).bind("d", realm).bind("digest", digest == null ? null : digest.token())
                     .bind("now", clock.millis()).execute();
             if (updated == 0) {
                 throw notFound(username, realm);
@@ -194,7 +233,7 @@ public final class AccountStore {
     private static Account account(java.sql.ResultSet rs) throws java.sql.SQLException {
         return new Account(rs.getString("username"), rs.getString("domain"), rs.getString("ha1_md5"),
                 rs.getString("ha1_sha256"), Instant.ofEpochMilli(rs.getLong("created_at")),
-                Instant.ofEpochMilli(rs.getLong("updated_at")));
+                Instant.ofEpochMilli(rs.getLong("updated_at")), DigestAlgorithm.fromStored(rs.getString("digest_algorithm")));
     }
 
     /** A username equal to a number of the domain would make dialing it ambiguous (see NumberStore). */

@@ -38,6 +38,11 @@ public enum DigestAlgorithm {
         return hash(username + ":" + realm + ":" + password);
     }
 
+    /** The algorithm an account row names, or null when it names none (the column is NULL). */
+    public static DigestAlgorithm fromStored(String token) {
+        return token == null || token.isEmpty() ? null : fromToken(token);
+    }
+
     /** The algorithm for a token; absent means MD5 (RFC 7616 §3.3). Null when not supported. */
     public static DigestAlgorithm fromToken(String token) {
         if (token == null || token.isEmpty()) {

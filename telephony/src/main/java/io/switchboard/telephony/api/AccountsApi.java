@@ -10,6 +10,7 @@ import io.switchboard.platform.http.RequestBodies;
 import io.switchboard.telephony.accounts.Account;
 import io.switchboard.telephony.accounts.AccountException;
 import io.switchboard.telephony.accounts.AccountStore;
+import io.switchboard.telephony.accounts.DigestAlgorithm;
 import io.switchboard.telephony.registrar.Binding;
 import io.switchboard.telephony.registrar.LocationService;
 
@@ -50,6 +51,7 @@ public final class AccountsApi {
         routes.post("/api/v1/accounts", this::add);
         routes.get("/api/v1/accounts/{username}", this::get);
         routes.put("/api/v1/accounts/{username}/password", this::changePassword);
+        routes.put("/api/v1/accounts/{username}/digest", this::setDigest);
         routes.delete("/api/v1/accounts/{username}", this::remove);
         routes.get("/api/v1/registrations", this::registrations);
     }
@@ -67,7 +69,9 @@ public final class AccountsApi {
         String username = text(body, "username", true);
         String password = text(body, "password", true);
         String domain = text(body, "domain", false);
-        Account account = call(() -> accounts.add(username, domain == null ? defaultDomain : domain, password));
+        String digest = text(body, "digest", false);
+        Account account = call(() -> accounts.add(username, domain == null ? defaultDomain : domain, password,
+                digest(digest)));
         ctx.status(201).header("Location", "/api/v1/accounts/" + account.username()).json(view(account));
     }
 
@@ -82,6 +86,25 @@ public final class AccountsApi {
         String password = text(body(ctx), "password", true);
         Account account = call(() -> accounts.changePassword(ctx.pathParam("username"), domain(ctx), password));
         ctx.json(view(account));
+    }
+
+    /** {"digest":"SHA-256"}, "MD5", or null / "default" to follow the domain and the node. */
+    private void setDigest(Context ctx) {
+        JsonNode body = body(ctx);
+        if (!body.has("digest")) {
+            throw ApiProblem.badRequest("'digest' is required (SHA-256, MD5, or null for the default).");
+        }
+        String digest = text(body, "digest", false);
+        Account account = call(() -> accounts.setDigest(ctx.pathParam("username"), domain(ctx), digest(digest)));
+        ctx.json(view(account));
+    }
+
+    private static DigestAlgorithm digest(String choice) {
+        try {
+            return AccountStore.validDigest(choice);
+        } catch (AccountException e) {
+            throw ApiProblem.badRequest("'digest': " + e.getMessage());
+        }
     }
 
     private void remove(Context ctx) {
@@ -147,6 +170,8 @@ public final class AccountsApi {
         v.put("username", a.username());
         v.put("domain", a.domain());
         v.put("address", "sip:" + a.address());
+        // null: challenged as its domain and the node say (docs/telephony.md, "Digest algorithms")
+        v.put("digest", a.digest() == null ? null : a.digest().token());
         v.put("createdAt", a.createdAt().toString());
         v.put("updatedAt", a.updatedAt().toString());
         return v;

@@ -9,18 +9,27 @@ import java.security.MessageDigest;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
+import java.util.function.Predicate;
 
 /**
  * SIP digest authentication (RFC 3261 §22.4 with RFC 7616 and RFC 8760): builds challenges and
- * checks credentials against the {@link AccountDirectory}. Pure computation, safe on I/O threads.
+ * checks credentials against the {@link AccountDirectory}. Which algorithm a device is challenged
+ * with is the {@link DigestPolicy}'s call (one MD5 challenge by default). Pure computation, safe on
+ * I/O threads.
  */
 public final class DigestAuthenticator {
     private final AccountDirectory accounts;
     private final NonceService nonces;
-    private final List<DigestAlgorithm> algorithms;
+    private final DigestPolicy policy;
+    private final Predicate<SipUri> thisNode;
     private final String opaque;
 
-    public enum Status { OK, NO_CREDENTIALS, STALE, WRONG_PASSWORD, UNKNOWN_USER, REPLAYED, BAD_CREDENTIALS }
+    /**
+     * {@code WRONG_ALGORITHM}: credentials computed with an algorithm the account is not challenged
+     * with (a device that cached an old challenge, or a downgrade attempt); answered with a fresh challenge.
+     */
+    public enum Status { OK, NO_CREDENTIALS, STALE, WRONG_PASSWORD, UNKNOWN_USER, REPLAYED, BAD_CREDENTIALS, WRONG_ALGORITHM }
 
     /** The result of a check; {@code account} is set when the status is OK. */
     public record Outcome(Status status, Account account, String reason) {
@@ -30,21 +39,28 @@ public final class DigestAuthenticator {
     }
 
     /**
-     * @param algorithms offered in this order (RFC 8760 §2.4: the server lists challenges in its
-     *                   order of preference; devices pick the first they support)
+     * @param thisNode whether a digest-uri names this node itself (one of its domains, or an address
+     *                 and port it listens on): such a uri is accepted besides the Request-URI
      */
-    public DigestAuthenticator(AccountDirectory accounts, NonceService nonces, List<DigestAlgorithm> algorithms) {
-        if (algorithms.isEmpty()) {
-            throw new IllegalArgumentException("at least one digest algorithm is needed");
-        }
+    public DigestAuthenticator(AccountDirectory accounts, NonceService nonces, DigestPolicy policy,
+                               Predicate<SipUri> thisNode) {
         this.accounts = accounts;
         this.nonces = nonces;
-        this.algorithms = List.copyOf(algorithms);
+        this.policy = policy;
+        this.thisNode = thisNode;
         this.opaque = Long.toHexString(new java.security.SecureRandom().nextLong());
     }
 
-    /** One challenge header value per algorithm, all with one fresh nonce (RFC 8760 §2.4). */
-    public List<String> challenges(String realm, boolean stale) {
+    /**
+     * The challenge header values for a request naming {@code username} in {@code realm}: one per
+     * algorithm the policy gives that account (one, unless the node was configured with several),
+     * all with one fresh nonce (RFC 8760 §2.4), {@code qop="auth"} (RFC 7616 §3.3) and
+     * {@code stale=true} when the device's nonce merely expired (RFC 7616 §3.3: retry without
+     * asking the user).
+     */
+    public List<String> challenges(String realm, String username, boolean stale) {
+        Account account = username == null ? null : accounts.lookup(username, realm).orElse(null);
+        List<DigestAlgorithm> algorithms = policy.algorithmsFor(account, realm);
         String nonce = nonces.issue();
         List<String> values = new ArrayList<>(algorithms.size());
         for (DigestAlgorithm algorithm : algorithms) {
@@ -60,8 +76,9 @@ public final class DigestAuthenticator {
      * @param header the Authorization (or Proxy-Authorization) value whose realm is ours, or null
      * @param realm  the realm the request must authenticate in
      * @param method the request method (A2 = method ":" digest-uri, RFC 7616 §3.4.3)
-     * @param requestUri the request's Request-URI, which the digest-uri must name (RFC 2617 §3.2.2.5),
-     *                   so a response captured for one request cannot authorise another
+     * @param requestUri the request's Request-URI: the digest-uri must name it (RFC 7616 §3.4.6, RFC 2617
+     *                   §3.2.2.5), so a response captured for one request cannot authorise another, or
+     *                   name this node itself (as SIPp and some phones sign an INVITE to a user)
      */
     public Outcome verify(String header, String realm, String method, SipUri requestUri) {
         if (header == null) {
@@ -77,7 +94,7 @@ public final class DigestAuthenticator {
             return new Outcome(Status.NO_CREDENTIALS, null, "credentials for another realm");
         }
         DigestAlgorithm algorithm = DigestAlgorithm.fromToken(credentials.algorithm());
-        if (algorithm == null || !algorithms.contains(algorithm)) {
+        if (algorithm == null) {
             return new Outcome(Status.BAD_CREDENTIALS, null, "unsupported digest algorithm " + credentials.algorithm());
         }
         String qop = credentials.qop();
@@ -91,12 +108,18 @@ public final class DigestAuthenticator {
         if (credentials.cnonce() == null || credentials.nc() == null) {
             return new Outcome(Status.BAD_CREDENTIALS, null, "qop=auth needs cnonce and nc");
         }
-        if (!sameResource(credentials.uri(), requestUri)) {
-            return new Outcome(Status.BAD_CREDENTIALS, null, "digest uri does not match the Request-URI");
+        if (!acceptableUri(credentials.uri(), requestUri)) {
+            return new Outcome(Status.BAD_CREDENTIALS, null, "digest uri names neither the Request-URI nor this node");
         }
         Account account = accounts.lookup(credentials.username(), realm).orElse(null);
         if (account == null || !account.domain().equalsIgnoreCase(realm)) {
             return new Outcome(Status.UNKNOWN_USER, null, "unknown user " + credentials.username());
+        }
+        if (!policy.algorithmsFor(account, realm).contains(algorithm)) {
+            // Only the algorithms this account is challenged with count: an account marked SHA-256
+            // must not be reachable through MD5 (a downgrade, RFC 7616 §5.8)
+            return new Outcome(Status.WRONG_ALGORITHM, null, account.address() + " is not challenged with "
+                    + algorithm.token());
         }
         String ha2 = algorithm.hash(method + ":" + credentials.uri());
         String expected = algorithm.hash(account.ha1(algorithm) + ":" + credentials.nonce() + ":" + credentials.nc()
@@ -138,8 +161,14 @@ public final class DigestAuthenticator {
         return headerValues.get(0);
     }
 
-    /** Compares scheme, user, host and port: devices differ in how they write parameters and escapes. */
-    private static boolean sameResource(String digestUri, SipUri requestUri) {
+    /**
+     * The digest-uri names the Request-URI (scheme, user, host and port compared: devices differ in
+     * how they write parameters and escapes), or, without a user part, this node itself: RFC 7616
+     * §3.4.6 leaves it to the server to accept a uri naming the same resource, and RFC 3261 §22.4
+     * signs what the client sends to; SIPp signs {@code sip:127.0.0.1:5060} on an INVITE to a user,
+     * which Kamailio accepts. A response captured for this node authorises only requests to it.
+     */
+    private boolean acceptableUri(String digestUri, SipUri requestUri) {
         if (digestUri == null) {
             return false;
         }
@@ -152,9 +181,15 @@ public final class DigestAuthenticator {
         } catch (RuntimeException e) {
             return false;
         }
-        return parsed.scheme().equalsIgnoreCase(requestUri.scheme())
-                && java.util.Objects.equals(parsed.user(), requestUri.user())
+        if (!parsed.isSip()) {
+            return false;
+        }
+        if (parsed.scheme().equalsIgnoreCase(requestUri.scheme())
+                && Objects.equals(parsed.user(), requestUri.user())
                 && parsed.host().equalsIgnoreCase(requestUri.host())
-                && parsed.port() == requestUri.port();
+                && parsed.port() == requestUri.port()) {
+            return true;
+        }
+        return parsed.user() == null && thisNode.test(parsed);
     }
 }

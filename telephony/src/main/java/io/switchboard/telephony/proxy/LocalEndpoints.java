@@ -81,7 +81,25 @@ public final class LocalEndpoints {
         if (!hosts().contains(host)) {
             return false;
         }
-        int port = uri.port() > 0 ? uri.port() : 5060;
+        return listensOn(uri.port() > 0 ? uri.port() : 5060);
+    }
+
+    /**
+     * True when the URI names this node as a whole rather than a user: no user part, and either one
+     * of the node's domains (without a port, or with a SIP or HTTP port of this node) or one of its
+     * addresses with such a port ({@link #isThisNode}).
+     */
+    public boolean isNodeUri(SipUri uri, java.util.function.Predicate<String> isDomain) {
+        if (uri.user() != null || uri.host() == null) {
+            return false;
+        }
+        if (isDomain.test(uri.host())) {
+            return uri.port() <= 0 || listensOn(uri.port());
+        }
+        return isThisNode(uri);
+    }
+
+    private boolean listensOn(int port) {
         for (ListenPoint point : transport.listenPoints()) {
             if (point.port() == port) {
                 return true;

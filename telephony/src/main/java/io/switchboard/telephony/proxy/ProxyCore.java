@@ -160,12 +160,17 @@ public final class ProxyCore {
         String header = DigestAuthenticator.credentialsFor(request.headers().fields(HeaderNames.PROXY_AUTHORIZATION), realm);
         DigestAuthenticator.Outcome outcome = authenticator.verify(header, realm, request.method(), request.requestUri());
         switch (outcome.status()) {
-            case NO_CREDENTIALS, STALE, REPLAYED -> {
+            case NO_CREDENTIALS, STALE, REPLAYED, WRONG_ALGORITHM -> {
                 if (outcome.status() == DigestAuthenticator.Status.REPLAYED) {
                     authFailures.accept("replayed");
+                } else if (outcome.status() == DigestAuthenticator.Status.WRONG_ALGORITHM) {
+                    authFailures.accept("wrong_algorithm");
                 }
+                // the caller is the From user (checked against the credentials below), so the
+                // challenge is the one that account gets
                 SipResponse challenge = SipResponse.to(request, 407, "Proxy Authentication Required").withToTag(toTag);
-                for (String value : authenticator.challenges(realm, outcome.status() == DigestAuthenticator.Status.STALE)) {
+                for (String value : authenticator.challenges(realm, fromUser,
+                        outcome.status() == DigestAuthenticator.Status.STALE)) {
                     challenge.headers().add(HeaderNames.PROXY_AUTHENTICATE, value);
                 }
                 tx.respond(challenge);

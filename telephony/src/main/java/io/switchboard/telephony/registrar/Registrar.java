@@ -113,16 +113,18 @@ public final class Registrar {
             DigestAuthenticator.Outcome outcome = authenticator.verify(credentials, domain, request.method(), request.requestUri());
             switch (outcome.status()) {
                 case NO_CREDENTIALS -> {
-                    challenge(transaction, request, domain, false);
+                    challenge(transaction, request, domain, user, false);
                     return;
                 }
                 case STALE -> {
-                    challenge(transaction, request, domain, true);
+                    challenge(transaction, request, domain, user, true);
                     return;
                 }
-                case REPLAYED -> {
-                    listener.authFailure("replayed");
-                    challenge(transaction, request, domain, false);
+                case REPLAYED, WRONG_ALGORITHM -> {
+                    // RFC 7616 §3.4 nc: a replayed count gets a fresh challenge; so do credentials
+                    // computed with an algorithm this account is not challenged with
+                    listener.authFailure(outcome.status() == DigestAuthenticator.Status.REPLAYED ? "replayed" : "wrong_algorithm");
+                    challenge(transaction, request, domain, user, false);
                     return;
                 }
                 case BAD_CREDENTIALS -> {
@@ -151,9 +153,10 @@ public final class Registrar {
         update(transaction, request, aor);
     }
 
-    private void challenge(ServerTransaction transaction, SipRequest request, String realm, boolean stale) {
+    /** RFC 3261 §22.4: 401 with the challenge(s) for the account the To names (RFC 3261 §10.3 step 3). */
+    private void challenge(ServerTransaction transaction, SipRequest request, String realm, String user, boolean stale) {
         SipResponse response = SipResponse.to(request, 401, "Unauthorized").withToTag(toTag);
-        for (String challenge : authenticator.challenges(realm, stale)) {
+        for (String challenge : authenticator.challenges(realm, user, stale)) {
             response.headers().add(HeaderNames.WWW_AUTHENTICATE, challenge);
         }
         listener.registration("challenged");

@@ -12,6 +12,7 @@ import io.switchboard.sip.transport.TransportSettings;
 import io.switchboard.telephony.accounts.AccountDirectory;
 import io.switchboard.telephony.accounts.AccountStore;
 import io.switchboard.telephony.auth.DigestAuthenticator;
+import io.switchboard.telephony.auth.DigestPolicy;
 import io.switchboard.telephony.auth.NonceService;
 import io.switchboard.telephony.sip.SipMetrics;
 import io.switchboard.telephony.sip.SipService;
@@ -32,11 +33,14 @@ import java.time.Instant;
 import java.time.ZoneId;
 import java.time.ZoneOffset;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
 
 /** A registrar on loopback UDP over a real store, the way the node assembles it, minus HTTP. */
 final class RegistrarFixture implements AutoCloseable {
     static final String DOMAIN = "example.test";
+    /** A second domain the fixture serves, listed in sha256Domains: challenged with SHA-256 only. */
+    static final String SECURE_DOMAIN = "secure.test";
 
     final AtomicLong offsetMillis = new AtomicLong();
     final Clock clock = new Clock() {
@@ -77,16 +81,19 @@ final class RegistrarFixture implements AutoCloseable {
         location.load(bindings.loadLive(clock.millis()));
         bindings.start();
         NonceService nonces = new NonceService(clock, settings.nonceLifetime(), 1024);
-        DigestAuthenticator authenticator = new DigestAuthenticator(directory, nonces, settings.algorithms());
         SipMetrics metrics = new SipMetrics(meters);
         transport = new TransportLayer(TransportSettings.defaults(), metrics);
+        LocalEndpoints endpoints = new LocalEndpoints(transport, null, () -> 0);
+        DigestAuthenticator authenticator = new DigestAuthenticator(directory, nonces,
+                new DigestPolicy(settings.algorithms(), Set.of(SECURE_DOMAIN)),
+                uri -> endpoints.isNodeUri(uri, host -> directory.domainFor(host).equalsIgnoreCase(host)));
         Registrar registrar = new Registrar(settings, directory, authenticator, location, bindings, clock, metrics,
                 transport.executor());
         numbers = new NumberDirectory(new NumberStore(store.jdbi(), clock), Duration.ofMillis(100));
         calls = new CallTracker(new CallRecordStore(store.jdbi(), 1000), new CallMetrics(meters), clock, "test");
         ProxyCore proxy = new ProxyCore(new ProxySettings(settings.authenticate(), List.of(), Duration.ofSeconds(181), null),
                 location, directory, numbers, authenticator, calls, new FlowDirectory(transport, id -> java.util.Optional.empty()),
-                new LocalEndpoints(transport, null, () -> 0), clock, metrics::authFailure,
+                endpoints, clock, metrics::authFailure,
                 new io.switchboard.telephony.proxy.RouteSigner(new byte[32]));
         transactions = new TransactionLayer(transport, TimerSettings.rfc3261(),
                 new SipService(registrar, proxy, () -> false, "test"));

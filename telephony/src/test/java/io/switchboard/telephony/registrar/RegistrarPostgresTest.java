@@ -5,11 +5,13 @@ import org.junit.jupiter.api.AfterEach;
 
 /** Every registrar test again, on PostgreSQL (a throw-away database on the local server). */
 class RegistrarPostgresTest extends RegistrarTest {
-    private PostgresTestDatabase database;
+    /** One per fixture: a test may replace the fixture with one configured differently. */
+    private final java.util.List<PostgresTestDatabase> databases = new java.util.ArrayList<>();
 
     @Override
     RegistrarFixture newFixture(RegistrarSettings settings) throws Exception {
-        database = PostgresTestDatabase.create();
+        PostgresTestDatabase database = PostgresTestDatabase.create();
+        databases.add(database);
         return new RegistrarFixture(database.settings(), settings);
     }
 
@@ -17,7 +19,7 @@ class RegistrarPostgresTest extends RegistrarTest {
     void dropDatabase() throws Exception {
         node.close();
         node = null;
-        if (database != null) {
+        for (PostgresTestDatabase database : databases) {
             database.close();
         }
     }

@@ -1,6 +1,7 @@
 package io.switchboard.telephony.registrar;
 
 import io.switchboard.sip.message.SipResponse;
+import io.switchboard.telephony.accounts.DigestAlgorithm;
 import io.switchboard.telephony.auth.DigestClient;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -44,34 +45,109 @@ class RegistrarTest {
         }
     }
 
+    /** The default: exactly one challenge, MD5, qop=auth (what every SIP device computes). */
     @Test
-    void challengeOffersSha256ThenMd5AndBothAuthenticate() throws Exception {
+    void defaultIsOneMd5ChallengeThatAuthenticates() throws Exception {
         SipResponse challenge = alice.send(alice.register("Contact: " + alice.contact(), "600", null));
         assertThat(challenge.status()).isEqualTo(401);
-        List<String> offers = challenge.headers().fields("WWW-Authenticate");
-        assertThat(offers).hasSize(2);
-        assertThat(offers.get(0)).contains("algorithm=SHA-256").contains("qop=\"auth\"")
+        assertThat(challenge.headers().fields("WWW-Authenticate")).singleElement().asString()
+                .contains("algorithm=MD5").contains("qop=\"auth\"")
                 .contains("realm=\"" + RegistrarFixture.DOMAIN + "\"");
-        assertThat(offers.get(1)).contains("algorithm=MD5");
 
-        SipResponse ok = alice.registerWithAuth("Contact: " + alice.contact(), "600", "SHA-256");
+        SipResponse ok = alice.registerWithAuth("Contact: " + alice.contact(), "600", "MD5");
         assertThat(ok.status()).isEqualTo(200);
         assertThat(ok.header("Contact")).contains("expires=600");
         assertThat(ok.header("Date")).endsWith("GMT");
         assertThat(ok.to().tag()).isNotNull();
-
-        SipResponse md5 = alice.registerWithAuth("Contact: " + alice.contact(), "600", "MD5");
-        assertThat(md5.status()).isEqualTo(200);
         assertThat(node.location.lookup("sip:alice@" + RegistrarFixture.DOMAIN, node.clock.millis())).hasSize(1);
         assertThat(node.counter("switchboard.sip.registrations", "result", "created")).isEqualTo(1);
-        assertThat(node.counter("switchboard.sip.registrations", "result", "refreshed")).isEqualTo(1);
+    }
+
+    /** Credentials computed with an algorithm the account was not challenged with get a fresh challenge. */
+    @Test
+    void anAlgorithmNotOfferedIsChallengedAgainAndCounted() throws Exception {
+        SipResponse challenge = alice.send(alice.register("Contact: " + alice.contact(), "600", null));
+        String sha256 = challenge.header("WWW-Authenticate").replace("algorithm=MD5", "algorithm=SHA-256");
+        String auth = DigestClient.authorization(sha256, "alice", "wonderland", "REGISTER",
+                "sip:" + RegistrarFixture.DOMAIN, alice.nc++, "c1");
+        SipResponse again = alice.send(alice.register("Contact: " + alice.contact(), "600", auth));
+        assertThat(again.status()).isEqualTo(401);
+        assertThat(again.headers().fields("WWW-Authenticate")).singleElement().asString().contains("algorithm=MD5");
+        assertThat(node.counter("switchboard.sip.auth.failures", "reason", "wrong_algorithm")).isEqualTo(1);
+        assertThat(node.location.size()).isZero();
+    }
+
+    /** Opt-in node-wide: several challenges in the configured order of preference (RFC 8760 §2.4), each one usable. */
+    @Test
+    void nodeWideListOffersEveryAlgorithmInOrder() throws Exception {
+        node.close();
+        RegistrarSettings d = RegistrarSettings.defaults();
+        node = newFixture(new RegistrarSettings(true, 2, 3600, 3600, 4,
+                List.of(DigestAlgorithm.SHA_256, DigestAlgorithm.MD5), d.nonceLifetime()));
+        if (node.accounts.find("alice", RegistrarFixture.DOMAIN).isEmpty()) { // a fresh PostgreSQL database
+            node.accounts.add("alice", RegistrarFixture.DOMAIN, "wonderland");
+        }
+        node.directory.refresh();
+        try (TestPhone phone = new TestPhone("alice", "wonderland", node.port)) {
+            List<String> offers = phone.send(phone.register("Contact: " + phone.contact(), "600", null))
+                    .headers().fields("WWW-Authenticate");
+            assertThat(offers).hasSize(2);
+            assertThat(offers.get(0)).contains("algorithm=SHA-256").contains("qop=\"auth\"");
+            assertThat(offers.get(1)).contains("algorithm=MD5");
+            assertThat(phone.registerWithAuth("Contact: " + phone.contact(), "600", "SHA-256").status()).isEqualTo(200);
+            assertThat(phone.registerWithAuth("Contact: " + phone.contact(), "600", "MD5").status()).isEqualTo(200);
+        }
+    }
+
+    /** Opt-in per domain: every account of a domain in sha256Domains gets one SHA-256 challenge, MD5 is refused. */
+    @Test
+    void aSha256DomainIsChallengedWithSha256Only() throws Exception {
+        node.accounts.add("carol", RegistrarFixture.SECURE_DOMAIN, "carol-secret");
+        node.directory.refresh();
+        try (TestPhone carol = new TestPhone("carol", "carol-secret", node.port, RegistrarFixture.SECURE_DOMAIN)) {
+            SipResponse challenge = carol.send(carol.register("Contact: " + carol.contact(), "600", null));
+            assertThat(challenge.headers().fields("WWW-Authenticate")).singleElement().asString()
+                    .contains("algorithm=SHA-256").contains("realm=\"" + RegistrarFixture.SECURE_DOMAIN + "\"");
+            String md5 = challenge.header("WWW-Authenticate").replace("algorithm=SHA-256", "algorithm=MD5");
+            SipResponse downgrade = carol.send(carol.register("Contact: " + carol.contact(), "600",
+                    DigestClient.authorization(md5, "carol", "carol-secret", "REGISTER",
+                            "sip:" + RegistrarFixture.SECURE_DOMAIN, carol.nc++, "c1")));
+            assertThat(downgrade.status()).isEqualTo(401);
+            assertThat(carol.registerWithAuth("Contact: " + carol.contact(), "600", "SHA-256").status()).isEqualTo(200);
+        }
+        // the default domain keeps MD5
+        assertThat(alice.registerWithAuth("Contact: " + alice.contact(), "600", "MD5").status()).isEqualTo(200);
+    }
+
+    /** Opt-in per account: the account's choice wins over its domain and the node; other accounts keep theirs. */
+    @Test
+    void anAccountMarkedSha256IsChallengedWithSha256Only() throws Exception {
+        node.accounts.setDigest("alice", RegistrarFixture.DOMAIN, DigestAlgorithm.SHA_256);
+        node.accounts.add("dave", RegistrarFixture.SECURE_DOMAIN, "dave-secret", DigestAlgorithm.MD5);
+        node.directory.refresh();
+        SipResponse challenge = alice.send(alice.register("Contact: " + alice.contact(), "600", null));
+        assertThat(challenge.headers().fields("WWW-Authenticate")).singleElement().asString().contains("algorithm=SHA-256");
+        String md5 = challenge.header("WWW-Authenticate").replace("algorithm=SHA-256", "algorithm=MD5");
+        assertThat(alice.send(alice.register("Contact: " + alice.contact(), "600", DigestClient.authorization(md5,
+                "alice", "wonderland", "REGISTER", "sip:" + RegistrarFixture.DOMAIN, alice.nc++, "c1"))).status())
+                .isEqualTo(401);
+        assertThat(alice.registerWithAuth("Contact: " + alice.contact(), "600", "SHA-256").status()).isEqualTo(200);
+        try (TestPhone bob = new TestPhone("bob", "builder1", node.port);
+             TestPhone dave = new TestPhone("dave", "dave-secret", node.port, RegistrarFixture.SECURE_DOMAIN)) {
+            assertThat(bob.registerWithAuth("Contact: " + bob.contact(), "600", "MD5").status()).isEqualTo(200);
+            // an old panel in a SHA-256 domain, marked MD5
+            assertThat(dave.registerWithAuth("Contact: " + dave.contact(), "600", "MD5").status()).isEqualTo(200);
+        }
+        node.accounts.setDigest("alice", RegistrarFixture.DOMAIN, null);
+        node.directory.refresh();
+        assertThat(alice.registerWithAuth("Contact: " + alice.contact(), "600", "MD5").status()).isEqualTo(200);
     }
 
     @Test
     void wrongPasswordAndUnknownUserGet403AndAreCounted() throws Exception {
         try (TestPhone wrong = new TestPhone("alice", "not-the-password", node.port);
              TestPhone stranger = new TestPhone("mallory", "whatever1", node.port)) {
-            assertThat(wrong.registerWithAuth("Contact: " + wrong.contact(), "600", "SHA-256").status()).isEqualTo(403);
+            assertThat(wrong.registerWithAuth("Contact: " + wrong.contact(), "600", "MD5").status()).isEqualTo(403);
             assertThat(stranger.registerWithAuth("Contact: " + stranger.contact(), "600", "MD5").status()).isEqualTo(403);
         }
         assertThat(node.counter("switchboard.sip.auth.failures", "reason", "wrong_password")).isEqualTo(1);
@@ -142,7 +218,7 @@ class RegistrarTest {
     @Test
     void severalContactsWithQValuesAndRemoval() throws Exception {
         String two = "Contact: <sip:alice@127.0.0.1:6001>;q=0.3, <sip:alice@127.0.0.1:6002>;q=0.9;expires=120";
-        SipResponse ok = alice.registerWithAuth(two, "600", "SHA-256");
+        SipResponse ok = alice.registerWithAuth(two, "600", "MD5");
         assertThat(ok.status()).isEqualTo(200);
         assertThat(ok.headerValues("Contact")).hasSize(2);
         List<Binding> bindings = node.location.lookup("sip:alice@" + RegistrarFixture.DOMAIN, node.clock.millis());
@@ -187,7 +263,7 @@ class RegistrarTest {
 
     @Test
     void bindingsAreDurableBeforeThe200() throws Exception {
-        assertThat(alice.registerWithAuth("Contact: " + alice.contact(), "600", "SHA-256").status()).isEqualTo(200);
+        assertThat(alice.registerWithAuth("Contact: " + alice.contact(), "600", "MD5").status()).isEqualTo(200);
         // read straight from the database: committed before the device was told OK
         List<Binding> stored = node.bindings.loadLive(node.clock.millis());
         assertThat(stored).singleElement().satisfies(b -> {
@@ -226,14 +302,39 @@ class RegistrarTest {
                 "sip:elsewhere.example", alice.nc++, "c1");
         SipResponse refused = alice.send(alice.register("Contact: " + alice.contact(), "600", forOtherUri));
         assertThat(refused.status()).isEqualTo(400);
-        assertThat(refused.reason()).contains("digest uri does not match");
+        assertThat(refused.reason()).isEqualTo("Bad Request - digest uri names neither the Request-URI nor this node");
         assertThat(node.location.size()).isZero();
+        assertThat(node.counter("switchboard.sip.auth.failures", "reason", "bad_credentials")).isEqualTo(1);
+    }
+
+    /**
+     * A digest-uri naming this node itself is accepted besides the Request-URI (RFC 7616 §3.4.6,
+     * RFC 3261 §22.4): an address and port it listens on, as SIPp signs, or its domain; a user's URI
+     * at the node, or a port it does not listen on, is not.
+     */
+    @Test
+    void aDigestUriNamingThisNodeIsAccepted() throws Exception {
+        for (String uri : List.of("sip:127.0.0.1:" + node.port, "sip:" + RegistrarFixture.DOMAIN + ":" + node.port)) {
+            SipResponse challenge = alice.send(alice.register("Contact: " + alice.contact(), "600", null));
+            String auth = DigestClient.authorization(challenge.header("WWW-Authenticate"), "alice", "wonderland",
+                    "REGISTER", uri, alice.nc++, "c1");
+            assertThat(alice.send(alice.register("Contact: " + alice.contact(), "600", auth)).status())
+                    .as(uri).isEqualTo(200);
+        }
+        int notListening = node.port == 1 ? 2 : 1;
+        for (String uri : List.of("sip:bob@127.0.0.1:" + node.port, "sip:127.0.0.1:" + notListening, "tel:+123")) {
+            SipResponse challenge = alice.send(alice.register("Contact: " + alice.contact(), "600", null));
+            String auth = DigestClient.authorization(challenge.header("WWW-Authenticate"), "alice", "wonderland",
+                    "REGISTER", uri, alice.nc++, "c1");
+            assertThat(alice.send(alice.register("Contact: " + alice.contact(), "600", auth)).status())
+                    .as(uri).isEqualTo(400);
+        }
     }
 
     @Test
     void aBindingTheStoreCouldNotKeepIsNotInForce() throws Exception {
         node.bindings.close(); // every later commit fails
-        SipResponse failed = alice.registerWithAuth("Contact: " + alice.contact(), "600", "SHA-256");
+        SipResponse failed = alice.registerWithAuth("Contact: " + alice.contact(), "600", "MD5");
         assertThat(failed.status()).isEqualTo(500);
         assertThat(failed.header("Retry-After")).isEqualTo("5");
         assertThat(node.location.lookup("sip:alice@" + RegistrarFixture.DOMAIN, node.clock.millis())).isEmpty();

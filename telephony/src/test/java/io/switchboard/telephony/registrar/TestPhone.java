@@ -20,11 +20,17 @@ final class TestPhone implements AutoCloseable {
     final String user;
     final String password;
     final int serverPort;
+    final String domain;
     String callId = UUID.randomUUID() + "@phone";
     int cseq = 1;
     int nc = 1;
 
     TestPhone(String user, String password, int serverPort) throws IOException {
+        this(user, password, serverPort, RegistrarFixture.DOMAIN);
+    }
+
+    TestPhone(String user, String password, int serverPort, String domain) throws IOException {
+        this.domain = domain;
         this.socket = new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
         this.user = user;
         this.password = password;
@@ -37,12 +43,12 @@ final class TestPhone implements AutoCloseable {
 
     String register(String contactHeaders, String expiresHeader, String authorization) {
         StringBuilder r = new StringBuilder();
-        r.append("REGISTER sip:").append(RegistrarFixture.DOMAIN).append(" SIP/2.0\r\n");
+        r.append("REGISTER sip:").append(domain).append(" SIP/2.0\r\n");
         r.append("Via: SIP/2.0/UDP 127.0.0.1:").append(socket.getLocalPort()).append(";rport;branch=z9hG4bK")
                 .append(UUID.randomUUID().toString(), 0, 12).append("\r\n");
         r.append("Max-Forwards: 70\r\n");
-        r.append("From: <sip:").append(user).append('@').append(RegistrarFixture.DOMAIN).append(">;tag=f").append(cseq).append("\r\n");
-        r.append("To: <sip:").append(user).append('@').append(RegistrarFixture.DOMAIN).append(">\r\n");
+        r.append("From: <sip:").append(user).append('@').append(domain).append(">;tag=f").append(cseq).append("\r\n");
+        r.append("To: <sip:").append(user).append('@').append(domain).append(">\r\n");
         r.append("Call-ID: ").append(callId).append("\r\n");
         r.append("CSeq: ").append(cseq++).append(" REGISTER\r\n");
         if (contactHeaders != null) {
@@ -80,7 +86,7 @@ final class TestPhone implements AutoCloseable {
         }
         List<String> challenges = challenge.headers().fields("WWW-Authenticate");
         String chosen = challenges.stream().filter(c -> c.contains("algorithm=" + algorithm)).findFirst().orElseThrow();
-        String uri = "sip:" + RegistrarFixture.DOMAIN;
+        String uri = "sip:" + domain;
         return send(register(contactHeaders, expires,
                 DigestClient.authorization(chosen, user, password, "REGISTER", uri, nc++, "c" + cseq)));
     }

@@ -1,0 +1,239 @@
+package io.switchboard.server.clients;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
+
+/**
+ * linphonec (Debian {@code linphone-cli}, liblinphone 5.1) as a real phone in tests, one process
+ * per account, driven over its stdin with its own commands ({@code call}, {@code terminate},
+ * {@code autoanswer enable}, {@code status register}) while its stdout is read line by line.
+ * <p>
+ * What it takes to run it unattended: its own {@code HOME} whose {@code .local/share/linphone} is
+ * writable (otherwise it opens no SIP port at all); a config file ({@code -c}) with the account,
+ * the node as registrar and as route for every request (otherwise it resolves the callee's domain
+ * in DNS), SIP and RTP ports picked at random, video off; no sound card: {@code soundcard use
+ * files} plays a tone file instead. {@link #close()} ends the process by its PID.
+ */
+public final class Linphonec implements AutoCloseable {
+    public static final PeerBinary BINARY = new PeerBinary("linphonec", "LINPHONEC_BIN", "linphone-cli");
+    private static final Pattern REGISTERED = Pattern.compile("^registered, identity=");
+
+    public enum Transport { UDP, TCP }
+
+    private final String user;
+    private final Path dir;
+    private final Process process;
+    private final OutputStream stdin;
+    private final List<String> lines = new CopyOnWriteArrayList<>();
+    private final Object arrived = new Object();
+
+    private Linphonec(String user, Path dir, Process process) {
+        this.user = user;
+        this.dir = dir;
+        this.process = process;
+        this.stdin = process.getOutputStream();
+        Thread.ofPlatform().daemon().name("linphonec-" + user).start(this::readOutput);
+    }
+
+    /**
+     * Starts linphonec for one account; it registers on its own.
+     *
+     * @param dir        an empty directory for its HOME, config, tone file and log
+     * @param node       the node's SIP address: registrar, and route for every request
+     * @param autoAnswer answer incoming calls at once (the callee)
+     */
+    public static Linphonec start(Path dir, String user, String password, String domain, InetSocketAddress node,
+                                  Transport transport, boolean autoAnswer) throws IOException {
+        BINARY.assumeAvailable();
+        Path home = dir.resolve("home");
+        Files.createDirectories(home.resolve(".local/share/linphone"));
+        Path tone = ToneFile.write(dir.resolve("tone.wav"), 60);
+        String t = transport.name().toLowerCase(java.util.Locale.ROOT);
+        String server = "sip:" + node.getAddress().getHostAddress() + ":" + node.getPort() + ";transport=" + t;
+        Path config = dir.resolve("linphonerc");
+        // ports: -1 picks one at random, 0 disables the transport
+        Files.writeString(config, String.join("\n",
+                "[sip]",
+                "sip_port=" + (transport == Transport.UDP ? -1 : 0),
+                "sip_tcp_port=" + (transport == Transport.TCP ? -1 : 0),
+                "sip_tls_port=0",
+                "default_proxy=0",
+                "[rtp]",
+                "audio_rtp_port=-1",
+                "video_rtp_port=-1",
+                "[video]",
+                "enabled=0",
+                "capture=0",
+                "display=0",
+                "automatically_initiate=0",
+                "automatically_accept=0",
+                "[sound]",
+                "echocancellation=0",
+                "[proxy_0]",
+                "reg_proxy=<" + server + ">",
+                "reg_route=<" + server + ";lr>",
+                "reg_identity=sip:" + user + "@" + domain,
+                "reg_expires=600",
+                "reg_sendregister=1",
+                "publish=0",
+                "dial_escape_plus=0",
+                "[auth_info_0]",
+                "username=" + user,
+                "passwd=" + password,
+                "realm=" + domain,
+                "domain=" + domain,
+                ""));
+        ProcessBuilder builder = new ProcessBuilder(BINARY.path().toString(), "-c", config.toString())
+                .directory(dir.toFile())
+                .redirectErrorStream(true);
+        builder.environment().put("HOME", home.toString());
+        Linphonec phone = new Linphonec(user, dir, builder.start());
+        phone.send("soundcard use files");
+        phone.send("play " + tone);
+        if (autoAnswer) {
+            phone.send("autoanswer enable");
+        }
+        return phone;
+    }
+
+    public String user() {
+        return user;
+    }
+
+    /** Writes one command line to linphonec's stdin. */
+    public void send(String command) throws IOException {
+        synchronized (stdin) {
+            stdin.write((command + "\n").getBytes(StandardCharsets.UTF_8));
+            stdin.flush();
+        }
+    }
+
+    /** Waits until {@code status register} says registered. */
+    public void awaitRegistered(Duration timeout) throws IOException, InterruptedException {
+        long end = System.nanoTime() + timeout.toNanos();
+        while (System.nanoTime() < end) {
+            int mark = mark();
+            send("status register");
+            if (awaitLineOrNull(REGISTERED, mark, Duration.ofMillis(300)) != null) {
+                return;
+            }
+        }
+        throw new AssertionError("linphonec " + user + " not registered after " + timeout + "\n" + describe());
+    }
+
+    /** Calls {@code uri} (routed through the node). */
+    public void call(String uri) throws IOException {
+        send("call " + uri);
+    }
+
+    /** Ends the current call. */
+    public void terminate() throws IOException {
+        send("terminate");
+    }
+
+    /** The number of output lines so far: {@link #awaitLine} looks only at lines after a mark. */
+    public int mark() {
+        return lines.size();
+    }
+
+    /** Waits for an output line after {@code mark} that the pattern finds, and returns it. */
+    public String awaitLine(Pattern pattern, int mark, Duration timeout) throws InterruptedException {
+        String line = awaitLineOrNull(pattern, mark, timeout);
+        if (line == null) {
+            throw new AssertionError("linphonec " + user + ": no line matching /" + pattern + "/ within " + timeout
+                    + "\n" + describe());
+        }
+        return line;
+    }
+
+    private String awaitLineOrNull(Pattern pattern, int mark, Duration timeout) throws InterruptedException {
+        long end = System.nanoTime() + timeout.toNanos();
+        int next = mark;
+        synchronized (arrived) {
+            while (true) {
+                for (; next < lines.size(); next++) {
+                    if (pattern.matcher(lines.get(next)).find()) {
+                        return lines.get(next);
+                    }
+                }
+                long left = end - System.nanoTime();
+                if (left <= 0) {
+                    return null;
+                }
+                TimeUnit.NANOSECONDS.timedWait(arrived, left);
+            }
+        }
+    }
+
+    /** The output so far, for assertion messages. */
+    public String describe() {
+        StringBuilder b = new StringBuilder("--- linphonec ").append(user).append(" (").append(dir).append(") ---\n");
+        List<String> all = List.copyOf(lines);
+        for (String line : all.subList(Math.max(0, all.size() - 200), all.size())) {
+            b.append(line).append('\n');
+        }
+        return b.toString();
+    }
+
+    private void readOutput() {
+        try (InputStream in = process.getInputStream();
+             OutputStream log = Files.newOutputStream(dir.resolve("linphonec.log"))) {
+            ByteArrayOutputStream line = new ByteArrayOutputStream();
+            int c;
+            while ((c = in.read()) >= 0) {
+                log.write(c);
+                if (c != '\n') {
+                    if (c != 0 && c != '\r') {
+                        line.write(c);
+                    }
+                    continue;
+                }
+                // its prompt precedes the answer to a command on the same line
+                String text = line.toString(StandardCharsets.ISO_8859_1).replace("linphonec> ", "").strip();
+                line.reset();
+                if (!text.isEmpty()) {
+                    lines.add(text);
+                    synchronized (arrived) {
+                        arrived.notifyAll();
+                    }
+                }
+            }
+        } catch (IOException e) {
+            // the process ended
+        }
+    }
+
+    /** Asks linphonec to quit (it unregisters), then ends it by its PID: SIGTERM after 3 s, SIGKILL after 5 s. */
+    @Override
+    public void close() {
+        try {
+            send("quit");
+            stdin.close();
+        } catch (IOException ignored) {
+            // it already ended
+        }
+        try {
+            if (!process.waitFor(3, TimeUnit.SECONDS)) {
+                process.destroy();
+                if (!process.waitFor(2, TimeUnit.SECONDS)) {
+                    process.destroyForcibly();
+                    process.waitFor(3, TimeUnit.SECONDS);
+                }
+            }
+        } catch (InterruptedException e) {
+            process.destroyForcibly();
+            Thread.currentThread().interrupt();
+        }
+    }
+}
