@@ -1,0 +1,92 @@
+// One JsSIP user agent per page, driven by jssip-driver.mjs through window.phone.
+// Every call records what happened in window.phone.events, so the driver can wait for an event
+// (bounded) and report it; nothing here waits by itself.
+'use strict';
+
+(() => {
+  const events = [];
+  const sessions = new Map(); // call id (JsSIP's session id) -> RTCSession
+  let ua = null;
+  let autoAnswer = false;
+
+  // The node carries no media: a peer connection with relay-only ICE and no TURN server gathers
+  // no candidate at all, so Chromium never sends a packet (and JsSIP's wait for ICE gathering
+  // ends at once, when gathering completes empty).
+  const pcConfig = { iceServers: [], iceTransportPolicy: 'relay' };
+  const mediaConstraints = { audio: true, video: false };
+
+  function record(type, detail) {
+    events.push(Object.assign({ type, at: Date.now() }, detail || {}));
+  }
+
+  function watch(session, direction) {
+    const id = session.id;
+    sessions.set(id, session);
+    record('session', { id, direction, remote: session.remote_identity.uri.toString() });
+    session.on('progress', (e) => record('progress', { id, status: e.response ? e.response.status_code : null }));
+    session.on('accepted', () => record('accepted', { id }));
+    session.on('confirmed', () => record('confirmed', { id }));
+    session.on('ended', (e) => record('ended', { id, originator: e.originator, cause: e.cause }));
+    session.on('failed', (e) => record('failed', {
+      id, originator: e.originator, cause: e.cause,
+      status: e.message && e.message.status_code ? e.message.status_code : null,
+    }));
+  }
+
+  window.phone = {
+    events,
+
+    start(config) {
+      if (ua) throw new Error('already started');
+      const socket = new JsSIP.WebSocketInterface(config.wsUrl);
+      ua = new JsSIP.UA({
+        sockets: [socket],
+        uri: config.uri,
+        password: config.password,
+        register: true,
+        // JsSIP's default is to re-try a closed WebSocket forever; a test wants one attempt's truth
+        connection_recovery_min_interval: 2,
+        connection_recovery_max_interval: 30,
+      });
+      ua.on('connected', () => record('connected'));
+      ua.on('disconnected', (e) => record('disconnected', { code: e.code, reason: e.reason }));
+      ua.on('registered', (e) => record('registered', { expires: e.response.getHeader('Expires'), contact: ua.contact.toString() }));
+      ua.on('unregistered', () => record('unregistered'));
+      ua.on('registrationFailed', (e) => record('registrationFailed', {
+        cause: e.cause, status: e.response ? e.response.status_code : null,
+      }));
+      ua.on('newRTCSession', (e) => {
+        if (e.originator !== 'remote') return;
+        watch(e.session, 'incoming');
+        if (autoAnswer) {
+          e.session.answer({ mediaConstraints, pcConfig });
+        }
+      });
+      ua.start();
+    },
+
+    answerCalls(enabled) {
+      autoAnswer = enabled;
+    },
+
+    call(target) {
+      const session = ua.call(target, { mediaConstraints, pcConfig });
+      watch(session, 'outgoing');
+      return session.id;
+    },
+
+    hangUp(id) {
+      const session = sessions.get(id);
+      if (!session) throw new Error('no call ' + id);
+      session.terminate();
+    },
+
+    unregister() {
+      ua.unregister();
+    },
+
+    stop() {
+      if (ua) ua.stop();
+    },
+  };
+})();
