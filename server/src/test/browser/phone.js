@@ -26,6 +26,13 @@
     session.on('progress', (e) => record('progress', { id, status: e.response ? e.response.status_code : null }));
     session.on('accepted', () => record('accepted', { id }));
     session.on('confirmed', () => record('confirmed', { id }));
+    // the SDP as sent (JsSIP emits it after ICE gathering): with relay-only ICE and no TURN
+    // server it must carry no candidate, i.e. Chromium has no address to send media from
+    session.on('sdp', (e) => {
+      if (e.originator === 'local') {
+        record('localSdp', { id, sdpType: e.type, candidates: (e.sdp.match(/^a=candidate:/gm) || []).length });
+      }
+    });
     session.on('ended', (e) => record('ended', { id, originator: e.originator, cause: e.cause }));
     session.on('failed', (e) => record('failed', {
       id, originator: e.originator, cause: e.cause,

@@ -205,9 +205,12 @@ public final class JsSipBrowser implements AutoCloseable {
         }
     }
 
-    /** From now on the phone answers every incoming call (audio from Chromium's fake device). */
-    public void answerCalls(String name) {
-        send(command("answerCalls", name).put("enabled", true), DEFAULT_WAIT);
+    /**
+     * From now on the phone answers every incoming call (audio from Chromium's fake device), or
+     * with {@code false} lets them ring (JsSIP sends 180 by itself).
+     */
+    public void answerCalls(String name, boolean answer) {
+        send(command("answerCalls", name).put("enabled", answer), DEFAULT_WAIT);
     }
 
     /** Places a call (audio only); returns the call's id on that phone. */

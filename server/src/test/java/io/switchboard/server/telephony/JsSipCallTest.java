@@ -97,6 +97,54 @@ class JsSipCallTest {
         return Double.isNaN(v) ? 0 : v;
     }
 
+    /** Waits for an event of one call on one phone and checks its type; a mismatch shows everything. */
+    JsonNode expect(String phone, String callId, String expected, String... alternatives) {
+        String[] types = new String[alternatives.length + 1];
+        types[0] = expected;
+        System.arraycopy(alternatives, 0, types, 1, alternatives.length);
+        JsonNode event = browser.awaitCall(phone, callId, types);
+        assertThat(event.path("type").asText()).as("%s on %s: %s\nevents: %s\n%s", expected, phone, event,
+                browser.events(phone), browser.diagnostics()).isEqualTo(expected);
+        return event;
+    }
+
+    /** {@code caller} calls {@code callee}, who answers; returns the call's id once both sides confirm it. */
+    String establish(String caller, String callee) {
+        browser.answerCalls(callee, true);
+        String call = browser.call(caller, "sip:" + callee + "@" + DOMAIN);
+        expect(caller, call, "confirmed", "failed", "ended");
+        // JsSIP names a call by Call-ID and From tag, the same on both ends
+        JsonNode incoming = expect(callee, call, "session");
+        assertThat(incoming.path("direction").asText()).isEqualTo("incoming");
+        assertThat(incoming.path("remote").asText()).isEqualTo("sip:" + caller + "@" + DOMAIN);
+        expect(callee, call, "confirmed", "failed", "ended");
+        // nothing to send media from: relay-only ICE without a TURN server gathers no candidate
+        assertThat(expect(caller, call, "localSdp").path("candidates").asInt()).isZero();
+        assertThat(expect(callee, call, "localSdp").path("candidates").asInt()).isZero();
+        return call;
+    }
+
+    void awaitRecord(String caller, String dialed, String status, String endedBy, CallMeters before) {
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+            JsonNode record = lastRecord();
+            assertThat(record.path("status").asText()).as(record.toString()).isEqualTo(status);
+            assertThat(record.path("caller").asText()).isEqualTo(caller);
+            assertThat(record.path("dialed").asText()).isEqualTo(dialed);
+            if (endedBy == null) { // no BYE: the call never began
+                assertThat(record.path("endedBy").isNull()).as(record.toString()).isTrue();
+            } else {
+                assertThat(record.path("endedBy").asText()).isEqualTo(endedBy);
+            }
+            CallMeters after = CallMeters.read(node.node.http().baseUrl());
+            assertThat(after.active()).isZero();
+            if (status.equals("completed")) {
+                assertThat(record.path("finalCode").asInt()).isEqualTo(200);
+                assertThat(record.path("answeredBy").asText()).contains("transport=ws");
+                after.assertOneCompletedCallSince(before);
+            }
+        });
+    }
+
     @Test
     void twoBrowsersRegisterAndCallEachOtherWithDigestAuthentication() throws Exception {
         addAccount("alice", "alice-browser-1");
@@ -107,7 +155,7 @@ class JsSipCallTest {
         for (String user : List.of("alice", "bob")) {
             JsonNode binding = registrationOf(user);
             assertThat(binding).as("registration of %s in %s", user, registrations()).isNotNull();
-            assertThat(binding.path("transport").asText()).isEqualToIgnoringCase("ws");
+            assertThat(binding.path("transport").asText()).isEqualTo("WS");
             assertThat(binding.path("contact").asText()).contains(".invalid").contains("transport=ws");
             assertThat(binding.path("userAgent").asText()).startsWith("JsSIP 3.13");
             assertThat(binding.path("source").asText()).startsWith("127.0.0.1:");
@@ -116,43 +164,39 @@ class JsSipCallTest {
         assertThat(sent("401")).isGreaterThanOrEqualTo(2);
         double challengedCalls = sent("407");
 
-        browser.answerCalls("bob");
+        // 1. alice calls bob, bob answers, alice hangs up
         CallMeters before = CallMeters.read(node.node.http().baseUrl());
-        String call = browser.call("alice", "sip:bob@" + DOMAIN);
-        JsonNode callerSide = browser.awaitCall("alice", call, "confirmed", "failed", "ended");
-        assertThat(callerSide.path("type").asText()).as("%s\n%s", callerSide, browser.diagnostics()).isEqualTo("confirmed");
-        JsonNode incoming = browser.await("bob", "session");
-        assertThat(incoming.path("direction").asText()).isEqualTo("incoming");
-        assertThat(incoming.path("remote").asText()).isEqualTo("sip:alice@" + DOMAIN);
-        JsonNode calleeSide = browser.await("bob", "confirmed", "failed", "ended");
-        assertThat(calleeSide.path("type").asText()).as("%s\n%s", calleeSide, browser.diagnostics()).isEqualTo("confirmed");
+        String call = establish("alice", "bob");
         // the caller's INVITE was challenged (RFC 3261 §22.3) and JsSIP answered it
         assertThat(sent("407")).isGreaterThan(challengedCalls);
-
-        JsonNode live = node.json(node.api("GET", "/api/v1/calls", null));
-        assertThat(live.toString()).contains("answered");
-
+        assertThat(node.json(node.api("GET", "/api/v1/calls", null)).toString()).contains("answered");
         browser.hangUp("alice", call);
-        JsonNode callerEnd = browser.awaitCall("alice", call, "ended", "failed");
-        assertThat(callerEnd.path("type").asText()).isEqualTo("ended");
-        assertThat(callerEnd.path("originator").asText()).isEqualTo("local");
-        JsonNode calleeEnd = browser.await("bob", "ended", "failed");
-        assertThat(calleeEnd.path("type").asText()).isEqualTo("ended");
+        assertThat(expect("alice", call, "ended", "failed").path("originator").asText()).isEqualTo("local");
+        JsonNode calleeEnd = expect("bob", call, "ended", "failed");
         assertThat(calleeEnd.path("originator").asText()).isEqualTo("remote");
         assertThat(calleeEnd.path("cause").asText()).isEqualTo("Terminated"); // JsSIP's cause for a BYE
+        awaitRecord("alice", "bob", "completed", "caller", before);
 
-        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
-            JsonNode record = lastRecord();
-            assertThat(record.path("status").asText()).as(record.toString()).isEqualTo("completed");
-            assertThat(record.path("caller").asText()).isEqualTo("alice");
-            assertThat(record.path("dialed").asText()).isEqualTo("bob");
-            assertThat(record.path("finalCode").asInt()).isEqualTo(200);
-            assertThat(record.path("answeredBy").asText()).contains("transport=ws");
-            assertThat(record.path("endedBy").asText()).isEqualTo("caller");
-            CallMeters after = CallMeters.read(node.node.http().baseUrl());
-            after.assertOneCompletedCallSince(before);
-            assertThat(after.active()).isZero();
-        });
+        // 2. bob calls alice, alice answers and hangs up: the BYE goes to the caller
+        before = CallMeters.read(node.node.http().baseUrl());
+        call = establish("bob", "alice");
+        browser.hangUp("alice", call);
+        assertThat(expect("alice", call, "ended", "failed").path("originator").asText()).isEqualTo("local");
+        assertThat(expect("bob", call, "ended", "failed").path("originator").asText()).isEqualTo("remote");
+        awaitRecord("bob", "alice", "completed", "callee", before);
+
+        // 3. alice calls bob, who lets it ring; alice gives up: CANCEL, 487 (RFC 3261 §9.2)
+        browser.answerCalls("bob", false);
+        call = browser.call("alice", "sip:bob@" + DOMAIN);
+        expect("bob", call, "session");
+        assertThat(expect("alice", call, "progress", "failed", "ended").path("status").asInt()).isEqualTo(180);
+        browser.hangUp("alice", call);
+        JsonNode cancelled = expect("alice", call, "failed", "ended", "confirmed");
+        assertThat(cancelled.path("cause").asText()).isEqualTo("Canceled");
+        JsonNode wasCancelled = expect("bob", call, "failed", "ended", "confirmed");
+        assertThat(wasCancelled.path("originator").asText()).isEqualTo("remote");
+        assertThat(wasCancelled.path("cause").asText()).isEqualTo("Canceled");
+        awaitRecord("alice", "bob", "cancelled", null, null);
 
         // RFC 3261 §10.2.2: Expires 0 removes the bindings
         browser.unregister("alice");
@@ -183,8 +227,9 @@ class JsSipCallTest {
         JsonNode established = browser.awaitCall("alice", call, "confirmed", "failed", "ended");
         assertThat(established.path("type").asText()).as("%s\n%s\n%s", established, browser.diagnostics(),
                 phone.isAlive() ? "" : phone.await().describe()).isEqualTo("confirmed");
+        assertThat(expect("alice", call, "localSdp").path("candidates").asInt()).isZero();
         browser.hangUp("alice", call);
-        assertThat(browser.awaitCall("alice", call, "ended", "failed").path("type").asText()).isEqualTo("ended");
+        expect("alice", call, "ended", "failed");
 
         Sipp.Result answered = phone.await();
         assertThat(answered.succeeded()).as(answered.describe()).isTrue();
