@@ -21,12 +21,13 @@ import static org.awaitility.Awaitility.await;
 /**
  * JsSIP 3.13 in headless Chromium, a real browser phone, over the node's SIP WebSocket
  * ({@code ws://…/sip}, RFC 7118): two browsers register with digest authentication and call each
- * other (the caller answers the node's 407), and a browser calls a SIPp phone on UDP. Each call is
- * established, hung up by the caller, seen ended on both sides, and checked in the node's
- * registrations, live calls, call records and meters.
+ * other (the caller answers the node's 407), a browser calls a SIPp phone on UDP, and a trusted
+ * SIPp door panel calls a browser. Each call is established and torn down, seen on both sides, and
+ * checked in the node's registrations, live calls, call records and meters.
  */
 class JsSipCallTest {
     static final String DOMAIN = "intercom.test";
+    static final String DOOR_PANEL = "127.0.0.2";
 
     @TempDir
     Path dir;
@@ -39,6 +40,8 @@ class JsSipCallTest {
         JsSipBrowser.assumeAvailable();
         // JsSIP computes only MD5 and keeps only the last WWW-Authenticate header
         node = new TelephonyNode(dir, Map.of(), Map.of(
+                // a door panel calls from 127.0.0.2 without credentials; browsers and phones on 127.0.0.1 authenticate
+                "SWITCHBOARD_TELEPHONY_TRUSTED_PEERS", DOOR_PANEL,
                 "SWITCHBOARD_TELEPHONY_DIGEST_ALGORITHMS", "MD5")); // default digest after the MD5-default change
         browser = JsSipBrowser.launch();
     }
@@ -238,6 +241,41 @@ class JsSipCallTest {
             assertThat(record.path("status").asText()).as(record.toString()).isEqualTo("completed");
             assertThat(record.path("caller").asText()).isEqualTo("alice");
             assertThat(record.path("answeredBy").asText()).contains("127.0.0.1:" + port);
+            assertThat(record.path("endedBy").asText()).isEqualTo("caller");
+            CallMeters after = CallMeters.read(node.node.http().baseUrl());
+            after.assertOneCompletedCallSince(before);
+            assertThat(after.active()).isZero();
+        });
+    }
+
+    @Test
+    void aDoorPanelOnUdpCallsABrowserThatAnswers() throws Exception {
+        Sipp.assumeAvailable();
+        addAccount("bob", "bob-browser-1");
+        register("bob", "bob-browser-1");
+        browser.answerCalls("bob", true);
+
+        CallMeters before = CallMeters.read(node.node.http().baseUrl());
+        Sipp.Result panel = Sipp.scenario("uac_webrtc_offer.xml").remote("127.0.0.1", node.sipPort(Transport.UDP))
+                .localIp(DOOR_PANEL).service("bob").calls(1).timeout(Duration.ofSeconds(20)).run();
+        assertThat(panel.succeeded()).as("%s\nbob's events: %s\n%s", panel.describe(), browser.events("bob"),
+                browser.diagnostics()).isTrue();
+
+        JsonNode incoming = browser.await("bob", "session");
+        String call = incoming.path("id").asText();
+        assertThat(incoming.path("direction").asText()).isEqualTo("incoming");
+        assertThat(incoming.path("remote").asText()).startsWith("sip:door@" + DOOR_PANEL);
+        expect("bob", call, "confirmed", "failed", "ended");
+        assertThat(expect("bob", call, "localSdp").path("candidates").asInt()).isZero();
+        JsonNode ended = expect("bob", call, "ended", "failed");
+        assertThat(ended.path("originator").asText()).isEqualTo("remote");
+        assertThat(ended.path("cause").asText()).isEqualTo("Terminated");
+
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+            JsonNode record = lastRecord();
+            assertThat(record.path("status").asText()).as(record.toString()).isEqualTo("completed");
+            assertThat(record.path("dialed").asText()).isEqualTo("bob");
+            assertThat(record.path("answeredBy").asText()).contains("transport=ws");
             assertThat(record.path("endedBy").asText()).isEqualTo("caller");
             CallMeters after = CallMeters.read(node.node.http().baseUrl());
             after.assertOneCompletedCallSince(before);
