@@ -102,16 +102,20 @@ public final class JsSipBrowser implements AutoCloseable {
 
     /** What is missing to run browser tests, or empty when nothing is. */
     static Optional<String> missing() {
-        if (nodeBinary().isEmpty()) {
-            return Optional.of("node not found on the PATH (Debian package nodejs, with npm)");
+        return missing(nodeBinary(), chromium(), PROJECT);
+    }
+
+    static Optional<String> missing(Optional<Path> node, Path chromium, Path project) {
+        if (node.isEmpty()) {
+            return Optional.of("node not found on the PATH (Node.js 20 with npm)");
         }
-        if (!Files.isExecutable(chromium())) {
-            return Optional.of(chromium() + " not found (Debian package chromium: apt-get install -y chromium; "
+        if (!Files.isExecutable(chromium)) {
+            return Optional.of(chromium + " not found (Debian package chromium: apt-get install -y chromium; "
                     + "./switchboard test installs it as root; CHROMIUM_BIN points elsewhere)");
         }
         for (String pkg : List.of("playwright-core", "jssip", "esbuild")) {
-            if (!Files.isDirectory(PROJECT.resolve("node_modules").resolve(pkg))) {
-                return Optional.of("npm package " + pkg + " not installed in server/" + PROJECT
+            if (!Files.isDirectory(project.resolve("node_modules").resolve(pkg))) {
+                return Optional.of("npm package " + pkg + " not installed in " + project
                         + " (run `npm ci` there; ./switchboard test does it)");
             }
         }
