@@ -50,10 +50,7 @@
         sockets: [socket],
         uri: config.uri,
         password: config.password,
-        register: true,
-        // JsSIP's default is to re-try a closed WebSocket forever; a test wants one attempt's truth
-        connection_recovery_min_interval: 2,
-        connection_recovery_max_interval: 30,
+        register: true, // everything else on JsSIP's defaults, as a web phone would run it
       });
       ua.on('connected', () => record('connected'));
       ua.on('disconnected', (e) => record('disconnected', { code: e.code, reason: e.reason }));

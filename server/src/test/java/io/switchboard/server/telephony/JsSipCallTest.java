@@ -207,6 +207,17 @@ class JsSipCallTest {
         assertThat(browser.await("alice", "unregistered", "registrationFailed").path("type").asText()).isEqualTo("unregistered");
         assertThat(browser.await("bob", "unregistered", "registrationFailed").path("type").asText()).isEqualTo("unregistered");
         assertThat(registrations()).isEmpty();
+        assertEverythingParsed();
+    }
+
+    /** Every message JsSIP sent was understood: nothing malformed, nothing dropped, no 400 answered. */
+    void assertEverythingParsed() throws Exception {
+        List<String> complaints = node.get("/metrics").body().lines()
+                .filter(l -> l.startsWith("switchboard_sip_parse_errors_total") || l.startsWith("switchboard_sip_dropped_total"))
+                .filter(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1)) != 0)
+                .toList();
+        assertThat(complaints).isEmpty();
+        assertThat(sent("400")).isZero();
     }
 
     @Test
@@ -246,6 +257,7 @@ class JsSipCallTest {
             after.assertOneCompletedCallSince(before);
             assertThat(after.active()).isZero();
         });
+        assertEverythingParsed();
     }
 
     @Test
@@ -281,5 +293,6 @@ class JsSipCallTest {
             after.assertOneCompletedCallSince(before);
             assertThat(after.active()).isZero();
         });
+        assertEverythingParsed();
     }
 }
