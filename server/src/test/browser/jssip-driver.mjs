@@ -3,7 +3,8 @@
 // Protocol: one JSON command per line on stdin, one JSON answer per line on stdout:
 //   {"id":1,"op":"phone","name":"alice","wsUrl":"ws://127.0.0.1:PORT/sip","uri":"sip:alice@d","password":"..."}
 //   {"id":1,"ok":true,"result":...}   or   {"id":1,"ok":false,"error":"..."}
-// Ops: phone, answerCalls, call, hangUp, unregister, wait, events, close (answers, then exits). Page console output and
+// Ops: phone, answerCalls, call, hangUp, hold, unhold, sendDtmf, unregister, wait, events, close
+// (answers, then exits). Page console output and
 // diagnostics go to stderr. Every wait is bounded; the driver exits by itself after IDLE_LIMIT_MS
 // without a command, on stdin's end, on SIGTERM, and always closes Chromium before exiting.
 import { chromium } from 'playwright-core';
@@ -94,6 +95,15 @@ const ops = {
   },
   async hangUp({ name, callId }) {
     await page(name).evaluate((id) => window.phone.hangUp(id), callId);
+  },
+  async hold({ name, callId }) {
+    return page(name).evaluate((id) => window.phone.hold(id), callId);
+  },
+  async unhold({ name, callId }) {
+    return page(name).evaluate((id) => window.phone.unhold(id), callId);
+  },
+  async sendDtmf({ name, callId, tones }) {
+    await page(name).evaluate(([id, t]) => window.phone.sendDtmf(id, t), [callId, tones]);
   },
   async unregister({ name }) {
     await page(name).evaluate(() => window.phone.unregister());

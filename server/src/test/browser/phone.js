@@ -33,6 +33,10 @@
         record('localSdp', { id, sdpType: e.type, candidates: (e.sdp.match(/^a=candidate:/gm) || []).length });
       }
     });
+    session.on('hold', (e) => record('hold', { id, originator: e.originator }));
+    session.on('unhold', (e) => record('unhold', { id, originator: e.originator }));
+    session.on('newDTMF', (e) => record('dtmf', { id, originator: e.originator, tone: e.dtmf.tone }));
+    session.on('newInfo', (e) => record('info', { id, originator: e.originator, contentType: e.info.contentType }));
     session.on('ended', (e) => record('ended', { id, originator: e.originator, cause: e.cause }));
     session.on('failed', (e) => record('failed', {
       id, originator: e.originator, cause: e.cause,
@@ -83,6 +87,20 @@
       const session = sessions.get(id);
       if (!session) throw new Error('no call ' + id);
       session.terminate();
+    },
+
+    // In-dialog requests through the node: hold/unhold are re-INVITEs (RFC 3264 §8.4, a=sendonly),
+    // DTMF as SIP INFO (application/dtmf-relay) is what door panels open the door with.
+    hold(id) {
+      return sessions.get(id).hold();
+    },
+
+    unhold(id) {
+      return sessions.get(id).unhold();
+    },
+
+    sendDtmf(id, tones) {
+      sessions.get(id).sendDTMF(tones, { transportType: 'INFO', duration: 100, interToneGap: 100 });
     },
 
     unregister() {

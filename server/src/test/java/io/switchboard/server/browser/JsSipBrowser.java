@@ -227,6 +227,24 @@ public final class JsSipBrowser implements AutoCloseable {
         send(command("hangUp", name).put("callId", callId), DEFAULT_WAIT);
     }
 
+    /**
+     * Puts a call on hold with a re-INVITE (a=sendonly); false when JsSIP is not ready to offer
+     * again yet (an earlier re-INVITE is still in progress) or the call is already held.
+     */
+    public boolean hold(String name, String callId) {
+        return send(command("hold", name).put("callId", callId), DEFAULT_WAIT).asBoolean();
+    }
+
+    /** Takes a call off hold with a re-INVITE; false as for {@link #hold}. */
+    public boolean unhold(String name, String callId) {
+        return send(command("unhold", name).put("callId", callId), DEFAULT_WAIT).asBoolean();
+    }
+
+    /** Sends DTMF tones as SIP INFO requests ({@code application/dtmf-relay}), one per tone. */
+    public void sendDtmf(String name, String callId, String tones) {
+        send(command("sendDtmf", name).put("callId", callId).put("tones", tones), DEFAULT_WAIT);
+    }
+
     public void unregister(String name) {
         send(command("unregister", name), DEFAULT_WAIT);
     }

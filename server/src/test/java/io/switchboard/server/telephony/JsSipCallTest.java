@@ -127,6 +127,18 @@ class JsSipCallTest {
         return call;
     }
 
+    /** The DTMF tones a phone received in a call, in order. */
+    String tones(String phone, String callId) {
+        StringBuilder tones = new StringBuilder();
+        for (JsonNode e : browser.events(phone)) {
+            if (e.path("type").asText().equals("dtmf") && e.path("id").asText().equals(callId)
+                    && e.path("originator").asText().equals("remote")) {
+                tones.append(e.path("tone").asText());
+            }
+        }
+        return tones.toString();
+    }
+
     void awaitRecord(String caller, String dialed, String status, String endedBy, CallMeters before) {
         await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
             JsonNode record = lastRecord();
@@ -169,34 +181,42 @@ class JsSipCallTest {
 
         // 1. alice calls bob, bob answers, alice hangs up
         CallMeters before = CallMeters.read(node.node.http().baseUrl());
-        String call = establish("alice", "bob");
+        String first = establish("alice", "bob");
         // the caller's INVITE was challenged (RFC 3261 §22.3) and JsSIP answered it
         assertThat(sent("407")).isGreaterThan(challengedCalls);
         assertThat(node.json(node.api("GET", "/api/v1/calls", null)).toString()).contains("answered");
-        browser.hangUp("alice", call);
-        assertThat(expect("alice", call, "ended", "failed").path("originator").asText()).isEqualTo("local");
-        JsonNode calleeEnd = expect("bob", call, "ended", "failed");
+        // in-dialog requests along the Record-Route, WebSocket to WebSocket: re-INVITEs
+        // for hold and unhold, and DTMF as INFO (a door is opened with a tone)
+        assertThat(browser.hold("alice", first)).isTrue();
+        assertThat(expect("bob", first, "hold").path("originator").asText()).isEqualTo("remote");
+        await().atMost(Duration.ofSeconds(5)).until(() -> browser.unhold("alice", first));
+        assertThat(expect("bob", first, "unhold").path("originator").asText()).isEqualTo("remote");
+        browser.sendDtmf("alice", first, "1#");
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(tones("bob", first)).isEqualTo("1#"));
+        browser.hangUp("alice", first);
+        assertThat(expect("alice", first, "ended", "failed").path("originator").asText()).isEqualTo("local");
+        JsonNode calleeEnd = expect("bob", first, "ended", "failed");
         assertThat(calleeEnd.path("originator").asText()).isEqualTo("remote");
         assertThat(calleeEnd.path("cause").asText()).isEqualTo("Terminated"); // JsSIP's cause for a BYE
         awaitRecord("alice", "bob", "completed", "caller", before);
 
         // 2. bob calls alice, alice answers and hangs up: the BYE goes to the caller
         before = CallMeters.read(node.node.http().baseUrl());
-        call = establish("bob", "alice");
-        browser.hangUp("alice", call);
-        assertThat(expect("alice", call, "ended", "failed").path("originator").asText()).isEqualTo("local");
-        assertThat(expect("bob", call, "ended", "failed").path("originator").asText()).isEqualTo("remote");
+        String second = establish("bob", "alice");
+        browser.hangUp("alice", second);
+        assertThat(expect("alice", second, "ended", "failed").path("originator").asText()).isEqualTo("local");
+        assertThat(expect("bob", second, "ended", "failed").path("originator").asText()).isEqualTo("remote");
         awaitRecord("bob", "alice", "completed", "callee", before);
 
         // 3. alice calls bob, who lets it ring; alice gives up: CANCEL, 487 (RFC 3261 §9.2)
         browser.answerCalls("bob", false);
-        call = browser.call("alice", "sip:bob@" + DOMAIN);
-        expect("bob", call, "session");
-        assertThat(expect("alice", call, "progress", "failed", "ended").path("status").asInt()).isEqualTo(180);
-        browser.hangUp("alice", call);
-        JsonNode cancelled = expect("alice", call, "failed", "ended", "confirmed");
+        String third = browser.call("alice", "sip:bob@" + DOMAIN);
+        expect("bob", third, "session");
+        assertThat(expect("alice", third, "progress", "failed", "ended").path("status").asInt()).isEqualTo(180);
+        browser.hangUp("alice", third);
+        JsonNode cancelled = expect("alice", third, "failed", "ended", "confirmed");
         assertThat(cancelled.path("cause").asText()).isEqualTo("Canceled");
-        JsonNode wasCancelled = expect("bob", call, "failed", "ended", "confirmed");
+        JsonNode wasCancelled = expect("bob", third, "failed", "ended", "confirmed");
         assertThat(wasCancelled.path("originator").asText()).isEqualTo("remote");
         assertThat(wasCancelled.path("cause").asText()).isEqualTo("Canceled");
         awaitRecord("alice", "bob", "cancelled", null, null);
