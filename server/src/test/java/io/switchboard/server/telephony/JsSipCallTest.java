@@ -12,6 +12,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -38,11 +39,11 @@ class JsSipCallTest {
     @BeforeEach
     void start() {
         JsSipBrowser.assumeAvailable();
-        // JsSIP computes only MD5 and keeps only the last WWW-Authenticate header
-        node = new TelephonyNode(dir, Map.of(), Map.of(
-                // a door panel calls from 127.0.0.2 without credentials; browsers and phones on 127.0.0.1 authenticate
-                "SWITCHBOARD_TELEPHONY_TRUSTED_PEERS", DOOR_PANEL,
-                "SWITCHBOARD_TELEPHONY_DIGEST_ALGORITHMS", "MD5")); // default digest after the MD5-default change
+        // a door panel calls from 127.0.0.2 without credentials; browsers and phones on 127.0.0.1 authenticate
+        Map<String, String> env = new HashMap<>(Map.of("SWITCHBOARD_TELEPHONY_TRUSTED_PEERS", DOOR_PANEL));
+        // JsSIP computes only MD5 and keeps only the last WWW-Authenticate header: one MD5 challenge
+        env.put("SWITCHBOARD_TELEPHONY_DIGEST_ALGORITHMS", "MD5"); // default digest after the MD5-default change
+        node = new TelephonyNode(dir, Map.of(), env);
         browser = JsSipBrowser.launch();
     }
 
