@@ -22,9 +22,10 @@ import static org.awaitility.Awaitility.await;
 /**
  * JsSIP 3.13 in headless Chromium, a real browser phone, over the node's SIP WebSocket
  * ({@code ws://…/sip}, RFC 7118): two browsers register with digest authentication and call each
- * other (the caller answers the node's 407), a browser calls a SIPp phone on UDP, and a trusted
- * SIPp door panel calls a browser. Each call is established and torn down, seen on both sides, and
- * checked in the node's registrations, live calls, call records and meters.
+ * other (the caller answers the node's 407); a browser calls a SIPp phone on UDP; a trusted SIPp
+ * door panel calls a browser; a flat's number rings two browsers and the first to answer takes the
+ * call while the other is cancelled. Each call is established and torn down, seen on both sides,
+ * and checked in the node's registrations, live calls, call records and meters.
  */
 class JsSipCallTest {
     static final String DOMAIN = "intercom.test";
@@ -309,6 +310,48 @@ class JsSipCallTest {
             assertThat(record.path("status").asText()).as(record.toString()).isEqualTo("completed");
             assertThat(record.path("dialed").asText()).isEqualTo("bob");
             assertThat(record.path("answeredBy").asText()).contains("transport=ws");
+            assertThat(record.path("endedBy").asText()).isEqualTo("caller");
+            CallMeters after = CallMeters.read(node.node.http().baseUrl());
+            after.assertOneCompletedCallSince(before);
+            assertThat(after.active()).isZero();
+        });
+        assertEverythingParsed();
+    }
+
+    @Test
+    void aFlatNumberRingsEveryBrowserAndTheFirstToAnswerTakesTheCall() throws Exception {
+        Sipp.assumeAvailable();
+        addAccount("anna", "anna-browser-1");
+        addAccount("boris", "boris-browser-1");
+        var number = node.api("PUT", "/api/v1/numbers/42", "{\"accounts\":[\"anna\",\"boris\"],\"label\":\"Flat 42\"}");
+        assertThat(number.statusCode()).as(number.body()).isEqualTo(201);
+        await().atMost(Duration.ofSeconds(2)).until(() -> node.telephony.numbers().lookup("42", DOMAIN).isPresent());
+        register("anna", "anna-browser-1");
+        register("boris", "boris-browser-1");
+        browser.answerCalls("anna", true); // boris's phone only rings
+
+        CallMeters before = CallMeters.read(node.node.http().baseUrl());
+        Sipp.Result panel = Sipp.scenario("uac_webrtc_offer.xml").remote("127.0.0.1", node.sipPort(Transport.UDP))
+                .localIp(DOOR_PANEL).service("42").calls(1).timeout(Duration.ofSeconds(20)).run();
+        assertThat(panel.succeeded()).as("%s\nanna: %s\nboris: %s\n%s", panel.describe(), browser.events("anna"),
+                browser.events("boris"), browser.diagnostics()).isTrue();
+
+        String call = browser.await("anna", "session").path("id").asText();
+        expect("anna", call, "confirmed", "failed", "ended");
+        assertThat(expect("anna", call, "ended", "failed").path("originator").asText()).isEqualTo("remote");
+        // RFC 3261 §16.7 step 10: once anna answered, the node cancels boris's ringing branch
+        assertThat(browser.await("boris", "session").path("id").asText()).isEqualTo(call);
+        JsonNode cancelled = expect("boris", call, "failed", "confirmed", "ended");
+        assertThat(cancelled.path("originator").asText()).isEqualTo("remote");
+        assertThat(cancelled.path("cause").asText()).isEqualTo("Canceled");
+
+        String annasContact = registrationOf("anna").path("contact").asText();
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+            JsonNode record = lastRecord();
+            assertThat(record.path("status").asText()).as(record.toString()).isEqualTo("completed");
+            assertThat(record.path("dialed").asText()).isEqualTo("42");
+            assertThat(record.path("devicesRung")).hasSize(2);
+            assertThat(record.path("answeredBy").asText()).isEqualTo(annasContact);
             assertThat(record.path("endedBy").asText()).isEqualTo("caller");
             CallMeters after = CallMeters.read(node.node.http().baseUrl());
             after.assertOneCompletedCallSince(before);
