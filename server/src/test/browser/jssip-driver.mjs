@@ -4,9 +4,9 @@
 //   {"id":1,"op":"phone","name":"alice","wsUrl":"ws://127.0.0.1:PORT/sip","uri":"sip:alice@d","password":"..."}
 //   {"id":1,"ok":true,"result":...}   or   {"id":1,"ok":false,"error":"..."}
 // Ops: phone, answerCalls, call, hangUp, hold, unhold, sendDtmf, unregister, wait, events, close
-// (answers, then exits). Page console output and
-// diagnostics go to stderr. Every wait is bounded; the driver exits by itself after IDLE_LIMIT_MS
-// without a command, on stdin's end, on SIGTERM, and always closes Chromium before exiting.
+// (answers, then exits). Page console output and diagnostics go to stderr. Every wait is bounded;
+// the driver exits by itself after IDLE_LIMIT_MS without a command, on stdin's end and on SIGTERM,
+// and always closes Chromium (and removes its fresh profile) before exiting.
 import { chromium } from 'playwright-core';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

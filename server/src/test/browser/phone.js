@@ -36,7 +36,6 @@
     session.on('hold', (e) => record('hold', { id, originator: e.originator }));
     session.on('unhold', (e) => record('unhold', { id, originator: e.originator }));
     session.on('newDTMF', (e) => record('dtmf', { id, originator: e.originator, tone: e.dtmf.tone }));
-    session.on('newInfo', (e) => record('info', { id, originator: e.originator, contentType: e.info.contentType }));
     session.on('ended', (e) => record('ended', { id, originator: e.originator, cause: e.cause }));
     session.on('failed', (e) => record('failed', {
       id, originator: e.originator, cause: e.cause,
