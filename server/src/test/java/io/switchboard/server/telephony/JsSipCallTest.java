@@ -42,8 +42,8 @@ class JsSipCallTest {
         JsSipBrowser.assumeAvailable();
         // a door panel calls from 127.0.0.2 without credentials; browsers and phones on 127.0.0.1 authenticate
         Map<String, String> env = new HashMap<>(Map.of("SWITCHBOARD_TELEPHONY_TRUSTED_PEERS", DOOR_PANEL));
-        // JsSIP computes only MD5 and keeps only the last WWW-Authenticate header: one MD5 challenge
-        env.put("SWITCHBOARD_TELEPHONY_DIGEST_ALGORITHMS", "MD5"); // default digest after the MD5-default change
+        // on the defaults: JsSIP computes only MD5 and keeps only the last WWW-Authenticate header,
+        // which the node's single MD5 challenge suits
         node = new TelephonyNode(dir, Map.of(), env);
         browser = JsSipBrowser.launch();
     }
