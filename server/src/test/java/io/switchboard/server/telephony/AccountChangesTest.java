@@ -157,6 +157,31 @@ class AccountChangesTest {
         await().atMost(Duration.ofSeconds(2)).until(() -> storedBindings("ghost") == 0);
     }
 
+    /**
+     * A device that has not answered provisionally cannot be cancelled yet (RFC 3261 §9.1): the
+     * caller is told 480 after a short grace instead of after Timer C.
+     */
+    @Test
+    void aRemovedAccountsSilentDeviceIsGivenUpSoon() throws Exception {
+        node = new TelephonyNode(dir, Map.of());
+        addAccount("alice");
+        addAccount("gus");
+        SipPhone alice = phone("alice");
+        SipPhone gus = phone("gus");
+        assertThat(gus.register(600, "secret-gus").status()).isEqualTo(200);
+        SipPhone.Call call = authenticatedCall(alice, "sip:gus@" + DOMAIN);
+        gus.awaitInvite(); // and says nothing
+
+        long removedAt = System.nanoTime();
+        assertThat(node.api("DELETE", "/api/v1/accounts/gus", null).statusCode()).isEqualTo(204);
+        SipResponse ended = call.awaitFinal();
+        assertThat(ended.status()).isEqualTo(480);
+        assertThat(ended.reason()).contains("account removed");
+        assertThat(Duration.ofNanos(System.nanoTime() - removedAt)).isLessThan(Duration.ofSeconds(5));
+        call.ackFailure(ended);
+        assertThat(node.telephony.proxy().ringingCalls()).isZero();
+    }
+
     @Test
     void theCliRemovingAnAccountReachesARunningNodeWithinASecond() throws Exception {
         node = new TelephonyNode(dir, Map.of());
