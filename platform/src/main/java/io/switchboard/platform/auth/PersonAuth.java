@@ -277,7 +277,7 @@ public final class PersonAuth {
             count("refreshes", "ok");
             return issued;
         } catch (SessionTokens.InvalidRefreshToken e) {
-            count("refreshes", "invalid");
+            count("refreshes", e.reused() ? "reused" : "invalid");
             throw unauthorized(e.getMessage() + ".");
         }
     }

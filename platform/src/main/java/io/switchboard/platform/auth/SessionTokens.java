@@ -83,8 +83,20 @@ public final class SessionTokens {
 
     /** A refresh token that is unknown, expired, revoked or reused. */
     public static final class InvalidRefreshToken extends RuntimeException {
+        private final boolean reused;
+
         InvalidRefreshToken(String why) {
+            this(why, false);
+        }
+
+        InvalidRefreshToken(String why, boolean reused) {
             super(why, null, false, false);
+            this.reused = reused;
+        }
+
+        /** A used token presented again: a copy leaked, and its sign-in was ended. */
+        public boolean reused() {
+            return reused;
         }
     }
 
@@ -236,7 +248,7 @@ public final class SessionTokens {
             case UNKNOWN -> throw new InvalidRefreshToken("the refresh token is unknown or expired; sign in again");
             case REVOKED -> throw new InvalidRefreshToken("the sessions of this sign-in have ended; sign in again");
             case REUSED -> throw new InvalidRefreshToken(
-                    "the refresh token was already used; every session of that sign-in is revoked");
+                    "the refresh token was already used; that sign-in has ended, its access tokens too", true);
             case RACED -> throw new InvalidRefreshToken("the refresh token was used by another request at the same moment");
         };
     }

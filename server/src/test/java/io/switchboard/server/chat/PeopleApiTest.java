@@ -228,6 +228,7 @@ class PeopleApiTest {
                 .statusCode()).isEqualTo(401);
         assertThat(node.get("/api/v1/me", phoneAccess).statusCode()).isEqualTo(401);
         assertThat(node.get("/api/v1/me", refreshedAccess).statusCode()).isEqualTo(401);
+        assertThat(node.metric("switchboard_auth_refreshes_total{result=\"reused\"}")).isGreaterThanOrEqualTo(1);
         // other sign-ins of the person go on
         assertThat(node.get("/api/v1/me", lena.accessToken()).statusCode()).isEqualTo(200);
 

@@ -205,15 +205,15 @@ final class ResponseContext {
             core.hangUpLateAnswer(request, response, branch.flow);
             return;
         }
-        server.respond(strip(response)); // §16.7 step 5: every 2xx is forwarded
         if (answered) {
+            server.respond(strip(response)); // §16.7 step 5: every 2xx is forwarded
             return;
         }
         answered = true;
         finalSent = true;
-        core.settled(this);
-        cancel(cancelGrace);
         if (call != null) {
+            // recorded before the 2xx leaves: the caller's ACK and a BYE may follow on other
+            // threads at once, and a BYE must find the call answered, not still ringing
             if (!ringing) {
                 ringing = true;
                 core.calls.ringing(call);
@@ -221,6 +221,9 @@ final class ResponseContext {
             core.calls.answered(call, branch.target);
             call = null;
         }
+        server.respond(strip(response)); // §16.7 step 5: every 2xx is forwarded
+        core.settled(this);
+        cancel(cancelGrace);
         cancelPendingBranches(branch); // §16.7 step 10
         request = null;
         for (Branch b : branches) {
