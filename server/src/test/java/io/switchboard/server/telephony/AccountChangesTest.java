@@ -182,6 +182,28 @@ class AccountChangesTest {
         assertThat(node.telephony.proxy().ringingCalls()).isZero();
     }
 
+    /** A device that starts ringing after its account was removed gets its CANCEL then (§9.1); the caller never hears it ring. */
+    @Test
+    void aRemovedAccountsDeviceThatRingsLateIsCancelledThen() throws Exception {
+        node = new TelephonyNode(dir, Map.of());
+        addAccount("alice");
+        addAccount("hal");
+        SipPhone alice = phone("alice");
+        SipPhone hal = phone("hal");
+        assertThat(hal.register(600, "secret-hal").status()).isEqualTo(200);
+        SipPhone.Call call = authenticatedCall(alice, "sip:hal@" + DOMAIN);
+        SipPhone.Incoming atHal = hal.awaitInvite();
+        assertThat(node.api("DELETE", "/api/v1/accounts/hal", null).statusCode()).isEqualTo(204);
+
+        atHal.respond(180, "Ringing");
+        atHal.acceptCancel(hal.awaitRequest("CANCEL", Duration.ofSeconds(1)));
+        SipResponse ended = call.awaitFinal();
+        assertThat(ended.status()).isEqualTo(480);
+        call.ackFailure(ended);
+        assertThat(alice.receivesNoResponse(r -> r.callId().equals(call.callId) && r.status() == 180,
+                Duration.ofMillis(100))).isTrue();
+    }
+
     @Test
     void theCliRemovingAnAccountReachesARunningNodeWithinASecond() throws Exception {
         node = new TelephonyNode(dir, Map.of());

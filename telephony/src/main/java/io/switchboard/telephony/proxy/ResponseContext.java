@@ -143,11 +143,6 @@ final class ResponseContext {
         }
     }
 
-    /** Whether the caller has its final answer (then nothing here rings any more). */
-    synchronized boolean isSettled() {
-        return finalSent;
-    }
-
     void onResponse(Branch branch, SipResponse response) {
         onResponse(branch, response, response.status(), response.reason());
     }
@@ -175,8 +170,10 @@ final class ResponseContext {
         if (branch.cancelOwed && !branch.cancelSent && branch.transaction != null) {
             sendCancel(branch);
         }
-        if (status == 100) {
-            return; // §16.7 step 5: a 100 is not forwarded
+        if (status == 100 || branch.withdrawn) {
+            // §16.7 step 5: a 100 is not forwarded; nor is the ringing of a removed account's
+            // device, which was just cancelled (and keeps the CANCEL's give-up timer, not Timer C)
+            return;
         }
         if (invite) {
             restartTimerC(branch); // §16.7 step 2
