@@ -60,7 +60,7 @@ public final class Main implements Callable<Integer> {
                 .addSubcommand("user", UserCommand.commandLine(env))
                 .addSubcommand("monitor", MonitorCommand.commandLine(env))
                 .addSubcommand("admin", new CommandLine(new AdminCommand())
-                        .addSubcommand("token", new AdminTokenCommand(env)));
+                        .addSubcommand("token", AdminTokenCommand.commandLine(env)));
         cli.setOut(new PrintWriter(out, true));
         cli.setErr(errWriter);
         cli.setParameterExceptionHandler((e, arguments) -> {

@@ -74,6 +74,7 @@ public final class Telephony implements NodeModule {
     private volatile AccountDirectory directory;
     private volatile NumberDirectory numbers;
     private volatile CallTracker calls;
+    private volatile ProxyCore proxy;
     private volatile SipWebSocketEndpoint webSockets;
 
     public Telephony() {
@@ -132,8 +133,9 @@ public final class Telephony implements NodeModule {
                 transportSettings.maxConnectionsPerAddress(), (reason, t) -> metrics.dropped(reason, t, null));
         FlowDirectory flows = new FlowDirectory(transport, webSockets::flow);
         RouteSigner routeSigner = RouteSigner.fromStore(context.store().jdbi());
-        ProxyCore proxy = new ProxyCore(proxySettings, location, directory, numbers, authenticator, calls, flows, endpoints,
+        proxy = new ProxyCore(proxySettings, location, directory, numbers, authenticator, calls, flows, endpoints,
                 clock, metrics::authFailure, routeSigner);
+        DirectoryUpdates updates = new DirectoryUpdates(directory, numbers, location, bindings, proxy, context.bus());
         SipService service = new SipService(registrar, proxy, () -> context.readiness().isDraining(), "Switchboard");
         TransactionLayer transactions = new TransactionLayer(transport, TimerSettings.rfc3261(), service);
         proxy.bind(transactions);
@@ -164,15 +166,24 @@ public final class Telephony implements NodeModule {
                     routeSigner.prepare();
                     long now = clock.millis();
                     bindings.deleteExpired(now);
-                    List<Binding> live = bindings.loadLive(now);
+                    List<Binding> live = new ArrayList<>(bindings.loadLive(now));
+                    List<Binding> orphans = registrarSettings.authenticate() ? withoutAccount(live) : List.of();
+                    live.removeAll(orphans);
                     location.load(live);
                     bindings.start();
+                    if (!orphans.isEmpty()) {
+                        // left by an account removed while a registration of it was still being stored
+                        log.info("dropping {} stored registrations whose account no longer exists", orphans.size());
+                        bindings.submit(List.of(), orphans);
+                    }
+                    updates.start();
                     sweeper.scheduleWithFixedDelay(() -> expire(bindings), 1, 1, TimeUnit.SECONDS);
                     sweeper.scheduleWithFixedDelay(webSockets::ping, 25, 25, TimeUnit.SECONDS);
                     log.info("domain {}; accounts: {}; registrations restored: {}", domain, directory.size(),
                             live.size());
                 },
                 () -> {
+                    updates.close();
                     sweeper.shutdownNow();
                     bindings.close();
                     calls.close();
@@ -191,12 +202,26 @@ public final class Telephony implements NodeModule {
                 }));
         context.addReadinessCheck("sip", () -> points.isEmpty() || transport.isRunning() ? Optional.empty()
                 : Optional.of("SIP listeners are not bound"));
-        AccountsApi api = new AccountsApi(accounts, location, context.adminAuth(), context.json(), domain, clock);
+        AccountsApi api = new AccountsApi(accounts, location, context.adminAuth(), context.json(), domain, clock, updates);
         context.addRoutes(api::register);
         context.addRoutes(webSockets::register);
         context.addRoutes(new NumbersApi(new NumberStore(context.store().jdbi(), clock), directory, context.adminAuth(),
-                context.json(), domain)::register);
+                context.json(), domain, updates)::register);
         context.addRoutes(new CallsApi(calls, callRecords, context.adminAuth(), context.json(), clock)::register);
+    }
+
+    /** Bindings whose AOR ("sip:user@domain") names no account. */
+    private List<Binding> withoutAccount(List<Binding> bindings) {
+        List<Binding> orphans = new ArrayList<>();
+        for (Binding b : bindings) {
+            int at = b.aor().lastIndexOf('@');
+            boolean known = b.aor().startsWith("sip:") && at > 4
+                    && directory.lookup(b.aor().substring(4, at), b.aor().substring(at + 1)).isPresent();
+            if (!known) {
+                orphans.add(b);
+            }
+        }
+        return orphans;
     }
 
     private void expire(BindingStore bindings) {
@@ -315,5 +340,9 @@ public final class Telephony implements NodeModule {
 
     public CallTracker calls() {
         return calls;
+    }
+
+    public ProxyCore proxy() {
+        return proxy;
     }
 }

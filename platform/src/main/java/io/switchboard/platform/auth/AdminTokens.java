@@ -5,6 +5,8 @@ import io.switchboard.platform.store.PrivateFile;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Clock;
+import java.time.Instant;
+import java.util.List;
 import java.util.Base64;
 import java.util.Optional;
 import org.jdbi.v3.core.Jdbi;
@@ -23,6 +25,8 @@ public final class AdminTokens {
     /** The file, in the data directory, that receives the first token. */
     public static final String TOKEN_FILE = "admin.token";
     static final String PREFIX = "sbat_";
+    /** Hex digits of a token's hash that name it: 48 bits, unique among any number of tokens an operator keeps. */
+    static final int ID_LENGTH = 12;
     private static final Logger log = LoggerFactory.getLogger(AdminTokens.class);
 
     private final Jdbi jdbi;
@@ -84,6 +88,71 @@ public final class AdminTokens {
         PrivateFile.write(file, token + "\n");
         log.info("first admin token written to {} (use it as 'Authorization: Bearer <token>')", file);
         return Optional.of(file);
+    }
+
+    /** A stored token as operators see it: never the token, only an id (the start of its hash) and its label. */
+    public record Info(String id, String label, Instant createdAt) {
+    }
+
+    /** No stored token has that id. */
+    public static final class UnknownToken extends RuntimeException {
+        UnknownToken(String id) {
+            super("no admin token " + id + " (see 'switchboard admin token list')", null, false, false);
+        }
+    }
+
+    /** Revoking the only token left was refused without force. */
+    public static final class LastToken extends RuntimeException {
+        LastToken(String id) {
+            super("admin token " + id + " is the last one; revoking it leaves the admin API to admin people only"
+                    + " until a node restarts (it then writes a new admin.token) or 'switchboard admin token' makes one;"
+                    + " force it to revoke anyway", null, false, false);
+        }
+    }
+
+    /** Every stored token, oldest first. */
+    public List<Info> list() {
+        return jdbi.withHandle(h -> h.createQuery("select token_hash, label, created_at from platform_admin_tokens"
+                        + " order by created_at, token_hash")
+                .map((rs, ctx) -> new Info(idOf(rs.getString(1)), rs.getString(2), Instant.ofEpochMilli(rs.getLong(3))))
+                .list());
+    }
+
+    /** The id of a token as {@link #list()} shows it. */
+    public static String idOf(String tokenHash) {
+        return tokenHash.substring(0, ID_LENGTH);
+    }
+
+    /** The id of a token itself (to mark the one a request came with). */
+    public static String idOfToken(String token) {
+        return idOf(hash(token));
+    }
+
+    /**
+     * Revokes a token by its id; it stops working at once on every node (each request checks the
+     * store). The last token is kept unless {@code evenTheLast}.
+     *
+     * @throws UnknownToken when no token has this id
+     * @throws LastToken    when it is the last token and {@code evenTheLast} is false
+     */
+    public Info revoke(String id, boolean evenTheLast) {
+        String wanted = id == null ? "" : id.strip().toLowerCase(java.util.Locale.ROOT);
+        if (!wanted.matches("[0-9a-f]{" + ID_LENGTH + "}")) {
+            throw new UnknownToken(id);
+        }
+        return jdbi.inTransaction(h -> {
+            List<String[]> rows = h.createQuery("select token_hash, label, created_at from platform_admin_tokens")
+                    .map((rs, ctx) -> new String[]{rs.getString(1), rs.getString(2), Long.toString(rs.getLong(3))})
+                    .list();
+            String[] match = rows.stream().filter(r -> idOf(r[0]).equals(wanted)).findFirst()
+                    .orElseThrow(() -> new UnknownToken(wanted));
+            if (rows.size() == 1 && !evenTheLast) {
+                throw new LastToken(wanted);
+            }
+            h.createUpdate("delete from platform_admin_tokens where token_hash = :h").bind("h", match[0]).execute();
+            log.info("admin token {} ({}) revoked", wanted, match[1]);
+            return new Info(wanted, match[1], Instant.ofEpochMilli(Long.parseLong(match[2])));
+        });
     }
 
     static String hash(String token) {

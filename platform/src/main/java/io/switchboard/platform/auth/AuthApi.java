@@ -15,7 +15,8 @@ import java.util.Map;
 /**
  * People over HTTP: sign-up, sign-in, refresh, sign-out ({@code /api/v1/auth/*}); one's own
  * profile and password ({@code /api/v1/me}); looking people up ({@code /api/v1/users}, any signed-in
- * person, to find whom to chat with); creating and removing people ({@code /api/v1/users}, admin).
+ * person, to find whom to chat with); creating and removing people, setting passwords and clearing
+ * sign-in lockouts ({@code /api/v1/users}, admin).
  */
 public final class AuthApi implements HttpRoutes {
     private static final int MAX_LIST = 200;
@@ -44,6 +45,7 @@ public final class AuthApi implements HttpRoutes {
         routes.get("/api/v1/users/{id}", this::show);
         routes.delete("/api/v1/users/{id}", this::remove);
         routes.put("/api/v1/users/{id}/password", this::setPassword);
+        routes.post("/api/v1/users/{id}/unlock", this::unlock);
     }
 
     private void signUp(Context ctx) {
@@ -147,6 +149,15 @@ public final class AuthApi implements HttpRoutes {
             throw ApiProblem.notFound("no user " + id);
         }
         auth.setPassword(id, text(body, "password"));
+        ctx.status(204);
+    }
+
+    /** Clears the person's sign-in lockout on every node (admin). */
+    private void unlock(Context ctx) {
+        adminAuth.requireAdmin(ctx);
+        Person person = auth.people().byId(ctx.pathParam("id"))
+                .orElseThrow(() -> ApiProblem.notFound("no user " + ctx.pathParam("id")));
+        auth.unlock(person.username());
         ctx.status(204);
     }
 

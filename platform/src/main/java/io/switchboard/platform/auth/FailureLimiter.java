@@ -68,6 +68,19 @@ public final class FailureLimiter {
         windows.computeIfPresent(key, (k, w) -> w.attempts() <= 1 ? null : new Window(w.startedAt(), w.attempts() - 1));
     }
 
+    /** Forgets the counts of every key {@code matches} accepts (an operator cleared a lockout); returns how many. */
+    public int forget(java.util.function.Predicate<String> matches) {
+        int[] forgotten = {0};
+        windows.keySet().removeIf(key -> {
+            boolean hit = matches.test(key);
+            if (hit) {
+                forgotten[0]++;
+            }
+            return hit;
+        });
+        return forgotten[0];
+    }
+
     private void sweep(long now) {
         for (Iterator<Window> it = windows.values().iterator(); it.hasNext(); ) {
             if (now - it.next().startedAt() >= window.toMillis()) {

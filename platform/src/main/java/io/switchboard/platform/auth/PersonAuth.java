@@ -3,6 +3,7 @@ package io.switchboard.platform.auth;
 import io.javalin.http.Context;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.switchboard.platform.bus.Bus;
 import io.switchboard.platform.config.ConfigSection;
 import io.switchboard.platform.http.ApiProblem;
 import java.time.Clock;
@@ -34,12 +35,22 @@ import org.slf4j.LoggerFactory;
  * up again on its next use. So a revocation takes effect on every node within a poll, and a
  * steady stream of requests costs one query per person after each change. Verified tokens are
  * cached too, so a token seen before costs a map lookup instead of an HMAC and a JSON parse.
+ *
+ * <p>One sign-in can end alone (a reused refresh token, a sign-out): its access tokens are then
+ * on the revocation list of {@link SessionTokens}, which every check consults. The node that
+ * revoked announces it on the bus ({@value #SESSION_REVOKED}), other nodes add it at once, and the
+ * people revision it moved makes every node reload the list within a poll even without a bus.
+ * Clearing a sign-in lockout ({@link #unlock}) travels the same two ways ({@value #SIGN_IN_UNLOCKED}).
  */
 public final class PersonAuth {
     public static final List<String> KNOWN_KEYS = List.of("signUp", "accessTokenTtl", "refreshTokenTtl",
             "passwordHashMemory", "passwordHashIterations", "signInFailuresPerUser", "signInFailuresPerUserTotal",
             "signInFailuresPerAddress", "signInWindow");
     static final Duration REVISION_POLL = Duration.ofMillis(500);
+    public static final String SESSION_REVOKED = "platform.session.revoked";
+    public static final String SIGN_IN_UNLOCKED = "platform.sign-in.unlocked";
+    /** Unlock records are read by running nodes within a poll; a day covers any node that lagged. */
+    private static final Duration UNLOCK_RECORDS_KEPT = Duration.ofDays(1);
     private static final int MAX_CACHED_VERSIONS = 200_000;
     private static final String CHALLENGE = "Bearer realm=\"switchboard\"";
     private static final Logger log = LoggerFactory.getLogger(PersonAuth.class);
@@ -59,6 +70,15 @@ public final class PersonAuth {
     /** Moves before cached versions are forgotten; a lookup that began earlier does not cache what it read. */
     private final java.util.concurrent.atomic.AtomicLong generation = new java.util.concurrent.atomic.AtomicLong();
     private ScheduledExecutorService maintenance;
+    private volatile Bus bus;
+
+    /** Announced when a sign-in's access tokens were revoked before they expire. */
+    public record SessionRevoked(String sessionId, long expiresAt) {
+    }
+
+    /** Announced when an operator cleared a user's sign-in lockout. */
+    public record SignInUnlocked(String username) {
+    }
 
     private record KnownVersion(int version, boolean exists) {
     }
@@ -132,6 +152,25 @@ public final class PersonAuth {
 
     public PersonStore people() {
         return people;
+    }
+
+    /**
+     * Joins the node's bus: revocations and unlocks made here are announced, and those of other
+     * nodes honoured as soon as they are heard. Without it (the CLI) they travel through the store.
+     */
+    public void connect(Bus nodeBus) {
+        nodeBus.subscribe(SESSION_REVOKED, SessionRevoked.class, event -> {
+            if (event.sessionId() != null) {
+                tokens.revocationHeard(event.sessionId(), event.expiresAt());
+            }
+        });
+        nodeBus.subscribe(SIGN_IN_UNLOCKED, SignInUnlocked.class, event -> {
+            if (event.username() != null) {
+                clearLockout(event.username());
+            }
+        });
+        tokens.onRevoked((session, expiresAt) -> nodeBus.publish(SESSION_REVOKED, new SessionRevoked(session, expiresAt)));
+        this.bus = nodeBus;
     }
 
     public SessionTokens tokens() {
@@ -238,7 +277,7 @@ public final class PersonAuth {
             count("refreshes", "ok");
             return issued;
         } catch (SessionTokens.InvalidRefreshToken e) {
-            count("refreshes", "invalid");
+            count("refreshes", e.reused() ? "reused" : "invalid");
             throw unauthorized(e.getMessage() + ".");
         }
     }
@@ -278,6 +317,31 @@ public final class PersonAuth {
         return removed;
     }
 
+    /**
+     * Clears a user's sign-in lockout: the per-user brakes forget their counts on every node (the
+     * per-address brake stays: it is about the address, not the person). The user need not exist:
+     * guesses at a name nobody has are counted too.
+     */
+    public void unlock(String username) {
+        String name = username.strip().toLowerCase(Locale.ROOT);
+        people.recordUnlock(name);
+        clearLockout(name);
+        Bus connected = bus;
+        if (connected != null) {
+            connected.publish(SIGN_IN_UNLOCKED, new SignInUnlocked(name));
+        }
+        count("unlocks", "ok");
+    }
+
+    private void clearLockout(String name) {
+        String userKey = "user:" + name;
+        int forgotten = userFailures.forget(userKey::equals)
+                + userAtAddressFailures.forget(key -> key.startsWith(userKey + "@"));
+        if (forgotten > 0) {
+            log.info("sign-in lockout of {} cleared", name);
+        }
+    }
+
     /** Ends every session of a person: refresh tokens revoked, access tokens refused on every node within a poll. */
     public void signOutEverywhere(String personId) {
         people.bumpTokenVersion(personId);
@@ -313,6 +377,9 @@ public final class PersonAuth {
             return Optional.empty();
         }
         SessionTokens.AccessClaims c = claims.get();
+        if (tokens.isRevoked(c.sessionId())) {
+            return Optional.empty();
+        }
         KnownVersion known = currentVersion(c.personId());
         if (!known.exists() || known.version() != c.tokenVersion()) {
             return Optional.empty();
@@ -358,6 +425,7 @@ public final class PersonAuth {
             return;
         }
         knownRevision = people.revision();
+        tokens.loadRevocations();
         maintenance = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon().name("auth-maintenance").factory());
         maintenance.scheduleWithFixedDelay(this::pollRevision, REVISION_POLL.toMillis(), REVISION_POLL.toMillis(),
                 TimeUnit.MILLISECONDS);
@@ -377,6 +445,11 @@ public final class PersonAuth {
             if (revision != knownRevision) {
                 generation.incrementAndGet();
                 versions.clear();
+                // the safety net for announcements this node missed, and the way the CLI's arrive
+                tokens.loadRevocations();
+                for (String name : people.unlockedBetween(knownRevision, revision)) {
+                    clearLockout(name);
+                }
                 knownRevision = revision;
             }
         } catch (RuntimeException e) {
@@ -387,6 +460,7 @@ public final class PersonAuth {
     private void deleteExpiredRefreshTokens() {
         try {
             tokens.deleteExpired();
+            people.deleteUnlocksBefore(clock.millis() - UNLOCK_RECORDS_KEPT.toMillis());
         } catch (RuntimeException e) {
             log.warn("deleting expired refresh tokens failed: {}", e.toString());
         }

@@ -145,13 +145,41 @@ public final class PersonStore {
         });
     }
 
+    /**
+     * Records that an operator cleared a user's sign-in lockout, with the people revision it
+     * moved to, so every running node clears its counters for the user (see {@link PersonAuth}).
+     */
+    public void recordUnlock(String username) {
+        long now = clock.millis();
+        jdbi.useTransaction(h -> {
+            bumpRevision(h);
+            long revision = h.createQuery("select revision from platform_people_revision where id = 1")
+                    .mapTo(Long.class).one();
+            h.createUpdate("insert into platform_sign_in_unlocks (username, revision, unlocked_at) values (:u, :r, :now)")
+                    .bind("u", username).bind("r", revision).bind("now", now).execute();
+        });
+    }
+
+    /** User names unlocked after {@code revision}, up to and including {@code upTo}. */
+    public List<String> unlockedBetween(long revision, long upTo) {
+        return jdbi.withHandle(h -> h.createQuery("select username from platform_sign_in_unlocks"
+                        + " where revision > :r and revision <= :upTo")
+                .bind("r", revision).bind("upTo", upTo).mapTo(String.class).list());
+    }
+
+    /** Forgets unlock records older than {@code millis}: every running node has long read them. */
+    public int deleteUnlocksBefore(long millis) {
+        return jdbi.withHandle(h -> h.createUpdate("delete from platform_sign_in_unlocks where unlocked_at < :t")
+                .bind("t", millis).execute());
+    }
+
     /** Moves whenever a change ends someone's sessions; see {@link PersonAuth}. */
     public long revision() {
         return jdbi.withHandle(h -> h.createQuery("select revision from platform_people_revision where id = 1")
                 .mapTo(Long.class).one());
     }
 
-    private static void bumpRevision(org.jdbi.v3.core.Handle h) {
+    static void bumpRevision(org.jdbi.v3.core.Handle h) {
         h.createUpdate("update platform_people_revision set revision = revision + 1 where id = 1").execute();
     }
 

@@ -19,6 +19,8 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.BiConsumer;
+import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.Jdbi;
 
 /**
@@ -36,6 +38,12 @@ import org.jdbi.v3.core.Jdbi;
  * refresh token carries the token version it was issued under and is refused once the person's
  * version moved on; the refresh holds the person's row while it works, so a password change or
  * "sign out everywhere" racing with it waits for it and then ends what it issued.
+ *
+ * <p>A <b>sign-in</b> (a session) is one refresh token family; its id is the {@code sid} claim of
+ * every access token issued in it. When a sign-in ends early — a used refresh token presented
+ * again, or a sign-out — its access tokens are refused too, through {@link RevokedSessions}:
+ * recorded in the same transaction, honoured here at once, and on other nodes when they hear of it
+ * ({@link #onRevoked}) or reload the list.
  */
 public final class SessionTokens {
     private static final String ISSUER = "switchboard";
@@ -54,6 +62,8 @@ public final class SessionTokens {
     /** Tokens verified before, with their expiry: a repeat costs a lookup, not an HMAC and a parse. */
     private final Map<String, Verified> verified = new ConcurrentHashMap<>();
     private static final int MAX_VERIFIED = 100_000;
+    private final RevokedSessions revoked;
+    private volatile BiConsumer<String, Long> revocationListener = (session, expiresAt) -> { };
 
     private record Verified(AccessClaims claims, long expiresAt) {
     }
@@ -62,14 +72,31 @@ public final class SessionTokens {
     public record Issued(String accessToken, long expiresInSeconds, String refreshToken) {
     }
 
-    /** The verified content of an access token. */
-    public record AccessClaims(String personId, String username, boolean admin, int tokenVersion) {
+    /**
+     * The verified content of an access token.
+     *
+     * @param sessionId the sign-in it was issued in (its refresh token family); null in tokens
+     *                  issued before sign-ins had ids
+     */
+    public record AccessClaims(String personId, String username, boolean admin, int tokenVersion, String sessionId) {
     }
 
     /** A refresh token that is unknown, expired, revoked or reused. */
     public static final class InvalidRefreshToken extends RuntimeException {
+        private final boolean reused;
+
         InvalidRefreshToken(String why) {
+            this(why, false);
+        }
+
+        InvalidRefreshToken(String why, boolean reused) {
             super(why, null, false, false);
+            this.reused = reused;
+        }
+
+        /** A used token presented again: a copy leaked, and its sign-in was ended. */
+        public boolean reused() {
+            return reused;
         }
     }
 
@@ -78,6 +105,7 @@ public final class SessionTokens {
         this.clock = clock;
         this.accessTtl = accessTtl;
         this.refreshTtl = refreshTtl;
+        this.revoked = new RevokedSessions(jdbi, clock);
         byte[] key = Base64.getDecoder().decode(sharedKey());
         try {
             this.signer = new MACSigner(key);
@@ -105,10 +133,54 @@ public final class SessionTokens {
         return accessTtl;
     }
 
-    /** Signs in: a new access token and a refresh token of a new family. */
+    /** Signs in: a new access token and a refresh token of a new family (a new sign-in). */
     public Issued issue(PersonStore.Credentials credentials) {
-        String refresh = newRefreshToken(credentials.person().id(), UUID.randomUUID().toString(), credentials.tokenVersion());
-        return new Issued(accessToken(credentials), accessTtl.toSeconds(), refresh);
+        String session = UUID.randomUUID().toString();
+        String refresh = newRefreshToken(credentials.person().id(), session, credentials.tokenVersion());
+        return new Issued(accessToken(credentials, session), accessTtl.toSeconds(), refresh);
+    }
+
+    /** Called after a sign-in was revoked here, with its id and until when its access tokens could live. */
+    public void onRevoked(BiConsumer<String, Long> listener) {
+        this.revocationListener = listener;
+    }
+
+    /** Whether the access tokens of a sign-in are refused before they expire. */
+    public boolean isRevoked(String sessionId) {
+        return revoked.isRevoked(sessionId);
+    }
+
+    /** Honours a revocation another node made (heard on the bus). */
+    public void revocationHeard(String sessionId, long expiresAt) {
+        revoked.add(sessionId, expiresAt);
+    }
+
+    /** Loads the revocations in force from the store (at start, and when the people revision moved). */
+    public void loadRevocations() {
+        revoked.load();
+    }
+
+    /** Revocations in force on this node. */
+    public int revocations() {
+        return revoked.size();
+    }
+
+    /**
+     * Ends a sign-in's access tokens in the caller's transaction: stored until the last access
+     * token it could have issued expires, and the people revision moved so every node reloads.
+     * Returns that expiry; call {@link #revoked} with it after the commit.
+     */
+    private long revokeSession(Handle h, String sessionId, long now) {
+        long expiresAt = now + accessTtl.toMillis() + CLOCK_SKEW.toMillis();
+        RevokedSessions.record(h, sessionId, now, expiresAt);
+        PersonStore.bumpRevision(h);
+        return expiresAt;
+    }
+
+    /** After the commit: honoured here at once, and announced. */
+    private void revoked(String sessionId, long expiresAt) {
+        revoked.add(sessionId, expiresAt);
+        revocationListener.accept(sessionId, expiresAt);
     }
 
     /**
@@ -126,7 +198,10 @@ public final class SessionTokens {
         String newToken = newTokenText();
         record Row(String personId, String familyId, int tokenVersion, long expiresAt, Long usedAt) {
         }
-        record Outcome(RefreshResult result, PersonStore.Credentials credentials) {
+        record Outcome(RefreshResult result, PersonStore.Credentials credentials, String session, long revokedUntil) {
+            Outcome(RefreshResult result, PersonStore.Credentials credentials) {
+                this(result, credentials, null, 0);
+            }
         }
         Outcome outcome = jdbi.inTransaction(h -> {
             Optional<Row> row = h.createQuery("select person_id, family_id, token_version, expires_at, used_at"
@@ -140,8 +215,9 @@ public final class SessionTokens {
             }
             Row r = row.get();
             if (r.usedAt() != null) {
+                // RFC 9700 §4.14.2: a copy leaked; the whole sign-in ends, its access tokens too
                 h.createUpdate("delete from platform_refresh_tokens where family_id = :f").bind("f", r.familyId()).execute();
-                return new Outcome(RefreshResult.REUSED, null);
+                return new Outcome(RefreshResult.REUSED, null, r.familyId(), revokeSession(h, r.familyId(), now));
             }
             if (r.expiresAt() <= now) {
                 return new Outcome(RefreshResult.UNKNOWN, null);
@@ -162,28 +238,45 @@ public final class SessionTokens {
                 return new Outcome(RefreshResult.RACED, null);
             }
             insertRefresh(h, newToken, r.personId(), r.familyId(), r.tokenVersion(), now);
-            return new Outcome(RefreshResult.OK, person.get());
+            return new Outcome(RefreshResult.OK, person.get(), r.familyId(), 0);
         });
+        if (outcome.result() == RefreshResult.REUSED) {
+            revoked(outcome.session(), outcome.revokedUntil());
+        }
         return switch (outcome.result()) {
-            case OK -> new Issued(accessToken(outcome.credentials()), accessTtl.toSeconds(), newToken);
+            case OK -> new Issued(accessToken(outcome.credentials(), outcome.session()), accessTtl.toSeconds(), newToken);
             case UNKNOWN -> throw new InvalidRefreshToken("the refresh token is unknown or expired; sign in again");
             case REVOKED -> throw new InvalidRefreshToken("the sessions of this sign-in have ended; sign in again");
             case REUSED -> throw new InvalidRefreshToken(
-                    "the refresh token was already used; every session of that sign-in is revoked");
+                    "the refresh token was already used; that sign-in has ended, its access tokens too", true);
             case RACED -> throw new InvalidRefreshToken("the refresh token was used by another request at the same moment");
         };
     }
 
     private enum RefreshResult { OK, UNKNOWN, REVOKED, REUSED, RACED }
 
-    /** Signs out one session: the family of this refresh token is revoked. Unknown tokens are ignored. */
+    /**
+     * Signs out one sign-in: the family of this refresh token is revoked, and the access tokens
+     * issued in it are refused from now on. Unknown tokens are ignored.
+     */
     public void revoke(String refreshToken) {
         if (refreshToken == null || !refreshToken.startsWith(REFRESH_PREFIX)) {
             return;
         }
         String hash = AdminTokens.hash(refreshToken);
-        jdbi.useHandle(h -> h.createUpdate("delete from platform_refresh_tokens where family_id in"
-                + " (select family_id from platform_refresh_tokens where token_hash = :h)").bind("h", hash).execute());
+        long now = clock.millis();
+        record Ended(String session, long until) {
+        }
+        Optional<Ended> ended = jdbi.inTransaction(h -> {
+            Optional<String> family = h.createQuery("select family_id from platform_refresh_tokens where token_hash = :h")
+                    .bind("h", hash).mapTo(String.class).findOne();
+            if (family.isEmpty()) {
+                return Optional.<Ended>empty();
+            }
+            h.createUpdate("delete from platform_refresh_tokens where family_id = :f").bind("f", family.get()).execute();
+            return Optional.of(new Ended(family.get(), revokeSession(h, family.get(), now)));
+        });
+        ended.ifPresent(e -> revoked(e.session(), e.until()));
     }
 
     /** Revokes every refresh token of a person (password changed, signed out everywhere). */
@@ -191,9 +284,10 @@ public final class SessionTokens {
         jdbi.useHandle(h -> h.createUpdate("delete from platform_refresh_tokens where person_id = :p").bind("p", personId).execute());
     }
 
-    /** Drops refresh tokens past their expiry, used or not. */
+    /** Drops refresh tokens past their expiry, used or not, and revocations no token outlives. */
     public int deleteExpired() {
         long now = clock.millis();
+        revoked.deleteExpired();
         return jdbi.withHandle(h -> h.createUpdate("delete from platform_refresh_tokens where expires_at <= :now")
                 .bind("now", now).execute());
     }
@@ -222,7 +316,8 @@ public final class SessionTokens {
             Object version = claims.getClaim("ver");
             Object admin = claims.getClaim("adm");
             AccessClaims accepted = new AccessClaims(claims.getSubject(), claims.getStringClaim("name"),
-                    Boolean.TRUE.equals(admin), version instanceof Number n ? n.intValue() : -1);
+                    Boolean.TRUE.equals(admin), version instanceof Number n ? n.intValue() : -1,
+                    claims.getStringClaim("sid"));
             if (verified.size() >= MAX_VERIFIED) {
                 verified.clear();
             }
@@ -233,7 +328,7 @@ public final class SessionTokens {
         }
     }
 
-    private String accessToken(PersonStore.Credentials credentials) {
+    private String accessToken(PersonStore.Credentials credentials, String session) {
         long now = clock.millis();
         Person person = credentials.person();
         JWTClaimsSet claims = new JWTClaimsSet.Builder()
@@ -242,6 +337,7 @@ public final class SessionTokens {
                 .claim("name", person.username())
                 .claim("adm", person.admin())
                 .claim("ver", credentials.tokenVersion())
+                .claim("sid", session)
                 .issueTime(new Date(now))
                 .expirationTime(new Date(now + accessTtl.toMillis()))
                 .jwtID(UUID.randomUUID().toString())

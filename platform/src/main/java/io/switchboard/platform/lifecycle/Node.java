@@ -2,6 +2,7 @@ package io.switchboard.platform.lifecycle;
 
 import io.switchboard.platform.auth.AdminAuth;
 import io.switchboard.platform.auth.AdminTokens;
+import io.switchboard.platform.auth.AdminTokensApi;
 import io.switchboard.platform.auth.AuthApi;
 import io.switchboard.platform.auth.PersonAuth;
 import io.switchboard.platform.bus.Bus;
@@ -125,11 +126,13 @@ public final class Node {
                 personAuth = PersonAuth.fromConfig(config.section("auth"), store.jdbi(), Clock.systemUTC(), metrics.registry());
                 adminAuth = new AdminAuth(adminTokens, personAuth);
                 http.addRoutes(new AuthApi(personAuth, adminAuth, http.json()));
+                http.addRoutes(new AdminTokensApi(adminTokens, adminAuth));
                 PersonAuth people = personAuth;
                 people.start();
                 started.add(Component.of("auth", () -> { }, people::stop));
                 step = "bus";
                 bus = openBus();
+                people.connect(bus);
 
                 for (NodeModule module : modules) {
                     step = "migrations of " + module.name();

@@ -67,4 +67,30 @@ class AdminTokensTest {
         assertThat(Files.readString(file).strip()).isEqualTo(token);
         assertThat(tokens.count()).isEqualTo(1);
     }
+
+    @Test
+    void tokensAreListedByIdAndLabelAndRevokedByIdButTheLastOnlyWithForce() {
+        String laptop = tokens.create("ops laptop");
+        String ci = tokens.create("ci");
+        List<AdminTokens.Info> listed = tokens.list();
+        assertThat(listed).extracting(AdminTokens.Info::label).containsExactly("ops laptop", "ci");
+        assertThat(listed).extracting(AdminTokens.Info::id)
+                .containsExactly(AdminTokens.idOfToken(laptop), AdminTokens.idOfToken(ci))
+                .allSatisfy(id -> assertThat(id).matches("[0-9a-f]{12}"));
+        // the id names the token without giving it away
+        assertThat(laptop).doesNotContain(listed.getFirst().id());
+
+        assertThat(tokens.revoke(AdminTokens.idOfToken(laptop).toUpperCase(), false).label()).isEqualTo("ops laptop");
+        assertThat(tokens.isValid(laptop)).isFalse();
+        assertThat(tokens.isValid(ci)).isTrue();
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> tokens.revoke(AdminTokens.idOfToken(laptop), false))
+                .isInstanceOf(AdminTokens.UnknownToken.class);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> tokens.revoke("' or 1=1 --", true))
+                .isInstanceOf(AdminTokens.UnknownToken.class);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> tokens.revoke(AdminTokens.idOfToken(ci), false))
+                .isInstanceOf(AdminTokens.LastToken.class);
+        assertThat(tokens.isValid(ci)).isTrue();
+        tokens.revoke(AdminTokens.idOfToken(ci), true);
+        assertThat(tokens.list()).isEmpty();
+    }
 }

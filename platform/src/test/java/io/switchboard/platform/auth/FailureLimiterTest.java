@@ -61,4 +61,18 @@ class FailureLimiterTest {
             assertThat(limiter.tryReserve("addr:1")).isZero();
         }
     }
+
+    @Test
+    void forgottenKeysStartAfreshAndOthersKeepTheirCounts() {
+        FailureLimiter limiter = new FailureLimiter(1, Duration.ofMinutes(15), Clock.fixed(START, ZoneOffset.UTC));
+        limiter.tryReserve("user:anna@192.0.2.1");
+        limiter.tryReserve("user:anna@192.0.2.2");
+        limiter.tryReserve("user:annabel@192.0.2.1");
+        assertThat(limiter.tryReserve("user:anna@192.0.2.1")).isPositive();
+
+        assertThat(limiter.forget(key -> key.startsWith("user:anna@"))).isEqualTo(2);
+        assertThat(limiter.tryReserve("user:anna@192.0.2.1")).isZero();
+        assertThat(limiter.tryReserve("user:anna@192.0.2.2")).isZero();
+        assertThat(limiter.tryReserve("user:annabel@192.0.2.1")).isPositive();
+    }
 }

@@ -119,4 +119,51 @@ class SessionTokensTest {
                 .isInstanceOf(SessionTokens.InvalidRefreshToken.class).hasMessageContaining("expired");
         assertThat(tokens.deleteExpired()).isEqualTo(1);
     }
+
+    @Test
+    void aReusedRefreshTokenRevokesTheAccessTokensOfItsSignInAndARestartStillKnows() {
+        SessionTokens.Issued first = tokens.issue(anna);
+        SessionTokens.Issued second = tokens.refresh(first.refreshToken(), people);
+        SessionTokens.Issued otherSignIn = tokens.issue(anna);
+        String session = tokens.verify(first.accessToken()).orElseThrow().sessionId();
+        assertThat(session).isNotNull();
+        // a refresh stays in its sign-in; another sign-in is another session
+        assertThat(tokens.verify(second.accessToken()).orElseThrow().sessionId()).isEqualTo(session);
+        assertThat(tokens.verify(otherSignIn.accessToken()).orElseThrow().sessionId()).isNotEqualTo(session);
+        java.util.List<String> announced = new java.util.ArrayList<>();
+        tokens.onRevoked((revokedSession, until) -> announced.add(revokedSession));
+
+        assertThat(tokens.isRevoked(session)).isFalse();
+        assertThatThrownBy(() -> tokens.refresh(first.refreshToken(), people))
+                .isInstanceOf(SessionTokens.InvalidRefreshToken.class).hasMessageContaining("already used");
+        assertThat(tokens.isRevoked(session)).isTrue();
+        assertThat(announced).containsExactly(session);
+        assertThat(tokens.isRevoked(tokens.verify(otherSignIn.accessToken()).orElseThrow().sessionId())).isFalse();
+
+        // a node started later (or another node) reads it from the store
+        SessionTokens restarted = new SessionTokens(store.jdbi(), clock, Duration.ofMinutes(15), Duration.ofDays(30));
+        assertThat(restarted.isRevoked(session)).isFalse();
+        restarted.loadRevocations();
+        assertThat(restarted.isRevoked(session)).isTrue();
+
+        // kept only while an access token of that sign-in could live
+        now.set(now.get().plus(Duration.ofMinutes(16)));
+        assertThat(tokens.isRevoked(session)).isFalse();
+        tokens.deleteExpired();
+        assertThat(tokens.revocations()).isZero();
+        SessionTokens later = new SessionTokens(store.jdbi(), clock, Duration.ofMinutes(15), Duration.ofDays(30));
+        later.loadRevocations();
+        assertThat(later.revocations()).isZero();
+    }
+
+    @Test
+    void signingOutEndsTheAccessTokensOfThatSignInOnly() {
+        SessionTokens.Issued leaving = tokens.issue(anna);
+        SessionTokens.Issued staying = tokens.issue(anna);
+        tokens.revoke(leaving.refreshToken());
+        assertThat(tokens.isRevoked(tokens.verify(leaving.accessToken()).orElseThrow().sessionId())).isTrue();
+        assertThat(tokens.isRevoked(tokens.verify(staying.accessToken()).orElseThrow().sessionId())).isFalse();
+        tokens.revoke("sbrt_unknown");
+        assertThat(tokens.revocations()).isEqualTo(1);
+    }
 }

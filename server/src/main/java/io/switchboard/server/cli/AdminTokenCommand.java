@@ -5,16 +5,25 @@ import io.switchboard.platform.config.NodeConfig;
 import io.switchboard.platform.store.Store;
 import io.switchboard.server.node.NodeAssembly;
 import java.time.Clock;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
+/**
+ * {@code switchboard admin token [list|revoke ID]}: admin API tokens in the node's store. Without a
+ * subcommand it creates one and prints it (the only time it is shown). Tokens are checked against
+ * the store on every request, so a revoked one stops working at once on every node.
+ */
 @Command(mixinStandardHelpOptions = true, name = "token", description = {
-        "Create a new admin API token and print it on stdout (the only time it is shown).",
+        "Create a new admin API token and print it on stdout (the only time it is shown);",
+        "'list' shows the tokens (id, created, label), 'revoke ID' ends one.",
         "Works on the node's store (--data-dir, or store.url from --config / SWITCHBOARD_STORE_URL),",
         "also while the node runs."})
 public final class AdminTokenCommand implements Callable<Integer> {
@@ -34,6 +43,11 @@ public final class AdminTokenCommand implements Callable<Integer> {
         this.env = env;
     }
 
+    /** The command with its subcommands. */
+    public static CommandLine commandLine(Map<String, String> env) {
+        return StoreAction.family(new AdminTokenCommand(env), env, new ListTokens(), new Revoke());
+    }
+
     @Override
     public Integer call() {
         NodeConfig nodeConfig = NodeAssembly.configLoader().load(config.configFile, env, config.flags());
@@ -46,5 +60,49 @@ public final class AdminTokenCommand implements Callable<Integer> {
             spec.commandLine().getOut().flush();
         }
         return 0;
+    }
+
+    @Command(mixinStandardHelpOptions = true, name = "list",
+            description = "List admin tokens: id, when created, label (never the token itself).")
+    static final class ListTokens extends StoreAction {
+        @Override
+        public Integer call() {
+            return withStore(List.of(), (store, nodeConfig) -> {
+                List<AdminTokens.Info> tokens = new AdminTokens(store.jdbi(), Clock.systemUTC()).list();
+                for (AdminTokens.Info token : tokens) {
+                    say(token.id() + "\t" + token.createdAt() + "\t" + token.label());
+                }
+                if (tokens.isEmpty()) {
+                    say("no admin tokens; make one with: switchboard admin token --label NAME");
+                }
+                return 0;
+            });
+        }
+    }
+
+    @Command(mixinStandardHelpOptions = true, name = "revoke", description = {
+            "Revoke an admin token by its id (from 'list'); it stops working at once on every node.",
+            "The last token is kept unless --force."})
+    static final class Revoke extends StoreAction {
+        @Parameters(paramLabel = "ID", description = "The token's id as 'list' shows it (12 hex digits).")
+        String id;
+
+        @Option(names = "--force", description = "Revoke it even if it is the last admin token.")
+        boolean force;
+
+        @Override
+        public Integer call() {
+            return withStore(List.of(), (store, nodeConfig) -> {
+                try {
+                    AdminTokens.Info revoked = new AdminTokens(store.jdbi(), Clock.systemUTC()).revoke(id, force);
+                    say("revoked admin token " + revoked.id() + " (" + revoked.label() + ")");
+                    return 0;
+                } catch (AdminTokens.UnknownToken e) {
+                    return fail(e.getMessage());
+                } catch (AdminTokens.LastToken e) {
+                    return fail(e.getMessage().replace("force it", "use --force"));
+                }
+            });
+        }
     }
 }

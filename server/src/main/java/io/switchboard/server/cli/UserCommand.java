@@ -17,14 +17,16 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code switchboard user add|list|remove|passwd}: people who sign in (chat, API, console), in the
- * node's store. A running node on the same store sees a change at once; a removed person's or
- * changed password's old tokens stop working within a second.
+ * {@code switchboard user add|list|remove|passwd|unlock}: people who sign in (chat, API, console),
+ * in the node's store. A running node on the same store sees a change within a second (it polls the
+ * people revision the change moved): a removed person's or changed password's old tokens stop
+ * working, and an unlocked user may sign in again.
  */
 @Command(mixinStandardHelpOptions = true, name = "user", description = "Manage people who sign in (works while the node runs).")
 public final class UserCommand implements Runnable {
     public static CommandLine commandLine(Map<String, String> env) {
-        return StoreAction.family(new UserCommand(), env, new Add(), new ListUsers(), new Remove(), new Passwd());
+        return StoreAction.family(new UserCommand(), env, new Add(), new ListUsers(), new Remove(), new Passwd(),
+                new Unlock());
     }
 
     @Spec
@@ -32,7 +34,7 @@ public final class UserCommand implements Runnable {
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "missing subcommand: add, list, remove or passwd");
+        throw new CommandLine.ParameterException(spec.commandLine(), "missing subcommand: add, list, remove, passwd or unlock");
     }
 
     abstract static class UserAction extends StoreAction {
@@ -116,6 +118,24 @@ public final class UserCommand implements Runnable {
                 Person person = find(people, username);
                 people.remove(person.id());
                 say("removed " + person.username());
+                return 0;
+            });
+        }
+    }
+
+    @Command(mixinStandardHelpOptions = true, name = "unlock", description = {
+            "Clear a sign-in lockout: the person's failed sign-ins are forgotten on every node within a second,",
+            "so the right password works again at once (failures counted per address stay)."})
+    static final class Unlock extends UserAction {
+        @Parameters(paramLabel = "USERNAME")
+        String username;
+
+        @Override
+        public Integer call() {
+            return withPeople(people -> {
+                Person person = find(people, username);
+                people.unlock(person.username());
+                say("sign-in lockout of " + person.username() + " cleared");
                 return 0;
             });
         }

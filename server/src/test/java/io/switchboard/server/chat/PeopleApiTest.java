@@ -211,6 +211,65 @@ class PeopleApiTest {
         assertThat(post("/api/v1/auth/sign-in", null, credentials(name, "cli-password-2")).statusCode()).isEqualTo(401);
     }
 
+    @Test
+    void aReusedRefreshTokenEndsTheAccessTokensOfThatSignInAtOnce() throws Exception {
+        ChatNode.Person lena = node.signUp(ChatNode.uniqueName("lena"));
+        String password = "pass-" + lena.username() + "-123";
+        JsonNode phone = ChatNode.json(post("/api/v1/auth/sign-in", null, credentials(lena.username(), password)));
+        JsonNode refreshed = ChatNode.json(post("/api/v1/auth/refresh", null,
+                "{\"refreshToken\":\"" + phone.get("refreshToken").asText() + "\"}"));
+        String phoneAccess = phone.get("accessToken").asText();
+        String refreshedAccess = refreshed.get("accessToken").asText();
+        assertThat(node.get("/api/v1/me", phoneAccess).statusCode()).isEqualTo(200);
+        assertThat(node.get("/api/v1/me", refreshedAccess).statusCode()).isEqualTo(200);
+
+        // the first refresh token again: a copy leaked (RFC 9700 §4.14.2); the sign-in ends, access tokens too
+        assertThat(post("/api/v1/auth/refresh", null, "{\"refreshToken\":\"" + phone.get("refreshToken").asText() + "\"}")
+                .statusCode()).isEqualTo(401);
+        assertThat(node.get("/api/v1/me", phoneAccess).statusCode()).isEqualTo(401);
+        assertThat(node.get("/api/v1/me", refreshedAccess).statusCode()).isEqualTo(401);
+        assertThat(node.metric("switchboard_auth_refreshes_total{result=\"reused\"}")).isGreaterThanOrEqualTo(1);
+        // other sign-ins of the person go on
+        assertThat(node.get("/api/v1/me", lena.accessToken()).statusCode()).isEqualTo(200);
+
+        // signing out ends that sign-in's access tokens as well
+        assertThat(post("/api/v1/auth/sign-out", null, "{\"refreshToken\":\"" + lena.refreshToken() + "\"}").statusCode())
+                .isEqualTo(204);
+        assertThat(node.get("/api/v1/me", lena.accessToken()).statusCode()).isEqualTo(401);
+        assertThat(post("/api/v1/auth/sign-in", null, credentials(lena.username(), password)).statusCode()).isEqualTo(200);
+    }
+
+    @Test
+    void anAdminClearsASignInLockoutThroughTheApiAndTheCli() throws Exception {
+        ChatNode.Person olga = node.signUp(ChatNode.uniqueName("olga"));
+        String password = "pass-" + olga.username() + "-123";
+        lockOut(olga.username());
+        assertThat(post("/api/v1/auth/sign-in", null, credentials(olga.username(), password)).statusCode()).isEqualTo(429);
+
+        String unlock = "/api/v1/users/" + olga.id() + "/unlock";
+        assertThat(post(unlock, olga.accessToken(), null).statusCode()).isEqualTo(403);
+        assertThat(post("/api/v1/users/no-such-id/unlock", node.adminToken(), null).statusCode()).isEqualTo(404);
+        assertThat(post(unlock, node.adminToken(), null).statusCode()).isEqualTo(204);
+        assertThat(post("/api/v1/auth/sign-in", null, credentials(olga.username(), password)).statusCode()).isEqualTo(200);
+        assertThat(node.metric("switchboard_auth_unlocks_total{result=\"ok\"}")).isGreaterThanOrEqualTo(1);
+
+        // the CLI acts on the store; the running node clears its counters when it sees the revision move
+        lockOut(olga.username());
+        assertThat(cli("user", "unlock", olga.username().toUpperCase())).isZero();
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(1))
+                .pollInterval(java.time.Duration.ofMillis(50)).until(() ->
+                        post("/api/v1/auth/sign-in", null, credentials(olga.username(), password)).statusCode() == 200);
+        assertThat(cli("user", "unlock", ChatNode.uniqueName("nobody"))).isEqualTo(2);
+    }
+
+    /** Failed sign-ins until the per-user brake (3 here) holds even the right password back. */
+    private static void lockOut(String username) throws Exception {
+        for (int i = 0; i < 3; i++) {
+            assertThat(post("/api/v1/auth/sign-in", null, credentials(username, "not the password")).statusCode())
+                    .isEqualTo(401);
+        }
+    }
+
     private static int cli(String... args) {
         String[] all = java.util.stream.Stream.concat(java.util.Arrays.stream(args),
                 java.util.stream.Stream.of("--data-dir", dataDir.toString())).toArray(String[]::new);

@@ -218,6 +218,38 @@ final class SipPhone implements AutoCloseable {
         return awaitResponse(r -> r.callId().equals(callId) && r.status() >= 200, Duration.ofSeconds(5));
     }
 
+    /**
+     * REGISTER with digest credentials (RFC 3261 §22.4, MD5 with qop=auth): sent without, and
+     * again with an Authorization for the 401's MD5 challenge. Returns the final answer (200, 403...).
+     */
+    SipResponse register(int expires, String password) throws Exception {
+        String callId = UUID.randomUUID() + "@reg";
+        SipResponse first = registerOnce(callId, expires, "");
+        if (first.status() != 401) {
+            return first;
+        }
+        String offer = first.headers().fields("WWW-Authenticate").stream()
+                .filter(c -> c.contains("algorithm=MD5")).findFirst().orElseThrow();
+        String realm = param(offer, "realm");
+        String nonce = param(offer, "nonce");
+        String uri = "sip:" + domain;
+        String ha1 = md5(user + ":" + realm + ":" + password);
+        String response = md5(ha1 + ":" + nonce + ":00000001:c0ffee:auth:" + md5("REGISTER:" + uri));
+        return registerOnce(callId, expires, "Authorization: Digest username=\"" + user + "\", realm=\"" + realm
+                + "\", nonce=\"" + nonce + "\", uri=\"" + uri + "\", response=\"" + response
+                + "\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"c0ffee\"\r\n");
+    }
+
+    private SipResponse registerOnce(String callId, int expires, String authorization) throws InterruptedException {
+        int number = cseq++;
+        send("REGISTER sip:" + domain + " SIP/2.0\r\n" + via() + "\r\nMax-Forwards: 70\r\n"
+                + "From: <" + aor() + ">;tag=" + tag + "\r\nTo: <" + aor() + ">\r\nCall-ID: " + callId + "\r\n"
+                + "CSeq: " + number + " REGISTER\r\nContact: " + contact() + "\r\nExpires: " + expires + "\r\n"
+                + authorization + "Content-Length: 0\r\n\r\n");
+        return awaitResponse(r -> r.callId().equals(callId) && r.cseq().number() == number && r.status() >= 200,
+                Duration.ofSeconds(5));
+    }
+
     /** A call this phone makes. */
     final class Call {
         final String callId = UUID.randomUUID() + "@call";

@@ -4,6 +4,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -14,12 +15,18 @@ import java.util.Set;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 
 /**
  * The accounts a running node authenticates against, held in memory so that SIP I/O threads never
  * wait on the database. A poller compares the store's account revision a few times a second and
- * reloads when it moved, so a change made by the CLI or another node is seen within a second.
+ * reloads when it moved, so a change made by the CLI or another node is seen within a second; the
+ * API and bus announcements call {@link #refresh()} (or {@link #refreshSoon()}) to be quicker still.
  * Readers see an immutable snapshot swapped in one volatile write.
+ * <p>
+ * A reload that finds an account gone (or removed and added again) tells the removal listener,
+ * after the new snapshot is in place, so whatever it ends (bindings, ringing calls) cannot be
+ * re-created by a request that authenticated against the old one.
  */
 public final class AccountDirectory implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(AccountDirectory.class);
@@ -28,7 +35,8 @@ public final class AccountDirectory implements AutoCloseable {
     private final String defaultDomain;
     private final Duration pollInterval;
     private volatile Snapshot snapshot = new Snapshot(-1, Map.of(), Set.of());
-    private ScheduledExecutorService poller;
+    private volatile ScheduledExecutorService poller;
+    private volatile Consumer<List<Account>> removalListener = removed -> { };
 
     private record Snapshot(long revision, Map<String, Account> byAddress, Set<String> domains) {
     }
@@ -57,6 +65,23 @@ public final class AccountDirectory implements AutoCloseable {
         }
     }
 
+    /** Called with the accounts a reload found removed; runs on the reloading thread, under the reload's lock. */
+    public void onRemoved(Consumer<List<Account>> listener) {
+        this.removalListener = listener;
+    }
+
+    /** Reloads soon on the poller's thread (for bus handlers, which must not wait on the store). */
+    public void refreshSoon() {
+        ScheduledExecutorService executor = poller;
+        if (executor != null) {
+            try {
+                executor.execute(this::refreshQuietly);
+            } catch (java.util.concurrent.RejectedExecutionException stopped) {
+                // closing: nothing left to keep current
+            }
+        }
+    }
+
     public String defaultDomain() {
         return defaultDomain;
     }
@@ -70,9 +95,10 @@ public final class AccountDirectory implements AutoCloseable {
     }
 
     /** Reloads when the store's revision differs from the one in memory. */
-    public void refresh() {
+    public synchronized void refresh() {
         long revision = store.revision();
-        if (revision == snapshot.revision()) {
+        Snapshot before = snapshot;
+        if (revision == before.revision()) {
             return;
         }
         List<Account> accounts = store.list();
@@ -85,6 +111,18 @@ public final class AccountDirectory implements AutoCloseable {
         }
         snapshot = new Snapshot(revision, Map.copyOf(byAddress), Set.copyOf(domains));
         log.debug("accounts loaded: {} at revision {}", accounts.size(), revision);
+        List<Account> removed = new ArrayList<>();
+        for (Account old : before.byAddress().values()) {
+            Account now = byAddress.get(old.username() + "@" + old.domain());
+            // removed and added again between two reloads: the old account's registrations go too
+            if (now == null || !now.createdAt().equals(old.createdAt())) {
+                removed.add(old);
+            }
+        }
+        if (!removed.isEmpty()) {
+            log.info("accounts removed: {}", removed.stream().map(Account::address).toList());
+            removalListener.accept(removed);
+        }
     }
 
     /**

@@ -177,6 +177,7 @@ public final class AccountStore {
         validUsername(username);
         String realm = validDomain(domain);
         jdbi.useTransaction(h -> {
+            removeTraces(h, username, realm);
             int removed = h.createUpdate("DELETE FROM sip_accounts WHERE username = :u AND domain = :d")
                     .bind("u", username).bind("d", realm).execute();
             if (removed == 0) {
@@ -246,6 +247,19 @@ public final class AccountStore {
                         + "; dialing it would be ambiguous, pick another username");
             }
         }
+    }
+
+    /**
+     * What a removed account leaves behind goes in the same transaction: its registrations (so a
+     * restart does not bring them back) and its places in numbers. The number revision row is taken
+     * first, as every number write does, so a number being given this account meanwhile waits.
+     */
+    private static void removeTraces(Handle h, String username, String domain) {
+        h.createUpdate("UPDATE sip_number_revision SET revision = revision + 1 WHERE id = 1").execute();
+        h.createUpdate("DELETE FROM sip_number_members WHERE username = :u AND domain = :d")
+                .bind("u", username).bind("d", domain).execute();
+        // the registrar's canonical AOR (RFC 3261 §10.3 step 5)
+        h.createUpdate("DELETE FROM sip_bindings WHERE aor = :aor").bind("aor", "sip:" + username + "@" + domain).execute();
     }
 
     private static void bumpRevision(Handle h) {

@@ -7,6 +7,7 @@ import io.javalin.http.Context;
 import io.switchboard.platform.auth.AdminAuth;
 import io.switchboard.platform.http.ApiProblem;
 import io.switchboard.platform.http.RequestBodies;
+import io.switchboard.telephony.DirectoryUpdates;
 import io.switchboard.telephony.accounts.Account;
 import io.switchboard.telephony.accounts.AccountException;
 import io.switchboard.telephony.accounts.AccountStore;
@@ -23,7 +24,9 @@ import java.util.Map;
 
 /**
  * /api/v1/accounts (device accounts) and /api/v1/registrations (who is online), for admins.
- * Handlers run on virtual threads and may use the store directly.
+ * Handlers run on virtual threads and may use the store directly. A change is in force on this node
+ * before the answer leaves (a new account registers at once; a removed one's registrations and
+ * ringing calls are gone), and announced to the other nodes ({@link DirectoryUpdates}).
  */
 public final class AccountsApi {
     private final AccountStore accounts;
@@ -32,10 +35,12 @@ public final class AccountsApi {
     private final ObjectMapper json;
     private final String defaultDomain;
     private final Clock clock;
+    private final DirectoryUpdates updates;
 
     public AccountsApi(AccountStore accounts, LocationService location, AdminAuth adminAuth, ObjectMapper json,
-                       String defaultDomain, Clock clock) {
+                       String defaultDomain, Clock clock, DirectoryUpdates updates) {
         this.accounts = accounts;
+        this.updates = updates;
         this.location = location;
         this.adminAuth = adminAuth;
         this.json = json;
@@ -72,6 +77,7 @@ public final class AccountsApi {
         String digest = text(body, "digest", false);
         Account account = call(() -> accounts.add(username, domain == null ? defaultDomain : domain, password,
                 digest(digest)));
+        updates.accountsChanged();
         ctx.status(201).header("Location", "/api/v1/accounts/" + account.username()).json(view(account));
     }
 
@@ -85,6 +91,7 @@ public final class AccountsApi {
     private void changePassword(Context ctx) {
         String password = text(body(ctx), "password", true);
         Account account = call(() -> accounts.changePassword(ctx.pathParam("username"), domain(ctx), password));
+        updates.accountsChanged();
         ctx.json(view(account));
     }
 
@@ -96,6 +103,7 @@ public final class AccountsApi {
         }
         String digest = text(body, "digest", false);
         Account account = call(() -> accounts.setDigest(ctx.pathParam("username"), domain(ctx), digest(digest)));
+        updates.accountsChanged();
         ctx.json(view(account));
     }
 
@@ -112,6 +120,7 @@ public final class AccountsApi {
             accounts.remove(ctx.pathParam("username"), domain(ctx));
             return null;
         });
+        updates.accountsChanged();
         ctx.status(204);
     }
 

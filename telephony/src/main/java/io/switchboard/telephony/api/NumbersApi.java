@@ -7,6 +7,7 @@ import io.javalin.http.Context;
 import io.switchboard.platform.auth.AdminAuth;
 import io.switchboard.platform.http.ApiProblem;
 import io.switchboard.platform.http.RequestBodies;
+import io.switchboard.telephony.DirectoryUpdates;
 import io.switchboard.telephony.accounts.AccountDirectory;
 import io.switchboard.telephony.numbers.NumberEntry;
 import io.switchboard.telephony.numbers.NumberException;
@@ -23,8 +24,8 @@ import java.util.function.Supplier;
 
 /**
  * /api/v1/numbers, for admins: the numbers people dial and the accounts each one rings.
- * Handlers run on virtual threads and use the store directly; running nodes pick a change up
- * from the store within a second.
+ * Handlers run on virtual threads and use the store directly; this node routes by a change before
+ * the answer leaves, other nodes hear of it on the bus ({@link DirectoryUpdates}).
  */
 public final class NumbersApi {
     private final NumberStore numbers;
@@ -32,10 +33,12 @@ public final class NumbersApi {
     private final AdminAuth adminAuth;
     private final ObjectMapper json;
     private final String defaultDomain;
+    private final DirectoryUpdates updates;
 
     public NumbersApi(NumberStore numbers, AccountDirectory accounts, AdminAuth adminAuth, ObjectMapper json,
-                      String defaultDomain) {
+                      String defaultDomain, DirectoryUpdates updates) {
         this.numbers = numbers;
+        this.updates = updates;
         this.accounts = accounts;
         this.adminAuth = adminAuth;
         this.json = json;
@@ -77,6 +80,7 @@ public final class NumbersApi {
         String given = text(body, "domain");
         String domain = given != null ? servedDomain(given) : domain(ctx.queryParam("domain"));
         NumberStore.Saved saved = call(() -> numbers.put(number, domain, label, members));
+        updates.numbersChanged();
         RingGroup group = saved.entry().group();
         if (saved.created()) {
             String path = "/api/v1/numbers/" + URLEncoder.encode(group.number(), StandardCharsets.UTF_8);
@@ -92,6 +96,7 @@ public final class NumbersApi {
             numbers.remove(number, domain);
             return null;
         });
+        updates.numbersChanged();
         ctx.status(204);
     }
 

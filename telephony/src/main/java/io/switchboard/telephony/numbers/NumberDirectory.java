@@ -16,8 +16,9 @@ import java.util.concurrent.TimeUnit;
 /**
  * The numbers a running node routes by, held in memory so SIP threads never wait on the database.
  * Works like {@code AccountDirectory}: a poller compares {@link NumberStore#revision()} a few times
- * a second and reloads when it moved, so a change made by the CLI, the API or another node is seen
- * within a second; readers see an immutable snapshot swapped in one volatile write.
+ * a second and reloads when it moved, so a change made by the CLI or another node is seen within a
+ * second (the API and bus announcements reload at once, see {@code DirectoryUpdates}); readers see
+ * an immutable snapshot swapped in one volatile write.
  */
 public final class NumberDirectory implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(NumberDirectory.class);
@@ -25,7 +26,7 @@ public final class NumberDirectory implements AutoCloseable {
     private final NumberStore store;
     private final Duration pollInterval;
     private volatile Snapshot snapshot = new Snapshot(-1, Map.of());
-    private ScheduledExecutorService poller;
+    private volatile ScheduledExecutorService poller;
 
     private record Snapshot(long revision, Map<String, RingGroup> byAddress) {
     }
@@ -50,6 +51,18 @@ public final class NumberDirectory implements AutoCloseable {
     public void close() {
         if (poller != null) {
             poller.shutdownNow();
+        }
+    }
+
+    /** Reloads soon on the poller's thread (for bus handlers, which must not wait on the store). */
+    public void refreshSoon() {
+        ScheduledExecutorService executor = poller;
+        if (executor != null) {
+            try {
+                executor.execute(this::refreshQuietly);
+            } catch (java.util.concurrent.RejectedExecutionException stopped) {
+                // closing: nothing left to keep current
+            }
         }
     }
 

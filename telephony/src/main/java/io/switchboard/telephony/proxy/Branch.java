@@ -12,6 +12,8 @@ import io.switchboard.sip.transport.SipFlow;
  */
 final class Branch implements ClientTransactionListener {
     final ResponseContext context;
+    /** The address of record whose binding this branch rings, or null (in-dialog requests). */
+    final String aor;
     final String target;
     final SipFlow flow;
     ClientTransaction transaction;
@@ -22,6 +24,8 @@ final class Branch implements ClientTransactionListener {
     boolean cancelSent;
     /** Cancelled because its Timer C ran out (§16.8): the 487 it answers counts as a 408. */
     boolean timedOut;
+    /** Its account was removed while it rang: cancelled, and whatever it answers counts as a 480. */
+    boolean withdrawn;
     /** Never sent: the call was answered or cancelled before its turn came. */
     boolean skipped;
     SipResponse finalResponse;
@@ -29,8 +33,9 @@ final class Branch implements ClientTransactionListener {
     boolean synthetic;
     Timeout timerC;
 
-    Branch(ResponseContext context, String target, SipFlow flow) {
+    Branch(ResponseContext context, String aor, String target, SipFlow flow) {
         this.context = context;
+        this.aor = aor;
         this.target = target;
         this.flow = flow;
     }

@@ -66,6 +66,10 @@ public final class ProxyCore {
     /** RFC 3261 §8.2.6.2: the To tag of responses this node makes up itself. */
     final String toTag = Long.toHexString(new java.security.SecureRandom().nextLong());
     volatile TransactionLayer transactions;
+    /** INVITEs forked and not yet answered finally: what {@link #withdraw} looks through. */
+    private final java.util.Set<ResponseContext> ringing = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    /** Moves with every {@link #withdraw}, so a fork that raced one checks its targets again. */
+    private final java.util.concurrent.atomic.AtomicLong withdrawals = new java.util.concurrent.atomic.AtomicLong();
 
     public ProxyCore(ProxySettings settings, LocationService location, AccountDirectory accounts, NumberDirectory numbers,
                      DigestAuthenticator authenticator, CallTracker calls, FlowDirectory flows, LocalEndpoints local,
@@ -198,8 +202,8 @@ public final class ProxyCore {
         }
     }
 
-    /** One place a request is forked to: a device's contact and the flow that reaches it. */
-    record Target(String contact, SipFlow flow) {
+    /** One place a request is forked to: a device's contact, the AOR it registered, and the flow that reaches it. */
+    record Target(String aor, String contact, SipFlow flow) {
     }
 
     /** §16.5: the targets are the bindings of the callee, or of every member of a number. */
@@ -234,6 +238,7 @@ public final class ProxyCore {
             known = accounts.lookup(dialed, domain).isPresent();
         }
         String callerContact = callerContact(request);
+        long withdrawalsSeen = withdrawals.get();
         long now = clock.millis();
         Map<String, Target> targets = new LinkedHashMap<>();
         boolean anyBinding = false;
@@ -243,7 +248,8 @@ public final class ProxyCore {
                 if (binding.contact().equals(callerContact) || targets.containsKey(binding.contact())) {
                     continue; // a member calling its own group does not ring itself
                 }
-                flows.toBinding(binding).ifPresent(flow -> targets.put(binding.contact(), new Target(binding.contact(), flow)));
+                flows.toBinding(binding).ifPresent(flow -> targets.put(binding.contact(),
+                        new Target(aor, binding.contact(), flow)));
             }
         }
         if (targets.isEmpty()) {
@@ -268,7 +274,19 @@ public final class ProxyCore {
         boolean dialogCreating = isDialogCreating(request);
         List<Branch> branches = new ArrayList<>();
         for (Target target : targets.values()) {
-            branches.add(context.addBranch(target.contact(), target.flow()));
+            branches.add(context.addBranch(target.aor(), target.contact(), target.flow()));
+        }
+        if (invite) {
+            ringing.add(context);
+            if (withdrawals.get() != withdrawalsSeen) {
+                // an account was removed since the bindings were read, and the removal may have
+                // looked for ringing calls before this one was listed: check its AORs again
+                for (String aor : aors) {
+                    if (location.lookup(aor, now).isEmpty()) {
+                        context.withdraw(aor);
+                    }
+                }
+            }
         }
         for (Branch branch : branches) {
             SipRequest out;
@@ -311,6 +329,28 @@ public final class ProxyCore {
     private static boolean isDialogCreating(SipRequest request) {
         return request.isMethod(SipRequest.INVITE) || request.isMethod(SipRequest.SUBSCRIBE)
                 || request.isMethod(SipRequest.REFER);
+    }
+
+    /**
+     * The account of {@code aor} was removed and its bindings are already gone from the location
+     * service: calls still ringing its devices stop ringing them (RFC 3261 §16.10, §9.1). Calls
+     * already answered go on; the caller or callee ends them.
+     */
+    public void withdraw(String aor) {
+        withdrawals.incrementAndGet();
+        for (ResponseContext context : ringing) {
+            context.withdraw(aor);
+        }
+    }
+
+    /** The caller of a forked INVITE has its final answer. */
+    void settled(ResponseContext context) {
+        ringing.remove(context);
+    }
+
+    /** INVITEs forked whose caller has no final answer yet (for tests and metrics). */
+    public int ringingCalls() {
+        return ringing.size();
     }
 
     // ---- in dialog ----------------------------------------------------------------------------
@@ -390,7 +430,7 @@ public final class ProxyCore {
             try {
                 ResponseContext context = new ResponseContext(this, tx, request, null);
                 boolean cancelledEarly = handOver(tx, context);
-                Branch branch = context.addBranch(request.requestUri().toString(), flow);
+                Branch branch = context.addBranch(null, request.requestUri().toString(), flow);
                 context.send(branch, forwardedCopy(request, null, flow, loopHash));
                 if (cancelledEarly) {
                     context.cancelByCaller();

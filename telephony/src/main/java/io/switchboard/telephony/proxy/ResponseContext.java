@@ -30,6 +30,7 @@ final class ResponseContext {
     private static final long CANCEL_GRACE_MILLIS = 2_000;
     /** §9.1: a branch that answers neither the CANCEL nor the INVITE is given up after 64*T1. */
     private static final long CANCEL_GIVE_UP_MILLIS = 32_000;
+    private static final String WITHDRAWN_REASON = "Temporarily Unavailable - account removed";
     static final ClientTransactionListener IGNORE = new ClientTransactionListener() {
         @Override
         public void onResponse(ClientTransaction transaction, SipResponse response) {
@@ -69,8 +70,8 @@ final class ResponseContext {
         this.invite = request.isMethod(SipRequest.INVITE);
     }
 
-    synchronized Branch addBranch(String target, SipFlow flow) {
-        Branch branch = new Branch(this, target, flow);
+    synchronized Branch addBranch(String aor, String target, SipFlow flow) {
+        Branch branch = new Branch(this, aor, target, flow);
         branches.add(branch);
         return branch;
     }
@@ -78,8 +79,8 @@ final class ResponseContext {
     /** Starts the branch's client transaction (§16.6 step 10) and, for INVITE, its Timer C (step 11). */
     void send(Branch branch, SipRequest out) {
         synchronized (this) {
-            if (answered || cancelledByCaller) {
-                branch.skipped = true; // answered or cancelled while the fork was being sent: do not ring it
+            if (answered || cancelledByCaller || branch.withdrawn) {
+                branch.skipped = true; // answered, cancelled or withdrawn while the fork was being sent: do not ring it
             }
         }
         if (branch.skipped) {
@@ -102,6 +103,43 @@ final class ResponseContext {
             if (branch.cancelOwed && branch.provisional && !branch.cancelSent && !branch.finished) {
                 sendCancel(branch);
             }
+            if (branch.withdrawn) {
+                stopWithdrawn(branch); // withdrawn while its request was on the way
+            }
+        }
+    }
+
+    /**
+     * The account of {@code aor} was removed: its branches stop ringing. One that rings gets a
+     * CANCEL now (RFC 3261 §16.10); one that has not answered provisionally cannot be cancelled
+     * yet (§9.1), so it gets its CANCEL when it does and is given up after a short grace; one not
+     * sent yet is never sent. Each counts as a 480 for the caller (§16.7), so other members of a
+     * number keep ringing and a call to the account alone ends at once.
+     */
+    synchronized void withdraw(String aor) {
+        if (finalSent) {
+            return;
+        }
+        for (Branch branch : branches) {
+            if (aor.equals(branch.aor) && !branch.finished && !branch.withdrawn) {
+                branch.withdrawn = true;
+                stopWithdrawn(branch);
+            }
+        }
+    }
+
+    private void stopWithdrawn(Branch branch) {
+        if (branch.finished || branch.transaction == null) {
+            return; // not sent yet: send() skips it
+        }
+        if (branch.provisional) {
+            if (!branch.cancelSent) {
+                sendCancel(branch);
+            }
+        } else if (!branch.cancelOwed) {
+            branch.cancelOwed = true;
+            cancel(branch.timerC);
+            branch.timerC = core.transactions.schedule(() -> giveUp(branch), CANCEL_GRACE_MILLIS);
         }
     }
 
@@ -112,7 +150,7 @@ final class ResponseContext {
     void onResponse(Branch branch, SipResponse response, int status, String reason) {
         synchronized (this) {
             if (branch.finished) {
-                if (response != null && status >= 200 && status < 300) {
+                if (response != null && status >= 200 && status < 300 && !branch.withdrawn) {
                     server.respond(strip(response)); // a retransmitted 2xx, passed on (RFC 6026 §7.2)
                 }
                 return;
@@ -132,8 +170,10 @@ final class ResponseContext {
         if (branch.cancelOwed && !branch.cancelSent && branch.transaction != null) {
             sendCancel(branch);
         }
-        if (status == 100) {
-            return; // §16.7 step 5: a 100 is not forwarded
+        if (status == 100 || branch.withdrawn) {
+            // §16.7 step 5: a 100 is not forwarded; nor is the ringing of a removed account's
+            // device, which was just cancelled (and keeps the CANCEL's give-up timer, not Timer C)
+            return;
         }
         if (invite) {
             restartTimerC(branch); // §16.7 step 2
@@ -148,20 +188,29 @@ final class ResponseContext {
     }
 
     private void onSuccess(Branch branch, SipResponse response) {
+        if (branch.withdrawn && request != null) {
+            // answered as its account was being removed (the CANCEL crossed the 2xx): nobody may
+            // talk through a removed account, so the answer is ended and counts as a 480
+            finish(branch);
+            core.hangUpLateAnswer(request, response, branch.flow);
+            onFailure(branch, null, 480, WITHDRAWN_REASON);
+            return;
+        }
         finish(branch);
         if (finalSent && !answered) {
             // the caller was already told no (the grace after its CANCEL ran out): end this late answer
             core.hangUpLateAnswer(request, response, branch.flow);
             return;
         }
-        server.respond(strip(response)); // §16.7 step 5: every 2xx is forwarded
         if (answered) {
+            server.respond(strip(response)); // §16.7 step 5: every 2xx is forwarded
             return;
         }
         answered = true;
         finalSent = true;
-        cancel(cancelGrace);
         if (call != null) {
+            // recorded before the 2xx leaves: the caller's ACK and a BYE may follow on other
+            // threads at once, and a BYE must find the call answered, not still ringing
             if (!ringing) {
                 ringing = true;
                 core.calls.ringing(call);
@@ -169,6 +218,9 @@ final class ResponseContext {
             core.calls.answered(call, branch.target);
             call = null;
         }
+        server.respond(strip(response)); // §16.7 step 5: every 2xx is forwarded
+        core.settled(this);
+        cancel(cancelGrace);
         cancelPendingBranches(branch); // §16.7 step 10
         request = null;
         for (Branch b : branches) {
@@ -181,7 +233,11 @@ final class ResponseContext {
         if (finalSent) {
             return; // the caller has its answer; nothing of this branch is needed any more
         }
-        if (branch.timedOut && status == 487) {
+        if (branch.withdrawn) {
+            response = null;
+            status = 480;
+            reason = WITHDRAWN_REASON;
+        } else if (branch.timedOut && status == 487) {
             // §16.8: the CANCEL was this proxy's, because nobody answered before Timer C: the
             // branch timed out (408); a 487 would tell the caller it had cancelled itself
             response = null;
@@ -195,6 +251,7 @@ final class ResponseContext {
         }
         if (!finalSent && allFinished()) {
             finalSent = true;
+            core.settled(this);
             cancel(cancelGrace);
             SipResponse best = best();
             server.respond(best);
@@ -225,6 +282,7 @@ final class ResponseContext {
             // branches that never answered provisionally cannot be cancelled yet (§9.1); the caller
             // is told now instead of after their Timer B
             finalSent = true;
+            core.settled(this);
             server.respond(SipResponse.to(request, 487, "Request Terminated").withToTag(toTagOf()));
             if (call != null) {
                 core.calls.failed(call, 487, "Request Terminated");

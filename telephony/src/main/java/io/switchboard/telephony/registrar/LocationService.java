@@ -72,6 +72,19 @@ public final class LocationService {
         return found;
     }
 
+    /**
+     * Removes every binding of an AOR (its account was removed) and returns them, so the store can
+     * forget them too. Serialized with registrations of that AOR like {@link #update}.
+     */
+    public List<Binding> removeAll(String aor) {
+        List<Binding> removed = new ArrayList<>();
+        update(aor, current -> {
+            removed.addAll(current);
+            return List.of();
+        });
+        return removed;
+    }
+
     /** Loads bindings read from the store at start. */
     public void load(Collection<Binding> bindings) {
         for (Binding b : bindings) {

@@ -150,7 +150,7 @@ public final class Registrar {
                 }
             }
         }
-        update(transaction, request, aor);
+        update(transaction, request, aor, settings.authenticate() ? user : null, domain);
     }
 
     /** RFC 3261 §22.4: 401 with the challenge(s) for the account the To names (RFC 3261 §10.3 step 3). */
@@ -163,7 +163,8 @@ public final class Registrar {
         transaction.respond(response);
     }
 
-    private void update(ServerTransaction transaction, SipRequest request, String aor) {
+    /** @param account the authenticated account's username, or null when registrations are not authenticated */
+    private void update(ServerTransaction transaction, SipRequest request, String aor, String account, String domain) {
         long now = clock.millis();
         List<NameAddress> contacts;
         try {
@@ -197,6 +198,11 @@ public final class Registrar {
         CompletableFuture<?>[] committed = new CompletableFuture<?>[1];
         List<List<Binding>> previous = new ArrayList<>(1);
         List<Binding> result = location.update(aor, current -> {
+            if (account != null && accounts.lookup(account, domain).isEmpty()) {
+                // Removed after this request authenticated: the removal cleared this AOR before or
+                // clears it after, never while we hold it; not re-adding it here closes the gap.
+                throw new Rejection(403, "Forbidden - the account was removed");
+            }
             previous.add(current);
             Map<String, Binding> next = new LinkedHashMap<>();
             for (Binding b : current) {
