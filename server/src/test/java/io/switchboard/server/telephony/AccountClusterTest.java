@@ -38,7 +38,7 @@ class AccountClusterTest {
     void changesThroughOneNodeAreInForceOnTheOtherWithinASecond() throws Exception {
         String exchange = "sb_test_" + UUID.randomUUID().toString().substring(0, 12);
         try (PostgresTestDatabase database = PostgresTestDatabase.create()) {
-            Map<String, String> cluster = new HashMap<>(TelephonyNode.LEGACY_DIGEST);
+            Map<String, String> cluster = new HashMap<>();
             cluster.putAll(Map.of("SWITCHBOARD_STORE_URL", database.settings().url(),
                     "SWITCHBOARD_STORE_USER", database.settings().user(),
                     "SWITCHBOARD_BUS_URL", "amqp://127.0.0.1:5672", "SWITCHBOARD_BUS_EXCHANGE", exchange));

@@ -233,8 +233,8 @@ final class SipPhone implements AutoCloseable {
         String realm = param(offer, "realm");
         String nonce = param(offer, "nonce");
         String uri = "sip:" + domain;
-        String ha1 = md5(user + ":" + realm + ":" + password);
-        String response = md5(ha1 + ":" + nonce + ":00000001:c0ffee:auth:" + md5("REGISTER:" + uri));
+        String ha1 = hash("MD5", user + ":" + realm + ":" + password);
+        String response = hash("MD5", ha1 + ":" + nonce + ":00000001:c0ffee:auth:" + hash("MD5", "REGISTER:" + uri));
         return registerOnce(callId, expires, "Authorization: Digest username=\"" + user + "\", realm=\"" + realm
                 + "\", nonce=\"" + nonce + "\", uri=\"" + uri + "\", response=\"" + response
                 + "\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"c0ffee\"\r\n");
