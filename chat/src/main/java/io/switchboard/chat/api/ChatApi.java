@@ -22,6 +22,7 @@ import io.switchboard.platform.bus.Bus;
 import io.switchboard.platform.http.ApiProblem;
 import io.switchboard.platform.http.QueryParams;
 import io.switchboard.platform.http.RequestBodies;
+import io.switchboard.platform.http.StorableText;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Base64;
@@ -442,7 +443,11 @@ public final class ChatApi {
         try {
             String text = new String(Base64.getUrlDecoder().decode(raw.strip()), StandardCharsets.UTF_8);
             int colon = text.indexOf(':');
-            return new ChatStore.ListCursor(Long.parseLong(text.substring(0, colon)), text.substring(colon + 1));
+            String chatId = text.substring(colon + 1);
+            if (StorableText.problem(chatId).isPresent()) {
+                throw new IllegalArgumentException("not storable text");
+            }
+            return new ChatStore.ListCursor(Long.parseLong(text.substring(0, colon)), chatId);
         } catch (RuntimeException e) {
             throw badRequest("'cursor': not a cursor this API gave out (pass nextCursor unchanged)");
         }

@@ -96,7 +96,12 @@ public final class HttpServer implements Component {
             config.startup.showOldJavalinVersionWarning = false;
             config.startup.startupWatcherEnabled = false;
             config.jsonMapper(new JavalinJackson(json, true));
-            config.jetty.modifyServer(server -> server.setStopTimeout(stopTimeout.toMillis()));
+            JettyProblemErrorHandler jettyErrors = new JettyProblemErrorHandler(json, problems);
+            config.jetty.modifyServer(server -> {
+                server.setStopTimeout(stopTimeout.toMillis());
+                // What Jetty answers itself (414, 431, bad URI or header, 505) is problem+json too.
+                server.setErrorHandler(jettyErrors);
+            });
             // Jetty caches request header fields per connection. Bearer tokens differ from request
             // to request on a shared connection (a gateway, a balancer, one client for many
             // people), so the cache only churned: evicting and re-inserting was ~5% of the API's
@@ -108,6 +113,7 @@ public final class HttpServer implements Component {
             // scavenger ran (every 10 min), so anyone could fill the heap with upgrade requests:
             // a null cache and store keep none, and no cookie is sent.
             config.jetty.modifyServletContextHandler(handler -> {
+                handler.setErrorHandler(jettyErrors);
                 var sessions = handler.getSessionHandler();
                 var cache = new org.eclipse.jetty.session.NullSessionCache(sessions);
                 cache.setSessionDataStore(new org.eclipse.jetty.session.NullSessionDataStore());
@@ -117,6 +123,7 @@ public final class HttpServer implements Component {
             RoutesConfig routes = config.routes;
             registerErrorMapping(routes, problems);
             routes.before(this::refuseWhileDraining);
+            routes.before(HttpServer::refuseUnstorableText);
             routes.get("/livez", HttpServer::alive);
             routes.get("/liveness", HttpServer::alive);
             routes.get("/readyz", this::ready);
@@ -165,6 +172,20 @@ public final class HttpServer implements Component {
             throw ApiProblem.unavailable("This node is shutting down; retry on another node.")
                     .withHeader("Connection", "close")
                     .withHeader("Retry-After", "1");
+        }
+    }
+
+    /**
+     * Query parameters reach queries as text: one with a NUL or an unpaired surrogate is a 400
+     * naming it here, for every route, rather than a database error later. Request bodies are
+     * checked by {@link RequestBodies#object}; a NUL in the path Jetty refuses itself (400).
+     */
+    private static void refuseUnstorableText(Context ctx) {
+        for (Map.Entry<String, List<String>> parameter : ctx.queryParamMap().entrySet()) {
+            StorableText.require("query parameter name", parameter.getKey());
+            for (String value : parameter.getValue()) {
+                StorableText.require("query parameter '" + parameter.getKey() + "'", value);
+            }
         }
     }
 

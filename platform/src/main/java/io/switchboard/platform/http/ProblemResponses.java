@@ -104,11 +104,7 @@ final class ProblemResponses {
         } catch (JsonProcessingException impossible) {
             text = "{\"title\":\"Internal Server Error\",\"status\":500}";
         }
-        Counter.builder("switchboard.http.errors")
-                .description("HTTP requests answered with an error status")
-                .tag("status", Integer.toString(status))
-                .register(meters)
-                .increment();
+        count(status);
         ctx.status(status).contentType(CONTENT_TYPE);
         if (ctx instanceof JavalinWsServletContext) {
             // A refused WebSocket upgrade: Javalin runs the exception mapping on its upgrade
@@ -118,6 +114,14 @@ final class ProblemResponses {
         } else {
             ctx.result(text);
         }
+    }
+
+    void count(int status) {
+        Counter.builder("switchboard.http.errors")
+                .description("HTTP requests answered with an error status")
+                .tag("status", Integer.toString(status))
+                .register(meters)
+                .increment();
     }
 
     private static void writeNow(Context ctx, String text) {
@@ -138,12 +142,20 @@ final class ProblemResponses {
             case 403 -> "Forbidden";
             case 404 -> "Not Found";
             case 405 -> "Method Not Allowed";
+            case 408 -> "Request Timeout";
             case 409 -> "Conflict";
+            case 411 -> "Length Required";
             case 413 -> "Content Too Large";
+            case 414 -> "URI Too Long";
             case 415 -> "Unsupported Media Type";
+            case 417 -> "Expectation Failed";
+            case 422 -> "Unprocessable Content";
             case 429 -> "Too Many Requests";
+            case 431 -> "Request Header Fields Too Large";
             case 500 -> "Internal Server Error";
+            case 501 -> "Not Implemented";
             case 503 -> "Service Unavailable";
+            case 505 -> "HTTP Version Not Supported";
             default -> status >= 500 ? "Server Error" : "Client Error";
         };
     }

@@ -56,6 +56,10 @@ class HttpServerTest {
             routes.get("/api/v1/test/broken", ctx -> {
                 throw new IllegalStateException("bug with secret detail");
             });
+            routes.post("/api/v1/test/notes", ctx -> ctx.json(Map.of("note",
+                    RequestBodies.optionalText(RequestBodies.object(json, ctx), "note"))));
+            routes.get("/api/v1/test/search", ctx -> ctx.json(Map.of("q", String.valueOf(ctx.queryParam("q")))));
+            routes.get("/api/v1/test/items/{id}", ctx -> ctx.json(Map.of("id", ctx.pathParam("id"))));
             routes.get("/api/v1/test/thread", ctx -> ctx.result(Boolean.toString(Thread.currentThread().isVirtual())));
             routes.ws("/ws/test/echo", ws -> ws.onMessage(msg -> msg.send("echo: " + msg.message())));
             WebSocketUpgrades.register(routes, "/ws/test/guarded", ctx -> {
@@ -272,5 +276,47 @@ class HttpServerTest {
         assertThatThrownBy(second::start)
                 .isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("HTTP cannot listen on 127.0.0.1:" + server.port());
+    }
+
+    @Test
+    void textThatCannotBeStoredIsA400NamingTheField() throws Exception {
+        assertThat(post("/api/v1/test/notes", "{\"note\":\"fine \\u00e9 \\ud83d\\ude00\"}").statusCode()).isEqualTo(200);
+        assertProblem(post("/api/v1/test/notes", "{\"note\":\"a\\u0000b\"}"), 400, "Bad Request", "'note' contains a NUL");
+        assertProblem(post("/api/v1/test/notes", "{\"note\":\"x\",\"tags\":[\"ok\",\"\\ud800\"]}"), 400, "Bad Request",
+                "'tags[1]' contains an unpaired surrogate (\\uD800)");
+        assertProblem(post("/api/v1/test/notes", "{\"note\":{\"deep\":\"\\udc00x\"}}"), 400, "Bad Request",
+                "'note.deep' contains an unpaired surrogate (\\uDC00)");
+        assertProblem(post("/api/v1/test/notes", "{\"a\\u0000\":1}"), 400, "Bad Request", "member name");
+
+        assertThat(get("/api/v1/test/search?q=caf%C3%A9").statusCode()).isEqualTo(200);
+        assertProblem(get("/api/v1/test/search?q=a%00b"), 400, "Bad Request", "query parameter 'q' contains a NUL");
+        // Jetty itself refuses a NUL in the path (an ambiguous URI), as problem details
+        RawHttp nulInPath = RawHttp.exchange(server.baseUrl(), "GET", "/api/v1/test/items/a%00b", "HTTP/1.1", "");
+        assertRawProblem(nulInPath, 400);
+        // percent-encoded surrogate halves are not UTF-8: whatever Jetty makes of them, never a 500
+        RawHttp surrogate = RawHttp.exchange(server.baseUrl(), "GET", "/api/v1/test/search?q=%ED%A0%80", "HTTP/1.1", "");
+        assertThat(surrogate.status()).isLessThan(500);
+        assertThat(surrogate.headers().get("content-type")).isNotNull();
+    }
+
+    @Test
+    void jettysOwnAnswersAreProblemDetails() throws Exception {
+        String base = server.baseUrl();
+        assertRawProblem(RawHttp.exchange(base, "GET", "/" + "a".repeat(20_000), "HTTP/1.1", ""), 414);
+        assertRawProblem(RawHttp.exchange(base, "GET", "/livez", "HTTP/1.1", "X-Big: " + "b".repeat(20_000) + "\r\n"), 431);
+        assertRawProblem(RawHttp.exchange(base, "GET", "/livez", "HTTP/1.1", "Bad Header Line\r\n"), 400);
+        assertRawProblem(RawHttp.exchange(base, "GET", "/livez", "HTTP/1.1", "X-Ctl: a\u0001b\r\n"), 400);
+        assertRawProblem(RawHttp.exchange(base, "GET", "/a%zzb", "HTTP/1.1", ""), 400);
+        assertRawProblem(RawHttp.exchange(base, "GET", "/livez", "HTTP/7.1", ""), 505);
+        assertRawProblem(RawHttp.exchange(base, "GET", "/livez", "HTTP/1.1", "Content-Length: x\r\n"), 400);
+    }
+
+    private static void assertRawProblem(RawHttp answer, int status) throws Exception {
+        assertThat(answer.status()).as(answer.body()).isEqualTo(status);
+        assertThat(answer.headers().get("content-type")).as(answer.body()).startsWith("application/problem+json");
+        JsonNode problem = json.readTree(answer.body());
+        assertThat(problem.get("status").asInt()).isEqualTo(status);
+        assertThat(problem.get("title").asText()).isEqualTo(ProblemResponses.reasonPhrase(status));
+        assertThat(problem.get("detail").asText()).isNotBlank();
     }
 }
