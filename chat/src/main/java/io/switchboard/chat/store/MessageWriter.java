@@ -15,6 +15,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
 import io.switchboard.platform.RootCause;
 import io.switchboard.platform.store.GroupCommit;
+import io.switchboard.platform.store.StoreFailure;
 import org.jdbi.v3.core.Jdbi;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -36,7 +37,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>The batching is {@link GroupCommit}'s. If a batch fails, its messages are retried one
  * transaction each, so one bad message (or a key that another node stored a moment earlier)
- * fails alone. The queue is bounded: when the store is down or cannot keep up, a send is refused
+ * fails alone; but when the store is unreachable the whole batch fails at once (retrying each
+ * would only wait out the same timeouts). A send whose sender has given up (its future
+ * cancelled, see the API's send timeout) is skipped if the writer has not begun on it. The queue is bounded: when the store is down or cannot keep up, a send is refused
  * at once ({@link Overloaded}).
  */
 public final class MessageWriter implements AutoCloseable {
@@ -100,13 +103,27 @@ public final class MessageWriter implements AutoCloseable {
     }
 
     /** Stores one batch and completes its sends; the writer thread's work (package-private for tests that cross two writers' batches). */
-    void store(List<Send> batch) {
+    void store(List<Send> queued) {
+        // A sender whose request already timed out (its future cancelled) was told "not stored,
+        // retry": keep it that way where the writer has not started on it yet.
+        List<Send> batch = queued.stream().filter(send -> !send.done().isDone()).toList();
+        if (batch.isEmpty()) {
+            return;
+        }
         List<Outcome> results;
         try {
             results = writeInTransaction(batch);
         } catch (RuntimeException e) {
             if (batch.size() == 1) {
                 fail(batch.getFirst(), e);
+                return;
+            }
+            if (StoreFailure.kind(e).orElse(null) == StoreFailure.Kind.UNREACHABLE) {
+                // The database is away: one by one, each message would wait the same timeouts
+                // again while senders wait. They get 503 and retry (with their keys) instead.
+                log.warn("a batch of {} messages was not stored: the store is unavailable ({})", batch.size(),
+                        RootCause.message(e));
+                batch.forEach(send -> send.done().completeExceptionally(e));
                 return;
             }
             log.warn("a batch of {} messages failed ({}); storing them one by one", batch.size(), RootCause.message(e));

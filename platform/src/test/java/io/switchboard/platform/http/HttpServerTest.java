@@ -60,6 +60,13 @@ class HttpServerTest {
                     RequestBodies.optionalText(RequestBodies.object(json, ctx), "note"))));
             routes.get("/api/v1/test/search", ctx -> ctx.json(Map.of("q", String.valueOf(ctx.queryParam("q")))));
             routes.get("/api/v1/test/items/{id}", ctx -> ctx.json(Map.of("id", ctx.pathParam("id"))));
+            routes.get("/api/v1/test/store-down", ctx -> {
+                throw new IllegalStateException("reading failed",
+                        new java.sql.SQLTransientConnectionException("store-postgresql - Connection is not available"));
+            });
+            routes.get("/api/v1/test/store-conflict", ctx -> {
+                throw new java.sql.SQLException("deadlock detected", "40P01");
+            });
             routes.get("/api/v1/test/thread", ctx -> ctx.result(Boolean.toString(Thread.currentThread().isVirtual())));
             routes.ws("/ws/test/echo", ws -> ws.onMessage(msg -> msg.send("echo: " + msg.message())));
             WebSocketUpgrades.register(routes, "/ws/test/guarded", ctx -> {
@@ -198,6 +205,17 @@ class HttpServerTest {
         String prefix = "switchboard_http_errors_total{status=\"" + status + "\"} ";
         return scrape.lines().filter(l -> l.startsWith(prefix))
                 .mapToDouble(l -> Double.parseDouble(l.substring(prefix.length()))).findFirst().orElse(0);
+    }
+
+    @Test
+    void aStoreFailureThatWillPassIs503WithRetryAfterNever500() throws Exception {
+        HttpResponse<String> down = get("/api/v1/test/store-down");
+        assertProblem(down, 503, "Service Unavailable", "database is unavailable");
+        assertThat(down.headers().firstValue("Retry-After")).hasValue("5");
+        assertThat(down.body()).doesNotContain("Connection is not available");
+        HttpResponse<String> conflict = get("/api/v1/test/store-conflict");
+        assertProblem(conflict, 503, "Service Unavailable", "collided");
+        assertThat(conflict.headers().firstValue("Retry-After")).hasValue("1");
     }
 
     @Test
