@@ -34,7 +34,9 @@ import org.slf4j.LoggerFactory;
  * <p>Modules add their routes with {@link #addRoutes(HttpRoutes)} before {@link #start()};
  * Javalin 7 fixes the routes when the server is created.
  *
- * <p>While the node drains, requests other than the health and metrics endpoints get 503, and
+ * <p>While the node drains, {@code /readyz} answers 503 at once but requests are still served
+ * (balancers need a few health checks to notice); once {@link Readiness#refuseNewWork()},
+ * requests other than the health and metrics endpoints get 503 with {@code Retry-After}, and
  * {@link #stop()} lets requests in flight finish (bounded by the stop timeout) before closing.
  */
 public final class HttpServer implements Component {
@@ -168,7 +170,7 @@ public final class HttpServer implements Component {
     }
 
     private void refuseWhileDraining(Context ctx) {
-        if (readiness.isDraining() && !OPERATIONAL_PATHS.contains(ctx.path())) {
+        if (readiness.refusesNewWork() && !OPERATIONAL_PATHS.contains(ctx.path())) {
             throw ApiProblem.unavailable("This node is shutting down; retry on another node.")
                     .withHeader("Connection", "close")
                     .withHeader("Retry-After", "1");

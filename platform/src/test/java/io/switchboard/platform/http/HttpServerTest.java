@@ -152,17 +152,24 @@ class HttpServerTest {
                     HttpResponse.BodyHandlers.ofString());
             assertThat(before.body()).isEqualTo("done");
 
+            // first readiness goes (balancers notice within a few health checks) while work is still served
             own.startDraining();
             HttpResponse<String> ready = client.send(HttpRequest.newBuilder(URI.create(base + "/readyz")).build(),
                     HttpResponse.BodyHandlers.ofString());
             assertThat(ready.statusCode()).isEqualTo(503);
             assertThat(ready.body()).contains("draining");
+            HttpResponse<String> stillServed = client.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/test/work")).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(stillServed.body()).isEqualTo("done");
+
+            own.refuseNewWork();
             HttpResponse<String> alive = client.send(HttpRequest.newBuilder(URI.create(base + "/livez")).build(),
                     HttpResponse.BodyHandlers.ofString());
             assertThat(alive.statusCode()).isEqualTo(200);
             HttpResponse<String> work = client.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/test/work")).build(),
                     HttpResponse.BodyHandlers.ofString());
             assertProblem(work, 503, "Service Unavailable", "shutting down");
+            assertThat(work.headers().firstValue("Retry-After")).isPresent();
         } finally {
             draining.stop();
         }
