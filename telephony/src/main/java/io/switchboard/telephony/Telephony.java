@@ -68,6 +68,9 @@ public final class Telephony implements NodeModule {
             "udpReceiveBuffer", "workerThreads", "workerQueue", "trustedPeers", "timerC", "advertisedAddress",
             "maxCallDuration", "sha256Domains");
 
+    /** How long calls being set up may take to be answered or given up when the node stops. */
+    private static final Duration CALL_SETUP_DRAIN = Duration.ofSeconds(5);
+
     private final Clock clock;
     private volatile TransportLayer transport;
     private volatile LocationService location;
@@ -136,7 +139,7 @@ public final class Telephony implements NodeModule {
         proxy = new ProxyCore(proxySettings, location, directory, numbers, authenticator, calls, flows, endpoints,
                 clock, metrics::authFailure, routeSigner);
         DirectoryUpdates updates = new DirectoryUpdates(directory, numbers, location, bindings, proxy, context.bus());
-        SipService service = new SipService(registrar, proxy, () -> context.readiness().isDraining(), "Switchboard");
+        SipService service = new SipService(registrar, proxy, () -> context.readiness().refusesNewWork(), "Switchboard");
         TransactionLayer transactions = new TransactionLayer(transport, TimerSettings.rfc3261(), service);
         proxy.bind(transactions);
         metrics.bindGauges(location::size, transactions::size, transport::openConnections);
@@ -197,6 +200,7 @@ public final class Telephony implements NodeModule {
                     }
                 },
                 () -> {
+                    awaitCallSetups(context, CALL_SETUP_DRAIN);
                     transport.stop();
                     transactions.stop();
                 }));
@@ -222,6 +226,25 @@ public final class Telephony implements NodeModule {
             }
         }
         return orphans;
+    }
+
+    /**
+     * While the node refuses new dialogs (503, {@link SipService}) and still serves in-dialog
+     * requests, calls being set up get a bounded moment to be answered, declined or cancelled
+     * before the SIP sockets close. Established calls cannot be waited for (they last hours).
+     */
+    private void awaitCallSetups(NodeContext context, Duration limit) throws InterruptedException {
+        if (!context.readiness().refusesNewWork()) {
+            return;
+        }
+        long deadline = System.nanoTime() + limit.toNanos();
+        while (calls.active().stream().anyMatch(call -> call.phase() == io.switchboard.telephony.calls.ActiveCall.Phase.RINGING)) {
+            if (System.nanoTime() > deadline) {
+                log.warn("stopping SIP with calls still ringing after {} s", limit.toSeconds());
+                return;
+            }
+            Thread.sleep(50);
+        }
     }
 
     private void expire(BindingStore bindings) {

@@ -22,6 +22,8 @@ import io.switchboard.platform.bus.Bus;
 import io.switchboard.platform.http.ApiProblem;
 import io.switchboard.platform.http.QueryParams;
 import io.switchboard.platform.http.RequestBodies;
+import io.switchboard.platform.http.StorableText;
+import io.switchboard.platform.store.StoreFailure;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Base64;
@@ -229,9 +231,12 @@ public final class ChatApi {
                 throw ApiProblem.unavailable("The message was not stored: " + overloaded.getMessage()
                         + ". Retry with the same Idempotency-Key.").withHeader("Retry-After", "1");
             }
+            int retryAfter = StoreFailure.kind(e.getCause()).map(StoreFailure.Kind::retryAfterSeconds).orElse(1);
             throw ApiProblem.unavailable("The message was not stored (the store failed). Retry with the same"
-                    + " Idempotency-Key.").withHeader("Retry-After", "1");
+                    + " Idempotency-Key.").withHeader("Retry-After", Integer.toString(retryAfter));
         } catch (TimeoutException e) {
+            // Not stored yet: withdraw it, so a writer that has not begun on it skips it.
+            pending.cancel(false);
             metrics.rejected("overloaded");
             throw ApiProblem.unavailable("The store did not confirm the message in time; it may still be stored."
                     + " Retry with the same Idempotency-Key to find out without sending it twice.")
@@ -442,7 +447,11 @@ public final class ChatApi {
         try {
             String text = new String(Base64.getUrlDecoder().decode(raw.strip()), StandardCharsets.UTF_8);
             int colon = text.indexOf(':');
-            return new ChatStore.ListCursor(Long.parseLong(text.substring(0, colon)), text.substring(colon + 1));
+            String chatId = text.substring(colon + 1);
+            if (StorableText.problem(chatId).isPresent()) {
+                throw new IllegalArgumentException("not storable text");
+            }
+            return new ChatStore.ListCursor(Long.parseLong(text.substring(0, colon)), chatId);
         } catch (RuntimeException e) {
             throw badRequest("'cursor': not a cursor this API gave out (pass nextCursor unchanged)");
         }

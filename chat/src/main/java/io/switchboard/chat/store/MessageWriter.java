@@ -15,6 +15,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
 import io.switchboard.platform.RootCause;
 import io.switchboard.platform.store.GroupCommit;
+import io.switchboard.platform.store.StoreFailure;
 import org.jdbi.v3.core.Jdbi;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -36,7 +37,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>The batching is {@link GroupCommit}'s. If a batch fails, its messages are retried one
  * transaction each, so one bad message (or a key that another node stored a moment earlier)
- * fails alone. The queue is bounded: when the store is down or cannot keep up, a send is refused
+ * fails alone; but when the store is unreachable the whole batch fails at once (retrying each
+ * would only wait out the same timeouts). A send whose sender has given up (its future
+ * cancelled, see the API's send timeout) is skipped if the writer has not begun on it. The queue is bounded: when the store is down or cannot keep up, a send is refused
  * at once ({@link Overloaded}).
  */
 public final class MessageWriter implements AutoCloseable {
@@ -99,13 +102,28 @@ public final class MessageWriter implements AutoCloseable {
         return writer.backlog();
     }
 
-    private void store(List<Send> batch) {
+    /** Stores one batch and completes its sends; the writer thread's work (package-private for tests that cross two writers' batches). */
+    void store(List<Send> queued) {
+        // A sender whose request already timed out (its future cancelled) was told "not stored,
+        // retry": keep it that way where the writer has not started on it yet.
+        List<Send> batch = queued.stream().filter(send -> !send.done().isDone()).toList();
+        if (batch.isEmpty()) {
+            return;
+        }
         List<Outcome> results;
         try {
             results = writeInTransaction(batch);
         } catch (RuntimeException e) {
             if (batch.size() == 1) {
                 fail(batch.getFirst(), e);
+                return;
+            }
+            if (StoreFailure.kind(e).orElse(null) == StoreFailure.Kind.UNREACHABLE) {
+                // The database is away: one by one, each message would wait the same timeouts
+                // again while senders wait. They get 503 and retry (with their keys) instead.
+                log.warn("a batch of {} messages was not stored: the store is unavailable ({})", batch.size(),
+                        RootCause.message(e));
+                batch.forEach(send -> send.done().completeExceptionally(e));
                 return;
             }
             log.warn("a batch of {} messages failed ({}); storing them one by one", batch.size(), RootCause.message(e));
@@ -171,18 +189,32 @@ public final class MessageWriter implements AutoCloseable {
             + " where chat_id = ? and person_id = ? and last_read_seq < ?";
 
     /**
-     * Writes a batch inside the caller's transaction. Returns one outcome per send, in order.
-     * Plain JDBC: this is the hot path of every message.
+     * Writes a batch inside the caller's transaction. Returns one outcome per send, in the
+     * batch's order. Plain JDBC: this is the hot path of every message.
+     *
+     * <p>The sends are written in the order of their chat ids (a stable sort: one chat's messages
+     * keep their order). Each numbering update locks its chat's row until the commit, so two
+     * nodes whose batches hold the same chats in different orders would each wait for a row the
+     * other holds: on PostgreSQL a deadlock, broken only after {@code deadlock_timeout} by
+     * aborting one batch. Taking the rows in one fixed order makes that impossible; the
+     * members' rows are updated afterwards, in the same order, and single-chat transactions
+     * ({@link ChatStore}) also lock the chat's row before its members'.
      */
     private List<Outcome> write(Connection connection, List<Send> batch) throws SQLException {
         long now = clock.millis();
-        List<Outcome> results = new ArrayList<>(batch.size());
+        Outcome[] results = new Outcome[batch.size()];
+        Integer[] order = new Integer[batch.size()];
+        for (int i = 0; i < order.length; i++) {
+            order[i] = i;
+        }
+        java.util.Arrays.sort(order, java.util.Comparator.comparing(i -> batch.get(i).chatId()));
         Map<String, Earlier> keysInBatch = new HashMap<>();
         try (PreparedStatement findKey = connection.prepareStatement(FIND_KEY);
              PreparedStatement nextSeq = connection.prepareStatement(NEXT_SEQ);
              PreparedStatement insert = connection.prepareStatement(INSERT);
              PreparedStatement readOwn = connection.prepareStatement(READ_OWN)) {
-            for (Send send : batch) {
+            for (int index : order) {
+                Send send = batch.get(index);
                 String batchKey = send.idempotencyKey() == null ? null : send.senderId() + "\n" + send.idempotencyKey();
                 if (batchKey != null) {
                     Earlier earlier = keysInBatch.get(batchKey);
@@ -190,9 +222,9 @@ public final class MessageWriter implements AutoCloseable {
                         earlier = stored(findKey, send);
                     }
                     if (earlier != null) {
-                        results.add(earlier.requestHash().equals(send.requestHash())
+                        results[index] = earlier.requestHash().equals(send.requestHash())
                                 ? Outcome.stored(new Sent(earlier.message(), true))
-                                : Outcome.refused(new ChatStore.IdempotencyConflict()));
+                                : Outcome.refused(new ChatStore.IdempotencyConflict());
                         continue;
                     }
                 }
@@ -205,7 +237,7 @@ public final class MessageWriter implements AutoCloseable {
                 try (ResultSet rs = nextSeq.executeQuery()) {
                     if (!rs.next()) {
                         // no such chat, or the sender is not in it
-                        results.add(Outcome.refused(new NotMember(send.chatId())));
+                        results[index] = Outcome.refused(new NotMember(send.chatId()));
                         continue;
                     }
                     seq = rs.getLong(1);
@@ -232,12 +264,12 @@ public final class MessageWriter implements AutoCloseable {
                 if (batchKey != null) {
                     keysInBatch.put(batchKey, new Earlier(message, send.requestHash()));
                 }
-                results.add(Outcome.stored(new Sent(message, false)));
+                results[index] = Outcome.stored(new Sent(message, false));
             }
             insert.executeBatch();
             readOwn.executeBatch();
         }
-        return results;
+        return java.util.Arrays.asList(results);
     }
 
     /** A message stored before under the same sender's key, and the request that stored it. */

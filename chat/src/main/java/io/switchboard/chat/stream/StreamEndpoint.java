@@ -12,6 +12,7 @@ import io.switchboard.platform.auth.BearerToken;
 import io.switchboard.platform.auth.PersonAuth;
 import io.switchboard.platform.auth.Principal;
 import io.switchboard.platform.http.ApiProblem;
+import io.switchboard.platform.http.StorableText;
 import io.switchboard.platform.http.WebSocketUpgrades;
 import java.time.Clock;
 import java.time.Duration;
@@ -205,6 +206,12 @@ public final class StreamEndpoint {
             frame = json.readTree(text);
         } catch (Exception e) {
             refuse(stream, "a frame is one JSON object");
+            return;
+        }
+        try {
+            StorableText.requireAll(frame);
+        } catch (ApiProblem unstorable) {
+            refuse(stream, unstorable.detail());
             return;
         }
         String type = frame != null && frame.path("type").isTextual() ? frame.get("type").asText() : "";

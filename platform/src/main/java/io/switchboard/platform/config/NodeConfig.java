@@ -17,6 +17,8 @@ import java.util.stream.Collectors;
  * @param domain       the SIP domain this node serves (default: the machine's host name)
  * @param store        database URL and credentials
  * @param logLevel     root log level: trace, debug, info, warn or error
+ * @param drainDelay   after SIGTERM, how long the node keeps serving while {@code /readyz} says 503,
+ *                     so balancers' health checks move traffic away before new work is refused
  * @param sections     modules' own blocks (e.g. {@code telephony}), by name; every declared module has one
  */
 public record NodeConfig(
@@ -26,6 +28,7 @@ public record NodeConfig(
         String domain,
         StoreSettings store,
         String logLevel,
+        java.time.Duration drainDelay,
         Map<String, ConfigSection> sections) {
 
     private static final Pattern SECRET_KEY = Pattern.compile("(?i).*(password|secret|token|apikey|api_key|credential).*");
@@ -59,12 +62,12 @@ public record NodeConfig(
 
     /** The same configuration listening on another HTTP address (tests use port 0). */
     public NodeConfig withHttp(HostPort address) {
-        return new NodeConfig(dataDir, address, sipListeners, domain, store, logLevel, sections);
+        return new NodeConfig(dataDir, address, sipListeners, domain, store, logLevel, drainDelay, sections);
     }
 
     /** The same configuration with other SIP listeners. */
     public NodeConfig withSipListeners(List<ListenAddress> listeners) {
-        return new NodeConfig(dataDir, http, listeners, domain, store, logLevel, sections);
+        return new NodeConfig(dataDir, http, listeners, domain, store, logLevel, drainDelay, sections);
     }
 
     /**
@@ -82,6 +85,7 @@ public record NodeConfig(
         lines.put("store.user", store.user() == null ? "(none)" : store.user());
         lines.put("store.password", store.password() == null ? "(none)" : "***");
         lines.put("log.level", logLevel);
+        lines.put("drainDelay", drainDelay.toMillis() % 1000 == 0 ? drainDelay.toSeconds() + "s" : drainDelay.toMillis() + "ms");
         sections.keySet().stream().sorted().forEach(name -> flatten(name, sections.get(name).asMap(), lines));
         return lines;
     }

@@ -46,8 +46,11 @@ public final class NodeConfigLoader {
     static final String DEFAULT_SIP = "udp:0.0.0.0:5060,tcp:0.0.0.0:5060";
     static final String DEFAULT_DATA_DIR = "./data";
     static final String DEFAULT_LOG_LEVEL = "info";
+    static final String DEFAULT_DRAIN_DELAY = "5s";
+    /** A longer drain delay is surely a slip (5h for 5s); init systems give a stop about 90 s. */
+    static final java.time.Duration MAX_DRAIN_DELAY = java.time.Duration.ofMinutes(10);
 
-    private static final List<String> SCALAR_KEYS = List.of("dataDir", "http", "sip", "domain");
+    private static final List<String> SCALAR_KEYS = List.of("dataDir", "http", "sip", "domain", "drainDelay");
     private static final Map<String, List<String>> CORE_BLOCKS = Map.of(
             "store", List.of("url", "user", "password"),
             "log", List.of("level"));
@@ -147,7 +150,7 @@ public final class NodeConfigLoader {
 
     private String knownVariables() {
         List<String> names = new ArrayList<>(List.of("SWITCHBOARD_DATA_DIR", "SWITCHBOARD_HTTP", "SWITCHBOARD_SIP",
-                "SWITCHBOARD_DOMAIN", "SWITCHBOARD_STORE_URL", "SWITCHBOARD_STORE_USER", "SWITCHBOARD_STORE_PASSWORD",
+                "SWITCHBOARD_DOMAIN", "SWITCHBOARD_DRAIN_DELAY", "SWITCHBOARD_STORE_URL", "SWITCHBOARD_STORE_USER", "SWITCHBOARD_STORE_PASSWORD",
                 "SWITCHBOARD_LOG_LEVEL"));
         moduleSections.stream().sorted()
                 .forEach(s -> names.add(ENV_PREFIX + s.toUpperCase(Locale.ROOT) + "_<KEY>"));
@@ -309,6 +312,15 @@ public final class NodeConfigLoader {
                     + ConfigSection.originSuffix(origins.get("log.level")));
         }
 
+        java.time.Duration drainDelay = parse(tree, origins, "drainDelay", DEFAULT_DRAIN_DELAY, text -> {
+            java.time.Duration delay = text.strip().equals("0") ? java.time.Duration.ZERO : ConfigSection.parseDuration(text);
+            if (delay.compareTo(MAX_DRAIN_DELAY) > 0) {
+                throw new IllegalArgumentException("\"" + text + "\" is longer than " + MAX_DRAIN_DELAY.toMinutes()
+                        + "m; a few seconds (the balancer's health-check interval times its fall count, and some) is enough");
+            }
+            return delay;
+        });
+
         Map<String, ConfigSection> sections = new LinkedHashMap<>();
         for (String name : moduleSections) {
             Object value = tree.get(name);
@@ -324,7 +336,7 @@ public final class NodeConfigLoader {
             });
             sections.put(name, new ConfigSection(name, values, sectionOrigins));
         }
-        return new NodeConfig(dataDir, http, sip, domain, store, level, sections);
+        return new NodeConfig(dataDir, http, sip, domain, store, level, drainDelay, sections);
     }
 
     @SuppressWarnings("unchecked")

@@ -34,7 +34,9 @@ import org.slf4j.LoggerFactory;
  * <p>Modules add their routes with {@link #addRoutes(HttpRoutes)} before {@link #start()};
  * Javalin 7 fixes the routes when the server is created.
  *
- * <p>While the node drains, requests other than the health and metrics endpoints get 503, and
+ * <p>While the node drains, {@code /readyz} answers 503 at once but requests are still served
+ * (balancers need a few health checks to notice); once {@link Readiness#refuseNewWork()},
+ * requests other than the health and metrics endpoints get 503 with {@code Retry-After}, and
  * {@link #stop()} lets requests in flight finish (bounded by the stop timeout) before closing.
  */
 public final class HttpServer implements Component {
@@ -96,7 +98,12 @@ public final class HttpServer implements Component {
             config.startup.showOldJavalinVersionWarning = false;
             config.startup.startupWatcherEnabled = false;
             config.jsonMapper(new JavalinJackson(json, true));
-            config.jetty.modifyServer(server -> server.setStopTimeout(stopTimeout.toMillis()));
+            JettyProblemErrorHandler jettyErrors = new JettyProblemErrorHandler(json, problems);
+            config.jetty.modifyServer(server -> {
+                server.setStopTimeout(stopTimeout.toMillis());
+                // What Jetty answers itself (414, 431, bad URI or header, 505) is problem+json too.
+                server.setErrorHandler(jettyErrors);
+            });
             // Jetty caches request header fields per connection. Bearer tokens differ from request
             // to request on a shared connection (a gateway, a balancer, one client for many
             // people), so the cache only churned: evicting and re-inserting was ~5% of the API's
@@ -108,6 +115,7 @@ public final class HttpServer implements Component {
             // scavenger ran (every 10 min), so anyone could fill the heap with upgrade requests:
             // a null cache and store keep none, and no cookie is sent.
             config.jetty.modifyServletContextHandler(handler -> {
+                handler.setErrorHandler(jettyErrors);
                 var sessions = handler.getSessionHandler();
                 var cache = new org.eclipse.jetty.session.NullSessionCache(sessions);
                 cache.setSessionDataStore(new org.eclipse.jetty.session.NullSessionDataStore());
@@ -117,6 +125,7 @@ public final class HttpServer implements Component {
             RoutesConfig routes = config.routes;
             registerErrorMapping(routes, problems);
             routes.before(this::refuseWhileDraining);
+            routes.before(HttpServer::refuseUnstorableText);
             routes.get("/livez", HttpServer::alive);
             routes.get("/liveness", HttpServer::alive);
             routes.get("/readyz", this::ready);
@@ -161,10 +170,24 @@ public final class HttpServer implements Component {
     }
 
     private void refuseWhileDraining(Context ctx) {
-        if (readiness.isDraining() && !OPERATIONAL_PATHS.contains(ctx.path())) {
+        if (readiness.refusesNewWork() && !OPERATIONAL_PATHS.contains(ctx.path())) {
             throw ApiProblem.unavailable("This node is shutting down; retry on another node.")
                     .withHeader("Connection", "close")
                     .withHeader("Retry-After", "1");
+        }
+    }
+
+    /**
+     * Query parameters reach queries as text: one with a NUL or an unpaired surrogate is a 400
+     * naming it here, for every route, rather than a database error later. Request bodies are
+     * checked by {@link RequestBodies#object}; a NUL in the path Jetty refuses itself (400).
+     */
+    private static void refuseUnstorableText(Context ctx) {
+        for (Map.Entry<String, List<String>> parameter : ctx.queryParamMap().entrySet()) {
+            StorableText.require("query parameter name", parameter.getKey());
+            for (String value : parameter.getValue()) {
+                StorableText.require("query parameter '" + parameter.getKey() + "'", value);
+            }
         }
     }
 

@@ -11,6 +11,8 @@ import io.javalin.http.servlet.JavalinWsServletContext;
 import io.javalin.validation.ValidationException;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.switchboard.platform.RootCause;
+import io.switchboard.platform.store.StoreFailure;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
@@ -84,9 +86,29 @@ final class ProblemResponses {
     }
 
     void uncaught(Exception e, Context ctx) {
+        var storeFailure = StoreFailure.kind(e);
+        if (storeFailure.isPresent()) {
+            storeUnavailable(e, storeFailure.get(), ctx);
+            return;
+        }
         log.error("HTTP {} {} failed", ctx.method().name(), ctx.path(), e);
         send(ctx, 500, "Internal Server Error", "The request failed on the server; the node's log has the details.",
                 "about:blank");
+    }
+
+    /**
+     * A store failure that will pass (database down or silent, out of connections, a lock or
+     * serialization conflict, SQLite busy): 503 with Retry-After, so clients and balancers retry
+     * instead of reporting a server bug. Logged in one line: during an outage there are many.
+     */
+    private void storeUnavailable(Exception e, StoreFailure.Kind kind, Context ctx) {
+        log.warn("HTTP {} {}: store unavailable: {}", ctx.method().name(), ctx.path(), RootCause.message(e));
+        ctx.header("Retry-After", Integer.toString(kind.retryAfterSeconds()));
+        String detail = switch (kind) {
+            case UNREACHABLE -> "The database is unavailable or not answering; retry in a few seconds.";
+            case CONFLICT -> "The request collided with another one in the database; retry it.";
+        };
+        send(ctx, 503, "Service Unavailable", detail, "about:blank");
     }
 
     private void send(Context ctx, int status, String title, String detail, String type) {
@@ -104,11 +126,7 @@ final class ProblemResponses {
         } catch (JsonProcessingException impossible) {
             text = "{\"title\":\"Internal Server Error\",\"status\":500}";
         }
-        Counter.builder("switchboard.http.errors")
-                .description("HTTP requests answered with an error status")
-                .tag("status", Integer.toString(status))
-                .register(meters)
-                .increment();
+        count(status);
         ctx.status(status).contentType(CONTENT_TYPE);
         if (ctx instanceof JavalinWsServletContext) {
             // A refused WebSocket upgrade: Javalin runs the exception mapping on its upgrade
@@ -118,6 +136,14 @@ final class ProblemResponses {
         } else {
             ctx.result(text);
         }
+    }
+
+    void count(int status) {
+        Counter.builder("switchboard.http.errors")
+                .description("HTTP requests answered with an error status")
+                .tag("status", Integer.toString(status))
+                .register(meters)
+                .increment();
     }
 
     private static void writeNow(Context ctx, String text) {
@@ -138,12 +164,20 @@ final class ProblemResponses {
             case 403 -> "Forbidden";
             case 404 -> "Not Found";
             case 405 -> "Method Not Allowed";
+            case 408 -> "Request Timeout";
             case 409 -> "Conflict";
+            case 411 -> "Length Required";
             case 413 -> "Content Too Large";
+            case 414 -> "URI Too Long";
             case 415 -> "Unsupported Media Type";
+            case 417 -> "Expectation Failed";
+            case 422 -> "Unprocessable Content";
             case 429 -> "Too Many Requests";
+            case 431 -> "Request Header Fields Too Large";
             case 500 -> "Internal Server Error";
+            case 501 -> "Not Implemented";
             case 503 -> "Service Unavailable";
+            case 505 -> "HTTP Version Not Supported";
             default -> status >= 500 ? "Server Error" : "Client Error";
         };
     }

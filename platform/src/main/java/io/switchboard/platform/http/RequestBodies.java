@@ -10,7 +10,10 @@ public final class RequestBodies {
     private RequestBodies() {
     }
 
-    /** The body as a JSON object; a 400 problem (without parser internals) when it is not one. */
+    /**
+     * The body as a JSON object; a 400 problem (without parser internals) when it is not one, or
+     * when any of its strings cannot be stored ({@link StorableText}: NUL, unpaired surrogates).
+     */
     public static JsonNode object(ObjectMapper json, Context ctx) {
         JsonNode node;
         try {
@@ -25,6 +28,7 @@ public final class RequestBodies {
         if (node == null || !node.isObject()) {
             throw ApiProblem.badRequest("The body must be a JSON object.");
         }
+        StorableText.requireAll(node);
         return node;
     }
 

@@ -21,6 +21,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import sun.misc.Signal;
@@ -33,10 +35,16 @@ import sun.misc.Signal;
  * and sign-in ({@code auth:} block, {@code /api/v1/auth/*}) and the bus → each module's migrations → each module's {@code assemble} → module components → HTTP → listeners.
  * If a step fails, what already started is stopped and {@link NodeStartException} names the step.
  *
- * <p>Stop (also on SIGTERM/SIGINT after {@link #stopOnSignals()}): readiness turns false and new
- * HTTP work gets 503, then components stop in reverse order; HTTP lets requests in flight finish.
- * The whole stop is bounded: a component that does not return in time is left behind with a
- * warning so the process still exits.
+ * <p>Drain (SIGTERM/SIGINT after {@link #stopOnSignals()}): {@code /readyz} turns 503 at once
+ * while the node goes on serving for {@code drainDelay}, so a balancer's health checks take it out
+ * of rotation before anything is refused (closing listeners at once would reset the connections
+ * a balancer still sends new requests on); then it stops. A second signal cuts the delay short.
+ *
+ * <p>Stop: new work is refused (HTTP 503 with Retry-After, SIP 503 for new dialogs while
+ * in-dialog requests are still served), then components stop in reverse order: SIP gives calls
+ * being set up a moment, HTTP lets requests in flight finish, writers commit what is queued. The
+ * whole stop is bounded: a component that does not return in time is left behind with a warning
+ * so the process still exits.
  */
 public final class Node {
     private static final Logger log = LoggerFactory.getLogger(Node.class);
@@ -60,6 +68,9 @@ public final class Node {
     /** Started components, in start order; stopped in reverse. */
     private final List<Component> started = new ArrayList<>();
     private final CountDownLatch stopped = new CountDownLatch(1);
+    /** Counted down by a second signal, or by stop(): ends the drain delay early. */
+    private final CountDownLatch drainCut = new CountDownLatch(1);
+    private final AtomicBoolean drainRequested = new AtomicBoolean();
     private final Object lifecycle = new Object();
     private volatile State state = State.NEW;
     private Store store;
@@ -206,6 +217,7 @@ public final class Node {
      * return at once.
      */
     public void stop() {
+        drainCut.countDown();
         synchronized (lifecycle) {
             if (state != State.RUNNING) {
                 if (state == State.NEW) {
@@ -216,8 +228,8 @@ public final class Node {
                 return;
             }
             state = State.STOPPING;
-            readiness.startDraining();
-            log.info("stopping: readiness is off, new work is refused");
+            readiness.refuseNewWork();
+            log.info("stopping: readiness is off, new work is refused, work in flight finishes");
             stopStarted();
             state = State.STOPPED;
             log.info("stopped");
@@ -265,12 +277,46 @@ public final class Node {
         for (String name : List.of("TERM", "INT")) {
             try {
                 Signal.handle(new Signal(name), signal -> {
-                    log.info("SIG{} received", name);
-                    System.exit(0);
+                    if (drainRequested.compareAndSet(false, true)) {
+                        log.info("SIG{} received", name);
+                        // Off the signal thread: the delay is long, and a second signal must get through.
+                        Thread.ofPlatform().name("node-drain").start(() -> {
+                            drain();
+                            System.exit(0);
+                        });
+                    } else {
+                        log.info("SIG{} received again: stopping without waiting out the drain delay", name);
+                        drainCut.countDown();
+                    }
                 });
             } catch (IllegalArgumentException | UnsupportedOperationException e) {
                 log.debug("cannot handle SIG{}: {}; the shutdown hook will stop the node", name, e.toString());
             }
+        }
+    }
+
+    /**
+     * The first step of a stop, for balancers: {@code /readyz} answers 503 from now on while the
+     * node still serves everything, for {@code drainDelay} (or until {@link #stop()} is called, or
+     * a second signal). The caller stops the node afterwards.
+     */
+    public void drain() {
+        Duration delay = config.drainDelay();
+        if (state != State.RUNNING) {
+            return;
+        }
+        readiness.startDraining();
+        if (delay.isZero()) {
+            return;
+        }
+        log.info("draining: /readyz answers 503; serving on for {} ms so balancers move traffic away (drainDelay)",
+                delay.toMillis());
+        try {
+            if (drainCut.await(delay.toMillis(), TimeUnit.MILLISECONDS)) {
+                log.info("drain delay cut short");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 

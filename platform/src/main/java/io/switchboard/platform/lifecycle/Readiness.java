@@ -16,6 +16,7 @@ import java.util.function.Supplier;
 public final class Readiness {
     private final Map<String, Supplier<Optional<String>>> checks = new LinkedHashMap<>();
     private volatile boolean draining;
+    private volatile boolean refusing;
 
     /**
      * Adds a check. Its problem text appears in {@code /readyz} as {@code "<name>: <problem>"}.
@@ -28,13 +29,29 @@ public final class Readiness {
         }
     }
 
-    /** From now on the node reports not ready; it does not come back. */
+    /**
+     * From now on the node reports not ready (the first step of a drain); it does not come back.
+     * It still serves: balancers need a few health checks to move traffic away.
+     */
     public void startDraining() {
         draining = true;
     }
 
     public boolean isDraining() {
         return draining;
+    }
+
+    /**
+     * From now on new work is refused (HTTP 503, SIP 503 for new dialogs) while work in flight
+     * finishes: the second step of a drain, after the drain delay. Implies draining.
+     */
+    public void refuseNewWork() {
+        draining = true;
+        refusing = true;
+    }
+
+    public boolean refusesNewWork() {
+        return refusing;
     }
 
     /** The current problems; empty means ready. A check that throws counts as a problem. */

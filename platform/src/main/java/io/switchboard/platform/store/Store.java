@@ -42,7 +42,17 @@ import org.slf4j.LoggerFactory;
  * roll back the last transactions), {@code busy_timeout=5000} (for outside readers such as the
  * {@code sqlite3} shell) and foreign keys on.
  *
- * <p><b>PostgreSQL.</b> An ordinary pool; concurrency is the database's business.
+ * <p><b>PostgreSQL.</b> An ordinary pool; concurrency is the database's business. No call waits
+ * forever on a database that has gone silent (connections open, nothing answered): pgjdbc gets a
+ * connect timeout ({@value #PG_CONNECT_TIMEOUT_S} s), a login timeout ({@value #PG_LOGIN_TIMEOUT_S} s),
+ * a socket read timeout ({@value #PG_SOCKET_TIMEOUT_S} s: the longest any statement may wait for
+ * an answer; the connection is then closed and replaced) and TCP keepalive; the pool gives a
+ * connection within {@value #PG_POOL_TIMEOUT_MS} ms or fails, validates one that sat idle within
+ * {@value #PG_VALIDATION_TIMEOUT_MS} ms, and checks idle connections every
+ * {@value #PG_KEEPALIVE_MS} ms, so connections the network dropped are replaced before a request
+ * meets them. The same parameters in the URL ({@code ?socketTimeout=60}) win over these.
+ * Migrations may run longer: their connection may wait {@link #MIGRATION_STATEMENT_TIMEOUT} per statement.
+ * Once the database answers again, new connections are made as needed: nothing needs a restart.
  *
  * <p><b>Migrations.</b> {@link #migrate(String)} runs {@code classpath:db/migration/<module>}
  * with the history table {@code flyway_<module>_history}, so each module versions its tables
@@ -53,6 +63,14 @@ public final class Store implements AutoCloseable {
     private static final Pattern MODULE_NAME = Pattern.compile("[a-z][a-z0-9_]*");
     private static final Duration REACHABLE_TIMEOUT = Duration.ofSeconds(2);
     private static final int POSTGRESQL_POOL_SIZE = 10;
+    static final int PG_CONNECT_TIMEOUT_S = 5;
+    static final int PG_LOGIN_TIMEOUT_S = 10;
+    static final int PG_SOCKET_TIMEOUT_S = 15;
+    static final long PG_POOL_TIMEOUT_MS = 5_000;
+    static final long PG_VALIDATION_TIMEOUT_MS = 2_000;
+    static final long PG_KEEPALIVE_MS = 60_000;
+    /** How long a migration's statement may wait for the database (an index on a big table takes a while). */
+    static final Duration MIGRATION_STATEMENT_TIMEOUT = Duration.ofMinutes(10);
     /** How long the first connection may take (a database still starting up gets this long). */
     private static final Duration STARTUP_TIMEOUT = Duration.ofSeconds(10);
 
@@ -112,6 +130,14 @@ public final class Store implements AutoCloseable {
         } else {
             hikari.setDriverClassName("org.postgresql.Driver");
             hikari.setMaximumPoolSize(POSTGRESQL_POOL_SIZE);
+            // pgjdbc's own properties (seconds); parameters in the URL take precedence over them.
+            hikari.addDataSourceProperty("connectTimeout", Integer.toString(PG_CONNECT_TIMEOUT_S));
+            hikari.addDataSourceProperty("loginTimeout", Integer.toString(PG_LOGIN_TIMEOUT_S));
+            hikari.addDataSourceProperty("socketTimeout", Integer.toString(PG_SOCKET_TIMEOUT_S));
+            hikari.addDataSourceProperty("tcpKeepAlive", "true");
+            hikari.setConnectionTimeout(PG_POOL_TIMEOUT_MS);
+            hikari.setValidationTimeout(PG_VALIDATION_TIMEOUT_MS);
+            hikari.setKeepaliveTime(PG_KEEPALIVE_MS);
         }
         if (meters != null) {
             hikari.setMetricsTrackerFactory(new MicrometerMetricsTrackerFactory(meters));
@@ -167,7 +193,7 @@ public final class Store implements AutoCloseable {
             throw new IllegalArgumentException("module name \"" + module + "\" must match " + MODULE_NAME);
         }
         Flyway flyway = Flyway.configure(Store.class.getClassLoader())
-                .dataSource(dataSource)
+                .dataSource(settings.isSqlite() ? dataSource : new PatientDataSource(dataSource, MIGRATION_STATEMENT_TIMEOUT))
                 .locations("classpath:db/migration/" + module)
                 .table("flyway_" + module + "_history")
                 .failOnMissingLocations(true)
@@ -247,5 +273,74 @@ public final class Store implements AutoCloseable {
     @Override
     public void close() {
         dataSource.close();
+    }
+
+    /**
+     * The pool, with a longer socket timeout on the connections it hands out (for migrations).
+     * Hikari puts a connection's network timeout back when it returns to the pool.
+     */
+    private static final class PatientDataSource implements DataSource {
+        private final DataSource pool;
+        private final int timeoutMillis;
+
+        PatientDataSource(DataSource pool, Duration timeout) {
+            this.pool = pool;
+            this.timeoutMillis = Math.toIntExact(timeout.toMillis());
+        }
+
+        @Override
+        public Connection getConnection() throws SQLException {
+            return patient(pool.getConnection());
+        }
+
+        @Override
+        public Connection getConnection(String username, String password) throws SQLException {
+            return patient(pool.getConnection(username, password));
+        }
+
+        private Connection patient(Connection connection) throws SQLException {
+            try {
+                connection.setNetworkTimeout(Runnable::run, timeoutMillis);
+                return connection;
+            } catch (SQLException | RuntimeException e) {
+                connection.close();
+                throw e;
+            }
+        }
+
+        @Override
+        public java.io.PrintWriter getLogWriter() throws SQLException {
+            return pool.getLogWriter();
+        }
+
+        @Override
+        public void setLogWriter(java.io.PrintWriter out) throws SQLException {
+            pool.setLogWriter(out);
+        }
+
+        @Override
+        public void setLoginTimeout(int seconds) throws SQLException {
+            pool.setLoginTimeout(seconds);
+        }
+
+        @Override
+        public int getLoginTimeout() throws SQLException {
+            return pool.getLoginTimeout();
+        }
+
+        @Override
+        public java.util.logging.Logger getParentLogger() throws java.sql.SQLFeatureNotSupportedException {
+            return pool.getParentLogger();
+        }
+
+        @Override
+        public <T> T unwrap(Class<T> type) throws SQLException {
+            return pool.unwrap(type);
+        }
+
+        @Override
+        public boolean isWrapperFor(Class<?> type) throws SQLException {
+            return pool.isWrapperFor(type);
+        }
     }
 }

@@ -113,6 +113,22 @@ class NodeConfigLoaderTest {
     }
 
     @Test
+    void drainDelayDefaultsToFiveSecondsAndTakesZero() throws IOException {
+        assertThat(loader.load(null, Map.of(), Map.of()).drainDelay()).isEqualTo(java.time.Duration.ofSeconds(5));
+        assertThat(loader.load(null, Map.of("SWITCHBOARD_DRAIN_DELAY", "1500ms"), Map.of()).drainDelay())
+                .isEqualTo(java.time.Duration.ofMillis(1500));
+        assertThat(loader.load(null, Map.of("SWITCHBOARD_DRAIN_DELAY", "0"), Map.of()).drainDelay()).isZero();
+        Path file = dir.resolve("drain.yaml");
+        Files.writeString(file, "drainDelay: 0s\n");
+        assertThat(loader.load(file, Map.of(), Map.of()).drainDelay()).isZero();
+        assertThat(loader.load(file, Map.of(), Map.of()).describe()).containsEntry("drainDelay", "0s");
+        assertThatThrownBy(() -> loader.load(null, Map.of("SWITCHBOARD_DRAIN_DELAY", "5"), Map.of()))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("drainDelay").hasMessageContaining("SWITCHBOARD_DRAIN_DELAY");
+        assertThatThrownBy(() -> loader.load(null, Map.of("SWITCHBOARD_DRAIN_DELAY", "5h"), Map.of()))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("longer than 10m");
+    }
+
+    @Test
     void environmentNamesMapToKeys() {
         assertThat(loader.keyForEnvironmentVariable("SWITCHBOARD_DATA_DIR")).isEqualTo("dataDir");
         assertThat(loader.keyForEnvironmentVariable("SWITCHBOARD_SIP")).isEqualTo("sip");

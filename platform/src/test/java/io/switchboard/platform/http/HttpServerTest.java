@@ -56,6 +56,17 @@ class HttpServerTest {
             routes.get("/api/v1/test/broken", ctx -> {
                 throw new IllegalStateException("bug with secret detail");
             });
+            routes.post("/api/v1/test/notes", ctx -> ctx.json(Map.of("note",
+                    RequestBodies.optionalText(RequestBodies.object(json, ctx), "note"))));
+            routes.get("/api/v1/test/search", ctx -> ctx.json(Map.of("q", String.valueOf(ctx.queryParam("q")))));
+            routes.get("/api/v1/test/items/{id}", ctx -> ctx.json(Map.of("id", ctx.pathParam("id"))));
+            routes.get("/api/v1/test/store-down", ctx -> {
+                throw new IllegalStateException("reading failed",
+                        new java.sql.SQLTransientConnectionException("store-postgresql - Connection is not available"));
+            });
+            routes.get("/api/v1/test/store-conflict", ctx -> {
+                throw new java.sql.SQLException("deadlock detected", "40P01");
+            });
             routes.get("/api/v1/test/thread", ctx -> ctx.result(Boolean.toString(Thread.currentThread().isVirtual())));
             routes.ws("/ws/test/echo", ws -> ws.onMessage(msg -> msg.send("echo: " + msg.message())));
             WebSocketUpgrades.register(routes, "/ws/test/guarded", ctx -> {
@@ -141,17 +152,24 @@ class HttpServerTest {
                     HttpResponse.BodyHandlers.ofString());
             assertThat(before.body()).isEqualTo("done");
 
+            // first readiness goes (balancers notice within a few health checks) while work is still served
             own.startDraining();
             HttpResponse<String> ready = client.send(HttpRequest.newBuilder(URI.create(base + "/readyz")).build(),
                     HttpResponse.BodyHandlers.ofString());
             assertThat(ready.statusCode()).isEqualTo(503);
             assertThat(ready.body()).contains("draining");
+            HttpResponse<String> stillServed = client.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/test/work")).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(stillServed.body()).isEqualTo("done");
+
+            own.refuseNewWork();
             HttpResponse<String> alive = client.send(HttpRequest.newBuilder(URI.create(base + "/livez")).build(),
                     HttpResponse.BodyHandlers.ofString());
             assertThat(alive.statusCode()).isEqualTo(200);
             HttpResponse<String> work = client.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/test/work")).build(),
                     HttpResponse.BodyHandlers.ofString());
             assertProblem(work, 503, "Service Unavailable", "shutting down");
+            assertThat(work.headers().firstValue("Retry-After")).isPresent();
         } finally {
             draining.stop();
         }
@@ -194,6 +212,17 @@ class HttpServerTest {
         String prefix = "switchboard_http_errors_total{status=\"" + status + "\"} ";
         return scrape.lines().filter(l -> l.startsWith(prefix))
                 .mapToDouble(l -> Double.parseDouble(l.substring(prefix.length()))).findFirst().orElse(0);
+    }
+
+    @Test
+    void aStoreFailureThatWillPassIs503WithRetryAfterNever500() throws Exception {
+        HttpResponse<String> down = get("/api/v1/test/store-down");
+        assertProblem(down, 503, "Service Unavailable", "database is unavailable");
+        assertThat(down.headers().firstValue("Retry-After")).hasValue("5");
+        assertThat(down.body()).doesNotContain("Connection is not available");
+        HttpResponse<String> conflict = get("/api/v1/test/store-conflict");
+        assertProblem(conflict, 503, "Service Unavailable", "collided");
+        assertThat(conflict.headers().firstValue("Retry-After")).hasValue("1");
     }
 
     @Test
@@ -272,5 +301,47 @@ class HttpServerTest {
         assertThatThrownBy(second::start)
                 .isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("HTTP cannot listen on 127.0.0.1:" + server.port());
+    }
+
+    @Test
+    void textThatCannotBeStoredIsA400NamingTheField() throws Exception {
+        assertThat(post("/api/v1/test/notes", "{\"note\":\"fine \\u00e9 \\ud83d\\ude00\"}").statusCode()).isEqualTo(200);
+        assertProblem(post("/api/v1/test/notes", "{\"note\":\"a\\u0000b\"}"), 400, "Bad Request", "'note' contains a NUL");
+        assertProblem(post("/api/v1/test/notes", "{\"note\":\"x\",\"tags\":[\"ok\",\"\\ud800\"]}"), 400, "Bad Request",
+                "'tags[1]' contains an unpaired surrogate (\\uD800)");
+        assertProblem(post("/api/v1/test/notes", "{\"note\":{\"deep\":\"\\udc00x\"}}"), 400, "Bad Request",
+                "'note.deep' contains an unpaired surrogate (\\uDC00)");
+        assertProblem(post("/api/v1/test/notes", "{\"a\\u0000\":1}"), 400, "Bad Request", "member name");
+
+        assertThat(get("/api/v1/test/search?q=caf%C3%A9").statusCode()).isEqualTo(200);
+        assertProblem(get("/api/v1/test/search?q=a%00b"), 400, "Bad Request", "query parameter 'q' contains a NUL");
+        // Jetty itself refuses a NUL in the path (an ambiguous URI), as problem details
+        RawHttp nulInPath = RawHttp.exchange(server.baseUrl(), "GET", "/api/v1/test/items/a%00b", "HTTP/1.1", "");
+        assertRawProblem(nulInPath, 400);
+        // percent-encoded surrogate halves are not UTF-8: whatever Jetty makes of them, never a 500
+        RawHttp surrogate = RawHttp.exchange(server.baseUrl(), "GET", "/api/v1/test/search?q=%ED%A0%80", "HTTP/1.1", "");
+        assertThat(surrogate.status()).isLessThan(500);
+        assertThat(surrogate.headers().get("content-type")).isNotNull();
+    }
+
+    @Test
+    void jettysOwnAnswersAreProblemDetails() throws Exception {
+        String base = server.baseUrl();
+        assertRawProblem(RawHttp.exchange(base, "GET", "/" + "a".repeat(20_000), "HTTP/1.1", ""), 414);
+        assertRawProblem(RawHttp.exchange(base, "GET", "/livez", "HTTP/1.1", "X-Big: " + "b".repeat(20_000) + "\r\n"), 431);
+        assertRawProblem(RawHttp.exchange(base, "GET", "/livez", "HTTP/1.1", "Bad Header Line\r\n"), 400);
+        assertRawProblem(RawHttp.exchange(base, "GET", "/livez", "HTTP/1.1", "X-Ctl: a\u0001b\r\n"), 400);
+        assertRawProblem(RawHttp.exchange(base, "GET", "/a%zzb", "HTTP/1.1", ""), 400);
+        assertRawProblem(RawHttp.exchange(base, "GET", "/livez", "HTTP/7.1", ""), 505);
+        assertRawProblem(RawHttp.exchange(base, "GET", "/livez", "HTTP/1.1", "Content-Length: x\r\n"), 400);
+    }
+
+    private static void assertRawProblem(RawHttp answer, int status) throws Exception {
+        assertThat(answer.status()).as(answer.body()).isEqualTo(status);
+        assertThat(answer.headers().get("content-type")).as(answer.body()).startsWith("application/problem+json");
+        JsonNode problem = json.readTree(answer.body());
+        assertThat(problem.get("status").asInt()).isEqualTo(status);
+        assertThat(problem.get("title").asText()).isEqualTo(ProblemResponses.reasonPhrase(status));
+        assertThat(problem.get("detail").asText()).isNotBlank();
     }
 }

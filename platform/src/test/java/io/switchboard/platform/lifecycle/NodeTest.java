@@ -92,7 +92,36 @@ class NodeTest {
                 "stop tags worker",
                 "stop notes worker");
         assertThat(node.readiness().isDraining()).isTrue();
+        assertThat(node.readiness().refusesNewWork()).isTrue();
         node.stop(); // a second stop is harmless
+    }
+
+    @Test
+    void drainingTakesReadinessAwayAtOnceAndServesOnForTheDrainDelay() throws Exception {
+        NodeConfig config = new NodeConfigLoader(List.of("notes", "tags")).load(null, Map.of("SWITCHBOARD_DRAIN_DELAY", "800ms"),
+                Map.of("dataDir", dataDir.toString(), "http", "127.0.0.1:0", "sip", ""));
+        Node node = new Node(config, List.of(module("notes", false)));
+        node.start();
+        HttpClient client = HttpClient.newHttpClient();
+        String base = node.http().baseUrl();
+        try {
+            long begin = System.nanoTime();
+            Thread drainer = Thread.ofPlatform().start(node::drain);
+            while (node.readiness().problems().isEmpty()) {
+                Thread.sleep(5);
+            }
+            assertThat(client.send(HttpRequest.newBuilder(URI.create(base + "/readyz")).build(),
+                    HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(503);
+            assertThat(client.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/notes")).build(),
+                    HttpResponse.BodyHandlers.ofString()).body()).isEqualTo("notes");
+            assertThat(events).doesNotContain("stop notes listener");
+            drainer.join(5000);
+            assertThat(Duration.ofNanos(System.nanoTime() - begin)).isGreaterThanOrEqualTo(Duration.ofMillis(800));
+            assertThat(node.isRunning()).as("drain() leaves the stop to its caller").isTrue();
+        } finally {
+            node.stop();
+        }
+        assertThat(events).contains("stop notes listener");
     }
 
     @Test

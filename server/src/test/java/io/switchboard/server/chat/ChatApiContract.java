@@ -129,6 +129,33 @@ abstract class ChatApiContract {
     }
 
     @Test
+    void textWithANulOrAnUnpairedSurrogateIsA400NamingTheFieldAndNothingIsStored() throws Exception {
+        ChatNode.Person anna = person("anna");
+        ChatNode.Person boris = person("boris");
+        String chat = node().chat(anna, null, boris);
+        String messages = "/api/v1/chats/" + chat + "/messages";
+        assertProblem(post(messages, anna, "{\"text\":\"door\\u0000code\"}", "nul-1"), 400, "'text' contains a NUL");
+        assertProblem(post(messages, anna, "{\"text\":\"half \\ud83d of a smile\"}"), 400, "'text' contains an unpaired surrogate");
+        assertProblem(post(messages, anna, "{\"text\":\"\\ude00 tail\"}"), 400, "unpaired surrogate");
+        assertProblem(post("/api/v1/chats", anna, "{\"members\":[\"" + boris.id() + "\"],\"title\":\"a\\u0000b\"}"),
+                400, "'title' contains a NUL");
+        assertProblem(post("/api/v1/chats", anna, "{\"members\":[\"" + boris.id() + "\\u0000\"]}"), 400, "'members[0]'");
+        assertProblem(node().get(messages + "?after=%00", anna.accessToken()), 400, "query parameter 'after'");
+        String badCursor = java.util.Base64.getUrlEncoder().withoutPadding()
+                .encodeToString("17:\u0000x".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        assertProblem(node().get("/api/v1/chats?cursor=" + badCursor, anna.accessToken()), 400, "'cursor'");
+        assertProblem(post("/api/v1/auth/sign-up", null, "{\"username\":\"x\\u0000y\",\"password\":\"long-enough-1\"}"),
+                400, "'username' contains a NUL");
+
+        // the refused request stored nothing: its key is free, and a whole character (a pair) is fine
+        HttpResponse<String> fixed = post(messages, anna, "{\"text\":\"door code \\ud83d\\ude00\"}", "nul-1");
+        assertThat(fixed.statusCode()).as(fixed.body()).isEqualTo(201);
+        assertThat(ChatNode.json(fixed).get("seq").asLong()).isEqualTo(1);
+        JsonNode page = ChatNode.json(node().get(messages, boris.accessToken()));
+        assertThat(page.get("messages").get(0).get("text").asText()).isEqualTo("door code \ud83d\ude00");
+    }
+
+    @Test
     void peopleOutsideAChatDoNotSeeIt() throws Exception {
         ChatNode.Person anna = person("anna");
         ChatNode.Person boris = person("boris");

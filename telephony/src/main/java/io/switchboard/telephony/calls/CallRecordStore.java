@@ -17,6 +17,7 @@ import java.sql.Types;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import io.switchboard.platform.http.StorableText;
 import java.util.Base64;
 import java.util.Collection;
 import java.util.LinkedHashMap;
@@ -183,6 +184,9 @@ public final class CallRecordStore implements AutoCloseable {
             }
             int colon = plain.indexOf(':');
             if (colon <= 0 || colon == plain.length() - 1 || plain.length() - colon - 1 > 36) {
+                throw new IllegalArgumentException("not a cursor this server issued");
+            }
+            if (StorableText.problem(plain).isPresent()) {
                 throw new IllegalArgumentException("not a cursor this server issued");
             }
             try {

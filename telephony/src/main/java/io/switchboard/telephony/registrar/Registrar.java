@@ -241,8 +241,15 @@ public final class Registrar {
                 List<Binding> before = previous.get(previous.size() - 1);
                 location.update(aor, current -> current == result ? before : current);
                 listener.registration("error");
-                reply(transaction, request, 500, "Server Internal Error - registration not stored", Map.of("Retry-After", "5"),
-                        null);
+                if (io.switchboard.platform.store.StoreFailure.isTransient(error)) {
+                    // RFC 3261 §21.5.4: temporarily unable (the store is away); the device may
+                    // retry here after Retry-After or fail over to another node.
+                    reply(transaction, request, 503, "Service Unavailable - registration store unavailable",
+                            Map.of("Retry-After", "5"), null);
+                } else {
+                    reply(transaction, request, 500, "Server Internal Error - registration not stored",
+                            Map.of("Retry-After", "5"), null);
+                }
             } else {
                 listener.registration(result0);
                 reply(transaction, request, 200, "OK", Map.of(), result);

@@ -1,0 +1,91 @@
+package io.switchboard.platform.store;
+
+import java.sql.SQLException;
+import java.sql.SQLNonTransientConnectionException;
+import java.sql.SQLRecoverableException;
+import java.sql.SQLTransientException;
+import java.util.IdentityHashMap;
+import java.util.Map;
+import java.util.Optional;
+import org.sqlite.SQLiteErrorCode;
+import org.sqlite.SQLiteException;
+
+/**
+ * Tells a store failure that will pass (the database is down, silent, restarting, out of
+ * connections, or a lock or serialization conflict) from one that will not (a bug, a constraint
+ * violated): the first is worth a retry and is answered 503 with {@code Retry-After}, never 500.
+ * Jdbi and the node's writers wrap the driver's exception, so the whole cause chain is read.
+ */
+public final class StoreFailure {
+    private StoreFailure() {
+    }
+
+    /** What kind of transient failure, for the answer's detail and its Retry-After. */
+    public enum Kind {
+        /** The database cannot be reached or does not answer in time: retry in a few seconds. */
+        UNREACHABLE(5),
+        /** Another transaction held what this one needed (lock, deadlock, serialization): retry at once. */
+        CONFLICT(1);
+
+        private final int retryAfterSeconds;
+
+        Kind(int retryAfterSeconds) {
+            this.retryAfterSeconds = retryAfterSeconds;
+        }
+
+        public int retryAfterSeconds() {
+            return retryAfterSeconds;
+        }
+    }
+
+    /** Whether {@code failure} (or anything in its cause chain) is a transient store failure. */
+    public static boolean isTransient(Throwable failure) {
+        return kind(failure).isPresent();
+    }
+
+    /** The kind of transient store failure in {@code failure}'s cause chain, or empty. */
+    public static Optional<Kind> kind(Throwable failure) {
+        Map<Throwable, Boolean> seen = new IdentityHashMap<>();
+        for (Throwable t = failure; t != null && seen.put(t, Boolean.TRUE) == null; t = t.getCause()) {
+            Optional<Kind> kind = own(t);
+            if (kind.isPresent()) {
+                return kind;
+            }
+        }
+        return Optional.empty();
+    }
+
+    private static Optional<Kind> own(Throwable t) {
+        if (t instanceof SQLiteException sqlite) {
+            // SQLITE_BUSY / SQLITE_LOCKED and their extended codes: another connection (an outside
+            // reader or writer such as the sqlite3 shell) held the file longer than busy_timeout.
+            int primary = sqlite.getResultCode().code & 0xff;
+            return primary == SQLiteErrorCode.SQLITE_BUSY.code || primary == SQLiteErrorCode.SQLITE_LOCKED.code
+                    ? Optional.of(Kind.CONFLICT) : Optional.empty();
+        }
+        if (t instanceof SQLException sql) {
+            String state = sql.getSQLState() == null ? "" : sql.getSQLState();
+            // PostgreSQL SQLSTATEs (Appendix A): 40001 serialization_failure, 40P01 deadlock_detected,
+            // 55P03 lock_not_available.
+            if (state.equals("40001") || state.equals("40P01") || state.equals("55P03")) {
+                return Optional.of(Kind.CONFLICT);
+            }
+            // 08 connection exception; 53 insufficient resources (too many connections, disk full);
+            // 57P01-57P03 the server shutting down, crashed or starting; 57014 a statement
+            // cancelled by statement_timeout.
+            if (state.startsWith("08") || state.startsWith("53") || state.equals("57P01") || state.equals("57P02")
+                    || state.equals("57P03") || state.equals("57014")) {
+                return Optional.of(Kind.UNREACHABLE);
+            }
+            // Hikari's "connection is not available, request timed out" (SQLTransientConnectionException),
+            // timeouts (SQLTimeoutException) and the JDBC classes for connections that broke.
+            if (sql instanceof SQLTransientException || sql instanceof SQLRecoverableException
+                    || sql instanceof SQLNonTransientConnectionException) {
+                return Optional.of(Kind.UNREACHABLE);
+            }
+        }
+        // A bare socket error is not read as the store's: pgjdbc reports its own as SQLSTATE 08xxx,
+        // and one from a webhook or a check must not be answered as a store outage.
+        return Optional.empty();
+    }
+}

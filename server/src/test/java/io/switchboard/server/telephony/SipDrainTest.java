@@ -1,0 +1,94 @@
+package io.switchboard.server.telephony;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.switchboard.sip.message.HeaderNames;
+import io.switchboard.sip.message.SipRequest;
+import io.switchboard.sip.message.SipResponse;
+import io.switchboard.sip.transport.Transport;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The second step of a drain, on the wire: once the node refuses new work, a new dialog and a
+ * REGISTER get 503 with Retry-After (RFC 3261 §21.5.4) so devices go to another node, while a
+ * call already established still ends normally (its in-dialog BYE is served).
+ */
+class SipDrainTest {
+    private static final String DOMAIN = "intercom.test";
+
+    @TempDir
+    Path dir;
+    TelephonyNode node;
+    final List<SipPhone> phones = new ArrayList<>();
+
+    @BeforeEach
+    void start() throws Exception {
+        node = new TelephonyNode(dir, Map.of(), Map.of("SWITCHBOARD_TELEPHONY_AUTH", "false"));
+        for (String user : List.of("alice", "bob")) {
+            assertThat(node.api("POST", "/api/v1/accounts", "{\"username\":\"" + user + "\",\"password\":\"secret-" + user + "\"}")
+                    .statusCode()).isEqualTo(201);
+        }
+        await().atMost(Duration.ofSeconds(2)).until(() -> node.telephony.accounts().lookup("bob", DOMAIN).isPresent());
+    }
+
+    @AfterEach
+    void stop() {
+        phones.forEach(SipPhone::close);
+        if (node != null) {
+            node.close();
+        }
+    }
+
+    private SipPhone phone(String user) throws Exception {
+        SipPhone phone = SipPhone.udp(user, DOMAIN, node.sipPort(Transport.UDP));
+        phones.add(phone);
+        assertThat(phone.register(600).status()).isEqualTo(200);
+        return phone;
+    }
+
+    @Test
+    void newDialogsGet503WithRetryAfterWhileAnEstablishedCallStillEnds() throws Exception {
+        SipPhone alice = phone("alice");
+        SipPhone bob = phone("bob");
+        SipPhone.Call call = alice.call("sip:bob@" + DOMAIN);
+        call.invite(null);
+        SipPhone.Incoming atBob = bob.awaitInvite();
+        atBob.answer();
+        SipResponse ok = call.awaitFinal();
+        assertThat(ok.status()).isEqualTo(200);
+        call.ack(ok);
+
+        node.node.readiness().refuseNewWork();
+
+        SipPhone.Call refused = alice.call("sip:bob@" + DOMAIN);
+        refused.invite(null);
+        SipResponse busy = refused.awaitFinal();
+        assertThat(busy.status()).isEqualTo(503);
+        assertThat(busy.headers().get(HeaderNames.RETRY_AFTER)).isNotBlank();
+        assertThat(bob.receivesNo(SipRequest.INVITE, Duration.ofMillis(300))).isTrue();
+
+        SipResponse register = bob.register(600);
+        assertThat(register.status()).isEqualTo(503);
+        assertThat(register.headers().get(HeaderNames.RETRY_AFTER)).isNotBlank();
+
+        // the callee hangs up the established call: the BYE is in the dialog and still proxied
+        Thread answering = Thread.ofVirtual().start(() -> {
+            try {
+                alice.respond(alice.awaitRequest(SipRequest.BYE, Duration.ofSeconds(5)), 200, "OK");
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        assertThat(atBob.inDialog(SipRequest.BYE).status()).isEqualTo(200);
+        answering.join(5000);
+    }
+}
