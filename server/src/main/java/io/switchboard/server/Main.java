@@ -27,7 +27,7 @@ import picocli.CommandLine.Spec;
  * port taken), 2 bad usage or invalid configuration. Errors are one line on stderr.
  */
 @Command(name = "switchboard", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
-        description = "Switchboard: SIP registrar and proxy, chat, rooms and monitoring in one server.")
+        description = "Switchboard: SIP registrar and proxy, chat and monitoring in one server.")
 public final class Main implements Callable<Integer> {
     public static final int EXIT_FAILED = 1;
     public static final int EXIT_USAGE = 2;
