@@ -5,6 +5,7 @@ import io.switchboard.sip.transport.ListenPoint;
 import io.switchboard.sip.transport.SipFlow;
 import io.switchboard.sip.transport.Transport;
 import io.switchboard.sip.transport.TransportLayer;
+import io.switchboard.telephony.auth.DigestAuthenticator;
 
 import java.net.Inet6Address;
 import java.net.InetAddress;
@@ -24,7 +25,7 @@ import java.util.function.IntSupplier;
  * advertised address is used, or loopback towards a loopback peer, or the first address of an
  * interface that is up.
  */
-public final class LocalEndpoints {
+public final class LocalEndpoints implements DigestAuthenticator.SipListeners {
     private final TransportLayer transport;
     private final String advertised;
     private final IntSupplier httpPort;
@@ -85,27 +86,27 @@ public final class LocalEndpoints {
     }
 
     /**
-     * True when the URI names this node as a whole rather than a user: no user part, and either one
-     * of the node's domains (without a port, or with a SIP or HTTP port of this node) or one of its
-     * addresses with such a port ({@link #isThisNode}).
+     * True when the URI's host is an address of this node and its port (5060 when absent, RFC 3261
+     * §19.1.2) one of its SIP listeners' — not the HTTP port: a digest-uri naming the node names
+     * where SIP is received, which is what SIPp signs.
      */
-    public boolean isNodeUri(SipUri uri, java.util.function.Predicate<String> isDomain) {
-        if (uri.user() != null || uri.host() == null) {
-            return false;
-        }
-        if (isDomain.test(uri.host())) {
-            return uri.port() <= 0 || listensOn(uri.port());
-        }
-        return isThisNode(uri);
+    @Override
+    public boolean isSipListener(SipUri uri) {
+        return uri.host() != null && isThisHost(uri.host()) && isSipPort(uri.port() > 0 ? uri.port() : 5060);
     }
 
-    private boolean listensOn(int port) {
+    @Override
+    public boolean isSipPort(int port) {
         for (ListenPoint point : transport.listenPoints()) {
             if (point.port() == port) {
                 return true;
             }
         }
-        return port == httpPort.getAsInt();
+        return false;
+    }
+
+    private boolean listensOn(int port) {
+        return isSipPort(port) || port == httpPort.getAsInt();
     }
 
     /** True when the host is an address of this node (any port). */
