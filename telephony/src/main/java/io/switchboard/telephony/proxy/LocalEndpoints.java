@@ -86,13 +86,49 @@ public final class LocalEndpoints implements DigestAuthenticator.SipListeners {
     }
 
     /**
-     * True when the URI's host is an address of this node and its port (5060 when absent, RFC 3261
-     * §19.1.2) one of its SIP listeners' — not the HTTP port: a digest-uri naming the node names
-     * where SIP is received, which is what SIPp signs.
+     * True when the URI's host and port (5060 when absent, RFC 3261 §19.1.2) are those of one of
+     * this node's SIP listeners: its bound address, any address of this node for a wildcard bind, or
+     * the advertised address. Not the HTTP port: a digest-uri naming the node names where SIP is
+     * received, which is what SIPp signs.
      */
     @Override
     public boolean isSipListener(SipUri uri) {
-        return uri.host() != null && isThisHost(uri.host()) && isSipPort(uri.port() > 0 ? uri.port() : 5060);
+        if (uri.host() == null) {
+            return false;
+        }
+        String host = unbracketed(uri.host());
+        int port = uri.port() > 0 ? uri.port() : 5060;
+        for (ListenPoint point : transport.listenPoints()) {
+            if (point.port() != port) {
+                continue;
+            }
+            String bound = unbracketed(point.host());
+            if (sameHost(bound, host) || (isWildcard(bound) && hosts().contains(host))
+                    || (advertised != null && sameHost(unbracketed(advertised), host))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static String unbracketed(String host) {
+        String h = host.toLowerCase(Locale.ROOT);
+        return h.startsWith("[") && h.endsWith("]") ? h.substring(1, h.length() - 1) : h;
+    }
+
+    private static boolean isWildcard(String host) {
+        byte[] address = io.netty.util.NetUtil.createByteArrayFromIpAddressString(host);
+        return address != null && java.util.Arrays.equals(address, new byte[address.length]);
+    }
+
+    /** Equal names, or address literals written differently ({@code ::1}, {@code 0:0:0:0:0:0:0:1}). */
+    private static boolean sameHost(String a, String b) {
+        if (a.equals(b)) {
+            return true;
+        }
+        byte[] x = io.netty.util.NetUtil.createByteArrayFromIpAddressString(a);
+        byte[] y = io.netty.util.NetUtil.createByteArrayFromIpAddressString(b);
+        return x != null && java.util.Arrays.equals(x, y);
     }
 
     @Override
