@@ -32,7 +32,7 @@ import static org.awaitility.Awaitility.await;
  * in the call records.
  * <ul>
  * <li>Native phones over UDP and over TCP: baresip ↔ linphonec, SIPp → baresip, SIPp → linphonec
- * (SIPp signs the node's own address as the digest uri), baresip → SIPp and linphonec → SIPp (a
+ * (SIPp signs the node's own address as the digest uri), baresip, linphonec and SIPp → SIPp (a
  * SIPp phone that registers and answers on one socket). Media (G.711 from a tone file) stays on
  * 127.0.0.1.</li>
  * <li>A browser over the WebSocket and native phones over UDP and over TCP: JsSIP ↔ baresip and
@@ -122,10 +122,10 @@ class RealClientCallTest {
                     Baresip.Transport.valueOf(transport.name()), true);
             linphonec = Linphonec.start(dir.resolve(linphone), linphone, linphone + "-secret", DOMAIN, sip,
                     Linphonec.Transport.valueOf(transport.name()), true);
-            // registers, answers the two calls placed to it below, unregisters
+            // registers, answers the three calls placed to it below, unregisters
             phone = Sipp.scenario("uas_registered.xml").outOfCallScenario("uas_registered_ooc.xml")
                     .remote(sip).transport(sippTransport).service(sippPhone).auth(sippPhone, sippPhone + "-secret")
-                    .set("answers", "2").calls(1).timeout(Duration.ofSeconds(60)).start();
+                    .set("answers", "3").calls(1).timeout(Duration.ofSeconds(60)).start();
             baresip.awaitRegistered(STEP);
             linphonec.awaitRegistered(STEP);
             assertRegisteredOver(bare, transport);
@@ -165,7 +165,7 @@ class RealClientCallTest {
             linphonec.awaitLine(callLine(sipp, "connected"), mark, STEP);
             linphonec.awaitLine(callLine(sipp, "ended"), mark, STEP);
 
-            // baresip, then linphonec, call the SIPp phone, and hang up
+            // baresip, linphonec and the SIPp caller call the SIPp phone, and hang up
             baresip.dial("sip:" + sippPhone + "@" + DOMAIN);
             baresip.awaitEvent("CALL_ESTABLISHED", STEP);
             baresip.hangup();
@@ -175,7 +175,11 @@ class RealClientCallTest {
             linphonec.awaitLine(callLine(sippPhone, "connected"), mark, STEP);
             linphonec.terminate();
             linphonec.awaitLine(callLine(sippPhone, "ended"), mark, STEP);
-            // both calls answered and ended, then the phone unregistered (Expires: 0 with credentials)
+            Sipp.Result toSippPhone = Sipp.scenario("uac_auth.xml").remote(sip).transport(sippTransport)
+                    .service(sippPhone).key("caller", sipp).auth(sipp, sipp + "-secret")
+                    .calls(1).timeout(Duration.ofSeconds(20)).run();
+            assertThat(toSippPhone.succeeded()).as(toSippPhone.describe()).isTrue();
+            // the three calls answered and ended, then the phone unregistered (Expires: 0 with credentials)
             Sipp.Result answered = phone.await();
             assertThat(answered.succeeded()).as(answered.describe()).isTrue();
             assertThat(bindingOf(sippPhone)).as("%s's binding after it unregistered", sippPhone).isNull();
@@ -196,10 +200,11 @@ class RealClientCallTest {
         }
 
         // every call was challenged (407) and placed by the authenticated account, answered, completed
-        assertThat(sent("407")).isGreaterThanOrEqualTo(challengedBefore + 6);
+        assertThat(sent("407")).isGreaterThanOrEqualTo(challengedBefore + 7);
         // the caller as authenticated, the callee as the node resolved it
         List<String> expected = List.of(bare + " -> " + linphone, linphone + " -> " + bare, sipp + " -> " + bare,
-                sipp + " -> " + linphone, bare + " -> " + sippPhone, linphone + " -> " + sippPhone);
+                sipp + " -> " + linphone, bare + " -> " + sippPhone, linphone + " -> " + sippPhone,
+                sipp + " -> " + sippPhone);
         await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
             List<String> completed = new ArrayList<>();
             for (JsonNode record : records()) {
