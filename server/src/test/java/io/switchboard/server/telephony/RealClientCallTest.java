@@ -35,9 +35,9 @@ import static org.awaitility.Awaitility.await;
  * (SIPp signs the node's own address as the digest uri), baresip, linphonec and SIPp → SIPp (a
  * SIPp phone that registers and answers on one socket). Media (G.711 from a tone file) stays on
  * 127.0.0.1.</li>
- * <li>A browser over the WebSocket and native phones over UDP and over TCP: JsSIP ↔ baresip and
- * JsSIP ↔ linphonec, both directions, with the native phones set up for a browser's media
- * ({@link MediaProfile#WEBRTC}: DTLS-SRTP, ICE, rtcp-mux). The node relays the SDP untouched;
+ * <li>A browser over the WebSocket and native phones over UDP and over TCP: JsSIP ↔ baresip,
+ * JsSIP ↔ linphonec and JsSIP ↔ SIPp, both directions, with the native phones set up for a
+ * browser's media ({@link MediaProfile#WEBRTC}: DTLS-SRTP, ICE, rtcp-mux; SIPp sends such SDP). The node relays the SDP untouched;
  * Chromium gathers no ICE candidate (relay-only, no TURN server), so no media flows and none
  * leaves loopback: the signalling (INVITE, 200 with an SDP the other end accepts, ACK, BYE) is
  * what is tested.</li>
@@ -233,14 +233,22 @@ class RealClientCallTest {
         String web = "browser-" + t;
         String bare = "bare-webrtc-" + t;
         String linphone = "linphone-webrtc-" + t;
-        for (String user : List.of(web, bare, linphone)) {
+        String sipp = "sipp-webrtc-" + t;
+        String sippPhone = "sipp-phone-webrtc-" + t;
+        for (String user : List.of(web, bare, linphone, sipp, sippPhone)) {
             addAccount(user, user + "-secret");
         }
         InetSocketAddress sip = new InetSocketAddress("127.0.0.1", node.sipPort(transport));
+        Sipp.Transport sippTransport = transport == Transport.TCP ? Sipp.Transport.TCP : Sipp.Transport.UDP;
 
         Baresip baresip = null;
         Linphonec linphonec = null;
+        Sipp.Running phone = null;
         try {
+            // a SIPp phone that answers the browser's call with a WebRTC answer, then unregisters
+            phone = Sipp.scenario("uas_registered.xml").outOfCallScenario("uas_registered_webrtc_ooc.xml")
+                    .remote(sip).transport(sippTransport).service(sippPhone).auth(sippPhone, sippPhone + "-secret")
+                    .set("answers", "1").calls(1).timeout(Duration.ofSeconds(60)).start();
             baresip = Baresip.start(dir.resolve(bare), bare, bare + "-secret", DOMAIN, sip,
                     Baresip.Transport.valueOf(transport.name()), true, MediaProfile.WEBRTC);
             linphonec = Linphonec.start(dir.resolve(linphone), linphone, linphone + "-secret", DOMAIN, sip,
@@ -299,11 +307,38 @@ class RealClientCallTest {
             assertThat(expectCall(web, call, "ended", "failed").path("originator").asText()).isEqualTo("local");
             linphonec.awaitLine(callLine(web, "ended"), mark, STEP);
             awaitRecord(call, linphone, web, "completed", 200, "callee");
+
+            // 5. the browser calls the SIPp phone, and hangs up
+            await().atMost(STEP).untilAsserted(() -> assertRegisteredOver(sippPhone, transport));
+            call = browser().call(web, "sip:" + sippPhone + "@" + DOMAIN);
+            expectCall(web, call, "confirmed", "failed", "ended");
+            assertNoCandidates(web, call);
+            browser().hangUp(web, call);
+            assertThat(expectCall(web, call, "ended", "failed").path("originator").asText()).isEqualTo("local");
+            Sipp.Result answered = phone.await();
+            assertThat(answered.succeeded()).as(answered.describe()).isTrue();
+            awaitRecord(call, web, sippPhone, "completed", 200, "caller");
+
+            // 6. SIPp calls the browser with credentials and a WebRTC offer, and hangs up
+            from = browser().events(web).size();
+            Sipp.Result toBrowser = Sipp.scenario("uac_auth_webrtc_offer.xml").remote(sip).transport(sippTransport)
+                    .service(web).key("caller", sipp).auth(sipp, sipp + "-secret")
+                    .calls(1).timeout(Duration.ofSeconds(20)).run();
+            assertThat(toBrowser.succeeded()).as("%s\nevents: %s", toBrowser.describe(), browser().events(web)).isTrue();
+            call = incomingCall(web, from, sipp);
+            expectCall(web, call, "confirmed", "failed", "ended");
+            assertNoCandidates(web, call);
+            assertThat(expectCall(web, call, "ended", "failed").path("originator").asText()).isEqualTo("remote");
+            awaitRecord(call, sipp, web, "completed", 200, "caller");
         } catch (AssertionError | RuntimeException e) {
             throw new AssertionError(e.getMessage() + "\n" + (baresip == null ? "" : baresip.describe())
                     + (linphonec == null ? "" : linphonec.describe())
+                    + (phone == null || phone.isAlive() ? "" : phone.await().describe())
                     + (browser == null ? "" : browser.diagnostics()), e);
         } finally {
+            if (phone != null) {
+                phone.close();
+            }
             if (baresip != null) {
                 baresip.close();
             }
@@ -428,7 +463,8 @@ class RealClientCallTest {
     private static String incomingCall(String phone, int from, String caller) {
         JsonNode incoming = browser().await(phone, from, STEP, "session");
         assertThat(incoming.path("direction").asText()).as(incoming.toString()).isEqualTo("incoming");
-        assertThat(incoming.path("remote").asText()).isEqualTo("sip:" + caller + "@" + DOMAIN);
+        // phones name themselves by the node's domain; SIPp by the node's address
+        assertThat(incoming.path("remote").asText()).startsWith("sip:" + caller + "@");
         return incoming.path("id").asText();
     }
 
