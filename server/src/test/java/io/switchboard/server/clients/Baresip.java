@@ -34,6 +34,13 @@ import java.util.regex.Pattern;
  * the call (the built-in sine source fails with 8 kHz codecs) and a player that needs no sound
  * card ({@code aubridge}). The SIP port is picked by the OS; the control port is picked free here
  * (retried when another process took it first). {@link #close()} ends the process by its PID.
+ * <p>
+ * With {@link MediaProfile#WEBRTC} it speaks a browser's media: its {@code dtls_srtp} module as
+ * media encryption ({@code UDP/TLS/RTP/SAVPF}, fingerprint, {@code a=setup}), its {@code ice}
+ * module as media NAT traversal (ICE credentials, host candidates, no STUN server) and
+ * {@code rtcp_mux yes}. Chromium accepts its offers and answers; as the browsers in the tests
+ * gather no candidate, ICE never starts and no media flows (baresip logs "ICE not supported by
+ * peer" and its audio never starts).
  */
 public final class Baresip implements AutoCloseable {
     public static final PeerBinary BINARY = new PeerBinary("baresip", "BARESIP_BIN", "baresip-core");
@@ -71,6 +78,13 @@ public final class Baresip implements AutoCloseable {
      */
     public static Baresip start(Path dir, String user, String password, String domain, InetSocketAddress node,
                                 Transport transport, boolean autoAnswer) throws IOException, InterruptedException {
+        return start(dir, user, password, domain, node, transport, autoAnswer, MediaProfile.RTP);
+    }
+
+    /** As {@link #start(Path, String, String, String, InetSocketAddress, Transport, boolean)}, with the media to speak. */
+    public static Baresip start(Path dir, String user, String password, String domain, InetSocketAddress node,
+                                Transport transport, boolean autoAnswer, MediaProfile media)
+            throws IOException, InterruptedException {
         BINARY.assumeAvailable();
         Files.createDirectories(dir);
         Path tone = ToneFile.write(dir.resolve("tone.wav"), 60);
@@ -78,11 +92,12 @@ public final class Baresip implements AutoCloseable {
         String proxy = "sip:" + node.getAddress().getHostAddress() + ":" + node.getPort() + ";transport=" + t;
         Files.writeString(dir.resolve("accounts"), "<sip:" + user + "@" + domain + ";transport=" + t + ">;auth_pass="
                 + password + ";outbound=\"" + proxy + "\";regint=600;answermode=" + (autoAnswer ? "auto" : "manual")
-                + ";audio_codecs=PCMU,PCMA\n");
+                + ";audio_codecs=PCMU,PCMA" + (media == MediaProfile.WEBRTC ? ";mediaenc=dtls_srtp;medianat=ice" : "")
+                + "\n");
         IOException last = null;
         for (int attempt = 0; attempt < 3; attempt++) {
             int controlPort = PeerBinary.freeTcpPort();
-            Files.writeString(dir.resolve("config"), config(tone, user, controlPort));
+            Files.writeString(dir.resolve("config"), config(tone, user, controlPort, media));
             Path log = dir.resolve("baresip.log");
             Process process = new ProcessBuilder(BINARY.path().toString(), "-f", dir.toString())
                     .directory(dir.toFile())
@@ -117,8 +132,9 @@ public final class Baresip implements AutoCloseable {
                 + ":\n" + tail(dir.resolve("baresip.log")), last);
     }
 
-    private static String config(Path tone, String user, int controlPort) {
+    private static String config(Path tone, String user, int controlPort, MediaProfile media) {
         Path modules = MODULE_DIRS.stream().filter(Files::isDirectory).findFirst().orElse(MODULE_DIRS.get(0));
+        boolean webRtc = media == MediaProfile.WEBRTC;
         return String.join("\n",
                 "poll_method\tepoll",
                 "sip_listen\t127.0.0.1:0",
@@ -128,10 +144,13 @@ public final class Baresip implements AutoCloseable {
                 "audio_source\taufile," + tone,
                 "audio_player\taubridge," + user,
                 "audio_alert\taubridge," + user,
+                "rtcp_mux\t" + (webRtc ? "yes" : "no"),
                 "module_path\t" + modules,
                 "module\tg711.so",
                 "module\taufile.so",
                 "module\taubridge.so",
+                webRtc ? "module\tice.so" : "",
+                webRtc ? "module\tdtls_srtp.so" : "",
                 "module_tmp\taccount.so",
                 "module_app\tmenu.so",
                 "module_app\tctrl_tcp.so",

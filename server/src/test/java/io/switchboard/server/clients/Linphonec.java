@@ -9,7 +9,10 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
@@ -24,6 +27,11 @@ import java.util.regex.Pattern;
  * the node as registrar and as route for every request (otherwise it resolves the callee's domain
  * in DNS), SIP and RTP ports picked at random, video off; no sound card: {@code soundcard use
  * files} plays a tone file instead. {@link #close()} ends the process by its PID.
+ * <p>
+ * With {@link MediaProfile#WEBRTC} it speaks a browser's media: DTLS-SRTP as mandatory media
+ * encryption, AVPF on the account ({@code UDP/TLS/RTP/SAVPF}), RTP and RTCP on one port and a NAT
+ * policy with ICE and no STUN server (host candidates only). Chromium accepts its offers and
+ * answers; the browsers in the tests gather no candidate, so no media flows.
  */
 public final class Linphonec implements AutoCloseable {
     public static final PeerBinary BINARY = new PeerBinary("linphonec", "LINPHONEC_BIN", "linphone-cli");
@@ -55,6 +63,12 @@ public final class Linphonec implements AutoCloseable {
      */
     public static Linphonec start(Path dir, String user, String password, String domain, InetSocketAddress node,
                                   Transport transport, boolean autoAnswer) throws IOException {
+        return start(dir, user, password, domain, node, transport, autoAnswer, MediaProfile.RTP);
+    }
+
+    /** As {@link #start(Path, String, String, String, InetSocketAddress, Transport, boolean)}, with the media to speak. */
+    public static Linphonec start(Path dir, String user, String password, String domain, InetSocketAddress node,
+                                  Transport transport, boolean autoAnswer, MediaProfile media) throws IOException {
         BINARY.assumeAvailable();
         Path home = dir.resolve("home");
         Files.createDirectories(home.resolve(".local/share/linphone"));
@@ -63,37 +77,39 @@ public final class Linphonec implements AutoCloseable {
         String server = "sip:" + node.getAddress().getHostAddress() + ":" + node.getPort() + ";transport=" + t;
         Path config = dir.resolve("linphonerc");
         // ports: -1 picks one at random, 0 disables the transport
-        Files.writeString(config, String.join("\n",
-                "[sip]",
+        Map<String, List<String>> sections = new LinkedHashMap<>();
+        sections.put("sip", new ArrayList<>(List.of(
                 "sip_port=" + (transport == Transport.UDP ? -1 : 0),
                 "sip_tcp_port=" + (transport == Transport.TCP ? -1 : 0),
                 "sip_tls_port=0",
-                "default_proxy=0",
-                "[rtp]",
-                "audio_rtp_port=-1",
-                "video_rtp_port=-1",
-                "[video]",
-                "enabled=0",
-                "capture=0",
-                "display=0",
-                "automatically_initiate=0",
-                "automatically_accept=0",
-                "[sound]",
-                "echocancellation=0",
-                "[proxy_0]",
+                "default_proxy=0")));
+        sections.put("rtp", new ArrayList<>(List.of("audio_rtp_port=-1", "video_rtp_port=-1")));
+        sections.put("video", List.of("enabled=0", "capture=0", "display=0", "automatically_initiate=0",
+                "automatically_accept=0"));
+        sections.put("sound", List.of("echocancellation=0"));
+        sections.put("proxy_0", new ArrayList<>(List.of(
                 "reg_proxy=<" + server + ">",
                 "reg_route=<" + server + ";lr>",
                 "reg_identity=sip:" + user + "@" + domain,
                 "reg_expires=600",
                 "reg_sendregister=1",
                 "publish=0",
-                "dial_escape_plus=0",
-                "[auth_info_0]",
-                "username=" + user,
-                "passwd=" + password,
-                "realm=" + domain,
-                "domain=" + domain,
-                ""));
+                "dial_escape_plus=0")));
+        sections.put("auth_info_0", List.of("username=" + user, "passwd=" + password, "realm=" + domain,
+                "domain=" + domain));
+        if (media == MediaProfile.WEBRTC) {
+            sections.get("sip").addAll(List.of("media_encryption=dtls", "media_encryption_mandatory=1"));
+            sections.get("rtp").add("rtcp_mux=1");
+            sections.get("proxy_0").addAll(List.of("avpf=1", "nat_policy_ref=ice"));
+            // ICE comes with a NAT policy; without a STUN server it offers host candidates only
+            sections.put("nat_policy_0", List.of("ref=ice", "protocols=ice"));
+        }
+        StringBuilder text = new StringBuilder();
+        sections.forEach((name, keys) -> {
+            text.append('[').append(name).append("]\n");
+            keys.forEach(key -> text.append(key).append('\n'));
+        });
+        Files.writeString(config, text);
         ProcessBuilder builder = new ProcessBuilder(BINARY.path().toString(), "-c", config.toString())
                 .directory(dir.toFile())
                 .redirectErrorStream(true);

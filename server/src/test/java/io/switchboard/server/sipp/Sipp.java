@@ -204,6 +204,7 @@ public final class Sipp {
         private boolean traceMessages;
         private Path workDir;
         private final List<String> extraArgs = new ArrayList<>();
+        private String outOfCallResource;
 
         private Builder(String resource, Path file, String builtin) {
             this.resource = resource;
@@ -333,6 +334,16 @@ public final class Sipp {
             return this;
         }
 
+        /**
+         * {@code -oocsf}: a scenario from the test classpath (as in {@link Sipp#scenario}) that
+         * handles each request belonging to no call of the main scenario, e.g. the INVITEs a phone
+         * gets once its main scenario has registered it.
+         */
+        public Builder outOfCallScenario(String resource) {
+            this.outOfCallResource = resource.contains("/") ? resource : RESOURCE_DIR + resource;
+            return this;
+        }
+
         /** Further sipp arguments, appended as given. */
         public Builder args(String... args) {
             extraArgs.addAll(List.of(args));
@@ -385,6 +396,10 @@ public final class Sipp {
                     Path scenario = file != null ? copyFile(file, dir) : copyResource(resource, dir);
                     cmd.add("-sf");
                     cmd.add(scenario.getFileName().toString());
+                }
+                if (outOfCallResource != null) {
+                    cmd.add("-oocsf");
+                    cmd.add(copyResource(outOfCallResource, dir).getFileName().toString());
                 }
                 if (csv != null) {
                     List<String> lines = new ArrayList<>(csv);
