@@ -169,16 +169,17 @@ public final class Telephony implements NodeModule {
                     routeSigner.prepare();
                     long now = clock.millis();
                     bindings.deleteExpired(now);
-                    List<Binding> live = new ArrayList<>(bindings.loadLive(now));
-                    List<Binding> orphans = registrarSettings.authenticate() ? withoutAccount(live) : List.of();
-                    live.removeAll(orphans);
+                    if (registrarSettings.authenticate()) {
+                        // in SQL, against the accounts as they are: another node may have added an
+                        // account and stored its registration since this node read the directory
+                        int orphans = bindings.deleteWithoutAccount();
+                        if (orphans > 0) {
+                            log.info("dropped {} stored registrations whose account no longer exists", orphans);
+                        }
+                    }
+                    List<Binding> live = bindings.loadLive(now);
                     location.load(live);
                     bindings.start();
-                    if (!orphans.isEmpty()) {
-                        // left by an account removed while a registration of it was still being stored
-                        log.info("dropping {} stored registrations whose account no longer exists", orphans.size());
-                        bindings.submit(List.of(), orphans);
-                    }
                     updates.start();
                     sweeper.scheduleWithFixedDelay(() -> expire(bindings), 1, 1, TimeUnit.SECONDS);
                     sweeper.scheduleWithFixedDelay(webSockets::ping, 25, 25, TimeUnit.SECONDS);
@@ -215,19 +216,6 @@ public final class Telephony implements NodeModule {
     }
 
     /** Bindings whose AOR ("sip:user@domain") names no account. */
-    private List<Binding> withoutAccount(List<Binding> bindings) {
-        List<Binding> orphans = new ArrayList<>();
-        for (Binding b : bindings) {
-            int at = b.aor().lastIndexOf('@');
-            boolean known = b.aor().startsWith("sip:") && at > 4
-                    && directory.lookup(b.aor().substring(4, at), b.aor().substring(at + 1)).isPresent();
-            if (!known) {
-                orphans.add(b);
-            }
-        }
-        return orphans;
-    }
-
     /**
      * While the node refuses new dialogs (503, {@link SipService}) and still serves in-dialog
      * requests, calls being set up get a bounded moment to be answered, declined or cancelled
