@@ -66,7 +66,7 @@ public final class Telephony implements NodeModule {
             "digestAlgorithms", "nonceLifetime", "floodLimit", "floodBurst", "maxMessageSize", "maxConnections",
             "maxConnectionsPerAddress", "partialMessageTimeout", "idleConnectionTimeout", "ioThreads",
             "udpReceiveBuffer", "workerThreads", "workerQueue", "trustedPeers", "timerC", "advertisedAddress",
-            "maxCallDuration", "sha256Domains");
+            "maxCallDuration", "sha256Domains", "directoryPoll");
 
     /** How long calls being set up may take to be answered or given up when the node stops. */
     private static final Duration CALL_SETUP_DRAIN = Duration.ofSeconds(5);
@@ -101,6 +101,16 @@ public final class Telephony implements NodeModule {
         transportSettings(section);
         proxySettings(section, registrar.authenticate());
         section.duration("maxCallDuration", Duration.ofHours(12));
+        directoryPoll(section);
+    }
+
+    /** How often the account and number revisions are read: how soon a change without the bus (the CLI) holds. */
+    private static Duration directoryPoll(ConfigSection section) {
+        Duration poll = section.duration("directoryPoll", Duration.ofMillis(250));
+        if (poll.compareTo(Duration.ofMillis(50)) < 0 || poll.compareTo(Duration.ofHours(1)) > 0) {
+            throw section.problem("directoryPoll", poll + " is outside 50ms..1h");
+        }
+        return poll;
     }
 
     @Override
@@ -113,7 +123,8 @@ public final class Telephony implements NodeModule {
         String domain = context.config().domain();
 
         AccountStore accounts = new AccountStore(context.store().jdbi(), clock);
-        directory = new AccountDirectory(accounts, domain, Duration.ofMillis(250));
+        Duration directoryPoll = directoryPoll(section);
+        directory = new AccountDirectory(accounts, domain, directoryPoll);
         NonceService nonces = new NonceService(clock, registrarSettings.nonceLifetime(), 1 << 20);
         location = new LocationService();
         BindingStore bindings = new BindingStore(context.store().jdbi(), 100_000);
@@ -128,7 +139,7 @@ public final class Telephony implements NodeModule {
                 uri -> endpoints.isNodeUri(uri, host -> accountDirectory.domainFor(host).equalsIgnoreCase(host)));
         Registrar registrar = new Registrar(registrarSettings, directory, authenticator, location, bindings, clock, metrics,
                 transport.executor());
-        numbers = new NumberDirectory(new NumberStore(context.store().jdbi(), clock), Duration.ofMillis(250));
+        numbers = new NumberDirectory(new NumberStore(context.store().jdbi(), clock), directoryPoll);
         CallRecordStore callRecords = new CallRecordStore(context.store().jdbi(), 100_000);
         calls = new CallTracker(callRecords, new CallMetrics(context.meters()), clock, context.nodeId(),
                 section.duration("maxCallDuration", Duration.ofHours(12)));
