@@ -67,7 +67,9 @@ public final class DirectoryUpdates implements AutoCloseable {
     public void start() {
         subscriptions.add(bus.subscribe(ACCOUNTS_TOPIC, Changed.class, event -> {
             if (!origin.equals(event.origin())) {
-                // accounts first: a removed account leaves its numbers in the same transaction
+                // an account change can change numbers too (a removed account leaves them in the
+                // same transaction), so both reload, each on its own poller thread and in no set
+                // order; each reads the store as it is when it runs, so both end up current
                 accounts.refreshSoon();
                 numbers.refreshSoon();
             }

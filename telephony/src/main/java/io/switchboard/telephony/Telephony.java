@@ -66,7 +66,7 @@ public final class Telephony implements NodeModule {
             "digestAlgorithms", "nonceLifetime", "floodLimit", "floodBurst", "maxMessageSize", "maxConnections",
             "maxConnectionsPerAddress", "partialMessageTimeout", "idleConnectionTimeout", "ioThreads",
             "udpReceiveBuffer", "workerThreads", "workerQueue", "trustedPeers", "timerC", "advertisedAddress",
-            "maxCallDuration", "sha256Domains");
+            "maxCallDuration", "sha256Domains", "directoryPoll");
 
     /** How long calls being set up may take to be answered or given up when the node stops. */
     private static final Duration CALL_SETUP_DRAIN = Duration.ofSeconds(5);
@@ -101,6 +101,16 @@ public final class Telephony implements NodeModule {
         transportSettings(section);
         proxySettings(section, registrar.authenticate());
         section.duration("maxCallDuration", Duration.ofHours(12));
+        directoryPoll(section);
+    }
+
+    /** How often the account and number revisions are read: how soon a change without the bus (the CLI) holds. */
+    private static Duration directoryPoll(ConfigSection section) {
+        Duration poll = section.duration("directoryPoll", Duration.ofMillis(250));
+        if (poll.compareTo(Duration.ofMillis(50)) < 0 || poll.compareTo(Duration.ofHours(1)) > 0) {
+            throw section.problem("directoryPoll", poll + " is outside 50ms..1h");
+        }
+        return poll;
     }
 
     @Override
@@ -113,7 +123,8 @@ public final class Telephony implements NodeModule {
         String domain = context.config().domain();
 
         AccountStore accounts = new AccountStore(context.store().jdbi(), clock);
-        directory = new AccountDirectory(accounts, domain, Duration.ofMillis(250));
+        Duration directoryPoll = directoryPoll(section);
+        directory = new AccountDirectory(accounts, domain, directoryPoll);
         NonceService nonces = new NonceService(clock, registrarSettings.nonceLifetime(), 1 << 20);
         location = new LocationService();
         BindingStore bindings = new BindingStore(context.store().jdbi(), 100_000);
@@ -126,7 +137,7 @@ public final class Telephony implements NodeModule {
                 digestPolicy(section, registrarSettings), endpoints);
         Registrar registrar = new Registrar(registrarSettings, directory, authenticator, location, bindings, clock, metrics,
                 transport.executor());
-        numbers = new NumberDirectory(new NumberStore(context.store().jdbi(), clock), Duration.ofMillis(250));
+        numbers = new NumberDirectory(new NumberStore(context.store().jdbi(), clock), directoryPoll);
         CallRecordStore callRecords = new CallRecordStore(context.store().jdbi(), 100_000);
         calls = new CallTracker(callRecords, new CallMetrics(context.meters()), clock, context.nodeId(),
                 section.duration("maxCallDuration", Duration.ofHours(12)));
@@ -167,16 +178,17 @@ public final class Telephony implements NodeModule {
                     routeSigner.prepare();
                     long now = clock.millis();
                     bindings.deleteExpired(now);
-                    List<Binding> live = new ArrayList<>(bindings.loadLive(now));
-                    List<Binding> orphans = registrarSettings.authenticate() ? withoutAccount(live) : List.of();
-                    live.removeAll(orphans);
+                    if (registrarSettings.authenticate()) {
+                        // in SQL, against the accounts as they are: another node may have added an
+                        // account and stored its registration since this node read the directory
+                        int orphans = bindings.deleteWithoutAccount();
+                        if (orphans > 0) {
+                            log.info("dropped {} stored registrations whose account no longer exists", orphans);
+                        }
+                    }
+                    List<Binding> live = bindings.loadLive(now);
                     location.load(live);
                     bindings.start();
-                    if (!orphans.isEmpty()) {
-                        // left by an account removed while a registration of it was still being stored
-                        log.info("dropping {} stored registrations whose account no longer exists", orphans.size());
-                        bindings.submit(List.of(), orphans);
-                    }
                     updates.start();
                     sweeper.scheduleWithFixedDelay(() -> expire(bindings), 1, 1, TimeUnit.SECONDS);
                     sweeper.scheduleWithFixedDelay(webSockets::ping, 25, 25, TimeUnit.SECONDS);
@@ -213,19 +225,6 @@ public final class Telephony implements NodeModule {
     }
 
     /** Bindings whose AOR ("sip:user@domain") names no account. */
-    private List<Binding> withoutAccount(List<Binding> bindings) {
-        List<Binding> orphans = new ArrayList<>();
-        for (Binding b : bindings) {
-            int at = b.aor().lastIndexOf('@');
-            boolean known = b.aor().startsWith("sip:") && at > 4
-                    && directory.lookup(b.aor().substring(4, at), b.aor().substring(at + 1)).isPresent();
-            if (!known) {
-                orphans.add(b);
-            }
-        }
-        return orphans;
-    }
-
     /**
      * While the node refuses new dialogs (503, {@link SipService}) and still serves in-dialog
      * requests, calls being set up get a bounded moment to be answered, declined or cancelled

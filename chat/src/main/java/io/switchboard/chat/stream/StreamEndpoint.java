@@ -38,8 +38,9 @@ import org.slf4j.LoggerFactory;
  * {@code {"type":"hello"}} to start at once without resuming; {@code {"type":"ping"}} (answered
  * {@code pong}); {@code {"type":"token","accessToken":"..."}} to renew the token without
  * reconnecting. The server pings every {@code chat.streamHeartbeat} and closes a stream silent for
- * three heartbeats; a stream whose token expires or is revoked is closed with 4001 (checked once a
- * heartbeat).
+ * three heartbeats; a stream whose token expires or is revoked is closed with 4001: at once when its
+ * sign-in is signed out (or its refresh token reused) on any node, otherwise at the token check
+ * once a heartbeat.
  */
 public final class StreamEndpoint {
     public static final String PATH = "/api/v1/stream";
@@ -93,8 +94,16 @@ public final class StreamEndpoint {
         });
     }
 
-    /** Starts the token check, once a heartbeat: streams whose token has expired or was revoked are closed. */
+    /**
+     * Starts the token check, once a heartbeat: streams whose token has expired or was revoked are
+     * closed. A sign-in that ends closes its streams at once (off the thread that heard of it).
+     */
     public void start() {
+        auth.tokens().whenEnded(session -> {
+            if (!timers.isShutdown()) {
+                timers.execute(() -> closeSignIn(session));
+            }
+        });
         long every = settings.streamHeartbeat().toMillis();
         timers.scheduleWithFixedDelay(this::checkTokens, every, every, TimeUnit.MILLISECONDS);
     }
@@ -271,6 +280,20 @@ public final class StreamEndpoint {
         if (stream != null) {
             stream.closed();
             hub.unregister(stream);
+        }
+    }
+
+    private void closeSignIn(String sessionId) {
+        try {
+            hub.forEach(stream -> {
+                String session = auth.tokens().verify(stream.accessToken())
+                        .map(io.switchboard.platform.auth.SessionTokens.AccessClaims::sessionId).orElse(null);
+                if (sessionId.equals(session)) {
+                    stream.close(StreamConnection.TOKEN_EXPIRED, "signed out; sign in again and resume");
+                }
+            });
+        } catch (RuntimeException e) {
+            log.warn("closing the streams of an ended sign-in failed: {}", e.toString());
         }
     }
 

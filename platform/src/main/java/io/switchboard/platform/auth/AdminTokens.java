@@ -141,6 +141,10 @@ public final class AdminTokens {
             throw new UnknownToken(id);
         }
         return jdbi.inTransaction(h -> {
+            // Lock every token first (a no-op update: row locks on PostgreSQL; SQLite transactions
+            // take turns anyway), so two revokes at once count one after the other: without it each
+            // sees the other's token still there and both delete, leaving none.
+            h.createUpdate("update platform_admin_tokens set label = label").execute();
             List<String[]> rows = h.createQuery("select token_hash, label, created_at from platform_admin_tokens")
                     .map((rs, ctx) -> new String[]{rs.getString(1), rs.getString(2), Long.toString(rs.getLong(3))})
                     .list();

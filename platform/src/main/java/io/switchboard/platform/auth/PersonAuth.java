@@ -31,7 +31,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>That last check must not cost a query per request. Each node keeps the token versions it
  * has looked up, and polls the store's people revision (bumped with every such change, by any node
- * or the CLI) every {@link #REVISION_POLL}; when it moved, the node forgets them all and looks each
+ * or the CLI) every {@code revisionPoll} ({@link #REVISION_POLL} unless configured); when it moved, the node forgets them all and looks each
  * up again on its next use. So a revocation takes effect on every node within a poll, and a
  * steady stream of requests costs one query per person after each change. Verified tokens are
  * cached too, so a token seen before costs a map lookup instead of an HMAC and a JSON parse.
@@ -39,13 +39,14 @@ import org.slf4j.LoggerFactory;
  * <p>One sign-in can end alone (a reused refresh token, a sign-out): its access tokens are then
  * on the revocation list of {@link SessionTokens}, which every check consults. The node that
  * revoked announces it on the bus ({@value #SESSION_REVOKED}), other nodes add it at once, and the
- * people revision it moved makes every node reload the list within a poll even without a bus.
- * Clearing a sign-in lockout ({@link #unlock}) travels the same two ways ({@value #SIGN_IN_UNLOCKED}).
+ * revocation revision it moved (apart from the people revision, so cached versions stay) makes
+ * every node read the new entries within a poll even without a bus. Clearing a sign-in lockout
+ * ({@link #unlock}) travels on the bus ({@value #SIGN_IN_UNLOCKED}) and with the people revision.
  */
 public final class PersonAuth {
     public static final List<String> KNOWN_KEYS = List.of("signUp", "accessTokenTtl", "refreshTokenTtl",
             "passwordHashMemory", "passwordHashIterations", "signInFailuresPerUser", "signInFailuresPerUserTotal",
-            "signInFailuresPerAddress", "signInWindow");
+            "signInFailuresPerAddress", "signInWindow", "revisionPoll");
     static final Duration REVISION_POLL = Duration.ofMillis(500);
     public static final String SESSION_REVOKED = "platform.session.revoked";
     public static final String SIGN_IN_UNLOCKED = "platform.sign-in.unlocked";
@@ -67,8 +68,10 @@ public final class PersonAuth {
     private final MeterRegistry meters;
     private final Map<String, KnownVersion> versions = new ConcurrentHashMap<>();
     private volatile long knownRevision = -1;
+    private volatile long knownRevocations = -1;
     /** Moves before cached versions are forgotten; a lookup that began earlier does not cache what it read. */
     private final java.util.concurrent.atomic.AtomicLong generation = new java.util.concurrent.atomic.AtomicLong();
+    private final Duration revisionPoll;
     private ScheduledExecutorService maintenance;
     private volatile Bus bus;
 
@@ -94,6 +97,13 @@ public final class PersonAuth {
 
     public PersonAuth(PersonStore people, PasswordHasher hasher, SessionTokens tokens, boolean openSignUp, Limits limits,
                       Clock clock, MeterRegistry meters) {
+        this(people, hasher, tokens, openSignUp, limits, clock, meters, REVISION_POLL);
+    }
+
+    /** @param revisionPoll how often the store's people and revocation revisions are read */
+    public PersonAuth(PersonStore people, PasswordHasher hasher, SessionTokens tokens, boolean openSignUp, Limits limits,
+                      Clock clock, MeterRegistry meters, Duration revisionPoll) {
+        this.revisionPoll = revisionPoll;
         this.people = people;
         this.hasher = hasher;
         this.tokens = tokens;
@@ -113,7 +123,7 @@ public final class PersonAuth {
 
     /** The {@code auth:} block, read and checked. */
     private record Settings(boolean openSignUp, Duration accessTtl, Duration refreshTtl, int memory, int iterations,
-                            Duration window, int perUser, int perUserTotal, int perAddress) {
+                            Duration window, int perUser, int perUserTotal, int perAddress, Duration revisionPoll) {
         static Settings from(ConfigSection section) {
             section.allowOnly(KNOWN_KEYS);
             String signUp = section.string("signUp", "open").strip().toLowerCase(Locale.ROOT);
@@ -134,8 +144,12 @@ public final class PersonAuth {
             int perUser = section.integer("signInFailuresPerUser", 5, 1, 1_000_000);
             int perUserTotal = section.integer("signInFailuresPerUserTotal", 100, 1, 1_000_000);
             int perAddress = section.integer("signInFailuresPerAddress", 50, 1, 1_000_000);
+            Duration revisionPoll = section.duration("revisionPoll", REVISION_POLL);
+            if (revisionPoll.compareTo(Duration.ofMillis(50)) < 0 || revisionPoll.compareTo(Duration.ofHours(1)) > 0) {
+                throw section.problem("revisionPoll", revisionPoll + " is outside 50ms..1h");
+            }
             return new Settings(signUp.equals("open"), accessTtl, refreshTtl, memory, iterations, window, perUser,
-                    perUserTotal, perAddress);
+                    perUserTotal, perAddress, revisionPoll);
         }
     }
 
@@ -147,7 +161,7 @@ public final class PersonAuth {
                 new FailureLimiter(s.perUserTotal(), s.window(), clock), new FailureLimiter(s.perAddress(), s.window(), clock),
                 new FailureLimiter(s.perAddress(), Duration.ofHours(1), clock));
         return new PersonAuth(new PersonStore(jdbi, clock), hasher, new SessionTokens(jdbi, clock, s.accessTtl(), s.refreshTtl()),
-                s.openSignUp(), limits, clock, meters);
+                s.openSignUp(), limits, clock, meters, s.revisionPoll());
     }
 
     public PersonStore people() {
@@ -319,8 +333,9 @@ public final class PersonAuth {
 
     /**
      * Clears a user's sign-in lockout: the per-user brakes forget their counts on every node (the
-     * per-address brake stays: it is about the address, not the person). The user need not exist:
-     * guesses at a name nobody has are counted too.
+     * per-address brake stays: it is about the address, not the person). The API and the CLI
+     * call it only for a person who exists (404, exit 2 otherwise); guesses at a name nobody has
+     * wear off with the sign-in window.
      */
     public void unlock(String username) {
         String name = username.strip().toLowerCase(Locale.ROOT);
@@ -425,9 +440,10 @@ public final class PersonAuth {
             return;
         }
         knownRevision = people.revision();
+        knownRevocations = tokens.revocationRevision();
         tokens.loadRevocations();
         maintenance = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon().name("auth-maintenance").factory());
-        maintenance.scheduleWithFixedDelay(this::pollRevision, REVISION_POLL.toMillis(), REVISION_POLL.toMillis(),
+        maintenance.scheduleWithFixedDelay(this::pollRevision, revisionPoll.toMillis(), revisionPoll.toMillis(),
                 TimeUnit.MILLISECONDS);
         maintenance.scheduleWithFixedDelay(this::deleteExpiredRefreshTokens, 1, 60, TimeUnit.MINUTES);
     }
@@ -445,8 +461,7 @@ public final class PersonAuth {
             if (revision != knownRevision) {
                 generation.incrementAndGet();
                 versions.clear();
-                // the safety net for announcements this node missed, and the way the CLI's arrive
-                tokens.loadRevocations();
+                // the way the CLI's unlocks arrive, and the safety net for announcements this node missed
                 for (String name : people.unlockedBetween(knownRevision, revision)) {
                     clearLockout(name);
                 }
@@ -454,6 +469,17 @@ public final class PersonAuth {
             }
         } catch (RuntimeException e) {
             log.warn("reading the people revision failed: {}", e.toString());
+        }
+        try {
+            // Sign-outs have a revision of their own: they end one sign-in, which the revocation
+            // list covers, so the token versions cached here stay.
+            long revocations = tokens.revocationRevision();
+            if (revocations != knownRevocations) {
+                tokens.loadNewRevocations();
+                knownRevocations = revocations;
+            }
+        } catch (RuntimeException e) {
+            log.warn("reading the revocation revision failed: {}", e.toString());
         }
     }
 

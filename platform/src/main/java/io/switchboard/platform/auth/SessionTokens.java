@@ -19,7 +19,10 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.BiConsumer;
+import java.util.function.Consumer;
 import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.Jdbi;
 
@@ -51,6 +54,11 @@ public final class SessionTokens {
     private static final String REFRESH_PREFIX = "sbrt_";
     /** Nodes of one cluster sign and check each other's tokens; their clocks may differ this much. */
     private static final Duration CLOCK_SKEW = Duration.ofSeconds(5);
+    /**
+     * A revocation outlives the access tokens it ends by this much: its expiry is the revoking
+     * node's clock, the tokens' expiry the issuing node's, and the check runs on a third clock.
+     */
+    static final Duration REVOCATION_MARGIN = Duration.ofSeconds(60);
 
     private final Jdbi jdbi;
     private final Clock clock;
@@ -64,6 +72,7 @@ public final class SessionTokens {
     private static final int MAX_VERIFIED = 100_000;
     private final RevokedSessions revoked;
     private volatile BiConsumer<String, Long> revocationListener = (session, expiresAt) -> { };
+    private final List<Consumer<String>> endedListeners = new CopyOnWriteArrayList<>();
 
     private record Verified(AccessClaims claims, long expiresAt) {
     }
@@ -105,7 +114,7 @@ public final class SessionTokens {
         this.clock = clock;
         this.accessTtl = accessTtl;
         this.refreshTtl = refreshTtl;
-        this.revoked = new RevokedSessions(jdbi, clock);
+        this.revoked = new RevokedSessions(jdbi, clock, REVOCATION_MARGIN, this::ended);
         byte[] key = Base64.getDecoder().decode(sharedKey());
         try {
             this.signer = new MACSigner(key);
@@ -145,6 +154,24 @@ public final class SessionTokens {
         this.revocationListener = listener;
     }
 
+    /**
+     * Called with each sign-in newly ended on this node (revoked here, heard of, or read from the
+     * store), on the thread that learnt of it: keep it short.
+     */
+    public void whenEnded(Consumer<String> listener) {
+        endedListeners.add(listener);
+    }
+
+    private void ended(String sessionId) {
+        for (Consumer<String> listener : endedListeners) {
+            try {
+                listener.accept(sessionId);
+            } catch (RuntimeException e) {
+                org.slf4j.LoggerFactory.getLogger(SessionTokens.class).warn("a sign-in's end was not handled: {}", e.toString());
+            }
+        }
+    }
+
     /** Whether the access tokens of a sign-in are refused before they expire. */
     public boolean isRevoked(String sessionId) {
         return revoked.isRevoked(sessionId);
@@ -155,9 +182,19 @@ public final class SessionTokens {
         revoked.add(sessionId, expiresAt);
     }
 
-    /** Loads the revocations in force from the store (at start, and when the people revision moved). */
+    /** Loads the revocations in force from the store (at start). */
     public void loadRevocations() {
         revoked.load();
+    }
+
+    /** The store's revocation revision, moved by every revocation. */
+    public long revocationRevision() {
+        return revoked.revision();
+    }
+
+    /** Loads the revocations recorded since the last load (when the revocation revision moved). */
+    public void loadNewRevocations() {
+        revoked.loadNew();
     }
 
     /** Revocations in force on this node. */
@@ -167,13 +204,14 @@ public final class SessionTokens {
 
     /**
      * Ends a sign-in's access tokens in the caller's transaction: stored until the last access
-     * token it could have issued expires, and the people revision moved so every node reloads.
+     * token it could have issued expires (and a margin for clocks), and the revocation revision
+     * moved so every node reads it even if it missed the announcement.
      * Returns that expiry; call {@link #revoked} with it after the commit.
      */
     private long revokeSession(Handle h, String sessionId, long now) {
-        long expiresAt = now + accessTtl.toMillis() + CLOCK_SKEW.toMillis();
+        long expiresAt = now + accessTtl.toMillis() + REVOCATION_MARGIN.toMillis();
         RevokedSessions.record(h, sessionId, now, expiresAt);
-        PersonStore.bumpRevision(h);
+        RevokedSessions.bumpRevision(h);
         return expiresAt;
     }
 
@@ -214,18 +252,24 @@ public final class SessionTokens {
                 return new Outcome(RefreshResult.UNKNOWN, null);
             }
             Row r = row.get();
+            // Hold the person's row first (a no-op update locks it on PostgreSQL; SQLite has one
+            // writer anyway): refreshes, sign-outs and reuse of one person take turns, so a
+            // family's delete below starts after a racing refresh committed and sees the token it
+            // inserted (a statement's snapshot on PostgreSQL predates rows committed while it
+            // waited for a row lock, so deleting first and waiting later would miss it).
+            lockPerson(h, r.personId());
             if (r.usedAt() != null) {
                 // RFC 9700 §4.14.2: a copy leaked; the whole sign-in ends, its access tokens too
                 h.createUpdate("delete from platform_refresh_tokens where family_id = :f").bind("f", r.familyId()).execute();
-                return new Outcome(RefreshResult.REUSED, null, r.familyId(), revokeSession(h, r.familyId(), now));
+                return new Outcome(RefreshResult.REUSED, null, r.familyId(), revokeSession(h, r.familyId(), clock.millis()));
             }
             if (r.expiresAt() <= now) {
                 return new Outcome(RefreshResult.UNKNOWN, null);
             }
-            // Hold the person's row (a no-op update locks it on PostgreSQL; SQLite has one writer
-            // anyway) so a concurrent password change or sign-out waits for this transaction.
-            h.createUpdate("update platform_people set token_version = token_version where id = :p")
-                    .bind("p", r.personId()).execute();
+            // A sign-in that was ended never refreshes again, whatever token of it survived.
+            if (RevokedSessions.isRecorded(h, r.familyId())) {
+                return new Outcome(RefreshResult.REVOKED, null);
+            }
             Optional<PersonStore.Credentials> person = people.credentialsIn(h, r.personId());
             if (person.isEmpty() || person.get().tokenVersion() != r.tokenVersion()) {
                 return new Outcome(RefreshResult.REVOKED, null);
@@ -255,6 +299,12 @@ public final class SessionTokens {
 
     private enum RefreshResult { OK, UNKNOWN, REVOKED, REUSED, RACED }
 
+    /** Locks a person's row until the transaction ends (a no-op update: PostgreSQL row lock). */
+    private static void lockPerson(Handle h, String personId) {
+        h.createUpdate("update platform_people set token_version = token_version where id = :p")
+                .bind("p", personId).execute();
+    }
+
     /**
      * Signs out one sign-in: the family of this refresh token is revoked, and the access tokens
      * issued in it are refused from now on. Unknown tokens are ignored.
@@ -264,17 +314,22 @@ public final class SessionTokens {
             return;
         }
         String hash = AdminTokens.hash(refreshToken);
-        long now = clock.millis();
         record Ended(String session, long until) {
         }
+        record Token(String personId, String familyId) {
+        }
         Optional<Ended> ended = jdbi.inTransaction(h -> {
-            Optional<String> family = h.createQuery("select family_id from platform_refresh_tokens where token_hash = :h")
-                    .bind("h", hash).mapTo(String.class).findOne();
-            if (family.isEmpty()) {
+            Optional<Token> token = h.createQuery("select person_id, family_id from platform_refresh_tokens where token_hash = :h")
+                    .bind("h", hash).map((rs, ctx) -> new Token(rs.getString(1), rs.getString(2))).findOne();
+            if (token.isEmpty()) {
                 return Optional.<Ended>empty();
             }
-            h.createUpdate("delete from platform_refresh_tokens where family_id = :f").bind("f", family.get()).execute();
-            return Optional.of(new Ended(family.get(), revokeSession(h, family.get(), now)));
+            // the person's row first, as refresh() takes it: a refresh in flight commits before
+            // the delete below starts, so the token it inserted is deleted too
+            lockPerson(h, token.get().personId());
+            String family = token.get().familyId();
+            h.createUpdate("delete from platform_refresh_tokens where family_id = :f").bind("f", family).execute();
+            return Optional.of(new Ended(family, revokeSession(h, family, clock.millis())));
         });
         ended.ifPresent(e -> revoked(e.session(), e.until()));
     }

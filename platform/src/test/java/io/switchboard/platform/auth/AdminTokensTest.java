@@ -93,4 +93,39 @@ class AdminTokensTest {
         tokens.revoke(AdminTokens.idOfToken(ci), true);
         assertThat(tokens.list()).isEmpty();
     }
+
+    /** Two revokes at once on PostgreSQL, of the only two tokens: one of them must be refused. */
+    @Test
+    void twoRevokesAtOnceOnPostgresqlLeaveTheLastToken() throws Exception {
+        try (io.switchboard.platform.store.PostgresTestDatabase database = io.switchboard.platform.store.PostgresTestDatabase.create()) {
+            Store pg = Store.open(database.settings());
+            try {
+                pg.migrate("platform");
+                AdminTokens pgTokens = new AdminTokens(pg.jdbi(), Clock.systemUTC());
+                String first = pgTokens.create("first");
+                String second = pgTokens.create("second");
+                try (org.jdbi.v3.core.Handle otherRevoke = pg.jdbi().open()) {
+                    // a revoke of the first token, between its delete and its commit
+                    otherRevoke.begin();
+                    otherRevoke.createUpdate("update platform_admin_tokens set label = label").execute();
+                    otherRevoke.createUpdate("delete from platform_admin_tokens where token_hash = :h")
+                            .bind("h", AdminTokens.hash(first)).execute();
+                    java.util.concurrent.CompletableFuture<AdminTokens.Info> revoked = java.util.concurrent.CompletableFuture
+                            .supplyAsync(() -> pgTokens.revoke(AdminTokens.idOfToken(second), false));
+                    long deadline = System.nanoTime() + java.time.Duration.ofSeconds(10).toNanos();
+                    while (!revoked.isDone() && System.nanoTime() < deadline && pg.jdbi().withHandle(h -> h.createQuery(
+                                    "select count(*) from pg_stat_activity where datname = current_database()"
+                                            + " and wait_event_type = 'Lock'").mapTo(Integer.class).one()) == 0) {
+                        Thread.sleep(10);
+                    }
+                    otherRevoke.commit();
+                    org.assertj.core.api.Assertions.assertThatThrownBy(() -> revoked.get(10, java.util.concurrent.TimeUnit.SECONDS))
+                            .hasCauseInstanceOf(AdminTokens.LastToken.class);
+                }
+                assertThat(pgTokens.isValid(second)).isTrue();
+            } finally {
+                pg.close();
+            }
+        }
+    }
 }

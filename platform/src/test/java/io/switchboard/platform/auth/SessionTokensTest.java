@@ -166,4 +166,112 @@ class SessionTokensTest {
         tokens.revoke("sbrt_unknown");
         assertThat(tokens.revocations()).isEqualTo(1);
     }
+
+    @Test
+    void aSignOutMovesTheRevocationRevisionNotThePeopleRevisionAndOtherNodesReadOnlyWhatIsNew() {
+        SessionTokens otherNode = new SessionTokens(store.jdbi(), clock, Duration.ofMinutes(15), Duration.ofDays(30));
+        otherNode.loadRevocations();
+        java.util.List<String> endedThere = new java.util.concurrent.CopyOnWriteArrayList<>();
+        otherNode.whenEnded(endedThere::add);
+        long people = this.people.revision();
+        long revocations = tokens.revocationRevision();
+        SessionTokens.Issued first = tokens.issue(anna);
+        tokens.revoke(first.refreshToken());
+        assertThat(this.people.revision()).as("token versions cached by every node stay").isEqualTo(people);
+        assertThat(tokens.revocationRevision()).isEqualTo(revocations + 1);
+        String firstSession = tokens.verify(first.accessToken()).orElseThrow().sessionId();
+        otherNode.loadNewRevocations();
+        assertThat(otherNode.isRevoked(firstSession)).isTrue();
+        assertThat(endedThere).containsExactly(firstSession);
+        SessionTokens.Issued second = tokens.issue(anna);
+        tokens.revoke(second.refreshToken());
+        otherNode.loadNewRevocations();
+        assertThat(endedThere).containsExactly(firstSession, tokens.verify(second.accessToken()).orElseThrow().sessionId());
+    }
+
+    @Test
+    void aRevocationOutlivesTokensIssuedByANodeWhoseClockIsAhead() {
+        // node A's clock runs 30 s ahead of node B's; A issues, B signs the sign-in out
+        Clock ahead = Clock.offset(clock, Duration.ofSeconds(30));
+        SessionTokens nodeA = new SessionTokens(store.jdbi(), ahead, Duration.ofMinutes(15), Duration.ofDays(30));
+        SessionTokens.Issued issued = nodeA.issue(anna);
+        tokens.revoke(issued.refreshToken());
+        String session = tokens.verify(issued.accessToken()).orElseThrow().sessionId();
+        // 15 min 20 s later by B's clock the token is still within its expiry (A's clock + 15 min)
+        now.set(now.get().plus(Duration.ofMinutes(15)).plusSeconds(20));
+        assertThat(tokens.verify(issued.accessToken())).isPresent();
+        assertThat(tokens.isRevoked(session)).isTrue();
+        // a node whose clock is ahead does not prune the stored entry while others still need it
+        SessionTokens nodeC = new SessionTokens(store.jdbi(), Clock.offset(clock, Duration.ofSeconds(45)),
+                Duration.ofMinutes(15), Duration.ofDays(30));
+        nodeC.deleteExpired();
+        SessionTokens restarted = new SessionTokens(store.jdbi(), clock, Duration.ofMinutes(15), Duration.ofDays(30));
+        restarted.loadRevocations();
+        assertThat(restarted.isRevoked(session)).isTrue();
+    }
+
+    @Test
+    void aSignOutRacingARefreshOnPostgresqlEndsTheTokenThatRefreshIssued() throws Exception {
+        raceWithARefreshInFlight((pgTokens, signIn) -> pgTokens.revoke(signIn.refreshToken()));
+    }
+
+    @Test
+    void aReuseRacingARefreshOnPostgresqlEndsTheTokenThatRefreshIssued() throws Exception {
+        raceWithARefreshInFlight((pgTokens, signIn) -> {
+            // the sign-in's first token, already used: presenting it again ends the sign-in
+            assertThatThrownBy(() -> pgTokens.refresh(signIn.refreshToken(), null))
+                    .isInstanceOfSatisfying(SessionTokens.InvalidRefreshToken.class, e -> assertThat(e.reused()).isTrue());
+        });
+    }
+
+    /**
+     * A refresh in flight on PostgreSQL (the statements refresh() runs, held before the commit)
+     * while {@code ending} ends the sign-in on another connection; once the refresh commits, the
+     * token it issued must not refresh.
+     */
+    private void raceWithARefreshInFlight(java.util.function.BiConsumer<SessionTokens, SessionTokens.Issued> ending)
+            throws Exception {
+        try (io.switchboard.platform.store.PostgresTestDatabase database = io.switchboard.platform.store.PostgresTestDatabase.create()) {
+            Store pg = Store.open(database.settings());
+            try {
+                pg.migrate("platform");
+                PersonStore pgPeople = new PersonStore(pg.jdbi(), clock);
+                SessionTokens pgTokens = new SessionTokens(pg.jdbi(), clock, Duration.ofMinutes(15), Duration.ofDays(30));
+                Person bob = pgPeople.create("bob", null, "hash", false);
+                SessionTokens.Issued signIn = pgTokens.issue(pgPeople.credentialsById(bob.id()).orElseThrow());
+                // rotate once, so the reuse case has a used token and the refresh below a current one
+                SessionTokens.Issued current = pgTokens.refresh(signIn.refreshToken(), pgPeople);
+                String family = pg.jdbi().withHandle(h -> h.createQuery(
+                        "select family_id from platform_refresh_tokens where token_hash = :h")
+                        .bind("h", AdminTokens.hash(current.refreshToken())).mapTo(String.class).one());
+                String successor = "sbrt_successor-of-the-refresh-in-flight";
+                try (org.jdbi.v3.core.Handle inFlight = pg.jdbi().open()) {
+                    inFlight.begin();
+                    inFlight.createUpdate("update platform_people set token_version = token_version where id = :p")
+                            .bind("p", bob.id()).execute();
+                    inFlight.createUpdate("update platform_refresh_tokens set used_at = 1 where token_hash = :h")
+                            .bind("h", AdminTokens.hash(current.refreshToken())).execute();
+                    inFlight.createUpdate("insert into platform_refresh_tokens (token_hash, person_id, family_id,"
+                                    + " token_version, created_at, expires_at) values (:h, :p, :f, 0, 1, :exp)")
+                            .bind("h", AdminTokens.hash(successor)).bind("p", bob.id()).bind("f", family)
+                            .bind("exp", now.get().toEpochMilli() + Duration.ofDays(30).toMillis()).execute();
+                    java.util.concurrent.CompletableFuture<Void> ended = java.util.concurrent.CompletableFuture.runAsync(
+                            () -> ending.accept(pgTokens, signIn));
+                    // until the ending waits for a lock the refresh holds (or has finished without waiting)
+                    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+                    while (!ended.isDone() && System.nanoTime() < deadline && pg.jdbi().withHandle(h -> h.createQuery(
+                                    "select count(*) from pg_stat_activity where datname = current_database()"
+                                            + " and wait_event_type = 'Lock'").mapTo(Integer.class).one()) == 0) {
+                        Thread.sleep(10);
+                    }
+                    inFlight.commit();
+                    ended.get(10, java.util.concurrent.TimeUnit.SECONDS);
+                }
+                assertThatThrownBy(() -> pgTokens.refresh(successor, pgPeople))
+                        .isInstanceOf(SessionTokens.InvalidRefreshToken.class);
+            } finally {
+                pg.close();
+            }
+        }
+    }
 }

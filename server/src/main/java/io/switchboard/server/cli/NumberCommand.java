@@ -60,7 +60,8 @@ public final class NumberCommand implements Runnable {
     }
 
     static String describe(RingGroup group) {
-        return "sip:" + group.address() + " -> " + String.join(", ", group.members())
+        return "sip:" + group.address() + " -> " + (group.members().isEmpty() ? "no accounts (calls get 480)"
+                : String.join(", ", group.members()))
                 + (group.label() == null ? "" : "\t(" + group.label() + ")");
     }
 

@@ -182,6 +182,48 @@ class AccountChangesTest {
         assertThat(node.telephony.proxy().ringingCalls()).isZero();
     }
 
+    /**
+     * The caller was told 480 after the grace, but the removed account's device is not forgotten:
+     * ringing later, it gets its CANCEL (§9.1); answering later, its 2xx is ACKed and ended with a
+     * BYE, so it is not left in a half-open call.
+     */
+    @Test
+    void aRemovedAccountsDeviceThatRingsOrAnswersAfterTheGraceIsStillEnded() throws Exception {
+        node = new TelephonyNode(dir, Map.of());
+        addAccount("alice");
+        addAccount("ivy");
+        addAccount("jon");
+        SipPhone alice = phone("alice");
+        SipPhone ivy = phone("ivy");
+        SipPhone jon = phone("jon");
+        assertThat(ivy.register(600, "secret-ivy").status()).isEqualTo(200);
+        assertThat(jon.register(600, "secret-jon").status()).isEqualTo(200);
+        SipPhone.Call toIvy = authenticatedCall(alice, "sip:ivy@" + DOMAIN);
+        SipPhone.Incoming atIvy = ivy.awaitInvite(); // and says nothing, yet
+        SipPhone.Call toJon = authenticatedCall(alice, "sip:jon@" + DOMAIN);
+        SipPhone.Incoming atJon = jon.awaitInvite();
+        assertThat(node.api("DELETE", "/api/v1/accounts/ivy", null).statusCode()).isEqualTo(204);
+        assertThat(node.api("DELETE", "/api/v1/accounts/jon", null).statusCode()).isEqualTo(204);
+        SipResponse ivyEnded = toIvy.awaitFinal();
+        assertThat(ivyEnded.status()).isEqualTo(480);
+        toIvy.ackFailure(ivyEnded);
+        SipResponse jonEnded = toJon.awaitFinal();
+        assertThat(jonEnded.status()).isEqualTo(480);
+        toJon.ackFailure(jonEnded);
+
+        atIvy.respond(180, "Ringing");
+        atIvy.acceptCancel(ivy.awaitRequest("CANCEL", Duration.ofSeconds(1)));
+
+        atJon.answer();
+        SipRequest ack = jon.awaitRequest("ACK", Duration.ofSeconds(1));
+        assertThat(ack.callId()).isEqualTo(atJon.invite.callId());
+        SipRequest bye = jon.awaitRequest("BYE", Duration.ofSeconds(1));
+        assertThat(bye.callId()).isEqualTo(atJon.invite.callId());
+        atJon.respondTo(bye, 200);
+        assertThat(alice.receivesNoResponse(r -> r.status() == 200 && r.cseq().method().equals("INVITE"),
+                Duration.ofMillis(100))).isTrue();
+    }
+
     /** A device that starts ringing after its account was removed gets its CANCEL then (§9.1); the caller never hears it ring. */
     @Test
     void aRemovedAccountsDeviceThatRingsLateIsCancelledThen() throws Exception {

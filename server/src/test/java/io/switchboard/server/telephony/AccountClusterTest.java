@@ -25,6 +25,7 @@ import static org.awaitility.Awaitility.await;
  * Two nodes on one PostgreSQL store and one RabbitMQ exchange: an account or number changed
  * through one node's API is in force on the other within a second (announced on the bus), and
  * removing an account ends its registration and its ringing call on the node that holds them.
+ * The store poll is slowed to an hour, so only the bus can make the other node see a change in time.
  */
 class AccountClusterTest {
     static final String DOMAIN = "intercom.test";
@@ -41,7 +42,8 @@ class AccountClusterTest {
             Map<String, String> cluster = new HashMap<>();
             cluster.putAll(Map.of("SWITCHBOARD_STORE_URL", database.settings().url(),
                     "SWITCHBOARD_STORE_USER", database.settings().user(),
-                    "SWITCHBOARD_BUS_URL", "amqp://127.0.0.1:5672", "SWITCHBOARD_BUS_EXCHANGE", exchange));
+                    "SWITCHBOARD_BUS_URL", "amqp://127.0.0.1:5672", "SWITCHBOARD_BUS_EXCHANGE", exchange,
+                    "SWITCHBOARD_TELEPHONY_DIRECTORY_POLL", "1h"));
             try (TelephonyNode a = new TelephonyNode(dirA, Map.of(), cluster);
                  TelephonyNode b = new TelephonyNode(dirB, Map.of(), cluster)) {
                 // the first node wrote the cluster's admin token; the second found one and wrote none

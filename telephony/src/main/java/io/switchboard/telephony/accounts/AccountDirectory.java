@@ -34,6 +34,7 @@ public final class AccountDirectory implements AutoCloseable {
     private final AccountStore store;
     private final String defaultDomain;
     private final Duration pollInterval;
+    private final java.util.concurrent.locks.ReentrantLock reloading = new java.util.concurrent.locks.ReentrantLock();
     private volatile Snapshot snapshot = new Snapshot(-1, Map.of(), Set.of());
     private volatile ScheduledExecutorService poller;
     private volatile Consumer<List<Account>> removalListener = removed -> { };
@@ -95,33 +96,41 @@ public final class AccountDirectory implements AutoCloseable {
     }
 
     /** Reloads when the store's revision differs from the one in memory. */
-    public synchronized void refresh() {
-        long revision = store.revision();
-        Snapshot before = snapshot;
-        if (revision == before.revision()) {
-            return;
-        }
-        List<Account> accounts = store.list();
-        Map<String, Account> byAddress = new HashMap<>(accounts.size() * 2);
-        Set<String> domains = new HashSet<>();
-        domains.add(defaultDomain);
-        for (Account account : accounts) {
-            byAddress.put(account.username() + "@" + account.domain(), account);
-            domains.add(account.domain());
-        }
-        snapshot = new Snapshot(revision, Map.copyOf(byAddress), Set.copyOf(domains));
-        log.debug("accounts loaded: {} at revision {}", accounts.size(), revision);
-        List<Account> removed = new ArrayList<>();
-        for (Account old : before.byAddress().values()) {
-            Account now = byAddress.get(old.username() + "@" + old.domain());
-            // removed and added again between two reloads: the old account's registrations go too
-            if (now == null || !now.createdAt().equals(old.createdAt())) {
-                removed.add(old);
+    public void refresh() {
+        // A lock, not synchronized: API calls reload on virtual threads, and this holds the lock
+        // across JDBC (and, for accounts, the removal listener's wait for the store), which would
+        // pin their carrier thread inside a monitor on JDK 21-23.
+        reloading.lock();
+        try {
+            long revision = store.revision();
+            Snapshot before = snapshot;
+            if (revision == before.revision()) {
+                return;
             }
-        }
-        if (!removed.isEmpty()) {
-            log.info("accounts removed: {}", removed.stream().map(Account::address).toList());
-            removalListener.accept(removed);
+            List<Account> accounts = store.list();
+            Map<String, Account> byAddress = new HashMap<>(accounts.size() * 2);
+            Set<String> domains = new HashSet<>();
+            domains.add(defaultDomain);
+            for (Account account : accounts) {
+                byAddress.put(account.username() + "@" + account.domain(), account);
+                domains.add(account.domain());
+            }
+            snapshot = new Snapshot(revision, Map.copyOf(byAddress), Set.copyOf(domains));
+            log.debug("accounts loaded: {} at revision {}", accounts.size(), revision);
+            List<Account> removed = new ArrayList<>();
+            for (Account old : before.byAddress().values()) {
+                Account now = byAddress.get(old.username() + "@" + old.domain());
+                // removed and added again between two reloads: the old account's registrations go too
+                if (now == null || !now.createdAt().equals(old.createdAt())) {
+                    removed.add(old);
+                }
+            }
+            if (!removed.isEmpty()) {
+                log.info("accounts removed: {}", removed.stream().map(Account::address).toList());
+                removalListener.accept(removed);
+            }
+        } finally {
+            reloading.unlock();
         }
     }
 

@@ -25,6 +25,7 @@ public final class NumberDirectory implements AutoCloseable {
 
     private final NumberStore store;
     private final Duration pollInterval;
+    private final java.util.concurrent.locks.ReentrantLock reloading = new java.util.concurrent.locks.ReentrantLock();
     private volatile Snapshot snapshot = new Snapshot(-1, Map.of());
     private volatile ScheduledExecutorService poller;
 
@@ -75,18 +76,26 @@ public final class NumberDirectory implements AutoCloseable {
     }
 
     /** Reloads when the store's revision differs from the one in memory. */
-    public synchronized void refresh() {
-        long revision = store.revision();
-        if (revision == snapshot.revision()) {
-            return;
+    public void refresh() {
+        // A lock, not synchronized: API calls reload on virtual threads, and this holds the lock
+        // across JDBC (and, for accounts, the removal listener's wait for the store), which would
+        // pin their carrier thread inside a monitor on JDK 21-23.
+        reloading.lock();
+        try {
+            long revision = store.revision();
+            if (revision == snapshot.revision()) {
+                return;
+            }
+            List<NumberEntry> entries = store.list();
+            Map<String, RingGroup> byAddress = new HashMap<>(entries.size() * 2);
+            for (NumberEntry entry : entries) {
+                byAddress.put(entry.group().address(), entry.group());
+            }
+            snapshot = new Snapshot(revision, Map.copyOf(byAddress));
+            log.debug("numbers loaded: {} at revision {}", entries.size(), revision);
+        } finally {
+            reloading.unlock();
         }
-        List<NumberEntry> entries = store.list();
-        Map<String, RingGroup> byAddress = new HashMap<>(entries.size() * 2);
-        for (NumberEntry entry : entries) {
-            byAddress.put(entry.group().address(), entry.group());
-        }
-        snapshot = new Snapshot(revision, Map.copyOf(byAddress));
-        log.debug("numbers loaded: {} at revision {}", entries.size(), revision);
     }
 
     /**

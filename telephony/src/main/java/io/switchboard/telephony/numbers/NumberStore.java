@@ -156,10 +156,8 @@ public final class NumberStore {
                         String.join(", ", strangers) + (strangers.size() == 1 ? " is" : " are") + " not in number "
                                 + number + "@" + realm);
             }
-            if (current.size() == leaving.size()) {
-                throw new NumberException(NumberException.Kind.INVALID, "accounts",
-                        "a number needs at least one account; remove number " + number + " instead");
-            }
+            // The last may go too, as when the last member's account is removed: the number
+            // stays, answering 480, until it is given accounts again (a flat whose residents moved out).
             h.createUpdate("DELETE FROM sip_number_members WHERE number = :n AND domain = :d AND username IN (<users>)")
                     .bind("n", number).bind("d", realm).bindList("users", List.copyOf(leaving)).execute();
             touch(h, number, realm, null, now);

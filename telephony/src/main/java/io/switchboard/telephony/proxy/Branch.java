@@ -26,6 +26,11 @@ final class Branch implements ClientTransactionListener {
     boolean timedOut;
     /** Its account was removed while it rang: cancelled, and whatever it answers counts as a 480. */
     boolean withdrawn;
+    /**
+     * Withdrawn and silent past the grace: counts as a 480 for the caller while its transaction
+     * runs on, so a late 1xx is cancelled and a late 2xx hung up.
+     */
+    boolean settled;
     /** Never sent: the call was answered or cancelled before its turn came. */
     boolean skipped;
     SipResponse finalResponse;

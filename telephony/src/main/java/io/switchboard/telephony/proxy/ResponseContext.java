@@ -139,7 +139,29 @@ final class ResponseContext {
         } else if (!branch.cancelOwed) {
             branch.cancelOwed = true;
             cancel(branch.timerC);
-            branch.timerC = core.transactions.schedule(() -> giveUp(branch), CANCEL_GRACE_MILLIS);
+            branch.timerC = core.transactions.schedule(() -> withdrawnGraceOver(branch), CANCEL_GRACE_MILLIS);
+        }
+    }
+
+    /**
+     * A withdrawn branch still silent after the grace counts as a 480 for the caller, but its
+     * INVITE transaction is kept (as {@link #graceOver} keeps the caller's): a 1xx arriving later
+     * still gets its CANCEL (§9.1), a 2xx its ACK and BYE; Timer B ends it if nothing comes.
+     * Terminating it would turn a late 2xx into a stray nobody ends, leaving the device in a call.
+     */
+    private void withdrawnGraceOver(Branch branch) {
+        synchronized (this) {
+            if (branch.finished || branch.settled) {
+                return;
+            }
+            branch.timerC = null;
+            branch.settled = true;
+            if (finalSent) {
+                return; // the caller has its answer already (request may be gone)
+            }
+            branch.finalResponse = SipResponse.to(request, 480, WITHDRAWN_REASON);
+            branch.synthetic = true;
+            settleIfAllFinished();
         }
     }
 
@@ -249,6 +271,11 @@ final class ResponseContext {
         if (status >= 600 && !finalSent) {
             cancelPendingBranches(branch); // a 6xx ends the fork (§16.7 step 5)
         }
+        settleIfAllFinished();
+    }
+
+    /** §16.7 step 6: every branch has its final answer: the best goes to the caller. */
+    private void settleIfAllFinished() {
         if (!finalSent && allFinished()) {
             finalSent = true;
             core.settled(this);
@@ -375,7 +402,7 @@ final class ResponseContext {
 
     private boolean allFinished() {
         for (Branch b : branches) {
-            if (!b.finished) {
+            if (!b.finished && !b.settled) {
                 return false;
             }
         }

@@ -161,6 +161,18 @@ public final class BindingStore implements AutoCloseable {
         jdbi.useHandle(h -> h.createUpdate("DELETE FROM sip_bindings WHERE expires_at <= :now").bind("now", nowMillis).execute());
     }
 
+    /**
+     * Deletes bindings whose account no longer exists (left by an account removed while a
+     * registration of it was still queued), and returns how many. One statement checks each
+     * binding against the accounts as they are when it runs, so a binding another node just
+     * stored for an account just added stays; a binding's AOR is {@code sip:user@domain} of its
+     * account (the registrar's canonical form, RFC 3261 §10.3 step 5).
+     */
+    public int deleteWithoutAccount() {
+        return jdbi.withHandle(h -> h.createUpdate("DELETE FROM sip_bindings WHERE NOT EXISTS (SELECT 1 FROM sip_accounts a"
+                + " WHERE sip_bindings.aor = 'sip:' || a.username || '@' || a.domain)").execute());
+    }
+
     /** Stops taking changes and commits what is queued (waiting up to five seconds). */
     @Override
     public void close() {

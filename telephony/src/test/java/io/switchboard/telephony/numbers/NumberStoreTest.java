@@ -78,7 +78,7 @@ class NumberStoreTest {
     }
 
     @Test
-    void removeMembersNeedsMembersAndLeavesOne() {
+    void removeMembersNeedsMembersAndMayLeaveTheNumberEmpty() {
         numbers.put("7", DOMAIN, null, List.of("alice", "bob", "carol"));
         assertThat(numbers.removeMembers("7", DOMAIN, List.of("bob")).group().members()).containsExactly("alice", "carol");
         assertThatThrownBy(() -> numbers.removeMembers("7", DOMAIN, List.of("bob")))
@@ -86,8 +86,10 @@ class NumberStoreTest {
                     assertThat(e.kind()).isEqualTo(NumberException.Kind.INVALID);
                     assertThat(e.getMessage()).contains("bob is not in number 7");
                 });
-        assertThatThrownBy(() -> numbers.removeMembers("7", DOMAIN, List.of("alice", "carol")))
-                .hasMessageContaining("at least one account");
+        // like removing the last member's account: the number stays, with nobody to ring
+        assertThat(numbers.removeMembers("7", DOMAIN, List.of("alice", "carol")).group().members()).isEmpty();
+        assertThat(numbers.find("7", DOMAIN)).isPresent();
+        assertThat(numbers.addMembers("7", DOMAIN, null, List.of("bob")).entry().group().members()).containsExactly("bob");
         assertThatThrownBy(() -> numbers.removeMembers("8", DOMAIN, List.of("alice")))
                 .isInstanceOfSatisfying(NumberException.class, e -> assertThat(e.kind()).isEqualTo(NumberException.Kind.NOT_FOUND));
     }

@@ -45,6 +45,34 @@ class RegistrarTest {
         }
     }
 
+    /**
+     * A start drops stored bindings without an account, checked in the store as the statement
+     * runs: an account added (on another node) after this node read its directory keeps its
+     * binding, an account gone loses its.
+     */
+    @Test
+    void bindingsWithoutAnAccountAreDeletedAgainstTheAccountsInTheStoreNow() throws Exception {
+        long expires = System.currentTimeMillis() + 600_000;
+        // added behind this node's directory's back, as another node would
+        node.accounts.add("dora", RegistrarFixture.DOMAIN, "explorer1");
+        assertThat(node.directory.lookup("dora", RegistrarFixture.DOMAIN)).isEmpty();
+        List<Binding> stored = List.of(
+                binding("sip:dora@" + RegistrarFixture.DOMAIN, expires),
+                binding("sip:bob@" + RegistrarFixture.DOMAIN, expires),
+                binding("sip:ghost@" + RegistrarFixture.DOMAIN, expires),
+                binding("sip:alice@elsewhere.test", expires));
+        node.bindings.submit(stored, List.of()).get(5, java.util.concurrent.TimeUnit.SECONDS);
+        assertThat(node.bindings.deleteWithoutAccount()).isEqualTo(2);
+        assertThat(node.bindings.loadLive(System.currentTimeMillis())).extracting(Binding::aor)
+                .containsExactlyInAnyOrder("sip:dora@" + RegistrarFixture.DOMAIN, "sip:bob@" + RegistrarFixture.DOMAIN);
+    }
+
+    private static Binding binding(String aor, long expiresAt) {
+        String contact = "sip:" + aor.substring(4, aor.indexOf('@')) + "@127.0.0.1:5999";
+        return new Binding(aor, contact, "<" + contact + ">", "call-" + aor, 1, 1000, expiresAt, expiresAt - 600_000,
+                "UDP", "127.0.0.1", 5999, "127.0.0.1", 5060, "flow", null, null);
+    }
+
     /** The default: exactly one challenge, MD5, qop=auth (what every SIP device computes). */
     @Test
     void defaultIsOneMd5ChallengeThatAuthenticates() throws Exception {
