@@ -232,9 +232,11 @@ public final class ChatApi {
             // Not stored yet: withdraw it, so a writer that has not begun on it skips it.
             pending.cancel(false);
             metrics.rejected("overloaded");
+            // The writer waits on a store that is slow or silent: the same pause as any request
+            // that found the store unreachable.
             throw ApiProblem.unavailable("The store did not confirm the message in time; it may still be stored."
                     + " Retry with the same Idempotency-Key to find out without sending it twice.")
-                    .withHeader("Retry-After", "1");
+                    .withHeader("Retry-After", Integer.toString(StoreFailure.Kind.UNREACHABLE.retryAfterSeconds()));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw ApiProblem.unavailable("interrupted");
