@@ -227,24 +227,44 @@ public final class ChatApi {
                 throw notFound(e.getCause().getMessage());
             }
             metrics.rejected("overloaded");
-            if (e.getCause() instanceof MessageWriter.Overloaded overloaded) {
-                throw ApiProblem.unavailable("The message was not stored: " + overloaded.getMessage()
-                        + ". Retry with the same Idempotency-Key.").withHeader("Retry-After", "1");
-            }
-            int retryAfter = StoreFailure.kind(e.getCause()).map(StoreFailure.Kind::retryAfterSeconds).orElse(1);
-            throw ApiProblem.unavailable("The message was not stored (the store failed). Retry with the same"
-                    + " Idempotency-Key.").withHeader("Retry-After", Integer.toString(retryAfter));
+            throw unstored(e.getCause());
         } catch (TimeoutException e) {
             // Not stored yet: withdraw it, so a writer that has not begun on it skips it.
             pending.cancel(false);
             metrics.rejected("overloaded");
+            // The writer waits on a store that is slow or silent: the same pause as any request
+            // that found the store unreachable.
             throw ApiProblem.unavailable("The store did not confirm the message in time; it may still be stored."
                     + " Retry with the same Idempotency-Key to find out without sending it twice.")
-                    .withHeader("Retry-After", "1");
+                    .withHeader("Retry-After", Integer.toString(StoreFailure.Kind.UNREACHABLE.retryAfterSeconds()));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw ApiProblem.unavailable("interrupted");
         }
+    }
+
+    /**
+     * The answer to a send the writer failed: 503 with Retry-After for what will pass (full queue,
+     * store unreachable or in conflict, a commit whose outcome is unknown), else the failure
+     * itself, answered 500: a Retry-After on a failure that will not pass would be followed forever.
+     */
+    static RuntimeException unstored(Throwable failure) {
+        if (failure instanceof MessageWriter.Overloaded overloaded) {
+            return ApiProblem.unavailable("The message was not stored: " + overloaded.getMessage()
+                    + ". Retry with the same Idempotency-Key.").withHeader("Retry-After", "1");
+        }
+        if (failure instanceof MessageWriter.OutcomeUnknown) {
+            return ApiProblem.unavailable("The store did not confirm the message: it may have been stored."
+                    + " Retry with the same Idempotency-Key to find out without sending it twice.")
+                    .withHeader("Retry-After", Integer.toString(StoreFailure.Kind.UNREACHABLE.retryAfterSeconds()));
+        }
+        var kind = StoreFailure.kind(failure);
+        if (kind.isEmpty()) {
+            return failure instanceof RuntimeException runtime ? runtime
+                    : new IllegalStateException("storing a message failed", failure);
+        }
+        return ApiProblem.unavailable("The message was not stored (the store failed). Retry with the same"
+                + " Idempotency-Key.").withHeader("Retry-After", Integer.toString(kind.get().retryAfterSeconds()));
     }
 
     private void messages(Context ctx) {

@@ -14,6 +14,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.TreeSet;
 import java.util.UUID;
+import io.switchboard.platform.store.StoreFailure;
 import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.Jdbi;
 import org.jdbi.v3.core.statement.StatementContext;
@@ -75,7 +76,10 @@ public final class ChatStore {
         } catch (RuntimeException e) {
             // Another node created the same direct chat or used the same key at the same moment: the
             // unique index refused ours, and a second look finds theirs.
-            if (e instanceof IdempotencyConflict) {
+            // Only a refusal the database answered is worth the second look: when it cannot be
+            // reached, a second transaction would only wait out the same timeouts again.
+            if (e instanceof IdempotencyConflict
+                    || StoreFailure.kind(e).orElse(null) == StoreFailure.Kind.UNREACHABLE) {
                 throw e;
             }
             Optional<Created> theirs = jdbi.inTransaction(h -> existing(h, creator, directKey, idempotencyKey, requestHash));

@@ -8,10 +8,12 @@ import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 import io.switchboard.platform.RootCause;
 import io.switchboard.platform.store.GroupCommit;
@@ -27,7 +29,7 @@ import org.slf4j.LoggerFactory;
  * gaps and no duplicates, on PostgreSQL across nodes too), inserts the message and moves the
  * sender's own read position. The numbering update only matches while the sender is a member, so
  * a sender who left a moment ago (on any node) cannot post. After the commit the new messages are
- * handed to {@code committed} for delivery, and only then is each sender's future completed — the
+ * handed to {@code committed} for delivery (replayed ones too, see {@link OutcomeUnknown}), and only then is each sender's future completed — the
  * API's acknowledgement — so whatever the sender does next comes after the message's event.
  *
  * <p>Idempotency: a message sent with a key that the same sender used before is not stored
@@ -64,6 +66,17 @@ public final class MessageWriter implements AutoCloseable {
     public static final class NotMember extends RuntimeException {
         NotMember(String chatId) {
             super(chatId, null, false, false);
+        }
+    }
+
+    /**
+     * The connection failed while the batch was being committed: the database may have committed
+     * it or not, and there is no asking (the answer to COMMIT was lost). A retry with the same
+     * Idempotency-Key finds out without storing the message twice.
+     */
+    public static final class OutcomeUnknown extends RuntimeException {
+        public OutcomeUnknown(Throwable cause) {
+            super("the store did not confirm the commit: " + RootCause.message(cause), cause, false, false);
         }
     }
 
@@ -118,6 +131,13 @@ public final class MessageWriter implements AutoCloseable {
                 fail(batch.getFirst(), e);
                 return;
             }
+            if (e instanceof OutcomeUnknown) {
+                // Storing them again one by one could store each twice: only a retry with the
+                // sender's key can tell.
+                log.warn("a batch of {} messages may or may not have been stored: {}", batch.size(), e.getMessage());
+                batch.forEach(send -> send.done().completeExceptionally(e));
+                return;
+            }
             if (StoreFailure.kind(e).orElse(null) == StoreFailure.Kind.UNREACHABLE) {
                 // The database is away: one by one, each message would wait the same timeouts
                 // again while senders wait. They get 503 and retry (with their keys) instead.
@@ -132,17 +152,20 @@ public final class MessageWriter implements AutoCloseable {
             }
             return;
         }
-        List<Message> fresh = new ArrayList<>(results.size());
+        // Replayed messages are delivered again too: the first request may have been committed
+        // without its event ever being published (the answer to COMMIT was lost, OutcomeUnknown).
+        // Streams drop a message they have already delivered (seq <= their position).
+        Map<String, Message> delivered = new LinkedHashMap<>();
         for (Outcome outcome : results) {
-            if (outcome.sent() != null && !outcome.sent().replayed()) {
-                fresh.add(outcome.sent().message());
+            if (outcome.sent() != null) {
+                delivered.putIfAbsent(outcome.sent().message().id(), outcome.sent().message());
             }
         }
-        if (!fresh.isEmpty()) {
+        if (!delivered.isEmpty()) {
             try {
-                committed.accept(fresh);
+                committed.accept(List.copyOf(delivered.values()));
             } catch (RuntimeException e) {
-                log.error("delivering {} committed messages failed", fresh.size(), e);
+                log.error("delivering {} committed messages failed", delivered.size(), e);
             }
         }
         for (int i = 0; i < batch.size(); i++) {
@@ -167,10 +190,23 @@ public final class MessageWriter implements AutoCloseable {
     }
 
     private List<Outcome> writeInTransaction(List<Send> batch) {
+        AtomicBoolean written = new AtomicBoolean();
         try {
-            return jdbi.inTransaction(h -> write(h.getConnection(), batch));
+            return jdbi.inTransaction(h -> {
+                List<Outcome> results = write(h.getConnection(), batch);
+                written.set(true);
+                return results;
+            });
         } catch (SQLException e) {
             throw new IllegalStateException("storing messages failed: " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            // Every statement went through, so this is the COMMIT failing (Jdbi commits after the
+            // callback). An error the database answered means it rolled back; a connection that
+            // broke or fell silent (socketTimeout) leaves the outcome unknown.
+            if (written.get() && StoreFailure.kind(e).orElse(null) == StoreFailure.Kind.UNREACHABLE) {
+                throw new OutcomeUnknown(e);
+            }
+            throw e;
         }
     }
 
@@ -193,7 +229,7 @@ public final class MessageWriter implements AutoCloseable {
      * batch's order. Plain JDBC: this is the hot path of every message.
      *
      * <p>The sends are written in the order of their chat ids (a stable sort: one chat's messages
-     * keep their order). Each numbering update locks its chat's row until the commit, so two
+     * keep their order, and a repeated key stays after its first use). Each numbering update locks its chat's row until the commit, so two
      * nodes whose batches hold the same chats in different orders would each wait for a row the
      * other holds: on PostgreSQL a deadlock, broken only after {@code deadlock_timeout} by
      * aborting one batch. Taking the rows in one fixed order makes that impossible; the
@@ -207,7 +243,19 @@ public final class MessageWriter implements AutoCloseable {
         for (int i = 0; i < order.length; i++) {
             order[i] = i;
         }
-        java.util.Arrays.sort(order, java.util.Comparator.comparing(i -> batch.get(i).chatId()));
+        // A send that repeats an earlier send's sender and key (a retry, or the key reused for
+        // another chat) sorts under the first one's chat, right after it: the first-come request
+        // is the one stored, whatever the chat ids. (Should the first be refused, the later one
+        // locks its chat out of order; PostgreSQL breaks that rare deadlock and the batch is
+        // retried one by one.)
+        Map<String, String> firstChatOfKey = new HashMap<>();
+        String[] sortChat = new String[batch.size()];
+        for (int i = 0; i < sortChat.length; i++) {
+            Send send = batch.get(i);
+            sortChat[i] = send.idempotencyKey() == null ? send.chatId()
+                    : firstChatOfKey.computeIfAbsent(send.senderId() + "\n" + send.idempotencyKey(), k -> send.chatId());
+        }
+        java.util.Arrays.sort(order, java.util.Comparator.comparing(i -> sortChat[i]));
         Map<String, Earlier> keysInBatch = new HashMap<>();
         try (PreparedStatement findKey = connection.prepareStatement(FIND_KEY);
              PreparedStatement nextSeq = connection.prepareStatement(NEXT_SEQ);

@@ -4,6 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.switchboard.platform.store.Store;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Method;
+import java.lang.reflect.Proxy;
+import java.sql.Connection;
+import java.sql.SQLException;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -14,7 +19,10 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.LongStream;
+import javax.sql.DataSource;
+import org.jdbi.v3.core.Jdbi;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -119,7 +127,83 @@ abstract class MessageWriterContract {
         assertThatThrownBy(() -> sent(writer.submit(chat, "anna", "changed", "key-1", "hash-other")))
                 .isInstanceOf(ExecutionException.class).hasCauseInstanceOf(ChatStore.IdempotencyConflict.class);
         assertThat(chats.lastSeq(chat)).contains(2L);
-        assertThat(committed).hasSize(2);
+        // replays are delivered again (streams drop what they have), but only two messages exist
+        assertThat(committed.stream().map(Message::id).distinct()).hasSize(2);
+    }
+
+    /** One key used for two chats in one batch: the request that came first is stored, whatever the chat ids' order. */
+    @Test
+    void theFirstUseOfAKeyInABatchWinsEvenForALaterChatId() throws Exception {
+        String one = chat("anna", "boris");
+        String two = chat("anna", "clara");
+        String later = one.compareTo(two) > 0 ? one : two;
+        String earlier = later.equals(one) ? two : one;
+        CompletableFuture<MessageWriter.Sent> first = new CompletableFuture<>();
+        CompletableFuture<MessageWriter.Sent> second = new CompletableFuture<>();
+        writer.store(List.of(new MessageWriter.Send(later, "anna", "first", "key-x", "hash-first", first),
+                new MessageWriter.Send(earlier, "anna", "second", "key-x", "hash-second", second)));
+        assertThat(sent(first).message().chatId()).isEqualTo(later);
+        assertThat(sent(first).replayed()).isFalse();
+        assertThatThrownBy(() -> sent(second)).hasCauseInstanceOf(ChatStore.IdempotencyConflict.class);
+        assertThat(chats.lastSeq(earlier)).contains(0L);
+    }
+
+    /**
+     * The connection breaks while COMMIT is on its way (here: the commit goes through, then the
+     * driver reports a broken connection, SQLSTATE 08006). The sender must hear "may have been
+     * stored", never "not stored"; its retry with the same key gets the stored message, and that
+     * message is then delivered, since its first delivery never happened.
+     */
+    @Test
+    void aCommitWhoseAnswerIsLostIsReportedUnknownAndTheRetryDeliversTheMessage() throws Exception {
+        String chat = chat("anna", "boris");
+        AtomicBoolean breakCommit = new AtomicBoolean(true);
+        List<Message> published = Collections.synchronizedList(new ArrayList<>());
+        MessageWriter flaky = new MessageWriter(Jdbi.create(commitLosingAnswer(store.dataSource(), breakCommit)),
+                Clock.systemUTC(), 100, published::addAll);
+        flaky.start();
+        try {
+            CompletableFuture<MessageWriter.Sent> lost = flaky.submit(chat, "anna", "hello", "key-9", "hash-9");
+            assertThatThrownBy(() -> sent(lost)).isInstanceOf(ExecutionException.class)
+                    .hasCauseInstanceOf(MessageWriter.OutcomeUnknown.class);
+            assertThat(chats.lastSeq(chat)).as("the commit went through").contains(1L);
+            assertThat(published).isEmpty();
+
+            breakCommit.set(false);
+            MessageWriter.Sent retry = sent(flaky.submit(chat, "anna", "hello", "key-9", "hash-9"));
+            assertThat(retry.replayed()).isTrue();
+            assertThat(retry.message().seq()).isEqualTo(1);
+            assertThat(published).extracting(Message::id).containsExactly(retry.message().id());
+        } finally {
+            flaky.close();
+        }
+    }
+
+    /** {@code source} whose connections commit, then throw as if the answer to COMMIT was lost. */
+    private static DataSource commitLosingAnswer(DataSource source, AtomicBoolean breakCommit) {
+        return (DataSource) Proxy.newProxyInstance(DataSource.class.getClassLoader(), new Class<?>[] {DataSource.class},
+                (proxy, method, args) -> {
+                    Object result = invoke(source, method, args);
+                    if (!(result instanceof Connection connection)) {
+                        return result;
+                    }
+                    return Proxy.newProxyInstance(Connection.class.getClassLoader(), new Class<?>[] {Connection.class},
+                            (p, m, a) -> {
+                                Object r = invoke(connection, m, a);
+                                if (m.getName().equals("commit") && breakCommit.get()) {
+                                    throw new SQLException("An I/O error occurred while sending to the backend.", "08006");
+                                }
+                                return r;
+                            });
+                });
+    }
+
+    private static Object invoke(Object target, Method method, Object[] args) throws Throwable {
+        try {
+            return method.invoke(target, args);
+        } catch (InvocationTargetException e) {
+            throw e.getCause();
+        }
     }
 
     @Test

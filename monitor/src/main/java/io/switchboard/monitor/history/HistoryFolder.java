@@ -5,6 +5,7 @@ import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Executors;
@@ -32,7 +33,8 @@ import org.slf4j.LoggerFactory;
  * long: an hour of 10,000 monitors at 10 s is 3.6 million rows, read in twelve slices; expired raw
  * rows are deleted {@value #DELETE_BATCH} at a time (a bound found on the time index, then one
  * range delete), with a short pause between batches so the result writer and the API get the
- * connection in between. Work per run is bounded (a node back after days catches up over several
+ * connection in between; hours, days, delivery attempts and resolved incidents are deleted in
+ * batches the same way, so no statement outlasts PostgreSQL's socket timeout after a backlog. Work per run is bounded (a node back after days catches up over several
  * runs).
  */
 public final class HistoryFolder implements AutoCloseable {
@@ -52,6 +54,7 @@ public final class HistoryFolder implements AutoCloseable {
     private final Duration rawRetention;
     private final Duration hourlyRetention;
     private final Duration dailyRetention;
+    private final int deleteBatch;
     private ScheduledExecutorService timer;
 
     /** What one run did, for logs and tests. */
@@ -59,6 +62,13 @@ public final class HistoryFolder implements AutoCloseable {
     }
 
     public HistoryFolder(Jdbi jdbi, Clock clock, Duration rawRetention, Duration hourlyRetention, Duration dailyRetention) {
+        this(jdbi, clock, rawRetention, hourlyRetention, dailyRetention, DELETE_BATCH);
+    }
+
+    /** As the public constructor, deleting {@code deleteBatch} rows per statement (tests use small batches). */
+    HistoryFolder(Jdbi jdbi, Clock clock, Duration rawRetention, Duration hourlyRetention, Duration dailyRetention,
+                  int deleteBatch) {
+        this.deleteBatch = deleteBatch;
         this.jdbi = jdbi;
         this.clock = clock;
         this.rawRetention = rawRetention;
@@ -102,19 +112,16 @@ public final class HistoryFolder implements AutoCloseable {
             dayFolded += DAY;
             days++;
         }
-        long rawDeleted = deleteRaw(Math.min(now - rawRetention.toMillis(), hourFolded));
+        // Every delete is bounded per statement: after a backlog (a node back after weeks, a
+        // retention shortened) one unbounded DELETE could outlast the store's socket timeout
+        // (15 s on PostgreSQL), be rolled back, and fail the same way every run.
+        long rawDeleted = deleteBefore("monitor_results", "started_at", Math.min(now - rawRetention.toMillis(), hourFolded));
         long hourlyCut = now - hourlyRetention.toMillis();
         long dailyCut = now - dailyRetention.toMillis();
-        long hourlyDeleted = jdbi.withHandle(h -> (long) h.createUpdate("DELETE FROM monitor_hourly WHERE period_start < :c")
-                .bind("c", hourlyCut).execute());
-        jdbi.useHandle(h -> h.createUpdate("DELETE FROM monitor_notifications WHERE at < :c").bind("c", hourlyCut).execute());
-        long dailyDeleted = jdbi.withHandle(h -> (long) h.createUpdate("DELETE FROM monitor_daily WHERE period_start < :c")
-                .bind("c", dailyCut).execute());
-        jdbi.useTransaction(h -> {
-            h.createUpdate("DELETE FROM monitor_incident_events WHERE incident_id IN (SELECT id FROM monitor_incidents"
-                    + " WHERE status = 'resolved' AND resolved_at < :c)").bind("c", dailyCut).execute();
-            h.createUpdate("DELETE FROM monitor_incidents WHERE status = 'resolved' AND resolved_at < :c").bind("c", dailyCut).execute();
-        });
+        long hourlyDeleted = deleteBefore("monitor_hourly", "period_start", hourlyCut);
+        deleteBefore("monitor_notifications", "at", hourlyCut);
+        long dailyDeleted = deleteBefore("monitor_daily", "period_start", dailyCut);
+        deleteResolvedIncidents(dailyCut);
         return new Run(hours, days, rawDeleted, hourlyDeleted, dailyDeleted);
     }
 
@@ -184,35 +191,60 @@ public final class HistoryFolder implements AutoCloseable {
     }
 
     /**
-     * Deletes raw results older than {@code cutoff}, about {@value #DELETE_BATCH} rows per statement:
-     * the started_at of the DELETE_BATCH-th oldest row (read on the time index) bounds each delete.
+     * Deletes the rows of {@code table} whose {@code column} is before {@code cutoff}, about
+     * {@code deleteBatch} rows per statement: the value of the deleteBatch-th oldest row (read on
+     * the column's index) bounds each delete. Rows sharing one value beyond a batch go together.
      */
-    private long deleteRaw(long cutoff) {
+    private long deleteBefore(String table, String column, long cutoff) {
         long deleted = 0;
         for (int batch = 0; batch < MAX_DELETE_BATCHES_PER_RUN; batch++) {
-            Long bound = jdbi.withHandle(h -> h.createQuery("SELECT started_at FROM monitor_results WHERE started_at < :c"
-                            + " ORDER BY started_at LIMIT 1 OFFSET :n")
-                    .bind("c", cutoff).bind("n", DELETE_BATCH).mapTo(Long.class).findOne().orElse(null));
+            Long bound = jdbi.withHandle(h -> h.createQuery("SELECT " + column + " FROM " + table + " WHERE " + column
+                            + " < :c ORDER BY " + column + " LIMIT 1 OFFSET :n")
+                    .bind("c", cutoff).bind("n", deleteBatch).mapTo(Long.class).findOne().orElse(null));
             long upTo = bound == null ? cutoff : bound;
-            int removed = jdbi.withHandle(h -> h.createUpdate("DELETE FROM monitor_results WHERE started_at < :b")
+            int removed = jdbi.withHandle(h -> h.createUpdate("DELETE FROM " + table + " WHERE " + column + " < :b")
                     .bind("b", upTo).execute());
             if (removed == 0 && bound != null) {
-                // more than a batch share the oldest millisecond: take that millisecond whole
-                removed = jdbi.withHandle(h -> h.createUpdate("DELETE FROM monitor_results WHERE started_at <= :b")
+                // more than a batch share the oldest value: take that value whole
+                removed = jdbi.withHandle(h -> h.createUpdate("DELETE FROM " + table + " WHERE " + column + " <= :b")
                         .bind("b", upTo).execute());
             }
             deleted += removed;
-            if (bound == null) {
-                break;
-            }
-            try {
-                Thread.sleep(DELETE_PAUSE.toMillis());
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
+            if (bound == null || !pause()) {
                 break;
             }
         }
         return deleted;
+    }
+
+    /** Resolved incidents older than {@code cutoff} with their timelines, {@code deleteBatch} incidents per transaction. */
+    private void deleteResolvedIncidents(long cutoff) {
+        for (int batch = 0; batch < MAX_DELETE_BATCHES_PER_RUN; batch++) {
+            int removed = jdbi.inTransaction(h -> {
+                List<Long> ids = h.createQuery("SELECT id FROM monitor_incidents WHERE status = 'resolved'"
+                                + " AND resolved_at < :c LIMIT :n")
+                        .bind("c", cutoff).bind("n", deleteBatch).mapTo(Long.class).list();
+                if (ids.isEmpty()) {
+                    return 0;
+                }
+                h.createUpdate("DELETE FROM monitor_incident_events WHERE incident_id IN (<ids>)").bindList("ids", ids).execute();
+                return h.createUpdate("DELETE FROM monitor_incidents WHERE id IN (<ids>)").bindList("ids", ids).execute();
+            });
+            if (removed < deleteBatch || !pause()) {
+                break;
+            }
+        }
+    }
+
+    /** A short pause between delete batches, so other writers get the (SQLite: only) connection; false when interrupted. */
+    private static boolean pause() {
+        try {
+            Thread.sleep(DELETE_PAUSE.toMillis());
+            return true;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
     }
 
     static Optional<Long> foldedUntil(Handle h, String period) {

@@ -37,7 +37,8 @@ import org.slf4j.LoggerFactory;
  * <p>Caveats: the queue is bounded, and a full queue (the database down or slower than the checks)
  * drops the newest results, counted in {@code switchboard_monitor_results_dropped_total}; a failed
  * batch is tried up to {@value #ATTEMPTS} times with a backoff from 100 ms doubling to at most 5 s
- * (about 11 s in all), then dropped and counted. Nothing here is acknowledged to anyone, and
+ * (about 11 s of pauses, plus each attempt's own wait for the store: up to 15 s when it is
+ * silent), then dropped and counted. Nothing here is acknowledged to anyone, and
  * monitoring must go on while the store is away.
  */
 public final class ResultWriter implements AutoCloseable {

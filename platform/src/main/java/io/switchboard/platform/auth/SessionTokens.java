@@ -258,6 +258,10 @@ public final class SessionTokens {
             // inserted (a statement's snapshot on PostgreSQL predates rows committed while it
             // waited for a row lock, so deleting first and waiting later would miss it).
             lockPerson(h, r.personId());
+            if (r.usedAt() != null && isRetryOfLostRotation(h, hash, r.familyId(), r.usedAt(), now)) {
+                h.createUpdate("delete from platform_refresh_tokens where family_id = :f").bind("f", r.familyId()).execute();
+                return new Outcome(RefreshResult.ROTATED, null);
+            }
             if (r.usedAt() != null) {
                 // RFC 9700 §4.14.2: a copy leaked; the whole sign-in ends, its access tokens too
                 h.createUpdate("delete from platform_refresh_tokens where family_id = :f").bind("f", r.familyId()).execute();
@@ -294,10 +298,36 @@ public final class SessionTokens {
             case REUSED -> throw new InvalidRefreshToken(
                     "the refresh token was already used; that sign-in has ended, its access tokens too", true);
             case RACED -> throw new InvalidRefreshToken("the refresh token was used by another request at the same moment");
+            case ROTATED -> throw new InvalidRefreshToken("the refresh token was exchanged moments ago (perhaps the answer"
+                    + " was lost); this sign-in can no longer be refreshed, sign in again");
         };
     }
 
-    private enum RefreshResult { OK, UNKNOWN, REVOKED, REUSED, RACED }
+    private enum RefreshResult { OK, UNKNOWN, REVOKED, REUSED, RACED, ROTATED }
+
+    /** How long after its rotation a refresh token presented again may be a retry whose answer was lost. */
+    static final Duration ROTATION_GRACE = Duration.ofSeconds(30);
+
+    /**
+     * Whether a used refresh token presented again looks like a client retrying a refresh whose
+     * answer it never received: within {@link #ROTATION_GRACE} of the rotation, and no token of
+     * the family used since (a client that used the successor did get the answer). Such a retry
+     * is not treated as theft (RFC 9700 §4.14.2), which would revoke the access token the client
+     * still holds; but neither does it get tokens (the successor cannot be shown again; only its
+     * hash is kept, and a second successor would hand a thief who replays quickly a live
+     * sign-in). The family's refresh tokens are deleted instead: whoever holds the successor
+     * (the client, or a thief who rotated first) can no longer refresh, and access tokens end
+     * when they expire.
+     */
+    private static boolean isRetryOfLostRotation(Handle h, String hash, String familyId, long usedAt, long now) {
+        if (now - usedAt > ROTATION_GRACE.toMillis()) {
+            return false;
+        }
+        return h.createQuery("select count(*) from platform_refresh_tokens where family_id = :f and token_hash <> :h"
+                        + " and used_at is not null and used_at >= :u")
+                .bind("f", familyId).bind("h", hash).bind("u", usedAt)
+                .mapTo(Long.class).one() == 0;
+    }
 
     /** Locks a person's row until the transaction ends (a no-op update: PostgreSQL row lock). */
     private static void lockPerson(Handle h, String personId) {

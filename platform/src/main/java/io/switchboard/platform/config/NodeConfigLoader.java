@@ -46,7 +46,7 @@ public final class NodeConfigLoader {
     static final String DEFAULT_SIP = "udp:0.0.0.0:5060,tcp:0.0.0.0:5060";
     static final String DEFAULT_DATA_DIR = "./data";
     static final String DEFAULT_LOG_LEVEL = "info";
-    static final String DEFAULT_DRAIN_DELAY = "5s";
+    static final String DEFAULT_DRAIN_DELAY = "10s";
     /** A longer drain delay is surely a slip (5h for 5s); init systems give a stop about 90 s. */
     static final java.time.Duration MAX_DRAIN_DELAY = java.time.Duration.ofMinutes(10);
 

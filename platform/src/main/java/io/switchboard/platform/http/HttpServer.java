@@ -126,6 +126,10 @@ public final class HttpServer implements Component {
             registerErrorMapping(routes, problems);
             routes.before(this::refuseWhileDraining);
             routes.before(HttpServer::refuseUnstorableText);
+            // HTTP before-handlers do not run on WebSocket upgrades: a new chat stream or SIP
+            // WebSocket is new work too, and its query parameters reach the store as well.
+            routes.wsBeforeUpgrade(this::refuseWhileDraining);
+            routes.wsBeforeUpgrade(HttpServer::refuseUnstorableText);
             routes.get("/livez", HttpServer::alive);
             routes.get("/liveness", HttpServer::alive);
             routes.get("/readyz", this::ready);

@@ -7,7 +7,6 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.HttpMethod;
 import org.eclipse.jetty.http.HttpStatus;
@@ -35,11 +34,18 @@ final class JettyProblemErrorHandler extends ErrorHandler {
     @Override
     public boolean handle(Request request, Response response, Callback callback) {
         int status = response.getStatus() >= 400 ? response.getStatus() : HttpStatus.INTERNAL_SERVER_ERROR_500;
-        Object message = request.getAttribute(ERROR_MESSAGE);
-        if (message == null && request.getAttribute(ERROR_EXCEPTION) instanceof org.eclipse.jetty.http.HttpException bad) {
-            // Jetty's own refusals (bad URI, ambiguous path) carry their reason here; other
-            // exceptions may hold internals and are not shown.
+        // Jetty's own refusals (bad URI, header, framing) are HttpExceptions and carry a reason
+        // meant for the client. For any other exception Jetty sets ERROR_MESSAGE to the
+        // exception's toString(): class names and whatever the message holds (URLs, values).
+        // That stays in the log; the client gets what the status means.
+        Object cause = request.getAttribute(ERROR_EXCEPTION);
+        Object message;
+        if (cause instanceof org.eclipse.jetty.http.HttpException bad) {
             message = bad.getReason();
+        } else if (cause != null || status >= 500) {
+            message = null;
+        } else {
+            message = request.getAttribute(ERROR_MESSAGE);
         }
         String path = request.getHttpURI() == null ? null : request.getHttpURI().getPath();
         byte[] body = body(status, message == null ? null : message.toString(), path);
@@ -54,14 +60,6 @@ final class JettyProblemErrorHandler extends ErrorHandler {
         response.getHeaders().put(HttpHeader.CONTENT_LENGTH, body.length);
         response.write(true, ByteBuffer.wrap(body), callback);
         return true;
-    }
-
-    /** The body of a message Jetty could not parse into a request at all (it writes it itself). */
-    @Override
-    public ByteBuffer badMessageError(int status, String reason, HttpFields.Mutable fields) {
-        problems.count(status);
-        fields.put(HttpHeader.CONTENT_TYPE, ProblemResponses.CONTENT_TYPE);
-        return ByteBuffer.wrap(body(status, reason, null));
     }
 
     private byte[] body(int status, String message, String path) {

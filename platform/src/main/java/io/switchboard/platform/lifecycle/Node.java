@@ -48,10 +48,13 @@ import sun.misc.Signal;
  */
 public final class Node {
     private static final Logger log = LoggerFactory.getLogger(Node.class);
-    /** How long HTTP waits for requests in flight when stopping. */
-    static final Duration HTTP_DRAIN = Duration.ofSeconds(10);
-    /** The bound on a whole stop. */
-    private static final Duration STOP_TIMEOUT = Duration.ofSeconds(20);
+    /**
+     * How long HTTP waits for requests in flight when stopping: longer than the store's socket
+     * timeout (15 s), so a request waiting on a silent database still gets its 503, not a reset.
+     */
+    static final Duration HTTP_DRAIN = Duration.ofSeconds(16);
+    /** The bound on a whole stop (HTTP's drain, then the other components). */
+    private static final Duration STOP_TIMEOUT = Duration.ofSeconds(25);
     /** The least time any one component gets to stop, even when earlier ones used up the budget. */
     private static final Duration MIN_COMPONENT_STOP = Duration.ofMillis(500);
 

@@ -111,6 +111,39 @@ class SessionTokensTest {
                 .isInstanceOf(SessionTokens.InvalidRefreshToken.class);
     }
 
+    /**
+     * A refresh whose answer was lost (it committed, the client never saw the new tokens) is
+     * retried with the same token moments later: that is not theft, so the access token the
+     * client still holds keeps working; but the retry gets no tokens and nobody can refresh that
+     * sign-in any more. The same replay after the successor was used is theft (RFC 9700 §4.14.2).
+     */
+    @Test
+    void aRetryOfARotationWhoseAnswerWasLostDoesNotRevokeTheSignIn() {
+        SessionTokens.Issued first = tokens.issue(anna);
+        String session = tokens.verify(first.accessToken()).orElseThrow().sessionId();
+        SessionTokens.Issued lost = tokens.refresh(first.refreshToken(), people);
+        now.set(now.get().plusSeconds(5));
+        assertThatThrownBy(() -> tokens.refresh(first.refreshToken(), people))
+                .isInstanceOfSatisfying(SessionTokens.InvalidRefreshToken.class,
+                        e -> assertThat(e.reused()).isFalse())
+                .hasMessageContaining("exchanged moments ago");
+        assertThat(tokens.isRevoked(session)).isFalse();
+        assertThat(tokens.verify(first.accessToken())).isPresent();
+        // whoever holds the successor cannot go on with this sign-in
+        assertThatThrownBy(() -> tokens.refresh(lost.refreshToken(), people))
+                .isInstanceOf(SessionTokens.InvalidRefreshToken.class);
+
+        // a replay after the successor was used is reuse, however soon
+        SessionTokens.Issued again = tokens.issue(anna);
+        String other = tokens.verify(again.accessToken()).orElseThrow().sessionId();
+        SessionTokens.Issued next = tokens.refresh(again.refreshToken(), people);
+        now.set(now.get().plusSeconds(1));
+        tokens.refresh(next.refreshToken(), people);
+        assertThatThrownBy(() -> tokens.refresh(again.refreshToken(), people))
+                .isInstanceOfSatisfying(SessionTokens.InvalidRefreshToken.class, e -> assertThat(e.reused()).isTrue());
+        assertThat(tokens.isRevoked(other)).isTrue();
+    }
+
     @Test
     void refreshTokensExpireAndAreSweptAway() {
         SessionTokens.Issued issued = tokens.issue(anna);
@@ -134,6 +167,8 @@ class SessionTokensTest {
         tokens.onRevoked((revokedSession, until) -> announced.add(revokedSession));
 
         assertThat(tokens.isRevoked(session)).isFalse();
+        // long after the rotation: not a lost answer's retry
+        now.set(now.get().plus(SessionTokens.ROTATION_GRACE).plusSeconds(1));
         assertThatThrownBy(() -> tokens.refresh(first.refreshToken(), people))
                 .isInstanceOf(SessionTokens.InvalidRefreshToken.class).hasMessageContaining("already used");
         assertThat(tokens.isRevoked(session)).isTrue();

@@ -113,8 +113,9 @@ class NodeConfigLoaderTest {
     }
 
     @Test
-    void drainDelayDefaultsToFiveSecondsAndTakesZero() throws IOException {
-        assertThat(loader.load(null, Map.of(), Map.of()).drainDelay()).isEqualTo(java.time.Duration.ofSeconds(5));
+    void drainDelayDefaultsToTenSecondsAndTakesZero() throws IOException {
+        // HAProxy's defaults (inter 2s, fall 3) take a node out after 6-8 s
+        assertThat(loader.load(null, Map.of(), Map.of()).drainDelay()).isEqualTo(java.time.Duration.ofSeconds(10));
         assertThat(loader.load(null, Map.of("SWITCHBOARD_DRAIN_DELAY", "1500ms"), Map.of()).drainDelay())
                 .isEqualTo(java.time.Duration.ofMillis(1500));
         assertThat(loader.load(null, Map.of("SWITCHBOARD_DRAIN_DELAY", "0"), Map.of()).drainDelay()).isZero();

@@ -144,7 +144,12 @@ class HttpServerTest {
     void drainingFailsReadinessAndRefusesNewWork() throws Exception {
         Readiness own = new Readiness();
         HttpServer draining = new HttpServer(new HostPort("127.0.0.1", 0), metrics, own, Duration.ofSeconds(2));
-        draining.addRoutes(routes -> routes.get("/api/v1/test/work", ctx -> ctx.result("done")));
+        draining.addRoutes(routes -> {
+            routes.get("/api/v1/test/work", ctx -> ctx.result("done"));
+            WebSocketUpgrades.register(routes, "/ws/test/plain", ws -> ws.onMessage(msg -> msg.send(msg.message())));
+            WebSocketUpgrades.register(routes, "/ws/test/checked", ctx -> { },
+                    ws -> ws.onMessage(msg -> msg.send(msg.message())));
+        });
         draining.start();
         try {
             String base = draining.baseUrl();
@@ -170,6 +175,13 @@ class HttpServerTest {
                     HttpResponse.BodyHandlers.ofString());
             assertProblem(work, 503, "Service Unavailable", "shutting down");
             assertThat(work.headers().firstValue("Retry-After")).isPresent();
+            // new WebSocket streams are new work too: refused before the upgrade, checked or not
+            for (String path : java.util.List.of("/ws/test/plain", "/ws/test/checked")) {
+                RawUpgrade upgrade = RawUpgrade.attempt(base, path, Map.of());
+                assertThat(upgrade.status()).as(path + ": " + upgrade.body()).isEqualTo(503);
+                assertThat(upgrade.header("Retry-After")).as(path).hasValue("1");
+                assertThat(json.readTree(upgrade.body()).get("detail").asText()).contains("shutting down");
+            }
         } finally {
             draining.stop();
         }
@@ -270,6 +282,15 @@ class HttpServerTest {
         // Javalin opens a servlet session for every upgrade; none of it may reach the client
         assertThat(refused.header("Set-Cookie")).isEmpty();
         assertThat(refused.header("Expires")).isEmpty();
+    }
+
+    @Test
+    void anUpgradeWithUnstorableTextInItsQueryIsRefusedLikeAnyRequest() throws Exception {
+        for (String path : java.util.List.of("/ws/test/guarded?key=open-sesame&resume=a%00b", "/ws/test/guarded?a%00=1&key=open-sesame")) {
+            RawUpgrade refused = RawUpgrade.attempt(server.baseUrl(), path, Map.of());
+            assertThat(refused.status()).as(path + ": " + refused.body()).isEqualTo(400);
+            assertThat(json.readTree(refused.body()).get("detail").asText()).contains("query parameter");
+        }
     }
 
     @Test

@@ -131,10 +131,19 @@ class ChatStoreOutageTest {
         assertThat(node.get("/readyz", null).statusCode()).isEqualTo(200);
 
         // every acknowledged message is there, under the number it was acknowledged with, and nothing else
-        JsonNode page = ChatNode.json(node.get("/api/v1/chats/" + chat + "/messages?limit=200", anna.accessToken()));
+        // (page through them all: the sender ran unbounded between the heal and its stop)
         Map<Long, String> stored = new java.util.HashMap<>();
-        for (JsonNode message : page.get("messages")) {
-            stored.put(message.get("seq").asLong(), message.get("text").asText());
+        long after = 0;
+        while (true) {
+            JsonNode page = ChatNode.json(node.get("/api/v1/chats/" + chat + "/messages?limit=200&after=" + after,
+                    anna.accessToken()));
+            for (JsonNode message : page.get("messages")) {
+                stored.put(message.get("seq").asLong(), message.get("text").asText());
+                after = Math.max(after, message.get("seq").asLong());
+            }
+            if (page.get("messages").isEmpty() || !page.path("newerCursor").isNumber()) {
+                break;
+            }
         }
         acknowledged.forEach((key, seq) -> assertThat(stored.get(seq)).as(key).isEqualTo("message " + key.substring(2)));
         assertThat(stored).hasSize(acknowledged.size());

@@ -52,7 +52,7 @@ class SystemdUnitTest {
     @Test
     void theUnitDrainsWithinItsStopTimeoutAndRunsHardened() throws Exception {
         String unit = Files.readString(UNIT);
-        // 5 s drainDelay + up to 10 s of requests in flight + stopping: well within 60 s.
+        // 10 s drainDelay + up to 10 s of requests in flight + stopping: well within 60 s.
         assertThat(unit).contains("\nKillSignal=SIGTERM\n", "\nTimeoutStopSec=60\n", "\nUser=switchboard\n",
                 "\nNoNewPrivileges=yes\n", "\nProtectSystem=strict\n", "\nReadWritePaths=/var/lib/switchboard\n",
                 "\nCapabilityBoundingSet=\n", "\nRestartPreventExitStatus=2\n",

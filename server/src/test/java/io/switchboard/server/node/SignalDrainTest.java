@@ -24,10 +24,13 @@ class SignalDrainTest {
     @Test
     void sigtermDrainsAndExitsZero() throws Exception {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Process process = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
+        ProcessBuilder builder = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
                 "io.switchboard.server.Main", "run", "--data-dir", dataDir.toString(), "--http", "127.0.0.1:0",
                 "--sip", "udp:127.0.0.1:0,tcp:[::1]:0", "--domain", "signal.test")
-                .redirectErrorStream(true).start();
+                .redirectErrorStream(true);
+        // the drain itself is tested elsewhere (NodeTest, HaproxyDrainTest); not the default's 10 s here
+        builder.environment().put("SWITCHBOARD_DRAIN_DELAY", "1s");
+        Process process = builder.start();
         List<String> log = new CopyOnWriteArrayList<>();
         Thread reader = new Thread(() -> {
             try (BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {

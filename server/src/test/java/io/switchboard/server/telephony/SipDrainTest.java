@@ -19,8 +19,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The second step of a drain, on the wire: once the node refuses new work, a new dialog and a
- * REGISTER get 503 with Retry-After (RFC 3261 §21.5.4) so devices go to another node, while a
- * call already established still ends normally (its in-dialog BYE is served).
+ * REGISTER get 503 with Retry-After (RFC 3261 §21.5.4) and a To tag (§8.2.6.2) so devices go to
+ * another node, while a call being set up can still be cancelled and a call already established
+ * is still re-INVITEd and ends normally (its in-dialog requests are served).
  */
 class SipDrainTest {
     private static final String DOMAIN = "intercom.test";
@@ -66,6 +67,13 @@ class SipDrainTest {
         SipResponse ok = call.awaitFinal();
         assertThat(ok.status()).isEqualTo(200);
         call.ack(ok);
+        bob.awaitRequest(SipRequest.ACK, Duration.ofSeconds(5));
+        // a second call, still ringing when the node starts refusing
+        SipPhone.Call ringing = alice.call("sip:bob@" + DOMAIN);
+        ringing.invite(null);
+        SipPhone.Incoming ringingAtBob = bob.awaitInvite();
+        ringingAtBob.respond(180, "Ringing");
+        ringing.await(180);
 
         node.node.readiness().refuseNewWork();
 
@@ -74,11 +82,33 @@ class SipDrainTest {
         SipResponse busy = refused.awaitFinal();
         assertThat(busy.status()).isEqualTo(503);
         assertThat(busy.headers().get(HeaderNames.RETRY_AFTER)).isNotBlank();
+        // RFC 3261 §8.2.6.2: a final response the node makes itself carries a To tag of its own
+        assertThat(busy.to().tag()).as("To tag of the 503").isNotBlank();
+        refused.ackFailure(busy);
         assertThat(bob.receivesNo(SipRequest.INVITE, Duration.ofMillis(300))).isTrue();
 
         SipResponse register = bob.register(600);
         assertThat(register.status()).isEqualTo(503);
         assertThat(register.headers().get(HeaderNames.RETRY_AFTER)).isNotBlank();
+        assertThat(register.to().tag()).as("To tag of the 503").isNotBlank();
+
+        // the ringing call is cancelled: CANCEL belongs to its INVITE and is still served (§9.2)
+        ringing.cancel();
+        assertThat(alice.awaitResponse(r -> r.callId().equals(ringing.callId) && r.cseq().method().equals("CANCEL"),
+                Duration.ofSeconds(5)).status()).isEqualTo(200);
+        ringingAtBob.acceptCancel(bob.awaitRequest(SipRequest.CANCEL, Duration.ofSeconds(5)));
+        SipResponse terminated = ringing.awaitFinal();
+        assertThat(terminated.status()).isEqualTo(487);
+        ringing.ackFailure(terminated);
+
+        // a re-INVITE in the established dialog (RFC 3261 §14) is proxied, not refused
+        int reInvite = call.sendInDialog(SipRequest.INVITE);
+        SipRequest atCallee = bob.awaitRequest(SipRequest.INVITE, Duration.ofSeconds(5));
+        assertThat(atCallee.callId()).isEqualTo(call.callId);
+        bob.respond(atCallee, 200, "OK");
+        assertThat(alice.awaitResponse(r -> r.callId().equals(call.callId) && r.cseq().method().equals("INVITE")
+                && r.cseq().number() == reInvite && r.status() >= 200, Duration.ofSeconds(5)).status()).isEqualTo(200);
+        call.ackInDialog(reInvite);
 
         // the callee hangs up the established call: the BYE is in the dialog and still proxied
         Thread answering = Thread.ofVirtual().start(() -> {

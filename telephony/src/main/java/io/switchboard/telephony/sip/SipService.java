@@ -40,7 +40,8 @@ public final class SipService implements TransactionUser {
         SipRequest request = transaction.request();
         boolean inDialog = request.to() != null && request.to().tag() != null;
         if (draining.getAsBoolean() && !inDialog && !request.isMethod(SipRequest.CANCEL)) {
-            SipResponse busy = SipResponse.to(request, 503, "Service Unavailable - node is shutting down");
+            SipResponse busy = SipResponse.to(request, 503, "Service Unavailable - node is shutting down")
+                    .withToTag(toTag);
             busy.headers().add(HeaderNames.RETRY_AFTER, "5");
             transaction.respond(busy);
             return;

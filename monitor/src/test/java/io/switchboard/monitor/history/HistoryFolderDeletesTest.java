@@ -1,0 +1,100 @@
+package io.switchboard.monitor.history;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.switchboard.platform.config.StoreSettings;
+import io.switchboard.platform.store.Store;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.jdbi.v3.core.statement.SqlLogger;
+import org.jdbi.v3.core.statement.StatementContext;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Expired hours, days, delivery attempts and resolved incidents are deleted in bounded batches:
+ * after a backlog one unbounded DELETE could outlast the store's socket timeout and be rolled back
+ * on every run.
+ */
+class HistoryFolderDeletesTest {
+    private static final Instant NOW = Instant.parse("2026-03-01T12:00:00Z");
+    private static final long DAY = Duration.ofDays(1).toMillis();
+    private static final int BATCH = 10;
+
+    @TempDir
+    Path dir;
+    Store store;
+    final List<String> statements = new CopyOnWriteArrayList<>();
+
+    @BeforeEach
+    void open() {
+        store = Store.open(StoreSettings.sqliteIn(dir));
+        store.migrate("platform");
+        store.migrate("monitor");
+        store.jdbi().setSqlLogger(new SqlLogger() {
+            @Override
+            public void logAfterExecution(StatementContext context) {
+                statements.add(context.getRenderedSql());
+            }
+        });
+    }
+
+    @AfterEach
+    void close() {
+        store.close();
+    }
+
+    @Test
+    void everyExpiredKindIsDeletedABatchAtATime() {
+        long now = NOW.toEpochMilli();
+        int expired = 35;
+        store.jdbi().useHandle(h -> {
+            // nothing to fold: only the deletes run
+            h.execute("INSERT INTO monitor_fold_progress (period, folded_until) VALUES ('hour', ?), ('day', ?)",
+                    HistoryFolder.floorHour(now), HistoryFolder.floorDay(now));
+            for (int i = 0; i < expired + 3; i++) {
+                long hour = i < expired ? now - 40 * DAY - i * 3_600_000L : now - i * 3_600_000L;
+                long day = i < expired ? now - 400 * DAY - i * DAY : now - i * DAY;
+                h.execute("INSERT INTO monitor_hourly VALUES ('web', ?, 1, 1, 0, 0, 5, '')", hour);
+                h.execute("INSERT INTO monitor_daily VALUES ('web', ?, 1, 1, 0, 0, 5, '')", day);
+                h.execute("INSERT INTO monitor_notifications (at, incident_id, monitor, channel, channel_type, event,"
+                        + " attempt, outcome, duration_ms) VALUES (?, ?, 'web', 'ops', 'email', 'down', 1, 'sent', 3)", hour, i);
+                h.execute("INSERT INTO monitor_incidents (id, monitor, status, started_at, opened_at, resolved_at,"
+                        + " failed_checks) VALUES (?, 'web', 'resolved', ?, ?, ?, 3)", i, day, day, day);
+                h.execute("INSERT INTO monitor_incident_events (incident_id, at, seq, kind, detail) VALUES (?, ?, 1, 'opened', '')",
+                        i, day);
+            }
+            h.execute("INSERT INTO monitor_incidents (id, monitor, status, started_at, opened_at, failed_checks)"
+                    + " VALUES (1000, 'web', 'open', ?, ?, 3)", now - 500 * DAY, now - 500 * DAY);
+        });
+        HistoryFolder folder = new HistoryFolder(store.jdbi(), Clock.fixed(NOW, ZoneOffset.UTC), Duration.ofDays(2),
+                Duration.ofDays(31), Duration.ofDays(365), BATCH);
+
+        HistoryFolder.Run run = folder.runOnce();
+
+        assertThat(run.hourlyDeleted()).isEqualTo(expired);
+        assertThat(run.dailyDeleted()).isEqualTo(expired);
+        assertThat(count("monitor_hourly")).isEqualTo(3);
+        assertThat(count("monitor_daily")).isEqualTo(3);
+        assertThat(count("monitor_notifications")).isEqualTo(3);
+        assertThat(count("monitor_incidents")).as("3 recent resolved, 1 open").isEqualTo(4);
+        assertThat(count("monitor_incident_events")).isEqualTo(3);
+        int batches = (expired + BATCH - 1) / BATCH;
+        for (String table : List.of("monitor_hourly", "monitor_daily", "monitor_notifications", "monitor_incidents",
+                "monitor_incident_events")) {
+            assertThat(statements.stream().filter(sql -> sql.startsWith("DELETE FROM " + table + " ")).count())
+                    .as("DELETE statements on %s", table).isGreaterThanOrEqualTo(batches);
+        }
+    }
+
+    private long count(String table) {
+        return store.jdbi().withHandle(h -> h.createQuery("SELECT COUNT(*) FROM " + table).mapTo(Long.class).one());
+    }
+}
