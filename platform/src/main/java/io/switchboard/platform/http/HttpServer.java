@@ -185,7 +185,7 @@ public final class HttpServer implements Component {
             created.start();
         } catch (RuntimeException e) {
             created.stop();
-            throw new IllegalStateException(listenersText() + " cannot listen: " + RootCause.message(e), e);
+            throw new IllegalStateException(listenersText() + ": " + RootCause.message(e), e);
         }
         app = created;
         if (plainConnector != null) {
@@ -198,9 +198,9 @@ public final class HttpServer implements Component {
 
     private String listenersText() {
         if (address == null) {
-            return "HTTPS on " + httpsAddress;
+            return "HTTPS cannot listen on " + httpsAddress;
         }
-        return httpsAddress == null ? "HTTP on " + address : "HTTP on " + address + " or HTTPS on " + httpsAddress;
+        return "HTTP cannot listen on " + address + (httpsAddress == null ? "" : " or HTTPS on " + httpsAddress);
     }
 
     private ServerConnector plainConnector(Server server, HttpConfiguration http) {
