@@ -121,7 +121,7 @@ public final class Telephony implements NodeModule {
         transport = new TransportLayer(transportSettings, metrics);
         ProxySettings proxySettings = proxySettings(section, registrarSettings.authenticate());
         LocalEndpoints endpoints = new LocalEndpoints(transport, proxySettings.advertisedAddress(),
-                () -> context.http().port());
+                context.http()::listensOn);
         AccountDirectory accountDirectory = directory;
         DigestAuthenticator authenticator = new DigestAuthenticator(directory, nonces,
                 digestPolicy(section, registrarSettings),

@@ -83,7 +83,7 @@ final class RegistrarFixture implements AutoCloseable {
         NonceService nonces = new NonceService(clock, settings.nonceLifetime(), 1024);
         SipMetrics metrics = new SipMetrics(meters);
         transport = new TransportLayer(TransportSettings.defaults(), metrics);
-        LocalEndpoints endpoints = new LocalEndpoints(transport, null, () -> 0);
+        LocalEndpoints endpoints = new LocalEndpoints(transport, null, port -> false);
         DigestAuthenticator authenticator = new DigestAuthenticator(directory, nonces,
                 new DigestPolicy(settings.algorithms(), Set.of(SECURE_DOMAIN)),
                 uri -> endpoints.isNodeUri(uri, host -> directory.domainFor(host).equalsIgnoreCase(host)));
