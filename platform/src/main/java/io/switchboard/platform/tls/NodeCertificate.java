@@ -91,10 +91,12 @@ public final class NodeCertificate implements Component {
                         c -> Duration.between(c.clock.instant(), c.current.notAfter()).toSeconds())
                 .baseUnit("seconds")
                 .description("Seconds until the node's own TLS certificate expires (negative once it has)")
+                .strongReference(true)
                 .register(meters);
         Gauge.builder("switchboard.tls.certificate.not.after", this, c -> c.current.notAfter().getEpochSecond())
                 .baseUnit("seconds")
                 .description("When the node's own TLS certificate expires, as a Unix time")
+                .strongReference(true)
                 .register(meters);
         applied = Counter.builder("switchboard.tls.certificate.reloads").tag("result", "applied")
                 .description("Certificate files that changed on disk: applied, or refused (the old pair kept)")
