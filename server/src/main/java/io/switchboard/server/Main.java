@@ -11,6 +11,8 @@ import io.switchboard.server.cli.NumberCommand;
 import io.switchboard.server.cli.RunCommand;
 import io.switchboard.server.cli.UsageErrors;
 import io.switchboard.server.cli.UserCommand;
+import io.switchboard.server.process.FatalErrors;
+import io.switchboard.server.process.JarWatch;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.util.Map;
@@ -25,7 +27,7 @@ import picocli.CommandLine.Spec;
  * port taken), 2 bad usage or invalid configuration. Errors are one line on stderr.
  */
 @Command(name = "switchboard", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
-        description = "Switchboard: SIP registrar and proxy, chat, rooms and monitoring in one server.")
+        description = "Switchboard: SIP registrar and proxy, chat and monitoring in one server.")
 public final class Main implements Callable<Integer> {
     public static final int EXIT_FAILED = 1;
     public static final int EXIT_USAGE = 2;
@@ -34,10 +36,16 @@ public final class Main implements Callable<Integer> {
     CommandSpec spec;
 
     public static void main(String[] args) {
+        // Before anything else: a node whose classes vanish must end, loudly, not hang (see JarWatch).
+        FatalErrors.install();
+        JarWatch.forJarOf(Main.class).ifPresent(JarWatch::start);
         int code;
         try {
             code = execute(System.getenv(), System.out, System.err, args);
         } catch (Throwable fatal) {
+            if (FatalErrors.isLinkageFailure(fatal)) {
+                FatalErrors.halt("could not load the code it runs: " + fatal, fatal);
+            }
             // An Error (a broken classpath, out of memory while starting) must not leave a half-started
             // process behind: report it and exit, whatever threads are still running.
             System.err.println("switchboard: fatal: " + fatal);

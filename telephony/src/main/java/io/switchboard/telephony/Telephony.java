@@ -122,10 +122,8 @@ public final class Telephony implements NodeModule {
         ProxySettings proxySettings = proxySettings(section, registrarSettings.authenticate());
         LocalEndpoints endpoints = new LocalEndpoints(transport, proxySettings.advertisedAddress(),
                 context.http()::listensOn);
-        AccountDirectory accountDirectory = directory;
         DigestAuthenticator authenticator = new DigestAuthenticator(directory, nonces,
-                digestPolicy(section, registrarSettings),
-                uri -> endpoints.isNodeUri(uri, host -> accountDirectory.domainFor(host).equalsIgnoreCase(host)));
+                digestPolicy(section, registrarSettings), endpoints);
         Registrar registrar = new Registrar(registrarSettings, directory, authenticator, location, bindings, clock, metrics,
                 transport.executor());
         numbers = new NumberDirectory(new NumberStore(context.store().jdbi(), clock), Duration.ofMillis(250));

@@ -13,8 +13,11 @@ import java.util.Locale;
 import javax.net.ssl.SSLException;
 import javax.net.ssl.SSLHandshakeException;
 
-/** Network failures in words for people: what did not happen, and where. */
-final class FailureText {
+/**
+ * Network failures in words for people: what did not happen, and where. Checks use all of it;
+ * notifiers ({@code DeliveryFailureText}) the words for TLS trouble.
+ */
+public final class FailureText {
     private FailureText() {
     }
 
@@ -30,7 +33,7 @@ final class FailureText {
     }
 
     /** Why a TLS handshake failed, in words: mostly certificate trouble. */
-    static String tlsReason(Throwable e) {
+    public static String tlsReason(Throwable e) {
         boolean certificate = false;
         boolean expired = false;
         boolean name = false;

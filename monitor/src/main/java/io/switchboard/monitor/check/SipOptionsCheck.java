@@ -4,6 +4,7 @@ import io.switchboard.monitor.definition.CheckOptions;
 import io.switchboard.monitor.definition.DurationText;
 import io.switchboard.monitor.definition.MonitorDefinition;
 import io.switchboard.monitor.definition.Targets;
+import io.switchboard.platform.config.HostPort;
 import io.switchboard.sip.codec.SipParseException;
 import io.switchboard.sip.codec.SipParser;
 import io.switchboard.sip.message.CSeq;
@@ -91,7 +92,7 @@ public final class SipOptionsCheck implements Check {
             details.put("retransmissions", exchange.retransmissions);
             String said = exchange.provisional == null ? "no answer at all"
                     : "only a provisional " + exchange.provisional.status() + " " + exchange.provisional.reason();
-            return CheckResult.down(startedAt, elapsed(begin), "the SIP device at " + address.getHostAddress() + ":" + port
+            return CheckResult.down(startedAt, elapsed(begin), "the SIP device at " + HostPort.format(address.getHostAddress(), port)
                     + " gave no final answer to OPTIONS within " + DurationText.spoken(monitor.timeout()) + " (" + said
                     + (exchange.retransmissions > 0 ? ", after " + exchange.retransmissions + " retransmissions" : "") + ")",
                     worked, details);

@@ -1,5 +1,6 @@
 package io.switchboard.monitor.definition;
 
+import io.switchboard.platform.config.HostPort;
 import io.switchboard.sip.message.SipUri;
 import java.net.URI;
 import java.net.URISyntaxException;
@@ -22,7 +23,7 @@ public final class Targets {
     public record HostAndPort(String host, int port) {
         @Override
         public String toString() {
-            return (host.contains(":") ? "[" + host + "]" : host) + ":" + port;
+            return HostPort.format(host, port);
         }
     }
 

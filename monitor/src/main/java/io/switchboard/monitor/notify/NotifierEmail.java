@@ -12,6 +12,9 @@ import jakarta.mail.Transport;
 import jakarta.mail.internet.AddressException;
 import jakarta.mail.internet.InternetAddress;
 import jakarta.mail.internet.MimeMessage;
+import org.eclipse.angus.mail.smtp.SMTPAddressFailedException;
+import org.eclipse.angus.mail.smtp.SMTPSendFailedException;
+import org.eclipse.angus.mail.smtp.SMTPSenderFailedException;
 import java.io.IOException;
 import java.security.GeneralSecurityException;
 import java.time.Duration;
@@ -79,25 +82,66 @@ public final class NotifierEmail implements Notifier {
                 Transport.send(message);
             }
         } catch (AuthenticationFailedException e) {
-            throw new DeliveryException("the SMTP server " + s.host() + ":" + s.port() + " refused the username or password", false);
+            String said = DeliveryFailureText.firstLine(e.getMessage());
+            throw new DeliveryException("sending e-mail through " + s.host() + " failed: the SMTP server "
+                    + (e.getMessage() == null || said.isEmpty() ? "" : "said " + said + ": it ")
+                    + "refused the username or password", false);
         } catch (SendFailedException e) {
-            throw new DeliveryException("the SMTP server " + s.host() + ":" + s.port() + " refused the message: "
-                    + firstLine(e.getMessage()), false);
+            throw new DeliveryException("sending e-mail through " + s.host() + " failed: " + refusal(e), isTransient(e));
         } catch (AddressException e) {
             throw new DeliveryException("an address is not valid: " + e.getMessage(), false);
         } catch (MessagingException e) {
-            Throwable cause = e.getCause() != null ? e.getCause() : e;
-            throw new DeliveryException("sending through " + s.host() + ":" + s.port() + " (" + s.security() + ") failed: "
-                    + firstLine(e.getMessage()) + (cause != e ? " (" + cause.getClass().getSimpleName() + ": "
-                    + firstLine(cause.getMessage()) + ")" : ""), true);
+            String message = e.getMessage() == null ? "" : e.getMessage();
+            if (message.contains("STARTTLS is required")) {
+                throw new DeliveryException("sending e-mail through " + s.host() + " failed: the SMTP server " + s.host()
+                        + " port " + s.port() + " does not offer STARTTLS, which the channel requires (security: starttls);"
+                        + " nothing was sent", false);
+            }
+            throw new DeliveryException("sending e-mail through " + s.host() + " failed: "
+                    + DeliveryFailureText.network(e, s.host(), s.port(), timeout, true), true);
         }
     }
 
-    private static String firstLine(String text) {
-        if (text == null) {
-            return "no reason given";
+    /** RFC 5321 §4.2.1: a 4yz reply (a full mailbox, greylisting) may succeed later; 5yz will not. */
+    static boolean isTransient(SendFailedException e) {
+        for (Exception next = e; next != null;
+                next = next instanceof MessagingException m ? m.getNextException() : null) {
+            int code = switch (next) {
+                case SMTPAddressFailedException a -> a.getReturnCode();
+                case SMTPSenderFailedException f -> f.getReturnCode();
+                case SMTPSendFailedException f -> f.getReturnCode();
+                default -> 0;
+            };
+            if (code != 0) {
+                return code / 100 == 4;
+            }
         }
-        int nl = text.indexOf('\n');
-        return (nl < 0 ? text : text.substring(0, nl)).strip();
+        return false;
+    }
+
+    /**
+     * What the server said when it refused the sender, a recipient or the message, with its reply
+     * code (RFC 5321 §4.2: 5yz is a permanent refusal).
+     */
+    static String refusal(SendFailedException e) {
+        for (Exception next = e; next != null;
+                next = next instanceof MessagingException m ? m.getNextException() : null) {
+            switch (next) {
+                case SMTPAddressFailedException a -> {
+                    return "the SMTP server said " + DeliveryFailureText.firstLine(a.getMessage()) + " for the recipient "
+                            + a.getAddress();
+                }
+                case SMTPSenderFailedException f -> {
+                    return "the SMTP server said " + DeliveryFailureText.firstLine(f.getMessage()) + " for the sender "
+                            + f.getAddress();
+                }
+                case SMTPSendFailedException f -> {
+                    return "the SMTP server said " + DeliveryFailureText.firstLine(f.getMessage()) + ": it refused the message";
+                }
+                default -> {
+                }
+            }
+        }
+        return "the SMTP server refused the message: " + DeliveryFailureText.firstLine(e.getMessage());
     }
 }

@@ -10,7 +10,6 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.net.http.HttpTimeoutException;
 import java.time.Duration;
 
 /**
@@ -51,13 +50,12 @@ public final class NotifierTelegram implements Notifier {
         HttpResponse<byte[]> response;
         try {
             response = BoundedBody.send(http, request, MAX_ANSWER, timeout);
-        } catch (HttpTimeoutException e) {
-            throw new DeliveryException("the Telegram API at " + settings.apiUrl() + " did not answer within "
-                    + timeout.toMillis() + " ms", true);
         } catch (IOException e) {
-            throw new DeliveryException("the Telegram API at " + settings.apiUrl() + " could not be reached: "
-                    + e.getClass().getSimpleName() + (e.getMessage() == null ? "" : " " + e.getMessage().replace(settings.botToken(), "***")),
-                    true);
+            // the words name only the API's host and port, never the URL, which holds the token
+            URI api = URI.create(settings.apiUrl());
+            throw new DeliveryException("reaching the Telegram API at " + settings.apiUrl() + " failed: "
+                    + DeliveryFailureText.network(e, NotifierWebhook.host(api), NotifierWebhook.port(api), timeout, false)
+                    .replace(settings.botToken(), "***"), true);
         }
         int status = response.statusCode();
         String description = "";

@@ -11,13 +11,11 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.net.http.HttpTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.security.InvalidKeyException;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.HexFormat;
-import java.util.List;
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
 
@@ -46,7 +44,8 @@ public final class NotifierWebhook implements Notifier {
     public void send(ChannelDefinition channel, Notification n) throws DeliveryException, InterruptedException {
         ChannelSettings.Webhook settings = (ChannelSettings.Webhook) channel.settings();
         String body = body(n);
-        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(settings.url()))
+        URI url = URI.create(settings.url());
+        HttpRequest.Builder request = HttpRequest.newBuilder(url)
                 .timeout(timeout)
                 .header("Content-Type", "application/json")
                 .header("User-Agent", "Switchboard-Monitor/1.0")
@@ -62,17 +61,27 @@ public final class NotifierWebhook implements Notifier {
         HttpResponse<byte[]> response;
         try {
             response = BoundedBody.send(http, request.build(), MAX_ANSWER, timeout);
-        } catch (HttpTimeoutException e) {
-            throw new DeliveryException("the webhook " + shown + " did not answer within " + timeout.toMillis() + " ms", true);
         } catch (IOException e) {
-            throw new DeliveryException("the webhook " + shown + " could not be reached: "
-                    + Redaction.scrub(e.toString(), List.of(settings.url())), true);
+            // the words name only the host and port, never the URL's path
+            throw new DeliveryException("delivering to the webhook " + shown + " failed: "
+                    + DeliveryFailureText.network(e, host(url), port(url), timeout, false), true);
         }
         int status = response.statusCode();
         if (status / 100 != 2) {
             throw new DeliveryException("the webhook " + shown + " answered HTTP " + status,
                     DeliveryException.retryableStatus(status));
         }
+    }
+
+    /** The URL's host, an IPv6 literal without its brackets. */
+    static String host(URI url) {
+        String host = url.getHost();
+        return host != null && host.startsWith("[") ? host.substring(1, host.length() - 1) : host;
+    }
+
+    /** The URL's port, or its scheme's (RFC 9110 §4.2). */
+    static int port(URI url) {
+        return url.getPort() >= 0 ? url.getPort() : "https".equalsIgnoreCase(url.getScheme()) ? 443 : 80;
     }
 
     /** The JSON posted; a digest carries its messages in {@code items}, each as a message alone would be. */

@@ -11,6 +11,15 @@ import io.switchboard.monitor.support.Defs;
 import io.switchboard.monitor.support.StartTlsFront;
 import io.switchboard.monitor.support.TestCertificates;
 import jakarta.mail.internet.MimeMessage;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStreamWriter;
+import java.io.Writer;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -92,15 +101,23 @@ class NotifierEmailTest {
     @Test
     void startTlsIsRequiredNotOptional() {
         // GreenMail's plain port offers no STARTTLS: the message must not go out in clear
-        assertThatThrownBy(() -> notifier.send(Defs.channel(channel(mail.getSmtp().getPort(), "starttls", "s3cret-pass")), DOWN))
-                .isInstanceOf(DeliveryException.class).hasMessageContaining("STARTTLS");
+        int port = mail.getSmtp().getPort();
+        assertThatThrownBy(() -> notifier.send(Defs.channel(channel(port, "starttls", "s3cret-pass")), DOWN))
+                .isInstanceOfSatisfying(DeliveryException.class, e -> {
+                    assertThat(e.retryable()).as("the server will not grow STARTTLS by itself").isFalse();
+                    assertThat(e.getMessage()).isEqualTo("sending e-mail through 127.0.0.1 failed: the SMTP server 127.0.0.1 port "
+                            + port + " does not offer STARTTLS, which the channel requires (security: starttls); nothing was sent");
+                });
         assertThat(mail.getReceivedMessages()).isEmpty();
     }
 
     @Test
     void anUntrustedServerCertificateIsRefused() {
         String untrusted = channel(mail.getSmtps().getPort(), "tls", "s3cret-pass").replace("caFile: " + caFile + "\n", "");
-        assertThatThrownBy(() -> notifier.send(Defs.channel(untrusted), DOWN)).isInstanceOf(DeliveryException.class);
+        assertThatThrownBy(() -> notifier.send(Defs.channel(untrusted), DOWN))
+                .isInstanceOfSatisfying(DeliveryException.class, e -> assertThat(e.getMessage()).isEqualTo(
+                        "sending e-mail through 127.0.0.1 failed: TLS: its certificate is not trusted (no authority this node"
+                                + " trusts signed it; caFile can add a private one)"));
         assertThat(mail.getReceivedMessages()).isEmpty();
     }
 
@@ -109,7 +126,103 @@ class NotifierEmailTest {
         assertThatThrownBy(() -> notifier.send(Defs.channel(channel(mail.getSmtp().getPort(), "none", "wrong-pass")), DOWN))
                 .isInstanceOfSatisfying(DeliveryException.class, e -> {
                     assertThat(e.retryable()).isFalse();
-                    assertThat(e.getMessage()).contains("refused the username or password").doesNotContain("wrong-pass");
+                    assertThat(e.getMessage()).startsWith("sending e-mail through 127.0.0.1 failed: the SMTP server said 535")
+                            .endsWith(": it refused the username or password").doesNotContain("wrong-pass");
                 });
+    }
+
+    @Test
+    void nothingListeningIsSaidPlainly() throws Exception {
+        int port;
+        try (ServerSocket closed = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            port = closed.getLocalPort();
+        }
+        assertThatThrownBy(() -> notifier.send(Defs.channel(channel(port, "none", "s3cret-pass")), DOWN))
+                .isInstanceOfSatisfying(DeliveryException.class, e -> {
+                    assertThat(e.retryable()).isTrue();
+                    assertThat(e.getMessage()).isEqualTo("sending e-mail through 127.0.0.1 failed: connection refused: nothing listens at"
+                            + " 127.0.0.1 port " + port);
+                });
+    }
+
+    @Test
+    void aServerThatNeverGreetsTimesOut() throws Exception {
+        NotifierEmail quick = new NotifierEmail(new CertificateTrust(), Duration.ofSeconds(1));
+        try (ServerSocket silent = new ServerSocket(0, 10, InetAddress.getLoopbackAddress())) {
+            int port = silent.getLocalPort();
+            assertThatThrownBy(() -> quick.send(Defs.channel(channel(port, "none", "s3cret-pass")), DOWN))
+                    .isInstanceOfSatisfying(DeliveryException.class, e -> {
+                        assertThat(e.retryable()).isTrue();
+                        assertThat(e.getMessage()).isEqualTo("sending e-mail through 127.0.0.1 failed: timed out after 1 s waiting for"
+                                + " 127.0.0.1 port " + port + " to answer");
+                    });
+        }
+    }
+
+    @Test
+    void aRefusedRecipientIsWhatTheServerSaid() throws Exception {
+        try (ScriptedSmtp smtp = new ScriptedSmtp("550 5.1.1 <ops@example.org>: Recipient address rejected: User unknown")) {
+            assertThatThrownBy(() -> notifier.send(Defs.channel(plainChannel(smtp.port())), DOWN))
+                    .isInstanceOfSatisfying(DeliveryException.class, e -> {
+                        assertThat(e.retryable()).as("5yz is permanent").isFalse();
+                        assertThat(e.getMessage()).isEqualTo("sending e-mail through 127.0.0.1 failed: the SMTP server said 550 5.1.1"
+                                + " <ops@example.org>: Recipient address rejected: User unknown for the recipient ops@example.org");
+                    });
+        }
+        try (ScriptedSmtp smtp = new ScriptedSmtp("451 4.7.1 Greylisted, try again in 5 minutes")) {
+            assertThatThrownBy(() -> notifier.send(Defs.channel(plainChannel(smtp.port())), DOWN))
+                    .isInstanceOfSatisfying(DeliveryException.class, e -> {
+                        assertThat(e.retryable()).as("4yz may succeed later (RFC 5321 §4.2.1)").isTrue();
+                        assertThat(e.getMessage()).contains("the SMTP server said 451 4.7.1 Greylisted, try again in 5 minutes");
+                    });
+        }
+    }
+
+    private static String plainChannel(int port) {
+        return "name: mail\ntype: email\nhost: 127.0.0.1\nport: " + port
+                + "\nsecurity: none\nfrom: monitor@example.org\nto: [ops@example.org]\n";
+    }
+
+    /** An SMTP server (RFC 5321) that accepts everything but the recipient, which it answers with a given reply. */
+    static final class ScriptedSmtp implements AutoCloseable {
+        private final ServerSocket socket = new ServerSocket(0, 10, InetAddress.getLoopbackAddress());
+
+        ScriptedSmtp(String recipientReply) throws IOException {
+            Thread.ofVirtual().start(() -> {
+                while (!socket.isClosed()) {
+                    try (Socket client = socket.accept();
+                         BufferedReader in = new BufferedReader(new InputStreamReader(client.getInputStream(), StandardCharsets.US_ASCII));
+                         Writer out = new OutputStreamWriter(client.getOutputStream(), StandardCharsets.US_ASCII)) {
+                        out.write("220 scripted ESMTP\r\n");
+                        out.flush();
+                        for (String line; (line = in.readLine()) != null; ) {
+                            String verb = line.length() >= 4 ? line.substring(0, 4).toUpperCase(java.util.Locale.ROOT) : line;
+                            String reply = switch (verb) {
+                                case "EHLO", "HELO" -> "250 scripted";
+                                case "RCPT" -> recipientReply;
+                                case "QUIT" -> "221 bye";
+                                default -> "250 ok";
+                            };
+                            out.write(reply + "\r\n");
+                            out.flush();
+                            if (verb.equals("QUIT")) {
+                                break;
+                            }
+                        }
+                    } catch (IOException e) {
+                        // closed by the test, or the client went away
+                    }
+                }
+            });
+        }
+
+        int port() {
+            return socket.getLocalPort();
+        }
+
+        @Override
+        public void close() throws IOException {
+            socket.close();
+        }
     }
 }

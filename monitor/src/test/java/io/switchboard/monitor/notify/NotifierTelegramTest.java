@@ -73,4 +73,19 @@ class NotifierTelegramTest {
         assertThatThrownBy(() -> notifier.send(Defs.channel(channel("999:busy", "42")), RECOVERED))
                 .isInstanceOfSatisfying(DeliveryException.class, e -> assertThat(e.retryable()).isTrue());
     }
+
+    @Test
+    void anUnreachableApiIsSaidPlainlyWithoutTheToken() throws Exception {
+        int port;
+        try (java.net.ServerSocket closed = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            port = closed.getLocalPort();
+        }
+        String unreachable = "name: tg\ntype: telegram\nbotToken: '" + TOKEN + "'\nchatId: '42'\napiUrl: http://127.0.0.1:" + port + "\n";
+        assertThatThrownBy(() -> notifier.send(Defs.channel(unreachable), RECOVERED))
+                .isInstanceOfSatisfying(DeliveryException.class, e -> {
+                    assertThat(e.retryable()).isTrue();
+                    assertThat(e.getMessage()).isEqualTo("reaching the Telegram API at http://127.0.0.1:" + port
+                            + " failed: connection refused: nothing listens at 127.0.0.1 port " + port).doesNotContain(TOKEN);
+                });
+    }
 }

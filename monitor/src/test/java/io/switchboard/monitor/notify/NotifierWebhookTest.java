@@ -7,6 +7,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.switchboard.monitor.support.Defs;
 import io.switchboard.monitor.support.LoopbackHttp;
+import io.switchboard.monitor.support.TestCertificates;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
 import java.net.http.HttpClient;
 import java.time.Duration;
 import java.time.Instant;
@@ -118,7 +123,69 @@ class NotifierWebhookTest {
     void aHangingReceiverTimesOut() {
         long begin = System.nanoTime();
         assertThatThrownBy(() -> notifier.send(Defs.channel("name: hook\ntype: webhook\nurl: " + receiver.url("/slow") + "\n"), DOWN))
-                .isInstanceOfSatisfying(DeliveryException.class, e -> assertThat(e.getMessage()).contains("did not answer within 2000 ms"));
+                .isInstanceOfSatisfying(DeliveryException.class, e -> assertThat(e.getMessage()).isEqualTo(
+                        "delivering to the webhook " + receiver.url("/***") + " failed: timed out after 2 s waiting for 127.0.0.1 port "
+                                + receiver.port() + " to answer"));
         assertThat(Duration.ofNanos(System.nanoTime() - begin)).isLessThan(Duration.ofMillis(3900));
+    }
+
+    @Test
+    void nothingListeningIsSaidPlainly() throws Exception {
+        int port;
+        try (ServerSocket closed = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            port = closed.getLocalPort();
+        }
+        int closedPort = port;
+        assertThatThrownBy(() -> notifier.send(Defs.channel("name: hook\ntype: webhook\nurl: http://127.0.0.1:" + closedPort
+                + "/hooks/T000/B000/secret-path\n"), DOWN))
+                .isInstanceOfSatisfying(DeliveryException.class, e -> {
+                    assertThat(e.retryable()).isTrue();
+                    assertThat(e.getMessage()).isEqualTo("delivering to the webhook http://127.0.0.1:" + closedPort
+                            + "/*** failed: connection refused: nothing listens at 127.0.0.1 port " + closedPort);
+                });
+    }
+
+    @Test
+    void anIpv6ReceiverIsNamedWithoutBrackets() throws Exception {
+        int port;
+        try (ServerSocket closed = new ServerSocket(0, 1, InetAddress.getByName("::1"))) {
+            port = closed.getLocalPort();
+        }
+        int closedPort = port;
+        assertThatThrownBy(() -> notifier.send(Defs.channel("name: hook\ntype: webhook\nurl: 'http://[::1]:" + closedPort
+                + "/hook'\n"), DOWN))
+                .isInstanceOfSatisfying(DeliveryException.class, e -> assertThat(e.getMessage()).isEqualTo(
+                        "delivering to the webhook http://[::1]:" + closedPort + "/*** failed: connection refused: nothing listens at ::1 port "
+                                + closedPort));
+    }
+
+    @Test
+    void aReceiverThatHangsUpIsSaidPlainly() throws Exception {
+        try (ServerSocket hangsUp = new ServerSocket(0, 10, InetAddress.getLoopbackAddress())) {
+            Thread.ofVirtual().start(() -> {
+                try (Socket s = hangsUp.accept()) {
+                    s.getInputStream().read(new byte[512]);
+                } catch (IOException ignored) {
+                    // closed by the test
+                }
+            });
+            assertThatThrownBy(() -> notifier.send(Defs.channel("name: hook\ntype: webhook\nurl: http://127.0.0.1:"
+                    + hangsUp.getLocalPort() + "/hook\n"), DOWN))
+                    .isInstanceOfSatisfying(DeliveryException.class, e -> assertThat(e.getMessage()).isEqualTo(
+                            "delivering to the webhook http://127.0.0.1:" + hangsUp.getLocalPort() + "/*** failed: 127.0.0.1 port "
+                                    + hangsUp.getLocalPort() + " closed the connection without answering"));
+        }
+    }
+
+    @Test
+    void anUntrustedCertificateIsSaidPlainly() throws Exception {
+        TestCertificates.Identity ca = TestCertificates.authority("Private Hook CA");
+        TestCertificates.Identity server = TestCertificates.server(ca, Instant.now().plus(Duration.ofDays(30)), "127.0.0.1", "localhost");
+        try (LoopbackHttp https = new LoopbackHttp(server.serverContext()).answer("/hook", 204, "")) {
+            assertThatThrownBy(() -> notifier.send(Defs.channel("name: hook\ntype: webhook\nurl: " + https.url("/hook") + "\n"), DOWN))
+                    .isInstanceOfSatisfying(DeliveryException.class, e -> assertThat(e.getMessage()).isEqualTo(
+                            "delivering to the webhook " + https.url("/***") + " failed: TLS: its certificate is not trusted"
+                                    + " (no authority this node trusts signed it)"));
+        }
     }
 }

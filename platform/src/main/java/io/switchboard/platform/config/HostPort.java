@@ -120,6 +120,76 @@ public record HostPort(String host, int port) {
 
     @Override
     public String toString() {
-        return hostForUrl() + ":" + port;
+        return format(host, port);
+    }
+
+    /**
+     * How an address and port are written wherever people or programs read them (API answers,
+     * logs, messages): {@code host:port}, an IPv6 literal in brackets and in its canonical text
+     * (RFC 5952 §4: lower case, no leading zeros, the longest run of zero groups as "::"), so that
+     * {@code 0:0:0:0:0:0:0:1} and port 5060 read {@code [::1]:5060} (RFC 3986 §3.2.2) and the port
+     * cannot be mistaken for a last group of the address. A host already in brackets, a host name
+     * and an IPv4 address are left as they are. No check of the host: it comes from a socket.
+     */
+    public static String format(String host, int port) {
+        if (host.indexOf(':') < 0 || host.startsWith("[")) {
+            return host + ":" + port;
+        }
+        return "[" + canonicalIpv6(host) + "]:" + port;
+    }
+
+    /**
+     * RFC 5952 §4 text of an IPv6 literal, its zone ({@code %eth0}) kept, except scope id 0, which
+     * is no zone (Netty's epoll sockets report {@code ::1} as {@code 0:0:0:0:0:0:0:1%0}); anything
+     * else unchanged.
+     */
+    static String canonicalIpv6(String literal) {
+        int percent = literal.indexOf('%');
+        String address = percent < 0 ? literal : literal.substring(0, percent);
+        if (!IPV6_CHARS.matcher(address).matches()) {
+            return literal;
+        }
+        byte[] bytes;
+        try {
+            // a literal with colons is parsed, never looked up in DNS
+            bytes = InetAddress.getByName(address).getAddress();
+        } catch (UnknownHostException e) {
+            return literal;
+        }
+        if (bytes.length != 16) {
+            return literal; // ::ffff:a.b.c.d comes back as IPv4: keep what was written
+        }
+        int[] groups = new int[8];
+        for (int i = 0; i < 8; i++) {
+            groups[i] = ((bytes[2 * i] & 0xff) << 8) | (bytes[2 * i + 1] & 0xff);
+        }
+        // §4.2.2, §4.2.3: the longest run of at least two zero groups, the first of equal runs
+        int bestStart = -1;
+        int bestLength = 1;
+        for (int i = 0; i < 8; ) {
+            int j = i;
+            while (j < 8 && groups[j] == 0) {
+                j++;
+            }
+            if (j - i > bestLength) {
+                bestStart = i;
+                bestLength = j - i;
+            }
+            i = j == i ? i + 1 : j;
+        }
+        StringBuilder text = new StringBuilder();
+        for (int i = 0; i < 8; i++) {
+            if (i == bestStart) {
+                text.append("::");
+                i += bestLength - 1;
+                continue;
+            }
+            if (!text.isEmpty() && text.charAt(text.length() - 1) != ':') {
+                text.append(':');
+            }
+            text.append(Integer.toHexString(groups[i]));
+        }
+        String zone = percent < 0 ? "" : literal.substring(percent);
+        return zone.equals("%0") ? text.toString() : text + zone;
     }
 }

@@ -358,12 +358,14 @@ public final class HttpServer implements Component {
 
     /** The bound plain HTTP address, with the real port. */
     public HostPort boundAddress() {
-        return new HostPort(address == null ? "none" : address.host(), port());
+        int port = port(); // throws when plain HTTP is off
+        return new HostPort(address.host(), port);
     }
 
     /** The bound HTTPS address, with the real port. */
     public HostPort boundHttpsAddress() {
-        return new HostPort(httpsAddress == null ? "none" : httpsAddress.host(), httpsPort());
+        int port = httpsPort(); // throws when HTTPS is off
+        return new HostPort(httpsAddress.host(), port);
     }
 
     /** {@code http://host:port}, for logs and tests. A wildcard host is shown as configured. */

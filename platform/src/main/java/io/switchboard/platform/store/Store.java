@@ -40,7 +40,11 @@ import org.slf4j.LoggerFactory;
  * holds one (it would wait for itself until the pool's connection timeout). The connection runs
  * in WAL mode with {@code synchronous=NORMAL} (durable across process crashes; a power loss may
  * roll back the last transactions), {@code busy_timeout=5000} (for outside readers such as the
- * {@code sqlite3} shell) and foreign keys on.
+ * {@code sqlite3} shell) and foreign keys on. Transactions begin IMMEDIATE: the CLI (or any other
+ * process) may write the same file while the node runs, and a deferred transaction that read a
+ * snapshot before the other process committed cannot write any more ({@code SQLITE_BUSY_SNAPSHOT},
+ * which {@code busy_timeout} does not wait out); an immediate one takes the write lock at its start
+ * and so waits its turn instead.
  *
  * <p><b>PostgreSQL.</b> An ordinary pool; concurrency is the database's business. No call waits
  * forever on a database that has gone silent (connections open, nothing answered): pgjdbc gets a
@@ -124,6 +128,7 @@ public final class Store implements AutoCloseable {
             hikari.addDataSourceProperty("synchronous", "NORMAL");
             hikari.addDataSourceProperty("busy_timeout", "5000");
             hikari.addDataSourceProperty("foreign_keys", "true");
+            hikari.addDataSourceProperty("transaction_mode", "IMMEDIATE");
             // The single connection lives as long as the node; recycling it gains nothing.
             hikari.setMaxLifetime(0);
             hikari.setIdleTimeout(0);

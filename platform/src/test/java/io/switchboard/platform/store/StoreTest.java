@@ -117,6 +117,37 @@ class StoreTest {
                 .hasMessageNotContaining("secret");
     }
 
+    /**
+     * The CLI writes the node's SQLite file from a second process: a transaction that read before
+     * the other process committed must still be able to write (it waits for the lock instead of
+     * failing with SQLITE_BUSY_SNAPSHOT).
+     */
+    @Test
+    void twoProcessesWritingOneSqliteFileWaitForEachOtherInsteadOfFailing() throws Exception {
+        StoreSettings file = new StoreSettings("jdbc:sqlite:" + dir.resolve("shared.db"), null, null);
+        try (Store node = Store.open(file); Store cli = Store.open(file)) {
+            node.migrate("notes");
+            java.util.concurrent.CompletableFuture<Void> cliWrite = new java.util.concurrent.CompletableFuture<>();
+            node.jdbi().useTransaction(h -> {
+                h.createQuery("select count(*) from test_notes").mapTo(Integer.class).one();
+                Thread.ofVirtual().start(() -> {
+                    try {
+                        cli.jdbi().useHandle(c -> c.execute("insert into test_notes (id, body, author) values (2, 'cli', 'op')"));
+                        cliWrite.complete(null);
+                    } catch (RuntimeException e) {
+                        cliWrite.completeExceptionally(e);
+                    }
+                });
+                Thread.sleep(300); // the other process's write is under way (or already committed, before the fix)
+                h.execute("insert into test_notes (id, body, author) values (1, 'node', 'sb')");
+            });
+            cliWrite.get(10, java.util.concurrent.TimeUnit.SECONDS);
+            Integer rows = node.jdbi().withHandle(h -> h.createQuery("select count(*) from test_notes")
+                    .mapTo(Integer.class).one());
+            assertThat(rows).isEqualTo(2);
+        }
+    }
+
     @Test
     void closedStoreIsNotReachable() throws Exception {
         Store store = open("sqlite");

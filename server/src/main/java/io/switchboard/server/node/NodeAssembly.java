@@ -1,5 +1,6 @@
 package io.switchboard.server.node;
 
+import io.micrometer.core.instrument.Gauge;
 import io.switchboard.chat.Chat;
 import io.switchboard.monitor.Monitor;
 import io.switchboard.telephony.Telephony;
@@ -48,6 +49,11 @@ public final class NodeAssembly {
     public static Node create(NodeConfig config, List<NodeModule> modules) {
         Node node = new Node(config, modules);
         node.http().addRoutes(new NodeInfoRoutes(node));
+        // /readyz as a meter, for alerting rules (dist/prometheus): a node that is up but not ready
+        // shows only here, since Prometheus's own `up` stays 1.
+        Gauge.builder("switchboard.node.ready", node.readiness(), readiness -> readiness.isReady() ? 1 : 0)
+                .description("1 when /readyz answers 200; 0 while starting, draining or with a failing check")
+                .register(node.metrics().registry());
         reportSipListeners(config, modules);
         return node;
     }

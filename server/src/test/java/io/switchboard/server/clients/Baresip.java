@@ -90,13 +90,28 @@ public final class Baresip implements AutoCloseable {
                     .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
                     .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
                     .start();
+            Socket control;
             try {
-                Socket control = connect(process, controlPort);
-                return new Baresip(user, dir, process, control);
+                control = connect(process, controlPort);
             } catch (IOException e) {
                 last = e;
                 stop(process);
+                continue;
             }
+            // Between freeTcpPort() and baresip's bind another process may have taken the port:
+            // then this connection reaches it, not our baresip. Only a reply naming this account counts.
+            Baresip phone = new Baresip(user, dir, process, control);
+            String info;
+            try {
+                info = phone.reginfo();
+            } catch (AssertionError | IOException e) {
+                info = "no reply: " + e.getMessage();
+            }
+            if (info.contains("sip:" + user + "@")) {
+                return phone;
+            }
+            last = new IOException("control port " + controlPort + " answered for another account: " + info);
+            phone.close();
         }
         throw new IOException("baresip for " + user + " did not open its control port; log " + dir.resolve("baresip.log")
                 + ":\n" + tail(dir.resolve("baresip.log")), last);
@@ -130,11 +145,12 @@ public final class Baresip implements AutoCloseable {
             if (!process.isAlive()) {
                 throw new IOException("baresip exited with " + process.exitValue());
             }
+            Socket socket = new Socket();
             try {
-                Socket socket = new Socket();
                 socket.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 500);
                 return socket;
             } catch (IOException notYet) {
+                socket.close();
                 Thread.sleep(50);
             }
         }
@@ -150,14 +166,18 @@ public final class Baresip implements AutoCloseable {
         long end = System.nanoTime() + timeout.toNanos();
         String info = "";
         while (System.nanoTime() < end) {
-            // "> sip:alice@example.org   OK   Expires 600s", with colour codes around the state
-            info = command("reginfo", null).path("data").asText().replaceAll("\u001B\\[[;0-9]*m", "");
+            info = reginfo();
             if (Pattern.compile("\\sOK\\s").matcher(info).find()) {
                 return;
             }
             Thread.sleep(200);
         }
         throw new AssertionError("baresip " + user + " not registered after " + timeout + ": " + info + "\n" + describe());
+    }
+
+    /** The {@code reginfo} text, colour codes removed: "> sip:alice@example.org   OK   Expires 600s". */
+    private String reginfo() throws IOException, InterruptedException {
+        return command("reginfo", null).path("data").asText().replaceAll("\u001B\\[[;0-9]*m", "");
     }
 
     /** Calls {@code uri} (through the outbound proxy). */

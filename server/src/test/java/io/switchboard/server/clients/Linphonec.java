@@ -99,10 +99,15 @@ public final class Linphonec implements AutoCloseable {
                 .redirectErrorStream(true);
         builder.environment().put("HOME", home.toString());
         Linphonec phone = new Linphonec(user, dir, builder.start());
-        phone.send("soundcard use files");
-        phone.send("play " + tone);
-        if (autoAnswer) {
-            phone.send("autoanswer enable");
+        try {
+            phone.send("soundcard use files");
+            phone.send("play " + tone);
+            if (autoAnswer) {
+                phone.send("autoanswer enable");
+            }
+        } catch (IOException | RuntimeException e) {
+            phone.close(); // started but cannot be driven: end it here, as the caller never gets it
+            throw e;
         }
         return phone;
     }

@@ -119,6 +119,38 @@ class NodeStartTest {
         assertThat(response.statusCode()).isEqualTo(200);
         assertThat(response.headers().firstValue("Content-Type").orElseThrow()).startsWith("text/plain; version=0.0.4");
         assertThat(response.body()).contains("jvm_memory_used_bytes", "jvm_gc_", "hikaricp_connections");
+        assertThat(response.body()).contains("\nswitchboard_node_ready 1.0\n");
+    }
+
+    /**
+     * Every meter dist/prometheus/switchboard-rules.yml alerts on exists on a node's /metrics, so
+     * that renaming a meter breaks this test, not the alerting. A few meters appear only once they
+     * have something to count or only on some nodes; they are named here with the reason.
+     */
+    @Test
+    void everyMeterTheAlertingRulesNameIsExposed() throws Exception {
+        Map<String, String> appearLater = Map.of(
+                "switchboard_http_errors_total", "registered per status at the first error answer",
+                "switchboard_sip_dropped_total", "registered per reason at the first drop",
+                "switchboard_bus_connected", "only on nodes with a RabbitMQ bus (bus.url)",
+                "switchboard_bus_dropped_total", "only on nodes with a RabbitMQ bus (bus.url)",
+                "switchboard_monitor_notifications_failed_total", "registered per channel at the first failure",
+                "up", "Prometheus's own");
+        String rules = Files.readString(Path.of("..", "dist", "prometheus", "switchboard-rules.yml"));
+        java.util.Set<String> named = new java.util.TreeSet<>();
+        java.util.regex.Matcher expr = java.util.regex.Pattern.compile("\\b(up|(?:switchboard|hikaricp|jvm)_[a-z_]+)\\b")
+                .matcher(rules.replaceAll("(?m)^\\s*(#|summary:|description:).*$", ""));
+        while (expr.find()) {
+            named.add(expr.group(1));
+        }
+        assertThat(named).contains("switchboard_node_ready", "switchboard_sip_registered_contacts", "hikaricp_connections_pending");
+        String metrics = get("/metrics").body();
+        for (String meter : named) {
+            if (!appearLater.containsKey(meter)) {
+                assertThat(metrics).as("/metrics has %s, which the alerting rules use", meter)
+                        .containsPattern("(?m)^" + meter + "[{ ]");
+            }
+        }
     }
 
     @Test

@@ -73,6 +73,44 @@ class AuthenticatedCallTest {
         }
     }
 
+    /**
+     * RFC 7616 §3.4.6: credentials that sign the node's address (as SIPp's do) name no callee, so the
+     * node takes them only with a nonce from its challenge to the same Request-URI. An eavesdropper
+     * who copies alice's credentials from her call to one number into a call to another, and gets
+     * there first, receives a fresh 407 (stale=true, the digest was right) and no call; alice's own
+     * request still goes through.
+     */
+    @Test
+    void nodeSignedCredentialsCapturedOnOneCallCannotCallAnotherNumber() throws Exception {
+        node = new TelephonyNode(dir, Map.of());
+        addAccount("alice", "secret-alice", null);
+        int port = node.sipPort(Transport.UDP);
+        double before = orZero(node.metric("switchboard_sip_auth_failures_total{reason=\"nonce_for_other_uri\"}"));
+        try (SipPhone alice = SipPhone.udp("alice", "intercom.test", port);
+             SipPhone eavesdropper = SipPhone.udp("alice", "intercom.test", port)) {
+            SipPhone.Call first = alice.call("sip:nobody@intercom.test");
+            first.invite(null);
+            SipResponse challenge = first.awaitFinal();
+            SipPhone.Call signed = alice.call("sip:nobody@intercom.test");
+            String captured = signed.proxyAuthorization(challenge, "secret-alice", "sip:127.0.0.1:" + port);
+
+            SipPhone.Call elsewhere = eavesdropper.call("sip:somebody-else@intercom.test");
+            elsewhere.invite(captured);
+            SipResponse refused = elsewhere.awaitFinal();
+            assertThat(refused.status()).isEqualTo(407);
+            assertThat(refused.headers().fields("Proxy-Authenticate")).singleElement().asString().contains("stale=true");
+            assertThat(node.metric("switchboard_sip_auth_failures_total{reason=\"nonce_for_other_uri\"}"))
+                    .isEqualTo(before + 1);
+
+            signed.invite(captured);
+            assertThat(signed.awaitFinal().status()).as("authenticated, then routed").isEqualTo(404);
+        }
+    }
+
+    private static double orZero(double value) {
+        return Double.isNaN(value) ? 0 : value;
+    }
+
     private static SipResponse callSigning(SipPhone phone, String digestUri) throws Exception {
         SipPhone.Call first = phone.call("sip:nobody@intercom.test");
         first.invite(null);

@@ -39,6 +39,8 @@ final class SipPhone implements AutoCloseable {
     private final WebSocket ws;
     private final java.net.Socket tcp;
     private final InetSocketAddress server;
+    /** The loopback address this phone uses: 127.0.0.1, or ::1 for {@link #udp6}. */
+    private final InetAddress loopback;
     private final LinkedBlockingQueue<SipMessage> inbox = new LinkedBlockingQueue<>();
     private final List<SipMessage> seen = Collections.synchronizedList(new ArrayList<>());
     private final Thread receiver;
@@ -50,21 +52,29 @@ final class SipPhone implements AutoCloseable {
 
     /** A UDP phone talking to the node's UDP port. */
     static SipPhone udp(String user, String domain, int serverPort) throws IOException {
-        return new SipPhone(user, domain, serverPort, null, false);
+        return new SipPhone(user, domain, serverPort, null, false, InetAddress.getLoopbackAddress());
+    }
+
+    /** A UDP phone on ::1 talking to the node's UDP port on ::1. */
+    static SipPhone udp6(String user, String domain, int serverPort) throws IOException {
+        return new SipPhone(user, domain, serverPort, null, false, InetAddress.getByName("::1"));
     }
 
     /** A phone on one TCP connection to the node, which must reach it over that same connection. */
     static SipPhone tcp(String user, String domain, int serverPort) throws IOException {
-        return new SipPhone(user, domain, serverPort, null, true);
+        return new SipPhone(user, domain, serverPort, null, true, InetAddress.getLoopbackAddress());
     }
 
     /** A browser-style phone on the node's WebSocket endpoint, subprotocol "sip". */
     static SipPhone webSocket(String user, String domain, String httpBaseUrl) throws Exception {
-        return new SipPhone(user, domain, -1, httpBaseUrl.replace("http://", "ws://") + "/sip", false);
+        return new SipPhone(user, domain, -1, httpBaseUrl.replace("http://", "ws://") + "/sip", false,
+                InetAddress.getLoopbackAddress());
     }
 
-    private SipPhone(String user, String domain, int serverPort, String wsUrl, boolean overTcp) throws IOException {
+    private SipPhone(String user, String domain, int serverPort, String wsUrl, boolean overTcp, InetAddress loopback)
+            throws IOException {
         this.user = user;
+        this.loopback = loopback;
         this.domain = domain;
         this.webSocket = wsUrl != null;
         if (overTcp) {
@@ -77,8 +87,8 @@ final class SipPhone implements AutoCloseable {
         }
         tcp = null;
         if (wsUrl == null) {
-            socket = new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
-            server = new InetSocketAddress(InetAddress.getLoopbackAddress(), serverPort);
+            socket = new DatagramSocket(new InetSocketAddress(loopback, 0));
+            server = new InetSocketAddress(loopback, serverPort);
             ws = null;
             receiver = Thread.ofPlatform().daemon().name("phone-" + user).start(this::receiveUdp);
         } else {
@@ -162,14 +172,20 @@ final class SipPhone implements AutoCloseable {
     }
 
     String host() {
-        return webSocket ? wsHost : "127.0.0.1";
+        // RFC 3261 §25.1: an IPv6 reference in a URI or Via is in brackets
+        return webSocket ? wsHost : loopback instanceof java.net.Inet6Address ? "[::1]" : "127.0.0.1";
     }
 
     String sentBy() {
         if (tcp != null) {
-            return "127.0.0.1:" + tcp.getLocalPort();
+            return host() + ":" + tcp.getLocalPort();
         }
-        return webSocket ? wsHost : "127.0.0.1:" + socket.getLocalPort();
+        return webSocket ? wsHost : host() + ":" + socket.getLocalPort();
+    }
+
+    /** The local port of this phone's socket (UDP or TCP). */
+    int localPort() {
+        return tcp != null ? tcp.getLocalPort() : socket.getLocalPort();
     }
 
     String contact() {

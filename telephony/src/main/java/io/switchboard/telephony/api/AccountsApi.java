@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import io.switchboard.platform.auth.AdminAuth;
+import io.switchboard.platform.config.HostPort;
 import io.switchboard.platform.http.ApiProblem;
 import io.switchboard.platform.http.RequestBodies;
 import io.switchboard.telephony.DirectoryUpdates;
@@ -137,7 +138,7 @@ public final class AccountsApi {
             v.put("expiresInSeconds", b.remainingSeconds(now));
             v.put("q", b.qValue() / 1000.0);
             v.put("transport", b.transport());
-            v.put("source", b.remoteAddress() + ":" + b.remotePort());
+            v.put("source", HostPort.format(b.remoteAddress(), b.remotePort()));
             v.put("userAgent", b.userAgent());
             v.put("registeredAt", Instant.ofEpochMilli(b.registeredAtMillis()).toString());
             out.add(v);

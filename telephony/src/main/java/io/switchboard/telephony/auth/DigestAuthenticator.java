@@ -5,12 +5,15 @@ import io.switchboard.telephony.accounts.Account;
 import io.switchboard.telephony.accounts.AccountDirectory;
 import io.switchboard.telephony.accounts.DigestAlgorithm;
 
-import java.security.MessageDigest;
 import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.SecureRandom;
 import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
-import java.util.function.Predicate;
 
 /**
  * SIP digest authentication (RFC 3261 §22.4 with RFC 7616 and RFC 8760): builds challenges and
@@ -22,46 +25,79 @@ public final class DigestAuthenticator {
     private final AccountDirectory accounts;
     private final NonceService nonces;
     private final DigestPolicy policy;
-    private final Predicate<SipUri> thisNode;
+    private final SipListeners listeners;
     private final String opaque;
+    /** Stands in for an unknown user's HA1, so the response is computed for every name alike. */
+    private final Map<DigestAlgorithm, String> unknownUserHa1 = new EnumMap<>(DigestAlgorithm.class);
 
     /**
-     * {@code WRONG_ALGORITHM}: credentials computed with an algorithm the account is not challenged
-     * with (a device that cached an old challenge, or a downgrade attempt); answered with a fresh challenge.
+     * {@code WRONG_ALGORITHM}: credentials computed with an algorithm the name is not challenged
+     * with (a device that cached an old challenge, or a downgrade attempt); {@code NONCE_FOR_OTHER_URI}:
+     * credentials signing this node rather than the Request-URI, with a nonce from a challenge to
+     * another Request-URI. Both are answered with a fresh challenge.
      */
-    public enum Status { OK, NO_CREDENTIALS, STALE, WRONG_PASSWORD, UNKNOWN_USER, REPLAYED, BAD_CREDENTIALS, WRONG_ALGORITHM }
+    public enum Status {
+        OK, NO_CREDENTIALS, STALE, WRONG_PASSWORD, UNKNOWN_USER, REPLAYED, BAD_CREDENTIALS, WRONG_ALGORITHM,
+        NONCE_FOR_OTHER_URI;
 
-    /** The result of a check; {@code account} is set when the status is OK. */
-    public record Outcome(Status status, Account account, String reason) {
+        /** The {@code reason} tag of {@code switchboard.sip.auth.failures} for this outcome. */
+        public String meterReason() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+    }
+
+    /**
+     * The result of a check; {@code account} is set when the status is OK. {@code stale}: the fresh
+     * challenge says {@code stale=true}, because the digest itself was right and only its nonce could
+     * not be used (RFC 7616 §3.3), so the device retries without asking its user.
+     */
+    public record Outcome(Status status, Account account, String reason, boolean stale) {
+        public Outcome(Status status, Account account, String reason) {
+            this(status, account, reason, false);
+        }
+
         public boolean isOk() {
             return status == Status.OK;
         }
     }
 
+    /** Where this node listens for SIP: what a digest-uri naming the node may name besides its domain. */
+    public interface SipListeners {
+        /** True when the URI's host is an address of this node and its port (5060 when absent) one of its SIP listeners'. */
+        boolean isSipListener(SipUri uri);
+
+        /** True when one of this node's SIP listeners (not its HTTP port) has this port. */
+        boolean isSipPort(int port);
+    }
+
     /**
-     * @param thisNode whether a digest-uri names this node itself (one of its domains, or an address
-     *                 and port it listens on): such a uri is accepted besides the Request-URI
+     * @param listeners this node's SIP listeners: a digest-uri naming one of them (or the realm's
+     *                  domain) is accepted besides the Request-URI, under the nonce rule of {@link #verify}
      */
     public DigestAuthenticator(AccountDirectory accounts, NonceService nonces, DigestPolicy policy,
-                               Predicate<SipUri> thisNode) {
+                               SipListeners listeners) {
         this.accounts = accounts;
         this.nonces = nonces;
         this.policy = policy;
-        this.thisNode = thisNode;
-        this.opaque = Long.toHexString(new java.security.SecureRandom().nextLong());
+        this.listeners = listeners;
+        SecureRandom random = new SecureRandom();
+        this.opaque = Long.toHexString(random.nextLong());
+        for (DigestAlgorithm algorithm : DigestAlgorithm.values()) {
+            unknownUserHa1.put(algorithm, algorithm.hash("unknown:" + random.nextLong()));
+        }
     }
 
     /**
      * The challenge header values for a request naming {@code username} in {@code realm}: one per
      * algorithm the policy gives that account (one, unless the node was configured with several),
-     * all with one fresh nonce (RFC 8760 §2.4), {@code qop="auth"} (RFC 7616 §3.3) and
-     * {@code stale=true} when the device's nonce merely expired (RFC 7616 §3.3: retry without
-     * asking the user).
+     * all with one fresh nonce (RFC 8760 §2.4) bound to the request's Request-URI, {@code qop="auth"}
+     * (RFC 7616 §3.3) and {@code stale=true} when the device's digest was right but its nonce
+     * unusable (RFC 7616 §3.3: retry without asking the user).
      */
-    public List<String> challenges(String realm, String username, boolean stale) {
+    public List<String> challenges(String realm, String username, boolean stale, SipUri requestUri) {
         Account account = username == null ? null : accounts.lookup(username, realm).orElse(null);
         List<DigestAlgorithm> algorithms = policy.algorithmsFor(account, realm);
-        String nonce = nonces.issue();
+        String nonce = nonces.issue(resource(requestUri));
         List<String> values = new ArrayList<>(algorithms.size());
         for (DigestAlgorithm algorithm : algorithms) {
             values.add("Digest realm=\"" + realm + "\", nonce=\"" + nonce + "\", opaque=\"" + opaque
@@ -72,13 +108,19 @@ public final class DigestAuthenticator {
 
     /**
      * Checks credentials for a request.
+     * <p>
+     * A name that is no account is answered exactly as a wrong password is, at every step (same
+     * outcome for a wrong algorithm, a forged, stale or misbound nonce, a wrong response), and after
+     * the same work: the algorithm comes from the policy for the name's domain, the response is
+     * computed against a stand-in HA1, and the nonce is checked, so user names cannot be probed. Only
+     * an account's own digest choice differs from its domain's, as its challenge shows anyway.
      *
      * @param header the Authorization (or Proxy-Authorization) value whose realm is ours, or null
      * @param realm  the realm the request must authenticate in
      * @param method the request method (A2 = method ":" digest-uri, RFC 7616 §3.4.3)
-     * @param requestUri the request's Request-URI: the digest-uri must name it (RFC 7616 §3.4.6, RFC 2617
-     *                   §3.2.2.5), so a response captured for one request cannot authorise another, or
-     *                   name this node itself (as SIPp and some phones sign an INVITE to a user)
+     * @param requestUri the request's Request-URI: the digest-uri must name it (any valid nonce), or
+     *                   name this node (the realm's domain, or an address and port of a SIP listener)
+     *                   with a nonce issued in a challenge to this same Request-URI; RFC 7616 §3.4.6
      */
     public Outcome verify(String header, String realm, String method, SipUri requestUri) {
         if (header == null) {
@@ -108,40 +150,40 @@ public final class DigestAuthenticator {
         if (credentials.cnonce() == null || credentials.nc() == null) {
             return new Outcome(Status.BAD_CREDENTIALS, null, "qop=auth needs cnonce and nc");
         }
-        if (!acceptableUri(credentials.uri(), requestUri)) {
+        UriKind uriKind = uriKind(credentials.uri(), requestUri, realm);
+        if (uriKind == UriKind.NEITHER) {
             return new Outcome(Status.BAD_CREDENTIALS, null, "digest uri names neither the Request-URI nor this node");
         }
-        Account account = accounts.lookup(credentials.username(), realm).orElse(null);
-        if (account == null || !account.domain().equalsIgnoreCase(realm)) {
-            return new Outcome(Status.UNKNOWN_USER, null, "unknown user " + credentials.username());
-        }
+        Account account = accounts.lookup(credentials.username(), realm)
+                .filter(a -> a.domain().equalsIgnoreCase(realm)).orElse(null);
         if (!policy.algorithmsFor(account, realm).contains(algorithm)) {
-            // Only the algorithms this account is challenged with count: an account marked SHA-256
-            // must not be reachable through MD5 (a downgrade, RFC 7616 §5.8)
-            return new Outcome(Status.WRONG_ALGORITHM, null, account.address() + " is not challenged with "
-                    + algorithm.token());
+            // Only the algorithms this name is challenged with count: an account marked SHA-256 must
+            // not be reachable through MD5 (a downgrade, RFC 7616 §5.8)
+            return new Outcome(Status.WRONG_ALGORITHM, null, credentials.username() + "@" + realm
+                    + " is not challenged with " + algorithm.token());
         }
+        String ha1 = account == null ? unknownUserHa1.get(algorithm) : account.ha1(algorithm);
         String ha2 = algorithm.hash(method + ":" + credentials.uri());
-        String expected = algorithm.hash(account.ha1(algorithm) + ":" + credentials.nonce() + ":" + credentials.nc()
-                + ":" + credentials.cnonce() + ":" + qop.toLowerCase(java.util.Locale.ROOT) + ":" + ha2);
-        boolean match = MessageDigest.isEqual(expected.getBytes(StandardCharsets.US_ASCII),
-                credentials.response().toLowerCase(java.util.Locale.ROOT).getBytes(StandardCharsets.US_ASCII));
-        // Check the nonce only after the response: a wrong password must not burn the nonce-count
-        NonceService.Check nonce = nonces.check(credentials.nonce(), match ? credentials.nc() : null);
-        switch (nonce) {
-            case INVALID:
-                return new Outcome(Status.NO_CREDENTIALS, null, "nonce not issued by this server");
-            case STALE:
-                return new Outcome(Status.STALE, null, "nonce expired");
-            case REPLAYED:
-                return new Outcome(Status.REPLAYED, null, "nonce-count replayed");
-            default:
-                break;
-        }
-        if (!match) {
-            return new Outcome(Status.WRONG_PASSWORD, account, "wrong password for " + account.address());
-        }
-        return new Outcome(Status.OK, account, "ok");
+        String expected = algorithm.hash(ha1 + ":" + credentials.nonce() + ":" + credentials.nc()
+                + ":" + credentials.cnonce() + ":" + qop.toLowerCase(Locale.ROOT) + ":" + ha2);
+        boolean match = account != null & MessageDigest.isEqual(expected.getBytes(StandardCharsets.US_ASCII),
+                credentials.response().toLowerCase(Locale.ROOT).getBytes(StandardCharsets.US_ASCII));
+        Outcome refused = account == null
+                ? new Outcome(Status.UNKNOWN_USER, null, "unknown user " + credentials.username())
+                : new Outcome(Status.WRONG_PASSWORD, account, "wrong password for " + account.address());
+        // The nonce is checked only after the response, so a wrong password does not use up a count;
+        // a uri naming the node counts only with a nonce from a challenge to this Request-URI
+        NonceService.Check nonce = nonces.check(credentials.nonce(), match ? credentials.nc() : null,
+                uriKind == UriKind.THIS_NODE ? resource(requestUri) : null);
+        return switch (nonce) {
+            case INVALID -> new Outcome(Status.NO_CREDENTIALS, null, "nonce not issued by this server");
+            // RFC 7616 §3.3: stale only when the digest is valid; otherwise it is a wrong password
+            case STALE -> match ? new Outcome(Status.STALE, null, "nonce expired", true) : refused;
+            case OTHER_URI -> new Outcome(Status.NONCE_FOR_OTHER_URI, null,
+                    "digest uri names this node, nonce was issued for another Request-URI", match);
+            case REPLAYED -> new Outcome(Status.REPLAYED, null, "nonce-count replayed");
+            case VALID -> match ? new Outcome(Status.OK, account, "ok") : refused;
+        };
     }
 
     /**
@@ -152,44 +194,67 @@ public final class DigestAuthenticator {
         if (headerValues.size() <= 1) {
             return headerValues.isEmpty() ? null : headerValues.get(0);
         }
-        String needle = "realm=\"" + realm.toLowerCase(java.util.Locale.ROOT) + "\"";
+        String needle = "realm=\"" + realm.toLowerCase(Locale.ROOT) + "\"";
         for (String value : headerValues) {
-            if (value.toLowerCase(java.util.Locale.ROOT).contains(needle)) {
+            if (value.toLowerCase(Locale.ROOT).contains(needle)) {
                 return value;
             }
         }
         return headerValues.get(0);
     }
 
+    /** What a digest-uri names, of what the server accepts. */
+    private enum UriKind { REQUEST_URI, THIS_NODE, NEITHER }
+
     /**
-     * The digest-uri names the Request-URI (scheme, user, host and port compared: devices differ in
-     * how they write parameters and escapes), or, without a user part, this node itself: RFC 7616
-     * §3.4.6 leaves it to the server to accept a uri naming the same resource, and RFC 3261 §22.4
-     * signs what the client sends to; SIPp signs {@code sip:127.0.0.1:5060} on an INVITE to a user,
-     * which Kamailio accepts. A response captured for this node authorises only requests to it.
+     * RFC 7616 §3.4.6: the server must make sure the digest-uri names the same resource as the
+     * Request-Line, so that credentials captured for one request cannot authorise another.
+     * {@code REQUEST_URI}: it is the Request-URI (scheme, user, host and port compared: devices differ
+     * in how they write parameters and escapes); any valid nonce will do. {@code THIS_NODE}: without
+     * a user part, it names the realm's domain (no port, or a SIP listener's port) or an address and
+     * port of a SIP listener of this node — SIPp signs {@code sip:127.0.0.1:5060} on an INVITE to a
+     * user, and Kamailio accepts it. Such a uri says nothing about the callee, so {@link #verify}
+     * takes it only with a nonce issued in a challenge to this same Request-URI: a credential captured
+     * on a call to one user cannot place a call to another. {@code NEITHER}: refused with 400.
      */
-    private boolean acceptableUri(String digestUri, SipUri requestUri) {
+    private UriKind uriKind(String digestUri, SipUri requestUri, String realm) {
         if (digestUri == null) {
-            return false;
+            return UriKind.NEITHER;
         }
         if (digestUri.equalsIgnoreCase(requestUri.toString())) {
-            return true;
+            return UriKind.REQUEST_URI;
         }
         SipUri parsed;
         try {
             parsed = SipUri.parse(digestUri);
         } catch (RuntimeException e) {
-            return false;
+            return UriKind.NEITHER;
         }
         if (!parsed.isSip()) {
-            return false;
+            return UriKind.NEITHER;
         }
         if (parsed.scheme().equalsIgnoreCase(requestUri.scheme())
                 && Objects.equals(parsed.user(), requestUri.user())
                 && parsed.host().equalsIgnoreCase(requestUri.host())
                 && parsed.port() == requestUri.port()) {
-            return true;
+            return UriKind.REQUEST_URI;
         }
-        return parsed.user() == null && thisNode.test(parsed);
+        if (parsed.user() != null) {
+            return UriKind.NEITHER;
+        }
+        boolean node = parsed.host().equalsIgnoreCase(realm)
+                ? parsed.port() <= 0 || listeners.isSipPort(parsed.port())
+                : listeners.isSipListener(parsed);
+        return node ? UriKind.THIS_NODE : UriKind.NEITHER;
+    }
+
+    /** The Request-URI a nonce is bound to: the parts {@link #uriKind} compares, so equal there means equal here. */
+    private static String resource(SipUri uri) {
+        if (!uri.isSip()) {
+            return uri.toString();
+        }
+        String user = uri.user();
+        return uri.scheme().toLowerCase(Locale.ROOT) + ":" + (user == null ? "" : user + "@")
+                + uri.host().toLowerCase(Locale.ROOT) + ":" + uri.port();
     }
 }

@@ -3,11 +3,13 @@ package io.switchboard.telephony.auth;
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
 import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.Base64;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
@@ -15,9 +17,12 @@ import java.util.concurrent.atomic.AtomicLongArray;
 /**
  * Issues digest nonces and checks them without a table of outstanding nonces.
  * <p>
- * A nonce is {@code index(8) | issued-at seconds(4) | HMAC-SHA256(key, index | issued-at)[0..12]},
- * base64url: the HMAC proves this node issued it, the time makes it expire (then the device is told
- * {@code stale=true} and retries without asking its user, RFC 7616 §3.3), and the index addresses
+ * A nonce is {@code index(8) | issued-at seconds(4) | uri-tag(8) | HMAC-SHA256(key, 0 | index |
+ * issued-at | uri-tag)[0..12]}, base64url (43 characters): the HMAC proves this node issued it, the
+ * time makes it expire (then the device is told {@code stale=true} and retries without asking its
+ * user, RFC 7616 §3.3), the uri-tag ({@code HMAC-SHA256(key, 1 | index | Request-URI)[0..8]}) records
+ * which Request-URI the challenge answered, so the server can tell whether credentials signing some
+ * other uri were computed for this very request (RFC 7616 §3.4.6), and the index addresses
  * one slot of a fixed ring holding the highest nonce-count seen for that nonce, so a replayed
  * nc is refused (RFC 7616 §3.4 nc). The ring has bounded memory whatever the load: when more than
  * {@code ringSize} nonces were issued since one, that one's slot is reused and it counts as stale.
@@ -25,6 +30,8 @@ import java.util.concurrent.atomic.AtomicLongArray;
  */
 public final class NonceService {
     private static final int HMAC_BYTES = 12;
+    private static final int URI_TAG_BYTES = 8;
+    private static final int HEADER_BYTES = 8 + 4 + URI_TAG_BYTES;
 
     private final Clock clock;
     private final Duration lifetime;
@@ -34,7 +41,11 @@ public final class NonceService {
     private final int ringSize;
     private final ThreadLocal<Mac> macs;
 
-    public enum Check { VALID, STALE, REPLAYED, INVALID }
+    /**
+     * {@code OTHER_URI}: a valid, fresh nonce, but issued in a challenge to another Request-URI than
+     * the one {@link #check} was asked to require.
+     */
+    public enum Check { VALID, STALE, REPLAYED, INVALID, OTHER_URI }
 
     public NonceService(Clock clock, Duration lifetime, int ringSize) {
         this(clock, lifetime, ringSize, randomKey());
@@ -67,46 +78,58 @@ public final class NonceService {
         return key;
     }
 
-    public String issue() {
+    /**
+     * A fresh nonce for a challenge to a request.
+     *
+     * @param requestUri the challenged request's Request-URI, in the canonical form the caller also
+     *                   passes to {@link #check}
+     */
+    public String issue(String requestUri) {
         long index = counter.incrementAndGet();
         highestNc.set(slot(index), 0);
         int issuedAt = (int) (clock.millis() / 1000);
-        ByteBuffer buffer = ByteBuffer.allocate(12 + HMAC_BYTES);
-        buffer.putLong(index).putInt(issuedAt);
-        buffer.put(mac(index, issuedAt), 0, HMAC_BYTES);
+        ByteBuffer buffer = ByteBuffer.allocate(HEADER_BYTES + HMAC_BYTES);
+        buffer.putLong(index).putInt(issuedAt).put(uriTag(index, requestUri));
+        buffer.put(mac(buffer.array(), HEADER_BYTES), 0, HMAC_BYTES);
         return Base64.getUrlEncoder().withoutPadding().encodeToString(buffer.array());
     }
 
     /**
      * Checks a nonce and, for a valid one, records the nonce-count.
      *
-     * @param nc the nonce-count as sent (8 hex digits), or null when the client used no qop
+     * @param nc         the nonce-count as sent (8 hex digits), or null to check the nonce without
+     *                   recording a count (credentials that did not verify must not use one up)
+     * @param requestUri null when any Request-URI will do; else the nonce must have been issued in a
+     *                   challenge to this one (canonical form, as given to {@link #issue}), otherwise
+     *                   {@link Check#OTHER_URI}
      */
-    public Check check(String nonce, String nc) {
+    public Check check(String nonce, String nc, String requestUri) {
         byte[] raw;
         try {
             raw = Base64.getUrlDecoder().decode(nonce);
         } catch (IllegalArgumentException e) {
             return Check.INVALID;
         }
-        if (raw.length != 12 + HMAC_BYTES) {
+        if (raw.length != HEADER_BYTES + HMAC_BYTES) {
+            return Check.INVALID;
+        }
+        byte[] expected = mac(raw, HEADER_BYTES);
+        if (!MessageDigest.isEqual(Arrays.copyOf(expected, HMAC_BYTES), Arrays.copyOfRange(raw, HEADER_BYTES, raw.length))) {
             return Check.INVALID;
         }
         ByteBuffer buffer = ByteBuffer.wrap(raw);
         long index = buffer.getLong();
         int issuedAt = buffer.getInt();
-        byte[] expected = mac(index, issuedAt);
-        byte[] given = new byte[HMAC_BYTES];
-        buffer.get(given);
-        if (!MessageDigest.isEqual(java.util.Arrays.copyOf(expected, HMAC_BYTES), given)) {
-            return Check.INVALID;
-        }
         long ageSeconds = clock.millis() / 1000 - Integer.toUnsignedLong(issuedAt);
         if (ageSeconds > lifetime.toSeconds() || ageSeconds < -5) {
             return Check.STALE;
         }
         if (counter.get() - index >= ringSize) {
             return Check.STALE; // its slot was reused by a newer nonce
+        }
+        if (requestUri != null && !MessageDigest.isEqual(uriTag(index, requestUri),
+                Arrays.copyOfRange(raw, 12, HEADER_BYTES))) {
+            return Check.OTHER_URI; // checked before the count, so a refused request uses none up
         }
         if (nc == null) {
             return Check.VALID;
@@ -133,9 +156,20 @@ public final class NonceService {
         return (int) Long.remainderUnsigned(index, ringSize);
     }
 
-    private byte[] mac(long index, int issuedAt) {
+    /** The HMAC over the nonce's first {@code length} bytes, after a 0 byte (the tag's input starts with 1). */
+    private byte[] mac(byte[] nonce, int length) {
         Mac mac = macs.get();
-        mac.update(ByteBuffer.allocate(12).putLong(index).putInt(issuedAt).array());
+        mac.update((byte) 0);
+        mac.update(nonce, 0, length);
         return mac.doFinal();
+    }
+
+    /** Keyed, so it names the Request-URI to this node only; with the index, so equal URIs give unequal tags. */
+    private byte[] uriTag(long index, String requestUri) {
+        Mac mac = macs.get();
+        mac.update((byte) 1);
+        mac.update(ByteBuffer.allocate(8).putLong(index).array());
+        mac.update(requestUri.getBytes(StandardCharsets.UTF_8));
+        return Arrays.copyOf(mac.doFinal(), URI_TAG_BYTES);
     }
 }

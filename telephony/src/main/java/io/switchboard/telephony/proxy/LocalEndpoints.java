@@ -5,6 +5,7 @@ import io.switchboard.sip.transport.ListenPoint;
 import io.switchboard.sip.transport.SipFlow;
 import io.switchboard.sip.transport.Transport;
 import io.switchboard.sip.transport.TransportLayer;
+import io.switchboard.telephony.auth.DigestAuthenticator;
 
 import java.net.Inet6Address;
 import java.net.InetAddress;
@@ -24,7 +25,7 @@ import java.util.function.IntPredicate;
  * advertised address is used, or loopback towards a loopback peer, or the first address of an
  * interface that is up.
  */
-public final class LocalEndpoints {
+public final class LocalEndpoints implements DigestAuthenticator.SipListeners {
     private final TransportLayer transport;
     private final String advertised;
     /** Whether a port is one of the node's HTTP or HTTPS ports (where SIP over WebSocket arrives). */
@@ -86,27 +87,63 @@ public final class LocalEndpoints {
     }
 
     /**
-     * True when the URI names this node as a whole rather than a user: no user part, and either one
-     * of the node's domains (without a port, or with a SIP or HTTP port of this node) or one of its
-     * addresses with such a port ({@link #isThisNode}).
+     * True when the URI's host and port (5060 when absent, RFC 3261 §19.1.2) are those of one of
+     * this node's SIP listeners: its bound address, any address of this node for a wildcard bind, or
+     * the advertised address. Not the HTTP port: a digest-uri naming the node names where SIP is
+     * received, which is what SIPp signs.
      */
-    public boolean isNodeUri(SipUri uri, java.util.function.Predicate<String> isDomain) {
-        if (uri.user() != null || uri.host() == null) {
+    @Override
+    public boolean isSipListener(SipUri uri) {
+        if (uri.host() == null) {
             return false;
         }
-        if (isDomain.test(uri.host())) {
-            return uri.port() <= 0 || listensOn(uri.port());
+        String host = unbracketed(uri.host());
+        int port = uri.port() > 0 ? uri.port() : 5060;
+        for (ListenPoint point : transport.listenPoints()) {
+            if (point.port() != port) {
+                continue;
+            }
+            String bound = unbracketed(point.host());
+            if (sameHost(bound, host) || (isWildcard(bound) && hosts().contains(host))
+                    || (advertised != null && sameHost(unbracketed(advertised), host))) {
+                return true;
+            }
         }
-        return isThisNode(uri);
+        return false;
     }
 
-    private boolean listensOn(int port) {
+    private static String unbracketed(String host) {
+        String h = host.toLowerCase(Locale.ROOT);
+        return h.startsWith("[") && h.endsWith("]") ? h.substring(1, h.length() - 1) : h;
+    }
+
+    private static boolean isWildcard(String host) {
+        byte[] address = io.netty.util.NetUtil.createByteArrayFromIpAddressString(host);
+        return address != null && java.util.Arrays.equals(address, new byte[address.length]);
+    }
+
+    /** Equal names, or address literals written differently ({@code ::1}, {@code 0:0:0:0:0:0:0:1}). */
+    private static boolean sameHost(String a, String b) {
+        if (a.equals(b)) {
+            return true;
+        }
+        byte[] x = io.netty.util.NetUtil.createByteArrayFromIpAddressString(a);
+        byte[] y = io.netty.util.NetUtil.createByteArrayFromIpAddressString(b);
+        return x != null && java.util.Arrays.equals(x, y);
+    }
+
+    @Override
+    public boolean isSipPort(int port) {
         for (ListenPoint point : transport.listenPoints()) {
             if (point.port() == port) {
                 return true;
             }
         }
-        return httpPort.test(port);
+        return false;
+    }
+
+    private boolean listensOn(int port) {
+        return isSipPort(port) || httpPort.test(port);
     }
 
     /** True when the host is an address of this node (any port). */

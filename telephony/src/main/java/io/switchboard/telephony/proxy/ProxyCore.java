@@ -164,17 +164,15 @@ public final class ProxyCore {
         String header = DigestAuthenticator.credentialsFor(request.headers().fields(HeaderNames.PROXY_AUTHORIZATION), realm);
         DigestAuthenticator.Outcome outcome = authenticator.verify(header, realm, request.method(), request.requestUri());
         switch (outcome.status()) {
-            case NO_CREDENTIALS, STALE, REPLAYED, WRONG_ALGORITHM -> {
-                if (outcome.status() == DigestAuthenticator.Status.REPLAYED) {
-                    authFailures.accept("replayed");
-                } else if (outcome.status() == DigestAuthenticator.Status.WRONG_ALGORITHM) {
-                    authFailures.accept("wrong_algorithm");
+            case NO_CREDENTIALS, STALE, REPLAYED, WRONG_ALGORITHM, NONCE_FOR_OTHER_URI -> {
+                if (outcome.status() != DigestAuthenticator.Status.NO_CREDENTIALS
+                        && outcome.status() != DigestAuthenticator.Status.STALE) {
+                    authFailures.accept(outcome.status().meterReason());
                 }
                 // the caller is the From user (checked against the credentials below), so the
-                // challenge is the one that account gets
+                // challenge is the one that account gets, its nonce bound to this Request-URI
                 SipResponse challenge = SipResponse.to(request, 407, "Proxy Authentication Required").withToTag(toTag);
-                for (String value : authenticator.challenges(realm, fromUser,
-                        outcome.status() == DigestAuthenticator.Status.STALE)) {
+                for (String value : authenticator.challenges(realm, fromUser, outcome.stale(), request.requestUri())) {
                     challenge.headers().add(HeaderNames.PROXY_AUTHENTICATE, value);
                 }
                 tx.respond(challenge);
@@ -186,7 +184,8 @@ public final class ProxyCore {
                 return null;
             }
             case UNKNOWN_USER, WRONG_PASSWORD -> {
-                authFailures.accept(outcome.status() == DigestAuthenticator.Status.UNKNOWN_USER ? "unknown_user" : "wrong_password");
+                // one answer for both, so user names cannot be probed
+                authFailures.accept(outcome.status().meterReason());
                 reject(tx, request, 403, "Forbidden");
                 return null;
             }

@@ -112,32 +112,26 @@ public final class Registrar {
             String credentials = DigestAuthenticator.credentialsFor(request.headers().fields(HeaderNames.AUTHORIZATION), domain);
             DigestAuthenticator.Outcome outcome = authenticator.verify(credentials, domain, request.method(), request.requestUri());
             switch (outcome.status()) {
-                case NO_CREDENTIALS -> {
-                    challenge(transaction, request, domain, user, false);
+                case NO_CREDENTIALS, STALE -> {
+                    challenge(transaction, request, domain, user, outcome.stale());
                     return;
                 }
-                case STALE -> {
-                    challenge(transaction, request, domain, user, true);
-                    return;
-                }
-                case REPLAYED, WRONG_ALGORITHM -> {
+                case REPLAYED, WRONG_ALGORITHM, NONCE_FOR_OTHER_URI -> {
                     // RFC 7616 §3.4 nc: a replayed count gets a fresh challenge; so do credentials
-                    // computed with an algorithm this account is not challenged with
-                    listener.authFailure(outcome.status() == DigestAuthenticator.Status.REPLAYED ? "replayed" : "wrong_algorithm");
-                    challenge(transaction, request, domain, user, false);
+                    // computed with an algorithm this account is not challenged with, and credentials
+                    // signing the node with a nonce from a challenge to another Request-URI
+                    listener.authFailure(outcome.status().meterReason());
+                    challenge(transaction, request, domain, user, outcome.stale());
                     return;
                 }
                 case BAD_CREDENTIALS -> {
                     listener.authFailure("bad_credentials");
                     throw new Rejection(400, "Bad Request - " + outcome.reason());
                 }
-                case UNKNOWN_USER -> {
-                    // Same answer as a wrong password, so user names cannot be probed (documented)
-                    listener.authFailure("unknown_user");
-                    throw new Rejection(403, "Forbidden");
-                }
-                case WRONG_PASSWORD -> {
-                    listener.authFailure("wrong_password");
+                case UNKNOWN_USER, WRONG_PASSWORD -> {
+                    // One answer for both, so user names cannot be probed (the authenticator already
+                    // treats an unknown name like a wrong password at every earlier step)
+                    listener.authFailure(outcome.status().meterReason());
                     throw new Rejection(403, "Forbidden");
                 }
                 case OK -> {
@@ -156,7 +150,7 @@ public final class Registrar {
     /** RFC 3261 §22.4: 401 with the challenge(s) for the account the To names (RFC 3261 §10.3 step 3). */
     private void challenge(ServerTransaction transaction, SipRequest request, String realm, String user, boolean stale) {
         SipResponse response = SipResponse.to(request, 401, "Unauthorized").withToTag(toTag);
-        for (String challenge : authenticator.challenges(realm, user, stale)) {
+        for (String challenge : authenticator.challenges(realm, user, stale, request.requestUri())) {
             response.headers().add(HeaderNames.WWW_AUTHENTICATE, challenge);
         }
         listener.registration("challenged");

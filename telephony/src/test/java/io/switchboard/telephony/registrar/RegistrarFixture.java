@@ -70,6 +70,8 @@ final class RegistrarFixture implements AutoCloseable {
     final NumberDirectory numbers;
     final CallTracker calls;
     final int port;
+    /** A port the fixture claims for HTTP (WebSocket): no SIP listener, so no digest-uri may name it. */
+    final int httpPort;
 
     RegistrarFixture(StoreSettings storeSettings, RegistrarSettings settings) throws Exception {
         store = Store.open(storeSettings);
@@ -83,10 +85,10 @@ final class RegistrarFixture implements AutoCloseable {
         NonceService nonces = new NonceService(clock, settings.nonceLifetime(), 1024);
         SipMetrics metrics = new SipMetrics(meters);
         transport = new TransportLayer(TransportSettings.defaults(), metrics);
-        LocalEndpoints endpoints = new LocalEndpoints(transport, null, port -> false);
+        java.util.concurrent.atomic.AtomicInteger http = new java.util.concurrent.atomic.AtomicInteger();
+        LocalEndpoints endpoints = new LocalEndpoints(transport, null, port -> port == http.get());
         DigestAuthenticator authenticator = new DigestAuthenticator(directory, nonces,
-                new DigestPolicy(settings.algorithms(), Set.of(SECURE_DOMAIN)),
-                uri -> endpoints.isNodeUri(uri, host -> directory.domainFor(host).equalsIgnoreCase(host)));
+                new DigestPolicy(settings.algorithms(), Set.of(SECURE_DOMAIN)), endpoints);
         Registrar registrar = new Registrar(settings, directory, authenticator, location, bindings, clock, metrics,
                 transport.executor());
         numbers = new NumberDirectory(new NumberStore(store.jdbi(), clock), Duration.ofMillis(100));
@@ -99,6 +101,8 @@ final class RegistrarFixture implements AutoCloseable {
                 new SipService(registrar, proxy, () -> false, "test"));
         proxy.bind(transactions);
         port = transport.start(List.of(new ListenPoint(Transport.UDP, "127.0.0.1", 0))).get(0).port();
+        httpPort = port == 65535 ? port - 1 : port + 1;
+        http.set(httpPort);
     }
 
     static RegistrarFixture sqlite(Path dir, RegistrarSettings settings) throws Exception {

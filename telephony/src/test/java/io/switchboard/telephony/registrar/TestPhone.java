@@ -91,6 +91,48 @@ final class TestPhone implements AutoCloseable {
                 DigestClient.authorization(chosen, user, password, "REGISTER", uri, nc++, "c" + cseq)));
     }
 
+    /**
+     * An INVITE from this phone's user to {@code target}, with a Proxy-Authorization value when one is
+     * given; returns the final response (provisional ones and strays skipped) after ACKing a non-2xx
+     * one (RFC 3261 §17.1.1.3), so its retransmissions stop.
+     */
+    SipResponse invite(String target, String proxyAuthorization) throws Exception {
+        String inviteCallId = UUID.randomUUID() + "@call";
+        String via = "Via: SIP/2.0/UDP 127.0.0.1:" + socket.getLocalPort() + ";rport;branch=z9hG4bK"
+                + UUID.randomUUID().toString().substring(0, 12);
+        String from = "From: <sip:" + user + "@" + domain + ">;tag=i" + cseq;
+        String request = "INVITE " + target + " SIP/2.0\r\n" + via + "\r\nMax-Forwards: 70\r\n" + from + "\r\n"
+                + "To: <" + target + ">\r\nCall-ID: " + inviteCallId + "\r\nCSeq: 1 INVITE\r\n"
+                + "Contact: " + contact() + "\r\n"
+                + (proxyAuthorization == null ? "" : "Proxy-Authorization: " + proxyAuthorization + "\r\n")
+                + "Content-Length: 0\r\n\r\n";
+        cseq++;
+        byte[] data = request.getBytes(StandardCharsets.UTF_8);
+        socket.send(new DatagramPacket(data, data.length, InetAddress.getLoopbackAddress(), serverPort));
+        socket.setSoTimeout(3000);
+        byte[] buffer = new byte[65535];
+        while (true) {
+            DatagramPacket packet = new DatagramPacket(buffer, buffer.length);
+            try {
+                socket.receive(packet);
+            } catch (SocketTimeoutException e) {
+                throw new AssertionError("no final response to INVITE " + target);
+            }
+            if (!(SipParser.parse(java.util.Arrays.copyOf(packet.getData(), packet.getLength())) instanceof SipResponse r)
+                    || !inviteCallId.equals(r.callId()) || r.status() < 200) {
+                continue;
+            }
+            if (r.status() >= 300) {
+                String ack = "ACK " + target + " SIP/2.0\r\n" + via + "\r\nMax-Forwards: 70\r\n" + from + "\r\n"
+                        + "To: " + r.header("To") + "\r\nCall-ID: " + inviteCallId + "\r\nCSeq: 1 ACK\r\n"
+                        + "Content-Length: 0\r\n\r\n";
+                byte[] ackData = ack.getBytes(StandardCharsets.UTF_8);
+                socket.send(new DatagramPacket(ackData, ackData.length, InetAddress.getLoopbackAddress(), serverPort));
+            }
+            return r;
+        }
+    }
+
     @Override
     public void close() {
         socket.close();
