@@ -116,7 +116,7 @@ class TlsNodeTest {
 
         String metrics = get("/metrics").body();
         assertThat(metrics).contains("switchboard_tls_certificate_expiry_seconds ", "switchboard_tls_certificate_not_after_seconds ",
-                "switchboard_tls_handshakes_total{listener=\"https\"}");
+                "switchboard_tls_certificate_reloads_total{result=\"refused\"}", "switchboard_tls_handshakes_total{listener=\"https\"}");
     }
 
     /** A browser phone on wss://…/sip: SIP over a secure WebSocket is WSS in the node's eyes (RFC 7118 §5). */
