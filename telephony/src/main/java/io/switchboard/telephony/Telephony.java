@@ -132,7 +132,7 @@ public final class Telephony implements NodeModule {
         transport = new TransportLayer(transportSettings, metrics);
         ProxySettings proxySettings = proxySettings(section, registrarSettings.authenticate());
         LocalEndpoints endpoints = new LocalEndpoints(transport, proxySettings.advertisedAddress(),
-                () -> context.http().port());
+                context.http()::listensOn);
         DigestAuthenticator authenticator = new DigestAuthenticator(directory, nonces,
                 digestPolicy(section, registrarSettings), endpoints);
         Registrar registrar = new Registrar(registrarSettings, directory, authenticator, location, bindings, clock, metrics,

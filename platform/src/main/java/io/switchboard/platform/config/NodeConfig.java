@@ -12,7 +12,8 @@ import java.util.stream.Collectors;
  * {@code SWITCHBOARD_*} environment and CLI flags, already validated.
  *
  * @param dataDir      absolute directory for the SQLite file, the admin token file and other local state
- * @param http         address the HTTP server binds (port 0: ephemeral)
+ * @param http         address plain HTTP binds (port 0: ephemeral), or null when it is off ({@code http: none})
+ * @param https        address HTTPS binds, or null for none (then the {@code tls:} block must name a certificate)
  * @param sipListeners SIP listeners to open, possibly none
  * @param domain       the SIP domain this node serves (default: the machine's host name)
  * @param store        database URL and credentials
@@ -24,6 +25,7 @@ import java.util.stream.Collectors;
 public record NodeConfig(
         Path dataDir,
         HostPort http,
+        HostPort https,
         List<ListenAddress> sipListeners,
         String domain,
         StoreSettings store,
@@ -62,12 +64,17 @@ public record NodeConfig(
 
     /** The same configuration listening on another HTTP address (tests use port 0). */
     public NodeConfig withHttp(HostPort address) {
-        return new NodeConfig(dataDir, address, sipListeners, domain, store, logLevel, drainDelay, sections);
+        return new NodeConfig(dataDir, address, https, sipListeners, domain, store, logLevel, drainDelay, sections);
+    }
+
+    /** The same configuration serving HTTPS on another address (null: none). */
+    public NodeConfig withHttps(HostPort address) {
+        return new NodeConfig(dataDir, http, address, sipListeners, domain, store, logLevel, drainDelay, sections);
     }
 
     /** The same configuration with other SIP listeners. */
     public NodeConfig withSipListeners(List<ListenAddress> listeners) {
-        return new NodeConfig(dataDir, http, listeners, domain, store, logLevel, drainDelay, sections);
+        return new NodeConfig(dataDir, http, https, listeners, domain, store, logLevel, drainDelay, sections);
     }
 
     /**
@@ -77,7 +84,8 @@ public record NodeConfig(
     public Map<String, String> describe() {
         Map<String, String> lines = new LinkedHashMap<>();
         lines.put("dataDir", dataDir.toString());
-        lines.put("http", http.toString());
+        lines.put("http", http == null ? "none" : http.toString());
+        lines.put("https", https == null ? "none" : https.toString());
         lines.put("sip", sipListeners.isEmpty() ? "(none)"
                 : sipListeners.stream().map(ListenAddress::toString).collect(Collectors.joining(",")));
         lines.put("domain", domain);

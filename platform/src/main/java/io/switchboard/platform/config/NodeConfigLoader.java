@@ -50,12 +50,14 @@ public final class NodeConfigLoader {
     /** A longer drain delay is surely a slip (5h for 5s); init systems give a stop about 90 s. */
     static final java.time.Duration MAX_DRAIN_DELAY = java.time.Duration.ofMinutes(10);
 
-    private static final List<String> SCALAR_KEYS = List.of("dataDir", "http", "sip", "domain", "drainDelay");
+    private static final List<String> SCALAR_KEYS = List.of("dataDir", "http", "https", "sip", "domain", "drainDelay");
+    /** The value of {@code http} that turns plain HTTP off (with {@code https} on). */
+    static final String NONE = "none";
     private static final Map<String, List<String>> CORE_BLOCKS = Map.of(
             "store", List.of("url", "user", "password"),
             "log", List.of("level"));
-    /** Blocks the platform reads itself as free-form sections, like a module's: sign-in, the bus. */
-    private static final List<String> PLATFORM_SECTIONS = List.of("auth", "bus");
+    /** Blocks the platform reads itself as free-form sections, like a module's: sign-in, the bus, certificates. */
+    private static final List<String> PLATFORM_SECTIONS = List.of("auth", "bus", "tls");
     private static final List<String> LOG_LEVELS = List.of("trace", "debug", "info", "warn", "error");
     private static final Pattern SECTION_NAME = Pattern.compile("[a-z][a-z0-9]*");
 
@@ -149,7 +151,7 @@ public final class NodeConfigLoader {
     }
 
     private String knownVariables() {
-        List<String> names = new ArrayList<>(List.of("SWITCHBOARD_DATA_DIR", "SWITCHBOARD_HTTP", "SWITCHBOARD_SIP",
+        List<String> names = new ArrayList<>(List.of("SWITCHBOARD_DATA_DIR", "SWITCHBOARD_HTTP", "SWITCHBOARD_HTTPS", "SWITCHBOARD_SIP",
                 "SWITCHBOARD_DOMAIN", "SWITCHBOARD_DRAIN_DELAY", "SWITCHBOARD_STORE_URL", "SWITCHBOARD_STORE_USER", "SWITCHBOARD_STORE_PASSWORD",
                 "SWITCHBOARD_LOG_LEVEL"));
         moduleSections.stream().sorted()
@@ -284,7 +286,12 @@ public final class NodeConfigLoader {
                 throw new IllegalArgumentException("\"" + text + "\" is not a valid path: " + e.getReason());
             }
         });
-        HostPort http = parse(tree, origins, "http", DEFAULT_HTTP, HostPort::parse);
+        HostPort http = parse(tree, origins, "http", DEFAULT_HTTP, NodeConfigLoader::parseHttp);
+        HostPort https = parse(tree, origins, "https", NONE, NodeConfigLoader::parseHttp);
+        if (http == null && https == null) {
+            throw new ConfigException("http", "is none and https is not set: the node would serve no API, health checks"
+                    + " or metrics; give https a HOST:PORT, or http one" + ConfigSection.originSuffix(origins.get("http")));
+        }
         List<ListenAddress> sip = parseSip(tree.get("sip"), origins.get("sip"));
         String domain = parse(tree, origins, "domain", null, NodeConfigLoader::checkDomain);
         if (domain == null) {
@@ -336,7 +343,7 @@ public final class NodeConfigLoader {
             });
             sections.put(name, new ConfigSection(name, values, sectionOrigins));
         }
-        return new NodeConfig(dataDir, http, sip, domain, store, level, drainDelay, sections);
+        return new NodeConfig(dataDir, http, https, sip, domain, store, level, drainDelay, sections);
     }
 
     @SuppressWarnings("unchecked")
@@ -399,6 +406,17 @@ public final class NodeConfigLoader {
         } catch (IllegalArgumentException e) {
             throw new ConfigException("sip", e.getMessage() + ConfigSection.originSuffix(origin));
         }
+    }
+
+    /** {@code HOST:PORT}, or {@code none} for no listener (null). */
+    private static HostPort parseHttp(String text) {
+        if (text.strip().equalsIgnoreCase(NONE)) {
+            return null;
+        }
+        if (text.isBlank()) {
+            throw new IllegalArgumentException("empty; expected HOST:PORT, or none to turn this listener off");
+        }
+        return HostPort.parse(text);
     }
 
     private static String checkDomain(String text) {

@@ -15,11 +15,21 @@ import io.switchboard.platform.config.HostPort;
 import io.switchboard.platform.lifecycle.Component;
 import io.switchboard.platform.lifecycle.Readiness;
 import io.switchboard.platform.metrics.Metrics;
+import io.switchboard.platform.tls.NodeCertificate;
+import io.switchboard.platform.tls.ServerCredentials;
+import io.switchboard.platform.tls.TlsHandshakeMeter;
+import io.switchboard.platform.tls.TlsSettings;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.SecureRequestCustomizer;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.util.ssl.SslContextFactory;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -38,11 +48,20 @@ import org.slf4j.LoggerFactory;
  * (balancers need a few health checks to notice); once {@link Readiness#refuseNewWork()},
  * requests other than the health and metrics endpoints get 503 with {@code Retry-After}, and
  * {@link #stop()} lets requests in flight finish (bounded by the stop timeout) before closing.
+ *
+ * <p><b>HTTPS.</b> With {@link #serveHttps} the same routes are also served over TLS 1.2 and 1.3
+ * (RFC 8446; older versions are refused) on a second connector of the same Jetty server, with the
+ * node's certificate; WebSocket endpoints become {@code wss://} there. Answers on it carry
+ * {@code Strict-Transport-Security} (RFC 6797; never on plain HTTP, §7.2). When the certificate
+ * files change, {@link NodeCertificate} hands the new pair over and Jetty's
+ * {@code SslContextFactory.reload} makes new handshakes use it; established connections keep
+ * their sessions. The plain listener may be off (a null address) when HTTPS is on.
  */
 public final class HttpServer implements Component {
     private static final Logger log = LoggerFactory.getLogger(HttpServer.class);
     private static final Set<String> OPERATIONAL_PATHS = Set.of("/livez", "/liveness", "/readyz", "/metrics");
 
+    /** The plain HTTP address; null when plain HTTP is off. */
     private final HostPort address;
     private final Metrics metrics;
     private final Readiness readiness;
@@ -50,8 +69,14 @@ public final class HttpServer implements Component {
     private final ObjectMapper json;
     private final List<HttpRoutes> contributions = new ArrayList<>();
     private volatile Javalin app;
+    private HostPort httpsAddress;
+    private NodeCertificate certificate;
+    private volatile ServerConnector plainConnector;
+    private volatile ServerConnector secureConnector;
+    private Runnable stopFollowingCertificate = () -> { };
 
     /**
+     * @param address     where plain HTTP listens, or null for none (then {@link #serveHttps} is required)
      * @param stopTimeout how long {@link #stop()} waits for requests in flight
      */
     public HttpServer(HostPort address, Metrics metrics, Readiness readiness, Duration stopTimeout) {
@@ -62,6 +87,18 @@ public final class HttpServer implements Component {
         this.json = new ObjectMapper()
                 .registerModule(new JavaTimeModule())
                 .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS);
+    }
+
+    /**
+     * Also serves every route over HTTPS at {@code address} with the node's certificate. Only
+     * before {@link #start()}.
+     */
+    public synchronized void serveHttps(HostPort address, NodeCertificate certificate) {
+        if (app != null) {
+            throw new IllegalStateException("HTTPS must be set up before the server starts");
+        }
+        this.httpsAddress = java.util.Objects.requireNonNull(address);
+        this.certificate = java.util.Objects.requireNonNull(certificate);
     }
 
     /** The JSON mapper request and response bodies go through; modules may reuse it (e.g. for WebSocket frames). */
@@ -91,6 +128,9 @@ public final class HttpServer implements Component {
         if (app != null) {
             throw new IllegalStateException("HTTP server already started");
         }
+        if (address == null && httpsAddress == null) {
+            throw new IllegalStateException("neither HTTP nor HTTPS has an address to listen on");
+        }
         ProblemResponses problems = new ProblemResponses(json, metrics.registry());
         Javalin created = Javalin.create(config -> {
             config.concurrency.useVirtualThreads = true;
@@ -109,6 +149,13 @@ public final class HttpServer implements Component {
             // people), so the cache only churned: evicting and re-inserting was ~5% of the API's
             // CPU under load (JFR). Without it headers are simply parsed.
             config.jetty.modifyHttpConfiguration(http -> http.setHeaderCacheSize(0));
+            // Javalin adds its own plain connector only when none is given; both are ours.
+            if (address != null) {
+                config.jetty.addConnector(this::plainConnector);
+            }
+            if (httpsAddress != null) {
+                config.jetty.addConnector(this::secureConnector);
+            }
             // The node has no HTTP sessions (bearer tokens), but Javalin asks for one on every
             // WebSocket upgrade, even to a path with no endpoint, before any route of ours runs
             // (WebSocketUpgrades discards those it sees). Jetty would keep each in memory until a
@@ -139,13 +186,68 @@ public final class HttpServer implements Component {
             }
         });
         try {
-            created.start(address.host(), address.port());
+            created.start();
         } catch (RuntimeException e) {
             created.stop();
-            throw new IllegalStateException("HTTP cannot listen on " + address + ": " + RootCause.message(e), e);
+            throw new IllegalStateException(listenersText() + ": " + RootCause.message(e), e);
         }
         app = created;
-        log.info("HTTP listening on {}", baseUrl());
+        if (plainConnector != null) {
+            log.info("HTTP listening on {}", baseUrl());
+        }
+        if (secureConnector != null) {
+            log.info("HTTPS listening on {} (TLS 1.2 and 1.3)", httpsBaseUrl());
+        }
+    }
+
+    private String listenersText() {
+        if (address == null) {
+            return "HTTPS cannot listen on " + httpsAddress;
+        }
+        return "HTTP cannot listen on " + address + (httpsAddress == null ? "" : " or HTTPS on " + httpsAddress);
+    }
+
+    private ServerConnector plainConnector(Server server, HttpConfiguration http) {
+        ServerConnector connector = new ServerConnector(server, new HttpConnectionFactory(http));
+        connector.setHost(address.host());
+        connector.setPort(address.port());
+        plainConnector = connector;
+        return connector;
+    }
+
+    private ServerConnector secureConnector(Server server, HttpConfiguration http) {
+        TlsSettings settings = certificate.settings();
+        SslContextFactory.Server tls = new SslContextFactory.Server();
+        useCredentials(tls, certificate.current());
+        tls.setIncludeProtocols("TLSv1.3", "TLSv1.2");
+        // Client-initiated renegotiation (TLS 1.2) costs the server a full handshake per request: a cheap flood.
+        tls.setRenegotiationAllowed(false);
+        HttpConfiguration secure = new HttpConfiguration(http);
+        secure.setSecureScheme("https");
+        // One certificate and nothing to choose by SNI: a request whose Host is not among its names
+        // (an IP address a balancer checks, a second domain) is served rather than refused with 400.
+        secure.addCustomizer(new SecureRequestCustomizer(false, false, settings.hstsMaxAge().toSeconds(), false));
+        TlsHandshakeMeter handshakes = new TlsHandshakeMeter(metrics.registry(), "https");
+        ServerConnector connector = new ServerConnector(server,
+                new HandshakeBoundSslConnectionFactory(tls, "http/1.1", settings.handshakeTimeout(), handshakes),
+                new HttpConnectionFactory(secure));
+        connector.setHost(httpsAddress.host());
+        connector.setPort(httpsAddress.port());
+        stopFollowingCertificate = certificate.onChange(renewed -> {
+            try {
+                tls.reload(factory -> useCredentials((SslContextFactory.Server) factory, renewed));
+            } catch (Exception e) {
+                throw new IllegalStateException("HTTPS could not load the new certificate: " + RootCause.message(e), e);
+            }
+        });
+        secureConnector = connector;
+        return connector;
+    }
+
+    private static void useCredentials(SslContextFactory.Server tls, ServerCredentials credentials) {
+        tls.setKeyStore(credentials.keyStore());
+        tls.setKeyStorePassword(ServerCredentials.KEY_STORE_PASSWORD);
+        tls.setKeyManagerPassword(ServerCredentials.KEY_STORE_PASSWORD);
     }
 
     /**
@@ -154,14 +256,19 @@ public final class HttpServer implements Component {
      * with SO_REUSEADDR like Jetty, so a port in TIME_WAIT still counts as free. Port 0 is skipped.
      */
     public void checkAddressFree() {
-        if (address.port() == 0) {
+        checkAddressFree("HTTP", address);
+        checkAddressFree("HTTPS", httpsAddress);
+    }
+
+    private static void checkAddressFree(String what, HostPort address) {
+        if (address == null || address.port() == 0) {
             return;
         }
         try (java.net.ServerSocket probe = new java.net.ServerSocket()) {
             probe.setReuseAddress(true);
             probe.bind(new java.net.InetSocketAddress(address.host(), address.port()));
         } catch (java.io.IOException e) {
-            throw new IllegalStateException("HTTP cannot listen on " + address + ": " + RootCause.message(e), e);
+            throw new IllegalStateException(what + " cannot listen on " + address + ": " + RootCause.message(e), e);
         }
     }
 
@@ -212,23 +319,67 @@ public final class HttpServer implements Component {
         ctx.contentType(Metrics.CONTENT_TYPE).result(metrics.scrape());
     }
 
-    /** The bound port; with port 0 configured, the ephemeral port the OS chose. */
+    /**
+     * The plain HTTP port; with port 0 configured, the ephemeral port the OS chose.
+     *
+     * @throws IllegalStateException before start, or when plain HTTP is off
+     */
     public int port() {
-        Javalin running = app;
-        if (running == null) {
-            throw new IllegalStateException("HTTP server is not started");
-        }
-        return running.port();
+        return started(plainConnector, "plain HTTP").getLocalPort();
     }
 
-    /** The bound address, with the real port. */
+    /** The HTTPS port, as {@link #port()}. */
+    public int httpsPort() {
+        return started(secureConnector, "HTTPS").getLocalPort();
+    }
+
+    private ServerConnector started(ServerConnector connector, String what) {
+        if (app == null) {
+            throw new IllegalStateException("HTTP server is not started");
+        }
+        if (connector == null) {
+            throw new IllegalStateException(what + " is not served by this node");
+        }
+        return connector;
+    }
+
+    /** Whether plain HTTP is served. */
+    public boolean servesHttp() {
+        return address != null;
+    }
+
+    /** Whether HTTPS is served. */
+    public boolean servesHttps() {
+        return httpsAddress != null;
+    }
+
+    /** True when {@code port} is one this server listens on (plain or HTTPS), for SIP's "is this URI me". */
+    public boolean listensOn(int port) {
+        ServerConnector plain = plainConnector;
+        ServerConnector secure = secureConnector;
+        return (plain != null && plain.getLocalPort() == port) || (secure != null && secure.getLocalPort() == port);
+    }
+
+    /** The bound plain HTTP address, with the real port. */
     public HostPort boundAddress() {
-        return new HostPort(address.host(), port());
+        int port = port(); // throws when plain HTTP is off
+        return new HostPort(address.host(), port);
+    }
+
+    /** The bound HTTPS address, with the real port. */
+    public HostPort boundHttpsAddress() {
+        int port = httpsPort(); // throws when HTTPS is off
+        return new HostPort(httpsAddress.host(), port);
     }
 
     /** {@code http://host:port}, for logs and tests. A wildcard host is shown as configured. */
     public String baseUrl() {
         return "http://" + address.hostForUrl() + ":" + port();
+    }
+
+    /** {@code https://host:port}, as {@link #baseUrl()}. */
+    public String httpsBaseUrl() {
+        return "https://" + httpsAddress.hostForUrl() + ":" + httpsPort();
     }
 
     /**
@@ -242,6 +393,7 @@ public final class HttpServer implements Component {
         if (running == null) {
             return;
         }
+        stopFollowingCertificate.run();
         try {
             running.stop();
         } catch (RuntimeException e) {

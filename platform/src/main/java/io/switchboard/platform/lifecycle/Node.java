@@ -14,6 +14,8 @@ import io.switchboard.platform.config.NodeConfig;
 import io.switchboard.platform.http.HttpServer;
 import io.switchboard.platform.metrics.Metrics;
 import io.switchboard.platform.store.Store;
+import io.switchboard.platform.tls.NodeCertificate;
+import io.switchboard.platform.tls.TlsSettings;
 import java.nio.file.Files;
 import java.time.Clock;
 import java.time.Duration;
@@ -31,7 +33,8 @@ import sun.misc.Signal;
  * One Switchboard node: starts the shared machinery and the feature modules in order and stops
  * them in reverse.
  *
- * <p>Start: data directory → store → platform migrations (and the first admin token) → people
+ * <p>Start: config check → the TLS certificate ({@code tls:} block; read and checked, then
+ * watched for renewals) → data directory → store → platform migrations (and the first admin token) → people
  * and sign-in ({@code auth:} block, {@code /api/v1/auth/*}) and the bus → each module's migrations → each module's {@code assemble} → module components → HTTP → listeners.
  * If a step fails, what already started is stopped and {@link NodeStartException} names the step.
  *
@@ -81,6 +84,7 @@ public final class Node {
     private AdminAuth adminAuth;
     private PersonAuth personAuth;
     private Bus bus;
+    private NodeCertificate certificate;
 
     /**
      * @param modules feature modules in the order they are migrated, assembled and started
@@ -118,6 +122,8 @@ public final class Node {
             String step = "config";
             try {
                 checkConfig();
+                step = "tls";
+                openCertificate();
                 step = "data directory";
                 Files.createDirectories(config.dataDir());
                 DataDirectoryLock claim = DataDirectoryLock.acquire(config.dataDir());
@@ -187,6 +193,10 @@ public final class Node {
     /** Every block of the config, the platform's and the modules', before anything is touched. */
     private void checkConfig() {
         PersonAuth.checkConfig(config.section("auth"));
+        if (TlsSettings.from(config.section("tls")).isEmpty() && config.https() != null) {
+            throw new ConfigException("https", "needs the node's certificate: set tls.certificate and tls.key"
+                    + " (PEM files; see docs/tls.md)");
+        }
         BusSettings.from(config.section("bus"));
         for (NodeModule module : modules) {
             // A module whose block was not declared to the loader reads none (and gets the same
@@ -194,6 +204,22 @@ public final class Node {
             if (config.declares(module.name())) {
                 module.checkConfig(config.section(module.name()));
             }
+        }
+    }
+
+    /**
+     * Reads the node's certificate and key (a problem with them is a config error: exit 2 before
+     * anything else opens), starts watching them for renewals, and gives HTTPS its address.
+     */
+    private void openCertificate() throws Exception {
+        Optional<TlsSettings> settings = TlsSettings.from(config.section("tls"));
+        if (settings.isEmpty()) {
+            return;
+        }
+        certificate = NodeCertificate.load(settings.get(), metrics.registry());
+        startComponent(certificate);
+        if (config.https() != null) {
+            http.serveHttps(config.https(), certificate);
         }
     }
 
@@ -376,6 +402,14 @@ public final class Node {
             throw new IllegalStateException("people need the store, opened by start()");
         }
         return personAuth;
+    }
+
+    /**
+     * The node's TLS certificate, kept current as its files are renewed; empty without a
+     * {@code tls:} block. TLS listeners take it from here (HTTPS; SIP over TLS).
+     */
+    public Optional<NodeCertificate> certificate() {
+        return Optional.ofNullable(certificate);
     }
 
     /** The bus modules publish events on and subscribe to; available once {@link #start()} has begun. */

@@ -105,6 +105,15 @@ public final class NodeContext {
         node.addListener(listener);
     }
 
+    /**
+     * The node's TLS certificate for a module's TLS listener (SIP over TLS): take
+     * {@code current()} when the listener starts and follow {@code onChange} for renewals. Empty
+     * when the {@code tls:} block names none.
+     */
+    public Optional<io.switchboard.platform.tls.NodeCertificate> certificate() {
+        return node.certificate();
+    }
+
     /** For the server's wiring: the HTTP server itself (e.g. its bound port). */
     public HttpServer http() {
         return node.http();

@@ -106,6 +106,39 @@ class NodeConfigLoaderTest {
     }
 
     @Test
+    void httpsIsOffByDefaultAndPlainHttpCanBeTurnedOff() throws IOException {
+        NodeConfig defaults = loader.load(null, Map.of(), Map.of());
+        assertThat(defaults.https()).isNull();
+        assertThat(defaults.describe()).containsEntry("https", "none");
+
+        NodeConfig fromFile = loader.load(yaml("http: none\nhttps: 0.0.0.0:8443\ntls:\n  certificate: /etc/node.crt\n  key: /etc/node.key\n"),
+                Map.of(), Map.of());
+        assertThat(fromFile.http()).isNull();
+        assertThat(fromFile.https()).isEqualTo(new HostPort("0.0.0.0", 8443));
+        assertThat(fromFile.section("tls").asMap()).containsEntry("certificate", "/etc/node.crt");
+        assertThat(fromFile.describe()).containsEntry("http", "none").containsEntry("tls.key", "/etc/node.key");
+
+        NodeConfig fromEnv = loader.load(null, Map.of("SWITCHBOARD_HTTPS", "127.0.0.1:9443", "SWITCHBOARD_HTTP", "NONE",
+                "SWITCHBOARD_TLS_CERTIFICATE", "a.crt", "SWITCHBOARD_TLS_KEY", "a.key", "SWITCHBOARD_TLS_CLIENT_CA", "ca.pem"), Map.of());
+        assertThat(fromEnv.http()).isNull();
+        assertThat(fromEnv.https()).isEqualTo(new HostPort("127.0.0.1", 9443));
+        assertThat(fromEnv.section("tls").asMap()).containsEntry("clientCa", "ca.pem").containsEntry("key", "a.key");
+
+        NodeConfig fromFlags = loader.load(null, Map.of(), Map.of("http", "none", "https", "[::1]:8443"));
+        assertThat(fromFlags.https()).isEqualTo(new HostPort("::1", 8443));
+    }
+
+    @Test
+    void aNodeWithoutAnyHttpListenerIsRefused() throws IOException {
+        assertConfigError(() -> loader.load(null, Map.of(), Map.of("http", "none")), "http",
+                "is none and https is not set");
+        assertConfigError(() -> loader.load(yaml("http: ''\n"), Map.of(), Map.of()), "http",
+                "empty; expected HOST:PORT, or none to turn this listener off");
+        assertConfigError(() -> loader.load(null, Map.of("SWITCHBOARD_HTTPS", "8443"), Map.of()), "https",
+                "has no port");
+    }
+
+    @Test
     void dataDirMovesTheDefaultSqliteFile() {
         NodeConfig config = loader.load(null, Map.of("SWITCHBOARD_DATA_DIR", dir.toString()), Map.of());
         assertThat(config.dataDir()).isEqualTo(dir);

@@ -17,8 +17,12 @@ public final class RunCommand implements Callable<Integer> {
     ConfigOptions config;
 
     @Option(names = "--http", paramLabel = "HOST:PORT",
-            description = "HTTP listen address (default 127.0.0.1:8080; env SWITCHBOARD_HTTP).")
+            description = "HTTP listen address, or none with --https (default 127.0.0.1:8080; env SWITCHBOARD_HTTP).")
     String http;
+
+    @Option(names = "--https", paramLabel = "HOST:PORT",
+            description = "HTTPS listen address; needs tls.certificate and tls.key (default none; env SWITCHBOARD_HTTPS).")
+    String https;
 
     @Option(names = "--sip", paramLabel = "LIST",
             description = "SIP listeners, e.g. udp:0.0.0.0:5060,tcp:[::]:5060 (default udp and tcp on 0.0.0.0:5060; "
@@ -41,6 +45,7 @@ public final class RunCommand implements Callable<Integer> {
     public Integer call() throws InterruptedException {
         Map<String, String> flags = config.flags();
         putIfGiven(flags, "http", http);
+        putIfGiven(flags, "https", https);
         putIfGiven(flags, "sip", sip);
         putIfGiven(flags, "domain", domain);
         putIfGiven(flags, "log.level", logLevel);

@@ -34,7 +34,7 @@ public record PeerBinary(String command, String environment, String debianPackag
         }
         List<String> dirs = new ArrayList<>(List.of(Optional.ofNullable(System.getenv("PATH")).orElse("").split(":")));
         dirs.add("/usr/bin");
-        dirs.add("/usr/sbin"); // haproxy; not on the PATH of users other than root
+        dirs.add("/usr/sbin"); // haproxy, kamailio: not on a normal user's PATH
         for (String dir : dirs) {
             if (!dir.isEmpty()) {
                 Path p = Path.of(dir, command);

@@ -15,7 +15,7 @@ import java.util.Collections;
 import java.util.HashSet;
 import java.util.Locale;
 import java.util.Set;
-import java.util.function.IntSupplier;
+import java.util.function.IntPredicate;
 
 /**
  * This node as other SIP elements see it: the host and port to write in Via and Record-Route for a
@@ -28,10 +28,11 @@ import java.util.function.IntSupplier;
 public final class LocalEndpoints implements DigestAuthenticator.SipListeners {
     private final TransportLayer transport;
     private final String advertised;
-    private final IntSupplier httpPort;
+    /** Whether a port is one of the node's HTTP or HTTPS ports (where SIP over WebSocket arrives). */
+    private final IntPredicate httpPort;
     private volatile Set<String> localHosts;
 
-    public LocalEndpoints(TransportLayer transport, String advertisedAddress, IntSupplier httpPort) {
+    public LocalEndpoints(TransportLayer transport, String advertisedAddress, IntPredicate httpPort) {
         this.transport = transport;
         this.advertised = advertisedAddress;
         this.httpPort = httpPort;
@@ -142,7 +143,7 @@ public final class LocalEndpoints implements DigestAuthenticator.SipListeners {
     }
 
     private boolean listensOn(int port) {
-        return isSipPort(port) || port == httpPort.getAsInt();
+        return isSipPort(port) || httpPort.test(port);
     }
 
     /** True when the host is an address of this node (any port). */

@@ -15,10 +15,14 @@ final class WebSocketFlow implements SipFlow {
     private final String id;
     private final InetSocketAddress remote;
     private final InetSocketAddress local;
+    private final Transport transport;
     private volatile boolean open = true;
 
     WebSocketFlow(WsContext context, String id, InetSocketAddress remote, InetSocketAddress local) {
         this.context = context;
+        // RFC 7118 §5: a connection over TLS (wss://, the node's HTTPS port) is WSS in Via and
+        // Record-Route, so replies and in-dialog requests name the secure transport.
+        this.transport = context.session.isSecure() ? Transport.WSS : Transport.WS;
         this.id = id;
         this.remote = remote;
         this.local = local;
@@ -26,7 +30,7 @@ final class WebSocketFlow implements SipFlow {
 
     @Override
     public Transport transport() {
-        return Transport.WS;
+        return transport;
     }
 
     @Override

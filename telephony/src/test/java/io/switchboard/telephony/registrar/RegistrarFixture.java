@@ -86,7 +86,7 @@ final class RegistrarFixture implements AutoCloseable {
         SipMetrics metrics = new SipMetrics(meters);
         transport = new TransportLayer(TransportSettings.defaults(), metrics);
         java.util.concurrent.atomic.AtomicInteger http = new java.util.concurrent.atomic.AtomicInteger();
-        LocalEndpoints endpoints = new LocalEndpoints(transport, null, http::get);
+        LocalEndpoints endpoints = new LocalEndpoints(transport, null, port -> port == http.get());
         DigestAuthenticator authenticator = new DigestAuthenticator(directory, nonces,
                 new DigestPolicy(settings.algorithms(), Set.of(SECURE_DOMAIN)), endpoints);
         Registrar registrar = new Registrar(settings, directory, authenticator, location, bindings, clock, metrics,

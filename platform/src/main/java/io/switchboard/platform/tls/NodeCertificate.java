@@ -1,0 +1,318 @@
+package io.switchboard.platform.tls;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.switchboard.platform.config.ConfigException;
+import io.switchboard.platform.lifecycle.Component;
+import java.io.IOException;
+import java.nio.file.ClosedWatchServiceException;
+import java.nio.file.FileSystems;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardWatchEventKinds;
+import java.nio.file.WatchKey;
+import java.nio.file.WatchService;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Arrays;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The node's current certificate and key, replaced without a restart when the files change.
+ *
+ * <p><b>Renewal.</b> certbot and other ACME clients write a new certificate and key, usually by
+ * pointing symlinks at new files ({@code /etc/letsencrypt/live/NAME/} → {@code archive/}), and
+ * Kubernetes swaps a {@code ..data} symlink; some tools overwrite the files in place, one after the
+ * other. So this watches the directories that hold the files (and the directories their symlinks
+ * lead to), waits until they have been quiet for a moment ({@code settle}), then reads both files.
+ * A new pair is applied only when it is whole and valid (the key is the certificate's, the
+ * certificate is valid now); otherwise the node keeps serving the pair it has, says why in the log
+ * once, and tries again on the next change. Files are also compared every {@code recheck} in case
+ * a change made no directory event (a file system without inotify, a symlink into a directory not
+ * watched). Changes are detected by content, so touching a file reloads nothing.
+ *
+ * <p><b>Users.</b> TLS listeners take {@link #current()} when they start and register with
+ * {@link #onChange} to swap it: Jetty by {@code SslContextFactory.reload}, Netty by building a new
+ * {@code SslContext} for new channels. Connections already established keep the session they
+ * negotiated either way; only new handshakes see the new certificate. Listeners run on the
+ * watching thread, one after another.
+ *
+ * <p><b>Meters.</b> {@code switchboard_tls_certificate_expiry_seconds} (seconds until the current
+ * certificate expires; negative once it has), {@code switchboard_tls_certificate_not_after_seconds}
+ * (its expiry as a Unix time) and {@code switchboard_tls_certificate_reloads_total{result}}
+ * ({@code applied} or {@code refused}).
+ */
+public final class NodeCertificate implements Component {
+    private static final Logger log = LoggerFactory.getLogger(NodeCertificate.class);
+    /** How long the directories must stay quiet before the files are read: a renewal writes several. */
+    static final Duration SETTLE = Duration.ofSeconds(2);
+    /** How often the files are compared even without a directory event. */
+    static final Duration RECHECK = Duration.ofMinutes(1);
+    /** A certificate expiring sooner than this is warned about at every (re)load. */
+    private static final Duration EXPIRY_WARNING = Duration.ofDays(14);
+
+    private final TlsSettings settings;
+    private final Clock clock;
+    private final Duration settle;
+    private final Duration recheck;
+    private final List<Consumer<ServerCredentials>> listeners = new CopyOnWriteArrayList<>();
+    private final Counter applied;
+    private final Counter refused;
+    private volatile ServerCredentials current;
+    /** Digest of the files {@link #current} was read from. */
+    private byte[] loadedDigest;
+    /** Digest of the files last refused, so a bad pair left on disk is reported once, not every recheck. */
+    private byte[] refusedDigest;
+    private WatchService watch;
+    private Thread watcher;
+
+    NodeCertificate(TlsSettings settings, ServerCredentials credentials, byte[] digest, Clock clock, MeterRegistry meters,
+                    Duration settle, Duration recheck) {
+        this.settings = settings;
+        this.current = credentials;
+        this.loadedDigest = digest;
+        this.clock = clock;
+        this.settle = settle;
+        this.recheck = recheck;
+        Gauge.builder("switchboard.tls.certificate.expiry", this,
+                        c -> Duration.between(c.clock.instant(), c.current.notAfter()).toSeconds())
+                .baseUnit("seconds")
+                .description("Seconds until the node's own TLS certificate expires (negative once it has)")
+                .strongReference(true)
+                .register(meters);
+        Gauge.builder("switchboard.tls.certificate.not.after", this, c -> c.current.notAfter().getEpochSecond())
+                .baseUnit("seconds")
+                .description("When the node's own TLS certificate expires, as a Unix time")
+                .strongReference(true)
+                .register(meters);
+        applied = Counter.builder("switchboard.tls.certificate.reloads").tag("result", "applied")
+                .description("Certificate files that changed on disk: applied, or refused (the old pair kept)")
+                .register(meters);
+        refused = Counter.builder("switchboard.tls.certificate.reloads").tag("result", "refused")
+                .description("Certificate files that changed on disk: applied, or refused (the old pair kept)")
+                .register(meters);
+    }
+
+    /**
+     * Reads and checks the certificate and key the settings name, as the node starts.
+     *
+     * @throws ConfigException naming the file's key ({@code tls.certificate}, {@code tls.key},
+     *     {@code tls.clientCa}) and the problem: the node must not start without a usable pair
+     */
+    public static NodeCertificate load(TlsSettings settings, MeterRegistry meters) {
+        return load(settings, Clock.systemUTC(), meters, SETTLE, RECHECK);
+    }
+
+    static NodeCertificate load(TlsSettings settings, Clock clock, MeterRegistry meters, Duration settle, Duration recheck) {
+        byte[] digest = digest(settings);
+        ServerCredentials credentials;
+        try {
+            credentials = ServerCredentials.load(settings, clock.instant());
+        } catch (CertificateProblem e) {
+            throw new ConfigException(e.key(), e.getMessage(), e);
+        }
+        NodeCertificate certificate = new NodeCertificate(settings, credentials, digest, clock, meters, settle, recheck);
+        certificate.report("TLS certificate", credentials);
+        return certificate;
+    }
+
+    public TlsSettings settings() {
+        return settings;
+    }
+
+    /** The pair in use now. */
+    public ServerCredentials current() {
+        return current;
+    }
+
+    /**
+     * Calls {@code listener} with each new pair once it is applied (not with the current one).
+     *
+     * @return what stops these calls (a listener that closes)
+     */
+    public Runnable onChange(Consumer<ServerCredentials> listener) {
+        Consumer<ServerCredentials> registered = Objects.requireNonNull(listener);
+        listeners.add(registered);
+        return () -> listeners.remove(registered);
+    }
+
+    @Override
+    public String name() {
+        return "tls certificate";
+    }
+
+    /** Starts watching the files' directories. */
+    @Override
+    public synchronized void start() throws IOException {
+        if (watcher != null) {
+            return;
+        }
+        watch = FileSystems.getDefault().newWatchService();
+        for (Path directory : watchedDirectories()) {
+            try {
+                directory.register(watch, StandardWatchEventKinds.ENTRY_CREATE, StandardWatchEventKinds.ENTRY_MODIFY,
+                        StandardWatchEventKinds.ENTRY_DELETE);
+            } catch (IOException e) {
+                log.warn("cannot watch {} for certificate renewals ({}); the files are compared every {} s instead",
+                        directory, e.toString(), recheck.toSeconds());
+            }
+        }
+        WatchService service = watch;
+        watcher = Thread.ofPlatform().daemon().name("tls-certificate-watch").start(() -> watchLoop(service));
+    }
+
+    @Override
+    public synchronized void stop() throws IOException, InterruptedException {
+        if (watcher == null) {
+            return;
+        }
+        watch.close();
+        watcher.interrupt();
+        watcher.join(1000);
+        watcher = null;
+    }
+
+    /** The directories of the configured paths and of the files their symlinks lead to. */
+    private Set<Path> watchedDirectories() {
+        Set<Path> directories = new LinkedHashSet<>();
+        for (Path file : files()) {
+            directories.add(file.getParent());
+            try {
+                directories.add(file.toRealPath().getParent());
+            } catch (IOException e) {
+                // gone for the moment (a renewal in progress): its configured directory is watched
+            }
+        }
+        directories.removeIf(directory -> directory == null || !Files.isDirectory(directory));
+        return directories;
+    }
+
+    private void watchLoop(WatchService service) {
+        long nextRecheck = System.nanoTime() + recheck.toNanos();
+        long settleAt = 0; // 0: no change pending
+        while (true) {
+            long now = System.nanoTime();
+            long until = settleAt != 0 ? Math.min(settleAt, nextRecheck) : nextRecheck;
+            try {
+                WatchKey key = service.poll(Math.max(until - now, 1), TimeUnit.NANOSECONDS);
+                if (key != null) {
+                    key.pollEvents();
+                    key.reset();
+                    settleAt = System.nanoTime() + settle.toNanos(); // each event restarts the wait
+                }
+            } catch (InterruptedException | ClosedWatchServiceException e) {
+                return;
+            }
+            now = System.nanoTime();
+            if ((settleAt != 0 && now - settleAt >= 0) || now - nextRecheck >= 0) {
+                settleAt = 0;
+                nextRecheck = now + recheck.toNanos();
+                try {
+                    reloadIfChanged();
+                } catch (RuntimeException e) {
+                    log.error("checking the TLS certificate files failed; trying again on the next change", e);
+                }
+            }
+        }
+    }
+
+    /**
+     * Reads the files if their content changed since the current pair was read, and applies the
+     * new pair if it is valid. Called by the watcher; tests call it to skip the wait.
+     *
+     * @return true when a new pair was applied
+     */
+    public synchronized boolean reloadIfChanged() {
+        byte[] digest = digest(settings);
+        if (Arrays.equals(digest, loadedDigest)) {
+            return false;
+        }
+        ServerCredentials renewed;
+        try {
+            renewed = ServerCredentials.load(settings, clock.instant());
+        } catch (CertificateProblem e) {
+            if (!Arrays.equals(digest, refusedDigest)) {
+                refusedDigest = digest;
+                refused.increment();
+                log.warn("TLS certificate files changed but cannot be used, keeping the current certificate ({}): {}: {}",
+                        current.summary(), e.key(), e.getMessage());
+            }
+            return false;
+        }
+        loadedDigest = digest;
+        refusedDigest = null;
+        ServerCredentials previous = current;
+        current = renewed;
+        applied.increment();
+        log.info("TLS certificate replaced: serial {} (until {}) by serial {}", previous.serial(), previous.notAfter(),
+                renewed.serial());
+        report("TLS certificate", renewed);
+        for (Consumer<ServerCredentials> listener : listeners) {
+            try {
+                listener.accept(renewed);
+            } catch (RuntimeException e) {
+                log.error("a TLS listener could not take the new certificate; it goes on with the old one", e);
+            }
+        }
+        return true;
+    }
+
+    private void report(String what, ServerCredentials credentials) {
+        log.info("{}: {}", what, credentials.summary());
+        credentials.warnings().forEach(warning -> log.warn("{}: {}", settings.certificate(), warning));
+        Duration left = Duration.between(clock.instant(), credentials.notAfter());
+        if (left.compareTo(EXPIRY_WARNING) < 0) {
+            log.warn("the TLS certificate expires in {} h ({}); is its renewal running?", left.toHours(), credentials.notAfter());
+        }
+    }
+
+    private List<Path> files() {
+        return files(settings);
+    }
+
+    private static List<Path> files(TlsSettings settings) {
+        return settings.clientCa() == null ? List.of(settings.certificate(), settings.key())
+                : List.of(settings.certificate(), settings.key(), settings.clientCa());
+    }
+
+    /** One digest over the files' contents (a missing or unreadable file counts as its own state). */
+    private static byte[] digest(TlsSettings settings) {
+        MessageDigest sha;
+        try {
+            sha = MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is missing from the JDK", e);
+        }
+        for (Path file : files(settings)) {
+            try {
+                byte[] content = Files.readAllBytes(file);
+                sha.update((byte) 1);
+                sha.update(java.nio.ByteBuffer.allocate(8).putLong(content.length).array());
+                sha.update(content);
+            } catch (NoSuchFileException e) {
+                sha.update((byte) 2);
+            } catch (IOException e) {
+                sha.update((byte) 3);
+            }
+        }
+        return sha.digest();
+    }
+
+    /** When the current certificate expires. */
+    public Instant notAfter() {
+        return current.notAfter();
+    }
+}

@@ -1,0 +1,421 @@
+package io.switchboard.platform.tls;
+
+import io.switchboard.platform.RootCause;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.StringReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyFactory;
+import java.security.KeyStore;
+import java.security.MessageDigest;
+import java.security.PrivateKey;
+import java.security.SecureRandom;
+import java.security.Signature;
+import java.security.cert.CertificateException;
+import java.security.cert.CertificateFactory;
+import java.security.cert.X509Certificate;
+import java.security.spec.PKCS8EncodedKeySpec;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManagerFactory;
+import org.bouncycastle.asn1.ASN1ObjectIdentifier;
+import org.bouncycastle.asn1.edec.EdECObjectIdentifiers;
+import org.bouncycastle.asn1.pkcs.PKCSObjectIdentifiers;
+import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
+import org.bouncycastle.asn1.x509.AlgorithmIdentifier;
+import org.bouncycastle.asn1.x9.X9ObjectIdentifiers;
+import org.bouncycastle.cert.X509CertificateHolder;
+import org.bouncycastle.openssl.PEMEncryptedKeyPair;
+import org.bouncycastle.openssl.PEMKeyPair;
+import org.bouncycastle.openssl.PEMParser;
+import org.bouncycastle.pkcs.PKCS8EncryptedPrivateKeyInfo;
+
+/**
+ * The node's certificate chain and private key as read from PEM files, checked to belong
+ * together and to be valid now, with the CA certificates for peers' certificates if any. Immutable:
+ * a renewal makes a new one ({@link NodeCertificate} swaps them).
+ *
+ * <p>Hands out what TLS stacks take: a {@link KeyStore} (Jetty's {@code SslContextFactory}), a
+ * {@link KeyManagerFactory} and {@link #clientTrust()} (Netty's {@code SslContextBuilder.forServer}
+ * and {@code trustManager}), the key and chain themselves, or a whole {@link SSLContext}.
+ *
+ * <p>PEM is parsed with BouncyCastle's PEMParser (bcpkix): one reader for PKCS#8, PKCS#1 RSA and
+ * SEC 1 EC keys, for the optional {@code EC PARAMETERS} block OpenSSL writes before an EC key, and
+ * for a certificate and key in one file. Keys are then made by the JDK's own KeyFactory, so no
+ * security provider is registered.
+ */
+public final class ServerCredentials {
+    /** The password of the in-memory key store; it is never written anywhere, so it guards nothing. */
+    public static final String KEY_STORE_PASSWORD = "in-memory";
+    private static final String ALIAS = "node";
+    private static final Map<ASN1ObjectIdentifier, String> KEY_ALGORITHMS = Map.of(
+            PKCSObjectIdentifiers.rsaEncryption, "RSA",
+            X9ObjectIdentifiers.id_ecPublicKey, "EC",
+            EdECObjectIdentifiers.id_Ed25519, "Ed25519",
+            EdECObjectIdentifiers.id_Ed448, "Ed448");
+
+    private final List<X509Certificate> chain;
+    private final PrivateKey key;
+    private final List<X509Certificate> clientCas;
+    private final List<String> warnings;
+
+    private ServerCredentials(List<X509Certificate> chain, PrivateKey key, List<X509Certificate> clientCas, List<String> warnings) {
+        this.chain = List.copyOf(chain);
+        this.key = key;
+        this.clientCas = List.copyOf(clientCas);
+        this.warnings = List.copyOf(warnings);
+    }
+
+    /**
+     * Reads and checks the files the settings name.
+     *
+     * @param now the time the certificate must be valid at
+     * @throws CertificateProblem naming the file's config key and what is wrong: unreadable, no
+     *     certificate or key in it, an encrypted key, a key that is not the certificate's, a
+     *     certificate expired or not yet valid
+     */
+    public static ServerCredentials load(TlsSettings settings, Instant now) throws CertificateProblem {
+        List<X509Certificate> chain = readCertificates("tls.certificate", settings.certificate());
+        PrivateKey key = readKey("tls.key", settings.key());
+        List<String> warnings = new ArrayList<>();
+        checkKeyMatches(chain, key, settings);
+        X509Certificate leaf = chain.getFirst();
+        if (now.isAfter(leaf.getNotAfter().toInstant())) {
+            throw new CertificateProblem("tls.certificate", settings.certificate() + ": the certificate for "
+                    + describe(leaf) + " expired on " + leaf.getNotAfter().toInstant());
+        }
+        if (now.isBefore(leaf.getNotBefore().toInstant())) {
+            throw new CertificateProblem("tls.certificate", settings.certificate() + ": the certificate for "
+                    + describe(leaf) + " is not valid until " + leaf.getNotBefore().toInstant()
+                    + " (is this machine's clock right?)");
+        }
+        for (int i = 1; i < chain.size(); i++) {
+            X509Certificate issuer = chain.get(i);
+            if (!chain.get(i - 1).getIssuerX500Principal().equals(issuer.getSubjectX500Principal())) {
+                warnings.add("certificate #" + (i + 1) + " (" + describe(issuer) + ") did not issue the one before it;"
+                        + " clients may not build the chain (expected: the node's certificate, then each issuer in turn)");
+            }
+            // An expired certificate late in a chain is sometimes kept on purpose (a cross-signed root
+            // for old clients), so it only warns; an expired leaf is refused above.
+            if (now.isAfter(issuer.getNotAfter().toInstant())) {
+                warnings.add("certificate #" + (i + 1) + " (" + describe(issuer) + ") in the chain expired on "
+                        + issuer.getNotAfter().toInstant());
+            }
+        }
+        List<X509Certificate> clientCas = List.of();
+        if (settings.clientCa() != null) {
+            clientCas = readCertificates("tls.clientCa", settings.clientCa());
+            for (int i = 0; i < clientCas.size(); i++) {
+                X509Certificate ca = clientCas.get(i);
+                if (now.isAfter(ca.getNotAfter().toInstant())) {
+                    throw new CertificateProblem("tls.clientCa", settings.clientCa() + ": certificate #" + (i + 1)
+                            + " (" + describe(ca) + ") expired on " + ca.getNotAfter().toInstant());
+                }
+            }
+        }
+        return new ServerCredentials(chain, key, clientCas, warnings);
+    }
+
+    private static List<X509Certificate> readCertificates(String configKey, Path file) throws CertificateProblem {
+        List<X509Certificate> certificates = new ArrayList<>();
+        CertificateFactory factory;
+        try {
+            factory = CertificateFactory.getInstance("X.509");
+        } catch (CertificateException e) {
+            throw new IllegalStateException("the JDK has no X.509 certificate factory", e);
+        }
+        for (Object item : readPem(configKey, file)) {
+            if (item instanceof X509CertificateHolder holder) {
+                try {
+                    certificates.add((X509Certificate) factory.generateCertificate(new ByteArrayInputStream(holder.getEncoded())));
+                } catch (CertificateException | IOException e) {
+                    throw new CertificateProblem(configKey, file + ": certificate #" + (certificates.size() + 1)
+                            + " cannot be read: " + RootCause.message(e), e);
+                }
+            }
+        }
+        if (certificates.isEmpty()) {
+            throw new CertificateProblem(configKey, file + " holds no PEM certificate (-----BEGIN CERTIFICATE-----);"
+                    + " a DER file converts with: openssl x509 -inform der -in FILE -out FILE.pem");
+        }
+        return certificates;
+    }
+
+    private static PrivateKey readKey(String configKey, Path file) throws CertificateProblem {
+        ASN1ObjectIdentifier curve = null;
+        for (Object item : readPem(configKey, file)) {
+            if (item instanceof ASN1ObjectIdentifier parameters) {
+                curve = parameters; // an EC PARAMETERS block (openssl ecparam -genkey) names the curve of the key after it
+                continue;
+            }
+            PrivateKeyInfo info = switch (item) {
+                case PrivateKeyInfo pkcs8 -> pkcs8;
+                case PEMKeyPair pkcs1OrSec1 -> withCurve(pkcs1OrSec1.getPrivateKeyInfo(), curve, configKey, file);
+                case PKCS8EncryptedPrivateKeyInfo pkcs8 -> throw encryptedKey(configKey, file);
+                case PEMEncryptedKeyPair pkcs1 -> throw encryptedKey(configKey, file);
+                default -> null; // certificates and EC PARAMETERS beside the key
+            };
+            if (info != null) {
+                return toPrivateKey(configKey, file, info);
+            }
+        }
+        throw new CertificateProblem(configKey, file + " holds no PEM private key (-----BEGIN PRIVATE KEY-----,"
+                + " -----BEGIN RSA PRIVATE KEY----- or -----BEGIN EC PRIVATE KEY-----)");
+    }
+
+    /**
+     * A SEC 1 EC key may leave its curve out (RFC 5915 §3 makes the parameters optional) when an
+     * {@code EC PARAMETERS} block before it names the curve; the JDK needs the curve in the key.
+     */
+    private static PrivateKeyInfo withCurve(PrivateKeyInfo info, ASN1ObjectIdentifier curve, String configKey, Path file)
+            throws CertificateProblem {
+        if (!X9ObjectIdentifiers.id_ecPublicKey.equals(info.getPrivateKeyAlgorithm().getAlgorithm())
+                || info.getPrivateKeyAlgorithm().getParameters() != null) {
+            return info;
+        }
+        if (curve == null) {
+            throw new CertificateProblem(configKey, file + ": the EC key does not say its curve, and no EC PARAMETERS"
+                    + " block comes before it");
+        }
+        try {
+            return new PrivateKeyInfo(new AlgorithmIdentifier(X9ObjectIdentifiers.id_ecPublicKey, curve), info.parsePrivateKey());
+        } catch (IOException e) {
+            throw new CertificateProblem(configKey, file + ": the EC key cannot be read: " + RootCause.message(e), e);
+        }
+    }
+
+    private static CertificateProblem encryptedKey(String configKey, Path file) {
+        return new CertificateProblem(configKey, file + ": the key is encrypted; the node reads keys without a passphrase"
+                + " (decrypt it with: openssl pkey -in KEY -out KEY.plain, and keep that file readable by the node only)");
+    }
+
+    private static PrivateKey toPrivateKey(String configKey, Path file, PrivateKeyInfo info) throws CertificateProblem {
+        ASN1ObjectIdentifier oid = info.getPrivateKeyAlgorithm().getAlgorithm();
+        String algorithm = KEY_ALGORITHMS.get(oid);
+        if (algorithm == null) {
+            throw new CertificateProblem(configKey, file + ": keys of type " + oid.getId()
+                    + " are not supported; use an RSA, EC or Ed25519 key");
+        }
+        try {
+            return KeyFactory.getInstance(algorithm).generatePrivate(new PKCS8EncodedKeySpec(info.getEncoded()));
+        } catch (GeneralSecurityException | IOException e) {
+            throw new CertificateProblem(configKey, file + ": the " + algorithm + " key cannot be read: " + RootCause.message(e), e);
+        }
+    }
+
+    private static List<Object> readPem(String configKey, Path file) throws CertificateProblem {
+        String text;
+        try {
+            if (Files.isDirectory(file)) {
+                throw new CertificateProblem(configKey, file + " is a directory, not a PEM file");
+            }
+            text = new String(Files.readAllBytes(file), StandardCharsets.ISO_8859_1);
+        } catch (NoSuchFileException e) {
+            throw new CertificateProblem(configKey, "file " + file + " does not exist");
+        } catch (AccessDeniedException e) {
+            throw new CertificateProblem(configKey, "cannot read " + file + ": permission denied (the node runs as "
+                    + System.getProperty("user.name") + ")");
+        } catch (IOException e) {
+            throw new CertificateProblem(configKey, "cannot read " + file + ": " + RootCause.message(e), e);
+        }
+        List<Object> items = new ArrayList<>();
+        try (PEMParser parser = new PEMParser(new StringReader(text))) {
+            for (Object item = parser.readObject(); item != null; item = parser.readObject()) {
+                items.add(item);
+            }
+        } catch (IOException | RuntimeException e) {
+            throw new CertificateProblem(configKey, file + " is not valid PEM: " + RootCause.message(e), e);
+        }
+        return items;
+    }
+
+    /**
+     * The key must be the leaf's: a signature made with it must verify with the certificate's
+     * public key. This works the same for every key type, where comparing key fields would not.
+     */
+    private static void checkKeyMatches(List<X509Certificate> chain, PrivateKey key, TlsSettings settings) throws CertificateProblem {
+        if (signs(key, chain.getFirst())) {
+            return;
+        }
+        for (int i = 1; i < chain.size(); i++) {
+            if (signs(key, chain.get(i))) {
+                throw new CertificateProblem("tls.certificate", settings.certificate() + ": the key in " + settings.key()
+                        + " belongs to certificate #" + (i + 1) + " (" + describe(chain.get(i)) + "); the node's own"
+                        + " certificate must come first in the file");
+            }
+        }
+        throw new CertificateProblem("tls.key", settings.key() + " is not the key of the certificate for "
+                + describe(chain.getFirst()) + " in " + settings.certificate());
+    }
+
+    private static boolean signs(PrivateKey key, X509Certificate certificate) {
+        String algorithm = switch (key.getAlgorithm()) {
+            case "RSA" -> "SHA256withRSA";
+            case "EC" -> "SHA256withECDSA";
+            default -> key.getAlgorithm(); // Ed25519, Ed448, EdDSA sign without a separate digest
+        };
+        try {
+            byte[] probe = new byte[32];
+            new SecureRandom().nextBytes(probe);
+            Signature signer = Signature.getInstance(algorithm);
+            signer.initSign(key);
+            signer.update(probe);
+            byte[] signature = signer.sign();
+            Signature verifier = Signature.getInstance(algorithm);
+            verifier.initVerify(certificate.getPublicKey());
+            verifier.update(probe);
+            return verifier.verify(signature);
+        } catch (GeneralSecurityException | RuntimeException e) {
+            return false; // a key of another type than the certificate's, or a broken one: not its key
+        }
+    }
+
+    /** The subject's common name or, without one, the whole subject. */
+    static String describe(X509Certificate certificate) {
+        String subject = certificate.getSubjectX500Principal().getName();
+        for (String part : subject.split(",")) {
+            if (part.startsWith("CN=")) {
+                return part.substring(3);
+            }
+        }
+        return subject;
+    }
+
+    /** The node's certificate, then the intermediates, as in the file. */
+    public List<X509Certificate> chain() {
+        return chain;
+    }
+
+    /** The node's own certificate (the first of the chain). */
+    public X509Certificate certificate() {
+        return chain.getFirst();
+    }
+
+    public PrivateKey privateKey() {
+        return key;
+    }
+
+    /** The CAs whose certificates SIP peers may present; empty without {@code tls.clientCa}. */
+    public List<X509Certificate> clientCas() {
+        return clientCas;
+    }
+
+    /** What is odd but usable (a chain out of order, an expired cross-signature), for the log. */
+    public List<String> warnings() {
+        return warnings;
+    }
+
+    public Instant notAfter() {
+        return certificate().getNotAfter().toInstant();
+    }
+
+    /** The serial number in hex, as {@code openssl x509 -serial} shows it. */
+    public String serial() {
+        return certificate().getSerialNumber().toString(16).toUpperCase(java.util.Locale.ROOT);
+    }
+
+    /** The SHA-256 fingerprint of the certificate, hex with colons, as browsers and {@code openssl x509 -fingerprint -sha256} show it. */
+    public String fingerprint() {
+        try {
+            byte[] digest = MessageDigest.getInstance("SHA-256").digest(certificate().getEncoded());
+            return HexFormat.ofDelimiter(":").withUpperCase().formatHex(digest);
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("SHA-256 is missing from the JDK", e);
+        }
+    }
+
+    /** The DNS names and IP addresses the certificate is for (its subject alternative names). */
+    public List<String> names() {
+        List<String> names = new ArrayList<>();
+        try {
+            Collection<List<?>> alternatives = certificate().getSubjectAlternativeNames();
+            if (alternatives != null) {
+                for (List<?> alternative : alternatives) {
+                    int type = (Integer) alternative.get(0);
+                    if (type == 2 || type == 7) { // dNSName, iPAddress (RFC 5280 §4.2.1.6)
+                        names.add(String.valueOf(alternative.get(1)));
+                    }
+                }
+            }
+        } catch (CertificateException e) {
+            // an unparsable extension: the names stay unknown, the certificate still serves
+        }
+        return names;
+    }
+
+    /** A one-line description for logs: subject, names, serial, expiry. */
+    public String summary() {
+        return describe(certificate()) + " " + names() + " serial " + serial() + ", valid until " + notAfter()
+                + ", issued by " + certificate().getIssuerX500Principal().getName();
+    }
+
+    /** An in-memory PKCS#12 key store with the key and chain; its password is {@link #KEY_STORE_PASSWORD}. */
+    public KeyStore keyStore() {
+        try {
+            KeyStore store = KeyStore.getInstance("PKCS12");
+            store.load(null, null);
+            store.setKeyEntry(ALIAS, key, KEY_STORE_PASSWORD.toCharArray(), chain.toArray(new X509Certificate[0]));
+            return store;
+        } catch (GeneralSecurityException | IOException e) {
+            throw new IllegalStateException("cannot hold the node's key in memory: " + RootCause.message(e), e);
+        }
+    }
+
+    /** Key managers presenting this chain, for {@code SSLContext.init} or Netty's {@code SslContextBuilder.forServer}. */
+    public KeyManagerFactory keyManagerFactory() {
+        try {
+            KeyManagerFactory factory = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+            factory.init(keyStore(), KEY_STORE_PASSWORD.toCharArray());
+            return factory;
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("cannot make key managers: " + RootCause.message(e), e);
+        }
+    }
+
+    /** Trust managers for peers' certificates, from {@code tls.clientCa}; empty without it. */
+    public Optional<TrustManagerFactory> clientTrust() {
+        if (clientCas.isEmpty()) {
+            return Optional.empty();
+        }
+        try {
+            KeyStore anchors = KeyStore.getInstance("PKCS12");
+            anchors.load(null, null);
+            for (int i = 0; i < clientCas.size(); i++) {
+                anchors.setCertificateEntry("client-ca-" + i, clientCas.get(i));
+            }
+            TrustManagerFactory factory = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+            factory.init(anchors);
+            return Optional.of(factory);
+        } catch (GeneralSecurityException | IOException e) {
+            throw new IllegalStateException("cannot make trust managers: " + RootCause.message(e), e);
+        }
+    }
+
+    /**
+     * A server {@link SSLContext} presenting this chain and, with {@code tls.clientCa}, trusting
+     * peers' certificates it signed (whether to ask for one is the listener's choice:
+     * {@code SSLParameters.setWantClientAuth}). Protocol versions are the listener's too.
+     */
+    public SSLContext sslContext() {
+        try {
+            SSLContext context = SSLContext.getInstance("TLS");
+            context.init(keyManagerFactory().getKeyManagers(),
+                    clientTrust().map(TrustManagerFactory::getTrustManagers).orElse(null), null);
+            return context;
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("cannot make a TLS context: " + RootCause.message(e), e);
+        }
+    }
+}

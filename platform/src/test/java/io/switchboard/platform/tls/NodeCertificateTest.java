@@ -1,0 +1,339 @@
+package io.switchboard.platform.tls;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.switchboard.platform.config.ConfigException;
+import io.switchboard.platform.config.ConfigSection;
+import io.switchboard.platform.tls.TestCertificates.Identity;
+import io.switchboard.platform.tls.TestCertificates.KeyFormat;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.bouncycastle.openssl.jcajce.JcaPEMWriter;
+import org.bouncycastle.openssl.jcajce.JcaPKCS8Generator;
+import org.bouncycastle.openssl.jcajce.JceOpenSSLPKCS8EncryptorBuilder;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class NodeCertificateTest {
+    private static final Identity CA = TestCertificates.authority("Switchboard Test CA");
+    private static final Instant IN_A_YEAR = Instant.now().plus(Duration.ofDays(365));
+
+    @TempDir
+    Path dir;
+    private final SimpleMeterRegistry meters = new SimpleMeterRegistry();
+
+    private TlsSettings settings(Path certificate, Path key) {
+        return settings(certificate, key, null);
+    }
+
+    private TlsSettings settings(Path certificate, Path key, Path clientCa) {
+        return new TlsSettings(certificate, key, clientCa, Duration.ofSeconds(10), Duration.ofDays(365));
+    }
+
+    private NodeCertificate load(TlsSettings settings) {
+        return NodeCertificate.load(settings, Clock.systemUTC(), meters, Duration.ofMillis(100), Duration.ofHours(1));
+    }
+
+    @Test
+    void readsRsaAndEcKeysInPkcs8Pkcs1AndSec1() throws Exception {
+        for (String type : List.of("RSA", "EC")) {
+            for (KeyFormat format : KeyFormat.values()) {
+                Identity leaf = TestCertificates.server(CA, type, Instant.now().minusSeconds(60), IN_A_YEAR, "node.test");
+                Path cert = leaf.writeChain(dir.resolve(type + format + ".crt"));
+                Path key = leaf.writeKey(dir.resolve(type + format + ".key"), format);
+                ServerCredentials loaded = load(settings(cert, key)).current();
+                assertThat(loaded.certificate().getSerialNumber()).as(type + " " + format).isEqualTo(leaf.serial());
+                assertThat(loaded.chain()).hasSize(2);
+                assertThat(loaded.names()).containsExactly("node.test");
+                assertThat(loaded.privateKey().getAlgorithm()).isEqualTo(type);
+                assertThat(loaded.sslContext()).isNotNull();
+            }
+        }
+        assertThat(Files.readString(dir.resolve("RSATRADITIONAL.key"))).startsWith("-----BEGIN RSA PRIVATE KEY-----");
+        assertThat(Files.readString(dir.resolve("ECTRADITIONAL.key"))).startsWith("-----BEGIN EC PRIVATE KEY-----");
+        assertThat(Files.readString(dir.resolve("ECPKCS8.key"))).startsWith("-----BEGIN PRIVATE KEY-----");
+    }
+
+    /** {@code openssl ecparam -genkey} may write the curve in a block of its own before a key that leaves it out. */
+    @Test
+    void readsAnEcKeyWhoseCurveIsInAnEcParametersBlock() throws Exception {
+        Identity leaf = TestCertificates.server(CA, IN_A_YEAR, "node.test");
+        Path cert = leaf.writeChain(dir.resolve("node.crt"));
+        org.bouncycastle.asn1.pkcs.PrivateKeyInfo info = org.bouncycastle.asn1.pkcs.PrivateKeyInfo.getInstance(leaf.key().getEncoded());
+        byte[] curve = info.getPrivateKeyAlgorithm().getParameters().toASN1Primitive().getEncoded();
+        byte[] sec1WithoutCurve = info.parsePrivateKey().toASN1Primitive().getEncoded();
+        String parameters = pem("EC PARAMETERS", curve);
+        String key = pem("EC PRIVATE KEY", sec1WithoutCurve);
+        Path withBlock = TestCertificates.write(dir.resolve("with-block.key"), parameters + key);
+        assertThat(load(settings(cert, withBlock)).current().privateKey().getAlgorithm()).isEqualTo("EC");
+        Path without = TestCertificates.write(dir.resolve("without.key"), key);
+        assertThatThrownBy(() -> load(settings(cert, without))).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("does not say its curve");
+    }
+
+    private static String pem(String type, byte[] der) throws Exception {
+        StringWriter text = new StringWriter();
+        try (JcaPEMWriter writer = new JcaPEMWriter(text)) {
+            writer.writeObject(new org.bouncycastle.util.io.pem.PemObject(type, der));
+        }
+        return text.toString();
+    }
+
+    @Test
+    void readsCertificateAndKeyFromOneFile() throws Exception {
+        Identity leaf = TestCertificates.server(CA, IN_A_YEAR, "node.test");
+        Path both = dir.resolve("both.pem");
+        Files.writeString(both, TestCertificates.pemKey(leaf.key(), KeyFormat.TRADITIONAL)
+                + TestCertificates.pem(leaf.certificate()) + TestCertificates.pem(CA.certificate()));
+        assertThat(load(settings(both, both)).current().serial()).isEqualTo(leaf.serial().toString(16).toUpperCase());
+    }
+
+    @Test
+    void refusesAKeyThatIsNotTheCertificates() {
+        Identity leaf = TestCertificates.server(CA, IN_A_YEAR, "node.test");
+        Identity other = TestCertificates.server(CA, IN_A_YEAR, "node.test");
+        Path cert = leaf.writeChain(dir.resolve("node.crt"));
+        Path key = other.writeKey(dir.resolve("node.key"), KeyFormat.PKCS8);
+        assertThatThrownBy(() -> load(settings(cert, key)))
+                .isInstanceOfSatisfying(ConfigException.class, e -> {
+                    assertThat(e.key()).isEqualTo("tls.key");
+                    assertThat(e.problem()).isEqualTo(key + " is not the key of the certificate for node.test in " + cert);
+                });
+        // An RSA key for an EC certificate is as wrong, not a crash.
+        Identity rsa = TestCertificates.server(CA, "RSA", Instant.now().minusSeconds(60), IN_A_YEAR, "node.test");
+        Path rsaKey = rsa.writeKey(dir.resolve("rsa.key"), KeyFormat.TRADITIONAL);
+        assertThatThrownBy(() -> load(settings(cert, rsaKey))).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("is not the key of the certificate");
+    }
+
+    @Test
+    void saysWhenTheChainIsInTheWrongOrder() {
+        Identity leaf = TestCertificates.server(CA, IN_A_YEAR, "node.test");
+        Path cert = TestCertificates.write(dir.resolve("reversed.crt"),
+                TestCertificates.pem(CA.certificate()) + TestCertificates.pem(leaf.certificate()));
+        Path key = leaf.writeKey(dir.resolve("node.key"), KeyFormat.PKCS8);
+        assertThatThrownBy(() -> load(settings(cert, key)))
+                .isInstanceOfSatisfying(ConfigException.class, e -> {
+                    assertThat(e.key()).isEqualTo("tls.certificate");
+                    assertThat(e.problem()).contains("belongs to certificate #2 (node.test)")
+                            .contains("must come first");
+                });
+    }
+
+    @Test
+    void refusesAnExpiredOrNotYetValidCertificate() {
+        Identity expired = TestCertificates.server(CA, "EC", Instant.now().minus(Duration.ofDays(90)),
+                Instant.now().minus(Duration.ofDays(1)), "old.test");
+        Path cert = expired.writeChain(dir.resolve("old.crt"));
+        Path key = expired.writeKey(dir.resolve("old.key"), KeyFormat.PKCS8);
+        assertThatThrownBy(() -> load(settings(cert, key)))
+                .isInstanceOfSatisfying(ConfigException.class, e -> {
+                    assertThat(e.key()).isEqualTo("tls.certificate");
+                    assertThat(e.problem()).startsWith(cert + ": the certificate for old.test expired on ");
+                });
+
+        Identity future = TestCertificates.server(CA, "EC", Instant.now().plus(Duration.ofDays(2)), IN_A_YEAR, "new.test");
+        Path futureCert = future.writeChain(dir.resolve("new.crt"));
+        Path futureKey = future.writeKey(dir.resolve("new.key"), KeyFormat.PKCS8);
+        assertThatThrownBy(() -> load(settings(futureCert, futureKey))).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("is not valid until").hasMessageContaining("clock");
+    }
+
+    @Test
+    void refusesMissingUnreadableAndNonPemFiles() throws Exception {
+        Identity leaf = TestCertificates.server(CA, IN_A_YEAR, "node.test");
+        Path cert = leaf.writeChain(dir.resolve("node.crt"));
+        Path key = leaf.writeKey(dir.resolve("node.key"), KeyFormat.PKCS8);
+
+        assertThatThrownBy(() -> load(settings(dir.resolve("missing.crt"), key)))
+                .isInstanceOfSatisfying(ConfigException.class, e -> {
+                    assertThat(e.key()).isEqualTo("tls.certificate");
+                    assertThat(e.problem()).isEqualTo("file " + dir.resolve("missing.crt") + " does not exist");
+                });
+        assertThatThrownBy(() -> load(settings(cert, dir)))
+                .isInstanceOfSatisfying(ConfigException.class, e -> {
+                    assertThat(e.key()).isEqualTo("tls.key");
+                    assertThat(e.problem()).isEqualTo(dir + " is a directory, not a PEM file");
+                });
+        Path der = dir.resolve("node.der");
+        Files.write(der, leaf.certificate().getEncoded());
+        assertThatThrownBy(() -> load(settings(der, key))).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("holds no PEM certificate").hasMessageContaining("openssl x509 -inform der");
+        Path garbage = TestCertificates.write(dir.resolve("garbage.key"),
+                "-----BEGIN PRIVATE KEY-----\nnot base64 at all!!\n-----END PRIVATE KEY-----\n");
+        assertThatThrownBy(() -> load(settings(cert, garbage)))
+                .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.key()).isEqualTo("tls.key"));
+        assertThatThrownBy(() -> load(settings(cert, cert))).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("holds no PEM private key");
+    }
+
+    @Test
+    void refusesAnEncryptedKeyWithTheCommandThatDecryptsIt() throws Exception {
+        Identity leaf = TestCertificates.server(CA, IN_A_YEAR, "node.test");
+        Path cert = leaf.writeChain(dir.resolve("node.crt"));
+        StringWriter text = new StringWriter();
+        try (JcaPEMWriter writer = new JcaPEMWriter(text)) {
+            writer.writeObject(new JcaPKCS8Generator(leaf.key(),
+                    new JceOpenSSLPKCS8EncryptorBuilder(JcaPKCS8Generator.AES_256_CBC).setPassword("secret".toCharArray())
+                            .setProvider(new org.bouncycastle.jce.provider.BouncyCastleProvider()).build()));
+        }
+        Path key = TestCertificates.write(dir.resolve("encrypted.key"), text.toString());
+        assertThatThrownBy(() -> load(settings(cert, key))).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("the key is encrypted").hasMessageContaining("openssl pkey");
+    }
+
+    @Test
+    void readsTheClientCaAndRefusesAnExpiredOne() {
+        Identity leaf = TestCertificates.server(CA, IN_A_YEAR, "node.test");
+        Path cert = leaf.writeChain(dir.resolve("node.crt"));
+        Path key = leaf.writeKey(dir.resolve("node.key"), KeyFormat.PKCS8);
+        Identity panels = TestCertificates.authority("Panels CA");
+        Path clientCa = TestCertificates.write(dir.resolve("clients.pem"), TestCertificates.pem(panels.certificate()));
+        ServerCredentials loaded = load(settings(cert, key, clientCa)).current();
+        assertThat(loaded.clientCas()).containsExactly(panels.certificate());
+        assertThat(loaded.clientTrust()).isPresent();
+
+        Identity old = TestCertificates.server(CA, "EC", Instant.now().minus(Duration.ofDays(9)),
+                Instant.now().minus(Duration.ofDays(1)), "old-ca");
+        Path expiredCa = TestCertificates.write(dir.resolve("old-ca.pem"), TestCertificates.pem(old.certificate()));
+        assertThatThrownBy(() -> load(settings(cert, key, expiredCa)))
+                .isInstanceOfSatisfying(ConfigException.class, e -> {
+                    assertThat(e.key()).isEqualTo("tls.clientCa");
+                    assertThat(e.problem()).contains("certificate #1 (old-ca) expired on");
+                });
+        assertThatThrownBy(() -> load(settings(cert, key, dir.resolve("none.pem"))))
+                .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.key()).isEqualTo("tls.clientCa"));
+    }
+
+    @Test
+    void settingsNeedBothFilesAndKnowTheirKeys() {
+        assertThat(TlsSettings.from(ConfigSection.empty("tls"))).isEmpty();
+        assertThatThrownBy(() -> TlsSettings.from(ConfigSection.of("tls", Map.of("certificate", "/etc/node.crt"))))
+                .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.key()).isEqualTo("tls.key"));
+        assertThatThrownBy(() -> TlsSettings.from(ConfigSection.of("tls", Map.of("key", "/etc/node.key"))))
+                .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.key()).isEqualTo("tls.certificate"));
+        assertThatThrownBy(() -> TlsSettings.from(ConfigSection.of("tls", Map.of("certificat", "/etc/node.crt"))))
+                .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.key()).isEqualTo("tls.certificat"));
+        assertThatThrownBy(() -> TlsSettings.from(ConfigSection.of("tls", Map.of("clientCa", "/etc/ca.pem"))))
+                .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.key()).isEqualTo("tls.clientCa"));
+        TlsSettings settings = TlsSettings.from(ConfigSection.of("tls", Map.of("certificate", "node.crt", "key", "node.key",
+                "handshakeTimeout", "3s", "hstsMaxAge", "1d"))).orElseThrow();
+        assertThat(settings.certificate()).isAbsolute();
+        assertThat(settings.handshakeTimeout()).isEqualTo(Duration.ofSeconds(3));
+        assertThat(settings.hstsMaxAge()).isEqualTo(Duration.ofDays(1));
+    }
+
+    /**
+     * certbot's renewal: new files in archive/, then the symlinks in live/ are replaced (each by a
+     * rename, so a reader sees the old or the new link, never none). The watcher sees the live/
+     * directory change, waits for it to settle, and applies the new pair.
+     */
+    @Test
+    void followsARenewalBySymlinkSwap() throws Exception {
+        Path archive = Files.createDirectories(dir.resolve("archive"));
+        Path live = Files.createDirectories(dir.resolve("live"));
+        Identity first = TestCertificates.server(CA, IN_A_YEAR, "node.test");
+        first.writeChain(archive.resolve("fullchain1.pem"));
+        first.writeKey(archive.resolve("privkey1.pem"), KeyFormat.PKCS8);
+        Files.createSymbolicLink(live.resolve("fullchain.pem"), Path.of("../archive/fullchain1.pem"));
+        Files.createSymbolicLink(live.resolve("privkey.pem"), Path.of("../archive/privkey1.pem"));
+        NodeCertificate certificate = load(settings(live.resolve("fullchain.pem"), live.resolve("privkey.pem")));
+        List<ServerCredentials> seen = new CopyOnWriteArrayList<>();
+        certificate.onChange(seen::add);
+        certificate.start();
+        try {
+            assertThat(certificate.current().certificate().getSerialNumber()).isEqualTo(first.serial());
+            double notAfter = meters.get("switchboard.tls.certificate.not.after").gauge().value();
+            assertThat((long) notAfter).isEqualTo(first.certificate().getNotAfter().toInstant().getEpochSecond());
+            assertThat(meters.get("switchboard.tls.certificate.expiry").gauge().value())
+                    .isBetween((double) Duration.ofDays(364).toSeconds(), (double) Duration.ofDays(366).toSeconds());
+
+            Identity second = TestCertificates.server(CA, IN_A_YEAR.plus(Duration.ofDays(30)), "node.test");
+            second.writeChain(archive.resolve("fullchain2.pem"));
+            second.writeKey(archive.resolve("privkey2.pem"), KeyFormat.PKCS8);
+            swapLink(live.resolve("fullchain.pem"), Path.of("../archive/fullchain2.pem"));
+            swapLink(live.resolve("privkey.pem"), Path.of("../archive/privkey2.pem"));
+
+            await().atMost(Duration.ofSeconds(10)).untilAsserted(() ->
+                    assertThat(certificate.current().certificate().getSerialNumber()).isEqualTo(second.serial()));
+            assertThat(seen).hasSize(1);
+            assertThat(seen.getFirst().certificate().getSerialNumber()).isEqualTo(second.serial());
+            assertThat(meters.get("switchboard.tls.certificate.reloads").tag("result", "applied").counter().count()).isEqualTo(1);
+            assertThat((long) meters.get("switchboard.tls.certificate.not.after").gauge().value())
+                    .isEqualTo(second.certificate().getNotAfter().toInstant().getEpochSecond());
+        } finally {
+            certificate.stop();
+        }
+    }
+
+    /** A certificate written without its key (or with a wrong one) is refused and the old pair kept; the key arriving later completes it. */
+    @Test
+    void keepsTheOldPairUntilTheNewOneIsWhole() throws Exception {
+        Identity first = TestCertificates.server(CA, IN_A_YEAR, "node.test");
+        Path cert = first.writeChain(dir.resolve("node.crt"));
+        Path key = first.writeKey(dir.resolve("node.key"), KeyFormat.PKCS8);
+        NodeCertificate certificate = load(settings(cert, key));
+        certificate.start();
+        try {
+            Identity second = TestCertificates.server(CA, IN_A_YEAR, "node.test");
+            Path staged = second.writeChain(dir.resolve("node.crt.new"));
+            Files.move(staged, cert, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(
+                    meters.get("switchboard.tls.certificate.reloads").tag("result", "refused").counter().count()).isEqualTo(1));
+            assertThat(certificate.current().certificate().getSerialNumber()).isEqualTo(first.serial());
+            assertThat(certificate.reloadIfChanged()).as("the same bad pair is not tried again").isFalse();
+            assertThat(meters.get("switchboard.tls.certificate.reloads").tag("result", "refused").counter().count()).isEqualTo(1);
+
+            second.writeKey(key, KeyFormat.PKCS8);
+            await().atMost(Duration.ofSeconds(10)).untilAsserted(() ->
+                    assertThat(certificate.current().certificate().getSerialNumber()).isEqualTo(second.serial()));
+        } finally {
+            certificate.stop();
+        }
+    }
+
+    @Test
+    void touchingTheFilesReloadsNothing() throws Exception {
+        Identity first = TestCertificates.server(CA, IN_A_YEAR, "node.test");
+        Path cert = first.writeChain(dir.resolve("node.crt"));
+        Path key = first.writeKey(dir.resolve("node.key"), KeyFormat.PKCS8);
+        NodeCertificate certificate = load(settings(cert, key));
+        Files.setLastModifiedTime(cert, java.nio.file.attribute.FileTime.from(Instant.now()));
+        Files.writeString(cert, Files.readString(cert));
+        assertThat(certificate.reloadIfChanged()).isFalse();
+        assertThat(meters.get("switchboard.tls.certificate.reloads").tag("result", "applied").counter().count()).isZero();
+    }
+
+    @Test
+    void classifiesHandshakeFailures() {
+        assertThat(TlsHandshakeMeter.reason(new javax.net.ssl.SSLException("Unsupported or unrecognized SSL message"))).isEqualTo("not_tls");
+        assertThat(TlsHandshakeMeter.reason(new javax.net.ssl.SSLHandshakeException(
+                "Client requested protocol TLSv1.1 is not enabled or supported in server context"))).isEqualTo("protocol");
+        assertThat(TlsHandshakeMeter.reason(new javax.net.ssl.SSLHandshakeException("no cipher suites in common"))).isEqualTo("cipher");
+        assertThat(TlsHandshakeMeter.reason(new javax.net.ssl.SSLHandshakeException("Received fatal alert: certificate_unknown")))
+                .isEqualTo("certificate_refused");
+        assertThat(TlsHandshakeMeter.reason(new javax.net.ssl.SSLHandshakeException("Empty client certificate chain")))
+                .isEqualTo("client_certificate");
+        assertThat(TlsHandshakeMeter.reason(new java.nio.channels.ClosedChannelException())).isEqualTo("incomplete");
+        assertThat(TlsHandshakeMeter.reason(new javax.net.ssl.SSLHandshakeException("Received fatal alert: decode_error")))
+                .isEqualTo("alert");
+        assertThat(TlsHandshakeMeter.reason(new RuntimeException((String) null))).isEqualTo("other");
+    }
+
+    private static void swapLink(Path link, Path target) throws Exception {
+        Path staged = link.resolveSibling(link.getFileName() + ".new");
+        Files.createSymbolicLink(staged, target);
+        Files.move(staged, link, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    }
+}
