@@ -284,7 +284,10 @@ class SessionTokensTest {
                     inFlight.begin();
                     inFlight.createUpdate("update platform_people set token_version = token_version where id = :p")
                             .bind("p", bob.id()).execute();
-                    inFlight.createUpdate("update platform_refresh_tokens set used_at = 1 where token_hash = :h")
+                    // used now, after the first token's rotation: presenting that one again is then theft,
+                    // not a client retrying a refresh whose answer it lost
+                    inFlight.createUpdate("update platform_refresh_tokens set used_at = :now where token_hash = :h")
+                            .bind("now", now.get().toEpochMilli())
                             .bind("h", AdminTokens.hash(current.refreshToken())).execute();
                     inFlight.createUpdate("insert into platform_refresh_tokens (token_hash, person_id, family_id,"
                                     + " token_version, created_at, expires_at) values (:h, :p, :f, 0, 1, :exp)")
