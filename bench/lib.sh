@@ -51,6 +51,18 @@ tree_ticks() { # utime+stime (clock ticks) summed over a process tree, from /pro
     echo "$total"
 }
 
+# without_bench_env CMD...: runs CMD without the SWITCHBOARD_* variables of this environment. The
+# scripts' own settings (SWITCHBOARD_PORT, SWITCHBOARD_HTTP, SWITCHBOARD_RUN_ARGS, ...) share the
+# node's prefix, and a node refuses SWITCHBOARD_* variables it does not know; what a node should
+# see is passed explicitly after this (env NAME=VALUE ...).
+without_bench_env() {
+    local unset=() v
+    for v in $(compgen -e); do
+        [[ $v == SWITCHBOARD_* ]] && unset+=(-u "$v")
+    done
+    env "${unset[@]}" "$@"
+}
+
 udp_listening() { ss -Hlun "sport = :$1" 2>/dev/null | grep -q .; }
 
 port_free() { ! ss -Hlun "sport = :$1" 2>/dev/null | grep -q . && ! ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }

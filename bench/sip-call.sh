@@ -129,7 +129,7 @@ start_switchboard() {
     printf 'telephony:\n  auth: false\n  floodLimit: 0\n' >"$OUT/switchboard-call.yaml"
     log "starting switchboard on udp:127.0.0.1:$SWITCHBOARD_PORT, http 127.0.0.1:$SWITCHBOARD_HTTP"
     # shellcheck disable=SC2086  # SWITCHBOARD_RUN_ARGS: extra flags, split on purpose
-    "$ROOT/switchboard" run --data-dir "$data" --sip "udp:127.0.0.1:$SWITCHBOARD_PORT" \
+    without_bench_env "$ROOT/switchboard" run --data-dir "$data" --sip "udp:127.0.0.1:$SWITCHBOARD_PORT" \
         --http "127.0.0.1:$SWITCHBOARD_HTTP" --config "$OUT/switchboard-call.yaml" ${SWITCHBOARD_RUN_ARGS:-} \
         >"$OUT/switchboard-call.log" 2>&1 &
     SERVER_PID=$!
