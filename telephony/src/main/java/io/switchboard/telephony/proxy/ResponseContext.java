@@ -154,14 +154,16 @@ final class ResponseContext {
             core.hangUpLateAnswer(request, response, branch.flow);
             return;
         }
-        server.respond(strip(response)); // §16.7 step 5: every 2xx is forwarded
         if (answered) {
+            server.respond(strip(response)); // §16.7 step 5: every 2xx is forwarded
             return;
         }
         answered = true;
         finalSent = true;
         cancel(cancelGrace);
         if (call != null) {
+            // recorded before the caller has the 2xx: its BYE may follow at once, on another
+            // thread when the two ends use different transports, and must find the call answered
             if (!ringing) {
                 ringing = true;
                 core.calls.ringing(call);
@@ -169,6 +171,7 @@ final class ResponseContext {
             core.calls.answered(call, branch.target);
             call = null;
         }
+        server.respond(strip(response)); // §16.7 step 5: every 2xx is forwarded
         cancelPendingBranches(branch); // §16.7 step 10
         request = null;
         for (Branch b : branches) {
