@@ -32,7 +32,7 @@ public final class SipPeek {
             if (first == '\r' || first == '\n') {
                 return NO_CALL_ID; // the empty line: the headers ended without a Call-ID
             }
-            int valueStart = first == ' ' || first == '\t' ? -1 : callIdValue(data, i, end);
+            int valueStart = first == ' ' || first == '\t' ? -1 : headerValue(data, i, end, "call-id", 'i');
             if (valueStart >= 0) {
                 return hash(data, valueStart, end);
             }
@@ -41,12 +41,84 @@ public final class SipPeek {
         return NO_CALL_ID;
     }
 
-    /** The offset of the value when the header line at {@code i} is a Call-ID, else -1. */
-    private static int callIdValue(byte[] data, int i, int end) {
+    /**
+     * True when the message is a request that may start new work outside any dialog: not a
+     * response, not ACK, CANCEL, BYE or PRACK (which belong to a transaction or dialog in
+     * progress), and no tag in its To header (RFC 3261 §8.1.1.2: requests within a dialog carry the
+     * remote tag, §12.2.1.1). An INVITE, REGISTER or OPTIONS from a new caller, or its
+     * retransmission. When in doubt (no To header found, a tag the scan cannot place) the answer
+     * is false: a message in progress is never mistaken for new work on purpose.
+     */
+    public static boolean isOutOfDialogRequest(byte[] data, int offset, int length) {
+        int end = offset + length;
+        int i = offset;
+        while (i < end && (data[i] == '\r' || data[i] == '\n')) {
+            i++;
+        }
+        if (matches(data, i, end, "sip/") || startsWithMethod(data, i, end, "ACK") || startsWithMethod(data, i, end, "CANCEL")
+                || startsWithMethod(data, i, end, "BYE") || startsWithMethod(data, i, end, "PRACK")) {
+            return false;
+        }
+        i = nextLine(data, i, end);
+        while (i < end) {
+            byte first = data[i];
+            if (first == '\r' || first == '\n') {
+                return false; // no To header: the parser rejects it, nothing to shed
+            }
+            if (first != ' ' && first != '\t') {
+                int value = headerValue(data, i, end, "to", 't');
+                if (value >= 0) {
+                    return !hasTag(data, value, end);
+                }
+            }
+            i = nextLine(data, i, end);
+        }
+        return false;
+    }
+
+    private static boolean startsWithMethod(byte[] data, int i, int end, String method) {
+        int n = method.length();
+        if (end - i <= n || data[i + n] != ' ') {
+            return false;
+        }
+        for (int k = 0; k < n; k++) {
+            if (data[i + k] != method.charAt(k)) {
+                return false; // methods are case-sensitive (§7.1)
+            }
+        }
+        return true;
+    }
+
+    /** Whether the header value starting at {@code i} has a {@code ;tag=} parameter on its line. */
+    private static boolean hasTag(byte[] data, int i, int end) {
+        for (int j = i; j < end && data[j] != '\r' && data[j] != '\n'; j++) {
+            if (data[j] != ';') {
+                continue;
+            }
+            int k = j + 1;
+            while (k < end && (data[k] == ' ' || data[k] == '\t')) {
+                k++;
+            }
+            if (!matches(data, k, end, "tag")) {
+                continue;
+            }
+            k += 3;
+            while (k < end && (data[k] == ' ' || data[k] == '\t')) {
+                k++;
+            }
+            if (k < end && data[k] == '=') {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The offset of the value when the header line at {@code i} has this name (long or compact form), else -1. */
+    private static int headerValue(byte[] data, int i, int end, String lowerName, char compact) {
         int nameEnd;
-        if (matches(data, i, end, "call-id")) {
-            nameEnd = i + 7;
-        } else if ((data[i] | 0x20) == 'i') {
+        if (matches(data, i, end, lowerName)) {
+            nameEnd = i + lowerName.length();
+        } else if ((data[i] | 0x20) == compact) {
             nameEnd = i + 1;
         } else {
             return -1;

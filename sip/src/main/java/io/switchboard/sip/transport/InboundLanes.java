@@ -44,7 +44,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  *       own lane only. The per-source rate limit sees such a peer first.</li>
  *   <li>A full lane refuses the datagram ({@link #offer} returns false) and the caller counts it as
  *       dropped ("overload"), as the pool's AbortPolicy did; UDP peers retransmit (§17). Nothing
- *       here ever blocks an event loop.</li>
+ *       here ever blocks an event loop. Before a lane is full, a lane that has fallen behind sheds
+ *       new out-of-dialog requests that waited too long, so the calls in progress on it keep
+ *       moving ({@link TransportLayer}, {@code SHED_AFTER_NANOS}).</li>
  *   <li>Stream transports do not use the lanes: a connection's messages are handled on its event
  *       loop, one after another, which already keeps their order (and a dropped TCP message would
  *       never be resent, §17.1.1.2). WebSocket frames are handed over one at a time by the HTTP

@@ -508,6 +508,43 @@ public final class TransportLayer {
 
     private static final int STUN_MAGIC_COOKIE = 0x2112A442;
 
+    /**
+     * How long a datagram that starts new work (an out-of-dialog request, {@link SipPeek#isOutOfDialogRequest})
+     * may wait in its lane before it is dropped unparsed ("shed"). A lane that far behind is
+     * overloaded, say a node just started whose code is not compiled yet, or a machine busy with
+     * something else. Taking on more calls then only delays the responses, ACKs and BYEs of the
+     * calls in progress past the peers' 500 ms retransmission timer (RFC 3261 §17.1.1.2, T1), and
+     * every retransmission is more work for the same lane: a spiral that ends in lost calls.
+     * Shedding keeps the calls in progress moving, and the new request comes again: its sender
+     * retransmits it (Timer A or E) and it is taken once the lane has caught up. Below T1, so a
+     * message still answered in time is never shed; well above a garbage collection pause.
+     */
+    static final long SHED_AFTER_NANOS = TimeUnit.MILLISECONDS.toNanos(400);
+
+    /** A datagram waiting in its lane, with when it was read and whether it may be shed. */
+    private final class Datagram implements Runnable {
+        final byte[] data;
+        final DatagramFlow flow;
+        final long readAt;
+        final boolean newWork;
+
+        Datagram(byte[] data, DatagramFlow flow, long readAt, boolean newWork) {
+            this.data = data;
+            this.flow = flow;
+            this.readAt = readAt;
+            this.newWork = newWork;
+        }
+
+        @Override
+        public void run() {
+            if (newWork && System.nanoTime() - readAt > SHED_AFTER_NANOS) {
+                observer.dropped("shed", Transport.UDP, flow.remote());
+                return;
+            }
+            dispatch(data, flow, true);
+        }
+    }
+
     @ChannelHandler.Sharable
     private final class DatagramHandler extends SimpleChannelInboundHandler<DatagramPacket> {
         @Override
@@ -536,8 +573,9 @@ public final class TransportLayer {
             if (key == SipPeek.NO_CALL_ID) {
                 key = sender.hashCode() & 0x7FFFFFFFL; // the parser rejects it on some lane, as before
             }
-            DatagramFlow flow = new DatagramFlow(ctx.channel(), sender);
-            if (!current.offer(key, () -> dispatch(data, flow, true))) {
+            Datagram datagram = new Datagram(data, new DatagramFlow(ctx.channel(), sender), System.nanoTime(),
+                    SipPeek.isOutOfDialogRequest(data, 0, length));
+            if (!current.offer(key, datagram)) {
                 observer.dropped("overload", Transport.UDP, sender);
             }
         }

@@ -77,4 +77,33 @@ class SipPeekTest {
         assertThat(SipPeek.callIdHash(data, 4, length)).isEqualTo(peek(request("Call-ID: k@h\r\n")));
         assertThat(SipPeek.callIdHash(data, 4, 20)).isEqualTo(SipPeek.NO_CALL_ID);
     }
+
+    @Test
+    void newWorkIsARequestOutsideADialog() {
+        String invite = "INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
+                + "From: <sip:alice@example.com>;tag=a\r\n%s\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n\r\n";
+        assertThat(outOfDialog(invite.formatted("To: <sip:bob@example.com>"))).isTrue();
+        assertThat(outOfDialog(invite.formatted("t: Bob <sip:bob@example.com;transport=udp>"))).isTrue();
+        assertThat(outOfDialog("REGISTER sip:example.com SIP/2.0\r\nTo: <sip:a@example.com>\r\n\r\n")).isTrue();
+        // a re-INVITE, and any request in a dialog, carries the remote tag (RFC 3261 §12.2.1.1)
+        assertThat(outOfDialog(invite.formatted("To: <sip:bob@example.com>;tag=b"))).isFalse();
+        assertThat(outOfDialog(invite.formatted("TO : <sip:bob@example.com> ; TAG = b"))).isFalse();
+        assertThat(outOfDialog(invite.formatted("t:<sip:bob@example.com>;x=1;tag=b"))).isFalse();
+        // responses and requests of a transaction or dialog in progress are never new work
+        assertThat(outOfDialog("SIP/2.0 180 Ringing\r\nTo: <sip:bob@example.com>\r\n\r\n")).isFalse();
+        for (String method : new String[]{"ACK", "CANCEL", "BYE", "PRACK"}) {
+            assertThat(outOfDialog(method + " sip:bob@example.com SIP/2.0\r\nTo: <sip:bob@example.com>\r\n\r\n"))
+                    .as(method).isFalse();
+        }
+        // no To header: the parser rejects it
+        assertThat(outOfDialog("OPTIONS sip:bob@example.com SIP/2.0\r\nCall-ID: c\r\n\r\n")).isFalse();
+        assertThat(outOfDialog("")).isFalse();
+        // "Tone" and "Timestamp" are not To
+        assertThat(outOfDialog("OPTIONS sip:b@e SIP/2.0\r\nTone: x;tag=1\r\nTimestamp: 1\r\nTo: <sip:b@e>\r\n\r\n")).isTrue();
+    }
+
+    private static boolean outOfDialog(String message) {
+        byte[] data = message.getBytes(StandardCharsets.UTF_8);
+        return SipPeek.isOutOfDialogRequest(data, 0, data.length);
+    }
 }
