@@ -44,9 +44,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  *       own lane only. The per-source rate limit sees such a peer first.</li>
  *   <li>A full lane refuses the datagram ({@link #offer} returns false) and the caller counts it as
  *       dropped ("overload"), as the pool's AbortPolicy did; UDP peers retransmit (§17). Nothing
- *       here ever blocks an event loop. Before a lane is full, a lane that has fallen behind sheds
- *       new out-of-dialog requests that waited too long, so the calls in progress on it keep
- *       moving ({@link TransportLayer}, {@code SHED_AFTER_NANOS}).</li>
+ *       here ever blocks an event loop. Long before a lane is full, a lane that has fallen behind
+ *       sheds new out-of-dialog requests, so the calls in progress on it keep moving
+ *       ({@link #behind}).</li>
  *   <li>Stream transports do not use the lanes: a connection's messages are handled on its event
  *       loop, one after another, which already keeps their order (and a dropped TCP message would
  *       never be resent, §17.1.1.2). WebSocket frames are handed over one at a time by the HTTP
@@ -113,6 +113,48 @@ final class InboundLanes {
         return Thread.currentThread() instanceof LaneThread lane ? lane.index : -1;
     }
 
+    /** The delay a lane may carry: above it for {@link #INTERVAL_NANOS} the lane is behind. */
+    static final long TARGET_NANOS = TimeUnit.MILLISECONDS.toNanos(150);
+    /** How long the delay must stay above the target: longer than a garbage-collection pause lasts. */
+    static final long INTERVAL_NANOS = TimeUnit.MILLISECONDS.toNanos(300);
+    /** A wait past which a lane is behind at once: close to T1, when the sender retransmits anyway. */
+    static final long LIMIT_NANOS = TimeUnit.MILLISECONDS.toNanos(400);
+
+    /**
+     * Whether the lane calling this is behind, told the wait of the datagram it is about to
+     * handle ({@code now - readAt}); the caller then sheds that datagram if it starts new work.
+     * <p>
+     * Why: a lane falls behind when its thread gets less CPU than its traffic needs — a node just
+     * started whose code is still interpreted, a machine busy with something else. Every message
+     * it then takes on delays the responses, ACKs and BYEs of the calls in progress, and once they
+     * wait near the peers' 500 ms timer (RFC 3261 §17.1.1.2, T1) each hop retransmits: more work
+     * for the same lane, a spiral that ends in lost calls. Dropping new out-of-dialog requests
+     * unread is the cheapest relief, and harmless: their senders retransmit them (Timer A, E) and
+     * they are taken once the lane has caught up.
+     * <p>
+     * How, after CoDel (RFC 8289): a FIFO's wait is its standing delay; a lane is behind when the
+     * waits of the datagrams it takes have stayed above {@link #TARGET_NANOS} for
+     * {@link #INTERVAL_NANOS}, or one waited past {@link #LIMIT_NANOS}, and stops being behind at
+     * the first one under the target. A short burst or a collection pause delays a few datagrams
+     * but not for an interval, so at the rates a node sustains nothing is shed. The state belongs
+     * to the lane's thread alone. Other threads (no lane) only apply the limit.
+     */
+    static boolean behind(long readAt, long now) {
+        long wait = now - readAt;
+        if (!(Thread.currentThread() instanceof LaneThread lane)) {
+            return wait > LIMIT_NANOS;
+        }
+        if (wait < TARGET_NANOS) {
+            lane.above = false;
+            return false;
+        }
+        if (!lane.above) {
+            lane.above = true;
+            lane.aboveSince = now;
+        }
+        return wait > LIMIT_NANOS || now - lane.aboveSince >= INTERVAL_NANOS;
+    }
+
     /** Lets the lanes finish what they hold, for at most {@code millis}, then stops their threads. */
     void stop(long millis) {
         stopping = true;
@@ -138,6 +180,9 @@ final class InboundLanes {
     /** The lane threads carry their index, so what they send can go out through one socket per lane. */
     private static class LaneThread extends FastThreadLocalThread {
         final int index;
+        /** Whether the datagrams this lane takes have waited over the target since {@link #aboveSince} ({@link #behind}). */
+        boolean above;
+        long aboveSince;
 
         LaneThread(int index, String name) {
             super(name);

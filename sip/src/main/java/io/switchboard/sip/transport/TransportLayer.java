@@ -509,19 +509,10 @@ public final class TransportLayer {
     private static final int STUN_MAGIC_COOKIE = 0x2112A442;
 
     /**
-     * How long a datagram that starts new work (an out-of-dialog request, {@link SipPeek#isOutOfDialogRequest})
-     * may wait in its lane before it is dropped unparsed ("shed"). A lane that far behind is
-     * overloaded, say a node just started whose code is not compiled yet, or a machine busy with
-     * something else. Taking on more calls then only delays the responses, ACKs and BYEs of the
-     * calls in progress past the peers' 500 ms retransmission timer (RFC 3261 §17.1.1.2, T1), and
-     * every retransmission is more work for the same lane: a spiral that ends in lost calls.
-     * Shedding keeps the calls in progress moving, and the new request comes again: its sender
-     * retransmits it (Timer A or E) and it is taken once the lane has caught up. Below T1, so a
-     * message still answered in time is never shed; well above a garbage collection pause.
+     * A datagram waiting in its lane, with when it was read and whether it starts new work (an
+     * out-of-dialog request, {@link SipPeek#isOutOfDialogRequest}), which an overloaded lane sheds
+     * ({@link InboundLanes#behind}).
      */
-    static final long SHED_AFTER_NANOS = TimeUnit.MILLISECONDS.toNanos(400);
-
-    /** A datagram waiting in its lane, with when it was read and whether it may be shed. */
     private final class Datagram implements Runnable {
         final byte[] data;
         final DatagramFlow flow;
@@ -537,7 +528,8 @@ public final class TransportLayer {
 
         @Override
         public void run() {
-            if (newWork && System.nanoTime() - readAt > SHED_AFTER_NANOS) {
+            // every datagram tells the lane how far behind it is; only new work is shed
+            if (InboundLanes.behind(readAt, System.nanoTime()) && newWork) {
                 observer.dropped("shed", Transport.UDP, flow.remote());
                 return;
             }
