@@ -51,6 +51,54 @@ tree_ticks() { # utime+stime (clock ticks) summed over a process tree, from /pro
     echo "$total"
 }
 
+# without_bench_env CMD...: runs CMD without the SWITCHBOARD_* variables of this environment. The
+# scripts' own settings (SWITCHBOARD_PORT, SWITCHBOARD_HTTP, SWITCHBOARD_RUN_ARGS, ...) share the
+# node's prefix, and a node refuses SWITCHBOARD_* variables it does not know; what a node should
+# see is passed explicitly after this (env NAME=VALUE ...).
+without_bench_env() {
+    local unset=() v
+    for v in $(compgen -e); do
+        [[ $v == SWITCHBOARD_* ]] && unset+=(-u "$v")
+    done
+    env "${unset[@]}" "$@"
+}
+
+# median_round KEY: the round (1..ROUNDS) whose clean rate is the median of the rounds recorded as
+# RESULT[KEY,ROUND]="RATE|..." (the lower middle for an even count); nothing when none ran.
+median_round() {
+    local key=$1 r v lines=()
+    for ((r = 1; r <= ROUNDS; r++)); do
+        v=${RESULT[$key,$r]:-}
+        [[ -n $v ]] && lines+=("${v%%|*} $r")
+    done
+    ((${#lines[@]} > 0)) || return 0
+    printf '%s\n' "${lines[@]}" | sort -n -k1,1 | sed -n "$(((${#lines[@]} + 1) / 2))p" | cut -d' ' -f2
+}
+
+# round_rates KEY: every round's clean rate, in round order ("8800, 9100, 9300")
+round_rates() {
+    local key=$1 r v out=""
+    for ((r = 1; r <= ROUNDS; r++)); do
+        v=${RESULT[$key,$r]:-}
+        [[ -n $v ]] && out+="${out:+, }${v%%|*}"
+    done
+    echo "${out:--}"
+}
+
+# round_order ROUND TARGET...: the targets in the order this round runs them: as given in odd
+# rounds, reversed in even ones, so neither target always runs first on a machine that drifts
+round_order() {
+    local round=$1 i
+    shift
+    if ((round % 2 == 1)); then
+        echo "$@"
+    else
+        local rev=()
+        for ((i = $#; i >= 1; i--)); do rev+=("${!i}"); done
+        echo "${rev[@]}"
+    fi
+}
+
 udp_listening() { ss -Hlun "sport = :$1" 2>/dev/null | grep -q .; }
 
 port_free() { ! ss -Hlun "sport = :$1" 2>/dev/null | grep -q . && ! ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }

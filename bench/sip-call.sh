@@ -18,12 +18,14 @@ BASELINE=$ROOT/bench/baseline
 usage() {
     cat <<EOF
 usage: bench/sip-call.sh [--quick] [--only kamailio|switchboard]
-                         [--duration SECONDS] [--max-probes N] [--no-docs]
+                         [--duration SECONDS] [--max-probes N] [--rounds N] [--no-docs]
 
   --quick        10-second runs and at most 4 probes per target: a smoke check of the harness
   --only T       run one target only (kamailio or switchboard)
   --duration S   seconds per probe run (default 25, --quick 10)
   --max-probes N most UAC runs per target (default 8, --quick 4)
+  --rounds N     repeat the whole comparison N times, the targets taking turns to go first;
+                 the table shows each target's median clean rate (default 1)
   --no-docs      print the table but do not append it to docs/BENCHMARKS.md
 
 Environment (defaults): KAMAILIO_PORT (5060), SWITCHBOARD_PORT (5080), SWITCHBOARD_HTTP (18080),
@@ -37,6 +39,7 @@ QUICK=0
 ONLY=""
 DURATION=""
 MAX_PROBES=""
+ROUNDS=1
 WRITE_DOCS=1
 ARGS=("$@")
 while [[ $# -gt 0 ]]; do
@@ -45,6 +48,7 @@ while [[ $# -gt 0 ]]; do
         --only) ONLY=${2:?--only needs kamailio or switchboard}; shift ;;
         --duration) DURATION=${2:?}; shift ;;
         --max-probes) MAX_PROBES=${2:?}; shift ;;
+        --rounds) ROUNDS=${2:?}; shift ;;
         --no-docs) WRITE_DOCS=0 ;;
         -h|--help) usage; exit 0 ;;
         *) echo "unknown option: $1" >&2; usage >&2; exit 2 ;;
@@ -61,6 +65,7 @@ else
 fi
 [[ $DURATION =~ ^[0-9]+$ && $DURATION -ge 1 && $DURATION -le 300 ]] || { echo "--duration: 1..300" >&2; exit 2; }
 [[ $MAX_PROBES =~ ^[0-9]+$ && $MAX_PROBES -ge 1 && $MAX_PROBES -le 20 ]] || { echo "--max-probes: 1..20" >&2; exit 2; }
+[[ $ROUNDS =~ ^[0-9]+$ && $ROUNDS -ge 1 && $ROUNDS -le 9 ]] || { echo "--rounds: 1..9" >&2; exit 2; }
 
 KAMAILIO_PORT=${KAMAILIO_PORT:-5060}
 SWITCHBOARD_PORT=${SWITCHBOARD_PORT:-5080}
@@ -129,7 +134,7 @@ start_switchboard() {
     printf 'telephony:\n  auth: false\n  floodLimit: 0\n' >"$OUT/switchboard-call.yaml"
     log "starting switchboard on udp:127.0.0.1:$SWITCHBOARD_PORT, http 127.0.0.1:$SWITCHBOARD_HTTP"
     # shellcheck disable=SC2086  # SWITCHBOARD_RUN_ARGS: extra flags, split on purpose
-    "$ROOT/switchboard" run --data-dir "$data" --sip "udp:127.0.0.1:$SWITCHBOARD_PORT" \
+    without_bench_env "$ROOT/switchboard" run --data-dir "$data" --sip "udp:127.0.0.1:$SWITCHBOARD_PORT" \
         --http "127.0.0.1:$SWITCHBOARD_HTTP" --config "$OUT/switchboard-call.yaml" ${SWITCHBOARD_RUN_ARGS:-} \
         >"$OUT/switchboard-call.log" 2>&1 &
     SERVER_PID=$!
@@ -247,10 +252,15 @@ warm_up() {
     local calls=$((WARM_UP_RATE * WARM_UP_SECONDS))
     run_calls "$OUT/$target-call/warm-up" "$port" "$WARM_UP_RATE" "$calls"
     [[ -z $C_ERR ]] || die "$target warm-up: $C_ERR"
-    if [[ $C_RC -eq 0 && $C_OK == "$calls" ]]; then
-        log "  warm-up: $calls calls at ${WARM_UP_RATE}/s (retrans=$C_RETRANS setup p99=${C_P99}ms)"
+    # Lost: calls the UAC did not finish, and calls the UAS failed (a UAC may count a call whose
+    # ACK and BYE never reached the UAS: SIPp takes a retransmitted INVITE 200 for the BYE's 200).
+    local uac_lost=$((calls - (C_OK < 0 ? 0 : C_OK))) uas_lost=$((C_UAS_FAILED < 0 ? calls : C_UAS_FAILED))
+    WARM_UP_LOST="$uac_lost+$uas_lost"
+    if [[ $C_RC -eq 0 && $C_OK == "$calls" && $C_UAS_FAILED == 0 ]]; then
+        log "  warm-up: $calls calls at ${WARM_UP_RATE}/s, none lost (retrans=$C_RETRANS setup p99=${C_P99}ms)"
     else
-        log "  warm-up: sipp exit $C_RC, $C_OK of $calls calls, failed=$C_FAILED (see $OUT/$target-call/warm-up); probing anyway"
+        log "  warm-up: sipp exit $C_RC, $C_OK of $calls calls, lost $uac_lost at the UAC and $uas_lost at the UAS" \
+            "(see $OUT/$target-call/warm-up); probing anyway"
     fi
 }
 
@@ -276,7 +286,7 @@ probe() {
     else
         P_PASS=1
     fi
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$target" \
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$ROUND" "$target" \
         "$rate" "$P_PASS" "$C_OK" "$C_FAILED" "$C_RETRANS" "$C_CPS" "$C_UAS_OK" "$C_UAS_FAILED" "$C_UAS_RETRANS" \
         "$P_P50" "$P_P99" "$P_CPU" "$P_UAC_CPU" "$P_UAS_CPU" >>"$OUT/calls.tsv"
     log "  $target ${rate} calls/s: $([[ $P_PASS == 1 ]] && echo PASS || echo "FAIL ($P_REASON)")" \
@@ -326,30 +336,48 @@ install_packages
 for f in reg_uas.xml uas_rr.xml uac_rr.xml; do
     [[ -f $BASELINE/$f ]] || die "$BASELINE/$f missing (copy it from the SIP baseline kit)"
 done
-printf 'time\ttarget\trate\tpass\tok\tfailed\tretrans\tcps\tuas_ok\tuas_failed\tuas_retrans\tsetup_p50_ms\tsetup_p99_ms\tserver_cpu_pct\tuac_cpu_pct\tuas_cpu_pct\n' >"$OUT/calls.tsv"
+printf 'time\tround\ttarget\trate\tpass\tok\tfailed\tretrans\tcps\tuas_ok\tuas_failed\tuas_retrans\tsetup_p50_ms\tsetup_p99_ms\tserver_cpu_pct\tuac_cpu_pct\tuas_cpu_pct\n' >"$OUT/calls.tsv"
 
-declare -A RESULT
+# field TARGET N: field N of the round with the median clean rate
+field() {
+    local r v
+    r=$(median_round "$1")
+    v=${r:+${RESULT[$1,$r]:-}}
+    [[ -z $v ]] && { echo -; return; }
+    echo "$v" | cut -d'|' -f"$2"
+}
+
+declare -A RESULT WARM_UPS
 RUN_STARTED=$(date -u '+%Y-%m-%d %H:%M UTC')
 log "runs of ${DURATION}s, at most $MAX_PROBES per target; details in $OUT"
-for target in "${TARGETS[@]}"; do
-    if [[ $target == kamailio ]]; then
-        start_kamailio
-        port=$KAMAILIO_PORT
-    else
-        start_switchboard
-        port=$SWITCHBOARD_PORT
-    fi
-    warm_up "$target" "$port"
-    sleep "$COOLDOWN"
-    var="START_${target^^}"
-    find_rate "$target" "$port" "${!var:-4000}"
-    RESULT[$target]="$BEST_RATE|$BEST_P50|$BEST_P99|$BEST_CPU|$BEST_UAC_CPU|$BEST_UAS_CPU|$PROBES"
-    stop_server
-    sleep 1
+ROUND=0
+for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
+    ((ROUNDS > 1)) && log "round $ROUND of $ROUNDS"
+    for target in $(round_order "$ROUND" "${TARGETS[@]}"); do
+        if [[ $target == kamailio ]]; then
+            start_kamailio
+            port=$KAMAILIO_PORT
+        else
+            start_switchboard
+            port=$SWITCHBOARD_PORT
+        fi
+        WARM_UP_LOST=-
+        warm_up "$target" "$port"
+        WARM_UPS[$target]="${WARM_UPS[$target]:+${WARM_UPS[$target]}, }$WARM_UP_LOST"
+        sleep "$COOLDOWN"
+        var="START_${target^^}"
+        start=${!var:-4000}
+        # later rounds start where the previous round of this target ended: fewer probes
+        prev=$(field "$target" 1)
+        [[ $prev =~ ^[0-9]+$ && $prev -gt 0 ]] && start=$prev
+        find_rate "$target" "$port" "$start"
+        RESULT[$target,$ROUND]="$BEST_RATE|$BEST_P50|$BEST_P99|$BEST_CPU|$BEST_UAC_CPU|$BEST_UAS_CPU|$PROBES"
+        stop_server
+        sleep 1
+    done
 done
 
 # ------------------------------------------------------------------ 4. report
-field() { local v=${RESULT[$1]:-}; [[ -z $v ]] && { echo -; return; }; echo "$v" | cut -d'|' -f"$2"; }
 cell() {  # rate, or "-" if not run, "none clean" if no rate passed
     local r; r=$(field "$1" 1)
     if [[ $r == - ]]; then echo -; elif [[ $r == 0 ]]; then echo "none clean"; else echo "$r calls/s"; fi
@@ -369,8 +397,24 @@ TABLE=$(
         "| $(field kamailio 2)/$(field kamailio 3) | $(field switchboard 2)/$(field switchboard 3)" \
         "| $(pct kamailio 4) | $(pct switchboard 4) | $(sipp_cpu kamailio) / $(sipp_cpu switchboard) |"
 )
+NOTES=$(
+    if ((ROUNDS > 1)); then
+        echo "Clean rate per round (rounds alternate which target goes first); the table shows the median"
+        echo "round of each target and the ratio of the medians:"
+        echo
+        for target in "${TARGETS[@]}"; do
+            echo "- $target: $(round_rates "$target") calls/s"
+        done
+        echo
+    fi
+    echo "Calls lost in the warm-up (${WARM_UP_SECONDS} s at ${WARM_UP_RATE}/s on a freshly started server; UAC+UAS, per round):"
+    for target in "${TARGETS[@]}"; do
+        echo "$target ${WARM_UPS[$target]:--}."
+    done
+)
 echo
 echo "$TABLE"
+printf '\n%s\n' "$NOTES"
 echo
 echo "Setup time: INVITE sent to 200 received at the UAC. CPU: % of one core over the run (server"
 echo "process tree and the UAS from /proc; the UAC from its own user+sys)."
@@ -380,6 +424,7 @@ if [[ $WRITE_DOCS == 1 ]]; then
     DOC=$ROOT/docs/BENCHMARKS.md
     [[ -f $DOC ]] || printf '# Benchmarks\n' >"$DOC"
     kind="${DURATION}-second runs, at most $MAX_PROBES probes per target"
+    ((ROUNDS > 1)) && kind="$kind, $ROUNDS rounds"
     title="SIP calls through the proxy, side by side"
     [[ $QUICK == 1 ]] && title="$title: harness smoke check (--quick), not a result"
     {
@@ -392,6 +437,7 @@ if [[ $WRITE_DOCS == 1 ]]; then
             "Switchboard $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '(no git)')."
         echo
         echo "$TABLE"
+        printf '\n%s\n' "$NOTES"
     } >>"$DOC"
     log "appended to $DOC"
 fi

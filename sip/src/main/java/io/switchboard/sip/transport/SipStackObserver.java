@@ -22,7 +22,11 @@ public interface SipStackObserver {
     default void parseError(String reason, Transport transport, InetSocketAddress source) {
     }
 
-    /** Input dropped before parsing: "flood", "oversize", "connection_limit", "slow_peer", "idle", "keepalive". */
+    /**
+     * Input dropped before parsing: "flood", "overload" (a full lane), "shed" (a new request that
+     * waited too long in an overloaded lane), "oversize", "connection_limit", "slow_peer", "idle",
+     * "keepalive".
+     */
     default void dropped(String reason, Transport transport, InetSocketAddress source) {
     }
 }

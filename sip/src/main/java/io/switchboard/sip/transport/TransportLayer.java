@@ -35,6 +35,7 @@ import io.netty.util.NetUtil;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.switchboard.sip.codec.SipParseException;
 import io.switchboard.sip.codec.SipParser;
+import io.switchboard.sip.codec.SipPeek;
 import io.switchboard.sip.message.SipMessage;
 import io.switchboard.sip.message.SipRequest;
 import io.switchboard.sip.message.SipResponse;
@@ -64,9 +65,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  * Threads: one event loop group does all I/O. On Linux each UDP listener is bound once per event
  * loop with SO_REUSEPORT, so the kernel spreads datagrams from many peers across cores. But the
  * kernel spreads by peer address, and a busy peer (an SBC, a trunk, a load generator) would load
- * one core only; so an event loop only reads a datagram, and a pool of worker threads parses and
- * handles it. Messages on a connection are handled on its event loop, in order. The
- * {@link InboundHandler} must not block in either case.
+ * one core only; so an event loop only reads a datagram and peeks at its Call-ID, and
+ * {@link InboundLanes} — one thread per lane, a lane per Call-ID hash — parse and handle it: the
+ * messages of one call in the order they arrived, different calls in parallel. Messages on a
+ * connection are handled on its event loop, in order. The {@link InboundHandler} must not block in
+ * either case.
  * <p>
  * Protection: per-source rate limit on datagrams and new connections, limits on message size,
  * connection count (total and per address), unfinished-message time (slow peers) and idle time.
@@ -91,7 +94,7 @@ public final class TransportLayer {
     private volatile InboundHandler handler = (m, f) -> {
     };
     private EventLoopGroup group;
-    private volatile java.util.concurrent.ThreadPoolExecutor workers;
+    private volatile InboundLanes lanes;
     private ScheduledFuture<?> sweeper;
 
     public TransportLayer(TransportSettings settings, SipStackObserver observer) {
@@ -111,11 +114,9 @@ public final class TransportLayer {
         int threads = settings.ioThreads() > 0 ? settings.ioThreads() : Runtime.getRuntime().availableProcessors();
         IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
         group = new MultiThreadIoEventLoopGroup(threads, new DefaultThreadFactory("sip-io", true), io);
-        int workerCount = settings.workerThreads() > 0 ? settings.workerThreads()
+        int laneCount = settings.workerThreads() > 0 ? settings.workerThreads()
                 : Runtime.getRuntime().availableProcessors();
-        workers = new java.util.concurrent.ThreadPoolExecutor(workerCount, workerCount, 0, TimeUnit.MILLISECONDS,
-                new java.util.concurrent.ArrayBlockingQueue<>(settings.workerQueue()),
-                new DefaultThreadFactory("sip-worker", true), new java.util.concurrent.ThreadPoolExecutor.AbortPolicy());
+        lanes = new InboundLanes(laneCount, Math.max(1, settings.workerQueue() / laneCount), "sip-lane");
         try {
             for (ListenPoint point : points) {
                 switch (point.transport()) {
@@ -200,14 +201,9 @@ public final class TransportLayer {
         for (StreamFlow flow : streamFlows.values()) {
             flow.channel().close();
         }
-        if (workers != null) {
-            workers.shutdown();
-            try {
-                workers.awaitTermination(2, TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            workers = null;
+        if (lanes != null) {
+            lanes.stop(2000);
+            lanes = null;
         }
         if (group != null) {
             group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
@@ -231,22 +227,24 @@ public final class TransportLayer {
     }
 
     /**
-     * The SIP worker threads, for work a transaction user finishes later (say, once a database
-     * commit completes), so it does not pile up on the thread that completed it.
+     * The SIP lane threads, for work a transaction user finishes later (say, once a database
+     * commit completes), so it does not pile up on the thread that completed it. Such work keeps no
+     * order with a call's messages (the lane of the call may already be further on), so it goes to
+     * the lanes in turn.
      */
     public java.util.concurrent.Executor executor() {
         return task -> {
-            java.util.concurrent.ThreadPoolExecutor pool = workers;
-            if (pool == null) {
-                task.run();
-                return;
-            }
-            try {
-                pool.execute(task);
-            } catch (java.util.concurrent.RejectedExecutionException e) {
+            InboundLanes current = lanes;
+            if (current == null || !current.offerAny(task)) {
                 task.run(); // finishing accepted work matters more than where it runs
             }
         };
+    }
+
+    /** Datagrams read but not yet handled, in all lanes. */
+    public int queuedDatagrams() {
+        InboundLanes current = lanes;
+        return current == null ? 0 : current.queued();
     }
 
     public Optional<SipFlow> flow(String id) {
@@ -316,7 +314,11 @@ public final class TransportLayer {
         }
         boolean v6 = remote.getAddress() instanceof java.net.Inet6Address;
         Channel fallback = null;
-        int start = (int) (Thread.currentThread().threadId() % channels.size());
+        // A lane always writes through the same socket, so what it sends for a call leaves in the
+        // order it was sent (each socket's writes are queued on its own event loop); other threads
+        // (timers, database callbacks) spread by thread.
+        int lane = InboundLanes.currentLane();
+        int start = (int) ((lane >= 0 ? lane : Thread.currentThread().threadId()) % channels.size());
         for (int i = 0; i < channels.size(); i++) {
             Channel c = channels.get((start + i) % channels.size());
             InetAddress local = ((InetSocketAddress) c.localAddress()).getAddress();
@@ -506,6 +508,35 @@ public final class TransportLayer {
 
     private static final int STUN_MAGIC_COOKIE = 0x2112A442;
 
+    /**
+     * A datagram waiting in its lane, with when it was read and whether it starts new work (an
+     * out-of-dialog request, {@link SipPeek#isOutOfDialogRequest}), which an overloaded lane sheds
+     * ({@link InboundLanes#behind}).
+     */
+    private final class Datagram implements Runnable {
+        final byte[] data;
+        final DatagramFlow flow;
+        final long readAt;
+        final boolean newWork;
+
+        Datagram(byte[] data, DatagramFlow flow, long readAt, boolean newWork) {
+            this.data = data;
+            this.flow = flow;
+            this.readAt = readAt;
+            this.newWork = newWork;
+        }
+
+        @Override
+        public void run() {
+            // every datagram tells the lane how far behind it is; only new work is shed
+            if (InboundLanes.behind(readAt, System.nanoTime()) && newWork) {
+                observer.dropped("shed", Transport.UDP, flow.remote());
+                return;
+            }
+            dispatch(data, flow, true);
+        }
+    }
+
     @ChannelHandler.Sharable
     private final class DatagramHandler extends SimpleChannelInboundHandler<DatagramPacket> {
         @Override
@@ -526,14 +557,17 @@ public final class TransportLayer {
             }
             byte[] data = new byte[length];
             content.getBytes(content.readerIndex(), data);
-            DatagramFlow flow = new DatagramFlow(ctx.channel(), sender);
-            java.util.concurrent.ThreadPoolExecutor pool = workers;
-            if (pool == null) {
+            InboundLanes current = lanes;
+            if (current == null) {
                 return; // stopping
             }
-            try {
-                pool.execute(() -> dispatch(data, flow, true));
-            } catch (java.util.concurrent.RejectedExecutionException e) {
+            long key = SipPeek.callIdHash(data, 0, length);
+            if (key == SipPeek.NO_CALL_ID) {
+                key = sender.hashCode() & 0x7FFFFFFFL; // the parser rejects it on some lane, as before
+            }
+            Datagram datagram = new Datagram(data, new DatagramFlow(ctx.channel(), sender), System.nanoTime(),
+                    SipPeek.isOutOfDialogRequest(data, 0, length));
+            if (!current.offer(key, datagram)) {
                 observer.dropped("overload", Transport.UDP, sender);
             }
         }

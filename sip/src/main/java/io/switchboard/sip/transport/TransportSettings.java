@@ -14,8 +14,10 @@ import java.time.Duration;
  * @param idleConnectionTimeout how long a connection may stay silent (RFC 5626 keep-alives count)
  * @param ioThreads             event loop threads; 0 means one per core
  * @param udpReceiveBuffer      SO_RCVBUF asked for on UDP sockets
- * @param workerThreads         threads that parse and handle datagrams; 0 means one per core
- * @param workerQueue           datagrams waiting for a worker; beyond it they are dropped ("overload")
+ * @param workerThreads         lanes: threads that parse and handle datagrams, each the calls whose
+ *                              Call-ID hashes to it, in arrival order ({@link InboundLanes}); 0 means one per core
+ * @param workerQueue           datagrams waiting in all lanes together, each lane holding an equal share;
+ *                              a datagram for a full lane is dropped ("overload")
  */
 public record TransportSettings(int maxMessageSize, int floodLimitPerSecond, int floodBurst, int maxConnections,
                                 int maxConnectionsPerAddress, Duration partialMessageTimeout,

@@ -234,6 +234,41 @@ class TransactionLayerTest {
         }
     }
 
+    @Test
+    void anOverloadedLaneShedsNewRequestsButHandlesTheCallsInProgress() throws Exception {
+        // one lane, held up for longer than a new request may wait (as a cold or starved node is)
+        TransportSettings oneLane = new TransportSettings(65_535, 0, 0, 100, 100, Duration.ofSeconds(30),
+                Duration.ofMinutes(1), 1, 4 * 1024 * 1024, 1, 1024);
+        CountDownLatch held = new CountDownLatch(1);
+        List<String> handled = new CopyOnWriteArrayList<>();
+        start(oneLane, tx -> {
+            handled.add(tx.request().method() + " " + tx.request().callId());
+            if (tx.request().isMethod("INFO")) {
+                held.countDown();
+                try {
+                    Thread.sleep(700); // a handler must never do this; here it stands for a lane far behind
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            tx.respond(SipResponse.to(tx.request(), 200, "OK"));
+        });
+        try (LoopbackPeer peer = new LoopbackPeer()) {
+            peer.send(request("INFO", "z9hG4bK-hold", peer.port()), udpPort);
+            assertThat(held.await(2, TimeUnit.SECONDS)).isTrue();
+            // behind it: a new call's INVITE (no To tag) and a BYE of a call in progress
+            peer.send(request("INVITE", "z9hG4bK-new", peer.port()), udpPort);
+            peer.send(request("BYE", "z9hG4bK-old", peer.port()).replace("To: <sip:service@127.0.0.1>",
+                    "To: <sip:service@127.0.0.1>;tag=s"), udpPort);
+            await().atMost(Duration.ofSeconds(3)).until(() -> handled.size() == 2);
+            assertThat(handled).containsExactly("INFO z9hG4bK-hold@test", "BYE z9hG4bK-old@test");
+            assertThat(drops).containsExactly("shed");
+            // the INVITE comes again (Timer A) once the lane has caught up, and is taken
+            peer.send(request("INVITE", "z9hG4bK-new", peer.port()), udpPort);
+            await().atMost(Duration.ofSeconds(3)).until(() -> handled.contains("INVITE z9hG4bK-new@test"));
+        }
+    }
+
     private SipRequest outgoing(String method, String branch) {
         SipRequest request = new SipRequest(method, SipUri.parse("sip:service@127.0.0.1"));
         request.headers().add(HeaderNames.VIA, Via.of("UDP", "127.0.0.1", udpPort, branch).toString());
