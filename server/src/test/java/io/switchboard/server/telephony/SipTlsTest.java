@@ -10,7 +10,11 @@ import io.switchboard.sip.message.SipRequest;
 import io.switchboard.sip.message.SipResponse;
 import io.switchboard.sip.transport.Transport;
 import java.math.BigInteger;
+import io.switchboard.server.clients.Baresip;
+import io.switchboard.server.clients.MediaProfile;
+import io.switchboard.server.sipp.Sipp;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -58,7 +62,7 @@ class SipTlsTest {
                         "SWITCHBOARD_TLS_KEY", certs.resolve("privkey.pem").toString(),
                         "SWITCHBOARD_TLS_HANDSHAKE_TIMEOUT", "1s"));
         trust = CA.trustingContext();
-        for (String user : List.of("alice", "bob", "carol")) {
+        for (String user : List.of("alice", "bob", "carol", "bare-tls", "sipp-udp")) {
             var created = node.api("POST", "/api/v1/accounts", "{\"username\":\"" + user + "\",\"password\":\"secret-" + user + "\"}");
             assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
             await().atMost(Duration.ofSeconds(2)).until(() -> node.telephony.accounts().lookup(user, DOMAIN).isPresent());
@@ -210,6 +214,31 @@ class SipTlsTest {
         SipPhone.Incoming atBob = bob.awaitInvite();
         atBob.respond(486, "Busy Here");
         assertThat(call.awaitFinal().status()).isEqualTo(486);
+    }
+
+    /**
+     * baresip (its Debian build has OpenSSL) registers over TLS, verifying the node's certificate
+     * against the test CA, and SIPp over UDP calls it through the node: TLS ↔ UDP with real peers.
+     */
+    @Test
+    void baresipRegistersOverTlsAndIsCalledFromUdp(@TempDir Path peerDir) throws Exception {
+        Baresip.BINARY.assumeAvailable();
+        Sipp.assumeAvailable();
+        Path ca = Files.writeString(peerDir.resolve("ca.pem"), TestCertificates.pem(CA.certificate()));
+        InetSocketAddress tls = new InetSocketAddress("127.0.0.1", node.sipPort(Transport.TLS));
+        InetSocketAddress udp = new InetSocketAddress("127.0.0.1", node.sipPort(Transport.UDP));
+        try (Baresip bare = Baresip.start(peerDir.resolve("bare"), "bare-tls", "secret-bare-tls", DOMAIN, tls,
+                Baresip.Transport.TLS, true, MediaProfile.RTP, ca)) {
+            bare.awaitRegistered(Duration.ofSeconds(10));
+            var registrations = node.json(node.api("GET", "/api/v1/registrations", null));
+            assertThat(registrations.toString()).contains("bare-tls").containsIgnoringCase("\"transport\":\"tls\"");
+
+            Sipp.Result call = Sipp.scenario("uac_auth.xml").remote(udp).service("bare-tls").key("caller", "sipp-udp")
+                    .auth("sipp-udp", "secret-sipp-udp").calls(1).timeout(Duration.ofSeconds(20)).run();
+            assertThat(call.succeeded()).as(call.describe() + bare.describe()).isTrue();
+            bare.awaitEvent("CALL_ESTABLISHED", Duration.ofSeconds(10));
+            bare.awaitEvent("CALL_CLOSED", Duration.ofSeconds(10));
+        }
     }
 
     private static BigInteger serialOfNewConnection() throws Exception {
