@@ -27,6 +27,7 @@ import io.switchboard.telephony.registrar.Registrar;
 import io.switchboard.telephony.registrar.RegistrarSettings;
 import io.switchboard.telephony.sip.SipMetrics;
 import io.switchboard.telephony.sip.SipService;
+import io.switchboard.telephony.sip.SipTlsContexts;
 import io.switchboard.telephony.api.CallsApi;
 import io.switchboard.telephony.api.NumbersApi;
 import io.switchboard.telephony.calls.CallMetrics;
@@ -157,9 +158,18 @@ public final class Telephony implements NodeModule {
         for (ListenAddress address : context.config().sipListeners()) {
             if (address.transport().equals("ws")) {
                 throw new ConfigException("sip", "SIP over WebSocket (" + address + ") is served on the HTTP port at "
-                        + SipWebSocketEndpoint.PATH + "; list only udp and tcp listeners here");
+                        + SipWebSocketEndpoint.PATH + "; list only udp, tcp and tls listeners here");
             }
             points.add(new ListenPoint(Transport.parse(address.transport()), address.host(), address.port()));
+        }
+        // RFC 3261 §26.2: SIP over TLS with the node's certificate (Node.checkConfig refused a tls
+        // listener without one). Meters exist only on nodes that listen for it.
+        SipTlsContexts sipTls = points.stream().anyMatch(p -> p.transport() == Transport.TLS)
+                ? new SipTlsContexts(context.certificate().orElseThrow(() -> new ConfigException("sip",
+                        "a tls listener needs the node's certificate: set tls.certificate and tls.key")), context.meters())
+                : null;
+        if (sipTls != null) {
+            transport.setTls(sipTls.pipeline());
         }
 
         ScheduledExecutorService sweeper = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -205,6 +215,9 @@ public final class Telephony implements NodeModule {
                 }));
         context.addListener(Component.of("sip",
                 () -> {
+                    if (sipTls != null) {
+                        sipTls.start();
+                    }
                     for (ListenPoint bound : transport.start(points)) {
                         log.info("SIP listening on {}", bound);
                     }
@@ -213,6 +226,9 @@ public final class Telephony implements NodeModule {
                     awaitCallSetups(context, CALL_SETUP_DRAIN);
                     transport.stop();
                     transactions.stop();
+                    if (sipTls != null) {
+                        sipTls.stop();
+                    }
                 }));
         context.addReadinessCheck("sip", () -> points.isEmpty() || transport.isRunning() ? Optional.empty()
                 : Optional.of("SIP listeners are not bound"));

@@ -8,11 +8,11 @@ import java.util.Set;
 
 /**
  * One SIP listener: a transport and the address to bind, written
- * {@code udp:0.0.0.0:5060} or {@code tcp:[::1]:5070}.
+ * {@code udp:0.0.0.0:5060}, {@code tcp:[::1]:5070} or {@code tls:0.0.0.0:5061}.
  */
 public record ListenAddress(String transport, String host, int port) {
     /** Transports a listener may name. The SIP wiring decides which of them it can open. */
-    public static final List<String> TRANSPORTS = List.of("udp", "tcp", "ws");
+    public static final List<String> TRANSPORTS = List.of("udp", "tcp", "tls", "ws");
 
     public ListenAddress {
         if (!TRANSPORTS.contains(transport)) {

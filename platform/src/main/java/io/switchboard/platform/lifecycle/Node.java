@@ -197,6 +197,11 @@ public final class Node {
             throw new ConfigException("https", "needs the node's certificate: set tls.certificate and tls.key"
                     + " (PEM files; see docs/tls.md)");
         }
+        if (TlsSettings.from(config.section("tls")).isEmpty()
+                && config.sipListeners().stream().anyMatch(listener -> listener.transport().equals("tls"))) {
+            throw new ConfigException("sip", "a tls listener needs the node's certificate: set tls.certificate and tls.key"
+                    + " (PEM files; see docs/tls.md)");
+        }
         BusSettings.from(config.section("bus"));
         for (NodeModule module : modules) {
             // A module whose block was not declared to the loader reads none (and gets the same

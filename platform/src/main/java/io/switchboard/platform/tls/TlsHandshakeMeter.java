@@ -70,8 +70,11 @@ public final class TlsHandshakeMeter {
                 return "incomplete";
             }
             String message = t.getMessage() == null ? "" : t.getMessage().toLowerCase(Locale.ROOT);
+            if (message.contains("handshake timed out")) {
+                return "incomplete"; // Netty's SslHandshakeTimeoutException (SIP over TLS)
+            }
             if (message.contains("unrecognized ssl message") || message.contains("plaintext connection")
-                    || message.contains("unsupported or unrecognized")) {
+                    || message.contains("unsupported or unrecognized") || message.contains("not an ssl/tls record")) {
                 return "not_tls";
             }
             if (message.contains("protocol version") || message.contains("protocol_version")

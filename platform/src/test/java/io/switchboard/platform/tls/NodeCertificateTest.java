@@ -328,6 +328,10 @@ class NodeCertificateTest {
         assertThat(TlsHandshakeMeter.reason(new java.nio.channels.ClosedChannelException())).isEqualTo("incomplete");
         assertThat(TlsHandshakeMeter.reason(new javax.net.ssl.SSLHandshakeException("Received fatal alert: decode_error")))
                 .isEqualTo("alert");
+        // the messages of Netty's NotSslRecordException and SslHandshakeTimeoutException (SIP over TLS)
+        assertThat(TlsHandshakeMeter.reason(new javax.net.ssl.SSLException("not an SSL/TLS record: 5245474953"))).isEqualTo("not_tls");
+        assertThat(TlsHandshakeMeter.reason(new javax.net.ssl.SSLHandshakeException("handshake timed out after 10000ms")))
+                .isEqualTo("incomplete");
         assertThat(TlsHandshakeMeter.reason(new RuntimeException((String) null))).isEqualTo("other");
     }
 

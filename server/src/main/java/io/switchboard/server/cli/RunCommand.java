@@ -25,7 +25,7 @@ public final class RunCommand implements Callable<Integer> {
     String https;
 
     @Option(names = "--sip", paramLabel = "LIST",
-            description = "SIP listeners, e.g. udp:0.0.0.0:5060,tcp:[::]:5060 (default udp and tcp on 0.0.0.0:5060; "
+            description = "SIP listeners, e.g. udp:0.0.0.0:5060,tcp:[::]:5060,tls:0.0.0.0:5061 (tls needs tls.certificate; default udp and tcp on 0.0.0.0:5060; "
                     + "env SWITCHBOARD_SIP).")
     String sip;
 

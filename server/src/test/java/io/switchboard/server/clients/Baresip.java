@@ -50,7 +50,7 @@ public final class Baresip implements AutoCloseable {
     private static final Duration START_TIMEOUT = Duration.ofSeconds(5);
     private static final Duration COMMAND_TIMEOUT = Duration.ofSeconds(5);
 
-    public enum Transport { UDP, TCP }
+    public enum Transport { UDP, TCP, TLS }
 
     private final String user;
     private final Path dir;
@@ -85,6 +85,16 @@ public final class Baresip implements AutoCloseable {
     public static Baresip start(Path dir, String user, String password, String domain, InetSocketAddress node,
                                 Transport transport, boolean autoAnswer, MediaProfile media)
             throws IOException, InterruptedException {
+        return start(dir, user, password, domain, node, transport, autoAnswer, media, null);
+    }
+
+    /**
+     * @param caFile for {@link Transport#TLS}: the PEM file of the CA baresip verifies the node's
+     *               certificate with ({@code sip_cafile})
+     */
+    public static Baresip start(Path dir, String user, String password, String domain, InetSocketAddress node,
+                                Transport transport, boolean autoAnswer, MediaProfile media, Path caFile)
+            throws IOException, InterruptedException {
         BINARY.assumeAvailable();
         Files.createDirectories(dir);
         Path tone = ToneFile.write(dir.resolve("tone.wav"), 60);
@@ -97,7 +107,8 @@ public final class Baresip implements AutoCloseable {
         IOException last = null;
         for (int attempt = 0; attempt < 3; attempt++) {
             int controlPort = PeerBinary.freeTcpPort();
-            Files.writeString(dir.resolve("config"), config(tone, user, controlPort, media));
+            Files.writeString(dir.resolve("config"), config(tone, user, controlPort, media)
+                    + (caFile == null ? "" : "sip_cafile\t" + caFile + "\n"));
             Path log = dir.resolve("baresip.log");
             Process process = new ProcessBuilder(BINARY.path().toString(), "-f", dir.toString())
                     .directory(dir.toFile())

@@ -234,6 +234,11 @@ class TlsNodeTest {
         assertThat(noCertificate.exitCode()).isEqualTo(2);
         assertThat(noCertificate.err()).isEqualTo("switchboard: invalid config: https: needs the node's certificate:"
                 + " set tls.certificate and tls.key (PEM files; see docs/tls.md)" + System.lineSeparator());
+        Run sipTlsWithoutCertificate = cli("run", "--data-dir", dataDir.resolve("never-created").toString(),
+                "--http", "127.0.0.1:0", "--sip", "tls:127.0.0.1:0");
+        assertThat(sipTlsWithoutCertificate.exitCode()).isEqualTo(2);
+        assertThat(sipTlsWithoutCertificate.err()).isEqualTo("switchboard: invalid config: sip: a tls listener needs the node's"
+                + " certificate: set tls.certificate and tls.key (PEM files; see docs/tls.md)" + System.lineSeparator());
         Run noListener = cli("run", "--data-dir", dataDir.resolve("never-created").toString(), "--http", "none", "--sip", "");
         assertThat(noListener.exitCode()).isEqualTo(2);
         assertThat(noListener.err()).startsWith("switchboard: invalid config: http: is none and https is not set");

@@ -35,6 +35,8 @@ final class SipPhone implements AutoCloseable {
     final String user;
     final String domain;
     final boolean webSocket;
+    /** Whether this phone's connection is TLS. */
+    final boolean secure;
     private final DatagramSocket socket;
     private final WebSocket ws;
     private final java.net.Socket tcp;
@@ -52,33 +54,52 @@ final class SipPhone implements AutoCloseable {
 
     /** A UDP phone talking to the node's UDP port. */
     static SipPhone udp(String user, String domain, int serverPort) throws IOException {
-        return new SipPhone(user, domain, serverPort, null, false, InetAddress.getLoopbackAddress());
+        return new SipPhone(user, domain, serverPort, null, false, InetAddress.getLoopbackAddress(), null);
     }
 
     /** A UDP phone on ::1 talking to the node's UDP port on ::1. */
     static SipPhone udp6(String user, String domain, int serverPort) throws IOException {
-        return new SipPhone(user, domain, serverPort, null, false, InetAddress.getByName("::1"));
+        return new SipPhone(user, domain, serverPort, null, false, InetAddress.getByName("::1"), null);
     }
 
     /** A phone on one TCP connection to the node, which must reach it over that same connection. */
     static SipPhone tcp(String user, String domain, int serverPort) throws IOException {
-        return new SipPhone(user, domain, serverPort, null, true, InetAddress.getLoopbackAddress());
+        return new SipPhone(user, domain, serverPort, null, true, InetAddress.getLoopbackAddress(), null);
+    }
+
+    /**
+     * A phone on one TLS connection to the node's tls listener (RFC 3261 §26.2), trusting what
+     * {@code trust} trusts; it registers a {@code sips:} Contact (RFC 5630 §4) and must be reached
+     * over that same connection. The handshake is done before this returns.
+     */
+    static SipPhone tls(String user, String domain, int serverPort, javax.net.ssl.SSLContext trust) throws IOException {
+        return new SipPhone(user, domain, serverPort, null, true, InetAddress.getLoopbackAddress(), trust);
     }
 
     /** A browser-style phone on the node's WebSocket endpoint, subprotocol "sip". */
     static SipPhone webSocket(String user, String domain, String httpBaseUrl) throws Exception {
         return new SipPhone(user, domain, -1, httpBaseUrl.replace("http://", "ws://") + "/sip", false,
-                InetAddress.getLoopbackAddress());
+                InetAddress.getLoopbackAddress(), null);
     }
 
-    private SipPhone(String user, String domain, int serverPort, String wsUrl, boolean overTcp, InetAddress loopback)
-            throws IOException {
+    private SipPhone(String user, String domain, int serverPort, String wsUrl, boolean overTcp, InetAddress loopback,
+                     javax.net.ssl.SSLContext tlsTrust) throws IOException {
         this.user = user;
         this.loopback = loopback;
         this.domain = domain;
         this.webSocket = wsUrl != null;
+        this.secure = tlsTrust != null;
         if (overTcp) {
-            tcp = new java.net.Socket(InetAddress.getLoopbackAddress(), serverPort);
+            if (tlsTrust != null) {
+                javax.net.ssl.SSLSocket socket = (javax.net.ssl.SSLSocket) tlsTrust.getSocketFactory()
+                        .createSocket(InetAddress.getLoopbackAddress(), serverPort);
+                socket.setSoTimeout(10_000);
+                socket.startHandshake();
+                socket.setSoTimeout(0);
+                tcp = socket;
+            } else {
+                tcp = new java.net.Socket(InetAddress.getLoopbackAddress(), serverPort);
+            }
             socket = null;
             ws = null;
             server = null;
@@ -168,7 +189,7 @@ final class SipPhone implements AutoCloseable {
     }
 
     String transportToken() {
-        return webSocket ? "WS" : tcp != null ? "TCP" : "UDP";
+        return webSocket ? "WS" : secure ? "TLS" : tcp != null ? "TCP" : "UDP";
     }
 
     String host() {
@@ -191,6 +212,9 @@ final class SipPhone implements AutoCloseable {
     String contact() {
         if (claimedContact != null) {
             return claimedContact;
+        }
+        if (secure) {
+            return "<sips:" + user + "@" + sentBy() + ">"; // RFC 5630 §3.1.1: sips, no transport=tls
         }
         if (tcp != null) {
             return "<sip:" + user + "@" + sentBy() + ";transport=tcp>";

@@ -93,6 +93,8 @@ public final class TransportLayer {
     private final List<ListenPoint> bound = new ArrayList<>();
     private volatile InboundHandler handler = (m, f) -> {
     };
+    /** What TLS listeners put in front of a connection; null when the node has no certificate. */
+    private volatile TlsPipeline tls;
     private EventLoopGroup group;
     private volatile InboundLanes lanes;
     private ScheduledFuture<?> sweeper;
@@ -109,6 +111,11 @@ public final class TransportLayer {
         this.handler = handler;
     }
 
+    /** Enables {@link Transport#TLS} listeners (RFC 3261 §26.2); set before {@link #start}. */
+    public void setTls(TlsPipeline tls) {
+        this.tls = tls;
+    }
+
     /** Binds every listen point; on failure nothing stays bound. Returns the bound points (real ports). */
     public synchronized List<ListenPoint> start(List<ListenPoint> points) throws InterruptedException {
         int threads = settings.ioThreads() > 0 ? settings.ioThreads() : Runtime.getRuntime().availableProcessors();
@@ -121,7 +128,7 @@ public final class TransportLayer {
             for (ListenPoint point : points) {
                 switch (point.transport()) {
                     case UDP -> bindUdp(point, threads);
-                    case TCP -> bindTcp(point);
+                    case TCP, TLS -> bindTcp(point);
                     default -> throw new IllegalArgumentException(
                             point.transport() + " listeners are not served by the SIP transport layer: " + point);
                 }
@@ -177,15 +184,18 @@ public final class TransportLayer {
     }
 
     private void bindTcp(ListenPoint point) throws InterruptedException {
+        if (point.transport() == Transport.TLS && tls == null) {
+            throw new IllegalArgumentException("a TLS listener needs a certificate: " + point);
+        }
         ServerBootstrap bootstrap = new ServerBootstrap().group(group)
                 .channel(epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class)
                 .option(ChannelOption.SO_BACKLOG, 1024)
                 .option(ChannelOption.SO_REUSEADDR, true)
                 .childOption(ChannelOption.TCP_NODELAY, true)
-                .childHandler(new StreamInitializer());
+                .childHandler(new StreamInitializer(point.transport()));
         Channel channel = bootstrap.bind(new InetSocketAddress(point.host(), point.port())).sync().channel();
         serverChannels.add(channel);
-        bound.add(new ListenPoint(Transport.TCP, point.host(), ((InetSocketAddress) channel.localAddress()).getPort()));
+        bound.add(new ListenPoint(point.transport(), point.host(), ((InetSocketAddress) channel.localAddress()).getPort()));
     }
 
     public synchronized void stop() {
@@ -294,12 +304,12 @@ public final class TransportLayer {
                 .channel(epoll ? EpollSocketChannel.class : NioSocketChannel.class)
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 5000)
-                .handler(new StreamInitializer())
+                .handler(new StreamInitializer(Transport.TCP))
                 .connect(remote);
         connect.addListener(f -> {
             if (f.isSuccess()) {
                 StreamFlow flow = connect.channel().attr(FLOW).get();
-                result.complete(flow != null ? flow : registerStream(connect.channel()));
+                result.complete(flow != null ? flow : registerStream(connect.channel(), Transport.TCP));
             } else {
                 result.completeExceptionally(f.cause());
             }
@@ -483,8 +493,8 @@ public final class TransportLayer {
         }
     }
 
-    private StreamFlow registerStream(Channel channel) {
-        StreamFlow flow = new StreamFlow(channel, Transport.TCP);
+    private StreamFlow registerStream(Channel channel, Transport transport) {
+        StreamFlow flow = new StreamFlow(channel, transport);
         StreamFlow previous = channel.attr(FLOW).setIfAbsent(flow);
         if (previous != null) {
             return previous;
@@ -600,9 +610,18 @@ public final class TransportLayer {
     }
 
     private final class StreamInitializer extends ChannelInitializer<SocketChannel> {
+        private final Transport transport;
+
+        StreamInitializer(Transport transport) {
+            this.transport = transport;
+        }
+
         @Override
         protected void initChannel(SocketChannel channel) {
             long idle = settings.idleConnectionTimeout().toMillis();
+            if (transport == Transport.TLS) {
+                tls.install(channel);
+            }
             channel.pipeline()
                     .addLast(new IdleStateHandler(0, 0, idle, TimeUnit.MILLISECONDS))
                     .addLast(new StreamFramer(settings.maxMessageSize(), new StreamFramer.FramingErrors() {
@@ -610,24 +629,29 @@ public final class TransportLayer {
                         public void framingError(ChannelHandlerContext ctx, String reason, String drop) {
                             InetSocketAddress remote = (InetSocketAddress) ctx.channel().remoteAddress();
                             if (drop != null) {
-                                observer.dropped(drop, Transport.TCP, remote);
+                                observer.dropped(drop, transport, remote);
                             } else {
-                                observer.parseError(reason, Transport.TCP, remote);
+                                observer.parseError(reason, transport, remote);
                             }
-                            log.debug("closing TCP connection from {}: {}", remote, reason);
+                            log.debug("closing {} connection from {}: {}", transport, remote, reason);
                         }
 
                         @Override
                         public void keepAlive(ChannelHandlerContext ctx) {
-                            observer.dropped("keepalive", Transport.TCP, (InetSocketAddress) ctx.channel().remoteAddress());
+                            observer.dropped("keepalive", transport, (InetSocketAddress) ctx.channel().remoteAddress());
                         }
                     }))
-                    .addLast(new StreamHandler());
+                    .addLast(new StreamHandler(transport));
         }
     }
 
     private final class StreamHandler extends SimpleChannelInboundHandler<byte[]> {
+        private final Transport transport;
         private boolean counted;
+
+        StreamHandler(Transport transport) {
+            this.transport = transport;
+        }
 
         @Override
         public void channelActive(ChannelHandlerContext ctx) throws Exception {
@@ -637,14 +661,14 @@ public final class TransportLayer {
             int fromAddress = perAddress.incrementAndGet();
             counted = true;
             if (total > settings.maxConnections() || fromAddress > settings.maxConnectionsPerAddress()
-                    || !admit(remote, Transport.TCP)) {
+                    || !admit(remote, transport)) {
                 if (total > settings.maxConnections() || fromAddress > settings.maxConnectionsPerAddress()) {
-                    observer.dropped("connection_limit", Transport.TCP, remote);
+                    observer.dropped("connection_limit", transport, remote);
                 }
                 ctx.close();
                 return;
             }
-            registerStream(ctx.channel());
+            registerStream(ctx.channel(), transport);
             super.channelActive(ctx);
         }
 
@@ -668,7 +692,7 @@ public final class TransportLayer {
             if (flow == null) {
                 return;
             }
-            if (!admit(flow.remote(), Transport.TCP)) {
+            if (!admit(flow.remote(), transport)) {
                 return;
             }
             dispatch(frame, flow, false);
@@ -677,7 +701,7 @@ public final class TransportLayer {
         @Override
         public void userEventTriggered(ChannelHandlerContext ctx, Object event) throws Exception {
             if (event instanceof IdleStateEvent) {
-                observer.dropped("idle", Transport.TCP, (InetSocketAddress) ctx.channel().remoteAddress());
+                observer.dropped("idle", transport, (InetSocketAddress) ctx.channel().remoteAddress());
                 ctx.close();
                 return;
             }
@@ -686,7 +710,7 @@ public final class TransportLayer {
 
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            log.debug("TCP connection {} failed: {}", ctx.channel().remoteAddress(), cause.toString());
+            log.debug("{} connection {} failed: {}", transport, ctx.channel().remoteAddress(), cause.toString());
             ctx.close();
         }
     }
