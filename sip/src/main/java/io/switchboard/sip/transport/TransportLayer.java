@@ -251,11 +251,6 @@ public final class TransportLayer {
         };
     }
 
-    /** Datagrams read but not yet handled, in all lanes. */
-    public int queuedDatagrams() {
-        InboundLanes current = lanes;
-        return current == null ? 0 : current.queued();
-    }
 
     public Optional<SipFlow> flow(String id) {
         return Optional.ofNullable(streamFlows.get(id));
