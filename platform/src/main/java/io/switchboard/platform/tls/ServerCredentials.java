@@ -87,8 +87,15 @@ public final class ServerCredentials {
      *     certificate expired or not yet valid
      */
     public static ServerCredentials load(TlsSettings settings, Instant now) throws CertificateProblem {
-        List<X509Certificate> chain = readCertificates("tls.certificate", settings.certificate());
-        PrivateKey key = readKey("tls.key", settings.key());
+        List<Path> files = settings.clientCa() == null ? List.of(settings.certificate(), settings.key())
+                : List.of(settings.certificate(), settings.key(), settings.clientCa());
+        return load(settings, now, CertificateFiles.read(files));
+    }
+
+    /** As {@link #load(TlsSettings, Instant)}, from files already read. */
+    static ServerCredentials load(TlsSettings settings, Instant now, CertificateFiles files) throws CertificateProblem {
+        List<X509Certificate> chain = readCertificates("tls.certificate", settings.certificate(), files);
+        PrivateKey key = readKey("tls.key", settings.key(), files);
         List<String> warnings = new ArrayList<>();
         checkKeyMatches(chain, key, settings);
         X509Certificate leaf = chain.getFirst();
@@ -116,7 +123,7 @@ public final class ServerCredentials {
         }
         List<X509Certificate> clientCas = List.of();
         if (settings.clientCa() != null) {
-            clientCas = readCertificates("tls.clientCa", settings.clientCa());
+            clientCas = readCertificates("tls.clientCa", settings.clientCa(), files);
             for (int i = 0; i < clientCas.size(); i++) {
                 X509Certificate ca = clientCas.get(i);
                 if (now.isAfter(ca.getNotAfter().toInstant())) {
@@ -128,7 +135,8 @@ public final class ServerCredentials {
         return new ServerCredentials(chain, key, clientCas, warnings);
     }
 
-    private static List<X509Certificate> readCertificates(String configKey, Path file) throws CertificateProblem {
+    private static List<X509Certificate> readCertificates(String configKey, Path file, CertificateFiles files)
+            throws CertificateProblem {
         List<X509Certificate> certificates = new ArrayList<>();
         CertificateFactory factory;
         try {
@@ -136,7 +144,7 @@ public final class ServerCredentials {
         } catch (CertificateException e) {
             throw new IllegalStateException("the JDK has no X.509 certificate factory", e);
         }
-        for (Object item : readPem(configKey, file)) {
+        for (Object item : readPem(configKey, file, files)) {
             if (item instanceof X509CertificateHolder holder) {
                 try {
                     certificates.add((X509Certificate) factory.generateCertificate(new ByteArrayInputStream(holder.getEncoded())));
@@ -153,9 +161,9 @@ public final class ServerCredentials {
         return certificates;
     }
 
-    private static PrivateKey readKey(String configKey, Path file) throws CertificateProblem {
+    private static PrivateKey readKey(String configKey, Path file, CertificateFiles files) throws CertificateProblem {
         ASN1ObjectIdentifier curve = null;
-        for (Object item : readPem(configKey, file)) {
+        for (Object item : readPem(configKey, file, files)) {
             if (item instanceof ASN1ObjectIdentifier parameters) {
                 curve = parameters; // an EC PARAMETERS block (openssl ecparam -genkey) names the curve of the key after it
                 continue;
@@ -215,13 +223,12 @@ public final class ServerCredentials {
         }
     }
 
-    private static List<Object> readPem(String configKey, Path file) throws CertificateProblem {
+    private static List<Object> readPem(String configKey, Path file, CertificateFiles files) throws CertificateProblem {
         String text;
         try {
-            if (Files.isDirectory(file)) {
-                throw new CertificateProblem(configKey, file + " is a directory, not a PEM file");
-            }
-            text = new String(Files.readAllBytes(file), StandardCharsets.ISO_8859_1);
+            text = new String(files.bytes(file), StandardCharsets.ISO_8859_1);
+        } catch (CertificateFiles.DirectoryNotPem e) {
+            throw new CertificateProblem(configKey, file + " is a directory, not a PEM file");
         } catch (NoSuchFileException e) {
             throw new CertificateProblem(configKey, "file " + file + " does not exist");
         } catch (AccessDeniedException e) {

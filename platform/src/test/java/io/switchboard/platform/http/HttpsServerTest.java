@@ -168,6 +168,35 @@ class HttpsServerTest {
         }
     }
 
+    /**
+     * Another TLS listener refuses the renewed pair: HTTPS, which had taken it, goes back to the
+     * pair in use, and handshakes go on with it (never with an empty factory).
+     */
+    @Test
+    void aPairAnotherListenerRefusesIsNotServed() throws Exception {
+        BigInteger inUse = certificate.current().certificate().getSerialNumber();
+        Runnable refusing = certificate.onChange(pair -> {
+            throw new IllegalStateException("this listener cannot take it");
+        });
+        Identity renewed = TestCertificates.server(CA, Instant.now().plus(Duration.ofDays(200)), "localhost", "127.0.0.1");
+        try {
+            renewed.writeChain(certFile);
+            renewed.writeKey(keyFile, KeyFormat.PKCS8);
+            assertThat(certificate.reloadIfChanged()).isFalse();
+            try (SSLSocket after = connect(CA.trustingContext())) {
+                assertThat(exchange(after)).startsWith("HTTP/1.1 200");
+                assertThat(serial(after)).isEqualTo(inUse);
+            }
+        } finally {
+            refusing.run();
+        }
+        assertThat(certificate.reloadIfChanged()).isTrue();
+        try (SSLSocket after = connect(CA.trustingContext())) {
+            assertThat(exchange(after)).startsWith("HTTP/1.1 200");
+            assertThat(serial(after)).isEqualTo(renewed.serial());
+        }
+    }
+
     @Test
     void plainTextAtTheHttpsPortIsRefusedAndCounted() throws Exception {
         double before = failures("not_tls");

@@ -10,6 +10,7 @@ import io.switchboard.platform.config.ConfigSection;
 import io.switchboard.platform.tls.TestCertificates.Identity;
 import io.switchboard.platform.tls.TestCertificates.KeyFormat;
 import java.io.StringWriter;
+import java.math.BigInteger;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -301,6 +302,76 @@ class NodeCertificateTest {
         } finally {
             certificate.stop();
         }
+    }
+
+    /**
+     * A listener that cannot take the new pair (Jetty failing to load it) refuses it: the pair in
+     * use stays current, the listeners that took it are given the old one back, the refusal is
+     * counted once and shown by the pending gauge, and the next check tries again.
+     */
+    @Test
+    void aListenerThatCannotTakeThePairRefusesItForAllAndItIsTriedAgain() throws Exception {
+        Identity first = TestCertificates.server(CA, IN_A_YEAR, "node.test");
+        Path cert = first.writeChain(dir.resolve("node.crt"));
+        Path key = first.writeKey(dir.resolve("node.key"), KeyFormat.PKCS8);
+        NodeCertificate certificate = load(settings(cert, key));
+        List<BigInteger> took = new CopyOnWriteArrayList<>();
+        certificate.onChange(pair -> took.add(pair.certificate().getSerialNumber()));
+        java.util.concurrent.atomic.AtomicBoolean failing = new java.util.concurrent.atomic.AtomicBoolean(true);
+        certificate.onChange(pair -> {
+            if (failing.get()) {
+                throw new IllegalStateException("cannot load it");
+            }
+        });
+        assertThat(pending()).isZero();
+
+        Identity second = TestCertificates.server(CA, IN_A_YEAR, "node.test");
+        second.writeChain(cert);
+        second.writeKey(key, KeyFormat.PKCS8);
+        assertThat(certificate.reloadIfChanged()).isFalse();
+        assertThat(certificate.current().certificate().getSerialNumber()).isEqualTo(first.serial());
+        assertThat(took).containsExactly(second.serial(), first.serial());
+        assertThat(reloads("refused")).isEqualTo(1);
+        assertThat(reloads("applied")).isZero();
+        assertThat(pending()).isEqualTo(1);
+
+        assertThat(certificate.reloadIfChanged()).as("tried again, counted once").isFalse();
+        assertThat(reloads("refused")).isEqualTo(1);
+
+        failing.set(false);
+        assertThat(certificate.reloadIfChanged()).isTrue();
+        assertThat(certificate.current().certificate().getSerialNumber()).isEqualTo(second.serial());
+        assertThat(reloads("applied")).isEqualTo(1);
+        assertThat(pending()).isZero();
+    }
+
+    /** The pending gauge clears as soon as the files on disk are usable again (a renewal written in two steps). */
+    @Test
+    void thePendingGaugeClearsWhenTheFilesAreGoodAgain() throws Exception {
+        Identity first = TestCertificates.server(CA, IN_A_YEAR, "node.test");
+        Path cert = first.writeChain(dir.resolve("node.crt"));
+        Path key = first.writeKey(dir.resolve("node.key"), KeyFormat.PKCS8);
+        NodeCertificate certificate = load(settings(cert, key));
+        Identity second = TestCertificates.server(CA, IN_A_YEAR, "node.test");
+        second.writeChain(cert);
+        assertThat(certificate.reloadIfChanged()).isFalse();
+        assertThat(pending()).isEqualTo(1);
+        first.writeChain(cert); // undone: the files are the pair in use again
+        assertThat(certificate.reloadIfChanged()).isFalse();
+        assertThat(pending()).isZero();
+        second.writeChain(cert);
+        second.writeKey(key, KeyFormat.PKCS8);
+        assertThat(certificate.reloadIfChanged()).isTrue();
+        assertThat(pending()).isZero();
+        assertThat(reloads("refused")).isEqualTo(1);
+    }
+
+    private double pending() {
+        return meters.get("switchboard.tls.certificate.pending.refused").gauge().value();
+    }
+
+    private double reloads(String result) {
+        return meters.get("switchboard.tls.certificate.reloads").tag("result", result).counter().count();
     }
 
     @Test
