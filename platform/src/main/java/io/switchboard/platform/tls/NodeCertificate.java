@@ -45,7 +45,7 @@ import org.slf4j.LoggerFactory;
  * {@link #onChange} to swap it: Jetty by {@code SslContextFactory.reload}, Netty by building a new
  * {@code SslContext} for new channels. Connections already established keep the session they
  * negotiated either way; only new handshakes see the new certificate. Listeners run on the
- * watching thread, one after another.
+ * watching thread, one after another; a pair becomes current only once every one took it.
  *
  * <p><b>Meters.</b> {@code switchboard_tls_certificate_expiry_seconds} (seconds until the current
  * certificate expires; negative once it has), {@code switchboard_tls_certificate_not_after_seconds}
@@ -363,7 +363,7 @@ public final class NodeCertificate implements Component {
 
     private void report(String what, ServerCredentials credentials) {
         log.info("{}: {}", what, credentials.summary());
-        credentials.warnings().forEach(warning -> log.warn("{}: {}", settings.certificate(), warning));
+        credentials.warnings().forEach(warning -> log.warn("TLS: {}", warning));
         Duration left = Duration.between(clock.instant(), credentials.notAfter());
         if (left.compareTo(EXPIRY_WARNING) < 0) {
             log.warn("the TLS certificate expires in {} h ({}); is its renewal running?", left.toHours(), credentials.notAfter());
