@@ -75,6 +75,7 @@ public final class HttpServer implements Component {
     private NodeCertificate certificate;
     private volatile ServerConnector plainConnector;
     private volatile ServerConnector secureConnector;
+    private volatile SslContextFactory.Server httpsContext;
     private Runnable stopFollowingCertificate = () -> { };
 
     /**
@@ -220,6 +221,7 @@ public final class HttpServer implements Component {
     private ServerConnector secureConnector(Server server, HttpConfiguration http) {
         TlsSettings settings = certificate.settings();
         SslContextFactory.Server tls = new SslContextFactory.Server();
+        httpsContext = tls;
         AtomicReference<ServerCredentials> serving = new AtomicReference<>();
         // Registered before the pair in use is read: a renewal applied in between reaches this
         // factory rather than being missed until the next one.
@@ -380,6 +382,12 @@ public final class HttpServer implements Component {
             throw new IllegalStateException(what + " is not served by this node");
         }
         return connector;
+    }
+
+    /** The HTTPS connector's TLS settings as Jetty applies them, for tests. */
+    SslContextFactory.Server httpsContextFactory() {
+        started(secureConnector, "HTTPS");
+        return httpsContext;
     }
 
     /** Whether plain HTTP is served. */

@@ -136,7 +136,7 @@ class NodeStartTest {
                 "switchboard_bus_dropped_total", "only on nodes with a RabbitMQ bus (bus.url)",
                 "switchboard_monitor_notifications_failed_total", "registered per channel at the first failure",
                 "switchboard_tls_certificate_expiry_seconds", "only on nodes with a certificate (TlsNodeTest checks it)",
-                "switchboard_tls_certificate_reloads_total", "only on nodes with a certificate (TlsNodeTest checks it)",
+                "switchboard_tls_certificate_pending_refused", "only on nodes with a certificate (TlsNodeTest checks it)",
                 "up", "Prometheus's own");
         String rules = Files.readString(Path.of("..", "dist", "prometheus", "switchboard-rules.yml"));
         java.util.Set<String> named = new java.util.TreeSet<>();
