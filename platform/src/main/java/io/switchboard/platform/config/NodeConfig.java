@@ -106,6 +106,8 @@ public record NodeConfig(
                 flatten(fullKey, (Map<String, Object>) nested, out);
             } else if (SECRET_KEY.matcher(key).matches() && value != null) {
                 out.put(fullKey, "***");
+            } else if (value != null && String.valueOf(value).contains("-----BEGIN")) {
+                out.put(fullKey, "*** (PEM text)"); // a key pasted where its path belongs is never logged
             } else {
                 out.put(fullKey, String.valueOf(value));
             }

@@ -292,6 +292,12 @@ public final class NodeConfigLoader {
             throw new ConfigException("http", "is none and https is not set: the node would serve no API, health checks"
                     + " or metrics; give https a HOST:PORT, or http one" + ConfigSection.originSuffix(origins.get("http")));
         }
+        if (http != null && https != null && http.port() != 0 && http.port() == https.port()
+                && (http.host().equals(https.host()) || isWildcard(http.host()) || isWildcard(https.host()))) {
+            throw new ConfigException("https", "is " + https + ", the port plain HTTP (" + http + ") listens on: one port"
+                    + " cannot serve both; give HTTPS its own port (8443, 443) or turn plain HTTP off with http: none"
+                    + ConfigSection.originSuffix(origins.get("https")));
+        }
         List<ListenAddress> sip = parseSip(tree.get("sip"), origins.get("sip"));
         String domain = parse(tree, origins, "domain", null, NodeConfigLoader::checkDomain);
         if (domain == null) {
@@ -446,5 +452,9 @@ public final class NodeConfigLoader {
 
     private static String kebab(String camel) {
         return camel.replaceAll("([a-z0-9])([A-Z])", "$1-$2").toLowerCase(Locale.ROOT);
+    }
+
+    private static boolean isWildcard(String host) {
+        return host.equals("0.0.0.0") || host.equals("::") || host.equals("[::]") || host.equals("0:0:0:0:0:0:0:0");
     }
 }

@@ -19,11 +19,13 @@ import io.switchboard.platform.tls.NodeCertificate;
 import io.switchboard.platform.tls.ServerCredentials;
 import io.switchboard.platform.tls.TlsHandshakeMeter;
 import io.switchboard.platform.tls.TlsSettings;
+import java.security.KeyStore;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicReference;
 import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.SecureRequestCustomizer;
@@ -73,6 +75,7 @@ public final class HttpServer implements Component {
     private NodeCertificate certificate;
     private volatile ServerConnector plainConnector;
     private volatile ServerConnector secureConnector;
+    private volatile SslContextFactory.Server httpsContext;
     private Runnable stopFollowingCertificate = () -> { };
 
     /**
@@ -218,7 +221,18 @@ public final class HttpServer implements Component {
     private ServerConnector secureConnector(Server server, HttpConfiguration http) {
         TlsSettings settings = certificate.settings();
         SslContextFactory.Server tls = new SslContextFactory.Server();
-        useCredentials(tls, certificate.current());
+        httpsContext = tls;
+        AtomicReference<ServerCredentials> serving = new AtomicReference<>();
+        // Registered before the pair in use is read: a renewal applied in between reaches this
+        // factory rather than being missed until the next one.
+        stopFollowingCertificate = certificate.onChange(renewed -> takeCredentials(tls, serving, renewed));
+        ServerCredentials now = certificate.current();
+        synchronized (tls) {
+            if (serving.get() == null) {
+                useKeyStore(tls, now.keyStore());
+                serving.set(now);
+            }
+        }
         tls.setIncludeProtocols("TLSv1.3", "TLSv1.2");
         // Client-initiated renegotiation (TLS 1.2) costs the server a full handshake per request: a cheap flood.
         tls.setRenegotiationAllowed(false);
@@ -233,19 +247,46 @@ public final class HttpServer implements Component {
                 new HttpConnectionFactory(secure));
         connector.setHost(httpsAddress.host());
         connector.setPort(httpsAddress.port());
-        stopFollowingCertificate = certificate.onChange(renewed -> {
-            try {
-                tls.reload(factory -> useCredentials((SslContextFactory.Server) factory, renewed));
-            } catch (Exception e) {
-                throw new IllegalStateException("HTTPS could not load the new certificate: " + RootCause.message(e), e);
-            }
-        });
         secureConnector = connector;
         return connector;
     }
 
-    private static void useCredentials(SslContextFactory.Server tls, ServerCredentials credentials) {
-        tls.setKeyStore(credentials.keyStore());
+    /**
+     * Makes {@code tls} serve {@code credentials}, or throws with it still serving the pair it had.
+     * Jetty's {@code reload} unloads the factory before loading it again: were the load to fail,
+     * the factory would hold nothing and every handshake would fail until the next renewal. So the
+     * key store is built first (a failure there changes nothing), and a failed load is followed by
+     * a reload of the previous pair.
+     */
+    private static void takeCredentials(SslContextFactory.Server tls, AtomicReference<ServerCredentials> serving,
+                                        ServerCredentials credentials) {
+        KeyStore store = credentials.keyStore();
+        synchronized (tls) {
+            ServerCredentials before = serving.get();
+            if (before == null || !tls.isStarted()) {
+                useKeyStore(tls, store); // not serving yet: loaded when Jetty starts it
+                serving.set(credentials);
+                return;
+            }
+            try {
+                tls.reload(factory -> useKeyStore((SslContextFactory.Server) factory, store));
+                serving.set(credentials);
+            } catch (Exception e) {
+                KeyStore previous = before.keyStore();
+                try {
+                    tls.reload(factory -> useKeyStore((SslContextFactory.Server) factory, previous));
+                } catch (Exception again) {
+                    e.addSuppressed(again);
+                    log.error("HTTPS could load neither the new certificate nor the previous one; handshakes fail until"
+                            + " the next renewal", e);
+                }
+                throw new IllegalStateException("HTTPS could not load the new certificate: " + RootCause.message(e), e);
+            }
+        }
+    }
+
+    private static void useKeyStore(SslContextFactory.Server tls, KeyStore store) {
+        tls.setKeyStore(store);
         tls.setKeyStorePassword(ServerCredentials.KEY_STORE_PASSWORD);
         tls.setKeyManagerPassword(ServerCredentials.KEY_STORE_PASSWORD);
     }
@@ -341,6 +382,12 @@ public final class HttpServer implements Component {
             throw new IllegalStateException(what + " is not served by this node");
         }
         return connector;
+    }
+
+    /** The HTTPS connector's TLS settings as Jetty applies them, for tests. */
+    SslContextFactory.Server httpsContextFactory() {
+        started(secureConnector, "HTTPS");
+        return httpsContext;
     }
 
     /** Whether plain HTTP is served. */

@@ -9,13 +9,10 @@ import java.io.IOException;
 import java.nio.file.ClosedWatchServiceException;
 import java.nio.file.FileSystems;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardWatchEventKinds;
 import java.nio.file.WatchKey;
 import java.nio.file.WatchService;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -48,12 +45,13 @@ import org.slf4j.LoggerFactory;
  * {@link #onChange} to swap it: Jetty by {@code SslContextFactory.reload}, Netty by building a new
  * {@code SslContext} for new channels. Connections already established keep the session they
  * negotiated either way; only new handshakes see the new certificate. Listeners run on the
- * watching thread, one after another.
+ * watching thread, one after another; a pair becomes current only once every one took it.
  *
  * <p><b>Meters.</b> {@code switchboard_tls_certificate_expiry_seconds} (seconds until the current
  * certificate expires; negative once it has), {@code switchboard_tls_certificate_not_after_seconds}
- * (its expiry as a Unix time) and {@code switchboard_tls_certificate_reloads_total{result}}
- * ({@code applied} or {@code refused}).
+ * (its expiry as a Unix time), {@code switchboard_tls_certificate_reloads_total{result}}
+ * ({@code applied} or {@code refused}) and {@code switchboard_tls_certificate_pending_refused}
+ * (1 while the files on disk differ from the pair in use and cannot be used).
  */
 public final class NodeCertificate implements Component {
     private static final Logger log = LoggerFactory.getLogger(NodeCertificate.class);
@@ -76,8 +74,12 @@ public final class NodeCertificate implements Component {
     private byte[] loadedDigest;
     /** Digest of the files last refused, so a bad pair left on disk is reported once, not every recheck. */
     private byte[] refusedDigest;
+    /** 1 while the files on disk differ from the pair in use and were refused; 0 otherwise. */
+    private volatile int pendingRefused;
     private WatchService watch;
     private Thread watcher;
+    /** Directories already warned about as not watchable, so each recheck does not repeat it. */
+    private final Set<Path> unwatchable = new java.util.HashSet<>();
 
     NodeCertificate(TlsSettings settings, ServerCredentials credentials, byte[] digest, Clock clock, MeterRegistry meters,
                     Duration settle, Duration recheck) {
@@ -104,6 +106,13 @@ public final class NodeCertificate implements Component {
         refused = Counter.builder("switchboard.tls.certificate.reloads").tag("result", "refused")
                 .description("Certificate files that changed on disk: applied, or refused (the old pair kept)")
                 .register(meters);
+        // The counter says a refusal happened; this says whether it still stands, so an alert on it
+        // clears as soon as a good pair is applied (a renewal written in two steps is refused for
+        // the moment between them and should not page anyone for an hour).
+        Gauge.builder("switchboard.tls.certificate.pending.refused", this, c -> c.pendingRefused)
+                .description("1 while the certificate files on disk differ from the pair in use and cannot be used; 0 otherwise")
+                .strongReference(true)
+                .register(meters);
     }
 
     /**
@@ -117,10 +126,11 @@ public final class NodeCertificate implements Component {
     }
 
     static NodeCertificate load(TlsSettings settings, Clock clock, MeterRegistry meters, Duration settle, Duration recheck) {
-        byte[] digest = digest(settings);
+        CertificateFiles files = CertificateFiles.read(files(settings));
+        byte[] digest = files.digest();
         ServerCredentials credentials;
         try {
-            credentials = ServerCredentials.load(settings, clock.instant());
+            credentials = ServerCredentials.load(settings, clock.instant(), files);
         } catch (CertificateProblem e) {
             throw new ConfigException(e.key(), e.getMessage(), e);
         }
@@ -139,7 +149,11 @@ public final class NodeCertificate implements Component {
     }
 
     /**
-     * Calls {@code listener} with each new pair once it is applied (not with the current one).
+     * Calls {@code listener} with each new pair before it becomes {@link #current()} (not with the
+     * current one). A listener that cannot take the pair throws: the pair is then refused, the
+     * listeners that took it are called again with the pair in use (so every listener serves the
+     * same one), and it is tried again at the next recheck. A listener that throws must still
+     * serve the pair it had.
      *
      * @return what stops these calls (a listener that closes)
      */
@@ -154,35 +168,76 @@ public final class NodeCertificate implements Component {
         return "tls certificate";
     }
 
-    /** Starts watching the files' directories. */
+    /**
+     * Starts watching the files' directories. Without a watch service (the inotify instance limit
+     * reached, a file system without one) the files are still compared every {@code recheck}.
+     */
     @Override
-    public synchronized void start() throws IOException {
+    public synchronized void start() {
         if (watcher != null) {
             return;
         }
-        watch = FileSystems.getDefault().newWatchService();
-        for (Path directory : watchedDirectories()) {
-            try {
-                directory.register(watch, StandardWatchEventKinds.ENTRY_CREATE, StandardWatchEventKinds.ENTRY_MODIFY,
-                        StandardWatchEventKinds.ENTRY_DELETE);
-            } catch (IOException e) {
-                log.warn("cannot watch {} for certificate renewals ({}); the files are compared every {} s instead",
-                        directory, e.toString(), recheck.toSeconds());
-            }
+        try {
+            watch = FileSystems.getDefault().newWatchService();
+        } catch (IOException | UnsupportedOperationException e) {
+            watch = null;
+            log.warn("cannot watch the TLS certificate files for renewals ({}); they are compared every {} s instead",
+                    e.toString(), recheck.toSeconds());
         }
         WatchService service = watch;
+        if (service != null) {
+            registerDirectories(service);
+        }
         watcher = Thread.ofPlatform().daemon().name("tls-certificate-watch").start(() -> watchLoop(service));
     }
 
+    /**
+     * (Re)registers the watched directories. Done at start and at each recheck: a key becomes
+     * invalid when its directory is deleted or replaced (a Kubernetes {@code ..data} swap, a
+     * directory recreated by a deploy tool), and a symlink may now lead to another directory.
+     */
+    private void registerDirectories(WatchService service) {
+        for (Path directory : watchedDirectories()) {
+            try {
+                directory.register(service, StandardWatchEventKinds.ENTRY_CREATE, StandardWatchEventKinds.ENTRY_MODIFY,
+                        StandardWatchEventKinds.ENTRY_DELETE);
+                synchronized (unwatchable) {
+                    unwatchable.remove(directory);
+                }
+            } catch (ClosedWatchServiceException e) {
+                return;
+            } catch (IOException e) {
+                boolean first;
+                synchronized (unwatchable) {
+                    first = unwatchable.add(directory);
+                }
+                if (first) {
+                    log.warn("cannot watch {} for certificate renewals ({}); the files are compared every {} s instead",
+                            directory, e.toString(), recheck.toSeconds());
+                }
+            }
+        }
+    }
+
     @Override
-    public synchronized void stop() throws IOException, InterruptedException {
-        if (watcher == null) {
+    public void stop() throws IOException, InterruptedException {
+        Thread stopping;
+        WatchService service;
+        synchronized (this) {
+            stopping = watcher;
+            service = watch;
+            watcher = null;
+            watch = null;
+        }
+        if (stopping == null) {
             return;
         }
-        watch.close();
-        watcher.interrupt();
-        watcher.join(1000);
-        watcher = null;
+        if (service != null) {
+            service.close();
+        }
+        stopping.interrupt();
+        // Outside the lock: the watcher may be inside reloadIfChanged, which holds it.
+        stopping.join(1000);
     }
 
     /** The directories of the configured paths and of the files their symlinks lead to. */
@@ -207,11 +262,15 @@ public final class NodeCertificate implements Component {
             long now = System.nanoTime();
             long until = settleAt != 0 ? Math.min(settleAt, nextRecheck) : nextRecheck;
             try {
-                WatchKey key = service.poll(Math.max(until - now, 1), TimeUnit.NANOSECONDS);
-                if (key != null) {
-                    key.pollEvents();
-                    key.reset();
-                    settleAt = System.nanoTime() + settle.toNanos(); // each event restarts the wait
+                if (service == null) {
+                    TimeUnit.NANOSECONDS.sleep(Math.max(until - now, 1));
+                } else {
+                    WatchKey key = service.poll(Math.max(until - now, 1), TimeUnit.NANOSECONDS);
+                    if (key != null) {
+                        key.pollEvents();
+                        key.reset(); // false when the directory is gone: the recheck registers it again
+                        settleAt = System.nanoTime() + settle.toNanos(); // each event restarts the wait
+                    }
                 }
             } catch (InterruptedException | ClosedWatchServiceException e) {
                 return;
@@ -222,6 +281,9 @@ public final class NodeCertificate implements Component {
                 nextRecheck = now + recheck.toNanos();
                 try {
                     reloadIfChanged();
+                    if (service != null) {
+                        registerDirectories(service);
+                    }
                 } catch (RuntimeException e) {
                     log.error("checking the TLS certificate files failed; trying again on the next change", e);
                 }
@@ -236,43 +298,72 @@ public final class NodeCertificate implements Component {
      * @return true when a new pair was applied
      */
     public synchronized boolean reloadIfChanged() {
-        byte[] digest = digest(settings);
+        // One read: the digest and the parse see the same bytes, so a renewal landing between them
+        // cannot leave the new pair in use under the old pair's digest (or the reverse).
+        CertificateFiles files = CertificateFiles.read(files());
+        byte[] digest = files.digest();
         if (Arrays.equals(digest, loadedDigest)) {
+            pendingRefused = 0; // back to the pair in use (a bad change undone)
+            refusedDigest = null;
             return false;
         }
         ServerCredentials renewed;
         try {
-            renewed = ServerCredentials.load(settings, clock.instant());
+            renewed = ServerCredentials.load(settings, clock.instant(), files);
         } catch (CertificateProblem e) {
-            if (!Arrays.equals(digest, refusedDigest)) {
-                refusedDigest = digest;
-                refused.increment();
-                log.warn("TLS certificate files changed but cannot be used, keeping the current certificate ({}): {}: {}",
-                        current.summary(), e.key(), e.getMessage());
-            }
+            refuse(digest, e.key() + ": " + e.getMessage(), null);
             return false;
+        }
+        ServerCredentials previous = current;
+        List<Consumer<ServerCredentials>> took = new java.util.ArrayList<>();
+        for (Consumer<ServerCredentials> listener : listeners) {
+            try {
+                listener.accept(renewed);
+                took.add(listener);
+            } catch (RuntimeException e) {
+                // Every listener serves the same pair: those that took the new one go back.
+                for (Consumer<ServerCredentials> back : took) {
+                    try {
+                        back.accept(previous);
+                    } catch (RuntimeException again) {
+                        log.error("a TLS listener could not go back to the certificate in use", again);
+                    }
+                }
+                refuse(digest, "a TLS listener could not take the new certificate: " + e.getMessage(), e);
+                return false;
+            }
         }
         loadedDigest = digest;
         refusedDigest = null;
-        ServerCredentials previous = current;
+        pendingRefused = 0;
         current = renewed;
         applied.increment();
         log.info("TLS certificate replaced: serial {} (until {}) by serial {}", previous.serial(), previous.notAfter(),
                 renewed.serial());
         report("TLS certificate", renewed);
-        for (Consumer<ServerCredentials> listener : listeners) {
-            try {
-                listener.accept(renewed);
-            } catch (RuntimeException e) {
-                log.error("a TLS listener could not take the new certificate; it goes on with the old one", e);
-            }
-        }
         return true;
+    }
+
+    /** Counts and logs a refused pair once per content; the next change or recheck tries again. */
+    private void refuse(byte[] digest, String why, Throwable cause) {
+        pendingRefused = 1;
+        if (Arrays.equals(digest, refusedDigest)) {
+            return;
+        }
+        refusedDigest = digest;
+        refused.increment();
+        if (cause == null) {
+            log.warn("TLS certificate files changed but cannot be used, keeping the current certificate ({}): {}",
+                    current.summary(), why);
+        } else {
+            log.error("TLS certificate files changed but cannot be used, keeping the current certificate ({}): {}",
+                    current.summary(), why, cause);
+        }
     }
 
     private void report(String what, ServerCredentials credentials) {
         log.info("{}: {}", what, credentials.summary());
-        credentials.warnings().forEach(warning -> log.warn("{}: {}", settings.certificate(), warning));
+        credentials.warnings().forEach(warning -> log.warn("TLS: {}", warning));
         Duration left = Duration.between(clock.instant(), credentials.notAfter());
         if (left.compareTo(EXPIRY_WARNING) < 0) {
             log.warn("the TLS certificate expires in {} h ({}); is its renewal running?", left.toHours(), credentials.notAfter());
@@ -286,29 +377,6 @@ public final class NodeCertificate implements Component {
     private static List<Path> files(TlsSettings settings) {
         return settings.clientCa() == null ? List.of(settings.certificate(), settings.key())
                 : List.of(settings.certificate(), settings.key(), settings.clientCa());
-    }
-
-    /** One digest over the files' contents (a missing or unreadable file counts as its own state). */
-    private static byte[] digest(TlsSettings settings) {
-        MessageDigest sha;
-        try {
-            sha = MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("SHA-256 is missing from the JDK", e);
-        }
-        for (Path file : files(settings)) {
-            try {
-                byte[] content = Files.readAllBytes(file);
-                sha.update((byte) 1);
-                sha.update(java.nio.ByteBuffer.allocate(8).putLong(content.length).array());
-                sha.update(content);
-            } catch (NoSuchFileException e) {
-                sha.update((byte) 2);
-            } catch (IOException e) {
-                sha.update((byte) 3);
-            }
-        }
-        return sha.digest();
     }
 
     /** When the current certificate expires. */

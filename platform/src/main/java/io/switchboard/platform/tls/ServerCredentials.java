@@ -29,7 +29,9 @@ import java.util.Map;
 import java.util.Optional;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
+import javax.net.ssl.X509TrustManager;
 import org.bouncycastle.asn1.ASN1ObjectIdentifier;
 import org.bouncycastle.asn1.edec.EdECObjectIdentifiers;
 import org.bouncycastle.asn1.pkcs.PKCSObjectIdentifiers;
@@ -66,6 +68,24 @@ public final class ServerCredentials {
             EdECObjectIdentifiers.id_Ed25519, "Ed25519",
             EdECObjectIdentifiers.id_Ed448, "Ed448");
 
+    /** Trusts no client certificate: what the node's contexts use without {@code tls.clientCa}. */
+    static final X509TrustManager TRUST_NO_CLIENT = new X509TrustManager() {
+        @Override
+        public void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException {
+            throw new CertificateException("no client certificate is trusted: tls.clientCa is not set");
+        }
+
+        @Override
+        public void checkServerTrusted(X509Certificate[] chain, String authType) throws CertificateException {
+            throw new CertificateException("the node's server context verifies no servers");
+        }
+
+        @Override
+        public X509Certificate[] getAcceptedIssuers() {
+            return new X509Certificate[0];
+        }
+    };
+
     private final List<X509Certificate> chain;
     private final PrivateKey key;
     private final List<X509Certificate> clientCas;
@@ -87,8 +107,15 @@ public final class ServerCredentials {
      *     certificate expired or not yet valid
      */
     public static ServerCredentials load(TlsSettings settings, Instant now) throws CertificateProblem {
-        List<X509Certificate> chain = readCertificates("tls.certificate", settings.certificate());
-        PrivateKey key = readKey("tls.key", settings.key());
+        List<Path> files = settings.clientCa() == null ? List.of(settings.certificate(), settings.key())
+                : List.of(settings.certificate(), settings.key(), settings.clientCa());
+        return load(settings, now, CertificateFiles.read(files));
+    }
+
+    /** As {@link #load(TlsSettings, Instant)}, from files already read. */
+    static ServerCredentials load(TlsSettings settings, Instant now, CertificateFiles files) throws CertificateProblem {
+        List<X509Certificate> chain = readCertificates("tls.certificate", settings.certificate(), files);
+        PrivateKey key = readKey("tls.key", settings.key(), files);
         List<String> warnings = new ArrayList<>();
         checkKeyMatches(chain, key, settings);
         X509Certificate leaf = chain.getFirst();
@@ -104,31 +131,82 @@ public final class ServerCredentials {
         for (int i = 1; i < chain.size(); i++) {
             X509Certificate issuer = chain.get(i);
             if (!chain.get(i - 1).getIssuerX500Principal().equals(issuer.getSubjectX500Principal())) {
-                warnings.add("certificate #" + (i + 1) + " (" + describe(issuer) + ") did not issue the one before it;"
+                warnings.add(settings.certificate() + ": certificate #" + (i + 1) + " (" + describe(issuer) + ") did not issue the one before it;"
                         + " clients may not build the chain (expected: the node's certificate, then each issuer in turn)");
             }
             // An expired certificate late in a chain is sometimes kept on purpose (a cross-signed root
             // for old clients), so it only warns; an expired leaf is refused above.
             if (now.isAfter(issuer.getNotAfter().toInstant())) {
-                warnings.add("certificate #" + (i + 1) + " (" + describe(issuer) + ") in the chain expired on "
+                warnings.add(settings.certificate() + ": certificate #" + (i + 1) + " (" + describe(issuer) + ") in the chain expired on "
                         + issuer.getNotAfter().toInstant());
             }
         }
+        checkKeyStrength(leaf, key, settings, warnings);
         List<X509Certificate> clientCas = List.of();
         if (settings.clientCa() != null) {
-            clientCas = readCertificates("tls.clientCa", settings.clientCa());
-            for (int i = 0; i < clientCas.size(); i++) {
-                X509Certificate ca = clientCas.get(i);
+            List<X509Certificate> read = readCertificates("tls.clientCa", settings.clientCa(), files);
+            List<X509Certificate> valid = new ArrayList<>();
+            for (int i = 0; i < read.size(); i++) {
+                X509Certificate ca = read.get(i);
                 if (now.isAfter(ca.getNotAfter().toInstant())) {
-                    throw new CertificateProblem("tls.clientCa", settings.clientCa() + ": certificate #" + (i + 1)
-                            + " (" + describe(ca) + ") expired on " + ca.getNotAfter().toInstant());
+                    // Bundles often keep an old CA beside its successor; refusing the whole file
+                    // would block the start and every renewal of the node's own certificate.
+                    warnings.add(settings.clientCa() + ": certificate #" + (i + 1) + " (" + describe(ca) + ") expired on "
+                            + ca.getNotAfter().toInstant() + "; peers' certificates it signed are refused");
+                } else {
+                    valid.add(ca);
                 }
             }
+            if (valid.isEmpty()) {
+                throw new CertificateProblem("tls.clientCa", settings.clientCa() + ": every CA certificate in it has expired"
+                        + " (certificate #1, " + describe(read.getFirst()) + ", on " + read.getFirst().getNotAfter().toInstant()
+                        + "); no peer certificate could be accepted");
+            }
+            clientCas = valid;
         }
         return new ServerCredentials(chain, key, clientCas, warnings);
     }
 
-    private static List<X509Certificate> readCertificates(String configKey, Path file) throws CertificateProblem {
+    /** The smallest RSA key the JDK's TLS uses (jdk.certpath.disabledAlgorithms: {@code RSA keySize < 1024}). */
+    static final int MIN_RSA_BITS = 1024;
+    /** Below this an RSA key is weak (NIST SP 800-57: 112-bit security needs 2048); public CAs refuse them. */
+    static final int WEAK_RSA_BITS = 2048;
+    /** Below this an EC key is weak (P-256 is the smallest curve TLS 1.3 names, RFC 8446 §4.2.7). */
+    static final int WEAK_EC_BITS = 256;
+
+    /**
+     * Refuses a key the JDK's TLS would not use (the node would start and then fail every
+     * handshake), and warns about a weak key or a SHA-1 signature, which browsers refuse.
+     */
+    private static void checkKeyStrength(X509Certificate leaf, PrivateKey key, TlsSettings settings, List<String> warnings)
+            throws CertificateProblem {
+        java.security.PublicKey publicKey = leaf.getPublicKey();
+        if (publicKey instanceof java.security.interfaces.RSAPublicKey rsa) {
+            int bits = rsa.getModulus().bitLength();
+            if (bits < MIN_RSA_BITS) {
+                throw new CertificateProblem("tls.key", settings.key() + ": the RSA key has " + bits + " bits; TLS"
+                        + " refuses keys under " + MIN_RSA_BITS + " (use " + WEAK_RSA_BITS + " or more, or an EC P-256 key)");
+            }
+            if (bits < WEAK_RSA_BITS) {
+                warnings.add(settings.key() + ": the RSA key has " + bits + " bits; under " + WEAK_RSA_BITS + " is weak and refused by"
+                        + " browsers and public CAs");
+            }
+        } else if (publicKey instanceof java.security.interfaces.ECPublicKey ec) {
+            int bits = ec.getParams().getOrder().bitLength();
+            if (bits < WEAK_EC_BITS) {
+                warnings.add(settings.key() + ": the EC key has " + bits + " bits; under " + WEAK_EC_BITS + " (P-256) is weak and not"
+                        + " offered by most TLS clients");
+            }
+        }
+        String signature = leaf.getSigAlgName().toUpperCase(java.util.Locale.ROOT);
+        if (signature.startsWith("SHA1") || signature.startsWith("MD5")) {
+            warnings.add(settings.certificate() + ": the certificate is signed with " + leaf.getSigAlgName() + "; browsers and current TLS clients"
+                    + " refuse SHA-1 and MD5 signatures (reissue it with SHA-256)");
+        }
+    }
+
+    private static List<X509Certificate> readCertificates(String configKey, Path file, CertificateFiles files)
+            throws CertificateProblem {
         List<X509Certificate> certificates = new ArrayList<>();
         CertificateFactory factory;
         try {
@@ -136,7 +214,7 @@ public final class ServerCredentials {
         } catch (CertificateException e) {
             throw new IllegalStateException("the JDK has no X.509 certificate factory", e);
         }
-        for (Object item : readPem(configKey, file)) {
+        for (Object item : readPem(configKey, file, files)) {
             if (item instanceof X509CertificateHolder holder) {
                 try {
                     certificates.add((X509Certificate) factory.generateCertificate(new ByteArrayInputStream(holder.getEncoded())));
@@ -153,9 +231,9 @@ public final class ServerCredentials {
         return certificates;
     }
 
-    private static PrivateKey readKey(String configKey, Path file) throws CertificateProblem {
+    private static PrivateKey readKey(String configKey, Path file, CertificateFiles files) throws CertificateProblem {
         ASN1ObjectIdentifier curve = null;
-        for (Object item : readPem(configKey, file)) {
+        for (Object item : readPem(configKey, file, files)) {
             if (item instanceof ASN1ObjectIdentifier parameters) {
                 curve = parameters; // an EC PARAMETERS block (openssl ecparam -genkey) names the curve of the key after it
                 continue;
@@ -215,13 +293,16 @@ public final class ServerCredentials {
         }
     }
 
-    private static List<Object> readPem(String configKey, Path file) throws CertificateProblem {
+    private static List<Object> readPem(String configKey, Path file, CertificateFiles files) throws CertificateProblem {
+        if (TlsSettings.holdsPemText(file.toString())) {
+            // Not a path but the PEM itself (settings made in code): never repeat it.
+            throw new CertificateProblem(configKey, "holds PEM text, not a file path; write it to a file and give its path");
+        }
         String text;
         try {
-            if (Files.isDirectory(file)) {
-                throw new CertificateProblem(configKey, file + " is a directory, not a PEM file");
-            }
-            text = new String(Files.readAllBytes(file), StandardCharsets.ISO_8859_1);
+            text = new String(files.bytes(file), StandardCharsets.ISO_8859_1);
+        } catch (CertificateFiles.DirectoryNotPem e) {
+            throw new CertificateProblem(configKey, file + " is a directory, not a PEM file");
         } catch (NoSuchFileException e) {
             throw new CertificateProblem(configKey, "file " + file + " does not exist");
         } catch (AccessDeniedException e) {
@@ -405,14 +486,17 @@ public final class ServerCredentials {
 
     /**
      * A server {@link SSLContext} presenting this chain and, with {@code tls.clientCa}, trusting
-     * peers' certificates it signed (whether to ask for one is the listener's choice:
+     * peers' certificates it signed; without it, trusting no peer certificate at all (whether to ask for one is the listener's choice:
      * {@code SSLParameters.setWantClientAuth}). Protocol versions are the listener's too.
      */
     public SSLContext sslContext() {
         try {
             SSLContext context = SSLContext.getInstance("TLS");
-            context.init(keyManagerFactory().getKeyManagers(),
-                    clientTrust().map(TrustManagerFactory::getTrustManagers).orElse(null), null);
+            // Without tls.clientCa nothing is trusted: a null would mean the JDK's public CAs, so a
+            // listener asking for client certificates would accept anyone's from any public CA.
+            TrustManager[] trust = clientTrust().map(TrustManagerFactory::getTrustManagers)
+                    .orElseGet(() -> new TrustManager[] {TRUST_NO_CLIENT});
+            context.init(keyManagerFactory().getKeyManagers(), trust, null);
             return context;
         } catch (GeneralSecurityException e) {
             throw new IllegalStateException("cannot make a TLS context: " + RootCause.message(e), e);

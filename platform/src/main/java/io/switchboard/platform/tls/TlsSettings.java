@@ -18,7 +18,8 @@ import java.util.Optional;
  *                         (mutual TLS for trunks and panels), or null for none; HTTPS never asks for one
  * @param handshakeTimeout how long a TLS handshake may take before the connection is closed
  * @param hstsMaxAge       the {@code max-age} of {@code Strict-Transport-Security} on HTTPS answers (RFC 6797);
- *                         zero sends {@code max-age=0}, which tells browsers to forget an earlier one
+ *                         zero sends {@code max-age=0}, which tells browsers to forget an earlier one; otherwise
+ *                         at least one second
  */
 public record TlsSettings(Path certificate, Path key, Path clientCa, Duration handshakeTimeout, Duration hstsMaxAge) {
     public static final List<String> KNOWN_KEYS = List.of("certificate", "key", "clientCa", "handshakeTimeout", "hstsMaxAge");
@@ -41,6 +42,11 @@ public record TlsSettings(Path certificate, Path key, Path clientCa, Duration ha
             throw section.problem("handshakeTimeout", "must be more than 0 and at most 5m");
         }
         Duration hstsMaxAge = section.duration("hstsMaxAge", DEFAULT_HSTS_MAX_AGE);
+        if (!hstsMaxAge.isZero() && hstsMaxAge.compareTo(Duration.ofSeconds(1)) < 0) {
+            // max-age counts whole seconds (RFC 6797 §6.1.1): 500ms would be sent as max-age=0,
+            // which tells browsers to forget HSTS, the opposite of what was asked.
+            throw section.problem("hstsMaxAge", "must be 0s (forget HSTS) or at least 1s: max-age counts whole seconds");
+        }
         if (certificate == null && key == null) {
             if (clientCa != null) {
                 throw section.problem("clientCa", "needs the node's own certificate too: set tls.certificate and tls.key");
@@ -61,10 +67,21 @@ public record TlsSettings(Path certificate, Path key, Path clientCa, Duration ha
         if (text.isEmpty() || text.get().isBlank()) {
             return null;
         }
+        if (holdsPemText(text.get())) {
+            // Containers often pass the key itself in SWITCHBOARD_TLS_KEY; the message must not
+            // repeat it (it would land in logs and terminals).
+            throw section.problem(key, "holds PEM text, not a file path; write it to a file (readable by the node"
+                    + " only, e.g. a mounted secret) and give that file's path");
+        }
         try {
             return Path.of(text.get().strip()).toAbsolutePath().normalize();
         } catch (InvalidPathException e) {
             throw section.problem(key, "\"" + text.get() + "\" is not a valid path: " + e.getReason());
         }
+    }
+
+    /** A value that is PEM content (or any multi-line text) rather than a path. */
+    static boolean holdsPemText(String value) {
+        return value.contains("-----BEGIN") || value.indexOf('\n') >= 0 || value.indexOf('\r') >= 0;
     }
 }

@@ -139,6 +139,18 @@ class NodeConfigLoaderTest {
     }
 
     @Test
+    void httpAndHttpsOnOneAddressAreRefused() {
+        assertConfigError(() -> loader.load(null, Map.of(), Map.of("http", "127.0.0.1:8080", "https", "127.0.0.1:8080")),
+                "https", "the port plain HTTP (127.0.0.1:8080) listens on");
+        assertConfigError(() -> loader.load(null, Map.of(), Map.of("http", "0.0.0.0:8443", "https", "127.0.0.1:8443")),
+                "https", "one port cannot serve both");
+        assertThat(loader.load(null, Map.of(), Map.of("http", "127.0.0.1:8443", "https", "127.0.0.2:8443")).https())
+                .isEqualTo(new HostPort("127.0.0.2", 8443));
+        assertThat(loader.load(null, Map.of(), Map.of("http", "127.0.0.1:0", "https", "127.0.0.1:0")).https())
+                .isEqualTo(new HostPort("127.0.0.1", 0));
+    }
+
+    @Test
     void dataDirMovesTheDefaultSqliteFile() {
         NodeConfig config = loader.load(null, Map.of("SWITCHBOARD_DATA_DIR", dir.toString()), Map.of());
         assertThat(config.dataDir()).isEqualTo(dir);

@@ -10,6 +10,7 @@ import io.switchboard.platform.config.ConfigSection;
 import io.switchboard.platform.tls.TestCertificates.Identity;
 import io.switchboard.platform.tls.TestCertificates.KeyFormat;
 import java.io.StringWriter;
+import java.math.BigInteger;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -194,7 +195,7 @@ class NodeCertificateTest {
     }
 
     @Test
-    void readsTheClientCaAndRefusesAnExpiredOne() {
+    void readsTheClientCaSkippingExpiredOnesAndRefusesOnlyExpiredOnes() {
         Identity leaf = TestCertificates.server(CA, IN_A_YEAR, "node.test");
         Path cert = leaf.writeChain(dir.resolve("node.crt"));
         Path key = leaf.writeKey(dir.resolve("node.key"), KeyFormat.PKCS8);
@@ -206,14 +207,190 @@ class NodeCertificateTest {
 
         Identity old = TestCertificates.server(CA, "EC", Instant.now().minus(Duration.ofDays(9)),
                 Instant.now().minus(Duration.ofDays(1)), "old-ca");
+        // An expired CA beside a valid one is skipped with a warning: the node starts and renews.
+        Path bundle = TestCertificates.write(dir.resolve("bundle.pem"),
+                TestCertificates.pem(old.certificate()) + TestCertificates.pem(panels.certificate()));
+        ServerCredentials withBundle = load(settings(cert, key, bundle)).current();
+        assertThat(withBundle.clientCas()).containsExactly(panels.certificate());
+        assertThat(withBundle.warnings()).anySatisfy(warning -> assertThat(warning)
+                .contains(bundle + ": certificate #1 (old-ca) expired on"));
+        // Only expired ones: no peer could be accepted, so that is refused.
         Path expiredCa = TestCertificates.write(dir.resolve("old-ca.pem"), TestCertificates.pem(old.certificate()));
         assertThatThrownBy(() -> load(settings(cert, key, expiredCa)))
                 .isInstanceOfSatisfying(ConfigException.class, e -> {
                     assertThat(e.key()).isEqualTo("tls.clientCa");
-                    assertThat(e.problem()).contains("certificate #1 (old-ca) expired on");
+                    assertThat(e.problem()).contains("every CA certificate in it has expired").contains("old-ca");
                 });
         assertThatThrownBy(() -> load(settings(cert, key, dir.resolve("none.pem"))))
                 .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.key()).isEqualTo("tls.clientCa"));
+    }
+
+    /** A key pasted into tls.key (SWITCHBOARD_TLS_KEY=\"$(cat key.pem)\" in a container) is refused without being repeated. */
+    @Test
+    void pemTextGivenForAPathIsRefusedWithoutRepeatingIt() throws Exception {
+        Identity leaf = TestCertificates.server(CA, IN_A_YEAR, "node.test");
+        String pemKey = TestCertificates.pemKey(leaf.key(), KeyFormat.PKCS8);
+        String secret = pemKey.lines().skip(1).findFirst().orElseThrow();
+        for (String value : List.of(pemKey, pemKey.strip(), "-----BEGIN PRIVATE KEY----- " + secret, "node.key\n" + secret)) {
+            assertThatThrownBy(() -> TlsSettings.from(ConfigSection.of("tls", Map.of("certificate", "node.crt", "key", value))))
+                    .isInstanceOfSatisfying(ConfigException.class, e -> {
+                        assertThat(e.key()).isEqualTo("tls.key");
+                        assertThat(e.problem()).contains("holds PEM text, not a file path");
+                        assertThat(e.getMessage()).doesNotContain(secret).doesNotContain("-----BEGIN");
+                    });
+        }
+        // Settings made in code with such a "path" get the same answer from the loader.
+        Path cert = leaf.writeChain(dir.resolve("node.crt"));
+        assertThatThrownBy(() -> load(settings(cert, Path.of(pemKey.strip()))))
+                .isInstanceOfSatisfying(ConfigException.class, e -> {
+                    assertThat(e.key()).isEqualTo("tls.key");
+                    assertThat(e.getMessage()).contains("holds PEM text").doesNotContain(secret);
+                });
+        // And the start-up log of the effective configuration masks it.
+        io.switchboard.platform.config.NodeConfig config = new io.switchboard.platform.config.NodeConfigLoader(List.of())
+                .load(null, Map.of("SWITCHBOARD_TLS_KEY", pemKey, "SWITCHBOARD_DATA_DIR", dir.toString()), Map.of());
+        assertThat(config.describe().get("tls.key")).isEqualTo("*** (PEM text)");
+    }
+
+    @Test
+    void refusesKeysTlsWillNotUseAndWarnsAboutWeakOnes() {
+        Identity rsaCa = rsaAuthority();
+        Identity tiny = TestCertificates.server(rsaCa, "RSA", 768, "SHA256withRSA", "tiny.test");
+        assertThatThrownBy(() -> load(settings(tiny.writeChain(dir.resolve("tiny.crt")),
+                tiny.writeKey(dir.resolve("tiny.key"), KeyFormat.PKCS8))))
+                .isInstanceOfSatisfying(ConfigException.class, e -> {
+                    assertThat(e.key()).isEqualTo("tls.key");
+                    assertThat(e.problem()).contains("the RSA key has 768 bits").contains("under 1024");
+                });
+        Identity weak = TestCertificates.server(rsaCa, "RSA", 1024, "SHA256withRSA", "weak.test");
+        ServerCredentials loaded = load(settings(weak.writeChain(dir.resolve("weak.crt")),
+                weak.writeKey(dir.resolve("weak.key"), KeyFormat.PKCS8))).current();
+        assertThat(loaded.warnings()).anySatisfy(w -> assertThat(w).contains("the RSA key has 1024 bits"));
+        Identity sha1 = TestCertificates.server(CA, "EC", 256, "SHA1withECDSA", "sha1.test");
+        ServerCredentials old = load(settings(sha1.writeChain(dir.resolve("sha1.crt")),
+                sha1.writeKey(dir.resolve("sha1.key"), KeyFormat.PKCS8))).current();
+        assertThat(old.warnings()).anySatisfy(w -> assertThat(w).contains("signed with SHA1withECDSA"));
+        Identity good = TestCertificates.server(rsaCa, "RSA", 2048, "SHA256withRSA", "good.test");
+        assertThat(load(settings(good.writeChain(dir.resolve("good.crt")), good.writeKey(dir.resolve("good.key"),
+                KeyFormat.PKCS8))).current().warnings()).isEmpty();
+    }
+
+    private static Identity rsaAuthority() {
+        Identity ec = TestCertificates.authority("RSA Test CA");
+        Identity rsa = TestCertificates.server(ec, "RSA", 2048, "SHA256withECDSA", "RSA Test CA");
+        return new Identity(rsa.key(), List.of(rsa.certificate())); // an issuer by subject and key is all a leaf needs here
+    }
+
+    /** Without tls.clientCa the node's contexts trust no client certificate, not the JDK's public CAs. */
+    @Test
+    void withoutAClientCaNoClientCertificateIsTrusted() throws Exception {
+        Identity leaf = TestCertificates.server(CA, IN_A_YEAR, "node.test");
+        ServerCredentials loaded = load(settings(leaf.writeChain(dir.resolve("node.crt")),
+                leaf.writeKey(dir.resolve("node.key"), KeyFormat.PKCS8))).current();
+        assertThatThrownBy(() -> ServerCredentials.TRUST_NO_CLIENT.checkClientTrusted(
+                new java.security.cert.X509Certificate[] {leaf.certificate()}, "ECDHE_ECDSA"))
+                .isInstanceOf(java.security.cert.CertificateException.class);
+        assertThat(ServerCredentials.TRUST_NO_CLIENT.getAcceptedIssuers()).isEmpty();
+
+        // The JDK's default trust store stands in for the public CAs: the test CA is put in it, so a
+        // context falling back to the default would accept this client; the node's must not.
+        Path trustStore = dir.resolve("default-cas.p12");
+        java.security.KeyStore anchors = java.security.KeyStore.getInstance("PKCS12");
+        anchors.load(null, null);
+        anchors.setCertificateEntry("public-ca", CA.certificate());
+        try (var out = Files.newOutputStream(trustStore)) {
+            anchors.store(out, "changeit".toCharArray());
+        }
+        Map<String, String> properties = Map.of("javax.net.ssl.trustStore", trustStore.toString(),
+                "javax.net.ssl.trustStoreType", "PKCS12", "javax.net.ssl.trustStorePassword", "changeit");
+        Map<String, String> saved = new java.util.HashMap<>();
+        properties.keySet().forEach(name -> saved.put(name, System.getProperty(name)));
+        try {
+            properties.forEach(System::setProperty);
+            Identity client = TestCertificates.server(CA, IN_A_YEAR, "client.test");
+            javax.net.ssl.SSLContext clientContext = clientContext(client);
+            // The check itself: a context made with the default trust managers accepts this client...
+            javax.net.ssl.SSLContext withDefault = javax.net.ssl.SSLContext.getInstance("TLS");
+            withDefault.init(loaded.keyManagerFactory().getKeyManagers(), null, null);
+            handshake(clientContext.createSSLEngine("node.test", 5061), needingClientCertificate(withDefault));
+            // ...the node's does not.
+            assertThatThrownBy(() -> handshake(clientContext.createSSLEngine("node.test", 5061),
+                    needingClientCertificate(loaded.sslContext())))
+                    .isInstanceOf(javax.net.ssl.SSLException.class);
+        } finally {
+            saved.forEach((name, value) -> {
+                if (value == null) {
+                    System.clearProperty(name);
+                } else {
+                    System.setProperty(name, value);
+                }
+            });
+        }
+    }
+
+    private static javax.net.ssl.SSLEngine needingClientCertificate(javax.net.ssl.SSLContext context) {
+        javax.net.ssl.SSLEngine server = context.createSSLEngine();
+        server.setUseClientMode(false);
+        server.setNeedClientAuth(true);
+        return server;
+    }
+
+    private static javax.net.ssl.SSLContext clientContext(Identity identity) throws Exception {
+        java.security.KeyStore store = java.security.KeyStore.getInstance("PKCS12");
+        store.load(null, null);
+        store.setKeyEntry("client", identity.key(), "x".toCharArray(), identity.chain().toArray(new java.security.cert.X509Certificate[0]));
+        javax.net.ssl.KeyManagerFactory keys = javax.net.ssl.KeyManagerFactory.getInstance("PKIX");
+        keys.init(store, "x".toCharArray());
+        javax.net.ssl.SSLContext context = javax.net.ssl.SSLContext.getInstance("TLS");
+        context.init(keys.getKeyManagers(), trustAll(), null);
+        return context;
+    }
+
+    private static javax.net.ssl.TrustManager[] trustAll() {
+        return new javax.net.ssl.TrustManager[] {new javax.net.ssl.X509TrustManager() {
+            public void checkClientTrusted(java.security.cert.X509Certificate[] c, String a) { }
+            public void checkServerTrusted(java.security.cert.X509Certificate[] c, String a) { }
+            public java.security.cert.X509Certificate[] getAcceptedIssuers() {
+                return new java.security.cert.X509Certificate[0];
+            }
+        }};
+    }
+
+    /** Runs a handshake between two engines in memory. */
+    private static void handshake(javax.net.ssl.SSLEngine client, javax.net.ssl.SSLEngine server) throws Exception {
+        client.setUseClientMode(true);
+        java.nio.ByteBuffer empty = java.nio.ByteBuffer.allocate(0);
+        java.nio.ByteBuffer toServer = java.nio.ByteBuffer.allocate(1 << 16);
+        java.nio.ByteBuffer toClient = java.nio.ByteBuffer.allocate(1 << 16);
+        java.nio.ByteBuffer sink = java.nio.ByteBuffer.allocate(1 << 16);
+        client.beginHandshake();
+        server.beginHandshake();
+        for (int round = 0; round < 100; round++) {
+            runTasks(client);
+            client.wrap(empty, toServer);
+            toServer.flip();
+            runTasks(server);
+            server.unwrap(toServer, sink);
+            runTasks(server);
+            toServer.compact();
+            server.wrap(empty, toClient);
+            toClient.flip();
+            client.unwrap(toClient, sink);
+            runTasks(client);
+            toClient.compact();
+            sink.clear();
+            if (client.getHandshakeStatus() == javax.net.ssl.SSLEngineResult.HandshakeStatus.NOT_HANDSHAKING
+                    && server.getHandshakeStatus() == javax.net.ssl.SSLEngineResult.HandshakeStatus.NOT_HANDSHAKING) {
+                return;
+            }
+        }
+        throw new AssertionError("the handshake neither finished nor failed");
+    }
+
+    private static void runTasks(javax.net.ssl.SSLEngine engine) {
+        for (Runnable task = engine.getDelegatedTask(); task != null; task = engine.getDelegatedTask()) {
+            task.run();
+        }
     }
 
     @Test
@@ -227,6 +404,14 @@ class NodeCertificateTest {
                 .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.key()).isEqualTo("tls.certificat"));
         assertThatThrownBy(() -> TlsSettings.from(ConfigSection.of("tls", Map.of("clientCa", "/etc/ca.pem"))))
                 .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.key()).isEqualTo("tls.clientCa"));
+        assertThatThrownBy(() -> TlsSettings.from(ConfigSection.of("tls", Map.of("certificate", "node.crt", "key", "node.key",
+                "hstsMaxAge", "500ms"))))
+                .isInstanceOfSatisfying(ConfigException.class, e -> {
+                    assertThat(e.key()).isEqualTo("tls.hstsMaxAge");
+                    assertThat(e.problem()).contains("at least 1s");
+                });
+        assertThat(TlsSettings.from(ConfigSection.of("tls", Map.of("certificate", "node.crt", "key", "node.key",
+                "hstsMaxAge", "0s"))).orElseThrow().hstsMaxAge()).isZero();
         TlsSettings settings = TlsSettings.from(ConfigSection.of("tls", Map.of("certificate", "node.crt", "key", "node.key",
                 "handshakeTimeout", "3s", "hstsMaxAge", "1d"))).orElseThrow();
         assertThat(settings.certificate()).isAbsolute();
@@ -301,6 +486,76 @@ class NodeCertificateTest {
         } finally {
             certificate.stop();
         }
+    }
+
+    /**
+     * A listener that cannot take the new pair (Jetty failing to load it) refuses it: the pair in
+     * use stays current, the listeners that took it are given the old one back, the refusal is
+     * counted once and shown by the pending gauge, and the next check tries again.
+     */
+    @Test
+    void aListenerThatCannotTakeThePairRefusesItForAllAndItIsTriedAgain() throws Exception {
+        Identity first = TestCertificates.server(CA, IN_A_YEAR, "node.test");
+        Path cert = first.writeChain(dir.resolve("node.crt"));
+        Path key = first.writeKey(dir.resolve("node.key"), KeyFormat.PKCS8);
+        NodeCertificate certificate = load(settings(cert, key));
+        List<BigInteger> took = new CopyOnWriteArrayList<>();
+        certificate.onChange(pair -> took.add(pair.certificate().getSerialNumber()));
+        java.util.concurrent.atomic.AtomicBoolean failing = new java.util.concurrent.atomic.AtomicBoolean(true);
+        certificate.onChange(pair -> {
+            if (failing.get()) {
+                throw new IllegalStateException("cannot load it");
+            }
+        });
+        assertThat(pending()).isZero();
+
+        Identity second = TestCertificates.server(CA, IN_A_YEAR, "node.test");
+        second.writeChain(cert);
+        second.writeKey(key, KeyFormat.PKCS8);
+        assertThat(certificate.reloadIfChanged()).isFalse();
+        assertThat(certificate.current().certificate().getSerialNumber()).isEqualTo(first.serial());
+        assertThat(took).containsExactly(second.serial(), first.serial());
+        assertThat(reloads("refused")).isEqualTo(1);
+        assertThat(reloads("applied")).isZero();
+        assertThat(pending()).isEqualTo(1);
+
+        assertThat(certificate.reloadIfChanged()).as("tried again, counted once").isFalse();
+        assertThat(reloads("refused")).isEqualTo(1);
+
+        failing.set(false);
+        assertThat(certificate.reloadIfChanged()).isTrue();
+        assertThat(certificate.current().certificate().getSerialNumber()).isEqualTo(second.serial());
+        assertThat(reloads("applied")).isEqualTo(1);
+        assertThat(pending()).isZero();
+    }
+
+    /** The pending gauge clears as soon as the files on disk are usable again (a renewal written in two steps). */
+    @Test
+    void thePendingGaugeClearsWhenTheFilesAreGoodAgain() throws Exception {
+        Identity first = TestCertificates.server(CA, IN_A_YEAR, "node.test");
+        Path cert = first.writeChain(dir.resolve("node.crt"));
+        Path key = first.writeKey(dir.resolve("node.key"), KeyFormat.PKCS8);
+        NodeCertificate certificate = load(settings(cert, key));
+        Identity second = TestCertificates.server(CA, IN_A_YEAR, "node.test");
+        second.writeChain(cert);
+        assertThat(certificate.reloadIfChanged()).isFalse();
+        assertThat(pending()).isEqualTo(1);
+        first.writeChain(cert); // undone: the files are the pair in use again
+        assertThat(certificate.reloadIfChanged()).isFalse();
+        assertThat(pending()).isZero();
+        second.writeChain(cert);
+        second.writeKey(key, KeyFormat.PKCS8);
+        assertThat(certificate.reloadIfChanged()).isTrue();
+        assertThat(pending()).isZero();
+        assertThat(reloads("refused")).isEqualTo(1);
+    }
+
+    private double pending() {
+        return meters.get("switchboard.tls.certificate.pending.refused").gauge().value();
+    }
+
+    private double reloads(String result) {
+        return meters.get("switchboard.tls.certificate.reloads").tag("result", result).counter().count();
     }
 
     @Test

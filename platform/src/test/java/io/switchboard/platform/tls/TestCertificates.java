@@ -116,6 +116,19 @@ public final class TestCertificates {
         return new Identity(pair.getPrivate(), chain);
     }
 
+    /**
+     * A leaf with a key of {@code keyType} and {@code bits} (RSA modulus size or EC curve size),
+     * signed by {@code ca} with {@code signature} ({@code SHA1withECDSA} for an old one).
+     */
+    public static Identity server(Identity ca, String keyType, int bits, String signature, String name) {
+        KeyPair pair = keyPair(keyType, bits);
+        X509Certificate cert = build("CN=" + name, pair, ca.certificate().getSubjectX500Principal().getName(), ca.key(),
+                Instant.now().minus(Duration.ofDays(1)), Instant.now().plus(Duration.ofDays(90)), false, List.of(name), signature);
+        List<X509Certificate> chain = new ArrayList<>(List.of(cert));
+        chain.addAll(ca.chain());
+        return new Identity(pair.getPrivate(), chain);
+    }
+
     public static String pem(X509Certificate certificate) {
         return pemObject(certificate);
     }
@@ -159,9 +172,13 @@ public final class TestCertificates {
     }
 
     private static KeyPair keyPair(String type) {
+        return keyPair(type, type.equals("RSA") ? 2048 : 256);
+    }
+
+    private static KeyPair keyPair(String type, int bits) {
         try {
             KeyPairGenerator generator = KeyPairGenerator.getInstance(type);
-            generator.initialize(type.equals("RSA") ? 2048 : 256);
+            generator.initialize(bits);
             return generator.generateKeyPair();
         } catch (GeneralSecurityException e) {
             throw new IllegalStateException(e);
@@ -170,6 +187,12 @@ public final class TestCertificates {
 
     private static X509Certificate build(String subject, KeyPair pair, String issuer, PrivateKey issuerKey, Instant notBefore,
                                          Instant notAfter, boolean ca, List<String> names) {
+        return build(subject, pair, issuer, issuerKey, notBefore, notAfter, ca, names,
+                issuerKey.getAlgorithm().equals("RSA") ? "SHA256withRSA" : "SHA256withECDSA");
+    }
+
+    private static X509Certificate build(String subject, KeyPair pair, String issuer, PrivateKey issuerKey, Instant notBefore,
+                                         Instant notAfter, boolean ca, List<String> names, String algorithm) {
         try {
             X509v3CertificateBuilder builder = new JcaX509v3CertificateBuilder(new X500Name(issuer),
                     BigInteger.valueOf(SERIAL.incrementAndGet()), Date.from(notBefore), Date.from(notAfter),
@@ -186,7 +209,6 @@ public final class TestCertificates {
                 }
                 builder.addExtension(Extension.subjectAlternativeName, false, new GeneralNames(sans.toArray(new GeneralName[0])));
             }
-            String algorithm = issuerKey.getAlgorithm().equals("RSA") ? "SHA256withRSA" : "SHA256withECDSA";
             return new JcaX509CertificateConverter().getCertificate(builder.build(
                     new JcaContentSignerBuilder(algorithm).build(issuerKey)));
         } catch (GeneralSecurityException | org.bouncycastle.operator.OperatorCreationException

@@ -110,6 +110,7 @@ class HaproxyTlsTest {
         HttpResponse<String> plain = client.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + http + "/readyz")).build(),
                 HttpResponse.BodyHandlers.ofString());
         assertThat(plain.statusCode()).isEqualTo(301);
+        assertThat(plain.headers().firstValue("Strict-Transport-Security")).as("no HSTS over plain HTTP (RFC 6797 §7.2)").isEmpty();
         assertThat(plain.headers().firstValue("Location")).hasValue("https://127.0.0.1:" + http + "/readyz");
 
         CompletableFuture<String> reply = new CompletableFuture<>();

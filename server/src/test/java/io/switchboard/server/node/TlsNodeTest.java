@@ -1,6 +1,7 @@
 package io.switchboard.server.node;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -116,7 +117,8 @@ class TlsNodeTest {
 
         String metrics = get("/metrics").body();
         assertThat(metrics).contains("switchboard_tls_certificate_expiry_seconds ", "switchboard_tls_certificate_not_after_seconds ",
-                "switchboard_tls_certificate_reloads_total{result=\"refused\"}", "switchboard_tls_handshakes_total{listener=\"https\"}");
+                "switchboard_tls_certificate_reloads_total{result=\"refused\"}", "switchboard_tls_certificate_pending_refused 0.0",
+                "switchboard_tls_handshakes_total{listener=\"https\"}");
     }
 
     /** A browser phone on wss://…/sip: SIP over a secure WebSocket is WSS in the node's eyes (RFC 7118 §5). */
@@ -202,7 +204,12 @@ class TlsNodeTest {
 
     /** Each certificate mistake: exit 2 and one line naming the key and the problem, before the node creates anything. */
     @Test
-    void certificateMistakesAreOneLineAndExitCodeTwo() throws Exception {
+    void certificateMistakesAreOneLineAndExitCodeTwo() {
+        // A mistake the node failed to catch would start it and block here: fail instead of hanging.
+        assertTimeoutPreemptively(Duration.ofSeconds(90), this::certificateMistakes);
+    }
+
+    private void certificateMistakes() throws Exception {
         Identity good = TestCertificates.server(CA, Instant.now().plus(Duration.ofDays(90)), "localhost");
         Identity other = TestCertificates.server(CA, Instant.now().plus(Duration.ofDays(90)), "localhost");
         Identity expired = TestCertificates.server(CA, "EC", Instant.now().minus(Duration.ofDays(100)),
@@ -242,6 +249,18 @@ class TlsNodeTest {
         Run noListener = cli("run", "--data-dir", dataDir.resolve("never-created").toString(), "--http", "none", "--sip", "");
         assertThat(noListener.exitCode()).isEqualTo(2);
         assertThat(noListener.err()).startsWith("switchboard: invalid config: http: is none and https is not set");
+
+        // The key itself where its path belongs (common with SWITCHBOARD_TLS_KEY in containers): refused, never repeated.
+        String pemKey = TestCertificates.pemKey(good.key(), KeyFormat.PKCS8);
+        String secret = pemKey.lines().skip(1).findFirst().orElseThrow();
+        Path pasted = Files.writeString(certs.resolve("pasted.yaml"), "tls:\n  certificate: " + goodCert + "\n  key: |\n"
+                + pemKey.lines().map(line -> "    " + line + "\n").reduce("", String::concat));
+        Run pastedKey = cli("run", "--config", pasted.toString(), "--data-dir", dataDir.resolve("never-created").toString(),
+                "--http", "none", "--https", "127.0.0.1:0", "--sip", "");
+        assertThat(pastedKey.exitCode()).isEqualTo(2);
+        assertThat(pastedKey.err()).startsWith("switchboard: invalid config: tls.key: holds PEM text, not a file path")
+                .doesNotContain(secret);
+        assertThat(pastedKey.out()).doesNotContain(secret);
     }
 
     private static SSLSocket connect() throws IOException {
