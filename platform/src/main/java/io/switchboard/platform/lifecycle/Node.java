@@ -225,6 +225,9 @@ public final class Node {
         startComponent(certificate);
         if (config.https() != null) {
             http.serveHttps(config.https(), certificate);
+        } else if (config.sipListeners().stream().noneMatch(l -> l.transport().equals("tls"))) {
+            log.warn("tls.certificate is set but nothing serves it: add an https listener (--https HOST:PORT)"
+                    + " or a tls: SIP listener (--sip ...,tls:HOST:5061)");
         }
     }
 

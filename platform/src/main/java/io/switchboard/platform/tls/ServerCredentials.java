@@ -404,7 +404,9 @@ public final class ServerCredentials {
 
     /** The serial number in hex, as {@code openssl x509 -serial} shows it. */
     public String serial() {
-        return certificate().getSerialNumber().toString(16).toUpperCase(java.util.Locale.ROOT);
+        // whole bytes, as openssl prints them: a serial whose first byte is below 0x10 keeps its leading 0
+        String hex = certificate().getSerialNumber().toString(16).toUpperCase(java.util.Locale.ROOT);
+        return hex.length() % 2 == 0 ? hex : "0" + hex;
     }
 
     /** The SHA-256 fingerprint of the certificate, hex with colons, as browsers and {@code openssl x509 -fingerprint -sha256} show it. */

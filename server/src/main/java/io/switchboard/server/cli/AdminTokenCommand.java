@@ -22,10 +22,10 @@ import picocli.CommandLine.Spec;
  * the store on every request, so a revoked one stops working at once on every node.
  */
 @Command(mixinStandardHelpOptions = true, name = "token", description = {
-        "Create a new admin API token and print it on stdout (the only time it is shown);",
-        "'list' shows the tokens (id, created, label), 'revoke ID' ends one.",
-        "Works on the node's store (--data-dir, or store.url from --config / SWITCHBOARD_STORE_URL),",
-        "also while the node runs."})
+        "Create a new admin API token and print it on stdout (the only time it is shown).",
+        "'list' shows the tokens (id, created, label); 'revoke ID' ends one.",
+        "Works on the node's store (--data-dir, or store.url from --config or SWITCHBOARD_STORE_URL).",
+        "Works also while the node runs."})
 public final class AdminTokenCommand implements Callable<Integer> {
     private final Map<String, String> env;
 

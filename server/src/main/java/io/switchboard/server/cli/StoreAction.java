@@ -52,6 +52,11 @@ abstract class StoreAction implements Callable<Integer> {
             spec.commandLine().getErr().println("switchboard: no --data-dir or --config given: using the store in "
                     + nodeConfig.dataDir() + " (a node started without --data-dir)");
         }
+        if (nodeConfig.store().isSqlite() && !java.nio.file.Files.exists(nodeConfig.store().sqliteFile())) {
+            // Legitimate before a node's first start, but also what a mistyped --data-dir looks like.
+            spec.commandLine().getErr().println("switchboard: no store at " + nodeConfig.store().sqliteFile()
+                    + " yet: creating it (a node must run with this data dir to see what this command does)");
+        }
         try (Store store = Store.open(nodeConfig.store())) {
             store.migrate("platform");
             for (String module : modules) {

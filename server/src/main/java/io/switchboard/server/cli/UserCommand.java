@@ -124,8 +124,9 @@ public final class UserCommand implements Runnable {
     }
 
     @Command(mixinStandardHelpOptions = true, name = "unlock", description = {
-            "Clear a sign-in lockout: the person's failed sign-ins are forgotten on every node within a second,",
-            "so the right password works again at once (failures counted per address stay)."})
+            "Clear a person's sign-in lockout on every node within a second.",
+            "Their failed sign-ins are forgotten, so the right password works again at once",
+            "(failures counted per address stay)."})
     static final class Unlock extends UserAction {
         @Parameters(paramLabel = "USERNAME")
         String username;

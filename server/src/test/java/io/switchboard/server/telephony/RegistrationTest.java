@@ -296,6 +296,22 @@ class RegistrationTest {
     }
 
     /** The CLI's exit code and what it printed on stdout. */
+    @Test
+    void aCommandOnADataDirWithoutAStoreSaysItCreatesOne(@org.junit.jupiter.api.io.TempDir java.nio.file.Path elsewhere) {
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        String mistyped = elsewhere.resolve("dtaa").toString();
+        int code = Main.execute(Map.of(), new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8),
+                new PrintStream(err, true, StandardCharsets.UTF_8), "account", "list", "--data-dir", mistyped);
+        assertThat(code).isZero();
+        assertThat(err.toString(StandardCharsets.UTF_8)).contains("no store at " + mistyped)
+                .contains("a node must run with this data dir");
+        // the node's own data dir has its store: nothing said
+        ByteArrayOutputStream quiet = new ByteArrayOutputStream();
+        Main.execute(Map.of(), new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8),
+                new PrintStream(quiet, true, StandardCharsets.UTF_8), "account", "list", "--data-dir", dataDir.toString());
+        assertThat(quiet.toString(StandardCharsets.UTF_8)).doesNotContain("no store at");
+    }
+
     record CliRun(int exitCode, String out) {
     }
 
