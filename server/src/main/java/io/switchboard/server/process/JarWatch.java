@@ -107,17 +107,30 @@ public final class JarWatch implements Runnable {
             if (changed()) {
                 FatalErrors.halt(rewritten, null);
             }
+            if (unreadable >= UNREADABLE_CHECKS_BEFORE_HALT) {
+                // the jar could not be read for several checks in a row: its classes cannot be either
+                FatalErrors.halt(rewritten, null);
+            }
         }
     }
 
     /** Whether the jar's size or central directory differ from what they were when the watch began. */
     boolean changed() {
         try {
-            return channel.size() != size || checksum() != indexChecksum;
+            boolean changed = channel.size() != size || checksum() != indexChecksum;
+            unreadable = 0;
+            return changed;
         } catch (IOException e) {
-            return true;
+            // one failed read (a transient EIO, an interrupted read) proves nothing: run() halts
+            // only after several in a row
+            unreadable++;
+            return false;
         }
     }
+
+    /** Checks in a row whose read failed. */
+    private int unreadable;
+    private static final int UNREADABLE_CHECKS_BEFORE_HALT = 3;
 
     private long checksum() throws IOException {
         crc.reset();
