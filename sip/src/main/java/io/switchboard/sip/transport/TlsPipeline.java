@@ -38,6 +38,13 @@ public final class TlsPipeline {
     private final Supplier<SslContext> contexts;
     private final long handshakeTimeoutMillis;
     private final HandshakeObserver observer;
+    /**
+     * The engine's delegated tasks (signing, checking a client's chain) run here, not on the event
+     * loop that also reads every UDP datagram: a burst of ClientHellos must not hold up SIP input.
+     * Virtual threads: the work is bounded by the connections admitted, which the transport limits.
+     */
+    private static final java.util.concurrent.Executor HANDSHAKE_WORK =
+            java.util.concurrent.Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("sip-tls-handshake-", 0).factory());
 
     /**
      * @param contexts         the server context for the next connection (a renewal swaps it)
@@ -52,7 +59,7 @@ public final class TlsPipeline {
 
     /** Puts a TLS server handler first in the pipeline of a newly accepted connection. */
     void install(Channel channel) {
-        SslHandler tls = contexts.get().newHandler(channel.alloc());
+        SslHandler tls = contexts.get().newHandler(channel.alloc(), HANDSHAKE_WORK);
         tls.setHandshakeTimeoutMillis(handshakeTimeoutMillis);
         channel.pipeline().addFirst("tls", tls);
         tls.handshakeFuture().addListener(done -> {
