@@ -199,6 +199,9 @@ class CallOrderTest {
         await().atMost(Duration.ofSeconds(5)).until(() -> callee[0].seen.containsKey("reg@order"));
         assertThat(callee[0].seen.get("reg@order")).containsExactly("REGISTER 200");
 
+        // INVITEs with no answer yet, resent as a UA does (RFC 3261 §17.1.1.2 Timer A): a node whose
+        // lanes fall behind (a busy machine) sheds new requests and counts on the retransmission
+        Map<String, String> unanswered = new ConcurrentHashMap<>();
         Peer[] caller = new Peer[1];
         caller[0] = new Peer(port, message -> {
             Peer self = caller[0];
@@ -207,6 +210,7 @@ class CallOrderTest {
                 return;
             }
             String method = response.cseq().method();
+            unanswered.remove(response.callId());
             if (response.status() == 100) {
                 return; // the proxy's own, hop by hop (§16.7 step 5)
             }
@@ -227,17 +231,25 @@ class CallOrderTest {
         });
         peers.add(caller[0]);
 
+        java.util.concurrent.ScheduledExecutorService timerA = java.util.concurrent.Executors.newSingleThreadScheduledExecutor();
+        timerA.scheduleWithFixedDelay(() -> unanswered.values().forEach(caller[0]::send), 500, 500, TimeUnit.MILLISECONDS);
         List<String> callIds = new ArrayList<>();
+        try {
         for (int i = 0; i < CALLS; i++) {
             assertThat(window.tryAcquire(10, TimeUnit.SECONDS)).as("a call slot within 10 s (call %d)", i).isTrue();
             String callId = "order-" + i + "@caller";
             callIds.add(callId);
-            caller[0].send("INVITE sip:bob@" + DOMAIN + " SIP/2.0\r\n" + via(caller[0], "inv" + i)
+            String invite = "INVITE sip:bob@" + DOMAIN + " SIP/2.0\r\n" + via(caller[0], "inv" + i)
                     + "Max-Forwards: 70\r\nFrom: <sip:alice@" + DOMAIN + ">;tag=a" + i + "\r\nTo: <sip:bob@" + DOMAIN + ">\r\n"
                     + "Call-ID: " + callId + "\r\nCSeq: 1 INVITE\r\nContact: <sip:alice@127.0.0.1:" + caller[0].port() + ">\r\n"
-                    + "Content-Length: 0\r\n\r\n");
+                    + "Content-Length: 0\r\n\r\n";
+            unanswered.put(callId, invite);
+            caller[0].send(invite);
         }
         assertThat(done.await(30, TimeUnit.SECONDS)).as("every call ended with a 200 to its BYE").isTrue();
+        } finally {
+            timerA.shutdownNow();
+        }
 
         List<String> reordered = new ArrayList<>();
         for (String callId : callIds) {
