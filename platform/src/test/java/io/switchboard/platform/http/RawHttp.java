@@ -1,6 +1,5 @@
 package io.switchboard.platform.http;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.Socket;
@@ -27,7 +26,7 @@ public record RawHttp(int status, Map<String, String> headers, String body) {
             socket.getOutputStream().write(request);
             socket.getOutputStream().flush();
             InputStream in = socket.getInputStream();
-            String head = readHead(in);
+            String head = RawUpgrade.readHead(in);
             String[] lines = head.split("\r\n");
             int status = Integer.parseInt(lines[0].split(" ")[1]);
             Map<String, String> headers = new TreeMap<>();
@@ -48,21 +47,5 @@ public record RawHttp(int status, Map<String, String> headers, String body) {
         String request = method + " " + target + " " + version + "\r\nHost: " + base.getHost() + ":" + base.getPort()
                 + "\r\n" + extraHeaders + "Connection: close\r\n\r\n";
         return exchange(baseUrl, request.getBytes(StandardCharsets.ISO_8859_1));
-    }
-
-    private static String readHead(InputStream in) throws IOException {
-        ByteArrayOutputStream head = new ByteArrayOutputStream();
-        int matched = 0;
-        byte[] end = {'\r', '\n', '\r', '\n'};
-        while (matched < end.length) {
-            int b = in.read();
-            if (b < 0) {
-                throw new IOException("the connection closed before the end of the response head: " + head);
-            }
-            head.write(b);
-            matched = b == end[matched] ? matched + 1 : (b == '\r' ? 1 : 0);
-        }
-        String text = head.toString(StandardCharsets.ISO_8859_1);
-        return text.substring(0, text.length() - end.length);
     }
 }

@@ -65,7 +65,8 @@ public record RawUpgrade(int status, Map<String, List<String>> headers, String b
         return values == null ? Optional.empty() : Optional.of(values.getFirst());
     }
 
-    private static String readHead(InputStream in) throws IOException {
+    /** Reads a response head up to its blank line (the line itself left out). */
+    static String readHead(InputStream in) throws IOException {
         ByteArrayOutputStream head = new ByteArrayOutputStream();
         int matched = 0;
         byte[] end = {'\r', '\n', '\r', '\n'};
