@@ -168,6 +168,13 @@ class CallOrderTest {
         CountDownLatch done = new CountDownLatch(CALLS);
         List<String> unexpected = new CopyOnWriteArrayList<>();
 
+        // What real UAs resend until answered, since UDP on a busy machine may drop a datagram:
+        // the callee's 200 until its ACK (RFC 3261 §13.3.1.4), the caller's INVITE until any
+        // answer (Timer A, §17.1.1.2; a node whose lanes fall behind sheds new requests and counts
+        // on it) and its BYE until the 200 (Timer E, §17.1.2.2)
+        Map<String, String> unacknowledged = new ConcurrentHashMap<>();
+        Map<String, String> unanswered = new ConcurrentHashMap<>();
+        Map<String, String> byesUnanswered = new ConcurrentHashMap<>();
         Peer[] callee = new Peer[1];
         callee[0] = new Peer(port, message -> {
             Peer self = callee[0];
@@ -178,12 +185,16 @@ class CallOrderTest {
                     case SipRequest.INVITE -> {
                         if (first) { // 180 and 200 back to back, as SIPp's UAS sends them
                             self.send(response(self, request, 180, "Ringing"));
-                            self.send(response(self, request, 200, "OK"));
+                            String ok = response(self, request, 200, "OK");
+                            unacknowledged.put(request.callId(), ok);
+                            self.send(ok);
                         }
                     }
-                    case SipRequest.BYE -> self.send(response(self, request, 200, "OK"));
-                    case SipRequest.ACK -> {
+                    case SipRequest.BYE -> {
+                        unacknowledged.remove(request.callId());
+                        self.send(response(self, request, 200, "OK"));
                     }
+                    case SipRequest.ACK -> unacknowledged.remove(request.callId());
                     default -> unexpected.add("callee got " + request.startLine());
                 }
             } else if (message instanceof SipResponse r) {
@@ -199,9 +210,6 @@ class CallOrderTest {
         await().atMost(Duration.ofSeconds(5)).until(() -> callee[0].seen.containsKey("reg@order"));
         assertThat(callee[0].seen.get("reg@order")).containsExactly("REGISTER 200");
 
-        // INVITEs with no answer yet, resent as a UA does (RFC 3261 §17.1.1.2 Timer A): a node whose
-        // lanes fall behind (a busy machine) sheds new requests and counts on the retransmission
-        Map<String, String> unanswered = new ConcurrentHashMap<>();
         Peer[] caller = new Peer[1];
         caller[0] = new Peer(port, message -> {
             Peer self = caller[0];
@@ -216,13 +224,19 @@ class CallOrderTest {
             }
             boolean first = self.firstSeen(response.callId(), method + " " + response.status());
             if (!first) {
+                if (method.equals(SipRequest.INVITE) && response.status() == 200) {
+                    self.send(inDialog(self, response, SipRequest.ACK, 1)); // every 2xx is ACKed (§13.2.2.4)
+                }
                 return;
             }
             if (method.equals(SipRequest.INVITE) && response.status() == 200) {
                 // ACK and BYE back to back, as SIPp's UAC sends them with no pause
                 self.send(inDialog(self, response, SipRequest.ACK, 1));
-                self.send(inDialog(self, response, SipRequest.BYE, 2));
+                String bye = inDialog(self, response, SipRequest.BYE, 2);
+                byesUnanswered.put(response.callId(), bye);
+                self.send(bye);
             } else if (method.equals(SipRequest.BYE)) {
+                byesUnanswered.remove(response.callId());
                 done.countDown();
                 window.release();
             } else if (response.status() != 180) {
@@ -232,7 +246,11 @@ class CallOrderTest {
         peers.add(caller[0]);
 
         java.util.concurrent.ScheduledExecutorService timerA = java.util.concurrent.Executors.newSingleThreadScheduledExecutor();
-        timerA.scheduleWithFixedDelay(() -> unanswered.values().forEach(caller[0]::send), 500, 500, TimeUnit.MILLISECONDS);
+        timerA.scheduleWithFixedDelay(() -> {
+            unanswered.values().forEach(caller[0]::send);
+            byesUnanswered.values().forEach(caller[0]::send);
+            unacknowledged.values().forEach(callee[0]::send);
+        }, 500, 500, TimeUnit.MILLISECONDS);
         List<String> callIds = new ArrayList<>();
         try {
         for (int i = 0; i < CALLS; i++) {
