@@ -62,7 +62,7 @@ public final class JsSipBrowser implements AutoCloseable {
     private static final String DRIVER = "jssip-driver.mjs";
     private static final Path BUNDLE = PROJECT.resolve("build/jssip.js");
     private static final Duration COMMAND_MARGIN = Duration.ofSeconds(5);
-    private static final Duration DEFAULT_WAIT = Duration.ofSeconds(10);
+    private static final Duration DEFAULT_WAIT = Duration.ofSeconds(20);
     /** Starting Chromium and loading the first page may take a while on a busy two-core machine. */
     private static final Duration PHONE_TIMEOUT = Duration.ofSeconds(45);
     private static final Duration BUILD_TIMEOUT = Duration.ofSeconds(60);
