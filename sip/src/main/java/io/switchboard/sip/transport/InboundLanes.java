@@ -216,11 +216,16 @@ final class InboundLanes {
                 }
                 try {
                     task.run();
-                } catch (RuntimeException e) {
-                    // one bad message must not take the lane, and every call hashed to it, down
+                } catch (RuntimeException | StackOverflowError e) {
+                    // one bad message must not take the lane, and every call hashed to it, down; a
+                    // stack overflow is one message's (a pathological nesting), the thread's stack
+                    // is whole again once it unwinds
                     log.error("SIP lane {} failed on a message", index, e);
                 } catch (Error e) {
-                    // the JVM itself is in trouble (out of memory, classes gone): say so and let it show
+                    // the JVM itself is in trouble: out of memory (the launcher and the systemd unit
+                    // run java with -XX:+ExitOnOutOfMemoryError, so the process ends and is
+                    // restarted rather than limping on with a lane gone) or classes gone (the
+                    // server's uncaught handler halts the process). Say so and let it propagate.
                     log.error("SIP lane {} stops: {}", index, e.toString(), e);
                     throw e;
                 }

@@ -56,6 +56,22 @@ class InboundLanesTest {
     }
 
     @Test
+    void aMessageThatFailsOrOverflowsTheStackLeavesItsLaneRunning() throws Exception {
+        lanes = new InboundLanes(1, 100, "test-lane");
+        CountDownLatch after = new CountDownLatch(1);
+        assertThat(lanes.offer(7, () -> {
+            throw new IllegalStateException("a bad message");
+        })).isTrue();
+        assertThat(lanes.offer(7, InboundLanesTest::recurse)).isTrue();
+        assertThat(lanes.offer(7, after::countDown)).isTrue();
+        assertThat(after.await(10, TimeUnit.SECONDS)).as("the lane still takes work").isTrue();
+    }
+
+    private static int recurse() {
+        return recurse() + 1;
+    }
+
+    @Test
     void aFullLaneRefusesAndTheOthersGoOn() throws Exception {
         lanes = new InboundLanes(2, 2, "test-lane");
         CountDownLatch release = new CountDownLatch(1);
