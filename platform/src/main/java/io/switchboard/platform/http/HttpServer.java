@@ -141,6 +141,9 @@ public final class HttpServer implements Component {
             config.startup.showOldJavalinVersionWarning = false;
             config.startup.startupWatcherEnabled = false;
             config.jsonMapper(new JavalinJackson(json, true));
+            // A known path with the wrong method is 405 with Allow (RFC 9110 §15.5.6), not a 404
+            // that tells a client the endpoint does not exist.
+            config.http.prefer405over404 = true;
             JettyProblemErrorHandler jettyErrors = new JettyProblemErrorHandler(json, problems);
             config.jetty.modifyServer(server -> {
                 server.setStopTimeout(stopTimeout.toMillis());

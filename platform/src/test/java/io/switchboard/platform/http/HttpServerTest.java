@@ -210,6 +210,9 @@ class HttpServerTest {
     @Test
     void errorsAreProblemDetailsAndCounted() throws Exception {
         assertProblem(get("/nowhere"), 404, "Not Found", "No endpoint GET /nowhere");
+        HttpResponse<String> wrongMethod = get("/api/v1/test/greetings");
+        assertProblem(wrongMethod, 405, "Method Not Allowed", "");
+        assertThat(wrongMethod.headers().firstValue("Allow")).hasValue("POST");
         assertProblem(get("/api/v1/test/missing"), 404, "Not Found", "no greeting 42");
         HttpResponse<String> broken = get("/api/v1/test/broken");
         assertProblem(broken, 500, "Internal Server Error", "log");
