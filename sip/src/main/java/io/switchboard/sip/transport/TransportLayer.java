@@ -298,7 +298,9 @@ public final class TransportLayer {
             return CompletableFuture.completedFuture(new DatagramFlow(channel, remote));
         }
         if (transport == Transport.TLS) {
-            return tlsFlowTo(remote, remote.getHostString());
+            // no name given: the certificate must be for the address itself (or the name it was made from)
+            return tlsFlowTo(remote, remote.isUnresolved() || remote.getAddress() == null ? remote.getHostString()
+                    : NetUtil.toAddressString(remote.getAddress()));
         }
         if (transport != Transport.TCP) {
             return CompletableFuture.failedFuture(new IllegalStateException("cannot open a " + transport + " flow"));
