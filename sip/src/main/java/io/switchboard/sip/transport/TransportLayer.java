@@ -534,6 +534,17 @@ public final class TransportLayer {
             return send(response, flow);
         }
         if (requestFlow.transport().isReliable()) {
+            if (requestFlow.transport() == Transport.TLS) {
+                // §18.2.2 for TLS: a new connection to the received address and the port in sent-by
+                // (5061 by default), whose certificate must name that address (RFC 5922 has no name
+                // to check here); rarely possible with phones, but nothing is sent unchecked
+                InetSocketAddress target = responseTarget(response, requestFlow, 5061, false);
+                if (target == null || target.getAddress() == null) {
+                    return CompletableFuture.failedFuture(new java.nio.channels.ClosedChannelException());
+                }
+                return tlsFlowTo(target, NetUtil.toAddressString(target.getAddress()))
+                        .thenCompose(newFlow -> send(response, newFlow));
+            }
             if (requestFlow.transport() != Transport.TCP) {
                 return CompletableFuture.failedFuture(new java.nio.channels.ClosedChannelException());
             }

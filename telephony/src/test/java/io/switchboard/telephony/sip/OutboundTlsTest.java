@@ -237,6 +237,44 @@ class OutboundTlsTest {
     }
 
     @Test
+    void aResponseWhoseTlsConnectionClosedGoesOverANewConnectionToTheViaSentBy() throws Exception {
+        Identity node = TestCertificates.server(CA, Instant.now().plus(Duration.ofDays(30)), "127.0.0.1");
+        NodeCertificate certificate = NodeCertificate.load(new TlsSettings(node.writeChain(dir.resolve("n.crt")),
+                node.writeKey(dir.resolve("n.key"), KeyFormat.PKCS8), null, Duration.ofSeconds(5), Duration.ofDays(365)), meters);
+        TransportLayer layer = new TransportLayer(TransportSettings.defaults().withIoThreads(1), new SipMetrics(meters));
+        layer.setTls(new SipTlsContexts(certificate, meters).pipeline());
+        Path trust = Files.writeString(dir.resolve("trust.pem"), TestCertificates.pem(CA.certificate()));
+        layer.setTlsClient(new SipTlsClientContexts(TlsClientSettings.from(ConfigSection.of("tls",
+                Map.of("trust", trust.toString()))), Optional.empty()).connector());
+        List<SipFlow> flows = new CopyOnWriteArrayList<>();
+        List<SipMessage> requests = new CopyOnWriteArrayList<>();
+        layer.setInboundHandler((message, flow) -> {
+            requests.add(message);
+            flows.add(flow);
+        });
+        int port = layer.start(List.of(new io.switchboard.sip.transport.ListenPoint(Transport.TLS, "127.0.0.1", 0)))
+                .getFirst().port();
+        closing.add(layer::stop);
+        // the phone listens with a certificate for its address, as RFC 3261 §18.2.2 needs of it
+        TlsPeer phoneListener = peer(TestCertificates.server(CA, Instant.now().plus(Duration.ofDays(30)), "127.0.0.1"), null);
+
+        try (SSLSocket phone = (SSLSocket) CA.trustingContext().getSocketFactory().createSocket("127.0.0.1", port)) {
+            phone.startHandshake();
+            String request = options("sip:node.example.test").replace("Via: SIP/2.0/TLS 127.0.0.1:5061",
+                    "Via: SIP/2.0/TLS 127.0.0.1:" + phoneListener.address().getPort());
+            phone.getOutputStream().write(request.getBytes(StandardCharsets.UTF_8));
+            phone.getOutputStream().flush();
+            await().atMost(Duration.ofSeconds(10)).until(() -> !requests.isEmpty());
+        }
+        SipFlow gone = flows.getFirst();
+        await().atMost(Duration.ofSeconds(10)).until(() -> !gone.isOpen());
+
+        layer.sendResponse(io.switchboard.sip.message.SipResponse.to((SipRequest) requests.getFirst(), 200, "OK"), gone)
+                .toCompletableFuture().get(20, TimeUnit.SECONDS);
+        await().atMost(Duration.ofSeconds(10)).until(() -> phoneListener.text().startsWith("SIP/2.0 200 OK"));
+    }
+
+    @Test
     void sipDomainIdentitiesFollowRfc5922() {
         Instant later = Instant.now().plus(Duration.ofDays(30));
         // §7.1: sip: URIs are the identities; DNS names are then not used
