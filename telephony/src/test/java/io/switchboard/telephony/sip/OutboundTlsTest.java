@@ -76,7 +76,7 @@ class OutboundTlsTest {
     private TransportLayer transportTrusting(Optional<NodeCertificate> own) throws Exception {
         Path trust = Files.writeString(dir.resolve("trust.pem"), TestCertificates.pem(CA.certificate()));
         TlsClientSettings settings = TlsClientSettings.from(ConfigSection.of("tls",
-                Map.of("trust", trust.toString(), "handshakeTimeout", "1s", "connectTimeout", "2s")));
+                Map.of("trust", trust.toString(), "handshakeTimeout", "3s", "connectTimeout", "5s")));
         SipMetrics metrics = new SipMetrics(meters);
         TransportLayer layer = new TransportLayer(TransportSettings.defaults().withIoThreads(1), metrics);
         layer.setTlsClient(new SipTlsClientContexts(settings, own).connector());
@@ -185,7 +185,8 @@ class OutboundTlsTest {
                 "sip.example.test");
         assertThat(failure.reason()).isEqualTo("handshake_timeout");
         assertThat(failure.timedOut()).as("a timeout: the proxy answers 408 for it").isTrue();
-        assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(8));
+        // 3 s of handshake timeout, with room for a loaded machine
+        assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(15));
         assertThat(outcome("handshake_timeout")).isEqualTo(1);
         for (Socket s : held) {
             s.close();
