@@ -27,7 +27,9 @@ import io.switchboard.telephony.registrar.Registrar;
 import io.switchboard.telephony.registrar.RegistrarSettings;
 import io.switchboard.telephony.sip.SipMetrics;
 import io.switchboard.telephony.sip.SipService;
+import io.switchboard.telephony.sip.SipTlsClientContexts;
 import io.switchboard.telephony.sip.SipTlsContexts;
+import io.switchboard.platform.tls.TlsClientSettings;
 import io.switchboard.telephony.api.CallsApi;
 import io.switchboard.telephony.api.NumbersApi;
 import io.switchboard.telephony.calls.CallMetrics;
@@ -171,6 +173,10 @@ public final class Telephony implements NodeModule {
         if (sipTls != null) {
             transport.setTls(sipTls.pipeline());
         }
+        // RFC 3261 §26.2: the connections the node opens itself to sips:/transport=tls targets
+        SipTlsClientContexts sipTlsClient = new SipTlsClientContexts(
+                TlsClientSettings.from(context.config().section("tls")), context.certificate());
+        transport.setTlsClient(sipTlsClient.connector());
 
         ScheduledExecutorService sweeper = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "binding-expiry");
@@ -218,6 +224,7 @@ public final class Telephony implements NodeModule {
                     if (sipTls != null) {
                         sipTls.start();
                     }
+                    sipTlsClient.start();
                     for (ListenPoint bound : transport.start(points)) {
                         log.info("SIP listening on {}", bound);
                     }
@@ -229,6 +236,7 @@ public final class Telephony implements NodeModule {
                     if (sipTls != null) {
                         sipTls.stop();
                     }
+                    sipTlsClient.stop();
                 }));
         context.addReadinessCheck("sip", () -> points.isEmpty() || transport.isRunning() ? Optional.empty()
                 : Optional.of("SIP listeners are not bound"));

@@ -15,6 +15,7 @@ import io.switchboard.platform.http.HttpServer;
 import io.switchboard.platform.metrics.Metrics;
 import io.switchboard.platform.store.Store;
 import io.switchboard.platform.tls.NodeCertificate;
+import io.switchboard.platform.tls.TlsClientSettings;
 import io.switchboard.platform.tls.TlsSettings;
 import java.nio.file.Files;
 import java.time.Clock;
@@ -202,6 +203,7 @@ public final class Node {
             throw new ConfigException("sip", "a tls listener needs the node's certificate: set tls.certificate and tls.key"
                     + " (PEM files; see docs/tls.md)");
         }
+        TlsClientSettings.from(config.section("tls")); // tls.trust is read and checked now: exit 2, not a failed call later
         BusSettings.from(config.section("bus"));
         for (NodeModule module : modules) {
             // A module whose block was not declared to the loader reads none (and gets the same

@@ -22,7 +22,8 @@ import java.util.Optional;
  *                         at least one second
  */
 public record TlsSettings(Path certificate, Path key, Path clientCa, Duration handshakeTimeout, Duration hstsMaxAge) {
-    public static final List<String> KNOWN_KEYS = List.of("certificate", "key", "clientCa", "handshakeTimeout", "hstsMaxAge");
+    public static final List<String> KNOWN_KEYS = List.of("certificate", "key", "clientCa", "handshakeTimeout", "hstsMaxAge",
+            "trust", "connectTimeout"); // the last two are the client side's: TlsClientSettings
     static final Duration DEFAULT_HANDSHAKE_TIMEOUT = Duration.ofSeconds(10);
     static final Duration DEFAULT_HSTS_MAX_AGE = Duration.ofDays(365);
 

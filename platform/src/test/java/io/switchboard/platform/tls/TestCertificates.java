@@ -74,6 +74,36 @@ public final class TestCertificates {
             return write(file, pemKey(key, format));
         }
 
+        /**
+         * A context presenting this identity (a test TLS server, or a client that presents a
+         * certificate) and trusting certificates {@code trusted} signed, or nothing when null.
+         */
+        public SSLContext presentingContext(Identity trusted) {
+            try {
+                KeyStore own = KeyStore.getInstance("PKCS12");
+                own.load(null, null);
+                own.setKeyEntry("own", key, "test".toCharArray(), chain.toArray(new X509Certificate[0]));
+                javax.net.ssl.KeyManagerFactory keys = javax.net.ssl.KeyManagerFactory.getInstance(
+                        javax.net.ssl.KeyManagerFactory.getDefaultAlgorithm());
+                keys.init(own, "test".toCharArray());
+                SSLContext context = SSLContext.getInstance("TLS");
+                context.init(keys.getKeyManagers(), trusted == null ? null
+                        : trusted.trustingContextManagers(), null);
+                return context;
+            } catch (GeneralSecurityException | IOException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+
+        private javax.net.ssl.TrustManager[] trustingContextManagers() throws GeneralSecurityException, IOException {
+            KeyStore anchors = KeyStore.getInstance("PKCS12");
+            anchors.load(null, null);
+            anchors.setCertificateEntry("ca", certificate());
+            TrustManagerFactory trust = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+            trust.init(anchors);
+            return trust.getTrustManagers();
+        }
+
         /** A client context trusting only this identity's certificate (use it on a CA). */
         public SSLContext trustingContext() {
             try {
@@ -101,7 +131,9 @@ public final class TestCertificates {
         return new Identity(pair.getPrivate(), List.of(cert));
     }
 
-    /** An EC leaf for {@code names}, valid from a day ago until {@code notAfter}, signed by {@code ca}. */
+    /**
+     * An EC leaf for {@code names} (DNS names, IP addresses, or {@code sip:} URIs for SIP domain
+     * identities), valid from a day ago until {@code notAfter}, signed by {@code ca}. */
     public static Identity server(Identity ca, Instant notAfter, String... names) {
         return server(ca, "EC", Instant.now().minus(Duration.ofDays(1)), notAfter, names);
     }
@@ -204,6 +236,11 @@ public final class TestCertificates {
             if (!names.isEmpty()) {
                 List<GeneralName> sans = new ArrayList<>();
                 for (String n : names) {
+                    if (n.startsWith("sip:") || n.startsWith("sips:")) {
+                        // a SIP domain identity (RFC 5922 §7.1): a subjectAltName URI
+                        sans.add(new GeneralName(GeneralName.uniformResourceIdentifier, n));
+                        continue;
+                    }
                     boolean ip = n.matches("\\d{1,3}(\\.\\d{1,3}){3}") || n.contains(":");
                     sans.add(new GeneralName(ip ? GeneralName.iPAddress : GeneralName.dNSName, n));
                 }

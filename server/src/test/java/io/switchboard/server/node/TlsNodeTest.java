@@ -261,6 +261,16 @@ class TlsNodeTest {
         assertThat(pastedKey.err()).startsWith("switchboard: invalid config: tls.key: holds PEM text, not a file path")
                 .doesNotContain(secret);
         assertThat(pastedKey.out()).doesNotContain(secret);
+
+        // tls.trust (the CAs of servers the node connects to over SIP TLS) is read at start too
+        Path missingTrust = certs.resolve("missing-trust.pem");
+        Path trustYaml = Files.writeString(certs.resolve("trust.yaml"), "tls:\n  trust: " + missingTrust + "\n");
+        Run noTrust = cli("run", "--config", trustYaml.toString(), "--data-dir", dataDir.resolve("never-created").toString(),
+                "--http", "127.0.0.1:0", "--sip", "");
+        assertThat(noTrust.exitCode()).isEqualTo(2);
+        assertThat(noTrust.err()).isEqualTo("switchboard: invalid config: tls.trust: file " + missingTrust + " does not exist"
+                + System.lineSeparator());
+        assertThat(dataDir.resolve("never-created")).doesNotExist();
     }
 
     private static SSLSocket connect() throws IOException {

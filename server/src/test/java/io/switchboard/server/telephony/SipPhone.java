@@ -76,6 +76,28 @@ final class SipPhone implements AutoCloseable {
         return new SipPhone(user, domain, serverPort, null, true, InetAddress.getLoopbackAddress(), trust);
     }
 
+    /**
+     * A phone on a connection the node opened to it (a TLS connection accepted on the phone's own
+     * listener, RFC 3261 §26.2): it answers and sends on that connection; its Contact names the
+     * listener's port.
+     */
+    static SipPhone overConnection(String user, String domain, java.net.Socket accepted) {
+        return new SipPhone(user, domain, accepted);
+    }
+
+    private SipPhone(String user, String domain, java.net.Socket accepted) {
+        this.user = user;
+        this.domain = domain;
+        this.loopback = InetAddress.getLoopbackAddress();
+        this.webSocket = false;
+        this.secure = accepted instanceof javax.net.ssl.SSLSocket;
+        this.tcp = accepted;
+        this.socket = null;
+        this.ws = null;
+        this.server = null;
+        this.receiver = Thread.ofPlatform().daemon().name("phone-" + user).start(this::receiveTcp);
+    }
+
     /** A browser-style phone on the node's WebSocket endpoint, subprotocol "sip". */
     static SipPhone webSocket(String user, String domain, String httpBaseUrl) throws Exception {
         return new SipPhone(user, domain, -1, httpBaseUrl.replace("http://", "ws://") + "/sip", false,

@@ -29,4 +29,15 @@ public interface SipStackObserver {
      */
     default void dropped(String reason, Transport transport, InetSocketAddress source) {
     }
+
+    /**
+     * An outgoing TLS connection (RFC 3261 §26.2) was opened and its server certificate accepted
+     * ({@code outcome} "ok"), or failed: "connect_refused", "connect_timeout", "connect_failed",
+     * "resolve", "handshake_timeout", "untrusted" (no trusted chain, expired), "name_mismatch"
+     * (trusted, but not for that domain: RFC 5922 §7.2), "refused_by_peer" (the server sent a
+     * fatal alert, e.g. it wanted a client certificate), "protocol", "closed", "connection_limit",
+     * "not_configured", "other".
+     */
+    default void tlsConnect(String outcome, InetSocketAddress remote) {
+    }
 }

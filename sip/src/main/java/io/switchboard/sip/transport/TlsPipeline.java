@@ -43,7 +43,7 @@ public final class TlsPipeline {
      * loop that also reads every UDP datagram: a burst of ClientHellos must not hold up SIP input.
      * Virtual threads: the work is bounded by the connections admitted, which the transport limits.
      */
-    private static final java.util.concurrent.Executor HANDSHAKE_WORK =
+    static final java.util.concurrent.Executor HANDSHAKE_WORK =
             java.util.concurrent.Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("sip-tls-handshake-", 0).factory());
 
     /**

@@ -95,6 +95,15 @@ public final class TransportLayer {
     };
     /** What TLS listeners put in front of a connection; null when the node has no certificate. */
     private volatile TlsPipeline tls;
+    /** What outgoing TLS connections put in front; null when the node opens none. */
+    private volatile TlsConnector tlsClient;
+    /** Outgoing TLS connections by the name their certificate was checked for and the address: reused for later requests. */
+    private final ConcurrentHashMap<String, StreamFlow> tlsFlowsByPeer = new ConcurrentHashMap<>();
+    /** Outgoing TLS connections being opened: requests for the same peer meanwhile wait for the same one. */
+    private final ConcurrentHashMap<String, CompletableFuture<SipFlow>> tlsConnecting = new ConcurrentHashMap<>();
+    /** Host names of TLS targets are resolved here: the JDK resolver blocks, and an event loop must not. */
+    private static final java.util.concurrent.Executor RESOLVER =
+            java.util.concurrent.Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("sip-resolve-", 0).factory());
     private EventLoopGroup group;
     private volatile InboundLanes lanes;
     private ScheduledFuture<?> sweeper;
@@ -114,6 +123,11 @@ public final class TransportLayer {
     /** Enables {@link Transport#TLS} listeners (RFC 3261 §26.2); set before {@link #start}. */
     public void setTls(TlsPipeline tls) {
         this.tls = tls;
+    }
+
+    /** Enables outgoing TLS connections ({@link #tlsFlowTo}); set before {@link #start}. */
+    public void setTlsClient(TlsConnector client) {
+        this.tlsClient = client;
     }
 
     /** Binds every listen point; on failure nothing stays bound. Returns the bound points (real ports). */
@@ -283,11 +297,16 @@ public final class TransportLayer {
             }
             return CompletableFuture.completedFuture(new DatagramFlow(channel, remote));
         }
+        if (transport == Transport.TLS) {
+            // no name given: the certificate must be for the address itself (or the name it was made from)
+            return tlsFlowTo(remote, remote.isUnresolved() || remote.getAddress() == null ? remote.getHostString()
+                    : NetUtil.toAddressString(remote.getAddress()));
+        }
         if (transport != Transport.TCP) {
             return CompletableFuture.failedFuture(new IllegalStateException("cannot open a " + transport + " flow"));
         }
         StreamFlow existing = flowsByRemote.get(remote);
-        if (existing != null && existing.isOpen()) {
+        if (existing != null && existing.isOpen() && existing.transport() == Transport.TCP) {
             return CompletableFuture.completedFuture(existing);
         }
         CompletableFuture<SipFlow> result = new CompletableFuture<>();
@@ -310,6 +329,171 @@ public final class TransportLayer {
             }
         });
         return result;
+    }
+
+    /**
+     * A TLS connection to {@code remote} whose server certificate is that of {@code serverName}
+     * (RFC 3261 §26.2, RFC 5922 §7): an outgoing one opened earlier for the same name and address if
+     * it is still open, else a new one. The stage completes, on an event loop, once the handshake
+     * has finished and the name has been checked, so nothing is ever written to an unchecked peer;
+     * it fails with a {@link TransportFailure} saying why. Never blocks: a host name is resolved
+     * on a virtual thread, the connect and the handshake are bounded by the {@link TlsConnector}'s
+     * timeouts. The connection then carries SIP both ways like any other (requests the peer sends
+     * back on it are handled as if it had opened it).
+     *
+     * @param remote     where to connect; may be unresolved (a host name, RFC 3263 A/AAAA only)
+     * @param serverName the SIP domain or host the certificate must name: the host of the URI
+     *                   that led here, not the address it resolved to
+     */
+    public CompletionStage<SipFlow> tlsFlowTo(InetSocketAddress remote, String serverName) {
+        TlsConnector client = tlsClient;
+        if (client == null) {
+            observer.tlsConnect("not_configured", remote);
+            return CompletableFuture.failedFuture(new TransportFailure("not_configured", false,
+                    "outgoing TLS connections are not enabled", null));
+        }
+        String name = serverName.startsWith("[") ? serverName.substring(1, serverName.length() - 1) : serverName;
+        String key = name.toLowerCase(java.util.Locale.ROOT) + "|" + remote.getHostString() + ":" + remote.getPort();
+        StreamFlow existing = tlsFlowsByPeer.get(key);
+        if (existing != null && existing.isOpen()) {
+            return CompletableFuture.completedFuture(existing);
+        }
+        CompletableFuture<SipFlow> fresh = new CompletableFuture<>();
+        CompletableFuture<SipFlow> pending = tlsConnecting.putIfAbsent(key, fresh);
+        if (pending != null) {
+            return pending;
+        }
+        fresh.whenComplete((flow, error) -> tlsConnecting.remove(key, fresh));
+        if (remote.isUnresolved()) {
+            try {
+                RESOLVER.execute(() -> {
+                    InetSocketAddress resolved;
+                    try {
+                        resolved = new InetSocketAddress(InetAddress.getByName(remote.getHostString()), remote.getPort());
+                    } catch (java.net.UnknownHostException | SecurityException e) {
+                        failTls(fresh, remote, "resolve", false, "cannot resolve " + remote.getHostString(), e);
+                        return;
+                    }
+                    connectTls(client, resolved, name, key, fresh);
+                });
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                failTls(fresh, remote, "other", false, "cannot resolve " + remote.getHostString(), e);
+            }
+        } else {
+            connectTls(client, remote, name, key, fresh);
+        }
+        return fresh;
+    }
+
+    private void connectTls(TlsConnector client, InetSocketAddress remote, String name, String key,
+                            CompletableFuture<SipFlow> result) {
+        EventLoopGroup io = group;
+        if (io == null) {
+            failTls(result, remote, "other", false, "transport layer stopped", null);
+            return;
+        }
+        ChannelFuture connect;
+        try {
+            connect = new Bootstrap().group(io)
+                    .channel(epoll ? EpollSocketChannel.class : NioSocketChannel.class)
+                    .option(ChannelOption.TCP_NODELAY, true)
+                    .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, client.connectTimeoutMillis())
+                    .handler(new StreamInitializer(Transport.TLS, client, name, remote.getPort()))
+                    .connect(remote);
+        } catch (RuntimeException e) {
+            failTls(result, remote, "other", false, "cannot connect to " + remote + ": " + e, e);
+            return;
+        }
+        connect.addListener(f -> {
+            if (!f.isSuccess()) {
+                Throwable cause = f.cause();
+                boolean timedOut = cause instanceof io.netty.channel.ConnectTimeoutException;
+                String reason = timedOut ? "connect_timeout"
+                        : cause instanceof java.net.ConnectException ? "connect_refused" : "connect_failed";
+                failTls(result, remote, reason, timedOut, "TLS connect to " + remote + " failed: " + cause, cause);
+                return;
+            }
+            Channel channel = connect.channel();
+            io.netty.handler.ssl.SslHandler handler = channel.pipeline().get(io.netty.handler.ssl.SslHandler.class);
+            if (handler == null) {
+                failTls(result, remote, "connection_limit", false, "connection to " + remote + " refused here", null);
+                return;
+            }
+            handler.handshakeFuture().addListener(done -> {
+                if (!done.isSuccess()) {
+                    String reason = handshakeFailure(done.cause());
+                    failTls(result, remote, reason, reason.equals("handshake_timeout"),
+                            "TLS handshake with " + remote + " (" + name + ") failed: " + done.cause(), done.cause());
+                    channel.close();
+                    return;
+                }
+                java.security.cert.X509Certificate peer;
+                try {
+                    peer = (java.security.cert.X509Certificate) handler.engine().getSession().getPeerCertificates()[0];
+                } catch (javax.net.ssl.SSLPeerUnverifiedException | RuntimeException e) {
+                    channel.close();
+                    failTls(result, remote, "untrusted", false, remote + " presented no certificate", e);
+                    return;
+                }
+                if (!SipDomainIdentity.matches(peer, name)) {
+                    // RFC 5922 §7.2: a certificate that does not name the domain is refused
+                    // like an untrusted one; the connection is closed before any SIP goes out
+                    channel.close();
+                    failTls(result, remote, "name_mismatch", false, "the certificate of " + remote + " is for "
+                            + SipDomainIdentity.identities(peer) + ", not " + name + " (RFC 5922 §7.2)", null);
+                    return;
+                }
+                StreamFlow flow = channel.attr(FLOW).get();
+                if (flow == null || !channel.isActive()) {
+                    failTls(result, remote, "closed", false, "connection to " + remote + " closed", null);
+                    return;
+                }
+                tlsFlowsByPeer.put(key, flow);
+                channel.closeFuture().addListener(closed -> tlsFlowsByPeer.remove(key, flow));
+                observer.tlsConnect("ok", remote);
+                result.complete(flow);
+            });
+        });
+    }
+
+    private void failTls(CompletableFuture<SipFlow> result, InetSocketAddress remote, String reason, boolean timedOut,
+                         String message, Throwable cause) {
+        observer.tlsConnect(reason, remote);
+        log.debug("{}", message);
+        result.completeExceptionally(new TransportFailure(reason, timedOut, message, cause));
+    }
+
+    /** The reason tag of a failed client handshake, from the JDK's messages (JSSE has no error codes). */
+    static String handshakeFailure(Throwable failure) {
+        for (Throwable t = failure; t != null; t = t.getCause()) {
+            if (t instanceof io.netty.handler.ssl.SslHandshakeTimeoutException) {
+                return "handshake_timeout";
+            }
+            if (t instanceof java.security.cert.CertPathValidatorException
+                    || t instanceof java.security.cert.CertificateExpiredException
+                    || t instanceof java.security.cert.CertificateNotYetValidException
+                    || t instanceof java.security.cert.CertPathBuilderException) {
+                return "untrusted";
+            }
+        }
+        for (Throwable t = failure; t != null; t = t.getCause()) {
+            String message = t.getMessage() == null ? "" : t.getMessage().toLowerCase(java.util.Locale.ROOT);
+            if (message.contains("pkix") || message.contains("certification path") || message.contains("certificate expired")
+                    || message.contains("validity check failed")) {
+                return "untrusted";
+            }
+            if (message.contains("received fatal alert")) {
+                return message.contains("protocol_version") ? "protocol" : "refused_by_peer";
+            }
+            if (message.contains("protocol version") || message.contains("no appropriate protocol")) {
+                return "protocol";
+            }
+            if (t instanceof java.nio.channels.ClosedChannelException || t instanceof java.io.EOFException
+                    || message.contains("closed")) {
+                return "closed";
+            }
+        }
+        return "other";
     }
 
     private Channel udpChannelFor(InetSocketAddress remote) {
@@ -350,6 +534,17 @@ public final class TransportLayer {
             return send(response, flow);
         }
         if (requestFlow.transport().isReliable()) {
+            if (requestFlow.transport() == Transport.TLS) {
+                // §18.2.2 for TLS: a new connection to the received address and the port in sent-by
+                // (5061 by default), whose certificate must name that address (RFC 5922 has no name
+                // to check here); rarely possible with phones, but nothing is sent unchecked
+                InetSocketAddress target = responseTarget(response, requestFlow, 5061, false);
+                if (target == null || target.getAddress() == null) {
+                    return CompletableFuture.failedFuture(new java.nio.channels.ClosedChannelException());
+                }
+                return tlsFlowTo(target, NetUtil.toAddressString(target.getAddress()))
+                        .thenCompose(newFlow -> send(response, newFlow));
+            }
             if (requestFlow.transport() != Transport.TCP) {
                 return CompletableFuture.failedFuture(new java.nio.channels.ClosedChannelException());
             }
@@ -607,14 +802,28 @@ public final class TransportLayer {
     private final class StreamInitializer extends ChannelInitializer<SocketChannel> {
         private final Transport transport;
 
+        /** For outgoing TLS connections: the client side, the name checked, the port (for session reuse). */
+        private final TlsConnector client;
+        private final String serverName;
+        private final int port;
+
         StreamInitializer(Transport transport) {
+            this(transport, null, null, 0);
+        }
+
+        StreamInitializer(Transport transport, TlsConnector client, String serverName, int port) {
             this.transport = transport;
+            this.client = client;
+            this.serverName = serverName;
+            this.port = port;
         }
 
         @Override
         protected void initChannel(SocketChannel channel) {
             long idle = settings.idleConnectionTimeout().toMillis();
-            if (transport == Transport.TLS) {
+            if (client != null) {
+                client.install(channel, serverName, port);
+            } else if (transport == Transport.TLS) {
                 tls.install(channel);
             }
             channel.pipeline()

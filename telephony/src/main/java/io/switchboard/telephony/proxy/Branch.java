@@ -15,7 +15,8 @@ final class Branch implements ClientTransactionListener {
     /** The address of record whose binding this branch rings, or null (in-dialog requests). */
     final String aor;
     final String target;
-    final SipFlow flow;
+    /** The flow to the target; null while a TLS connection to it is being opened (set once, under the context's lock). */
+    SipFlow flow;
     ClientTransaction transaction;
     boolean provisional;
     boolean finished;

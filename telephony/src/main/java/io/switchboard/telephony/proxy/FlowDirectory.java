@@ -44,6 +44,54 @@ public final class FlowDirectory {
         return open(binding.flowId());
     }
 
+    /**
+     * A new TLS connection to a registered device whose own connection is gone, when its Contact
+     * asks for TLS ({@code sips:}, RFC 5630, or {@code transport=tls}) and names where it listens:
+     * RFC 3261 §18.1.1 and §26.2 (a request to a SIPS or TLS URI is sent over TLS, connecting
+     * when no connection is open; the port defaults to 5061, §19.1.2). The server certificate
+     * must be for the Contact's host (RFC 5922 §7; an address literal against its IP names).
+     * <p>
+     * Not for a binding registered with {@code reg-id} (RFC 5626 outbound): such a device is
+     * reached over its flow or not at all (§5.3: a proxy must not open a new connection to it),
+     * and not for WebSocket or plain contacts, which nobody can connect to again.
+     */
+    public Optional<java.util.concurrent.CompletionStage<SipFlow>> reconnectTls(Binding binding) {
+        io.switchboard.sip.message.SipUri uri;
+        try {
+            uri = io.switchboard.sip.message.SipUri.parse(binding.contact());
+        } catch (IllegalArgumentException e) {
+            return Optional.empty();
+        }
+        if (uri.host() == null || !(uri.scheme().equals("sips") || "tls".equalsIgnoreCase(uri.param("transport")))) {
+            return Optional.empty();
+        }
+        if (hasRegId(binding.contactHeader())) {
+            return Optional.empty();
+        }
+        String host = uri.hostAddress();
+        int port = uri.port() > 0 ? uri.port() : 5061;
+        byte[] literal = io.netty.util.NetUtil.createByteArrayFromIpAddressString(host);
+        InetSocketAddress remote;
+        try {
+            remote = literal != null ? new InetSocketAddress(InetAddress.getByAddress(literal), port)
+                    : InetSocketAddress.createUnresolved(host, port);
+        } catch (java.net.UnknownHostException | IllegalArgumentException e) {
+            return Optional.empty();
+        }
+        return Optional.of(transport.tlsFlowTo(remote, host));
+    }
+
+    private static boolean hasRegId(String contactHeader) {
+        if (contactHeader == null) {
+            return false;
+        }
+        try {
+            return io.switchboard.sip.message.NameAddress.parse(contactHeader).param("reg-id") != null;
+        } catch (IllegalArgumentException e) {
+            return false;
+        }
+    }
+
     /** An open flow by id: a TCP or WebSocket connection, or a UDP peer. */
     public Optional<SipFlow> open(String flowId) {
         if (flowId == null) {

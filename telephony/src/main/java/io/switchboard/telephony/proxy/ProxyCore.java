@@ -10,6 +10,7 @@ import io.switchboard.sip.transaction.ServerTransaction;
 import io.switchboard.sip.transaction.TransactionLayer;
 import io.switchboard.sip.transport.SipFlow;
 import io.switchboard.sip.transport.Transport;
+import io.switchboard.sip.transport.TransportFailure;
 import io.switchboard.telephony.accounts.Account;
 import io.switchboard.telephony.accounts.AccountDirectory;
 import io.switchboard.telephony.auth.DigestAuthenticator;
@@ -128,6 +129,19 @@ public final class ProxyCore {
             forwardInDialog(tx, request, own, loopHash);
             return;
         }
+        if (isSips(request.requestUri()) && !isSecure(tx.flow())) {
+            // RFC 3261 §26.2.2 and RFC 5630: every hop of a request to a SIPS URI is TLS; this one
+            // was not, so the caller cannot have the security it asked for
+            reject(tx, request, 480, "Temporarily Unavailable - a sips: request must reach this proxy over TLS (RFC 5630)");
+            return;
+        }
+        if (isDialogCreating(request) && !isSecure(tx.flow()) && hasSipsContact(request)) {
+            // RFC 5630: a SIPS Contact asks for TLS on every hop of the requests sent back to it;
+            // from a plain connection that cannot hold (as for REGISTER, Registrar)
+            reject(tx, request, 400, "Bad Request - a sips: Contact must be sent over TLS (RFC 5630), not "
+                    + tx.flow().transport());
+            return;
+        }
         if (!request.headers().fields(HeaderNames.ROUTE).isEmpty()) {
             // a preloaded route past this node: not an open relay
             reject(tx, request, 403, "Forbidden - routes through other hosts are not followed");
@@ -201,8 +215,34 @@ public final class ProxyCore {
         }
     }
 
-    /** One place a request is forked to: a device's contact, the AOR it registered, and the flow that reaches it. */
-    record Target(String aor, String contact, SipFlow flow) {
+    /**
+     * One place a request is forked to: a device's contact, the AOR it registered, and the flow that
+     * reaches it, or the TLS connection being opened to it ({@link FlowDirectory#reconnectTls}).
+     */
+    record Target(String aor, String contact, SipFlow flow, CompletionStage<SipFlow> connecting) {
+    }
+
+    /** RFC 3261 §19.1: the SIPS scheme. */
+    static boolean isSips(SipUri uri) {
+        return uri != null && "sips".equals(uri.scheme());
+    }
+
+    /** A flow secured by TLS: SIP over TLS, or a WebSocket over TLS (RFC 7118 §5). */
+    static boolean isSecure(SipFlow flow) {
+        return flow.transport() == Transport.TLS || flow.transport() == Transport.WSS;
+    }
+
+    private static boolean hasSipsContact(SipRequest request) {
+        try {
+            for (NameAddress contact : request.contacts()) {
+                if (!contact.isWildcard() && isSips(contact.uri())) {
+                    return true;
+                }
+            }
+        } catch (IllegalArgumentException e) {
+            return false; // a malformed Contact is the dialog's problem later, not this rule's
+        }
+        return false;
     }
 
     /** §16.5: the targets are the bindings of the callee, or of every member of a number. */
@@ -241,21 +281,36 @@ public final class ProxyCore {
         long now = clock.millis();
         Map<String, Target> targets = new LinkedHashMap<>();
         boolean anyBinding = false;
+        boolean sips = isSips(uri);
+        int insecureOnly = 0;
         for (String aor : aors) {
             for (Binding binding : location.lookup(aor, now)) {
                 anyBinding = true;
                 if (binding.contact().equals(callerContact) || targets.containsKey(binding.contact())) {
                     continue; // a member calling its own group does not ring itself
                 }
-                flows.toBinding(binding).ifPresent(flow -> targets.put(binding.contact(),
-                        new Target(aor, binding.contact(), flow)));
+                Optional<SipFlow> open = flows.toBinding(binding);
+                if (open.isPresent()) {
+                    if (sips && !isSecure(open.get())) {
+                        // RFC 5630 and RFC 3261 §26.2.2: a SIPS request never leaves over a plain hop
+                        insecureOnly++;
+                        continue;
+                    }
+                    targets.put(binding.contact(), new Target(aor, binding.contact(), open.get(), null));
+                } else {
+                    // its connection is gone; a TLS Contact can be connected to again (§18.1.1, §26.2)
+                    flows.reconnectTls(binding).ifPresent(connecting -> targets.put(binding.contact(),
+                            new Target(aor, binding.contact(), null, connecting)));
+                }
             }
         }
         if (targets.isEmpty()) {
             // §16.5 / §21.4.18: known but not reachable now is 480; unknown is 404
             boolean reachableUser = known || anyBinding;
             int status = reachableUser ? 480 : 404;
-            String reason = reachableUser ? "Temporarily Unavailable" : "Not Found";
+            String reason = insecureOnly > 0
+                    ? "Temporarily Unavailable - the callee is reachable only without TLS, which a sips: request must not take (RFC 5630)"
+                    : reachableUser ? "Temporarily Unavailable" : "Not Found";
             if (invite) {
                 ActiveCall call = calls.started(request.callId(), request.from().tag(), caller.identity(), callee, dialed, List.of());
                 calls.failed(call, status, reason);
@@ -272,7 +327,8 @@ public final class ProxyCore {
         boolean cancelledEarly = handOver(tx, context);
         boolean dialogCreating = isDialogCreating(request);
         List<Branch> branches = new ArrayList<>();
-        for (Target target : targets.values()) {
+        List<Target> forked = new ArrayList<>(targets.values());
+        for (Target target : forked) {
             branches.add(context.addBranch(target.aor(), target.contact(), target.flow()));
         }
         if (invite) {
@@ -287,22 +343,76 @@ public final class ProxyCore {
                 }
             }
         }
-        for (Branch branch : branches) {
-            SipRequest out;
-            try {
-                out = forwardedCopy(request, SipUri.parse(branch.target), branch.flow, loopHash);
-            } catch (IllegalArgumentException e) {
-                // a contact stored from a device that we cannot address: this branch fails alone
-                context.onResponse(branch, null, 502, "Bad Gateway - unusable contact " + branch.target);
-                continue;
+        SipFlow callerFlow = tx.flow();
+        for (int i = 0; i < branches.size(); i++) {
+            Branch branch = branches.get(i);
+            CompletionStage<SipFlow> connecting = forked.get(i).connecting();
+            if (connecting == null) {
+                forwardBranch(context, branch, request, callerFlow, loopHash, dialogCreating);
+            } else {
+                forwardWhenConnected(context, branch, connecting, request, callerFlow, loopHash, dialogCreating);
             }
-            if (dialogCreating) {
-                addRecordRoute(out, tx.flow(), branch.flow, request.from().tag());
-            }
-            context.send(branch, out);
         }
         if (cancelledEarly) {
             context.cancelByCaller();
+        }
+    }
+
+    /** §16.6 steps 1-10 for one branch whose flow is known. */
+    private void forwardBranch(ResponseContext context, Branch branch, SipRequest request, SipFlow callerFlow,
+                               String loopHash, boolean dialogCreating) {
+        SipRequest out;
+        try {
+            out = forwardedCopy(request, SipUri.parse(branch.target), branch.flow, loopHash);
+        } catch (IllegalArgumentException e) {
+            // a contact stored from a device that we cannot address: this branch fails alone
+            context.onResponse(branch, null, 502, "Bad Gateway - unusable contact " + branch.target);
+            return;
+        }
+        if (dialogCreating) {
+            addRecordRoute(out, callerFlow, branch.flow, request.from().tag(), isSips(request.requestUri()),
+                    isSips(out.requestUri()));
+        }
+        context.send(branch, out);
+    }
+
+    /**
+     * A branch to a device reached by a new TLS connection: sent once the connection is open and
+     * the device's certificate checked, on a SIP lane (never on the event loop that finished the
+     * handshake). The other branches ring meanwhile; a branch cancelled or answered elsewhere in
+     * the meantime is not sent ({@link ResponseContext#send}).
+     */
+    private void forwardWhenConnected(ResponseContext context, Branch branch, CompletionStage<SipFlow> connecting,
+                                      SipRequest request, SipFlow callerFlow, String loopHash, boolean dialogCreating) {
+        connecting.whenCompleteAsync((flow, error) -> {
+            if (flow == null) {
+                failBranch(context, branch, error);
+                return;
+            }
+            try {
+                context.connected(branch, flow);
+                forwardBranch(context, branch, request, callerFlow, loopHash, dialogCreating);
+            } catch (RuntimeException e) {
+                log.warn("could not forward {} to {}: {}", request.method(), branch.target, e.toString());
+                context.onResponse(branch, null, 500, "Server Internal Error");
+            }
+        }, transactions.transport().executor());
+    }
+
+    /**
+     * A branch whose connection could not be opened: RFC 3261 §16.9, a transport error counts as a
+     * 503 from that branch; §16.8, a connect or handshake that timed out as a 408. (§16.7 step 6
+     * then turns a lone 503 into a 500 for the caller.)
+     */
+    private static void failBranch(ResponseContext context, Branch branch, Throwable error) {
+        Throwable cause = error instanceof java.util.concurrent.CompletionException && error.getCause() != null
+                ? error.getCause() : error;
+        boolean timedOut = cause instanceof TransportFailure failure && failure.timedOut();
+        log.debug("no TLS connection to {}: {}", branch.target, cause == null ? "closed" : cause.getMessage());
+        if (timedOut) {
+            context.onResponse(branch, null, 408, "Request Timeout");
+        } else {
+            context.onResponse(branch, null, 503, "Service Unavailable");
         }
     }
 
@@ -423,7 +533,25 @@ public final class ProxyCore {
         }
         nextHop(request, own).whenComplete((flow, error) -> {
             if (flow == null) {
+                Throwable cause = error instanceof java.util.concurrent.CompletionException && error.getCause() != null
+                        ? error.getCause() : error;
+                if (cause instanceof TransportFailure failure) {
+                    // §16.8 / §16.9 with §16.7 step 6: a timeout is a 408, a failed connection a 500
+                    if (failure.timedOut()) {
+                        reject(tx, request, 408, "Request Timeout - no TLS connection to the other party in time");
+                    } else {
+                        reject(tx, request, 500, "Server Internal Error - the TLS connection to the other party failed ("
+                                + failure.reason() + ")");
+                    }
+                    return;
+                }
                 reject(tx, request, 480, "Temporarily Unavailable - the other party is not reachable");
+                return;
+            }
+            if (isSips(request.requestUri()) && !isSecure(flow)) {
+                // RFC 5630: a SIPS request is never forwarded over a plain hop
+                reject(tx, request, 480, "Temporarily Unavailable - the other party is reachable only without TLS,"
+                        + " which a sips: request must not take (RFC 5630)");
                 return;
             }
             try {
@@ -458,10 +586,19 @@ public final class ProxyCore {
         }
         SipUri target = request.requestUri();
         if (target.isSip()) {
-            for (Binding binding : location.byContact(target.toString(), clock.millis())) {
+            List<Binding> bindings = location.byContact(target.toString(), clock.millis());
+            for (Binding binding : bindings) {
                 Optional<SipFlow> registered = flows.toBinding(binding);
                 if (registered.isPresent()) {
                     return CompletableFuture.completedFuture(registered.get());
+                }
+            }
+            // the device is registered but its connection is gone: a TLS Contact is connected to
+            // again (§18.1.1, §26.2); the request goes on once the connection is up and checked
+            for (Binding binding : bindings) {
+                Optional<CompletionStage<SipFlow>> connecting = flows.reconnectTls(binding);
+                if (connecting.isPresent()) {
+                    return connecting.get().thenApplyAsync(opened -> opened, transactions.transport().executor());
                 }
             }
         }
@@ -570,21 +707,34 @@ public final class ProxyCore {
         return request;
     }
 
-    /** §16.6 step 4, RFC 5658 when the sides differ: one entry per side, the callee's side on top. */
-    private void addRecordRoute(SipRequest out, SipFlow callerFlow, SipFlow calleeFlow, String fromTag) {
+    /**
+     * §16.6 step 4, RFC 5658 when the sides differ: one entry per side, the callee's side on top.
+     * An entry is a SIPS URI when the Request-URI that side's requests carry is one and that side
+     * is secure (§16.6 step 4: a SIPS Request-URI gets a SIPS Record-Route; a request received over
+     * TLS and sent on without a SIPS Request-URI gets a plain one): the caller's side follows the
+     * caller's Request-URI, the callee's side the Request-URI forwarded to it.
+     */
+    private void addRecordRoute(SipRequest out, SipFlow callerFlow, SipFlow calleeFlow, String fromTag,
+                                boolean callerSips, boolean calleeSips) {
         String cf = FlowDirectory.token(callerFlow);
         String ef = FlowDirectory.token(calleeFlow);
         String params = ";lr" + (fromTag == null ? "" : ";ftag=" + fromTag) + ";cf=" + cf + ";ef=" + ef
                 + ";" + ROUTE_MARK + "=" + signer.sign(signedText(fromTag, cf, ef));
-        String callerSide = routeUri(callerFlow) + params;
-        String calleeSide = routeUri(calleeFlow) + params;
+        String callerSide = routeUri(callerFlow, callerSips) + params;
+        String calleeSide = routeUri(calleeFlow, calleeSips) + params;
         if (!callerSide.equals(calleeSide)) {
             out.headers().addFirst(HeaderNames.RECORD_ROUTE, "<" + callerSide + ">");
         }
         out.headers().addFirst(HeaderNames.RECORD_ROUTE, "<" + calleeSide + ">");
     }
 
-    private String routeUri(SipFlow flow) {
+    private String routeUri(SipFlow flow, boolean sips) {
+        if (sips && isSecure(flow)) {
+            // RFC 5630 deprecates transport=tls: sips: alone means TLS over TCP; over a secure
+            // WebSocket it is sips: with transport=ws (RFC 7118 §5)
+            return "sips:" + local.hostFor(flow) + ":" + local.portFor(flow)
+                    + (flow.transport() == Transport.WSS ? ";transport=ws" : "");
+        }
         String transport = flow.transport() == Transport.UDP ? "" : ";transport=" + flow.transport().uriParam();
         return "sip:" + local.hostFor(flow) + ":" + local.portFor(flow) + transport;
     }

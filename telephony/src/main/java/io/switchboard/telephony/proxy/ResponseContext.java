@@ -76,6 +76,11 @@ final class ResponseContext {
         return branch;
     }
 
+    /** The connection a branch waited for is open (ProxyCore#forwardWhenConnected). */
+    synchronized void connected(Branch branch, SipFlow flow) {
+        branch.flow = flow;
+    }
+
     /** Starts the branch's client transaction (§16.6 step 10) and, for INVITE, its Timer C (step 11). */
     void send(Branch branch, SipRequest out) {
         synchronized (this) {

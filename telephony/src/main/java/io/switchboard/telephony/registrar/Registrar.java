@@ -8,6 +8,7 @@ import io.switchboard.sip.message.SipResponse;
 import io.switchboard.sip.message.SipUri;
 import io.switchboard.sip.transaction.ServerTransaction;
 import io.switchboard.sip.transport.SipFlow;
+import io.switchboard.sip.transport.Transport;
 import io.switchboard.telephony.accounts.AccountDirectory;
 import io.switchboard.telephony.auth.DigestAuthenticator;
 
@@ -176,6 +177,18 @@ public final class Registrar {
             // RFC 3261 §10.3 step 6: "*" only alone and only with Expires: 0
             if (contacts.size() != 1 || headerExpires == null || headerExpires != 0) {
                 throw new Rejection(400, "Bad Request - '*' must be the only Contact and needs Expires: 0");
+            }
+        }
+        Transport arrivedOver = transaction.flow().transport();
+        if (arrivedOver != Transport.TLS && arrivedOver != Transport.WSS) {
+            for (NameAddress contact : contacts) {
+                if (!contact.isWildcard() && "sips".equals(contact.uri().scheme())) {
+                    // RFC 5630 and RFC 3261 §26.2.2: a SIPS Contact asks to be reached over
+                    // TLS on every hop; registered over plain UDP/TCP/WS that promise is already
+                    // broken (and calls to it could only go back over this insecure flow)
+                    throw new Rejection(400, "Bad Request - a sips: Contact must be registered over TLS (RFC 5630),"
+                            + " not " + arrivedOver);
+                }
             }
         }
         if (contacts.isEmpty()) {

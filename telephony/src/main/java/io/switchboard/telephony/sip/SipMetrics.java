@@ -31,6 +31,7 @@ public final class SipMetrics implements SipStackObserver, Registrar.RegistrarLi
     private final ConcurrentHashMap<String, Counter> authFailures = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, Counter> dropped = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, Counter> parseErrors = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, Counter> tlsConnects = new ConcurrentHashMap<>();
 
     public SipMetrics(MeterRegistry registry) {
         this.registry = registry;
@@ -39,6 +40,7 @@ public final class SipMetrics implements SipStackObserver, Registrar.RegistrarLi
         }
         authFailure("wrong_password", 0);
         parseError(Transport.UDP, 0);
+        tlsConnect("ok", 0);
     }
 
     public void bindGauges(Supplier<Number> registeredContacts, Supplier<Number> transactions, Supplier<Number> connections) {
@@ -89,6 +91,17 @@ public final class SipMetrics implements SipStackObserver, Registrar.RegistrarLi
         dropped.computeIfAbsent(reason, r -> Counter.builder("switchboard.sip.dropped")
                 .description("Input dropped before parsing: flood, oversize, connection_limit, slow_peer, idle, keepalive")
                 .tag("reason", r).register(registry)).increment();
+    }
+
+    @Override
+    public void tlsConnect(String outcome, InetSocketAddress remote) {
+        tlsConnect(outcome, 1);
+    }
+
+    private void tlsConnect(String outcome, double amount) {
+        tlsConnects.computeIfAbsent(outcome, o -> Counter.builder("switchboard.sip.tls.connects")
+                .description("Outgoing SIP TLS connections: ok, or why they failed")
+                .tag("outcome", o).register(registry)).increment(amount);
     }
 
     @Override

@@ -1,0 +1,401 @@
+package io.switchboard.telephony.sip;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.switchboard.platform.config.ConfigException;
+import io.switchboard.platform.config.ConfigSection;
+import io.switchboard.platform.tls.NodeCertificate;
+import io.switchboard.platform.tls.TestCertificates;
+import io.switchboard.platform.tls.TestCertificates.Identity;
+import io.switchboard.platform.tls.TestCertificates.KeyFormat;
+import io.switchboard.platform.tls.TlsClientSettings;
+import io.switchboard.platform.tls.TlsSettings;
+import io.switchboard.sip.message.SipMessage;
+import io.switchboard.sip.message.SipRequest;
+import io.switchboard.sip.transport.SipDomainIdentity;
+import io.switchboard.sip.transport.SipFlow;
+import io.switchboard.sip.transport.Transport;
+import io.switchboard.sip.transport.TransportFailure;
+import io.switchboard.sip.transport.TransportLayer;
+import io.switchboard.sip.transport.TransportSettings;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.Principal;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLServerSocket;
+import javax.net.ssl.SSLSocket;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Outgoing SIP over TLS (RFC 3261 §26.2) against real TLS servers in the test (the JDK's
+ * SSLServerSocket with certificates from a test CA): the server's chain must lead to
+ * {@code tls.trust}, its certificate must name the SIP domain or host connected for (RFC 5922 §7),
+ * the handshake is bounded in time, the node's certificate is presented when the server asks, a
+ * connection is reused and carries requests back, and every outcome is counted.
+ */
+class OutboundTlsTest {
+    private static final Identity CA = TestCertificates.authority("Outbound Test CA");
+    private static final Identity OTHER_CA = TestCertificates.authority("Somebody Else's CA");
+
+    @TempDir
+    Path dir;
+    private final SimpleMeterRegistry meters = new SimpleMeterRegistry();
+    private final List<AutoCloseable> closing = new CopyOnWriteArrayList<>();
+    private final List<SipMessage> received = new CopyOnWriteArrayList<>();
+    private final List<SipFlow> receivedOn = new CopyOnWriteArrayList<>();
+    private TransportLayer transport;
+
+    @BeforeEach
+    void start() throws Exception {
+        transport = transportTrusting(Optional.empty());
+    }
+
+    private TransportLayer transportTrusting(Optional<NodeCertificate> own) throws Exception {
+        Path trust = Files.writeString(dir.resolve("trust.pem"), TestCertificates.pem(CA.certificate()));
+        TlsClientSettings settings = TlsClientSettings.from(ConfigSection.of("tls",
+                Map.of("trust", trust.toString(), "handshakeTimeout", "3s", "connectTimeout", "5s")));
+        SipMetrics metrics = new SipMetrics(meters);
+        TransportLayer layer = new TransportLayer(TransportSettings.defaults().withIoThreads(1), metrics);
+        layer.setTlsClient(new SipTlsClientContexts(settings, own).connector());
+        layer.setInboundHandler((message, flow) -> {
+            received.add(message);
+            receivedOn.add(flow);
+        });
+        layer.start(List.of());
+        closing.add(layer::stop);
+        return layer;
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        for (AutoCloseable c : closing) {
+            c.close();
+        }
+    }
+
+    private double outcome(String outcome) {
+        var counter = meters.find("switchboard.sip.tls.connects").tag("outcome", outcome).counter();
+        return counter == null ? 0 : counter.count();
+    }
+
+    private TransportFailure failure(InetSocketAddress remote, String name) {
+        Throwable thrown = null;
+        try {
+            transport.tlsFlowTo(remote, name).toCompletableFuture().get(20, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            thrown = e.getCause() != null ? e.getCause() : e;
+        }
+        assertThat(thrown).as("the connection must fail").isInstanceOf(TransportFailure.class);
+        return (TransportFailure) thrown;
+    }
+
+    @Test
+    void connectsChecksTheDomainReusesTheConnectionAndTakesRequestsBack() throws Exception {
+        TlsPeer peer = peer(TestCertificates.server(CA, Instant.now().plus(Duration.ofDays(30)), "sip.example.test"), null);
+        InetSocketAddress at = peer.address();
+
+        SipFlow flow = transport.tlsFlowTo(at, "sip.example.test").toCompletableFuture().get(20, TimeUnit.SECONDS);
+        assertThat(flow.transport()).isEqualTo(Transport.TLS);
+        assertThat(flow.isOpen()).isTrue();
+        // a later request to the same peer takes the same connection (RFC 3261 §18.1.1: connections are reused)
+        SipFlow again = transport.tlsFlowTo(at, "sip.example.test").toCompletableFuture().get(20, TimeUnit.SECONDS);
+        assertThat(again.id()).isEqualTo(flow.id());
+        // without a name the certificate must be for the address, which this one is not
+        assertThat(failure(at, "127.0.0.1").reason()).isEqualTo("name_mismatch");
+
+        flow.send(options("sip:sip.example.test").getBytes(StandardCharsets.UTF_8)).toCompletableFuture().get(5, TimeUnit.SECONDS);
+        await().atMost(Duration.ofSeconds(10)).until(() -> peer.text().contains("OPTIONS sip:sip.example.test SIP/2.0"));
+        assertThat(peer.sniNames.getFirst()).isEqualTo("sip.example.test");
+
+        // the peer sends a request back on the connection the node opened: it is handled like any other
+        peer.sendOnFirst(options("sip:node.example.test"));
+        await().atMost(Duration.ofSeconds(10)).until(() -> !received.isEmpty());
+        assertThat(((SipRequest) received.getFirst()).requestUri().toString()).isEqualTo("sip:node.example.test");
+        assertThat(receivedOn.getFirst().id()).isEqualTo(flow.id());
+        assertThat(outcome("ok")).isEqualTo(1);
+        assertThat(outcome("name_mismatch")).isEqualTo(1);
+    }
+
+    @Test
+    void aCertificateForAnotherNameIsRefusedBeforeAnySipIsSent() throws Exception {
+        TlsPeer peer = peer(TestCertificates.server(CA, Instant.now().plus(Duration.ofDays(30)), "other.example.test"), null);
+        TransportFailure failure = failure(peer.address(), "sip.example.test");
+        assertThat(failure.reason()).isEqualTo("name_mismatch");
+        assertThat(failure.getMessage()).contains("other.example.test").contains("RFC 5922");
+        assertThat(failure.timedOut()).isFalse();
+        await().atMost(Duration.ofSeconds(10)).until(() -> peer.closedConnections.get() == 1);
+        assertThat(peer.text()).as("nothing was written to the wrong peer").isEmpty();
+        assertThat(outcome("name_mismatch")).isEqualTo(1);
+    }
+
+    @Test
+    void anUntrustedCertificateIsRefused() throws Exception {
+        TlsPeer peer = peer(TestCertificates.server(OTHER_CA, Instant.now().plus(Duration.ofDays(30)), "sip.example.test"), null);
+        TransportFailure failure = failure(peer.address(), "sip.example.test");
+        assertThat(failure.reason()).isEqualTo("untrusted");
+        assertThat(outcome("untrusted")).isEqualTo(1);
+    }
+
+    @Test
+    void anExpiredCertificateIsRefused() throws Exception {
+        TlsPeer peer = peer(TestCertificates.server(CA, "EC", Instant.now().minus(Duration.ofDays(60)),
+                Instant.now().minus(Duration.ofDays(1)), "sip.example.test"), null);
+        assertThat(failure(peer.address(), "sip.example.test").reason()).isEqualTo("untrusted");
+    }
+
+    @Test
+    void aServerThatNeverAnswersTheHandshakeFailsWithinTheHandshakeTimeout() throws Exception {
+        ServerSocket silent = new ServerSocket(0, 10, InetAddress.getLoopbackAddress());
+        closing.add(silent);
+        List<Socket> held = new CopyOnWriteArrayList<>();
+        Thread.ofVirtual().start(() -> {
+            try {
+                while (!silent.isClosed()) {
+                    held.add(silent.accept()); // accepted and never answered
+                }
+            } catch (IOException e) {
+                // closed
+            }
+        });
+        long started = System.nanoTime();
+        TransportFailure failure = failure(new InetSocketAddress(InetAddress.getLoopbackAddress(), silent.getLocalPort()),
+                "sip.example.test");
+        assertThat(failure.reason()).isEqualTo("handshake_timeout");
+        assertThat(failure.timedOut()).as("a timeout: the proxy answers 408 for it").isTrue();
+        // 3 s of handshake timeout, with room for a loaded machine
+        assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(15));
+        assertThat(outcome("handshake_timeout")).isEqualTo(1);
+        for (Socket s : held) {
+            s.close();
+        }
+    }
+
+    @Test
+    void aClosedPortIsRefusedAtOnce() throws Exception {
+        int port;
+        try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            port = probe.getLocalPort();
+        }
+        TransportFailure failure = failure(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), "sip.example.test");
+        assertThat(failure.reason()).isEqualTo("connect_refused");
+        assertThat(outcome("connect_refused")).isEqualTo(1);
+    }
+
+    @Test
+    void theNodeCertificateIsPresentedWhenTheServerAsksForOne() throws Exception {
+        Identity node = TestCertificates.server(CA, Instant.now().plus(Duration.ofDays(30)), "node.example.test");
+        Path cert = node.writeChain(dir.resolve("node.crt"));
+        Path key = node.writeKey(dir.resolve("node.key"), KeyFormat.PKCS8);
+        NodeCertificate certificate = NodeCertificate.load(new TlsSettings(cert, key, null, Duration.ofSeconds(1),
+                Duration.ofDays(365)), meters);
+        TransportLayer mutual = transportTrusting(Optional.of(certificate));
+        // a trunk that requires a client certificate signed by CA (mutual TLS)
+        TlsPeer trunk = peer(TestCertificates.server(CA, Instant.now().plus(Duration.ofDays(30)), "sip:trunk.example.test"), CA);
+
+        SipFlow flow = mutual.tlsFlowTo(trunk.address(), "trunk.example.test").toCompletableFuture().get(20, TimeUnit.SECONDS);
+        flow.send(options("sip:trunk.example.test").getBytes(StandardCharsets.UTF_8)).toCompletableFuture().get(5, TimeUnit.SECONDS);
+        await().atMost(Duration.ofSeconds(10)).until(() -> trunk.text().contains("OPTIONS"));
+        assertThat(trunk.clients.getFirst().getName()).isEqualTo("CN=node.example.test");
+
+        // without a certificate of its own the node cannot get in: the trunk refuses the handshake
+        TlsPeer strict = peer(TestCertificates.server(CA, Instant.now().plus(Duration.ofDays(30)), "trunk.example.test"), CA);
+        Throwable refused = null;
+        try {
+            SipFlow anonymous = transport.tlsFlowTo(strict.address(), "trunk.example.test").toCompletableFuture()
+                    .get(20, TimeUnit.SECONDS);
+            // TLS 1.3: the client may finish before the server checks it; then the server closes at once
+            await().atMost(Duration.ofSeconds(10)).until(() -> !anonymous.isOpen());
+        } catch (java.util.concurrent.ExecutionException e) {
+            refused = e.getCause();
+        }
+        if (refused != null) {
+            assertThat(((TransportFailure) refused).reason()).isIn("refused_by_peer", "closed");
+        }
+        assertThat(strict.text()).isEmpty();
+    }
+
+    @Test
+    void aResponseWhoseTlsConnectionClosedGoesOverANewConnectionToTheViaSentBy() throws Exception {
+        Identity node = TestCertificates.server(CA, Instant.now().plus(Duration.ofDays(30)), "127.0.0.1");
+        NodeCertificate certificate = NodeCertificate.load(new TlsSettings(node.writeChain(dir.resolve("n.crt")),
+                node.writeKey(dir.resolve("n.key"), KeyFormat.PKCS8), null, Duration.ofSeconds(5), Duration.ofDays(365)), meters);
+        TransportLayer layer = new TransportLayer(TransportSettings.defaults().withIoThreads(1), new SipMetrics(meters));
+        layer.setTls(new SipTlsContexts(certificate, meters).pipeline());
+        Path trust = Files.writeString(dir.resolve("trust.pem"), TestCertificates.pem(CA.certificate()));
+        layer.setTlsClient(new SipTlsClientContexts(TlsClientSettings.from(ConfigSection.of("tls",
+                Map.of("trust", trust.toString()))), Optional.empty()).connector());
+        List<SipFlow> flows = new CopyOnWriteArrayList<>();
+        List<SipMessage> requests = new CopyOnWriteArrayList<>();
+        layer.setInboundHandler((message, flow) -> {
+            requests.add(message);
+            flows.add(flow);
+        });
+        int port = layer.start(List.of(new io.switchboard.sip.transport.ListenPoint(Transport.TLS, "127.0.0.1", 0)))
+                .getFirst().port();
+        closing.add(layer::stop);
+        // the phone listens with a certificate for its address, as RFC 3261 §18.2.2 needs of it
+        TlsPeer phoneListener = peer(TestCertificates.server(CA, Instant.now().plus(Duration.ofDays(30)), "127.0.0.1"), null);
+
+        try (SSLSocket phone = (SSLSocket) CA.trustingContext().getSocketFactory().createSocket("127.0.0.1", port)) {
+            phone.startHandshake();
+            String request = options("sip:node.example.test").replace("Via: SIP/2.0/TLS 127.0.0.1:5061",
+                    "Via: SIP/2.0/TLS 127.0.0.1:" + phoneListener.address().getPort());
+            phone.getOutputStream().write(request.getBytes(StandardCharsets.UTF_8));
+            phone.getOutputStream().flush();
+            await().atMost(Duration.ofSeconds(10)).until(() -> !requests.isEmpty());
+        }
+        SipFlow gone = flows.getFirst();
+        await().atMost(Duration.ofSeconds(10)).until(() -> !gone.isOpen());
+
+        layer.sendResponse(io.switchboard.sip.message.SipResponse.to((SipRequest) requests.getFirst(), 200, "OK"), gone)
+                .toCompletableFuture().get(20, TimeUnit.SECONDS);
+        await().atMost(Duration.ofSeconds(10)).until(() -> phoneListener.text().startsWith("SIP/2.0 200 OK"));
+    }
+
+    @Test
+    void sipDomainIdentitiesFollowRfc5922() {
+        Instant later = Instant.now().plus(Duration.ofDays(30));
+        // §7.1: sip: URIs are the identities; DNS names are then not used
+        var withUri = TestCertificates.server(CA, later, "sip:example.test", "dns-only.example.test").certificate();
+        assertThat(SipDomainIdentity.matches(withUri, "example.test")).isTrue();
+        assertThat(SipDomainIdentity.matches(withUri, "EXAMPLE.test.")).isTrue();
+        assertThat(SipDomainIdentity.matches(withUri, "dns-only.example.test")).isFalse();
+        // only DNS names: those
+        var dnsOnly = TestCertificates.server(CA, later, "proxy.example.test").certificate();
+        assertThat(SipDomainIdentity.matches(dnsOnly, "proxy.example.test")).isTrue();
+        assertThat(SipDomainIdentity.matches(dnsOnly, "example.test")).isFalse();
+        // §7.2: a wildcard matches nothing
+        var wildcard = TestCertificates.server(CA, later, "*.example.test").certificate();
+        assertThat(SipDomainIdentity.matches(wildcard, "proxy.example.test")).isFalse();
+        // an address literal against the iPAddress names
+        var address = TestCertificates.server(CA, later, "phone.example.test", "192.0.2.7").certificate();
+        assertThat(SipDomainIdentity.matches(address, "192.0.2.7")).isTrue();
+        assertThat(SipDomainIdentity.matches(address, "192.0.2.8")).isFalse();
+    }
+
+    @Test
+    void aTrustFileThatIsMissingOrHoldsNoCertificateIsAConfigError() throws Exception {
+        assertThatThrownBy(() -> TlsClientSettings.from(ConfigSection.of("tls", Map.of("trust", dir.resolve("none.pem").toString()))))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("trust").hasMessageContaining("does not exist");
+        Path empty = Files.writeString(dir.resolve("empty.pem"), "nothing here\n");
+        assertThatThrownBy(() -> TlsClientSettings.from(ConfigSection.of("tls", Map.of("trust", empty.toString()))))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("trust");
+        assertThat(TlsClientSettings.from(ConfigSection.empty("tls")).trust()).as("default: the JDK trust store").isNull();
+    }
+
+    private static String options(String uri) {
+        return "OPTIONS " + uri + " SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:5061;branch=z9hG4bK" + System.nanoTime()
+                + "\r\nMax-Forwards: 70\r\nFrom: <sip:probe@example.test>;tag=1\r\nTo: <" + uri + ">\r\n"
+                + "Call-ID: " + System.nanoTime() + "@test\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+    }
+
+    private TlsPeer peer(Identity identity, Identity clientCa) throws IOException {
+        TlsPeer peer = new TlsPeer(identity.presentingContext(clientCa), clientCa != null);
+        closing.add(peer);
+        return peer;
+    }
+
+    /** A TLS server on loopback: accepts connections, records what it reads, who the clients were and the SNI. */
+    static final class TlsPeer implements AutoCloseable {
+        final SSLServerSocket server;
+        final ByteArrayOutputStream read = new ByteArrayOutputStream();
+        final List<Principal> clients = new CopyOnWriteArrayList<>();
+        final List<String> sniNames = new CopyOnWriteArrayList<>();
+        final List<SSLSocket> accepted = new CopyOnWriteArrayList<>();
+        final AtomicInteger closedConnections = new AtomicInteger();
+
+        TlsPeer(SSLContext context, boolean needClientAuth) throws IOException {
+            server = (SSLServerSocket) context.getServerSocketFactory().createServerSocket(0, 10, InetAddress.getLoopbackAddress());
+            server.setNeedClientAuth(needClientAuth);
+            Thread.ofVirtual().start(() -> {
+                while (!server.isClosed()) {
+                    try {
+                        SSLSocket socket = (SSLSocket) server.accept();
+                        accepted.add(socket);
+                        Thread.ofVirtual().start(() -> serve(socket));
+                    } catch (IOException e) {
+                        return;
+                    }
+                }
+            });
+        }
+
+        private void serve(SSLSocket socket) {
+            try (socket) {
+                socket.setSoTimeout(30_000);
+                socket.startHandshake();
+                if (socket.getSession() instanceof javax.net.ssl.ExtendedSSLSession session) {
+                    for (var name : session.getRequestedServerNames()) {
+                        if (name instanceof javax.net.ssl.SNIHostName host) {
+                            sniNames.add(host.getAsciiName());
+                        }
+                    }
+                }
+                try {
+                    clients.add(socket.getSession().getPeerPrincipal());
+                } catch (javax.net.ssl.SSLPeerUnverifiedException e) {
+                    // no client certificate asked for
+                }
+                InputStream in = socket.getInputStream();
+                byte[] buffer = new byte[4096];
+                int n;
+                while ((n = in.read(buffer)) >= 0) {
+                    synchronized (read) {
+                        read.write(buffer, 0, n);
+                    }
+                }
+            } catch (IOException e) {
+                // refused handshakes and closed connections end here
+            } finally {
+                closedConnections.incrementAndGet();
+            }
+        }
+
+        InetSocketAddress address() {
+            return new InetSocketAddress(InetAddress.getLoopbackAddress(), server.getLocalPort());
+        }
+
+        String text() {
+            synchronized (read) {
+                return read.toString(StandardCharsets.UTF_8);
+            }
+        }
+
+        void sendOnFirst(String message) throws IOException {
+            SSLSocket socket = accepted.getFirst();
+            socket.getOutputStream().write(message.getBytes(StandardCharsets.UTF_8));
+            socket.getOutputStream().flush();
+        }
+
+        @Override
+        public void close() throws IOException {
+            server.close();
+            for (SSLSocket s : accepted) {
+                s.close();
+            }
+        }
+    }
+}
