@@ -26,8 +26,13 @@ public final class TcpRelay implements AutoCloseable {
     private volatile boolean closed;
 
     public TcpRelay(String targetHost, int targetPort) throws IOException {
+        this(InetAddress.getLoopbackAddress(), targetHost, targetPort);
+    }
+
+    /** A relay listening on a free port of {@code listen} (an address other processes reach, a network namespace's bridge). */
+    public TcpRelay(InetAddress listen, String targetHost, int targetPort) throws IOException {
         this.target = new InetSocketAddress(targetHost, targetPort);
-        this.server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        this.server = new ServerSocket(0, 50, listen);
         Thread.ofPlatform().daemon().name("relay-accept").start(this::acceptLoop);
     }
 

@@ -6,10 +6,12 @@ import static org.awaitility.Awaitility.await;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.switchboard.platform.store.PostgresTestDatabase;
 import io.switchboard.server.clients.PeerBinary;
+import io.switchboard.server.dist.DistFiles;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.net.ServerSocket;
+import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -20,6 +22,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
@@ -34,8 +37,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Two node processes on one PostgreSQL database behind a real HAProxy (Debian's haproxy) that
- * health-checks {@code /readyz} every 500 ms. Clients keep sending API requests through HAProxy
+ * Two node processes on one PostgreSQL database behind a real HAProxy (Debian's haproxy) running
+ * dist/haproxy.cfg, which health-checks {@code /readyz} every second; SIP over TCP passes through it. Clients keep sending API requests through HAProxy
  * while one node gets SIGTERM: its readiness goes at once, it serves on for its drain delay while
  * HAProxy takes it out of rotation, then it stops. No client sees a reset or a 5xx, the other
  * node carries on, and the drained node exits 0.
@@ -44,6 +47,7 @@ class HaproxyDrainTest {
     /** Debian's haproxy: missing, the test fails under CI=true and is skipped otherwise, like the other peers. */
     private static final PeerBinary HAPROXY = new PeerBinary("haproxy", "HAPROXY_BIN", "haproxy");
     private static final Pattern HTTP_PORT = Pattern.compile("HTTP listening on http://127\\.0\\.0\\.1:(\\d+)");
+    private static final Pattern SIP_TCP_PORT = Pattern.compile("SIP listening on tcp:127\\.0\\.0\\.1:(\\d+)");
     private static final ObjectMapper JSON = new ObjectMapper();
 
     @TempDir
@@ -69,8 +73,16 @@ class HaproxyDrainTest {
         }
 
         int httpPort() {
+            return port(HTTP_PORT);
+        }
+
+        int sipTcpPort() {
+            return port(SIP_TCP_PORT);
+        }
+
+        private int port(Pattern pattern) {
             for (String line : log) {
-                Matcher m = HTTP_PORT.matcher(line);
+                Matcher m = pattern.matcher(line);
                 if (m.find()) {
                     return Integer.parseInt(m.group(1));
                 }
@@ -83,13 +95,12 @@ class HaproxyDrainTest {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         ProcessBuilder builder = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
                 "io.switchboard.server.Main", "run", "--data-dir", dir.resolve(name).toString(), "--http", "127.0.0.1:0",
-                "--sip", "", "--domain", "drain.test").redirectErrorStream(true);
+                "--sip", "tcp:127.0.0.1:0", "--domain", "drain.test").redirectErrorStream(true);
         builder.environment().put("SWITCHBOARD_STORE_URL", database.settings().url());
         builder.environment().put("SWITCHBOARD_STORE_USER", database.settings().user());
-        // HAProxy takes the node out after two failed checks 500 ms apart, 1-1.5 s after /readyz
-        // turns 503 (more when a loaded machine delays a check): 4 s leaves that twice over. The
-        // test still fails without a drain: with drainDelay 0 the clients see 503s.
-        builder.environment().put("SWITCHBOARD_DRAIN_DELAY", "4s");
+        // The node's default drainDelay (10 s) against dist/haproxy.cfg's checks (out after two
+        // failures a second apart, 2-3 s after /readyz turns 503): the shipped pair. The test still
+        // fails without a drain: with SWITCHBOARD_DRAIN_DELAY=0s the clients see 503s.
         Process process = builder.start();
         processes.add(process);
         List<String> log = new CopyOnWriteArrayList<>();
@@ -106,34 +117,45 @@ class HaproxyDrainTest {
         return new NodeProcess(process, log, reader);
     }
 
-    private Process startHaproxy(int frontendPort, int portA, int portB) throws IOException {
-        Path config = dir.resolve("haproxy.cfg");
-        Files.writeString(config, """
-                global
-                    maxconn 200
-                defaults
-                    mode http
-                    timeout connect 2s
-                    timeout client 30s
-                    timeout server 30s
-                    option redispatch
-                    retries 2
-                frontend api
-                    bind 127.0.0.1:%d
-                    default_backend nodes
-                backend nodes
-                    balance roundrobin
-                    option httpchk GET /readyz
-                    http-check expect status 200
-                    timeout check 2s
-                    default-server inter 500ms fall 2 rise 2
-                    server a 127.0.0.1:%d check
-                    server b 127.0.0.1:%d check
-                """.formatted(frontendPort, portA, portB));
+    /**
+     * dist/haproxy.cfg as shipped, with only the example addresses replaced: the frontends on free
+     * loopback ports, the two nodes instead of three (checks, timeouts and balancing untouched).
+     */
+    private Process startHaproxy(int frontendPort, int sipFrontendPort, int statsPort, NodeProcess a, NodeProcess b) throws Exception {
+        String cfg = DistFiles.read("haproxy.cfg");
+        cfg = DistFiles.replace(cfg, "    bind :80\n", "    bind 127.0.0.1:" + frontendPort + "\n");
+        cfg = DistFiles.replace(cfg, "    bind :5060\n", "    bind 127.0.0.1:" + sipFrontendPort + "\n");
+        cfg = DistFiles.replace(cfg, "bind 127.0.0.1:8404", "bind 127.0.0.1:" + statsPort);
+        cfg = DistFiles.replace(cfg, "server node1 10.0.0.11:8080 check", "server node1 127.0.0.1:" + a.httpPort() + " check");
+        cfg = DistFiles.replace(cfg, "server node2 10.0.0.12:8080 check", "server node2 127.0.0.1:" + b.httpPort() + " check");
+        cfg = DistFiles.replace(cfg, "server node1 10.0.0.11:5060 check",
+                "server node1 127.0.0.1:" + a.sipTcpPort() + " check port " + a.httpPort());
+        cfg = DistFiles.replace(cfg, "server node2 10.0.0.12:5060 check",
+                "server node2 127.0.0.1:" + b.sipTcpPort() + " check port " + b.httpPort());
+        cfg = DistFiles.dropLine(cfg, "server node3 10.0.0.13:8080 check");
+        cfg = DistFiles.dropLine(cfg, "server node3 10.0.0.13:5060 check");
+        Path config = Files.writeString(dir.resolve("haproxy.cfg"), cfg);
+        Process check = new ProcessBuilder(HAPROXY.path().toString(), "-c", "-f", config.toString()).redirectErrorStream(true).start();
+        String checked = new String(check.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(check.waitFor()).as("haproxy -c -f dist/haproxy.cfg: " + checked).isZero();
         Process haproxy = new ProcessBuilder(HAPROXY.path().toString(), "-db", "-f", config.toString())
                 .redirectErrorStream(true).redirectOutput(dir.resolve("haproxy.log").toFile()).start();
         processes.add(haproxy);
         return haproxy;
+    }
+
+    /** OPTIONS to the node over one new TCP connection through HAProxy's SIP frontend; the status line. */
+    private static String sipOptionsOverTcp(int port) throws IOException {
+        try (Socket socket = new Socket("127.0.0.1", port)) {
+            socket.setSoTimeout(10_000);
+            String callId = UUID.randomUUID().toString();
+            socket.getOutputStream().write(("OPTIONS sip:drain.test SIP/2.0\r\n"
+                    + "Via: SIP/2.0/TCP 127.0.0.1:" + socket.getLocalPort() + ";branch=z9hG4bK" + callId.substring(0, 8) + "\r\n"
+                    + "Max-Forwards: 70\r\nFrom: <sip:probe@drain.test>;tag=p1\r\nTo: <sip:drain.test>\r\n"
+                    + "Call-ID: " + callId + "\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n").getBytes(StandardCharsets.UTF_8));
+            BufferedReader in = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8));
+            return in.readLine();
+        }
     }
 
     private static int freePort() throws IOException {
@@ -150,7 +172,8 @@ class HaproxyDrainTest {
         NodeProcess b = startNode("b");
         for (NodeProcess node : List.of(a, b)) {
             await().atMost(Duration.ofSeconds(90)).alias(node.text())
-                    .until(() -> node.text().contains("HTTP listening on") || !node.process().isAlive());
+                    .until(() -> node.text().contains("HTTP listening on") && node.text().contains("SIP listening on")
+                            || !node.process().isAlive());
             assertThat(node.process().isAlive()).as(node.text()).isTrue();
         }
         int portA = a.httpPort();
@@ -159,13 +182,27 @@ class HaproxyDrainTest {
         Path tokenFile = Files.exists(dir.resolve("a/admin.token")) ? dir.resolve("a/admin.token") : dir.resolve("b/admin.token");
         String token = Files.readString(tokenFile).strip();
         int frontend = freePort();
-        Process haproxy = startHaproxy(frontend, portA, portB);
+        int sipFrontend = freePort();
+        int stats = freePort();
+        Process haproxy = startHaproxy(frontend, sipFrontend, stats, a, b);
 
         HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
         HttpRequest request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + frontend + "/api/v1/node"))
                 .header("Authorization", "Bearer " + token).timeout(Duration.ofSeconds(20)).build();
         await().atMost(Duration.ofSeconds(20)).ignoreExceptions()
                 .until(() -> client.send(request, HttpResponse.BodyHandlers.ofString()).statusCode() == 200);
+        // both nodes UP in both backends, as HAProxy's stats page says (a check that timed out on a
+        // loaded machine while a node warmed up takes it out for `rise` checks)
+        HttpRequest statsCsv = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + stats + "/;csv")).timeout(Duration.ofSeconds(5)).build();
+        await().atMost(Duration.ofSeconds(30)).ignoreExceptions().alias("HAProxy has both nodes UP").until(() -> {
+            String csv = client.send(statsCsv, HttpResponse.BodyHandlers.ofString()).body();
+            return csv.lines().filter(l -> l.matches("switchboard_(http|sip_tcp),node[12],.*"))
+                    .filter(l -> l.split(",", -1)[17].equals("UP")).count() == 4;
+        });
+        // SIP over TCP through the mode tcp frontend, on new connections spread over both nodes
+        for (int i = 0; i < 2; i++) {
+            assertThat(sipOptionsOverTcp(sipFrontend)).isEqualTo("SIP/2.0 200 OK");
+        }
 
         Map<String, AtomicInteger> servedBy = new ConcurrentHashMap<>();
         List<String> failures = new CopyOnWriteArrayList<>();
@@ -190,7 +227,7 @@ class HaproxyDrainTest {
             });
         }
         Thread.sleep(1000);
-        assertThat(servedBy).as("both nodes serve through HAProxy").containsKeys("127.0.0.1:" + portA, "127.0.0.1:" + portB);
+        assertThat(servedBy).as("both nodes serve through HAProxy (HAProxy log: %s)", Files.readString(dir.resolve("haproxy.log"))).containsKeys("127.0.0.1:" + portA, "127.0.0.1:" + portB);
 
         // SIGTERM through the process handle: Process.destroy() would also close our end of its output
         a.process().toHandle().destroy();

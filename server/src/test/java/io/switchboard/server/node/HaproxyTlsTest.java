@@ -9,6 +9,7 @@ import io.switchboard.platform.tls.TestCertificates;
 import io.switchboard.platform.tls.TestCertificates.Identity;
 import io.switchboard.platform.tls.TestCertificates.KeyFormat;
 import io.switchboard.server.clients.PeerBinary;
+import io.switchboard.server.dist.DistFiles;
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.net.Socket;
@@ -21,6 +22,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
@@ -33,8 +35,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The HAProxy recipe of docs/tls.md, taken from the page itself with only addresses and the
- * certificate path replaced, in front of a node speaking plain HTTP: HTTPS with HSTS, the redirect
+ * dist/haproxy-tls.cfg, the HAProxy recipe of docs/tls.md, as shipped with only addresses, ports
+ * and the certificate path replaced, in front of a node speaking plain HTTP: HTTPS with HSTS, the redirect
  * from plain HTTP, and SIP over wss:// through it.
  */
 class HaproxyTlsTest {
@@ -59,17 +61,22 @@ class HaproxyTlsTest {
         }
     }
 
-    /** The first ```haproxy block of docs/tls.md. */
-    static String recipe() throws IOException {
+    /** The ```haproxy excerpt of docs/tls.md. */
+    static String documentedExcerpt() throws IOException {
         String page = Files.readString(Path.of(System.getProperty("user.dir")).resolveSibling("docs").resolve("tls.md"));
         Matcher block = Pattern.compile("(?s)```haproxy\n(.*?)```").matcher(page);
         assertThat(block.find()).as("docs/tls.md has a ```haproxy block").isTrue();
         return block.group(1);
     }
 
-    private static String replace(String config, String literal, String replacement) {
-        assertThat(config).as("the recipe still has: " + literal).contains(literal);
-        return config.replace(literal, replacement);
+    @Test
+    void theExcerptInDocsIsTheDistFile() throws IOException {
+        String dist = DistFiles.read("haproxy-tls.cfg");
+        for (String line : documentedExcerpt().split("\n")) {
+            if (!line.isBlank() && !line.strip().equals("...")) {
+                assertThat(dist).as("docs/tls.md shows a line that dist/haproxy-tls.cfg does not have").contains(line);
+            }
+        }
     }
 
     @Test
@@ -86,11 +93,20 @@ class HaproxyTlsTest {
                 + Files.readString(leaf.writeKey(dir.resolve("privkey.pem"), KeyFormat.PKCS8)));
         int https = freePort();
         int http = freePort();
-        String cfg = recipe();
-        cfg = replace(cfg, "bind :443 ssl crt /etc/haproxy/certs/switchboard.pem", "bind 127.0.0.1:" + https + " ssl crt " + combined);
-        cfg = replace(cfg, "bind :80\n", "bind 127.0.0.1:" + http + "\n");
-        cfg = replace(cfg, "server node1 10.0.0.11:8080 check", "server node1 127.0.0.1:" + node.http().port() + " check");
-        cfg = replace(cfg, "    server node2 10.0.0.12:8080 check\n", "");
+        String cfg = DistFiles.read("haproxy-tls.cfg");
+        cfg = DistFiles.replace(cfg, "bind :443 ssl crt /etc/haproxy/certs/switchboard.pem",
+                "bind 127.0.0.1:" + https + " ssl crt " + combined);
+        cfg = DistFiles.replace(cfg, "    bind :80\n", "    bind 127.0.0.1:" + http + "\n");
+        cfg = DistFiles.replace(cfg, "    bind :5060\n", "    bind 127.0.0.1:" + freePort() + "\n");
+        cfg = DistFiles.replace(cfg, "bind 127.0.0.1:8404", "bind 127.0.0.1:" + freePort());
+        cfg = DistFiles.replace(cfg, "server node1 10.0.0.11:8080 check", "server node1 127.0.0.1:" + node.http().port() + " check");
+        // this node has no SIP listener: the SIP backend's server is checked on the node's HTTP port and never used
+        cfg = DistFiles.replace(cfg, "server node1 10.0.0.11:5060 check",
+                "server node1 127.0.0.1:" + freePort() + " check port " + node.http().port());
+        for (String other : List.of("server node2 10.0.0.12:8080", "server node3 10.0.0.13:8080",
+                "server node2 10.0.0.12:5060", "server node3 10.0.0.13:5060")) {
+            cfg = DistFiles.dropLine(cfg, other);
+        }
         Path file = Files.writeString(dir.resolve("haproxy.cfg"), cfg);
         Process check = new ProcessBuilder(HAPROXY.path().toString(), "-c", "-f", file.toString()).redirectErrorStream(true).start();
         String checked = new String(check.getInputStream().readAllBytes());
