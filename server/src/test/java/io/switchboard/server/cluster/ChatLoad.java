@@ -58,6 +58,8 @@ public final class ChatLoad implements AutoCloseable {
     private final List<Reader> readers = new ArrayList<>();
     private final List<Acked> acked = new CopyOnWriteArrayList<>();
     private final AtomicLong sendFailures = new AtomicLong();
+    private final List<Long> failureTimes = new CopyOnWriteArrayList<>();
+    private final AtomicLong framesReceived = new AtomicLong();
     private final AtomicBoolean sending = new AtomicBoolean();
     private final List<Thread> senderThreads = new ArrayList<>();
     private volatile long markNanos = Long.MAX_VALUE;
@@ -159,9 +161,9 @@ public final class ChatLoad implements AutoCloseable {
                     if (r.statusCode() < 500 && r.statusCode() != 429) {
                         throw new AssertionError("sending answered " + r.statusCode() + ": " + r.body());
                     }
-                    sendFailures.incrementAndGet();
+                    failed();
                 } catch (IOException e) {
-                    sendFailures.incrementAndGet();
+                    failed();
                 } catch (InterruptedException e) {
                     return;
                 }
@@ -169,6 +171,21 @@ public final class ChatLoad implements AutoCloseable {
             }
             sleep(every);
         }
+    }
+
+    private void failed() {
+        sendFailures.incrementAndGet();
+        failureTimes.add(System.nanoTime());
+    }
+
+    /** System.nanoTime() of every failed sending attempt (each retry counts). */
+    List<Long> failureTimes() {
+        return List.copyOf(failureTimes);
+    }
+
+    /** Message frames received on all streams so far (deliveries). */
+    long framesReceived() {
+        return framesReceived.get();
     }
 
     private static void sleep(Duration d) {
@@ -284,6 +301,43 @@ public final class ChatLoad implements AutoCloseable {
             }
         }
         return problems;
+    }
+
+    /** Acknowledged messages some stream never got, and messages a stream got more than once or under two seqs. */
+    record Losses(long lost, long duplicated) {
+    }
+
+    Losses losses() {
+        java.util.Set<String> lost = new java.util.HashSet<>();
+        java.util.Set<String> duplicated = new java.util.HashSet<>();
+        for (Reader reader : readers) {
+            for (String chat : chats) {
+                Map<Long, Integer> times = new java.util.HashMap<>();
+                for (long[] frame : reader.received(chat)) {
+                    times.merge(frame[0], 1, Integer::sum);
+                }
+                times.forEach((seq, n) -> {
+                    if (n > 1) {
+                        duplicated.add(chat + "/" + seq);
+                    }
+                });
+                Map<String, Long> seqOfText = new java.util.HashMap<>();
+                reader.texts.getOrDefault(chat, Map.of()).forEach((seq, text) -> {
+                    Long other = seqOfText.put(text, seq);
+                    if (other != null && !other.equals(seq)) {
+                        duplicated.add(chat + "/" + text);
+                    }
+                });
+            }
+        }
+        for (Acked a : acked) {
+            for (Reader reader : readers) {
+                if (reader.received(a.chatId()).stream().noneMatch(f -> f[0] == a.seq())) {
+                    lost.add(a.chatId() + "/" + a.seq());
+                }
+            }
+        }
+        return new Losses(lost.size(), duplicated.size());
     }
 
     private HttpResponse<String> call(String method, String path, String token, String body, Map<String, String> headers)
@@ -406,6 +460,7 @@ public final class ChatLoad implements AutoCloseable {
                             frames.computeIfAbsent(chat, k -> new CopyOnWriteArrayList<>()).add(new long[] {seq});
                             texts.computeIfAbsent(chat, k -> new ConcurrentHashMap<>()).put(seq, frame.path("text").asText());
                             lastSeq.merge(chat, seq, Math::max);
+                            framesReceived.incrementAndGet();
                         }
                         case "synced" -> {
                             long now = System.nanoTime();

@@ -143,6 +143,29 @@ final class ClusterPhone implements AutoCloseable {
         return await(answer, registerCallId, number, "REGISTER", Duration.ofSeconds(5));
     }
 
+    /**
+     * Closes the connection as a phone does when it decides to start a new flow: it reconnects
+     * through the balancer (which may pick another node) and registers again.
+     */
+    void dropConnection() {
+        Socket s = socket;
+        if (s != null) {
+            closeQuietly(s);
+        }
+    }
+
+    /** Registers again over the current connection (REGISTER rate measurements); the status, 0 on no answer, -1 unsent. */
+    int reRegister() throws InterruptedException {
+        try {
+            SipResponse r = register(300);
+            return r.status();
+        } catch (IOException e) {
+            return -1;
+        } catch (TimeoutException e) {
+            return 0;
+        }
+    }
+
     /** Whether the phone is registered on a live connection now. */
     boolean isRegistered() {
         synchronized (registrations) {
@@ -345,6 +368,27 @@ final class ClusterPhone implements AutoCloseable {
             } catch (TimeoutException e) {
                 return 0;
             }
+        }
+
+        /**
+         * Sends {@code method} in the dialog until a final answer comes, as a UA whose flow broke
+         * does after recovering it (RFC 5626 §4.4): when the request could not be sent or got no
+         * answer, it waits until registered again and sends it anew, at most {@code attempts} times.
+         * Returns the last status and how many sendings it took.
+         */
+        int[] requestUntilAnswered(String method, int attempts) throws InterruptedException {
+            int status = 0;
+            for (int attempt = 1; attempt <= attempts; attempt++) {
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+                while (!isRegistered() && System.nanoTime() < deadline) {
+                    Thread.sleep(100);
+                }
+                status = request(method, Duration.ofSeconds(8));
+                if (status > 0) {
+                    return new int[] {status, attempt};
+                }
+            }
+            return new int[] {status, attempts};
         }
 
         private String ack(int number) {

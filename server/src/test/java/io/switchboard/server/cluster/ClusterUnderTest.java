@@ -24,10 +24,12 @@ import java.util.concurrent.TimeUnit;
  * robin, SIP over TCP round robin, every server checked on {@code /readyz}.
  *
  * <p>Names are unique per run ({@code sb_test_<random>} database and exchange) and removed on
- * {@link #close()}; every process is ended by its PID. Ports are fixed, from a base the caller
- * owns (the test suite and the benchmark use different ranges): the balancer's configuration
- * names each node by address, and a restarted node must come back at the same one. The layout
- * from {@code base}: +0 HTTP frontend, +1 SIP/TCP frontend, +10+i node i's HTTP, +20+i its SIP.
+ * {@link #close()}; every process is ended by its PID. Ports are fixed for the cluster's life,
+ * taken from {@value #PORTS} ports from a base the caller owns (the test suite and the benchmark
+ * use different ranges): the balancer's configuration names each node by address, and a
+ * restarted node must come back at the same one (so must the Record-Route of its calls). Ports of
+ * the range that are busy when the cluster is made are skipped: the range lies inside Linux's
+ * ephemeral range, so any outgoing connection on the machine may hold one for a while.
  *
  * <p>The balancer's configuration comes from {@link #renderHaproxyConfig()}, the single seam for
  * replacing it with the project's {@code dist/haproxy.cfg} once that exists: whatever it returns
@@ -38,8 +40,11 @@ public final class ClusterUnderTest implements AutoCloseable {
     /** Debian's haproxy: missing, the test fails under CI=true and is skipped otherwise, like the other peers. */
     static final PeerBinary HAPROXY = new PeerBinary("haproxy", "HAPROXY_BIN", "haproxy");
 
+    static final int PORTS = 40;
+
     private final Path dir;
-    private final int base;
+    private final int httpFrontend;
+    private final int sipFrontend;
     private final PostgresTestDatabase database;
     private final String exchange;
     private final List<NodeProcess> nodes = new ArrayList<>();
@@ -50,14 +55,14 @@ public final class ClusterUnderTest implements AutoCloseable {
      *
      * @param dir        where the nodes' data directories, logs and the balancer's files go
      * @param size       how many nodes
-     * @param base       first port of 32 the caller owns on 127.0.0.1
+     * @param base       first of {@value #PORTS} ports the caller owns on 127.0.0.1
      * @param extraEnv   settings for every node over the cluster's own ({@code SWITCHBOARD_*})
      * @param jvmOptions options for each node's JVM
      */
     public ClusterUnderTest(Path dir, int size, int base, Map<String, String> extraEnv, List<String> jvmOptions)
             throws Exception {
         this.dir = dir;
-        this.base = base;
+        List<Integer> free = freePorts(base, 2 + 2 * size);
         this.database = PostgresTestDatabase.create();
         this.exchange = "sb_test_" + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
         Map<String, String> env = new HashMap<>();
@@ -76,21 +81,33 @@ public final class ClusterUnderTest implements AutoCloseable {
         env.put("SWITCHBOARD_AUTH_PASSWORD_HASH_ITERATIONS", "1");
         env.put("SWITCHBOARD_AUTH_SIGN_IN_FAILURES_PER_ADDRESS", "1000000");
         env.putAll(extraEnv);
+        httpFrontend = free.get(0);
+        sipFrontend = free.get(1);
         for (int i = 0; i < size; i++) {
-            nodes.add(new NodeProcess("node" + i, dir, base + 10 + i, base + 20 + i, Map.copyOf(env), jvmOptions));
+            nodes.add(new NodeProcess("node" + i, dir, free.get(2 + 2 * i), free.get(3 + 2 * i), Map.copyOf(env), jvmOptions));
         }
     }
 
-    /** Checks the fixed ports are free, starts every node (the first alone: it migrates the store), then HAProxy. */
-    public void start(Duration readyWithin) throws Exception {
-        for (int port : ports()) {
-            try (ServerSocket probe = new ServerSocket(port, 1, java.net.InetAddress.getLoopbackAddress())) {
+    private static List<Integer> freePorts(int base, int count) {
+        List<Integer> free = new ArrayList<>();
+        for (int port = base; port < base + PORTS && free.size() < count; port++) {
+            try (ServerSocket probe = new ServerSocket()) {
                 probe.setReuseAddress(true);
-            } catch (IOException e) {
-                throw new IllegalStateException("port " + port + " on 127.0.0.1 is in use: the cluster needs "
-                        + base + "-" + (base + 31), e);
+                probe.bind(new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), port), 1);
+                free.add(port);
+            } catch (IOException busy) {
+                // held by someone else now: the next one
             }
         }
+        if (free.size() < count) {
+            throw new IllegalStateException("only " + free.size() + " of " + count + " ports free in 127.0.0.1:"
+                    + base + "-" + (base + PORTS - 1));
+        }
+        return free;
+    }
+
+    /** Starts every node (the first alone: it migrates the store), then HAProxy. */
+    public void start(Duration readyWithin) throws Exception {
         nodes.getFirst().start();
         nodes.getFirst().awaitReady(readyWithin);
         for (NodeProcess node : nodes.subList(1, nodes.size())) {
@@ -100,15 +117,6 @@ public final class ClusterUnderTest implements AutoCloseable {
             node.awaitReady(readyWithin);
         }
         startHaproxy();
-    }
-
-    private List<Integer> ports() {
-        List<Integer> ports = new ArrayList<>(List.of(httpFrontendPort(), sipFrontendPort()));
-        for (NodeProcess node : nodes) {
-            ports.add(node.httpPort);
-            ports.add(node.sipPort);
-        }
-        return ports;
     }
 
     /**
@@ -174,11 +182,11 @@ public final class ClusterUnderTest implements AutoCloseable {
     }
 
     public int httpFrontendPort() {
-        return base;
+        return httpFrontend;
     }
 
     public int sipFrontendPort() {
-        return base + 1;
+        return sipFrontend;
     }
 
     public String baseUrl() {

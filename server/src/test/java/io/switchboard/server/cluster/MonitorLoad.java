@@ -98,7 +98,8 @@ final class MonitorLoad implements AutoCloseable {
                         .header("Content-Type", "application/json")
                         .POST(HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(body))).build(),
                         HttpResponse.BodyHandlers.ofString());
-                if (r.statusCode() == 201 || r.statusCode() == 200) {
+                // a 409 after a failed attempt: that attempt was stored though its answer was lost
+                if (r.statusCode() == 201 || r.statusCode() == 200 || (r.statusCode() == 409 && attempt > 0)) {
                     return;
                 }
                 if (r.statusCode() < 500 || attempt >= 5) {

@@ -58,8 +58,46 @@ final class SipLoad implements AutoCloseable {
                 + phones.stream().filter(p -> !p.isRegistered()).toList());
     }
 
+    /**
+     * Has every phone start a new connection, one after another, so the balancer's round robin
+     * spreads them over the nodes it has now (after a failover they all sit on the survivors), and
+     * waits until all are registered again.
+     */
+    void spreadAgain(Duration within) throws InterruptedException {
+        for (ClusterPhone phone : phones) {
+            long dropped = System.nanoTime();
+            phone.dropConnection();
+            long deadline = System.nanoTime() + within.toNanos();
+            while (phone.registeredAfter(dropped) < 0 && System.nanoTime() < deadline) {
+                Thread.sleep(50);
+            }
+        }
+        awaitAllRegistered(within);
+    }
+
     List<ClusterPhone> phones() {
         return phones;
+    }
+
+    /**
+     * Waits until the phones a node took with it have noticed (their connection broke after
+     * {@code since}) and registered again through the balancer, and no more are noticing (the same
+     * set for a second); returns them.
+     */
+    List<ClusterPhone> awaitMovedAndRegistered(long since, Duration within) throws InterruptedException {
+        long deadline = System.nanoTime() + within.toNanos();
+        List<ClusterPhone> settled = null;
+        while (System.nanoTime() < deadline) {
+            List<ClusterPhone> moved = movedSince(since);
+            boolean registered = phones.stream().allMatch(ClusterPhone::isRegistered);
+            if (!moved.isEmpty() && registered && moved.equals(settled)) {
+                return moved;
+            }
+            settled = registered && !moved.isEmpty() ? moved : null;
+            Thread.sleep(settled == null ? 100 : 1000);
+        }
+        throw new AssertionError("phones moved by the loss of a node not all registered again within " + within
+                + ": moved " + movedSince(since) + ", unregistered " + phones.stream().filter(p -> !p.isRegistered()).toList());
     }
 
     /** Phones whose connection broke after {@code since} (their node died or drained). */
