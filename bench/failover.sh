@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Failover benchmark: a three-node cluster (one PostgreSQL database, one RabbitMQ exchange, real
+# HAProxy) under chat, SIP-over-TCP and monitor load, one node killed with kill -9; prints the time
+# to the first success after the kill (HTTP, stream resume, SIP re-registration, monitor
+# resumption), chat latency p99 before and after, and acknowledged/lost/duplicated messages; then
+# what the cluster costs: the same saturating load against one node and against three sharing this
+# machine (chat deliveries/s, REGISTER/s over TCP through HAProxy) and the ratio. Run by hand;
+# never part of the test suite. See bench/README.md.
+#
+# The load and the cluster are the failover tests' harness (server/src/test/.../cluster): the
+# script runs its FailoverBench class through Maven's test runner, with the nodes started from the
+# shaded jar.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+OUT=${BENCH_OUT:-$ROOT/bench/out}
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
+
+usage() {
+    cat <<EOF
+usage: bench/failover.sh [--quick] [--only failover|cost] [--before S] [--after S] [--cost-seconds S]
+                         [--monitors N] [--phones N]
+
+  --quick           smoke check: 5 s before and 10 s after the kill, 5 s cost steps, 20 monitors
+  --only PART       failover (the kill) or cost (1 node against 3); both by default
+  --before S        load before the kill (default 20)
+  --after S         load after the kill (default 30)
+  --cost-seconds S  length of each measured cost step, after a warm-up of half as long (default 20)
+  --monitors N      http monitors at 5 s (default 200)
+  --phones N        SIP phones over TCP (default 12)
+
+Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust) and RabbitMQ on 127.0.0.1:5672
+(guest/guest); installs Debian's haproxy when missing. Ports 127.0.0.1:$((54100))-$((54139))
+(FAILOVER_PORT_BASE). Environment: FAILOVER_NODE_JVM (node JVM options, default -Xmx512m), BENCH_OUT.
+Figures go to the terminal and \$BENCH_OUT/failover.txt; docs/BENCHMARKS.md is not touched.
+EOF
+}
+
+PARTS=failover,cost
+BEFORE=20
+AFTER=30
+COST=20
+MONITORS=200
+PHONES=12
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --quick) BEFORE=5; AFTER=10; COST=5; MONITORS=20 ;;
+        --only) PARTS=${2:?}; shift ;;
+        --before) BEFORE=${2:?}; shift ;;
+        --after) AFTER=${2:?}; shift ;;
+        --cost-seconds) COST=${2:?}; shift ;;
+        --monitors) MONITORS=${2:?}; shift ;;
+        --phones) PHONES=${2:?}; shift ;;
+        -h|--help) usage; exit 0 ;;
+        *) echo "unknown option: $1" >&2; usage >&2; exit 2 ;;
+    esac
+    shift
+done
+[[ $PARTS =~ ^(failover|cost|failover,cost)$ ]] || { echo "--only: failover or cost" >&2; exit 2; }
+for n in "$BEFORE" "$AFTER" "$COST" "$MONITORS" "$PHONES"; do
+    [[ $n =~ ^[0-9]+$ && $n -ge 1 && $n -le 3600 ]] || { echo "durations and counts: 1..3600" >&2; exit 2; }
+done
+[[ $PHONES -ge 2 ]] || { echo "--phones: at least 2" >&2; exit 2; }
+
+STARTED_PIDS=()
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+mkdir -p "$OUT"
+
+if ! command -v haproxy >/dev/null && [[ ! -x /usr/sbin/haproxy ]]; then
+    log "installing haproxy (Debian package)"
+    sudo=()
+    [[ $(id -u) -ne 0 ]] && sudo=(sudo)
+    "${sudo[@]}" apt-get install -y -q haproxy >/dev/null 2>&1 || {
+        "${sudo[@]}" apt-get update -q >/dev/null
+        "${sudo[@]}" apt-get install -y -q haproxy >/dev/null
+    }
+    # the package enables a service of its own; the benchmark runs its own haproxy
+    command -v systemctl >/dev/null && "${sudo[@]}" systemctl disable --now haproxy >/dev/null 2>&1 || true
+fi
+
+JAVA_HOME="$("$ROOT/switchboard" jdk)"
+export JAVA_HOME
+log "building the node jar when needed"
+"$ROOT/switchboard" --version >/dev/null
+JAR="$ROOT/server/target/switchboard.jar"
+[[ -f $JAR ]] || die "no $JAR after the build"
+
+# The nodes run from a copy of the jar: the Maven run below shades the jar again after the bench.
+NODE_JAR="$OUT/failover-node.jar"
+cp "$JAR" "$NODE_JAR"
+
+log "running FailoverBench (parts: $PARTS; Maven output in $OUT/failover-mvn.log)"
+# shellcheck disable=SC2016
+without_bench_env env SWITCHBOARD_BENCH=failover SWITCHBOARD_NODE_JAR="$NODE_JAR" \
+    FAILOVER_PARTS="$PARTS" FAILOVER_BEFORE_SECONDS="$BEFORE" FAILOVER_AFTER_SECONDS="$AFTER" \
+    FAILOVER_COST_SECONDS="$COST" FAILOVER_MONITORS="$MONITORS" FAILOVER_PHONES="$PHONES" \
+    FAILOVER_PORT_BASE="${FAILOVER_PORT_BASE:-54100}" FAILOVER_NODE_JVM="${FAILOVER_NODE_JVM:--Xmx512m}" \
+    FAILOVER_OUT="$OUT/failover.txt" CI=true \
+    mvn -B -q -o -Dstyle.color=never -f "$ROOT/pom.xml" -pl server -am verify -Dtest=FailoverBench \
+    -Dsurefire.failIfNoSpecifiedTests=false >"$OUT/failover-mvn.log" 2>&1 &
+MVN_PID=$!
+STARTED_PIDS+=("$MVN_PID")
+rc=0
+wait "$MVN_PID" || rc=$?
+STARTED_PIDS=()
+[[ -s $OUT/failover.txt ]] || die "no figures (exit $rc); see $OUT/failover-mvn.log and server/target/surefire-reports/*FailoverBench*"
+cat "$OUT/failover.txt"
+[[ $rc -eq 0 ]] || die "the bench failed (exit $rc) after the figures above; see $OUT/failover-mvn.log"

@@ -1,0 +1,259 @@
+package io.switchboard.server.cluster;
+
+import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.Connection;
+import com.rabbitmq.client.ConnectionFactory;
+import io.switchboard.platform.store.PostgresTestDatabase;
+import io.switchboard.server.clients.PeerBinary;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * N node processes sharing one PostgreSQL database and one RabbitMQ exchange, behind a real
+ * HAProxy (Debian's {@code haproxy}), the way issue 13 runs a cluster: HTTP and WebSocket round
+ * robin, SIP over TCP round robin, every server checked on {@code /readyz}.
+ *
+ * <p>Names are unique per run ({@code sb_test_<random>} database and exchange) and removed on
+ * {@link #close()}; every process is ended by its PID. Ports are fixed for the cluster's life,
+ * taken from {@value #PORTS} ports from a base the caller owns (the test suite and the benchmark
+ * use different ranges): the balancer's configuration names each node by address, and a
+ * restarted node must come back at the same one (so must the Record-Route of its calls). Ports of
+ * the range that are busy when the cluster is made are skipped: the range lies inside Linux's
+ * ephemeral range, so any outgoing connection on the machine may hold one for a while.
+ *
+ * <p>The balancer's configuration comes from {@link #renderHaproxyConfig()}, the single seam for
+ * replacing it with the project's {@code dist/haproxy.cfg} once that exists: whatever it returns
+ * must bind the two frontend ports and name every node.
+ */
+public final class ClusterUnderTest implements AutoCloseable {
+    static final String DOMAIN = "cluster.test";
+    /** Debian's haproxy: missing, the test fails under CI=true and is skipped otherwise, like the other peers. */
+    static final PeerBinary HAPROXY = new PeerBinary("haproxy", "HAPROXY_BIN", "haproxy");
+
+    static final int PORTS = 40;
+
+    private final Path dir;
+    private final int httpFrontend;
+    private final int sipFrontend;
+    private final PostgresTestDatabase database;
+    private final String exchange;
+    private final List<NodeProcess> nodes = new ArrayList<>();
+    private Process haproxy;
+
+    /**
+     * Creates the database and names the exchange; starts nothing yet.
+     *
+     * @param dir        where the nodes' data directories, logs and the balancer's files go
+     * @param size       how many nodes
+     * @param base       first of {@value #PORTS} ports the caller owns on 127.0.0.1
+     * @param extraEnv   settings for every node over the cluster's own ({@code SWITCHBOARD_*})
+     * @param jvmOptions options for each node's JVM
+     */
+    public ClusterUnderTest(Path dir, int size, int base, Map<String, String> extraEnv, List<String> jvmOptions)
+            throws Exception {
+        this.dir = dir;
+        List<Integer> free = freePorts(base, 2 + 2 * size);
+        this.database = PostgresTestDatabase.create();
+        this.exchange = "sb_test_" + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
+        Map<String, String> env = new HashMap<>();
+        env.put("SWITCHBOARD_STORE_URL", database.settings().url());
+        env.put("SWITCHBOARD_STORE_USER", database.settings().user());
+        env.put("SWITCHBOARD_BUS_URL", "amqp://127.0.0.1:5672");
+        env.put("SWITCHBOARD_BUS_EXCHANGE", exchange);
+        // HAProxy takes a draining node out after two failed checks 500 ms apart: 3 s covers that
+        // with room for a late check on a loaded machine, and keeps a rolling restart short.
+        env.put("SWITCHBOARD_DRAIN_DELAY", "3s");
+        // test phones register without credentials, all from 127.0.0.1 through the balancer
+        env.put("SWITCHBOARD_TELEPHONY_AUTH", "false");
+        env.put("SWITCHBOARD_TELEPHONY_FLOOD_LIMIT", "0");
+        // test people are signed up in bulk from one address: cheap hashes, no per-address brake
+        env.put("SWITCHBOARD_AUTH_PASSWORD_HASH_MEMORY", "64");
+        env.put("SWITCHBOARD_AUTH_PASSWORD_HASH_ITERATIONS", "1");
+        env.put("SWITCHBOARD_AUTH_SIGN_IN_FAILURES_PER_ADDRESS", "1000000");
+        env.putAll(extraEnv);
+        httpFrontend = free.get(0);
+        sipFrontend = free.get(1);
+        for (int i = 0; i < size; i++) {
+            nodes.add(new NodeProcess("node" + i, dir, free.get(2 + 2 * i), free.get(3 + 2 * i), Map.copyOf(env), jvmOptions));
+        }
+    }
+
+    private static List<Integer> freePorts(int base, int count) {
+        List<Integer> free = new ArrayList<>();
+        for (int port = base; port < base + PORTS && free.size() < count; port++) {
+            try (ServerSocket probe = new ServerSocket()) {
+                probe.setReuseAddress(true);
+                probe.bind(new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), port), 1);
+                free.add(port);
+            } catch (IOException busy) {
+                // held by someone else now: the next one
+            }
+        }
+        if (free.size() < count) {
+            throw new IllegalStateException("only " + free.size() + " of " + count + " ports free in 127.0.0.1:"
+                    + base + "-" + (base + PORTS - 1));
+        }
+        return free;
+    }
+
+    /** Starts every node (the first alone: it migrates the store), then HAProxy. */
+    public void start(Duration readyWithin) throws Exception {
+        nodes.getFirst().start();
+        nodes.getFirst().awaitReady(readyWithin);
+        for (NodeProcess node : nodes.subList(1, nodes.size())) {
+            node.start();
+        }
+        for (NodeProcess node : nodes) {
+            node.awaitReady(readyWithin);
+        }
+        startHaproxy();
+    }
+
+    /**
+     * The balancer's configuration: HTTP (API and WebSocket streams) round robin over the nodes'
+     * HTTP ports, SIP over TCP round robin over their SIP ports, each server checked with
+     * {@code GET /readyz} every 500 ms (out after 2 failures, back after 2 successes). When a
+     * server is marked down its sessions are cut ({@code on-marked-down shutdown-sessions}), so a
+     * phone or a stream left on a draining node reconnects to a live one at once, as it would after
+     * a crash; {@code timeout tunnel} keeps idle streams and SIP connections open meanwhile.
+     */
+    public String renderHaproxyConfig() {
+        StringBuilder http = new StringBuilder();
+        StringBuilder sip = new StringBuilder();
+        for (NodeProcess node : nodes) {
+            http.append("    server ").append(node.name).append(" 127.0.0.1:").append(node.httpPort).append(" check\n");
+            sip.append("    server ").append(node.name).append(" 127.0.0.1:").append(node.sipPort)
+                    .append(" check port ").append(node.httpPort).append('\n');
+        }
+        return """
+                global
+                    maxconn 4000
+                defaults
+                    timeout connect 2s
+                    timeout client 60s
+                    timeout server 60s
+                    timeout tunnel 1h
+                    timeout check 2s
+                    retries 2
+                    option redispatch
+                    default-server inter 500ms fall 2 rise 2 on-marked-down shutdown-sessions
+                frontend http_in
+                    mode http
+                    bind 127.0.0.1:%d
+                    default_backend nodes_http
+                backend nodes_http
+                    mode http
+                    balance roundrobin
+                    option httpchk GET /readyz
+                    http-check expect status 200
+                %sfrontend sip_tcp_in
+                    mode tcp
+                    bind 127.0.0.1:%d
+                    default_backend nodes_sip_tcp
+                backend nodes_sip_tcp
+                    mode tcp
+                    balance roundrobin
+                    option httpchk GET /readyz
+                    http-check expect status 200
+                %s""".formatted(httpFrontendPort(), http, sipFrontendPort(), sip);
+    }
+
+    private void startHaproxy() throws Exception {
+        Path config = dir.resolve("haproxy.cfg");
+        Files.writeString(config, renderHaproxyConfig());
+        Process check = new ProcessBuilder(HAPROXY.path().toString(), "-c", "-f", config.toString())
+                .redirectErrorStream(true).start();
+        String checked = new String(check.getInputStream().readAllBytes());
+        if (!check.waitFor(30, TimeUnit.SECONDS) || check.exitValue() != 0) {
+            throw new AssertionError("haproxy -c refused the configuration:\n" + checked + "\n" + renderHaproxyConfig());
+        }
+        haproxy = new ProcessBuilder(HAPROXY.path().toString(), "-db", "-f", config.toString())
+                .redirectErrorStream(true).redirectOutput(dir.resolve("haproxy.log").toFile()).start();
+    }
+
+    public int httpFrontendPort() {
+        return httpFrontend;
+    }
+
+    public int sipFrontendPort() {
+        return sipFrontend;
+    }
+
+    public String baseUrl() {
+        return "http://127.0.0.1:" + httpFrontendPort();
+    }
+
+    public List<NodeProcess> nodes() {
+        return nodes;
+    }
+
+    public NodeProcess node(int i) {
+        return nodes.get(i);
+    }
+
+    /** The admin token the node that migrated the shared store wrote at its first start. */
+    public String adminToken() throws IOException {
+        for (NodeProcess node : nodes) {
+            Path token = node.dataDir().resolve("admin.token");
+            if (Files.exists(token)) {
+                return Files.readString(token).strip();
+            }
+        }
+        throw new IllegalStateException("no node wrote admin.token");
+    }
+
+    public String haproxyLog() {
+        try {
+            return Files.readString(dir.resolve("haproxy.log"));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** The last {@code lines} lines of every node's log file (all starts), for failure messages. */
+    public String logTails(int lines) {
+        StringBuilder out = new StringBuilder();
+        for (NodeProcess node : nodes) {
+            try {
+                List<String> all = Files.readAllLines(node.logFile());
+                out.append("--- ").append(node).append('\n')
+                        .append(String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()))).append('\n');
+            } catch (IOException e) {
+                out.append("--- ").append(node).append(": ").append(e).append('\n');
+            }
+        }
+        return out.toString();
+    }
+
+    @Override
+    public void close() throws Exception {
+        if (haproxy != null) {
+            haproxy.toHandle().destroyForcibly();
+            haproxy.waitFor(10, TimeUnit.SECONDS);
+        }
+        for (NodeProcess node : nodes) {
+            node.destroy();
+        }
+        try {
+            ConnectionFactory factory = new ConnectionFactory();
+            factory.setHost("127.0.0.1");
+            factory.setPort(5672);
+            factory.setConnectionTimeout(5000);
+            try (Connection c = factory.newConnection(); Channel ch = c.createChannel()) {
+                ch.exchangeDelete(exchange);
+            }
+        } finally {
+            database.close();
+        }
+    }
+}

@@ -1,0 +1,193 @@
+package io.switchboard.server.cluster;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.condition.EnabledIfEnvironmentVariable;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The benchmark behind {@code bench/failover.sh}, on the same harness as the failover tests. It is
+ * never part of the suite: the class name matches none of Surefire's test patterns, and it runs
+ * only when {@code SWITCHBOARD_BENCH=failover} (the script sets it and names the class with
+ * {@code -Dtest}). It prints its figures and writes them to {@code FAILOVER_OUT}.
+ *
+ * <p>Part 1, failover: a three-node cluster under the mixed load of the failover test; one node is
+ * killed with {@code kill -9}. Reported: time from the kill to the first success and to the last
+ * failure of chat sends through HAProxy, to the first resumed stream, to the re-registration of
+ * every phone the kill disconnected, and until every monitor was checked again; chat send latency
+ * p50/p99 before and after the kill; acknowledged, lost and duplicated messages.
+ *
+ * <p>Part 2, what the cluster costs: the same saturating load through HAProxy against one node and
+ * against three nodes sharing this machine — chat deliveries per second (senders without pause,
+ * every message fanned out to every reader's stream) and REGISTER per second over TCP (every phone
+ * re-registering without pause on its connection) — and the ratio three / one.
+ *
+ * <p>Settings (environment): {@code FAILOVER_PORT_BASE} (54100), {@code FAILOVER_BEFORE_SECONDS}
+ * and {@code FAILOVER_AFTER_SECONDS} (20, 30), {@code FAILOVER_COST_SECONDS} (20),
+ * {@code FAILOVER_MONITORS} (200), {@code FAILOVER_PHONES} (12), {@code FAILOVER_PARTS}
+ * ({@code failover,cost}), {@code FAILOVER_NODE_JVM} (node JVM options, space-separated).
+ */
+@EnabledIfEnvironmentVariable(named = "SWITCHBOARD_BENCH", matches = "failover")
+class FailoverBench {
+    private final int base = intEnv("FAILOVER_PORT_BASE", 54100);
+    private final int before = intEnv("FAILOVER_BEFORE_SECONDS", 20);
+    private final int after = intEnv("FAILOVER_AFTER_SECONDS", 30);
+    private final int costSeconds = intEnv("FAILOVER_COST_SECONDS", 20);
+    private final int monitorCount = intEnv("FAILOVER_MONITORS", 200);
+    private final int phoneCount = intEnv("FAILOVER_PHONES", 12);
+    private final String parts = System.getenv().getOrDefault("FAILOVER_PARTS", "failover,cost");
+    private final List<String> nodeJvm = List.of(System.getenv().getOrDefault("FAILOVER_NODE_JVM", "-Xmx512m").trim().split("\\s+"));
+    private final List<String> report = new ArrayList<>();
+
+    @TempDir
+    Path dir;
+
+    private static int intEnv(String name, int fallback) {
+        String value = System.getenv(name);
+        return value == null || value.isBlank() ? fallback : Integer.parseInt(value.trim());
+    }
+
+    private void say(String format, Object... args) {
+        String line = String.format(Locale.ROOT, format, args);
+        report.add(line);
+        System.out.println(line);
+    }
+
+    @Test
+    void failoverAndClusterCost() throws Exception {
+        ClusterUnderTest.HAPROXY.assumeAvailable();
+        say("# bench/failover.sh, %s, %d cores", Instant.now(), Runtime.getRuntime().availableProcessors());
+        try {
+            if (parts.contains("failover")) {
+                failover();
+            }
+            if (parts.contains("cost")) {
+                double[] one = cost(1);
+                double[] three = cost(3);
+                say("cost  chat deliveries/s: 1 node %.0f, 3 nodes %.0f, ratio %.2f", one[0], three[0], three[0] / one[0]);
+                say("cost  REGISTER/s over TCP through HAProxy: 1 node %.0f, 3 nodes %.0f, ratio %.2f", one[1], three[1],
+                        three[1] / one[1]);
+            }
+        } finally {
+            String out = System.getenv("FAILOVER_OUT");
+            if (out != null && !out.isBlank()) {
+                Files.write(Path.of(out), report);
+            }
+        }
+    }
+
+    private void failover() throws Exception {
+        Duration interval = Duration.ofSeconds(5);
+        try (ClusterUnderTest cluster = new ClusterUnderTest(dir.resolve("failover"), 3, base, Map.of(), nodeJvm);
+             MonitorLoad monitors = new MonitorLoad(interval);
+             ChatLoad chat = new ChatLoad(cluster.baseUrl());
+             SipLoad sip = new SipLoad(cluster.sipFrontendPort(), phoneCount)) {
+            cluster.start(Duration.ofSeconds(180));
+            monitors.create(cluster.baseUrl(), cluster.adminToken(), monitorCount);
+            chat.setUp(4, 6);
+            sip.register(Duration.ofSeconds(60));
+            monitors.awaitAllChecked(Duration.ofSeconds(60));
+            chat.startSending(Duration.ofMillis(50), Integer.MAX_VALUE);
+            sip.startCalling(Duration.ofMillis(200));
+            Thread.sleep(Duration.ofSeconds(before));
+
+            long killed = System.nanoTime();
+            chat.mark();
+            cluster.node(1).kill();
+            Thread.sleep(Duration.ofSeconds(after));
+            chat.stopSending();
+            sip.stopCalling();
+            chat.awaitReadersCaughtUp(Duration.ofSeconds(60));
+
+            List<ChatLoad.Acked> acked = chat.acked();
+            List<Long> failures = chat.failureTimes().stream().filter(t -> t > killed).toList();
+            double lastFailure = failures.isEmpty() ? 0 : (failures.getLast() - killed) / 1e6;
+            List<ClusterPhone> moved = sip.movedSince(killed);
+            double firstReg = -1;
+            double allReg = 0;
+            for (ClusterPhone phone : moved) {
+                long at = phone.registeredAfter(killed);
+                double ms = at < 0 ? Double.NaN : (at - killed) / 1e6;
+                firstReg = firstReg < 0 ? ms : Math.min(firstReg, ms);
+                allReg = Math.max(allReg, ms);
+            }
+            double firstCall = sip.calls().stream().filter(c -> c.startedNanos() > killed && c.succeeded())
+                    .mapToDouble(c -> (c.startedNanos() + c.setupNanos() - killed) / 1e6).min().orElse(-1);
+            ChatLoad.Losses losses = chat.losses();
+            say("failover  HTTP (chat send through HAProxy): first success %.0f ms after the kill, last failure %.0f ms after (%d failed attempts)",
+                    chat.msToFirstAck(), lastFailure, failures.size());
+            say("failover  stream resume: first stream synced again %.0f ms after the kill (%d reconnects)",
+                    chat.msToFirstResume(), chat.reconnects());
+            say("failover  SIP re-registration: %d phones moved, first re-registered %.0f ms, all %.0f ms after the kill;"
+                    + " first answered call %.0f ms after", moved.size(), firstReg, allReg, firstCall);
+            say("failover  monitors: every monitor checked again %.0f ms after the kill (interval %d s)",
+                    monitors.msUntilAllCheckedAfter(killed), interval.toSeconds());
+            say("failover  chat send latency before the kill p50 %.1f ms p99 %.1f ms; after p50 %.1f ms p99 %.1f ms",
+                    percentile(acked, killed, false, 50), percentile(acked, killed, false, 99),
+                    percentile(acked, killed, true, 50), percentile(acked, killed, true, 99));
+            say("failover  messages acknowledged %d, lost %d, duplicated %d", acked.size(), losses.lost(), losses.duplicated());
+        }
+    }
+
+    private static double percentile(List<ChatLoad.Acked> acked, long split, boolean afterSplit, int p) {
+        double[] ms = acked.stream().filter(a -> (a.sentNanos() > split) == afterSplit)
+                .mapToDouble(a -> a.latencyNanos() / 1e6).sorted().toArray();
+        if (ms.length == 0) {
+            return Double.NaN;
+        }
+        return ms[Math.min(ms.length - 1, (int) Math.ceil(p / 100.0 * ms.length) - 1)];
+    }
+
+    /** {deliveries/s, REGISTER/s} through HAProxy for a cluster of {@code size}. */
+    private double[] cost(int size) throws Exception {
+        try (ClusterUnderTest cluster = new ClusterUnderTest(dir.resolve("cost" + size), size, base, Map.of(), nodeJvm);
+             ChatLoad chat = new ChatLoad(cluster.baseUrl());
+             SipLoad sip = new SipLoad(cluster.sipFrontendPort(), phoneCount)) {
+            cluster.start(Duration.ofSeconds(180));
+            chat.setUp(8, 10);
+            chat.startSending(Duration.ZERO, Integer.MAX_VALUE);
+            Thread.sleep(Duration.ofSeconds(Math.max(5, costSeconds / 2))); // warm-up
+            long frames0 = chat.framesReceived();
+            long t0 = System.nanoTime();
+            Thread.sleep(Duration.ofSeconds(costSeconds));
+            double deliveries = (chat.framesReceived() - frames0) / ((System.nanoTime() - t0) / 1e9);
+            chat.stopSending();
+
+            sip.register(Duration.ofSeconds(60));
+            AtomicLong ok = new AtomicLong();
+            long warmEnd = System.nanoTime() + Duration.ofSeconds(Math.max(5, costSeconds / 2)).toNanos();
+            long end = warmEnd + Duration.ofSeconds(costSeconds).toNanos();
+            List<Thread> loops = new ArrayList<>();
+            for (ClusterPhone phone : sip.phones()) {
+                loops.add(Thread.ofVirtual().start(() -> {
+                    try {
+                        while (System.nanoTime() < end) {
+                            int status = phone.reRegister();
+                            long now = System.nanoTime();
+                            if (status == 200 && now > warmEnd && now < end) {
+                                ok.incrementAndGet();
+                            }
+                        }
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }));
+            }
+            for (Thread loop : loops) {
+                loop.join();
+            }
+            double registers = ok.get() / (double) costSeconds;
+            say("cost  %d node(s): chat deliveries/s %.0f (%d readers), REGISTER/s %.0f (%d phones)", size, deliveries, 10,
+                    registers, phoneCount);
+            return new double[] {deliveries, registers};
+        }
+    }
+}
