@@ -5,6 +5,7 @@ import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.ConnectionFactory;
 import io.switchboard.platform.store.PostgresTestDatabase;
 import io.switchboard.server.clients.PeerBinary;
+import io.switchboard.server.dist.DistFiles;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.ServerSocket;
@@ -45,6 +46,7 @@ public final class ClusterUnderTest implements AutoCloseable {
     private final Path dir;
     private final int httpFrontend;
     private final int sipFrontend;
+    private final int statsPort;
     private final PostgresTestDatabase database;
     private final String exchange;
     private final List<NodeProcess> nodes = new ArrayList<>();
@@ -62,7 +64,7 @@ public final class ClusterUnderTest implements AutoCloseable {
     public ClusterUnderTest(Path dir, int size, int base, Map<String, String> extraEnv, List<String> jvmOptions)
             throws Exception {
         this.dir = dir;
-        List<Integer> free = freePorts(base, 2 + 2 * size);
+        List<Integer> free = freePorts(base, 3 + 2 * size);
         this.database = PostgresTestDatabase.create();
         this.exchange = "sb_test_" + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
         Map<String, String> env = new HashMap<>();
@@ -83,6 +85,7 @@ public final class ClusterUnderTest implements AutoCloseable {
         env.putAll(extraEnv);
         httpFrontend = free.get(0);
         sipFrontend = free.get(1);
+        statsPort = free.get(2 + 2 * size);
         for (int i = 0; i < size; i++) {
             nodes.add(new NodeProcess("node" + i, dir, free.get(2 + 2 * i), free.get(3 + 2 * i), Map.copyOf(env), jvmOptions));
         }
@@ -120,14 +123,23 @@ public final class ClusterUnderTest implements AutoCloseable {
     }
 
     /**
-     * The balancer's configuration: HTTP (API and WebSocket streams) round robin over the nodes'
-     * HTTP ports, SIP over TCP round robin over their SIP ports, each server checked with
-     * {@code GET /readyz} every 500 ms (out after 2 failures, back after 2 successes). When a
-     * server is marked down its sessions are cut ({@code on-marked-down shutdown-sessions}), so a
-     * phone or a stream left on a draining node reconnects to a live one at once, as it would after
-     * a crash; {@code timeout tunnel} keeps idle streams and SIP connections open meanwhile.
+     * The balancer's configuration: the project's own {@code dist/haproxy.cfg}, so the file users
+     * copy is the one the failover tests run, with the test's addresses and ports put in (and
+     * nodes beyond the file's three added or its spare ones dropped). One change: checks every
+     * 500 ms instead of every second, so a draining node is out well inside the test's short drain
+     * delay and a rolling restart of three nodes stays short.
      */
     public String renderHaproxyConfig() {
+        String cfg;
+        try {
+            cfg = DistFiles.read("haproxy.cfg");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        cfg = DistFiles.replace(cfg, "    bind :80\n", "    bind 127.0.0.1:" + httpFrontendPort() + "\n");
+        cfg = DistFiles.replace(cfg, "    bind :5060\n", "    bind 127.0.0.1:" + sipFrontendPort() + "\n");
+        cfg = DistFiles.replace(cfg, "bind 127.0.0.1:8404", "bind 127.0.0.1:" + statsPort);
+        cfg = DistFiles.replace(cfg, "default-server inter 1s fall 2 rise 2", "default-server inter 500ms fall 2 rise 2");
         StringBuilder http = new StringBuilder();
         StringBuilder sip = new StringBuilder();
         for (NodeProcess node : nodes) {
@@ -135,37 +147,16 @@ public final class ClusterUnderTest implements AutoCloseable {
             sip.append("    server ").append(node.name).append(" 127.0.0.1:").append(node.sipPort)
                     .append(" check port ").append(node.httpPort).append('\n');
         }
-        return """
-                global
-                    maxconn 4000
-                defaults
-                    timeout connect 2s
-                    timeout client 60s
-                    timeout server 60s
-                    timeout tunnel 1h
-                    timeout check 2s
-                    retries 2
-                    option redispatch
-                    default-server inter 500ms fall 2 rise 2 on-marked-down shutdown-sessions
-                frontend http_in
-                    mode http
-                    bind 127.0.0.1:%d
-                    default_backend nodes_http
-                backend nodes_http
-                    mode http
-                    balance roundrobin
-                    option httpchk GET /readyz
-                    http-check expect status 200
-                %sfrontend sip_tcp_in
-                    mode tcp
-                    bind 127.0.0.1:%d
-                    default_backend nodes_sip_tcp
-                backend nodes_sip_tcp
-                    mode tcp
-                    balance roundrobin
-                    option httpchk GET /readyz
-                    http-check expect status 200
-                %s""".formatted(httpFrontendPort(), http, sipFrontendPort(), sip);
+        for (int i = 1; i <= 3; i++) {
+            cfg = DistFiles.dropLine(cfg, "server node" + i + " 10.0.0.1" + i + ":8080 check");
+            cfg = DistFiles.dropLine(cfg, "server node" + i + " 10.0.0.1" + i + ":5060 check");
+        }
+        // the dist file's backends end with their server lines: put the test's where they were
+        cfg = DistFiles.replace(cfg, "    default-server inter 500ms fall 2 rise 2\n",
+                "    default-server inter 500ms fall 2 rise 2\n" + http);
+        cfg = DistFiles.replace(cfg, "    default-server inter 500ms fall 2 rise 2 port 8080\n",
+                "    default-server inter 500ms fall 2 rise 2\n" + sip);
+        return cfg;
     }
 
     private void startHaproxy() throws Exception {
