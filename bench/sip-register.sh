@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Side-by-side REGISTER benchmark: Kamailio 5.6 (the baseline kit's config) against Switchboard,
-# both driven by SIPp 3.6.1 on loopback UDP. Run by hand; never part of the test suite.
+# both driven by SIPp 3.6.1 on loopback UDP, or with --transport tls by SIPp 3.7.3 with TLS
+# (bench/sipp-tls/fetch.sh) over TLS to Kamailio's tls module and Switchboard's tls listener, both
+# with the same certificate. Run by hand; never part of the test suite.
 #
 # For each scenario (noauth, auth) and target (kamailio, switchboard) it finds the highest rate
 # with zero failed registrations and zero retransmissions over fixed-length runs, and reports
@@ -14,12 +16,16 @@ BASELINE=$ROOT/bench/baseline
 
 usage() {
     cat <<EOF
-usage: bench/sip-register.sh [--quick] [--only kamailio|switchboard] [--scenario noauth|auth]
-                             [--duration SECONDS] [--max-probes N] [--rounds N] [--no-docs]
+usage: bench/sip-register.sh [--quick] [--only kamailio|switchboard] [--scenario S]
+                             [--transport udp|tls] [--duration SECONDS] [--max-probes N]
+                             [--rounds N] [--no-docs]
 
   --quick        10-second runs and at most 4 probes per scenario: a smoke check of the harness
   --only T       run one target only (kamailio or switchboard)
-  --scenario S   run one scenario only (noauth or auth)
+  --scenario S   run one scenario only: noauth or auth; with --transport tls also auth-newconn
+  --transport T  udp (default) or tls. tls runs auth (digest REGISTERs over one TLS connection,
+                 sipp -t l1) and auth-newconn (a new TLS connection, so a full handshake, for
+                 each registration: sipp -t ln; its clean rate is the handshakes per second)
   --duration S   seconds per probe run (default 25, --quick 10)
   --max-probes N most sipp runs per target and scenario (default 8, --quick 4)
   --rounds N     repeat the whole comparison N times, the targets taking turns to go first;
@@ -30,6 +36,9 @@ Environment (defaults): KAMAILIO_PORT (5060), SWITCHBOARD_PORT (5080), SWITCHBOA
 SIPP_PORT (6000), USERS (10000), WARM_UP_RATE (2000), KAMAILIO_CFG (bench/baseline/kamailio.cfg),
 START_KAMAILIO_NOAUTH (20000), START_KAMAILIO_AUTH (9000), START_SWITCHBOARD_NOAUTH (20000),
 START_SWITCHBOARD_AUTH (9000), SWITCHBOARD_START_TIMEOUT (300 s), BENCH_OUT (bench/out).
+With --transport tls: START_KAMAILIO_AUTH / START_SWITCHBOARD_AUTH (3000),
+START_KAMAILIO_AUTH_NEWCONN / START_SWITCHBOARD_AUTH_NEWCONN (500), SIPP_TLS_BIN (else
+bench/sipp-tls/fetch.sh provides one); BENCH_OUT defaults to bench/out/tls.
 EOF
 }
 
@@ -40,6 +49,7 @@ DURATION=""
 MAX_PROBES=""
 ROUNDS=1
 WRITE_DOCS=1
+TRANSPORT=udp
 ARGS=("$@")
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -49,6 +59,7 @@ while [[ $# -gt 0 ]]; do
         --duration) DURATION=${2:?}; shift ;;
         --max-probes) MAX_PROBES=${2:?}; shift ;;
         --rounds) ROUNDS=${2:?}; shift ;;
+        --transport) TRANSPORT=${2:?--transport needs udp or tls}; shift ;;
         --no-docs) WRITE_DOCS=0 ;;
         -h|--help) usage; exit 0 ;;
         *) echo "unknown option: $1" >&2; usage >&2; exit 2 ;;
@@ -56,7 +67,13 @@ while [[ $# -gt 0 ]]; do
     shift
 done
 case "$ONLY" in ""|kamailio|switchboard) ;; *) echo "--only: kamailio or switchboard" >&2; exit 2 ;; esac
-case "$ONLY_SCENARIO" in ""|noauth|auth) ;; *) echo "--scenario: noauth or auth" >&2; exit 2 ;; esac
+case "$TRANSPORT" in udp|tls) ;; *) echo "--transport: udp or tls" >&2; exit 2 ;; esac
+case "$ONLY_SCENARIO" in
+    ""|noauth|auth) ;;
+    auth-newconn) [[ $TRANSPORT == tls ]] || { echo "--scenario auth-newconn needs --transport tls" >&2; exit 2; } ;;
+    *) echo "--scenario: noauth, auth or (tls) auth-newconn" >&2; exit 2 ;;
+esac
+[[ $TRANSPORT == tls && -z ${BENCH_OUT:-} ]] && OUT=$ROOT/bench/out/tls
 if [[ $QUICK == 1 ]]; then
     DURATION=${DURATION:-10}
     MAX_PROBES=${MAX_PROBES:-4}
@@ -83,6 +100,7 @@ WARM_UP_RATE=${WARM_UP_RATE:-2000}
 TARGETS=(kamailio switchboard)
 [[ -n $ONLY ]] && TARGETS=("$ONLY")
 SCENARIOS=(noauth auth)
+[[ $TRANSPORT == tls ]] && SCENARIOS=(auth auth-newconn)
 [[ -n $ONLY_SCENARIO ]] && SCENARIOS=("$ONLY_SCENARIO")
 
 # shellcheck source=bench/lib.sh
@@ -96,6 +114,49 @@ trap 'log "interrupted"; exit 130' INT TERM
 CLK_TCK=$(getconf CLK_TCK)
 
 KAMAILIO_BIN=$(command -v kamailio || echo /usr/sbin/kamailio)
+
+# ------------------------------------------------------------------ TLS: sipp, certificates
+SIPP_EXEC=sipp
+SIPP_TRANSPORT=()   # sipp's -t and TLS flags for a scenario (sipp_transport SCENARIO)
+TLS_DIR=$OUT/certs
+if [[ $TRANSPORT == tls ]]; then
+    if [[ -n ${SIPP_TLS_BIN:-} ]]; then
+        SIPP_EXEC=$SIPP_TLS_BIN
+    else
+        SIPP_EXEC=$("$ROOT/bench/sipp-tls/fetch.sh") || die "no SIPp with TLS (bench/sipp-tls/fetch.sh failed)"
+    fi
+    version=$("$SIPP_EXEC" -v 2>&1 || true)
+    [[ $version == *-TLS* ]] || die "$SIPP_EXEC is not built with TLS: $(grep -o 'SIPp v[^ ]*' <<<"$version")"
+fi
+
+# make_certificates: a test CA and a server certificate for localhost and 127.0.0.1 (EC P-256, the
+# usual ACME choice), shared by both servers; SIPp presents the same pair as its own certificate
+# (3.7 loads one in client mode too; neither server asks for it)
+make_certificates() {
+    [[ -f $TLS_DIR/server.crt && -f $TLS_DIR/server.key ]] && return 0
+    mkdir -p "$TLS_DIR"
+    log "writing a test CA and a server certificate to $TLS_DIR"
+    (cd "$TLS_DIR" &&
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -subj "/CN=Bench TLS CA" \
+            -keyout ca.key -out ca.crt 2>/dev/null &&
+        openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost \
+            -keyout server.key -out server.csr 2>/dev/null &&
+        printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >server.ext &&
+        openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 30 \
+            -extfile server.ext -out server.crt 2>/dev/null) || die "openssl could not make the test certificates"
+}
+
+sipp_transport() {  # sipp_transport SCENARIO: sets SIPP_TRANSPORT
+    SIPP_TRANSPORT=()
+    [[ $TRANSPORT == tls ]] || return 0
+    local mode=l1
+    [[ $1 == auth-newconn ]] && mode=ln
+    SIPP_TRANSPORT=(-t "$mode" -tls_cert "$TLS_DIR/server.crt" -tls_key "$TLS_DIR/server.key")
+}
+
+listening() {  # listening PORT: the server's SIP socket is bound (UDP, or TCP for TLS)
+    if [[ $TRANSPORT == tls ]]; then ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; else udp_listening "$1"; fi
+}
 
 # ------------------------------------------------------------------ 2. users
 make_users() {
@@ -124,17 +185,26 @@ start_kamailio() {  # start_kamailio noauth|auth
     sed -e "s/127\.0\.0\.1:5060/127.0.0.1:$KAMAILIO_PORT/g" \
         -e "s#unix:/tmp/kamailio_ctl#unix:$OUT/kamailio_ctl#" \
         "$KAMAILIO_CFG" >"$cfg"
+    if [[ $TRANSPORT == tls ]]; then
+        # the same configuration on a TLS listener: tcp on, the tls module with the bench certificate
+        sed -i -e "s#^listen=udp:127\.0\.0\.1:$KAMAILIO_PORT#listen=tls:127.0.0.1:$KAMAILIO_PORT#" \
+            -e 's/^disable_tcp=yes/disable_tcp=no\nenable_tls=yes\ntcp_children=4\ntcp_max_connections=20000\ntls_max_connections=20000/' \
+            -e 's/^loadmodule "kex.so"/loadmodule "tls.so"\nloadmodule "kex.so"/' "$cfg"
+        printf 'modparam("tls", "config", "%s")\n' "$OUT/kamailio-tls.cfg" >>"$cfg"
+        printf '[server:default]\nmethod = TLSv1.2+\nverify_certificate = no\nrequire_certificate = no\nprivate_key = %s\ncertificate = %s\n' \
+            "$TLS_DIR/server.key" "$TLS_DIR/server.crt" >"$OUT/kamailio-tls.cfg"
+    fi
     local defs=()
-    [[ $scenario == auth ]] && defs=(-A WITH_AUTH)
+    [[ $scenario == auth* ]] && defs=(-A WITH_AUTH)
     "$KAMAILIO_BIN" -f "$cfg" -c "${defs[@]}" >"$OUT/kamailio-check.log" 2>&1 ||
         die "kamailio rejects $cfg: $(tail -3 "$OUT/kamailio-check.log")"
-    log "starting kamailio ($scenario) on udp:127.0.0.1:$KAMAILIO_PORT"
+    log "starting kamailio ($scenario) on $TRANSPORT:127.0.0.1:$KAMAILIO_PORT"
     "$KAMAILIO_BIN" -f "$cfg" -DD -E -m 1024 -M 8 "${defs[@]}" >"$OUT/kamailio-$scenario.log" 2>&1 &
     SERVER_PID=$!
     STARTED_PIDS+=("$SERVER_PID")
     local i
     for ((i = 0; i < 100; i++)); do
-        udp_listening "$KAMAILIO_PORT" && { sleep 1; return 0; }
+        listening "$KAMAILIO_PORT" && { sleep 1; return 0; }
         kill -0 "$SERVER_PID" 2>/dev/null || die "kamailio exited: $(tail -5 "$OUT/kamailio-$scenario.log")"
         sleep 0.1
     done
@@ -161,10 +231,17 @@ start_switchboard() {  # start_switchboard noauth|auth
     [[ $scenario == noauth ]] && auth=false
     printf 'telephony:\n  auth: %s\n  floodLimit: 0\n' "$auth" >"$OUT/switchboard-$scenario.yaml"
     local config=(--config "$OUT/switchboard-$scenario.yaml")
-    log "starting switchboard ($scenario) on udp:127.0.0.1:$SWITCHBOARD_PORT, http 127.0.0.1:$SWITCHBOARD_HTTP"
+    local tls_env=()
+    if [[ $TRANSPORT == tls ]]; then
+        tls_env=(SWITCHBOARD_TLS_CERTIFICATE="$TLS_DIR/server.crt" SWITCHBOARD_TLS_KEY="$TLS_DIR/server.key")
+        # connection limits like Kamailio's above: all the load comes from one address, and
+        # auth-newconn leaves many connections closing
+        printf '  maxConnections: 20000\n  maxConnectionsPerAddress: 20000\n' >>"$OUT/switchboard-$scenario.yaml"
+    fi
+    log "starting switchboard ($scenario) on $TRANSPORT:127.0.0.1:$SWITCHBOARD_PORT, http 127.0.0.1:$SWITCHBOARD_HTTP"
     # shellcheck disable=SC2086  # SWITCHBOARD_RUN_ARGS: extra flags, split on purpose
-    without_bench_env SWITCHBOARD_TELEPHONY_DIGEST_ALGORITHMS=MD5 \
-        "$ROOT/switchboard" run --data-dir "$data" --sip "udp:127.0.0.1:$SWITCHBOARD_PORT" \
+    without_bench_env SWITCHBOARD_TELEPHONY_DIGEST_ALGORITHMS=MD5 "${tls_env[@]}" \
+        "$ROOT/switchboard" run --data-dir "$data" --sip "$TRANSPORT:127.0.0.1:$SWITCHBOARD_PORT" \
         --http "127.0.0.1:$SWITCHBOARD_HTTP" "${config[@]}" ${SWITCHBOARD_RUN_ARGS:-} \
         >"$OUT/switchboard-$scenario.log" 2>&1 &
     SERVER_PID=$!
@@ -172,7 +249,7 @@ start_switchboard() {  # start_switchboard noauth|auth
     local deadline=$((SECONDS + SWITCHBOARD_START_TIMEOUT))
     while ((SECONDS < deadline)); do
         kill -0 "$SERVER_PID" 2>/dev/null || die "switchboard exited: $(tail -5 "$OUT/switchboard-$scenario.log")"
-        if http_ok "http://127.0.0.1:$SWITCHBOARD_HTTP/readyz" && udp_listening "$SWITCHBOARD_PORT"; then
+        if http_ok "http://127.0.0.1:$SWITCHBOARD_HTTP/readyz" && listening "$SWITCHBOARD_PORT"; then
             sleep 1
             return 0
         fi
@@ -186,12 +263,13 @@ start_switchboard() {  # start_switchboard noauth|auth
 # refreshing them; without this the first probe measures the cold start, not the steady state.
 warm_up() {
     local target=$1 scenario=$2 port=$3
-    local dir="$OUT/$target-$scenario/warm-up"
+    local dir="$OUT/$target-$scenario/warm-up" kind=${scenario%-newconn}
     rm -rf "$dir"
     mkdir -p "$dir"
-    cp "$BASELINE/reg_$scenario.xml" "$dir/"
-    run_sipp "$dir" $((USERS / WARM_UP_RATE + 70)) "127.0.0.1:$port" -sf "reg_$scenario.xml" \
-        -inf "$OUT/users_$scenario.csv" -i 127.0.0.1 -p "$SIPP_PORT" -ci 127.0.0.1 -mi 127.0.0.1 \
+    cp "$BASELINE/reg_$kind.xml" "$dir/"
+    sipp_transport "$scenario"
+    run_sipp "$dir" $((USERS / WARM_UP_RATE + 70)) "127.0.0.1:$port" -sf "reg_$kind.xml" "${SIPP_TRANSPORT[@]}" \
+        -inf "$OUT/users_$kind.csv" -i 127.0.0.1 -p "$SIPP_PORT" -ci 127.0.0.1 -mi 127.0.0.1 \
         -r "$WARM_UP_RATE" -m "$USERS" -l 15000 -buff_size 4194304 -nostdin \
         -trace_stat -stf stat.csv -fd 1 -trace_err -error_file errors.log \
         -recv_timeout 10000 -timeout $((USERS / WARM_UP_RATE + 60))s
@@ -210,14 +288,16 @@ probe() {
     local target=$1 scenario=$2 port=$3 rate=$4
     local dir="$OUT/$target-$scenario/rate-$rate"
     local calls=$((rate * DURATION))
-    local csv="$OUT/users_$scenario.csv" sf="$BASELINE/reg_$scenario.xml"
+    local kind=${scenario%-newconn}
+    local csv="$OUT/users_$kind.csv" sf="$BASELINE/reg_$kind.xml"
     rm -rf "$dir"
     mkdir -p "$dir"
     cp "$sf" "$dir/"
+    sipp_transport "$scenario"
     local t0 t1 c0 c1 rc=0
     t0=$(date +%s.%N)
     c0=$(tree_ticks "$SERVER_PID")
-    run_sipp "$dir" $((DURATION + 60)) "127.0.0.1:$port" -sf "reg_$scenario.xml" \
+    run_sipp "$dir" $((DURATION + 60)) "127.0.0.1:$port" -sf "reg_$kind.xml" "${SIPP_TRANSPORT[@]}" \
         -inf "$csv" -i 127.0.0.1 -p "$SIPP_PORT" -ci 127.0.0.1 -mi 127.0.0.1 \
         -r "$rate" -m "$calls" -l 15000 -buff_size 4194304 -nostdin \
         -trace_stat -stf stat.csv -fd 1 -trace_err -error_file errors.log \
@@ -304,6 +384,7 @@ find_rate() {
 mkdir -p "$OUT"
 install_packages
 make_users
+[[ $TRANSPORT == tls ]] && make_certificates
 port_free "$SIPP_PORT" || die "port $SIPP_PORT for sipp is in use (another sipp? set SIPP_PORT): $(ss -Hlunp "sport = :$SIPP_PORT" | head -1)"
 printf 'time\tround\ttarget\tscenario\trate\tpass\tok\tfailed\tretrans\tcps\tp50_ms\tp99_ms\tserver_cpu_pct\tsipp_cpu_pct\n' >"$OUT/probes.tsv"
 
@@ -333,8 +414,13 @@ for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
         warm_up "$target" "$scenario" "$port"
         sleep "$COOLDOWN"
         var="START_${target^^}_${scenario^^}"
+        var=${var//-/_}
         default_start=20000
         [[ $scenario == auth ]] && default_start=9000
+        if [[ $TRANSPORT == tls ]]; then
+            default_start=3000
+            [[ $scenario == auth-newconn ]] && default_start=500
+        fi
         start=${!var:-$default_start}
         # later rounds start where the previous round of this target ended: fewer probes
         prev=$(field "$target" "$scenario" 1)
@@ -348,7 +434,15 @@ for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
 done
 
 # ------------------------------------------------------------------ 5. report
-label() { [[ $1 == noauth ]] && echo "REGISTER, no auth" || echo "REGISTER, digest auth (401 then 200)"; }
+label() {
+    local t=""
+    [[ $TRANSPORT == tls ]] && t=" over TLS"
+    case "$1" in
+        noauth) echo "REGISTER$t, no auth" ;;
+        auth) echo "REGISTER$t, digest auth (401 then 200)${t:+, one connection}" ;;
+        auth-newconn) echo "REGISTER over TLS, digest auth, a new connection (full handshake) each: handshakes/s" ;;
+    esac
+}
 cell() {  # rate, or "-" if not run, "none" if no rate passed
     local r; r=$(field "$1" "$2" 1)
     if [[ $r == - ]]; then echo -; elif [[ $r == 0 ]]; then echo "none clean"; else echo "$r/s"; fi
@@ -397,6 +491,7 @@ if [[ $WRITE_DOCS == 1 ]]; then
     kind="${DURATION}-second runs, at most $MAX_PROBES probes per target and scenario"
     ((ROUNDS > 1)) && kind="$kind, $ROUNDS rounds"
     title="SIP REGISTER, side by side"
+    [[ $TRANSPORT == tls ]] && title="SIP REGISTER over TLS, side by side"
     [[ $QUICK == 1 ]] && title="$title: harness smoke check (--quick), not a result"
     {
         echo
@@ -404,7 +499,7 @@ if [[ $WRITE_DOCS == 1 ]]; then
         echo
         echo "Command: \`bench/sip-register.sh${ARGS[*]:+ ${ARGS[*]}}\` ($kind)."
         echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), Linux $(uname -r);" \
-            "$(sipp -v 2>/dev/null | grep -o 'SIPp v[0-9.]*' | head -1), $("$KAMAILIO_BIN" -v 2>/dev/null | head -1 | sed -e 's/^version: //' -e 's/ *$//' || true);" \
+            "$("$SIPP_EXEC" -v 2>/dev/null | grep -o 'SIPp v[0-9.]*' | head -1), $("$KAMAILIO_BIN" -v 2>/dev/null | head -1 | sed -e 's/^version: //' -e 's/ *$//' || true);" \
             "Switchboard $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '(no git)')."
         echo
         echo "$TABLE"
