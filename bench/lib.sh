@@ -159,14 +159,14 @@ percentiles() {  # percentiles RTT_CSV: "p50 p99" in ms over every response time
         }'
 }
 
-# run_sipp DIR LIMIT_SECONDS SIPP_ARGS...: sipp ($SIPP_EXEC, default sipp) in DIR under `timeout`, as a background job this
+# run_sipp DIR LIMIT_SECONDS SIPP_ARGS...: sipp in DIR under `timeout`, as a background job this
 # script waits for (so Ctrl-C or SIGTERM reaches the trap at once and the cleanup kills it by PID).
 # Sets SIPP_RC and SIPP_CPU_S (sipp's user+sys seconds, from this shell's children rusage).
 run_sipp() {
     local dir=$1 limit=$2
     shift 2
     times >"$dir/.times0"
-    (cd "$dir" && exec timeout -k 5 "$limit" "${SIPP_EXEC:-sipp}" "$@" >sipp.out 2>&1) &
+    (cd "$dir" && exec timeout -k 5 "$limit" sipp "$@" >sipp.out 2>&1) &
     local pid=$!
     STARTED_PIDS+=("$pid")
     SIPP_RC=0

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Side-by-side REGISTER benchmark: Kamailio 5.6 (the baseline kit's config) against Switchboard,
-# both driven by SIPp 3.6.1 on loopback UDP, or with --transport tls by SIPp 3.7.3 with TLS
-# (bench/sipp-tls/fetch.sh) over TLS to Kamailio's tls module and Switchboard's tls listener, both
-# with the same certificate. Run by hand; never part of the test suite.
+# both driven by SIPp 3.6.1 on loopback UDP, or with --transport tls by bench/tls/RegisterLoad.java
+# (SIPp here has no working TLS: see that file) over TLS to Kamailio's tls module and Switchboard's
+# tls listener, both with the same certificate. Run by hand; never part of the test suite.
 #
 # For each scenario (noauth, auth) and target (kamailio, switchboard) it finds the highest rate
 # with zero failed registrations and zero retransmissions over fixed-length runs, and reports
@@ -23,9 +23,10 @@ usage: bench/sip-register.sh [--quick] [--only kamailio|switchboard] [--scenario
   --quick        10-second runs and at most 4 probes per scenario: a smoke check of the harness
   --only T       run one target only (kamailio or switchboard)
   --scenario S   run one scenario only: noauth or auth; with --transport tls also auth-newconn
-  --transport T  udp (default) or tls. tls runs auth (digest REGISTERs over one TLS connection,
-                 sipp -t l1) and auth-newconn (a new TLS connection, so a full handshake, for
-                 each registration: sipp -t ln; its clean rate is the handshakes per second)
+  --transport T  udp (default) or tls. tls runs auth (digest REGISTERs over TLS_CONNECTIONS
+                 kept-open TLS connections) and auth-newconn (a new TLS connection, so a full
+                 handshake, for each registration: its clean rate is the handshakes per second),
+                 both with bench/tls/RegisterLoad.java instead of SIPp
   --duration S   seconds per probe run (default 25, --quick 10)
   --max-probes N most sipp runs per target and scenario (default 8, --quick 4)
   --rounds N     repeat the whole comparison N times, the targets taking turns to go first;
@@ -37,8 +38,9 @@ SIPP_PORT (6000), USERS (10000), WARM_UP_RATE (2000), KAMAILIO_CFG (bench/baseli
 START_KAMAILIO_NOAUTH (20000), START_KAMAILIO_AUTH (9000), START_SWITCHBOARD_NOAUTH (20000),
 START_SWITCHBOARD_AUTH (9000), SWITCHBOARD_START_TIMEOUT (300 s), BENCH_OUT (bench/out).
 With --transport tls: START_KAMAILIO_AUTH / START_SWITCHBOARD_AUTH (3000),
-START_KAMAILIO_AUTH_NEWCONN / START_SWITCHBOARD_AUTH_NEWCONN (500), SIPP_TLS_BIN (else
-bench/sipp-tls/fetch.sh provides one); BENCH_OUT defaults to bench/out/tls.
+START_KAMAILIO_AUTH_NEWCONN / START_SWITCHBOARD_AUTH_NEWCONN (500), TLS_CONNECTIONS (20),
+TLS_MAX_P99_MS (500: a probe whose p99 is above fails, as SIPp's 500 ms retransmission timer
+fails a UDP probe); BENCH_OUT defaults to bench/out/tls.
 EOF
 }
 
@@ -115,23 +117,20 @@ CLK_TCK=$(getconf CLK_TCK)
 
 KAMAILIO_BIN=$(command -v kamailio || echo /usr/sbin/kamailio)
 
-# ------------------------------------------------------------------ TLS: sipp, certificates
-SIPP_EXEC=sipp
-SIPP_TRANSPORT=()   # sipp's -t and TLS flags for a scenario (sipp_transport SCENARIO)
+# ------------------------------------------------------------------ TLS: load generator, certificates
 TLS_DIR=$OUT/certs
+TLS_CONNECTIONS=${TLS_CONNECTIONS:-20}
+TLS_MAX_P99_MS=${TLS_MAX_P99_MS:-500}
+LOAD_CLASSES=$OUT/load-classes
 if [[ $TRANSPORT == tls ]]; then
-    if [[ -n ${SIPP_TLS_BIN:-} ]]; then
-        SIPP_EXEC=$SIPP_TLS_BIN
-    else
-        SIPP_EXEC=$("$ROOT/bench/sipp-tls/fetch.sh") || die "no SIPp with TLS (bench/sipp-tls/fetch.sh failed)"
-    fi
-    version=$("$SIPP_EXEC" -v 2>&1 || true)
-    [[ $version == *-TLS* ]] || die "$SIPP_EXEC is not built with TLS: $(grep -o 'SIPp v[^ ]*' <<<"$version")"
+    JAVA_DIR=${JAVA_HOME:-$("$ROOT/switchboard" jdk 2>/dev/null || true)}
+    [[ -x $JAVA_DIR/bin/javac ]] || die "no JDK for bench/tls/RegisterLoad.java (set JAVA_HOME; ./switchboard jdk finds none)"
+    mkdir -p "$LOAD_CLASSES"
+    "$JAVA_DIR/bin/javac" -d "$LOAD_CLASSES" "$ROOT/bench/tls/RegisterLoad.java" || die "bench/tls/RegisterLoad.java does not compile"
 fi
 
 # make_certificates: a test CA and a server certificate for localhost and 127.0.0.1 (EC P-256, the
-# usual ACME choice), shared by both servers; SIPp presents the same pair as its own certificate
-# (3.7 loads one in client mode too; neither server asks for it)
+# usual ACME choice), shared by both servers; the load generator verifies it against the CA
 make_certificates() {
     [[ -f $TLS_DIR/server.crt && -f $TLS_DIR/server.key ]] && return 0
     mkdir -p "$TLS_DIR"
@@ -146,13 +145,32 @@ make_certificates() {
             -extfile server.ext -out server.crt 2>/dev/null) || die "openssl could not make the test certificates"
 }
 
-sipp_transport() {  # sipp_transport SCENARIO: sets SIPP_TRANSPORT
-    SIPP_TRANSPORT=()
-    [[ $TRANSPORT == tls ]] || return 0
-    local mode=l1
-    [[ $1 == auth-newconn ]] && mode=ln
-    SIPP_TRANSPORT=(-t "$mode" -tls_cert "$TLS_DIR/server.crt" -tls_key "$TLS_DIR/server.key")
+# run_load DIR LIMIT_SECONDS ARGS...: the TLS load generator, like run_sipp (sets SIPP_RC, SIPP_CPU_S)
+run_load() {
+    local dir=$1 limit=$2
+    shift 2
+    times >"$dir/.times0"
+    (cd "$dir" && exec timeout -k 5 "$limit" "$JAVA_DIR/bin/java" -XX:+UseSerialGC -cp "$LOAD_CLASSES" RegisterLoad \
+        --ca "$TLS_DIR/ca.crt" --users "$USERS" "$@" >load.out 2>&1) &
+    local pid=$!
+    STARTED_PIDS+=("$pid")
+    SIPP_RC=0
+    wait "$pid" || SIPP_RC=$?
+    forget_pid "$pid"
+    times >"$dir/.times1"
+    SIPP_CPU_S=$(awk 'function sec(t) { split(t, a, "m"); sub("s", "", a[2]); return a[1] * 60 + a[2] }
+                      FNR == 2 { c[FILENAME] = sec($1) + sec($2) }
+                      END { printf "%.2f", c[ARGV[2]] - c[ARGV[1]] }' "$dir/.times0" "$dir/.times1")
+    rm -f "$dir/.times0" "$dir/.times1"
 }
+
+load_field() {  # load_field DIR KEY: a key=value figure from the generator's summary line
+    local v
+    v=$(grep -m1 '^mode=' "$1/load.out" 2>/dev/null | tr ' ' '\n' | sed -n "s/^$2=//p")
+    echo "${v:--1}"
+}
+
+load_mode() { [[ $1 == auth-newconn ]] && echo newconn || echo reuse; }
 
 listening() {  # listening PORT: the server's SIP socket is bound (UDP, or TCP for TLS)
     if [[ $TRANSPORT == tls ]]; then ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; else udp_listening "$1"; fi
@@ -263,13 +281,23 @@ start_switchboard() {  # start_switchboard noauth|auth
 # refreshing them; without this the first probe measures the cold start, not the steady state.
 warm_up() {
     local target=$1 scenario=$2 port=$3
-    local dir="$OUT/$target-$scenario/warm-up" kind=${scenario%-newconn}
+    local dir="$OUT/$target-$scenario/warm-up"
     rm -rf "$dir"
     mkdir -p "$dir"
-    cp "$BASELINE/reg_$kind.xml" "$dir/"
-    sipp_transport "$scenario"
-    run_sipp "$dir" $((USERS / WARM_UP_RATE + 70)) "127.0.0.1:$port" -sf "reg_$kind.xml" "${SIPP_TRANSPORT[@]}" \
-        -inf "$OUT/users_$kind.csv" -i 127.0.0.1 -p "$SIPP_PORT" -ci 127.0.0.1 -mi 127.0.0.1 \
+    if [[ $TRANSPORT == tls ]]; then
+        local seconds=$(((USERS + WARM_UP_RATE - 1) / WARM_UP_RATE))
+        run_load "$dir" $((seconds + 70)) --target "127.0.0.1:$port" --rate "$WARM_UP_RATE" --duration "$seconds" \
+            --mode reuse --connections "$TLS_CONNECTIONS"
+        if [[ $SIPP_RC -eq 0 ]]; then
+            log "  warm-up: $(load_field "$dir" ok) registrations over TLS at ${WARM_UP_RATE}/s"
+        else
+            log "  warm-up: exit $SIPP_RC, $(load_field "$dir" ok) of $(load_field "$dir" total) registered (see $dir); probing anyway"
+        fi
+        return 0
+    fi
+    cp "$BASELINE/reg_$scenario.xml" "$dir/"
+    run_sipp "$dir" $((USERS / WARM_UP_RATE + 70)) "127.0.0.1:$port" -sf "reg_$scenario.xml" \
+        -inf "$OUT/users_$scenario.csv" -i 127.0.0.1 -p "$SIPP_PORT" -ci 127.0.0.1 -mi 127.0.0.1 \
         -r "$WARM_UP_RATE" -m "$USERS" -l 15000 -buff_size 4194304 -nostdin \
         -trace_stat -stf stat.csv -fd 1 -trace_err -error_file errors.log \
         -recv_timeout 10000 -timeout $((USERS / WARM_UP_RATE + 60))s
@@ -288,29 +316,50 @@ probe() {
     local target=$1 scenario=$2 port=$3 rate=$4
     local dir="$OUT/$target-$scenario/rate-$rate"
     local calls=$((rate * DURATION))
-    local kind=${scenario%-newconn}
-    local csv="$OUT/users_$kind.csv" sf="$BASELINE/reg_$kind.xml"
+    local csv="$OUT/users_$scenario.csv" sf="$BASELINE/reg_$scenario.xml"
     rm -rf "$dir"
     mkdir -p "$dir"
-    cp "$sf" "$dir/"
-    sipp_transport "$scenario"
     local t0 t1 c0 c1 rc=0
+    if [[ $TRANSPORT == tls ]]; then
+        t0=$(date +%s.%N)
+        c0=$(tree_ticks "$SERVER_PID")
+        run_load "$dir" $((DURATION + 60)) --target "127.0.0.1:$port" --rate "$rate" --duration "$DURATION" \
+            --mode "$(load_mode "$scenario")" --connections "$TLS_CONNECTIONS"
+        probe_result "$target" "$scenario" "$rate" "$calls" "$t0" "$c0"
+        return 0
+    fi
+    cp "$sf" "$dir/"
     t0=$(date +%s.%N)
     c0=$(tree_ticks "$SERVER_PID")
-    run_sipp "$dir" $((DURATION + 60)) "127.0.0.1:$port" -sf "reg_$kind.xml" "${SIPP_TRANSPORT[@]}" \
+    run_sipp "$dir" $((DURATION + 60)) "127.0.0.1:$port" -sf "reg_$scenario.xml" \
         -inf "$csv" -i 127.0.0.1 -p "$SIPP_PORT" -ci 127.0.0.1 -mi 127.0.0.1 \
         -r "$rate" -m "$calls" -l 15000 -buff_size 4194304 -nostdin \
         -trace_stat -stf stat.csv -fd 1 -trace_err -error_file errors.log \
         -trace_screen -screen_file screen.log -trace_rtt -rtt_freq 1 \
         -recv_timeout 10000 -timeout $((DURATION + 45))s
-    rc=$SIPP_RC
+    probe_result "$target" "$scenario" "$rate" "$calls" "$t0" "$c0"
+}
+
+# probe_result TARGET SCENARIO RATE CALLS T0 C0: reads the probe's outcome (SIPp's or the TLS load
+# generator's files in $dir) into the P_* variables, records it in probes.tsv and logs it
+probe_result() {
+    local target=$1 scenario=$2 rate=$3 calls=$4 t0=$5 c0=$6
+    local rc=$SIPP_RC c1 t1
     c1=$(tree_ticks "$SERVER_PID")
     t1=$(date +%s.%N)
     local wall
     wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
     P_CPU=$(awk -v d=$((c1 - c0)) -v hz="$CLK_TCK" -v w="$wall" 'BEGIN { printf "%.0f", d / hz / w * 100 }')
     P_SIPP_CPU=$(awk -v c="$SIPP_CPU_S" -v w="$wall" 'BEGIN { printf "%.0f", c / w * 100 }')
-    if [[ -f $dir/stat.csv ]]; then
+    local rtt=""
+    if [[ $TRANSPORT == tls ]]; then
+        P_OK=$(load_field "$dir" ok)
+        P_FAILED=$(load_field "$dir" failed)
+        P_RETRANS=0     # none over TLS: a slow server shows in p99 (checked below) instead
+        P_CPS=$(load_field "$dir" offered_rate)
+        P_P50=$(load_field "$dir" p50_ms)
+        P_P99=$(load_field "$dir" p99_ms)
+    elif [[ -f $dir/stat.csv ]]; then
         P_OK=$(stat_col "$dir/stat.csv" 'SuccessfulCall(C)')
         P_FAILED=$(stat_col "$dir/stat.csv" 'FailedCall(C)')
         P_RETRANS=$(stat_col "$dir/stat.csv" 'Retransmissions(C)')
@@ -318,13 +367,14 @@ probe() {
     else
         P_OK=-1 P_FAILED=-1 P_RETRANS=-1 P_CPS=0
     fi
-    local rtt
-    rtt=$(find "$dir" -maxdepth 1 -name '*_rtt.csv' | head -1)
-    if [[ -n $rtt ]]; then read -r P_P50 P_P99 < <(percentiles "$rtt"); else P_P50=- P_P99=-; fi
+    if [[ $TRANSPORT != tls ]]; then
+        rtt=$(find "$dir" -maxdepth 1 -name '*_rtt.csv' | head -1)
+        if [[ -n $rtt ]]; then read -r P_P50 P_P99 < <(percentiles "$rtt"); else P_P50=- P_P99=-; fi
+    fi
     P_PASS=0
     P_REASON=""
     if [[ $rc -ne 0 ]]; then
-        P_REASON="sipp exit $rc"
+        P_REASON="$([[ $TRANSPORT == tls ]] && echo "load generator" || echo sipp) exit $rc"
     elif [[ $P_FAILED != 0 ]]; then
         P_REASON="$P_FAILED failed"
     elif [[ $P_RETRANS != 0 ]]; then
@@ -333,16 +383,18 @@ probe() {
         P_REASON="$P_OK of $calls succeeded"
     elif awk -v c="$P_CPS" -v r="$rate" 'BEGIN { exit !(c < 0.90 * r) }'; then
         P_REASON="offered only ${P_CPS}/s"     # SIPp itself could not keep the rate
+    elif [[ $TRANSPORT == tls ]] && awk -v p="$P_P99" -v m="$TLS_MAX_P99_MS" 'BEGIN { exit !(p == "-" || p > m) }'; then
+        P_REASON="p99 ${P_P99} ms over ${TLS_MAX_P99_MS} ms"
     else
         P_PASS=1
     fi
-    rm -f "$rtt"   # up to a million lines per probe; the percentiles are kept below
+    [[ -n $rtt ]] && rm -f "$rtt"   # up to a million lines per probe; the percentiles are kept below
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$ROUND" "$target" "$scenario" \
         "$rate" "$P_PASS" "$P_OK" "$P_FAILED" "$P_RETRANS" "$P_CPS" "$P_P50" "$P_P99" "$P_CPU" "$P_SIPP_CPU" \
         >>"$OUT/probes.tsv"
     log "  $target $scenario ${rate}/s: $([[ $P_PASS == 1 ]] && echo PASS || echo "FAIL ($P_REASON)")" \
         "ok=$P_OK failed=$P_FAILED retrans=$P_RETRANS cps=$P_CPS p50=${P_P50}ms p99=${P_P99}ms" \
-        "server cpu=${P_CPU}% sipp cpu=${P_SIPP_CPU}%"
+        "server cpu=${P_CPU}% $([[ $TRANSPORT == tls ]] && echo load || echo sipp) cpu=${P_SIPP_CPU}%"
 }
 
 # find_rate TARGET SCENARIO PORT START -> sets BEST_RATE BEST_P50 BEST_P99 BEST_CPU BEST_SIPP_CPU PROBES
@@ -383,6 +435,12 @@ find_rate() {
 # ------------------------------------------------------------------ main
 mkdir -p "$OUT"
 install_packages
+if [[ $TRANSPORT == tls && " ${TARGETS[*]} " == *" kamailio "* && ! -f /usr/lib/x86_64-linux-gnu/kamailio/modules/tls.so ]]; then
+    log "installing kamailio-tls-modules (Debian package)"
+    sudo=()
+    [[ $(id -u) -ne 0 ]] && sudo=(sudo)
+    "${sudo[@]}" apt-get install -y -q kamailio-tls-modules >/dev/null || die "cannot install kamailio-tls-modules"
+fi
 make_users
 [[ $TRANSPORT == tls ]] && make_certificates
 port_free "$SIPP_PORT" || die "port $SIPP_PORT for sipp is in use (another sipp? set SIPP_PORT): $(ss -Hlunp "sport = :$SIPP_PORT" | head -1)"
@@ -448,7 +506,9 @@ cell() {  # rate, or "-" if not run, "none" if no rate passed
     if [[ $r == - ]]; then echo -; elif [[ $r == 0 ]]; then echo "none clean"; else echo "$r/s"; fi
 }
 TABLE=$(
-    echo "| scenario | Kamailio clean rate | Switchboard clean rate | ratio SB/K | Kamailio p50/p99 (ms) | Switchboard p50/p99 (ms) | Kamailio CPU | Switchboard CPU | SIPp CPU (K / SB) |"
+    generator="SIPp CPU"
+    [[ $TRANSPORT == tls ]] && generator="load generator CPU"
+    echo "| scenario | Kamailio clean rate | Switchboard clean rate | ratio SB/K | Kamailio p50/p99 (ms) | Switchboard p50/p99 (ms) | Kamailio CPU | Switchboard CPU | $generator (K / SB) |"
     echo "|---|---|---|---|---|---|---|---|---|"
     for scenario in "${SCENARIOS[@]}"; do
         kr=$(field kamailio "$scenario" 1)
@@ -482,7 +542,13 @@ echo
 echo "$TABLE"
 [[ -n $ROUND_LINES ]] && printf '\n%s\n' "$ROUND_LINES"
 echo
-echo "CPU: % of one core over the run (server process tree from /proc; SIPp from its own user+sys)."
+if [[ $TRANSPORT == tls ]]; then
+    echo "CPU: % of one core over the run (server process tree from /proc; the load generator's JVM from its user+sys)."
+    echo "p50/p99: a whole registration (REGISTER, 401, REGISTER, 200; with auth-newconn also the TCP connect and"
+    echo "the TLS handshake), from its scheduled start. auth-newconn's clean rate is full TLS handshakes per second."
+else
+    echo "CPU: % of one core over the run (server process tree from /proc; SIPp from its own user+sys)."
+fi
 echo "Every probe: $OUT/probes.tsv"
 
 if [[ $WRITE_DOCS == 1 ]]; then
@@ -499,7 +565,7 @@ if [[ $WRITE_DOCS == 1 ]]; then
         echo
         echo "Command: \`bench/sip-register.sh${ARGS[*]:+ ${ARGS[*]}}\` ($kind)."
         echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), Linux $(uname -r);" \
-            "$("$SIPP_EXEC" -v 2>/dev/null | grep -o 'SIPp v[0-9.]*' | head -1), $("$KAMAILIO_BIN" -v 2>/dev/null | head -1 | sed -e 's/^version: //' -e 's/ *$//' || true);" \
+            "$(if [[ $TRANSPORT == tls ]]; then echo "bench/tls/RegisterLoad.java ($TLS_CONNECTIONS connections, Java $("$JAVA_DIR/bin/java" -version 2>&1 | head -1 | grep -o '"[^"]*"' | tr -d '"'))"; else sipp -v 2>/dev/null | grep -o 'SIPp v[0-9.]*' | head -1; fi), $("$KAMAILIO_BIN" -v 2>/dev/null | head -1 | sed -e 's/^version: //' -e 's/ *$//' || true);" \
             "Switchboard $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '(no git)')."
         echo
         echo "$TABLE"
