@@ -38,9 +38,10 @@ SIPP_PORT (6000), USERS (10000), WARM_UP_RATE (2000), KAMAILIO_CFG (bench/baseli
 START_KAMAILIO_NOAUTH (20000), START_KAMAILIO_AUTH (9000), START_SWITCHBOARD_NOAUTH (20000),
 START_SWITCHBOARD_AUTH (9000), SWITCHBOARD_START_TIMEOUT (300 s), BENCH_OUT (bench/out).
 With --transport tls: START_KAMAILIO_AUTH / START_SWITCHBOARD_AUTH (3000),
-START_KAMAILIO_AUTH_NEWCONN / START_SWITCHBOARD_AUTH_NEWCONN (500), TLS_CONNECTIONS (20),
+START_KAMAILIO_AUTH_NEWCONN / START_SWITCHBOARD_AUTH_NEWCONN (500), TLS_CONNECTIONS (50),
 TLS_MAX_P99_MS (500: a probe whose p99 is above fails, as SIPp's 500 ms retransmission timer
-fails a UDP probe); BENCH_OUT defaults to bench/out/tls.
+fails a UDP probe), TLS_WARM_UP (5: seconds of the same load the generator runs, unmeasured,
+before each probe); BENCH_OUT defaults to bench/out/tls.
 EOF
 }
 
@@ -119,8 +120,9 @@ KAMAILIO_BIN=$(command -v kamailio || echo /usr/sbin/kamailio)
 
 # ------------------------------------------------------------------ TLS: load generator, certificates
 TLS_DIR=$OUT/certs
-TLS_CONNECTIONS=${TLS_CONNECTIONS:-20}
+TLS_CONNECTIONS=${TLS_CONNECTIONS:-50}
 TLS_MAX_P99_MS=${TLS_MAX_P99_MS:-500}
+TLS_WARM_UP=${TLS_WARM_UP:-5}
 LOAD_CLASSES=$OUT/load-classes
 if [[ $TRANSPORT == tls ]]; then
     JAVA_DIR=${JAVA_HOME:-$("$ROOT/switchboard" jdk 2>/dev/null || true)}
@@ -145,7 +147,9 @@ make_certificates() {
             -extfile server.ext -out server.crt 2>/dev/null) || die "openssl could not make the test certificates"
 }
 
-# run_load DIR LIMIT_SECONDS ARGS...: the TLS load generator, like run_sipp (sets SIPP_RC, SIPP_CPU_S)
+# run_load DIR LIMIT_SECONDS ARGS...: the TLS load generator, like run_sipp (sets SIPP_RC, SIPP_CPU_S,
+# and LOAD_T0/LOAD_C0: the time and the server's CPU ticks when it printed "measuring", i.e. after
+# its warm-up; the generator's own CPU includes its warm-up)
 run_load() {
     local dir=$1 limit=$2
     shift 2
@@ -154,6 +158,17 @@ run_load() {
         --ca "$TLS_DIR/ca.crt" --users "$USERS" "$@" >load.out 2>&1) &
     local pid=$!
     STARTED_PIDS+=("$pid")
+    LOAD_T0="" LOAD_C0=""
+    while kill -0 "$pid" 2>/dev/null; do
+        if grep -q '^measuring' "$dir/load.out" 2>/dev/null; then
+            LOAD_T0=$(date +%s.%N)
+            [[ -n $SERVER_PID ]] && LOAD_C0=$(tree_ticks "$SERVER_PID")
+            break
+        fi
+        sleep 0.05
+    done
+    [[ -n $LOAD_T0 ]] || LOAD_T0=$(date +%s.%N)
+    [[ -n $LOAD_C0 || -z $SERVER_PID ]] || LOAD_C0=$(tree_ticks "$SERVER_PID")
     SIPP_RC=0
     wait "$pid" || SIPP_RC=$?
     forget_pid "$pid"
@@ -321,11 +336,12 @@ probe() {
     mkdir -p "$dir"
     local t0 t1 c0 c1 rc=0
     if [[ $TRANSPORT == tls ]]; then
-        t0=$(date +%s.%N)
-        c0=$(tree_ticks "$SERVER_PID")
-        run_load "$dir" $((DURATION + 60)) --target "127.0.0.1:$port" --rate "$rate" --duration "$DURATION" \
-            --mode "$(load_mode "$scenario")" --connections "$TLS_CONNECTIONS"
-        probe_result "$target" "$scenario" "$rate" "$calls" "$t0" "$c0"
+        # the generator warms up first (TLS_WARM_UP seconds of the same load); the server is
+        # measured from its "measuring" line on
+        run_load "$dir" $((TLS_WARM_UP + DURATION + 90)) --target "127.0.0.1:$port" --rate "$rate" \
+            --duration "$DURATION" --warmup "$TLS_WARM_UP" --mode "$(load_mode "$scenario")" \
+            --connections "$TLS_CONNECTIONS"
+        probe_result "$target" "$scenario" "$rate" "$calls" "$LOAD_T0" "$LOAD_C0"
         return 0
     fi
     cp "$sf" "$dir/"

@@ -41,9 +41,9 @@ import javax.net.ssl.TrustManagerFactory;
  * <p>
  * Why not SIPp: Debian bookworm's sip-tester is built without TLS, its sources cannot be fetched
  * here, and trixie's sip-tester 3.7.3 (built with wolfSSL) fails every TLS connection against both
- * servers ("SSL_connect failed ... SSL_ERROR_WANT_READ", then "Unable to send TLS message"; SIPp
- * issue 719). This is a small open-loop generator run from its source file ({@code java
- * RegisterLoad.java ...}), with no dependency beyond the JDK.
+ * servers ("SSL_connect failed ... SSL_ERROR_WANT_READ", then "Unable to send TLS message"; SIPp's
+ * issue 719 reports the same). This is a small open-loop generator with no dependency beyond
+ * the JDK ({@code java RegisterLoad.java ...}, or compiled once as the script does).
  * <p>
  * One registration is REGISTER → 401 → REGISTER with {@code Authorization} (MD5, RFC 2617 with
  * {@code qop=auth} when offered, as both servers do for SIPp) → 200, for the users
@@ -58,9 +58,11 @@ import javax.net.ssl.TrustManagerFactory;
  *       the rate it sustains is the server's handshakes per second.</li>
  * </ul>
  * The server's certificate is verified against {@code --ca} and the name 127.0.0.1. Every
- * read has a timeout; the run ends by {@code duration + --drain} seconds at the latest. Prints
- * one line of {@code key=value} figures; exit 0 when every registration got its 200, else 1
- * (2 for bad arguments).
+ * read has a timeout; the run ends by {@code duration + --drain} seconds at the latest. With
+ * {@code --warmup S} the same load runs S seconds first, unmeasured (its figures prefixed
+ * {@code warmup }), then a line {@code measuring} marks the start of the measured part. Prints one
+ * line of {@code key=value} figures; exit 0 when every registration got its 200, else 1 (2 for bad
+ * arguments).
  */
 public final class RegisterLoad {
     private static final Pattern PARAM = Pattern.compile("(\\w+)=(?:\"([^\"]*)\"|([^,\\s]+))");
@@ -92,7 +94,7 @@ public final class RegisterLoad {
 
     public static void main(String[] args) throws Exception {
         Map<String, String> opt = new ConcurrentHashMap<>(Map.of("mode", "reuse", "connections", "20", "users", "10000",
-                "password", "secret", "timeout", "10", "drain", "15"));
+                "password", "secret", "timeout", "10", "drain", "15", "warmup", "0"));
         for (int i = 0; i < args.length; i++) {
             if (!args[i].startsWith("--") || i + 1 >= args.length) {
                 usage("bad argument: " + args[i]);
@@ -110,6 +112,7 @@ public final class RegisterLoad {
         int connections = positive(opt, "connections", 10_000);
         int timeout = positive(opt, "timeout", 120);
         int drain = positive(opt, "drain", 600);
+        int warmup = opt.get("warmup").equals("0") ? 0 : positive(opt, "warmup", 600);
         String mode = opt.get("mode");
         if (!mode.equals("reuse") && !mode.equals("newconn")) {
             usage("--mode reuse or newconn");
@@ -118,12 +121,26 @@ public final class RegisterLoad {
         if (total > 10_000_000) {
             usage("rate × duration over 10,000,000");
         }
-        RegisterLoad load = new RegisterLoad(target[0], Integer.parseInt(target[1]), context(Path.of(opt.get("ca"))),
-                positive(opt, "users", 1_000_000), opt.get("password"), timeout * 1000, (int) total);
-        System.exit(load.run(mode, rate, duration, connections, drain, (int) total));
+        SSLContext tls = context(Path.of(opt.get("ca")));
+        int users = positive(opt, "users", 1_000_000);
+        if (warmup > 0) {
+            // the same load, unmeasured, so that the measured part meets a compiled JVM (its TLS
+            // and crypto code runs interpreted at first, many times slower than the servers')
+            RegisterLoad warm = new RegisterLoad(target[0], Integer.parseInt(target[1]), tls, users, opt.get("password"),
+                    timeout * 1000, rate * warmup);
+            int rc = warm.run(mode, rate, warmup, connections, drain, rate * warmup, "warmup ");
+            System.out.println("warm-up exit " + rc);
+        }
+        // the caller starts measuring the server here
+        System.out.println("measuring");
+        System.out.flush();
+        RegisterLoad load = new RegisterLoad(target[0], Integer.parseInt(target[1]), tls, users, opt.get("password"),
+                timeout * 1000, (int) total);
+        System.exit(load.run(mode, rate, duration, connections, drain, (int) total, ""));
     }
 
-    private int run(String mode, int rate, int duration, int connections, int drainSeconds, int total) throws Exception {
+    private int run(String mode, int rate, int duration, int connections, int drainSeconds, int total, String prefix)
+            throws Exception {
         long start = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(200);
         long deadline = start + TimeUnit.SECONDS.toNanos(duration + drainSeconds);
         long intervalNanos = 1_000_000_000L / rate;
@@ -137,7 +154,7 @@ public final class RegisterLoad {
                     connection = connect();
                 } catch (IOException e) {
                     fail("connect: " + e.getMessage());
-                    print(mode, rate, duration, total, 0, start);
+                    print(prefix, mode, rate, duration, total, 0, start, System.nanoTime());
                     return 1;
                 }
                 threads.add(Thread.ofVirtual().start(() -> {
@@ -193,15 +210,11 @@ public final class RegisterLoad {
         if (unfinished > 0) {
             failures.computeIfAbsent("unfinished at the deadline", k -> new AtomicLong()).addAndGet(unfinished);
         }
-        print(mode, rate, duration, total, started.get(), start, sent);
+        print(prefix, mode, rate, duration, total, started.get(), start, sent);
         return ok.get() == total ? 0 : 1;
     }
 
-    private void print(String mode, int rate, int duration, int total, int started, long start) {
-        print(mode, rate, duration, total, started, start, System.nanoTime());
-    }
-
-    private void print(String mode, int rate, int duration, int total, int started, long start, long sent) {
+    private void print(String prefix, String mode, int rate, int duration, int total, int started, long start, long sent) {
         int n = Math.min(recorded.get(), total);
         long[] sorted = new long[n];
         for (int i = 0; i < n; i++) {
@@ -209,10 +222,10 @@ public final class RegisterLoad {
         }
         Arrays.sort(sorted);
         double seconds = Math.max(1e-3, (sent - start) / 1e9);
-        System.out.printf(Locale.ROOT, "mode=%s rate=%d duration=%d total=%d started=%d ok=%d failed=%d offered_rate=%.1f"
+        System.out.printf(Locale.ROOT, prefix + "mode=%s rate=%d duration=%d total=%d started=%d ok=%d failed=%d offered_rate=%.1f"
                         + " p50_ms=%s p99_ms=%s handshakes=%d%n", mode, rate, duration, total, started, ok.get(),
                 total - ok.get(), started / seconds, percentile(sorted, 0.50), percentile(sorted, 0.99), handshakes.get());
-        failures.forEach((reason, count) -> System.out.println("failure " + count.get() + "x " + reason));
+        failures.forEach((reason, count) -> System.out.println(prefix + "failure " + count.get() + "x " + reason));
     }
 
     private static String percentile(long[] sorted, double p) {
@@ -451,7 +464,8 @@ public final class RegisterLoad {
     private static void usage(String problem) {
         System.err.println("RegisterLoad: " + problem);
         System.err.println("usage: java RegisterLoad.java --target 127.0.0.1:PORT --ca CA.pem --rate N --duration S"
-                + " [--mode reuse|newconn] [--connections N] [--users N] [--password P] [--timeout S] [--drain S]");
+                + " [--mode reuse|newconn] [--connections N] [--users N] [--password P] [--timeout S] [--drain S]"
+                + " [--warmup S]");
         System.exit(2);
     }
 }
