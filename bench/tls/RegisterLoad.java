@@ -118,8 +118,8 @@ public final class RegisterLoad {
             usage("--mode reuse or newconn");
         }
         long total = (long) rate * duration;
-        if (total > 10_000_000) {
-            usage("rate × duration over 10,000,000");
+        if (total > 10_000_000 || (long) rate * warmup > 10_000_000) {
+            usage("rate × duration (or rate × warmup) over 10,000,000");
         }
         SSLContext tls = context(Path.of(opt.get("ca")));
         int users = positive(opt, "users", 1_000_000);
