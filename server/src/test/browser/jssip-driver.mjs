@@ -18,6 +18,8 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 const IDLE_LIMIT_MS = Number(process.env.DRIVER_IDLE_LIMIT_MS || 120000);
 const DEFAULT_WAIT_MS = 10000;
+// more Chromium flags from the test, a JSON array (e.g. the SPKI hash of a test certificate to trust)
+const EXTRA_ARGS = JSON.parse(process.env.CHROMIUM_EXTRA_ARGS || '[]');
 
 const phones = new Map(); // name -> Page
 let context = null;
@@ -48,6 +50,7 @@ async function launch() {
       '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
       '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost',
       '--disable-features=WebRtcHideLocalIpsWithMdns,MediaRouter,OptimizationHints,Translate',
+      ...EXTRA_ARGS,
     ],
   });
   context.setDefaultTimeout(DEFAULT_WAIT_MS);

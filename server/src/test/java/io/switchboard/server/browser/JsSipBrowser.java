@@ -15,9 +15,13 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.Deque;
 import java.util.List;
 import java.util.Optional;
@@ -149,14 +153,44 @@ public final class JsSipBrowser implements AutoCloseable {
 
     /** Builds the JsSIP bundle when needed and starts the driver (Chromium starts with the first phone). */
     public static JsSipBrowser launch() {
+        return launch(List.of());
+    }
+
+    /**
+     * As {@link #launch()}, with more Chromium flags, e.g. {@link #trustingSpki(X509Certificate)}
+     * for a node serving {@code wss://} with a certificate from a test CA.
+     */
+    public static JsSipBrowser launch(List<String> chromiumArgs) {
         buildBundle();
         ProcessBuilder pb = new ProcessBuilder(nodeBinary().orElseThrow().toString(), DRIVER)
                 .directory(PROJECT.toFile());
         pb.environment().put("CHROMIUM_BIN", chromium().toString());
         try {
+            pb.environment().put("CHROMIUM_EXTRA_ARGS", JSON.writeValueAsString(chromiumArgs));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        try {
             return new JsSipBrowser(pb.start());
         } catch (IOException e) {
             throw new UncheckedIOException("cannot start node " + DRIVER, e);
+        }
+    }
+
+    /**
+     * The Chromium flag that accepts a server certificate whose chain does not validate (a test CA
+     * Chromium does not know) when one certificate in it has this public key, and no other error:
+     * {@code --ignore-certificate-errors-spki-list=} the base64 SHA-256 of the certificate's
+     * SubjectPublicKeyInfo (what {@code openssl x509 -pubkey | openssl pkey -pubin -outform der |
+     * openssl dgst -sha256 -binary | base64} prints). Everything else is still checked.
+     */
+    public static String trustingSpki(X509Certificate certificate) {
+        try {
+            byte[] spki = certificate.getPublicKey().getEncoded(); // X.509 SubjectPublicKeyInfo, DER
+            byte[] hash = MessageDigest.getInstance("SHA-256").digest(spki);
+            return "--ignore-certificate-errors-spki-list=" + Base64.getEncoder().encodeToString(hash);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
         }
     }
 

@@ -37,7 +37,7 @@ public final class Linphonec implements AutoCloseable {
     public static final PeerBinary BINARY = new PeerBinary("linphonec", "LINPHONEC_BIN", "linphone-cli");
     private static final Pattern REGISTERED = Pattern.compile("^registered, identity=");
 
-    public enum Transport { UDP, TCP }
+    public enum Transport { UDP, TCP, TLS }
 
     private final String user;
     private final Path dir;
@@ -69,20 +69,46 @@ public final class Linphonec implements AutoCloseable {
     /** As {@link #start(Path, String, String, String, InetSocketAddress, Transport, boolean)}, with the media to speak. */
     public static Linphonec start(Path dir, String user, String password, String domain, InetSocketAddress node,
                                   Transport transport, boolean autoAnswer, MediaProfile media) throws IOException {
+        return start(dir, user, password, domain, node, transport, autoAnswer, media, null);
+    }
+
+    /**
+     * As {@link #start(Path, String, String, String, InetSocketAddress, Transport, boolean, MediaProfile)},
+     * with the CA that linphonec verifies the node's certificate against over {@link Transport#TLS}.
+     * <p>
+     * With a CA it checks the chain and the name ({@code verify_server_certs}, {@code verify_server_cn}).
+     * Its TLS library (mbedTLS 2.28 through bctoolbox) matches the name against the certificate's
+     * DNS names and subject CN only, never against an IP address entry: give {@code node} by a
+     * name the certificate carries ({@code InetSocketAddress.createUnresolved("localhost", port)}),
+     * which linphonec resolves itself ({@code /etc/hosts}).
+     *
+     * @param caFile the PEM file of the CA that signed the node's certificate; {@code null} for UDP and TCP
+     */
+    public static Linphonec start(Path dir, String user, String password, String domain, InetSocketAddress node,
+                                  Transport transport, boolean autoAnswer, MediaProfile media, Path caFile)
+            throws IOException {
         BINARY.assumeAvailable();
+        if (transport == Transport.TLS && caFile == null) {
+            throw new IllegalArgumentException("linphonec over TLS needs the CA file it verifies the node with");
+        }
         Path home = dir.resolve("home");
         Files.createDirectories(home.resolve(".local/share/linphone"));
         Path tone = ToneFile.write(dir.resolve("tone.wav"), 60);
         String t = transport.name().toLowerCase(java.util.Locale.ROOT);
-        String server = "sip:" + node.getAddress().getHostAddress() + ":" + node.getPort() + ";transport=" + t;
+        String server = "sip:" + node.getHostString() + ":" + node.getPort() + ";transport=" + t;
         Path config = dir.resolve("linphonerc");
         // ports: -1 picks one at random, 0 disables the transport
         Map<String, List<String>> sections = new LinkedHashMap<>();
         sections.put("sip", new ArrayList<>(List.of(
                 "sip_port=" + (transport == Transport.UDP ? -1 : 0),
                 "sip_tcp_port=" + (transport == Transport.TCP ? -1 : 0),
-                "sip_tls_port=0",
+                "sip_tls_port=" + (transport == Transport.TLS ? -1 : 0),
                 "default_proxy=0")));
+        if (caFile != null) {
+            // RFC 5922 §7: a SIP client checks the chain and that the certificate names the host it dialed
+            sections.get("sip").addAll(List.of("root_ca=" + caFile.toAbsolutePath(), "verify_server_certs=1",
+                    "verify_server_cn=1"));
+        }
         sections.put("rtp", new ArrayList<>(List.of("audio_rtp_port=-1", "video_rtp_port=-1")));
         sections.put("video", List.of("enabled=0", "capture=0", "display=0", "automatically_initiate=0",
                 "automatically_accept=0"));
