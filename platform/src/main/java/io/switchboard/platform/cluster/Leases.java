@@ -128,6 +128,13 @@ public final class Leases {
                 .bind("me", nodeId).bind("inc", incarnation).execute());
     }
 
+    /** Lets go of every lease this process holds whose name starts with {@code prefix}; how many. */
+    public int releaseAll(String prefix) {
+        return jdbi.withHandle(h -> h.createUpdate("UPDATE platform_leases SET holder = NULL, incarnation = NULL"
+                        + " WHERE holder = :me AND incarnation = :inc AND substr(name, 1, :n) = :prefix")
+                .bind("me", nodeId).bind("inc", incarnation).bind("n", prefix.length()).bind("prefix", prefix).execute());
+    }
+
     public String nodeId() {
         return nodeId;
     }
