@@ -197,8 +197,9 @@ class MonitorClusterPostgresTest {
         writer.submit(new ResultWriter.ResultRow(sample, CheckResult.down(lateAt, 1, "late", List.of(), Map.of()), 0, true, oldLease));
         writer.flush(Duration.ofSeconds(10));
         writer.close();
-        assertThat(jdbi.withHandle(h -> h.createQuery("SELECT COUNT(*) FROM monitor_results WHERE started_at = :t")
-                .bind("t", lateAt.toEpochMilli()).mapTo(Long.class).one())).isZero();
+        long lateRows = jdbi.withHandle(h -> h.createQuery("SELECT COUNT(*) FROM monitor_results WHERE started_at = :t")
+                .bind("t", lateAt.toEpochMilli()).mapTo(Long.class).one());
+        assertThat(lateRows).isZero();
 
         // back from the pause: it rejoins and takes its share again
         paused.node.cluster().pauseHeartbeats(false);
@@ -224,7 +225,7 @@ class MonitorClusterPostgresTest {
         }
         api(nodes.getFirst(), "PUT", "/api/v1/monitors/shop", "{\"type\":\"tcp\",\"target\":\"127.0.0.1:1\",\"interval\":\"1s\","
                 + "\"failureThreshold\":2,\"channels\":[\"hook\"]}");
-        await().atMost(Duration.ofSeconds(20)).until(() -> hooks("down").size() == 1);
+        await().atMost(Duration.ofSeconds(20)).until(() -> hooks("monitor.down").size() == 1);
         String owner = holder("shop");
         MonitorNode checking = node(owner);
 
@@ -240,16 +241,16 @@ class MonitorClusterPostgresTest {
         JsonNode incidents = api(node(next), "GET", "/api/v1/incidents?monitor=shop", null);
         assertThat(incidents.path("incidents")).hasSize(1);
         assertThat(incidents.path("incidents").get(0).path("status").asText()).isEqualTo("open");
-        assertThat(hooks("down")).hasSize(1);
+        assertThat(hooks("monitor.down")).hasSize(1);
 
         // it recovers: the survivor that checks it now resolves the same incident and says so once
         for (ScriptedCheck check : checks) {
             check.pass("shop");
         }
-        await().atMost(Duration.ofSeconds(20)).until(() -> hooks("recovered").size() == 1);
+        await().atMost(Duration.ofSeconds(20)).until(() -> hooks("monitor.recovered").size() == 1);
         Thread.sleep(2_000);
-        assertThat(hooks("down")).hasSize(1);
-        assertThat(hooks("recovered")).hasSize(1);
+        assertThat(hooks("monitor.down")).hasSize(1);
+        assertThat(hooks("monitor.recovered")).hasSize(1);
         JsonNode after = api(node(next), "GET", "/api/v1/incidents?monitor=shop", null);
         assertThat(after.path("incidents")).hasSize(1);
         assertThat(after.path("incidents").get(0).path("status").asText()).isEqualTo("resolved");
