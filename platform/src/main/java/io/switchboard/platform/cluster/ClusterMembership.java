@@ -238,15 +238,19 @@ public final class ClusterMembership implements Cluster, Component {
     }
 
     /** Reads the table; on failure keeps the nodes it had and only re-judges its own standing. */
-    private synchronized void refreshView() {
+    private void refreshView() {
+        // Read outside the lock: the read may hang on a silent store, and the watchdog must still
+        // be able to mark this node out meanwhile.
         List<NodeRecord> nodes;
         try {
             nodes = table.read(nodeId, settings.expiry());
         } catch (RuntimeException e) {
             log.debug("cluster: reading the view failed: {}", e.toString());
-            nodes = view.nodes();
+            nodes = null;
         }
-        replaceView(new ClusterView(nodeId, nodes, inGoodStanding()));
+        synchronized (this) {
+            replaceView(new ClusterView(nodeId, nodes == null ? view.nodes() : nodes, inGoodStanding()));
+        }
     }
 
     private synchronized void checkStanding() {
