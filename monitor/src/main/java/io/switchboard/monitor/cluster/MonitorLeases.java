@@ -54,6 +54,9 @@ public final class MonitorLeases implements AutoCloseable {
     private volatile Consumer<Collection<String>> gained = names -> { };
     private volatile Consumer<Collection<String>> lost = names -> { };
     private AutoCloseable viewSubscription;
+    /** At most one on-demand refresh per this long, so checks due while a handover is pending do not each ask the store. */
+    private static final long ON_DEMAND_GAP_NANOS = TimeUnit.MILLISECONDS.toNanos(250);
+    private volatile long lastOnDemand = System.nanoTime() - ON_DEMAND_GAP_NANOS;
     private final java.util.concurrent.locks.ReentrantLock lock = new java.util.concurrent.locks.ReentrantLock();
 
     /**
@@ -198,6 +201,12 @@ public final class MonitorLeases implements AutoCloseable {
         if (!cluster.inGoodStanding() || !cluster.view().ownsSelf(MONITOR_PREFIX + monitor)) {
             return false;
         }
+        long now = System.nanoTime();
+        long last = lastOnDemand;
+        if (now - last < ON_DEMAND_GAP_NANOS) {
+            return false; // another check asked a moment ago; a holder that has not let go yet is asked again later
+        }
+        lastOnDemand = now;
         try {
             refresh();
         } catch (RuntimeException e) {
