@@ -6,6 +6,7 @@ import io.switchboard.monitor.api.MaintenanceApi;
 import io.switchboard.monitor.api.MonitorsApi;
 import io.switchboard.monitor.check.CertificateTrust;
 import io.switchboard.monitor.check.CheckRunner;
+import io.switchboard.monitor.cluster.MonitorLeases;
 import io.switchboard.monitor.definition.CatalogView;
 import io.switchboard.monitor.definition.ChannelType;
 import io.switchboard.monitor.definition.MonitorCatalog;
@@ -44,6 +45,8 @@ import org.slf4j.LoggerFactory;
 public final class Monitor implements NodeModule {
     private static final Logger log = LoggerFactory.getLogger(Monitor.class);
     static final Duration CATALOG_POLL = Duration.ofMillis(250);
+    /** The lease name of retention and history folding. */
+    static final String HISTORY_JOB = "history";
 
     private final Clock clock;
     private final CheckRunner runner;
@@ -52,6 +55,7 @@ public final class Monitor implements NodeModule {
     private volatile ResultWriter writer;
     private volatile HistoryFolder folder;
     private volatile CatalogWatcher watcher;
+    private volatile MonitorLeases leases;
 
     public Monitor() {
         this(Clock.systemUTC(), null);
@@ -104,12 +108,25 @@ public final class Monitor implements NodeModule {
                 name -> writer.submit(new ResultWriter.ForgetState(name)));
         metrics.bindGauges(scheduler::size, scheduler::running, writer::backlog);
 
+        // Clustering: each monitor is checked by the node that owns it (rendezvous hashing over the
+        // live nodes) under a fenced lease; the history job runs under a lease of its own. A single
+        // node owns everything.
+        leases = new MonitorLeases(context.cluster(),
+                () -> watcher == null ? java.util.Set.of() : watcher.view().monitors().keySet(), java.util.Set.of(HISTORY_JOB));
+        writer.fenceWith(leases::holds);
+        incidents.fenceWith(leases::holds);
+        tracker.useLeases(leases, context.nodeId(), results::states, results::state);
+        leases.onChange(tracker::adopt, tracker::drop);
+        scheduler.gate(leases::runsHere);
+        folder.gate(() -> leases.job(HISTORY_JOB).isPresent());
+        metrics.bindHeld(leases::heldCount);
+
         context.addComponent(Component.of("monitor",
                 () -> {
-                    tracker.restore(results.states());
                     writer.start();
                     scheduler.start();
                     watcher.start();
+                    leases.start(); // takes this node's monitors; the tracker loads their state and open incidents
                     tracker.startSweeping(Duration.ofSeconds(1));
                     folder.start(Duration.ofMinutes(1));
                     log.info("monitors scheduled: {}; reports from {}", scheduler.size(),
@@ -122,12 +139,14 @@ public final class Monitor implements NodeModule {
                     dispatcher.close();
                     folder.close();
                     writer.close();
+                    leases.close(); // after the writer: what it stored was written under the leases
                 }));
         context.addReadinessCheck("scheduler", () -> scheduler.isRunning() ? Optional.empty()
                 : Optional.of("the monitor scheduler is not running"));
         Runnable apply = () -> {
             try {
                 watcher.refresh();
+                leases.refreshSoon();
             } catch (RuntimeException e) {
                 log.warn("applying a monitor change failed (the poller retries): {}", e.toString());
             }

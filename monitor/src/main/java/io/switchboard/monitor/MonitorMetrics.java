@@ -101,6 +101,25 @@ public final class MonitorMetrics {
         skipped.increment();
     }
 
+    /** Writes refused because the lease they were made under no longer holds ({@code kind}: result, incident, notification). */
+    public void fenced(String kind, int count) {
+        Counter.builder("switchboard.monitor.fenced")
+                .description("Writes refused because this node no longer held the monitor's lease (another node took it over,"
+                        + " or this node's membership expired)")
+                .tag("kind", kind).register(registry).increment(count);
+    }
+
+    /** Check results refused by the fence. */
+    public void resultsFenced(int count) {
+        fenced("result", count);
+    }
+
+    /** Monitors whose checks this node runs (holds the lease of). */
+    public void bindHeld(IntSupplier held) {
+        Gauge.builder("switchboard.monitor.monitors.held", held, IntSupplier::getAsInt)
+                .description("Monitors whose checks run on this node (it holds their lease)").strongReference(true).register(registry);
+    }
+
     public void resultsDropped(int count) {
         resultsDropped.increment(count);
     }

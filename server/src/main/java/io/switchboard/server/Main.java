@@ -6,6 +6,7 @@ import io.switchboard.platform.store.StoreException;
 import io.switchboard.server.cli.AccountCommand;
 import io.switchboard.server.cli.AdminCommand;
 import io.switchboard.server.cli.AdminTokenCommand;
+import io.switchboard.server.cli.ClusterCommand;
 import io.switchboard.server.cli.MonitorCommand;
 import io.switchboard.server.cli.NumberCommand;
 import io.switchboard.server.cli.RunCommand;
@@ -67,6 +68,7 @@ public final class Main implements Callable<Integer> {
                 .addSubcommand("number", NumberCommand.commandLine(env))
                 .addSubcommand("user", UserCommand.commandLine(env))
                 .addSubcommand("monitor", MonitorCommand.commandLine(env))
+                .addSubcommand("cluster", ClusterCommand.commandLine(env))
                 .addSubcommand("admin", new CommandLine(new AdminCommand())
                         .addSubcommand("token", AdminTokenCommand.commandLine(env)));
         cli.setOut(new PrintWriter(out, true));

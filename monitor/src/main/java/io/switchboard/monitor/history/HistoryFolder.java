@@ -76,12 +76,22 @@ public final class HistoryFolder implements AutoCloseable {
         this.dailyRetention = dailyRetention;
     }
 
+    private volatile java.util.function.BooleanSupplier gate = () -> true;
+
+    /** Runs the periodic job only while {@code gate} says so (in a cluster: this node holds the job's lease). */
+    public void gate(java.util.function.BooleanSupplier gate) {
+        this.gate = gate;
+    }
+
     public void start(Duration every) {
         timer = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform().daemon().name("monitor-history").unstarted(r));
         timer.scheduleWithFixedDelay(this::runQuietly, 5_000, every.toMillis(), TimeUnit.MILLISECONDS);
     }
 
     private void runQuietly() {
+        if (!gate.getAsBoolean()) {
+            return; // another node of the cluster folds and prunes (the job's lease is its)
+        }
         try {
             Run run = runOnce();
             if (run.hoursFolded() + run.daysFolded() > 0 || run.rawDeleted() > 0) {

@@ -112,8 +112,19 @@ public final class ResultStore {
     }
 
     public Map<String, StateSnapshot> states() {
+        return states(null);
+    }
+
+    /** One monitor's stored state (in a cluster, as the node that checks it last wrote it). */
+    public java.util.Optional<StateSnapshot> state(String monitor) {
+        return java.util.Optional.ofNullable(states(monitor).get(monitor));
+    }
+
+    private Map<String, StateSnapshot> states(String only) {
         Map<String, StateSnapshot> out = new LinkedHashMap<>();
-        jdbi.useHandle(h -> h.createQuery("SELECT * FROM monitor_state").map((rs, ctx) -> new StateSnapshot(
+        jdbi.useHandle(h -> h.createQuery("SELECT * FROM monitor_state" + (only == null ? "" : " WHERE monitor = :m"))
+                .bindMap(only == null ? Map.of() : Map.of("m", only))
+                .map((rs, ctx) -> new StateSnapshot(
                         rs.getString("monitor"), MonitorStatus.fromWire(rs.getString("status")), rs.getInt("consecutive_failures"),
                         rs.getInt("consecutive_successes"), nullableLong(rs, "last_check_at"), nullableLong(rs, "last_success_at"),
                         nullableLong(rs, "last_failure_at"), nullableLong(rs, "last_latency_ms"), rs.getString("last_error"),

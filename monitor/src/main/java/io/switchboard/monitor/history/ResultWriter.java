@@ -17,7 +17,11 @@ import java.util.Map;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
+import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.Jdbi;
+import io.switchboard.platform.cluster.Lease;
+import java.util.Collection;
+import java.util.HashMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -52,17 +56,37 @@ public final class ResultWriter implements AutoCloseable {
     public sealed interface Write {
     }
 
-    /** @param keepDetails whether the result's details are stored (see the class comment) */
-    public record ResultRow(String monitor, CheckResult result, long latenessMillis, boolean keepDetails) implements Write {
+    /**
+     * @param keepDetails whether the result's details are stored (see the class comment)
+     * @param lease       the monitor's lease the check ran under (null: not fenced, a node without a cluster)
+     */
+    public record ResultRow(String monitor, CheckResult result, long latenessMillis, boolean keepDetails, Lease lease)
+            implements Write {
+        public ResultRow(String monitor, CheckResult result, long latenessMillis, boolean keepDetails) {
+            this(monitor, result, latenessMillis, keepDetails, null);
+        }
+
         public ResultRow(String monitor, CheckResult result, long latenessMillis) {
-            this(monitor, result, latenessMillis, true);
+            this(monitor, result, latenessMillis, true, null);
         }
     }
 
-    public record StateRow(StateSnapshot state) implements Write {
+    public record StateRow(StateSnapshot state, Lease lease) implements Write {
+        public StateRow(StateSnapshot state) {
+            this(state, null);
+        }
     }
 
-    public record IncidentProgress(long incidentId, int failedChecks, String lastError) implements Write {
+    public record IncidentProgress(long incidentId, int failedChecks, String lastError, Lease lease) implements Write {
+        public IncidentProgress(long incidentId, int failedChecks, String lastError) {
+            this(incidentId, failedChecks, lastError, null);
+        }
+    }
+
+    /** Checks a lease inside the writing transaction (see {@code Leases.holds}). */
+    @FunctionalInterface
+    public interface Fence {
+        boolean holds(Handle h, Lease lease);
     }
 
     /** A removed monitor's stored state goes, in order with the state rows queued before. */
@@ -71,6 +95,7 @@ public final class ResultWriter implements AutoCloseable {
 
     private final Jdbi jdbi;
     private final MonitorMetrics metrics;
+    private volatile Fence fence = (h, lease) -> true;
     private final BlockingQueue<Write> queue;
     private final Thread writer;
     private volatile boolean running = true;
@@ -82,6 +107,11 @@ public final class ResultWriter implements AutoCloseable {
         this.metrics = metrics;
         this.queue = new ArrayBlockingQueue<>(capacity);
         this.writer = Thread.ofPlatform().daemon().name("monitor-result-writer").unstarted(this::loop);
+    }
+
+    /** Makes every write that carries a lease conditional on it, in the writing transaction. */
+    public void fenceWith(Fence fence) {
+        this.fence = fence;
     }
 
     public void start() {
@@ -137,13 +167,13 @@ public final class ResultWriter implements AutoCloseable {
 
     private void writeWithRetry(List<Write> batch) throws InterruptedException {
         List<ResultRow> results = new ArrayList<>();
-        Map<String, StateSnapshot> states = new LinkedHashMap<>();
+        Map<String, StateRow> states = new LinkedHashMap<>();
         Map<Long, IncidentProgress> incidents = new LinkedHashMap<>();
         List<String> forgotten = new ArrayList<>();
         for (Write w : batch) {
             switch (w) {
                 case ResultRow r -> results.add(r);
-                case StateRow s -> states.put(s.state().monitor(), s.state());
+                case StateRow s -> states.put(s.state().monitor(), s);
                 case IncidentProgress p -> incidents.put(p.incidentId(), p);
                 case ForgetState f -> {
                     states.remove(f.monitor());
@@ -187,9 +217,22 @@ public final class ResultWriter implements AutoCloseable {
     private static final String UPDATE_INCIDENT = "UPDATE monitor_incidents SET failed_checks = ?, last_error = ?"
             + " WHERE id = ? AND status = 'open'";
 
-    private void write(List<ResultRow> results, Iterable<StateSnapshot> states, Iterable<IncidentProgress> incidents,
+    private void write(List<ResultRow> allResults, Collection<StateRow> allStates, Collection<IncidentProgress> allIncidents,
                        List<String> forgotten) throws SQLException {
         jdbi.useTransaction(h -> {
+            // Fencing: rows made under a lease this node no longer holds (another node took the
+            // monitor over, or this one's membership expired) are refused here, in the transaction
+            // that would write them, not by a check made earlier.
+            Map<Lease, Boolean> valid = new HashMap<>();
+            java.util.function.Predicate<Lease> ok = lease -> lease == null || valid.computeIfAbsent(lease, l -> fence.holds(h, l));
+            List<ResultRow> results = allResults.stream().filter(r -> ok.test(r.lease())).toList();
+            List<StateSnapshot> states = allStates.stream().filter(s -> ok.test(s.lease())).map(StateRow::state).toList();
+            List<IncidentProgress> incidents = allIncidents.stream().filter(p -> ok.test(p.lease())).toList();
+            int refused = allResults.size() - results.size();
+            if (refused > 0) {
+                metrics.resultsFenced(refused);
+                log.info("{} check results refused: made under a monitor lease this node no longer holds", refused);
+            }
             Connection connection = h.getConnection();
             if (!forgotten.isEmpty()) {
                 try (PreparedStatement delete = connection.prepareStatement("DELETE FROM monitor_state WHERE monitor = ?")) {

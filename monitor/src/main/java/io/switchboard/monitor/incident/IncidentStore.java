@@ -1,5 +1,8 @@
 package io.switchboard.monitor.incident;
 
+import io.switchboard.monitor.cluster.LeaseLost;
+import io.switchboard.monitor.history.ResultWriter;
+import io.switchboard.platform.cluster.Lease;
 import io.switchboard.monitor.history.StoredText;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -13,15 +16,94 @@ import org.jdbi.v3.core.statement.Query;
 /** Incidents and their timelines in {@code monitor_incidents} and {@code monitor_incident_events}. */
 public final class IncidentStore {
     private final Jdbi jdbi;
+    private volatile ResultWriter.Fence fence = (h, lease) -> true;
 
     public IncidentStore(Jdbi jdbi) {
         this.jdbi = jdbi;
     }
 
-    /** Opens an incident with its first timeline entries, in one transaction; returns it with its new id. */
+    /** Makes writes that carry a lease conditional on it, in their own transaction. */
+    public void fenceWith(ResultWriter.Fence fence) {
+        this.fence = fence;
+    }
+
+    private void requireLease(Handle h, Lease lease, String what) {
+        if (lease != null && !fence.holds(h, lease)) {
+            throw new LeaseLost(what);
+        }
+    }
+
+    /** As {@link #open(String, Instant, Instant, int, String, String, Instant, List, Lease)} without a lease. */
     public Incident open(String monitor, Instant startedAt, Instant openedAt, int failedChecks, String firstError,
                          String lastError, Instant lastSuccessAt, List<IncidentEvent> events) {
+        return open(monitor, startedAt, openedAt, failedChecks, firstError, lastError, lastSuccessAt, events, null);
+    }
+
+    /** As {@link #resolve(long, Instant, int, String, IncidentEvent, Lease)} without a lease. */
+    public void resolve(long id, Instant resolvedAt, int failedChecks, String lastError, IncidentEvent event) {
+        resolve(id, resolvedAt, failedChecks, lastError, event, null);
+    }
+
+    /**
+     * Claims the sending of {@code event} (number {@code seq}) of incident {@code id} to each of
+     * {@code channels}, under {@code lease}, in one transaction (see {@code V2__cluster.sql}): a
+     * channel is claimed when nobody claimed it yet, or when its claim was never sent and was made
+     * under an older fence (a holder that died or lost the monitor before sending). A DOWN claim
+     * also marks the incident notified, in the same transaction.
+     *
+     * @return the channels this node must send to now (possibly none: others already did)
+     * @throws LeaseLost when the lease no longer holds
+     */
+    public List<String> claim(long id, List<String> channels, String event, long seq, Lease lease, String nodeId, Instant at) {
         return jdbi.inTransaction(h -> {
+            requireLease(h, lease, "claiming a notification");
+            List<String> mine = new java.util.ArrayList<>();
+            for (String channel : channels) {
+                int inserted = h.createUpdate("INSERT INTO monitor_notification_claims (incident_id, channel, event, seq, node_id,"
+                                + " fence, claimed_at) VALUES (:id, :c, :e, :s, :n, :f, :t) ON CONFLICT DO NOTHING")
+                        .bind("id", id).bind("c", channel).bind("e", event).bind("s", seq).bind("n", nodeId)
+                        .bind("f", lease.fence()).bind("t", at.toEpochMilli()).execute();
+                if (inserted == 0) {
+                    inserted = h.createUpdate("UPDATE monitor_notification_claims SET node_id = :n, fence = :f, claimed_at = :t"
+                                    + " WHERE incident_id = :id AND channel = :c AND event = :e AND seq = :s AND sent_at IS NULL"
+                                    + " AND fence < :f")
+                            .bind("id", id).bind("c", channel).bind("e", event).bind("s", seq).bind("n", nodeId)
+                            .bind("f", lease.fence()).bind("t", at.toEpochMilli()).execute();
+                }
+                if (inserted == 1) {
+                    mine.add(channel);
+                }
+            }
+            if (event.equals("down")) {
+                h.createUpdate("UPDATE monitor_incidents SET down_notified = 1, last_notified_at = :t WHERE id = :id")
+                        .bind("t", at.toEpochMilli()).bind("id", id).execute();
+            } else if (event.equals("reminder")) {
+                h.createUpdate("UPDATE monitor_incidents SET last_notified_at = :t WHERE id = :id")
+                        .bind("t", at.toEpochMilli()).bind("id", id).execute();
+            }
+            return mine;
+        });
+    }
+
+    /** Records that a claimed notification was taken by its channel. */
+    public void claimSent(long id, String channel, String event, long seq, Instant at) {
+        jdbi.useHandle(h -> h.createUpdate("UPDATE monitor_notification_claims SET sent_at = :t"
+                        + " WHERE incident_id = :id AND channel = :c AND event = :e AND seq = :s")
+                .bind("t", at.toEpochMilli()).bind("id", id).bind("c", channel).bind("e", event).bind("s", seq).execute());
+    }
+
+    /** Whether incident {@code id} has a DOWN claim that was never sent (its claimer died or lost the monitor first). */
+    public boolean hasUnsentDown(long id) {
+        return jdbi.withHandle(h -> h.createQuery("SELECT COUNT(*) FROM monitor_notification_claims WHERE incident_id = :id"
+                        + " AND event = 'down' AND sent_at IS NULL")
+                .bind("id", id).mapTo(Long.class).one()) > 0;
+    }
+
+    /** Opens an incident with its first timeline entries, in one transaction; returns it with its new id. */
+    public Incident open(String monitor, Instant startedAt, Instant openedAt, int failedChecks, String firstError,
+                         String lastError, Instant lastSuccessAt, List<IncidentEvent> events, Lease lease) {
+        return jdbi.inTransaction(h -> {
+            requireLease(h, lease, "opening an incident");
             h.createUpdate("UPDATE monitor_counters SET value = value + 1 WHERE name = 'incident'").execute();
             long id = h.createQuery("SELECT value FROM monitor_counters WHERE name = 'incident'").mapTo(Long.class).one();
             h.createUpdate("INSERT INTO monitor_incidents (id, monitor, status, started_at, opened_at, failed_checks,"
@@ -37,8 +119,9 @@ public final class IncidentStore {
         });
     }
 
-    public void resolve(long id, Instant resolvedAt, int failedChecks, String lastError, IncidentEvent event) {
+    public void resolve(long id, Instant resolvedAt, int failedChecks, String lastError, IncidentEvent event, Lease lease) {
         jdbi.useTransaction(h -> {
+            requireLease(h, lease, "resolving an incident");
             h.createUpdate("UPDATE monitor_incidents SET status = 'resolved', resolved_at = :r, failed_checks = :f,"
                             + " last_error = COALESCE(:le, last_error) WHERE id = :id")
                     .bind("r", resolvedAt.toEpochMilli()).bind("f", failedChecks).bind("le", StoredText.clean(lastError))

@@ -2,6 +2,9 @@ package io.switchboard.monitor.incident;
 
 import io.switchboard.monitor.MonitorMetrics;
 import io.switchboard.monitor.check.CheckResult;
+import io.switchboard.monitor.cluster.LeaseLost;
+import io.switchboard.monitor.cluster.MonitorLeases;
+import io.switchboard.platform.cluster.Lease;
 import io.switchboard.monitor.concurrent.KeyedLanes;
 import io.switchboard.monitor.definition.CatalogView;
 import io.switchboard.monitor.definition.ChannelDefinition;
@@ -21,6 +24,8 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneId;
 import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Set;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -70,6 +75,11 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
     private final KeyedLanes<Runnable> lanes = new KeyedLanes<>("incident", 100, 1,
             (monitor, batch) -> batch.forEach(Runnable::run));
     private ScheduledExecutorService sweeper;
+    /** In a cluster: the monitors this node holds the lease of (null: every monitor is this node's, unfenced). */
+    private volatile MonitorLeases leases;
+    private volatile String nodeId = "node";
+    private volatile Supplier<Map<String, StateSnapshot>> storedStates = Map::of;
+    private volatile java.util.function.Function<String, Optional<StateSnapshot>> storedState = name -> Optional.empty();
 
     public IncidentTracker(IncidentStore incidents, ResultWriter writer, NotificationDispatcher dispatcher,
                            IncidentReports reports, MonitorMetrics metrics, Clock clock, ZoneId zone, Duration defaultReminder,
@@ -97,6 +107,74 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         }
     }
 
+    /**
+     * Clusters the tracker: results count only for monitors whose lease this node holds, and are
+     * written under it; incidents are opened and resolved, and notifications claimed, under it
+     * (refused in the store once it no longer holds). Gained monitors are loaded with
+     * {@link #adopt}, lost ones forgotten with {@link #drop}.
+     */
+    public void useLeases(MonitorLeases leases, String nodeId, Supplier<Map<String, StateSnapshot>> storedStates,
+                          java.util.function.Function<String, Optional<StateSnapshot>> storedState) {
+        this.leases = leases;
+        this.nodeId = nodeId;
+        this.storedStates = storedStates;
+        this.storedState = storedState;
+    }
+
+    /**
+     * Takes over monitors this node now holds: their stored state and open incident, as the node
+     * that held them last left them. An open incident whose DOWN message was claimed but never sent
+     * (its holder died first) is announced again: the claim is taken over, so it goes out once.
+     */
+    public void adopt(Collection<String> names) {
+        Set<String> wanted = Set.copyOf(names);
+        Map<String, StateSnapshot> stored = storedStates.get();
+        for (String name : wanted) {
+            StateSnapshot snapshot = stored.get(name);
+            states.put(name, snapshot == null ? new MonitorState(name) : new MonitorState(snapshot));
+        }
+        for (Incident open : incidents.open()) {
+            if (!wanted.contains(open.monitor())) {
+                continue;
+            }
+            MonitorState state = states.computeIfAbsent(open.monitor(), MonitorState::new);
+            MonitorState.OpenIncident incident = new MonitorState.OpenIncident(open);
+            if (incident.downNotified && incidents.hasUnsentDown(open.id())) {
+                incident.downNotified = false; // the sweep announces it; the claim makes it once per channel
+            }
+            synchronized (state) {
+                state.incident = incident;
+                state.status = MonitorStatus.DOWN;
+            }
+        }
+    }
+
+    /** Forgets monitors another node now checks (their state and incident stay in the store). */
+    public void drop(Collection<String> names) {
+        for (String name : names) {
+            MonitorState state = states.remove(name);
+            if (state != null) {
+                synchronized (state) {
+                    state.incident = null;
+                }
+            }
+            metrics.forget(name);
+        }
+    }
+
+    /** The lease results for {@code monitor} are written under; empty when this node must not act for it. */
+    private Optional<Lease> leaseOf(String monitor) {
+        MonitorLeases current = leases;
+        return current == null ? Optional.of(NO_LEASE) : current.lease(monitor);
+    }
+
+    /** Stands for "not clustered": written as null (unfenced). */
+    private static final Lease NO_LEASE = new Lease("", -1);
+
+    private static Lease orNull(Lease lease) {
+        return lease == NO_LEASE ? null : lease;
+    }
+
     public void startSweeping(Duration every) {
         sweeper = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform().daemon().name("monitor-reminders").unstarted(r));
         sweeper.scheduleWithFixedDelay(this::sweepQuietly, every.toMillis(), every.toMillis(), TimeUnit.MILLISECONDS);
@@ -109,6 +187,11 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         if (!isActive(monitor.name())) {
             return;
         }
+        Optional<Lease> held = leaseOf(monitor.name());
+        if (held.isEmpty()) {
+            return; // another node checks it now; this result would be refused by the fence anyway
+        }
+        Lease lease = orNull(held.get());
         MonitorState state = states.compute(monitor.name(), (name, s) -> s == null || s.removed ? new MonitorState(name) : s);
         MonitorState.Transition transition;
         MonitorState.OpenIncident incident;
@@ -124,13 +207,14 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
             transition = state.apply(monitor, result);
             incident = state.incident;
             metrics.checked(monitor, result);
-            writer.submit(new ResultWriter.ResultRow(monitor.name(), result, latenessMillis, keepDetails));
-            writer.submit(new ResultWriter.StateRow(state.snapshot()));
+            writer.submit(new ResultWriter.ResultRow(monitor.name(), result, latenessMillis, keepDetails, lease));
+            writer.submit(new ResultWriter.StateRow(state.snapshot(), lease));
         }
         switch (transition) {
-            case OPEN -> open(monitor, state, result);
-            case STILL_DOWN -> writer.submit(new ResultWriter.IncidentProgress(incident.id, incident.failedChecks, incident.lastError));
-            case RESOLVE -> resolve(monitor, state, result);
+            case OPEN -> open(monitor, state, result, lease);
+            case STILL_DOWN -> writer.submit(new ResultWriter.IncidentProgress(incident.id, incident.failedChecks, incident.lastError,
+                    lease));
+            case RESOLVE -> resolve(monitor, state, result, lease);
             case WARN, WARN_END -> {
                 boolean ended = transition == MonitorState.Transition.WARN_END;
                 onLane(monitor.name(), () -> announceWarning(monitor.name(), state, result, ended), () -> log.warn(
@@ -148,7 +232,7 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         return current != null && !current.paused();
     }
 
-    private void open(MonitorDefinition monitor, MonitorState state, CheckResult result) {
+    private void open(MonitorDefinition monitor, MonitorState state, CheckResult result, Lease lease) {
         Instant now = clock.instant();
         Instant since;
         int failed;
@@ -167,7 +251,11 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         Incident stored;
         try {
             stored = incidents.open(monitor.name(), since, now, failed, firstError, result.error(),
-                    lastSuccess == null ? null : Instant.ofEpochMilli(lastSuccess), events);
+                    lastSuccess == null ? null : Instant.ofEpochMilli(lastSuccess), events, lease);
+        } catch (LeaseLost e) {
+            metrics.fenced("incident", 1);
+            log.info("no incident opened for {} here: another node checks it now", monitor.name());
+            return;
         } catch (RuntimeException e) {
             log.error("could not open an incident for {} (the next failed check tries again): {}", monitor.name(), e.toString());
             return;
@@ -193,7 +281,7 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         onLane(monitor.name(), incident, () -> announceDown(monitor.name(), state, incident));
     }
 
-    private void resolve(MonitorDefinition monitor, MonitorState state, CheckResult result) {
+    private void resolve(MonitorDefinition monitor, MonitorState state, CheckResult result, Lease lease) {
         MonitorState.OpenIncident incident;
         synchronized (state) {
             incident = state.incident;
@@ -204,7 +292,11 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
             incidents.resolve(incident.id, now, incident.failedChecks, null, new IncidentEvent(now, "resolved",
                     monitor.name() + " is " + (result.status().passed() ? result.status().wireName() : "up") + " again after "
                             + monitor.recoveryThreshold() + " passing check" + (monitor.recoveryThreshold() == 1 ? "" : "s")
-                            + "; down for " + DurationText.spoken(down)));
+                            + "; down for " + DurationText.spoken(down)), lease);
+        } catch (LeaseLost e) {
+            metrics.fenced("incident", 1);
+            log.info("incident {} of {} not resolved here: another node checks it now", incident.id, monitor.name());
+            return;
         } catch (RuntimeException e) {
             log.error("could not resolve incident {} of {} (the next passing check tries again): {}", incident.id, monitor.name(),
                     e.toString());
@@ -339,12 +431,66 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
             }
             return;
         }
-        markNotified(incident, now);
-        dispatcher.dispatch(n, channels, (channel, delivery) -> event(incident.id, clock.instant(),
-                delivery.sent() ? "notified" : "notify_failed",
-                n.event().wireName() + " message " + (delivery.sent() ? "sent to " : "could not be sent to ") + channel.name()
-                        + " (" + channel.type().wireName() + ")" + inDigest(delivery) + (delivery.attempts() > 1 ? " after "
-                        + delivery.attempts() + " attempts" : "") + (delivery.sent() ? "" : ": " + delivery.error())));
+        long seq;
+        synchronized (incident) {
+            seq = n.event() == Notification.Event.REMINDER && incident.lastNotifiedAt != null
+                    ? incident.lastNotifiedAt.toEpochMilli() : 0;
+        }
+        if (leases != null) {
+            Optional<List<ChannelDefinition>> claimed = claim(n, monitor.name(), incident.id, channels, seq, now);
+            if (claimed.isEmpty()) {
+                return;
+            }
+            synchronized (incident) {
+                incident.downNotified = true;
+                incident.lastNotifiedAt = now;
+            }
+            channels = claimed.get();
+            if (channels.isEmpty()) {
+                return;
+            }
+        } else {
+            markNotified(incident, now);
+        }
+        dispatcher.dispatch(n, channels, (channel, delivery) -> {
+            if (leases != null && delivery.sent()) {
+                store(() -> incidents.claimSent(incident.id, channel.name(), n.event().wireName(), seq, clock.instant()));
+            }
+            event(incident.id, clock.instant(), delivery.sent() ? "notified" : "notify_failed",
+                    n.event().wireName() + " message " + (delivery.sent() ? "sent to " : "could not be sent to ") + channel.name()
+                            + " (" + channel.type().wireName() + ")" + inDigest(delivery) + (delivery.attempts() > 1 ? " after "
+                            + delivery.attempts() + " attempts" : "") + (delivery.sent() ? "" : ": " + delivery.error()));
+        });
+    }
+
+    /**
+     * Claims {@code n} for each channel under the monitor's lease (see {@link IncidentStore#claim}):
+     * the channels this node sends to; empty when this node must send nothing (the lease is lost,
+     * or the store refused the claim: the sweep tries a DOWN message again).
+     */
+    private Optional<List<ChannelDefinition>> claim(Notification n, String monitor, long incidentId,
+                                                    List<ChannelDefinition> channels, long seq, Instant now) {
+        Optional<Lease> lease = leases.lease(monitor);
+        if (lease.isEmpty()) {
+            metrics.fenced("notification", channels.size());
+            return Optional.empty();
+        }
+        try {
+            List<String> mine = incidents.claim(incidentId, channels.stream().map(ChannelDefinition::name).toList(),
+                    n.event().wireName(), seq, lease.get(), nodeId, now);
+            if (mine.size() < channels.size()) {
+                log.info("{} message of incident {}: {} of {} channels already claimed by another node", n.event().wireName(),
+                        incidentId, channels.size() - mine.size(), channels.size());
+            }
+            return Optional.of(channels.stream().filter(c -> mine.contains(c.name())).toList());
+        } catch (LeaseLost e) {
+            metrics.fenced("notification", channels.size());
+            log.info("{} message of incident {} not sent here: another node checks {} now", n.event().wireName(), incidentId, monitor);
+            return Optional.empty();
+        } catch (RuntimeException e) {
+            log.warn("could not claim the {} message of incident {} (not sent now): {}", n.event().wireName(), incidentId, e.toString());
+            return Optional.empty();
+        }
     }
 
     private void announceRecovery(String name, MonitorState.OpenIncident incident, CheckResult result, Instant resolvedAt) {
@@ -382,10 +528,26 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
             dispatcher.suppress(n, channels, "maintenance window " + window.get().name());
             return;
         }
-        dispatcher.dispatch(n, channels, (channel, delivery) -> event(incident.id, clock.instant(),
+        if (leases != null) {
+            Optional<List<ChannelDefinition>> claimed = claim(n, name, incident.id, channels, 0, now);
+            if (claimed.isEmpty() || claimed.get().isEmpty()) {
+                return;
+            }
+            channels = claimed.get();
+        }
+        dispatcher.dispatch(n, channels, (channel, delivery) -> {
+            if (leases != null && delivery.sent()) {
+                store(() -> incidents.claimSent(incident.id, channel.name(), n.event().wireName(), 0, clock.instant()));
+            }
+            recoveryEvent(incident, channel, delivery);
+        });
+    }
+
+    private void recoveryEvent(MonitorState.OpenIncident incident, ChannelDefinition channel, NotificationDispatcher.Delivery delivery) {
+        event(incident.id, clock.instant(),
                 delivery.sent() ? "notified" : "notify_failed",
                 "recovery message " + (delivery.sent() ? "sent to " : "could not be sent to ") + channel.name() + " ("
-                        + channel.type().wireName() + ")" + inDigest(delivery) + (delivery.sent() ? "" : ": " + delivery.error())));
+                        + channel.type().wireName() + ")" + inDigest(delivery) + (delivery.sent() ? "" : ": " + delivery.error()));
     }
 
     private static String inDigest(NotificationDispatcher.Delivery delivery) {
@@ -538,7 +700,8 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
     public Optional<StateSnapshot> state(String monitor) {
         MonitorState state = states.get(monitor);
         if (state == null) {
-            return Optional.empty();
+            // in a cluster another node may check it: its state as that node last stored it
+            return leases == null || leases.lease(monitor).isPresent() ? Optional.empty() : storedState.apply(monitor);
         }
         synchronized (state) {
             return Optional.of(state.snapshot());
@@ -549,7 +712,10 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
     public Optional<Long> openIncident(String monitor) {
         MonitorState state = states.get(monitor);
         if (state == null) {
-            return Optional.empty();
+            if (leases == null) {
+                return Optional.empty();
+            }
+            return incidents.list("open", monitor, null, 1).stream().findFirst().map(Incident::id);
         }
         synchronized (state) {
             return state.incident == null ? Optional.empty() : Optional.of(state.incident.id);

@@ -74,6 +74,7 @@ public final class CheckScheduler implements AutoCloseable {
     private final AtomicLong generations = new AtomicLong();
     private final Thread thread;
     private volatile boolean stopping;
+    private volatile java.util.function.Predicate<String> gate = name -> true;
 
     private record Slot(long due, String name, long generation) {
     }
@@ -98,6 +99,15 @@ public final class CheckScheduler implements AutoCloseable {
 
     public void start() {
         thread.start();
+    }
+
+    /**
+     * Runs a due check only when {@code gate} allows it (in a cluster: this node holds the
+     * monitor's lease). The gate is asked on the check's virtual thread and may block briefly. Every node keeps every monitor scheduled, so a node that takes a monitor
+     * over runs it at its next due time, within one interval, with no rescheduling.
+     */
+    public void gate(java.util.function.Predicate<String> gate) {
+        this.gate = gate;
     }
 
     /** Adds a monitor, or applies a changed definition (the next run comes within a second or its interval). */
@@ -245,6 +255,9 @@ public final class CheckScheduler implements AutoCloseable {
     private void run(Entry entry, MonitorDefinition monitor, long dueNanos) {
         inFlight.add(Thread.currentThread());
         try {
+            if (!gate.test(monitor.name())) {
+                return; // on this virtual thread: the gate may ask the store
+            }
             CheckResult result;
             long latenessNanos;
             permits.acquire();

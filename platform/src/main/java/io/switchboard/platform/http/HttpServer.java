@@ -393,6 +393,11 @@ public final class HttpServer implements Component {
         return httpsContext;
     }
 
+    /** Whether {@link #start()} has bound the listeners (and ports can be asked for). */
+    public boolean isStarted() {
+        return app != null;
+    }
+
     /** Whether plain HTTP is served. */
     public boolean servesHttp() {
         return address != null;

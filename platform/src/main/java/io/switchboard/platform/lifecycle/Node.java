@@ -9,6 +9,11 @@ import io.switchboard.platform.bus.Bus;
 import io.switchboard.platform.bus.BusSettings;
 import io.switchboard.platform.bus.LocalBus;
 import io.switchboard.platform.bus.RabbitBus;
+import io.switchboard.platform.cluster.ClusterApi;
+import io.switchboard.platform.cluster.ClusterMembership;
+import io.switchboard.platform.cluster.ClusterSettings;
+import io.switchboard.platform.cluster.ClusterTable;
+import io.switchboard.platform.cluster.NodeIdentity;
 import io.switchboard.platform.config.ConfigException;
 import io.switchboard.platform.config.NodeConfig;
 import io.switchboard.platform.http.HttpServer;
@@ -36,7 +41,9 @@ import sun.misc.Signal;
  *
  * <p>Start: config check → the TLS certificate ({@code tls:} block; read and checked, then
  * watched for renewals) → data directory → store → platform migrations (and the first admin token) → people
- * and sign-in ({@code auth:} block, {@code /api/v1/auth/*}) and the bus → each module's migrations → each module's {@code assemble} → module components → HTTP → listeners.
+ * and sign-in ({@code auth:} block, {@code /api/v1/auth/*}) and the bus → cluster membership (the node's row in the
+ * store, heartbeats; {@code /api/v1/cluster}) → each module's migrations → each module's {@code assemble} → module
+ * components → HTTP → listeners → the node's bound addresses written to its membership row.
  * If a step fails, what already started is stopped and {@link NodeStartException} names the step.
  *
  * <p>Drain (SIGTERM/SIGINT after {@link #stopOnSignals()}): {@code /readyz} turns 503 at once
@@ -46,7 +53,9 @@ import sun.misc.Signal;
  *
  * <p>Stop: new work is refused (HTTP 503 with Retry-After, SIP 503 for new dialogs while
  * in-dialog requests are still served), then components stop in reverse order: SIP gives calls
- * being set up a moment, HTTP lets requests in flight finish, writers commit what is queued. The
+ * being set up a moment, HTTP lets requests in flight finish, writers commit what is queued, and
+ * then the node leaves the cluster (its membership row is marked left, so the others take over its
+ * work at once rather than after the expiry) before the bus and the store close. The
  * whole stop is bounded: a component that does not return in time is left behind with a warning
  * so the process still exits.
  */
@@ -85,6 +94,7 @@ public final class Node {
     private AdminAuth adminAuth;
     private PersonAuth personAuth;
     private Bus bus;
+    private ClusterMembership cluster;
     private NodeCertificate certificate;
 
     /**
@@ -154,6 +164,8 @@ public final class Node {
                 step = "bus";
                 bus = openBus();
                 people.connect(bus);
+                step = "cluster";
+                openCluster();
 
                 for (NodeModule module : modules) {
                     step = "migrations of " + module.name();
@@ -175,6 +187,7 @@ public final class Node {
                     step = listener.name();
                     startComponent(listener);
                 }
+                cluster.publishAddresses();
                 state = State.RUNNING;
                 log.info("node started in {} ms", (System.nanoTime() - begin) / 1_000_000);
             } catch (Exception e) {
@@ -205,6 +218,7 @@ public final class Node {
         }
         TlsClientSettings.from(config.section("tls")); // tls.trust is read and checked now: exit 2, not a failed call later
         BusSettings.from(config.section("bus"));
+        ClusterSettings.from(config.section("cluster"));
         for (NodeModule module : modules) {
             // A module whose block was not declared to the loader reads none (and gets the same
             // wiring error as before from NodeContext.section() if it ever asks).
@@ -244,6 +258,35 @@ public final class Node {
         rabbit.start();
         started.add(Component.of("bus", () -> { }, rabbit::close));
         return rabbit;
+    }
+
+    /**
+     * This node's membership: its stable id, its row in the store (addresses from the config until
+     * the listeners are bound), heartbeats, and {@code GET /api/v1/cluster}. Started here, so it
+     * stops after the modules (their work finishes before the node leaves) and before the bus.
+     */
+    private void openCluster() throws Exception {
+        ClusterSettings settings = ClusterSettings.from(config.section("cluster"));
+        String nodeId = NodeIdentity.resolve(settings, config.dataDir());
+        cluster = ClusterMembership.create(settings, nodeId, version(), store.jdbi(), store.isSqlite(), bus,
+                metrics.registry());
+        if (config.http() != null) {
+            cluster.advertise("http", () -> http.isStarted() ? http.boundAddress().toString() : config.http().toString());
+        }
+        if (config.https() != null) {
+            cluster.advertise("https", () -> http.isStarted() ? http.boundHttpsAddress().toString() : config.https().toString());
+        }
+        if (!config.sipListeners().isEmpty()) {
+            cluster.advertise("sip", () -> config.sipListeners().stream().map(Object::toString).toList());
+        }
+        http.addRoutes(new ClusterApi(cluster, new ClusterTable(store.jdbi(), store.isSqlite()), adminAuth));
+        startComponent(cluster);
+    }
+
+    /** The software version from the jar's manifest, or {@code dev} when running from classes. */
+    static String version() {
+        String version = Node.class.getPackage().getImplementationVersion();
+        return version == null ? "dev" : version;
     }
 
     private void startComponent(Component component) throws Exception {
@@ -428,6 +471,14 @@ public final class Node {
             throw new IllegalStateException("the bus is created by start()");
         }
         return bus;
+    }
+
+    /** This node's cluster membership; available once {@link #start()} has opened the store and the bus. */
+    public ClusterMembership cluster() {
+        if (cluster == null) {
+            throw new IllegalStateException("the cluster membership is created by start()");
+        }
+        return cluster;
     }
 
     void addModuleComponent(Component component) {

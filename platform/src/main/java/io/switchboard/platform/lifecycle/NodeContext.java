@@ -5,6 +5,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.switchboard.platform.auth.AdminAuth;
 import io.switchboard.platform.auth.PersonAuth;
 import io.switchboard.platform.bus.Bus;
+import io.switchboard.platform.cluster.Cluster;
 import io.switchboard.platform.config.ConfigSection;
 import io.switchboard.platform.config.NodeConfig;
 import io.switchboard.platform.http.HttpRoutes;
@@ -27,13 +28,20 @@ public final class NodeContext {
         this.moduleName = moduleName;
     }
 
-    /** A name for this node in records it writes (call records, logs): the host name, or "node". */
+    /**
+     * This node's stable id in records it writes (call records, logs): {@code cluster.nodeId}, or
+     * the one generated once and kept in the data directory.
+     */
     public String nodeId() {
-        try {
-            return java.net.InetAddress.getLocalHost().getHostName();
-        } catch (java.net.UnknownHostException | RuntimeException e) {
-            return "node";
-        }
+        return node.cluster().nodeId();
+    }
+
+    /**
+     * The cluster: the live view, change notices, ownership of keys (rendezvous hashing over live
+     * nodes) and leases for work done exactly once. A single node is a cluster of one.
+     */
+    public Cluster cluster() {
+        return node.cluster();
     }
 
     public NodeConfig config() {

@@ -33,6 +33,11 @@ public final class RunCommand implements Callable<Integer> {
             description = "SIP domain served (default: this machine's host name; env SWITCHBOARD_DOMAIN).")
     String domain;
 
+    @Option(names = "--node-id", paramLabel = "ID",
+            description = "This node's id in the cluster (default: generated once and kept in the data directory;"
+                    + " env SWITCHBOARD_CLUSTER_NODEID).")
+    String nodeId;
+
     @Option(names = "--log-level", paramLabel = "LEVEL",
             description = "trace, debug, info, warn or error (default info; env SWITCHBOARD_LOG_LEVEL).")
     String logLevel;
@@ -49,6 +54,7 @@ public final class RunCommand implements Callable<Integer> {
         putIfGiven(flags, "sip", sip);
         putIfGiven(flags, "domain", domain);
         putIfGiven(flags, "log.level", logLevel);
+        putIfGiven(flags, "cluster.nodeid", nodeId); // the key SWITCHBOARD_CLUSTER_NODEID sets, so the flag wins over it
         NodeConfig nodeConfig = NodeAssembly.configLoader().load(config.configFile, env, flags);
         RootLogLevel.set(nodeConfig.logLevel());
 

@@ -1,0 +1,13 @@
+package io.switchboard.platform.cluster;
+
+/**
+ * What a node says on the bus topic {@value ClusterMembership#TOPIC} when it joins or leaves, so
+ * the others re-read the view at once instead of at their next heartbeat. Only a hint: the store
+ * is the truth, and a node that dies says nothing.
+ *
+ * @param nodeId      who
+ * @param incarnation which start of it
+ * @param event       {@code joined} or {@code left}
+ */
+public record ClusterAnnouncement(String nodeId, String incarnation, String event) {
+}

@@ -1,0 +1,392 @@
+package io.switchboard.platform.cluster;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.switchboard.platform.bus.Bus;
+import io.switchboard.platform.lifecycle.Component;
+import java.lang.management.ManagementFactory;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * This node's membership of the cluster, kept in the shared store ({@code platform_cluster_nodes}).
+ *
+ * <p><b>Heartbeat.</b> On start the node writes its row (id, a new incarnation, addresses,
+ * version, start time) and then renews {@code heartbeat_at} every {@code cluster.heartbeat} on a
+ * thread of its own, reading the whole table back in the same beat to build the {@link ClusterView}.
+ * Every time is the database's ({@link ClusterTable}); a node is dead to the others when its last
+ * heartbeat is older than {@code cluster.expiry} by the database's clock.
+ *
+ * <p><b>Standing.</b> A heartbeat that fails (store outage) is logged and counted, never thrown.
+ * The node measures, on its own monotonic clock, the time since it <em>sent</em> its last
+ * heartbeat that got through; the database stamped that heartbeat no earlier, so once this time
+ * passes the expiry the others may count the node dead, and it counts itself out
+ * ({@link #inGoodStanding()} false, a view without it as owner) until a heartbeat gets through
+ * again. A separate watchdog thread checks this every quarter heartbeat, because the heartbeat
+ * thread itself may be stuck in a database call. Leases do not rely on this alone: their writes
+ * check membership in SQL ({@link Leases}).
+ *
+ * <p><b>Bus.</b> Joins and graceful leaves are announced on {@value #TOPIC}; a node that hears one
+ * re-reads the view at once. A graceful stop marks the row left before the bus closes, so the
+ * others move its work without waiting for the expiry.
+ */
+public final class ClusterMembership implements Cluster, Component {
+    private static final Logger log = LoggerFactory.getLogger(ClusterMembership.class);
+    public static final String TOPIC = "cluster.members";
+    /** Rows of nodes not heard of for this long are deleted. */
+    static final Duration PRUNE_AFTER = Duration.ofHours(1);
+    private static final int PRUNE_EVERY_BEATS = 150;
+
+    private final ClusterSettings settings;
+    private final String nodeId;
+    private final String incarnation;
+    private final String version;
+    private final ClusterTable table;
+    private final Leases leases;
+    private final Bus bus;
+    private final Map<String, Supplier<Object>> addresses = new LinkedHashMap<>();
+    private final List<Consumer<ClusterView>> listeners = new CopyOnWriteArrayList<>();
+    private final Counter heartbeatFailures;
+    private final ScheduledExecutorService beats = Executors.newSingleThreadScheduledExecutor(
+            Thread.ofPlatform().daemon().name("cluster-heartbeat").factory());
+    private final ScheduledExecutorService watchdog = Executors.newSingleThreadScheduledExecutor(
+            Thread.ofPlatform().daemon().name("cluster-watchdog").factory());
+    private volatile ClusterView view;
+    /** System.nanoTime() when the last heartbeat that got through was sent; 0: none yet. */
+    private volatile long lastRenewedSent;
+    private volatile boolean displaced;
+    private volatile boolean heartbeatFailing;
+    private volatile boolean paused;
+    private volatile boolean stopped;
+    private long beatsSincePrune;
+    private AutoCloseable subscription;
+
+    private ClusterMembership(ClusterSettings settings, String nodeId, String incarnation, String version,
+                              ClusterTable table, Leases leases, Bus bus, MeterRegistry meters) {
+        this.settings = settings;
+        this.nodeId = nodeId;
+        this.incarnation = incarnation;
+        this.version = version;
+        this.table = table;
+        this.leases = leases;
+        this.bus = bus;
+        this.view = ClusterView.initial(nodeId);
+        for (NodeState state : NodeState.values()) {
+            Gauge.builder("switchboard.cluster.nodes", this, m -> m.view.count(state))
+                    .description("Nodes in the cluster view by state (alive, dead, left)")
+                    .tag("state", state.label()).register(meters);
+        }
+        Gauge.builder("switchboard.cluster.member", this, m -> m.inGoodStanding() ? 1 : 0)
+                .description("1 while this node's membership heartbeat is within the expiry")
+                .register(meters);
+        heartbeatFailures = Counter.builder("switchboard.cluster.heartbeat.failures")
+                .description("Membership heartbeats the store did not take").register(meters);
+    }
+
+    /** A membership for {@code nodeId} under a new incarnation, with its table and leases. */
+    public static ClusterMembership create(ClusterSettings settings, String nodeId, String version,
+                                           org.jdbi.v3.core.Jdbi jdbi, boolean sqlite, Bus bus, MeterRegistry meters) {
+        String incarnation = UUID.randomUUID().toString();
+        return new ClusterMembership(settings, nodeId, incarnation, version, new ClusterTable(jdbi, sqlite),
+                new Leases(jdbi, sqlite, nodeId, incarnation, settings.expiry()), bus, meters);
+    }
+
+    @Override
+    public String name() {
+        return "cluster";
+    }
+
+    @Override
+    public synchronized void start() {
+        long sent = System.nanoTime();
+        table.register(nodeId, incarnation, addresses(), version, loadAverage());
+        lastRenewedSent = sent;
+        subscription = bus.subscribe(TOPIC, ClusterAnnouncement.class, this::heard);
+        refreshView();
+        log.info("cluster: this node is {} ({} of {} nodes alive: {}); heartbeat {} ms, expiry {} ms", nodeId,
+                view.count(NodeState.ALIVE), view.nodes().size(), view.liveIds(),
+                settings.heartbeat().toMillis(), settings.expiry().toMillis());
+        announce("joined");
+        long every = settings.heartbeat().toMillis();
+        beats.scheduleWithFixedDelay(this::beat, every, every, TimeUnit.MILLISECONDS);
+        long check = Math.max(every / 4, 25);
+        watchdog.scheduleWithFixedDelay(this::checkStanding, check, check, TimeUnit.MILLISECONDS);
+    }
+
+    /** Re-reads the addresses (modules' listeners are bound by now) and writes them to the row. */
+    public void publishAddresses() {
+        try {
+            table.updateAddresses(nodeId, incarnation, addresses());
+        } catch (RuntimeException e) {
+            log.warn("cluster: could not update this node's addresses: {}", e.toString());
+        }
+    }
+
+    @Override
+    public void stop() {
+        stopped = true;
+        beats.shutdown();
+        watchdog.shutdown();
+        try {
+            beats.awaitTermination(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        try {
+            if (table.leave(nodeId, incarnation)) {
+                log.info("cluster: node {} left the cluster", nodeId);
+            }
+        } catch (RuntimeException e) {
+            log.warn("cluster: could not mark this node as left ({}); the others will count it dead after {} ms",
+                    e.toString(), settings.expiry().toMillis());
+        }
+        announce("left");
+        if (subscription != null) {
+            try {
+                subscription.close();
+            } catch (Exception e) {
+                log.debug("closing the cluster subscription: {}", e.toString());
+            }
+        }
+    }
+
+    /** For tests: stop (or resume) heartbeating without leaving, as a paused or cut-off node would. */
+    public void pauseHeartbeats(boolean pause) {
+        this.paused = pause;
+    }
+
+    private void beat() {
+        if (stopped) {
+            return;
+        }
+        if (!paused) {
+            long sent = System.nanoTime();
+            try {
+                ClusterTable.Beat beat = table.heartbeat(nodeId, incarnation, loadAverage());
+                switch (beat) {
+                    case RENEWED -> lastRenewedSent = sent;
+                    case MISSING, LEFT -> {
+                        log.warn("cluster: this node's row was {}; registering again",
+                                beat == ClusterTable.Beat.MISSING ? "gone" : "marked left");
+                        table.register(nodeId, incarnation, addresses(), version, loadAverage());
+                        lastRenewedSent = sent;
+                    }
+                    case DISPLACED -> {
+                        if (!displaced) {
+                            log.error("cluster: another process now runs as node {} (its row has another incarnation);"
+                                    + " this one counts itself out of the cluster: give each node its own cluster.nodeId", nodeId);
+                        }
+                        displaced = true;
+                    }
+                }
+                if (heartbeatFailing && beat != ClusterTable.Beat.DISPLACED) {
+                    heartbeatFailing = false;
+                    log.info("cluster: heartbeats get through again");
+                }
+            } catch (RuntimeException e) {
+                heartbeatFailures.increment();
+                if (!heartbeatFailing) {
+                    heartbeatFailing = true;
+                    log.warn("cluster: heartbeat failed ({}); this node counts itself out after {} ms without one",
+                            e.toString(), settings.expiry().toMillis());
+                }
+            }
+        }
+        refreshView();
+        if (++beatsSincePrune >= PRUNE_EVERY_BEATS) {
+            beatsSincePrune = 0;
+            try {
+                table.prune(PRUNE_AFTER);
+            } catch (RuntimeException e) {
+                log.debug("cluster: pruning old rows failed: {}", e.toString());
+            }
+        }
+    }
+
+    private void heard(ClusterAnnouncement announcement) {
+        if (announcement == null || nodeId.equals(announcement.nodeId()) && incarnation.equals(announcement.incarnation())) {
+            return;
+        }
+        if (!stopped) {
+            try {
+                beats.execute(this::refreshView);
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                // stopping
+            }
+        }
+    }
+
+    private void announce(String event) {
+        try {
+            bus.publish(TOPIC, new ClusterAnnouncement(nodeId, incarnation, event));
+        } catch (RuntimeException e) {
+            log.debug("cluster: announcing {} failed: {}", event, e.toString());
+        }
+    }
+
+    /** Reads the table; on failure keeps the nodes it had and only re-judges its own standing. */
+    private void refreshView() {
+        // Read outside the lock: the read may hang on a silent store, and the watchdog must still
+        // be able to mark this node out meanwhile.
+        List<NodeRecord> nodes;
+        try {
+            nodes = table.read(nodeId, settings.expiry());
+        } catch (RuntimeException e) {
+            log.debug("cluster: reading the view failed: {}", e.toString());
+            nodes = null;
+        }
+        synchronized (this) {
+            replaceView(new ClusterView(nodeId, nodes == null ? view.nodes() : nodes, inGoodStanding()));
+        }
+    }
+
+    private synchronized void checkStanding() {
+        boolean standing = inGoodStanding();
+        if (standing != view.selfInGoodStanding()) {
+            replaceView(new ClusterView(nodeId, view.nodes(), standing));
+        }
+    }
+
+    private void replaceView(ClusterView next) {
+        ClusterView before = view;
+        view = next;
+        logChanges(before, next);
+        if (!sameShape(before, next)) {
+            for (Consumer<ClusterView> listener : listeners) {
+                try {
+                    listener.accept(next);
+                } catch (RuntimeException e) {
+                    log.warn("cluster: a view listener failed: {}", e.toString());
+                }
+            }
+        }
+    }
+
+    /** Whether two views agree on every node's state and incarnation and on this node's standing. */
+    private static boolean sameShape(ClusterView a, ClusterView b) {
+        if (a.selfInGoodStanding() != b.selfInGoodStanding() || a.nodes().size() != b.nodes().size()) {
+            return false;
+        }
+        for (int i = 0; i < a.nodes().size(); i++) {
+            NodeRecord x = a.nodes().get(i);
+            NodeRecord y = b.nodes().get(i);
+            if (!x.id().equals(y.id()) || x.state() != y.state() || !Objects.equals(x.incarnation(), y.incarnation())) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private void logChanges(ClusterView before, ClusterView next) {
+        if (before.selfInGoodStanding() && !next.selfInGoodStanding() && lastRenewedSent != 0) {
+            log.warn("cluster: this node has had no heartbeat through for over {} ms: it counts itself out of the"
+                    + " cluster and acts on no lease until one gets through", settings.expiry().toMillis());
+        } else if (!before.selfInGoodStanding() && next.selfInGoodStanding() && !before.nodes().isEmpty()) {
+            log.info("cluster: this node is back in the cluster");
+        }
+        if (before.nodes().isEmpty()) {
+            return; // the first read: start() logs the view
+        }
+        for (NodeRecord node : next.nodes()) {
+            if (node.self()) {
+                continue;
+            }
+            NodeRecord old = before.node(node.id()).orElse(null);
+            boolean wasAlive = old != null && old.isAlive();
+            boolean restarted = old != null && !Objects.equals(old.incarnation(), node.incarnation());
+            if (node.isAlive() && (!wasAlive || restarted)) {
+                log.info("cluster: node {} joined (version {}, addresses {}); {} alive", node.id(), node.version(),
+                        node.addresses(), next.count(NodeState.ALIVE));
+            } else if (wasAlive && node.state() == NodeState.DEAD) {
+                log.warn("cluster: node {} lost: no heartbeat for {} ms; {} alive", node.id(), node.heartbeatAgeMs(),
+                        next.count(NodeState.ALIVE));
+            } else if (wasAlive && node.state() == NodeState.LEFT) {
+                log.info("cluster: node {} left; {} alive", node.id(), next.count(NodeState.ALIVE));
+            }
+        }
+    }
+
+    private Map<String, Object> addresses() {
+        Map<String, Object> out = new LinkedHashMap<>();
+        synchronized (addresses) {
+            addresses.forEach((name, supplier) -> {
+                try {
+                    Object value = supplier.get();
+                    if (value != null) {
+                        out.put(name, value);
+                    }
+                } catch (RuntimeException e) {
+                    log.debug("cluster: address {} unavailable: {}", name, e.toString());
+                }
+            });
+        }
+        return out;
+    }
+
+    private static Double loadAverage() {
+        double load = ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
+        return load < 0 ? null : Math.round(load * 100) / 100.0;
+    }
+
+    @Override
+    public String nodeId() {
+        return nodeId;
+    }
+
+    /** Random per process start. */
+    public String incarnationId() {
+        return incarnation;
+    }
+
+    @Override
+    public ClusterView view() {
+        return view;
+    }
+
+    @Override
+    public boolean inGoodStanding() {
+        long sent = lastRenewedSent;
+        return !displaced && !stopped && sent != 0 && System.nanoTime() - sent < settings.expiry().toNanos();
+    }
+
+    @Override
+    public AutoCloseable onChange(Consumer<ClusterView> listener) {
+        listeners.add(listener);
+        return () -> listeners.remove(listener);
+    }
+
+    @Override
+    public Leases leases() {
+        return leases;
+    }
+
+    @Override
+    public Duration heartbeat() {
+        return settings.heartbeat();
+    }
+
+    @Override
+    public Duration expiry() {
+        return settings.expiry();
+    }
+
+    @Override
+    public void advertise(String name, Supplier<Object> address) {
+        synchronized (addresses) {
+            addresses.put(name, address);
+        }
+    }
+}

@@ -1,0 +1,151 @@
+package io.switchboard.platform.cluster;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import org.jdbi.v3.core.Jdbi;
+
+/**
+ * The SQL of {@code platform_cluster_nodes}: registering, heartbeating, leaving and reading the
+ * view. Every time is taken from the database's clock ({@link #nowMillis(boolean)}) and every
+ * age is computed by the database, so the nodes' own clocks never decide who has expired. Used by
+ * the running node ({@link ClusterMembership}) and by {@code switchboard cluster status}.
+ */
+public final class ClusterTable {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final TypeReference<Map<String, Object>> ADDRESSES = new TypeReference<>() { };
+
+    /** What a heartbeat found. */
+    public enum Beat {
+        /** The row was renewed. */
+        RENEWED,
+        /** No row for this node (pruned, or deleted by hand): register again. */
+        MISSING,
+        /** The row belongs to another incarnation: another process runs under this node id. */
+        DISPLACED,
+        /** The row says this node left: register again (a stop that did not finish). */
+        LEFT
+    }
+
+    private final Jdbi jdbi;
+    private final String now;
+
+    public ClusterTable(Jdbi jdbi, boolean sqlite) {
+        this.jdbi = jdbi;
+        this.now = nowMillis(sqlite);
+    }
+
+    /**
+     * The database's current time in epoch milliseconds, as an SQL expression: SQLite's
+     * {@code julianday('now')} (millisecond precision, constant within a statement) or
+     * PostgreSQL's {@code clock_timestamp()}.
+     */
+    public static String nowMillis(boolean sqlite) {
+        return sqlite ? "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
+                : "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)";
+    }
+
+    /** The SQL expression for the database's time now, epoch milliseconds. */
+    public String now() {
+        return now;
+    }
+
+    /** Inserts or replaces this node's row: alive from now, with a new incarnation. */
+    public void register(String nodeId, String incarnation, Map<String, Object> addresses, String version, Double load) {
+        String json = json(addresses);
+        jdbi.useHandle(h -> h.createUpdate("INSERT INTO platform_cluster_nodes (node_id, incarnation, addresses, version,"
+                        + " started_at, heartbeat_at, left_at, load_average) VALUES (:id, :inc, :addresses, :version, "
+                        + now + ", " + now + ", NULL, :load) ON CONFLICT (node_id) DO UPDATE SET incarnation = excluded.incarnation,"
+                        + " addresses = excluded.addresses, version = excluded.version, started_at = excluded.started_at,"
+                        + " heartbeat_at = excluded.heartbeat_at, left_at = NULL, load_average = excluded.load_average")
+                .bind("id", nodeId).bind("inc", incarnation).bind("addresses", json).bind("version", version)
+                .bind("load", load)
+                .execute());
+    }
+
+    /** Renews this node's heartbeat (and load); says what it found when there was nothing to renew. */
+    public Beat heartbeat(String nodeId, String incarnation, Double load) {
+        return jdbi.inTransaction(h -> {
+            int renewed = h.createUpdate("UPDATE platform_cluster_nodes SET heartbeat_at = " + now + ", load_average = :load"
+                            + " WHERE node_id = :id AND incarnation = :inc AND left_at IS NULL")
+                    .bind("id", nodeId).bind("inc", incarnation).bind("load", load).execute();
+            if (renewed == 1) {
+                return Beat.RENEWED;
+            }
+            var row = h.createQuery("SELECT incarnation, left_at FROM platform_cluster_nodes WHERE node_id = :id")
+                    .bind("id", nodeId)
+                    .map((rs, ctx) -> new Object[] {rs.getString(1), rs.getObject(2)})
+                    .findOne();
+            if (row.isEmpty()) {
+                return Beat.MISSING;
+            }
+            return incarnation.equals(row.get()[0]) ? Beat.LEFT : Beat.DISPLACED;
+        });
+    }
+
+    /** Replaces this node's addresses (once its listeners are bound). */
+    public void updateAddresses(String nodeId, String incarnation, Map<String, Object> addresses) {
+        String json = json(addresses);
+        jdbi.useHandle(h -> h.createUpdate("UPDATE platform_cluster_nodes SET addresses = :addresses"
+                        + " WHERE node_id = :id AND incarnation = :inc")
+                .bind("addresses", json).bind("id", nodeId).bind("inc", incarnation).execute());
+    }
+
+    /** Marks this node as left, now: the others stop counting on it at once. */
+    public boolean leave(String nodeId, String incarnation) {
+        return jdbi.withHandle(h -> h.createUpdate("UPDATE platform_cluster_nodes SET left_at = " + now
+                        + " WHERE node_id = :id AND incarnation = :inc AND left_at IS NULL")
+                .bind("id", nodeId).bind("inc", incarnation).execute()) == 1;
+    }
+
+    /** Every node, sorted by id, with its state by {@code expiry}; {@code selfId} may be null (the CLI). */
+    public List<NodeRecord> read(String selfId, Duration expiry) {
+        long expiryMs = expiry.toMillis();
+        return jdbi.withHandle(h -> h.createQuery("SELECT node_id, incarnation, addresses, version, started_at, left_at,"
+                        + " load_average, " + now + " - heartbeat_at AS age FROM platform_cluster_nodes ORDER BY node_id")
+                .map((rs, ctx) -> {
+                    String id = rs.getString("node_id");
+                    long age = rs.getLong("age");
+                    rs.getLong("left_at");
+                    boolean left = !rs.wasNull();
+                    double load = rs.getDouble("load_average");
+                    Double loadAverage = rs.wasNull() || load < 0 ? null : load;
+                    NodeState state = left ? NodeState.LEFT : age > expiryMs ? NodeState.DEAD : NodeState.ALIVE;
+                    return new NodeRecord(id, rs.getString("incarnation"), state, addresses(rs.getString("addresses")),
+                            rs.getString("version"), Instant.ofEpochMilli(rs.getLong("started_at")), Math.max(age, 0),
+                            loadAverage, id.equals(selfId));
+                })
+                .list());
+    }
+
+    /** Deletes rows of nodes not heard of for {@code keep}: long gone, no longer worth showing. */
+    public int prune(Duration keep) {
+        return jdbi.withHandle(h -> h.createUpdate("DELETE FROM platform_cluster_nodes WHERE heartbeat_at < " + now + " - :keep")
+                .bind("keep", keep.toMillis()).execute());
+    }
+
+    private static String json(Map<String, Object> addresses) {
+        try {
+            return JSON.writeValueAsString(addresses);
+        } catch (JsonProcessingException e) {
+            throw new IllegalArgumentException("addresses must be plain values: " + e.getOriginalMessage(), e);
+        }
+    }
+
+    private static Map<String, Object> addresses(String json) {
+        try {
+            Map<String, Object> map = JSON.readValue(json, ADDRESSES);
+            if (map == null) {
+                return Map.of();
+            }
+            map.values().removeIf(java.util.Objects::isNull);
+            return map;
+        } catch (JsonProcessingException e) {
+            return Map.of("unreadable", json);
+        }
+    }
+}

@@ -1,0 +1,161 @@
+package io.switchboard.platform.cluster;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.switchboard.platform.bus.LocalBus;
+import io.switchboard.platform.config.StoreSettings;
+import io.switchboard.platform.store.PostgresTestDatabase;
+import io.switchboard.platform.store.Store;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Membership and leases of several nodes sharing one store, on SQLite and PostgreSQL, with short
+ * heartbeats (100 ms) and expiry (600 ms) so that expiry is seen quickly.
+ */
+class ClusterMembershipTest {
+    private static final ClusterSettings FAST = new ClusterSettings(Optional.empty(), Duration.ofMillis(100), Duration.ofMillis(600));
+
+    @TempDir
+    Path dir;
+    private PostgresTestDatabase postgres;
+    private Store store;
+    private final LocalBus bus = new LocalBus(new SimpleMeterRegistry());
+    private final List<ClusterMembership> started = new ArrayList<>();
+
+    @AfterEach
+    void close() throws Exception {
+        for (ClusterMembership membership : started) {
+            membership.stop();
+        }
+        if (store != null) {
+            store.close();
+        }
+        if (postgres != null) {
+            postgres.close();
+        }
+    }
+
+    private void open(String database) throws Exception {
+        store = switch (database) {
+            case "sqlite" -> Store.open(new StoreSettings("jdbc:sqlite:" + dir.resolve("switchboard.db"), null, null));
+            default -> {
+                postgres = PostgresTestDatabase.create();
+                yield Store.open(postgres.settings());
+            }
+        };
+        store.migrate("platform");
+    }
+
+    private ClusterMembership member(String id) {
+        ClusterMembership membership = ClusterMembership.create(FAST, id, "test", store.jdbi(), store.isSqlite(), bus,
+                new SimpleMeterRegistry());
+        membership.advertise("http", () -> "127.0.0.1:80" + id.length());
+        membership.start();
+        started.add(membership);
+        return membership;
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"sqlite", "postgresql"})
+    void nodesSeeEachOtherJoinLeaveAndExpire(String database) throws Exception {
+        open(database);
+        ClusterMembership a = member("node-a");
+        List<ClusterView> seenByA = new CopyOnWriteArrayList<>();
+        a.onChange(seenByA::add);
+        assertThat(a.view().liveIds()).containsExactly("node-a");
+        assertThat(a.view().ownsSelf("anything")).isTrue(); // a cluster of one owns every key
+
+        ClusterMembership b = member("node-b");
+        ClusterMembership c = member("node-c");
+        await().atMost(Duration.ofSeconds(10)).until(() -> a.view().liveIds().size() == 3);
+        await().atMost(Duration.ofSeconds(10)).until(() -> b.view().liveIds().size() == 3 && c.view().liveIds().size() == 3);
+        NodeRecord fromA = a.view().node("node-b").orElseThrow();
+        assertThat(fromA.addresses()).containsEntry("http", "127.0.0.1:806");
+        assertThat(fromA.version()).isEqualTo("test");
+        assertThat(fromA.self()).isFalse();
+        assertThat(a.view().node("node-a").orElseThrow().self()).isTrue();
+        assertThat(seenByA).isNotEmpty();
+        for (int i = 0; i < 100; i++) {
+            String key = "monitor-" + i;
+            assertThat(a.view().owner(key)).isEqualTo(b.view().owner(key)).isEqualTo(c.view().owner(key));
+        }
+
+        // b stops heartbeating without leaving (a pause): it counts itself out, and the others count it dead
+        b.pauseHeartbeats(true);
+        await().atMost(Duration.ofSeconds(10)).until(() -> !b.inGoodStanding() && !b.view().liveIds().contains("node-b"));
+        await().atMost(Duration.ofSeconds(10)).until(() ->
+                a.view().node("node-b").map(NodeRecord::state).orElse(null) == NodeState.DEAD);
+        assertThat(a.view().liveIds()).containsExactly("node-a", "node-c");
+        b.pauseHeartbeats(false);
+        await().atMost(Duration.ofSeconds(10)).until(() -> b.inGoodStanding() && a.view().liveIds().contains("node-b"));
+
+        // c stops gracefully: left at once, no waiting for the expiry
+        c.stop();
+        started.remove(c);
+        await().atMost(Duration.ofMillis(FAST.expiry().toMillis() - 50)).until(() ->
+                a.view().node("node-c").map(NodeRecord::state).orElse(null) == NodeState.LEFT);
+
+        // the CLI's reading of the table agrees
+        List<NodeRecord> table = new ClusterTable(store.jdbi(), store.isSqlite()).read(null, FAST.expiry());
+        assertThat(table).extracting(NodeRecord::id).containsExactly("node-a", "node-b", "node-c");
+        assertThat(table).extracting(NodeRecord::state).containsExactly(NodeState.ALIVE, NodeState.ALIVE, NodeState.LEFT);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"sqlite", "postgresql"})
+    void aLeaseIsFencedOnceItsHolderStopsHeartbeating(String database) throws Exception {
+        open(database);
+        ClusterMembership a = member("node-a");
+        ClusterMembership b = member("node-b");
+        Lease held = a.leases().acquire("job").orElseThrow();
+        assertThat(a.leases().acquire("job")).contains(held); // holding again costs no new fence
+        assertThat(b.leases().acquire("job")).isEmpty();      // a live holder keeps it
+        assertThat(a.leases().holds(held)).isTrue();
+
+        a.pauseHeartbeats(true);
+        // once a's heartbeat is older than the expiry by the database's clock, a's writes are refused in SQL
+        await().atMost(Duration.ofSeconds(10)).until(() -> !a.leases().holds(held));
+        Lease taken = await().atMost(Duration.ofSeconds(10)).until(() -> b.leases().acquire("job"), Optional::isPresent).orElseThrow();
+        assertThat(taken.fence()).isGreaterThan(held.fence());
+
+        // a comes back: its old fence stays refused, and b's holding stands
+        a.pauseHeartbeats(false);
+        await().atMost(Duration.ofSeconds(10)).until(a::inGoodStanding);
+        assertThat(a.leases().holds(held)).isFalse();
+        assertThat(a.leases().acquire("job")).isEmpty();
+        assertThat(b.leases().holds(taken)).isTrue();
+
+        // a graceful handover: released, the next taker gets it at once with a higher fence
+        b.leases().release(taken);
+        Lease back = a.leases().acquire("job").orElseThrow();
+        assertThat(back.fence()).isGreaterThan(taken.fence());
+
+        // a node that leaves gives up its leases with its membership
+        a.stop();
+        started.remove(a);
+        assertThat(b.leases().acquire("job")).map(Lease::fence).contains(back.fence() + 1);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"sqlite"})
+    void aSecondProcessUnderTheSameIdDisplacesTheFirst(String database) throws Exception {
+        open(database);
+        ClusterMembership first = member("same");
+        await().atMost(Duration.ofSeconds(5)).until(first::inGoodStanding);
+        ClusterMembership second = member("same");
+        await().atMost(Duration.ofSeconds(10)).until(() -> !first.inGoodStanding());
+        assertThat(second.inGoodStanding()).isTrue();
+        assertThat(second.view().liveIds()).containsExactly("same");
+    }
+}

@@ -1,0 +1,91 @@
+package io.switchboard.server.cluster;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.switchboard.server.Main;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** A single node with SQLite is a cluster of one, with no configuration: API, meters, CLI, a kept id. */
+class ClusterApiTest {
+    @TempDir
+    Path dataDir;
+
+    record Run(int code, String out, String err) {
+    }
+
+    Run cli(Map<String, String> env, String... args) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        List<String> all = new ArrayList<>(List.of(args));
+        int code = Main.execute(env, new PrintStream(out, true, StandardCharsets.UTF_8),
+                new PrintStream(err, true, StandardCharsets.UTF_8), all.toArray(String[]::new));
+        return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void aSingleNodeIsAClusterOfOneAndKeepsItsId() throws Exception {
+        String id;
+        try (ClusterNode node = new ClusterNode(dataDir, Map.of(), List.of())) {
+            id = node.id();
+            assertThat(Files.readString(dataDir.resolve("node-id")).strip()).isEqualTo(id);
+            String token = Files.readString(dataDir.resolve("admin.token")).strip();
+            assertThat(node.get("/api/v1/cluster", null).statusCode()).isEqualTo(401);
+
+            JsonNode view = node.cluster(token);
+            assertThat(view.get("self").asText()).isEqualTo(id);
+            assertThat(view.get("member").asBoolean()).isTrue();
+            assertThat(view.get("expiryMs").asLong()).isEqualTo(6000);
+            JsonNode self = view.get("nodes").get(0);
+            assertThat(view.get("nodes")).hasSize(1);
+            assertThat(self.get("id").asText()).isEqualTo(id);
+            assertThat(self.get("state").asText()).isEqualTo("alive");
+            assertThat(self.get("self").asBoolean()).isTrue();
+            // the bound port, not the configured 0
+            assertThat(self.at("/addresses/http").asText()).isEqualTo(node.node.http().boundAddress().toString());
+            assertThat(self.get("lastHeartbeatAgeMs").asLong()).isBetween(0L, 6000L);
+            assertThat(self.has("started")).isTrue();
+            assertThat(self.get("load").has("systemLoadAverage")).isTrue();
+            assertThat(node.metric("switchboard_cluster_nodes{state=\"alive\"}")).isEqualTo(1);
+            assertThat(node.metric("switchboard_cluster_nodes{state=\"dead\"}")).isEqualTo(0);
+            assertThat(node.metric("switchboard_cluster_member")).isEqualTo(1);
+
+            Run status = cli(Map.of(), "cluster", "status", "--data-dir", dataDir.toString());
+            assertThat(status.code()).as(status.err()).isZero();
+            assertThat(status.out()).contains("1 alive, 0 dead, 0 left").contains("NODE").contains("*" + id)
+                    .contains("alive");
+        }
+        Run afterStop = cli(Map.of(), "cluster", "status", "--data-dir", dataDir.toString());
+        assertThat(afterStop.out()).contains("0 alive, 0 dead, 1 left");
+
+        try (ClusterNode again = new ClusterNode(dataDir, Map.of(), List.of())) {
+            assertThat(again.id()).isEqualTo(id);
+        }
+        try (ClusterNode named = new ClusterNode(dataDir, Map.of("SWITCHBOARD_CLUSTER_NODEID", "gate-1"), List.of())) {
+            assertThat(named.id()).isEqualTo("gate-1");
+        }
+    }
+
+    @Test
+    void badArgumentsAndConfigAreOneLineAndExitTwo() {
+        Run bad = cli(Map.of(), "cluster", "status", "--bogus");
+        assertThat(bad.code()).isEqualTo(2);
+        assertThat(bad.err().strip().lines()).hasSize(1);
+        Run missing = cli(Map.of(), "cluster");
+        assertThat(missing.code()).isEqualTo(2);
+        Run expiry = cli(Map.of("SWITCHBOARD_CLUSTER_HEARTBEAT", "2s", "SWITCHBOARD_CLUSTER_EXPIRY", "3s"),
+                "cluster", "status", "--data-dir", dataDir.toString());
+        assertThat(expiry.code()).isEqualTo(2);
+        assertThat(expiry.err().strip().lines()).hasSize(1);
+        assertThat(expiry.err()).contains("cluster.expiry").contains("more than twice cluster.heartbeat");
+    }
+}
