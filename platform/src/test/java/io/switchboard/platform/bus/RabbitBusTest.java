@@ -237,4 +237,76 @@ class RabbitBusTest {
         }
         await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(got).containsExactly(new Said("ok", 7)));
     }
+
+    @Test
+    void listenersHearOfEveryReconnectionAlsoWhenOnlyTheConsumerWasCancelled() throws Exception {
+        RabbitBus a = connectedNode();
+        RabbitBus b = node(BROKER);
+        java.util.concurrent.atomic.AtomicInteger reconnections = new java.util.concurrent.atomic.AtomicInteger();
+        List<Integer> atB = new CopyOnWriteArrayList<>();
+        b.subscribe("talk", Said.class, said -> atB.add(said.n()));
+        b.onReconnected(reconnections::incrementAndGet);
+        b.start();
+        await().atMost(Duration.ofSeconds(20)).until(() -> reconnections.get() == 1);
+
+        b.dropConnectionForTest();
+        await().atMost(Duration.ofSeconds(20)).until(() -> reconnections.get() == 2);
+
+        // B's queue is deleted: its connection stays up, the broker cancels its consumer.
+        String queue = b.queueForTest();
+        b.deleteQueueForTest();
+        await().atMost(Duration.ofSeconds(20)).until(() -> reconnections.get() == 3);
+        assertThat(b.queueForTest()).isNotEqualTo(queue);
+        a.publish("talk", new Said("after the cancellation", 1));
+        await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(atB).containsExactly(1));
+
+        // B's consuming channel closes on its own (a channel error); the connection stays up.
+        b.closeConsumerChannelForTest();
+        await().atMost(Duration.ofSeconds(20)).until(() -> reconnections.get() == 4);
+        a.publish("talk", new Said("after the channel closed", 2));
+        await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(atB).containsExactly(1, 2));
+    }
+
+    @Test
+    void aWaitingRequestFailsAtOnceWhenTheConnectionIsLostAndNothingIsLeftWaiting() {
+        RabbitBus b = node(BROKER);
+        b.respond("slow", Said.class, said -> {
+            try {
+                Thread.sleep(5000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return said;
+        });
+        b.start();
+        RabbitBus a = connectedNode();
+        await().atMost(Duration.ofSeconds(20)).until(b::isConnected);
+        java.util.concurrent.CompletableFuture<Said> reply = a.request("slow", new Said("q", 1), Said.class, Duration.ofSeconds(60));
+        await().atMost(Duration.ofSeconds(20)).until(() -> a.pendingRequestsForTest() == 1);
+        long start = System.nanoTime();
+        a.dropConnectionForTest();
+        await().atMost(Duration.ofSeconds(10)).until(reply::isDone);
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(4));
+        assertThat(reply).isCompletedExceptionally();
+        org.assertj.core.api.Assertions.assertThatThrownBy(reply::join).hasCauseInstanceOf(BusRequestException.class);
+        assertThat(a.pendingRequestsForTest()).isZero();
+
+        // and timed-out requests are forgotten too
+        for (int i = 0; i < 20; i++) {
+            a.request("nobody", new Said("q", i), Said.class, Duration.ofMillis(100));
+        }
+        await().atMost(Duration.ofSeconds(10)).until(() -> a.pendingRequestsForTest() == 0);
+    }
+
+    @Test
+    void aResponderOnTheRequestingNodeAnswersEvenWithoutABroker() throws Exception {
+        RabbitBus lonely = node(URI.create("amqp://127.0.0.1:1/"));
+        lonely.respond("echo", Said.class, said -> new Said(said.text() + "!", said.n()));
+        lonely.start();
+        assertThat(lonely.request("echo", new Said("here", 1), Said.class, Duration.ofSeconds(5)).get(10, java.util.concurrent.TimeUnit.SECONDS))
+                .isEqualTo(new Said("here!", 1));
+        org.assertj.core.api.Assertions.assertThatThrownBy(() ->
+                        lonely.request("elsewhere", new Said("x", 1), Said.class, Duration.ofSeconds(5)).join())
+                .hasCauseInstanceOf(BusRequestException.class).hasMessageContaining("not connected");
+    }
 }
