@@ -62,6 +62,11 @@ public final class Chat implements NodeModule {
             }
             streams.hub().deliver(event);
         });
+        // Events lost while the bus was cut off: members are read again, and streams catch up.
+        bus.onReconnected(() -> {
+            membership.forgetAll();
+            streams.hub().catchUp();
+        });
         ChatApi api = new ChatApi(context.personAuth(), store, membership, writer, bus, settings, metrics, context.json());
         context.addRoutes(routes -> {
             api.register(routes);
