@@ -2,6 +2,7 @@ package io.switchboard.platform.bus;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.rabbitmq.client.AMQP;
+import com.rabbitmq.client.Address;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.ConnectionFactory;
@@ -193,7 +194,7 @@ public final class RabbitBus implements Bus, AutoCloseable {
                     break;
                 }
                 log.warn("RabbitMQ at {} is not reachable ({}); retrying in {} ms; events stay on this node meanwhile",
-                        settings.url(), e.getMessage() == null ? e.toString() : e.getMessage(), backoff);
+                        settings.describe(), e.getMessage() == null ? e.toString() : e.getMessage(), backoff);
                 // jittered, so that the nodes of a cluster do not all knock at once when it comes back
                 sleep(backoff / 2 + ThreadLocalRandom.current().nextLong(backoff / 2 + 1));
                 backoff = Math.min(backoff * 2, MAX_BACKOFF.toMillis());
@@ -247,9 +248,11 @@ public final class RabbitBus implements Bus, AutoCloseable {
     /** Connects, declares the exchange and this node's queue with its bindings, and starts consuming. */
     private Channel connect() throws Exception {
         ConnectionFactory factory = new ConnectionFactory();
-        factory.setHost(settings.url().getHost());
         boolean tls = "amqps".equals(settings.url().getScheme());
-        factory.setPort(settings.url().getPort() > 0 ? settings.url().getPort() : tls ? 5671 : 5672);
+        // Several brokers (one RabbitMQ cluster): amqp-client tries them in random order and uses
+        // the first that answers; when it is lost, the reconnection tries them all again.
+        List<Address> brokers = settings.urls().stream()
+                .map(url -> new Address(url.getHost(), url.getPort() > 0 ? url.getPort() : tls ? 5671 : 5672)).toList();
         factory.setVirtualHost(settings.virtualHost());
         if (tls) {
             factory.useSslProtocol(javax.net.ssl.SSLContext.getDefault());
@@ -260,7 +263,7 @@ public final class RabbitBus implements Bus, AutoCloseable {
         factory.setAutomaticRecoveryEnabled(false);
         factory.setConnectionTimeout(5000);
         factory.setRequestedHeartbeat(10);
-        Connection opened = factory.newConnection("switchboard-" + busId);
+        Connection opened = factory.newConnection(brokers, "switchboard-" + busId);
         try {
             Channel consumer = opened.createChannel();
             consumer.exchangeDeclare(settings.exchange(), "topic", true);
@@ -291,7 +294,8 @@ public final class RabbitBus implements Bus, AutoCloseable {
                 // itself; binding again is harmless, so every topic is bound once more now.
                 consumer.queueBind(declared, settings.exchange(), topic);
             }
-            log.info("bus connected to RabbitMQ at {} (exchange {})", settings.url(), settings.exchange());
+            log.info("bus connected to RabbitMQ at {}:{} (exchange {})", opened.getAddress().getHostAddress(), opened.getPort(),
+                    settings.exchange());
             notifyReconnected();
             return publisher;
         } catch (Exception e) {
@@ -374,7 +378,7 @@ public final class RabbitBus implements Bus, AutoCloseable {
         CompletableFuture<R> reply = new CompletableFuture<R>().orTimeout(timeout.toNanos(), TimeUnit.NANOSECONDS);
         Channel channel = requestChannel;
         if (!connected || channel == null) {
-            reply.completeExceptionally(new BusRequestException("not connected to the other nodes (RabbitMQ at " + settings.url() + ")"));
+            reply.completeExceptionally(new BusRequestException("not connected to the other nodes (RabbitMQ at " + settings.describe() + ")"));
             return reply;
         }
         byte[] body;
@@ -529,6 +533,12 @@ public final class RabbitBus implements Bus, AutoCloseable {
                         + waiting.type().getSimpleName() + ": " + e.getMessage(), e));
             }
         }
+    }
+
+    /** For tests: the port of the broker this node is connected to, or 0. */
+    int connectedPortForTest() {
+        Connection open = connection;
+        return open == null ? 0 : open.getPort();
     }
 
     /** For tests: requests waiting for an answer. */

@@ -309,4 +309,50 @@ class RabbitBusTest {
                         lonely.request("elsewhere", new Said("x", 1), Said.class, Duration.ofSeconds(5)).join())
                 .hasCauseInstanceOf(BusRequestException.class).hasMessageContaining("not connected");
     }
+
+    @Test
+    void whenOneOfTwoBrokersGoesAwayTheNodeCarriesOnThroughTheOtherLosingNothing() throws Exception {
+        try (io.switchboard.platform.store.TcpRelay first = new io.switchboard.platform.store.TcpRelay("127.0.0.1", BROKER.getPort());
+             io.switchboard.platform.store.TcpRelay second = new io.switchboard.platform.store.TcpRelay("127.0.0.1", BROKER.getPort())) {
+            RabbitBus a = node(URI.create("amqp://127.0.0.1:" + first.port() + "/"));
+            RabbitBus twoBrokers = new RabbitBus(new BusSettings(List.of(URI.create("amqp://127.0.0.1:" + first.port() + "/"),
+                    URI.create("amqp://127.0.0.1:" + second.port() + "/")), "guest", "guest", exchange), new ObjectMapper(),
+                    new SimpleMeterRegistry());
+            opened.remove(a);
+            a.close();
+            opened.add(twoBrokers);
+            RabbitBus b = node(BROKER);
+            java.util.Set<Integer> atB = java.util.concurrent.ConcurrentHashMap.newKeySet();
+            List<Integer> backAtA = new CopyOnWriteArrayList<>();
+            java.util.concurrent.atomic.AtomicInteger reconnections = new java.util.concurrent.atomic.AtomicInteger();
+            b.subscribe("talk", Said.class, said -> atB.add(said.n()));
+            twoBrokers.subscribe("back", Said.class, said -> backAtA.add(said.n()));
+            twoBrokers.onReconnected(reconnections::incrementAndGet);
+            b.start();
+            twoBrokers.start();
+            await().atMost(Duration.ofSeconds(20)).until(() -> b.isConnected() && twoBrokers.isConnected());
+            // amqp-client tries the brokers in random order; the one in use goes away
+            int used = twoBrokers.connectedPortForTest();
+            assertThat(used).isIn(first.port(), second.port());
+            io.switchboard.platform.store.TcpRelay lost = used == first.port() ? first : second;
+            io.switchboard.platform.store.TcpRelay kept = lost == first ? second : first;
+
+            int events = 3000;
+            for (int i = 0; i < events; i++) {
+                twoBrokers.publish("talk", new Said("through whichever broker", i));
+                if (i == events / 3) {
+                    lost.close(); // the broker in use is gone: its connections and its port
+                }
+                if (i % 100 == 0) {
+                    Thread.sleep(5);
+                }
+            }
+            await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(atB).hasSize(events));
+            assertThat(atB).containsAll(IntStream.range(0, events).boxed().toList());
+            assertThat(twoBrokers.connectedPortForTest()).isEqualTo(kept.port());
+            assertThat(reconnections.get()).isEqualTo(2);
+            b.publish("back", new Said("and back", 1));
+            await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(backAtA).containsExactly(1));
+        }
+    }
 }
