@@ -194,19 +194,21 @@ final class StreamConnection {
      * The newest sequence of each of this person's chats, read after the bus may have missed
      * events: each chat whose newest message is past what this stream delivered is replayed from
      * the store, as a gap is. A stream that has not started keeps them until it starts.
+     *
+     * @return whether a chat was behind (and is now being replayed)
      */
-    void catchUp(Map<String, Long> lastSeqs) {
+    boolean catchUp(Map<String, Long> lastSeqs) {
         List<String> behind;
         synchronized (this) {
             if (closed) {
-                return;
+                return false;
             }
             if (!started) {
                 if (catchUpBeforeStart == null) {
                     catchUpBeforeStart = new HashMap<>();
                 }
                 lastSeqs.forEach((chat, seq) -> catchUpBeforeStart.merge(chat, seq, Math::max));
-                return;
+                return false;
             }
             behind = markBehind(lastSeqs);
         }
@@ -216,6 +218,7 @@ final class StreamConnection {
                 return null;
             });
         }
+        return !behind.isEmpty();
     }
 
     /** Marks the chats behind {@code lastSeqs} as replaying; returns those that need a replay started. */

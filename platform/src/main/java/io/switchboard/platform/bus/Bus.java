@@ -53,8 +53,8 @@ public interface Bus {
 
     /**
      * Registers {@code listener} to be called each time this node may have missed events from
-     * other nodes and receives again (see the class comment). It is called on a thread of its own
-     * and should return soon.
+     * other nodes and receives again (see the class comment); if the bus is connected already, it
+     * is also called at once. It is called on a thread of its own and should return soon.
      */
     Subscription onReconnected(Runnable listener);
 

@@ -317,20 +317,26 @@ public final class RabbitBus implements Bus, AutoCloseable {
     }
 
     private void notifyReconnected() {
-        for (Runnable listener : reconnectListeners) {
-            Thread.ofVirtual().name("bus-reconnected").start(() -> {
-                try {
-                    listener.run();
-                } catch (RuntimeException e) {
-                    log.error("a bus reconnection listener failed", e);
-                }
-            });
-        }
+        reconnectListeners.forEach(RabbitBus::callReconnected);
     }
 
+    private static void callReconnected(Runnable listener) {
+        Thread.ofVirtual().name("bus-reconnected").start(() -> {
+            try {
+                listener.run();
+            } catch (RuntimeException e) {
+                log.error("a bus reconnection listener failed", e);
+            }
+        });
+    }
+
+    /** A listener registered while connected is also called at once: it may have missed the connection's events so far. */
     @Override
     public Subscription onReconnected(Runnable listener) {
         reconnectListeners.add(listener);
+        if (connected) {
+            callReconnected(listener);
+        }
         return () -> reconnectListeners.remove(listener);
     }
 
