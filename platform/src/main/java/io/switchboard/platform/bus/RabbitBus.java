@@ -79,6 +79,7 @@ public final class RabbitBus implements Bus, AutoCloseable {
     private static final Duration CONFIRM_TIMEOUT = Duration.ofSeconds(5);
     private static final Duration MAX_BACKOFF = Duration.ofSeconds(2);
     private static final long IDLE_POLL_MS = 200;
+    private static final Duration CHANNEL_RPC_TIMEOUT = Duration.ofSeconds(10);
     private static final String DIRECT_REPLY_TO = "amq.rabbitmq.reply-to";
     private static final String ERROR_HEADER = "switchboard-error";
 
@@ -262,6 +263,8 @@ public final class RabbitBus implements Bus, AutoCloseable {
         factory.setPassword(settings.password());
         factory.setAutomaticRecoveryEnabled(false);
         factory.setConnectionTimeout(5000);
+        // every channel call (declare, bind, consume, cancel) waits at most this long, not amqp-client's 10 minutes
+        factory.setChannelRpcTimeout((int) CHANNEL_RPC_TIMEOUT.toMillis());
         factory.setRequestedHeartbeat(10);
         Connection opened = factory.newConnection(brokers, "switchboard-" + busId);
         try {
