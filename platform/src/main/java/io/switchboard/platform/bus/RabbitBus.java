@@ -302,7 +302,11 @@ public final class RabbitBus implements Bus, AutoCloseable {
             notifyReconnected();
             return publisher;
         } catch (Exception e) {
-            opened.abort();
+            if (connection == opened) {
+                disconnect(); // failed after it was announced as connected: not connected any more
+            } else {
+                opened.abort();
+            }
             throw e;
         }
     }
@@ -489,6 +493,16 @@ public final class RabbitBus implements Bus, AutoCloseable {
             }
             local.answer(topic, responder, message).whenComplete((answer, failure) ->
                     reply(replyTo, id, answer, failure == null ? null : failure.getMessage()));
+        }
+
+        @Override
+        public void handleCancel(String consumerTag) {
+            // The broker cancelled it (the request queue was deleted); this node's own cancel is
+            // handleCancelOk. Renewing the connection declares and consumes the queue again.
+            if (consumerChannel == getChannel() && !consumerLost) {
+                consumerLost = true;
+                log.warn("this node stopped receiving requests on {} (cancelled by RabbitMQ); reconnecting", topic);
+            }
         }
 
         private void reply(String replyTo, String id, Object answer, String error) {
