@@ -62,6 +62,14 @@ public final class Chat implements NodeModule {
             }
             streams.hub().deliver(event);
         });
+        // Events lost while the bus was cut off: members are read again, and streams catch up.
+        // Once the bus spans nodes, streams also catch up now and then, for events another node
+        // never sent (it was cut off from the broker, then died with them queued).
+        bus.onReconnected(() -> {
+            membership.forgetAll();
+            streams.hub().catchUp();
+            streams.keepCatchingUp(settings.streamCatchUp());
+        });
         ChatApi api = new ChatApi(context.personAuth(), store, membership, writer, bus, settings, metrics, context.json());
         context.addRoutes(routes -> {
             api.register(routes);

@@ -6,9 +6,9 @@ import java.util.List;
 
 /** The {@code chat:} block. */
 public record ChatSettings(int maxMessageLength, int maxMembers, int streamQueueLimit, Duration streamHeartbeat,
-                           Duration resumeWindow, int writerQueue) {
+                           Duration resumeWindow, int writerQueue, Duration streamCatchUp) {
     public static final List<String> KNOWN_KEYS = List.of("maxMessageLength", "maxMembers", "streamQueueLimit",
-            "streamHeartbeat", "resumeWindow", "writerQueue");
+            "streamHeartbeat", "resumeWindow", "writerQueue", "streamCatchUp");
 
     public static ChatSettings from(ConfigSection section) {
         section.allowOnly(KNOWN_KEYS);
@@ -20,13 +20,19 @@ public record ChatSettings(int maxMessageLength, int maxMembers, int streamQueue
         if (resumeWindow.compareTo(Duration.ofSeconds(30)) > 0) {
             throw section.problem("resumeWindow", resumeWindow + " is over 30s");
         }
+        Duration streamCatchUp = section.duration("streamCatchUp", Duration.ofSeconds(30));
+        if (!streamCatchUp.isZero() && (streamCatchUp.compareTo(Duration.ofSeconds(1)) < 0
+                || streamCatchUp.compareTo(Duration.ofHours(1)) > 0)) {
+            throw section.problem("streamCatchUp", streamCatchUp + " is outside 1s..1h (0s turns it off)");
+        }
         return new ChatSettings(
                 section.integer("maxMessageLength", 4000, 1, 1_000_000),
                 section.integer("maxMembers", 1000, 2, 100_000),
                 section.integer("streamQueueLimit", 1000, 10, 1_000_000),
                 heartbeat,
                 resumeWindow,
-                section.integer("writerQueue", 20_000, 100, 10_000_000));
+                section.integer("writerQueue", 20_000, 100, 10_000_000),
+                streamCatchUp);
     }
 
     public static ChatSettings defaults() {

@@ -59,4 +59,9 @@ public final class ChatMembership {
     public void set(String chatId, List<String> current) {
         members.put(chatId, new Known(List.copyOf(current), clock.millis()));
     }
+
+    /** Forgets every chat's members, for when members-changed events may have been missed (the bus reconnected). */
+    public void forgetAll() {
+        members.clear();
+    }
 }

@@ -209,6 +209,29 @@ public final class ChatStore {
                 }));
     }
 
+    /**
+     * {@link #lastSeqs(String)} of many people at once (a few hundred per query), for streams that
+     * catch up after the bus may have missed events. Someone in no chat is absent from the result.
+     */
+    public Map<String, Map<String, Long>> lastSeqsOf(Collection<String> personIds) {
+        Map<String, Map<String, Long>> all = new HashMap<>();
+        List<String> people = List.copyOf(personIds);
+        for (int from = 0; from < people.size(); from += LAST_SEQS_BATCH) {
+            List<String> batch = people.subList(from, Math.min(people.size(), from + LAST_SEQS_BATCH));
+            jdbi.useHandle(h -> h.createQuery("select m.person_id, c.id, c.last_seq from chat_members m"
+                            + " join chat_chats c on c.id = m.chat_id where m.person_id in (<people>)")
+                    .bindList("people", batch)
+                    .reduceRows(all, (map, row) -> {
+                        map.computeIfAbsent(row.getColumn(1, String.class), p -> new HashMap<>())
+                                .put(row.getColumn(2, String.class), row.getColumn(3, Long.class));
+                        return map;
+                    }));
+        }
+        return all;
+    }
+
+    private static final int LAST_SEQS_BATCH = 500;
+
     /** A person's chats, newest activity first, after {@code cursor} (null: from the top). */
     public List<ChatSummary> list(String personId, ListCursor cursor, int limit) {
         return jdbi.withHandle(h -> {

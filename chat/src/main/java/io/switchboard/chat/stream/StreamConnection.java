@@ -32,6 +32,11 @@ import org.eclipse.jetty.websocket.api.Callback;
  * {@code resume} with the last sequence (and optionally revision) it saw per chat, and receives
  * what it missed before anything newer. Then {@code synced}.
  *
+ * <p><b>Catching up.</b> Between nodes the bus may lose events while a node is cut off from it;
+ * a chat with a lost message would only notice the gap at its next message. So when the bus
+ * reconnects, the hub reads each person's newest sequence per chat and gives it to
+ * {@link #catchUp}: a chat whose newest message is past the cursor replays, exactly as for a gap.
+ *
  * <p><b>Slow consumers.</b> Frames go out through Jetty's asynchronous send; at most
  * {@code queueLimit} may be unwritten at once. Past that the stream is closed with code 4008, and
  * the client reconnects and resumes: bounded memory for the node, nothing lost for the client.
@@ -58,6 +63,8 @@ final class StreamConnection {
     private volatile Principal principal;
     private volatile String accessToken;
     private List<Held> held = new ArrayList<>();
+    /** Newest sequences read by a catch-up before the stream started: applied when it starts. */
+    private Map<String, Long> catchUpBeforeStart;
     private boolean started;
     private boolean closed;
     private int badFrames;
@@ -184,6 +191,57 @@ final class StreamConnection {
     }
 
     /**
+     * The newest sequence of each of this person's chats, read after the bus may have missed
+     * events: each chat whose newest message is past what this stream delivered is replayed from
+     * the store, as a gap is. A stream that has not started keeps them until it starts.
+     *
+     * @return whether a chat was behind (and is now being replayed)
+     */
+    boolean catchUp(Map<String, Long> lastSeqs) {
+        List<String> behind;
+        synchronized (this) {
+            if (closed) {
+                return false;
+            }
+            if (!started) {
+                if (catchUpBeforeStart == null) {
+                    catchUpBeforeStart = new HashMap<>();
+                }
+                lastSeqs.forEach((chat, seq) -> catchUpBeforeStart.merge(chat, seq, Math::max));
+                return false;
+            }
+            behind = markBehind(lastSeqs);
+        }
+        for (String chatId : behind) {
+            hub.replay(this, () -> {
+                replayMessages(chatId);
+                return null;
+            });
+        }
+        return !behind.isEmpty();
+    }
+
+    /** Marks the chats behind {@code lastSeqs} as replaying; returns those that need a replay started. */
+    private List<String> markBehind(Map<String, Long> lastSeqs) {
+        List<String> behind = new ArrayList<>();
+        lastSeqs.forEach((chat, seq) -> {
+            Cursor cursor = cursors.get(chat);
+            if (cursor == null) {
+                // A chat joined while the event of joining was lost: from its newest message on,
+                // as the members-changed event would have started it.
+                cursors.put(chat, new Cursor(seq));
+            } else if (seq > cursor.delivered) {
+                cursor.mark = Math.max(cursor.mark, seq);
+                if (!cursor.replaying) {
+                    cursor.replaying = true;
+                    behind.add(chat);
+                }
+            }
+        });
+        return behind;
+    }
+
+    /**
      * Starts delivering: {@code resume} holds the client's position per chat (empty for a fresh
      * client). Chats to resume are replayed from the store, then the events held since the stream
      * opened are delivered in order, then {@code synced} is sent.
@@ -191,6 +249,7 @@ final class StreamConnection {
     void start(Map<String, ResumePoint> resume) {
         List<String> unknown = new ArrayList<>();
         Map<String, ResumePoint> toReplay = new LinkedHashMap<>();
+        List<String> caughtUp;
         synchronized (this) {
             if (started || closed) {
                 return;
@@ -214,6 +273,8 @@ final class StreamConnection {
                 deliver(h.event(), h.frame());
             }
             held = null;
+            caughtUp = catchUpBeforeStart == null ? List.of() : markBehind(catchUpBeforeStart);
+            catchUpBeforeStart = null;
         }
         hub.replay(this, () -> {
             for (Map.Entry<String, ResumePoint> entry : toReplay.entrySet()) {
@@ -221,6 +282,9 @@ final class StreamConnection {
                 if (entry.getValue().rev() != null) {
                     replayChanges(entry.getKey(), entry.getValue());
                 }
+            }
+            for (String chatId : caughtUp) {
+                replayMessages(chatId);
             }
             Map<String, Long> positions = new LinkedHashMap<>();
             synchronized (this) {

@@ -55,6 +55,7 @@ public final class StreamEndpoint {
     private final ChatSettings settings;
     private final ChatMetrics metrics;
     private final Clock clock;
+    private final java.util.concurrent.atomic.AtomicBoolean catchingUpPeriodically = new java.util.concurrent.atomic.AtomicBoolean();
     private final ScheduledExecutorService timers = Executors.newSingleThreadScheduledExecutor(
             Thread.ofPlatform().daemon().name("chat-stream-timers").factory());
 
@@ -106,6 +107,22 @@ public final class StreamEndpoint {
         });
         long every = settings.streamHeartbeat().toMillis();
         timers.scheduleWithFixedDelay(this::checkTokens, every, every, TimeUnit.MILLISECONDS);
+    }
+
+    /**
+     * From now on, every open stream catches up with the store once per {@code every} (nothing
+     * for zero; only the first call counts). Called once the bus spans nodes: a single node's bus
+     * never loses an event.
+     */
+    public void keepCatchingUp(Duration every) {
+        if (every.isZero() || !catchingUpPeriodically.compareAndSet(false, true)) {
+            return;
+        }
+        try {
+            timers.scheduleWithFixedDelay(hub::catchUp, every.toMillis(), every.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            // stopping
+        }
     }
 
     /** Closes every stream with 1001 (going away): clients reconnect to another node and resume. */

@@ -14,6 +14,8 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -28,6 +30,16 @@ import org.slf4j.LoggerFactory;
  * happens on the lane (Jetty writes inline when the connection is idle). An event's frame is
  * written once and shared by every stream it goes to. Replays (reading missed messages from the
  * store) run on virtual threads, never on a lane.
+ *
+ * <p><b>Catching up.</b> {@link #catchUp()} is called when the bus may have lost events (it
+ * reconnected): the newest sequence of every chat of every person with an open stream is read in
+ * a few batched queries, and each stream replays what it is behind on, so a message lost in an
+ * outage arrives within moments of the reconnection, not at its chat's next message. The same
+ * runs now and then ({@code chat.streamCatchUp}) once the bus spans nodes, for events a node never
+ * sent because it died while cut off from the broker. Calls while
+ * a catch-up runs make it run once more afterwards, never twice at once. If the store cannot be
+ * read (after a few tries), the streams cannot know what they missed and are closed with 1011, so
+ * their clients resume.
  */
 public final class StreamHub {
     private static final Logger log = LoggerFactory.getLogger(StreamHub.class);
@@ -39,6 +51,10 @@ public final class StreamHub {
     private final ChatMetrics metrics;
     private final ExecutorService replays = Executors.newVirtualThreadPerTaskExecutor();
     private final ExecutorService[] lanes;
+    private final AtomicBoolean catchUpWanted = new AtomicBoolean();
+    private final AtomicBoolean catchingUp = new AtomicBoolean();
+    private static final int CATCH_UP_TRIES = 5;
+    private static final long CATCH_UP_RETRY_MS = 500;
 
     StreamHub(ChatStore store, StreamFrames frames, ChatMetrics metrics) {
         this.store = store;
@@ -152,6 +168,75 @@ public final class StreamHub {
             }
             return null;
         });
+    }
+
+    /** Every open stream reads from the store what it has not delivered (see the class comment). */
+    public void catchUp() {
+        catchUpWanted.set(true);
+        if (!catchingUp.compareAndSet(false, true)) {
+            return; // the running one goes round once more
+        }
+        try {
+            replays.submit(() -> {
+                try {
+                    while (catchUpWanted.getAndSet(false)) {
+                        catchUpOnce();
+                    }
+                } finally {
+                    catchingUp.set(false);
+                }
+                if (catchUpWanted.get()) {
+                    catchUp(); // asked for between the last round and the release
+                }
+            });
+        } catch (RejectedExecutionException e) {
+            catchingUp.set(false); // shutting down
+        }
+    }
+
+    private void catchUpOnce() {
+        long start = System.nanoTime();
+        List<String> people = List.copyOf(byPerson.keySet());
+        if (people.isEmpty()) {
+            return;
+        }
+        Map<String, Map<String, Long>> lastSeqs = null;
+        for (int attempt = 1; lastSeqs == null; attempt++) {
+            try {
+                lastSeqs = store.lastSeqsOf(people);
+            } catch (RuntimeException e) {
+                if (attempt >= CATCH_UP_TRIES) {
+                    log.warn("streams could not catch up after the bus reconnected ({}); closing them so their clients resume", e.toString());
+                    for (String person : people) {
+                        byPerson.getOrDefault(person, Set.of()).forEach(stream ->
+                                stream.close(1011, "could not read missed messages; reconnect and resume"));
+                    }
+                    return;
+                }
+                try {
+                    Thread.sleep(CATCH_UP_RETRY_MS);
+                } catch (InterruptedException interrupted) {
+                    return;
+                }
+            }
+        }
+        int streams = 0;
+        int behind = 0;
+        for (String person : people) {
+            Map<String, Long> seqs = lastSeqs.getOrDefault(person, Map.of());
+            for (StreamConnection stream : byPerson.getOrDefault(person, Set.of())) {
+                streams++;
+                if (stream.catchUp(seqs)) {
+                    behind++;
+                }
+            }
+        }
+        if (behind > 0) {
+            log.info("{} of {} chat streams had missed messages and replay them from the store ({} ms to read)",
+                    behind, streams, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
+        } else {
+            log.debug("{} chat streams checked against the store: none behind", streams);
+        }
     }
 
     ChatStore store() {

@@ -2,11 +2,13 @@ package io.switchboard.platform.bus;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.rabbitmq.client.AMQP;
+import com.rabbitmq.client.Address;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.ConnectionFactory;
 import com.rabbitmq.client.DefaultConsumer;
 import com.rabbitmq.client.Envelope;
+import com.rabbitmq.client.ShutdownSignalException;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -20,10 +22,14 @@ import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CopyOnWriteArraySet;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -44,7 +50,23 @@ import org.slf4j.LoggerFactory;
  * again after reconnecting, so an event can arrive twice, never silently not at all unless the
  * outbound queue overflowed during a long outage (counted in {@code switchboard_bus_dropped_total}).
  * Subscribers must therefore tolerate duplicates; events are notifications, the store is the truth.
- * Consumption uses auto-ack: what a node misses while disconnected it recovers from the store.
+ * Consumption uses auto-ack: what a node misses while disconnected it recovers from the store,
+ * which is why every (re)connection ends by calling the {@linkplain #onReconnected reconnection
+ * listeners}, once the queue is bound and consumed. A consumer the broker cancelled (its queue was
+ * deleted) or whose channel closed while the connection stayed up is noticed within
+ * {@value #IDLE_POLL_MS} ms and handled as a lost connection: reconnect, then the listeners. The
+ * back-off between attempts stays short (at most {@link #MAX_BACKOFF}) so that streams catch up
+ * soon after the broker is back.
+ *
+ * <p><b>Requests.</b> A node that responds to a topic consumes a queue of its own name
+ * ({@code <exchange>.requests.<topic>}, shared by every responding node, deleted with its last
+ * consumer); a request is published to it through the default exchange with a correlation id,
+ * {@code reply-to} RabbitMQ's direct reply-to pseudo-queue ({@code amq.rabbitmq.reply-to}, no
+ * queue to declare or delete) and an expiration of the request's timeout, so a request nobody took
+ * in time is discarded by the broker rather than answered late. With no queue (no responder) the
+ * broker drops it and the request times out. Replies come back on the channel that sent the
+ * request; when the connection is lost, waiting requests fail at once (their replies can no longer
+ * arrive). A responder on this node answers in-process, without the broker.
  *
  * <p><b>Safety.</b> An incoming event is deserialized only into a class that a subscriber of
  * its topic asked for (or a subtype of it), so the broker cannot make this node instantiate
@@ -55,7 +77,11 @@ public final class RabbitBus implements Bus, AutoCloseable {
     private static final int OUTBOUND_CAPACITY = 100_000;
     private static final int PUBLISH_BATCH = 500;
     private static final Duration CONFIRM_TIMEOUT = Duration.ofSeconds(5);
-    private static final Duration MAX_BACKOFF = Duration.ofSeconds(10);
+    private static final Duration MAX_BACKOFF = Duration.ofSeconds(2);
+    private static final long IDLE_POLL_MS = 200;
+    private static final Duration CHANNEL_RPC_TIMEOUT = Duration.ofSeconds(10);
+    private static final String DIRECT_REPLY_TO = "amq.rabbitmq.reply-to";
+    private static final String ERROR_HEADER = "switchboard-error";
 
     private final BusSettings settings;
     private final ObjectMapper json;
@@ -69,6 +95,12 @@ public final class RabbitBus implements Bus, AutoCloseable {
      */
     private final Map<String, Optional<Class<?>>> acceptedTypes = new ConcurrentHashMap<>();
     private static final int MAX_TYPE_NAMES = 1000;
+    private final List<Runnable> reconnectListeners = new CopyOnWriteArrayList<>();
+    /** Requests sent to other nodes and not yet answered, by correlation id. */
+    private final Map<String, Pending<?>> pending = new ConcurrentHashMap<>();
+    /** The consumer tag of each request queue this node consumes, on the current connection. */
+    private final Map<String, String> requestConsumers = new ConcurrentHashMap<>();
+    private final Object responderLock = new Object();
     private final Thread owner;
     private final Counter published;
     private final Counter received;
@@ -78,7 +110,14 @@ public final class RabbitBus implements Bus, AutoCloseable {
     private volatile boolean connected;
     private volatile Connection connection;
     private volatile Channel consumerChannel;
+    /** Sends requests and replies, and receives replies (direct reply-to needs one channel for both). */
+    private volatile Channel requestChannel;
+    /** Set when this node's consumer was cancelled or its channel closed: the owner reconnects. */
+    private volatile boolean consumerLost;
     private volatile String queue;
+
+    private record Pending<R>(CompletableFuture<R> reply, Class<R> type) {
+    }
 
     private record Outgoing(String topic, Object event) {
     }
@@ -156,24 +195,24 @@ public final class RabbitBus implements Bus, AutoCloseable {
                     break;
                 }
                 log.warn("RabbitMQ at {} is not reachable ({}); retrying in {} ms; events stay on this node meanwhile",
-                        settings.url(), e.getMessage() == null ? e.toString() : e.getMessage(), backoff);
-                sleep(backoff);
+                        settings.describe(), e.getMessage() == null ? e.toString() : e.getMessage(), backoff);
+                // jittered, so that the nodes of a cluster do not all knock at once when it comes back
+                sleep(backoff / 2 + ThreadLocalRandom.current().nextLong(backoff / 2 + 1));
                 backoff = Math.min(backoff * 2, MAX_BACKOFF.toMillis());
                 continue;
             }
             try {
                 while (running) {
                     if (unconfirmed.isEmpty()) {
-                        Outgoing first = outbound.poll(200, TimeUnit.MILLISECONDS);
+                        Outgoing first = outbound.poll(IDLE_POLL_MS, TimeUnit.MILLISECONDS);
                         if (first == null) {
-                            if (!connection.isOpen()) {
-                                throw new IOException("connection closed");
-                            }
+                            checkConsuming();
                             continue;
                         }
                         unconfirmed.add(first);
                         outbound.drainTo(unconfirmed, PUBLISH_BATCH - 1);
                     }
+                    checkConsuming();
                     for (Outgoing out : unconfirmed) {
                         byte[] body;
                         try {
@@ -210,9 +249,11 @@ public final class RabbitBus implements Bus, AutoCloseable {
     /** Connects, declares the exchange and this node's queue with its bindings, and starts consuming. */
     private Channel connect() throws Exception {
         ConnectionFactory factory = new ConnectionFactory();
-        factory.setHost(settings.url().getHost());
         boolean tls = "amqps".equals(settings.url().getScheme());
-        factory.setPort(settings.url().getPort() > 0 ? settings.url().getPort() : tls ? 5671 : 5672);
+        // Several brokers (one RabbitMQ cluster): amqp-client tries them in random order and uses
+        // the first that answers; when it is lost, the reconnection tries them all again.
+        List<Address> brokers = settings.urls().stream()
+                .map(url -> new Address(url.getHost(), url.getPort() > 0 ? url.getPort() : tls ? 5671 : 5672)).toList();
         factory.setVirtualHost(settings.virtualHost());
         if (tls) {
             factory.useSslProtocol(javax.net.ssl.SSLContext.getDefault());
@@ -222,8 +263,10 @@ public final class RabbitBus implements Bus, AutoCloseable {
         factory.setPassword(settings.password());
         factory.setAutomaticRecoveryEnabled(false);
         factory.setConnectionTimeout(5000);
+        // every channel call (declare, bind, consume, cancel) waits at most this long, not amqp-client's 10 minutes
+        factory.setChannelRpcTimeout((int) CHANNEL_RPC_TIMEOUT.toMillis());
         factory.setRequestedHeartbeat(10);
-        Connection opened = factory.newConnection("switchboard-" + busId);
+        Connection opened = factory.newConnection(brokers, "switchboard-" + busId);
         try {
             Channel consumer = opened.createChannel();
             consumer.exchangeDeclare(settings.exchange(), "topic", true);
@@ -231,38 +274,319 @@ public final class RabbitBus implements Bus, AutoCloseable {
             for (String topic : topics.keySet()) {
                 consumer.queueBind(declared, settings.exchange(), topic);
             }
+            consumerLost = false;
             consumer.basicConsume(declared, true, new Receiver(consumer));
             Channel publisher = opened.createChannel();
             publisher.confirmSelect();
+            Channel requests = opened.createChannel();
+            // direct reply-to: consume the pseudo-queue (auto-ack, as RabbitMQ requires) before sending any request
+            requests.basicConsume(DIRECT_REPLY_TO, true, new ReplyReceiver(requests));
             connection = opened;
             consumerChannel = consumer;
+            requestChannel = requests;
             queue = declared;
-            connected = true;
-            // A topic subscribed while this connected saw connected == false and did not bind
-            // itself; binding again is harmless, so every topic is bound once more now.
+            synchronized (responderLock) {
+                requestConsumers.clear();
+                for (String topic : local.respondedTopics()) {
+                    consumeRequests(topic);
+                }
+                connected = true;
+            }
             for (String topic : topics.keySet()) {
+                // A topic subscribed while this connected saw connected == false and did not bind
+                // itself; binding again is harmless, so every topic is bound once more now.
                 consumer.queueBind(declared, settings.exchange(), topic);
             }
-            log.info("bus connected to RabbitMQ at {} (exchange {})", settings.url(), settings.exchange());
+            log.info("bus connected to RabbitMQ at {}:{} (exchange {})", opened.getAddress().getHostAddress(), opened.getPort(),
+                    settings.exchange());
+            notifyReconnected();
             return publisher;
         } catch (Exception e) {
-            opened.abort();
+            if (connection == opened) {
+                disconnect(); // failed after it was announced as connected: not connected any more
+            } else {
+                opened.abort();
+            }
             throw e;
         }
     }
 
+    /** Throws if this node stopped receiving although the publishing side may look fine. */
+    private void checkConsuming() throws IOException {
+        Connection open = connection;
+        if (open == null || !open.isOpen()) {
+            throw new IOException("connection closed");
+        }
+        Channel consumer = consumerChannel;
+        if (consumerLost || consumer == null || !consumer.isOpen()) {
+            throw new IOException("this node's consumer was cancelled or its channel closed");
+        }
+    }
+
+    private void notifyReconnected() {
+        reconnectListeners.forEach(RabbitBus::callReconnected);
+    }
+
+    private static void callReconnected(Runnable listener) {
+        Thread.ofVirtual().name("bus-reconnected").start(() -> {
+            try {
+                listener.run();
+            } catch (RuntimeException e) {
+                log.error("a bus reconnection listener failed", e);
+            }
+        });
+    }
+
+    /** A listener registered while connected is also called at once: it may have missed the connection's events so far. */
+    @Override
+    public Subscription onReconnected(Runnable listener) {
+        reconnectListeners.add(listener);
+        if (connected) {
+            callReconnected(listener);
+        }
+        return () -> reconnectListeners.remove(listener);
+    }
+
     private void disconnect() {
         boolean was = connected;
-        connected = false;
-        Connection open = connection;
-        connection = null;
-        consumerChannel = null;
+        Connection open;
+        synchronized (responderLock) {
+            connected = false;
+            open = connection;
+            connection = null;
+            consumerChannel = null;
+            requestChannel = null;
+            requestConsumers.clear();
+        }
         if (open != null) {
             open.abort(1000);
         }
+        failPending("the connection to the other nodes was lost before the answer came");
         if (was && running) {
             log.warn("bus disconnected from RabbitMQ");
         }
+    }
+
+    private void failPending(String why) {
+        for (String id : List.copyOf(pending.keySet())) {
+            Pending<?> waiting = pending.remove(id);
+            if (waiting != null) {
+                waiting.reply().completeExceptionally(new BusRequestException(why));
+            }
+        }
+    }
+
+    // ---- requests ----
+
+    private String requestQueue(String topic) {
+        return settings.exchange() + ".requests." + topic;
+    }
+
+    @Override
+    public <R> CompletableFuture<R> request(String topic, Object message, Class<R> replyType, Duration timeout) {
+        LocalBus.requirePositive(timeout);
+        if (local.responder(topic) != null) {
+            return local.request(topic, message, replyType, timeout);
+        }
+        CompletableFuture<R> reply = new CompletableFuture<R>().orTimeout(timeout.toNanos(), TimeUnit.NANOSECONDS);
+        Channel channel = requestChannel;
+        if (!connected || channel == null) {
+            reply.completeExceptionally(new BusRequestException("not connected to the other nodes (RabbitMQ at " + settings.describe() + ")"));
+            return reply;
+        }
+        byte[] body;
+        try {
+            body = json.writeValueAsBytes(message);
+        } catch (IOException e) {
+            reply.completeExceptionally(new BusRequestException("the request for " + topic + " cannot be written as JSON", e));
+            return reply;
+        }
+        String id = UUID.randomUUID().toString();
+        pending.put(id, new Pending<>(reply, replyType));
+        // however it ends (reply, timeout, failure, the caller cancelling), it is forgotten
+        reply.whenComplete((r, e) -> pending.remove(id));
+        AMQP.BasicProperties props = new AMQP.BasicProperties.Builder().contentType("application/json")
+                .type(message.getClass().getName()).appId(busId).correlationId(id).replyTo(DIRECT_REPLY_TO)
+                .expiration(Long.toString(Math.max(1, timeout.toMillis()))).build();
+        // Sent from a virtual thread: the caller may be an event loop, and a socket write may block.
+        Thread.ofVirtual().name("bus-request").start(() -> {
+            try {
+                channel.basicPublish("", requestQueue(topic), props, body);
+            } catch (IOException | RuntimeException e) {
+                reply.completeExceptionally(new BusRequestException("the request for " + topic + " could not be sent: " + e, e));
+            }
+        });
+        return reply;
+    }
+
+    @Override
+    public <Q> Subscription respond(String topic, Class<Q> type, Function<Q, ?> handler) {
+        Subscription subscription = local.respond(topic, type, handler);
+        synchronized (responderLock) {
+            if (connected) {
+                consumeRequests(topic);
+            }
+        }
+        return () -> {
+            subscription.close();
+            synchronized (responderLock) {
+                if (local.responder(topic) == null) {
+                    String tag = requestConsumers.remove(topic);
+                    Channel channel = consumerChannel;
+                    if (tag != null && channel != null && channel.isOpen()) {
+                        try {
+                            channel.basicCancel(tag);
+                        } catch (IOException | RuntimeException e) {
+                            log.warn("could not stop answering {} on the bus: {}", topic, e.toString());
+                        }
+                    }
+                }
+            }
+        };
+    }
+
+    /** Declares the topic's request queue and consumes it, once per connection; holds {@link #responderLock}. */
+    private void consumeRequests(String topic) {
+        Channel channel = consumerChannel;
+        if (requestConsumers.containsKey(topic) || channel == null || !channel.isOpen()) {
+            return;
+        }
+        try {
+            String name = requestQueue(topic);
+            channel.queueDeclare(name, false, false, true, null);
+            requestConsumers.put(topic, channel.basicConsume(name, true, new RequestReceiver(channel, topic)));
+        } catch (IOException | RuntimeException e) {
+            log.warn("could not answer {} on the bus: {}; it is tried again when the connection is renewed", topic, e.toString());
+        }
+    }
+
+    /** Requests of other nodes for a topic this node answers. */
+    private final class RequestReceiver extends DefaultConsumer {
+        private final String topic;
+
+        RequestReceiver(Channel channel, String topic) {
+            super(channel);
+            this.topic = topic;
+        }
+
+        @Override
+        public void handleDelivery(String consumerTag, Envelope envelope, AMQP.BasicProperties props, byte[] body) {
+            String replyTo = props.getReplyTo();
+            String id = props.getCorrelationId();
+            if (replyTo == null || id == null) {
+                droppedUnreadable.increment();
+                log.warn("a request on {} without reply-to or correlation id; dropped", topic);
+                return;
+            }
+            LocalBus.Responder<?> responder = local.responder(topic);
+            if (responder == null) {
+                reply(replyTo, id, null, "this node no longer answers " + topic);
+                return;
+            }
+            Object message;
+            try {
+                message = json.readValue(body, responder.type());
+            } catch (IOException e) {
+                droppedUnreadable.increment();
+                reply(replyTo, id, null, "the request could not be read as " + responder.type().getSimpleName());
+                return;
+            }
+            local.answer(topic, responder, message).whenComplete((answer, failure) ->
+                    reply(replyTo, id, answer, failure == null ? null : failure.getMessage()));
+        }
+
+        @Override
+        public void handleCancel(String consumerTag) {
+            // The broker cancelled it (the request queue was deleted); this node's own cancel is
+            // handleCancelOk. Renewing the connection declares and consumes the queue again.
+            if (consumerChannel == getChannel() && !consumerLost) {
+                consumerLost = true;
+                log.warn("this node stopped receiving requests on {} (cancelled by RabbitMQ); reconnecting", topic);
+            }
+        }
+
+        private void reply(String replyTo, String id, Object answer, String error) {
+            Channel channel = requestChannel;
+            if (channel == null || !channel.isOpen()) {
+                return; // the requester's channel is gone with this connection's anyway
+            }
+            try {
+                AMQP.BasicProperties.Builder props = new AMQP.BasicProperties.Builder().contentType("application/json")
+                        .correlationId(id).appId(busId);
+                byte[] body;
+                if (error != null) {
+                    props.headers(Map.of(ERROR_HEADER, error));
+                    body = new byte[0];
+                } else {
+                    body = json.writeValueAsBytes(answer);
+                }
+                channel.basicPublish("", replyTo, props.build(), body);
+            } catch (IOException | RuntimeException e) {
+                log.warn("the answer to a request on {} could not be sent: {}", topic, e.toString());
+            }
+        }
+    }
+
+    /** Answers to this node's requests, on the direct reply-to pseudo-queue. */
+    private final class ReplyReceiver extends DefaultConsumer {
+        ReplyReceiver(Channel channel) {
+            super(channel);
+        }
+
+        @Override
+        public void handleDelivery(String consumerTag, Envelope envelope, AMQP.BasicProperties props, byte[] body) {
+            Pending<?> waiting = props.getCorrelationId() == null ? null : pending.remove(props.getCorrelationId());
+            if (waiting == null) {
+                return; // timed out already: the late answer is dropped
+            }
+            complete(waiting, props, body);
+        }
+
+        private <R> void complete(Pending<R> waiting, AMQP.BasicProperties props, byte[] body) {
+            Object error = props.getHeaders() == null ? null : props.getHeaders().get(ERROR_HEADER);
+            if (error != null) {
+                waiting.reply().completeExceptionally(new BusRequestException(error.toString()));
+                return;
+            }
+            try {
+                waiting.reply().complete(json.readValue(body, waiting.type()));
+            } catch (IOException e) {
+                droppedUnreadable.increment();
+                waiting.reply().completeExceptionally(new BusRequestException("the answer could not be read as "
+                        + waiting.type().getSimpleName() + ": " + e.getMessage(), e));
+            }
+        }
+    }
+
+    /** For tests: the port of the broker this node is connected to, or 0. */
+    int connectedPortForTest() {
+        Connection open = connection;
+        return open == null ? 0 : open.getPort();
+    }
+
+    /** For tests: requests waiting for an answer. */
+    int pendingRequestsForTest() {
+        return pending.size();
+    }
+
+    /** For tests: the name of this node's event queue on the current connection. */
+    String queueForTest() {
+        return queue;
+    }
+
+    /**
+     * For tests: deletes this node's event queue over its own connection (the queue is exclusive
+     * to it), as an operator or a policy could: the broker cancels the consumer, the connection stays up.
+     */
+    void deleteQueueForTest() throws Exception {
+        try (Channel side = connection.createChannel()) {
+            side.queueDelete(queue);
+        }
+    }
+
+    /** For tests: closes this node's consuming channel only, as a channel error would. */
+    void closeConsumerChannelForTest() throws Exception {
+        consumerChannel.abort();
     }
 
     /** For tests: drops the connection as a broker restart or a network fault would. */
@@ -300,6 +624,30 @@ public final class RabbitBus implements Bus, AutoCloseable {
             }
             received.increment();
             local.publish(topic, event);
+        }
+
+        @Override
+        public void handleCancel(String consumerTag) {
+            // The broker cancelled this consumer (its queue was deleted): the connection may look
+            // fine, but nothing more arrives until the owner thread reconnects.
+            lost("cancelled by RabbitMQ");
+        }
+
+        @Override
+        public void handleShutdownSignal(String consumerTag, ShutdownSignalException signal) {
+            if (running) {
+                lost(signal.getMessage());
+            }
+        }
+
+        private void lost(String why) {
+            if (consumerChannel == getChannel() && !consumerLost) {
+                consumerLost = true;
+                Connection open = connection;
+                if (open != null && open.isOpen()) {
+                    log.warn("this node's bus consumer stopped ({}); reconnecting", why);
+                }
+            }
         }
     }
 
@@ -363,6 +711,7 @@ public final class RabbitBus implements Bus, AutoCloseable {
             sleep(20);
         }
         running = false;
+        failPending("the bus is closing");
         owner.interrupt();
         try {
             owner.join(3000);

@@ -58,6 +58,17 @@ import org.slf4j.LoggerFactory;
  * Migrations may run longer: their connection may wait {@link #MIGRATION_STATEMENT_TIMEOUT} per statement.
  * Once the database answers again, new connections are made as needed: nothing needs a restart.
  *
+ * <p><b>Failover.</b> The URL may name several hosts ({@code jdbc:postgresql://db1:5432,db2:5432/sb}):
+ * a primary and its standbys. pgjdbc connects only to a primary ({@code targetServerType=primary}
+ * by default, rechecking hosts every {@value #PG_HOST_RECHECK_S} s), so the node writes only there;
+ * when the primary dies and a standby is promoted, connections to the old one fail and are evicted,
+ * and new ones find the new primary. A connection whose server became read-only (an old primary
+ * back as a standby) fails its writes with SQLState 25006 and is evicted too
+ * ({@link PrimaryOnlyEviction}). A write that was in flight when the primary died gets an error,
+ * never an acknowledgement, so its client retries (chat sends carry idempotency keys). For nothing
+ * acknowledged to be lost, the standby must be synchronous ({@code synchronous_standby_names} on
+ * the primary): see docs/store-and-bus-failover.md.
+ *
  * <p><b>Migrations.</b> {@link #migrate(String)} runs {@code classpath:db/migration/<module>}
  * with the history table {@code flyway_<module>_history}, so each module versions its tables
  * independently of the others. Migrations must be plain SQL that runs on both databases.
@@ -73,6 +84,7 @@ public final class Store implements AutoCloseable {
     static final long PG_POOL_TIMEOUT_MS = 5_000;
     static final long PG_VALIDATION_TIMEOUT_MS = 2_000;
     static final long PG_KEEPALIVE_MS = 60_000;
+    static final int PG_HOST_RECHECK_S = 2;
     /** How long a migration's statement may wait for the database (an index on a big table takes a while). */
     static final Duration MIGRATION_STATEMENT_TIMEOUT = Duration.ofMinutes(10);
     /** How long the first connection may take (a database still starting up gets this long). */
@@ -140,6 +152,9 @@ public final class Store implements AutoCloseable {
             hikari.addDataSourceProperty("loginTimeout", Integer.toString(PG_LOGIN_TIMEOUT_S));
             hikari.addDataSourceProperty("socketTimeout", Integer.toString(PG_SOCKET_TIMEOUT_S));
             hikari.addDataSourceProperty("tcpKeepAlive", "true");
+            hikari.addDataSourceProperty("targetServerType", "primary");
+            hikari.addDataSourceProperty("hostRecheckSeconds", Integer.toString(PG_HOST_RECHECK_S));
+            hikari.setExceptionOverrideClassName(PrimaryOnlyEviction.class.getName());
             hikari.setConnectionTimeout(PG_POOL_TIMEOUT_MS);
             hikari.setValidationTimeout(PG_VALIDATION_TIMEOUT_MS);
             hikari.setKeepaliveTime(PG_KEEPALIVE_MS);

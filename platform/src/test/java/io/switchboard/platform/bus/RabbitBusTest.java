@@ -237,4 +237,122 @@ class RabbitBusTest {
         }
         await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(got).containsExactly(new Said("ok", 7)));
     }
+
+    @Test
+    void listenersHearOfEveryReconnectionAlsoWhenOnlyTheConsumerWasCancelled() throws Exception {
+        RabbitBus a = connectedNode();
+        RabbitBus b = node(BROKER);
+        java.util.concurrent.atomic.AtomicInteger reconnections = new java.util.concurrent.atomic.AtomicInteger();
+        List<Integer> atB = new CopyOnWriteArrayList<>();
+        b.subscribe("talk", Said.class, said -> atB.add(said.n()));
+        b.onReconnected(reconnections::incrementAndGet);
+        b.start();
+        await().atMost(Duration.ofSeconds(20)).until(() -> reconnections.get() == 1);
+
+        b.dropConnectionForTest();
+        await().atMost(Duration.ofSeconds(20)).until(() -> reconnections.get() == 2);
+
+        // B's queue is deleted: its connection stays up, the broker cancels its consumer.
+        String queue = b.queueForTest();
+        b.deleteQueueForTest();
+        await().atMost(Duration.ofSeconds(20)).until(() -> reconnections.get() == 3);
+        assertThat(b.queueForTest()).isNotEqualTo(queue);
+        a.publish("talk", new Said("after the cancellation", 1));
+        await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(atB).containsExactly(1));
+
+        // B's consuming channel closes on its own (a channel error); the connection stays up.
+        b.closeConsumerChannelForTest();
+        await().atMost(Duration.ofSeconds(20)).until(() -> reconnections.get() == 4);
+        a.publish("talk", new Said("after the channel closed", 2));
+        await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(atB).containsExactly(1, 2));
+    }
+
+    @Test
+    void aWaitingRequestFailsAtOnceWhenTheConnectionIsLostAndNothingIsLeftWaiting() {
+        RabbitBus b = node(BROKER);
+        b.respond("slow", Said.class, said -> {
+            try {
+                Thread.sleep(5000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return said;
+        });
+        b.start();
+        RabbitBus a = connectedNode();
+        await().atMost(Duration.ofSeconds(20)).until(b::isConnected);
+        java.util.concurrent.CompletableFuture<Said> reply = a.request("slow", new Said("q", 1), Said.class, Duration.ofSeconds(60));
+        await().atMost(Duration.ofSeconds(20)).until(() -> a.pendingRequestsForTest() == 1);
+        long start = System.nanoTime();
+        a.dropConnectionForTest();
+        await().atMost(Duration.ofSeconds(10)).until(reply::isDone);
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(4));
+        assertThat(reply).isCompletedExceptionally();
+        org.assertj.core.api.Assertions.assertThatThrownBy(reply::join).hasCauseInstanceOf(BusRequestException.class);
+        assertThat(a.pendingRequestsForTest()).isZero();
+
+        // and timed-out requests are forgotten too
+        for (int i = 0; i < 20; i++) {
+            a.request("nobody", new Said("q", i), Said.class, Duration.ofMillis(100));
+        }
+        await().atMost(Duration.ofSeconds(10)).until(() -> a.pendingRequestsForTest() == 0);
+    }
+
+    @Test
+    void aResponderOnTheRequestingNodeAnswersEvenWithoutABroker() throws Exception {
+        RabbitBus lonely = node(URI.create("amqp://127.0.0.1:1/"));
+        lonely.respond("echo", Said.class, said -> new Said(said.text() + "!", said.n()));
+        lonely.start();
+        assertThat(lonely.request("echo", new Said("here", 1), Said.class, Duration.ofSeconds(5)).get(10, java.util.concurrent.TimeUnit.SECONDS))
+                .isEqualTo(new Said("here!", 1));
+        org.assertj.core.api.Assertions.assertThatThrownBy(() ->
+                        lonely.request("elsewhere", new Said("x", 1), Said.class, Duration.ofSeconds(5)).join())
+                .hasCauseInstanceOf(BusRequestException.class).hasMessageContaining("not connected");
+    }
+
+    @Test
+    void whenOneOfTwoBrokersGoesAwayTheNodeCarriesOnThroughTheOtherLosingNothing() throws Exception {
+        try (io.switchboard.platform.store.TcpRelay first = new io.switchboard.platform.store.TcpRelay("127.0.0.1", BROKER.getPort());
+             io.switchboard.platform.store.TcpRelay second = new io.switchboard.platform.store.TcpRelay("127.0.0.1", BROKER.getPort())) {
+            RabbitBus a = node(URI.create("amqp://127.0.0.1:" + first.port() + "/"));
+            RabbitBus twoBrokers = new RabbitBus(new BusSettings(List.of(URI.create("amqp://127.0.0.1:" + first.port() + "/"),
+                    URI.create("amqp://127.0.0.1:" + second.port() + "/")), "guest", "guest", exchange), new ObjectMapper(),
+                    new SimpleMeterRegistry());
+            opened.remove(a);
+            a.close();
+            opened.add(twoBrokers);
+            RabbitBus b = node(BROKER);
+            java.util.Set<Integer> atB = java.util.concurrent.ConcurrentHashMap.newKeySet();
+            List<Integer> backAtA = new CopyOnWriteArrayList<>();
+            java.util.concurrent.atomic.AtomicInteger reconnections = new java.util.concurrent.atomic.AtomicInteger();
+            b.subscribe("talk", Said.class, said -> atB.add(said.n()));
+            twoBrokers.subscribe("back", Said.class, said -> backAtA.add(said.n()));
+            twoBrokers.onReconnected(reconnections::incrementAndGet);
+            b.start();
+            twoBrokers.start();
+            await().atMost(Duration.ofSeconds(20)).until(() -> b.isConnected() && twoBrokers.isConnected());
+            // amqp-client tries the brokers in random order; the one in use goes away
+            int used = twoBrokers.connectedPortForTest();
+            assertThat(used).isIn(first.port(), second.port());
+            io.switchboard.platform.store.TcpRelay lost = used == first.port() ? first : second;
+            io.switchboard.platform.store.TcpRelay kept = lost == first ? second : first;
+
+            int events = 3000;
+            for (int i = 0; i < events; i++) {
+                twoBrokers.publish("talk", new Said("through whichever broker", i));
+                if (i == events / 3) {
+                    lost.close(); // the broker in use is gone: its connections and its port
+                }
+                if (i % 100 == 0) {
+                    Thread.sleep(5);
+                }
+            }
+            await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(atB).hasSize(events));
+            assertThat(atB).containsAll(IntStream.range(0, events).boxed().toList());
+            assertThat(twoBrokers.connectedPortForTest()).isEqualTo(kept.port());
+            assertThat(reconnections.get()).isEqualTo(2);
+            b.publish("back", new Said("and back", 1));
+            await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(backAtA).containsExactly(1));
+        }
+    }
 }

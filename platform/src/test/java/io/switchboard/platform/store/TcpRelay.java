@@ -15,7 +15,9 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * it forwards both ways. {@link #goSilent()} makes it a network that has gone quiet: connections
  * stay open and new ones are accepted, but nothing is forwarded (what arrives is held, not
  * dropped), so clients see neither an error nor an answer; only their timeouts help them.
- * {@link #heal()} forwards again, held bytes first, as when a partition ends.
+ * {@link #cut()} is a network that resets: open connections are closed and new ones are closed
+ * as soon as they are accepted, so clients see errors at once.
+ * {@link #heal()} forwards again (held bytes first, after going silent), as when a partition ends.
  */
 public final class TcpRelay implements AutoCloseable {
     private final InetSocketAddress target;
@@ -24,6 +26,7 @@ public final class TcpRelay implements AutoCloseable {
     private final Object gate = new Object();
     private volatile boolean silent;
     private volatile boolean closed;
+    private volatile boolean refusing;
 
     public TcpRelay(String targetHost, int targetPort) throws IOException {
         this(InetAddress.getLoopbackAddress(), targetHost, targetPort);
@@ -44,8 +47,17 @@ public final class TcpRelay implements AutoCloseable {
         silent = true;
     }
 
+    public void cut() {
+        refusing = true;
+        for (Socket socket : sockets) {
+            closeQuietly(socket);
+        }
+        sockets.clear();
+    }
+
     public void heal() {
         synchronized (gate) {
+            refusing = false;
             silent = false;
             gate.notifyAll();
         }
@@ -55,6 +67,10 @@ public final class TcpRelay implements AutoCloseable {
         while (!closed) {
             try {
                 Socket client = server.accept();
+                if (refusing) {
+                    closeQuietly(client);
+                    continue;
+                }
                 Socket upstream = new Socket();
                 upstream.connect(target, 2000);
                 sockets.add(client);
