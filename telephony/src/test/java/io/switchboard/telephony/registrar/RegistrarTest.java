@@ -70,7 +70,7 @@ class RegistrarTest {
     private static Binding binding(String aor, long expiresAt) {
         String contact = "sip:" + aor.substring(4, aor.indexOf('@')) + "@127.0.0.1:5999";
         return new Binding(aor, contact, "<" + contact + ">", "call-" + aor, 1, 1000, expiresAt, expiresAt - 600_000,
-                "UDP", "127.0.0.1", 5999, "127.0.0.1", 5060, "flow", null, null);
+                "UDP", "127.0.0.1", 5999, "127.0.0.1", 5060, "flow", null, null, 0, null, null, expiresAt - 600_000);
     }
 
     /** The default: exactly one challenge, MD5, qop=auth (what every SIP device computes). */
