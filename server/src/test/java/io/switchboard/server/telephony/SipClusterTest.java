@@ -5,6 +5,7 @@ import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.ConnectionFactory;
 import io.switchboard.platform.store.PostgresTestDatabase;
+import io.switchboard.server.clients.Baresip;
 import io.switchboard.sip.message.SipRequest;
 import io.switchboard.sip.message.SipResponse;
 import io.switchboard.sip.transport.Transport;
@@ -13,6 +14,7 @@ import io.switchboard.telephony.registrar.Binding;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.net.InetSocketAddress;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -107,6 +109,18 @@ class SipClusterTest {
                     assertThat(record.path("answeredBy").asText()).contains("bob@");
                     assertThat(record.path("endedBy").asText()).isEqualTo("callee");
                     assertThat(records(a, call.callId)).hasSize(1); // kept by B alone
+
+                    // a CANCEL from the caller follows the INVITE through both nodes (RFC 3261 §9.1, §16.10)
+                    SipPhone.Call cancelled = AccountChangesTest.authenticatedCall(carol, "sip:bob@" + DOMAIN);
+                    SipPhone.Incoming ringing = bob.awaitInvite();
+                    ringing.respond(180, "Ringing");
+                    cancelled.await(180);
+                    cancelled.cancel();
+                    ringing.acceptCancel(bob.awaitRequest("CANCEL", SOON));
+                    SipResponse terminated = cancelled.awaitFinal();
+                    assertThat(terminated.status()).isEqualTo(487);
+                    cancelled.ackFailure(terminated);
+                    assertThat(awaitRecord(b, cancelled.callId, "cancelled").path("finalCode").asInt()).isEqualTo(487);
 
                     // the other way: bob (A, TCP) calls carol (B, UDP); the caller hangs up
                     SipPhone.Call back = AccountChangesTest.authenticatedCall(bob, "sip:carol@" + DOMAIN);
@@ -240,6 +254,58 @@ class SipClusterTest {
                 }
             } finally {
                 a.close();
+                deleteExchange(exchange);
+            }
+        }
+    }
+
+    /**
+     * Real phones: baresip registered over TCP through node A and baresip registered over UDP
+     * through node B call each other, each call answered on both ends and hung up.
+     */
+    @Test
+    void baresipThroughOneNodeAndBaresipThroughAnotherCallEachOther() throws Exception {
+        Baresip.BINARY.assumeAvailable();
+        String exchange = "sb_test_" + UUID.randomUUID().toString().substring(0, 12);
+        try (PostgresTestDatabase database = PostgresTestDatabase.create()) {
+            Map<String, String> env = clusterEnv(database, exchange);
+            try (TelephonyNode a = new TelephonyNode(dirA, Map.of(), env);
+                 TelephonyNode b = new TelephonyNode(dirB, Map.of(), env)) {
+                Files.copy(dirA.resolve("admin.token"), dirB.resolve("admin.token"));
+                awaitBus(a, b);
+                createAccounts(a, b, "bare-tcp", "bare-udp");
+                Duration step = Duration.ofSeconds(10);
+                try (Baresip atA = Baresip.start(dirC.resolve("bare-tcp"), "bare-tcp", "secret-bare-tcp", DOMAIN,
+                        new InetSocketAddress("127.0.0.1", a.sipPort(Transport.TCP)), Baresip.Transport.TCP, true);
+                     Baresip atB = Baresip.start(dirC.resolve("bare-udp"), "bare-udp", "secret-bare-udp", DOMAIN,
+                             new InetSocketAddress("127.0.0.1", b.sipPort(Transport.UDP)), Baresip.Transport.UDP, true)) {
+                    atA.awaitRegistered(step);
+                    atB.awaitRegistered(step);
+                    await().atMost(SOON).until(() -> bindings(b, "bare-tcp").size() == 1 && bindings(a, "bare-udp").size() == 1);
+                    assertThat(bindings(b, "bare-tcp").get(0).transport()).isEqualTo("TCP");
+
+                    atB.dial("sip:bare-tcp@" + DOMAIN); // B → A → baresip's TCP connection
+                    atB.awaitEvent("CALL_ESTABLISHED", step);
+                    atA.awaitEvent("CALL_ESTABLISHED", step);
+                    atB.hangup();
+                    atB.awaitEvent("CALL_CLOSED", step);
+                    atA.awaitEvent("CALL_CLOSED", step);
+
+                    atA.dial("sip:bare-udp@" + DOMAIN); // A → B → baresip over UDP
+                    atA.awaitEvent("CALL_ESTABLISHED", step);
+                    atB.awaitEvent("CALL_ESTABLISHED", step);
+                    atB.hangup(); // the callee hangs up this time
+                    atB.awaitEvent("CALL_CLOSED", step);
+                    atA.awaitEvent("CALL_CLOSED", step);
+                    await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+                        JsonNode recent = a.json(a.api("GET", "/api/v1/call-records?limit=10", null)).path("records");
+                        assertThat(recent).hasSize(2);
+                        for (JsonNode record : recent) {
+                            assertThat(record.path("status").asText()).isEqualTo("completed");
+                        }
+                    });
+                }
+            } finally {
                 deleteExchange(exchange);
             }
         }
