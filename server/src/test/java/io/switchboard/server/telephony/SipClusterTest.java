@@ -260,6 +260,83 @@ class SipClusterTest {
     }
 
     /**
+     * The node holding a UDP device's flow stops answering without refusing connections (its host
+     * is gone, a firewall drops its packets): the request sent through it times out (Timer B,
+     * RFC 3261 §17.1.1.2), and the device is called directly instead; later calls do not wait on
+     * that node again. The node advertises a relay the test owns ({@code telephony.clusterAddress}),
+     * which swallows what it is sent.
+     */
+    @Test
+    void aUdpDeviceIsCalledDirectlyWhenItsNodeSwallowsRequests() throws Exception {
+        String exchange = "sb_test_" + UUID.randomUUID().toString().substring(0, 12);
+        try (PostgresTestDatabase database = PostgresTestDatabase.create();
+             java.net.ServerSocket blackHole = new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
+            List<java.net.Socket> swallowed = java.util.Collections.synchronizedList(new ArrayList<>());
+            Thread.ofPlatform().daemon().start(() -> {
+                while (!blackHole.isClosed()) {
+                    try {
+                        java.net.Socket s = blackHole.accept();
+                        swallowed.add(s);
+                        Thread.ofPlatform().daemon().start(() -> {
+                            try {
+                                s.getInputStream().transferTo(java.io.OutputStream.nullOutputStream());
+                            } catch (java.io.IOException e) {
+                                // closed
+                            }
+                        });
+                    } catch (java.io.IOException e) {
+                        return;
+                    }
+                }
+            });
+            Map<String, String> env = clusterEnv(database, exchange);
+            Map<String, String> envA = new HashMap<>(env);
+            envA.put("SWITCHBOARD_TELEPHONY_CLUSTER_ADDRESS", "tcp:127.0.0.1:" + blackHole.getLocalPort());
+            try (TelephonyNode a = new TelephonyNode(dirA, Map.of(), envA);
+                 TelephonyNode b = new TelephonyNode(dirB, Map.of(), env)) {
+                Files.copy(dirA.resolve("admin.token"), dirB.resolve("admin.token"));
+                awaitBus(a, b);
+                createAccounts(a, b, "uma", "carol");
+                try (SipPhone uma = SipPhone.udp("uma", DOMAIN, a.sipPort(Transport.UDP));
+                     SipPhone carol = SipPhone.udp("carol", DOMAIN, b.sipPort(Transport.UDP))) {
+                    assertThat(uma.register(600, "secret-uma").status()).isEqualTo(200);
+                    assertThat(carol.register(600, "secret-carol").status()).isEqualTo(200);
+                    await().atMost(SOON).until(() -> bindings(b, "uma").size() == 1);
+                    assertThat(bindings(b, "uma").get(0).path()).isEqualTo("sip:127.0.0.1:" + blackHole.getLocalPort()
+                            + ";transport=tcp");
+                    uma.sendTo(b.sipPort(Transport.UDP));
+
+                    SipPhone.Call first = AccountChangesTest.authenticatedCall(carol, "sip:uma@" + DOMAIN);
+                    SipPhone.Incoming atUma = uma.new Incoming(uma.awaitRequest("INVITE", Duration.ofSeconds(45)));
+                    assertThat(swallowed).isNotEmpty(); // B tried A's address first
+                    assertThat(atUma.invite.vias()).hasSize(2); // carol, B
+                    atUma.answer();
+                    SipResponse ok = first.awaitFinal();
+                    assertThat(ok.status()).isEqualTo(200);
+                    first.ack(ok);
+                    uma.awaitRequest("ACK", SOON);
+                    first.sendInDialog("BYE");
+                    uma.respond(uma.awaitRequest("BYE", SOON), 200, "OK");
+
+                    // A counts as dead for a while: the next call goes to uma at once
+                    SipPhone.Call second = AccountChangesTest.authenticatedCall(carol, "sip:uma@" + DOMAIN);
+                    SipPhone.Incoming again = uma.awaitInvite();
+                    assertThat(again.invite.vias()).hasSize(2);
+                    again.respond(486, "Busy Here");
+                    SipResponse busy = second.awaitFinal();
+                    assertThat(busy.status()).isEqualTo(486);
+                    second.ackFailure(busy);
+                }
+            } finally {
+                for (java.net.Socket s : swallowed) {
+                    s.close();
+                }
+                deleteExchange(exchange);
+            }
+        }
+    }
+
+    /**
      * Real phones: baresip registered over TCP through node A and baresip registered over UDP
      * through node B call each other, each call answered on both ends and hung up.
      */
