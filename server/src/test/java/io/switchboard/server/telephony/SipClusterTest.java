@@ -163,6 +163,8 @@ class SipClusterTest {
                         assertThat(alsoRefused.status()).isEqualTo(403);
                         replayed.ackFailure(alsoRefused);
                         assertThat(bob.receivesNo("INVITE", Duration.ofMillis(300))).isTrue();
+                        assertThat(a.metric("switchboard_sip_auth_failures_total{reason=\"forged_node_route\"}"))
+                                .isEqualTo(2.0);
                     }
                 }
             } finally {

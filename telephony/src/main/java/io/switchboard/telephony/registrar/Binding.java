@@ -28,6 +28,16 @@ public record Binding(String aor, String contact, String contactHeader, String c
         return expiresAtMillis <= nowMillis;
     }
 
+    /**
+     * How far a removal at {@code at} reaches: a binding removed by a request (unregistered,
+     * replaced) is gone as of that time, so any copy made before it goes too; one removed because it
+     * looked expired here is gone only as the registration this node knew of, since another node
+     * may have refreshed it meanwhile and the refresh must survive (in the store and on every node).
+     */
+    public long removalBound(long at) {
+        return isExpired(at) ? version : at;
+    }
+
     /** True when both name the same device flow (RFC 5626 §6: same +sip.instance and reg-id). */
     public boolean sameFlowAs(Binding other) {
         return instanceId != null && regId > 0 && instanceId.equals(other.instanceId) && regId == other.regId;

@@ -27,7 +27,8 @@ public final class BindingStore implements AutoCloseable {
 
     /**
      * @param removedAt the time of the removals (the registering node's clock): a stored binding
-     *                  made later than this (by another node) is not deleted
+     *                  made later than this (by another node) is not deleted, nor one refreshed
+     *                  since a removal of it as expired ({@link Binding#removalBound})
      * @param announce  whether other nodes are told once it is committed (registrations are; expiry
      *                  is not, since every node expires bindings by itself)
      */
@@ -162,7 +163,7 @@ public final class BindingStore implements AutoCloseable {
             }
             upserts.addAll(c.upserts());
             for (Binding b : c.removals()) {
-                removals.add(new Removal(b.aor(), b.contact(), c.removedAt()));
+                removals.add(new Removal(b.aor(), b.contact(), b.removalBound(c.removedAt())));
             }
         }
         if (upserts.isEmpty() && removals.isEmpty()) {
@@ -191,7 +192,7 @@ public final class BindingStore implements AutoCloseable {
                     for (Binding b : change.removals()) {
                         delete.setString(1, b.aor());
                         delete.setString(2, b.contact());
-                        delete.setLong(3, change.removedAt());
+                        delete.setLong(3, b.removalBound(change.removedAt()));
                         delete.addBatch();
                         pendingDeletes++;
                     }

@@ -98,11 +98,12 @@ public final class LocationService {
 
     /**
      * Remembers that these bindings were removed at {@code at}, so an older copy of them (announced
-     * late, or read from the store before their delete committed) is not merged back.
+     * late, or read from the store before their delete committed) is not merged back; for one that
+     * had expired, only that registration ({@link Binding#removalBound}).
      */
     public void removed(List<Binding> removed, long at) {
         for (Binding b : removed) {
-            tombstones.merge(b.aor() + " " + b.contact(), at, Math::max);
+            tombstones.merge(b.aor() + " " + b.contact(), b.removalBound(at), Math::max);
         }
     }
 

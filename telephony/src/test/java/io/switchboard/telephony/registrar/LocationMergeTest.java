@@ -76,6 +76,16 @@ class LocationMergeTest {
     }
 
     @Test
+    void removingABindingThatLookedExpiredKeepsARefreshMadeElsewhere() {
+        Binding stale = binding("sip:bob@10.0.0.1:5060", NOW - 700_000, null, 0, "a"); // expired 100 s ago
+        Binding refreshed = binding("sip:bob@10.0.0.1:5060", NOW - 200_000, null, 0, "a");
+        location.removed(List.of(stale), NOW);
+        assertThat(location.merge(List.of(refreshed), NOW)).isEqualTo(1);
+        location.remove(AOR, refreshed.contact(), stale.version()); // the same, announced by the node that swept it
+        assertThat(bindings()).containsExactly(refreshed);
+    }
+
+    @Test
     void expiredBindingsAreNotTaken() {
         Binding expired = binding("sip:bob@10.0.0.1:5060", NOW - 700_000, null, 0, "a");
         assertThat(location.merge(List.of(expired), NOW)).isZero();
