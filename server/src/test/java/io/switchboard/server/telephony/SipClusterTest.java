@@ -262,6 +262,62 @@ class SipClusterTest {
     }
 
     /**
+     * The connection between the two nodes of a call closes while the call lasts (node B closes
+     * idle connections after a second): the dialog's next requests, in either direction, open a
+     * new one to the address in the other node's Record-Route entry.
+     */
+    @Test
+    void inDialogRequestsReopenTheConnectionBetweenNodes() throws Exception {
+        String exchange = "sb_test_" + UUID.randomUUID().toString().substring(0, 12);
+        try (PostgresTestDatabase database = PostgresTestDatabase.create()) {
+            Map<String, String> env = clusterEnv(database, exchange);
+            Map<String, String> envB = new HashMap<>(env);
+            envB.put("SWITCHBOARD_TELEPHONY_IDLE_CONNECTION_TIMEOUT", "1s");
+            try (TelephonyNode a = new TelephonyNode(dirA, Map.of(), env);
+                 TelephonyNode b = new TelephonyNode(dirB, Map.of(), envB)) {
+                Files.copy(dirA.resolve("admin.token"), dirB.resolve("admin.token"));
+                awaitBus(a, b);
+                createAccounts(a, b, "bob", "carol");
+                try (SipPhone bob = SipPhone.tcp("bob", DOMAIN, a.sipPort(Transport.TCP));
+                     SipPhone carol = SipPhone.udp("carol", DOMAIN, b.sipPort(Transport.UDP))) {
+                    assertThat(bob.register(600, "secret-bob").status()).isEqualTo(200);
+                    assertThat(carol.register(600, "secret-carol").status()).isEqualTo(200);
+                    await().atMost(SOON).until(() -> bindings(b, "bob").size() == 1);
+                    SipPhone.Call call = AccountChangesTest.authenticatedCall(carol, "sip:bob@" + DOMAIN);
+                    SipPhone.Incoming atBob = bob.awaitInvite();
+                    atBob.answer();
+                    SipResponse ok = call.awaitFinal();
+                    assertThat(ok.status()).isEqualTo(200);
+                    call.ack(ok);
+                    bob.awaitRequest("ACK", SOON);
+                    awaitNodesDisconnected(a, b);
+
+                    int reInvite = call.sendInDialog("INVITE"); // caller → B → (new connection) → A → bob
+                    atBob.respondTo(bob.awaitRequest("INVITE", Duration.ofSeconds(5)), 200);
+                    assertThat(carol.awaitResponse(r -> r.callId().equals(call.callId) && r.cseq().number() == reInvite
+                            && r.status() >= 200, SOON).status()).isEqualTo(200);
+                    call.ackInDialog(reInvite);
+                    bob.awaitRequest("ACK", SOON);
+                    awaitNodesDisconnected(a, b);
+
+                    atBob.bye(); // callee → A → (new connection) → B → caller
+                    carol.respond(carol.awaitRequest("BYE", Duration.ofSeconds(5)), 200, "OK");
+                    assertThat(bob.awaitResponse(r -> r.cseq().method().equals("BYE"), SOON).status()).isEqualTo(200);
+                    assertThat(awaitRecord(b, call.callId, "completed").path("endedBy").asText()).isEqualTo("callee");
+                }
+            } finally {
+                deleteExchange(exchange);
+            }
+        }
+    }
+
+    /** B (which has no TCP device) closed its connections to A for being idle; A keeps only bob's. */
+    private static void awaitNodesDisconnected(TelephonyNode a, TelephonyNode b) {
+        await().atMost(Duration.ofSeconds(10)).until(() -> b.metric("switchboard_sip_connections") == 0
+                && a.metric("switchboard_sip_connections") == 1);
+    }
+
+    /**
      * The node holding a UDP device's flow stops answering without refusing connections (its host
      * is gone, a firewall drops its packets): the request sent through it times out (Timer B,
      * RFC 3261 §17.1.1.2), and the device is called directly instead; later calls do not wait on
