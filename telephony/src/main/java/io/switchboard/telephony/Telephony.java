@@ -237,7 +237,8 @@ public final class Telephony implements NodeModule {
                 clock, metrics::authFailure, routeSigner);
         NodeLiveness nodeLiveness = liveness != null ? liveness : new RecentFailures(clock, Duration.ofSeconds(10));
         java.util.concurrent.ExecutorService storeReads = Executors.newVirtualThreadPerTaskExecutor();
-        proxy.joinCluster(cluster, nodeLiveness, bindings::load, storeReads);
+        // a single node's SQLite store holds nothing its memory does not: no store reads on a miss
+        proxy.joinCluster(cluster, nodeLiveness, context.store().isSqlite() ? null : bindings::load, storeReads);
         BindingAnnouncements announcements = new BindingAnnouncements(context.bus(), location, nodeId, clock);
         DirectoryUpdates updates = new DirectoryUpdates(directory, numbers, location, bindings, proxy, context.bus());
         SipService service = new SipService(registrar, proxy, () -> context.readiness().refusesNewWork(), "Switchboard");

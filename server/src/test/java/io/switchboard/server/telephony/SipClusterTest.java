@@ -262,6 +262,43 @@ class SipClusterTest {
     }
 
     /**
+     * Nodes that share the store but hear nothing from each other (no bus here: each runs its own
+     * in-process bus) still reach each other's devices: a call that finds no binding in memory
+     * reads the store, the truth, and goes through the node that holds the device's flow.
+     */
+    @Test
+    void aNodeThatMissedTheAnnouncementsFindsTheBindingInTheStore() throws Exception {
+        try (PostgresTestDatabase database = PostgresTestDatabase.create()) {
+            Map<String, String> env = Map.of("SWITCHBOARD_STORE_URL", database.settings().url(),
+                    "SWITCHBOARD_STORE_USER", database.settings().user());
+            try (TelephonyNode a = new TelephonyNode(dirA, Map.of(), env);
+                 TelephonyNode b = new TelephonyNode(dirB, Map.of(), env)) {
+                Files.copy(dirA.resolve("admin.token"), dirB.resolve("admin.token"));
+                createAccounts(a, b, "bob", "carol"); // B reads them by polling the store's revision
+                try (SipPhone bob = SipPhone.tcp("bob", DOMAIN, a.sipPort(Transport.TCP));
+                     SipPhone carol = SipPhone.udp("carol", DOMAIN, b.sipPort(Transport.UDP))) {
+                    assertThat(bob.register(600, "secret-bob").status()).isEqualTo(200);
+                    assertThat(carol.register(600, "secret-carol").status()).isEqualTo(200);
+                    assertThat(bindings(b, "bob")).isEmpty(); // nothing announced to B
+
+                    SipPhone.Call call = AccountChangesTest.authenticatedCall(carol, "sip:bob@" + DOMAIN);
+                    SipPhone.Incoming atBob = bob.awaitInvite();
+                    assertThat(atBob.invite.vias()).hasSize(3); // carol, B, A
+                    atBob.answer();
+                    SipResponse ok = call.awaitFinal();
+                    assertThat(ok.status()).isEqualTo(200);
+                    call.ack(ok);
+                    bob.awaitRequest("ACK", SOON);
+                    atBob.bye();
+                    carol.respond(carol.awaitRequest("BYE", SOON), 200, "OK");
+                    assertThat(bob.awaitResponse(r -> r.cseq().method().equals("BYE"), SOON).status()).isEqualTo(200);
+                    assertThat(bindings(b, "bob")).extracting(Binding::node).containsExactly(a.telephony.clusterNode().id());
+                }
+            }
+        }
+    }
+
+    /**
      * The connection between the two nodes of a call closes while the call lasts (node B closes
      * idle connections after a second): the dialog's next requests, in either direction, open a
      * new one to the address in the other node's Record-Route entry.

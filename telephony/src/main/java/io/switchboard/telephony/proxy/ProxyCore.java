@@ -15,6 +15,8 @@ import io.switchboard.telephony.accounts.AccountDirectory;
 import io.switchboard.telephony.auth.DigestAuthenticator;
 import io.switchboard.telephony.calls.ActiveCall;
 import io.switchboard.telephony.calls.CallTracker;
+import io.switchboard.telephony.cluster.ClusterNode;
+import io.switchboard.telephony.cluster.NodeLiveness;
 import io.switchboard.telephony.numbers.NumberDirectory;
 import io.switchboard.telephony.numbers.RingGroup;
 import io.switchboard.telephony.registrar.Binding;
@@ -26,13 +28,18 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Executor;
+import java.util.concurrent.Semaphore;
+import java.util.function.BiFunction;
 import java.util.function.Consumer;
 import java.util.zip.CRC32;
 
@@ -67,12 +74,16 @@ public final class ProxyCore {
     /** How long a node-to-node Route stays valid: an INVITE transaction's lifetime (64*T1, RFC 3261 §17.1.1.2). */
     private static final long HOP_LIFETIME_SECONDS = 32;
 
+    /** Store reads for calls that found no binding in memory, at once at most; more calls meanwhile do without. */
+    private static final int MISS_READS = 4;
+
     /** This node in a cluster; null when alone (every binding is then this node's). */
-    private volatile io.switchboard.telephony.cluster.ClusterNode node;
-    private volatile io.switchboard.telephony.cluster.NodeLiveness liveness = nodeId -> true;
-    /** Reads an AOR's bindings from the store (blocking), for calls that find none in memory. */
-    private volatile java.util.function.BiFunction<String, Long, List<Binding>> storedBindings;
-    private volatile java.util.concurrent.Executor blocking;
+    private volatile ClusterNode node;
+    private volatile NodeLiveness liveness = nodeId -> true;
+    /** Reads an AOR's bindings from the store (blocking), for calls that find none in memory; null: never. */
+    private volatile BiFunction<String, Long, List<Binding>> storedBindings;
+    private volatile Executor blocking;
+    private final Semaphore missReads = new Semaphore(MISS_READS);
 
     final ProxySettings settings;
     private final LocationService location;
@@ -116,12 +127,11 @@ public final class ProxyCore {
     /**
      * Makes this proxy one node of a cluster: bindings owned by other nodes are reached through
      * them unless {@code liveness} says they are dead, and an AOR with no binding in memory is
-     * looked up in the store ({@code storedBindings}, run on {@code blocking}) before a call is refused.
+     * looked up in the store ({@code storedBindings}, run on {@code blocking}; null where memory
+     * holds every binding, a single node's own store) before a call is refused.
      */
-    public void joinCluster(io.switchboard.telephony.cluster.ClusterNode node,
-                            io.switchboard.telephony.cluster.NodeLiveness liveness,
-                            java.util.function.BiFunction<String, Long, List<Binding>> storedBindings,
-                            java.util.concurrent.Executor blocking) {
+    public void joinCluster(ClusterNode node, NodeLiveness liveness,
+                            BiFunction<String, Long, List<Binding>> storedBindings, Executor blocking) {
         this.node = node;
         this.liveness = liveness;
         this.storedBindings = storedBindings;
@@ -160,12 +170,11 @@ public final class ProxyCore {
             // §16.2: a stateful proxy answers 100 at once so the caller stops retransmitting
             tx.respond(SipResponse.to(request, 100, "Trying"));
         }
-        String hopFlow = popNodeHop(tx, request);
-        if (hopFlow == FORGED) {
-            return;
-        }
-        if (hopFlow != null) {
-            relayToFlow(tx, request, hopFlow, loopHash);
+        NodeHop hop = popNodeHop(tx, request);
+        if (hop != null) {
+            if (!hop.forged()) {
+                relayToFlow(tx, request, hop.flowId(), loopHash);
+            }
             return;
         }
         OwnRoute own = popOwnRoutes(request); // §16.4
@@ -302,9 +311,9 @@ public final class ProxyCore {
         long now = clock.millis();
         Map<String, Target> targets = new LinkedHashMap<>();
         List<CompletableFuture<Target>> throughNodes = null;
-        java.util.Set<String> seen = new java.util.HashSet<>();
+        Set<String> seen = new HashSet<>();
         boolean anyBinding = false;
-        io.switchboard.telephony.cluster.ClusterNode self = node;
+        ClusterNode self = node;
         for (String aor : aors) {
             for (Binding binding : location.lookup(aor, now)) {
                 anyBinding = true;
@@ -323,9 +332,10 @@ public final class ProxyCore {
             }
         }
         var stored = storedBindings;
-        if (!anyBinding && known && !storeRead && stored != null) {
+        if (!anyBinding && known && !storeRead && stored != null && missReads.tryAcquire()) {
             // a miss: the callee may have registered through another node whose announcement this
-            // node did not hear (cut off from the bus); the store is the truth
+            // node did not hear (cut off from the bus); the store is the truth. Bounded, so a flood
+            // of calls to offline devices cannot take the store's connections from registrations.
             blocking.execute(() -> {
                 try {
                     for (String aor : aors) {
@@ -333,6 +343,8 @@ public final class ProxyCore {
                     }
                 } catch (RuntimeException e) {
                     log.debug("could not read the bindings of {} from the store: {}", aors, e.toString());
+                } finally {
+                    missReads.release();
                 }
                 transactions.transport().executor().execute(() ->
                         forkToBindings(tx, request, caller, callee, dialed, aors, known, loopHash, true));
@@ -432,8 +444,9 @@ public final class ProxyCore {
 
     // ---- node to node -------------------------------------------------------------------------
 
-    /** What {@link #popNodeHop} returns for a node-to-node Route that does not verify (answered 403 already). */
-    private static final String FORGED = new String("forged");
+    /** A node-to-node hop popped from a request: the flow it is for, or forged (and answered 403). */
+    private record NodeHop(String flowId, boolean forged) {
+    }
 
     /**
      * The Route to the node holding a binding's flow: its Path with the flow token, an expiry and a
@@ -519,12 +532,12 @@ public final class ProxyCore {
 
     /**
      * A request another node of the cluster sent for a device whose flow this node holds: its top
-     * Route names this node and carries a flow token. Pops it and returns the flow id when its
-     * signature verifies and it has not expired; answers 403 and returns {@link #FORGED} when not
+     * Route names this node and carries a flow token. Pops it and returns its flow when its
+     * signature verifies and it has not expired; answers 403 and returns a forged hop when not
      * (requests from other nodes are trusted for their signature, never for where they come from);
      * null when the request is not one.
      */
-    private String popNodeHop(ServerTransaction tx, SipRequest request) {
+    private NodeHop popNodeHop(ServerTransaction tx, SipRequest request) {
         List<String> routes = request.headers().values(HeaderNames.ROUTE);
         if (routes.isEmpty()) {
             return null;
@@ -544,11 +557,11 @@ public final class ProxyCore {
                 || expires < clock.millis() / 1000 || request.to().tag() != null || routes.size() > 1) {
             authFailures.accept("forged_node_route");
             reject(tx, request, 403, "Forbidden - node-to-node request without a valid cluster signature");
-            return FORGED;
+            return new NodeHop(null, true);
         }
         request.headers().remove(HeaderNames.ROUTE);
         String flowId = FlowDirectory.fromToken(flow);
-        return flowId == null ? "" : flowId;
+        return new NodeHop(flowId == null ? "" : flowId, false);
     }
 
     /**
