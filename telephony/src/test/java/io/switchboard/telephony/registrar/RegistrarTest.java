@@ -74,6 +74,28 @@ class RegistrarTest {
     }
 
     /** The default: exactly one challenge, MD5, qop=auth (what every SIP device computes). */
+    /**
+     * RFC 5626 §6: a REGISTER with the +sip.instance and reg-id of an existing binding replaces it
+     * whatever its contact (the device's new flow); another reg-id is another flow and stays.
+     */
+    @Test
+    void theSameInstanceAndRegIdReplaceTheBindingOfTheOldFlow() throws Exception {
+        String instance = ";+sip.instance=\"<urn:uuid:00000000-0000-0000-0000-00000000a11c>\"";
+        assertThat(alice.registerWithAuth("Contact: <sip:alice@127.0.0.1:40001;ob>" + instance + ";reg-id=1", "600", "MD5")
+                .status()).isEqualTo(200);
+        assertThat(alice.registerWithAuth("Contact: <sip:alice@127.0.0.1:40002;ob>" + instance + ";reg-id=2", "600", "MD5")
+                .status()).isEqualTo(200);
+        SipResponse ok = alice.registerWithAuth("Contact: <sip:alice@127.0.0.1:40003;ob>" + instance + ";reg-id=1", "600",
+                "MD5");
+        assertThat(ok.status()).isEqualTo(200);
+        assertThat(node.location.lookup("sip:alice@" + RegistrarFixture.DOMAIN, System.currentTimeMillis()))
+                .extracting(Binding::contact)
+                .containsExactlyInAnyOrder("sip:alice@127.0.0.1:40002;ob", "sip:alice@127.0.0.1:40003;ob");
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(node.bindings.load(
+                "sip:alice@" + RegistrarFixture.DOMAIN, System.currentTimeMillis())).extracting(Binding::regId)
+                .containsExactlyInAnyOrder(1, 2));
+    }
+
     @Test
     void defaultIsOneMd5ChallengeThatAuthenticates() throws Exception {
         SipResponse challenge = alice.send(alice.register("Contact: " + alice.contact(), "600", null));
