@@ -178,11 +178,9 @@ public final class Telephony implements NodeModule {
         if (wildcard) {
             host = advertised != null && !advertised.isBlank() ? advertised
                     : LocalEndpoints.firstInterfaceAddress(literal.length == 16);
-        } else if (host.contains(":") && !host.startsWith("[")) {
-            host = "[" + host + "]"; // RFC 3261 §25.1: an IPv6 reference in brackets
         }
         if (host.contains(":") && !host.startsWith("[")) {
-            host = "[" + host + "]";
+            host = "[" + host + "]"; // RFC 3261 §25.1: an IPv6 reference in brackets
         }
         return "sip:" + host + ":" + point.port() + (point.transport() == Transport.TCP ? ";transport=tcp" : "");
     }

@@ -174,10 +174,12 @@ final class ResponseContext {
         SipRequest original = null;
         synchronized (this) {
             if (response == null && status >= 408 && branch.direct != null && !branch.finished && !finalSent
-                    && !cancelledByCaller && !branch.withdrawn && request != null) {
-                // The node holding a UDP device's flow did not answer (timeout or transport error,
-                // RFC 3261 §8.1.3.1): the device itself may still be reachable at the address it
-                // registered from, so it is tried directly in a branch that replaces this one.
+                    && !branch.provisional && !branch.cancelSent && !cancelledByCaller && !branch.withdrawn
+                    && request != null) {
+                // The node holding a UDP device's flow did not answer at all (timeout or transport
+                // error, RFC 3261 §8.1.3.1; a node that answered 100 was alive): the device itself may
+                // still be reachable at the address it registered from, so it is tried directly in a
+                // branch that replaces this one.
                 direct = new Branch(this, branch.aor, branch.target, branch.direct);
                 branches.add(direct);
                 finish(branch);

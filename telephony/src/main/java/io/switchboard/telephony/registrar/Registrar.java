@@ -10,6 +10,7 @@ import io.switchboard.sip.transaction.ServerTransaction;
 import io.switchboard.sip.transport.SipFlow;
 import io.switchboard.telephony.accounts.AccountDirectory;
 import io.switchboard.telephony.auth.DigestAuthenticator;
+import io.switchboard.telephony.cluster.ClusterNode;
 
 import java.time.Clock;
 import java.time.ZoneOffset;
@@ -41,7 +42,7 @@ public final class Registrar {
     private final RegistrarListener listener;
     private final java.util.concurrent.Executor replies;
     private final String toTag;
-    private final io.switchboard.telephony.cluster.ClusterNode node;
+    private final ClusterNode node;
 
     /** What the registrar reports, for metrics. */
     public interface RegistrarListener {
@@ -56,13 +57,13 @@ public final class Registrar {
                      LocationService location, BindingStore store, Clock clock, RegistrarListener listener,
                      java.util.concurrent.Executor replies) {
         this(settings, accounts, authenticator, location, store, clock, listener, replies,
-                new io.switchboard.telephony.cluster.ClusterNode("node"));
+                new ClusterNode("node"));
     }
 
     /** @param node this node, recorded in each binding as the holder of its flow (RFC 3327 Path) */
     public Registrar(RegistrarSettings settings, AccountDirectory accounts, DigestAuthenticator authenticator,
                      LocationService location, BindingStore store, Clock clock, RegistrarListener listener,
-                     java.util.concurrent.Executor replies, io.switchboard.telephony.cluster.ClusterNode node) {
+                     java.util.concurrent.Executor replies, ClusterNode node) {
         this.node = node;
         this.settings = settings;
         this.accounts = accounts;
