@@ -20,6 +20,10 @@ import io.switchboard.telephony.api.AccountsApi;
 import io.switchboard.telephony.auth.DigestAuthenticator;
 import io.switchboard.telephony.auth.DigestPolicy;
 import io.switchboard.telephony.auth.NonceService;
+import io.switchboard.telephony.cluster.BindingAnnouncements;
+import io.switchboard.telephony.cluster.ClusterNode;
+import io.switchboard.telephony.cluster.NodeLiveness;
+import io.switchboard.telephony.cluster.RecentFailures;
 import io.switchboard.telephony.registrar.Binding;
 import io.switchboard.telephony.registrar.BindingStore;
 import io.switchboard.telephony.registrar.LocationService;
@@ -69,7 +73,7 @@ public final class Telephony implements NodeModule {
             "digestAlgorithms", "nonceLifetime", "floodLimit", "floodBurst", "maxMessageSize", "maxConnections",
             "maxConnectionsPerAddress", "partialMessageTimeout", "idleConnectionTimeout", "ioThreads",
             "udpReceiveBuffer", "workerThreads", "workerQueue", "trustedPeers", "timerC", "advertisedAddress",
-            "maxCallDuration", "sha256Domains", "directoryPoll");
+            "maxCallDuration", "sha256Domains", "directoryPoll", "clusterAddress");
 
     /** How long calls being set up may take to be answered or given up when the node stops. */
     private static final Duration CALL_SETUP_DRAIN = Duration.ofSeconds(5);
@@ -82,6 +86,10 @@ public final class Telephony implements NodeModule {
     private volatile CallTracker calls;
     private volatile ProxyCore proxy;
     private volatile SipWebSocketEndpoint webSockets;
+    private volatile ClusterNode clusterNode;
+    /** Set by {@link #useMembership} before the node starts; otherwise a fresh id per run. */
+    private volatile String membershipNodeId;
+    private volatile NodeLiveness liveness;
 
     public Telephony() {
         this(Clock.systemUTC());
@@ -96,6 +104,18 @@ public final class Telephony implements NodeModule {
         return "telephony";
     }
 
+    /**
+     * Connects SIP across nodes to the cluster's membership (call before the node starts): bindings
+     * made through this node record {@code nodeId} as the holder of their flow, and calls to
+     * devices whose flow another node holds ask {@code liveness} whether that node is alive before
+     * sending through it (see {@link NodeLiveness}). Without this, the node id is made up per run and
+     * a node counts as dead for a while after an attempt to reach it fails ({@link RecentFailures}).
+     */
+    public void useMembership(String nodeId, NodeLiveness liveness) {
+        this.membershipNodeId = nodeId;
+        this.liveness = liveness;
+    }
+
     @Override
     public void checkConfig(ConfigSection section) {
         section.allowOnly(KNOWN_KEYS);
@@ -105,6 +125,66 @@ public final class Telephony implements NodeModule {
         proxySettings(section, registrar.authenticate());
         section.duration("maxCallDuration", Duration.ofHours(12));
         directoryPoll(section);
+        clusterAddress(section);
+    }
+
+    /**
+     * {@code telephony.clusterAddress}: where other nodes send SIP for devices whose flow this node
+     * holds, {@code tcp:HOST:PORT} or {@code udp:HOST:PORT} (an address literal); null when not set.
+     */
+    static ListenPoint clusterAddress(ConfigSection section) {
+        if (!section.has("clusterAddress")) {
+            return null;
+        }
+        String value = section.string("clusterAddress", "").strip();
+        int first = value.indexOf(':');
+        int last = value.lastIndexOf(':');
+        String problem = "must be tcp:HOST:PORT or udp:HOST:PORT with an IP address literal, e.g. tcp:10.0.0.2:5060";
+        if (first < 0 || last <= first) {
+            throw section.problem("clusterAddress", problem);
+        }
+        String transport = value.substring(0, first).toLowerCase(java.util.Locale.ROOT);
+        String host = value.substring(first + 1, last);
+        String bare = host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
+        int port;
+        try {
+            port = Integer.parseInt(value.substring(last + 1));
+        } catch (NumberFormatException e) {
+            throw section.problem("clusterAddress", problem);
+        }
+        if (!(transport.equals("tcp") || transport.equals("udp")) || port < 1 || port > 65535
+                || io.netty.util.NetUtil.createByteArrayFromIpAddressString(bare) == null) {
+            throw section.problem("clusterAddress", problem);
+        }
+        return new ListenPoint(Transport.parse(transport), bare, port);
+    }
+
+    /**
+     * This node's node-to-node SIP URI (the Path of the bindings made through it): the configured
+     * {@code clusterAddress}, else its first TCP listener, else its first UDP one; a wildcard bind
+     * is named by the advertised address or the first address of an interface. Null when it has
+     * neither (TLS only): other nodes cannot then reach the devices registered here.
+     */
+    static String clusterPath(ListenPoint configured, List<ListenPoint> bound, String advertised) {
+        ListenPoint point = configured;
+        if (point == null) {
+            point = bound.stream().filter(p -> p.transport() == Transport.TCP).findFirst()
+                    .or(() -> bound.stream().filter(p -> p.transport() == Transport.UDP).findFirst()).orElse(null);
+        }
+        if (point == null) {
+            return null;
+        }
+        String host = point.host();
+        byte[] literal = io.netty.util.NetUtil.createByteArrayFromIpAddressString(host);
+        boolean wildcard = literal != null && java.util.Arrays.equals(literal, new byte[literal.length]);
+        if (wildcard) {
+            host = advertised != null && !advertised.isBlank() ? advertised
+                    : LocalEndpoints.firstInterfaceAddress(literal.length == 16);
+        }
+        if (host.contains(":") && !host.startsWith("[")) {
+            host = "[" + host + "]"; // RFC 3261 §25.1: an IPv6 reference in brackets
+        }
+        return "sip:" + host + ":" + point.port() + (point.transport() == Transport.TCP ? ";transport=tcp" : "");
     }
 
     /** How often the account and number revisions are read: how soon a change without the bus (the CLI) holds. */
@@ -138,8 +218,13 @@ public final class Telephony implements NodeModule {
                 context.http()::listensOn);
         DigestAuthenticator authenticator = new DigestAuthenticator(directory, nonces,
                 digestPolicy(section, registrarSettings), endpoints);
+        String nodeId = membershipNodeId != null ? membershipNodeId
+                : context.nodeId() + "-" + Long.toHexString(new java.security.SecureRandom().nextLong());
+        ClusterNode cluster = new ClusterNode(nodeId);
+        clusterNode = cluster;
+        ListenPoint clusterAddress = clusterAddress(section);
         Registrar registrar = new Registrar(registrarSettings, directory, authenticator, location, bindings, clock, metrics,
-                transport.executor());
+                transport.executor(), cluster);
         numbers = new NumberDirectory(new NumberStore(context.store().jdbi(), clock), directoryPoll);
         CallRecordStore callRecords = new CallRecordStore(context.store().jdbi(), 100_000);
         calls = new CallTracker(callRecords, new CallMetrics(context.meters()), clock, context.nodeId(),
@@ -150,6 +235,11 @@ public final class Telephony implements NodeModule {
         RouteSigner routeSigner = RouteSigner.fromStore(context.store().jdbi());
         proxy = new ProxyCore(proxySettings, location, directory, numbers, authenticator, calls, flows, endpoints,
                 clock, metrics::authFailure, routeSigner);
+        NodeLiveness nodeLiveness = liveness != null ? liveness : new RecentFailures(clock, Duration.ofSeconds(10));
+        java.util.concurrent.ExecutorService storeReads = Executors.newVirtualThreadPerTaskExecutor();
+        // a single node's SQLite store holds nothing its memory does not: no store reads on a miss
+        proxy.joinCluster(cluster, nodeLiveness, context.store().isSqlite() ? null : bindings::load, storeReads);
+        BindingAnnouncements announcements = new BindingAnnouncements(context.bus(), location, nodeId, clock);
         DirectoryUpdates updates = new DirectoryUpdates(directory, numbers, location, bindings, proxy, context.bus());
         SipService service = new SipService(registrar, proxy, () -> context.readiness().refusesNewWork(), "Switchboard");
         TransactionLayer transactions = new TransactionLayer(transport, TimerSettings.rfc3261(), service);
@@ -202,8 +292,10 @@ public final class Telephony implements NodeModule {
                             log.info("dropped {} stored registrations whose account no longer exists", orphans);
                         }
                     }
+                    // listening before reading, so a binding announced meanwhile is not missed
+                    announcements.start(bindings);
                     List<Binding> live = bindings.loadLive(now);
-                    location.load(live);
+                    location.merge(live, now);
                     bindings.start();
                     updates.start();
                     sweeper.scheduleWithFixedDelay(() -> expire(bindings), 1, 1, TimeUnit.SECONDS);
@@ -213,6 +305,8 @@ public final class Telephony implements NodeModule {
                 },
                 () -> {
                     updates.close();
+                    announcements.close();
+                    storeReads.shutdown();
                     sweeper.shutdownNow();
                     bindings.close();
                     calls.close();
@@ -228,6 +322,9 @@ public final class Telephony implements NodeModule {
                     for (ListenPoint bound : transport.start(points)) {
                         log.info("SIP listening on {}", bound);
                     }
+                    cluster.setPath(clusterPath(clusterAddress, transport.listenPoints(), proxySettings.advertisedAddress()));
+                    log.info("SIP node {}: other nodes reach devices registered here through {}", nodeId,
+                            cluster.path() == null ? "nothing (no tcp or udp listener)" : cluster.path());
                 },
                 () -> {
                     awaitCallSetups(context, CALL_SETUP_DRAIN);
@@ -270,6 +367,7 @@ public final class Telephony implements NodeModule {
 
     private void expire(BindingStore bindings) {
         try {
+            location.forgetOldRemovals(clock.millis());
             List<Binding> expired = location.removeExpired(clock.millis());
             if (!expired.isEmpty()) {
                 bindings.submit(List.of(), expired);
@@ -388,5 +486,10 @@ public final class Telephony implements NodeModule {
 
     public ProxyCore proxy() {
         return proxy;
+    }
+
+    /** This node as other nodes see it for SIP (its id and node-to-node URI); null before assembly. */
+    public ClusterNode clusterNode() {
+        return clusterNode;
     }
 }

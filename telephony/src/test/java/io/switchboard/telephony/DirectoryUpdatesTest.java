@@ -82,7 +82,8 @@ class DirectoryUpdatesTest {
     static Binding binding(String user) {
         long now = System.currentTimeMillis();
         return new Binding("sip:" + user + "@" + DOMAIN, "sip:" + user + "@192.0.2.7:5060", "<sip:" + user + "@192.0.2.7:5060>",
-                "call-" + user, 1, 1000, now + 600_000, now, "UDP", "192.0.2.7", 5060, "127.0.0.1", 5060, "f1", null, null);
+                "call-" + user, 1, 1000, now + 600_000, now, "UDP", "192.0.2.7", 5060, "127.0.0.1", 5060, "f1", null, null,
+                0, null, null, now);
     }
 
     @Test

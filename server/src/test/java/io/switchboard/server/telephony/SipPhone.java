@@ -40,7 +40,7 @@ final class SipPhone implements AutoCloseable {
     private final DatagramSocket socket;
     private final WebSocket ws;
     private final java.net.Socket tcp;
-    private final InetSocketAddress server;
+    private volatile InetSocketAddress server;
     /** The loopback address this phone uses: 127.0.0.1, or ::1 for {@link #udp6}. */
     private final InetAddress loopback;
     private final LinkedBlockingQueue<SipMessage> inbox = new LinkedBlockingQueue<>();
@@ -224,6 +224,14 @@ final class SipPhone implements AutoCloseable {
             return host() + ":" + tcp.getLocalPort();
         }
         return webSocket ? wsHost : host() + ":" + socket.getLocalPort();
+    }
+
+    /**
+     * A UDP phone sends from now on to this port of the node's address: its server moved (a
+     * floating address taken over by another node, or the next node of a list).
+     */
+    void sendTo(int udpPort) {
+        server = new InetSocketAddress(loopback, udpPort);
     }
 
     /** The local port of this phone's socket (UDP or TCP). */

@@ -141,6 +141,7 @@ public final class AccountsApi {
             v.put("source", HostPort.format(b.remoteAddress(), b.remotePort()));
             v.put("userAgent", b.userAgent());
             v.put("registeredAt", Instant.ofEpochMilli(b.registeredAtMillis()).toString());
+            v.put("node", b.node()); // the node holding the device's flow (it registered through it)
             out.add(v);
         }
         ctx.json(Map.of("registrations", out));

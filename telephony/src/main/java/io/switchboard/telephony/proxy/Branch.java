@@ -38,6 +38,13 @@ final class Branch implements ClientTransactionListener {
     /** The final response was made up here (timeout, transport error), not received. */
     boolean synthetic;
     Timeout timerC;
+    /**
+     * Set when this branch goes through the node holding a UDP device's flow (node-to-node SIP):
+     * the device's own address, tried directly if that node cannot be reached (it may have died).
+     */
+    SipFlow direct;
+    /** The node this branch goes through, when it does; reported unreachable if it fails. */
+    String viaNode;
 
     Branch(ResponseContext context, String aor, String target, SipFlow flow) {
         this.context = context;

@@ -129,7 +129,12 @@ public final class FlowDirectory {
 
     /** A flow id as a URI parameter value (token characters only, RFC 3261 §25.1). */
     public static String token(SipFlow flow) {
-        return Base64.getUrlEncoder().withoutPadding().encodeToString(flow.id().getBytes(StandardCharsets.UTF_8));
+        return token(flow.id());
+    }
+
+    /** A flow id (of this node or of another node of the cluster) as a token. */
+    public static String token(String flowId) {
+        return Base64.getUrlEncoder().withoutPadding().encodeToString(flowId.getBytes(StandardCharsets.UTF_8));
     }
 
     /** The flow id in a token, or null when it is not one of ours. */

@@ -142,7 +142,8 @@ public final class LocalEndpoints implements DigestAuthenticator.SipListeners {
         return false;
     }
 
-    private boolean listensOn(int port) {
+    /** True when the port is one of this node's SIP or HTTP (WebSocket) ports. */
+    public boolean listensOn(int port) {
         return isSipPort(port) || httpPort.test(port);
     }
 
@@ -199,7 +200,8 @@ public final class LocalEndpoints implements DigestAuthenticator.SipListeners {
         return address instanceof Inet6Address ? "[" + bare + "]" : bare;
     }
 
-    private static String firstInterfaceAddress(boolean v6) {
+    /** The first address of an interface that is up and not loopback (loopback if none), as a URI host. */
+    public static String firstInterfaceAddress(boolean v6) {
         try {
             for (NetworkInterface nic : Collections.list(NetworkInterface.getNetworkInterfaces())) {
                 if (!nic.isUp() || nic.isLoopback()) {

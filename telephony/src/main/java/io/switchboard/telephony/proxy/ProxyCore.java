@@ -16,6 +16,8 @@ import io.switchboard.telephony.accounts.AccountDirectory;
 import io.switchboard.telephony.auth.DigestAuthenticator;
 import io.switchboard.telephony.calls.ActiveCall;
 import io.switchboard.telephony.calls.CallTracker;
+import io.switchboard.telephony.cluster.ClusterNode;
+import io.switchboard.telephony.cluster.NodeLiveness;
 import io.switchboard.telephony.numbers.NumberDirectory;
 import io.switchboard.telephony.numbers.RingGroup;
 import io.switchboard.telephony.registrar.Binding;
@@ -27,13 +29,18 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Executor;
+import java.util.concurrent.Semaphore;
+import java.util.function.BiFunction;
 import java.util.function.Consumer;
 import java.util.zip.CRC32;
 
@@ -47,11 +54,37 @@ import java.util.zip.CRC32;
  * our Record-Route entries carry flow tokens for both ends, so an in-dialog request reaches a
  * browser over its WebSocket or a phone through its NAT binding without rewriting its Contact.
  * When the two ends are on different transports two entries are written, one per side (RFC 5658).
+ * <p>
+ * In a cluster ({@link #joinCluster}) a binding may have been made through another node, which
+ * holds the device's flow (its TCP or WebSocket connection, its NAT binding). Such a branch is sent
+ * to that node (node-to-node SIP) with a Route built from the binding's Path (RFC 3327) carrying the
+ * flow token and a signature ({@link #HOP_FLOW}, {@link #HOP_SIGNATURE}) made with the cluster's
+ * shared route key; that node verifies it instead of asking the caller for credentials again, and
+ * sends the request over the device's flow (RFC 5626 §5.3, as an edge proxy). Both nodes
+ * Record-Route, and entries another node of the cluster signed are left for it, so the dialog's
+ * later requests take the same two hops in either direction.
  */
 public final class ProxyCore {
     static final Logger log = LoggerFactory.getLogger(ProxyCore.class);
     /** The parameter of our Record-Route entries that carries the signature of their flow tokens. */
     static final String ROUTE_MARK = "sb";
+    /** Route parameters of a node-to-node hop: the flow token, the expiry (epoch seconds) and the signature. */
+    static final String HOP_FLOW = "nf";
+    static final String HOP_EXPIRES = "nx";
+    static final String HOP_SIGNATURE = "ns";
+    /** How long a node-to-node Route stays valid: an INVITE transaction's lifetime (64*T1, RFC 3261 §17.1.1.2). */
+    private static final long HOP_LIFETIME_SECONDS = 32;
+
+    /** Store reads for calls that found no binding in memory, at once at most; more calls meanwhile do without. */
+    private static final int MISS_READS = 4;
+
+    /** This node in a cluster; null when alone (every binding is then this node's). */
+    private volatile ClusterNode node;
+    private volatile NodeLiveness liveness = nodeId -> true;
+    /** Reads an AOR's bindings from the store (blocking), for calls that find none in memory; null: never. */
+    private volatile BiFunction<String, Long, List<Binding>> storedBindings;
+    private volatile Executor blocking;
+    private final Semaphore missReads = new Semaphore(MISS_READS);
 
     final ProxySettings settings;
     private final LocationService location;
@@ -92,6 +125,20 @@ public final class ProxyCore {
         this.transactions = layer;
     }
 
+    /**
+     * Makes this proxy one node of a cluster: bindings owned by other nodes are reached through
+     * them unless {@code liveness} says they are dead, and an AOR with no binding in memory is
+     * looked up in the store ({@code storedBindings}, run on {@code blocking}; null where memory
+     * holds every binding, a single node's own store) before a call is refused.
+     */
+    public void joinCluster(ClusterNode node, NodeLiveness liveness,
+                            BiFunction<String, Long, List<Binding>> storedBindings, Executor blocking) {
+        this.node = node;
+        this.liveness = liveness;
+        this.storedBindings = storedBindings;
+        this.blocking = blocking;
+    }
+
     /** A request for the proxy: anything but REGISTER, CANCEL and ACK, and OPTIONS to the node itself. */
     public void onRequest(ServerTransaction tx) {
         SipRequest request = tx.request();
@@ -123,6 +170,13 @@ public final class ProxyCore {
             tx.attach(new CancelGate());
             // §16.2: a stateful proxy answers 100 at once so the caller stops retransmitting
             tx.respond(SipResponse.to(request, 100, "Trying"));
+        }
+        NodeHop hop = popNodeHop(tx, request);
+        if (hop != null) {
+            if (!hop.forged()) {
+                relayToFlow(tx, request, hop.flowId(), loopHash);
+            }
+            return;
         }
         OwnRoute own = popOwnRoutes(request); // §16.4
         if (request.to().tag() != null) {
@@ -217,9 +271,15 @@ public final class ProxyCore {
 
     /**
      * One place a request is forked to: a device's contact, the AOR it registered, and the flow that
-     * reaches it, or the TLS connection being opened to it ({@link FlowDirectory#reconnectTls}).
+     * reaches it, or the TLS connection being opened to it ({@link FlowDirectory#reconnectTls});
+     * through another node, also the Route to that node, the device's own UDP flow to fall back on,
+     * and the node's id.
      */
-    record Target(String aor, String contact, SipFlow flow, CompletionStage<SipFlow> connecting) {
+    record Target(String aor, String contact, SipFlow flow, CompletionStage<SipFlow> connecting, String route,
+                  SipFlow direct, String viaNode) {
+        Target(String aor, String contact, SipFlow flow) {
+            this(aor, contact, flow, null, null, null, null);
+        }
     }
 
     /** RFC 3261 §19.1: the SIPS scheme. */
@@ -248,7 +308,6 @@ public final class ProxyCore {
     /** §16.5: the targets are the bindings of the callee, or of every member of a number. */
     private void forwardToCallee(ServerTransaction tx, SipRequest request, Caller caller, String loopHash) {
         SipUri uri = request.requestUri();
-        boolean invite = request.isMethod(SipRequest.INVITE);
         if (!uri.isSip() || uri.user() == null) {
             reject(tx, request, 404, "Not Found - the Request-URI names no user");
             return;
@@ -276,18 +335,44 @@ public final class ProxyCore {
             callee = aor;
             known = accounts.lookup(dialed, domain).isPresent();
         }
+        forkToBindings(tx, request, caller, callee, dialed, aors, known, loopHash, false);
+    }
+
+    /**
+     * Finds the targets among the AORs' bindings and forks to them. Bindings whose flow another
+     * node holds need a connection to that node first, and an AOR without bindings here is looked
+     * up in the store first (an announcement may have been missed); both continue asynchronously.
+     */
+    private void forkToBindings(ServerTransaction tx, SipRequest request, Caller caller, String callee, String dialed,
+                                List<String> aors, boolean known, String loopHash, boolean storeRead) {
         String callerContact = callerContact(request);
         long withdrawalsSeen = withdrawals.get();
         long now = clock.millis();
         Map<String, Target> targets = new LinkedHashMap<>();
+        List<CompletableFuture<Target>> throughNodes = null;
+        Set<String> seen = new HashSet<>();
         boolean anyBinding = false;
-        boolean sips = isSips(uri);
+        boolean sips = isSips(request.requestUri());
         int insecureOnly = 0;
+        ClusterNode self = node;
         for (String aor : aors) {
             for (Binding binding : location.lookup(aor, now)) {
                 anyBinding = true;
-                if (binding.contact().equals(callerContact) || targets.containsKey(binding.contact())) {
+                if (binding.contact().equals(callerContact) || !seen.add(binding.contact())) {
                     continue; // a member calling its own group does not ring itself
+                }
+                if (self != null && !self.owns(binding.node(), binding.path())) {
+                    if (sips) {
+                        // node-to-node SIP is plain TCP/UDP: a SIPS request cannot take that hop
+                        // (RFC 5630, RFC 3261 §26.2.2)
+                        insecureOnly++;
+                        continue;
+                    }
+                    if (throughNodes == null) {
+                        throughNodes = new ArrayList<>();
+                    }
+                    throughNodes.add(throughNode(aor, binding, request.callId()));
+                    continue;
                 }
                 Optional<SipFlow> open = flows.toBinding(binding);
                 if (open.isPresent()) {
@@ -296,17 +381,65 @@ public final class ProxyCore {
                         insecureOnly++;
                         continue;
                     }
-                    targets.put(binding.contact(), new Target(aor, binding.contact(), open.get(), null));
+                    targets.put(binding.contact(), new Target(aor, binding.contact(), open.get()));
                 } else {
                     // its connection is gone; a TLS Contact can be connected to again (§18.1.1, §26.2)
                     flows.reconnectTls(binding).ifPresent(connecting -> targets.put(binding.contact(),
-                            new Target(aor, binding.contact(), null, connecting)));
+                            new Target(aor, binding.contact(), null, connecting, null, null, null)));
                 }
             }
         }
+        var stored = storedBindings;
+        if (!anyBinding && known && !storeRead && stored != null && missReads.tryAcquire()) {
+            // a miss: the callee may have registered through another node whose announcement this
+            // node did not hear (cut off from the bus); the store is the truth. Bounded, so a flood
+            // of calls to offline devices cannot take the store's connections from registrations.
+            blocking.execute(() -> {
+                try {
+                    for (String aor : aors) {
+                        location.merge(stored.apply(aor, now), now);
+                    }
+                } catch (RuntimeException e) {
+                    log.debug("could not read the bindings of {} from the store: {}", aors, e.toString());
+                } finally {
+                    missReads.release();
+                }
+                transactions.transport().executor().execute(() ->
+                        forkToBindings(tx, request, caller, callee, dialed, aors, known, loopHash, true));
+            });
+            return;
+        }
+        if (throughNodes == null) {
+            fork(tx, request, caller, callee, dialed, aors, known || anyBinding, targets, withdrawalsSeen, loopHash,
+                    insecureOnly);
+            return;
+        }
+        List<CompletableFuture<Target>> pending = throughNodes;
+        int insecure = insecureOnly;
+        CompletableFuture.allOf(pending.toArray(CompletableFuture[]::new)).whenComplete((ignored, error) ->
+                transactions.transport().executor().execute(() -> {
+                    for (CompletableFuture<Target> f : pending) {
+                        Target t = f.getNow(null);
+                        if (t != null) {
+                            targets.putIfAbsent(t.contact(), t);
+                        }
+                    }
+                    try {
+                        fork(tx, request, caller, callee, dialed, aors, true, targets, withdrawalsSeen, loopHash, insecure);
+                    } catch (RuntimeException e) {
+                        log.warn("could not fork {} {}: {}", request.method(), request.requestUri(), e.toString());
+                        reject(tx, request, 500, "Server Internal Error");
+                    }
+                }));
+    }
+
+    private void fork(ServerTransaction tx, SipRequest request, Caller caller, String callee, String dialed,
+                      List<String> aors, boolean reachableUser, Map<String, Target> targets, long withdrawalsSeen,
+                      String loopHash, int insecureOnly) {
+        boolean invite = request.isMethod(SipRequest.INVITE);
+        long now = clock.millis();
         if (targets.isEmpty()) {
             // §16.5 / §21.4.18: known but not reachable now is 480; unknown is 404
-            boolean reachableUser = known || anyBinding;
             int status = reachableUser ? 480 : 404;
             String reason = insecureOnly > 0
                     ? "Temporarily Unavailable - the callee is reachable only without TLS, which a sips: request must not take (RFC 5630)"
@@ -329,7 +462,10 @@ public final class ProxyCore {
         List<Branch> branches = new ArrayList<>();
         List<Target> forked = new ArrayList<>(targets.values());
         for (Target target : forked) {
-            branches.add(context.addBranch(target.aor(), target.contact(), target.flow()));
+            Branch branch = context.addBranch(target.aor(), target.contact(), target.flow());
+            branch.direct = target.direct();
+            branch.viaNode = target.viaNode();
+            branches.add(branch);
         }
         if (invite) {
             ringing.add(context);
@@ -346,11 +482,11 @@ public final class ProxyCore {
         SipFlow callerFlow = tx.flow();
         for (int i = 0; i < branches.size(); i++) {
             Branch branch = branches.get(i);
-            CompletionStage<SipFlow> connecting = forked.get(i).connecting();
-            if (connecting == null) {
-                forwardBranch(context, branch, request, callerFlow, loopHash, dialogCreating);
+            Target target = forked.get(i);
+            if (target.connecting() == null) {
+                forwardBranch(context, branch, request, callerFlow, loopHash, dialogCreating, target.route());
             } else {
-                forwardWhenConnected(context, branch, connecting, request, callerFlow, loopHash, dialogCreating);
+                forwardWhenConnected(context, branch, target.connecting(), request, callerFlow, loopHash, dialogCreating);
             }
         }
         if (cancelledEarly) {
@@ -360,7 +496,7 @@ public final class ProxyCore {
 
     /** §16.6 steps 1-10 for one branch whose flow is known. */
     private void forwardBranch(ResponseContext context, Branch branch, SipRequest request, SipFlow callerFlow,
-                               String loopHash, boolean dialogCreating) {
+                               String loopHash, boolean dialogCreating, String route) {
         SipRequest out;
         try {
             out = forwardedCopy(request, SipUri.parse(branch.target), branch.flow, loopHash);
@@ -368,6 +504,10 @@ public final class ProxyCore {
             // a contact stored from a device that we cannot address: this branch fails alone
             context.onResponse(branch, null, 502, "Bad Gateway - unusable contact " + branch.target);
             return;
+        }
+        if (route != null) {
+            // RFC 3327 §5.3: the binding's Path becomes the request's Route set
+            out.headers().addFirst(HeaderNames.ROUTE, route);
         }
         if (dialogCreating) {
             addRecordRoute(out, callerFlow, branch.flow, request.from().tag(), isSips(request.requestUri()),
@@ -391,7 +531,7 @@ public final class ProxyCore {
             }
             try {
                 context.connected(branch, flow);
-                forwardBranch(context, branch, request, callerFlow, loopHash, dialogCreating);
+                forwardBranch(context, branch, request, callerFlow, loopHash, dialogCreating, null);
             } catch (RuntimeException e) {
                 log.warn("could not forward {} to {}: {}", request.method(), branch.target, e.toString());
                 context.onResponse(branch, null, 500, "Server Internal Error");
@@ -413,6 +553,155 @@ public final class ProxyCore {
             context.onResponse(branch, null, 408, "Request Timeout");
         } else {
             context.onResponse(branch, null, 503, "Service Unavailable");
+        }
+    }
+
+    // ---- node to node -------------------------------------------------------------------------
+
+    /** A node-to-node hop popped from a request: the flow it is for, or forged (and answered 403). */
+    private record NodeHop(String flowId, boolean forged) {
+    }
+
+    /**
+     * The Route to the node holding a binding's flow: its Path with the flow token, an expiry and a
+     * signature over both and the Call-ID, made with the route key every node of the cluster shares.
+     */
+    String hopRoute(Binding binding, String callId) {
+        String flow = FlowDirectory.token(binding.flowId());
+        long expires = clock.millis() / 1000 + HOP_LIFETIME_SECONDS;
+        return "<" + binding.path() + ";lr;" + HOP_FLOW + "=" + flow + ";" + HOP_EXPIRES + "=" + expires + ";"
+                + HOP_SIGNATURE + "=" + signer.sign(hopText(flow, callId, expires)) + ">";
+    }
+
+    private static String hopText(String flow, String callId, long expires) {
+        return "hop|" + flow + "|" + callId + "|" + expires;
+    }
+
+    /**
+     * A target through the node that holds the binding's flow: a connection to it (TCP when its
+     * Path says so), or, when it is thought dead or cannot be reached, the device directly if it
+     * registered over UDP (RFC 3581: at the address its REGISTER came from); null when the binding
+     * cannot be used (its connection ended with that node). Never fails.
+     */
+    private CompletableFuture<Target> throughNode(String aor, Binding binding, String callId) {
+        if (!liveness.isAlive(binding.node())) {
+            return CompletableFuture.completedFuture(directTarget(aor, binding));
+        }
+        SipUri path;
+        InetSocketAddress address;
+        Transport transport;
+        try {
+            path = SipUri.parse(binding.path());
+            String t = path.param("transport");
+            transport = t == null ? Transport.UDP : Transport.parse(t);
+            String host = path.host().startsWith("[") ? path.host().substring(1, path.host().length() - 1) : path.host();
+            byte[] literal = io.netty.util.NetUtil.createByteArrayFromIpAddressString(host);
+            if (literal == null) {
+                throw new IllegalArgumentException("not an address literal: " + host);
+            }
+            address = new InetSocketAddress(java.net.InetAddress.getByAddress(literal), path.port() > 0 ? path.port() : 5060);
+        } catch (IllegalArgumentException | java.net.UnknownHostException e) {
+            log.debug("unusable node path {} of {}: {}", binding.path(), binding.contact(), e.toString());
+            return CompletableFuture.completedFuture(directTarget(aor, binding));
+        }
+        SipFlow direct = "UDP".equalsIgnoreCase(binding.transport()) ? flows.toBinding(binding).orElse(null) : null;
+        return transactions.transport().flowTo(transport, address).toCompletableFuture().handle((flow, error) -> {
+            if (error != null) {
+                log.info("node {} at {} cannot be reached ({}): {} is {}", binding.node(), address, error.toString(),
+                        binding.contact(), direct != null ? "tried directly" : "skipped");
+                liveness.unreachable(binding.node());
+                return directTarget(aor, binding);
+            }
+            return new Target(aor, binding.contact(), flow, null, hopRoute(binding, callId), direct, binding.node());
+        });
+    }
+
+    /** The binding's device reached without its node: over UDP only (a stream flow died with its node). */
+    private Target directTarget(String aor, Binding binding) {
+        if (!"UDP".equalsIgnoreCase(binding.transport())) {
+            return null;
+        }
+        return flows.toBinding(binding).map(flow -> new Target(aor, binding.contact(), flow)).orElse(null);
+    }
+
+    /**
+     * A branch through another node failed without an answer from it: report the node, and send
+     * the request straight to the device in the branch that replaces it ({@link ResponseContext}).
+     */
+    void sendDirect(ResponseContext context, SipRequest request, SipFlow callerFlow, Branch failed, Branch direct) {
+        liveness.unreachable(failed.viaNode);
+        log.info("node {} did not take a request for {}: trying the device directly", failed.viaNode, direct.target);
+        SipRequest out;
+        try {
+            out = forwardedCopy(request, SipUri.parse(direct.target), direct.flow, loopHash(request));
+        } catch (RuntimeException e) {
+            context.onResponse(direct, null, 502, "Bad Gateway - unusable contact " + direct.target);
+            return;
+        }
+        if (isDialogCreating(request)) {
+            addRecordRoute(out, callerFlow, direct.flow, request.from().tag(), isSips(request.requestUri()),
+                    isSips(out.requestUri()));
+        }
+        context.send(direct, out);
+    }
+
+    /**
+     * A request another node of the cluster sent for a device whose flow this node holds: its top
+     * Route names this node and carries a flow token. Pops it and returns its flow when its
+     * signature verifies and it has not expired; answers 403 and returns a forged hop when not
+     * (requests from other nodes are trusted for their signature, never for where they come from);
+     * null when the request is not one.
+     */
+    private NodeHop popNodeHop(ServerTransaction tx, SipRequest request) {
+        List<String> routes = request.headers().values(HeaderNames.ROUTE);
+        if (routes.isEmpty()) {
+            return null;
+        }
+        SipUri uri = NameAddress.parse(routes.get(0)).uri();
+        String flow = uri.param(HOP_FLOW);
+        if (flow == null || !uri.isSip() || uri.host() == null || !local.isThisNode(uri)) {
+            return null;
+        }
+        long expires;
+        try {
+            expires = Long.parseLong(String.valueOf(uri.param(HOP_EXPIRES)));
+        } catch (NumberFormatException e) {
+            expires = -1;
+        }
+        if (!signer.verify(hopText(flow, request.callId(), expires), uri.param(HOP_SIGNATURE))
+                || expires < clock.millis() / 1000 || request.to().tag() != null || routes.size() > 1) {
+            authFailures.accept("forged_node_route");
+            reject(tx, request, 403, "Forbidden - node-to-node request without a valid cluster signature");
+            return new NodeHop(null, true);
+        }
+        request.headers().remove(HeaderNames.ROUTE);
+        String flowId = FlowDirectory.fromToken(flow);
+        return new NodeHop(flowId == null ? "" : flowId, false);
+    }
+
+    /**
+     * RFC 5626 §5.3 as the edge proxy: another node authenticated the caller and routed the request
+     * here, where the device's flow is; it goes out over that flow, Record-Routed so the dialog
+     * comes back through this node. No call record is made here (the node the caller used keeps it).
+     * A flow that is gone is answered 430 Flow Failed, so the other branches of the call ring on.
+     */
+    private void relayToFlow(ServerTransaction tx, SipRequest request, String flowId, String loopHash) {
+        Optional<SipFlow> flow = flows.open(flowId);
+        if (flow.isEmpty()) {
+            reject(tx, request, 430, "Flow Failed");
+            return;
+        }
+        ResponseContext context = new ResponseContext(this, tx, request, null);
+        boolean cancelledEarly = handOver(tx, context);
+        Branch branch = context.addBranch(null, request.requestUri().toString(), flow.get());
+        SipRequest out = forwardedCopy(request, null, flow.get(), loopHash);
+        if (isDialogCreating(request)) {
+            addRecordRoute(out, tx.flow(), flow.get(), request.from().tag(), isSips(request.requestUri()),
+                    isSips(out.requestUri()));
+        }
+        context.send(branch, out);
+        if (cancelledEarly) {
+            context.cancelByCaller();
         }
     }
 
@@ -492,8 +781,8 @@ public final class ProxyCore {
                 String ftag = uri.param("ftag");
                 String cf = uri.param("cf");
                 String ef = uri.param("ef");
-                if (!signer.verify(signedText(ftag, cf, ef), mark)) {
-                    break;
+                if (!signer.verify(signedText(ftag, cf, ef), mark) || !local.isThisNode(uri)) {
+                    break; // not ours, or another node of the cluster Record-Routed it: the next hop
                 }
                 if (own == null || !own.signed()) {
                     own = new OwnRoute(ftag, FlowDirectory.fromToken(cf), FlowDirectory.fromToken(ef), true);
@@ -584,6 +873,10 @@ public final class ProxyCore {
         if (flow.isPresent()) {
             return CompletableFuture.completedFuture(flow.get());
         }
+        CompletionStage<SipFlow> peer = toNextNode(request);
+        if (peer != null) {
+            return peer;
+        }
         SipUri target = request.requestUri();
         if (target.isSip()) {
             List<Binding> bindings = location.byContact(target.toString(), clock.millis());
@@ -603,6 +896,37 @@ public final class ProxyCore {
             }
         }
         return CompletableFuture.completedFuture(null);
+    }
+
+    /**
+     * When the next Route entry is one another node of the cluster Record-Routed (signed with the
+     * shared key), a flow to that node: the connection the dialog used has closed (idle, or the
+     * other node connected afresh), and the entry is the node's own word for where it listens.
+     */
+    private CompletionStage<SipFlow> toNextNode(SipRequest request) {
+        String top = request.headers().get(HeaderNames.ROUTE);
+        if (top == null) {
+            return null;
+        }
+        try {
+            SipUri uri = NameAddress.parse(top).uri();
+            String mark = uri.param(ROUTE_MARK);
+            if (mark == null || !signer.verify(signedText(uri.param("ftag"), uri.param("cf"), uri.param("ef")), mark)) {
+                return null;
+            }
+            String t = uri.param("transport");
+            Transport transport = t == null ? Transport.UDP : Transport.parse(t);
+            String host = uri.host().startsWith("[") ? uri.host().substring(1, uri.host().length() - 1) : uri.host();
+            byte[] literal = io.netty.util.NetUtil.createByteArrayFromIpAddressString(host);
+            if (literal == null) {
+                return null;
+            }
+            InetSocketAddress address = new InetSocketAddress(java.net.InetAddress.getByAddress(literal),
+                    uri.port() > 0 ? uri.port() : 5060);
+            return transactions.transport().flowTo(transport, address).exceptionally(e -> null);
+        } catch (RuntimeException | java.net.UnknownHostException e) {
+            return null;
+        }
     }
 
     // ---- CANCEL and ACK -----------------------------------------------------------------------
@@ -752,7 +1076,9 @@ public final class ProxyCore {
     private boolean isLoop(SipRequest request, String loopHash) {
         for (Via via : request.vias()) {
             String branch = via.branch();
-            if (branch != null && branch.endsWith("-" + loopHash) && local.isThisHost(via.host())) {
+            // host and port: nodes of a cluster may share a host, and one node's Via is not another's
+            if (branch != null && branch.endsWith("-" + loopHash) && local.isThisHost(via.host())
+                    && local.listensOn(via.port() > 0 ? via.port() : 5060)) {
                 return true;
             }
         }

@@ -175,6 +175,28 @@ final class ResponseContext {
     }
 
     void onResponse(Branch branch, SipResponse response, int status, String reason) {
+        Branch direct = null;
+        SipRequest original = null;
+        synchronized (this) {
+            if (response == null && status >= 408 && branch.direct != null && !branch.finished && !finalSent
+                    && !branch.provisional && !branch.cancelSent && !cancelledByCaller && !branch.withdrawn
+                    && request != null) {
+                // The node holding a UDP device's flow did not answer at all (timeout or transport
+                // error, RFC 3261 §8.1.3.1; a node that answered 100 was alive): the device itself may
+                // still be reachable at the address it registered from, so it is tried directly in a
+                // branch that replaces this one.
+                direct = new Branch(this, branch.aor, branch.target, branch.direct);
+                branches.add(direct);
+                finish(branch);
+                branch.finalResponse = SipResponse.to(request, status, reason);
+                branch.synthetic = true;
+                original = request;
+            }
+        }
+        if (direct != null) {
+            core.sendDirect(this, original, server.flow(), branch, direct);
+            return;
+        }
         synchronized (this) {
             if (branch.finished) {
                 if (response != null && status >= 200 && status < 300 && !branch.withdrawn) {

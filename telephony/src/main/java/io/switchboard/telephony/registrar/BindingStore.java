@@ -25,8 +25,26 @@ public final class BindingStore implements AutoCloseable {
     private final Jdbi jdbi;
     private final GroupCommit<Change> writer;
 
-    private record Change(List<Binding> upserts, List<Binding> removals, CompletableFuture<Void> done) {
+    /**
+     * @param removedAt the time of the removals (the registering node's clock): a stored binding
+     *                  made later than this (by another node) is not deleted, nor one refreshed
+     *                  since a removal of it as expired ({@link Binding#removalBound})
+     * @param announce  whether other nodes are told once it is committed (registrations are; expiry
+     *                  is not, since every node expires bindings by itself)
+     */
+    private record Change(List<Binding> upserts, List<Binding> removals, long removedAt, boolean announce,
+                          CompletableFuture<Void> done) {
     }
+
+    /** What a committed batch changed, for {@link #onCommitted}: bindings made or refreshed, and removed. */
+    public record Committed(List<Binding> upserts, List<Removal> removals) {
+    }
+
+    /** A binding removed at {@code at} (the removing node's clock). */
+    public record Removal(String aor, String contact, long at) {
+    }
+
+    private volatile java.util.function.Consumer<Committed> committedListener = c -> { };
 
     public BindingStore(Jdbi jdbi, int queueCapacity) {
         this.jdbi = jdbi;
@@ -46,22 +64,52 @@ public final class BindingStore implements AutoCloseable {
     public List<Binding> loadLive(long nowMillis) {
         return jdbi.withHandle(h -> h.createQuery("SELECT * FROM sip_bindings WHERE expires_at > :now")
                 .bind("now", nowMillis)
-                .map((rs, ctx) -> new Binding(rs.getString("aor"), rs.getString("contact"), rs.getString("contact_header"),
-                        rs.getString("call_id"), rs.getLong("cseq"), rs.getInt("q"), rs.getLong("expires_at"),
-                        rs.getLong("registered_at"), rs.getString("transport"), rs.getString("remote_address"),
-                        rs.getInt("remote_port"), rs.getString("local_address"), rs.getInt("local_port"),
-                        rs.getString("flow_id"), rs.getString("user_agent"), rs.getString("instance_id")))
+                .map((rs, ctx) -> read(rs))
                 .list());
     }
 
-    /** Queues a change; the future completes once it is committed, or fails. */
+    /**
+     * Called on the writer thread with what each committed batch changed and asked to announce (one
+     * call per batch, whatever its size, so announcing costs nothing per registration). Must not block.
+     */
+    public void onCommitted(java.util.function.Consumer<Committed> listener) {
+        this.committedListener = listener;
+    }
+
+    /** Bindings of one AOR that have not expired, as the store has them (another node may have made them). */
+    public List<Binding> load(String aor, long nowMillis) {
+        return jdbi.withHandle(h -> h.createQuery("SELECT * FROM sip_bindings WHERE aor = :aor AND expires_at > :now")
+                .bind("aor", aor).bind("now", nowMillis)
+                .map((rs, ctx) -> read(rs))
+                .list());
+    }
+
+    private static Binding read(java.sql.ResultSet rs) throws java.sql.SQLException {
+        return new Binding(rs.getString("aor"), rs.getString("contact"), rs.getString("contact_header"),
+                rs.getString("call_id"), rs.getLong("cseq"), rs.getInt("q"), rs.getLong("expires_at"),
+                rs.getLong("registered_at"), rs.getString("transport"), rs.getString("remote_address"),
+                rs.getInt("remote_port"), rs.getString("local_address"), rs.getInt("local_port"),
+                rs.getString("flow_id"), rs.getString("user_agent"), rs.getString("instance_id"),
+                rs.getInt("reg_id"), rs.getString("node_id"), rs.getString("node_path"), rs.getLong("version"));
+    }
+
+    /** Queues a change that is not announced (expiry, removed accounts); the future completes once it is committed. */
     public CompletableFuture<Void> submit(List<Binding> upserts, List<Binding> removals) {
+        return submit(upserts, removals, Long.MAX_VALUE, false);
+    }
+
+    /**
+     * Queues a change; the future completes once it is committed, or fails. Removals delete only
+     * stored bindings made at or before {@code removedAt}; with {@code announce}, other nodes are
+     * told once it is committed.
+     */
+    public CompletableFuture<Void> submit(List<Binding> upserts, List<Binding> removals, long removedAt, boolean announce) {
         CompletableFuture<Void> done = new CompletableFuture<>();
         if (upserts.isEmpty() && removals.isEmpty()) {
             done.complete(null);
             return done;
         }
-        if (!writer.offer(new Change(upserts, removals, done))) {
+        if (!writer.offer(new Change(upserts, removals, removedAt, announce, done))) {
             done.completeExceptionally(new IllegalStateException("binding store is overloaded or stopped"));
         }
         return done;
@@ -71,17 +119,22 @@ public final class BindingStore implements AutoCloseable {
         return writer.backlog();
     }
 
-    private static final String DELETE = "DELETE FROM sip_bindings WHERE aor = ? AND contact = ?";
+    // a row another node made or refreshed after this removal (a later version) stays
+    private static final String DELETE = "DELETE FROM sip_bindings WHERE aor = ? AND contact = ? AND version <= ?";
     private static final String UPSERT = "INSERT INTO sip_bindings (aor, contact, contact_header, call_id, cseq, q, "
             + "expires_at, registered_at, transport, remote_address, remote_port, local_address, local_port, flow_id, "
-            + "user_agent, instance_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            + "user_agent, instance_id, reg_id, node_id, node_path, version) "
+            + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             + "ON CONFLICT (aor, contact) DO UPDATE SET "
             + "contact_header = excluded.contact_header, call_id = excluded.call_id, cseq = excluded.cseq, "
             + "q = excluded.q, expires_at = excluded.expires_at, registered_at = excluded.registered_at, "
             + "transport = excluded.transport, remote_address = excluded.remote_address, "
             + "remote_port = excluded.remote_port, local_address = excluded.local_address, "
             + "local_port = excluded.local_port, flow_id = excluded.flow_id, user_agent = excluded.user_agent, "
-            + "instance_id = excluded.instance_id";
+            + "instance_id = excluded.instance_id, reg_id = excluded.reg_id, node_id = excluded.node_id, "
+            + "node_path = excluded.node_path, version = excluded.version "
+            // two nodes committing the same contact in either order leave the later registration
+            + "WHERE sip_bindings.version <= excluded.version";
 
     /**
      * Commits a batch in one transaction. Operations keep queue order (per AOR, the order the
@@ -94,8 +147,33 @@ public final class BindingStore implements AutoCloseable {
         } catch (java.sql.SQLException e) {
             throw new IllegalStateException("storing registrations failed: " + e.getMessage(), e);
         }
+        announce(batch);
         for (Change c : batch) {
             c.done().complete(null);
+        }
+    }
+
+    /** One announcement for the whole batch, before its registrations are answered. */
+    private void announce(List<Change> batch) {
+        List<Binding> upserts = new java.util.ArrayList<>();
+        List<Removal> removals = new java.util.ArrayList<>();
+        for (Change c : batch) {
+            if (!c.announce()) {
+                continue;
+            }
+            upserts.addAll(c.upserts());
+            for (Binding b : c.removals()) {
+                removals.add(new Removal(b.aor(), b.contact(), b.removalBound(c.removedAt())));
+            }
+        }
+        if (upserts.isEmpty() && removals.isEmpty()) {
+            return;
+        }
+        try {
+            committedListener.accept(new Committed(upserts, removals));
+        } catch (RuntimeException e) {
+            // committed is committed: other nodes still find these bindings in the store on a miss
+            log.warn("could not announce {} registration changes: {}", upserts.size() + removals.size(), e.toString());
         }
     }
 
@@ -114,6 +192,7 @@ public final class BindingStore implements AutoCloseable {
                     for (Binding b : change.removals()) {
                         delete.setString(1, b.aor());
                         delete.setString(2, b.contact());
+                        delete.setLong(3, b.removalBound(change.removedAt()));
                         delete.addBatch();
                         pendingDeletes++;
                     }
@@ -154,6 +233,10 @@ public final class BindingStore implements AutoCloseable {
         statement.setString(14, b.flowId());
         statement.setString(15, b.userAgent());
         statement.setString(16, b.instanceId());
+        statement.setInt(17, b.regId());
+        statement.setString(18, b.node());
+        statement.setString(19, b.path());
+        statement.setLong(20, b.version());
     }
 
     /** Deletes bindings that expired (called by the expiry sweep; not acknowledged to anyone). */

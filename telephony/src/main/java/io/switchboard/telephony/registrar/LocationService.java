@@ -16,9 +16,20 @@ import java.util.function.Function;
  * Each AOR's bindings are an immutable list replaced under that AOR's map entry
  * ({@link ConcurrentHashMap#compute}), so updates to one AOR are serialized while different AORs
  * proceed in parallel, and readers never lock.
+ * <p>
+ * In a cluster, bindings made through other nodes come in two ways: announced on the bus, and read
+ * from the store (at start, and when a call finds none here). Both are {@linkplain #merge merged}
+ * by version: a binding replaces one of the same contact only if it was made later, and a removal
+ * leaves a tombstone (its time, kept {@link #TOMBSTONE_MILLIS}), so an announcement or a store read
+ * that arrives after the removal cannot bring the removed binding back.
  */
 public final class LocationService {
+    /** How long a removal is remembered against late announcements and reads (far above any bus or store delay). */
+    static final long TOMBSTONE_MILLIS = 10 * 60_000;
+
     private final ConcurrentHashMap<String, List<Binding>> byAor = new ConcurrentHashMap<>();
+    /** "aor contact" of removed bindings to the time they were removed. */
+    private final ConcurrentHashMap<String, Long> tombstones = new ConcurrentHashMap<>();
     private final AtomicInteger count = new AtomicInteger();
 
     /** Current bindings of an AOR that have not expired, highest q first. */
@@ -83,6 +94,71 @@ public final class LocationService {
             return List.of();
         });
         return removed;
+    }
+
+    /**
+     * Remembers that these bindings were removed at {@code at}, so an older copy of them (announced
+     * late, or read from the store before their delete committed) is not merged back; for one that
+     * had expired, only that registration ({@link Binding#removalBound}).
+     */
+    public void removed(List<Binding> removed, long at) {
+        for (Binding b : removed) {
+            tombstones.merge(b.aor() + " " + b.contact(), b.removalBound(at), Math::max);
+        }
+    }
+
+    /**
+     * Takes in bindings made elsewhere (another node's announcement, a store read): each replaces
+     * the binding of the same contact if it is newer, and any binding of the same device flow
+     * (RFC 5626 §6: same instance and reg-id) older than it; one removed after it was made, or
+     * expired, is ignored. Returns how many were taken.
+     */
+    public int merge(Collection<Binding> bindings, long nowMillis) {
+        int taken = 0;
+        for (Binding b : bindings) {
+            if (b.isExpired(nowMillis)) {
+                continue;
+            }
+            boolean[] took = new boolean[1];
+            update(b.aor(), current -> {
+                Long removedAt = tombstones.get(b.aor() + " " + b.contact());
+                if (removedAt != null && removedAt >= b.version()) {
+                    return current;
+                }
+                List<Binding> next = new ArrayList<>(current.size() + 1);
+                for (Binding existing : current) {
+                    boolean same = existing.contact().equals(b.contact()) || existing.sameFlowAs(b);
+                    if (same && existing.version() >= b.version()) {
+                        return current; // what we hold is as new or newer
+                    }
+                    if (!same) {
+                        next.add(existing);
+                    }
+                }
+                next.add(b);
+                took[0] = true;
+                return next;
+            });
+            if (took[0]) {
+                taken++;
+            }
+        }
+        return taken;
+    }
+
+    /** Another node removed a binding at {@code at}: gone here too unless made again after that. */
+    public void remove(String aor, String contact, long at) {
+        tombstones.merge(aor + " " + contact, at, Math::max);
+        update(aor, current -> {
+            List<Binding> next = new ArrayList<>(current);
+            next.removeIf(b -> b.contact().equals(contact) && b.version() <= at);
+            return next.size() == current.size() ? current : next;
+        });
+    }
+
+    /** Forgets removals older than {@link #TOMBSTONE_MILLIS} (called by the expiry sweep). */
+    public void forgetOldRemovals(long nowMillis) {
+        tombstones.values().removeIf(at -> at < nowMillis - TOMBSTONE_MILLIS);
     }
 
     /** Loads bindings read from the store at start. */

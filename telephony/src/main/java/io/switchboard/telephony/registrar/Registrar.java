@@ -11,6 +11,7 @@ import io.switchboard.sip.transport.SipFlow;
 import io.switchboard.sip.transport.Transport;
 import io.switchboard.telephony.accounts.AccountDirectory;
 import io.switchboard.telephony.auth.DigestAuthenticator;
+import io.switchboard.telephony.cluster.ClusterNode;
 
 import java.time.Clock;
 import java.time.ZoneOffset;
@@ -42,6 +43,7 @@ public final class Registrar {
     private final RegistrarListener listener;
     private final java.util.concurrent.Executor replies;
     private final String toTag;
+    private final ClusterNode node;
 
     /** What the registrar reports, for metrics. */
     public interface RegistrarListener {
@@ -55,6 +57,15 @@ public final class Registrar {
     public Registrar(RegistrarSettings settings, AccountDirectory accounts, DigestAuthenticator authenticator,
                      LocationService location, BindingStore store, Clock clock, RegistrarListener listener,
                      java.util.concurrent.Executor replies) {
+        this(settings, accounts, authenticator, location, store, clock, listener, replies,
+                new ClusterNode("node"));
+    }
+
+    /** @param node this node, recorded in each binding as the holder of its flow (RFC 3327 Path) */
+    public Registrar(RegistrarSettings settings, AccountDirectory accounts, DigestAuthenticator authenticator,
+                     LocationService location, BindingStore store, Clock clock, RegistrarListener listener,
+                     java.util.concurrent.Executor replies, ClusterNode node) {
+        this.node = node;
         this.settings = settings;
         this.accounts = accounts;
         this.authenticator = authenticator;
@@ -235,7 +246,9 @@ public final class Registrar {
                     throw new Rejection(403, "Forbidden - more than " + settings.maxContacts() + " contacts for " + aor);
                 }
             }
-            committed[0] = store.submit(List.copyOf(upserts), List.copyOf(removals));
+            // inside the AOR's update, so a store read merged after it cannot bring these back
+            location.removed(removals, now);
+            committed[0] = store.submit(List.copyOf(upserts), List.copyOf(removals), now, true);
             return new ArrayList<>(next.values());
         });
         String result0 = outcome[0];
@@ -298,11 +311,22 @@ public final class Registrar {
         int q = qValue(contact.param("q"));
         String stored = contact.withoutParam("expires").toString();
         String instance = contact.param("+sip.instance");
+        int regId = regId(contact.param("reg-id"));
         Binding binding = new Binding(aor, key, stored, callId, cseq, q, now + granted * 1000L,
                 existing != null ? existing.registeredAtMillis() : now, flow.transport().name(),
                 flow.remote().getAddress().getHostAddress(), flow.remote().getPort(),
                 flow.local().getAddress().getHostAddress(), flow.local().getPort(), flow.id(), userAgent,
-                instance == null ? null : HeaderText.unquote(instance));
+                instance == null ? null : HeaderText.unquote(instance), instance == null ? 0 : regId, node.id(),
+                node.path(), now);
+        // RFC 5626 §6 (registrar): a registration with the instance and reg-id of an existing binding
+        // replaces it, whatever its contact: the device's new flow (through this node or another)
+        next.values().removeIf(other -> {
+            if (!other.contact().equals(key) && other.sameFlowAs(binding)) {
+                removals.add(other);
+                return true;
+            }
+            return false;
+        });
         next.put(key, binding);
         upserts.add(binding);
         if (existing == null) {
@@ -318,6 +342,19 @@ public final class Registrar {
         if (existing.callId().equals(callId) && cseq <= existing.cseq()) {
             throw new Rejection(400, "Bad Request - CSeq " + cseq + " is not above " + existing.cseq()
                     + " of the existing registration");
+        }
+    }
+
+    /** reg-id = 1*10DIGIT, 1 to 2^31-1 (RFC 5626 §4.2); anything else counts as none. */
+    private static int regId(String value) {
+        if (value == null || value.isEmpty() || value.length() > 10) {
+            return 0;
+        }
+        try {
+            long id = Long.parseLong(value);
+            return id >= 1 && id <= Integer.MAX_VALUE ? (int) id : 0;
+        } catch (NumberFormatException e) {
+            return 0;
         }
     }
 

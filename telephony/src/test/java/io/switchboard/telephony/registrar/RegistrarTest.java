@@ -70,10 +70,32 @@ class RegistrarTest {
     private static Binding binding(String aor, long expiresAt) {
         String contact = "sip:" + aor.substring(4, aor.indexOf('@')) + "@127.0.0.1:5999";
         return new Binding(aor, contact, "<" + contact + ">", "call-" + aor, 1, 1000, expiresAt, expiresAt - 600_000,
-                "UDP", "127.0.0.1", 5999, "127.0.0.1", 5060, "flow", null, null);
+                "UDP", "127.0.0.1", 5999, "127.0.0.1", 5060, "flow", null, null, 0, null, null, expiresAt - 600_000);
     }
 
     /** The default: exactly one challenge, MD5, qop=auth (what every SIP device computes). */
+    /**
+     * RFC 5626 §6: a REGISTER with the +sip.instance and reg-id of an existing binding replaces it
+     * whatever its contact (the device's new flow); another reg-id is another flow and stays.
+     */
+    @Test
+    void theSameInstanceAndRegIdReplaceTheBindingOfTheOldFlow() throws Exception {
+        String instance = ";+sip.instance=\"<urn:uuid:00000000-0000-0000-0000-00000000a11c>\"";
+        assertThat(alice.registerWithAuth("Contact: <sip:alice@127.0.0.1:40001;ob>" + instance + ";reg-id=1", "600", "MD5")
+                .status()).isEqualTo(200);
+        assertThat(alice.registerWithAuth("Contact: <sip:alice@127.0.0.1:40002;ob>" + instance + ";reg-id=2", "600", "MD5")
+                .status()).isEqualTo(200);
+        SipResponse ok = alice.registerWithAuth("Contact: <sip:alice@127.0.0.1:40003;ob>" + instance + ";reg-id=1", "600",
+                "MD5");
+        assertThat(ok.status()).isEqualTo(200);
+        assertThat(node.location.lookup("sip:alice@" + RegistrarFixture.DOMAIN, System.currentTimeMillis()))
+                .extracting(Binding::contact)
+                .containsExactlyInAnyOrder("sip:alice@127.0.0.1:40002;ob", "sip:alice@127.0.0.1:40003;ob");
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(node.bindings.load(
+                "sip:alice@" + RegistrarFixture.DOMAIN, System.currentTimeMillis())).extracting(Binding::regId)
+                .containsExactlyInAnyOrder(1, 2));
+    }
+
     @Test
     void defaultIsOneMd5ChallengeThatAuthenticates() throws Exception {
         SipResponse challenge = alice.send(alice.register("Contact: " + alice.contact(), "600", null));

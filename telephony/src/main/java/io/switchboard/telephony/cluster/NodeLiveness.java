@@ -1,0 +1,19 @@
+package io.switchboard.telephony.cluster;
+
+/**
+ * Whether another node of the cluster is alive, as far as this node can tell: the proxy asks
+ * before it sends a call through the node that holds a device's flow. A node thought dead is not
+ * tried: a device registered through it over UDP is sent to directly at the address it registered
+ * from, one registered over TCP, TLS or WebSocket is skipped (its connection ended with the node).
+ * <p>
+ * The proxy reports each failed attempt to reach a node ({@link #unreachable}); the default
+ * implementation ({@link RecentFailures}) knows nothing else. A membership service with heartbeats
+ * plugs in by implementing {@link #isAlive} with its view (and may ignore the reports).
+ */
+public interface NodeLiveness {
+    boolean isAlive(String nodeId);
+
+    /** A request to the node could not be delivered (connection refused or timed out, transport error). */
+    default void unreachable(String nodeId) {
+    }
+}
