@@ -22,6 +22,7 @@ import io.switchboard.telephony.auth.DigestPolicy;
 import io.switchboard.telephony.auth.NonceService;
 import io.switchboard.telephony.cluster.BindingAnnouncements;
 import io.switchboard.telephony.cluster.ClusterNode;
+import io.switchboard.telephony.cluster.MembershipLiveness;
 import io.switchboard.telephony.cluster.NodeLiveness;
 import io.switchboard.telephony.cluster.RecentFailures;
 import io.switchboard.telephony.registrar.Binding;
@@ -87,7 +88,7 @@ public final class Telephony implements NodeModule {
     private volatile ProxyCore proxy;
     private volatile SipWebSocketEndpoint webSockets;
     private volatile ClusterNode clusterNode;
-    /** Set by {@link #useMembership} before the node starts; otherwise a fresh id per run. */
+    /** Set by {@link #useMembership} before the node starts; otherwise the cluster's node id. */
     private volatile String membershipNodeId;
     private volatile NodeLiveness liveness;
 
@@ -108,8 +109,8 @@ public final class Telephony implements NodeModule {
      * Connects SIP across nodes to the cluster's membership (call before the node starts): bindings
      * made through this node record {@code nodeId} as the holder of their flow, and calls to
      * devices whose flow another node holds ask {@code liveness} whether that node is alive before
-     * sending through it (see {@link NodeLiveness}). Without this, the node id is made up per run and
-     * a node counts as dead for a while after an attempt to reach it fails ({@link RecentFailures}).
+     * sending through it (see {@link NodeLiveness}). Without this, the node's cluster id and
+     * membership are used ({@link MembershipLiveness}); tests use it to stage a node thought dead.
      */
     public void useMembership(String nodeId, NodeLiveness liveness) {
         this.membershipNodeId = nodeId;
@@ -218,8 +219,8 @@ public final class Telephony implements NodeModule {
                 context.http()::listensOn);
         DigestAuthenticator authenticator = new DigestAuthenticator(directory, nonces,
                 digestPolicy(section, registrarSettings), endpoints);
-        String nodeId = membershipNodeId != null ? membershipNodeId
-                : context.nodeId() + "-" + Long.toHexString(new java.security.SecureRandom().nextLong());
+        // the node's stable cluster id: bindings name it as the holder of their flow
+        String nodeId = membershipNodeId != null ? membershipNodeId : context.nodeId();
         ClusterNode cluster = new ClusterNode(nodeId);
         clusterNode = cluster;
         ListenPoint clusterAddress = clusterAddress(section);
@@ -235,7 +236,8 @@ public final class Telephony implements NodeModule {
         RouteSigner routeSigner = RouteSigner.fromStore(context.store().jdbi());
         proxy = new ProxyCore(proxySettings, location, directory, numbers, authenticator, calls, flows, endpoints,
                 clock, metrics::authFailure, routeSigner);
-        NodeLiveness nodeLiveness = liveness != null ? liveness : new RecentFailures(clock, Duration.ofSeconds(10));
+        NodeLiveness nodeLiveness = liveness != null ? liveness
+                : new MembershipLiveness(context.cluster(), new RecentFailures(clock, Duration.ofSeconds(10)));
         java.util.concurrent.ExecutorService storeReads = Executors.newVirtualThreadPerTaskExecutor();
         // a single node's SQLite store holds nothing its memory does not: no store reads on a miss
         proxy.joinCluster(cluster, nodeLiveness, context.store().isSqlite() ? null : bindings::load, storeReads);
@@ -313,6 +315,11 @@ public final class Telephony implements NodeModule {
                     numbers.close();
                     directory.close();
                 }));
+        // what the cluster view shows of this node's SIP: the bound listeners (ports chosen by the
+        // system included) and the Path other nodes send calls for its devices to
+        context.cluster().advertise("sip.listeners",
+                () -> transport.listenPoints().stream().map(ListenPoint::toString).toList());
+        context.cluster().advertise("sip.path", cluster::path);
         context.addListener(Component.of("sip",
                 () -> {
                     if (sipTls != null) {

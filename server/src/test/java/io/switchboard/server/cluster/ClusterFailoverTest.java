@@ -34,13 +34,13 @@ class ClusterFailoverTest {
      * whose connections landed on different nodes gets 480, so calls to re-registered devices are
      * not asserted.
      */
-    static final boolean SIP_ACROSS_NODES = false;
+    static final boolean SIP_ACROSS_NODES = true;
     /**
      * Issue 13 part 2 (monitor checks spread over live nodes under leases). Until then every node
      * runs every check: each monitor is checked once per interval per node, and an outage is
      * notified by every node.
      */
-    static final boolean MONITOR_CHECKS_ONCE = false;
+    static final boolean MONITOR_CHECKS_ONCE = true;
 
     static final int PORT_BASE = 54000;
     static final Duration MONITOR_INTERVAL = Duration.ofSeconds(5);
