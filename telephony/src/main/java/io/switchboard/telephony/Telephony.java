@@ -74,7 +74,7 @@ public final class Telephony implements NodeModule {
             "digestAlgorithms", "nonceLifetime", "floodLimit", "floodBurst", "maxMessageSize", "maxConnections",
             "maxConnectionsPerAddress", "partialMessageTimeout", "idleConnectionTimeout", "ioThreads",
             "udpReceiveBuffer", "workerThreads", "workerQueue", "trustedPeers", "timerC", "advertisedAddress",
-            "maxCallDuration", "sha256Domains", "directoryPoll", "clusterAddress");
+            "maxCallDuration", "sha256Domains", "directoryPoll", "aliases", "clusterAddress");
 
     /** How long calls being set up may take to be answered or given up when the node stops. */
     private static final Duration CALL_SETUP_DRAIN = Duration.ofSeconds(5);
@@ -127,6 +127,33 @@ public final class Telephony implements NodeModule {
         section.duration("maxCallDuration", Duration.ofHours(12));
         directoryPoll(section);
         clusterAddress(section);
+        aliases(section);
+    }
+
+    /**
+     * {@code telephony.aliases}: host names that name this node in a Route or Request-URI besides
+     * its addresses and SIP domain, like Kamailio's {@code alias}. A phone whose outbound proxy is
+     * {@code sip.example.com} (the name on the node's TLS certificate, which a TLS phone must use)
+     * puts that name in its Route; without the alias the node would take it for another host and
+     * refuse to relay (403). {@code localhost} always names the node.
+     */
+    static java.util.Set<String> aliases(ConfigSection section) {
+        java.util.Set<String> aliases = new java.util.LinkedHashSet<>();
+        aliases.add("localhost");
+        if (section.has("aliases")) {
+            for (String alias : section.stringList("aliases")) {
+                String name = alias.strip().toLowerCase(java.util.Locale.ROOT);
+                if (name.endsWith(".")) {
+                    name = name.substring(0, name.length() - 1);
+                }
+                // RFC 3261 §25.1 hostname: labels of letters, digits and hyphens
+                if (!name.matches("[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*")) {
+                    throw section.problem("aliases", "\"" + alias + "\" is not a host name (e.g. sip.example.com)");
+                }
+                aliases.add(name);
+            }
+        }
+        return java.util.Set.copyOf(aliases);
     }
 
     /**
@@ -216,7 +243,7 @@ public final class Telephony implements NodeModule {
         transport = new TransportLayer(transportSettings, metrics);
         ProxySettings proxySettings = proxySettings(section, registrarSettings.authenticate());
         LocalEndpoints endpoints = new LocalEndpoints(transport, proxySettings.advertisedAddress(),
-                context.http()::listensOn);
+                context.http()::listensOn, aliases(section));
         DigestAuthenticator authenticator = new DigestAuthenticator(directory, nonces,
                 digestPolicy(section, registrarSettings), endpoints);
         // the node's stable cluster id: bindings name it as the holder of their flow

@@ -245,6 +245,41 @@ class ProxyRulesTest {
         assertThat(call.awaitFinal().status()).isEqualTo(486);
     }
 
+    /**
+     * A phone whose outbound proxy is a name of the node (the name on its TLS certificate) puts
+     * that name in a preloaded Route (RFC 3261 §8.1.2): with {@code telephony.aliases} naming it,
+     * and for {@code localhost} always, the node pops its own Route and rings the callee; a name
+     * that is not the node's is another host, which the node does not relay to (403).
+     */
+    @Test
+    void aRouteNamingTheNodeByAnAliasIsTheNodeAndOtherNamesAreNot() throws Exception {
+        startNode(Map.of("SWITCHBOARD_TELEPHONY_ALIASES", "SIP.Intercom.Example, edge.intercom.example"));
+        SipPhone alice = udpPhone("alice");
+        SipPhone bob = udpPhone("bob");
+        int port = node.sipPort(Transport.UDP);
+        for (String host : List.of("sip.intercom.example", "edge.intercom.example", "localhost")) {
+            SipPhone.Call call = alice.call(target("bob"));
+            call.invite("Route: <sip:" + host + ":" + port + ";lr>\r\n");
+            SipPhone.Incoming atBob = bob.awaitInvite();
+            assertThat(atBob.invite.callId()).as(host).isEqualTo(call.callId);
+            assertThat(atBob.invite.headers().values("Route")).as(host).isEmpty();
+            atBob.respond(486, "Busy Here");
+            assertThat(call.awaitFinal().status()).as(host).isEqualTo(486);
+        }
+        SipPhone.Call elsewhere = alice.call(target("bob"));
+        elsewhere.invite("Route: <sip:other.intercom.example:" + port + ";lr>\r\n");
+        SipResponse refused = elsewhere.awaitFinal();
+        assertThat(refused.status()).isEqualTo(403);
+        assertThat(refused.reason()).contains("other hosts");
+        assertThat(bob.receivesNo("INVITE", Duration.ofMillis(300))).isTrue();
+    }
+
+    @Test
+    void anAliasThatIsNotAHostNameStopsTheNode() {
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> startNode(Map.of("SWITCHBOARD_TELEPHONY_ALIASES", "sip example")))
+                .hasMessageContaining("telephony.aliases").hasMessageContaining("not a host name");
+    }
+
     /** The INVITE {@code received} as a forwarding device sends it on: its Via on top, Request-URI {@code to}. */
     private static String forwardedBy(SipPhone device, SipRequest received, String to) {
         SipRequest copy = received.copy();

@@ -30,12 +30,19 @@ public final class LocalEndpoints implements DigestAuthenticator.SipListeners {
     private final String advertised;
     /** Whether a port is one of the node's HTTP or HTTPS ports (where SIP over WebSocket arrives). */
     private final IntPredicate httpPort;
+    /** Host names that name this node (lower case): {@code telephony.aliases} and localhost. */
+    private final Set<String> aliases;
     private volatile Set<String> localHosts;
 
     public LocalEndpoints(TransportLayer transport, String advertisedAddress, IntPredicate httpPort) {
+        this(transport, advertisedAddress, httpPort, Set.of("localhost"));
+    }
+
+    public LocalEndpoints(TransportLayer transport, String advertisedAddress, IntPredicate httpPort, Set<String> aliases) {
         this.transport = transport;
         this.advertised = advertisedAddress;
         this.httpPort = httpPort;
+        this.aliases = Set.copyOf(aliases);
     }
 
     /** The host (an address literal, IPv6 in brackets) for Via and Record-Route on a flow. */
@@ -73,7 +80,8 @@ public final class LocalEndpoints implements DigestAuthenticator.SipListeners {
 
     /**
      * True when the URI's host and port name this node: one of its addresses (or the advertised
-     * one) and one of its SIP or HTTP (WebSocket) ports; no port means 5060 (RFC 3261 §19.1.2).
+     * one, or an alias) and one of its SIP or HTTP (WebSocket) ports; no port means 5060 (RFC 3261
+     * §19.1.2).
      */
     public boolean isThisNode(SipUri uri) {
         String host = uri.host().toLowerCase(Locale.ROOT);
@@ -177,6 +185,7 @@ public final class LocalEndpoints implements DigestAuthenticator.SipListeners {
             for (ListenPoint point : transport.listenPoints()) {
                 known.add(point.host().toLowerCase(Locale.ROOT));
             }
+            known.addAll(aliases);
             known.add("0:0:0:0:0:0:0:1");
             known.add("::1");
             localHosts = known = Set.copyOf(known);
