@@ -68,7 +68,7 @@ class SipTlsOutboundTest {
                         "SWITCHBOARD_TLS_KEY", certs.resolve("privkey.pem").toString(),
                         "SWITCHBOARD_TLS_TRUST", trust.toString(),
                         "SWITCHBOARD_TLS_HANDSHAKE_TIMEOUT", "3s"));
-        for (String user : List.of("alice", "bob", "carol", "dave", "erin", "frank", "gina", "hank")) {
+        for (String user : List.of("alice", "bob", "carol", "dave", "erin", "frank", "gina", "hank", "ivan")) {
             var created = node.api("POST", "/api/v1/accounts", "{\"username\":\"" + user + "\",\"password\":\"secret-" + user + "\"}");
             assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
             await().atMost(Duration.ofSeconds(2)).until(() -> node.telephony.accounts().lookup(user, DOMAIN).isPresent());
@@ -297,6 +297,29 @@ class SipTlsOutboundTest {
         assertThat(answer.status()).isEqualTo(480);
         assertThat(answer.reason()).contains("only without TLS");
         call.ackFailure(answer);
+    }
+
+    @Test
+    void aSipsRequestIsNotForwardedToASipContactEvenOverTls() throws Exception {
+        // ivan is connected over TLS, but his Contact is a sip: URI: forwarding a sips: request to it
+        // would rewrite the Request-URI from sips: to sip:, a downgrade RFC 5630 forbids
+        SipPhone ivan = closed(SipPhone.tls("ivan", DOMAIN, node.sipPort(Transport.TLS), CA.trustingContext()));
+        ivan.claimedContact = "<sip:ivan@" + ivan.sentBy() + ";transport=tls>";
+        assertThat(ivan.register(600, "secret-ivan").status()).isEqualTo(200);
+        SipPhone erin = tlsPhone("erin");
+        SipPhone.Call call = authenticatedCall(erin, "sips:ivan@" + DOMAIN);
+        SipResponse answer = call.awaitFinal();
+        assertThat(answer.status()).isEqualTo(480);
+        assertThat(answer.reason()).contains("RFC 5630");
+        call.ackFailure(answer);
+        // a sip: call still reaches him over his TLS connection
+        SipPhone.Call plain = authenticatedCall(erin, "sip:ivan@" + DOMAIN);
+        SipPhone.Incoming atIvan = ivan.awaitInvite();
+        assertThat(atIvan.invite.requestUri().scheme()).isEqualTo("sip");
+        atIvan.respond(486, "Busy Here");
+        SipResponse busy = plain.awaitFinal();
+        assertThat(busy.status()).isEqualTo(486);
+        plain.ackFailure(busy);
     }
 
     @Test

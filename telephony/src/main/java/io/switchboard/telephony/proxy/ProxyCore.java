@@ -387,7 +387,7 @@ public final class ProxyCore {
                     continue;
                 }
                 if (sips && !isSipsContact(binding.contact())) {
-                    // RFC 5630 §3.1.3 (and RFC 3261 §19.1.2): a sips: request is never forwarded
+                    // RFC 5630 (and RFC 3261 §26.2.2): a sips: request is never forwarded
                     // to a sip: Contact; rewriting the Request-URI to sip: would be a downgrade
                     insecureOnly++;
                     continue;
