@@ -141,6 +141,8 @@ class SipTlsOutboundTest {
     private final class PhoneListener implements AutoCloseable {
         final SSLServerSocket server;
         final LinkedBlockingQueue<SSLSocket> accepted = new LinkedBlockingQueue<>();
+        /** Holds each accepted connection this long before its handshake: requests pile up meanwhile. */
+        volatile long handshakeDelayMillis;
 
         PhoneListener(Identity identity) throws IOException {
             server = (SSLServerSocket) identity.presentingContext(null).getServerSocketFactory()
@@ -151,10 +153,13 @@ class SipTlsOutboundTest {
                         SSLSocket socket = (SSLSocket) server.accept();
                         socket.setSoTimeout(10_000);
                         try {
+                            if (handshakeDelayMillis > 0) {
+                                Thread.sleep(handshakeDelayMillis);
+                            }
                             socket.startHandshake();
                             socket.setSoTimeout(0);
                             accepted.add(socket);
-                        } catch (IOException refused) {
+                        } catch (IOException | InterruptedException refused) {
                             socket.close();
                         }
                     } catch (IOException e) {
@@ -228,6 +233,40 @@ class SipTlsOutboundTest {
         assertThat(bob.awaitResponse(r -> r.cseq().method().equals("BYE"), Duration.ofSeconds(5)).status()).isEqualTo(200);
         assertThat(listener.accepted).as("one connection carried the whole call").isEmpty();
         assertThat(outcome("ok")).isEqualTo(connected + 1);
+    }
+
+    @Test
+    void inDialogRequestsWaitingForOneNewConnectionLeaveInTheOrderTheyArrived() throws Exception {
+        PhoneListener listener = new PhoneListener(
+                TestCertificates.server(CA, Instant.now().plus(Duration.ofDays(30)), "127.0.0.1"));
+        registerThenDisconnect("bob", listener.port());
+        SipPhone alice = udpPhone("alice");
+        SipPhone.Call call = authenticatedCall(alice, "sip:bob@" + DOMAIN);
+        SipPhone bob = listener.awaitPhone("bob");
+        SipPhone.Incoming atBob = bob.awaitInvite();
+        atBob.answer();
+        SipResponse ok = call.awaitFinal();
+        assertThat(ok.status()).isEqualTo(200);
+        call.ack(ok);
+        bob.awaitRequest("ACK", Duration.ofSeconds(5));
+
+        // bob's connection drops mid-call; alice sends three requests while the node connects again
+        listener.handshakeDelayMillis = 1_500;
+        bob.close();
+        await().atMost(Duration.ofSeconds(5)).until(() -> openConnections() == 0);
+        List<Integer> sent = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            sent.add(call.sendInDialog("INFO"));
+        }
+        SipPhone bobAgain = listener.awaitPhone("bob");
+        List<Long> arrived = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            SipRequest info = bobAgain.awaitRequest("INFO", Duration.ofSeconds(10));
+            arrived.add(info.cseq().number());
+            bobAgain.respond(info, 200, "OK");
+        }
+        assertThat(arrived).as("one call's requests keep their order over the new connection")
+                .containsExactly(sent.stream().map(Integer::longValue).toArray(Long[]::new));
     }
 
     @Test
