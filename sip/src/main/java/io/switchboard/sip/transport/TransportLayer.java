@@ -102,7 +102,7 @@ public final class TransportLayer {
     /** Outgoing TLS connections being opened: requests for the same peer meanwhile wait for the same one. */
     private final ConcurrentHashMap<String, CompletableFuture<SipFlow>> tlsConnecting = new ConcurrentHashMap<>();
     /**
-     * Connects to a peer that failed, remembered for {@link #TLS_FAILURE_MEMORY_NANOS}: requests
+     * Peers (name and address) whose connection failed, remembered for {@link #TLS_FAILURE_MEMORY_NANOS}: requests
      * for it meanwhile fail at once with the same outcome instead of each opening a connection
      * (a dead device or trunk would otherwise be dialled again for every request, a retry storm).
      */
@@ -116,7 +116,7 @@ public final class TransportLayer {
     /** What a name lookup may take at most, for the overall deadline of a connection being opened. */
     private static final long RESOLVE_ALLOWANCE_MILLIS = 5_000;
 
-    private record RecentTlsFailure(long untilNanos, String reason, boolean timedOut, String message) {
+    private record RecentTlsFailure(long untilNanos, String reason, String message) {
     }
 
     /** Host names of TLS targets are resolved here: the JDK resolver blocks, and an event loop must not. */
@@ -490,7 +490,7 @@ public final class TransportLayer {
             }
         }
         recentTlsFailures.put(key, new RecentTlsFailure(System.nanoTime() + TLS_FAILURE_MEMORY_NANOS,
-                failure.reason(), failure.timedOut(), failure.getMessage()));
+                failure.reason(), failure.getMessage()));
     }
 
     private void connectTls(TlsConnector client, InetSocketAddress remote, String name, CompletableFuture<SipFlow> result) {
