@@ -29,7 +29,7 @@ import javax.net.ssl.TrustManagerFactory;
  *   <li>{@code tls.trust}: a PEM bundle of the CAs whose server certificates are accepted; without
  *       it, the JDK's trust store (the public CAs). Read and checked at start.</li>
  *   <li>{@code tls.connectTimeout}: how long the TCP connect may take (the handshake is then bounded
- *       by {@code tls.handshakeTimeout}).</li>
+ *       by {@code tls.handshakeTimeout}, more than 0 and at most 5m).</li>
  * </ul>
  */
 public final class TlsClientSettings {
@@ -64,6 +64,11 @@ public final class TlsClientSettings {
             throw section.problem("connectTimeout", "must be more than 0 and at most 1m");
         }
         Duration handshakeTimeout = section.duration("handshakeTimeout", TlsSettings.DEFAULT_HANDSHAKE_TIMEOUT);
+        // the same bounds as the listeners' check (TlsSettings): a node without a certificate of its
+        // own reads the key only here, and a zero or negative timeout would fail every handshake
+        if (handshakeTimeout.isZero() || handshakeTimeout.isNegative() || handshakeTimeout.compareTo(Duration.ofMinutes(5)) > 0) {
+            throw section.problem("handshakeTimeout", "must be more than 0 and at most 5m");
+        }
         String text = section.string("trust").map(String::strip).orElse("");
         if (text.isEmpty()) {
             return new TlsClientSettings(null, List.of(), connectTimeout, handshakeTimeout);

@@ -68,7 +68,7 @@ class SipTlsOutboundTest {
                         "SWITCHBOARD_TLS_KEY", certs.resolve("privkey.pem").toString(),
                         "SWITCHBOARD_TLS_TRUST", trust.toString(),
                         "SWITCHBOARD_TLS_HANDSHAKE_TIMEOUT", "3s"));
-        for (String user : List.of("alice", "bob", "carol", "dave", "erin", "frank", "gina", "hank")) {
+        for (String user : List.of("alice", "bob", "carol", "dave", "erin", "frank", "gina", "hank", "ivan")) {
             var created = node.api("POST", "/api/v1/accounts", "{\"username\":\"" + user + "\",\"password\":\"secret-" + user + "\"}");
             assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
             await().atMost(Duration.ofSeconds(2)).until(() -> node.telephony.accounts().lookup(user, DOMAIN).isPresent());
@@ -141,6 +141,8 @@ class SipTlsOutboundTest {
     private final class PhoneListener implements AutoCloseable {
         final SSLServerSocket server;
         final LinkedBlockingQueue<SSLSocket> accepted = new LinkedBlockingQueue<>();
+        /** Holds each accepted connection this long before its handshake: requests pile up meanwhile. */
+        volatile long handshakeDelayMillis;
 
         PhoneListener(Identity identity) throws IOException {
             server = (SSLServerSocket) identity.presentingContext(null).getServerSocketFactory()
@@ -151,10 +153,13 @@ class SipTlsOutboundTest {
                         SSLSocket socket = (SSLSocket) server.accept();
                         socket.setSoTimeout(10_000);
                         try {
+                            if (handshakeDelayMillis > 0) {
+                                Thread.sleep(handshakeDelayMillis);
+                            }
                             socket.startHandshake();
                             socket.setSoTimeout(0);
                             accepted.add(socket);
-                        } catch (IOException refused) {
+                        } catch (IOException | InterruptedException refused) {
                             socket.close();
                         }
                     } catch (IOException e) {
@@ -231,6 +236,40 @@ class SipTlsOutboundTest {
     }
 
     @Test
+    void inDialogRequestsWaitingForOneNewConnectionLeaveInTheOrderTheyArrived() throws Exception {
+        PhoneListener listener = new PhoneListener(
+                TestCertificates.server(CA, Instant.now().plus(Duration.ofDays(30)), "127.0.0.1"));
+        registerThenDisconnect("bob", listener.port());
+        SipPhone alice = udpPhone("alice");
+        SipPhone.Call call = authenticatedCall(alice, "sip:bob@" + DOMAIN);
+        SipPhone bob = listener.awaitPhone("bob");
+        SipPhone.Incoming atBob = bob.awaitInvite();
+        atBob.answer();
+        SipResponse ok = call.awaitFinal();
+        assertThat(ok.status()).isEqualTo(200);
+        call.ack(ok);
+        bob.awaitRequest("ACK", Duration.ofSeconds(5));
+
+        // bob's connection drops mid-call; alice sends three requests while the node connects again
+        listener.handshakeDelayMillis = 1_500;
+        bob.close();
+        await().atMost(Duration.ofSeconds(5)).until(() -> openConnections() == 0);
+        List<Integer> sent = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            sent.add(call.sendInDialog("INFO"));
+        }
+        SipPhone bobAgain = listener.awaitPhone("bob");
+        List<Long> arrived = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            SipRequest info = bobAgain.awaitRequest("INFO", Duration.ofSeconds(10));
+            arrived.add(info.cseq().number());
+            bobAgain.respond(info, 200, "OK");
+        }
+        assertThat(arrived).as("one call's requests keep their order over the new connection")
+                .containsExactly(sent.stream().map(Integer::longValue).toArray(Long[]::new));
+    }
+
+    @Test
     void aPhoneWithAnUntrustedCertificateFailsItsBranchAndIsCounted() throws Exception {
         Identity stranger = TestCertificates.authority("Not Trusted CA");
         PhoneListener listener = new PhoneListener(
@@ -297,6 +336,29 @@ class SipTlsOutboundTest {
         assertThat(answer.status()).isEqualTo(480);
         assertThat(answer.reason()).contains("only without TLS");
         call.ackFailure(answer);
+    }
+
+    @Test
+    void aSipsRequestIsNotForwardedToASipContactEvenOverTls() throws Exception {
+        // ivan is connected over TLS, but his Contact is a sip: URI: forwarding a sips: request to it
+        // would rewrite the Request-URI from sips: to sip:, a downgrade RFC 5630 forbids
+        SipPhone ivan = closed(SipPhone.tls("ivan", DOMAIN, node.sipPort(Transport.TLS), CA.trustingContext()));
+        ivan.claimedContact = "<sip:ivan@" + ivan.sentBy() + ";transport=tls>";
+        assertThat(ivan.register(600, "secret-ivan").status()).isEqualTo(200);
+        SipPhone erin = tlsPhone("erin");
+        SipPhone.Call call = authenticatedCall(erin, "sips:ivan@" + DOMAIN);
+        SipResponse answer = call.awaitFinal();
+        assertThat(answer.status()).isEqualTo(480);
+        assertThat(answer.reason()).contains("RFC 5630");
+        call.ackFailure(answer);
+        // a sip: call still reaches him over his TLS connection
+        SipPhone.Call plain = authenticatedCall(erin, "sip:ivan@" + DOMAIN);
+        SipPhone.Incoming atIvan = ivan.awaitInvite();
+        assertThat(atIvan.invite.requestUri().scheme()).isEqualTo("sip");
+        atIvan.respond(486, "Busy Here");
+        SipResponse busy = plain.awaitFinal();
+        assertThat(busy.status()).isEqualTo(486);
+        plain.ackFailure(busy);
     }
 
     @Test

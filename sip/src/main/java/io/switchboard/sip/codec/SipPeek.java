@@ -42,6 +42,15 @@ public final class SipPeek {
     }
 
     /**
+     * {@link #callIdHash(byte[], int, int)} for a Call-ID already parsed: the same number the
+     * message's bytes give, so work done later for a call can join the lane its messages take.
+     */
+    public static long callIdHash(String callId) {
+        byte[] data = callId.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        return hash(data, 0, data.length);
+    }
+
+    /**
      * True when the message is a request that may start new work outside any dialog: not a
      * response, not ACK, CANCEL, BYE or PRACK (which belong to a transaction or dialog in
      * progress), and no tag in its To header (RFC 3261 §8.1.1.2: requests within a dialog carry the

@@ -35,8 +35,9 @@ public interface SipStackObserver {
      * ({@code outcome} "ok"), or failed: "connect_refused", "connect_timeout", "connect_failed",
      * "resolve", "handshake_timeout", "untrusted" (no trusted chain, expired), "name_mismatch"
      * (trusted, but not for that domain: RFC 5922 §7.2), "refused_by_peer" (the server sent a
-     * fatal alert, e.g. it wanted a client certificate), "protocol", "closed", "connection_limit",
-     * "not_configured", "other".
+     * fatal alert, e.g. it wanted a client certificate), "protocol", "closed", "recent_failure"
+     * (the same peer failed moments ago; not dialled again yet), "busy" (too many connections being
+     * opened at once), "deadline" (the attempt as a whole took too long), "not_configured", "other".
      */
     default void tlsConnect(String outcome, InetSocketAddress remote) {
     }

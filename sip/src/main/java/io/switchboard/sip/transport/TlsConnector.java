@@ -41,6 +41,10 @@ public final class TlsConnector {
         this.handshakeTimeoutMillis = Math.max(1, handshakeTimeout.toMillis());
     }
 
+    long handshakeTimeoutMillis() {
+        return handshakeTimeoutMillis;
+    }
+
     int connectTimeoutMillis() {
         return (int) Math.min(Integer.MAX_VALUE, connectTimeoutMillis);
     }

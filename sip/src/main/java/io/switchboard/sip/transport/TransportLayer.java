@@ -101,6 +101,24 @@ public final class TransportLayer {
     private final ConcurrentHashMap<String, StreamFlow> tlsFlowsByPeer = new ConcurrentHashMap<>();
     /** Outgoing TLS connections being opened: requests for the same peer meanwhile wait for the same one. */
     private final ConcurrentHashMap<String, CompletableFuture<SipFlow>> tlsConnecting = new ConcurrentHashMap<>();
+    /**
+     * Peers (name and address) whose connection failed, remembered for {@link #TLS_FAILURE_MEMORY_NANOS}: requests
+     * for it meanwhile fail at once with the same outcome instead of each opening a connection
+     * (a dead device or trunk would otherwise be dialled again for every request, a retry storm).
+     */
+    private final ConcurrentHashMap<String, RecentTlsFailure> recentTlsFailures = new ConcurrentHashMap<>();
+    static final long TLS_FAILURE_MEMORY_NANOS = TimeUnit.SECONDS.toNanos(5);
+    /** Beyond this many remembered failures new ones are not remembered (the map stays bounded). */
+    private static final int TLS_FAILURE_MEMORY_MAX = 10_000;
+    /** Outgoing TLS connections being opened at once, over all peers; beyond it requests fail at once ("busy"). */
+    private volatile java.util.concurrent.Semaphore tlsConnectPermits = new java.util.concurrent.Semaphore(DEFAULT_MAX_PENDING_TLS_CONNECTS);
+    public static final int DEFAULT_MAX_PENDING_TLS_CONNECTS = 64;
+    /** What a name lookup may take at most, for the overall deadline of a connection being opened. */
+    private static final long RESOLVE_ALLOWANCE_MILLIS = 5_000;
+
+    private record RecentTlsFailure(long untilNanos, String reason, String message) {
+    }
+
     /** Host names of TLS targets are resolved here: the JDK resolver blocks, and an event loop must not. */
     private static final java.util.concurrent.Executor RESOLVER =
             java.util.concurrent.Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("sip-resolve-", 0).factory());
@@ -128,6 +146,18 @@ public final class TransportLayer {
     /** Enables outgoing TLS connections ({@link #tlsFlowTo}); set before {@link #start}. */
     public void setTlsClient(TlsConnector client) {
         this.tlsClient = client;
+    }
+
+    /**
+     * Enables outgoing TLS connections with at most {@code maxPending} of them being opened at once
+     * (connect and handshake); set before {@link #start}.
+     */
+    public void setTlsClient(TlsConnector client, int maxPending) {
+        if (maxPending < 1) {
+            throw new IllegalArgumentException("maxPending must be at least 1: " + maxPending);
+        }
+        this.tlsClient = client;
+        this.tlsConnectPermits = new java.util.concurrent.Semaphore(maxPending);
     }
 
     /** Binds every listen point; on failure nothing stays bound. Returns the bound points (real ports). */
@@ -265,6 +295,24 @@ public final class TransportLayer {
         };
     }
 
+    /**
+     * The lane of one call (the lane its messages are handled on, chosen by the hash of its
+     * Call-ID): work for a call run here keeps the order it was handed over in, and with the
+     * call's messages. Used for requests that waited for a connection to be opened.
+     */
+    public java.util.concurrent.Executor executor(String callId) {
+        long key = callId == null ? SipPeek.NO_CALL_ID : SipPeek.callIdHash(callId);
+        if (key == SipPeek.NO_CALL_ID) {
+            return executor();
+        }
+        return task -> {
+            InboundLanes current = lanes;
+            if (current == null || !current.offer(key, task)) {
+                task.run();
+            }
+        };
+    }
+
 
     public Optional<SipFlow> flow(String id) {
         return Optional.ofNullable(streamFlows.get(id));
@@ -358,14 +406,57 @@ public final class TransportLayer {
         if (existing != null && existing.isOpen()) {
             return CompletableFuture.completedFuture(existing);
         }
-        CompletableFuture<SipFlow> fresh = new CompletableFuture<>();
-        CompletableFuture<SipFlow> pending = tlsConnecting.putIfAbsent(key, fresh);
+        CompletableFuture<SipFlow> pending = tlsConnecting.get(key);
         if (pending != null) {
             return pending;
         }
-        fresh.whenComplete((flow, error) -> tlsConnecting.remove(key, fresh));
-        if (remote.isUnresolved()) {
-            try {
+        RecentTlsFailure recent = recentTlsFailures.get(key);
+        if (recent != null) {
+            if (System.nanoTime() - recent.untilNanos() < 0) {
+                // failed a moment ago: fail at once rather than dial again for every request
+                observer.tlsConnect("recent_failure", remote);
+                return CompletableFuture.failedFuture(new TransportFailure("recent_failure", false,
+                        recent.message() + " (failed less than " + TimeUnit.NANOSECONDS.toSeconds(TLS_FAILURE_MEMORY_NANOS)
+                                + " s ago, not tried again yet)", null));
+            }
+            recentTlsFailures.remove(key, recent);
+        }
+        java.util.concurrent.Semaphore permits = tlsConnectPermits;
+        if (!permits.tryAcquire()) {
+            observer.tlsConnect("busy", remote);
+            return CompletableFuture.failedFuture(new TransportFailure("busy", false,
+                    "too many outgoing TLS connections being opened at once", null));
+        }
+        // the attempt (fresh) and what callers wait on (visible): the bookkeeping is done before
+        // any caller hears the outcome, so one that asks again at once sees it
+        CompletableFuture<SipFlow> visible = new CompletableFuture<>();
+        pending = tlsConnecting.putIfAbsent(key, visible);
+        if (pending != null) {
+            permits.release();
+            return pending;
+        }
+        CompletableFuture<SipFlow> fresh = new CompletableFuture<>();
+        fresh.whenComplete((flow, error) -> {
+            tlsConnecting.remove(key, visible);
+            permits.release();
+            if (error instanceof TransportFailure failure) {
+                remember(key, failure);
+            }
+            if (error != null) {
+                visible.completeExceptionally(error);
+            } else {
+                visible.complete(flow);
+            }
+        });
+        // an overall deadline: whatever happens below (a lookup that hangs, a callback that never
+        // runs), the key leaves the map of connections being opened and its waiters get an answer
+        long deadline = client.connectTimeoutMillis() + client.handshakeTimeoutMillis()
+                + (remote.isUnresolved() ? RESOLVE_ALLOWANCE_MILLIS : 0) + 1_000;
+        CompletableFuture.delayedExecutor(deadline, TimeUnit.MILLISECONDS).execute(() ->
+                failTls(fresh, remote, "deadline", true, "TLS connection to " + remote + " (" + name
+                        + ") not open after " + deadline + " ms", null));
+        try {
+            if (remote.isUnresolved()) {
                 RESOLVER.execute(() -> {
                     InetSocketAddress resolved;
                     try {
@@ -374,19 +465,35 @@ public final class TransportLayer {
                         failTls(fresh, remote, "resolve", false, "cannot resolve " + remote.getHostString(), e);
                         return;
                     }
-                    connectTls(client, resolved, name, key, fresh);
+                    try {
+                        connectTls(client, resolved, name, fresh);
+                    } catch (RuntimeException e) {
+                        failTls(fresh, remote, "other", false, "cannot connect to " + remote + ": " + e, e);
+                    }
                 });
-            } catch (java.util.concurrent.RejectedExecutionException e) {
-                failTls(fresh, remote, "other", false, "cannot resolve " + remote.getHostString(), e);
+            } else {
+                connectTls(client, remote, name, fresh);
             }
-        } else {
-            connectTls(client, remote, name, key, fresh);
+        } catch (RuntimeException e) {
+            // RejectedExecutionException from the resolver, anything unexpected: never a stuck key
+            failTls(fresh, remote, "other", false, "cannot connect to " + remote + ": " + e, e);
         }
-        return fresh;
+        return visible;
     }
 
-    private void connectTls(TlsConnector client, InetSocketAddress remote, String name, String key,
-                            CompletableFuture<SipFlow> result) {
+    private void remember(String key, TransportFailure failure) {
+        if (recentTlsFailures.size() >= TLS_FAILURE_MEMORY_MAX) {
+            long now = System.nanoTime();
+            recentTlsFailures.values().removeIf(r -> now - r.untilNanos() >= 0);
+            if (recentTlsFailures.size() >= TLS_FAILURE_MEMORY_MAX) {
+                return;
+            }
+        }
+        recentTlsFailures.put(key, new RecentTlsFailure(System.nanoTime() + TLS_FAILURE_MEMORY_NANOS,
+                failure.reason(), failure.getMessage()));
+    }
+
+    private void connectTls(TlsConnector client, InetSocketAddress remote, String name, CompletableFuture<SipFlow> result) {
         EventLoopGroup io = group;
         if (io == null) {
             failTls(result, remote, "other", false, "transport layer stopped", null);
@@ -404,60 +511,91 @@ public final class TransportLayer {
             failTls(result, remote, "other", false, "cannot connect to " + remote + ": " + e, e);
             return;
         }
+        // whichever way it fails (the deadline included), a connection being opened is closed
+        result.whenComplete((flow, error) -> {
+            if (error != null) {
+                connect.channel().close();
+            }
+        });
         connect.addListener(f -> {
-            if (!f.isSuccess()) {
-                Throwable cause = f.cause();
-                boolean timedOut = cause instanceof io.netty.channel.ConnectTimeoutException;
-                String reason = timedOut ? "connect_timeout"
-                        : cause instanceof java.net.ConnectException ? "connect_refused" : "connect_failed";
-                failTls(result, remote, reason, timedOut, "TLS connect to " + remote + " failed: " + cause, cause);
-                return;
-            }
-            Channel channel = connect.channel();
-            io.netty.handler.ssl.SslHandler handler = channel.pipeline().get(io.netty.handler.ssl.SslHandler.class);
-            if (handler == null) {
-                failTls(result, remote, "connection_limit", false, "connection to " + remote + " refused here", null);
-                return;
-            }
-            handler.handshakeFuture().addListener(done -> {
-                if (!done.isSuccess()) {
-                    String reason = handshakeFailure(done.cause());
-                    failTls(result, remote, reason, reason.equals("handshake_timeout"),
-                            "TLS handshake with " + remote + " (" + name + ") failed: " + done.cause(), done.cause());
-                    channel.close();
+            try {
+                if (!f.isSuccess()) {
+                    Throwable cause = f.cause();
+                    boolean timedOut = cause instanceof io.netty.channel.ConnectTimeoutException;
+                    String reason = timedOut ? "connect_timeout"
+                            : cause instanceof java.net.ConnectException ? "connect_refused" : "connect_failed";
+                    failTls(result, remote, reason, timedOut, "TLS connect to " + remote + " failed: " + cause, cause);
                     return;
                 }
-                java.security.cert.X509Certificate peer;
-                try {
-                    peer = (java.security.cert.X509Certificate) handler.engine().getSession().getPeerCertificates()[0];
-                } catch (javax.net.ssl.SSLPeerUnverifiedException | RuntimeException e) {
-                    channel.close();
-                    failTls(result, remote, "untrusted", false, remote + " presented no certificate", e);
-                    return;
-                }
-                if (!SipDomainIdentity.matches(peer, name)) {
-                    // RFC 5922 §7.2: a certificate that does not name the domain is refused
-                    // like an untrusted one; the connection is closed before any SIP goes out
-                    channel.close();
-                    failTls(result, remote, "name_mismatch", false, "the certificate of " + remote + " is for "
-                            + SipDomainIdentity.identities(peer) + ", not " + name + " (RFC 5922 §7.2)", null);
-                    return;
-                }
-                StreamFlow flow = channel.attr(FLOW).get();
-                if (flow == null || !channel.isActive()) {
+                Channel channel = connect.channel();
+                io.netty.handler.ssl.SslHandler handler = channel.pipeline().get(io.netty.handler.ssl.SslHandler.class);
+                if (handler == null) {
                     failTls(result, remote, "closed", false, "connection to " + remote + " closed", null);
                     return;
                 }
-                tlsFlowsByPeer.put(key, flow);
-                channel.closeFuture().addListener(closed -> tlsFlowsByPeer.remove(key, flow));
-                observer.tlsConnect("ok", remote);
-                result.complete(flow);
-            });
+                handler.handshakeFuture().addListener(done -> {
+                    try {
+                        checkServer(handler, channel, remote, name, result, done);
+                    } catch (RuntimeException e) {
+                        failTls(result, remote, "other", false, "TLS connection to " + remote + " failed: " + e, e);
+                    }
+                });
+            } catch (RuntimeException e) {
+                failTls(result, remote, "other", false, "TLS connection to " + remote + " failed: " + e, e);
+            }
         });
+    }
+
+    /**
+     * After the handshake: the certificate must name {@code name} (RFC 5922 §7.2). Only then is the
+     * connection registered as a flow, so no request can be sent on it and nothing it carries is
+     * handled before the check ({@link StreamHandler} drops what arrives on an unregistered one).
+     */
+    private void checkServer(io.netty.handler.ssl.SslHandler handler, Channel channel, InetSocketAddress remote,
+                             String name, CompletableFuture<SipFlow> result, io.netty.util.concurrent.Future<?> done) {
+        if (!done.isSuccess()) {
+            String reason = handshakeFailure(done.cause());
+            failTls(result, remote, reason, reason.equals("handshake_timeout"),
+                    "TLS handshake with " + remote + " (" + name + ") failed: " + done.cause(), done.cause());
+            channel.close();
+            return;
+        }
+        java.security.cert.X509Certificate peer;
+        try {
+            peer = (java.security.cert.X509Certificate) handler.engine().getSession().getPeerCertificates()[0];
+        } catch (javax.net.ssl.SSLPeerUnverifiedException | RuntimeException e) {
+            channel.close();
+            failTls(result, remote, "untrusted", false, remote + " presented no certificate", e);
+            return;
+        }
+        if (!SipDomainIdentity.matches(peer, name)) {
+            // RFC 5922 §7.2: a certificate that does not name the domain is refused
+            // like an untrusted one; the connection is closed before any SIP goes out
+            channel.close();
+            failTls(result, remote, "name_mismatch", false, "the certificate of " + remote + " is for "
+                    + SipDomainIdentity.identities(peer) + ", not " + name + " (RFC 5922 §7.2)", null);
+            return;
+        }
+        if (!channel.isActive() || result.isDone()) {
+            channel.close();
+            failTls(result, remote, "closed", false, "connection to " + remote + " closed", null);
+            return;
+        }
+        StreamFlow flow = registerStream(channel, Transport.TLS);
+        String key = name.toLowerCase(java.util.Locale.ROOT) + "|" + remote.getHostString() + ":" + remote.getPort();
+        tlsFlowsByPeer.put(key, flow);
+        channel.closeFuture().addListener(closed -> tlsFlowsByPeer.remove(key, flow));
+        observer.tlsConnect("ok", remote);
+        if (!result.complete(flow)) {
+            channel.close(); // the deadline passed meanwhile
+        }
     }
 
     private void failTls(CompletableFuture<SipFlow> result, InetSocketAddress remote, String reason, boolean timedOut,
                          String message, Throwable cause) {
+        if (result.isDone()) {
+            return; // counted once: the deadline and a late outcome may both arrive
+        }
         observer.tlsConnect(reason, remote);
         log.debug("{}", message);
         result.completeExceptionally(new TransportFailure(reason, timedOut, message, cause));
@@ -845,20 +983,33 @@ public final class TransportLayer {
                             observer.dropped("keepalive", transport, (InetSocketAddress) ctx.channel().remoteAddress());
                         }
                     }))
-                    .addLast(new StreamHandler(transport));
+                    .addLast(new StreamHandler(transport, client != null));
         }
     }
 
     private final class StreamHandler extends SimpleChannelInboundHandler<byte[]> {
         private final Transport transport;
+        /** A connection this node opened (outgoing TLS): registered as a flow only once its peer is checked. */
+        private final boolean outgoing;
         private boolean counted;
 
-        StreamHandler(Transport transport) {
+        StreamHandler(Transport transport, boolean outgoing) {
             this.transport = transport;
+            this.outgoing = outgoing;
         }
 
         @Override
         public void channelActive(ChannelHandlerContext ctx) throws Exception {
+            if (outgoing) {
+                // Counted among open connections, but never refused by the limits on what others
+                // open to us: those limits stop a peer from taking every socket, while these are
+                // connections this node chose to open, bounded by the pending-connect permits and
+                // reused per peer. The flow is registered by checkServer after the name check.
+                connections.incrementAndGet();
+                counted = true;
+                super.channelActive(ctx);
+                return;
+            }
             InetSocketAddress remote = (InetSocketAddress) ctx.channel().remoteAddress();
             AtomicInteger perAddress = connectionsPerAddress.computeIfAbsent(remote.getAddress(), a -> new AtomicInteger());
             int total = connections.incrementAndGet();
@@ -882,7 +1033,7 @@ public final class TransportLayer {
                 counted = false;
                 connections.decrementAndGet();
                 InetSocketAddress remote = (InetSocketAddress) ctx.channel().remoteAddress();
-                if (remote != null) {
+                if (remote != null && !outgoing) {
                     connectionsPerAddress.computeIfPresent(remote.getAddress(),
                             (a, n) -> n.decrementAndGet() <= 0 ? null : n);
                 }
@@ -894,7 +1045,7 @@ public final class TransportLayer {
         protected void channelRead0(ChannelHandlerContext ctx, byte[] frame) {
             StreamFlow flow = ctx.channel().attr(FLOW).get();
             if (flow == null) {
-                return;
+                return; // an outgoing TLS connection whose certificate is not checked yet
             }
             if (!admit(flow.remote(), transport)) {
                 return;

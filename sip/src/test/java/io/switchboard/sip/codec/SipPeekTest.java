@@ -37,6 +37,14 @@ class SipPeekTest {
     }
 
     @Test
+    void aParsedCallIdHasTheKeyOfItsMessage() {
+        // work done later for a call (TransportLayer.executor(callId)) must land on its messages' lane
+        assertThat(SipPeek.callIdHash("a84b4c76e66710@pc33.example.com"))
+                .isEqualTo(peek(request("Call-ID:   a84b4c76e66710@pc33.example.com  \r\n")))
+                .isEqualTo(peek(request("i: a84b4c76e66710@pc33.example.com\r\n")));
+    }
+
+    @Test
     void callIdsAreCaseSensitiveAndSpreadOverLanes() {
         // §20.8: Call-IDs are compared octet by octet
         assertThat(peek(request("Call-ID: ABC@host\r\n"))).isNotEqualTo(peek(request("Call-ID: abc@host\r\n")));

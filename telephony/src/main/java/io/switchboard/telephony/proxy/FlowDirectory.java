@@ -45,40 +45,69 @@ public final class FlowDirectory {
     }
 
     /**
-     * A new TLS connection to a registered device whose own connection is gone, when its Contact
-     * asks for TLS ({@code sips:}, RFC 5630, or {@code transport=tls}) and names where it listens:
-     * RFC 3261 §18.1.1 and §26.2 (a request to a SIPS or TLS URI is sent over TLS, connecting
-     * when no connection is open; the port defaults to 5061, §19.1.2). The server certificate
-     * must be for the Contact's host (RFC 5922 §7; an address literal against its IP names).
+     * A new TLS connection to a registered device whose own connection is gone, when it registered
+     * over TLS and its Contact asks for TLS ({@code sips:}, RFC 5630, or {@code transport=tls}):
+     * RFC 3261 §18.1.1 and §26.2 (a request to a SIPS or TLS URI is sent over TLS, connecting when
+     * no connection is open; the port defaults to 5061, §19.1.2).
+     * <p>
+     * Where to: the address the device registered <em>from</em> (its source address, which the
+     * handshake of its registration proved it holds) and the Contact's port. The Contact's host is
+     * only the name its certificate must carry (RFC 5922 §7; an address literal against its IP
+     * names) and is never looked up: a Contact is whatever the device wrote, and if the node
+     * dialled it, any registered account could make the node open TLS connections to any host and
+     * port (a relay into internal networks, or to a trunk to place calls as the node). So a Contact
+     * whose host is an address literal other than the source address is not connected to at all.
      * <p>
      * Not for a binding registered with {@code reg-id} (RFC 5626 outbound): such a device is
      * reached over its flow or not at all (§5.3: a proxy must not open a new connection to it),
-     * and not for WebSocket or plain contacts, which nobody can connect to again.
+     * nor for bindings registered over anything but TLS, nor for Contacts with another transport
+     * (WebSocket, TCP, UDP), which the node does not connect to again.
      */
     public Optional<java.util.concurrent.CompletionStage<SipFlow>> reconnectTls(Binding binding) {
+        if (!"TLS".equalsIgnoreCase(binding.transport())) {
+            return Optional.empty();
+        }
         io.switchboard.sip.message.SipUri uri;
         try {
             uri = io.switchboard.sip.message.SipUri.parse(binding.contact());
         } catch (IllegalArgumentException e) {
             return Optional.empty();
         }
-        if (uri.host() == null || !(uri.scheme().equals("sips") || "tls".equalsIgnoreCase(uri.param("transport")))) {
+        String transportParam = uri.param("transport");
+        if (uri.host() == null || !(uri.scheme().equals("sips") || "tls".equalsIgnoreCase(transportParam))) {
             return Optional.empty();
+        }
+        if (transportParam != null && !"tls".equalsIgnoreCase(transportParam)) {
+            return Optional.empty(); // sips: with transport=ws/wss/tcp/udp: not a TLS listener to connect to
         }
         if (hasRegId(binding.contactHeader())) {
             return Optional.empty();
         }
-        String host = uri.hostAddress();
-        int port = uri.port() > 0 ? uri.port() : 5061;
-        byte[] literal = io.netty.util.NetUtil.createByteArrayFromIpAddressString(host);
-        InetSocketAddress remote;
-        try {
-            remote = literal != null ? new InetSocketAddress(InetAddress.getByAddress(literal), port)
-                    : InetSocketAddress.createUnresolved(host, port);
-        } catch (java.net.UnknownHostException | IllegalArgumentException e) {
+        byte[] source = binding.remoteAddress() == null ? null
+                : io.netty.util.NetUtil.createByteArrayFromIpAddressString(stripBrackets(binding.remoteAddress()));
+        if (source == null) {
             return Optional.empty();
         }
-        return Optional.of(transport.tlsFlowTo(remote, host));
+        String host = stripBrackets(uri.hostAddress());
+        byte[] literal = io.netty.util.NetUtil.createByteArrayFromIpAddressString(host);
+        InetAddress sourceAddress;
+        try {
+            sourceAddress = InetAddress.getByAddress(source);
+            if (literal != null && !InetAddress.getByAddress(literal).equals(sourceAddress)) {
+                return Optional.empty(); // the Contact names another host than the one that registered
+            }
+        } catch (java.net.UnknownHostException e) {
+            return Optional.empty();
+        }
+        int port = uri.port() > 0 ? uri.port() : 5061;
+        if (port > 65535) {
+            return Optional.empty();
+        }
+        return Optional.of(transport.tlsFlowTo(new InetSocketAddress(sourceAddress, port), host));
+    }
+
+    private static String stripBrackets(String host) {
+        return host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
     }
 
     private static boolean hasRegId(String contactHeader) {

@@ -104,6 +104,9 @@ public final class ProxyCore {
     private final java.util.Set<ResponseContext> ringing = java.util.concurrent.ConcurrentHashMap.newKeySet();
     /** Moves with every {@link #withdraw}, so a fork that raced one checks its targets again. */
     private final java.util.concurrent.atomic.AtomicLong withdrawals = new java.util.concurrent.atomic.AtomicLong();
+    /** Calls with in-dialog requests waiting for a connection: the last one queued ({@link #inCallOrder}). */
+    private final java.util.concurrent.ConcurrentHashMap<String, CompletableFuture<Void>> waitingCalls =
+            new java.util.concurrent.ConcurrentHashMap<>();
 
     public ProxyCore(ProxySettings settings, LocationService location, AccountDirectory accounts, NumberDirectory numbers,
                      DigestAuthenticator authenticator, CallTracker calls, FlowDirectory flows, LocalEndpoints local,
@@ -292,6 +295,15 @@ public final class ProxyCore {
         return flow.transport() == Transport.TLS || flow.transport() == Transport.WSS;
     }
 
+    /** A registered Contact that is a SIPS URI (RFC 3261 §19.1); one that cannot be parsed is not. */
+    private static boolean isSipsContact(String contact) {
+        try {
+            return isSips(SipUri.parse(contact));
+        } catch (IllegalArgumentException e) {
+            return false;
+        }
+    }
+
     private static boolean hasSipsContact(SipRequest request) {
         try {
             for (NameAddress contact : request.contacts()) {
@@ -372,6 +384,12 @@ public final class ProxyCore {
                         throughNodes = new ArrayList<>();
                     }
                     throughNodes.add(throughNode(aor, binding, request.callId()));
+                    continue;
+                }
+                if (sips && !isSipsContact(binding.contact())) {
+                    // RFC 5630 (and RFC 3261 §26.2.2): a sips: request is never forwarded
+                    // to a sip: Contact; rewriting the Request-URI to sip: would be a downgrade
+                    insecureOnly++;
                     continue;
                 }
                 Optional<SipFlow> open = flows.toBinding(binding);
@@ -510,7 +528,7 @@ public final class ProxyCore {
             out.headers().addFirst(HeaderNames.ROUTE, route);
         }
         if (dialogCreating) {
-            addRecordRoute(out, callerFlow, branch.flow, request.from().tag(), isSips(request.requestUri()),
+            addRecordRoute(out, callerFlow, branch.flow, request.from().tag(), isSips(out.requestUri()),
                     isSips(out.requestUri()));
         }
         context.send(branch, out);
@@ -536,7 +554,7 @@ public final class ProxyCore {
                 log.warn("could not forward {} to {}: {}", request.method(), branch.target, e.toString());
                 context.onResponse(branch, null, 500, "Server Internal Error");
             }
-        }, transactions.transport().executor());
+        }, transactions.transport().executor(request.callId()));
     }
 
     /**
@@ -639,7 +657,7 @@ public final class ProxyCore {
             return;
         }
         if (isDialogCreating(request)) {
-            addRecordRoute(out, callerFlow, direct.flow, request.from().tag(), isSips(request.requestUri()),
+            addRecordRoute(out, callerFlow, direct.flow, request.from().tag(), isSips(out.requestUri()),
                     isSips(out.requestUri()));
         }
         context.send(direct, out);
@@ -696,7 +714,7 @@ public final class ProxyCore {
         Branch branch = context.addBranch(null, request.requestUri().toString(), flow.get());
         SipRequest out = forwardedCopy(request, null, flow.get(), loopHash);
         if (isDialogCreating(request)) {
-            addRecordRoute(out, tx.flow(), flow.get(), request.from().tag(), isSips(request.requestUri()),
+            addRecordRoute(out, tx.flow(), flow.get(), request.from().tag(), isSips(out.requestUri()),
                     isSips(out.requestUri()));
         }
         context.send(branch, out);
@@ -820,7 +838,7 @@ public final class ProxyCore {
             calls.find(request.callId()).ifPresent(call ->
                     calls.ended(call, fromTag != null && fromTag.equals(call.callerTag()) ? "caller" : "callee"));
         }
-        nextHop(request, own).whenComplete((flow, error) -> {
+        inCallOrder(request.callId(), nextHop(request, own), (flow, error) -> {
             if (flow == null) {
                 Throwable cause = error instanceof java.util.concurrent.CompletionException && error.getCause() != null
                         ? error.getCause() : error;
@@ -891,11 +909,46 @@ public final class ProxyCore {
             for (Binding binding : bindings) {
                 Optional<CompletionStage<SipFlow>> connecting = flows.reconnectTls(binding);
                 if (connecting.isPresent()) {
-                    return connecting.get().thenApplyAsync(opened -> opened, transactions.transport().executor());
+                    return connecting.get(); // continued on the call's lane, in order (inCallOrder)
                 }
             }
         }
         return CompletableFuture.completedFuture(null);
+    }
+
+    /**
+     * Runs {@code action} with the next hop of an in-dialog request once it is known. When the hop
+     * is a connection still being opened, or an earlier request of the same call still waits for
+     * one, the action is queued behind the call's earlier ones and run on the call's lane (the lane
+     * of its Call-ID), so an ACK, re-INVITE and BYE that all waited for one TLS connection leave in
+     * the order they arrived (a CompletableFuture runs its waiters in no defined order, and the
+     * lanes taken in turn would reorder them too).
+     */
+    private void inCallOrder(String callId, CompletionStage<SipFlow> hop, java.util.function.BiConsumer<SipFlow, Throwable> action) {
+        CompletableFuture<SipFlow> hopFuture = hop.toCompletableFuture();
+        if (hopFuture.isDone() && !waitingCalls.containsKey(callId)) {
+            hopFuture.whenComplete(action); // known now and nothing of the call waits: at once, in this lane
+            return;
+        }
+        java.util.concurrent.Executor lane = transactions.transport().executor(callId);
+        CompletableFuture<Void>[] mine = new CompletableFuture[1];
+        waitingCalls.compute(callId, (id, before) -> {
+            CompletableFuture<Void> previous = before == null ? CompletableFuture.completedFuture(null) : before;
+            // each step waits for the one before it to have run, so one waiter is ever released at a time
+            mine[0] = previous
+                    .thenCompose(ignored -> hopFuture.handle((flow, error) -> new Object[]{flow, error}))
+                    .thenAcceptAsync(result -> {
+                        try {
+                            action.accept((SipFlow) result[0], (Throwable) result[1]);
+                        } catch (RuntimeException e) {
+                            log.warn("could not forward an in-dialog request of {}: {}", callId, e.toString());
+                        }
+                    }, lane)
+                    .exceptionally(e -> null);
+            return mine[0];
+        });
+        CompletableFuture<Void> step = mine[0];
+        step.whenComplete((ignored, error) -> waitingCalls.remove(callId, step));
     }
 
     /**
@@ -963,7 +1016,7 @@ public final class ProxyCore {
                 return; // not ours to route; an ACK is never answered
             }
             String incomingBranch = ack.topVia().branch();
-            nextHop(ack, own).whenComplete((flow, error) -> {
+            inCallOrder(ack.callId(), nextHop(ack, own), (flow, error) -> {
                 if (flow == null) {
                     return;
                 }
@@ -1034,9 +1087,11 @@ public final class ProxyCore {
     /**
      * §16.6 step 4, RFC 5658 when the sides differ: one entry per side, the callee's side on top.
      * An entry is a SIPS URI when the Request-URI that side's requests carry is one and that side
-     * is secure (§16.6 step 4: a SIPS Request-URI gets a SIPS Record-Route; a request received over
-     * TLS and sent on without a SIPS Request-URI gets a plain one): the caller's side follows the
-     * caller's Request-URI, the callee's side the Request-URI forwarded to it.
+     * is secure (§16.6 step 4: the URI placed into the Record-Route is a SIPS URI when the Request-URI
+     * forwarded is one; a request received over TLS and sent on without a SIPS Request-URI gets a
+     * plain one). Both sides follow the forwarded Request-URI (a sips: request is only forwarded to
+     * sips: Contacts, RFC 5630, so it is sips whenever the caller's was), each only if its own flow
+     * is secure: a caller over plain TCP gets no SIPS entry it could not use.
      */
     private void addRecordRoute(SipRequest out, SipFlow callerFlow, SipFlow calleeFlow, String fromTag,
                                 boolean callerSips, boolean calleeSips) {

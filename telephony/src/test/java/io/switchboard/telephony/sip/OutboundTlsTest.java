@@ -21,6 +21,7 @@ import io.switchboard.sip.transport.Transport;
 import io.switchboard.sip.transport.TransportFailure;
 import io.switchboard.sip.transport.TransportLayer;
 import io.switchboard.sip.transport.TransportSettings;
+import io.switchboard.telephony.proxy.FlowDirectory;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -74,12 +75,17 @@ class OutboundTlsTest {
     }
 
     private TransportLayer transportTrusting(Optional<NodeCertificate> own) throws Exception {
+        return transportTrusting(own, TransportSettings.defaults().withIoThreads(1), TransportLayer.DEFAULT_MAX_PENDING_TLS_CONNECTS);
+    }
+
+    private TransportLayer transportTrusting(Optional<NodeCertificate> own, TransportSettings transportSettings,
+                                             int maxPending) throws Exception {
         Path trust = Files.writeString(dir.resolve("trust.pem"), TestCertificates.pem(CA.certificate()));
         TlsClientSettings settings = TlsClientSettings.from(ConfigSection.of("tls",
                 Map.of("trust", trust.toString(), "handshakeTimeout", "3s", "connectTimeout", "5s")));
         SipMetrics metrics = new SipMetrics(meters);
-        TransportLayer layer = new TransportLayer(TransportSettings.defaults().withIoThreads(1), metrics);
-        layer.setTlsClient(new SipTlsClientContexts(settings, own).connector());
+        TransportLayer layer = new TransportLayer(transportSettings, metrics);
+        layer.setTlsClient(new SipTlsClientContexts(settings, own).connector(), maxPending);
         layer.setInboundHandler((message, flow) -> {
             received.add(message);
             receivedOn.add(flow);
@@ -142,12 +148,18 @@ class OutboundTlsTest {
     @Test
     void aCertificateForAnotherNameIsRefusedBeforeAnySipIsSent() throws Exception {
         TlsPeer peer = peer(TestCertificates.server(CA, Instant.now().plus(Duration.ofDays(30)), "other.example.test"), null);
+        // the wrong peer speaks first, right after its handshake: none of it may be handled
+        peer.greeting = options("sip:node.example.test");
         TransportFailure failure = failure(peer.address(), "sip.example.test");
         assertThat(failure.reason()).isEqualTo("name_mismatch");
         assertThat(failure.getMessage()).contains("other.example.test").contains("RFC 5922");
         assertThat(failure.timedOut()).isFalse();
         await().atMost(Duration.ofSeconds(10)).until(() -> peer.closedConnections.get() == 1);
+        // the handshake did finish (so the node could have written): the refusal was the name check's
+        assertThat(peer.handshakes.get()).isEqualTo(1);
         assertThat(peer.text()).as("nothing was written to the wrong peer").isEmpty();
+        // what the wrong peer sends right after its handshake is not handled either (item: no flow before the check)
+        assertThat(received).isEmpty();
         assertThat(outcome("name_mismatch")).isEqualTo(1);
     }
 
@@ -220,21 +232,153 @@ class OutboundTlsTest {
         await().atMost(Duration.ofSeconds(10)).until(() -> trunk.text().contains("OPTIONS"));
         assertThat(trunk.clients.getFirst().getName()).isEqualTo("CN=node.example.test");
 
-        // without a certificate of its own the node cannot get in: the trunk refuses the handshake
+        // without a certificate of its own the node cannot get in: the trunk refuses the handshake.
+        // TLS 1.3: the client may finish before the server has checked it, so the stage may complete
+        // and the server then close at once; either way the trunk must never read a byte of SIP,
+        // which the node writes here as soon as it believes it has a connection
         TlsPeer strict = peer(TestCertificates.server(CA, Instant.now().plus(Duration.ofDays(30)), "trunk.example.test"), CA);
-        Throwable refused = null;
+        boolean refusedInHandshake;
         try {
             SipFlow anonymous = transport.tlsFlowTo(strict.address(), "trunk.example.test").toCompletableFuture()
                     .get(20, TimeUnit.SECONDS);
-            // TLS 1.3: the client may finish before the server checks it; then the server closes at once
+            refusedInHandshake = false;
+            anonymous.send(options("sip:trunk.example.test").getBytes(StandardCharsets.UTF_8));
             await().atMost(Duration.ofSeconds(10)).until(() -> !anonymous.isOpen());
         } catch (java.util.concurrent.ExecutionException e) {
-            refused = e.getCause();
+            refusedInHandshake = true;
+            assertThat(e.getCause()).isInstanceOf(TransportFailure.class);
+            assertThat(((TransportFailure) e.getCause()).reason()).isIn("refused_by_peer", "closed");
         }
-        if (refused != null) {
-            assertThat(((TransportFailure) refused).reason()).isIn("refused_by_peer", "closed");
+        await().atMost(Duration.ofSeconds(10)).until(() -> strict.closedConnections.get() == 1);
+        assertThat(strict.handshakes.get()).as("the trunk accepted no anonymous client").isZero();
+        assertThat(strict.clients).isEmpty();
+        assertThat(strict.text()).as("refused in the handshake: " + refusedInHandshake).isEmpty();
+    }
+
+    @Test
+    void aDeviceWhoseConnectionIsGoneIsConnectedToOnlyAtTheAddressItRegisteredFrom() throws Exception {
+        Instant later = Instant.now().plus(Duration.ofDays(30));
+        // the phone listens at the address it registered from; another host (127.0.0.2) with a
+        // certificate that would pass must never be dialled because a Contact names it
+        TlsPeer phone = peer(TestCertificates.server(CA, later, "phone.example.test", "127.0.0.1"), null);
+        TlsPeer elsewhere = peerOn(InetAddress.getByName("127.0.0.2"),
+                TestCertificates.server(CA, later, "127.0.0.2", "phone.example.test"));
+        FlowDirectory flows = new FlowDirectory(transport, id -> Optional.empty());
+        int phonePort = phone.address().getPort();
+        int otherPort = elsewhere.address().getPort();
+
+        // a Contact naming another address than the source: no connection at all (RFC 5922 check or not)
+        assertThat(flows.reconnectTls(binding("sips:alice@127.0.0.2:" + otherPort, "TLS"))).isEmpty();
+        // the same with transport=tls on a sip: URI
+        assertThat(flows.reconnectTls(binding("sip:alice@127.0.0.2:" + otherPort + ";transport=tls", "TLS"))).isEmpty();
+        // a name in the Contact is the certificate's name only: the connection goes to the source address
+        SipFlow flow = flows.reconnectTls(binding("sips:alice@phone.example.test:" + phonePort, "TLS")).orElseThrow()
+                .toCompletableFuture().get(20, TimeUnit.SECONDS);
+        assertThat(flow.remote().getAddress().getHostAddress()).isEqualTo("127.0.0.1");
+        assertThat(flow.remote().getPort()).isEqualTo(phonePort);
+        await().atMost(Duration.ofSeconds(10)).until(() -> phone.sniNames.contains("phone.example.test"));
+        // the source address itself as a literal
+        assertThat(flows.reconnectTls(binding("sips:alice@127.0.0.1:" + phonePort, "TLS")).orElseThrow()
+                .toCompletableFuture().get(20, TimeUnit.SECONDS).remote().getPort()).isEqualTo(phonePort);
+        // registered over something else than TLS, or a Contact for another transport: never
+        assertThat(flows.reconnectTls(binding("sips:alice@127.0.0.1:" + phonePort, "TCP"))).isEmpty();
+        assertThat(flows.reconnectTls(binding("sips:alice@127.0.0.1:" + phonePort, "UDP"))).isEmpty();
+        assertThat(flows.reconnectTls(binding("sips:alice@127.0.0.1:" + phonePort + ";transport=ws", "TLS"))).isEmpty();
+        assertThat(flows.reconnectTls(binding("sips:alice@127.0.0.1:" + phonePort + ";transport=tcp", "TLS"))).isEmpty();
+        assertThat(elsewhere.accepted).as("the other host saw no connection").isEmpty();
+    }
+
+    private static io.switchboard.telephony.registrar.Binding binding(String contact, String transport) {
+        long now = System.currentTimeMillis();
+        return new io.switchboard.telephony.registrar.Binding("sip:alice@example.test", contact, "<" + contact + ">",
+                "reg-1", 1, 1000, now + 60_000, now, transport, "127.0.0.1", 40_000, "127.0.0.1", 5061,
+                "gone-flow", "test", null, 0, "node-1", "sip:127.0.0.1:5060", now);
+    }
+
+    @Test
+    void aPeerThatFailedIsNotDialledAgainAtOnce() throws Exception {
+        int port;
+        try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            port = probe.getLocalPort();
         }
-        assertThat(strict.text()).isEmpty();
+        InetSocketAddress closed = new InetSocketAddress(InetAddress.getLoopbackAddress(), port);
+        assertThat(failure(closed, "sip.example.test").reason()).isEqualTo("connect_refused");
+        // within the next seconds requests fail at once (503 at the proxy, not a timeout) without a new connect
+        TransportFailure again = failure(closed, "sip.example.test");
+        assertThat(again.reason()).isEqualTo("recent_failure");
+        assertThat(again.timedOut()).isFalse();
+        assertThat(outcome("connect_refused")).isEqualTo(1);
+        assertThat(outcome("recent_failure")).isEqualTo(1);
+    }
+
+    @Test
+    void connectionsBeingOpenedAreCappedAndWaitersForOnePeerShareOne() throws Exception {
+        TransportLayer capped = transportTrusting(Optional.empty(), TransportSettings.defaults().withIoThreads(1), 1);
+        ServerSocket silent = new ServerSocket(0, 10, InetAddress.getLoopbackAddress());
+        closing.add(silent);
+        List<Socket> held = new CopyOnWriteArrayList<>();
+        closing.add(() -> {
+            for (Socket s : held) {
+                s.close();
+            }
+        });
+        Thread.ofVirtual().start(() -> {
+            try {
+                while (!silent.isClosed()) {
+                    held.add(silent.accept()); // never answers the handshake
+                }
+            } catch (IOException e) {
+                // closed
+            }
+        });
+        InetSocketAddress at = new InetSocketAddress(InetAddress.getLoopbackAddress(), silent.getLocalPort());
+        var first = capped.tlsFlowTo(at, "a.example.test").toCompletableFuture();
+        assertThat(capped.tlsFlowTo(at, "a.example.test").toCompletableFuture()).as("same peer: the same attempt").isSameAs(first);
+        Throwable busy = null;
+        try {
+            capped.tlsFlowTo(at, "b.example.test").toCompletableFuture().getNow(null);
+        } catch (CompletionException e) {
+            busy = e.getCause();
+        }
+        assertThat(busy).isInstanceOf(TransportFailure.class);
+        assertThat(((TransportFailure) busy).reason()).isEqualTo("busy");
+        assertThat(outcome("busy")).isEqualTo(1);
+        assertThat(first.isDone()).isFalse();
+        // the attempt ends (handshake timeout) and frees its place
+        Throwable timedOut = null;
+        try {
+            first.get(20, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.ExecutionException e) {
+            timedOut = e.getCause();
+        }
+        assertThat(((TransportFailure) timedOut).reason()).isEqualTo("handshake_timeout");
+        var next = capped.tlsFlowTo(at, "c.example.test").toCompletableFuture();
+        assertThat(next.isCompletedExceptionally()).as("a place is free again").isFalse();
+    }
+
+    @Test
+    void connectionsTheNodeOpensAreNotRefusedByTheLimitOnConnectionsFromOneAddress() throws Exception {
+        // at most one connection from any one address: a limit for what peers open to us
+        TransportLayer limited = transportTrusting(Optional.empty(),
+                TransportSettings.defaults().withIoThreads(1).withConnectionLimits(100, 1), 8);
+        Instant later = Instant.now().plus(Duration.ofDays(30));
+        TlsPeer one = peer(TestCertificates.server(CA, later, "one.example.test"), null);
+        TlsPeer two = peer(TestCertificates.server(CA, later, "two.example.test"), null);
+        SipFlow first = limited.tlsFlowTo(one.address(), "one.example.test").toCompletableFuture().get(20, TimeUnit.SECONDS);
+        SipFlow second = limited.tlsFlowTo(two.address(), "two.example.test").toCompletableFuture().get(20, TimeUnit.SECONDS);
+        assertThat(first.isOpen()).isTrue();
+        assertThat(second.isOpen()).isTrue();
+        assertThat(outcome("connection_limit")).isZero();
+    }
+
+    @Test
+    void aHandshakeTimeoutOutOfRangeIsAConfigError() {
+        for (String bad : List.of("0s", "10m")) {
+            assertThatThrownBy(() -> TlsClientSettings.from(ConfigSection.of("tls", Map.of("handshakeTimeout", bad))))
+                    .isInstanceOf(ConfigException.class).hasMessageContaining("handshakeTimeout");
+        }
+        assertThat(TlsClientSettings.from(ConfigSection.of("tls", Map.of("handshakeTimeout", "2s"))).handshakeTimeout())
+                .isEqualTo(Duration.ofSeconds(2));
     }
 
     @Test
@@ -313,7 +457,13 @@ class OutboundTlsTest {
     }
 
     private TlsPeer peer(Identity identity, Identity clientCa) throws IOException {
-        TlsPeer peer = new TlsPeer(identity.presentingContext(clientCa), clientCa != null);
+        TlsPeer peer = new TlsPeer(identity.presentingContext(clientCa), clientCa != null, InetAddress.getLoopbackAddress());
+        closing.add(peer);
+        return peer;
+    }
+
+    private TlsPeer peerOn(InetAddress address, Identity identity) throws IOException {
+        TlsPeer peer = new TlsPeer(identity.presentingContext(null), false, address);
         closing.add(peer);
         return peer;
     }
@@ -326,9 +476,12 @@ class OutboundTlsTest {
         final List<String> sniNames = new CopyOnWriteArrayList<>();
         final List<SSLSocket> accepted = new CopyOnWriteArrayList<>();
         final AtomicInteger closedConnections = new AtomicInteger();
+        final AtomicInteger handshakes = new AtomicInteger();
+        /** Written right after the handshake when set. */
+        volatile String greeting;
 
-        TlsPeer(SSLContext context, boolean needClientAuth) throws IOException {
-            server = (SSLServerSocket) context.getServerSocketFactory().createServerSocket(0, 10, InetAddress.getLoopbackAddress());
+        TlsPeer(SSLContext context, boolean needClientAuth, InetAddress address) throws IOException {
+            server = (SSLServerSocket) context.getServerSocketFactory().createServerSocket(0, 10, address);
             server.setNeedClientAuth(needClientAuth);
             Thread.ofVirtual().start(() -> {
                 while (!server.isClosed()) {
@@ -347,6 +500,11 @@ class OutboundTlsTest {
             try (socket) {
                 socket.setSoTimeout(30_000);
                 socket.startHandshake();
+                handshakes.incrementAndGet();
+                if (greeting != null) {
+                    socket.getOutputStream().write(greeting.getBytes(StandardCharsets.UTF_8));
+                    socket.getOutputStream().flush();
+                }
                 if (socket.getSession() instanceof javax.net.ssl.ExtendedSSLSession session) {
                     for (var name : session.getRequestedServerNames()) {
                         if (name instanceof javax.net.ssl.SNIHostName host) {
@@ -375,7 +533,7 @@ class OutboundTlsTest {
         }
 
         InetSocketAddress address() {
-            return new InetSocketAddress(InetAddress.getLoopbackAddress(), server.getLocalPort());
+            return new InetSocketAddress(server.getInetAddress(), server.getLocalPort());
         }
 
         String text() {
