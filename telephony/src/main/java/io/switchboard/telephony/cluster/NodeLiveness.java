@@ -16,4 +16,13 @@ public interface NodeLiveness {
     /** A request to the node could not be delivered (connection refused or timed out, transport error). */
     default void unreachable(String nodeId) {
     }
+
+    /**
+     * The id of the node of the cluster that listens for SIP at this port of this host (a Record-Route
+     * entry it wrote names it so), or null when none is known: what decides whether an in-dialog
+     * request whose route set names that node is sent to it or routed in its place.
+     */
+    default String nodeListeningAt(String host, int port) {
+        return null;
+    }
 }
