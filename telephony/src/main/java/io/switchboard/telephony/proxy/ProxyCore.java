@@ -901,11 +901,11 @@ public final class ProxyCore {
      * <li>the flow recorded in our signed Route entry towards the other end of the dialog (which also
      * reaches a next proxy on that side);</li>
      * <li>when the next Route entry is one another node of the cluster Record-Routed: that node, if
-     * membership says it is alive and a connection to it opens (the connection the dialog used may
-     * have closed); else this node takes its place: its entries are popped (with ours if they
-     * follow) and the request is routed as that node would have (RFC 3261 §16.4 treats a Route
-     * naming a host that is no more as this cluster's own, since the entry is signed with the
-     * cluster's key);</li>
+     * the cluster view lists a node listening at the entry's address, membership says it is alive
+     * and a connection to it opens (the connection the dialog used may have closed); else this node
+     * takes its place: its entries are popped (with ours if they follow) and the request is routed
+     * as that node would have (the entry is signed with the cluster's key, so §16.4 may treat it as
+     * this cluster's own);</li>
      * <li>with no Route left, when the recorded flow is gone (the connection broke, or the process
      * that held it restarted: flow ids are per process): the Request-URI, the device's Contact
      * (§12.2.1.1 remote target), in the location service, reached over the flow it registered
@@ -929,7 +929,13 @@ public final class ProxyCore {
             return byRemoteTarget(request);
         }
         String nodeId = liveness.nodeListeningAt(next.uri().host(), next.address().getPort());
-        if (nodeId != null && !liveness.isAlive(nodeId)) {
+        if (nodeId == null) {
+            // the signature covers the flow tokens, not the address: an entry naming an address
+            // where the cluster view lists no node is never followed (no relaying to an arbitrary
+            // host); the request is routed from what this node knows instead
+            return inPlaceOf(request, next, null, "not where any node of the cluster view listens");
+        }
+        if (!liveness.isAlive(nodeId)) {
             return inPlaceOf(request, next, nodeId, "dead or left by membership");
         }
         return transactions.transport().flowTo(next.transport(), next.address()).toCompletableFuture()
@@ -938,9 +944,7 @@ public final class ProxyCore {
                     if (flow != null) {
                         return CompletableFuture.completedFuture(new InDialogHop(flow, null));
                     }
-                    if (nodeId != null) {
-                        liveness.unreachable(nodeId);
-                    }
+                    liveness.unreachable(nodeId);
                     return inPlaceOf(request, next, nodeId, "unreachable");
                 }, transactions.transport().executor());
     }
