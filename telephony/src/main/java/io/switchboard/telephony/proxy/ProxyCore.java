@@ -62,7 +62,10 @@ import java.util.zip.CRC32;
  * shared route key; that node verifies it instead of asking the caller for credentials again, and
  * sends the request over the device's flow (RFC 5626 §5.3, as an edge proxy). Both nodes
  * Record-Route, and entries another node of the cluster signed are left for it, so the dialog's
- * later requests take the same two hops in either direction.
+ * later requests take the same two hops in either direction. When that node is dead, has left or
+ * cannot be reached, or a recorded flow ended (its connection broke, its process restarted), the
+ * node routes the request in its place, to the device's current flow ({@link #nextHop}): an
+ * established call outlives the node it was set up through.
  */
 public final class ProxyCore {
     static final Logger log = LoggerFactory.getLogger(ProxyCore.class);
@@ -653,28 +656,21 @@ public final class ProxyCore {
      * null when the request is not one.
      */
     private NodeHop popNodeHop(ServerTransaction tx, SipRequest request) {
-        String flowId = popHopFlow(request);
-        if (flowId == null) {
-            return null;
-        }
-        if (flowId == FORGED_HOP) {
+        NodeHop hop = popHop(request);
+        if (hop != null && hop.forged()) {
             authFailures.accept("forged_node_route");
             reject(tx, request, 403, "Forbidden - node-to-node request without a valid cluster signature");
-            return new NodeHop(null, true);
         }
-        return new NodeHop(flowId, false);
+        return hop;
     }
 
-    /** What {@link #popHopFlow} returns for a node-to-node Route that does not verify (compared by identity). */
-    private static final String FORGED_HOP = new String("forged");
-
     /**
-     * The flow id of the node-to-node hop on top of the request's Route, popped; null when the top
-     * Route is not one; {@link #FORGED_HOP} when its signature does not verify, it expired or more
-     * Routes follow it (a hop is always the last). An in-dialog request takes a hop too, when the
-     * device it is for registered again through another node ({@link #byRemoteTarget}).
+     * The node-to-node hop on top of the request's Route, popped; null when the top Route is not
+     * one; forged when its signature does not verify, it expired or more Routes follow it (a hop is
+     * always the last). An in-dialog request takes a hop too, when the device it is for registered
+     * again through another node ({@link #byRemoteTarget}).
      */
-    private String popHopFlow(SipRequest request) {
+    private NodeHop popHop(SipRequest request) {
         List<String> routes = request.headers().values(HeaderNames.ROUTE);
         if (routes.isEmpty()) {
             return null;
@@ -692,11 +688,11 @@ public final class ProxyCore {
         }
         if (!signer.verify(hopText(flow, request.callId(), expires), uri.param(HOP_SIGNATURE))
                 || expires < clock.millis() / 1000 || routes.size() > 1) {
-            return FORGED_HOP;
+            return new NodeHop(null, true);
         }
         request.headers().remove(HeaderNames.ROUTE);
         String flowId = FlowDirectory.fromToken(flow);
-        return flowId == null ? "" : flowId;
+        return new NodeHop(flowId == null ? "" : flowId, false);
     }
 
     /**
@@ -1096,10 +1092,10 @@ public final class ProxyCore {
             if (ack.to().tag() == null || ack.maxForwards() == 0) {
                 return;
             }
-            String hopFlow = popHopFlow(ack);
-            if (hopFlow != null) {
+            NodeHop nodeHop = popHop(ack);
+            if (nodeHop != null) {
                 // the ACK of a re-INVITE another node sent here for a device whose flow this node holds
-                Optional<SipFlow> flow = hopFlow == FORGED_HOP ? Optional.empty() : flows.open(hopFlow);
+                Optional<SipFlow> flow = nodeHop.forged() ? Optional.empty() : flows.open(nodeHop.flowId());
                 flow.ifPresent(f -> transactions.transport().send(forwardedCopy(ack, null, f, null,
                         Via.MAGIC_COOKIE + "a" + hash(ack.topVia().branch() + "|" + ack.callId())), f));
                 return;
