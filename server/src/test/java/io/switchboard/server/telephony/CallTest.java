@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 /**
@@ -371,6 +372,44 @@ class CallTest {
             }
             byte[] buffer = new byte[2048];
             assertThat(receivesNothing(victim, buffer)).isTrue();
+        }
+    }
+
+    /**
+     * A Route entry the node really signed (taken from a call's Record-Route) but with its address
+     * changed: the signature covers the flow tokens, not the address, so the entry is not followed
+     * to a host no node of the cluster listens on; the request is routed from what the node knows,
+     * which does not include the address named in the Request-URI either.
+     */
+    @Test
+    void aSignedRouteWithAnotherAddressIsNotFollowed() throws Exception {
+        SipPhone alice = udpPhone("alice");
+        SipPhone bob = udpPhone("bob");
+        SipPhone.Call call = alice.call(target("bob"));
+        call.invite(null);
+        SipPhone.Incoming atBob = bob.awaitInvite();
+        atBob.answer();
+        SipResponse ok = call.awaitFinal();
+        call.ack(ok);
+        bob.awaitRequest("ACK", Duration.ofSeconds(5));
+        String signed = ok.headers().values("Record-Route").get(0);
+        try (java.net.ServerSocket victimTcp = new java.net.ServerSocket(0, 5, java.net.InetAddress.getLoopbackAddress());
+             java.net.DatagramSocket victimUdp = new java.net.DatagramSocket(
+                     new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0))) {
+            victimTcp.setSoTimeout(1000);
+            victimUdp.setSoTimeout(500);
+            String moved = signed.replaceFirst("sip:[^;>]+", "sip:127.0.0.1:" + victimTcp.getLocalPort())
+                    .replace(">", ";transport=tcp>");
+            String target = "sip:x@127.0.0.1:" + victimUdp.getLocalPort();
+            String callId = call.callId;
+            alice.send("BYE " + target + " SIP/2.0\r\n" + alice.via() + "\r\nMax-Forwards: 70\r\n"
+                    + "From: <sip:alice@" + DOMAIN + ">;tag=a1\r\nTo: <" + target + ">;tag=b1\r\nCall-ID: " + callId
+                    + "\r\nCSeq: 99 BYE\r\nRoute: " + moved + "\r\nContent-Length: 0\r\n\r\n");
+            SipResponse refused = alice.awaitResponse(r -> r.callId().equals(callId) && r.cseq().number() == 99,
+                    Duration.ofSeconds(5));
+            assertThat(refused.status()).isEqualTo(480);
+            assertThat(receivesNothing(victimUdp, new byte[2048])).isTrue();
+            assertThatThrownBy(victimTcp::accept).isInstanceOf(java.net.SocketTimeoutException.class);
         }
     }
 

@@ -348,6 +348,135 @@ class SipClusterTest {
         }
     }
 
+    /**
+     * Issue 13 part 7: a call set up through A (caller alice, TCP) and B (callee bob, TCP) outlives
+     * A. A stops; alice reconnects and registers again, same Contact, through C. Her re-INVITE
+     * with the route set she learnt (A's entries, then B's) reaches C, which finds A gone, routes
+     * in its place to B, and bob answers; bob's BYE reaches B, which finds A gone and alice's
+     * Contact registered through C, and sends it there (a node-to-node hop in the dialog).
+     */
+    @Test
+    void anEstablishedCallOutlivesTheNodeItsCallerCameThrough() throws Exception {
+        String exchange = "sb_test_" + UUID.randomUUID().toString().substring(0, 12);
+        try (PostgresTestDatabase database = PostgresTestDatabase.create()) {
+            Map<String, String> env = clusterEnv(database, exchange);
+            TelephonyNode a = new TelephonyNode(dirA, Map.of(), env);
+            try (TelephonyNode b = new TelephonyNode(dirB, Map.of(), env);
+                 TelephonyNode c = new TelephonyNode(dirC, Map.of(), env)) {
+                Files.copy(dirA.resolve("admin.token"), dirB.resolve("admin.token"));
+                Files.copy(dirA.resolve("admin.token"), dirC.resolve("admin.token"));
+                awaitBus(a, b, c);
+                createAccounts(a, b, "alice", "bob");
+                awaitAccounts(c, "alice", "bob");
+                try (SipPhone alice = SipPhone.tcp("alice", DOMAIN, a.sipPort(Transport.TCP));
+                     SipPhone bob = SipPhone.tcp("bob", DOMAIN, b.sipPort(Transport.TCP));
+                     SipPhone aliceAgain = SipPhone.tcp("alice", DOMAIN, c.sipPort(Transport.TCP))) {
+                    assertThat(alice.register(600, "secret-alice").status()).isEqualTo(200);
+                    assertThat(bob.register(600, "secret-bob").status()).isEqualTo(200);
+                    await().atMost(SOON).until(() -> bindings(a, "bob").size() == 1);
+                    SipPhone.Call call = AccountChangesTest.authenticatedCall(alice, "sip:bob@" + DOMAIN);
+                    SipPhone.Incoming atBob = bob.awaitInvite();
+                    atBob.answer();
+                    SipResponse ok = call.awaitFinal();
+                    assertThat(ok.status()).isEqualTo(200);
+                    call.ack(ok);
+                    bob.awaitRequest("ACK", SOON);
+                    assertThat(call.routeSet).hasSize(2); // A's entry, B's entry
+
+                    a.close();
+                    aliceAgain.claimedContact = alice.contact();
+                    assertThat(aliceAgain.register(600, "secret-alice").status()).isEqualTo(200);
+                    await().atMost(Duration.ofSeconds(5)).until(() -> bindings(b, "alice").size() == 1
+                            && c.telephony.clusterNode().id().equals(bindings(b, "alice").get(0).node()));
+
+                    // caller → C (A is gone: in its place) → B → bob
+                    aliceAgain.send(call.inDialogText("INVITE", 10));
+                    SipRequest reInvite = bob.awaitRequest("INVITE", Duration.ofSeconds(10));
+                    atBob.respondTo(reInvite, 200);
+                    assertThat(aliceAgain.awaitResponse(r -> r.callId().equals(call.callId) && r.cseq().number() == 10
+                            && r.status() >= 200, Duration.ofSeconds(10)).status()).isEqualTo(200);
+                    aliceAgain.send(call.inDialogText("ACK", 10));
+                    bob.awaitRequest("ACK", Duration.ofSeconds(5));
+
+                    // callee → B (A is gone: alice's Contact is registered through C) → C → alice's new connection
+                    atBob.bye();
+                    SipRequest bye = aliceAgain.awaitRequest("BYE", Duration.ofSeconds(10));
+                    aliceAgain.respond(bye, 200, "OK");
+                    assertThat(bob.awaitResponse(r -> r.cseq().method().equals("BYE"), Duration.ofSeconds(10)).status())
+                            .isEqualTo(200);
+                }
+            } finally {
+                a.close();
+                deleteExchange(exchange);
+            }
+        }
+    }
+
+    /**
+     * A restarts in place (same ports, a new process: the flow ids in its Record-Route entries name
+     * connections that no longer exist). The callee, whose connection to A broke, registers again
+     * with the same Contact through B. The caller's re-INVITE goes B → A, which finds the callee's
+     * Contact registered through B and sends it back there (a node-to-node hop in the dialog); the
+     * callee's BYE, with the route set it learnt (A, then B), goes B → A → B (a spiral, not a loop)
+     * to the caller.
+     */
+    @Test
+    void inDialogRequestsReachADeviceThatRegisteredAgainAfterItsNodeRestarted() throws Exception {
+        String exchange = "sb_test_" + UUID.randomUUID().toString().substring(0, 12);
+        Map<String, String> fixedPorts = Map.of("sip", "udp:127.0.0.1:54210,tcp:127.0.0.1:54210");
+        try (PostgresTestDatabase database = PostgresTestDatabase.create()) {
+            Map<String, String> env = clusterEnv(database, exchange);
+            TelephonyNode[] a = {new TelephonyNode(dirA, fixedPorts, env)};
+            try (TelephonyNode b = new TelephonyNode(dirB, Map.of(), env)) {
+                Files.copy(dirA.resolve("admin.token"), dirB.resolve("admin.token"));
+                awaitBus(a[0], b);
+                createAccounts(a[0], b, "bob", "carol");
+                try (SipPhone bob = SipPhone.tcp("bob", DOMAIN, 54210);
+                     SipPhone carol = SipPhone.tcp("carol", DOMAIN, b.sipPort(Transport.TCP))) {
+                    assertThat(bob.register(600, "secret-bob").status()).isEqualTo(200);
+                    assertThat(carol.register(600, "secret-carol").status()).isEqualTo(200);
+                    await().atMost(SOON).until(() -> bindings(b, "bob").size() == 1);
+                    SipPhone.Call call = AccountChangesTest.authenticatedCall(carol, "sip:bob@" + DOMAIN);
+                    SipPhone.Incoming atBob = bob.awaitInvite();
+                    atBob.answer();
+                    SipResponse ok = call.awaitFinal();
+                    assertThat(ok.status()).isEqualTo(200);
+                    call.ack(ok);
+                    bob.awaitRequest("ACK", SOON);
+
+                    a[0].close();
+                    a[0] = new TelephonyNode(dirA, fixedPorts, env);
+                    awaitBus(a[0]);
+                    try (SipPhone bobAgain = SipPhone.tcp("bob", DOMAIN, b.sipPort(Transport.TCP))) {
+                        bobAgain.claimedContact = bob.contact();
+                        assertThat(bobAgain.register(600, "secret-bob").status()).isEqualTo(200);
+                        await().atMost(Duration.ofSeconds(5)).until(() -> bindings(a[0], "bob").size() == 1
+                                && b.telephony.clusterNode().id().equals(bindings(a[0], "bob").get(0).node()));
+
+                        // caller → B → A (restarted: its flow tokens are stale) → B → bob's new connection
+                        int reInvite = call.sendInDialog("INVITE");
+                        SipRequest again = bobAgain.awaitRequest("INVITE", Duration.ofSeconds(10));
+                        bobAgain.send(bobAgain.response(again, 200, "OK", null));
+                        assertThat(carol.awaitResponse(r -> r.callId().equals(call.callId) && r.cseq().number() == reInvite
+                                && r.status() >= 200, Duration.ofSeconds(10)).status()).isEqualTo(200);
+                        call.ackInDialog(reInvite);
+                        bobAgain.awaitRequest("ACK", Duration.ofSeconds(5));
+
+                        // callee (over its new connection, with the route set it learnt) → B → A → B → caller
+                        bobAgain.send(atBob.inDialogText(SipRequest.BYE, 200));
+                        SipRequest bye = carol.awaitRequest("BYE", Duration.ofSeconds(10));
+                        carol.respond(bye, 200, "OK");
+                        assertThat(bobAgain.awaitResponse(r -> r.cseq().method().equals("BYE"), Duration.ofSeconds(10))
+                                .status()).isEqualTo(200);
+                    }
+                }
+            } finally {
+                a[0].close();
+                deleteExchange(exchange);
+            }
+        }
+    }
+
     /** B (which has no TCP device) closed its connections to A for being idle; A keeps only bob's. */
     private static void awaitNodesDisconnected(TelephonyNode a, TelephonyNode b) {
         await().atMost(Duration.ofSeconds(10)).until(() -> b.metric("switchboard_sip_connections") == 0

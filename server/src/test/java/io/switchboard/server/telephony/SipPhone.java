@@ -431,6 +431,15 @@ final class SipPhone implements AutoCloseable {
             return awaitResponse(r -> r.callId().equals(callId) && r.cseq().method().equals("BYE"), Duration.ofSeconds(10));
         }
 
+        /**
+         * The text of an in-dialog request of this call (its route set, remote target and tags), for
+         * the same device to send over another connection: it reconnected and registered again, with
+         * the same Contact, through another node.
+         */
+        String inDialogText(String method, int number) {
+            return inDialog(method, number);
+        }
+
         private String inDialog(String method, int number) {
             return requestInDialog(method, remoteTarget, routeSet, "<" + aor() + ">;tag=" + tag, toHeader, callId, number);
         }
@@ -560,6 +569,11 @@ final class SipPhone implements AutoCloseable {
         /** The ACK for the 2xx of the callee's re-INVITE (§13.2.2.4). */
         void ackInDialog(int reInviteCseq) {
             send(inDialog(SipRequest.ACK, reInviteCseq));
+        }
+
+        /** The text of an in-dialog request from the callee, for the same device to send over a new connection. */
+        String inDialogText(String method, int number) {
+            return inDialog(method, number);
         }
 
         private String inDialog(String method, int number) {

@@ -16,4 +16,15 @@ public interface NodeLiveness {
     /** A request to the node could not be delivered (connection refused or timed out, transport error). */
     default void unreachable(String nodeId) {
     }
+
+    /**
+     * The id of the node of the cluster that listens for SIP at this port of this host (a Record-Route
+     * entry it wrote names it so), or null when none is known: what decides whether an in-dialog
+     * request whose route set names that node is sent to it or routed in its place. Only an address
+     * given here is ever connected to for such an entry (its signature does not cover the address),
+     * so the default, knowing none, has every node route in the place of the others.
+     */
+    default String nodeListeningAt(String host, int port) {
+        return null;
+    }
 }

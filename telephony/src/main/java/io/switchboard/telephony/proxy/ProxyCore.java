@@ -62,7 +62,10 @@ import java.util.zip.CRC32;
  * shared route key; that node verifies it instead of asking the caller for credentials again, and
  * sends the request over the device's flow (RFC 5626 §5.3, as an edge proxy). Both nodes
  * Record-Route, and entries another node of the cluster signed are left for it, so the dialog's
- * later requests take the same two hops in either direction.
+ * later requests take the same two hops in either direction. When that node is dead, has left or
+ * cannot be reached, or a recorded flow ended (its connection broke, its process restarted), the
+ * node routes the request in its place, to the device's current flow ({@link #nextHop}): an
+ * established call outlives the node it was set up through.
  */
 public final class ProxyCore {
     static final Logger log = LoggerFactory.getLogger(ProxyCore.class);
@@ -671,6 +674,21 @@ public final class ProxyCore {
      * null when the request is not one.
      */
     private NodeHop popNodeHop(ServerTransaction tx, SipRequest request) {
+        NodeHop hop = popHop(request);
+        if (hop != null && hop.forged()) {
+            authFailures.accept("forged_node_route");
+            reject(tx, request, 403, "Forbidden - node-to-node request without a valid cluster signature");
+        }
+        return hop;
+    }
+
+    /**
+     * The node-to-node hop on top of the request's Route, popped; null when the top Route is not
+     * one; forged when its signature does not verify, it expired or more Routes follow it (a hop is
+     * always the last). An in-dialog request takes a hop too, when the device it is for registered
+     * again through another node ({@link #byRemoteTarget}).
+     */
+    private NodeHop popHop(SipRequest request) {
         List<String> routes = request.headers().values(HeaderNames.ROUTE);
         if (routes.isEmpty()) {
             return null;
@@ -687,9 +705,7 @@ public final class ProxyCore {
             expires = -1;
         }
         if (!signer.verify(hopText(flow, request.callId(), expires), uri.param(HOP_SIGNATURE))
-                || expires < clock.millis() / 1000 || request.to().tag() != null || routes.size() > 1) {
-            authFailures.accept("forged_node_route");
-            reject(tx, request, 403, "Forbidden - node-to-node request without a valid cluster signature");
+                || expires < clock.millis() / 1000 || routes.size() > 1) {
             return new NodeHop(null, true);
         }
         request.headers().remove(HeaderNames.ROUTE);
@@ -713,7 +729,7 @@ public final class ProxyCore {
         boolean cancelledEarly = handOver(tx, context);
         Branch branch = context.addBranch(null, request.requestUri().toString(), flow.get());
         SipRequest out = forwardedCopy(request, null, flow.get(), loopHash);
-        if (isDialogCreating(request)) {
+        if (isDialogCreating(request) && request.to().tag() == null) {
             addRecordRoute(out, tx.flow(), flow.get(), request.from().tag(), isSips(out.requestUri()),
                     isSips(out.requestUri()));
         }
@@ -828,8 +844,9 @@ public final class ProxyCore {
     }
 
     private void forwardInDialog(ServerTransaction tx, SipRequest request, OwnRoute own, String loopHash) {
-        if (own == null || !own.signed()) {
-            // not routed through us at dialog creation: refuse rather than relay (as Kamailio's default "Not here")
+        if ((own == null || !own.signed()) && clusterEntry(request) == null) {
+            // not routed through us (or another node of the cluster) at dialog creation: refuse
+            // rather than relay (as Kamailio's default "Not here")
             reject(tx, request, 404, "Not Found - in-dialog request without this proxy's Route");
             return;
         }
@@ -838,7 +855,8 @@ public final class ProxyCore {
             calls.find(request.callId()).ifPresent(call ->
                     calls.ended(call, fromTag != null && fromTag.equals(call.callerTag()) ? "caller" : "callee"));
         }
-        inCallOrder(request.callId(), nextHop(request, own), (flow, error) -> {
+        inCallOrder(request.callId(), nextHop(request, own), (hop, error) -> {
+            SipFlow flow = hop == null ? null : hop.flow();
             if (flow == null) {
                 Throwable cause = error instanceof java.util.concurrent.CompletionException && error.getCause() != null
                         ? error.getCause() : error;
@@ -851,6 +869,9 @@ public final class ProxyCore {
                                 + failure.reason() + ")");
                     }
                     return;
+                }
+                if (error != null) {
+                    log.debug("no next hop for {} {}: {}", request.method(), request.requestUri(), error.toString());
                 }
                 reject(tx, request, 480, "Temporarily Unavailable - the other party is not reachable");
                 return;
@@ -865,7 +886,12 @@ public final class ProxyCore {
                 ResponseContext context = new ResponseContext(this, tx, request, null);
                 boolean cancelledEarly = handOver(tx, context);
                 Branch branch = context.addBranch(null, request.requestUri().toString(), flow);
-                context.send(branch, forwardedCopy(request, null, flow, loopHash));
+                SipRequest out = forwardedCopy(request, null, flow, loopHash);
+                if (hop.route() != null) {
+                    // RFC 3327 §5.3: through the node that holds the device's flow now
+                    out.headers().addFirst(HeaderNames.ROUTE, hop.route());
+                }
+                context.send(branch, out);
                 if (cancelledEarly) {
                     context.cancelByCaller();
                 }
@@ -877,43 +903,64 @@ public final class ProxyCore {
         });
     }
 
+    /** Where an in-dialog request goes: a flow, with a node-to-node Route to put on top when through another node. */
+    record InDialogHop(SipFlow flow, String route) {
+    }
+
+    private static final CompletionStage<InDialogHop> NO_HOP = CompletableFuture.completedFuture(null);
+
     /**
-     * The flow an in-dialog request takes (§16.6 step 7): towards the other end of the dialog over
-     * the flow recorded in our signed Route entry, which also reaches a next proxy on that side; if
-     * that connection has closed, over the connection the addressed device registered again with.
-     * Never to an address the request names but this node did not record: that would make the
-     * node an open relay.
+     * The next hop of an in-dialog request (§16.6 step 7), in this order:
+     * <ol>
+     * <li>the flow recorded in our signed Route entry towards the other end of the dialog (which also
+     * reaches a next proxy on that side);</li>
+     * <li>when the next Route entry is one another node of the cluster Record-Routed: that node, if
+     * the cluster view lists a node listening at the entry's address, membership says it is alive
+     * and a connection to it opens (the connection the dialog used may have closed); else this node
+     * takes its place: its entries are popped (with ours if they follow) and the request is routed
+     * as that node would have (the entry is signed with the cluster's key, so §16.4 may treat it as
+     * this cluster's own);</li>
+     * <li>with no Route left, when the recorded flow is gone (the connection broke, or the process
+     * that held it restarted: flow ids are per process): the Request-URI, the device's Contact
+     * (§12.2.1.1 remote target), in the location service, reached over the flow it registered
+     * again with, here or through the node that holds it ({@link #throughNode}); a TLS Contact is
+     * connected to again.</li>
+     * </ol>
+     * Never to an address the request names but no node of the cluster recorded or registered:
+     * that would make the node an open relay.
      */
-    private CompletionStage<SipFlow> nextHop(SipRequest request, OwnRoute own) {
-        String fromTag = request.from().tag();
-        boolean fromCaller = own.fromTag() != null && own.fromTag().equals(fromTag);
-        Optional<SipFlow> flow = flows.open(fromCaller ? own.calleeFlow() : own.callerFlow());
-        if (flow.isPresent()) {
-            return CompletableFuture.completedFuture(flow.get());
-        }
-        CompletionStage<SipFlow> peer = toNextNode(request);
-        if (peer != null) {
-            return peer;
-        }
-        SipUri target = request.requestUri();
-        if (target.isSip()) {
-            List<Binding> bindings = location.byContact(target.toString(), clock.millis());
-            for (Binding binding : bindings) {
-                Optional<SipFlow> registered = flows.toBinding(binding);
-                if (registered.isPresent()) {
-                    return CompletableFuture.completedFuture(registered.get());
-                }
-            }
-            // the device is registered but its connection is gone: a TLS Contact is connected to
-            // again (§18.1.1, §26.2); the request goes on once the connection is up and checked
-            for (Binding binding : bindings) {
-                Optional<CompletionStage<SipFlow>> connecting = flows.reconnectTls(binding);
-                if (connecting.isPresent()) {
-                    return connecting.get(); // continued on the call's lane, in order (inCallOrder)
-                }
+    private CompletionStage<InDialogHop> nextHop(SipRequest request, OwnRoute own) {
+        if (own != null && own.signed()) {
+            String fromTag = request.from().tag();
+            boolean fromCaller = own.fromTag() != null && own.fromTag().equals(fromTag);
+            Optional<SipFlow> flow = flows.open(fromCaller ? own.calleeFlow() : own.callerFlow());
+            if (flow.isPresent()) {
+                return CompletableFuture.completedFuture(new InDialogHop(flow.get(), null));
             }
         }
-        return CompletableFuture.completedFuture(null);
+        ClusterEntry next = clusterEntry(request);
+        if (next == null) {
+            return byRemoteTarget(request);
+        }
+        String nodeId = liveness.nodeListeningAt(next.uri().host(), next.address().getPort());
+        if (nodeId == null) {
+            // the signature covers the flow tokens, not the address: an entry naming an address
+            // where the cluster view lists no node is never followed (no relaying to an arbitrary
+            // host); the request is routed from what this node knows instead
+            return inPlaceOf(request, next, null, "not where any node of the cluster view listens");
+        }
+        if (!liveness.isAlive(nodeId)) {
+            return inPlaceOf(request, next, nodeId, "dead or left by membership");
+        }
+        return transactions.transport().flowTo(next.transport(), next.address()).toCompletableFuture()
+                .handle((flow, error) -> flow)
+                .thenComposeAsync(flow -> {
+                    if (flow != null) {
+                        return CompletableFuture.completedFuture(new InDialogHop(flow, null));
+                    }
+                    liveness.unreachable(nodeId);
+                    return inPlaceOf(request, next, nodeId, "unreachable");
+                }, transactions.transport().executor());
     }
 
     /**
@@ -924,8 +971,9 @@ public final class ProxyCore {
      * the order they arrived (a CompletableFuture runs its waiters in no defined order, and the
      * lanes taken in turn would reorder them too).
      */
-    private void inCallOrder(String callId, CompletionStage<SipFlow> hop, java.util.function.BiConsumer<SipFlow, Throwable> action) {
-        CompletableFuture<SipFlow> hopFuture = hop.toCompletableFuture();
+    @SuppressWarnings("unchecked")
+    private <T> void inCallOrder(String callId, CompletionStage<T> hop, java.util.function.BiConsumer<T, Throwable> action) {
+        CompletableFuture<T> hopFuture = hop.toCompletableFuture();
         if (hopFuture.isDone() && !waitingCalls.containsKey(callId)) {
             hopFuture.whenComplete(action); // known now and nothing of the call waits: at once, in this lane
             return;
@@ -939,7 +987,7 @@ public final class ProxyCore {
                     .thenCompose(ignored -> hopFuture.handle((flow, error) -> new Object[]{flow, error}))
                     .thenAcceptAsync(result -> {
                         try {
-                            action.accept((SipFlow) result[0], (Throwable) result[1]);
+                            action.accept((T) result[0], (Throwable) result[1]);
                         } catch (RuntimeException e) {
                             log.warn("could not forward an in-dialog request of {}: {}", callId, e.toString());
                         }
@@ -952,19 +1000,106 @@ public final class ProxyCore {
     }
 
     /**
-     * When the next Route entry is one another node of the cluster Record-Routed (signed with the
-     * shared key), a flow to that node: the connection the dialog used has closed (idle, or the
-     * other node connected afresh), and the entry is the node's own word for where it listens.
+     * The node of the cluster that Record-Routed {@code gone} is gone: its entries (every
+     * consecutive one it wrote: one, or two when the dialog's sides differ in transport, RFC 5658)
+     * are popped, then ours if they follow, and the request goes on from there.
      */
-    private CompletionStage<SipFlow> toNextNode(SipRequest request) {
-        String top = request.headers().get(HeaderNames.ROUTE);
-        if (top == null) {
-            return null;
+    private CompletionStage<InDialogHop> inPlaceOf(SipRequest request, ClusterEntry gone, String nodeId, String why) {
+        List<String> routes = request.headers().values(HeaderNames.ROUTE);
+        int popped = 0;
+        for (String value : routes) {
+            ClusterEntry entry = clusterEntry(value);
+            if (entry == null || !entry.mark().equals(gone.mark())) {
+                break;
+            }
+            popped++;
         }
+        request.headers().remove(HeaderNames.ROUTE);
+        for (String rest : routes.subList(Math.max(popped, 1), routes.size())) {
+            request.headers().add(HeaderNames.ROUTE, rest);
+        }
+        log.info("{} {} of dialog {}: node {} at {} is {}; routing in its place", request.method(),
+                request.requestUri(), request.callId(), nodeId == null ? "(not in the view)" : nodeId, gone.address(), why);
+        OwnRoute own = popOwnRoutes(request);
+        return nextHop(request, own);
+    }
+
+    /**
+     * §16.6 step 7 when no recorded flow or Route is left: the request's Request-URI is the remote
+     * target, a device's Contact; it is looked up among the registered contacts (whatever their AOR,
+     * RFC 5626 §4.2: a device that re-registered keeps its Contact and +sip.instance) and sent over
+     * the flow it registered over: here, through the node holding it, or (UDP) to the address it
+     * registered from.
+     */
+    private CompletionStage<InDialogHop> byRemoteTarget(SipRequest request) {
+        SipUri target = request.requestUri();
+        if (!target.isSip()) {
+            return NO_HOP;
+        }
+        ClusterNode self = node;
+        List<Binding> bindings = location.byContact(target.toString(), clock.millis());
+        List<Binding> elsewhere = new ArrayList<>();
+        for (Binding binding : bindings) {
+            if (self != null && !self.owns(binding.node(), binding.path())) {
+                elsewhere.add(binding);
+                continue;
+            }
+            Optional<SipFlow> registered = flows.toBinding(binding);
+            if (registered.isPresent()) {
+                return CompletableFuture.completedFuture(new InDialogHop(registered.get(), null));
+            }
+        }
+        // the device is registered but its connection is gone: a TLS Contact is connected to
+        // again (§18.1.1, §26.2); the request goes on once the connection is up and checked
+        for (Binding binding : bindings) {
+            if (elsewhere.contains(binding)) {
+                continue;
+            }
+            Optional<CompletionStage<SipFlow>> connecting = flows.reconnectTls(binding);
+            if (connecting.isPresent()) {
+                return connecting.get().thenApplyAsync(opened -> new InDialogHop(opened, null),
+                        transactions.transport().executor());
+            }
+        }
+        if (isSips(target)) {
+            return NO_HOP; // node-to-node SIP is plain TCP/UDP (RFC 5630)
+        }
+        return throughNodes(elsewhere, 0, request.callId());
+    }
+
+    /** The first of these bindings (held by other nodes) that {@link #throughNode} reaches. */
+    private CompletionStage<InDialogHop> throughNodes(List<Binding> bindings, int index, String callId) {
+        if (index >= bindings.size()) {
+            return NO_HOP;
+        }
+        Binding binding = bindings.get(index);
+        return throughNode(binding.aor(), binding, callId).thenComposeAsync(t -> t != null && t.flow() != null
+                        ? CompletableFuture.completedFuture(new InDialogHop(t.flow(), t.route()))
+                        : throughNodes(bindings, index + 1, callId),
+                transactions.transport().executor());
+    }
+
+    /** A Route entry another node of the cluster Record-Routed: signed with the shared key, naming a node not this one. */
+    record ClusterEntry(SipUri uri, String mark, Transport transport, InetSocketAddress address) {
+    }
+
+    /** The request's top Route as a {@link ClusterEntry}, or null when it is none. */
+    private ClusterEntry clusterEntry(SipRequest request) {
+        List<String> routes = request.headers().values(HeaderNames.ROUTE);
+        return routes.isEmpty() ? null : clusterEntry(routes.get(0));
+    }
+
+    /**
+     * A Route value as a {@link ClusterEntry}: only an entry whose signature verifies and whose
+     * host is an address literal (where the node listened) is one, so a forged or foreign Route
+     * never makes this node send anywhere.
+     */
+    private ClusterEntry clusterEntry(String value) {
         try {
-            SipUri uri = NameAddress.parse(top).uri();
+            SipUri uri = NameAddress.parse(value).uri();
             String mark = uri.param(ROUTE_MARK);
-            if (mark == null || !signer.verify(signedText(uri.param("ftag"), uri.param("cf"), uri.param("ef")), mark)) {
+            if (!uri.isSip() || uri.host() == null || mark == null || local.isThisNode(uri)
+                    || !signer.verify(signedText(uri.param("ftag"), uri.param("cf"), uri.param("ef")), mark)) {
                 return null;
             }
             String t = uri.param("transport");
@@ -976,7 +1111,7 @@ public final class ProxyCore {
             }
             InetSocketAddress address = new InetSocketAddress(java.net.InetAddress.getByAddress(literal),
                     uri.port() > 0 ? uri.port() : 5060);
-            return transactions.transport().flowTo(transport, address).exceptionally(e -> null);
+            return new ClusterEntry(uri, mark, transport, address);
         } catch (RuntimeException | java.net.UnknownHostException e) {
             return null;
         }
@@ -1011,18 +1146,30 @@ public final class ProxyCore {
             if (ack.to().tag() == null || ack.maxForwards() == 0) {
                 return;
             }
+            NodeHop nodeHop = popHop(ack);
+            if (nodeHop != null) {
+                // the ACK of a re-INVITE another node sent here for a device whose flow this node holds
+                Optional<SipFlow> flow = nodeHop.forged() ? Optional.empty() : flows.open(nodeHop.flowId());
+                flow.ifPresent(f -> transactions.transport().send(forwardedCopy(ack, null, f, null,
+                        Via.MAGIC_COOKIE + "a" + hash(ack.topVia().branch() + "|" + ack.callId())), f));
+                return;
+            }
             OwnRoute own = popOwnRoutes(ack);
-            if (own == null || !own.signed()) {
-                return; // not ours to route; an ACK is never answered
+            if ((own == null || !own.signed()) && clusterEntry(ack) == null) {
+                return; // not ours (nor the cluster's) to route; an ACK is never answered
             }
             String incomingBranch = ack.topVia().branch();
-            inCallOrder(ack.callId(), nextHop(ack, own), (flow, error) -> {
-                if (flow == null) {
+            inCallOrder(ack.callId(), nextHop(ack, own), (hop, error) -> {
+                if (hop == null || hop.flow() == null) {
                     return;
                 }
+                SipFlow flow = hop.flow();
                 // a branch derived from the incoming one, so a retransmitted ACK carries the same (§16.11)
                 String branch = Via.MAGIC_COOKIE + "a" + hash(incomingBranch + "|" + ack.callId());
                 SipRequest out = forwardedCopy(ack, null, flow, null, branch);
+                if (hop.route() != null) {
+                    out.headers().addFirst(HeaderNames.ROUTE, hop.route());
+                }
                 transactions.transport().send(out, flow);
             });
         } catch (RuntimeException e) {
@@ -1118,13 +1265,19 @@ public final class ProxyCore {
         return "sip:" + local.hostFor(flow) + ":" + local.portFor(flow) + transport;
     }
 
-    /** §16.6 step 8: a hash over what identifies the request at this hop, for loop detection. */
+    /**
+     * §16.6 step 8: a hash over what identifies the request at this hop, for loop detection. The
+     * Route set as received is part of it: an in-dialog request may pass this node twice on its
+     * way (RFC 3261 §16.3 step 4: a spiral, not a loop), e.g. to a node of the cluster that
+     * restarted and back, and each time its remaining route is shorter.
+     */
     private static String loopHash(SipRequest request) {
         NameAddress to = request.to();
         NameAddress from = request.from();
         String text = request.requestUri() + "|" + (from == null ? "" : from.tag()) + "|" + (to == null ? "" : to.tag())
                 + "|" + request.callId() + "|" + request.cseq().number() + "|"
-                + String.join(",", request.headerValues("Proxy-Require"));
+                + String.join(",", request.headerValues("Proxy-Require")) + "|"
+                + String.join(",", request.headers().values(HeaderNames.ROUTE));
         return hash(text);
     }
 
