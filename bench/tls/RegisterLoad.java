@@ -67,6 +67,8 @@ import javax.net.ssl.TrustManagerFactory;
 public final class RegisterLoad {
     private static final Pattern PARAM = Pattern.compile("(\\w+)=(?:\"([^\"]*)\"|([^,\\s]+))");
     private static final int MAX_IN_FLIGHT = 5000;
+    /** the port in every Contact: not the connection's, which changes with each connection */
+    private static final int CONTACT_PORT = 5061;
 
     private final String host;
     private final int port;
@@ -78,6 +80,7 @@ public final class RegisterLoad {
     private final AtomicLong ok = new AtomicLong();
     private final AtomicLong failed = new AtomicLong();
     private final AtomicLong handshakes = new AtomicLong();
+    private final AtomicLong reconnects = new AtomicLong();
     private final Map<String, AtomicLong> failures = new ConcurrentHashMap<>();
     private final AtomicLongArray latencyMicros;
     private final AtomicInteger recorded = new AtomicInteger();
@@ -151,7 +154,7 @@ public final class RegisterLoad {
             for (int c = 0; c < connections; c++) {
                 Connection connection;
                 try {
-                    connection = connect();
+                    connection = new Connection(connect());
                 } catch (IOException e) {
                     fail("connect: " + e.getMessage());
                     print(prefix, mode, rate, duration, total, 0, start, System.nanoTime());
@@ -162,8 +165,14 @@ public final class RegisterLoad {
                         Long at;
                         while ((at = due.poll(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) != null) {
                             if (!connection.usable) {
-                                fail("connection lost");
-                                continue;
+                                // the server closed it (or it broke): open another, as a client would
+                                try {
+                                    connection.replace(connect());
+                                    reconnects.incrementAndGet();
+                                } catch (IOException e) {
+                                    fail("connection lost, reconnect failed: " + e.getClass().getSimpleName());
+                                    continue;
+                                }
                             }
                             register(connection, at);
                         }
@@ -189,7 +198,7 @@ public final class RegisterLoad {
                 }
                 started.incrementAndGet();
                 threads.add(Thread.ofVirtual().start(() -> {
-                    try (Connection connection = connect()) {
+                    try (Connection connection = new Connection(connect())) {
                         register(connection, at);
                     } catch (IOException e) {
                         fail("connect: " + e.getClass().getSimpleName() + " " + e.getMessage());
@@ -223,8 +232,9 @@ public final class RegisterLoad {
         Arrays.sort(sorted);
         double seconds = Math.max(1e-3, (sent - start) / 1e9);
         System.out.printf(Locale.ROOT, prefix + "mode=%s rate=%d duration=%d total=%d started=%d ok=%d failed=%d offered_rate=%.1f"
-                        + " p50_ms=%s p99_ms=%s handshakes=%d%n", mode, rate, duration, total, started, ok.get(),
-                total - ok.get(), started / seconds, percentile(sorted, 0.50), percentile(sorted, 0.99), handshakes.get());
+                        + " p50_ms=%s p99_ms=%s handshakes=%d reconnects=%d%n", mode, rate, duration, total, started, ok.get(),
+                total - ok.get(), started / seconds, percentile(sorted, 0.50), percentile(sorted, 0.99), handshakes.get(),
+                reconnects.get());
         failures.forEach((reason, count) -> System.out.println(prefix + "failure " + count.get() + "x " + reason));
     }
 
@@ -244,27 +254,38 @@ public final class RegisterLoad {
         String uri = "sip:" + host + ":" + port;
         try {
             c.send(request(c, user, callId, 1, uri, null));
-            Response challenge = c.read();
+            Response challenge = c.read(callId, 1);
             if (challenge.status != 401) {
-                throw new IOException("first REGISTER answered " + challenge.status);
+                throw new Refused("first REGISTER answered " + challenge.status);
             }
             String authenticate = challenge.header("www-authenticate");
             if (authenticate == null) {
-                throw new IOException("401 without WWW-Authenticate");
+                throw new Refused("401 without WWW-Authenticate");
             }
             c.send(request(c, user, callId, 2, uri, authorization(authenticate, user, uri)));
-            Response registered = c.read();
+            Response registered = c.read(callId, 2);
             if (registered.status != 200) {
-                throw new IOException("authenticated REGISTER answered " + registered.status);
+                throw new Refused("authenticated REGISTER answered " + registered.status);
             }
             int slot = recorded.getAndIncrement();
             if (slot < latencyMicros.length()) {
                 latencyMicros.set(slot, (System.nanoTime() - scheduledAt) / 1000);
             }
             ok.incrementAndGet();
+        } catch (Refused e) {
+            // an error answer: counted, but the connection is fine (responses are matched by
+            // Call-ID and CSeq, so a stray one is skipped) and carries the next registration
+            fail(e.getMessage());
         } catch (IOException | RuntimeException e) {
-            c.usable = false;
+            c.usable = false; // closed, timed out or garbled: the next registration reconnects
             fail(e.getClass().getSimpleName() + ": " + e.getMessage());
+        }
+    }
+
+    /** A final response other than the one expected: the registration fails, the connection stays. */
+    private static final class Refused extends Exception {
+        Refused(String message) {
+            super(message, null, false, false);
         }
     }
 
@@ -279,7 +300,10 @@ public final class RegisterLoad {
                 .append("To: <sip:").append(user).append('@').append(host).append(">\r\n")
                 .append("Call-ID: ").append(callId).append("\r\n")
                 .append("CSeq: ").append(cseq).append(" REGISTER\r\n")
-                .append("Contact: <sip:").append(user).append('@').append(local).append(";transport=tls>\r\n")
+                // one Contact per user whatever the connection, as SIPp's fixed local port gives the UDP
+                // bench: a registration replaces the user's binding instead of adding one per
+                // connection (which piles up across probes until the registrar's contact limit)
+                .append("Contact: <sip:").append(user).append("@127.0.0.1:").append(CONTACT_PORT).append(";transport=tls>\r\n")
                 .append("Expires: 3600\r\nMax-Forwards: 70\r\nUser-Agent: switchboard-bench-tls\r\n");
         if (authorization != null) {
             m.append("Authorization: ").append(authorization).append("\r\n");
@@ -330,7 +354,7 @@ public final class RegisterLoad {
 
     // ---------------------------------------------------------------- TLS connections
 
-    private Connection connect() throws IOException {
+    private SSLSocket connect() throws IOException {
         Socket raw = new Socket();
         raw.setTcpNoDelay(true);
         raw.connect(new InetSocketAddress(host, port), readTimeoutMs);
@@ -346,7 +370,7 @@ public final class RegisterLoad {
         socket.setSoTimeout(readTimeoutMs);
         socket.startHandshake();
         handshakes.incrementAndGet();
-        return new Connection(socket);
+        return socket;
     }
 
     private static SSLContext context(Path caFile) throws Exception {
@@ -366,15 +390,26 @@ public final class RegisterLoad {
     }
 
     private final class Connection implements AutoCloseable {
-        final SSLSocket socket;
-        final OutputStream out;
-        final InputStream in;
+        SSLSocket socket;
+        OutputStream out;
+        InputStream in;
         volatile boolean usable = true;
 
         Connection(SSLSocket socket) throws IOException {
-            this.socket = socket;
-            this.out = socket.getOutputStream();
-            this.in = new BufferedInputStream(socket.getInputStream(), 8192);
+            use(socket);
+        }
+
+        private void use(SSLSocket s) throws IOException {
+            this.socket = s;
+            this.out = s.getOutputStream();
+            this.in = new BufferedInputStream(s.getInputStream(), 8192);
+            this.usable = true;
+        }
+
+        /** closes the broken socket, carries on over a new one */
+        void replace(SSLSocket s) throws IOException {
+            close();
+            use(s);
         }
 
         void send(String message) throws IOException {
@@ -382,8 +417,12 @@ public final class RegisterLoad {
             out.flush();
         }
 
-        /** The next final response (1xx skipped), framed by Content-Length (RFC 3261 §18.3). */
-        Response read() throws IOException {
+        /**
+         * The final response to the request with this Call-ID and CSeq (1xx and responses to other
+         * requests, e.g. a second answer to an earlier one, skipped), framed by Content-Length
+         * (RFC 3261 §18.3).
+         */
+        Response read(String callId, int cseq) throws IOException {
             while (true) {
                 ByteArrayOutputStream head = new ByteArrayOutputStream(512);
                 int state = 0;
@@ -406,7 +445,7 @@ public final class RegisterLoad {
                 String length = r.header("content-length");
                 long body = length == null ? 0 : Long.parseLong(length.strip());
                 in.skipNBytes(body);
-                if (r.status >= 200) {
+                if (r.status >= 200 && callId.equals(r.header("call-id")) && cseqNumber(r.header("cseq")) == cseq) {
                     return r;
                 }
             }
@@ -420,6 +459,17 @@ public final class RegisterLoad {
             } catch (IOException ignored) {
                 // closing anyway
             }
+        }
+    }
+
+    private static long cseqNumber(String cseq) {
+        if (cseq == null) {
+            return -1;
+        }
+        try {
+            return Long.parseLong(cseq.strip().split("\\s+")[0]);
+        } catch (NumberFormatException e) {
+            return -1;
         }
     }
 
