@@ -119,6 +119,7 @@ public final class Monitor implements NodeModule {
         leases.onChange(tracker::adopt, tracker::drop);
         scheduler.gate(leases::runsHere);
         folder.gate(() -> leases.job(HISTORY_JOB).isPresent());
+        folder.fence(h -> leases.job(HISTORY_JOB).map(lease -> leases.holds(h, lease)).orElse(false));
         metrics.bindHeld(leases::heldCount);
 
         context.addComponent(Component.of("monitor",

@@ -158,19 +158,23 @@ public final class MonitorLeases implements AutoCloseable {
             return;
         }
         List<Lease> got = cluster.leases().acquireAll(wanted);
-        List<String> gainedNow = new ArrayList<>();
+        Map<String, Lease> gainedNow = new java.util.LinkedHashMap<>();
         for (Lease lease : got) {
             if (lease.name().startsWith(MONITOR_PREFIX)) {
-                String name = lease.name().substring(MONITOR_PREFIX.length());
-                held.put(name, lease);
-                gainedNow.add(name);
+                gainedNow.put(lease.name().substring(MONITOR_PREFIX.length()), lease);
             } else {
                 heldJobs.put(lease.name().substring(JOB_PREFIX.length()), lease);
             }
         }
         if (!gainedNow.isEmpty()) {
+            // Adopted first, published after: until the tracker has loaded a monitor's stored state
+            // and open incident, lease(name) stays empty and a check finishing meanwhile is not
+            // counted, so it cannot start from an empty state that the adoption then overwrites. If
+            // adopting fails, nothing is published; the next refresh acquires (the same fence) and
+            // adopts again.
+            gained.accept(List.copyOf(gainedNow.keySet()));
+            held.putAll(gainedNow);
             log.info("monitor leases: took {} monitors (now holding {})", gainedNow.size(), held.size());
-            gained.accept(gainedNow);
         }
     }
 

@@ -36,6 +36,13 @@ import org.slf4j.LoggerFactory;
  * connection in between; hours, days, delivery attempts and resolved incidents are deleted in
  * batches the same way, so no statement outlasts PostgreSQL's socket timeout after a backlog. Work per run is bounded (a node back after days catches up over several
  * runs).
+ *
+ * <p><b>In a cluster</b> the job runs under a lease, checked before a run ({@link #gate}) and
+ * again inside every fold transaction ({@link #fence}), since a run can outlast the lease. The
+ * fold boundary only moves forward ({@code folded_until < :t}): a transaction that finds it
+ * already there (another node folded the hour meanwhile) is rolled back whole, so stale
+ * aggregates never overwrite newer ones. Deletes need no fence: they remove only what is past
+ * its retention, whoever runs them.
  */
 public final class HistoryFolder implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(HistoryFolder.class);
@@ -77,6 +84,23 @@ public final class HistoryFolder implements AutoCloseable {
     }
 
     private volatile java.util.function.BooleanSupplier gate = () -> true;
+    private volatile java.util.function.Predicate<Handle> fence = h -> true;
+
+    /** Why a fold was rolled back: the lease was lost, or another node moved the boundary on. */
+    static final class FoldSuperseded extends RuntimeException {
+        FoldSuperseded(String what) {
+            super(what, null, false, false);
+        }
+    }
+
+    /**
+     * Checked inside every fold transaction, with that transaction's handle (in a cluster: this
+     * node still holds the job's lease, see {@code Leases.holds}); false rolls the fold back and
+     * ends the run.
+     */
+    public void fence(java.util.function.Predicate<Handle> fence) {
+        this.fence = fence;
+    }
 
     /** Runs the periodic job only while {@code gate} says so (in a cluster: this node holds the job's lease). */
     public void gate(java.util.function.BooleanSupplier gate) {
@@ -97,6 +121,8 @@ public final class HistoryFolder implements AutoCloseable {
             if (run.hoursFolded() + run.daysFolded() > 0 || run.rawDeleted() > 0) {
                 log.debug("history: {}", run);
             }
+        } catch (FoldSuperseded e) {
+            log.info("history: folding stopped ({}); the node holding the job's lease goes on", e.getMessage());
         } catch (RuntimeException e) {
             log.warn("folding check history failed (retried next run): {}", e.toString());
         }
@@ -118,7 +144,7 @@ public final class HistoryFolder implements AutoCloseable {
                 .mapTo(Long.class).findOne().orElse(null)), HistoryFolder::floorDay, floorDay(limit));
         while (days < MAX_DAYS_PER_RUN && dayFolded + DAY <= hourFolded) {
             long start = dayFolded;
-            jdbi.useTransaction(h -> foldDay(h, start));
+            jdbi.useTransaction(h -> foldDay(h, start, fence));
             dayFolded += DAY;
             days++;
         }
@@ -143,9 +169,11 @@ public final class HistoryFolder implements AutoCloseable {
         }
         Long first = oldest.get();
         long start = first == null ? floor.applyAsLong(fallback) : floor.applyAsLong(first);
-        jdbi.useHandle(h -> h.createUpdate("INSERT INTO monitor_fold_progress (period, folded_until) VALUES (:p, :t)")
+        // DO NOTHING: a node that lost the job's lease may race to create the row; the stored one wins
+        jdbi.useHandle(h -> h.createUpdate("INSERT INTO monitor_fold_progress (period, folded_until) VALUES (:p, :t)"
+                        + " ON CONFLICT (period) DO NOTHING")
                 .bind("p", period).bind("t", start).execute());
-        return start;
+        return jdbi.withHandle(h -> foldedUntil(h, period)).orElse(start);
     }
 
     /** Reads the hour slice by slice (each its own short read), then writes its aggregates and the new boundary together. */
@@ -165,12 +193,13 @@ public final class HistoryFolder implements AutoCloseable {
                     }).list());
         }
         jdbi.useTransaction(h -> {
+            advance(h, "hour", start + HOUR, fence);
             upsert(h, "monitor_hourly", start, byMonitor);
-            setProgress(h, "hour", start + HOUR);
         });
     }
 
-    private static void foldDay(Handle h, long start) {
+    private static void foldDay(Handle h, long start, java.util.function.Predicate<Handle> fence) {
+        advance(h, "day", start + DAY, fence);
         Map<String, Aggregate> byMonitor = new HashMap<>();
         h.createQuery("SELECT * FROM monitor_hourly WHERE period_start >= :from AND period_start < :to")
                 .bind("from", start).bind("to", start + DAY)
@@ -179,7 +208,6 @@ public final class HistoryFolder implements AutoCloseable {
                     return 0;
                 }).list();
         upsert(h, "monitor_daily", start, byMonitor);
-        setProgress(h, "day", start + DAY);
     }
 
     private static void upsert(Handle h, String table, long start, Map<String, Aggregate> byMonitor) {
@@ -195,9 +223,20 @@ public final class HistoryFolder implements AutoCloseable {
         batch.execute();
     }
 
-    private static void setProgress(Handle h, String period, long until) {
-        h.createUpdate("UPDATE monitor_fold_progress SET folded_until = :t WHERE period = :p")
+    /**
+     * First in a fold's transaction: checks the fence, then moves the boundary forward only (on
+     * PostgreSQL the UPDATE locks the row, so two folders of one period serialise and the second
+     * finds it moved); either failing throws, rolling the fold back before anything is written.
+     */
+    private static void advance(Handle h, String period, long until, java.util.function.Predicate<Handle> fence) {
+        if (!fence.test(h)) {
+            throw new FoldSuperseded("this node no longer holds the history job's lease");
+        }
+        int moved = h.createUpdate("UPDATE monitor_fold_progress SET folded_until = :t WHERE period = :p AND folded_until < :t")
                 .bind("t", until).bind("p", period).execute();
+        if (moved == 0) {
+            throw new FoldSuperseded("the " + period + " boundary is already at or past " + until + ": folded elsewhere");
+        }
     }
 
     /**

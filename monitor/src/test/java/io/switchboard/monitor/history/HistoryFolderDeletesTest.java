@@ -94,6 +94,53 @@ class HistoryFolderDeletesTest {
         }
     }
 
+    /** Two days of hours waiting to be folded into days; hours themselves all folded. */
+    private HistoryFolder backlogOfTwoDays() {
+        long now = NOW.toEpochMilli();
+        store.jdbi().useHandle(h -> {
+            h.execute("INSERT INTO monitor_fold_progress (period, folded_until) VALUES ('hour', ?), ('day', ?)",
+                    HistoryFolder.floorHour(now), HistoryFolder.floorDay(now) - 2 * DAY);
+            for (int d = 1; d <= 2; d++) {
+                h.execute("INSERT INTO monitor_hourly VALUES ('web', ?, 1, 1, 0, 0, 5, '')", HistoryFolder.floorDay(now) - d * DAY + 3_600_000L);
+            }
+        });
+        return new HistoryFolder(store.jdbi(), Clock.fixed(NOW, ZoneOffset.UTC), Duration.ofDays(2),
+                Duration.ofDays(31), Duration.ofDays(365), BATCH);
+    }
+
+    private long dayBoundary() {
+        return store.jdbi().withHandle(h -> HistoryFolder.foldedUntil(h, "day").orElseThrow());
+    }
+
+    @Test
+    void aFoldIsWrittenOnlyUnderTheFenceAndOnlyForward() {
+        HistoryFolder folder = backlogOfTwoDays();
+        long before = dayBoundary();
+
+        // the job's lease lost mid-run: the fold's own transaction refuses, nothing written
+        folder.fence(h -> false);
+        org.assertj.core.api.Assertions.assertThatThrownBy(folder::runOnce)
+                .isInstanceOf(HistoryFolder.FoldSuperseded.class).hasMessageContaining("lease");
+        assertThat(count("monitor_daily")).isZero();
+        assertThat(dayBoundary()).isEqualTo(before);
+
+        // another node moved the boundary past this day just before this fold's transaction: rolled back whole
+        folder.fence(h -> {
+            h.execute("UPDATE monitor_fold_progress SET folded_until = ? WHERE period = 'day'", before + 5 * DAY);
+            return true;
+        });
+        org.assertj.core.api.Assertions.assertThatThrownBy(folder::runOnce)
+                .isInstanceOf(HistoryFolder.FoldSuperseded.class).hasMessageContaining("folded elsewhere");
+        assertThat(count("monitor_daily")).isZero();
+
+        // holding the lease: both days folded, the boundary moved on by them
+        folder.fence(h -> true);
+        HistoryFolder.Run run = folder.runOnce();
+        assertThat(run.daysFolded()).isEqualTo(2);
+        assertThat(count("monitor_daily")).isEqualTo(2);
+        assertThat(dayBoundary()).isEqualTo(before + 2 * DAY);
+    }
+
     private long count(String table) {
         return store.jdbi().withHandle(h -> h.createQuery("SELECT COUNT(*) FROM " + table).mapTo(Long.class).one());
     }

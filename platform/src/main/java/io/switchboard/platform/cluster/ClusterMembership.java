@@ -71,6 +71,11 @@ public final class ClusterMembership implements Cluster, Component {
     private volatile boolean heartbeatFailing;
     private volatile boolean paused;
     private volatile boolean stopped;
+    /**
+     * Held around re-registering and around leaving, so that a heartbeat in flight when stop()
+     * gives up waiting for it cannot register the node again after it left.
+     */
+    private final Object rejoin = new Object();
     private long beatsSincePrune;
     private AutoCloseable subscription;
 
@@ -145,8 +150,14 @@ public final class ClusterMembership implements Cluster, Component {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        // Under the rejoin lock: a beat() still in flight (its store call may outlast the wait
+        // above) re-registers only before this leave, never after it.
         try {
-            if (table.leave(nodeId, incarnation)) {
+            boolean left;
+            synchronized (rejoin) {
+                left = table.leave(nodeId, incarnation);
+            }
+            if (left) {
                 log.info("cluster: node {} left the cluster", nodeId);
             }
         } catch (RuntimeException e) {
@@ -178,11 +189,23 @@ public final class ClusterMembership implements Cluster, Component {
                 ClusterTable.Beat beat = table.heartbeat(nodeId, incarnation, loadAverage());
                 switch (beat) {
                     case RENEWED -> lastRenewedSent = sent;
-                    case MISSING, LEFT -> {
-                        log.warn("cluster: this node's row was {}; registering again",
-                                beat == ClusterTable.Beat.MISSING ? "gone" : "marked left");
-                        table.register(nodeId, incarnation, addresses(), version, loadAverage());
-                        lastRenewedSent = sent;
+                    case MISSING -> {
+                        synchronized (rejoin) {
+                            if (!stopped) {
+                                log.warn("cluster: this node's row was gone; registering again");
+                                table.register(nodeId, incarnation, addresses(), version, loadAverage());
+                                lastRenewedSent = sent;
+                            }
+                        }
+                    }
+                    // Only this process's own stop() marks its incarnation left: that is final. A
+                    // beat that was in flight during the stop must not bring the node back, or the
+                    // others would count a departed node alive until the expiry.
+                    case LEFT -> {
+                        if (!stopped) {
+                            log.warn("cluster: this node's row is marked left; it stays out of the cluster");
+                        }
+                        stopped = true;
                     }
                     case DISPLACED -> {
                         if (!displaced) {

@@ -27,7 +27,7 @@ public final class ClusterTable {
         MISSING,
         /** The row belongs to another incarnation: another process runs under this node id. */
         DISPLACED,
-        /** The row says this node left: register again (a stop that did not finish). */
+        /** The row says this incarnation left (only its own stop marks it so): final, never registered again. */
         LEFT
     }
 

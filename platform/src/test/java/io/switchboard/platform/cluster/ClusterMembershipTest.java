@@ -158,4 +158,28 @@ class ClusterMembershipTest {
         assertThat(second.inGoodStanding()).isTrue();
         assertThat(second.view().liveIds()).containsExactly("same");
     }
+
+    /**
+     * A heartbeat in flight while the node stops (its store call outlasting stop()'s wait) finds
+     * the row marked left by this incarnation: that is final, the node must not register again.
+     * The leave is made here behind the running node's back, as the stop's leave would land.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"sqlite", "postgresql"})
+    void aRowMarkedLeftByThisIncarnationIsNeverRegisteredAgain(String database) throws Exception {
+        open(database);
+        ClusterMembership a = member("node-a");
+        ClusterMembership b = member("node-b");
+        await().atMost(Duration.ofSeconds(10)).until(() -> a.inGoodStanding() && b.view().liveIds().contains("node-a"));
+        ClusterTable table = new ClusterTable(store.jdbi(), store.isSqlite());
+        assertThat(table.leave("node-a", a.incarnationId())).isTrue();
+
+        await().atMost(Duration.ofSeconds(10)).until(() -> !a.inGoodStanding());
+        // well past several heartbeats and an expiry: still left, never back
+        await().pollDelay(Duration.ofMillis(FAST.expiry().toMillis() * 2)).atMost(Duration.ofSeconds(10)).until(() -> true);
+        assertThat(table.read(null, FAST.expiry())).filteredOn(n -> n.id().equals("node-a"))
+                .extracting(NodeRecord::state).containsExactly(NodeState.LEFT);
+        assertThat(b.view().node("node-a").map(NodeRecord::state)).contains(NodeState.LEFT);
+        assertThat(a.inGoodStanding()).isFalse();
+    }
 }

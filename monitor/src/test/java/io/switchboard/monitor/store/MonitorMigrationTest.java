@@ -1,0 +1,101 @@
+package io.switchboard.monitor.store;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.switchboard.platform.config.StoreSettings;
+import io.switchboard.platform.store.PostgresTestDatabase;
+import io.switchboard.platform.store.Store;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.flywaydb.core.Flyway;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Upgrading a database at monitor V1 that holds several open incidents of one monitor: V2's
+ * unique index (one open incident per monitor) must not make the migration fail; all but the
+ * newest open incident are closed first.
+ */
+class MonitorMigrationTest {
+    @TempDir
+    Path dir;
+    private PostgresTestDatabase postgres;
+    private Store store;
+
+    @AfterEach
+    void close() throws Exception {
+        if (store != null) {
+            store.close();
+        }
+        if (postgres != null) {
+            postgres.close();
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"sqlite", "postgresql"})
+    void duplicateOpenIncidentsAreClosedBeforeTheOneOpenIndex(String database) throws Exception {
+        StoreSettings settings;
+        if (database.equals("sqlite")) {
+            settings = new StoreSettings("jdbc:sqlite:" + dir.resolve("switchboard.db"), null, null);
+        } else {
+            postgres = PostgresTestDatabase.create();
+            settings = postgres.settings();
+        }
+        // the schema as a node of the previous release left it: monitor at V1, as Store.migrate configures Flyway
+        Flyway.configure(Store.class.getClassLoader())
+                .dataSource(settings.url(), settings.user(), settings.password())
+                .locations("classpath:db/migration/monitor")
+                .table("flyway_monitor_history")
+                .baselineOnMigrate(true).baselineVersion("0")
+                .target("1")
+                .load().migrate();
+        store = Store.open(settings);
+        store.jdbi().useHandle(h -> {
+            // monitor "web": three open incidents (two with the same opened_at), one resolved; "db": one open
+            insert(h, 1, "web", "open", 1_000, null, 2);
+            insert(h, 2, "web", "open", 5_000, null, 1);
+            insert(h, 3, "web", "open", 5_000, null, 0);
+            insert(h, 4, "web", "resolved", 500, 900L, 3);
+            insert(h, 5, "db", "open", 2_000, null, 0);
+            h.execute("INSERT INTO monitor_incident_events (incident_id, at, seq, kind, detail) VALUES (1, 1000, 1, 'opened', 'x')");
+        });
+
+        assertThat(store.migrate("monitor")).isEqualTo("2");
+
+        List<Map<String, Object>> rows = store.jdbi().withHandle(h -> h.createQuery(
+                "SELECT id, status, resolved_at, event_seq FROM monitor_incidents ORDER BY id").mapToMap().list());
+        assertThat(rows).extracting(r -> ((Number) r.get("id")).longValue(), r -> r.get("status"),
+                        r -> r.get("resolved_at") == null ? null : ((Number) r.get("resolved_at")).longValue(),
+                        r -> ((Number) r.get("event_seq")).intValue())
+                .containsExactly(
+                        org.assertj.core.groups.Tuple.tuple(1L, "resolved", 5_000L, 3),
+                        org.assertj.core.groups.Tuple.tuple(2L, "resolved", 5_000L, 2),
+                        org.assertj.core.groups.Tuple.tuple(3L, "open", null, 0),
+                        org.assertj.core.groups.Tuple.tuple(4L, "resolved", 900L, 3),
+                        org.assertj.core.groups.Tuple.tuple(5L, "open", null, 0));
+        List<Map<String, Object>> events = store.jdbi().withHandle(h -> h.createQuery(
+                "SELECT incident_id, seq, kind, at FROM monitor_incident_events ORDER BY incident_id, seq").mapToMap().list());
+        assertThat(events).extracting(e -> ((Number) e.get("incident_id")).longValue(), e -> ((Number) e.get("seq")).intValue(),
+                        e -> e.get("kind"), e -> ((Number) e.get("at")).longValue())
+                .containsExactly(
+                        org.assertj.core.groups.Tuple.tuple(1L, 1, "opened", 1_000L),
+                        org.assertj.core.groups.Tuple.tuple(1L, 3, "closed", 5_000L),
+                        org.assertj.core.groups.Tuple.tuple(2L, 2, "closed", 5_000L));
+
+        // and the index now holds: a second open incident of "web" is refused by the store
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> store.jdbi().useHandle(h ->
+                insert(h, 6, "web", "open", 9_000, null, 0))).isInstanceOf(Exception.class);
+    }
+
+    private static void insert(org.jdbi.v3.core.Handle h, long id, String monitor, String status, long openedAt,
+                               Long resolvedAt, int eventSeq) {
+        h.createUpdate("INSERT INTO monitor_incidents (id, monitor, status, started_at, opened_at, resolved_at, failed_checks,"
+                        + " event_seq) VALUES (:id, :m, :s, :o, :o, :r, 3, :seq)")
+                .bind("id", id).bind("m", monitor).bind("s", status).bind("o", openedAt).bind("r", resolvedAt)
+                .bind("seq", eventSeq).execute();
+    }
+}
