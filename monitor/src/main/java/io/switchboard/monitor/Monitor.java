@@ -117,6 +117,8 @@ public final class Monitor implements NodeModule {
         incidents.fenceWith(leases::holds);
         tracker.useLeases(leases, context.nodeId(), results::states, results::state);
         leases.onChange(tracker::adopt, tracker::drop);
+        // monitors taken over from a node that died are checked soon, not at their old due times
+        leases.onTakenOver(scheduler::runSoon);
         scheduler.gate(leases::runsHere);
         folder.gate(() -> leases.job(HISTORY_JOB).isPresent());
         folder.fence(h -> leases.job(HISTORY_JOB).map(lease -> leases.holds(h, lease)).orElse(false));

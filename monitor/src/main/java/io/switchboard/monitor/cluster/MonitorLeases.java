@@ -53,6 +53,9 @@ public final class MonitorLeases implements AutoCloseable {
             Thread.ofPlatform().daemon().name("monitor-leases").factory());
     private volatile Consumer<Collection<String>> gained = names -> { };
     private volatile Consumer<Collection<String>> lost = names -> { };
+    private volatile Consumer<Collection<String>> taken = names -> { };
+    /** Whether a refresh in good standing has run: monitors gained after it are taken over, not started with. */
+    private boolean refreshedOnce;
     private AutoCloseable viewSubscription;
     /** At most one on-demand refresh per this long, so checks due while a handover is pending do not each ask the store. */
     private static final long ON_DEMAND_GAP_NANOS = TimeUnit.MILLISECONDS.toNanos(250);
@@ -67,6 +70,15 @@ public final class MonitorLeases implements AutoCloseable {
         this.cluster = cluster;
         this.monitors = monitors;
         this.jobs = Set.copyOf(jobs);
+    }
+
+    /**
+     * Whom to tell of monitors taken over after this node's first refresh (from a node that died,
+     * left or handed them over), once they are loaded and held: their checks may be overdue. Not
+     * for the first refresh, whose monitors keep the schedule's spread.
+     */
+    public void onTakenOver(Consumer<Collection<String>> taken) {
+        this.taken = taken;
     }
 
     /** Whom to tell of monitors gained (load their state) and lost (forget it); called on the lease thread. */
@@ -155,6 +167,7 @@ public final class MonitorLeases implements AutoCloseable {
             }
         }
         if (wanted.isEmpty()) {
+            refreshedOnce = true;
             return;
         }
         List<Lease> got = cluster.leases().acquireAll(wanted);
@@ -175,7 +188,11 @@ public final class MonitorLeases implements AutoCloseable {
             gained.accept(List.copyOf(gainedNow.keySet()));
             held.putAll(gainedNow);
             log.info("monitor leases: took {} monitors (now holding {})", gainedNow.size(), held.size());
+            if (refreshedOnce) {
+                taken.accept(List.copyOf(gainedNow.keySet()));
+            }
         }
+        refreshedOnce = true;
     }
 
     private void release(Lease lease) {

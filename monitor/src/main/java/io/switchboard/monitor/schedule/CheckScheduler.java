@@ -104,7 +104,7 @@ public final class CheckScheduler implements AutoCloseable {
     /**
      * Runs a due check only when {@code gate} allows it (in a cluster: this node holds the
      * monitor's lease). The gate is asked on the check's virtual thread and may block briefly. Every node keeps every monitor scheduled, so a node that takes a monitor
-     * over runs it at its next due time, within one interval, with no rescheduling.
+     * over runs it at its next due time, within one interval, or sooner with {@link #runSoon}.
      */
     public void gate(java.util.function.Predicate<String> gate) {
         this.gate = gate;
@@ -130,6 +130,32 @@ public final class CheckScheduler implements AutoCloseable {
             }
             entry.generation = generations.incrementAndGet();
             queue.add(new Slot(first, monitor.name(), entry.generation));
+            changed.signal();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Runs these monitors' checks soon (within a second or their interval, spread) and at their
+     * interval from then on: for a node that just took monitors over from one that died, whose
+     * next due times could otherwise be almost an interval away although the last check is
+     * already overdue. A new generation replaces the monitor's chain of due times, so it is not
+     * checked twice per interval afterwards. A monitor whose check is running is left as it is.
+     */
+    public void runSoon(java.util.Collection<String> names) {
+        lock.lock();
+        try {
+            long now = System.nanoTime();
+            for (String name : names) {
+                Entry entry = entries.get(name);
+                if (entry == null || entry.busy.get()) {
+                    continue;
+                }
+                long soon = Math.min(entry.monitor.interval().toNanos(), TimeUnit.SECONDS.toNanos(1));
+                entry.generation = generations.incrementAndGet();
+                queue.add(new Slot(now + ThreadLocalRandom.current().nextLong(Math.max(1, soon)), name, entry.generation));
+            }
             changed.signal();
         } finally {
             lock.unlock();

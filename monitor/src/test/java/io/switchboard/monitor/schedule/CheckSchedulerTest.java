@@ -113,6 +113,24 @@ class CheckSchedulerTest {
     }
 
     @Test
+    void aMonitorTakenOverRunsSoonAndThenOncePerInterval() {
+        try (CheckScheduler scheduler = new CheckScheduler(runner(Duration.ZERO), sink(), metrics, 10)) {
+            scheduler.start();
+            scheduler.schedule(tcp("hourly", "1h"));
+            scheduler.schedule(tcp("two-seconds", "2s"));
+            await().atMost(Duration.ofSeconds(10)).until(() -> lateness.containsKey("two-seconds"));
+            // an hourly monitor's first run may be up to an hour away: taken over, it runs within a second
+            scheduler.runSoon(java.util.List.of("hourly", "two-seconds", "unknown"));
+            await().atMost(Duration.ofSeconds(5)).until(() -> lateness.containsKey("hourly"));
+            int before = lateness.get("two-seconds").size();
+            // the old chain of due times is replaced, not doubled: about 3 runs in 6 s, not 6
+            await().pollDelay(Duration.ofSeconds(6)).atMost(Duration.ofSeconds(8)).until(() -> true);
+            assertThat(lateness.get("two-seconds").size() - before).isBetween(2, 4);
+            assertThat(lateness.get("hourly")).hasSize(1);
+        }
+    }
+
+    @Test
     void pausedAndResumedWithinAnIntervalItRunsOncePerIntervalAgain() {
         try (CheckScheduler scheduler = new CheckScheduler(runner(Duration.ZERO), sink(), metrics, 10)) {
             scheduler.start();
