@@ -19,14 +19,16 @@ source "$ROOT/bench/lib.sh"
 
 usage() {
     cat <<EOF
-usage: bench/failover.sh [--quick] [--only failover|cost] [--before S] [--after S] [--cost-seconds S]
+usage: bench/failover.sh [--quick] [--only failover|cost] [--before S] [--after S] [--cost-seconds S] [--cost-warmup S]
                          [--monitors N] [--phones N]
 
   --quick           smoke check: 5 s before and 10 s after the kill, 5 s cost steps, 20 monitors
   --only PART       failover (the kill) or cost (1 node against 3); both by default
   --before S        load before the kill (default 20)
   --after S         load after the kill (default 30)
-  --cost-seconds S  length of each measured cost step, after a warm-up of half as long (default 20)
+  --cost-seconds S  length of each measured cost step (default 20)
+  --cost-warmup S   load before each cost step is measured (default: half the step, at least 5 s);
+                    three JVMs on two cores are still compiling for a minute or more
   --monitors N      http monitors at 5 s (default 200)
   --phones N        SIP phones over TCP (default 12)
 
@@ -41,6 +43,7 @@ PARTS=failover,cost
 BEFORE=20
 AFTER=30
 COST=20
+WARMUP=
 MONITORS=200
 PHONES=12
 while [[ $# -gt 0 ]]; do
@@ -50,6 +53,7 @@ while [[ $# -gt 0 ]]; do
         --before) BEFORE=${2:?}; shift ;;
         --after) AFTER=${2:?}; shift ;;
         --cost-seconds) COST=${2:?}; shift ;;
+        --cost-warmup) WARMUP=${2:?}; shift ;;
         --monitors) MONITORS=${2:?}; shift ;;
         --phones) PHONES=${2:?}; shift ;;
         -h|--help) usage; exit 0 ;;
@@ -58,7 +62,8 @@ while [[ $# -gt 0 ]]; do
     shift
 done
 [[ $PARTS =~ ^(failover|cost|failover,cost)$ ]] || { echo "--only: failover or cost" >&2; exit 2; }
-for n in "$BEFORE" "$AFTER" "$COST" "$MONITORS" "$PHONES"; do
+[[ -n $WARMUP ]] || WARMUP=$(( COST / 2 > 5 ? COST / 2 : 5 ))
+for n in "$BEFORE" "$AFTER" "$COST" "$WARMUP" "$MONITORS" "$PHONES"; do
     [[ $n =~ ^[0-9]+$ && $n -ge 1 && $n -le 3600 ]] || { echo "durations and counts: 1..3600" >&2; exit 2; }
 done
 [[ $PHONES -ge 2 ]] || { echo "--phones: at least 2" >&2; exit 2; }
@@ -95,7 +100,7 @@ log "running FailoverBench (parts: $PARTS; Maven output in $OUT/failover-mvn.log
 # shellcheck disable=SC2016
 without_bench_env env SWITCHBOARD_BENCH=failover SWITCHBOARD_NODE_JAR="$NODE_JAR" \
     FAILOVER_PARTS="$PARTS" FAILOVER_BEFORE_SECONDS="$BEFORE" FAILOVER_AFTER_SECONDS="$AFTER" \
-    FAILOVER_COST_SECONDS="$COST" FAILOVER_MONITORS="$MONITORS" FAILOVER_PHONES="$PHONES" \
+    FAILOVER_COST_SECONDS="$COST" FAILOVER_COST_WARMUP_SECONDS="$WARMUP" FAILOVER_MONITORS="$MONITORS" FAILOVER_PHONES="$PHONES" \
     FAILOVER_PORT_BASE="${FAILOVER_PORT_BASE:-54100}" FAILOVER_NODE_JVM="${FAILOVER_NODE_JVM:--Xmx512m}" \
     FAILOVER_OUT="$OUT/failover.txt" CI=true \
     mvn -B -q -o -Dstyle.color=never -f "$ROOT/pom.xml" -pl server -am verify -Dtest=FailoverBench \

@@ -19,6 +19,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -56,7 +58,8 @@ public final class ChatLoad implements AutoCloseable {
     private final List<String> chats = new ArrayList<>();
     private final List<Person> senders = new ArrayList<>();
     private final List<Reader> readers = new ArrayList<>();
-    private final List<Acked> acked = new CopyOnWriteArrayList<>();
+    // appended to at the full sending rate: a copy-on-write list would copy itself at every message
+    private final Queue<Acked> acked = new ConcurrentLinkedQueue<>();
     private final AtomicLong sendFailures = new AtomicLong();
     private final List<Long> failureTimes = new CopyOnWriteArrayList<>();
     private final AtomicLong framesReceived = new AtomicLong();
@@ -181,6 +184,11 @@ public final class ChatLoad implements AutoCloseable {
     /** System.nanoTime() of every failed sending attempt (each retry counts). */
     List<Long> failureTimes() {
         return List.copyOf(failureTimes);
+    }
+
+    /** Messages acknowledged so far. */
+    long acknowledged() {
+        return acked.size();
     }
 
     /** Message frames received on all streams so far (deliveries). */
@@ -369,7 +377,7 @@ public final class ChatLoad implements AutoCloseable {
     private final class Reader implements WebSocket.Listener {
         private final Person person;
         /** chat id → frames received: {seq}, in arrival order, and their texts. */
-        private final Map<String, List<long[]>> frames = new ConcurrentHashMap<>();
+        private final Map<String, Queue<long[]>> frames = new ConcurrentHashMap<>();
         private final Map<String, Map<Long, String>> texts = new ConcurrentHashMap<>();
         private final Map<String, Long> lastSeq = new ConcurrentHashMap<>();
         private final StringBuilder partial = new StringBuilder();
@@ -426,7 +434,7 @@ public final class ChatLoad implements AutoCloseable {
         }
 
         List<long[]> received(String chat) {
-            return List.copyOf(frames.getOrDefault(chat, List.of()));
+            return List.copyOf(frames.getOrDefault(chat, new ConcurrentLinkedQueue<>()));
         }
 
         String textMismatch(String chat, Map<Long, String> expected) {
@@ -457,7 +465,7 @@ public final class ChatLoad implements AutoCloseable {
                         case "message" -> {
                             String chat = frame.path("chatId").asText();
                             long seq = frame.path("seq").asLong();
-                            frames.computeIfAbsent(chat, k -> new CopyOnWriteArrayList<>()).add(new long[] {seq});
+                            frames.computeIfAbsent(chat, k -> new ConcurrentLinkedQueue<>()).add(new long[] {seq});
                             texts.computeIfAbsent(chat, k -> new ConcurrentHashMap<>()).put(seq, frame.path("text").asText());
                             lastSeq.merge(chat, seq, Math::max);
                             framesReceived.incrementAndGet();

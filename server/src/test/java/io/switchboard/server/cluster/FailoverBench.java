@@ -32,6 +32,7 @@ import org.junit.jupiter.api.io.TempDir;
  *
  * <p>Settings (environment): {@code FAILOVER_PORT_BASE} (54100), {@code FAILOVER_BEFORE_SECONDS}
  * and {@code FAILOVER_AFTER_SECONDS} (20, 30), {@code FAILOVER_COST_SECONDS} (20),
+ * {@code FAILOVER_COST_WARMUP_SECONDS} (half the step, at least 5),
  * {@code FAILOVER_MONITORS} (200), {@code FAILOVER_PHONES} (12), {@code FAILOVER_PARTS}
  * ({@code failover,cost}), {@code FAILOVER_NODE_JVM} (node JVM options, space-separated).
  */
@@ -41,6 +42,7 @@ class FailoverBench {
     private final int before = intEnv("FAILOVER_BEFORE_SECONDS", 20);
     private final int after = intEnv("FAILOVER_AFTER_SECONDS", 30);
     private final int costSeconds = intEnv("FAILOVER_COST_SECONDS", 20);
+    private final int costWarmup = intEnv("FAILOVER_COST_WARMUP_SECONDS", Math.max(5, costSeconds / 2));
     private final int monitorCount = intEnv("FAILOVER_MONITORS", 200);
     private final int phoneCount = intEnv("FAILOVER_PHONES", 12);
     private final String parts = System.getenv().getOrDefault("FAILOVER_PARTS", "failover,cost");
@@ -154,16 +156,21 @@ class FailoverBench {
             cluster.start(Duration.ofSeconds(180));
             chat.setUp(8, 10);
             chat.startSending(Duration.ZERO, Integer.MAX_VALUE);
-            Thread.sleep(Duration.ofSeconds(Math.max(5, costSeconds / 2))); // warm-up
+            Thread.sleep(Duration.ofSeconds(costWarmup)); // warm-up
             long frames0 = chat.framesReceived();
+            long sent0 = chat.acknowledged();
+            NodeSample chatStart = NodeSample.of(cluster);
             long t0 = System.nanoTime();
             Thread.sleep(Duration.ofSeconds(costSeconds));
             double deliveries = (chat.framesReceived() - frames0) / ((System.nanoTime() - t0) / 1e9);
+            long sent = chat.acknowledged() - sent0;
+            NodeSample chatEnd = NodeSample.of(cluster);
             chat.stopSending();
+            say("cost  %d node(s), chat: %s", size, chatEnd.minus(chatStart).describe(sent, "message"));
 
             sip.register(Duration.ofSeconds(60));
             AtomicLong ok = new AtomicLong();
-            long warmEnd = System.nanoTime() + Duration.ofSeconds(Math.max(5, costSeconds / 2)).toNanos();
+            long warmEnd = System.nanoTime() + Duration.ofSeconds(costWarmup).toNanos();
             long end = warmEnd + Duration.ofSeconds(costSeconds).toNanos();
             List<Thread> loops = new ArrayList<>();
             for (ClusterPhone phone : sip.phones()) {
@@ -181,13 +188,73 @@ class FailoverBench {
                     }
                 }));
             }
+            Thread.sleep(Math.max(0, (warmEnd - System.nanoTime()) / 1_000_000));
+            NodeSample registerStart = NodeSample.of(cluster);
+            Thread.sleep(Math.max(0, (end - System.nanoTime()) / 1_000_000));
+            NodeSample registerEnd = NodeSample.of(cluster);
             for (Thread loop : loops) {
                 loop.join();
             }
             double registers = ok.get() / (double) costSeconds;
+            say("cost  %d node(s), REGISTER: %s", size, registerEnd.minus(registerStart).describe(ok.get(), "REGISTER"));
             say("cost  %d node(s): chat deliveries/s %.0f (%d readers), REGISTER/s %.0f (%d phones)", size, deliveries, 10,
                     registers, phoneCount);
             return new double[] {deliveries, registers};
+        }
+    }
+
+    /**
+     * What the nodes spent between two moments: CPU seconds of the node processes (from
+     * {@code /proc}, user + system), of which JIT compilation, and messages streams replayed from
+     * the store (a stream replays when it sees a gap, which is what cross-node ordering costs).
+     */
+    private record NodeSample(double cpuSeconds, double jitSeconds, double replayed, long nanos) {
+        static NodeSample of(ClusterUnderTest cluster) {
+            double cpu = 0;
+            double jit = 0;
+            double replayed = 0;
+            for (NodeProcess node : cluster.nodes()) {
+                cpu += processCpuSeconds(node.pid());
+                String metrics = node.scrape();
+                jit += metric(metrics, "jvm_compilation_time_ms_total") / 1000.0;
+                replayed += metric(metrics, "switchboard_chat_messages_replayed_total");
+            }
+            return new NodeSample(cpu, jit, replayed, System.nanoTime());
+        }
+
+        NodeSample minus(NodeSample start) {
+            return new NodeSample(cpuSeconds - start.cpuSeconds, jitSeconds - start.jitSeconds, replayed - start.replayed,
+                    nanos - start.nanos);
+        }
+
+        String describe(long operations, String what) {
+            double seconds = nanos / 1e9;
+            return String.format(Locale.ROOT,
+                    "nodes used %.2f cores (JIT %.2f), %.0f µs of node CPU per %s, %.0f messages replayed from the store",
+                    cpuSeconds / seconds, jitSeconds / seconds, operations == 0 ? Double.NaN : cpuSeconds * 1e6 / operations,
+                    what, replayed);
+        }
+
+        private static double processCpuSeconds(long pid) {
+            try {
+                String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+                // fields after the command name (which may hold spaces) start after the last ')'
+                String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+                // utime and stime are fields 14 and 15 of the whole line, in clock ticks (USER_HZ = 100)
+                return (Long.parseLong(fields[11]) + Long.parseLong(fields[12])) / 100.0;
+            } catch (Exception e) {
+                return Double.NaN;
+            }
+        }
+
+        private static double metric(String text, String name) {
+            double sum = 0;
+            for (String line : text.split("\n")) {
+                if (line.startsWith(name + " ") || line.startsWith(name + "{")) {
+                    sum += Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+                }
+            }
+            return sum;
         }
     }
 }
