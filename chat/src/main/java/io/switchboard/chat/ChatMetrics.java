@@ -14,8 +14,9 @@ import java.util.function.IntSupplier;
 /**
  * The chat meters at {@code /metrics}: connected streams ({@code switchboard_chat_streams}),
  * messages sent and delivered, the delivery latency histogram (commit to the frame written to the
- * person's connection), messages replayed to returning clients, and everything refused, by reason.
- * Reasons are a fixed set, registered at zero.
+ * person's connection), messages replayed to returning clients, gaps in a stream's live messages by
+ * how they closed, and everything refused, by reason. Reasons and outcomes are fixed sets,
+ * registered at zero.
  */
 public final class ChatMetrics {
     public static final List<String> REJECT_REASONS = List.of("bad_request", "not_member", "too_large",
@@ -31,6 +32,8 @@ public final class ChatMetrics {
     private final Counter replayed;
     private final Timer latency;
     private final Map<String, Counter> rejected = new ConcurrentHashMap<>();
+    private final Counter gapsReordered;
+    private final Counter gapsReplayed;
 
     private final MeterRegistry registry;
 
@@ -47,10 +50,19 @@ public final class ChatMetrics {
                 .description("From a message's commit to its frame written to a stream (live deliveries)")
                 .serviceLevelObjectives(LATENCY_BUCKETS)
                 .register(registry);
+        gapsReordered = gaps(registry, "reordered");
+        gapsReplayed = gaps(registry, "replayed");
         for (String reason : REJECT_REASONS) {
             rejected.put(reason, Counter.builder("switchboard.chat.rejected")
                     .description("Requests and frames refused, by reason").tag("reason", reason).register(registry));
         }
+    }
+
+    private static Counter gaps(MeterRegistry registry, String outcome) {
+        return Counter.builder("switchboard.chat.stream.gaps")
+                .description("Gaps in a stream's live messages of a chat (a later message came first), by outcome:"
+                        + " reordered (the missing one came within chat.streamReorderWait) or replayed (read from the store)")
+                .tag("outcome", outcome).register(registry);
     }
 
     /** Publishes the number of open streams as {@code switchboard_chat_streams}. */
@@ -74,6 +86,16 @@ public final class ChatMetrics {
     public void replayed() {
         delivered.increment();
         replayed.increment();
+    }
+
+    /** A gap in a stream's live messages closed when the missing message arrived, without reading the store. */
+    public void gapReordered() {
+        gapsReordered.increment();
+    }
+
+    /** A gap in a stream's live messages went to a replay from the store. */
+    public void gapReplayed() {
+        gapsReplayed.increment();
     }
 
     public void rejected(String reason) {

@@ -6,9 +6,10 @@ import java.util.List;
 
 /** The {@code chat:} block. */
 public record ChatSettings(int maxMessageLength, int maxMembers, int streamQueueLimit, Duration streamHeartbeat,
-                           Duration resumeWindow, int writerQueue, Duration streamCatchUp) {
+                           Duration resumeWindow, int writerQueue, Duration streamCatchUp,
+                           Duration streamReorderWait) {
     public static final List<String> KNOWN_KEYS = List.of("maxMessageLength", "maxMembers", "streamQueueLimit",
-            "streamHeartbeat", "resumeWindow", "writerQueue", "streamCatchUp");
+            "streamHeartbeat", "resumeWindow", "writerQueue", "streamCatchUp", "streamReorderWait");
 
     public static ChatSettings from(ConfigSection section) {
         section.allowOnly(KNOWN_KEYS);
@@ -25,6 +26,10 @@ public record ChatSettings(int maxMessageLength, int maxMembers, int streamQueue
                 || streamCatchUp.compareTo(Duration.ofHours(1)) > 0)) {
             throw section.problem("streamCatchUp", streamCatchUp + " is outside 1s..1h (0s turns it off)");
         }
+        Duration streamReorderWait = section.duration("streamReorderWait", Duration.ofMillis(100));
+        if (streamReorderWait.compareTo(Duration.ofSeconds(5)) > 0) {
+            throw section.problem("streamReorderWait", streamReorderWait + " is over 5s (0s turns it off)");
+        }
         return new ChatSettings(
                 section.integer("maxMessageLength", 4000, 1, 1_000_000),
                 section.integer("maxMembers", 1000, 2, 100_000),
@@ -32,7 +37,8 @@ public record ChatSettings(int maxMessageLength, int maxMembers, int streamQueue
                 heartbeat,
                 resumeWindow,
                 section.integer("writerQueue", 20_000, 100, 10_000_000),
-                streamCatchUp);
+                streamCatchUp,
+                streamReorderWait);
     }
 
     public static ChatSettings defaults() {

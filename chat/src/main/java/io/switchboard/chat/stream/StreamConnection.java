@@ -11,6 +11,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.eclipse.jetty.websocket.api.Callback;
 
@@ -25,6 +26,21 @@ import org.eclipse.jetty.websocket.api.Callback;
  * them), so the chat switches to <i>replaying</i>: a virtual thread reads the missing messages from
  * the store and sends them, while live messages for that chat only raise the mark the replay must
  * reach; once it has, the chat is live again. Deletions and receipts are sent as they come.
+ *
+ * <p><b>Reorder wait.</b> Most gaps are not losses. In a cluster, consecutive messages of a chat
+ * are often posted through different nodes; a node hands its own commits to its streams at once,
+ * while another node's arrive over the bus milliseconds later, so a stream routinely sees N+2
+ * before N+1. Replaying each such gap costs a store query per stream per gap (measured: one
+ * delivery in seven on three nodes). So a gap first waits up to {@code chat.streamReorderWait}:
+ * the messages that came ahead of it are held by sequence (at most {@code maxAhead} per chat); when
+ * the missing one comes, it is sent and then the held ones in order, up to the next gap, which
+ * waits afresh. If the wait runs out or the holding is full, the gap is replayed as before: the
+ * newest held sequence is folded into the mark and the held frames dropped, since the replay reads
+ * them from the store. A catch-up or a resume that replays a chat folds them the same way. One
+ * timer per chat at most, on the hub's timer thread; it acts only if its chat still has held
+ * messages past their deadline (a gap that closed, a newer gap with a later deadline, a chat left
+ * or a stream closed make it do nothing or wait for the remainder). A held message keeps its
+ * commit time, so the latency meter shows the wait.
  *
  * <p><b>Start.</b> The cursors start at each chat's newest message when the stream opens (taken
  * after the stream is registered, so no commit falls between). Live events are held back until the
@@ -51,11 +67,15 @@ final class StreamConnection {
     /** How long a replay waits for the client to take frames before it counts as a slow consumer. */
     private static final long ROOM_TIMEOUT_NANOS = 10_000_000_000L;
 
-    private final WsContext ctx;
+    /** Most messages held ahead of a gap per chat (fewer with a small queue limit, as they are sent at once). */
+    private static final int MAX_AHEAD = 64;
+
+    private final Socket socket;
     private final StreamHub hub;
     private final Clock clock;
     private final int queueLimit;
     private final int replayPage;
+    private final int maxAhead;
     private final AtomicInteger unwritten = new AtomicInteger();
     /** Signalled when frames are written, for a replay waiting for room. */
     private final Object room = new Object();
@@ -73,6 +93,12 @@ final class StreamConnection {
         long delivered;
         long mark;
         boolean replaying;
+        /** Messages that came ahead of the gap after {@code delivered}, by sequence; null when there is no gap. */
+        TreeMap<Long, Ahead> ahead;
+        /** When the gap after {@code delivered} stops being waited for ({@link StreamHub#nanoTime()}). */
+        long reorderDeadline;
+        /** A reorder timer is scheduled for this chat: never more than one. */
+        boolean reorderTimerPending;
 
         Cursor(long delivered) {
             this.delivered = delivered;
@@ -83,12 +109,41 @@ final class StreamConnection {
     private record Held(ChatEvent event, String frame) {
     }
 
+    private record Ahead(String frame, long committedAtMillis) {
+    }
+
+    /** Where a stream's frames go: its WebSocket session (tests give a recorder). */
+    interface Socket {
+        /** Sends asynchronously; {@code written} is completed when the frame is written or failed. */
+        void send(String frame, Callback written);
+
+        void close(int code, String reason);
+
+        static Socket of(WsContext ctx) {
+            return new Socket() {
+                @Override
+                public void send(String frame, Callback written) {
+                    ctx.session.sendText(frame, written);
+                }
+
+                @Override
+                public void close(int code, String reason) {
+                    ctx.closeSession(code, reason);
+                }
+            };
+        }
+    }
+
     /** Where a returning client left a chat: the last message it has and, optionally, the last change. */
     record ResumePoint(long seq, Long rev) {
     }
 
     StreamConnection(WsContext ctx, Principal principal, String accessToken, StreamHub hub, Clock clock, int queueLimit) {
-        this.ctx = ctx;
+        this(Socket.of(ctx), principal, accessToken, hub, clock, queueLimit);
+    }
+
+    StreamConnection(Socket socket, Principal principal, String accessToken, StreamHub hub, Clock clock, int queueLimit) {
+        this.socket = socket;
         this.principal = principal;
         this.accessToken = accessToken;
         this.hub = hub;
@@ -96,6 +151,8 @@ final class StreamConnection {
         this.queueLimit = queueLimit;
         // A page must fit in the room a replay waits for (half the limit), with room to spare for live frames.
         this.replayPage = Math.max(1, Math.min(MAX_REPLAY_PAGE, queueLimit / 4));
+        // Held messages go out at once when their gap closes: the same room as a replay page.
+        this.maxAhead = Math.max(1, Math.min(MAX_AHEAD, queueLimit / 4));
     }
 
     String personId() {
@@ -173,21 +230,107 @@ final class StreamConnection {
             cursor.mark = Math.max(cursor.mark, message.seq());
             return;
         }
-        if (message.seq() <= cursor.delivered) {
+        long seq = message.seq();
+        long committedAt = message.sentAt().toEpochMilli();
+        if (seq <= cursor.delivered) {
             return;
         }
-        if (message.seq() == cursor.delivered + 1) {
-            send(frame, Delivery.LIVE, message.sentAt().toEpochMilli());
-            cursor.delivered = message.seq();
+        if (seq == cursor.delivered + 1) {
+            send(frame, Delivery.LIVE, committedAt);
+            cursor.delivered = seq;
+            if (cursor.ahead != null) {
+                sendAhead(cursor);
+            }
             return;
         }
+        if (hub.reorderWaitNanos() > 0 && holdAhead(message.chatId(), cursor, seq, frame, committedAt)) {
+            return;
+        }
+        replayGap(message.chatId(), cursor, seq);
+    }
+
+    /**
+     * Holds a message that came ahead of a gap, starting the wait if this is the gap's first; false
+     * when it cannot be held (the holding is full, or the hub's timers have stopped) and the gap
+     * must be replayed. A message already held is dropped.
+     */
+    private boolean holdAhead(String chatId, Cursor cursor, long seq, String frame, long committedAt) {
+        if (cursor.ahead == null) {
+            if (!cursor.reorderTimerPending) {
+                if (!hub.scheduleReorderCheck(this, () -> reorderWaitOver(chatId, cursor), hub.reorderWaitNanos())) {
+                    return false;
+                }
+                cursor.reorderTimerPending = true;
+            }
+            // With a timer already pending (set for an earlier gap), it finds this later deadline and waits on.
+            cursor.ahead = new TreeMap<>();
+            cursor.reorderDeadline = hub.nanoTime() + hub.reorderWaitNanos();
+        }
+        if (cursor.ahead.containsKey(seq)) {
+            return true;
+        }
+        if (cursor.ahead.size() >= maxAhead) {
+            return false;
+        }
+        cursor.ahead.put(seq, new Ahead(frame, committedAt));
+        return true;
+    }
+
+    /** The gap closed: sends the held messages that now follow, in order, up to the next gap (which waits afresh). */
+    private void sendAhead(Cursor cursor) {
+        hub.metrics().gapReordered();
+        cursor.ahead.headMap(cursor.delivered, true).clear();
+        Map.Entry<Long, Ahead> next;
+        while ((next = cursor.ahead.firstEntry()) != null && next.getKey() == cursor.delivered + 1) {
+            cursor.ahead.pollFirstEntry();
+            send(next.getValue().frame(), Delivery.LIVE, next.getValue().committedAtMillis());
+            cursor.delivered = next.getKey();
+        }
+        if (cursor.ahead.isEmpty()) {
+            cursor.ahead = null;
+        } else {
+            cursor.reorderDeadline = hub.nanoTime() + hub.reorderWaitNanos();
+        }
+    }
+
+    /**
+     * The reorder timer of {@code cursor}: replays its gap if it is still open past its deadline.
+     * Does nothing for a gap that closed, a chat left (a new cursor), or a closed stream; waits the
+     * remainder for a gap that opened after the one it was set for.
+     */
+    private synchronized void reorderWaitOver(String chatId, Cursor cursor) {
+        cursor.reorderTimerPending = false;
+        if (closed || cursors.get(chatId) != cursor || cursor.ahead == null) {
+            return;
+        }
+        long left = cursor.reorderDeadline - hub.nanoTime();
+        if (left > 0 && hub.scheduleReorderCheck(this, () -> reorderWaitOver(chatId, cursor), left)) {
+            cursor.reorderTimerPending = true;
+            return;
+        }
+        replayGap(chatId, cursor, cursor.ahead.lastKey());
+    }
+
+    /** A gap that was not filled live: the chat replays from the store up to at least {@code seq}. */
+    private void replayGap(String chatId, Cursor cursor, long seq) {
+        hub.metrics().gapReplayed();
+        foldAhead(cursor);
         cursor.replaying = true;
-        cursor.mark = message.seq();
-        String chatId = message.chatId();
+        cursor.mark = Math.max(cursor.mark, seq);
         hub.replay(this, () -> {
             replayMessages(chatId);
             return null;
         });
+    }
+
+    /** Drops the messages held ahead of a gap, raising the mark to the newest: a replay reads them from the store. */
+    private static void foldAhead(Cursor cursor) {
+        if (cursor.ahead != null) {
+            if (!cursor.ahead.isEmpty()) {
+                cursor.mark = Math.max(cursor.mark, cursor.ahead.lastKey());
+            }
+            cursor.ahead = null;
+        }
     }
 
     /**
@@ -231,6 +374,10 @@ final class StreamConnection {
                 // as the members-changed event would have started it.
                 cursors.put(chat, new Cursor(seq));
             } else if (seq > cursor.delivered) {
+                if (cursor.ahead != null) {
+                    hub.metrics().gapReplayed(); // the gap it was waiting on goes to the store with the rest
+                    foldAhead(cursor);
+                }
                 cursor.mark = Math.max(cursor.mark, seq);
                 if (!cursor.replaying) {
                     cursor.replaying = true;
@@ -263,7 +410,8 @@ final class StreamConnection {
                 }
                 long from = Math.max(0, Math.min(point.seq(), cursor.delivered));
                 if (from < cursor.delivered || point.rev() != null) {
-                    cursor.mark = cursor.delivered;
+                    foldAhead(cursor);
+                    cursor.mark = Math.max(cursor.mark, cursor.delivered);
                     cursor.delivered = from;
                     cursor.replaying = true;
                     toReplay.put(chat, new ResumePoint(from, point.rev()));
@@ -413,7 +561,7 @@ final class StreamConnection {
             closeSlow();
             return;
         }
-        ctx.session.sendText(frame, Callback.from(() -> {
+        socket.send(frame, Callback.from(() -> {
             written();
             switch (kind) {
                 case LIVE -> hub.metrics().delivered(clock.millis() - committedAtMillis);
@@ -448,7 +596,7 @@ final class StreamConnection {
         held = null;
         hub.unregister(this);
         try {
-            ctx.closeSession(code, reason);
+            socket.close(code, reason);
         } catch (RuntimeException e) {
             // already closing
         }

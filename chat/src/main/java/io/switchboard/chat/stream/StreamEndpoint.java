@@ -67,7 +67,7 @@ public final class StreamEndpoint {
         this.settings = settings;
         this.metrics = metrics;
         this.clock = clock;
-        this.hub = new StreamHub(store, new StreamFrames(json), metrics);
+        this.hub = new StreamHub(store, new StreamFrames(json), metrics, settings.streamReorderWait());
         metrics.streams(hub::streams);
     }
 

@@ -3,6 +3,7 @@ package io.switchboard.chat.stream;
 import io.switchboard.chat.ChatMetrics;
 import io.switchboard.chat.events.ChatEvent;
 import io.switchboard.chat.store.ChatStore;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -12,11 +13,13 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -40,6 +43,12 @@ import org.slf4j.LoggerFactory;
  * a catch-up runs make it run once more afterwards, never twice at once. If the store cannot be
  * read (after a few tries), the streams cannot know what they missed and are closed with 1011, so
  * their clients resume.
+ *
+ * <p><b>Reorder wait.</b> A stream that sees a chat's messages out of order holds the later ones
+ * for up to {@code chat.streamReorderWait} before it replays from the store (see
+ * {@link StreamConnection}). The timers for that run on one daemon thread of the hub, never one
+ * per stream; a timer only looks at its stream under the stream's lock and decides from the
+ * stream's own deadline, so a late or stale timer does nothing.
  */
 public final class StreamHub {
     private static final Logger log = LoggerFactory.getLogger(StreamHub.class);
@@ -55,11 +64,24 @@ public final class StreamHub {
     private final AtomicBoolean catchingUp = new AtomicBoolean();
     private static final int CATCH_UP_TRIES = 5;
     private static final long CATCH_UP_RETRY_MS = 500;
+    private final long reorderWaitNanos;
+    private final ScheduledExecutorService reorderTimers;
+    private final LongSupplier nanoTime;
 
-    StreamHub(ChatStore store, StreamFrames frames, ChatMetrics metrics) {
+    StreamHub(ChatStore store, StreamFrames frames, ChatMetrics metrics, Duration reorderWait) {
+        this(store, frames, metrics, reorderWait, Executors.newSingleThreadScheduledExecutor(
+                Thread.ofPlatform().daemon().name("chat-stream-reorder").factory()), System::nanoTime);
+    }
+
+    /** With the reorder timers and their time source given (tests drive both by hand). */
+    StreamHub(ChatStore store, StreamFrames frames, ChatMetrics metrics, Duration reorderWait,
+              ScheduledExecutorService reorderTimers, LongSupplier nanoTime) {
         this.store = store;
         this.frames = frames;
         this.metrics = metrics;
+        this.reorderWaitNanos = reorderWait.toNanos();
+        this.reorderTimers = reorderTimers;
+        this.nanoTime = nanoTime;
         this.lanes = new ExecutorService[Math.max(1, Runtime.getRuntime().availableProcessors())];
         for (int i = 0; i < lanes.length; i++) {
             // Bounded: if the lanes fall behind, the committing thread waits (back-pressure on the
@@ -239,6 +261,36 @@ public final class StreamHub {
         }
     }
 
+    /** How long a stream holds messages that came ahead of a gap; 0: it replays at once. */
+    long reorderWaitNanos() {
+        return reorderWaitNanos;
+    }
+
+    /** The time the reorder deadlines are measured in ({@link System#nanoTime()} outside tests). */
+    long nanoTime() {
+        return nanoTime.getAsLong();
+    }
+
+    /**
+     * Runs {@code check} on the reorder timer thread after {@code delayNanos}; false if the hub is
+     * shutting down. A check that fails closes its stream, as a failed delivery does.
+     */
+    boolean scheduleReorderCheck(StreamConnection stream, Runnable check, long delayNanos) {
+        try {
+            reorderTimers.schedule(() -> {
+                try {
+                    check.run();
+                } catch (RuntimeException e) {
+                    log.warn("ending the reorder wait of a stream of {} failed: {}", stream.personId(), e.toString());
+                    stream.close(1011, "delivery failed; reconnect and resume");
+                }
+            }, delayNanos, TimeUnit.NANOSECONDS);
+            return true;
+        } catch (RejectedExecutionException e) {
+            return false;
+        }
+    }
+
     ChatStore store() {
         return store;
     }
@@ -252,6 +304,7 @@ public final class StreamHub {
     }
 
     void shutdown() {
+        reorderTimers.shutdownNow();
         replays.shutdownNow();
         for (ExecutorService lane : lanes) {
             lane.shutdownNow();
