@@ -19,7 +19,7 @@ source "$ROOT/bench/lib.sh"
 
 usage() {
     cat <<EOF
-usage: bench/failover.sh [--quick] [--only failover|cost] [--before S] [--after S] [--cost-seconds S] [--cost-warmup S]
+usage: bench/failover.sh [--quick] [--only failover|cost] [--before S] [--after S] [--cost-seconds S] [--cost-warmup S] [--cost-phones N] [--cost-chats N]
                          [--monitors N] [--phones N]
 
   --quick           smoke check: 5 s before and 10 s after the kill, 5 s cost steps, 20 monitors
@@ -29,6 +29,8 @@ usage: bench/failover.sh [--quick] [--only failover|cost] [--before S] [--after 
   --cost-seconds S  length of each measured cost step (default 20)
   --cost-warmup S   load before each cost step is measured (default: half the step, at least 5 s);
                     three JVMs on two cores are still compiling for a minute or more
+  --cost-phones N   phones re-registering without pause in the cost step (default 120)
+  --cost-chats N    chats with a sender each in the cost step (default 32)
   --monitors N      http monitors at 5 s (default 200)
   --phones N        SIP phones over TCP (default 12)
 
@@ -44,6 +46,8 @@ BEFORE=20
 AFTER=30
 COST=20
 WARMUP=
+COST_PHONES=120
+COST_CHATS=32
 MONITORS=200
 PHONES=12
 while [[ $# -gt 0 ]]; do
@@ -54,6 +58,8 @@ while [[ $# -gt 0 ]]; do
         --after) AFTER=${2:?}; shift ;;
         --cost-seconds) COST=${2:?}; shift ;;
         --cost-warmup) WARMUP=${2:?}; shift ;;
+        --cost-phones) COST_PHONES=${2:?}; shift ;;
+        --cost-chats) COST_CHATS=${2:?}; shift ;;
         --monitors) MONITORS=${2:?}; shift ;;
         --phones) PHONES=${2:?}; shift ;;
         -h|--help) usage; exit 0 ;;
@@ -63,7 +69,7 @@ while [[ $# -gt 0 ]]; do
 done
 [[ $PARTS =~ ^(failover|cost|failover,cost)$ ]] || { echo "--only: failover or cost" >&2; exit 2; }
 [[ -n $WARMUP ]] || WARMUP=$(( COST / 2 > 5 ? COST / 2 : 5 ))
-for n in "$BEFORE" "$AFTER" "$COST" "$WARMUP" "$MONITORS" "$PHONES"; do
+for n in "$BEFORE" "$AFTER" "$COST" "$WARMUP" "$MONITORS" "$PHONES" "$COST_PHONES" "$COST_CHATS"; do
     [[ $n =~ ^[0-9]+$ && $n -ge 1 && $n -le 3600 ]] || { echo "durations and counts: 1..3600" >&2; exit 2; }
 done
 [[ $PHONES -ge 2 ]] || { echo "--phones: at least 2" >&2; exit 2; }
@@ -100,7 +106,7 @@ log "running FailoverBench (parts: $PARTS; Maven output in $OUT/failover-mvn.log
 # shellcheck disable=SC2016
 without_bench_env env SWITCHBOARD_BENCH=failover SWITCHBOARD_NODE_JAR="$NODE_JAR" \
     FAILOVER_PARTS="$PARTS" FAILOVER_BEFORE_SECONDS="$BEFORE" FAILOVER_AFTER_SECONDS="$AFTER" \
-    FAILOVER_COST_SECONDS="$COST" FAILOVER_COST_WARMUP_SECONDS="$WARMUP" FAILOVER_MONITORS="$MONITORS" FAILOVER_PHONES="$PHONES" \
+    FAILOVER_COST_SECONDS="$COST" FAILOVER_COST_WARMUP_SECONDS="$WARMUP" FAILOVER_COST_PHONES="$COST_PHONES" FAILOVER_COST_CHATS="$COST_CHATS" FAILOVER_MONITORS="$MONITORS" FAILOVER_PHONES="$PHONES" \
     FAILOVER_PORT_BASE="${FAILOVER_PORT_BASE:-54100}" FAILOVER_NODE_JVM="${FAILOVER_NODE_JVM:--Xmx512m}" \
     FAILOVER_OUT="$OUT/failover.txt" CI=true \
     mvn -B -q -o -Dstyle.color=never -f "$ROOT/pom.xml" -pl server -am verify -Dtest=FailoverBench \
