@@ -115,6 +115,9 @@ public final class Monitor implements NodeModule {
                 () -> watcher == null ? java.util.Set.of() : watcher.view().monitors().keySet(), java.util.Set.of(HISTORY_JOB));
         writer.fenceWith(leases::holds);
         incidents.fenceWith(leases::holds);
+        io.switchboard.platform.cluster.Leases clusterLeases = context.cluster().leases();
+        incidents.claimAs(new IncidentStore.Claimant(context.nodeId(), clusterLeases.incarnation(), clusterLeases::aliveSql,
+                clusterLeases.expiryMillis()));
         tracker.useLeases(leases, context.nodeId(), results::states, results::state);
         leases.onChange(tracker::adopt, tracker::drop);
         // monitors taken over from a node that died are checked soon, not at their old due times
