@@ -47,6 +47,8 @@ public final class Monitor implements NodeModule {
     static final Duration CATALOG_POLL = Duration.ofMillis(250);
     /** The lease name of retention and history folding. */
     static final String HISTORY_JOB = "history";
+    /** How long a graceful handover waits for the results accepted under the leases it lets go to be written. */
+    static final Duration HANDOVER_FLUSH = Duration.ofSeconds(5);
 
     private final Clock clock;
     private final CheckRunner runner;
@@ -120,6 +122,16 @@ public final class Monitor implements NodeModule {
                 clusterLeases.expiryMillis()));
         tracker.useLeases(leases, context.nodeId(), results::states, results::state);
         leases.onChange(tracker::adopt, tracker::drop);
+        leases.onHandingOver(names -> {
+            try {
+                if (!writer.flush(HANDOVER_FLUSH)) {
+                    log.warn("results of {} monitors handed over were not all written within {} s; the rest are refused by the"
+                            + " fence and counted", names.size(), HANDOVER_FLUSH.toSeconds());
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
         // monitors taken over from a node that died are checked soon, not at their old due times
         leases.onTakenOver(scheduler::runSoon);
         scheduler.gate(leases::runsHere);

@@ -135,12 +135,17 @@ public final class ResultWriter implements AutoCloseable {
         return queue.size();
     }
 
-    /** Waits until everything queued before this call is written (tests, and reads that must see it). */
-    public void flush(Duration limit) throws InterruptedException {
+    /**
+     * Waits until everything queued before this call is written, at most {@code limit} (tests,
+     * reads that must see it, and a graceful handover of monitors, which writes what was accepted
+     * under their leases before letting go); whether it all was.
+     */
+    public boolean flush(Duration limit) throws InterruptedException {
         long deadline = System.nanoTime() + limit.toNanos();
         while (outstanding.get() > 0 && System.nanoTime() < deadline) {
             Thread.sleep(5);
         }
+        return outstanding.get() <= 0;
     }
 
     private void loop() {
@@ -341,10 +346,13 @@ public final class ResultWriter implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        int left = queue.size();
-        if (left > 0) {
-            log.warn("{} check results and states were not stored before the node stopped", left);
-            queue.clear();
+        List<Write> left = new ArrayList<>();
+        queue.drainTo(left);
+        if (!left.isEmpty()) {
+            long results = left.stream().filter(w -> w instanceof ResultRow).count();
+            log.warn("{} check results and {} other writes were not stored before the node stopped", results,
+                    left.size() - results);
+            metrics.resultsDropped((int) results);
         }
     }
 }

@@ -174,12 +174,12 @@ public final class IncidentStore {
                     .bind("r", resolvedAt.toEpochMilli()).bind("f", failedChecks).bind("le", StoredText.clean(lastError))
                     .bind("id", id).execute();
             append(h, id, event);
-            if (lease == null) {
-                return 0;
-            }
             h.createUpdate("UPDATE monitor_notification_claims SET sent_at = :t, outcome = 'cancelled' WHERE incident_id = :id"
                             + " AND event = 'down' AND sent_at IS NULL AND sending_at IS NULL")
                     .bind("t", resolvedAt.toEpochMilli()).bind("id", id).execute();
+            if (lease == null) {
+                return 0; // not clustered, or closed because its monitor was removed: no recovery message
+            }
             List<String> told = h.createQuery("SELECT channel FROM monitor_notification_claims WHERE incident_id = :id"
                             + " AND event = 'down' AND (outcome IS NULL OR outcome = 'sent') ORDER BY channel")
                     .bind("id", id).mapTo(String.class).list();
@@ -273,7 +273,7 @@ public final class IncidentStore {
             requireLease(h, lease, "taking a notification claim"); // first: see requireLease
             String table = key.table();
             return h.createUpdate("UPDATE " + table + " SET node_id = :n, incarnation = :inc, fence = :f, sending_at = :t"
-                            + " WHERE " + key.where() + " AND sent_at IS NULL AND fence <= :f AND (sending_at IS NULL OR NOT "
+                            + " WHERE " + key.where() + " AND sent_at IS NULL AND (sending_at IS NULL OR NOT "
                             + claimant.aliveSql(table + ".node_id", table + ".incarnation") + ")")
                     .bindMap(key.binds()).bind("n", claimant.nodeId()).bind("inc", claimant.incarnation())
                     .bind("f", lease.fence()).bind("t", at.toEpochMilli()).bind("expiry", claimant.expiryMillis())
