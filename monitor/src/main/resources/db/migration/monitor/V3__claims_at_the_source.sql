@@ -2,12 +2,11 @@
 --
 -- A claim row is now written in the transaction that creates the duty: the DOWN claims (one per
 -- channel of the monitor) in the one that opens the incident, the recovery claims in the one that
--- resolves it (only for channels whose DOWN went or was going out; a DOWN never taken is cancelled
--- there). So a node that dies between the two leaves a pending claim, never a lost message.
+-- resolves it (only for channels whose DOWN was tried; a DOWN never taken is cancelled there). So a node that dies between the two leaves a pending claim, never a lost message.
 --
 -- A claim is pending (sending_at and sent_at NULL), being sent (sending_at set by the node named in
 -- node_id/incarnation, in a transaction that checks that node's lease of the monitor, right before
--- the channel is called) or done (sent_at set, outcome sent, failed or cancelled). The lease holder
+-- the channel is called) or done (sent_at set, outcome sent, failed, cancelled or suppressed). The lease holder
 -- sends pending claims of its monitors, at takeover and periodically; a claim being sent by a node
 -- that is no longer alive is pending again (the one case that may send twice: the node died after
 -- the channel took the message and before sent_at was written). A message queued on a node that

@@ -160,8 +160,8 @@ public final class IncidentStore {
     /**
      * Resolves an incident and, under a lease, turns its DOWN claims into recovery claims in the
      * same transaction: a DOWN never taken (held back by a maintenance window, or queued) is
-     * cancelled, and each channel whose DOWN went out or is going out gets a pending recovery
-     * claim, so a node that dies right after the commit leaves the recovery to its successor.
+     * cancelled, and each channel whose DOWN was tried (sent, failed or going out) gets a pending
+     * recovery claim, so a node that dies right after the commit leaves the recovery to its successor.
      *
      * @return how many recovery claims were made (0: nobody had been told, or not clustered)
      * @throws LeaseLost when the lease no longer holds (nothing is written)
@@ -181,7 +181,7 @@ public final class IncidentStore {
                 return 0; // not clustered, or closed because its monitor was removed: no recovery message
             }
             List<String> told = h.createQuery("SELECT channel FROM monitor_notification_claims WHERE incident_id = :id"
-                            + " AND event = 'down' AND (outcome IS NULL OR outcome = 'sent') ORDER BY channel")
+                            + " AND event = 'down' AND (outcome IS NULL OR outcome <> 'cancelled') ORDER BY channel")
                     .bind("id", id).mapTo(String.class).list();
             for (String channel : told) {
                 insertClaim(h, id, channel, "recovered", 0, lease, resolvedAt);
@@ -282,7 +282,7 @@ public final class IncidentStore {
     }
 
     /**
-     * Ends a claim this node took: {@code outcome} is sent or failed. The timeline entry saying so
+     * Ends a claim this node took: {@code outcome} is sent, failed, cancelled or suppressed. The timeline entry saying so
      * is written in the same transaction, and only when the claim was still this node's: the
      * claim is the fence of what its delivery writes.
      *

@@ -651,8 +651,13 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
                 incident.id, status, incident.startedAt, incident.failedChecks, subject, text, now);
         Optional<MaintenanceWindow> window = view.maintenanceFor(name, now);
         if (window.isPresent()) {
-            // clustered, the recovery claims stay pending and go out when the window is over
             dispatcher.suppress(n, channels, "maintenance window " + window.get().name());
+            if (leases != null) {
+                // held back for good, as unclustered: the claims end suppressed, not pending
+                for (ChannelDefinition channel : channels) {
+                    cancel(name, new IncidentStore.ClaimKey.Incident(incident.id, channel.name(), "recovered", 0), now, "suppressed");
+                }
+            }
             return;
         }
         if (leases == null) {
@@ -787,7 +792,7 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
             boolean channelInUse = view.channelsOf(monitor).stream().anyMatch(c -> c.name().equals(key.channel()));
             boolean downOfResolved = key.event().equals("down") && !pending.incidentStatus().equals("open");
             if (!channelInUse || downOfResolved) {
-                cancel(name, key, now);
+                cancel(name, key, now, "cancelled");
                 continue;
             }
             if (!started.add(key.incidentId() + "/" + key.event() + "/" + key.seq())) {
@@ -844,7 +849,7 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
             Optional<ChannelDefinition> channel = view.channelsOf(monitor).stream()
                     .filter(c -> c.name().equals(pending.key().channel())).findFirst();
             if (channel.isEmpty()) {
-                cancel(name, pending.key(), now);
+                cancel(name, pending.key(), now, "cancelled");
                 continue;
             }
             Notification n = new Notification(pending.event().equals("warning") ? Notification.Event.WARNING
@@ -861,10 +866,10 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         }
     }
 
-    /** Ends a claim that can no longer be meant, under the monitor's lease. */
-    private void cancel(String monitor, IncidentStore.ClaimKey claim, Instant now) {
+    /** Ends a claim without sending it (it can no longer be meant, or a window holds it back), under the monitor's lease. */
+    private void cancel(String monitor, IncidentStore.ClaimKey claim, Instant now, String outcome) {
         if (take(monitor, claim)) {
-            store(() -> incidents.finish(claim, "cancelled", now, null));
+            store(() -> incidents.finish(claim, outcome, now, null));
         }
     }
 
