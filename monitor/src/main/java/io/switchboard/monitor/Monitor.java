@@ -133,7 +133,11 @@ public final class Monitor implements NodeModule {
             }
         });
         // monitors taken over from a node that died are checked soon, not at their old due times
-        leases.onTakenOver(scheduler::runSoon);
+        // ... and the messages their last holder left unsent go out now
+        leases.onTakenOver(names -> {
+            scheduler.runSoon(names);
+            tracker.sweepClaimsSoon();
+        });
         scheduler.gate(leases::runsHere);
         folder.gate(() -> leases.job(HISTORY_JOB).isPresent());
         folder.fence(h -> leases.job(HISTORY_JOB).map(lease -> leases.holds(h, lease)).orElse(false));

@@ -198,9 +198,10 @@ public final class IncidentStore {
     }
 
     /**
-     * Claims a reminder ({@code event} number {@code seq} of incident {@code id}: seq tells
-     * reminders apart) for each of {@code channels}, under {@code lease}, as pending claims, and
-     * records the time of the last notification on the incident, in one transaction. Sending
+     * Claims {@code event} number {@code seq} of incident {@code id} (a reminder, seq telling
+     * reminders apart, or a DOWN for channels that have no claim yet) for each of {@code channels},
+     * under {@code lease}, as pending claims, and records it on the incident (a reminder: the time
+     * of the last notification; a DOWN: that people are being told), in one transaction. Sending
      * takes each claim then ({@link #take}).
      *
      * @return the channels claimed now (none when this reminder was claimed before)
@@ -215,8 +216,12 @@ public final class IncidentStore {
                     mine.add(channel);
                 }
             }
-            h.createUpdate("UPDATE monitor_incidents SET last_notified_at = :t WHERE id = :id")
-                    .bind("t", at.toEpochMilli()).bind("id", id).execute();
+            if (event.equals("down")) {
+                h.createUpdate("UPDATE monitor_incidents SET down_notified = 1 WHERE id = :id").bind("id", id).execute();
+            } else {
+                h.createUpdate("UPDATE monitor_incidents SET last_notified_at = :t WHERE id = :id")
+                        .bind("t", at.toEpochMilli()).bind("id", id).execute();
+            }
             return mine;
         });
     }

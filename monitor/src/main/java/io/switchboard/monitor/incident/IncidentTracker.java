@@ -158,9 +158,6 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
                 state.status = MonitorStatus.DOWN;
             }
         }
-        // messages the last holder claimed and did not send (it died, or handed the monitor over
-        // with them queued) go out now, not at the next periodic sweep; the claims make them once
-        sweepClaimsSoon();
     }
 
     /** Forgets monitors another node now checks (their state and incident stay in the store). */
@@ -505,9 +502,15 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
                 synchronized (incident) {
                     seq = incident.lastNotifiedAt != null ? incident.lastNotifiedAt.toEpochMilli() : 0;
                 }
-                if (!claimReminder(n, monitor.name(), incident, channels, seq, now)) {
+                if (!claimMessage(n, monitor.name(), incident, channels, seq, now)) {
                     return;
                 }
+            }
+        } else if (n.event() == Notification.Event.DOWN) {
+            // the claims were made with the incident; this adds those of channels it had none for
+            // (it had no channel then, or was opened before claims were made there): once each
+            if (!claimMessage(n, monitor.name(), incident, channels, 0, now)) {
+                return;
             }
         }
         for (ChannelDefinition channel : channels) {
@@ -517,11 +520,12 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
     }
 
     /**
-     * Claims a reminder for each channel under the monitor's lease (pending claims, taken when
-     * sent); false when this node must send nothing (the lease is lost, or the store refused).
+     * Claims a DOWN or reminder message for each channel under the monitor's lease (pending
+     * claims where there are none yet, taken when sent); false when this node must send nothing
+     * (the lease is lost, or the store refused).
      */
-    private boolean claimReminder(Notification n, String monitor, MonitorState.OpenIncident incident, List<ChannelDefinition> channels,
-                                  long seq, Instant now) {
+    private boolean claimMessage(Notification n, String monitor, MonitorState.OpenIncident incident, List<ChannelDefinition> channels,
+                                 long seq, Instant now) {
         Optional<Lease> lease = leases.lease(monitor);
         if (lease.isEmpty()) {
             metrics.fenced("notification", channels.size());
@@ -531,15 +535,20 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
             incidents.claim(incident.id, channels.stream().map(ChannelDefinition::name).toList(), n.event().wireName(), seq,
                     lease.get(), now);
             synchronized (incident) {
-                incident.lastNotifiedAt = now;
+                if (n.event() == Notification.Event.REMINDER) {
+                    incident.lastNotifiedAt = now;
+                } else {
+                    incident.downNotified = true;
+                }
             }
             return true;
         } catch (LeaseLost e) {
             metrics.fenced("notification", channels.size());
-            log.info("reminder of incident {} not sent here: another node checks {} now", incident.id, monitor);
+            log.info("{} message of incident {} not sent here: another node checks {} now", n.event().wireName(), incident.id, monitor);
             return false;
         } catch (RuntimeException e) {
-            log.warn("could not claim the reminder of incident {} (not sent now): {}", incident.id, e.toString());
+            log.warn("could not claim the {} message of incident {} (not sent now): {}", n.event().wireName(), incident.id,
+                    e.toString());
             return false;
         }
     }
@@ -745,8 +754,12 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         }
     }
 
-    /** Runs the claim sweep on the sweeper's thread soon (after a takeover). */
-    private void sweepClaimsSoon() {
+    /**
+     * Runs the claim sweep on the sweeper's thread now (monitors were taken over and their leases
+     * published): messages the last holder claimed and did not send (it died, or handed the
+     * monitor over with them queued) go out at once, not at the next periodic sweep.
+     */
+    public void sweepClaimsSoon() {
         ScheduledExecutorService current = sweeper;
         if (current == null || leases == null) {
             return;
