@@ -120,7 +120,7 @@ public final class Monitor implements NodeModule {
         io.switchboard.platform.cluster.Leases clusterLeases = context.cluster().leases();
         incidents.claimAs(new IncidentStore.Claimant(context.nodeId(), clusterLeases.incarnation(), clusterLeases::aliveSql,
                 clusterLeases.expiryMillis()));
-        tracker.useLeases(leases, context.nodeId(), results::states, results::state);
+        tracker.useLeases(leases, results::states, results::state);
         leases.onChange(tracker::adopt, tracker::drop);
         leases.onHandingOver(names -> {
             try {

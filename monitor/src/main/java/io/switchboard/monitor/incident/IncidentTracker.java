@@ -85,7 +85,6 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
     private ScheduledExecutorService sweeper;
     /** In a cluster: the monitors this node holds the lease of (null: every monitor is this node's, unfenced). */
     private volatile MonitorLeases leases;
-    private volatile String nodeId = "node";
     private volatile Supplier<Map<String, StateSnapshot>> storedStates = Map::of;
     private volatile java.util.function.Function<String, Optional<StateSnapshot>> storedState = name -> Optional.empty();
     /** Incidents with announcements queued on their lane here: the claim sweep leaves their claims to those. */
@@ -127,10 +126,9 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
      * (refused in the store once it no longer holds). Gained monitors are loaded with
      * {@link #adopt}, lost ones forgotten with {@link #drop}.
      */
-    public void useLeases(MonitorLeases leases, String nodeId, Supplier<Map<String, StateSnapshot>> storedStates,
+    public void useLeases(MonitorLeases leases, Supplier<Map<String, StateSnapshot>> storedStates,
                           java.util.function.Function<String, Optional<StateSnapshot>> storedState) {
         this.leases = leases;
-        this.nodeId = nodeId;
         this.storedStates = storedStates;
         this.storedState = storedState;
     }
