@@ -20,7 +20,7 @@ usage: bench/chat.sh [--people N] [--chats M] [--rates R1,R2,...] [--seconds S] 
   --rates LIST   total messages sent per second, one step each (default 250,500,1000,1500,2000,3000)
   --seconds S    length of each step (default 20; --quick 8)
   --quick        smoke check: 8-second steps, rates 250,1000
-  --no-docs      print the table but do not append it to docs/BENCHMARKS.md
+  --no-docs      print the table but do not append it to docs/benchmarks/chat.md
 
 Environment: CHAT_HTTP (18090), WARM_UP_SECONDS (30), SWITCHBOARD_START_TIMEOUT (300 s), SWITCHBOARD_RUN_ARGS,
 BENCH_OUT.
@@ -134,6 +134,6 @@ if [[ $WRITE_DOCS == 1 ]]; then
         printf 'Machine: %s; Switchboard %s. Anchor: Centrifugo, ~12,500 delivered messages/s per CPU, p99 200 ms.\n\n' \
             "$MACHINE" "$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
         printf '%s\n%s\n\n%s\n' "$HEADER" "$TABLE" "$SUMMARY"
-    } >>"$ROOT/docs/BENCHMARKS.md"
-    log "appended to docs/BENCHMARKS.md"
+    } >>"$ROOT/docs/benchmarks/chat.md"
+    log "appended to docs/benchmarks/chat.md"
 fi

@@ -2,7 +2,7 @@
 # Monitor benchmark: 10,000 http monitors at a 10-second interval on one Switchboard node against a
 # loopback HTTP target, and the raw probe rate of Prometheus blackbox_exporter (Debian
 # prometheus-blackbox-exporter) beside Switchboard's own, in the same run. Run by hand; never part
-# of the test suite. See bench/README.md and docs/BENCHMARKS.md ("Method: monitor").
+# of the test suite. See bench/README.md and docs/benchmarks/monitor.md ("Method: monitor").
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -22,7 +22,7 @@ usage: bench/monitor.sh [--quick] [--monitors N] [--interval SECONDS] [--duratio
                      into the stopped node's store, which restarts with rawRetention 2h and folds and
                      deletes them while the monitors run; measures lateness meanwhile (default 0: no phase)
   --no-blackbox      skip blackbox_exporter
-  --no-docs          print the table but do not append it to docs/BENCHMARKS.md
+  --no-docs          print the table but do not append it to docs/benchmarks/monitor.md
 
 Environment (defaults): TARGET_PORT (18900), SWITCHBOARD_HTTP (18080), BLACKBOX_PORT (19115),
 BLACKBOX_CONCURRENCY (64), WARM_UP (45 s), SWITCHBOARD_START_TIMEOUT (300 s), BENCH_OUT (bench/out),
@@ -358,7 +358,7 @@ echo
 echo "CPU: % of one core (process tree, /proc/PID/stat). The target used ${T_CPU} s of CPU in all. Details in $OUT."
 
 if [[ $WRITE_DOCS == 1 ]]; then
-    DOC=$ROOT/docs/BENCHMARKS.md
+    DOC=$ROOT/docs/benchmarks/monitor.md
     title="Monitor: $MONITORS http monitors at ${INTERVAL} s, and raw probe rate beside blackbox_exporter"
     [[ $QUICK == 1 ]] && title="$title: harness smoke check (--quick), not a result"
     {

@@ -26,7 +26,7 @@ usage: bench/sip-call.sh [--quick] [--only kamailio|switchboard]
   --max-probes N most UAC runs per target (default 8, --quick 4)
   --rounds N     repeat the whole comparison N times, the targets taking turns to go first;
                  the table shows each target's median clean rate (default 1)
-  --no-docs      print the table but do not append it to docs/BENCHMARKS.md
+  --no-docs      print the table but do not append it to docs/benchmarks/sip-call.md
 
 Environment (defaults): KAMAILIO_PORT (5060), SWITCHBOARD_PORT (5080), SWITCHBOARD_HTTP (18080),
 UAC_PORT (6001), UAS_PORT (5070), KAMAILIO_CFG (bench/baseline/kamailio.cfg), KAMAILIO_SHM_MB
@@ -421,8 +421,8 @@ echo "process tree and the UAS from /proc; the UAC from its own user+sys)."
 echo "Every probe: $OUT/calls.tsv"
 
 if [[ $WRITE_DOCS == 1 ]]; then
-    DOC=$ROOT/docs/BENCHMARKS.md
-    [[ -f $DOC ]] || printf '# Benchmarks\n' >"$DOC"
+    DOC=$ROOT/docs/benchmarks/sip-call.md
+    [[ -f $DOC ]] || { mkdir -p "$(dirname "$DOC")" && printf '# Benchmark: SIP calls through the proxy\n' >"$DOC"; }
     kind="${DURATION}-second runs, at most $MAX_PROBES probes per target"
     ((ROUNDS > 1)) && kind="$kind, $ROUNDS rounds"
     title="SIP calls through the proxy, side by side"

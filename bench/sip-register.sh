@@ -31,7 +31,8 @@ usage: bench/sip-register.sh [--quick] [--only kamailio|switchboard] [--scenario
   --max-probes N most sipp runs per target and scenario (default 8, --quick 4)
   --rounds N     repeat the whole comparison N times, the targets taking turns to go first;
                  the table shows each target's median clean rate (default 1)
-  --no-docs      print the table but do not append it to docs/BENCHMARKS.md
+  --no-docs      print the table but do not append it to docs/benchmarks/sip-register.md
+                 (docs/benchmarks/tls.md with --transport tls)
 
 Environment (defaults): KAMAILIO_PORT (5060), SWITCHBOARD_PORT (5080), SWITCHBOARD_HTTP (18080),
 SIPP_PORT (6000), USERS (10000), WARM_UP_RATE (2000), KAMAILIO_CFG (bench/baseline/kamailio.cfg),
@@ -568,8 +569,9 @@ fi
 echo "Every probe: $OUT/probes.tsv"
 
 if [[ $WRITE_DOCS == 1 ]]; then
-    DOC=$ROOT/docs/BENCHMARKS.md
-    [[ -f $DOC ]] || printf '# Benchmarks\n' >"$DOC"
+    DOC=$ROOT/docs/benchmarks/sip-register.md
+    [[ $TRANSPORT == tls ]] && DOC=$ROOT/docs/benchmarks/tls.md
+    [[ -f $DOC ]] || { mkdir -p "$(dirname "$DOC")" && printf '# Benchmark: SIP REGISTER\n' >"$DOC"; }
     kind="${DURATION}-second runs, at most $MAX_PROBES probes per target and scenario"
     ((ROUNDS > 1)) && kind="$kind, $ROUNDS rounds"
     title="SIP REGISTER, side by side"
