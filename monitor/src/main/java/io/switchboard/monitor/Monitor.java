@@ -109,6 +109,7 @@ public final class Monitor implements NodeModule {
         watcher = new CatalogWatcher(catalog, scheduler, tracker, metrics, CATALOG_POLL,
                 name -> writer.submit(new ResultWriter.ForgetState(name)));
         metrics.bindGauges(scheduler::size, scheduler::running, writer::backlog);
+        metrics.bindNotificationsWaiting(dispatcher::waiting);
 
         // Clustering: each monitor is checked by the node that owns it (rendezvous hashing over the
         // live nodes) under a fenced lease; the history job runs under a lease of its own. A single

@@ -82,7 +82,7 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
     /** Announcements per monitor, in order; a lane exists only while it has work. */
     private final KeyedLanes<Runnable> lanes = new KeyedLanes<>("incident", 100, 1,
             (monitor, batch) -> batch.forEach(Runnable::run));
-    private ScheduledExecutorService sweeper;
+    private volatile ScheduledExecutorService sweeper;
     /** In a cluster: the monitors this node holds the lease of (null: every monitor is this node's, unfenced). */
     private volatile MonitorLeases leases;
     private volatile Supplier<Map<String, StateSnapshot>> storedStates = Map::of;
@@ -91,6 +91,13 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
     private final Set<Long> queuedIncidents = ConcurrentHashMap.newKeySet();
     /** Monitors with warning messages queued here (same reason). */
     private final Set<String> queuedWarnings = ConcurrentHashMap.newKeySet();
+    /**
+     * Claims queued on a channel's lane here, from the queueing until their delivery ended however
+     * it ended (sent, failed, not taken, refused by a full lane). Such a claim is still pending in
+     * the store until the lane takes it, maybe long after (a slow channel): the sweep leaves it
+     * alone, or it would queue it again every second.
+     */
+    private final Set<IncidentStore.ClaimKey> inFlight = ConcurrentHashMap.newKeySet();
     /** The node is stopping: a delivery cut short gives its claim back for the next holder. */
     private volatile boolean closing;
 
@@ -561,26 +568,44 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
      */
     private void sendClaimed(Notification n, String monitor, MonitorState.OpenIncident incident, ChannelDefinition channel,
                              IncidentStore.ClaimKey claim) {
-        dispatcher.dispatch(n, List.of(channel), c -> take(monitor, claim), (c, delivery) -> {
-            if (delivery.notTaken()) {
-                return;
-            }
-            if (!delivery.sent() && closing) {
-                store(() -> incidents.release(claim));
-                return;
-            }
-            Instant at = clock.instant();
-            IncidentEvent entry = incident == null ? null : new IncidentEvent(at, delivery.sent() ? "notified" : "notify_failed",
-                    deliveryText(n, c, delivery));
-            store(() -> incidents.finish(claim, delivery.sent() ? "sent" : "failed", at, entry));
-            if (incident != null && delivery.sent() && n.event() == Notification.Event.DOWN) {
-                synchronized (incident) {
-                    if (incident.lastNotifiedAt == null) {
-                        incident.lastNotifiedAt = at;
-                    }
+        if (!inFlight.add(claim)) {
+            return; // queued here already: that delivery ends it
+        }
+        try {
+            dispatcher.dispatch(n, List.of(channel), c -> take(monitor, claim), (c, delivery) -> {
+                try {
+                    delivered(n, incident, claim, c, delivery);
+                } finally {
+                    inFlight.remove(claim);
+                }
+            });
+        } catch (RuntimeException e) {
+            inFlight.remove(claim);
+            throw e;
+        }
+    }
+
+    /** Ends a claim once its delivery is over (see {@link #sendClaimed}). */
+    private void delivered(Notification n, MonitorState.OpenIncident incident, IncidentStore.ClaimKey claim, ChannelDefinition c,
+                           NotificationDispatcher.Delivery delivery) {
+        if (delivery.notTaken()) {
+            return;
+        }
+        if (!delivery.sent() && closing) {
+            store(() -> incidents.release(claim));
+            return;
+        }
+        Instant at = clock.instant();
+        IncidentEvent entry = incident == null ? null : new IncidentEvent(at, delivery.sent() ? "notified" : "notify_failed",
+                deliveryText(n, c, delivery));
+        store(() -> incidents.finish(claim, delivery.sent() ? "sent" : "failed", at, entry));
+        if (incident != null && delivery.sent() && n.event() == Notification.Event.DOWN) {
+            synchronized (incident) {
+                if (incident.lastNotifiedAt == null) {
+                    incident.lastNotifiedAt = at;
                 }
             }
-        });
+        }
     }
 
     /** Takes {@code claim} for sending under the monitor's lease (see {@link IncidentStore#take}). */
@@ -793,7 +818,7 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         for (IncidentStore.PendingClaim pending : incidents.pending()) {
             IncidentStore.ClaimKey.Incident key = pending.key();
             String name = pending.monitor();
-            if (leases.lease(name).isEmpty() || queuedIncidents.contains(key.incidentId())) {
+            if (leases.lease(name).isEmpty() || queuedIncidents.contains(key.incidentId()) || inFlight.contains(key)) {
                 continue;
             }
             MonitorDefinition monitor = view.monitors().get(name);
@@ -850,7 +875,7 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         }
         for (IncidentStore.PendingWarning pending : incidents.pendingWarnings()) {
             String name = pending.key().monitor();
-            if (leases.lease(name).isEmpty() || queuedWarnings.contains(name)) {
+            if (leases.lease(name).isEmpty() || queuedWarnings.contains(name) || inFlight.contains(pending.key())) {
                 continue;
             }
             MonitorDefinition monitor = view.monitors().get(name);

@@ -129,6 +129,11 @@ public final class NotificationDispatcher implements AutoCloseable {
         }
     }
 
+    /** Messages waiting on the channels' lanes (not those being sent). */
+    public int waiting() {
+        return lanes.waiting();
+    }
+
     /** What a lane found waiting: one by one when few, as digests when many. */
     private void drain(List<Pending> waiting) {
         List<Pending> batch = new ArrayList<>(waiting.size());
