@@ -300,7 +300,9 @@ public final class IncidentStore {
                     .bindMap(key.binds()).bind("t", at.toEpochMilli()).bind("o", outcome).bind("n", claimant.nodeId())
                     .bind("inc", claimant.incarnation()).execute();
             if (ended == 1 && key instanceof ClaimKey.Incident claim) {
-                if (claim.event().equals("down") && outcome.equals("sent")) {
+                // a DOWN tried on a channel, whether it went out or not, starts the reminders: a DOWN
+                // that failed everywhere is retried by them (as a single node always did)
+                if (claim.event().equals("down") && (outcome.equals("sent") || outcome.equals("failed"))) {
                     h.createUpdate("UPDATE monitor_incidents SET last_notified_at = COALESCE(last_notified_at, :t) WHERE id = :id")
                             .bind("t", at.toEpochMilli()).bind("id", claim.incidentId()).execute();
                 }

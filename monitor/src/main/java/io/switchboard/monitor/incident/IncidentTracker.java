@@ -599,7 +599,8 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         IncidentEvent entry = incident == null ? null : new IncidentEvent(at, delivery.sent() ? "notified" : "notify_failed",
                 deliveryText(n, c, delivery));
         store(() -> incidents.finish(claim, delivery.sent() ? "sent" : "failed", at, entry));
-        if (incident != null && delivery.sent() && n.event() == Notification.Event.DOWN) {
+        // sent or failed: reminders are due from here, and are the retry of a DOWN that failed everywhere
+        if (incident != null && n.event() == Notification.Event.DOWN) {
             synchronized (incident) {
                 if (incident.lastNotifiedAt == null) {
                     incident.lastNotifiedAt = at;
