@@ -440,8 +440,7 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
             incident.reported = true;
         }
         if (first) {
-            Lease lease = orNull(leaseOf(name).orElse(null));
-            store(() -> incidents.setReport(incident.id, report.text(), report.source(), lease));
+            underLease(name, lease -> incidents.setReport(incident.id, report.text(), report.source(), lease));
             event(name, incident.id, now, "report", report.source().equals("template") ? "report written from the template"
                     : "report rewritten by " + report.source().substring(4));
         }
@@ -660,7 +659,6 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         }
         MonitorDefinition monitor = found.get();
         Instant now = clock.instant();
-        Lease lease = orNull(leaseOf(name).orElse(null));
         String text;
         String subject;
         if (storedReport != null) {
@@ -670,7 +668,7 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
             Report report = reports.recovered(facts(monitor, state, incident, now, resolvedAt, recoveredWith));
             text = report.text();
             subject = report.subject();
-            store(() -> incidents.setRecoveryReport(incident.id, report.text(), lease));
+            underLease(name, lease -> incidents.setRecoveryReport(incident.id, report.text(), lease));
         }
         if (!told) {
             event(name, incident.id, now, "notified", "no recovery message: nobody had been told about the outage");
@@ -711,12 +709,21 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
             incident.downNotified = true;
             incident.lastNotifiedAt = now;
         }
-        Lease lease = orNull(leaseOf(monitor).orElse(null));
-        if (lease == null && leases != null) {
+        underLease(monitor, lease -> incidents.markNotified(incident.id, now, lease));
+    }
+
+    /**
+     * Writes to the incident under the monitor's lease (null when not clustered). Clustered and no
+     * longer holding it, nothing is written and the write is counted as fenced: a null lease would
+     * mean "unfenced" to the store, and a node that lost the monitor would overwrite its holder's.
+     */
+    private void underLease(String monitor, java.util.function.Consumer<Lease> write) {
+        Optional<Lease> held = leaseOf(monitor);
+        if (held.isEmpty()) {
             metrics.fenced("incident", 1);
             return;
         }
-        store(() -> incidents.markNotified(incident.id, now, lease));
+        store(() -> write.accept(orNull(held.get())));
     }
 
     private ReportFacts facts(MonitorDefinition monitor, MonitorState state, MonitorState.OpenIncident incident, Instant now,
