@@ -854,11 +854,8 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
                 MonitorState.OpenIncident incident = new MonitorState.OpenIncident(stored.get());
                 Instant resolvedAt = stored.get().resolvedAt() == null ? now : stored.get().resolvedAt();
                 String report = stored.get().recoveryReport();
-                String status;
-                synchronized (state) {
-                    status = state.status.wireName();
-                }
-                onLane(name, incident, () -> announceRecovery(name, incident, status, resolvedAt, null, report, true));
+                // the message says the monitor is up again: whatever it is now, it was up when resolved
+                onLane(name, incident, () -> announceRecovery(name, incident, "up", resolvedAt, null, report, true));
                 continue;
             }
             MonitorState.OpenIncident incident;
