@@ -117,6 +117,7 @@ public final class Monitor implements NodeModule {
         leases = new MonitorLeases(context.cluster(),
                 () -> watcher == null ? java.util.Set.of() : watcher.view().monitors().keySet(), java.util.Set.of(HISTORY_JOB));
         writer.fenceWith(leases::holds);
+        dispatcher.stopWhenOut(context.cluster()::inGoodStanding);
         incidents.fenceWith(leases::holds);
         io.switchboard.platform.cluster.Leases clusterLeases = context.cluster().leases();
         incidents.claimAs(new IncidentStore.Claimant(context.nodeId(), clusterLeases.incarnation(), clusterLeases::aliveSql,

@@ -573,7 +573,7 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         try {
             dispatcher.dispatch(n, List.of(channel), c -> take(monitor, claim), (c, delivery) -> {
                 try {
-                    delivered(n, incident, claim, c, delivery);
+                    delivered(n, monitor, incident, claim, c, delivery);
                 } finally {
                     inFlight.remove(claim);
                 }
@@ -585,12 +585,15 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
     }
 
     /** Ends a claim once its delivery is over (see {@link #sendClaimed}). */
-    private void delivered(Notification n, MonitorState.OpenIncident incident, IncidentStore.ClaimKey claim, ChannelDefinition c,
-                           NotificationDispatcher.Delivery delivery) {
+    private void delivered(Notification n, String monitor, MonitorState.OpenIncident incident, IncidentStore.ClaimKey claim,
+                           ChannelDefinition c, NotificationDispatcher.Delivery delivery) {
         if (delivery.notTaken()) {
             return;
         }
-        if (!delivery.sent() && closing) {
+        // cut short because this node stops, or lost the monitor (or its standing) meanwhile: the
+        // claim goes back to pending for the holder, rather than staying "being sent" by a node
+        // that is alive and will never end it
+        if (!delivery.sent() && (closing || leases.lease(monitor).isEmpty())) {
             store(() -> incidents.release(claim));
             return;
         }
