@@ -118,6 +118,10 @@ public final class Monitor implements NodeModule {
                 () -> watcher == null ? java.util.Set.of() : watcher.view().monitors().keySet(), java.util.Set.of(HISTORY_JOB));
         writer.fenceWith(leases::holds);
         dispatcher.stopWhenOut(context.cluster()::inGoodStanding);
+        // every attempt's timeout and the backoffs between them, doubled for margin
+        tracker.maxDelivery(settings.notifyTimeout().multipliedBy(settings.notifyAttempts())
+                .plus(settings.notifyBackoff().multipliedBy(1L << Math.min(settings.notifyAttempts(), 20)))
+                .multipliedBy(2).plusSeconds(60));
         incidents.fenceWith(leases::holds);
         io.switchboard.platform.cluster.Leases clusterLeases = context.cluster().leases();
         incidents.claimAs(new IncidentStore.Claimant(context.nodeId(), clusterLeases.incarnation(), clusterLeases::aliveSql,

@@ -336,6 +336,23 @@ public final class IncidentStore {
                 .list());
     }
 
+    /** This node's claims (this incarnation) being sent since before {@code before} and not ended, incident and warning ones. */
+    public List<ClaimKey> staleOfMine(Instant before) {
+        return jdbi.withHandle(h -> {
+            List<ClaimKey> out = new java.util.ArrayList<>(h.createQuery("SELECT incident_id, channel, event, seq"
+                            + " FROM monitor_notification_claims WHERE sent_at IS NULL AND sending_at < :t AND node_id = :n"
+                            + " AND incarnation = :inc")
+                    .bind("t", before.toEpochMilli()).bind("n", claimant.nodeId()).bind("inc", claimant.incarnation())
+                    .map((rs, ctx) -> (ClaimKey) new ClaimKey.Incident(rs.getLong(1), rs.getString(2), rs.getString(3), rs.getLong(4)))
+                    .list());
+            out.addAll(h.createQuery("SELECT monitor, channel, seq FROM monitor_warning_claims WHERE sent_at IS NULL"
+                            + " AND sending_at < :t AND node_id = :n AND incarnation = :inc")
+                    .bind("t", before.toEpochMilli()).bind("n", claimant.nodeId()).bind("inc", claimant.incarnation())
+                    .map((rs, ctx) -> (ClaimKey) new ClaimKey.Warning(rs.getString(1), rs.getString(2), rs.getLong(3))).list());
+            return out;
+        });
+    }
+
     /** Warning claims nobody is sending (see {@link #pending()}), oldest first per monitor and channel. */
     public List<PendingWarning> pendingWarnings() {
         return jdbi.withHandle(h -> h.createQuery("SELECT c.monitor, c.channel, c.seq, c.event, c.status, c.subject, c.text"

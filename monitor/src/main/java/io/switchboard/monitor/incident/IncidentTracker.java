@@ -600,7 +600,7 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         Instant at = clock.instant();
         IncidentEvent entry = incident == null ? null : new IncidentEvent(at, delivery.sent() ? "notified" : "notify_failed",
                 deliveryText(n, c, delivery));
-        store(() -> incidents.finish(claim, delivery.sent() ? "sent" : "failed", at, entry));
+        finishWithRetry(claim, delivery.sent() ? "sent" : "failed", at, entry);
         // sent or failed: reminders are due from here, and are the retry of a DOWN that failed everywhere
         if (incident != null && n.event() == Notification.Event.DOWN) {
             synchronized (incident) {
@@ -608,6 +608,38 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
                     incident.lastNotifiedAt = at;
                 }
             }
+        }
+    }
+
+    /** Attempts to end a claim: a transient store error must not leave it "being sent" by this live node for good. */
+    private static final int FINISH_ATTEMPTS = 5;
+
+    /**
+     * Ends a claim, trying again with a backoff (0.2 s doubling, about 3 s in all) when the store
+     * fails: left unended, the claim would read as being sent by this node as long as it lives,
+     * and be sent again only after it stops, maybe days later. What still fails is ended by the
+     * sweep ({@link #endStaleClaims}).
+     */
+    private void finishWithRetry(IncidentStore.ClaimKey claim, String outcome, Instant at, IncidentEvent entry) {
+        long backoff = 200;
+        for (int attempt = 1; ; attempt++) {
+            try {
+                incidents.finish(claim, outcome, at, entry);
+                return;
+            } catch (RuntimeException e) {
+                if (attempt >= FINISH_ATTEMPTS) {
+                    log.warn("could not end the notification claim {} as {} after {} attempts (the sweep ends it later): {}", claim,
+                            outcome, attempt, e.toString());
+                    return;
+                }
+            }
+            try {
+                Thread.sleep(backoff);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+            backoff *= 2;
         }
     }
 
@@ -623,6 +655,13 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         } catch (LeaseLost e) {
             metrics.fenced("notification", 1);
             log.info("message to {} about {} not sent here: another node checks it now", claim.channel(), monitor);
+            return false;
+        } catch (RuntimeException e) {
+            // the take may have committed though this node saw an error (the connection broke after
+            // the commit): the channel is not called, so the claim goes back to pending, not left
+            // "being sent" by this node
+            log.warn("taking the claim {} failed (sent later): {}", claim, e.toString());
+            store(() -> incidents.release(claim));
             return false;
         }
     }
@@ -910,6 +949,34 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         }
     }
 
+    /** How long a delivery may take at most (every attempt and backoff); claims of this node "being sent" longer are stale. */
+    private volatile Duration maxDelivery = Duration.ofMinutes(5);
+
+    /** Sets the longest a delivery may take, from the notification settings (attempts, timeout, backoff). */
+    public void maxDelivery(Duration longest) {
+        this.maxDelivery = longest;
+    }
+
+    /**
+     * Ends this node's claims "being sent" for longer than a delivery can take and not queued or
+     * being delivered here: their end could not be written (the store failed at every attempt).
+     * Whether the channel took the message is not known, so they end as {@code unknown}, not sent
+     * again: otherwise they would stay this live node's until it stops, and be sent by the next
+     * holder then, maybe days late.
+     */
+    void endStaleClaims() {
+        Instant now = clock.instant();
+        for (IncidentStore.ClaimKey claim : incidents.staleOfMine(now.minus(maxDelivery))) {
+            if (inFlight.contains(claim)) {
+                continue;
+            }
+            IncidentEvent entry = claim instanceof IncidentStore.ClaimKey.Incident ? new IncidentEvent(now, "notify_failed",
+                    "message to " + claim.channel() + ": whether it was sent is not known (its end could not be stored)") : null;
+            log.warn("notification claim {} was left being sent here; ended as unknown", claim);
+            store(() -> incidents.finish(claim, "unknown", now, entry));
+        }
+    }
+
     /** Ends a claim without sending it (it can no longer be meant, or a window holds it back), under the monitor's lease. */
     private void cancel(String monitor, IncidentStore.ClaimKey claim, Instant now, String outcome) {
         if (take(monitor, claim)) {
@@ -926,6 +993,13 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
             sweepClaims();
         } catch (RuntimeException e) {
             log.warn("claim sweep failed (tried again at the next sweep): {}", e.toString());
+        }
+        if (leases != null) {
+            try {
+                endStaleClaims();
+            } catch (RuntimeException e) {
+                log.warn("ending stale notification claims failed (tried again at the next sweep): {}", e.toString());
+            }
         }
         CatalogView view = catalog.get();
         Instant now = clock.instant();

@@ -179,4 +179,36 @@ class ClaimSweepTest {
         assertThat(receiver.received("/hook")).hasSize(2);
         assertThat(node.metric("switchboard_monitor_notifications_waiting")).isEqualTo(0.0);
     }
+
+    /**
+     * A claim this live node took and could not end (the store failed at every attempt to write
+     * the outcome) would read as "being sent" by it for as long as it lives, and be sent again by
+     * the next holder after it stops, maybe days later. The sweep ends it, as unknown, unsent.
+     */
+    @Test
+    void aClaimThisNodeLeftBeingSentIsEndedAsUnknownBySweep() throws Exception {
+        receiver = new LoopbackHttp().answer("/hook", 200, "");
+        ScriptedCheck check = new ScriptedCheck();
+        node = new MonitorNode(dir, new Monitor(Clock.systemUTC(), new CheckRunner(Clock.systemUTC()).with(CheckType.TCP, check)), ENV);
+        api("PUT", "/api/v1/notification-channels/hook", "{\"type\":\"webhook\",\"url\":\"" + receiver.url("/hook") + "\"}");
+        api("PUT", "/api/v1/monitors/shop", "{\"type\":\"tcp\",\"target\":\"127.0.0.1:1\",\"interval\":\"1s\",\"channels\":[\"hook\"]}");
+        await().atMost(Duration.ofSeconds(20)).until(() -> node.metric("switchboard_monitor_monitors_held") == 1.0);
+        Jdbi jdbi = node.node.store().jdbi();
+        Map<String, Object> me = jdbi.withHandle(h -> h.createQuery("SELECT node_id, incarnation FROM platform_cluster_nodes")
+                .mapToMap().one());
+        long now = System.currentTimeMillis();
+        jdbi.useHandle(h -> {
+            h.execute("INSERT INTO monitor_incidents (id, monitor, status, started_at, opened_at, resolved_at, failed_checks,"
+                    + " first_error, last_error, down_notified) VALUES (901, 'shop', 'resolved', ?, ?, ?, 3, 'refused', 'refused', 1)",
+                    now - 7_200_000, now - 7_100_000, now - 3_600_000);
+            h.execute("INSERT INTO monitor_notification_claims (incident_id, channel, event, seq, node_id, incarnation, fence,"
+                    + " claimed_at, sending_at) VALUES (901, 'hook', 'recovered', 0, ?, ?, 1, ?, ?)", me.get("node_id"),
+                    me.get("incarnation"), now - 3_600_000, now - 3_600_000);
+        });
+        node.monitor.sweep();
+        await().atMost(Duration.ofSeconds(10)).until(() -> "unknown".equals(outcome(jdbi, "monitor_notification_claims",
+                "incident_id = 901")));
+        Thread.sleep(2_000);
+        assertThat(hooks("monitor.recovered")).isEmpty();
+    }
 }

@@ -235,4 +235,19 @@ class NotificationClaimsTest {
                 .isInstanceOf(LeaseLost.class);
         assertThatThrownBy(() -> outage(new Lease("monitor:other", 1), "hook")).isInstanceOf(LeaseLost.class);
     }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"sqlite", "postgresql"})
+    void staleClaimsOfMineAreThoseThisIncarnationTookLongAgoAndDidNotEnd(String database) throws Exception {
+        open(database);
+        Lease a = leasesA.acquire("monitor:shop").orElseThrow();
+        Incident incident = outage(a, "hook", "mail", "chat");
+        Instant longAgo = Instant.now().minusSeconds(3_600);
+        assertThat(nodeA.take(down(incident, "hook"), a, longAgo)).isTrue();
+        assertThat(nodeA.take(down(incident, "mail"), a, longAgo)).isTrue();
+        assertThat(nodeA.finish(down(incident, "mail"), "sent", longAgo, null)).isTrue();
+        assertThat(nodeA.take(down(incident, "chat"), a, Instant.now())).isTrue();
+        assertThat(nodeA.staleOfMine(Instant.now().minusSeconds(60))).containsExactly(down(incident, "hook"));
+        assertThat(nodeB.staleOfMine(Instant.now().minusSeconds(60))).isEmpty();
+    }
 }
