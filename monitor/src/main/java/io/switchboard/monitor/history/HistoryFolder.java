@@ -298,6 +298,13 @@ public final class HistoryFolder implements AutoCloseable {
      * whether a warning stands) and any of a monitor that no longer exists.
      */
     private void pruneClaims(long cutoff) {
+        // claims nobody took of monitors since deleted: nobody may send them (cancelled, then pruned with their incident)
+        long now = clock.millis();
+        jdbi.useHandle(h -> {
+            h.createUpdate("UPDATE monitor_notification_claims SET sent_at = :t, outcome = 'cancelled' WHERE sent_at IS NULL"
+                    + " AND sending_at IS NULL AND incident_id IN (SELECT i.id FROM monitor_incidents i WHERE NOT EXISTS"
+                    + " (SELECT 1 FROM monitor_monitors m WHERE m.name = i.monitor))").bind("t", now).execute();
+        });
         // bounded like the other deletes: after a backlog one unbounded DELETE could outlast the
         // store's socket timeout, be rolled back, and fail the same way every run
         for (int batch = 0; batch < MAX_DELETE_BATCHES_PER_RUN; batch++) {

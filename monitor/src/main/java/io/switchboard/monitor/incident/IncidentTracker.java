@@ -889,13 +889,10 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
                 continue; // not adopted yet: the adoption sweeps again
             }
             if (key.event().equals("recovered")) {
-                Optional<Incident> stored = incidents.find(key.incidentId());
-                if (stored.isEmpty()) {
-                    continue;
-                }
-                MonitorState.OpenIncident incident = new MonitorState.OpenIncident(stored.get());
-                Instant resolvedAt = stored.get().resolvedAt() == null ? now : stored.get().resolvedAt();
-                String report = stored.get().recoveryReport();
+                Incident stored = pending.incident(); // read with the claim: no query per recovery
+                MonitorState.OpenIncident incident = new MonitorState.OpenIncident(stored);
+                Instant resolvedAt = stored.resolvedAt() == null ? now : stored.resolvedAt();
+                String report = stored.recoveryReport();
                 // the message says the monitor is up again: whatever it is now, it was up when resolved
                 onLane(name, incident, () -> announceRecovery(name, incident, "up", resolvedAt, null, report, true));
                 continue;
