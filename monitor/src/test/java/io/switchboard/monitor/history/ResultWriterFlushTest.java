@@ -81,7 +81,6 @@ class ResultWriterFlushTest {
             int before = store.jdbi().withHandle(h -> h.createQuery("SELECT COUNT(*) FROM monitor_results WHERE monitor = 'before'")
                     .mapTo(Integer.class).one());
             assertThat(before).isEqualTo(100);
-            assertThat(writer.backlog()).as("the stream kept the writer busy").isPositive();
         } finally {
             streaming.set(false);
             stream.join();
