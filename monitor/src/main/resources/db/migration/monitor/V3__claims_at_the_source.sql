@@ -6,7 +6,8 @@
 --
 -- A claim is pending (sending_at and sent_at NULL), being sent (sending_at set by the node named in
 -- node_id/incarnation, in a transaction that checks that node's lease of the monitor, right before
--- the channel is called) or done (sent_at set, outcome sent, failed, cancelled or suppressed). The lease holder
+-- the channel is called) or done (sent_at set, outcome sent, failed, cancelled, suppressed, or unknown: the node could not store
+-- how its own delivery ended, and its sweep ended the claim later). The lease holder
 -- sends pending claims of its monitors, at takeover and periodically; a claim being sent by a node
 -- that is no longer alive is pending again (the one case that may send twice: the node died after
 -- the channel took the message and before sent_at was written). A message queued on a node that
