@@ -156,8 +156,8 @@ public final class RegisterLoad {
         // reuse: the kept connections are opened (one full handshake each, one after another) before
         // the schedule starts. The schedule used to start 200 ms after the call, before them: when
         // the handshakes took longer, the first registrations were already late when the
-        // connections came up, and that backlog (not the server's answers) made p99 and failed
-        // probes, more so against the server with the slower handshake
+        // connections came up (0.7-2.4 s for 50 here), and that backlog, not the server's answers,
+        // made p99 and failed probes against either server
         List<Connection> opened = new ArrayList<>();
         long connecting = System.nanoTime();
         if (mode.equals("reuse")) {
