@@ -1,5 +1,3 @@
-import java.io.BufferedInputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -49,7 +47,9 @@ import javax.net.ssl.TrustManagerFactory;
  * {@code qop=auth} when offered, as both servers do for SIPp) → 200, for the users
  * {@code u00000}… in turn. Registrations are started on a fixed schedule (rate × duration of them,
  * no more); the latency of each is measured from its scheduled start, so a server that falls
- * behind shows it in p99 rather than in a slower schedule. Modes:
+ * behind shows it in p99 rather than in a slower schedule; {@code service_p50_ms}/{@code service_p99_ms}
+ * are the same registrations from their first REGISTER sent, i.e. without the wait for a free
+ * connection. Modes:
  * <ul>
  *   <li>{@code reuse}: {@code --connections} TLS connections opened first, each carrying one
  *       registration at a time;</li>
@@ -67,6 +67,8 @@ import javax.net.ssl.TrustManagerFactory;
 public final class RegisterLoad {
     private static final Pattern PARAM = Pattern.compile("(\\w+)=(?:\"([^\"]*)\"|([^,\\s]+))");
     private static final int MAX_IN_FLIGHT = 5000;
+    /** put in the queue of due registrations after the last one: the connection taking it stops */
+    private static final long ALL_SCHEDULED = Long.MIN_VALUE;
     /** the port in every Contact: not the connection's, which changes with each connection */
     private static final int CONTACT_PORT = 5061;
 
@@ -83,7 +85,15 @@ public final class RegisterLoad {
     private final AtomicLong reconnects = new AtomicLong();
     private final Map<String, AtomicLong> failures = new ConcurrentHashMap<>();
     private final AtomicLongArray latencyMicros;
+    /**
+     * The same registrations from the first REGISTER sent to the 200: the server's share. What
+     * {@link #latencyMicros} has beyond it is queueing here, for a free connection (each carries
+     * one registration at a time, so at most connections ÷ service time registrations per second).
+     */
+    private final AtomicLongArray serviceMicros;
     private final AtomicInteger recorded = new AtomicInteger();
+    /** how long opening the kept connections took (reuse), before the schedule started */
+    private long connectMillis;
 
     private RegisterLoad(String host, int port, SSLContext tls, int users, String password, int readTimeoutMs, int total) {
         this.host = host;
@@ -93,6 +103,7 @@ public final class RegisterLoad {
         this.password = password;
         this.readTimeoutMs = readTimeoutMs;
         this.latencyMicros = new AtomicLongArray(total);
+        this.serviceMicros = new AtomicLongArray(total);
     }
 
     public static void main(String[] args) throws Exception {
@@ -144,26 +155,47 @@ public final class RegisterLoad {
 
     private int run(String mode, int rate, int duration, int connections, int drainSeconds, int total, String prefix)
             throws Exception {
+        // reuse: the kept connections are opened (one full handshake each, one after another) before
+        // the schedule starts. The schedule used to start 200 ms after the call, before them: when
+        // the handshakes took longer, the first registrations were already late when the
+        // connections came up (0.7-2.4 s for 50 here), and that backlog, not the server's answers,
+        // made p99 and failed probes against either server
+        List<Connection> opened = new ArrayList<>();
+        long connecting = System.nanoTime();
+        if (mode.equals("reuse")) {
+            for (int c = 0; c < connections; c++) {
+                try {
+                    opened.add(new Connection(connect()));
+                } catch (IOException e) {
+                    fail("connect: " + e.getMessage());
+                    opened.forEach(Connection::close);
+                    print(prefix, mode, rate, duration, total, 0, System.nanoTime(), System.nanoTime());
+                    return 1;
+                }
+            }
+        }
+        connectMillis = (System.nanoTime() - connecting) / 1_000_000;
         long start = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(200);
         long deadline = start + TimeUnit.SECONDS.toNanos(duration + drainSeconds);
         long intervalNanos = 1_000_000_000L / rate;
         List<Thread> threads = new ArrayList<>();
         AtomicInteger started = new AtomicInteger();
         if (mode.equals("reuse")) {
-            BlockingQueue<Long> due = new ArrayBlockingQueue<>(total);
+            // room for every registration and one end mark per connection
+            BlockingQueue<Long> due = new ArrayBlockingQueue<>(total + connections);
             for (int c = 0; c < connections; c++) {
-                Connection connection;
-                try {
-                    connection = new Connection(connect());
-                } catch (IOException e) {
-                    fail("connect: " + e.getMessage());
-                    print(prefix, mode, rate, duration, total, 0, start, System.nanoTime());
-                    return 1;
-                }
-                threads.add(Thread.ofVirtual().start(() -> {
+                Connection connection = opened.get(c);
+                // a platform thread per kept connection: it blocks in the socket's read, where a
+                // virtual thread would park and be woken by the poller for every response (twice
+                // per registration), which cost the generator more CPU than the TLS itself
+                threads.add(Thread.ofPlatform().daemon().name("connection-" + c).start(() -> {
                     try (connection) {
                         Long at;
-                        while ((at = due.poll(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) != null) {
+                        // stops at the deadline even with registrations left queued: a warm-up that fell
+                        // behind must not go on loading the server during the measured run after it
+                        while (System.nanoTime() < deadline
+                                && (at = due.poll(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) != null
+                                && at != ALL_SCHEDULED) {
                             if (!connection.usable) {
                                 // the server closed it (or it broke): open another, as a client would
                                 try {
@@ -186,6 +218,14 @@ public final class RegisterLoad {
                 sleepUntil(at);
                 due.add(at);
                 started.incrementAndGet();
+            }
+            // one end mark per connection, after every registration (FIFO): each connection stops
+            // when the schedule is done instead of waiting out the drain time for more. It used to
+            // wait, so every run lasted duration + drain (25 s for a 10 s probe) and the script,
+            // which divides CPU by the run's wall time, reported both servers' CPU (and the
+            // generator's) at about 10/25 of what they used under load
+            for (int c = 0; c < connections; c++) {
+                due.add(ALL_SCHEDULED);
             }
         } else {
             Semaphore inFlight = new Semaphore(MAX_IN_FLIGHT);
@@ -226,15 +266,19 @@ public final class RegisterLoad {
     private void print(String prefix, String mode, int rate, int duration, int total, int started, long start, long sent) {
         int n = Math.min(recorded.get(), total);
         long[] sorted = new long[n];
+        long[] service = new long[n];
         for (int i = 0; i < n; i++) {
             sorted[i] = latencyMicros.get(i);
+            service[i] = serviceMicros.get(i);
         }
         Arrays.sort(sorted);
+        Arrays.sort(service);
         double seconds = Math.max(1e-3, (sent - start) / 1e9);
         System.out.printf(Locale.ROOT, prefix + "mode=%s rate=%d duration=%d total=%d started=%d ok=%d failed=%d offered_rate=%.1f"
-                        + " p50_ms=%s p99_ms=%s handshakes=%d reconnects=%d%n", mode, rate, duration, total, started, ok.get(),
-                total - ok.get(), started / seconds, percentile(sorted, 0.50), percentile(sorted, 0.99), handshakes.get(),
-                reconnects.get());
+                        + " p50_ms=%s p99_ms=%s service_p50_ms=%s service_p99_ms=%s handshakes=%d reconnects=%d connect_ms=%d%n", mode, rate,
+                duration, total, started, ok.get(), total - ok.get(), started / seconds, percentile(sorted, 0.50),
+                percentile(sorted, 0.99), percentile(service, 0.50), percentile(service, 0.99), handshakes.get(),
+                reconnects.get(), connectMillis);
         failures.forEach((reason, count) -> System.out.println(prefix + "failure " + count.get() + "x " + reason));
     }
 
@@ -249,9 +293,10 @@ public final class RegisterLoad {
     // ---------------------------------------------------------------- one registration
 
     private void register(Connection c, long scheduledAt) {
-        String user = String.format(Locale.ROOT, "u%05d", Math.floorMod(nextUser.getAndIncrement(), users));
+        String user = userName(Math.floorMod(nextUser.getAndIncrement(), users));
         String callId = Long.toHexString(ThreadLocalRandom.current().nextLong()) + "@bench";
         String uri = "sip:" + host + ":" + port;
+        long sentAt = System.nanoTime();
         try {
             c.send(request(c, user, callId, 1, uri, null));
             Response challenge = c.read(callId, 1);
@@ -269,7 +314,9 @@ public final class RegisterLoad {
             }
             int slot = recorded.getAndIncrement();
             if (slot < latencyMicros.length()) {
-                latencyMicros.set(slot, (System.nanoTime() - scheduledAt) / 1000);
+                long now = System.nanoTime();
+                latencyMicros.set(slot, (now - scheduledAt) / 1000);
+                serviceMicros.set(slot, (now - sentAt) / 1000);
             }
             ok.incrementAndGet();
         } catch (Refused e) {
@@ -338,12 +385,22 @@ public final class RegisterLoad {
         return a.toString();
     }
 
-    private static String md5(String text) {
+    /** u00000 … u99999, as String.format("u%05d") but without parsing a format per registration */
+    static String userName(int n) {
+        String digits = Integer.toString(n);
+        return digits.length() >= 5 ? "u" + digits : "u" + "00000".substring(digits.length()) + digits;
+    }
+
+    private static final ThreadLocal<MessageDigest> MD5 = ThreadLocal.withInitial(() -> {
         try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("MD5").digest(text.getBytes(StandardCharsets.UTF_8)));
+            return MessageDigest.getInstance("MD5");
         } catch (java.security.NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
+    });
+
+    private static String md5(String text) {
+        return HexFormat.of().formatHex(MD5.get().digest(text.getBytes(StandardCharsets.UTF_8)));
     }
 
     private void fail(String reason) {
@@ -390,9 +447,14 @@ public final class RegisterLoad {
     }
 
     private final class Connection implements AutoCloseable {
+        private static final int MAX_HEAD = 65_536;
         SSLSocket socket;
         OutputStream out;
         InputStream in;
+        /** bytes read from the socket and not consumed yet: buffer[from, to) */
+        private byte[] buffer = new byte[16_384];
+        private int from;
+        private int to;
         volatile boolean usable = true;
 
         Connection(SSLSocket socket) throws IOException {
@@ -402,7 +464,9 @@ public final class RegisterLoad {
         private void use(SSLSocket s) throws IOException {
             this.socket = s;
             this.out = s.getOutputStream();
-            this.in = new BufferedInputStream(s.getInputStream(), 8192);
+            this.in = s.getInputStream();
+            this.from = 0;
+            this.to = 0;
             this.usable = true;
         }
 
@@ -420,35 +484,77 @@ public final class RegisterLoad {
         /**
          * The final response to the request with this Call-ID and CSeq (1xx and responses to other
          * requests, e.g. a second answer to an earlier one, skipped), framed by Content-Length
-         * (RFC 3261 §18.3).
+         * (RFC 3261 §18.3). Reads the socket in chunks and scans them: reading it a byte at a time
+         * (each a locked call) cost more than the rest of the generator.
          */
         Response read(String callId, int cseq) throws IOException {
             while (true) {
-                ByteArrayOutputStream head = new ByteArrayOutputStream(512);
-                int state = 0;
-                while (state < 4) {
-                    int b = in.read();
-                    if (b < 0) {
-                        throw new IOException("connection closed by the server");
+                // keep-alive CRLFs between messages (RFC 5626 §3.5.1)
+                while (true) {
+                    while (from < to && (buffer[from] == '\r' || buffer[from] == '\n')) {
+                        from++;
                     }
-                    if (head.size() == 0 && (b == '\r' || b == '\n')) {
-                        continue; // keep-alive CRLFs between messages
+                    if (from < to) {
+                        break;
                     }
-                    head.write(b);
-                    state = (b == '\r' && (state == 0 || state == 2)) || (b == '\n' && (state == 1 || state == 3))
-                            ? state + 1 : (b == '\r' ? 1 : 0);
-                    if (head.size() > 65_536) {
+                    fill();
+                }
+                int end;
+                int scanned = from;
+                while ((end = headEnd(scanned)) < 0) {
+                    if (to - from > MAX_HEAD) {
                         throw new IOException("response head over 64 KiB");
                     }
+                    scanned = Math.max(from, to - 3);
+                    fill();
                 }
-                Response r = new Response(head.toString(StandardCharsets.UTF_8));
+                Response r = new Response(new String(buffer, from, end - from, StandardCharsets.UTF_8));
+                from = end;
                 String length = r.header("content-length");
                 long body = length == null ? 0 : Long.parseLong(length.strip());
-                in.skipNBytes(body);
+                while (body > 0) {
+                    if (from == to) {
+                        fill();
+                    }
+                    int skip = (int) Math.min(body, to - from);
+                    from += skip;
+                    body -= skip;
+                }
                 if (r.status >= 200 && callId.equals(r.header("call-id")) && cseqNumber(r.header("cseq")) == cseq) {
                     return r;
                 }
             }
+        }
+
+        /** the index just past the CRLFCRLF that ends a head starting at {@code from}, searched from {@code at}; -1 if none yet */
+        private int headEnd(int at) {
+            for (int i = at; i + 3 < to; i++) {
+                if (buffer[i] == '\r' && buffer[i + 1] == '\n' && buffer[i + 2] == '\r' && buffer[i + 3] == '\n') {
+                    return i + 4;
+                }
+            }
+            return -1;
+        }
+
+        /** reads more bytes after {@code to}, moving what is unconsumed to the front (or growing the buffer) first */
+        private void fill() throws IOException {
+            if (from == to) {
+                from = 0;
+                to = 0;
+            } else if (to == buffer.length) {
+                if (from > 0) {
+                    System.arraycopy(buffer, from, buffer, 0, to - from);
+                    to -= from;
+                    from = 0;
+                } else {
+                    buffer = Arrays.copyOf(buffer, buffer.length * 2);
+                }
+            }
+            int n = in.read(buffer, to, buffer.length - to);
+            if (n < 0) {
+                throw new IOException("connection closed by the server");
+            }
+            to += n;
         }
 
         @Override
@@ -473,19 +579,37 @@ public final class RegisterLoad {
         }
     }
 
-    private record Response(int status, String head) {
+    /** A response's status and the headers the generator reads (lower-case names, the first of each). */
+    private record Response(int status, Map<String, String> headers) {
+        private static final java.util.Set<String> READ = java.util.Set.of("content-length", "call-id", "cseq",
+                "www-authenticate");
+
         Response(String head) {
-            this(Integer.parseInt(head.substring(8, 11)), head);
+            this(Integer.parseInt(head.substring(8, 11)), headers(head));
+        }
+
+        private static Map<String, String> headers(String head) {
+            Map<String, String> found = new java.util.HashMap<>(8);
+            int line = head.indexOf("\r\n") + 2;
+            while (line > 1 && line < head.length()) {
+                int next = head.indexOf("\r\n", line);
+                if (next < 0) {
+                    next = head.length();
+                }
+                int colon = head.indexOf(':', line);
+                if (colon > line && colon < next) {
+                    String name = head.substring(line, colon).strip().toLowerCase(Locale.ROOT);
+                    if (READ.contains(name)) {
+                        found.putIfAbsent(name, head.substring(colon + 1, next).strip());
+                    }
+                }
+                line = next + 2;
+            }
+            return found;
         }
 
         String header(String name) {
-            for (String line : head.split("\r\n")) {
-                int colon = line.indexOf(':');
-                if (colon > 0 && line.substring(0, colon).strip().equalsIgnoreCase(name)) {
-                    return line.substring(colon + 1).strip();
-                }
-            }
-            return null;
+            return headers.get(name);
         }
     }
 
