@@ -978,17 +978,17 @@ public final class TransportLayer {
         @Override
         protected void initChannel(SocketChannel channel) {
             long idle = settings.idleConnectionTimeout().toMillis();
-            if (client == null && channel.parent() != null && proxyProtocolFrom.test(channel.remoteAddress().getAddress())) {
-                // before TLS: the balancer passes TCP through and puts the header in front of the handshake
-                ProxyProtocolGate.install(channel, PROXY_HEADER_TIMEOUT_MILLIS, (refused, why) -> {
-                    observer.dropped("proxy_header", transport, (InetSocketAddress) refused.remoteAddress());
-                    log.debug("closing {} connection from {}: {}", transport, refused.remoteAddress(), why);
-                });
-            }
             if (client != null) {
                 client.install(channel, serverName, port);
             } else if (transport == Transport.TLS) {
                 tls.install(channel);
+            }
+            if (client == null && channel.parent() != null && proxyProtocolFrom.test(channel.remoteAddress().getAddress())) {
+                // in front of TLS (both go first): the balancer passes TCP through and puts the header in front of the handshake
+                ProxyProtocolGate.install(channel, PROXY_HEADER_TIMEOUT_MILLIS, (refused, why) -> {
+                    observer.dropped("proxy_header", transport, (InetSocketAddress) refused.remoteAddress());
+                    log.debug("closing {} connection from {}: {}", transport, refused.remoteAddress(), why);
+                });
             }
             channel.pipeline()
                     .addLast(new IdleStateHandler(0, 0, idle, TimeUnit.MILLISECONDS))
