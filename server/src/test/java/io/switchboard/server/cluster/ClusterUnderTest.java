@@ -75,7 +75,12 @@ public final class ClusterUnderTest implements AutoCloseable {
         // HAProxy takes a draining node out after two failed checks 500 ms apart: 3 s covers that
         // with room for a late check on a loaded machine, and keeps a rolling restart short.
         env.put("SWITCHBOARD_DRAIN_DELAY", "3s");
-        // test phones register without credentials, all from 127.0.0.1 through the balancer
+        // as docs/cluster.md sets up nodes behind HAProxy: its PROXY header (send-proxy-v2) on SIP
+        // over TCP and its X-Forwarded-For on HTTP are believed from the balancer's address
+        env.put("SWITCHBOARD_TELEPHONY_PROXY_PROTOCOL_FROM", "127.0.0.1");
+        env.put("SWITCHBOARD_PROXIES_TRUSTED", "127.0.0.1");
+        // test phones register without credentials. The nodes now see each client's own address,
+        // but every test client really is on 127.0.0.1: the per-address brakes stay off.
         env.put("SWITCHBOARD_TELEPHONY_AUTH", "false");
         env.put("SWITCHBOARD_TELEPHONY_FLOOD_LIMIT", "0");
         // test people are signed up in bulk from one address: cheap hashes, no per-address brake
@@ -154,8 +159,8 @@ public final class ClusterUnderTest implements AutoCloseable {
         // the dist file's backends end with their server lines: put the test's where they were
         cfg = DistFiles.replace(cfg, "    default-server inter 500ms fall 2 rise 2\n",
                 "    default-server inter 500ms fall 2 rise 2\n" + http);
-        cfg = DistFiles.replace(cfg, "    default-server inter 500ms fall 2 rise 2 port 8080\n",
-                "    default-server inter 500ms fall 2 rise 2\n" + sip);
+        cfg = DistFiles.replace(cfg, "    default-server inter 500ms fall 2 rise 2 port 8080 send-proxy-v2\n",
+                "    default-server inter 500ms fall 2 rise 2 send-proxy-v2\n" + sip);
         return cfg;
     }
 
