@@ -984,7 +984,8 @@ public final class TransportLayer {
                 tls.install(channel);
             }
             if (client == null && channel.parent() != null && proxyProtocolFrom.test(channel.remoteAddress().getAddress())) {
-                // in front of TLS (both go first): the balancer passes TCP through and puts the header in front of the handshake
+                // added after TLS, both at the front: the balancer passes TLS through and its header
+                // comes before the handshake
                 ProxyProtocolGate.install(channel, PROXY_HEADER_TIMEOUT_MILLIS, (refused, why) -> {
                     observer.dropped("proxy_header", transport, (InetSocketAddress) refused.remoteAddress());
                     log.debug("closing {} connection from {}: {}", transport, refused.remoteAddress(), why);
