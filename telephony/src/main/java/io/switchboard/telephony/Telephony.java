@@ -22,6 +22,7 @@ import io.switchboard.telephony.auth.DigestPolicy;
 import io.switchboard.telephony.auth.NonceService;
 import io.switchboard.telephony.cluster.BindingAnnouncements;
 import io.switchboard.telephony.cluster.ClusterNode;
+import io.switchboard.telephony.cluster.ClusterPeerAddresses;
 import io.switchboard.telephony.cluster.MembershipLiveness;
 import io.switchboard.telephony.cluster.NodeLiveness;
 import io.switchboard.telephony.cluster.RecentFailures;
@@ -74,7 +75,7 @@ public final class Telephony implements NodeModule {
             "digestAlgorithms", "nonceLifetime", "floodLimit", "floodBurst", "maxMessageSize", "maxConnections",
             "maxConnectionsPerAddress", "partialMessageTimeout", "idleConnectionTimeout", "ioThreads",
             "udpReceiveBuffer", "workerThreads", "workerQueue", "trustedPeers", "timerC", "advertisedAddress",
-            "maxCallDuration", "sha256Domains", "directoryPoll", "aliases", "clusterAddress");
+            "maxCallDuration", "sha256Domains", "directoryPoll", "aliases", "clusterAddress", "proxyProtocolFrom");
 
     /** How long calls being set up may take to be answered or given up when the node stops. */
     private static final Duration CALL_SETUP_DRAIN = Duration.ofSeconds(5);
@@ -127,6 +128,7 @@ public final class Telephony implements NodeModule {
         section.duration("maxCallDuration", Duration.ofHours(12));
         directoryPoll(section);
         clusterAddress(section);
+        proxyProtocolFrom(section);
         aliases(section);
     }
 
@@ -241,6 +243,15 @@ public final class Telephony implements NodeModule {
         BindingStore bindings = new BindingStore(context.store().jdbi(), 100_000);
         SipMetrics metrics = new SipMetrics(context.meters());
         transport = new TransportLayer(transportSettings, metrics);
+        List<AddressRange> balancers = proxyProtocolFrom(section);
+        if (!balancers.isEmpty()) {
+            transport.setProxyProtocolSources(source -> balancers.stream().anyMatch(range -> range.contains(source)));
+        }
+        // node-to-node SIP carries the traffic of all of a node's devices: not one source to throttle
+        ClusterPeerAddresses clusterPeers = new ClusterPeerAddresses();
+        clusterPeers.update(context.cluster().view());
+        AutoCloseable followingPeers = context.cluster().onChange(clusterPeers::update);
+        transport.setFloodExempt(clusterPeers::contains);
         ProxySettings proxySettings = proxySettings(section, registrarSettings.authenticate());
         LocalEndpoints endpoints = new LocalEndpoints(transport, proxySettings.advertisedAddress(),
                 context.http()::listensOn, aliases(section));
@@ -259,6 +270,7 @@ public final class Telephony implements NodeModule {
                 section.duration("maxCallDuration", Duration.ofHours(12)));
         webSockets = new SipWebSocketEndpoint(transport, transportSettings.maxMessageSize(),
                 transportSettings.maxConnectionsPerAddress(), (reason, t) -> metrics.dropped(reason, t, null));
+        webSockets.useClientAddresses(context.http()::clientOf);
         FlowDirectory flows = new FlowDirectory(transport, webSockets::flow);
         RouteSigner routeSigner = RouteSigner.fromStore(context.store().jdbi());
         proxy = new ProxyCore(proxySettings, location, directory, numbers, authenticator, calls, flows, endpoints,
@@ -363,6 +375,7 @@ public final class Telephony implements NodeModule {
                 () -> {
                     awaitCallSetups(context, CALL_SETUP_DRAIN);
                     transport.stop();
+                    followingPeers.close();
                     transactions.stop();
                     if (sipTls != null) {
                         sipTls.stop();
@@ -479,6 +492,24 @@ public final class Telephony implements NodeModule {
             throw s.problem("advertisedAddress", "must be an IP address literal");
         }
         return new ProxySettings(authenticate, List.copyOf(trusted), timerC, advertised);
+    }
+
+    /**
+     * {@code telephony.proxyProtocolFrom}: the load balancers (addresses or CIDR blocks) whose TCP and
+     * TLS connections begin with a PROXY protocol header (HAProxy {@code send-proxy-v2}).
+     */
+    static List<AddressRange> proxyProtocolFrom(ConfigSection s) {
+        List<AddressRange> ranges = new ArrayList<>();
+        if (s.has("proxyProtocolFrom")) {
+            for (String source : s.stringList("proxyProtocolFrom")) {
+                try {
+                    ranges.add(AddressRange.parse(source));
+                } catch (IllegalArgumentException e) {
+                    throw s.problem("proxyProtocolFrom", e.getMessage());
+                }
+            }
+        }
+        return List.copyOf(ranges);
     }
 
     static TransportSettings transportSettings(ConfigSection s) {

@@ -46,4 +46,16 @@ class ClusterAddressTest {
         assertThat(Telephony.clusterPath(null, List.of(new ListenPoint(Transport.TCP, "0.0.0.0", 5060)), "198.51.100.7"))
                 .isEqualTo("sip:198.51.100.7:5060;transport=tcp");
     }
+
+    @Test
+    void proxyProtocolSourcesAreAddressesOrBlocksAndABadOneIsAProblemNamingTheKey() throws Exception {
+        var ranges = Telephony.proxyProtocolFrom(ConfigSection.of("telephony",
+                Map.of("proxyProtocolFrom", "10.0.0.5, 2001:db8::/32")));
+        assertThat(ranges).hasSize(2);
+        assertThat(ranges.get(1).contains(java.net.InetAddress.getByName("2001:db8::7"))).isTrue();
+        assertThat(Telephony.proxyProtocolFrom(ConfigSection.of("telephony", Map.of()))).isEmpty();
+        assertThatThrownBy(() -> Telephony.proxyProtocolFrom(ConfigSection.of("telephony",
+                Map.of("proxyProtocolFrom", "haproxy.example.test"))))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("proxyProtocolFrom");
+    }
 }

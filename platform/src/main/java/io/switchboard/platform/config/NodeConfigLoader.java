@@ -56,8 +56,11 @@ public final class NodeConfigLoader {
     private static final Map<String, List<String>> CORE_BLOCKS = Map.of(
             "store", List.of("url", "user", "password"),
             "log", List.of("level"));
-    /** Blocks the platform reads itself as free-form sections, like a module's: sign-in, the bus, certificates, the cluster. */
-    private static final List<String> PLATFORM_SECTIONS = List.of("auth", "bus", "tls", "cluster");
+    /**
+     * Blocks the platform reads itself as free-form sections, like a module's: sign-in, the bus,
+     * certificates, the cluster, the reverse proxies trusted with a client's address.
+     */
+    private static final List<String> PLATFORM_SECTIONS = List.of("auth", "bus", "tls", "cluster", "proxies");
     private static final List<String> LOG_LEVELS = List.of("trace", "debug", "info", "warn", "error");
     private static final Pattern SECTION_NAME = Pattern.compile("[a-z][a-z0-9]*");
 

@@ -19,6 +19,7 @@ import io.switchboard.platform.tls.NodeCertificate;
 import io.switchboard.platform.tls.ServerCredentials;
 import io.switchboard.platform.tls.TlsHandshakeMeter;
 import io.switchboard.platform.tls.TlsSettings;
+import java.net.InetSocketAddress;
 import java.security.KeyStore;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -77,6 +78,7 @@ public final class HttpServer implements Component {
     private volatile ServerConnector secureConnector;
     private volatile SslContextFactory.Server httpsContext;
     private Runnable stopFollowingCertificate = () -> { };
+    private volatile TrustedProxies trustedProxies = TrustedProxies.none();
 
     /**
      * @param address     where plain HTTP listens, or null for none (then {@link #serveHttps} is required)
@@ -90,6 +92,26 @@ public final class HttpServer implements Component {
         this.json = new ObjectMapper()
                 .registerModule(new JavaTimeModule())
                 .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS);
+    }
+
+    /**
+     * Believes {@code X-Forwarded-For} from these proxies for a request's client address
+     * ({@link TrustedProxies}). Only before {@link #start()}.
+     */
+    public synchronized void trustProxies(TrustedProxies proxies) {
+        if (app != null) {
+            throw new IllegalStateException("trusted proxies are set before the server starts");
+        }
+        this.trustedProxies = proxies;
+    }
+
+    /**
+     * The client a connection speaks for: the peer, or the client its {@code X-Forwarded-For}
+     * names if the peer is a trusted proxy. For what reads the peer outside a request (a WebSocket
+     * session, whose address Jetty takes from the socket).
+     */
+    public InetSocketAddress clientOf(InetSocketAddress peer, List<String> forwardedFor) {
+        return trustedProxies.clientOf(peer, forwardedFor);
     }
 
     /**
@@ -154,7 +176,14 @@ public final class HttpServer implements Component {
             // to request on a shared connection (a gateway, a balancer, one client for many
             // people), so the cache only churned: evicting and re-inserting was ~5% of the API's
             // CPU under load (JFR). Without it headers are simply parsed.
-            config.jetty.modifyHttpConfiguration(http -> http.setHeaderCacheSize(0));
+            TrustedProxies proxies = trustedProxies;
+            config.jetty.modifyHttpConfiguration(http -> {
+                http.setHeaderCacheSize(0);
+                if (!proxies.isEmpty()) {
+                    // the HTTPS configuration is a copy of this one and keeps its customizers
+                    http.addCustomizer(new ForwardedForCustomizer(proxies));
+                }
+            });
             // Javalin adds its own plain connector only when none is given; both are ours.
             if (address != null) {
                 config.jetty.addConnector(this::plainConnector);

@@ -207,6 +207,7 @@ public final class Node {
     /** Every block of the config, the platform's and the modules', before anything is touched. */
     private void checkConfig() {
         PersonAuth.checkConfig(config.section("auth"));
+        http.trustProxies(io.switchboard.platform.http.TrustedProxies.fromConfig(config.section("proxies")));
         if (TlsSettings.from(config.section("tls")).isEmpty() && config.https() != null) {
             throw new ConfigException("https", "needs the node's certificate: set tls.certificate and tls.key"
                     + " (PEM files; see docs/tls.md)");

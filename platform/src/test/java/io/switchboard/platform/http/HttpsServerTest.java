@@ -30,6 +30,7 @@ import java.nio.file.Path;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -86,6 +87,28 @@ class HttpsServerTest {
             }
         }
         Files.delete(dir);
+    }
+
+    @Test
+    void aTrustedProxysForwardedClientIsTheRemoteAddressOverHttpAndHttps() throws Exception {
+        HttpServer behind = new HttpServer(new HostPort("127.0.0.1", 0), metrics, new Readiness(), Duration.ofSeconds(1));
+        behind.serveHttps(new HostPort("127.0.0.1", 0), certificate);
+        behind.trustProxies(TrustedProxies.of(List.of("127.0.0.1", "::1")));
+        behind.addRoutes(routes -> routes.get("/api/v1/test/ip", ctx -> ctx.result(ctx.ip())));
+        behind.start();
+        try {
+            for (String base : List.of(behind.baseUrl(), behind.httpsBaseUrl())) {
+                HttpResponse<String> forwarded = client.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/test/ip"))
+                        .header("X-Forwarded-For", "203.0.113.9, 2001:db8::4").build(), HttpResponse.BodyHandlers.ofString());
+                // Jetty writes an IPv6 remote address in brackets, as it does for an IPv6 peer
+                assertThat(forwarded.body()).as(base).isEqualTo("[2001:db8:0:0:0:0:0:4]");
+                HttpResponse<String> none = client.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/test/ip")).build(),
+                        HttpResponse.BodyHandlers.ofString());
+                assertThat(none.body()).as(base).isEqualTo("127.0.0.1");
+            }
+        } finally {
+            behind.stop();
+        }
     }
 
     @Test

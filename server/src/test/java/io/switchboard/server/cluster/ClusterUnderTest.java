@@ -40,6 +40,11 @@ public final class ClusterUnderTest implements AutoCloseable {
     static final String DOMAIN = "cluster.test";
     /** Debian's haproxy: missing, the test fails under CI=true and is skipped otherwise, like the other peers. */
     static final PeerBinary HAPROXY = new PeerBinary("haproxy", "HAPROXY_BIN", "haproxy");
+    /**
+     * The address HAProxy connects to the nodes from (a second loopback address): like a balancer
+     * on a machine of its own, it is the only source the nodes expect PROXY headers from.
+     */
+    static final String BALANCER_SOURCE = "127.0.0.2";
 
     static final int PORTS = 40;
 
@@ -75,7 +80,14 @@ public final class ClusterUnderTest implements AutoCloseable {
         // HAProxy takes a draining node out after two failed checks 500 ms apart: 3 s covers that
         // with room for a late check on a loaded machine, and keeps a rolling restart short.
         env.put("SWITCHBOARD_DRAIN_DELAY", "3s");
-        // test phones register without credentials, all from 127.0.0.1 through the balancer
+        // as docs/cluster.md sets up nodes behind HAProxy: its PROXY header (send-proxy-v2) on SIP
+        // over TCP and its X-Forwarded-For on HTTP are believed from the balancer's own address,
+        // BALANCER_SOURCE; the nodes reach each other from 127.0.0.1 without a header, as they
+        // would from their own addresses in a real cluster
+        env.put("SWITCHBOARD_TELEPHONY_PROXY_PROTOCOL_FROM", BALANCER_SOURCE);
+        env.put("SWITCHBOARD_PROXIES_TRUSTED", BALANCER_SOURCE);
+        // test phones register without credentials. The nodes now see each client's own address,
+        // but every test client really is on 127.0.0.1: the per-address brakes stay off.
         env.put("SWITCHBOARD_TELEPHONY_AUTH", "false");
         env.put("SWITCHBOARD_TELEPHONY_FLOOD_LIMIT", "0");
         // test people are signed up in bulk from one address: cheap hashes, no per-address brake
@@ -127,7 +139,8 @@ public final class ClusterUnderTest implements AutoCloseable {
      * copy is the one the failover tests run, with the test's addresses and ports put in (and
      * nodes beyond the file's three added or its spare ones dropped). One change: checks every
      * 500 ms instead of every second, so a draining node is out well inside the test's short drain
-     * delay and a rolling restart of three nodes stays short.
+     * delay and a rolling restart of three nodes stays short; and HAProxy connects to the nodes
+     * from {@link #BALANCER_SOURCE}.
      */
     public String renderHaproxyConfig() {
         String cfg;
@@ -140,6 +153,8 @@ public final class ClusterUnderTest implements AutoCloseable {
         cfg = DistFiles.replace(cfg, "    bind :5060\n", "    bind 127.0.0.1:" + sipFrontendPort() + "\n");
         cfg = DistFiles.replace(cfg, "bind 127.0.0.1:8404", "bind 127.0.0.1:" + statsPort);
         cfg = DistFiles.replace(cfg, "default-server inter 1s fall 2 rise 2", "default-server inter 500ms fall 2 rise 2");
+        cfg = DistFiles.replace(cfg, "    balance roundrobin\n", "    balance roundrobin\n    source " + BALANCER_SOURCE + "\n");
+        cfg = DistFiles.replace(cfg, "    balance leastconn\n", "    balance leastconn\n    source " + BALANCER_SOURCE + "\n");
         StringBuilder http = new StringBuilder();
         StringBuilder sip = new StringBuilder();
         for (NodeProcess node : nodes) {
@@ -154,8 +169,8 @@ public final class ClusterUnderTest implements AutoCloseable {
         // the dist file's backends end with their server lines: put the test's where they were
         cfg = DistFiles.replace(cfg, "    default-server inter 500ms fall 2 rise 2\n",
                 "    default-server inter 500ms fall 2 rise 2\n" + http);
-        cfg = DistFiles.replace(cfg, "    default-server inter 500ms fall 2 rise 2 port 8080\n",
-                "    default-server inter 500ms fall 2 rise 2\n" + sip);
+        cfg = DistFiles.replace(cfg, "    default-server inter 500ms fall 2 rise 2 port 8080 send-proxy-v2\n",
+                "    default-server inter 500ms fall 2 rise 2 send-proxy-v2\n" + sip);
         return cfg;
     }
 

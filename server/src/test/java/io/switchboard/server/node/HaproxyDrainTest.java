@@ -98,6 +98,10 @@ class HaproxyDrainTest {
                 "--sip", "tcp:127.0.0.1:0", "--domain", "drain.test").redirectErrorStream(true);
         builder.environment().put("SWITCHBOARD_STORE_URL", database.settings().url());
         builder.environment().put("SWITCHBOARD_STORE_USER", database.settings().user());
+        // dist/haproxy.cfg puts a PROXY v2 header in front of SIP over TCP (send-proxy-v2): the
+        // nodes expect it from the balancer, as docs/cluster.md sets them up
+        builder.environment().put("SWITCHBOARD_TELEPHONY_PROXY_PROTOCOL_FROM", "127.0.0.1");
+        builder.environment().put("SWITCHBOARD_PROXIES_TRUSTED", "127.0.0.1");
         // The node's default drainDelay (10 s) against dist/haproxy.cfg's checks (out after two
         // failures a second apart, 2-3 s after /readyz turns 503): the shipped pair. The test still
         // fails without a drain: with SWITCHBOARD_DRAIN_DELAY=0s the clients see 503s.
@@ -144,17 +148,28 @@ class HaproxyDrainTest {
         return haproxy;
     }
 
-    /** OPTIONS to the node over one new TCP connection through HAProxy's SIP frontend; the status line. */
+    /**
+     * OPTIONS to the node over one new TCP connection through HAProxy's SIP frontend; the status
+     * line. The Via asks for rport (RFC 3581): the node must answer with this socket's own port,
+     * which it knows only from HAProxy's PROXY header (without it, HAProxy's outgoing port).
+     */
     private static String sipOptionsOverTcp(int port) throws IOException {
         try (Socket socket = new Socket("127.0.0.1", port)) {
             socket.setSoTimeout(10_000);
             String callId = UUID.randomUUID().toString();
             socket.getOutputStream().write(("OPTIONS sip:drain.test SIP/2.0\r\n"
-                    + "Via: SIP/2.0/TCP 127.0.0.1:" + socket.getLocalPort() + ";branch=z9hG4bK" + callId.substring(0, 8) + "\r\n"
+                    + "Via: SIP/2.0/TCP 127.0.0.1:" + socket.getLocalPort() + ";branch=z9hG4bK" + callId.substring(0, 8) + ";rport\r\n"
                     + "Max-Forwards: 70\r\nFrom: <sip:probe@drain.test>;tag=p1\r\nTo: <sip:drain.test>\r\n"
                     + "Call-ID: " + callId + "\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n").getBytes(StandardCharsets.UTF_8));
             BufferedReader in = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8));
-            return in.readLine();
+            String status = in.readLine();
+            StringBuilder headers = new StringBuilder();
+            for (String line = in.readLine(); line != null && !line.isEmpty(); line = in.readLine()) {
+                headers.append(line).append('\n');
+            }
+            assertThat(headers.toString()).as("the device's own port, from the PROXY header")
+                    .contains(";rport=" + socket.getLocalPort());
+            return status;
         }
     }
 

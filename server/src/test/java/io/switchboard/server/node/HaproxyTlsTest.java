@@ -82,7 +82,9 @@ class HaproxyTlsTest {
     @Test
     void theDocumentedRecipeTerminatesHttpsAndWssInFrontOfAPlainNode() throws Exception {
         HAPROXY.assumeAvailable();
-        NodeConfig config = NodeAssembly.configLoader().load(null, Map.of(), Map.of("dataDir", dir.resolve("node").toString(),
+        NodeConfig config = NodeAssembly.configLoader().load(null,
+                // HAProxy's X-Forwarded-For is believed from it, as docs/cluster.md sets nodes up
+                Map.of("SWITCHBOARD_PROXIES_TRUSTED", "127.0.0.1"), Map.of("dataDir", dir.resolve("node").toString(),
                 "http", "127.0.0.1:0", "sip", "", "domain", "intercom.test"));
         node = NodeAssembly.create(config);
         node.start();

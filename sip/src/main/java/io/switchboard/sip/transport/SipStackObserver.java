@@ -25,7 +25,7 @@ public interface SipStackObserver {
     /**
      * Input dropped before parsing: "flood", "overload" (a full lane), "shed" (a new request that
      * waited too long in an overloaded lane), "oversize", "connection_limit", "slow_peer", "idle",
-     * "keepalive".
+     * "keepalive", "proxy_header" (a connection from a load balancer without a valid PROXY protocol header).
      */
     default void dropped(String reason, Transport transport, InetSocketAddress source) {
     }

@@ -26,7 +26,7 @@ final class StreamFlow implements SipFlow {
 
     @Override
     public InetSocketAddress remote() {
-        return (InetSocketAddress) channel.remoteAddress();
+        return ProxyProtocolGate.remoteOf(channel); // the client behind a PROXY-protocol balancer, if any
     }
 
     @Override
@@ -67,6 +67,6 @@ final class StreamFlow implements SipFlow {
 
     @Override
     public String toString() {
-        return id + "(" + channel.remoteAddress() + ")";
+        return id + "(" + remote() + ")";
     }
 }

@@ -122,6 +122,11 @@ public final class TransportLayer {
     /** Host names of TLS targets are resolved here: the JDK resolver blocks, and an event loop must not. */
     private static final java.util.concurrent.Executor RESOLVER =
             java.util.concurrent.Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("sip-resolve-", 0).factory());
+    /** Peers whose connections must begin with a PROXY protocol header ({@link ProxyProtocolGate}). */
+    private volatile java.util.function.Predicate<InetAddress> proxyProtocolFrom = address -> false;
+    /** Sources the flood limit does not apply to (the other nodes of a cluster). */
+    private volatile java.util.function.Predicate<InetAddress> floodExempt = address -> false;
+    static final long PROXY_HEADER_TIMEOUT_MILLIS = 3_000;
     private EventLoopGroup group;
     private volatile InboundLanes lanes;
     private ScheduledFuture<?> sweeper;
@@ -141,6 +146,20 @@ public final class TransportLayer {
     /** Enables {@link Transport#TLS} listeners (RFC 3261 §26.2); set before {@link #start}. */
     public void setTls(TlsPipeline tls) {
         this.tls = tls;
+    }
+
+    /**
+     * Connections accepted from these peers (load balancers) must begin with a PROXY protocol v1 or
+     * v2 header, whose client address then stands for the connection everywhere (received/rport,
+     * flows, limits, logs); others are served as before. Set before {@link #start}.
+     */
+    public void setProxyProtocolSources(java.util.function.Predicate<InetAddress> sources) {
+        this.proxyProtocolFrom = sources;
+    }
+
+    /** Sources the flood limit ({@link TransportSettings#floodLimitPerSecond}) does not apply to; asked per message. */
+    public void setFloodExempt(java.util.function.Predicate<InetAddress> exempt) {
+        this.floodExempt = exempt;
     }
 
     /** Enables outgoing TLS connections ({@link #tlsFlowTo}); set before {@link #start}. */
@@ -837,7 +856,7 @@ public final class TransportLayer {
     }
 
     private boolean admit(InetSocketAddress source, Transport transport) {
-        if (rateLimiter != null && !rateLimiter.tryAcquire(source.getAddress())) {
+        if (rateLimiter != null && !floodExempt.test(source.getAddress()) && !rateLimiter.tryAcquire(source.getAddress())) {
             observer.dropped("flood", transport, source);
             return false;
         }
@@ -964,12 +983,20 @@ public final class TransportLayer {
             } else if (transport == Transport.TLS) {
                 tls.install(channel);
             }
+            if (client == null && channel.parent() != null && proxyProtocolFrom.test(channel.remoteAddress().getAddress())) {
+                // added after TLS, both at the front: the balancer passes TLS through and its header
+                // comes before the handshake
+                ProxyProtocolGate.install(channel, PROXY_HEADER_TIMEOUT_MILLIS, (refused, why) -> {
+                    observer.dropped("proxy_header", transport, (InetSocketAddress) refused.remoteAddress());
+                    log.debug("closing {} connection from {}: {}", transport, refused.remoteAddress(), why);
+                });
+            }
             channel.pipeline()
                     .addLast(new IdleStateHandler(0, 0, idle, TimeUnit.MILLISECONDS))
                     .addLast(new StreamFramer(settings.maxMessageSize(), new StreamFramer.FramingErrors() {
                         @Override
                         public void framingError(ChannelHandlerContext ctx, String reason, String drop) {
-                            InetSocketAddress remote = (InetSocketAddress) ctx.channel().remoteAddress();
+                            InetSocketAddress remote = ProxyProtocolGate.remoteOf(ctx.channel());
                             if (drop != null) {
                                 observer.dropped(drop, transport, remote);
                             } else {
@@ -980,7 +1007,7 @@ public final class TransportLayer {
 
                         @Override
                         public void keepAlive(ChannelHandlerContext ctx) {
-                            observer.dropped("keepalive", transport, (InetSocketAddress) ctx.channel().remoteAddress());
+                            observer.dropped("keepalive", transport, ProxyProtocolGate.remoteOf(ctx.channel()));
                         }
                     }))
                     .addLast(new StreamHandler(transport, client != null));
@@ -1010,7 +1037,7 @@ public final class TransportLayer {
                 super.channelActive(ctx);
                 return;
             }
-            InetSocketAddress remote = (InetSocketAddress) ctx.channel().remoteAddress();
+            InetSocketAddress remote = ProxyProtocolGate.remoteOf(ctx.channel());
             AtomicInteger perAddress = connectionsPerAddress.computeIfAbsent(remote.getAddress(), a -> new AtomicInteger());
             int total = connections.incrementAndGet();
             int fromAddress = perAddress.incrementAndGet();
@@ -1032,7 +1059,7 @@ public final class TransportLayer {
             if (counted) {
                 counted = false;
                 connections.decrementAndGet();
-                InetSocketAddress remote = (InetSocketAddress) ctx.channel().remoteAddress();
+                InetSocketAddress remote = ProxyProtocolGate.remoteOf(ctx.channel());
                 if (remote != null && !outgoing) {
                     connectionsPerAddress.computeIfPresent(remote.getAddress(),
                             (a, n) -> n.decrementAndGet() <= 0 ? null : n);
@@ -1056,7 +1083,7 @@ public final class TransportLayer {
         @Override
         public void userEventTriggered(ChannelHandlerContext ctx, Object event) throws Exception {
             if (event instanceof IdleStateEvent) {
-                observer.dropped("idle", transport, (InetSocketAddress) ctx.channel().remoteAddress());
+                observer.dropped("idle", transport, ProxyProtocolGate.remoteOf(ctx.channel()));
                 ctx.close();
                 return;
             }
@@ -1065,7 +1092,7 @@ public final class TransportLayer {
 
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            log.debug("{} connection {} failed: {}", transport, ctx.channel().remoteAddress(), cause.toString());
+            log.debug("{} connection {} failed: {}", transport, ProxyProtocolGate.remoteOf(ctx.channel()), cause.toString());
             ctx.close();
         }
     }

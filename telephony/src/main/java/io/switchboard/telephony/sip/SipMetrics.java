@@ -89,7 +89,7 @@ public final class SipMetrics implements SipStackObserver, Registrar.RegistrarLi
     @Override
     public void dropped(String reason, Transport transport, InetSocketAddress source) {
         dropped.computeIfAbsent(reason, r -> Counter.builder("switchboard.sip.dropped")
-                .description("Input dropped before parsing: flood, oversize, connection_limit, slow_peer, idle, keepalive")
+                .description("Input dropped before parsing: flood, oversize, connection_limit, slow_peer, idle, keepalive, proxy_header")
                 .tag("reason", r).register(registry)).increment();
     }
 

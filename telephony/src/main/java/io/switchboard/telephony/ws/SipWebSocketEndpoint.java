@@ -13,11 +13,13 @@ import org.slf4j.LoggerFactory;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BiConsumer;
+import java.util.function.BiFunction;
 
 /**
  * SIP over WebSocket (RFC 7118) at {@code /sip} on the node's HTTP port, as JsSIP and SIP.js speak
@@ -36,6 +38,8 @@ public final class SipWebSocketEndpoint {
     private final BiConsumer<String, Transport> dropped;
     private final ConcurrentHashMap<String, WebSocketFlow> flows = new ConcurrentHashMap<>();
     private final AtomicLong sequence = new AtomicLong();
+    /** The client a connection speaks for, from its peer and X-Forwarded-For (see {@link #useClientAddresses}). */
+    private volatile BiFunction<InetSocketAddress, List<String>, InetSocketAddress> clientOf = (peer, forwardedFor) -> peer;
     private final String prefix = "ws:" + Long.toString(new java.security.SecureRandom().nextInt() & 0x7fffffff, 36) + ".";
 
     /** @param dropped told of refused input ("subprotocol", "oversize", "binary_not_utf8") for metrics */
@@ -45,6 +49,16 @@ public final class SipWebSocketEndpoint {
         this.maxMessageSize = maxMessageSize;
         this.maxPerAddress = maxPerAddress;
         this.dropped = dropped;
+    }
+
+    /**
+     * How to tell the client behind a trusted reverse proxy: given the socket's peer and the
+     * upgrade request's {@code X-Forwarded-For} values, the address that stands for the connection
+     * (Via received, the per-address limit, logs). Jetty gives a WebSocket session the socket's
+     * peer, so the HTTP layer's rule is applied here too. Set before connections arrive.
+     */
+    public void useClientAddresses(BiFunction<InetSocketAddress, List<String>, InetSocketAddress> clientOf) {
+        this.clientOf = clientOf;
     }
 
     public void register(RoutesConfig routes) {
@@ -79,7 +93,8 @@ public final class SipWebSocketEndpoint {
             return;
         }
         ctx.session.setIdleTimeout(java.time.Duration.ofMinutes(15));
-        InetSocketAddress remote = (InetSocketAddress) ctx.session.getRemoteSocketAddress();
+        InetSocketAddress remote = clientOf.apply((InetSocketAddress) ctx.session.getRemoteSocketAddress(),
+                ctx.session.getUpgradeRequest().getHeaders(io.switchboard.platform.http.TrustedProxies.HEADER));
         long fromThere = flows.values().stream().filter(f -> f.remote().getAddress().equals(remote.getAddress())).count();
         if (fromThere >= maxPerAddress) {
             dropped.accept("connection_limit", Transport.WS);

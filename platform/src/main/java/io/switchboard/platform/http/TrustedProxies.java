@@ -1,0 +1,195 @@
+package io.switchboard.platform.http;
+
+import io.switchboard.platform.config.ConfigSection;
+
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Pattern;
+
+/**
+ * The reverse proxies (load balancers) whose word on a client's address is believed: the
+ * {@code proxies.trusted} setting, addresses and CIDR blocks, IPv4 and IPv6. Behind such a proxy
+ * the TCP peer of every request is the proxy, and the client is named by the
+ * {@code X-Forwarded-For} header it adds. Only a request whose peer is trusted has the header read;
+ * anyone else's header is ignored, so no client can choose its own address.
+ * <p>
+ * The client is the rightmost entry that is not itself a trusted proxy (RFC 7239 §5.2 and §8.1
+ * reason the same way for {@code Forwarded: for=}): entries to the left of it were written by the
+ * client or by proxies nobody vouches for. An entry that is not an address literal ends the walk
+ * and the peer stands (a proxy of ours writes literals; anything else cannot be attributed).
+ */
+public final class TrustedProxies {
+    public static final String HEADER = "X-Forwarded-For";
+    /** More hops than this are not walked: no real chain of proxies is this long. */
+    private static final int MAX_ENTRIES = 32;
+    private static final Pattern IPV4 = Pattern.compile("\\d{1,3}(\\.\\d{1,3}){3}");
+    private static final Pattern IPV6 = Pattern.compile("[0-9A-Fa-f:.]+");
+
+    private static final TrustedProxies NONE = new TrustedProxies(List.of());
+
+    private record Range(byte[] network, int prefixLength) {
+        boolean contains(InetAddress address) {
+            byte[] bytes = address.getAddress();
+            if (bytes.length != network.length) {
+                return false;
+            }
+            int full = prefixLength / 8;
+            for (int i = 0; i < full; i++) {
+                if (bytes[i] != network[i]) {
+                    return false;
+                }
+            }
+            int rest = prefixLength % 8;
+            if (rest == 0) {
+                return true;
+            }
+            int mask = (0xFF << (8 - rest)) & 0xFF;
+            return (bytes[full] & mask) == (network[full] & mask);
+        }
+    }
+
+    private final List<Range> ranges;
+
+    private TrustedProxies(List<Range> ranges) {
+        this.ranges = List.copyOf(ranges);
+    }
+
+    /** Nobody is trusted: the TCP peer is the client (the behaviour without the setting). */
+    public static TrustedProxies none() {
+        return NONE;
+    }
+
+    /** @throws IllegalArgumentException naming the entry that is not an address or CIDR block */
+    public static TrustedProxies of(List<String> entries) {
+        List<Range> ranges = new ArrayList<>();
+        for (String entry : entries) {
+            String text = entry.strip();
+            int slash = text.indexOf('/');
+            String host = slash < 0 ? text : text.substring(0, slash);
+            if (host.startsWith("[") && host.endsWith("]")) {
+                host = host.substring(1, host.length() - 1);
+            }
+            InetAddress address = literal(host);
+            if (address == null) {
+                throw new IllegalArgumentException("'" + entry + "' is not an IP address or CIDR block");
+            }
+            int bits = address.getAddress().length * 8;
+            int prefix = bits;
+            if (slash >= 0) {
+                try {
+                    prefix = Integer.parseInt(text.substring(slash + 1));
+                } catch (NumberFormatException e) {
+                    prefix = -1;
+                }
+                if (prefix < 0 || prefix > bits) {
+                    throw new IllegalArgumentException("'" + entry + "' has a prefix length outside 0.." + bits);
+                }
+            }
+            ranges.add(new Range(address.getAddress(), prefix));
+        }
+        return new TrustedProxies(ranges);
+    }
+
+    /** The {@code proxies} block: {@code trusted}, a list (or comma-separated: SWITCHBOARD_PROXIES_TRUSTED). */
+    public static TrustedProxies fromConfig(ConfigSection section) {
+        section.allowOnly(List.of("trusted"));
+        try {
+            return of(section.stringList("trusted"));
+        } catch (IllegalArgumentException e) {
+            throw section.problem("trusted", e.getMessage());
+        }
+    }
+
+    public boolean isEmpty() {
+        return ranges.isEmpty();
+    }
+
+    public boolean trusts(InetAddress address) {
+        for (Range range : ranges) {
+            if (range.contains(address)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * The client a request speaks for.
+     *
+     * @param peer          the TCP peer of the connection
+     * @param forwardedFor  the values of every {@code X-Forwarded-For} field, in the order received
+     *                      (several fields are one comma-separated list, RFC 9110 §5.3)
+     * @return the peer itself unless it is a trusted proxy with a usable header; the port is the
+     *         peer's (the header names no port a client could be reached on)
+     */
+    public InetSocketAddress clientOf(InetSocketAddress peer, List<String> forwardedFor) {
+        if (ranges.isEmpty() || peer == null || peer.getAddress() == null || forwardedFor == null
+                || forwardedFor.isEmpty() || !trusts(peer.getAddress())) {
+            return peer;
+        }
+        List<String> entries = new ArrayList<>();
+        for (String field : forwardedFor) {
+            if (field != null) {
+                for (String entry : field.split(",", -1)) {
+                    entries.add(entry.strip());
+                }
+            }
+        }
+        InetAddress client = peer.getAddress();
+        int walked = 0;
+        for (int i = entries.size() - 1; i >= 0 && walked < MAX_ENTRIES; i--, walked++) {
+            InetAddress hop = entryAddress(entries.get(i));
+            if (hop == null) {
+                return peer; // not an address: nothing to its left or here can be attributed
+            }
+            client = hop;
+            if (!trusts(hop)) {
+                break;
+            }
+        }
+        return client.equals(peer.getAddress()) ? peer : new InetSocketAddress(client, peer.getPort());
+    }
+
+    /** One entry: an address, an IPv4 address with a port, or a bracketed IPv6 address with or without one. */
+    private static InetAddress entryAddress(String entry) {
+        if (entry.startsWith("[")) {
+            int close = entry.indexOf(']');
+            if (close < 0 || (close + 1 < entry.length() && !entry.substring(close + 1).matches(":\\d{1,5}"))) {
+                return null;
+            }
+            return literal(entry.substring(1, close));
+        }
+        int colon = entry.indexOf(':');
+        if (colon >= 0 && colon == entry.lastIndexOf(':')) {
+            // one colon: IPv4 with a port
+            if (!entry.substring(colon + 1).matches("\\d{1,5}")) {
+                return null;
+            }
+            entry = entry.substring(0, colon);
+        }
+        return literal(entry);
+    }
+
+    /** An IP address literal, never a name (no lookup happens here). */
+    static InetAddress literal(String text) {
+        boolean v4 = IPV4.matcher(text).matches();
+        if (!v4 && !(text.indexOf(':') >= 0 && IPV6.matcher(text).matches())) {
+            return null;
+        }
+        if (v4) {
+            for (String part : text.split("\\.")) {
+                if (Integer.parseInt(part) > 255) {
+                    return null;
+                }
+            }
+        }
+        try {
+            return InetAddress.getByName(text); // a literal: parsed, not resolved
+        } catch (UnknownHostException e) {
+            return null;
+        }
+    }
+}
