@@ -109,7 +109,6 @@ public final class Monitor implements NodeModule {
         watcher = new CatalogWatcher(catalog, scheduler, tracker, metrics, CATALOG_POLL,
                 name -> writer.submit(new ResultWriter.ForgetState(name)));
         metrics.bindGauges(scheduler::size, scheduler::running, writer::backlog);
-        metrics.bindNotificationsWaiting(dispatcher::waiting);
 
         // Clustering: each monitor is checked by the node that owns it (rendezvous hashing over the
         // live nodes) under a fenced lease; the history job runs under a lease of its own. A single
@@ -117,11 +116,6 @@ public final class Monitor implements NodeModule {
         leases = new MonitorLeases(context.cluster(),
                 () -> watcher == null ? java.util.Set.of() : watcher.view().monitors().keySet(), java.util.Set.of(HISTORY_JOB));
         writer.fenceWith(leases::holds);
-        dispatcher.stopWhenOut(context.cluster()::inGoodStanding);
-        // every attempt's timeout and the backoffs between them, doubled for margin
-        tracker.maxDelivery(settings.notifyTimeout().multipliedBy(settings.notifyAttempts())
-                .plus(settings.notifyBackoff().multipliedBy(1L << Math.min(settings.notifyAttempts(), 20)))
-                .multipliedBy(2).plusSeconds(60));
         incidents.fenceWith(leases::holds);
         io.switchboard.platform.cluster.Leases clusterLeases = context.cluster().leases();
         incidents.claimAs(new IncidentStore.Claimant(context.nodeId(), clusterLeases.incarnation(), clusterLeases::aliveSql,

@@ -6,8 +6,7 @@
 --
 -- A claim is pending (sending_at and sent_at NULL), being sent (sending_at set by the node named in
 -- node_id/incarnation, in a transaction that checks that node's lease of the monitor, right before
--- the channel is called) or done (sent_at set, outcome sent, failed, cancelled, suppressed, or unknown: the node could not store
--- how its own delivery ended, and its sweep ended the claim later). The lease holder
+-- the channel is called) or done (sent_at set, outcome sent, failed, cancelled or suppressed). The lease holder
 -- sends pending claims of its monitors, at takeover and periodically; a claim being sent by a node
 -- that is no longer alive is pending again (the one case that may send twice: the node died after
 -- the channel took the message and before sent_at was written). A message queued on a node that
@@ -17,15 +16,6 @@ ALTER TABLE monitor_notification_claims ADD COLUMN incarnation VARCHAR(36);
 ALTER TABLE monitor_notification_claims ADD COLUMN sending_at BIGINT;
 ALTER TABLE monitor_notification_claims ADD COLUMN outcome VARCHAR(16);
 UPDATE monitor_notification_claims SET outcome = 'sent' WHERE sent_at IS NOT NULL;
--- Before this version a claim got sent_at only when its channel took the message: a claim left
--- without it was a delivery that failed for good, or one a node died during, and nobody would
--- ever send it. Left as it is it would now read as pending and the holder would send it, maybe
--- long after (a recovery from hours ago, an old reminder). Each is ended as failed, at its claim
--- time, except the DOWN of an incident still open: sending that one now is what the holder
--- would do for an open incident whose DOWN went nowhere.
-UPDATE monitor_notification_claims SET sent_at = claimed_at, outcome = 'failed'
-WHERE sent_at IS NULL
-  AND NOT (event = 'down' AND incident_id IN (SELECT id FROM monitor_incidents WHERE status = 'open'));
 CREATE INDEX monitor_notification_claims_unsent ON monitor_notification_claims (incident_id) WHERE sent_at IS NULL;
 
 -- Warnings (a passing check's warning threshold, e.g. a certificate near expiry) and their ends,

@@ -96,22 +96,11 @@ public final class ResultWriter implements AutoCloseable {
     private final Jdbi jdbi;
     private final MonitorMetrics metrics;
     private volatile Fence fence = (h, lease) -> true;
-    private final BlockingQueue<Ticketed> queue;
+    private final BlockingQueue<Write> queue;
     private final Thread writer;
     private volatile boolean running = true;
-    /**
-     * Tickets: each queued write takes the next number, and the writer publishes the highest number
-     * it has written (or given up on) after each batch. A flush waits for the number issued when it
-     * was called, not for an empty queue: with many monitors results keep arriving, and waiting for
-     * none to be outstanding waited out the whole limit at every handover.
-     */
-    private final Object tickets = new Object();
-    private long issued;
-    private volatile long written;
-
-    /** A queued write and its ticket. */
-    private record Ticketed(Write write, long ticket) {
-    }
+    /** Writes queued or being written: flush() waits for zero. */
+    private final java.util.concurrent.atomic.AtomicInteger outstanding = new java.util.concurrent.atomic.AtomicInteger();
 
     public ResultWriter(Jdbi jdbi, MonitorMetrics metrics, int capacity) {
         this.jdbi = jdbi;
@@ -131,14 +120,10 @@ public final class ResultWriter implements AutoCloseable {
 
     /** Queues a write; false (and counted when it is a result) when the queue is full or the writer stopped. Never blocks. */
     public boolean submit(Write write) {
-        boolean queued;
-        // a ticket and its place in the queue are taken together, so the queue stays in ticket order
-        // and a written batch is always every ticket up to its last (offer never blocks)
-        synchronized (tickets) {
-            queued = running && queue.offer(new Ticketed(write, issued + 1));
-            if (queued) {
-                issued++;
-            }
+        outstanding.incrementAndGet();
+        boolean queued = running && queue.offer(write);
+        if (!queued) {
+            outstanding.decrementAndGet();
         }
         if (!queued && write instanceof ResultRow) {
             metrics.resultsDropped(1);
@@ -156,36 +141,30 @@ public final class ResultWriter implements AutoCloseable {
      * under their leases before letting go); whether it all was.
      */
     public boolean flush(Duration limit) throws InterruptedException {
-        long target;
-        synchronized (tickets) {
-            target = issued;
-        }
         long deadline = System.nanoTime() + limit.toNanos();
-        while (written < target && System.nanoTime() < deadline) {
+        while (outstanding.get() > 0 && System.nanoTime() < deadline) {
             Thread.sleep(5);
         }
-        return written >= target;
+        return outstanding.get() <= 0;
     }
 
     private void loop() {
-        List<Ticketed> batch = new ArrayList<>(MAX_BATCH);
+        List<Write> batch = new ArrayList<>(MAX_BATCH);
         while (running || !queue.isEmpty()) {
             try {
-                Ticketed first = queue.poll(200, TimeUnit.MILLISECONDS);
+                Write first = queue.poll(200, TimeUnit.MILLISECONDS);
                 if (first == null) {
                     continue;
                 }
                 batch.add(first);
                 queue.drainTo(batch, MAX_BATCH - 1);
-                writeWithRetry(batch.stream().map(Ticketed::write).toList());
+                writeWithRetry(batch);
             } catch (InterruptedException e) {
                 if (!running) {
                     break;
                 }
             } finally {
-                if (!batch.isEmpty()) {
-                    written = batch.getLast().ticket(); // written, or dropped and counted: a flush waits no longer for it
-                }
+                outstanding.addAndGet(-batch.size());
                 batch.clear();
             }
         }
@@ -367,10 +346,10 @@ public final class ResultWriter implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        List<Ticketed> left = new ArrayList<>();
+        List<Write> left = new ArrayList<>();
         queue.drainTo(left);
         if (!left.isEmpty()) {
-            long results = left.stream().filter(w -> w.write() instanceof ResultRow).count();
+            long results = left.stream().filter(w -> w instanceof ResultRow).count();
             log.warn("{} check results and {} other writes were not stored before the node stopped", results,
                     left.size() - results);
             metrics.resultsDropped((int) results);

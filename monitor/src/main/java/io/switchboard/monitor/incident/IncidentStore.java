@@ -79,15 +79,8 @@ public final class IncidentStore {
         }
     }
 
-    /** An incident claim nobody is sending, with its incident (read in the same query). */
-    public record PendingClaim(ClaimKey.Incident key, Incident incident) {
-        public String monitor() {
-            return incident.monitor();
-        }
-
-        public String incidentStatus() {
-            return incident.status();
-        }
+    /** An incident claim nobody is sending, with its incident's monitor and status. */
+    public record PendingClaim(ClaimKey.Incident key, String monitor, String incidentStatus) {
     }
 
     /** A warning claim nobody is sending, with the message it stands for. */
@@ -181,9 +174,8 @@ public final class IncidentStore {
                     .bind("r", resolvedAt.toEpochMilli()).bind("f", failedChecks).bind("le", StoredText.clean(lastError))
                     .bind("id", id).execute();
             append(h, id, event);
-            // a DOWN or reminder nobody took is no longer meant once the monitor is up again
             h.createUpdate("UPDATE monitor_notification_claims SET sent_at = :t, outcome = 'cancelled' WHERE incident_id = :id"
-                            + " AND event <> 'recovered' AND sent_at IS NULL AND sending_at IS NULL")
+                            + " AND event = 'down' AND sent_at IS NULL AND sending_at IS NULL")
                     .bind("t", resolvedAt.toEpochMilli()).bind("id", id).execute();
             if (lease == null) {
                 return 0; // not clustered, or closed because its monitor was removed: no recovery message
@@ -308,9 +300,7 @@ public final class IncidentStore {
                     .bindMap(key.binds()).bind("t", at.toEpochMilli()).bind("o", outcome).bind("n", claimant.nodeId())
                     .bind("inc", claimant.incarnation()).execute();
             if (ended == 1 && key instanceof ClaimKey.Incident claim) {
-                // a DOWN tried on a channel, whether it went out or not, starts the reminders: a DOWN
-                // that failed everywhere is retried by them (as a single node always did)
-                if (claim.event().equals("down") && (outcome.equals("sent") || outcome.equals("failed"))) {
+                if (claim.event().equals("down") && outcome.equals("sent")) {
                     h.createUpdate("UPDATE monitor_incidents SET last_notified_at = COALESCE(last_notified_at, :t) WHERE id = :id")
                             .bind("t", at.toEpochMilli()).bind("id", claim.incidentId()).execute();
                 }
@@ -334,48 +324,22 @@ public final class IncidentStore {
      * holder of each one's monitor sends it.
      */
     public List<PendingClaim> pending() {
-        // in a cluster, only those of monitors whose lease this node (this incarnation) holds: every
-        // node sweeps every second, and the others' claims are not its to send
-        boolean clustered = claimant != Claimant.UNCLUSTERED;
-        return jdbi.withHandle(h -> h.createQuery("SELECT i.*, c.channel AS claim_channel, c.event AS claim_event,"
-                        + " c.seq AS claim_seq FROM monitor_notification_claims c JOIN monitor_incidents i ON i.id = c.incident_id"
-                        + (clustered ? " JOIN platform_leases l ON l.name = 'monitor:' || i.monitor AND l.holder = :me"
-                        + " AND l.incarnation = :inc" : "")
+        return jdbi.withHandle(h -> h.createQuery("SELECT c.incident_id, i.monitor, i.status, c.channel, c.event, c.seq"
+                        + " FROM monitor_notification_claims c JOIN monitor_incidents i ON i.id = c.incident_id"
                         + " WHERE c.sent_at IS NULL AND (c.sending_at IS NULL OR NOT " + claimant.aliveSql("c.node_id", "c.incarnation")
                         + ") ORDER BY c.incident_id, c.claimed_at, c.channel")
-                .bind("expiry", claimant.expiryMillis()).bind("me", claimant.nodeId()).bind("inc", claimant.incarnation())
-                .map((rs, ctx) -> new PendingClaim(new ClaimKey.Incident(rs.getLong("id"), rs.getString("claim_channel"),
-                        rs.getString("claim_event"), rs.getLong("claim_seq")), read(rs)))
+                .bind("expiry", claimant.expiryMillis())
+                .map((rs, ctx) -> new PendingClaim(new ClaimKey.Incident(rs.getLong(1), rs.getString(4), rs.getString(5), rs.getLong(6)),
+                        rs.getString(2), rs.getString(3)))
                 .list());
-    }
-
-    /** This node's claims (this incarnation) being sent since before {@code before} and not ended, incident and warning ones. */
-    public List<ClaimKey> staleOfMine(Instant before) {
-        return jdbi.withHandle(h -> {
-            List<ClaimKey> out = new java.util.ArrayList<>(h.createQuery("SELECT incident_id, channel, event, seq"
-                            + " FROM monitor_notification_claims WHERE sent_at IS NULL AND sending_at < :t AND node_id = :n"
-                            + " AND incarnation = :inc")
-                    .bind("t", before.toEpochMilli()).bind("n", claimant.nodeId()).bind("inc", claimant.incarnation())
-                    .map((rs, ctx) -> (ClaimKey) new ClaimKey.Incident(rs.getLong(1), rs.getString(2), rs.getString(3), rs.getLong(4)))
-                    .list());
-            out.addAll(h.createQuery("SELECT monitor, channel, seq FROM monitor_warning_claims WHERE sent_at IS NULL"
-                            + " AND sending_at < :t AND node_id = :n AND incarnation = :inc")
-                    .bind("t", before.toEpochMilli()).bind("n", claimant.nodeId()).bind("inc", claimant.incarnation())
-                    .map((rs, ctx) -> (ClaimKey) new ClaimKey.Warning(rs.getString(1), rs.getString(2), rs.getLong(3))).list());
-            return out;
-        });
     }
 
     /** Warning claims nobody is sending (see {@link #pending()}), oldest first per monitor and channel. */
     public List<PendingWarning> pendingWarnings() {
-        boolean clustered = claimant != Claimant.UNCLUSTERED;
         return jdbi.withHandle(h -> h.createQuery("SELECT c.monitor, c.channel, c.seq, c.event, c.status, c.subject, c.text"
-                        + " FROM monitor_warning_claims c"
-                        + (clustered ? " JOIN platform_leases l ON l.name = 'monitor:' || c.monitor AND l.holder = :me"
-                        + " AND l.incarnation = :inc" : "")
-                        + " WHERE c.sent_at IS NULL AND (c.sending_at IS NULL OR NOT "
+                        + " FROM monitor_warning_claims c WHERE c.sent_at IS NULL AND (c.sending_at IS NULL OR NOT "
                         + claimant.aliveSql("c.node_id", "c.incarnation") + ") ORDER BY c.monitor, c.channel, c.seq")
-                .bind("expiry", claimant.expiryMillis()).bind("me", claimant.nodeId()).bind("inc", claimant.incarnation())
+                .bind("expiry", claimant.expiryMillis())
                 .map((rs, ctx) -> new PendingWarning(new ClaimKey.Warning(rs.getString(1), rs.getString(2), rs.getLong(3)),
                         rs.getString(4), rs.getString(5), rs.getString(6), rs.getString(7)))
                 .list());

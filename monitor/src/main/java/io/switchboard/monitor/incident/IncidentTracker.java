@@ -82,7 +82,7 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
     /** Announcements per monitor, in order; a lane exists only while it has work. */
     private final KeyedLanes<Runnable> lanes = new KeyedLanes<>("incident", 100, 1,
             (monitor, batch) -> batch.forEach(Runnable::run));
-    private volatile ScheduledExecutorService sweeper;
+    private ScheduledExecutorService sweeper;
     /** In a cluster: the monitors this node holds the lease of (null: every monitor is this node's, unfenced). */
     private volatile MonitorLeases leases;
     private volatile Supplier<Map<String, StateSnapshot>> storedStates = Map::of;
@@ -91,13 +91,6 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
     private final Set<Long> queuedIncidents = ConcurrentHashMap.newKeySet();
     /** Monitors with warning messages queued here (same reason). */
     private final Set<String> queuedWarnings = ConcurrentHashMap.newKeySet();
-    /**
-     * Claims queued on a channel's lane here, from the queueing until their delivery ended however
-     * it ended (sent, failed, not taken, refused by a full lane). Such a claim is still pending in
-     * the store until the lane takes it, maybe long after (a slow channel): the sweep leaves it
-     * alone, or it would queue it again every second.
-     */
-    private final Set<IncidentStore.ClaimKey> inFlight = ConcurrentHashMap.newKeySet();
     /** The node is stopping: a delivery cut short gives its claim back for the next holder. */
     private volatile boolean closing;
 
@@ -440,7 +433,8 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
             incident.reported = true;
         }
         if (first) {
-            underLease(name, lease -> incidents.setReport(incident.id, report.text(), report.source(), lease));
+            Lease lease = orNull(leaseOf(name).orElse(null));
+            store(() -> incidents.setReport(incident.id, report.text(), report.source(), lease));
             event(name, incident.id, now, "report", report.source().equals("template") ? "report written from the template"
                     : "report rewritten by " + report.source().substring(4));
         }
@@ -567,80 +561,26 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
      */
     private void sendClaimed(Notification n, String monitor, MonitorState.OpenIncident incident, ChannelDefinition channel,
                              IncidentStore.ClaimKey claim) {
-        if (!inFlight.add(claim)) {
-            return; // queued here already: that delivery ends it
-        }
-        try {
-            dispatcher.dispatch(n, List.of(channel), c -> take(monitor, claim), (c, delivery) -> {
-                try {
-                    delivered(n, monitor, incident, claim, c, delivery);
-                } finally {
-                    inFlight.remove(claim);
-                }
-            });
-        } catch (RuntimeException e) {
-            inFlight.remove(claim);
-            throw e;
-        }
-    }
-
-    /** Ends a claim once its delivery is over (see {@link #sendClaimed}). */
-    private void delivered(Notification n, String monitor, MonitorState.OpenIncident incident, IncidentStore.ClaimKey claim,
-                           ChannelDefinition c, NotificationDispatcher.Delivery delivery) {
-        if (delivery.notTaken()) {
-            return;
-        }
-        // cut short because this node stops, or lost the monitor (or its standing) meanwhile: the
-        // claim goes back to pending for the holder, rather than staying "being sent" by a node
-        // that is alive and will never end it
-        if (!delivery.sent() && (closing || leases.lease(monitor).isEmpty())) {
-            store(() -> incidents.release(claim));
-            return;
-        }
-        Instant at = clock.instant();
-        IncidentEvent entry = incident == null ? null : new IncidentEvent(at, delivery.sent() ? "notified" : "notify_failed",
-                deliveryText(n, c, delivery));
-        finishWithRetry(claim, delivery.sent() ? "sent" : "failed", at, entry);
-        // sent or failed: reminders are due from here, and are the retry of a DOWN that failed everywhere
-        if (incident != null && n.event() == Notification.Event.DOWN) {
-            synchronized (incident) {
-                if (incident.lastNotifiedAt == null) {
-                    incident.lastNotifiedAt = at;
-                }
-            }
-        }
-    }
-
-    /** Attempts to end a claim: a transient store error must not leave it "being sent" by this live node for good. */
-    private static final int FINISH_ATTEMPTS = 5;
-
-    /**
-     * Ends a claim, trying again with a backoff (0.2 s doubling, about 3 s in all) when the store
-     * fails: left unended, the claim would read as being sent by this node as long as it lives,
-     * and be sent again only after it stops, maybe days later. What still fails is ended by the
-     * sweep ({@link #endStaleClaims}).
-     */
-    private void finishWithRetry(IncidentStore.ClaimKey claim, String outcome, Instant at, IncidentEvent entry) {
-        long backoff = 200;
-        for (int attempt = 1; ; attempt++) {
-            try {
-                incidents.finish(claim, outcome, at, entry);
-                return;
-            } catch (RuntimeException e) {
-                if (attempt >= FINISH_ATTEMPTS) {
-                    log.warn("could not end the notification claim {} as {} after {} attempts (the sweep ends it later): {}", claim,
-                            outcome, attempt, e.toString());
-                    return;
-                }
-            }
-            try {
-                Thread.sleep(backoff);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
+        dispatcher.dispatch(n, List.of(channel), c -> take(monitor, claim), (c, delivery) -> {
+            if (delivery.notTaken()) {
                 return;
             }
-            backoff *= 2;
-        }
+            if (!delivery.sent() && closing) {
+                store(() -> incidents.release(claim));
+                return;
+            }
+            Instant at = clock.instant();
+            IncidentEvent entry = incident == null ? null : new IncidentEvent(at, delivery.sent() ? "notified" : "notify_failed",
+                    deliveryText(n, c, delivery));
+            store(() -> incidents.finish(claim, delivery.sent() ? "sent" : "failed", at, entry));
+            if (incident != null && delivery.sent() && n.event() == Notification.Event.DOWN) {
+                synchronized (incident) {
+                    if (incident.lastNotifiedAt == null) {
+                        incident.lastNotifiedAt = at;
+                    }
+                }
+            }
+        });
     }
 
     /** Takes {@code claim} for sending under the monitor's lease (see {@link IncidentStore#take}). */
@@ -655,13 +595,6 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         } catch (LeaseLost e) {
             metrics.fenced("notification", 1);
             log.info("message to {} about {} not sent here: another node checks it now", claim.channel(), monitor);
-            return false;
-        } catch (RuntimeException e) {
-            // the take may have committed though this node saw an error (the connection broke after
-            // the commit): the channel is not called, so the claim goes back to pending, not left
-            // "being sent" by this node
-            log.warn("taking the claim {} failed (sent later): {}", claim, e.toString());
-            store(() -> incidents.release(claim));
             return false;
         }
     }
@@ -701,6 +634,7 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         }
         MonitorDefinition monitor = found.get();
         Instant now = clock.instant();
+        Lease lease = orNull(leaseOf(name).orElse(null));
         String text;
         String subject;
         if (storedReport != null) {
@@ -710,7 +644,7 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
             Report report = reports.recovered(facts(monitor, state, incident, now, resolvedAt, recoveredWith));
             text = report.text();
             subject = report.subject();
-            underLease(name, lease -> incidents.setRecoveryReport(incident.id, report.text(), lease));
+            store(() -> incidents.setRecoveryReport(incident.id, report.text(), lease));
         }
         if (!told) {
             event(name, incident.id, now, "notified", "no recovery message: nobody had been told about the outage");
@@ -751,21 +685,12 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
             incident.downNotified = true;
             incident.lastNotifiedAt = now;
         }
-        underLease(monitor, lease -> incidents.markNotified(incident.id, now, lease));
-    }
-
-    /**
-     * Writes to the incident under the monitor's lease (null when not clustered). Clustered and no
-     * longer holding it, nothing is written and the write is counted as fenced: a null lease would
-     * mean "unfenced" to the store, and a node that lost the monitor would overwrite its holder's.
-     */
-    private void underLease(String monitor, java.util.function.Consumer<Lease> write) {
-        Optional<Lease> held = leaseOf(monitor);
-        if (held.isEmpty()) {
+        Lease lease = orNull(leaseOf(monitor).orElse(null));
+        if (lease == null && leases != null) {
             metrics.fenced("incident", 1);
             return;
         }
-        store(() -> write.accept(orNull(held.get())));
+        store(() -> incidents.markNotified(incident.id, now, lease));
     }
 
     private ReportFacts facts(MonitorDefinition monitor, MonitorState state, MonitorState.OpenIncident incident, Instant now,
@@ -868,7 +793,7 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         for (IncidentStore.PendingClaim pending : incidents.pending()) {
             IncidentStore.ClaimKey.Incident key = pending.key();
             String name = pending.monitor();
-            if (leases.lease(name).isEmpty() || queuedIncidents.contains(key.incidentId()) || inFlight.contains(key)) {
+            if (leases.lease(name).isEmpty() || queuedIncidents.contains(key.incidentId())) {
                 continue;
             }
             MonitorDefinition monitor = view.monitors().get(name);
@@ -889,12 +814,18 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
                 continue; // not adopted yet: the adoption sweeps again
             }
             if (key.event().equals("recovered")) {
-                Incident stored = pending.incident(); // read with the claim: no query per recovery
-                MonitorState.OpenIncident incident = new MonitorState.OpenIncident(stored);
-                Instant resolvedAt = stored.resolvedAt() == null ? now : stored.resolvedAt();
-                String report = stored.recoveryReport();
-                // the message says the monitor is up again: whatever it is now, it was up when resolved
-                onLane(name, incident, () -> announceRecovery(name, incident, "up", resolvedAt, null, report, true));
+                Optional<Incident> stored = incidents.find(key.incidentId());
+                if (stored.isEmpty()) {
+                    continue;
+                }
+                MonitorState.OpenIncident incident = new MonitorState.OpenIncident(stored.get());
+                Instant resolvedAt = stored.get().resolvedAt() == null ? now : stored.get().resolvedAt();
+                String report = stored.get().recoveryReport();
+                String status;
+                synchronized (state) {
+                    status = state.status.wireName();
+                }
+                onLane(name, incident, () -> announceRecovery(name, incident, status, resolvedAt, null, report, true));
                 continue;
             }
             MonitorState.OpenIncident incident;
@@ -919,7 +850,7 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         }
         for (IncidentStore.PendingWarning pending : incidents.pendingWarnings()) {
             String name = pending.key().monitor();
-            if (leases.lease(name).isEmpty() || queuedWarnings.contains(name) || inFlight.contains(pending.key())) {
+            if (leases.lease(name).isEmpty() || queuedWarnings.contains(name)) {
                 continue;
             }
             MonitorDefinition monitor = view.monitors().get(name);
@@ -946,34 +877,6 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         }
     }
 
-    /** How long a delivery may take at most (every attempt and backoff); claims of this node "being sent" longer are stale. */
-    private volatile Duration maxDelivery = Duration.ofMinutes(5);
-
-    /** Sets the longest a delivery may take, from the notification settings (attempts, timeout, backoff). */
-    public void maxDelivery(Duration longest) {
-        this.maxDelivery = longest;
-    }
-
-    /**
-     * Ends this node's claims "being sent" for longer than a delivery can take and not queued or
-     * being delivered here: their end could not be written (the store failed at every attempt).
-     * Whether the channel took the message is not known, so they end as {@code unknown}, not sent
-     * again: otherwise they would stay this live node's until it stops, and be sent by the next
-     * holder then, maybe days late.
-     */
-    void endStaleClaims() {
-        Instant now = clock.instant();
-        for (IncidentStore.ClaimKey claim : incidents.staleOfMine(now.minus(maxDelivery))) {
-            if (inFlight.contains(claim)) {
-                continue;
-            }
-            IncidentEvent entry = claim instanceof IncidentStore.ClaimKey.Incident ? new IncidentEvent(now, "notify_failed",
-                    "message to " + claim.channel() + ": whether it was sent is not known (its end could not be stored)") : null;
-            log.warn("notification claim {} was left being sent here; ended as unknown", claim);
-            store(() -> incidents.finish(claim, "unknown", now, entry));
-        }
-    }
-
     /** Ends a claim without sending it (it can no longer be meant, or a window holds it back), under the monitor's lease. */
     private void cancel(String monitor, IncidentStore.ClaimKey claim, Instant now, String outcome) {
         if (take(monitor, claim)) {
@@ -990,13 +893,6 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
             sweepClaims();
         } catch (RuntimeException e) {
             log.warn("claim sweep failed (tried again at the next sweep): {}", e.toString());
-        }
-        if (leases != null) {
-            try {
-                endStaleClaims();
-            } catch (RuntimeException e) {
-                log.warn("ending stale notification claims failed (tried again at the next sweep): {}", e.toString());
-            }
         }
         CatalogView view = catalog.get();
         Instant now = clock.instant();

@@ -79,8 +79,6 @@ public final class NotificationDispatcher implements AutoCloseable {
     private final RetryConfig retryConfig;
     private final KeyedLanes<Pending> lanes;
     private volatile boolean closed;
-    /** Whether this node may still deliver queued messages (in a cluster: it is in good standing). */
-    private volatile java.util.function.BooleanSupplier standing = () -> true;
 
     public NotificationDispatcher(Map<ChannelType, Notifier> notifiers, DeliveryLog deliveries, MonitorMetrics metrics,
                                   Clock clock, int attempts, Duration backoff) {
@@ -129,21 +127,6 @@ public final class NotificationDispatcher implements AutoCloseable {
                 log.warn("recording the dropped delivery to {} failed: {}", channel.name(), e.toString());
             }
         }
-    }
-
-    /**
-     * Checked before each attempt of a queued message, retries included: a node that lost its good
-     * standing in the cluster (paused, or cut off from the store longer than the expiry) stops
-     * there, since another node may be sending the same message by now. The attempt ends as not
-     * sent, without calling the channel.
-     */
-    public void stopWhenOut(java.util.function.BooleanSupplier inGoodStanding) {
-        this.standing = inGoodStanding;
-    }
-
-    /** Messages waiting on the channels' lanes (not those being sent). */
-    public int waiting() {
-        return lanes.waiting();
     }
 
     /** What a lane found waiting: one by one when few, as digests when many. */
@@ -240,10 +223,6 @@ public final class NotificationDispatcher implements AutoCloseable {
         AtomicInteger attempt = new AtomicInteger();
         String[] lastError = {null};
         CheckedSupplier<Boolean> once = () -> {
-            if (retry && !standing.getAsBoolean()) {
-                lastError[0] = "not sent from here: this node is no longer in good standing in the cluster";
-                throw new DeliveryException(lastError[0], false);
-            }
             int number = attempt.incrementAndGet();
             long begin = System.nanoTime();
             try {

@@ -235,42 +235,4 @@ class NotificationClaimsTest {
                 .isInstanceOf(LeaseLost.class);
         assertThatThrownBy(() -> outage(new Lease("monitor:other", 1), "hook")).isInstanceOf(LeaseLost.class);
     }
-
-    @ParameterizedTest
-    @ValueSource(strings = {"sqlite", "postgresql"})
-    void staleClaimsOfMineAreThoseThisIncarnationTookLongAgoAndDidNotEnd(String database) throws Exception {
-        open(database);
-        Lease a = leasesA.acquire("monitor:shop").orElseThrow();
-        Incident incident = outage(a, "hook", "mail", "chat");
-        Instant longAgo = Instant.now().minusSeconds(3_600);
-        assertThat(nodeA.take(down(incident, "hook"), a, longAgo)).isTrue();
-        assertThat(nodeA.take(down(incident, "mail"), a, longAgo)).isTrue();
-        assertThat(nodeA.finish(down(incident, "mail"), "sent", longAgo, null)).isTrue();
-        assertThat(nodeA.take(down(incident, "chat"), a, Instant.now())).isTrue();
-        assertThat(nodeA.staleOfMine(Instant.now().minusSeconds(60))).containsExactly(down(incident, "hook"));
-        assertThat(nodeB.staleOfMine(Instant.now().minusSeconds(60))).isEmpty();
-    }
-
-    @ParameterizedTest
-    @ValueSource(strings = {"sqlite", "postgresql"})
-    void eachNodeSweepsOnlyTheClaimsOfMonitorsItHoldsAndAResolveCancelsUntakenReminders(String database) throws Exception {
-        open(database);
-        Lease a = leasesA.acquire("monitor:shop").orElseThrow();
-        Lease b = leasesB.acquire("monitor:web").orElseThrow();
-        Incident shop = outage(a, "hook");
-        Incident web = nodeB.open("web", Instant.now(), Instant.now(), 2, "refused", "refused", null, List.of(), List.of("hook"), b);
-        assertThat(nodeA.pending()).extracting(p -> p.key().incidentId()).containsExactly(shop.id());
-        assertThat(nodeB.pending()).extracting(p -> p.key().incidentId()).containsExactly(web.id());
-        assertThat(nodeB.pending().getFirst().incident().monitor()).isEqualTo("web");
-
-        Instant at = Instant.now();
-        assertThat(nodeA.take(down(shop, "hook"), a, at)).isTrue();
-        assertThat(nodeA.finish(down(shop, "hook"), "sent", at, null)).isTrue();
-        assertThat(nodeA.claim(shop.id(), List.of("hook"), "reminder", 5, a, at)).containsExactly("hook");
-        nodeA.resolve(shop.id(), at, 2, null, new IncidentEvent(at, "resolved", "up again"), a);
-        String reminder = store.jdbi().withHandle(h -> h.createQuery("SELECT outcome FROM monitor_notification_claims"
-                + " WHERE incident_id = :id AND event = 'reminder'").bind("id", shop.id()).mapTo(String.class).one());
-        assertThat(reminder).isEqualTo("cancelled");
-        assertThat(nodeA.pending()).extracting(p -> p.key().event()).containsExactly("recovered");
-    }
 }

@@ -86,8 +86,7 @@ public final class Leases {
         }
         return jdbi.inTransaction(h -> {
             List<Lease> got = new ArrayList<>();
-            // in name order: writers check the leases of a transaction in name order too (share
-            // locks on PostgreSQL), so a takeover and a write never wait on each other in a cycle
+            // in name order: the lock order holdsAll keeps too (see there)
             for (String name : new java.util.TreeSet<>(names)) {
                 int inserted = h.createUpdate("INSERT INTO platform_leases (name, holder, incarnation, fence, acquired_at)"
                                 + " SELECT :name, :me, :inc, 1, " + now + " WHERE " + selfAlive()
@@ -123,6 +122,28 @@ public final class Leases {
                 .bind("name", lease.name()).bind("fence", lease.fence()).bind("me", nodeId).bind("inc", incarnation)
                 .bind("expiry", expiryMs)
                 .mapTo(Long.class).findOne().isPresent();
+    }
+
+    /**
+     * The leases of {@code leases} this node still holds, checked inside {@code h} in the order of
+     * their names. On PostgreSQL each check takes a share lock on its lease row, and a takeover
+     * ({@link #acquireAll}) updates, that is locks, lease rows in name order too (a sorted set):
+     * two transactions that lock the same rows in the same order cannot wait on each other in a
+     * cycle. Checked in the order the writes happened to be queued, a writer could hold B and wait
+     * for A while a takeover holds A and waits for B: a deadlock, which PostgreSQL breaks by
+     * failing one of them. Call it first in the transaction, before any row of the write is locked,
+     * so lease rows always come before the rows written under them.
+     */
+    public java.util.Set<Lease> holdsAll(Handle h, Collection<Lease> leases) {
+        java.util.Set<Lease> held = new java.util.HashSet<>();
+        List<Lease> ordered = leases.stream().distinct()
+                .sorted(java.util.Comparator.comparing(Lease::name).thenComparingLong(Lease::fence)).toList();
+        for (Lease lease : ordered) {
+            if (holds(h, lease)) {
+                held.add(lease);
+            }
+        }
+        return held;
     }
 
     /** {@link #holds(Handle, Lease)} in a transaction of its own. */
