@@ -47,8 +47,6 @@ public final class Monitor implements NodeModule {
     static final Duration CATALOG_POLL = Duration.ofMillis(250);
     /** The lease name of retention and history folding. */
     static final String HISTORY_JOB = "history";
-    /** How long a graceful handover waits for the results accepted under the leases it lets go to be written. */
-    static final Duration HANDOVER_FLUSH = Duration.ofSeconds(5);
 
     private final Clock clock;
     private final CheckRunner runner;
@@ -117,27 +115,10 @@ public final class Monitor implements NodeModule {
                 () -> watcher == null ? java.util.Set.of() : watcher.view().monitors().keySet(), java.util.Set.of(HISTORY_JOB));
         writer.fenceWith(leases::holds);
         incidents.fenceWith(leases::holds);
-        io.switchboard.platform.cluster.Leases clusterLeases = context.cluster().leases();
-        incidents.claimAs(new IncidentStore.Claimant(context.nodeId(), clusterLeases.incarnation(), clusterLeases::aliveSql,
-                clusterLeases.expiryMillis()));
-        tracker.useLeases(leases, results::states, results::state);
+        tracker.useLeases(leases, context.nodeId(), results::states, results::state);
         leases.onChange(tracker::adopt, tracker::drop);
-        leases.onHandingOver(names -> {
-            try {
-                if (!writer.flush(HANDOVER_FLUSH)) {
-                    log.warn("results of {} monitors handed over were not all written within {} s; the rest are refused by the"
-                            + " fence and counted", names.size(), HANDOVER_FLUSH.toSeconds());
-                }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        });
         // monitors taken over from a node that died are checked soon, not at their old due times
-        // ... and the messages their last holder left unsent go out now
-        leases.onTakenOver(names -> {
-            scheduler.runSoon(names);
-            tracker.sweepClaimsSoon();
-        });
+        leases.onTakenOver(scheduler::runSoon);
         scheduler.gate(leases::runsHere);
         folder.gate(() -> leases.job(HISTORY_JOB).isPresent());
         folder.fence(h -> leases.job(HISTORY_JOB).map(lease -> leases.holds(h, lease)).orElse(false));

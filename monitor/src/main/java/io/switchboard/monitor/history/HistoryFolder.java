@@ -158,8 +158,6 @@ public final class HistoryFolder implements AutoCloseable {
         deleteBefore("monitor_notifications", "at", hourlyCut);
         long dailyDeleted = deleteBefore("monitor_daily", "period_start", dailyCut);
         deleteResolvedIncidents(dailyCut);
-        pruneClaims(hourlyCut);
-        pruneLeases();
         return new Run(hours, days, rawDeleted, hourlyDeleted, dailyDeleted);
     }
 
@@ -285,40 +283,6 @@ public final class HistoryFolder implements AutoCloseable {
                 break;
             }
         }
-    }
-
-    /**
-     * Notification claims that no longer decide anything: those of incidents resolved before
-     * {@code cutoff} (the delivery log's retention: what was sent stays visible there) or gone,
-     * and warning claims done before it except each monitor and channel's latest (which says
-     * whether a warning stands) and any of a monitor that no longer exists.
-     */
-    private void pruneClaims(long cutoff) {
-        jdbi.useTransaction(h -> {
-            h.createUpdate("DELETE FROM monitor_notification_claims WHERE incident_id IN (SELECT id FROM monitor_incidents"
-                    + " WHERE status = 'resolved' AND resolved_at < :c)").bind("c", cutoff).execute();
-            h.createUpdate("DELETE FROM monitor_notification_claims WHERE NOT EXISTS (SELECT 1 FROM monitor_incidents i"
-                    + " WHERE i.id = monitor_notification_claims.incident_id)").execute();
-            h.createUpdate("DELETE FROM monitor_warning_claims WHERE NOT EXISTS (SELECT 1 FROM monitor_monitors m"
-                    + " WHERE m.name = monitor_warning_claims.monitor)").execute();
-            h.createUpdate("DELETE FROM monitor_warning_claims WHERE sent_at IS NOT NULL AND claimed_at < :c"
-                    + " AND seq < (SELECT MAX(l.seq) FROM monitor_warning_claims l WHERE l.monitor = monitor_warning_claims.monitor"
-                    + " AND l.channel = monitor_warning_claims.channel)").bind("c", cutoff).execute();
-        });
-    }
-
-    /**
-     * Lease rows of monitors that no longer exist, once no live process holds them: let go (the
-     * holder released it when the monitor left its catalog), or held by a node that left, was
-     * restarted as a new incarnation, or is so long dead its membership row was pruned. Rows of
-     * existing monitors are kept whoever held them last: a lease's fence must only grow, and a
-     * deleted row would start again at 1, below fences the store already holds claims under.
-     */
-    private void pruneLeases() {
-        jdbi.useHandle(h -> h.createUpdate("DELETE FROM platform_leases WHERE substr(name, 1, 8) = 'monitor:'"
-                + " AND NOT EXISTS (SELECT 1 FROM monitor_monitors m WHERE 'monitor:' || m.name = platform_leases.name)"
-                + " AND (holder IS NULL OR NOT EXISTS (SELECT 1 FROM platform_cluster_nodes n WHERE n.node_id = platform_leases.holder"
-                + " AND n.incarnation = platform_leases.incarnation AND n.left_at IS NULL))").execute());
     }
 
     /** A short pause between delete batches, so other writers get the (SQLite: only) connection; false when interrupted. */

@@ -135,17 +135,12 @@ public final class ResultWriter implements AutoCloseable {
         return queue.size();
     }
 
-    /**
-     * Waits until everything queued before this call is written, at most {@code limit} (tests,
-     * reads that must see it, and a graceful handover of monitors, which writes what was accepted
-     * under their leases before letting go); whether it all was.
-     */
-    public boolean flush(Duration limit) throws InterruptedException {
+    /** Waits until everything queued before this call is written (tests, and reads that must see it). */
+    public void flush(Duration limit) throws InterruptedException {
         long deadline = System.nanoTime() + limit.toNanos();
         while (outstanding.get() > 0 && System.nanoTime() < deadline) {
             Thread.sleep(5);
         }
-        return outstanding.get() <= 0;
     }
 
     private void loop() {
@@ -228,21 +223,8 @@ public final class ResultWriter implements AutoCloseable {
             // Fencing: rows made under a lease this node no longer holds (another node took the
             // monitor over, or this one's membership expired) are refused here, in the transaction
             // that would write them, not by a check made earlier.
-            //
-            // Lock order: every lease of the batch is checked first, before any row is written, and
-            // in the order of the lease names. On PostgreSQL a check takes a share lock on the
-            // lease row and a takeover locks lease rows in name order (Leases.acquireAll): checked
-            // in queue order instead, this batch could hold B's row and wait for A's while a
-            // takeover holds A's and waits for B's, a deadlock PostgreSQL breaks by failing one.
             Map<Lease, Boolean> valid = new HashMap<>();
-            java.util.stream.Stream.of(allResults.stream().map(ResultRow::lease), allStates.stream().map(StateRow::lease),
-                            allIncidents.stream().map(IncidentProgress::lease))
-                    .flatMap(leases -> leases)
-                    .filter(java.util.Objects::nonNull)
-                    .distinct()
-                    .sorted(java.util.Comparator.comparing(Lease::name).thenComparingLong(Lease::fence))
-                    .forEach(lease -> valid.put(lease, fence.holds(h, lease)));
-            java.util.function.Predicate<Lease> ok = lease -> lease == null || valid.get(lease);
+            java.util.function.Predicate<Lease> ok = lease -> lease == null || valid.computeIfAbsent(lease, l -> fence.holds(h, l));
             List<ResultRow> results = allResults.stream().filter(r -> ok.test(r.lease())).toList();
             List<StateSnapshot> states = allStates.stream().filter(s -> ok.test(s.lease())).map(StateRow::state).toList();
             List<IncidentProgress> incidents = allIncidents.stream().filter(p -> ok.test(p.lease())).toList();
@@ -346,13 +328,10 @@ public final class ResultWriter implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        List<Write> left = new ArrayList<>();
-        queue.drainTo(left);
-        if (!left.isEmpty()) {
-            long results = left.stream().filter(w -> w instanceof ResultRow).count();
-            log.warn("{} check results and {} other writes were not stored before the node stopped", results,
-                    left.size() - results);
-            metrics.resultsDropped((int) results);
+        int left = queue.size();
+        if (left > 0) {
+            log.warn("{} check results and states were not stored before the node stopped", left);
+            queue.clear();
         }
     }
 }

@@ -57,14 +57,6 @@ import org.slf4j.LoggerFactory;
  * {@code warnDays} of expiry) is announced once when it starts and once when it ends, without an
  * incident. Results for a monitor that is no longer in the catalog, or is paused, are dropped: a
  * check that was running when its monitor was deleted brings back no state, gauges or incident.
- *
- * <p><b>In a cluster</b> every message is a claim in the store (see
- * {@code V3__claims_at_the_source.sql}): the DOWN claims are made in the transaction that opens the
- * incident, the recovery claims in the one that resolves it, reminders and warnings when they are
- * due. A claim is taken under the monitor's lease on the channel's lane, right before the channel
- * is called, so a message queued here before the monitor moved is sent by the new holder instead,
- * once. The sweep also sends claims nobody is sending (left by a node that died, or refused here
- * at a handover) for the monitors this node holds, and does so at once after a takeover.
  */
 public final class IncidentTracker implements CheckScheduler.ResultSink, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(IncidentTracker.class);
@@ -85,14 +77,9 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
     private ScheduledExecutorService sweeper;
     /** In a cluster: the monitors this node holds the lease of (null: every monitor is this node's, unfenced). */
     private volatile MonitorLeases leases;
+    private volatile String nodeId = "node";
     private volatile Supplier<Map<String, StateSnapshot>> storedStates = Map::of;
     private volatile java.util.function.Function<String, Optional<StateSnapshot>> storedState = name -> Optional.empty();
-    /** Incidents with announcements queued on their lane here: the claim sweep leaves their claims to those. */
-    private final Set<Long> queuedIncidents = ConcurrentHashMap.newKeySet();
-    /** Monitors with warning messages queued here (same reason). */
-    private final Set<String> queuedWarnings = ConcurrentHashMap.newKeySet();
-    /** The node is stopping: a delivery cut short gives its claim back for the next holder. */
-    private volatile boolean closing;
 
     public IncidentTracker(IncidentStore incidents, ResultWriter writer, NotificationDispatcher dispatcher,
                            IncidentReports reports, MonitorMetrics metrics, Clock clock, ZoneId zone, Duration defaultReminder,
@@ -126,9 +113,10 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
      * (refused in the store once it no longer holds). Gained monitors are loaded with
      * {@link #adopt}, lost ones forgotten with {@link #drop}.
      */
-    public void useLeases(MonitorLeases leases, Supplier<Map<String, StateSnapshot>> storedStates,
+    public void useLeases(MonitorLeases leases, String nodeId, Supplier<Map<String, StateSnapshot>> storedStates,
                           java.util.function.Function<String, Optional<StateSnapshot>> storedState) {
         this.leases = leases;
+        this.nodeId = nodeId;
         this.storedStates = storedStates;
         this.storedState = storedState;
     }
@@ -151,6 +139,9 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
             }
             MonitorState state = states.computeIfAbsent(open.monitor(), MonitorState::new);
             MonitorState.OpenIncident incident = new MonitorState.OpenIncident(open);
+            if (incident.downNotified && incidents.hasUnsentDown(open.id())) {
+                incident.downNotified = false; // the sweep announces it; the claim makes it once per channel
+            }
             synchronized (state) {
                 state.incident = incident;
                 state.status = MonitorStatus.DOWN;
@@ -253,7 +244,6 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
             failed = state.failures;
             lastSuccess = state.lastSuccessAt;
         }
-        List<String> channels = catalog.get().channelsOf(monitor).stream().map(ChannelDefinition::name).toList();
         List<IncidentEvent> events = new ArrayList<>();
         events.add(new IncidentEvent(since, "first_failure", "first failed check: " + firstError));
         events.add(new IncidentEvent(now, "opened", monitor.name() + " is DOWN after " + failed + " failed check"
@@ -261,7 +251,7 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         Incident stored;
         try {
             stored = incidents.open(monitor.name(), since, now, failed, firstError, result.error(),
-                    lastSuccess == null ? null : Instant.ofEpochMilli(lastSuccess), events, channels, lease);
+                    lastSuccess == null ? null : Instant.ofEpochMilli(lastSuccess), events, lease);
         } catch (LeaseLost e) {
             metrics.fenced("incident", 1);
             log.info("no incident opened for {} here: another node checks it now", monitor.name());
@@ -284,7 +274,7 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         if (removed) {
             // deleted while the incident was being opened: nothing would ever resolve it
             store(() -> incidents.resolve(stored.id(), now, failed, null,
-                    new IncidentEvent(now, "closed", "closed: the monitor " + monitor.name() + " was removed"), lease));
+                    new IncidentEvent(now, "closed", "closed: the monitor " + monitor.name() + " was removed")));
             return;
         }
         log.info("incident {} opened: {} is DOWN: {}", stored.id(), monitor.name(), result.error());
@@ -298,9 +288,8 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         }
         Instant now = clock.instant();
         Duration down = Duration.between(incident.startedAt, now);
-        int recoveryClaims;
         try {
-            recoveryClaims = incidents.resolve(incident.id, now, incident.failedChecks, null, new IncidentEvent(now, "resolved",
+            incidents.resolve(incident.id, now, incident.failedChecks, null, new IncidentEvent(now, "resolved",
                     monitor.name() + " is " + (result.status().passed() ? result.status().wireName() : "up") + " again after "
                             + monitor.recoveryThreshold() + " passing check" + (monitor.recoveryThreshold() == 1 ? "" : "s")
                             + "; down for " + DurationText.spoken(down)), lease);
@@ -320,20 +309,16 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
             state.incident = null;
         }
         log.info("incident {} resolved: {} is up again after {}", incident.id, monitor.name(), DurationText.spoken(down));
-        // clustered, whoever was told is known from the claims made in the resolving transaction
-        boolean told = lease != null ? recoveryClaims > 0 : incident.downNotified;
-        onLane(monitor.name(), incident, () -> announceRecovery(monitor.name(), incident, result, now, told));
+        onLane(monitor.name(), incident, () -> announceRecovery(monitor.name(), incident, result, now));
     }
 
     // ---- announcements ------------------------------------------------------------------------------
 
     private void onLane(String monitor, MonitorState.OpenIncident incident, Runnable task) {
-        queuedIncidents.add(incident.id);
         Runnable done = () -> {
             synchronized (incident) {
                 incident.announcing = false;
             }
-            queuedIncidents.remove(incident.id);
         };
         onLane(monitor, () -> {
             try {
@@ -385,36 +370,8 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
             dispatcher.suppress(n, channels, "maintenance window " + window.get().name());
             return;
         }
-        if (leases == null) {
-            dispatcher.dispatch(n, channels, (channel, delivery) -> {
-            });
-            return;
-        }
-        Optional<Lease> lease = leases.lease(name);
-        if (lease.isEmpty()) {
-            metrics.fenced("notification", channels.size());
-            return;
-        }
-        List<IncidentStore.ClaimKey> claims;
-        try {
-            claims = incidents.claimWarning(name, channels.stream().map(ChannelDefinition::name).toList(), n.event().wireName(),
-                    n.status(), n.subject(), n.text(), lease.get(), now);
-        } catch (LeaseLost e) {
-            metrics.fenced("notification", channels.size());
-            log.info("{} message of {} not sent here: another node checks it now", n.event().wireName(), name);
-            return;
-        } catch (RuntimeException e) {
-            log.warn("could not claim the {} message of {} (not sent): {}", n.event().wireName(), name, e.toString());
-            return;
-        }
-        if (claims.size() < channels.size()) {
-            log.info("{} message of {}: {} of {} channels were told already", n.event().wireName(), name,
-                    channels.size() - claims.size(), channels.size());
-        }
-        for (IncidentStore.ClaimKey claim : claims) {
-            channels.stream().filter(c -> c.name().equals(claim.channel())).findFirst()
-                    .ifPresent(channel -> sendClaimed(n, name, null, channel, claim));
-        }
+        dispatcher.dispatch(n, channels, (channel, delivery) -> {
+        });
     }
 
     private void announceDown(String name, MonitorState state, MonitorState.OpenIncident incident) {
@@ -429,27 +386,20 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         Report report = reports.down(facts);
         boolean first;
         synchronized (incident) {
-            first = !incident.reported;
-            incident.reported = true;
+            first = !incident.downNotified;
         }
         if (first) {
-            Lease lease = orNull(leaseOf(name).orElse(null));
-            store(() -> incidents.setReport(incident.id, report.text(), report.source(), lease));
-            event(name, incident.id, now, "report", report.source().equals("template") ? "report written from the template"
+            store(() -> incidents.setReport(incident.id, report.text(), report.source()));
+            event(incident.id, now, "report", report.source().equals("template") ? "report written from the template"
                     : "report rewritten by " + report.source().substring(4));
         }
         List<ChannelDefinition> channels = view.channelsOf(monitor);
         Notification n = new Notification(Notification.Event.DOWN, name, monitor.type().wireName(), monitor.displayTarget(), incident.id,
                 "down", incident.startedAt, facts.failedChecks(), report.subject(), report.text(), now);
-        send(n, monitor, incident, channels, view.maintenanceFor(name, now), now, null);
+        send(n, monitor, incident, channels, view.maintenanceFor(name, now), now);
     }
 
     private void announceReminder(String name, MonitorState state, MonitorState.OpenIncident incident) {
-        announceReminder(name, state, incident, null);
-    }
-
-    /** @param pendingSeq the reminder's number when sending a pending claim of it; null for a new reminder */
-    private void announceReminder(String name, MonitorState state, MonitorState.OpenIncident incident, Long pendingSeq) {
         CatalogView view = catalog.get();
         Optional<MonitorDefinition> found = view.monitor(name);
         if (found.isEmpty()) {
@@ -461,19 +411,15 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         Report report = reports.reminder(facts);
         Notification n = new Notification(Notification.Event.REMINDER, name, monitor.type().wireName(), monitor.displayTarget(),
                 incident.id, "down", incident.startedAt, facts.failedChecks(), report.subject(), report.text(), now);
-        send(n, monitor, incident, view.channelsOf(monitor), view.maintenanceFor(name, now), now, pendingSeq);
+        send(n, monitor, incident, view.channelsOf(monitor), view.maintenanceFor(name, now), now);
     }
 
-    /**
-     * @param pendingSeq for a reminder, the number of a pending claim being sent (null: a new
-     *                   reminder, numbered by the time of the notification it follows)
-     */
     private void send(Notification n, MonitorDefinition monitor, MonitorState.OpenIncident incident,
-                      List<ChannelDefinition> channels, Optional<MaintenanceWindow> window, Instant now, Long pendingSeq) {
+                      List<ChannelDefinition> channels, Optional<MaintenanceWindow> window, Instant now) {
         if (channels.isEmpty()) {
             if (n.event() == Notification.Event.DOWN) {
-                event(monitor.name(), incident.id, now, "notified", "nobody to tell: " + monitor.name() + " has no notification channels");
-                markNotified(monitor.name(), incident, now);
+                event(incident.id, now, "notified", "nobody to tell: " + monitor.name() + " has no notification channels");
+                markNotified(incident, now);
             }
             return;
         }
@@ -481,151 +427,73 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
             String why = "maintenance window " + window.get().name();
             dispatcher.suppress(n, channels, why);
             if (n.event() == Notification.Event.DOWN) {
-                // clustered, the DOWN claims stay pending: the claim sweep sends them once the window is over
-                event(monitor.name(), incident.id, now, "suppressed", "DOWN message held back during " + why
-                        + "; sent when it ends if still down");
+                event(incident.id, now, "suppressed", "DOWN message held back during " + why + "; sent when it ends if still down");
             }
             return;
         }
-        if (leases == null) {
-            markNotified(monitor.name(), incident, now);
-            dispatcher.dispatch(n, channels, (channel, delivery) -> deliveryEvent(monitor.name(), incident.id, n, channel, delivery));
-            return;
+        long seq;
+        synchronized (incident) {
+            seq = n.event() == Notification.Event.REMINDER && incident.lastNotifiedAt != null
+                    ? incident.lastNotifiedAt.toEpochMilli() : 0;
         }
-        long seq = 0;
-        if (n.event() == Notification.Event.REMINDER) {
-            if (pendingSeq != null) {
-                seq = pendingSeq;
-            } else {
-                synchronized (incident) {
-                    seq = incident.lastNotifiedAt != null ? incident.lastNotifiedAt.toEpochMilli() : 0;
-                }
-                if (!claimMessage(n, monitor.name(), incident, channels, seq, now)) {
-                    return;
-                }
-            }
-        } else if (n.event() == Notification.Event.DOWN) {
-            // the claims were made with the incident; this adds those of channels it had none for
-            // (it had no channel then, or was opened before claims were made there): once each
-            if (!claimMessage(n, monitor.name(), incident, channels, 0, now)) {
+        if (leases != null) {
+            Optional<List<ChannelDefinition>> claimed = claim(n, monitor.name(), incident.id, channels, seq, now);
+            if (claimed.isEmpty()) {
                 return;
             }
-        }
-        for (ChannelDefinition channel : channels) {
-            sendClaimed(n, monitor.name(), incident, channel,
-                    new IncidentStore.ClaimKey.Incident(incident.id, channel.name(), n.event().wireName(), seq));
-        }
-    }
-
-    /**
-     * Claims a DOWN or reminder message for each channel under the monitor's lease (pending
-     * claims where there are none yet, taken when sent); false when this node must send nothing
-     * (the lease is lost, or the store refused).
-     */
-    private boolean claimMessage(Notification n, String monitor, MonitorState.OpenIncident incident, List<ChannelDefinition> channels,
-                                 long seq, Instant now) {
-        Optional<Lease> lease = leases.lease(monitor);
-        if (lease.isEmpty()) {
-            metrics.fenced("notification", channels.size());
-            return false;
-        }
-        try {
-            incidents.claim(incident.id, channels.stream().map(ChannelDefinition::name).toList(), n.event().wireName(), seq,
-                    lease.get(), now);
             synchronized (incident) {
-                if (n.event() == Notification.Event.REMINDER) {
-                    incident.lastNotifiedAt = now;
-                } else {
-                    incident.downNotified = true;
-                }
+                incident.downNotified = true;
+                incident.lastNotifiedAt = now;
             }
-            return true;
-        } catch (LeaseLost e) {
-            metrics.fenced("notification", channels.size());
-            log.info("{} message of incident {} not sent here: another node checks {} now", n.event().wireName(), incident.id, monitor);
-            return false;
-        } catch (RuntimeException e) {
-            log.warn("could not claim the {} message of incident {} (not sent now): {}", n.event().wireName(), incident.id,
-                    e.toString());
-            return false;
+            channels = claimed.get();
+            if (channels.isEmpty()) {
+                return;
+            }
+        } else {
+            markNotified(incident, now);
         }
-    }
-
-    /**
-     * Queues a claimed message for one channel: the claim is taken under the monitor's lease on the
-     * channel's lane right before sending (not taken: another node sends it, or it went already),
-     * and ended with the outcome, the timeline entry written with it. A delivery cut short because
-     * this node stops gives the claim back for the next holder.
-     *
-     * @param incident the incident the message belongs to; null for a warning
-     */
-    private void sendClaimed(Notification n, String monitor, MonitorState.OpenIncident incident, ChannelDefinition channel,
-                             IncidentStore.ClaimKey claim) {
-        dispatcher.dispatch(n, List.of(channel), c -> take(monitor, claim), (c, delivery) -> {
-            if (delivery.notTaken()) {
-                return;
+        dispatcher.dispatch(n, channels, (channel, delivery) -> {
+            if (leases != null && delivery.sent()) {
+                store(() -> incidents.claimSent(incident.id, channel.name(), n.event().wireName(), seq, clock.instant()));
             }
-            if (!delivery.sent() && closing) {
-                store(() -> incidents.release(claim));
-                return;
-            }
-            Instant at = clock.instant();
-            IncidentEvent entry = incident == null ? null : new IncidentEvent(at, delivery.sent() ? "notified" : "notify_failed",
-                    deliveryText(n, c, delivery));
-            store(() -> incidents.finish(claim, delivery.sent() ? "sent" : "failed", at, entry));
-            if (incident != null && delivery.sent() && n.event() == Notification.Event.DOWN) {
-                synchronized (incident) {
-                    if (incident.lastNotifiedAt == null) {
-                        incident.lastNotifiedAt = at;
-                    }
-                }
-            }
+            event(incident.id, clock.instant(), delivery.sent() ? "notified" : "notify_failed",
+                    n.event().wireName() + " message " + (delivery.sent() ? "sent to " : "could not be sent to ") + channel.name()
+                            + " (" + channel.type().wireName() + ")" + inDigest(delivery) + (delivery.attempts() > 1 ? " after "
+                            + delivery.attempts() + " attempts" : "") + (delivery.sent() ? "" : ": " + delivery.error()));
         });
     }
 
-    /** Takes {@code claim} for sending under the monitor's lease (see {@link IncidentStore#take}). */
-    private boolean take(String monitor, IncidentStore.ClaimKey claim) {
+    /**
+     * Claims {@code n} for each channel under the monitor's lease (see {@link IncidentStore#claim}):
+     * the channels this node sends to; empty when this node must send nothing (the lease is lost,
+     * or the store refused the claim: the sweep tries a DOWN message again).
+     */
+    private Optional<List<ChannelDefinition>> claim(Notification n, String monitor, long incidentId,
+                                                    List<ChannelDefinition> channels, long seq, Instant now) {
         Optional<Lease> lease = leases.lease(monitor);
         if (lease.isEmpty()) {
-            metrics.fenced("notification", 1);
-            return false;
+            metrics.fenced("notification", channels.size());
+            return Optional.empty();
         }
         try {
-            return incidents.take(claim, lease.get(), clock.instant());
+            List<String> mine = incidents.claim(incidentId, channels.stream().map(ChannelDefinition::name).toList(),
+                    n.event().wireName(), seq, lease.get(), nodeId, now);
+            if (mine.size() < channels.size()) {
+                log.info("{} message of incident {}: {} of {} channels already claimed by another node", n.event().wireName(),
+                        incidentId, channels.size() - mine.size(), channels.size());
+            }
+            return Optional.of(channels.stream().filter(c -> mine.contains(c.name())).toList());
         } catch (LeaseLost e) {
-            metrics.fenced("notification", 1);
-            log.info("message to {} about {} not sent here: another node checks it now", claim.channel(), monitor);
-            return false;
+            metrics.fenced("notification", channels.size());
+            log.info("{} message of incident {} not sent here: another node checks {} now", n.event().wireName(), incidentId, monitor);
+            return Optional.empty();
+        } catch (RuntimeException e) {
+            log.warn("could not claim the {} message of incident {} (not sent now): {}", n.event().wireName(), incidentId, e.toString());
+            return Optional.empty();
         }
     }
 
-    private void deliveryEvent(String monitor, long incidentId, Notification n, ChannelDefinition channel,
-                               NotificationDispatcher.Delivery delivery) {
-        event(monitor, incidentId, clock.instant(), delivery.sent() ? "notified" : "notify_failed", deliveryText(n, channel, delivery));
-    }
-
-    private static String deliveryText(Notification n, ChannelDefinition channel, NotificationDispatcher.Delivery delivery) {
-        String what = n.event() == Notification.Event.RECOVERED ? "recovery" : n.event().wireName();
-        return what + " message " + (delivery.sent() ? "sent to " : "could not be sent to ") + channel.name()
-                + " (" + channel.type().wireName() + ")" + inDigest(delivery) + (delivery.attempts() > 1 && n.event()
-                != Notification.Event.RECOVERED ? " after " + delivery.attempts() + " attempts" : "")
-                + (delivery.sent() ? "" : ": " + delivery.error());
-    }
-
-    private void announceRecovery(String name, MonitorState.OpenIncident incident, CheckResult result, Instant resolvedAt,
-                                  boolean told) {
-        String how = result.latencyMillis() + " ms" + (result.details().get("status") instanceof Integer code
-                ? ", " + catalog.get().monitor(name).map(m -> m.type().wireName().toUpperCase(java.util.Locale.ROOT)).orElse("")
-                + " " + code : "") + (result.error() != null ? " (" + result.error() + ")" : "");
-        announceRecovery(name, incident, result.status().wireName(), resolvedAt, "the check passed in " + how, null, told);
-    }
-
-    /**
-     * @param recoveredWith how the check passed, for the report; null when not known (a pending claim sent by another node)
-     * @param storedReport  the recovery report already written, if any
-     */
-    private void announceRecovery(String name, MonitorState.OpenIncident incident, String status, Instant resolvedAt,
-                                  String recoveredWith, String storedReport, boolean told) {
+    private void announceRecovery(String name, MonitorState.OpenIncident incident, CheckResult result, Instant resolvedAt) {
         CatalogView view = catalog.get();
         Optional<MonitorDefinition> found = view.monitor(name);
         MonitorState state = states.get(name);
@@ -634,20 +502,18 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         }
         MonitorDefinition monitor = found.get();
         Instant now = clock.instant();
-        Lease lease = orNull(leaseOf(name).orElse(null));
-        String text;
-        String subject;
-        if (storedReport != null) {
-            text = storedReport;
-            subject = reports.recovered(facts(monitor, state, incident, now, resolvedAt, recoveredWith)).subject();
-        } else {
-            Report report = reports.recovered(facts(monitor, state, incident, now, resolvedAt, recoveredWith));
-            text = report.text();
-            subject = report.subject();
-            store(() -> incidents.setRecoveryReport(incident.id, report.text(), lease));
+        String how = result.latencyMillis() + " ms" + (result.details().get("status") instanceof Integer code
+                ? ", " + monitor.type().wireName().toUpperCase(java.util.Locale.ROOT) + " " + code : "")
+                + (result.error() != null ? " (" + result.error() + ")" : "");
+        ReportFacts facts = facts(monitor, state, incident, now, resolvedAt, "the check passed in " + how);
+        Report report = reports.recovered(facts);
+        store(() -> incidents.setRecoveryReport(incident.id, report.text()));
+        boolean told;
+        synchronized (incident) {
+            told = incident.downNotified;
         }
         if (!told) {
-            event(name, incident.id, now, "notified", "no recovery message: nobody had been told about the outage");
+            event(incident.id, now, "notified", "no recovery message: nobody had been told about the outage");
             return;
         }
         List<ChannelDefinition> channels = view.channelsOf(monitor);
@@ -655,42 +521,45 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
             return;
         }
         Notification n = new Notification(Notification.Event.RECOVERED, name, monitor.type().wireName(), monitor.displayTarget(),
-                incident.id, status, incident.startedAt, incident.failedChecks, subject, text, now);
+                incident.id, result.status().wireName(), incident.startedAt, incident.failedChecks, report.subject(), report.text(),
+                now);
         Optional<MaintenanceWindow> window = view.maintenanceFor(name, now);
         if (window.isPresent()) {
             dispatcher.suppress(n, channels, "maintenance window " + window.get().name());
-            if (leases != null) {
-                // held back for good, as unclustered: the claims end suppressed, not pending
-                for (ChannelDefinition channel : channels) {
-                    cancel(name, new IncidentStore.ClaimKey.Incident(incident.id, channel.name(), "recovered", 0), now, "suppressed");
-                }
+            return;
+        }
+        if (leases != null) {
+            Optional<List<ChannelDefinition>> claimed = claim(n, name, incident.id, channels, 0, now);
+            if (claimed.isEmpty() || claimed.get().isEmpty()) {
+                return;
             }
-            return;
+            channels = claimed.get();
         }
-        if (leases == null) {
-            dispatcher.dispatch(n, channels, (channel, delivery) -> deliveryEvent(name, incident.id, n, channel, delivery));
-            return;
-        }
-        for (ChannelDefinition channel : channels) {
-            sendClaimed(n, name, incident, channel, new IncidentStore.ClaimKey.Incident(incident.id, channel.name(), "recovered", 0));
-        }
+        dispatcher.dispatch(n, channels, (channel, delivery) -> {
+            if (leases != null && delivery.sent()) {
+                store(() -> incidents.claimSent(incident.id, channel.name(), n.event().wireName(), 0, clock.instant()));
+            }
+            recoveryEvent(incident, channel, delivery);
+        });
+    }
+
+    private void recoveryEvent(MonitorState.OpenIncident incident, ChannelDefinition channel, NotificationDispatcher.Delivery delivery) {
+        event(incident.id, clock.instant(),
+                delivery.sent() ? "notified" : "notify_failed",
+                "recovery message " + (delivery.sent() ? "sent to " : "could not be sent to ") + channel.name() + " ("
+                        + channel.type().wireName() + ")" + inDigest(delivery) + (delivery.sent() ? "" : ": " + delivery.error()));
     }
 
     private static String inDigest(NotificationDispatcher.Delivery delivery) {
         return delivery.digestOf() > 0 ? " in a digest of " + delivery.digestOf() + " messages" : "";
     }
 
-    private void markNotified(String monitor, MonitorState.OpenIncident incident, Instant now) {
+    private void markNotified(MonitorState.OpenIncident incident, Instant now) {
         synchronized (incident) {
             incident.downNotified = true;
             incident.lastNotifiedAt = now;
         }
-        Lease lease = orNull(leaseOf(monitor).orElse(null));
-        if (lease == null && leases != null) {
-            metrics.fenced("incident", 1);
-            return;
-        }
-        store(() -> incidents.markNotified(incident.id, now, lease));
+        store(() -> incidents.markNotified(incident.id, now));
     }
 
     private ReportFacts facts(MonitorDefinition monitor, MonitorState state, MonitorState.OpenIncident incident, Instant now,
@@ -752,148 +621,8 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         }
     }
 
-    /**
-     * Runs the claim sweep on the sweeper's thread now (monitors were taken over and their leases
-     * published): messages the last holder claimed and did not send (it died, or handed the
-     * monitor over with them queued) go out at once, not at the next periodic sweep.
-     */
-    public void sweepClaimsSoon() {
-        ScheduledExecutorService current = sweeper;
-        if (current == null || leases == null) {
-            return;
-        }
-        try {
-            current.execute(() -> {
-                try {
-                    sweepClaims();
-                } catch (RuntimeException e) {
-                    log.warn("claim sweep failed (tried again at the next sweep): {}", e.toString());
-                }
-            });
-        } catch (java.util.concurrent.RejectedExecutionException e) {
-            // stopping
-        }
-    }
-
-    /**
-     * Sends the claims nobody is sending (never taken, or taken by a node that is gone) of the
-     * monitors this node holds, outside maintenance windows: a DOWN, reminder or recovery that
-     * the node before did not send, or that was refused here when a handover came between its
-     * queueing and its sending. Claims queued on this node's lanes are left to them; a claim
-     * that can no longer be meant (the DOWN of an incident since resolved, a channel the
-     * monitor no longer uses) is ended as cancelled.
-     */
-    void sweepClaims() {
-        if (leases == null) {
-            return;
-        }
-        CatalogView view = catalog.get();
-        Instant now = clock.instant();
-        Set<String> started = new java.util.HashSet<>();
-        for (IncidentStore.PendingClaim pending : incidents.pending()) {
-            IncidentStore.ClaimKey.Incident key = pending.key();
-            String name = pending.monitor();
-            if (leases.lease(name).isEmpty() || queuedIncidents.contains(key.incidentId())) {
-                continue;
-            }
-            MonitorDefinition monitor = view.monitors().get(name);
-            if (monitor == null || monitor.paused() || view.maintenanceFor(name, now).isPresent()) {
-                continue;
-            }
-            boolean channelInUse = view.channelsOf(monitor).stream().anyMatch(c -> c.name().equals(key.channel()));
-            boolean downOfResolved = key.event().equals("down") && !pending.incidentStatus().equals("open");
-            if (!channelInUse || downOfResolved) {
-                cancel(name, key, now, "cancelled");
-                continue;
-            }
-            if (!started.add(key.incidentId() + "/" + key.event() + "/" + key.seq())) {
-                continue; // one announcement covers every channel of the message
-            }
-            MonitorState state = states.get(name);
-            if (state == null) {
-                continue; // not adopted yet: the adoption sweeps again
-            }
-            if (key.event().equals("recovered")) {
-                Optional<Incident> stored = incidents.find(key.incidentId());
-                if (stored.isEmpty()) {
-                    continue;
-                }
-                MonitorState.OpenIncident incident = new MonitorState.OpenIncident(stored.get());
-                Instant resolvedAt = stored.get().resolvedAt() == null ? now : stored.get().resolvedAt();
-                String report = stored.get().recoveryReport();
-                String status;
-                synchronized (state) {
-                    status = state.status.wireName();
-                }
-                onLane(name, incident, () -> announceRecovery(name, incident, status, resolvedAt, null, report, true));
-                continue;
-            }
-            MonitorState.OpenIncident incident;
-            synchronized (state) {
-                incident = state.incident;
-            }
-            if (incident == null || incident.id != key.incidentId()) {
-                continue;
-            }
-            synchronized (incident) {
-                if (incident.announcing) {
-                    continue;
-                }
-                incident.announcing = true;
-            }
-            if (key.event().equals("down")) {
-                onLane(name, incident, () -> announceDown(name, state, incident));
-            } else {
-                long seq = key.seq();
-                onLane(name, incident, () -> announceReminder(name, state, incident, seq));
-            }
-        }
-        for (IncidentStore.PendingWarning pending : incidents.pendingWarnings()) {
-            String name = pending.key().monitor();
-            if (leases.lease(name).isEmpty() || queuedWarnings.contains(name)) {
-                continue;
-            }
-            MonitorDefinition monitor = view.monitors().get(name);
-            if (monitor == null || monitor.paused() || view.maintenanceFor(name, now).isPresent()) {
-                continue;
-            }
-            Optional<ChannelDefinition> channel = view.channelsOf(monitor).stream()
-                    .filter(c -> c.name().equals(pending.key().channel())).findFirst();
-            if (channel.isEmpty()) {
-                cancel(name, pending.key(), now, "cancelled");
-                continue;
-            }
-            Notification n = new Notification(pending.event().equals("warning") ? Notification.Event.WARNING
-                    : Notification.Event.WARNING_ENDED, name, monitor.type().wireName(), monitor.displayTarget(), null, pending.status(),
-                    now, 0, pending.subject(), pending.text(), now);
-            queuedWarnings.add(name);
-            onLane(name, () -> {
-                try {
-                    sendClaimed(n, name, null, channel.get(), pending.key());
-                } finally {
-                    queuedWarnings.remove(name);
-                }
-            }, () -> queuedWarnings.remove(name));
-        }
-    }
-
-    /** Ends a claim without sending it (it can no longer be meant, or a window holds it back), under the monitor's lease. */
-    private void cancel(String monitor, IncidentStore.ClaimKey claim, Instant now, String outcome) {
-        if (take(monitor, claim)) {
-            store(() -> incidents.finish(claim, outcome, now, null));
-        }
-    }
-
-    /**
-     * Sends what is due: held-back DOWN messages once a window is over, reminders, and (in a
-     * cluster) the claims nobody is sending ({@link #sweepClaims}).
-     */
+    /** Sends what is due: held-back DOWN messages once a window is over, and reminders. */
     public void sweep() {
-        try {
-            sweepClaims();
-        } catch (RuntimeException e) {
-            log.warn("claim sweep failed (tried again at the next sweep): {}", e.toString());
-        }
         CatalogView view = catalog.get();
         Instant now = clock.instant();
         for (MonitorState state : states.values()) {
@@ -930,7 +659,7 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
                 }
             }
             if (reminder) {
-                event(state.name, incident.id, now, "reminder", "still down after " + DurationText.spoken(
+                event(incident.id, now, "reminder", "still down after " + DurationText.spoken(
                         Duration.between(incident.startedAt, now)) + "; reminding");
             }
             if (task != null) {
@@ -993,22 +722,13 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         }
     }
 
-    /** A timeline entry, written under the monitor's lease (refused, and counted, once this node no longer holds it). */
-    private void event(String monitor, long incident, Instant at, String kind, String detail) {
-        Optional<Lease> held = leaseOf(monitor);
-        if (held.isEmpty()) {
-            metrics.fenced("incident", 1);
-            return;
-        }
-        store(() -> incidents.event(incident, new IncidentEvent(at, kind, detail), orNull(held.get())));
+    private void event(long incident, Instant at, String kind, String detail) {
+        store(() -> incidents.event(incident, new IncidentEvent(at, kind, detail)));
     }
 
-    private void store(Runnable write) {
+    private static void store(Runnable write) {
         try {
             write.run();
-        } catch (LeaseLost e) {
-            metrics.fenced("incident", 1);
-            log.info("{}", e.getMessage());
         } catch (RuntimeException e) {
             log.warn("could not store an incident update: {}", e.toString());
         }
@@ -1016,7 +736,6 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
 
     @Override
     public void close() {
-        closing = true;
         if (sweeper != null) {
             sweeper.shutdownNow();
         }

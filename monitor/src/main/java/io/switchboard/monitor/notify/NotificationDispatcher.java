@@ -20,7 +20,6 @@ import java.util.EnumMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BiConsumer;
-import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -52,25 +51,15 @@ public final class NotificationDispatcher implements AutoCloseable {
      * How a delivery ended, after every attempt.
      *
      * @param digestOf how many messages the digest that carried it held; 0 when it went alone
-     * @param notTaken the message was not this node's to send when its turn came (see {@link #dispatch}): nothing was tried
      */
-    public record Delivery(boolean sent, int attempts, String error, int digestOf, boolean notTaken) {
-        public Delivery(boolean sent, int attempts, String error, int digestOf) {
-            this(sent, attempts, error, digestOf, false);
-        }
-
+    public record Delivery(boolean sent, int attempts, String error, int digestOf) {
         public Delivery(boolean sent, int attempts, String error) {
-            this(sent, attempts, error, 0, false);
+            this(sent, attempts, error, 0);
         }
-
-        static final Delivery NOT_TAKEN = new Delivery(false, 0, null, 0, true);
     }
 
-    private record Pending(Notification notification, ChannelDefinition channel, Predicate<ChannelDefinition> take,
-                           BiConsumer<ChannelDefinition, Delivery> done) {
+    private record Pending(Notification notification, ChannelDefinition channel, BiConsumer<ChannelDefinition, Delivery> done) {
     }
-
-    private static final Predicate<ChannelDefinition> ALWAYS = channel -> true;
 
     private final Map<ChannelType, Notifier> notifiers;
     private final DeliveryLog deliveries;
@@ -101,20 +90,8 @@ public final class NotificationDispatcher implements AutoCloseable {
      * the lane refused it).
      */
     public void dispatch(Notification n, List<ChannelDefinition> channels, BiConsumer<ChannelDefinition, Delivery> done) {
-        dispatch(n, channels, ALWAYS, done);
-    }
-
-    /**
-     * As {@link #dispatch(Notification, List, BiConsumer)}, but each message is sent only if
-     * {@code take} says so on the lane, right before the channel would be called (in a cluster:
-     * the claim is taken under the monitor's lease then, not when the message was queued, so a
-     * message queued before the monitor moved to another node is left to that node). A message
-     * not taken is neither tried nor recorded; {@code done} gets {@link Delivery#notTaken()}.
-     */
-    public void dispatch(Notification n, List<ChannelDefinition> channels, Predicate<ChannelDefinition> take,
-                         BiConsumer<ChannelDefinition, Delivery> done) {
         for (ChannelDefinition channel : channels) {
-            if (lanes.submit(channel.name(), new Pending(n, channel, take, done))) {
+            if (lanes.submit(channel.name(), new Pending(n, channel, done))) {
                 continue;
             }
             String why = closed ? "the node is stopping" : "the channel's queue is full (" + LANE_CAPACITY + " waiting)";
@@ -130,26 +107,7 @@ public final class NotificationDispatcher implements AutoCloseable {
     }
 
     /** What a lane found waiting: one by one when few, as digests when many. */
-    private void drain(List<Pending> waiting) {
-        List<Pending> batch = new ArrayList<>(waiting.size());
-        for (Pending p : waiting) {
-            boolean taken;
-            try {
-                taken = p.take() == ALWAYS || p.take().test(p.channel());
-            } catch (RuntimeException e) {
-                log.warn("taking notification {} for {} to channel {} failed (not sent now): {}", p.notification().event().wireName(),
-                        p.notification().monitor(), p.channel().name(), e.toString());
-                taken = false;
-            }
-            if (taken) {
-                batch.add(p);
-            } else {
-                finish(p, Delivery.NOT_TAKEN);
-            }
-        }
-        if (batch.isEmpty()) {
-            return;
-        }
+    private void drain(List<Pending> batch) {
         if (batch.size() < DIGEST_FROM) {
             for (Pending p : batch) {
                 finish(p, deliver(p.notification(), p.channel()));

@@ -45,32 +45,17 @@ public final class Leases {
         this.expiryMs = expiry.toMillis();
     }
 
-    /**
-     * SQL: the node named by the SQL expressions {@code nodeId} and {@code incarnation} is alive:
-     * its membership row has that incarnation, has not left, and its last heartbeat is within the
-     * node's OWN stored expiry by the database's clock (binds {@code :expiry}, used only for rows
-     * that store none, see {@code V6__node_expiry.sql}). Other modules use it to judge whether the
-     * node that started some work (a notification being sent) may still finish it.
-     */
-    public String aliveSql(String nodeId, String incarnation) {
-        return "EXISTS (SELECT 1 FROM platform_cluster_nodes alive_node WHERE alive_node.node_id = " + nodeId
-                + " AND alive_node.incarnation = " + incarnation + " AND alive_node.left_at IS NULL AND "
-                + now + " - alive_node.heartbeat_at <= COALESCE(alive_node.expiry_ms, :expiry))";
-    }
-
     /** SQL: this node's membership row is alive (binds {@code :me}, {@code :inc}, {@code :expiry}). */
     private String selfAlive() {
-        return aliveSql(":me", ":inc");
+        return "EXISTS (SELECT 1 FROM platform_cluster_nodes n WHERE n.node_id = :me AND n.incarnation = :inc"
+                + " AND n.left_at IS NULL AND " + now + " - n.heartbeat_at <= :expiry)";
     }
 
     /** SQL: the lease row's holder is alive (binds {@code :expiry}). */
     private String holderAlive() {
-        return aliveSql("platform_leases.holder", "platform_leases.incarnation");
-    }
-
-    /** The fallback expiry {@link #aliveSql} binds as {@code :expiry}, in milliseconds: this node's own. */
-    public long expiryMillis() {
-        return expiryMs;
+        return "EXISTS (SELECT 1 FROM platform_cluster_nodes h WHERE h.node_id = platform_leases.holder"
+                + " AND h.incarnation = platform_leases.incarnation AND h.left_at IS NULL AND "
+                + now + " - h.heartbeat_at <= :expiry)";
     }
 
     /** Acquires {@code name} if it is free or its holder is gone; the lease, or empty when another live node holds it. */
@@ -86,8 +71,7 @@ public final class Leases {
         }
         return jdbi.inTransaction(h -> {
             List<Lease> got = new ArrayList<>();
-            // in name order: the lock order holdsAll keeps too (see there)
-            for (String name : new java.util.TreeSet<>(names)) {
+            for (String name : names) {
                 int inserted = h.createUpdate("INSERT INTO platform_leases (name, holder, incarnation, fence, acquired_at)"
                                 + " SELECT :name, :me, :inc, 1, " + now + " WHERE " + selfAlive()
                                 + " ON CONFLICT (name) DO NOTHING")
@@ -124,28 +108,6 @@ public final class Leases {
                 .mapTo(Long.class).findOne().isPresent();
     }
 
-    /**
-     * The leases of {@code leases} this node still holds, checked inside {@code h} in the order of
-     * their names. On PostgreSQL each check takes a share lock on its lease row, and a takeover
-     * ({@link #acquireAll}) updates, that is locks, lease rows in name order too (a sorted set):
-     * two transactions that lock the same rows in the same order cannot wait on each other in a
-     * cycle. Checked in the order the writes happened to be queued, a writer could hold B and wait
-     * for A while a takeover holds A and waits for B: a deadlock, which PostgreSQL breaks by
-     * failing one of them. Call it first in the transaction, before any row of the write is locked,
-     * so lease rows always come before the rows written under them.
-     */
-    public java.util.Set<Lease> holdsAll(Handle h, Collection<Lease> leases) {
-        java.util.Set<Lease> held = new java.util.HashSet<>();
-        List<Lease> ordered = leases.stream().distinct()
-                .sorted(java.util.Comparator.comparing(Lease::name).thenComparingLong(Lease::fence)).toList();
-        for (Lease lease : ordered) {
-            if (holds(h, lease)) {
-                held.add(lease);
-            }
-        }
-        return held;
-    }
-
     /** {@link #holds(Handle, Lease)} in a transaction of its own. */
     public boolean holds(Lease lease) {
         return jdbi.inTransaction(h -> holds(h, lease));
@@ -175,10 +137,5 @@ public final class Leases {
 
     public String nodeId() {
         return nodeId;
-    }
-
-    /** This process's incarnation (random per start), as written in its membership row and its leases. */
-    public String incarnation() {
-        return incarnation;
     }
 }
