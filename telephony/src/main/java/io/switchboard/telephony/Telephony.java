@@ -43,7 +43,7 @@ import io.switchboard.telephony.calls.CallRecordStore;
 import io.switchboard.telephony.calls.CallTracker;
 import io.switchboard.telephony.numbers.NumberDirectory;
 import io.switchboard.telephony.numbers.NumberStore;
-import io.switchboard.telephony.proxy.AddressRange;
+import io.switchboard.platform.net.AddressRange;
 import io.switchboard.telephony.proxy.FlowDirectory;
 import io.switchboard.telephony.proxy.LocalEndpoints;
 import io.switchboard.telephony.proxy.ProxyCore;

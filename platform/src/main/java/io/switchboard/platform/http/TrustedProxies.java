@@ -1,13 +1,12 @@
 package io.switchboard.platform.http;
 
 import io.switchboard.platform.config.ConfigSection;
+import io.switchboard.platform.net.AddressRange;
 
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.UnknownHostException;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.regex.Pattern;
 
 /**
  * The reverse proxies (load balancers) whose word on a client's address is believed: the
@@ -25,35 +24,12 @@ public final class TrustedProxies {
     public static final String HEADER = "X-Forwarded-For";
     /** More hops than this are not walked: no real chain of proxies is this long. */
     private static final int MAX_ENTRIES = 32;
-    private static final Pattern IPV4 = Pattern.compile("\\d{1,3}(\\.\\d{1,3}){3}");
-    private static final Pattern IPV6 = Pattern.compile("[0-9A-Fa-f:.]+");
 
     private static final TrustedProxies NONE = new TrustedProxies(List.of());
 
-    private record Range(byte[] network, int prefixLength) {
-        boolean contains(InetAddress address) {
-            byte[] bytes = address.getAddress();
-            if (bytes.length != network.length) {
-                return false;
-            }
-            int full = prefixLength / 8;
-            for (int i = 0; i < full; i++) {
-                if (bytes[i] != network[i]) {
-                    return false;
-                }
-            }
-            int rest = prefixLength % 8;
-            if (rest == 0) {
-                return true;
-            }
-            int mask = (0xFF << (8 - rest)) & 0xFF;
-            return (bytes[full] & mask) == (network[full] & mask);
-        }
-    }
+    private final List<AddressRange> ranges;
 
-    private final List<Range> ranges;
-
-    private TrustedProxies(List<Range> ranges) {
+    private TrustedProxies(List<AddressRange> ranges) {
         this.ranges = List.copyOf(ranges);
     }
 
@@ -64,31 +40,9 @@ public final class TrustedProxies {
 
     /** @throws IllegalArgumentException naming the entry that is not an address or CIDR block */
     public static TrustedProxies of(List<String> entries) {
-        List<Range> ranges = new ArrayList<>();
+        List<AddressRange> ranges = new ArrayList<>();
         for (String entry : entries) {
-            String text = entry.strip();
-            int slash = text.indexOf('/');
-            String host = slash < 0 ? text : text.substring(0, slash);
-            if (host.startsWith("[") && host.endsWith("]")) {
-                host = host.substring(1, host.length() - 1);
-            }
-            InetAddress address = literal(host);
-            if (address == null) {
-                throw new IllegalArgumentException("'" + entry + "' is not an IP address or CIDR block");
-            }
-            int bits = address.getAddress().length * 8;
-            int prefix = bits;
-            if (slash >= 0) {
-                try {
-                    prefix = Integer.parseInt(text.substring(slash + 1));
-                } catch (NumberFormatException e) {
-                    prefix = -1;
-                }
-                if (prefix < 0 || prefix > bits) {
-                    throw new IllegalArgumentException("'" + entry + "' has a prefix length outside 0.." + bits);
-                }
-            }
-            ranges.add(new Range(address.getAddress(), prefix));
+            ranges.add(AddressRange.parse(entry));
         }
         return new TrustedProxies(ranges);
     }
@@ -108,7 +62,7 @@ public final class TrustedProxies {
     }
 
     public boolean trusts(InetAddress address) {
-        for (Range range : ranges) {
+        for (AddressRange range : ranges) {
             if (range.contains(address)) {
                 return true;
             }
@@ -160,7 +114,7 @@ public final class TrustedProxies {
             if (close < 0 || (close + 1 < entry.length() && !entry.substring(close + 1).matches(":\\d{1,5}"))) {
                 return null;
             }
-            return literal(entry.substring(1, close));
+            return AddressRange.literal(entry.substring(1, close));
         }
         int colon = entry.indexOf(':');
         if (colon >= 0 && colon == entry.lastIndexOf(':')) {
@@ -170,26 +124,6 @@ public final class TrustedProxies {
             }
             entry = entry.substring(0, colon);
         }
-        return literal(entry);
-    }
-
-    /** An IP address literal, never a name (no lookup happens here). */
-    static InetAddress literal(String text) {
-        boolean v4 = IPV4.matcher(text).matches();
-        if (!v4 && !(text.indexOf(':') >= 0 && IPV6.matcher(text).matches())) {
-            return null;
-        }
-        if (v4) {
-            for (String part : text.split("\\.")) {
-                if (Integer.parseInt(part) > 255) {
-                    return null;
-                }
-            }
-        }
-        try {
-            return InetAddress.getByName(text); // a literal: parsed, not resolved
-        } catch (UnknownHostException e) {
-            return null;
-        }
+        return AddressRange.literal(entry);
     }
 }

@@ -1,5 +1,7 @@
 package io.switchboard.telephony.proxy;
 
+import io.switchboard.platform.net.AddressRange;
+
 import java.time.Duration;
 import java.util.List;
 

@@ -1,10 +1,17 @@
-package io.switchboard.telephony.proxy;
+package io.switchboard.platform.net;
 
 import java.net.InetAddress;
 import java.net.UnknownHostException;
+import java.util.regex.Pattern;
 
-/** An IP address or a CIDR block ("192.168.1.0/24", "2001:db8::/32"). Literal addresses only: no DNS. */
+/**
+ * An IP address or a CIDR block ("192.168.1.0/24", "2001:db8::/32"). Literal addresses only: no DNS.
+ * Used wherever a setting names peers by address: SIP trusted peers and PROXY-protocol sources,
+ * HTTP trusted proxies.
+ */
 public record AddressRange(byte[] network, int prefixLength, String text) {
+    private static final Pattern IPV4 = Pattern.compile("\\d{1,3}(\\.\\d{1,3}){3}");
+    private static final Pattern IPV6 = Pattern.compile("[0-9A-Fa-f:.]+");
 
     /** @throws IllegalArgumentException with a reason a person can read */
     public static AddressRange parse(String text) {
@@ -14,7 +21,8 @@ public record AddressRange(byte[] network, int prefixLength, String text) {
         if (host.startsWith("[") && host.endsWith("]")) {
             host = host.substring(1, host.length() - 1);
         }
-        byte[] address = io.netty.util.NetUtil.createByteArrayFromIpAddressString(host);
+        InetAddress literal = literal(host);
+        byte[] address = literal == null ? null : literal.getAddress();
         if (address == null) {
             throw new IllegalArgumentException("'" + text + "' is not an IP address or CIDR block");
         }
@@ -68,8 +76,24 @@ public record AddressRange(byte[] network, int prefixLength, String text) {
         return b[10] == (byte) 0xFF && b[11] == (byte) 0xFF;
     }
 
-    static InetAddress literal(String host) throws UnknownHostException {
-        return InetAddress.getByAddress(io.netty.util.NetUtil.createByteArrayFromIpAddressString(host));
+    /** An IP address literal (IPv6 without brackets), never a name: null for anything else (no lookup happens). */
+    public static InetAddress literal(String text) {
+        boolean v4 = IPV4.matcher(text).matches();
+        if (!v4 && !(text.indexOf(':') >= 0 && IPV6.matcher(text).matches())) {
+            return null;
+        }
+        if (v4) {
+            for (String part : text.split("\\.")) {
+                if (Integer.parseInt(part) > 255) {
+                    return null;
+                }
+            }
+        }
+        try {
+            return InetAddress.getByName(text); // a literal: parsed, not resolved
+        } catch (UnknownHostException e) {
+            return null;
+        }
     }
 
     @Override
