@@ -10,6 +10,7 @@ import io.switchboard.platform.tls.TestCertificates.Identity;
 import io.switchboard.platform.tls.TestCertificates.KeyFormat;
 import io.switchboard.server.clients.PeerBinary;
 import io.switchboard.server.dist.DistFiles;
+import io.switchboard.server.telephony.SipWebSocketProbe;
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.net.Socket;
@@ -17,16 +18,12 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.net.http.WebSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
-import java.util.UUID;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -131,22 +128,9 @@ class HaproxyTlsTest {
         assertThat(plain.headers().firstValue("Strict-Transport-Security")).as("no HSTS over plain HTTP (RFC 6797 §7.2)").isEmpty();
         assertThat(plain.headers().firstValue("Location")).hasValue("https://127.0.0.1:" + http + "/readyz");
 
-        CompletableFuture<String> reply = new CompletableFuture<>();
-        WebSocket socket = client.newWebSocketBuilder().subprotocols("sip")
-                .buildAsync(URI.create("wss://127.0.0.1:" + https + "/sip"), new WebSocket.Listener() {
-                    @Override
-                    public CompletionStage<?> onText(WebSocket webSocket, CharSequence data, boolean last) {
-                        reply.complete(data.toString());
-                        return null;
-                    }
-                }).get(10, TimeUnit.SECONDS);
-        String callId = UUID.randomUUID().toString();
-        socket.sendText("OPTIONS sip:intercom.test SIP/2.0\r\n"
-                + "Via: SIP/2.0/WSS df7jal23ls0d.invalid;branch=z9hG4bK" + callId.substring(0, 8) + "\r\n"
-                + "Max-Forwards: 70\r\nFrom: <sip:probe@intercom.test>;tag=p1\r\nTo: <sip:intercom.test>\r\n"
-                + "Call-ID: " + callId + "\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n", true).get(5, TimeUnit.SECONDS);
-        assertThat(reply.get(10, TimeUnit.SECONDS)).startsWith("SIP/2.0 200").contains(callId);
-        socket.abort();
+        try (SipWebSocketProbe probe = SipWebSocketProbe.open(client, URI.create("wss://127.0.0.1:" + https + "/sip"))) {
+            assertThat(probe.options("intercom.test", "WSS")).startsWith("SIP/2.0 200");
+        }
     }
 
     private static int freePort() throws IOException {

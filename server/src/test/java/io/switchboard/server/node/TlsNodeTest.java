@@ -12,6 +12,7 @@ import io.switchboard.platform.tls.TestCertificates;
 import io.switchboard.platform.tls.TestCertificates.Identity;
 import io.switchboard.platform.tls.TestCertificates.KeyFormat;
 import io.switchboard.server.Main;
+import io.switchboard.server.telephony.SipWebSocketProbe;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -30,10 +31,6 @@ import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
-import java.util.UUID;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionStage;
-import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SSLSocket;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -124,30 +121,14 @@ class TlsNodeTest {
     /** A browser phone on wss://…/sip: SIP over a secure WebSocket is WSS in the node's eyes (RFC 7118 §5). */
     @Test
     void sipOverSecureWebSocket() throws Exception {
-        CompletableFuture<String> reply = new CompletableFuture<>();
-        WebSocket socket = client.newWebSocketBuilder().subprotocols("sip")
-                .buildAsync(URI.create(node.http().httpsBaseUrl().replace("https://", "wss://") + "/sip"), new WebSocket.Listener() {
-                    @Override
-                    public CompletionStage<?> onText(WebSocket webSocket, CharSequence data, boolean last) {
-                        reply.complete(data.toString());
-                        return null;
-                    }
-                }).get(10, TimeUnit.SECONDS);
-        String callId = UUID.randomUUID().toString();
-        socket.sendText("OPTIONS sip:intercom.test SIP/2.0\r\n"
-                + "Via: SIP/2.0/WSS df7jal23ls0d.invalid;branch=z9hG4bK" + callId.substring(0, 8) + "\r\n"
-                + "Max-Forwards: 70\r\n"
-                + "From: <sip:probe@intercom.test>;tag=p1\r\n"
-                + "To: <sip:intercom.test>\r\n"
-                + "Call-ID: " + callId + "\r\n"
-                + "CSeq: 1 OPTIONS\r\n"
-                + "Content-Length: 0\r\n\r\n", true).get(5, TimeUnit.SECONDS);
-        assertThat(reply.get(10, TimeUnit.SECONDS)).startsWith("SIP/2.0 200").contains(callId);
+        try (SipWebSocketProbe probe = SipWebSocketProbe.open(client,
+                URI.create(node.http().httpsBaseUrl().replace("https://", "wss://") + "/sip"))) {
+            assertThat(probe.options("intercom.test", "WSS")).startsWith("SIP/2.0 200");
 
-        socket.sendText("NOT SIP AT ALL\r\n\r\n", true).get(5, TimeUnit.SECONDS);
-        await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
-                assertThat(get("/metrics").body()).contains("switchboard_sip_parse_errors_total{transport=\"wss\"} 1.0"));
-        socket.abort();
+            probe.send("NOT SIP AT ALL\r\n\r\n");
+            await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
+                    assertThat(get("/metrics").body()).contains("switchboard_sip_parse_errors_total{transport=\"wss\"} 1.0"));
+        }
     }
 
     /**

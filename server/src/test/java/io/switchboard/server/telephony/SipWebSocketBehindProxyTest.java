@@ -7,13 +7,8 @@ import io.switchboard.platform.lifecycle.Node;
 import io.switchboard.server.node.NodeAssembly;
 import java.net.URI;
 import java.net.http.HttpClient;
-import java.net.http.WebSocket;
 import java.nio.file.Path;
 import java.util.Map;
-import java.util.UUID;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionStage;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -40,23 +35,11 @@ class SipWebSocketBehindProxyTest {
                 "http", "127.0.0.1:0", "sip", "", "domain", "intercom.test"));
         node = NodeAssembly.create(config);
         node.start();
-        CompletableFuture<String> reply = new CompletableFuture<>();
-        WebSocket socket = HttpClient.newHttpClient().newWebSocketBuilder().subprotocols("sip")
-                .header("X-Forwarded-For", forwardedFor)
-                .buildAsync(URI.create(node.http().baseUrl().replace("http://", "ws://") + "/sip"), new WebSocket.Listener() {
-                    @Override
-                    public CompletionStage<?> onText(WebSocket webSocket, CharSequence data, boolean last) {
-                        reply.complete(data.toString());
-                        return null;
-                    }
-                }).get(10, TimeUnit.SECONDS);
-        String callId = UUID.randomUUID().toString();
-        socket.sendText("OPTIONS sip:intercom.test SIP/2.0\r\n"
-                + "Via: SIP/2.0/WS df7jal23ls0d.invalid;branch=z9hG4bK" + callId.substring(0, 8) + "\r\n"
-                + "Max-Forwards: 70\r\nFrom: <sip:probe@intercom.test>;tag=p1\r\nTo: <sip:intercom.test>\r\n"
-                + "Call-ID: " + callId + "\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n", true).get(5, TimeUnit.SECONDS);
-        String answer = reply.get(10, TimeUnit.SECONDS);
-        socket.abort();
+        String answer;
+        try (SipWebSocketProbe probe = SipWebSocketProbe.open(HttpClient.newHttpClient(),
+                URI.create(node.http().baseUrl().replace("http://", "ws://") + "/sip"), Map.of("X-Forwarded-For", forwardedFor))) {
+            answer = probe.options("intercom.test", "WS");
+        }
         assertThat(answer).startsWith("SIP/2.0 200");
         return answer;
     }
