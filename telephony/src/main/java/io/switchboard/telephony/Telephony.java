@@ -472,16 +472,7 @@ public final class Telephony implements NodeModule {
 
     static ProxySettings proxySettings(ConfigSection s, boolean authenticate) {
         ProxySettings d = ProxySettings.defaults();
-        List<AddressRange> trusted = new ArrayList<>();
-        if (s.has("trustedPeers")) {
-            for (String peer : s.stringList("trustedPeers")) {
-                try {
-                    trusted.add(AddressRange.parse(peer));
-                } catch (IllegalArgumentException e) {
-                    throw s.problem("trustedPeers", e.getMessage());
-                }
-            }
-        }
+        List<AddressRange> trusted = AddressRange.listFrom(s, "trustedPeers");
         Duration timerC = s.duration("timerC", d.timerC());
         if (timerC.compareTo(Duration.ofSeconds(1)) < 0) {
             throw s.problem("timerC", "must be at least 1s (RFC 3261 asks for more than 3 minutes)");
@@ -491,7 +482,7 @@ public final class Telephony implements NodeModule {
                 advertised.startsWith("[") ? advertised.substring(1, advertised.length() - 1) : advertised) == null) {
             throw s.problem("advertisedAddress", "must be an IP address literal");
         }
-        return new ProxySettings(authenticate, List.copyOf(trusted), timerC, advertised);
+        return new ProxySettings(authenticate, trusted, timerC, advertised);
     }
 
     /**
@@ -499,17 +490,7 @@ public final class Telephony implements NodeModule {
      * TLS connections begin with a PROXY protocol header (HAProxy {@code send-proxy-v2}).
      */
     static List<AddressRange> proxyProtocolFrom(ConfigSection s) {
-        List<AddressRange> ranges = new ArrayList<>();
-        if (s.has("proxyProtocolFrom")) {
-            for (String source : s.stringList("proxyProtocolFrom")) {
-                try {
-                    ranges.add(AddressRange.parse(source));
-                } catch (IllegalArgumentException e) {
-                    throw s.problem("proxyProtocolFrom", e.getMessage());
-                }
-            }
-        }
-        return List.copyOf(ranges);
+        return AddressRange.listFrom(s, "proxyProtocolFrom");
     }
 
     static TransportSettings transportSettings(ConfigSection s) {

@@ -50,11 +50,7 @@ public final class TrustedProxies {
     /** The {@code proxies} block: {@code trusted}, a list (or comma-separated: SWITCHBOARD_PROXIES_TRUSTED). */
     public static TrustedProxies fromConfig(ConfigSection section) {
         section.allowOnly(List.of("trusted"));
-        try {
-            return of(section.stringList("trusted"));
-        } catch (IllegalArgumentException e) {
-            throw section.problem("trusted", e.getMessage());
-        }
+        return new TrustedProxies(AddressRange.listFrom(section, "trusted"));
     }
 
     public boolean isEmpty() {

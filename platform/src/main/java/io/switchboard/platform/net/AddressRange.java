@@ -1,7 +1,11 @@
 package io.switchboard.platform.net;
 
+import io.switchboard.platform.config.ConfigSection;
+
 import java.net.InetAddress;
 import java.net.UnknownHostException;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.regex.Pattern;
 
 /**
@@ -39,6 +43,24 @@ public record AddressRange(byte[] network, int prefixLength, String text) {
             }
         }
         return new AddressRange(address, prefix, trimmed);
+    }
+
+    /**
+     * The address ranges a setting lists (a YAML list, or comma-separated in the environment);
+     * empty when it is not set. A bad entry is a config problem naming the setting and the entry.
+     */
+    public static List<AddressRange> listFrom(ConfigSection section, String key) {
+        List<AddressRange> ranges = new ArrayList<>();
+        if (section.has(key)) {
+            for (String entry : section.stringList(key)) {
+                try {
+                    ranges.add(parse(entry));
+                } catch (IllegalArgumentException e) {
+                    throw section.problem(key, e.getMessage());
+                }
+            }
+        }
+        return List.copyOf(ranges);
     }
 
     public boolean contains(InetAddress candidate) {
