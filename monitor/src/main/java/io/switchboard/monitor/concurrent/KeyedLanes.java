@@ -105,6 +105,15 @@ public final class KeyedLanes<T> implements AutoCloseable {
         return n[0];
     }
 
+    /** Items waiting on every lane (not counting the batches being handled). */
+    public int waiting() {
+        int total = 0;
+        for (String key : lanes.keySet()) {
+            total += waiting(key);
+        }
+        return total;
+    }
+
     /** Keys with a lane right now: those with work waiting or being handled. */
     public int lanes() {
         return lanes.size();

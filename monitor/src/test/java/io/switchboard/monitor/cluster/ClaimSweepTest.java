@@ -1,0 +1,214 @@
+package io.switchboard.monitor.cluster;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.switchboard.monitor.Monitor;
+import io.switchboard.monitor.check.CheckRunner;
+import io.switchboard.monitor.definition.CheckType;
+import io.switchboard.monitor.support.LoopbackHttp;
+import io.switchboard.monitor.support.MonitorNode;
+import io.switchboard.monitor.support.ScriptedCheck;
+import io.switchboard.platform.store.PostgresTestDatabase;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.jdbi.v3.core.Jdbi;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * The holder of a monitor sends the claims its last holder left: a recovery claimed in the
+ * transaction that resolved the incident (the node died before announcing it) and a warning being
+ * sent by a node that is gone. Each goes out once, however many sweeps run.
+ */
+class ClaimSweepTest {
+    static final ObjectMapper JSON = new ObjectMapper();
+    static final Map<String, String> ENV = Map.of("SWITCHBOARD_MONITOR_NOTIFY_BACKOFF", "100ms",
+            "SWITCHBOARD_MONITOR_NOTIFY_ATTEMPTS", "3", "SWITCHBOARD_MONITOR_NOTIFY_TIMEOUT", "2s");
+
+    @TempDir
+    Path dir;
+    LoopbackHttp receiver;
+    MonitorNode node;
+    PostgresTestDatabase postgres;
+
+    @AfterEach
+    void stop() throws Exception {
+        if (node != null) {
+            node.close();
+        }
+        if (receiver != null) {
+            receiver.close();
+        }
+        if (postgres != null) {
+            postgres.close();
+        }
+    }
+
+    private List<JsonNode> hooks(String event) throws Exception {
+        List<JsonNode> out = new ArrayList<>();
+        for (LoopbackHttp.Received r : receiver.received("/hook")) {
+            JsonNode body = JSON.readTree(r.body());
+            if (body.path("event").asText().equals(event)) {
+                out.add(body);
+            }
+        }
+        return out;
+    }
+
+    private void api(String method, String path, String body) throws Exception {
+        var response = node.api(method, path, body);
+        assertThat(response.statusCode()).as(method + " " + path + ": " + response.body()).isLessThan(300);
+    }
+
+    private String outcome(Jdbi jdbi, String table, String where) {
+        return jdbi.withHandle(h -> h.createQuery("SELECT outcome FROM " + table + " WHERE " + where).mapTo(String.class)
+                .findOne().orElse(null));
+    }
+
+    @Test
+    void claimsLeftByANodeThatDiedAreSentOnceByTheHolder() throws Exception {
+        receiver = new LoopbackHttp().answer("/hook", 200, "");
+        ScriptedCheck check = new ScriptedCheck();
+        node = new MonitorNode(dir, new Monitor(Clock.systemUTC(), new CheckRunner(Clock.systemUTC()).with(CheckType.TCP, check)), ENV);
+        api("PUT", "/api/v1/notification-channels/hook", "{\"type\":\"webhook\",\"url\":\"" + receiver.url("/hook") + "\"}");
+        api("PUT", "/api/v1/monitors/shop", "{\"type\":\"tcp\",\"target\":\"127.0.0.1:1\",\"interval\":\"1s\",\"channels\":[\"hook\"]}");
+        await().atMost(Duration.ofSeconds(20)).until(() -> node.metric("switchboard_monitor_monitors_held") == 1.0);
+        await().atMost(Duration.ofSeconds(20)).until(() -> JSON.readTree(node.api("GET", "/api/v1/monitors/shop", null).body())
+                .path("state").path("status").asText().equals("up"));
+
+        // what a node that held "shop" and died left: a resolved incident whose DOWN went out and whose
+        // recovery was claimed with the resolve but never taken, and a warning it was sending
+        Jdbi jdbi = node.node.store().jdbi();
+        long now = System.currentTimeMillis();
+        jdbi.useHandle(h -> {
+            h.execute("INSERT INTO monitor_incidents (id, monitor, status, started_at, opened_at, resolved_at, failed_checks,"
+                    + " first_error, last_error, down_notified) VALUES (900, 'shop', 'resolved', ?, ?, ?, 3, 'refused', 'refused', 1)",
+                    now - 60_000, now - 50_000, now - 1_000);
+            h.execute("INSERT INTO monitor_notification_claims (incident_id, channel, event, seq, node_id, incarnation, fence,"
+                    + " claimed_at, sending_at, sent_at, outcome) VALUES (900, 'hook', 'down', 0, 'gone', 'gone-1', 1, ?, ?, ?, 'sent')",
+                    now - 50_000, now - 50_000, now - 49_000);
+            h.execute("INSERT INTO monitor_notification_claims (incident_id, channel, event, seq, node_id, incarnation, fence,"
+                    + " claimed_at) VALUES (900, 'hook', 'recovered', 0, 'gone', 'gone-1', 1, ?)", now - 1_000);
+            h.execute("INSERT INTO monitor_warning_claims (monitor, channel, seq, event, status, subject, text, node_id,"
+                    + " incarnation, fence, claimed_at, sending_at) VALUES ('shop', 'hook', 1, 'warning', 'degraded',"
+                    + " 'shop needs attention', 'the certificate expires in 10 days', 'gone', 'gone-1', 1, ?, ?)", now, now);
+        });
+
+        await().atMost(Duration.ofSeconds(20)).until(() -> hooks("monitor.recovered").size() == 1 && hooks("monitor.warning").size() == 1);
+        await().atMost(Duration.ofSeconds(10)).until(() -> "sent".equals(outcome(jdbi, "monitor_notification_claims",
+                "incident_id = 900 AND event = 'recovered'")) && "sent".equals(outcome(jdbi, "monitor_warning_claims", "seq = 1")));
+        Thread.sleep(3_000); // several sweeps
+        assertThat(hooks("monitor.recovered")).hasSize(1);
+        assertThat(hooks("monitor.recovered").getFirst().path("text").asText()).startsWith("shop is UP again");
+        assertThat(hooks("monitor.warning")).hasSize(1);
+        assertThat(hooks("monitor.warning").getFirst().path("text").asText()).contains("the certificate expires in 10 days");
+        assertThat(hooks("monitor.down")).isEmpty();
+    }
+
+    /**
+     * A claim queued on a channel's lane stays pending in the store until the lane takes it: while
+     * the channel is slow, the sweep must not queue it again every second (another Pending per sweep
+     * on the same lane, until the lane is full and real messages are refused).
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"sqlite", "postgresql"})
+    void claimsQueuedOnASlowChannelAreNotQueuedAgainBySweeps(String database) throws Exception {
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.atomic.AtomicInteger calls = new java.util.concurrent.atomic.AtomicInteger();
+        receiver = new LoopbackHttp().on("/hook", exchange -> {
+            calls.incrementAndGet();
+            try {
+                release.await(30, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            LoopbackHttp.respond(exchange, 200, "");
+        });
+        ScriptedCheck check = new ScriptedCheck();
+        Map<String, String> env = new java.util.HashMap<>(ENV);
+        env.put("SWITCHBOARD_MONITOR_NOTIFY_TIMEOUT", "30s");
+        if (database.equals("postgresql")) {
+            postgres = PostgresTestDatabase.create();
+        }
+        node = new MonitorNode(dir, new Monitor(Clock.systemUTC(), new CheckRunner(Clock.systemUTC()).with(CheckType.TCP, check)), env,
+                postgres == null ? null : postgres.settings());
+        try {
+            api("PUT", "/api/v1/notification-channels/hook", "{\"type\":\"webhook\",\"url\":\"" + receiver.url("/hook") + "\"}");
+            api("PUT", "/api/v1/monitors/shop", "{\"type\":\"tcp\",\"target\":\"127.0.0.1:1\",\"interval\":\"1s\",\"channels\":[\"hook\"]}");
+            await().atMost(Duration.ofSeconds(20)).until(() -> node.metric("switchboard_monitor_monitors_held") == 1.0);
+            await().atMost(Duration.ofSeconds(20)).until(() -> JSON.readTree(node.api("GET", "/api/v1/monitors/shop", null).body())
+                    .path("state").path("status").asText().equals("up"));
+            Jdbi jdbi = node.node.store().jdbi();
+            long now = System.currentTimeMillis();
+            jdbi.useHandle(h -> {
+                h.execute("INSERT INTO monitor_incidents (id, monitor, status, started_at, opened_at, resolved_at, failed_checks,"
+                        + " first_error, last_error, down_notified) VALUES (900, 'shop', 'resolved', ?, ?, ?, 3, 'refused', 'refused', 1)",
+                        now - 60_000, now - 50_000, now - 1_000);
+                h.execute("INSERT INTO monitor_notification_claims (incident_id, channel, event, seq, node_id, incarnation, fence,"
+                        + " claimed_at) VALUES (900, 'hook', 'recovered', 0, 'gone', 'gone-1', 1, ?)", now - 1_000);
+                h.execute("INSERT INTO monitor_warning_claims (monitor, channel, seq, event, status, subject, text, node_id,"
+                        + " incarnation, fence, claimed_at) VALUES ('shop', 'hook', 1, 'warning', 'degraded',"
+                        + " 'shop needs attention', 'the certificate expires in 10 days', 'gone', 'gone-1', 1, ?)", now);
+            });
+            // the first message is being delivered (the channel hangs); the other one waits behind it, or
+            // is in the batch being handled when the lane found both waiting at once
+            await().atMost(Duration.ofSeconds(20)).until(() -> calls.get() == 1);
+            Thread.sleep(500);
+            double waiting = node.metric("switchboard_monitor_notifications_waiting");
+            assertThat(waiting).isBetween(0.0, 1.0);
+            for (int i = 0; i < 5; i++) {
+                node.monitor.sweep();
+            }
+            Thread.sleep(2_500); // and the periodic sweeps
+            assertThat(node.metric("switchboard_monitor_notifications_waiting")).isEqualTo(waiting);
+        } finally {
+            release.countDown();
+        }
+        await().atMost(Duration.ofSeconds(20)).until(() -> hooks("monitor.recovered").size() == 1 && hooks("monitor.warning").size() == 1);
+        Thread.sleep(2_000);
+        assertThat(receiver.received("/hook")).hasSize(2);
+        assertThat(node.metric("switchboard_monitor_notifications_waiting")).isEqualTo(0.0);
+    }
+
+    /**
+     * A claim this live node took and could not end (the store failed at every attempt to write
+     * the outcome) would read as "being sent" by it for as long as it lives, and be sent again by
+     * the next holder after it stops, maybe days later. The sweep ends it, as unknown, unsent.
+     */
+    @Test
+    void aClaimThisNodeLeftBeingSentIsEndedAsUnknownBySweep() throws Exception {
+        receiver = new LoopbackHttp().answer("/hook", 200, "");
+        ScriptedCheck check = new ScriptedCheck();
+        node = new MonitorNode(dir, new Monitor(Clock.systemUTC(), new CheckRunner(Clock.systemUTC()).with(CheckType.TCP, check)), ENV);
+        api("PUT", "/api/v1/notification-channels/hook", "{\"type\":\"webhook\",\"url\":\"" + receiver.url("/hook") + "\"}");
+        api("PUT", "/api/v1/monitors/shop", "{\"type\":\"tcp\",\"target\":\"127.0.0.1:1\",\"interval\":\"1s\",\"channels\":[\"hook\"]}");
+        await().atMost(Duration.ofSeconds(20)).until(() -> node.metric("switchboard_monitor_monitors_held") == 1.0);
+        Jdbi jdbi = node.node.store().jdbi();
+        Map<String, Object> me = jdbi.withHandle(h -> h.createQuery("SELECT node_id, incarnation FROM platform_cluster_nodes")
+                .mapToMap().one());
+        long now = System.currentTimeMillis();
+        jdbi.useHandle(h -> {
+            h.execute("INSERT INTO monitor_incidents (id, monitor, status, started_at, opened_at, resolved_at, failed_checks,"
+                    + " first_error, last_error, down_notified) VALUES (901, 'shop', 'resolved', ?, ?, ?, 3, 'refused', 'refused', 1)",
+                    now - 7_200_000, now - 7_100_000, now - 3_600_000);
+            h.execute("INSERT INTO monitor_notification_claims (incident_id, channel, event, seq, node_id, incarnation, fence,"
+                    + " claimed_at, sending_at) VALUES (901, 'hook', 'recovered', 0, ?, ?, 1, ?, ?)", me.get("node_id"),
+                    me.get("incarnation"), now - 3_600_000, now - 3_600_000);
+        });
+        node.monitor.sweep();
+        await().atMost(Duration.ofSeconds(10)).until(() -> "unknown".equals(outcome(jdbi, "monitor_notification_claims",
+                "incident_id = 901")));
+        Thread.sleep(2_000);
+        assertThat(hooks("monitor.recovered")).isEmpty();
+    }
+}
