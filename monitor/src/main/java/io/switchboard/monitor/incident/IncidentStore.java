@@ -90,6 +90,10 @@ public final class IncidentStore {
         }
     }
 
+    /** A claim whose taker died before ending it (see {@link #orphaned()}). */
+    public record OrphanedClaim(ClaimKey key, String monitor, String takenBy) {
+    }
+
     /** A warning claim nobody is sending, with the message it stands for. */
     public record PendingWarning(ClaimKey.Warning key, String event, String status, String subject, String text) {
     }
@@ -275,8 +279,9 @@ public final class IncidentStore {
      * Takes a claim for sending, right before its channel is called: in a transaction that first
      * checks {@code lease}, marks the claim as being sent by this node. Refused when the lease no
      * longer holds (a message queued before a handover: the new holder sends it), when the claim is
-     * done, or when a node that is still alive is sending it. A claim being sent by a node that is
-     * no longer alive is taken over.
+     * done, or when another node took it. A claim taken by a node that died is not taken again:
+     * that node may have called the channel before it died, so the claim ends as {@code unknown}
+     * instead ({@link #endOrphaned}): at most once, never twice.
      *
      * @return whether this node must send it now
      * @throws LeaseLost when the lease no longer holds
@@ -286,10 +291,9 @@ public final class IncidentStore {
             requireLease(h, lease, "taking a notification claim"); // first: see requireLease
             String table = key.table();
             return h.createUpdate("UPDATE " + table + " SET node_id = :n, incarnation = :inc, fence = :f, sending_at = :t"
-                            + " WHERE " + key.where() + " AND sent_at IS NULL AND (sending_at IS NULL OR NOT "
-                            + claimant.aliveSql(table + ".node_id", table + ".incarnation") + ")")
+                            + " WHERE " + key.where() + " AND sent_at IS NULL AND sending_at IS NULL")
                     .bindMap(key.binds()).bind("n", claimant.nodeId()).bind("inc", claimant.incarnation())
-                    .bind("f", lease.fence()).bind("t", at.toEpochMilli()).bind("expiry", claimant.expiryMillis())
+                    .bind("f", lease.fence()).bind("t", at.toEpochMilli())
                     .execute() == 1;
         });
     }
@@ -308,9 +312,9 @@ public final class IncidentStore {
                     .bindMap(key.binds()).bind("t", at.toEpochMilli()).bind("o", outcome).bind("n", claimant.nodeId())
                     .bind("inc", claimant.incarnation()).execute();
             if (ended == 1 && key instanceof ClaimKey.Incident claim) {
-                // a DOWN tried on a channel, whether it went out or not, starts the reminders: a DOWN
-                // that failed everywhere is retried by them (as a single node always did)
-                if (claim.event().equals("down") && (outcome.equals("sent") || outcome.equals("failed"))) {
+                // a DOWN tried on a channel, whether it went out, failed or nobody knows, starts the
+                // reminders: a DOWN that failed everywhere is retried by them (as a single node always did)
+                if (claim.event().equals("down") && (outcome.equals("sent") || outcome.equals("failed") || outcome.equals("unknown"))) {
                     h.createUpdate("UPDATE monitor_incidents SET last_notified_at = COALESCE(last_notified_at, :t) WHERE id = :id")
                             .bind("t", at.toEpochMilli()).bind("id", claim.incidentId()).execute();
                 }
@@ -330,7 +334,7 @@ public final class IncidentStore {
     }
 
     /**
-     * Incident claims nobody is sending: never taken, or taken by a node no longer alive. The
+     * Incident claims nobody has taken (or that a node gave back, see {@link #release}). The
      * holder of each one's monitor sends it.
      */
     public List<PendingClaim> pending() {
@@ -341,9 +345,8 @@ public final class IncidentStore {
                         + " c.seq AS claim_seq FROM monitor_notification_claims c JOIN monitor_incidents i ON i.id = c.incident_id"
                         + (clustered ? " JOIN platform_leases l ON l.name = 'monitor:' || i.monitor AND l.holder = :me"
                         + " AND l.incarnation = :inc" : "")
-                        + " WHERE c.sent_at IS NULL AND (c.sending_at IS NULL OR NOT " + claimant.aliveSql("c.node_id", "c.incarnation")
-                        + ") ORDER BY c.incident_id, c.claimed_at, c.channel")
-                .bind("expiry", claimant.expiryMillis()).bind("me", claimant.nodeId()).bind("inc", claimant.incarnation())
+                        + " WHERE c.sent_at IS NULL AND c.sending_at IS NULL ORDER BY c.incident_id, c.claimed_at, c.channel")
+                .bind("me", claimant.nodeId()).bind("inc", claimant.incarnation())
                 .map((rs, ctx) -> new PendingClaim(new ClaimKey.Incident(rs.getLong("id"), rs.getString("claim_channel"),
                         rs.getString("claim_event"), rs.getLong("claim_seq")), read(rs)))
                 .list());
@@ -366,16 +369,74 @@ public final class IncidentStore {
         });
     }
 
-    /** Warning claims nobody is sending (see {@link #pending()}), oldest first per monitor and channel. */
+    /**
+     * Claims taken by a node that is no longer alive and never ended, of the monitors whose lease
+     * this node holds: the node died (or was counted out) between taking the claim and storing
+     * how the delivery went, so whether the message went out is not known. See {@link #endOrphaned}.
+     */
+    public List<OrphanedClaim> orphaned() {
+        return jdbi.withHandle(h -> {
+            String dead = " AND c.sent_at IS NULL AND c.sending_at IS NOT NULL AND NOT " + claimant.aliveSql("c.node_id", "c.incarnation");
+            List<OrphanedClaim> out = new java.util.ArrayList<>(h.createQuery("SELECT c.incident_id, c.channel, c.event, c.seq,"
+                            + " i.monitor, c.node_id FROM monitor_notification_claims c JOIN monitor_incidents i ON i.id = c.incident_id"
+                            + " JOIN platform_leases l ON l.name = 'monitor:' || i.monitor AND l.holder = :me AND l.incarnation = :inc"
+                            + " WHERE 1 = 1" + dead)
+                    .bind("expiry", claimant.expiryMillis()).bind("me", claimant.nodeId()).bind("inc", claimant.incarnation())
+                    .map((rs, ctx) -> new OrphanedClaim(new ClaimKey.Incident(rs.getLong(1), rs.getString(2), rs.getString(3),
+                            rs.getLong(4)), rs.getString(5), rs.getString(6)))
+                    .list());
+            out.addAll(h.createQuery("SELECT c.monitor, c.channel, c.seq, c.node_id FROM monitor_warning_claims c"
+                            + " JOIN platform_leases l ON l.name = 'monitor:' || c.monitor AND l.holder = :me AND l.incarnation = :inc"
+                            + " WHERE 1 = 1" + dead)
+                    .bind("expiry", claimant.expiryMillis()).bind("me", claimant.nodeId()).bind("inc", claimant.incarnation())
+                    .map((rs, ctx) -> new OrphanedClaim(new ClaimKey.Warning(rs.getString(1), rs.getString(2), rs.getLong(3)),
+                            rs.getString(1), rs.getString(4)))
+                    .list());
+            return out;
+        });
+    }
+
+    /**
+     * Ends a claim its dead taker left being sent, as {@code unknown}, under {@code lease}: not
+     * sent again. The taker may have died after the channel took the message and before it
+     * stored that, and a second DOWN for one outage is worse than a DOWN whose delivery is
+     * uncertain; a DOWN ended so starts the reminders (the next one repeats it if it was lost).
+     * Written only while the claim is still orphaned, with {@code event} on the incident's
+     * timeline in the same transaction.
+     *
+     * @return whether it was ended here
+     * @throws LeaseLost when the lease no longer holds
+     */
+    public boolean endOrphaned(ClaimKey key, Lease lease, Instant at, IncidentEvent event) {
+        return jdbi.inTransaction(h -> {
+            requireLease(h, lease, "ending a claim left by a node that died"); // first: see requireLease
+            String table = key.table();
+            int ended = h.createUpdate("UPDATE " + table + " SET sent_at = :t, outcome = 'unknown' WHERE " + key.where()
+                            + " AND sent_at IS NULL AND sending_at IS NOT NULL AND NOT "
+                            + claimant.aliveSql(table + ".node_id", table + ".incarnation"))
+                    .bindMap(key.binds()).bind("t", at.toEpochMilli()).bind("expiry", claimant.expiryMillis()).execute();
+            if (ended == 1 && key instanceof ClaimKey.Incident claim) {
+                if (claim.event().equals("down")) {
+                    h.createUpdate("UPDATE monitor_incidents SET last_notified_at = COALESCE(last_notified_at, :t) WHERE id = :id")
+                            .bind("t", at.toEpochMilli()).bind("id", claim.incidentId()).execute();
+                }
+                if (event != null) {
+                    append(h, claim.incidentId(), event);
+                }
+            }
+            return ended == 1;
+        });
+    }
+
+    /** Warning claims nobody has taken (see {@link #pending()}), oldest first per monitor and channel. */
     public List<PendingWarning> pendingWarnings() {
         boolean clustered = claimant != Claimant.UNCLUSTERED;
         return jdbi.withHandle(h -> h.createQuery("SELECT c.monitor, c.channel, c.seq, c.event, c.status, c.subject, c.text"
                         + " FROM monitor_warning_claims c"
                         + (clustered ? " JOIN platform_leases l ON l.name = 'monitor:' || c.monitor AND l.holder = :me"
                         + " AND l.incarnation = :inc" : "")
-                        + " WHERE c.sent_at IS NULL AND (c.sending_at IS NULL OR NOT "
-                        + claimant.aliveSql("c.node_id", "c.incarnation") + ") ORDER BY c.monitor, c.channel, c.seq")
-                .bind("expiry", claimant.expiryMillis()).bind("me", claimant.nodeId()).bind("inc", claimant.incarnation())
+                        + " WHERE c.sent_at IS NULL AND c.sending_at IS NULL ORDER BY c.monitor, c.channel, c.seq")
+                .bind("me", claimant.nodeId()).bind("inc", claimant.incarnation())
                 .map((rs, ctx) -> new PendingWarning(new ClaimKey.Warning(rs.getString(1), rs.getString(2), rs.getLong(3)),
                         rs.getString(4), rs.getString(5), rs.getString(6), rs.getString(7)))
                 .list());

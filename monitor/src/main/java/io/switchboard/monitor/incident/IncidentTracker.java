@@ -851,8 +851,8 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
     }
 
     /**
-     * Sends the claims nobody is sending (never taken, or taken by a node that is gone) of the
-     * monitors this node holds, outside maintenance windows: a DOWN, reminder or recovery that
+     * Sends the claims nobody has taken (or that a stopping node gave back) of the monitors this
+     * node holds, outside maintenance windows: a DOWN, reminder or recovery that
      * the node before did not send, or that was refused here when a handover came between its
      * queueing and its sending. Claims queued on this node's lanes are left to them; a claim
      * that can no longer be meant (the DOWN of an incident since resolved, a channel the
@@ -967,10 +967,63 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
             if (inFlight.contains(claim)) {
                 continue;
             }
-            IncidentEvent entry = claim instanceof IncidentStore.ClaimKey.Incident ? new IncidentEvent(now, "notify_failed",
+            IncidentEvent entry = claim instanceof IncidentStore.ClaimKey.Incident ? new IncidentEvent(now, "notify_unknown",
                     "message to " + claim.channel() + ": whether it was sent is not known (its end could not be stored)") : null;
             log.warn("notification claim {} was left being sent here; ended as unknown", claim);
             store(() -> incidents.finish(claim, "unknown", now, entry));
+        }
+    }
+
+    /**
+     * Ends the claims that a node took and then died (or was counted out) before storing how the
+     * delivery went, for the monitors this node holds, as {@code unknown}: the channel may have
+     * taken the message a moment before the node died, and one outage gets at most one DOWN per
+     * channel. A DOWN ended so counts as told (its reminders come after the usual interval and
+     * repeat it if it was lost); the timeline says what is not known.
+     */
+    void endOrphanedClaims() {
+        Instant now = clock.instant();
+        for (IncidentStore.OrphanedClaim orphan : incidents.orphaned()) {
+            Optional<Lease> lease = leases.lease(orphan.monitor());
+            if (lease.isEmpty()) {
+                continue;
+            }
+            IncidentStore.ClaimKey claim = orphan.key();
+            IncidentEvent entry = null;
+            if (claim instanceof IncidentStore.ClaimKey.Incident incidentClaim) {
+                String what = incidentClaim.event().equals("recovered") ? "recovery" : incidentClaim.event().toUpperCase(java.util.Locale.ROOT);
+                entry = new IncidentEvent(now, "notify_unknown", what + " message to " + claim.channel()
+                        + ": whether it was sent is not known (node " + orphan.takenBy() + " stopped while sending it); not sent again");
+            }
+            boolean ended;
+            try {
+                ended = incidents.endOrphaned(claim, lease.get(), now, entry);
+            } catch (LeaseLost e) {
+                metrics.fenced("notification", 1);
+                continue;
+            }
+            if (!ended) {
+                continue;
+            }
+            log.warn("notification claim {} was being sent by node {}, which is gone; ended as unknown, not sent again", claim,
+                    orphan.takenBy());
+            if (claim instanceof IncidentStore.ClaimKey.Incident incidentClaim && incidentClaim.event().equals("down")) {
+                MonitorState state = states.get(orphan.monitor());
+                MonitorState.OpenIncident incident = null;
+                if (state != null) {
+                    synchronized (state) {
+                        incident = state.incident;
+                    }
+                }
+                if (incident != null && incident.id == incidentClaim.incidentId()) {
+                    synchronized (incident) {
+                        incident.downNotified = true;
+                        if (incident.lastNotifiedAt == null) {
+                            incident.lastNotifiedAt = now;
+                        }
+                    }
+                }
+            }
         }
     }
 
@@ -986,6 +1039,13 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
      * cluster) the claims nobody is sending ({@link #sweepClaims}).
      */
     public void sweep() {
+        if (leases != null) {
+            try {
+                endOrphanedClaims();
+            } catch (RuntimeException e) {
+                log.warn("ending the claims of nodes that died failed (tried again at the next sweep): {}", e.toString());
+            }
+        }
         try {
             sweepClaims();
         } catch (RuntimeException e) {

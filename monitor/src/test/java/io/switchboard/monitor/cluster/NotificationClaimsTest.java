@@ -25,8 +25,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The store's side of "one incident, one message per channel", with two nodes' views of one store
- * and real leases: claims made with the incident, taken when sent, handed over, taken over from a
- * dead node; warnings claimed once per start and end; timeline writes fenced.
+ * and real leases: claims made with the incident, taken when sent, handed over, and those a dead
+ * node took ended as unknown, not sent again; warnings claimed once per start and end; timeline writes fenced.
  */
 class NotificationClaimsTest {
     static final Duration EXPIRY = Duration.ofSeconds(30);
@@ -123,20 +123,51 @@ class NotificationClaimsTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"sqlite", "postgresql"})
-    void aClaimBeingSentByANodeThatDiedIsTakenOver(String database) throws Exception {
+    void aClaimBeingSentByANodeThatDiedEndsAsUnknownAndIsNotSentAgain(String database) throws Exception {
+        open(database);
+        Lease a = leasesA.acquire("monitor:shop").orElseThrow();
+        Incident incident = outage(a, "hook", "mail");
+        Instant at = Instant.now();
+        // node-a calls "hook" (maybe the channel took it) and dies before storing how it went; "mail" it never took
+        assertThat(nodeA.take(down(incident, "hook"), a, at)).isTrue();
+        dies("node-a");
+        Lease b = leasesB.acquire("monitor:shop").orElseThrow();
+        assertThat(b.fence()).isGreaterThan(a.fence());
+
+        // what node-a never took the new holder sends; what it took is nobody's to send again
+        assertThat(nodeB.pending()).extracting(p -> p.key().channel()).containsExactly("mail");
+        assertThat(nodeB.take(down(incident, "hook"), b, at)).isFalse();
+        assertThat(nodeB.orphaned()).extracting(IncidentStore.OrphanedClaim::key, IncidentStore.OrphanedClaim::takenBy)
+                .containsExactly(org.assertj.core.groups.Tuple.tuple(down(incident, "hook"), "node-a"));
+        assertThat(nodeA.orphaned()).as("only the holder's monitors").isEmpty();
+        assertThatThrownBy(() -> nodeA.endOrphaned(down(incident, "hook"), a, at, null)).isInstanceOf(LeaseLost.class);
+
+        IncidentEvent unknown = new IncidentEvent(at, "notify_unknown", "DOWN message to hook: whether it was sent is not known");
+        assertThat(nodeB.endOrphaned(down(incident, "hook"), b, at, unknown)).isTrue();
+        assertThat(nodeB.endOrphaned(down(incident, "hook"), b, at, unknown)).as("once").isFalse();
+        assertThat(nodeB.orphaned()).isEmpty();
+        // the dead node's late end does not count either
+        assertThat(nodeA.finish(down(incident, "hook"), "sent", at, null)).isFalse();
+        assertThat(nodeB.events(incident.id())).extracting(IncidentEvent::kind).containsOnlyOnce("notify_unknown");
+        // reminders are due from here: the next one repeats the DOWN if it was lost
+        assertThat(nodeB.find(incident.id()).orElseThrow().lastNotifiedAt()).isNotNull();
+        assertThat(store.jdbi().withHandle(h -> h.createQuery("SELECT outcome FROM monitor_notification_claims WHERE channel = 'hook'")
+                .mapTo(String.class).one())).isEqualTo("unknown");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"sqlite", "postgresql"})
+    void aClaimOfANodeThatIsAliveIsNotOrphaned(String database) throws Exception {
         open(database);
         Lease a = leasesA.acquire("monitor:shop").orElseThrow();
         Incident incident = outage(a, "hook");
         Instant at = Instant.now();
         assertThat(nodeA.take(down(incident, "hook"), a, at)).isTrue();
-        dies("node-a");
+        leasesA.release(a); // a handover while node-a's call is under way: node-a ends it itself
         Lease b = leasesB.acquire("monitor:shop").orElseThrow();
-        assertThat(b.fence()).isGreaterThan(a.fence());
-        assertThat(nodeB.pending()).extracting(p -> p.key().channel()).containsExactly("hook");
-        assertThat(nodeB.take(down(incident, "hook"), b, at)).isTrue();
-        // the dead node's late end does not count: the claim is node-b's now
-        assertThat(nodeA.finish(down(incident, "hook"), "sent", at, null)).isFalse();
-        assertThat(nodeB.finish(down(incident, "hook"), "sent", at, null)).isTrue();
+        assertThat(nodeB.orphaned()).isEmpty();
+        assertThat(nodeB.endOrphaned(down(incident, "hook"), b, at, null)).isFalse();
+        assertThat(nodeA.finish(down(incident, "hook"), "sent", at, null)).isTrue();
     }
 
     @ParameterizedTest
