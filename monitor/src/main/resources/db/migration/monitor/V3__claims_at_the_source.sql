@@ -9,8 +9,8 @@
 -- the channel is called) or done (sent_at set, outcome sent, failed, cancelled, suppressed, or unknown: the node could not store
 -- how its own delivery ended, and its sweep ended the claim later). The lease holder
 -- sends pending claims of its monitors, at takeover and periodically; a claim being sent by a node
--- that is no longer alive is ended as unknown, not sent again (the node may have died after the
--- channel took the message and before sent_at was written). A message queued on a node that
+-- that is no longer alive is pending again (the one case that may send twice: the node died after
+-- the channel took the message and before sent_at was written). A message queued on a node that
 -- then hands the monitor over is refused when it comes to be sent (the lease no longer holds), and
 -- the new holder sends it: once.
 ALTER TABLE monitor_notification_claims ADD COLUMN incarnation VARCHAR(36);

@@ -167,6 +167,16 @@ public final class KeyedLanes<T> implements AutoCloseable {
             Thread.currentThread().interrupt();
         }
         drainers.forEach(Thread::interrupt);
+        // an interrupted task still records how it ended (a notification claim's outcome): a
+        // little longer for that, so it is written before the store closes
+        long recordDeadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+        try {
+            while (!drainers.isEmpty() && System.nanoTime() < recordDeadline) {
+                Thread.sleep(10);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     @Override

@@ -299,7 +299,7 @@ public final class IncidentStore {
     }
 
     /**
-     * Ends a claim this node took: {@code outcome} is sent, failed, cancelled or suppressed. The timeline entry saying so
+     * Ends a claim this node took: {@code outcome} is sent, failed, unknown (cut short after a call), cancelled or suppressed. The timeline entry saying so
      * is written in the same transaction, and only when the claim was still this node's: the
      * claim is the fence of what its delivery writes.
      *
@@ -326,10 +326,16 @@ public final class IncidentStore {
         });
     }
 
-    /** Gives a claim this node took back to the pending ones (its delivery was cut short by this node stopping). */
+    /**
+     * Gives a claim this node took, and whose channel it did not call, back to the pending ones
+     * (its delivery was cut short before the call: this node stops, or lost the monitor). Also
+     * when another node meanwhile ended it as unknown, counting this node dead (it was paused):
+     * the message never went out, so it is pending again rather than lost.
+     */
     public void release(ClaimKey key) {
-        jdbi.useHandle(h -> h.createUpdate("UPDATE " + key.table() + " SET sending_at = NULL WHERE " + key.where()
-                        + " AND node_id = :n AND incarnation = :inc AND sent_at IS NULL")
+        jdbi.useHandle(h -> h.createUpdate("UPDATE " + key.table() + " SET sending_at = NULL, sent_at = NULL, outcome = NULL"
+                        + " WHERE " + key.where() + " AND node_id = :n AND incarnation = :inc"
+                        + " AND (sent_at IS NULL OR outcome = 'unknown')")
                 .bindMap(key.binds()).bind("n", claimant.nodeId()).bind("inc", claimant.incarnation()).execute());
     }
 
@@ -346,7 +352,7 @@ public final class IncidentStore {
                         + (clustered ? " JOIN platform_leases l ON l.name = 'monitor:' || i.monitor AND l.holder = :me"
                         + " AND l.incarnation = :inc" : "")
                         + " WHERE c.sent_at IS NULL AND c.sending_at IS NULL ORDER BY c.incident_id, c.claimed_at, c.channel")
-                .bind("me", claimant.nodeId()).bind("inc", claimant.incarnation())
+                .bindMap(clustered ? Map.of("me", claimant.nodeId(), "inc", claimant.incarnation()) : Map.of())
                 .map((rs, ctx) -> new PendingClaim(new ClaimKey.Incident(rs.getLong("id"), rs.getString("claim_channel"),
                         rs.getString("claim_event"), rs.getLong("claim_seq")), read(rs)))
                 .list());
@@ -375,6 +381,9 @@ public final class IncidentStore {
      * how the delivery went, so whether the message went out is not known. See {@link #endOrphaned}.
      */
     public List<OrphanedClaim> orphaned() {
+        if (claimant == Claimant.UNCLUSTERED) {
+            return List.of(); // nobody else could have taken a claim
+        }
         return jdbi.withHandle(h -> {
             String dead = " AND c.sent_at IS NULL AND c.sending_at IS NOT NULL AND NOT " + claimant.aliveSql("c.node_id", "c.incarnation");
             List<OrphanedClaim> out = new java.util.ArrayList<>(h.createQuery("SELECT c.incident_id, c.channel, c.event, c.seq,"
@@ -436,7 +445,7 @@ public final class IncidentStore {
                         + (clustered ? " JOIN platform_leases l ON l.name = 'monitor:' || c.monitor AND l.holder = :me"
                         + " AND l.incarnation = :inc" : "")
                         + " WHERE c.sent_at IS NULL AND c.sending_at IS NULL ORDER BY c.monitor, c.channel, c.seq")
-                .bind("me", claimant.nodeId()).bind("inc", claimant.incarnation())
+                .bindMap(clustered ? Map.of("me", claimant.nodeId(), "inc", claimant.incarnation()) : Map.of())
                 .map((rs, ctx) -> new PendingWarning(new ClaimKey.Warning(rs.getString(1), rs.getString(2), rs.getLong(3)),
                         rs.getString(4), rs.getString(5), rs.getString(6), rs.getString(7)))
                 .list());

@@ -142,8 +142,9 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
 
     /**
      * Takes over monitors this node now holds: their stored state and open incident, as the node
-     * that held them last left them. An open incident whose DOWN message was claimed but never sent
-     * (its holder died first) is announced again: the claim is taken over, so it goes out once.
+     * that held them last left them. An open incident whose DOWN message was claimed but never
+     * taken (its holder died first) is announced by the claim sweep; a DOWN its holder was sending
+     * when it died is ended as unknown there, not sent again ({@link #endOrphanedClaims}).
      */
     public void adopt(Collection<String> names) {
         Set<String> wanted = Set.copyOf(names);
@@ -587,20 +588,41 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
     /** Ends a claim once its delivery is over (see {@link #sendClaimed}). */
     private void delivered(Notification n, String monitor, MonitorState.OpenIncident incident, IncidentStore.ClaimKey claim,
                            ChannelDefinition c, NotificationDispatcher.Delivery delivery) {
+        // a delivery interrupted because the node stops still records how it ended: with the
+        // thread's interrupt flag set the connection pool would refuse it a connection
+        boolean interrupted = Thread.interrupted();
+        try {
+            recordDelivery(n, monitor, incident, claim, c, delivery);
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    private void recordDelivery(Notification n, String monitor, MonitorState.OpenIncident incident, IncidentStore.ClaimKey claim,
+                                ChannelDefinition c, NotificationDispatcher.Delivery delivery) {
         if (delivery.notTaken()) {
             return;
         }
-        // cut short because this node stops, or lost the monitor (or its standing) meanwhile: the
-        // claim goes back to pending for the holder, rather than staying "being sent" by a node
-        // that is alive and will never end it
-        if (!delivery.sent() && (closing || leases.lease(monitor).isEmpty())) {
+        boolean cutShort = !delivery.sent() && (closing || leases.lease(monitor).isEmpty());
+        // cut short before the channel was called, because this node stops or lost the monitor (or
+        // its standing) meanwhile: the claim goes back to pending for the holder, rather than
+        // staying "being sent" by a node that is alive and will never end it
+        if (cutShort && delivery.attempts() == 0) {
             store(() -> incidents.release(claim));
             return;
         }
         Instant at = clock.instant();
-        IncidentEvent entry = incident == null ? null : new IncidentEvent(at, delivery.sent() ? "notified" : "notify_failed",
-                deliveryText(n, c, delivery));
-        finishWithRetry(claim, delivery.sent() ? "sent" : "failed", at, entry);
+        // cut short after a call: the channel may have the message (an attempt interrupted or timed
+        // out), so it ends as unknown and nobody sends it again
+        String outcome = delivery.sent() ? "sent" : cutShort ? "unknown" : "failed";
+        IncidentEvent entry = incident == null ? null : new IncidentEvent(at, switch (outcome) {
+            case "sent" -> "notified";
+            case "unknown" -> "notify_unknown";
+            default -> "notify_failed";
+        }, deliveryText(n, c, delivery) + (cutShort ? " (cut short: whether it arrived is not known; not sent again)" : ""));
+        finishWithRetry(claim, outcome, at, entry);
         // sent or failed: reminders are due from here, and are the retry of a DOWN that failed everywhere
         if (incident != null && n.event() == Notification.Event.DOWN) {
             synchronized (incident) {
@@ -1001,6 +1023,10 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
             } catch (LeaseLost e) {
                 metrics.fenced("notification", 1);
                 continue;
+            } catch (RuntimeException e) {
+                log.warn("could not end the claim {} left by node {} (tried again at the next sweep): {}", claim, orphan.takenBy(),
+                        e.toString());
+                continue;
             }
             if (!ended) {
                 continue;
@@ -1022,6 +1048,35 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
                             incident.lastNotifiedAt = now;
                         }
                     }
+                }
+            }
+        }
+    }
+
+    /**
+     * Reminders are timed from the DOWN's outcome. When this node took the incident over while
+     * that outcome was still to come, the outcome was stored by another node (the old holder
+     * ending its delivery after the handover) or without this node's memory seeing it (a dead
+     * node's claim ended as unknown, with an error after the commit): it is read from the store,
+     * or reminders would never come.
+     */
+    private void timeRemindersFromStore(MonitorState.OpenIncident incident) {
+        synchronized (incident) {
+            if (!incident.downNotified || incident.lastNotifiedAt != null || incident.announcing) {
+                return;
+            }
+        }
+        Instant stored;
+        try {
+            stored = incidents.find(incident.id).map(Incident::lastNotifiedAt).orElse(null);
+        } catch (RuntimeException e) {
+            log.debug("reading when incident {} was notified failed (read again at the next sweep): {}", incident.id, e.toString());
+            return;
+        }
+        if (stored != null) {
+            synchronized (incident) {
+                if (incident.lastNotifiedAt == null) {
+                    incident.lastNotifiedAt = stored;
                 }
             }
         }
@@ -1076,6 +1131,9 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
                 continue;
             }
             Duration every = monitor.reminderEvery() != null ? monitor.reminderEvery() : defaultReminder;
+            if (leases != null && !every.isZero()) {
+                timeRemindersFromStore(incident);
+            }
             Runnable task = null;
             boolean reminder = false;
             synchronized (incident) {

@@ -169,14 +169,14 @@ public final class NotificationDispatcher implements AutoCloseable {
         }
         if (batch.size() < DIGEST_FROM) {
             for (Pending p : batch) {
-                finish(p, deliver(p.notification(), p.channel()));
+                finish(p, deliver(p.notification(), p.channel(), List.of(p.notification()), true, p.take() != ALWAYS));
             }
             return;
         }
         ChannelDefinition channel = batch.getFirst().channel();
         List<Notification> items = batch.stream().map(Pending::notification).toList();
         Notification digest = digest(items, clock.instant());
-        Delivery delivery = deliver(digest, channel, items, true);
+        Delivery delivery = deliver(digest, channel, items, true, batch.stream().anyMatch(p -> p.take() != ALWAYS));
         Delivery each = new Delivery(delivery.sent(), delivery.attempts(), delivery.error(), items.size());
         for (Pending p : batch) {
             finish(p, each);
@@ -226,22 +226,34 @@ public final class NotificationDispatcher implements AutoCloseable {
 
     /** One attempt on the calling thread, recorded, no retry: the API's test message, answered while the caller waits. */
     public Delivery deliverOnce(Notification n, ChannelDefinition channel) {
-        return deliver(n, channel, List.of(n), false);
+        return deliver(n, channel, List.of(n), false, false);
     }
 
     /** Delivers on the calling thread with retries; records every attempt. */
     public Delivery deliver(Notification n, ChannelDefinition channel) {
-        return deliver(n, channel, List.of(n), true);
+        return deliver(n, channel, List.of(n), true, false);
     }
 
-    /** @param recordAs the messages each attempt is recorded for: the notification itself, or a digest's items */
-    private Delivery deliver(Notification n, ChannelDefinition channel, List<Notification> recordAs, boolean retry) {
+    /**
+     * @param recordAs     the messages each attempt is recorded for: the notification itself, or a digest's items
+     * @param handedBack   claimed messages: once the node is stopping no attempt is made, so the claim goes back to
+     *                     the next holder uncalled (a single node sends what it has within the grace time instead)
+     */
+    private Delivery deliver(Notification n, ChannelDefinition channel, List<Notification> recordAs, boolean retry,
+                             boolean handedBack) {
         Notifier notifier = notifiers.get(channel.type());
         AtomicInteger attempt = new AtomicInteger();
         String[] lastError = {null};
         CheckedSupplier<Boolean> once = () -> {
             if (retry && !standing.getAsBoolean()) {
                 lastError[0] = "not sent from here: this node is no longer in good standing in the cluster";
+                throw new DeliveryException(lastError[0], false);
+            }
+            // a stopping node makes no further attempt on a claimed message (the first one included):
+            // what it has not called yet goes back to the next holder; and no node repeats a call it
+            // interrupted on the way out
+            if (retry && ((handedBack && closed) || Thread.currentThread().isInterrupted())) {
+                lastError[0] = "not sent from here: the node is stopping";
                 throw new DeliveryException(lastError[0], false);
             }
             int number = attempt.incrementAndGet();
@@ -257,7 +269,8 @@ public final class NotificationDispatcher implements AutoCloseable {
             } catch (RuntimeException e) {
                 lastError[0] = scrub(e.toString(), channel);
                 record(recordAs, channel, number, "failed", lastError[0], (System.nanoTime() - begin) / 1_000_000);
-                throw new DeliveryException(lastError[0], true);
+                // interrupted (the node is stopping): not retried
+                throw new DeliveryException(lastError[0], !Thread.currentThread().isInterrupted());
             }
         };
         boolean sent;

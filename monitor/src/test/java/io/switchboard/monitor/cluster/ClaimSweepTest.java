@@ -77,7 +77,7 @@ class ClaimSweepTest {
     }
 
     @Test
-    void claimsLeftByANodeThatDiedAreSentOnceByTheHolder() throws Exception {
+    void claimsANodeThatDiedNeverTookAreSentAndThoseItWasSendingEndAsUnknown() throws Exception {
         receiver = new LoopbackHttp().answer("/hook", 200, "");
         ScriptedCheck check = new ScriptedCheck();
         node = new MonitorNode(dir, new Monitor(Clock.systemUTC(), new CheckRunner(Clock.systemUTC()).with(CheckType.TCP, check)), ENV);
@@ -219,5 +219,83 @@ class ClaimSweepTest {
                 "incident_id = 901")));
         Thread.sleep(2_000);
         assertThat(hooks("monitor.recovered")).isEmpty();
+    }
+
+    /**
+     * A node killed while calling the channel with a DOWN (the receiver may have it): the new
+     * holder does not send that DOWN again, says on the timeline that its delivery is not known,
+     * and reminds after the reminder interval, which repeats it if it was lost.
+     */
+    @Test
+    void aDownADeadNodeWasSendingIsNotSentAgainAndItsRemindersCome() throws Exception {
+        receiver = new LoopbackHttp().answer("/hook", 200, "");
+        ScriptedCheck check = new ScriptedCheck();
+        check.fail("shop", "refused");
+        io.switchboard.monitor.support.MutableClock clock = io.switchboard.monitor.support.MutableClock.running();
+        node = new MonitorNode(dir, new Monitor(clock, new CheckRunner(clock).with(CheckType.TCP, check)), ENV);
+        api("PUT", "/api/v1/notification-channels/hook", "{\"type\":\"webhook\",\"url\":\"" + receiver.url("/hook") + "\"}");
+        // what the dead holder left: the open incident and its DOWN claim, taken, never ended
+        Jdbi jdbi = node.node.store().jdbi();
+        long now = System.currentTimeMillis();
+        jdbi.useHandle(h -> {
+            h.execute("INSERT INTO monitor_incidents (id, monitor, status, started_at, opened_at, failed_checks, first_error,"
+                    + " last_error, down_notified) VALUES (905, 'shop', 'open', ?, ?, 3, 'refused', 'refused', 1)", now - 20_000, now - 10_000);
+            h.execute("INSERT INTO monitor_notification_claims (incident_id, channel, event, seq, node_id, incarnation, fence,"
+                    + " claimed_at, sending_at) VALUES (905, 'hook', 'down', 0, 'gone', 'gone-1', 1, ?, ?)", now - 10_000, now - 9_000);
+        });
+        api("PUT", "/api/v1/monitors/shop", "{\"type\":\"tcp\",\"target\":\"127.0.0.1:1\",\"interval\":\"1s\",\"channels\":[\"hook\"],"
+                + "\"reminderEvery\":\"1m\"}");
+        await().atMost(Duration.ofSeconds(20)).until(() -> "unknown".equals(outcome(jdbi, "monitor_notification_claims",
+                "incident_id = 905 AND event = 'down'")));
+        Thread.sleep(1_500); // a sweep or more after the claim was ended
+        assertThat(hooks("monitor.reminder")).as("not before the interval").isEmpty();
+        clock.advance(Duration.ofMinutes(2));
+        await().atMost(Duration.ofSeconds(20)).until(() -> !hooks("monitor.reminder").isEmpty());
+        assertThat(hooks("monitor.down")).as("the dead node may have sent it").isEmpty();
+        JsonNode incident = JSON.readTree(node.api("GET", "/api/v1/incidents/905", null).body());
+        assertThat(incident.toString()).contains("notify_unknown").contains("node gone stopped while sending it");
+        assertThat(incident.path("status").asText()).isEqualTo("open");
+    }
+
+    /**
+     * A node that stops while a channel call is under way (the channel hangs): the call is cut
+     * short after the grace time, and the receiver may have the message, so the claim ends as
+     * unknown. Given back as pending, the next holder would send the DOWN a second time.
+     */
+    @Test
+    void aDownCutShortByAStopAfterTheCallIsEndedAsUnknownNotGivenBack() throws Exception {
+        java.util.concurrent.CountDownLatch hang = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.atomic.AtomicInteger calls = new java.util.concurrent.atomic.AtomicInteger();
+        receiver = new LoopbackHttp().on("/hook", exchange -> {
+            calls.incrementAndGet();
+            try {
+                hang.await(30, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            LoopbackHttp.respond(exchange, 200, "");
+        });
+        ScriptedCheck check = new ScriptedCheck();
+        Map<String, String> env = new java.util.HashMap<>(ENV);
+        env.put("SWITCHBOARD_MONITOR_NOTIFY_TIMEOUT", "30s");
+        postgres = PostgresTestDatabase.create();
+        node = new MonitorNode(dir, new Monitor(Clock.systemUTC(), new CheckRunner(Clock.systemUTC()).with(CheckType.TCP, check)), env,
+                postgres.settings());
+        try {
+            api("PUT", "/api/v1/notification-channels/hook", "{\"type\":\"webhook\",\"url\":\"" + receiver.url("/hook") + "\"}");
+            api("PUT", "/api/v1/monitors/shop", "{\"type\":\"tcp\",\"target\":\"127.0.0.1:1\",\"interval\":\"1s\",\"channels\":[\"hook\"]}");
+            await().atMost(Duration.ofSeconds(20)).until(() -> node.metric("switchboard_monitor_monitors_held") == 1.0);
+            check.fail("shop", "refused");
+            await().atMost(Duration.ofSeconds(20)).until(() -> calls.get() == 1);
+            node.close(); // the call is interrupted after the grace time
+            node = null;
+        } finally {
+            hang.countDown();
+        }
+        Jdbi jdbi = Jdbi.create(postgres.settings().url(), postgres.settings().user(), "");
+        List<String> downs = jdbi.withHandle(h -> h.createQuery("SELECT outcome || '/' || (sending_at IS NOT NULL)"
+                + " FROM monitor_notification_claims WHERE event = 'down'").mapTo(String.class).list());
+        assertThat(downs).containsExactly("unknown/true");
+        assertThat(calls.get()).as("not called again on the way out").isEqualTo(1);
     }
 }
