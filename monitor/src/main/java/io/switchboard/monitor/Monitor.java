@@ -47,6 +47,8 @@ public final class Monitor implements NodeModule {
     static final Duration CATALOG_POLL = Duration.ofMillis(250);
     /** The lease name of retention and history folding. */
     static final String HISTORY_JOB = "history";
+    /** How long a graceful handover waits for the results accepted under the leases it lets go to be written. */
+    static final Duration HANDOVER_FLUSH = Duration.ofSeconds(5);
 
     private final Clock clock;
     private final CheckRunner runner;
@@ -107,6 +109,7 @@ public final class Monitor implements NodeModule {
         watcher = new CatalogWatcher(catalog, scheduler, tracker, metrics, CATALOG_POLL,
                 name -> writer.submit(new ResultWriter.ForgetState(name)));
         metrics.bindGauges(scheduler::size, scheduler::running, writer::backlog);
+        metrics.bindNotificationsWaiting(dispatcher::waiting);
 
         // Clustering: each monitor is checked by the node that owns it (rendezvous hashing over the
         // live nodes) under a fenced lease; the history job runs under a lease of its own. A single
@@ -114,11 +117,33 @@ public final class Monitor implements NodeModule {
         leases = new MonitorLeases(context.cluster(),
                 () -> watcher == null ? java.util.Set.of() : watcher.view().monitors().keySet(), java.util.Set.of(HISTORY_JOB));
         writer.fenceWith(leases::holds);
+        dispatcher.stopWhenOut(context.cluster()::inGoodStanding);
+        // every attempt's timeout and the backoffs between them, doubled for margin
+        tracker.maxDelivery(settings.notifyTimeout().multipliedBy(settings.notifyAttempts())
+                .plus(settings.notifyBackoff().multipliedBy(1L << Math.min(settings.notifyAttempts(), 20)))
+                .multipliedBy(2).plusSeconds(60));
         incidents.fenceWith(leases::holds);
-        tracker.useLeases(leases, context.nodeId(), results::states, results::state);
+        io.switchboard.platform.cluster.Leases clusterLeases = context.cluster().leases();
+        incidents.claimAs(new IncidentStore.Claimant(context.nodeId(), clusterLeases.incarnation(), clusterLeases::aliveSql,
+                clusterLeases.expiryMillis()));
+        tracker.useLeases(leases, results::states, results::state);
         leases.onChange(tracker::adopt, tracker::drop);
+        leases.onHandingOver(names -> {
+            try {
+                if (!writer.flush(HANDOVER_FLUSH)) {
+                    log.warn("results of {} monitors handed over were not all written within {} s; the rest are refused by the"
+                            + " fence and counted", names.size(), HANDOVER_FLUSH.toSeconds());
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
         // monitors taken over from a node that died are checked soon, not at their old due times
-        leases.onTakenOver(scheduler::runSoon);
+        // ... and the messages their last holder left unsent go out now
+        leases.onTakenOver(names -> {
+            scheduler.runSoon(names);
+            tracker.sweepClaimsSoon();
+        });
         scheduler.gate(leases::runsHere);
         folder.gate(() -> leases.job(HISTORY_JOB).isPresent());
         folder.fence(h -> leases.job(HISTORY_JOB).map(lease -> leases.holds(h, lease)).orElse(false));

@@ -64,6 +64,13 @@ public final class MonitorMetrics {
                 .description("Check results waiting to be written").strongReference(true).register(registry);
     }
 
+    /** Notifications queued on the channels' lanes, waiting for the messages ahead of them to be sent. */
+    public void bindNotificationsWaiting(IntSupplier waiting) {
+        Gauge.builder("switchboard.monitor.notifications.waiting", waiting, IntSupplier::getAsInt)
+                .description("Notifications queued on their channels' lanes behind the ones being sent").strongReference(true)
+                .register(registry);
+    }
+
     /** Scheduling lateness over the last minute or so, in milliseconds: p50, p90, p99, max, and checks counted. */
     public Map<String, Object> latenessSummary() {
         io.micrometer.core.instrument.distribution.HistogramSnapshot snapshot = lateness.takeSnapshot();

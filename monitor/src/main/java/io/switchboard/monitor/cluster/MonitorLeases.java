@@ -54,6 +54,7 @@ public final class MonitorLeases implements AutoCloseable {
     private volatile Consumer<Collection<String>> gained = names -> { };
     private volatile Consumer<Collection<String>> lost = names -> { };
     private volatile Consumer<Collection<String>> taken = names -> { };
+    private volatile Consumer<Collection<String>> handingOver = names -> { };
     /** Whether a refresh in good standing has run: monitors gained after it are taken over, not started with. */
     private boolean refreshedOnce;
     private AutoCloseable viewSubscription;
@@ -79,6 +80,16 @@ public final class MonitorLeases implements AutoCloseable {
      */
     public void onTakenOver(Consumer<Collection<String>> taken) {
         this.taken = taken;
+    }
+
+    /**
+     * Whom to tell, on the lease thread, of monitors about to be handed over gracefully: they no
+     * longer count as held (no new result is accepted under them) but their leases are still this
+     * node's, so what was accepted under them can still be written, fenced, before they are let
+     * go. Returns when that is done (or its bound passed: later writes are refused by the fence).
+     */
+    public void onHandingOver(Consumer<Collection<String>> handingOver) {
+        this.handingOver = handingOver;
     }
 
     /** Whom to tell of monitors gained (load their state) and lost (forget it); called on the lease thread. */
@@ -128,6 +139,7 @@ public final class MonitorLeases implements AutoCloseable {
         boolean standing = cluster.inGoodStanding() && view.selfInGoodStanding();
         Set<String> catalog = monitors.get();
         List<String> lostNow = new ArrayList<>();
+        List<Lease> toRelease = new ArrayList<>();
         for (Map.Entry<String, Lease> entry : Map.copyOf(held).entrySet()) {
             String name = entry.getKey();
             if (standing && catalog.contains(name) && view.ownsSelf(MONITOR_PREFIX + name)) {
@@ -136,8 +148,18 @@ public final class MonitorLeases implements AutoCloseable {
             held.remove(name);
             lostNow.add(name);
             if (standing) {
-                release(entry.getValue());
+                toRelease.add(entry.getValue());
             }
+        }
+        if (!toRelease.isEmpty()) {
+            // A graceful handover: results already accepted under these leases are written first,
+            // while the leases still hold; released before, the fence would refuse them all.
+            try {
+                handingOver.accept(List.copyOf(lostNow));
+            } catch (RuntimeException e) {
+                log.warn("monitor leases: writing what was accepted before a handover failed: {}", e.toString());
+            }
+            toRelease.forEach(this::release);
         }
         for (Map.Entry<String, Lease> entry : Map.copyOf(heldJobs).entrySet()) {
             if (!standing || !view.ownsSelf(JOB_PREFIX + entry.getKey())) {

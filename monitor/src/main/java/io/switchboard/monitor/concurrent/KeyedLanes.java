@@ -105,6 +105,15 @@ public final class KeyedLanes<T> implements AutoCloseable {
         return n[0];
     }
 
+    /** Items waiting on every lane (not counting the batches being handled). */
+    public int waiting() {
+        int total = 0;
+        for (String key : lanes.keySet()) {
+            total += waiting(key);
+        }
+        return total;
+    }
+
     /** Keys with a lane right now: those with work waiting or being handled. */
     public int lanes() {
         return lanes.size();
@@ -158,6 +167,16 @@ public final class KeyedLanes<T> implements AutoCloseable {
             Thread.currentThread().interrupt();
         }
         drainers.forEach(Thread::interrupt);
+        // an interrupted task still records how it ended (a notification claim's outcome): a
+        // little longer for that, so it is written before the store closes
+        long recordDeadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+        try {
+            while (!drainers.isEmpty() && System.nanoTime() < recordDeadline) {
+                Thread.sleep(10);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     @Override

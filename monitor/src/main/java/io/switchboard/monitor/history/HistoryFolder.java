@@ -158,6 +158,12 @@ public final class HistoryFolder implements AutoCloseable {
         deleteBefore("monitor_notifications", "at", hourlyCut);
         long dailyDeleted = deleteBefore("monitor_daily", "period_start", dailyCut);
         deleteResolvedIncidents(dailyCut);
+        try {
+            pruneClaims(hourlyCut);
+        } catch (RuntimeException e) {
+            log.warn("pruning notification claims failed (retried next run): {}", e.toString());
+        }
+        pruneLeases(); // whatever became of the claims: the two are independent
         return new Run(hours, days, rawDeleted, hourlyDeleted, dailyDeleted);
     }
 
@@ -283,6 +289,77 @@ public final class HistoryFolder implements AutoCloseable {
                 break;
             }
         }
+    }
+
+    /**
+     * Notification claims that no longer decide anything: those of incidents resolved before
+     * {@code cutoff} (the delivery log's retention: what was sent stays visible there) or gone,
+     * and warning claims done before it except each monitor and channel's latest (which says
+     * whether a warning stands) and any of a monitor that no longer exists.
+     */
+    private void pruneClaims(long cutoff) {
+        // claims nobody took of monitors since deleted: nobody may send them (cancelled, then pruned with their incident)
+        long now = clock.millis();
+        jdbi.useHandle(h -> {
+            h.createUpdate("UPDATE monitor_notification_claims SET sent_at = :t, outcome = 'cancelled' WHERE sent_at IS NULL"
+                    + " AND sending_at IS NULL AND incident_id IN (SELECT i.id FROM monitor_incidents i WHERE NOT EXISTS"
+                    + " (SELECT 1 FROM monitor_monitors m WHERE m.name = i.monitor))").bind("t", now).execute();
+        });
+        // bounded like the other deletes: after a backlog one unbounded DELETE could outlast the
+        // store's socket timeout, be rolled back, and fail the same way every run
+        for (int batch = 0; batch < MAX_DELETE_BATCHES_PER_RUN; batch++) {
+            int removed = jdbi.inTransaction(h -> {
+                List<Long> ids = h.createQuery("SELECT DISTINCT c.incident_id FROM monitor_notification_claims c"
+                                + " LEFT JOIN monitor_incidents i ON i.id = c.incident_id"
+                                + " WHERE i.id IS NULL OR (i.status = 'resolved' AND i.resolved_at < :c) LIMIT :n")
+                        .bind("c", cutoff).bind("n", deleteBatch).mapTo(Long.class).list();
+                if (ids.isEmpty()) {
+                    return 0;
+                }
+                h.createUpdate("DELETE FROM monitor_notification_claims WHERE incident_id IN (<ids>)").bindList("ids", ids).execute();
+                return ids.size();
+            });
+            if (removed < deleteBatch || !pause()) {
+                break;
+            }
+        }
+        for (int batch = 0; batch < MAX_DELETE_BATCHES_PER_RUN; batch++) {
+            int removed = jdbi.inTransaction(h -> {
+                List<Map<String, Object>> keys = h.createQuery("SELECT w.monitor, w.channel, w.seq FROM monitor_warning_claims w"
+                                + " WHERE NOT EXISTS (SELECT 1 FROM monitor_monitors m WHERE m.name = w.monitor)"
+                                + " OR (w.sent_at IS NOT NULL AND w.claimed_at < :c AND w.seq < (SELECT MAX(l.seq)"
+                                + " FROM monitor_warning_claims l WHERE l.monitor = w.monitor AND l.channel = w.channel)) LIMIT :n")
+                        .bind("c", cutoff).bind("n", deleteBatch).mapToMap().list();
+                if (keys.isEmpty()) {
+                    return 0;
+                }
+                PreparedBatch delete = h.prepareBatch(
+                        "DELETE FROM monitor_warning_claims WHERE monitor = :m AND channel = :c AND seq = :s");
+                for (Map<String, Object> key : keys) {
+                    delete.bind("m", key.get("monitor")).bind("c", key.get("channel"))
+                            .bind("s", ((Number) key.get("seq")).longValue()).add();
+                }
+                delete.execute();
+                return keys.size();
+            });
+            if (removed < deleteBatch || !pause()) {
+                break;
+            }
+        }
+    }
+
+    /**
+     * Lease rows of monitors that no longer exist, once no live process holds them: let go (the
+     * holder released it when the monitor left its catalog), or held by a node that left, was
+     * restarted as a new incarnation, or is so long dead its membership row was pruned. Rows of
+     * existing monitors are kept whoever held them last: a lease's fence must only grow, and a
+     * deleted row would start again at 1, below fences the store already holds claims under.
+     */
+    private void pruneLeases() {
+        jdbi.useHandle(h -> h.createUpdate("DELETE FROM platform_leases WHERE substr(name, 1, 8) = 'monitor:'"
+                + " AND NOT EXISTS (SELECT 1 FROM monitor_monitors m WHERE 'monitor:' || m.name = platform_leases.name)"
+                + " AND (holder IS NULL OR NOT EXISTS (SELECT 1 FROM platform_cluster_nodes n WHERE n.node_id = platform_leases.holder"
+                + " AND n.incarnation = platform_leases.incarnation AND n.left_at IS NULL))").execute());
     }
 
     /** A short pause between delete batches, so other writers get the (SQLite: only) connection; false when interrupted. */

@@ -96,11 +96,22 @@ public final class ResultWriter implements AutoCloseable {
     private final Jdbi jdbi;
     private final MonitorMetrics metrics;
     private volatile Fence fence = (h, lease) -> true;
-    private final BlockingQueue<Write> queue;
+    private final BlockingQueue<Ticketed> queue;
     private final Thread writer;
     private volatile boolean running = true;
-    /** Writes queued or being written: flush() waits for zero. */
-    private final java.util.concurrent.atomic.AtomicInteger outstanding = new java.util.concurrent.atomic.AtomicInteger();
+    /**
+     * Tickets: each queued write takes the next number, and the writer publishes the highest number
+     * it has written (or given up on) after each batch. A flush waits for the number issued when it
+     * was called, not for an empty queue: with many monitors results keep arriving, and waiting for
+     * none to be outstanding waited out the whole limit at every handover.
+     */
+    private final Object tickets = new Object();
+    private long issued;
+    private volatile long written;
+
+    /** A queued write and its ticket. */
+    private record Ticketed(Write write, long ticket) {
+    }
 
     public ResultWriter(Jdbi jdbi, MonitorMetrics metrics, int capacity) {
         this.jdbi = jdbi;
@@ -120,10 +131,14 @@ public final class ResultWriter implements AutoCloseable {
 
     /** Queues a write; false (and counted when it is a result) when the queue is full or the writer stopped. Never blocks. */
     public boolean submit(Write write) {
-        outstanding.incrementAndGet();
-        boolean queued = running && queue.offer(write);
-        if (!queued) {
-            outstanding.decrementAndGet();
+        boolean queued;
+        // a ticket and its place in the queue are taken together, so the queue stays in ticket order
+        // and a written batch is always every ticket up to its last (offer never blocks)
+        synchronized (tickets) {
+            queued = running && queue.offer(new Ticketed(write, issued + 1));
+            if (queued) {
+                issued++;
+            }
         }
         if (!queued && write instanceof ResultRow) {
             metrics.resultsDropped(1);
@@ -135,31 +150,42 @@ public final class ResultWriter implements AutoCloseable {
         return queue.size();
     }
 
-    /** Waits until everything queued before this call is written (tests, and reads that must see it). */
-    public void flush(Duration limit) throws InterruptedException {
+    /**
+     * Waits until everything queued before this call is written, at most {@code limit} (tests,
+     * reads that must see it, and a graceful handover of monitors, which writes what was accepted
+     * under their leases before letting go); whether it all was.
+     */
+    public boolean flush(Duration limit) throws InterruptedException {
+        long target;
+        synchronized (tickets) {
+            target = issued;
+        }
         long deadline = System.nanoTime() + limit.toNanos();
-        while (outstanding.get() > 0 && System.nanoTime() < deadline) {
+        while (written < target && System.nanoTime() < deadline) {
             Thread.sleep(5);
         }
+        return written >= target;
     }
 
     private void loop() {
-        List<Write> batch = new ArrayList<>(MAX_BATCH);
+        List<Ticketed> batch = new ArrayList<>(MAX_BATCH);
         while (running || !queue.isEmpty()) {
             try {
-                Write first = queue.poll(200, TimeUnit.MILLISECONDS);
+                Ticketed first = queue.poll(200, TimeUnit.MILLISECONDS);
                 if (first == null) {
                     continue;
                 }
                 batch.add(first);
                 queue.drainTo(batch, MAX_BATCH - 1);
-                writeWithRetry(batch);
+                writeWithRetry(batch.stream().map(Ticketed::write).toList());
             } catch (InterruptedException e) {
                 if (!running) {
                     break;
                 }
             } finally {
-                outstanding.addAndGet(-batch.size());
+                if (!batch.isEmpty()) {
+                    written = batch.getLast().ticket(); // written, or dropped and counted: a flush waits no longer for it
+                }
                 batch.clear();
             }
         }
@@ -223,8 +249,21 @@ public final class ResultWriter implements AutoCloseable {
             // Fencing: rows made under a lease this node no longer holds (another node took the
             // monitor over, or this one's membership expired) are refused here, in the transaction
             // that would write them, not by a check made earlier.
+            //
+            // Lock order: every lease of the batch is checked first, before any row is written, and
+            // in the order of the lease names. On PostgreSQL a check takes a share lock on the
+            // lease row and a takeover locks lease rows in name order (Leases.acquireAll): checked
+            // in queue order instead, this batch could hold B's row and wait for A's while a
+            // takeover holds A's and waits for B's, a deadlock PostgreSQL breaks by failing one.
             Map<Lease, Boolean> valid = new HashMap<>();
-            java.util.function.Predicate<Lease> ok = lease -> lease == null || valid.computeIfAbsent(lease, l -> fence.holds(h, l));
+            java.util.stream.Stream.of(allResults.stream().map(ResultRow::lease), allStates.stream().map(StateRow::lease),
+                            allIncidents.stream().map(IncidentProgress::lease))
+                    .flatMap(leases -> leases)
+                    .filter(java.util.Objects::nonNull)
+                    .distinct()
+                    .sorted(java.util.Comparator.comparing(Lease::name).thenComparingLong(Lease::fence))
+                    .forEach(lease -> valid.put(lease, fence.holds(h, lease)));
+            java.util.function.Predicate<Lease> ok = lease -> lease == null || valid.get(lease);
             List<ResultRow> results = allResults.stream().filter(r -> ok.test(r.lease())).toList();
             List<StateSnapshot> states = allStates.stream().filter(s -> ok.test(s.lease())).map(StateRow::state).toList();
             List<IncidentProgress> incidents = allIncidents.stream().filter(p -> ok.test(p.lease())).toList();
@@ -328,10 +367,13 @@ public final class ResultWriter implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        int left = queue.size();
-        if (left > 0) {
-            log.warn("{} check results and states were not stored before the node stopped", left);
-            queue.clear();
+        List<Ticketed> left = new ArrayList<>();
+        queue.drainTo(left);
+        if (!left.isEmpty()) {
+            long results = left.stream().filter(w -> w.write() instanceof ResultRow).count();
+            log.warn("{} check results and {} other writes were not stored before the node stopped", results,
+                    left.size() - results);
+            metrics.resultsDropped((int) results);
         }
     }
 }

@@ -8,6 +8,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Instant;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.Jdbi;
@@ -17,9 +18,93 @@ import org.jdbi.v3.core.statement.Query;
 public final class IncidentStore {
     private final Jdbi jdbi;
     private volatile ResultWriter.Fence fence = (h, lease) -> true;
+    private volatile Claimant claimant = Claimant.UNCLUSTERED;
+
+    /**
+     * Who claims notifications here and how to tell whether the node that took a claim is alive.
+     *
+     * @param aliveSql builds the SQL condition "this node and incarnation are alive" (binds {@code :expiry})
+     */
+    public record Claimant(String nodeId, String incarnation, java.util.function.BinaryOperator<String> aliveSql, long expiryMillis) {
+        /** A single node without a cluster: no other node could be sending. */
+        static final Claimant UNCLUSTERED = new Claimant("node", "", (node, incarnation) -> ":expiry < 0", 0);
+
+        String aliveSql(String nodeColumn, String incarnationColumn) {
+            return aliveSql.apply(nodeColumn, incarnationColumn);
+        }
+    }
+
+    /** A claim: of an incident's message, or of a monitor's warning. */
+    public sealed interface ClaimKey {
+        String table();
+
+        String where();
+
+        Map<String, Object> binds();
+
+        String channel();
+
+        record Incident(long incidentId, String channel, String event, long seq) implements ClaimKey {
+            @Override
+            public String table() {
+                return "monitor_notification_claims";
+            }
+
+            @Override
+            public String where() {
+                return "incident_id = :k_id AND channel = :k_c AND event = :k_e AND seq = :k_s";
+            }
+
+            @Override
+            public Map<String, Object> binds() {
+                return Map.of("k_id", incidentId, "k_c", channel, "k_e", event, "k_s", seq);
+            }
+        }
+
+        record Warning(String monitor, String channel, long seq) implements ClaimKey {
+            @Override
+            public String table() {
+                return "monitor_warning_claims";
+            }
+
+            @Override
+            public String where() {
+                return "monitor = :k_m AND channel = :k_c AND seq = :k_s";
+            }
+
+            @Override
+            public Map<String, Object> binds() {
+                return Map.of("k_m", monitor, "k_c", channel, "k_s", seq);
+            }
+        }
+    }
+
+    /** An incident claim nobody is sending, with its incident (read in the same query). */
+    public record PendingClaim(ClaimKey.Incident key, Incident incident) {
+        public String monitor() {
+            return incident.monitor();
+        }
+
+        public String incidentStatus() {
+            return incident.status();
+        }
+    }
+
+    /** A claim whose taker died before ending it (see {@link #orphaned()}). */
+    public record OrphanedClaim(ClaimKey key, String monitor, String takenBy) {
+    }
+
+    /** A warning claim nobody is sending, with the message it stands for. */
+    public record PendingWarning(ClaimKey.Warning key, String event, String status, String subject, String text) {
+    }
 
     public IncidentStore(Jdbi jdbi) {
         this.jdbi = jdbi;
+    }
+
+    /** Claims notifications as {@code claimant} (in a cluster: this node, its incarnation, how the cluster judges liveness). */
+    public void claimAs(Claimant claimant) {
+        this.claimant = claimant;
     }
 
     /** Makes writes that carry a lease conditional on it, in their own transaction. */
@@ -27,16 +112,22 @@ public final class IncidentStore {
         this.fence = fence;
     }
 
+    /**
+     * Checks the lease as the FIRST statement of the caller's transaction: on PostgreSQL the check
+     * share-locks the lease row, and taking a lease over locks that row before anything else. With
+     * the lease row always locked before the incident, counter and claim rows written under it,
+     * a write and a takeover wait for each other in one order only and cannot deadlock.
+     */
     private void requireLease(Handle h, Lease lease, String what) {
         if (lease != null && !fence.holds(h, lease)) {
             throw new LeaseLost(what);
         }
     }
 
-    /** As {@link #open(String, Instant, Instant, int, String, String, Instant, List, Lease)} without a lease. */
+    /** As {@link #open(String, Instant, Instant, int, String, String, Instant, List, List, Lease)} without a lease or claims. */
     public Incident open(String monitor, Instant startedAt, Instant openedAt, int failedChecks, String firstError,
                          String lastError, Instant lastSuccessAt, List<IncidentEvent> events) {
-        return open(monitor, startedAt, openedAt, failedChecks, firstError, lastError, lastSuccessAt, events, null);
+        return open(monitor, startedAt, openedAt, failedChecks, firstError, lastError, lastSuccessAt, events, List.of(), null);
     }
 
     /** As {@link #resolve(long, Instant, int, String, IncidentEvent, Lease)} without a lease. */
@@ -45,39 +136,101 @@ public final class IncidentStore {
     }
 
     /**
-     * Claims the sending of {@code event} (number {@code seq}) of incident {@code id} to each of
-     * {@code channels}, under {@code lease}, in one transaction (see {@code V2__cluster.sql}): a
-     * channel is claimed when nobody claimed it yet, or when its claim was never sent and was made
-     * under an older fence (a holder that died or lost the monitor before sending). A DOWN claim
-     * also marks the incident notified, in the same transaction.
+     * Opens an incident with its first timeline entries and, under a lease, a pending DOWN claim
+     * for each of {@code downChannels}, in one transaction: the duty to tell is stored with the
+     * incident, so whichever node holds the monitor next sends what this one could not (see
+     * {@code V3__claims_at_the_source.sql}). Returns the incident with its new id.
      *
-     * @return the channels this node must send to now (possibly none: others already did)
+     * @throws LeaseLost when the lease no longer holds (nothing is written)
+     */
+    public Incident open(String monitor, Instant startedAt, Instant openedAt, int failedChecks, String firstError,
+                         String lastError, Instant lastSuccessAt, List<IncidentEvent> events, List<String> downChannels, Lease lease) {
+        return jdbi.inTransaction(h -> {
+            requireLease(h, lease, "opening an incident"); // first: see requireLease
+            h.createUpdate("UPDATE monitor_counters SET value = value + 1 WHERE name = 'incident'").execute();
+            long id = h.createQuery("SELECT value FROM monitor_counters WHERE name = 'incident'").mapTo(Long.class).one();
+            boolean claimed = lease != null && !downChannels.isEmpty();
+            h.createUpdate("INSERT INTO monitor_incidents (id, monitor, status, started_at, opened_at, failed_checks,"
+                            + " first_error, last_error, last_success_at, down_notified) VALUES (:id, :m, 'open', :s, :o, :f, :fe, :le,"
+                            + " :ls, :dn)")
+                    .bind("id", id).bind("m", monitor).bind("s", startedAt.toEpochMilli()).bind("o", openedAt.toEpochMilli())
+                    .bind("f", failedChecks).bind("fe", StoredText.clean(firstError)).bind("le", StoredText.clean(lastError))
+                    .bind("ls", lastSuccessAt == null ? null : lastSuccessAt.toEpochMilli()).bind("dn", claimed ? 1 : 0).execute();
+            for (IncidentEvent e : events) {
+                append(h, id, e);
+            }
+            if (claimed) {
+                for (String channel : downChannels) {
+                    insertClaim(h, id, channel, "down", 0, lease, openedAt);
+                }
+            }
+            return find(h, id).orElseThrow();
+        });
+    }
+
+    /**
+     * Resolves an incident and, under a lease, turns its DOWN claims into recovery claims in the
+     * same transaction: a DOWN never taken (held back by a maintenance window, or queued) is
+     * cancelled, and each channel whose DOWN was tried (sent, failed or going out) gets a pending
+     * recovery claim, so a node that dies right after the commit leaves the recovery to its successor.
+     *
+     * @return how many recovery claims were made (0: nobody had been told, or not clustered)
+     * @throws LeaseLost when the lease no longer holds (nothing is written)
+     */
+    public int resolve(long id, Instant resolvedAt, int failedChecks, String lastError, IncidentEvent event, Lease lease) {
+        return jdbi.inTransaction(h -> {
+            requireLease(h, lease, "resolving an incident"); // first: see requireLease
+            h.createUpdate("UPDATE monitor_incidents SET status = 'resolved', resolved_at = :r, failed_checks = :f,"
+                            + " last_error = COALESCE(:le, last_error) WHERE id = :id")
+                    .bind("r", resolvedAt.toEpochMilli()).bind("f", failedChecks).bind("le", StoredText.clean(lastError))
+                    .bind("id", id).execute();
+            append(h, id, event);
+            // a DOWN or reminder nobody took is no longer meant once the monitor is up again
+            h.createUpdate("UPDATE monitor_notification_claims SET sent_at = :t, outcome = 'cancelled' WHERE incident_id = :id"
+                            + " AND event <> 'recovered' AND sent_at IS NULL AND sending_at IS NULL")
+                    .bind("t", resolvedAt.toEpochMilli()).bind("id", id).execute();
+            if (lease == null) {
+                return 0; // not clustered, or closed because its monitor was removed: no recovery message
+            }
+            List<String> told = h.createQuery("SELECT channel FROM monitor_notification_claims WHERE incident_id = :id"
+                            + " AND event = 'down' AND (outcome IS NULL OR outcome <> 'cancelled') ORDER BY channel")
+                    .bind("id", id).mapTo(String.class).list();
+            for (String channel : told) {
+                insertClaim(h, id, channel, "recovered", 0, lease, resolvedAt);
+            }
+            return told.size();
+        });
+    }
+
+    private int insertClaim(Handle h, long id, String channel, String event, long seq, Lease lease, Instant at) {
+        return h.createUpdate("INSERT INTO monitor_notification_claims (incident_id, channel, event, seq, node_id, incarnation,"
+                        + " fence, claimed_at) VALUES (:id, :c, :e, :s, :n, :inc, :f, :t) ON CONFLICT DO NOTHING")
+                .bind("id", id).bind("c", channel).bind("e", event).bind("s", seq).bind("n", claimant.nodeId())
+                .bind("inc", claimant.incarnation()).bind("f", lease.fence()).bind("t", at.toEpochMilli()).execute();
+    }
+
+    /**
+     * Claims {@code event} number {@code seq} of incident {@code id} (a reminder, seq telling
+     * reminders apart, or a DOWN for channels that have no claim yet) for each of {@code channels},
+     * under {@code lease}, as pending claims, and records it on the incident (a reminder: the time
+     * of the last notification; a DOWN: that people are being told), in one transaction. Sending
+     * takes each claim then ({@link #take}).
+     *
+     * @return the channels claimed now (none when this reminder was claimed before)
      * @throws LeaseLost when the lease no longer holds
      */
-    public List<String> claim(long id, List<String> channels, String event, long seq, Lease lease, String nodeId, Instant at) {
+    public List<String> claim(long id, List<String> channels, String event, long seq, Lease lease, Instant at) {
         return jdbi.inTransaction(h -> {
-            requireLease(h, lease, "claiming a notification");
+            requireLease(h, lease, "claiming a notification"); // first: see requireLease
             List<String> mine = new java.util.ArrayList<>();
             for (String channel : channels) {
-                int inserted = h.createUpdate("INSERT INTO monitor_notification_claims (incident_id, channel, event, seq, node_id,"
-                                + " fence, claimed_at) VALUES (:id, :c, :e, :s, :n, :f, :t) ON CONFLICT DO NOTHING")
-                        .bind("id", id).bind("c", channel).bind("e", event).bind("s", seq).bind("n", nodeId)
-                        .bind("f", lease.fence()).bind("t", at.toEpochMilli()).execute();
-                if (inserted == 0) {
-                    inserted = h.createUpdate("UPDATE monitor_notification_claims SET node_id = :n, fence = :f, claimed_at = :t"
-                                    + " WHERE incident_id = :id AND channel = :c AND event = :e AND seq = :s AND sent_at IS NULL"
-                                    + " AND fence < :f")
-                            .bind("id", id).bind("c", channel).bind("e", event).bind("s", seq).bind("n", nodeId)
-                            .bind("f", lease.fence()).bind("t", at.toEpochMilli()).execute();
-                }
-                if (inserted == 1) {
+                if (insertClaim(h, id, channel, event, seq, lease, at) == 1) {
                     mine.add(channel);
                 }
             }
             if (event.equals("down")) {
-                h.createUpdate("UPDATE monitor_incidents SET down_notified = 1, last_notified_at = :t WHERE id = :id")
-                        .bind("t", at.toEpochMilli()).bind("id", id).execute();
-            } else if (event.equals("reminder")) {
+                h.createUpdate("UPDATE monitor_incidents SET down_notified = 1 WHERE id = :id").bind("id", id).execute();
+            } else {
                 h.createUpdate("UPDATE monitor_incidents SET last_notified_at = :t WHERE id = :id")
                         .bind("t", at.toEpochMilli()).bind("id", id).execute();
             }
@@ -85,68 +238,268 @@ public final class IncidentStore {
         });
     }
 
-    /** Records that a claimed notification was taken by its channel. */
-    public void claimSent(long id, String channel, String event, long seq, Instant at) {
-        jdbi.useHandle(h -> h.createUpdate("UPDATE monitor_notification_claims SET sent_at = :t"
-                        + " WHERE incident_id = :id AND channel = :c AND event = :e AND seq = :s")
-                .bind("t", at.toEpochMilli()).bind("id", id).bind("c", channel).bind("e", event).bind("s", seq).execute());
-    }
-
-    /** Whether incident {@code id} has a DOWN claim that was never sent (its claimer died or lost the monitor first). */
-    public boolean hasUnsentDown(long id) {
-        return jdbi.withHandle(h -> h.createQuery("SELECT COUNT(*) FROM monitor_notification_claims WHERE incident_id = :id"
-                        + " AND event = 'down' AND sent_at IS NULL")
-                .bind("id", id).mapTo(Long.class).one()) > 0;
-    }
-
-    /** Opens an incident with its first timeline entries, in one transaction; returns it with its new id. */
-    public Incident open(String monitor, Instant startedAt, Instant openedAt, int failedChecks, String firstError,
-                         String lastError, Instant lastSuccessAt, List<IncidentEvent> events, Lease lease) {
+    /**
+     * Claims the start ({@code warning}) or the end ({@code warning_ended}) of a monitor's warning
+     * for each of {@code channels}, under {@code lease}: a channel is claimed only when its latest
+     * warning claim is of the other kind (or there is none for a start), so a warning already
+     * announced by whichever node is not announced again. The message is stored with the claim.
+     *
+     * @return the claims made, pending, one per channel claimed
+     * @throws LeaseLost when the lease no longer holds
+     */
+    public List<ClaimKey> claimWarning(String monitor, List<String> channels, String event, String status, String subject,
+                                       String text, Lease lease, Instant at) {
         return jdbi.inTransaction(h -> {
-            requireLease(h, lease, "opening an incident");
-            h.createUpdate("UPDATE monitor_counters SET value = value + 1 WHERE name = 'incident'").execute();
-            long id = h.createQuery("SELECT value FROM monitor_counters WHERE name = 'incident'").mapTo(Long.class).one();
-            h.createUpdate("INSERT INTO monitor_incidents (id, monitor, status, started_at, opened_at, failed_checks,"
-                            + " first_error, last_error, last_success_at, down_notified) VALUES (:id, :m, 'open', :s, :o, :f, :fe, :le,"
-                            + " :ls, 0)")
-                    .bind("id", id).bind("m", monitor).bind("s", startedAt.toEpochMilli()).bind("o", openedAt.toEpochMilli())
-                    .bind("f", failedChecks).bind("fe", StoredText.clean(firstError)).bind("le", StoredText.clean(lastError))
-                    .bind("ls", lastSuccessAt == null ? null : lastSuccessAt.toEpochMilli()).execute();
-            for (IncidentEvent e : events) {
-                append(h, id, e);
+            requireLease(h, lease, "claiming a warning"); // first: see requireLease
+            List<ClaimKey> made = new java.util.ArrayList<>();
+            for (String channel : channels) {
+                Optional<String> latest = h.createQuery("SELECT event FROM monitor_warning_claims WHERE monitor = :m AND channel = :c"
+                                + " ORDER BY seq DESC LIMIT 1")
+                        .bind("m", monitor).bind("c", channel).mapTo(String.class).findOne();
+                boolean due = event.equals("warning") ? latest.map(e -> !e.equals("warning")).orElse(true)
+                        : latest.map(e -> e.equals("warning")).orElse(false);
+                if (!due) {
+                    continue;
+                }
+                long seq = h.createQuery("SELECT COALESCE(MAX(seq), 0) + 1 FROM monitor_warning_claims WHERE monitor = :m"
+                                + " AND channel = :c")
+                        .bind("m", monitor).bind("c", channel).mapTo(Long.class).one();
+                h.createUpdate("INSERT INTO monitor_warning_claims (monitor, channel, seq, event, status, subject, text, node_id,"
+                                + " incarnation, fence, claimed_at) VALUES (:m, :c, :s, :e, :st, :sub, :txt, :n, :inc, :f, :t)")
+                        .bind("m", monitor).bind("c", channel).bind("s", seq).bind("e", event).bind("st", status)
+                        .bind("sub", StoredText.clean(subject)).bind("txt", StoredText.clean(text)).bind("n", claimant.nodeId())
+                        .bind("inc", claimant.incarnation()).bind("f", lease.fence()).bind("t", at.toEpochMilli()).execute();
+                made.add(new ClaimKey.Warning(monitor, channel, seq));
             }
-            return find(h, id).orElseThrow();
+            return made;
         });
     }
 
-    public void resolve(long id, Instant resolvedAt, int failedChecks, String lastError, IncidentEvent event, Lease lease) {
+    /**
+     * Takes a claim for sending, right before its channel is called: in a transaction that first
+     * checks {@code lease}, marks the claim as being sent by this node. Refused when the lease no
+     * longer holds (a message queued before a handover: the new holder sends it), when the claim is
+     * done, or when another node took it. A claim taken by a node that died is not taken again:
+     * that node may have called the channel before it died, so the claim ends as {@code unknown}
+     * instead ({@link #endOrphaned}): at most once, never twice.
+     *
+     * @return whether this node must send it now
+     * @throws LeaseLost when the lease no longer holds
+     */
+    public boolean take(ClaimKey key, Lease lease, Instant at) {
+        return jdbi.inTransaction(h -> {
+            requireLease(h, lease, "taking a notification claim"); // first: see requireLease
+            String table = key.table();
+            return h.createUpdate("UPDATE " + table + " SET node_id = :n, incarnation = :inc, fence = :f, sending_at = :t"
+                            + " WHERE " + key.where() + " AND sent_at IS NULL AND sending_at IS NULL")
+                    .bindMap(key.binds()).bind("n", claimant.nodeId()).bind("inc", claimant.incarnation())
+                    .bind("f", lease.fence()).bind("t", at.toEpochMilli())
+                    .execute() == 1;
+        });
+    }
+
+    /**
+     * Ends a claim this node took: {@code outcome} is sent, failed, unknown (cut short after a call), cancelled or suppressed. The timeline entry saying so
+     * is written in the same transaction, and only when the claim was still this node's: the
+     * claim is the fence of what its delivery writes.
+     *
+     * @return whether the claim was this node's to end
+     */
+    public boolean finish(ClaimKey key, String outcome, Instant at, IncidentEvent event) {
+        return jdbi.inTransaction(h -> {
+            int ended = h.createUpdate("UPDATE " + key.table() + " SET sent_at = :t, outcome = :o WHERE " + key.where()
+                            + " AND node_id = :n AND incarnation = :inc AND sent_at IS NULL AND sending_at IS NOT NULL")
+                    .bindMap(key.binds()).bind("t", at.toEpochMilli()).bind("o", outcome).bind("n", claimant.nodeId())
+                    .bind("inc", claimant.incarnation()).execute();
+            if (ended == 1 && key instanceof ClaimKey.Incident claim) {
+                // a DOWN tried on a channel, whether it went out, failed or nobody knows, starts the
+                // reminders: a DOWN that failed everywhere is retried by them (as a single node always did)
+                if (claim.event().equals("down") && (outcome.equals("sent") || outcome.equals("failed") || outcome.equals("unknown"))) {
+                    h.createUpdate("UPDATE monitor_incidents SET last_notified_at = COALESCE(last_notified_at, :t) WHERE id = :id")
+                            .bind("t", at.toEpochMilli()).bind("id", claim.incidentId()).execute();
+                }
+                if (event != null) {
+                    append(h, claim.incidentId(), event);
+                }
+            }
+            return ended == 1;
+        });
+    }
+
+    /**
+     * Gives a claim this node took, and whose channel it did not call, back to the pending ones
+     * (its delivery was cut short before the call: this node stops, or lost the monitor). Also
+     * when another node meanwhile ended it as unknown, counting this node dead (it was paused):
+     * the message never went out, so it is pending again rather than lost.
+     */
+    public void release(ClaimKey key) {
+        jdbi.useHandle(h -> h.createUpdate("UPDATE " + key.table() + " SET sending_at = NULL, sent_at = NULL, outcome = NULL"
+                        + " WHERE " + key.where() + " AND node_id = :n AND incarnation = :inc"
+                        + " AND (sent_at IS NULL OR outcome = 'unknown')")
+                .bindMap(key.binds()).bind("n", claimant.nodeId()).bind("inc", claimant.incarnation()).execute());
+    }
+
+    /**
+     * Incident claims nobody has taken (or that a node gave back, see {@link #release}). The
+     * holder of each one's monitor sends it.
+     */
+    public List<PendingClaim> pending() {
+        // in a cluster, only those of monitors whose lease this node (this incarnation) holds: every
+        // node sweeps every second, and the others' claims are not its to send
+        boolean clustered = claimant != Claimant.UNCLUSTERED;
+        return jdbi.withHandle(h -> h.createQuery("SELECT i.*, c.channel AS claim_channel, c.event AS claim_event,"
+                        + " c.seq AS claim_seq FROM monitor_notification_claims c JOIN monitor_incidents i ON i.id = c.incident_id"
+                        + (clustered ? " JOIN platform_leases l ON l.name = 'monitor:' || i.monitor AND l.holder = :me"
+                        + " AND l.incarnation = :inc" : "")
+                        + " WHERE c.sent_at IS NULL AND c.sending_at IS NULL ORDER BY c.incident_id, c.claimed_at, c.channel")
+                .bindMap(clustered ? Map.of("me", claimant.nodeId(), "inc", claimant.incarnation()) : Map.of())
+                .map((rs, ctx) -> new PendingClaim(new ClaimKey.Incident(rs.getLong("id"), rs.getString("claim_channel"),
+                        rs.getString("claim_event"), rs.getLong("claim_seq")), read(rs)))
+                .list());
+    }
+
+    /** This node's claims (this incarnation) being sent since before {@code before} and not ended, incident and warning ones. */
+    public List<ClaimKey> staleOfMine(Instant before) {
+        return jdbi.withHandle(h -> {
+            List<ClaimKey> out = new java.util.ArrayList<>(h.createQuery("SELECT incident_id, channel, event, seq"
+                            + " FROM monitor_notification_claims WHERE sent_at IS NULL AND sending_at < :t AND node_id = :n"
+                            + " AND incarnation = :inc")
+                    .bind("t", before.toEpochMilli()).bind("n", claimant.nodeId()).bind("inc", claimant.incarnation())
+                    .map((rs, ctx) -> (ClaimKey) new ClaimKey.Incident(rs.getLong(1), rs.getString(2), rs.getString(3), rs.getLong(4)))
+                    .list());
+            out.addAll(h.createQuery("SELECT monitor, channel, seq FROM monitor_warning_claims WHERE sent_at IS NULL"
+                            + " AND sending_at < :t AND node_id = :n AND incarnation = :inc")
+                    .bind("t", before.toEpochMilli()).bind("n", claimant.nodeId()).bind("inc", claimant.incarnation())
+                    .map((rs, ctx) -> (ClaimKey) new ClaimKey.Warning(rs.getString(1), rs.getString(2), rs.getLong(3))).list());
+            return out;
+        });
+    }
+
+    /**
+     * Claims taken by a node that is no longer alive and never ended, of the monitors whose lease
+     * this node holds: the node died (or was counted out) between taking the claim and storing
+     * how the delivery went, so whether the message went out is not known. See {@link #endOrphaned}.
+     */
+    public List<OrphanedClaim> orphaned() {
+        if (claimant == Claimant.UNCLUSTERED) {
+            return List.of(); // nobody else could have taken a claim
+        }
+        return jdbi.withHandle(h -> {
+            String dead = " AND c.sent_at IS NULL AND c.sending_at IS NOT NULL AND NOT " + claimant.aliveSql("c.node_id", "c.incarnation");
+            List<OrphanedClaim> out = new java.util.ArrayList<>(h.createQuery("SELECT c.incident_id, c.channel, c.event, c.seq,"
+                            + " i.monitor, c.node_id FROM monitor_notification_claims c JOIN monitor_incidents i ON i.id = c.incident_id"
+                            + " JOIN platform_leases l ON l.name = 'monitor:' || i.monitor AND l.holder = :me AND l.incarnation = :inc"
+                            + " WHERE 1 = 1" + dead)
+                    .bind("expiry", claimant.expiryMillis()).bind("me", claimant.nodeId()).bind("inc", claimant.incarnation())
+                    .map((rs, ctx) -> new OrphanedClaim(new ClaimKey.Incident(rs.getLong(1), rs.getString(2), rs.getString(3),
+                            rs.getLong(4)), rs.getString(5), rs.getString(6)))
+                    .list());
+            out.addAll(h.createQuery("SELECT c.monitor, c.channel, c.seq, c.node_id FROM monitor_warning_claims c"
+                            + " JOIN platform_leases l ON l.name = 'monitor:' || c.monitor AND l.holder = :me AND l.incarnation = :inc"
+                            + " WHERE 1 = 1" + dead)
+                    .bind("expiry", claimant.expiryMillis()).bind("me", claimant.nodeId()).bind("inc", claimant.incarnation())
+                    .map((rs, ctx) -> new OrphanedClaim(new ClaimKey.Warning(rs.getString(1), rs.getString(2), rs.getLong(3)),
+                            rs.getString(1), rs.getString(4)))
+                    .list());
+            return out;
+        });
+    }
+
+    /**
+     * Ends a claim its dead taker left being sent, as {@code unknown}, under {@code lease}: not
+     * sent again. The taker may have died after the channel took the message and before it
+     * stored that, and a second DOWN for one outage is worse than a DOWN whose delivery is
+     * uncertain; a DOWN ended so starts the reminders (the next one repeats it if it was lost).
+     * Written only while the claim is still orphaned, with {@code event} on the incident's
+     * timeline in the same transaction.
+     *
+     * @return whether it was ended here
+     * @throws LeaseLost when the lease no longer holds
+     */
+    public boolean endOrphaned(ClaimKey key, Lease lease, Instant at, IncidentEvent event) {
+        return jdbi.inTransaction(h -> {
+            requireLease(h, lease, "ending a claim left by a node that died"); // first: see requireLease
+            String table = key.table();
+            int ended = h.createUpdate("UPDATE " + table + " SET sent_at = :t, outcome = 'unknown' WHERE " + key.where()
+                            + " AND sent_at IS NULL AND sending_at IS NOT NULL AND NOT "
+                            + claimant.aliveSql(table + ".node_id", table + ".incarnation"))
+                    .bindMap(key.binds()).bind("t", at.toEpochMilli()).bind("expiry", claimant.expiryMillis()).execute();
+            if (ended == 1 && key instanceof ClaimKey.Incident claim) {
+                if (claim.event().equals("down")) {
+                    h.createUpdate("UPDATE monitor_incidents SET last_notified_at = COALESCE(last_notified_at, :t) WHERE id = :id")
+                            .bind("t", at.toEpochMilli()).bind("id", claim.incidentId()).execute();
+                }
+                if (event != null) {
+                    append(h, claim.incidentId(), event);
+                }
+            }
+            return ended == 1;
+        });
+    }
+
+    /** Warning claims nobody has taken (see {@link #pending()}), oldest first per monitor and channel. */
+    public List<PendingWarning> pendingWarnings() {
+        boolean clustered = claimant != Claimant.UNCLUSTERED;
+        return jdbi.withHandle(h -> h.createQuery("SELECT c.monitor, c.channel, c.seq, c.event, c.status, c.subject, c.text"
+                        + " FROM monitor_warning_claims c"
+                        + (clustered ? " JOIN platform_leases l ON l.name = 'monitor:' || c.monitor AND l.holder = :me"
+                        + " AND l.incarnation = :inc" : "")
+                        + " WHERE c.sent_at IS NULL AND c.sending_at IS NULL ORDER BY c.monitor, c.channel, c.seq")
+                .bindMap(clustered ? Map.of("me", claimant.nodeId(), "inc", claimant.incarnation()) : Map.of())
+                .map((rs, ctx) -> new PendingWarning(new ClaimKey.Warning(rs.getString(1), rs.getString(2), rs.getLong(3)),
+                        rs.getString(4), rs.getString(5), rs.getString(6), rs.getString(7)))
+                .list());
+    }
+
+    /** A timeline entry, written only while {@code lease} holds (null: not clustered). */
+    public void event(long id, IncidentEvent event, Lease lease) {
         jdbi.useTransaction(h -> {
-            requireLease(h, lease, "resolving an incident");
-            h.createUpdate("UPDATE monitor_incidents SET status = 'resolved', resolved_at = :r, failed_checks = :f,"
-                            + " last_error = COALESCE(:le, last_error) WHERE id = :id")
-                    .bind("r", resolvedAt.toEpochMilli()).bind("f", failedChecks).bind("le", StoredText.clean(lastError))
-                    .bind("id", id).execute();
+            requireLease(h, lease, "adding to an incident's timeline"); // first: see requireLease
             append(h, id, event);
         });
     }
 
     public void event(long id, IncidentEvent event) {
-        jdbi.useTransaction(h -> append(h, id, event));
+        event(id, event, null);
+    }
+
+    /** The DOWN report, written only while {@code lease} holds (null: not clustered). */
+    public void setReport(long id, String report, String source, Lease lease) {
+        jdbi.useTransaction(h -> {
+            requireLease(h, lease, "writing an incident report"); // first: see requireLease
+            h.createUpdate("UPDATE monitor_incidents SET report = :r, report_source = :s WHERE id = :id")
+                    .bind("r", StoredText.clean(report)).bind("s", StoredText.clean(source)).bind("id", id).execute();
+        });
+    }
+
+    /** The recovery report, written only while {@code lease} holds (null: not clustered). */
+    public void setRecoveryReport(long id, String report, Lease lease) {
+        jdbi.useTransaction(h -> {
+            requireLease(h, lease, "writing a recovery report"); // first: see requireLease
+            h.createUpdate("UPDATE monitor_incidents SET recovery_report = :r WHERE id = :id")
+                    .bind("r", StoredText.clean(report)).bind("id", id).execute();
+        });
+    }
+
+    /** Records that people were told (or that there was nobody to tell), only while {@code lease} holds (null: not clustered). */
+    public void markNotified(long id, Instant at, Lease lease) {
+        jdbi.useTransaction(h -> {
+            requireLease(h, lease, "marking an incident notified"); // first: see requireLease
+            h.createUpdate("UPDATE monitor_incidents SET down_notified = 1, last_notified_at = :t WHERE id = :id")
+                    .bind("t", at.toEpochMilli()).bind("id", id).execute();
+        });
     }
 
     public void setReport(long id, String report, String source) {
-        jdbi.useHandle(h -> h.createUpdate("UPDATE monitor_incidents SET report = :r, report_source = :s WHERE id = :id")
-                .bind("r", StoredText.clean(report)).bind("s", StoredText.clean(source)).bind("id", id).execute());
+        setReport(id, report, source, null);
     }
 
     public void setRecoveryReport(long id, String report) {
-        jdbi.useHandle(h -> h.createUpdate("UPDATE monitor_incidents SET recovery_report = :r WHERE id = :id")
-                .bind("r", StoredText.clean(report)).bind("id", id).execute());
+        setRecoveryReport(id, report, null);
     }
 
     public void markNotified(long id, Instant at) {
-        jdbi.useHandle(h -> h.createUpdate("UPDATE monitor_incidents SET down_notified = 1, last_notified_at = :t WHERE id = :id")
-                .bind("t", at.toEpochMilli()).bind("id", id).execute());
+        markNotified(id, at, null);
     }
 
     public Optional<Incident> find(long id) {

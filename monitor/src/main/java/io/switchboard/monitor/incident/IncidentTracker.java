@@ -57,6 +57,14 @@ import org.slf4j.LoggerFactory;
  * {@code warnDays} of expiry) is announced once when it starts and once when it ends, without an
  * incident. Results for a monitor that is no longer in the catalog, or is paused, are dropped: a
  * check that was running when its monitor was deleted brings back no state, gauges or incident.
+ *
+ * <p><b>In a cluster</b> every message is a claim in the store (see
+ * {@code V3__claims_at_the_source.sql}): the DOWN claims are made in the transaction that opens the
+ * incident, the recovery claims in the one that resolves it, reminders and warnings when they are
+ * due. A claim is taken under the monitor's lease on the channel's lane, right before the channel
+ * is called, so a message queued here before the monitor moved is sent by the new holder instead,
+ * once. The sweep also sends claims nobody is sending (left by a node that died, or refused here
+ * at a handover) for the monitors this node holds, and does so at once after a takeover.
  */
 public final class IncidentTracker implements CheckScheduler.ResultSink, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(IncidentTracker.class);
@@ -74,12 +82,24 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
     /** Announcements per monitor, in order; a lane exists only while it has work. */
     private final KeyedLanes<Runnable> lanes = new KeyedLanes<>("incident", 100, 1,
             (monitor, batch) -> batch.forEach(Runnable::run));
-    private ScheduledExecutorService sweeper;
+    private volatile ScheduledExecutorService sweeper;
     /** In a cluster: the monitors this node holds the lease of (null: every monitor is this node's, unfenced). */
     private volatile MonitorLeases leases;
-    private volatile String nodeId = "node";
     private volatile Supplier<Map<String, StateSnapshot>> storedStates = Map::of;
     private volatile java.util.function.Function<String, Optional<StateSnapshot>> storedState = name -> Optional.empty();
+    /** Incidents with announcements queued on their lane here: the claim sweep leaves their claims to those. */
+    private final Set<Long> queuedIncidents = ConcurrentHashMap.newKeySet();
+    /** Monitors with warning messages queued here (same reason). */
+    private final Set<String> queuedWarnings = ConcurrentHashMap.newKeySet();
+    /**
+     * Claims queued on a channel's lane here, from the queueing until their delivery ended however
+     * it ended (sent, failed, not taken, refused by a full lane). Such a claim is still pending in
+     * the store until the lane takes it, maybe long after (a slow channel): the sweep leaves it
+     * alone, or it would queue it again every second.
+     */
+    private final Set<IncidentStore.ClaimKey> inFlight = ConcurrentHashMap.newKeySet();
+    /** The node is stopping: a delivery cut short gives its claim back for the next holder. */
+    private volatile boolean closing;
 
     public IncidentTracker(IncidentStore incidents, ResultWriter writer, NotificationDispatcher dispatcher,
                            IncidentReports reports, MonitorMetrics metrics, Clock clock, ZoneId zone, Duration defaultReminder,
@@ -113,18 +133,18 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
      * (refused in the store once it no longer holds). Gained monitors are loaded with
      * {@link #adopt}, lost ones forgotten with {@link #drop}.
      */
-    public void useLeases(MonitorLeases leases, String nodeId, Supplier<Map<String, StateSnapshot>> storedStates,
+    public void useLeases(MonitorLeases leases, Supplier<Map<String, StateSnapshot>> storedStates,
                           java.util.function.Function<String, Optional<StateSnapshot>> storedState) {
         this.leases = leases;
-        this.nodeId = nodeId;
         this.storedStates = storedStates;
         this.storedState = storedState;
     }
 
     /**
      * Takes over monitors this node now holds: their stored state and open incident, as the node
-     * that held them last left them. An open incident whose DOWN message was claimed but never sent
-     * (its holder died first) is announced again: the claim is taken over, so it goes out once.
+     * that held them last left them. An open incident whose DOWN message was claimed but never
+     * taken (its holder died first) is announced by the claim sweep; a DOWN its holder was sending
+     * when it died is ended as unknown there, not sent again ({@link #endOrphanedClaims}).
      */
     public void adopt(Collection<String> names) {
         Set<String> wanted = Set.copyOf(names);
@@ -139,9 +159,6 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
             }
             MonitorState state = states.computeIfAbsent(open.monitor(), MonitorState::new);
             MonitorState.OpenIncident incident = new MonitorState.OpenIncident(open);
-            if (incident.downNotified && incidents.hasUnsentDown(open.id())) {
-                incident.downNotified = false; // the sweep announces it; the claim makes it once per channel
-            }
             synchronized (state) {
                 state.incident = incident;
                 state.status = MonitorStatus.DOWN;
@@ -244,6 +261,7 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
             failed = state.failures;
             lastSuccess = state.lastSuccessAt;
         }
+        List<String> channels = catalog.get().channelsOf(monitor).stream().map(ChannelDefinition::name).toList();
         List<IncidentEvent> events = new ArrayList<>();
         events.add(new IncidentEvent(since, "first_failure", "first failed check: " + firstError));
         events.add(new IncidentEvent(now, "opened", monitor.name() + " is DOWN after " + failed + " failed check"
@@ -251,7 +269,7 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         Incident stored;
         try {
             stored = incidents.open(monitor.name(), since, now, failed, firstError, result.error(),
-                    lastSuccess == null ? null : Instant.ofEpochMilli(lastSuccess), events, lease);
+                    lastSuccess == null ? null : Instant.ofEpochMilli(lastSuccess), events, channels, lease);
         } catch (LeaseLost e) {
             metrics.fenced("incident", 1);
             log.info("no incident opened for {} here: another node checks it now", monitor.name());
@@ -274,7 +292,7 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         if (removed) {
             // deleted while the incident was being opened: nothing would ever resolve it
             store(() -> incidents.resolve(stored.id(), now, failed, null,
-                    new IncidentEvent(now, "closed", "closed: the monitor " + monitor.name() + " was removed")));
+                    new IncidentEvent(now, "closed", "closed: the monitor " + monitor.name() + " was removed"), lease));
             return;
         }
         log.info("incident {} opened: {} is DOWN: {}", stored.id(), monitor.name(), result.error());
@@ -288,8 +306,9 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         }
         Instant now = clock.instant();
         Duration down = Duration.between(incident.startedAt, now);
+        int recoveryClaims;
         try {
-            incidents.resolve(incident.id, now, incident.failedChecks, null, new IncidentEvent(now, "resolved",
+            recoveryClaims = incidents.resolve(incident.id, now, incident.failedChecks, null, new IncidentEvent(now, "resolved",
                     monitor.name() + " is " + (result.status().passed() ? result.status().wireName() : "up") + " again after "
                             + monitor.recoveryThreshold() + " passing check" + (monitor.recoveryThreshold() == 1 ? "" : "s")
                             + "; down for " + DurationText.spoken(down)), lease);
@@ -309,16 +328,20 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
             state.incident = null;
         }
         log.info("incident {} resolved: {} is up again after {}", incident.id, monitor.name(), DurationText.spoken(down));
-        onLane(monitor.name(), incident, () -> announceRecovery(monitor.name(), incident, result, now));
+        // clustered, whoever was told is known from the claims made in the resolving transaction
+        boolean told = lease != null ? recoveryClaims > 0 : incident.downNotified;
+        onLane(monitor.name(), incident, () -> announceRecovery(monitor.name(), incident, result, now, told));
     }
 
     // ---- announcements ------------------------------------------------------------------------------
 
     private void onLane(String monitor, MonitorState.OpenIncident incident, Runnable task) {
+        queuedIncidents.add(incident.id);
         Runnable done = () -> {
             synchronized (incident) {
                 incident.announcing = false;
             }
+            queuedIncidents.remove(incident.id);
         };
         onLane(monitor, () -> {
             try {
@@ -370,8 +393,36 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
             dispatcher.suppress(n, channels, "maintenance window " + window.get().name());
             return;
         }
-        dispatcher.dispatch(n, channels, (channel, delivery) -> {
-        });
+        if (leases == null) {
+            dispatcher.dispatch(n, channels, (channel, delivery) -> {
+            });
+            return;
+        }
+        Optional<Lease> lease = leases.lease(name);
+        if (lease.isEmpty()) {
+            metrics.fenced("notification", channels.size());
+            return;
+        }
+        List<IncidentStore.ClaimKey> claims;
+        try {
+            claims = incidents.claimWarning(name, channels.stream().map(ChannelDefinition::name).toList(), n.event().wireName(),
+                    n.status(), n.subject(), n.text(), lease.get(), now);
+        } catch (LeaseLost e) {
+            metrics.fenced("notification", channels.size());
+            log.info("{} message of {} not sent here: another node checks it now", n.event().wireName(), name);
+            return;
+        } catch (RuntimeException e) {
+            log.warn("could not claim the {} message of {} (not sent): {}", n.event().wireName(), name, e.toString());
+            return;
+        }
+        if (claims.size() < channels.size()) {
+            log.info("{} message of {}: {} of {} channels were told already", n.event().wireName(), name,
+                    channels.size() - claims.size(), channels.size());
+        }
+        for (IncidentStore.ClaimKey claim : claims) {
+            channels.stream().filter(c -> c.name().equals(claim.channel())).findFirst()
+                    .ifPresent(channel -> sendClaimed(n, name, null, channel, claim));
+        }
     }
 
     private void announceDown(String name, MonitorState state, MonitorState.OpenIncident incident) {
@@ -386,20 +437,26 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         Report report = reports.down(facts);
         boolean first;
         synchronized (incident) {
-            first = !incident.downNotified;
+            first = !incident.reported;
+            incident.reported = true;
         }
         if (first) {
-            store(() -> incidents.setReport(incident.id, report.text(), report.source()));
-            event(incident.id, now, "report", report.source().equals("template") ? "report written from the template"
+            underLease(name, lease -> incidents.setReport(incident.id, report.text(), report.source(), lease));
+            event(name, incident.id, now, "report", report.source().equals("template") ? "report written from the template"
                     : "report rewritten by " + report.source().substring(4));
         }
         List<ChannelDefinition> channels = view.channelsOf(monitor);
         Notification n = new Notification(Notification.Event.DOWN, name, monitor.type().wireName(), monitor.displayTarget(), incident.id,
                 "down", incident.startedAt, facts.failedChecks(), report.subject(), report.text(), now);
-        send(n, monitor, incident, channels, view.maintenanceFor(name, now), now);
+        send(n, monitor, incident, channels, view.maintenanceFor(name, now), now, null);
     }
 
     private void announceReminder(String name, MonitorState state, MonitorState.OpenIncident incident) {
+        announceReminder(name, state, incident, null);
+    }
+
+    /** @param pendingSeq the reminder's number when sending a pending claim of it; null for a new reminder */
+    private void announceReminder(String name, MonitorState state, MonitorState.OpenIncident incident, Long pendingSeq) {
         CatalogView view = catalog.get();
         Optional<MonitorDefinition> found = view.monitor(name);
         if (found.isEmpty()) {
@@ -411,15 +468,19 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         Report report = reports.reminder(facts);
         Notification n = new Notification(Notification.Event.REMINDER, name, monitor.type().wireName(), monitor.displayTarget(),
                 incident.id, "down", incident.startedAt, facts.failedChecks(), report.subject(), report.text(), now);
-        send(n, monitor, incident, view.channelsOf(monitor), view.maintenanceFor(name, now), now);
+        send(n, monitor, incident, view.channelsOf(monitor), view.maintenanceFor(name, now), now, pendingSeq);
     }
 
+    /**
+     * @param pendingSeq for a reminder, the number of a pending claim being sent (null: a new
+     *                   reminder, numbered by the time of the notification it follows)
+     */
     private void send(Notification n, MonitorDefinition monitor, MonitorState.OpenIncident incident,
-                      List<ChannelDefinition> channels, Optional<MaintenanceWindow> window, Instant now) {
+                      List<ChannelDefinition> channels, Optional<MaintenanceWindow> window, Instant now, Long pendingSeq) {
         if (channels.isEmpty()) {
             if (n.event() == Notification.Event.DOWN) {
-                event(incident.id, now, "notified", "nobody to tell: " + monitor.name() + " has no notification channels");
-                markNotified(incident, now);
+                event(monitor.name(), incident.id, now, "notified", "nobody to tell: " + monitor.name() + " has no notification channels");
+                markNotified(monitor.name(), incident, now);
             }
             return;
         }
@@ -427,73 +488,233 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
             String why = "maintenance window " + window.get().name();
             dispatcher.suppress(n, channels, why);
             if (n.event() == Notification.Event.DOWN) {
-                event(incident.id, now, "suppressed", "DOWN message held back during " + why + "; sent when it ends if still down");
+                // clustered, the DOWN claims stay pending: the claim sweep sends them once the window is over
+                event(monitor.name(), incident.id, now, "suppressed", "DOWN message held back during " + why
+                        + "; sent when it ends if still down");
             }
             return;
         }
-        long seq;
-        synchronized (incident) {
-            seq = n.event() == Notification.Event.REMINDER && incident.lastNotifiedAt != null
-                    ? incident.lastNotifiedAt.toEpochMilli() : 0;
+        if (leases == null) {
+            markNotified(monitor.name(), incident, now);
+            dispatcher.dispatch(n, channels, (channel, delivery) -> deliveryEvent(monitor.name(), incident.id, n, channel, delivery));
+            return;
         }
-        if (leases != null) {
-            Optional<List<ChannelDefinition>> claimed = claim(n, monitor.name(), incident.id, channels, seq, now);
-            if (claimed.isEmpty()) {
+        long seq = 0;
+        if (n.event() == Notification.Event.REMINDER) {
+            if (pendingSeq != null) {
+                seq = pendingSeq;
+            } else {
+                synchronized (incident) {
+                    seq = incident.lastNotifiedAt != null ? incident.lastNotifiedAt.toEpochMilli() : 0;
+                }
+                if (!claimMessage(n, monitor.name(), incident, channels, seq, now)) {
+                    return;
+                }
+            }
+        } else if (n.event() == Notification.Event.DOWN) {
+            // the claims were made with the incident; this adds those of channels it had none for
+            // (it had no channel then, or was opened before claims were made there): once each
+            if (!claimMessage(n, monitor.name(), incident, channels, 0, now)) {
                 return;
             }
-            synchronized (incident) {
-                incident.downNotified = true;
-                incident.lastNotifiedAt = now;
-            }
-            channels = claimed.get();
-            if (channels.isEmpty()) {
-                return;
-            }
-        } else {
-            markNotified(incident, now);
         }
-        dispatcher.dispatch(n, channels, (channel, delivery) -> {
-            if (leases != null && delivery.sent()) {
-                store(() -> incidents.claimSent(incident.id, channel.name(), n.event().wireName(), seq, clock.instant()));
-            }
-            event(incident.id, clock.instant(), delivery.sent() ? "notified" : "notify_failed",
-                    n.event().wireName() + " message " + (delivery.sent() ? "sent to " : "could not be sent to ") + channel.name()
-                            + " (" + channel.type().wireName() + ")" + inDigest(delivery) + (delivery.attempts() > 1 ? " after "
-                            + delivery.attempts() + " attempts" : "") + (delivery.sent() ? "" : ": " + delivery.error()));
-        });
+        for (ChannelDefinition channel : channels) {
+            sendClaimed(n, monitor.name(), incident, channel,
+                    new IncidentStore.ClaimKey.Incident(incident.id, channel.name(), n.event().wireName(), seq));
+        }
     }
 
     /**
-     * Claims {@code n} for each channel under the monitor's lease (see {@link IncidentStore#claim}):
-     * the channels this node sends to; empty when this node must send nothing (the lease is lost,
-     * or the store refused the claim: the sweep tries a DOWN message again).
+     * Claims a DOWN or reminder message for each channel under the monitor's lease (pending
+     * claims where there are none yet, taken when sent); false when this node must send nothing
+     * (the lease is lost, or the store refused).
      */
-    private Optional<List<ChannelDefinition>> claim(Notification n, String monitor, long incidentId,
-                                                    List<ChannelDefinition> channels, long seq, Instant now) {
+    private boolean claimMessage(Notification n, String monitor, MonitorState.OpenIncident incident, List<ChannelDefinition> channels,
+                                 long seq, Instant now) {
         Optional<Lease> lease = leases.lease(monitor);
         if (lease.isEmpty()) {
             metrics.fenced("notification", channels.size());
-            return Optional.empty();
+            return false;
         }
         try {
-            List<String> mine = incidents.claim(incidentId, channels.stream().map(ChannelDefinition::name).toList(),
-                    n.event().wireName(), seq, lease.get(), nodeId, now);
-            if (mine.size() < channels.size()) {
-                log.info("{} message of incident {}: {} of {} channels already claimed by another node", n.event().wireName(),
-                        incidentId, channels.size() - mine.size(), channels.size());
+            incidents.claim(incident.id, channels.stream().map(ChannelDefinition::name).toList(), n.event().wireName(), seq,
+                    lease.get(), now);
+            synchronized (incident) {
+                if (n.event() == Notification.Event.REMINDER) {
+                    incident.lastNotifiedAt = now;
+                } else {
+                    incident.downNotified = true;
+                }
             }
-            return Optional.of(channels.stream().filter(c -> mine.contains(c.name())).toList());
+            return true;
         } catch (LeaseLost e) {
             metrics.fenced("notification", channels.size());
-            log.info("{} message of incident {} not sent here: another node checks {} now", n.event().wireName(), incidentId, monitor);
-            return Optional.empty();
+            log.info("{} message of incident {} not sent here: another node checks {} now", n.event().wireName(), incident.id, monitor);
+            return false;
         } catch (RuntimeException e) {
-            log.warn("could not claim the {} message of incident {} (not sent now): {}", n.event().wireName(), incidentId, e.toString());
-            return Optional.empty();
+            log.warn("could not claim the {} message of incident {} (not sent now): {}", n.event().wireName(), incident.id,
+                    e.toString());
+            return false;
         }
     }
 
-    private void announceRecovery(String name, MonitorState.OpenIncident incident, CheckResult result, Instant resolvedAt) {
+    /**
+     * Queues a claimed message for one channel: the claim is taken under the monitor's lease on the
+     * channel's lane right before sending (not taken: another node sends it, or it went already),
+     * and ended with the outcome, the timeline entry written with it. A delivery cut short because
+     * this node stops gives the claim back for the next holder.
+     *
+     * @param incident the incident the message belongs to; null for a warning
+     */
+    private void sendClaimed(Notification n, String monitor, MonitorState.OpenIncident incident, ChannelDefinition channel,
+                             IncidentStore.ClaimKey claim) {
+        if (!inFlight.add(claim)) {
+            return; // queued here already: that delivery ends it
+        }
+        try {
+            dispatcher.dispatch(n, List.of(channel), c -> take(monitor, claim), (c, delivery) -> {
+                try {
+                    delivered(n, monitor, incident, claim, c, delivery);
+                } finally {
+                    inFlight.remove(claim);
+                }
+            });
+        } catch (RuntimeException e) {
+            inFlight.remove(claim);
+            throw e;
+        }
+    }
+
+    /** Ends a claim once its delivery is over (see {@link #sendClaimed}). */
+    private void delivered(Notification n, String monitor, MonitorState.OpenIncident incident, IncidentStore.ClaimKey claim,
+                           ChannelDefinition c, NotificationDispatcher.Delivery delivery) {
+        // a delivery interrupted because the node stops still records how it ended: with the
+        // thread's interrupt flag set the connection pool would refuse it a connection
+        boolean interrupted = Thread.interrupted();
+        try {
+            recordDelivery(n, monitor, incident, claim, c, delivery);
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    private void recordDelivery(Notification n, String monitor, MonitorState.OpenIncident incident, IncidentStore.ClaimKey claim,
+                                ChannelDefinition c, NotificationDispatcher.Delivery delivery) {
+        if (delivery.notTaken()) {
+            return;
+        }
+        boolean cutShort = !delivery.sent() && (closing || leases.lease(monitor).isEmpty());
+        // cut short before the channel was called, because this node stops or lost the monitor (or
+        // its standing) meanwhile: the claim goes back to pending for the holder, rather than
+        // staying "being sent" by a node that is alive and will never end it
+        if (cutShort && delivery.attempts() == 0) {
+            store(() -> incidents.release(claim));
+            return;
+        }
+        Instant at = clock.instant();
+        // cut short after a call: the channel may have the message (an attempt interrupted or timed
+        // out), so it ends as unknown and nobody sends it again
+        String outcome = delivery.sent() ? "sent" : cutShort ? "unknown" : "failed";
+        IncidentEvent entry = incident == null ? null : new IncidentEvent(at, switch (outcome) {
+            case "sent" -> "notified";
+            case "unknown" -> "notify_unknown";
+            default -> "notify_failed";
+        }, deliveryText(n, c, delivery) + (cutShort ? " (cut short: whether it arrived is not known; not sent again)" : ""));
+        finishWithRetry(claim, outcome, at, entry);
+        // sent or failed: reminders are due from here, and are the retry of a DOWN that failed everywhere
+        if (incident != null && n.event() == Notification.Event.DOWN) {
+            synchronized (incident) {
+                if (incident.lastNotifiedAt == null) {
+                    incident.lastNotifiedAt = at;
+                }
+            }
+        }
+    }
+
+    /** Attempts to end a claim: a transient store error must not leave it "being sent" by this live node for good. */
+    private static final int FINISH_ATTEMPTS = 5;
+
+    /**
+     * Ends a claim, trying again with a backoff (0.2 s doubling, about 3 s in all) when the store
+     * fails: left unended, the claim would read as being sent by this node as long as it lives,
+     * and be sent again only after it stops, maybe days later. What still fails is ended by the
+     * sweep ({@link #endStaleClaims}).
+     */
+    private void finishWithRetry(IncidentStore.ClaimKey claim, String outcome, Instant at, IncidentEvent entry) {
+        long backoff = 200;
+        for (int attempt = 1; ; attempt++) {
+            try {
+                incidents.finish(claim, outcome, at, entry);
+                return;
+            } catch (RuntimeException e) {
+                if (attempt >= FINISH_ATTEMPTS) {
+                    log.warn("could not end the notification claim {} as {} after {} attempts (the sweep ends it later): {}", claim,
+                            outcome, attempt, e.toString());
+                    return;
+                }
+            }
+            try {
+                Thread.sleep(backoff);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+            backoff *= 2;
+        }
+    }
+
+    /** Takes {@code claim} for sending under the monitor's lease (see {@link IncidentStore#take}). */
+    private boolean take(String monitor, IncidentStore.ClaimKey claim) {
+        Optional<Lease> lease = leases.lease(monitor);
+        if (lease.isEmpty()) {
+            metrics.fenced("notification", 1);
+            return false;
+        }
+        try {
+            return incidents.take(claim, lease.get(), clock.instant());
+        } catch (LeaseLost e) {
+            metrics.fenced("notification", 1);
+            log.info("message to {} about {} not sent here: another node checks it now", claim.channel(), monitor);
+            return false;
+        } catch (RuntimeException e) {
+            // the take may have committed though this node saw an error (the connection broke after
+            // the commit): the channel is not called, so the claim goes back to pending, not left
+            // "being sent" by this node
+            log.warn("taking the claim {} failed (sent later): {}", claim, e.toString());
+            store(() -> incidents.release(claim));
+            return false;
+        }
+    }
+
+    private void deliveryEvent(String monitor, long incidentId, Notification n, ChannelDefinition channel,
+                               NotificationDispatcher.Delivery delivery) {
+        event(monitor, incidentId, clock.instant(), delivery.sent() ? "notified" : "notify_failed", deliveryText(n, channel, delivery));
+    }
+
+    private static String deliveryText(Notification n, ChannelDefinition channel, NotificationDispatcher.Delivery delivery) {
+        String what = n.event() == Notification.Event.RECOVERED ? "recovery" : n.event().wireName();
+        return what + " message " + (delivery.sent() ? "sent to " : "could not be sent to ") + channel.name()
+                + " (" + channel.type().wireName() + ")" + inDigest(delivery) + (delivery.attempts() > 1 && n.event()
+                != Notification.Event.RECOVERED ? " after " + delivery.attempts() + " attempts" : "")
+                + (delivery.sent() ? "" : ": " + delivery.error());
+    }
+
+    private void announceRecovery(String name, MonitorState.OpenIncident incident, CheckResult result, Instant resolvedAt,
+                                  boolean told) {
+        String how = result.latencyMillis() + " ms" + (result.details().get("status") instanceof Integer code
+                ? ", " + catalog.get().monitor(name).map(m -> m.type().wireName().toUpperCase(java.util.Locale.ROOT)).orElse("")
+                + " " + code : "") + (result.error() != null ? " (" + result.error() + ")" : "");
+        announceRecovery(name, incident, result.status().wireName(), resolvedAt, "the check passed in " + how, null, told);
+    }
+
+    /**
+     * @param recoveredWith how the check passed, for the report; null when not known (a pending claim sent by another node)
+     * @param storedReport  the recovery report already written, if any
+     */
+    private void announceRecovery(String name, MonitorState.OpenIncident incident, String status, Instant resolvedAt,
+                                  String recoveredWith, String storedReport, boolean told) {
         CatalogView view = catalog.get();
         Optional<MonitorDefinition> found = view.monitor(name);
         MonitorState state = states.get(name);
@@ -502,18 +723,19 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         }
         MonitorDefinition monitor = found.get();
         Instant now = clock.instant();
-        String how = result.latencyMillis() + " ms" + (result.details().get("status") instanceof Integer code
-                ? ", " + monitor.type().wireName().toUpperCase(java.util.Locale.ROOT) + " " + code : "")
-                + (result.error() != null ? " (" + result.error() + ")" : "");
-        ReportFacts facts = facts(monitor, state, incident, now, resolvedAt, "the check passed in " + how);
-        Report report = reports.recovered(facts);
-        store(() -> incidents.setRecoveryReport(incident.id, report.text()));
-        boolean told;
-        synchronized (incident) {
-            told = incident.downNotified;
+        String text;
+        String subject;
+        if (storedReport != null) {
+            text = storedReport;
+            subject = reports.recovered(facts(monitor, state, incident, now, resolvedAt, recoveredWith)).subject();
+        } else {
+            Report report = reports.recovered(facts(monitor, state, incident, now, resolvedAt, recoveredWith));
+            text = report.text();
+            subject = report.subject();
+            underLease(name, lease -> incidents.setRecoveryReport(incident.id, report.text(), lease));
         }
         if (!told) {
-            event(incident.id, now, "notified", "no recovery message: nobody had been told about the outage");
+            event(name, incident.id, now, "notified", "no recovery message: nobody had been told about the outage");
             return;
         }
         List<ChannelDefinition> channels = view.channelsOf(monitor);
@@ -521,45 +743,51 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
             return;
         }
         Notification n = new Notification(Notification.Event.RECOVERED, name, monitor.type().wireName(), monitor.displayTarget(),
-                incident.id, result.status().wireName(), incident.startedAt, incident.failedChecks, report.subject(), report.text(),
-                now);
+                incident.id, status, incident.startedAt, incident.failedChecks, subject, text, now);
         Optional<MaintenanceWindow> window = view.maintenanceFor(name, now);
         if (window.isPresent()) {
             dispatcher.suppress(n, channels, "maintenance window " + window.get().name());
+            if (leases != null) {
+                // held back for good, as unclustered: the claims end suppressed, not pending
+                for (ChannelDefinition channel : channels) {
+                    cancel(name, new IncidentStore.ClaimKey.Incident(incident.id, channel.name(), "recovered", 0), now, "suppressed");
+                }
+            }
             return;
         }
-        if (leases != null) {
-            Optional<List<ChannelDefinition>> claimed = claim(n, name, incident.id, channels, 0, now);
-            if (claimed.isEmpty() || claimed.get().isEmpty()) {
-                return;
-            }
-            channels = claimed.get();
+        if (leases == null) {
+            dispatcher.dispatch(n, channels, (channel, delivery) -> deliveryEvent(name, incident.id, n, channel, delivery));
+            return;
         }
-        dispatcher.dispatch(n, channels, (channel, delivery) -> {
-            if (leases != null && delivery.sent()) {
-                store(() -> incidents.claimSent(incident.id, channel.name(), n.event().wireName(), 0, clock.instant()));
-            }
-            recoveryEvent(incident, channel, delivery);
-        });
-    }
-
-    private void recoveryEvent(MonitorState.OpenIncident incident, ChannelDefinition channel, NotificationDispatcher.Delivery delivery) {
-        event(incident.id, clock.instant(),
-                delivery.sent() ? "notified" : "notify_failed",
-                "recovery message " + (delivery.sent() ? "sent to " : "could not be sent to ") + channel.name() + " ("
-                        + channel.type().wireName() + ")" + inDigest(delivery) + (delivery.sent() ? "" : ": " + delivery.error()));
+        for (ChannelDefinition channel : channels) {
+            sendClaimed(n, name, incident, channel, new IncidentStore.ClaimKey.Incident(incident.id, channel.name(), "recovered", 0));
+        }
     }
 
     private static String inDigest(NotificationDispatcher.Delivery delivery) {
         return delivery.digestOf() > 0 ? " in a digest of " + delivery.digestOf() + " messages" : "";
     }
 
-    private void markNotified(MonitorState.OpenIncident incident, Instant now) {
+    private void markNotified(String monitor, MonitorState.OpenIncident incident, Instant now) {
         synchronized (incident) {
             incident.downNotified = true;
             incident.lastNotifiedAt = now;
         }
-        store(() -> incidents.markNotified(incident.id, now));
+        underLease(monitor, lease -> incidents.markNotified(incident.id, now, lease));
+    }
+
+    /**
+     * Writes to the incident under the monitor's lease (null when not clustered). Clustered and no
+     * longer holding it, nothing is written and the write is counted as fenced: a null lease would
+     * mean "unfenced" to the store, and a node that lost the monitor would overwrite its holder's.
+     */
+    private void underLease(String monitor, java.util.function.Consumer<Lease> write) {
+        Optional<Lease> held = leaseOf(monitor);
+        if (held.isEmpty()) {
+            metrics.fenced("incident", 1);
+            return;
+        }
+        store(() -> write.accept(orNull(held.get())));
     }
 
     private ReportFacts facts(MonitorDefinition monitor, MonitorState state, MonitorState.OpenIncident incident, Instant now,
@@ -621,8 +849,270 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         }
     }
 
-    /** Sends what is due: held-back DOWN messages once a window is over, and reminders. */
+    /**
+     * Runs the claim sweep on the sweeper's thread now (monitors were taken over and their leases
+     * published): messages the last holder claimed and did not send (it died, or handed the
+     * monitor over with them queued) go out at once, not at the next periodic sweep.
+     */
+    public void sweepClaimsSoon() {
+        ScheduledExecutorService current = sweeper;
+        if (current == null || leases == null) {
+            return;
+        }
+        try {
+            current.execute(() -> {
+                try {
+                    sweepClaims();
+                } catch (RuntimeException e) {
+                    log.warn("claim sweep failed (tried again at the next sweep): {}", e.toString());
+                }
+            });
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            // stopping
+        }
+    }
+
+    /**
+     * Sends the claims nobody has taken (or that a stopping node gave back) of the monitors this
+     * node holds, outside maintenance windows: a DOWN, reminder or recovery that
+     * the node before did not send, or that was refused here when a handover came between its
+     * queueing and its sending. Claims queued on this node's lanes are left to them; a claim
+     * that can no longer be meant (the DOWN of an incident since resolved, a channel the
+     * monitor no longer uses) is ended as cancelled.
+     */
+    void sweepClaims() {
+        if (leases == null) {
+            return;
+        }
+        CatalogView view = catalog.get();
+        Instant now = clock.instant();
+        Set<String> started = new java.util.HashSet<>();
+        for (IncidentStore.PendingClaim pending : incidents.pending()) {
+            IncidentStore.ClaimKey.Incident key = pending.key();
+            String name = pending.monitor();
+            if (leases.lease(name).isEmpty() || queuedIncidents.contains(key.incidentId()) || inFlight.contains(key)) {
+                continue;
+            }
+            MonitorDefinition monitor = view.monitors().get(name);
+            if (monitor == null || monitor.paused() || view.maintenanceFor(name, now).isPresent()) {
+                continue;
+            }
+            boolean channelInUse = view.channelsOf(monitor).stream().anyMatch(c -> c.name().equals(key.channel()));
+            boolean downOfResolved = key.event().equals("down") && !pending.incidentStatus().equals("open");
+            if (!channelInUse || downOfResolved) {
+                cancel(name, key, now, "cancelled");
+                continue;
+            }
+            if (!started.add(key.incidentId() + "/" + key.event() + "/" + key.seq())) {
+                continue; // one announcement covers every channel of the message
+            }
+            MonitorState state = states.get(name);
+            if (state == null) {
+                continue; // not adopted yet: the adoption sweeps again
+            }
+            if (key.event().equals("recovered")) {
+                Incident stored = pending.incident(); // read with the claim: no query per recovery
+                MonitorState.OpenIncident incident = new MonitorState.OpenIncident(stored);
+                Instant resolvedAt = stored.resolvedAt() == null ? now : stored.resolvedAt();
+                String report = stored.recoveryReport();
+                // the message says the monitor is up again: whatever it is now, it was up when resolved
+                onLane(name, incident, () -> announceRecovery(name, incident, "up", resolvedAt, null, report, true));
+                continue;
+            }
+            MonitorState.OpenIncident incident;
+            synchronized (state) {
+                incident = state.incident;
+            }
+            if (incident == null || incident.id != key.incidentId()) {
+                continue;
+            }
+            synchronized (incident) {
+                if (incident.announcing) {
+                    continue;
+                }
+                incident.announcing = true;
+            }
+            if (key.event().equals("down")) {
+                onLane(name, incident, () -> announceDown(name, state, incident));
+            } else {
+                long seq = key.seq();
+                onLane(name, incident, () -> announceReminder(name, state, incident, seq));
+            }
+        }
+        for (IncidentStore.PendingWarning pending : incidents.pendingWarnings()) {
+            String name = pending.key().monitor();
+            if (leases.lease(name).isEmpty() || queuedWarnings.contains(name) || inFlight.contains(pending.key())) {
+                continue;
+            }
+            MonitorDefinition monitor = view.monitors().get(name);
+            if (monitor == null || monitor.paused() || view.maintenanceFor(name, now).isPresent()) {
+                continue;
+            }
+            Optional<ChannelDefinition> channel = view.channelsOf(monitor).stream()
+                    .filter(c -> c.name().equals(pending.key().channel())).findFirst();
+            if (channel.isEmpty()) {
+                cancel(name, pending.key(), now, "cancelled");
+                continue;
+            }
+            Notification n = new Notification(pending.event().equals("warning") ? Notification.Event.WARNING
+                    : Notification.Event.WARNING_ENDED, name, monitor.type().wireName(), monitor.displayTarget(), null, pending.status(),
+                    now, 0, pending.subject(), pending.text(), now);
+            queuedWarnings.add(name);
+            onLane(name, () -> {
+                try {
+                    sendClaimed(n, name, null, channel.get(), pending.key());
+                } finally {
+                    queuedWarnings.remove(name);
+                }
+            }, () -> queuedWarnings.remove(name));
+        }
+    }
+
+    /** How long a delivery may take at most (every attempt and backoff); claims of this node "being sent" longer are stale. */
+    private volatile Duration maxDelivery = Duration.ofMinutes(5);
+
+    /** Sets the longest a delivery may take, from the notification settings (attempts, timeout, backoff). */
+    public void maxDelivery(Duration longest) {
+        this.maxDelivery = longest;
+    }
+
+    /**
+     * Ends this node's claims "being sent" for longer than a delivery can take and not queued or
+     * being delivered here: their end could not be written (the store failed at every attempt).
+     * Whether the channel took the message is not known, so they end as {@code unknown}, not sent
+     * again: otherwise they would stay this live node's until it stops, and be sent by the next
+     * holder then, maybe days late.
+     */
+    void endStaleClaims() {
+        Instant now = clock.instant();
+        for (IncidentStore.ClaimKey claim : incidents.staleOfMine(now.minus(maxDelivery))) {
+            if (inFlight.contains(claim)) {
+                continue;
+            }
+            IncidentEvent entry = claim instanceof IncidentStore.ClaimKey.Incident ? new IncidentEvent(now, "notify_unknown",
+                    "message to " + claim.channel() + ": whether it was sent is not known (its end could not be stored)") : null;
+            log.warn("notification claim {} was left being sent here; ended as unknown", claim);
+            store(() -> incidents.finish(claim, "unknown", now, entry));
+        }
+    }
+
+    /**
+     * Ends the claims that a node took and then died (or was counted out) before storing how the
+     * delivery went, for the monitors this node holds, as {@code unknown}: the channel may have
+     * taken the message a moment before the node died, and one outage gets at most one DOWN per
+     * channel. A DOWN ended so counts as told (its reminders come after the usual interval and
+     * repeat it if it was lost); the timeline says what is not known.
+     */
+    void endOrphanedClaims() {
+        Instant now = clock.instant();
+        for (IncidentStore.OrphanedClaim orphan : incidents.orphaned()) {
+            Optional<Lease> lease = leases.lease(orphan.monitor());
+            if (lease.isEmpty()) {
+                continue;
+            }
+            IncidentStore.ClaimKey claim = orphan.key();
+            IncidentEvent entry = null;
+            if (claim instanceof IncidentStore.ClaimKey.Incident incidentClaim) {
+                String what = incidentClaim.event().equals("recovered") ? "recovery" : incidentClaim.event().toUpperCase(java.util.Locale.ROOT);
+                entry = new IncidentEvent(now, "notify_unknown", what + " message to " + claim.channel()
+                        + ": whether it was sent is not known (node " + orphan.takenBy() + " stopped while sending it); not sent again");
+            }
+            boolean ended;
+            try {
+                ended = incidents.endOrphaned(claim, lease.get(), now, entry);
+            } catch (LeaseLost e) {
+                metrics.fenced("notification", 1);
+                continue;
+            } catch (RuntimeException e) {
+                log.warn("could not end the claim {} left by node {} (tried again at the next sweep): {}", claim, orphan.takenBy(),
+                        e.toString());
+                continue;
+            }
+            if (!ended) {
+                continue;
+            }
+            log.warn("notification claim {} was being sent by node {}, which is gone; ended as unknown, not sent again", claim,
+                    orphan.takenBy());
+            if (claim instanceof IncidentStore.ClaimKey.Incident incidentClaim && incidentClaim.event().equals("down")) {
+                MonitorState state = states.get(orphan.monitor());
+                MonitorState.OpenIncident incident = null;
+                if (state != null) {
+                    synchronized (state) {
+                        incident = state.incident;
+                    }
+                }
+                if (incident != null && incident.id == incidentClaim.incidentId()) {
+                    synchronized (incident) {
+                        incident.downNotified = true;
+                        if (incident.lastNotifiedAt == null) {
+                            incident.lastNotifiedAt = now;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * Reminders are timed from the DOWN's outcome. When this node took the incident over while
+     * that outcome was still to come, the outcome was stored by another node (the old holder
+     * ending its delivery after the handover) or without this node's memory seeing it (a dead
+     * node's claim ended as unknown, with an error after the commit): it is read from the store,
+     * or reminders would never come.
+     */
+    private void timeRemindersFromStore(MonitorState.OpenIncident incident) {
+        synchronized (incident) {
+            if (!incident.downNotified || incident.lastNotifiedAt != null || incident.announcing) {
+                return;
+            }
+        }
+        Instant stored;
+        try {
+            stored = incidents.find(incident.id).map(Incident::lastNotifiedAt).orElse(null);
+        } catch (RuntimeException e) {
+            log.debug("reading when incident {} was notified failed (read again at the next sweep): {}", incident.id, e.toString());
+            return;
+        }
+        if (stored != null) {
+            synchronized (incident) {
+                if (incident.lastNotifiedAt == null) {
+                    incident.lastNotifiedAt = stored;
+                }
+            }
+        }
+    }
+
+    /** Ends a claim without sending it (it can no longer be meant, or a window holds it back), under the monitor's lease. */
+    private void cancel(String monitor, IncidentStore.ClaimKey claim, Instant now, String outcome) {
+        if (take(monitor, claim)) {
+            store(() -> incidents.finish(claim, outcome, now, null));
+        }
+    }
+
+    /**
+     * Sends what is due: held-back DOWN messages once a window is over, reminders, and (in a
+     * cluster) the claims nobody is sending ({@link #sweepClaims}).
+     */
     public void sweep() {
+        if (leases != null) {
+            try {
+                endOrphanedClaims();
+            } catch (RuntimeException e) {
+                log.warn("ending the claims of nodes that died failed (tried again at the next sweep): {}", e.toString());
+            }
+        }
+        try {
+            sweepClaims();
+        } catch (RuntimeException e) {
+            log.warn("claim sweep failed (tried again at the next sweep): {}", e.toString());
+        }
+        if (leases != null) {
+            try {
+                endStaleClaims();
+            } catch (RuntimeException e) {
+                log.warn("ending stale notification claims failed (tried again at the next sweep): {}", e.toString());
+            }
+        }
         CatalogView view = catalog.get();
         Instant now = clock.instant();
         for (MonitorState state : states.values()) {
@@ -641,6 +1131,9 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
                 continue;
             }
             Duration every = monitor.reminderEvery() != null ? monitor.reminderEvery() : defaultReminder;
+            if (leases != null && !every.isZero()) {
+                timeRemindersFromStore(incident);
+            }
             Runnable task = null;
             boolean reminder = false;
             synchronized (incident) {
@@ -659,7 +1152,7 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
                 }
             }
             if (reminder) {
-                event(incident.id, now, "reminder", "still down after " + DurationText.spoken(
+                event(state.name, incident.id, now, "reminder", "still down after " + DurationText.spoken(
                         Duration.between(incident.startedAt, now)) + "; reminding");
             }
             if (task != null) {
@@ -722,13 +1215,22 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         }
     }
 
-    private void event(long incident, Instant at, String kind, String detail) {
-        store(() -> incidents.event(incident, new IncidentEvent(at, kind, detail)));
+    /** A timeline entry, written under the monitor's lease (refused, and counted, once this node no longer holds it). */
+    private void event(String monitor, long incident, Instant at, String kind, String detail) {
+        Optional<Lease> held = leaseOf(monitor);
+        if (held.isEmpty()) {
+            metrics.fenced("incident", 1);
+            return;
+        }
+        store(() -> incidents.event(incident, new IncidentEvent(at, kind, detail), orNull(held.get())));
     }
 
-    private static void store(Runnable write) {
+    private void store(Runnable write) {
         try {
             write.run();
+        } catch (LeaseLost e) {
+            metrics.fenced("incident", 1);
+            log.info("{}", e.getMessage());
         } catch (RuntimeException e) {
             log.warn("could not store an incident update: {}", e.toString());
         }
@@ -736,6 +1238,7 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
 
     @Override
     public void close() {
+        closing = true;
         if (sweeper != null) {
             sweeper.shutdownNow();
         }

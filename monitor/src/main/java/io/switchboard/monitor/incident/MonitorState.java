@@ -56,6 +56,8 @@ final class MonitorState {
         String lastError;
         boolean downNotified;
         Instant lastNotifiedAt;
+        /** The DOWN report is stored (written once, by whichever node announced first). */
+        boolean reported;
         /** A report or notification for it is being prepared: the sweep leaves it alone meanwhile. */
         boolean announcing;
 
@@ -69,6 +71,7 @@ final class MonitorState {
             this.lastError = stored.lastError();
             this.downNotified = stored.downNotified();
             this.lastNotifiedAt = stored.lastNotifiedAt();
+            this.reported = stored.report() != null;
         }
     }
 

@@ -20,6 +20,7 @@ import java.util.EnumMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BiConsumer;
+import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -51,15 +52,25 @@ public final class NotificationDispatcher implements AutoCloseable {
      * How a delivery ended, after every attempt.
      *
      * @param digestOf how many messages the digest that carried it held; 0 when it went alone
+     * @param notTaken the message was not this node's to send when its turn came (see {@link #dispatch}): nothing was tried
      */
-    public record Delivery(boolean sent, int attempts, String error, int digestOf) {
-        public Delivery(boolean sent, int attempts, String error) {
-            this(sent, attempts, error, 0);
+    public record Delivery(boolean sent, int attempts, String error, int digestOf, boolean notTaken) {
+        public Delivery(boolean sent, int attempts, String error, int digestOf) {
+            this(sent, attempts, error, digestOf, false);
         }
+
+        public Delivery(boolean sent, int attempts, String error) {
+            this(sent, attempts, error, 0, false);
+        }
+
+        static final Delivery NOT_TAKEN = new Delivery(false, 0, null, 0, true);
     }
 
-    private record Pending(Notification notification, ChannelDefinition channel, BiConsumer<ChannelDefinition, Delivery> done) {
+    private record Pending(Notification notification, ChannelDefinition channel, Predicate<ChannelDefinition> take,
+                           BiConsumer<ChannelDefinition, Delivery> done) {
     }
+
+    private static final Predicate<ChannelDefinition> ALWAYS = channel -> true;
 
     private final Map<ChannelType, Notifier> notifiers;
     private final DeliveryLog deliveries;
@@ -68,6 +79,8 @@ public final class NotificationDispatcher implements AutoCloseable {
     private final RetryConfig retryConfig;
     private final KeyedLanes<Pending> lanes;
     private volatile boolean closed;
+    /** Whether this node may still deliver queued messages (in a cluster: it is in good standing). */
+    private volatile java.util.function.BooleanSupplier standing = () -> true;
 
     public NotificationDispatcher(Map<ChannelType, Notifier> notifiers, DeliveryLog deliveries, MonitorMetrics metrics,
                                   Clock clock, int attempts, Duration backoff) {
@@ -90,8 +103,20 @@ public final class NotificationDispatcher implements AutoCloseable {
      * the lane refused it).
      */
     public void dispatch(Notification n, List<ChannelDefinition> channels, BiConsumer<ChannelDefinition, Delivery> done) {
+        dispatch(n, channels, ALWAYS, done);
+    }
+
+    /**
+     * As {@link #dispatch(Notification, List, BiConsumer)}, but each message is sent only if
+     * {@code take} says so on the lane, right before the channel would be called (in a cluster:
+     * the claim is taken under the monitor's lease then, not when the message was queued, so a
+     * message queued before the monitor moved to another node is left to that node). A message
+     * not taken is neither tried nor recorded; {@code done} gets {@link Delivery#notTaken()}.
+     */
+    public void dispatch(Notification n, List<ChannelDefinition> channels, Predicate<ChannelDefinition> take,
+                         BiConsumer<ChannelDefinition, Delivery> done) {
         for (ChannelDefinition channel : channels) {
-            if (lanes.submit(channel.name(), new Pending(n, channel, done))) {
+            if (lanes.submit(channel.name(), new Pending(n, channel, take, done))) {
                 continue;
             }
             String why = closed ? "the node is stopping" : "the channel's queue is full (" + LANE_CAPACITY + " waiting)";
@@ -106,18 +131,52 @@ public final class NotificationDispatcher implements AutoCloseable {
         }
     }
 
+    /**
+     * Checked before each attempt of a queued message, retries included: a node that lost its good
+     * standing in the cluster (paused, or cut off from the store longer than the expiry) stops
+     * there, since another node may be sending the same message by now. The attempt ends as not
+     * sent, without calling the channel.
+     */
+    public void stopWhenOut(java.util.function.BooleanSupplier inGoodStanding) {
+        this.standing = inGoodStanding;
+    }
+
+    /** Messages waiting on the channels' lanes (not those being sent). */
+    public int waiting() {
+        return lanes.waiting();
+    }
+
     /** What a lane found waiting: one by one when few, as digests when many. */
-    private void drain(List<Pending> batch) {
+    private void drain(List<Pending> waiting) {
+        List<Pending> batch = new ArrayList<>(waiting.size());
+        for (Pending p : waiting) {
+            boolean taken;
+            try {
+                taken = p.take() == ALWAYS || p.take().test(p.channel());
+            } catch (RuntimeException e) {
+                log.warn("taking notification {} for {} to channel {} failed (not sent now): {}", p.notification().event().wireName(),
+                        p.notification().monitor(), p.channel().name(), e.toString());
+                taken = false;
+            }
+            if (taken) {
+                batch.add(p);
+            } else {
+                finish(p, Delivery.NOT_TAKEN);
+            }
+        }
+        if (batch.isEmpty()) {
+            return;
+        }
         if (batch.size() < DIGEST_FROM) {
             for (Pending p : batch) {
-                finish(p, deliver(p.notification(), p.channel()));
+                finish(p, deliver(p.notification(), p.channel(), List.of(p.notification()), true, p.take() != ALWAYS));
             }
             return;
         }
         ChannelDefinition channel = batch.getFirst().channel();
         List<Notification> items = batch.stream().map(Pending::notification).toList();
         Notification digest = digest(items, clock.instant());
-        Delivery delivery = deliver(digest, channel, items, true);
+        Delivery delivery = deliver(digest, channel, items, true, batch.stream().anyMatch(p -> p.take() != ALWAYS));
         Delivery each = new Delivery(delivery.sent(), delivery.attempts(), delivery.error(), items.size());
         for (Pending p : batch) {
             finish(p, each);
@@ -167,20 +226,36 @@ public final class NotificationDispatcher implements AutoCloseable {
 
     /** One attempt on the calling thread, recorded, no retry: the API's test message, answered while the caller waits. */
     public Delivery deliverOnce(Notification n, ChannelDefinition channel) {
-        return deliver(n, channel, List.of(n), false);
+        return deliver(n, channel, List.of(n), false, false);
     }
 
     /** Delivers on the calling thread with retries; records every attempt. */
     public Delivery deliver(Notification n, ChannelDefinition channel) {
-        return deliver(n, channel, List.of(n), true);
+        return deliver(n, channel, List.of(n), true, false);
     }
 
-    /** @param recordAs the messages each attempt is recorded for: the notification itself, or a digest's items */
-    private Delivery deliver(Notification n, ChannelDefinition channel, List<Notification> recordAs, boolean retry) {
+    /**
+     * @param recordAs     the messages each attempt is recorded for: the notification itself, or a digest's items
+     * @param handedBack   claimed messages: once the node is stopping no attempt is made, so the claim goes back to
+     *                     the next holder uncalled (a single node sends what it has within the grace time instead)
+     */
+    private Delivery deliver(Notification n, ChannelDefinition channel, List<Notification> recordAs, boolean retry,
+                             boolean handedBack) {
         Notifier notifier = notifiers.get(channel.type());
         AtomicInteger attempt = new AtomicInteger();
         String[] lastError = {null};
         CheckedSupplier<Boolean> once = () -> {
+            if (retry && !standing.getAsBoolean()) {
+                lastError[0] = "not sent from here: this node is no longer in good standing in the cluster";
+                throw new DeliveryException(lastError[0], false);
+            }
+            // a stopping node makes no further attempt on a claimed message (the first one included):
+            // what it has not called yet goes back to the next holder; and no node repeats a call it
+            // interrupted on the way out
+            if (retry && ((handedBack && closed) || Thread.currentThread().isInterrupted())) {
+                lastError[0] = "not sent from here: the node is stopping";
+                throw new DeliveryException(lastError[0], false);
+            }
             int number = attempt.incrementAndGet();
             long begin = System.nanoTime();
             try {
@@ -194,7 +269,8 @@ public final class NotificationDispatcher implements AutoCloseable {
             } catch (RuntimeException e) {
                 lastError[0] = scrub(e.toString(), channel);
                 record(recordAs, channel, number, "failed", lastError[0], (System.nanoTime() - begin) / 1_000_000);
-                throw new DeliveryException(lastError[0], true);
+                // interrupted (the node is stopping): not retried
+                throw new DeliveryException(lastError[0], !Thread.currentThread().isInterrupted());
             }
         };
         boolean sent;

@@ -187,7 +187,7 @@ class MonitorClusterPostgresTest {
         Jdbi jdbi = paused.node.store().jdbi();
         IncidentStore late = new IncidentStore(jdbi);
         late.fenceWith(paused.node.cluster().leases()::holds);
-        assertThatThrownBy(() -> late.open(sample, Instant.now(), Instant.now(), 1, "late", "late", null, List.of(), oldLease))
+        assertThatThrownBy(() -> late.open(sample, Instant.now(), Instant.now(), 1, "late", "late", null, List.of(), List.of(), oldLease))
                 .isInstanceOf(LeaseLost.class);
         ResultWriter writer = new ResultWriter(jdbi, new io.switchboard.monitor.MonitorMetrics(
                 new io.micrometer.core.instrument.simple.SimpleMeterRegistry()), 10);

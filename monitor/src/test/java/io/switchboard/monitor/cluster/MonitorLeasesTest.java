@@ -35,6 +35,7 @@ class MonitorLeasesTest {
     void open() {
         store = Store.open(StoreSettings.sqliteIn(dir));
         store.migrate("platform");
+        store.migrate("monitor");
         membership = ClusterMembership.create(new ClusterSettings(Optional.empty(), Duration.ofSeconds(1), Duration.ofSeconds(30)),
                 "node-a", "test", store.jdbi(), store.isSqlite(), new LocalBus(new SimpleMeterRegistry()), new SimpleMeterRegistry());
         membership.start();
@@ -82,5 +83,58 @@ class MonitorLeasesTest {
         leases.refresh();
         assertThat(adopted).containsExactly("web");
         assertThat(leases.lease("web")).map(Lease::fence).contains(fence);
+    }
+
+    @Test
+    void resultsAcceptedBeforeAGracefulHandoverAreWrittenBeforeTheLeaseIsLetGo() throws Exception {
+        Set<String> catalog = ConcurrentHashMap.newKeySet();
+        catalog.add("web");
+        leases = new MonitorLeases(membership, () -> Set.copyOf(catalog), Set.of());
+        leases.start();
+        Lease lease = leases.lease("web").orElseThrow();
+
+        // a store slower than the checks: the writer's first batch waits until the test lets it go
+        io.switchboard.monitor.MonitorMetrics metrics = new io.switchboard.monitor.MonitorMetrics(
+                new io.micrometer.core.instrument.simple.SimpleMeterRegistry());
+        java.util.concurrent.CountDownLatch slowStore = new java.util.concurrent.CountDownLatch(1);
+        io.switchboard.monitor.history.ResultWriter writer = new io.switchboard.monitor.history.ResultWriter(store.jdbi(), metrics, 100);
+        writer.fenceWith((h, l) -> {
+            try {
+                slowStore.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return leases.holds(h, l);
+        });
+        leases.onHandingOver(names -> {
+            try {
+                writer.flush(Duration.ofSeconds(10));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        writer.start();
+        java.time.Instant at = java.time.Instant.parse("2026-01-01T00:00:00Z");
+        for (int i = 0; i < 3; i++) {
+            writer.submit(new io.switchboard.monitor.history.ResultWriter.ResultRow("web",
+                    io.switchboard.monitor.check.CheckResult.down(at.plusSeconds(i), 1, "refused", List.of(), Map.of()), 0, true, lease));
+        }
+
+        // the monitor goes elsewhere (here: out of the catalog) while those wait
+        catalog.remove("web");
+        Thread handover = Thread.ofVirtual().start(leases::refresh);
+        Thread.sleep(300);
+        slowStore.countDown();
+        handover.join(Duration.ofSeconds(15));
+        writer.close();
+
+        long stored = store.jdbi().withHandle(h -> h.createQuery("SELECT COUNT(*) FROM monitor_results WHERE monitor = 'web'")
+                .mapTo(Long.class).one());
+        assertThat(stored).as("results accepted under the lease").isEqualTo(3);
+        assertThat(metrics.resultsDroppedTotal()).isZero();
+        String holder = store.jdbi().withHandle(h -> h.createQuery("SELECT holder FROM platform_leases WHERE name = 'monitor:web'")
+                .mapTo(String.class).findOne().orElse(null));
+        assertThat(holder).as("let go after the writes").isNull();
+        assertThat(leases.lease("web")).isEmpty();
     }
 }

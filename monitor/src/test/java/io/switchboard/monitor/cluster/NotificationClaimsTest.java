@@ -4,25 +4,40 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.switchboard.monitor.incident.Incident;
+import io.switchboard.monitor.incident.IncidentEvent;
 import io.switchboard.monitor.incident.IncidentStore;
+import io.switchboard.monitor.incident.IncidentStore.ClaimKey;
+import io.switchboard.platform.cluster.ClusterTable;
 import io.switchboard.platform.cluster.Lease;
+import io.switchboard.platform.cluster.Leases;
 import io.switchboard.platform.config.StoreSettings;
 import io.switchboard.platform.store.PostgresTestDatabase;
 import io.switchboard.platform.store.Store;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-/** The store's side of "one incident, one message per channel": claims, their takeover, the one open incident. */
+/**
+ * The store's side of "one incident, one message per channel", with two nodes' views of one store
+ * and real leases: claims made with the incident, taken when sent, handed over, and those a dead
+ * node took ended as unknown, not sent again; warnings claimed once per start and end; timeline writes fenced.
+ */
 class NotificationClaimsTest {
+    static final Duration EXPIRY = Duration.ofSeconds(30);
     @TempDir
     Path dir;
     PostgresTestDatabase postgres;
     Store store;
+    Leases leasesA;
+    Leases leasesB;
+    IncidentStore nodeA;
+    IncidentStore nodeB;
 
     @AfterEach
     void close() throws Exception {
@@ -34,7 +49,7 @@ class NotificationClaimsTest {
         }
     }
 
-    private IncidentStore open(String database) throws Exception {
+    private void open(String database) throws Exception {
         if (database.equals("sqlite")) {
             store = Store.open(new StoreSettings("jdbc:sqlite:" + dir.resolve("s.db"), null, null));
         } else {
@@ -43,42 +58,218 @@ class NotificationClaimsTest {
         }
         store.migrate("platform");
         store.migrate("monitor");
-        return new IncidentStore(store.jdbi());
+        ClusterTable table = new ClusterTable(store.jdbi(), store.isSqlite());
+        table.register("node-a", "inc-a", Map.of(), "test", null, Duration.ofSeconds(1), EXPIRY);
+        table.register("node-b", "inc-b", Map.of(), "test", null, Duration.ofSeconds(1), EXPIRY);
+        leasesA = new Leases(store.jdbi(), store.isSqlite(), "node-a", "inc-a", EXPIRY);
+        leasesB = new Leases(store.jdbi(), store.isSqlite(), "node-b", "inc-b", EXPIRY);
+        nodeA = node(leasesA);
+        nodeB = node(leasesB);
+    }
+
+    private IncidentStore node(Leases leases) {
+        IncidentStore incidents = new IncidentStore(store.jdbi());
+        incidents.fenceWith(leases::holds);
+        incidents.claimAs(new IncidentStore.Claimant(leases.nodeId(), leases.incarnation(), leases::aliveSql, leases.expiryMillis()));
+        return incidents;
+    }
+
+    /** The node stops heartbeating for longer than its expiry (it died). */
+    private void dies(String nodeId) {
+        store.jdbi().useHandle(h -> h.createUpdate("UPDATE platform_cluster_nodes SET heartbeat_at = heartbeat_at - 600000"
+                + " WHERE node_id = :n").bind("n", nodeId).execute());
+    }
+
+    private Incident outage(Lease lease, String... channels) {
+        return nodeA.open("shop", Instant.now(), Instant.now(), 2, "refused", "refused", null, List.of(), List.of(channels), lease);
+    }
+
+    private static ClaimKey down(Incident incident, String channel) {
+        return new ClaimKey.Incident(incident.id(), channel, "down", 0);
     }
 
     @ParameterizedTest
     @ValueSource(strings = {"sqlite", "postgresql"})
-    void aClaimIsSentOnceAndAnUnsentOneIsTakenOverByALaterFence(String database) throws Exception {
-        IncidentStore incidents = open(database);
-        Incident incident = incidents.open("shop", Instant.now(), Instant.now(), 2, "refused", "refused", null, List.of());
+    void aDownQueuedOnTheOldHolderAtAHandoverIsSentOnceByTheNewHolder(String database) throws Exception {
+        open(database);
+        Lease a = leasesA.acquire("monitor:shop").orElseThrow();
+        Incident incident = outage(a, "hook", "mail");
         Instant at = Instant.now();
-        Lease first = new Lease("monitor:shop", 1);
-        Lease second = new Lease("monitor:shop", 2);
+        assertThat(incident.downNotified()).isTrue();
+        assertThat(nodeA.pending()).extracting(p -> p.key().channel()).containsExactly("hook", "mail");
 
-        assertThat(incidents.claim(incident.id(), List.of("hook", "mail"), "down", 0, first, "node-a", at))
-                .containsExactly("hook", "mail");
-        assertThat(incidents.find(incident.id()).orElseThrow().downNotified()).isTrue();
-        // the same holder asking again (a retry of the sweep) sends nothing twice
-        assertThat(incidents.claim(incident.id(), List.of("hook", "mail"), "down", 0, first, "node-a", at)).isEmpty();
-        incidents.claimSent(incident.id(), "hook", "down", 0, at);
-        assertThat(incidents.hasUnsentDown(incident.id())).isTrue();
+        // node-a took "mail" (its channel is being called) and has "hook" still queued when it hands over
+        assertThat(nodeA.take(down(incident, "mail"), a, at)).isTrue();
+        assertThat(nodeA.take(down(incident, "mail"), a, at)).as("not twice from one node either").isFalse();
+        leasesA.release(a);
+        Lease b = leasesB.acquire("monitor:shop").orElseThrow();
 
-        // node-a died before "mail" took the message: the next holder sends only that one
-        assertThat(incidents.claim(incident.id(), List.of("hook", "mail"), "down", 0, second, "node-b", at))
-                .containsExactly("mail");
-        incidents.claimSent(incident.id(), "mail", "down", 0, at);
-        assertThat(incidents.hasUnsentDown(incident.id())).isFalse();
-        assertThat(incidents.claim(incident.id(), List.of("hook", "mail"), "down", 0, new Lease("monitor:shop", 3), "node-c", at))
-                .isEmpty();
-        // a reminder is its own message
-        assertThat(incidents.claim(incident.id(), List.of("hook"), "reminder", at.toEpochMilli(), second, "node-b", at))
-                .containsExactly("hook");
+        // the new holder sends what nobody is sending; "mail" is node-a's while node-a lives
+        assertThat(nodeB.pending()).extracting(p -> p.key().channel()).containsExactly("hook");
+        assertThat(nodeB.take(down(incident, "hook"), b, at)).isTrue();
+        assertThat(nodeB.take(down(incident, "mail"), b, at)).isFalse();
+        assertThat(nodeB.finish(down(incident, "hook"), "sent", at, new IncidentEvent(at, "notified", "down message sent to hook")))
+                .isTrue();
+
+        // node-a's queue drains: the lease it queued "hook" under is gone, so it does not send it again
+        assertThatThrownBy(() -> nodeA.take(down(incident, "hook"), a, at)).isInstanceOf(LeaseLost.class);
+        // node-a's delivery to "mail" ends: its claim, its outcome
+        assertThat(nodeA.finish(down(incident, "mail"), "sent", at, new IncidentEvent(at, "notified", "down message sent to mail")))
+                .isTrue();
+        assertThat(nodeB.pending()).isEmpty();
+        assertThat(nodeA.events(incident.id())).extracting(IncidentEvent::detail)
+                .containsExactly("down message sent to hook", "down message sent to mail");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"sqlite", "postgresql"})
+    void aClaimBeingSentByANodeThatDiedEndsAsUnknownAndIsNotSentAgain(String database) throws Exception {
+        open(database);
+        Lease a = leasesA.acquire("monitor:shop").orElseThrow();
+        Incident incident = outage(a, "hook", "mail");
+        Instant at = Instant.now();
+        // node-a calls "hook" (maybe the channel took it) and dies before storing how it went; "mail" it never took
+        assertThat(nodeA.take(down(incident, "hook"), a, at)).isTrue();
+        dies("node-a");
+        Lease b = leasesB.acquire("monitor:shop").orElseThrow();
+        assertThat(b.fence()).isGreaterThan(a.fence());
+
+        // what node-a never took the new holder sends; what it took is nobody's to send again
+        assertThat(nodeB.pending()).extracting(p -> p.key().channel()).containsExactly("mail");
+        assertThat(nodeB.take(down(incident, "hook"), b, at)).isFalse();
+        assertThat(nodeB.orphaned()).extracting(IncidentStore.OrphanedClaim::key, IncidentStore.OrphanedClaim::takenBy)
+                .containsExactly(org.assertj.core.groups.Tuple.tuple(down(incident, "hook"), "node-a"));
+        assertThat(nodeA.orphaned()).as("only the holder's monitors").isEmpty();
+        assertThatThrownBy(() -> nodeA.endOrphaned(down(incident, "hook"), a, at, null)).isInstanceOf(LeaseLost.class);
+
+        IncidentEvent unknown = new IncidentEvent(at, "notify_unknown", "DOWN message to hook: whether it was sent is not known");
+        assertThat(nodeB.endOrphaned(down(incident, "hook"), b, at, unknown)).isTrue();
+        assertThat(nodeB.endOrphaned(down(incident, "hook"), b, at, unknown)).as("once").isFalse();
+        assertThat(nodeB.orphaned()).isEmpty();
+        // the dead node's late end does not count either
+        assertThat(nodeA.finish(down(incident, "hook"), "sent", at, null)).isFalse();
+        assertThat(nodeB.events(incident.id())).extracting(IncidentEvent::kind).containsOnlyOnce("notify_unknown");
+        // reminders are due from here: the next one repeats the DOWN if it was lost
+        assertThat(nodeB.find(incident.id()).orElseThrow().lastNotifiedAt()).isNotNull();
+        String outcome = store.jdbi().withHandle(h -> h.createQuery("SELECT outcome FROM monitor_notification_claims"
+                + " WHERE channel = 'hook'").mapTo(String.class).one());
+        assertThat(outcome).isEqualTo("unknown");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"sqlite", "postgresql"})
+    void aPausedNodeThatNeverCalledGivesBackTheClaimOthersEndedAsUnknown(String database) throws Exception {
+        open(database);
+        Lease a = leasesA.acquire("monitor:shop").orElseThrow();
+        Incident incident = outage(a, "hook");
+        Instant at = Instant.now();
+        assertThat(nodeA.take(down(incident, "hook"), a, at)).isTrue();
+        dies("node-a"); // paused: counted dead, the holder ends its claim as unknown
+        Lease b = leasesB.acquire("monitor:shop").orElseThrow();
+        assertThat(nodeB.endOrphaned(down(incident, "hook"), b, at, null)).isTrue();
+        assertThat(nodeB.pending()).isEmpty();
+        // node-a resumes, finds it is out before calling the channel, and gives the claim back: the
+        // DOWN never went out, so the holder sends it
+        nodeA.release(down(incident, "hook"));
+        assertThat(nodeB.pending()).extracting(p -> p.key().channel()).containsExactly("hook");
+        assertThat(nodeB.take(down(incident, "hook"), b, at)).isTrue();
+        // nodeB's own claim now: node-a's release cannot touch it
+        nodeA.release(down(incident, "hook"));
+        assertThat(nodeB.finish(down(incident, "hook"), "sent", at, null)).isTrue();
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"sqlite", "postgresql"})
+    void aClaimOfANodeThatIsAliveIsNotOrphaned(String database) throws Exception {
+        open(database);
+        Lease a = leasesA.acquire("monitor:shop").orElseThrow();
+        Incident incident = outage(a, "hook");
+        Instant at = Instant.now();
+        assertThat(nodeA.take(down(incident, "hook"), a, at)).isTrue();
+        leasesA.release(a); // a handover while node-a's call is under way: node-a ends it itself
+        Lease b = leasesB.acquire("monitor:shop").orElseThrow();
+        assertThat(nodeB.orphaned()).isEmpty();
+        assertThat(nodeB.endOrphaned(down(incident, "hook"), b, at, null)).isFalse();
+        assertThat(nodeA.finish(down(incident, "hook"), "sent", at, null)).isTrue();
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"sqlite", "postgresql"})
+    void theRecoveryIsClaimedWithTheResolveSoANodeDyingRightAfterLosesNothing(String database) throws Exception {
+        open(database);
+        Lease a = leasesA.acquire("monitor:shop").orElseThrow();
+        Incident incident = outage(a, "hook", "mail");
+        Instant at = Instant.now();
+        assertThat(nodeA.take(down(incident, "hook"), a, at)).isTrue();
+        assertThat(nodeA.finish(down(incident, "hook"), "sent", at, null)).isTrue();
+        // "mail" was never taken (say, a maintenance window held it back): cancelled, and nobody there hears of a recovery
+
+        int recoveries = nodeA.resolve(incident.id(), at, 2, null, new IncidentEvent(at, "resolved", "up again"), a);
+        assertThat(recoveries).isEqualTo(1);
+        dies("node-a"); // before announcing anything
+
+        Lease b = leasesB.acquire("monitor:shop").orElseThrow();
+        List<IncidentStore.PendingClaim> pending = nodeB.pending();
+        assertThat(pending).hasSize(1);
+        assertThat(pending.getFirst().key()).isEqualTo(new ClaimKey.Incident(incident.id(), "hook", "recovered", 0));
+        assertThat(pending.getFirst().incidentStatus()).isEqualTo("resolved");
+        assertThat(nodeB.take(pending.getFirst().key(), b, at)).isTrue();
+        assertThat(nodeB.finish(pending.getFirst().key(), "sent", at, null)).isTrue();
+        assertThat(nodeB.pending()).isEmpty();
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"sqlite", "postgresql"})
+    void aWarningIsClaimedOncePerStartAndEndWhicheverNodeChecks(String database) throws Exception {
+        open(database);
+        Lease a = leasesA.acquire("monitor:cert").orElseThrow();
+        Instant at = Instant.now();
+        List<ClaimKey> first = nodeA.claimWarning("cert", List.of("hook"), "warning", "degraded", "cert expires soon", "text", a, at);
+        assertThat(first).hasSize(1);
+        assertThat(nodeA.claimWarning("cert", List.of("hook"), "warning", "degraded", "again", "text", a, at)).isEmpty();
+        leasesA.release(a);
+        Lease b = leasesB.acquire("monitor:cert").orElseThrow();
+        // the new holder starts without the warning in memory and sees it again: already announced
+        assertThat(nodeB.claimWarning("cert", List.of("hook", "mail"), "warning", "degraded", "cert expires soon", "text", b, at))
+                .extracting(ClaimKey::channel).containsExactly("mail");
+        // the first claim, queued on node-a, is sent by node-b (node-a's lease is gone)
+        assertThat(nodeB.pendingWarnings()).extracting(w -> w.key().channel()).containsExactly("hook", "mail");
+        assertThatThrownBy(() -> nodeA.take(first.getFirst(), a, at)).isInstanceOf(LeaseLost.class);
+        assertThat(nodeB.take(first.getFirst(), b, at)).isTrue();
+        assertThat(nodeB.pendingWarnings().getFirst().subject()).isEqualTo("cert expires soon");
+
+        assertThat(nodeB.claimWarning("cert", List.of("hook"), "warning_ended", "up", "renewed", "text", b, at)).hasSize(1);
+        assertThat(nodeB.claimWarning("cert", List.of("hook"), "warning_ended", "up", "renewed", "text", b, at)).isEmpty();
+        assertThatThrownBy(() -> nodeA.claimWarning("cert", List.of("hook"), "warning", "degraded", "late", "text", a, at))
+                .isInstanceOf(LeaseLost.class);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"sqlite", "postgresql"})
+    void timelineReportAndNotifiedWritesAreFenced(String database) throws Exception {
+        open(database);
+        Lease a = leasesA.acquire("monitor:shop").orElseThrow();
+        Incident incident = outage(a);
+        assertThat(incident.downNotified()).as("no channel: nothing claimed").isFalse();
+        Instant at = Instant.now();
+        nodeA.event(incident.id(), new IncidentEvent(at, "report", "while holding"), a);
+        leasesA.release(a);
+        leasesB.acquire("monitor:shop").orElseThrow();
+
+        assertThatThrownBy(() -> nodeA.event(incident.id(), new IncidentEvent(at, "report", "late"), a)).isInstanceOf(LeaseLost.class);
+        assertThatThrownBy(() -> nodeA.markNotified(incident.id(), at, a)).isInstanceOf(LeaseLost.class);
+        assertThatThrownBy(() -> nodeA.setReport(incident.id(), "late", "template", a)).isInstanceOf(LeaseLost.class);
+        assertThat(nodeA.events(incident.id())).extracting(IncidentEvent::detail).containsExactly("while holding");
+        Incident stored = nodeA.find(incident.id()).orElseThrow();
+        assertThat(stored.downNotified()).isFalse();
+        assertThat(stored.report()).isNull();
     }
 
     @ParameterizedTest
     @ValueSource(strings = {"sqlite", "postgresql"})
     void aMonitorHasAtMostOneOpenIncidentInTheStore(String database) throws Exception {
-        IncidentStore incidents = open(database);
+        open(database);
+        IncidentStore incidents = new IncidentStore(store.jdbi());
         incidents.open("shop", Instant.now(), Instant.now(), 2, "refused", "refused", null, List.of());
         assertThatThrownBy(() -> incidents.open("shop", Instant.now(), Instant.now(), 2, "again", "again", null, List.of()))
                 .isInstanceOf(RuntimeException.class);
@@ -89,12 +280,51 @@ class NotificationClaimsTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"sqlite"})
-    void aLostLeaseRefusesTheClaim(String database) throws Exception {
-        IncidentStore incidents = open(database);
-        Incident incident = incidents.open("shop", Instant.now(), Instant.now(), 2, "refused", "refused", null, List.of());
-        incidents.fenceWith((h, lease) -> false);
-        assertThatThrownBy(() -> incidents.claim(incident.id(), List.of("hook"), "down", 0, new Lease("monitor:shop", 1), "node-a",
-                Instant.now())).isInstanceOf(LeaseLost.class);
-        assertThat(incidents.find(incident.id()).orElseThrow().downNotified()).isFalse();
+    void aLostLeaseRefusesTheClaimAndTheIncident(String database) throws Exception {
+        open(database);
+        Lease a = leasesA.acquire("monitor:shop").orElseThrow();
+        Incident incident = outage(a, "hook");
+        leasesA.release(a);
+        assertThatThrownBy(() -> nodeA.claim(incident.id(), List.of("hook"), "reminder", 1, a, Instant.now()))
+                .isInstanceOf(LeaseLost.class);
+        assertThatThrownBy(() -> outage(new Lease("monitor:other", 1), "hook")).isInstanceOf(LeaseLost.class);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"sqlite", "postgresql"})
+    void staleClaimsOfMineAreThoseThisIncarnationTookLongAgoAndDidNotEnd(String database) throws Exception {
+        open(database);
+        Lease a = leasesA.acquire("monitor:shop").orElseThrow();
+        Incident incident = outage(a, "hook", "mail", "chat");
+        Instant longAgo = Instant.now().minusSeconds(3_600);
+        assertThat(nodeA.take(down(incident, "hook"), a, longAgo)).isTrue();
+        assertThat(nodeA.take(down(incident, "mail"), a, longAgo)).isTrue();
+        assertThat(nodeA.finish(down(incident, "mail"), "sent", longAgo, null)).isTrue();
+        assertThat(nodeA.take(down(incident, "chat"), a, Instant.now())).isTrue();
+        assertThat(nodeA.staleOfMine(Instant.now().minusSeconds(60))).containsExactly(down(incident, "hook"));
+        assertThat(nodeB.staleOfMine(Instant.now().minusSeconds(60))).isEmpty();
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"sqlite", "postgresql"})
+    void eachNodeSweepsOnlyTheClaimsOfMonitorsItHoldsAndAResolveCancelsUntakenReminders(String database) throws Exception {
+        open(database);
+        Lease a = leasesA.acquire("monitor:shop").orElseThrow();
+        Lease b = leasesB.acquire("monitor:web").orElseThrow();
+        Incident shop = outage(a, "hook");
+        Incident web = nodeB.open("web", Instant.now(), Instant.now(), 2, "refused", "refused", null, List.of(), List.of("hook"), b);
+        assertThat(nodeA.pending()).extracting(p -> p.key().incidentId()).containsExactly(shop.id());
+        assertThat(nodeB.pending()).extracting(p -> p.key().incidentId()).containsExactly(web.id());
+        assertThat(nodeB.pending().getFirst().incident().monitor()).isEqualTo("web");
+
+        Instant at = Instant.now();
+        assertThat(nodeA.take(down(shop, "hook"), a, at)).isTrue();
+        assertThat(nodeA.finish(down(shop, "hook"), "sent", at, null)).isTrue();
+        assertThat(nodeA.claim(shop.id(), List.of("hook"), "reminder", 5, a, at)).containsExactly("hook");
+        nodeA.resolve(shop.id(), at, 2, null, new IncidentEvent(at, "resolved", "up again"), a);
+        String reminder = store.jdbi().withHandle(h -> h.createQuery("SELECT outcome FROM monitor_notification_claims"
+                + " WHERE incident_id = :id AND event = 'reminder'").bind("id", shop.id()).mapTo(String.class).one());
+        assertThat(reminder).isEqualTo("cancelled");
+        assertThat(nodeA.pending()).extracting(p -> p.key().event()).containsExactly("recovered");
     }
 }

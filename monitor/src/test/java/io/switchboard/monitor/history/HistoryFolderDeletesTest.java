@@ -141,6 +141,55 @@ class HistoryFolderDeletesTest {
         assertThat(dayBoundary()).isEqualTo(before + 2 * DAY);
     }
 
+    @Test
+    void claimsOfLongResolvedIncidentsAndLeasesOfRemovedMonitorsArePruned() {
+        long now = NOW.toEpochMilli();
+        long old = now - 40 * DAY; // past the delivery log's 31 days, within the incidents' 365
+        new io.switchboard.platform.cluster.ClusterTable(store.jdbi(), true).register("node-a", "inc-a", java.util.Map.of(), "test",
+                null, Duration.ofSeconds(1), Duration.ofSeconds(3));
+        store.jdbi().useHandle(h -> {
+            h.execute("INSERT INTO monitor_fold_progress (period, folded_until) VALUES ('hour', ?), ('day', ?)",
+                    HistoryFolder.floorHour(now), HistoryFolder.floorDay(now));
+            h.execute("INSERT INTO monitor_monitors (name, type, definition, created_at, updated_at) VALUES ('web', 'tcp', '{}', 0, 0)");
+            h.execute("INSERT INTO monitor_incidents (id, monitor, status, started_at, opened_at, resolved_at, failed_checks)"
+                    + " VALUES (1, 'web', 'resolved', ?, ?, ?, 3)", old, old, old);
+            h.execute("INSERT INTO monitor_incidents (id, monitor, status, started_at, opened_at, resolved_at, failed_checks)"
+                    + " VALUES (2, 'web', 'resolved', ?, ?, ?, 3)", now - DAY, now - DAY, now - DAY);
+            h.execute("INSERT INTO monitor_incidents (id, monitor, status, started_at, opened_at, failed_checks)"
+                    + " VALUES (3, 'web', 'open', ?, ?, 3)", old, old);
+            for (long id = 1; id <= 4; id++) { // 4: an incident already deleted
+                h.execute("INSERT INTO monitor_notification_claims (incident_id, channel, event, seq, node_id, fence, claimed_at,"
+                        + " sent_at, outcome) VALUES (?, 'hook', 'down', 0, 'node-a', 1, ?, ?, 'sent')", id, old, old);
+            }
+            for (long seq = 1; seq <= 3; seq++) {
+                h.execute("INSERT INTO monitor_warning_claims (monitor, channel, seq, event, status, subject, text, node_id, fence,"
+                        + " claimed_at, sent_at, outcome) VALUES ('web', 'hook', ?, ?, 'degraded', 's', 't', 'node-a', 1, ?, ?, 'sent')",
+                        seq, seq % 2 == 1 ? "warning" : "warning_ended", old, old);
+            }
+            h.execute("INSERT INTO monitor_warning_claims (monitor, channel, seq, event, status, subject, text, node_id, fence,"
+                    + " claimed_at) VALUES ('gone', 'hook', 1, 'warning', 'degraded', 's', 't', 'node-a', 1, ?)", now);
+            h.execute("INSERT INTO platform_leases (name, holder, incarnation, fence, acquired_at) VALUES"
+                    + " ('monitor:web', NULL, NULL, 4, 0), ('monitor:gone', NULL, NULL, 2, 0),"
+                    + " ('monitor:gone-dead-holder', 'node-z', 'inc-z', 2, 0), ('monitor:gone-held', 'node-a', 'inc-a', 2, 0),"
+                    + " ('monitor.job:history', NULL, NULL, 3, 0)");
+        });
+        HistoryFolder folder = new HistoryFolder(store.jdbi(), Clock.fixed(NOW, ZoneOffset.UTC), Duration.ofDays(2),
+                Duration.ofDays(31), Duration.ofDays(365), BATCH);
+
+        folder.runOnce();
+
+        List<Long> claims = store.jdbi().withHandle(h -> h.createQuery("SELECT incident_id FROM monitor_notification_claims ORDER BY 1")
+                .mapTo(Long.class).list());
+        List<String> warnings = store.jdbi().withHandle(h -> h.createQuery("SELECT monitor || ':' || seq FROM monitor_warning_claims"
+                + " ORDER BY 1").mapTo(String.class).list());
+        List<String> leases = store.jdbi().withHandle(h -> h.createQuery("SELECT name FROM platform_leases ORDER BY name")
+                .mapTo(String.class).list());
+        assertThat(claims).as("claims of the recent and the open incident").containsExactly(2L, 3L);
+        assertThat(warnings).as("the latest warning claim says whether a warning stands").containsExactly("web:3");
+        assertThat(leases).as("leases of existing monitors keep their fence; a live holder lets go first")
+                .containsExactly("monitor.job:history", "monitor:gone-held", "monitor:web");
+    }
+
     private long count(String table) {
         return store.jdbi().withHandle(h -> h.createQuery("SELECT COUNT(*) FROM " + table).mapTo(Long.class).one());
     }

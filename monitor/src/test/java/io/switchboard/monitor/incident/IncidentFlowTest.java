@@ -201,6 +201,26 @@ class IncidentFlowTest {
     }
 
     @Test
+    void aDownThatFailedOnEveryChannelIsRetriedByTheReminders() throws Exception {
+        api("PUT", "/api/v1/notification-channels/broken", "{\"type\":\"webhook\",\"url\":\"" + receiver.url("/broken") + "\"}");
+        monitor("shop", ",\"channels\":[\"broken\"],\"reminderEvery\":\"10m\"");
+        await().atMost(WAIT).until(() -> status("shop").equals("up"));
+        check.fail("shop", "no answer");
+        await().atMost(WAIT).until(() -> api("GET", "/api/v1/incidents?status=open", null).path("incidents").size() == 1);
+        long id = api("GET", "/api/v1/incidents?status=open", null).path("incidents").get(0).path("id").asLong();
+        await().atMost(WAIT).until(() -> kinds(id).contains("notify_failed"));
+        assertThat(receiver.received("/broken")).hasSize(3); // the DOWN, tried 3 times
+        // stored too, so a node that takes the monitor over reminds at the same time
+        await().atMost(WAIT).until(() -> node.node.store().jdbi().withHandle(h -> h.createQuery(
+                "SELECT last_notified_at FROM monitor_incidents WHERE id = :id").bind("id", id).mapTo(Long.class).findOne())
+                .isPresent());
+        clock.advance(Duration.ofMinutes(11));
+        await().atMost(WAIT).until(() -> receiver.received("/broken").stream()
+                .anyMatch(r -> r.body().contains("\"monitor.reminder\"")));
+        assertThat(kinds(id)).containsOnlyOnce("reminder");
+    }
+
+    @Test
     void recoveryNeedsTheRecoveryThreshold() throws Exception {
         monitor("shop", ",\"channels\":[\"hook\"],\"recoveryThreshold\":5");
         await().atMost(WAIT).until(() -> status("shop").equals("up"));

@@ -64,7 +64,7 @@ class MonitorMigrationTest {
             h.execute("INSERT INTO monitor_incident_events (incident_id, at, seq, kind, detail) VALUES (1, 1000, 1, 'opened', 'x')");
         });
 
-        assertThat(store.migrate("monitor")).isEqualTo("2");
+        assertThat(store.migrate("monitor")).isEqualTo("3"); // V2 closes the duplicates; V3 (claims) changes no incident
 
         List<Map<String, Object>> rows = store.jdbi().withHandle(h -> h.createQuery(
                 "SELECT id, status, resolved_at, event_seq FROM monitor_incidents ORDER BY id").mapToMap().list());
@@ -97,5 +97,70 @@ class MonitorMigrationTest {
                         + " event_seq) VALUES (:id, :m, :s, :o, :o, :r, 3, :seq)")
                 .bind("id", id).bind("m", monitor).bind("s", status).bind("o", openedAt).bind("r", resolvedAt)
                 .bind("seq", eventSeq).execute();
+    }
+
+    /**
+     * Upgrading from V2, where a claim got sent_at only when its channel took the message: the
+     * claims left unsent (a delivery that failed for good, a node that died) must not become
+     * pending ones that the holder sends now, hours late. Only the DOWN of an incident still open
+     * stays to be sent.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"sqlite", "postgresql"})
+    void claimsLeftUnsentBeforeV3AreEndedNotSentLate(String database) throws Exception {
+        StoreSettings settings;
+        if (database.equals("sqlite")) {
+            settings = new StoreSettings("jdbc:sqlite:" + dir.resolve("switchboard.db"), null, null);
+        } else {
+            postgres = PostgresTestDatabase.create();
+            settings = postgres.settings();
+        }
+        Flyway.configure(Store.class.getClassLoader())
+                .dataSource(settings.url(), settings.user(), settings.password())
+                .locations("classpath:db/migration/monitor")
+                .table("flyway_monitor_history")
+                .baselineOnMigrate(true).baselineVersion("0")
+                .target("2")
+                .load().migrate();
+        store = Store.open(settings);
+        store.jdbi().useHandle(h -> {
+            insert(h, 1, "web", "resolved", 1_000, 9_000L, 0); // its recovery failed on "hook", went out on "mail"
+            insert(h, 2, "db", "open", 2_000, null, 0); // its DOWN failed; a reminder failed too
+            insert(h, 3, "dns", "open", 3_000, null, 0); // its DOWN went out
+            claim(h, 1, "hook", "down", 0, 1_000, 1_100L);
+            claim(h, 1, "hook", "recovered", 0, 9_000, null);
+            claim(h, 1, "mail", "recovered", 0, 9_000, 9_100L);
+            claim(h, 2, "hook", "down", 0, 2_000, null);
+            claim(h, 2, "hook", "reminder", 2_000, 5_000, null);
+            claim(h, 3, "hook", "down", 0, 3_000, 3_100L);
+        });
+
+        assertThat(store.migrate("monitor")).isEqualTo("3");
+
+        List<Map<String, Object>> rows = store.jdbi().withHandle(h -> h.createQuery(
+                "SELECT incident_id, channel, event, sent_at, outcome, sending_at FROM monitor_notification_claims"
+                        + " ORDER BY incident_id, channel, event").mapToMap().list());
+        assertThat(rows).extracting(r -> ((Number) r.get("incident_id")).longValue(), r -> r.get("channel"), r -> r.get("event"),
+                        r -> r.get("sent_at") == null ? null : ((Number) r.get("sent_at")).longValue(), r -> r.get("outcome"),
+                        r -> r.get("sending_at"))
+                .containsExactly(
+                        org.assertj.core.groups.Tuple.tuple(1L, "hook", "down", 1_100L, "sent", null),
+                        org.assertj.core.groups.Tuple.tuple(1L, "hook", "recovered", 9_000L, "failed", null),
+                        org.assertj.core.groups.Tuple.tuple(1L, "mail", "recovered", 9_100L, "sent", null),
+                        org.assertj.core.groups.Tuple.tuple(2L, "hook", "down", null, null, null),
+                        org.assertj.core.groups.Tuple.tuple(2L, "hook", "reminder", 5_000L, "failed", null),
+                        org.assertj.core.groups.Tuple.tuple(3L, "hook", "down", 3_100L, "sent", null));
+        // what the holder's sweep would send now: only the open incident's DOWN
+        assertThat(new io.switchboard.monitor.incident.IncidentStore(store.jdbi()).pending())
+                .extracting(p -> p.key().incidentId(), p -> p.key().event())
+                .containsExactly(org.assertj.core.groups.Tuple.tuple(2L, "down"));
+    }
+
+    private static void claim(org.jdbi.v3.core.Handle h, long incident, String channel, String event, long seq, long claimedAt,
+                              Long sentAt) {
+        h.createUpdate("INSERT INTO monitor_notification_claims (incident_id, channel, event, seq, node_id, fence, claimed_at,"
+                        + " sent_at) VALUES (:id, :c, :e, :s, 'old-node', 1, :t, :sent)")
+                .bind("id", incident).bind("c", channel).bind("e", event).bind("s", seq).bind("t", claimedAt).bind("sent", sentAt)
+                .execute();
     }
 }

@@ -28,7 +28,8 @@ import org.slf4j.LoggerFactory;
  * version, start time) and then renews {@code heartbeat_at} every {@code cluster.heartbeat} on a
  * thread of its own, reading the whole table back in the same beat to build the {@link ClusterView}.
  * Every time is the database's ({@link ClusterTable}); a node is dead to the others when its last
- * heartbeat is older than {@code cluster.expiry} by the database's clock.
+ * heartbeat is older than ITS {@code cluster.expiry} by the database's clock: each heartbeat
+ * writes the node's own expiry into its row, so nodes configured differently still agree.
  *
  * <p><b>Standing.</b> A heartbeat that fails (store outage) is logged and counted, never thrown.
  * The node measures, on its own monotonic clock, the time since it <em>sent</em> its last
@@ -117,7 +118,7 @@ public final class ClusterMembership implements Cluster, Component {
     @Override
     public synchronized void start() {
         long sent = System.nanoTime();
-        table.register(nodeId, incarnation, addresses(), version, loadAverage());
+        table.register(nodeId, incarnation, addresses(), version, loadAverage(), settings.heartbeat(), settings.expiry());
         lastRenewedSent = sent;
         subscription = bus.subscribe(TOPIC, ClusterAnnouncement.class, this::heard);
         refreshView();
@@ -186,14 +187,15 @@ public final class ClusterMembership implements Cluster, Component {
         if (!paused) {
             long sent = System.nanoTime();
             try {
-                ClusterTable.Beat beat = table.heartbeat(nodeId, incarnation, loadAverage());
+                ClusterTable.Beat beat = table.heartbeat(nodeId, incarnation, loadAverage(), settings.heartbeat(), settings.expiry());
                 switch (beat) {
                     case RENEWED -> lastRenewedSent = sent;
                     case MISSING -> {
                         synchronized (rejoin) {
                             if (!stopped) {
                                 log.warn("cluster: this node's row was gone; registering again");
-                                table.register(nodeId, incarnation, addresses(), version, loadAverage());
+                                table.register(nodeId, incarnation, addresses(), version, loadAverage(), settings.heartbeat(),
+                                        settings.expiry());
                                 lastRenewedSent = sent;
                             }
                         }

@@ -54,25 +54,35 @@ public final class ClusterTable {
         return now;
     }
 
-    /** Inserts or replaces this node's row: alive from now, with a new incarnation. */
-    public void register(String nodeId, String incarnation, Map<String, Object> addresses, String version, Double load) {
+    /**
+     * Inserts or replaces this node's row: alive from now, with a new incarnation, judged by the
+     * others with this node's own {@code expiry} (see {@code V6__node_expiry.sql}).
+     */
+    public void register(String nodeId, String incarnation, Map<String, Object> addresses, String version, Double load,
+                         Duration heartbeatEvery, Duration expiry) {
         String json = json(addresses);
         jdbi.useHandle(h -> h.createUpdate("INSERT INTO platform_cluster_nodes (node_id, incarnation, addresses, version,"
-                        + " started_at, heartbeat_at, left_at, load_average) VALUES (:id, :inc, :addresses, :version, "
-                        + now + ", " + now + ", NULL, :load) ON CONFLICT (node_id) DO UPDATE SET incarnation = excluded.incarnation,"
-                        + " addresses = excluded.addresses, version = excluded.version, started_at = excluded.started_at,"
-                        + " heartbeat_at = excluded.heartbeat_at, left_at = NULL, load_average = excluded.load_average")
+                        + " started_at, heartbeat_at, left_at, load_average, heartbeat_ms, expiry_ms) VALUES (:id, :inc, :addresses,"
+                        + " :version, " + now + ", " + now + ", NULL, :load, :every, :expiry) ON CONFLICT (node_id) DO UPDATE SET"
+                        + " incarnation = excluded.incarnation, addresses = excluded.addresses, version = excluded.version,"
+                        + " started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, left_at = NULL,"
+                        + " load_average = excluded.load_average, heartbeat_ms = excluded.heartbeat_ms, expiry_ms = excluded.expiry_ms")
                 .bind("id", nodeId).bind("inc", incarnation).bind("addresses", json).bind("version", version)
-                .bind("load", load)
+                .bind("load", load).bind("every", heartbeatEvery.toMillis()).bind("expiry", expiry.toMillis())
                 .execute());
     }
 
-    /** Renews this node's heartbeat (and load); says what it found when there was nothing to renew. */
-    public Beat heartbeat(String nodeId, String incarnation, Double load) {
+    /**
+     * Renews this node's heartbeat (and load), writing its heartbeat interval and expiry with it so
+     * the row always says by what expiry the others judge it; says what it found when there was
+     * nothing to renew.
+     */
+    public Beat heartbeat(String nodeId, String incarnation, Double load, Duration heartbeatEvery, Duration expiry) {
         return jdbi.inTransaction(h -> {
-            int renewed = h.createUpdate("UPDATE platform_cluster_nodes SET heartbeat_at = " + now + ", load_average = :load"
-                            + " WHERE node_id = :id AND incarnation = :inc AND left_at IS NULL")
-                    .bind("id", nodeId).bind("inc", incarnation).bind("load", load).execute();
+            int renewed = h.createUpdate("UPDATE platform_cluster_nodes SET heartbeat_at = " + now + ", load_average = :load,"
+                            + " heartbeat_ms = :every, expiry_ms = :expiry WHERE node_id = :id AND incarnation = :inc AND left_at IS NULL")
+                    .bind("id", nodeId).bind("inc", incarnation).bind("load", load).bind("every", heartbeatEvery.toMillis())
+                    .bind("expiry", expiry.toMillis()).execute();
             if (renewed == 1) {
                 return Beat.RENEWED;
             }
@@ -102,11 +112,17 @@ public final class ClusterTable {
                 .bind("id", nodeId).bind("inc", incarnation).execute()) == 1;
     }
 
-    /** Every node, sorted by id, with its state by {@code expiry}; {@code selfId} may be null (the CLI). */
+    /**
+     * Every node, sorted by id, with its state by its own stored expiry ({@code expiry} only for
+     * rows that store none: written by a node from before nodes stored theirs); {@code selfId} may
+     * be null (the CLI).
+     */
     public List<NodeRecord> read(String selfId, Duration expiry) {
-        long expiryMs = expiry.toMillis();
+        long fallbackMs = expiry.toMillis();
         return jdbi.withHandle(h -> h.createQuery("SELECT node_id, incarnation, addresses, version, started_at, left_at,"
-                        + " load_average, " + now + " - heartbeat_at AS age FROM platform_cluster_nodes ORDER BY node_id")
+                        + " load_average, COALESCE(expiry_ms, :expiry) AS expiry_ms, " + now + " - heartbeat_at AS age"
+                        + " FROM platform_cluster_nodes ORDER BY node_id")
+                .bind("expiry", fallbackMs)
                 .map((rs, ctx) -> {
                     String id = rs.getString("node_id");
                     long age = rs.getLong("age");
@@ -114,6 +130,7 @@ public final class ClusterTable {
                     boolean left = !rs.wasNull();
                     double load = rs.getDouble("load_average");
                     Double loadAverage = rs.wasNull() || load < 0 ? null : load;
+                    long expiryMs = rs.getLong("expiry_ms");
                     NodeState state = left ? NodeState.LEFT : age > expiryMs ? NodeState.DEAD : NodeState.ALIVE;
                     return new NodeRecord(id, rs.getString("incarnation"), state, addresses(rs.getString("addresses")),
                             rs.getString("version"), Instant.ofEpochMilli(rs.getLong("started_at")), Math.max(age, 0),

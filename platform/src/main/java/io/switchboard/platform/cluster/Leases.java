@@ -45,17 +45,32 @@ public final class Leases {
         this.expiryMs = expiry.toMillis();
     }
 
+    /**
+     * SQL: the node named by the SQL expressions {@code nodeId} and {@code incarnation} is alive:
+     * its membership row has that incarnation, has not left, and its last heartbeat is within the
+     * node's OWN stored expiry by the database's clock (binds {@code :expiry}, used only for rows
+     * that store none, see {@code V6__node_expiry.sql}). Other modules use it to judge whether the
+     * node that started some work (a notification being sent) may still finish it.
+     */
+    public String aliveSql(String nodeId, String incarnation) {
+        return "EXISTS (SELECT 1 FROM platform_cluster_nodes alive_node WHERE alive_node.node_id = " + nodeId
+                + " AND alive_node.incarnation = " + incarnation + " AND alive_node.left_at IS NULL AND "
+                + now + " - alive_node.heartbeat_at <= COALESCE(alive_node.expiry_ms, :expiry))";
+    }
+
     /** SQL: this node's membership row is alive (binds {@code :me}, {@code :inc}, {@code :expiry}). */
     private String selfAlive() {
-        return "EXISTS (SELECT 1 FROM platform_cluster_nodes n WHERE n.node_id = :me AND n.incarnation = :inc"
-                + " AND n.left_at IS NULL AND " + now + " - n.heartbeat_at <= :expiry)";
+        return aliveSql(":me", ":inc");
     }
 
     /** SQL: the lease row's holder is alive (binds {@code :expiry}). */
     private String holderAlive() {
-        return "EXISTS (SELECT 1 FROM platform_cluster_nodes h WHERE h.node_id = platform_leases.holder"
-                + " AND h.incarnation = platform_leases.incarnation AND h.left_at IS NULL AND "
-                + now + " - h.heartbeat_at <= :expiry)";
+        return aliveSql("platform_leases.holder", "platform_leases.incarnation");
+    }
+
+    /** The fallback expiry {@link #aliveSql} binds as {@code :expiry}, in milliseconds: this node's own. */
+    public long expiryMillis() {
+        return expiryMs;
     }
 
     /** Acquires {@code name} if it is free or its holder is gone; the lease, or empty when another live node holds it. */
@@ -71,7 +86,9 @@ public final class Leases {
         }
         return jdbi.inTransaction(h -> {
             List<Lease> got = new ArrayList<>();
-            for (String name : names) {
+            // in name order: writers check the leases of a transaction in name order too (share
+            // locks on PostgreSQL), so a takeover and a write never wait on each other in a cycle
+            for (String name : new java.util.TreeSet<>(names)) {
                 int inserted = h.createUpdate("INSERT INTO platform_leases (name, holder, incarnation, fence, acquired_at)"
                                 + " SELECT :name, :me, :inc, 1, " + now + " WHERE " + selfAlive()
                                 + " ON CONFLICT (name) DO NOTHING")
@@ -137,5 +154,10 @@ public final class Leases {
 
     public String nodeId() {
         return nodeId;
+    }
+
+    /** This process's incarnation (random per start), as written in its membership row and its leases. */
+    public String incarnation() {
+        return incarnation;
     }
 }

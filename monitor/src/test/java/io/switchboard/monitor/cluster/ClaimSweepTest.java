@@ -1,0 +1,301 @@
+package io.switchboard.monitor.cluster;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.switchboard.monitor.Monitor;
+import io.switchboard.monitor.check.CheckRunner;
+import io.switchboard.monitor.definition.CheckType;
+import io.switchboard.monitor.support.LoopbackHttp;
+import io.switchboard.monitor.support.MonitorNode;
+import io.switchboard.monitor.support.ScriptedCheck;
+import io.switchboard.platform.store.PostgresTestDatabase;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.jdbi.v3.core.Jdbi;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * The holder of a monitor deals with the claims its last holder left: it sends a recovery claimed
+ * in the transaction that resolved the incident (the node died before announcing it), and ends as
+ * unknown, without sending, the messages the node was sending when it died (the channel may have
+ * taken them). Each goes out at most once, however many sweeps run.
+ */
+class ClaimSweepTest {
+    static final ObjectMapper JSON = new ObjectMapper();
+    static final Map<String, String> ENV = Map.of("SWITCHBOARD_MONITOR_NOTIFY_BACKOFF", "100ms",
+            "SWITCHBOARD_MONITOR_NOTIFY_ATTEMPTS", "3", "SWITCHBOARD_MONITOR_NOTIFY_TIMEOUT", "2s");
+
+    @TempDir
+    Path dir;
+    LoopbackHttp receiver;
+    MonitorNode node;
+    PostgresTestDatabase postgres;
+
+    @AfterEach
+    void stop() throws Exception {
+        if (node != null) {
+            node.close();
+        }
+        if (receiver != null) {
+            receiver.close();
+        }
+        if (postgres != null) {
+            postgres.close();
+        }
+    }
+
+    private List<JsonNode> hooks(String event) throws Exception {
+        List<JsonNode> out = new ArrayList<>();
+        for (LoopbackHttp.Received r : receiver.received("/hook")) {
+            JsonNode body = JSON.readTree(r.body());
+            if (body.path("event").asText().equals(event)) {
+                out.add(body);
+            }
+        }
+        return out;
+    }
+
+    private void api(String method, String path, String body) throws Exception {
+        var response = node.api(method, path, body);
+        assertThat(response.statusCode()).as(method + " " + path + ": " + response.body()).isLessThan(300);
+    }
+
+    private String outcome(Jdbi jdbi, String table, String where) {
+        return jdbi.withHandle(h -> h.createQuery("SELECT outcome FROM " + table + " WHERE " + where).mapTo(String.class)
+                .findOne().orElse(null));
+    }
+
+    @Test
+    void claimsANodeThatDiedNeverTookAreSentAndThoseItWasSendingEndAsUnknown() throws Exception {
+        receiver = new LoopbackHttp().answer("/hook", 200, "");
+        ScriptedCheck check = new ScriptedCheck();
+        node = new MonitorNode(dir, new Monitor(Clock.systemUTC(), new CheckRunner(Clock.systemUTC()).with(CheckType.TCP, check)), ENV);
+        api("PUT", "/api/v1/notification-channels/hook", "{\"type\":\"webhook\",\"url\":\"" + receiver.url("/hook") + "\"}");
+        api("PUT", "/api/v1/monitors/shop", "{\"type\":\"tcp\",\"target\":\"127.0.0.1:1\",\"interval\":\"1s\",\"channels\":[\"hook\"]}");
+        await().atMost(Duration.ofSeconds(20)).until(() -> node.metric("switchboard_monitor_monitors_held") == 1.0);
+        await().atMost(Duration.ofSeconds(20)).until(() -> JSON.readTree(node.api("GET", "/api/v1/monitors/shop", null).body())
+                .path("state").path("status").asText().equals("up"));
+
+        // what a node that held "shop" and died left: a resolved incident whose DOWN went out and whose
+        // recovery was claimed with the resolve but never taken; an older incident whose recovery and
+        // a warning it was sending when it died
+        Jdbi jdbi = node.node.store().jdbi();
+        long now = System.currentTimeMillis();
+        jdbi.useHandle(h -> {
+            h.execute("INSERT INTO monitor_incidents (id, monitor, status, started_at, opened_at, resolved_at, failed_checks,"
+                    + " first_error, last_error, down_notified) VALUES (900, 'shop', 'resolved', ?, ?, ?, 3, 'refused', 'refused', 1)",
+                    now - 60_000, now - 50_000, now - 1_000);
+            h.execute("INSERT INTO monitor_notification_claims (incident_id, channel, event, seq, node_id, incarnation, fence,"
+                    + " claimed_at, sending_at, sent_at, outcome) VALUES (900, 'hook', 'down', 0, 'gone', 'gone-1', 1, ?, ?, ?, 'sent')",
+                    now - 50_000, now - 50_000, now - 49_000);
+            h.execute("INSERT INTO monitor_notification_claims (incident_id, channel, event, seq, node_id, incarnation, fence,"
+                    + " claimed_at) VALUES (900, 'hook', 'recovered', 0, 'gone', 'gone-1', 1, ?)", now - 1_000);
+            h.execute("INSERT INTO monitor_warning_claims (monitor, channel, seq, event, status, subject, text, node_id,"
+                    + " incarnation, fence, claimed_at, sending_at) VALUES ('shop', 'hook', 1, 'warning', 'degraded',"
+                    + " 'shop needs attention', 'the certificate expires in 10 days', 'gone', 'gone-1', 1, ?, ?)", now, now);
+            h.execute("INSERT INTO monitor_incidents (id, monitor, status, started_at, opened_at, resolved_at, failed_checks,"
+                    + " first_error, last_error, down_notified) VALUES (899, 'shop', 'resolved', ?, ?, ?, 3, 'refused', 'refused', 1)",
+                    now - 90_000, now - 80_000, now - 70_000);
+            h.execute("INSERT INTO monitor_notification_claims (incident_id, channel, event, seq, node_id, incarnation, fence,"
+                    + " claimed_at, sending_at) VALUES (899, 'hook', 'recovered', 0, 'gone', 'gone-1', 1, ?, ?)", now - 70_000, now - 70_000);
+        });
+
+        await().atMost(Duration.ofSeconds(20)).until(() -> hooks("monitor.recovered").size() == 1);
+        await().atMost(Duration.ofSeconds(10)).until(() -> "sent".equals(outcome(jdbi, "monitor_notification_claims",
+                "incident_id = 900 AND event = 'recovered'")) && "unknown".equals(outcome(jdbi, "monitor_warning_claims", "seq = 1"))
+                && "unknown".equals(outcome(jdbi, "monitor_notification_claims", "incident_id = 899")));
+        Thread.sleep(3_000); // several sweeps
+        assertThat(hooks("monitor.recovered")).hasSize(1);
+        assertThat(hooks("monitor.recovered").getFirst().path("text").asText()).startsWith("shop is UP again");
+        assertThat(hooks("monitor.warning")).as("the dead node may have sent it").isEmpty();
+        assertThat(hooks("monitor.down")).isEmpty();
+        JsonNode timeline = JSON.readTree(node.api("GET", "/api/v1/incidents/899", null).body());
+        assertThat(timeline.toString()).contains("notify_unknown").contains("node gone stopped while sending it");
+    }
+
+    /**
+     * A claim queued on a channel's lane stays pending in the store until the lane takes it: while
+     * the channel is slow, the sweep must not queue it again every second (another Pending per sweep
+     * on the same lane, until the lane is full and real messages are refused).
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"sqlite", "postgresql"})
+    void claimsQueuedOnASlowChannelAreNotQueuedAgainBySweeps(String database) throws Exception {
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.atomic.AtomicInteger calls = new java.util.concurrent.atomic.AtomicInteger();
+        receiver = new LoopbackHttp().on("/hook", exchange -> {
+            calls.incrementAndGet();
+            try {
+                release.await(30, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            LoopbackHttp.respond(exchange, 200, "");
+        });
+        ScriptedCheck check = new ScriptedCheck();
+        Map<String, String> env = new java.util.HashMap<>(ENV);
+        env.put("SWITCHBOARD_MONITOR_NOTIFY_TIMEOUT", "30s");
+        if (database.equals("postgresql")) {
+            postgres = PostgresTestDatabase.create();
+        }
+        node = new MonitorNode(dir, new Monitor(Clock.systemUTC(), new CheckRunner(Clock.systemUTC()).with(CheckType.TCP, check)), env,
+                postgres == null ? null : postgres.settings());
+        try {
+            api("PUT", "/api/v1/notification-channels/hook", "{\"type\":\"webhook\",\"url\":\"" + receiver.url("/hook") + "\"}");
+            api("PUT", "/api/v1/monitors/shop", "{\"type\":\"tcp\",\"target\":\"127.0.0.1:1\",\"interval\":\"1s\",\"channels\":[\"hook\"]}");
+            await().atMost(Duration.ofSeconds(20)).until(() -> node.metric("switchboard_monitor_monitors_held") == 1.0);
+            await().atMost(Duration.ofSeconds(20)).until(() -> JSON.readTree(node.api("GET", "/api/v1/monitors/shop", null).body())
+                    .path("state").path("status").asText().equals("up"));
+            Jdbi jdbi = node.node.store().jdbi();
+            long now = System.currentTimeMillis();
+            jdbi.useHandle(h -> {
+                h.execute("INSERT INTO monitor_incidents (id, monitor, status, started_at, opened_at, resolved_at, failed_checks,"
+                        + " first_error, last_error, down_notified) VALUES (900, 'shop', 'resolved', ?, ?, ?, 3, 'refused', 'refused', 1)",
+                        now - 60_000, now - 50_000, now - 1_000);
+                h.execute("INSERT INTO monitor_notification_claims (incident_id, channel, event, seq, node_id, incarnation, fence,"
+                        + " claimed_at) VALUES (900, 'hook', 'recovered', 0, 'gone', 'gone-1', 1, ?)", now - 1_000);
+                h.execute("INSERT INTO monitor_warning_claims (monitor, channel, seq, event, status, subject, text, node_id,"
+                        + " incarnation, fence, claimed_at) VALUES ('shop', 'hook', 1, 'warning', 'degraded',"
+                        + " 'shop needs attention', 'the certificate expires in 10 days', 'gone', 'gone-1', 1, ?)", now);
+            });
+            // the first message is being delivered (the channel hangs); the other one waits behind it, or
+            // is in the batch being handled when the lane found both waiting at once
+            await().atMost(Duration.ofSeconds(20)).until(() -> calls.get() == 1);
+            Thread.sleep(500);
+            double waiting = node.metric("switchboard_monitor_notifications_waiting");
+            assertThat(waiting).isBetween(0.0, 1.0);
+            for (int i = 0; i < 5; i++) {
+                node.monitor.sweep();
+            }
+            Thread.sleep(2_500); // and the periodic sweeps
+            assertThat(node.metric("switchboard_monitor_notifications_waiting")).isEqualTo(waiting);
+        } finally {
+            release.countDown();
+        }
+        await().atMost(Duration.ofSeconds(20)).until(() -> hooks("monitor.recovered").size() == 1 && hooks("monitor.warning").size() == 1);
+        Thread.sleep(2_000);
+        assertThat(receiver.received("/hook")).hasSize(2);
+        assertThat(node.metric("switchboard_monitor_notifications_waiting")).isEqualTo(0.0);
+    }
+
+    /**
+     * A claim this live node took and could not end (the store failed at every attempt to write
+     * the outcome) would read as "being sent" by it for as long as it lives, and be sent again by
+     * the next holder after it stops, maybe days later. The sweep ends it, as unknown, unsent.
+     */
+    @Test
+    void aClaimThisNodeLeftBeingSentIsEndedAsUnknownBySweep() throws Exception {
+        receiver = new LoopbackHttp().answer("/hook", 200, "");
+        ScriptedCheck check = new ScriptedCheck();
+        node = new MonitorNode(dir, new Monitor(Clock.systemUTC(), new CheckRunner(Clock.systemUTC()).with(CheckType.TCP, check)), ENV);
+        api("PUT", "/api/v1/notification-channels/hook", "{\"type\":\"webhook\",\"url\":\"" + receiver.url("/hook") + "\"}");
+        api("PUT", "/api/v1/monitors/shop", "{\"type\":\"tcp\",\"target\":\"127.0.0.1:1\",\"interval\":\"1s\",\"channels\":[\"hook\"]}");
+        await().atMost(Duration.ofSeconds(20)).until(() -> node.metric("switchboard_monitor_monitors_held") == 1.0);
+        Jdbi jdbi = node.node.store().jdbi();
+        Map<String, Object> me = jdbi.withHandle(h -> h.createQuery("SELECT node_id, incarnation FROM platform_cluster_nodes")
+                .mapToMap().one());
+        long now = System.currentTimeMillis();
+        jdbi.useHandle(h -> {
+            h.execute("INSERT INTO monitor_incidents (id, monitor, status, started_at, opened_at, resolved_at, failed_checks,"
+                    + " first_error, last_error, down_notified) VALUES (901, 'shop', 'resolved', ?, ?, ?, 3, 'refused', 'refused', 1)",
+                    now - 7_200_000, now - 7_100_000, now - 3_600_000);
+            h.execute("INSERT INTO monitor_notification_claims (incident_id, channel, event, seq, node_id, incarnation, fence,"
+                    + " claimed_at, sending_at) VALUES (901, 'hook', 'recovered', 0, ?, ?, 1, ?, ?)", me.get("node_id"),
+                    me.get("incarnation"), now - 3_600_000, now - 3_600_000);
+        });
+        node.monitor.sweep();
+        await().atMost(Duration.ofSeconds(10)).until(() -> "unknown".equals(outcome(jdbi, "monitor_notification_claims",
+                "incident_id = 901")));
+        Thread.sleep(2_000);
+        assertThat(hooks("monitor.recovered")).isEmpty();
+    }
+
+    /**
+     * A node killed while calling the channel with a DOWN (the receiver may have it): the new
+     * holder does not send that DOWN again, says on the timeline that its delivery is not known,
+     * and reminds after the reminder interval, which repeats it if it was lost.
+     */
+    @Test
+    void aDownADeadNodeWasSendingIsNotSentAgainAndItsRemindersCome() throws Exception {
+        receiver = new LoopbackHttp().answer("/hook", 200, "");
+        ScriptedCheck check = new ScriptedCheck();
+        check.fail("shop", "refused");
+        io.switchboard.monitor.support.MutableClock clock = io.switchboard.monitor.support.MutableClock.running();
+        node = new MonitorNode(dir, new Monitor(clock, new CheckRunner(clock).with(CheckType.TCP, check)), ENV);
+        api("PUT", "/api/v1/notification-channels/hook", "{\"type\":\"webhook\",\"url\":\"" + receiver.url("/hook") + "\"}");
+        // what the dead holder left: the open incident and its DOWN claim, taken, never ended
+        Jdbi jdbi = node.node.store().jdbi();
+        long now = System.currentTimeMillis();
+        jdbi.useHandle(h -> {
+            h.execute("INSERT INTO monitor_incidents (id, monitor, status, started_at, opened_at, failed_checks, first_error,"
+                    + " last_error, down_notified) VALUES (905, 'shop', 'open', ?, ?, 3, 'refused', 'refused', 1)", now - 20_000, now - 10_000);
+            h.execute("INSERT INTO monitor_notification_claims (incident_id, channel, event, seq, node_id, incarnation, fence,"
+                    + " claimed_at, sending_at) VALUES (905, 'hook', 'down', 0, 'gone', 'gone-1', 1, ?, ?)", now - 10_000, now - 9_000);
+        });
+        api("PUT", "/api/v1/monitors/shop", "{\"type\":\"tcp\",\"target\":\"127.0.0.1:1\",\"interval\":\"1s\",\"channels\":[\"hook\"],"
+                + "\"reminderEvery\":\"1m\"}");
+        await().atMost(Duration.ofSeconds(20)).until(() -> "unknown".equals(outcome(jdbi, "monitor_notification_claims",
+                "incident_id = 905 AND event = 'down'")));
+        Thread.sleep(1_500); // a sweep or more after the claim was ended
+        assertThat(hooks("monitor.reminder")).as("not before the interval").isEmpty();
+        clock.advance(Duration.ofMinutes(2));
+        await().atMost(Duration.ofSeconds(20)).until(() -> !hooks("monitor.reminder").isEmpty());
+        assertThat(hooks("monitor.down")).as("the dead node may have sent it").isEmpty();
+        JsonNode incident = JSON.readTree(node.api("GET", "/api/v1/incidents/905", null).body());
+        assertThat(incident.toString()).contains("notify_unknown").contains("node gone stopped while sending it");
+        assertThat(incident.path("status").asText()).isEqualTo("open");
+    }
+
+    /**
+     * A node that stops while a channel call is under way (the channel hangs): the call is cut
+     * short after the grace time, and the receiver may have the message, so the claim ends as
+     * unknown. Given back as pending, the next holder would send the DOWN a second time.
+     */
+    @Test
+    void aDownCutShortByAStopAfterTheCallIsEndedAsUnknownNotGivenBack() throws Exception {
+        java.util.concurrent.CountDownLatch hang = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.atomic.AtomicInteger calls = new java.util.concurrent.atomic.AtomicInteger();
+        receiver = new LoopbackHttp().on("/hook", exchange -> {
+            calls.incrementAndGet();
+            try {
+                hang.await(30, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            LoopbackHttp.respond(exchange, 200, "");
+        });
+        ScriptedCheck check = new ScriptedCheck();
+        Map<String, String> env = new java.util.HashMap<>(ENV);
+        env.put("SWITCHBOARD_MONITOR_NOTIFY_TIMEOUT", "30s");
+        postgres = PostgresTestDatabase.create();
+        node = new MonitorNode(dir, new Monitor(Clock.systemUTC(), new CheckRunner(Clock.systemUTC()).with(CheckType.TCP, check)), env,
+                postgres.settings());
+        try {
+            api("PUT", "/api/v1/notification-channels/hook", "{\"type\":\"webhook\",\"url\":\"" + receiver.url("/hook") + "\"}");
+            api("PUT", "/api/v1/monitors/shop", "{\"type\":\"tcp\",\"target\":\"127.0.0.1:1\",\"interval\":\"1s\",\"channels\":[\"hook\"]}");
+            await().atMost(Duration.ofSeconds(20)).until(() -> node.metric("switchboard_monitor_monitors_held") == 1.0);
+            check.fail("shop", "refused");
+            await().atMost(Duration.ofSeconds(20)).until(() -> calls.get() == 1);
+            node.close(); // the call is interrupted after the grace time
+            node = null;
+        } finally {
+            hang.countDown();
+        }
+        Jdbi jdbi = Jdbi.create(postgres.settings().url(), postgres.settings().user(), "");
+        List<String> downs = jdbi.withHandle(h -> h.createQuery("SELECT outcome || '/' || (sending_at IS NOT NULL)"
+                + " FROM monitor_notification_claims WHERE event = 'down'").mapTo(String.class).list());
+        assertThat(downs).containsExactly("unknown/true");
+        assertThat(calls.get()).as("not called again on the way out").isEqualTo(1);
+    }
+}
