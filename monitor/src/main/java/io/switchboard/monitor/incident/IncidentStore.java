@@ -328,14 +328,13 @@ public final class IncidentStore {
 
     /**
      * Gives a claim this node took, and whose channel it did not call, back to the pending ones
-     * (its delivery was cut short before the call: this node stops, or lost the monitor). Also
-     * when another node meanwhile ended it as unknown, counting this node dead (it was paused):
-     * the message never went out, so it is pending again rather than lost.
+     * (its delivery was cut short before the call: this node stops, or lost its standing). Only
+     * while the claim is still this node's and unended: one another node ended meanwhile (counting
+     * this node dead) stays ended.
      */
     public void release(ClaimKey key) {
-        jdbi.useHandle(h -> h.createUpdate("UPDATE " + key.table() + " SET sending_at = NULL, sent_at = NULL, outcome = NULL"
-                        + " WHERE " + key.where() + " AND node_id = :n AND incarnation = :inc"
-                        + " AND (sent_at IS NULL OR outcome = 'unknown')")
+        jdbi.useHandle(h -> h.createUpdate("UPDATE " + key.table() + " SET sending_at = NULL WHERE " + key.where()
+                        + " AND node_id = :n AND incarnation = :inc AND sent_at IS NULL AND sending_at IS NOT NULL")
                 .bindMap(key.binds()).bind("n", claimant.nodeId()).bind("inc", claimant.incarnation()).execute());
     }
 

@@ -605,17 +605,17 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         if (delivery.notTaken()) {
             return;
         }
-        boolean cutShort = !delivery.sent() && (closing || leases.lease(monitor).isEmpty());
-        // cut short before the channel was called, because this node stops or lost the monitor (or
-        // its standing) meanwhile: the claim goes back to pending for the holder, rather than
-        // staying "being sent" by a node that is alive and will never end it
+        // stopped by this node (it lost its standing, or it is stopping), not ended by the channel
+        boolean cutShort = delivery.stopped();
+        // cut short before the channel was called: the claim goes back to pending for the holder,
+        // rather than staying "being sent" by a node that is alive and will never end it
         if (cutShort && delivery.attempts() == 0) {
             store(() -> incidents.release(claim));
             return;
         }
         Instant at = clock.instant();
-        // cut short after a call: the channel may have the message (an attempt interrupted or timed
-        // out), so it ends as unknown and nobody sends it again
+        // cut short after a call: the channel may have the message (an attempt interrupted, or one
+        // that timed out before the node stopped trying), so it ends as unknown and nobody sends it again
         String outcome = delivery.sent() ? "sent" : cutShort ? "unknown" : "failed";
         IncidentEvent entry = incident == null ? null : new IncidentEvent(at, switch (outcome) {
             case "sent" -> "notified";
@@ -643,27 +643,38 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
      * sweep ({@link #endStaleClaims}).
      */
     private void finishWithRetry(IncidentStore.ClaimKey claim, String outcome, Instant at, IncidentEvent entry) {
+        // an interrupt (the node stopping) must not cost the record of how the delivery ended: the
+        // connection pool refuses a thread whose flag is set, so it is cleared for each attempt and
+        // set again at the end
+        boolean interrupted = false;
         long backoff = 200;
-        for (int attempt = 1; ; attempt++) {
-            try {
-                incidents.finish(claim, outcome, at, entry);
-                return;
-            } catch (RuntimeException e) {
-                if (attempt >= FINISH_ATTEMPTS) {
-                    log.warn("could not end the notification claim {} as {} after {} attempts (the sweep ends it later): {}", claim,
-                            outcome, attempt, e.toString());
+        try {
+            for (int attempt = 1; ; attempt++) {
+                interrupted |= Thread.interrupted();
+                try {
+                    incidents.finish(claim, outcome, at, entry);
                     return;
+                } catch (RuntimeException e) {
+                    if (attempt >= FINISH_ATTEMPTS) {
+                        log.warn("could not end the notification claim {} as {} after {} attempts (the sweep ends it later): {}",
+                                claim, outcome, attempt, e.toString());
+                        return;
+                    }
                 }
+                try {
+                    Thread.sleep(backoff);
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+                backoff *= 2;
             }
-            try {
-                Thread.sleep(backoff);
-            } catch (InterruptedException e) {
+        } finally {
+            if (interrupted) {
                 Thread.currentThread().interrupt();
-                return;
             }
-            backoff *= 2;
         }
     }
+
 
     /** Takes {@code claim} for sending under the monitor's lease (see {@link IncidentStore#take}). */
     private boolean take(String monitor, IncidentStore.ClaimKey claim) {
@@ -1053,6 +1064,8 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         }
     }
 
+    private static final Duration STORE_CHECK_EVERY = Duration.ofSeconds(10);
+
     /**
      * Reminders are timed from the DOWN's outcome. When this node took the incident over while
      * that outcome was still to come, the outcome was stored by another node (the old holder
@@ -1060,11 +1073,15 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
      * node's claim ended as unknown, with an error after the commit): it is read from the store,
      * or reminders would never come.
      */
-    private void timeRemindersFromStore(MonitorState.OpenIncident incident) {
+    private void timeRemindersFromStore(MonitorState.OpenIncident incident, Instant now) {
         synchronized (incident) {
-            if (!incident.downNotified || incident.lastNotifiedAt != null || incident.announcing) {
+            if (!incident.downNotified || incident.lastNotifiedAt != null || incident.announcing
+                    || (incident.storeCheckAfter != null && now.isBefore(incident.storeCheckAfter))) {
                 return;
             }
+            // at most one read per incident every few seconds: a mass outage behind a slow channel
+            // has many DOWNs in flight at once, each in this state until its delivery ends
+            incident.storeCheckAfter = now.plus(STORE_CHECK_EVERY);
         }
         Instant stored;
         try {
@@ -1132,7 +1149,7 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
             }
             Duration every = monitor.reminderEvery() != null ? monitor.reminderEvery() : defaultReminder;
             if (leases != null && !every.isZero()) {
-                timeRemindersFromStore(incident);
+                timeRemindersFromStore(incident, now);
             }
             Runnable task = null;
             boolean reminder = false;

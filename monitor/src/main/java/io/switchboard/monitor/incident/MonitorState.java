@@ -60,6 +60,8 @@ final class MonitorState {
         boolean reported;
         /** A report or notification for it is being prepared: the sweep leaves it alone meanwhile. */
         boolean announcing;
+        /** When the sweep may next read the DOWN's stored outcome (see IncidentTracker#timeRemindersFromStore). */
+        Instant storeCheckAfter;
 
         OpenIncident(Incident stored) {
             this.id = stored.id();

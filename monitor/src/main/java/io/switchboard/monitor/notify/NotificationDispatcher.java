@@ -54,16 +54,21 @@ public final class NotificationDispatcher implements AutoCloseable {
      * @param digestOf how many messages the digest that carried it held; 0 when it went alone
      * @param notTaken the message was not this node's to send when its turn came (see {@link #dispatch}): nothing was tried
      */
-    public record Delivery(boolean sent, int attempts, String error, int digestOf, boolean notTaken) {
+    /**
+     * How a delivery ended. {@code stopped}: not by the channel but by this node, before an attempt
+     * (it lost its standing in the cluster, or it is stopping) or by interrupting a call; with
+     * {@code attempts} 0 the channel was never called.
+     */
+    public record Delivery(boolean sent, int attempts, String error, int digestOf, boolean notTaken, boolean stopped) {
         public Delivery(boolean sent, int attempts, String error, int digestOf) {
-            this(sent, attempts, error, digestOf, false);
+            this(sent, attempts, error, digestOf, false, false);
         }
 
         public Delivery(boolean sent, int attempts, String error) {
-            this(sent, attempts, error, 0, false);
+            this(sent, attempts, error, 0, false, false);
         }
 
-        static final Delivery NOT_TAKEN = new Delivery(false, 0, null, 0, true);
+        static final Delivery NOT_TAKEN = new Delivery(false, 0, null, 0, true, false);
     }
 
     private record Pending(Notification notification, ChannelDefinition channel, Predicate<ChannelDefinition> take,
@@ -124,7 +129,8 @@ public final class NotificationDispatcher implements AutoCloseable {
             record(n, channel, 0, "dropped", why, 0);
             metrics.notification(channel.name(), channel.type().wireName(), false);
             try {
-                done.accept(channel, new Delivery(false, 0, why));
+                // a claimed message was not taken: its claim stays pending for the sweep (or the next holder)
+                done.accept(channel, take == ALWAYS ? new Delivery(false, 0, why) : Delivery.NOT_TAKEN);
             } catch (RuntimeException e) {
                 log.warn("recording the dropped delivery to {} failed: {}", channel.name(), e.toString());
             }
@@ -150,6 +156,12 @@ public final class NotificationDispatcher implements AutoCloseable {
     private void drain(List<Pending> waiting) {
         List<Pending> batch = new ArrayList<>(waiting.size());
         for (Pending p : waiting) {
+            if (closed && p.take() != ALWAYS) {
+                // stopping: a claimed message is not taken only to be given back (two writes, and a
+                // claim left "being sent" if the node dies between them); it stays pending
+                finish(p, Delivery.NOT_TAKEN);
+                continue;
+            }
             boolean taken;
             try {
                 taken = p.take() == ALWAYS || p.take().test(p.channel());
@@ -177,7 +189,7 @@ public final class NotificationDispatcher implements AutoCloseable {
         List<Notification> items = batch.stream().map(Pending::notification).toList();
         Notification digest = digest(items, clock.instant());
         Delivery delivery = deliver(digest, channel, items, true, batch.stream().anyMatch(p -> p.take() != ALWAYS));
-        Delivery each = new Delivery(delivery.sent(), delivery.attempts(), delivery.error(), items.size());
+        Delivery each = new Delivery(delivery.sent(), delivery.attempts(), delivery.error(), items.size(), false, delivery.stopped());
         for (Pending p : batch) {
             finish(p, each);
         }
@@ -244,9 +256,11 @@ public final class NotificationDispatcher implements AutoCloseable {
         Notifier notifier = notifiers.get(channel.type());
         AtomicInteger attempt = new AtomicInteger();
         String[] lastError = {null};
+        boolean[] stopped = {false};
         CheckedSupplier<Boolean> once = () -> {
             if (retry && !standing.getAsBoolean()) {
                 lastError[0] = "not sent from here: this node is no longer in good standing in the cluster";
+                stopped[0] = true;
                 throw new DeliveryException(lastError[0], false);
             }
             // a stopping node makes no further attempt on a claimed message (the first one included):
@@ -254,6 +268,7 @@ public final class NotificationDispatcher implements AutoCloseable {
             // interrupted on the way out
             if (retry && ((handedBack && closed) || Thread.currentThread().isInterrupted())) {
                 lastError[0] = "not sent from here: the node is stopping";
+                stopped[0] = true;
                 throw new DeliveryException(lastError[0], false);
             }
             int number = attempt.incrementAndGet();
@@ -266,11 +281,21 @@ public final class NotificationDispatcher implements AutoCloseable {
                 lastError[0] = scrub(e.getMessage(), channel);
                 record(recordAs, channel, number, "failed", lastError[0], (System.nanoTime() - begin) / 1_000_000);
                 throw e;
+            } catch (InterruptedException e) {
+                // the node is stopping and cut the call short: whether the channel took the message
+                // is not known, and it is not tried again
+                Thread.currentThread().interrupt();
+                lastError[0] = "interrupted: the node is stopping";
+                stopped[0] = true;
+                record(recordAs, channel, number, "failed", lastError[0], (System.nanoTime() - begin) / 1_000_000);
+                throw new DeliveryException(lastError[0], false);
             } catch (RuntimeException e) {
                 lastError[0] = scrub(e.toString(), channel);
                 record(recordAs, channel, number, "failed", lastError[0], (System.nanoTime() - begin) / 1_000_000);
                 // interrupted (the node is stopping): not retried
-                throw new DeliveryException(lastError[0], !Thread.currentThread().isInterrupted());
+                boolean interrupted = Thread.currentThread().isInterrupted();
+                stopped[0] |= interrupted;
+                throw new DeliveryException(lastError[0], !interrupted);
             }
         };
         boolean sent;
@@ -279,6 +304,7 @@ public final class NotificationDispatcher implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             sent = false;
+            stopped[0] = true;
             lastError[0] = "interrupted: the node is stopping";
         } catch (Throwable e) {
             sent = false;
@@ -290,7 +316,7 @@ public final class NotificationDispatcher implements AutoCloseable {
             log.warn("notification {} for {} to channel {} failed after {} attempt(s): {}", n.event().wireName(),
                     n.monitor() == null ? recordAs.size() + " monitors" : n.monitor(), channel.name(), attempt.get(), lastError[0]);
         }
-        return new Delivery(sent, attempt.get(), sent ? null : lastError[0]);
+        return new Delivery(sent, attempt.get(), sent ? null : lastError[0], 0, false, !sent && stopped[0]);
     }
 
     private void record(Notification n, ChannelDefinition channel, int attempt, String outcome, String error, long millis) {

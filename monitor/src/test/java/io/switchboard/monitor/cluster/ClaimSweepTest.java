@@ -298,4 +298,38 @@ class ClaimSweepTest {
         assertThat(downs).containsExactly("unknown/true");
         assertThat(calls.get()).as("not called again on the way out").isEqualTo(1);
     }
+
+    /**
+     * The new holder took the incident over while the old holder's DOWN was still going out: the
+     * old holder stored its outcome (and so when reminders are due) after the new one had read the
+     * incident. The new holder reads it from the store, or it would never remind.
+     */
+    @Test
+    void remindersAreTimedFromADownOutcomeStoredAfterTheTakeover() throws Exception {
+        receiver = new LoopbackHttp().answer("/hook", 200, "");
+        ScriptedCheck check = new ScriptedCheck();
+        check.fail("shop", "refused");
+        io.switchboard.monitor.support.MutableClock clock = io.switchboard.monitor.support.MutableClock.running();
+        node = new MonitorNode(dir, new Monitor(clock, new CheckRunner(clock).with(CheckType.TCP, check)), ENV);
+        api("PUT", "/api/v1/notification-channels/hook", "{\"type\":\"webhook\",\"url\":\"" + receiver.url("/hook") + "\"}");
+        Jdbi jdbi = node.node.store().jdbi();
+        long now = System.currentTimeMillis();
+        // the old holder's DOWN is being sent when the new holder reads the incident
+        jdbi.useHandle(h -> {
+            h.execute("INSERT INTO monitor_incidents (id, monitor, status, started_at, opened_at, failed_checks, first_error,"
+                    + " last_error, down_notified) VALUES (906, 'shop', 'open', ?, ?, 3, 'refused', 'refused', 1)", now - 20_000, now - 10_000);
+            h.execute("INSERT INTO monitor_notification_claims (incident_id, channel, event, seq, node_id, incarnation, fence,"
+                    + " claimed_at, sending_at, sent_at, outcome) VALUES (906, 'hook', 'down', 0, 'gone', 'gone-1', 1, ?, ?, ?, 'sent')",
+                    now - 10_000, now - 9_000, now - 8_000);
+        });
+        api("PUT", "/api/v1/monitors/shop", "{\"type\":\"tcp\",\"target\":\"127.0.0.1:1\",\"interval\":\"1s\",\"channels\":[\"hook\"],"
+                + "\"reminderEvery\":\"1m\"}");
+        await().atMost(Duration.ofSeconds(20)).until(() -> node.metric("switchboard_monitor_monitors_held") == 1.0);
+        Thread.sleep(1_500); // adopted, and swept: nothing due, nothing stored yet
+        // then the old holder's end of that delivery lands
+        jdbi.useHandle(h -> h.execute("UPDATE monitor_incidents SET last_notified_at = ? WHERE id = 906", System.currentTimeMillis()));
+        clock.advance(Duration.ofMinutes(2));
+        await().atMost(Duration.ofSeconds(20)).until(() -> !hooks("monitor.reminder").isEmpty());
+        assertThat(hooks("monitor.down")).isEmpty();
+    }
 }

@@ -158,28 +158,6 @@ class NotificationClaimsTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"sqlite", "postgresql"})
-    void aPausedNodeThatNeverCalledGivesBackTheClaimOthersEndedAsUnknown(String database) throws Exception {
-        open(database);
-        Lease a = leasesA.acquire("monitor:shop").orElseThrow();
-        Incident incident = outage(a, "hook");
-        Instant at = Instant.now();
-        assertThat(nodeA.take(down(incident, "hook"), a, at)).isTrue();
-        dies("node-a"); // paused: counted dead, the holder ends its claim as unknown
-        Lease b = leasesB.acquire("monitor:shop").orElseThrow();
-        assertThat(nodeB.endOrphaned(down(incident, "hook"), b, at, null)).isTrue();
-        assertThat(nodeB.pending()).isEmpty();
-        // node-a resumes, finds it is out before calling the channel, and gives the claim back: the
-        // DOWN never went out, so the holder sends it
-        nodeA.release(down(incident, "hook"));
-        assertThat(nodeB.pending()).extracting(p -> p.key().channel()).containsExactly("hook");
-        assertThat(nodeB.take(down(incident, "hook"), b, at)).isTrue();
-        // nodeB's own claim now: node-a's release cannot touch it
-        nodeA.release(down(incident, "hook"));
-        assertThat(nodeB.finish(down(incident, "hook"), "sent", at, null)).isTrue();
-    }
-
-    @ParameterizedTest
-    @ValueSource(strings = {"sqlite", "postgresql"})
     void aClaimOfANodeThatIsAliveIsNotOrphaned(String database) throws Exception {
         open(database);
         Lease a = leasesA.acquire("monitor:shop").orElseThrow();
