@@ -10,7 +10,9 @@ import io.switchboard.monitor.check.CheckRunner;
 import io.switchboard.monitor.definition.CheckType;
 import io.switchboard.monitor.support.LoopbackHttp;
 import io.switchboard.monitor.support.MonitorNode;
+import io.switchboard.monitor.support.MutableClock;
 import io.switchboard.monitor.support.ScriptedCheck;
+import io.switchboard.platform.config.StoreSettings;
 import io.switchboard.platform.store.PostgresTestDatabase;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -18,6 +20,9 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.jdbi.v3.core.Jdbi;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -76,14 +81,38 @@ class ClaimSweepTest {
                 .findOne().orElse(null));
     }
 
+    /** A node with only the monitor module, checks scripted by {@code check}, and the webhook channel "hook". */
+    private void startNode(Clock clock, ScriptedCheck check, Map<String, String> env, StoreSettings store) throws Exception {
+        node = new MonitorNode(dir, new Monitor(clock, new CheckRunner(clock).with(CheckType.TCP, check)), env, store);
+        api("PUT", "/api/v1/notification-channels/hook", "{\"type\":\"webhook\",\"url\":\"" + receiver.url("/hook") + "\"}");
+    }
+
+    /** The monitor "shop" notifying "hook" ({@code more}: further JSON fields), held by this node. */
+    private void putShop(String more) throws Exception {
+        api("PUT", "/api/v1/monitors/shop", "{\"type\":\"tcp\",\"target\":\"127.0.0.1:1\",\"interval\":\"1s\",\"channels\":[\"hook\"]"
+                + more + "}");
+        await().atMost(Duration.ofSeconds(20)).until(() -> node.metric("switchboard_monitor_monitors_held") == 1.0);
+    }
+
+    /** A receiver whose "/hook" counts calls and answers only once {@code release} is counted down (or after 30 s). */
+    private static LoopbackHttp hangingReceiver(CountDownLatch release, AtomicInteger calls) throws Exception {
+        return new LoopbackHttp().on("/hook", exchange -> {
+            calls.incrementAndGet();
+            try {
+                release.await(30, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            LoopbackHttp.respond(exchange, 200, "");
+        });
+    }
+
     @Test
     void claimsANodeThatDiedNeverTookAreSentAndThoseItWasSendingEndAsUnknown() throws Exception {
         receiver = new LoopbackHttp().answer("/hook", 200, "");
         ScriptedCheck check = new ScriptedCheck();
-        node = new MonitorNode(dir, new Monitor(Clock.systemUTC(), new CheckRunner(Clock.systemUTC()).with(CheckType.TCP, check)), ENV);
-        api("PUT", "/api/v1/notification-channels/hook", "{\"type\":\"webhook\",\"url\":\"" + receiver.url("/hook") + "\"}");
-        api("PUT", "/api/v1/monitors/shop", "{\"type\":\"tcp\",\"target\":\"127.0.0.1:1\",\"interval\":\"1s\",\"channels\":[\"hook\"]}");
-        await().atMost(Duration.ofSeconds(20)).until(() -> node.metric("switchboard_monitor_monitors_held") == 1.0);
+        startNode(Clock.systemUTC(), check, ENV, null);
+        putShop("");
         await().atMost(Duration.ofSeconds(20)).until(() -> JSON.readTree(node.api("GET", "/api/v1/monitors/shop", null).body())
                 .path("state").path("status").asText().equals("up"));
 
@@ -132,29 +161,18 @@ class ClaimSweepTest {
     @ParameterizedTest
     @ValueSource(strings = {"sqlite", "postgresql"})
     void claimsQueuedOnASlowChannelAreNotQueuedAgainBySweeps(String database) throws Exception {
-        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
-        java.util.concurrent.atomic.AtomicInteger calls = new java.util.concurrent.atomic.AtomicInteger();
-        receiver = new LoopbackHttp().on("/hook", exchange -> {
-            calls.incrementAndGet();
-            try {
-                release.await(30, java.util.concurrent.TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            LoopbackHttp.respond(exchange, 200, "");
-        });
+        CountDownLatch release = new CountDownLatch(1);
+        AtomicInteger calls = new AtomicInteger();
+        receiver = hangingReceiver(release, calls);
         ScriptedCheck check = new ScriptedCheck();
         Map<String, String> env = new java.util.HashMap<>(ENV);
         env.put("SWITCHBOARD_MONITOR_NOTIFY_TIMEOUT", "30s");
         if (database.equals("postgresql")) {
             postgres = PostgresTestDatabase.create();
         }
-        node = new MonitorNode(dir, new Monitor(Clock.systemUTC(), new CheckRunner(Clock.systemUTC()).with(CheckType.TCP, check)), env,
-                postgres == null ? null : postgres.settings());
+        startNode(Clock.systemUTC(), check, env, postgres == null ? null : postgres.settings());
         try {
-            api("PUT", "/api/v1/notification-channels/hook", "{\"type\":\"webhook\",\"url\":\"" + receiver.url("/hook") + "\"}");
-            api("PUT", "/api/v1/monitors/shop", "{\"type\":\"tcp\",\"target\":\"127.0.0.1:1\",\"interval\":\"1s\",\"channels\":[\"hook\"]}");
-            await().atMost(Duration.ofSeconds(20)).until(() -> node.metric("switchboard_monitor_monitors_held") == 1.0);
+            putShop("");
             await().atMost(Duration.ofSeconds(20)).until(() -> JSON.readTree(node.api("GET", "/api/v1/monitors/shop", null).body())
                     .path("state").path("status").asText().equals("up"));
             Jdbi jdbi = node.node.store().jdbi();
@@ -198,10 +216,8 @@ class ClaimSweepTest {
     void aClaimThisNodeLeftBeingSentIsEndedAsUnknownBySweep() throws Exception {
         receiver = new LoopbackHttp().answer("/hook", 200, "");
         ScriptedCheck check = new ScriptedCheck();
-        node = new MonitorNode(dir, new Monitor(Clock.systemUTC(), new CheckRunner(Clock.systemUTC()).with(CheckType.TCP, check)), ENV);
-        api("PUT", "/api/v1/notification-channels/hook", "{\"type\":\"webhook\",\"url\":\"" + receiver.url("/hook") + "\"}");
-        api("PUT", "/api/v1/monitors/shop", "{\"type\":\"tcp\",\"target\":\"127.0.0.1:1\",\"interval\":\"1s\",\"channels\":[\"hook\"]}");
-        await().atMost(Duration.ofSeconds(20)).until(() -> node.metric("switchboard_monitor_monitors_held") == 1.0);
+        startNode(Clock.systemUTC(), check, ENV, null);
+        putShop("");
         Jdbi jdbi = node.node.store().jdbi();
         Map<String, Object> me = jdbi.withHandle(h -> h.createQuery("SELECT node_id, incarnation FROM platform_cluster_nodes")
                 .mapToMap().one());
@@ -231,9 +247,8 @@ class ClaimSweepTest {
         receiver = new LoopbackHttp().answer("/hook", 200, "");
         ScriptedCheck check = new ScriptedCheck();
         check.fail("shop", "refused");
-        io.switchboard.monitor.support.MutableClock clock = io.switchboard.monitor.support.MutableClock.running();
-        node = new MonitorNode(dir, new Monitor(clock, new CheckRunner(clock).with(CheckType.TCP, check)), ENV);
-        api("PUT", "/api/v1/notification-channels/hook", "{\"type\":\"webhook\",\"url\":\"" + receiver.url("/hook") + "\"}");
+        MutableClock clock = MutableClock.running();
+        startNode(clock, check, ENV, null);
         // what the dead holder left: the open incident and its DOWN claim, taken, never ended
         Jdbi jdbi = node.node.store().jdbi();
         long now = System.currentTimeMillis();
@@ -243,8 +258,7 @@ class ClaimSweepTest {
             h.execute("INSERT INTO monitor_notification_claims (incident_id, channel, event, seq, node_id, incarnation, fence,"
                     + " claimed_at, sending_at) VALUES (905, 'hook', 'down', 0, 'gone', 'gone-1', 1, ?, ?)", now - 10_000, now - 9_000);
         });
-        api("PUT", "/api/v1/monitors/shop", "{\"type\":\"tcp\",\"target\":\"127.0.0.1:1\",\"interval\":\"1s\",\"channels\":[\"hook\"],"
-                + "\"reminderEvery\":\"1m\"}");
+        putShop(",\"reminderEvery\":\"1m\"");
         await().atMost(Duration.ofSeconds(20)).until(() -> "unknown".equals(outcome(jdbi, "monitor_notification_claims",
                 "incident_id = 905 AND event = 'down'")));
         Thread.sleep(1_500); // a sweep or more after the claim was ended
@@ -264,27 +278,16 @@ class ClaimSweepTest {
      */
     @Test
     void aDownCutShortByAStopAfterTheCallIsEndedAsUnknownNotGivenBack() throws Exception {
-        java.util.concurrent.CountDownLatch hang = new java.util.concurrent.CountDownLatch(1);
-        java.util.concurrent.atomic.AtomicInteger calls = new java.util.concurrent.atomic.AtomicInteger();
-        receiver = new LoopbackHttp().on("/hook", exchange -> {
-            calls.incrementAndGet();
-            try {
-                hang.await(30, java.util.concurrent.TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            LoopbackHttp.respond(exchange, 200, "");
-        });
+        CountDownLatch hang = new CountDownLatch(1);
+        AtomicInteger calls = new AtomicInteger();
+        receiver = hangingReceiver(hang, calls);
         ScriptedCheck check = new ScriptedCheck();
         Map<String, String> env = new java.util.HashMap<>(ENV);
         env.put("SWITCHBOARD_MONITOR_NOTIFY_TIMEOUT", "30s");
         postgres = PostgresTestDatabase.create();
-        node = new MonitorNode(dir, new Monitor(Clock.systemUTC(), new CheckRunner(Clock.systemUTC()).with(CheckType.TCP, check)), env,
-                postgres.settings());
+        startNode(Clock.systemUTC(), check, env, postgres.settings());
         try {
-            api("PUT", "/api/v1/notification-channels/hook", "{\"type\":\"webhook\",\"url\":\"" + receiver.url("/hook") + "\"}");
-            api("PUT", "/api/v1/monitors/shop", "{\"type\":\"tcp\",\"target\":\"127.0.0.1:1\",\"interval\":\"1s\",\"channels\":[\"hook\"]}");
-            await().atMost(Duration.ofSeconds(20)).until(() -> node.metric("switchboard_monitor_monitors_held") == 1.0);
+            putShop("");
             check.fail("shop", "refused");
             await().atMost(Duration.ofSeconds(20)).until(() -> calls.get() == 1);
             node.close(); // the call is interrupted after the grace time
@@ -309,9 +312,8 @@ class ClaimSweepTest {
         receiver = new LoopbackHttp().answer("/hook", 200, "");
         ScriptedCheck check = new ScriptedCheck();
         check.fail("shop", "refused");
-        io.switchboard.monitor.support.MutableClock clock = io.switchboard.monitor.support.MutableClock.running();
-        node = new MonitorNode(dir, new Monitor(clock, new CheckRunner(clock).with(CheckType.TCP, check)), ENV);
-        api("PUT", "/api/v1/notification-channels/hook", "{\"type\":\"webhook\",\"url\":\"" + receiver.url("/hook") + "\"}");
+        MutableClock clock = MutableClock.running();
+        startNode(clock, check, ENV, null);
         Jdbi jdbi = node.node.store().jdbi();
         long now = System.currentTimeMillis();
         // the old holder's DOWN is being sent when the new holder reads the incident
@@ -322,9 +324,7 @@ class ClaimSweepTest {
                     + " claimed_at, sending_at, sent_at, outcome) VALUES (906, 'hook', 'down', 0, 'gone', 'gone-1', 1, ?, ?, ?, 'sent')",
                     now - 10_000, now - 9_000, now - 8_000);
         });
-        api("PUT", "/api/v1/monitors/shop", "{\"type\":\"tcp\",\"target\":\"127.0.0.1:1\",\"interval\":\"1s\",\"channels\":[\"hook\"],"
-                + "\"reminderEvery\":\"1m\"}");
-        await().atMost(Duration.ofSeconds(20)).until(() -> node.metric("switchboard_monitor_monitors_held") == 1.0);
+        putShop(",\"reminderEvery\":\"1m\"");
         Thread.sleep(1_500); // adopted, and swept: nothing due, nothing stored yet
         // then the old holder's end of that delivery lands
         jdbi.useHandle(h -> h.execute("UPDATE monitor_incidents SET last_notified_at = ? WHERE id = 906", System.currentTimeMillis()));
