@@ -23,6 +23,7 @@ import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.Jdbi;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -81,6 +82,31 @@ class ClaimSweepTest {
                 .findOne().orElse(null));
     }
 
+    private void awaitShopUp() {
+        await().atMost(Duration.ofSeconds(20)).until(() -> JSON.readTree(node.api("GET", "/api/v1/monitors/shop", null).body())
+                .path("state").path("status").asText().equals("up"));
+    }
+
+    /** A resolved incident of "shop" as a node that died left it. */
+    private static void resolvedIncident(Handle h, long id, long startedAt, long openedAt, long resolvedAt) {
+        h.execute("INSERT INTO monitor_incidents (id, monitor, status, started_at, opened_at, resolved_at, failed_checks,"
+                + " first_error, last_error, down_notified) VALUES (?, 'shop', 'resolved', ?, ?, ?, 3, 'refused', 'refused', 1)",
+                id, startedAt, openedAt, resolvedAt);
+    }
+
+    /** The recovery claim of {@code incident} for "hook", made by the dead node "gone"; being sent since {@code sendingAt} unless null. */
+    private static void recoveryClaimOfTheDead(Handle h, long incident, long claimedAt, Long sendingAt) {
+        h.execute("INSERT INTO monitor_notification_claims (incident_id, channel, event, seq, node_id, incarnation, fence,"
+                + " claimed_at, sending_at) VALUES (?, 'hook', 'recovered', 0, 'gone', 'gone-1', 1, ?, ?)", incident, claimedAt, sendingAt);
+    }
+
+    /** A warning claim of "shop" for "hook", made by the dead node "gone"; being sent since {@code sendingAt} unless null. */
+    private static void warningClaimOfTheDead(Handle h, long claimedAt, Long sendingAt) {
+        h.execute("INSERT INTO monitor_warning_claims (monitor, channel, seq, event, status, subject, text, node_id,"
+                + " incarnation, fence, claimed_at, sending_at) VALUES ('shop', 'hook', 1, 'warning', 'degraded',"
+                + " 'shop needs attention', 'the certificate expires in 10 days', 'gone', 'gone-1', 1, ?, ?)", claimedAt, sendingAt);
+    }
+
     /** A node with only the monitor module, checks scripted by {@code check}, and the webhook channel "hook". */
     private void startNode(Clock clock, ScriptedCheck check, Map<String, String> env, StoreSettings store) throws Exception {
         node = new MonitorNode(dir, new Monitor(clock, new CheckRunner(clock).with(CheckType.TCP, check)), env, store);
@@ -113,8 +139,7 @@ class ClaimSweepTest {
         ScriptedCheck check = new ScriptedCheck();
         startNode(Clock.systemUTC(), check, ENV, null);
         putShop("");
-        await().atMost(Duration.ofSeconds(20)).until(() -> JSON.readTree(node.api("GET", "/api/v1/monitors/shop", null).body())
-                .path("state").path("status").asText().equals("up"));
+        awaitShopUp();
 
         // what a node that held "shop" and died left: a resolved incident whose DOWN went out and whose
         // recovery was claimed with the resolve but never taken; an older incident whose recovery and
@@ -122,22 +147,14 @@ class ClaimSweepTest {
         Jdbi jdbi = node.node.store().jdbi();
         long now = System.currentTimeMillis();
         jdbi.useHandle(h -> {
-            h.execute("INSERT INTO monitor_incidents (id, monitor, status, started_at, opened_at, resolved_at, failed_checks,"
-                    + " first_error, last_error, down_notified) VALUES (900, 'shop', 'resolved', ?, ?, ?, 3, 'refused', 'refused', 1)",
-                    now - 60_000, now - 50_000, now - 1_000);
+            resolvedIncident(h, 900, now - 60_000, now - 50_000, now - 1_000);
             h.execute("INSERT INTO monitor_notification_claims (incident_id, channel, event, seq, node_id, incarnation, fence,"
                     + " claimed_at, sending_at, sent_at, outcome) VALUES (900, 'hook', 'down', 0, 'gone', 'gone-1', 1, ?, ?, ?, 'sent')",
                     now - 50_000, now - 50_000, now - 49_000);
-            h.execute("INSERT INTO monitor_notification_claims (incident_id, channel, event, seq, node_id, incarnation, fence,"
-                    + " claimed_at) VALUES (900, 'hook', 'recovered', 0, 'gone', 'gone-1', 1, ?)", now - 1_000);
-            h.execute("INSERT INTO monitor_warning_claims (monitor, channel, seq, event, status, subject, text, node_id,"
-                    + " incarnation, fence, claimed_at, sending_at) VALUES ('shop', 'hook', 1, 'warning', 'degraded',"
-                    + " 'shop needs attention', 'the certificate expires in 10 days', 'gone', 'gone-1', 1, ?, ?)", now, now);
-            h.execute("INSERT INTO monitor_incidents (id, monitor, status, started_at, opened_at, resolved_at, failed_checks,"
-                    + " first_error, last_error, down_notified) VALUES (899, 'shop', 'resolved', ?, ?, ?, 3, 'refused', 'refused', 1)",
-                    now - 90_000, now - 80_000, now - 70_000);
-            h.execute("INSERT INTO monitor_notification_claims (incident_id, channel, event, seq, node_id, incarnation, fence,"
-                    + " claimed_at, sending_at) VALUES (899, 'hook', 'recovered', 0, 'gone', 'gone-1', 1, ?, ?)", now - 70_000, now - 70_000);
+            recoveryClaimOfTheDead(h, 900, now - 1_000, null);
+            warningClaimOfTheDead(h, now, now);
+            resolvedIncident(h, 899, now - 90_000, now - 80_000, now - 70_000);
+            recoveryClaimOfTheDead(h, 899, now - 70_000, now - 70_000);
         });
 
         await().atMost(Duration.ofSeconds(20)).until(() -> hooks("monitor.recovered").size() == 1);
@@ -173,19 +190,13 @@ class ClaimSweepTest {
         startNode(Clock.systemUTC(), check, env, postgres == null ? null : postgres.settings());
         try {
             putShop("");
-            await().atMost(Duration.ofSeconds(20)).until(() -> JSON.readTree(node.api("GET", "/api/v1/monitors/shop", null).body())
-                    .path("state").path("status").asText().equals("up"));
+            awaitShopUp();
             Jdbi jdbi = node.node.store().jdbi();
             long now = System.currentTimeMillis();
             jdbi.useHandle(h -> {
-                h.execute("INSERT INTO monitor_incidents (id, monitor, status, started_at, opened_at, resolved_at, failed_checks,"
-                        + " first_error, last_error, down_notified) VALUES (900, 'shop', 'resolved', ?, ?, ?, 3, 'refused', 'refused', 1)",
-                        now - 60_000, now - 50_000, now - 1_000);
-                h.execute("INSERT INTO monitor_notification_claims (incident_id, channel, event, seq, node_id, incarnation, fence,"
-                        + " claimed_at) VALUES (900, 'hook', 'recovered', 0, 'gone', 'gone-1', 1, ?)", now - 1_000);
-                h.execute("INSERT INTO monitor_warning_claims (monitor, channel, seq, event, status, subject, text, node_id,"
-                        + " incarnation, fence, claimed_at) VALUES ('shop', 'hook', 1, 'warning', 'degraded',"
-                        + " 'shop needs attention', 'the certificate expires in 10 days', 'gone', 'gone-1', 1, ?)", now);
+                resolvedIncident(h, 900, now - 60_000, now - 50_000, now - 1_000);
+                recoveryClaimOfTheDead(h, 900, now - 1_000, null);
+                warningClaimOfTheDead(h, now, null);
             });
             // the first message is being delivered (the channel hangs); the other one waits behind it, or
             // is in the batch being handled when the lane found both waiting at once
@@ -223,9 +234,7 @@ class ClaimSweepTest {
                 .mapToMap().one());
         long now = System.currentTimeMillis();
         jdbi.useHandle(h -> {
-            h.execute("INSERT INTO monitor_incidents (id, monitor, status, started_at, opened_at, resolved_at, failed_checks,"
-                    + " first_error, last_error, down_notified) VALUES (901, 'shop', 'resolved', ?, ?, ?, 3, 'refused', 'refused', 1)",
-                    now - 7_200_000, now - 7_100_000, now - 3_600_000);
+            resolvedIncident(h, 901, now - 7_200_000, now - 7_100_000, now - 3_600_000);
             h.execute("INSERT INTO monitor_notification_claims (incident_id, channel, event, seq, node_id, incarnation, fence,"
                     + " claimed_at, sending_at) VALUES (901, 'hook', 'recovered', 0, ?, ?, 1, ?, ?)", me.get("node_id"),
                     me.get("incarnation"), now - 3_600_000, now - 3_600_000);
