@@ -53,6 +53,8 @@ class FailoverBench {
     private final int costPhones = intEnv("FAILOVER_COST_PHONES", 120);
     private final int costChats = intEnv("FAILOVER_COST_CHATS", 32);
     private final String parts = System.getenv().getOrDefault("FAILOVER_PARTS", "failover,cost");
+    /** When set, a directory: each node records each measured cost step with JFR (settings "profile") there. */
+    private final String costJfr = System.getenv("FAILOVER_COST_JFR");
     private final List<String> nodeJvm = List.of(System.getenv().getOrDefault("FAILOVER_NODE_JVM", "-Xmx512m").trim().split("\\s+"));
     private final List<String> report = new ArrayList<>();
 
@@ -167,6 +169,7 @@ class FailoverBench {
             long frames0 = chat.framesReceived();
             long sent0 = chat.acknowledged();
             NodeSample chatStart = NodeSample.of(cluster);
+            record(cluster, size + "-nodes-chat");
             long t0 = System.nanoTime();
             Thread.sleep(Duration.ofSeconds(costSeconds));
             double deliveries = (chat.framesReceived() - frames0) / ((System.nanoTime() - t0) / 1e9);
@@ -197,6 +200,7 @@ class FailoverBench {
             }
             Thread.sleep(Math.max(0, (warmEnd - System.nanoTime()) / 1_000_000));
             NodeSample registerStart = NodeSample.of(cluster);
+            record(cluster, size + "-nodes-register");
             Thread.sleep(Math.max(0, (end - System.nanoTime()) / 1_000_000));
             NodeSample registerEnd = NodeSample.of(cluster);
             for (Thread loop : loops) {
@@ -207,6 +211,27 @@ class FailoverBench {
             say("cost  %d node(s): chat deliveries/s %.0f (%d chats, %d readers), REGISTER/s %.0f (%d phones)", size,
                     deliveries, costChats, 10, registers, costPhones);
             return new double[] {deliveries, registers};
+        }
+    }
+
+    /**
+     * Starts a JFR recording on every node for the length of a measured step (with
+     * {@code FAILOVER_COST_JFR}): the recordings line up with the step whatever the set-up took,
+     * so a node's CPU per message can be compared alone and in three.
+     */
+    private void record(ClusterUnderTest cluster, String step) throws Exception {
+        if (costJfr == null || costJfr.isBlank()) {
+            return;
+        }
+        Path jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd");
+        for (NodeProcess node : cluster.nodes()) {
+            Path file = Path.of(costJfr).resolve(step + "-" + node.pid() + ".jfr");
+            Process p = new ProcessBuilder(jcmd.toString(), Long.toString(node.pid()), "JFR.start", "name=" + step,
+                    "settings=profile", "duration=" + costSeconds + "s", "filename=" + file).redirectErrorStream(true).start();
+            if (!p.waitFor(20, java.util.concurrent.TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                say("cost  could not start JFR on node pid %d (jcmd did not answer within 20 s)", node.pid());
+            }
         }
     }
 
