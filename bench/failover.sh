@@ -38,7 +38,7 @@ Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust) and RabbitMQ on 127.0.
 (guest/guest); installs Debian's haproxy when missing. Ports 127.0.0.1:$((54100))-$((54139))
 (FAILOVER_PORT_BASE). Environment: FAILOVER_NODE_JVM (node JVM options, default -Xmx512m), BENCH_OUT,
 FAILOVER_COST_JFR (a directory: every node records each measured cost step there with JFR,
-settings "profile", started by jcmd when the step starts; files STEP-PID.jfr).
+settings "profile", started by jcmd when the step starts, 3 s shorter than it; files STEP-PID.jfr).
 Figures go to the terminal and \$BENCH_OUT/failover.txt; no docs page is touched (copy runs
 worth keeping, from an idle machine, to docs/benchmarks/cluster.md by hand).
 EOF

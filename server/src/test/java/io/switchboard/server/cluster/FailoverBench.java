@@ -224,10 +224,13 @@ class FailoverBench {
             return;
         }
         Path jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd");
+        // a little shorter than the step: the last step's nodes are stopped as it ends, and a
+        // recording still running then is never written
+        long seconds = Math.max(1, costSeconds - 3);
         for (NodeProcess node : cluster.nodes()) {
             Path file = Path.of(costJfr).resolve(step + "-" + node.pid() + ".jfr");
             Process p = new ProcessBuilder(jcmd.toString(), Long.toString(node.pid()), "JFR.start", "name=" + step,
-                    "settings=profile", "duration=" + costSeconds + "s", "filename=" + file).redirectErrorStream(true).start();
+                    "settings=profile", "duration=" + seconds + "s", "filename=" + file).redirectErrorStream(true).start();
             if (!p.waitFor(20, java.util.concurrent.TimeUnit.SECONDS)) {
                 p.destroyForcibly();
                 say("cost  could not start JFR on node pid %d (jcmd did not answer within 20 s)", node.pid());
