@@ -94,6 +94,21 @@ class ClaimSweepTest {
                 id, startedAt, openedAt, resolvedAt);
     }
 
+    /** An open incident of "shop", DOWN already claimed, as the holder that died left it. */
+    private static void openIncident(Handle h, long id, long startedAt, long openedAt) {
+        h.execute("INSERT INTO monitor_incidents (id, monitor, status, started_at, opened_at, failed_checks, first_error,"
+                + " last_error, down_notified) VALUES (?, 'shop', 'open', ?, ?, 3, 'refused', 'refused', 1)", id, startedAt, openedAt);
+    }
+
+    /** A node whose checks of "shop" fail, on a clock the test moves; the store's handle. */
+    private Jdbi startNodeWithShopDown(MutableClock clock) throws Exception {
+        receiver = new LoopbackHttp().answer("/hook", 200, "");
+        ScriptedCheck check = new ScriptedCheck();
+        check.fail("shop", "refused");
+        startNode(clock, check, ENV, null);
+        return node.node.store().jdbi();
+    }
+
     /** The recovery claim of {@code incident} for "hook", made by the dead node "gone"; being sent since {@code sendingAt} unless null. */
     private static void recoveryClaimOfTheDead(Handle h, long incident, long claimedAt, Long sendingAt) {
         h.execute("INSERT INTO monitor_notification_claims (incident_id, channel, event, seq, node_id, incarnation, fence,"
@@ -253,17 +268,12 @@ class ClaimSweepTest {
      */
     @Test
     void aDownADeadNodeWasSendingIsNotSentAgainAndItsRemindersCome() throws Exception {
-        receiver = new LoopbackHttp().answer("/hook", 200, "");
-        ScriptedCheck check = new ScriptedCheck();
-        check.fail("shop", "refused");
         MutableClock clock = MutableClock.running();
-        startNode(clock, check, ENV, null);
+        Jdbi jdbi = startNodeWithShopDown(clock);
         // what the dead holder left: the open incident and its DOWN claim, taken, never ended
-        Jdbi jdbi = node.node.store().jdbi();
         long now = System.currentTimeMillis();
         jdbi.useHandle(h -> {
-            h.execute("INSERT INTO monitor_incidents (id, monitor, status, started_at, opened_at, failed_checks, first_error,"
-                    + " last_error, down_notified) VALUES (905, 'shop', 'open', ?, ?, 3, 'refused', 'refused', 1)", now - 20_000, now - 10_000);
+            openIncident(h, 905, now - 20_000, now - 10_000);
             h.execute("INSERT INTO monitor_notification_claims (incident_id, channel, event, seq, node_id, incarnation, fence,"
                     + " claimed_at, sending_at) VALUES (905, 'hook', 'down', 0, 'gone', 'gone-1', 1, ?, ?)", now - 10_000, now - 9_000);
         });
@@ -318,17 +328,12 @@ class ClaimSweepTest {
      */
     @Test
     void remindersAreTimedFromADownOutcomeStoredAfterTheTakeover() throws Exception {
-        receiver = new LoopbackHttp().answer("/hook", 200, "");
-        ScriptedCheck check = new ScriptedCheck();
-        check.fail("shop", "refused");
         MutableClock clock = MutableClock.running();
-        startNode(clock, check, ENV, null);
-        Jdbi jdbi = node.node.store().jdbi();
+        Jdbi jdbi = startNodeWithShopDown(clock);
         long now = System.currentTimeMillis();
         // the old holder's DOWN is being sent when the new holder reads the incident
         jdbi.useHandle(h -> {
-            h.execute("INSERT INTO monitor_incidents (id, monitor, status, started_at, opened_at, failed_checks, first_error,"
-                    + " last_error, down_notified) VALUES (906, 'shop', 'open', ?, ?, 3, 'refused', 'refused', 1)", now - 20_000, now - 10_000);
+            openIncident(h, 906, now - 20_000, now - 10_000);
             h.execute("INSERT INTO monitor_notification_claims (incident_id, channel, event, seq, node_id, incarnation, fence,"
                     + " claimed_at, sending_at, sent_at, outcome) VALUES (906, 'hook', 'down', 0, 'gone', 'gone-1', 1, ?, ?, ?, 'sent')",
                     now - 10_000, now - 9_000, now - 8_000);
