@@ -315,8 +315,7 @@ public final class IncidentStore {
                 // a DOWN tried on a channel, whether it went out, failed or nobody knows, starts the
                 // reminders: a DOWN that failed everywhere is retried by them (as a single node always did)
                 if (claim.event().equals("down") && (outcome.equals("sent") || outcome.equals("failed") || outcome.equals("unknown"))) {
-                    h.createUpdate("UPDATE monitor_incidents SET last_notified_at = COALESCE(last_notified_at, :t) WHERE id = :id")
-                            .bind("t", at.toEpochMilli()).bind("id", claim.incidentId()).execute();
+                    startReminders(h, claim.incidentId(), at);
                 }
                 if (event != null) {
                     append(h, claim.incidentId(), event);
@@ -324,6 +323,12 @@ public final class IncidentStore {
             }
             return ended == 1;
         });
+    }
+
+    /** Reminders of the incident are due from {@code at} on, unless an earlier DOWN already set when. */
+    private static void startReminders(Handle h, long incidentId, Instant at) {
+        h.createUpdate("UPDATE monitor_incidents SET last_notified_at = COALESCE(last_notified_at, :t) WHERE id = :id")
+                .bind("t", at.toEpochMilli()).bind("id", incidentId).execute();
     }
 
     /**
@@ -425,8 +430,7 @@ public final class IncidentStore {
                     .bindMap(key.binds()).bind("t", at.toEpochMilli()).bind("expiry", claimant.expiryMillis()).execute();
             if (ended == 1 && key instanceof ClaimKey.Incident claim) {
                 if (claim.event().equals("down")) {
-                    h.createUpdate("UPDATE monitor_incidents SET last_notified_at = COALESCE(last_notified_at, :t) WHERE id = :id")
-                            .bind("t", at.toEpochMilli()).bind("id", claim.incidentId()).execute();
+                    startReminders(h, claim.incidentId(), at);
                 }
                 if (event != null) {
                     append(h, claim.incidentId(), event);

@@ -675,7 +675,6 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         }
     }
 
-
     /** Takes {@code claim} for sending under the monitor's lease (see {@link IncidentStore#take}). */
     private boolean take(String monitor, IncidentStore.ClaimKey claim) {
         Optional<Lease> lease = leases.lease(monitor);
