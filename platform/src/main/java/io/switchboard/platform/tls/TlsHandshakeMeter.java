@@ -63,7 +63,11 @@ public final class TlsHandshakeMeter {
                 .description("TLS handshakes that failed, by reason").register(meters));
     }
 
-    /** The reason tag for a handshake failure, from the JDK's messages (JSSE has no error codes). */
+    /**
+     * The reason tag for a handshake failure, from the engine's messages: the JDK's (JSSE has no
+     * error codes) or BoringSSL's, whose reason names (e.g. {@code WRONG_VERSION_NUMBER}) end its
+     * messages.
+     */
     static String reason(Throwable failure) {
         for (Throwable t = failure; t != null; t = t.getCause()) {
             if (t instanceof EOFException || t instanceof ClosedChannelException) {
@@ -74,14 +78,17 @@ public final class TlsHandshakeMeter {
                 return "incomplete"; // Netty's SslHandshakeTimeoutException (SIP over TLS)
             }
             if (message.contains("unrecognized ssl message") || message.contains("plaintext connection")
-                    || message.contains("unsupported or unrecognized") || message.contains("not an ssl/tls record")) {
+                    || message.contains("unsupported or unrecognized") || message.contains("not an ssl/tls record")
+                    || message.contains("wrong_version_number") || message.contains("http_request")) {
                 return "not_tls";
             }
             if (message.contains("protocol version") || message.contains("protocol_version")
-                    || message.contains("not enabled or supported") || message.contains("are not accepted by server")) {
+                    || message.contains("not enabled or supported") || message.contains("are not accepted by server")
+                    || message.contains("unsupported_protocol")) {
                 return "protocol";
             }
-            if (message.contains("no cipher suites in common") || message.contains("handshake_failure")) {
+            if (message.contains("no cipher suites in common") || message.contains("handshake_failure")
+                    || message.contains("no_shared_cipher") || message.contains("no_shared_group")) {
                 return "cipher";
             }
             if (message.contains("certificate_unknown") || message.contains("bad_certificate")
@@ -89,13 +96,14 @@ public final class TlsHandshakeMeter {
                 return "certificate_refused";
             }
             if (message.contains("empty client certificate chain") || message.contains("certificate_required")
-                    || message.contains("pkix path")) {
+                    || message.contains("pkix path") || message.contains("peer_did_not_return_a_certificate")
+                    || message.contains("certificate_verify_failed")) {
                 return "client_certificate";
             }
             if (message.contains("remote host terminated") || message.contains("closed")) {
                 return "incomplete";
             }
-            if (message.contains("received fatal alert")) {
+            if (message.contains("received fatal alert") || message.contains("_alert_")) {
                 return "alert";
             }
         }

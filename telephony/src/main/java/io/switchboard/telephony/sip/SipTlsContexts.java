@@ -2,6 +2,7 @@ package io.switchboard.telephony.sip;
 
 import io.micrometer.core.instrument.MeterRegistry;
 import io.netty.handler.ssl.ClientAuth;
+import io.netty.handler.ssl.OpenSsl;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslProvider;
@@ -12,7 +13,10 @@ import io.switchboard.platform.tls.TlsHandshakeMeter;
 import io.switchboard.sip.transport.TlsPipeline;
 
 import javax.net.ssl.SSLException;
+import java.security.cert.X509Certificate;
 import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The TLS side of the node's {@code tls:} SIP listeners: Netty server contexts made from the node's
@@ -24,9 +28,18 @@ import java.util.function.Supplier;
  * (mutual TLS for trunks and door panels); a peer without one fails the handshake, counted as
  * {@code client_certificate}. Without it no certificate is asked for. The same contexts serve
  * every {@code tls} listener of the node.
+ * <p>
+ * The TLS engine is BoringSSL (netty-tcnative, whose native library the jar carries for Linux
+ * x86-64) wherever that library loads, and the JDK's own elsewhere; the log says which at start.
+ * Both offer the same protocols and the same certificate. BoringSSL is there for speed: a SIP
+ * request over TLS is a few hundred bytes, so per-record overhead decides the CPU a registration
+ * costs, and the JDK's engine spends far more of it per record (see docs/benchmarks/tls.md).
  */
 public final class SipTlsContexts implements Supplier<SslContext> {
     public static final String LISTENER = "sip-tls";
+    private static final Logger log = LoggerFactory.getLogger(SipTlsContexts.class);
+    /** BoringSSL where netty-tcnative loads, else the JDK's engine. */
+    static final SslProvider PROVIDER = OpenSsl.isAvailable() ? SslProvider.OPENSSL : SslProvider.JDK;
 
     private final NodeCertificate certificate;
     private final TlsHandshakeMeter handshakes;
@@ -34,6 +47,12 @@ public final class SipTlsContexts implements Supplier<SslContext> {
     private Runnable stopFollowing;
 
     public SipTlsContexts(NodeCertificate certificate, MeterRegistry meters) {
+        if (PROVIDER == SslProvider.OPENSSL) {
+            log.info("SIP over TLS uses BoringSSL ({})", OpenSsl.versionString());
+        } else {
+            log.info("SIP over TLS uses the JDK's TLS (BoringSSL is not available here: {})",
+                    RootCause.message(OpenSsl.unavailabilityCause()));
+        }
         this.certificate = certificate;
         this.current = context(certificate.current());
         this.handshakes = new TlsHandshakeMeter(meters, LISTENER);
@@ -73,8 +92,11 @@ public final class SipTlsContexts implements Supplier<SslContext> {
 
     static SslContext context(ServerCredentials credentials) {
         try {
-            SslContextBuilder builder = SslContextBuilder.forServer(credentials.keyManagerFactory())
-                    .sslProvider(SslProvider.JDK)
+            // The key and chain themselves, not a KeyManagerFactory: BoringSSL would ask a factory's
+            // key manager for them and convert them again at every handshake.
+            SslContextBuilder builder = SslContextBuilder.forServer(credentials.privateKey(),
+                            credentials.chain().toArray(X509Certificate[]::new))
+                    .sslProvider(PROVIDER)
                     .protocols("TLSv1.3", "TLSv1.2");
             credentials.clientTrust().ifPresent(trust -> builder.trustManager(trust).clientAuth(ClientAuth.REQUIRE));
             return builder.build();

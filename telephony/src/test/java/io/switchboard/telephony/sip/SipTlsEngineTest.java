@@ -1,0 +1,188 @@
+package io.switchboard.telephony.sip;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assumptions.assumeThat;
+import static org.awaitility.Awaitility.await;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.netty.handler.ssl.OpenSsl;
+import io.netty.handler.ssl.SslProvider;
+import io.switchboard.platform.tls.NodeCertificate;
+import io.switchboard.platform.tls.TestCertificates;
+import io.switchboard.platform.tls.TestCertificates.Identity;
+import io.switchboard.platform.tls.TestCertificates.KeyFormat;
+import io.switchboard.platform.tls.TlsSettings;
+import io.switchboard.sip.message.SipMessage;
+import io.switchboard.sip.transport.ListenPoint;
+import io.switchboard.sip.transport.Transport;
+import io.switchboard.sip.transport.TransportLayer;
+import io.switchboard.sip.transport.TransportSettings;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLSocket;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The engine behind {@code tls:} SIP listeners: BoringSSL where netty-tcnative loads (it does on
+ * the Linux x86-64 machines the project is built and tested on), serving RSA and EC certificates
+ * in either PEM key format, asking for client certificates with {@code tls.clientCa},
+ * and counting refused handshakes by the same reasons as the JDK's engine, from BoringSSL's own
+ * messages.
+ */
+class SipTlsEngineTest {
+    private static final Identity CA = TestCertificates.authority("SIP TLS Engine Test CA");
+    private static final Identity PANELS = TestCertificates.authority("Door Panels CA");
+
+    @TempDir
+    Path dir;
+    private final SimpleMeterRegistry meters = new SimpleMeterRegistry();
+    private final List<SipMessage> received = new CopyOnWriteArrayList<>();
+    private TransportLayer layer;
+
+    @AfterEach
+    void stop() {
+        if (layer != null) {
+            layer.stop();
+        }
+    }
+
+    private int start(Identity node, KeyFormat format, Identity clientCa) throws Exception {
+        Path clientCas = null;
+        if (clientCa != null) {
+            clientCas = dir.resolve("clients.pem");
+            Files.writeString(clientCas, TestCertificates.pem(clientCa.certificate()));
+        }
+        NodeCertificate certificate = NodeCertificate.load(new TlsSettings(node.writeChain(dir.resolve("n.crt")),
+                node.writeKey(dir.resolve("n.key"), format), clientCas, Duration.ofSeconds(5), Duration.ofDays(365)), meters);
+        layer = new TransportLayer(TransportSettings.defaults().withIoThreads(1), new SipMetrics(meters));
+        layer.setTls(new SipTlsContexts(certificate, meters).pipeline());
+        layer.setInboundHandler((message, flow) -> received.add(message));
+        return layer.start(List.of(new ListenPoint(Transport.TLS, "127.0.0.1", 0))).getFirst().port();
+    }
+
+    private static Identity node(String keyType) {
+        return TestCertificates.server(CA, keyType, Instant.now().minus(Duration.ofDays(1)),
+                Instant.now().plus(Duration.ofDays(30)), "127.0.0.1");
+    }
+
+    private static String options(int n) {
+        return "OPTIONS sip:node@127.0.0.1 SIP/2.0\r\n"
+                + "Via: SIP/2.0/TLS 127.0.0.1:5061;branch=z9hG4bK-engine-" + n + ";rport\r\n"
+                + "Max-Forwards: 70\r\nFrom: <sip:a@example.test>;tag=1\r\nTo: <sip:node@127.0.0.1>\r\n"
+                + "Call-ID: engine-" + n + "\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+    }
+
+    /** Connects with {@code client}, sends one OPTIONS, and says whether the node took it. */
+    private boolean sendsOptions(SSLContext client, int port, int n) throws InterruptedException {
+        int before = received.size();
+        try (SSLSocket tls = (SSLSocket) client.getSocketFactory().createSocket("127.0.0.1", port)) {
+            tls.setSoTimeout(10_000);
+            tls.startHandshake();
+            tls.getOutputStream().write(options(n).getBytes(StandardCharsets.UTF_8));
+            tls.getOutputStream().flush();
+            // The node answers nothing here (no SIP core); a refusal after the handshake (TLS 1.3
+            // checks the client certificate after the client finished) shows as the connection closing.
+            tls.setSoTimeout(100);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (received.size() == before && System.nanoTime() < deadline) {
+                try {
+                    if (tls.getInputStream().read() < 0) {
+                        return false;
+                    }
+                } catch (java.net.SocketTimeoutException stillOpen) {
+                    // look again
+                }
+            }
+            return received.size() > before;
+        } catch (IOException refused) {
+            return false;
+        }
+    }
+
+    private double failures(String reason) {
+        Counter counter = meters.find("switchboard.tls.handshake.failures").tag("listener", "sip-tls")
+                .tag("reason", reason).counter();
+        return counter == null ? 0 : counter.count();
+    }
+
+    private double succeeded() {
+        return meters.get("switchboard.tls.handshakes").tag("listener", "sip-tls").counter().count();
+    }
+
+    @Test
+    void boringSslServesTheNodeOnLinuxX8664() {
+        String os = System.getProperty("os.name").toLowerCase(Locale.ROOT);
+        String arch = System.getProperty("os.arch");
+        assumeThat(os.startsWith("linux") && (arch.equals("amd64") || arch.equals("x86_64")))
+                .as("the shipped native library covers this platform").isTrue();
+        assertThat(OpenSsl.isAvailable()).as("netty-tcnative loads: " + OpenSsl.unavailabilityCause()).isTrue();
+        assertThat(SipTlsContexts.PROVIDER).isEqualTo(SslProvider.OPENSSL);
+    }
+
+    @Test
+    void rsaAndEcKeysInEitherPemFormatAreServed() throws Exception {
+        int n = 0;
+        for (String keyType : List.of("RSA", "EC")) {
+            for (KeyFormat format : KeyFormat.values()) {
+                stop();
+                int port = start(node(keyType), format, null);
+                assertThat(sendsOptions(CA.trustingContext(), port, ++n)).as(keyType + " " + format).isTrue();
+            }
+        }
+        assertThat(received).hasSize(n);
+    }
+
+    @Test
+    void withClientCaOnlyPeersWithACertificateFromItGetIn() throws Exception {
+        int port = start(node("EC"), KeyFormat.PKCS8, PANELS);
+        Identity panel = TestCertificates.server(PANELS, Instant.now().plus(Duration.ofDays(30)), "panel-1.example.test");
+        Identity stranger = TestCertificates.server(CA, Instant.now().plus(Duration.ofDays(30)), "stranger.example.test");
+
+        assertThat(sendsOptions(panel.presentingContext(CA), port, 1)).as("a panel's certificate").isTrue();
+
+        assertThat(sendsOptions(CA.trustingContext(), port, 2)).as("no certificate").isFalse();
+        assertThat(sendsOptions(stranger.presentingContext(CA), port, 3)).as("a certificate from another CA").isFalse();
+        await().atMost(Duration.ofSeconds(10)).until(() -> failures("client_certificate") == 2);
+        assertThat(received).hasSize(1);
+        assertThat(succeeded()).isEqualTo(1);
+    }
+
+    @Test
+    void aClientThatDistrustsTheNodeIsCountedAsRefusingItsCertificate() throws Exception {
+        int port = start(node("EC"), KeyFormat.PKCS8, null);
+        assertThat(sendsOptions(TestCertificates.authority("Another CA").trustingContext(), port, 1)).isFalse();
+        await().atMost(Duration.ofSeconds(10)).until(() -> failures("certificate_refused") == 1);
+        assertThat(received).isEmpty();
+    }
+
+    @Test
+    void tlsBelowOnePointTwoAndPlainTextAreRefusedByReason() throws Exception {
+        int port = start(node("EC"), KeyFormat.PKCS8, null);
+        // Debian's OpenSSL offers TLS 1.1 only at security level 0; the node must refuse it
+        Process old = new ProcessBuilder("openssl", "s_client", "-connect", "127.0.0.1:" + port, "-tls1_1",
+                "-cipher", "DEFAULT@SECLEVEL=0").redirectErrorStream(true).start();
+        old.getOutputStream().close();
+        assertThat(old.waitFor(20, TimeUnit.SECONDS)).isTrue();
+        await().atMost(Duration.ofSeconds(10)).until(() -> failures("protocol") == 1);
+
+        try (var plain = new java.net.Socket("127.0.0.1", port)) {
+            plain.setSoTimeout(10_000);
+            plain.getOutputStream().write(options(1).getBytes(StandardCharsets.UTF_8));
+            assertThat(plain.getInputStream().read()).isEqualTo(-1);
+        }
+        await().atMost(Duration.ofSeconds(10)).until(() -> failures("not_tls") == 1);
+        assertThat(received).isEmpty();
+    }
+}
