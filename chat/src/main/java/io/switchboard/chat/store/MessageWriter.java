@@ -17,6 +17,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 import io.switchboard.platform.RootCause;
 import io.switchboard.platform.store.GroupCommit;
+import io.switchboard.platform.store.StatementCache;
 import io.switchboard.platform.store.StoreFailure;
 import org.jdbi.v3.core.Jdbi;
 import org.slf4j.Logger;
@@ -52,6 +53,8 @@ public final class MessageWriter implements AutoCloseable {
     private final Clock clock;
     private final Consumer<List<Message>> committed;
     private final GroupCommit<Send> writer;
+    /** The writer thread's statements, prepared once (see {@link StatementCache}). */
+    private final StatementCache statements = new StatementCache();
 
     /** A message to store. {@code requestHash} identifies the request for idempotency. */
     public record Send(String chatId, String senderId, String text, String idempotencyKey, String requestHash,
@@ -198,8 +201,10 @@ public final class MessageWriter implements AutoCloseable {
                 return results;
             });
         } catch (SQLException e) {
+            statements.clear();
             throw new IllegalStateException("storing messages failed: " + e.getMessage(), e);
         } catch (RuntimeException e) {
+            statements.clear();
             // Every statement went through, so this is the COMMIT failing (Jdbi commits after the
             // callback). An error the database answered means it rolled back; a connection that
             // broke or fell silent (socketTimeout) leaves the outcome unknown.
@@ -257,66 +262,65 @@ public final class MessageWriter implements AutoCloseable {
         }
         java.util.Arrays.sort(order, java.util.Comparator.comparing(i -> sortChat[i]));
         Map<String, Earlier> keysInBatch = new HashMap<>();
-        try (PreparedStatement findKey = connection.prepareStatement(FIND_KEY);
-             PreparedStatement nextSeq = connection.prepareStatement(NEXT_SEQ);
-             PreparedStatement insert = connection.prepareStatement(INSERT);
-             PreparedStatement readOwn = connection.prepareStatement(READ_OWN)) {
-            for (int index : order) {
-                Send send = batch.get(index);
-                String batchKey = send.idempotencyKey() == null ? null : send.senderId() + "\n" + send.idempotencyKey();
-                if (batchKey != null) {
-                    Earlier earlier = keysInBatch.get(batchKey);
-                    if (earlier == null) {
-                        earlier = stored(findKey, send);
-                    }
-                    if (earlier != null) {
-                        results[index] = earlier.requestHash().equals(send.requestHash())
-                                ? Outcome.stored(new Sent(earlier.message(), true))
-                                : Outcome.refused(new ChatStore.IdempotencyConflict());
-                        continue;
-                    }
+        PreparedStatement findKey = statements.prepare(connection, FIND_KEY);
+        PreparedStatement nextSeq = statements.prepare(connection, NEXT_SEQ);
+        PreparedStatement insert = statements.prepare(connection, INSERT);
+        PreparedStatement readOwn = statements.prepare(connection, READ_OWN);
+        for (int index : order) {
+            Send send = batch.get(index);
+            String batchKey = send.idempotencyKey() == null ? null : send.senderId() + "\n" + send.idempotencyKey();
+            if (batchKey != null) {
+                Earlier earlier = keysInBatch.get(batchKey);
+                if (earlier == null) {
+                    earlier = stored(findKey, send);
                 }
-                long seq;
-                long rev;
-                nextSeq.setLong(1, now);
-                nextSeq.setString(2, send.chatId());
-                nextSeq.setString(3, send.chatId());
-                nextSeq.setString(4, send.senderId());
-                try (ResultSet rs = nextSeq.executeQuery()) {
-                    if (!rs.next()) {
-                        // no such chat, or the sender is not in it
-                        results[index] = Outcome.refused(new NotMember(send.chatId()));
-                        continue;
-                    }
-                    seq = rs.getLong(1);
-                    rev = rs.getLong(2);
+                if (earlier != null) {
+                    results[index] = earlier.requestHash().equals(send.requestHash())
+                            ? Outcome.stored(new Sent(earlier.message(), true))
+                            : Outcome.refused(new ChatStore.IdempotencyConflict());
+                    continue;
                 }
-                Message message = new Message(UUID.randomUUID().toString(), send.chatId(), seq, send.senderId(),
-                        send.text(), Instant.ofEpochMilli(now), rev, null);
-                insert.setString(1, send.chatId());
-                insert.setLong(2, seq);
-                insert.setString(3, message.id());
-                insert.setString(4, send.senderId());
-                insert.setString(5, send.text());
-                insert.setLong(6, now);
-                insert.setLong(7, rev);
-                insert.setString(8, send.idempotencyKey());
-                insert.setString(9, send.idempotencyKey() == null ? null : send.requestHash());
-                insert.addBatch();
-                readOwn.setLong(1, seq);
-                readOwn.setLong(2, rev);
-                readOwn.setString(3, send.chatId());
-                readOwn.setString(4, send.senderId());
-                readOwn.setLong(5, seq);
-                readOwn.addBatch();
-                if (batchKey != null) {
-                    keysInBatch.put(batchKey, new Earlier(message, send.requestHash()));
-                }
-                results[index] = Outcome.stored(new Sent(message, false));
             }
-            insert.executeBatch();
-            readOwn.executeBatch();
+            long seq;
+            long rev;
+            nextSeq.setLong(1, now);
+            nextSeq.setString(2, send.chatId());
+            nextSeq.setString(3, send.chatId());
+            nextSeq.setString(4, send.senderId());
+            try (ResultSet rs = nextSeq.executeQuery()) {
+                if (!rs.next()) {
+                    // no such chat, or the sender is not in it
+                    results[index] = Outcome.refused(new NotMember(send.chatId()));
+                    continue;
+                }
+                seq = rs.getLong(1);
+                rev = rs.getLong(2);
+            }
+            Message message = new Message(UUID.randomUUID().toString(), send.chatId(), seq, send.senderId(),
+                    send.text(), Instant.ofEpochMilli(now), rev, null);
+            insert.setString(1, send.chatId());
+            insert.setLong(2, seq);
+            insert.setString(3, message.id());
+            insert.setString(4, send.senderId());
+            insert.setString(5, send.text());
+            insert.setLong(6, now);
+            insert.setLong(7, rev);
+            insert.setString(8, send.idempotencyKey());
+            insert.setString(9, send.idempotencyKey() == null ? null : send.requestHash());
+            insert.addBatch();
+            readOwn.setLong(1, seq);
+            readOwn.setLong(2, rev);
+            readOwn.setString(3, send.chatId());
+            readOwn.setString(4, send.senderId());
+            readOwn.setLong(5, seq);
+            readOwn.addBatch();
+            if (batchKey != null) {
+                keysInBatch.put(batchKey, new Earlier(message, send.requestHash()));
+            }
+            results[index] = Outcome.stored(new Sent(message, false));
         }
+        insert.executeBatch();
+        readOwn.executeBatch();
         return java.util.Arrays.asList(results);
     }
 

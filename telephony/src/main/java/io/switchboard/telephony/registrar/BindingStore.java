@@ -1,6 +1,7 @@
 package io.switchboard.telephony.registrar;
 
 import io.switchboard.platform.store.GroupCommit;
+import io.switchboard.platform.store.StatementCache;
 import org.jdbi.v3.core.Jdbi;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -24,6 +25,8 @@ public final class BindingStore implements AutoCloseable {
 
     private final Jdbi jdbi;
     private final GroupCommit<Change> writer;
+    /** The writer thread's statements, prepared once (see {@link StatementCache}). */
+    private final StatementCache statements = new StatementCache();
 
     /**
      * @param removedAt the time of the removals (the registering node's clock): a stored binding
@@ -145,7 +148,11 @@ public final class BindingStore implements AutoCloseable {
         try {
             commitInTransaction(batch);
         } catch (java.sql.SQLException e) {
+            statements.clear();
             throw new IllegalStateException("storing registrations failed: " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            statements.clear();
+            throw e;
         }
         announce(batch);
         for (Change c : batch) {
@@ -180,38 +187,37 @@ public final class BindingStore implements AutoCloseable {
     private void commitInTransaction(List<Change> batch) throws java.sql.SQLException {
         jdbi.useTransaction(h -> {
             java.sql.Connection connection = h.getConnection();
-            try (java.sql.PreparedStatement delete = connection.prepareStatement(DELETE);
-                 java.sql.PreparedStatement upsert = connection.prepareStatement(UPSERT)) {
-                int pendingDeletes = 0;
-                int pendingUpserts = 0;
-                for (Change change : batch) {
-                    if (!change.removals().isEmpty() && pendingUpserts > 0) {
-                        upsert.executeBatch();
-                        pendingUpserts = 0;
-                    }
-                    for (Binding b : change.removals()) {
-                        delete.setString(1, b.aor());
-                        delete.setString(2, b.contact());
-                        delete.setLong(3, b.removalBound(change.removedAt()));
-                        delete.addBatch();
-                        pendingDeletes++;
-                    }
-                    if (!change.upserts().isEmpty() && pendingDeletes > 0) {
-                        delete.executeBatch();
-                        pendingDeletes = 0;
-                    }
-                    for (Binding b : change.upserts()) {
-                        bindUpsert(upsert, b);
-                        upsert.addBatch();
-                        pendingUpserts++;
-                    }
-                }
-                if (pendingDeletes > 0) {
-                    delete.executeBatch();
-                }
-                if (pendingUpserts > 0) {
+            java.sql.PreparedStatement delete = statements.prepare(connection, DELETE);
+            java.sql.PreparedStatement upsert = statements.prepare(connection, UPSERT);
+            int pendingDeletes = 0;
+            int pendingUpserts = 0;
+            for (Change change : batch) {
+                if (!change.removals().isEmpty() && pendingUpserts > 0) {
                     upsert.executeBatch();
+                    pendingUpserts = 0;
                 }
+                for (Binding b : change.removals()) {
+                    delete.setString(1, b.aor());
+                    delete.setString(2, b.contact());
+                    delete.setLong(3, b.removalBound(change.removedAt()));
+                    delete.addBatch();
+                    pendingDeletes++;
+                }
+                if (!change.upserts().isEmpty() && pendingDeletes > 0) {
+                    delete.executeBatch();
+                    pendingDeletes = 0;
+                }
+                for (Binding b : change.upserts()) {
+                    bindUpsert(upsert, b);
+                    upsert.addBatch();
+                    pendingUpserts++;
+                }
+            }
+            if (pendingDeletes > 0) {
+                delete.executeBatch();
+            }
+            if (pendingUpserts > 0) {
+                upsert.executeBatch();
             }
         });
     }

@@ -1,0 +1,115 @@
+package io.switchboard.platform.store;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.zaxxer.hikari.HikariDataSource;
+import io.switchboard.platform.config.StoreSettings;
+import java.nio.file.Path;
+import java.sql.PreparedStatement;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * A writer's statements outlive the transaction and the pool's wrapper they were prepared under,
+ * run inside the caller's transaction, and are prepared again when the pool retires their
+ * connection or after a failure.
+ */
+class StatementCacheTest {
+    private static final String INSERT = "insert into test_notes (id, body, author) values (?, ?, ?)";
+
+    @TempDir
+    Path dir;
+    PostgresTestDatabase postgres;
+
+    @AfterEach
+    void dropPostgresDatabase() throws Exception {
+        if (postgres != null) {
+            postgres.close();
+        }
+    }
+
+    private Store open(String database) throws Exception {
+        Store store = switch (database) {
+            case "sqlite" -> Store.open(new StoreSettings("jdbc:sqlite:" + dir.resolve("cache.db"), null, null));
+            case "postgresql" -> {
+                postgres = PostgresTestDatabase.create();
+                yield Store.open(postgres.settings());
+            }
+            default -> throw new IllegalArgumentException(database);
+        };
+        store.migrate("notes");
+        return store;
+    }
+
+    private static PreparedStatement insert(Store store, StatementCache cache, int id, boolean commit)
+            throws java.sql.SQLException {
+        AtomicReference<PreparedStatement> used = new AtomicReference<>();
+        store.jdbi().useTransaction(h -> {
+            PreparedStatement statement = cache.prepare(h.getConnection(), INSERT);
+            statement.setInt(1, id);
+            statement.setString(2, "note " + id);
+            statement.setString(3, "ann");
+            statement.addBatch();
+            statement.executeBatch();
+            used.set(statement);
+            if (!commit) {
+                h.rollback();
+            }
+        });
+        return used.get();
+    }
+
+    private static int notes(Store store) {
+        return store.jdbi().withHandle(h -> h.createQuery("select count(*) from test_notes").mapTo(Integer.class).one());
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"sqlite", "postgresql"})
+    void aStatementIsPreparedOnceAndRunsInTheCallersTransaction(String database) throws Exception {
+        try (Store store = open(database)) {
+            StatementCache cache = new StatementCache();
+            PreparedStatement first = insert(store, cache, 1, true);
+            PreparedStatement second = insert(store, cache, 2, true);
+            assertThat(second).isSameAs(first);
+            assertThat(first.isClosed()).as("the pool's wrapper went back to the pool; the statement stays").isFalse();
+            // rolled back with the caller's transaction: it ran inside it
+            insert(store, cache, 3, false);
+            assertThat(notes(store)).isEqualTo(2);
+            assertThat(cache.size()).isEqualTo(1);
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"sqlite", "postgresql"})
+    void aRetiredConnectionsStatementsArePreparedAgain(String database) throws Exception {
+        try (Store store = open(database)) {
+            StatementCache cache = new StatementCache();
+            PreparedStatement before = insert(store, cache, 1, true);
+            // the pool retires every connection (as at maxLifetime, or after a failover's eviction)
+            ((HikariDataSource) store.dataSource()).getHikariPoolMXBean().softEvictConnections();
+            PreparedStatement after = insert(store, cache, 2, true);
+            assertThat(after).isNotSameAs(before);
+            assertThat(notes(store)).isEqualTo(2);
+            assertThat(cache.size()).as("the closed connection's statements are dropped").isEqualTo(1);
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"sqlite", "postgresql"})
+    void afterAFailureClearStartsAfresh(String database) throws Exception {
+        try (Store store = open(database)) {
+            StatementCache cache = new StatementCache();
+            PreparedStatement before = insert(store, cache, 1, true);
+            assertThatThrownBy(() -> insert(store, cache, 1, true)).as("a duplicate key").isNotNull();
+            cache.clear();
+            assertThat(before.isClosed()).isTrue();
+            PreparedStatement after = insert(store, cache, 2, true);
+            assertThat(after).isNotSameAs(before);
+            assertThat(notes(store)).isEqualTo(2);
+        }
+    }
+}
