@@ -34,6 +34,8 @@ public final class ChatMetrics {
     private final Map<String, Counter> rejected = new ConcurrentHashMap<>();
     private final Counter gapsReordered;
     private final Counter gapsReplayed;
+    private final Counter replayReads;
+    private final Counter replayReadsShared;
 
     private final MeterRegistry registry;
 
@@ -52,6 +54,8 @@ public final class ChatMetrics {
                 .register(registry);
         gapsReordered = gaps(registry, "reordered");
         gapsReplayed = gaps(registry, "replayed");
+        replayReads = replayReads(registry, "read");
+        replayReadsShared = replayReads(registry, "shared");
         for (String reason : REJECT_REASONS) {
             rejected.put(reason, Counter.builder("switchboard.chat.rejected")
                     .description("Requests and frames refused, by reason").tag("reason", reason).register(registry));
@@ -62,6 +66,13 @@ public final class ChatMetrics {
         return Counter.builder("switchboard.chat.stream.gaps")
                 .description("Gaps in a stream's live messages of a chat (a later message came first), by outcome:"
                         + " reordered (the missing one came within chat.streamReorderWait) or replayed (read from the store)")
+                .tag("outcome", outcome).register(registry);
+    }
+
+    private static Counter replayReads(MeterRegistry registry, String outcome) {
+        return Counter.builder("switchboard.chat.stream.replay.reads")
+                .description("Pages of missed messages a replaying stream asked the store for, by outcome:"
+                        + " read (a store query) or shared (the answer of the same query another stream of this node had under way)")
                 .tag("outcome", outcome).register(registry);
     }
 
@@ -96,6 +107,11 @@ public final class ChatMetrics {
     /** A gap in a stream's live messages went to a replay from the store. */
     public void gapReplayed() {
         gapsReplayed.increment();
+    }
+
+    /** A replay's page of missed messages: read from the store, or shared with a read under way. */
+    public void replayRead(boolean shared) {
+        (shared ? replayReadsShared : replayReads).increment();
     }
 
     public void rejected(String reason) {

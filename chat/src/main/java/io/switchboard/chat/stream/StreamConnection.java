@@ -458,7 +458,7 @@ final class StreamConnection {
                 }
                 from = cursor.delivered;
             }
-            List<Message> page = hub.store().messages(chatId, from, null, replayPage);
+            List<Message> page = hub.missedMessages(chatId, from, replayPage);
             synchronized (this) {
                 Cursor cursor = cursors.get(chatId);
                 if (closed || cursor == null) {

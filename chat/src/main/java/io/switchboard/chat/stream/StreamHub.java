@@ -3,6 +3,7 @@ package io.switchboard.chat.stream;
 import io.switchboard.chat.ChatMetrics;
 import io.switchboard.chat.events.ChatEvent;
 import io.switchboard.chat.store.ChatStore;
+import io.switchboard.chat.store.Message;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -10,6 +11,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -44,6 +47,13 @@ import org.slf4j.LoggerFactory;
  * read (after a few tries), the streams cannot know what they missed and are closed with 1011, so
  * their clients resume.
  *
+ * <p><b>Shared replay reads.</b> When a message reaches this node late, every stream here that
+ * follows its chat sees the same gap at nearly the same moment, and each would read the same page
+ * from the store. {@link #missedMessages} lets them share one read: a stream asking for the page
+ * (chat, after sequence, size) that another stream's read is fetching waits for that answer
+ * instead of querying again. A shared page may have been read a moment before this stream asked,
+ * which a replay already allows for: it reads again until it reaches its mark.
+ *
  * <p><b>Reorder wait.</b> A stream that sees a chat's messages out of order holds the later ones
  * for up to {@code chat.streamReorderWait} before it replays from the store (see
  * {@link StreamConnection}). The timers for that run on one daemon thread of the hub, never one
@@ -67,6 +77,16 @@ public final class StreamHub {
     private final long reorderWaitNanos;
     private final ScheduledExecutorService reorderTimers;
     private final LongSupplier nanoTime;
+    private final PageReader pages;
+    private final Map<PageKey, CompletableFuture<List<Message>>> pagesUnderWay = new ConcurrentHashMap<>();
+
+    /** Reads a page of a chat's messages after a sequence from the store (tests count and hold the reads). */
+    interface PageReader {
+        List<Message> read(String chatId, long after, int limit);
+    }
+
+    private record PageKey(String chatId, long after, int limit) {
+    }
 
     StreamHub(ChatStore store, StreamFrames frames, ChatMetrics metrics, Duration reorderWait) {
         this(store, frames, metrics, reorderWait, Executors.newSingleThreadScheduledExecutor(
@@ -76,6 +96,14 @@ public final class StreamHub {
     /** With the reorder timers and their time source given (tests drive both by hand). */
     StreamHub(ChatStore store, StreamFrames frames, ChatMetrics metrics, Duration reorderWait,
               ScheduledExecutorService reorderTimers, LongSupplier nanoTime) {
+        this(store, frames, metrics, reorderWait, reorderTimers, nanoTime,
+                (chatId, after, limit) -> store.messages(chatId, after, null, limit));
+    }
+
+    /** With the store's page reads given as well. */
+    StreamHub(ChatStore store, StreamFrames frames, ChatMetrics metrics, Duration reorderWait,
+              ScheduledExecutorService reorderTimers, LongSupplier nanoTime, PageReader pages) {
+        this.pages = pages;
         this.store = store;
         this.frames = frames;
         this.metrics = metrics;
@@ -190,6 +218,36 @@ public final class StreamHub {
             }
             return null;
         });
+    }
+
+    /**
+     * Up to {@code limit} messages of a chat after sequence {@code after}, oldest first, for a
+     * replay: from the store, or from the same read another stream of this node has under way
+     * (see the class comment). A failed read fails every stream that shared it.
+     */
+    List<Message> missedMessages(String chatId, long after, int limit) {
+        PageKey key = new PageKey(chatId, after, limit);
+        CompletableFuture<List<Message>> mine = new CompletableFuture<>();
+        CompletableFuture<List<Message>> underWay = pagesUnderWay.putIfAbsent(key, mine);
+        if (underWay != null) {
+            metrics.replayRead(true);
+            try {
+                return underWay.join();
+            } catch (CompletionException e) {
+                throw e.getCause() instanceof RuntimeException cause ? cause : e;
+            }
+        }
+        metrics.replayRead(false);
+        try {
+            List<Message> page = pages.read(chatId, after, limit);
+            mine.complete(page);
+            return page;
+        } catch (RuntimeException e) {
+            mine.completeExceptionally(e);
+            throw e;
+        } finally {
+            pagesUnderWay.remove(key, mine);
+        }
     }
 
     /** Every open stream reads from the store what it has not delivered (see the class comment). */
