@@ -3,7 +3,6 @@ package io.switchboard.chat.stream;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
@@ -27,7 +26,6 @@ import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.LongStream;
-import org.eclipse.jetty.websocket.api.Callback;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -342,48 +340,6 @@ class StreamReorderWaitTest {
     }
 
     /** The frames a stream sent, written at once. */
-    private final class RecordingSocket implements StreamConnection.Socket {
-        private final List<String> frames = new ArrayList<>();
-        private final List<Integer> closes = new ArrayList<>();
-
-        @Override
-        public synchronized void send(String frame, Callback written) {
-            frames.add(frame);
-            written.succeed();
-        }
-
-        @Override
-        public synchronized void close(int code, String reason) {
-            closes.add(code);
-        }
-
-        synchronized List<String> frames() {
-            return List.copyOf(frames);
-        }
-
-        synchronized List<Integer> closes() {
-            return List.copyOf(closes);
-        }
-
-        List<String> types() {
-            return frames().stream().map(this::read).map(frame -> frame.path("type").asText()).toList();
-        }
-
-        /** The sequence numbers of the messages sent, in the order sent. */
-        List<Long> seqs() {
-            return frames().stream().map(this::read).filter(frame -> frame.path("type").asText().equals("message"))
-                    .map(frame -> frame.path("seq").asLong()).toList();
-        }
-
-        private JsonNode read(String frame) {
-            try {
-                return json.readTree(frame);
-            } catch (Exception e) {
-                throw new AssertionError("not JSON: " + frame, e);
-            }
-        }
-    }
-
     /** Timers that run only when the test fires them: the stream decides from the hub's (hand-driven) time. */
     private static final class ManualTimers extends ScheduledThreadPoolExecutor {
         private final List<Runnable> scheduled = new ArrayList<>();

@@ -26,7 +26,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
-import org.eclipse.jetty.websocket.api.Callback;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -92,11 +91,13 @@ class StreamReplaySharingTest {
         store.close();
     }
 
-    private Recorder stream(String person) {
-        Recorder socket = new Recorder();
+    private final Map<RecordingSocket, StreamConnection> streams = new java.util.HashMap<>();
+
+    private RecordingSocket stream(String person) {
+        RecordingSocket socket = new RecordingSocket();
         StreamConnection stream = new StreamConnection(socket, new Principal(person, person, false), "token", hub,
                 Clock.systemUTC(), 1000);
-        socket.stream = stream;
+        streams.put(socket, stream);
         hub.register(stream);
         stream.startFrom(Map.of(chat, 0L));
         stream.start(Map.of());
@@ -112,8 +113,8 @@ class StreamReplaySharingTest {
         return posted;
     }
 
-    private static void arrives(Recorder socket, Message message, StreamFrames frames) {
-        socket.stream.onEvent(new ChatEvent.MessagePosted(message, MEMBERS), frames.message(message));
+    private void arrives(RecordingSocket socket, Message message, StreamFrames frames) {
+        streams.get(socket).onEvent(new ChatEvent.MessagePosted(message, MEMBERS), frames.message(message));
     }
 
     private double replayReads(String outcome) {
@@ -122,14 +123,14 @@ class StreamReplaySharingTest {
 
     @Test
     void streamsWithTheSameGapShareOneRead() throws Exception {
-        Recorder boris = stream("boris");
-        Recorder clara = stream("clara");
+        RecordingSocket boris = stream("boris");
+        RecordingSocket clara = stream("clara");
         List<Message> posted = post(3);
         CountDownLatch gate = new CountDownLatch(1);
         readGate.set(gate);
 
         // message 2 is late on this node: both streams see 1, then 3
-        for (Recorder socket : List.of(boris, clara)) {
+        for (RecordingSocket socket : List.of(boris, clara)) {
             arrives(socket, posted.get(0), frames);
             arrives(socket, posted.get(2), frames);
         }
@@ -147,14 +148,14 @@ class StreamReplaySharingTest {
 
     @Test
     void aFailedSharedReadClosesEveryStreamThatWaitedForIt() throws Exception {
-        Recorder boris = stream("boris");
-        Recorder clara = stream("clara");
+        RecordingSocket boris = stream("boris");
+        RecordingSocket clara = stream("clara");
         List<Message> posted = post(3);
         CountDownLatch gate = new CountDownLatch(1);
         readGate.set(gate);
         readFailure.set(new IllegalStateException("the store is unreachable"));
 
-        for (Recorder socket : List.of(boris, clara)) {
+        for (RecordingSocket socket : List.of(boris, clara)) {
             arrives(socket, posted.get(0), frames);
             arrives(socket, posted.get(2), frames);
         }
@@ -168,7 +169,7 @@ class StreamReplaySharingTest {
 
     @Test
     void aLaterGapReadsAfresh() throws Exception {
-        Recorder boris = stream("boris");
+        RecordingSocket boris = stream("boris");
         List<Message> posted = new ArrayList<>(post(3));
         arrives(boris, posted.get(0), frames);
         arrives(boris, posted.get(2), frames);
@@ -179,43 +180,5 @@ class StreamReplaySharingTest {
         assertThat(boris.seqs()).containsExactly(1L, 2L, 3L, 4L, 5L);
         assertThat(replayReads("shared")).isZero();
         assertThat(reads).hasValue(2);
-    }
-
-    private final class Recorder implements StreamConnection.Socket {
-        private final List<String> sent = new ArrayList<>();
-        private final List<Integer> closes = new ArrayList<>();
-        StreamConnection stream;
-
-        @Override
-        public synchronized void send(String frame, Callback written) {
-            sent.add(frame);
-            written.succeed();
-        }
-
-        @Override
-        public synchronized void close(int code, String reason) {
-            closes.add(code);
-        }
-
-        synchronized List<Integer> closes() {
-            return List.copyOf(closes);
-        }
-
-        synchronized List<String> types() {
-            return sent.stream().map(frame -> read(frame).path("type").asText()).toList();
-        }
-
-        synchronized List<Long> seqs() {
-            return sent.stream().map(this::read).filter(frame -> frame.path("type").asText().equals("message"))
-                    .map(frame -> frame.path("seq").asLong()).toList();
-        }
-
-        private com.fasterxml.jackson.databind.JsonNode read(String frame) {
-            try {
-                return json.readTree(frame);
-            } catch (Exception e) {
-                throw new AssertionError("not JSON: " + frame, e);
-            }
-        }
     }
 }
