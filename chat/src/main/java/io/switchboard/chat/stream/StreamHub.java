@@ -242,7 +242,8 @@ public final class StreamHub {
             List<Message> page = pages.read(chatId, after, limit);
             mine.complete(page);
             return page;
-        } catch (RuntimeException e) {
+        } catch (Throwable e) {
+            // an Error too: streams waiting for this read must not wait for ever
             mine.completeExceptionally(e);
             throw e;
         } finally {

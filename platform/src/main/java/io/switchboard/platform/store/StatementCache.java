@@ -10,33 +10,46 @@ import java.util.Map;
 
 /**
  * Prepared statements that a group-commit writer ({@link GroupCommit}) keeps from one batch to the
- * next, instead of preparing its SQL again for every transaction.
+ * next on SQLite, instead of preparing its SQL again for every transaction.
  *
  * <p>Why: sqlite-jdbc keeps no statement cache, so every {@code prepareStatement} compiles the SQL
  * anew, and for a wide upsert that costs about as much CPU as executing it. Measured on the
  * registrar's binding writer over TLS, preparing was 13% of the node's CPU (docs/benchmarks/tls.md).
- * PostgreSQL's driver caches prepared queries per connection itself; reusing the statement
- * objects there also saves the driver's bookkeeping.
  *
- * <p>How: statements are prepared on the driver's own connection behind the pool's wrapper
- * ({@link Connection#unwrap}), because the pool closes the statements made through its wrapper
- * when the connection goes back to it. They run inside whatever transaction the caller opened
- * on that same connection. A connection the pool has closed (retired after its lifetime, or
- * evicted after a failover) is noticed at the next lookup and its statements dropped; closing
- * the connection has already released them. After a failed transaction the caller calls
- * {@link #clear()}, so no statement carries a half-built batch or a broken state into the next.
+ * <p>How: on SQLite, statements are prepared on the driver's own connection behind the pool's
+ * wrapper ({@link Connection#unwrap}), because the pool closes the statements made through its
+ * wrapper when the connection goes back to it. They run inside whatever transaction the caller
+ * opened on that same connection. A connection the pool has closed (retired after its lifetime)
+ * is noticed at the next lookup and its statements dropped; closing the connection has already
+ * released them. After a failed transaction the caller calls {@link #clear()}, so no statement
+ * carries a half-built batch or a broken state into the next.
+ *
+ * <p>On PostgreSQL nothing is kept: the driver caches prepared queries per connection itself, and
+ * a statement must be made through the pool's wrapper so that the pool sees its errors and evicts
+ * a connection that went bad (a server that became a read-only standby, {@link PrimaryOnlyEviction}).
+ * There {@link #prepare} prepares through the wrapper, and the pool closes the statement when the
+ * caller's handle gives the connection back.
  *
  * <p>Not thread-safe: one writer thread owns each cache.
  */
 public final class StatementCache {
     private final Map<Connection, Map<String, PreparedStatement>> byConnection = new IdentityHashMap<>();
+    /** Whether the store is SQLite, learnt from the first connection (a store has one kind). */
+    private Boolean keeps;
 
     /**
-     * The statement for {@code sql} on the connection behind {@code pooled}, prepared once and
-     * handed back with no parameters and an empty batch. The caller must not close it (closing its
-     * result sets is the caller's, as always).
+     * The statement for {@code sql} on {@code pooled}: on SQLite prepared once on the connection
+     * behind it and handed back with no parameters and an empty batch; elsewhere prepared now
+     * through the pool's wrapper and closed by the pool with the handle. Either way the caller
+     * must not close it (closing its result sets is the caller's, as always).
      */
     public PreparedStatement prepare(Connection pooled, String sql) throws SQLException {
+        if (keeps == null) {
+            keeps = "SQLite".equals(pooled.getMetaData().getDatabaseProductName());
+        }
+        if (!keeps) {
+            return pooled.prepareStatement(sql);
+        }
         Connection driver = pooled.unwrap(Connection.class);
         Map<String, PreparedStatement> statements = byConnection.get(driver);
         if (statements == null) {
@@ -55,7 +68,7 @@ public final class StatementCache {
         return statement;
     }
 
-    /** Closes and forgets every statement (after a failed transaction, or when the writer stops). */
+    /** Closes and forgets every kept statement (after a failed transaction). */
     public void clear() {
         for (Map<String, PreparedStatement> statements : byConnection.values()) {
             statements.values().forEach(StatementCache::closeQuietly);

@@ -14,9 +14,10 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * A writer's statements outlive the transaction and the pool's wrapper they were prepared under,
- * run inside the caller's transaction, and are prepared again when the pool retires their
- * connection or after a failure.
+ * On SQLite a writer's statements outlive the transaction and the pool's wrapper they were
+ * prepared under, run inside the caller's transaction, and are prepared again when the pool
+ * retires their connection or after a failure. On PostgreSQL nothing is kept: statements go
+ * through the pool's wrapper (which must see their errors) and are closed with the handle.
  */
 class StatementCacheTest {
     private static final String INSERT = "insert into test_notes (id, body, author) values (?, ?, ?)";
@@ -69,17 +70,47 @@ class StatementCacheTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"sqlite", "postgresql"})
-    void aStatementIsPreparedOnceAndRunsInTheCallersTransaction(String database) throws Exception {
+    void aStatementIsPreparedOnceOnSqliteAndRunsInTheCallersTransaction(String database) throws Exception {
         try (Store store = open(database)) {
             StatementCache cache = new StatementCache();
             PreparedStatement first = insert(store, cache, 1, true);
             PreparedStatement second = insert(store, cache, 2, true);
-            assertThat(second).isSameAs(first);
-            assertThat(first.isClosed()).as("the pool's wrapper went back to the pool; the statement stays").isFalse();
+            if (database.equals("sqlite")) {
+                assertThat(second).isSameAs(first);
+                assertThat(first.isClosed()).as("the pool's wrapper went back to the pool; the statement stays").isFalse();
+            } else {
+                assertThat(second).isNotSameAs(first);
+                assertThat(first.isClosed()).as("closed by the pool with the handle").isTrue();
+                assertThat(first.isWrapperFor(java.sql.PreparedStatement.class)).isTrue();
+            }
             // rolled back with the caller's transaction: it ran inside it
             insert(store, cache, 3, false);
             assertThat(notes(store)).isEqualTo(2);
-            assertThat(cache.size()).isEqualTo(1);
+            assertThat(cache.size()).isEqualTo(database.equals("sqlite") ? 1 : 0);
+        }
+    }
+
+    /** A statement's error reaches the pool, which evicts a connection whose writes fail as on a read-only standby. */
+    @org.junit.jupiter.api.Test
+    void onPostgresqlTheStatementsErrorsReachThePool() throws Exception {
+        try (Store store = open("postgresql")) {
+            StatementCache cache = new StatementCache();
+            insert(store, cache, 1, true);
+            AtomicReference<java.sql.Connection> used = new AtomicReference<>();
+            assertThatThrownBy(() -> store.jdbi().useTransaction(h -> {
+                h.execute("set transaction read only"); // writes now fail with 25006, as on a standby
+                used.set(h.getConnection().unwrap(java.sql.Connection.class));
+                PreparedStatement statement = cache.prepare(h.getConnection(), INSERT);
+                statement.setInt(1, 2);
+                statement.setString(2, "note 2");
+                statement.setString(3, "ann");
+                statement.addBatch();
+                statement.executeBatch();
+            })).isNotNull();
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10))
+                    .alias("the pool evicted the connection").until(() -> used.get().isClosed());
+            insert(store, cache, 3, true);
+            assertThat(notes(store)).isEqualTo(2);
         }
     }
 
@@ -94,7 +125,8 @@ class StatementCacheTest {
             PreparedStatement after = insert(store, cache, 2, true);
             assertThat(after).isNotSameAs(before);
             assertThat(notes(store)).isEqualTo(2);
-            assertThat(cache.size()).as("the closed connection's statements are dropped").isEqualTo(1);
+            assertThat(cache.size()).as("the closed connection's statements are dropped")
+                    .isEqualTo(database.equals("sqlite") ? 1 : 0);
         }
     }
 
@@ -106,7 +138,7 @@ class StatementCacheTest {
             PreparedStatement before = insert(store, cache, 1, true);
             assertThatThrownBy(() -> insert(store, cache, 1, true)).as("a duplicate key").isNotNull();
             cache.clear();
-            assertThat(before.isClosed()).isTrue();
+            assertThat(before.isClosed()).as("cleared, or on PostgreSQL closed with its handle").isTrue();
             PreparedStatement after = insert(store, cache, 2, true);
             assertThat(after).isNotSameAs(before);
             assertThat(notes(store)).isEqualTo(2);

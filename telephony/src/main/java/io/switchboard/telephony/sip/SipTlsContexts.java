@@ -29,8 +29,9 @@ import org.slf4j.LoggerFactory;
  * {@code client_certificate}. Without it no certificate is asked for. The same contexts serve
  * every {@code tls} listener of the node.
  * <p>
- * The TLS engine is BoringSSL (netty-tcnative, whose native library the jar carries for Linux
- * x86-64) wherever that library loads, and the JDK's own elsewhere; the log says which at start.
+ * The TLS engine is BoringSSL (netty-tcnative, whose native library the jar carries for Linux and
+ * macOS on x86-64 and ARM, and Windows x86-64) wherever that library loads, and the JDK's own
+ * elsewhere; the log says which at start.
  * Both offer the same protocols and the same certificate. BoringSSL is there for speed: a SIP
  * request over TLS is a few hundred bytes, so per-record overhead decides the CPU a registration
  * costs, and the JDK's engine spends far more of it per record (see docs/benchmarks/tls.md).
