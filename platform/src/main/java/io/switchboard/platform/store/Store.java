@@ -222,7 +222,7 @@ public final class Store implements AutoCloseable {
                 .baselineOnMigrate(true)
                 .baselineVersion("0")
                 .load();
-        try {
+        try (MigrationLock ignored = migrationLock()) {
             MigrateResult result = flyway.migrate();
             String version = result.targetSchemaVersion != null ? result.targetSchemaVersion
                     : flyway.info().current() == null ? "none" : flyway.info().current().getVersion().getVersion();
@@ -231,6 +231,63 @@ public final class Store implements AutoCloseable {
             return version;
         } catch (FlywayException e) {
             throw new StoreException("migrations of " + module + " failed: " + e.getMessage(), e);
+        }
+    }
+
+    /** Held while a module migrates; released by closing. */
+    private interface MigrationLock extends AutoCloseable {
+        @Override
+        void close();
+    }
+
+    /** Key of the PostgreSQL advisory lock that nodes migrate under ("SWBD"). */
+    private static final long MIGRATION_LOCK_KEY = 0x53574244L;
+
+    /**
+     * On PostgreSQL, a session advisory lock that makes nodes starting together migrate one at a
+     * time. Without it two nodes starting on a fresh database raced in Flyway's baseline: one
+     * created a module's history table, and the other, finding it there but still empty, refused
+     * to start ("Unable to baseline schema history table ... as it already exists, and is
+     * empty"). Waiting for the lock is bounded like the migrations' statements. SQLite has one
+     * node and needs none.
+     */
+    private MigrationLock migrationLock() {
+        if (settings.isSqlite()) {
+            return () -> { };
+        }
+        Connection connection = null;
+        try {
+            connection = dataSource.getConnection();
+            try (java.sql.Statement lock = connection.createStatement()) {
+                lock.setQueryTimeout((int) MIGRATION_STATEMENT_TIMEOUT.toSeconds());
+                lock.execute("select pg_advisory_lock(" + MIGRATION_LOCK_KEY + ")");
+            }
+        } catch (SQLException e) {
+            closeQuietly(connection);
+            throw new StoreException("could not take the migration lock: " + RootCause.message(e), e);
+        }
+        Connection held = connection;
+        return () -> {
+            try (java.sql.Statement unlock = held.createStatement()) {
+                unlock.execute("select pg_advisory_unlock(" + MIGRATION_LOCK_KEY + ")");
+            } catch (SQLException e) {
+                // the lock belongs to the session: a pooled connection keeps it, so this one goes
+                log.warn("could not release the migration lock ({}); dropping its connection releases it", RootCause.message(e));
+                dataSource.evictConnection(held);
+            } finally {
+                closeQuietly(held);
+            }
+        };
+    }
+
+    private static void closeQuietly(Connection connection) {
+        if (connection == null) {
+            return;
+        }
+        try {
+            connection.close();
+        } catch (SQLException e) {
+            // the connection is broken: the server ends its session and with it the lock
         }
     }
 
