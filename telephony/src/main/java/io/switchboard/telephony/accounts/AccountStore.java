@@ -203,15 +203,25 @@ public final class AccountStore {
                 .mapTo(String.class).findOne());
     }
 
-    /** Records the node's default domain; returns the one recorded before, if it differed. */
+    /**
+     * Records the node's default domain; returns the one recorded before, if it differed.
+     *
+     * <p>Nodes of a cluster starting together on a fresh store all record theirs at once: the insert
+     * yields to a row another node committed first (PostgreSQL waits for that transaction, then reads
+     * the row in the next statement), so no node fails to start on the primary key.
+     */
     public Optional<String> recordNodeDomain(String domain) {
         String realm = validDomain(domain);
         return jdbi.inTransaction(h -> {
+            int inserted = h.createUpdate(
+                            "INSERT INTO sip_settings (name, value) VALUES ('default_domain', :d) ON CONFLICT (name) DO NOTHING")
+                    .bind("d", realm).execute();
+            if (inserted == 1) {
+                return Optional.empty();
+            }
             Optional<String> before = h.createQuery("SELECT value FROM sip_settings WHERE name = 'default_domain'")
                     .mapTo(String.class).findOne();
-            if (before.isEmpty()) {
-                h.createUpdate("INSERT INTO sip_settings (name, value) VALUES ('default_domain', :d)").bind("d", realm).execute();
-            } else if (!before.get().equals(realm)) {
+            if (before.isPresent() && !before.get().equals(realm)) {
                 h.createUpdate("UPDATE sip_settings SET value = :d WHERE name = 'default_domain'").bind("d", realm).execute();
                 return before;
             }
