@@ -35,7 +35,7 @@ usage: bench/failover.sh [--quick] [--only failover|cost] [--before S] [--after 
   --phones N        SIP phones over TCP (default 12)
 
 Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust) and RabbitMQ on 127.0.0.1:5672
-(guest/guest); installs Debian's haproxy when missing. Ports 127.0.0.1:$((54100))-$((54139))
+(guest/guest); installs Debian's haproxy when missing. Ports 127.0.0.1:$((23100))-$((23139))
 (FAILOVER_PORT_BASE). Environment: FAILOVER_NODE_JVM (node JVM options, default -Xmx512m), BENCH_OUT,
 FAILOVER_COST_JFR (a directory: every node records each measured cost step there with JFR,
 settings "profile", started by jcmd when the step starts, 3 s shorter than it; files STEP-PID.jfr).
@@ -110,7 +110,7 @@ log "running FailoverBench (parts: $PARTS; Maven output in $OUT/failover-mvn.log
 without_bench_env env SWITCHBOARD_BENCH=failover SWITCHBOARD_NODE_JAR="$NODE_JAR" \
     FAILOVER_PARTS="$PARTS" FAILOVER_BEFORE_SECONDS="$BEFORE" FAILOVER_AFTER_SECONDS="$AFTER" \
     FAILOVER_COST_SECONDS="$COST" FAILOVER_COST_WARMUP_SECONDS="$WARMUP" FAILOVER_COST_PHONES="$COST_PHONES" FAILOVER_COST_CHATS="$COST_CHATS" FAILOVER_MONITORS="$MONITORS" FAILOVER_PHONES="$PHONES" \
-    FAILOVER_PORT_BASE="${FAILOVER_PORT_BASE:-54100}" FAILOVER_NODE_JVM="${FAILOVER_NODE_JVM:--Xmx512m}" \
+    FAILOVER_PORT_BASE="${FAILOVER_PORT_BASE:-23100}" FAILOVER_NODE_JVM="${FAILOVER_NODE_JVM:--Xmx512m}" \
     FAILOVER_OUT="$OUT/failover.txt" CI=true \
     mvn -B -q -o -Dstyle.color=never -f "$ROOT/pom.xml" -pl server -am verify -Dtest=FailoverBench \
     -Dsurefire.failIfNoSpecifiedTests=false >"$OUT/failover-mvn.log" 2>&1 &

@@ -22,7 +22,7 @@ import java.util.stream.Stream;
 /**
  * Two PostgreSQL clusters of this machine's own version, made for one test with Debian's
  * postgresql-common tools and dropped on {@link #close()}: a primary and a synchronous streaming
- * standby ({@code pg_basebackup -R}), on loopback ports of this suite's fixed range (52500-52999),
+ * standby ({@code pg_basebackup -R}), on loopback ports of this suite's fixed range (22500-22999),
  * trust authentication. The machine's main cluster (5432) is never touched. The standby is
  * synchronous ({@code synchronous_standby_names = '*'} on the primary only), so every commit the
  * primary acknowledged is on the standby: a failover loses nothing acknowledged. The tools run as
@@ -30,8 +30,8 @@ import java.util.stream.Stream;
  * does {@code pg_basebackup}.
  */
 public final class PostgresReplicaPair implements AutoCloseable {
-    private static final int FIRST_PORT = 52500;
-    private static final int LAST_PORT = 52999;
+    private static final int FIRST_PORT = 22500;
+    private static final int LAST_PORT = 22999;
     private static final Duration COMMAND_TIMEOUT = Duration.ofSeconds(120);
 
     private final String version;

@@ -42,7 +42,7 @@ class ClusterFailoverTest {
      */
     static final boolean MONITOR_CHECKS_ONCE = true;
 
-    static final int PORT_BASE = 54000;
+    static final int PORT_BASE = 23000;
     static final Duration MONITOR_INTERVAL = Duration.ofSeconds(5);
     /** Small heaps and the C1 compiler only: three nodes, HAProxy and the load share two cores. */
     static final List<String> NODE_JVM = List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1");

@@ -30,7 +30,7 @@ import org.junit.jupiter.api.io.TempDir;
  * every message fanned out to every reader's stream) and REGISTER per second over TCP (every phone
  * re-registering without pause on its connection) — and the ratio three / one.
  *
- * <p>Settings (environment): {@code FAILOVER_PORT_BASE} (54100), {@code FAILOVER_BEFORE_SECONDS}
+ * <p>Settings (environment): {@code FAILOVER_PORT_BASE} (23100), {@code FAILOVER_BEFORE_SECONDS}
  * and {@code FAILOVER_AFTER_SECONDS} (20, 30), {@code FAILOVER_COST_SECONDS} (20),
  * {@code FAILOVER_COST_WARMUP_SECONDS} (half the step, at least 5),
  * {@code FAILOVER_MONITORS} (200), {@code FAILOVER_PHONES} (12), {@code FAILOVER_COST_PHONES} (120),
@@ -39,7 +39,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @EnabledIfEnvironmentVariable(named = "SWITCHBOARD_BENCH", matches = "failover")
 class FailoverBench {
-    private final int base = intEnv("FAILOVER_PORT_BASE", 54100);
+    private final int base = intEnv("FAILOVER_PORT_BASE", 23100);
     private final int before = intEnv("FAILOVER_BEFORE_SECONDS", 20);
     private final int after = intEnv("FAILOVER_AFTER_SECONDS", 30);
     private final int costSeconds = intEnv("FAILOVER_COST_SECONDS", 20);

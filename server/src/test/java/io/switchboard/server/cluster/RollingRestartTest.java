@@ -31,7 +31,7 @@ class RollingRestartTest {
      */
     static final boolean IN_DIALOG_ACROSS_RESTARTS = true;
 
-    static final int PORT_BASE = 54040;
+    static final int PORT_BASE = 23040;
 
     @TempDir
     Path dir;

@@ -62,9 +62,9 @@ class KeepalivedFailoverTest {
     private static final String FLOATING = "10.213.0.100";
     private static final String HOST = "10.213.0.1";
     /** Where every answer to the phone must come from. */
-    private static final String FROM_FLOATING = "10.213.0.100:53560";
-    private static final int SIP_PORT = 53560;
-    private static final int HTTP_PORT = 53580;
+    private static final String FROM_FLOATING = "10.213.0.100:23560";
+    private static final int SIP_PORT = 23560;
+    private static final int HTTP_PORT = 23580;
     private static final String DOMAIN = "ha.test";
 
     @TempDir

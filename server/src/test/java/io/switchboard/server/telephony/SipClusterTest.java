@@ -423,7 +423,7 @@ class SipClusterTest {
     @Test
     void inDialogRequestsReachADeviceThatRegisteredAgainAfterItsNodeRestarted() throws Exception {
         String exchange = "sb_test_" + UUID.randomUUID().toString().substring(0, 12);
-        Map<String, String> fixedPorts = Map.of("sip", "udp:127.0.0.1:54210,tcp:127.0.0.1:54210");
+        Map<String, String> fixedPorts = Map.of("sip", "udp:127.0.0.1:23210,tcp:127.0.0.1:23210");
         try (PostgresTestDatabase database = PostgresTestDatabase.create()) {
             Map<String, String> env = clusterEnv(database, exchange);
             TelephonyNode[] a = {new TelephonyNode(dirA, fixedPorts, env)};
@@ -431,7 +431,7 @@ class SipClusterTest {
                 Files.copy(dirA.resolve("admin.token"), dirB.resolve("admin.token"));
                 awaitBus(a[0], b);
                 createAccounts(a[0], b, "bob", "carol");
-                try (SipPhone bob = SipPhone.tcp("bob", DOMAIN, 54210);
+                try (SipPhone bob = SipPhone.tcp("bob", DOMAIN, 23210);
                      SipPhone carol = SipPhone.tcp("carol", DOMAIN, b.sipPort(Transport.TCP))) {
                     assertThat(bob.register(600, "secret-bob").status()).isEqualTo(200);
                     assertThat(carol.register(600, "secret-carol").status()).isEqualTo(200);
