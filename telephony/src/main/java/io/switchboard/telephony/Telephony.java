@@ -324,15 +324,7 @@ public final class Telephony implements NodeModule {
                     calls.start();
                     routeSigner.prepare();
                     long now = clock.millis();
-                    bindings.deleteExpired(now);
-                    if (registrarSettings.authenticate()) {
-                        // in SQL, against the accounts as they are: another node may have added an
-                        // account and stored its registration since this node read the directory
-                        int orphans = bindings.deleteWithoutAccount();
-                        if (orphans > 0) {
-                            log.info("dropped {} stored registrations whose account no longer exists", orphans);
-                        }
-                    }
+                    tidyStoredBindings(bindings, now, registrarSettings.authenticate());
                     // listening before reading, so a binding announced meanwhile is not missed
                     announcements.start(bindings);
                     List<Binding> live = bindings.loadLive(now);
@@ -409,6 +401,27 @@ public final class Telephony implements NodeModule {
                 return;
             }
             Thread.sleep(50);
+        }
+    }
+
+    /**
+     * Deletes stored bindings that expired or lost their account. Tidying, not a condition of
+     * starting: on PostgreSQL these statements may cross another node's writer on the same rows
+     * and fail as a deadlock; expired bindings are never loaded, and the next start tidies again.
+     */
+    private void tidyStoredBindings(BindingStore bindings, long now, boolean accountsRequired) {
+        try {
+            bindings.deleteExpired(now);
+            if (accountsRequired) {
+                // in SQL, against the accounts as they are: another node may have added an
+                // account and stored its registration since this node read the directory
+                int orphans = bindings.deleteWithoutAccount();
+                if (orphans > 0) {
+                    log.info("dropped {} stored registrations whose account no longer exists", orphans);
+                }
+            }
+        } catch (RuntimeException e) {
+            log.warn("tidying stored registrations failed ({}); the node starts without it", e.toString());
         }
     }
 

@@ -37,16 +37,11 @@ public final class PersonStore {
     public Person create(String username, String displayName, String passwordHash, boolean admin) {
         Person person = new Person(UUID.randomUUID().toString(), username, displayName, admin,
                 Instant.ofEpochMilli(clock.millis()));
-        // The unique index decides between two nodes racing for one name; the lookup first gives
-        // the common case a clear answer without relying on driver-specific constraint errors.
+        // The unique index decides between two nodes racing for one name: the insert yields to a
+        // row another transaction committed (PostgreSQL waits for it first), and the name is taken.
         return jdbi.inTransaction(h -> {
-            boolean taken = h.createQuery("select count(*) from platform_people where username = :u")
-                    .bind("u", username).mapTo(Integer.class).one() > 0;
-            if (taken) {
-                throw new UsernameTaken(username);
-            }
-            h.createUpdate("insert into platform_people (id, username, display_name, password_hash, is_admin, token_version,"
-                            + " created_at) values (:id, :u, :d, :h, :a, 0, :at)")
+            int inserted = h.createUpdate("insert into platform_people (id, username, display_name, password_hash, is_admin,"
+                            + " token_version, created_at) values (:id, :u, :d, :h, :a, 0, :at) on conflict (username) do nothing")
                     .bind("id", person.id())
                     .bind("u", username)
                     .bind("d", displayName)
@@ -54,6 +49,9 @@ public final class PersonStore {
                     .bind("a", admin ? 1 : 0)
                     .bind("at", person.createdAt().toEpochMilli())
                     .execute();
+            if (inserted == 0) {
+                throw new UsernameTaken(username);
+            }
             return person;
         });
     }

@@ -230,7 +230,10 @@ class FailoverBench {
         for (NodeProcess node : cluster.nodes()) {
             Path file = Path.of(costJfr).resolve(step + "-" + node.pid() + ".jfr");
             Process p = new ProcessBuilder(jcmd.toString(), Long.toString(node.pid()), "JFR.start", "name=" + step,
-                    "settings=profile", "duration=" + seconds + "s", "filename=" + file).redirectErrorStream(true).start();
+                    "settings=profile", "duration=" + seconds + "s", "filename=" + file,
+                    // CPU-time samples (JDK 25): only time on a core counts, which with three nodes
+                    // on two cores is what the cluster costs; execution samples also count waiting
+                    "jdk.CPUTimeSample#enabled=true", "jdk.CPUTimeSample#throttle=2ms").redirectErrorStream(true).start();
             if (!p.waitFor(20, java.util.concurrent.TimeUnit.SECONDS)) {
                 p.destroyForcibly();
                 say("cost  could not start JFR on node pid %d (jcmd did not answer within 20 s)", node.pid());

@@ -88,6 +88,7 @@ public final class AccountStore {
         validPassword(password);
         long now = clock.millis();
         return jdbi.inTransaction(h -> {
+            lockForNewNames(h);
             if (find(h, username, realm).isPresent()) {
                 throw new AccountException(AccountException.Kind.EXISTS, "account " + username + "@" + realm + " exists");
             }
@@ -98,7 +99,6 @@ public final class AccountStore {
                     .bind("md5", DigestAlgorithm.MD5.ha1(username, realm, password))
                     .bind("sha", DigestAlgorithm.SHA_256.ha1(username, realm, password))
                     .bind("now", now).execute();
-            bumpRevision(h);
             return find(h, username, realm).orElseThrow();
         });
     }
@@ -121,6 +121,7 @@ public final class AccountStore {
         }
         long now = clock.millis();
         return jdbi.inTransaction(h -> {
+            lockForNewNames(h);
             refuseNumberNames(h, userPasswordPairs.stream().map(pair -> pair[0]).toList(), realm);
             var batch = h.prepareBatch("INSERT INTO sip_accounts (username, domain, ha1_md5, ha1_sha256, created_at, updated_at) "
                     + "VALUES (:u, :d, :md5, :sha, :now, :now) ON CONFLICT (username, domain) DO UPDATE SET "
@@ -131,9 +132,7 @@ public final class AccountStore {
                         .bind("sha", DigestAlgorithm.SHA_256.ha1(pair[0], realm, pair[1]))
                         .bind("now", now).add();
             }
-            int written = userPasswordPairs.isEmpty() ? 0 : batch.execute().length;
-            bumpRevision(h);
-            return written;
+            return userPasswordPairs.isEmpty() ? 0 : batch.execute().length;
         });
     }
 
@@ -270,6 +269,19 @@ public final class AccountStore {
                 .bind("u", username).bind("d", domain).execute();
         // the registrar's canonical AOR (RFC 3261 §10.3 step 5)
         h.createUpdate("DELETE FROM sip_bindings WHERE aor = :aor").bind("aor", "sip:" + username + "@" + domain).execute();
+    }
+
+    /**
+     * Taken first by a transaction that adds account names, so that two of them, or one and a
+     * number write, run one after the other (on PostgreSQL; SQLite writes one at a time anyway):
+     * the number revision row as every number write takes it (an update that leaves it as it is
+     * still locks it), then the account revision, bumped. Without it two nodes adding the same
+     * account both found none and one failed on the primary key, and an account and a number of
+     * the same name could be made at once, each check missing the other.
+     */
+    private static void lockForNewNames(Handle h) {
+        h.createUpdate("UPDATE sip_number_revision SET revision = revision WHERE id = 1").execute();
+        bumpRevision(h);
     }
 
     private static void bumpRevision(Handle h) {

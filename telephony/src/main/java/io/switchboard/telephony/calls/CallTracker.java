@@ -81,11 +81,18 @@ public final class CallTracker implements AutoCloseable {
      */
     public void start() {
         long now = clock.millis();
-        int interrupted = store.markInterrupted(nodeId, now);
-        if (interrupted > 0) {
-            log.info("{} calls left open by the previous run of node {} marked interrupted", interrupted, nodeId);
+        // Tidying, not a condition of starting: another node's sweep may hold the same rows (on
+        // PostgreSQL one of two crossing updates fails as a deadlock), and this node's sweep does
+        // the same work again within SWEEP_INTERVAL.
+        try {
+            int interrupted = store.markInterrupted(nodeId, now);
+            if (interrupted > 0) {
+                log.info("{} calls left open by the previous run of node {} marked interrupted", interrupted, nodeId);
+            }
+            markAbandoned(now);
+        } catch (RuntimeException e) {
+            log.warn("closing calls left open failed ({}); the sweep tries again", e.toString());
         }
-        markAbandoned(now);
         store.start();
         sweeper.scheduleWithFixedDelay(this::sweepSafely, SWEEP_INTERVAL.toMillis(), SWEEP_INTERVAL.toMillis(),
                 TimeUnit.MILLISECONDS);

@@ -140,7 +140,7 @@ public final class BindingStore implements AutoCloseable {
             + "WHERE sip_bindings.version <= excluded.version";
 
     /**
-     * Commits a batch in one transaction. Operations keep queue order (per AOR, the order the
+     * Commits a batch in one transaction. Operations on a binding keep queue order (the order the
      * registrar made them); runs of the same kind go to the database as one JDBC batch. Plain JDBC
      * here: this is the hot path of every registration, and reflective binding cost more than SQLite.
      */
@@ -184,30 +184,53 @@ public final class BindingStore implements AutoCloseable {
         }
     }
 
+    /** One row operation of a batch: an upsert ({@code removedAt} unused) or a removal. */
+    private record RowOperation(Binding binding, boolean removal, long removedAt) {
+        static final java.util.Comparator<RowOperation> BY_ROW = java.util.Comparator
+                .comparing((RowOperation o) -> o.binding().aor()).thenComparing(o -> o.binding().contact());
+    }
+
+    /**
+     * Executes the batch's row operations in (AOR, contact) order, a stable sort: operations on
+     * one row keep the order the registrar made them, and every node's writer locks rows in the
+     * same order. Unsorted, two nodes committing batches that touch the same bindings (each
+     * node's expiry sweep removes every expired binding; a device moving between nodes) could
+     * each hold a row the other waits for, and PostgreSQL would fail one batch as a deadlock.
+     */
     private void commitInTransaction(List<Change> batch) throws java.sql.SQLException {
+        List<RowOperation> operations = new java.util.ArrayList<>();
+        for (Change change : batch) {
+            for (Binding b : change.removals()) {
+                operations.add(new RowOperation(b, true, change.removedAt()));
+            }
+            for (Binding b : change.upserts()) {
+                operations.add(new RowOperation(b, false, 0));
+            }
+        }
+        operations.sort(RowOperation.BY_ROW);
         jdbi.useTransaction(h -> {
             java.sql.Connection connection = h.getConnection();
             java.sql.PreparedStatement delete = statements.prepare(connection, DELETE);
             java.sql.PreparedStatement upsert = statements.prepare(connection, UPSERT);
             int pendingDeletes = 0;
             int pendingUpserts = 0;
-            for (Change change : batch) {
-                if (!change.removals().isEmpty() && pendingUpserts > 0) {
-                    upsert.executeBatch();
-                    pendingUpserts = 0;
-                }
-                for (Binding b : change.removals()) {
+            for (RowOperation operation : operations) {
+                Binding b = operation.binding();
+                if (operation.removal()) {
+                    if (pendingUpserts > 0) {
+                        upsert.executeBatch();
+                        pendingUpserts = 0;
+                    }
                     delete.setString(1, b.aor());
                     delete.setString(2, b.contact());
-                    delete.setLong(3, b.removalBound(change.removedAt()));
+                    delete.setLong(3, b.removalBound(operation.removedAt()));
                     delete.addBatch();
                     pendingDeletes++;
-                }
-                if (!change.upserts().isEmpty() && pendingDeletes > 0) {
-                    delete.executeBatch();
-                    pendingDeletes = 0;
-                }
-                for (Binding b : change.upserts()) {
+                } else {
+                    if (pendingDeletes > 0) {
+                        delete.executeBatch();
+                        pendingDeletes = 0;
+                    }
                     bindUpsert(upsert, b);
                     upsert.addBatch();
                     pendingUpserts++;

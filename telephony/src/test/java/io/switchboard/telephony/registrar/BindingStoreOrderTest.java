@@ -99,4 +99,38 @@ class BindingStoreOrderTest {
         assertThat(announced).hasSize(1);
         assertThat(stored()).isEmpty();
     }
+
+    /**
+     * Two nodes' writers commit batches that touch the same 300 bindings, listed in opposite
+     * orders (each node's expiry sweep removes every expired binding in its own map's order). On
+     * PostgreSQL, rows locked in those orders would deadlock and one batch would fail; the writer
+     * takes rows in (AOR, contact) order, so both commit.
+     */
+    @Test
+    void twoNodesCommittingTheSameBindingsInOppositeOrdersBothCommit() throws Exception {
+        BindingStore other = new BindingStore(store.jdbi(), 1000);
+        other.start();
+        try {
+            List<Binding> forward = new java.util.ArrayList<>();
+            for (int i = 0; i < 300; i++) {
+                Binding b = made(NOW - 5000, "a");
+                forward.add(new Binding("sip:flat" + i + "@intercom.test", b.contact(), b.contactHeader(), b.callId(),
+                        b.cseq(), b.qValue(), b.expiresAtMillis(), b.registeredAtMillis(), b.transport(), b.remoteAddress(),
+                        b.remotePort(), b.localAddress(), b.localPort(), b.flowId(), b.userAgent(), b.instanceId(),
+                        b.regId(), b.node(), b.path(), b.version()));
+            }
+            List<Binding> backward = new java.util.ArrayList<>(forward);
+            java.util.Collections.reverse(backward);
+            for (int round = 0; round < 10; round++) {
+                commit(forward, List.of(), NOW, false);
+                List<io.switchboard.platform.store.Simultaneously.Outcome<Object>> sweeps =
+                        io.switchboard.platform.store.Simultaneously.run(List.of(
+                                () -> bindings.submit(forward.subList(0, 150), forward, NOW, false).get(10, TimeUnit.SECONDS),
+                                () -> other.submit(backward.subList(0, 150), backward, NOW, false).get(10, TimeUnit.SECONDS)));
+                assertThat(sweeps).as("round %d", round).allSatisfy(sweep -> assertThat(sweep.failure()).isNull());
+            }
+        } finally {
+            other.close();
+        }
+    }
 }

@@ -4,8 +4,8 @@ import io.switchboard.platform.config.StoreSettings;
 import io.switchboard.platform.store.PostgresTestDatabase;
 import org.junit.jupiter.api.AfterEach;
 
-/** Every node-domain test again, on PostgreSQL (a throw-away database on the local server). */
-class NodeDomainPostgresTest extends NodeDomainTest {
+/** Every account race test again, on PostgreSQL (a throw-away database on the local server). */
+class AccountRacesPostgresTest extends AccountRacesTest {
     private PostgresTestDatabase database;
 
     @Override
