@@ -44,6 +44,9 @@ class FailoverBench {
     private final int after = intEnv("FAILOVER_AFTER_SECONDS", 30);
     private final int costSeconds = intEnv("FAILOVER_COST_SECONDS", 20);
     private final int costWarmup = intEnv("FAILOVER_COST_WARMUP_SECONDS", Math.max(5, costSeconds / 2));
+    /** At most this much more warm-up while the nodes' JIT compilers are still busy (see {@link #warmUp}). */
+    private final int costMaxExtraWarmup = intEnv("FAILOVER_COST_MAX_EXTRA_WARMUP_SECONDS", 300);
+    private static final double JIT_SETTLED_CORES = 0.05;
     private final int monitorCount = intEnv("FAILOVER_MONITORS", 200);
     private final int phoneCount = intEnv("FAILOVER_PHONES", 12);
     // The cost steps need enough clients waiting at once to keep every node busy: each client waits
@@ -165,31 +168,33 @@ class FailoverBench {
             cluster.start(Duration.ofSeconds(180));
             chat.setUp(costChats, 10);
             chat.startSending(Duration.ZERO, Integer.MAX_VALUE);
-            Thread.sleep(Duration.ofSeconds(costWarmup)); // warm-up
+            warmUp(cluster, size + " node(s), chat");
             long frames0 = chat.framesReceived();
             long sent0 = chat.acknowledged();
             NodeSample chatStart = NodeSample.of(cluster);
+            MachineSample chatMachineStart = MachineSample.of(cluster);
             record(cluster, size + "-nodes-chat");
             long t0 = System.nanoTime();
             Thread.sleep(Duration.ofSeconds(costSeconds));
             double deliveries = (chat.framesReceived() - frames0) / ((System.nanoTime() - t0) / 1e9);
             long sent = chat.acknowledged() - sent0;
             NodeSample chatEnd = NodeSample.of(cluster);
+            MachineSample chatMachineEnd = MachineSample.of(cluster);
             chat.stopSending();
             say("cost  %d node(s), chat: %s", size, chatEnd.minus(chatStart).describe(sent, "message"));
+            say("cost  %d node(s), chat: %s", size, chatMachineEnd.minus(chatMachineStart).describe(sent, "message"));
 
             sip.register(Duration.ofSeconds(60));
             AtomicLong ok = new AtomicLong();
-            long warmEnd = System.nanoTime() + Duration.ofSeconds(costWarmup).toNanos();
-            long end = warmEnd + Duration.ofSeconds(costSeconds).toNanos();
+            java.util.concurrent.atomic.AtomicBoolean counting = new java.util.concurrent.atomic.AtomicBoolean();
+            java.util.concurrent.atomic.AtomicBoolean stopped = new java.util.concurrent.atomic.AtomicBoolean();
             List<Thread> loops = new ArrayList<>();
             for (ClusterPhone phone : sip.phones()) {
                 loops.add(Thread.ofVirtual().start(() -> {
                     try {
-                        while (System.nanoTime() < end) {
+                        while (!stopped.get()) {
                             int status = phone.reRegister();
-                            long now = System.nanoTime();
-                            if (status == 200 && now > warmEnd && now < end) {
+                            if (status == 200 && counting.get()) {
                                 ok.incrementAndGet();
                             }
                         }
@@ -198,20 +203,59 @@ class FailoverBench {
                     }
                 }));
             }
-            Thread.sleep(Math.max(0, (warmEnd - System.nanoTime()) / 1_000_000));
+            warmUp(cluster, size + " node(s), REGISTER");
             NodeSample registerStart = NodeSample.of(cluster);
+            MachineSample registerMachineStart = MachineSample.of(cluster);
+            counting.set(true);
             record(cluster, size + "-nodes-register");
-            Thread.sleep(Math.max(0, (end - System.nanoTime()) / 1_000_000));
+            Thread.sleep(Duration.ofSeconds(costSeconds));
+            counting.set(false);
             NodeSample registerEnd = NodeSample.of(cluster);
+            MachineSample registerMachineEnd = MachineSample.of(cluster);
+            stopped.set(true);
             for (Thread loop : loops) {
                 loop.join();
             }
             double registers = ok.get() / (double) costSeconds;
             say("cost  %d node(s), REGISTER: %s", size, registerEnd.minus(registerStart).describe(ok.get(), "REGISTER"));
+            say("cost  %d node(s), REGISTER: %s", size,
+                    registerMachineEnd.minus(registerMachineStart).describe(ok.get(), "REGISTER"));
             say("cost  %d node(s): chat deliveries/s %.0f (%d chats, %d readers), REGISTER/s %.0f (%d phones)", size,
                     deliveries, costChats, 10, registers, costPhones);
             return new double[] {deliveries, registers};
         }
+    }
+
+    /**
+     * Runs the load for the warm-up, then on until the nodes' JIT compilers are done (their threads
+     * under {@value #JIT_SETTLED_CORES} cores over 10 s), at most {@code costMaxExtraWarmup} more
+     * seconds. Three nodes each see a third of the load, so their methods reach the compilers'
+     * thresholds later: with a fixed warm-up the three-node step measured compilation (a third of
+     * the nodes' CPU in one run), which a cluster that runs for days does not pay.
+     */
+    private void warmUp(ClusterUnderTest cluster, String step) throws InterruptedException {
+        Thread.sleep(Duration.ofSeconds(costWarmup));
+        int extra = 0;
+        while (true) {
+            double before = jitSeconds(cluster);
+            long t0 = System.nanoTime();
+            Thread.sleep(Duration.ofSeconds(10));
+            double cores = (jitSeconds(cluster) - before) / ((System.nanoTime() - t0) / 1e9);
+            if (cores < JIT_SETTLED_CORES || extra >= costMaxExtraWarmup) {
+                say("cost  %s: warmed up %d s, compiler threads at %.2f cores%s", step, costWarmup + extra + 10, cores,
+                        cores < JIT_SETTLED_CORES ? "" : " (still compiling: the step includes it)");
+                return;
+            }
+            extra += 10;
+        }
+    }
+
+    private static double jitSeconds(ClusterUnderTest cluster) {
+        double seconds = 0;
+        for (NodeProcess node : cluster.nodes()) {
+            seconds += NodeSample.compilerCpuSeconds(node.pid());
+        }
+        return seconds;
     }
 
     /**
@@ -238,6 +282,87 @@ class FailoverBench {
                 p.destroyForcibly();
                 say("cost  could not start JFR on node pid %d (jcmd did not answer within 20 s)", node.pid());
             }
+        }
+    }
+
+    /**
+     * What the whole machine spent between two moments, by part: the nodes, PostgreSQL, RabbitMQ,
+     * HAProxy, this load generator and the rest, in CPU seconds from {@code /proc} (processes by
+     * their command name; a process that ended meanwhile is missing). Three nodes on two cores
+     * share them with everything else, so a part that grows with the nodes shows here first.
+     */
+    private record MachineSample(Map<String, Double> cpuSeconds, long nanos) {
+        private static final List<String> PARTS = List.of("nodes", "database", "broker", "balancer", "load", "other");
+
+        static MachineSample of(ClusterUnderTest cluster) {
+            java.util.Set<Long> nodes = new java.util.HashSet<>();
+            for (NodeProcess node : cluster.nodes()) {
+                nodes.add(node.pid());
+            }
+            long self = ProcessHandle.current().pid();
+            Map<String, Double> cpu = new java.util.LinkedHashMap<>();
+            PARTS.forEach(part -> cpu.put(part, 0.0));
+            double counted = 0;
+            try (var processes = Files.newDirectoryStream(Path.of("/proc"), entry -> entry.getFileName().toString().matches("\\d+"))) {
+                for (Path process : processes) {
+                    try {
+                        String stat = Files.readString(process.resolve("stat"));
+                        String name = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+                        String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+                        double seconds = (Long.parseLong(fields[11]) + Long.parseLong(fields[12])) / 100.0;
+                        long pid = Long.parseLong(process.getFileName().toString());
+                        String part = nodes.contains(pid) ? "nodes" : pid == self ? "load"
+                                : name.equals("postgres") ? "database" : name.startsWith("beam") || name.equals("epmd") ? "broker"
+                                : name.equals("haproxy") ? "balancer" : null;
+                        if (part != null) {
+                            cpu.merge(part, seconds, Double::sum);
+                            counted += seconds;
+                        }
+                    } catch (java.io.IOException | RuntimeException processGone) {
+                        // a process that ended while being read
+                    }
+                }
+            } catch (java.io.IOException e) {
+                return new MachineSample(cpu, System.nanoTime());
+            }
+            cpu.put("other", machineBusySeconds() - counted);
+            return new MachineSample(cpu, System.nanoTime());
+        }
+
+        /** Busy CPU seconds of the whole machine since boot (the first line of /proc/stat, less idle and iowait). */
+        private static double machineBusySeconds() {
+            try {
+                String[] fields = Files.readAllLines(Path.of("/proc/stat")).get(0).trim().split("\\s+");
+                long busy = 0;
+                for (int i = 1; i < Math.min(fields.length, 9); i++) {
+                    if (i != 4 && i != 5) { // idle, iowait
+                        busy += Long.parseLong(fields[i]);
+                    }
+                }
+                return busy / 100.0;
+            } catch (java.io.IOException | RuntimeException e) {
+                return Double.NaN;
+            }
+        }
+
+        MachineSample minus(MachineSample start) {
+            Map<String, Double> spent = new java.util.LinkedHashMap<>();
+            for (String part : PARTS) {
+                spent.put(part, cpuSeconds.get(part) - start.cpuSeconds.get(part));
+            }
+            return new MachineSample(spent, nanos - start.nanos);
+        }
+
+        String describe(long operations, String what) {
+            double seconds = nanos / 1e9;
+            double total = cpuSeconds.values().stream().mapToDouble(Double::doubleValue).sum();
+            StringBuilder parts = new StringBuilder();
+            for (String part : PARTS) {
+                parts.append(String.format(Locale.ROOT, "%s%s %.0f", parts.isEmpty() ? "" : ", ", part,
+                        operations == 0 ? Double.NaN : cpuSeconds.get(part) * 1e6 / operations));
+            }
+            return String.format(Locale.ROOT, "machine used %.2f cores, %.0f µs of CPU per %s (%s)", total / seconds,
+                    operations == 0 ? Double.NaN : total * 1e6 / operations, what, parts);
         }
     }
 
