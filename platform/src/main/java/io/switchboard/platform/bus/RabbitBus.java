@@ -1,5 +1,9 @@
 package io.switchboard.platform.bus;
 
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonStreamContext;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.databind.DatabindException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.Address;
@@ -41,7 +45,11 @@ import org.slf4j.LoggerFactory;
  * <p><b>Topology.</b> One durable topic exchange per cluster ({@code bus.exchange}); each node
  * declares its own exclusive, server-named queue bound to the topics it subscribes to. A node's
  * own events come back through its queue and are dropped by their {@code app-id} (the node's
- * random bus id): local subscribers already had them.
+ * random bus id): local subscribers already had them. Consecutive events of one topic that wait
+ * to be sent together go as one message, a pack (see {@link #publishPacked}). Nodes of a version
+ * from before packs drop them as unreadable, so during a rolling upgrade from such a version the
+ * older nodes' streams catch up from the store and the registrations they learnt from other
+ * nodes' announcements go stale until they are upgraded too (docs/operations.md, "Cluster bus").
  *
  * <p><b>Outages.</b> RabbitMQ's automatic recovery covers neither the first connection nor
  * publishing while a connection is down, so this class does its own: one thread owns the
@@ -82,6 +90,10 @@ public final class RabbitBus implements Bus, AutoCloseable {
     private static final Duration CHANNEL_RPC_TIMEOUT = Duration.ofSeconds(10);
     private static final String DIRECT_REPLY_TO = "amq.rabbitmq.reply-to";
     private static final String ERROR_HEADER = "switchboard-error";
+    /** The {@code type} of a message that packs several events of one topic (see {@link #publishPacked}). */
+    static final String PACKED_TYPE = "switchboard.bus.packed";
+    private static final int PACK_EVENTS = 200;
+    private static final int PACK_BYTES = 256 * 1024;
 
     private final BusSettings settings;
     private final ObjectMapper json;
@@ -103,6 +115,7 @@ public final class RabbitBus implements Bus, AutoCloseable {
     private final Object responderLock = new Object();
     private final Thread owner;
     private final Counter published;
+    private final Counter messages;
     private final Counter received;
     private final Counter droppedOverflow;
     private final Counter droppedUnreadable;
@@ -122,6 +135,10 @@ public final class RabbitBus implements Bus, AutoCloseable {
     private record Outgoing(String topic, Object event) {
     }
 
+    /** An event written as JSON, with its class name. */
+    private record Written(String type, byte[] body) {
+    }
+
     public RabbitBus(BusSettings settings, ObjectMapper json, MeterRegistry meters) {
         this.settings = settings;
         this.json = json;
@@ -131,6 +148,8 @@ public final class RabbitBus implements Bus, AutoCloseable {
                 .description("1 while the node is connected to the RabbitMQ bus").register(meters);
         published = Counter.builder("switchboard.bus.published").description("Events sent to other nodes (confirmed by RabbitMQ)")
                 .register(meters);
+        messages = Counter.builder("switchboard.bus.messages")
+                .description("RabbitMQ messages sent to other nodes, a pack of events counting once").register(meters);
         received = Counter.builder("switchboard.bus.received").description("Events received from other nodes").register(meters);
         droppedOverflow = Counter.builder("switchboard.bus.dropped").tag("reason", "overflow")
                 .description("Events not sent to, or not taken from, other nodes").register(meters);
@@ -213,19 +232,7 @@ public final class RabbitBus implements Bus, AutoCloseable {
                         outbound.drainTo(unconfirmed, PUBLISH_BATCH - 1);
                     }
                     checkConsuming();
-                    for (Outgoing out : unconfirmed) {
-                        byte[] body;
-                        try {
-                            body = json.writeValueAsBytes(out.event());
-                        } catch (IOException e) {
-                            droppedUnreadable.increment();
-                            log.error("an event for {} cannot be written as JSON; other nodes will not see it", out.topic(), e);
-                            continue;
-                        }
-                        AMQP.BasicProperties props = new AMQP.BasicProperties.Builder()
-                                .contentType("application/json").type(out.event().getClass().getName()).appId(busId).build();
-                        publisher.basicPublish(settings.exchange(), out.topic(), props, body);
-                    }
+                    publishPacked(publisher, unconfirmed);
                     publisher.waitForConfirmsOrDie(CONFIRM_TIMEOUT.toMillis());
                     published.increment(unconfirmed.size());
                     unconfirmed.clear();
@@ -244,6 +251,70 @@ public final class RabbitBus implements Bus, AutoCloseable {
             }
         }
         disconnect();
+    }
+
+    /**
+     * Publishes events in their order, consecutive events of one topic packed into one message (up
+     * to {@link #PACK_EVENTS} events or {@link #PACK_BYTES} bytes). Events wait here while the
+     * previous batch is confirmed, so under load a message carries many: the broker routes, queues
+     * and delivers to every node once per message, and each node reads one frame, so packing cuts
+     * the broker's and the receivers' work per event. A lone event goes as before, its class in
+     * {@code type}; a pack has {@link #PACKED_TYPE} and a JSON array of {@code [class name, event]}
+     * pairs.
+     */
+    private void publishPacked(Channel publisher, List<Outgoing> events) throws IOException {
+        String topic = null;
+        List<Written> pack = new ArrayList<>();
+        int packBytes = 0;
+        for (Outgoing out : events) {
+            byte[] body;
+            try {
+                body = json.writeValueAsBytes(out.event());
+            } catch (IOException e) {
+                droppedUnreadable.increment();
+                log.error("an event for {} cannot be written as JSON; other nodes will not see it", out.topic(), e);
+                continue;
+            }
+            if (!pack.isEmpty() && (!out.topic().equals(topic) || pack.size() >= PACK_EVENTS
+                    || packBytes + body.length > PACK_BYTES)) {
+                sendPack(publisher, topic, pack);
+                pack.clear();
+                packBytes = 0;
+            }
+            topic = out.topic();
+            pack.add(new Written(out.event().getClass().getName(), body));
+            packBytes += body.length;
+        }
+        if (!pack.isEmpty()) {
+            sendPack(publisher, topic, pack);
+        }
+    }
+
+    private void sendPack(Channel publisher, String topic, List<Written> pack) throws IOException {
+        if (pack.size() == 1) {
+            AMQP.BasicProperties props = new AMQP.BasicProperties.Builder()
+                    .contentType("application/json").type(pack.get(0).type()).appId(busId).build();
+            publisher.basicPublish(settings.exchange(), topic, props, pack.get(0).body());
+            messages.increment();
+            return;
+        }
+        java.io.ByteArrayOutputStream body = new java.io.ByteArrayOutputStream(4096);
+        body.write('[');
+        for (int i = 0; i < pack.size(); i++) {
+            if (i > 0) {
+                body.write(',');
+            }
+            body.write('[');
+            body.write(json.writeValueAsBytes(pack.get(i).type()));
+            body.write(',');
+            body.write(pack.get(i).body());
+            body.write(']');
+        }
+        body.write(']');
+        AMQP.BasicProperties props = new AMQP.BasicProperties.Builder()
+                .contentType("application/json").type(PACKED_TYPE).appId(busId).build();
+        publisher.basicPublish(settings.exchange(), topic, props, body.toByteArray());
+        messages.increment();
     }
 
     /** Connects, declares the exchange and this node's queue with its bindings, and starts consuming. */
@@ -608,6 +679,10 @@ public final class RabbitBus implements Bus, AutoCloseable {
                 return;
             }
             String topic = envelope.getRoutingKey();
+            if (PACKED_TYPE.equals(props.getType())) {
+                receivePack(topic, body);
+                return;
+            }
             Class<?> type = acceptedType(topic, props.getType());
             if (type == null) {
                 droppedUnreadable.increment();
@@ -622,8 +697,78 @@ public final class RabbitBus implements Bus, AutoCloseable {
                 log.warn("an event on {} could not be read as {}: {}", topic, type.getSimpleName(), e.getMessage());
                 return;
             }
+            if (event == null) {
+                droppedUnreadable.increment();
+                log.warn("an empty event on {} (JSON null); dropped", topic);
+                return;
+            }
             received.increment();
             local.publish(topic, event);
+        }
+
+        /**
+         * Delivers the events of a pack in order. Each event is read on its own: one of a type
+         * this node does not take, one its class cannot be read from (a newer version's field) or
+         * a JSON null is skipped and counted, and the others still arrive. A pack that is not
+         * well-formed delivers what came before the fault, and the rest is counted as one
+         * unreadable drop (its size is unknown).
+         */
+        private void receivePack(String topic, byte[] body) {
+            try (JsonParser parser = json.getFactory().createParser(body)) {
+                if (parser.nextToken() != JsonToken.START_ARRAY) {
+                    throw new IOException("a pack is a JSON array");
+                }
+                for (JsonToken pair = parser.nextToken(); pair != JsonToken.END_ARRAY; pair = parser.nextToken()) {
+                    if (pair != JsonToken.START_ARRAY || parser.nextToken() != JsonToken.VALUE_STRING) {
+                        throw new IOException("a packed event is a pair [type name, event]");
+                    }
+                    String typeName = parser.getText();
+                    JsonStreamContext pairContext = parser.getParsingContext();
+                    parser.nextToken();
+                    Object event = readPacked(parser, pairContext, topic, typeName);
+                    if (parser.nextToken() != JsonToken.END_ARRAY) {
+                        throw new IOException("a packed event is a pair [type name, event]");
+                    }
+                    if (event != null) {
+                        received.increment();
+                        local.publish(topic, event);
+                    }
+                }
+            } catch (IOException | RuntimeException e) {
+                droppedUnreadable.increment();
+                log.warn("a pack of events on {} could not be read to its end: {}", topic, e.getMessage());
+            }
+        }
+
+        /**
+         * Reads the event the parser is at, or skips it (counted) when this node does not take its
+         * type or cannot read it; either way the parser ends on the event's last token, back in
+         * the pair's context.
+         */
+        private Object readPacked(JsonParser parser, JsonStreamContext pairContext, String topic, String typeName)
+                throws IOException {
+            Class<?> type = acceptedType(topic, typeName);
+            Object event = null;
+            if (type == null) {
+                log.warn("an event on {} of type {} is not one this node reads; dropped", topic, typeName);
+            } else if (parser.currentToken() != JsonToken.VALUE_NULL) {
+                try {
+                    event = json.readValue(parser, type);
+                } catch (DatabindException e) {
+                    log.warn("a packed event on {} could not be read as {}: {}", topic, type.getSimpleName(),
+                            e.getOriginalMessage());
+                }
+            }
+            // after a skip or a failed read, on to the end of this event
+            while (parser.getParsingContext() != pairContext) {
+                if (parser.nextToken() == null) {
+                    throw new IOException("the pack ends inside an event");
+                }
+            }
+            if (event == null) {
+                droppedUnreadable.increment();
+            }
+            return event;
         }
 
         @Override

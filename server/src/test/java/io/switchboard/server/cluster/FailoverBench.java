@@ -169,11 +169,11 @@ class FailoverBench {
             chat.setUp(costChats, 10);
             chat.startSending(Duration.ZERO, Integer.MAX_VALUE);
             warmUp(cluster, size + " node(s), chat");
+            record(cluster, size + "-nodes-chat"); // before the step's samples: jcmd may take seconds
             long frames0 = chat.framesReceived();
             long sent0 = chat.acknowledged();
             NodeSample chatStart = NodeSample.of(cluster);
             MachineSample chatMachineStart = MachineSample.of(cluster);
-            record(cluster, size + "-nodes-chat");
             long t0 = System.nanoTime();
             Thread.sleep(Duration.ofSeconds(costSeconds));
             double deliveries = (chat.framesReceived() - frames0) / ((System.nanoTime() - t0) / 1e9);
@@ -204,10 +204,10 @@ class FailoverBench {
                 }));
             }
             warmUp(cluster, size + " node(s), REGISTER");
+            record(cluster, size + "-nodes-register");
             NodeSample registerStart = NodeSample.of(cluster);
             MachineSample registerMachineStart = MachineSample.of(cluster);
             counting.set(true);
-            record(cluster, size + "-nodes-register");
             Thread.sleep(Duration.ofSeconds(costSeconds));
             counting.set(false);
             NodeSample registerEnd = NodeSample.of(cluster);
@@ -241,9 +241,11 @@ class FailoverBench {
             long t0 = System.nanoTime();
             Thread.sleep(Duration.ofSeconds(10));
             double cores = (jitSeconds(cluster) - before) / ((System.nanoTime() - t0) / 1e9);
-            if (cores < JIT_SETTLED_CORES || extra >= costMaxExtraWarmup) {
+            // NaN (a node's /proc not read) or negative (a compiler thread ended) is not settled
+            boolean settled = cores >= 0 && cores < JIT_SETTLED_CORES;
+            if (settled || extra + 10 > costMaxExtraWarmup) {
                 say("cost  %s: warmed up %d s, compiler threads at %.2f cores%s", step, costWarmup + extra + 10, cores,
-                        cores < JIT_SETTLED_CORES ? "" : " (still compiling: the step includes it)");
+                        settled ? "" : " (still compiling: the step includes it)");
                 return;
             }
             extra += 10;
@@ -374,32 +376,38 @@ class FailoverBench {
      * ({@code jvm_compilation_time_ms_total}), which is wall time and on shared cores counts the
      * time a compiler thread waited for one.
      */
-    private record NodeSample(double cpuSeconds, double jitSeconds, double replayed, long nanos) {
+    private record NodeSample(double cpuSeconds, double jitSeconds, double replayed, double busEvents, double busMessages,
+                              long nanos) {
         // replayed: gaps in streams that went to the store (after the reorder wait)
         static NodeSample of(ClusterUnderTest cluster) {
             double cpu = 0;
             double jit = 0;
             double replayed = 0;
+            double busEvents = 0;
+            double busMessages = 0;
             for (NodeProcess node : cluster.nodes()) {
                 cpu += processCpuSeconds(node.pid());
                 jit += compilerCpuSeconds(node.pid());
                 String metrics = node.scrape();
                 replayed += metric(metrics, "switchboard_chat_stream_gaps_total{outcome=\"replayed\"");
+                busEvents += metric(metrics, "switchboard_bus_published_total");
+                busMessages += metric(metrics, "switchboard_bus_messages_total");
             }
-            return new NodeSample(cpu, jit, replayed, System.nanoTime());
+            return new NodeSample(cpu, jit, replayed, busEvents, busMessages, System.nanoTime());
         }
 
         NodeSample minus(NodeSample start) {
             return new NodeSample(cpuSeconds - start.cpuSeconds, jitSeconds - start.jitSeconds, replayed - start.replayed,
-                    nanos - start.nanos);
+                    busEvents - start.busEvents, busMessages - start.busMessages, nanos - start.nanos);
         }
 
         String describe(long operations, String what) {
             double seconds = nanos / 1e9;
             return String.format(Locale.ROOT,
-                    "nodes used %.2f cores (JIT threads %.2f), %.0f µs of node CPU per %s, %.0f stream gaps replayed from the store",
+                    "nodes used %.2f cores (JIT threads %.2f), %.0f µs of node CPU per %s, %.0f stream gaps replayed from the store,"
+                            + " %.0f bus events in %.0f messages",
                     cpuSeconds / seconds, jitSeconds / seconds, operations == 0 ? Double.NaN : cpuSeconds * 1e6 / operations,
-                    what, replayed);
+                    what, replayed, busEvents, busMessages);
         }
 
         private static double processCpuSeconds(long pid) {

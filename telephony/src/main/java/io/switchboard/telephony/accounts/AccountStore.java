@@ -99,6 +99,7 @@ public final class AccountStore {
                     .bind("md5", DigestAlgorithm.MD5.ha1(username, realm, password))
                     .bind("sha", DigestAlgorithm.SHA_256.ha1(username, realm, password))
                     .bind("now", now).execute();
+            bumpRevision(h);
             return find(h, username, realm).orElseThrow();
         });
     }
@@ -132,7 +133,9 @@ public final class AccountStore {
                         .bind("sha", DigestAlgorithm.SHA_256.ha1(pair[0], realm, pair[1]))
                         .bind("now", now).add();
             }
-            return userPasswordPairs.isEmpty() ? 0 : batch.execute().length;
+            int written = userPasswordPairs.isEmpty() ? 0 : batch.execute().length;
+            bumpRevision(h);
+            return written;
         });
     }
 
@@ -273,15 +276,15 @@ public final class AccountStore {
 
     /**
      * Taken first by a transaction that adds account names, so that two of them, or one and a
-     * number write, run one after the other (on PostgreSQL; SQLite writes one at a time anyway):
-     * the number revision row as every number write takes it (an update that leaves it as it is
-     * still locks it), then the account revision, bumped. Without it two nodes adding the same
-     * account both found none and one failed on the primary key, and an account and a number of
-     * the same name could be made at once, each check missing the other.
+     * number write or an account removal, run one after the other (on PostgreSQL; SQLite writes
+     * one at a time anyway): the number revision row, as every number write takes it first (an
+     * update that leaves it as it is still locks it). Without it two nodes adding the same account
+     * both found none and one failed on the primary key, and an account and a number of the same
+     * name could be made at once, each check missing the other. The account revision is still
+     * bumped last, after the account rows, as password and digest changes take them.
      */
     private static void lockForNewNames(Handle h) {
         h.createUpdate("UPDATE sip_number_revision SET revision = revision WHERE id = 1").execute();
-        bumpRevision(h);
     }
 
     private static void bumpRevision(Handle h) {

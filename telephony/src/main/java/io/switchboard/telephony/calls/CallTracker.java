@@ -81,21 +81,40 @@ public final class CallTracker implements AutoCloseable {
      */
     public void start() {
         long now = clock.millis();
-        // Tidying, not a condition of starting: another node's sweep may hold the same rows (on
-        // PostgreSQL one of two crossing updates fails as a deadlock), and this node's sweep does
-        // the same work again within SWEEP_INTERVAL.
-        try {
-            int interrupted = store.markInterrupted(nodeId, now);
-            if (interrupted > 0) {
-                log.info("{} calls left open by the previous run of node {} marked interrupted", interrupted, nodeId);
-            }
-            markAbandoned(now);
-        } catch (RuntimeException e) {
-            log.warn("closing calls left open failed ({}); the sweep tries again", e.toString());
-        }
+        closeLeftOpen(now);
         store.start();
         sweeper.scheduleWithFixedDelay(this::sweepSafely, SWEEP_INTERVAL.toMillis(), SWEEP_INTERVAL.toMillis(),
                 TimeUnit.MILLISECONDS);
+    }
+
+    /**
+     * Closes the records left open, trying three times: another node's sweep may hold the same
+     * rows (on PostgreSQL one of two crossing updates then fails as a deadlock, which is over at
+     * once). Tidying, not a condition of starting: if it still fails, the node starts, and the
+     * sweep closes such calls as abandoned once they are older than the longest call.
+     */
+    private void closeLeftOpen(long now) {
+        for (int attempt = 1; ; attempt++) {
+            try {
+                int interrupted = store.markInterrupted(nodeId, now);
+                if (interrupted > 0) {
+                    log.info("{} calls left open by the previous run of node {} marked interrupted", interrupted, nodeId);
+                }
+                markAbandoned(now);
+                return;
+            } catch (RuntimeException e) {
+                if (attempt == 3) {
+                    log.warn("closing calls left open failed ({}); the sweep closes them as abandoned later", e.toString());
+                    return;
+                }
+                try {
+                    Thread.sleep(100L * attempt);
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+        }
     }
 
     /**
