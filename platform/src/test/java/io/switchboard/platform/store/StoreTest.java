@@ -162,29 +162,23 @@ class StoreTest {
      */
     @org.junit.jupiter.api.Test
     void nodesStartingTogetherOnAFreshDatabaseAllMigrate() throws Exception {
-        java.util.concurrent.ExecutorService nodes = java.util.concurrent.Executors.newFixedThreadPool(3);
-        try {
-            for (int round = 0; round < 3; round++) {
-                try (PostgresTestDatabase fresh = PostgresTestDatabase.create();
-                     Store a = Store.open(fresh.settings()); Store b = Store.open(fresh.settings());
-                     Store c = Store.open(fresh.settings())) {
-                    java.util.concurrent.CyclicBarrier together = new java.util.concurrent.CyclicBarrier(3);
-                    List<java.util.concurrent.Future<String>> versions = new java.util.ArrayList<>();
-                    for (Store node : List.of(a, b, c)) {
-                        versions.add(nodes.submit(() -> {
-                            together.await();
-                            // whoever comes second finds the schema not empty and another's history table
-                            assertThat(node.migrate("notes")).isEqualTo("2");
-                            return node.migrate("tags");
-                        }));
-                    }
-                    for (java.util.concurrent.Future<String> version : versions) {
-                        assertThat(version.get(60, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo("1");
-                    }
+        for (int round = 0; round < 3; round++) {
+            try (PostgresTestDatabase fresh = PostgresTestDatabase.create();
+                 Store a = Store.open(fresh.settings()); Store b = Store.open(fresh.settings());
+                 Store c = Store.open(fresh.settings())) {
+                List<java.util.concurrent.Callable<String>> nodes = new java.util.ArrayList<>();
+                for (Store node : List.of(a, b, c)) {
+                    nodes.add(() -> {
+                        // whoever comes second finds the schema not empty and another's history table
+                        assertThat(node.migrate("notes")).isEqualTo("2");
+                        return node.migrate("tags");
+                    });
                 }
+                assertThat(Simultaneously.run(nodes)).allSatisfy(node -> {
+                    assertThat(node.failure()).isNull();
+                    assertThat(node.value()).isEqualTo("1");
+                });
             }
-        } finally {
-            nodes.shutdownNow();
         }
     }
 }

@@ -310,8 +310,7 @@ class FailoverBench {
                     try {
                         String stat = Files.readString(process.resolve("stat"));
                         String name = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-                        String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-                        double seconds = (Long.parseLong(fields[11]) + Long.parseLong(fields[12])) / 100.0;
+                        double seconds = NodeSample.statCpuSeconds(stat);
                         long pid = Long.parseLong(process.getFileName().toString());
                         String part = nodes.contains(pid) ? "nodes" : pid == self ? "load"
                                 : name.equals("postgres") ? "database" : name.startsWith("beam") || name.equals("epmd") ? "broker"
@@ -410,13 +409,18 @@ class FailoverBench {
                     what, replayed, busEvents, busMessages);
         }
 
+        /** User + system CPU seconds from a {@code /proc/.../stat} line. */
+        static double statCpuSeconds(String stat) {
+            // fields after the command name (which may hold spaces) start after the last ')'
+            String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+            // utime and stime are fields 14 and 15 of the whole line, in clock ticks (USER_HZ = 100)
+            return (Long.parseLong(fields[11]) + Long.parseLong(fields[12])) / 100.0;
+        }
+
         private static double processCpuSeconds(long pid) {
             try {
                 String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
-                // fields after the command name (which may hold spaces) start after the last ')'
-                String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-                // utime and stime are fields 14 and 15 of the whole line, in clock ticks (USER_HZ = 100)
-                return (Long.parseLong(fields[11]) + Long.parseLong(fields[12])) / 100.0;
+                return statCpuSeconds(stat);
             } catch (Exception e) {
                 return Double.NaN;
             }
@@ -435,8 +439,7 @@ class FailoverBench {
                         String stat = Files.readString(task.resolve("stat"));
                         String name = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
                         if (name.startsWith("C1 CompilerThre") || name.startsWith("C2 CompilerThre")) {
-                            String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-                            seconds += (Long.parseLong(fields[11]) + Long.parseLong(fields[12])) / 100.0;
+                            seconds += statCpuSeconds(stat);
                         }
                     } catch (java.io.IOException | RuntimeException threadGone) {
                         // a thread that ended while being read
