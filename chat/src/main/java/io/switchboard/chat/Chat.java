@@ -53,7 +53,7 @@ public final class Chat implements NodeModule {
         ChatMembership membership = new ChatMembership(store, clock);
         Bus bus = context.bus();
         MessageWriter writer = new MessageWriter(context.store().jdbi(), clock, settings.writerQueue(),
-                committed -> publish(bus, membership, committed));
+                context.store().settings().commitDelay(), committed -> publish(bus, membership, committed));
         stream = new StreamEndpoint(context.personAuth(), store, context.json(), settings, metrics, clock);
         StreamEndpoint streams = stream;
         bus.subscribe(ChatEvent.TOPIC, ChatEvent.class, event -> {

@@ -240,7 +240,7 @@ public final class Telephony implements NodeModule {
         directory = new AccountDirectory(accounts, domain, directoryPoll);
         NonceService nonces = new NonceService(clock, registrarSettings.nonceLifetime(), 1 << 20);
         location = new LocationService();
-        BindingStore bindings = new BindingStore(context.store().jdbi(), 100_000);
+        BindingStore bindings = new BindingStore(context.store().jdbi(), 100_000, context.store().settings().commitDelay());
         SipMetrics metrics = new SipMetrics(context.meters());
         transport = new TransportLayer(transportSettings, metrics);
         List<AddressRange> balancers = proxyProtocolFrom(section);

@@ -5,6 +5,7 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -91,10 +92,16 @@ public final class MessageWriter implements AutoCloseable {
     }
 
     public MessageWriter(Jdbi jdbi, Clock clock, int queueCapacity, Consumer<List<Message>> committed) {
+        this(jdbi, clock, queueCapacity, Duration.ZERO, committed);
+    }
+
+    /** As above; under load the writer waits {@code commitDelay} for a fuller batch ({@link GroupCommit}). */
+    public MessageWriter(Jdbi jdbi, Clock clock, int queueCapacity, Duration commitDelay,
+                         Consumer<List<Message>> committed) {
         this.jdbi = jdbi;
         this.clock = clock;
         this.committed = committed;
-        this.writer = new GroupCommit<>("chat-message-writer", queueCapacity, MAX_BATCH, this::store, (batch, e) -> {
+        this.writer = new GroupCommit<>("chat-message-writer", queueCapacity, MAX_BATCH, commitDelay, this::store, (batch, e) -> {
             log.error("storing {} messages failed", batch.size(), e);
             batch.forEach(send -> send.done().completeExceptionally(e));
         });

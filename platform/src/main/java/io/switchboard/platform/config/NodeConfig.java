@@ -92,6 +92,7 @@ public record NodeConfig(
         lines.put("store.url", store.maskedUrl());
         lines.put("store.user", store.user() == null ? "(none)" : store.user());
         lines.put("store.password", store.password() == null ? "(none)" : "***");
+        lines.put("store.commitDelay", store.commitDelay().toMillis() + "ms");
         lines.put("log.level", logLevel);
         lines.put("drainDelay", drainDelay.toMillis() % 1000 == 0 ? drainDelay.toSeconds() + "s" : drainDelay.toMillis() + "ms");
         sections.keySet().stream().sorted().forEach(name -> flatten(name, sections.get(name).asMap(), lines));

@@ -54,7 +54,7 @@ public final class NodeConfigLoader {
     /** The value of {@code http} that turns plain HTTP off (with {@code https} on). */
     static final String NONE = "none";
     private static final Map<String, List<String>> CORE_BLOCKS = Map.of(
-            "store", List.of("url", "user", "password"),
+            "store", List.of("url", "user", "password", "commitDelay"),
             "log", List.of("level"));
     /**
      * Blocks the platform reads itself as free-form sections, like a module's: sign-in, the bus,
@@ -156,7 +156,7 @@ public final class NodeConfigLoader {
     private String knownVariables() {
         List<String> names = new ArrayList<>(List.of("SWITCHBOARD_DATA_DIR", "SWITCHBOARD_HTTP", "SWITCHBOARD_HTTPS", "SWITCHBOARD_SIP",
                 "SWITCHBOARD_DOMAIN", "SWITCHBOARD_DRAIN_DELAY", "SWITCHBOARD_STORE_URL", "SWITCHBOARD_STORE_USER", "SWITCHBOARD_STORE_PASSWORD",
-                "SWITCHBOARD_LOG_LEVEL"));
+                "SWITCHBOARD_STORE_COMMIT_DELAY", "SWITCHBOARD_LOG_LEVEL"));
         moduleSections.stream().sorted()
                 .forEach(s -> names.add(ENV_PREFIX + s.toUpperCase(Locale.ROOT) + "_<KEY>"));
         return String.join(", ", names);
@@ -311,11 +311,22 @@ public final class NodeConfigLoader {
         String storeUrl = scalar(storeBlock.get("url"), "store.url", origins);
         String storeUser = scalar(storeBlock.get("user"), "store.user", origins);
         String storePassword = scalar(storeBlock.get("password"), "store.password", origins);
+        String storeCommitDelay = scalar(storeBlock.get("commitDelay"), "store.commitDelay", origins);
+        java.time.Duration commitDelay = null;
+        if (storeCommitDelay != null) {
+            commitDelay = storeCommitDelay.strip().equals("0") ? java.time.Duration.ZERO
+                    : ConfigSection.parseDuration("store.commitDelay", storeCommitDelay, origins.get("store.commitDelay"));
+            if (commitDelay.compareTo(StoreSettings.MAX_COMMIT_DELAY) > 0) {
+                throw new ConfigException("store.commitDelay", "\"" + storeCommitDelay + "\" is longer than "
+                        + StoreSettings.MAX_COMMIT_DELAY.toMillis() + "ms; every write under load waits this much more"
+                        + ConfigSection.originSuffix(origins.get("store.commitDelay")));
+            }
+        }
         StoreSettings store;
         try {
             store = storeUrl == null
-                    ? new StoreSettings(StoreSettings.sqliteIn(dataDir).url(), storeUser, storePassword)
-                    : new StoreSettings(storeUrl, storeUser, storePassword);
+                    ? new StoreSettings(StoreSettings.sqliteIn(dataDir).url(), storeUser, storePassword, commitDelay)
+                    : new StoreSettings(storeUrl, storeUser, storePassword, commitDelay);
         } catch (IllegalArgumentException e) {
             throw new ConfigException("store.url", e.getMessage() + ConfigSection.originSuffix(origins.get("store.url")));
         }

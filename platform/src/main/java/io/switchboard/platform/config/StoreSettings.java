@@ -1,15 +1,31 @@
 package io.switchboard.platform.config;
 
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Locale;
 import java.util.regex.Pattern;
 
 /**
  * Where the node keeps durable state: a JDBC URL ({@code jdbc:sqlite:FILE} or
- * {@code jdbc:postgresql://HOST/DB}) and optional credentials.
+ * {@code jdbc:postgresql://HOST/DB}), optional credentials, and how long a busy writer waits to
+ * gather a fuller batch before it commits ({@code commitDelay}; null takes the default for the
+ * database: {@link #DEFAULT_POSTGRESQL_COMMIT_DELAY} for PostgreSQL, none for SQLite).
  */
-public record StoreSettings(String url, String user, String password) {
+public record StoreSettings(String url, String user, String password, Duration commitDelay) {
+    /**
+     * A PostgreSQL commit is a network round trip and a WAL flush, and in a cluster one bus
+     * announcement, whatever the batch holds; at a few thousand writes per second per node,
+     * gathering for 2 ms doubles a batch at a cost of 2 ms per write (docs/benchmarks/cluster.md).
+     * An SQLite commit is a local file write: there is little to share.
+     */
+    public static final Duration DEFAULT_POSTGRESQL_COMMIT_DELAY = Duration.ofMillis(2);
+    /** Longer would be felt: every acknowledged write under load waits this much more. */
+    public static final Duration MAX_COMMIT_DELAY = Duration.ofMillis(100);
     private static final Pattern PASSWORD_PARAM = Pattern.compile("(?i)(password=)[^&;]*");
+
+    public StoreSettings(String url, String user, String password) {
+        this(url, user, password, null);
+    }
 
     public StoreSettings {
         if (url == null || url.isBlank()) {
@@ -25,6 +41,13 @@ public record StoreSettings(String url, String user, String password) {
         }
         user = user == null || user.isEmpty() ? null : user;
         password = password == null || password.isEmpty() ? null : password;
+        if (commitDelay == null) {
+            commitDelay = isPostgresql(url) ? DEFAULT_POSTGRESQL_COMMIT_DELAY : Duration.ZERO;
+        }
+        if (commitDelay.isNegative() || commitDelay.compareTo(MAX_COMMIT_DELAY) > 0) {
+            throw new IllegalArgumentException("commit delay " + commitDelay.toMillis() + "ms is outside 0ms.."
+                    + MAX_COMMIT_DELAY.toMillis() + "ms");
+        }
     }
 
     /** The embedded default: an SQLite file in the data directory. */
@@ -81,6 +104,6 @@ public record StoreSettings(String url, String user, String password) {
     @Override
     public String toString() {
         return "StoreSettings[url=" + maskedUrl() + ", user=" + (user == null ? "" : user)
-                + ", password=" + (password == null ? "" : "***") + "]";
+                + ", password=" + (password == null ? "" : "***") + ", commitDelay=" + commitDelay.toMillis() + "ms]";
     }
 }

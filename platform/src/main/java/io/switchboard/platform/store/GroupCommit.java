@@ -1,10 +1,12 @@
 package io.switchboard.platform.store;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 
@@ -19,6 +21,13 @@ import java.util.function.Consumer;
  * completes its items (acknowledges them) only after they are committed; if it throws, the whole
  * batch goes to {@code failed}. Items left when the writer stops go to {@code failed} too.
  *
+ * <p>A commit costs the database (and, in a cluster, the announcement of what it changed) much the
+ * same whatever its size, so under load the writer waits {@code commitDelay} after taking a batch
+ * for more to arrive before committing it, as PostgreSQL's {@code commit_delay} does for its WAL
+ * flushes. Under load means that more than one item queued while the previous commit ran: a write
+ * that finds the writer idle is committed at once, and the delay falls on writes that had to
+ * queue anyway. The wait is one sleep, not a wake-up per arriving item, and {@link #close} cuts it short.
+ *
  * @param <T> what is queued, usually a change and the future its caller waits on
  */
 public final class GroupCommit<T> implements AutoCloseable {
@@ -26,6 +35,7 @@ public final class GroupCommit<T> implements AutoCloseable {
 
     private final BlockingQueue<T> queue;
     private final int maxBatch;
+    private final long commitDelayNanos;
     private final Consumer<List<T>> commit;
     private final BiConsumer<List<T>, RuntimeException> failed;
     private final Thread writer;
@@ -33,8 +43,18 @@ public final class GroupCommit<T> implements AutoCloseable {
 
     public GroupCommit(String threadName, int capacity, int maxBatch, Consumer<List<T>> commit,
                        BiConsumer<List<T>, RuntimeException> failed) {
+        this(threadName, capacity, maxBatch, Duration.ZERO, commit, failed);
+    }
+
+    /** As above, waiting up to {@code commitDelay} under load for a fuller batch (zero: never). */
+    public GroupCommit(String threadName, int capacity, int maxBatch, Duration commitDelay,
+                       Consumer<List<T>> commit, BiConsumer<List<T>, RuntimeException> failed) {
+        if (commitDelay.isNegative()) {
+            throw new IllegalArgumentException("commitDelay is negative: " + commitDelay);
+        }
         this.queue = new ArrayBlockingQueue<>(capacity);
         this.maxBatch = maxBatch;
+        this.commitDelayNanos = commitDelay.toNanos();
         this.commit = commit;
         this.failed = failed;
         this.writer = Thread.ofPlatform().name(threadName).daemon().unstarted(this::writeLoop);
@@ -63,6 +83,11 @@ public final class GroupCommit<T> implements AutoCloseable {
                 }
                 batch.add(first);
                 queue.drainTo(batch, maxBatch - 1);
+                if (commitDelayNanos > 0 && batch.size() > 1 && batch.size() < maxBatch && running) {
+                    // more than one write queued behind the last commit: the writer is busy
+                    LockSupport.parkNanos(commitDelayNanos);
+                    queue.drainTo(batch, maxBatch - batch.size());
+                }
                 commit.accept(batch);
             } catch (InterruptedException e) {
                 if (!running) {
@@ -82,6 +107,7 @@ public final class GroupCommit<T> implements AutoCloseable {
      */
     public void close(RuntimeException stopping) {
         running = false;
+        LockSupport.unpark(writer); // out of a commit delay: commit what is queued now
         try {
             writer.join(5000);
         } catch (InterruptedException e) {

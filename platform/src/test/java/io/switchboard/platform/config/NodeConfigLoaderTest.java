@@ -175,6 +175,25 @@ class NodeConfigLoaderTest {
     }
 
     @Test
+    void commitDelayDefaultsByDatabaseAndIsBounded() throws IOException {
+        // SQLite commits are local file writes; a PostgreSQL commit is a round trip and a WAL flush
+        assertThat(loader.load(null, Map.of(), Map.of()).store().commitDelay()).isZero();
+        assertThat(loader.load(null, Map.of("SWITCHBOARD_STORE_URL", "jdbc:postgresql://db:5432/sb"), Map.of())
+                .store().commitDelay()).isEqualTo(java.time.Duration.ofMillis(2));
+        assertThat(loader.load(null, Map.of("SWITCHBOARD_STORE_URL", "jdbc:postgresql://db:5432/sb",
+                "SWITCHBOARD_STORE_COMMIT_DELAY", "0"), Map.of()).store().commitDelay()).isZero();
+        Path file = dir.resolve("commit-delay.yaml");
+        Files.writeString(file, "store:\n  commitDelay: 5ms\n");
+        assertThat(loader.load(file, Map.of(), Map.of()).store().commitDelay()).isEqualTo(java.time.Duration.ofMillis(5));
+        assertThat(loader.load(file, Map.of(), Map.of()).describe()).containsEntry("store.commitDelay", "5ms");
+        assertThatThrownBy(() -> loader.load(null, Map.of("SWITCHBOARD_STORE_COMMIT_DELAY", "5"), Map.of()))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("store.commitDelay")
+                .hasMessageContaining("SWITCHBOARD_STORE_COMMIT_DELAY");
+        assertThatThrownBy(() -> loader.load(null, Map.of("SWITCHBOARD_STORE_COMMIT_DELAY", "1s"), Map.of()))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("longer than 100ms");
+    }
+
+    @Test
     void environmentNamesMapToKeys() {
         assertThat(loader.keyForEnvironmentVariable("SWITCHBOARD_DATA_DIR")).isEqualTo("dataDir");
         assertThat(loader.keyForEnvironmentVariable("SWITCHBOARD_SIP")).isEqualTo("sip");

@@ -56,6 +56,8 @@ class FailoverBench {
     private final int costPhones = intEnv("FAILOVER_COST_PHONES", 120);
     private final int costChats = intEnv("FAILOVER_COST_CHATS", 32);
     private final String parts = System.getenv().getOrDefault("FAILOVER_PARTS", "failover,cost");
+    /** Which cluster sizes the cost part measures ("1,3"; one of them alone to profile or compare one side). */
+    private final String costSizes = System.getenv().getOrDefault("FAILOVER_COST_SIZES", "1,3");
     /** When set, a directory: each node records each measured cost step with JFR (settings "profile") there. */
     private final String costJfr = System.getenv("FAILOVER_COST_JFR");
     private final List<String> nodeJvm = List.of(System.getenv().getOrDefault("FAILOVER_NODE_JVM", "-Xmx512m").trim().split("\\s+"));
@@ -84,11 +86,13 @@ class FailoverBench {
                 failover();
             }
             if (parts.contains("cost")) {
-                double[] one = cost(1);
-                double[] three = cost(3);
-                say("cost  chat deliveries/s: 1 node %.0f, 3 nodes %.0f, ratio %.2f", one[0], three[0], three[0] / one[0]);
-                say("cost  REGISTER/s over TCP through HAProxy: 1 node %.0f, 3 nodes %.0f, ratio %.2f", one[1], three[1],
-                        three[1] / one[1]);
+                double[] one = costSizes.contains("1") ? cost(1) : null;
+                double[] three = costSizes.contains("3") ? cost(3) : null;
+                if (one != null && three != null) {
+                    say("cost  chat deliveries/s: 1 node %.0f, 3 nodes %.0f, ratio %.2f", one[0], three[0], three[0] / one[0]);
+                    say("cost  REGISTER/s over TCP through HAProxy: 1 node %.0f, 3 nodes %.0f, ratio %.2f", one[1], three[1],
+                            three[1] / one[1]);
+                }
             }
         } finally {
             String out = System.getenv("FAILOVER_OUT");

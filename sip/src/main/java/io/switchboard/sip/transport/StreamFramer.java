@@ -23,7 +23,10 @@ final class StreamFramer extends ByteToMessageDecoder {
     private final int maxMessageSize;
     private final FramingErrors errors;
     private volatile long partialSince;
+    /** Set by {@link #scanHeader}: where the header section ends, its terminator's length, its Content-Length. */
+    private int headerEnd;
     private int separatorLength;
+    private long contentLength;
 
     interface FramingErrors {
         void framingError(ChannelHandlerContext ctx, String reason, String drop);
@@ -56,8 +59,7 @@ final class StreamFramer extends ByteToMessageDecoder {
                 }
                 continue;
             }
-            int headerEnd = indexOfHeaderEnd(in);
-            if (headerEnd < 0) {
+            if (!scanHeader(in)) {
                 if (in.readableBytes() > maxMessageSize) {
                     fail(ctx, in, "header section larger than " + maxMessageSize + " octets", "oversize");
                     return;
@@ -66,7 +68,6 @@ final class StreamFramer extends ByteToMessageDecoder {
                 return;
             }
             int headerLength = headerEnd - in.readerIndex();
-            long contentLength = contentLength(in, in.readerIndex(), headerLength);
             if (contentLength == -1) {
                 fail(ctx, in, "message without Content-Length on a stream transport", null);
                 return;
@@ -118,63 +119,74 @@ final class StreamFramer extends ByteToMessageDecoder {
     }
 
     /**
-     * Index where the header section ends (exclusive), or -1; sets {@link #separatorLength} to the
-     * length of the empty-line terminator (4 for CRLFCRLF; bare LF line ends are accepted too).
+     * Finds the end of the header section (an empty line; bare LF line ends are accepted too) and
+     * reads Content-Length (or its compact form "l", RFC 3261 §7.3.3) on the way, in one pass over
+     * the lines: {@link #headerEnd} (exclusive), {@link #separatorLength} (4 for CRLFCRLF) and
+     * {@link #contentLength} (-1 when absent, -2 when malformed or repeated). False while the
+     * empty line has not arrived.
+     * <p>
+     * Lines are found with {@link ByteBuf#indexOf}, which reads a word at a time; reading a
+     * direct buffer byte by byte costs a bounds and liveness check per byte.
      */
-    private int indexOfHeaderEnd(ByteBuf in) {
-        int limit = Math.min(in.writerIndex(), in.readerIndex() + maxMessageSize + 4);
-        for (int i = in.readerIndex(); i < limit - 1; i++) {
-            if (in.getByte(i) != '\n') {
-                continue;
-            }
-            int lineEnd = i > in.readerIndex() && in.getByte(i - 1) == '\r' ? i - 1 : i;
-            if (in.getByte(i + 1) == '\n') {
-                separatorLength = i + 2 - lineEnd;
-                return lineEnd;
-            }
-            if (i + 2 < limit && in.getByte(i + 1) == '\r' && in.getByte(i + 2) == '\n') {
-                separatorLength = i + 3 - lineEnd;
-                return lineEnd;
-            }
-        }
-        return -1;
-    }
-
-    /**
-     * Reads Content-Length (or its compact form "l") from the header section: -1 when absent,
-     * -2 when malformed or repeated.
-     */
-    static long contentLength(ByteBuf in, int start, int length) {
+    private boolean scanHeader(ByteBuf in) {
+        int start = in.readerIndex();
+        int limit = Math.min(in.writerIndex(), start + maxMessageSize + 4);
         long found = -1;
         int lineStart = start;
-        int end = start + length;
-        for (int i = start; i <= end; i++) {
-            if (i == end || in.getByte(i) == '\n') {
-                int lineEnd = i;
-                if (lineEnd > lineStart && in.getByte(lineEnd - 1) == '\r') {
-                    lineEnd--;
-                }
+        int previousLineEnd = start;
+        while (lineStart < limit) {
+            int lf = in.indexOf(lineStart, limit, (byte) '\n');
+            if (lf < 0) {
+                return false;
+            }
+            int lineEnd = lf > lineStart && in.getByte(lf - 1) == '\r' ? lf - 1 : lf;
+            if (lineEnd == lineStart && lineStart > start) {
+                headerEnd = previousLineEnd;
+                separatorLength = lf + 1 - previousLineEnd;
+                contentLength = found;
+                return true;
+            }
+            if (found != -2) {
                 long value = headerValue(in, lineStart, lineEnd);
                 if (value != -1) {
-                    if (value == -2 || found != -1) {
-                        return -2;
-                    }
-                    found = value;
+                    found = value == -2 || found != -1 ? -2 : value;
                 }
-                lineStart = i + 1;
+            }
+            previousLineEnd = lineEnd;
+            lineStart = lf + 1;
+        }
+        return false;
+    }
+
+    private static final byte[] CONTENT_LENGTH = "content-length".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+    private static final byte[] COMPACT_CONTENT_LENGTH = {'l'};
+
+    /** The header name in {@code [start, end)} equals {@code lowerCase}, ASCII case ignored (RFC 3261 §7.3.1); no copy. */
+    private static boolean nameIs(ByteBuf in, int start, int end, byte[] lowerCase) {
+        if (end - start != lowerCase.length) {
+            return false;
+        }
+        for (int i = 0; i < lowerCase.length; i++) {
+            byte b = in.getByte(start + i);
+            if (b >= 'A' && b <= 'Z') {
+                b += 'a' - 'A';
+            }
+            if (b != lowerCase[i]) {
+                return false;
             }
         }
-        return found;
+        return true;
     }
 
     private static long headerValue(ByteBuf in, int start, int end) {
-        int colon = -1;
-        for (int i = start; i < end; i++) {
-            if (in.getByte(i) == ':') {
-                colon = i;
-                break;
-            }
+        if (start == end) {
+            return -1;
         }
+        byte first = in.getByte(start);
+        if (first != 'c' && first != 'C' && first != 'l' && first != 'L') {
+            return -1; // most lines: not Content-Length, no need to find the colon
+        }
+        int colon = in.indexOf(start, end, (byte) ':');
         if (colon < 0) {
             return -1;
         }
@@ -182,8 +194,7 @@ final class StreamFramer extends ByteToMessageDecoder {
         while (nameEnd > start && (in.getByte(nameEnd - 1) == ' ' || in.getByte(nameEnd - 1) == '\t')) {
             nameEnd--;
         }
-        String name = in.toString(start, nameEnd - start, java.nio.charset.StandardCharsets.US_ASCII);
-        if (!name.equalsIgnoreCase("content-length") && !name.equalsIgnoreCase("l")) {
+        if (!nameIs(in, start, nameEnd, CONTENT_LENGTH) && !nameIs(in, start, nameEnd, COMPACT_CONTENT_LENGTH)) {
             return -1;
         }
         long value = 0;

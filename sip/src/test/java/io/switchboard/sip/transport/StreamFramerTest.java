@@ -48,6 +48,28 @@ class StreamFramerTest {
     }
 
     @Test
+    void readsContentLengthInAnyCaseAndFormFromADirectBuffer() {
+        // header names are case-insensitive and "l" is the compact form (RFC 3261 §7.3.1, §7.3.3);
+        // a socket hands the framer direct (off-heap) buffers, read here without copying names out
+        String head = "OPTIONS sip:a@b SIP/2.0\r\nCall-ID: c\r\nCONTENT-length : 3\r\nContact: <sip:x>\r\n\r\nabc";
+        String compact = "OPTIONS sip:a@b SIP/2.0\nL:2\n\nxy";
+        String lookalikes = "OPTIONS sip:a@b SIP/2.0\r\nContent-Lengths: 7\r\nl-x: 9\r\nContent-Type: a/b\r\nl: 1\r\n\r\nz";
+        byte[] all = (head + compact + lookalikes).getBytes(StandardCharsets.US_ASCII);
+        ByteBuf direct = Unpooled.directBuffer(all.length).writeBytes(all);
+        EmbeddedChannel ch = channel(65535);
+        ch.writeInbound(direct);
+        assertThat(new String((byte[]) ch.readInbound(), StandardCharsets.US_ASCII)).isEqualTo(head);
+        assertThat(new String((byte[]) ch.readInbound(), StandardCharsets.US_ASCII)).isEqualTo(compact);
+        assertThat(new String((byte[]) ch.readInbound(), StandardCharsets.US_ASCII)).isEqualTo(lookalikes);
+        assertThat(errors).isEmpty();
+
+        EmbeddedChannel twice = channel(65535);
+        twice.writeInbound(bytes("OPTIONS sip:a@b SIP/2.0\r\nContent-Length: 0\r\nl: 0\r\n\r\n"));
+        assertThat(errors).containsExactly("malformed Content-Length");
+        assertThat(twice.isOpen()).isFalse();
+    }
+
+    @Test
     void joinsAMessageSplitAcrossReadsAtEveryOffset() {
         String whole = message("hello world");
         for (int cut = 1; cut < whole.length(); cut++) {

@@ -6,6 +6,7 @@ import org.jdbi.v3.core.Jdbi;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
@@ -50,8 +51,13 @@ public final class BindingStore implements AutoCloseable {
     private volatile java.util.function.Consumer<Committed> committedListener = c -> { };
 
     public BindingStore(Jdbi jdbi, int queueCapacity) {
+        this(jdbi, queueCapacity, Duration.ZERO);
+    }
+
+    /** As above; under load the writer waits {@code commitDelay} for a fuller batch ({@link GroupCommit}). */
+    public BindingStore(Jdbi jdbi, int queueCapacity, Duration commitDelay) {
         this.jdbi = jdbi;
-        this.writer = new GroupCommit<>("binding-writer", queueCapacity, MAX_BATCH, this::commit, (batch, e) -> {
+        this.writer = new GroupCommit<>("binding-writer", queueCapacity, MAX_BATCH, commitDelay, this::commit, (batch, e) -> {
             log.error("could not store {} registration changes: {}", batch.size(), e.toString());
             for (Change c : batch) {
                 c.done().completeExceptionally(e);
