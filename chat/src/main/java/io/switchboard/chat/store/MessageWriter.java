@@ -127,6 +127,17 @@ public final class MessageWriter implements AutoCloseable {
 
     /** Stores one batch and completes its sends; the writer thread's work (package-private for tests that cross two writers' batches). */
     void store(List<Send> queued) {
+        store(queued, false);
+    }
+
+    /**
+     * Stores a batch. Without {@code lookUpKeys} the idempotency keys are not looked up first:
+     * nearly every key is new, and a lookup is a database round trip per message on the writer's
+     * one thread. A key that was used before then makes its insert fail on the unique index
+     * ({@code chat_messages_idempotency}), the whole transaction rolls back, and the batch is
+     * written again with the keys looked up, so a retry still gets the message stored first.
+     */
+    private void store(List<Send> queued, boolean lookUpKeys) {
         // A sender whose request already timed out (its future cancelled) was told "not stored,
         // retry": keep it that way where the writer has not started on it yet.
         List<Send> batch = queued.stream().filter(send -> !send.done().isDone()).toList();
@@ -135,8 +146,16 @@ public final class MessageWriter implements AutoCloseable {
         }
         List<Outcome> results;
         try {
-            results = writeInTransaction(batch);
+            results = writeInTransaction(batch, lookUpKeys);
         } catch (RuntimeException e) {
+            if (!lookUpKeys && !(e instanceof OutcomeUnknown) && batch.stream().anyMatch(send -> send.idempotencyKey() != null)
+                    && StoreFailure.kind(e).orElse(null) != StoreFailure.Kind.UNREACHABLE) {
+                // rolled back; most likely a retry's key met the unique index: again, looking keys up
+                log.debug("a batch of {} messages is written again with its keys looked up: {}", batch.size(),
+                        RootCause.message(e));
+                store(batch, true);
+                return;
+            }
             if (batch.size() == 1) {
                 fail(batch.getFirst(), e);
                 return;
@@ -158,7 +177,7 @@ public final class MessageWriter implements AutoCloseable {
             }
             log.warn("a batch of {} messages failed ({}); storing them one by one", batch.size(), RootCause.message(e));
             for (Send send : batch) {
-                store(List.of(send));
+                store(List.of(send), true);
             }
             return;
         }
@@ -199,11 +218,11 @@ public final class MessageWriter implements AutoCloseable {
         }
     }
 
-    private List<Outcome> writeInTransaction(List<Send> batch) {
+    private List<Outcome> writeInTransaction(List<Send> batch, boolean lookUpKeys) {
         AtomicBoolean written = new AtomicBoolean();
         try {
             return jdbi.inTransaction(h -> {
-                List<Outcome> results = write(h.getConnection(), batch);
+                List<Outcome> results = write(h.getConnection(), batch, lookUpKeys);
                 written.set(true);
                 return results;
             });
@@ -248,7 +267,7 @@ public final class MessageWriter implements AutoCloseable {
      * members' rows are updated afterwards, in the same order, and single-chat transactions
      * ({@link ChatStore}) also lock the chat's row before its members'.
      */
-    private List<Outcome> write(Connection connection, List<Send> batch) throws SQLException {
+    private List<Outcome> write(Connection connection, List<Send> batch, boolean lookUpKeys) throws SQLException {
         long now = clock.millis();
         Outcome[] results = new Outcome[batch.size()];
         Integer[] order = new Integer[batch.size()];
@@ -278,7 +297,7 @@ public final class MessageWriter implements AutoCloseable {
             String batchKey = send.idempotencyKey() == null ? null : send.senderId() + "\n" + send.idempotencyKey();
             if (batchKey != null) {
                 Earlier earlier = keysInBatch.get(batchKey);
-                if (earlier == null) {
+                if (earlier == null && lookUpKeys) {
                     earlier = stored(findKey, send);
                 }
                 if (earlier != null) {

@@ -206,6 +206,40 @@ abstract class MessageWriterContract {
         }
     }
 
+    /**
+     * Keys are not looked up before a batch is written: a retry in a batch of new messages makes
+     * the insert meet the unique index, and the batch is written again with its keys looked up.
+     * The retry gets the stored message, the new ones are stored once, and no number is skipped.
+     */
+    @Test
+    void aRetryInABatchOfNewMessagesGetsTheStoredOneAndTheOthersAreStoredOnce() throws Exception {
+        String chat = chat("anna", "boris");
+        MessageWriter.Sent first = sent(writer.submit(chat, "anna", "hello", "key-1", "hash-a"));
+        List<CompletableFuture<MessageWriter.Sent>> futures = new ArrayList<>();
+        List<MessageWriter.Send> batch = new ArrayList<>();
+        for (int i = 0; i < 5; i++) {
+            CompletableFuture<MessageWriter.Sent> done = new CompletableFuture<>();
+            futures.add(done);
+            batch.add(i == 2 ? new MessageWriter.Send(chat, "anna", "hello", "key-1", "hash-a", done)
+                    : new MessageWriter.Send(chat, "boris", "new " + i, i % 2 == 0 ? "key-new-" + i : null, "h" + i, done));
+        }
+        writer.store(batch);
+        MessageWriter.Sent retried = sent(futures.get(2));
+        assertThat(retried.replayed()).isTrue();
+        assertThat(retried.message().id()).isEqualTo(first.message().id());
+        List<Long> numbers = new ArrayList<>();
+        for (int i = 0; i < 5; i++) {
+            if (i != 2) {
+                MessageWriter.Sent stored = sent(futures.get(i));
+                assertThat(stored.replayed()).isFalse();
+                numbers.add(stored.message().seq());
+            }
+        }
+        assertThat(numbers).containsExactly(2L, 3L, 4L, 5L);
+        assertThat(chats.lastSeq(chat)).contains(5L);
+        assertThat(committed.stream().map(Message::id).distinct()).hasSize(5);
+    }
+
     @Test
     void aMessageToAChatThatDoesNotExistFailsAloneAndOthersInItsBatchAreStored() throws Exception {
         String chat = chat("anna", "boris");

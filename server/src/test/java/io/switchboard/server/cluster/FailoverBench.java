@@ -166,7 +166,10 @@ class FailoverBench {
 
     /** {deliveries/s, REGISTER/s} through HAProxy for a cluster of {@code size}. */
     private double[] cost(int size) throws Exception {
-        try (ClusterUnderTest cluster = new ClusterUnderTest(dir.resolve("cost" + size), size, base, Map.of(), nodeJvm);
+        // every phone's connection comes through HAProxy, from one address: let them all in
+        Map<String, String> env = Map.of("SWITCHBOARD_TELEPHONY_MAX_CONNECTIONS_PER_ADDRESS",
+                String.valueOf(Math.max(200, costPhones + 50)));
+        try (ClusterUnderTest cluster = new ClusterUnderTest(dir.resolve("cost" + size), size, base, env, nodeJvm);
              ChatLoad chat = new ChatLoad(cluster.baseUrl());
              SipLoad sip = new SipLoad(cluster.sipFrontendPort(), costPhones)) {
             cluster.start(Duration.ofSeconds(180));
