@@ -36,10 +36,13 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Idempotency: a message sent with a key that the same sender used before is not stored
  * again; the first message is returned instead (or {@link ChatStore.IdempotencyConflict} when the
- * request differs). Keys are found in the store and, for retries racing within one batch, in the
- * batch itself.
+ * request differs). Within one batch a repeated key is found in the batch itself. Keys stored
+ * earlier are not looked up before a batch is written (a round trip per message on the writer's
+ * one thread, for keys that are nearly always new): the unique index
+ * {@code chat_messages_idempotency} refuses a key used before, the batch rolls back, and it is
+ * written again with each key looked up first. (PostgreSQL logs that refusal as an error.)
  *
- * <p>The batching is {@link GroupCommit}'s. If a batch fails, its messages are retried one
+ * <p>The batching is {@link GroupCommit}'s. If a batch fails otherwise, its messages are retried one
  * transaction each, so one bad message (or a key that another node stored a moment earlier)
  * fails alone; but when the store is unreachable the whole batch fails at once (retrying each
  * would only wait out the same timeouts). A send whose sender has given up (its future
@@ -148,9 +151,8 @@ public final class MessageWriter implements AutoCloseable {
         try {
             results = writeInTransaction(batch, lookUpKeys);
         } catch (RuntimeException e) {
-            if (!lookUpKeys && !(e instanceof OutcomeUnknown) && batch.stream().anyMatch(send -> send.idempotencyKey() != null)
-                    && StoreFailure.kind(e).orElse(null) != StoreFailure.Kind.UNREACHABLE) {
-                // rolled back; most likely a retry's key met the unique index: again, looking keys up
+            if (!lookUpKeys && !(e instanceof OutcomeUnknown) && StoreFailure.isUniqueViolation(e)) {
+                // rolled back: a retry's key met the unique index; again, with the keys looked up
                 log.debug("a batch of {} messages is written again with its keys looked up: {}", batch.size(),
                         RootCause.message(e));
                 store(batch, true);

@@ -33,6 +33,8 @@ abstract class MessageWriterContract {
     ChatStore chats;
     MessageWriter writer;
     final List<Message> committed = Collections.synchronizedList(new ArrayList<>());
+    /** Each committed transaction's messages, as handed over for delivery. */
+    final List<List<Message>> deliveries = Collections.synchronizedList(new ArrayList<>());
 
     abstract Store openStore() throws Exception;
 
@@ -45,7 +47,10 @@ abstract class MessageWriterContract {
         store = openStore();
         store.migrate("chat");
         chats = new ChatStore(store.jdbi(), Clock.systemUTC());
-        writer = new MessageWriter(store.jdbi(), Clock.systemUTC(), 10_000, committed::addAll);
+        writer = new MessageWriter(store.jdbi(), Clock.systemUTC(), 10_000, messages -> {
+            deliveries.add(List.copyOf(messages));
+            committed.addAll(messages);
+        });
         writer.start();
     }
 
@@ -223,7 +228,11 @@ abstract class MessageWriterContract {
             batch.add(i == 2 ? new MessageWriter.Send(chat, "anna", "hello", "key-1", "hash-a", done)
                     : new MessageWriter.Send(chat, "boris", "new " + i, i % 2 == 0 ? "key-new-" + i : null, "h" + i, done));
         }
+        deliveries.clear();
         writer.store(batch);
+        // written again as one batch (one transaction), not one by one
+        assertThat(deliveries).hasSize(1);
+        assertThat(deliveries.getFirst()).hasSize(5);
         MessageWriter.Sent retried = sent(futures.get(2));
         assertThat(retried.replayed()).isTrue();
         assertThat(retried.message().id()).isEqualTo(first.message().id());

@@ -85,7 +85,10 @@ public final class GroupCommit<T> implements AutoCloseable {
                 queue.drainTo(batch, maxBatch - 1);
                 if (commitDelayNanos > 0 && batch.size() > 1 && batch.size() < maxBatch && running) {
                     // more than one write queued behind the last commit: the writer is busy
-                    LockSupport.parkNanos(commitDelayNanos);
+                    long end = System.nanoTime() + commitDelayNanos;
+                    for (long left = commitDelayNanos; left > 0 && running; left = end - System.nanoTime()) {
+                        LockSupport.parkNanos(left); // may return early (spuriously): sleep the rest
+                    }
                     queue.drainTo(batch, maxBatch - batch.size());
                 }
                 commit.accept(batch);

@@ -43,6 +43,33 @@ public final class StoreFailure {
         return kind(failure).isPresent();
     }
 
+    /**
+     * Whether {@code failure}'s cause chain holds a unique-constraint violation: PostgreSQL's
+     * SQLSTATE 23505 unique_violation (Appendix A), or SQLite's SQLITE_CONSTRAINT_UNIQUE or
+     * SQLITE_CONSTRAINT_PRIMARYKEY. Not transient: the same write fails the same way again.
+     */
+    public static boolean isUniqueViolation(Throwable failure) {
+        Map<Throwable, Boolean> seen = new IdentityHashMap<>();
+        for (Throwable t = failure; t != null && seen.put(t, Boolean.TRUE) == null; t = t.getCause()) {
+            if (t instanceof SQLiteException sqlite) {
+                SQLiteErrorCode code = sqlite.getResultCode();
+                if (code == SQLiteErrorCode.SQLITE_CONSTRAINT_UNIQUE || code == SQLiteErrorCode.SQLITE_CONSTRAINT_PRIMARYKEY) {
+                    return true;
+                }
+            } else if (t instanceof SQLException sql && "23505".equals(sql.getSQLState())) {
+                return true;
+            }
+            if (t instanceof SQLException sql) {
+                for (SQLException next = sql.getNextException(); next != null; next = next.getNextException()) {
+                    if (next != t && isUniqueViolation(next)) {
+                        return true;
+                    }
+                }
+            }
+        }
+        return false;
+    }
+
     /** The kind of transient store failure in {@code failure}'s cause chain, or empty. */
     public static Optional<Kind> kind(Throwable failure) {
         Map<Throwable, Boolean> seen = new IdentityHashMap<>();

@@ -58,6 +58,8 @@ class FailoverBench {
     private final String parts = System.getenv().getOrDefault("FAILOVER_PARTS", "failover,cost");
     /** Which cluster sizes the cost part measures ("1,3"; one of them alone to profile or compare one side). */
     private final String costSizes = System.getenv().getOrDefault("FAILOVER_COST_SIZES", "1,3");
+    /** When set, the nodes' store.commitDelay in the cost part ("0" for none); else the default. */
+    private final String costCommitDelay = System.getenv("FAILOVER_COST_COMMIT_DELAY");
     /** When set, a directory: each node records each measured cost step with JFR (settings "profile") there. */
     private final String costJfr = System.getenv("FAILOVER_COST_JFR");
     private final List<String> nodeJvm = List.of(System.getenv().getOrDefault("FAILOVER_NODE_JVM", "-Xmx512m").trim().split("\\s+"));
@@ -167,8 +169,11 @@ class FailoverBench {
     /** {deliveries/s, REGISTER/s} through HAProxy for a cluster of {@code size}. */
     private double[] cost(int size) throws Exception {
         // every phone's connection comes through HAProxy, from one address: let them all in
-        Map<String, String> env = Map.of("SWITCHBOARD_TELEPHONY_MAX_CONNECTIONS_PER_ADDRESS",
-                String.valueOf(Math.max(200, costPhones + 50)));
+        Map<String, String> env = new java.util.HashMap<>(Map.of("SWITCHBOARD_TELEPHONY_MAX_CONNECTIONS_PER_ADDRESS",
+                String.valueOf(Math.max(200, costPhones + 50))));
+        if (costCommitDelay != null && !costCommitDelay.isBlank()) {
+            env.put("SWITCHBOARD_STORE_COMMIT_DELAY", costCommitDelay.trim());
+        }
         try (ClusterUnderTest cluster = new ClusterUnderTest(dir.resolve("cost" + size), size, base, env, nodeJvm);
              ChatLoad chat = new ChatLoad(cluster.baseUrl());
              SipLoad sip = new SipLoad(cluster.sipFrontendPort(), costPhones)) {
