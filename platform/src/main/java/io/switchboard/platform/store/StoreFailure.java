@@ -4,7 +4,9 @@ import java.sql.SQLException;
 import java.sql.SQLNonTransientConnectionException;
 import java.sql.SQLRecoverableException;
 import java.sql.SQLTransientException;
+import java.util.ArrayList;
 import java.util.IdentityHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import org.sqlite.SQLiteErrorCode;
@@ -49,19 +51,17 @@ public final class StoreFailure {
      * SQLITE_CONSTRAINT_PRIMARYKEY. Not transient: the same write fails the same way again.
      */
     public static boolean isUniqueViolation(Throwable failure) {
-        Map<Throwable, Boolean> seen = new IdentityHashMap<>();
-        for (Throwable t = failure; t != null && seen.put(t, Boolean.TRUE) == null; t = t.getCause()) {
+        for (Throwable t : causeChain(failure)) {
             if (t instanceof SQLiteException sqlite) {
                 SQLiteErrorCode code = sqlite.getResultCode();
                 if (code == SQLiteErrorCode.SQLITE_CONSTRAINT_UNIQUE || code == SQLiteErrorCode.SQLITE_CONSTRAINT_PRIMARYKEY) {
                     return true;
                 }
-            } else if (t instanceof SQLException sql && "23505".equals(sql.getSQLState())) {
-                return true;
-            }
-            if (t instanceof SQLException sql) {
-                for (SQLException next = sql.getNextException(); next != null; next = next.getNextException()) {
-                    if (next != t && isUniqueViolation(next)) {
+            } else if (t instanceof SQLException sql) {
+                // a failed JDBC batch (BatchUpdateException) carries each statement's error as a next exception
+                int looked = 0;
+                for (SQLException e = sql; e != null && looked++ < 1000; e = e.getNextException()) {
+                    if ("23505".equals(e.getSQLState())) {
                         return true;
                     }
                 }
@@ -70,10 +70,19 @@ public final class StoreFailure {
         return false;
     }
 
+    /** {@code failure} and its causes, each once (a cause chain may loop). */
+    private static List<Throwable> causeChain(Throwable failure) {
+        Map<Throwable, Boolean> seen = new IdentityHashMap<>();
+        List<Throwable> chain = new ArrayList<>();
+        for (Throwable t = failure; t != null && seen.put(t, Boolean.TRUE) == null; t = t.getCause()) {
+            chain.add(t);
+        }
+        return chain;
+    }
+
     /** The kind of transient store failure in {@code failure}'s cause chain, or empty. */
     public static Optional<Kind> kind(Throwable failure) {
-        Map<Throwable, Boolean> seen = new IdentityHashMap<>();
-        for (Throwable t = failure; t != null && seen.put(t, Boolean.TRUE) == null; t = t.getCause()) {
+        for (Throwable t : causeChain(failure)) {
             Optional<Kind> kind = own(t);
             if (kind.isPresent()) {
                 return kind;

@@ -42,6 +42,15 @@ class RabbitBusTest {
     private final String exchange = "sb_test_" + UUID.randomUUID().toString().substring(0, 12);
     private final List<RabbitBus> opened = new CopyOnWriteArrayList<>();
 
+    /** A started node on the test broker whose subscriber of "talk" adds each {@link Said} to {@code got}. */
+    private RabbitBus connectedListeningToTalk(List<Object> got) {
+        RabbitBus b = node(BROKER);
+        b.subscribe("talk", Said.class, got::add);
+        b.start();
+        await().atMost(Duration.ofSeconds(20)).until(b::isConnected);
+        return b;
+    }
+
     private RabbitBus node(URI url) {
         RabbitBus bus = new RabbitBus(new BusSettings(url, "guest", "guest", exchange), new ObjectMapper(),
                 new SimpleMeterRegistry());
@@ -232,11 +241,8 @@ class RabbitBusTest {
      */
     @Test
     void aPackIsReadAsCarefullyAsALoneEvent() throws Exception {
-        RabbitBus b = node(BROKER);
         List<Object> got = new CopyOnWriteArrayList<>();
-        b.subscribe("talk", Said.class, got::add);
-        b.start();
-        await().atMost(Duration.ofSeconds(20)).until(b::isConnected);
+        RabbitBus b = connectedListeningToTalk(got);
         AMQP.BasicProperties packed = new AMQP.BasicProperties.Builder().type(RabbitBus.PACKED_TYPE).build();
         String said = Said.class.getName();
         try (Connection c = factory().newConnection(); Channel ch = c.createChannel()) {
@@ -298,11 +304,8 @@ class RabbitBusTest {
 
     @Test
     void anEventOfAClassNoSubscriberAskedForIsNotInstantiated() throws Exception {
-        RabbitBus b = node(BROKER);
         List<Object> got = new CopyOnWriteArrayList<>();
-        b.subscribe("talk", Said.class, got::add);
-        b.start();
-        await().atMost(Duration.ofSeconds(20)).until(b::isConnected);
+        RabbitBus b = connectedListeningToTalk(got);
         try (Connection c = factory().newConnection(); Channel ch = c.createChannel()) {
             AMQP.BasicProperties hostile = new AMQP.BasicProperties.Builder().type("java.lang.ProcessBuilder").build();
             ch.basicPublish(exchange, "talk", hostile, "{\"command\":[\"touch\",\"/tmp/pwned\"]}".getBytes(StandardCharsets.UTF_8));
