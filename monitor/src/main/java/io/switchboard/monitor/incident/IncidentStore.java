@@ -44,6 +44,12 @@ public final class IncidentStore {
 
         String channel();
 
+        /**
+         * The message's identity, the same for every channel and every delivery of it (see
+         * {@link io.switchboard.monitor.notify.Notification#id()}).
+         */
+        String messageId();
+
         record Incident(long incidentId, String channel, String event, long seq) implements ClaimKey {
             @Override
             public String table() {
@@ -58,6 +64,11 @@ public final class IncidentStore {
             @Override
             public Map<String, Object> binds() {
                 return Map.of("k_id", incidentId, "k_c", channel, "k_e", event, "k_s", seq);
+            }
+
+            @Override
+            public String messageId() {
+                return "incident-" + incidentId + "-" + event + (seq == 0 ? "" : "-" + seq);
             }
         }
 
@@ -76,11 +87,21 @@ public final class IncidentStore {
             public Map<String, Object> binds() {
                 return Map.of("k_m", monitor, "k_c", channel, "k_s", seq);
             }
+
+            @Override
+            public String messageId() {
+                return "warning-" + monitor + "-" + seq;
+            }
         }
     }
 
-    /** An incident claim nobody is sending, with its incident (read in the same query). */
-    public record PendingClaim(ClaimKey.Incident key, Incident incident) {
+    /**
+     * An incident claim nobody is sending, with its incident (read in the same query).
+     *
+     * @param repeats how often a node that was sending it died first (see {@link #resendOrphaned}): when not 0 the
+     *                channel may have it already, and it goes out marked as a possible repeat
+     */
+    public record PendingClaim(ClaimKey.Incident key, Incident incident, int repeats) {
         public String monitor() {
             return incident.monitor();
         }
@@ -94,8 +115,8 @@ public final class IncidentStore {
     public record OrphanedClaim(ClaimKey key, String monitor, String takenBy) {
     }
 
-    /** A warning claim nobody is sending, with the message it stands for. */
-    public record PendingWarning(ClaimKey.Warning key, String event, String status, String subject, String text) {
+    /** A warning claim nobody is sending, with the message it stands for; {@code repeats} as in {@link PendingClaim}. */
+    public record PendingWarning(ClaimKey.Warning key, String event, String status, String subject, String text, int repeats) {
     }
 
     public IncidentStore(Jdbi jdbi) {
@@ -279,9 +300,9 @@ public final class IncidentStore {
      * Takes a claim for sending, right before its channel is called: in a transaction that first
      * checks {@code lease}, marks the claim as being sent by this node. Refused when the lease no
      * longer holds (a message queued before a handover: the new holder sends it), when the claim is
-     * done, or when another node took it. A claim taken by a node that died is not taken again:
-     * that node may have called the channel before it died, so the claim ends as {@code unknown}
-     * instead ({@link #endOrphaned}): at most once, never twice.
+     * done, or when another node took it. A claim taken by a node that died is not taken as it is:
+     * the holder first makes it pending again ({@link #resendOrphaned}), counting the repeat, and
+     * it is sent marked as a possible repeat.
      *
      * @return whether this node must send it now
      * @throws LeaseLost when the lease no longer holds
@@ -352,13 +373,13 @@ public final class IncidentStore {
         // node sweeps every second, and the others' claims are not its to send
         boolean clustered = claimant != Claimant.UNCLUSTERED;
         return jdbi.withHandle(h -> h.createQuery("SELECT i.*, c.channel AS claim_channel, c.event AS claim_event,"
-                        + " c.seq AS claim_seq FROM monitor_notification_claims c JOIN monitor_incidents i ON i.id = c.incident_id"
+                        + " c.seq AS claim_seq, c.repeats AS claim_repeats FROM monitor_notification_claims c JOIN monitor_incidents i ON i.id = c.incident_id"
                         + (clustered ? " JOIN platform_leases l ON l.name = 'monitor:' || i.monitor AND l.holder = :me"
                         + " AND l.incarnation = :inc" : "")
                         + " WHERE c.sent_at IS NULL AND c.sending_at IS NULL ORDER BY c.incident_id, c.claimed_at, c.channel")
                 .bindMap(clustered ? Map.of("me", claimant.nodeId(), "inc", claimant.incarnation()) : Map.of())
                 .map((rs, ctx) -> new PendingClaim(new ClaimKey.Incident(rs.getLong("id"), rs.getString("claim_channel"),
-                        rs.getString("claim_event"), rs.getLong("claim_seq")), read(rs)))
+                        rs.getString("claim_event"), rs.getLong("claim_seq")), read(rs), rs.getInt("claim_repeats")))
                 .list());
     }
 
@@ -382,7 +403,7 @@ public final class IncidentStore {
     /**
      * Claims taken by a node that is no longer alive and never ended, of the monitors whose lease
      * this node holds: the node died (or was counted out) between taking the claim and storing
-     * how the delivery went, so whether the message went out is not known. See {@link #endOrphaned}.
+     * how the delivery went, so whether the message went out is not known. See {@link #resendOrphaned}.
      */
     public List<OrphanedClaim> orphaned() {
         if (claimant == Claimant.UNCLUSTERED) {
@@ -410,47 +431,43 @@ public final class IncidentStore {
     }
 
     /**
-     * Ends a claim its dead taker left being sent, as {@code unknown}, under {@code lease}: not
-     * sent again. The taker may have died after the channel took the message and before it
-     * stored that, and a second DOWN for one outage is worse than a DOWN whose delivery is
-     * uncertain; a DOWN ended so starts the reminders (the next one repeats it if it was lost).
-     * Written only while the claim is still orphaned, with {@code event} on the incident's
-     * timeline in the same transaction.
+     * Makes a claim its dead taker left being sent pending again, under {@code lease}, counting
+     * the repeat: the holder's sweep sends it, marked as a possible repeat. The taker may have died
+     * before calling the channel or after the channel took the message, and which is not known;
+     * ended there, the message was lost in the first case (a DOWN nobody got), so it goes out
+     * again with the same id (a receiver drops a copy it has) and says it may be one. Written
+     * only while the claim is still orphaned, with {@code event} on the incident's timeline in
+     * the same transaction.
      *
-     * @return whether it was ended here
+     * @return whether it was made pending here
      * @throws LeaseLost when the lease no longer holds
      */
-    public boolean endOrphaned(ClaimKey key, Lease lease, Instant at, IncidentEvent event) {
+    public boolean resendOrphaned(ClaimKey key, Lease lease, IncidentEvent event) {
         return jdbi.inTransaction(h -> {
-            requireLease(h, lease, "ending a claim left by a node that died"); // first: see requireLease
+            requireLease(h, lease, "sending again a claim left by a node that died"); // first: see requireLease
             String table = key.table();
-            int ended = h.createUpdate("UPDATE " + table + " SET sent_at = :t, outcome = 'unknown' WHERE " + key.where()
+            int reopened = h.createUpdate("UPDATE " + table + " SET sending_at = NULL, repeats = repeats + 1 WHERE " + key.where()
                             + " AND sent_at IS NULL AND sending_at IS NOT NULL AND NOT "
                             + claimant.aliveSql(table + ".node_id", table + ".incarnation"))
-                    .bindMap(key.binds()).bind("t", at.toEpochMilli()).bind("expiry", claimant.expiryMillis()).execute();
-            if (ended == 1 && key instanceof ClaimKey.Incident claim) {
-                if (claim.event().equals("down")) {
-                    startReminders(h, claim.incidentId(), at);
-                }
-                if (event != null) {
-                    append(h, claim.incidentId(), event);
-                }
+                    .bindMap(key.binds()).bind("expiry", claimant.expiryMillis()).execute();
+            if (reopened == 1 && event != null && key instanceof ClaimKey.Incident claim) {
+                append(h, claim.incidentId(), event);
             }
-            return ended == 1;
+            return reopened == 1;
         });
     }
 
     /** Warning claims nobody has taken (see {@link #pending()}), oldest first per monitor and channel. */
     public List<PendingWarning> pendingWarnings() {
         boolean clustered = claimant != Claimant.UNCLUSTERED;
-        return jdbi.withHandle(h -> h.createQuery("SELECT c.monitor, c.channel, c.seq, c.event, c.status, c.subject, c.text"
-                        + " FROM monitor_warning_claims c"
+        return jdbi.withHandle(h -> h.createQuery("SELECT c.monitor, c.channel, c.seq, c.event, c.status, c.subject, c.text,"
+                        + " c.repeats FROM monitor_warning_claims c"
                         + (clustered ? " JOIN platform_leases l ON l.name = 'monitor:' || c.monitor AND l.holder = :me"
                         + " AND l.incarnation = :inc" : "")
                         + " WHERE c.sent_at IS NULL AND c.sending_at IS NULL ORDER BY c.monitor, c.channel, c.seq")
                 .bindMap(clustered ? Map.of("me", claimant.nodeId(), "inc", claimant.incarnation()) : Map.of())
                 .map((rs, ctx) -> new PendingWarning(new ClaimKey.Warning(rs.getString(1), rs.getString(2), rs.getLong(3)),
-                        rs.getString(4), rs.getString(5), rs.getString(6), rs.getString(7)))
+                        rs.getString(4), rs.getString(5), rs.getString(6), rs.getString(7), rs.getInt(8)))
                 .list());
     }
 

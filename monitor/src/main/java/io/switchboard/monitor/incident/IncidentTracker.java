@@ -98,6 +98,11 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
      * alone, or it would queue it again every second.
      */
     private final Set<IncidentStore.ClaimKey> inFlight = ConcurrentHashMap.newKeySet();
+    /**
+     * Claims a node died while sending (made pending again, see {@link #resendOrphanedClaims}) that
+     * the sweep queued here: their delivery goes out marked as a possible repeat.
+     */
+    private final Set<IncidentStore.ClaimKey> resending = ConcurrentHashMap.newKeySet();
     /** The node is stopping: a delivery cut short gives its claim back for the next holder. */
     private volatile boolean closing;
 
@@ -144,7 +149,7 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
      * Takes over monitors this node now holds: their stored state and open incident, as the node
      * that held them last left them. An open incident whose DOWN message was claimed but never
      * taken (its holder died first) is announced by the claim sweep; a DOWN its holder was sending
-     * when it died is ended as unknown there, not sent again ({@link #endOrphanedClaims}).
+     * when it died is sent again, marked as a possible repeat ({@link #resendOrphanedClaims}).
      */
     public void adopt(Collection<String> names) {
         Set<String> wanted = Set.copyOf(names);
@@ -394,7 +399,7 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
             return;
         }
         if (leases == null) {
-            dispatcher.dispatch(n, channels, (channel, delivery) -> {
+            dispatcher.dispatch(n.identified(unclusteredId(n), false), channels, (channel, delivery) -> {
             });
             return;
         }
@@ -496,7 +501,9 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         }
         if (leases == null) {
             markNotified(monitor.name(), incident, now);
-            dispatcher.dispatch(n, channels, (channel, delivery) -> deliveryEvent(monitor.name(), incident.id, n, channel, delivery));
+            Notification identified = n.identified(unclusteredId(n), false);
+            dispatcher.dispatch(identified, channels,
+                    (channel, delivery) -> deliveryEvent(monitor.name(), incident.id, identified, channel, delivery));
             return;
         }
         long seq = 0;
@@ -571,10 +578,11 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         if (!inFlight.add(claim)) {
             return; // queued here already: that delivery ends it
         }
+        Notification out = n.identified(claim.messageId(), resending.remove(claim));
         try {
-            dispatcher.dispatch(n, List.of(channel), c -> take(monitor, claim), (c, delivery) -> {
+            dispatcher.dispatch(out, List.of(channel), c -> take(monitor, claim), (c, delivery) -> {
                 try {
-                    delivered(n, monitor, incident, claim, c, delivery);
+                    delivered(out, monitor, incident, claim, c, delivery);
                 } finally {
                     inFlight.remove(claim);
                 }
@@ -706,7 +714,8 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
     private static String deliveryText(Notification n, ChannelDefinition channel, NotificationDispatcher.Delivery delivery) {
         String what = n.event() == Notification.Event.RECOVERED ? "recovery" : n.event().wireName();
         return what + " message " + (delivery.sent() ? "sent to " : "could not be sent to ") + channel.name()
-                + " (" + channel.type().wireName() + ")" + inDigest(delivery) + (delivery.attempts() > 1 && n.event()
+                + " (" + channel.type().wireName() + ")" + (n.repeat() ? " again, marked as a possible repeat" : "")
+                + inDigest(delivery) + (delivery.attempts() > 1 && n.event()
                 != Notification.Event.RECOVERED ? " after " + delivery.attempts() + " attempts" : "")
                 + (delivery.sent() ? "" : ": " + delivery.error());
     }
@@ -913,6 +922,9 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
                 cancel(name, key, now, "cancelled");
                 continue;
             }
+            if (pending.repeats() > 0) {
+                resending.add(key); // its sendClaimed marks it, whichever announcement below queues it
+            }
             if (!started.add(key.incidentId() + "/" + key.event() + "/" + key.seq())) {
                 continue; // one announcement covers every channel of the message
             }
@@ -967,6 +979,9 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
             Notification n = new Notification(pending.event().equals("warning") ? Notification.Event.WARNING
                     : Notification.Event.WARNING_ENDED, name, monitor.type().wireName(), monitor.displayTarget(), null, pending.status(),
                     now, 0, pending.subject(), pending.text(), now);
+            if (pending.repeats() > 0) {
+                resending.add(pending.key());
+            }
             queuedWarnings.add(name);
             onLane(name, () -> {
                 try {
@@ -1007,13 +1022,14 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
     }
 
     /**
-     * Ends the claims that a node took and then died (or was counted out) before storing how the
-     * delivery went, for the monitors this node holds, as {@code unknown}: the channel may have
-     * taken the message a moment before the node died, and one outage gets at most one DOWN per
-     * channel. A DOWN ended so counts as told (its reminders come after the usual interval and
-     * repeat it if it was lost); the timeline says what is not known.
+     * Makes the claims that a node took and then died (or was counted out) before storing how the
+     * delivery went pending again, for the monitors this node holds; the claim sweep that follows
+     * sends them marked as a possible repeat, with the message's id unchanged. The node may have
+     * died before calling the channel (ended there, a DOWN would reach nobody) or after the
+     * channel took it (a second copy, which says it may be one and which a receiver drops by its
+     * id); the timeline says which node stopped and that the message is sent again.
      */
-    void endOrphanedClaims() {
+    void resendOrphanedClaims() {
         Instant now = clock.instant();
         for (IncidentStore.OrphanedClaim orphan : incidents.orphaned()) {
             Optional<Lease> lease = leases.lease(orphan.monitor());
@@ -1024,43 +1040,34 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
             IncidentEvent entry = null;
             if (claim instanceof IncidentStore.ClaimKey.Incident incidentClaim) {
                 String what = incidentClaim.event().equals("recovered") ? "recovery" : incidentClaim.event().toUpperCase(java.util.Locale.ROOT);
-                entry = new IncidentEvent(now, "notify_unknown", what + " message to " + claim.channel()
-                        + ": whether it was sent is not known (node " + orphan.takenBy() + " stopped while sending it); not sent again");
+                entry = new IncidentEvent(now, "notify_again", what + " message to " + claim.channel() + ": node " + orphan.takenBy()
+                        + " stopped while sending it; sent again, marked as a possible repeat");
             }
-            boolean ended;
+            boolean reopened;
             try {
-                ended = incidents.endOrphaned(claim, lease.get(), now, entry);
+                reopened = incidents.resendOrphaned(claim, lease.get(), entry);
             } catch (LeaseLost e) {
                 metrics.fenced("notification", 1);
                 continue;
             } catch (RuntimeException e) {
-                log.warn("could not end the claim {} left by node {} (tried again at the next sweep): {}", claim, orphan.takenBy(),
+                log.warn("could not reopen the claim {} left by node {} (tried again at the next sweep): {}", claim, orphan.takenBy(),
                         e.toString());
                 continue;
             }
-            if (!ended) {
-                continue;
-            }
-            log.warn("notification claim {} was being sent by node {}, which is gone; ended as unknown, not sent again", claim,
-                    orphan.takenBy());
-            if (claim instanceof IncidentStore.ClaimKey.Incident incidentClaim && incidentClaim.event().equals("down")) {
-                MonitorState state = states.get(orphan.monitor());
-                MonitorState.OpenIncident incident = null;
-                if (state != null) {
-                    synchronized (state) {
-                        incident = state.incident;
-                    }
-                }
-                if (incident != null && incident.id == incidentClaim.incidentId()) {
-                    synchronized (incident) {
-                        incident.downNotified = true;
-                        if (incident.lastNotifiedAt == null) {
-                            incident.lastNotifiedAt = now;
-                        }
-                    }
-                }
+            if (reopened) {
+                log.warn("notification claim {} was being sent by node {}, which is gone; sending it again, marked as a possible"
+                        + " repeat", claim, orphan.takenBy());
             }
         }
+    }
+
+    /** A message's id on a single node, where no claim names it (see {@link IncidentStore.ClaimKey#messageId()}). */
+    static String unclusteredId(Notification n) {
+        if (n.incidentId() == null) {
+            return "warning-" + n.monitor() + "-" + n.at().toEpochMilli();
+        }
+        return "incident-" + n.incidentId() + "-" + n.event().wireName()
+                + (n.event() == Notification.Event.REMINDER ? "-" + n.at().toEpochMilli() : "");
     }
 
     private static final Duration STORE_CHECK_EVERY = Duration.ofSeconds(10);
@@ -1068,8 +1075,8 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
     /**
      * Reminders are timed from the DOWN's outcome. When this node took the incident over while
      * that outcome was still to come, the outcome was stored by another node (the old holder
-     * ending its delivery after the handover) or without this node's memory seeing it (a dead
-     * node's claim ended as unknown, with an error after the commit): it is read from the store,
+     * ending its delivery after the handover) or without this node's memory seeing it (an end
+     * whose commit this node saw fail, though it went through): it is read from the store,
      * or reminders would never come.
      */
     private void timeRemindersFromStore(MonitorState.OpenIncident incident, Instant now) {
@@ -1100,6 +1107,7 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
 
     /** Ends a claim without sending it (it can no longer be meant, or a window holds it back), under the monitor's lease. */
     private void cancel(String monitor, IncidentStore.ClaimKey claim, Instant now, String outcome) {
+        resending.remove(claim);
         if (take(monitor, claim)) {
             store(() -> incidents.finish(claim, outcome, now, null));
         }
@@ -1112,9 +1120,9 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
     public void sweep() {
         if (leases != null) {
             try {
-                endOrphanedClaims();
+                resendOrphanedClaims();
             } catch (RuntimeException e) {
-                log.warn("ending the claims of nodes that died failed (tried again at the next sweep): {}", e.toString());
+                log.warn("reopening the claims of nodes that died failed (tried again at the next sweep): {}", e.toString());
             }
         }
         try {

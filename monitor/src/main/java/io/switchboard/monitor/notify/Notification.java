@@ -12,16 +12,41 @@ import java.util.Locale;
  * @param subject    one line (e-mail subject, first line elsewhere)
  * @param text       the report in plain words
  * @param digest     for a DIGEST, the messages it stands for, in order; else empty
+ * @param id         the message's identity, the same however often it is delivered (a receiver
+ *                   drops a second copy by it; webhooks get it as {@code Idempotency-Key}); null
+ *                   for a test message or a digest (whose items carry theirs)
+ * @param repeat     delivered again because the node sending it stopped before it could store
+ *                   whether the channel took it: the receiver may have it already
  */
 public record Notification(Event event, String monitor, String monitorType, String target, Long incidentId, String status,
-                           Instant since, int failedChecks, String subject, String text, Instant at, List<Notification> digest) {
+                           Instant since, int failedChecks, String subject, String text, Instant at, List<Notification> digest,
+                           String id, boolean repeat) {
+    /** The first line of a repeated message's text, in every channel's words. */
+    static final String REPEAT_LINE = "Sent again: the node that was sending this message stopped before it could record"
+            + " whether it arrived, so you may have received it already.";
+
     public Notification {
         digest = List.copyOf(digest);
     }
 
     public Notification(Event event, String monitor, String monitorType, String target, Long incidentId, String status,
+                        Instant since, int failedChecks, String subject, String text, Instant at, List<Notification> digest) {
+        this(event, monitor, monitorType, target, incidentId, status, since, failedChecks, subject, text, at, digest, null, false);
+    }
+
+    public Notification(Event event, String monitor, String monitorType, String target, Long incidentId, String status,
                         Instant since, int failedChecks, String subject, String text, Instant at) {
         this(event, monitor, monitorType, target, incidentId, status, since, failedChecks, subject, text, at, List.of());
+    }
+
+    /**
+     * This message with its identity, and when {@code repeat}, marked as a possible second copy:
+     * the flag, and a first line saying so in the text every channel shows.
+     */
+    public Notification identified(String id, boolean repeat) {
+        String shown = repeat && !this.repeat ? REPEAT_LINE + "\n\n" + text : text;
+        return new Notification(event, monitor, monitorType, target, incidentId, status, since, failedChecks, subject, shown, at,
+                digest, id, repeat || this.repeat);
     }
 
     /**

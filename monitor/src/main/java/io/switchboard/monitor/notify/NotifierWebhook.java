@@ -23,11 +23,16 @@ import javax.crypto.spec.SecretKeySpec;
  * Webhook: a JSON POST of the notification. With a secret, the request carries
  * {@code X-Switchboard-Timestamp} (Unix seconds) and
  * {@code X-Switchboard-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>}
- * (RFC 2104), so the receiver can check origin and freshness. Any 2xx counts as delivered.
+ * (RFC 2104), so the receiver can check origin and freshness. Any 2xx counts as delivered. A
+ * message's {@code id} is in the body and in {@code Idempotency-Key}, the same on every delivery of
+ * that message: a node that dies while sending leaves it to another node, which sends it again
+ * marked {@code "repeat": true}, and a receiver that keeps the keys it saw drops the second copy.
  */
 public final class NotifierWebhook implements Notifier {
     public static final String SIGNATURE_HEADER = "X-Switchboard-Signature";
     public static final String TIMESTAMP_HEADER = "X-Switchboard-Timestamp";
+    /** The message's identity, the same on each delivery of it (see {@link Notification#id()}). */
+    public static final String IDEMPOTENCY_HEADER = "Idempotency-Key";
     private static final ObjectMapper JSON = new ObjectMapper();
     /** Bytes of the receiver's answer read at most: only its status matters. */
     static final int MAX_ANSWER = 16 * 1024;
@@ -51,6 +56,11 @@ public final class NotifierWebhook implements Notifier {
                 .header("User-Agent", "Switchboard-Monitor/1.0")
                 .POST(HttpRequest.BodyPublishers.ofString(body, StandardCharsets.UTF_8));
         settings.headers().forEach(request::header);
+        if (n.id() != null && settings.headers().keySet().stream().noneMatch(IDEMPOTENCY_HEADER::equalsIgnoreCase)) {
+            // the same key on every delivery of one message: a receiver that saw it drops the copy
+            // (draft-ietf-httpapi-idempotency-key-header)
+            request.header(IDEMPOTENCY_HEADER, n.id());
+        }
         if (settings.secret() != null) {
             String timestamp = Long.toString(n.at().getEpochSecond());
             request.header(TIMESTAMP_HEADER, timestamp);
@@ -103,6 +113,12 @@ public final class NotifierWebhook implements Notifier {
 
     private static void fill(ObjectNode out, Notification n) {
         out.put("event", "monitor." + n.event().wireName());
+        if (n.id() != null) {
+            out.put("id", n.id());
+        }
+        if (n.repeat()) {
+            out.put("repeat", true);
+        }
         ObjectNode monitor = out.putObject("monitor");
         monitor.put("name", n.monitor());
         monitor.put("type", n.monitorType());

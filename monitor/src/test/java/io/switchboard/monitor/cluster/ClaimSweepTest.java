@@ -33,9 +33,10 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The holder of a monitor deals with the claims its last holder left: it sends a recovery claimed
- * in the transaction that resolved the incident (the node died before announcing it), and ends as
- * unknown, without sending, the messages the node was sending when it died (the channel may have
- * taken them). Each goes out at most once, however many sweeps run.
+ * in the transaction that resolved the incident (the node died before announcing it), and sends
+ * again, marked as a possible repeat and with the same message id, the messages the node was
+ * sending when it died (the channel may or may not have taken them). Each goes out once more at
+ * most, however many sweeps run.
  */
 class ClaimSweepTest {
     static final ObjectMapper JSON = new ObjectMapper();
@@ -149,7 +150,7 @@ class ClaimSweepTest {
     }
 
     @Test
-    void claimsANodeThatDiedNeverTookAreSentAndThoseItWasSendingEndAsUnknown() throws Exception {
+    void claimsANodeThatDiedNeverTookAreSentAndThoseItWasSendingAreSentAgainAsRepeats() throws Exception {
         receiver = new LoopbackHttp().answer("/hook", 200, "");
         ScriptedCheck check = new ScriptedCheck();
         startNode(Clock.systemUTC(), check, ENV, null);
@@ -157,8 +158,8 @@ class ClaimSweepTest {
         awaitShopUp();
 
         // what a node that held "shop" and died left: a resolved incident whose DOWN went out and whose
-        // recovery was claimed with the resolve but never taken; an older incident whose recovery and
-        // a warning it was sending when it died
+        // recovery was claimed with the resolve but never taken; an older incident whose recovery, and
+        // a warning, it was sending when it died
         Jdbi jdbi = node.node.store().jdbi();
         long now = System.currentTimeMillis();
         jdbi.useHandle(h -> {
@@ -172,17 +173,31 @@ class ClaimSweepTest {
             recoveryClaimOfTheDead(h, 899, now - 70_000, now - 70_000);
         });
 
-        await().atMost(Duration.ofSeconds(20)).until(() -> hooks("monitor.recovered").size() == 1);
+        await().atMost(Duration.ofSeconds(20)).until(() -> hooks("monitor.recovered").size() == 2 && hooks("monitor.warning").size() == 1);
         await().atMost(Duration.ofSeconds(10)).until(() -> "sent".equals(outcome(jdbi, "monitor_notification_claims",
-                "incident_id = 900 AND event = 'recovered'")) && "unknown".equals(outcome(jdbi, "monitor_warning_claims", "seq = 1"))
-                && "unknown".equals(outcome(jdbi, "monitor_notification_claims", "incident_id = 899")));
+                "incident_id = 900 AND event = 'recovered'")) && "sent".equals(outcome(jdbi, "monitor_warning_claims", "seq = 1"))
+                && "sent".equals(outcome(jdbi, "monitor_notification_claims", "incident_id = 899")));
         Thread.sleep(3_000); // several sweeps
-        assertThat(hooks("monitor.recovered")).hasSize(1);
-        assertThat(hooks("monitor.recovered").getFirst().path("text").asText()).startsWith("shop is UP again");
-        assertThat(hooks("monitor.warning")).as("the dead node may have sent it").isEmpty();
+        Map<String, JsonNode> recoveries = new java.util.HashMap<>();
+        hooks("monitor.recovered").forEach(r -> recoveries.put(r.path("id").asText(), r));
+        assertThat(recoveries).containsOnlyKeys("incident-900-recovered", "incident-899-recovered");
+        JsonNode fresh = recoveries.get("incident-900-recovered");
+        assertThat(fresh.has("repeat")).as("never taken before: not a repeat").isFalse();
+        assertThat(fresh.path("text").asText()).startsWith("shop is UP again");
+        JsonNode repeated = recoveries.get("incident-899-recovered");
+        assertThat(repeated.path("repeat").asBoolean()).isTrue();
+        assertThat(repeated.path("text").asText()).startsWith("Sent again: the node that was sending this message stopped");
+        JsonNode warning = hooks("monitor.warning").getFirst();
+        assertThat(warning.path("id").asText()).isEqualTo("warning-shop-1");
+        assertThat(warning.path("repeat").asBoolean()).isTrue();
+        assertThat(warning.path("text").asText()).contains("the certificate expires in 10 days");
+        // the same id as a header, for receivers that keep the keys they saw
+        assertThat(receiver.received("/hook")).extracting(r -> r.header("Idempotency-Key"))
+                .containsExactlyInAnyOrder("incident-900-recovered", "incident-899-recovered", "warning-shop-1");
         assertThat(hooks("monitor.down")).isEmpty();
         JsonNode timeline = JSON.readTree(node.api("GET", "/api/v1/incidents/899", null).body());
-        assertThat(timeline.toString()).contains("notify_unknown").contains("node gone stopped while sending it");
+        assertThat(timeline.toString()).contains("notify_again").contains("node gone stopped while sending it")
+                .contains("again, marked as a possible repeat");
     }
 
     /**
@@ -262,12 +277,12 @@ class ClaimSweepTest {
     }
 
     /**
-     * A node killed while calling the channel with a DOWN (the receiver may have it): the new
-     * holder does not send that DOWN again, says on the timeline that its delivery is not known,
-     * and reminds after the reminder interval, which repeats it if it was lost.
+     * A node killed while sending a DOWN (before the call, or after the receiver took it: which is
+     * not known): the new holder sends it again at once, marked as a possible repeat under the
+     * same id, and says so on the timeline; the reminders then come after the reminder interval.
      */
     @Test
-    void aDownADeadNodeWasSendingIsNotSentAgainAndItsRemindersCome() throws Exception {
+    void aDownADeadNodeWasSendingIsSentAgainAsARepeatAndItsRemindersCome() throws Exception {
         MutableClock clock = MutableClock.running();
         Jdbi jdbi = startNodeWithShopDown(clock);
         // what the dead holder left: the open incident and its DOWN claim, taken, never ended
@@ -278,15 +293,20 @@ class ClaimSweepTest {
                     + " claimed_at, sending_at) VALUES (905, 'hook', 'down', 0, 'gone', 'gone-1', 1, ?, ?)", now - 10_000, now - 9_000);
         });
         putShop(",\"reminderEvery\":\"1m\"");
-        await().atMost(Duration.ofSeconds(20)).until(() -> "unknown".equals(outcome(jdbi, "monitor_notification_claims",
+        await().atMost(Duration.ofSeconds(20)).until(() -> "sent".equals(outcome(jdbi, "monitor_notification_claims",
                 "incident_id = 905 AND event = 'down'")));
         Thread.sleep(1_500); // a sweep or more after the claim was ended
+        assertThat(hooks("monitor.down")).hasSize(1);
+        JsonNode down = hooks("monitor.down").getFirst();
+        assertThat(down.path("id").asText()).isEqualTo("incident-905-down");
+        assertThat(down.path("repeat").asBoolean()).isTrue();
         assertThat(hooks("monitor.reminder")).as("not before the interval").isEmpty();
         clock.advance(Duration.ofMinutes(2));
         await().atMost(Duration.ofSeconds(20)).until(() -> !hooks("monitor.reminder").isEmpty());
-        assertThat(hooks("monitor.down")).as("the dead node may have sent it").isEmpty();
+        assertThat(hooks("monitor.reminder").getFirst().has("repeat")).as("a new message").isFalse();
+        assertThat(hooks("monitor.down")).hasSize(1);
         JsonNode incident = JSON.readTree(node.api("GET", "/api/v1/incidents/905", null).body());
-        assertThat(incident.toString()).contains("notify_unknown").contains("node gone stopped while sending it");
+        assertThat(incident.toString()).contains("notify_again").contains("node gone stopped while sending it");
         assertThat(incident.path("status").asText()).isEqualTo("open");
     }
 

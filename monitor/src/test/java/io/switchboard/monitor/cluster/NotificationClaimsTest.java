@@ -123,37 +123,62 @@ class NotificationClaimsTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"sqlite", "postgresql"})
-    void aClaimBeingSentByANodeThatDiedEndsAsUnknownAndIsNotSentAgain(String database) throws Exception {
+    void aClaimBeingSentByANodeThatDiedIsPendingAgainCountedAsARepeat(String database) throws Exception {
         open(database);
         Lease a = leasesA.acquire("monitor:shop").orElseThrow();
         Incident incident = outage(a, "hook", "mail");
         Instant at = Instant.now();
-        // node-a calls "hook" (maybe the channel took it) and dies before storing how it went; "mail" it never took
+        // node-a takes "hook" (it may or may not have called the channel) and dies before storing how it went; "mail" it never took
         assertThat(nodeA.take(down(incident, "hook"), a, at)).isTrue();
         dies("node-a");
         Lease b = leasesB.acquire("monitor:shop").orElseThrow();
         assertThat(b.fence()).isGreaterThan(a.fence());
 
-        // what node-a never took the new holder sends; what it took is nobody's to send again
-        assertThat(nodeB.pending()).extracting(p -> p.key().channel()).containsExactly("mail");
+        // what node-a never took the new holder sends as it is; what it took is not taken as it is
+        assertThat(nodeB.pending()).extracting(p -> p.key().channel(), IncidentStore.PendingClaim::repeats)
+                .containsExactly(org.assertj.core.groups.Tuple.tuple("mail", 0));
         assertThat(nodeB.take(down(incident, "hook"), b, at)).isFalse();
         assertThat(nodeB.orphaned()).extracting(IncidentStore.OrphanedClaim::key, IncidentStore.OrphanedClaim::takenBy)
                 .containsExactly(org.assertj.core.groups.Tuple.tuple(down(incident, "hook"), "node-a"));
         assertThat(nodeA.orphaned()).as("only the holder's monitors").isEmpty();
-        assertThatThrownBy(() -> nodeA.endOrphaned(down(incident, "hook"), a, at, null)).isInstanceOf(LeaseLost.class);
+        assertThatThrownBy(() -> nodeA.resendOrphaned(down(incident, "hook"), a, null)).isInstanceOf(LeaseLost.class);
 
-        IncidentEvent unknown = new IncidentEvent(at, "notify_unknown", "DOWN message to hook: whether it was sent is not known");
-        assertThat(nodeB.endOrphaned(down(incident, "hook"), b, at, unknown)).isTrue();
-        assertThat(nodeB.endOrphaned(down(incident, "hook"), b, at, unknown)).as("once").isFalse();
+        IncidentEvent again = new IncidentEvent(at, "notify_again", "DOWN message to hook: node node-a stopped while sending it");
+        assertThat(nodeB.resendOrphaned(down(incident, "hook"), b, again)).isTrue();
+        assertThat(nodeB.resendOrphaned(down(incident, "hook"), b, again)).as("once").isFalse();
         assertThat(nodeB.orphaned()).isEmpty();
-        // the dead node's late end does not count either
+        // pending again, counted as a repeat: the holder sends it marked so
+        assertThat(nodeB.pending()).extracting(p -> p.key().channel(), IncidentStore.PendingClaim::repeats)
+                .containsExactly(org.assertj.core.groups.Tuple.tuple("hook", 1), org.assertj.core.groups.Tuple.tuple("mail", 0));
+        // the dead node's late end does not count: the claim is nobody's being sent
         assertThat(nodeA.finish(down(incident, "hook"), "sent", at, null)).isFalse();
-        assertThat(nodeB.events(incident.id())).extracting(IncidentEvent::kind).containsOnlyOnce("notify_unknown");
-        // reminders are due from here: the next one repeats the DOWN if it was lost
+        assertThat(nodeB.take(down(incident, "hook"), b, at)).isTrue();
+        assertThat(nodeB.finish(down(incident, "hook"), "sent", at, null)).isTrue();
+        assertThat(nodeB.events(incident.id())).extracting(IncidentEvent::kind).containsOnlyOnce("notify_again");
+        // a sent DOWN starts the reminders
         assertThat(nodeB.find(incident.id()).orElseThrow().lastNotifiedAt()).isNotNull();
-        String outcome = store.jdbi().withHandle(h -> h.createQuery("SELECT outcome FROM monitor_notification_claims"
-                + " WHERE channel = 'hook'").mapTo(String.class).one());
-        assertThat(outcome).isEqualTo("unknown");
+        Map<String, Object> row = store.jdbi().withHandle(h -> h.createQuery("SELECT outcome, repeats FROM monitor_notification_claims"
+                + " WHERE channel = 'hook'").mapToMap().one());
+        assertThat(row.get("outcome")).isEqualTo("sent");
+        assertThat(((Number) row.get("repeats")).intValue()).isEqualTo(1);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"sqlite", "postgresql"})
+    void aWarningBeingSentByANodeThatDiedIsPendingAgainCountedAsARepeat(String database) throws Exception {
+        open(database);
+        Lease a = leasesA.acquire("monitor:shop").orElseThrow();
+        Instant at = Instant.now();
+        List<IncidentStore.ClaimKey> made = nodeA.claimWarning("shop", List.of("hook"), "warning", "degraded", "cert expires soon",
+                "the certificate expires in 10 days", a, at);
+        assertThat(nodeA.take(made.getFirst(), a, at)).isTrue();
+        dies("node-a");
+        Lease b = leasesB.acquire("monitor:shop").orElseThrow();
+        assertThat(nodeB.pendingWarnings()).isEmpty();
+        assertThat(nodeB.resendOrphaned(made.getFirst(), b, null)).isTrue();
+        assertThat(nodeB.pendingWarnings()).extracting(w -> w.key().channel(), IncidentStore.PendingWarning::repeats)
+                .containsExactly(org.assertj.core.groups.Tuple.tuple("hook", 1));
+        assertThat(made.getFirst().messageId()).isEqualTo("warning-shop-1");
     }
 
     @ParameterizedTest
@@ -167,7 +192,7 @@ class NotificationClaimsTest {
         leasesA.release(a); // a handover while node-a's call is under way: node-a ends it itself
         Lease b = leasesB.acquire("monitor:shop").orElseThrow();
         assertThat(nodeB.orphaned()).isEmpty();
-        assertThat(nodeB.endOrphaned(down(incident, "hook"), b, at, null)).isFalse();
+        assertThat(nodeB.resendOrphaned(down(incident, "hook"), b, null)).isFalse();
         assertThat(nodeA.finish(down(incident, "hook"), "sent", at, null)).isTrue();
     }
 

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.switchboard.monitor.support.Defs;
+import io.switchboard.monitor.definition.ChannelDefinition;
 import io.switchboard.monitor.support.LoopbackHttp;
 import io.switchboard.monitor.support.TestCertificates;
 import java.io.IOException;
@@ -107,6 +108,37 @@ class NotifierWebhookTest {
     }
 
     @Test
+    void aMessageCarriesItsIdInTheBodyAndAsIdempotencyKeyAndARepeatSaysSo() throws Exception {
+        ChannelDefinition hook = Defs.channel("name: hook\ntype: webhook\nurl: " + receiver.url("/hook") + "\n");
+        notifier.send(hook, DOWN.identified("incident-7-down", false));
+        LoopbackHttp.Received first = receiver.received("/hook").getLast();
+        JsonNode body = new ObjectMapper().readTree(first.body());
+        assertThat(body.path("id").asText()).isEqualTo("incident-7-down");
+        assertThat(body.has("repeat")).isFalse();
+        assertThat(first.header(NotifierWebhook.IDEMPOTENCY_HEADER)).isEqualTo("incident-7-down");
+
+        notifier.send(hook, DOWN.identified("incident-7-down", true));
+        LoopbackHttp.Received again = receiver.received("/hook").getLast();
+        JsonNode repeated = new ObjectMapper().readTree(again.body());
+        assertThat(again.header(NotifierWebhook.IDEMPOTENCY_HEADER)).isEqualTo("incident-7-down");
+        assertThat(repeated.path("id").asText()).isEqualTo("incident-7-down");
+        assertThat(repeated.path("repeat").asBoolean()).isTrue();
+        assertThat(repeated.path("text").asText()).startsWith(Notification.REPEAT_LINE + "\n\nshop is DOWN.");
+        assertThat(repeated.path("subject").asText()).isEqualTo(body.path("subject").asText());
+        // marked twice, said once
+        assertThat(DOWN.identified("x", true).identified("x", true).text()).isEqualTo(DOWN.identified("x", true).text());
+    }
+
+    @Test
+    void aKeyTheChannelSetsItselfIsNotSentTwice() throws Exception {
+        notifier.send(Defs.channel("name: hook\ntype: webhook\nurl: " + receiver.url("/hook")
+                + "\nheaders: {idempotency-key: fixed}\n"), DOWN.identified("incident-7-down", false));
+        assertThat(receiver.received("/hook").getLast().headers().entrySet().stream()
+                .filter(e -> e.getKey().equalsIgnoreCase(NotifierWebhook.IDEMPOTENCY_HEADER))
+                .flatMap(e -> e.getValue().stream()).toList()).containsExactly("fixed");
+    }
+
+    @Test
     void aDigestCarriesItsMessages() throws Exception {
         Notification digest = NotificationDispatcher.digest(java.util.List.of(DOWN, DOWN), DOWN.at());
         notifier.send(Defs.channel("name: hook\ntype: webhook\nurl: " + receiver.url("/hook") + "\n"), digest);
@@ -116,6 +148,7 @@ class NotifierWebhookTest {
         assertThat(body.path("subject").asText()).isEqualTo("2 monitor messages at once: 2 DOWN");
         assertThat(body.path("items")).hasSize(2);
         assertThat(body.path("items").get(1).path("monitor").path("name").asText()).isEqualTo("shop");
+        assertThat(receiver.received("/hook").getLast().header(NotifierWebhook.IDEMPOTENCY_HEADER)).as("a digest has no id").isNull();
         assertThat(body.path("text").asText()).contains("- shop is DOWN");
     }
 

@@ -218,6 +218,30 @@ public final class ClusterUnderTest implements AutoCloseable {
         throw new IllegalStateException("no node wrote admin.token");
     }
 
+    /** The id of the node holding lease {@code name} in the shared store ({@code monitor:<name>} for a monitor), or null. */
+    public String leaseHolder(String name) throws java.sql.SQLException {
+        try (java.sql.Connection c = java.sql.DriverManager.getConnection(database.settings().url(), database.settings().user(),
+                database.settings().password());
+             java.sql.PreparedStatement q = c.prepareStatement("SELECT holder FROM platform_leases WHERE name = ?")) {
+            q.setQueryTimeout(10);
+            q.setString(1, name);
+            try (java.sql.ResultSet rs = q.executeQuery()) {
+                return rs.next() ? rs.getString(1) : null;
+            }
+        }
+    }
+
+    /** The node process whose data directory holds {@code nodeId}. */
+    public NodeProcess nodeWithId(String nodeId) throws IOException {
+        for (NodeProcess node : nodes) {
+            Path id = node.dataDir().resolve("node-id");
+            if (Files.exists(id) && Files.readString(id).strip().equals(nodeId)) {
+                return node;
+            }
+        }
+        throw new IllegalStateException("no node has the id " + nodeId);
+    }
+
     public String haproxyLog() {
         try {
             return Files.readString(dir.resolve("haproxy.log"));
