@@ -5,6 +5,16 @@
 -- (as V3's code did, outcome 'unknown') lost the DOWN whenever the node died before the call, and
 -- sending it again plainly gave a second, unmarked DOWN whenever it died after. Sent again with
 -- the same message id (webhooks: body "id" and Idempotency-Key) and "repeat", a receiver can drop
--- the copy, and a person reading it is told it may be one.
+-- the copy, and a person reading it is told it may be one. A message whose sending three nodes in
+-- turn died in ends as 'unknown' (repeats stops at 2).
 ALTER TABLE monitor_notification_claims ADD COLUMN repeats INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE monitor_warning_claims ADD COLUMN repeats INTEGER NOT NULL DEFAULT 0;
+
+-- The message's id, the same on each delivery of it (webhooks: body "id" and Idempotency-Key):
+-- random, stored with the claim when it is made. Claims made before this version get one built
+-- from what names them, unique within this database; one still without (made by hand) gets a
+-- random one when it is taken.
+ALTER TABLE monitor_notification_claims ADD COLUMN message_id VARCHAR(64);
+ALTER TABLE monitor_warning_claims ADD COLUMN message_id VARCHAR(64);
+UPDATE monitor_notification_claims SET message_id = 'incident-' || incident_id || '-' || event || '-' || seq;
+UPDATE monitor_warning_claims SET message_id = 'warning-' || monitor || '-' || channel || '-' || seq;

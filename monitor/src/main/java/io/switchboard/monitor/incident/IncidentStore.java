@@ -44,12 +44,6 @@ public final class IncidentStore {
 
         String channel();
 
-        /**
-         * The message's identity, the same for every channel and every delivery of it (see
-         * {@link io.switchboard.monitor.notify.Notification#id()}).
-         */
-        String messageId();
-
         record Incident(long incidentId, String channel, String event, long seq) implements ClaimKey {
             @Override
             public String table() {
@@ -64,11 +58,6 @@ public final class IncidentStore {
             @Override
             public Map<String, Object> binds() {
                 return Map.of("k_id", incidentId, "k_c", channel, "k_e", event, "k_s", seq);
-            }
-
-            @Override
-            public String messageId() {
-                return "incident-" + incidentId + "-" + event + (seq == 0 ? "" : "-" + seq);
             }
         }
 
@@ -86,11 +75,6 @@ public final class IncidentStore {
             @Override
             public Map<String, Object> binds() {
                 return Map.of("k_m", monitor, "k_c", channel, "k_s", seq);
-            }
-
-            @Override
-            public String messageId() {
-                return "warning-" + monitor + "-" + seq;
             }
         }
     }
@@ -181,8 +165,9 @@ public final class IncidentStore {
                 append(h, id, e);
             }
             if (claimed) {
+                String down = newMessageId();
                 for (String channel : downChannels) {
-                    insertClaim(h, id, channel, "down", 0, lease, openedAt);
+                    insertClaim(h, id, channel, "down", 0, lease, openedAt, down);
                 }
             }
             return find(h, id).orElseThrow();
@@ -216,18 +201,29 @@ public final class IncidentStore {
             List<String> told = h.createQuery("SELECT channel FROM monitor_notification_claims WHERE incident_id = :id"
                             + " AND event = 'down' AND (outcome IS NULL OR outcome <> 'cancelled') ORDER BY channel")
                     .bind("id", id).mapTo(String.class).list();
+            String recovery = newMessageId();
             for (String channel : told) {
-                insertClaim(h, id, channel, "recovered", 0, lease, resolvedAt);
+                insertClaim(h, id, channel, "recovered", 0, lease, resolvedAt, recovery);
             }
             return told.size();
         });
     }
 
-    private int insertClaim(Handle h, long id, String channel, String event, long seq, Lease lease, Instant at) {
+    private int insertClaim(Handle h, long id, String channel, String event, long seq, Lease lease, Instant at, String messageId) {
         return h.createUpdate("INSERT INTO monitor_notification_claims (incident_id, channel, event, seq, node_id, incarnation,"
-                        + " fence, claimed_at) VALUES (:id, :c, :e, :s, :n, :inc, :f, :t) ON CONFLICT DO NOTHING")
+                        + " fence, claimed_at, message_id) VALUES (:id, :c, :e, :s, :n, :inc, :f, :t, :mid) ON CONFLICT DO NOTHING")
                 .bind("id", id).bind("c", channel).bind("e", event).bind("s", seq).bind("n", claimant.nodeId())
-                .bind("inc", claimant.incarnation()).bind("f", lease.fence()).bind("t", at.toEpochMilli()).execute();
+                .bind("inc", claimant.incarnation()).bind("f", lease.fence()).bind("t", at.toEpochMilli()).bind("mid", messageId)
+                .execute();
+    }
+
+    /**
+     * A message's id: random, so that it names this message only, whatever else a receiver hears
+     * from (another installation, this one after its database was reset); stored with the claim,
+     * so every delivery of the message carries the same one.
+     */
+    public static String newMessageId() {
+        return java.util.UUID.randomUUID().toString();
     }
 
     /**
@@ -244,8 +240,9 @@ public final class IncidentStore {
         return jdbi.inTransaction(h -> {
             requireLease(h, lease, "claiming a notification"); // first: see requireLease
             List<String> mine = new java.util.ArrayList<>();
+            String messageId = newMessageId();
             for (String channel : channels) {
-                if (insertClaim(h, id, channel, event, seq, lease, at) == 1) {
+                if (insertClaim(h, id, channel, event, seq, lease, at, messageId) == 1) {
                     mine.add(channel);
                 }
             }
@@ -273,6 +270,7 @@ public final class IncidentStore {
         return jdbi.inTransaction(h -> {
             requireLease(h, lease, "claiming a warning"); // first: see requireLease
             List<ClaimKey> made = new java.util.ArrayList<>();
+            String messageId = newMessageId();
             for (String channel : channels) {
                 Optional<String> latest = h.createQuery("SELECT event FROM monitor_warning_claims WHERE monitor = :m AND channel = :c"
                                 + " ORDER BY seq DESC LIMIT 1")
@@ -286,10 +284,12 @@ public final class IncidentStore {
                                 + " AND channel = :c")
                         .bind("m", monitor).bind("c", channel).mapTo(Long.class).one();
                 h.createUpdate("INSERT INTO monitor_warning_claims (monitor, channel, seq, event, status, subject, text, node_id,"
-                                + " incarnation, fence, claimed_at) VALUES (:m, :c, :s, :e, :st, :sub, :txt, :n, :inc, :f, :t)")
+                                + " incarnation, fence, claimed_at, message_id) VALUES (:m, :c, :s, :e, :st, :sub, :txt, :n, :inc, :f,"
+                                + " :t, :mid)")
                         .bind("m", monitor).bind("c", channel).bind("s", seq).bind("e", event).bind("st", status)
                         .bind("sub", StoredText.clean(subject)).bind("txt", StoredText.clean(text)).bind("n", claimant.nodeId())
-                        .bind("inc", claimant.incarnation()).bind("f", lease.fence()).bind("t", at.toEpochMilli()).execute();
+                        .bind("inc", claimant.incarnation()).bind("f", lease.fence()).bind("t", at.toEpochMilli())
+                        .bind("mid", messageId).execute();
                 made.add(new ClaimKey.Warning(monitor, channel, seq));
             }
             return made;
@@ -308,14 +308,32 @@ public final class IncidentStore {
      * @throws LeaseLost when the lease no longer holds
      */
     public boolean take(ClaimKey key, Lease lease, Instant at) {
+        return takeForSending(key, lease, at).isPresent();
+    }
+
+    /**
+     * A claim taken for sending: the message's id, and how often a node died while sending it
+     * before (not 0: the channel may have it already, and it goes out marked as a possible repeat).
+     */
+    public record Taken(String messageId, int repeats) {
+    }
+
+    /** As {@link #take}, with what the message is sent as; empty when this node must not send it. */
+    public Optional<Taken> takeForSending(ClaimKey key, Lease lease, Instant at) {
         return jdbi.inTransaction(h -> {
             requireLease(h, lease, "taking a notification claim"); // first: see requireLease
             String table = key.table();
-            return h.createUpdate("UPDATE " + table + " SET node_id = :n, incarnation = :inc, fence = :f, sending_at = :t"
-                            + " WHERE " + key.where() + " AND sent_at IS NULL AND sending_at IS NULL")
+            // a claim made without an id (by hand, or by a release before ids) gets its one here, kept for every later delivery
+            boolean taken = h.createUpdate("UPDATE " + table + " SET node_id = :n, incarnation = :inc, fence = :f, sending_at = :t,"
+                            + " message_id = COALESCE(message_id, :mid) WHERE " + key.where() + " AND sent_at IS NULL AND sending_at IS NULL")
                     .bindMap(key.binds()).bind("n", claimant.nodeId()).bind("inc", claimant.incarnation())
-                    .bind("f", lease.fence()).bind("t", at.toEpochMilli())
+                    .bind("f", lease.fence()).bind("t", at.toEpochMilli()).bind("mid", newMessageId())
                     .execute() == 1;
+            if (!taken) {
+                return Optional.<Taken>empty();
+            }
+            return Optional.of(h.createQuery("SELECT message_id, repeats FROM " + table + " WHERE " + key.where())
+                    .bindMap(key.binds()).map((rs, ctx) -> new Taken(rs.getString(1), rs.getInt(2))).one());
         });
     }
 
@@ -430,30 +448,57 @@ public final class IncidentStore {
         });
     }
 
+    /** How often a message is sent again after its sender died (see {@link #resendOrphaned}). */
+    public static final int MAX_REPEATS = 2;
+
+    /** What {@link #resendOrphaned} did with an orphaned claim. */
+    public enum Orphan {
+        /** pending again, to be sent marked as a possible repeat */
+        SENT_AGAIN,
+        /** ended as unknown: {@value #MAX_REPEATS} nodes died sending it already */
+        GIVEN_UP,
+        /** nothing: no longer orphaned (ended, or its taker is alive after all) */
+        NONE
+    }
+
     /**
      * Makes a claim its dead taker left being sent pending again, under {@code lease}, counting
      * the repeat: the holder's sweep sends it, marked as a possible repeat. The taker may have died
      * before calling the channel or after the channel took the message, and which is not known;
      * ended there, the message was lost in the first case (a DOWN nobody got), so it goes out
-     * again with the same id (a receiver drops a copy it has) and says it may be one. Written
-     * only while the claim is still orphaned, with {@code event} on the incident's timeline in
-     * the same transaction.
+     * again with the same id (a receiver drops a copy it has) and says it may be one. A message
+     * whose sending {@value #MAX_REPEATS} nodes died in already (one that kills its sender, or
+     * nodes restarting in a loop) ends as {@code unknown} instead. Written only while the claim
+     * is still orphaned, with {@code again} or {@code givenUp} on the incident's timeline in the
+     * same transaction.
      *
-     * @return whether it was made pending here
      * @throws LeaseLost when the lease no longer holds
      */
-    public boolean resendOrphaned(ClaimKey key, Lease lease, IncidentEvent event) {
+    public Orphan resendOrphaned(ClaimKey key, Lease lease, Instant at, IncidentEvent again, IncidentEvent givenUp) {
         return jdbi.inTransaction(h -> {
             requireLease(h, lease, "sending again a claim left by a node that died"); // first: see requireLease
             String table = key.table();
-            int reopened = h.createUpdate("UPDATE " + table + " SET sending_at = NULL, repeats = repeats + 1 WHERE " + key.where()
-                            + " AND sent_at IS NULL AND sending_at IS NOT NULL AND NOT "
-                            + claimant.aliveSql(table + ".node_id", table + ".incarnation"))
-                    .bindMap(key.binds()).bind("expiry", claimant.expiryMillis()).execute();
-            if (reopened == 1 && event != null && key instanceof ClaimKey.Incident claim) {
-                append(h, claim.incidentId(), event);
+            String orphaned = " WHERE " + key.where() + " AND sent_at IS NULL AND sending_at IS NOT NULL AND NOT "
+                    + claimant.aliveSql(table + ".node_id", table + ".incarnation");
+            Orphan done = Orphan.NONE;
+            if (h.createUpdate("UPDATE " + table + " SET sending_at = NULL, repeats = repeats + 1" + orphaned
+                            + " AND repeats < :max")
+                    .bindMap(key.binds()).bind("expiry", claimant.expiryMillis()).bind("max", MAX_REPEATS).execute() == 1) {
+                done = Orphan.SENT_AGAIN;
+            } else if (h.createUpdate("UPDATE " + table + " SET sent_at = :t, outcome = 'unknown'" + orphaned)
+                    .bindMap(key.binds()).bind("expiry", claimant.expiryMillis()).bind("t", at.toEpochMilli()).execute() == 1) {
+                done = Orphan.GIVEN_UP;
             }
-            return reopened == 1;
+            IncidentEvent event = done == Orphan.SENT_AGAIN ? again : done == Orphan.GIVEN_UP ? givenUp : null;
+            if (key instanceof ClaimKey.Incident claim) {
+                if (done == Orphan.GIVEN_UP && claim.event().equals("down")) {
+                    startReminders(h, claim.incidentId(), at); // they repeat it, if it was lost
+                }
+                if (event != null) {
+                    append(h, claim.incidentId(), event);
+                }
+            }
+            return done;
         });
     }
 

@@ -33,6 +33,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -98,11 +99,6 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
      * alone, or it would queue it again every second.
      */
     private final Set<IncidentStore.ClaimKey> inFlight = ConcurrentHashMap.newKeySet();
-    /**
-     * Claims a node died while sending (made pending again, see {@link #resendOrphanedClaims}) that
-     * the sweep queued here: their delivery goes out marked as a possible repeat.
-     */
-    private final Set<IncidentStore.ClaimKey> resending = ConcurrentHashMap.newKeySet();
     /** The node is stopping: a delivery cut short gives its claim back for the next holder. */
     private volatile boolean closing;
 
@@ -399,7 +395,7 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
             return;
         }
         if (leases == null) {
-            dispatcher.dispatch(n.identified(unclusteredId(n), false), channels, (channel, delivery) -> {
+            dispatcher.dispatch(unclustered(n), channels, (channel, delivery) -> {
             });
             return;
         }
@@ -501,7 +497,7 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         }
         if (leases == null) {
             markNotified(monitor.name(), incident, now);
-            Notification identified = n.identified(unclusteredId(n), false);
+            Notification identified = unclustered(n);
             dispatcher.dispatch(identified, channels,
                     (channel, delivery) -> deliveryEvent(monitor.name(), incident.id, identified, channel, delivery));
             return;
@@ -578,11 +574,20 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         if (!inFlight.add(claim)) {
             return; // queued here already: that delivery ends it
         }
-        Notification out = n.identified(claim.messageId(), resending.remove(claim));
+        // what went out: the message as the claim was taken (its id, and whether it is a repeat)
+        AtomicReference<Notification> sent = new AtomicReference<>(n);
         try {
-            dispatcher.dispatch(out, List.of(channel), c -> take(monitor, claim), (c, delivery) -> {
+            dispatcher.dispatch(n, List.of(channel), (c, queued) -> {
+                Optional<IncidentStore.Taken> taken = take(monitor, claim);
+                if (taken.isEmpty()) {
+                    return null;
+                }
+                Notification out = queued.identified(taken.get().messageId(), taken.get().repeats() > 0);
+                sent.set(out);
+                return out;
+            }, (c, delivery) -> {
                 try {
-                    delivered(out, monitor, incident, claim, c, delivery);
+                    delivered(sent.get(), monitor, incident, claim, c, delivery);
                 } finally {
                     inFlight.remove(claim);
                 }
@@ -684,25 +689,25 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
     }
 
     /** Takes {@code claim} for sending under the monitor's lease (see {@link IncidentStore#take}). */
-    private boolean take(String monitor, IncidentStore.ClaimKey claim) {
+    private Optional<IncidentStore.Taken> take(String monitor, IncidentStore.ClaimKey claim) {
         Optional<Lease> lease = leases.lease(monitor);
         if (lease.isEmpty()) {
             metrics.fenced("notification", 1);
-            return false;
+            return Optional.empty();
         }
         try {
-            return incidents.take(claim, lease.get(), clock.instant());
+            return incidents.takeForSending(claim, lease.get(), clock.instant());
         } catch (LeaseLost e) {
             metrics.fenced("notification", 1);
             log.info("message to {} about {} not sent here: another node checks it now", claim.channel(), monitor);
-            return false;
+            return Optional.empty();
         } catch (RuntimeException e) {
             // the take may have committed though this node saw an error (the connection broke after
             // the commit): the channel is not called, so the claim goes back to pending, not left
             // "being sent" by this node
             log.warn("taking the claim {} failed (sent later): {}", claim, e.toString());
             store(() -> incidents.release(claim));
-            return false;
+            return Optional.empty();
         }
     }
 
@@ -775,7 +780,8 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
             return;
         }
         if (leases == null) {
-            dispatcher.dispatch(n, channels, (channel, delivery) -> deliveryEvent(name, incident.id, n, channel, delivery));
+            Notification identified = unclustered(n);
+            dispatcher.dispatch(identified, channels, (channel, delivery) -> deliveryEvent(name, incident.id, identified, channel, delivery));
             return;
         }
         for (ChannelDefinition channel : channels) {
@@ -922,9 +928,6 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
                 cancel(name, key, now, "cancelled");
                 continue;
             }
-            if (pending.repeats() > 0) {
-                resending.add(key); // its sendClaimed marks it, whichever announcement below queues it
-            }
             if (!started.add(key.incidentId() + "/" + key.event() + "/" + key.seq())) {
                 continue; // one announcement covers every channel of the message
             }
@@ -979,9 +982,6 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
             Notification n = new Notification(pending.event().equals("warning") ? Notification.Event.WARNING
                     : Notification.Event.WARNING_ENDED, name, monitor.type().wireName(), monitor.displayTarget(), null, pending.status(),
                     now, 0, pending.subject(), pending.text(), now);
-            if (pending.repeats() > 0) {
-                resending.add(pending.key());
-            }
             queuedWarnings.add(name);
             onLane(name, () -> {
                 try {
@@ -1027,7 +1027,9 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
      * sends them marked as a possible repeat, with the message's id unchanged. The node may have
      * died before calling the channel (ended there, a DOWN would reach nobody) or after the
      * channel took it (a second copy, which says it may be one and which a receiver drops by its
-     * id); the timeline says which node stopped and that the message is sent again.
+     * id); the timeline says which node stopped and that the message is sent again. A message
+     * {@value IncidentStore#MAX_REPEATS} nodes died sending already ends as unknown; for a DOWN,
+     * the reminders then repeat it after their interval.
      */
     void resendOrphanedClaims() {
         Instant now = clock.instant();
@@ -1037,37 +1039,64 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
                 continue;
             }
             IncidentStore.ClaimKey claim = orphan.key();
-            IncidentEvent entry = null;
+            IncidentEvent again = null;
+            IncidentEvent givenUp = null;
             if (claim instanceof IncidentStore.ClaimKey.Incident incidentClaim) {
-                String what = incidentClaim.event().equals("recovered") ? "recovery" : incidentClaim.event().toUpperCase(java.util.Locale.ROOT);
-                entry = new IncidentEvent(now, "notify_again", what + " message to " + claim.channel() + ": node " + orphan.takenBy()
-                        + " stopped while sending it; sent again, marked as a possible repeat");
+                String what = (incidentClaim.event().equals("recovered") ? "recovery" : incidentClaim.event().toUpperCase(java.util.Locale.ROOT))
+                        + " message to " + claim.channel() + ": node " + orphan.takenBy() + " stopped while sending it";
+                again = new IncidentEvent(now, "notify_again", what + "; sent again, marked as a possible repeat");
+                givenUp = new IncidentEvent(now, "notify_unknown", what + ", the " + (IncidentStore.MAX_REPEATS + 1)
+                        + " nodes that tried it all stopped; whether it arrived is not known, and it is not sent again");
             }
-            boolean reopened;
+            IncidentStore.Orphan done;
             try {
-                reopened = incidents.resendOrphaned(claim, lease.get(), entry);
+                done = incidents.resendOrphaned(claim, lease.get(), now, again, givenUp);
             } catch (LeaseLost e) {
                 metrics.fenced("notification", 1);
                 continue;
             } catch (RuntimeException e) {
-                log.warn("could not reopen the claim {} left by node {} (tried again at the next sweep): {}", claim, orphan.takenBy(),
-                        e.toString());
+                log.warn("could not deal with the claim {} left by node {} (tried again at the next sweep): {}", claim,
+                        orphan.takenBy(), e.toString());
                 continue;
             }
-            if (reopened) {
-                log.warn("notification claim {} was being sent by node {}, which is gone; sending it again, marked as a possible"
-                        + " repeat", claim, orphan.takenBy());
+            switch (done) {
+                case SENT_AGAIN -> log.warn("notification claim {} was being sent by node {}, which is gone; sending it again,"
+                        + " marked as a possible repeat", claim, orphan.takenBy());
+                case GIVEN_UP -> {
+                    log.warn("notification claim {} was being sent by node {}, which is gone, as were the nodes before it"
+                            + " ({} in all); ended as unknown, not sent again", claim, orphan.takenBy(), IncidentStore.MAX_REPEATS + 1);
+                    if (claim instanceof IncidentStore.ClaimKey.Incident incidentClaim && incidentClaim.event().equals("down")) {
+                        remindersFrom(orphan.monitor(), incidentClaim.incidentId(), now);
+                    }
+                }
+                case NONE -> {
+                }
             }
         }
     }
 
-    /** A message's id on a single node, where no claim names it (see {@link IncidentStore.ClaimKey#messageId()}). */
-    static String unclusteredId(Notification n) {
-        if (n.incidentId() == null) {
-            return "warning-" + n.monitor() + "-" + n.at().toEpochMilli();
+    /** A DOWN ended without being sent (given up): this node's memory of the incident counts it as told, reminders due from {@code now}. */
+    private void remindersFrom(String monitor, long incidentId, Instant now) {
+        MonitorState state = states.get(monitor);
+        MonitorState.OpenIncident incident = null;
+        if (state != null) {
+            synchronized (state) {
+                incident = state.incident;
+            }
         }
-        return "incident-" + n.incidentId() + "-" + n.event().wireName()
-                + (n.event() == Notification.Event.REMINDER ? "-" + n.at().toEpochMilli() : "");
+        if (incident != null && incident.id == incidentId) {
+            synchronized (incident) {
+                incident.downNotified = true;
+                if (incident.lastNotifiedAt == null) {
+                    incident.lastNotifiedAt = now;
+                }
+            }
+        }
+    }
+
+    /** A message sent by a single node, where no claim holds its id: a new one (it is never sent again). */
+    private static Notification unclustered(Notification n) {
+        return n.identified(IncidentStore.newMessageId(), false);
     }
 
     private static final Duration STORE_CHECK_EVERY = Duration.ofSeconds(10);
@@ -1107,8 +1136,7 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
 
     /** Ends a claim without sending it (it can no longer be meant, or a window holds it back), under the monitor's lease. */
     private void cancel(String monitor, IncidentStore.ClaimKey claim, Instant now, String outcome) {
-        resending.remove(claim);
-        if (take(monitor, claim)) {
+        if (take(monitor, claim).isPresent()) {
             store(() -> incidents.finish(claim, outcome, now, null));
         }
     }

@@ -21,6 +21,8 @@ import java.util.Locale;
 public record Notification(Event event, String monitor, String monitorType, String target, Long incidentId, String status,
                            Instant since, int failedChecks, String subject, String text, Instant at, List<Notification> digest,
                            String id, boolean repeat) {
+    /** Before a repeated message's subject. */
+    static final String REPEAT_SUBJECT = "Sent again: ";
     /** The first line of a repeated message's text, in every channel's words. */
     static final String REPEAT_LINE = "Sent again: the node that was sending this message stopped before it could record"
             + " whether it arrived, so you may have received it already.";
@@ -41,12 +43,14 @@ public record Notification(Event event, String monitor, String monitorType, Stri
 
     /**
      * This message with its identity, and when {@code repeat}, marked as a possible second copy:
-     * the flag, and a first line saying so in the text every channel shows.
+     * the flag, "Sent again: " before the subject (an e-mail's subject, a Telegram message's and a
+     * digest's line) and a first line of the text saying why.
      */
     public Notification identified(String id, boolean repeat) {
-        String shown = repeat && !this.repeat ? REPEAT_LINE + "\n\n" + text : text;
-        return new Notification(event, monitor, monitorType, target, incidentId, status, since, failedChecks, subject, shown, at,
-                digest, id, repeat || this.repeat);
+        boolean mark = repeat && !this.repeat;
+        return new Notification(event, monitor, monitorType, target, incidentId, status, since, failedChecks,
+                mark ? REPEAT_SUBJECT + subject : subject, mark ? REPEAT_LINE + "\n\n" + text : text, at, digest, id,
+                repeat || this.repeat);
     }
 
     /**

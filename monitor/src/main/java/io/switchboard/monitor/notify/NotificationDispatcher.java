@@ -20,7 +20,6 @@ import java.util.EnumMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BiConsumer;
-import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -71,11 +70,22 @@ public final class NotificationDispatcher implements AutoCloseable {
         static final Delivery NOT_TAKEN = new Delivery(false, 0, null, 0, true, false);
     }
 
-    private record Pending(Notification notification, ChannelDefinition channel, Predicate<ChannelDefinition> take,
+    /**
+     * Decides on the channel's lane, right before the channel is called, whether this node sends
+     * a message and as what (in a cluster: the claim is taken then, and says whether the message
+     * is a possible repeat).
+     */
+    @FunctionalInterface
+    public interface Take {
+        /** @return the message to send, or null when this node must not send it */
+        Notification take(ChannelDefinition channel, Notification queued);
+    }
+
+    private record Pending(Notification notification, ChannelDefinition channel, Take take,
                            BiConsumer<ChannelDefinition, Delivery> done) {
     }
 
-    private static final Predicate<ChannelDefinition> ALWAYS = channel -> true;
+    private static final Take ALWAYS = (channel, queued) -> queued;
 
     private final Map<ChannelType, Notifier> notifiers;
     private final DeliveryLog deliveries;
@@ -113,12 +123,13 @@ public final class NotificationDispatcher implements AutoCloseable {
 
     /**
      * As {@link #dispatch(Notification, List, BiConsumer)}, but each message is sent only if
-     * {@code take} says so on the lane, right before the channel would be called (in a cluster:
-     * the claim is taken under the monitor's lease then, not when the message was queued, so a
-     * message queued before the monitor moved to another node is left to that node). A message
-     * not taken is neither tried nor recorded; {@code done} gets {@link Delivery#notTaken()}.
+     * {@code take} says so on the lane, right before the channel would be called, and as what it
+     * returns (in a cluster: the claim is taken under the monitor's lease then, not when the
+     * message was queued, so a message queued before the monitor moved to another node is left
+     * to that node). A message not taken is neither tried nor recorded; {@code done} gets
+     * {@link Delivery#notTaken()}.
      */
-    public void dispatch(Notification n, List<ChannelDefinition> channels, Predicate<ChannelDefinition> take,
+    public void dispatch(Notification n, List<ChannelDefinition> channels, Take take,
                          BiConsumer<ChannelDefinition, Delivery> done) {
         for (ChannelDefinition channel : channels) {
             if (lanes.submit(channel.name(), new Pending(n, channel, take, done))) {
@@ -162,16 +173,16 @@ public final class NotificationDispatcher implements AutoCloseable {
                 finish(p, Delivery.NOT_TAKEN);
                 continue;
             }
-            boolean taken;
+            Notification taken;
             try {
-                taken = p.take() == ALWAYS || p.take().test(p.channel());
+                taken = p.take().take(p.channel(), p.notification());
             } catch (RuntimeException e) {
                 log.warn("taking notification {} for {} to channel {} failed (not sent now): {}", p.notification().event().wireName(),
                         p.notification().monitor(), p.channel().name(), e.toString());
-                taken = false;
+                taken = null;
             }
-            if (taken) {
-                batch.add(p);
+            if (taken != null) {
+                batch.add(taken == p.notification() ? p : new Pending(taken, p.channel(), p.take(), p.done()));
             } else {
                 finish(p, Delivery.NOT_TAKEN);
             }

@@ -178,22 +178,26 @@ class ClaimSweepTest {
                 "incident_id = 900 AND event = 'recovered'")) && "sent".equals(outcome(jdbi, "monitor_warning_claims", "seq = 1"))
                 && "sent".equals(outcome(jdbi, "monitor_notification_claims", "incident_id = 899")));
         Thread.sleep(3_000); // several sweeps
-        Map<String, JsonNode> recoveries = new java.util.HashMap<>();
-        hooks("monitor.recovered").forEach(r -> recoveries.put(r.path("id").asText(), r));
-        assertThat(recoveries).containsOnlyKeys("incident-900-recovered", "incident-899-recovered");
-        JsonNode fresh = recoveries.get("incident-900-recovered");
+        Map<Long, JsonNode> recoveries = new java.util.HashMap<>();
+        hooks("monitor.recovered").forEach(r -> recoveries.put(r.path("incident").path("id").asLong(), r));
+        assertThat(recoveries).containsOnlyKeys(900L, 899L);
+        JsonNode fresh = recoveries.get(900L);
         assertThat(fresh.has("repeat")).as("never taken before: not a repeat").isFalse();
         assertThat(fresh.path("text").asText()).startsWith("shop is UP again");
-        JsonNode repeated = recoveries.get("incident-899-recovered");
+        JsonNode repeated = recoveries.get(899L);
         assertThat(repeated.path("repeat").asBoolean()).isTrue();
+        assertThat(repeated.path("subject").asText()).startsWith("Sent again: shop is UP again");
         assertThat(repeated.path("text").asText()).startsWith("Sent again: the node that was sending this message stopped");
         JsonNode warning = hooks("monitor.warning").getFirst();
-        assertThat(warning.path("id").asText()).isEqualTo("warning-shop-1");
         assertThat(warning.path("repeat").asBoolean()).isTrue();
         assertThat(warning.path("text").asText()).contains("the certificate expires in 10 days");
-        // the same id as a header, for receivers that keep the keys they saw
-        assertThat(receiver.received("/hook")).extracting(r -> r.header("Idempotency-Key"))
-                .containsExactlyInAnyOrder("incident-900-recovered", "incident-899-recovered", "warning-shop-1");
+        // every message has its own id, the same in the body and as a header (kept by receivers that drop copies)
+        assertThat(receiver.received("/hook")).allSatisfy(r -> assertThat(r.header("Idempotency-Key"))
+                .isEqualTo(JSON.readTree(r.body()).path("id").asText()));
+        assertThat(java.util.stream.Stream.of(fresh, repeated, warning).map(n -> n.path("id").asText()).distinct())
+                .hasSize(3).allSatisfy(id -> assertThat(id).isNotBlank());
+        assertThat(repeated.path("id").asText()).as("kept with the claim for its next delivery").isEqualTo(jdbi.withHandle(h -> h
+                .createQuery("SELECT message_id FROM monitor_notification_claims WHERE incident_id = 899").mapTo(String.class).one()));
         assertThat(hooks("monitor.down")).isEmpty();
         JsonNode timeline = JSON.readTree(node.api("GET", "/api/v1/incidents/899", null).body());
         assertThat(timeline.toString()).contains("notify_again").contains("node gone stopped while sending it")
@@ -298,7 +302,7 @@ class ClaimSweepTest {
         Thread.sleep(1_500); // a sweep or more after the claim was ended
         assertThat(hooks("monitor.down")).hasSize(1);
         JsonNode down = hooks("monitor.down").getFirst();
-        assertThat(down.path("id").asText()).isEqualTo("incident-905-down");
+        assertThat(down.path("id").asText()).isNotBlank();
         assertThat(down.path("repeat").asBoolean()).isTrue();
         assertThat(hooks("monitor.reminder")).as("not before the interval").isEmpty();
         clock.advance(Duration.ofMinutes(2));

@@ -80,6 +80,12 @@ class NotificationClaimsTest {
                 + " WHERE node_id = :n").bind("n", nodeId).execute());
     }
 
+    /** The node heartbeats again (as {@link #dies} had never happened). */
+    private void lives(String nodeId) {
+        store.jdbi().useHandle(h -> h.createUpdate("UPDATE platform_cluster_nodes SET heartbeat_at = heartbeat_at + 600000"
+                + " WHERE node_id = :n AND heartbeat_at < :t").bind("n", nodeId).bind("t", System.currentTimeMillis() - 300_000).execute());
+    }
+
     private Incident outage(Lease lease, String... channels) {
         return nodeA.open("shop", Instant.now(), Instant.now(), 2, "refused", "refused", null, List.of(), List.of(channels), lease);
     }
@@ -129,7 +135,9 @@ class NotificationClaimsTest {
         Incident incident = outage(a, "hook", "mail");
         Instant at = Instant.now();
         // node-a takes "hook" (it may or may not have called the channel) and dies before storing how it went; "mail" it never took
-        assertThat(nodeA.take(down(incident, "hook"), a, at)).isTrue();
+        IncidentStore.Taken first = nodeA.takeForSending(down(incident, "hook"), a, at).orElseThrow();
+        assertThat(first.repeats()).isZero();
+        assertThat(first.messageId()).hasSize(36);
         dies("node-a");
         Lease b = leasesB.acquire("monitor:shop").orElseThrow();
         assertThat(b.fence()).isGreaterThan(a.fence());
@@ -141,18 +149,19 @@ class NotificationClaimsTest {
         assertThat(nodeB.orphaned()).extracting(IncidentStore.OrphanedClaim::key, IncidentStore.OrphanedClaim::takenBy)
                 .containsExactly(org.assertj.core.groups.Tuple.tuple(down(incident, "hook"), "node-a"));
         assertThat(nodeA.orphaned()).as("only the holder's monitors").isEmpty();
-        assertThatThrownBy(() -> nodeA.resendOrphaned(down(incident, "hook"), a, null)).isInstanceOf(LeaseLost.class);
+        assertThatThrownBy(() -> nodeA.resendOrphaned(down(incident, "hook"), a, at, null, null)).isInstanceOf(LeaseLost.class);
 
         IncidentEvent again = new IncidentEvent(at, "notify_again", "DOWN message to hook: node node-a stopped while sending it");
-        assertThat(nodeB.resendOrphaned(down(incident, "hook"), b, again)).isTrue();
-        assertThat(nodeB.resendOrphaned(down(incident, "hook"), b, again)).as("once").isFalse();
+        assertThat(nodeB.resendOrphaned(down(incident, "hook"), b, at, again, null)).isEqualTo(IncidentStore.Orphan.SENT_AGAIN);
+        assertThat(nodeB.resendOrphaned(down(incident, "hook"), b, at, again, null)).as("once").isEqualTo(IncidentStore.Orphan.NONE);
         assertThat(nodeB.orphaned()).isEmpty();
         // pending again, counted as a repeat: the holder sends it marked so
         assertThat(nodeB.pending()).extracting(p -> p.key().channel(), IncidentStore.PendingClaim::repeats)
                 .containsExactly(org.assertj.core.groups.Tuple.tuple("hook", 1), org.assertj.core.groups.Tuple.tuple("mail", 0));
         // the dead node's late end does not count: the claim is nobody's being sent
         assertThat(nodeA.finish(down(incident, "hook"), "sent", at, null)).isFalse();
-        assertThat(nodeB.take(down(incident, "hook"), b, at)).isTrue();
+        // taken again: the same message, a possible repeat
+        assertThat(nodeB.takeForSending(down(incident, "hook"), b, at)).contains(new IncidentStore.Taken(first.messageId(), 1));
         assertThat(nodeB.finish(down(incident, "hook"), "sent", at, null)).isTrue();
         assertThat(nodeB.events(incident.id())).extracting(IncidentEvent::kind).containsOnlyOnce("notify_again");
         // a sent DOWN starts the reminders
@@ -175,10 +184,47 @@ class NotificationClaimsTest {
         dies("node-a");
         Lease b = leasesB.acquire("monitor:shop").orElseThrow();
         assertThat(nodeB.pendingWarnings()).isEmpty();
-        assertThat(nodeB.resendOrphaned(made.getFirst(), b, null)).isTrue();
+        assertThat(nodeB.resendOrphaned(made.getFirst(), b, at, null, null)).isEqualTo(IncidentStore.Orphan.SENT_AGAIN);
         assertThat(nodeB.pendingWarnings()).extracting(w -> w.key().channel(), IncidentStore.PendingWarning::repeats)
                 .containsExactly(org.assertj.core.groups.Tuple.tuple("hook", 1));
-        assertThat(made.getFirst().messageId()).isEqualTo("warning-shop-1");
+        assertThat(nodeB.takeForSending(made.getFirst(), b, at).orElseThrow().repeats()).isEqualTo(1);
+    }
+
+    /** A message that every node sending it died with (it kills its sender, or nodes restart in a loop) is not sent for ever. */
+    @ParameterizedTest
+    @ValueSource(strings = {"sqlite", "postgresql"})
+    void aDownThreeNodesDiedSendingEndsAsUnknownAndStartsTheReminders(String database) throws Exception {
+        open(database);
+        Lease lease = leasesA.acquire("monitor:shop").orElseThrow();
+        Incident incident = outage(lease, "hook");
+        Instant at = Instant.now();
+        IncidentStore sender = nodeA;
+        IncidentStore holder = nodeB;
+        Leases holderLeases = leasesB;
+        IncidentEvent again = new IncidentEvent(at, "notify_again", "sent again");
+        IncidentEvent givenUp = new IncidentEvent(at, "notify_unknown", "given up");
+        for (int death = 1; death <= IncidentStore.MAX_REPEATS + 1; death++) {
+            assertThat(sender.takeForSending(down(incident, "hook"), lease, at).orElseThrow().repeats()).isEqualTo(death - 1);
+            String dead = sender == nodeA ? "node-a" : "node-b";
+            dies(dead);
+            lives(dead.equals("node-a") ? "node-b" : "node-a");
+            lease = holderLeases.acquire("monitor:shop").orElseThrow();
+            IncidentStore.Orphan done = holder.resendOrphaned(down(incident, "hook"), lease, at, again, givenUp);
+            assertThat(done).as("death %d", death)
+                    .isEqualTo(death <= IncidentStore.MAX_REPEATS ? IncidentStore.Orphan.SENT_AGAIN : IncidentStore.Orphan.GIVEN_UP);
+            IncidentStore nextHolder = sender;
+            sender = holder;
+            holder = nextHolder;
+            holderLeases = holderLeases == leasesB ? leasesA : leasesB;
+        }
+        assertThat(sender.pending()).isEmpty();
+        assertThat(nodeB.events(incident.id())).extracting(IncidentEvent::kind)
+                .containsSubsequence("notify_again", "notify_again", "notify_unknown");
+        // reminders are due from here: the next one repeats the DOWN if it was lost
+        assertThat(nodeB.find(incident.id()).orElseThrow().lastNotifiedAt()).isNotNull();
+        String outcome = store.jdbi().withHandle(h -> h.createQuery("SELECT outcome FROM monitor_notification_claims"
+                + " WHERE channel = 'hook'").mapTo(String.class).one());
+        assertThat(outcome).isEqualTo("unknown");
     }
 
     @ParameterizedTest
@@ -192,7 +238,7 @@ class NotificationClaimsTest {
         leasesA.release(a); // a handover while node-a's call is under way: node-a ends it itself
         Lease b = leasesB.acquire("monitor:shop").orElseThrow();
         assertThat(nodeB.orphaned()).isEmpty();
-        assertThat(nodeB.resendOrphaned(down(incident, "hook"), b, null)).isFalse();
+        assertThat(nodeB.resendOrphaned(down(incident, "hook"), b, at, null, null)).isEqualTo(IncidentStore.Orphan.NONE);
         assertThat(nodeA.finish(down(incident, "hook"), "sent", at, null)).isTrue();
     }
 

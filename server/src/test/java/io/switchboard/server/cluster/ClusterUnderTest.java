@@ -185,6 +185,33 @@ public final class ClusterUnderTest implements AutoCloseable {
         }
         haproxy = new ProcessBuilder(HAPROXY.path().toString(), "-db", "-f", config.toString())
                 .redirectErrorStream(true).redirectOutput(dir.resolve("haproxy.log").toFile()).start();
+        awaitBalancer(Duration.ofSeconds(30));
+    }
+
+    /**
+     * Waits until the balancer answers {@code /readyz} with 200: HAProxy has bound its frontends
+     * and reaches a node. Nodes start in about two seconds on a warm machine, so without this the
+     * first request through the balancer may find its port not yet bound.
+     */
+    private void awaitBalancer(Duration within) throws Exception {
+        java.net.http.HttpClient http = java.net.http.HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+        long deadline = System.nanoTime() + within.toNanos();
+        while (true) {
+            try {
+                java.net.http.HttpResponse<Void> r = http.send(java.net.http.HttpRequest.newBuilder(
+                                java.net.URI.create(baseUrl() + "/readyz")).timeout(Duration.ofSeconds(2)).build(),
+                        java.net.http.HttpResponse.BodyHandlers.discarding());
+                if (r.statusCode() == 200) {
+                    return;
+                }
+            } catch (IOException e) {
+                // not bound yet
+            }
+            if (!haproxy.isAlive() || System.nanoTime() > deadline) {
+                throw new AssertionError("the balancer did not answer /readyz within " + within + ":\n" + haproxyLog());
+            }
+            Thread.sleep(100);
+        }
     }
 
     public int httpFrontendPort() {
