@@ -91,6 +91,14 @@ final class MonitorLoad implements AutoCloseable {
     }
 
     private void post(String baseUrl, String token, String path, Map<String, Object> body) throws Exception {
+        post(http, baseUrl, token, path, body);
+    }
+
+    /**
+     * POSTs through the balancer, again (up to 5 times, 300 ms apart) when it refuses or answers
+     * 5xx; a 409 after a failed attempt is that attempt's, stored though its answer was lost.
+     */
+    static void post(HttpClient http, String baseUrl, String token, String path, Map<String, Object> body) throws Exception {
         for (int attempt = 0; ; attempt++) {
             try {
                 HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(baseUrl + path))

@@ -77,9 +77,10 @@ class NotificationFailoverTest {
                 ClusterFailoverTest.NODE_JVM)) {
             cluster.start(Duration.ofSeconds(120));
             String token = cluster.adminToken();
-            post(cluster.baseUrl(), token, "/api/v1/notification-channels",
+            HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).build();
+            MonitorLoad.post(http, cluster.baseUrl(), token, "/api/v1/notification-channels",
                     Map.of("name", "hook", "type", "webhook", "url", base + "/hook"));
-            post(cluster.baseUrl(), token, "/api/v1/monitors", Map.of("name", MONITOR, "type", "http", "target", base + "/down",
+            MonitorLoad.post(http, cluster.baseUrl(), token, "/api/v1/monitors", Map.of("name", MONITOR, "type", "http", "target", base + "/down",
                     "interval", "2s", "timeout", "2s", "failureThreshold", 1, "channels", List.of("hook")));
 
             long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
@@ -112,7 +113,7 @@ class NotificationFailoverTest {
             assertThat(again.body().path("text").asText()).startsWith("Sent again: the node that was sending this message stopped");
             assertThat(cluster.leaseHolder("monitor:" + MONITOR)).as("the monitor moved").isNotEqualTo(holder);
 
-            HttpResponse<String> incident = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(cluster.baseUrl()
+            HttpResponse<String> incident = http.send(HttpRequest.newBuilder(URI.create(cluster.baseUrl()
                             + "/api/v1/incidents/" + first.body().path("incident").path("id").asLong()))
                     .timeout(Duration.ofSeconds(10)).header("Authorization", "Bearer " + token).build(),
                     HttpResponse.BodyHandlers.ofString());
@@ -123,30 +124,6 @@ class NotificationFailoverTest {
         } finally {
             answerTheFirst.countDown();
             receiver.stop(0);
-        }
-    }
-
-    /** POSTs through the balancer, again while it is not ready yet (refused, 5xx); a 409 after a lost answer is the earlier attempt's. */
-    private static void post(String baseUrl, String token, String path, Map<String, Object> body) throws Exception {
-        for (int attempt = 0; ; attempt++) {
-            try {
-                HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(baseUrl + path))
-                                .timeout(Duration.ofSeconds(10)).header("Authorization", "Bearer " + token)
-                                .header("Content-Type", "application/json")
-                                .POST(HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(body))).build(),
-                        HttpResponse.BodyHandlers.ofString());
-                if (r.statusCode() == 200 || r.statusCode() == 201 || (r.statusCode() == 409 && attempt > 0)) {
-                    return;
-                }
-                if (r.statusCode() < 500 || attempt >= 20) {
-                    throw new AssertionError("POST " + path + " answered " + r.statusCode() + ": " + r.body());
-                }
-            } catch (java.io.IOException e) {
-                if (attempt >= 20) {
-                    throw e;
-                }
-            }
-            Thread.sleep(500);
         }
     }
 }
