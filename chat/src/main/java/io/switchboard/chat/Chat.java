@@ -54,6 +54,9 @@ public final class Chat implements NodeModule {
         Bus bus = context.bus();
         MessageWriter writer = new MessageWriter(context.store().jdbi(), clock, settings.writerQueue(),
                 context.store().settings().commitDelay(), committed -> publish(bus, membership, committed));
+        io.micrometer.core.instrument.FunctionCounter.builder("switchboard.chat.writer.rewritten", writer,
+                        MessageWriter::rewrittenBatches)
+                .description("Message batches written a second time because a retried send's key was in them").register(context.meters());
         stream = new StreamEndpoint(context.personAuth(), store, context.json(), settings, metrics, clock);
         StreamEndpoint streams = stream;
         bus.subscribe(ChatEvent.TOPIC, ChatEvent.class, event -> {

@@ -50,6 +50,8 @@ import org.slf4j.LoggerFactory;
  * at once ({@link Overloaded}).
  */
 public final class MessageWriter implements AutoCloseable {
+    /** Batches written a second time because a retried send's key met the unique index (see {@link #store(List, boolean)}). */
+    private final java.util.concurrent.atomic.LongAdder rewritten = new java.util.concurrent.atomic.LongAdder();
     private static final Logger log = LoggerFactory.getLogger(MessageWriter.class);
     private static final int MAX_BATCH = 500;
 
@@ -128,6 +130,15 @@ public final class MessageWriter implements AutoCloseable {
         return writer.backlog();
     }
 
+    /**
+     * How many batches were written a second time, with their keys looked up, because a retried
+     * send's key met the unique index: many of them (a storm of client retries after an outage)
+     * each cost a rolled-back transaction.
+     */
+    public long rewrittenBatches() {
+        return rewritten.sum();
+    }
+
     /** Stores one batch and completes its sends; the writer thread's work (package-private for tests that cross two writers' batches). */
     void store(List<Send> queued) {
         store(queued, false);
@@ -155,6 +166,7 @@ public final class MessageWriter implements AutoCloseable {
                 // rolled back: a retry's key met the unique index; again, with the keys looked up
                 log.debug("a batch of {} messages is written again with its keys looked up: {}", batch.size(),
                         RootCause.message(e));
+                rewritten.increment();
                 store(batch, true);
                 return;
             }

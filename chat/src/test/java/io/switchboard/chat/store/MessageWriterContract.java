@@ -229,8 +229,10 @@ abstract class MessageWriterContract {
                     : new MessageWriter.Send(chat, "boris", "new " + i, i % 2 == 0 ? "key-new-" + i : null, "h" + i, done));
         }
         deliveries.clear();
+        long rewrittenBefore = writer.rewrittenBatches();
         writer.store(batch);
-        // written again as one batch (one transaction), not one by one
+        // written again as one batch (one transaction), not one by one, and counted
+        assertThat(writer.rewrittenBatches()).isEqualTo(rewrittenBefore + 1);
         assertThat(deliveries).hasSize(1);
         assertThat(deliveries.getFirst()).hasSize(5);
         MessageWriter.Sent retried = sent(futures.get(2));
