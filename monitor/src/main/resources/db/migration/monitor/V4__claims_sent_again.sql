@@ -11,10 +11,8 @@ ALTER TABLE monitor_notification_claims ADD COLUMN repeats INTEGER NOT NULL DEFA
 ALTER TABLE monitor_warning_claims ADD COLUMN repeats INTEGER NOT NULL DEFAULT 0;
 
 -- The message's id, the same on each delivery of it (webhooks: body "id" and Idempotency-Key):
--- random, stored with the claim when it is made. Claims made before this version get one built
--- from what names them, unique within this database; one still without (made by hand) gets a
--- random one when it is taken.
+-- random, stored with the claim when it is made. Claims made before this version have none (no
+-- message carried an id then, so none could match what a receiver saw); a claim still without
+-- one gets a random id when it is taken, kept for its later deliveries.
 ALTER TABLE monitor_notification_claims ADD COLUMN message_id VARCHAR(64);
 ALTER TABLE monitor_warning_claims ADD COLUMN message_id VARCHAR(64);
-UPDATE monitor_notification_claims SET message_id = 'incident-' || incident_id || '-' || event || '-' || seq;
-UPDATE monitor_warning_claims SET message_id = 'warning-' || monitor || '-' || channel || '-' || seq;

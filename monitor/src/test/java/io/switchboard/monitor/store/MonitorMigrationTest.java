@@ -135,7 +135,7 @@ class MonitorMigrationTest {
             claim(h, 3, "hook", "down", 0, 3_000, 3_100L);
         });
 
-        assertThat(store.migrate("monitor")).isEqualTo("4"); // V4 (claims sent again) changes no row
+        assertThat(store.migrate("monitor")).isEqualTo("4"); // V4 (claims sent again) only adds columns
 
         List<Map<String, Object>> rows = store.jdbi().withHandle(h -> h.createQuery(
                 "SELECT incident_id, channel, event, sent_at, outcome, sending_at FROM monitor_notification_claims"
