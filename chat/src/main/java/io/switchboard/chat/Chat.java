@@ -1,5 +1,6 @@
 package io.switchboard.chat;
 
+import io.micrometer.core.instrument.FunctionCounter;
 import io.switchboard.chat.api.ChatApi;
 import io.switchboard.chat.events.ChatEvent;
 import io.switchboard.chat.store.ChatMembership;
@@ -54,7 +55,7 @@ public final class Chat implements NodeModule {
         Bus bus = context.bus();
         MessageWriter writer = new MessageWriter(context.store().jdbi(), clock, settings.writerQueue(),
                 context.store().settings().commitDelay(), committed -> publish(bus, membership, committed));
-        io.micrometer.core.instrument.FunctionCounter.builder("switchboard.chat.writer.rewritten", writer,
+        FunctionCounter.builder("switchboard.chat.writer.rewritten", writer,
                         MessageWriter::rewrittenBatches)
                 .description("Message batches written a second time because a retried send's key was in them").register(context.meters());
         stream = new StreamEndpoint(context.personAuth(), store, context.json(), settings, metrics, clock);

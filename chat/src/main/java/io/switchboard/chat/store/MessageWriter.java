@@ -15,6 +15,7 @@ import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Consumer;
 import io.switchboard.platform.RootCause;
 import io.switchboard.platform.store.GroupCommit;
@@ -51,7 +52,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class MessageWriter implements AutoCloseable {
     /** Batches written a second time because a retried send's key met the unique index (see {@link #store(List, boolean)}). */
-    private final java.util.concurrent.atomic.LongAdder rewritten = new java.util.concurrent.atomic.LongAdder();
+    private final LongAdder rewritten = new LongAdder();
     private static final Logger log = LoggerFactory.getLogger(MessageWriter.class);
     private static final int MAX_BATCH = 500;
 
