@@ -40,8 +40,15 @@ public final class BindingStore implements AutoCloseable {
                           CompletableFuture<Void> done) {
     }
 
-    /** What a committed batch changed, for {@link #onCommitted}: bindings made or refreshed, and removed. */
-    public record Committed(List<Binding> upserts, List<Removal> removals) {
+    /**
+     * What a committed batch changed, for {@link #onCommitted}: bindings made or refreshed and
+     * bindings removed, both to be announced, and bindings removed without an announcement (expiry,
+     * removed accounts), so a listener can forget what it keeps about them.
+     */
+    public record Committed(List<Binding> upserts, List<Removal> removals, List<Binding> unannouncedRemovals) {
+        public Committed(List<Binding> upserts, List<Removal> removals) {
+            this(upserts, removals, List.of());
+        }
     }
 
     /** A binding removed at {@code at} (the removing node's clock). */
@@ -78,8 +85,8 @@ public final class BindingStore implements AutoCloseable {
     }
 
     /**
-     * Called on the writer thread with what each committed batch changed and asked to announce (one
-     * call per batch, whatever its size, so announcing costs nothing per registration). Must not block.
+     * Called on the writer thread with what each committed batch changed (one call per batch,
+     * whatever its size, so announcing costs nothing per registration). Must not block.
      */
     public void onCommitted(java.util.function.Consumer<Committed> listener) {
         this.committedListener = listener;
@@ -170,8 +177,10 @@ public final class BindingStore implements AutoCloseable {
     private void announce(List<Change> batch) {
         List<Binding> upserts = new java.util.ArrayList<>();
         List<Removal> removals = new java.util.ArrayList<>();
+        List<Binding> unannounced = new java.util.ArrayList<>();
         for (Change c : batch) {
             if (!c.announce()) {
+                unannounced.addAll(c.removals());
                 continue;
             }
             upserts.addAll(c.upserts());
@@ -179,11 +188,11 @@ public final class BindingStore implements AutoCloseable {
                 removals.add(new Removal(b.aor(), b.contact(), b.removalBound(c.removedAt())));
             }
         }
-        if (upserts.isEmpty() && removals.isEmpty()) {
+        if (upserts.isEmpty() && removals.isEmpty() && unannounced.isEmpty()) {
             return;
         }
         try {
-            committedListener.accept(new Committed(upserts, removals));
+            committedListener.accept(new Committed(upserts, removals, unannounced));
         } catch (RuntimeException e) {
             // committed is committed: other nodes still find these bindings in the store on a miss
             log.warn("could not announce {} registration changes: {}", upserts.size() + removals.size(), e.toString());
