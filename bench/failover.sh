@@ -20,7 +20,7 @@ source "$ROOT/bench/lib.sh"
 usage() {
     cat <<EOF
 usage: bench/failover.sh [--quick] [--only failover|cost] [--before S] [--after S] [--cost-seconds S] [--cost-warmup S] [--cost-phones N] [--cost-chats N]
-                         [--cost-sizes 1,3|1|3] [--commit-delay D] [--monitors N] [--phones N]
+                         [--cost-sizes 1,3|1|3] [--cost-rounds N] [--commit-delay D] [--monitors N] [--phones N]
 
   --quick           smoke check: 5 s before and 10 s after the kill, 5 s cost steps, 20 monitors
   --only PART       failover (the kill) or cost (1 node against 3); both by default
@@ -32,6 +32,8 @@ usage: bench/failover.sh [--quick] [--only failover|cost] [--before S] [--after 
   --cost-phones N   phones re-registering without pause in the cost step (default 120)
   --cost-chats N    chats with a sender each in the cost step (default 32)
   --cost-sizes L    cluster sizes the cost part measures: 1,3 (default), or 1 or 3 alone (to profile one side)
+  --cost-rounds N   measure one node then three N times (default 1); with more than one, the ratios of
+                    each round and their median are printed (the machine's speed drifts over minutes)
   --commit-delay D  the nodes' store.commitDelay in the cost part (0 for none; default: the node's, 2ms on PostgreSQL)
   --monitors N      http monitors at 5 s (default 200)
   --phones N        SIP phones over TCP (default 12)
@@ -54,6 +56,7 @@ WARMUP=
 COST_PHONES=120
 COST_CHATS=32
 COST_SIZES=1,3
+COST_ROUNDS=1
 COMMIT_DELAY=
 MONITORS=200
 PHONES=12
@@ -69,6 +72,7 @@ while [[ $# -gt 0 ]]; do
         --cost-chats) COST_CHATS=${2:?}; shift ;;
         --cost-sizes) COST_SIZES=${2:?}; shift
             [[ $COST_SIZES =~ ^(1|3|1,3)$ ]] || { echo "--cost-sizes: 1,3, 1 or 3" >&2; exit 2; } ;;
+        --cost-rounds) COST_ROUNDS=${2:?}; shift ;;
         --commit-delay) COMMIT_DELAY=${2:?}; shift ;;
         --monitors) MONITORS=${2:?}; shift ;;
         --phones) PHONES=${2:?}; shift ;;
@@ -79,7 +83,7 @@ while [[ $# -gt 0 ]]; do
 done
 [[ $PARTS =~ ^(failover|cost|failover,cost)$ ]] || { echo "--only: failover or cost" >&2; exit 2; }
 [[ -n $WARMUP ]] || WARMUP=$(( COST / 2 > 5 ? COST / 2 : 5 ))
-for n in "$BEFORE" "$AFTER" "$COST" "$WARMUP" "$MONITORS" "$PHONES" "$COST_PHONES" "$COST_CHATS"; do
+for n in "$BEFORE" "$AFTER" "$COST" "$WARMUP" "$MONITORS" "$PHONES" "$COST_PHONES" "$COST_CHATS" "$COST_ROUNDS"; do
     [[ $n =~ ^[0-9]+$ && $n -ge 1 && $n -le 3600 ]] || { echo "durations and counts: 1..3600" >&2; exit 2; }
 done
 [[ $PHONES -ge 2 ]] || { echo "--phones: at least 2" >&2; exit 2; }
@@ -116,7 +120,7 @@ log "running FailoverBench (parts: $PARTS; Maven output in $OUT/failover-mvn.log
 # shellcheck disable=SC2016
 without_bench_env env SWITCHBOARD_BENCH=failover SWITCHBOARD_NODE_JAR="$NODE_JAR" \
     FAILOVER_PARTS="$PARTS" FAILOVER_BEFORE_SECONDS="$BEFORE" FAILOVER_AFTER_SECONDS="$AFTER" \
-    FAILOVER_COST_SECONDS="$COST" FAILOVER_COST_WARMUP_SECONDS="$WARMUP" FAILOVER_COST_PHONES="$COST_PHONES" FAILOVER_COST_CHATS="$COST_CHATS" FAILOVER_COST_SIZES="$COST_SIZES" FAILOVER_COST_COMMIT_DELAY="$COMMIT_DELAY" FAILOVER_MONITORS="$MONITORS" FAILOVER_PHONES="$PHONES" \
+    FAILOVER_COST_SECONDS="$COST" FAILOVER_COST_WARMUP_SECONDS="$WARMUP" FAILOVER_COST_PHONES="$COST_PHONES" FAILOVER_COST_CHATS="$COST_CHATS" FAILOVER_COST_SIZES="$COST_SIZES" FAILOVER_COST_ROUNDS="$COST_ROUNDS" FAILOVER_COST_COMMIT_DELAY="$COMMIT_DELAY" FAILOVER_MONITORS="$MONITORS" FAILOVER_PHONES="$PHONES" \
     FAILOVER_PORT_BASE="${FAILOVER_PORT_BASE:-23100}" FAILOVER_NODE_JVM="${FAILOVER_NODE_JVM:--Xmx512m}" \
     FAILOVER_OUT="$OUT/failover.txt" CI=true \
     mvn -B -q -o -Dstyle.color=never -f "$ROOT/pom.xml" -pl server -am verify -Dtest=FailoverBench \

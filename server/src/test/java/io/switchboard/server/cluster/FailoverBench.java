@@ -55,6 +55,9 @@ class FailoverBench {
     // small batches, measuring commit latency rather than what the cluster costs.
     private final int costPhones = intEnv("FAILOVER_COST_PHONES", 120);
     private final int costChats = intEnv("FAILOVER_COST_CHATS", 32);
+    /** How many times the cost part measures one node, then three (each round gives its own ratios). */
+    private final int costRounds = intEnv("FAILOVER_COST_ROUNDS", 1);
+    private final AtomicLong costSteps = new AtomicLong();
     private final String parts = System.getenv().getOrDefault("FAILOVER_PARTS", "failover,cost");
     /** Which cluster sizes the cost part measures ("1,3"; one of them alone to profile or compare one side). */
     private final String costSizes = System.getenv().getOrDefault("FAILOVER_COST_SIZES", "1,3");
@@ -88,12 +91,26 @@ class FailoverBench {
                 failover();
             }
             if (parts.contains("cost")) {
-                double[] one = costSizes.contains("1") ? cost(1) : null;
-                double[] three = costSizes.contains("3") ? cost(3) : null;
-                if (one != null && three != null) {
-                    say("cost  chat deliveries/s: 1 node %.0f, 3 nodes %.0f, ratio %.2f", one[0], three[0], three[0] / one[0]);
-                    say("cost  REGISTER/s over TCP through HAProxy: 1 node %.0f, 3 nodes %.0f, ratio %.2f", one[1], three[1],
-                            three[1] / one[1]);
+                List<Double> chatRatios = new ArrayList<>();
+                List<Double> registerRatios = new ArrayList<>();
+                for (int round = 1; round <= costRounds; round++) {
+                    if (costRounds > 1) {
+                        say("cost  round %d of %d", round, costRounds);
+                    }
+                    double[] one = costSizes.contains("1") ? cost(1) : null;
+                    double[] three = costSizes.contains("3") ? cost(3) : null;
+                    if (one != null && three != null) {
+                        say("cost  chat deliveries/s: 1 node %.0f, 3 nodes %.0f, ratio %.2f", one[0], three[0], three[0] / one[0]);
+                        say("cost  REGISTER/s over TCP through HAProxy: 1 node %.0f, 3 nodes %.0f, ratio %.2f", one[1], three[1],
+                                three[1] / one[1]);
+                        chatRatios.add(three[0] / one[0]);
+                        registerRatios.add(three[1] / one[1]);
+                    }
+                }
+                if (chatRatios.size() > 1) {
+                    // the machine drifts over minutes: a ratio is taken within a round, then the median of the rounds
+                    say("cost  median of %d rounds: chat ratio %.2f, REGISTER ratio %.2f (rounds: chat %s, REGISTER %s)",
+                            chatRatios.size(), median(chatRatios), median(registerRatios), rounded(chatRatios), rounded(registerRatios));
                 }
             }
         } finally {
@@ -102,6 +119,16 @@ class FailoverBench {
                 Files.write(Path.of(out), report);
             }
         }
+    }
+
+    private static double median(List<Double> values) {
+        List<Double> sorted = values.stream().sorted().toList();
+        int n = sorted.size();
+        return n % 2 == 1 ? sorted.get(n / 2) : (sorted.get(n / 2 - 1) + sorted.get(n / 2)) / 2;
+    }
+
+    private static String rounded(List<Double> values) {
+        return values.stream().map(v -> String.format(Locale.ROOT, "%.2f", v)).collect(java.util.stream.Collectors.joining(", "));
     }
 
     private void failover() throws Exception {
@@ -174,7 +201,7 @@ class FailoverBench {
         if (costCommitDelay != null && !costCommitDelay.isBlank()) {
             env.put("SWITCHBOARD_STORE_COMMIT_DELAY", costCommitDelay.trim());
         }
-        try (ClusterUnderTest cluster = new ClusterUnderTest(dir.resolve("cost" + size), size, base, env, nodeJvm);
+        try (ClusterUnderTest cluster = new ClusterUnderTest(dir.resolve("cost" + size + "-" + costSteps.incrementAndGet()), size, base, env, nodeJvm);
              ChatLoad chat = new ChatLoad(cluster.baseUrl());
              SipLoad sip = new SipLoad(cluster.sipFrontendPort(), costPhones)) {
             cluster.start(Duration.ofSeconds(180));
