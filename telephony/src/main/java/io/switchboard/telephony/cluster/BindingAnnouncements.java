@@ -11,6 +11,15 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.HashSet;
+import java.util.Set;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Makes a registration through any node usable by every node at once: each batch of binding
@@ -20,22 +29,25 @@ import java.util.Objects;
  * Cheap on the REGISTER path: no store read, and one bus event per commit batch however many
  * registrations it holds. Order-safe: the location service merges by version and keeps
  * tombstones of removals, so an event that arrives late or twice cannot bring back a removed
- * binding or replace a newer one. An event missed while a node was cut off from the bus is made
- * up for by the store: a call that finds no binding in memory reads the store first.
+ * binding or replace a newer one. Events missed while a node was cut off from the bus are made
+ * up for by the store: each time the bus (re)connects the node reads the live bindings, and a call
+ * that finds no binding in memory reads the store first.
  * <p>
  * <b>Refreshes are announced only when the others need them.</b> Most REGISTERs refresh a binding
  * and change nothing but its expiry, CSeq and version. Such a refresh is left out of the
  * announcement while the copy the other nodes hold (the last one this node announced) is still
- * good for at least half of the refreshed binding's lifetime and does not outlive it; a device
- * that refreshes often (every few seconds, as some do to keep a NAT binding open) is then announced
- * about twice per lifetime instead of at every REGISTER, while a device refreshing at half its
- * expiry, as RFC 3261 §10.2.4 clients usually do, is announced every time as before. Anything else
- * a node uses to reach the device (contact, flow, node, Path, Call-ID, q, instance) is always
- * announced. The store always has the refresh: if the device stops refreshing, the other nodes
- * drop their copy up to half a lifetime before it expires, and a call through them finds the
- * binding in the store on a miss.
+ * good for at least three quarters of the refreshed binding's lifetime and does not outlive it; a
+ * device that refreshes often (every few seconds, as some do to keep a NAT binding open) is then
+ * announced about four times per lifetime instead of at every REGISTER, while a device refreshing
+ * at half its expiry, as RFC 3261 §10.2.4 clients usually do, is announced every time as before.
+ * Anything else a node uses to reach the device (contact, flow, node, Path, Call-ID, q, instance)
+ * is always announced, and so is every binding of an AOR after another node announced anything of
+ * it. The store always has the refresh: if the device stops refreshing, the other nodes drop their
+ * copy up to a quarter lifetime before it expires, and a call through them finds the binding in
+ * the store on a miss.
  */
 public final class BindingAnnouncements implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(BindingAnnouncements.class);
     static final String TOPIC = "telephony.binding.changed";
 
     /** What is announced: the node that committed it, bindings made or refreshed, and bindings removed. */
@@ -48,11 +60,21 @@ public final class BindingAnnouncements implements AutoCloseable {
     private final Clock clock;
     /**
      * The binding last announced for each AOR and contact made through this node, as the other
-     * nodes hold it; written only on the store's writer thread (the one caller of {@link #committed}).
-     * A binding leaves it when it is removed by any path (unregistered, expired, account removed).
+     * nodes hold it, by AOR. The inner maps are made, read and changed only on the store's writer
+     * thread (the one caller of {@link #committed}). A binding leaves it when it is removed by any
+     * path (unregistered, expired, account removed), and a whole AOR leaves it, from the bus thread,
+     * when another node announces anything of it (the device moved there, or back: the others'
+     * copy may now be that node's). A removal racing the writer at worst makes one more refresh
+     * announced.
      */
-    private final Map<String, Binding> announced = new HashMap<>();
+    private final Map<String, Map<String, Binding>> announced = new ConcurrentHashMap<>();
+    /** Set when the bus reconnected: this node's last announcements may be lost, so the writer thread forgets them. */
+    private final AtomicBoolean announcedMayBeLost = new AtomicBoolean();
+    /** Reads the store after a reconnection: one read at a time, and at most one more waiting (it covers any later reconnection). */
+    private final ThreadPoolExecutor catchUps = new ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS, new ArrayBlockingQueue<>(1),
+            Thread.ofVirtual().name("binding-catch-up").factory(), new ThreadPoolExecutor.DiscardPolicy());
     private Bus.Subscription subscription;
+    private Bus.Subscription reconnection;
 
     public BindingAnnouncements(Bus bus, LocationService location, String origin, Clock clock) {
         this.bus = bus;
@@ -61,46 +83,90 @@ public final class BindingAnnouncements implements AutoCloseable {
         this.clock = clock;
     }
 
-    /** Listens to other nodes and announces this node's commits. */
+    /**
+     * Listens to other nodes and announces this node's commits. Whenever the bus (re)connects, what
+     * may have been lost meanwhile is made up for both ways: this node announces every binding
+     * again at its next refresh, and reads the store's live bindings into its own memory.
+     */
     public void start(BindingStore store) {
         subscription = bus.subscribe(TOPIC, Changed.class, this::heard);
         store.onCommitted(this::committed);
+        reconnection = bus.onReconnected(() -> {
+            announcedMayBeLost.set(true);
+            catchUps.execute(() -> catchUp(store));
+        });
+    }
+
+    private void catchUp(BindingStore store) {
+        try {
+            long now = clock.millis();
+            int taken = location.merge(store.loadLive(now), now);
+            if (taken > 0) {
+                log.info("{} registrations made through other nodes were read from the store after the bus reconnected", taken);
+            }
+        } catch (RuntimeException e) {
+            // calls still read the store on a miss, and the refreshes are announced again
+            log.warn("reading registrations from the store after the bus reconnected failed: {}", e.toString());
+        }
     }
 
     /** Announces what a committed batch changed, less the refreshes the other nodes do not need (see the class comment). */
     void committed(BindingStore.Committed committed) {
+        if (announcedMayBeLost.getAndSet(false)) {
+            announced.clear();
+        }
         long now = clock.millis();
+        // A binding removed in this batch is gone on the other nodes once they apply the event
+        // (upserts first, then removals), even if it is made again in the same batch: announce
+        // such a binding in full and remember nothing of it.
+        Set<String> removedNow = new HashSet<>();
+        for (BindingStore.Removal r : committed.removals()) {
+            removedNow.add(key(r.aor(), r.contact()));
+        }
+        for (Binding b : committed.unannouncedRemovals()) {
+            removedNow.add(key(b.aor(), b.contact()));
+        }
         List<Binding> upserts = new ArrayList<>(committed.upserts().size());
-        // in the order the other nodes apply an event: its upserts, then its removals
         for (Binding b : committed.upserts()) {
-            String key = key(b.aor(), b.contact());
-            Binding known = announced.get(key);
-            if (known != null && othersKnowEnough(known, b, now)) {
+            Map<String, Binding> ofAor = announced.get(b.aor());
+            Binding known = ofAor == null ? null : ofAor.get(b.contact());
+            if (known != null && !removedNow.contains(key(b.aor(), b.contact())) && othersKnowEnough(known, b, now)) {
                 continue;
             }
-            announced.put(key, b);
+            announced.computeIfAbsent(b.aor(), a -> new HashMap<>()).put(b.contact(), b);
             upserts.add(b);
         }
         for (BindingStore.Removal r : committed.removals()) {
-            announced.remove(key(r.aor(), r.contact()));
+            forget(r.aor(), r.contact());
         }
         for (Binding b : committed.unannouncedRemovals()) {
-            announced.remove(key(b.aor(), b.contact()));
+            forget(b.aor(), b.contact());
         }
         if (!upserts.isEmpty() || !committed.removals().isEmpty()) {
             bus.publish(TOPIC, new Changed(origin, upserts, committed.removals()));
         }
     }
 
+    private void forget(String aor, String contact) {
+        Map<String, Binding> ofAor = announced.get(aor);
+        if (ofAor != null && ofAor.remove(contact) != null && ofAor.isEmpty()) {
+            announced.remove(aor);
+        }
+    }
+
     /**
      * True when {@code refreshed} differs from the copy the others hold ({@code known}) only in what
-     * a refresh changes, and that copy stays good for at least half of the refreshed lifetime
-     * without outliving it (a device that shortened its expiry is announced at once).
+     * a refresh changes, and that copy stays good for at least three quarters of the refreshed
+     * lifetime without outliving it (a device that shortened its expiry is announced at once).
+     * Three quarters, not a half: when a refresh is announced at last, the copy it replaces still
+     * has at least half a lifetime left whatever the device's refresh interval, so the others'
+     * copy is at most half a lifetime old and expires at most a quarter lifetime early.
      */
     private static boolean othersKnowEnough(Binding known, Binding refreshed, long now) {
+        long lifetime = refreshed.expiresAtMillis() - now;
         return sameRoute(known, refreshed)
                 && known.expiresAtMillis() <= refreshed.expiresAtMillis()
-                && known.expiresAtMillis() - now >= (refreshed.expiresAtMillis() - now) / 2;
+                && known.expiresAtMillis() - now >= lifetime - lifetime / 4;
     }
 
     /** Equal in everything but expiry, CSeq, registration time and version. */
@@ -118,16 +184,18 @@ public final class BindingAnnouncements implements AutoCloseable {
         return aor + " " + contact;
     }
 
-    private void heard(Changed event) {
+    void heard(Changed event) {
         if (origin.equals(event.origin())) {
             return; // our own, delivered locally: already in force
         }
         if (event.upserts() != null) {
             location.merge(event.upserts(), clock.millis());
+            event.upserts().forEach(b -> announced.remove(b.aor()));
         }
         if (event.removals() != null) {
             for (BindingStore.Removal r : event.removals()) {
                 location.remove(r.aor(), r.contact(), r.at());
+                announced.remove(r.aor());
             }
         }
     }
@@ -137,5 +205,9 @@ public final class BindingAnnouncements implements AutoCloseable {
         if (subscription != null) {
             subscription.close();
         }
+        if (reconnection != null) {
+            reconnection.close();
+        }
+        catchUps.shutdownNow();
     }
 }
