@@ -32,8 +32,9 @@ usage: bench/failover.sh [--quick] [--only failover|cost] [--before S] [--after 
   --cost-phones N   phones re-registering without pause in the cost step (default 120)
   --cost-chats N    chats with a sender each in the cost step (default 32)
   --cost-sizes L    cluster sizes the cost part measures: 1,3 (default), or 1 or 3 alone (to profile one side)
-  --cost-rounds N   measure one node then three N times (default 1); with more than one, the ratios of
-                    each round and their median are printed (the machine's speed drifts over minutes)
+  --cost-rounds N   measure the cost sizes N times (default 1); with 1,3 and more than one round, each
+                    round's ratios and their median are printed (the machine's speed drifts over minutes),
+                    with one size the median rates
   --commit-delay D  the nodes' store.commitDelay in the cost part (0 for none; default: the node's, 2ms on PostgreSQL)
   --monitors N      http monitors at 5 s (default 200)
   --phones N        SIP phones over TCP (default 12)
@@ -42,7 +43,8 @@ Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust) and RabbitMQ on 127.0.
 (guest/guest); installs Debian's haproxy when missing. Ports 127.0.0.1:$((23100))-$((23139))
 (FAILOVER_PORT_BASE). Environment: FAILOVER_NODE_JVM (node JVM options, default -Xmx512m), BENCH_OUT,
 FAILOVER_COST_JFR (a directory: every node records each measured cost step there with JFR,
-settings "profile", started by jcmd when the step starts, 3 s shorter than it; files STEP-PID.jfr).
+settings "profile", started by jcmd when the step starts, 3 s shorter than it; files
+rROUND-SIZE-nodes-STEP-PID.jfr).
 Figures go to the terminal and \$BENCH_OUT/failover.txt; no docs page is touched (copy runs
 worth keeping, from an idle machine, to docs/benchmarks/cluster.md by hand).
 EOF

@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledIfEnvironmentVariable;
 import org.junit.jupiter.api.io.TempDir;
@@ -34,7 +35,8 @@ import org.junit.jupiter.api.io.TempDir;
  * and {@code FAILOVER_AFTER_SECONDS} (20, 30), {@code FAILOVER_COST_SECONDS} (20),
  * {@code FAILOVER_COST_WARMUP_SECONDS} (half the step, at least 5),
  * {@code FAILOVER_MONITORS} (200), {@code FAILOVER_PHONES} (12), {@code FAILOVER_COST_PHONES} (120),
- * {@code FAILOVER_COST_CHATS} (32), {@code FAILOVER_PARTS}
+ * {@code FAILOVER_COST_CHATS} (32), {@code FAILOVER_COST_ROUNDS} (1: one node then three, once),
+ * {@code FAILOVER_COST_SIZES} ({@code 1,3}), {@code FAILOVER_PARTS}
  * ({@code failover,cost}), {@code FAILOVER_NODE_JVM} (node JVM options, space-separated).
  */
 @EnabledIfEnvironmentVariable(named = "SWITCHBOARD_BENCH", matches = "failover")
@@ -57,7 +59,6 @@ class FailoverBench {
     private final int costChats = intEnv("FAILOVER_COST_CHATS", 32);
     /** How many times the cost part measures one node, then three (each round gives its own ratios). */
     private final int costRounds = intEnv("FAILOVER_COST_ROUNDS", 1);
-    private final AtomicLong costSteps = new AtomicLong();
     private final String parts = System.getenv().getOrDefault("FAILOVER_PARTS", "failover,cost");
     /** Which cluster sizes the cost part measures ("1,3"; one of them alone to profile or compare one side). */
     private final String costSizes = System.getenv().getOrDefault("FAILOVER_COST_SIZES", "1,3");
@@ -91,14 +92,22 @@ class FailoverBench {
                 failover();
             }
             if (parts.contains("cost")) {
+                if (costRounds < 1) {
+                    throw new IllegalArgumentException("FAILOVER_COST_ROUNDS must be at least 1, not " + costRounds);
+                }
                 List<Double> chatRatios = new ArrayList<>();
                 List<Double> registerRatios = new ArrayList<>();
+                List<Double> chatRates = new ArrayList<>();
+                List<Double> registerRates = new ArrayList<>();
                 for (int round = 1; round <= costRounds; round++) {
                     if (costRounds > 1) {
                         say("cost  round %d of %d", round, costRounds);
                     }
-                    double[] one = costSizes.contains("1") ? cost(1) : null;
-                    double[] three = costSizes.contains("3") ? cost(3) : null;
+                    double[] one = costSizes.contains("1") ? cost(1, round) : null;
+                    double[] three = costSizes.contains("3") ? cost(3, round) : null;
+                    double[] alone = one != null ? one : three;
+                    chatRates.add(alone[0]);
+                    registerRates.add(alone[1]);
                     if (one != null && three != null) {
                         say("cost  chat deliveries/s: 1 node %.0f, 3 nodes %.0f, ratio %.2f", one[0], three[0], three[0] / one[0]);
                         say("cost  REGISTER/s over TCP through HAProxy: 1 node %.0f, 3 nodes %.0f, ratio %.2f", one[1], three[1],
@@ -111,6 +120,9 @@ class FailoverBench {
                     // the machine drifts over minutes: a ratio is taken within a round, then the median of the rounds
                     say("cost  median of %d rounds: chat ratio %.2f, REGISTER ratio %.2f (rounds: chat %s, REGISTER %s)",
                             chatRatios.size(), median(chatRatios), median(registerRatios), rounded(chatRatios), rounded(registerRatios));
+                } else if (costRounds > 1 && chatRatios.isEmpty()) {
+                    say("cost  median of %d rounds, %s node(s): chat deliveries/s %.0f, REGISTER/s %.0f", costRounds, costSizes,
+                            median(chatRates), median(registerRates));
                 }
             }
         } finally {
@@ -128,7 +140,7 @@ class FailoverBench {
     }
 
     private static String rounded(List<Double> values) {
-        return values.stream().map(v -> String.format(Locale.ROOT, "%.2f", v)).collect(java.util.stream.Collectors.joining(", "));
+        return values.stream().map(v -> String.format(Locale.ROOT, "%.2f", v)).collect(Collectors.joining(", "));
     }
 
     private void failover() throws Exception {
@@ -194,21 +206,21 @@ class FailoverBench {
     }
 
     /** {deliveries/s, REGISTER/s} through HAProxy for a cluster of {@code size}. */
-    private double[] cost(int size) throws Exception {
+    private double[] cost(int size, int round) throws Exception {
         // every phone's connection comes through HAProxy, from one address: let them all in
         Map<String, String> env = new java.util.HashMap<>(Map.of("SWITCHBOARD_TELEPHONY_MAX_CONNECTIONS_PER_ADDRESS",
                 String.valueOf(Math.max(200, costPhones + 50))));
         if (costCommitDelay != null && !costCommitDelay.isBlank()) {
             env.put("SWITCHBOARD_STORE_COMMIT_DELAY", costCommitDelay.trim());
         }
-        try (ClusterUnderTest cluster = new ClusterUnderTest(dir.resolve("cost" + size + "-" + costSteps.incrementAndGet()), size, base, env, nodeJvm);
+        try (ClusterUnderTest cluster = new ClusterUnderTest(dir.resolve("cost" + size + "-round" + round), size, base, env, nodeJvm);
              ChatLoad chat = new ChatLoad(cluster.baseUrl());
              SipLoad sip = new SipLoad(cluster.sipFrontendPort(), costPhones)) {
             cluster.start(Duration.ofSeconds(180));
             chat.setUp(costChats, 10);
             chat.startSending(Duration.ZERO, Integer.MAX_VALUE);
             warmUp(cluster, size + " node(s), chat");
-            record(cluster, size + "-nodes-chat"); // before the step's samples: jcmd may take seconds
+            record(cluster, "r" + round + "-" + size + "-nodes-chat"); // before the step's samples: jcmd may take seconds
             long frames0 = chat.framesReceived();
             long sent0 = chat.acknowledged();
             NodeSample chatStart = NodeSample.of(cluster);
@@ -243,7 +255,7 @@ class FailoverBench {
                 }));
             }
             warmUp(cluster, size + " node(s), REGISTER");
-            record(cluster, size + "-nodes-register");
+            record(cluster, "r" + round + "-" + size + "-nodes-register");
             NodeSample registerStart = NodeSample.of(cluster);
             MachineSample registerMachineStart = MachineSample.of(cluster);
             counting.set(true);

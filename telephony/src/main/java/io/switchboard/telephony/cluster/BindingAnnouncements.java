@@ -7,17 +7,16 @@ import io.switchboard.telephony.registrar.LocationService;
 
 import java.time.Clock;
 import java.util.ArrayList;
-import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.HashSet;
 import java.util.Set;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -60,12 +59,10 @@ public final class BindingAnnouncements implements AutoCloseable {
     private final Clock clock;
     /**
      * The binding last announced for each AOR and contact made through this node, as the other
-     * nodes hold it, by AOR. The inner maps are made, read and changed only on the store's writer
-     * thread (the one caller of {@link #committed}). A binding leaves it when it is removed by any
-     * path (unregistered, expired, account removed), and a whole AOR leaves it, from the bus thread,
-     * when another node announces anything of it (the device moved there, or back: the others'
-     * copy may now be that node's). A removal racing the writer at worst makes one more refresh
-     * announced.
+     * nodes hold it, by AOR. Added to and read on the store's writer thread (the one caller of
+     * {@link #committed}); a binding leaves it when it is removed by any path (unregistered,
+     * expired, account removed), or, on the bus thread, when another node announces that contact
+     * or the same device flow (the device moved there: the others' copy is now that node's).
      */
     private final Map<String, Map<String, Binding>> announced = new ConcurrentHashMap<>();
     /** Set when the bus reconnected: this node's last announcements may be lost, so the writer thread forgets them. */
@@ -75,6 +72,9 @@ public final class BindingAnnouncements implements AutoCloseable {
             Thread.ofVirtual().name("binding-catch-up").factory(), new ThreadPoolExecutor.DiscardPolicy());
     private Bus.Subscription subscription;
     private Bus.Subscription reconnection;
+
+    private record Contact(String aor, String contact) {
+    }
 
     public BindingAnnouncements(Bus bus, LocationService location, String origin, Clock clock) {
         this.bus = bus;
@@ -102,7 +102,7 @@ public final class BindingAnnouncements implements AutoCloseable {
             long now = clock.millis();
             int taken = location.merge(store.loadLive(now), now);
             if (taken > 0) {
-                log.info("{} registrations made through other nodes were read from the store after the bus reconnected", taken);
+                log.info("{} registrations this node did not hold were read from the store once the bus (re)connected", taken);
             }
         } catch (RuntimeException e) {
             // calls still read the store on a miss, and the refreshes are announced again
@@ -119,48 +119,44 @@ public final class BindingAnnouncements implements AutoCloseable {
         // A binding removed in this batch is gone on the other nodes once they apply the event
         // (upserts first, then removals), even if it is made again in the same batch: announce
         // such a binding in full and remember nothing of it.
-        Set<String> removedNow = new HashSet<>();
-        for (BindingStore.Removal r : committed.removals()) {
-            removedNow.add(key(r.aor(), r.contact()));
-        }
-        for (Binding b : committed.unannouncedRemovals()) {
-            removedNow.add(key(b.aor(), b.contact()));
-        }
+        Set<Contact> removedNow = new HashSet<>();
+        committed.removals().forEach(r -> removedNow.add(new Contact(r.aor(), r.contact())));
+        committed.unannouncedRemovals().forEach(b -> removedNow.add(new Contact(b.aor(), b.contact())));
         List<Binding> upserts = new ArrayList<>(committed.upserts().size());
         for (Binding b : committed.upserts()) {
             Map<String, Binding> ofAor = announced.get(b.aor());
             Binding known = ofAor == null ? null : ofAor.get(b.contact());
-            if (known != null && !removedNow.contains(key(b.aor(), b.contact())) && othersKnowEnough(known, b, now)) {
+            if (known != null && !removedNow.contains(new Contact(b.aor(), b.contact())) && othersKnowEnough(known, b, now)) {
                 continue;
             }
-            announced.computeIfAbsent(b.aor(), a -> new HashMap<>()).put(b.contact(), b);
+            announced.computeIfAbsent(b.aor(), a -> new ConcurrentHashMap<>()).put(b.contact(), b);
             upserts.add(b);
         }
-        for (BindingStore.Removal r : committed.removals()) {
-            forget(r.aor(), r.contact());
-        }
-        for (Binding b : committed.unannouncedRemovals()) {
-            forget(b.aor(), b.contact());
-        }
+        removedNow.forEach(removed -> forget(removed.aor(), removed.contact(), null));
         if (!upserts.isEmpty() || !committed.removals().isEmpty()) {
             bus.publish(TOPIC, new Changed(origin, upserts, committed.removals()));
         }
     }
 
-    private void forget(String aor, String contact) {
-        Map<String, Binding> ofAor = announced.get(aor);
-        if (ofAor != null && ofAor.remove(contact) != null && ofAor.isEmpty()) {
-            announced.remove(aor);
-        }
+    /** Forgets what was announced of a contact, and of any binding of the same device flow as {@code flowOf}. */
+    private void forget(String aor, String contact, Binding flowOf) {
+        announced.computeIfPresent(aor, (a, ofAor) -> {
+            ofAor.remove(contact);
+            if (flowOf != null) {
+                ofAor.values().removeIf(b -> b.sameFlowAs(flowOf));
+            }
+            return ofAor.isEmpty() ? null : ofAor;
+        });
     }
 
     /**
      * True when {@code refreshed} differs from the copy the others hold ({@code known}) only in what
      * a refresh changes, and that copy stays good for at least three quarters of the refreshed
      * lifetime without outliving it (a device that shortened its expiry is announced at once).
-     * Three quarters, not a half: when a refresh is announced at last, the copy it replaces still
-     * has at least half a lifetime left whatever the device's refresh interval, so the others'
-     * copy is at most half a lifetime old and expires at most a quarter lifetime early.
+     * Three quarters, not a half: a device refreshing at most every half lifetime has a refresh
+     * announced while the copy it replaces still has at least half a lifetime left, so the others'
+     * copy is at most half a lifetime old and expires at most a quarter lifetime early (a device
+     * refreshing less often is announced every time).
      */
     private static boolean othersKnowEnough(Binding known, Binding refreshed, long now) {
         long lifetime = refreshed.expiresAtMillis() - now;
@@ -180,22 +176,38 @@ public final class BindingAnnouncements implements AutoCloseable {
                 && Objects.equals(a.node(), b.node()) && Objects.equals(a.path(), b.path());
     }
 
-    private static String key(String aor, String contact) {
-        return aor + " " + contact;
-    }
-
+    /**
+     * Takes in another node's announcement. A binding it names that this node made again since
+     * (the device came back here before that node's event arrived, or this node's writer left the
+     * refresh out in the moment the event came) is announced again at once, so the other nodes do
+     * not keep routing to the node the device left.
+     */
     void heard(Changed event) {
         if (origin.equals(event.origin())) {
             return; // our own, delivered locally: already in force
         }
+        long now = clock.millis();
         if (event.upserts() != null) {
-            location.merge(event.upserts(), clock.millis());
-            event.upserts().forEach(b -> announced.remove(b.aor()));
+            location.merge(event.upserts(), now);
+            List<Binding> newerHere = new ArrayList<>();
+            for (Binding theirs : event.upserts()) {
+                forget(theirs.aor(), theirs.contact(), theirs);
+                for (Binding mine : location.lookup(theirs.aor(), now)) {
+                    if (origin.equals(mine.node()) && mine.version() > theirs.version()
+                            && (mine.contact().equals(theirs.contact()) || mine.sameFlowAs(theirs))
+                            && !newerHere.contains(mine)) {
+                        newerHere.add(mine);
+                    }
+                }
+            }
+            if (!newerHere.isEmpty()) {
+                bus.publish(TOPIC, new Changed(origin, newerHere, List.of()));
+            }
         }
         if (event.removals() != null) {
             for (BindingStore.Removal r : event.removals()) {
                 location.remove(r.aor(), r.contact(), r.at());
-                announced.remove(r.aor());
+                forget(r.aor(), r.contact(), null);
             }
         }
     }
