@@ -126,9 +126,6 @@ public final class DirectoryUpdates implements AutoCloseable {
         if (gone.isEmpty()) {
             return;
         }
-        // remembered as removed (as the registrations held here), so a copy read from the store
-        // before its delete committed, or announced late, does not bring them back
-        location.removed(gone, Long.MAX_VALUE);
         log.info("removed {} registrations of removed accounts", gone.size());
         try {
             bindings.submit(List.of(), gone).get(STORE_WAIT.toMillis(), TimeUnit.MILLISECONDS);

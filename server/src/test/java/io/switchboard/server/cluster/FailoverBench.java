@@ -95,6 +95,9 @@ class FailoverBench {
                 if (costRounds < 1) {
                     throw new IllegalArgumentException("FAILOVER_COST_ROUNDS must be at least 1, not " + costRounds);
                 }
+                if (!costSizes.contains("1") && !costSizes.contains("3")) {
+                    throw new IllegalArgumentException("FAILOVER_COST_SIZES is 1,3, 1 or 3, not " + costSizes);
+                }
                 List<Double> chatRatios = new ArrayList<>();
                 List<Double> registerRatios = new ArrayList<>();
                 List<Double> chatRates = new ArrayList<>();

@@ -131,6 +131,12 @@ public final class BindingAnnouncements implements AutoCloseable {
             }
             announced.computeIfAbsent(b.aor(), a -> new ConcurrentHashMap<>()).put(b.contact(), b);
             upserts.add(b);
+            // Another node's newer binding of this device, heard (and forgotten here) while this
+            // batch was committing, makes what the others hold that node's: remember nothing.
+            // heard() merges before it forgets and this checks after it puts, so one of the two sees it.
+            if (newerElsewhere(b, now)) {
+                forget(b.aor(), b.contact(), null);
+            }
         }
         removedNow.forEach(removed -> forget(removed.aor(), removed.contact(), null));
         if (!upserts.isEmpty() || !committed.removals().isEmpty()) {
@@ -177,19 +183,19 @@ public final class BindingAnnouncements implements AutoCloseable {
     }
 
     /**
-     * Takes in another node's announcement. A binding it names that this node made again since
-     * (the device came back here before that node's event arrived, or this node's writer left the
-     * refresh out in the moment the event came) is announced again at once, so the other nodes do
-     * not keep routing to the node the device left.
+     * Takes in another node's announcement. A binding it names (made or removed) that this node
+     * made again since (the device came back here before that node's event arrived, or this
+     * node's writer left the refresh out in the moment the event came) is announced again at once,
+     * so the other nodes do not keep routing to the node the device left, or lack the binding.
      */
     void heard(Changed event) {
         if (origin.equals(event.origin())) {
             return; // our own, delivered locally: already in force
         }
         long now = clock.millis();
+        List<Binding> newerHere = new ArrayList<>();
         if (event.upserts() != null) {
             location.merge(event.upserts(), now);
-            List<Binding> newerHere = new ArrayList<>();
             for (Binding theirs : event.upserts()) {
                 forget(theirs.aor(), theirs.contact(), theirs);
                 for (Binding mine : location.lookup(theirs.aor(), now)) {
@@ -200,16 +206,34 @@ public final class BindingAnnouncements implements AutoCloseable {
                     }
                 }
             }
-            if (!newerHere.isEmpty()) {
-                bus.publish(TOPIC, new Changed(origin, newerHere, List.of()));
-            }
         }
         if (event.removals() != null) {
             for (BindingStore.Removal r : event.removals()) {
                 location.remove(r.aor(), r.contact(), r.at());
                 forget(r.aor(), r.contact(), null);
+                // made here again after that node removed it: the others remove their copy now
+                for (Binding mine : location.lookup(r.aor(), now)) {
+                    if (origin.equals(mine.node()) && mine.version() > r.at() && mine.contact().equals(r.contact())
+                            && !newerHere.contains(mine)) {
+                        newerHere.add(mine);
+                    }
+                }
             }
         }
+        if (!newerHere.isEmpty()) {
+            bus.publish(TOPIC, new Changed(origin, newerHere, List.of()));
+        }
+    }
+
+    /** True when this node holds another node's binding of {@code b}'s contact or device, or a newer one. */
+    private boolean newerElsewhere(Binding b, long now) {
+        for (Binding held : location.lookup(b.aor(), now)) {
+            if ((held.contact().equals(b.contact()) || held.sameFlowAs(b))
+                    && (!origin.equals(held.node()) || held.version() > b.version())) {
+                return true;
+            }
+        }
+        return false;
     }
 
     @Override

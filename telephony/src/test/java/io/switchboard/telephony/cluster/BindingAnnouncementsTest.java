@@ -170,6 +170,30 @@ class BindingAnnouncementsTest {
     }
 
     @Test
+    void aDeviceMadeHereAgainAfterAnotherNodeRemovedItIsAnnouncedWhenTheRemovalArrives() {
+        Binding atA = registered(NOW - 1000, 300, 1, "udp:f1");
+        commit(atA);
+        Binding again = registered(NOW, 300, 3, "udp:f1");
+        commit(again); // left out: C's removal of the contact (at NOW - 500) has not arrived yet
+        announcements.heard(new BindingAnnouncements.Changed("node-c", List.of(),
+                List.of(new BindingStore.Removal(AOR, CONTACT, NOW - 500))));
+        assertThat(announcedUpserts()).containsExactly(atA, again);
+    }
+
+    @Test
+    void aBatchCommittingWhileAnotherNodesNewerBindingArrivesRemembersNothing() {
+        commit(registered(NOW - 1000, 300, 1, "udp:f1"));
+        // C's newer binding of the device arrives (merged, this node's entry forgotten) while
+        // this node's older refresh of it is being committed
+        announcements.heard(new BindingAnnouncements.Changed("node-c", List.of(throughC(NOW, CONTACT)), List.of()));
+        announcements.committed(new BindingStore.Committed(List.of(registered(NOW - 100, 300, 2, "udp:f1")), List.of()));
+        at(NOW + 1000);
+        Binding back = registered(NOW + 1000, 300, 3, "udp:f1"); // back here: C's copy is what the others hold
+        commit(back);
+        assertThat(announcedUpserts()).endsWith(back);
+    }
+
+    @Test
     void anAddressWithDevicesOnTwoNodesStillHasItsRefreshesLeftOut() {
         Binding desk = registered(NOW - 1000, 300, 1, "tcp:f1");
         commit(desk);
