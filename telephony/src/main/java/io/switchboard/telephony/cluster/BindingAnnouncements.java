@@ -17,6 +17,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -40,8 +41,8 @@ import org.slf4j.LoggerFactory;
  * announced about four times per lifetime instead of at every REGISTER, while a device refreshing
  * at half its expiry, as RFC 3261 §10.2.4 clients usually do, is announced every time as before.
  * Anything else a node uses to reach the device (contact, flow, node, Path, Call-ID, q, instance)
- * is always announced, and so is every binding of an AOR after another node announced anything of
- * it. The store always has the refresh: if the device stops refreshing, the other nodes drop their
+ * is always announced, and so is a binding after another node announced that contact or device
+ * (see {@link #heard}). The store always has the refresh: if the device stops refreshing, the other nodes drop their
  * copy up to a quarter lifetime before it expires, and a call through them finds the binding in
  * the store on a miss.
  */
@@ -198,13 +199,8 @@ public final class BindingAnnouncements implements AutoCloseable {
             location.merge(event.upserts(), now);
             for (Binding theirs : event.upserts()) {
                 forget(theirs.aor(), theirs.contact(), theirs);
-                for (Binding mine : location.lookup(theirs.aor(), now)) {
-                    if (origin.equals(mine.node()) && mine.version() > theirs.version()
-                            && (mine.contact().equals(theirs.contact()) || mine.sameFlowAs(theirs))
-                            && !newerHere.contains(mine)) {
-                        newerHere.add(mine);
-                    }
-                }
+                addMadeHereSince(newerHere, theirs.aor(), theirs.version(), now,
+                        mine -> mine.contact().equals(theirs.contact()) || mine.sameFlowAs(theirs));
             }
         }
         if (event.removals() != null) {
@@ -212,16 +208,20 @@ public final class BindingAnnouncements implements AutoCloseable {
                 location.remove(r.aor(), r.contact(), r.at());
                 forget(r.aor(), r.contact(), null);
                 // made here again after that node removed it: the others remove their copy now
-                for (Binding mine : location.lookup(r.aor(), now)) {
-                    if (origin.equals(mine.node()) && mine.version() > r.at() && mine.contact().equals(r.contact())
-                            && !newerHere.contains(mine)) {
-                        newerHere.add(mine);
-                    }
-                }
+                addMadeHereSince(newerHere, r.aor(), r.at(), now, mine -> mine.contact().equals(r.contact()));
             }
         }
         if (!newerHere.isEmpty()) {
             bus.publish(TOPIC, new Changed(origin, newerHere, List.of()));
+        }
+    }
+
+    /** Adds to {@code into} the bindings of {@code aor} this node made later than {@code since} that {@code names} picks. */
+    private void addMadeHereSince(List<Binding> into, String aor, long since, long now, Predicate<Binding> names) {
+        for (Binding mine : location.lookup(aor, now)) {
+            if (origin.equals(mine.node()) && mine.version() > since && names.test(mine) && !into.contains(mine)) {
+                into.add(mine);
+            }
         }
     }
 
