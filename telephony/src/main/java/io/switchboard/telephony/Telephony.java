@@ -263,7 +263,7 @@ public final class Telephony implements NodeModule {
         clusterNode = cluster;
         ListenPoint clusterAddress = clusterAddress(section);
         Registrar registrar = new Registrar(registrarSettings, directory, authenticator, location, bindings, clock, metrics,
-                transport.executor(), cluster);
+                transport::executor, cluster);
         numbers = new NumberDirectory(new NumberStore(context.store().jdbi(), clock), directoryPoll);
         CallRecordStore callRecords = new CallRecordStore(context.store().jdbi(), 100_000);
         calls = new CallTracker(callRecords, new CallMetrics(context.meters()), clock, context.nodeId(),
@@ -325,8 +325,11 @@ public final class Telephony implements NodeModule {
                     routeSigner.prepare();
                     long now = clock.millis();
                     tidyStoredBindings(bindings, now, registrarSettings.authenticate());
-                    // listening before reading, so a binding announced meanwhile is not missed
-                    announcements.start(bindings);
+                    // listening before reading, so a binding announced meanwhile is not missed. A
+                    // single node's bus reaches no other node: nobody to tell, and nothing to hear.
+                    if (context.bus().spansNodes()) {
+                        announcements.start(bindings);
+                    }
                     List<Binding> live = bindings.loadLive(now);
                     location.merge(live, now);
                     bindings.start();

@@ -236,17 +236,17 @@ public final class MessageWriter implements AutoCloseable {
     private List<Outcome> writeInTransaction(List<Send> batch, boolean lookUpKeys) {
         AtomicBoolean written = new AtomicBoolean();
         try {
-            return jdbi.inTransaction(h -> {
-                List<Outcome> results = write(h.getConnection(), batch, lookUpKeys);
+            return jdbi.withHandle(h -> statements.inTransaction(h, connection -> {
+                List<Outcome> results = write(connection, batch, lookUpKeys);
                 written.set(true);
                 return results;
-            });
+            }));
         } catch (SQLException e) {
             statements.clear();
             throw new IllegalStateException("storing messages failed: " + e.getMessage(), e);
         } catch (RuntimeException e) {
             statements.clear();
-            // Every statement went through, so this is the COMMIT failing (Jdbi commits after the
+            // Every statement went through, so this is the COMMIT failing (it follows the
             // callback). An error the database answered means it rolled back; a connection that
             // broke or fell silent (socketTimeout) leaves the outcome unknown.
             if (written.get() && StoreFailure.kind(e).orElse(null) == StoreFailure.Kind.UNREACHABLE) {

@@ -161,6 +161,9 @@ abstract class MessageWriterContract {
      */
     @Test
     void aCommitWhoseAnswerIsLostIsReportedUnknownAndTheRetryDeliversTheMessage() throws Exception {
+        // Only a database across a network can lose the answer to a COMMIT; SQLite's commit is a
+        // call into the same process (and the writer commits it with a statement, not commit()).
+        org.junit.jupiter.api.Assumptions.assumeFalse(store.isSqlite(), "SQLite's COMMIT has no answer to lose");
         String chat = chat("anna", "boris");
         AtomicBoolean breakCommit = new AtomicBoolean(true);
         List<Message> published = Collections.synchronizedList(new ArrayList<>());

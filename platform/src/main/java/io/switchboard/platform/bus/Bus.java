@@ -41,6 +41,14 @@ import java.util.function.Function;
  * like events. A request is not retried by the bus: a responder may see it at most once.
  */
 public interface Bus {
+    /**
+     * Whether events published here reach other nodes ({@link RabbitBus}). A module may skip work
+     * that only other nodes need (announcing what this node changed) when it is false.
+     */
+    default boolean spansNodes() {
+        return false;
+    }
+
     /** Delivers {@code event} to the topic's subscribers. */
     void publish(String topic, Object event);
 

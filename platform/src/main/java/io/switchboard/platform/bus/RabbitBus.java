@@ -162,6 +162,11 @@ public final class RabbitBus implements Bus, AutoCloseable {
         owner.start();
     }
 
+    @Override
+    public boolean spansNodes() {
+        return true;
+    }
+
     public boolean isConnected() {
         return connected;
     }

@@ -44,10 +44,7 @@ public final class StatementCache {
      * must not close it (closing its result sets is the caller's, as always).
      */
     public PreparedStatement prepare(Connection pooled, String sql) throws SQLException {
-        if (keeps == null) {
-            keeps = "SQLite".equals(pooled.getMetaData().getDatabaseProductName());
-        }
-        if (!keeps) {
+        if (!keeps(pooled)) {
             return pooled.prepareStatement(sql);
         }
         Connection driver = pooled.unwrap(Connection.class);
@@ -66,6 +63,60 @@ public final class StatementCache {
             statement.clearBatch();
         }
         return statement;
+    }
+
+    /** What a writer does inside its transaction, on the connection it is given. */
+    @FunctionalInterface
+    public interface TransactionWork<T> {
+        T run(Connection connection) throws SQLException;
+    }
+
+    /**
+     * Runs {@code work} in one transaction on {@code handle}'s connection and commits it; if
+     * anything fails, the transaction is rolled back and the failure thrown.
+     *
+     * <p>On SQLite the transaction is opened and committed with kept {@code BEGIN IMMEDIATE} and
+     * {@code COMMIT} statements while the connection stays in auto-commit mode. Why: sqlite-jdbc
+     * compiles and runs a statement for every change of auto-commit mode, and its
+     * {@code commit()} opens the next transaction at once (taking the write lock again), which the
+     * pool then commits empty when it restores auto-commit: four statements compiled and two lock
+     * cycles per batch, a fifth of the binding writer's CPU over TLS (docs/benchmarks/tls.md).
+     * IMMEDIATE as in {@link Store}: another process writing the file is waited for at the start.
+     *
+     * <p>Elsewhere it is Jdbi's transaction, as {@code inTransaction} would run it.
+     */
+    public <T> T inTransaction(org.jdbi.v3.core.Handle handle, TransactionWork<T> work) throws SQLException {
+        Connection pooled = handle.getConnection();
+        if (!keeps(pooled)) {
+            return handle.inTransaction(h -> work.run(h.getConnection()));
+        }
+        prepare(pooled, "BEGIN IMMEDIATE").execute();
+        boolean committed = false;
+        try {
+            T result = work.run(pooled);
+            prepare(pooled, "COMMIT").execute();
+            committed = true;
+            return result;
+        } finally {
+            if (!committed) {
+                rollbackQuietly(pooled);
+            }
+        }
+    }
+
+    private void rollbackQuietly(Connection pooled) {
+        try (java.sql.Statement rollback = pooled.unwrap(Connection.class).createStatement()) {
+            rollback.execute("ROLLBACK");
+        } catch (SQLException | RuntimeException e) {
+            // no transaction is open any more (SQLite ended it on the error), or the connection is gone
+        }
+    }
+
+    private boolean keeps(Connection pooled) throws SQLException {
+        if (keeps == null) {
+            keeps = "SQLite".equals(pooled.getMetaData().getDatabaseProductName());
+        }
+        return keeps;
     }
 
     /** Closes and forgets every kept statement (after a failed transaction). */

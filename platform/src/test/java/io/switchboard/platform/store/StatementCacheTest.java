@@ -144,4 +144,79 @@ class StatementCacheTest {
             assertThat(notes(store)).isEqualTo(2);
         }
     }
+
+    private static void insertIn(java.sql.Connection connection, StatementCache cache, int id) throws java.sql.SQLException {
+        PreparedStatement statement = cache.prepare(connection, INSERT);
+        statement.setInt(1, id);
+        statement.setString(2, "note " + id);
+        statement.setString(3, "ann");
+        statement.addBatch();
+        statement.executeBatch();
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"sqlite", "postgresql"})
+    void inTransactionCommitsEverythingOrNothingAndLeavesTheConnectionAsItFoundIt(String database) throws Exception {
+        try (Store store = open(database)) {
+            StatementCache cache = new StatementCache();
+            int returned = store.jdbi().withHandle(h -> cache.inTransaction(h, connection -> {
+                insertIn(connection, cache, 1);
+                insertIn(connection, cache, 2);
+                return 2;
+            }));
+            assertThat(returned).isEqualTo(2);
+            assertThat(notes(store)).isEqualTo(2);
+
+            // the second insert meets the primary key: the first of the batch must not stay
+            assertThatThrownBy(() -> store.jdbi().useHandle(h -> cache.inTransaction(h, connection -> {
+                insertIn(connection, cache, 3);
+                insertIn(connection, cache, 1);
+                return null;
+            }))).satisfiesAnyOf(e -> assertThat(e).isInstanceOf(java.sql.SQLException.class),
+                    e -> assertThat(e).hasRootCauseInstanceOf(java.sql.SQLException.class));
+            assertThat(notes(store)).as("rolled back whole").isEqualTo(2);
+
+            // work that fails on its own (not in SQL) rolls back as well
+            assertThatThrownBy(() -> store.jdbi().useHandle(h -> cache.inTransaction(h, connection -> {
+                insertIn(connection, cache, 4);
+                throw new IllegalStateException("the writer gave up");
+            }))).hasMessageContaining("gave up");
+            assertThat(notes(store)).isEqualTo(2);
+
+            // no transaction is left open: plain statements commit by themselves, and another
+            // transaction of either kind works
+            store.jdbi().useHandle(h -> {
+                assertThat(h.getConnection().getAutoCommit()).isTrue();
+                h.execute("insert into test_notes (id, body, author) values (5, 'note 5', 'ann')");
+            });
+            store.jdbi().useHandle(h -> cache.inTransaction(h, connection -> {
+                insertIn(connection, cache, 6);
+                return null;
+            }));
+            insert(store, cache, 7, true);
+            assertThat(notes(store)).isEqualTo(5);
+        }
+    }
+
+    @org.junit.jupiter.api.Test
+    void onSqliteInTransactionHoldsTheWriteLockFromItsStart() throws Exception {
+        try (Store store = open("sqlite")) {
+            StatementCache cache = new StatementCache();
+            // another process (the CLI) writing the same file meanwhile must wait: the write lock
+            // is taken at BEGIN IMMEDIATE, not at the first write
+            try (java.sql.Connection other = java.sql.DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("cache.db"))) {
+                other.createStatement().execute("PRAGMA busy_timeout = 0");
+                store.jdbi().useHandle(h -> cache.inTransaction(h, connection -> {
+                    assertThatThrownBy(() -> other.createStatement()
+                            .execute("insert into test_notes (id, body, author) values (9, 'other', 'bob')"))
+                            .as("locked by the open transaction before it wrote anything")
+                            .hasMessageContaining("SQLITE_BUSY");
+                    insertIn(connection, cache, 1);
+                    return null;
+                }));
+                other.createStatement().execute("insert into test_notes (id, body, author) values (9, 'other', 'bob')");
+            }
+            assertThat(notes(store)).isEqualTo(2);
+        }
+    }
 }

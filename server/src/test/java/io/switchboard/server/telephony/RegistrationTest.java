@@ -188,6 +188,24 @@ class RegistrationTest {
     }
 
     @Test
+    void aSingleNodeAnnouncesNoRegistrationOnItsBus() throws Exception {
+        // A node's bus without RabbitMQ reaches no other node: announcing each commit there would
+        // only cost the registrar's writer. It delivers at once, on the publishing thread, and a
+        // commit is announced before its 200 leaves, so anything announced is seen by now.
+        assertThat(cli("account", "add", "erin", "--password", "erin-phone-1", "--data-dir", dataDir.toString())).isZero();
+        awaitAccountVisible("erin");
+        java.util.List<Object> announced = new java.util.concurrent.CopyOnWriteArrayList<>();
+        try (io.switchboard.platform.bus.Bus.Subscription ignored = node.node.bus()
+                .subscribe("telephony.binding.changed", Object.class, announced::add);
+             SipPhone erin = SipPhone.tcp("erin", "intercom.test", node.sipPort(Transport.TCP))) {
+            assertThat(erin.register(600, "erin-phone-1").status()).isEqualTo(200);
+            assertThat(erin.register(0, "erin-phone-1").status()).isEqualTo(200);
+        }
+        assertThat(node.node.bus().spansNodes()).isFalse();
+        assertThat(announced).isEmpty();
+    }
+
+    @Test
     void malformedInputAndGarbageNeverStopTheNode() throws Exception {
         Sipp.assumeAvailable();
         int udp = node.sipPort(Transport.UDP);

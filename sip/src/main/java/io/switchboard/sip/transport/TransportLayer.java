@@ -315,6 +315,19 @@ public final class TransportLayer {
     }
 
     /**
+     * Where to continue work for a message that came over {@code flow} once something it waited
+     * for is done (a registration's commit): a TCP or TLS connection's own event loop, which handles
+     * that connection's messages anyway, so the answer is written there at once, leaves in order with
+     * the connection's other answers, and wakes no other thread; for other flows, {@link #executor()}.
+     */
+    public java.util.concurrent.Executor executor(SipFlow flow) {
+        if (flow instanceof StreamFlow stream) {
+            return stream.channel().eventLoop();
+        }
+        return executor();
+    }
+
+    /**
      * The lane of one call (the lane its messages are handled on, chosen by the hash of its
      * Call-ID): work for a call run here keeps the order it was handed over in, and with the
      * call's messages. Used for requests that waited for a connection to be opened.

@@ -196,6 +196,43 @@ class TransactionLayerTest {
     }
 
     @Test
+    void workForAConnectionContinuesOnItsEventLoopAndForUdpOnTheLanes() throws Exception {
+        // an answer that waited (a registration's commit) is written from the thread that reads
+        // its connection, in order with the connection's other answers; UDP has no such thread
+        java.util.Map<String, String> answeredOn = new java.util.concurrent.ConcurrentHashMap<>();
+        java.util.concurrent.ExecutorService elsewhere = java.util.concurrent.Executors.newSingleThreadExecutor();
+        try {
+            start(TransportSettings.defaults(), tx -> {
+                String handledOn = Thread.currentThread().getName();
+                elsewhere.execute(() -> transport.executor(tx.flow()).execute(() -> {
+                    answeredOn.put(tx.flow().transport().name(), Thread.currentThread().getName() + " after " + handledOn);
+                    tx.respond(SipResponse.to(tx.request(), 200, "OK").withToTag("t"));
+                }));
+            });
+            try (Socket socket = new Socket("127.0.0.1", tcpPort)) {
+                socket.setSoTimeout(3000);
+                OutputStream out = socket.getOutputStream();
+                out.write(request("OPTIONS", "z9hG4bK-later", 5060).replace("SIP/2.0/UDP", "SIP/2.0/TCP")
+                        .getBytes(StandardCharsets.UTF_8));
+                out.flush();
+                BufferedReader in = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8));
+                assertThat(in.readLine()).isEqualTo("SIP/2.0 200 OK");
+            }
+            try (LoopbackPeer peer = new LoopbackPeer()) {
+                peer.send(request("OPTIONS", "z9hG4bK-later-udp", peer.port()), udpPort);
+                assertThat(peer.receive(3000)).startsWith("SIP/2.0 200 OK");
+            }
+        } finally {
+            elsewhere.shutdownNow();
+        }
+        String tcp = answeredOn.get("TCP");
+        assertThat(tcp).startsWith("sip-io");
+        String[] threads = tcp.split(" after ");
+        assertThat(threads[0]).as("the thread that read the request").isEqualTo(threads[1]);
+        assertThat(answeredOn.get("UDP")).startsWith("sip-lane");
+    }
+
+    @Test
     void garbageOverTcpClosesTheConnectionAndIsCounted() throws Exception {
         start(TransportSettings.defaults(), tx -> tx.respond(SipResponse.to(tx.request(), 200, "OK")));
         try (Socket socket = new Socket("127.0.0.1", tcpPort)) {

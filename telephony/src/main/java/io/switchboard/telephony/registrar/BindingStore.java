@@ -223,8 +223,7 @@ public final class BindingStore implements AutoCloseable {
             }
         }
         operations.sort(RowOperation.BY_ROW);
-        jdbi.useTransaction(h -> {
-            java.sql.Connection connection = h.getConnection();
+        jdbi.useHandle(h -> statements.inTransaction(h, connection -> {
             java.sql.PreparedStatement delete = statements.prepare(connection, DELETE);
             java.sql.PreparedStatement upsert = statements.prepare(connection, UPSERT);
             int pendingDeletes = 0;
@@ -257,7 +256,8 @@ public final class BindingStore implements AutoCloseable {
             if (pendingUpserts > 0) {
                 upsert.executeBatch();
             }
-        });
+            return null;
+        }));
     }
 
     private static void bindUpsert(java.sql.PreparedStatement statement, Binding b) throws java.sql.SQLException {

@@ -15,7 +15,6 @@ import io.switchboard.telephony.cluster.ClusterNode;
 
 import java.time.Clock;
 import java.time.ZoneOffset;
-import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -41,8 +40,10 @@ public final class Registrar {
     private final BindingStore store;
     private final Clock clock;
     private final RegistrarListener listener;
-    private final java.util.concurrent.Executor replies;
+    /** Where the answer to a REGISTER continues once its commit is done, by the flow it came over. */
+    private final java.util.function.Function<SipFlow, java.util.concurrent.Executor> replies;
     private final String toTag;
+    private volatile FormattedDate lastDate = new FormattedDate(Long.MIN_VALUE, "");
     private final ClusterNode node;
 
     /** What the registrar reports, for metrics. */
@@ -54,17 +55,14 @@ public final class Registrar {
         void authFailure(String reason);
     }
 
+    /**
+     * @param replies where an answer continues after its commit, for the flow its REGISTER came
+     *                over (the store's writer thread must not build answers)
+     * @param node    this node, recorded in each binding as the holder of its flow (RFC 3327 Path)
+     */
     public Registrar(RegistrarSettings settings, AccountDirectory accounts, DigestAuthenticator authenticator,
                      LocationService location, BindingStore store, Clock clock, RegistrarListener listener,
-                     java.util.concurrent.Executor replies) {
-        this(settings, accounts, authenticator, location, store, clock, listener, replies,
-                new ClusterNode("node"));
-    }
-
-    /** @param node this node, recorded in each binding as the holder of its flow (RFC 3327 Path) */
-    public Registrar(RegistrarSettings settings, AccountDirectory accounts, DigestAuthenticator authenticator,
-                     LocationService location, BindingStore store, Clock clock, RegistrarListener listener,
-                     java.util.concurrent.Executor replies, ClusterNode node) {
+                     java.util.function.Function<SipFlow, java.util.concurrent.Executor> replies, ClusterNode node) {
         this.node = node;
         this.settings = settings;
         this.accounts = accounts;
@@ -274,7 +272,7 @@ public final class Registrar {
                 listener.registration(result0);
                 reply(transaction, request, 200, "OK", Map.of(), result);
             }
-        }, replies);
+        }, replies.apply(flow));
     }
 
     private void applyContact(String aor, NameAddress contact, Integer headerExpires, Map<String, Binding> next,
@@ -382,6 +380,20 @@ public final class Registrar {
         }
     }
 
+    /** The Date header's text for the second of {@code nowMillis}, formatted once per second: every 200 OK carries it. */
+    private String sipDate(long nowMillis) {
+        long second = Math.floorDiv(nowMillis, 1000);
+        FormattedDate last = lastDate;
+        if (last.second() != second) {
+            last = new FormattedDate(second, SIP_DATE.format(java.time.Instant.ofEpochSecond(second).atZone(ZoneOffset.UTC)));
+            lastDate = last;
+        }
+        return last.text();
+    }
+
+    private record FormattedDate(long second, String text) {
+    }
+
     private void reply(ServerTransaction transaction, SipRequest request, int status, String reason,
                        Map<String, String> headers, List<Binding> bindings) {
         SipResponse response = SipResponse.to(request, status, reason).withToTag(toTag);
@@ -392,7 +404,7 @@ public final class Registrar {
                 response.headers().add(HeaderNames.CONTACT, b.contactHeader() + ";expires=" + b.remainingSeconds(now));
             }
             // RFC 3261 §10.3 step 8: a Date header lets devices without a clock learn the time
-            response.headers().add(HeaderNames.DATE, SIP_DATE.format(ZonedDateTime.now(clock).withZoneSameInstant(ZoneOffset.UTC)));
+            response.headers().add(HeaderNames.DATE, sipDate(now));
         }
         transaction.respond(response);
     }

@@ -90,7 +90,7 @@ final class RegistrarFixture implements AutoCloseable {
         DigestAuthenticator authenticator = new DigestAuthenticator(directory, nonces,
                 new DigestPolicy(settings.algorithms(), Set.of(SECURE_DOMAIN)), endpoints);
         Registrar registrar = new Registrar(settings, directory, authenticator, location, bindings, clock, metrics,
-                transport.executor());
+                transport::executor, new io.switchboard.telephony.cluster.ClusterNode("node"));
         numbers = new NumberDirectory(new NumberStore(store.jdbi(), clock), Duration.ofMillis(100));
         calls = new CallTracker(new CallRecordStore(store.jdbi(), 1000), new CallMetrics(meters), clock, "test");
         ProxyCore proxy = new ProxyCore(new ProxySettings(settings.authenticate(), List.of(), Duration.ofSeconds(181), null),

@@ -97,6 +97,25 @@ class RegistrarTest {
     }
 
     @Test
+    void theDateHeaderFollowsTheClock() throws Exception {
+        // RFC 3261 §10.3 step 8: devices without a clock set theirs from it, so a Date kept from
+        // an earlier second (it is formatted once per second) must never reach a later answer
+        java.time.format.DateTimeFormatter sipDate = java.time.format.DateTimeFormatter
+                .ofPattern("EEE, dd MMM yyyy HH:mm:ss 'GMT'", java.util.Locale.US).withZone(java.time.ZoneOffset.UTC);
+        SipResponse first = alice.registerWithAuth("Contact: " + alice.contact(), "600", "MD5");
+        assertThat(first.status()).isEqualTo(200);
+        java.time.Instant firstDate = java.time.Instant.from(sipDate.parse(first.header("Date")));
+        assertThat(firstDate).isBetween(node.clock.instant().minusSeconds(5), node.clock.instant());
+
+        node.offsetMillis.addAndGet(java.time.Duration.ofDays(1).plusMinutes(7).toMillis());
+        SipResponse later = alice.registerWithAuth("Contact: " + alice.contact(), "600", "MD5");
+        assertThat(later.status()).isEqualTo(200);
+        java.time.Instant laterDate = java.time.Instant.from(sipDate.parse(later.header("Date")));
+        assertThat(java.time.Duration.between(firstDate, laterDate))
+                .isBetween(java.time.Duration.ofDays(1).plusMinutes(7), java.time.Duration.ofDays(1).plusMinutes(7).plusSeconds(5));
+    }
+
+    @Test
     void defaultIsOneMd5ChallengeThatAuthenticates() throws Exception {
         SipResponse challenge = alice.send(alice.register("Contact: " + alice.contact(), "600", null));
         assertThat(challenge.status()).isEqualTo(401);
