@@ -4,4 +4,4 @@
 -- from being a heap-only (HOT) one, so every refresh also wrote an entry into the primary key's
 -- index. Nothing reads by it on the hot path: bindings are read by address (the primary key), and
 -- only a node's start (and a bus reconnection) reads all live ones, which is nearly the whole table.
-DROP INDEX sip_bindings_expires;
+DROP INDEX IF EXISTS sip_bindings_expires;

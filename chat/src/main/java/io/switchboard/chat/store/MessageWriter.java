@@ -246,8 +246,9 @@ public final class MessageWriter implements AutoCloseable {
             throw new IllegalStateException("storing messages failed: " + e.getMessage(), e);
         } catch (RuntimeException e) {
             statements.clear();
-            // Every statement went through, so this is the COMMIT failing (it follows the
-            // callback). An error the database answered means it rolled back; a connection that
+            // Every statement went through, so this is the COMMIT failing (it follows the callback;
+            // on PostgreSQL, since SQLite's arrives above as an SQLException and was rolled back).
+            // An error the database answered means it rolled back; a connection that
             // broke or fell silent (socketTimeout) leaves the outcome unknown.
             if (written.get() && StoreFailure.kind(e).orElse(null) == StoreFailure.Kind.UNREACHABLE) {
                 throw new OutcomeUnknown(e);

@@ -198,6 +198,35 @@ class StatementCacheTest {
         }
     }
 
+    @ParameterizedTest
+    @ValueSource(strings = {"sqlite", "postgresql"})
+    void aCommitThatFailsIsRolledBackAndTheNextTransactionStartsClean(String database) throws Exception {
+        try (Store store = open(database)) {
+            StatementCache cache = new StatementCache();
+            // a deferred foreign key is checked at COMMIT: the COMMIT fails, and on SQLite the
+            // transaction is then still open until it is rolled back
+            store.jdbi().useHandle(h -> {
+                h.execute("create table test_parents (id bigint not null primary key)");
+                h.execute("create table test_children (id bigint not null primary key, parent bigint not null"
+                        + " references test_parents (id) deferrable initially deferred)");
+            });
+            assertThatThrownBy(() -> store.jdbi().useHandle(h -> cache.inTransaction(h, connection -> {
+                insertIn(connection, cache, 1);
+                try (java.sql.Statement orphan = connection.createStatement()) {
+                    orphan.execute("insert into test_children (id, parent) values (1, 99)");
+                }
+                return null;
+            }))).as("the COMMIT meets the foreign key").isNotNull();
+            assertThat(notes(store)).as("nothing of the failed transaction stays").isZero();
+            store.jdbi().useHandle(h -> cache.inTransaction(h, connection -> {
+                insertIn(connection, cache, 2);
+                return null;
+            }));
+            store.jdbi().useHandle(h -> h.execute("insert into test_notes (id, body, author) values (3, 'note 3', 'ann')"));
+            assertThat(notes(store)).isEqualTo(2);
+        }
+    }
+
     @org.junit.jupiter.api.Test
     void onSqliteInTransactionHoldsTheWriteLockFromItsStart() throws Exception {
         try (Store store = open("sqlite")) {

@@ -322,7 +322,14 @@ public final class TransportLayer {
      */
     public java.util.concurrent.Executor executor(SipFlow flow) {
         if (flow instanceof StreamFlow stream) {
-            return stream.channel().eventLoop();
+            io.netty.channel.EventLoop loop = stream.channel().eventLoop();
+            return task -> {
+                try {
+                    loop.execute(task);
+                } catch (java.util.concurrent.RejectedExecutionException stopping) {
+                    task.run(); // as executor(): the work was accepted; its write then fails on the closed connection
+                }
+            };
         }
         return executor();
     }

@@ -67,7 +67,7 @@ public final class BindingStore implements AutoCloseable {
         this.writer = new GroupCommit<>("binding-writer", queueCapacity, MAX_BATCH, commitDelay, this::commit, (batch, e) -> {
             log.error("could not store {} registration changes: {}", batch.size(), e.toString());
             for (Change c : batch) {
-                c.done().completeExceptionally(e);
+                finish(c, e);
             }
         });
     }
@@ -169,7 +169,24 @@ public final class BindingStore implements AutoCloseable {
         }
         announce(batch);
         for (Change c : batch) {
-            c.done().complete(null);
+            finish(c, null);
+        }
+    }
+
+    /**
+     * Completes one change's future (its registrar goes on to answer). Whatever that throws stays
+     * with that change: the batch was committed (or failed) as a whole, and the others, and the
+     * writer thread, must not take the blame.
+     */
+    private static void finish(Change change, RuntimeException failure) {
+        try {
+            if (failure == null) {
+                change.done().complete(null);
+            } else {
+                change.done().completeExceptionally(failure);
+            }
+        } catch (RuntimeException e) {
+            log.warn("answering a registration change after its commit failed: {}", e.toString());
         }
     }
 

@@ -250,7 +250,8 @@ public final class Registrar {
             return new ArrayList<>(next.values());
         });
         String result0 = outcome[0];
-        // Answered on a SIP worker, not on the store's single writer thread that completes the commit
+        // Answered on the connection's event loop (TCP, TLS) or a SIP lane, not on the store's
+        // single writer thread that completes the commit
         committed[0].whenCompleteAsync((ok, error) -> {
             // counted before the answer leaves, so a device (or test) that sees the answer sees the count
             if (error != null) {
