@@ -50,13 +50,7 @@ class StatementCacheTest {
             throws java.sql.SQLException {
         AtomicReference<PreparedStatement> used = new AtomicReference<>();
         store.jdbi().useTransaction(h -> {
-            PreparedStatement statement = cache.prepare(h.getConnection(), INSERT);
-            statement.setInt(1, id);
-            statement.setString(2, "note " + id);
-            statement.setString(3, "ann");
-            statement.addBatch();
-            statement.executeBatch();
-            used.set(statement);
+            used.set(insertIn(h.getConnection(), cache, id));
             if (!commit) {
                 h.rollback();
             }
@@ -145,13 +139,15 @@ class StatementCacheTest {
         }
     }
 
-    private static void insertIn(java.sql.Connection connection, StatementCache cache, int id) throws java.sql.SQLException {
+    /** Inserts note {@code id} with the cache's statement on {@code connection}; returns the statement. */
+    private static PreparedStatement insertIn(java.sql.Connection connection, StatementCache cache, int id) throws java.sql.SQLException {
         PreparedStatement statement = cache.prepare(connection, INSERT);
         statement.setInt(1, id);
         statement.setString(2, "note " + id);
         statement.setString(3, "ann");
         statement.addBatch();
         statement.executeBatch();
+        return statement;
     }
 
     @ParameterizedTest

@@ -184,14 +184,19 @@ class TransactionLayerTest {
     @Test
     void tcpRequestIsAnsweredOnTheSameConnection() throws Exception {
         start(TransportSettings.defaults(), tx -> tx.respond(SipResponse.to(tx.request(), 200, "OK").withToTag("t")));
+        assertThat(optionsOverTcp("z9hG4bK-tcp")).isEqualTo("SIP/2.0 200 OK");
+    }
+
+    /** Sends an OPTIONS over a new TCP connection and returns the answer's status line. */
+    private String optionsOverTcp(String branch) throws Exception {
         try (Socket socket = new Socket("127.0.0.1", tcpPort)) {
             socket.setSoTimeout(3000);
             OutputStream out = socket.getOutputStream();
-            out.write(request("OPTIONS", "z9hG4bK-tcp", 5060).replace("SIP/2.0/UDP", "SIP/2.0/TCP")
+            out.write(request("OPTIONS", branch, 5060).replace("SIP/2.0/UDP", "SIP/2.0/TCP")
                     .getBytes(StandardCharsets.UTF_8));
             out.flush();
             BufferedReader in = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8));
-            assertThat(in.readLine()).isEqualTo("SIP/2.0 200 OK");
+            return in.readLine();
         }
     }
 
@@ -209,15 +214,7 @@ class TransactionLayerTest {
                     tx.respond(SipResponse.to(tx.request(), 200, "OK").withToTag("t"));
                 }));
             });
-            try (Socket socket = new Socket("127.0.0.1", tcpPort)) {
-                socket.setSoTimeout(3000);
-                OutputStream out = socket.getOutputStream();
-                out.write(request("OPTIONS", "z9hG4bK-later", 5060).replace("SIP/2.0/UDP", "SIP/2.0/TCP")
-                        .getBytes(StandardCharsets.UTF_8));
-                out.flush();
-                BufferedReader in = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8));
-                assertThat(in.readLine()).isEqualTo("SIP/2.0 200 OK");
-            }
+            assertThat(optionsOverTcp("z9hG4bK-later")).isEqualTo("SIP/2.0 200 OK");
             try (LoopbackPeer peer = new LoopbackPeer()) {
                 peer.send(request("OPTIONS", "z9hG4bK-later-udp", peer.port()), udpPort);
                 assertThat(peer.receive(3000)).startsWith("SIP/2.0 200 OK");
