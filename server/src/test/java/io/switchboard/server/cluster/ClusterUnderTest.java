@@ -258,6 +258,25 @@ public final class ClusterUnderTest implements AutoCloseable {
         }
     }
 
+    /**
+     * Transactions committed in the cluster's database so far, from PostgreSQL's statistics
+     * ({@code pg_stat_database.xact_commit}, flushed by the server about once a second), for the
+     * bench's commits per operation; NaN when they cannot be read.
+     */
+    public double databaseCommits() {
+        try (java.sql.Connection c = java.sql.DriverManager.getConnection(database.settings().url(), database.settings().user(),
+                database.settings().password());
+             java.sql.PreparedStatement q = c.prepareStatement(
+                     "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")) {
+            q.setQueryTimeout(10);
+            try (java.sql.ResultSet rs = q.executeQuery()) {
+                return rs.next() ? rs.getLong(1) : Double.NaN;
+            }
+        } catch (java.sql.SQLException e) {
+            return Double.NaN;
+        }
+    }
+
     /** The node process whose data directory holds {@code nodeId}. */
     public NodeProcess nodeWithId(String nodeId) throws IOException {
         for (NodeProcess node : nodes) {

@@ -429,38 +429,43 @@ class FailoverBench {
      * ({@code jvm_compilation_time_ms_total}), which is wall time and on shared cores counts the
      * time a compiler thread waited for one.
      */
-    private record NodeSample(double cpuSeconds, double jitSeconds, double replayed, double busEvents, double busMessages,
-                              long nanos) {
+    private record NodeSample(double cpuSeconds, double jitSeconds, double gcSeconds, double replayed, double busEvents,
+                              double busMessages, double commits, long nanos) {
         // replayed: gaps in streams that went to the store (after the reorder wait)
         static NodeSample of(ClusterUnderTest cluster) {
             double cpu = 0;
             double jit = 0;
+            double gc = 0;
             double replayed = 0;
             double busEvents = 0;
             double busMessages = 0;
             for (NodeProcess node : cluster.nodes()) {
                 cpu += processCpuSeconds(node.pid());
                 jit += compilerCpuSeconds(node.pid());
+                gc += gcCpuSeconds(node.pid());
                 String metrics = node.scrape();
                 replayed += metric(metrics, "switchboard_chat_stream_gaps_total{outcome=\"replayed\"");
                 busEvents += metric(metrics, "switchboard_bus_published_total");
                 busMessages += metric(metrics, "switchboard_bus_messages_total");
             }
-            return new NodeSample(cpu, jit, replayed, busEvents, busMessages, System.nanoTime());
+            return new NodeSample(cpu, jit, gc, replayed, busEvents, busMessages, cluster.databaseCommits(),
+                    System.nanoTime());
         }
 
         NodeSample minus(NodeSample start) {
-            return new NodeSample(cpuSeconds - start.cpuSeconds, jitSeconds - start.jitSeconds, replayed - start.replayed,
-                    busEvents - start.busEvents, busMessages - start.busMessages, nanos - start.nanos);
+            return new NodeSample(cpuSeconds - start.cpuSeconds, jitSeconds - start.jitSeconds, gcSeconds - start.gcSeconds,
+                    replayed - start.replayed, busEvents - start.busEvents, busMessages - start.busMessages,
+                    commits - start.commits, nanos - start.nanos);
         }
 
         String describe(long operations, String what) {
             double seconds = nanos / 1e9;
             return String.format(Locale.ROOT,
-                    "nodes used %.2f cores (JIT threads %.2f), %.0f µs of node CPU per %s, %.0f stream gaps replayed from the store,"
-                            + " %.0f bus events in %.0f messages",
-                    cpuSeconds / seconds, jitSeconds / seconds, operations == 0 ? Double.NaN : cpuSeconds * 1e6 / operations,
-                    what, replayed, busEvents, busMessages);
+                    "nodes used %.2f cores (JIT threads %.2f, GC threads %.2f), %.0f µs of node CPU per %s, %.0f stream gaps"
+                            + " replayed from the store, %.0f bus events in %.0f messages, %.2f database commits per %s",
+                    cpuSeconds / seconds, jitSeconds / seconds, gcSeconds / seconds,
+                    operations == 0 ? Double.NaN : cpuSeconds * 1e6 / operations, what, replayed, busEvents, busMessages,
+                    operations == 0 ? Double.NaN : commits / operations, what);
         }
 
         /** User + system CPU seconds from a {@code /proc/.../stat} line. */
@@ -486,14 +491,31 @@ class FailoverBench {
          * the JVM keeps one of each for its whole life, so no thread's time leaves the sum.
          */
         private static double compilerCpuSeconds(long pid) {
+            return threadsCpuSeconds(pid, "C1 CompilerThre", "C2 CompilerThre");
+        }
+
+        /**
+         * CPU seconds of the process's garbage collector threads (G1's workers "GC Thread#N", its
+         * concurrent markers and refinement threads, and the VM thread that runs its pauses). On
+         * shared cores a pause's parallel workers wait for each other, so this grows with the
+         * number of JVMs on the machine. Workers G1 starts later join the sum then.
+         */
+        private static double gcCpuSeconds(long pid) {
+            return threadsCpuSeconds(pid, "GC Thread#", "G1 ", "VM Thread");
+        }
+
+        private static double threadsCpuSeconds(long pid, String... namePrefixes) {
             double seconds = 0;
             try (var tasks = Files.newDirectoryStream(Path.of("/proc/" + pid + "/task"))) {
                 for (Path task : tasks) {
                     try {
                         String stat = Files.readString(task.resolve("stat"));
                         String name = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-                        if (name.startsWith("C1 CompilerThre") || name.startsWith("C2 CompilerThre")) {
-                            seconds += statCpuSeconds(stat);
+                        for (String prefix : namePrefixes) {
+                            if (name.startsWith(prefix)) {
+                                seconds += statCpuSeconds(stat);
+                                break;
+                            }
                         }
                     } catch (java.io.IOException | RuntimeException threadGone) {
                         // a thread that ended while being read
