@@ -41,6 +41,7 @@ import io.switchboard.telephony.api.NumbersApi;
 import io.switchboard.telephony.calls.CallMetrics;
 import io.switchboard.telephony.calls.CallRecordStore;
 import io.switchboard.telephony.calls.CallTracker;
+import io.switchboard.telephony.calls.DeadNodeCalls;
 import io.switchboard.telephony.numbers.NumberDirectory;
 import io.switchboard.telephony.numbers.NumberStore;
 import io.switchboard.platform.net.AddressRange;
@@ -268,6 +269,10 @@ public final class Telephony implements NodeModule {
         CallRecordStore callRecords = new CallRecordStore(context.store().jdbi(), 100_000);
         calls = new CallTracker(callRecords, new CallMetrics(context.meters()), clock, context.nodeId(),
                 section.duration("maxCallDuration", Duration.ofHours(12)));
+        // a node that dies leaves its call records open: one survivor closes them (see DeadNodeCalls)
+        DeadNodeCalls deadNodeCalls = new DeadNodeCalls(calls, clock);
+        deadNodeCalls.accept(context.cluster().view());
+        AutoCloseable followingDeaths = context.cluster().onChange(deadNodeCalls);
         webSockets = new SipWebSocketEndpoint(transport, transportSettings.maxMessageSize(),
                 transportSettings.maxConnectionsPerAddress(), (reason, t) -> metrics.dropped(reason, t, null));
         webSockets.useClientAddresses(context.http()::clientOf);
@@ -345,6 +350,7 @@ public final class Telephony implements NodeModule {
                     storeReads.shutdown();
                     sweeper.shutdownNow();
                     bindings.close();
+                    followingDeaths.close();
                     calls.close();
                     numbers.close();
                     directory.close();

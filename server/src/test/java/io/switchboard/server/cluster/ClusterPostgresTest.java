@@ -7,6 +7,7 @@ import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.ConnectionFactory;
 import io.switchboard.platform.store.PostgresTestDatabase;
+import io.switchboard.telephony.Telephony;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -18,7 +19,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Three nodes on one PostgreSQL database and one RabbitMQ exchange: each sees the others join,
- * die (heartbeats stopped without leaving) and leave, in the API and the meters.
+ * die (heartbeats stopped without leaving) and leave, in the API and the meters; a survivor
+ * closes the call records of the node that died.
  */
 class ClusterPostgresTest {
     @TempDir
@@ -36,9 +38,10 @@ class ClusterPostgresTest {
                     "SWITCHBOARD_STORE_USER", database.settings().user(),
                     "SWITCHBOARD_BUS_URL", "amqp://127.0.0.1:5672", "SWITCHBOARD_BUS_EXCHANGE", exchange,
                     "SWITCHBOARD_CLUSTER_HEARTBEAT", "250ms", "SWITCHBOARD_CLUSTER_EXPIRY", "1500ms");
-            try (ClusterNode a = new ClusterNode(dirA, env, List.of());
-                 ClusterNode b = new ClusterNode(dirB, env, List.of());
-                 ClusterNode c = new ClusterNode(dirC, env, List.of())) {
+            // with telephony (no SIP listeners): its call records are closed for a node that died
+            try (ClusterNode a = new ClusterNode(dirA, env, List.of(new Telephony()));
+                 ClusterNode b = new ClusterNode(dirB, env, List.of(new Telephony()));
+                 ClusterNode c = new ClusterNode(dirC, env, List.of(new Telephony()))) {
                 String token = Files.readString(dirA.resolve("admin.token")).strip(); // one store, one token
                 assertThat(List.of(a.id(), b.id(), c.id())).doesNotHaveDuplicates();
                 for (ClusterNode n : List.of(a, b, c)) {
@@ -47,12 +50,40 @@ class ClusterPostgresTest {
                 }
                 assertThat(b.cluster(token).get("self").asText()).isEqualTo(b.id());
 
+                // an answered call through c, as c's call records hold it
+                String callOfC = UUID.randomUUID().toString();
+                try (java.sql.Connection sql = java.sql.DriverManager.getConnection(database.settings().url(),
+                        database.settings().user(), database.settings().password());
+                     java.sql.PreparedStatement insert = sql.prepareStatement("INSERT INTO call_records (id, call_id,"
+                             + " devices_rung, started_at, answered_at, status, node) VALUES (?, ?, '[]', ?, ?, 'answered', ?)")) {
+                    long now = System.currentTimeMillis();
+                    insert.setString(1, callOfC);
+                    insert.setString(2, "call-through-c");
+                    insert.setLong(3, now - 60_000);
+                    insert.setLong(4, now - 55_000);
+                    insert.setString(5, c.id());
+                    insert.executeUpdate();
+                }
+
                 // c stops heartbeating without leaving, as a paused or cut-off node: dead for the others
                 c.node.cluster().pauseHeartbeats(true);
                 await().atMost(Duration.ofSeconds(15)).untilAsserted(() -> {
                     assertThat(a.stateOf(token, c.id())).isEqualTo("dead");
                     assertThat(a.metric("switchboard_cluster_nodes{state=\"dead\"}")).isEqualTo(1);
                     assertThat(c.metric("switchboard_cluster_member")).isEqualTo(0);
+                });
+                // one of the survivors closes the calls c left open, without waiting for the longest call
+                await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+                    try (java.sql.Connection sql = java.sql.DriverManager.getConnection(database.settings().url(),
+                            database.settings().user(), database.settings().password());
+                         java.sql.PreparedStatement read = sql.prepareStatement(
+                                 "SELECT status, ended_by FROM call_records WHERE id = ?")) {
+                        read.setString(1, callOfC);
+                        try (java.sql.ResultSet rs = read.executeQuery()) {
+                            assertThat(rs.next()).isTrue();
+                            assertThat(rs.getString(1) + " " + rs.getString(2)).isEqualTo("interrupted node");
+                        }
+                    }
                 });
                 c.node.cluster().pauseHeartbeats(false);
                 await().atMost(Duration.ofSeconds(15)).untilAsserted(() -> assertThat(a.stateOf(token, c.id())).isEqualTo("alive"));

@@ -104,6 +104,23 @@ public final class CallRecordStore implements AutoCloseable {
     }
 
     /**
+     * Marks the calls another node left open when it died (the cluster view counts it dead) as
+     * ended now with status "interrupted", if they started before {@code startedBeforeMillis}:
+     * the moment the death was seen, so that calls of the same node id started after a quick
+     * restart are left alone.
+     *
+     * @return how many records were closed
+     */
+    public int markInterrupted(String node, long startedBeforeMillis, long nowMillis) {
+        return jdbi.withHandle(h -> h.createUpdate("UPDATE call_records SET status = 'interrupted', ended_at = :now, "
+                        + "ended_by = 'node' WHERE node = :node AND ended_at IS NULL AND started_at < :before")
+                .bind("now", nowMillis)
+                .bind("node", node)
+                .bind("before", startedBeforeMillis)
+                .execute());
+    }
+
+    /**
      * Marks open calls of any node that started before {@code startedBeforeMillis} as
      * interrupted: no node keeps a call that long, so their node is gone (a container that came
      * back under another name never marks its own).

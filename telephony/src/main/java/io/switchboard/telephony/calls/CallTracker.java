@@ -307,6 +307,41 @@ public final class CallTracker implements AutoCloseable {
         }
     }
 
+    /**
+     * Another node died (the cluster view counts it dead since {@code seenDeadAtMillis}) and this
+     * node was chosen to close what it left: its open call records that started before then are
+     * marked interrupted, on the sweep thread (the caller is the cluster's thread). Tried three
+     * times, as at start; if it still fails, the hourly check of abandoned records closes them later.
+     */
+    public void nodeDied(String node, long seenDeadAtMillis) {
+        try {
+            sweeper.execute(() -> {
+                for (int attempt = 1; ; attempt++) {
+                    try {
+                        int closed = store.markInterrupted(node, seenDeadAtMillis, clock.millis());
+                        if (closed > 0) {
+                            log.info("{} calls left open by node {}, which died, marked interrupted", closed, node);
+                        }
+                        return;
+                    } catch (RuntimeException e) {
+                        if (attempt == 3) {
+                            log.warn("closing the calls of node {}, which died, failed ({}); they are closed as abandoned later",
+                                    node, e.toString());
+                            return;
+                        }
+                        try {
+                            Thread.sleep(100L * attempt);
+                        } catch (InterruptedException interrupted) {
+                            return; // stopping
+                        }
+                    }
+                }
+            });
+        } catch (java.util.concurrent.RejectedExecutionException stopping) {
+            // this node is stopping; the next start's check of abandoned records covers them
+        }
+    }
+
     /** Open records of any node older than any call can last: their node is gone. */
     private void markAbandoned(long now) {
         nextAbandonedCheck = now + ABANDONED_CHECK_INTERVAL.toMillis();

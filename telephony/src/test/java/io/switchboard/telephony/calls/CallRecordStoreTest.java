@@ -201,6 +201,27 @@ class CallRecordStoreTest {
     }
 
     @Test
+    void aDeadNodesOpenCallsStartedBeforeItsDeathWasSeenAreMarkedInterrupted() {
+        CallRecord before = ringing(UUID.randomUUID().toString(), T0, "node-a");
+        // started by the same node id after the death was seen: a quick restart's call
+        CallRecord after = ringing(UUID.randomUUID().toString(), T0.plusSeconds(10), "node-a");
+        CallRecord other = ringing(UUID.randomUUID().toString(), T0, "node-b");
+        List.of(before, after, other).forEach(records::submit);
+        await().atMost(Duration.ofSeconds(10)).until(() -> records.list(null, null, null, 10).records().size() == 3);
+
+        long seenDead = T0.plusSeconds(10).toEpochMilli();
+        long now = T0.plusSeconds(11).toEpochMilli();
+        assertThat(records.markInterrupted("node-a", seenDead, now)).isEqualTo(1);
+
+        CallRecord interrupted = records.find(before.id()).orElseThrow();
+        assertThat(interrupted.status()).isEqualTo("interrupted");
+        assertThat(interrupted.endedAt()).isEqualTo(Instant.ofEpochMilli(now));
+        assertThat(interrupted.endedBy()).isEqualTo("node");
+        assertThat(records.find(after.id()).orElseThrow().status()).isEqualTo("ringing");
+        assertThat(records.find(other.id()).orElseThrow().status()).isEqualTo("ringing");
+    }
+
+    @Test
     void openCallsOlderThanAnyCallCanLastAreAbandoned() {
         CallRecord old = ringing(UUID.randomUUID().toString(), T0, "node-gone");
         CallRecord recent = ringing(UUID.randomUUID().toString(), T0.plusSeconds(3600), "node-b");
