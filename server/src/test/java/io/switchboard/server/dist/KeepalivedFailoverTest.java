@@ -46,10 +46,13 @@ import org.junit.jupiter.api.io.TempDir;
  * </pre>
  *
  * The phone registers and gets its 200 from the floating address; the holder's node is killed
- * with SIGKILL; its keepalived's track script sees /readyz go silent and the address moves; the
- * phone's next REGISTER and an OPTIONS routed by the new holder back to the phone work. The dead
- * node restarts and does not take the address back (equal priorities, nopreempt); then the holder is drained
- * (SIGTERM) and the address moves while it still serves. Both move times are printed.
+ * with SIGKILL; its keepalived's track script sees /readyz go silent and the address moves; an
+ * OPTIONS routed by the new holder back to the phone works while the phone is still registered
+ * through the killed node. The dead node restarts and does not take the address back (equal
+ * priorities, nopreempt); the phone, still registered through it, is reached by the holder (the
+ * restarted node cannot send from an address it does not hold), and its next REGISTER and
+ * OPTIONS work. Then the holder is drained (SIGTERM) and the address moves while it still
+ * serves. Both move times are printed.
  *
  * <p>Needs root (network namespaces); CI runs as root. The namespaces are deleted after the test,
  * whatever happens, and any left by a run that was killed are deleted before it.
@@ -167,8 +170,9 @@ class KeepalivedFailoverTest {
         Running restarted = startNode(first); // comes back while the phone moves on
         System.out.printf("KeepalivedFailoverTest: floating address moved %s -> %s %d ms after kill -9%n",
                 first.name(), second.name(), moveAfterKill);
-        assertThat(phone.commandUntil("register", "REGISTER 200 ", 10)).isEqualTo("REGISTER 200 " + FROM_FLOATING);
+        // still registered through the killed node: the new holder reaches the phone directly
         assertThat(phone.commandUntil("options", "OPTIONS 200 ", 3)).isEqualTo("OPTIONS 200 " + FROM_FLOATING + " routed=true");
+        long holderFailedToReachKilled = System.nanoTime();
 
         // the killed node comes back: ready again, it does not take the address back (equal priorities, nopreempt)
         awaitReady(first, restarted);
@@ -176,6 +180,17 @@ class KeepalivedFailoverTest {
                 .until(() -> count(firstKeepalived.text(), "Entering BACKUP STATE") > transitions);
         Thread.sleep(3000); // three adverts: time enough for a preemption that must not happen
         assertThat(holder()).as("the address stays where it is").isEqualTo(second);
+        // the holder remembers for 10 s that it could not reach the killed node (and goes direct
+        // meanwhile): past that, only the address it holds keeps it from relaying through the node
+        Thread.sleep(Math.max(0, 11_000 - Duration.ofNanos(System.nanoTime() - holderFailedToReachKilled).toMillis()));
+        // the phone's registration names the restarted node, which is alive again but cannot send
+        // from the address it no longer holds: the holder still reaches the phone itself
+        assertThat(phone.commandUntil("options", "OPTIONS 200 ", 3)).as(restarted.text())
+                .isEqualTo("OPTIONS 200 " + FROM_FLOATING + " routed=true");
+        assertThat(phone.command("vias")).as("sent by the holder itself, not relayed through the restarted node")
+                .isEqualTo("VIAS 2");
+        assertThat(phone.commandUntil("register", "REGISTER 200 ", 10)).isEqualTo("REGISTER 200 " + FROM_FLOATING);
+        assertThat(phone.commandUntil("options", "OPTIONS 200 ", 3)).isEqualTo("OPTIONS 200 " + FROM_FLOATING + " routed=true");
 
         // SIGTERM the holder: /readyz turns 503 at once, the address moves while the node still serves
         Running secondNode = second == node1 ? a : b;
@@ -312,14 +327,16 @@ class KeepalivedFailoverTest {
 
     /**
      * A node in its namespace: HTTP on its own address, SIP over UDP on the floating address
-     * (bound before it is held, thanks to ip_nonlocal_bind), the shared database through the relay.
+     * (bound before it is held, thanks to ip_nonlocal_bind) and over TCP on its own address (where
+     * the other node reaches the devices registered through it, as in docs/cluster.md), the shared
+     * database through the relay.
      */
     private Running startNode(Node node) throws IOException {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         // C1 only and the serial collector: a node starts sooner and burns less of a shared 2-core machine
         return inNamespace(node.namespace(), List.of(java, "-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"),
                         "io.switchboard.server.Main", "run", "--data-dir", dir.resolve(node.name()).toString(),
-                        "--http", node.address() + ":" + HTTP_PORT, "--sip", "udp:" + FLOATING + ":" + SIP_PORT, "--domain", DOMAIN),
+                        "--http", node.address() + ":" + HTTP_PORT, "--sip", "udp:" + FLOATING + ":" + SIP_PORT + ",tcp:" + node.address() + ":" + SIP_PORT, "--domain", DOMAIN),
                 Map.of("SWITCHBOARD_STORE_URL", "jdbc:postgresql://" + HOST + ":" + relay.port() + "/" + database.name(),
                         "SWITCHBOARD_STORE_USER", "postgres",
                         // longer than the track script needs (2 failed checks a second apart), short for the test

@@ -32,6 +32,8 @@ import java.util.regex.Pattern;
  * <li>{@code options}: OPTIONS to its own address of record, which the node routes to the
  *     contact just registered, that is back to this phone (it answers 200, as a phone does); prints
  *     {@code OPTIONS <status> <source> routed=<true if the request came back through the node>}.</li>
+ * <li>{@code vias}: prints {@code VIAS <n>}, the Via header fields of the last request routed back
+ *     (this phone's own and one per proxy it passed).</li>
  * </ul>
  * A request is sent like a UA's non-INVITE client transaction over UDP (RFC 3261 §17.1.2.2: resent
  * at 500 ms, 1 s, 2 s...) and given up after 4 s ({@code <METHOD> timeout}), so a test can simply
@@ -53,6 +55,8 @@ public final class UdpSipDevice {
     private final String tag = "d" + UUID.randomUUID().toString().substring(0, 8);
     private int cseq = 1;
     private boolean routedBack;
+    /** Via header fields of the last request routed back: ours and one per proxy it passed. */
+    private int routedVias;
 
     private UdpSipDevice(DatagramSocket socket, InetSocketAddress server, String user, String password, String domain) {
         this.socket = socket;
@@ -81,6 +85,7 @@ public final class UdpSipDevice {
                         String result = device.transaction("OPTIONS", "sip:" + device.user + "@" + device.domain);
                         System.out.println(result + " routed=" + device.routedBack);
                     }
+                    case "vias" -> System.out.println("VIAS " + device.routedVias);
                     case "quit" -> {
                         return;
                     }
@@ -163,6 +168,7 @@ public final class UdpSipDevice {
                 // the node routed our OPTIONS to our registered contact: answer as a phone does
                 if (incoming.callId().equals(callId)) {
                     routedBack = true;
+                    routedVias = incoming.headers().fields("Via").size();
                 }
                 if (!incoming.isMethod(SipRequest.ACK)) {
                     byte[] ok = SipResponse.to(incoming, 200, "OK").encode();

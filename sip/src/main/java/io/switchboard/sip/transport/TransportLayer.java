@@ -673,6 +673,20 @@ public final class TransportLayer {
         return "other";
     }
 
+    /**
+     * A UDP flow to {@code remote} from the listening socket bound to exactly {@code local}
+     * (address and port), or empty when no socket is: a device behind NAT expects its requests
+     * from the address and port it registered to, and a node may listen on more than one.
+     */
+    public java.util.Optional<SipFlow> udpFlowFrom(InetSocketAddress local, InetSocketAddress remote) {
+        for (Channel c : udpChannels) {
+            if (local.equals(c.localAddress())) {
+                return java.util.Optional.of(new DatagramFlow(c, remote));
+            }
+        }
+        return java.util.Optional.empty();
+    }
+
     private Channel udpChannelFor(InetSocketAddress remote) {
         List<Channel> channels = udpChannels;
         if (channels.isEmpty()) {

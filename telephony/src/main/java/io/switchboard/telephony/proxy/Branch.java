@@ -67,6 +67,8 @@ final class Branch implements ClientTransactionListener {
     @Override
     public void onTransportError(ClientTransaction transaction, Throwable cause) {
         // §16.7 step 1 and §8.1.3.1: a transport failure counts as a 503
+        ProxyCore.log.warn("sending {} to {} over {} failed: {}", transaction.request().method(), target, flow,
+                cause == null ? "closed" : cause.toString());
         context.onResponse(this, null, 503, "Service Unavailable");
     }
 }

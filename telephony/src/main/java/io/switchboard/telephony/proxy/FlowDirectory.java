@@ -24,10 +24,18 @@ import java.util.function.Function;
 public final class FlowDirectory {
     private final TransportLayer transport;
     private final Function<String, Optional<SipFlow>> webSocketFlows;
+    private final LocalAddresses localAddresses;
 
     public FlowDirectory(TransportLayer transport, Function<String, Optional<SipFlow>> webSocketFlows) {
+        this(transport, webSocketFlows, new LocalAddresses());
+    }
+
+    /** With the check of this host's addresses given (tests move a "floating" address by hand). */
+    FlowDirectory(TransportLayer transport, Function<String, Optional<SipFlow>> webSocketFlows,
+                  LocalAddresses localAddresses) {
         this.transport = transport;
         this.webSocketFlows = webSocketFlows;
+        this.localAddresses = localAddresses;
     }
 
     /** The flow to a registered device, or empty when its connection is gone (the binding is not used then). */
@@ -39,9 +47,54 @@ public final class FlowDirectory {
             return Optional.empty();
         }
         if (t == Transport.UDP) {
-            return udp(binding.remoteAddress(), binding.remotePort());
+            Optional<SipFlow> fromRegistered = udpFromRegisteredSocket(binding);
+            return fromRegistered.isPresent() ? fromRegistered : udp(binding.remoteAddress(), binding.remotePort());
         }
         return open(binding.flowId());
+    }
+
+    /**
+     * The flow to a device registered over UDP to an address this host holds now, though another
+     * node took its registration: a floating address (docs/cluster.md) that has moved here since.
+     * The device's NAT binding is to that address and port, not to a node, so whichever node holds
+     * the address reaches it directly, and the node that took the registration, if it is alive
+     * again after a restart, cannot: it no longer holds the address and cannot send from it. Empty
+     * when this node has no UDP socket bound to that address and port, or the address is not on
+     * any of this host's interfaces (it is held elsewhere, or it is a wildcard).
+     */
+    public Optional<SipFlow> fromHeldAddress(Binding binding) {
+        if (!"UDP".equalsIgnoreCase(binding.transport())) {
+            return Optional.empty();
+        }
+        InetAddress local = literal(binding.localAddress());
+        if (local == null || local.isAnyLocalAddress() || !localAddresses.holds(local)) {
+            return Optional.empty();
+        }
+        return udpFromRegisteredSocket(binding);
+    }
+
+    /** From the UDP socket the device registered to, when this node has one bound to that address and port. */
+    private Optional<SipFlow> udpFromRegisteredSocket(Binding binding) {
+        InetAddress local = literal(binding.localAddress());
+        InetAddress remote = literal(binding.remoteAddress());
+        if (local == null || remote == null || binding.localPort() <= 0 || binding.localPort() > 65535
+                || binding.remotePort() <= 0 || binding.remotePort() > 65535) {
+            return Optional.empty();
+        }
+        return transport.udpFlowFrom(new InetSocketAddress(local, binding.localPort()),
+                new InetSocketAddress(remote, binding.remotePort()));
+    }
+
+    private static InetAddress literal(String host) {
+        byte[] bytes = host == null ? null : io.netty.util.NetUtil.createByteArrayFromIpAddressString(host);
+        if (bytes == null) {
+            return null;
+        }
+        try {
+            return InetAddress.getByAddress(bytes);
+        } catch (java.net.UnknownHostException e) {
+            return null;
+        }
     }
 
     /**

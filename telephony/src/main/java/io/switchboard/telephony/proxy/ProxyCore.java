@@ -383,6 +383,14 @@ public final class ProxyCore {
                         insecureOnly++;
                         continue;
                     }
+                    Optional<SipFlow> held = flows.fromHeldAddress(binding);
+                    if (held.isPresent()) {
+                        // registered to a floating address that this node holds now: the device's
+                        // NAT binding is to the address, so it is reached from here, not through
+                        // the node that took the registration (which may no longer hold it)
+                        targets.put(binding.contact(), new Target(aor, binding.contact(), held.get()));
+                        continue;
+                    }
                     if (throughNodes == null) {
                         throughNodes = new ArrayList<>();
                     }
