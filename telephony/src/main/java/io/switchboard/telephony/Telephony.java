@@ -42,6 +42,7 @@ import io.switchboard.telephony.calls.CallMetrics;
 import io.switchboard.telephony.calls.CallRecordStore;
 import io.switchboard.telephony.calls.CallTracker;
 import io.switchboard.telephony.calls.DeadNodeCalls;
+import io.switchboard.telephony.cluster.LocalAddresses;
 import io.switchboard.telephony.numbers.NumberDirectory;
 import io.switchboard.telephony.numbers.NumberStore;
 import io.switchboard.platform.net.AddressRange;
@@ -271,12 +272,12 @@ public final class Telephony implements NodeModule {
                 section.duration("maxCallDuration", Duration.ofHours(12)));
         // a node that dies leaves its call records open: one survivor closes them (see DeadNodeCalls)
         DeadNodeCalls deadNodeCalls = new DeadNodeCalls(calls, clock);
-        deadNodeCalls.accept(context.cluster().view());
         AutoCloseable followingDeaths = context.cluster().onChange(deadNodeCalls);
+        deadNodeCalls.accept(context.cluster().view()); // after subscribing: no change falls between
         webSockets = new SipWebSocketEndpoint(transport, transportSettings.maxMessageSize(),
                 transportSettings.maxConnectionsPerAddress(), (reason, t) -> metrics.dropped(reason, t, null));
         webSockets.useClientAddresses(context.http()::clientOf);
-        FlowDirectory flows = new FlowDirectory(transport, webSockets::flow);
+        FlowDirectory flows = new FlowDirectory(transport, webSockets::flow, new LocalAddresses());
         RouteSigner routeSigner = RouteSigner.fromStore(context.store().jdbi());
         proxy = new ProxyCore(proxySettings, location, directory, numbers, authenticator, calls, flows, endpoints,
                 clock, metrics::authFailure, routeSigner);
@@ -341,6 +342,8 @@ public final class Telephony implements NodeModule {
                     updates.start();
                     sweeper.scheduleWithFixedDelay(() -> expire(bindings), 1, 1, TimeUnit.SECONDS);
                     sweeper.scheduleWithFixedDelay(webSockets::ping, 25, 25, TimeUnit.SECONDS);
+                    sweeper.scheduleWithFixedDelay(new HeldAddressWatch(flows, transport, context.cluster()),
+                            1, 1, TimeUnit.SECONDS);
                     log.info("domain {}; accounts: {}; registrations restored: {}", domain, directory.size(),
                             live.size());
                 },
@@ -360,6 +363,9 @@ public final class Telephony implements NodeModule {
         context.cluster().advertise("sip.listeners",
                 () -> transport.listenPoints().stream().map(ListenPoint::toString).toList());
         context.cluster().advertise("sip.path", cluster::path);
+        // the floating addresses (UDP listeners on a specific address) this host holds now: other
+        // nodes send through this one what must leave from them (see FlowDirectory#heldElsewhere)
+        context.cluster().advertise("sip.holds", () -> flows.heldUdpListeners(transport.listenPoints()));
         context.addListener(Component.of("sip",
                 () -> {
                     if (sipTls != null) {

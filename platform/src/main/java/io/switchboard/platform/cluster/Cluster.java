@@ -45,4 +45,16 @@ public interface Cluster {
      * {@code sip.udp}), read once the node's listeners are bound; a value of null is left out.
      */
     void advertise(String name, Supplier<Object> address);
+
+    /**
+     * Reads the advertised addresses again and writes them for the others, for an address that
+     * changes while the node runs (a floating address it came to hold or lost); the others see
+     * them at their next read of the view (a heartbeat). A node reads them once it has started.
+     * Blocks on the store (within its timeouts).
+     *
+     * @return false when they could not be written (the store did not answer): try again later
+     */
+    default boolean publishAddresses() {
+        return true;
+    }
 }

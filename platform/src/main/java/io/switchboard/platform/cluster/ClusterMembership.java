@@ -133,11 +133,14 @@ public final class ClusterMembership implements Cluster, Component {
     }
 
     /** Re-reads the addresses (modules' listeners are bound by now) and writes them to the row. */
-    public void publishAddresses() {
+    @Override
+    public boolean publishAddresses() {
         try {
             table.updateAddresses(nodeId, incarnation, addresses());
+            return true;
         } catch (RuntimeException e) {
             log.warn("cluster: could not update this node's addresses: {}", e.toString());
+            return false;
         }
     }
 

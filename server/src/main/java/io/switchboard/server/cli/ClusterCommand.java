@@ -47,7 +47,7 @@ public final class ClusterCommand implements Runnable {
             // Checked before the store is opened (or created): a bad block is one line, exit 2.
             ClusterSettings settings = ClusterSettings.from(
                     NodeAssembly.configLoader().load(config.configFile, env, config.flags()).section("cluster"));
-            return withStore(List.of(), (store, nodeConfig) -> {
+            return withStore(List.of(), true, (store, nodeConfig) -> {
                 String self = settings.nodeId().orElseGet(() -> keptId(nodeConfig.dataDir()).orElse(null));
                 List<NodeRecord> nodes = new ClusterTable(store.jdbi(), store.isSqlite()).read(self, settings.expiry());
                 say(String.format("%d alive, %d dead, %d left (expiry %d ms)", count(nodes, NodeState.ALIVE),

@@ -44,8 +44,21 @@ abstract class StoreAction implements Callable<Integer> {
 
     /** Opens the configured store with the platform's and {@code modules}' tables migrated, and runs {@code work}. */
     int withStore(List<String> modules, StoreWork work) {
+        return withStore(modules, false, work);
+    }
+
+    /**
+     * As above; a command that only reads ({@code readOnly}) refuses an SQLite store that does not
+     * exist yet instead of creating it (one line, exit 2): there is nothing to read, and a file
+     * made in a mistyped or a PostgreSQL node's data directory would only mislead later.
+     */
+    int withStore(List<String> modules, boolean readOnly, StoreWork work) {
         NodeConfig nodeConfig = NodeAssembly.configLoader().load(config.configFile, env, config.flags());
         RootLogLevel.set("warn");
+        if (readOnly && nodeConfig.store().isSqlite() && !java.nio.file.Files.exists(nodeConfig.store().sqliteFile())) {
+            return fail("no store at " + nodeConfig.store().sqliteFile() + ": give the node's --data-dir or --config,"
+                    + " or for a cluster on PostgreSQL its SWITCHBOARD_STORE_URL, _USER and _PASSWORD");
+        }
         if (config.configFile == null && config.dataDir == null && !env.containsKey("SWITCHBOARD_DATA_DIR")
                 && !env.containsKey("SWITCHBOARD_STORE_URL")) {
             // The commonest slip: the node runs with --data-dir X and the command is typed without it.

@@ -87,5 +87,12 @@ class ClusterApiTest {
         assertThat(expiry.code()).isEqualTo(2);
         assertThat(expiry.err().strip().lines()).hasSize(1);
         assertThat(expiry.err()).contains("cluster.expiry").contains("more than twice cluster.heartbeat");
+        // nothing to read where no node ran: said in one line, and no store is created there
+        Path empty = dataDir.resolve("never-ran");
+        Run noStore = cli(Map.of(), "cluster", "status", "--data-dir", empty.toString());
+        assertThat(noStore.code()).isEqualTo(2);
+        assertThat(noStore.err().strip().lines()).hasSize(1);
+        assertThat(noStore.err()).contains("no store at").contains("SWITCHBOARD_STORE_URL");
+        assertThat(empty.resolve("switchboard.db")).doesNotExist();
     }
 }

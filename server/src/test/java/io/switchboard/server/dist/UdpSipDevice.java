@@ -32,6 +32,8 @@ import java.util.regex.Pattern;
  * <li>{@code options}: OPTIONS to its own address of record, which the node routes to the
  *     contact just registered, that is back to this phone (it answers 200, as a phone does); prints
  *     {@code OPTIONS <status> <source> routed=<true if the request came back through the node>}.</li>
+ * <li>{@code options-via <address> <port>}: the same OPTIONS sent to another address (a node's
+ *     own listener rather than the floating address);</li>
  * <li>{@code vias}: prints {@code VIAS <n>}, the Via header fields of the last request routed back
  *     (this phone's own and one per proxy it passed).</li>
  * </ul>
@@ -48,6 +50,8 @@ public final class UdpSipDevice {
 
     private final DatagramSocket socket;
     private final InetSocketAddress server;
+    /** Where requests go: the server, or for {@code options-via} another node's address. */
+    private InetSocketAddress destination;
     private final String user;
     private final String password;
     private final String domain;
@@ -61,6 +65,7 @@ public final class UdpSipDevice {
     private UdpSipDevice(DatagramSocket socket, InetSocketAddress server, String user, String password, String domain) {
         this.socket = socket;
         this.server = server;
+        this.destination = server;
         this.user = user;
         this.password = password;
         this.domain = domain;
@@ -86,6 +91,17 @@ public final class UdpSipDevice {
                         System.out.println(result + " routed=" + device.routedBack);
                     }
                     case "vias" -> System.out.println("VIAS " + device.routedVias);
+                    case String via when via.startsWith("options-via ") -> {
+                        String[] to = via.split("\\s+");
+                        device.routedBack = false;
+                        device.destination = new InetSocketAddress(InetAddress.getByName(to[1]), Integer.parseInt(to[2]));
+                        try {
+                            String result = device.transaction("OPTIONS", "sip:" + device.user + "@" + device.domain);
+                            System.out.println(result + " routed=" + device.routedBack);
+                        } finally {
+                            device.destination = device.server;
+                        }
+                    }
                     case "quit" -> {
                         return;
                     }
@@ -146,7 +162,7 @@ public final class UdpSipDevice {
         while (System.nanoTime() < deadline) {
             long now = System.nanoTime() / 1_000_000;
             if (now >= nextSend) {
-                socket.send(new DatagramPacket(request, request.length, server));
+                socket.send(new DatagramPacket(request, request.length, destination));
                 nextSend = now + interval;
                 interval = Math.min(interval * 2, 4000);
             }

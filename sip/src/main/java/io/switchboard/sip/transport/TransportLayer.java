@@ -679,7 +679,15 @@ public final class TransportLayer {
      * from the address and port it registered to, and a node may listen on more than one.
      */
     public java.util.Optional<SipFlow> udpFlowFrom(InetSocketAddress local, InetSocketAddress remote) {
-        for (Channel c : udpChannels) {
+        List<Channel> channels = udpChannels;
+        if (channels.isEmpty()) {
+            return java.util.Optional.empty();
+        }
+        // the listener has a socket per event loop (SO_REUSEPORT): spread by lane, as udpChannelFor does
+        int lane = InboundLanes.currentLane();
+        int start = (int) ((lane >= 0 ? lane : Thread.currentThread().threadId()) % channels.size());
+        for (int i = 0; i < channels.size(); i++) {
+            Channel c = channels.get((start + i) % channels.size());
             if (local.equals(c.localAddress())) {
                 return java.util.Optional.of(new DatagramFlow(c, remote));
             }

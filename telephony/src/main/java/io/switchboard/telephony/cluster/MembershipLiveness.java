@@ -64,6 +64,20 @@ public final class MembershipLiveness implements NodeLiveness {
         return found;
     }
 
+    @Override
+    public Optional<NodePath> nodeHolding(String udpListener) {
+        for (NodeRecord record : cluster.view().nodes()) {
+            if (!record.isAlive() || !(record.addresses().get("sip.holds") instanceof Collection<?> held)
+                    || !held.contains(udpListener) || !(record.addresses().get("sip.path") instanceof String path)) {
+                continue;
+            }
+            if (failures.isAlive(record.id())) {
+                return Optional.of(new NodePath(record.id(), path));
+            }
+        }
+        return Optional.empty();
+    }
+
     private static boolean listensAt(NodeRecord record, String host, int port) {
         List<String> points = new ArrayList<>();
         Object listeners = record.addresses().get("sip.listeners");

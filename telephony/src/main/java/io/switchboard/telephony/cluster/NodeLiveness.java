@@ -27,4 +27,17 @@ public interface NodeLiveness {
     default String nodeListeningAt(String host, int port) {
         return null;
     }
+
+    /** A node of the cluster and the Path other nodes reach the devices registered through it at. */
+    record NodePath(String id, String path) {
+    }
+
+    /**
+     * The live node that holds the UDP listener {@code udpListener} now ({@code udp:10.0.0.100:5060},
+     * advertised as {@code sip.holds}): where a request to a device registered to a floating
+     * address must go, since only the holder can send from it. Empty when no live node says so.
+     */
+    default java.util.Optional<NodePath> nodeHolding(String udpListener) {
+        return java.util.Optional.empty();
+    }
 }

@@ -3,12 +3,16 @@ package io.switchboard.telephony.proxy;
 import io.switchboard.sip.transport.SipFlow;
 import io.switchboard.sip.transport.Transport;
 import io.switchboard.sip.transport.TransportLayer;
+import io.switchboard.telephony.cluster.LocalAddresses;
 import io.switchboard.telephony.registrar.Binding;
 
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import io.switchboard.sip.transport.ListenPoint;
+import java.util.ArrayList;
 import java.util.Base64;
+import java.util.List;
 import java.util.Optional;
 import java.util.function.Function;
 
@@ -30,8 +34,8 @@ public final class FlowDirectory {
         this(transport, webSocketFlows, new LocalAddresses());
     }
 
-    /** With the check of this host's addresses given (tests move a "floating" address by hand). */
-    FlowDirectory(TransportLayer transport, Function<String, Optional<SipFlow>> webSocketFlows,
+    /** With the check of this host's addresses given (shared with what the node advertises). */
+    public FlowDirectory(TransportLayer transport, Function<String, Optional<SipFlow>> webSocketFlows,
                   LocalAddresses localAddresses) {
         this.transport = transport;
         this.webSocketFlows = webSocketFlows;
@@ -47,7 +51,11 @@ public final class FlowDirectory {
             return Optional.empty();
         }
         if (t == Transport.UDP) {
-            Optional<SipFlow> fromRegistered = udpFromRegisteredSocket(binding);
+            // from the socket it registered to, when this host can send from its address (a
+            // wildcard, or an address on one of its interfaces): not a floating address held elsewhere
+            InetAddress local = literal(binding.localAddress());
+            Optional<SipFlow> fromRegistered = local != null && (local.isAnyLocalAddress() || localAddresses.holds(local))
+                    ? udpFromRegisteredSocket(binding) : Optional.empty();
             return fromRegistered.isPresent() ? fromRegistered : udp(binding.remoteAddress(), binding.remotePort());
         }
         return open(binding.flowId());
@@ -73,6 +81,46 @@ public final class FlowDirectory {
         return udpFromRegisteredSocket(binding);
     }
 
+    /**
+     * The UDP listener ({@code udp:address:port}) a device registered to, when it is a specific
+     * address that is not on this host now: a floating address held by another node, which alone
+     * can send from it. Null for other bindings (another transport, a wildcard, an address held here).
+     */
+    public String heldElsewhere(Binding binding) {
+        if (!"UDP".equalsIgnoreCase(binding.transport())) {
+            return null;
+        }
+        InetAddress local = literal(binding.localAddress());
+        if (local == null || local.isAnyLocalAddress() || binding.localPort() <= 0 || localAddresses.holds(local)) {
+            return null;
+        }
+        return udpListener(local, binding.localPort());
+    }
+
+    /** A UDP listener as advertised among the nodes ({@code sip.holds}): {@code udp:10.0.0.100:5060}, {@code udp:[::1]:5060}. */
+    public static String udpListener(InetAddress address, int port) {
+        return "udp:" + hostPart(address) + ":" + port;
+    }
+
+    /**
+     * The UDP listeners among {@code points} bound to a specific address that is on this host now,
+     * as {@link #udpListener}: what this node advertises as {@code sip.holds}, so that the others
+     * send through it what must leave from a floating address it holds.
+     */
+    public List<String> heldUdpListeners(List<ListenPoint> points) {
+        List<String> held = new ArrayList<>();
+        for (ListenPoint point : points) {
+            if (point.transport() != Transport.UDP) {
+                continue;
+            }
+            InetAddress address = literal(point.host());
+            if (address != null && !address.isAnyLocalAddress() && localAddresses.holds(address)) {
+                held.add(udpListener(address, point.port()));
+            }
+        }
+        return held;
+    }
+
     /** From the UDP socket the device registered to, when this node has one bound to that address and port. */
     private Optional<SipFlow> udpFromRegisteredSocket(Binding binding) {
         InetAddress local = literal(binding.localAddress());
@@ -83,6 +131,12 @@ public final class FlowDirectory {
         }
         return transport.udpFlowFrom(new InetSocketAddress(local, binding.localPort()),
                 new InetSocketAddress(remote, binding.remotePort()));
+    }
+
+    /** An address as the host part of {@code address:port}: an IPv6 one in brackets (RFC 3986 §3.2.2). */
+    private static String hostPart(InetAddress address) {
+        String text = io.netty.util.NetUtil.toAddressString(address);
+        return address instanceof java.net.Inet6Address ? "[" + text + "]" : text;
     }
 
     private static InetAddress literal(String host) {
@@ -186,13 +240,74 @@ public final class FlowDirectory {
                 return Optional.empty();
             }
             try {
-                return udp(flowId.substring(gt + 1, colon), Integer.parseInt(flowId.substring(colon + 1)));
+                String host = flowId.substring(gt + 1, colon);
+                int port = Integer.parseInt(flowId.substring(colon + 1));
+                Optional<SipFlow> fromLocal = udpFromLocal(flowId.substring(4, gt), host, port);
+                return fromLocal.isPresent() ? fromLocal : udp(host, port);
             } catch (NumberFormatException e) {
                 return Optional.empty();
             }
         }
         Optional<SipFlow> flow = flowId.startsWith("ws") ? webSocketFlows.apply(flowId) : transport.flow(flowId);
         return flow.filter(SipFlow::isOpen);
+    }
+
+    /**
+     * From the UDP socket a flow id names: {@code udp:5060>198.51.100.7:4022} names the port the
+     * device sent to, and a hop for a device registered to a specific address names that too
+     * ({@code udp:10.0.0.100:5060>...}, see {@link #hopFlowId}). With only the port, of several
+     * sockets on it, one whose address this host holds (a floating address rather than the node's
+     * own, which is also held) is taken; with the address, exactly that socket.
+     */
+    private Optional<SipFlow> udpFromLocal(String localPart, String host, int port) {
+        InetAddress remote = literal(host);
+        if (remote == null || port <= 0 || port > 65535) {
+            return Optional.empty();
+        }
+        int colon = localPart.lastIndexOf(':');
+        int local;
+        try {
+            local = Integer.parseInt(localPart.substring(colon + 1));
+        } catch (NumberFormatException e) {
+            return Optional.empty();
+        }
+        if (colon > 0) {
+            String address = localPart.substring(0, colon);
+            if (address.startsWith("[") && address.endsWith("]")) {
+                address = address.substring(1, address.length() - 1);
+            }
+            InetAddress named = literal(address);
+            return named == null ? Optional.empty()
+                    : transport.udpFlowFrom(new InetSocketAddress(named, local), new InetSocketAddress(remote, port));
+        }
+        InetSocketAddress chosen = null;
+        for (ListenPoint point : transport.listenPoints()) {
+            InetAddress address = point.transport() == Transport.UDP && point.port() == local ? literal(point.host()) : null;
+            if (address == null) {
+                continue;
+            }
+            if (chosen == null || (!address.isAnyLocalAddress() && localAddresses.holds(address))) {
+                chosen = new InetSocketAddress(address, local);
+            }
+        }
+        return chosen == null ? Optional.empty() : transport.udpFlowFrom(chosen, new InetSocketAddress(remote, port));
+    }
+
+    /**
+     * The flow id a node-to-node hop carries for a binding: its own, and for a device registered
+     * over UDP to a specific address, one that names that address as well
+     * ({@code udp:10.0.0.100:5060>198.51.100.7:4022}), so the node sending it uses that socket even
+     * when it listens on the same port of its own address. Nodes of an older version read only the
+     * part after {@code >} and take a socket by port.
+     */
+    public static String hopFlowId(Binding binding) {
+        String id = binding.flowId();
+        InetAddress local = "UDP".equalsIgnoreCase(binding.transport()) ? literal(binding.localAddress()) : null;
+        if (id == null || local == null || local.isAnyLocalAddress() || !id.startsWith("udp:") || id.indexOf('>') < 0
+                || binding.localPort() <= 0) {
+            return id;
+        }
+        return "udp:" + hostPart(local) + ":" + binding.localPort() + id.substring(id.indexOf('>'));
     }
 
     /** A UDP flow to an address literal, from one of our UDP sockets. */

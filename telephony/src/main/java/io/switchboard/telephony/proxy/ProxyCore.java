@@ -376,6 +376,20 @@ public final class ProxyCore {
                 if (binding.contact().equals(callerContact) || !seen.add(binding.contact())) {
                     continue; // a member calling its own group does not ring itself
                 }
+                if (self != null && !sips) {
+                    // registered to a floating address another node holds now (docs/cluster.md):
+                    // only the holder can send from it, whichever node took the registration
+                    String heldElsewhere = flows.heldElsewhere(binding);
+                    Optional<NodeLiveness.NodePath> holder = heldElsewhere == null ? Optional.empty()
+                            : liveness.nodeHolding(heldElsewhere);
+                    if (holder.isPresent() && !holder.get().id().equals(self.id())) {
+                        if (throughNodes == null) {
+                            throughNodes = new ArrayList<>();
+                        }
+                        throughNodes.add(throughNode(aor, binding, request.callId(), holder.get().id(), holder.get().path()));
+                        continue;
+                    }
+                }
                 if (self != null && !self.owns(binding.node(), binding.path())) {
                     if (sips) {
                         // node-to-node SIP is plain TCP/UDP: a SIPS request cannot take that hop
@@ -596,9 +610,14 @@ public final class ProxyCore {
      * signature over both and the Call-ID, made with the route key every node of the cluster shares.
      */
     String hopRoute(Binding binding, String callId) {
-        String flow = FlowDirectory.token(binding.flowId());
+        return hopRoute(binding, callId, binding.path());
+    }
+
+    /** The same Route, to the node at {@code path} (the holder of a floating address, for instance). */
+    private String hopRoute(Binding binding, String callId, String path) {
+        String flow = FlowDirectory.token(FlowDirectory.hopFlowId(binding));
         long expires = clock.millis() / 1000 + HOP_LIFETIME_SECONDS;
-        return "<" + binding.path() + ";lr;" + HOP_FLOW + "=" + flow + ";" + HOP_EXPIRES + "=" + expires + ";"
+        return "<" + path + ";lr;" + HOP_FLOW + "=" + flow + ";" + HOP_EXPIRES + "=" + expires + ";"
                 + HOP_SIGNATURE + "=" + signer.sign(hopText(flow, callId, expires)) + ">";
     }
 
@@ -613,14 +632,19 @@ public final class ProxyCore {
      * cannot be used (its connection ended with that node). Never fails.
      */
     private CompletableFuture<Target> throughNode(String aor, Binding binding, String callId) {
-        if (!liveness.isAlive(binding.node())) {
+        return throughNode(aor, binding, callId, binding.node(), binding.path());
+    }
+
+    /** As above, through the node {@code node} at {@code nodePath} rather than the one the binding names. */
+    private CompletableFuture<Target> throughNode(String aor, Binding binding, String callId, String node, String nodePath) {
+        if (!liveness.isAlive(node)) {
             return CompletableFuture.completedFuture(directTarget(aor, binding));
         }
         SipUri path;
         InetSocketAddress address;
         Transport transport;
         try {
-            path = SipUri.parse(binding.path());
+            path = SipUri.parse(nodePath);
             String t = path.param("transport");
             transport = t == null ? Transport.UDP : Transport.parse(t);
             String host = path.host().startsWith("[") ? path.host().substring(1, path.host().length() - 1) : path.host();
@@ -630,18 +654,18 @@ public final class ProxyCore {
             }
             address = new InetSocketAddress(java.net.InetAddress.getByAddress(literal), path.port() > 0 ? path.port() : 5060);
         } catch (IllegalArgumentException | java.net.UnknownHostException e) {
-            log.debug("unusable node path {} of {}: {}", binding.path(), binding.contact(), e.toString());
+            log.debug("unusable node path {} of {}: {}", nodePath, binding.contact(), e.toString());
             return CompletableFuture.completedFuture(directTarget(aor, binding));
         }
         SipFlow direct = "UDP".equalsIgnoreCase(binding.transport()) ? flows.toBinding(binding).orElse(null) : null;
         return transactions.transport().flowTo(transport, address).toCompletableFuture().handle((flow, error) -> {
             if (error != null) {
-                log.info("node {} at {} cannot be reached ({}): {} is {}", binding.node(), address, error.toString(),
+                log.info("node {} at {} cannot be reached ({}): {} is {}", node, address, error.toString(),
                         binding.contact(), direct != null ? "tried directly" : "skipped");
-                liveness.unreachable(binding.node());
+                liveness.unreachable(node);
                 return directTarget(aor, binding);
             }
-            return new Target(aor, binding.contact(), flow, null, hopRoute(binding, callId), direct, binding.node());
+            return new Target(aor, binding.contact(), flow, null, hopRoute(binding, callId, nodePath), direct, node);
         });
     }
 

@@ -53,6 +53,7 @@ class DeadNodeCallsTest {
 
     @AfterEach
     void stop() {
+        trackerOfA.close();
         trackerOfB.close();
         store.close();
     }

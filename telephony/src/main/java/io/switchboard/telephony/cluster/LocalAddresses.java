@@ -1,4 +1,4 @@
-package io.switchboard.telephony.proxy;
+package io.switchboard.telephony.cluster;
 
 import java.net.InetAddress;
 import java.net.NetworkInterface;
@@ -8,11 +8,13 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Whether an address is on one of this host's interfaces now. A floating address moves between
- * hosts (keepalived adds it to the holder's interface), so the answer changes; it is remembered for
- * a second, as reading the interfaces costs a system call per interface and calls may come fast.
+ * hosts (keepalived adds it to the holder's interface), so an answer is kept only 100 ms: reading
+ * walks every interface, which a burst of calls to devices registered to a specific UDP address
+ * should not pay for each, while an older answer would send calls the wrong way after a move for
+ * longer than a phone's first retransmission (500 ms, RFC 3261 §17.1.1.2).
  */
-class LocalAddresses {
-    private static final long REMEMBER_NANOS = 1_000_000_000L;
+public class LocalAddresses {
+    private static final long REMEMBER_NANOS = 100_000_000L;
     private static final int MAX_REMEMBERED = 1_024;
 
     private record Answer(boolean held, long readAt) {
@@ -20,26 +22,22 @@ class LocalAddresses {
 
     private final Map<InetAddress, Answer> answers = new ConcurrentHashMap<>();
 
-    boolean holds(InetAddress address) {
+    public boolean holds(InetAddress address) {
         long now = System.nanoTime();
         Answer answer = answers.get(address);
         if (answer != null && now - answer.readAt() < REMEMBER_NANOS) {
             return answer.held();
         }
-        boolean held = read(address);
+        boolean held;
+        try {
+            held = NetworkInterface.getByInetAddress(address) != null;
+        } catch (SocketException e) {
+            held = false;
+        }
         if (answers.size() >= MAX_REMEMBERED) {
             answers.clear();
         }
         answers.put(address, new Answer(held, now));
         return held;
-    }
-
-    /** Reads the interfaces: overridden by tests. */
-    boolean read(InetAddress address) {
-        try {
-            return NetworkInterface.getByInetAddress(address) != null;
-        } catch (SocketException e) {
-            return false;
-        }
     }
 }

@@ -1,0 +1,60 @@
+package io.switchboard.telephony;
+
+import io.switchboard.platform.cluster.Cluster;
+import io.switchboard.sip.transport.TransportLayer;
+import io.switchboard.telephony.proxy.FlowDirectory;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * Tells the other nodes when this host comes to hold a floating address it listens on for SIP over
+ * UDP, or loses it (keepalived moves it): they read {@code sip.holds} from the cluster view (at
+ * their next heartbeat) to know where a request to a device registered to that address must go.
+ * Checked every second on the telephony sweep thread; the write to the store runs on a thread of
+ * its own, so a slow store does not hold up the sweep, and one that failed is tried again at the
+ * next check.
+ */
+final class HeldAddressWatch implements Runnable {
+    private static final Logger log = LoggerFactory.getLogger(HeldAddressWatch.class);
+
+    private final FlowDirectory flows;
+    private final TransportLayer transport;
+    private final Cluster cluster;
+    private final AtomicBoolean publishing = new AtomicBoolean();
+    private volatile List<String> lastPublished;
+
+    HeldAddressWatch(FlowDirectory flows, TransportLayer transport, Cluster cluster) {
+        this.flows = flows;
+        this.transport = transport;
+        this.cluster = cluster;
+    }
+
+    @Override
+    public void run() {
+        try {
+            List<String> held = flows.heldUdpListeners(transport.listenPoints());
+            List<String> before = lastPublished;
+            // the first time too: the address may have moved since the node published at start
+            if (held.equals(before) || !publishing.compareAndSet(false, true)) {
+                return;
+            }
+            if (before != null) {
+                log.info("SIP over UDP: this node now holds {} (was {}); telling the other nodes", held, before);
+            }
+            Thread.ofVirtual().name("sip-holds-publish").start(() -> {
+                try {
+                    if (cluster.publishAddresses()) {
+                        lastPublished = held;
+                    }
+                } finally {
+                    publishing.set(false);
+                }
+            });
+        } catch (RuntimeException e) {
+            log.warn("could not publish the addresses this node holds: {}", e.toString());
+        }
+    }
+}
