@@ -15,6 +15,14 @@ public interface SipFlow {
 
     InetSocketAddress local();
 
+    /**
+     * The address the peer sent to: {@link #local()}, or for a connection through a PROXY-protocol
+     * balancer, the balancer's address the client connected to (from the header's destination).
+     */
+    default InetSocketAddress reachedAt() {
+        return local();
+    }
+
     /** A stable identifier: the same for every message on one connection, or one UDP socket and peer. */
     String id();
 

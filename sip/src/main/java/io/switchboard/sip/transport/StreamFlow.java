@@ -35,6 +35,11 @@ final class StreamFlow implements SipFlow {
     }
 
     @Override
+    public InetSocketAddress reachedAt() {
+        return ProxyProtocolGate.reachedAtOf(channel); // the balancer's address behind a PROXY header
+    }
+
+    @Override
     public String id() {
         return id;
     }

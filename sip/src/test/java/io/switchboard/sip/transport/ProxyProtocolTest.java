@@ -144,6 +144,8 @@ class ProxyProtocolTest {
         assertThat(request.topVia().param("rport")).isEqualTo("40001");
         assertThat(flows.getFirst().remote()).isEqualTo(new InetSocketAddress("203.0.113.7", 40001));
         assertThat(flows.getFirst().toString()).contains("203.0.113.7");
+        // and where it was sent: the balancer's address, as the client knows the server
+        assertThat(flows.getFirst().reachedAt()).isEqualTo(new InetSocketAddress("192.0.2.1", 5060));
 
         // later messages on the same connection keep the client
         write(balancer, ascii(options("v1-second")));
@@ -224,6 +226,7 @@ class ProxyProtocolTest {
         await().atMost(Duration.ofSeconds(5)).until(() -> received.size() == 1);
         assertThat(flows.getFirst().remote().getAddress().getHostAddress()).isEqualTo("127.0.0.1");
         assertThat(flows.getFirst().remote().getPort()).isEqualTo(check.getLocalPort());
+        assertThat(flows.getFirst().reachedAt()).isEqualTo(flows.getFirst().local());
         assertThat(drops).isEmpty();
     }
 

@@ -5,6 +5,7 @@ import io.switchboard.telephony.accounts.Account;
 import io.switchboard.telephony.accounts.AccountDirectory;
 import io.switchboard.telephony.accounts.DigestAlgorithm;
 
+import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.SecureRandom;
@@ -123,6 +124,16 @@ public final class DigestAuthenticator {
      *                   with a nonce issued in a challenge to this same Request-URI; RFC 7616 §3.4.6
      */
     public Outcome verify(String header, String realm, String method, SipUri requestUri) {
+        return verify(header, realm, method, requestUri, null);
+    }
+
+    /**
+     * As above, where the request was sent to {@code reachedAt} (the flow's
+     * {@link io.switchboard.sip.transport.SipFlow#reachedAt()}; may be null): a digest-uri naming that
+     * address and port names this node too. Behind a PROXY-protocol balancer it is the balancer's
+     * address, which a client such as SIPp signs when it sends there.
+     */
+    public Outcome verify(String header, String realm, String method, SipUri requestUri, InetSocketAddress reachedAt) {
         if (header == null) {
             return new Outcome(Status.NO_CREDENTIALS, null, "credentials required");
         }
@@ -150,7 +161,7 @@ public final class DigestAuthenticator {
         if (credentials.cnonce() == null || credentials.nc() == null) {
             return new Outcome(Status.BAD_CREDENTIALS, null, "qop=auth needs cnonce and nc");
         }
-        UriKind uriKind = uriKind(credentials.uri(), requestUri, realm);
+        UriKind uriKind = uriKind(credentials.uri(), requestUri, realm, reachedAt);
         if (uriKind == UriKind.NEITHER) {
             return new Outcome(Status.BAD_CREDENTIALS, null, "digest uri names neither the Request-URI nor this node");
         }
@@ -217,7 +228,7 @@ public final class DigestAuthenticator {
      * takes it only with a nonce issued in a challenge to this same Request-URI: a credential captured
      * on a call to one user cannot place a call to another. {@code NEITHER}: refused with 400.
      */
-    private UriKind uriKind(String digestUri, SipUri requestUri, String realm) {
+    private UriKind uriKind(String digestUri, SipUri requestUri, String realm, InetSocketAddress reachedAt) {
         if (digestUri == null) {
             return UriKind.NEITHER;
         }
@@ -244,8 +255,21 @@ public final class DigestAuthenticator {
         }
         boolean node = parsed.host().equalsIgnoreCase(realm)
                 ? parsed.port() <= 0 || listeners.isSipPort(parsed.port())
-                : listeners.isSipListener(parsed);
+                : listeners.isSipListener(parsed) || names(parsed, reachedAt);
         return node ? UriKind.THIS_NODE : UriKind.NEITHER;
+    }
+
+    /** Whether a URI's host is the address literal of {@code reachedAt} and its port (5060 when absent) is that port. */
+    private static boolean names(SipUri uri, InetSocketAddress reachedAt) {
+        if (reachedAt == null || reachedAt.getAddress() == null || reachedAt.getAddress().isAnyLocalAddress()
+                || uri.host() == null) {
+            return false;
+        }
+        String host = uri.host().startsWith("[") && uri.host().endsWith("]")
+                ? uri.host().substring(1, uri.host().length() - 1) : uri.host();
+        byte[] literal = io.netty.util.NetUtil.createByteArrayFromIpAddressString(host);
+        return literal != null && java.util.Arrays.equals(literal, reachedAt.getAddress().getAddress())
+                && (uri.port() > 0 ? uri.port() : 5060) == reachedAt.getPort();
     }
 
     /** The Request-URI a nonce is bound to: the parts {@link #uriKind} compares, so equal there means equal here. */

@@ -236,7 +236,8 @@ public final class ProxyCore {
         }
         String realm = accounts.domainFor(from.uri().host());
         String header = DigestAuthenticator.credentialsFor(request.headers().fields(HeaderNames.PROXY_AUTHORIZATION), realm);
-        DigestAuthenticator.Outcome outcome = authenticator.verify(header, realm, request.method(), request.requestUri());
+        DigestAuthenticator.Outcome outcome = authenticator.verify(header, realm, request.method(), request.requestUri(),
+                tx.flow().reachedAt());
         switch (outcome.status()) {
             case NO_CREDENTIALS, STALE, REPLAYED, WRONG_ALGORITHM, NONCE_FOR_OTHER_URI -> {
                 if (outcome.status() != DigestAuthenticator.Status.NO_CREDENTIALS

@@ -120,7 +120,8 @@ public final class Registrar {
 
         if (settings.authenticate()) {
             String credentials = DigestAuthenticator.credentialsFor(request.headers().fields(HeaderNames.AUTHORIZATION), domain);
-            DigestAuthenticator.Outcome outcome = authenticator.verify(credentials, domain, request.method(), request.requestUri());
+            DigestAuthenticator.Outcome outcome = authenticator.verify(credentials, domain, request.method(),
+                    request.requestUri(), transaction.flow().reachedAt());
             switch (outcome.status()) {
                 case NO_CREDENTIALS, STALE -> {
                     challenge(transaction, request, domain, user, outcome.stale());

@@ -195,6 +195,29 @@ class DigestAuthenticationTest {
     }
 
     /**
+     * Behind a PROXY-protocol balancer a client signs the balancer's address, where it sent the
+     * request (SIPp does): a digest-uri naming the address the request reached names this node,
+     * under the same nonce rule as a listener's address. Another address is still refused.
+     */
+    @Test
+    void aUriNamingTheAddressTheRequestReachedNamesThisNode() throws Exception {
+        java.net.InetSocketAddress balancer = new java.net.InetSocketAddress("203.0.113.1", 5060);
+        SipResponse challenge = alice.invite(CALLEE_A, null);
+        String signedForBalancer = DigestClient.authorization(challenge.header("Proxy-Authenticate"), "alice", "wonderland",
+                "INVITE", "sip:203.0.113.1:5060", 1, "c1");
+        assertThat(node.authenticator.verify(signedForBalancer, DOMAIN, "INVITE",
+                io.switchboard.sip.message.SipUri.parse(CALLEE_A), balancer).status())
+                .isEqualTo(io.switchboard.telephony.auth.DigestAuthenticator.Status.OK);
+
+        SipResponse another = alice.invite(CALLEE_A, null);
+        String signedForOther = DigestClient.authorization(another.header("Proxy-Authenticate"), "alice", "wonderland",
+                "INVITE", "sip:203.0.113.2:5060", 1, "c2");
+        assertThat(node.authenticator.verify(signedForOther, DOMAIN, "INVITE",
+                io.switchboard.sip.message.SipUri.parse(CALLEE_A), balancer).status())
+                .isEqualTo(io.switchboard.telephony.auth.DigestAuthenticator.Status.BAD_CREDENTIALS);
+    }
+
+    /**
      * A node-naming uri names the realm's domain or a SIP listener: not another domain of the node,
      * not its HTTP port. Those, like any uri naming neither, are 400 with the reason.
      */

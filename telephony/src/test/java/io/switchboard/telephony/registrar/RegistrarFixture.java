@@ -69,6 +69,7 @@ final class RegistrarFixture implements AutoCloseable {
     final TransactionLayer transactions;
     final NumberDirectory numbers;
     final CallTracker calls;
+    final DigestAuthenticator authenticator;
     final int port;
     /** A port the fixture claims for HTTP (WebSocket): no SIP listener, so no digest-uri may name it. */
     final int httpPort;
@@ -87,7 +88,7 @@ final class RegistrarFixture implements AutoCloseable {
         transport = new TransportLayer(TransportSettings.defaults(), metrics);
         java.util.concurrent.atomic.AtomicInteger http = new java.util.concurrent.atomic.AtomicInteger();
         LocalEndpoints endpoints = new LocalEndpoints(transport, null, port -> port == http.get());
-        DigestAuthenticator authenticator = new DigestAuthenticator(directory, nonces,
+        authenticator = new DigestAuthenticator(directory, nonces,
                 new DigestPolicy(settings.algorithms(), Set.of(SECURE_DOMAIN)), endpoints);
         Registrar registrar = new Registrar(settings, directory, authenticator, location, bindings, clock, metrics,
                 transport::executor, new io.switchboard.telephony.cluster.ClusterNode("node"));
