@@ -1,13 +1,12 @@
 package io.switchboard.telephony;
 
 import io.switchboard.platform.cluster.Cluster;
-import io.switchboard.sip.transport.TransportLayer;
-import io.switchboard.telephony.proxy.FlowDirectory;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Supplier;
 
 /**
  * Tells the other nodes when this host comes to hold a floating address it listens on for SIP over
@@ -20,22 +19,21 @@ import java.util.concurrent.atomic.AtomicBoolean;
 final class HeldAddressWatch implements Runnable {
     private static final Logger log = LoggerFactory.getLogger(HeldAddressWatch.class);
 
-    private final FlowDirectory flows;
-    private final TransportLayer transport;
+    /** What this node advertises as {@code sip.holds} now (FlowDirectory#heldUdpListeners of its listeners). */
+    private final Supplier<List<String>> heldNow;
     private final Cluster cluster;
     private final AtomicBoolean publishing = new AtomicBoolean();
     private volatile List<String> lastPublished;
 
-    HeldAddressWatch(FlowDirectory flows, TransportLayer transport, Cluster cluster) {
-        this.flows = flows;
-        this.transport = transport;
+    HeldAddressWatch(Supplier<List<String>> heldNow, Cluster cluster) {
+        this.heldNow = heldNow;
         this.cluster = cluster;
     }
 
     @Override
     public void run() {
         try {
-            List<String> held = flows.heldUdpListeners(transport.listenPoints());
+            List<String> held = heldNow.get();
             List<String> before = lastPublished;
             // the first time too: the address may have moved since the node published at start
             if (held.equals(before) || !publishing.compareAndSet(false, true)) {

@@ -278,6 +278,8 @@ public final class Telephony implements NodeModule {
                 transportSettings.maxConnectionsPerAddress(), (reason, t) -> metrics.dropped(reason, t, null));
         webSockets.useClientAddresses(context.http()::clientOf);
         FlowDirectory flows = new FlowDirectory(transport, webSockets::flow, new LocalAddresses());
+        // what this node advertises as sip.holds, and what its watch compares (HeldAddressWatch)
+        java.util.function.Supplier<List<String>> heldNow = () -> flows.heldUdpListeners(transport.listenPoints());
         RouteSigner routeSigner = RouteSigner.fromStore(context.store().jdbi());
         proxy = new ProxyCore(proxySettings, location, directory, numbers, authenticator, calls, flows, endpoints,
                 clock, metrics::authFailure, routeSigner);
@@ -342,8 +344,7 @@ public final class Telephony implements NodeModule {
                     updates.start();
                     sweeper.scheduleWithFixedDelay(() -> expire(bindings), 1, 1, TimeUnit.SECONDS);
                     sweeper.scheduleWithFixedDelay(webSockets::ping, 25, 25, TimeUnit.SECONDS);
-                    sweeper.scheduleWithFixedDelay(new HeldAddressWatch(flows, transport, context.cluster()),
-                            1, 1, TimeUnit.SECONDS);
+                    sweeper.scheduleWithFixedDelay(new HeldAddressWatch(heldNow, context.cluster()), 1, 1, TimeUnit.SECONDS);
                     log.info("domain {}; accounts: {}; registrations restored: {}", domain, directory.size(),
                             live.size());
                 },
@@ -365,7 +366,7 @@ public final class Telephony implements NodeModule {
         context.cluster().advertise("sip.path", cluster::path);
         // the floating addresses (UDP listeners on a specific address) this host holds now: other
         // nodes send through this one what must leave from them (see FlowDirectory#heldElsewhere)
-        context.cluster().advertise("sip.holds", () -> flows.heldUdpListeners(transport.listenPoints()));
+        context.cluster().advertise("sip.holds", heldNow::get);
         context.addListener(Component.of("sip",
                 () -> {
                     if (sipTls != null) {

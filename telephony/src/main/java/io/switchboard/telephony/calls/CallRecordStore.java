@@ -96,11 +96,7 @@ public final class CallRecordStore implements AutoCloseable {
      * @return how many records were closed
      */
     public int markInterrupted(String node, long nowMillis) {
-        return jdbi.withHandle(h -> h.createUpdate("UPDATE call_records SET status = 'interrupted', ended_at = :now, "
-                        + "ended_by = 'node' WHERE node = :node AND ended_at IS NULL")
-                .bind("now", nowMillis)
-                .bind("node", node)
-                .execute());
+        return markInterrupted(node, Long.MAX_VALUE, nowMillis);
     }
 
     /**

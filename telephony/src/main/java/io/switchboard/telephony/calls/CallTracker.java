@@ -94,17 +94,27 @@ public final class CallTracker implements AutoCloseable {
      * sweep closes such calls as abandoned once they are older than the longest call.
      */
     private void closeLeftOpen(long now) {
+        triedThrice(() -> {
+            int interrupted = store.markInterrupted(nodeId, now);
+            if (interrupted > 0) {
+                log.info("{} calls left open by the previous run of node {} marked interrupted", interrupted, nodeId);
+            }
+            markAbandoned(now);
+        }, "closing calls left open", "the sweep closes them as abandoned later");
+    }
+
+    /**
+     * Runs {@code work} up to three times, 100 and 200 ms apart, for tidying that may cross another
+     * node's on the same rows; the last failure is logged as "{@code what} failed (...); {@code then}".
+     */
+    private static void triedThrice(Runnable work, String what, String then) {
         for (int attempt = 1; ; attempt++) {
             try {
-                int interrupted = store.markInterrupted(nodeId, now);
-                if (interrupted > 0) {
-                    log.info("{} calls left open by the previous run of node {} marked interrupted", interrupted, nodeId);
-                }
-                markAbandoned(now);
+                work.run();
                 return;
             } catch (RuntimeException e) {
                 if (attempt == 3) {
-                    log.warn("closing calls left open failed ({}); the sweep closes them as abandoned later", e.toString());
+                    log.warn("{} failed ({}); {}", what, e.toString(), then);
                     return;
                 }
                 try {
@@ -315,28 +325,12 @@ public final class CallTracker implements AutoCloseable {
      */
     public void nodeDied(String node, long seenDeadAtMillis) {
         try {
-            sweeper.execute(() -> {
-                for (int attempt = 1; ; attempt++) {
-                    try {
-                        int closed = store.markInterrupted(node, seenDeadAtMillis, clock.millis());
-                        if (closed > 0) {
-                            log.info("{} calls left open by node {}, which died, marked interrupted", closed, node);
-                        }
-                        return;
-                    } catch (RuntimeException e) {
-                        if (attempt == 3) {
-                            log.warn("closing the calls of node {}, which died, failed ({}); they are closed as abandoned later",
-                                    node, e.toString());
-                            return;
-                        }
-                        try {
-                            Thread.sleep(100L * attempt);
-                        } catch (InterruptedException interrupted) {
-                            return; // stopping
-                        }
-                    }
+            sweeper.execute(() -> triedThrice(() -> {
+                int closed = store.markInterrupted(node, seenDeadAtMillis, clock.millis());
+                if (closed > 0) {
+                    log.info("{} calls left open by node {}, which died, marked interrupted", closed, node);
                 }
-            });
+            }, "closing the calls of node " + node + ", which died,", "they are closed as abandoned later"));
         } catch (java.util.concurrent.RejectedExecutionException stopping) {
             // this node is stopping; the next start's check of abandoned records covers them
         }

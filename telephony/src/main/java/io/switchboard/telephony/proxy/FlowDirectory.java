@@ -71,14 +71,8 @@ public final class FlowDirectory {
      * any of this host's interfaces (it is held elsewhere, or it is a wildcard).
      */
     public Optional<SipFlow> fromHeldAddress(Binding binding) {
-        if (!"UDP".equalsIgnoreCase(binding.transport())) {
-            return Optional.empty();
-        }
-        InetAddress local = literal(binding.localAddress());
-        if (local == null || local.isAnyLocalAddress() || !localAddresses.holds(local)) {
-            return Optional.empty();
-        }
-        return udpFromRegisteredSocket(binding);
+        InetAddress local = specificUdpAddress(binding);
+        return local != null && localAddresses.holds(local) ? udpFromRegisteredSocket(binding) : Optional.empty();
     }
 
     /**
@@ -87,14 +81,15 @@ public final class FlowDirectory {
      * can send from it. Null for other bindings (another transport, a wildcard, an address held here).
      */
     public String heldElsewhere(Binding binding) {
-        if (!"UDP".equalsIgnoreCase(binding.transport())) {
-            return null;
-        }
-        InetAddress local = literal(binding.localAddress());
-        if (local == null || local.isAnyLocalAddress() || binding.localPort() <= 0 || localAddresses.holds(local)) {
-            return null;
-        }
-        return udpListener(local, binding.localPort());
+        InetAddress local = specificUdpAddress(binding);
+        return local == null || binding.localPort() <= 0 || localAddresses.holds(local) ? null
+                : udpListener(local, binding.localPort());
+    }
+
+    /** The address a device registered to over UDP, when it is a specific one (not a wildcard); else null. */
+    private static InetAddress specificUdpAddress(Binding binding) {
+        InetAddress local = "UDP".equalsIgnoreCase(binding.transport()) ? literal(binding.localAddress()) : null;
+        return local == null || local.isAnyLocalAddress() ? null : local;
     }
 
     /** A UDP listener as advertised among the nodes ({@code sip.holds}): {@code udp:10.0.0.100:5060}, {@code udp:[::1]:5060}. */
@@ -302,9 +297,8 @@ public final class FlowDirectory {
      */
     public static String hopFlowId(Binding binding) {
         String id = binding.flowId();
-        InetAddress local = "UDP".equalsIgnoreCase(binding.transport()) ? literal(binding.localAddress()) : null;
-        if (id == null || local == null || local.isAnyLocalAddress() || !id.startsWith("udp:") || id.indexOf('>') < 0
-                || binding.localPort() <= 0) {
+        InetAddress local = specificUdpAddress(binding);
+        if (id == null || local == null || !id.startsWith("udp:") || id.indexOf('>') < 0 || binding.localPort() <= 0) {
             return id;
         }
         return "udp:" + hostPart(local) + ":" + binding.localPort() + id.substring(id.indexOf('>'));
@@ -312,14 +306,14 @@ public final class FlowDirectory {
 
     /** A UDP flow to an address literal, from one of our UDP sockets. */
     public Optional<SipFlow> udp(String host, int port) {
-        byte[] literal = io.netty.util.NetUtil.createByteArrayFromIpAddressString(host);
-        if (literal == null || port <= 0 || port > 65535) {
+        InetAddress address = literal(host);
+        if (address == null || port <= 0 || port > 65535) {
             return Optional.empty();
         }
         try {
-            InetSocketAddress remote = new InetSocketAddress(InetAddress.getByAddress(literal), port);
-            return Optional.of(transport.flowTo(Transport.UDP, remote).toCompletableFuture().getNow(null));
-        } catch (java.net.UnknownHostException | RuntimeException e) {
+            return Optional.ofNullable(transport.flowTo(Transport.UDP, new InetSocketAddress(address, port))
+                    .toCompletableFuture().getNow(null));
+        } catch (RuntimeException e) {
             return Optional.empty();
         }
     }
