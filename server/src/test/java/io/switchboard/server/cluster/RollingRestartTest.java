@@ -27,7 +27,7 @@ class RollingRestartTest {
      * names is restarting, or after, by a phone that re-registered through another node, is
      * answered 2xx: a node that finds the next Route entry's node dead, left or unreachable routes
      * in its place, and a flow gone with a process is replaced by the Contact's current flow (see
-     * docs/telephony.md, "In a cluster"). The failures are printed either way.
+     * docs/telephony-cluster.md). The failures are printed either way.
      */
     static final boolean IN_DIALOG_ACROSS_RESTARTS = true;
 
