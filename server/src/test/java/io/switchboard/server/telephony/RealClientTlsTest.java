@@ -32,7 +32,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Real clients over TLS with a certificate from a test CA, each verifying it the way a user sets
- * it up (docs/tls.md): linphonec and baresip register over SIP/TLS (RFC 3261 §26.2) trusting the
+ * it up (docs/sip-tls.md): linphonec and baresip register over SIP/TLS (RFC 3261 §26.2) trusting the
  * CA file, call each other, and stay registered while the certificate is renewed on disk; JsSIP in
  * Chromium registers over {@code wss://…/sip} on the node's HTTPS listener, trusting the leaf by
  * {@code --ignore-certificate-errors-spki-list} (and is refused without it), and calls another
