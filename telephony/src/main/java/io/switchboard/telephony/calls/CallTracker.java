@@ -336,6 +336,11 @@ public final class CallTracker implements AutoCloseable {
         }
     }
 
+    /** Waits until the sweep thread has run what was queued on it before this call (for tests: it runs one task at a time, in order). */
+    void awaitQueuedWork(java.time.Duration timeout) throws Exception {
+        sweeper.submit(() -> { }).get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
     /** Open records of any node older than any call can last: their node is gone. */
     private void markAbandoned(long now) {
         nextAbandonedCheck = now + ABANDONED_CHECK_INTERVAL.toMillis();

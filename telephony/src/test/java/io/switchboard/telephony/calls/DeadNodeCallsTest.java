@@ -112,7 +112,7 @@ class DeadNodeCallsTest {
     }
 
     @Test
-    void aNodeFoundDeadInTheFirstViewHasItsCallsClosedOnce() {
+    void aNodeFoundDeadInTheFirstViewHasItsCallsClosedOnce() throws Exception {
         List<ActiveCall> calls = callsOnBothNodes();
         deaths.accept(viewOfB(node(A, NodeState.DEAD, false)));
         awaitStatus(calls.get(0), "interrupted");
@@ -124,23 +124,23 @@ class DeadNodeCallsTest {
         clock.advance(Duration.ofSeconds(1));
         deaths.accept(viewOfB(node(A, NodeState.DEAD, false)));
         deaths.accept(viewOfB(node(A, NodeState.ALIVE, false)));
-        await().pollDelay(Duration.ofMillis(300)).until(() -> true); // the sweep thread has run what was queued
+        trackerOfB.awaitQueuedWork(Duration.ofSeconds(10)); // what b queued has run
         assertThat(status(later)).isEqualTo("ringing");
     }
 
     @Test
-    void aNodeThatLeftGracefullyIsLeftAlone() {
+    void aNodeThatLeftGracefullyIsLeftAlone() throws Exception {
         List<ActiveCall> calls = callsOnBothNodes();
         deaths.accept(viewOfB(node(A, NodeState.ALIVE, false)));
         deaths.accept(viewOfB(node(A, NodeState.LEFT, false)));
 
-        await().pollDelay(Duration.ofMillis(300)).until(() -> true); // the sweep thread has run what was queued
+        trackerOfB.awaitQueuedWork(Duration.ofSeconds(10)); // what b queued has run
         assertThat(status(calls.get(0))).isEqualTo("answered");
         assertThat(status(calls.get(1))).isEqualTo("ringing");
     }
 
     @Test
-    void onlyTheOwnerOfTheDeadNodesKeyClosesItsCallsAndAnotherTakesOverWhenItDies() {
+    void onlyTheOwnerOfTheDeadNodesKeyClosesItsCallsAndAnotherTakesOverWhenItDies() throws Exception {
         // a third live node that owns "calls-of:node-a" rather than b
         String other = null;
         for (int i = 0; other == null; i++) {
@@ -153,7 +153,7 @@ class DeadNodeCallsTest {
         deaths.accept(viewOfB(node(A, NodeState.ALIVE, false), node(other, NodeState.ALIVE, false)));
         deaths.accept(viewOfB(node(A, NodeState.DEAD, false), node(other, NodeState.ALIVE, false)));
 
-        await().pollDelay(Duration.ofMillis(300)).until(() -> true); // the sweep thread has run what was queued
+        trackerOfB.awaitQueuedWork(Duration.ofSeconds(10)); // what b queued has run
         assertThat(status(calls.get(0))).isEqualTo("answered");
         assertThat(status(calls.get(1))).isEqualTo("ringing");
 
