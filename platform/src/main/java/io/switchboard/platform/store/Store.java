@@ -234,6 +234,28 @@ public final class Store implements AutoCloseable {
         }
     }
 
+    /**
+     * The version {@code module}'s tables are at, without migrating anything (empty when the module
+     * has never migrated here): for commands that only read and must not create tables in a store
+     * they were pointed at by mistake.
+     */
+    public Optional<String> schemaVersion(String module) {
+        if (!MODULE_NAME.matcher(module).matches()) {
+            throw new IllegalArgumentException("module name \"" + module + "\" must match " + MODULE_NAME);
+        }
+        Flyway flyway = Flyway.configure(Store.class.getClassLoader())
+                .dataSource(settings.isSqlite() ? dataSource : new PatientDataSource(dataSource, MIGRATION_STATEMENT_TIMEOUT))
+                .locations("classpath:db/migration/" + module)
+                .table("flyway_" + module + "_history")
+                .load();
+        try {
+            org.flywaydb.core.api.MigrationInfo current = flyway.info().current();
+            return current == null || current.getVersion() == null ? Optional.empty() : Optional.of(current.getVersion().getVersion());
+        } catch (FlywayException e) {
+            throw new StoreException("could not read the schema history of " + module + ": " + e.getMessage(), e);
+        }
+    }
+
     /** Held while a module migrates; released by closing. */
     private interface MigrationLock extends AutoCloseable {
         @Override

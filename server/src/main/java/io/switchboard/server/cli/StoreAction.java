@@ -50,7 +50,8 @@ abstract class StoreAction implements Callable<Integer> {
     /**
      * As above; a command that only reads ({@code readOnly}) refuses an SQLite store that does not
      * exist yet instead of creating it (one line, exit 2): there is nothing to read, and a file
-     * made in a mistyped or a PostgreSQL node's data directory would only mislead later.
+     * made in a mistyped or a PostgreSQL node's data directory would only mislead later. Nor does
+     * it migrate: a store where no node ran (a database named by mistake) is one line, exit 2.
      */
     int withStore(List<String> modules, boolean readOnly, StoreWork work) {
         NodeConfig nodeConfig = NodeAssembly.configLoader().load(config.configFile, env, config.flags());
@@ -71,6 +72,14 @@ abstract class StoreAction implements Callable<Integer> {
                     + " yet: creating it (a node must run with this data dir to see what this command does)");
         }
         try (Store store = Store.open(nodeConfig.store())) {
+            if (readOnly) {
+                // reads only: tables are not made where none are (a store named by mistake)
+                if (store.schemaVersion("platform").isEmpty()) {
+                    return fail("no Switchboard tables in the store at " + nodeConfig.store().maskedUrl()
+                            + ": no node has run on it (is it the cluster's database?)");
+                }
+                return work.run(store, nodeConfig);
+            }
             store.migrate("platform");
             for (String module : modules) {
                 store.migrate(module);

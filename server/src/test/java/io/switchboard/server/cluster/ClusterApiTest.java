@@ -3,12 +3,16 @@ package io.switchboard.server.cluster;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.switchboard.platform.store.PostgresTestDatabase;
 import io.switchboard.server.Main;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -94,5 +98,36 @@ class ClusterApiTest {
         assertThat(noStore.err().strip().lines()).hasSize(1);
         assertThat(noStore.err()).contains("no store at").contains("SWITCHBOARD_STORE_URL");
         assertThat(empty.resolve("switchboard.db")).doesNotExist();
+    }
+
+    /** A database where no node ran (a URL typed wrong): one line, exit 2, and no tables made in it. */
+    @Test
+    void statusOnAStoreWhereNoNodeRanMakesNoTables() throws Exception {
+        Path emptyFile = Files.createFile(dataDir.resolve("switchboard.db"));
+        Run sqlite = cli(Map.of(), "cluster", "status", "--data-dir", dataDir.toString());
+        assertThat(sqlite.code()).as(sqlite.err()).isEqualTo(2);
+        assertThat(sqlite.err().strip().lines()).hasSize(1);
+        assertThat(sqlite.err()).contains("no Switchboard tables in the store at jdbc:sqlite:");
+        assertThat(tables("jdbc:sqlite:" + emptyFile, null, "select count(*) from sqlite_master where type = 'table'"))
+                .as("tables in the file after cluster status").isZero();
+
+        try (PostgresTestDatabase database = PostgresTestDatabase.create()) {
+            Run postgres = cli(Map.of("SWITCHBOARD_STORE_URL", database.settings().url(),
+                    "SWITCHBOARD_STORE_USER", database.settings().user()), "cluster", "status");
+            assertThat(postgres.code()).as(postgres.err()).isEqualTo(2);
+            assertThat(postgres.err().strip().lines()).hasSize(1);
+            assertThat(postgres.err()).contains("no Switchboard tables in the store at jdbc:postgresql:");
+            assertThat(tables(database.settings().url(), database.settings().user(),
+                    "select count(*) from information_schema.tables where table_schema = 'public'"))
+                    .as("tables in the database after cluster status").isZero();
+        }
+    }
+
+    private static int tables(String url, String user, String countQuery) throws Exception {
+        try (Connection connection = DriverManager.getConnection(url, user, null);
+                ResultSet count = connection.createStatement().executeQuery(countQuery)) {
+            count.next();
+            return count.getInt(1);
+        }
     }
 }
