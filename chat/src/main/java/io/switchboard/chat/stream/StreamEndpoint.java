@@ -119,7 +119,7 @@ public final class StreamEndpoint {
             return;
         }
         try {
-            timers.scheduleWithFixedDelay(hub::catchUp, every.toMillis(), every.toMillis(), TimeUnit.MILLISECONDS);
+            timers.scheduleWithFixedDelay(hub::catchUpUnannounced, every.toMillis(), every.toMillis(), TimeUnit.MILLISECONDS);
         } catch (java.util.concurrent.RejectedExecutionException e) {
             // stopping
         }

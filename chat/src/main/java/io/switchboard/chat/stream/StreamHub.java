@@ -42,7 +42,8 @@ import org.slf4j.LoggerFactory;
  * a few batched queries, and each stream replays what it is behind on, so a message lost in an
  * outage arrives within moments of the reconnection, not at its chat's next message. The same
  * runs now and then ({@code chat.streamCatchUp}) once the bus spans nodes, for events a node never
- * sent because it died while cut off from the broker. Calls while
+ * sent because it died while cut off from the broker ({@link #catchUpUnannounced}: what is still on
+ * its way over the bus is given a moment to arrive). Calls while
  * a catch-up runs make it run once more afterwards, never twice at once. If the store cannot be
  * read (after a few tries), the streams cannot know what they missed and are closed with 1011, so
  * their clients resume.
@@ -71,9 +72,16 @@ public final class StreamHub {
     private final ExecutorService replays = Executors.newVirtualThreadPerTaskExecutor();
     private final ExecutorService[] lanes;
     private final AtomicBoolean catchUpWanted = new AtomicBoolean();
+    private final AtomicBoolean checkingUnannounced = new AtomicBoolean();
     private final AtomicBoolean catchingUp = new AtomicBoolean();
     private static final int CATCH_UP_TRIES = 5;
     private static final long CATCH_UP_RETRY_MS = 500;
+    /**
+     * How late an event may come over the bus before the periodic check takes its message for
+     * one that was never announced: far above the bus's latency under load (milliseconds), far
+     * below {@code chat.streamCatchUp}.
+     */
+    static final Duration UNANNOUNCED_GRACE = Duration.ofSeconds(2);
     private final long reorderWaitNanos;
     private final ScheduledExecutorService reorderTimers;
     private final LongSupplier nanoTime;
@@ -275,7 +283,36 @@ public final class StreamHub {
         }
     }
 
+    /**
+     * The periodic check ({@code chat.streamCatchUp}): the store's newest sequences are compared
+     * with what the streams have delivered {@link #UNANNOUNCED_GRACE} later, so that messages
+     * still on their way over the bus are not taken for missed ones and replayed (they were, with
+     * a misleading "had missed messages" line, whenever the check fell under load). Runs beside a
+     * reconnection's catch-up, which it never delays.
+     */
+    public void catchUpUnannounced() {
+        if (!checkingUnannounced.compareAndSet(false, true)) {
+            return; // one at a time (a check takes moments, the period is 30 s by default)
+        }
+        try {
+            replays.submit(() -> {
+                try {
+                    catchUpOnce(UNANNOUNCED_GRACE);
+                } finally {
+                    checkingUnannounced.set(false);
+                }
+            });
+        } catch (RejectedExecutionException e) {
+            checkingUnannounced.set(false); // shutting down
+        }
+    }
+
     private void catchUpOnce() {
+        catchUpOnce(Duration.ZERO);
+    }
+
+    /** Reads the newest sequences, waits {@code grace}, and has every stream replay what it is still behind on. */
+    private void catchUpOnce(Duration grace) {
         long start = System.nanoTime();
         List<String> people = List.copyOf(byPerson.keySet());
         if (people.isEmpty()) {
@@ -299,6 +336,13 @@ public final class StreamHub {
                 } catch (InterruptedException interrupted) {
                     return;
                 }
+            }
+        }
+        if (!grace.isZero()) {
+            try {
+                Thread.sleep(grace);
+            } catch (InterruptedException interrupted) {
+                return;
             }
         }
         int streams = 0;

@@ -339,6 +339,33 @@ class StreamReorderWaitTest {
         assertThat(replayedMessages()).isEqualTo(3);
     }
 
+    /**
+     * The periodic check for messages whose event never came: messages whose events arrive within
+     * its grace (on their way over the bus when the store was read) are not replayed; a message
+     * whose event never comes is.
+     */
+    @Test
+    void thePeriodicCheckLeavesMessagesOnTheirWayToTheBusAndReplaysOnlyWhatNeverCame() throws Exception {
+        streamWith(WAIT);
+        List<Message> posted = post(3);
+        arrives(posted, 1);
+
+        hub.catchUpUnannounced(); // reads the store: 3 is the newest
+        Thread.sleep(StreamHub.UNANNOUNCED_GRACE.toMillis() / 4);
+        arrives(posted, 2);
+        arrives(posted, 3);
+        Thread.sleep(StreamHub.UNANNOUNCED_GRACE.toMillis() + 500);
+        assertThat(replayedMessages()).isZero();
+        assertThat(socket.seqs()).containsExactlyElementsOf(upTo(3));
+
+        List<Message> all = new ArrayList<>(posted);
+        all.addAll(post(1)); // its event never comes
+        hub.catchUpUnannounced();
+        await().atMost(StreamHub.UNANNOUNCED_GRACE.plusSeconds(10)).until(() -> socket.seqs().size() >= 4);
+        assertThat(replayedMessages()).isEqualTo(1);
+        assertThat(socket.seqs()).containsExactlyElementsOf(upTo(4));
+    }
+
     /** The frames a stream sent, written at once. */
     /** Timers that run only when the test fires them: the stream decides from the hub's (hand-driven) time. */
     private static final class ManualTimers extends ScheduledThreadPoolExecutor {

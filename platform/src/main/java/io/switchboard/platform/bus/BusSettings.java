@@ -12,8 +12,8 @@ import java.util.Optional;
  * {@code password}, and {@code exchange} (the topic exchange every node of one cluster uses).
  * {@code url} may name several brokers of one RabbitMQ cluster, separated by commas
  * ({@code amqp://rabbit1:5672/sb,amqp://rabbit2:5672/sb}) or as a YAML list: the node connects to one that answers,
- * trying them in random order (as amqp-client does, which spreads the nodes over the brokers),
- * and to another when it is lost. They must share scheme and virtual host.
+ * trying them in a new random order at each connection (which spreads the nodes over the
+ * brokers), and to another when it is lost. They must share scheme and virtual host.
  */
 public record BusSettings(List<URI> urls, String user, String password, String exchange) {
     public static final List<String> KNOWN_KEYS = List.of("url", "user", "password", "exchange");

@@ -19,6 +19,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -218,10 +219,11 @@ public final class RabbitBus implements Bus, AutoCloseable {
                 if (!running) {
                     break;
                 }
-                log.warn("RabbitMQ at {} is not reachable ({}); retrying in {} ms; events stay on this node meanwhile",
-                        settings.describe(), e.getMessage() == null ? e.toString() : e.getMessage(), backoff);
                 // jittered, so that the nodes of a cluster do not all knock at once when it comes back
-                sleep(backoff / 2 + ThreadLocalRandom.current().nextLong(backoff / 2 + 1));
+                long pause = backoff / 2 + ThreadLocalRandom.current().nextLong(backoff / 2 + 1);
+                log.warn("RabbitMQ at {} is not reachable ({}); retrying in {} ms; events stay on this node meanwhile",
+                        settings.describe(), e.getMessage() == null ? e.toString() : e.getMessage(), pause);
+                sleep(pause);
                 backoff = Math.min(backoff * 2, MAX_BACKOFF.toMillis());
                 continue;
             }
@@ -326,10 +328,13 @@ public final class RabbitBus implements Bus, AutoCloseable {
     private Channel connect() throws Exception {
         ConnectionFactory factory = new ConnectionFactory();
         boolean tls = "amqps".equals(settings.url().getScheme());
-        // Several brokers (one RabbitMQ cluster): amqp-client tries them in random order and uses
-        // the first that answers; when it is lost, the reconnection tries them all again.
-        List<Address> brokers = settings.urls().stream()
-                .map(url -> new Address(url.getHost(), url.getPort() > 0 ? url.getPort() : tls ? 5671 : 5672)).toList();
+        // Several brokers (one RabbitMQ cluster): tried in a new random order at every connection,
+        // the first that answers is used. Shuffled here, because amqp-client shuffles only with its
+        // own automatic recovery, which this bus replaces: in the given order every node crowded
+        // onto the first broker. When the connection is lost, the next attempt tries them all again.
+        List<Address> brokers = new ArrayList<>(settings.urls().stream()
+                .map(url -> new Address(url.getHost(), url.getPort() > 0 ? url.getPort() : tls ? 5671 : 5672)).toList());
+        Collections.shuffle(brokers);
         factory.setVirtualHost(settings.virtualHost());
         if (tls) {
             factory.useSslProtocol(javax.net.ssl.SSLContext.getDefault());

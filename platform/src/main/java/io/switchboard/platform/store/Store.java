@@ -10,6 +10,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
+import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.Optional;
@@ -94,6 +95,10 @@ public final class Store implements AutoCloseable {
     private final HikariDataSource dataSource;
     private final Jdbi jdbi;
     private final AtomicReference<CompletableFuture<Optional<String>>> reachabilityCheck = new AtomicReference<>();
+    /** The last reachability check's problem (null: none), to log changes only. */
+    private final AtomicReference<String> lastProblem = new AtomicReference<>();
+    /** The PostgreSQL server the last good check was answered from ("host:port"; empty for SQLite or a Unix socket). */
+    private volatile String answeringServer = "";
 
     private Store(StoreSettings settings, HikariDataSource dataSource) {
         this.settings = settings;
@@ -314,9 +319,9 @@ public final class Store implements AutoCloseable {
     }
 
     /**
-     * Whether the database answers {@code select 1} within two seconds, for readiness. Returns
-     * the problem, or empty when reachable. Concurrent callers share one check in flight, so a
-     * hanging database does not pile up waiting threads.
+     * Whether the database answers within two seconds and, on PostgreSQL, takes writes, for
+     * readiness. Returns the problem, or empty when reachable. Concurrent callers share one check
+     * in flight, so a hanging database does not pile up waiting threads.
      */
     public Optional<String> reachabilityProblem() {
         CompletableFuture<Optional<String>> check = reachabilityCheck.get();
@@ -325,7 +330,7 @@ public final class Store implements AutoCloseable {
             if (reachabilityCheck.compareAndSet(null, mine)) {
                 Thread.ofVirtual().name("store-reachability").start(() -> {
                     try {
-                        mine.complete(selectOne());
+                        mine.complete(noted(selectOne()));
                     } finally {
                         reachabilityCheck.compareAndSet(mine, null);
                     }
@@ -355,6 +360,21 @@ public final class Store implements AutoCloseable {
         return reachabilityProblem().isEmpty();
     }
 
+    /**
+     * Logs when the store stops answering and when it answers again (with the server it answers
+     * from, which after a failover is the promoted one): a failover otherwise ends with the last
+     * failure in the log and no word that it is over.
+     */
+    private Optional<String> noted(Optional<String> problem) {
+        String before = lastProblem.getAndSet(problem.orElse(null));
+        if (problem.isPresent() && before == null) {
+            log.warn("the store is not usable: {}", problem.get());
+        } else if (problem.isEmpty() && before != null) {
+            log.info("the store answers again{} (it did not: {})", answeringServer.isEmpty() ? "" : " from " + answeringServer, before);
+        }
+        return problem;
+    }
+
     private Optional<String> selectOne() {
         if (dataSource.isClosed()) {
             return Optional.of("closed");
@@ -362,7 +382,26 @@ public final class Store implements AutoCloseable {
         try (Connection connection = dataSource.getConnection();
              var statement = connection.createStatement()) {
             statement.setQueryTimeout((int) REACHABLE_TIMEOUT.toSeconds());
-            statement.execute("select 1");
+            if (settings.isSqlite()) {
+                statement.execute("select 1");
+                return Optional.empty();
+            }
+            // A server that answers but refuses writes (a primary fenced read-only, or brought back
+            // as a standby while this connection lived) is no store for this node: not ready, and
+            // the connection goes, so the next is opened to whichever host is primary now.
+            try (ResultSet server = statement.executeQuery(
+                    "select current_setting('transaction_read_only'), inet_server_addr()::text, inet_server_port()")) {
+                server.next();
+                if ("on".equals(server.getString(1))) {
+                    dataSource.evictConnection(connection);
+                    return Optional.of("read-only (a standby, or a primary refusing writes); its connection was dropped");
+                }
+                String address = server.getString(2); // "127.0.0.1/32"; null over a Unix socket
+                if (address != null) {
+                    address = address.replaceFirst("/\\d+$", "");
+                    answeringServer = (address.contains(":") ? "[" + address + "]" : address) + ":" + server.getInt(3);
+                }
+            }
             return Optional.empty();
         } catch (SQLException | RuntimeException e) {
             return Optional.of(RootCause.message(e));

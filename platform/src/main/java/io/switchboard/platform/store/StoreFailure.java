@@ -108,9 +108,12 @@ public final class StoreFailure {
             }
             // 08 connection exception; 53 insufficient resources (too many connections, disk full);
             // 57P01-57P03 the server shutting down, crashed or starting; 57014 a statement
-            // cancelled by statement_timeout.
+            // cancelled by statement_timeout; 25006 read_only_sql_transaction, a write on a
+            // connection whose server became a standby (an old primary fenced or brought back as
+            // one): the pool drops that connection (PrimaryOnlyEviction) and the next goes to the
+            // primary, so a retry a few seconds later succeeds.
             if (state.startsWith("08") || state.startsWith("53") || state.equals("57P01") || state.equals("57P02")
-                    || state.equals("57P03") || state.equals("57014")) {
+                    || state.equals("57P03") || state.equals("57014") || state.equals("25006")) {
                 return Optional.of(Kind.UNREACHABLE);
             }
             // Hikari's "connection is not available, request timed out" (SQLTransientConnectionException),

@@ -139,6 +139,29 @@ class NodeTest {
         node.awaitStopped(); // returns: a failed start counts as stopped
     }
 
+    /** A store that failed a component's start is named as the trouble, not only by the driver's words about a statement. */
+    @Test
+    void aStartFailedByTheStoreSaysSo() {
+        Node node = new Node(config(), List.of(new NodeModule() {
+            @Override
+            public String name() {
+                return "notes";
+            }
+
+            @Override
+            public void assemble(NodeContext context) {
+                context.addComponent(Component.of("notes", () -> {
+                    throw new IllegalStateException("INSERT INTO notes failed",
+                            new java.sql.SQLException("An I/O error occurred while sending to the backend.", "08006",
+                                    new java.net.SocketTimeoutException("Read timed out")));
+                }, () -> { }));
+            }
+        }));
+        assertThatThrownBy(node::start)
+                .isInstanceOf(NodeStartException.class)
+                .hasMessage("notes: the store did not answer or refused (Read timed out); see store.url and the database's log");
+    }
+
     @Test
     void componentThatHangsOnStopDoesNotHoldTheNode() {
         Node node = new Node(config(), List.of(new NodeModule() {

@@ -116,6 +116,51 @@ class StoreOutageTest {
         }
     }
 
+    /**
+     * A server that stops taking writes while the pool's connections live (SQLSTATE 25006), as an
+     * old primary fenced read-only or brought back as a standby: writes fail as a passing outage
+     * (503, not 500), readiness says so and drops the connection it found, and connections made
+     * afterwards take writes again. (A new connection to a read-only server is refused by the
+     * driver itself, targetServerType=primary: that is an unreachable store, tested above.)
+     */
+    @Test
+    void aServerRefusingWritesIsAPassingOutageAndNotReady() throws Exception {
+        try (Store store = Store.open(postgres.settings())) {
+            store.migrate("notes");
+            HikariDataSource pool = (HikariDataSource) store.dataSource();
+
+            everyPooledSessionReadOnly(pool);
+            assertThat(store.reachabilityProblem()).hasValueSatisfying(problem -> assertThat(problem).startsWith("read-only"));
+
+            everyPooledSessionReadOnly(pool);
+            assertThatThrownBy(() -> store.jdbi().useHandle(h -> h.execute("insert into test_notes (id, body) values (1, 'x')")))
+                    .satisfies(e -> assertThat(StoreFailure.kind(e)).as(e.toString()).contains(StoreFailure.Kind.UNREACHABLE));
+
+            // each read-only connection goes when a write or a check meets it; new ones take writes
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(20)).until(() -> store.reachabilityProblem().isEmpty());
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(20)).ignoreExceptions().until(() -> {
+                store.jdbi().useHandle(h -> h.execute("insert into test_notes (id, body) values (1, 'x')"));
+                return true;
+            });
+        }
+    }
+
+    /** Takes every connection the pool may hold and makes its session refuse writes, as a server turned standby does. */
+    private static void everyPooledSessionReadOnly(HikariDataSource pool) throws SQLException {
+        java.util.List<Connection> held = new java.util.ArrayList<>();
+        try {
+            for (int i = 0; i < pool.getMaximumPoolSize(); i++) {
+                Connection connection = pool.getConnection();
+                held.add(connection);
+                connection.createStatement().execute("set session default_transaction_read_only = on");
+            }
+        } finally {
+            for (Connection connection : held) {
+                connection.close();
+            }
+        }
+    }
+
     @Test
     void failuresThatWillPassAreToldFromThoseThatWillNot() {
         assertThat(StoreFailure.kind(new RuntimeException(new SQLTransientConnectionException("pool timed out"))))
@@ -125,6 +170,8 @@ class StoreOutageTest {
         assertThat(StoreFailure.kind(new SQLException("terminating connection due to administrator command", "57P01")))
                 .contains(StoreFailure.Kind.UNREACHABLE);
         assertThat(StoreFailure.kind(new SQLException("too many connections", "53300"))).contains(StoreFailure.Kind.UNREACHABLE);
+        assertThat(StoreFailure.kind(new IllegalStateException("storing messages failed",
+                new SQLException("cannot execute UPDATE in a read-only transaction", "25006")))).contains(StoreFailure.Kind.UNREACHABLE);
         assertThat(StoreFailure.kind(new SQLException("deadlock detected", "40P01"))).contains(StoreFailure.Kind.CONFLICT);
         assertThat(StoreFailure.kind(new IllegalStateException("wrapped", new SQLiteException("locked",
                 SQLiteErrorCode.SQLITE_BUSY_SNAPSHOT)))).contains(StoreFailure.Kind.CONFLICT);
