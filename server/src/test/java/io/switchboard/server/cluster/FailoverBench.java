@@ -67,6 +67,8 @@ class FailoverBench {
     /** When set, a directory: each node records each measured cost step with JFR (settings "profile") there. */
     private final String costJfr = System.getenv("FAILOVER_COST_JFR");
     private final List<String> nodeJvm = List.of(System.getenv().getOrDefault("FAILOVER_NODE_JVM", "-Xmx512m").trim().split("\\s+"));
+    /** When set, the processors each node of a cost cluster of more than one is told it has (-XX:ActiveProcessorCount). */
+    private final String costSharedCpus = System.getenv("FAILOVER_COST_SHARED_CPUS");
     private final List<String> report = new ArrayList<>();
 
     @TempDir
@@ -216,7 +218,13 @@ class FailoverBench {
         if (costCommitDelay != null && !costCommitDelay.isBlank()) {
             env.put("SWITCHBOARD_STORE_COMMIT_DELAY", costCommitDelay.trim());
         }
-        try (ClusterUnderTest cluster = new ClusterUnderTest(dir.resolve("cost" + size + "-round" + round), size, base, env, nodeJvm);
+        List<String> jvm = nodeJvm;
+        if (size > 1 && costSharedCpus != null && !costSharedCpus.isBlank()) {
+            jvm = new ArrayList<>(nodeJvm);
+            jvm.add("-XX:ActiveProcessorCount=" + costSharedCpus.trim());
+            say("cost  %d node(s): each node runs with -XX:ActiveProcessorCount=%s", size, costSharedCpus.trim());
+        }
+        try (ClusterUnderTest cluster = new ClusterUnderTest(dir.resolve("cost" + size + "-round" + round), size, base, env, jvm);
              ChatLoad chat = new ChatLoad(cluster.baseUrl());
              SipLoad sip = new SipLoad(cluster.sipFrontendPort(), costPhones)) {
             cluster.start(Duration.ofSeconds(180));
