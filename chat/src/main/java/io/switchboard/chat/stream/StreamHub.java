@@ -43,10 +43,12 @@ import org.slf4j.LoggerFactory;
  * outage arrives within moments of the reconnection, not at its chat's next message. The same
  * runs now and then ({@code chat.streamCatchUp}) once the bus spans nodes, for events a node never
  * sent because it died while cut off from the broker ({@link #catchUpUnannounced}: what is still on
- * its way over the bus is given a moment to arrive). Calls while
- * a catch-up runs make it run once more afterwards, never twice at once. If the store cannot be
- * read (after a few tries), the streams cannot know what they missed and are closed with 1011, so
- * their clients resume.
+ * its way over the bus is given a moment to arrive). Calls while a reconnection's catch-up runs
+ * make it run once more afterwards, never twice at once; the periodic check may run beside it,
+ * which is safe (a chat already replaying on a stream is not replayed again). If the store cannot
+ * be read (after a few tries) after a reconnection, the streams cannot know what they missed and
+ * are closed with 1011, so their clients resume; a periodic check that cannot read it leaves them
+ * open for the next.
  *
  * <p><b>Shared replay reads.</b> When a message reaches this node late, every stream here that
  * follows its chat sees the same gap at nearly the same moment, and each would read the same page
@@ -72,7 +74,9 @@ public final class StreamHub {
     private final ExecutorService replays = Executors.newVirtualThreadPerTaskExecutor();
     private final ExecutorService[] lanes;
     private final AtomicBoolean catchUpWanted = new AtomicBoolean();
-    private final AtomicBoolean checkingUnannounced = new AtomicBoolean();
+    /** The periodic check under way, completed when it is done; null when none is. */
+    private final java.util.concurrent.atomic.AtomicReference<CompletableFuture<Void>> periodicCheck =
+            new java.util.concurrent.atomic.AtomicReference<>();
     private final AtomicBoolean catchingUp = new AtomicBoolean();
     private static final int CATCH_UP_TRIES = 5;
     private static final long CATCH_UP_RETRY_MS = 500;
@@ -288,23 +292,28 @@ public final class StreamHub {
      * with what the streams have delivered {@link #UNANNOUNCED_GRACE} later, so that messages
      * still on their way over the bus are not taken for missed ones and replayed (they were, with
      * a misleading "had missed messages" line, whenever the check fell under load). Runs beside a
-     * reconnection's catch-up, which it never delays.
+     * reconnection's catch-up, which it never delays. Returns the check under way, done when it is.
      */
-    public void catchUpUnannounced() {
-        if (!checkingUnannounced.compareAndSet(false, true)) {
-            return; // one at a time (a check takes moments, the period is 30 s by default)
+    public CompletableFuture<Void> catchUpUnannounced() {
+        CompletableFuture<Void> mine = new CompletableFuture<>();
+        CompletableFuture<Void> running = periodicCheck.compareAndExchange(null, mine);
+        if (running != null) {
+            return running; // one at a time (a check takes moments, the period is 30 s by default)
         }
         try {
             replays.submit(() -> {
                 try {
                     catchUpOnce(UNANNOUNCED_GRACE);
                 } finally {
-                    checkingUnannounced.set(false);
+                    periodicCheck.set(null);
+                    mine.complete(null);
                 }
             });
         } catch (RejectedExecutionException e) {
-            checkingUnannounced.set(false); // shutting down
+            periodicCheck.set(null); // shutting down
+            mine.complete(null);
         }
+        return mine;
     }
 
     private void catchUpOnce() {
@@ -323,6 +332,11 @@ public final class StreamHub {
             try {
                 lastSeqs = store.lastSeqsOf(people);
             } catch (RuntimeException e) {
+                if (attempt >= CATCH_UP_TRIES && !grace.isZero()) {
+                    // the periodic check: nothing is known to be missing, and the next one tries again
+                    log.warn("the periodic check of chat streams against the store failed ({}); the next one tries again", e.toString());
+                    return;
+                }
                 if (attempt >= CATCH_UP_TRIES) {
                     log.warn("streams could not catch up after the bus reconnected ({}); closing them so their clients resume", e.toString());
                     for (String person : people) {
@@ -338,6 +352,7 @@ public final class StreamHub {
                 }
             }
         }
+        long readNanos = System.nanoTime() - start;
         if (!grace.isZero()) {
             try {
                 Thread.sleep(grace);
@@ -358,7 +373,7 @@ public final class StreamHub {
         }
         if (behind > 0) {
             log.info("{} of {} chat streams had missed messages and replay them from the store ({} ms to read)",
-                    behind, streams, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
+                    behind, streams, TimeUnit.NANOSECONDS.toMillis(readNanos));
         } else {
             log.debug("{} chat streams checked against the store: none behind", streams);
         }

@@ -350,18 +350,18 @@ class StreamReorderWaitTest {
         List<Message> posted = post(3);
         arrives(posted, 1);
 
-        hub.catchUpUnannounced(); // reads the store: 3 is the newest
+        java.util.concurrent.CompletableFuture<Void> check = hub.catchUpUnannounced(); // reads the store: 3 is the newest
         Thread.sleep(StreamHub.UNANNOUNCED_GRACE.toMillis() / 4);
         arrives(posted, 2);
         arrives(posted, 3);
-        Thread.sleep(StreamHub.UNANNOUNCED_GRACE.toMillis() + 500);
+        check.get(StreamHub.UNANNOUNCED_GRACE.toSeconds() + 10, TimeUnit.SECONDS);
         assertThat(replayedMessages()).isZero();
         assertThat(socket.seqs()).containsExactlyElementsOf(upTo(3));
 
         List<Message> all = new ArrayList<>(posted);
         all.addAll(post(1)); // its event never comes
-        hub.catchUpUnannounced();
-        await().atMost(StreamHub.UNANNOUNCED_GRACE.plusSeconds(10)).until(() -> socket.seqs().size() >= 4);
+        hub.catchUpUnannounced().get(StreamHub.UNANNOUNCED_GRACE.toSeconds() + 10, TimeUnit.SECONDS);
+        await().atMost(Duration.ofSeconds(10)).until(() -> socket.seqs().size() >= 4);
         assertThat(replayedMessages()).isEqualTo(1);
         assertThat(socket.seqs()).containsExactlyElementsOf(upTo(4));
     }

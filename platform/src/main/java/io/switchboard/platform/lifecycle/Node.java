@@ -199,10 +199,13 @@ public final class Node {
                     // A module found its config block unusable: still the operator's config error.
                     throw invalid;
                 }
-                if (io.switchboard.platform.store.StoreFailure.kind(e).isPresent()) {
-                    // the driver's message names the statement, not the trouble: say what it was
-                    throw new NodeStartException(step + ": the store did not answer or refused ("
-                            + io.switchboard.platform.RootCause.message(e) + "); see store.url and the database's log", e);
+                var storeTrouble = io.switchboard.platform.store.StoreFailure.kind(e);
+                if (storeTrouble.isPresent()) {
+                    // the driver's message names the statement, not the trouble: say what it was, and where
+                    String what = storeTrouble.get() == io.switchboard.platform.store.StoreFailure.Kind.CONFLICT
+                            ? "was held by another transaction or program" : "did not answer or refused";
+                    throw new NodeStartException(step + ": the store at " + config.store().maskedUrl() + " " + what + " ("
+                            + io.switchboard.platform.RootCause.message(e) + ")", e);
                 }
                 throw new NodeStartException(step + ": " + (e.getMessage() == null ? e.toString() : e.getMessage()), e);
             }

@@ -109,11 +109,11 @@ public final class StatementCache {
             rollback.execute("ROLLBACK");
         } catch (SQLException | RuntimeException e) {
             // No transaction is open any more (SQLite ended it on the error), or the connection is
-            // gone. Nothing else makes ROLLBACK fail: since SQLite 3.7.11 pending reads no longer
-            // hold it up (they are aborted instead, sqlite.org/lang_transaction.html), and an I/O,
-            // full-disk or out-of-memory error either rolled the transaction back already (this
-            // ROLLBACK then finds none) or leaves it to this ROLLBACK; a journal left behind by a
-            // rollback that failed half-way is rolled back by the next reader (a hot journal).
+            // gone. Either way the connection goes back to the pool outside any transaction:
+            // SQLite's ROLLBACK returns the connection to autocommit even when it reports an
+            // error, and since 3.7.11 pending reads no longer hold it up (they are aborted instead,
+            // sqlite.org/lang_transaction.html). In WAL mode, frames of a transaction that never
+            // committed are ignored by every reader.
         }
     }
 

@@ -240,22 +240,39 @@ public final class Store implements AutoCloseable {
     }
 
     /**
-     * The version {@code module}'s tables are at, without migrating anything (empty when the module
-     * has never migrated here): for commands that only read and must not create tables in a store
-     * they were pointed at by mistake.
+     * Where {@code module}'s tables stand: the version applied here (empty when the module never
+     * migrated here) and the newest this build knows.
      */
-    public Optional<String> schemaVersion(String module) {
+    public record SchemaState(Optional<String> current, String newest) {
+        /** Whether this build's newest migrations have all been applied here. */
+        public boolean upToDate() {
+            return current.isPresent() && current.get().equals(newest);
+        }
+    }
+
+    /**
+     * {@link SchemaState} of {@code module}, read without migrating anything: for commands that
+     * only read and must not create tables in a store named by mistake. Its statements are bounded
+     * by the connection's socket timeout, not the migrations' patience.
+     */
+    public SchemaState schemaState(String module) {
         if (!MODULE_NAME.matcher(module).matches()) {
             throw new IllegalArgumentException("module name \"" + module + "\" must match " + MODULE_NAME);
         }
         Flyway flyway = Flyway.configure(Store.class.getClassLoader())
-                .dataSource(settings.isSqlite() ? dataSource : new PatientDataSource(dataSource, MIGRATION_STATEMENT_TIMEOUT))
+                .dataSource(dataSource)
                 .locations("classpath:db/migration/" + module)
                 .table("flyway_" + module + "_history")
+                .failOnMissingLocations(true)
                 .load();
         try {
-            org.flywaydb.core.api.MigrationInfo current = flyway.info().current();
-            return current == null || current.getVersion() == null ? Optional.empty() : Optional.of(current.getVersion().getVersion());
+            org.flywaydb.core.api.MigrationInfoService info = flyway.info();
+            org.flywaydb.core.api.MigrationInfo current = info.current();
+            org.flywaydb.core.api.MigrationInfo[] all = info.all();
+            String newest = all.length == 0 || all[all.length - 1].getVersion() == null ? "none"
+                    : all[all.length - 1].getVersion().getVersion();
+            return new SchemaState(current == null || current.getVersion() == null ? Optional.empty()
+                    : Optional.of(current.getVersion().getVersion()), newest);
         } catch (FlywayException e) {
             throw new StoreException("could not read the schema history of " + module + ": " + e.getMessage(), e);
         }
@@ -388,13 +405,16 @@ public final class Store implements AutoCloseable {
             }
             // A server that answers but refuses writes (a primary fenced read-only, or brought back
             // as a standby while this connection lived) is no store for this node: not ready, and
-            // the connection goes, so the next is opened to whichever host is primary now.
+            // this connection goes at once and the pool's others as they come back (they were
+            // most likely opened to the same server), so new ones are opened to whichever host is
+            // primary now.
             try (ResultSet server = statement.executeQuery(
                     "select current_setting('transaction_read_only'), inet_server_addr()::text, inet_server_port()")) {
                 server.next();
                 if ("on".equals(server.getString(1))) {
                     dataSource.evictConnection(connection);
-                    return Optional.of("read-only (a standby, or a primary refusing writes); its connection was dropped");
+                    dataSource.getHikariPoolMXBean().softEvictConnections();
+                    return Optional.of("read-only (a standby, or a primary refusing writes); its connections are replaced");
                 }
                 String address = server.getString(2); // "127.0.0.1/32"; null over a Unix socket
                 if (address != null) {

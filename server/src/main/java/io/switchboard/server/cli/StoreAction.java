@@ -73,10 +73,19 @@ abstract class StoreAction implements Callable<Integer> {
         }
         try (Store store = Store.open(nodeConfig.store())) {
             if (readOnly) {
-                // reads only: tables are not made where none are (a store named by mistake)
-                if (store.schemaVersion("platform").isEmpty()) {
-                    return fail("no Switchboard tables in the store at " + nodeConfig.store().maskedUrl()
-                            + ": no node has run on it (is it the cluster's database?)");
+                // reads only: tables are not made where none are (a store named by mistake), nor
+                // brought up to this build's version (older nodes may still run on it)
+                for (String module : concat("platform", modules)) {
+                    Store.SchemaState schema = store.schemaState(module);
+                    if (schema.current().isEmpty()) {
+                        return fail("no Switchboard tables in the store at " + nodeConfig.store().maskedUrl()
+                                + ": no node has run on it (is it the cluster's database?)");
+                    }
+                    if (!schema.upToDate()) {
+                        return fail("the " + module + " tables in the store at " + nodeConfig.store().maskedUrl() + " are at version "
+                                + schema.current().get() + ", this switchboard reads version " + schema.newest()
+                                + ": use the switchboard of the nodes running on it, or start a node of this version (it migrates)");
+                    }
                 }
                 return work.run(store, nodeConfig);
             }
@@ -86,6 +95,13 @@ abstract class StoreAction implements Callable<Integer> {
             }
             return work.run(store, nodeConfig);
         }
+    }
+
+    private static List<String> concat(String first, List<String> rest) {
+        List<String> all = new java.util.ArrayList<>();
+        all.add(first);
+        all.addAll(rest);
+        return all;
     }
 
     /** One line on stderr, exit code 2. */

@@ -123,6 +123,24 @@ class ClusterApiTest {
         }
     }
 
+    /** A store older nodes ran (its tables a version behind this build): said in one line, and not migrated. */
+    @Test
+    void statusOnAStoreBehindThisVersionSaysSoAndMigratesNothing() throws Exception {
+        try (PostgresTestDatabase database = PostgresTestDatabase.create()) {
+            org.flywaydb.core.Flyway.configure().dataSource(database.settings().url(), database.settings().user(), null)
+                    .locations("classpath:db/migration/platform").table("flyway_platform_history")
+                    .target("5").load().migrate();
+            Run behind = cli(Map.of("SWITCHBOARD_STORE_URL", database.settings().url(),
+                    "SWITCHBOARD_STORE_USER", database.settings().user()), "cluster", "status");
+            assertThat(behind.code()).as(behind.err()).isEqualTo(2);
+            assertThat(behind.err().strip().lines()).hasSize(1);
+            assertThat(behind.err()).contains("the platform tables in the store at jdbc:postgresql:").contains("are at version 5,")
+                    .contains("start a node of this version");
+            assertThat(tables(database.settings().url(), database.settings().user(),
+                    "select max(version::int) from flyway_platform_history")).isEqualTo(5);
+        }
+    }
+
     private static int tables(String url, String user, String countQuery) throws Exception {
         try (Connection connection = DriverManager.getConnection(url, user, null);
                 ResultSet count = connection.createStatement().executeQuery(countQuery)) {
