@@ -53,6 +53,21 @@ class NodeTest {
         };
     }
 
+    /** A module "notes" whose only part is {@code component}. */
+    private static NodeModule notesWith(Component component) {
+        return new NodeModule() {
+            @Override
+            public String name() {
+                return "notes";
+            }
+
+            @Override
+            public void assemble(NodeContext context) {
+                context.addComponent(component);
+            }
+        };
+    }
+
     private Component recording(String name, boolean failOnStart) {
         return Component.of(name,
                 () -> {
@@ -142,21 +157,11 @@ class NodeTest {
     /** A store that failed a component's start is named as the trouble, not only by the driver's words about a statement. */
     @Test
     void aStartFailedByTheStoreSaysSo() {
-        Node node = new Node(config(), List.of(new NodeModule() {
-            @Override
-            public String name() {
-                return "notes";
-            }
-
-            @Override
-            public void assemble(NodeContext context) {
-                context.addComponent(Component.of("notes", () -> {
-                    throw new IllegalStateException("INSERT INTO notes failed",
-                            new java.sql.SQLException("An I/O error occurred while sending to the backend.", "08006",
-                                    new java.net.SocketTimeoutException("Read timed out")));
-                }, () -> { }));
-            }
-        }));
+        Node node = new Node(config(), List.of(notesWith(Component.of("notes", () -> {
+            throw new IllegalStateException("INSERT INTO notes failed",
+                    new java.sql.SQLException("An I/O error occurred while sending to the backend.", "08006",
+                            new java.net.SocketTimeoutException("Read timed out")));
+        }, () -> { }))));
         assertThatThrownBy(node::start)
                 .isInstanceOf(NodeStartException.class)
                 .hasMessageStartingWith("notes: the store at jdbc:sqlite:")
@@ -165,17 +170,8 @@ class NodeTest {
 
     @Test
     void componentThatHangsOnStopDoesNotHoldTheNode() {
-        Node node = new Node(config(), List.of(new NodeModule() {
-            @Override
-            public String name() {
-                return "notes";
-            }
-
-            @Override
-            public void assemble(NodeContext context) {
-                context.addComponent(Component.of("stuck", () -> { }, () -> Thread.sleep(60_000)));
-            }
-        }), Duration.ofSeconds(1));
+        Node node = new Node(config(), List.of(notesWith(Component.of("stuck", () -> { }, () -> Thread.sleep(60_000)))),
+                Duration.ofSeconds(1));
         node.start();
         long begin = System.nanoTime();
         node.stop();
