@@ -620,9 +620,11 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         }
         // stopped by this node (it lost its standing, or it is stopping), not ended by the channel
         boolean cutShort = delivery.stopped();
-        // cut short before the channel was called: the claim goes back to pending for the holder,
-        // rather than staying "being sent" by a node that is alive and will never end it
-        if (cutShort && delivery.attempts() == 0) {
+        // cut short before the channel was called, or after calls it all refused (it answered 503,
+        // say, and the node stopped while waiting to try again): the channel does not have the
+        // message, so the claim goes back to pending for the holder (this node after a restart),
+        // rather than staying "being sent" or ending as unknown with nobody told
+        if (cutShort && (delivery.attempts() == 0 || !delivery.mayHaveArrived())) {
             store(() -> incidents.release(claim));
             return;
         }

@@ -6,14 +6,40 @@ package io.switchboard.monitor.notify;
  */
 public final class DeliveryException extends Exception {
     private final boolean retryable;
+    private final boolean refused;
 
+    /** A failure after which the channel may have the message (a timeout, a connection that broke mid-way). */
     public DeliveryException(String message, boolean retryable) {
+        this(message, retryable, false);
+    }
+
+    private DeliveryException(String message, boolean retryable, boolean refused) {
         super(message, null, false, false);
         this.retryable = retryable;
+        this.refused = refused;
+    }
+
+    /**
+     * A failure after which the channel certainly does not have the message: it answered and did
+     * not take it (an HTTP status, an API's error), or no connection was ever made. A node that
+     * stops after such attempts gives the message back to be sent again, which repeats nothing.
+     */
+    public static DeliveryException refused(String message, boolean retryable) {
+        return new DeliveryException(message, retryable, true);
     }
 
     public boolean retryable() {
         return retryable;
+    }
+
+    /** See {@link #refused(String, boolean)}. */
+    public boolean refused() {
+        return refused;
+    }
+
+    /** Whether a failed HTTP exchange never reached the server: no connection was made. */
+    static boolean neverConnected(java.io.IOException e) {
+        return e instanceof java.net.ConnectException || e instanceof java.net.http.HttpConnectTimeoutException;
     }
 
     /** RFC 9110 §15: 408, 425, 429 and 5xx may succeed later; other 4xx will not. */

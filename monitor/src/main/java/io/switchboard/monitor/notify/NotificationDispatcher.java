@@ -56,18 +56,21 @@ public final class NotificationDispatcher implements AutoCloseable {
     /**
      * How a delivery ended. {@code stopped}: not by the channel but by this node, before an attempt
      * (it lost its standing in the cluster, or it is stopping) or by interrupting a call; with
-     * {@code attempts} 0 the channel was never called.
+     * {@code attempts} 0 the channel was never called. {@code mayHaveArrived}: some attempt ended
+     * in a way that leaves the channel possibly holding the message (a timeout, an interrupted
+     * call); false when every attempt was refused ({@link DeliveryException#refused}).
      */
-    public record Delivery(boolean sent, int attempts, String error, int digestOf, boolean notTaken, boolean stopped) {
+    public record Delivery(boolean sent, int attempts, String error, int digestOf, boolean notTaken, boolean stopped,
+                           boolean mayHaveArrived) {
         public Delivery(boolean sent, int attempts, String error, int digestOf) {
-            this(sent, attempts, error, digestOf, false, false);
+            this(sent, attempts, error, digestOf, false, false, true);
         }
 
         public Delivery(boolean sent, int attempts, String error) {
-            this(sent, attempts, error, 0, false, false);
+            this(sent, attempts, error, 0, false, false, true);
         }
 
-        static final Delivery NOT_TAKEN = new Delivery(false, 0, null, 0, true, false);
+        static final Delivery NOT_TAKEN = new Delivery(false, 0, null, 0, true, false, false);
     }
 
     /**
@@ -200,7 +203,8 @@ public final class NotificationDispatcher implements AutoCloseable {
         List<Notification> items = batch.stream().map(Pending::notification).toList();
         Notification digest = digest(items, clock.instant());
         Delivery delivery = deliver(digest, channel, items, true, batch.stream().anyMatch(p -> p.take() != ALWAYS));
-        Delivery each = new Delivery(delivery.sent(), delivery.attempts(), delivery.error(), items.size(), false, delivery.stopped());
+        Delivery each = new Delivery(delivery.sent(), delivery.attempts(), delivery.error(), items.size(), false, delivery.stopped(),
+                delivery.mayHaveArrived());
         for (Pending p : batch) {
             finish(p, each);
         }
@@ -268,6 +272,7 @@ public final class NotificationDispatcher implements AutoCloseable {
         AtomicInteger attempt = new AtomicInteger();
         String[] lastError = {null};
         boolean[] stopped = {false};
+        boolean[] mayHaveArrived = {false};
         CheckedSupplier<Boolean> once = () -> {
             if (retry && !standing.getAsBoolean()) {
                 lastError[0] = "not sent from here: this node is no longer in good standing in the cluster";
@@ -289,6 +294,7 @@ public final class NotificationDispatcher implements AutoCloseable {
                 record(recordAs, channel, number, "sent", null, (System.nanoTime() - begin) / 1_000_000);
                 return true;
             } catch (DeliveryException e) {
+                mayHaveArrived[0] |= !e.refused();
                 lastError[0] = scrub(e.getMessage(), channel);
                 record(recordAs, channel, number, "failed", lastError[0], (System.nanoTime() - begin) / 1_000_000);
                 throw e;
@@ -298,9 +304,11 @@ public final class NotificationDispatcher implements AutoCloseable {
                 Thread.currentThread().interrupt();
                 lastError[0] = "interrupted: the node is stopping";
                 stopped[0] = true;
+                mayHaveArrived[0] = true;
                 record(recordAs, channel, number, "failed", lastError[0], (System.nanoTime() - begin) / 1_000_000);
                 throw new DeliveryException(lastError[0], false);
             } catch (RuntimeException e) {
+                mayHaveArrived[0] = true;
                 lastError[0] = scrub(e.toString(), channel);
                 record(recordAs, channel, number, "failed", lastError[0], (System.nanoTime() - begin) / 1_000_000);
                 // interrupted (the node is stopping): not retried
@@ -327,7 +335,7 @@ public final class NotificationDispatcher implements AutoCloseable {
             log.warn("notification {} for {} to channel {} failed after {} attempt(s): {}", n.event().wireName(),
                     n.monitor() == null ? recordAs.size() + " monitors" : n.monitor(), channel.name(), attempt.get(), lastError[0]);
         }
-        return new Delivery(sent, attempt.get(), sent ? null : lastError[0], 0, false, !sent && stopped[0]);
+        return new Delivery(sent, attempt.get(), sent ? null : lastError[0], 0, false, !sent && stopped[0], mayHaveArrived[0]);
     }
 
     private void record(Notification n, ChannelDefinition channel, int attempt, String outcome, String error, long millis) {

@@ -53,9 +53,10 @@ public final class NotifierTelegram implements Notifier {
         } catch (IOException e) {
             // the words name only the API's host and port, never the URL, which holds the token
             URI api = URI.create(settings.apiUrl());
-            throw new DeliveryException("reaching the Telegram API at " + settings.apiUrl() + " failed: "
+            String why = "reaching the Telegram API at " + settings.apiUrl() + " failed: "
                     + DeliveryFailureText.network(e, NotifierWebhook.host(api), NotifierWebhook.port(api), timeout, false)
-                    .replace(settings.botToken(), "***"), true);
+                    .replace(settings.botToken(), "***");
+            throw DeliveryException.neverConnected(e) ? DeliveryException.refused(why, true) : new DeliveryException(why, true);
         }
         int status = response.statusCode();
         String description = "";
@@ -81,7 +82,7 @@ public final class NotifierTelegram implements Notifier {
             if (why.length() > 300) {
                 why = why.substring(0, 300) + "…";
             }
-            throw new DeliveryException("Telegram: " + why.replace(settings.botToken(), "***"),
+            throw DeliveryException.refused("Telegram: " + why.replace(settings.botToken(), "***"),
                     DeliveryException.retryableStatus(status) || (status / 100 == 2));
         }
     }

@@ -73,12 +73,12 @@ public final class NotifierWebhook implements Notifier {
             response = BoundedBody.send(http, request.build(), MAX_ANSWER, timeout);
         } catch (IOException e) {
             // the words name only the host and port, never the URL's path
-            throw new DeliveryException("delivering to the webhook " + shown + " failed: "
-                    + DeliveryFailureText.network(e, host(url), port(url), timeout, false), true);
+            String why = "delivering to the webhook " + shown + " failed: " + DeliveryFailureText.network(e, host(url), port(url), timeout, false);
+            throw DeliveryException.neverConnected(e) ? DeliveryException.refused(why, true) : new DeliveryException(why, true);
         }
         int status = response.statusCode();
         if (status / 100 != 2) {
-            throw new DeliveryException("the webhook " + shown + " answered HTTP " + status,
+            throw DeliveryException.refused("the webhook " + shown + " answered HTTP " + status,
                     DeliveryException.retryableStatus(status));
         }
     }

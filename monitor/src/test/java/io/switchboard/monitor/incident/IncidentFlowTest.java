@@ -234,6 +234,37 @@ class IncidentFlowTest {
         assertThat(api("GET", "/api/v1/incidents", null).path("incidents").get(0).path("status").asText()).isEqualTo("resolved");
     }
 
+    /**
+     * A DOWN the channel refused (HTTP 503) until the node was stopped gracefully, between two
+     * attempts: the channel certainly does not have it, so the restarted node sends it, once.
+     * (It used to end as "whether it arrived is not known; not sent again": never sent.)
+     */
+    @Test
+    void aDownRefusedUntilAGracefulStopIsSentOnceAfterTheRestart() throws Exception {
+        node.close();
+        Map<String, String> slowRetries = new java.util.HashMap<>(ENV);
+        slowRetries.put("SWITCHBOARD_MONITOR_NOTIFY_BACKOFF", "5s"); // the stop comes while waiting to try again
+        node = new MonitorNode(dir, new Monitor(clock, new CheckRunner(clock).with(CheckType.TCP, check)), slowRetries);
+        receiver.answer("/flaky", 503, "busy");
+        api("PUT", "/api/v1/notification-channels/flaky", "{\"type\":\"webhook\",\"url\":\"" + receiver.url("/flaky") + "\"}");
+        monitor("shop", ",\"channels\":[\"flaky\"]");
+        await().atMost(WAIT).until(() -> status("shop").equals("up"));
+        check.fail("shop", "no answer");
+        await().atMost(WAIT).until(() -> receiver.received("/flaky").size() == 1);
+        node.close();
+
+        receiver.answer("/flaky", 200, "");
+        node = startNode();
+        await().atMost(WAIT).until(() -> receiver.received("/flaky").size() == 2);
+        JsonNode down = JSON.readTree(receiver.received("/flaky").get(1).body());
+        assertThat(down.path("event").asText()).isEqualTo("monitor.down");
+        long id = api("GET", "/api/v1/incidents?status=open", null).path("incidents").get(0).path("id").asLong();
+        await().atMost(WAIT).until(() -> kinds(id).contains("notified"));
+        assertThat(kinds(id)).doesNotContain("notify_unknown", "notify_failed");
+        Thread.sleep(1500); // room for a second copy that must not come
+        assertThat(receiver.received("/flaky")).hasSize(2);
+    }
+
     @Test
     void anOpenIncidentSurvivesARestartAndIsResolvedAfter() throws Exception {
         monitor("shop", ",\"channels\":[\"hook\"]");
