@@ -60,9 +60,15 @@ public final class DnsCheck implements Check {
             return CheckResult.down(startedAt, elapsed(begin), "\"" + monitor.target() + "\" is not a domain name", worked, details);
         } catch (IOException e) {
             String message = e.getMessage() == null ? "" : e.getMessage().toLowerCase(Locale.ROOT);
-            String error = message.contains("timed out") || e instanceof java.net.SocketTimeoutException
-                    ? server + " did not answer within " + DurationText.spoken(monitor.timeout())
-                    : server + " could not be asked: " + e.getMessage();
+            String error;
+            if (message.contains("timed out") || e instanceof java.net.SocketTimeoutException) {
+                error = server + " did not answer within " + DurationText.spoken(monitor.timeout());
+            } else if (e instanceof java.net.PortUnreachableException) {
+                // ICMP port unreachable: the host answered that nothing listens there (the exception has no message)
+                error = server + " could not be asked: nothing listens on its UDP port (the host said the port is closed)";
+            } else {
+                error = server + " could not be asked: " + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage());
+            }
             return CheckResult.down(startedAt, elapsed(begin), error, worked, details);
         }
         long latency = elapsed(begin);

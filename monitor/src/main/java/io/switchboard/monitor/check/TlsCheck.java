@@ -116,7 +116,10 @@ public final class TlsCheck implements Check {
 
         List<String> problems = new ArrayList<>();
         if (now.isAfter(notAfter)) {
-            problems.add("the certificate expired on " + notAfter + " (" + (-daysLeft) + " days ago)");
+            // whole days since it expired (floorDiv of the negative daysLeft would count one too many)
+            long daysAgo = Duration.between(notAfter, now).toSeconds() / 86_400L;
+            problems.add("the certificate expired on " + notAfter + " (" + (daysAgo == 0 ? "today" : daysAgo == 1 ? "1 day ago"
+                    : daysAgo + " days ago") + ")");
         } else if (now.isBefore(leaf.getNotBefore().toInstant())) {
             problems.add("the certificate is not valid before " + leaf.getNotBefore().toInstant());
         }
@@ -146,7 +149,7 @@ public final class TlsCheck implements Check {
         if (!problems.isEmpty()) {
             return CheckResult.down(startedAt, latency, String.join("; ", problems), worked, details);
         }
-        worked.add("the certificate is valid for " + daysLeft + " more days");
+        worked.add("the certificate is valid for " + daysLeft + " more day" + (daysLeft == 1 ? "" : "s"));
         if (daysLeft <= options.warnDays()) {
             details.put(CheckResult.WARNING, "certificate-expiry");
             return new CheckResult(CheckStatus.DEGRADED, startedAt, latency, "the certificate expires in " + daysLeft + " day"

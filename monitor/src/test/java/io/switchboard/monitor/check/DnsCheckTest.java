@@ -75,6 +75,20 @@ class DnsCheckTest {
         assertThat(noRecords.error()).isEqualTo("www.shop.test has no TXT records");
     }
 
+    /** Nothing listens at the resolver's address: the host says so (ICMP port unreachable), in words, not "null". */
+    @Test
+    void aResolverAddressWhereNothingListensIsDownSayingSo() throws Exception {
+        int closed;
+        try (java.net.DatagramSocket socket = new java.net.DatagramSocket(0, java.net.InetAddress.getLoopbackAddress())) {
+            closed = socket.getLocalPort();
+        }
+        CheckResult r = check.run(Defs.monitor("name: dns\ntype: dns\ntarget: shop.test\ntimeout: 2s\nresolver: 127.0.0.1:"
+                + closed + "\n"));
+        assertThat(r.status()).isEqualTo(CheckStatus.DOWN);
+        assertThat(r.error()).isEqualTo("the DNS server 127.0.0.1:" + closed
+                + " could not be asked: nothing listens on its UDP port (the host said the port is closed)");
+    }
+
     @Test
     void aSilentServerIsDownAfterTheTimeout() throws Exception {
         try (DnsResponder quiet = new DnsResponder()) {
