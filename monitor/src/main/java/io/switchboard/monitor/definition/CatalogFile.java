@@ -24,6 +24,8 @@ public final class CatalogFile {
             .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
             .enable(YAMLGenerator.Feature.MINIMIZE_QUOTES)
             .enable(YAMLGenerator.Feature.INDENT_ARRAYS_WITH_INDICATOR)
+            // a key written twice (two intervals, say) is a mistake, not "the last one wins" in silence
+            .enable(com.fasterxml.jackson.core.StreamReadFeature.STRICT_DUPLICATE_DETECTION)
             .build());
 
     private static LoaderOptions loaderOptions() {
@@ -46,7 +48,8 @@ public final class CatalogFile {
         } catch (JsonProcessingException e) {
             String where = e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr()
                     + ", column " + e.getLocation().getColumnNr();
-            throw DefinitionException.invalid(null, "not valid YAML" + where + ": " + e.getOriginalMessage());
+            throw DefinitionException.invalid(null, "not valid YAML" + where + ": "
+                    + io.switchboard.platform.config.NodeConfigLoader.yamlProblem(e.getOriginalMessage()));
         }
         return DefinitionReader.catalog(root, knownChannels);
     }

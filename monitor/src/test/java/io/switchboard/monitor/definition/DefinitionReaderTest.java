@@ -127,6 +127,11 @@ class DefinitionReaderTest {
                 .isEqualTo("monitor: unknown key; monitor files have [channels, monitors, maintenance]");
         assertThat(error("monitors: {name: a}").describe()).isEqualTo("monitors: must be a list (items start with \"- \")");
         assertThat(error("monitors:\n  - name: a\n  type: tcp").describe()).startsWith("not valid YAML at line 3");
+        // a key written twice is refused, not decided by "the last one wins"
+        assertThat(error("monitors:\n  - name: a\n    type: tcp\n    target: 'x:1'\n    interval: 5s\n    interval: 1s").describe())
+                .startsWith("not valid YAML at line 6").contains("Duplicate field 'interval'");
+        // one line, without SnakeYAML's quoted source and markers
+        assertThat(error("monitors:\n\t- name: a").describe()).doesNotContain("\n");
     }
 
     @Test

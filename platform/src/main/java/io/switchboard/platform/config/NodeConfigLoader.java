@@ -186,7 +186,9 @@ public final class NodeConfigLoader {
         }
         Object parsed;
         try {
-            parsed = new ObjectMapper(new YAMLFactory()).readValue(text, Object.class);
+            // a key written twice is a mistake, not "the last one wins" in silence
+            parsed = new ObjectMapper(new YAMLFactory()).enable(com.fasterxml.jackson.core.JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
+                    .readValue(text, Object.class);
         } catch (JsonProcessingException e) {
             String where = e.getLocation() == null ? ""
                     : " at line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr();
@@ -206,7 +208,8 @@ public final class NodeConfigLoader {
      * SnakeYAML's message in one line: its first and its last statement ("while parsing a flow
      * sequence ... expected ',' or ']', but got <stream end>"), without the quoted source and markers.
      */
-    static String yamlProblem(String message) {
+    /** SnakeYAML's message in one line: its statements, without the quoted source and markers. */
+    public static String yamlProblem(String message) {
         if (message == null) {
             return "";
         }

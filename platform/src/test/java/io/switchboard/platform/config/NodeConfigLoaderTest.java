@@ -45,6 +45,14 @@ class NodeConfigLoaderTest {
     }
 
     @Test
+    void aKeyWrittenTwiceIsRefusedNotDecidedByTheLastOne() throws IOException {
+        Path file = yaml("http: 127.0.0.1:8080\ndomain: a.example.org\ndomain: b.example.org\n");
+        assertThatThrownBy(() -> loader.load(file, Map.of(), Map.of()))
+                .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.problem())
+                        .contains("is not valid YAML at line 3").contains("Duplicate field 'domain'"));
+    }
+
+    @Test
     void defaultsNeedNoFileNoEnvironmentNoFlags() {
         NodeConfig config = loader.load(null, Map.of(), Map.of());
 
