@@ -50,8 +50,13 @@ public final class MonitorCommand implements Runnable {
     /** Shared: open the store of the configured node, run an action on its monitor catalog. */
     abstract static class MonitorAction extends StoreAction {
         int withCatalog(Function<MonitorCatalog, Integer> action) {
+            return withCatalog(false, action);
+        }
+
+        /** As above; {@code readOnly}: list and export, which must not make a store where there is none (a mistyped --data-dir). */
+        int withCatalog(boolean readOnly, Function<MonitorCatalog, Integer> action) {
             try {
-                return withStore(List.of("monitor"), (store, nodeConfig) ->
+                return withStore(List.of("monitor"), readOnly, (store, nodeConfig) ->
                         action.apply(new MonitorCatalog(store.jdbi(), Clock.systemUTC())));
             } catch (DefinitionException e) {
                 return fail(e.describe());
@@ -112,7 +117,7 @@ public final class MonitorCommand implements Runnable {
 
         @Override
         public Integer call() {
-            return withCatalog(catalog -> {
+            return withCatalog(true, catalog -> {
                 Catalog written = catalog.load();
                 String yaml = CatalogFile.write(written);
                 if (file == null || file.equals("-")) {
@@ -136,7 +141,7 @@ public final class MonitorCommand implements Runnable {
     static final class ListMonitors extends MonitorAction {
         @Override
         public Integer call() {
-            return withCatalog(catalog -> {
+            return withCatalog(true, catalog -> {
                 List<MonitorDefinition> all = catalog.monitors();
                 for (MonitorDefinition m : all) {
                     say(m.name() + "\t" + m.type().wireName() + "\t" + m.target() + "\tevery " + DurationText.format(m.interval())

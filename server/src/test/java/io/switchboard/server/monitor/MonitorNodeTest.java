@@ -66,10 +66,14 @@ class MonitorNodeTest {
     Run cli(String... args) {
         List<String> all = new ArrayList<>(List.of(args));
         all.addAll(List.of("--data-dir", dataDir.toString()));
+        return cliAsGiven(all.toArray(String[]::new));
+    }
+
+    Run cliAsGiven(String... all) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         int code = Main.execute(Map.of(), new PrintStream(out, true, StandardCharsets.UTF_8),
-                new PrintStream(err, true, StandardCharsets.UTF_8), all.toArray(String[]::new));
+                new PrintStream(err, true, StandardCharsets.UTF_8), all);
         return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
     }
 
@@ -175,6 +179,16 @@ class MonitorNodeTest {
         Run syntax = cli("monitor", "import", broken.toString());
         assertThat(syntax.code()).isEqualTo(2);
         assertThat(syntax.err()).startsWith("switchboard: " + broken + ": not valid YAML at line").doesNotContain("\tat ");
+
+        // a mistyped --data-dir: list and export only read, so they say so and make no store there
+        Path typo = dataDir.resolveSibling(dataDir.getFileName() + "-typo");
+        for (String command : List.of("list", "export")) {
+            Run nowhere = cliAsGiven("monitor", command, "--data-dir", typo.toString());
+            assertThat(nowhere.code()).as(nowhere.err()).isEqualTo(2);
+            assertThat(nowhere.err()).startsWith("switchboard: no store at " + typo.resolve("switchboard.db")).endsWith("\n");
+            assertThat(nowhere.err().strip().lines()).hasSize(1);
+        }
+        assertThat(typo).doesNotExist();
 
         Run pause = cli("monitor", "pause", "ghost");
         assertThat(pause.code()).isEqualTo(2);
