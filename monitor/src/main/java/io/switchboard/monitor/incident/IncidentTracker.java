@@ -830,10 +830,14 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
                 recoveredWith, zone);
     }
 
-    /** How the other monitors of the same host fare: part of "what still works". */
+    /**
+     * The other monitors of the same host that pass, for "what still works": those up first, then
+     * those degraded, by name, at most five. Ones that fail too are not "what still works".
+     */
     private List<String> otherChecks(MonitorDefinition monitor) {
         String host = monitor.host();
-        List<String> out = new ArrayList<>();
+        List<MonitorDefinition> up = new ArrayList<>();
+        List<MonitorDefinition> degraded = new ArrayList<>();
         for (MonitorDefinition other : catalog.get().monitors().values()) {
             if (other.name().equals(monitor.name()) || other.paused() || !host.equals(safeHost(other))) {
                 continue;
@@ -847,14 +851,20 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
                     status = state.status;
                 }
             }
-            if (status == MonitorStatus.UNKNOWN) {
-                continue;
-            }
-            out.add("the " + other.type().wireName() + " check " + other.name() + " of the same host is " + status.wireName());
-            if (out.size() == 5) {
-                break;
+            if (status == MonitorStatus.UP) {
+                up.add(other);
+            } else if (status == MonitorStatus.DEGRADED) {
+                degraded.add(other);
             }
         }
+        java.util.Comparator<MonitorDefinition> byName = java.util.Comparator.comparing(MonitorDefinition::name);
+        up.sort(byName);
+        degraded.sort(byName);
+        List<String> out = new ArrayList<>();
+        up.stream().limit(5).forEach(other -> out.add("the " + other.type().wireName() + " check " + other.name()
+                + " of the same host is up"));
+        degraded.stream().limit(5 - out.size()).forEach(other -> out.add("the " + other.type().wireName() + " check "
+                + other.name() + " of the same host is degraded"));
         return out;
     }
 

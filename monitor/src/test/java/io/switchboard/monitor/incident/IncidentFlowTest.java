@@ -159,6 +159,22 @@ class IncidentFlowTest {
                         + receiver.url("/***") + " answered HTTP 500"));
     }
 
+    /** "What still works" names the other checks of the host that pass, not those that fail too. */
+    @Test
+    void whatStillWorksNamesOnlyTheOtherChecksOfTheHostThatPass() throws Exception {
+        monitor("cache", "");
+        monitor("db", "");
+        monitor("shop", ",\"channels\":[\"hook\"]");
+        await().atMost(WAIT).until(() -> status("cache").equals("up") && status("db").equals("up") && status("shop").equals("up"));
+        check.fail("db", "no answer");
+        await().atMost(WAIT).until(() -> status("db").equals("down"));
+        check.fail("shop", "no answer");
+        await().atMost(WAIT).until(() -> hooks("monitor.down").size() == 1);
+        String report = hooks("monitor.down").getFirst().path("text").asText();
+        assertThat(report).contains("What still works:").contains("the tcp check cache of the same host is up")
+                .doesNotContain("check db");
+    }
+
     @Test
     void aMaintenanceWindowHoldsTheMessageUntilItEnds() throws Exception {
         monitor("shop", ",\"channels\":[\"hook\"]");
