@@ -177,8 +177,9 @@ public final class IncidentStore {
     /**
      * Resolves an incident and, under a lease, turns its DOWN claims into recovery claims in the
      * same transaction: a DOWN never taken (held back by a maintenance window, or queued) is
-     * cancelled, and each channel whose DOWN was tried (sent, failed or going out) gets a pending
-     * recovery claim, so a node that dies right after the commit leaves the recovery to its successor.
+     * cancelled, and each channel told of the outage (a DOWN or reminder sent, possibly sent, or
+     * going out) gets a pending recovery claim, so a node that dies right after the commit leaves
+     * the recovery to its successor.
      *
      * @return how many recovery claims were made (0: nobody had been told, or not clustered)
      * @throws LeaseLost when the lease no longer holds (nothing is written)
@@ -198,8 +199,11 @@ public final class IncidentStore {
             if (lease == null) {
                 return 0; // not clustered, or closed because its monitor was removed: no recovery message
             }
-            List<String> told = h.createQuery("SELECT channel FROM monitor_notification_claims WHERE incident_id = :id"
-                            + " AND event = 'down' AND (outcome IS NULL OR outcome <> 'cancelled') ORDER BY channel")
+            // told: a DOWN or reminder that went out, may have (cut short), or is going out now; not
+            // one that failed on every attempt (that channel never heard of the outage)
+            List<String> told = h.createQuery("SELECT DISTINCT channel FROM monitor_notification_claims WHERE incident_id = :id"
+                            + " AND event IN ('down', 'reminder') AND (outcome IS NULL OR outcome IN ('sent', 'unknown'))"
+                            + " ORDER BY channel")
                     .bind("id", id).mapTo(String.class).list();
             String recovery = newMessageId();
             for (String channel : told) {
@@ -207,6 +211,22 @@ public final class IncidentStore {
             }
             return told.size();
         });
+    }
+
+    /** The channels a resolved incident's recovery is claimed for (clustered: see {@link #resolve}). */
+    public List<String> recoveryChannels(long id) {
+        return jdbi.withHandle(h -> h.createQuery("SELECT channel FROM monitor_notification_claims WHERE incident_id = :id"
+                + " AND event = 'recovered' ORDER BY channel").bind("id", id).mapTo(String.class).list());
+    }
+
+    /**
+     * The channels a DOWN or reminder of the incident reached, from the attempts recorded (not
+     * clustered, where no claims are kept): a recovery goes to them, whatever the monitor's
+     * channels are now.
+     */
+    public List<String> channelsTold(long id) {
+        return jdbi.withHandle(h -> h.createQuery("SELECT DISTINCT channel FROM monitor_notifications WHERE incident_id = :id"
+                + " AND event IN ('down', 'reminder') AND outcome = 'sent' ORDER BY channel").bind("id", id).mapTo(String.class).list());
     }
 
     private int insertClaim(Handle h, long id, String channel, String event, long seq, Lease lease, Instant at, String messageId) {

@@ -764,8 +764,25 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
             event(name, incident.id, now, "notified", "no recovery message: nobody had been told about the outage");
             return;
         }
-        List<ChannelDefinition> channels = view.channelsOf(monitor);
+        // those told of the outage, whatever the monitor's channels are now (edited meanwhile) and
+        // not those whose DOWN never got through
+        List<ChannelDefinition> channels = new ArrayList<>();
+        List<String> toldChannels;
+        try {
+            toldChannels = leases == null ? incidents.channelsTold(incident.id) : incidents.recoveryChannels(incident.id);
+        } catch (RuntimeException e) {
+            log.warn("could not read who was told of incident {} of {}; the recovery goes to the monitor's channels: {}",
+                    incident.id, name, e.toString());
+            toldChannels = view.channelsOf(monitor).stream().map(ChannelDefinition::name).toList();
+        }
+        for (String channel : toldChannels) {
+            ChannelDefinition defined = view.channels().get(channel);
+            if (defined != null) {
+                channels.add(defined);
+            }
+        }
         if (channels.isEmpty()) {
+            event(name, incident.id, now, "notified", "no recovery message: no channel that was told about the outage is left");
             return;
         }
         Notification n = new Notification(Notification.Event.RECOVERED, name, monitor.type().wireName(), monitor.displayTarget(),

@@ -159,6 +159,30 @@ class IncidentFlowTest {
                         + receiver.url("/***") + " answered HTTP 500"));
     }
 
+    /**
+     * A recovery goes to the channels that were told of the outage: not to one whose DOWN failed on
+     * every attempt, and still to one taken off the monitor while it was down; not to one added since.
+     */
+    @Test
+    void theRecoveryGoesToThoseToldOfTheOutageWhateverTheMonitorsChannelsAreNow() throws Exception {
+        receiver.answer("/other", 200, "");
+        api("PUT", "/api/v1/notification-channels/broken", "{\"type\":\"webhook\",\"url\":\"" + receiver.url("/broken") + "\"}");
+        api("PUT", "/api/v1/notification-channels/other", "{\"type\":\"webhook\",\"url\":\"" + receiver.url("/other") + "\"}");
+        monitor("shop", ",\"channels\":[\"hook\",\"broken\"]");
+        await().atMost(WAIT).until(() -> status("shop").equals("up"));
+        check.fail("shop", "no answer");
+        await().atMost(WAIT).until(() -> hooks("monitor.down").size() == 1 && receiver.received("/broken").size() == 3);
+        long id = api("GET", "/api/v1/incidents?status=open", null).path("incidents").get(0).path("id").asLong();
+        await().atMost(WAIT).until(() -> kinds(id).contains("notify_failed"));
+
+        monitor("shop", ",\"channels\":[\"other\"]"); // edited while down
+        check.pass("shop");
+        await().atMost(WAIT).until(() -> hooks("monitor.recovered").size() == 1);
+        Thread.sleep(1000); // room for messages that must not come
+        assertThat(receiver.received("/broken")).as("its DOWN never got through").hasSize(3);
+        assertThat(receiver.received("/other")).as("it never heard of the outage").isEmpty();
+    }
+
     /** "What still works" names the other checks of the host that pass, not those that fail too. */
     @Test
     void whatStillWorksNamesOnlyTheOtherChecksOfTheHostThatPass() throws Exception {
