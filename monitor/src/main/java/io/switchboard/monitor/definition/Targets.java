@@ -93,6 +93,12 @@ public final class Targets {
         String host;
         int port = defaultPort;
         String portText = null;
+        int scheme = text.indexOf("://");
+        if (scheme > 0) {
+            // a URL where host:port is meant (the commonest slip: an http monitor's target copied)
+            throw new IllegalArgumentException("\"" + target + "\" is a URL; this target is host:port, e.g. "
+                    + "shop.example.org:" + (defaultPort > 0 ? defaultPort : 5432));
+        }
         if (text.startsWith("[")) {
             int close = text.indexOf(']');
             if (close < 0) {
