@@ -334,6 +334,8 @@ public final class HttpCheck implements Check {
         long connectNanos;
         long tlsNanos;
         long firstByteNanos;
+        /** Whether any answer's headers came: a check that timed out waiting has no first byte (null, not 0). */
+        boolean sawFirstByte;
         boolean sawDns;
         boolean sawTls;
 
@@ -415,6 +417,7 @@ public final class HttpCheck implements Check {
             }
             if (hop.headersEnd > 0 && hop.requestSent > 0) {
                 firstByteNanos += hop.headersEnd - hop.requestSent;
+                sawFirstByte = true;
             }
             if (address == null) {
                 address = hop.address;
@@ -430,7 +433,7 @@ public final class HttpCheck implements Check {
             out.put("dnsMs", sawDns ? round(dnsNanos) : null);
             out.put("connectMs", round(connectNanos));
             out.put("tlsMs", sawTls ? round(tlsNanos) : null);
-            out.put("firstByteMs", round(firstByteNanos));
+            out.put("firstByteMs", sawFirstByte ? round(firstByteNanos) : null);
             out.put("totalMs", totalMillis(begin));
             return out;
         }

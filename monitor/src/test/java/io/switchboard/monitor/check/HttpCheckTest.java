@@ -158,6 +158,9 @@ class HttpCheckTest {
         assertThat(Duration.ofNanos(System.nanoTime() - begin)).isLessThan(Duration.ofMillis(3000));
         assertThat(timedOut.status()).isEqualTo(CheckStatus.DOWN);
         assertThat(timedOut.error()).contains("no answer").contains("within 500 ms");
+        @SuppressWarnings("unchecked")
+        Map<String, Object> phases = (Map<String, Object>) timedOut.details().get("phases");
+        assertThat(phases).as("no byte of an answer came: no time to first byte").containsEntry("firstByteMs", null);
 
         CheckResult slow = check.run(Defs.monitor(monitor(server.url("/slow"), "degradedAbove: 1s\n")));
         assertThat(slow.status()).isEqualTo(CheckStatus.DEGRADED);
