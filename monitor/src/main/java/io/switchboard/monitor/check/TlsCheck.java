@@ -105,7 +105,8 @@ public final class TlsCheck implements Check {
         X509Certificate leaf = chain.getFirst();
         Instant now = clock.instant();
         Instant notAfter = leaf.getNotAfter().toInstant();
-        long daysLeft = Math.floorDiv(Duration.between(now, notAfter).toSeconds(), 86_400L);
+        // whole days, toward zero: 10.9 days left is 10, expired 2.1 days ago is -2 ("2 days ago")
+        long daysLeft = Duration.between(now, notAfter).toSeconds() / 86_400L;
         details.put("subject", leaf.getSubjectX500Principal().getName());
         details.put("issuer", leaf.getIssuerX500Principal().getName());
         details.put("names", CertificateTrust.names(leaf));
@@ -116,10 +117,9 @@ public final class TlsCheck implements Check {
 
         List<String> problems = new ArrayList<>();
         if (now.isAfter(notAfter)) {
-            // whole days since it expired (floorDiv of the negative daysLeft would count one too many)
-            long daysAgo = Duration.between(notAfter, now).toSeconds() / 86_400L;
-            problems.add("the certificate expired on " + notAfter + " (" + (daysAgo == 0 ? "today" : daysAgo == 1 ? "1 day ago"
-                    : daysAgo + " days ago") + ")");
+            long daysAgo = -daysLeft;
+            String ago = daysAgo == 0 ? "less than a day ago" : daysAgo == 1 ? "1 day ago" : daysAgo + " days ago";
+            problems.add("the certificate expired on " + notAfter + " (" + ago + ")");
         } else if (now.isBefore(leaf.getNotBefore().toInstant())) {
             problems.add("the certificate is not valid before " + leaf.getNotBefore().toInstant());
         }

@@ -96,8 +96,8 @@ public final class Targets {
         int scheme = text.indexOf("://");
         if (scheme > 0) {
             // a URL where host:port is meant (the commonest slip: an http monitor's target copied)
-            throw new IllegalArgumentException("\"" + target + "\" is a URL; this target is host:port, e.g. "
-                    + "shop.example.org:" + (defaultPort > 0 ? defaultPort : 5432));
+            throw new IllegalArgumentException("\"" + target + "\" is a URL; write host:port, e.g. "
+                    + "192.0.2.10:" + (defaultPort > 0 ? defaultPort : 5432));
         }
         if (text.startsWith("[")) {
             int close = text.indexOf(']');

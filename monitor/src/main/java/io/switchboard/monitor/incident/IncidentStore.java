@@ -219,16 +219,6 @@ public final class IncidentStore {
                 + " AND event = 'recovered' ORDER BY channel").bind("id", id).mapTo(String.class).list());
     }
 
-    /**
-     * The channels a DOWN or reminder of the incident reached, from the attempts recorded (not
-     * clustered, where no claims are kept): a recovery goes to them, whatever the monitor's
-     * channels are now.
-     */
-    public List<String> channelsTold(long id) {
-        return jdbi.withHandle(h -> h.createQuery("SELECT DISTINCT channel FROM monitor_notifications WHERE incident_id = :id"
-                + " AND event IN ('down', 'reminder') AND outcome = 'sent' ORDER BY channel").bind("id", id).mapTo(String.class).list());
-    }
-
     private int insertClaim(Handle h, long id, String channel, String event, long seq, Lease lease, Instant at, String messageId) {
         return h.createUpdate("INSERT INTO monitor_notification_claims (incident_id, channel, event, seq, node_id, incarnation,"
                         + " fence, claimed_at, message_id) VALUES (:id, :c, :e, :s, :n, :inc, :f, :t, :mid) ON CONFLICT DO NOTHING")

@@ -766,14 +766,17 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         }
         // those told of the outage, whatever the monitor's channels are now (edited meanwhile) and
         // not those whose DOWN never got through
+        // (without leases, as only tests run the tracker, the monitor's channels)
         List<ChannelDefinition> channels = new ArrayList<>();
         List<String> toldChannels;
         try {
-            toldChannels = leases == null ? incidents.channelsTold(incident.id) : incidents.recoveryChannels(incident.id);
+            toldChannels = leases == null ? view.channelsOf(monitor).stream().map(ChannelDefinition::name).toList()
+                    : incidents.recoveryChannels(incident.id);
         } catch (RuntimeException e) {
-            log.warn("could not read who was told of incident {} of {}; the recovery goes to the monitor's channels: {}",
+            // the recovery claims are stored: the sweep of pending claims sends them later
+            log.warn("could not read who was told of incident {} of {}; the sweep sends the recovery later: {}",
                     incident.id, name, e.toString());
-            toldChannels = view.channelsOf(monitor).stream().map(ChannelDefinition::name).toList();
+            return;
         }
         for (String channel : toldChannels) {
             ChannelDefinition defined = view.channels().get(channel);
@@ -861,14 +864,16 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
             }
             MonitorState state = states.get(other.name());
             MonitorStatus status;
+            int failures = 0;
             if (state == null) {
                 status = MonitorStatus.UNKNOWN;
             } else {
                 synchronized (state) {
                     status = state.status;
+                    failures = state.failures; // failing already, below its threshold: not "what still works"
                 }
             }
-            if (status == MonitorStatus.UP) {
+            if (status == MonitorStatus.UP && failures == 0) {
                 up.add(other);
             } else if (status == MonitorStatus.DEGRADED) {
                 degraded.add(other);
@@ -951,7 +956,10 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
             if (monitor == null || monitor.paused() || view.maintenanceFor(name, now).isPresent()) {
                 continue;
             }
-            boolean channelInUse = view.channelsOf(monitor).stream().anyMatch(c -> c.name().equals(key.channel()));
+            // a recovery goes to whoever was told of the outage, even a channel taken off the monitor
+            // since (it must still exist); other messages only to the monitor's channels now
+            boolean channelInUse = key.event().equals("recovered") ? view.channels().containsKey(key.channel())
+                    : view.channelsOf(monitor).stream().anyMatch(c -> c.name().equals(key.channel()));
             boolean downOfResolved = key.event().equals("down") && !pending.incidentStatus().equals("open");
             if (!channelInUse || downOfResolved) {
                 cancel(name, key, now, "cancelled");

@@ -20,9 +20,11 @@ public final class DeliveryException extends Exception {
     }
 
     /**
-     * A failure after which the channel certainly does not have the message: it answered and did
-     * not take it (an HTTP status, an API's error), or no connection was ever made. A node that
-     * stops after such attempts gives the message back to be sent again, which repeats nothing.
+     * A failure after which the channel does not have the message as far as can be told: it
+     * answered and did not take it (an HTTP status, an API's error), or no connection was ever
+     * made. A node that stops after such attempts gives the message back to be sent again. (A
+     * gateway's 502 or 504 may come after the service behind it took the message; a webhook's
+     * Idempotency-Key lets the receiver drop the copy, as with any retry.)
      */
     public static DeliveryException refused(String message, boolean retryable) {
         return new DeliveryException(message, retryable, true);

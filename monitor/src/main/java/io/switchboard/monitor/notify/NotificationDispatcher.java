@@ -50,15 +50,13 @@ public final class NotificationDispatcher implements AutoCloseable {
     /**
      * How a delivery ended, after every attempt.
      *
-     * @param digestOf how many messages the digest that carried it held; 0 when it went alone
-     * @param notTaken the message was not this node's to send when its turn came (see {@link #dispatch}): nothing was tried
-     */
-    /**
-     * How a delivery ended. {@code stopped}: not by the channel but by this node, before an attempt
-     * (it lost its standing in the cluster, or it is stopping) or by interrupting a call; with
-     * {@code attempts} 0 the channel was never called. {@code mayHaveArrived}: some attempt ended
-     * in a way that leaves the channel possibly holding the message (a timeout, an interrupted
-     * call); false when every attempt was refused ({@link DeliveryException#refused}).
+     * @param digestOf       how many messages the digest that carried it held; 0 when it went alone
+     * @param notTaken       the message was not this node's to send when its turn came (see {@link #dispatch}): nothing was tried
+     * @param stopped        ended not by the channel but by this node, before an attempt (it lost its standing in the
+     *                       cluster, or it is stopping), during the wait between two, or by interrupting a call; with
+     *                       {@code attempts} 0 the channel was never called
+     * @param mayHaveArrived some attempt ended in a way that may leave the channel holding the message (a timeout, an
+     *                       interrupted call); false when every attempt was refused ({@link DeliveryException#refused})
      */
     public record Delivery(boolean sent, int attempts, String error, int digestOf, boolean notTaken, boolean stopped,
                            boolean mayHaveArrived) {
@@ -327,6 +325,11 @@ public final class NotificationDispatcher implements AutoCloseable {
             lastError[0] = "interrupted: the node is stopping";
         } catch (Throwable e) {
             sent = false;
+            // a stop during the wait between attempts: the retry rethrows the last failure with the
+            // thread interrupted; a stopping node made no further attempt on a claimed message
+            if (Thread.currentThread().isInterrupted() || (handedBack && closed)) {
+                stopped[0] = true;
+            }
         }
         for (int i = 0; i < recordAs.size(); i++) {
             metrics.notification(channel.name(), channel.type().wireName(), sent);

@@ -149,6 +149,34 @@ class ClaimSweepTest {
         });
     }
 
+    /**
+     * A recovery claimed for a channel that was told of the outage and was taken off the monitor
+     * since: the sweep sends it (it used to cancel every claim of a channel the monitor no longer names).
+     */
+    @Test
+    void aRecoveryLeftForAChannelTakenOffTheMonitorIsStillSent() throws Exception {
+        receiver = new LoopbackHttp().answer("/hook", 200, "").answer("/old", 200, "");
+        ScriptedCheck check = new ScriptedCheck();
+        startNode(Clock.systemUTC(), check, ENV, null);
+        api("PUT", "/api/v1/notification-channels/old", "{\"type\":\"webhook\",\"url\":\"" + receiver.url("/old") + "\"}");
+        putShop(""); // "shop" names only "hook" now
+        awaitShopUp();
+        Jdbi jdbi = node.node.store().jdbi();
+        long now = System.currentTimeMillis();
+        jdbi.useHandle(h -> {
+            resolvedIncident(h, 903, now - 60_000, now - 50_000, now - 1_000);
+            h.execute("INSERT INTO monitor_notification_claims (incident_id, channel, event, seq, node_id, incarnation, fence,"
+                    + " claimed_at, sending_at, sent_at, outcome) VALUES (903, 'old', 'down', 0, 'gone', 'gone-1', 1, ?, ?, ?, 'sent')",
+                    now - 50_000, now - 50_000, now - 49_000);
+            h.execute("INSERT INTO monitor_notification_claims (incident_id, channel, event, seq, node_id, incarnation, fence,"
+                    + " claimed_at) VALUES (903, 'old', 'recovered', 0, 'gone', 'gone-1', 1, ?)", now - 1_000);
+        });
+        await().atMost(Duration.ofSeconds(20)).until(() -> "sent".equals(outcome(jdbi, "monitor_notification_claims",
+                "incident_id = 903 AND event = 'recovered'")));
+        assertThat(receiver.received("/old")).hasSize(1);
+        assertThat(JSON.readTree(receiver.received("/old").get(0).body()).path("event").asText()).isEqualTo("monitor.recovered");
+    }
+
     @Test
     void claimsANodeThatDiedNeverTookAreSentAndThoseItWasSendingAreSentAgainAsRepeats() throws Exception {
         receiver = new LoopbackHttp().answer("/hook", 200, "");

@@ -91,9 +91,9 @@ class DefinitionReaderTest {
                 .startsWith("monitors[0] (shop).target: an http target is an http:// or https:// URL");
         // a URL where host:port is meant: said so, not "write IPv6 addresses in brackets"
         assertThat(error(monitor("type: tcp\ntarget: http://127.0.0.1:8000/")).describe()).isEqualTo("monitors[0] (shop).target: "
-                + "\"http://127.0.0.1:8000/\" is a URL; this target is host:port, e.g. shop.example.org:5432");
+                + "\"http://127.0.0.1:8000/\" is a URL; write host:port, e.g. 192.0.2.10:5432");
         assertThat(error(monitor("type: tls\ntarget: https://127.0.0.1/")).describe()).isEqualTo("monitors[0] (shop).target: "
-                + "\"https://127.0.0.1/\" is a URL; this target is host:port, e.g. shop.example.org:443");
+                + "\"https://127.0.0.1/\" is a URL; write host:port, e.g. 192.0.2.10:443");
         assertThat(error(monitor("type: tcp\ntarget: db.example.org")).describe())
                 .isEqualTo("monitors[0] (shop).target: a tcp target is host:port, e.g. db.example.org:5432 (got \"db.example.org\")");
         assertThat(error(monitor("type: sip\ntarget: sips:panel@10.0.0.5")).describe()).contains("sips: needs SIP over TLS");

@@ -283,7 +283,8 @@ class IncidentFlowTest {
     void aDownRefusedUntilAGracefulStopIsSentOnceAfterTheRestart() throws Exception {
         node.close();
         Map<String, String> slowRetries = new java.util.HashMap<>(ENV);
-        slowRetries.put("SWITCHBOARD_MONITOR_NOTIFY_BACKOFF", "5s"); // the stop comes while waiting to try again
+        // the stop comes while waiting to try again, longer than the stop waits for deliveries: it interrupts the wait
+        slowRetries.put("SWITCHBOARD_MONITOR_NOTIFY_BACKOFF", "30s");
         node = new MonitorNode(dir, new Monitor(clock, new CheckRunner(clock).with(CheckType.TCP, check)), slowRetries);
         receiver.answer("/flaky", 503, "busy");
         api("PUT", "/api/v1/notification-channels/flaky", "{\"type\":\"webhook\",\"url\":\"" + receiver.url("/flaky") + "\"}");

@@ -208,7 +208,6 @@ public final class NodeConfigLoader {
      * SnakeYAML's message in one line: its first and its last statement ("while parsing a flow
      * sequence ... expected ',' or ']', but got <stream end>"), without the quoted source and markers.
      */
-    /** SnakeYAML's message in one line: its statements, without the quoted source and markers. */
     public static String yamlProblem(String message) {
         if (message == null) {
             return "";
