@@ -39,9 +39,13 @@ public final class DeliveryException extends Exception {
         return refused;
     }
 
-    /** Whether a failed HTTP exchange never reached the server: no connection was made. */
-    static boolean neverConnected(java.io.IOException e) {
-        return e instanceof java.net.ConnectException || e instanceof java.net.http.HttpConnectTimeoutException;
+    /**
+     * An HTTP exchange that failed on the network ({@code why} in words): retried, and refused when
+     * no connection was ever made, else one that may have arrived.
+     */
+    static DeliveryException network(String why, java.io.IOException e) {
+        boolean neverConnected = e instanceof java.net.ConnectException || e instanceof java.net.http.HttpConnectTimeoutException;
+        return neverConnected ? refused(why, true) : new DeliveryException(why, true);
     }
 
     /** RFC 9110 §15: 408, 425, 429 and 5xx may succeed later; other 4xx will not. */

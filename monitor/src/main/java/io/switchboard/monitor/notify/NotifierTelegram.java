@@ -56,7 +56,7 @@ public final class NotifierTelegram implements Notifier {
             String why = "reaching the Telegram API at " + settings.apiUrl() + " failed: "
                     + DeliveryFailureText.network(e, NotifierWebhook.host(api), NotifierWebhook.port(api), timeout, false)
                     .replace(settings.botToken(), "***");
-            throw DeliveryException.neverConnected(e) ? DeliveryException.refused(why, true) : new DeliveryException(why, true);
+            throw DeliveryException.network(why, e);
         }
         int status = response.statusCode();
         String description = "";

@@ -74,7 +74,7 @@ public final class NotifierWebhook implements Notifier {
         } catch (IOException e) {
             // the words name only the host and port, never the URL's path
             String why = "delivering to the webhook " + shown + " failed: " + DeliveryFailureText.network(e, host(url), port(url), timeout, false);
-            throw DeliveryException.neverConnected(e) ? DeliveryException.refused(why, true) : new DeliveryException(why, true);
+            throw DeliveryException.network(why, e);
         }
         int status = response.statusCode();
         if (status / 100 != 2) {

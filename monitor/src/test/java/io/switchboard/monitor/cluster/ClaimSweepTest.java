@@ -112,8 +112,19 @@ class ClaimSweepTest {
 
     /** The recovery claim of {@code incident} for "hook", made by the dead node "gone"; being sent since {@code sendingAt} unless null. */
     private static void recoveryClaimOfTheDead(Handle h, long incident, long claimedAt, Long sendingAt) {
+        recoveryClaimOfTheDead(h, incident, "hook", claimedAt, sendingAt);
+    }
+
+    private static void recoveryClaimOfTheDead(Handle h, long incident, String channel, long claimedAt, Long sendingAt) {
         h.execute("INSERT INTO monitor_notification_claims (incident_id, channel, event, seq, node_id, incarnation, fence,"
-                + " claimed_at, sending_at) VALUES (?, 'hook', 'recovered', 0, 'gone', 'gone-1', 1, ?, ?)", incident, claimedAt, sendingAt);
+                + " claimed_at, sending_at) VALUES (?, ?, 'recovered', 0, 'gone', 'gone-1', 1, ?, ?)", incident, channel, claimedAt, sendingAt);
+    }
+
+    /** The DOWN claim of {@code incident} for {@code channel} that the dead node "gone" sent {@code sentAt}. */
+    private static void downSentByTheDead(Handle h, long incident, String channel, long sentAt) {
+        h.execute("INSERT INTO monitor_notification_claims (incident_id, channel, event, seq, node_id, incarnation, fence,"
+                + " claimed_at, sending_at, sent_at, outcome) VALUES (?, ?, 'down', 0, 'gone', 'gone-1', 1, ?, ?, ?, 'sent')",
+                incident, channel, sentAt - 1_000, sentAt - 1_000, sentAt);
     }
 
     /** A warning claim of "shop" for "hook", made by the dead node "gone"; being sent since {@code sendingAt} unless null. */
@@ -165,11 +176,8 @@ class ClaimSweepTest {
         long now = System.currentTimeMillis();
         jdbi.useHandle(h -> {
             resolvedIncident(h, 903, now - 60_000, now - 50_000, now - 1_000);
-            h.execute("INSERT INTO monitor_notification_claims (incident_id, channel, event, seq, node_id, incarnation, fence,"
-                    + " claimed_at, sending_at, sent_at, outcome) VALUES (903, 'old', 'down', 0, 'gone', 'gone-1', 1, ?, ?, ?, 'sent')",
-                    now - 50_000, now - 50_000, now - 49_000);
-            h.execute("INSERT INTO monitor_notification_claims (incident_id, channel, event, seq, node_id, incarnation, fence,"
-                    + " claimed_at) VALUES (903, 'old', 'recovered', 0, 'gone', 'gone-1', 1, ?)", now - 1_000);
+            downSentByTheDead(h, 903, "old", now - 49_000);
+            recoveryClaimOfTheDead(h, 903, "old", now - 1_000, null);
         });
         await().atMost(Duration.ofSeconds(20)).until(() -> "sent".equals(outcome(jdbi, "monitor_notification_claims",
                 "incident_id = 903 AND event = 'recovered'")));
@@ -192,9 +200,7 @@ class ClaimSweepTest {
         long now = System.currentTimeMillis();
         jdbi.useHandle(h -> {
             resolvedIncident(h, 900, now - 60_000, now - 50_000, now - 1_000);
-            h.execute("INSERT INTO monitor_notification_claims (incident_id, channel, event, seq, node_id, incarnation, fence,"
-                    + " claimed_at, sending_at, sent_at, outcome) VALUES (900, 'hook', 'down', 0, 'gone', 'gone-1', 1, ?, ?, ?, 'sent')",
-                    now - 50_000, now - 50_000, now - 49_000);
+            downSentByTheDead(h, 900, "hook", now - 49_000);
             recoveryClaimOfTheDead(h, 900, now - 1_000, null);
             warningClaimOfTheDead(h, now, now);
             resolvedIncident(h, 899, now - 90_000, now - 80_000, now - 70_000);

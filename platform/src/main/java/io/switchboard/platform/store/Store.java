@@ -214,14 +214,7 @@ public final class Store implements AutoCloseable {
      * @throws StoreException with the failing migration's message
      */
     public String migrate(String module) {
-        if (!MODULE_NAME.matcher(module).matches()) {
-            throw new IllegalArgumentException("module name \"" + module + "\" must match " + MODULE_NAME);
-        }
-        Flyway flyway = Flyway.configure(Store.class.getClassLoader())
-                .dataSource(settings.isSqlite() ? dataSource : new PatientDataSource(dataSource, MIGRATION_STATEMENT_TIMEOUT))
-                .locations("classpath:db/migration/" + module)
-                .table("flyway_" + module + "_history")
-                .failOnMissingLocations(true)
+        Flyway flyway = flywayOf(module, settings.isSqlite() ? dataSource : new PatientDataSource(dataSource, MIGRATION_STATEMENT_TIMEOUT))
                 // Other modules' tables make the schema non-empty. Baseline at version 0 so a
                 // module's first migration (V1) still runs when it joins an existing database.
                 .baselineOnMigrate(true)
@@ -256,15 +249,7 @@ public final class Store implements AutoCloseable {
      * by the connection's socket timeout, not the migrations' patience.
      */
     public SchemaState schemaState(String module) {
-        if (!MODULE_NAME.matcher(module).matches()) {
-            throw new IllegalArgumentException("module name \"" + module + "\" must match " + MODULE_NAME);
-        }
-        Flyway flyway = Flyway.configure(Store.class.getClassLoader())
-                .dataSource(dataSource)
-                .locations("classpath:db/migration/" + module)
-                .table("flyway_" + module + "_history")
-                .failOnMissingLocations(true)
-                .load();
+        Flyway flyway = flywayOf(module, dataSource).load();
         try {
             org.flywaydb.core.api.MigrationInfoService info = flyway.info();
             org.flywaydb.core.api.MigrationInfo current = info.current();
@@ -276,6 +261,22 @@ public final class Store implements AutoCloseable {
         } catch (FlywayException e) {
             throw new StoreException("could not read the schema history of " + module + ": " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * Flyway for {@code module}'s migrations ({@code classpath:db/migration/<module>}, history in
+     * {@code flyway_<module>_history}) on {@code source}. A missing location is an error: a module
+     * that calls this has migrations, and a typo in its folder name should not leave it without tables.
+     */
+    private static org.flywaydb.core.api.configuration.FluentConfiguration flywayOf(String module, DataSource source) {
+        if (!MODULE_NAME.matcher(module).matches()) {
+            throw new IllegalArgumentException("module name \"" + module + "\" must match " + MODULE_NAME);
+        }
+        return Flyway.configure(Store.class.getClassLoader())
+                .dataSource(source)
+                .locations("classpath:db/migration/" + module)
+                .table("flyway_" + module + "_history")
+                .failOnMissingLocations(true);
     }
 
     /** Held while a module migrates; released by closing. */
