@@ -60,12 +60,13 @@ public final class NotifierEmail implements Notifier {
             try {
                 p.put("mail.smtp.ssl.socketFactory", trust.sslContext(s.caFile()).getSocketFactory());
             } catch (IOException | GeneralSecurityException e) {
-                throw new DeliveryException("the e-mail channel's caFile cannot be used: " + e.getMessage(), false);
+                throw DeliveryException.refused("the e-mail channel's caFile cannot be used: " + e.getMessage(), false);
             }
             p.put("mail.smtp.ssl.checkserveridentity", "true");
             p.put("mail.smtp.ssl.protocols", "TLSv1.3 TLSv1.2");
         }
         Session session = Session.getInstance(p);
+        boolean transactionStarted = false;
         try {
             MimeMessage message = new MimeMessage(session);
             message.setFrom(new InternetAddress(s.from()));
@@ -76,29 +77,53 @@ public final class NotifierEmail implements Notifier {
             message.setText(n.text() + "\n", "UTF-8");
             message.setSentDate(Date.from(n.at()));
             message.setHeader("X-Switchboard-Event", "monitor." + n.event().wireName());
-            if (s.username() != null) {
-                Transport.send(message, s.username(), s.password() == null ? "" : s.password());
-            } else {
-                Transport.send(message);
+            message.saveChanges();
+            Transport transport = session.getTransport("smtp");
+            try {
+                // Connecting covers the greeting, EHLO, STARTTLS and AUTH: whatever fails there,
+                // no mail transaction was started (RFC 5321 §3.3), so the server cannot have the message.
+                if (s.username() != null) {
+                    transport.connect(s.username(), s.password() == null ? "" : s.password());
+                } else {
+                    transport.connect();
+                }
+                transactionStarted = true;
+                transport.sendMessage(message, message.getAllRecipients());
+            } finally {
+                closeQuietly(transport);
             }
         } catch (AuthenticationFailedException e) {
             String said = DeliveryFailureText.firstLine(e.getMessage());
-            throw new DeliveryException("sending e-mail through " + s.host() + " failed: the SMTP server "
+            throw DeliveryException.refused("sending e-mail through " + s.host() + " failed: the SMTP server "
                     + (e.getMessage() == null || said.isEmpty() ? "" : "said " + said + ": it ")
                     + "refused the username or password", false);
         } catch (SendFailedException e) {
-            throw new DeliveryException("sending e-mail through " + s.host() + " failed: " + refusal(e), isTransient(e));
+            // The server answered a command with a refusal, the last one at the earliest the end of
+            // DATA (RFC 5321 §4.1.1.4: the message is the server's only after its 250 there).
+            throw DeliveryException.refused("sending e-mail through " + s.host() + " failed: " + refusal(e), isTransient(e));
         } catch (AddressException e) {
-            throw new DeliveryException("an address is not valid: " + e.getMessage(), false);
+            throw DeliveryException.refused("an address is not valid: " + e.getMessage(), false);
         } catch (MessagingException e) {
             String message = e.getMessage() == null ? "" : e.getMessage();
             if (message.contains("STARTTLS is required")) {
-                throw new DeliveryException("sending e-mail through " + s.host() + " failed: the SMTP server " + s.host()
+                throw DeliveryException.refused("sending e-mail through " + s.host() + " failed: the SMTP server " + s.host()
                         + " port " + s.port() + " does not offer STARTTLS, which the channel requires (security: starttls);"
                         + " nothing was sent", false);
             }
-            throw new DeliveryException("sending e-mail through " + s.host() + " failed: "
-                    + DeliveryFailureText.network(e, s.host(), s.port(), timeout, true), true);
+            String why = "sending e-mail through " + s.host() + " failed: "
+                    + DeliveryFailureText.network(e, s.host(), s.port(), timeout, true);
+            // A failure after the transaction started (a timeout or a broken connection after
+            // DATA above all) may come after the server took the message: possibly delivered.
+            throw transactionStarted ? new DeliveryException(why, true) : DeliveryException.refused(why, true);
+        }
+    }
+
+    /** QUIT after the message was taken, or after a failure: its own failure changes nothing. */
+    private static void closeQuietly(Transport transport) {
+        try {
+            transport.close();
+        } catch (MessagingException e) {
+            // the outcome was decided before QUIT
         }
     }
 

@@ -105,6 +105,7 @@ class NotifierEmailTest {
         assertThatThrownBy(() -> notifier.send(Defs.channel(channel(port, "starttls", "s3cret-pass")), DOWN))
                 .isInstanceOfSatisfying(DeliveryException.class, e -> {
                     assertThat(e.retryable()).as("the server will not grow STARTTLS by itself").isFalse();
+                    assertThat(e.refused()).as("nothing was sent").isTrue();
                     assertThat(e.getMessage()).isEqualTo("sending e-mail through 127.0.0.1 failed: the SMTP server 127.0.0.1 port "
                             + port + " does not offer STARTTLS, which the channel requires (security: starttls); nothing was sent");
                 });
@@ -115,9 +116,11 @@ class NotifierEmailTest {
     void anUntrustedServerCertificateIsRefused() {
         String untrusted = channel(mail.getSmtps().getPort(), "tls", "s3cret-pass").replace("caFile: " + caFile + "\n", "");
         assertThatThrownBy(() -> notifier.send(Defs.channel(untrusted), DOWN))
-                .isInstanceOfSatisfying(DeliveryException.class, e -> assertThat(e.getMessage()).isEqualTo(
-                        "sending e-mail through 127.0.0.1 failed: TLS: its certificate is not trusted (no authority this node"
-                                + " trusts signed it; caFile can add a private one)"));
+                .isInstanceOfSatisfying(DeliveryException.class, e -> {
+                    assertThat(e.getMessage()).isEqualTo("sending e-mail through 127.0.0.1 failed: TLS: its certificate is not"
+                            + " trusted (no authority this node trusts signed it; caFile can add a private one)");
+                    assertThat(e.refused()).as("the handshake failed before any mail transaction").isTrue();
+                });
         assertThat(mail.getReceivedMessages()).isEmpty();
     }
 
@@ -126,6 +129,7 @@ class NotifierEmailTest {
         assertThatThrownBy(() -> notifier.send(Defs.channel(channel(mail.getSmtp().getPort(), "none", "wrong-pass")), DOWN))
                 .isInstanceOfSatisfying(DeliveryException.class, e -> {
                     assertThat(e.retryable()).isFalse();
+                    assertThat(e.refused()).isTrue();
                     assertThat(e.getMessage()).startsWith("sending e-mail through 127.0.0.1 failed: the SMTP server said 535")
                             .endsWith(": it refused the username or password").doesNotContain("wrong-pass");
                 });
@@ -140,6 +144,7 @@ class NotifierEmailTest {
         assertThatThrownBy(() -> notifier.send(Defs.channel(channel(port, "none", "s3cret-pass")), DOWN))
                 .isInstanceOfSatisfying(DeliveryException.class, e -> {
                     assertThat(e.retryable()).isTrue();
+                    assertThat(e.refused()).as("no connection was made").isTrue();
                     assertThat(e.getMessage()).isEqualTo("sending e-mail through 127.0.0.1 failed: connection refused: nothing listens at"
                             + " 127.0.0.1 port " + port);
                 });
@@ -153,6 +158,7 @@ class NotifierEmailTest {
             assertThatThrownBy(() -> quick.send(Defs.channel(channel(port, "none", "s3cret-pass")), DOWN))
                     .isInstanceOfSatisfying(DeliveryException.class, e -> {
                         assertThat(e.retryable()).isTrue();
+                        assertThat(e.refused()).as("no greeting, so no mail transaction").isTrue();
                         assertThat(e.getMessage()).isEqualTo("sending e-mail through 127.0.0.1 failed: timed out after 1 s waiting for"
                                 + " 127.0.0.1 port " + port + " to answer");
                     });
@@ -165,6 +171,7 @@ class NotifierEmailTest {
             assertThatThrownBy(() -> notifier.send(Defs.channel(plainChannel(smtp.port())), DOWN))
                     .isInstanceOfSatisfying(DeliveryException.class, e -> {
                         assertThat(e.retryable()).as("5yz is permanent").isFalse();
+                        assertThat(e.refused()).isTrue();
                         assertThat(e.getMessage()).isEqualTo("sending e-mail through 127.0.0.1 failed: the SMTP server said 550 5.1.1"
                                 + " <ops@example.org>: Recipient address rejected: User unknown for the recipient ops@example.org");
                     });
@@ -173,8 +180,37 @@ class NotifierEmailTest {
             assertThatThrownBy(() -> notifier.send(Defs.channel(plainChannel(smtp.port())), DOWN))
                     .isInstanceOfSatisfying(DeliveryException.class, e -> {
                         assertThat(e.retryable()).as("4yz may succeed later (RFC 5321 §4.2.1)").isTrue();
+                        assertThat(e.refused()).isTrue();
                         assertThat(e.getMessage()).contains("the SMTP server said 451 4.7.1 Greylisted, try again in 5 minutes");
                     });
+        }
+    }
+
+    @Test
+    void aMessageRefusedAtTheEndOfDataWasNotDelivered() throws Exception {
+        try (ScriptedSmtp smtp = new ScriptedSmtp("250 ok", "554 5.7.1 Message rejected as spam")) {
+            assertThatThrownBy(() -> notifier.send(Defs.channel(plainChannel(smtp.port())), DOWN))
+                    .isInstanceOfSatisfying(DeliveryException.class, e -> {
+                        assertThat(e.refused()).as("the server answered the message with a refusal").isTrue();
+                        assertThat(e.retryable()).isFalse();
+                        assertThat(e.getMessage()).isEqualTo("sending e-mail through 127.0.0.1 failed: the SMTP server said 554"
+                                + " 5.7.1 Message rejected as spam: it refused the message");
+                    });
+        }
+    }
+
+    @Test
+    void aServerSilentAfterTheMessageMayHaveIt() throws Exception {
+        NotifierEmail quick = new NotifierEmail(new CertificateTrust(), Duration.ofSeconds(1));
+        try (ScriptedSmtp smtp = new ScriptedSmtp("250 ok", null)) {
+            assertThatThrownBy(() -> quick.send(Defs.channel(plainChannel(smtp.port())), DOWN))
+                    .isInstanceOfSatisfying(DeliveryException.class, e -> {
+                        assertThat(e.refused()).as("the message went out; its answer did not come").isFalse();
+                        assertThat(e.retryable()).isTrue();
+                        assertThat(e.getMessage()).isEqualTo("sending e-mail through 127.0.0.1 failed: timed out after 1 s waiting for"
+                                + " 127.0.0.1 port " + smtp.port() + " to answer");
+                    });
+            assertThat(smtp.messagesEnded()).isEqualTo(1);
         }
     }
 
@@ -183,11 +219,19 @@ class NotifierEmailTest {
                 + "\nsecurity: none\nfrom: monitor@example.org\nto: [ops@example.org]\n";
     }
 
-    /** An SMTP server (RFC 5321) that accepts everything but the recipient, which it answers with a given reply. */
+    /**
+     * An SMTP server (RFC 5321) that answers the recipient and the end of the message with given
+     * replies (a null end reply: it never answers the message) and accepts everything else.
+     */
     static final class ScriptedSmtp implements AutoCloseable {
         private final ServerSocket socket = new ServerSocket(0, 10, InetAddress.getLoopbackAddress());
+        private final java.util.concurrent.atomic.AtomicInteger messagesEnded = new java.util.concurrent.atomic.AtomicInteger();
 
         ScriptedSmtp(String recipientReply) throws IOException {
+            this(recipientReply, "250 ok: queued");
+        }
+
+        ScriptedSmtp(String recipientReply, String messageEndReply) throws IOException {
             Thread.ofVirtual().start(() -> {
                 while (!socket.isClosed()) {
                     try (Socket client = socket.accept();
@@ -195,16 +239,30 @@ class NotifierEmailTest {
                          Writer out = new OutputStreamWriter(client.getOutputStream(), StandardCharsets.US_ASCII)) {
                         out.write("220 scripted ESMTP\r\n");
                         out.flush();
+                        boolean inData = false;
                         for (String line; (line = in.readLine()) != null; ) {
+                            if (inData) {
+                                if (line.equals(".")) {
+                                    inData = false;
+                                    messagesEnded.incrementAndGet();
+                                    if (messageEndReply != null) {
+                                        out.write(messageEndReply + "\r\n");
+                                        out.flush();
+                                    }
+                                }
+                                continue;
+                            }
                             String verb = line.length() >= 4 ? line.substring(0, 4).toUpperCase(java.util.Locale.ROOT) : line;
                             String reply = switch (verb) {
                                 case "EHLO", "HELO" -> "250 scripted";
                                 case "RCPT" -> recipientReply;
+                                case "DATA" -> "354 end with <CRLF>.<CRLF>";
                                 case "QUIT" -> "221 bye";
                                 default -> "250 ok";
                             };
                             out.write(reply + "\r\n");
                             out.flush();
+                            inData = verb.equals("DATA");
                             if (verb.equals("QUIT")) {
                                 break;
                             }
@@ -218,6 +276,11 @@ class NotifierEmailTest {
 
         int port() {
             return socket.getLocalPort();
+        }
+
+        /** Messages whose end (the line holding only ".") came. */
+        int messagesEnded() {
+            return messagesEnded.get();
         }
 
         @Override
