@@ -105,6 +105,8 @@ final class CatalogWatcher implements AutoCloseable {
             }
             if (monitor.paused()) {
                 scheduler.unschedule(monitor.name());
+                // not checked while paused: its last result must not read as the monitor's state now
+                metrics.forget(monitor.name());
             } else {
                 scheduler.schedule(monitor);
             }

@@ -134,6 +134,19 @@ class IncidentFlowTest {
     }
 
     @Test
+    void aPausedMonitorHasNoGaugesUntilItIsResumed() throws Exception {
+        monitor("shop", "");
+        String up = "switchboard_monitor_up{monitor=\"shop\",type=\"tcp\"}";
+        await().atMost(WAIT).until(() -> node.metric(up) == 1.0);
+        api("POST", "/api/v1/monitors/shop/pause", null);
+        // a paused monitor is not checked: its last result would read as a live "up" to an alert
+        await().during(Duration.ofSeconds(2)).atMost(WAIT).until(() -> Double.isNaN(node.metric(up))
+                && Double.isNaN(node.metric("switchboard_monitor_latency_seconds{monitor=\"shop\",type=\"tcp\"}")));
+        api("POST", "/api/v1/monitors/shop/resume", null);
+        await().atMost(WAIT).until(() -> node.metric(up) == 1.0);
+    }
+
+    @Test
     void aFailingChannelIsRetriedAndRecordedWithoutHoldingUpTheOthersOrTheChecks() throws Exception {
         api("PUT", "/api/v1/notification-channels/broken", "{\"type\":\"webhook\",\"url\":\"" + receiver.url("/broken") + "\"}");
         monitor("shop", ",\"channels\":[\"broken\",\"hook\"]");
