@@ -7,6 +7,9 @@ import io.switchboard.monitor.definition.DefinitionException;
 import io.switchboard.monitor.definition.DurationText;
 import io.switchboard.monitor.definition.MonitorCatalog;
 import io.switchboard.monitor.definition.MonitorDefinition;
+import io.switchboard.monitor.history.ResultStore;
+import io.switchboard.monitor.incident.MonitorStatus;
+import io.switchboard.monitor.incident.StateSnapshot;
 import io.switchboard.platform.store.PrivateFile;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -15,6 +18,9 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -137,22 +143,49 @@ public final class MonitorCommand implements Runnable {
         }
     }
 
-    @Command(mixinStandardHelpOptions = true, name = "list", description = "List monitors: name, type, target, interval, channels.")
+    @Command(mixinStandardHelpOptions = true, name = "list",
+            description = "List monitors: name, type, target, interval, state (as last stored), channels.")
     static final class ListMonitors extends MonitorAction {
+        private static final DateTimeFormatter WHEN = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss 'UTC'").withZone(ZoneOffset.UTC);
+
         @Override
         public Integer call() {
-            return withCatalog(true, catalog -> {
-                List<MonitorDefinition> all = catalog.monitors();
-                for (MonitorDefinition m : all) {
-                    say(m.name() + "\t" + m.type().wireName() + "\t" + m.target() + "\tevery " + DurationText.format(m.interval())
-                            + (m.channels().isEmpty() ? "" : "\t-> " + String.join(", ", m.channels()))
-                            + (m.paused() ? "\t(paused)" : ""));
-                }
-                if (all.isEmpty()) {
-                    say("no monitors; import a file with: switchboard monitor import monitors.yaml");
-                }
-                return 0;
-            });
+            try {
+                return withStore(List.of("monitor"), true, (store, nodeConfig) -> {
+                    List<MonitorDefinition> all = new MonitorCatalog(store.jdbi(), Clock.systemUTC()).monitors();
+                    Map<String, StateSnapshot> states = new ResultStore(store.jdbi(), Clock.systemUTC()).states();
+                    for (MonitorDefinition m : all) {
+                        say(m.name() + "\t" + m.type().wireName() + "\t" + m.target() + "\tevery " + DurationText.format(m.interval())
+                                + "\t" + state(m, states.get(m.name()))
+                                + (m.channels().isEmpty() ? "" : "\t-> " + String.join(", ", m.channels())));
+                    }
+                    if (all.isEmpty()) {
+                        say("no monitors; import a file with: switchboard monitor import monitors.yaml");
+                    }
+                    return 0;
+                });
+            } catch (DefinitionException e) {
+                return fail(e.describe());
+            }
+        }
+
+        /** The monitor's standing as the node that checks it last stored it (a moment behind the API's). */
+        static String state(MonitorDefinition monitor, StateSnapshot state) {
+            if (monitor.paused()) {
+                return "paused";
+            }
+            if (state == null || state.status() == MonitorStatus.UNKNOWN) {
+                return "not checked yet";
+            }
+            String since = state.statusSince() == null ? "" : " since " + WHEN.format(Instant.ofEpochMilli(state.statusSince()));
+            String error = state.lastError() == null ? "" : ": " + state.lastError();
+            return switch (state.status()) {
+                case UP -> "up" + since;
+                case DEGRADED -> "degraded" + since;
+                case PENDING -> "failing (" + state.consecutiveFailures() + " in a row)" + error;
+                case DOWN -> "DOWN" + since + error;
+                case UNKNOWN -> "not checked yet";
+            };
         }
     }
 

@@ -135,6 +135,11 @@ class MonitorNodeTest {
         assertThat(incidents.get(0).path("report").asText()).isEqualTo(text);
         JsonNode shopState = api("/api/v1/monitors/shop");
         assertThat(shopState.path("state").path("status").asText()).isEqualTo("down");
+        // the command line shows the state as stored, a moment after the API's
+        await().atMost(WAIT).until(() -> cli("monitor", "list").out().contains("\tDOWN since "));
+        assertThat(cli("monitor", "list").out()).matches("shop\thttp\thttp://127\\.0\\.0\\.1:" + shop.port()
+                + "/health\tevery 1s\tDOWN since \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d UTC: nothing accepted the connection on 127\\.0\\.0\\.1"
+                + " port " + shop.port() + " \\(connection refused: no service listens there\\)\t-> ops-hook\n");
         // the failed checks reach the stored history through the writer, a moment after the state
         await().atMost(WAIT).until(() -> {
             JsonNode uptime = api("/api/v1/monitors/shop").path("uptime").path("24h").path("uptimePercent");
@@ -155,7 +160,11 @@ class MonitorNodeTest {
         Path again = Files.writeString(dataDir.resolve("exported.yaml"), exported.out());
         assertThat(cli("monitor", "import", again.toString()).code()).isZero();
         assertThat(cli("monitor", "export").out()).isEqualTo(exported.out());
-        assertThat(cli("monitor", "list").out()).startsWith("shop\thttp\thttp://127.0.0.1:" + shop.port() + "/health\tevery 1s");
+        await().atMost(WAIT).until(() -> cli("monitor", "list").out().startsWith("shop\thttp\thttp://127.0.0.1:" + shop.port()
+                + "/health\tevery 1s\tup since "));
+        assertThat(cli("monitor", "pause", "shop").code()).isZero();
+        assertThat(cli("monitor", "list").out()).isEqualTo("shop\thttp\thttp://127.0.0.1:" + shop.port()
+                + "/health\tevery 1s\tpaused\t-> ops-hook\n");
     }
 
     @Test
