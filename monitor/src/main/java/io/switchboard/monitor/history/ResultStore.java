@@ -37,6 +37,9 @@ public final class ResultStore {
     }
 
     /** One aggregate row. */
+    private static final long HOUR = Duration.ofHours(1).toMillis();
+    private static final long DAY = Duration.ofDays(1).toMillis();
+
     public record Period(Instant start, long checks, long up, long degraded, long down, Double uptimePercent,
                          Double p50Millis, Double p95Millis) {
     }
@@ -98,17 +101,49 @@ public final class ResultStore {
         return a;
     }
 
-    /** Aggregates of {@code period} ("hour" or "day") in [from, to), oldest first. */
+    /**
+     * Aggregates of {@code period} ("hour" or "day") starting in [from, to), oldest first. Periods
+     * the folding job has not reached yet (the current hour, the current day, and after a node was
+     * down the ones it has still to fold) are summed from what is there: hourly aggregates and raw
+     * results, so the newest period is the one so far rather than missing.
+     */
     public List<Period> periods(String monitor, String period, Instant from, Instant to) {
-        String table = period.equals("day") ? "monitor_daily" : "monitor_hourly";
-        return jdbi.withHandle(h -> h.createQuery("SELECT * FROM " + table
-                        + " WHERE monitor = :m AND period_start >= :from AND period_start < :to ORDER BY period_start")
-                .bind("m", monitor).bind("from", from.toEpochMilli()).bind("to", to.toEpochMilli())
-                .map((rs, ctx) -> {
-                    Aggregate a = HistoryFolder.aggregate(rs);
-                    return new Period(Instant.ofEpochMilli(rs.getLong("period_start")), a.checks(), a.up(), a.degraded(), a.down(),
-                            a.uptimePercent(), a.histogram().percentile(0.5), a.histogram().percentile(0.95));
-                }).list());
+        boolean daily = period.equals("day");
+        long start = from.toEpochMilli();
+        long end = to.toEpochMilli();
+        java.util.function.LongUnaryOperator floor = daily ? HistoryFolder::floorDay : HistoryFolder::floorHour;
+        return jdbi.inTransaction(h -> {
+            long hoursFolded = HistoryFolder.foldedUntil(h, "hour").orElse(0L);
+            long folded = daily ? Math.min(HistoryFolder.foldedUntil(h, "day").orElse(0L), hoursFolded) : hoursFolded;
+            java.util.TreeMap<Long, Aggregate> out = new java.util.TreeMap<>();
+            h.createQuery("SELECT * FROM " + (daily ? "monitor_daily" : "monitor_hourly")
+                            + " WHERE monitor = :m AND period_start >= :from AND period_start < :to")
+                    .bind("m", monitor).bind("from", start).bind("to", Math.min(end, folded))
+                    .map((rs, ctx) -> Map.entry(rs.getLong("period_start"), HistoryFolder.aggregate(rs)))
+                    .forEach(e -> out.put(e.getKey(), e.getValue()));
+            // the first whole period at or after 'from': as for stored periods, one begun before it is left out
+            long firstWhole = floor.applyAsLong(start) == start ? start : floor.applyAsLong(start) + (daily ? DAY : HOUR);
+            if (daily) {
+                h.createQuery("SELECT * FROM monitor_hourly WHERE monitor = :m AND period_start >= :from AND period_start < :to")
+                        .bind("m", monitor).bind("from", Math.max(folded, firstWhole)).bind("to", Math.min(end, hoursFolded))
+                        .map((rs, ctx) -> Map.entry(rs.getLong("period_start"), HistoryFolder.aggregate(rs)))
+                        .forEach(e -> out.computeIfAbsent(HistoryFolder.floorDay(e.getKey()), k -> new Aggregate()).add(e.getValue()));
+            }
+            h.createQuery("SELECT started_at / " + HOUR + " AS hour, status, latency_bucket, COUNT(*) AS n, SUM(latency_ms) AS total"
+                            + " FROM monitor_results WHERE monitor = :m AND started_at >= :from AND started_at < :to"
+                            + " GROUP BY started_at / " + HOUR + ", status, latency_bucket")
+                    .bind("m", monitor).bind("from", Math.max(hoursFolded, firstWhole)).bind("to", end)
+                    .map((rs, ctx) -> {
+                        out.computeIfAbsent(floor.applyAsLong(rs.getLong("hour") * HOUR), k -> new Aggregate())
+                                .add(rs.getString("status"), rs.getInt("latency_bucket"), rs.getLong("n"), rs.getLong("total"));
+                        return 0;
+                    }).list();
+            return out.entrySet().stream().map(e -> {
+                Aggregate a = e.getValue();
+                return new Period(Instant.ofEpochMilli(e.getKey()), a.checks(), a.up(), a.degraded(), a.down(),
+                        a.uptimePercent(), a.histogram().percentile(0.5), a.histogram().percentile(0.95));
+            }).toList();
+        });
     }
 
     public Map<String, StateSnapshot> states() {

@@ -344,9 +344,23 @@ class MonitorStoreTest {
         });
         assertThat(results.states()).containsKey("shop");
 
+        // before any folding, periods are summed from the raw results: the newest is the one so far
+        Instant dayBefore = first.minus(Duration.ofDays(1));
+        List<ResultStore.Period> daysUnfolded = results.periods("shop", "day", dayBefore, NOW);
+        assertThat(daysUnfolded).extracting(d -> d.start().toString()).containsExactly("2025-06-07T00:00:00Z",
+                "2025-06-08T00:00:00Z", "2025-06-09T00:00:00Z", "2025-06-10T00:00:00Z");
+        assertThat(daysUnfolded).extracting(ResultStore.Period::checks).containsExactly(69L, 144L, 144L, 75L);
+        List<ResultStore.Period> hoursUnfolded = results.periods("shop", "hour", NOW.minus(Duration.ofHours(3)), NOW);
+        assertThat(hoursUnfolded).extracting(d -> d.start().toString()).as("an hour begun before 'from' is left out")
+                .containsExactly("2025-06-10T10:00:00Z", "2025-06-10T11:00:00Z", "2025-06-10T12:00:00Z");
+        assertThat(hoursUnfolded).extracting(ResultStore.Period::checks).containsExactly(6L, 6L, 3L);
+
         HistoryFolder folder = new HistoryFolder(store.jdbi(), clock, Duration.ofDays(2), Duration.ofDays(31), Duration.ofDays(365));
         HistoryFolder.Run run = folder.runOnce();
         assertThat(run.hoursFolded()).isEqualTo(72);   // bounded per run
+        // folded days, a day of folded hours and the raw current hour: the same periods as before
+        assertThat(results.periods("shop", "day", dayBefore, NOW)).isEqualTo(daysUnfolded);
+        assertThat(results.periods("shop", "hour", NOW.minus(Duration.ofHours(3)), NOW)).isEqualTo(hoursUnfolded);
         folder.runOnce();
         // raw results older than two days are gone, but the windows count the same from the aggregates
         assertThat(results.recent("shop", 1000, null)).allSatisfy(r -> assertThat(r.startedAt())
