@@ -29,11 +29,11 @@ public final class IncidentReports {
     }
 
     public Report down(ReportFacts facts) {
-        return rewrite(ReportTemplate.down(facts));
+        return rewrite(ReportTemplate.down(facts), facts.monitor());
     }
 
     public Report recovered(ReportFacts facts) {
-        return rewrite(ReportTemplate.recovered(facts));
+        return rewrite(ReportTemplate.recovered(facts), facts.monitor());
     }
 
     /** Reminders repeat what was said; they are not rewritten. */
@@ -41,7 +41,7 @@ public final class IncidentReports {
         return ReportTemplate.reminder(facts);
     }
 
-    private Report rewrite(Report template) {
+    private Report rewrite(Report template, String monitor) {
         if (rewriter == null) {
             return template;
         }
@@ -50,7 +50,7 @@ public final class IncidentReports {
             return template;
         }
         try {
-            Optional<String> rewritten = rewriter.rewrite(template.text());
+            Optional<String> rewritten = rewriter.rewrite(template.text(), monitor);
             return rewritten.map(text -> new Report(template.subject(), text, "llm:" + rewriter.model())).orElse(template);
         } finally {
             rewrites.release();

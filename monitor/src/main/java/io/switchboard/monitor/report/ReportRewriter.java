@@ -12,6 +12,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.HttpTimeoutException;
 import java.time.Duration;
+import java.util.Locale;
 import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -20,8 +21,9 @@ import org.slf4j.LoggerFactory;
  * Asks an OpenAI-compatible chat-completions endpoint ({@code POST {baseUrl}/chat/completions}) to
  * rewrite a template report for a reader who knows nothing about networks. Whatever goes wrong —
  * no answer within the timeout, an error status, an answer that is not the expected JSON, an empty
- * or overlong text — yields empty, and the caller keeps the template's report. The API key is sent
- * as a bearer token and never logged.
+ * or overlong text, a text the model did not finish (cut at its length limit or by a content
+ * filter), a text that no longer names the monitor — yields empty, and the caller keeps the
+ * template's report. The API key is sent as a bearer token and never logged.
  */
 public final class ReportRewriter {
     private static final Logger log = LoggerFactory.getLogger(ReportRewriter.class);
@@ -52,7 +54,8 @@ public final class ReportRewriter {
         return model;
     }
 
-    public Optional<String> rewrite(String report) {
+    /** The report rewritten; {@code monitor}: the name the rewrite must still mention (case aside). */
+    public Optional<String> rewrite(String report, String monitor) {
         ObjectNode body = JSON.createObjectNode();
         body.put("model", model);
         body.put("temperature", 0);
@@ -85,11 +88,18 @@ public final class ReportRewriter {
             return Optional.empty();
         }
         try {
-            JsonNode content = JSON.readTree(response.body()).path("choices").path(0).path("message").path("content");
+            JsonNode choice = JSON.readTree(response.body()).path("choices").path(0);
+            JsonNode content = choice.path("message").path("content");
             String text = content.isTextual() ? content.asText().strip() : "";
-            if (text.isEmpty() || text.length() > MAX_LENGTH) {
-                log.warn("report rewrite: {} answered {}; the template's report is used", endpoint,
-                        text.isEmpty() ? "no text" : "a text of " + text.length() + " characters");
+            // "length": cut at the token limit mid-sentence; "content_filter": parts left out
+            String finish = choice.path("finish_reason").asText("");
+            String unusable = text.isEmpty() ? "no text"
+                    : text.length() > MAX_LENGTH ? "a text of " + text.length() + " characters"
+                    : finish.equals("length") || finish.equals("content_filter") ? "an unfinished text (finish_reason " + finish + ")"
+                    : !text.toLowerCase(Locale.ROOT).contains(monitor.toLowerCase(Locale.ROOT)) ? "a text that does not name " + monitor
+                    : null;
+            if (unusable != null) {
+                log.warn("report rewrite: {} answered {}; the template's report is used", endpoint, unusable);
                 return Optional.empty();
             }
             return Optional.of(text);

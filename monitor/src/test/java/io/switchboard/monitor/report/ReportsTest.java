@@ -33,6 +33,10 @@ class ReportsTest {
                 .answer("/error/chat/completions", 500, "{\"error\":\"overloaded\"}")
                 .answer("/garbage/chat/completions", 200, "<html>not json</html>")
                 .answer("/empty/chat/completions", 200, "{\"choices\":[{\"message\":{\"content\":\"   \"}}]}")
+                .answer("/cut/chat/completions", 200, "{\"choices\":[{\"message\":{\"content\":\"The Shop website is not working"
+                        + " since\"},\"finish_reason\":\"length\"}]}")
+                .answer("/nameless/chat/completions", 200, "{\"choices\":[{\"message\":{\"content\":\"I am sorry, I cannot help"
+                        + " with that.\"},\"finish_reason\":\"stop\"}]}")
                 .on("/endless/chat/completions", exchange -> {
                     // a body that never ends: the rewriter reads a bounded part and gives up at its timeout
                     exchange.sendResponseHeaders(200, 0);
@@ -138,7 +142,8 @@ class ReportsTest {
 
     @Test
     void errorsAndUnusableAnswersFallBackToTheTemplate() throws Exception {
-        for (String path : List.of("/error", "/garbage", "/empty")) {
+        // a text cut at the model's length limit, and one that no longer says which monitor it is about
+        for (String path : List.of("/error", "/garbage", "/empty", "/cut", "/nameless")) {
             Report report = new IncidentReports(new ReportRewriter(llm.url(path), "m", null, Duration.ofSeconds(2)), 4).down(FACTS);
             assertThat(report.source()).as(path).isEqualTo("template");
         }
