@@ -97,6 +97,7 @@ public final class IncidentsApi {
         v.put("report", i.report());
         v.put("reportSource", i.reportSource());
         v.put("recoveryReport", i.recoveryReport());
+        v.put("recoveryReportSource", i.recoveryReportSource());
         v.put("notified", i.downNotified());
         return v;
     }

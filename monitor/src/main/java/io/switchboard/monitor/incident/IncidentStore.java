@@ -548,11 +548,11 @@ public final class IncidentStore {
     }
 
     /** The recovery report, written only while {@code lease} holds (null: not clustered). */
-    public void setRecoveryReport(long id, String report, Lease lease) {
+    public void setRecoveryReport(long id, String report, String source, Lease lease) {
         jdbi.useTransaction(h -> {
             requireLease(h, lease, "writing a recovery report"); // first: see requireLease
-            h.createUpdate("UPDATE monitor_incidents SET recovery_report = :r WHERE id = :id")
-                    .bind("r", StoredText.clean(report)).bind("id", id).execute();
+            h.createUpdate("UPDATE monitor_incidents SET recovery_report = :r, recovery_report_source = :s WHERE id = :id")
+                    .bind("r", StoredText.clean(report)).bind("s", StoredText.clean(source)).bind("id", id).execute();
         });
     }
 
@@ -569,8 +569,8 @@ public final class IncidentStore {
         setReport(id, report, source, null);
     }
 
-    public void setRecoveryReport(long id, String report) {
-        setRecoveryReport(id, report, null);
+    public void setRecoveryReport(long id, String report, String source) {
+        setRecoveryReport(id, report, source, null);
     }
 
     public void markNotified(long id, Instant at) {
@@ -652,7 +652,8 @@ public final class IncidentStore {
         return new Incident(rs.getLong("id"), rs.getString("monitor"), rs.getString("status"), instant(rs, "started_at"),
                 instant(rs, "opened_at"), instant(rs, "resolved_at"), rs.getInt("failed_checks"), rs.getString("first_error"),
                 rs.getString("last_error"), instant(rs, "last_success_at"), rs.getString("report"), rs.getString("report_source"),
-                rs.getString("recovery_report"), rs.getInt("down_notified") != 0, instant(rs, "last_notified_at"));
+                rs.getString("recovery_report"), rs.getString("recovery_report_source"), rs.getInt("down_notified") != 0,
+                instant(rs, "last_notified_at"));
     }
 
     private static Instant instant(ResultSet rs, String column) throws SQLException {

@@ -758,7 +758,7 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
             Report report = reports.recovered(facts(monitor, state, incident, now, resolvedAt, recoveredWith));
             text = report.text();
             subject = report.subject();
-            underLease(name, lease -> incidents.setRecoveryReport(incident.id, report.text(), lease));
+            underLease(name, lease -> incidents.setRecoveryReport(incident.id, report.text(), report.source(), lease));
         }
         if (!told) {
             event(name, incident.id, now, "notified", "no recovery message: nobody had been told about the outage");

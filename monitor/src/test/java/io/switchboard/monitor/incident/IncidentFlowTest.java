@@ -121,6 +121,8 @@ class IncidentFlowTest {
         JsonNode incident = api("GET", "/api/v1/incidents/" + id, null);
         assertThat(incident.path("status").asText()).isEqualTo("resolved");
         assertThat(incident.path("recoveryReport").asText()).contains("It was down for");
+        assertThat(incident.path("reportSource").asText()).isEqualTo("template");
+        assertThat(incident.path("recoveryReportSource").asText()).isEqualTo("template");
         assertThat(kinds(id)).containsSubsequence("first_failure", "opened", "report", "notified", "resolved", "notified");
         // the first failed check's error, not the one that crossed the threshold
         assertThat(incident.path("firstError").asText()).isEqualTo("no answer within 10 s");

@@ -64,7 +64,7 @@ class MonitorMigrationTest {
             h.execute("INSERT INTO monitor_incident_events (incident_id, at, seq, kind, detail) VALUES (1, 1000, 1, 'opened', 'x')");
         });
 
-        assertThat(store.migrate("monitor")).isEqualTo("4"); // V2 closes the duplicates; V3 and V4 (claims) change no incident
+        assertThat(store.migrate("monitor")).isEqualTo("5"); // V2 closes the duplicates; V3-V5 change no incident
 
         List<Map<String, Object>> rows = store.jdbi().withHandle(h -> h.createQuery(
                 "SELECT id, status, resolved_at, event_seq FROM monitor_incidents ORDER BY id").mapToMap().list());
@@ -135,7 +135,7 @@ class MonitorMigrationTest {
             claim(h, 3, "hook", "down", 0, 3_000, 3_100L);
         });
 
-        assertThat(store.migrate("monitor")).isEqualTo("4"); // V4 (claims sent again) only adds columns
+        assertThat(store.migrate("monitor")).isEqualTo("5"); // V4 (claims sent again) and V5 only add columns
 
         List<Map<String, Object>> rows = store.jdbi().withHandle(h -> h.createQuery(
                 "SELECT incident_id, channel, event, sent_at, outcome, sending_at FROM monitor_notification_claims"

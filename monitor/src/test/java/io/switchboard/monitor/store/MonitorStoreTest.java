@@ -266,12 +266,13 @@ class MonitorStoreTest {
                 List.of(new IncidentEvent(NOW, "first_failure", "first failed check: first\0error")));
         String model = "llm:accounts/example-provider/models/" + "a-very-long-fine-tuned-model-name-".repeat(4) + "v2";
         incidents.setReport(incident.id(), "shop is\0 DOWN.", model);
-        incidents.setRecoveryReport(incident.id(), "shop is UP\0 again.");
+        incidents.setRecoveryReport(incident.id(), "shop is UP\0 again.", "template");
         incidents.resolve(incident.id(), NOW.plusSeconds(5), 3, "gone\0away", new IncidentEvent(NOW.plusSeconds(5), "resolved", "up"));
         Incident stored = incidents.find(incident.id()).orElseThrow();
         assertThat(stored.reportSource()).isEqualTo(model);
         assertThat(stored.report()).isEqualTo("shop is DOWN.");
         assertThat(stored.recoveryReport()).isEqualTo("shop is UP again.");
+        assertThat(stored.recoveryReportSource()).isEqualTo("template");
         assertThat(stored.firstError()).isEqualTo("firsterror");
         assertThat(stored.lastError()).isEqualTo("goneaway");
         assertThat(incidents.events(incident.id()).getFirst().detail()).isEqualTo("first failed check: firsterror");
