@@ -165,9 +165,8 @@ public final class IncidentStore {
                 append(h, id, e);
             }
             if (claimed) {
-                String down = newMessageId();
                 for (String channel : downChannels) {
-                    insertClaim(h, id, channel, "down", 0, lease, openedAt, down);
+                    insertClaim(h, id, channel, "down", 0, lease, openedAt);
                 }
             }
             return find(h, id).orElseThrow();
@@ -205,9 +204,8 @@ public final class IncidentStore {
                             + " AND event IN ('down', 'reminder') AND (outcome IS NULL OR outcome IN ('sent', 'unknown'))"
                             + " ORDER BY channel")
                     .bind("id", id).mapTo(String.class).list();
-            String recovery = newMessageId();
             for (String channel : told) {
-                insertClaim(h, id, channel, "recovered", 0, lease, resolvedAt, recovery);
+                insertClaim(h, id, channel, "recovered", 0, lease, resolvedAt);
             }
             return told.size();
         });
@@ -219,18 +217,20 @@ public final class IncidentStore {
                 + " AND event = 'recovered' ORDER BY channel").bind("id", id).mapTo(String.class).list());
     }
 
-    private int insertClaim(Handle h, long id, String channel, String event, long seq, Lease lease, Instant at, String messageId) {
+    /** A pending claim, with its message's id: one per channel (see {@link #newMessageId}). */
+    private int insertClaim(Handle h, long id, String channel, String event, long seq, Lease lease, Instant at) {
         return h.createUpdate("INSERT INTO monitor_notification_claims (incident_id, channel, event, seq, node_id, incarnation,"
                         + " fence, claimed_at, message_id) VALUES (:id, :c, :e, :s, :n, :inc, :f, :t, :mid) ON CONFLICT DO NOTHING")
                 .bind("id", id).bind("c", channel).bind("e", event).bind("s", seq).bind("n", claimant.nodeId())
-                .bind("inc", claimant.incarnation()).bind("f", lease.fence()).bind("t", at.toEpochMilli()).bind("mid", messageId)
+                .bind("inc", claimant.incarnation()).bind("f", lease.fence()).bind("t", at.toEpochMilli()).bind("mid", newMessageId())
                 .execute();
     }
 
     /**
      * A message's id: random, so that it names this message only, whatever else a receiver hears
      * from (another installation, this one after its database was reset); stored with the claim,
-     * so every delivery of the message carries the same one.
+     * so every delivery of the message carries the same one. One per channel: two channels
+     * pointing at one receiver that drops ids it has seen must each get their message.
      */
     public static String newMessageId() {
         return java.util.UUID.randomUUID().toString();
@@ -250,9 +250,8 @@ public final class IncidentStore {
         return jdbi.inTransaction(h -> {
             requireLease(h, lease, "claiming a notification"); // first: see requireLease
             List<String> mine = new java.util.ArrayList<>();
-            String messageId = newMessageId();
             for (String channel : channels) {
-                if (insertClaim(h, id, channel, event, seq, lease, at, messageId) == 1) {
+                if (insertClaim(h, id, channel, event, seq, lease, at) == 1) {
                     mine.add(channel);
                 }
             }
@@ -280,7 +279,6 @@ public final class IncidentStore {
         return jdbi.inTransaction(h -> {
             requireLease(h, lease, "claiming a warning"); // first: see requireLease
             List<ClaimKey> made = new java.util.ArrayList<>();
-            String messageId = newMessageId();
             for (String channel : channels) {
                 Optional<String> latest = h.createQuery("SELECT event FROM monitor_warning_claims WHERE monitor = :m AND channel = :c"
                                 + " ORDER BY seq DESC LIMIT 1")
@@ -299,7 +297,7 @@ public final class IncidentStore {
                         .bind("m", monitor).bind("c", channel).bind("s", seq).bind("e", event).bind("st", status)
                         .bind("sub", StoredText.clean(subject)).bind("txt", StoredText.clean(text)).bind("n", claimant.nodeId())
                         .bind("inc", claimant.incarnation()).bind("f", lease.fence()).bind("t", at.toEpochMilli())
-                        .bind("mid", messageId).execute();
+                        .bind("mid", newMessageId()).execute();
                 made.add(new ClaimKey.Warning(monitor, channel, seq));
             }
             return made;

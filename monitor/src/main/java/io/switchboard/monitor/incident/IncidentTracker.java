@@ -395,8 +395,10 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
             return;
         }
         if (leases == null) {
-            dispatcher.dispatch(unclustered(n), channels, (channel, delivery) -> {
-            });
+            for (ChannelDefinition channel : channels) {
+                dispatcher.dispatch(unclustered(n), List.of(channel), (c, delivery) -> {
+                });
+            }
             return;
         }
         Optional<Lease> lease = leases.lease(name);
@@ -497,9 +499,11 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         }
         if (leases == null) {
             markNotified(monitor.name(), incident, now);
-            Notification identified = unclustered(n);
-            dispatcher.dispatch(identified, channels,
-                    (channel, delivery) -> deliveryEvent(monitor.name(), incident.id, identified, channel, delivery));
+            for (ChannelDefinition channel : channels) {
+                Notification identified = unclustered(n);
+                dispatcher.dispatch(identified, List.of(channel),
+                        (c, delivery) -> deliveryEvent(monitor.name(), incident.id, identified, c, delivery));
+            }
             return;
         }
         long seq = 0;
@@ -802,8 +806,10 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
             return;
         }
         if (leases == null) {
-            Notification identified = unclustered(n);
-            dispatcher.dispatch(identified, channels, (channel, delivery) -> deliveryEvent(name, incident.id, identified, channel, delivery));
+            for (ChannelDefinition channel : channels) {
+                Notification identified = unclustered(n);
+                dispatcher.dispatch(identified, List.of(channel), (c, delivery) -> deliveryEvent(name, incident.id, identified, c, delivery));
+            }
             return;
         }
         for (ChannelDefinition channel : channels) {
@@ -1131,7 +1137,7 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         }
     }
 
-    /** A message sent by a single node, where no claim holds its id: a new one (it is never sent again). */
+    /** A message sent by a single node to one channel, where no claim holds its id: a new one (it is never sent again). */
     private static Notification unclustered(Notification n) {
         return n.identified(IncidentStore.newMessageId(), false);
     }

@@ -163,6 +163,10 @@ class NotificationClaimsTest {
         // taken again: the same message, a possible repeat
         assertThat(nodeB.takeForSending(down(incident, "hook"), b, at)).contains(new IncidentStore.Taken(first.messageId(), 1));
         assertThat(nodeB.finish(down(incident, "hook"), "sent", at, null)).isTrue();
+        // the same DOWN to another channel is a message of its own, with its own id
+        assertThat(nodeB.takeForSending(down(incident, "mail"), b, at).orElseThrow().messageId()).hasSize(36)
+                .isNotEqualTo(first.messageId());
+        assertThat(nodeB.finish(down(incident, "mail"), "sent", at, null)).isTrue();
         assertThat(nodeB.events(incident.id())).extracting(IncidentEvent::kind).containsOnlyOnce("notify_again");
         // a sent DOWN starts the reminders
         assertThat(nodeB.find(incident.id()).orElseThrow().lastNotifiedAt()).isNotNull();

@@ -70,8 +70,9 @@ class IncidentFlowTest {
     }
 
     private void monitor(String name, String extra) throws Exception {
-        api("PUT", "/api/v1/monitors/" + name, "{\"type\":\"tcp\",\"target\":\"127.0.0.1:1\",\"interval\":\"1s\","
-                + "\"failureThreshold\":2" + extra + "}");
+        // a JSON object names each field once: extra may set its own threshold
+        api("PUT", "/api/v1/monitors/" + name, "{\"type\":\"tcp\",\"target\":\"127.0.0.1:1\",\"interval\":\"1s\""
+                + (extra.contains("\"failureThreshold\"") ? "" : ",\"failureThreshold\":2") + extra + "}");
     }
 
     private List<JsonNode> hooks(String event) throws Exception {
@@ -164,6 +165,10 @@ class IncidentFlowTest {
         assertThat(attempts.get(0).path("error").asText()).endsWith("answered HTTP 500")
                 .doesNotContain("/broken"); // a webhook URL's path may be its credential: only its masked form is shown
         assertThat(receiver.received("/broken")).hasSize(3);
+        List<String> brokenIds = receiver.received("/broken").stream().map(r -> r.header("Idempotency-Key")).distinct().toList();
+        assertThat(brokenIds).as("the retries of one message keep its id").hasSize(1);
+        assertThat(brokenIds.getFirst()).as("each channel's message has an id of its own: a receiver behind both that"
+                + " drops ids it has seen must get both").isNotEqualTo(hooks("monitor.down").getFirst().path("id").asText());
         await().atMost(WAIT).until(() -> node.metric(
                 "switchboard_monitor_notifications_failed_total{channel=\"broken\",type=\"webhook\"}") == 1.0);
         int runs = check.runs("shop");
