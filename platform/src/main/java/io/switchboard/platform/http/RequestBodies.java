@@ -1,5 +1,6 @@
 package io.switchboard.platform.http;
 
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -16,8 +17,12 @@ public final class RequestBodies {
      */
     public static JsonNode object(ObjectMapper json, Context ctx) {
         JsonNode node;
-        try {
-            node = json.readTree(ctx.bodyAsBytes());
+        try (JsonParser parser = json.getFactory().createParser(ctx.bodyAsBytes())) {
+            // RFC 8259 §4: names within an object SHOULD be unique; a second "text" would silently
+            // win, so it is refused, as the configuration's YAML refuses a key written twice
+            parser.enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+            node = json.readTree(parser);
+            requireNothingAfter(parser);
         } catch (JsonProcessingException e) {
             var where = e.getLocation();
             throw ApiProblem.badRequest("The body must be a JSON object: " + withoutParserInternals(e.getOriginalMessage())
@@ -30,6 +35,21 @@ public final class RequestBodies {
         }
         StorableText.requireAll(node);
         return node;
+    }
+
+    /** A JSON text is one value (RFC 8259 §2): whatever follows the object is a mistake, not ignored. */
+    private static void requireNothingAfter(JsonParser parser) throws java.io.IOException {
+        var where = parser.currentLocation();
+        boolean more;
+        try {
+            more = parser.nextToken() != null;
+        } catch (JsonProcessingException e) {
+            more = true;
+        }
+        if (more) {
+            throw ApiProblem.badRequest("The body must be one JSON object with nothing after it (more follows at line "
+                    + where.getLineNr() + ", column " + where.getColumnNr() + ").");
+        }
     }
 
     /** A string field of a JSON object: null when absent or null, a 400 problem naming it when not a string. */

@@ -336,6 +336,13 @@ class HttpServerTest {
         assertProblem(post("/api/v1/test/notes", "{\"note\":{\"deep\":\"\\udc00x\"}}"), 400, "Bad Request",
                 "'note.deep' contains an unpaired surrogate (\\uDC00)");
         assertProblem(post("/api/v1/test/notes", "{\"a\\u0000\":1}"), 400, "Bad Request", "member name");
+        // one JSON object, each name once: a repeated name or anything after the object is refused, not guessed at
+        assertProblem(post("/api/v1/test/notes", "{\"note\":\"first\",\"note\":\"second\"}"), 400, "Bad Request",
+                "Duplicate field 'note'");
+        assertProblem(post("/api/v1/test/notes", "{\"note\":\"a\"} xyz"), 400, "Bad Request",
+                "one JSON object with nothing after it (more follows at line 1, column 13)");
+        assertProblem(post("/api/v1/test/notes", "{\"note\":\"a\"}{\"note\":\"b\"}"), 400, "Bad Request", "nothing after it");
+        assertThat(post("/api/v1/test/notes", "{\"note\":\"a\"}\r\n  ").statusCode()).as("white space after is fine").isEqualTo(200);
 
         assertThat(get("/api/v1/test/search?q=caf%C3%A9").statusCode()).isEqualTo(200);
         assertProblem(get("/api/v1/test/search?q=a%00b"), 400, "Bad Request", "query parameter 'q' contains a NUL");
