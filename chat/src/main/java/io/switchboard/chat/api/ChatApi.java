@@ -117,6 +117,9 @@ public final class ChatApi {
             throw idempotencyConflict();
         }
         ChatInfo chat = created.chat();
+        if (created.replayed()) {
+            ctx.header("Idempotent-Replayed", "true");
+        }
         if (!created.existed()) {
             bus.publish(ChatEvent.TOPIC, new ChatEvent.MembersChanged(chat, chat.members(), List.of(), chat.members()));
         }

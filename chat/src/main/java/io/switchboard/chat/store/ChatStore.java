@@ -35,8 +35,12 @@ public final class ChatStore {
     private final Jdbi jdbi;
     private final Clock clock;
 
-    /** A chat made by {@link #create}, or the one that already stood for the same request. */
-    public record Created(ChatInfo chat, boolean existed) {
+    /**
+     * A chat made by {@link #create}, or the one that already stood for the same request:
+     * {@code replayed} when it was found by the request's idempotency key, else (a dialogue of
+     * the same two people) only {@code existed}.
+     */
+    public record Created(ChatInfo chat, boolean existed, boolean replayed) {
     }
 
     /** The same idempotency key came with a different request. */
@@ -111,7 +115,7 @@ public final class ChatStore {
         members.remove(creator);
         members.addFirst(creator);
         insertMembers(h, id, members, now);
-        return new Created(chatIn(h, id).orElseThrow(), false);
+        return new Created(chatIn(h, id).orElseThrow(), false, false);
     }
 
     private Optional<Created> existing(Handle h, String creator, String directKey, String idempotencyKey, String requestHash) {
@@ -125,13 +129,13 @@ public final class ChatStore {
                 if (!byKey.get().getValue().equals(requestHash)) {
                     throw new IdempotencyConflict();
                 }
-                return chatIn(h, byKey.get().getKey()).map(c -> new Created(c, true));
+                return chatIn(h, byKey.get().getKey()).map(c -> new Created(c, true, true));
             }
         }
         if (directKey != null) {
             return h.createQuery("select id from chat_chats where direct_key = :dk").bind("dk", directKey)
                     .mapTo(String.class).findOne()
-                    .flatMap(id -> chatIn(h, id)).map(c -> new Created(c, true));
+                    .flatMap(id -> chatIn(h, id)).map(c -> new Created(c, true, false));
         }
         return Optional.empty();
     }

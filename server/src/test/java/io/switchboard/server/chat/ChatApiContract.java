@@ -91,10 +91,18 @@ abstract class ChatApiContract {
         HttpResponse<String> retry = post("/api/v1/chats", anna, body, "create-board-1");
         assertThat(first.statusCode()).isEqualTo(201);
         assertThat(retry.statusCode()).isEqualTo(200);
+        assertThat(first.headers().firstValue("Idempotent-Replayed")).isEmpty();
+        assertThat(retry.headers().firstValue("Idempotent-Replayed")).hasValue("true");
         assertThat(ChatNode.json(retry).get("id").asText()).isEqualTo(ChatNode.json(first).get("id").asText());
         assertProblem(post("/api/v1/chats", anna, body.replace("Board", "Other"), "create-board-1"), 422, "Idempotency-Key");
+        // a dialogue asked for again is the one that stands: 200, but not a replay of a request
+        String dialogue = "{\"members\":[\"" + boris.id() + "\"]}";
+        assertThat(post("/api/v1/chats", anna, dialogue, "dialogue-1").statusCode()).isEqualTo(201);
+        HttpResponse<String> again = post("/api/v1/chats", anna, dialogue, "dialogue-2");
+        assertThat(again.statusCode()).isEqualTo(200);
+        assertThat(again.headers().firstValue("Idempotent-Replayed")).isEmpty();
         JsonNode list = ChatNode.json(node().get("/api/v1/chats", anna.accessToken()));
-        assertThat(list.get("chats")).hasSize(1);
+        assertThat(list.get("chats")).hasSize(2);
     }
 
     @Test
