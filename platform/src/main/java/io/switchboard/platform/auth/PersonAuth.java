@@ -296,15 +296,34 @@ public final class PersonAuth {
         }
     }
 
-    /** Changes a person's own password after checking the current one; every other session ends. */
+    /**
+     * Changes a person's own password after checking the current one; every other session ends.
+     * Wrong current passwords are limited as sign-ins from one address are ({@code
+     * signInFailuresPerUser} per window, then 429): whoever holds a stolen access token must not
+     * be able to guess the password behind it at full speed. The count is the session holder's
+     * own, so it never locks the person out of signing in.
+     */
     public void changePassword(Principal principal, String current, String replacement) {
         PersonStore.Credentials credentials = people.credentialsById(principal.personId())
                 .orElseThrow(() -> unauthorized("The person no longer exists."));
         String checked = PersonRules.password(replacement, "newPassword");
-        if (current == null || !hasher.verify(current, credentials.passwordHash())) {
+        String key = "password-change:" + credentials.person().id();
+        reserve(userAtAddressFailures, key, "password_changes");
+        boolean good;
+        try {
+            good = current != null && hasher.verify(current, credentials.passwordHash());
+        } catch (PasswordHasher.Busy e) {
+            userAtAddressFailures.release(key);
+            count("password_changes", "busy");
+            throw ApiProblem.unavailable("Too many password operations at once; retry in a moment.").withHeader("Retry-After", "1");
+        }
+        if (!good) {
+            count("password_changes", "wrong_password");
             throw ApiProblem.forbidden("'currentPassword' is wrong.");
         }
+        userAtAddressFailures.release(key);
         setPassword(credentials.person().id(), checked);
+        count("password_changes", "ok");
     }
 
     /** Sets a password (admin, CLI) and ends every session of that person. */
@@ -516,7 +535,7 @@ public final class PersonAuth {
 
     private void count(String what, String result) {
         Counter.builder("switchboard.auth." + what)
-                .description("Sign-ups, sign-ins and token refreshes by result")
+                .description("Sign-ups, sign-ins, token refreshes and password changes by result")
                 .tag("result", result)
                 .register(meters)
                 .increment();

@@ -140,6 +140,26 @@ class PeopleApiTest {
     }
 
     @Test
+    void guessingTheCurrentPasswordWithAStolenTokenIsLimitedWithoutLockingTheOwnerOut() throws Exception {
+        ChatNode.Person lea = node.signUp(ChatNode.uniqueName("lea"));
+        String password = "pass-" + lea.username() + "-123";
+        double counted = node.metric("switchboard_auth_password_changes_total{result=\"wrong_password\"}");
+        double wrongBefore = Double.isNaN(counted) ? 0 : counted;
+        for (int i = 0; i < 3; i++) { // this node allows 3 failures (SWITCHBOARD_AUTH_SIGN_IN_FAILURES_PER_USER)
+            assertThat(node.call("PUT", "/api/v1/me/password", lea.accessToken(),
+                    "{\"currentPassword\":\"guess-" + i + "\",\"newPassword\":\"a brand new one\"}", Map.of()).statusCode())
+                    .isEqualTo(403);
+        }
+        HttpResponse<String> limited = node.call("PUT", "/api/v1/me/password", lea.accessToken(),
+                "{\"currentPassword\":\"" + password + "\",\"newPassword\":\"a brand new one\"}", Map.of());
+        assertThat(limited.statusCode()).as("past the allowance, even the right password waits").isEqualTo(429);
+        assertThat(limited.headers().firstValue("Retry-After")).isPresent();
+        assertThat(node.metric("switchboard_auth_password_changes_total{result=\"wrong_password\"}")).isEqualTo(wrongBefore + 3);
+        // the owner still signs in: the guesses counted against the session, not the user name
+        assertThat(post("/api/v1/auth/sign-in", null, credentials(lea.username(), password)).statusCode()).isEqualTo(200);
+    }
+
+    @Test
     void theAdminIsAPersonToo() throws Exception {
         String adminName = ChatNode.uniqueName("operator");
         ByteArrayOutputStream out = new ByteArrayOutputStream();
