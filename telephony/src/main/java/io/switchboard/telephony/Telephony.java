@@ -81,6 +81,8 @@ public final class Telephony implements NodeModule {
 
     /** How long calls being set up may take to be answered or given up when the node stops. */
     private static final Duration CALL_SETUP_DRAIN = Duration.ofSeconds(5);
+    /** How long a stop waits for devices to answer the CANCELs of calls still ringing. */
+    private static final Duration CANCEL_DRAIN = Duration.ofSeconds(2);
 
     private final Clock clock;
     private volatile TransportLayer transport;
@@ -382,6 +384,11 @@ public final class Telephony implements NodeModule {
                 },
                 () -> {
                     awaitCallSetups(context, CALL_SETUP_DRAIN);
+                    int ended = proxy.endRinging(CANCEL_DRAIN);
+                    if (ended > 0) {
+                        log.info("the node is stopping: {} calls still ringing were cancelled and their callers answered 503,"
+                                + " so they can call through another node", ended);
+                    }
                     transport.stop();
                     followingPeers.close();
                     transactions.stop();
@@ -413,7 +420,7 @@ public final class Telephony implements NodeModule {
         long deadline = System.nanoTime() + limit.toNanos();
         while (calls.active().stream().anyMatch(call -> call.phase() == io.switchboard.telephony.calls.ActiveCall.Phase.RINGING)) {
             if (System.nanoTime() > deadline) {
-                log.warn("stopping SIP with calls still ringing after {} s", limit.toSeconds());
+                log.warn("calls still ringing after {} s of the stop: they are cancelled now", limit.toSeconds());
                 return;
             }
             Thread.sleep(50);

@@ -121,4 +121,29 @@ class SipDrainTest {
         assertThat(atBob.inDialog(SipRequest.BYE).status()).isEqualTo(200);
         answering.join(5000);
     }
+
+    @Test
+    void aCallStillRingingWhenTheNodeStopsIsCancelledAndTheCallerToldToGoElsewhere() throws Exception {
+        SipPhone alice = phone("alice");
+        SipPhone bob = phone("bob");
+        SipPhone.Call ringing = alice.call("sip:bob@" + DOMAIN);
+        ringing.invite(null);
+        SipPhone.Incoming atBob = bob.awaitInvite();
+        atBob.respond(180, "Ringing");
+        ringing.await(180);
+
+        TelephonyNode stopping = node;
+        node = null;
+        Thread stop = Thread.ofVirtual().start(stopping::close);
+        // the device stops ringing (RFC 3261 §16.10) before the sockets close
+        atBob.acceptCancel(bob.awaitRequest(SipRequest.CANCEL, Duration.ofSeconds(15)));
+        // and the caller is not left ringing: 503 with Retry-After, to call through another node (§21.5.4)
+        SipResponse gone = ringing.awaitFinal();
+        assertThat(gone.status()).isEqualTo(503);
+        assertThat(gone.headers().get(HeaderNames.RETRY_AFTER)).isNotBlank();
+        assertThat(gone.to().tag()).isNotBlank();
+        ringing.ackFailure(gone);
+        stop.join(Duration.ofSeconds(20));
+        assertThat(stop.isAlive()).isFalse();
+    }
 }

@@ -808,6 +808,25 @@ public final class ProxyCore {
         }
     }
 
+    /**
+     * The node stops: every call still ringing is ended (see {@link ResponseContext#endForShutdown}),
+     * then this waits up to {@code limit} for the devices to answer the CANCELs, so that their
+     * 487s are acknowledged before the sockets close.
+     *
+     * @return how many calls were ringing
+     */
+    public int endRinging(java.time.Duration limit) throws InterruptedException {
+        List<ResponseContext> ended = new ArrayList<>(ringing);
+        for (ResponseContext context : ended) {
+            context.endForShutdown();
+        }
+        long deadline = System.nanoTime() + limit.toNanos();
+        while (System.nanoTime() < deadline && !ended.stream().allMatch(ResponseContext::branchesFinished)) {
+            Thread.sleep(20);
+        }
+        return ended.size();
+    }
+
     /** The caller of a forked INVITE has its final answer. */
     void settled(ResponseContext context) {
         ringing.remove(context);

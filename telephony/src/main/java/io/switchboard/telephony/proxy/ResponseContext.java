@@ -316,6 +316,36 @@ final class ResponseContext {
         }
     }
 
+    /**
+     * The node stops with this call still ringing: what rings is cancelled (§16.10; a branch that
+     * has not answered provisionally gets its CANCEL only if its 1xx comes before the sockets
+     * close, §9.1) and the caller gets 503 with Retry-After (§21.5.4), so it may try another node
+     * at once rather than ring on with nobody to connect it.
+     */
+    void endForShutdown() {
+        synchronized (this) {
+            if (finalSent) {
+                return;
+            }
+            finalSent = true;
+            core.settled(this);
+            cancel(cancelGrace);
+            cancelPendingBranches(null);
+            SipResponse stopping = SipResponse.to(request, 503, "Service Unavailable - node is shutting down").withToTag(toTagOf());
+            stopping.headers().add(HeaderNames.RETRY_AFTER, "5");
+            server.respond(stopping);
+            if (call != null) {
+                core.calls.failed(call, 503, "Service Unavailable - node is shutting down");
+                call = null;
+            }
+        }
+    }
+
+    /** Whether every branch has its final answer (the CANCELs sent at a stop answered). */
+    synchronized boolean branchesFinished() {
+        return allFinished();
+    }
+
     /** §16.10: the caller gave up; cancel what still rings. */
     void cancelByCaller() {
         synchronized (this) {
