@@ -50,7 +50,7 @@ public final class AccountCommand implements Runnable {
                     AccountStore accounts = new AccountStore(store.jdbi(), Clock.systemUTC());
                     // The domain a node on this store serves, so accounts land in the realm it challenges with
                     String defaultDomain = accounts.nodeDomain().orElse(nodeConfig.domain());
-                    return action.apply(new Context(accounts, defaultDomain));
+                    return action.apply(new Context(accounts, defaultDomain, () -> awaitRunningNodesPoll(store, nodeConfig)));
                 });
             } catch (AccountException e) {
                 return fail(e.getMessage());
@@ -67,7 +67,8 @@ public final class AccountCommand implements Runnable {
         }
     }
 
-    record Context(AccountStore accounts, String defaultDomain) {
+    /** {@code settle}: after a change, waits for running nodes to take it (see {@link StoreAction#awaitRunningNodesPoll}). */
+    record Context(AccountStore accounts, String defaultDomain, Runnable settle) {
         String domain(String given) {
             return given == null ? defaultDomain : given;
         }
@@ -93,6 +94,7 @@ public final class AccountCommand implements Runnable {
             return withAccounts(c -> {
                 var choice = AccountStore.validDigest(digest); // before asking for a password
                 Account a = c.accounts().add(user, c.domain(domain), password(password), choice);
+                c.settle().run();
                 say("added sip:" + a.address() + (a.digest() == null ? "" : " (digest " + a.digest().token() + ")"));
                 return 0;
             });
@@ -129,6 +131,7 @@ public final class AccountCommand implements Runnable {
         public Integer call() {
             return withAccounts(c -> {
                 c.accounts().remove(user, c.domain(domain));
+                c.settle().run();
                 say("removed sip:" + user + "@" + c.domain(domain));
                 return 0;
             });
@@ -150,6 +153,7 @@ public final class AccountCommand implements Runnable {
         public Integer call() {
             return withAccounts(c -> {
                 c.accounts().changePassword(user, c.domain(domain), password(password));
+                c.settle().run();
                 say("password changed for sip:" + user + "@" + c.domain(domain));
                 return 0;
             });
@@ -173,6 +177,7 @@ public final class AccountCommand implements Runnable {
         public Integer call() {
             return withAccounts(c -> {
                 Account a = c.accounts().setDigest(user, c.domain(domain), AccountStore.validDigest(digest));
+                c.settle().run();
                 say("sip:" + a.address() + " digest " + (a.digest() == null ? "default" : a.digest().token()));
                 return 0;
             });
@@ -210,6 +215,7 @@ public final class AccountCommand implements Runnable {
             }
             return withAccounts(c -> {
                 int written = c.accounts().importAll(pairs, c.domain(domain));
+                c.settle().run();
                 say("imported " + written + " accounts into " + c.domain(domain));
                 return 0;
             });

@@ -45,7 +45,8 @@ public final class NumberCommand implements Runnable {
                     Clock clock = Clock.systemUTC();
                     // Numbers live in the domain a node on this store serves, like the accounts they ring
                     String defaultDomain = new AccountStore(store.jdbi(), clock).nodeDomain().orElse(nodeConfig.domain());
-                    return action.apply(new Context(new NumberStore(store.jdbi(), clock), defaultDomain));
+                    return action.apply(new Context(new NumberStore(store.jdbi(), clock), defaultDomain,
+                            () -> awaitRunningNodesPoll(store, nodeConfig)));
                 });
             } catch (NumberException e) {
                 return fail(e.getMessage());
@@ -53,14 +54,15 @@ public final class NumberCommand implements Runnable {
         }
     }
 
-    record Context(NumberStore numbers, String defaultDomain) {
+    /** {@code settle}: after a change, waits for running nodes to take it (see {@link StoreAction#awaitRunningNodesPoll}). */
+    record Context(NumberStore numbers, String defaultDomain, Runnable settle) {
         String domain(String given) {
             return given == null ? defaultDomain : given;
         }
     }
 
     static String describe(RingGroup group) {
-        return "sip:" + group.address() + " -> " + (group.members().isEmpty() ? "no accounts (calls get 480)"
+        return group.uri() + " -> " + (group.members().isEmpty() ? "no accounts (calls get 480)"
                 : String.join(", ", group.members()))
                 + (group.label() == null ? "" : "\t(" + group.label() + ")");
     }
@@ -85,6 +87,7 @@ public final class NumberCommand implements Runnable {
         public Integer call() {
             return withNumbers(c -> {
                 NumberStore.Saved saved = c.numbers().addMembers(number, c.domain(domain), label, accounts);
+                c.settle().run();
                 say((saved.created() ? "added " : "updated ") + describe(saved.entry().group()));
                 return 0;
             });
@@ -110,6 +113,7 @@ public final class NumberCommand implements Runnable {
         public Integer call() {
             return withNumbers(c -> {
                 NumberStore.Saved saved = c.numbers().put(number, c.domain(domain), label, accounts);
+                c.settle().run();
                 say((saved.created() ? "added " : "set ") + describe(saved.entry().group()));
                 return 0;
             });
@@ -133,9 +137,11 @@ public final class NumberCommand implements Runnable {
             return withNumbers(c -> {
                 if (accounts == null) {
                     c.numbers().remove(number, c.domain(domain));
+                    c.settle().run();
                     say("removed sip:" + number + "@" + NumberStore.validDomain(c.domain(domain)));
                 } else {
                     NumberEntry entry = c.numbers().removeMembers(number, c.domain(domain), accounts);
+                    c.settle().run();
                     say("updated " + describe(entry.group()));
                 }
                 return 0;

@@ -1,8 +1,12 @@
 package io.switchboard.server.cli;
 
+import io.switchboard.platform.cluster.ClusterSettings;
+import io.switchboard.platform.cluster.ClusterTable;
+import io.switchboard.platform.cluster.NodeState;
 import io.switchboard.platform.config.NodeConfig;
 import io.switchboard.platform.store.Store;
 import io.switchboard.server.node.NodeAssembly;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -94,6 +98,32 @@ abstract class StoreAction implements Callable<Integer> {
                 store.migrate(module);
             }
             return work.run(store, nodeConfig);
+        }
+    }
+
+    /**
+     * After a change running nodes take from the store by polling (accounts and numbers, every
+     * {@code telephony.directoryPoll}): waits two polls when a node is alive on this store, so a
+     * device that registers, or a call placed, the moment the command returns finds the change
+     * (a device refused with 403 may not try again for a minute). No wait without a live node, or
+     * with a poll over a second (then the change holds within that poll, as documented).
+     */
+    static void awaitRunningNodesPoll(Store store, NodeConfig nodeConfig) {
+        try {
+            Duration poll = nodeConfig.section("telephony").duration("directoryPoll", Duration.ofMillis(250));
+            if (poll.compareTo(Duration.ofSeconds(1)) > 0) {
+                return;
+            }
+            ClusterSettings cluster = ClusterSettings.from(nodeConfig.section("cluster"));
+            boolean nodeAlive = new ClusterTable(store.jdbi(), store.isSqlite()).read(null, cluster.expiry()).stream()
+                    .anyMatch(node -> node.state() == NodeState.ALIVE);
+            if (nodeAlive) {
+                Thread.sleep(poll.multipliedBy(2).plusMillis(100));
+            }
+        } catch (RuntimeException e) {
+            // the change is stored: the nodes take it at their next poll, waited for or not
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 

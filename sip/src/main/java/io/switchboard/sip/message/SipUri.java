@@ -189,7 +189,8 @@ public final class SipUri {
         return colons >= 2 && colons <= 7;
     }
 
-    private static String escapeUser(String user) {
+    /** RFC 3261 §25.1: a user part with what it may not hold as itself %-escaped ('#' as %23). */
+    public static String escapeUser(String user) {
         StringBuilder out = new StringBuilder(user.length());
         for (byte b : user.getBytes(java.nio.charset.StandardCharsets.UTF_8)) {
             char c = (char) (b & 0xff);

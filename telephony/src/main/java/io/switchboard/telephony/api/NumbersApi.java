@@ -169,7 +169,7 @@ public final class NumbersApi {
         Map<String, Object> v = new LinkedHashMap<>();
         v.put("number", group.number());
         v.put("domain", group.domain());
-        v.put("address", "sip:" + group.address());
+        v.put("address", group.uri());
         v.put("label", group.label());
         v.put("accounts", group.members());
         v.put("createdAt", entry.createdAt().toString());

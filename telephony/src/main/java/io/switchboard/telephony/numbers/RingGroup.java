@@ -1,5 +1,6 @@
 package io.switchboard.telephony.numbers;
 
+import io.switchboard.sip.message.SipUri;
 import java.util.List;
 
 /**
@@ -11,8 +12,13 @@ public record RingGroup(String number, String domain, String label, List<String>
         members = List.copyOf(members);
     }
 
-    /** "42@example.org". */
+    /** "42@example.org" (the number as dialled; the key it is stored and found by). */
     public String address() {
         return number + "@" + domain;
+    }
+
+    /** The number as a SIP URI, for people and clients to dial: "sip:*21%23@example.org" (RFC 3261 §25.1). */
+    public String uri() {
+        return "sip:" + SipUri.escapeUser(number) + "@" + domain;
     }
 }
