@@ -279,14 +279,14 @@ public final class ChatApi {
         int limit = intParam(ctx, "limit", 50, 1, 200);
         long lastSeq = store.lastSeq(chatId).orElse(0L);
         List<Message> page = store.messages(chatId, after, before, limit);
-        long lowest = after == null ? 0 : after;
-        long highest = before == null ? lastSeq + 1 : Math.min(before, lastSeq + 1);
         Map<String, Object> answer = new LinkedHashMap<>();
         answer.put("messages", page.stream().map(ChatViews::message).toList());
         // Every sequence number from 1 to lastSeq has a message (deleted ones as tombstones), so
-        // whether more lie beyond this page follows from the numbers alone.
-        answer.put("olderCursor", !page.isEmpty() && page.getFirst().seq() > lowest + 1 ? page.getFirst().seq() : null);
-        answer.put("newerCursor", !page.isEmpty() && page.getLast().seq() < highest - 1 ? page.getLast().seq() : null);
+        // whether the chat has more on either side of this page follows from the numbers alone.
+        // Both cursors are the chat's, whichever way the page was asked for: a client that opened
+        // the history in the middle (a search hit, an unread mark) can page both ways from it.
+        answer.put("olderCursor", !page.isEmpty() && page.getFirst().seq() > 1 ? page.getFirst().seq() : null);
+        answer.put("newerCursor", !page.isEmpty() && page.getLast().seq() < lastSeq ? page.getLast().seq() : null);
         answer.put("lastSeq", lastSeq);
         ctx.json(answer);
     }

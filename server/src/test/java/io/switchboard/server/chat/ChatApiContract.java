@@ -199,6 +199,8 @@ abstract class ChatApiContract {
 
         JsonNode older = ChatNode.json(node().get(messages + "?before=16&limit=10", anna.accessToken()));
         assertThat(seqs(older)).containsExactly(6L, 7L, 8L, 9L, 10L, 11L, 12L, 13L, 14L, 15L);
+        // the cursors are the chat's whichever way the page was asked for: newer messages exist too
+        assertThat(older.get("newerCursor").asLong()).isEqualTo(15);
         JsonNode oldest = ChatNode.json(node().get(messages + "?before=" + older.get("olderCursor").asLong() + "&limit=10",
                 anna.accessToken()));
         assertThat(seqs(oldest)).containsExactly(1L, 2L, 3L, 4L, 5L);
@@ -208,9 +210,11 @@ abstract class ChatApiContract {
         JsonNode forward = ChatNode.json(node().get(messages + "?after=5&limit=10", anna.accessToken()));
         assertThat(seqs(forward)).containsExactly(6L, 7L, 8L, 9L, 10L, 11L, 12L, 13L, 14L, 15L);
         assertThat(forward.get("newerCursor").asLong()).isEqualTo(15);
+        assertThat(forward.get("olderCursor").asLong()).isEqualTo(6);
         JsonNode window = ChatNode.json(node().get(messages + "?after=20&before=23", anna.accessToken()));
         assertThat(seqs(window)).containsExactly(21L, 22L);
-        assertThat(window.get("newerCursor").isNull()).isTrue();
+        assertThat(window.get("olderCursor").asLong()).isEqualTo(21);
+        assertThat(window.get("newerCursor").asLong()).isEqualTo(22);
         JsonNode end = ChatNode.json(node().get(messages + "?after=25", anna.accessToken()));
         assertThat(end.get("messages")).isEmpty();
 
