@@ -33,7 +33,8 @@ public record NodeConfig(
         java.time.Duration drainDelay,
         Map<String, ConfigSection> sections) {
 
-    private static final Pattern SECRET_KEY = Pattern.compile("(?i).*(password|secret|token|apikey|api_key|credential).*");
+    /** Keys whose values are masked in the log; a token's lifetime (accessTokenTtl) is not a secret. */
+    private static final Pattern SECRET_KEY = Pattern.compile("(?i)(?!.*ttl$).*(password|secret|token|apikey|api_key|credential).*");
 
     public NodeConfig {
         dataDir = dataDir.toAbsolutePath().normalize();

@@ -272,12 +272,13 @@ class NodeConfigLoaderTest {
     void describeMasksSecrets() throws IOException {
         Path file = yaml("""
                 store: {url: 'jdbc:postgresql://db/sb?password=inurl', user: sb, password: hunter2}
-                telephony: {trunkPassword: s3cret, apiToken: t0k, realm: example}
+                telephony: {trunkPassword: s3cret, apiToken: t0k, realm: example, accessTokenTtl: 15m}
                 """);
         String line = loader.load(file, Map.of(), Map.of()).describeOneLine();
         assertThat(line).doesNotContain("hunter2", "inurl", "s3cret", "t0k")
                 .contains("store.password=***", "telephony.trunkPassword=***", "telephony.realm=example",
-                        "password=***");
+                        "password=***")
+                .as("a token's lifetime is not a secret").contains("telephony.accessTokenTtl=15m");
     }
 
     @Test
