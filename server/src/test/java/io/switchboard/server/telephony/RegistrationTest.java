@@ -242,6 +242,20 @@ class RegistrationTest {
             }
             send(socket, new byte[65_000], udp);
         }
+        // RFC 3261 §8.2.2.1: a well-formed request for a scheme the node does not serve gets 416
+        try (DatagramSocket schemes = new DatagramSocket(0, InetAddress.getLoopbackAddress())) {
+            int n = 0;
+            for (String uri : List.of("http://x", "tel:+4930123")) {
+                String branch = "z9hG4bK-scheme-" + n++;
+                String options = "OPTIONS " + uri + " SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:" + schemes.getLocalPort()
+                        + ";branch=" + branch + "\r\nMax-Forwards: 70\r\nFrom: <sip:probe@127.0.0.1>;tag=1\r\nTo: <" + uri
+                        + ">\r\nCall-ID: scheme-" + branch + "\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+                send(schemes, options.getBytes(StandardCharsets.US_ASCII), udp);
+                String answer = receive(schemes, Duration.ofSeconds(5));
+                assertThat(answer).as(uri).isNotNull();
+                assertThat(answer.lines().findFirst().orElseThrow()).as(uri).startsWith("SIP/2.0 416 Unsupported URI Scheme");
+            }
+        }
         try (Socket tcp = new Socket("127.0.0.1", node.sipPort(Transport.TCP))) {
             tcp.getOutputStream().write("GARBAGE / HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
             tcp.setSoTimeout(5000);

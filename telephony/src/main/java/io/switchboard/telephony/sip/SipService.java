@@ -46,6 +46,13 @@ public final class SipService implements TransactionUser {
             transaction.respond(busy);
             return;
         }
+        String scheme = request.requestUri().scheme();
+        if (!scheme.equals("sip") && !scheme.equals("sips")) {
+            // RFC 3261 §8.2.2.1: a Request-URI whose scheme this node does not serve (tel:, http:)
+            transaction.respond(SipResponse.to(request, 416, "Unsupported URI Scheme - only sip: and sips: are served")
+                    .withToTag(toTag));
+            return;
+        }
         switch (request.method()) {
             case SipRequest.REGISTER -> registrar.register(transaction);
             case SipRequest.CANCEL -> proxy.onCancel(transaction);
