@@ -97,7 +97,7 @@ public final class CallTracker implements AutoCloseable {
         triedThrice(() -> {
             int interrupted = store.markInterrupted(nodeId, now);
             if (interrupted > 0) {
-                log.info("{} calls left open by the previous run of node {} marked interrupted", interrupted, nodeId);
+                log.info("calls left open by the previous run of node {} marked interrupted: {}", nodeId, interrupted);
             }
             markAbandoned(now);
         }, "closing calls left open", "the sweep closes them as abandoned later");
@@ -328,7 +328,7 @@ public final class CallTracker implements AutoCloseable {
             sweeper.execute(() -> triedThrice(() -> {
                 int closed = store.markInterrupted(node, seenDeadAtMillis, clock.millis());
                 if (closed > 0) {
-                    log.info("{} calls left open by node {}, which died, marked interrupted", closed, node);
+                    log.info("calls left open by node {}, which died, marked interrupted: {}", node, closed);
                 }
             }, "closing the calls of node " + node + ", which died,", "they are closed as abandoned later"));
         } catch (java.util.concurrent.RejectedExecutionException stopping) {
@@ -347,7 +347,7 @@ public final class CallTracker implements AutoCloseable {
         long before = now - maxDuration.toMillis() - MAX_RINGING.toMillis() - ABANDONED_CHECK_INTERVAL.toMillis();
         int abandoned = store.markAbandoned(before, now);
         if (abandoned > 0) {
-            log.info("{} calls left open by nodes that are gone marked interrupted", abandoned);
+            log.info("calls left open by nodes that are gone marked interrupted: {}", abandoned);
         }
     }
 
