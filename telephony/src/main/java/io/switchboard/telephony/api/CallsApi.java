@@ -151,8 +151,9 @@ public final class CallsApi {
         return v;
     }
 
+    /** Milliseconds, as records are stored: a live call and its record show the same times. */
     private static String iso(Instant at) {
-        return at == null ? null : at.toString();
+        return at == null ? null : at.truncatedTo(java.time.temporal.ChronoUnit.MILLIS).toString();
     }
 
     private static long seconds(Instant from, Instant to) {
