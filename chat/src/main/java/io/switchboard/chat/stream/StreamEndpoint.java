@@ -8,6 +8,7 @@ import io.javalin.websocket.WsContext;
 import io.switchboard.chat.ChatMetrics;
 import io.switchboard.chat.ChatSettings;
 import io.switchboard.chat.store.ChatStore;
+import io.switchboard.platform.auth.AdminAuth;
 import io.switchboard.platform.auth.BearerToken;
 import io.switchboard.platform.auth.PersonAuth;
 import io.switchboard.platform.auth.Principal;
@@ -139,16 +140,16 @@ public final class StreamEndpoint {
             metrics.rejected("bad_request");
             throw ApiProblem.badRequest("'resume': " + e.getMessage());
         }
-        if (principal(ctx.header("Authorization"), ctx.queryParam("access_token")).isEmpty()) {
+        String token = token(ctx.header("Authorization"), ctx.queryParam("access_token"));
+        if (token == null || auth.principal(token).isEmpty()) {
             metrics.rejected("unauthorized");
-            throw ApiProblem.unauthorized("The stream needs a valid access token: 'Authorization: Bearer <token>' or"
-                    + " ?access_token=<token>.").withHeader("WWW-Authenticate", "Bearer realm=\"switchboard\"");
+            String why = token != null && AdminAuth.isAdminToken(token)
+                    ? "An admin token is not a person: the stream carries a person's chats; sign in as a person"
+                            + " (POST /api/v1/auth/sign-in) and send that access token."
+                    : token == null ? "The stream needs a valid access token: 'Authorization: Bearer <token>' or ?access_token=<token>."
+                    : "The access token is not valid or has expired; refresh it (POST /api/v1/auth/refresh) or sign in again.";
+            throw ApiProblem.unauthorized(why).withHeader("WWW-Authenticate", "Bearer realm=\"switchboard\"");
         }
-    }
-
-    private Optional<Principal> principal(String header, String queryToken) {
-        String token = token(header, queryToken);
-        return token == null ? Optional.empty() : auth.principal(token);
     }
 
     private static String token(String header, String queryToken) {

@@ -288,9 +288,16 @@ class ChatStreamTest {
         JsonNode problem = ChatNode.JSON.readTree(refused.body());
         assertThat(problem.get("status").asInt()).isEqualTo(401);
         assertThat(problem.get("title").asText()).isEqualTo("Unauthorized");
-        assertThat(problem.get("detail").asText()).contains("valid access token", "?access_token=");
+        assertThat(problem.get("detail").asText()).contains("not valid or has expired", "refresh");
         assertThat(problem.get("instance").asText()).isEqualTo("/api/v1/stream");
         assertThat(refused.header("Set-Cookie")).isEmpty();
+        // each refusal says what to do: no token at all, and an admin token where a person's belongs
+        RawUpgrade none = RawUpgrade.attempt(node.baseUrl(), "/api/v1/stream", Map.of());
+        assertThat(none.status()).isEqualTo(401);
+        assertThat(ChatNode.JSON.readTree(none.body()).get("detail").asText()).contains("valid access token", "?access_token=");
+        RawUpgrade admin = RawUpgrade.attempt(node.baseUrl(), "/api/v1/stream?access_token=" + node.adminToken(), Map.of());
+        assertThat(admin.status()).isEqualTo(401);
+        assertThat(ChatNode.JSON.readTree(admin.body()).get("detail").asText()).startsWith("An admin token is not a person");
 
         RawUpgrade badResume = RawUpgrade.attempt(node.baseUrl(), "/api/v1/stream?resume=x", Map.of());
         assertThat(badResume.status()).isEqualTo(400);
