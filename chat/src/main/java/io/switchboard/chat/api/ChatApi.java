@@ -285,8 +285,11 @@ public final class ChatApi {
         // whether the chat has more on either side of this page follows from the numbers alone.
         // Both cursors are the chat's, whichever way the page was asked for: a client that opened
         // the history in the middle (a search hit, an unread mark) can page both ways from it.
-        answer.put("olderCursor", !page.isEmpty() && page.getFirst().seq() > 1 ? page.getFirst().seq() : null);
-        answer.put("newerCursor", !page.isEmpty() && page.getLast().seq() < lastSeq ? page.getLast().seq() : null);
+        // An empty page (after= at or past the newest, before=1) points back at what lies beyond it.
+        long firstShown = page.isEmpty() ? (after != null ? after + 1 : before != null ? before : lastSeq + 1) : page.getFirst().seq();
+        long lastShown = page.isEmpty() ? firstShown - 1 : page.getLast().seq();
+        answer.put("olderCursor", lastSeq > 0 && firstShown > 1 ? Math.min(firstShown, lastSeq + 1) : null);
+        answer.put("newerCursor", lastShown < lastSeq ? Math.max(lastShown, 0) : null);
         answer.put("lastSeq", lastSeq);
         ctx.json(answer);
     }

@@ -225,6 +225,11 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
             transition = state.apply(monitor, result);
             incident = state.incident;
             metrics.checked(monitor, result);
+            if (!isActive(monitor.name())) {
+                // paused (or removed) while this result was on its way: the watcher may have
+                // dropped the gauges just before they were set again
+                metrics.forget(monitor.name());
+            }
             writer.submit(new ResultWriter.ResultRow(monitor.name(), result, latenessMillis, keepDetails, lease));
             writer.submit(new ResultWriter.StateRow(state.snapshot(), lease));
         }

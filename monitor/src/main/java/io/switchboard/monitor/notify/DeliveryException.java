@@ -41,11 +41,16 @@ public final class DeliveryException extends Exception {
 
     /**
      * An HTTP exchange that failed on the network ({@code why} in words): retried, and refused when
-     * no connection was ever made, else one that may have arrived.
+     * the request can never have left (no connection made, or its TLS handshake failed), else one
+     * that may have arrived.
      */
     static DeliveryException network(String why, java.io.IOException e) {
-        boolean neverConnected = e instanceof java.net.ConnectException || e instanceof java.net.http.HttpConnectTimeoutException;
-        return neverConnected ? refused(why, true) : new DeliveryException(why, true);
+        boolean neverSent = false;
+        for (Throwable t = e; t != null && !neverSent; t = t.getCause() == t ? null : t.getCause()) {
+            neverSent = t instanceof java.net.ConnectException || t instanceof java.net.http.HttpConnectTimeoutException
+                    || t instanceof javax.net.ssl.SSLHandshakeException;
+        }
+        return neverSent ? refused(why, true) : new DeliveryException(why, true);
     }
 
     /** RFC 9110 §15: 408, 425, 429 and 5xx may succeed later; other 4xx will not. */

@@ -98,6 +98,13 @@ public final class NotifierEmail implements Notifier {
                     + (e.getMessage() == null || said.isEmpty() ? "" : "said " + said + ": it ")
                     + "refused the username or password", false);
         } catch (SendFailedException e) {
+            if (connectionLost(e)) {
+                // Angus reports a connection closed before the reply to "." as a send failure with
+                // no reply code: the server may have taken the message (RFC 5321 §4.1.1.4), and
+                // whether it did is not known, so it counts as possibly delivered and is retried.
+                throw new DeliveryException("sending e-mail through " + s.host() + " failed: " + s.host() + " port " + s.port()
+                        + " closed the connection before answering the message", true);
+            }
             // The server answered a command with a refusal, the last one at the earliest the end of
             // DATA (RFC 5321 §4.1.1.4: the message is the server's only after its 250 there).
             throw DeliveryException.refused("sending e-mail through " + s.host() + " failed: " + refusal(e), isTransient(e));
@@ -125,6 +132,19 @@ public final class NotifierEmail implements Notifier {
         } catch (MessagingException e) {
             // the outcome was decided before QUIT
         }
+    }
+
+    /** No reply at all: the connection ended where a reply was due (Angus gives such a failure the code -1). */
+    static boolean connectionLost(SendFailedException e) {
+        for (Exception next = e; next != null;
+                next = next instanceof MessagingException m ? m.getNextException() : null) {
+            if (next instanceof SMTPSendFailedException f && f.getReturnCode() < 0
+                    || next instanceof SMTPAddressFailedException a && a.getReturnCode() < 0
+                    || next instanceof SMTPSenderFailedException s && s.getReturnCode() < 0) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** RFC 5321 §4.2.1: a 4yz reply (a full mailbox, greylisting) may succeed later; 5yz will not. */

@@ -54,6 +54,11 @@ public final class ReportRewriter {
         return model;
     }
 
+    /** Lower case with '-', '_' and '.' read as spaces: "api-gateway" is named by "the API gateway". */
+    private static String words(String text) {
+        return text.toLowerCase(Locale.ROOT).replaceAll("[-_.\\s]+", " ");
+    }
+
     /** The report rewritten; {@code monitor}: the name the rewrite must still mention (case aside). */
     public Optional<String> rewrite(String report, String monitor) {
         ObjectNode body = JSON.createObjectNode();
@@ -96,7 +101,7 @@ public final class ReportRewriter {
             String unusable = text.isEmpty() ? "no text"
                     : text.length() > MAX_LENGTH ? "a text of " + text.length() + " characters"
                     : finish.equals("length") || finish.equals("content_filter") ? "an unfinished text (finish_reason " + finish + ")"
-                    : !text.toLowerCase(Locale.ROOT).contains(monitor.toLowerCase(Locale.ROOT)) ? "a text that does not name " + monitor
+                    : !words(text).contains(words(monitor)) ? "a text that does not name " + monitor
                     : null;
             if (unusable != null) {
                 log.warn("report rewrite: {} answered {}; the template's report is used", endpoint, unusable);

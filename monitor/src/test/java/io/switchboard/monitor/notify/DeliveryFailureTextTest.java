@@ -69,4 +69,17 @@ class DeliveryFailureTextTest {
         assertThat(DeliveryFailureText.network(causedBy(new IOException("outer"), new IllegalStateException("odd\nsecond line")),
                 "h", 25, TEN_SECONDS)).isEqualTo("talking to h port 25 failed: IllegalStateException: odd");
     }
+
+    @Test
+    void aRequestThatCannotHaveLeftIsRefusedAnyOtherNetworkFailureMayHaveArrived() {
+        // Java's HTTP client wraps the handshake's failure in an IOException of its own
+        IOException handshake = causedBy(new IOException("handshake"), new SSLHandshakeException("PKIX path building failed"));
+        assertThat(DeliveryException.network("tls", handshake).refused()).isTrue();
+        assertThat(DeliveryException.network("refused", new ConnectException()).refused()).isTrue();
+        assertThat(DeliveryException.network("connect timeout", new HttpConnectTimeoutException("HTTP connect timed out"))
+                .refused()).isTrue();
+        assertThat(DeliveryException.network("reset", new SocketException("Connection reset")).refused()).isFalse();
+        assertThat(DeliveryException.network("timeout", new java.net.http.HttpTimeoutException("request timed out"))
+                .refused()).isFalse();
+    }
 }

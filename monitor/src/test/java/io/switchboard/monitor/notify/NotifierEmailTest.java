@@ -214,6 +214,20 @@ class NotifierEmailTest {
         }
     }
 
+    @Test
+    void aServerThatHangsUpAfterTheMessageMayHaveIt() throws Exception {
+        try (ScriptedSmtp smtp = new ScriptedSmtp("250 ok", ScriptedSmtp.HANG_UP)) {
+            assertThatThrownBy(() -> notifier.send(Defs.channel(plainChannel(smtp.port())), DOWN))
+                    .isInstanceOfSatisfying(DeliveryException.class, e -> {
+                        assertThat(e.refused()).as("the server may have queued it before the line dropped").isFalse();
+                        assertThat(e.retryable()).isTrue();
+                        assertThat(e.getMessage()).isEqualTo("sending e-mail through 127.0.0.1 failed: 127.0.0.1 port "
+                                + smtp.port() + " closed the connection before answering the message");
+                    });
+            assertThat(smtp.messagesEnded()).isEqualTo(1);
+        }
+    }
+
     private static String plainChannel(int port) {
         return "name: mail\ntype: email\nhost: 127.0.0.1\nport: " + port
                 + "\nsecurity: none\nfrom: monitor@example.org\nto: [ops@example.org]\n";
@@ -224,6 +238,8 @@ class NotifierEmailTest {
      * replies (a null end reply: it never answers the message) and accepts everything else.
      */
     static final class ScriptedSmtp implements AutoCloseable {
+        /** As the end reply: close the connection instead of answering the message. */
+        static final String HANG_UP = "(hang up)";
         private final ServerSocket socket = new ServerSocket(0, 10, InetAddress.getLoopbackAddress());
         private final java.util.concurrent.atomic.AtomicInteger messagesEnded = new java.util.concurrent.atomic.AtomicInteger();
 
@@ -245,6 +261,9 @@ class NotifierEmailTest {
                                 if (line.equals(".")) {
                                     inData = false;
                                     messagesEnded.incrementAndGet();
+                                    if (HANG_UP.equals(messageEndReply)) {
+                                        break; // the connection closes with no reply to the message
+                                    }
                                     if (messageEndReply != null) {
                                         out.write(messageEndReply + "\r\n");
                                         out.flush();

@@ -35,6 +35,8 @@ class ReportsTest {
                 .answer("/empty/chat/completions", 200, "{\"choices\":[{\"message\":{\"content\":\"   \"}}]}")
                 .answer("/cut/chat/completions", 200, "{\"choices\":[{\"message\":{\"content\":\"The Shop website is not working"
                         + " since\"},\"finish_reason\":\"length\"}]}")
+                .answer("/spaced/chat/completions", 200, "{\"choices\":[{\"message\":{\"content\":\"The API gateway has not"
+                        + " answered since 10:00 UTC.\"},\"finish_reason\":\"stop\"}]}")
                 .answer("/nameless/chat/completions", 200, "{\"choices\":[{\"message\":{\"content\":\"I am sorry, I cannot help"
                         + " with that.\"},\"finish_reason\":\"stop\"}]}")
                 .on("/endless/chat/completions", exchange -> {
@@ -106,6 +108,15 @@ class ReportsTest {
         assertThat(body.path("model").asText()).isEqualTo("tiny-model");
         assertThat(body.path("messages").path(0).path("role").asText()).isEqualTo("system");
         assertThat(body.path("messages").path(1).path("content").asText()).isEqualTo(ReportTemplate.down(FACTS).text());
+    }
+
+    @Test
+    void aRewriteMayNameTheMonitorInWords() {
+        ReportFacts gateway = new ReportFacts("api-gateway", FACTS.type(), FACTS.target(), FACTS.interval(), FACTS.since(),
+                FACTS.failedChecks(), FACTS.whatIsWrong(), FACTS.stillWorks(), FACTS.lastSuccess(), FACTS.otherChecks(),
+                FACTS.now(), null, null, ZoneId.of("UTC"));
+        Report report = new IncidentReports(new ReportRewriter(llm.url("/spaced"), "m", null, Duration.ofSeconds(2)), 4).down(gateway);
+        assertThat(report.source()).as("'the API gateway' names api-gateway").isEqualTo("llm:m");
     }
 
     @Test

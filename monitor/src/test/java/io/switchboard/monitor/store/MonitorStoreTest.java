@@ -355,6 +355,9 @@ class MonitorStoreTest {
         assertThat(hoursUnfolded).extracting(d -> d.start().toString()).as("an hour begun before 'from' is left out")
                 .containsExactly("2025-06-10T10:00:00Z", "2025-06-10T11:00:00Z", "2025-06-10T12:00:00Z");
         assertThat(hoursUnfolded).extracting(ResultStore.Period::checks).containsExactly(6L, 6L, 3L);
+        // a 'to' inside an hour counts that hour whole, as a folded hour would be
+        assertThat(results.periods("shop", "hour", NOW.minus(Duration.ofHours(3)), NOW.minus(Duration.ofMinutes(45))))
+                .extracting(ResultStore.Period::checks).containsExactly(6L, 6L);
 
         HistoryFolder folder = new HistoryFolder(store.jdbi(), clock, Duration.ofDays(2), Duration.ofDays(31), Duration.ofDays(365));
         HistoryFolder.Run run = folder.runOnce();

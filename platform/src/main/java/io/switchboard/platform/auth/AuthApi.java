@@ -90,7 +90,7 @@ public final class AuthApi implements HttpRoutes {
     private void changePassword(Context ctx) {
         Principal principal = auth.require(ctx);
         JsonNode body = RequestBodies.object(json, ctx);
-        auth.changePassword(principal, text(body, "currentPassword"), text(body, "newPassword"));
+        auth.changePassword(principal, auth.sessionOf(ctx), text(body, "currentPassword"), text(body, "newPassword"));
         ctx.status(204);
     }
 

@@ -300,14 +300,15 @@ public final class PersonAuth {
      * Changes a person's own password after checking the current one; every other session ends.
      * Wrong current passwords are limited as sign-ins from one address are ({@code
      * signInFailuresPerUser} per window, then 429): whoever holds a stolen access token must not
-     * be able to guess the password behind it at full speed. The count is the session holder's
-     * own, so it never locks the person out of signing in.
+     * be able to guess the password behind it at full speed. The count is the session's
+     * ({@code sessionId}, the one the access token belongs to), so guesses through a stolen token
+     * neither lock the person out of signing in nor hold up their own change from their sessions.
      */
-    public void changePassword(Principal principal, String current, String replacement) {
+    public void changePassword(Principal principal, String sessionId, String current, String replacement) {
         PersonStore.Credentials credentials = people.credentialsById(principal.personId())
                 .orElseThrow(() -> unauthorized("The person no longer exists."));
         String checked = PersonRules.password(replacement, "newPassword");
-        String key = "password-change:" + credentials.person().id();
+        String key = "password-change:" + sessionId;
         reserve(userAtAddressFailures, key, "password_changes");
         boolean good;
         try {
@@ -402,6 +403,12 @@ public final class PersonAuth {
         return principal(token).orElseThrow(() -> ApiProblem.unauthorized(
                         "The access token is not valid or has expired; refresh it (POST /api/v1/auth/refresh) or sign in again.")
                 .withHeader("WWW-Authenticate", CHALLENGE + ", error=\"invalid_token\""));
+    }
+
+    /** The session the request's access token belongs to (call after {@link #require}). */
+    public String sessionOf(Context ctx) {
+        return BearerToken.from(ctx.header("Authorization")).flatMap(tokens::verify).map(SessionTokens.AccessClaims::sessionId)
+                .orElseThrow(() -> unauthorized("The access token is not valid or has expired."));
     }
 
     /** The principal of an access token, or empty when it is not (or no longer) valid. */

@@ -178,7 +178,8 @@ public final class MonitorCommand implements Runnable {
                 return "not checked yet";
             }
             String since = state.statusSince() == null ? "" : " since " + WHEN.format(Instant.ofEpochMilli(state.statusSince()));
-            String error = state.lastError() == null ? "" : ": " + state.lastError();
+            // one line per monitor, its columns split by tabs: an error text's own breaks become spaces
+            String error = state.lastError() == null ? "" : ": " + state.lastError().replaceAll("[\\t\\r\\n]+", " ");
             return switch (state.status()) {
                 case UP -> "up" + since;
                 case DEGRADED -> "degraded" + since;

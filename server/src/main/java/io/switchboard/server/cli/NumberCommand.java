@@ -138,7 +138,8 @@ public final class NumberCommand implements Runnable {
                 if (accounts == null) {
                     c.numbers().remove(number, c.domain(domain));
                     c.settle().run();
-                    say("removed sip:" + number + "@" + NumberStore.validDomain(c.domain(domain)));
+                    say("removed sip:" + io.switchboard.sip.message.SipUri.escapeUser(number) + "@"
+                            + NumberStore.validDomain(c.domain(domain)));
                 } else {
                     NumberEntry entry = c.numbers().removeMembers(number, c.domain(domain), accounts);
                     c.settle().run();

@@ -217,6 +217,13 @@ abstract class ChatApiContract {
         assertThat(window.get("newerCursor").asLong()).isEqualTo(22);
         JsonNode end = ChatNode.json(node().get(messages + "?after=25", anna.accessToken()));
         assertThat(end.get("messages")).isEmpty();
+        // an empty page still points at what lies beyond it
+        assertThat(end.get("olderCursor").asLong()).as("before=26 is the newest page").isEqualTo(26);
+        assertThat(end.get("newerCursor").isNull()).isTrue();
+        JsonNode start = ChatNode.json(node().get(messages + "?before=1", anna.accessToken()));
+        assertThat(start.get("messages")).isEmpty();
+        assertThat(start.get("olderCursor").isNull()).isTrue();
+        assertThat(start.get("newerCursor").asLong()).as("after=0 is the oldest page").isZero();
 
         assertProblem(node().get(messages + "?limit=0", anna.accessToken()), 400, "'limit'");
         assertProblem(node().get(messages + "?limit=abc", anna.accessToken()), 400, "'limit'");

@@ -155,8 +155,14 @@ class PeopleApiTest {
         assertThat(limited.statusCode()).as("past the allowance, even the right password waits").isEqualTo(429);
         assertThat(limited.headers().firstValue("Retry-After")).isPresent();
         assertThat(node.metric("switchboard_auth_password_changes_total{result=\"wrong_password\"}")).isEqualTo(wrongBefore + 3);
-        // the owner still signs in: the guesses counted against the session, not the user name
-        assertThat(post("/api/v1/auth/sign-in", null, credentials(lea.username(), password)).statusCode()).isEqualTo(200);
+        // the guesses counted against the stolen session only: the owner signs in and changes the password
+        HttpResponse<String> owner = post("/api/v1/auth/sign-in", null, credentials(lea.username(), password));
+        assertThat(owner.statusCode()).isEqualTo(200);
+        String ownerToken = ChatNode.json(owner).get("accessToken").asText();
+        assertThat(node.call("PUT", "/api/v1/me/password", ownerToken,
+                "{\"currentPassword\":\"" + password + "\",\"newPassword\":\"a brand new one\"}", Map.of()).statusCode())
+                .isEqualTo(204);
+        assertThat(node.get("/api/v1/me", lea.accessToken()).statusCode()).as("the stolen session ended with it").isEqualTo(401);
     }
 
     @Test

@@ -255,6 +255,13 @@ class RegistrationTest {
                 assertThat(answer).as(uri).isNotNull();
                 assertThat(answer.lines().findFirst().orElseThrow()).as(uri).startsWith("SIP/2.0 416 Unsupported URI Scheme");
             }
+            // a CANCEL is answered 200 or 481 whatever its URI (§9.2): here nothing matches it
+            String cancel = "CANCEL tel:+4930123 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:" + schemes.getLocalPort()
+                    + ";branch=z9hG4bK-scheme-cancel\r\nMax-Forwards: 70\r\nFrom: <sip:probe@127.0.0.1>;tag=1\r\n"
+                    + "To: <tel:+4930123>\r\nCall-ID: scheme-cancel\r\nCSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n";
+            send(schemes, cancel.getBytes(StandardCharsets.US_ASCII), udp);
+            assertThat(receive(schemes, Duration.ofSeconds(5)).lines().findFirst().orElseThrow())
+                    .startsWith("SIP/2.0 481 Call/Transaction Does Not Exist");
         }
         try (Socket tcp = new Socket("127.0.0.1", node.sipPort(Transport.TCP))) {
             tcp.getOutputStream().write("GARBAGE / HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));

@@ -84,8 +84,9 @@ final class ResponseContext {
     /** Starts the branch's client transaction (§16.6 step 10) and, for INVITE, its Timer C (step 11). */
     void send(Branch branch, SipRequest out) {
         synchronized (this) {
-            if (answered || cancelledByCaller || branch.withdrawn) {
-                branch.skipped = true; // answered, cancelled or withdrawn while the fork was being sent: do not ring it
+            if (answered || cancelledByCaller || branch.withdrawn || finalSent) {
+                // answered, cancelled, withdrawn or given up (the node stopping) while the fork was being sent: do not ring it
+                branch.skipped = true;
             }
         }
         if (branch.skipped) {
@@ -331,11 +332,15 @@ final class ResponseContext {
             core.settled(this);
             cancel(cancelGrace);
             cancelPendingBranches(null);
-            SipResponse stopping = SipResponse.to(request, 503, "Service Unavailable - node is shutting down").withToTag(toTagOf());
-            stopping.headers().add(HeaderNames.RETRY_AFTER, "5");
-            server.respond(stopping);
+            // a caller that cancelled already gets what its CANCEL asked for (§9.2), not a 503
+            SipResponse last = cancelledByCaller ? SipResponse.to(request, 487, "Request Terminated").withToTag(toTagOf())
+                    : SipResponse.to(request, 503, "Service Unavailable - node is shutting down").withToTag(toTagOf());
+            if (!cancelledByCaller) {
+                last.headers().add(HeaderNames.RETRY_AFTER, "5");
+            }
+            server.respond(last);
             if (call != null) {
-                core.calls.failed(call, 503, "Service Unavailable - node is shutting down");
+                core.calls.failed(call, last.status(), last.reason());
                 call = null;
             }
         }

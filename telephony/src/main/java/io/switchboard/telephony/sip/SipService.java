@@ -47,7 +47,8 @@ public final class SipService implements TransactionUser {
             return;
         }
         String scheme = request.requestUri().scheme();
-        if (!scheme.equals("sip") && !scheme.equals("sips")) {
+        // a CANCEL is answered 200 or 481 (§9.2): one for such an INVITE finds nothing to cancel
+        if (!scheme.equals("sip") && !scheme.equals("sips") && !request.isMethod(SipRequest.CANCEL)) {
             // RFC 3261 §8.2.2.1: a Request-URI whose scheme this node does not serve (tel:, http:)
             transaction.respond(SipResponse.to(request, 416, "Unsupported URI Scheme - only sip: and sips: are served")
                     .withToTag(toTag));
