@@ -266,8 +266,12 @@ public final class AccountStore {
      * restart does not bring them back) and its places in numbers. The number revision row is taken
      * first, as every number write does, so a number being given this account meanwhile waits.
      */
-    private static void removeTraces(Handle h, String username, String domain) {
+    private void removeTraces(Handle h, String username, String domain) {
         h.createUpdate("UPDATE sip_number_revision SET revision = revision + 1 WHERE id = 1").execute();
+        // the numbers it leaves changed: their updatedAt says so
+        h.createUpdate("UPDATE sip_numbers SET updated_at = :now WHERE domain = :d AND number IN"
+                        + " (SELECT number FROM sip_number_members WHERE username = :u AND domain = :d)")
+                .bind("now", clock.millis()).bind("u", username).bind("d", domain).execute();
         h.createUpdate("DELETE FROM sip_number_members WHERE username = :u AND domain = :d")
                 .bind("u", username).bind("d", domain).execute();
         // the registrar's canonical AOR (RFC 3261 §10.3 step 5)

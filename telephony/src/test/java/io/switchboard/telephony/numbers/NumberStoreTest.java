@@ -172,10 +172,17 @@ class NumberStoreTest {
     @Test
     void removingAnAccountTakesItOutOfItsNumbers() {
         numbers.put("42", DOMAIN, null, List.of("alice", "bob"));
+        numbers.put("43", DOMAIN, null, List.of("alice"));
+        java.time.Instant untouched = numbers.find("43", DOMAIN).orElseThrow().updatedAt();
         long before = numbers.revision();
-        accounts.remove("bob", DOMAIN);
+        java.time.Instant later = java.time.Instant.now().plusSeconds(3600).truncatedTo(java.time.temporal.ChronoUnit.MILLIS);
+        new AccountStore(store.jdbi(), Clock.fixed(later, java.time.ZoneOffset.UTC)).remove("bob", DOMAIN);
         assertThat(numbers.revision()).isGreaterThan(before);
-        assertThat(numbers.find("42", DOMAIN)).hasValueSatisfying(e -> assertThat(e.group().members()).containsExactly("alice"));
+        assertThat(numbers.find("42", DOMAIN)).hasValueSatisfying(e -> {
+            assertThat(e.group().members()).containsExactly("alice");
+            assertThat(e.updatedAt()).as("the number changed when bob left it").isEqualTo(later);
+        });
+        assertThat(numbers.find("43", DOMAIN).orElseThrow().updatedAt()).isEqualTo(untouched);
         // an account of the same name created later is not a member by accident
         accounts.add("bob", DOMAIN, "secret-bob");
         assertThat(numbers.find("42", DOMAIN)).hasValueSatisfying(e -> assertThat(e.group().members()).containsExactly("alice"));
