@@ -86,7 +86,7 @@ public final class AdminTokens {
         String token = create("first start");
         Path file = dataDir.resolve(TOKEN_FILE).toAbsolutePath();
         PrivateFile.write(file, token + "\n");
-        log.info("first admin token written to {} (use it as 'Authorization: Bearer <token>')", file);
+        log.info("no admin token was stored: a new one is written to {} (use it as 'Authorization: Bearer <token>')", file);
         return Optional.of(file);
     }
 
@@ -136,9 +136,11 @@ public final class AdminTokens {
      * @throws LastToken    when it is the last token and {@code evenTheLast} is false
      */
     public Info revoke(String id, boolean evenTheLast) {
-        String wanted = id == null ? "" : id.strip().toLowerCase(java.util.Locale.ROOT);
+        String given = id == null ? "" : id.strip();
+        // the token itself instead of its id: revoke that token, and never echo the secret back
+        String wanted = given.startsWith(PREFIX) ? idOfToken(given) : given.toLowerCase(java.util.Locale.ROOT);
         if (!wanted.matches("[0-9a-f]{" + ID_LENGTH + "}")) {
-            throw new UnknownToken(id);
+            throw new UnknownToken(given.length() > 40 ? given.substring(0, 12) + "…" : given);
         }
         return jdbi.inTransaction(h -> {
             // Lock every token first (a no-op update: row locks on PostgreSQL; SQLite transactions

@@ -210,19 +210,20 @@ public final class RabbitBus implements Bus, AutoCloseable {
     private void run() {
         long backoff = 200;
         List<Outgoing> unconfirmed = new ArrayList<>();
+        ConnectFailures failures = new ConnectFailures();
         while (running) {
             Channel publisher;
             try {
                 publisher = connect();
                 backoff = 200;
+                failures.connected();
             } catch (Exception e) {
                 if (!running) {
                     break;
                 }
                 // jittered, so that the nodes of a cluster do not all knock at once when it comes back
                 long pause = backoff / 2 + ThreadLocalRandom.current().nextLong(backoff / 2 + 1);
-                log.warn("RabbitMQ at {} is not reachable ({}); retrying in {} ms; events stay on this node meanwhile",
-                        settings.describe(), e.getMessage() == null ? e.toString() : e.getMessage(), pause);
+                failures.failed(e, pause);
                 sleep(pause);
                 backoff = Math.min(backoff * 2, MAX_BACKOFF.toMillis());
                 continue;
@@ -325,6 +326,48 @@ public final class RabbitBus implements Bus, AutoCloseable {
     }
 
     /** Connects, declares the exchange and this node's queue with its bindings, and starts consuming. */
+    /**
+     * The log of a broker that cannot be reached: the first failure, and each new kind of failure,
+     * at once; the same failure again only once a minute with how long it has lasted (a node
+     * retries every second or two, which was 2,000 lines an hour). A refused login is named as
+     * such: it is a setting to fix, not an outage to wait out.
+     */
+    private final class ConnectFailures {
+        private static final long REPEAT_EVERY_NANOS = 60_000_000_000L;
+        private String last;
+        private long since;
+        private long loggedAt;
+        private int attempts;
+
+        void failed(Exception e, long pause) {
+            String why = e.getMessage() == null ? e.toString() : e.getMessage();
+            long now = System.nanoTime();
+            attempts++;
+            if (last == null) {
+                since = now;
+            }
+            boolean login = e instanceof com.rabbitmq.client.AuthenticationFailureException
+                    || e instanceof com.rabbitmq.client.PossibleAuthenticationFailureException;
+            if (!why.equals(last) || now - loggedAt >= REPEAT_EVERY_NANOS) {
+                String lasting = last == null ? "" : "; failing for " + (now - since) / 1_000_000_000L + " s, " + attempts + " attempts";
+                if (login) {
+                    log.warn("RabbitMQ at {} refused this node's login ({}): check bus.user and bus.password (and the"
+                            + " user's permissions on the virtual host); retrying in {} ms{}", settings.describe(), why, pause, lasting);
+                } else {
+                    log.warn("RabbitMQ at {} is not reachable ({}); retrying in {} ms; events stay on this node meanwhile{}",
+                            settings.describe(), why, pause, lasting);
+                }
+                loggedAt = now;
+            }
+            last = why;
+        }
+
+        void connected() {
+            last = null; // "bus connected to RabbitMQ at …" follows from connect()
+            attempts = 0;
+        }
+    }
+
     private Channel connect() throws Exception {
         ConnectionFactory factory = new ConnectionFactory();
         boolean tls = "amqps".equals(settings.url().getScheme());

@@ -69,6 +69,10 @@ public final class HttpServer implements Component {
     private final Metrics metrics;
     private final Readiness readiness;
     private final Duration stopTimeout;
+    /** The Jetty server under Javalin: its graceful stop gets what is left of the stop timeout. */
+    private volatile org.eclipse.jetty.server.Server jetty;
+    /** Requests between the first before-handler and the last after-handler (WebSocket streams not counted). */
+    private final java.util.concurrent.atomic.AtomicInteger inFlight = new java.util.concurrent.atomic.AtomicInteger();
     private final ObjectMapper json;
     private final List<HttpRoutes> contributions = new ArrayList<>();
     private volatile Javalin app;
@@ -168,6 +172,7 @@ public final class HttpServer implements Component {
             config.http.prefer405over404 = true;
             JettyProblemErrorHandler jettyErrors = new JettyProblemErrorHandler(json, problems);
             config.jetty.modifyServer(server -> {
+                jetty = server;
                 server.setStopTimeout(stopTimeout.toMillis());
                 // What Jetty answers itself (414, 431, bad URI or header, 505) is problem+json too.
                 server.setErrorHandler(jettyErrors);
@@ -206,6 +211,8 @@ public final class HttpServer implements Component {
             });
             RoutesConfig routes = config.routes;
             registerErrorMapping(routes, problems);
+            routes.before(ctx -> inFlight.incrementAndGet());
+            routes.after(ctx -> inFlight.decrementAndGet());
             routes.before(this::refuseWhileDraining);
             routes.before(HttpServer::refuseUnstorableText);
             // HTTP before-handlers do not run on WebSocket upgrades: a new chat stream or SIP
@@ -384,7 +391,11 @@ public final class HttpServer implements Component {
         if (problems.isEmpty()) {
             ctx.json(Map.of("status", "ok"));
         } else {
-            ctx.status(503).json(Map.of("status", "unavailable", "reasons", problems));
+            // status first, always (Map.of has no order): scripts and people read it first
+            Map<String, Object> body = new java.util.LinkedHashMap<>();
+            body.put("status", "unavailable");
+            body.put("reasons", problems);
+            ctx.status(503).json(body);
         }
     }
 
@@ -467,9 +478,11 @@ public final class HttpServer implements Component {
     }
 
     /**
-     * Stops accepting connections, lets requests in flight finish within the stop timeout
-     * (Jetty's graceful shutdown also closes idle keep-alive connections after about a second),
-     * then closes what is left.
+     * Lets requests in flight finish within the stop timeout while the listener stays open, so a
+     * request that comes meanwhile (a new connection, or a keep-alive one a balancer reuses) is
+     * answered 503 with {@code Retry-After} and {@code Connection: close} instead of finding the
+     * port closed; then stops accepting connections and closes what is left (Jetty's graceful
+     * shutdown, within what is left of the timeout).
      */
     @Override
     public synchronized void stop() {
@@ -478,6 +491,21 @@ public final class HttpServer implements Component {
             return;
         }
         stopFollowingCertificate.run();
+        long deadline = System.nanoTime() + stopTimeout.toNanos();
+        if (readiness.refusesNewWork()) {
+            try {
+                while (inFlight.get() > 0 && System.nanoTime() < deadline) {
+                    Thread.sleep(20);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        org.eclipse.jetty.server.Server server = jetty;
+        if (server != null) {
+            // what is left, at least a second for idle keep-alive connections to be closed cleanly
+            server.setStopTimeout(Math.max(1000, (deadline - System.nanoTime()) / 1_000_000));
+        }
         try {
             running.stop();
         } catch (RuntimeException e) {

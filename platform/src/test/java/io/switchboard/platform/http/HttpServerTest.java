@@ -188,6 +188,41 @@ class HttpServerTest {
     }
 
     @Test
+    void aRequestDuringTheStopGets503WhileWorkInFlightFinishes() throws Exception {
+        Readiness own = new Readiness();
+        java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        HttpServer stopping = new HttpServer(new HostPort("127.0.0.1", 0), metrics, own, Duration.ofSeconds(10));
+        stopping.addRoutes(routes -> routes.get("/api/v1/test/slow", ctx -> {
+            started.countDown();
+            release.await();
+            ctx.result("finished");
+        }));
+        stopping.start();
+        String base = stopping.baseUrl();
+        var slow = client.sendAsync(HttpRequest.newBuilder(URI.create(base + "/api/v1/test/slow")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(started.await(5, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        own.startDraining();
+        own.refuseNewWork();
+        Thread stop = Thread.ofVirtual().start(stopping::stop);
+        Thread.sleep(300);
+        // the listener stays open while work is in flight: a new request is told to go elsewhere, not refused
+        HttpResponse<String> late = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(base + "/api/v1/test/slow"))
+                .build(), HttpResponse.BodyHandlers.ofString());
+        assertProblem(late, 503, "Service Unavailable", "shutting down");
+        assertThat(late.headers().firstValue("Retry-After")).hasValue("1");
+        assertThat(stop.isAlive()).isTrue();
+        release.countDown();
+        assertThat(slow.get(5, java.util.concurrent.TimeUnit.SECONDS).body()).isEqualTo("finished");
+        long begin = System.nanoTime();
+        stop.join(Duration.ofSeconds(10));
+        assertThat(stop.isAlive()).isFalse();
+        assertThat(Duration.ofNanos(System.nanoTime() - begin)).as("the stop ends soon after the last request")
+                .isLessThan(Duration.ofSeconds(5));
+    }
+
+    @Test
     void metricsArePrometheusText() throws Exception {
         HttpResponse<String> response = get("/metrics");
         assertThat(response.statusCode()).isEqualTo(200);

@@ -145,6 +145,25 @@ class StoreOutageTest {
         }
     }
 
+    /** A database every new session of which is read-only: the driver refuses it, and readiness says read-only. */
+    @Test
+    void aDatabaseRefusingWritesToNewConnectionsIsReportedReadOnly() throws Exception {
+        try (Store store = Store.open(postgres.settings());
+             Connection admin = java.sql.DriverManager.getConnection("jdbc:postgresql://127.0.0.1:5432/postgres", "postgres", null)) {
+            store.migrate("notes");
+            admin.createStatement().execute("alter database " + postgres.name() + " set default_transaction_read_only = on");
+            try {
+                ((HikariDataSource) store.dataSource()).getHikariPoolMXBean().softEvictConnections();
+                org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(20)).untilAsserted(() ->
+                        assertThat(store.reachabilityProblem()).hasValueSatisfying(problem -> assertThat(problem)
+                                .startsWith("read-only: no host in store.url takes writes")));
+            } finally {
+                admin.createStatement().execute("alter database " + postgres.name() + " reset default_transaction_read_only");
+            }
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(20)).until(() -> store.reachabilityProblem().isEmpty());
+        }
+    }
+
     /** Takes every connection the pool may hold and makes its session refuse writes, as a server turned standby does. */
     private static void everyPooledSessionReadOnly(HikariDataSource pool) throws SQLException {
         java.util.List<Connection> held = new java.util.ArrayList<>();

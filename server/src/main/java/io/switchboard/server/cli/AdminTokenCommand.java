@@ -51,6 +51,11 @@ public final class AdminTokenCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         NodeConfig nodeConfig = NodeAssembly.configLoader().load(config.configFile, env, config.flags());
+        String elsewhere = StoreAction.storeElsewhere(nodeConfig);
+        if (elsewhere != null) {
+            spec.commandLine().getErr().println("switchboard: " + elsewhere);
+            return 2;
+        }
         // Only problems on stderr: the token on stdout is meant to be captured by scripts.
         RootLogLevel.set("warn");
         try (Store store = Store.open(nodeConfig.store())) {

@@ -2,6 +2,7 @@ package io.switchboard.server.cli;
 
 import io.switchboard.platform.cluster.ClusterSettings;
 import io.switchboard.platform.cluster.ClusterTable;
+import io.switchboard.platform.cluster.NodeIdentity;
 import io.switchboard.platform.cluster.NodeState;
 import io.switchboard.platform.config.NodeConfig;
 import io.switchboard.platform.store.Store;
@@ -70,6 +71,10 @@ abstract class StoreAction implements Callable<Integer> {
             spec.commandLine().getErr().println("switchboard: no --data-dir or --config given: using the store in "
                     + nodeConfig.dataDir() + " (a node started without --data-dir)");
         }
+        String elsewhere = storeElsewhere(nodeConfig);
+        if (elsewhere != null) {
+            return fail(elsewhere);
+        }
         if (nodeConfig.store().isSqlite() && !java.nio.file.Files.exists(nodeConfig.store().sqliteFile())) {
             // Legitimate before a node's first start, but also what a mistyped --data-dir looks like.
             spec.commandLine().getErr().println("switchboard: no store at " + nodeConfig.store().sqliteFile()
@@ -125,6 +130,22 @@ abstract class StoreAction implements Callable<Integer> {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+    }
+
+    /**
+     * Why a command must not make an SQLite store here, or null: a node ran with this data dir
+     * (its id file is there) but keeps its store elsewhere (PostgreSQL, from its --config). A
+     * store made here would be one no node reads; a token or account written to it would silently
+     * not work.
+     */
+    static String storeElsewhere(NodeConfig nodeConfig) {
+        if (nodeConfig.store().isSqlite() && !java.nio.file.Files.exists(nodeConfig.store().sqliteFile())
+                && java.nio.file.Files.exists(nodeConfig.dataDir().resolve(NodeIdentity.FILE))) {
+            return "a node ran with " + nodeConfig.dataDir() + " but its store is not there (no "
+                    + nodeConfig.store().sqliteFile().getFileName() + "): give this command the node's --config, or for a"
+                    + " cluster on PostgreSQL its SWITCHBOARD_STORE_URL, _USER and _PASSWORD";
+        }
+        return null;
     }
 
     private static List<String> concat(String first, List<String> rest) {

@@ -87,6 +87,10 @@ class AdminTokensApiTest {
                 .contains("--force").doesNotContain("\n");
         assertThat(cli("admin", "token", "revoke", "0123456789ab").code()).isEqualTo(2);
         assertThat(cli("admin", "token", "revoke").code()).isEqualTo(2);
+        // the token itself given for its id: never echoed back (a revoked one is unknown now)
+        Run byToken = cli("admin", "token", "revoke", ci);
+        assertThat(byToken.code()).isEqualTo(2);
+        assertThat(byToken.err()).startsWith("switchboard: no admin token " + ciId).doesNotContain(ci);
 
         // revoked through the CLI on the running node's store: refused at once
         Run revoked = cli("admin", "token", "revoke", firstId, "--force");

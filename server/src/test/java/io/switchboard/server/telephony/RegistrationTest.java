@@ -351,6 +351,25 @@ class RegistrationTest {
         assertThat(quiet.toString(StandardCharsets.UTF_8)).doesNotContain("no store at");
     }
 
+    @Test
+    void aCommandOnTheDataDirOfANodeWhoseStoreIsElsewhereRefusesToMakeOne(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        // what a node on PostgreSQL leaves in its data dir: its id, its admin token, no switchboard.db
+        java.nio.file.Files.writeString(dir.resolve(io.switchboard.platform.cluster.NodeIdentity.FILE), "node-on-postgres\n");
+        for (String[] command : List.of(new String[] {"admin", "token", "--label", "ops"},
+                new String[] {"account", "add", "erin", "--password", "secret-erin"})) {
+            ByteArrayOutputStream err = new ByteArrayOutputStream();
+            List<String> args = new java.util.ArrayList<>(List.of(command));
+            args.addAll(List.of("--data-dir", dir.toString()));
+            int code = Main.execute(Map.of(), new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8),
+                    new PrintStream(err, true, StandardCharsets.UTF_8), args.toArray(String[]::new));
+            assertThat(code).as(String.join(" ", command)).isEqualTo(2);
+            assertThat(err.toString(StandardCharsets.UTF_8)).as(String.join(" ", command))
+                    .startsWith("switchboard: a node ran with " + dir + " but its store is not there").contains("--config");
+        }
+        assertThat(dir.resolve("switchboard.db")).doesNotExist();
+    }
+
     record CliRun(int exitCode, String out) {
     }
 
