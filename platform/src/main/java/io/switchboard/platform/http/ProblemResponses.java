@@ -35,6 +35,10 @@ final class ProblemResponses {
     ProblemResponses(ObjectMapper json, MeterRegistry meters) {
         this.json = json;
         this.meters = meters;
+        // the statuses alerts watch exist at 0 from the start, so rate() sees their first increase
+        for (int status : new int[]{400, 401, 404, 429, 500, 503}) {
+            counter(status);
+        }
     }
 
     void apiProblem(ApiProblem problem, Context ctx) {
@@ -139,11 +143,14 @@ final class ProblemResponses {
     }
 
     void count(int status) {
-        Counter.builder("switchboard.http.errors")
+        counter(status).increment();
+    }
+
+    private Counter counter(int status) {
+        return Counter.builder("switchboard.http.errors")
                 .description("HTTP requests answered with an error status")
                 .tag("status", Integer.toString(status))
-                .register(meters)
-                .increment();
+                .register(meters);
     }
 
     private static void writeNow(Context ctx, String text) {

@@ -130,8 +130,6 @@ class NodeStartTest {
     @Test
     void everyMeterTheAlertingRulesNameIsExposed() throws Exception {
         Map<String, String> appearLater = Map.of(
-                "switchboard_http_errors_total", "registered per status at the first error answer",
-                "switchboard_sip_dropped_total", "registered per reason at the first drop",
                 "switchboard_bus_connected", "only on nodes with a RabbitMQ bus (bus.url)",
                 "switchboard_bus_dropped_total", "only on nodes with a RabbitMQ bus (bus.url)",
                 "switchboard_monitor_notifications_failed_total", "registered per channel at the first failure",

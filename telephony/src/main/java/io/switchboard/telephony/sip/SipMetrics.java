@@ -41,6 +41,12 @@ public final class SipMetrics implements SipStackObserver, Registrar.RegistrarLi
         authFailure("wrong_password", 0);
         parseError(Transport.UDP, 0);
         tlsConnect("ok", 0);
+        // at 0 from the start, so that rate() and increase() see the first drop of each kind
+        for (String reason : new String[]{"flood", "oversize", "connection_limit", "slow_peer", "idle", "keepalive", "proxy_header"}) {
+            dropped.computeIfAbsent(reason, r -> Counter.builder("switchboard.sip.dropped")
+                    .description("Input dropped before parsing: flood, oversize, connection_limit, slow_peer, idle, keepalive, proxy_header")
+                    .tag("reason", r).register(registry));
+        }
     }
 
     public void bindGauges(Supplier<Number> registeredContacts, Supplier<Number> transactions, Supplier<Number> connections) {
