@@ -56,6 +56,19 @@ class SipDrainTest {
         return phone;
     }
 
+    /** A call from {@code caller} to {@code callee}, ringing (180) at both ends. */
+    private record Ringing(SipPhone.Call call, SipPhone.Incoming atCallee) {
+    }
+
+    private static Ringing ringing(SipPhone caller, SipPhone callee) throws Exception {
+        SipPhone.Call call = caller.call("sip:" + callee.user + "@" + DOMAIN);
+        call.invite(null);
+        SipPhone.Incoming atCallee = callee.awaitInvite();
+        atCallee.respond(180, "Ringing");
+        call.await(180);
+        return new Ringing(call, atCallee);
+    }
+
     @Test
     void newDialogsGet503WithRetryAfterWhileAnEstablishedCallStillEnds() throws Exception {
         SipPhone alice = phone("alice");
@@ -69,11 +82,9 @@ class SipDrainTest {
         call.ack(ok);
         bob.awaitRequest(SipRequest.ACK, Duration.ofSeconds(5));
         // a second call, still ringing when the node starts refusing
-        SipPhone.Call ringing = alice.call("sip:bob@" + DOMAIN);
-        ringing.invite(null);
-        SipPhone.Incoming ringingAtBob = bob.awaitInvite();
-        ringingAtBob.respond(180, "Ringing");
-        ringing.await(180);
+        Ringing second = ringing(alice, bob);
+        SipPhone.Call ringing = second.call();
+        SipPhone.Incoming ringingAtBob = second.atCallee();
 
         node.node.readiness().refuseNewWork();
 
@@ -124,13 +135,10 @@ class SipDrainTest {
 
     @Test
     void aCallStillRingingWhenTheNodeStopsIsCancelledAndTheCallerToldToGoElsewhere() throws Exception {
-        SipPhone alice = phone("alice");
-        SipPhone bob = phone("bob");
-        SipPhone.Call ringing = alice.call("sip:bob@" + DOMAIN);
-        ringing.invite(null);
-        SipPhone.Incoming atBob = bob.awaitInvite();
-        atBob.respond(180, "Ringing");
-        ringing.await(180);
+        Ringing call = ringing(phone("alice"), phone("bob"));
+        SipPhone.Call ringing = call.call();
+        SipPhone.Incoming atBob = call.atCallee();
+        SipPhone bob = phones.get(1);
 
         TelephonyNode stopping = node;
         node = null;
