@@ -429,6 +429,12 @@ public final class ChatApi {
         if (key == null) {
             return null;
         }
+        // one key per request (draft-ietf-httpapi-idempotency-key-header: a single string): with
+        // two, which one a retry repeats is a guess
+        var all = ctx.req().getHeaders("Idempotency-Key");
+        if (all != null && all.hasMoreElements() && all.nextElement() != null && all.hasMoreElements()) {
+            throw badRequest("Idempotency-Key: send one key per request (this one came with two or more)");
+        }
         if (!IDEMPOTENCY_KEY.matcher(key).matches()) {
             throw badRequest("Idempotency-Key: 1-200 visible ASCII characters, e.g. a UUID");
         }

@@ -132,6 +132,13 @@ abstract class ChatApiContract {
         assertProblem(post("/api/v1/chats/" + chat + "/messages", anna, "{\"text\":7}"), 400, "'text'");
         assertProblem(post("/api/v1/chats/" + chat + "/messages", anna, "{\"text\":\"" + "a".repeat(101) + "\"}"), 413, "at most 100");
         assertProblem(post("/api/v1/chats/" + chat + "/messages", anna, "{\"text\":\"hi\"}", "has space"), 400, "Idempotency-Key");
+        HttpResponse<String> twoKeys = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
+                        java.net.URI.create(node().baseUrl() + "/api/v1/chats/" + chat + "/messages"))
+                .header("Authorization", "Bearer " + anna.accessToken()).header("Content-Type", "application/json")
+                .header("Idempotency-Key", "key-a").header("Idempotency-Key", "key-b")
+                .POST(java.net.http.HttpRequest.BodyPublishers.ofString("{\"text\":\"hi\"}")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertProblem(twoKeys, 400, "send one key per request");
         assertThat(node().metric("switchboard_chat_rejected_total{reason=\"too_large\"}")).isGreaterThanOrEqualTo(1);
         assertThat(node().metric("switchboard_chat_rejected_total{reason=\"idempotency_conflict\"}")).isGreaterThanOrEqualTo(1);
     }
