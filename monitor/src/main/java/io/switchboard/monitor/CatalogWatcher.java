@@ -92,6 +92,7 @@ final class CatalogWatcher implements AutoCloseable {
             channels = new LinkedHashMap<>();
             for (ChannelDefinition c : changes.channels()) {
                 channels.put(c.name(), c);
+                metrics.channel(c.name(), c.type().wireName());
             }
         }
         List<MaintenanceWindow> windows = changes.windows() != null ? changes.windows() : previous.maintenance();

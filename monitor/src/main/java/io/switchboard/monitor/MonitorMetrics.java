@@ -164,9 +164,19 @@ public final class MonitorMetrics {
     }
 
     public void notification(String channel, String channelType, boolean sent) {
-        Counter.builder(sent ? "switchboard.monitor.notifications.sent" : "switchboard.monitor.notifications.failed")
+        notifications(channel, channelType, sent).increment();
+    }
+
+    /** A channel in the catalog: its counters exist at 0 from then on, so rate() sees the first failure. */
+    public void channel(String channel, String channelType) {
+        notifications(channel, channelType, true);
+        notifications(channel, channelType, false);
+    }
+
+    private Counter notifications(String channel, String channelType, boolean sent) {
+        return Counter.builder(sent ? "switchboard.monitor.notifications.sent" : "switchboard.monitor.notifications.failed")
                 .description(sent ? "Notifications delivered, by channel" : "Notifications given up after every retry, by channel")
                 .tags("channel", channel, "type", channelType)
-                .register(registry).increment();
+                .register(registry);
     }
 }

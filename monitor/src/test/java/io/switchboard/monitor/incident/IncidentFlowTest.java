@@ -154,6 +154,8 @@ class IncidentFlowTest {
         api("PUT", "/api/v1/notification-channels/broken", "{\"type\":\"webhook\",\"url\":\"" + receiver.url("/broken") + "\"}");
         monitor("shop", ",\"channels\":[\"broken\",\"hook\"]");
         await().atMost(WAIT).until(() -> status("shop").equals("up"));
+        // the channel's counters exist at 0 before anything failed, so an alert's rate() sees the first failure
+        assertThat(node.metric("switchboard_monitor_notifications_failed_total{channel=\"broken\",type=\"webhook\"}")).isZero();
         check.fail("shop", "no answer");
         await().atMost(WAIT).until(() -> hooks("monitor.down").size() == 1);
         long id = api("GET", "/api/v1/incidents?status=open", null).path("incidents").get(0).path("id").asLong();
