@@ -176,6 +176,19 @@ class HaproxyDrainTest {
         }
     }
 
+    /** One out-of-dialog request over a new TCP connection through HAProxy's SIP frontend; its status line. */
+    private static String sipOverTcp(int port, String requestUri, String extraHeaders) throws IOException {
+        try (Socket socket = new Socket("127.0.0.1", port)) {
+            socket.setSoTimeout(10_000);
+            String callId = UUID.randomUUID().toString();
+            socket.getOutputStream().write(("OPTIONS " + requestUri + " SIP/2.0\r\n"
+                    + "Via: SIP/2.0/TCP 127.0.0.1:" + socket.getLocalPort() + ";branch=z9hG4bK" + callId.substring(0, 8) + ";rport\r\n"
+                    + "Max-Forwards: 70\r\nFrom: <sip:probe@drain.test>;tag=p1\r\nTo: <" + requestUri + ">\r\n" + extraHeaders
+                    + "Call-ID: " + callId + "\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n").getBytes(StandardCharsets.UTF_8));
+            return new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8)).readLine();
+        }
+    }
+
     private static int freePort() throws IOException {
         try (ServerSocket socket = new ServerSocket(0)) {
             return socket.getLocalPort();
@@ -333,6 +346,16 @@ class HaproxyDrainTest {
         }
         JsonNode registrations = JSON.readTree(balanced.api("GET", "/api/v1/registrations", null).body()).get("registrations");
         assertThat(registrations.toString()).contains("alice");
+
+        // A phone behind the balancer knows only its address: in the Request-URI, or as its
+        // outbound proxy in a Route. Either names this cluster (the node has it from the PROXY
+        // header), not a host to relay to, so the node asks who calls (407) as for any request it
+        // serves; both were 403 "not served here" / "routes through other hosts".
+        String balancer = "127.0.0.1:" + balanced.sipFrontend();
+        assertThat(sipOverTcp(balanced.sipFrontend(), "sip:alice@" + balancer + ";transport=tcp", ""))
+                .isEqualTo("SIP/2.0 407 Proxy Authentication Required");
+        assertThat(sipOverTcp(balanced.sipFrontend(), "sip:alice@drain.test",
+                "Route: <sip:" + balancer + ";transport=tcp;lr>\r\n")).isEqualTo("SIP/2.0 407 Proxy Authentication Required");
         balanced.haproxy().destroy();
     }
 }

@@ -189,6 +189,20 @@ public final class SipUri {
         return colons >= 2 && colons <= 7;
     }
 
+    /**
+     * Whether this URI's host is the address literal of {@code address} and its port (5060 when
+     * absent, RFC 3261 §19.1.2) is that port; false for a name, or a wildcard or null address.
+     */
+    public boolean names(java.net.InetSocketAddress address) {
+        if (address == null || address.getAddress() == null || address.getAddress().isAnyLocalAddress() || host == null) {
+            return false;
+        }
+        String bare = host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
+        byte[] literal = io.netty.util.NetUtil.createByteArrayFromIpAddressString(bare);
+        return literal != null && java.util.Arrays.equals(literal, address.getAddress().getAddress())
+                && (port > 0 ? port : 5060) == address.getPort();
+    }
+
     /** RFC 3261 §25.1: a user part with what it may not hold as itself %-escaped ('#' as %23). */
     public static String escapeUser(String user) {
         StringBuilder out = new StringBuilder(user.length());

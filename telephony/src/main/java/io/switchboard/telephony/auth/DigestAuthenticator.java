@@ -255,21 +255,8 @@ public final class DigestAuthenticator {
         }
         boolean node = parsed.host().equalsIgnoreCase(realm)
                 ? parsed.port() <= 0 || listeners.isSipPort(parsed.port())
-                : listeners.isSipListener(parsed) || names(parsed, reachedAt);
+                : listeners.isSipListener(parsed) || parsed.names(reachedAt);
         return node ? UriKind.THIS_NODE : UriKind.NEITHER;
-    }
-
-    /** Whether a URI's host is the address literal of {@code reachedAt} and its port (5060 when absent) is that port. */
-    private static boolean names(SipUri uri, InetSocketAddress reachedAt) {
-        if (reachedAt == null || reachedAt.getAddress() == null || reachedAt.getAddress().isAnyLocalAddress()
-                || uri.host() == null) {
-            return false;
-        }
-        String host = uri.host().startsWith("[") && uri.host().endsWith("]")
-                ? uri.host().substring(1, uri.host().length() - 1) : uri.host();
-        byte[] literal = io.netty.util.NetUtil.createByteArrayFromIpAddressString(host);
-        return literal != null && java.util.Arrays.equals(literal, reachedAt.getAddress().getAddress())
-                && (uri.port() > 0 ? uri.port() : 5060) == reachedAt.getPort();
     }
 
     /** The Request-URI a nonce is bound to: the parts {@link #uriKind} compares, so equal there means equal here. */

@@ -83,6 +83,16 @@ public final class LocalEndpoints implements DigestAuthenticator.SipListeners {
      * one, or an alias) and one of its SIP or HTTP (WebSocket) ports; no port means 5060 (RFC 3261
      * §19.1.2).
      */
+    /**
+     * As {@link #isThisNode(SipUri)}, or the URI names the address the request reached on a
+     * balancer ({@code arrivedOn}'s {@link SipFlow#reachedAt()}, from a PROXY header): a phone
+     * behind HAProxy sees only the balancer, so it puts that address in its Request-URI or in a
+     * Route to its outbound proxy.
+     */
+    public boolean isThisNode(SipUri uri, SipFlow arrivedOn) {
+        return isThisNode(uri) || arrivedOn != null && uri.names(arrivedOn.reachedAt());
+    }
+
     public boolean isThisNode(SipUri uri) {
         String host = uri.host().toLowerCase(Locale.ROOT);
         if (host.startsWith("[")) {

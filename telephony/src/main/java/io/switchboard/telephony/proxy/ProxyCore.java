@@ -105,6 +105,14 @@ public final class ProxyCore {
     volatile TransactionLayer transactions;
     /** INVITEs forked and not yet answered finally: what {@link #withdraw} looks through. */
     private final java.util.Set<ResponseContext> ringing = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    /**
+     * Balancer addresses clients reached this node through (PROXY headers' destinations): our
+     * Record-Route entry towards such a client names the balancer, so the client's in-dialog
+     * requests come back through it, and an entry naming one is this cluster's own wherever the
+     * request arrives. Bounded: a few frontends in any real deployment.
+     */
+    private final java.util.Set<InetSocketAddress> frontends = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private static final int MAX_FRONTENDS = 64;
     /** Moves with every {@link #withdraw}, so a fork that raced one checks its targets again. */
     private final java.util.concurrent.atomic.AtomicLong withdrawals = new java.util.concurrent.atomic.AtomicLong();
     /** Calls with in-dialog requests waiting for a connection: the last one queued ({@link #inCallOrder}). */
@@ -148,6 +156,7 @@ public final class ProxyCore {
     /** A request for the proxy: anything but REGISTER, CANCEL and ACK, and OPTIONS to the node itself. */
     public void onRequest(ServerTransaction tx) {
         SipRequest request = tx.request();
+        noteFrontend(tx.flow());
         try {
             route(tx, request);
         } catch (IllegalArgumentException e) {
@@ -184,7 +193,7 @@ public final class ProxyCore {
             }
             return;
         }
-        OwnRoute own = popOwnRoutes(request); // §16.4
+        OwnRoute own = popOwnRoutes(request, tx.flow()); // §16.4
         if (request.to().tag() != null) {
             forwardInDialog(tx, request, own, loopHash);
             return;
@@ -329,7 +338,7 @@ public final class ProxyCore {
             return;
         }
         String domain = accounts.domainFor(uri.host());
-        boolean ours = domain.equalsIgnoreCase(uri.host()) || local.isThisNode(uri);
+        boolean ours = domain.equalsIgnoreCase(uri.host()) || local.isThisNode(uri, tx.flow());
         if (!ours) {
             reject(tx, request, 403, "Forbidden - " + uri.host() + " is not served here and relaying is not allowed");
             return;
@@ -849,7 +858,7 @@ public final class ProxyCore {
      * device preloaded (this node as its outbound proxy, by address or by a served domain) has none.
      * A Route whose signature does not verify is not ours.
      */
-    OwnRoute popOwnRoutes(SipRequest request) {
+    OwnRoute popOwnRoutes(SipRequest request, SipFlow arrivedOn) {
         List<String> routes = request.headers().values(HeaderNames.ROUTE);
         if (routes.isEmpty()) {
             return null;
@@ -867,13 +876,13 @@ public final class ProxyCore {
                 String ftag = uri.param("ftag");
                 String cf = uri.param("cf");
                 String ef = uri.param("ef");
-                if (!signer.verify(signedText(ftag, cf, ef), mark) || !local.isThisNode(uri)) {
+                if (!signer.verify(signedText(ftag, cf, ef), mark) || !local.isThisNode(uri, arrivedOn) && !isFrontend(uri)) {
                     break; // not ours, or another node of the cluster Record-Routed it: the next hop
                 }
                 if (own == null || !own.signed()) {
                     own = new OwnRoute(ftag, FlowDirectory.fromToken(cf), FlowDirectory.fromToken(ef), true);
                 }
-            } else if (local.isThisNode(uri) || accounts.domainFor(uri.host()).equalsIgnoreCase(uri.host())) {
+            } else if (local.isThisNode(uri, arrivedOn) || isFrontend(uri) || accounts.domainFor(uri.host()).equalsIgnoreCase(uri.host())) {
                 if (own == null) {
                     own = new OwnRoute(null, null, null, false);
                 }
@@ -1072,7 +1081,7 @@ public final class ProxyCore {
         }
         log.info("{} {} of dialog {}: node {} at {} is {}; routing in its place", request.method(),
                 request.requestUri(), request.callId(), nodeId == null ? "(not in the view)" : nodeId, gone.address(), why);
-        OwnRoute own = popOwnRoutes(request);
+        OwnRoute own = popOwnRoutes(request, null); // the gone node's entries are popped above; ours follow by address
         return nextHop(request, own);
     }
 
@@ -1150,7 +1159,7 @@ public final class ProxyCore {
         try {
             SipUri uri = NameAddress.parse(value).uri();
             String mark = uri.param(ROUTE_MARK);
-            if (!uri.isSip() || uri.host() == null || mark == null || local.isThisNode(uri)
+            if (!uri.isSip() || uri.host() == null || mark == null || local.isThisNode(uri) || isFrontend(uri)
                     || !signer.verify(signedText(uri.param("ftag"), uri.param("cf"), uri.param("ef")), mark)) {
                 return null;
             }
@@ -1194,6 +1203,7 @@ public final class ProxyCore {
 
     /** The ACK for a 2xx (a transaction of its own, §13.2.2.4) is forwarded statelessly along the route (§16.11). */
     public void onAck(SipRequest ack, SipFlow from) {
+        noteFrontend(from);
         try {
             if (ack.to().tag() == null || ack.maxForwards() == 0) {
                 return;
@@ -1206,7 +1216,7 @@ public final class ProxyCore {
                         Via.MAGIC_COOKIE + "a" + hash(ack.topVia().branch() + "|" + ack.callId())), f));
                 return;
             }
-            OwnRoute own = popOwnRoutes(ack);
+            OwnRoute own = popOwnRoutes(ack, from);
             if ((own == null || !own.signed()) && clusterEntry(ack) == null) {
                 return; // not ours (nor the cluster's) to route; an ACK is never answered
             }
@@ -1307,14 +1317,43 @@ public final class ProxyCore {
     }
 
     private String routeUri(SipFlow flow, boolean sips) {
+        // a client behind a balancer reached us at the balancer's address: its in-dialog requests
+        // go back there (to this node over the same connection, or to any node over a new one),
+        // never to the node's own address, which the client may not reach and which would take
+        // them round the balancer
+        InetSocketAddress balancer = flow.reachedAt();
+        String hostPort = balancer != null && !balancer.getAddress().isAnyLocalAddress()
+                ? literal(balancer) + ":" + balancer.getPort()
+                : local.hostFor(flow) + ":" + local.portFor(flow);
         if (sips && isSecure(flow)) {
             // RFC 5630 deprecates transport=tls: sips: alone means TLS over TCP; over a secure
             // WebSocket it is sips: with transport=ws (RFC 7118 §5)
-            return "sips:" + local.hostFor(flow) + ":" + local.portFor(flow)
-                    + (flow.transport() == Transport.WSS ? ";transport=ws" : "");
+            return "sips:" + hostPort + (flow.transport() == Transport.WSS ? ";transport=ws" : "");
         }
         String transport = flow.transport() == Transport.UDP ? "" : ";transport=" + flow.transport().uriParam();
-        return "sip:" + local.hostFor(flow) + ":" + local.portFor(flow) + transport;
+        return "sip:" + hostPort + transport;
+    }
+
+    private static String literal(InetSocketAddress address) {
+        String text = address.getAddress().getHostAddress();
+        return text.contains(":") ? "[" + text + "]" : text;
+    }
+
+    private void noteFrontend(SipFlow flow) {
+        InetSocketAddress balancer = flow == null ? null : flow.reachedAt();
+        if (balancer != null && !balancer.getAddress().isAnyLocalAddress() && frontends.size() < MAX_FRONTENDS) {
+            frontends.add(balancer);
+        }
+    }
+
+    /** Whether a URI names a balancer address clients reached this node through. */
+    private boolean isFrontend(SipUri uri) {
+        for (InetSocketAddress frontend : frontends) {
+            if (uri.names(frontend)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**
