@@ -384,6 +384,11 @@ public final class ClusterMembership implements Cluster, Component {
         return view;
     }
 
+    /** Another process registered under this node's id: this one counts itself out for good (until restarted). */
+    public boolean displaced() {
+        return displaced;
+    }
+
     @Override
     public boolean inGoodStanding() {
         long sent = lastRenewedSent;

@@ -289,6 +289,13 @@ public final class Node {
             cluster.advertise("sip", () -> config.sipListeners().stream().map(Object::toString).toList());
         }
         http.addRoutes(new ClusterApi(cluster, new ClusterTable(store.jdbi(), store.isSqlite()), adminAuth));
+        // a node another process took the id of serves nothing the cluster counts: out of the
+        // balancer and the floating address too, not only out of the view
+        ClusterMembership membership = cluster;
+        readiness.register("cluster", () -> membership.displaced()
+                ? Optional.of("another process runs as node " + nodeId + "; this one is out of the cluster: give each node"
+                        + " its own cluster.nodeId and restart this one")
+                : Optional.empty());
         startComponent(cluster);
     }
 

@@ -114,6 +114,19 @@ class ClusterMembershipTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"sqlite", "postgresql"})
+    void aSecondProcessUnderTheSameIdDisplacesTheFirstForGood(String database) throws Exception {
+        open(database);
+        ClusterMembership first = member("node-x");
+        ClusterMembership second = member("node-x");
+        // the node reads this to fail its readiness, so balancers and keepalived take it out too
+        await().atMost(Duration.ofSeconds(10)).until(first::displaced);
+        assertThat(first.inGoodStanding()).isFalse();
+        assertThat(second.displaced()).isFalse();
+        await().atMost(Duration.ofSeconds(10)).until(second::inGoodStanding);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"sqlite", "postgresql"})
     void aLeaseIsFencedOnceItsHolderStopsHeartbeating(String database) throws Exception {
         open(database);
         ClusterMembership a = member("node-a");
