@@ -77,6 +77,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class TransportLayer {
     private static final Logger log = LoggerFactory.getLogger(TransportLayer.class);
+    /** When a connection without its PROXY header was last logged as a warning ({@link System#nanoTime()}). */
+    private final java.util.concurrent.atomic.AtomicLong lastProxyHeaderWarning = new java.util.concurrent.atomic.AtomicLong(
+            System.nanoTime() - 120_000_000_000L);
     private static final AttributeKey<StreamFlow> FLOW = AttributeKey.valueOf("sip.flow");
     private static final long SWEEP_INTERVAL_MS = 1000;
 
@@ -1030,7 +1033,17 @@ public final class TransportLayer {
                 // comes before the handshake
                 ProxyProtocolGate.install(channel, PROXY_HEADER_TIMEOUT_MILLIS, (refused, why) -> {
                     observer.dropped("proxy_header", transport, (InetSocketAddress) refused.remoteAddress());
-                    log.debug("closing {} connection from {}: {}", transport, refused.remoteAddress(), why);
+                    // a balancer without send-proxy, or a client connecting straight from a balancer's
+                    // address, is a setting to fix: said at most once a minute, each one counted
+                    long now = System.nanoTime();
+                    long last = lastProxyHeaderWarning.get();
+                    if (now - last >= 60_000_000_000L && lastProxyHeaderWarning.compareAndSet(last, now)) {
+                        log.warn("closed a {} connection from {}, an address in telephony.proxyProtocolFrom: {}; does that"
+                                + " balancer send a PROXY header (HAProxy send-proxy-v2)? Every such connection is counted in"
+                                + " switchboard_sip_dropped_total{reason=\"proxy_header\"}", transport, refused.remoteAddress(), why);
+                    } else {
+                        log.debug("closing {} connection from {}: {}", transport, refused.remoteAddress(), why);
+                    }
                 });
             }
             channel.pipeline()
