@@ -66,7 +66,11 @@ public final class ClusterCommand implements Runnable {
                         node.started().toString().replaceFirst("\\.\\d+Z$", "Z"),
                         node.version(),
                         node.loadAverage() == null ? "-" : String.format("%.2f", node.loadAverage()),
-                        node.addresses().entrySet().stream().map(e -> e.getKey() + "=" + addressText(e.getValue()))
+                        // by name, the same order on every line; an empty one (a node holding no
+                        // floating address) left out
+                        new java.util.TreeMap<>(node.addresses()).entrySet().stream()
+                                .filter(e -> !addressText(e.getValue()).isEmpty())
+                                .map(e -> e.getKey() + "=" + addressText(e.getValue()))
                                 .collect(Collectors.joining(" "))});
                 }
                 table(rows);
