@@ -449,11 +449,35 @@ public final class ServerCredentials {
         try {
             KeyStore store = KeyStore.getInstance("PKCS12");
             store.load(null, null);
-            store.setKeyEntry(ALIAS, key, KEY_STORE_PASSWORD.toCharArray(), chain.toArray(new X509Certificate[0]));
+            store.setKeyEntry(ALIAS, key, KEY_STORE_PASSWORD.toCharArray(), issuedInOrder(chain).toArray(new X509Certificate[0]));
             return store;
         } catch (GeneralSecurityException | IOException e) {
             throw new IllegalStateException("cannot hold the node's key in memory: " + RootCause.message(e), e);
         }
+    }
+
+    /**
+     * The leaf and, after it, each certificate that issued the one before, as a key store requires
+     * (Java's PKCS12 refuses any other order). A file's chain in an odd order, which the start
+     * check warns about, is served in this order; certificates that issued none of them are left
+     * out, as clients would not use them.
+     */
+    static List<X509Certificate> issuedInOrder(List<X509Certificate> given) {
+        List<X509Certificate> rest = new java.util.ArrayList<>(given.subList(1, given.size()));
+        List<X509Certificate> ordered = new java.util.ArrayList<>(List.of(given.getFirst()));
+        X509Certificate last = given.getFirst();
+        while (!last.getIssuerX500Principal().equals(last.getSubjectX500Principal())) {
+            X509Certificate current = last;
+            java.util.Optional<X509Certificate> issuer = rest.stream()
+                    .filter(c -> c.getSubjectX500Principal().equals(current.getIssuerX500Principal())).findFirst();
+            if (issuer.isEmpty()) {
+                break;
+            }
+            ordered.add(issuer.get());
+            rest.remove(issuer.get());
+            last = issuer.get();
+        }
+        return ordered;
     }
 
     /** Key managers presenting this chain, for {@code SSLContext.init} or Netty's {@code SslContextBuilder.forServer}. */

@@ -140,6 +140,21 @@ class NodeCertificateTest {
     }
 
     @Test
+    void aChainWhoseIssuersAreInAnOddOrderIsServedInOrder() throws Exception {
+        Identity leaf = TestCertificates.server(CA, IN_A_YEAR, "node.test");
+        Identity stranger = TestCertificates.authority("Unrelated CA");
+        // the leaf first, then a certificate that issued nothing here, then the leaf's issuer
+        Path cert = TestCertificates.write(dir.resolve("odd.crt"), TestCertificates.pem(leaf.certificate())
+                + TestCertificates.pem(stranger.certificate()) + TestCertificates.pem(CA.certificate()));
+        Path key = leaf.writeKey(dir.resolve("node.key"), KeyFormat.PKCS8);
+        ServerCredentials credentials = load(settings(cert, key)).current();
+        // a key store (SIP over TLS, outgoing TLS) takes the chain only in issuing order: it used to fail the start
+        java.security.KeyStore store = credentials.keyStore();
+        java.security.cert.Certificate[] served = store.getCertificateChain(store.aliases().nextElement());
+        assertThat(served).containsExactly(leaf.certificate(), CA.certificate());
+    }
+
+    @Test
     void refusesAnExpiredOrNotYetValidCertificate() {
         Identity expired = TestCertificates.server(CA, "EC", Instant.now().minus(Duration.ofDays(90)),
                 Instant.now().minus(Duration.ofDays(1)), "old.test");

@@ -23,6 +23,11 @@ public interface SipFlow {
         return local();
     }
 
+    /** For a connection through a PROXY-protocol balancer, the balancer's address the client connected to; else null. */
+    default InetSocketAddress balancer() {
+        return null;
+    }
+
     /** A stable identifier: the same for every message on one connection, or one UDP socket and peer. */
     String id();
 

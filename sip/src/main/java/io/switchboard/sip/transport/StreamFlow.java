@@ -40,6 +40,11 @@ final class StreamFlow implements SipFlow {
     }
 
     @Override
+    public InetSocketAddress balancer() {
+        return channel.attr(ProxyProtocolGate.DESTINATION).get();
+    }
+
+    @Override
     public String id() {
         return id;
     }

@@ -85,12 +85,12 @@ public final class LocalEndpoints implements DigestAuthenticator.SipListeners {
      */
     /**
      * As {@link #isThisNode(SipUri)}, or the URI names the address the request reached on a
-     * balancer ({@code arrivedOn}'s {@link SipFlow#reachedAt()}, from a PROXY header): a phone
+     * balancer ({@code arrivedOn}'s {@link SipFlow#balancer()}, from a PROXY header): a phone
      * behind HAProxy sees only the balancer, so it puts that address in its Request-URI or in a
      * Route to its outbound proxy.
      */
     public boolean isThisNode(SipUri uri, SipFlow arrivedOn) {
-        return isThisNode(uri) || arrivedOn != null && uri.names(arrivedOn.reachedAt());
+        return isThisNode(uri) || arrivedOn != null && uri.names(arrivedOn.balancer());
     }
 
     public boolean isThisNode(SipUri uri) {

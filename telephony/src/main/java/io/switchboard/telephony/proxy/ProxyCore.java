@@ -1321,7 +1321,7 @@ public final class ProxyCore {
         // go back there (to this node over the same connection, or to any node over a new one),
         // never to the node's own address, which the client may not reach and which would take
         // them round the balancer
-        InetSocketAddress balancer = flow.reachedAt();
+        InetSocketAddress balancer = flow.balancer();
         String hostPort = balancer != null && !balancer.getAddress().isAnyLocalAddress()
                 ? literal(balancer) + ":" + balancer.getPort()
                 : local.hostFor(flow) + ":" + local.portFor(flow);
@@ -1340,7 +1340,7 @@ public final class ProxyCore {
     }
 
     private void noteFrontend(SipFlow flow) {
-        InetSocketAddress balancer = flow == null ? null : flow.reachedAt();
+        InetSocketAddress balancer = flow == null ? null : flow.balancer();
         if (balancer != null && !balancer.getAddress().isAnyLocalAddress() && frontends.size() < MAX_FRONTENDS) {
             frontends.add(balancer);
         }
