@@ -495,7 +495,8 @@ public final class ProxyCore {
             // §16.5 / §21.4.18: known but not reachable now is 480; unknown is 404
             int status = reachableUser ? 480 : 404;
             String reason = insecureOnly > 0
-                    ? "Temporarily Unavailable - the callee is reachable only without TLS, which a sips: request must not take (RFC 5630)"
+                    ? "Temporarily Unavailable - no device of the callee registered a sips: Contact (over TLS or WSS),"
+                            + " the only kind a sips: request may go to (RFC 5630)"
                     : reachableUser ? "Temporarily Unavailable" : "Not Found";
             if (invite) {
                 ActiveCall call = calls.started(request.callId(), request.from().tag(), caller.identity(), callee, dialed, List.of());
