@@ -313,6 +313,7 @@ public final class Telephony implements NodeModule {
                 : null;
         if (sipTls != null) {
             transport.setTls(sipTls.pipeline());
+            warnUnlessCertificateNames(context.certificate().orElseThrow().current(), domain);
         }
         // RFC 3261 §26.2: the connections the node opens itself to sips:/transport=tls targets
         SipTlsClientContexts sipTlsClient = new SipTlsClientContexts(
@@ -405,6 +406,25 @@ public final class Telephony implements NodeModule {
         context.addRoutes(new NumbersApi(new NumberStore(context.store().jdbi(), clock), directory, context.adminAuth(),
                 context.json(), domain, updates)::register);
         context.addRoutes(new CallsApi(calls, callRecords, context.adminAuth(), context.json(), clock)::register);
+    }
+
+    /**
+     * Phones check that the certificate names the host they dialed, which for SIP is the domain
+     * (RFC 5922 §7): a certificate that does not name it (nor match it with a wildcard) works for
+     * no phone that dials the domain. Said at start, not refused: a lab may dial an address.
+     */
+    private static void warnUnlessCertificateNames(io.switchboard.platform.tls.ServerCredentials certificate, String domain) {
+        String wanted = domain.toLowerCase(java.util.Locale.ROOT);
+        for (String name : certificate.names()) {
+            String n = name.toLowerCase(java.util.Locale.ROOT);
+            if (n.equals(wanted) || n.startsWith("*.") && wanted.endsWith(n.substring(1))
+                    && wanted.indexOf('.') == wanted.length() - n.length() + 1) {
+                return;
+            }
+        }
+        log.warn("the node's certificate names {}, not the SIP domain {}: phones that dial {} over TLS will refuse it"
+                + " (RFC 5922 §7); get a certificate for the domain, or set domain to a name on the certificate",
+                certificate.names(), domain, domain);
     }
 
     /** Bindings whose AOR ("sip:user@domain") names no account. */
