@@ -137,10 +137,11 @@ public final class AdminTokens {
      */
     public Info revoke(String id, boolean evenTheLast) {
         String given = id == null ? "" : id.strip();
-        // the token itself instead of its id: revoke that token, and never echo the secret back
-        String wanted = given.startsWith(PREFIX) ? idOfToken(given) : given.toLowerCase(java.util.Locale.ROOT);
+        String wanted = given.toLowerCase(java.util.Locale.ROOT);
         if (!wanted.matches("[0-9a-f]{" + ID_LENGTH + "}")) {
-            throw new UnknownToken(given.length() > 40 ? given.substring(0, 12) + "…" : given);
+            // never echo what may be a token itself
+            throw new UnknownToken(given.startsWith(PREFIX) || given.length() > 40 ? given.substring(0, Math.min(12, given.length())) + "…"
+                    : given);
         }
         return jdbi.inTransaction(h -> {
             // Lock every token first (a no-op update: row locks on PostgreSQL; SQLite transactions

@@ -346,13 +346,19 @@ public final class RabbitBus implements Bus, AutoCloseable {
             if (last == null) {
                 since = now;
             }
-            boolean login = e instanceof com.rabbitmq.client.AuthenticationFailureException
-                    || e instanceof com.rabbitmq.client.PossibleAuthenticationFailureException;
+            boolean login = e instanceof com.rabbitmq.client.AuthenticationFailureException;
+            // also what a broker closing the connection during the handshake looks like (a
+            // connection limit, amqps on an amqp port): the login may be at fault, or not
+            boolean possiblyLogin = !login && e instanceof com.rabbitmq.client.PossibleAuthenticationFailureException;
             if (!why.equals(last) || now - loggedAt >= REPEAT_EVERY_NANOS) {
                 String lasting = last == null ? "" : "; failing for " + (now - since) / 1_000_000_000L + " s, " + attempts + " attempts";
                 if (login) {
                     log.warn("RabbitMQ at {} refused this node's login ({}): check bus.user and bus.password (and the"
                             + " user's permissions on the virtual host); retrying in {} ms{}", settings.describe(), why, pause, lasting);
+                } else if (possiblyLogin) {
+                    log.warn("RabbitMQ at {} closed the connection while this node signed in ({}): a refused login (check"
+                            + " bus.user and bus.password), a connection limit, or amqps on a plain port; retrying in {} ms{}",
+                            settings.describe(), why, pause, lasting);
                 } else {
                     log.warn("RabbitMQ at {} is not reachable ({}); retrying in {} ms; events stay on this node meanwhile{}",
                             settings.describe(), why, pause, lasting);

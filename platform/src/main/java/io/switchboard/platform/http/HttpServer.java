@@ -71,7 +71,8 @@ public final class HttpServer implements Component {
     private final Duration stopTimeout;
     /** The Jetty server under Javalin: its graceful stop gets what is left of the stop timeout. */
     private volatile org.eclipse.jetty.server.Server jetty;
-    /** Requests between the first before-handler and the last after-handler (WebSocket streams not counted). */
+    private static final String IN_FLIGHT = "switchboard.inFlight";
+    /** Requests admitted (past the drain check) and not yet through the after-handlers (WebSocket streams not counted). */
     private final java.util.concurrent.atomic.AtomicInteger inFlight = new java.util.concurrent.atomic.AtomicInteger();
     private final ObjectMapper json;
     private final List<HttpRoutes> contributions = new ArrayList<>();
@@ -211,9 +212,17 @@ public final class HttpServer implements Component {
             });
             RoutesConfig routes = config.routes;
             registerErrorMapping(routes, problems);
-            routes.before(ctx -> inFlight.incrementAndGet());
-            routes.after(ctx -> inFlight.decrementAndGet());
             routes.before(this::refuseWhileDraining);
+            // counted once admitted: a 503 during the stop is no work the stop should wait for
+            routes.before(ctx -> {
+                ctx.attribute(IN_FLIGHT, Boolean.TRUE);
+                inFlight.incrementAndGet();
+            });
+            routes.after(ctx -> {
+                if (ctx.attribute(IN_FLIGHT) != null) {
+                    inFlight.decrementAndGet();
+                }
+            });
             routes.before(HttpServer::refuseUnstorableText);
             // HTTP before-handlers do not run on WebSocket upgrades: a new chat stream or SIP
             // WebSocket is new work too, and its query parameters reach the store as well.

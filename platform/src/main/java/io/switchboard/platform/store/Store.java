@@ -428,8 +428,8 @@ public final class Store implements AutoCloseable {
             String message = RootCause.message(e);
             if (message != null && message.contains("targetServerType")) {
                 // pgjdbc's words when every host it tried answered as a standby or read-only
-                return Optional.of("read-only: no host in store.url takes writes (each answered as a standby or with"
-                        + " default_transaction_read_only on; pgjdbc: " + message + ")");
+                return Optional.of("read-only: no host in store.url takes writes (those that answered are standbys or"
+                        + " have default_transaction_read_only on; pgjdbc: " + message + ")");
             }
             return Optional.of(message);
         }

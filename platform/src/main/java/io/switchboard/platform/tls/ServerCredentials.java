@@ -462,6 +462,11 @@ public final class ServerCredentials {
      * check warns about, is served in this order; certificates that issued none of them are left
      * out, as clients would not use them.
      */
+    /** The chain as served: see {@link #issuedInOrder}. */
+    public List<X509Certificate> chainInOrder() {
+        return issuedInOrder(chain);
+    }
+
     static List<X509Certificate> issuedInOrder(List<X509Certificate> given) {
         List<X509Certificate> rest = new java.util.ArrayList<>(given.subList(1, given.size()));
         List<X509Certificate> ordered = new java.util.ArrayList<>(List.of(given.getFirst()));

@@ -1,5 +1,6 @@
 package io.switchboard.server.cli;
 
+import io.switchboard.platform.auth.AdminAuth;
 import io.switchboard.platform.auth.AdminTokens;
 import io.switchboard.platform.config.NodeConfig;
 import io.switchboard.platform.store.Store;
@@ -99,7 +100,9 @@ public final class AdminTokenCommand implements Callable<Integer> {
         public Integer call() {
             return withStore(List.of(), (store, nodeConfig) -> {
                 try {
-                    AdminTokens.Info revoked = new AdminTokens(store.jdbi(), Clock.systemUTC()).revoke(id, force);
+                    // the token itself given for its id (here only: a URL of the API would log it): revoke that one
+                    String wanted = id != null && AdminAuth.isAdminToken(id.strip()) ? AdminTokens.idOfToken(id.strip()) : id;
+                    AdminTokens.Info revoked = new AdminTokens(store.jdbi(), Clock.systemUTC()).revoke(wanted, force);
                     say("revoked admin token " + revoked.id() + " (" + revoked.label() + ")");
                     return 0;
                 } catch (AdminTokens.UnknownToken e) {

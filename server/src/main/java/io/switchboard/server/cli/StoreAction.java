@@ -139,11 +139,14 @@ abstract class StoreAction implements Callable<Integer> {
      * not work.
      */
     static String storeElsewhere(NodeConfig nodeConfig) {
+        java.nio.file.Path dir = nodeConfig.dataDir();
         if (nodeConfig.store().isSqlite() && !java.nio.file.Files.exists(nodeConfig.store().sqliteFile())
-                && java.nio.file.Files.exists(nodeConfig.dataDir().resolve(NodeIdentity.FILE))) {
-            return "a node ran with " + nodeConfig.dataDir() + " but its store is not there (no "
-                    + nodeConfig.store().sqliteFile().getFileName() + "): give this command the node's --config, or for a"
-                    + " cluster on PostgreSQL its SWITCHBOARD_STORE_URL, _USER and _PASSWORD";
+                && (java.nio.file.Files.exists(dir.resolve(NodeIdentity.FILE))
+                        || java.nio.file.Files.exists(dir.resolve(io.switchboard.platform.auth.AdminTokens.TOKEN_FILE)))) {
+            return "a node ran with " + dir + " but its store is not there (no "
+                    + nodeConfig.store().sqliteFile().getFileName() + "): for a node on PostgreSQL give this command the"
+                    + " node's --config (or SWITCHBOARD_STORE_URL, _USER and _PASSWORD); if its SQLite file was moved or"
+                    + " deleted, start the node (it makes a new one) and run the command then";
         }
         return null;
     }

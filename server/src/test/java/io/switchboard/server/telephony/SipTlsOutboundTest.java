@@ -334,7 +334,7 @@ class SipTlsOutboundTest {
         SipPhone.Call call = authenticatedCall(erin, "sips:gina@" + DOMAIN);
         SipResponse answer = call.awaitFinal();
         assertThat(answer.status()).isEqualTo(480);
-        assertThat(answer.reason()).contains("only without TLS");
+        assertThat(answer.reason()).contains("no device of the callee registered a sips: Contact");
         call.ackFailure(answer);
     }
 

@@ -105,14 +105,6 @@ public final class ProxyCore {
     volatile TransactionLayer transactions;
     /** INVITEs forked and not yet answered finally: what {@link #withdraw} looks through. */
     private final java.util.Set<ResponseContext> ringing = java.util.concurrent.ConcurrentHashMap.newKeySet();
-    /**
-     * Balancer addresses clients reached this node through (PROXY headers' destinations): our
-     * Record-Route entry towards such a client names the balancer, so the client's in-dialog
-     * requests come back through it, and an entry naming one is this cluster's own wherever the
-     * request arrives. Bounded: a few frontends in any real deployment.
-     */
-    private final java.util.Set<InetSocketAddress> frontends = java.util.concurrent.ConcurrentHashMap.newKeySet();
-    private static final int MAX_FRONTENDS = 64;
     /** Moves with every {@link #withdraw}, so a fork that raced one checks its targets again. */
     private final java.util.concurrent.atomic.AtomicLong withdrawals = new java.util.concurrent.atomic.AtomicLong();
     /** Calls with in-dialog requests waiting for a connection: the last one queued ({@link #inCallOrder}). */
@@ -156,7 +148,6 @@ public final class ProxyCore {
     /** A request for the proxy: anything but REGISTER, CANCEL and ACK, and OPTIONS to the node itself. */
     public void onRequest(ServerTransaction tx) {
         SipRequest request = tx.request();
-        noteFrontend(tx.flow());
         try {
             route(tx, request);
         } catch (IllegalArgumentException e) {
@@ -877,13 +868,13 @@ public final class ProxyCore {
                 String ftag = uri.param("ftag");
                 String cf = uri.param("cf");
                 String ef = uri.param("ef");
-                if (!signer.verify(signedText(ftag, cf, ef), mark) || !local.isThisNode(uri, arrivedOn) && !isFrontend(uri)) {
+                if (!signer.verify(signedText(ftag, cf, ef), mark) || !local.isThisNode(uri, arrivedOn)) {
                     break; // not ours, or another node of the cluster Record-Routed it: the next hop
                 }
                 if (own == null || !own.signed()) {
                     own = new OwnRoute(ftag, FlowDirectory.fromToken(cf), FlowDirectory.fromToken(ef), true);
                 }
-            } else if (local.isThisNode(uri, arrivedOn) || isFrontend(uri) || accounts.domainFor(uri.host()).equalsIgnoreCase(uri.host())) {
+            } else if (local.isThisNode(uri, arrivedOn) || accounts.domainFor(uri.host()).equalsIgnoreCase(uri.host())) {
                 if (own == null) {
                     own = new OwnRoute(null, null, null, false);
                 }
@@ -940,7 +931,7 @@ public final class ProxyCore {
             }
             if (isSips(request.requestUri()) && !isSecure(flow)) {
                 // RFC 5630: a SIPS request is never forwarded over a plain hop
-                reject(tx, request, 480, "Temporarily Unavailable - the other party is reachable only without TLS,"
+                reject(tx, request, 480, "Temporarily Unavailable - the other party is reached over a connection without TLS,"
                         + " which a sips: request must not take (RFC 5630)");
                 return;
             }
@@ -1160,7 +1151,7 @@ public final class ProxyCore {
         try {
             SipUri uri = NameAddress.parse(value).uri();
             String mark = uri.param(ROUTE_MARK);
-            if (!uri.isSip() || uri.host() == null || mark == null || local.isThisNode(uri) || isFrontend(uri)
+            if (!uri.isSip() || uri.host() == null || mark == null || local.isThisNode(uri)
                     || !signer.verify(signedText(uri.param("ftag"), uri.param("cf"), uri.param("ef")), mark)) {
                 return null;
             }
@@ -1204,7 +1195,6 @@ public final class ProxyCore {
 
     /** The ACK for a 2xx (a transaction of its own, §13.2.2.4) is forwarded statelessly along the route (§16.11). */
     public void onAck(SipRequest ack, SipFlow from) {
-        noteFrontend(from);
         try {
             if (ack.to().tag() == null || ack.maxForwards() == 0) {
                 return;
@@ -1318,14 +1308,7 @@ public final class ProxyCore {
     }
 
     private String routeUri(SipFlow flow, boolean sips) {
-        // a client behind a balancer reached us at the balancer's address: its in-dialog requests
-        // go back there (to this node over the same connection, or to any node over a new one),
-        // never to the node's own address, which the client may not reach and which would take
-        // them round the balancer
-        InetSocketAddress balancer = flow.balancer();
-        String hostPort = balancer != null && !balancer.getAddress().isAnyLocalAddress()
-                ? literal(balancer) + ":" + balancer.getPort()
-                : local.hostFor(flow) + ":" + local.portFor(flow);
+        String hostPort = local.hostFor(flow) + ":" + local.portFor(flow);
         if (sips && isSecure(flow)) {
             // RFC 5630 deprecates transport=tls: sips: alone means TLS over TCP; over a secure
             // WebSocket it is sips: with transport=ws (RFC 7118 §5)
@@ -1335,27 +1318,6 @@ public final class ProxyCore {
         return "sip:" + hostPort + transport;
     }
 
-    private static String literal(InetSocketAddress address) {
-        String text = address.getAddress().getHostAddress();
-        return text.contains(":") ? "[" + text + "]" : text;
-    }
-
-    private void noteFrontend(SipFlow flow) {
-        InetSocketAddress balancer = flow == null ? null : flow.balancer();
-        if (balancer != null && !balancer.getAddress().isAnyLocalAddress() && frontends.size() < MAX_FRONTENDS) {
-            frontends.add(balancer);
-        }
-    }
-
-    /** Whether a URI names a balancer address clients reached this node through. */
-    private boolean isFrontend(SipUri uri) {
-        for (InetSocketAddress frontend : frontends) {
-            if (uri.names(frontend)) {
-                return true;
-            }
-        }
-        return false;
-    }
 
     /**
      * §16.6 step 8: a hash over what identifies the request at this hop, for loop detection. The

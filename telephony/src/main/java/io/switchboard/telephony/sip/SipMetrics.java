@@ -33,6 +33,11 @@ public final class SipMetrics implements SipStackObserver, Registrar.RegistrarLi
     private final ConcurrentHashMap<String, Counter> parseErrors = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, Counter> tlsConnects = new ConcurrentHashMap<>();
 
+    /** Every reason the transport drops input for (SipStackObserver#dropped): each counter exists from the start. */
+    private static final String[] DROP_REASONS = {"flood", "overload", "shed", "oversize", "connection_limit", "slow_peer", "idle",
+        "keepalive", "proxy_header"};
+    private static final String DROPPED_DESCRIPTION = "Input dropped before parsing: " + String.join(", ", DROP_REASONS);
+
     public SipMetrics(MeterRegistry registry) {
         this.registry = registry;
         for (String result : new String[]{"created", "refreshed", "removed", "fetched", "challenged", "rejected", "error"}) {
@@ -42,9 +47,9 @@ public final class SipMetrics implements SipStackObserver, Registrar.RegistrarLi
         parseError(Transport.UDP, 0);
         tlsConnect("ok", 0);
         // at 0 from the start, so that rate() and increase() see the first drop of each kind
-        for (String reason : new String[]{"flood", "oversize", "connection_limit", "slow_peer", "idle", "keepalive", "proxy_header"}) {
+        for (String reason : DROP_REASONS) {
             dropped.computeIfAbsent(reason, r -> Counter.builder("switchboard.sip.dropped")
-                    .description("Input dropped before parsing: flood, oversize, connection_limit, slow_peer, idle, keepalive, proxy_header")
+                    .description(DROPPED_DESCRIPTION)
                     .tag("reason", r).register(registry));
         }
     }
@@ -95,7 +100,7 @@ public final class SipMetrics implements SipStackObserver, Registrar.RegistrarLi
     @Override
     public void dropped(String reason, Transport transport, InetSocketAddress source) {
         dropped.computeIfAbsent(reason, r -> Counter.builder("switchboard.sip.dropped")
-                .description("Input dropped before parsing: flood, oversize, connection_limit, slow_peer, idle, keepalive, proxy_header")
+                .description(DROPPED_DESCRIPTION)
                 .tag("reason", r).register(registry)).increment();
     }
 

@@ -96,7 +96,7 @@ public final class SipTlsContexts implements Supplier<SslContext> {
             // The key and chain themselves, not a KeyManagerFactory: BoringSSL would ask a factory's
             // key manager for them and convert them again at every handshake.
             SslContextBuilder builder = SslContextBuilder.forServer(credentials.privateKey(),
-                            credentials.chain().toArray(X509Certificate[]::new))
+                            credentials.chainInOrder().toArray(X509Certificate[]::new))
                     .sslProvider(PROVIDER)
                     .protocols("TLSv1.3", "TLSv1.2");
             credentials.clientTrust().ifPresent(trust -> builder.trustManager(trust).clientAuth(ClientAuth.REQUIRE));
