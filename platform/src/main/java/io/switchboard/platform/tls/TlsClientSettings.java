@@ -93,7 +93,10 @@ public final class TlsClientSettings {
         } catch (AccessDeniedException e) {
             throw section.problem("trust", "cannot read " + file + ": permission denied");
         } catch (IOException | GeneralSecurityException e) {
-            throw section.problem("trust", file + " is not a PEM bundle of certificates: " + RootCause.message(e));
+            // Java's own words ("signed fields invalid", "Could not parse certificate") say little:
+            // the usual cause is a key or some other PEM given where certificates belong
+            throw section.problem("trust", file + " is not a PEM bundle of certificates (each a -----BEGIN CERTIFICATE----- block;"
+                    + " a key or another kind of file does not do): " + RootCause.message(e));
         }
         if (cas.isEmpty()) {
             throw section.problem("trust", file + " holds no certificate (expected PEM blocks: BEGIN CERTIFICATE)");

@@ -123,6 +123,22 @@ class ClusterApiTest {
         }
     }
 
+    /** Two nodes given one cluster.nodeId: the first is displaced and says so in /readyz, so balancers take it out. */
+    @Test
+    void aNodeDisplacedByAnotherUnderItsIdIsNotReady() throws Exception {
+        try (PostgresTestDatabase database = PostgresTestDatabase.create()) {
+            Map<String, String> env = Map.of("SWITCHBOARD_STORE_URL", database.settings().url(),
+                    "SWITCHBOARD_STORE_USER", database.settings().user(), "SWITCHBOARD_CLUSTER_NODE_ID", "gw-same");
+            try (ClusterNode first = new ClusterNode(Files.createDirectories(dataDir.resolve("first")), env, List.of());
+                 ClusterNode second = new ClusterNode(Files.createDirectories(dataDir.resolve("second")), env, List.of())) {
+                org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(20)).until(() ->
+                        first.get("/readyz", null).statusCode() == 503);
+                assertThat(first.get("/readyz", null).body()).contains("cluster: another process runs as node gw-same");
+                assertThat(second.get("/readyz", null).statusCode()).isEqualTo(200);
+            }
+        }
+    }
+
     /** A store older nodes ran (its tables a version behind this build): said in one line, and not migrated. */
     @Test
     void statusOnAStoreBehindThisVersionSaysSoAndMigratesNothing() throws Exception {

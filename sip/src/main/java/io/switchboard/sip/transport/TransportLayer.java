@@ -77,6 +77,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class TransportLayer {
     private static final Logger log = LoggerFactory.getLogger(TransportLayer.class);
+    /** When an outgoing TLS connection's failure was last logged as a warning ({@link System#nanoTime()}). */
+    private final java.util.concurrent.atomic.AtomicLong lastTlsFailureWarning = new java.util.concurrent.atomic.AtomicLong(
+            System.nanoTime() - 120_000_000_000L);
     /** When a connection without its PROXY header was last logged as a warning ({@link System#nanoTime()}). */
     private final java.util.concurrent.atomic.AtomicLong lastProxyHeaderWarning = new java.util.concurrent.atomic.AtomicLong(
             System.nanoTime() - 120_000_000_000L);
@@ -639,7 +642,15 @@ public final class TransportLayer {
             return; // counted once: the deadline and a late outcome may both arrive
         }
         observer.tlsConnect(reason, remote);
-        log.debug("{}", message);
+        // an untrusted or misnamed peer is a setting to fix (tls.trust, the phone's certificate):
+        // said once a minute, every failure counted in switchboard_sip_tls_connects_total
+        long now = System.nanoTime();
+        long last = lastTlsFailureWarning.get();
+        if (now - last >= 60_000_000_000L && lastTlsFailureWarning.compareAndSet(last, now)) {
+            log.warn("a TLS connection this node opened failed ({}): {}", reason, message);
+        } else {
+            log.debug("{}", message);
+        }
         result.completeExceptionally(new TransportFailure(reason, timedOut, message, cause));
     }
 
