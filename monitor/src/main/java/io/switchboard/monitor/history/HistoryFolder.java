@@ -47,8 +47,8 @@ import org.slf4j.LoggerFactory;
 public final class HistoryFolder implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(HistoryFolder.class);
     static final Duration GRACE = Duration.ofMinutes(10);
-    private static final long HOUR = Duration.ofHours(1).toMillis();
-    private static final long DAY = Duration.ofDays(1).toMillis();
+    static final long HOUR = Duration.ofHours(1).toMillis();
+    static final long DAY = Duration.ofDays(1).toMillis();
     static final Duration FOLD_SLICE = Duration.ofMinutes(5);
     static final int DELETE_BATCH = 5000;
     private static final int MAX_DELETE_BATCHES_PER_RUN = 400;

@@ -36,9 +36,6 @@ public final class ResultStore {
                                 Double p50Millis, Double p95Millis, Double averageMillis) {
     }
 
-    private static final long HOUR = Duration.ofHours(1).toMillis();
-    private static final long DAY = Duration.ofDays(1).toMillis();
-
     /** One aggregate row. */
     public record Period(Instant start, long checks, long up, long degraded, long down, Double uptimePercent,
                          Double p50Millis, Double p95Millis) {
@@ -123,7 +120,7 @@ public final class ResultStore {
                     .forEach(e -> out.put(e.getKey(), e.getValue()));
             // Whole periods, as stored ones are: those starting in [from, to), each with all of its
             // checks (one begun before 'from' is left out, one begun before 'to' counts to its end)
-            long length = daily ? DAY : HOUR;
+            long length = daily ? HistoryFolder.DAY : HistoryFolder.HOUR;
             long firstWhole = floor.applyAsLong(start) == start ? start : floor.applyAsLong(start) + length;
             long pastLast = floor.applyAsLong(end) == end ? end : floor.applyAsLong(end) + length;
             if (daily) {
@@ -132,12 +129,12 @@ public final class ResultStore {
                         .map((rs, ctx) -> Map.entry(rs.getLong("period_start"), HistoryFolder.aggregate(rs)))
                         .forEach(e -> out.computeIfAbsent(HistoryFolder.floorDay(e.getKey()), k -> new Aggregate()).add(e.getValue()));
             }
-            h.createQuery("SELECT started_at / " + HOUR + " AS hour, status, latency_bucket, COUNT(*) AS n, SUM(latency_ms) AS total"
+            h.createQuery("SELECT started_at / " + HistoryFolder.HOUR + " AS hour, status, latency_bucket, COUNT(*) AS n, SUM(latency_ms) AS total"
                             + " FROM monitor_results WHERE monitor = :m AND started_at >= :from AND started_at < :to"
-                            + " GROUP BY started_at / " + HOUR + ", status, latency_bucket")
+                            + " GROUP BY started_at / " + HistoryFolder.HOUR + ", status, latency_bucket")
                     .bind("m", monitor).bind("from", Math.max(hoursFolded, firstWhole)).bind("to", pastLast)
                     .map((rs, ctx) -> {
-                        out.computeIfAbsent(floor.applyAsLong(rs.getLong("hour") * HOUR), k -> new Aggregate())
+                        out.computeIfAbsent(floor.applyAsLong(rs.getLong("hour") * HistoryFolder.HOUR), k -> new Aggregate())
                                 .add(rs.getString("status"), rs.getInt("latency_bucket"), rs.getLong("n"), rs.getLong("total"));
                         return 0;
                     }).list();

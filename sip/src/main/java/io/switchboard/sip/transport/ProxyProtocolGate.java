@@ -32,7 +32,7 @@ import java.util.concurrent.TimeUnit;
 final class ProxyProtocolGate extends ChannelInboundHandlerAdapter {
     /** The client's address from the header; read it through {@link #remoteOf}. */
     static final AttributeKey<InetSocketAddress> CLIENT = AttributeKey.valueOf("sip.proxiedClient");
-    /** The address the client connected to, on the balancer, from the header; read it through {@link #reachedAtOf}. */
+    /** The address the client connected to, on the balancer, from the header; read it through {@link SipFlow#balancer()}. */
     static final AttributeKey<InetSocketAddress> DESTINATION = AttributeKey.valueOf("sip.proxiedDestination");
 
     /** Told when a connection is refused for a missing or bad header. */
@@ -55,12 +55,6 @@ final class ProxyProtocolGate extends ChannelInboundHandlerAdapter {
     static void install(Channel channel, long timeoutMillis, Refusals refusals) {
         channel.pipeline().addFirst("proxy-gate", new ProxyProtocolGate(timeoutMillis, refusals));
         channel.pipeline().addFirst("proxy-decoder", new HAProxyMessageDecoder());
-    }
-
-    /** Where the peer sent to: the balancer's address named by the PROXY header, else this socket's own. */
-    static InetSocketAddress reachedAtOf(Channel channel) {
-        InetSocketAddress destination = channel.attr(DESTINATION).get();
-        return destination != null ? destination : (InetSocketAddress) channel.localAddress();
     }
 
     /** The peer a connection speaks for: the client named by its PROXY header, else the socket's peer. */

@@ -20,7 +20,8 @@ public interface SipFlow {
      * balancer, the balancer's address the client connected to (from the header's destination).
      */
     default InetSocketAddress reachedAt() {
-        return local();
+        InetSocketAddress balancer = balancer();
+        return balancer != null ? balancer : local();
     }
 
     /** For a connection through a PROXY-protocol balancer, the balancer's address the client connected to; else null. */

@@ -35,11 +35,6 @@ final class StreamFlow implements SipFlow {
     }
 
     @Override
-    public InetSocketAddress reachedAt() {
-        return ProxyProtocolGate.reachedAtOf(channel); // the balancer's address behind a PROXY header
-    }
-
-    @Override
     public InetSocketAddress balancer() {
         return channel.attr(ProxyProtocolGate.DESTINATION).get();
     }

@@ -77,12 +77,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class TransportLayer {
     private static final Logger log = LoggerFactory.getLogger(TransportLayer.class);
-    /** When an outgoing TLS connection's failure was last logged as a warning ({@link System#nanoTime()}). */
-    private final java.util.concurrent.atomic.AtomicLong lastTlsFailureWarning = new java.util.concurrent.atomic.AtomicLong(
-            System.nanoTime() - 120_000_000_000L);
-    /** When a connection without its PROXY header was last logged as a warning ({@link System#nanoTime()}). */
-    private final java.util.concurrent.atomic.AtomicLong lastProxyHeaderWarning = new java.util.concurrent.atomic.AtomicLong(
-            System.nanoTime() - 120_000_000_000L);
+    /** Warnings about an outgoing TLS connection that failed, and about a connection without its PROXY header. */
+    private final OncePerMinute tlsFailureWarning = new OncePerMinute();
+    private final OncePerMinute proxyHeaderWarning = new OncePerMinute();
     private static final AttributeKey<StreamFlow> FLOW = AttributeKey.valueOf("sip.flow");
     private static final long SWEEP_INTERVAL_MS = 1000;
 
@@ -644,9 +641,7 @@ public final class TransportLayer {
         observer.tlsConnect(reason, remote);
         // an untrusted or misnamed peer is a setting to fix (tls.trust, the phone's certificate):
         // said once a minute, every failure counted in switchboard_sip_tls_connects_total
-        long now = System.nanoTime();
-        long last = lastTlsFailureWarning.get();
-        if (now - last >= 60_000_000_000L && lastTlsFailureWarning.compareAndSet(last, now)) {
+        if (tlsFailureWarning.due()) {
             log.warn("a TLS connection this node opened failed ({}): {}", reason, message);
         } else {
             log.debug("{}", message);
@@ -1046,9 +1041,7 @@ public final class TransportLayer {
                     observer.dropped("proxy_header", transport, (InetSocketAddress) refused.remoteAddress());
                     // a balancer without send-proxy, or a client connecting straight from a balancer's
                     // address, is a setting to fix: said at most once a minute, each one counted
-                    long now = System.nanoTime();
-                    long last = lastProxyHeaderWarning.get();
-                    if (now - last >= 60_000_000_000L && lastProxyHeaderWarning.compareAndSet(last, now)) {
+                    if (proxyHeaderWarning.due()) {
                         log.warn("closed a {} connection from {}, an address in telephony.proxyProtocolFrom: {}; does that"
                                 + " balancer send a PROXY header (HAProxy send-proxy-v2)? Every such connection is counted in"
                                 + " switchboard_sip_dropped_total{reason=\"proxy_header\"}", transport, refused.remoteAddress(), why);
