@@ -132,11 +132,17 @@ public final class ClusterMembership implements Cluster, Component {
         watchdog.scheduleWithFixedDelay(this::checkStanding, check, check, TimeUnit.MILLISECONDS);
     }
 
-    /** Re-reads the addresses (modules' listeners are bound by now) and writes them to the row. */
+    /**
+     * Re-reads the addresses (modules' listeners are bound by now), writes them to the row and says
+     * so on the bus: the others re-read the view at once, not at their next heartbeat, so a node
+     * that begins to take calls is reachable by its node-to-node address everywhere from its first
+     * call (an in-dialog request that names it by id goes where the view says it listens).
+     */
     @Override
     public boolean publishAddresses() {
         try {
             table.updateAddresses(nodeId, incarnation, addresses());
+            announce("addresses");
             return true;
         } catch (RuntimeException e) {
             log.warn("cluster: could not update this node's addresses: {}", e.toString());

@@ -57,6 +57,10 @@ final class ClusterPhone implements AutoCloseable {
     private final List<Long> registrations = Collections.synchronizedList(new ArrayList<>());
     final AtomicInteger answered = new AtomicInteger();
     final AtomicInteger inDialogAnswered = new AtomicInteger();
+    /** The Via headers (top first) of each request inside a dialog this phone answered, in arrival order. */
+    final List<List<String>> inDialogVias = Collections.synchronizedList(new ArrayList<>());
+    /** The calls this phone answered, by Call-ID: what it needs to send requests in them as the callee. */
+    final Map<String, Dialog> answeredDialogs = new ConcurrentHashMap<>();
     private volatile Socket socket;
     private volatile boolean open = true;
     private volatile Thread keeper;
@@ -226,36 +230,44 @@ final class ClusterPhone implements AutoCloseable {
         }
     }
 
-    /** RFC 3261 §18.3: messages on a stream are delimited by Content-Length. */
+    /** Reads the connection's messages until it breaks, handing each to {@link #accept}. */
     private void receive(Socket s) {
         try {
             InputStream in = new BufferedInputStream(s.getInputStream());
-            while (true) {
-                ByteArrayOutputStream head = new ByteArrayOutputStream();
-                int b;
-                int matched = 0;
-                while (matched < 4 && (b = in.read()) >= 0) {
-                    head.write(b);
-                    matched = (b == (matched % 2 == 0 ? '\r' : '\n')) ? matched + 1 : (b == '\r' ? 1 : 0);
-                }
-                if (matched < 4) {
-                    return;
-                }
-                String text = head.toString(StandardCharsets.UTF_8);
-                if (text.isBlank()) {
-                    continue; // RFC 5626 §3.5.1 keep-alive CRLFs
-                }
-                Matcher m = CONTENT_LENGTH.matcher(text);
-                byte[] body = in.readNBytes(m.find() ? Integer.parseInt(m.group(1)) : 0);
-                byte[] all = new byte[head.size() + body.length];
-                System.arraycopy(head.toByteArray(), 0, all, 0, head.size());
-                System.arraycopy(body, 0, all, head.size(), body.length);
-                accept(all);
+            byte[] message;
+            while ((message = readMessage(in)) != null) {
+                accept(message);
             }
         } catch (IOException e) {
             // the connection broke: keep() reconnects
         } finally {
             closeQuietly(s);
+        }
+    }
+
+    /** RFC 3261 §18.3: the next message on a stream, delimited by Content-Length; null at the end of the stream. */
+    private static byte[] readMessage(InputStream in) throws IOException {
+        while (true) {
+            ByteArrayOutputStream head = new ByteArrayOutputStream();
+            int b;
+            int matched = 0;
+            while (matched < 4 && (b = in.read()) >= 0) {
+                head.write(b);
+                matched = (b == (matched % 2 == 0 ? '\r' : '\n')) ? matched + 1 : (b == '\r' ? 1 : 0);
+            }
+            if (matched < 4) {
+                return null;
+            }
+            String text = head.toString(StandardCharsets.UTF_8);
+            if (text.isBlank()) {
+                continue; // RFC 5626 §3.5.1 keep-alive CRLFs
+            }
+            Matcher m = CONTENT_LENGTH.matcher(text);
+            byte[] body = in.readNBytes(m.find() ? Integer.parseInt(m.group(1)) : 0);
+            byte[] all = new byte[head.size() + body.length];
+            System.arraycopy(head.toByteArray(), 0, all, 0, head.size());
+            System.arraycopy(body, 0, all, head.size(), body.length);
+            return all;
         }
     }
 
@@ -283,10 +295,25 @@ final class ClusterPhone implements AutoCloseable {
                 }
                 case SipRequest.INVITE -> {
                     boolean reInvite = request.to() != null && request.to().tag() != null;
-                    send(response(request, 200, "OK", reInvite ? null : "c" + UUID.randomUUID().toString().substring(0, 8)));
+                    String toTag = reInvite ? null : "c" + UUID.randomUUID().toString().substring(0, 8);
+                    if (toTag != null) {
+                        // RFC 3261 §12.1.1: the callee's route set is the Record-Route as received,
+                        // its remote target the caller's Contact
+                        answeredDialogs.put(request.callId(), new Dialog(request.callId(),
+                                request.headers().values(HeaderNames.RECORD_ROUTE),
+                                NameAddress.parse(request.headers().get(HeaderNames.CONTACT)).uri().toString(),
+                                request.headers().get(HeaderNames.TO) + ";tag=" + toTag,
+                                request.headers().get(HeaderNames.FROM)));
+                    } else {
+                        inDialogVias.add(request.headers().values(HeaderNames.VIA));
+                    }
+                    send(response(request, 200, "OK", toTag));
                     (reInvite ? inDialogAnswered : answered).incrementAndGet();
                 }
                 case SipRequest.BYE, "INFO", "UPDATE", SipRequest.OPTIONS -> {
+                    if (request.to() != null && request.to().tag() != null) {
+                        inDialogVias.add(request.headers().values(HeaderNames.VIA));
+                    }
                     send(response(request, 200, "OK", null));
                     inDialogAnswered.incrementAndGet();
                 }
@@ -320,19 +347,20 @@ final class ClusterPhone implements AutoCloseable {
         return m.toString();
     }
 
-    /** A call this phone placed and that was answered: what it needs for requests inside the dialog. */
+    /** A call this phone placed or answered: what it needs for requests inside the dialog. */
     final class Dialog {
         final String callId;
-        final String target;
         final List<String> routeSet;
         final String remoteTarget;
+        /** This side's From in its requests (its address with its tag) and To (the other side's). */
+        final String fromHeader;
         final String toHeader;
 
-        Dialog(String callId, String target, List<String> routeSet, String remoteTarget, String toHeader) {
+        Dialog(String callId, List<String> routeSet, String remoteTarget, String fromHeader, String toHeader) {
             this.callId = callId;
-            this.target = target;
-            this.routeSet = routeSet;
+            this.routeSet = List.copyOf(routeSet);
             this.remoteTarget = remoteTarget;
+            this.fromHeader = fromHeader;
             this.toHeader = toHeader;
         }
 
@@ -348,7 +376,7 @@ final class ClusterPhone implements AutoCloseable {
             for (String route : routeSet) {
                 m.append("Route: ").append(route).append("\r\n");
             }
-            m.append("From: <").append(aor()).append(">;tag=").append(tag).append("\r\nTo: ").append(toHeader)
+            m.append("From: ").append(fromHeader).append("\r\nTo: ").append(toHeader)
                     .append("\r\nCall-ID: ").append(callId).append("\r\nCSeq: ").append(number).append(' ').append(method)
                     .append("\r\n");
             if (method.equals(SipRequest.INVITE)) {
@@ -391,15 +419,98 @@ final class ClusterPhone implements AutoCloseable {
             return new int[] {status, attempts};
         }
 
+        /**
+         * Sends a request other than INVITE in the dialog on a connection of its own, opened to the
+         * address of the first Route entry (RFC 3261 §8.1.2 and §18.1.1: a loose route is sent to
+         * its URI's host and port), as baresip does, and returns the final status (0: none within
+         * {@code within}). Returns -1 when that entry names no address on this host's loopback.
+         */
+        int requestOnNewConnection(String method, Duration within) throws IOException {
+            return requestOnNewConnection(method, within, null);
+        }
+
+        /**
+         * As {@link #requestOnNewConnection(String, Duration)}, but the connection the balancer
+         * would make is made here, to the node at {@code node}: from the balancer's own address
+         * ({@link ClusterUnderTest#BALANCER_SOURCE}), with the PROXY v2 header HAProxy's
+         * {@code send-proxy-v2} writes (this phone's address, and the first Route entry's address
+         * as the one it connected to), so the test decides which node a new connection reaches.
+         */
+        int requestOnNewConnection(String method, Duration within, InetSocketAddress node) throws IOException {
+            if (routeSet.isEmpty()) {
+                return -1;
+            }
+            io.switchboard.sip.message.SipUri first = NameAddress.parse(routeSet.getFirst()).uri();
+            InetAddress host = InetAddress.getByName(first.host().replace("[", "").replace("]", ""));
+            if (!host.isLoopbackAddress() || !(host instanceof java.net.Inet4Address)) {
+                return -1; // a test sends only to loopback (and the PROXY header below is IPv4's)
+            }
+            InetSocketAddress routeAddress = new InetSocketAddress(host, first.port() > 0 ? first.port() : 5060);
+            int number = cseq.getAndIncrement();
+            try (Socket s = new Socket()) {
+                if (node == null) {
+                    s.connect(routeAddress, 3000);
+                } else {
+                    s.bind(new InetSocketAddress(InetAddress.getByName(ClusterUnderTest.BALANCER_SOURCE), 0));
+                    s.connect(node, 3000);
+                    s.getOutputStream().write(proxyV2(new InetSocketAddress(InetAddress.getLoopbackAddress(),
+                            s.getLocalPort()), routeAddress));
+                }
+                s.setSoTimeout((int) within.toMillis());
+                StringBuilder m = new StringBuilder(method + " " + remoteTarget + " SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:"
+                        + s.getLocalPort() + ";rport;branch=z9hG4bK" + UUID.randomUUID().toString().substring(0, 12)
+                        + "\r\nMax-Forwards: 70\r\n");
+                for (String route : routeSet) {
+                    m.append("Route: ").append(route).append("\r\n");
+                }
+                m.append("From: ").append(fromHeader).append("\r\nTo: ").append(toHeader)
+                        .append("\r\nCall-ID: ").append(callId).append("\r\nCSeq: ").append(number).append(' ')
+                        .append(method).append("\r\nContent-Length: 0\r\n\r\n");
+                s.getOutputStream().write(m.toString().getBytes(StandardCharsets.UTF_8));
+                s.getOutputStream().flush();
+                InputStream in = new BufferedInputStream(s.getInputStream());
+                long deadline = System.nanoTime() + within.toNanos();
+                byte[] data;
+                while (System.nanoTime() < deadline && (data = readMessage(in)) != null) {
+                    SipMessage message;
+                    try {
+                        message = SipParser.parse(data);
+                    } catch (RuntimeException | SipParseException e) {
+                        continue;
+                    }
+                    if (message instanceof SipResponse r && r.status() >= 200 && r.cseq().number() == number) {
+                        return r.status();
+                    }
+                }
+                return 0;
+            } catch (java.net.SocketTimeoutException e) {
+                return 0;
+            }
+        }
+
         private String ack(int number) {
             StringBuilder m = new StringBuilder("ACK " + remoteTarget + " SIP/2.0\r\n" + via() + "\r\nMax-Forwards: 70\r\n");
             for (String route : routeSet) {
                 m.append("Route: ").append(route).append("\r\n");
             }
-            return m.append("From: <").append(aor()).append(">;tag=").append(tag).append("\r\nTo: ").append(toHeader)
+            return m.append("From: ").append(fromHeader).append("\r\nTo: ").append(toHeader)
                     .append("\r\nCall-ID: ").append(callId).append("\r\nCSeq: ").append(number).append(" ACK\r\n")
                     .append("Content-Length: 0\r\n\r\n").toString();
         }
+    }
+
+    /** A PROXY protocol v2 header (HAProxy's proxy-protocol.txt §2.2): the PROXY command, TCP over IPv4. */
+    private static byte[] proxyV2(InetSocketAddress source, InetSocketAddress destination) {
+        java.nio.ByteBuffer header = java.nio.ByteBuffer.allocate(28);
+        header.put(new byte[] {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A});
+        header.put((byte) 0x21); // version 2, PROXY
+        header.put((byte) 0x11); // AF_INET, STREAM
+        header.putShort((short) 12);
+        header.put(source.getAddress().getAddress());
+        header.put(destination.getAddress().getAddress());
+        header.putShort((short) source.getPort());
+        header.putShort((short) destination.getPort());
+        return header.array();
     }
 
     /** The outcome of an INVITE: the final status (0: none in time, -1: not sent) and, for a 2xx, the dialog. */
@@ -428,8 +539,8 @@ final class ClusterPhone implements AutoCloseable {
             }
             List<String> rr = new ArrayList<>(r.headers().values(HeaderNames.RECORD_ROUTE));
             Collections.reverse(rr);
-            Dialog dialog = new Dialog(callId, target, rr,
-                    NameAddress.parse(r.headers().get(HeaderNames.CONTACT)).uri().toString(), r.headers().get(HeaderNames.TO));
+            Dialog dialog = new Dialog(callId, rr, NameAddress.parse(r.headers().get(HeaderNames.CONTACT)).uri().toString(),
+                    "<" + aor() + ">;tag=" + tag, r.headers().get(HeaderNames.TO));
             send(dialog.ack(number));
             return new CallResult(r.status(), dialog);
         } catch (IOException e) {

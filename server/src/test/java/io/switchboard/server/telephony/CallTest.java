@@ -377,9 +377,11 @@ class CallTest {
 
     /**
      * A Route entry the node really signed (taken from a call's Record-Route) but with its address
-     * changed: the signature covers the flow tokens, not the address, so the entry is not followed
-     * to a host no node of the cluster listens on; the request is routed from what the node knows,
-     * which does not include the address named in the Request-URI either.
+     * changed is never followed to that address: the signatures cover the flow tokens and the node
+     * id, not the address. With its node id the entry is this node's wherever it points, so the
+     * request takes the call's recorded flows; without one (as entries written before ids were),
+     * it is judged by its address, names no node of the cluster, and the request is routed from
+     * what the node knows, which does not include the address named in the Request-URI either.
      */
     @Test
     void aSignedRouteWithAnotherAddressIsNotFollowed() throws Exception {
@@ -393,6 +395,7 @@ class CallTest {
         call.ack(ok);
         bob.awaitRequest("ACK", Duration.ofSeconds(5));
         String signed = ok.headers().values("Record-Route").get(0);
+        assertThat(signed).contains(";nid=").contains(";sn=");
         try (java.net.ServerSocket victimTcp = new java.net.ServerSocket(0, 5, java.net.InetAddress.getLoopbackAddress());
              java.net.DatagramSocket victimUdp = new java.net.DatagramSocket(
                      new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0))) {
@@ -400,14 +403,23 @@ class CallTest {
             victimUdp.setSoTimeout(500);
             String moved = signed.replaceFirst("sip:[^;>]+", "sip:127.0.0.1:" + victimTcp.getLocalPort())
                     .replace(">", ";transport=tcp>");
+            String movedWithoutId = moved.replaceFirst(";nid=[^;>]+", "").replaceFirst(";sn=[^;>]+", "");
             String target = "sip:x@127.0.0.1:" + victimUdp.getLocalPort();
             String callId = call.callId;
+
             alice.send("BYE " + target + " SIP/2.0\r\n" + alice.via() + "\r\nMax-Forwards: 70\r\n"
                     + "From: <sip:alice@" + DOMAIN + ">;tag=a1\r\nTo: <" + target + ">;tag=b1\r\nCall-ID: " + callId
-                    + "\r\nCSeq: 99 BYE\r\nRoute: " + moved + "\r\nContent-Length: 0\r\n\r\n");
+                    + "\r\nCSeq: 99 BYE\r\nRoute: " + movedWithoutId + "\r\nContent-Length: 0\r\n\r\n");
             SipResponse refused = alice.awaitResponse(r -> r.callId().equals(callId) && r.cseq().number() == 99,
                     Duration.ofSeconds(5));
             assertThat(refused.status()).isEqualTo(480);
+
+            alice.send("BYE " + target + " SIP/2.0\r\n" + alice.via() + "\r\nMax-Forwards: 70\r\n"
+                    + "From: <sip:alice@" + DOMAIN + ">;tag=a1\r\nTo: <" + target + ">;tag=b1\r\nCall-ID: " + callId
+                    + "\r\nCSeq: 100 BYE\r\nRoute: " + moved + "\r\nContent-Length: 0\r\n\r\n");
+            // From a tag that is not the caller's: the node sends it over the caller's recorded flow
+            SipRequest along = alice.awaitRequest("BYE", Duration.ofSeconds(5));
+            assertThat(along.cseq().number()).isEqualTo(100);
             assertThat(receivesNothing(victimUdp, new byte[2048])).isTrue();
             assertThatThrownBy(victimTcp::accept).isInstanceOf(java.net.SocketTimeoutException.class);
         }

@@ -65,6 +65,12 @@ public final class MembershipLiveness implements NodeLiveness {
     }
 
     @Override
+    public Optional<String> pathOf(String nodeId) {
+        return cluster.view().node(nodeId)
+                .map(record -> record.addresses().get("sip.path") instanceof String path ? path : null);
+    }
+
+    @Override
     public Optional<NodePath> nodeHolding(String udpListener) {
         for (NodeRecord record : cluster.view().nodes()) {
             if (!record.isAlive() || !(record.addresses().get("sip.holds") instanceof Collection<?> held)

@@ -28,6 +28,16 @@ public interface NodeLiveness {
         return null;
     }
 
+    /**
+     * The node-to-node SIP URI ({@code sip.path}, e.g. {@code sip:10.0.0.2:5060;transport=tcp}) the
+     * cluster view lists for a node, dead or alive, or empty when the view does not list it: where
+     * an in-dialog request goes whose Route entry that node Record-Routed under its id (an entry
+     * that names a balancer, not the node). The default, knowing no view, knows none.
+     */
+    default java.util.Optional<String> pathOf(String nodeId) {
+        return java.util.Optional.empty();
+    }
+
     /** A node of the cluster and the Path other nodes reach the devices registered through it at. */
     record NodePath(String id, String path) {
     }

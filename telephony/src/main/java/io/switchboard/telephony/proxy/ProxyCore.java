@@ -62,7 +62,10 @@ import java.util.zip.CRC32;
  * shared route key; that node verifies it instead of asking the caller for credentials again, and
  * sends the request over the device's flow (RFC 5626 §5.3, as an edge proxy). Both nodes
  * Record-Route, and entries another node of the cluster signed are left for it, so the dialog's
- * later requests take the same two hops in either direction. When that node is dead, has left or
+ * later requests take the same two hops in either direction. Each entry names the node that wrote
+ * it by id ({@link #ROUTE_NODE}); towards a phone that came through a balancer (a PROXY header) it
+ * names the balancer's address, so the phone's in-dialog requests come back through the balancer
+ * to whichever node, which sends them on to the node named. When that node is dead, has left or
  * cannot be reached, or a recorded flow ended (its connection broke, its process restarted), the
  * node routes the request in its place, to the device's current flow ({@link #nextHop}): an
  * established call outlives the node it was set up through.
@@ -71,6 +74,17 @@ public final class ProxyCore {
     static final Logger log = LoggerFactory.getLogger(ProxyCore.class);
     /** The parameter of our Record-Route entries that carries the signature of their flow tokens. */
     static final String ROUTE_MARK = "sb";
+    /**
+     * The parameter of our Record-Route entries that names the node that wrote them (its cluster
+     * id): an entry towards a phone behind a balancer names the balancer, which every node counts
+     * as its own, so the id is what tells the node that recorded the call (its flows, its call
+     * record) from the others, which send the request on to it. Signed on its own
+     * ({@link #ROUTE_NODE_MARK}, over the flow tokens and the id), so {@link #ROUTE_MARK} covers what
+     * it always did and nodes of an earlier version, during a rolling upgrade, still take the entry
+     * for the cluster's (by its address, as they did).
+     */
+    static final String ROUTE_NODE = "nid";
+    static final String ROUTE_NODE_MARK = "sn";
     /** Route parameters of a node-to-node hop: the flow token, the expiry (epoch seconds) and the signature. */
     static final String HOP_FLOW = "nf";
     static final String HOP_EXPIRES = "nx";
@@ -846,8 +860,9 @@ public final class ProxyCore {
 
     /**
      * §16.4: Route entries naming this node are removed. An entry we Record-Routed carries signed
-     * flow tokens that say over which flows the two ends of the dialog are reached; an entry a
-     * device preloaded (this node as its outbound proxy, by address or by a served domain) has none.
+     * flow tokens that say over which flows the two ends of the dialog are reached, and our node id
+     * (it may name a balancer every node is reached through, so the id decides); an entry a device
+     * preloaded (this node as its outbound proxy, by address or by a served domain) has none.
      * A Route whose signature does not verify is not ours.
      */
     OwnRoute popOwnRoutes(SipRequest request, SipFlow arrivedOn) {
@@ -868,8 +883,14 @@ public final class ProxyCore {
                 String ftag = uri.param("ftag");
                 String cf = uri.param("cf");
                 String ef = uri.param("ef");
-                if (!signer.verify(signedText(ftag, cf, ef), mark) || !local.isThisNode(uri, arrivedOn)) {
-                    break; // not ours, or another node of the cluster Record-Routed it: the next hop
+                if (!signer.verify(signedText(ftag, cf, ef), mark)) {
+                    break; // not ours nor the cluster's: the next hop (or a forgery, refused later)
+                }
+                // an entry with a node id is ours when the id is, wherever it names (a balancer in
+                // front of the cluster, or this node's own address); one without is by its address
+                String nid = signedNodeId(uri, ftag, cf, ef);
+                if (nid != null ? !isThisNodeId(nid) : !local.isThisNode(uri, arrivedOn)) {
+                    break; // another node of the cluster Record-Routed it: the next hop
                 }
                 if (own == null || !own.signed()) {
                     own = new OwnRoute(ftag, FlowDirectory.fromToken(cf), FlowDirectory.fromToken(ef), true);
@@ -892,8 +913,28 @@ public final class ProxyCore {
         return own;
     }
 
+    /** What an entry's {@link #ROUTE_MARK} covers: its flow tokens. */
     private static String signedText(String ftag, String cf, String ef) {
         return ftag + "|" + cf + "|" + ef;
+    }
+
+    /** What an entry's {@link #ROUTE_NODE_MARK} covers: its flow tokens and the id of the node that wrote it. */
+    private static String nodeText(String ftag, String cf, String ef, String nodeId) {
+        return "node|" + ftag + "|" + cf + "|" + ef + "|" + nodeId;
+    }
+
+    /**
+     * The id of the node that wrote a signed entry, when it names one under a signature that
+     * verifies; else null, and the entry is judged by its address, as entries written before ids were.
+     */
+    private String signedNodeId(SipUri uri, String ftag, String cf, String ef) {
+        String nid = uri.param(ROUTE_NODE);
+        return nid != null && signer.verify(nodeText(ftag, cf, ef, nid), uri.param(ROUTE_NODE_MARK)) ? nid : null;
+    }
+
+    private boolean isThisNodeId(String nodeId) {
+        ClusterNode self = node;
+        return self != null && self.id().equals(nodeId);
     }
 
     private void forwardInDialog(ServerTransaction tx, SipRequest request, OwnRoute own, String loopHash) {
@@ -967,8 +1008,9 @@ public final class ProxyCore {
      * <ol>
      * <li>the flow recorded in our signed Route entry towards the other end of the dialog (which also
      * reaches a next proxy on that side);</li>
-     * <li>when the next Route entry is one another node of the cluster Record-Routed: that node, if
-     * the cluster view lists a node listening at the entry's address, membership says it is alive
+     * <li>when the next Route entry is one another node of the cluster Record-Routed: that node (by the
+     * entry's node id, at the node-to-node address the view lists for it; in an entry without an id,
+     * the node the view lists listening at the entry's address), if membership says it is alive
      * and a connection to it opens (the connection the dialog used may have closed); else this node
      * takes its place: its entries are popped (with ours if they follow) and the request is routed
      * as that node would have (the entry is signed with the cluster's key, so §16.4 may treat it as
@@ -995,7 +1037,8 @@ public final class ProxyCore {
         if (next == null) {
             return byRemoteTarget(request);
         }
-        String nodeId = liveness.nodeListeningAt(next.uri().host(), next.address().getPort());
+        String nodeId = next.nodeId() != null ? next.nodeId()
+                : liveness.nodeListeningAt(next.uri().host(), next.address().getPort());
         if (nodeId == null) {
             // the signature covers the flow tokens, not the address: an entry naming an address
             // where the cluster view lists no node is never followed (no relaying to an arbitrary
@@ -1005,7 +1048,13 @@ public final class ProxyCore {
         if (!liveness.isAlive(nodeId)) {
             return inPlaceOf(request, next, nodeId, "dead or left by membership");
         }
-        return transactions.transport().flowTo(next.transport(), next.address()).toCompletableFuture()
+        // an entry with a node id may name a balancer: the node is reached at the node-to-node
+        // address the view lists for it, never at an address the request carries
+        ClusterEntry hop = next.address() != null ? next : reachedAt(next, liveness.pathOf(nodeId).orElse(null));
+        if (hop == null) {
+            return inPlaceOf(request, next, nodeId, "listed with no node-to-node address");
+        }
+        return transactions.transport().flowTo(hop.transport(), hop.address()).toCompletableFuture()
                 .handle((flow, error) -> flow)
                 .thenComposeAsync(flow -> {
                     if (flow != null) {
@@ -1071,8 +1120,9 @@ public final class ProxyCore {
         for (String rest : routes.subList(Math.max(popped, 1), routes.size())) {
             request.headers().add(HeaderNames.ROUTE, rest);
         }
-        log.info("{} {} of dialog {}: node {} at {} is {}; routing in its place", request.method(),
-                request.requestUri(), request.callId(), nodeId == null ? "(not in the view)" : nodeId, gone.address(), why);
+        log.info("{} {} of dialog {}: node {} ({}) is {}; routing in its place", request.method(),
+                request.requestUri(), request.callId(), nodeId == null ? "(not in the view)" : nodeId,
+                gone.address() != null ? "at " + gone.address() : "Route via " + gone.uri().host(), why);
         OwnRoute own = popOwnRoutes(request, null); // the gone node's entries are popped above; ours follow by address
         return nextHop(request, own);
     }
@@ -1132,8 +1182,13 @@ public final class ProxyCore {
                 transactions.transport().executor());
     }
 
-    /** A Route entry another node of the cluster Record-Routed: signed with the shared key, naming a node not this one. */
-    record ClusterEntry(SipUri uri, String mark, Transport transport, InetSocketAddress address) {
+    /**
+     * A Route entry another node of the cluster Record-Routed: signed with the shared key, naming a
+     * node not this one, by its id ({@link #ROUTE_NODE}; then transport and address are those of the
+     * node's node-to-node path, known only when the request is sent on) or, in entries written
+     * before ids were, by the address it listened at.
+     */
+    record ClusterEntry(SipUri uri, String mark, String nodeId, Transport transport, InetSocketAddress address) {
     }
 
     /** The request's top Route as a {@link ClusterEntry}, or null when it is none. */
@@ -1151,20 +1206,50 @@ public final class ProxyCore {
         try {
             SipUri uri = NameAddress.parse(value).uri();
             String mark = uri.param(ROUTE_MARK);
-            if (!uri.isSip() || uri.host() == null || mark == null || local.isThisNode(uri)
-                    || !signer.verify(signedText(uri.param("ftag"), uri.param("cf"), uri.param("ef")), mark)) {
+            String ftag = uri.param("ftag");
+            String cf = uri.param("cf");
+            String ef = uri.param("ef");
+            if (!uri.isSip() || uri.host() == null || mark == null || !signer.verify(signedText(ftag, cf, ef), mark)) {
                 return null;
             }
-            String t = uri.param("transport");
+            String nid = signedNodeId(uri, ftag, cf, ef);
+            if (nid != null) {
+                return isThisNodeId(nid) ? null : new ClusterEntry(uri, mark, nid, null, null);
+            }
+            if (local.isThisNode(uri)) {
+                return null;
+            }
+            return reachedAt(new ClusterEntry(uri, mark, null, null, null), uri);
+        } catch (RuntimeException e) {
+            return null;
+        }
+    }
+
+    /** The entry with the transport and address of a node-to-node path ({@code sip.path}); null when it names no address literal. */
+    private static ClusterEntry reachedAt(ClusterEntry entry, String path) {
+        if (path == null) {
+            return null;
+        }
+        try {
+            return reachedAt(entry, SipUri.parse(path));
+        } catch (IllegalArgumentException e) {
+            return null;
+        }
+    }
+
+    /** The entry with the transport and address {@code at} names (UDP and 5060 when absent); null when its host is no address literal. */
+    private static ClusterEntry reachedAt(ClusterEntry entry, SipUri at) {
+        try {
+            String t = at.param("transport");
             Transport transport = t == null ? Transport.UDP : Transport.parse(t);
-            String host = uri.host().startsWith("[") ? uri.host().substring(1, uri.host().length() - 1) : uri.host();
+            String host = at.host().startsWith("[") ? at.host().substring(1, at.host().length() - 1) : at.host();
             byte[] literal = io.netty.util.NetUtil.createByteArrayFromIpAddressString(host);
             if (literal == null) {
                 return null;
             }
             InetSocketAddress address = new InetSocketAddress(java.net.InetAddress.getByAddress(literal),
-                    uri.port() > 0 ? uri.port() : 5060);
-            return new ClusterEntry(uri, mark, transport, address);
+                    at.port() > 0 ? at.port() : 5060);
+            return new ClusterEntry(entry.uri(), entry.mark(), entry.nodeId(), transport, address);
         } catch (RuntimeException | java.net.UnknownHostException e) {
             return null;
         }
@@ -1297,7 +1382,11 @@ public final class ProxyCore {
                                 boolean callerSips, boolean calleeSips) {
         String cf = FlowDirectory.token(callerFlow);
         String ef = FlowDirectory.token(calleeFlow);
+        ClusterNode self = node;
+        String nid = self == null ? null : self.id();
         String params = ";lr" + (fromTag == null ? "" : ";ftag=" + fromTag) + ";cf=" + cf + ";ef=" + ef
+                + (nid == null ? "" : ";" + ROUTE_NODE + "=" + nid + ";" + ROUTE_NODE_MARK + "="
+                        + signer.sign(nodeText(fromTag, cf, ef, nid)))
                 + ";" + ROUTE_MARK + "=" + signer.sign(signedText(fromTag, cf, ef));
         String callerSide = routeUri(callerFlow, callerSips) + params;
         String calleeSide = routeUri(calleeFlow, calleeSips) + params;
@@ -1308,7 +1397,15 @@ public final class ProxyCore {
     }
 
     private String routeUri(SipFlow flow, boolean sips) {
-        String hostPort = local.hostFor(flow) + ":" + local.portFor(flow);
+        // a phone behind a balancer reached us at the balancer's address (PROXY header): its
+        // in-dialog requests go back there, on the same connection to this node or on a new one
+        // to any node (which sends them on to this one, by the entry's node id), never to this
+        // node's own address, which the phone may not reach and which takes no connection
+        // without a PROXY header from where the balancer is
+        InetSocketAddress balancer = flow.balancer();
+        String hostPort = balancer != null && !balancer.getAddress().isAnyLocalAddress()
+                ? literal(balancer) + ":" + balancer.getPort()
+                : local.hostFor(flow) + ":" + local.portFor(flow);
         if (sips && isSecure(flow)) {
             // RFC 5630 deprecates transport=tls: sips: alone means TLS over TCP; over a secure
             // WebSocket it is sips: with transport=ws (RFC 7118 §5)
@@ -1318,6 +1415,11 @@ public final class ProxyCore {
         return "sip:" + hostPort + transport;
     }
 
+
+    private static String literal(InetSocketAddress address) {
+        String text = io.netty.util.NetUtil.toAddressString(address.getAddress());
+        return address.getAddress() instanceof java.net.Inet6Address ? "[" + text + "]" : text;
+    }
 
     /**
      * §16.6 step 8: a hash over what identifies the request at this hop, for loop detection. The
