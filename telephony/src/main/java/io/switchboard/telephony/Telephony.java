@@ -370,6 +370,8 @@ public final class Telephony implements NodeModule {
         // the floating addresses (UDP listeners on a specific address) this host holds now: other
         // nodes send through this one what must leave from them (see FlowDirectory#heldElsewhere)
         context.cluster().advertise("sip.holds", heldNow::get);
+        // Route entries name a balancer only while every live node reads their node id (ProxyCore)
+        context.cluster().advertise(NodeLiveness.ROUTES_BY_ID, () -> Boolean.TRUE);
         context.addListener(Component.of("sip",
                 () -> {
                     if (sipTls != null) {

@@ -40,8 +40,8 @@ import org.slf4j.LoggerFactory;
  * thread itself may be stuck in a database call. Leases do not rely on this alone: their writes
  * check membership in SQL ({@link Leases}).
  *
- * <p><b>Bus.</b> Joins and graceful leaves are announced on {@value #TOPIC}; a node that hears one
- * re-reads the view at once. A graceful stop marks the row left before the bus closes, so the
+ * <p><b>Bus.</b> Joins, published addresses and graceful leaves are announced on {@value #TOPIC}; a
+ * node that hears one re-reads the view at once. A graceful stop marks the row left before the bus closes, so the
  * others move its work without waiting for the expiry.
  */
 public final class ClusterMembership implements Cluster, Component {

@@ -71,6 +71,17 @@ public final class MembershipLiveness implements NodeLiveness {
     }
 
     @Override
+    public boolean everyNodeRoutesById() {
+        for (NodeRecord record : cluster.view().nodes()) {
+            // this node does (its own row may not say so yet: its view is read again at the next beat)
+            if (record.isAlive() && !record.self() && !"true".equals(String.valueOf(record.addresses().get(ROUTES_BY_ID)))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    @Override
     public Optional<NodePath> nodeHolding(String udpListener) {
         for (NodeRecord record : cluster.view().nodes()) {
             if (!record.isAlive() || !(record.addresses().get("sip.holds") instanceof Collection<?> held)

@@ -38,6 +38,19 @@ public interface NodeLiveness {
         return java.util.Optional.empty();
     }
 
+    /**
+     * Whether every live node of the cluster routes in-dialog requests by the node id in a Route
+     * entry (advertised as {@value #ROUTES_BY_ID}): only then may an entry name an address every
+     * node answers at (a balancer's), since a node of an earlier version takes such an entry for its
+     * own by the address alone. The default, knowing no other node, says yes.
+     */
+    default boolean everyNodeRoutesById() {
+        return true;
+    }
+
+    /** What a node that routes in-dialog requests by node id advertises in the cluster view, as true. */
+    String ROUTES_BY_ID = "sip.routesById";
+
     /** A node of the cluster and the Path other nodes reach the devices registered through it at. */
     record NodePath(String id, String path) {
     }

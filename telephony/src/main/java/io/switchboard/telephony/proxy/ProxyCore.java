@@ -887,9 +887,10 @@ public final class ProxyCore {
                     break; // not ours nor the cluster's: the next hop (or a forgery, refused later)
                 }
                 // an entry with a node id is ours when the id is, wherever it names (a balancer in
-                // front of the cluster, or this node's own address); one without is by its address
-                String nid = signedNodeId(uri, ftag, cf, ef);
-                if (nid != null ? !isThisNodeId(nid) : !local.isThisNode(uri, arrivedOn)) {
+                // front of the cluster, or this node's own address); one without, written before
+                // ids were, by the address it names, which was always the node's own
+                String nid = signedNodeId(uri, ftag, cf, ef, request.callId());
+                if (nid != null ? !isThisNodeId(nid) : !local.isThisNode(uri)) {
                     break; // another node of the cluster Record-Routed it: the next hop
                 }
                 if (own == null || !own.signed()) {
@@ -918,18 +919,22 @@ public final class ProxyCore {
         return ftag + "|" + cf + "|" + ef;
     }
 
-    /** What an entry's {@link #ROUTE_NODE_MARK} covers: its flow tokens and the id of the node that wrote it. */
-    private static String nodeText(String ftag, String cf, String ef, String nodeId) {
-        return "node|" + ftag + "|" + cf + "|" + ef + "|" + nodeId;
+    /**
+     * What an entry's {@link #ROUTE_NODE_MARK} covers: the call (so an entry copied from one call is
+     * nothing in another), its flow tokens and the id of the node that wrote it.
+     */
+    private static String nodeText(String callId, String ftag, String cf, String ef, String nodeId) {
+        return "node|" + callId + "|" + ftag + "|" + cf + "|" + ef + "|" + nodeId;
     }
 
     /**
-     * The id of the node that wrote a signed entry, when it names one under a signature that
-     * verifies; else null, and the entry is judged by its address, as entries written before ids were.
+     * The id of the node that wrote a signed entry of this call, when it names one under a
+     * signature that verifies; else null, and the entry is judged by its address, as entries
+     * written before ids were.
      */
-    private String signedNodeId(SipUri uri, String ftag, String cf, String ef) {
+    private String signedNodeId(SipUri uri, String ftag, String cf, String ef, String callId) {
         String nid = uri.param(ROUTE_NODE);
-        return nid != null && signer.verify(nodeText(ftag, cf, ef, nid), uri.param(ROUTE_NODE_MARK)) ? nid : null;
+        return nid != null && signer.verify(nodeText(callId, ftag, cf, ef, nid), uri.param(ROUTE_NODE_MARK)) ? nid : null;
     }
 
     private boolean isThisNodeId(String nodeId) {
@@ -1110,7 +1115,7 @@ public final class ProxyCore {
         List<String> routes = request.headers().values(HeaderNames.ROUTE);
         int popped = 0;
         for (String value : routes) {
-            ClusterEntry entry = clusterEntry(value);
+            ClusterEntry entry = clusterEntry(value, request.callId());
             if (entry == null || !entry.mark().equals(gone.mark())) {
                 break;
             }
@@ -1194,7 +1199,7 @@ public final class ProxyCore {
     /** The request's top Route as a {@link ClusterEntry}, or null when it is none. */
     private ClusterEntry clusterEntry(SipRequest request) {
         List<String> routes = request.headers().values(HeaderNames.ROUTE);
-        return routes.isEmpty() ? null : clusterEntry(routes.get(0));
+        return routes.isEmpty() ? null : clusterEntry(routes.get(0), request.callId());
     }
 
     /**
@@ -1202,7 +1207,7 @@ public final class ProxyCore {
      * host is an address literal (where the node listened) is one, so a forged or foreign Route
      * never makes this node send anywhere.
      */
-    private ClusterEntry clusterEntry(String value) {
+    private ClusterEntry clusterEntry(String value, String callId) {
         try {
             SipUri uri = NameAddress.parse(value).uri();
             String mark = uri.param(ROUTE_MARK);
@@ -1212,7 +1217,7 @@ public final class ProxyCore {
             if (!uri.isSip() || uri.host() == null || mark == null || !signer.verify(signedText(ftag, cf, ef), mark)) {
                 return null;
             }
-            String nid = signedNodeId(uri, ftag, cf, ef);
+            String nid = signedNodeId(uri, ftag, cf, ef, callId);
             if (nid != null) {
                 return isThisNodeId(nid) ? null : new ClusterEntry(uri, mark, nid, null, null);
             }
@@ -1386,7 +1391,7 @@ public final class ProxyCore {
         String nid = self == null ? null : self.id();
         String params = ";lr" + (fromTag == null ? "" : ";ftag=" + fromTag) + ";cf=" + cf + ";ef=" + ef
                 + (nid == null ? "" : ";" + ROUTE_NODE + "=" + nid + ";" + ROUTE_NODE_MARK + "="
-                        + signer.sign(nodeText(fromTag, cf, ef, nid)))
+                        + signer.sign(nodeText(out.callId(), fromTag, cf, ef, nid)))
                 + ";" + ROUTE_MARK + "=" + signer.sign(signedText(fromTag, cf, ef));
         String callerSide = routeUri(callerFlow, callerSips) + params;
         String calleeSide = routeUri(calleeFlow, calleeSips) + params;
@@ -1402,8 +1407,13 @@ public final class ProxyCore {
         // to any node (which sends them on to this one, by the entry's node id), never to this
         // node's own address, which the phone may not reach and which takes no connection
         // without a PROXY header from where the balancer is
+        // Not over TLS: another node would have to send the request on over plain node-to-node
+        // TCP, which a sips: request must never take (RFC 5630); a TLS phone gets the node's own
+        // address, as before. Not while a node of an earlier version is in the cluster: it would
+        // take such an entry for its own by the address alone.
         InetSocketAddress balancer = flow.balancer();
-        String hostPort = balancer != null && !balancer.getAddress().isAnyLocalAddress()
+        String hostPort = balancer != null && !balancer.getAddress().isAnyLocalAddress() && !isSecure(flow)
+                && liveness.everyNodeRoutesById()
                 ? literal(balancer) + ":" + balancer.getPort()
                 : local.hostFor(flow) + ":" + local.portFor(flow);
         if (sips && isSecure(flow)) {
@@ -1425,16 +1435,20 @@ public final class ProxyCore {
      * §16.6 step 8: a hash over what identifies the request at this hop, for loop detection. The
      * Route set as received is part of it: an in-dialog request may pass this node twice on its
      * way (RFC 3261 §16.3 step 4: a spiral, not a loop), e.g. to a node of the cluster that
-     * restarted and back, and each time its remaining route is shorter.
+     * restarted and back, and each time its remaining route is shorter. So is this node's id: a node
+     * that sends an in-dialog request on unchanged to the node its Route names (same Route set) has
+     * written the same hash, and two nodes on one host at one port (separate addresses) would take
+     * each other's Via for their own.
      */
-    private static String loopHash(SipRequest request) {
+    private String loopHash(SipRequest request) {
         NameAddress to = request.to();
         NameAddress from = request.from();
         String text = request.requestUri() + "|" + (from == null ? "" : from.tag()) + "|" + (to == null ? "" : to.tag())
                 + "|" + request.callId() + "|" + request.cseq().number() + "|"
                 + String.join(",", request.headerValues("Proxy-Require")) + "|"
                 + String.join(",", request.headers().values(HeaderNames.ROUTE));
-        return hash(text);
+        ClusterNode self = node;
+        return hash(self == null ? text : text + "|" + self.id());
     }
 
     private boolean isLoop(SipRequest request, String loopHash) {
