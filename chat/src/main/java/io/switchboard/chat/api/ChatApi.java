@@ -198,6 +198,13 @@ public final class ChatApi {
             throw badRequest("'text' is required: a non-empty string");
         }
         String text = textNode.asText();
+        int control = firstControlCharacter(text);
+        if (control >= 0) {
+            // escape sequences and other controls would reach the terminals, logs and pages that
+            // show messages (NUL is refused earlier, for every field); line breaks and tabs are text
+            throw badRequest("'text' contains a control character (U+" + String.format("%04X", (int) text.charAt(control))
+                    + " at index " + control + "); only tab, line feed and carriage return are allowed");
+        }
         int length = text.codePointCount(0, text.length());
         if (length > settings.maxMessageLength()) {
             metrics.rejected("too_large");
@@ -346,6 +353,17 @@ public final class ChatApi {
             metrics.rejected("not_member");
             throw notFound(chatId);
         }
+    }
+
+    /** The index of the first C0 or C1 control character (or DEL) other than tab, LF and CR; -1 when none. */
+    static int firstControlCharacter(String text) {
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            if (Character.isISOControl(c) && c != '\t' && c != '\n' && c != '\r') {
+                return i;
+            }
+        }
+        return -1;
     }
 
     private static ApiProblem notFound(String chatId) {

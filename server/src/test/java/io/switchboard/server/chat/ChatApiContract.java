@@ -131,6 +131,14 @@ abstract class ChatApiContract {
         assertProblem(post("/api/v1/chats/" + chat + "/messages", anna, "{\"text\":\"\"}"), 400, "'text'");
         assertProblem(post("/api/v1/chats/" + chat + "/messages", anna, "{\"text\":7}"), 400, "'text'");
         assertProblem(post("/api/v1/chats/" + chat + "/messages", anna, "{\"text\":\"" + "a".repeat(101) + "\"}"), 413, "at most 100");
+        // control characters (an escape sequence, a bell, C1's CSI) are refused; line breaks and tabs are text
+        assertProblem(post("/api/v1/chats/" + chat + "/messages", anna, "{\"text\":\"\\u001b[2Jhi\"}"), 400,
+                "control character (U+001B at index 0)");
+        assertProblem(post("/api/v1/chats/" + chat + "/messages", anna, "{\"text\":\"ring\\u0007\"}"), 400, "U+0007 at index 4");
+        assertProblem(post("/api/v1/chats/" + chat + "/messages", anna, "{\"text\":\"x\\u009b2J\"}"), 400, "U+009B");
+        HttpResponse<String> lines = post("/api/v1/chats/" + chat + "/messages", anna, "{\"text\":\"one\\r\\ntwo\\tthree\"}");
+        assertThat(lines.statusCode()).as(lines.body()).isEqualTo(201);
+        assertThat(ChatNode.json(lines).get("text").asText()).isEqualTo("one\r\ntwo\tthree");
         assertProblem(post("/api/v1/chats/" + chat + "/messages", anna, "{\"text\":\"hi\"}", "has space"), 400, "Idempotency-Key");
         HttpResponse<String> twoKeys = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
                         java.net.URI.create(node().baseUrl() + "/api/v1/chats/" + chat + "/messages"))
