@@ -276,6 +276,13 @@ public final class DefinitionReader {
                 if (password != null && username == null) {
                     throw DefinitionException.invalid("password", "a password needs a username");
                 }
+                if (password != null && security.equals("none") && !isLoopback(host)) {
+                    // SMTP AUTH PLAIN/LOGIN is the password in base64 (RFC 4954 §4): without TLS anyone
+                    // on the way reads it. A relay on this host is the one place it stays local.
+                    throw DefinitionException.invalid("security", "\"none\" would send the password to " + host
+                            + " in clear text; use starttls or tls (none with a password only to a relay on"
+                            + " this host: localhost, 127.0.0.1, ::1)");
+                }
                 String from = f.requiredText("from", "the sender address, e.g. monitor@example.org");
                 if (!MAIL_ADDRESS.matcher(from).matches()) {
                     throw DefinitionException.invalid("from", "\"" + from + "\" is not an e-mail address");
@@ -295,6 +302,25 @@ public final class DefinitionReader {
             }
         };
         return new ChannelDefinition(name, settings);
+    }
+
+    /** Whether an SMTP host (with or without a port) names this host's loopback, by name or address. */
+    static boolean isLoopback(String host) {
+        String name = Targets.hostAndPort(host, 25).host().toLowerCase(Locale.ROOT);
+        if (name.startsWith("[") && name.endsWith("]")) {
+            name = name.substring(1, name.length() - 1);
+        }
+        if (name.equals("localhost") || name.endsWith(".localhost")) {
+            return true;
+        }
+        if (!name.matches("[0-9.]+|[0-9a-f:.]*:[0-9a-f:.]*")) {
+            return false; // a name other than localhost: not resolved here (it may not resolve the same later)
+        }
+        try {
+            return java.net.InetAddress.getByName(name).isLoopbackAddress(); // a literal: no lookup
+        } catch (java.net.UnknownHostException | SecurityException e) {
+            return false;
+        }
     }
 
     public static int defaultSmtpPort(String security) {

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 
@@ -149,6 +150,18 @@ class DefinitionReaderTest {
                 .isEqualTo("channels[0] (m).to[0]: \"nobody\" is not an e-mail address");
         assertThat(error("channels:\n  - {name: m, type: email, host: smtp.x.org, from: me@x.org, to: a@x.org, security: ssl}")
                 .describe()).isEqualTo("channels[0] (m).security: \"ssl\" is not one of [starttls, tls, none]");
+        // a password never goes out in clear text, but to a relay on this host
+        assertThat(error("channels:\n  - {name: m, type: email, host: smtp.x.org, from: me@x.org, to: a@x.org,"
+                + " security: none, username: u, password: p}").describe())
+                .startsWith("channels[0] (m).security: \"none\" would send the password to smtp.x.org in clear text");
+        assertThat(error("channels:\n  - {name: m, type: email, host: '10.0.0.5:25', from: me@x.org, to: a@x.org,"
+                + " security: none, username: u, password: p}").describe()).contains("in clear text");
+        for (String local : List.of("localhost", "127.0.0.1:2525", "'[::1]:25'", "mail.localhost")) {
+            assertThat(CatalogFile.read("channels:\n  - {name: m, type: email, host: " + local + ", from: me@x.org, to: a@x.org,"
+                    + " security: none, username: u, password: p}", Set.of()).channels()).as(local).hasSize(1);
+        }
+        assertThat(CatalogFile.read("channels:\n  - {name: m, type: email, host: smtp.x.org, from: me@x.org, to: a@x.org,"
+                + " security: none}", Set.of()).channels()).as("no password: nothing to hide").hasSize(1);
         ChannelDefinition mail = CatalogFile.read("channels:\n  - {name: m, type: email, host: smtp.x.org, from: me@x.org,"
                 + " to: a@x.org, security: tls}", Set.of()).channels().getFirst();
         assertThat(((ChannelDefinition.ChannelSettings.Email) mail.settings()).port()).isEqualTo(465);

@@ -76,7 +76,7 @@ public final class CallMeters {
     /** The growth of every failure reason, for assertions that exactly one reason moved. */
     public Map<String, Double> failuresSince(CallMeters before) {
         Map<String, Double> grown = new HashMap<>();
-        for (String reason : new String[]{"busy", "cancelled", "not_found", "unavailable", "no_answer", "rejected",
+        for (String reason : new String[]{"busy", "cancelled", "not_found", "unavailable", "no_answer", "rejected", "declined",
                 "error", "failed"}) {
             double delta = since(before, failed(reason));
             if (delta != 0) {

@@ -197,11 +197,11 @@ class ProxyRulesTest {
         await().atMost(Duration.ofSeconds(3)).untilAsserted(() -> {
             JsonNode record = lastRecord();
             assertThat(record.path("finalCode").asInt()).isEqualTo(603);
-            assertThat(record.path("status").asText()).isEqualTo("failed");
+            assertThat(record.path("status").asText()).isEqualTo("declined");
         });
         await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
             CallMeters after = meters();
-            after.assertOneFailedCallSince(before, "failed", true);
+            after.assertOneFailedCallSince(before, "declined", true);
             assertThat(after.active()).isZero();
         });
     }

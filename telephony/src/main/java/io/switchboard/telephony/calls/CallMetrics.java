@@ -23,7 +23,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class CallMetrics {
     /** Every failure reason the tracker reports. */
     static final List<String> FAILURE_REASONS = List.of("busy", "cancelled", "not_found", "unavailable", "no_answer",
-            "rejected", "error", "failed");
+            "rejected", "declined", "error", "failed");
 
     private static final Duration[] DURATION_BUCKETS = {
             Duration.ofSeconds(1), Duration.ofSeconds(5), Duration.ofSeconds(10), Duration.ofSeconds(30),

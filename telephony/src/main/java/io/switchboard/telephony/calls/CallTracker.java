@@ -282,6 +282,7 @@ public final class CallTracker implements AutoCloseable {
             case 480 -> "unavailable";
             case 408 -> "no_answer";
             case 401, 403, 407 -> "rejected";
+            case 603 -> "declined"; // RFC 3261 §21.6.2: the person reached chose not to take the call
             default -> code >= 500 && code < 600 ? "error" : "failed";
         };
     }

@@ -216,7 +216,7 @@ class CallTrackerTest {
     @ParameterizedTest
     @CsvSource({"486,busy", "600,busy", "487,cancelled", "404,not_found", "604,not_found", "480,unavailable",
             "408,no_answer", "403,rejected", "401,rejected", "407,rejected", "500,error", "503,error", "599,error",
-            "603,failed", "488,failed", "400,failed"})
+            "603,declined", "488,failed", "400,failed"})
     void failureCodesMapToStatuses(int code, String status) {
         assertThat(CallTracker.statusFor(code)).isEqualTo(status);
         ActiveCall call = call("m" + code);
