@@ -131,7 +131,7 @@ class HaproxyDrainTest {
     private Process startHaproxy(int frontendPort, int sipFrontendPort, int statsPort, NodeProcess a, NodeProcess b) throws Exception {
         String cfg = DistFiles.read("haproxy.cfg");
         cfg = DistFiles.replace(cfg, "    bind :80\n", "    bind 127.0.0.1:" + frontendPort + "\n");
-        cfg = DistFiles.replace(cfg, "    bind :5060\n", "    bind 127.0.0.1:" + sipFrontendPort + "\n");
+        cfg = DistFiles.replace(cfg, "    bind :5060\n", "    bind " + SIP_FRONTEND_HOST + ":" + sipFrontendPort + "\n");
         cfg = DistFiles.replace(cfg, "bind 127.0.0.1:8404", "bind 127.0.0.1:" + statsPort);
         cfg = DistFiles.replace(cfg, "server node1 10.0.0.11:8080 check", "server node1 127.0.0.1:" + a.httpPort() + " check");
         cfg = DistFiles.replace(cfg, "server node2 10.0.0.12:8080 check", "server node2 127.0.0.1:" + b.httpPort() + " check");
@@ -157,7 +157,7 @@ class HaproxyDrainTest {
      * which it knows only from HAProxy's PROXY header (without it, HAProxy's outgoing port).
      */
     private static String sipOptionsOverTcp(int port) throws IOException {
-        try (Socket socket = new Socket("127.0.0.1", port)) {
+        try (Socket socket = new Socket(SIP_FRONTEND_HOST, port)) {
             socket.setSoTimeout(10_000);
             String callId = UUID.randomUUID().toString();
             socket.getOutputStream().write(("OPTIONS sip:drain.test SIP/2.0\r\n"
@@ -176,9 +176,17 @@ class HaproxyDrainTest {
         }
     }
 
+    /**
+     * Where HAProxy's SIP frontend listens: a loopback address that is none of the node's (Linux
+     * routes all of 127/8 to lo, but only 127.0.0.1 is an address of it), so a Request-URI or Route
+     * naming the balancer is this cluster's only by the PROXY header, as with a balancer on a host
+     * of its own.
+     */
+    private static final String SIP_FRONTEND_HOST = "127.0.0.3";
+
     /** One out-of-dialog request over a new TCP connection through HAProxy's SIP frontend; its status line. */
     private static String sipOverTcp(int port, String requestUri, String extraHeaders) throws IOException {
-        try (Socket socket = new Socket("127.0.0.1", port)) {
+        try (Socket socket = new Socket(SIP_FRONTEND_HOST, port)) {
             socket.setSoTimeout(10_000);
             String callId = UUID.randomUUID().toString();
             socket.getOutputStream().write(("OPTIONS " + requestUri + " SIP/2.0\r\n"
@@ -187,6 +195,65 @@ class HaproxyDrainTest {
                     + "Call-ID: " + callId + "\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n").getBytes(StandardCharsets.UTF_8));
             return new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8)).readLine();
         }
+    }
+
+    /**
+     * OPTIONS over one new TCP connection through HAProxy's SIP frontend, answering the node's 407
+     * with digest credentials (RFC 3261 §22.3, RFC 7616: qop=auth, the challenge's algorithm); the
+     * status line of the answer to the authenticated request, which the node routes only once it
+     * knows the caller, so it is where a Request-URI the node does not serve is refused.
+     */
+    private static String sipOverTcpAuthenticated(int port, String requestUri, String user, String password) throws Exception {
+        try (Socket socket = new Socket(SIP_FRONTEND_HOST, port)) {
+            socket.setSoTimeout(10_000);
+            BufferedReader in = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8));
+            String callId = UUID.randomUUID().toString();
+            String head = "Max-Forwards: 70\r\nFrom: <sip:" + user + "@drain.test>;tag=p1\r\nTo: <" + requestUri + ">\r\n"
+                    + "Call-ID: " + callId + "\r\n";
+            socket.getOutputStream().write(("OPTIONS " + requestUri + " SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:"
+                    + socket.getLocalPort() + ";branch=z9hG4bKa" + callId.substring(0, 8) + ";rport\r\n" + head
+                    + "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n").getBytes(StandardCharsets.UTF_8));
+            String challenge = null;
+            String line = in.readLine();
+            assertThat(line).isEqualTo("SIP/2.0 407 Proxy Authentication Required");
+            while ((line = in.readLine()) != null && !line.isEmpty()) {
+                if (line.regionMatches(true, 0, "Proxy-Authenticate:", 0, 19) && challenge == null) {
+                    challenge = line.substring(19).strip();
+                }
+            }
+            assertThat(challenge).isNotNull();
+            String realm = digestParam(challenge, "realm");
+            String nonce = digestParam(challenge, "nonce");
+            String algorithm = digestParam(challenge, "algorithm");
+            String hash = "SHA-256".equalsIgnoreCase(algorithm) ? "SHA-256" : "MD5";
+            String cnonce = callId.substring(0, 8);
+            String ha1 = hex(hash, user + ":" + realm + ":" + password);
+            String ha2 = hex(hash, "OPTIONS:" + requestUri);
+            String response = hex(hash, ha1 + ":" + nonce + ":00000001:" + cnonce + ":auth:" + ha2);
+            String credentials = "Digest username=\"" + user + "\", realm=\"" + realm + "\", nonce=\"" + nonce + "\", uri=\""
+                    + requestUri + "\", response=\"" + response + "\", algorithm=" + (algorithm == null ? "MD5" : algorithm)
+                    + ", qop=auth, nc=00000001, cnonce=\"" + cnonce + "\"";
+            socket.getOutputStream().write(("OPTIONS " + requestUri + " SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:"
+                    + socket.getLocalPort() + ";branch=z9hG4bKb" + callId.substring(0, 8) + ";rport\r\n" + head
+                    + "CSeq: 2 OPTIONS\r\nProxy-Authorization: " + credentials + "\r\nContent-Length: 0\r\n\r\n")
+                    .getBytes(StandardCharsets.UTF_8));
+            while ((line = in.readLine()) != null) {
+                if (line.startsWith("SIP/2.0 ") && !line.startsWith("SIP/2.0 1")) {
+                    return line;
+                }
+            }
+            return null;
+        }
+    }
+
+    private static String digestParam(String challenge, String name) {
+        Matcher m = Pattern.compile("(?i)\\b" + name + "=(?:\"([^\"]*)\"|([^,\\s]+))").matcher(challenge);
+        return m.find() ? (m.group(1) != null ? m.group(1) : m.group(2)) : null;
+    }
+
+    private static String hex(String algorithm, String text) throws Exception {
+        return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance(algorithm)
+                .digest(text.getBytes(StandardCharsets.UTF_8)));
     }
 
     private static int freePort() throws IOException {
@@ -333,7 +400,7 @@ class HaproxyDrainTest {
         Path file = Files.writeString(dir.resolve("register_auth_domain.xml"), domainScenario, StandardCharsets.ISO_8859_1);
         for (int run = 0; run < 2; run++) {
             Sipp.Result registered = Sipp.scenarioFile(file)
-                    .remote("127.0.0.1", balanced.sipFrontend())
+                    .remote(SIP_FRONTEND_HOST, balanced.sipFrontend())
                     .transport(Sipp.Transport.TCP)
                     .key("domain", "drain.test")
                     .service("alice").auth("alice", "alice-door-panel")
@@ -349,11 +416,14 @@ class HaproxyDrainTest {
 
         // A phone behind the balancer knows only its address: in the Request-URI, or as its
         // outbound proxy in a Route. Either names this cluster (the node has it from the PROXY
-        // header), not a host to relay to, so the node asks who calls (407) as for any request it
-        // serves; both were 403 "not served here" / "routes through other hosts".
-        String balancer = "127.0.0.1:" + balanced.sipFrontend();
+        // header), not a host to relay to: the node asks who calls (407) as for any request it
+        // serves, then routes the request to alice (whose SIPp registration is gone with its
+        // connection: 480); both were 403 "not served here" / "routes through other hosts".
+        String balancer = SIP_FRONTEND_HOST + ":" + balanced.sipFrontend();
         assertThat(sipOverTcp(balanced.sipFrontend(), "sip:alice@" + balancer + ";transport=tcp", ""))
                 .isEqualTo("SIP/2.0 407 Proxy Authentication Required");
+        assertThat(sipOverTcpAuthenticated(balanced.sipFrontend(), "sip:alice@" + balancer + ";transport=tcp", "alice",
+                "alice-door-panel")).startsWith("SIP/2.0 480 ");
         assertThat(sipOverTcp(balanced.sipFrontend(), "sip:alice@drain.test",
                 "Route: <sip:" + balancer + ";transport=tcp;lr>\r\n")).isEqualTo("SIP/2.0 407 Proxy Authentication Required");
         balanced.haproxy().destroy();
