@@ -1,5 +1,6 @@
 package io.switchboard.server.cluster;
 
+import io.switchboard.server.telephony.SipStream;
 import io.switchboard.sip.codec.SipParseException;
 import io.switchboard.sip.codec.SipParser;
 import io.switchboard.sip.message.HeaderNames;
@@ -8,7 +9,6 @@ import io.switchboard.sip.message.SipMessage;
 import io.switchboard.sip.message.SipRequest;
 import io.switchboard.sip.message.SipResponse;
 import java.io.BufferedInputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -27,8 +27,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * A SIP phone on one TCP connection to the balancer that behaves like a real one when that
@@ -44,8 +42,6 @@ import java.util.regex.Pattern;
  * (§12.2.1.1). Responses are matched by Call-ID, CSeq number and method.
  */
 final class ClusterPhone implements AutoCloseable {
-    private static final Pattern CONTENT_LENGTH = Pattern.compile("(?im)^(?:content-length|l)\\s*:\\s*(\\d+)");
-
     final String user;
     private final int port;
     private final String contactHost = "p" + UUID.randomUUID().toString().substring(0, 8) + ".invalid";
@@ -235,39 +231,13 @@ final class ClusterPhone implements AutoCloseable {
         try {
             InputStream in = new BufferedInputStream(s.getInputStream());
             byte[] message;
-            while ((message = readMessage(in)) != null) {
+            while ((message = SipStream.readMessage(in)) != null) {
                 accept(message);
             }
         } catch (IOException e) {
             // the connection broke: keep() reconnects
         } finally {
             closeQuietly(s);
-        }
-    }
-
-    /** RFC 3261 §18.3: the next message on a stream, delimited by Content-Length; null at the end of the stream. */
-    private static byte[] readMessage(InputStream in) throws IOException {
-        while (true) {
-            ByteArrayOutputStream head = new ByteArrayOutputStream();
-            int b;
-            int matched = 0;
-            while (matched < 4 && (b = in.read()) >= 0) {
-                head.write(b);
-                matched = (b == (matched % 2 == 0 ? '\r' : '\n')) ? matched + 1 : (b == '\r' ? 1 : 0);
-            }
-            if (matched < 4) {
-                return null;
-            }
-            String text = head.toString(StandardCharsets.UTF_8);
-            if (text.isBlank()) {
-                continue; // RFC 5626 §3.5.1 keep-alive CRLFs
-            }
-            Matcher m = CONTENT_LENGTH.matcher(text);
-            byte[] body = in.readNBytes(m.find() ? Integer.parseInt(m.group(1)) : 0);
-            byte[] all = new byte[head.size() + body.length];
-            System.arraycopy(head.toByteArray(), 0, all, 0, head.size());
-            System.arraycopy(body, 0, all, head.size(), body.length);
-            return all;
         }
     }
 
@@ -471,7 +441,7 @@ final class ClusterPhone implements AutoCloseable {
                 InputStream in = new BufferedInputStream(s.getInputStream());
                 long deadline = System.nanoTime() + within.toNanos();
                 byte[] data;
-                while (System.nanoTime() < deadline && (data = readMessage(in)) != null) {
+                while (System.nanoTime() < deadline && (data = SipStream.readMessage(in)) != null) {
                     SipMessage message;
                     try {
                         message = SipParser.parse(data);

@@ -151,19 +151,20 @@ class InDialogThroughBalancerTest {
                 second.awaitRegistered(step);
                 String context = "\n" + first.describe() + "\n" + second.describe();
 
-                first.dial("sip:bare-second@" + domain);
-                first.awaitEvent("CALL_ESTABLISHED", step);
-                second.awaitEvent("CALL_ESTABLISHED", step);
-                first.hangup(); // the caller hangs up
-                first.awaitEvent("CALL_CLOSED", step);
-                assertThat(second.awaitEvent("CALL_CLOSED", step)).as("the callee sees the caller's BYE" + context).isNotNull();
-
-                second.dial("sip:bare-first@" + domain);
-                second.awaitEvent("CALL_ESTABLISHED", step);
-                first.awaitEvent("CALL_ESTABLISHED", step);
-                first.hangup(); // the callee hangs up
-                first.awaitEvent("CALL_CLOSED", step);
-                assertThat(second.awaitEvent("CALL_CLOSED", step)).as("the caller sees the callee's BYE" + context).isNotNull();
+                // first calls second and hangs up (the caller), then second calls first, who hangs up (the callee)
+                for (Baresip[] call : List.of(new Baresip[] {first, second}, new Baresip[] {second, first})) {
+                    Baresip caller = call[0];
+                    Baresip callee = call[1];
+                    caller.dial("sip:" + callee.user() + "@" + domain);
+                    caller.awaitEvent("CALL_ESTABLISHED", step);
+                    callee.awaitEvent("CALL_ESTABLISHED", step);
+                    Baresip hangingUp = first;
+                    Baresip other = hangingUp == caller ? callee : caller;
+                    hangingUp.hangup();
+                    hangingUp.awaitEvent("CALL_CLOSED", step);
+                    assertThat(other.awaitEvent("CALL_CLOSED", step)).as("%s sees %s's BYE%s", other.user(), hangingUp.user(),
+                            context).isNotNull();
+                }
 
                 List<JsonNode> records = awaitRecords(cluster, 2);
                 for (JsonNode record : records) {

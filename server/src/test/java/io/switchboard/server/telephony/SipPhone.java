@@ -168,32 +168,13 @@ final class SipPhone implements AutoCloseable {
         }
     }
 
-    /** RFC 3261 §18.3: messages on a stream are delimited by Content-Length. */
+    /** Reads the connection's messages until it closes (RFC 3261 §18.3, {@link SipStream}). */
     private void receiveTcp() {
         try {
             java.io.BufferedInputStream in = new java.io.BufferedInputStream(tcp.getInputStream());
-            while (!tcp.isClosed()) {
-                java.io.ByteArrayOutputStream head = new java.io.ByteArrayOutputStream();
-                int b;
-                int matched = 0;
-                while (matched < 4 && (b = in.read()) >= 0) {
-                    head.write(b);
-                    matched = (b == (matched % 2 == 0 ? '\r' : '\n')) ? matched + 1 : (b == '\r' ? 1 : 0);
-                }
-                if (matched < 4) {
-                    return;
-                }
-                String text = head.toString(StandardCharsets.UTF_8);
-                if (text.isBlank()) {
-                    continue;
-                }
-                java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?im)^(?:content-length|l)\\s*:\\s*(\\d+)").matcher(text);
-                int length = m.find() ? Integer.parseInt(m.group(1)) : 0;
-                byte[] body = in.readNBytes(length);
-                byte[] all = new byte[head.size() + body.length];
-                System.arraycopy(head.toByteArray(), 0, all, 0, head.size());
-                System.arraycopy(body, 0, all, head.size(), body.length);
-                accept(all);
+            byte[] message;
+            while (!tcp.isClosed() && (message = SipStream.readMessage(in)) != null) {
+                accept(message);
             }
         } catch (IOException e) {
             // closed
