@@ -1,6 +1,7 @@
 package io.switchboard.server.telephony;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.switchboard.sip.message.NameAddress;
 import io.switchboard.sip.message.SipRequest;
 import io.switchboard.sip.message.SipResponse;
 import io.switchboard.sip.transport.Transport;
@@ -423,6 +424,64 @@ class CallTest {
             assertThat(receivesNothing(victimUdp, new byte[2048])).isTrue();
             assertThatThrownBy(victimTcp::accept).isInstanceOf(java.net.SocketTimeoutException.class);
         }
+    }
+
+    /**
+     * {@code telephony.maxCallDuration} ends an answered call at both phones, as Kamailio's dialog
+     * module does: each gets a BYE in the other's name, to its Contact, with the dialog's tags and
+     * a CSeq above every one it sent (here after each side sent an INFO), and the record is closed
+     * with endedBy timeout. The caller is on UDP, the callee on TCP (two Record-Route entries).
+     */
+    @Test
+    void anAnsweredCallPastTheMaximumDurationIsHungUpAtBothPhones() throws Exception {
+        node.close();
+        node = new TelephonyNode(dir.resolve("limited"), Map.of(), Map.of("SWITCHBOARD_TELEPHONY_AUTH", "false",
+                "SWITCHBOARD_TELEPHONY_MAX_CALL_DURATION", "1s"));
+        for (String user : List.of("alice", "bob")) {
+            assertThat(node.api("POST", "/api/v1/accounts", "{\"username\":\"" + user + "\",\"password\":\"secret-" + user + "\"}")
+                    .statusCode()).isEqualTo(201);
+        }
+        await().atMost(Duration.ofSeconds(2)).until(() -> node.telephony.accounts().lookup("bob", DOMAIN).isPresent());
+        SipPhone alice = udpPhone("alice");
+        SipPhone bob = SipPhone.tcp("bob", DOMAIN, node.sipPort(Transport.TCP));
+        phones.add(bob);
+        assertThat(bob.register(600).status()).isEqualTo(200);
+
+        SipPhone.Call call = alice.call(target("bob"));
+        call.invite(null);
+        SipPhone.Incoming atBob = bob.awaitInvite();
+        assertThat(atBob.invite.headers().values("Record-Route")).hasSize(2);
+        atBob.answer();
+        SipResponse ok = call.awaitFinal();
+        call.ack(ok);
+        bob.awaitRequest("ACK", Duration.ofSeconds(5));
+        int callerInfo = call.sendInDialog("INFO");
+        bob.respond(bob.awaitRequest("INFO", Duration.ofSeconds(5)), 200, "OK");
+        assertThat(alice.awaitResponse(r -> r.cseq().number() == callerInfo, Duration.ofSeconds(5)).status()).isEqualTo(200);
+        int calleeInfo = atBob.sendInDialog("INFO");
+        alice.respond(alice.awaitRequest("INFO", Duration.ofSeconds(5)), 200, "OK");
+        assertThat(bob.awaitResponse(r -> r.cseq().number() == calleeInfo, Duration.ofSeconds(5)).status()).isEqualTo(200);
+
+        // the sweep runs every 5 s: the call is past 1 s at the next one
+        SipRequest atCallee = bob.awaitRequest("BYE", Duration.ofSeconds(12));
+        SipRequest atCaller = alice.awaitRequest("BYE", Duration.ofSeconds(5));
+        bob.respond(atCallee, 200, "OK");
+        alice.respond(atCaller, 200, "OK");
+        assertThat(atCallee.requestUri()).isEqualTo(NameAddress.parse(bob.contact()).uri());
+        assertThat(atCallee.callId()).isEqualTo(call.callId);
+        assertThat(atCallee.from().tag()).isEqualTo(ok.from().tag());
+        assertThat(atCallee.to().tag()).isEqualTo(atBob.localTag);
+        assertThat(atCallee.cseq().number()).isGreaterThan(callerInfo);
+        assertThat(atCaller.requestUri()).isEqualTo(NameAddress.parse(alice.contact()).uri());
+        assertThat(atCaller.from().tag()).isEqualTo(atBob.localTag);
+        assertThat(atCaller.to().tag()).isEqualTo(ok.from().tag());
+        assertThat(atCaller.cseq().number()).isGreaterThan(calleeInfo);
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+            JsonNode record = lastRecord();
+            assertThat(record.path("callId").asText()).isEqualTo(call.callId);
+            assertThat(record.path("status").asText()).isEqualTo("completed");
+            assertThat(record.path("endedBy").asText()).isEqualTo("timeout");
+        });
     }
 
     private static boolean receivesNothing(java.net.DatagramSocket socket, byte[] buffer) throws Exception {

@@ -612,6 +612,43 @@ class SipClusterTest {
         }
     }
 
+    /**
+     * A device whose connection to the node that holds its flow broke (and that has not registered
+     * again) is unavailable to a caller on another node: that node answers the node-to-node INVITE
+     * 430 Flow Failed (RFC 5626 §5.3), which is for the proxy alone (§11.5), and the caller hears
+     * 480, recorded as unavailable.
+     */
+    @Test
+    void aDeviceWhoseConnectionBrokeOnAnotherNodeIsUnavailableNotFlowFailed() throws Exception {
+        String exchange = "sb_test_" + UUID.randomUUID().toString().substring(0, 12);
+        try (PostgresTestDatabase database = PostgresTestDatabase.create()) {
+            Map<String, String> env = clusterEnv(database, exchange);
+            try (TelephonyNode a = new TelephonyNode(dirA, Map.of(), env);
+                 TelephonyNode b = new TelephonyNode(dirB, Map.of(), env)) {
+                Files.copy(dirA.resolve("admin.token"), dirB.resolve("admin.token"));
+                awaitBus(a, b);
+                createAccounts(a, b, "bob", "carol");
+                try (SipPhone carol = SipPhone.udp("carol", DOMAIN, b.sipPort(Transport.UDP))) {
+                    assertThat(carol.register(600, "secret-carol").status()).isEqualTo(200);
+                    SipPhone bob = SipPhone.tcp("bob", DOMAIN, a.sipPort(Transport.TCP));
+                    assertThat(bob.register(600, "secret-bob").status()).isEqualTo(200);
+                    await().atMost(SOON).until(() -> bindings(b, "bob").size() == 1);
+                    bob.close(); // its TCP connection to A is gone; its binding stays until it expires
+                    await().atMost(SOON).until(() -> a.metric("switchboard_sip_connections") == 0);
+
+                    SipPhone.Call call = AccountChangesTest.authenticatedCall(carol, "sip:bob@" + DOMAIN);
+                    SipResponse answer = call.awaitFinal();
+                    call.ackFailure(answer);
+                    assertThat(answer.status()).as(answer.startLine()).isEqualTo(480);
+                    JsonNode record = awaitRecord(b, call.callId, "unavailable");
+                    assertThat(record.path("finalCode").asInt()).isEqualTo(480);
+                }
+            } finally {
+                deleteExchange(exchange);
+            }
+        }
+    }
+
     private static List<Binding> bindings(TelephonyNode node, String user) {
         return node.telephony.location().lookup("sip:" + user + "@" + DOMAIN, System.currentTimeMillis());
     }

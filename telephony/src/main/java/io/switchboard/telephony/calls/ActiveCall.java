@@ -52,6 +52,30 @@ public final class ActiveCall {
         this.node = node;
     }
 
+    /**
+     * What ends the call at both phones when it outlives {@code telephony.maxCallDuration}, set by
+     * the proxy when the call is answered; null until then, and for calls it cannot end.
+     */
+    public interface HangUp {
+        /** Sends the BYEs; never blocks (runs on the sweep thread). */
+        void hangUp();
+
+        /** A request inside the dialog passed this node: from the caller or not, with its CSeq number. */
+        void sawRequest(boolean fromCaller, long cseq);
+    }
+
+    private volatile HangUp hangUp;
+
+    /** Attaches what ends the call at the phones (the proxy, at the 2xx). */
+    public void hangUpWith(HangUp hangUp) {
+        this.hangUp = hangUp;
+    }
+
+    /** What ends the call at the phones, or null. */
+    public HangUp hangUp() {
+        return hangUp;
+    }
+
     /** This call's record id (a UUID); SIP Call-IDs may repeat across calls, this does not. */
     public String id() {
         return id;

@@ -297,7 +297,16 @@ public final class CallTracker implements AutoCloseable {
             if (phase == ActiveCall.Phase.ANSWERED) {
                 Instant answeredAt = call.answeredAt();
                 if (answeredAt != null && answeredAt.isBefore(answeredBefore)) {
-                    log.info("{} ended after the maximum call duration {}", call, maxDuration);
+                    ActiveCall.HangUp hangUp = call.hangUp();
+                    log.info("{} ended after the maximum call duration {}{}", call, maxDuration,
+                            hangUp == null ? "" : ": BYE sent to both phones");
+                    if (hangUp != null) {
+                        try {
+                            hangUp.hangUp();
+                        } catch (RuntimeException e) {
+                            log.warn("could not hang up {}: {}", call, e.toString());
+                        }
+                    }
                     ended(call, "timeout");
                 }
             } else if (phase == ActiveCall.Phase.RINGING && call.startedAt().isBefore(startedBefore)) {

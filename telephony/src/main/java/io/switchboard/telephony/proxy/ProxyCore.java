@@ -949,10 +949,18 @@ public final class ProxyCore {
             reject(tx, request, 404, "Not Found - in-dialog request without this proxy's Route");
             return;
         }
-        if (request.isMethod(SipRequest.BYE) && calls != null) {
+        if (calls != null && !request.isMethod(SipRequest.ACK)) {
             String fromTag = request.from().tag();
-            calls.find(request.callId()).ifPresent(call ->
-                    calls.ended(call, fromTag != null && fromTag.equals(call.callerTag()) ? "caller" : "callee"));
+            calls.find(request.callId()).ifPresent(call -> {
+                boolean fromCaller = fromTag != null && fromTag.equals(call.callerTag());
+                ActiveCall.HangUp hangUp = call.hangUp();
+                if (hangUp != null) {
+                    hangUp.sawRequest(fromCaller, request.cseq().number());
+                }
+                if (request.isMethod(SipRequest.BYE)) {
+                    calls.ended(call, fromCaller ? "caller" : "callee");
+                }
+            });
         }
         inCallOrder(request.callId(), nextHop(request, own), (hop, error) -> {
             SipFlow flow = hop == null ? null : hop.flow();
@@ -1358,6 +1366,128 @@ public final class ProxyCore {
                     ResponseContext.IGNORE);
         } catch (RuntimeException e) {
             log.debug("could not end a late answer from {}: {}", flow, e.toString());
+        }
+    }
+
+    /**
+     * What ends an answered call at both phones when it outlives {@code telephony.maxCallDuration}
+     * (as Kamailio's dialog module does): a BYE to each, as if from the other, along the dialog's
+     * route past this node (RFC 3261 §12.2.1.1: the remote target, the route set, the tags), with a
+     * CSeq above every one this node saw from that side. Null when the 2xx gives no Contact or this
+     * node's own entry is not in its Record-Route (then the record alone is closed).
+     */
+    ActiveCall.HangUp hangUpFor(SipRequest invite, SipResponse ok, SipFlow callerFlow, SipFlow calleeFlow) {
+        try {
+            List<NameAddress> calleeContacts = ok.contacts();
+            List<NameAddress> callerContacts = invite.contacts();
+            if (calleeContacts.isEmpty() || callerContacts.isEmpty()) {
+                return null;
+            }
+            List<String> recorded = ok.headers().values(HeaderNames.RECORD_ROUTE);
+            int first = -1;
+            int last = -1;
+            for (int i = 0; i < recorded.size(); i++) {
+                if (isOwnEntry(recorded.get(i), invite.callId())) {
+                    first = first < 0 ? i : first;
+                    last = i;
+                }
+            }
+            if (first < 0) {
+                return null;
+            }
+            // the route set each phone holds is the Record-Route reversed (caller, §12.1.2) or as
+            // it is (callee, §12.1.1); what lies past this node's entries is the way on from here
+            List<String> towardsCallee = new ArrayList<>(recorded.subList(0, first));
+            java.util.Collections.reverse(towardsCallee);
+            List<String> towardsCaller = List.copyOf(recorded.subList(last + 1, recorded.size()));
+            return new DialogHangUp(invite.callId(), invite.headers().get(HeaderNames.FROM), ok.headers().get(HeaderNames.TO),
+                    callerContacts.get(0).uri(), calleeContacts.get(0).uri(), List.copyOf(towardsCallee), towardsCaller,
+                    callerFlow, calleeFlow, invite.cseq().number());
+        } catch (RuntimeException e) {
+            log.debug("no hang-up for call {}: {}", invite.callId(), e.toString());
+            return null;
+        }
+    }
+
+    /** Whether a Record-Route value is an entry this node wrote for the call: signed, with this node's id (or its address). */
+    private boolean isOwnEntry(String value, String callId) {
+        SipUri uri = NameAddress.parse(value).uri();
+        String mark = uri.param(ROUTE_MARK);
+        if (!uri.isSip() || uri.host() == null || mark == null) {
+            return false;
+        }
+        String ftag = uri.param("ftag");
+        String cf = uri.param("cf");
+        String ef = uri.param("ef");
+        if (!signer.verify(signedText(ftag, cf, ef), mark)) {
+            return false;
+        }
+        String nid = signedNodeId(uri, ftag, cf, ef, callId);
+        return nid != null ? isThisNodeId(nid) : local.isThisNode(uri);
+    }
+
+    private final class DialogHangUp implements ActiveCall.HangUp {
+        private final String callId;
+        private final String callerFrom;
+        private final String calleeTo;
+        private final SipUri callerTarget;
+        private final SipUri calleeTarget;
+        private final List<String> towardsCallee;
+        private final List<String> towardsCaller;
+        private final SipFlow callerFlow;
+        private final SipFlow calleeFlow;
+        /** The highest CSeq seen from each side: a BYE in its name must go above it (§12.2.1.1). */
+        private final java.util.concurrent.atomic.AtomicLong callerCSeq;
+        private final java.util.concurrent.atomic.AtomicLong calleeCSeq = new java.util.concurrent.atomic.AtomicLong();
+
+        DialogHangUp(String callId, String callerFrom, String calleeTo, SipUri callerTarget, SipUri calleeTarget,
+                     List<String> towardsCallee, List<String> towardsCaller, SipFlow callerFlow, SipFlow calleeFlow,
+                     long inviteCSeq) {
+            this.callId = callId;
+            this.callerFrom = callerFrom;
+            this.calleeTo = calleeTo;
+            this.callerTarget = callerTarget;
+            this.calleeTarget = calleeTarget;
+            this.towardsCallee = towardsCallee;
+            this.towardsCaller = towardsCaller;
+            this.callerFlow = callerFlow;
+            this.calleeFlow = calleeFlow;
+            this.callerCSeq = new java.util.concurrent.atomic.AtomicLong(inviteCSeq);
+        }
+
+        @Override
+        public void sawRequest(boolean fromCaller, long cseq) {
+            (fromCaller ? callerCSeq : calleeCSeq).accumulateAndGet(cseq, Math::max);
+        }
+
+        @Override
+        public void hangUp() {
+            // to the callee in the caller's name, and to the caller in the callee's
+            send(bye(calleeTarget, callerFrom, calleeTo, callerCSeq.incrementAndGet(), calleeFlow, towardsCallee), calleeFlow);
+            send(bye(callerTarget, calleeTo, callerFrom, calleeCSeq.incrementAndGet(), callerFlow, towardsCaller), callerFlow);
+        }
+
+        private SipRequest bye(SipUri target, String from, String to, long cseq, SipFlow flow, List<String> routes) {
+            SipRequest bye = new SipRequest(SipRequest.BYE, target);
+            bye.headers().add(HeaderNames.VIA, "SIP/2.0/" + flow.transport().viaToken() + " " + local.hostFor(flow) + ":"
+                    + local.portFor(flow) + ";branch=" + transactions.newBranch() + (flow.transport() == Transport.UDP ? ";rport" : ""));
+            bye.headers().add(HeaderNames.MAX_FORWARDS, "70");
+            for (String route : routes) {
+                bye.headers().add(HeaderNames.ROUTE, route);
+            }
+            bye.headers().add(HeaderNames.FROM, from);
+            bye.headers().add(HeaderNames.TO, to);
+            bye.headers().add(HeaderNames.CALL_ID, callId);
+            bye.headers().add(HeaderNames.CSEQ, cseq + " " + SipRequest.BYE);
+            return bye;
+        }
+
+        private void send(SipRequest bye, SipFlow flow) {
+            try {
+                transactions.sendRequest(bye, flow, ResponseContext.IGNORE);
+            } catch (RuntimeException e) {
+                log.info("could not send the BYE of call {} to {}: {}", callId, flow, e.toString());
+            }
         }
     }
 

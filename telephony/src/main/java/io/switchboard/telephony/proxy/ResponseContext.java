@@ -266,6 +266,7 @@ final class ResponseContext {
                 core.calls.ringing(call);
             }
             core.calls.answered(call, branch.target);
+            call.hangUpWith(core.hangUpFor(request, response, server.flow(), branch.flow));
             call = null;
         }
         server.respond(strip(response)); // §16.7 step 5: every 2xx is forwarded
@@ -293,6 +294,13 @@ final class ResponseContext {
             response = null;
             status = 408;
             reason = "Request Timeout";
+        } else if (status == 430) {
+            // RFC 5626 §11.5: a 430 tells this (authoritative) proxy that the device's flow through
+            // the node that holds it failed; "endpoints should never receive a 430". To the caller
+            // the device is unavailable until it registers again, as one with no flow here
+            response = null;
+            status = 480;
+            reason = "Temporarily Unavailable - the device's connection is gone (until it registers again)";
         }
         branch.finalResponse = response != null ? response : SipResponse.to(request, status, reason);
         branch.synthetic = response == null;
