@@ -203,7 +203,8 @@ public final class ChatApi {
             // escape sequences and other controls would reach the terminals, logs and pages that
             // show messages (NUL is refused earlier, for every field); line breaks and tabs are text
             throw badRequest("'text' contains a control character (U+" + String.format("%04X", (int) text.charAt(control))
-                    + " at index " + control + "); only tab, line feed and carriage return are allowed");
+                    + " at character " + text.codePointCount(0, control) + ", counting from 0); only tab, line feed and"
+                    + " carriage return are allowed");
         }
         int length = text.codePointCount(0, text.length());
         if (length > settings.maxMessageLength()) {

@@ -281,7 +281,7 @@ public final class DefinitionReader {
                     // on the way reads it. A relay on this host is the one place it stays local.
                     throw DefinitionException.invalid("security", "\"none\" would send the password to " + host
                             + " in clear text; use starttls or tls (none with a password only to a relay on"
-                            + " this host: localhost, 127.0.0.1, ::1)");
+                            + " this host: localhost, 127.0.0.1, [::1])");
                 }
                 String from = f.requiredText("from", "the sender address, e.g. monitor@example.org");
                 if (!MAIL_ADDRESS.matcher(from).matches()) {
@@ -310,8 +310,8 @@ public final class DefinitionReader {
         if (name.startsWith("[") && name.endsWith("]")) {
             name = name.substring(1, name.length() - 1);
         }
-        if (name.equals("localhost") || name.endsWith(".localhost")) {
-            return true;
+        if (name.equals("localhost")) {
+            return true; // other names are not trusted to resolve to this host (RFC 6761 is not every resolver's)
         }
         if (!name.matches("[0-9.]+|[0-9a-f:.]*:[0-9a-f:.]*")) {
             return false; // a name other than localhost: not resolved here (it may not resolve the same later)

@@ -613,6 +613,50 @@ class SipClusterTest {
     }
 
     /**
+     * {@code telephony.maxCallDuration} in a cluster: the node that keeps the record (B, the
+     * caller's) hangs up both phones; the callee's BYE goes through A, which holds its connection.
+     */
+    @Test
+    void aCallPastTheMaximumDurationIsHungUpAcrossNodes() throws Exception {
+        String exchange = "sb_test_" + UUID.randomUUID().toString().substring(0, 12);
+        try (PostgresTestDatabase database = PostgresTestDatabase.create()) {
+            Map<String, String> env = clusterEnv(database, exchange);
+            env.put("SWITCHBOARD_TELEPHONY_MAX_CALL_DURATION", "1s");
+            try (TelephonyNode a = new TelephonyNode(dirA, Map.of(), env);
+                 TelephonyNode b = new TelephonyNode(dirB, Map.of(), env)) {
+                Files.copy(dirA.resolve("admin.token"), dirB.resolve("admin.token"));
+                awaitBus(a, b);
+                createAccounts(a, b, "bob", "carol");
+                try (SipPhone bob = SipPhone.tcp("bob", DOMAIN, a.sipPort(Transport.TCP));
+                     SipPhone carol = SipPhone.udp("carol", DOMAIN, b.sipPort(Transport.UDP))) {
+                    assertThat(bob.register(600, "secret-bob").status()).isEqualTo(200);
+                    assertThat(carol.register(600, "secret-carol").status()).isEqualTo(200);
+                    await().atMost(SOON).until(() -> bindings(b, "bob").size() == 1);
+                    SipPhone.Call call = AccountChangesTest.authenticatedCall(carol, "sip:bob@" + DOMAIN);
+                    SipPhone.Incoming atBob = bob.awaitInvite();
+                    atBob.answer();
+                    SipResponse ok = call.awaitFinal();
+                    assertThat(ok.status()).isEqualTo(200);
+                    call.ack(ok);
+                    bob.awaitRequest("ACK", SOON);
+
+                    SipRequest atCallee = bob.awaitRequest("BYE", Duration.ofSeconds(12));
+                    SipRequest atCaller = carol.awaitRequest("BYE", Duration.ofSeconds(5));
+                    bob.respond(atCallee, 200, "OK");
+                    carol.respond(atCaller, 200, "OK");
+                    assertThat(atCallee.vias()).hasSize(2); // B, then A
+                    assertThat(atCallee.to().tag()).isEqualTo(atBob.localTag);
+                    assertThat(atCaller.from().tag()).isEqualTo(atBob.localTag);
+                    JsonNode record = awaitRecord(b, call.callId, "completed");
+                    assertThat(record.path("endedBy").asText()).isEqualTo("timeout");
+                }
+            } finally {
+                deleteExchange(exchange);
+            }
+        }
+    }
+
+    /**
      * A device whose connection to the node that holds its flow broke (and that has not registered
      * again) is unavailable to a caller on another node: that node answers the node-to-node INVITE
      * 430 Flow Failed (RFC 5626 §5.3), which is for the proxy alone (§11.5), and the caller hears

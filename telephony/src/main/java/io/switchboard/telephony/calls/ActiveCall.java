@@ -59,12 +59,26 @@ public final class ActiveCall {
     public interface HangUp {
         /** Sends the BYEs; never blocks (runs on the sweep thread). */
         void hangUp();
-
-        /** A request inside the dialog passed this node: from the caller or not, with its CSeq number. */
-        void sawRequest(boolean fromCaller, long cseq);
     }
 
     private volatile HangUp hangUp;
+    /** The highest CSeq seen from each side (the INVITE's, then every request in the dialog but ACK). */
+    private final java.util.concurrent.atomic.AtomicLong callerCSeq = new java.util.concurrent.atomic.AtomicLong();
+    private final java.util.concurrent.atomic.AtomicLong calleeCSeq = new java.util.concurrent.atomic.AtomicLong();
+
+    /**
+     * A request of this call passed the node (from the caller or not): a BYE the node sends in
+     * that side's name must carry a higher CSeq (RFC 3261 §12.2.2), PRACKs and UPDATEs before the
+     * answer included.
+     */
+    public void sawRequest(boolean fromCaller, long cseq) {
+        (fromCaller ? callerCSeq : calleeCSeq).accumulateAndGet(cseq, Math::max);
+    }
+
+    /** The highest CSeq seen from one side, 0 when none. */
+    public long highestCSeq(boolean fromCaller) {
+        return (fromCaller ? callerCSeq : calleeCSeq).get();
+    }
 
     /** Attaches what ends the call at the phones (the proxy, at the 2xx). */
     public void hangUpWith(HangUp hangUp) {

@@ -299,7 +299,8 @@ public final class CallTracker implements AutoCloseable {
                 if (answeredAt != null && answeredAt.isBefore(answeredBefore)) {
                     ActiveCall.HangUp hangUp = call.hangUp();
                     log.info("{} ended after the maximum call duration {}{}", call, maxDuration,
-                            hangUp == null ? "" : ": BYE sent to both phones");
+                            hangUp == null ? " (its record only: no Contact or route to hang the phones up)"
+                                    : ": hanging up both phones");
                     if (hangUp != null) {
                         try {
                             hangUp.hangUp();

@@ -6,6 +6,8 @@ import io.switchboard.sip.message.SipRequest;
 import io.switchboard.sip.message.SipResponse;
 import io.switchboard.sip.message.SipUri;
 import io.switchboard.sip.message.Via;
+import io.switchboard.sip.transaction.ClientTransaction;
+import io.switchboard.sip.transaction.ClientTransactionListener;
 import io.switchboard.sip.transaction.ServerTransaction;
 import io.switchboard.sip.transaction.TransactionLayer;
 import io.switchboard.sip.transport.SipFlow;
@@ -953,10 +955,7 @@ public final class ProxyCore {
             String fromTag = request.from().tag();
             calls.find(request.callId()).ifPresent(call -> {
                 boolean fromCaller = fromTag != null && fromTag.equals(call.callerTag());
-                ActiveCall.HangUp hangUp = call.hangUp();
-                if (hangUp != null) {
-                    hangUp.sawRequest(fromCaller, request.cseq().number());
-                }
+                call.sawRequest(fromCaller, request.cseq().number());
                 if (request.isMethod(SipRequest.BYE)) {
                     calls.ended(call, fromCaller ? "caller" : "callee");
                 }
@@ -1371,42 +1370,60 @@ public final class ProxyCore {
 
     /**
      * What ends an answered call at both phones when it outlives {@code telephony.maxCallDuration}
-     * (as Kamailio's dialog module does): a BYE to each, as if from the other, along the dialog's
-     * route past this node (RFC 3261 §12.2.1.1: the remote target, the route set, the tags), with a
-     * CSeq above every one this node saw from that side. Null when the 2xx gives no Contact or this
-     * node's own entry is not in its Record-Route (then the record alone is closed).
+     * (as Kamailio's dialog module does): a BYE to each, in the other's name (RFC 3261 §12.2.1.1:
+     * the remote target, the tags), with a CSeq above every one this node saw from that side. Each
+     * BYE starts with the route the other side would send it on, from this node's own entries on,
+     * and is routed as an in-dialog request arriving here would be ({@link #nextHop}): over the
+     * flow recorded now, or the device's current one, through the node that holds it, or in the
+     * place of a node that died. Only text is kept until then, no connection. Null when the 2xx
+     * gives no Contact or this node's own entry is not in its Record-Route (the record alone is
+     * closed then).
      */
-    ActiveCall.HangUp hangUpFor(SipRequest invite, SipResponse ok, SipFlow callerFlow, SipFlow calleeFlow) {
+    ActiveCall.HangUp hangUpFor(ActiveCall call, SipRequest invite, SipResponse ok) {
         try {
             List<NameAddress> calleeContacts = ok.contacts();
             List<NameAddress> callerContacts = invite.contacts();
             if (calleeContacts.isEmpty() || callerContacts.isEmpty()) {
                 return null;
             }
-            List<String> recorded = ok.headers().values(HeaderNames.RECORD_ROUTE);
-            int first = -1;
-            int last = -1;
-            for (int i = 0; i < recorded.size(); i++) {
-                if (isOwnEntry(recorded.get(i), invite.callId())) {
-                    first = first < 0 ? i : first;
-                    last = i;
-                }
-            }
-            if (first < 0) {
+            // the callee's route set is the Record-Route as it is (§12.1.1), the caller's reversed
+            // (§12.1.2); each BYE takes the part from this node's first entry on that side
+            List<String> calleeRoute = ok.headers().values(HeaderNames.RECORD_ROUTE);
+            List<String> callerRoute = new ArrayList<>(calleeRoute);
+            java.util.Collections.reverse(callerRoute);
+            List<String> towardsCaller = fromOwnEntry(calleeRoute, invite.callId());
+            List<String> towardsCallee = fromOwnEntry(callerRoute, invite.callId());
+            if (towardsCaller == null || towardsCallee == null) {
                 return null;
             }
-            // the route set each phone holds is the Record-Route reversed (caller, §12.1.2) or as
-            // it is (callee, §12.1.1); what lies past this node's entries is the way on from here
-            List<String> towardsCallee = new ArrayList<>(recorded.subList(0, first));
-            java.util.Collections.reverse(towardsCallee);
-            List<String> towardsCaller = List.copyOf(recorded.subList(last + 1, recorded.size()));
-            return new DialogHangUp(invite.callId(), invite.headers().get(HeaderNames.FROM), ok.headers().get(HeaderNames.TO),
-                    callerContacts.get(0).uri(), calleeContacts.get(0).uri(), List.copyOf(towardsCallee), towardsCaller,
-                    callerFlow, calleeFlow, invite.cseq().number());
+            String callId = invite.callId();
+            String callerFrom = invite.headers().get(HeaderNames.FROM);
+            String calleeTo = ok.headers().get(HeaderNames.TO);
+            SipUri callerTarget = callerContacts.get(0).uri();
+            SipUri calleeTarget = calleeContacts.get(0).uri();
+            long inviteCSeq = invite.cseq().number();
+            return () -> {
+                // to the callee in the caller's name, and to the caller in the callee's; a gap of
+                // ten, so a request of that side still on its way does not take the BYE's number
+                long toCallee = Math.max(inviteCSeq, call.highestCSeq(true)) + 10;
+                long toCaller = call.highestCSeq(false) + 10;
+                hangUp(byeInDialog(calleeTarget, callerFrom, calleeTo, callId, toCallee, towardsCallee));
+                hangUp(byeInDialog(callerTarget, calleeTo, callerFrom, callId, toCaller, towardsCaller));
+            };
         } catch (RuntimeException e) {
             log.debug("no hang-up for call {}: {}", invite.callId(), e.toString());
             return null;
         }
+    }
+
+    /** The route from this node's first own entry on; null when none of them is this node's. */
+    private List<String> fromOwnEntry(List<String> route, String callId) {
+        for (int i = 0; i < route.size(); i++) {
+            if (isOwnEntry(route.get(i), callId)) {
+                return List.copyOf(route.subList(i, route.size()));
+            }
+        }
+        return null;
     }
 
     /** Whether a Record-Route value is an entry this node wrote for the call: signed, with this node's id (or its address). */
@@ -1426,69 +1443,54 @@ public final class ProxyCore {
         return nid != null ? isThisNodeId(nid) : local.isThisNode(uri);
     }
 
-    private final class DialogHangUp implements ActiveCall.HangUp {
-        private final String callId;
-        private final String callerFrom;
-        private final String calleeTo;
-        private final SipUri callerTarget;
-        private final SipUri calleeTarget;
-        private final List<String> towardsCallee;
-        private final List<String> towardsCaller;
-        private final SipFlow callerFlow;
-        private final SipFlow calleeFlow;
-        /** The highest CSeq seen from each side: a BYE in its name must go above it (§12.2.1.1). */
-        private final java.util.concurrent.atomic.AtomicLong callerCSeq;
-        private final java.util.concurrent.atomic.AtomicLong calleeCSeq = new java.util.concurrent.atomic.AtomicLong();
-
-        DialogHangUp(String callId, String callerFrom, String calleeTo, SipUri callerTarget, SipUri calleeTarget,
-                     List<String> towardsCallee, List<String> towardsCaller, SipFlow callerFlow, SipFlow calleeFlow,
-                     long inviteCSeq) {
-            this.callId = callId;
-            this.callerFrom = callerFrom;
-            this.calleeTo = calleeTo;
-            this.callerTarget = callerTarget;
-            this.calleeTarget = calleeTarget;
-            this.towardsCallee = towardsCallee;
-            this.towardsCaller = towardsCaller;
-            this.callerFlow = callerFlow;
-            this.calleeFlow = calleeFlow;
-            this.callerCSeq = new java.util.concurrent.atomic.AtomicLong(inviteCSeq);
+    private static SipRequest byeInDialog(SipUri target, String from, String to, String callId, long cseq, List<String> route) {
+        SipRequest bye = new SipRequest(SipRequest.BYE, target);
+        bye.headers().add(HeaderNames.MAX_FORWARDS, "71"); // one more: it is forwarded from here as if it had arrived
+        for (String entry : route) {
+            bye.headers().add(HeaderNames.ROUTE, entry);
         }
+        bye.headers().add(HeaderNames.FROM, from);
+        bye.headers().add(HeaderNames.TO, to);
+        bye.headers().add(HeaderNames.CALL_ID, callId);
+        bye.headers().add(HeaderNames.CSEQ, cseq + " " + SipRequest.BYE);
+        return bye;
+    }
 
-        @Override
-        public void sawRequest(boolean fromCaller, long cseq) {
-            (fromCaller ? callerCSeq : calleeCSeq).accumulateAndGet(cseq, Math::max);
-        }
-
-        @Override
-        public void hangUp() {
-            // to the callee in the caller's name, and to the caller in the callee's
-            send(bye(calleeTarget, callerFrom, calleeTo, callerCSeq.incrementAndGet(), calleeFlow, towardsCallee), calleeFlow);
-            send(bye(callerTarget, calleeTo, callerFrom, calleeCSeq.incrementAndGet(), callerFlow, towardsCaller), callerFlow);
-        }
-
-        private SipRequest bye(SipUri target, String from, String to, long cseq, SipFlow flow, List<String> routes) {
-            SipRequest bye = new SipRequest(SipRequest.BYE, target);
-            bye.headers().add(HeaderNames.VIA, "SIP/2.0/" + flow.transport().viaToken() + " " + local.hostFor(flow) + ":"
-                    + local.portFor(flow) + ";branch=" + transactions.newBranch() + (flow.transport() == Transport.UDP ? ";rport" : ""));
-            bye.headers().add(HeaderNames.MAX_FORWARDS, "70");
-            for (String route : routes) {
-                bye.headers().add(HeaderNames.ROUTE, route);
+    /** Sends a BYE this node made as an in-dialog request arriving here would go, in the call's order. */
+    private void hangUp(SipRequest bye) {
+        OwnRoute own = popOwnRoutes(bye, null);
+        String callId = bye.callId();
+        inCallOrder(callId, nextHop(bye, own), (hop, error) -> {
+            if (hop == null || hop.flow() == null) {
+                log.info("call {}: its BYE to {} has no way to the phone ({})", callId, bye.requestUri(),
+                        error == null ? "not reachable" : error.toString());
+                return;
             }
-            bye.headers().add(HeaderNames.FROM, from);
-            bye.headers().add(HeaderNames.TO, to);
-            bye.headers().add(HeaderNames.CALL_ID, callId);
-            bye.headers().add(HeaderNames.CSEQ, cseq + " " + SipRequest.BYE);
-            return bye;
-        }
-
-        private void send(SipRequest bye, SipFlow flow) {
-            try {
-                transactions.sendRequest(bye, flow, ResponseContext.IGNORE);
-            } catch (RuntimeException e) {
-                log.info("could not send the BYE of call {} to {}: {}", callId, flow, e.toString());
+            SipRequest out = forwardedCopy(bye, null, hop.flow(), null);
+            if (hop.route() != null) {
+                out.headers().addFirst(HeaderNames.ROUTE, hop.route());
             }
-        }
+            transactions.sendRequest(out, hop.flow(), new ClientTransactionListener() {
+                @Override
+                public void onResponse(ClientTransaction transaction, SipResponse response) {
+                    if (response.status() >= 300) {
+                        log.info("call {}: the phone at {} answered the duration limit's BYE {}", callId,
+                                bye.requestUri(), response.startLine());
+                    }
+                }
+
+                @Override
+                public void onTimeout(ClientTransaction transaction) {
+                    log.info("call {}: the phone at {} did not answer the duration limit's BYE", callId, bye.requestUri());
+                }
+
+                @Override
+                public void onTransportError(ClientTransaction transaction, Throwable cause) {
+                    log.info("call {}: the duration limit's BYE to {} could not be sent: {}", callId, bye.requestUri(),
+                            cause.toString());
+                }
+            });
+        });
     }
 
     private SipRequest requestInDialog(String method, SipUri target, SipRequest invite, SipResponse ok, long cseq,

@@ -266,7 +266,7 @@ final class ResponseContext {
                 core.calls.ringing(call);
             }
             core.calls.answered(call, branch.target);
-            call.hangUpWith(core.hangUpFor(request, response, server.flow(), branch.flow));
+            call.hangUpWith(core.hangUpFor(call, request, response));
             call = null;
         }
         server.respond(strip(response)); // §16.7 step 5: every 2xx is forwarded
