@@ -35,12 +35,17 @@ class CallTest {
     @BeforeEach
     void start() throws Exception {
         node = new TelephonyNode(dir, Map.of(), Map.of("SWITCHBOARD_TELEPHONY_AUTH", "false"));
-        for (String user : List.of("alice", "bob", "carol", "dave")) {
+        createAccounts("alice", "bob", "carol", "dave");
+    }
+
+    /** Accounts with password secret-NAME, once the node sees them (within its poll interval). */
+    void createAccounts(String... users) throws Exception {
+        for (String user : users) {
             assertThat(node.api("POST", "/api/v1/accounts", "{\"username\":\"" + user + "\",\"password\":\"secret-" + user + "\"}")
                     .statusCode()).isEqualTo(201);
         }
-        // a running node sees new accounts within its poll interval
-        await().atMost(Duration.ofSeconds(2)).until(() -> node.telephony.accounts().lookup("dave", DOMAIN).isPresent());
+        String last = users[users.length - 1];
+        await().atMost(Duration.ofSeconds(2)).until(() -> node.telephony.accounts().lookup(last, DOMAIN).isPresent());
     }
 
     @AfterEach
@@ -437,11 +442,7 @@ class CallTest {
         node.close();
         node = new TelephonyNode(dir.resolve("limited"), Map.of(), Map.of("SWITCHBOARD_TELEPHONY_AUTH", "false",
                 "SWITCHBOARD_TELEPHONY_MAX_CALL_DURATION", "1s"));
-        for (String user : List.of("alice", "bob")) {
-            assertThat(node.api("POST", "/api/v1/accounts", "{\"username\":\"" + user + "\",\"password\":\"secret-" + user + "\"}")
-                    .statusCode()).isEqualTo(201);
-        }
-        await().atMost(Duration.ofSeconds(2)).until(() -> node.telephony.accounts().lookup("bob", DOMAIN).isPresent());
+        createAccounts("alice", "bob");
         SipPhone alice = udpPhone("alice");
         SipPhone bob = SipPhone.tcp("bob", DOMAIN, node.sipPort(Transport.TCP));
         phones.add(bob);

@@ -58,6 +58,29 @@ class SipClusterTest {
         return env;
     }
 
+    /** What runs on two nodes of one store and bus, with accounts bob and carol. */
+    interface TwoNodes {
+        void run(TelephonyNode a, TelephonyNode b) throws Exception;
+    }
+
+    /** Two nodes on a fresh database and exchange (removed afterwards), with {@code extra} settings on both. */
+    private void onTwoNodes(Map<String, String> extra, TwoNodes body) throws Exception {
+        String exchange = "sb_test_" + UUID.randomUUID().toString().substring(0, 12);
+        try (PostgresTestDatabase database = PostgresTestDatabase.create()) {
+            Map<String, String> env = clusterEnv(database, exchange);
+            env.putAll(extra);
+            try (TelephonyNode a = new TelephonyNode(dirA, Map.of(), env);
+                 TelephonyNode b = new TelephonyNode(dirB, Map.of(), env)) {
+                Files.copy(dirA.resolve("admin.token"), dirB.resolve("admin.token"));
+                awaitBus(a, b);
+                createAccounts(a, b, "bob", "carol");
+                body.run(a, b);
+            } finally {
+                deleteExchange(exchange);
+            }
+        }
+    }
+
     @Test
     void callsCrossNodesBothWaysAlongTheDevicesFlowAndForgedNodeRequestsAreRefused() throws Exception {
         String exchange = "sb_test_" + UUID.randomUUID().toString().substring(0, 12);
@@ -618,42 +641,31 @@ class SipClusterTest {
      */
     @Test
     void aCallPastTheMaximumDurationIsHungUpAcrossNodes() throws Exception {
-        String exchange = "sb_test_" + UUID.randomUUID().toString().substring(0, 12);
-        try (PostgresTestDatabase database = PostgresTestDatabase.create()) {
-            Map<String, String> env = clusterEnv(database, exchange);
-            env.put("SWITCHBOARD_TELEPHONY_MAX_CALL_DURATION", "1s");
-            try (TelephonyNode a = new TelephonyNode(dirA, Map.of(), env);
-                 TelephonyNode b = new TelephonyNode(dirB, Map.of(), env)) {
-                Files.copy(dirA.resolve("admin.token"), dirB.resolve("admin.token"));
-                awaitBus(a, b);
-                createAccounts(a, b, "bob", "carol");
-                try (SipPhone bob = SipPhone.tcp("bob", DOMAIN, a.sipPort(Transport.TCP));
-                     SipPhone carol = SipPhone.udp("carol", DOMAIN, b.sipPort(Transport.UDP))) {
-                    assertThat(bob.register(600, "secret-bob").status()).isEqualTo(200);
-                    assertThat(carol.register(600, "secret-carol").status()).isEqualTo(200);
-                    await().atMost(SOON).until(() -> bindings(b, "bob").size() == 1);
-                    SipPhone.Call call = AccountChangesTest.authenticatedCall(carol, "sip:bob@" + DOMAIN);
-                    SipPhone.Incoming atBob = bob.awaitInvite();
-                    atBob.answer();
-                    SipResponse ok = call.awaitFinal();
-                    assertThat(ok.status()).isEqualTo(200);
-                    call.ack(ok);
-                    bob.awaitRequest("ACK", SOON);
+        onTwoNodes(Map.of("SWITCHBOARD_TELEPHONY_MAX_CALL_DURATION", "1s"), (a, b) -> {
+            try (SipPhone bob = SipPhone.tcp("bob", DOMAIN, a.sipPort(Transport.TCP));
+                 SipPhone carol = SipPhone.udp("carol", DOMAIN, b.sipPort(Transport.UDP))) {
+                assertThat(bob.register(600, "secret-bob").status()).isEqualTo(200);
+                assertThat(carol.register(600, "secret-carol").status()).isEqualTo(200);
+                await().atMost(SOON).until(() -> bindings(b, "bob").size() == 1);
+                SipPhone.Call call = AccountChangesTest.authenticatedCall(carol, "sip:bob@" + DOMAIN);
+                SipPhone.Incoming atBob = bob.awaitInvite();
+                atBob.answer();
+                SipResponse ok = call.awaitFinal();
+                assertThat(ok.status()).isEqualTo(200);
+                call.ack(ok);
+                bob.awaitRequest("ACK", SOON);
 
-                    SipRequest atCallee = bob.awaitRequest("BYE", Duration.ofSeconds(12));
-                    SipRequest atCaller = carol.awaitRequest("BYE", Duration.ofSeconds(5));
-                    bob.respond(atCallee, 200, "OK");
-                    carol.respond(atCaller, 200, "OK");
-                    assertThat(atCallee.vias()).hasSize(2); // B, then A
-                    assertThat(atCallee.to().tag()).isEqualTo(atBob.localTag);
-                    assertThat(atCaller.from().tag()).isEqualTo(atBob.localTag);
-                    JsonNode record = awaitRecord(b, call.callId, "completed");
-                    assertThat(record.path("endedBy").asText()).isEqualTo("timeout");
-                }
-            } finally {
-                deleteExchange(exchange);
+                SipRequest atCallee = bob.awaitRequest("BYE", Duration.ofSeconds(12));
+                SipRequest atCaller = carol.awaitRequest("BYE", Duration.ofSeconds(5));
+                bob.respond(atCallee, 200, "OK");
+                carol.respond(atCaller, 200, "OK");
+                assertThat(atCallee.vias()).hasSize(2); // B, then A
+                assertThat(atCallee.to().tag()).isEqualTo(atBob.localTag);
+                assertThat(atCaller.from().tag()).isEqualTo(atBob.localTag);
+                JsonNode record = awaitRecord(b, call.callId, "completed");
+                assertThat(record.path("endedBy").asText()).isEqualTo("timeout");
             }
-        }
+        });
     }
 
     /**
@@ -664,33 +676,23 @@ class SipClusterTest {
      */
     @Test
     void aDeviceWhoseConnectionBrokeOnAnotherNodeIsUnavailableNotFlowFailed() throws Exception {
-        String exchange = "sb_test_" + UUID.randomUUID().toString().substring(0, 12);
-        try (PostgresTestDatabase database = PostgresTestDatabase.create()) {
-            Map<String, String> env = clusterEnv(database, exchange);
-            try (TelephonyNode a = new TelephonyNode(dirA, Map.of(), env);
-                 TelephonyNode b = new TelephonyNode(dirB, Map.of(), env)) {
-                Files.copy(dirA.resolve("admin.token"), dirB.resolve("admin.token"));
-                awaitBus(a, b);
-                createAccounts(a, b, "bob", "carol");
-                try (SipPhone carol = SipPhone.udp("carol", DOMAIN, b.sipPort(Transport.UDP))) {
-                    assertThat(carol.register(600, "secret-carol").status()).isEqualTo(200);
-                    SipPhone bob = SipPhone.tcp("bob", DOMAIN, a.sipPort(Transport.TCP));
-                    assertThat(bob.register(600, "secret-bob").status()).isEqualTo(200);
-                    await().atMost(SOON).until(() -> bindings(b, "bob").size() == 1);
-                    bob.close(); // its TCP connection to A is gone; its binding stays until it expires
-                    await().atMost(SOON).until(() -> a.metric("switchboard_sip_connections") == 0);
+        onTwoNodes(Map.of(), (a, b) -> {
+            try (SipPhone carol = SipPhone.udp("carol", DOMAIN, b.sipPort(Transport.UDP))) {
+                assertThat(carol.register(600, "secret-carol").status()).isEqualTo(200);
+                SipPhone bob = SipPhone.tcp("bob", DOMAIN, a.sipPort(Transport.TCP));
+                assertThat(bob.register(600, "secret-bob").status()).isEqualTo(200);
+                await().atMost(SOON).until(() -> bindings(b, "bob").size() == 1);
+                bob.close(); // its TCP connection to A is gone; its binding stays until it expires
+                await().atMost(SOON).until(() -> a.metric("switchboard_sip_connections") == 0);
 
-                    SipPhone.Call call = AccountChangesTest.authenticatedCall(carol, "sip:bob@" + DOMAIN);
-                    SipResponse answer = call.awaitFinal();
-                    call.ackFailure(answer);
-                    assertThat(answer.status()).as(answer.startLine()).isEqualTo(480);
-                    JsonNode record = awaitRecord(b, call.callId, "unavailable");
-                    assertThat(record.path("finalCode").asInt()).isEqualTo(480);
-                }
-            } finally {
-                deleteExchange(exchange);
+                SipPhone.Call call = AccountChangesTest.authenticatedCall(carol, "sip:bob@" + DOMAIN);
+                SipResponse answer = call.awaitFinal();
+                call.ackFailure(answer);
+                assertThat(answer.status()).as(answer.startLine()).isEqualTo(480);
+                JsonNode record = awaitRecord(b, call.callId, "unavailable");
+                assertThat(record.path("finalCode").asInt()).isEqualTo(480);
             }
-        }
+        });
     }
 
     private static List<Binding> bindings(TelephonyNode node, String user) {
