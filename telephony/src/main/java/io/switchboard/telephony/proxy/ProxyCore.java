@@ -1405,8 +1405,9 @@ public final class ProxyCore {
             return () -> {
                 // to the callee in the caller's name, and to the caller in the callee's; a gap of
                 // ten, so a request of that side still on its way does not take the BYE's number
-                long toCallee = Math.max(inviteCSeq, call.highestCSeq(true)) + 10;
-                long toCaller = call.highestCSeq(false) + 10;
+                // (below 2^31, RFC 3261 §8.1.1.5)
+                long toCallee = Math.min(Math.max(inviteCSeq, call.highestCSeq(true)) + 10, Integer.MAX_VALUE);
+                long toCaller = Math.min(call.highestCSeq(false) + 10, Integer.MAX_VALUE);
                 hangUp(byeInDialog(calleeTarget, callerFrom, calleeTo, callId, toCallee, towardsCallee));
                 hangUp(byeInDialog(callerTarget, calleeTo, callerFrom, callId, toCaller, towardsCaller));
             };
@@ -1428,7 +1429,12 @@ public final class ProxyCore {
 
     /** Whether a Record-Route value is an entry this node wrote for the call: signed, with this node's id (or its address). */
     private boolean isOwnEntry(String value, String callId) {
-        SipUri uri = NameAddress.parse(value).uri();
+        SipUri uri;
+        try {
+            uri = NameAddress.parse(value).uri();
+        } catch (IllegalArgumentException e) {
+            return false; // another element's entry this parser does not read: not ours
+        }
         String mark = uri.param(ROUTE_MARK);
         if (!uri.isSip() || uri.host() == null || mark == null) {
             return false;
@@ -1458,14 +1464,29 @@ public final class ProxyCore {
 
     /** Sends a BYE this node made as an in-dialog request arriving here would go, in the call's order. */
     private void hangUp(SipRequest bye) {
-        OwnRoute own = popOwnRoutes(bye, null);
         String callId = bye.callId();
-        inCallOrder(callId, nextHop(bye, own), (hop, error) -> {
-            if (hop == null || hop.flow() == null) {
-                log.info("call {}: its BYE to {} has no way to the phone ({})", callId, bye.requestUri(),
-                        error == null ? "not reachable" : error.toString());
-                return;
-            }
+        try {
+            OwnRoute own = popOwnRoutes(bye, null);
+            inCallOrder(callId, nextHop(bye, own), (hop, error) -> sendHangUp(bye, hop, error));
+        } catch (RuntimeException e) {
+            // one side's failure must not keep the other side's BYE from going out
+            log.info("call {}: its BYE to {} could not be routed: {}", callId, bye.requestUri(), e.toString());
+        }
+    }
+
+    private void sendHangUp(SipRequest bye, InDialogHop hop, Throwable error) {
+        String callId = bye.callId();
+        if (hop == null || hop.flow() == null) {
+            log.info("call {}: its BYE to {} has no way to the phone ({})", callId, bye.requestUri(),
+                    error == null ? "not reachable" : error.toString());
+            return;
+        }
+        if (isSips(bye.requestUri()) && !isSecure(hop.flow())) {
+            log.info("call {}: its BYE to {} would take a hop without TLS, which a sips: request must not (RFC 5630)",
+                    callId, bye.requestUri());
+            return;
+        }
+        try {
             SipRequest out = forwardedCopy(bye, null, hop.flow(), null);
             if (hop.route() != null) {
                 out.headers().addFirst(HeaderNames.ROUTE, hop.route());
@@ -1490,7 +1511,9 @@ public final class ProxyCore {
                             cause.toString());
                 }
             });
-        });
+        } catch (RuntimeException e) {
+            log.info("call {}: the duration limit's BYE to {} could not be sent: {}", callId, bye.requestUri(), e.toString());
+        }
     }
 
     private SipRequest requestInDialog(String method, SipUri target, SipRequest invite, SipResponse ok, long cseq,
