@@ -1375,9 +1375,10 @@ public final class ProxyCore {
      * BYE starts with the route the other side would send it on, from this node's own entries on,
      * and is routed as an in-dialog request arriving here would be ({@link #nextHop}): over the
      * flow recorded now, or the device's current one, through the node that holds it, or in the
-     * place of a node that died. Only text is kept until then, no connection. Null when the 2xx
-     * gives no Contact or this node's own entry is not in its Record-Route (the record alone is
-     * closed then).
+     * place of a node that died. Only text is kept until then, no connection, and the route is
+     * split only then: nothing but a few references is added to the answer of every call. When the
+     * 2xx gives no Contact or this node's own entry is not in its Record-Route, only the record is
+     * closed (and the log says so).
      */
     ActiveCall.HangUp hangUpFor(ActiveCall call, SipRequest invite, SipResponse ok) {
         try {
@@ -1386,16 +1387,7 @@ public final class ProxyCore {
             if (calleeContacts.isEmpty() || callerContacts.isEmpty()) {
                 return null;
             }
-            // the callee's route set is the Record-Route as it is (§12.1.1), the caller's reversed
-            // (§12.1.2); each BYE takes the part from this node's first entry on that side
-            List<String> calleeRoute = ok.headers().values(HeaderNames.RECORD_ROUTE);
-            List<String> callerRoute = new ArrayList<>(calleeRoute);
-            java.util.Collections.reverse(callerRoute);
-            List<String> towardsCaller = fromOwnEntry(calleeRoute, invite.callId());
-            List<String> towardsCallee = fromOwnEntry(callerRoute, invite.callId());
-            if (towardsCaller == null || towardsCallee == null) {
-                return null;
-            }
+            List<String> recorded = ok.headers().values(HeaderNames.RECORD_ROUTE);
             String callId = invite.callId();
             String callerFrom = invite.headers().get(HeaderNames.FROM);
             String calleeTo = ok.headers().get(HeaderNames.TO);
@@ -1403,6 +1395,16 @@ public final class ProxyCore {
             SipUri calleeTarget = calleeContacts.get(0).uri();
             long inviteCSeq = invite.cseq().number();
             return () -> {
+                // the callee's route set is the Record-Route as it is (§12.1.1), the caller's
+                // reversed (§12.1.2); each BYE takes the part from this node's first entry on
+                List<String> callerRoute = new ArrayList<>(recorded);
+                java.util.Collections.reverse(callerRoute);
+                List<String> towardsCaller = fromOwnEntry(recorded, callId);
+                List<String> towardsCallee = fromOwnEntry(callerRoute, callId);
+                if (towardsCaller == null || towardsCallee == null) {
+                    log.info("call {}: none of its Record-Route entries is this node's; only its record is closed", callId);
+                    return;
+                }
                 // to the callee in the caller's name, and to the caller in the callee's; a gap of
                 // ten, so a request of that side still on its way does not take the BYE's number
                 // (below 2^31, RFC 3261 §8.1.1.5)
