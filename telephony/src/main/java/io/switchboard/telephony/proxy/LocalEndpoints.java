@@ -214,7 +214,8 @@ public final class LocalEndpoints implements DigestAuthenticator.SipListeners {
         return text.toLowerCase(Locale.ROOT);
     }
 
-    private static String literal(InetAddress address) {
+    /** An address as a URI host: compressed IPv6 in brackets, without a zone. */
+    static String literal(InetAddress address) {
         String bare = bare(address);
         return address instanceof Inet6Address ? "[" + bare + "]" : bare;
     }

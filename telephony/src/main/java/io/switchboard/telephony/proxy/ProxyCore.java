@@ -888,11 +888,7 @@ public final class ProxyCore {
                 if (!signer.verify(signedText(ftag, cf, ef), mark)) {
                     break; // not ours nor the cluster's: the next hop (or a forgery, refused later)
                 }
-                // an entry with a node id is ours when the id is, wherever it names (a balancer in
-                // front of the cluster, or this node's own address); one without, written before
-                // ids were, by the address it names, which was always the node's own
-                String nid = signedNodeId(uri, ftag, cf, ef, request.callId());
-                if (nid != null ? !isThisNodeId(nid) : !local.isThisNode(uri)) {
+                if (!writtenHere(uri, ftag, cf, ef, request.callId())) {
                     break; // another node of the cluster Record-Routed it: the next hop
                 }
                 if (own == null || !own.signed()) {
@@ -937,6 +933,16 @@ public final class ProxyCore {
     private String signedNodeId(SipUri uri, String ftag, String cf, String ef, String callId) {
         String nid = uri.param(ROUTE_NODE);
         return nid != null && signer.verify(nodeText(callId, ftag, cf, ef, nid), uri.param(ROUTE_NODE_MARK)) ? nid : null;
+    }
+
+    /**
+     * Whether a signed entry is this node's: one with a node id when the id is, wherever it names
+     * (a balancer in front of the cluster, or this node's own address); one without, written
+     * before ids were, by the address it names, which was always the node's own.
+     */
+    private boolean writtenHere(SipUri uri, String ftag, String cf, String ef, String callId) {
+        String nid = signedNodeId(uri, ftag, cf, ef, callId);
+        return nid != null ? isThisNodeId(nid) : local.isThisNode(uri);
     }
 
     private boolean isThisNodeId(String nodeId) {
@@ -1444,11 +1450,7 @@ public final class ProxyCore {
         String ftag = uri.param("ftag");
         String cf = uri.param("cf");
         String ef = uri.param("ef");
-        if (!signer.verify(signedText(ftag, cf, ef), mark)) {
-            return false;
-        }
-        String nid = signedNodeId(uri, ftag, cf, ef, callId);
-        return nid != null ? isThisNodeId(nid) : local.isThisNode(uri);
+        return signer.verify(signedText(ftag, cf, ef), mark) && writtenHere(uri, ftag, cf, ef, callId);
     }
 
     private static SipRequest byeInDialog(SipUri target, String from, String to, String callId, long cseq, List<String> route) {
@@ -1571,7 +1573,7 @@ public final class ProxyCore {
         InetSocketAddress balancer = flow.balancer();
         String hostPort = balancer != null && !balancer.getAddress().isAnyLocalAddress() && !isSecure(flow)
                 && liveness.everyNodeRoutesById()
-                ? literal(balancer) + ":" + balancer.getPort()
+                ? LocalEndpoints.literal(balancer.getAddress()) + ":" + balancer.getPort()
                 : local.hostFor(flow) + ":" + local.portFor(flow);
         if (sips && isSecure(flow)) {
             // RFC 5630 deprecates transport=tls: sips: alone means TLS over TCP; over a secure
@@ -1582,11 +1584,6 @@ public final class ProxyCore {
         return "sip:" + hostPort + transport;
     }
 
-
-    private static String literal(InetSocketAddress address) {
-        String text = io.netty.util.NetUtil.toAddressString(address.getAddress());
-        return address.getAddress() instanceof java.net.Inet6Address ? "[" + text + "]" : text;
-    }
 
     /**
      * §16.6 step 8: a hash over what identifies the request at this hop, for loop detection. The
