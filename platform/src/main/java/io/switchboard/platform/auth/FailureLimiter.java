@@ -15,8 +15,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * if it succeeded ({@link #release}), so a burst of parallel guesses cannot all pass the check
  * before the first failure is counted.
  *
- * <p>Keys live in memory on this node only; a cluster behind a balancer multiplies the allowance
- * by the number of nodes at most, which still bounds guessing. The map holds at most
+ * <p>Keys live in memory; the attempts other nodes counted arrive over the bus and are added with
+ * {@link #count} ({@link PersonAuth}). The map holds at most
  * {@link #MAX_KEYS} keys: past that it is swept of finished windows, and if that is not enough,
  * emptied (a flood of distinct keys then costs the flooder their own counts, not our memory).
  */
@@ -61,6 +61,20 @@ public final class FailureLimiter {
             return Duration.ZERO;
         }
         return Duration.ofMillis(Math.max(1, refused[0].startedAt() + window.toMillis() - now));
+    }
+
+    /**
+     * Adds an attempt another node counted, refused or not there: the key's window starts now if
+     * it has none. Capped at the allowance, which already refuses the key.
+     */
+    public void count(String key) {
+        long now = clock.millis();
+        windows.compute(key, (k, w) -> w == null || now - w.startedAt() >= window.toMillis()
+                ? new Window(now, 1)
+                : new Window(w.startedAt(), Math.min(allowance, w.attempts() + 1)));
+        if (windows.size() > MAX_KEYS) {
+            sweep(now);
+        }
     }
 
     /** Gives back an attempt that turned out well. */

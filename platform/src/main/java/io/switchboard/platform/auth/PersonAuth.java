@@ -42,6 +42,15 @@ import org.slf4j.LoggerFactory;
  * revocation revision it moved (apart from the people revision, so cached versions stay) makes
  * every node read the new entries within a poll even without a bus. Clearing a sign-in lockout
  * ({@link #unlock}) travels on the bus ({@value #SIGN_IN_UNLOCKED}) and with the people revision.
+ *
+ * <p>The brakes on guessing count in each node's memory, and every failed sign-in, sign-up attempt
+ * and wrong current password is announced on the bus ({@value #ATTEMPT_COUNTED}) for the other
+ * nodes to count as well: behind a balancer's round robin a name is locked after
+ * {@code signInFailuresPerUser} failures across the cluster, not that many per node. Only failures
+ * travel (a reservation given back after a good password never left the node), and a node counts
+ * another's failure when it hears it, so parallel guesses spread over nodes can pass the allowance
+ * by what is in flight between them (milliseconds, against a password hash each). A node started
+ * later, or cut off from the bus, knows only the failures it saw itself.
  */
 public final class PersonAuth {
     public static final List<String> KNOWN_KEYS = List.of("signUp", "accessTokenTtl", "refreshTokenTtl",
@@ -50,6 +59,7 @@ public final class PersonAuth {
     static final Duration REVISION_POLL = Duration.ofMillis(500);
     public static final String SESSION_REVOKED = "platform.session.revoked";
     public static final String SIGN_IN_UNLOCKED = "platform.sign-in.unlocked";
+    public static final String ATTEMPT_COUNTED = "platform.sign-in.attempt-counted";
     /** Unlock records are read by running nodes within a poll; a day covers any node that lagged. */
     private static final Duration UNLOCK_RECORDS_KEPT = Duration.ofDays(1);
     private static final int MAX_CACHED_VERSIONS = 200_000;
@@ -74,6 +84,8 @@ public final class PersonAuth {
     private final Duration revisionPoll;
     private ScheduledExecutorService maintenance;
     private volatile Bus bus;
+    /** Tells this node's own announcements apart when they come back from the bus (it counted them already). */
+    private final String origin = java.util.UUID.randomUUID().toString();
 
     /** Announced when a sign-in's access tokens were revoked before they expire. */
     public record SessionRevoked(String sessionId, long expiresAt) {
@@ -81,6 +93,15 @@ public final class PersonAuth {
 
     /** Announced when an operator cleared a user's sign-in lockout. */
     public record SignInUnlocked(String username) {
+    }
+
+    /**
+     * Announced when a node counted an attempt against a brake, for every other node to count
+     * it too: a failed sign-in ({@code username} and {@code address}), a sign-up attempt
+     * ({@code address} alone) or a wrong current password ({@code passwordChangeSession} alone).
+     * {@code origin} is the announcing node's, which ignores its own.
+     */
+    public record AttemptCounted(String origin, String username, String address, String passwordChangeSession) {
     }
 
     private record KnownVersion(int version, boolean exists) {
@@ -183,6 +204,7 @@ public final class PersonAuth {
                 clearLockout(event.username());
             }
         });
+        nodeBus.subscribe(ATTEMPT_COUNTED, AttemptCounted.class, this::attemptHeard);
         tokens.onRevoked((session, expiresAt) -> nodeBus.publish(SESSION_REVOKED, new SessionRevoked(session, expiresAt)));
         this.bus = nodeBus;
     }
@@ -209,6 +231,7 @@ public final class PersonAuth {
         String display = PersonRules.displayName(displayName);
         // Every attempt counts, a taken name too: the brake on filling the store and on trying names.
         reserve(addressSignUps, address, "sign_ups");
+        announce(new AttemptCounted(origin, null, address, null));
         Person person;
         try {
             person = people.create(name, display, hash(checkedPassword), false);
@@ -237,8 +260,8 @@ public final class PersonAuth {
             throw unauthorized("Wrong user name or password.");
         }
         String name = username.strip().toLowerCase(Locale.ROOT);
-        String userKey = "user:" + name;
-        String userAtAddressKey = userKey + "@" + address;
+        String userKey = userKey(name);
+        String userAtAddressKey = userAtAddressKey(name, address);
         reserve(userAtAddressFailures, userAtAddressKey, "sign_ins");
         try {
             reserve(userFailures, userKey, "sign_ins");
@@ -271,6 +294,7 @@ public final class PersonAuth {
         }
         if (!good) {
             count("sign_ins", found.isPresent() ? "wrong_password" : "unknown_user");
+            announce(new AttemptCounted(origin, name, address, null));
             throw unauthorized("Wrong user name or password.");
         }
         userAtAddressFailures.release(userAtAddressKey);
@@ -308,7 +332,7 @@ public final class PersonAuth {
         PersonStore.Credentials credentials = people.credentialsById(principal.personId())
                 .orElseThrow(() -> unauthorized("The person no longer exists."));
         String checked = PersonRules.password(replacement, "newPassword");
-        String key = "password-change:" + sessionId;
+        String key = passwordChangeKey(sessionId);
         reserve(userAtAddressFailures, key, "password_changes");
         boolean good;
         try {
@@ -320,6 +344,7 @@ public final class PersonAuth {
         }
         if (!good) {
             count("password_changes", "wrong_password");
+            announce(new AttemptCounted(origin, null, null, sessionId));
             throw ApiProblem.forbidden("'currentPassword' is wrong.");
         }
         userAtAddressFailures.release(key);
@@ -369,7 +394,7 @@ public final class PersonAuth {
     }
 
     private void clearLockout(String name) {
-        String userKey = "user:" + name;
+        String userKey = userKey(name);
         int forgotten = userFailures.forget(userKey::equals)
                 + userAtAddressFailures.forget(key -> key.startsWith(userKey + "@"));
         if (forgotten > 0) {
@@ -523,6 +548,42 @@ public final class PersonAuth {
             return hasher.hash(password);
         } catch (PasswordHasher.Busy e) {
             throw ApiProblem.unavailable("Too many password operations at once; retry in a moment.").withHeader("Retry-After", "1");
+        }
+    }
+
+    private static String userKey(String name) {
+        return "user:" + name;
+    }
+
+    private static String userAtAddressKey(String name, String address) {
+        return userKey(name) + "@" + address;
+    }
+
+    private static String passwordChangeKey(String sessionId) {
+        return "password-change:" + sessionId;
+    }
+
+    /** Tells the other nodes of an attempt this node counted (see the class comment). */
+    private void announce(AttemptCounted attempt) {
+        Bus connected = bus;
+        if (connected != null && connected.spansNodes()) {
+            connected.publish(ATTEMPT_COUNTED, attempt);
+        }
+    }
+
+    /** Counts another node's attempt against the same brakes it was counted against there. */
+    private void attemptHeard(AttemptCounted attempt) {
+        if (origin.equals(attempt.origin())) {
+            return;
+        }
+        if (attempt.username() != null && attempt.address() != null) {
+            userAtAddressFailures.count(userAtAddressKey(attempt.username(), attempt.address()));
+            userFailures.count(userKey(attempt.username()));
+            addressFailures.count(attempt.address());
+        } else if (attempt.address() != null) {
+            addressSignUps.count(attempt.address());
+        } else if (attempt.passwordChangeSession() != null) {
+            userAtAddressFailures.count(passwordChangeKey(attempt.passwordChangeSession()));
         }
     }
 

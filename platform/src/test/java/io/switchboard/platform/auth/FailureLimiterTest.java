@@ -39,6 +39,48 @@ class FailureLimiterTest {
     }
 
     @Test
+    void attemptsAnotherNodeCountedAddUpWithThisNodesAndNeverPassTheAllowance() {
+        java.util.concurrent.atomic.AtomicLong now = new java.util.concurrent.atomic.AtomicLong(START.toEpochMilli());
+        Clock clock = new Clock() {
+            @Override
+            public java.time.ZoneId getZone() {
+                return ZoneOffset.UTC;
+            }
+
+            @Override
+            public Clock withZone(java.time.ZoneId zone) {
+                return this;
+            }
+
+            @Override
+            public Instant instant() {
+                return Instant.ofEpochMilli(now.get());
+            }
+        };
+        FailureLimiter limiter = new FailureLimiter(3, Duration.ofMinutes(15), clock);
+        assertThat(limiter.tryReserve("user:anna")).isZero();
+        limiter.count("user:anna");
+        now.addAndGet(Duration.ofMinutes(1).toMillis());
+        limiter.count("user:anna");
+        // three in the window that began with this node's own attempt: refused until it passes
+        assertThat(limiter.tryReserve("user:anna")).isEqualTo(Duration.ofMinutes(14));
+        for (int i = 0; i < 10; i++) {
+            limiter.count("user:anna");
+        }
+        // capped at the allowance: a reservation given back makes room for one attempt, not none
+        limiter.release("user:anna");
+        assertThat(limiter.tryReserve("user:anna")).isZero();
+        assertThat(limiter.tryReserve("user:anna")).isPositive();
+        // a window another node started ends like one of this node's
+        limiter.count("user:boris");
+        now.addAndGet(Duration.ofMinutes(15).toMillis());
+        limiter.count("user:boris");
+        assertThat(limiter.tryReserve("user:boris")).isZero();
+        assertThat(limiter.tryReserve("user:boris")).isZero();
+        assertThat(limiter.tryReserve("user:boris")).isPositive();
+    }
+
+    @Test
     void parallelAttemptsCannotOutrunTheAllowance() {
         FailureLimiter limiter = new FailureLimiter(5, Duration.ofMinutes(15), Clock.systemUTC());
         AtomicInteger allowed = new AtomicInteger();

@@ -22,7 +22,7 @@ import org.junit.jupiter.api.io.TempDir;
  * Sessions across two nodes on one PostgreSQL store and one RabbitMQ exchange: a refresh token
  * reused on one node ends that sign-in's access tokens on the other within a second, a node
  * started afterwards still refuses them; with the store poll slowed, the bus alone ends a signed-out
- * sign-in and its open stream at once, and carries a cleared lockout.
+ * sign-in and its open stream at once, and carries a cleared lockout and failed sign-ins.
  */
 class SessionClusterTest {
     static final Duration WITHIN_A_SECOND = Duration.ofSeconds(1);
@@ -72,12 +72,13 @@ class SessionClusterTest {
     /**
      * The store poll slowed to an hour, so only the bus can carry a change: a sign-out on node A
      * ends that sign-in on node B and closes its open stream there at once (4001, not at the next
-     * 20 s heartbeat), and an unlock on A clears the lockout on B. The waits are generous (the
+     * 20 s heartbeat), an unlock on A clears the lockout on B, and failures on both nodes add up to
+ * one lockout on both. The waits are generous (the
      * second path is an hour away, so they cannot pass without the bus): on two busy cores a
      * sign-in's hashing alone can take a good part of a second.
      */
     @Test
-    void withTheStorePollSlowedTheBusAloneEndsASignInClosesItsStreamsAndClearsALockout() throws Exception {
+    void withTheStorePollSlowedTheBusAloneEndsASignInClosesItsStreamsAndCarriesLockouts() throws Exception {
         String exchange = "sb_test_" + UUID.randomUUID().toString().substring(0, 12);
         Duration generous = Duration.ofSeconds(5);
         try (PostgresTestDatabase database = PostgresTestDatabase.create()) {
@@ -116,6 +117,15 @@ class SessionClusterTest {
                 // a locked-out attempt answers 429 before any hashing, so polling is cheap until the unlock lands
                 await().atMost(generous).pollInterval(Duration.ofMillis(100)).until(() ->
                         post(b, "/api/v1/auth/sign-in", credentials(mila.username(), password)).statusCode() == 200);
+
+                // one failure on each node: the lockout holds on both, since each counts the other's
+                assertThat(post(a, "/api/v1/auth/sign-in", credentials(mila.username(), "wrong password"))
+                        .statusCode()).isEqualTo(401);
+                assertThat(post(b, "/api/v1/auth/sign-in", credentials(mila.username(), "wrong password"))
+                        .statusCode()).isEqualTo(401);
+                await().atMost(generous).pollInterval(Duration.ofMillis(100)).until(() ->
+                        post(a, "/api/v1/auth/sign-in", credentials(mila.username(), password)).statusCode() == 429);
+                assertThat(post(b, "/api/v1/auth/sign-in", credentials(mila.username(), password)).statusCode()).isEqualTo(429);
             } finally {
                 deleteExchange(exchange);
             }

@@ -483,6 +483,9 @@ class CallTest {
             assertThat(record.path("status").asText()).isEqualTo("completed");
             assertThat(record.path("endedBy").asText()).isEqualTo("timeout");
         });
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(
+                metric("switchboard_call_hangups_total{result=\"answered\"}")).isEqualTo(2.0));
+        assertThat(metric("switchboard_call_hangups_total{result=\"unsent\"}")).isZero();
     }
 
     private static boolean receivesNothing(java.net.DatagramSocket socket, byte[] buffer) throws Exception {

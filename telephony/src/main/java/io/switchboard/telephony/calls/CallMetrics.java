@@ -17,13 +17,17 @@ import java.util.concurrent.atomic.AtomicInteger;
  * answered ({@code switchboard_calls_answered_total}), ended unanswered by reason
  * ({@code switchboard_calls_failed_total{reason}}), talk time
  * ({@code switchboard_call_duration_seconds}) and time to ring
- * ({@code switchboard_call_setup_seconds}). Failure reasons are a fixed set (see
+ * ({@code switchboard_call_setup_seconds}), and the BYEs the node sent at
+ * {@code telephony.maxCallDuration} by how each went ({@code switchboard_call_hangups_total{result}}). Failure reasons are a fixed set (see
  * {@link CallTracker#statusFor(int)}), all registered at zero so dashboards see them from the start.
  */
 public final class CallMetrics {
     /** Every failure reason the tracker reports. */
     static final List<String> FAILURE_REASONS = List.of("busy", "cancelled", "not_found", "unavailable", "no_answer",
             "rejected", "declined", "error", "failed");
+
+    /** How a BYE the node sent at the duration limit went: a 2xx, another final answer, none, or never sent. */
+    public static final List<String> HANG_UP_RESULTS = List.of("answered", "refused", "no_answer", "unsent");
 
     private static final Duration[] DURATION_BUCKETS = {
             Duration.ofSeconds(1), Duration.ofSeconds(5), Duration.ofSeconds(10), Duration.ofSeconds(30),
@@ -40,6 +44,7 @@ public final class CallMetrics {
     private final Counter answered;
     private final Counter recordsDropped;
     private final Map<String, Counter> failed = new ConcurrentHashMap<>();
+    private final Map<String, Counter> hangUps = new ConcurrentHashMap<>();
     private final Timer duration;
     private final Timer setup;
 
@@ -54,6 +59,11 @@ public final class CallMetrics {
         for (String reason : FAILURE_REASONS) {
             failed.put(reason, Counter.builder("switchboard.calls.failed")
                     .description("Calls that ended unanswered, by reason").tag("reason", reason).register(registry));
+        }
+        for (String result : HANG_UP_RESULTS) {
+            hangUps.put(result, Counter.builder("switchboard.call.hangups")
+                    .description("BYEs sent to phones at telephony.maxCallDuration, by how each went")
+                    .tag("result", result).register(registry));
         }
         recordsDropped = Counter.builder("switchboard.call.records.dropped")
                 .description("Call record writes refused because the store's queue was full or stopping")
@@ -95,6 +105,10 @@ public final class CallMetrics {
     /** A call the node stopped following (shutdown): no longer active, neither failed nor timed. */
     void abandoned() {
         active.decrementAndGet();
+    }
+
+    void hangUp(String result) {
+        hangUps.get(HANG_UP_RESULTS.contains(result) ? result : "unsent").increment();
     }
 
     void recordDropped() {

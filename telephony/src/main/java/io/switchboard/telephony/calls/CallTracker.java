@@ -206,6 +206,14 @@ public final class CallTracker implements AutoCloseable {
         metrics.answered();
     }
 
+    /**
+     * How a BYE this node sent at {@code telephony.maxCallDuration} went ({@link CallMetrics#HANG_UP_RESULTS}):
+     * counted, so an operator sees phones that kept talking after the record was closed.
+     */
+    public void hangUpSent(String result) {
+        metrics.hangUp(result);
+    }
+
     /** A final non-2xx was sent to the caller: the call ends unanswered. */
     public void failed(ActiveCall call, int status, String reason) {
         fail(call, status, statusFor(status), null);

@@ -1475,6 +1475,7 @@ public final class ProxyCore {
         } catch (RuntimeException e) {
             // one side's failure must not keep the other side's BYE from going out
             log.info("call {}: its BYE to {} could not be routed: {}", callId, bye.requestUri(), e.toString());
+            calls.hangUpSent("unsent");
         }
     }
 
@@ -1483,11 +1484,13 @@ public final class ProxyCore {
         if (hop == null || hop.flow() == null) {
             log.info("call {}: its BYE to {} has no way to the phone ({})", callId, bye.requestUri(),
                     error == null ? "not reachable" : error.toString());
+            calls.hangUpSent("unsent");
             return;
         }
         if (isSips(bye.requestUri()) && !isSecure(hop.flow())) {
             log.info("call {}: its BYE to {} would take a hop without TLS, which a sips: request must not (RFC 5630)",
                     callId, bye.requestUri());
+            calls.hangUpSent("unsent");
             return;
         }
         try {
@@ -1501,22 +1504,28 @@ public final class ProxyCore {
                     if (response.status() >= 300) {
                         log.info("call {}: the phone at {} answered the duration limit's BYE {}", callId,
                                 bye.requestUri(), response.startLine());
+                        calls.hangUpSent("refused");
+                    } else if (response.status() >= 200) {
+                        calls.hangUpSent("answered");
                     }
                 }
 
                 @Override
                 public void onTimeout(ClientTransaction transaction) {
                     log.info("call {}: the phone at {} did not answer the duration limit's BYE", callId, bye.requestUri());
+                    calls.hangUpSent("no_answer");
                 }
 
                 @Override
                 public void onTransportError(ClientTransaction transaction, Throwable cause) {
                     log.info("call {}: the duration limit's BYE to {} could not be sent: {}", callId, bye.requestUri(),
                             cause.toString());
+                    calls.hangUpSent("unsent");
                 }
             });
         } catch (RuntimeException e) {
             log.info("call {}: the duration limit's BYE to {} could not be sent: {}", callId, bye.requestUri(), e.toString());
+            calls.hangUpSent("unsent");
         }
     }
 
