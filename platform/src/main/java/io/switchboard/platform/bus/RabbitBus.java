@@ -77,6 +77,11 @@ import org.slf4j.LoggerFactory;
  * request; when the connection is lost, waiting requests fail at once (their replies can no longer
  * arrive). A responder on this node answers in-process, without the broker.
  *
+ * <p><b>Versions.</b> Events, requests and replies are read by the fields this node knows: a field
+ * a newer node added is passed over, not a reason to drop the event, so a record may grow a field
+ * between versions as long as a node that ignores it still does the right thing (anything else
+ * is a new topic or a new type). Before this, a node dropped such an event as unreadable.
+ *
  * <p><b>Safety.</b> An incoming event is deserialized only into a class that a subscriber of
  * its topic asked for (or a subtype of it), so the broker cannot make this node instantiate
  * arbitrary classes.
@@ -142,7 +147,8 @@ public final class RabbitBus implements Bus, AutoCloseable {
 
     public RabbitBus(BusSettings settings, ObjectMapper json, MeterRegistry meters) {
         this.settings = settings;
-        this.json = json;
+        // a copy: the HTTP API keeps refusing fields it does not know, the bus passes them over (class comment)
+        this.json = json.copy().disable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
         this.local = new LocalBus(meters);
         this.owner = Thread.ofPlatform().daemon().name("bus-rabbitmq").unstarted(this::run);
         Gauge.builder("switchboard.bus.connected", () -> connected ? 1 : 0)
