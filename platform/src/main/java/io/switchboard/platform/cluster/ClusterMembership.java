@@ -43,10 +43,22 @@ import org.slf4j.LoggerFactory;
  * <p><b>Bus.</b> Joins, published addresses and graceful leaves are announced on {@value #TOPIC}; a
  * node that hears one re-reads the view at once. A graceful stop marks the row left before the bus closes, so the
  * others move its work without waiting for the expiry.
+ *
+ * <p><b>Strangers.</b> A node that announces itself on the bus but has no row in this node's store
+ * after the re-read is on another database while sharing the bus exchange: a mistyped
+ * {@code store.url}, or two clusters given one {@code bus.exchange}. Each would apply the other's
+ * events (bindings, chat messages) against a store that has none of their data. The node logs an
+ * error naming it, counts it ({@code switchboard_cluster_strangers}), shows it in
+ * {@code GET /api/v1/cluster}, and says so on {@value #STRANGERS_TOPIC}, so that the other node,
+ * which may never hear this one announce itself, learns it too. Neither side stops serving: which
+ * one is misconfigured is not for a node to tell.
  */
 public final class ClusterMembership implements Cluster, Component {
     private static final Logger log = LoggerFactory.getLogger(ClusterMembership.class);
     public static final String TOPIC = "cluster.members";
+    public static final String STRANGERS_TOPIC = "cluster.strangers";
+    /** Strangers remembered (and errors logged once per incarnation) at most: they are a handful or a mistake. */
+    private static final int MAX_STRANGERS = 1_000;
     /** Rows of nodes not heard of for this long are deleted. */
     static final Duration PRUNE_AFTER = Duration.ofHours(1);
     private static final int PRUNE_EVERY_BEATS = 150;
@@ -79,6 +91,10 @@ public final class ClusterMembership implements Cluster, Component {
     private final Object rejoin = new Object();
     private long beatsSincePrune;
     private AutoCloseable subscription;
+    private AutoCloseable strangerReports;
+    /** Nodes heard on the bus with no row in this store: id to when last heard (epoch ms, this node's clock). */
+    private final Map<String, Long> strangers = new java.util.concurrent.ConcurrentHashMap<>();
+    private final java.util.Set<String> strangersLogged = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     private ClusterMembership(ClusterSettings settings, String nodeId, String incarnation, String version,
                               ClusterTable table, Leases leases, Bus bus, MeterRegistry meters) {
@@ -100,6 +116,10 @@ public final class ClusterMembership implements Cluster, Component {
                 .register(meters);
         heartbeatFailures = Counter.builder("switchboard.cluster.heartbeat.failures")
                 .description("Membership heartbeats the store did not take").register(meters);
+        Gauge.builder("switchboard.cluster.strangers", this, m -> m.strangers().size())
+                .description("Nodes heard on the bus in the last hour that are not in this node's store"
+                        + " (another database shares the bus exchange)")
+                .register(meters);
     }
 
     /** A membership for {@code nodeId} under a new incarnation, with its table and leases. */
@@ -121,6 +141,7 @@ public final class ClusterMembership implements Cluster, Component {
         table.register(nodeId, incarnation, addresses(), version, loadAverage(), settings.heartbeat(), settings.expiry());
         lastRenewedSent = sent;
         subscription = bus.subscribe(TOPIC, ClusterAnnouncement.class, this::heard);
+        strangerReports = bus.subscribe(STRANGERS_TOPIC, StrangerHeard.class, this::reportHeard);
         refreshView();
         log.info("cluster: this node is {} ({} of {} nodes alive: {}); heartbeat {} ms, expiry {} ms", nodeId,
                 view.count(NodeState.ALIVE), view.nodes().size(), view.liveIds(),
@@ -175,11 +196,13 @@ public final class ClusterMembership implements Cluster, Component {
                     e.toString(), settings.expiry().toMillis());
         }
         announce("left");
-        if (subscription != null) {
-            try {
-                subscription.close();
-            } catch (Exception e) {
-                log.debug("closing the cluster subscription: {}", e.toString());
+        for (AutoCloseable closing : new AutoCloseable[] {subscription, strangerReports}) {
+            if (closing != null) {
+                try {
+                    closing.close();
+                } catch (Exception e) {
+                    log.debug("closing a cluster subscription: {}", e.toString());
+                }
             }
         }
     }
@@ -256,11 +279,64 @@ public final class ClusterMembership implements Cluster, Component {
         }
         if (!stopped) {
             try {
-                beats.execute(this::refreshView);
+                beats.execute(() -> {
+                    if (refreshView() && announcement.nodeId() != null && view.node(announcement.nodeId()).isEmpty()) {
+                        strangerHeard(announcement.nodeId(), announcement.incarnation());
+                        announceStranger(announcement.nodeId(), announcement.incarnation());
+                    }
+                });
             } catch (java.util.concurrent.RejectedExecutionException e) {
                 // stopping
             }
         }
+    }
+
+    /** A node reported this one as a stranger: it is one here too unless this store has its row. */
+    private void reportHeard(StrangerHeard report) {
+        if (report == null || !nodeId.equals(report.strangerId()) || !incarnation.equals(report.strangerIncarnation())
+                || report.reporterId() == null || stopped) {
+            return;
+        }
+        try {
+            beats.execute(() -> {
+                if (refreshView() && view.node(report.reporterId()).isEmpty()) {
+                    strangerHeard(report.reporterId(), report.reporterIncarnation());
+                }
+            });
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            // stopping
+        }
+    }
+
+    private void strangerHeard(String id, String itsIncarnation) {
+        if (strangers.size() >= MAX_STRANGERS && !strangers.containsKey(id)) {
+            strangers.clear();
+            strangersLogged.clear();
+        }
+        strangers.put(id, System.currentTimeMillis());
+        if (strangersLogged.add(id + "/" + itsIncarnation)) {
+            log.error("cluster: node {} is on this node's bus but not in its store: two clusters on different databases"
+                    + " share one bus exchange and each receives the other's events. Give each cluster its own"
+                    + " bus.exchange, or point the node that is in the wrong one at its cluster's store.url", id);
+        }
+    }
+
+    private void announceStranger(String id, String itsIncarnation) {
+        try {
+            bus.publish(STRANGERS_TOPIC, new StrangerHeard(nodeId, incarnation, id, itsIncarnation));
+        } catch (RuntimeException e) {
+            log.debug("cluster: reporting stranger {} failed: {}", id, e.toString());
+        }
+    }
+
+    /**
+     * Nodes heard on the bus in the last hour ({@link #PRUNE_AFTER}) that this node's store has no
+     * row of (see the class comment), with when each was last heard (epoch ms).
+     */
+    public Map<String, Long> strangers() {
+        long since = System.currentTimeMillis() - PRUNE_AFTER.toMillis();
+        strangers.values().removeIf(heardAt -> heardAt < since);
+        return Map.copyOf(strangers);
     }
 
     private void announce(String event) {
@@ -271,8 +347,12 @@ public final class ClusterMembership implements Cluster, Component {
         }
     }
 
-    /** Reads the table; on failure keeps the nodes it had and only re-judges its own standing. */
-    private void refreshView() {
+    /**
+     * Reads the table; on failure keeps the nodes it had and only re-judges its own standing.
+     *
+     * @return whether the table was read (the view is the store's as of now)
+     */
+    private boolean refreshView() {
         // Read outside the lock: the read may hang on a silent store, and the watchdog must still
         // be able to mark this node out meanwhile.
         List<NodeRecord> nodes;
@@ -285,6 +365,7 @@ public final class ClusterMembership implements Cluster, Component {
         synchronized (this) {
             replaceView(new ClusterView(nodeId, nodes == null ? view.nodes() : nodes, inGoodStanding()));
         }
+        return nodes != null;
     }
 
     private synchronized void checkStanding() {

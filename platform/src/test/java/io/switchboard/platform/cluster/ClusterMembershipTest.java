@@ -112,6 +112,34 @@ class ClusterMembershipTest {
         assertThat(table).extracting(NodeRecord::state).containsExactly(NodeState.ALIVE, NodeState.ALIVE, NodeState.LEFT);
     }
 
+    /**
+     * Two stores, one bus: node-x, on a store of its own, is a stranger to node-a and node-b (one
+     * store), and they to it; each side learns it, though node-x started last and so heard no one
+     * announce, and nobody counts a node of its own store. The view itself is not touched.
+     */
+    @org.junit.jupiter.api.Test
+    void aNodeOnTheBusButInAnotherStoreIsNamedAStrangerOnBothSides() throws Exception {
+        open("sqlite");
+        ClusterMembership a = member("node-a");
+        ClusterMembership b = member("node-b");
+        await().atMost(Duration.ofSeconds(10)).until(() -> a.view().liveIds().size() == 2);
+        try (Store other = Store.open(new StoreSettings("jdbc:sqlite:" + dir.resolve("other.db"), null, null))) {
+            other.migrate("platform");
+            io.micrometer.core.instrument.simple.SimpleMeterRegistry meters = new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
+            ClusterMembership x = ClusterMembership.create(FAST, "node-x", "test", other.jdbi(), true, bus, meters);
+            x.start();
+            started.add(x);
+            await().atMost(Duration.ofSeconds(10)).until(() -> a.strangers().containsKey("node-x")
+                    && b.strangers().containsKey("node-x") && x.strangers().keySet().containsAll(List.of("node-a", "node-b")));
+            assertThat(meters.get("switchboard.cluster.strangers").gauge().value()).isEqualTo(2.0);
+            assertThat(a.strangers()).containsOnlyKeys("node-x");
+            assertThat(a.view().liveIds()).containsExactly("node-a", "node-b");
+            assertThat(x.view().liveIds()).containsExactly("node-x");
+            x.stop();
+            started.remove(x);
+        }
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"sqlite", "postgresql"})
     void aSecondProcessUnderTheSameIdDisplacesTheFirstForGood(String database) throws Exception {

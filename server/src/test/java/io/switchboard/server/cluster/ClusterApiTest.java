@@ -139,6 +139,46 @@ class ClusterApiTest {
         }
     }
 
+    /**
+     * Two nodes on two databases given one bus exchange (a node pointed at the wrong store): each
+     * names the other a stranger in /api/v1/cluster within seconds, and both stay ready.
+     */
+    @Test
+    void nodesOnOneBusButTwoStoresNameEachOtherStrangers() throws Exception {
+        String exchange = "sb_test_" + java.util.UUID.randomUUID().toString().substring(0, 12);
+        try (PostgresTestDatabase one = PostgresTestDatabase.create(); PostgresTestDatabase two = PostgresTestDatabase.create()) {
+            Map<String, String> bus = Map.of("SWITCHBOARD_BUS_URL", "amqp://127.0.0.1:5672", "SWITCHBOARD_BUS_EXCHANGE", exchange);
+            Map<String, String> envA = new java.util.HashMap<>(bus);
+            envA.putAll(Map.of("SWITCHBOARD_STORE_URL", one.settings().url(), "SWITCHBOARD_STORE_USER", one.settings().user(),
+                    "SWITCHBOARD_CLUSTER_NODE_ID", "gw-a"));
+            Map<String, String> envB = new java.util.HashMap<>(bus);
+            envB.putAll(Map.of("SWITCHBOARD_STORE_URL", two.settings().url(), "SWITCHBOARD_STORE_USER", two.settings().user(),
+                    "SWITCHBOARD_CLUSTER_NODE_ID", "gw-b"));
+            try (ClusterNode a = new ClusterNode(Files.createDirectories(dataDir.resolve("a")), envA, List.of())) {
+                org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(20)).until(() ->
+                        a.node.bus() instanceof io.switchboard.platform.bus.RabbitBus rabbit && rabbit.isConnected());
+                String tokenA = Files.readString(dataDir.resolve("a/admin.token")).strip();
+                try (ClusterNode b = new ClusterNode(Files.createDirectories(dataDir.resolve("b")), envB, List.of())) {
+                    String tokenB = Files.readString(dataDir.resolve("b/admin.token")).strip();
+                    org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(20)).untilAsserted(() -> {
+                        assertThat(a.cluster(tokenA).get("strangers")).extracting(n -> n.get("id").asText()).containsExactly("gw-b");
+                        assertThat(b.cluster(tokenB).get("strangers")).extracting(n -> n.get("id").asText()).containsExactly("gw-a");
+                    });
+                    assertThat(a.cluster(tokenA).get("nodes")).extracting(n -> n.get("id").asText()).containsExactly("gw-a");
+                    assertThat(a.get("/metrics", null).body()).contains("switchboard_cluster_strangers 1.0");
+                    assertThat(a.get("/readyz", null).statusCode()).isEqualTo(200);
+                    assertThat(b.get("/readyz", null).statusCode()).isEqualTo(200);
+                }
+            } finally {
+                com.rabbitmq.client.ConnectionFactory factory = new com.rabbitmq.client.ConnectionFactory();
+                factory.setHost("127.0.0.1");
+                try (com.rabbitmq.client.Connection c = factory.newConnection(); com.rabbitmq.client.Channel ch = c.createChannel()) {
+                    ch.exchangeDelete(exchange);
+                }
+            }
+        }
+    }
+
     /** A store older nodes ran (its tables a version behind this build): said in one line, and not migrated. */
     @Test
     void statusOnAStoreBehindThisVersionSaysSoAndMigratesNothing() throws Exception {
