@@ -436,6 +436,8 @@ class CallTest {
      * module does: each gets a BYE in the other's name, to its Contact, with the dialog's tags and
      * a CSeq above every one it sent (here after each side sent an INFO), and the record is closed
      * with endedBy timeout. The caller is on UDP, the callee on TCP (two Record-Route entries).
+     * Both moved their Contact during the call (the callee's re-INVITE and the caller's 2xx to it,
+     * RFC 3261 §12.2): the BYEs go to the new ones.
      */
     @Test
     void anAnsweredCallPastTheMaximumDurationIsHungUpAtBothPhones() throws Exception {
@@ -462,6 +464,16 @@ class CallTest {
         int calleeInfo = atBob.sendInDialog("INFO");
         alice.respond(alice.awaitRequest("INFO", Duration.ofSeconds(5)), 200, "OK");
         assertThat(bob.awaitResponse(r -> r.cseq().number() == calleeInfo, Duration.ofSeconds(5)).status()).isEqualTo(200);
+        // a target refresh: bob's re-INVITE names a new Contact, and so does alice's 2xx to it
+        bob.claimedContact = "<sip:bob-moved@" + bob.sentBy() + ";transport=tcp>";
+        int reInvite = atBob.sendInDialog("INVITE");
+        SipRequest reInviteAtAlice = alice.awaitRequest("INVITE", Duration.ofSeconds(5));
+        alice.claimedContact = "<sip:alice-moved@" + alice.sentBy() + ">";
+        alice.respond(reInviteAtAlice, 200, "OK");
+        assertThat(bob.awaitResponse(r -> r.cseq().number() == reInvite && r.status() >= 200, Duration.ofSeconds(5)).status())
+                .isEqualTo(200);
+        atBob.ackInDialog(reInvite);
+        alice.awaitRequest("ACK", Duration.ofSeconds(5));
 
         // the sweep runs every 5 s: the call is past 1 s at the next one
         SipRequest atCallee = bob.awaitRequest("BYE", Duration.ofSeconds(12));
@@ -469,14 +481,16 @@ class CallTest {
         bob.respond(atCallee, 200, "OK");
         alice.respond(atCaller, 200, "OK");
         assertThat(atCallee.requestUri()).isEqualTo(NameAddress.parse(bob.contact()).uri());
+        assertThat(atCallee.requestUri().user()).isEqualTo("bob-moved");
         assertThat(atCallee.callId()).isEqualTo(call.callId);
         assertThat(atCallee.from().tag()).isEqualTo(ok.from().tag());
         assertThat(atCallee.to().tag()).isEqualTo(atBob.localTag);
         assertThat(atCallee.cseq().number()).isGreaterThan(callerInfo);
         assertThat(atCaller.requestUri()).isEqualTo(NameAddress.parse(alice.contact()).uri());
+        assertThat(atCaller.requestUri().user()).isEqualTo("alice-moved");
         assertThat(atCaller.from().tag()).isEqualTo(atBob.localTag);
         assertThat(atCaller.to().tag()).isEqualTo(ok.from().tag());
-        assertThat(atCaller.cseq().number()).isGreaterThan(calleeInfo);
+        assertThat(atCaller.cseq().number()).isGreaterThan(reInvite);
         await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
             JsonNode record = lastRecord();
             assertThat(record.path("callId").asText()).isEqualTo(call.callId);

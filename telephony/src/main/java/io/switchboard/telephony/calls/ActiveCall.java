@@ -65,6 +65,8 @@ public final class ActiveCall {
     /** The highest CSeq seen from each side (the INVITE's, then every request in the dialog but ACK). */
     private final java.util.concurrent.atomic.AtomicLong callerCSeq = new java.util.concurrent.atomic.AtomicLong();
     private final java.util.concurrent.atomic.AtomicLong calleeCSeq = new java.util.concurrent.atomic.AtomicLong();
+    private volatile String callerTarget;
+    private volatile String calleeTarget;
 
     /**
      * A request of this call passed the node (from the caller or not): a BYE the node sends in
@@ -73,6 +75,24 @@ public final class ActiveCall {
      */
     public void sawRequest(boolean fromCaller, long cseq) {
         (fromCaller ? callerCSeq : calleeCSeq).accumulateAndGet(cseq, Math::max);
+    }
+
+    /**
+     * A target refresh of one side was accepted (RFC 3261 §12.2: a re-INVITE or UPDATE answered
+     * 2xx, its Contact from the side that sent it and the 2xx's from the other): that side's
+     * Contact URI, which a BYE the node sends in the other's name must go to.
+     */
+    public void targetRefreshed(boolean caller, String contactUri) {
+        if (caller) {
+            callerTarget = contactUri;
+        } else {
+            calleeTarget = contactUri;
+        }
+    }
+
+    /** One side's Contact URI from its last accepted target refresh; null when there was none. */
+    public String refreshedTarget(boolean caller) {
+        return caller ? callerTarget : calleeTarget;
     }
 
     /** The highest CSeq seen from one side, 0 when none. */

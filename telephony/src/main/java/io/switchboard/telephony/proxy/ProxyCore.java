@@ -1416,12 +1416,45 @@ public final class ProxyCore {
                 // (below 2^31, RFC 3261 §8.1.1.5)
                 long toCallee = Math.min(Math.max(inviteCSeq, call.highestCSeq(true)) + 10, Integer.MAX_VALUE);
                 long toCaller = Math.min(call.highestCSeq(false) + 10, Integer.MAX_VALUE);
-                hangUp(byeInDialog(calleeTarget, callerFrom, calleeTo, callId, toCallee, towardsCallee));
-                hangUp(byeInDialog(callerTarget, calleeTo, callerFrom, callId, toCaller, towardsCaller));
+                hangUp(byeInDialog(currentTarget(call, false, calleeTarget), callerFrom, calleeTo, callId, toCallee,
+                        towardsCallee));
+                hangUp(byeInDialog(currentTarget(call, true, callerTarget), calleeTo, callerFrom, callId, toCaller,
+                        towardsCaller));
             };
         } catch (RuntimeException e) {
             log.debug("no hang-up for call {}: {}", invite.callId(), e.toString());
             return null;
+        }
+    }
+
+    /**
+     * A 2xx to a request forwarded in a dialog: for a target refresh (re-INVITE, UPDATE: RFC 3261
+     * §12.2.1.2 and §12.2.2, RFC 3311 §5) the call keeps each side's new Contact, the request's for
+     * the side that sent it and the answer's for the other, so the duration limit's BYEs go where
+     * the phones now are. The route set never changes in a dialog (§12.2), so only the targets do.
+     */
+    void acceptedInDialog(SipRequest request, SipResponse ok) {
+        if (calls == null || !(request.isMethod(SipRequest.INVITE) || request.isMethod("UPDATE"))) {
+            return;
+        }
+        try {
+            String fromTag = request.from().tag();
+            if (request.to().tag() == null || fromTag == null) {
+                return; // not in a dialog
+            }
+            calls.find(request.callId()).ifPresent(call -> {
+                boolean fromCaller = fromTag.equals(call.callerTag());
+                List<NameAddress> sent = request.contacts();
+                if (!sent.isEmpty()) {
+                    call.targetRefreshed(fromCaller, sent.get(0).uri().toString());
+                }
+                List<NameAddress> answered = ok.contacts();
+                if (!answered.isEmpty()) {
+                    call.targetRefreshed(!fromCaller, answered.get(0).uri().toString());
+                }
+            });
+        } catch (RuntimeException e) {
+            log.debug("a target refresh of call {} could not be read: {}", request.callId(), e.toString());
         }
     }
 
@@ -1451,6 +1484,20 @@ public final class ProxyCore {
         String cf = uri.param("cf");
         String ef = uri.param("ef");
         return signer.verify(signedText(ftag, cf, ef), mark) && writtenHere(uri, ftag, cf, ef, callId);
+    }
+
+    /** One side's Contact from its last accepted target refresh, or the one it gave at the answer. */
+    private static SipUri currentTarget(ActiveCall call, boolean caller, SipUri atTheAnswer) {
+        String refreshed = call.refreshedTarget(caller);
+        if (refreshed != null) {
+            try {
+                return SipUri.parse(refreshed);
+            } catch (IllegalArgumentException e) {
+                log.debug("call {}: the refreshed target {} is not a URI; the BYE goes to {}", call.callId(), refreshed,
+                        atTheAnswer);
+            }
+        }
+        return atTheAnswer;
     }
 
     private static SipRequest byeInDialog(SipUri target, String from, String to, String callId, long cseq, List<String> route) {

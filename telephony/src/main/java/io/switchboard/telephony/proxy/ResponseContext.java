@@ -268,6 +268,8 @@ final class ResponseContext {
             core.calls.answered(call, branch.target);
             call.hangUpWith(core.hangUpFor(call, request, response));
             call = null;
+        } else if (request != null) {
+            core.acceptedInDialog(request, response);
         }
         server.respond(strip(response)); // §16.7 step 5: every 2xx is forwarded
         core.settled(this);
