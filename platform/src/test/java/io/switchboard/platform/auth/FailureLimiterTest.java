@@ -2,6 +2,7 @@ package io.switchboard.platform.auth;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.switchboard.platform.testing.MutableClock;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -40,27 +41,11 @@ class FailureLimiterTest {
 
     @Test
     void attemptsAnotherNodeCountedAddUpWithThisNodesAndNeverPassTheAllowance() {
-        java.util.concurrent.atomic.AtomicLong now = new java.util.concurrent.atomic.AtomicLong(START.toEpochMilli());
-        Clock clock = new Clock() {
-            @Override
-            public java.time.ZoneId getZone() {
-                return ZoneOffset.UTC;
-            }
-
-            @Override
-            public Clock withZone(java.time.ZoneId zone) {
-                return this;
-            }
-
-            @Override
-            public Instant instant() {
-                return Instant.ofEpochMilli(now.get());
-            }
-        };
+        MutableClock clock = new MutableClock(START);
         FailureLimiter limiter = new FailureLimiter(3, Duration.ofMinutes(15), clock);
         assertThat(limiter.tryReserve("user:anna")).isZero();
         limiter.count("user:anna");
-        now.addAndGet(Duration.ofMinutes(1).toMillis());
+        clock.advance(Duration.ofMinutes(1));
         limiter.count("user:anna");
         // three in the window that began with this node's own attempt: refused until it passes
         assertThat(limiter.tryReserve("user:anna")).isEqualTo(Duration.ofMinutes(14));
@@ -73,7 +58,7 @@ class FailureLimiterTest {
         assertThat(limiter.tryReserve("user:anna")).isPositive();
         // a window another node started ends like one of this node's
         limiter.count("user:boris");
-        now.addAndGet(Duration.ofMinutes(15).toMillis());
+        clock.advance(Duration.ofMinutes(15));
         limiter.count("user:boris");
         assertThat(limiter.tryReserve("user:boris")).isZero();
         assertThat(limiter.tryReserve("user:boris")).isZero();

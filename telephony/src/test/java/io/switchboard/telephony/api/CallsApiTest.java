@@ -14,7 +14,7 @@ import io.switchboard.telephony.calls.ActiveCall;
 import io.switchboard.telephony.calls.CallMetrics;
 import io.switchboard.telephony.calls.CallRecordStore;
 import io.switchboard.telephony.calls.CallTracker;
-import io.switchboard.telephony.calls.MutableClock;
+import io.switchboard.platform.testing.MutableClock;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;

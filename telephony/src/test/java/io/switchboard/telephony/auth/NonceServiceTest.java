@@ -1,34 +1,16 @@
 package io.switchboard.telephony.auth;
 
+import io.switchboard.platform.testing.MutableClock;
 import org.junit.jupiter.api.Test;
 
-import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneOffset;
-import java.util.concurrent.atomic.AtomicLong;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 class NonceServiceTest {
     private static final String URI = "sip:alice@example.test:-1";
-    private final AtomicLong now = new AtomicLong(1_700_000_000_000L);
-    private final Clock clock = new Clock() {
-        @Override
-        public ZoneOffset getZone() {
-            return ZoneOffset.UTC;
-        }
-
-        @Override
-        public Clock withZone(java.time.ZoneId zone) {
-            return this;
-        }
-
-        @Override
-        public Instant instant() {
-            return Instant.ofEpochMilli(now.get());
-        }
-    };
+    private final MutableClock clock = new MutableClock(Instant.ofEpochMilli(1_700_000_000_000L));
 
     @Test
     void acceptsIncreasingNonceCountsAndRefusesReplays() {
@@ -44,7 +26,7 @@ class NonceServiceTest {
     void expiredNonceIsStale() {
         NonceService nonces = new NonceService(clock, Duration.ofMinutes(5), 1024);
         String nonce = nonces.issue(URI);
-        now.addAndGet(Duration.ofMinutes(6).toMillis());
+        clock.advance(Duration.ofMinutes(6));
         assertThat(nonces.check(nonce, "00000001", null)).isEqualTo(NonceService.Check.STALE);
     }
 
@@ -82,7 +64,7 @@ class NonceServiceTest {
         assertThat(nonces.check(nonce, "00000002", null)).isEqualTo(NonceService.Check.VALID);
         assertThat(nonces.check(nonces.issue("sip:bob@example.test:-1"), "00000001", URI))
                 .isEqualTo(NonceService.Check.OTHER_URI);
-        now.addAndGet(Duration.ofMinutes(6).toMillis());
+        clock.advance(Duration.ofMinutes(6));
         assertThat(nonces.check(nonce, "00000003", "sip:bob@example.test:-1")).isEqualTo(NonceService.Check.STALE);
     }
 }

@@ -3,6 +3,7 @@ package io.switchboard.telephony.calls;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.switchboard.platform.config.StoreSettings;
 import io.switchboard.platform.store.Store;
+import io.switchboard.platform.testing.MutableClock;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;

@@ -7,6 +7,7 @@ import io.switchboard.platform.cluster.NodeState;
 import io.switchboard.platform.cluster.RendezvousHash;
 import io.switchboard.platform.config.StoreSettings;
 import io.switchboard.platform.store.Store;
+import io.switchboard.platform.testing.MutableClock;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;

@@ -5,7 +5,7 @@ import io.switchboard.platform.bus.Bus;
 import io.switchboard.platform.bus.LocalBus;
 import io.switchboard.platform.config.StoreSettings;
 import io.switchboard.platform.store.Store;
-import io.switchboard.telephony.calls.MutableClock;
+import io.switchboard.platform.testing.MutableClock;
 import io.switchboard.telephony.registrar.Binding;
 import io.switchboard.telephony.registrar.BindingStore;
 import io.switchboard.telephony.registrar.LocationService;

@@ -1,4 +1,4 @@
-package io.switchboard.telephony.calls;
+package io.switchboard.platform.testing;
 
 import java.time.Clock;
 import java.time.Duration;
@@ -7,7 +7,7 @@ import java.time.ZoneId;
 import java.time.ZoneOffset;
 import java.util.concurrent.atomic.AtomicReference;
 
-/** A clock tests move by hand. */
+/** A clock tests move by hand (shared through the platform's test jar). */
 public final class MutableClock extends Clock {
     private final AtomicReference<Instant> now;
 
