@@ -45,12 +45,15 @@ import org.slf4j.LoggerFactory;
  *
  * <p>The brakes on guessing count in each node's memory, and every failed sign-in, sign-up attempt
  * and wrong current password is announced on the bus ({@value #ATTEMPT_COUNTED}) for the other
- * nodes to count as well: behind a balancer's round robin a name is locked after
- * {@code signInFailuresPerUser} failures across the cluster, not that many per node. Only failures
- * travel (a reservation given back after a good password never left the node), and a node counts
- * another's failure when it hears it, so parallel guesses spread over nodes can pass the allowance
- * by what is in flight between them (milliseconds, against a password hash each). A node started
- * later, or cut off from the bus, knows only the failures it saw itself.
+ * nodes to count as well: behind a balancer's round robin each brake (per name from one address,
+ * per name, per address) holds across the cluster, not once per node. Only failures travel (a
+ * reservation given back after a good password never left the node), and a node counts another's
+ * failure when it hears it, so parallel guesses spread over nodes can pass an allowance by what is
+ * in flight between them (milliseconds, against a password hash each); for the same reason a
+ * failure still on its way when an operator clears a lockout may count after the clearing. A
+ * node started later, or cut off from the bus, knows only the failures it saw itself. A count heard
+ * from another node is capped at the allowance, so a good sign-in here giving back its reservation
+ * at that moment can leave room for one more attempt.
  */
 public final class PersonAuth {
     public static final List<String> KNOWN_KEYS = List.of("signUp", "accessTokenTtl", "refreshTokenTtl",
@@ -573,8 +576,9 @@ public final class PersonAuth {
 
     /** Counts another node's attempt against the same brakes it was counted against there. */
     private void attemptHeard(AttemptCounted attempt) {
-        if (origin.equals(attempt.origin())) {
-            return;
+        if (origin.equals(attempt.origin()) || tooLong(attempt.username(), 64) || tooLong(attempt.address(), 256)
+                || tooLong(attempt.passwordChangeSession(), 256)) {
+            return; // this node's own, or not one a node could have counted (sign-in refuses longer names)
         }
         if (attempt.username() != null && attempt.address() != null) {
             userAtAddressFailures.count(userAtAddressKey(attempt.username(), attempt.address()));
@@ -585,6 +589,10 @@ public final class PersonAuth {
         } else if (attempt.passwordChangeSession() != null) {
             userAtAddressFailures.count(passwordChangeKey(attempt.passwordChangeSession()));
         }
+    }
+
+    private static boolean tooLong(String text, int max) {
+        return text != null && text.length() > max;
     }
 
     private void reserve(FailureLimiter limiter, String key, String meter) {

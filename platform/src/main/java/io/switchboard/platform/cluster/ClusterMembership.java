@@ -45,13 +45,19 @@ import org.slf4j.LoggerFactory;
  * others move its work without waiting for the expiry.
  *
  * <p><b>Strangers.</b> A node that announces itself on the bus but has no row in this node's store
- * after the re-read is on another database while sharing the bus exchange: a mistyped
- * {@code store.url}, or two clusters given one {@code bus.exchange}. Each would apply the other's
- * events (bindings, chat messages) against a store that has none of their data. The node logs an
- * error naming it, counts it ({@code switchboard_cluster_strangers}), shows it in
- * {@code GET /api/v1/cluster}, and says so on {@value #STRANGERS_TOPIC}, so that the other node,
- * which may never hear this one announce itself, learns it too. Neither side stops serving: which
- * one is misconfigured is not for a node to tell.
+ * is on another database while sharing the bus exchange: a mistyped {@code store.url}, or two
+ * clusters given one {@code bus.exchange}. Each would apply the other's events (bindings, chat
+ * messages) against a store that has none of their data. So every node also announces itself
+ * every {@value #PRESENT_EVERY_BEATS} heartbeats ({@code present}), and a node that hears of an id
+ * its view lacks reads the table again, and once more {@link #strangerRecheck} later (a row lost
+ * in a database failover is written again at the node's next heartbeat; a row of this store
+ * never makes a stranger). Still absent, the node is a stranger: an error in the log (once per
+ * incarnation), {@code switchboard_cluster_strangers}, {@code GET /api/v1/cluster}, and a report on
+ * {@value #STRANGERS_TOPIC}, so the other side, which may never hear this node announce itself,
+ * learns the same of it. A stranger is forgotten when its row appears, when it says it left, or
+ * {@link #STRANGER_KEPT} after it was last heard. Neither side stops serving: which one is
+ * misconfigured is not for a node to tell. Two clusters that use the same node ids each find a
+ * row under the other's ids and see no stranger.
  */
 public final class ClusterMembership implements Cluster, Component {
     private static final Logger log = LoggerFactory.getLogger(ClusterMembership.class);
@@ -59,6 +65,10 @@ public final class ClusterMembership implements Cluster, Component {
     public static final String STRANGERS_TOPIC = "cluster.strangers";
     /** Strangers remembered (and errors logged once per incarnation) at most: they are a handful or a mistake. */
     private static final int MAX_STRANGERS = 1_000;
+    /** How often (in heartbeats) a node announces that it is still here, for strangers to be noticed. */
+    static final int PRESENT_EVERY_BEATS = 15;
+    /** A stranger not heard for this long (three of its {@code present} announcements) is forgotten. */
+    static final Duration STRANGER_KEPT = Duration.ofSeconds(90);
     /** Rows of nodes not heard of for this long are deleted. */
     static final Duration PRUNE_AFTER = Duration.ofHours(1);
     private static final int PRUNE_EVERY_BEATS = 150;
@@ -90,11 +100,13 @@ public final class ClusterMembership implements Cluster, Component {
      */
     private final Object rejoin = new Object();
     private long beatsSincePrune;
+    private long beatsSincePresent;
     private AutoCloseable subscription;
     private AutoCloseable strangerReports;
     /** Nodes heard on the bus with no row in this store: id to when last heard (epoch ms, this node's clock). */
     private final Map<String, Long> strangers = new java.util.concurrent.ConcurrentHashMap<>();
-    private final java.util.Set<String> strangersLogged = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    /** Each stranger's incarnation its error was logged for: once per start of it, not at every hearing. */
+    private final Map<String, String> strangersLogged = new java.util.concurrent.ConcurrentHashMap<>();
 
     private ClusterMembership(ClusterSettings settings, String nodeId, String incarnation, String version,
                               ClusterTable table, Leases leases, Bus bus, MeterRegistry meters) {
@@ -117,7 +129,7 @@ public final class ClusterMembership implements Cluster, Component {
         heartbeatFailures = Counter.builder("switchboard.cluster.heartbeat.failures")
                 .description("Membership heartbeats the store did not take").register(meters);
         Gauge.builder("switchboard.cluster.strangers", this, m -> m.strangers().size())
-                .description("Nodes heard on the bus in the last hour that are not in this node's store"
+                .description("Nodes heard on the bus that are not in this node's store"
                         + " (another database shares the bus exchange)")
                 .register(meters);
     }
@@ -263,6 +275,10 @@ public final class ClusterMembership implements Cluster, Component {
             }
         }
         refreshView();
+        if (++beatsSincePresent >= PRESENT_EVERY_BEATS) {
+            beatsSincePresent = 0;
+            announce("present");
+        }
         if (++beatsSincePrune >= PRUNE_EVERY_BEATS) {
             beatsSincePrune = 0;
             try {
@@ -274,20 +290,26 @@ public final class ClusterMembership implements Cluster, Component {
     }
 
     private void heard(ClusterAnnouncement announcement) {
-        if (announcement == null || nodeId.equals(announcement.nodeId()) && incarnation.equals(announcement.incarnation())) {
+        if (announcement == null || announcement.nodeId() == null || stopped
+                || nodeId.equals(announcement.nodeId()) && incarnation.equals(announcement.incarnation())) {
             return;
         }
-        if (!stopped) {
-            try {
-                beats.execute(() -> {
-                    if (refreshView() && announcement.nodeId() != null && view.node(announcement.nodeId()).isEmpty()) {
-                        strangerHeard(announcement.nodeId(), announcement.incarnation());
-                        announceStranger(announcement.nodeId(), announcement.incarnation());
-                    }
-                });
-            } catch (java.util.concurrent.RejectedExecutionException e) {
-                // stopping
-            }
+        String id = announcement.nodeId();
+        if ("left".equals(announcement.event())) {
+            forgetStranger(id);
+        }
+        boolean known = view.node(id).isPresent();
+        if ("present".equals(announcement.event()) && known) {
+            return; // a node of this cluster still here: nothing to read
+        }
+        try {
+            beats.execute(() -> {
+                if (refreshView() && view.node(id).isEmpty() && !"left".equals(announcement.event())) {
+                    checkStrangerLater(id, announcement.incarnation(), true);
+                }
+            });
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            // stopping
         }
     }
 
@@ -297,15 +319,32 @@ public final class ClusterMembership implements Cluster, Component {
                 || report.reporterId() == null || stopped) {
             return;
         }
+        checkStrangerLater(report.reporterId(), report.reporterIncarnation(), false);
+    }
+
+    /**
+     * Reads the table again {@link #strangerRecheck} from now: a node still without a row is a
+     * stranger (see the class comment); {@code report} says so on the bus for it to learn.
+     */
+    private void checkStrangerLater(String id, String itsIncarnation, boolean report) {
         try {
-            beats.execute(() -> {
-                if (refreshView() && view.node(report.reporterId()).isEmpty()) {
-                    strangerHeard(report.reporterId(), report.reporterIncarnation());
+            beats.schedule(() -> {
+                if (!stopped && refreshView() && view.node(id).isEmpty()) {
+                    strangerHeard(id, itsIncarnation);
+                    if (report) {
+                        announceStranger(id, itsIncarnation);
+                    }
                 }
-            });
+            }, strangerRecheck().toMillis(), TimeUnit.MILLISECONDS);
         } catch (java.util.concurrent.RejectedExecutionException e) {
             // stopping
         }
+    }
+
+    /** Two heartbeats (a node whose row was lost writes it again at its next), at least a second. */
+    private Duration strangerRecheck() {
+        return settings.heartbeat().multipliedBy(2).compareTo(Duration.ofSeconds(1)) < 0
+                ? Duration.ofSeconds(1) : settings.heartbeat().multipliedBy(2);
     }
 
     private void strangerHeard(String id, String itsIncarnation) {
@@ -314,11 +353,16 @@ public final class ClusterMembership implements Cluster, Component {
             strangersLogged.clear();
         }
         strangers.put(id, System.currentTimeMillis());
-        if (strangersLogged.add(id + "/" + itsIncarnation)) {
+        if (itsIncarnation == null || !itsIncarnation.equals(strangersLogged.put(id, itsIncarnation))) {
             log.error("cluster: node {} is on this node's bus but not in its store: two clusters on different databases"
                     + " share one bus exchange and each receives the other's events. Give each cluster its own"
                     + " bus.exchange, or point the node that is in the wrong one at its cluster's store.url", id);
         }
+    }
+
+    private void forgetStranger(String id) {
+        strangers.remove(id);
+        strangersLogged.remove(id);
     }
 
     private void announceStranger(String id, String itsIncarnation) {
@@ -330,12 +374,16 @@ public final class ClusterMembership implements Cluster, Component {
     }
 
     /**
-     * Nodes heard on the bus in the last hour ({@link #PRUNE_AFTER}) that this node's store has no
-     * row of (see the class comment), with when each was last heard (epoch ms).
+     * Nodes heard on the bus within {@link #STRANGER_KEPT} that this node's store has no row of
+     * (see the class comment), with when each was last heard (epoch ms).
      */
     public Map<String, Long> strangers() {
-        long since = System.currentTimeMillis() - PRUNE_AFTER.toMillis();
-        strangers.values().removeIf(heardAt -> heardAt < since);
+        long since = System.currentTimeMillis() - STRANGER_KEPT.toMillis();
+        strangers.forEach((id, heardAt) -> {
+            if (heardAt < since) {
+                forgetStranger(id);
+            }
+        });
         return Map.copyOf(strangers);
     }
 
@@ -364,6 +412,11 @@ public final class ClusterMembership implements Cluster, Component {
         }
         synchronized (this) {
             replaceView(new ClusterView(nodeId, nodes == null ? view.nodes() : nodes, inGoodStanding()));
+        }
+        if (nodes != null && !strangers.isEmpty()) {
+            for (NodeRecord node : nodes) {
+                forgetStranger(node.id()); // its row is here after all
+            }
         }
         return nodes != null;
     }

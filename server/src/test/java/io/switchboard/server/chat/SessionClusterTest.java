@@ -73,9 +73,9 @@ class SessionClusterTest {
      * The store poll slowed to an hour, so only the bus can carry a change: a sign-out on node A
      * ends that sign-in on node B and closes its open stream there at once (4001, not at the next
      * 20 s heartbeat), an unlock on A clears the lockout on B, and failures on both nodes add up to
- * one lockout on both. The waits are generous (the
-     * second path is an hour away, so they cannot pass without the bus): on two busy cores a
-     * sign-in's hashing alone can take a good part of a second.
+     * one lockout on both. The waits are generous (the second path is an hour away, so they cannot
+     * pass without the bus): on two busy cores a sign-in's hashing alone can take a good part of a
+     * second.
      */
     @Test
     void withTheStorePollSlowedTheBusAloneEndsASignInClosesItsStreamsAndCarriesLockouts() throws Exception {
@@ -118,14 +118,18 @@ class SessionClusterTest {
                 await().atMost(generous).pollInterval(Duration.ofMillis(100)).until(() ->
                         post(b, "/api/v1/auth/sign-in", credentials(mila.username(), password)).statusCode() == 200);
 
-                // one failure on each node: the lockout holds on both, since each counts the other's
-                assertThat(post(a, "/api/v1/auth/sign-in", credentials(mila.username(), "wrong password"))
+                // one failure on each node (another person, whom no earlier failure can reach): the
+                // lockout holds on both, since each counts the other's
+                ChatNode.Person anton = a.signUp(ChatNode.uniqueName("anton"));
+                String antonsPassword = "pass-" + anton.username() + "-123";
+                assertThat(post(a, "/api/v1/auth/sign-in", credentials(anton.username(), "wrong password"))
                         .statusCode()).isEqualTo(401);
-                assertThat(post(b, "/api/v1/auth/sign-in", credentials(mila.username(), "wrong password"))
+                assertThat(post(b, "/api/v1/auth/sign-in", credentials(anton.username(), "wrong password"))
                         .statusCode()).isEqualTo(401);
                 await().atMost(generous).pollInterval(Duration.ofMillis(100)).until(() ->
-                        post(a, "/api/v1/auth/sign-in", credentials(mila.username(), password)).statusCode() == 429);
-                assertThat(post(b, "/api/v1/auth/sign-in", credentials(mila.username(), password)).statusCode()).isEqualTo(429);
+                        post(a, "/api/v1/auth/sign-in", credentials(anton.username(), antonsPassword)).statusCode() == 429);
+                assertThat(post(b, "/api/v1/auth/sign-in", credentials(anton.username(), antonsPassword)).statusCode())
+                        .isEqualTo(429);
             } finally {
                 deleteExchange(exchange);
             }

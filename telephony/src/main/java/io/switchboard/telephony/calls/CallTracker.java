@@ -315,6 +315,10 @@ public final class CallTracker implements AutoCloseable {
                         } catch (RuntimeException e) {
                             log.warn("could not hang up {}: {}", call, e.toString());
                         }
+                    } else {
+                        // neither phone gets a BYE: both are counted, so the meter shows phones left talking
+                        metrics.hangUp("unsent");
+                        metrics.hangUp("unsent");
                     }
                     ended(call, "timeout");
                 }

@@ -1409,6 +1409,8 @@ public final class ProxyCore {
                 List<String> towardsCallee = fromOwnEntry(callerRoute, callId);
                 if (towardsCaller == null || towardsCallee == null) {
                     log.info("call {}: none of its Record-Route entries is this node's; only its record is closed", callId);
+                    calls.hangUpSent("unsent");
+                    calls.hangUpSent("unsent");
                     return;
                 }
                 // to the callee in the caller's name, and to the caller in the callee's; a gap of
@@ -1540,6 +1542,14 @@ public final class ProxyCore {
             calls.hangUpSent("unsent");
             return;
         }
+        // each BYE counted once, by the first of its outcomes: a send error may still be reported
+        // after the answer (a retransmission over UDP), or the answer after a start that failed late
+        java.util.concurrent.atomic.AtomicBoolean counted = new java.util.concurrent.atomic.AtomicBoolean();
+        java.util.function.Consumer<String> count = result -> {
+            if (counted.compareAndSet(false, true)) {
+                calls.hangUpSent(result);
+            }
+        };
         try {
             SipRequest out = forwardedCopy(bye, null, hop.flow(), null);
             if (hop.route() != null) {
@@ -1551,28 +1561,28 @@ public final class ProxyCore {
                     if (response.status() >= 300) {
                         log.info("call {}: the phone at {} answered the duration limit's BYE {}", callId,
                                 bye.requestUri(), response.startLine());
-                        calls.hangUpSent("refused");
+                        count.accept("refused");
                     } else if (response.status() >= 200) {
-                        calls.hangUpSent("answered");
+                        count.accept("answered");
                     }
                 }
 
                 @Override
                 public void onTimeout(ClientTransaction transaction) {
                     log.info("call {}: the phone at {} did not answer the duration limit's BYE", callId, bye.requestUri());
-                    calls.hangUpSent("no_answer");
+                    count.accept("no_answer");
                 }
 
                 @Override
                 public void onTransportError(ClientTransaction transaction, Throwable cause) {
                     log.info("call {}: the duration limit's BYE to {} could not be sent: {}", callId, bye.requestUri(),
                             cause.toString());
-                    calls.hangUpSent("unsent");
+                    count.accept("unsent");
                 }
             });
         } catch (RuntimeException e) {
             log.info("call {}: the duration limit's BYE to {} could not be sent: {}", callId, bye.requestUri(), e.toString());
-            calls.hangUpSent("unsent");
+            count.accept("unsent");
         }
     }
 

@@ -251,6 +251,9 @@ class CallTrackerTest {
         CallRecord timedOut = awaitRecord(talking, "completed");
         assertThat(timedOut.endedBy()).isEqualTo("timeout");
         assertThat(timedOut.durationMillis()).isEqualTo(Duration.ofMinutes(61).toMillis());
+        // no hang-up was attached (no proxy here): both phones are counted as not sent a BYE
+        assertThat(counter("switchboard.call.hangups", "result", "unsent")).isEqualTo(2);
+        assertThat(counter("switchboard.call.hangups", "result", "answered")).isZero();
         assertThat(tracker.active()).isEmpty(); // s3 rang 50 min
         assertThat(gauge()).isZero();
     }
