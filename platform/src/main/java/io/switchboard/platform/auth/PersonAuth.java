@@ -87,6 +87,8 @@ public final class PersonAuth {
     private final Duration revisionPoll;
     private ScheduledExecutorService maintenance;
     private volatile Bus bus;
+    /** Names this node's API unlocked since the last revision poll: the poll need not clear them again. */
+    private final Map<String, Boolean> clearedHere = new ConcurrentHashMap<>();
     /** Tells this node's own announcements apart when they come back from the bus (it counted them already). */
     private final String origin = java.util.UUID.randomUUID().toString();
 
@@ -388,6 +390,9 @@ public final class PersonAuth {
     public void unlock(String username) {
         String name = username.strip().toLowerCase(Locale.ROOT);
         people.recordUnlock(name);
+        if (clearedHere.size() < 10_000) {
+            clearedHere.put(name, Boolean.TRUE);
+        }
         clearLockout(name);
         Bus connected = bus;
         if (connected != null) {
@@ -517,7 +522,11 @@ public final class PersonAuth {
                 versions.clear();
                 // the way the CLI's unlocks arrive, and the safety net for announcements this node missed
                 for (String name : people.unlockedBetween(knownRevision, revision)) {
-                    clearLockout(name);
+                    // this node's own unlocks were cleared at once; clearing again now would also
+                    // drop the reservation of a sign-in under way since (and say "cleared" twice)
+                    if (clearedHere.remove(name) == null) {
+                        clearLockout(name);
+                    }
                 }
                 knownRevision = revision;
             }
@@ -611,7 +620,14 @@ public final class PersonAuth {
 
     private void count(String what, String result) {
         Counter.builder("switchboard.auth." + what)
-                .description("Sign-ups, sign-ins, token refreshes and password changes by result")
+                .description(switch (what) {
+                    case "sign_ups" -> "Sign-ups by result";
+                    case "sign_ins" -> "Sign-ins by result";
+                    case "refreshes" -> "Token refreshes by result";
+                    case "password_changes" -> "Password changes by result";
+                    case "unlocks" -> "Sign-in lockouts cleared through this node's API (the CLI's are not counted)";
+                    default -> "Authentication operations by result";
+                })
                 .tag("result", result)
                 .register(meters)
                 .increment();

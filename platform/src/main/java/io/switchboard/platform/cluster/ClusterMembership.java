@@ -107,6 +107,11 @@ public final class ClusterMembership implements Cluster, Component {
     private final Map<String, Long> strangers = new java.util.concurrent.ConcurrentHashMap<>();
     /** Each stranger's incarnation its error was logged for: once per start of it, not at every hearing. */
     private final Map<String, String> strangersLogged = new java.util.concurrent.ConcurrentHashMap<>();
+    /**
+     * Strangers that said they left, by id to that incarnation: a check still scheduled from an
+     * earlier hearing (or a report of theirs still on its way) must not bring them back.
+     */
+    private final Map<String, String> strangersLeft = new java.util.concurrent.ConcurrentHashMap<>();
 
     private ClusterMembership(ClusterSettings settings, String nodeId, String incarnation, String version,
                               ClusterTable table, Leases leases, Bus bus, MeterRegistry meters) {
@@ -296,7 +301,13 @@ public final class ClusterMembership implements Cluster, Component {
         }
         String id = announcement.nodeId();
         if ("left".equals(announcement.event())) {
-            forgetStranger(id);
+            if (view.node(id).isEmpty() && announcement.incarnation() != null) {
+                if (strangersLeft.size() >= MAX_STRANGERS) {
+                    strangersLeft.clear();
+                }
+                strangersLeft.put(id, announcement.incarnation());
+            }
+            forgetStranger(id, "it left");
         }
         boolean known = view.node(id).isPresent();
         if ("present".equals(announcement.event()) && known) {
@@ -352,6 +363,10 @@ public final class ClusterMembership implements Cluster, Component {
             strangers.clear();
             strangersLogged.clear();
         }
+        if (itsIncarnation != null && itsIncarnation.equals(strangersLeft.get(id))) {
+            return; // it left; this comes from a check or report made before
+        }
+        strangersLeft.remove(id); // a new start of it, still on the wrong store
         strangers.put(id, System.currentTimeMillis());
         if (itsIncarnation == null || !itsIncarnation.equals(strangersLogged.put(id, itsIncarnation))) {
             log.error("cluster: node {} is on this node's bus but not in its store: two clusters on different databases"
@@ -360,9 +375,11 @@ public final class ClusterMembership implements Cluster, Component {
         }
     }
 
-    private void forgetStranger(String id) {
-        strangers.remove(id);
+    private void forgetStranger(String id, String why) {
         strangersLogged.remove(id);
+        if (strangers.remove(id) != null) {
+            log.info("cluster: node {} is no longer a stranger on this node's bus: {}", id, why);
+        }
     }
 
     private void announceStranger(String id, String itsIncarnation) {
@@ -381,7 +398,7 @@ public final class ClusterMembership implements Cluster, Component {
         long since = System.currentTimeMillis() - STRANGER_KEPT.toMillis();
         strangers.forEach((id, heardAt) -> {
             if (heardAt < since) {
-                forgetStranger(id);
+                forgetStranger(id, "not heard for " + STRANGER_KEPT.toSeconds() + " s");
             }
         });
         return Map.copyOf(strangers);
@@ -415,7 +432,7 @@ public final class ClusterMembership implements Cluster, Component {
         }
         if (nodes != null && !strangers.isEmpty()) {
             for (NodeRecord node : nodes) {
-                forgetStranger(node.id()); // its row is here after all
+                forgetStranger(node.id(), "its row is in this node's store after all");
             }
         }
         return nodes != null;

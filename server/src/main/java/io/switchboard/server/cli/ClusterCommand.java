@@ -42,13 +42,19 @@ public final class ClusterCommand implements Runnable {
             "Every node the store knows: state (alive, dead, left), last heartbeat, start, version, load, addresses.",
             "The node of this data directory is marked with *."})
     static final class Status extends StoreAction {
+        @CommandLine.Option(names = "--node-id", paramLabel = "ID", description = {
+                "The node to mark with *, as given to switchboard run --node-id (default: cluster.nodeId,",
+                "else the id kept in the data directory)."})
+        String nodeId;
+
         @Override
         public Integer call() {
             // Checked before the store is opened (or created): a bad block is one line, exit 2.
             ClusterSettings settings = ClusterSettings.from(
                     NodeAssembly.configLoader().load(config.configFile, env, config.flags()).section("cluster"));
             return withStore(List.of(), true, (store, nodeConfig) -> {
-                String self = settings.nodeId().orElseGet(() -> keptId(nodeConfig.dataDir()).orElse(null));
+                String self = nodeId != null ? nodeId
+                        : settings.nodeId().orElseGet(() -> keptId(nodeConfig.dataDir()).orElse(null));
                 List<NodeRecord> nodes = new ClusterTable(store.jdbi(), store.isSqlite()).read(self, settings.expiry());
                 say(String.format("%d alive, %d dead, %d left (expiry %d ms)", count(nodes, NodeState.ALIVE),
                         count(nodes, NodeState.DEAD), count(nodes, NodeState.LEFT), settings.expiry().toMillis()));
@@ -74,6 +80,9 @@ public final class ClusterCommand implements Runnable {
                                 .collect(Collectors.joining(" "))});
                 }
                 table(rows);
+                if (nodeId != null && nodes.stream().noneMatch(NodeRecord::self)) {
+                    say("(no node named " + nodeId + " in this store)");
+                }
                 return 0;
             });
         }

@@ -76,6 +76,12 @@ class ClusterApiTest {
         }
         try (ClusterNode named = new ClusterNode(dataDir, Map.of("SWITCHBOARD_CLUSTER_NODEID", "gate-1"), List.of())) {
             assertThat(named.id()).isEqualTo("gate-1");
+            // a node started with an id of its own keeps none in the data directory: the command is told it
+            Run marked = cli(Map.of(), "cluster", "status", "--data-dir", dataDir.toString(), "--node-id", "gate-1");
+            assertThat(marked.out()).contains("*gate-1").doesNotContain("*" + id);
+            Run unknown = cli(Map.of(), "cluster", "status", "--data-dir", dataDir.toString(), "--node-id", "gate-9");
+            assertThat(unknown.code()).isZero();
+            assertThat(unknown.out()).doesNotContain("*").contains("(no node named gate-9 in this store)");
         }
     }
 
