@@ -87,8 +87,12 @@ public final class PersonAuth {
     private final Duration revisionPoll;
     private ScheduledExecutorService maintenance;
     private volatile Bus bus;
-    /** Names this node's API unlocked since the last revision poll: the poll need not clear them again. */
-    private final Map<String, Boolean> clearedHere = new ConcurrentHashMap<>();
+    /**
+     * This node's own unlocks (by the people revision each moved to, to the name) that its poll has
+     * not passed yet: the poll need not clear them again. Keyed by revision, so a later unlock of
+     * the same name (the CLI's) is never mistaken for one of these.
+     */
+    private final Map<Long, String> clearedHere = new ConcurrentHashMap<>();
     /** Tells this node's own announcements apart when they come back from the bus (it counted them already). */
     private final String origin = java.util.UUID.randomUUID().toString();
 
@@ -389,9 +393,9 @@ public final class PersonAuth {
      */
     public void unlock(String username) {
         String name = username.strip().toLowerCase(Locale.ROOT);
-        people.recordUnlock(name);
-        if (clearedHere.size() < 10_000) {
-            clearedHere.put(name, Boolean.TRUE);
+        long revision = people.recordUnlock(name);
+        if (revision > knownRevision) {
+            clearedHere.put(revision, name);
         }
         clearLockout(name);
         Bus connected = bus;
@@ -521,13 +525,16 @@ public final class PersonAuth {
                 generation.incrementAndGet();
                 versions.clear();
                 // the way the CLI's unlocks arrive, and the safety net for announcements this node missed
-                for (String name : people.unlockedBetween(knownRevision, revision)) {
+                for (PersonStore.Unlock unlock : people.unlocksBetween(knownRevision, revision)) {
                     // this node's own unlocks were cleared at once; clearing again now would also
                     // drop the reservation of a sign-in under way since (and say "cleared" twice)
-                    if (clearedHere.remove(name) == null) {
-                        clearLockout(name);
+                    if (clearedHere.remove(unlock.revision()) == null) {
+                        clearLockout(unlock.username());
                     }
                 }
+                // an unlock this node made while this poll ran is past it now: nothing to skip later
+                long polled = revision;
+                clearedHere.keySet().removeIf(unlockRevision -> unlockRevision <= polled);
                 knownRevision = revision;
             }
         } catch (RuntimeException e) {
@@ -585,9 +592,11 @@ public final class PersonAuth {
 
     /** Counts another node's attempt against the same brakes it was counted against there. */
     private void attemptHeard(AttemptCounted attempt) {
-        if (origin.equals(attempt.origin()) || tooLong(attempt.username(), 64) || tooLong(attempt.address(), 256)
+        if (origin.equals(attempt.origin()) || tooLong(attempt.username(), 256) || tooLong(attempt.address(), 256)
                 || tooLong(attempt.passwordChangeSession(), 256)) {
-            return; // this node's own, or not one a node could have counted (sign-in refuses longer names)
+            // this node's own, or not one a node could have counted: sign-in refuses names over 64
+            // characters (lower-casing may lengthen one a little, hence the room)
+            return;
         }
         if (attempt.username() != null && attempt.address() != null) {
             userAtAddressFailures.count(userAtAddressKey(attempt.username(), attempt.address()));

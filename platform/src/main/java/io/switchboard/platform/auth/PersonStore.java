@@ -147,22 +147,29 @@ public final class PersonStore {
      * Records that an operator cleared a user's sign-in lockout, with the people revision it
      * moved to, so every running node clears its counters for the user (see {@link PersonAuth}).
      */
-    public void recordUnlock(String username) {
+    /** @return the people revision the unlock moved to */
+    public long recordUnlock(String username) {
         long now = clock.millis();
-        jdbi.useTransaction(h -> {
+        return jdbi.inTransaction(h -> {
             bumpRevision(h);
             long revision = h.createQuery("select revision from platform_people_revision where id = 1")
                     .mapTo(Long.class).one();
             h.createUpdate("insert into platform_sign_in_unlocks (username, revision, unlocked_at) values (:u, :r, :now)")
                     .bind("u", username).bind("r", revision).bind("now", now).execute();
+            return revision;
         });
     }
 
-    /** User names unlocked after {@code revision}, up to and including {@code upTo}. */
-    public List<String> unlockedBetween(long revision, long upTo) {
-        return jdbi.withHandle(h -> h.createQuery("select username from platform_sign_in_unlocks"
+    /** An unlock recorded in the store: whose, and the people revision it moved to. */
+    public record Unlock(String username, long revision) {
+    }
+
+    /** Unlocks recorded after {@code revision}, up to and including {@code upTo}. */
+    public List<Unlock> unlocksBetween(long revision, long upTo) {
+        return jdbi.withHandle(h -> h.createQuery("select username, revision from platform_sign_in_unlocks"
                         + " where revision > :r and revision <= :upTo")
-                .bind("r", revision).bind("upTo", upTo).mapTo(String.class).list());
+                .bind("r", revision).bind("upTo", upTo)
+                .map((rs, ctx) -> new Unlock(rs.getString("username"), rs.getLong("revision"))).list());
     }
 
     /** Forgets unlock records older than {@code millis}: every running node has long read them. */

@@ -48,7 +48,8 @@ import org.slf4j.LoggerFactory;
  * is on another database while sharing the bus exchange: a mistyped {@code store.url}, or two
  * clusters given one {@code bus.exchange}. Each would apply the other's events (bindings, chat
  * messages) against a store that has none of their data. So every node also announces itself
- * every {@value #PRESENT_EVERY_BEATS} heartbeats ({@code present}), and a node that hears of an id
+ * every {@value #PRESENT_EVERY_BEATS} heartbeats, or every {@link #PRESENT_AT_MOST} when that is
+ * sooner ({@code present}), while its own heartbeats get through, and a node that hears of an id
  * its view lacks reads the table again, and once more {@link #strangerRecheck} later (a row lost
  * in a database failover is written again at the node's next heartbeat; a row of this store
  * never makes a stranger). Still absent, the node is a stranger: an error in the log (once per
@@ -67,8 +68,10 @@ public final class ClusterMembership implements Cluster, Component {
     private static final int MAX_STRANGERS = 1_000;
     /** How often (in heartbeats) a node announces that it is still here, for strangers to be noticed. */
     static final int PRESENT_EVERY_BEATS = 15;
+    /** ... but at least this often, whatever the heartbeat: a stranger is kept for three of these. */
+    static final Duration PRESENT_AT_MOST = Duration.ofSeconds(30);
     /** A stranger not heard for this long (three of its {@code present} announcements) is forgotten. */
-    static final Duration STRANGER_KEPT = Duration.ofSeconds(90);
+    static final Duration STRANGER_KEPT = PRESENT_AT_MOST.multipliedBy(3);
     /** Rows of nodes not heard of for this long are deleted. */
     static final Duration PRUNE_AFTER = Duration.ofHours(1);
     private static final int PRUNE_EVERY_BEATS = 150;
@@ -280,9 +283,13 @@ public final class ClusterMembership implements Cluster, Component {
             }
         }
         refreshView();
-        if (++beatsSincePresent >= PRESENT_EVERY_BEATS) {
+        if (++beatsSincePresent >= presentEveryBeats()) {
             beatsSincePresent = 0;
-            announce("present");
+            if (inGoodStanding()) {
+                // not while cut off from the store: a row pruned meanwhile would make this node a
+                // "stranger" to the others, for the wrong reason
+                announce("present");
+            }
         }
         if (++beatsSincePrune >= PRUNE_EVERY_BEATS) {
             beatsSincePrune = 0;
@@ -352,6 +359,11 @@ public final class ClusterMembership implements Cluster, Component {
         }
     }
 
+    private long presentEveryBeats() {
+        long beatsIn30s = Math.max(1, PRESENT_AT_MOST.toMillis() / Math.max(1, settings.heartbeat().toMillis()));
+        return Math.min(PRESENT_EVERY_BEATS, beatsIn30s);
+    }
+
     /** Two heartbeats (a node whose row was lost writes it again at its next), at least a second. */
     private Duration strangerRecheck() {
         return settings.heartbeat().multipliedBy(2).compareTo(Duration.ofSeconds(1)) < 0
@@ -368,7 +380,8 @@ public final class ClusterMembership implements Cluster, Component {
         }
         strangersLeft.remove(id); // a new start of it, still on the wrong store
         strangers.put(id, System.currentTimeMillis());
-        if (itsIncarnation == null || !itsIncarnation.equals(strangersLogged.put(id, itsIncarnation))) {
+        String started = itsIncarnation == null ? "" : itsIncarnation;
+        if (!started.equals(strangersLogged.put(id, started))) {
             log.error("cluster: node {} is on this node's bus but not in its store: two clusters on different databases"
                     + " share one bus exchange and each receives the other's events. Give each cluster its own"
                     + " bus.exchange, or point the node that is in the wrong one at its cluster's store.url", id);
@@ -398,7 +411,11 @@ public final class ClusterMembership implements Cluster, Component {
         long since = System.currentTimeMillis() - STRANGER_KEPT.toMillis();
         strangers.forEach((id, heardAt) -> {
             if (heardAt < since) {
-                forgetStranger(id, "not heard for " + STRANGER_KEPT.toSeconds() + " s");
+                // its error stays logged: if it is heard again, it is the same mistake, not news
+                if (strangers.remove(id, heardAt)) {
+                    log.info("cluster: node {} is no longer a stranger on this node's bus: not heard for {} s", id,
+                            STRANGER_KEPT.toSeconds());
+                }
             }
         });
         return Map.copyOf(strangers);

@@ -67,6 +67,8 @@ public final class ActiveCall {
     private final java.util.concurrent.atomic.AtomicLong calleeCSeq = new java.util.concurrent.atomic.AtomicLong();
     private volatile String callerTarget;
     private volatile String calleeTarget;
+    /** The To tag of the 2xx that answered the call: with the caller's tag, the dialog the call is. */
+    private volatile String answeredTag;
 
     /**
      * A request of this call passed the node (from the caller or not): a BYE the node sends in
@@ -100,9 +102,32 @@ public final class ActiveCall {
         return (fromCaller ? callerCSeq : calleeCSeq).get();
     }
 
-    /** Attaches what ends the call at the phones (the proxy, at the 2xx). */
-    public void hangUpWith(HangUp hangUp) {
+    /**
+     * Attaches what ends the call at the phones (the proxy, at the 2xx), and the 2xx's To tag,
+     * which names the one dialog of the call (a forked INVITE may have made others).
+     */
+    public void hangUpWith(HangUp hangUp, String answeredTag) {
         this.hangUp = hangUp;
+        this.answeredTag = answeredTag;
+    }
+
+    /**
+     * Which side of the answered dialog a request with these tags comes from: true for the
+     * caller, false for the callee, null when the tags are not the answered dialog's (an early
+     * dialog, another fork's, or before the answer).
+     */
+    public Boolean sideOf(String fromTag, String toTag) {
+        String answered = answeredTag;
+        if (answered == null || fromTag == null || toTag == null) {
+            return null;
+        }
+        if (fromTag.equals(callerTag) && toTag.equals(answered)) {
+            return true;
+        }
+        if (fromTag.equals(answered) && toTag.equals(callerTag)) {
+            return false;
+        }
+        return null;
     }
 
     /** What ends the call at the phones, or null. */

@@ -314,6 +314,8 @@ public final class CallTracker implements AutoCloseable {
                             hangUp.hangUp();
                         } catch (RuntimeException e) {
                             log.warn("could not hang up {}: {}", call, e.toString());
+                            metrics.hangUp("unsent"); // no BYE reached either phone's count
+                            metrics.hangUp("unsent");
                         }
                     } else {
                         // neither phone gets a BYE: both are counted, so the meter shows phones left talking

@@ -1441,11 +1441,17 @@ public final class ProxyCore {
         }
         try {
             String fromTag = request.from().tag();
-            if (request.to().tag() == null || fromTag == null) {
+            String toTag = request.to().tag();
+            if (toTag == null || fromTag == null) {
                 return; // not in a dialog
             }
             calls.find(request.callId()).ifPresent(call -> {
-                boolean fromCaller = fromTag.equals(call.callerTag());
+                // only the answered dialog's refreshes: an early dialog's UPDATE or another
+                // fork's re-INVITE shares the Call-ID but not both tags
+                Boolean fromCaller = call.sideOf(fromTag, toTag);
+                if (fromCaller == null) {
+                    return;
+                }
                 List<NameAddress> sent = request.contacts();
                 if (!sent.isEmpty()) {
                     call.targetRefreshed(fromCaller, sent.get(0).uri().toString());

@@ -266,7 +266,7 @@ final class ResponseContext {
                 core.calls.ringing(call);
             }
             core.calls.answered(call, branch.target);
-            call.hangUpWith(core.hangUpFor(call, request, response));
+            call.hangUpWith(core.hangUpFor(call, request, response), response.to().tag());
             call = null;
         } else if (request != null) {
             core.acceptedInDialog(request, response);

@@ -226,6 +226,20 @@ class CallTrackerTest {
         assertThat(awaitRecord(call, status).finalCode()).isEqualTo(code);
     }
 
+    /** A request is of the answered dialog only with both its tags (RFC 3261 §12: Call-ID, local and remote tag). */
+    @Test
+    void onlyTheAnsweredDialogsTagsNameASide() {
+        ActiveCall call = call("d1");
+        assertThat(call.sideOf("tag-d1", "fork-a")).as("before the answer: an early dialog").isNull();
+        tracker.answered(call, PHONE);
+        call.hangUpWith(null, "fork-a");
+        assertThat(call.sideOf("tag-d1", "fork-a")).isTrue();
+        assertThat(call.sideOf("fork-a", "tag-d1")).isFalse();
+        assertThat(call.sideOf("tag-d1", "fork-b")).as("another fork's dialog").isNull();
+        assertThat(call.sideOf("fork-b", "tag-d1")).isNull();
+        assertThat(call.sideOf("tag-d1", null)).isNull();
+    }
+
     @Test
     void theSweepEndsCallsWhoseEndWasNeverSeen() {
         ActiveCall talking = call("s1");
