@@ -5,22 +5,42 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneId;
 import java.time.ZoneOffset;
-import java.util.concurrent.atomic.AtomicReference;
 
-/** A clock tests move by hand (shared through the platform's test jar). */
+/**
+ * A clock tests move by hand (shared through the platform's test jar): stopped at an instant
+ * ({@link #MutableClock(Instant)}, {@link #fixedAt}), or running with real time plus what the test
+ * added ({@link #running}).
+ */
 public final class MutableClock extends Clock {
-    private final AtomicReference<Instant> now;
+    private volatile Instant fixed;
+    private volatile Duration offset = Duration.ZERO;
 
     public MutableClock(Instant start) {
-        this.now = new AtomicReference<>(start);
+        this.fixed = start;
     }
 
-    public void advance(Duration by) {
-        now.updateAndGet(t -> t.plus(by));
+    private MutableClock() {
     }
 
+    public static MutableClock fixedAt(Instant at) {
+        return new MutableClock(at);
+    }
+
+    public static MutableClock running() {
+        return new MutableClock();
+    }
+
+    public synchronized void advance(Duration by) {
+        if (fixed != null) {
+            fixed = fixed.plus(by);
+        } else {
+            offset = offset.plus(by);
+        }
+    }
+
+    /** Stops the clock at {@code at}. */
     public void set(Instant at) {
-        now.set(at);
+        fixed = at;
     }
 
     @Override
@@ -35,6 +55,7 @@ public final class MutableClock extends Clock {
 
     @Override
     public Instant instant() {
-        return now.get();
+        Instant stopped = fixed;
+        return stopped != null ? stopped : Instant.now().plus(offset);
     }
 }
