@@ -146,8 +146,9 @@ public final class PersonStore {
     /**
      * Records that an operator cleared a user's sign-in lockout, with the people revision it
      * moved to, so every running node clears its counters for the user (see {@link PersonAuth}).
+     *
+     * @return the people revision the unlock moved to
      */
-    /** @return the people revision the unlock moved to */
     public long recordUnlock(String username) {
         long now = clock.millis();
         return jdbi.inTransaction(h -> {

@@ -12,9 +12,9 @@ import java.util.Map;
  * {@code GET /api/v1/cluster} (admin): every node the store knows, its state (alive, dead, left),
  * addresses, version, start, the age of its last heartbeat and its load, and which one answered.
  * Read from the store at each request (ages are the database's); when the store does not answer,
- * the view this node last read, marked {@code "stale": true}. {@code strangers}: nodes this node heard
- * on the bus in the last hour that are not in its store (another database shares the bus
- * exchange; see {@link ClusterMembership}), by id with the age of the last time heard.
+ * the view this node last read, marked {@code "stale": true}. {@code strangers}: nodes this node
+ * hears on the bus that are not in its store (another database shares the bus exchange; see
+ * {@link ClusterMembership}), by id with the age of the last time heard.
  */
 public final class ClusterApi implements HttpRoutes {
     private final ClusterMembership membership;

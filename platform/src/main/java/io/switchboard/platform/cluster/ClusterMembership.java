@@ -50,9 +50,9 @@ import org.slf4j.LoggerFactory;
  * messages) against a store that has none of their data. So every node also announces itself
  * every {@value #PRESENT_EVERY_BEATS} heartbeats, or every {@link #PRESENT_AT_MOST} when that is
  * sooner ({@code present}), while its own heartbeats get through, and a node that hears of an id
- * its view lacks reads the table again, and once more {@link #strangerRecheck} later (a row lost
- * in a database failover is written again at the node's next heartbeat; a row of this store
- * never makes a stranger). Still absent, the node is a stranger: an error in the log (once per
+ * its view lacks reads the table {@link #strangerRecheck} later (a joining node's row is there by
+ * then, and a row lost in a database failover is written again at the node's next heartbeat: a
+ * row of this store never makes a stranger). Still absent, the node is a stranger: an error in the log (once per
  * incarnation), {@code switchboard_cluster_strangers}, {@code GET /api/v1/cluster}, and a report on
  * {@value #STRANGERS_TOPIC}, so the other side, which may never hear this node announce itself,
  * learns the same of it. A stranger is forgotten when its row appears, when it says it left, or
@@ -307,8 +307,10 @@ public final class ClusterMembership implements Cluster, Component {
             return;
         }
         String id = announcement.nodeId();
-        if ("left".equals(announcement.event())) {
-            if (view.node(id).isEmpty() && announcement.incarnation() != null) {
+        boolean left = "left".equals(announcement.event());
+        boolean known = view.node(id).isPresent();
+        if (left) {
+            if (!known && announcement.incarnation() != null) {
                 if (strangersLeft.size() >= MAX_STRANGERS) {
                     strangersLeft.clear();
                 }
@@ -316,18 +318,16 @@ public final class ClusterMembership implements Cluster, Component {
             }
             forgetStranger(id, "it left");
         }
-        boolean known = view.node(id).isPresent();
-        if ("present".equals(announcement.event()) && known) {
-            return; // a node of this cluster still here: nothing to read
+        if (!"present".equals(announcement.event())) {
+            try {
+                beats.execute(this::refreshView); // a join, new addresses or a leave: the view now
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                // stopping
+            }
         }
-        try {
-            beats.execute(() -> {
-                if (refreshView() && view.node(id).isEmpty() && !"left".equals(announcement.event())) {
-                    checkStrangerLater(id, announcement.incarnation(), true);
-                }
-            });
-        } catch (java.util.concurrent.RejectedExecutionException e) {
-            // stopping
+        if (!left && !known) {
+            // a node joining this cluster is in the table by the time the check reads it
+            checkStrangerLater(id, announcement.incarnation(), true);
         }
     }
 

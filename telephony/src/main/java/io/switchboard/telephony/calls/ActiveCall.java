@@ -57,8 +57,12 @@ public final class ActiveCall {
      * the proxy when the call is answered; null until then, and for calls it cannot end.
      */
     public interface HangUp {
-        /** Sends the BYEs; never blocks (runs on the sweep thread). */
-        void hangUp();
+        /**
+         * Sends the BYEs (each counted by how it went); never blocks (runs on the sweep thread).
+         *
+         * @return false when none could be made (the tracker counts both phones as not sent one)
+         */
+        boolean hangUp();
     }
 
     private volatile HangUp hangUp;

@@ -309,15 +309,15 @@ public final class CallTracker implements AutoCloseable {
                     log.info("{} ended after the maximum call duration {}{}", call, maxDuration,
                             hangUp == null ? " (its record only: no Contact or route to hang the phones up)"
                                     : ": hanging up both phones");
+                    boolean sent = false;
                     if (hangUp != null) {
                         try {
-                            hangUp.hangUp();
+                            sent = hangUp.hangUp();
                         } catch (RuntimeException e) {
                             log.warn("could not hang up {}: {}", call, e.toString());
-                            metrics.hangUp("unsent"); // no BYE reached either phone's count
-                            metrics.hangUp("unsent");
                         }
-                    } else {
+                    }
+                    if (!sent) {
                         // neither phone gets a BYE: both are counted, so the meter shows phones left talking
                         metrics.hangUp("unsent");
                         metrics.hangUp("unsent");

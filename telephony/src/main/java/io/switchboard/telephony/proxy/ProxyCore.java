@@ -880,19 +880,15 @@ public final class ProxyCore {
             if (!uri.isSip() || uri.host() == null) {
                 break;
             }
-            String mark = uri.param(ROUTE_MARK);
-            if (mark != null) {
-                String ftag = uri.param("ftag");
-                String cf = uri.param("cf");
-                String ef = uri.param("ef");
-                if (!signer.verify(signedText(ftag, cf, ef), mark)) {
-                    break; // not ours nor the cluster's: the next hop (or a forgery, refused later)
-                }
-                if (!writtenHere(uri, ftag, cf, ef, request.callId())) {
-                    break; // another node of the cluster Record-Routed it: the next hop
+            if (uri.param(ROUTE_MARK) != null) {
+                if (!signedHere(uri, request.callId())) {
+                    // not ours nor the cluster's (or a forgery, refused later), or another node of
+                    // the cluster Record-Routed it: the next hop either way
+                    break;
                 }
                 if (own == null || !own.signed()) {
-                    own = new OwnRoute(ftag, FlowDirectory.fromToken(cf), FlowDirectory.fromToken(ef), true);
+                    own = new OwnRoute(uri.param("ftag"), FlowDirectory.fromToken(uri.param("cf")),
+                            FlowDirectory.fromToken(uri.param("ef")), true);
                 }
             } else if (local.isThisNode(uri, arrivedOn) || accounts.domainFor(uri.host()).equalsIgnoreCase(uri.host())) {
                 if (own == null) {
@@ -933,6 +929,15 @@ public final class ProxyCore {
     private String signedNodeId(SipUri uri, String ftag, String cf, String ef, String callId) {
         String nid = uri.param(ROUTE_NODE);
         return nid != null && signer.verify(nodeText(callId, ftag, cf, ef, nid), uri.param(ROUTE_NODE_MARK)) ? nid : null;
+    }
+
+    /** Whether an entry carries a valid {@link #ROUTE_MARK} over its flow tokens and was written here. */
+    private boolean signedHere(SipUri uri, String callId) {
+        String mark = uri.param(ROUTE_MARK);
+        String ftag = uri.param("ftag");
+        String cf = uri.param("cf");
+        String ef = uri.param("ef");
+        return mark != null && signer.verify(signedText(ftag, cf, ef), mark) && writtenHere(uri, ftag, cf, ef, callId);
     }
 
     /**
@@ -1409,9 +1414,7 @@ public final class ProxyCore {
                 List<String> towardsCallee = fromOwnEntry(callerRoute, callId);
                 if (towardsCaller == null || towardsCallee == null) {
                     log.info("call {}: none of its Record-Route entries is this node's; only its record is closed", callId);
-                    calls.hangUpSent("unsent");
-                    calls.hangUpSent("unsent");
-                    return;
+                    return false;
                 }
                 // to the callee in the caller's name, and to the caller in the callee's; a gap of
                 // ten, so a request of that side still on its way does not take the BYE's number
@@ -1422,6 +1425,7 @@ public final class ProxyCore {
                         towardsCallee));
                 hangUp(byeInDialog(currentTarget(call, true, callerTarget), calleeTo, callerFrom, callId, toCaller,
                         towardsCaller));
+                return true;
             };
         } catch (RuntimeException e) {
             log.debug("no hang-up for call {}: {}", invite.callId(), e.toString());
@@ -1484,14 +1488,7 @@ public final class ProxyCore {
         } catch (IllegalArgumentException e) {
             return false; // another element's entry this parser does not read: not ours
         }
-        String mark = uri.param(ROUTE_MARK);
-        if (!uri.isSip() || uri.host() == null || mark == null) {
-            return false;
-        }
-        String ftag = uri.param("ftag");
-        String cf = uri.param("cf");
-        String ef = uri.param("ef");
-        return signer.verify(signedText(ftag, cf, ef), mark) && writtenHere(uri, ftag, cf, ef, callId);
+        return uri.isSip() && uri.host() != null && signedHere(uri, callId);
     }
 
     /** One side's Contact from its last accepted target refresh, or the one it gave at the answer. */

@@ -240,6 +240,26 @@ class CallTrackerTest {
         assertThat(call.sideOf("tag-d1", null)).isNull();
     }
 
+    /** A hang-up that sent its BYEs counts them itself; one that could make none, or failed, counts both phones unsent. */
+    @Test
+    void aHangUpThatSentNothingCountsBothPhonesUnsent() {
+        ActiveCall sent = call("h1");
+        tracker.answered(sent, PHONE);
+        sent.hangUpWith(() -> true, "t1");
+        ActiveCall none = call("h2");
+        tracker.answered(none, PHONE);
+        none.hangUpWith(() -> false, "t2");
+        ActiveCall failing = call("h3");
+        tracker.answered(failing, PHONE);
+        failing.hangUpWith(() -> {
+            throw new IllegalStateException("no route");
+        }, "t3");
+        clock.advance(Duration.ofMinutes(61)); // over the 1 h maximum
+        tracker.sweep();
+        assertThat(tracker.active()).isEmpty();
+        assertThat(counter("switchboard.call.hangups", "result", "unsent")).isEqualTo(4);
+    }
+
     @Test
     void theSweepEndsCallsWhoseEndWasNeverSeen() {
         ActiveCall talking = call("s1");
