@@ -63,6 +63,13 @@ class CallTest {
         return phone;
     }
 
+    SipPhone tcpPhone(String user) throws Exception {
+        SipPhone phone = SipPhone.tcp(user, DOMAIN, node.sipPort(Transport.TCP));
+        phones.add(phone);
+        assertThat(phone.register(600).status()).isEqualTo(200);
+        return phone;
+    }
+
     SipPhone browser(String user) throws Exception {
         SipPhone phone = SipPhone.webSocket(user, DOMAIN, node.node.http().baseUrl());
         phones.add(phone);
@@ -322,9 +329,7 @@ class CallTest {
     @Test
     void aTcpPhoneIsCalledOverTheConnectionItRegisteredOn() throws Exception {
         SipPhone alice = udpPhone("alice");
-        SipPhone bob = SipPhone.tcp("bob", DOMAIN, node.sipPort(Transport.TCP));
-        phones.add(bob);
-        assertThat(bob.register(600).status()).isEqualTo(200);
+        SipPhone bob = tcpPhone("bob");
         SipPhone.Call call = alice.call(target("bob"));
         call.invite(null);
         SipPhone.Incoming atBob = bob.awaitInvite();
@@ -446,9 +451,7 @@ class CallTest {
                 "SWITCHBOARD_TELEPHONY_MAX_CALL_DURATION", "1s"));
         createAccounts("alice", "bob");
         SipPhone alice = udpPhone("alice");
-        SipPhone bob = SipPhone.tcp("bob", DOMAIN, node.sipPort(Transport.TCP));
-        phones.add(bob);
-        assertThat(bob.register(600).status()).isEqualTo(200);
+        SipPhone bob = tcpPhone("bob");
 
         SipPhone.Call call = alice.call(target("bob"));
         call.invite(null);

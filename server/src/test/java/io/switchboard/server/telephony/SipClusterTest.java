@@ -343,13 +343,9 @@ class SipClusterTest {
                     assertThat(bob.register(600, "secret-bob").status()).isEqualTo(200);
                     assertThat(carol.register(600, "secret-carol").status()).isEqualTo(200);
                     await().atMost(SOON).until(() -> bindings(b, "bob").size() == 1);
-                    SipPhone.Call call = AccountChangesTest.authenticatedCall(carol, "sip:bob@" + DOMAIN);
-                    SipPhone.Incoming atBob = bob.awaitInvite();
-                    atBob.answer();
-                    SipResponse ok = call.awaitFinal();
-                    assertThat(ok.status()).isEqualTo(200);
-                    call.ack(ok);
-                    bob.awaitRequest("ACK", SOON);
+                    Answered answered = carolCallsBob(carol, bob);
+                    SipPhone.Call call = answered.call();
+                    SipPhone.Incoming atBob = answered.atBob();
                     awaitNodesDisconnected(a, b);
 
                     int reInvite = call.sendInDialog("INVITE"); // caller → B → (new connection) → A → bob
@@ -647,13 +643,9 @@ class SipClusterTest {
                 assertThat(bob.register(600, "secret-bob").status()).isEqualTo(200);
                 assertThat(carol.register(600, "secret-carol").status()).isEqualTo(200);
                 await().atMost(SOON).until(() -> bindings(b, "bob").size() == 1);
-                SipPhone.Call call = AccountChangesTest.authenticatedCall(carol, "sip:bob@" + DOMAIN);
-                SipPhone.Incoming atBob = bob.awaitInvite();
-                atBob.answer();
-                SipResponse ok = call.awaitFinal();
-                assertThat(ok.status()).isEqualTo(200);
-                call.ack(ok);
-                bob.awaitRequest("ACK", SOON);
+                Answered answered = carolCallsBob(carol, bob);
+                SipPhone.Call call = answered.call();
+                SipPhone.Incoming atBob = answered.atBob();
 
                 SipRequest atCallee = bob.awaitRequest("BYE", Duration.ofSeconds(12));
                 SipRequest atCaller = carol.awaitRequest("BYE", Duration.ofSeconds(5));
@@ -697,6 +689,22 @@ class SipClusterTest {
 
     private static List<Binding> bindings(TelephonyNode node, String user) {
         return node.telephony.location().lookup("sip:" + user + "@" + DOMAIN, System.currentTimeMillis());
+    }
+
+    /** An answered call: carol's side of it, and the INVITE as bob received it. */
+    private record Answered(SipPhone.Call call, SipPhone.Incoming atBob) {
+    }
+
+    /** carol calls bob (with digest), bob answers at once, carol ACKs and bob receives the ACK. */
+    private static Answered carolCallsBob(SipPhone carol, SipPhone bob) throws Exception {
+        SipPhone.Call call = AccountChangesTest.authenticatedCall(carol, "sip:bob@" + DOMAIN);
+        SipPhone.Incoming atBob = bob.awaitInvite();
+        atBob.answer();
+        SipResponse ok = call.awaitFinal();
+        assertThat(ok.status()).isEqualTo(200);
+        call.ack(ok);
+        bob.awaitRequest("ACK", SOON);
+        return new Answered(call, atBob);
     }
 
     private static void awaitBus(TelephonyNode... nodes) {

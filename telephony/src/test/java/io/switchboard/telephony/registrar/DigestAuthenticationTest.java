@@ -129,7 +129,7 @@ class DigestAuthenticationTest {
     @Test
     void aStaleNonceIsAnsweredAlikeForKnownAndUnknownNames() throws Exception {
         List<List<String>> answers = probeBoth((challenge, phone, method, uri) -> {
-            node.offsetMillis.addAndGet(Duration.ofMinutes(10).toMillis()); // past the 5 min lifetime
+            node.clock.advance(Duration.ofMinutes(10)); // past the 5 min lifetime
             return DigestClient.authorization(challenge, phone.user, "not-the-password", method, uri, phone.nc++, "c1");
         });
         assertSameForBoth(answers, 403, 403);
@@ -150,7 +150,7 @@ class DigestAuthenticationTest {
     @Test
     void anExpiredNonceWithTheRightPasswordIsStale() throws Exception {
         SipResponse challenge = alice.send(alice.register("Contact: " + alice.contact(), "600", null));
-        node.offsetMillis.set(Duration.ofMinutes(10).toMillis());
+        node.clock.advance(Duration.ofMinutes(10));
         SipResponse stale = alice.send(alice.register("Contact: " + alice.contact(), "600", DigestClient.authorization(
                 challenge.header("WWW-Authenticate"), "alice", "wonderland", "REGISTER", "sip:" + DOMAIN, alice.nc++, "c1")));
         assertThat(stale.status()).isEqualTo(401);

@@ -3,6 +3,7 @@ package io.switchboard.telephony.registrar;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.switchboard.platform.config.StoreSettings;
 import io.switchboard.platform.store.Store;
+import io.switchboard.platform.testing.MutableClock;
 import io.switchboard.sip.transaction.TimerSettings;
 import io.switchboard.sip.transaction.TransactionLayer;
 import io.switchboard.sip.transport.ListenPoint;
@@ -27,14 +28,9 @@ import io.switchboard.telephony.proxy.ProxyCore;
 import io.switchboard.telephony.proxy.ProxySettings;
 
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
-import java.time.Instant;
-import java.time.ZoneId;
-import java.time.ZoneOffset;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.atomic.AtomicLong;
 
 /** A registrar on loopback UDP over a real store, the way the node assembles it, minus HTTP. */
 final class RegistrarFixture implements AutoCloseable {
@@ -42,23 +38,8 @@ final class RegistrarFixture implements AutoCloseable {
     /** A second domain the fixture serves, listed in sha256Domains: challenged with SHA-256 only. */
     static final String SECURE_DOMAIN = "secure.test";
 
-    final AtomicLong offsetMillis = new AtomicLong();
-    final Clock clock = new Clock() {
-        @Override
-        public ZoneOffset getZone() {
-            return ZoneOffset.UTC;
-        }
-
-        @Override
-        public Clock withZone(ZoneId zone) {
-            return this;
-        }
-
-        @Override
-        public Instant instant() {
-            return Instant.now().plusMillis(offsetMillis.get());
-        }
-    };
+    /** Real time, moved on by tests (a nonce's or binding's lifetime passing). */
+    final MutableClock clock = MutableClock.running();
     final Store store;
     final AccountStore accounts;
     final AccountDirectory directory;
