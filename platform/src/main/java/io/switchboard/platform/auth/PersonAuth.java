@@ -8,6 +8,7 @@ import io.switchboard.platform.config.ConfigSection;
 import io.switchboard.platform.http.ApiProblem;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -88,11 +89,19 @@ public final class PersonAuth {
     private ScheduledExecutorService maintenance;
     private volatile Bus bus;
     /**
-     * This node's own unlocks (by the people revision each moved to, to the name) that its poll has
-     * not passed yet: the poll need not clear them again. Keyed by revision, so a later unlock of
-     * the same name (the CLI's) is never mistaken for one of these.
+     * Unlocks this node cleared already (made through its API or heard on the bus) that its poll
+     * has not passed yet, by the people revision each moved to, to the name: the poll need not
+     * clear them again. Keyed by revision, so a later unlock of the same name (the CLI's) is never
+     * mistaken for one of these. Guarded by {@link #unlockTurn}.
      */
-    private final Map<Long, String> clearedHere = new ConcurrentHashMap<>();
+    private final Map<Long, String> clearedHere = new HashMap<>();
+    /**
+     * Taken to clear an unlock and by the poll's pass over the store's unlocks, so that each unlock
+     * clears a name once on each node whichever way reaches it first. A second clearing would drop
+     * the failures counted since the first (an attacker's guesses in between) and the reservation
+     * of a sign-in under way.
+     */
+    private final Object unlockTurn = new Object();
     /** Tells this node's own announcements apart when they come back from the bus (it counted them already). */
     private final String origin = java.util.UUID.randomUUID().toString();
 
@@ -100,8 +109,12 @@ public final class PersonAuth {
     public record SessionRevoked(String sessionId, long expiresAt) {
     }
 
-    /** Announced when an operator cleared a user's sign-in lockout. */
-    public record SignInUnlocked(String username) {
+    /**
+     * Announced when an operator cleared a user's sign-in lockout. {@code revision} is the people
+     * revision the unlock moved to, by which a node's poll knows it cleared it already; nodes of
+     * earlier versions send none.
+     */
+    public record SignInUnlocked(String username, Long revision) {
     }
 
     /**
@@ -209,8 +222,13 @@ public final class PersonAuth {
             }
         });
         nodeBus.subscribe(SIGN_IN_UNLOCKED, SignInUnlocked.class, event -> {
-            if (event.username() != null) {
+            if (event.username() == null) {
+                return;
+            }
+            if (event.revision() == null) {
                 clearLockout(event.username());
+            } else {
+                clearOnce(event.username(), event.revision());
             }
         });
         nodeBus.subscribe(ATTEMPT_COUNTED, AttemptCounted.class, this::attemptHeard);
@@ -394,15 +412,26 @@ public final class PersonAuth {
     public void unlock(String username) {
         String name = username.strip().toLowerCase(Locale.ROOT);
         long revision = people.recordUnlock(name);
-        if (revision > knownRevision) {
-            clearedHere.put(revision, name);
-        }
-        clearLockout(name);
+        clearOnce(name, revision);
         Bus connected = bus;
         if (connected != null) {
-            connected.publish(SIGN_IN_UNLOCKED, new SignInUnlocked(name));
+            connected.publish(SIGN_IN_UNLOCKED, new SignInUnlocked(name, revision));
         }
         count("unlocks", "ok");
+    }
+
+    /**
+     * Clears the lockout an unlock (moved to {@code revision}) lifted, unless this node did already:
+     * its poll has passed the revision, or the API or the bus got here first (this node's own
+     * announcement comes back to it).
+     */
+    private void clearOnce(String name, long revision) {
+        synchronized (unlockTurn) {
+            if (revision <= knownRevision || clearedHere.putIfAbsent(revision, name) != null) {
+                return;
+            }
+            clearLockout(name);
+        }
     }
 
     private void clearLockout(String name) {
@@ -518,24 +547,27 @@ public final class PersonAuth {
         }
     }
 
-    private void pollRevision() {
+    // package-private: the tests call it to pass over the store at a moment of their choosing
+    void pollRevision() {
         try {
             long revision = people.revision();
             if (revision != knownRevision) {
                 generation.incrementAndGet();
                 versions.clear();
                 // the way the CLI's unlocks arrive, and the safety net for announcements this node missed
-                for (PersonStore.Unlock unlock : people.unlocksBetween(knownRevision, revision)) {
-                    // this node's own unlocks were cleared at once; clearing again now would also
-                    // drop the reservation of a sign-in under way since (and say "cleared" twice)
-                    if (clearedHere.remove(unlock.revision()) == null) {
-                        clearLockout(unlock.username());
+                List<PersonStore.Unlock> unlocks = people.unlocksBetween(knownRevision, revision);
+                synchronized (unlockTurn) {
+                    for (PersonStore.Unlock unlock : unlocks) {
+                        // those made or heard here were cleared at once (see unlockTurn)
+                        if (clearedHere.remove(unlock.revision()) == null) {
+                            clearLockout(unlock.username());
+                        }
                     }
+                    // one cleared while this poll read the store is past it now: nothing to skip later
+                    long polled = revision;
+                    clearedHere.keySet().removeIf(unlockRevision -> unlockRevision <= polled);
+                    knownRevision = revision;
                 }
-                // an unlock this node made while this poll ran is past it now: nothing to skip later
-                long polled = revision;
-                clearedHere.keySet().removeIf(unlockRevision -> unlockRevision <= polled);
-                knownRevision = revision;
             }
         } catch (RuntimeException e) {
             log.warn("reading the people revision failed: {}", e.toString());
