@@ -10,6 +10,7 @@ import io.switchboard.server.cli.ClusterCommand;
 import io.switchboard.server.cli.MonitorCommand;
 import io.switchboard.server.cli.NumberCommand;
 import io.switchboard.server.cli.RunCommand;
+import io.switchboard.server.cli.TerminalSafeWriter;
 import io.switchboard.server.cli.UsageErrors;
 import io.switchboard.server.cli.UserCommand;
 import io.switchboard.server.process.FatalErrors;
@@ -61,7 +62,9 @@ public final class Main implements Callable<Integer> {
      * {@code run} returns only once the node has stopped.
      */
     public static int execute(Map<String, String> env, PrintStream out, PrintStream err, String... args) {
-        PrintWriter errWriter = new PrintWriter(err, true);
+        // what an error quotes was typed by someone: its control characters are shown, not obeyed
+        PrintWriter errWriter = new PrintWriter(new TerminalSafeWriter(new java.io.OutputStreamWriter(err,
+                java.nio.charset.Charset.defaultCharset())), true);
         CommandLine cli = new CommandLine(new Main())
                 .addSubcommand("run", new RunCommand(env))
                 .addSubcommand("account", AccountCommand.commandLine(env))

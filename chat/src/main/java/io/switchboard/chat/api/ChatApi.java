@@ -194,8 +194,16 @@ public final class ChatApi {
         }
         JsonNode body = body(ctx);
         JsonNode textNode = body.get("text");
-        if (textNode == null || !textNode.isTextual() || textNode.asText().isBlank()) {
-            throw badRequest("'text' is required: a non-empty string");
+        if (textNode == null || textNode.isNull()) {
+            throw badRequest("'text' is required: a string with something to read");
+        }
+        if (!textNode.isTextual()) {
+            throw badRequest("'text' must be a string (got " + textNode.getNodeType().name().toLowerCase(java.util.Locale.ROOT)
+                    + ")");
+        }
+        if (showsNothing(textNode.asText())) {
+            throw badRequest("'text' shows nothing: it needs at least one visible character (spaces, no-break spaces and"
+                    + " invisible format characters alone are not a message)");
         }
         String text = textNode.asText();
         int control = firstControlCharacter(text);
@@ -318,13 +326,24 @@ public final class ChatApi {
         ctx.status(204);
     }
 
+    /**
+     * True when a text has no character a reader would see: only white space (Unicode's, the
+     * no-break spaces included) and format characters (zero-width space and joiners, byte-order
+     * mark, direction marks and overrides).
+     */
+    static boolean showsNothing(String text) {
+        return text.codePoints().allMatch(c -> Character.isWhitespace(c) || Character.isSpaceChar(c)
+                || Character.getType(c) == Character.FORMAT);
+    }
+
     private void read(Context ctx) {
         Principal me = person(ctx);
         String chatId = ctx.pathParam("id");
         requireMember(chatId, me);
         JsonNode body = body(ctx);
         JsonNode seqNode = body.get("seq");
-        if (seqNode == null || !seqNode.isIntegralNumber() || seqNode.asLong() < 0) {
+        // canConvertToLong: a number past a long's range is refused, not wrapped (asLong would)
+        if (seqNode == null || !seqNode.isIntegralNumber() || !seqNode.canConvertToLong() || seqNode.asLong() < 0) {
             throw badRequest("'seq': the sequence number of the last message read, a whole number >= 0");
         }
         long seq = seqNode.asLong();

@@ -574,7 +574,7 @@ final class StreamConnection {
     /** Counts a frame from the client that could not be understood; too many and the stream is closed. */
     synchronized boolean badFrame() {
         badFrames++;
-        if (badFrames > MAX_BAD_FRAMES && !closed) {
+        if (badFrames >= MAX_BAD_FRAMES && !closed) {
             close(1008, "too many frames that are not understood");
             return false;
         }

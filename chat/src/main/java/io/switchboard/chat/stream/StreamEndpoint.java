@@ -13,12 +13,14 @@ import io.switchboard.platform.auth.BearerToken;
 import io.switchboard.platform.auth.PersonAuth;
 import io.switchboard.platform.auth.Principal;
 import io.switchboard.platform.http.ApiProblem;
-import io.switchboard.platform.http.StorableText;
+import io.switchboard.platform.http.RequestBodies;
 import io.switchboard.platform.http.WebSocketUpgrades;
+import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Executors;
@@ -135,7 +137,7 @@ public final class StreamEndpoint {
 
     private void authorizeUpgrade(Context ctx) {
         try {
-            resumeParameter(ctx.queryParam("resume"));
+            resumeParameter(ctx.queryParams("resume"));
         } catch (IllegalArgumentException e) {
             metrics.rejected("bad_request");
             throw ApiProblem.badRequest("'resume': " + e.getMessage());
@@ -182,7 +184,7 @@ public final class StreamEndpoint {
         }
         stream.sendControl(hub.frames().control("ready", Map.of("personId", principal.get().personId(),
                 "resumeWindowMs", settings.resumeWindow().toMillis())));
-        Map<String, StreamConnection.ResumePoint> fromUrl = resumeParameter(ctx.queryParam("resume"));
+        Map<String, StreamConnection.ResumePoint> fromUrl = resumeParameter(ctx.queryParams("resume"));
         if (fromUrl != null) {
             stream.start(fromUrl);
         } else {
@@ -191,16 +193,18 @@ public final class StreamEndpoint {
     }
 
     /**
-     * {@code <chatId>:<seq>[:<rev>]} separated by commas, or null when absent.
+     * {@code <chatId>:<seq>[:<rev>]} separated by commas, in one {@code resume} parameter or several
+     * (each counts: a client that repeats the parameter per chat must not have chats passed over,
+     * then reported synced without their replay), or null when absent.
      *
-     * @throws IllegalArgumentException naming what is wrong
+     * @throws IllegalArgumentException naming what is wrong, a chat named twice among them
      */
-    static Map<String, StreamConnection.ResumePoint> resumeParameter(String raw) {
-        if (raw == null) {
+    static Map<String, StreamConnection.ResumePoint> resumeParameter(List<String> values) {
+        if (values == null || values.isEmpty()) {
             return null;
         }
         Map<String, StreamConnection.ResumePoint> points = new LinkedHashMap<>();
-        for (String entry : raw.split(",")) {
+        for (String entry : String.join(",", values).split(",")) {
             if (entry.isBlank()) {
                 continue;
             }
@@ -214,13 +218,19 @@ public final class StreamEndpoint {
                 if (seq < 0 || (rev != null && rev < 0)) {
                     throw new NumberFormatException();
                 }
-                points.put(parts[0], new StreamConnection.ResumePoint(seq, rev));
+                if (points.put(parts[0], new StreamConnection.ResumePoint(seq, rev)) != null) {
+                    throw new IllegalArgumentException("chat " + shorten(parts[0]) + " is named twice");
+                }
             } catch (NumberFormatException e) {
                 throw new IllegalArgumentException("expected <chatId>:<seq>[:<rev>] separated by commas, got '"
-                        + (entry.length() > 80 ? entry.substring(0, 80) + "…" : entry) + "'");
+                        + shorten(entry) + "'");
             }
         }
         return points;
+    }
+
+    private static String shorten(String text) {
+        return text.length() > 80 ? text.substring(0, 80) + "…" : text;
     }
 
     private void received(WsContext ctx, String text) {
@@ -230,18 +240,18 @@ public final class StreamEndpoint {
         }
         JsonNode frame;
         try {
-            frame = json.readTree(text);
-        } catch (Exception e) {
-            refuse(stream, "a frame is one JSON object");
+            // read as strictly as a request body: one object, each name once, nothing after it
+            frame = RequestBodies.object(json, text.getBytes(StandardCharsets.UTF_8), "A frame");
+        } catch (ApiProblem malformed) {
+            refuse(stream, malformed.detail());
             return;
         }
-        try {
-            StorableText.requireAll(frame);
-        } catch (ApiProblem unstorable) {
-            refuse(stream, unstorable.detail());
+        JsonNode typeNode = frame.get("type");
+        if (typeNode == null || !typeNode.isTextual()) {
+            refuse(stream, "a frame needs 'type' (a string): hello, resume, ping or token");
             return;
         }
-        String type = frame != null && frame.path("type").isTextual() ? frame.get("type").asText() : "";
+        String type = typeNode.asText();
         switch (type) {
             case "hello" -> stream.start(Map.of());
             case "ping" -> stream.sendControl(hub.frames().control("pong", Map.of()));
@@ -267,7 +277,7 @@ public final class StreamEndpoint {
             JsonNode seq = value.isObject() ? value.get("seq") : value;
             JsonNode rev = value.isObject() ? value.get("rev") : null;
             if (seq == null || !seq.canConvertToLong() || !seq.isIntegralNumber() || seq.asLong() < 0
-                    || (rev != null && (!rev.isIntegralNumber() || rev.asLong() < 0))) {
+                    || (rev != null && (!rev.isIntegralNumber() || !rev.canConvertToLong() || rev.asLong() < 0))) {
                 refuse(stream, "resume: chat " + entry.getKey() + " needs a sequence number >= 0 (and rev >= 0)");
                 return;
             }

@@ -530,6 +530,10 @@ public final class DefinitionReader {
             }
             long value;
             if (v.isIntegralNumber()) {
+                if (!v.canConvertToLong()) {
+                    // asLong would wrap it into range
+                    throw DefinitionException.invalid(key, v.asText() + " is outside " + min + "-" + max);
+                }
                 value = v.asLong();
             } else if (v.isTextual() && v.asText().strip().matches("-?\\d{1,10}")) {
                 value = Long.parseLong(v.asText().strip());

@@ -286,7 +286,7 @@ public final class PersonAuth {
             count("sign_ins", "unknown_user");
             throw unauthorized("Wrong user name or password.");
         }
-        String name = username.strip().toLowerCase(Locale.ROOT);
+        String name = PersonRules.fold(username);
         String userKey = userKey(name);
         String userAtAddressKey = userAtAddressKey(name, address);
         reserve(userAtAddressFailures, userAtAddressKey, "sign_ins");
@@ -410,7 +410,7 @@ public final class PersonAuth {
      * wear off with the sign-in window.
      */
     public void unlock(String username) {
-        String name = username.strip().toLowerCase(Locale.ROOT);
+        String name = PersonRules.fold(username);
         long revision = people.recordUnlock(name);
         clearOnce(name, revision);
         Bus connected = bus;

@@ -1,7 +1,6 @@
 package io.switchboard.platform.auth;
 
 import io.switchboard.platform.http.ApiProblem;
-import java.util.Locale;
 import java.util.regex.Pattern;
 
 /** What a user name, a display name and a password may be; the same for the API and the CLI. */
@@ -22,12 +21,32 @@ public final class PersonRules {
         if (raw == null || raw.isBlank()) {
             throw ApiProblem.badRequest("'username' is required.");
         }
-        String name = raw.strip().toLowerCase(Locale.ROOT);
+        String name = fold(raw);
         if (!USERNAME.matcher(name).matches()) {
             throw ApiProblem.badRequest("'username': 3-32 of a-z 0-9 . _ -, starting with a letter or digit (got '"
                     + shorten(raw) + "')");
         }
         return name;
+    }
+
+    /**
+     * A user name as typed, in the form names are stored in: stripped, A-Z lower-cased. Only ASCII
+     * is folded: full lower-casing turns the Kelvin sign (U+212A) into "k", so "\u212Aarl" would
+     * sign up as, or sign in to, karl; left as it is, it is no user name (names are ASCII).
+     */
+    public static String fold(String raw) {
+        String stripped = raw.strip();
+        char[] chars = null;
+        for (int i = 0; i < stripped.length(); i++) {
+            char c = stripped.charAt(i);
+            if (c >= 'A' && c <= 'Z') {
+                if (chars == null) {
+                    chars = stripped.toCharArray();
+                }
+                chars[i] = (char) (c + ('a' - 'A'));
+            }
+        }
+        return chars == null ? stripped : new String(chars);
     }
 
     /** NIST SP 800-63B §5.1.1.2: at least 8 characters, long passphrases allowed, no composition rules. */

@@ -96,7 +96,7 @@ public final class PersonStore {
 
     /** People by user name, those starting with {@code prefix} (empty: everyone), at most {@code limit}, after {@code after}. */
     public List<Person> list(String prefix, String after, int limit) {
-        return jdbi.withHandle(h -> h.createQuery("select * from platform_people where username like :p and username > :after"
+        return jdbi.withHandle(h -> h.createQuery("select * from platform_people where username like :p escape '!' and username > :after"
                         + " order by username limit :limit")
                 .bind("p", escapeLike(prefix) + "%")
                 .bind("after", after == null ? "" : after)
@@ -189,10 +189,13 @@ public final class PersonStore {
         h.createUpdate("update platform_people_revision set revision = revision + 1 where id = 1").execute();
     }
 
+    /**
+     * The prefix as a LIKE pattern that matches itself: '_' is a legal character of user names, and
+     * unescaped it would match any one character ("b_r" finding "bor"). '!' is the escape both
+     * SQLite and PostgreSQL take in an ESCAPE clause (a backslash is read differently by each).
+     */
     private static String escapeLike(String prefix) {
-        // User names cannot hold '%'; an '_' in a prefix matches any one character in that place,
-        // which only widens a search (no ESCAPE clause works the same on SQLite and PostgreSQL).
-        return prefix == null ? "" : prefix.replace("%", "");
+        return prefix == null ? "" : prefix.replace("!", "!!").replace("%", "!%").replace("_", "!_");
     }
 
     private static Credentials credentials(ResultSet rs, StatementContext ctx) throws SQLException {

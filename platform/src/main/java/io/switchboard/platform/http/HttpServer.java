@@ -72,6 +72,8 @@ public final class HttpServer implements Component {
     /** The Jetty server under Javalin: its graceful stop gets what is left of the stop timeout. */
     private volatile org.eclipse.jetty.server.Server jetty;
     private static final String IN_FLIGHT = "switchboard.inFlight";
+    /** The largest request body any API takes (Javalin's default, stated so the 413 can name it). */
+    static final long MAX_BODY_BYTES = 1_000_000;
     /** Requests admitted (past the drain check) and not yet through the after-handlers (WebSocket streams not counted). */
     private final java.util.concurrent.atomic.AtomicInteger inFlight = new java.util.concurrent.atomic.AtomicInteger();
     private final ObjectMapper json;
@@ -171,6 +173,7 @@ public final class HttpServer implements Component {
             // A known path with the wrong method is 405 with Allow (RFC 9110 §15.5.6), not a 404
             // that tells a client the endpoint does not exist.
             config.http.prefer405over404 = true;
+            config.http.maxRequestSize = MAX_BODY_BYTES;
             JettyProblemErrorHandler jettyErrors = new JettyProblemErrorHandler(json, problems);
             config.jetty.modifyServer(server -> {
                 jetty = server;

@@ -53,6 +53,8 @@ final class ProblemResponses {
         String detail = e.getMessage();
         if (status == 404) {
             detail = "No endpoint " + ctx.method().name() + " " + ctx.path();
+        } else if (status == 413) {
+            detail = "The body is larger than the " + HttpServer.MAX_BODY_BYTES + " bytes a request may carry.";
         }
         if (!e.getDetails().isEmpty()) {
             detail = detail + " (" + e.getDetails().entrySet().stream()
@@ -138,7 +140,9 @@ final class ProblemResponses {
             // its status and content type and an empty body. Write it to the response directly.
             writeNow(ctx, text);
         } else {
-            ctx.result(text);
+            // as bytes: a String result is encoded in the response's charset, which for this
+            // content type is ISO-8859-1, and a detail naming "änna" would not be UTF-8 JSON (RFC 8259 §8.1)
+            ctx.result(text.getBytes(StandardCharsets.UTF_8));
         }
     }
 

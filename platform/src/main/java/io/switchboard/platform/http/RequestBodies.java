@@ -16,29 +16,98 @@ public final class RequestBodies {
      * when any of its strings cannot be stored ({@link StorableText}: NUL, unpaired surrogates).
      */
     public static JsonNode object(ObjectMapper json, Context ctx) {
+        return object(json, ctx.bodyAsBytes(), "The body");
+    }
+
+    /**
+     * As {@link #object(ObjectMapper, Context)}, for JSON that does not come as a request body (a
+     * WebSocket text frame): one object, names unique, nothing after it, every string storable.
+     *
+     * @param what how the problem's detail names the JSON ("A frame")
+     */
+    public static JsonNode object(ObjectMapper json, byte[] bytes, String what) {
+        int invalid = firstInvalidUtf8(bytes);
+        if (invalid >= 0) {
+            // Jackson decodes overlong forms without a word ("\xc0\xbc" is "<"), so they are refused
+            // before it reads them (RFC 8259 §8.1: JSON is UTF-8; RFC 3629 §3 and §10: overlong
+            // forms are invalid and a known way past filters)
+            throw ApiProblem.badRequest(what + " is not valid UTF-8 (at byte " + invalid + ").");
+        }
         JsonNode node;
-        try (JsonParser parser = json.getFactory().createParser(ctx.bodyAsBytes())) {
+        try (JsonParser parser = json.getFactory().createParser(bytes)) {
             // RFC 8259 §4: names within an object SHOULD be unique; a second "text" would silently
             // win, so it is refused, as the configuration's YAML refuses a key written twice
             parser.enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
             node = json.readTree(parser);
-            requireNothingAfter(parser);
+            requireNothingAfter(parser, what);
         } catch (JsonProcessingException e) {
             var where = e.getLocation();
-            throw ApiProblem.badRequest("The body must be a JSON object: " + withoutParserInternals(e.getOriginalMessage())
+            throw ApiProblem.badRequest(what + " must be a JSON object: " + withoutParserInternals(e.getOriginalMessage())
                     + (where == null ? "" : " (line " + where.getLineNr() + ", column " + where.getColumnNr() + ")"));
         } catch (java.io.IOException e) {
-            throw ApiProblem.badRequest("The body could not be read as JSON.");
+            throw ApiProblem.badRequest(what + " could not be read as JSON.");
         }
         if (node == null || !node.isObject()) {
-            throw ApiProblem.badRequest("The body must be a JSON object.");
+            throw ApiProblem.badRequest(what + " must be a JSON object.");
         }
         StorableText.requireAll(node);
         return node;
     }
 
+    /**
+     * The offset of the first byte that does not start a well-formed UTF-8 sequence (RFC 3629 §4:
+     * no overlong forms, no surrogates, nothing past U+10FFFF), or -1 when all of them do.
+     */
+    static int firstInvalidUtf8(byte[] bytes) {
+        int i = 0;
+        while (i < bytes.length) {
+            int lead = bytes[i] & 0xFF;
+            if (lead < 0x80) {
+                i++;
+                continue;
+            }
+            int trailing;
+            int secondLow = 0x80;
+            int secondHigh = 0xBF;
+            if (lead >= 0xC2 && lead <= 0xDF) {
+                trailing = 1;
+            } else if (lead >= 0xE0 && lead <= 0xEF) {
+                trailing = 2;
+                if (lead == 0xE0) {
+                    secondLow = 0xA0; // below: overlong
+                } else if (lead == 0xED) {
+                    secondHigh = 0x9F; // above: a surrogate
+                }
+            } else if (lead >= 0xF0 && lead <= 0xF4) {
+                trailing = 3;
+                if (lead == 0xF0) {
+                    secondLow = 0x90; // below: overlong
+                } else if (lead == 0xF4) {
+                    secondHigh = 0x8F; // above: past U+10FFFF
+                }
+            } else {
+                return i; // a continuation byte, C0/C1 (always overlong) or F5..FF
+            }
+            if (i + trailing >= bytes.length) {
+                return i;
+            }
+            int second = bytes[i + 1] & 0xFF;
+            if (second < secondLow || second > secondHigh) {
+                return i;
+            }
+            for (int k = 2; k <= trailing; k++) {
+                int next = bytes[i + k] & 0xFF;
+                if (next < 0x80 || next > 0xBF) {
+                    return i;
+                }
+            }
+            i += trailing + 1;
+        }
+        return -1;
+    }
+
     /** A JSON text is one value (RFC 8259 §2): whatever follows the object is a mistake, not ignored. */
-    private static void requireNothingAfter(JsonParser parser) throws java.io.IOException {
+    private static void requireNothingAfter(JsonParser parser, String what) throws java.io.IOException {
         var where = parser.currentLocation();
         boolean more;
         try {
@@ -47,7 +116,7 @@ public final class RequestBodies {
             more = true;
         }
         if (more) {
-            throw ApiProblem.badRequest("The body must be one JSON object with nothing after it (more follows at line "
+            throw ApiProblem.badRequest(what + " must be one JSON object with nothing after it (more follows at line "
                     + where.getLineNr() + ", column " + where.getColumnNr() + ").");
         }
     }
@@ -67,6 +136,7 @@ public final class RequestBodies {
     /** Jackson's message without its "(start marker at [Source: ...; line: 1, column: 1])" asides. */
     static String withoutParserInternals(String message) {
         return message == null ? "" : message.replaceAll("\\s*\\(start marker at \\[Source:[^\\]]*\\][^)]*\\)", "")
-                .replaceAll("\\s*\\[Source:[^\\]]*\\]", "").strip();
+                .replaceAll("\\s*\\[Source:[^\\]]*\\]", "")
+                .replaceAll(",\\s*from `StreamReadConstraints[^`]*`", "").strip();
     }
 }

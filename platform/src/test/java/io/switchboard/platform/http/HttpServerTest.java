@@ -53,6 +53,9 @@ class HttpServerTest {
             routes.get("/api/v1/test/missing", ctx -> {
                 throw ApiProblem.notFound("no greeting 42");
             });
+            routes.get("/api/v1/test/greetings/{name}", ctx -> {
+                throw ApiProblem.notFound("no greeting for " + ctx.pathParam("name"));
+            });
             routes.get("/api/v1/test/broken", ctx -> {
                 throw new IllegalStateException("bug with secret detail");
             });
@@ -240,6 +243,27 @@ class HttpServerTest {
         assertProblem(post("/api/v1/test/greetings", "{\"name\":"), 400, "Bad Request", "Invalid JSON");
         assertProblem(post("/api/v1/test/greetings", "{\"name\":\"ann\",\"extra\":1}"), 400, "Bad Request", "extra");
         assertProblem(post("/api/v1/test/greetings", "{\"name\":\"\"}"), 400, "Bad Request", "name must not be empty");
+    }
+
+    @Test
+    void aProblemIsUtf8WhateverItQuotesAndABodyThatIsNotUtf8IsRefused() throws Exception {
+        HttpResponse<byte[]> named = client.send(HttpRequest.newBuilder(URI.create(server.baseUrl()
+                        + "/api/v1/test/greetings/%C3%A4nna%F0%9F%99%82")).build(), HttpResponse.BodyHandlers.ofByteArray());
+        assertThat(named.statusCode()).isEqualTo(404);
+        String decoded = java.nio.charset.StandardCharsets.UTF_8.newDecoder()
+                .decode(java.nio.ByteBuffer.wrap(named.body())).toString();
+        assertThat(json.readTree(decoded).get("detail").asText()).isEqualTo("no greeting for änna🙂");
+
+        // an overlong "<" (0xC0 0xBC) would reach the handler as "<" if the parser were trusted with it
+        HttpResponse<String> overlong = client.send(HttpRequest.newBuilder(URI.create(server.baseUrl() + "/api/v1/test/notes"))
+                        .header("Content-Type", "application/json")
+                        .POST(HttpRequest.BodyPublishers.ofByteArray(new byte[] {'{', '"', 'n', 'o', 't', 'e', '"', ':', '"',
+                                (byte) 0xC0, (byte) 0xBC, 'b', '"', '}'})).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertProblem(overlong, 400, "Bad Request", "not valid UTF-8 (at byte 9)");
+
+        assertProblem(post("/api/v1/test/notes", "{\"note\":\"" + "x".repeat(1_000_001) + "\"}"), 413, "Content Too Large",
+                "larger than the 1000000 bytes");
     }
 
     @Test

@@ -14,5 +14,37 @@ class RequestBodiesTest {
         assertThat(RequestBodies.withoutParserInternals("Unexpected character ('x' (code 120))"))
                 .isEqualTo("Unexpected character ('x' (code 120))");
         assertThat(RequestBodies.withoutParserInternals(null)).isEmpty();
+        assertThat(RequestBodies.withoutParserInternals("Document nesting depth (1001) exceeds the maximum allowed (1000, from"
+                + " `StreamReadConstraints.getMaxNestingDepth()`)"))
+                .isEqualTo("Document nesting depth (1001) exceeds the maximum allowed (1000)");
+    }
+
+    @Test
+    void wellFormedUtf8PassesAndEveryIllFormedSequenceIsFoundWhereItStarts() {
+        assertThat(RequestBodies.firstInvalidUtf8("{\"text\":\"änna ✓ 🙂 \u0000\"}".getBytes(java.nio.charset.StandardCharsets.UTF_8)))
+                .isEqualTo(-1);
+        assertThat(RequestBodies.firstInvalidUtf8(bytes(0x7F, 0xC2, 0x80, 0xDF, 0xBF, 0xE0, 0xA0, 0x80, 0xED, 0x9F, 0xBF,
+                0xEF, 0xBF, 0xBF, 0xF0, 0x90, 0x80, 0x80, 0xF4, 0x8F, 0xBF, 0xBF))).isEqualTo(-1);
+        // overlong "<" and "/" (RFC 3629 §10), a surrogate, past U+10FFFF, a lone continuation,
+        // never-used bytes, and sequences cut short
+        assertThat(RequestBodies.firstInvalidUtf8(bytes('a', 0xC0, 0xBC))).isEqualTo(1);
+        assertThat(RequestBodies.firstInvalidUtf8(bytes('a', 'b', 0xE0, 0x80, 0xAF))).isEqualTo(2);
+        assertThat(RequestBodies.firstInvalidUtf8(bytes(0xF0, 0x80, 0x80, 0xBC))).isEqualTo(0);
+        assertThat(RequestBodies.firstInvalidUtf8(bytes(0xED, 0xA0, 0x80))).isEqualTo(0);
+        assertThat(RequestBodies.firstInvalidUtf8(bytes(0xF4, 0x90, 0x80, 0x80))).isEqualTo(0);
+        assertThat(RequestBodies.firstInvalidUtf8(bytes('x', 0x80))).isEqualTo(1);
+        assertThat(RequestBodies.firstInvalidUtf8(bytes(0xF5, 0x80, 0x80, 0x80))).isEqualTo(0);
+        assertThat(RequestBodies.firstInvalidUtf8(bytes(0xFF))).isEqualTo(0);
+        assertThat(RequestBodies.firstInvalidUtf8(bytes('x', 0xE2, 0x9C))).isEqualTo(1);
+        assertThat(RequestBodies.firstInvalidUtf8(bytes(0xE2, 0x28, 0xA1))).isEqualTo(0);
+        assertThat(RequestBodies.firstInvalidUtf8(bytes(0xF0, 0x9F, 0x99, 0x41))).isEqualTo(0);
+    }
+
+    private static byte[] bytes(int... values) {
+        byte[] bytes = new byte[values.length];
+        for (int i = 0; i < values.length; i++) {
+            bytes[i] = (byte) values[i];
+        }
+        return bytes;
     }
 }

@@ -104,6 +104,11 @@ public final class AccountCommand implements Runnable {
     @Command(mixinStandardHelpOptions = true, name = "list", description = "List accounts.")
     static final class ListAccounts extends AccountAction {
         @Override
+        boolean mayCreateStore() {
+            return false;
+        }
+
+        @Override
         public Integer call() {
             return withAccounts(c -> {
                 List<Account> all = c.accounts().list();
@@ -128,6 +133,11 @@ public final class AccountCommand implements Runnable {
         String domain;
 
         @Override
+        boolean mayCreateStore() {
+            return false;
+        }
+
+        @Override
         public Integer call() {
             return withAccounts(c -> {
                 c.accounts().remove(user, c.domain(domain));
@@ -148,6 +158,11 @@ public final class AccountCommand implements Runnable {
 
         @Option(names = "--domain", paramLabel = "D", description = "Domain; default: the node's domain.")
         String domain;
+
+        @Override
+        boolean mayCreateStore() {
+            return false;
+        }
 
         @Override
         public Integer call() {
@@ -172,6 +187,11 @@ public final class AccountCommand implements Runnable {
 
         @Option(names = "--domain", paramLabel = "D", description = "Domain; default: the node's domain.")
         String domain;
+
+        @Override
+        boolean mayCreateStore() {
+            return false;
+        }
 
         @Override
         public Integer call() {

@@ -153,6 +153,11 @@ public final class NumberCommand implements Runnable {
     @Command(mixinStandardHelpOptions = true, name = "list", description = "List numbers and the accounts they ring.")
     static final class ListNumbers extends NumberAction {
         @Override
+        boolean mayCreateStore() {
+            return false;
+        }
+
+        @Override
         public Integer call() {
             return withNumbers(c -> {
                 List<NumberEntry> all = c.numbers().list();

@@ -47,6 +47,16 @@ abstract class StoreAction implements Callable<Integer> {
         return line;
     }
 
+    /**
+     * Whether this command may make the SQLite store when there is none (it adds something a node
+     * will find at its first start). Those that list, change or remove what must already be there
+     * say no: on a mistyped --data-dir they refuse instead of making an empty store and answering
+     * from it ("no users", exit 0).
+     */
+    boolean mayCreateStore() {
+        return true;
+    }
+
     /** Opens the configured store with the platform's and {@code modules}' tables migrated, and runs {@code work}. */
     int withStore(List<String> modules, StoreWork work) {
         return withStore(modules, false, work);
@@ -61,7 +71,8 @@ abstract class StoreAction implements Callable<Integer> {
     int withStore(List<String> modules, boolean readOnly, StoreWork work) {
         NodeConfig nodeConfig = NodeAssembly.configLoader().load(config.configFile, env, config.flags());
         RootLogLevel.set("warn");
-        if (readOnly && nodeConfig.store().isSqlite() && !java.nio.file.Files.exists(nodeConfig.store().sqliteFile())) {
+        if ((readOnly || !mayCreateStore()) && nodeConfig.store().isSqlite()
+                && !java.nio.file.Files.exists(nodeConfig.store().sqliteFile())) {
             return fail("no store at " + nodeConfig.store().sqliteFile() + ": give the node's --data-dir or --config,"
                     + " or for a cluster on PostgreSQL its SWITCHBOARD_STORE_URL, _USER and _PASSWORD");
         }

@@ -83,6 +83,11 @@ public final class UserCommand implements Runnable {
     @Command(mixinStandardHelpOptions = true, name = "list", description = "List people.")
     static final class ListUsers extends UserAction {
         @Override
+        boolean mayCreateStore() {
+            return false;
+        }
+
+        @Override
         public Integer call() {
             return withPeople(people -> {
                 String after = null;
@@ -113,6 +118,11 @@ public final class UserCommand implements Runnable {
         String username;
 
         @Override
+        boolean mayCreateStore() {
+            return false;
+        }
+
+        @Override
         public Integer call() {
             return withPeople(people -> {
                 Person person = find(people, username);
@@ -132,6 +142,11 @@ public final class UserCommand implements Runnable {
         String username;
 
         @Override
+        boolean mayCreateStore() {
+            return false;
+        }
+
+        @Override
         public Integer call() {
             return withPeople(people -> {
                 Person person = find(people, username);
@@ -149,6 +164,11 @@ public final class UserCommand implements Runnable {
 
         @Option(names = "--password", paramLabel = "P", description = "New password (asked for when omitted).")
         String password;
+
+        @Override
+        boolean mayCreateStore() {
+            return false;
+        }
 
         @Override
         public Integer call() {

@@ -131,6 +131,23 @@ class ChatStreamTest {
         assertThatThrownBy(() -> StreamClient.connect(
                 java.net.URI.create(node.streamUri(boris.accessToken()) + "&resume=" + chat + ":x")))
                 .satisfies(e -> assertThat(handshakeFailure(e).getResponse().statusCode()).isEqualTo(400));
+
+        // the parameter repeated, one chat each: every one of them counts
+        String group = node.chat(anna, "stairwell", boris);
+        node.send(anna, group, "g1");
+        node.send(anna, group, "g2");
+        try (StreamClient stream = StreamClient.connect(java.net.URI.create(node.streamUri(boris.accessToken())
+                + "&resume=" + chat + ":1&resume=" + group + ":0"))) {
+            List<JsonNode> before = new ArrayList<>();
+            stream.next("synced", 15, before);
+            assertThat(before).filteredOn(f -> f.path("type").asText().equals("message"))
+                    .extracting(f -> f.get("chatId").asText() + ":" + f.get("seq").asLong())
+                    .containsExactlyInAnyOrder(chat + ":2", chat + ":3", group + ":1", group + ":2");
+        }
+        RawUpgrade twice = RawUpgrade.attempt(node.baseUrl(), "/api/v1/stream?access_token=" + boris.accessToken()
+                + "&resume=" + chat + ":1&resume=" + chat + ":2", Map.of());
+        assertThat(twice.status()).isEqualTo(400);
+        assertThat(ChatNode.JSON.readTree(twice.body()).get("detail").asText()).contains("named twice");
     }
 
     @Test
@@ -263,6 +280,13 @@ class ChatStreamTest {
         try (StreamClient stream = StreamClient.connect(node.streamUri(anna.accessToken()))) {
             stream.send("not json");
             assertThat(stream.next("error").get("detail").asText()).contains("JSON");
+            // read as strictly as a request body
+            stream.send("{\"type\":\"ping\"} {\"type\":\"ping\"}");
+            assertThat(stream.next("error").get("detail").asText()).contains("nothing after it");
+            stream.send("{\"type\":\"ping\",\"type\":\"hello\"}");
+            assertThat(stream.next("error").get("detail").asText()).contains("Duplicate field 'type'");
+            stream.send("{\"type\":null}");
+            assertThat(stream.next("error").get("detail").asText()).contains("needs 'type'");
             stream.send("{\"type\":\"shout\"}");
             assertThat(stream.next("error").get("detail").asText()).contains("unknown frame type");
             stream.send("{\"type\":\"hello\"}");
@@ -272,7 +296,22 @@ class ChatStreamTest {
             stream.send("{\"type\":\"ping\"}");
             stream.next("pong");
         }
-        assertThat(node.metric("switchboard_chat_rejected_total{reason=\"bad_frame\"}")).isGreaterThanOrEqualTo(3);
+        assertThat(node.metric("switchboard_chat_rejected_total{reason=\"bad_frame\"}")).isGreaterThanOrEqualTo(6);
+    }
+
+    @Test
+    void theTwentiethFrameNotUnderstoodClosesTheStream() throws Exception {
+        ChatNode.Person anna = node.signUp(ChatNode.uniqueName("anna"));
+        try (StreamClient stream = StreamClient.connect(node.streamUri(anna.accessToken()))) {
+            for (int i = 1; i < 20; i++) {
+                stream.send("{\"type\":\"shout\"}");
+                stream.next("error");
+            }
+            stream.send("{\"type\":\"ping\"}");
+            stream.next("pong");
+            stream.send("{\"type\":\"shout\"}");
+            assertThat(stream.awaitClose(10)).isEqualTo(1008);
+        }
     }
 
     @Test

@@ -238,6 +238,25 @@ class PeopleApiTest {
     }
 
     @Test
+    void theUserCommandRefusesAMistypedDataDirAndShowsControlCharactersItQuotes(@TempDir Path elsewhere) {
+        Path mistyped = elsewhere.resolve("typo");
+        for (String[] command : new String[][] {{"user", "list"}, {"user", "unlock", "anna"}, {"user", "remove", "anna"}}) {
+            ByteArrayOutputStream err = new ByteArrayOutputStream();
+            String[] args = java.util.stream.Stream.concat(java.util.Arrays.stream(command),
+                    java.util.stream.Stream.of("--data-dir", mistyped.toString())).toArray(String[]::new);
+            assertThat(Main.execute(cliEnv(), new PrintStream(new ByteArrayOutputStream()), new PrintStream(err), args))
+                    .as(String.join(" ", command)).isEqualTo(2);
+            assertThat(err.toString(StandardCharsets.UTF_8)).startsWith("switchboard: no store at ");
+        }
+        assertThat(mistyped.resolve("switchboard.db")).doesNotExist();
+
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        assertThat(Main.execute(cliEnv(), new PrintStream(new ByteArrayOutputStream()), new PrintStream(err, true, StandardCharsets.UTF_8),
+                "user", "add", "ivan\u001b[31m", "--password", "cli-password-1", "--data-dir", dataDir.toString())).isEqualTo(2);
+        assertThat(err.toString(StandardCharsets.UTF_8)).contains("ivan\\u001B[31m").doesNotContain("\u001b");
+    }
+
+    @Test
     void aReusedRefreshTokenEndsTheAccessTokensOfThatSignInAtOnce() throws Exception {
         ChatNode.Person lena = node.signUp(ChatNode.uniqueName("lena"));
         String password = "pass-" + lena.username() + "-123";

@@ -1,0 +1,43 @@
+package io.switchboard.server.cli;
+
+import java.io.FilterWriter;
+import java.io.IOException;
+import java.io.Writer;
+
+/**
+ * Passes text to a terminal with its control characters (but line feed and tab) written out as
+ * {@code \u001B}: an error that quotes what was typed ("got 'ivan\u001B[31m'") must not recolour
+ * or rewrite the operator's terminal.
+ */
+public final class TerminalSafeWriter extends FilterWriter {
+    public TerminalSafeWriter(Writer out) {
+        super(out);
+    }
+
+    static boolean isControl(int c) {
+        return (c < 0x20 && c != '\n' && c != '\t') || (c >= 0x7F && c <= 0x9F);
+    }
+
+    @Override
+    public void write(int c) throws IOException {
+        if (isControl(c)) {
+            out.write(String.format("\\u%04X", c));
+        } else {
+            out.write(c);
+        }
+    }
+
+    @Override
+    public void write(char[] chars, int offset, int length) throws IOException {
+        for (int i = offset; i < offset + length; i++) {
+            write(chars[i]);
+        }
+    }
+
+    @Override
+    public void write(String text, int offset, int length) throws IOException {
+        for (int i = offset; i < offset + length; i++) {
+            write(text.charAt(i));
+        }
+    }
+}
