@@ -92,8 +92,10 @@ public final class Monitor implements NodeModule {
         folder = new HistoryFolder(jdbi, clock, settings.rawRetention(), settings.hourlyRetention(), settings.dailyRetention());
 
         CertificateTrust trust = new CertificateTrust();
+        // HTTP/1.1: on plain http:// the client would otherwise offer "Upgrade: h2c" with every
+        // POST, which receivers and proxies in front of them may refuse (RFC 9113 §3.1 dropped it)
         HttpClient http = HttpClient.newBuilder().connectTimeout(settings.notifyTimeout())
-                .followRedirects(HttpClient.Redirect.NEVER).build();
+                .version(HttpClient.Version.HTTP_1_1).followRedirects(HttpClient.Redirect.NEVER).build();
         NotificationDispatcher dispatcher = new NotificationDispatcher(Map.of(
                 ChannelType.WEBHOOK, new NotifierWebhook(http, settings.notifyTimeout()),
                 ChannelType.TELEGRAM, new NotifierTelegram(http, settings.notifyTimeout()),

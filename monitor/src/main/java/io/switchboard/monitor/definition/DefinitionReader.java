@@ -124,20 +124,49 @@ public final class DefinitionReader {
                 paused, degradedAbove, reminderEvery, options);
     }
 
-    private static CheckOptions.Http http(Fields f) {
-        String method = f.text("method", CheckOptions.Http.DEFAULT_METHOD).toUpperCase(Locale.ROOT);
-        if (!HTTP_METHODS.contains(method)) {
-            throw DefinitionException.invalid("method", "\"" + method + "\" is not one of " + HTTP_METHODS);
-        }
+    /**
+     * Headers a webhook's HTTP client writes itself and refuses to take from a caller (the JDK's
+     * restricted set): given in a channel, every delivery would fail.
+     */
+    private static final Set<String> WEBHOOK_HEADERS_SET_BY_THE_CLIENT =
+            Set.of("connection", "content-length", "expect", "host", "upgrade");
+
+    /**
+     * The {@code headers} map: each name an RFC 9110 §5.1 token not in {@code refused} (lower case),
+     * each value one line without control characters but tab (§5.5: a CR or LF would split the
+     * request and the log lines that quote it).
+     */
+    private static Map<String, String> headers(Fields f, Set<String> refused) {
         Map<String, String> headers = f.stringMap("headers");
         for (Map.Entry<String, String> h : headers.entrySet()) {
             if (!HEADER_NAME.matcher(h.getKey()).matches()) {
                 throw DefinitionException.invalid("headers", "\"" + h.getKey() + "\" is not a header name");
             }
-            if (h.getValue().indexOf('\r') >= 0 || h.getValue().indexOf('\n') >= 0) {
-                throw DefinitionException.invalid("headers." + h.getKey(), "a header value is one line");
+            if (refused.contains(h.getKey().toLowerCase(Locale.ROOT))) {
+                throw DefinitionException.invalid("headers", "\"" + h.getKey() + "\" is set by the HTTP client itself;"
+                        + " leave it out");
+            }
+            String value = h.getValue();
+            for (int i = 0; i < value.length(); i++) {
+                char c = value.charAt(i);
+                if (c == '\r' || c == '\n') {
+                    throw DefinitionException.invalid("headers." + h.getKey(), "a header value is one line");
+                }
+                if ((c < 0x20 && c != '\t') || c == 0x7F) {
+                    throw DefinitionException.invalid("headers." + h.getKey(), "a header value has no control characters"
+                            + " (U+" + String.format("%04X", (int) c) + ")");
+                }
             }
         }
+        return headers;
+    }
+
+    private static CheckOptions.Http http(Fields f) {
+        String method = f.text("method", CheckOptions.Http.DEFAULT_METHOD).toUpperCase(Locale.ROOT);
+        if (!HTTP_METHODS.contains(method)) {
+            throw DefinitionException.invalid("method", "\"" + method + "\" is not one of " + HTTP_METHODS);
+        }
+        Map<String, String> headers = headers(f, Set.of());
         String body = f.text("body", null);
         if (body != null && (method.equals("GET") || method.equals("HEAD"))) {
             throw DefinitionException.invalid("body", "a " + method + " request carries no body; use POST, PUT or PATCH");
@@ -234,12 +263,7 @@ public final class DefinitionReader {
             case WEBHOOK -> {
                 String url = f.requiredText("url", "an http:// or https:// URL");
                 httpUrl("url", url);
-                Map<String, String> headers = f.stringMap("headers");
-                for (String header : headers.keySet()) {
-                    if (!HEADER_NAME.matcher(header).matches()) {
-                        throw DefinitionException.invalid("headers", "\"" + header + "\" is not a header name");
-                    }
-                }
+                Map<String, String> headers = headers(f, WEBHOOK_HEADERS_SET_BY_THE_CLIENT);
                 String secret = f.text("secret", null);
                 if (secret != null && secret.isEmpty()) {
                     throw DefinitionException.invalid("secret", "must not be empty; leave it out for unsigned requests");

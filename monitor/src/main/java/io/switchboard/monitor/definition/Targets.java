@@ -37,8 +37,17 @@ public final class Targets {
         return host.contains(":") || host.matches("\\d{1,3}(\\.\\d{1,3}){3}");
     }
 
+    /**
+     * The longest target taken: far above any real URL or name (browsers and servers commonly stop
+     * near 8 KB), low enough that a pasted blob is refused instead of filling lists and logs.
+     */
+    static final int MAX_TARGET = 2048;
+
     /** Checks the target's form for the type; throws IllegalArgumentException saying what is expected. */
     public static void validate(CheckType type, String target) {
+        if (target.length() > MAX_TARGET) {
+            throw new IllegalArgumentException("at most " + MAX_TARGET + " characters (got " + target.length() + ")");
+        }
         switch (type) {
             case HTTP -> httpUri(target);
             case DNS -> dnsName(target);
@@ -76,6 +85,10 @@ public final class Targets {
         }
         if (uri.getHost() == null || uri.getHost().isEmpty()) {
             throw new IllegalArgumentException("\"" + target + "\" names no host");
+        }
+        if (uri.getPort() != -1 && (uri.getPort() < 1 || uri.getPort() > 65535)) {
+            // -1: none given (80 or 443); 0 would pass here and fail every check with an exception
+            throw new IllegalArgumentException("\"" + target + "\": port " + uri.getPort() + " is outside 1-65535");
         }
         return uri;
     }

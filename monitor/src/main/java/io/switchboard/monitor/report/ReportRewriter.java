@@ -54,9 +54,17 @@ public final class ReportRewriter {
         return model;
     }
 
-    /** Lower case with '-', '_' and '.' read as spaces: "api-gateway" is named by "the API gateway". */
+    /**
+     * Whether a text names the monitor in whole words, case aside, with punctuation read as spaces:
+     * "api-gateway" is named by "the API gateway", and "rs" is not named by "users and servers".
+     */
+    static boolean names(String text, String monitor) {
+        return words(text).contains(words(monitor));
+    }
+
+    /** " word word " in lower case: letters and digits, everything between them one space, one at each end. */
     private static String words(String text) {
-        return text.toLowerCase(Locale.ROOT).replaceAll("[-_.\\s]+", " ");
+        return " " + text.toLowerCase(Locale.ROOT).replaceAll("[^\\p{L}\\p{N}]+", " ").strip() + " ";
     }
 
     /** The report rewritten; {@code monitor}: the name the rewrite must still mention (case aside). */
@@ -101,7 +109,7 @@ public final class ReportRewriter {
             String unusable = text.isEmpty() ? "no text"
                     : text.length() > MAX_LENGTH ? "a text of " + text.length() + " characters"
                     : finish.equals("length") || finish.equals("content_filter") ? "an unfinished text (finish_reason " + finish + ")"
-                    : !words(text).contains(words(monitor)) ? "a text that does not name " + monitor
+                    : !names(text, monitor) ? "a text that does not name " + monitor
                     : null;
             if (unusable != null) {
                 log.warn("report rewrite: {} answered {}; the template's report is used", endpoint, unusable);

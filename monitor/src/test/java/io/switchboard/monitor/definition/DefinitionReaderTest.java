@@ -90,6 +90,10 @@ class DefinitionReaderTest {
                 .isEqualTo("monitors[0] (shop).type: \"ping\" is not a check type; expected one of http, dns, tls, tcp, sip");
         assertThat(error(monitor("type: http\ntarget: ftp://x/")).describe())
                 .startsWith("monitors[0] (shop).target: an http target is an http:// or https:// URL");
+        assertThat(error(monitor("type: http\ntarget: http://127.0.0.1:0/")).describe())
+                .isEqualTo("monitors[0] (shop).target: \"http://127.0.0.1:0/\": port 0 is outside 1-65535");
+        assertThat(error(monitor("type: http\ntarget: http://x/" + "a".repeat(2100))).describe())
+                .isEqualTo("monitors[0] (shop).target: at most 2048 characters (got 2109)");
         // a URL where host:port is meant: said so, not "write IPv6 addresses in brackets"
         assertThat(error(monitor("type: tcp\ntarget: http://127.0.0.1:8000/")).describe()).isEqualTo("monitors[0] (shop).target: "
                 + "\"http://127.0.0.1:8000/\" is a URL; write host:port, e.g. 192.0.2.10:5432");
@@ -112,6 +116,21 @@ class DefinitionReaderTest {
                 .startsWith("monitors[0] (shop).resolver: the resolver is an IP address");
         assertThat(error(monitor("type: http\ntarget: http://x/\ndegradedAbove: 20s\ntimeout: 5s")).describe())
                 .isEqualTo("monitors[0] (shop).degradedAbove: 20s must be above 0 and below the timeout (5s)");
+    }
+
+    @Test
+    void headersAreOneLineAndAWebhookLeavesTheClientsOwnToIt() {
+        assertThat(error("channels:\n  - {name: ops, type: webhook, url: 'http://x/', headers: {X-A: \"v\\r\\nX-Injected: 1\"}}")
+                .describe()).isEqualTo("channels[0] (ops).headers.X-A: a header value is one line");
+        assertThat(error("channels:\n  - {name: ops, type: webhook, url: 'http://x/', headers: {X-A: \"v\\e[31m\"}}")
+                .describe()).isEqualTo("channels[0] (ops).headers.X-A: a header value has no control characters (U+001B)");
+        assertThat(error("channels:\n  - {name: ops, type: webhook, url: 'http://x/', headers: {Content-Length: '5'}}")
+                .describe()).isEqualTo("channels[0] (ops).headers: \"Content-Length\" is set by the HTTP client itself; leave it out");
+        assertThat(error(monitor("type: http\ntarget: http://x/\nheaders: {X-A: \"v\\nX-B: 1\"}")).describe())
+                .isEqualTo("monitors[0] (shop).headers.X-A: a header value is one line");
+        // a check may name the virtual host it asks for
+        assertThat(CatalogFile.read(monitor("type: http\ntarget: http://10.0.0.5/\nheaders: {Host: shop.example.org}"), Set.of())
+                .monitors()).hasSize(1);
     }
 
     @Test

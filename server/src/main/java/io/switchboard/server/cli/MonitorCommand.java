@@ -80,6 +80,9 @@ public final class MonitorCommand implements Runnable {
         @Option(names = "--prune", description = "Also remove monitors, windows and unused channels the file does not name.")
         boolean prune;
 
+        @Option(names = "--allow-empty", description = "With --prune, accept a file that defines nothing, and so remove everything.")
+        boolean allowEmpty;
+
         @Override
         public Integer call() {
             String text;
@@ -90,6 +93,8 @@ public final class MonitorCommand implements Runnable {
                 return fail(file + ": no such file");
             } catch (AccessDeniedException e) {
                 return fail(file + ": permission denied");
+            } catch (java.nio.charset.CharacterCodingException e) {
+                return fail(file + ": is not UTF-8 text (a monitor file is YAML)");
             } catch (IOException e) {
                 return fail(file + ": cannot be read: " + e.getMessage());
             }
@@ -99,6 +104,13 @@ public final class MonitorCommand implements Runnable {
                     content = CatalogFile.read(text, new HashSet<>(catalog.channels().stream().map(ChannelDefinition::name).toList()));
                 } catch (DefinitionException e) {
                     return fail(file + ": " + e.describe());
+                }
+                if (prune && !allowEmpty && content.monitors().isEmpty() && content.channels().isEmpty()
+                        && content.maintenance().isEmpty()) {
+                    // an empty or cut-off file (a failed download, a redirect gone wrong) would
+                    // otherwise wipe the whole catalogue and exit 0
+                    return fail(file + ": defines nothing, and with --prune that would remove every monitor, channel and"
+                            + " window; add --allow-empty if that is what you mean");
                 }
                 MonitorCatalog.ImportSummary summary;
                 try {

@@ -298,6 +298,9 @@ abstract class ChatApiContract {
         HttpResponse<String> backwards = post("/api/v1/chats/" + withBoris + "/read", anna, "{\"seq\":0}");
         assertThat(ChatNode.json(backwards).get("lastReadSeq").asLong()).isEqualTo(1);
         assertProblem(post("/api/v1/chats/" + withBoris + "/read", anna, "{\"seq\":3}"), 400, "beyond the newest");
+        // 2^64 + 3 would read as 3 if wrapped into a long
+        assertProblem(post("/api/v1/chats/" + withBoris + "/read", anna, "{\"seq\":18446744073709551619}"), 400,
+                "a whole number >= 0");
         assertProblem(post("/api/v1/chats/" + withBoris + "/read", anna, "{\"seq\":\"1\"}"), 400, "'seq'");
 
         JsonNode page1 = ChatNode.json(node().get("/api/v1/chats?limit=1", anna.accessToken()));

@@ -189,6 +189,16 @@ class MonitorNodeTest {
         assertThat(syntax.code()).isEqualTo(2);
         assertThat(syntax.err()).startsWith("switchboard: " + broken + ": not valid YAML at line").doesNotContain("\tat ");
 
+        Path binary = Files.write(dataDir.resolve("binary.yaml"), new byte[] {(byte) 0xff, (byte) 0xfe, 0x00, 0x01});
+        assertThat(cli("monitor", "import", binary.toString()).err())
+                .isEqualTo("switchboard: " + binary + ": is not UTF-8 text (a monitor file is YAML)\n");
+
+        // an empty file with --prune would remove everything: refused unless said so
+        Path empty = Files.writeString(dataDir.resolve("empty.yaml"), "# nothing yet\n");
+        Run wipe = cli("monitor", "import", empty.toString(), "--prune");
+        assertThat(wipe.code()).isEqualTo(2);
+        assertThat(wipe.err()).contains("defines nothing", "--allow-empty");
+
         // a mistyped --data-dir: list and export only read, so they say so and make no store there
         Path typo = dataDir.resolveSibling(dataDir.getFileName() + "-typo");
         for (String command : List.of("list", "export")) {

@@ -1,0 +1,18 @@
+package io.switchboard.monitor.report;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import org.junit.jupiter.api.Test;
+
+class ReportRewriterTest {
+    @Test
+    void aRewriteNamesTheMonitorInWholeWords() {
+        assertThat(ReportRewriter.names("The API gateway is down since 18:40.", "api-gateway")).isTrue();
+        assertThat(ReportRewriter.names("rs is down.", "rs")).isTrue();
+        assertThat(ReportRewriter.names("Shop (shop.example.org) answers again", "shop.example.org")).isTrue();
+        // a name inside other words is not named: the model dropped it
+        assertThat(ReportRewriter.names("All users and servers are fine now.", "rs")).isFalse();
+        assertThat(ReportRewriter.names("The gateway is down.", "api-gateway")).isFalse();
+        assertThat(ReportRewriter.names("Door 2 is down.", "door-12")).isFalse();
+    }
+}
