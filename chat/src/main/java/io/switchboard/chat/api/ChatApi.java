@@ -81,6 +81,7 @@ public final class ChatApi {
         routes.delete("/api/v1/chats/{id}/members/{personId}", this::leave);
         routes.post("/api/v1/chats/{id}/messages", this::send);
         routes.get("/api/v1/chats/{id}/messages", this::messages);
+        routes.get("/api/v1/chats/{id}/messages/{seq}", this::message);
         routes.delete("/api/v1/chats/{id}/messages/{seq}", this::delete);
         routes.post("/api/v1/chats/{id}/read", this::read);
     }
@@ -308,6 +309,19 @@ public final class ChatApi {
         answer.put("newerCursor", lastShown < lastSeq ? Math.max(lastShown, 0) : null);
         answer.put("lastSeq", lastSeq);
         ctx.json(answer);
+    }
+
+    /** One message, where a send's {@code Location} points (a deleted one as its tombstone). */
+    private void message(Context ctx) {
+        Principal me = person(ctx);
+        String chatId = ctx.pathParam("id");
+        requireMember(chatId, me);
+        long seq = pathSeq(ctx);
+        List<Message> found = seq < 1 ? List.of() : store.messages(chatId, seq - 1, null, 1);
+        if (found.isEmpty() || found.getFirst().seq() != seq) {
+            throw ApiProblem.notFound("no message " + seq + " in chat " + chatId);
+        }
+        ctx.json(ChatViews.message(found.getFirst()));
     }
 
     private void delete(Context ctx) {

@@ -56,6 +56,8 @@ public final class MaintenanceApi {
             throw ApiProblem.badRequest("'name': the body says " + given.asText() + " but the URL says " + name);
         }
         ((ObjectNode) body).put("name", name);
+        // read-only, added by a GET: passed over so a GET edited and PUT back works
+        ((ObjectNode) body).remove("activeNow");
         MaintenanceWindow window = ApiSupport.call(() -> DefinitionReader.maintenance(body));
         MonitorCatalog.Saved<MaintenanceWindow> saved = ApiSupport.call(() -> catalog.putWindow(window));
         applyChanges.run();

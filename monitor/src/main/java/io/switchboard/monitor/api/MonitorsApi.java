@@ -88,6 +88,9 @@ public final class MonitorsApi {
                     + "; renaming is a DELETE and a POST");
         }
         ((ObjectNode) body).put("name", name);
+        // what a GET adds to the definition is read-only and passed over, so a GET edited and
+        // PUT back works (any other unknown key stays a 400)
+        ((ObjectNode) body).remove(List.of("state", "uptime"));
         MonitorDefinition monitor = ApiSupport.call(() -> DefinitionReader.monitor(body));
         MonitorCatalog.Saved<MonitorDefinition> saved = ApiSupport.call(() -> catalog.putMonitor(monitor));
         applyChanges.run();

@@ -170,8 +170,12 @@ public final class MonitorLeases implements AutoCloseable {
             }
         }
         if (!lostNow.isEmpty()) {
-            log.info("monitor leases: {} monitors handed over or lost ({})", lostNow.size(),
-                    standing ? "the cluster changed" : "this node is out of the cluster");
+            // a monitor deleted from the catalogue lets its lease go too: that is no news about the cluster
+            long moved = standing ? lostNow.stream().filter(catalog::contains).count() : lostNow.size();
+            if (moved > 0) {
+                log.info("monitor leases: {} monitors handed over or lost ({})", moved,
+                        standing ? "the cluster changed" : "this node is out of the cluster");
+            }
             lost.accept(lostNow);
         }
         if (!standing) {

@@ -48,7 +48,11 @@ public record StatusSet(List<String> items, List<int[]> ranges) {
             } else {
                 throw new IllegalArgumentException("\"" + raw + "\" is not a status code, class (2xx) or range (200-299)");
             }
-            if (low > high || low < min || high > max) {
+            if (low > high) {
+                throw new IllegalArgumentException("\"" + raw + "\" runs backwards; write the lower code first, e.g. "
+                        + high + "-" + low);
+            }
+            if (low < min || high > max) {
                 throw new IllegalArgumentException("\"" + raw + "\" is outside " + min + "-" + max);
             }
             ranges.add(new int[]{low, high});

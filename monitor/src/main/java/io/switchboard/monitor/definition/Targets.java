@@ -135,6 +135,9 @@ public final class Targets {
         }
         if (portText != null) {
             try {
+                if (!portText.matches("\\d{1,5}")) {
+                    throw new NumberFormatException(); // parseInt would take "+80" and store it so
+                }
                 port = Integer.parseInt(portText);
             } catch (NumberFormatException e) {
                 throw new IllegalArgumentException("\"" + target + "\": \"" + portText + "\" is not a port number");

@@ -115,13 +115,19 @@ public final class ReportTemplate {
         return d.toMillis() < 1000 ? "just now" : DurationText.spoken(d) + " ago";
     }
 
-    /** Capitalised and ending with a full stop. */
+    /**
+     * Capitalised and ending with a full stop. A first word that is a name or an address
+     * ("walk.test", "10.0.0.5:5060") keeps its case: "Walk.test" names nothing.
+     */
     static String sentence(String text) {
         if (text == null || text.isBlank()) {
             return "unknown.";
         }
         String t = text.strip();
-        t = Character.toUpperCase(t.charAt(0)) + t.substring(1);
+        String firstWord = t.split("\\s", 2)[0];
+        if (firstWord.chars().allMatch(Character::isLetter)) {
+            t = Character.toUpperCase(t.charAt(0)) + t.substring(1);
+        }
         return t.endsWith(".") ? t : t + ".";
     }
 

@@ -104,6 +104,15 @@ class MonitorApiTest {
         await().atMost(Duration.ofSeconds(15)).until(() -> target.received("/health").stream().skip(before)
                 .anyMatch(r -> "Bearer t0ken".equals(r.header("Authorization"))));
 
+        // what a GET returned (state and uptime included) goes back as it is
+        String shown = node.api("GET", "/api/v1/monitors/web", null).body();
+        assertThat(JSON.readTree(shown).has("state")).isTrue();
+        HttpResponse<String> putBack = node.api("PUT", "/api/v1/monitors/web", shown);
+        assertThat(putBack.statusCode()).as(putBack.body()).isEqualTo(200);
+        HttpResponse<String> typo = node.api("PUT", "/api/v1/monitors/web", shown.replaceFirst("\\{", "{\"stat\":1,"));
+        assertThat(typo.statusCode()).isEqualTo(400);
+        assertThat(JSON.readTree(typo.body()).path("detail").asText()).startsWith("'stat': unknown key");
+
         assertThat(node.json("POST", "/api/v1/monitors/web/pause", null).path("state").path("status").asText()).isEqualTo("paused");
         assertThat(node.json("GET", "/api/v1/monitors", null).path("monitors").get(0).path("paused").asBoolean()).isTrue();
         assertThat(node.json("POST", "/api/v1/monitors/web/resume", null).path("paused").asBoolean()).isFalse();
@@ -197,6 +206,7 @@ class MonitorApiTest {
                 "{\"start\":\"2025-06-01T02:00:00Z\",\"duration\":\"30m\",\"repeat\":\"daily\"}");
         assertThat(created.statusCode()).isEqualTo(201);
         assertThat(JSON.readTree(created.body()).has("activeNow")).isTrue();
+        assertThat(node.api("PUT", "/api/v1/maintenance-windows/nightly", created.body()).statusCode()).isEqualTo(200);
         assertProblem(node.api("PUT", "/api/v1/maintenance-windows/bad", "{\"start\":\"2025-06-01T02:00:00Z\",\"duration\":\"30m\","
                 + "\"monitors\":[\"ghost\"]}"), 422, "'monitors': no monitor ghost");
         assertThat(node.api("DELETE", "/api/v1/maintenance-windows/nightly", null).statusCode()).isEqualTo(204);

@@ -92,6 +92,10 @@ class DefinitionReaderTest {
                 .startsWith("monitors[0] (shop).target: an http target is an http:// or https:// URL");
         assertThat(error(monitor("type: http\ntarget: http://127.0.0.1:0/")).describe())
                 .isEqualTo("monitors[0] (shop).target: \"http://127.0.0.1:0/\": port 0 is outside 1-65535");
+        assertThat(error(monitor("type: tcp\ntarget: '127.0.0.1:+80'")).describe())
+                .isEqualTo("monitors[0] (shop).target: \"127.0.0.1:+80\": \"+80\" is not a port number");
+        assertThat(error(monitor("type: http\ntarget: http://x/\nexpectStatus: ['300-200']")).describe())
+                .isEqualTo("monitors[0] (shop).expectStatus: \"300-200\" runs backwards; write the lower code first, e.g. 200-300");
         assertThat(error(monitor("type: http\ntarget: http://x/" + "a".repeat(2100))).describe())
                 .isEqualTo("monitors[0] (shop).target: at most 2048 characters (got 2109)");
         // a URL where host:port is meant: said so, not "write IPv6 addresses in brackets"

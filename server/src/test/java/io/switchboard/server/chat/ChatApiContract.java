@@ -115,6 +115,13 @@ abstract class ChatApiContract {
         assertThat(first.statusCode()).isEqualTo(201);
         assertThat(ChatNode.json(first).get("seq").asLong()).isEqualTo(1);
         assertThat(first.headers().firstValue("Location")).hasValue("/api/v1/chats/" + chat + "/messages/1");
+        // where Location points: the message, for members only
+        HttpResponse<String> located = node().get("/api/v1/chats/" + chat + "/messages/1", boris.accessToken());
+        assertThat(located.statusCode()).isEqualTo(200);
+        assertThat(ChatNode.json(located).get("text").asText()).isEqualTo("Door code is 1234");
+        assertProblem(node().get("/api/v1/chats/" + chat + "/messages/2", boris.accessToken()), 404, "no message 2");
+        assertThat(node().get("/api/v1/chats/" + chat + "/messages/1", person("mallory").accessToken()).statusCode())
+                .isEqualTo(404);
         HttpResponse<String> retry = post("/api/v1/chats/" + chat + "/messages", anna, "{\"text\":\"Door code is 1234\"}", "k-1");
         assertThat(retry.statusCode()).isEqualTo(200);
         assertThat(retry.headers().firstValue("Idempotent-Replayed")).hasValue("true");

@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import org.junit.jupiter.api.Test;
 
-class ReportRewriterTest {
+class ReportWordingTest {
     @Test
     void aRewriteNamesTheMonitorInWholeWords() {
         assertThat(ReportRewriter.names("The API gateway is down since 18:40.", "api-gateway")).isTrue();
@@ -14,5 +14,13 @@ class ReportRewriterTest {
         assertThat(ReportRewriter.names("All users and servers are fine now.", "rs")).isFalse();
         assertThat(ReportRewriter.names("The gateway is down.", "api-gateway")).isFalse();
         assertThat(ReportRewriter.names("Door 2 is down.", "door-12")).isFalse();
+    }
+
+    @Test
+    void aSentenceStartingWithANameKeepsTheNamesCase() {
+        assertThat(ReportTemplate.sentence("the server answered HTTP 503")).isEqualTo("The server answered HTTP 503.");
+        assertThat(ReportTemplate.sentence("walk.test A is 127.0.0.1; expected 10.0.0.1"))
+                .isEqualTo("walk.test A is 127.0.0.1; expected 10.0.0.1.");
+        assertThat(ReportTemplate.sentence("10.0.0.5:5060 did not answer.")).isEqualTo("10.0.0.5:5060 did not answer.");
     }
 }
