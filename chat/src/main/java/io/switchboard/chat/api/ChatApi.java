@@ -131,10 +131,13 @@ public final class ChatApi {
         Principal me = person(ctx);
         int limit = intParam(ctx, "limit", 20, 1, 100);
         ChatStore.ListCursor cursor = listCursor(ctx.queryParam("cursor"));
-        List<ChatSummary> page = store.list(me.personId(), cursor, limit);
+        // one more than asked for says whether a next page exists: a full last page then ends with
+        // a null cursor, not a cursor to an empty page
+        List<ChatSummary> read = store.list(me.personId(), cursor, limit + 1);
+        List<ChatSummary> page = read.size() > limit ? read.subList(0, limit) : read;
         Map<String, Object> answer = new LinkedHashMap<>();
         answer.put("chats", page.stream().map(ChatViews::summary).toList());
-        answer.put("nextCursor", page.size() < limit ? null : encodeCursor(page.getLast().chat()));
+        answer.put("nextCursor", read.size() > limit ? encodeCursor(page.getLast().chat()) : null);
         ctx.json(answer);
     }
 

@@ -315,6 +315,9 @@ abstract class ChatApiContract {
         JsonNode page2 = ChatNode.json(node().get("/api/v1/chats?limit=1&cursor=" + page1.get("nextCursor").asText(),
                 anna.accessToken()));
         assertThat(page2.get("chats")).extracting(c -> c.get("id").asText()).containsExactly(withBoris);
+        // the last page, full or not, says so
+        assertThat(page2.get("nextCursor").isNull()).as(page2.toString()).isTrue();
+        assertThat(ChatNode.json(node().get("/api/v1/chats?limit=2", anna.accessToken())).get("nextCursor").isNull()).isTrue();
         assertProblem(node().get("/api/v1/chats?cursor=garbage!", anna.accessToken()), 400, "'cursor'");
     }
 
