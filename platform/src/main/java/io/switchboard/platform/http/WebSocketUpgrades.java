@@ -22,6 +22,7 @@ public final class WebSocketUpgrades {
     /** A WebSocket endpoint at {@code path} whose upgrades are not checked. */
     public static void register(RoutesConfig routes, String path, Consumer<WsConfig> ws) {
         routes.wsBeforeUpgrade(path, WebSocketUpgrades::noContentType);
+        routes.wsBeforeUpgrade(path, WebSocketUpgrades::versionThirteen);
         routes.ws(path, ws);
     }
 
@@ -31,8 +32,21 @@ public final class WebSocketUpgrades {
      */
     public static void register(RoutesConfig routes, String path, Handler check, Consumer<WsConfig> ws) {
         routes.wsBeforeUpgrade(path, WebSocketUpgrades::noContentType);
+        routes.wsBeforeUpgrade(path, WebSocketUpgrades::versionThirteen);
         routes.wsBeforeUpgrade(path, check);
         routes.ws(path, ws);
+    }
+
+    /**
+     * RFC 6455 §4.4: a version the server does not speak is answered 426 with the one it does
+     * (Jetty would pass the request on as a plain GET, and the servlet's default answer is a 405).
+     */
+    private static void versionThirteen(Context ctx) {
+        String version = ctx.header("Sec-WebSocket-Version");
+        if (version != null && !version.strip().equals("13")) {
+            throw new ApiProblem(426, "Upgrade Required", "WebSocket version " + version.strip()
+                    + " is not spoken here; use version 13 (RFC 6455).").withHeader("Sec-WebSocket-Version", "13");
+        }
     }
 
     /** A 101 carries no body, so no content type (a refusal sets its own). */

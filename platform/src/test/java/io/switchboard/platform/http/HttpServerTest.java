@@ -347,6 +347,15 @@ class HttpServerTest {
     }
 
     @Test
+    void anUpgradeInAnotherWebSocketVersionIsToldTheOneSpokenHere() throws Exception {
+        RawUpgrade refused = RawUpgrade.attempt(server.baseUrl(), "/ws/test/guarded?key=open-sesame",
+                Map.of("Sec-WebSocket-Version", "8"));
+        assertThat(refused.status()).isEqualTo(426);
+        assertThat(refused.header("Sec-WebSocket-Version")).hasValue("13");
+        assertThat(json.readTree(refused.body()).get("detail").asText()).contains("use version 13");
+    }
+
+    @Test
     void anUpgradeWithUnstorableTextInItsQueryIsRefusedLikeAnyRequest() throws Exception {
         for (String path : java.util.List.of("/ws/test/guarded?key=open-sesame&resume=a%00b", "/ws/test/guarded?a%00=1&key=open-sesame")) {
             RawUpgrade refused = RawUpgrade.attempt(server.baseUrl(), path, Map.of());
