@@ -143,8 +143,16 @@ public final class MonitorCommand implements Runnable {
                     spec.commandLine().getOut().flush();
                     return 0;
                 }
+                Path target = Path.of(file).toAbsolutePath();
+                if (Files.isDirectory(target)) {
+                    return fail(file + ": is a directory; name a file in it, e.g. " + target.resolve("monitors.yaml"));
+                }
+                if (!Files.isDirectory(target.getParent())) {
+                    // a mistyped path would otherwise get its directories made, and the secrets put there
+                    return fail(file + ": no directory " + target.getParent());
+                }
                 try {
-                    PrivateFile.write(Path.of(file), yaml);
+                    PrivateFile.write(target, yaml);
                 } catch (IOException e) {
                     return fail(file + ": cannot be written: " + e.getMessage());
                 }

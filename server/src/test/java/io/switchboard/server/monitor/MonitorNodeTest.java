@@ -193,6 +193,12 @@ class MonitorNodeTest {
         assertThat(cli("monitor", "import", binary.toString()).err())
                 .isEqualTo("switchboard: " + binary + ": is not UTF-8 text (a monitor file is YAML)\n");
 
+        assertThat(cli("monitor", "export", dataDir.toString()).err()).startsWith("switchboard: " + dataDir + ": is a directory;");
+        Path unmade = dataDir.resolve("no-such-dir").resolve("monitors.yaml");
+        assertThat(cli("monitor", "export", unmade.toString()).err())
+                .isEqualTo("switchboard: " + unmade + ": no directory " + unmade.getParent() + "\n");
+        assertThat(unmade.getParent()).doesNotExist();
+
         // an empty file with --prune would remove everything: refused unless said so
         Path empty = Files.writeString(dataDir.resolve("empty.yaml"), "# nothing yet\n");
         Run wipe = cli("monitor", "import", empty.toString(), "--prune");
