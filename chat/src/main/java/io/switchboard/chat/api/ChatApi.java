@@ -296,6 +296,12 @@ public final class ChatApi {
         requireMember(chatId, me);
         Long after = seqParam(ctx, "after");
         Long before = seqParam(ctx, "before");
+        if (after != null && before != null && after >= before) {
+            // a window that ends before it starts: the two were swapped, most likely (after = before - 1
+            // is a window with nothing in it, which a client filling a gap may well ask for)
+            throw badRequest("'after' (" + after + ") must be below 'before' (" + before + "): the window runs backwards;"
+                    + " 'after' pages forward from a message, 'before' backward");
+        }
         int limit = intParam(ctx, "limit", 50, 1, 200);
         long lastSeq = store.lastSeq(chatId).orElse(0L);
         List<Message> page = store.messages(chatId, after, before, limit);

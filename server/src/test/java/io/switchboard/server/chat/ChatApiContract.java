@@ -175,6 +175,7 @@ abstract class ChatApiContract {
                 400, "'title' contains a NUL");
         assertProblem(post("/api/v1/chats", anna, "{\"members\":[\"" + boris.id() + "\\u0000\"]}"), 400, "'members[0]'");
         assertProblem(node().get(messages + "?after=%00", anna.accessToken()), 400, "query parameter 'after'");
+        assertProblem(node().get(messages + "?after=6&before=3", anna.accessToken()), 400, "the window runs backwards");
         String badCursor = java.util.Base64.getUrlEncoder().withoutPadding()
                 .encodeToString("17:\u0000x".getBytes(java.nio.charset.StandardCharsets.UTF_8));
         assertProblem(node().get("/api/v1/chats?cursor=" + badCursor, anna.accessToken()), 400, "'cursor'");
