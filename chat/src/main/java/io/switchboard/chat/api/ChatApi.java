@@ -351,13 +351,18 @@ public final class ChatApi {
 
     /**
      * True when a text has no character a reader would see: only white space (Unicode's, the
-     * no-break spaces included) and format characters (zero-width space and joiners, byte-order
-     * mark, direction marks and overrides).
+     * no-break spaces included), format characters (zero-width space and joiners, byte-order
+     * mark, direction marks and overrides), marks with nothing to sit on (combining marks,
+     * variation selectors), and the letters drawn blank (Hangul fillers, the Braille blank).
      */
     static boolean showsNothing(String text) {
         return text.codePoints().allMatch(c -> Character.isWhitespace(c) || Character.isSpaceChar(c)
-                || Character.getType(c) == Character.FORMAT);
+                || Character.getType(c) == Character.FORMAT || Character.getType(c) == Character.NON_SPACING_MARK
+                || Character.getType(c) == Character.ENCLOSING_MARK || BLANK_LETTERS.contains(c));
     }
+
+    /** Hangul choseong and jungseong fillers, Hangul filler, halfwidth filler, Braille pattern blank. */
+    private static final java.util.Set<Integer> BLANK_LETTERS = java.util.Set.of(0x115F, 0x1160, 0x3164, 0xFFA0, 0x2800);
 
     private void read(Context ctx) {
         Principal me = person(ctx);
@@ -514,7 +519,8 @@ public final class ChatApi {
     private long pathSeq(Context ctx) {
         String raw = ctx.pathParam("seq");
         try {
-            long value = Long.parseLong(raw);
+            // digits only: parseLong would also take "+3" (and name the message 3)
+            long value = raw.matches("[0-9]{1,18}") ? Long.parseLong(raw) : -1;
             if (value >= 1) {
                 return value;
             }

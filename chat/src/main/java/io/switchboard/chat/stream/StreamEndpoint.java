@@ -210,8 +210,9 @@ public final class StreamEndpoint {
             }
             String[] parts = entry.strip().split(":");
             try {
-                if (parts.length < 2 || parts.length > 3 || parts[0].isEmpty()) {
-                    throw new NumberFormatException();
+                if (parts.length < 2 || parts.length > 3 || parts[0].isEmpty()
+                        || !parts[1].matches("[0-9]{1,18}") || (parts.length == 3 && !parts[2].matches("[0-9]{1,18}"))) {
+                    throw new NumberFormatException(); // digits only: parseLong would take "+3"
                 }
                 long seq = Long.parseLong(parts[1]);
                 Long rev = parts.length == 3 ? Long.parseLong(parts[2]) : null;

@@ -125,40 +125,80 @@ public final class DefinitionReader {
     }
 
     /**
-     * Headers a webhook's HTTP client writes itself and refuses to take from a caller (the JDK's
-     * restricted set): given in a channel, every delivery would fail.
+     * Headers a webhook's HTTP client writes itself (the JDK's restricted set, which it refuses to
+     * take from a caller, so every delivery failed) and the other hop-by-hop and framing headers
+     * (RFC 9110 §7.6.1, RFC 9112 §6: a Transfer-Encoding beside the client's Content-Length makes
+     * a request that proxies read two ways).
      */
-    private static final Set<String> WEBHOOK_HEADERS_SET_BY_THE_CLIENT =
-            Set.of("connection", "content-length", "expect", "host", "upgrade");
+    private static final Set<String> WEBHOOK_HEADERS_SET_BY_THE_CLIENT = Set.of("connection", "content-length", "expect",
+            "host", "upgrade", "transfer-encoding", "te", "trailer", "keep-alive", "proxy-connection");
 
     /**
-     * The {@code headers} map: each name an RFC 9110 §5.1 token not in {@code refused} (lower case),
-     * each value one line without control characters but tab (§5.5: a CR or LF would split the
-     * request and the log lines that quote it).
+     * The {@code headers} map as stored: each name an RFC 9110 §5.1 token and, with
+     * {@code oneLine}, each value one line. Stored definitions are read by this too, so rules added
+     * later belong in {@link #requireInputRules}.
      */
-    private static Map<String, String> headers(Fields f, Set<String> refused) {
+    private static Map<String, String> headers(Fields f, boolean oneLine) {
         Map<String, String> headers = f.stringMap("headers");
         for (Map.Entry<String, String> h : headers.entrySet()) {
             if (!HEADER_NAME.matcher(h.getKey()).matches()) {
                 throw DefinitionException.invalid("headers", "\"" + h.getKey() + "\" is not a header name");
             }
-            if (refused.contains(h.getKey().toLowerCase(Locale.ROOT))) {
-                throw DefinitionException.invalid("headers", "\"" + h.getKey() + "\" is set by the HTTP client itself;"
-                        + " leave it out");
+            if (oneLine && (h.getValue().indexOf('\r') >= 0 || h.getValue().indexOf('\n') >= 0)) {
+                throw DefinitionException.invalid("headers." + h.getKey(), "a header value is one line");
             }
+        }
+        return headers;
+    }
+
+    /**
+     * Rules a monitor written now (API, import) must meet beyond what reading it checks: added in
+     * later versions, they are not applied to stored monitors, which earlier versions took and
+     * which go on working (or failing) as before instead of vanishing from the catalogue.
+     */
+    public static void requireInputRules(MonitorDefinition monitor) {
+        try {
+            Targets.validateInput(monitor.type(), monitor.target());
+        } catch (IllegalArgumentException e) {
+            throw DefinitionException.invalid("target", e.getMessage());
+        }
+        if (monitor.options() instanceof CheckOptions.Http http) {
+            headerValues(http.headers());
+        }
+    }
+
+    /** As {@link #requireInputRules(MonitorDefinition)}, for a channel. */
+    public static void requireInputRules(ChannelDefinition channel) {
+        if (channel.settings() instanceof ChannelDefinition.ChannelSettings.Webhook webhook) {
+            for (String header : webhook.headers().keySet()) {
+                if (WEBHOOK_HEADERS_SET_BY_THE_CLIENT.contains(header.toLowerCase(Locale.ROOT))) {
+                    throw DefinitionException.invalid("headers", "\"" + header + "\" is set by the HTTP client itself;"
+                            + " leave it out");
+                }
+            }
+            headerValues(webhook.headers());
+        }
+    }
+
+    /**
+     * Header values are one line of visible ASCII, spaces and tabs (RFC 9110 §5.5): a CR or LF would
+     * split the request and the log lines that quote it, and both HTTP clients refuse anything else
+     * (OkHttp all but tab and 0x20-0x7E, the JDK's above U+00FF) on every check or delivery.
+     */
+    private static void headerValues(Map<String, String> headers) {
+        for (Map.Entry<String, String> h : headers.entrySet()) {
             String value = h.getValue();
             for (int i = 0; i < value.length(); i++) {
                 char c = value.charAt(i);
                 if (c == '\r' || c == '\n') {
                     throw DefinitionException.invalid("headers." + h.getKey(), "a header value is one line");
                 }
-                if ((c < 0x20 && c != '\t') || c == 0x7F) {
-                    throw DefinitionException.invalid("headers." + h.getKey(), "a header value has no control characters"
-                            + " (U+" + String.format("%04X", (int) c) + ")");
+                if ((c < 0x20 && c != '\t') || c >= 0x7F) {
+                    throw DefinitionException.invalid("headers." + h.getKey(), "a header value is visible ASCII, spaces and"
+                            + " tabs (U+" + String.format("%04X", (int) c) + " at character " + i + ")");
                 }
             }
         }
-        return headers;
     }
 
     private static CheckOptions.Http http(Fields f) {
@@ -166,7 +206,7 @@ public final class DefinitionReader {
         if (!HTTP_METHODS.contains(method)) {
             throw DefinitionException.invalid("method", "\"" + method + "\" is not one of " + HTTP_METHODS);
         }
-        Map<String, String> headers = headers(f, Set.of());
+        Map<String, String> headers = headers(f, true);
         String body = f.text("body", null);
         if (body != null && (method.equals("GET") || method.equals("HEAD"))) {
             throw DefinitionException.invalid("body", "a " + method + " request carries no body; use POST, PUT or PATCH");
@@ -263,7 +303,7 @@ public final class DefinitionReader {
             case WEBHOOK -> {
                 String url = f.requiredText("url", "an http:// or https:// URL");
                 httpUrl("url", url);
-                Map<String, String> headers = headers(f, WEBHOOK_HEADERS_SET_BY_THE_CLIENT);
+                Map<String, String> headers = headers(f, false);
                 String secret = f.text("secret", null);
                 if (secret != null && secret.isEmpty()) {
                     throw DefinitionException.invalid("secret", "must not be empty; leave it out for unsigned requests");

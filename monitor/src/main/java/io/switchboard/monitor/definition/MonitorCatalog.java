@@ -115,6 +115,7 @@ public final class MonitorCatalog {
 
     /** Creates the monitor, or replaces the one of that name. */
     public Saved<MonitorDefinition> putMonitor(MonitorDefinition monitor) {
+        DefinitionReader.requireInputRules(monitor);
         return jdbi.inTransaction(h -> {
             bumpRevision(h);
             boolean created = writeMonitor(h, monitor);
@@ -124,6 +125,7 @@ public final class MonitorCatalog {
 
     /** Creates the monitor; a monitor of that name already there is a conflict. */
     public MonitorDefinition createMonitor(MonitorDefinition monitor) {
+        DefinitionReader.requireInputRules(monitor);
         return jdbi.inTransaction(h -> {
             bumpRevision(h);
             if (findMonitor(h, monitor.name()).isPresent()) {
@@ -236,6 +238,7 @@ public final class MonitorCatalog {
 
     /** Creates or replaces a channel; a secret sent back masked ({@value DefinitionReader#MASK}) keeps the stored one. */
     public Saved<ChannelDefinition> putChannel(ChannelDefinition channel) {
+        DefinitionReader.requireInputRules(channel);
         return jdbi.inTransaction(h -> {
             bumpRevision(h);
             ChannelDefinition resolved = unmask(channel, findChannel(h, channel.name()));
@@ -244,6 +247,7 @@ public final class MonitorCatalog {
     }
 
     public ChannelDefinition createChannel(ChannelDefinition channel) {
+        DefinitionReader.requireInputRules(channel);
         return jdbi.inTransaction(h -> {
             bumpRevision(h);
             if (findChannel(h, channel.name()).isPresent()) {
@@ -387,6 +391,7 @@ public final class MonitorCatalog {
             for (int i = 0; i < catalog.channels().size(); i++) {
                 ChannelDefinition channel = catalog.channels().get(i);
                 try {
+                    DefinitionReader.requireInputRules(channel);
                     writeChannel(h, unmask(channel, findChannel(h, channel.name())));
                 } catch (DefinitionException e) {
                     throw e.under(entry("channels", i, channel.name()));
@@ -412,6 +417,7 @@ public final class MonitorCatalog {
             for (int i = 0; i < catalog.monitors().size(); i++) {
                 MonitorDefinition monitor = catalog.monitors().get(i);
                 try {
+                    DefinitionReader.requireInputRules(monitor);
                     writeMonitor(h, monitor);
                 } catch (DefinitionException e) {
                     throw e.under(entry("monitors", i, monitor.name()));

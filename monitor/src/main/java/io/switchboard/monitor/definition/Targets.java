@@ -43,11 +43,38 @@ public final class Targets {
      */
     static final int MAX_TARGET = 2048;
 
-    /** Checks the target's form for the type; throws IllegalArgumentException saying what is expected. */
-    public static void validate(CheckType type, String target) {
+    /**
+     * Rules a target given now must meet beyond {@link #validate}: added later, so they are not
+     * applied to stored monitors (which earlier versions took and still work or fail as before),
+     * only to what is written. Throws IllegalArgumentException saying what is expected.
+     */
+    public static void validateInput(CheckType type, String target) {
         if (target.length() > MAX_TARGET) {
             throw new IllegalArgumentException("at most " + MAX_TARGET + " characters (got " + target.length() + ")");
         }
+        switch (type) {
+            case HTTP -> {
+                int port = httpUri(target).getPort();
+                if (port != -1 && (port < 1 || port > 65535)) {
+                    // -1: none given (80 or 443); 0 would fail every check with an exception
+                    throw new IllegalArgumentException("\"" + target + "\": port " + port + " is outside 1-65535");
+                }
+            }
+            case TLS, TCP -> {
+                String text = target.strip();
+                int colon = text.lastIndexOf(':');
+                String portText = colon < 0 || text.endsWith("]") ? null : text.substring(colon + 1);
+                if (portText != null && !portText.matches("[0-9]{1,5}")) {
+                    // Integer.parseInt takes "+80" and other digits than ASCII's; stored so, shown so
+                    throw new IllegalArgumentException("\"" + target + "\": \"" + portText + "\" is not a port number");
+                }
+            }
+            case DNS, SIP -> { }
+        }
+    }
+
+    /** Checks the target's form for the type; throws IllegalArgumentException saying what is expected. */
+    public static void validate(CheckType type, String target) {
         switch (type) {
             case HTTP -> httpUri(target);
             case DNS -> dnsName(target);
@@ -85,10 +112,6 @@ public final class Targets {
         }
         if (uri.getHost() == null || uri.getHost().isEmpty()) {
             throw new IllegalArgumentException("\"" + target + "\" names no host");
-        }
-        if (uri.getPort() != -1 && (uri.getPort() < 1 || uri.getPort() > 65535)) {
-            // -1: none given (80 or 443); 0 would pass here and fail every check with an exception
-            throw new IllegalArgumentException("\"" + target + "\": port " + uri.getPort() + " is outside 1-65535");
         }
         return uri;
     }
@@ -135,9 +158,6 @@ public final class Targets {
         }
         if (portText != null) {
             try {
-                if (!portText.matches("\\d{1,5}")) {
-                    throw new NumberFormatException(); // parseInt would take "+80" and store it so
-                }
                 port = Integer.parseInt(portText);
             } catch (NumberFormatException e) {
                 throw new IllegalArgumentException("\"" + target + "\": \"" + portText + "\" is not a port number");

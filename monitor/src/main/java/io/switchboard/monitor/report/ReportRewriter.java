@@ -47,7 +47,9 @@ public final class ReportRewriter {
         this.model = model;
         this.apiKey = apiKey;
         this.timeout = timeout;
-        this.http = HttpClient.newBuilder().connectTimeout(timeout).followRedirects(HttpClient.Redirect.NEVER).build();
+        // HTTP/1.1: a local http:// endpoint would otherwise be offered "Upgrade: h2c" with each POST
+        this.http = HttpClient.newBuilder().connectTimeout(timeout).version(HttpClient.Version.HTTP_1_1)
+                .followRedirects(HttpClient.Redirect.NEVER).build();
     }
 
     public String model() {

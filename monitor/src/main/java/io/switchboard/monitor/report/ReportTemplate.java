@@ -124,8 +124,9 @@ public final class ReportTemplate {
             return "unknown.";
         }
         String t = text.strip();
-        String firstWord = t.split("\\s", 2)[0];
-        if (firstWord.chars().allMatch(Character::isLetter)) {
+        // the first word as a word: what ends it ("timeout:", "refused,") and apostrophes ("couldn't") aside
+        String firstWord = t.split("\\s", 2)[0].replaceAll("[,:;.!?]+$", "");
+        if (firstWord.chars().allMatch(c -> Character.isLetter(c) || c == '\'' || c == '\u2019')) {
             t = Character.toUpperCase(t.charAt(0)) + t.substring(1);
         }
         return t.endsWith(".") ? t : t + ".";

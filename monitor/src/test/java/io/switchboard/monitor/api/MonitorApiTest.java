@@ -131,6 +131,11 @@ class MonitorApiTest {
                 "'name': \"x y\" is not a name: 1-64 letters, digits, . _ -, starting with a letter or digit");
         assertProblem(node.api("POST", "/api/v1/monitors", "{\"name\":\"x\",\"type\":\"tcp\",\"target\":\"a:1\",\"port\":1}"), 400,
                 null);
+        // rules a stored monitor is not held to, but one written now is
+        assertProblem(node.api("POST", "/api/v1/monitors", "{\"name\":\"x\",\"type\":\"http\",\"target\":\"http://a:0/\"}"),
+                400, "'target': \"http://a:0/\": port 0 is outside 1-65535");
+        assertProblem(node.api("PUT", "/api/v1/notification-channels/x", "{\"type\":\"webhook\",\"url\":\"http://a/\","
+                + "\"headers\":{\"Host\":\"b\"}}"), 400, "'headers': \"Host\" is set by the HTTP client itself; leave it out");
         assertProblem(node.api("PUT", "/api/v1/monitors/x", "{\"name\":\"y\",\"type\":\"tcp\",\"target\":\"a:1\"}"), 400,
                 "'name': the body says y but the URL says x; renaming is a DELETE and a POST");
         HttpResponse<String> unknownChannel = node.api("PUT", "/api/v1/monitors/x",

@@ -22,5 +22,7 @@ class ReportWordingTest {
         assertThat(ReportTemplate.sentence("walk.test A is 127.0.0.1; expected 10.0.0.1"))
                 .isEqualTo("walk.test A is 127.0.0.1; expected 10.0.0.1.");
         assertThat(ReportTemplate.sentence("10.0.0.5:5060 did not answer.")).isEqualTo("10.0.0.5:5060 did not answer.");
+        assertThat(ReportTemplate.sentence("timeout: no answer in 10 s")).isEqualTo("Timeout: no answer in 10 s.");
+        assertThat(ReportTemplate.sentence("couldn't connect")).isEqualTo("Couldn't connect.");
     }
 }

@@ -106,7 +106,7 @@ public final class AuthApi implements HttpRoutes {
         String prefix = ctx.queryParam("username");
         String after = ctx.queryParam("after");
         int limit = QueryParams.intParam(ctx, "limit", 50, 1, MAX_LIST);
-        List<Person> page = auth.people().list(prefix == null ? "" : prefix.strip().toLowerCase(java.util.Locale.ROOT),
+        List<Person> page = auth.people().list(prefix == null ? "" : PersonRules.fold(prefix),
                 after, limit);
         Map<String, Object> answer = new LinkedHashMap<>();
         answer.put("users", page.stream().map(AuthApi::view).toList());

@@ -627,7 +627,8 @@ public final class PersonAuth {
         if (origin.equals(attempt.origin()) || tooLong(attempt.username(), 256) || tooLong(attempt.address(), 256)
                 || tooLong(attempt.passwordChangeSession(), 256)) {
             // this node's own, or not one a node could have counted: sign-in refuses names over 64
-            // characters (lower-casing may lengthen one a little, hence the room)
+            // characters (the room above that is for nodes of earlier versions, whose full
+            // lower-casing could lengthen a name)
             return;
         }
         if (attempt.username() != null && attempt.address() != null) {

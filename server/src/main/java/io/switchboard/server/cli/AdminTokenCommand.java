@@ -72,6 +72,11 @@ public final class AdminTokenCommand implements Callable<Integer> {
             description = "List admin tokens: id, when created, label (never the token itself).")
     static final class ListTokens extends StoreAction {
         @Override
+        boolean mayCreateStore() {
+            return false;
+        }
+
+        @Override
         public Integer call() {
             return withStore(List.of(), (store, nodeConfig) -> {
                 List<AdminTokens.Info> tokens = new AdminTokens(store.jdbi(), Clock.systemUTC()).list();
@@ -95,6 +100,11 @@ public final class AdminTokenCommand implements Callable<Integer> {
 
         @Option(names = "--force", description = "Revoke it even if it is the last admin token.")
         boolean force;
+
+        @Override
+        boolean mayCreateStore() {
+            return false;
+        }
 
         @Override
         public Integer call() {

@@ -87,7 +87,8 @@ public final class MonitorCommand implements Runnable {
         public Integer call() {
             String text;
             try {
-                text = file.equals("-") ? new String(System.in.readAllBytes(), StandardCharsets.UTF_8)
+                text = file.equals("-") ? StandardCharsets.UTF_8.newDecoder()
+                        .decode(java.nio.ByteBuffer.wrap(System.in.readAllBytes())).toString()
                         : Files.readString(Path.of(file));
             } catch (NoSuchFileException e) {
                 return fail(file + ": no such file");
@@ -105,12 +106,14 @@ public final class MonitorCommand implements Runnable {
                 } catch (DefinitionException e) {
                     return fail(file + ": " + e.describe());
                 }
-                if (prune && !allowEmpty && content.monitors().isEmpty() && content.channels().isEmpty()
-                        && content.maintenance().isEmpty()) {
+                int stored = catalog.monitors().size();
+                if (prune && !allowEmpty && content.monitors().isEmpty() && (stored > 0 || (content.channels().isEmpty()
+                        && content.maintenance().isEmpty()))) {
                     // an empty or cut-off file (a failed download, a redirect gone wrong) would
                     // otherwise wipe the whole catalogue and exit 0
-                    return fail(file + ": defines nothing, and with --prune that would remove every monitor, channel and"
-                            + " window; add --allow-empty if that is what you mean");
+                    return fail(file + ": defines no monitors, and with --prune that would remove "
+                            + (stored > 0 ? "all " + count(stored, "monitor") : "every channel and window")
+                            + "; add --allow-empty if that is what you mean");
                 }
                 MonitorCatalog.ImportSummary summary;
                 try {
@@ -216,6 +219,11 @@ public final class MonitorCommand implements Runnable {
         String name;
 
         @Override
+        boolean mayCreateStore() {
+            return false;
+        }
+
+        @Override
         public Integer call() {
             return withCatalog(catalog -> {
                 catalog.setPaused(name, true);
@@ -229,6 +237,11 @@ public final class MonitorCommand implements Runnable {
     static final class Resume extends MonitorAction {
         @Parameters(paramLabel = "NAME")
         String name;
+
+        @Override
+        boolean mayCreateStore() {
+            return false;
+        }
 
         @Override
         public Integer call() {

@@ -133,6 +133,11 @@ public final class NumberCommand implements Runnable {
         String domain;
 
         @Override
+        boolean mayCreateStore() {
+            return false;
+        }
+
+        @Override
         public Integer call() {
             return withNumbers(c -> {
                 if (accounts == null) {

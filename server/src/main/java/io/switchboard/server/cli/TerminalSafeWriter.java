@@ -5,17 +5,20 @@ import java.io.IOException;
 import java.io.Writer;
 
 /**
- * Passes text to a terminal with its control characters (but line feed and tab) written out as
- * {@code \u001B}: an error that quotes what was typed ("got 'ivan\u001B[31m'") must not recolour
- * or rewrite the operator's terminal.
+ * Passes text to a terminal with its control characters (but line feed, tab, and carriage return
+ * where lines end with it) written out as {@code \u001B}: an error that quotes what was typed
+ * ("got 'ivan\u001B[31m'"), or a list showing what a monitored server answered, must not
+ * recolour or rewrite the operator's terminal.
  */
 public final class TerminalSafeWriter extends FilterWriter {
     public TerminalSafeWriter(Writer out) {
         super(out);
     }
 
+    private static final boolean CR_ENDS_LINES = System.lineSeparator().contains("\r");
+
     static boolean isControl(int c) {
-        return (c < 0x20 && c != '\n' && c != '\t') || (c >= 0x7F && c <= 0x9F);
+        return (c < 0x20 && c != '\n' && c != '\t' && !(c == '\r' && CR_ENDS_LINES)) || (c >= 0x7F && c <= 0x9F);
     }
 
     @Override

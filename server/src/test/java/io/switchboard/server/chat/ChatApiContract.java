@@ -138,7 +138,7 @@ abstract class ChatApiContract {
         assertProblem(post("/api/v1/chats/" + chat + "/messages", anna, "{\"text\":\"\"}"), 400, "'text'");
         assertProblem(post("/api/v1/chats/" + chat + "/messages", anna, "{\"text\":7}"), 400, "'text' must be a string (got number)");
         // nothing a reader would see: no-break and ideographic spaces, zero-width space, byte-order mark, RTL override
-        assertProblem(post("/api/v1/chats/" + chat + "/messages", anna, "{\"text\":\"\\u00a0\\u3000\\u200b\\ufeff\\u202e \\n\"}"),
+        assertProblem(post("/api/v1/chats/" + chat + "/messages", anna, "{\"text\":\"\\u00a0\\u3000\\u200b\\ufeff\\u202e\\u3164\\u2800\\u0301 \\n\"}"),
                 400, "'text' shows nothing");
         assertProblem(post("/api/v1/chats/" + chat + "/messages", anna, "{\"text\":\"" + "a".repeat(101) + "\"}"), 413, "at most 100");
         // control characters (an escape sequence, a bell, C1's CSI) are refused; line breaks and tabs are text

@@ -203,7 +203,7 @@ class MonitorNodeTest {
         Path empty = Files.writeString(dataDir.resolve("empty.yaml"), "# nothing yet\n");
         Run wipe = cli("monitor", "import", empty.toString(), "--prune");
         assertThat(wipe.code()).isEqualTo(2);
-        assertThat(wipe.err()).contains("defines nothing", "--allow-empty");
+        assertThat(wipe.err()).contains("defines no monitors", "--allow-empty");
 
         // a mistyped --data-dir: list and export only read, so they say so and make no store there
         Path typo = dataDir.resolveSibling(dataDir.getFileName() + "-typo");
