@@ -31,9 +31,9 @@ public record ChatSettings(int maxMessageLength, int maxMembers, int streamQueue
             throw section.problem("streamReorderWait", streamReorderWait + " is over 5s (0s turns it off)");
         }
         return new ChatSettings(
-                // a body is at most 1 MB: 80,000 characters fit it even written as JSON escapes
-                // (\\uXXXX, twelve bytes for a character beyond the BMP)
-                section.integer("maxMessageLength", 4000, 1, 80_000),
+                // up to a million as before (a lower bound would stop nodes configured so from
+                // starting); what a 1 MB body holds is the real limit, which the docs name
+                section.integer("maxMessageLength", 4000, 1, 1_000_000),
                 section.integer("maxMembers", 1000, 2, 100_000),
                 section.integer("streamQueueLimit", 1000, 10, 1_000_000),
                 heartbeat,
