@@ -23,6 +23,7 @@ import io.switchboard.platform.http.ApiProblem;
 import io.switchboard.platform.http.QueryParams;
 import io.switchboard.platform.http.RequestBodies;
 import io.switchboard.platform.http.StorableText;
+import io.switchboard.platform.http.VisibleText;
 import io.switchboard.platform.store.StoreFailure;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -205,7 +206,7 @@ public final class ChatApi {
             throw badRequest("'text' must be a string (got " + textNode.getNodeType().name().toLowerCase(java.util.Locale.ROOT)
                     + ")");
         }
-        if (showsNothing(textNode.asText())) {
+        if (VisibleText.showsNothing(textNode.asText())) {
             throw badRequest("'text' shows nothing: it needs at least one visible character (spaces, no-break spaces and"
                     + " invisible format characters alone are not a message)");
         }
@@ -349,21 +350,6 @@ public final class ChatApi {
         ctx.status(204);
     }
 
-    /**
-     * True when a text has no character a reader would see: only white space (Unicode's, the
-     * no-break spaces included), format characters (zero-width space and joiners, byte-order
-     * mark, direction marks and overrides), marks with nothing to sit on (combining marks,
-     * variation selectors), and the letters drawn blank (Hangul fillers, the Braille blank).
-     */
-    static boolean showsNothing(String text) {
-        return text.codePoints().allMatch(c -> Character.isWhitespace(c) || Character.isSpaceChar(c)
-                || Character.getType(c) == Character.FORMAT || Character.getType(c) == Character.NON_SPACING_MARK
-                || Character.getType(c) == Character.ENCLOSING_MARK || BLANK_LETTERS.contains(c));
-    }
-
-    /** Hangul choseong and jungseong fillers, Hangul filler, halfwidth filler, Braille pattern blank. */
-    private static final java.util.Set<Integer> BLANK_LETTERS = java.util.Set.of(0x115F, 0x1160, 0x3164, 0xFFA0, 0x2800);
-
     private void read(Context ctx) {
         Principal me = person(ctx);
         String chatId = ctx.pathParam("id");
@@ -464,6 +450,14 @@ public final class ChatApi {
         String title = node.asText().strip();
         if (title.codePointCount(0, title.length()) > MAX_TITLE || title.chars().anyMatch(Character::isISOControl)) {
             throw badRequest("'title': at most " + MAX_TITLE + " characters, no control characters");
+        }
+        if (VisibleText.showsNothing(title)) {
+            throw badRequest("'title' shows nothing: it needs at least one visible character");
+        }
+        int turn = VisibleText.firstDirectionControl(title);
+        if (turn >= 0) {
+            throw badRequest("'title' contains a direction override (U+" + String.format("%04X", (int) title.charAt(turn))
+                    + "), which shows it in another order than written");
         }
         return title;
     }

@@ -1,6 +1,7 @@
 package io.switchboard.platform.auth;
 
 import io.switchboard.platform.http.ApiProblem;
+import io.switchboard.platform.http.VisibleText;
 import java.util.regex.Pattern;
 
 /** What a user name, a display name and a password may be; the same for the API and the CLI. */
@@ -70,6 +71,15 @@ public final class PersonRules {
         String name = raw.strip();
         if (name.codePointCount(0, name.length()) > MAX_DISPLAY_NAME || name.chars().anyMatch(Character::isISOControl)) {
             throw ApiProblem.badRequest("'displayName': at most " + MAX_DISPLAY_NAME + " characters, no control characters");
+        }
+        if (VisibleText.showsNothing(name)) {
+            throw ApiProblem.badRequest("'displayName' shows nothing: leave it out, or give at least one visible character");
+        }
+        int turn = VisibleText.firstDirectionControl(name);
+        if (turn >= 0) {
+            // a name shown in another order than written can pass for someone else's
+            throw ApiProblem.badRequest("'displayName' contains a direction override (U+"
+                    + String.format("%04X", (int) name.charAt(turn)) + "), which shows it in another order than written");
         }
         return name;
     }

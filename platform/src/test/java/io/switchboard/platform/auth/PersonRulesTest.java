@@ -18,4 +18,14 @@ class PersonRulesTest {
         assertThatThrownBy(() -> PersonRules.username("\u0130van"))
                 .isInstanceOfSatisfying(ApiProblem.class, problem -> assertThat(problem.status()).isEqualTo(400));
     }
+
+    @Test
+    void aDisplayNameShowsSomethingAndInTheOrderWritten() {
+        assertThat(PersonRules.displayName(" Anna, flat 42 ")).isEqualTo("Anna, flat 42");
+        assertThat(PersonRules.displayName("   ")).isNull();
+        assertThatThrownBy(() -> PersonRules.displayName("\u200b\u200b"))
+                .isInstanceOfSatisfying(ApiProblem.class, problem -> assertThat(problem.detail()).contains("shows nothing"));
+        assertThatThrownBy(() -> PersonRules.displayName("Anna\u202enimda"))
+                .isInstanceOfSatisfying(ApiProblem.class, problem -> assertThat(problem.detail()).contains("U+202E"));
+    }
 }
