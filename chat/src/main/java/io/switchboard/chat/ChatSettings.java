@@ -13,22 +13,20 @@ public record ChatSettings(int maxMessageLength, int maxMembers, int streamQueue
 
     public static ChatSettings from(ConfigSection section) {
         section.allowOnly(KNOWN_KEYS);
-        Duration heartbeat = section.duration("streamHeartbeat", Duration.ofSeconds(20));
-        if (heartbeat.compareTo(Duration.ofSeconds(1)) < 0 || heartbeat.compareTo(Duration.ofMinutes(10)) > 0) {
-            throw section.problem("streamHeartbeat", heartbeat + " is outside 1s..10m");
-        }
+        Duration heartbeat = section.duration("streamHeartbeat", Duration.ofSeconds(20), Duration.ofSeconds(1),
+                Duration.ofMinutes(10));
         Duration resumeWindow = section.duration("resumeWindow", Duration.ofSeconds(1));
         if (resumeWindow.compareTo(Duration.ofSeconds(30)) > 0) {
-            throw section.problem("resumeWindow", resumeWindow + " is over 30s");
+            throw section.problem("resumeWindow", ConfigSection.written(resumeWindow) + " is over 30s");
         }
         Duration streamCatchUp = section.duration("streamCatchUp", Duration.ofSeconds(30));
         if (!streamCatchUp.isZero() && (streamCatchUp.compareTo(Duration.ofSeconds(1)) < 0
                 || streamCatchUp.compareTo(Duration.ofHours(1)) > 0)) {
-            throw section.problem("streamCatchUp", streamCatchUp + " is outside 1s..1h (0s turns it off)");
+            throw section.problem("streamCatchUp", ConfigSection.written(streamCatchUp) + " is outside 1s..1h (0s turns it off)");
         }
         Duration streamReorderWait = section.duration("streamReorderWait", Duration.ofMillis(100));
         if (streamReorderWait.compareTo(Duration.ofSeconds(5)) > 0) {
-            throw section.problem("streamReorderWait", streamReorderWait + " is over 5s (0s turns it off)");
+            throw section.problem("streamReorderWait", ConfigSection.written(streamReorderWait) + " is over 5s (0s turns it off)");
         }
         return new ChatSettings(
                 // up to a million as before (a lower bound would stop nodes configured so from

@@ -173,11 +173,9 @@ public final class PersonAuth {
             if (!signUp.equals("open") && !signUp.equals("closed")) {
                 throw section.problem("signUp", "\"" + signUp + "\" is not open or closed");
             }
-            Duration accessTtl = section.duration("accessTokenTtl", Duration.ofMinutes(15));
+            Duration accessTtl = section.duration("accessTokenTtl", Duration.ofMinutes(15), Duration.ofSeconds(10),
+                    Duration.ofDays(1));
             Duration refreshTtl = section.duration("refreshTokenTtl", Duration.ofDays(30));
-            if (accessTtl.compareTo(Duration.ofSeconds(10)) < 0 || accessTtl.compareTo(Duration.ofDays(1)) > 0) {
-                throw section.problem("accessTokenTtl", accessTtl + " is outside 10s..1d");
-            }
             if (refreshTtl.compareTo(accessTtl) < 0) {
                 throw section.problem("refreshTokenTtl", "must be at least accessTokenTtl");
             }
@@ -187,10 +185,7 @@ public final class PersonAuth {
             int perUser = section.integer("signInFailuresPerUser", 5, 1, 1_000_000);
             int perUserTotal = section.integer("signInFailuresPerUserTotal", 100, 1, 1_000_000);
             int perAddress = section.integer("signInFailuresPerAddress", 50, 1, 1_000_000);
-            Duration revisionPoll = section.duration("revisionPoll", REVISION_POLL);
-            if (revisionPoll.compareTo(Duration.ofMillis(50)) < 0 || revisionPoll.compareTo(Duration.ofHours(1)) > 0) {
-                throw section.problem("revisionPoll", revisionPoll + " is outside 50ms..1h");
-            }
+            Duration revisionPoll = section.duration("revisionPoll", REVISION_POLL, Duration.ofMillis(50), Duration.ofHours(1));
             return new Settings(signUp.equals("open"), accessTtl, refreshTtl, memory, iterations, window, perUser,
                     perUserTotal, perAddress, revisionPoll);
         }

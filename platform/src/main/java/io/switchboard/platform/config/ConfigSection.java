@@ -134,6 +134,36 @@ public final class ConfigSection {
         return parseDuration(fullKey(key), value.toString(), origins.get(key));
     }
 
+    /**
+     * A duration within [min, max], inclusive; the problem quotes the value as it was written
+     * ("10ms is outside 50ms..1h", not Java's "PT0.01S").
+     */
+    public Duration duration(String key, Duration fallback, Duration min, Duration max) {
+        Duration value = duration(key, fallback);
+        if (value.compareTo(min) < 0 || value.compareTo(max) > 0) {
+            throw problem(key, values.get(key).toString().strip() + " is outside " + written(min) + ".." + written(max));
+        }
+        return value;
+    }
+
+    /** A duration as it would be written here: 500ms, 30s, 5m, 2h, 1d (the largest whole unit). */
+    public static String written(Duration duration) {
+        long millis = duration.toMillis();
+        if (millis % 86_400_000 == 0 && millis > 0) {
+            return millis / 86_400_000 + "d";
+        }
+        if (millis % 3_600_000 == 0 && millis > 0) {
+            return millis / 3_600_000 + "h";
+        }
+        if (millis % 60_000 == 0 && millis > 0) {
+            return millis / 60_000 + "m";
+        }
+        if (millis % 1000 == 0) {
+            return millis / 1000 + "s";
+        }
+        return millis + "ms";
+    }
+
     static Duration parseDuration(String fullKey, String text, String origin) {
         try {
             return parseDuration(text);

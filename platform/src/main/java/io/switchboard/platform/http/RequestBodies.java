@@ -121,6 +121,20 @@ public final class RequestBodies {
         }
     }
 
+    /**
+     * Refuses a field the endpoint does not take, naming those it does: a misspelt optional field
+     * ("digets") would otherwise be passed over and its setting silently lost.
+     */
+    public static void requireOnly(JsonNode body, java.util.Set<String> fields) {
+        for (var names = body.fieldNames(); names.hasNext(); ) {
+            String name = names.next();
+            if (!fields.contains(name)) {
+                throw ApiProblem.badRequest("'" + (name.length() > 40 ? name.substring(0, 40) + "…" : name)
+                        + "' is not a field here; expected " + String.join(", ", new java.util.TreeSet<>(fields)));
+            }
+        }
+    }
+
     /** A string field of a JSON object: null when absent or null, a 400 problem naming it when not a string. */
     public static String optionalText(JsonNode body, String field) {
         JsonNode value = body.get(field);

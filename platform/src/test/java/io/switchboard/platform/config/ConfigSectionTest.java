@@ -49,6 +49,20 @@ class ConfigSectionTest {
     }
 
     @Test
+    void aDurationOutOfRangeIsQuotedAsWritten() {
+        ConfigSection poll = ConfigSection.of("telephony", Map.of("directoryPoll", "10ms", "maxCallDuration", "0s"));
+        assertThatThrownBy(() -> poll.duration("directoryPoll", null, Duration.ofMillis(50), Duration.ofHours(1)))
+                .isInstanceOf(ConfigException.class).hasMessage("telephony.directoryPoll: 10ms is outside 50ms..1h");
+        assertThatThrownBy(() -> poll.duration("maxCallDuration", null, Duration.ofSeconds(1), Duration.ofDays(365)))
+                .isInstanceOf(ConfigException.class).hasMessage("telephony.maxCallDuration: 0s is outside 1s..365d");
+        assertThat(poll.duration("absent", Duration.ofSeconds(2), Duration.ofSeconds(1), Duration.ofSeconds(3)))
+                .isEqualTo(Duration.ofSeconds(2));
+        assertThat(ConfigSection.written(Duration.ofMillis(1500))).isEqualTo("1500ms");
+        assertThat(ConfigSection.written(Duration.ofMinutes(90))).isEqualTo("90m");
+        assertThat(ConfigSection.written(Duration.ZERO)).isEqualTo("0s");
+    }
+
+    @Test
     void durationsTooLargeForMillisecondsAreRefusedByName() {
         ConfigSection huge = ConfigSection.of("telephony", Map.of("a", "99999999999999999999s",
                 "b", "999999999999999999d", "c", "9223372036854776s"));

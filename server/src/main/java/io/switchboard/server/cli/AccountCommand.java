@@ -219,9 +219,16 @@ public final class AccountCommand implements Runnable {
             List<String> lines;
             try {
                 lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+            } catch (java.nio.file.NoSuchFileException e) {
+                return fail(file + ": no such file");
+            } catch (java.nio.file.AccessDeniedException e) {
+                return fail(file + ": permission denied");
+            } catch (java.nio.charset.CharacterCodingException e) {
+                return fail(file + ": is not UTF-8 text (expected user;password lines)");
             } catch (IOException e) {
                 return fail("cannot read " + file + ": " + e.getMessage());
             }
+            Map<String, Integer> lineOf = new java.util.HashMap<>();
             for (int i = 0; i < lines.size(); i++) {
                 String line = lines.get(i).strip();
                 if (line.isEmpty() || line.startsWith("#")) {
@@ -231,7 +238,19 @@ public final class AccountCommand implements Runnable {
                 if (sep <= 0) {
                     return fail(file + " line " + (i + 1) + ": expected user;password");
                 }
-                pairs.add(new String[]{line.substring(0, sep), line.substring(sep + 1)});
+                String user = line.substring(0, sep);
+                try {
+                    AccountStore.validUsername(user);
+                    AccountStore.validPassword(line.substring(sep + 1));
+                } catch (AccountException e) {
+                    return fail(file + " line " + (i + 1) + " ('" + user + "'): " + e.getMessage());
+                }
+                Integer earlier = lineOf.putIfAbsent(user, i + 1);
+                if (earlier != null) {
+                    // the last line would silently win: which password was meant?
+                    return fail(file + " line " + (i + 1) + ": " + user + " is given twice (also line " + earlier + ")");
+                }
+                pairs.add(new String[]{user, line.substring(sep + 1)});
             }
             return withAccounts(c -> {
                 int written = c.accounts().importAll(pairs, c.domain(domain));

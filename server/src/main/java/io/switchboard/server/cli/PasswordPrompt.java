@@ -32,11 +32,17 @@ final class PasswordPrompt {
             return new String(first);
         }
         try {
-            String line = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)).readLine();
+            // a decoder that says so: the default one turns a byte that is not UTF-8 into U+FFFD,
+            // and the stored password would then not be the one the device sends
+            String line = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8.newDecoder()
+                    .onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPORT))).readLine();
             if (line == null) {
                 throw new Unavailable("no password: give --password, or type it, or pipe it on stdin");
             }
             return line;
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw new Unavailable("the password on stdin is not UTF-8 text");
         } catch (IOException e) {
             throw new Unavailable("cannot read the password: " + e.getMessage());
         }

@@ -120,6 +120,12 @@ class RegistrationTest {
         assertThat(node.api("POST", "/api/v1/accounts",
                 "{\"username\":\"other-panel\",\"password\":\"door-phone-1\",\"digest\":\"sha-1\"}").statusCode())
                 .isEqualTo(400);
+        // a misspelt field is refused, not passed over with its setting lost
+        HttpResponse<String> misspelt = node.api("POST", "/api/v1/accounts",
+                "{\"username\":\"other-panel\",\"password\":\"door-phone-1\",\"digets\":\"SHA-256\"}");
+        assertThat(misspelt.statusCode()).isEqualTo(400);
+        assertThat(node.json(misspelt).get("detail").asText())
+                .isEqualTo("'digets' is not a field here; expected digest, domain, password, username");
 
         String data = dataDir.toString();
         CliRun add = cliWithOutput("account", "add", "grace", "--password", "grace-phone", "--digest", "sha-256",
@@ -334,13 +340,20 @@ class RegistrationTest {
         socket.send(new DatagramPacket(data, data.length, InetAddress.getLoopbackAddress(), port));
     }
 
-    /** The CLI's exit code and what it printed on stdout. */
+    /**
+     * A command that adds something makes the store a node will find at its first start, and says
+     * so; one that lists or changes what must be there refuses a data dir without a store.
+     */
     @Test
     void aCommandOnADataDirWithoutAStoreSaysItCreatesOne(@org.junit.jupiter.api.io.TempDir java.nio.file.Path elsewhere) {
+        String listed = elsewhere.resolve("dtaa").toString();
+        assertThat(cliErr("account", "list", "--data-dir", listed)).startsWith("switchboard: no store at ");
+        assertThat(elsewhere.resolve("dtaa").resolve("switchboard.db")).doesNotExist();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
-        String mistyped = elsewhere.resolve("dtaa").toString();
+        String mistyped = elsewhere.resolve("daat").toString();
         int code = Main.execute(Map.of(), new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8),
-                new PrintStream(err, true, StandardCharsets.UTF_8), "account", "list", "--data-dir", mistyped);
+                new PrintStream(err, true, StandardCharsets.UTF_8), "account", "add", "early-bird", "--password", "early-bird-1",
+                "--data-dir", mistyped);
         assertThat(code).isZero();
         assertThat(err.toString(StandardCharsets.UTF_8)).contains("no store at " + mistyped)
                 .contains("a node must run with this data dir");
@@ -371,6 +384,35 @@ class RegistrationTest {
     }
 
     record CliRun(int exitCode, String out) {
+    }
+
+    /** An account file imported: what the file holds decides, one line on stderr and exit 2 when it is wrong. */
+    @Test
+    void anAccountFileIsImportedOrRefusedNamingTheLine() throws Exception {
+        String data = dataDir.toString();
+        Path good = Files.writeString(dataDir.resolve("accounts.txt"), "# the stairwell\nimp-1;imp-phone-1\nimp-2;imp-phone-2\n");
+        assertThat(cliWithOutput("account", "import", good.toString(), "--data-dir", data).exitCode()).isZero();
+
+        Path twice = Files.writeString(dataDir.resolve("twice.txt"), "imp-3;imp-phone-3\nimp-4;imp-phone-4\nimp-3;other-phone\n");
+        assertThat(cliErr("account", "import", twice.toString(), "--data-dir", data))
+                .isEqualTo("switchboard: " + twice + " line 3: imp-3 is given twice (also line 1)\n");
+        Path binary = Files.write(dataDir.resolve("binary.txt"), new byte[] {'a', ';', (byte) 0xff, 'b', '\n'});
+        assertThat(cliErr("account", "import", binary.toString(), "--data-dir", data))
+                .isEqualTo("switchboard: " + binary + ": is not UTF-8 text (expected user;password lines)\n");
+        Path missing = dataDir.resolve("missing.txt");
+        assertThat(cliErr("account", "import", missing.toString(), "--data-dir", data))
+                .isEqualTo("switchboard: " + missing + ": no such file\n");
+        // nothing of a refused file was written
+        assertThat(node.api("GET", "/api/v1/accounts/imp-4", null).statusCode()).isEqualTo(404);
+    }
+
+    /** The error output of a command that must fail with exit code 2. */
+    static String cliErr(String... args) {
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int code = Main.execute(Map.of(), new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8),
+                new PrintStream(err, true, StandardCharsets.UTF_8), args);
+        assertThat(code).as(err.toString(StandardCharsets.UTF_8)).isEqualTo(2);
+        return err.toString(StandardCharsets.UTF_8);
     }
 
     static CliRun cliWithOutput(String... args) {

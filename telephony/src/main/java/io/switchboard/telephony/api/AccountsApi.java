@@ -72,6 +72,7 @@ public final class AccountsApi {
 
     private void add(Context ctx) {
         JsonNode body = body(ctx);
+        RequestBodies.requireOnly(body, java.util.Set.of("username", "password", "domain", "digest"));
         String username = text(body, "username", true);
         String password = text(body, "password", true);
         String domain = text(body, "domain", false);
@@ -90,7 +91,9 @@ public final class AccountsApi {
     }
 
     private void changePassword(Context ctx) {
-        String password = text(body(ctx), "password", true);
+        JsonNode body = body(ctx);
+        RequestBodies.requireOnly(body, java.util.Set.of("password"));
+        String password = text(body, "password", true);
         Account account = call(() -> accounts.changePassword(ctx.pathParam("username"), domain(ctx), password));
         updates.accountsChanged();
         ctx.json(view(account));
@@ -99,6 +102,7 @@ public final class AccountsApi {
     /** {"digest":"SHA-256"}, "MD5", or null / "default" to follow the domain and the node. */
     private void setDigest(Context ctx) {
         JsonNode body = body(ctx);
+        RequestBodies.requireOnly(body, java.util.Set.of("digest"));
         if (!body.has("digest")) {
             throw ApiProblem.badRequest("'digest' is required (SHA-256, MD5, or null for the default).");
         }

@@ -75,6 +75,7 @@ public final class NumbersApi {
     private void put(Context ctx) {
         String number = ctx.pathParam("number");
         JsonNode body = body(ctx);
+        RequestBodies.requireOnly(body, java.util.Set.of("accounts", "label", "domain"));
         List<String> members = usernames(body);
         String label = text(body, "label");
         String given = text(body, "domain");

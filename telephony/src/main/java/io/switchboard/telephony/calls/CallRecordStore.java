@@ -351,8 +351,13 @@ public final class CallRecordStore implements AutoCloseable {
     }
 
     /** PostgreSQL refuses NUL in text; nothing useful is lost by dropping it. */
+    /**
+     * The text without NUL, which PostgreSQL cannot store: written as its SIP escape, %00 (RFC 3261
+     * §19.1.2), so "10%0002" dialed is recorded as such, not as "1002" (an existing account the
+     * call never went to).
+     */
     private static String clean(String text) {
-        return text == null || text.indexOf('\0') < 0 ? text : text.replace("\0", "");
+        return text == null || text.indexOf('\0') < 0 ? text : text.replace("\0", "%00");
     }
 
     private static String devicesJson(List<String> devices) {

@@ -107,14 +107,15 @@ class CallRecordStoreTest {
     }
 
     @Test
-    void aNulCharacterIsDroppedNotTheRow() {
+    void aNulCharacterIsWrittenAsItsEscapeNotDroppedAndNotTheRow() {
         String id = UUID.randomUUID().toString();
         CallRecord withNul = new CallRecord(id, "c\0d", "sip:a\0b@example.test", "sip:bob@example.test", null,
                 List.of(), null, T0, null, null, null, null, "ringing", null, null, "node-a");
         records.submit(withNul);
         CallRecord stored = awaitRecord(id, "ringing");
-        assertThat(stored.callId()).isEqualTo("cd");
-        assertThat(stored.caller()).isEqualTo("sip:ab@example.test");
+        // dropped, "sip:a%00b" would read as another caller, "sip:ab"
+        assertThat(stored.callId()).isEqualTo("c%00d");
+        assertThat(stored.caller()).isEqualTo("sip:a%00b@example.test");
     }
 
     @Test
