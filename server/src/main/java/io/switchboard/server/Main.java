@@ -62,9 +62,10 @@ public final class Main implements Callable<Integer> {
      * {@code run} returns only once the node has stopped.
      */
     public static int execute(Map<String, String> env, PrintStream out, PrintStream err, String... args) {
-        // what an error quotes was typed by someone, and what a list shows came from a monitored
-        // server or a device: control characters in either are shown, not obeyed by the terminal
-        PrintWriter errWriter = new PrintWriter(new TerminalSafeWriter(new java.io.OutputStreamWriter(err, err.charset())), true);
+        // what an error quotes was typed by someone: its control characters are shown, not obeyed
+        // by the terminal (lines of a listing are made safe where they are written, StoreAction.say)
+        PrintWriter errWriter = new PrintWriter(new TerminalSafeWriter(new java.io.OutputStreamWriter(err,
+                java.nio.charset.Charset.defaultCharset())), true);
         CommandLine cli = new CommandLine(new Main())
                 .addSubcommand("run", new RunCommand(env))
                 .addSubcommand("account", AccountCommand.commandLine(env))
@@ -74,7 +75,7 @@ public final class Main implements Callable<Integer> {
                 .addSubcommand("cluster", ClusterCommand.commandLine(env))
                 .addSubcommand("admin", new CommandLine(new AdminCommand())
                         .addSubcommand("token", AdminTokenCommand.commandLine(env)));
-        cli.setOut(new PrintWriter(new TerminalSafeWriter(new java.io.OutputStreamWriter(out, out.charset())), true));
+        cli.setOut(new PrintWriter(out, true));
         cli.setErr(errWriter);
         cli.setParameterExceptionHandler((e, arguments) -> {
             String help = e.getCommandLine().getCommandSpec().qualifiedName();

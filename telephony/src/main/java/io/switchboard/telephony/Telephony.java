@@ -181,11 +181,11 @@ public final class Telephony implements NodeModule {
         String host = value.substring(first + 1, last);
         String bare = host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
         int port;
-        try {
-            port = Integer.parseInt(value.substring(last + 1));
-        } catch (NumberFormatException e) {
+        String portText = value.substring(last + 1);
+        if (!portText.matches("[0-9]{1,5}")) {
             throw section.problem("clusterAddress", problem);
         }
+        port = Integer.parseInt(portText);
         if (!(transport.equals("tcp") || transport.equals("udp")) || port < 1 || port > 65535
                 || io.netty.util.NetUtil.createByteArrayFromIpAddressString(bare) == null) {
             throw section.problem("clusterAddress", problem);
@@ -223,11 +223,11 @@ public final class Telephony implements NodeModule {
 
     /**
      * {@code telephony.maxCallDuration}: checked here, so 0s is a configuration error naming the key
-     * (exit 2), not a failed start; the call tracker checks every 5 s, so less than that would not
-     * hold anyway.
+     * (exit 2), not a failed start. Any positive value was taken before, so any still is.
      */
     private static Duration maxCallDuration(ConfigSection section) {
-        return section.duration("maxCallDuration", Duration.ofHours(12), Duration.ofSeconds(1), Duration.ofDays(365));
+        return section.duration("maxCallDuration", Duration.ofHours(12), Duration.ofMillis(1),
+                Duration.ofMillis(Long.MAX_VALUE));
     }
 
     /** How often the account and number revisions are read: how soon a change without the bus (the CLI) holds. */

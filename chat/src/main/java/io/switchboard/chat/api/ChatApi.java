@@ -454,7 +454,7 @@ public final class ChatApi {
         if (VisibleText.showsNothing(title)) {
             throw badRequest("'title' shows nothing: it needs at least one visible character");
         }
-        int turn = VisibleText.firstDirectionControl(title);
+        int turn = VisibleText.firstDirectionOverride(title);
         if (turn >= 0) {
             throw badRequest("'title' contains a direction override (U+" + String.format("%04X", (int) title.charAt(turn))
                     + "), which shows it in another order than written");

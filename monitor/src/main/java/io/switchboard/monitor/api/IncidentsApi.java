@@ -52,6 +52,9 @@ public final class IncidentsApi {
     private void get(Context ctx) {
         long id;
         try {
+            if (!ctx.pathParam("id").matches("[0-9]{1,18}")) {
+                throw new NumberFormatException(); // ASCII digits only, as for every number the API reads
+            }
             id = Long.parseLong(ctx.pathParam("id"));
         } catch (NumberFormatException e) {
             throw ApiProblem.badRequest("'id': an incident id is a number (got '" + ctx.pathParam("id") + "')");

@@ -131,7 +131,9 @@ public final class DefinitionReader {
      * a request that proxies read two ways).
      */
     private static final Set<String> WEBHOOK_HEADERS_SET_BY_THE_CLIENT = Set.of("connection", "content-length", "expect",
-            "host", "upgrade", "transfer-encoding", "te", "trailer", "keep-alive", "proxy-connection");
+            "host", "upgrade", "transfer-encoding", "te", "trailer", "keep-alive", "proxy-connection",
+            // the signature the channel's secret makes: a second one would contradict it
+            "x-switchboard-signature", "x-switchboard-timestamp");
 
     /**
      * The {@code headers} map as stored: each name an RFC 9110 §5.1 token and, with
@@ -172,7 +174,7 @@ public final class DefinitionReader {
         if (channel.settings() instanceof ChannelDefinition.ChannelSettings.Webhook webhook) {
             for (String header : webhook.headers().keySet()) {
                 if (WEBHOOK_HEADERS_SET_BY_THE_CLIENT.contains(header.toLowerCase(Locale.ROOT))) {
-                    throw DefinitionException.invalid("headers", "\"" + header + "\" is set by the HTTP client itself;"
+                    throw DefinitionException.invalid("headers", "\"" + header + "\" is set by the node itself;"
                             + " leave it out");
                 }
             }

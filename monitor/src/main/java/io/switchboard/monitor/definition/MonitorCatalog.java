@@ -391,8 +391,13 @@ public final class MonitorCatalog {
             for (int i = 0; i < catalog.channels().size(); i++) {
                 ChannelDefinition channel = catalog.channels().get(i);
                 try {
-                    DefinitionReader.requireInputRules(channel);
-                    writeChannel(h, unmask(channel, findChannel(h, channel.name())));
+                    Optional<ChannelDefinition> stored = findChannel(h, channel.name());
+                    if (!stored.equals(Optional.of(channel))) {
+                        // an export imported again (a backup restored) carries entries older
+                        // versions stored; unchanged, they are taken as they are
+                        DefinitionReader.requireInputRules(channel);
+                    }
+                    writeChannel(h, unmask(channel, stored));
                 } catch (DefinitionException e) {
                     throw e.under(entry("channels", i, channel.name()));
                 }
@@ -417,7 +422,9 @@ public final class MonitorCatalog {
             for (int i = 0; i < catalog.monitors().size(); i++) {
                 MonitorDefinition monitor = catalog.monitors().get(i);
                 try {
-                    DefinitionReader.requireInputRules(monitor);
+                    if (!findMonitor(h, monitor.name()).equals(Optional.of(monitor))) {
+                        DefinitionReader.requireInputRules(monitor); // unchanged entries: as for channels above
+                    }
                     writeMonitor(h, monitor);
                 } catch (DefinitionException e) {
                     throw e.under(entry("monitors", i, monitor.name()));

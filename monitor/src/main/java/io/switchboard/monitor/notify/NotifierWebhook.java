@@ -55,7 +55,9 @@ public final class NotifierWebhook implements Notifier {
                 .header("Content-Type", "application/json")
                 .header("User-Agent", "Switchboard-Monitor/1.0")
                 .POST(HttpRequest.BodyPublishers.ofString(body, StandardCharsets.UTF_8));
-        settings.headers().forEach(request::header);
+        // set, not added: a channel's Content-Type or User-Agent replaces the default instead of
+        // going out beside it (two of a single-value header)
+        settings.headers().forEach(request::setHeader);
         if (n.id() != null && settings.headers().keySet().stream().noneMatch(IDEMPOTENCY_HEADER::equalsIgnoreCase)) {
             // the same key on every delivery of one message: a receiver that saw it drops the copy
             // (draft-ietf-httpapi-idempotency-key-header)

@@ -135,7 +135,7 @@ class MonitorApiTest {
         assertProblem(node.api("POST", "/api/v1/monitors", "{\"name\":\"x\",\"type\":\"http\",\"target\":\"http://a:0/\"}"),
                 400, "'target': \"http://a:0/\": port 0 is outside 1-65535");
         assertProblem(node.api("PUT", "/api/v1/notification-channels/x", "{\"type\":\"webhook\",\"url\":\"http://a/\","
-                + "\"headers\":{\"Host\":\"b\"}}"), 400, "'headers': \"Host\" is set by the HTTP client itself; leave it out");
+                + "\"headers\":{\"Host\":\"b\"}}"), 400, "'headers': \"Host\" is set by the node itself; leave it out");
         assertProblem(node.api("PUT", "/api/v1/monitors/x", "{\"name\":\"y\",\"type\":\"tcp\",\"target\":\"a:1\"}"), 400,
                 "'name': the body says y but the URL says x; renaming is a DELETE and a POST");
         HttpResponse<String> unknownChannel = node.api("PUT", "/api/v1/monitors/x",

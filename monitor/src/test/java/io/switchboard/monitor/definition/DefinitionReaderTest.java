@@ -138,10 +138,12 @@ class DefinitionReaderTest {
         assertThat(channelInputError("headers: {X-A: \"caf\\u00e9\"}"))
                 .isEqualTo("headers.X-A: a header value is visible ASCII, spaces and tabs (U+00E9 at character 3)");
         assertThat(channelInputError("headers: {Content-Length: '5'}"))
-                .isEqualTo("headers: \"Content-Length\" is set by the HTTP client itself; leave it out");
+                .isEqualTo("headers: \"Content-Length\" is set by the node itself; leave it out");
         assertThat(channelInputError("headers: {Transfer-Encoding: chunked}"))
-                .isEqualTo("headers: \"Transfer-Encoding\" is set by the HTTP client itself; leave it out");
-        assertThat(channelInputError("headers: {X-Team: ops}")).isNull();
+                .isEqualTo("headers: \"Transfer-Encoding\" is set by the node itself; leave it out");
+        assertThat(channelInputError("headers: {X-Switchboard-Signature: sha256=00}"))
+                .isEqualTo("headers: \"X-Switchboard-Signature\" is set by the node itself; leave it out");
+        assertThat(channelInputError("headers: {X-Team: ops, Content-Type: application/vnd.ops+json}")).isNull();
     }
 
     /** The later rules' complaint about a monitor the file format takes, or null. */

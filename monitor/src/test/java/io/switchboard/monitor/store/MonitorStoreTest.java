@@ -115,6 +115,29 @@ class MonitorStoreTest {
         assertThat(exported).contains("secret: hook-secret").contains("name: nightly");
     }
 
+    /**
+     * A monitor stored by an earlier version that breaks a rule added since (a port written "+80")
+     * still loads, pauses and comes back unchanged through an export and import; changed, it meets
+     * the rule.
+     */
+    @Test
+    void aStoredMonitorOlderThanTheRulesKeepsWorking() {
+        catalog.putMonitor(Defs.monitor("name: legacy\ntype: tcp\ntarget: '127.0.0.1:80'\ninterval: 30s"));
+        store.jdbi().useHandle(h -> h.execute("UPDATE monitor_monitors SET definition = replace(definition, '127.0.0.1:80',"
+                + " '127.0.0.1:+80') WHERE name = 'legacy'"));
+        assertThat(catalog.monitor("legacy").orElseThrow().target()).isEqualTo("127.0.0.1:+80");
+        assertThat(catalog.load().monitors()).extracting(m -> m.name()).contains("legacy");
+        assertThat(catalog.setPaused("legacy", true).paused()).isTrue();
+
+        Catalog exported = CatalogFile.read(CatalogFile.write(catalog.load()), Set.of());
+        catalog.importCatalog(exported, false);
+        assertThat(catalog.monitor("legacy").orElseThrow().target()).isEqualTo("127.0.0.1:+80");
+
+        Catalog changed = CatalogFile.read(CatalogFile.write(catalog.load()).replace("interval: 30s", "interval: 1m"), Set.of());
+        assertThatThrownBy(() -> catalog.importCatalog(changed, false)).isInstanceOfSatisfying(DefinitionException.class,
+                e -> assertThat(e.describe()).isEqualTo("monitors[0] (legacy).target: \"127.0.0.1:+80\": \"+80\" is not a port number"));
+    }
+
     @Test
     void everyWriteMovesTheRevision() {
         long before = catalog.revision();

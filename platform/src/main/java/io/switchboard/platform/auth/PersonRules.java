@@ -75,7 +75,7 @@ public final class PersonRules {
         if (VisibleText.showsNothing(name)) {
             throw ApiProblem.badRequest("'displayName' shows nothing: leave it out, or give at least one visible character");
         }
-        int turn = VisibleText.firstDirectionControl(name);
+        int turn = VisibleText.firstDirectionOverride(name);
         if (turn >= 0) {
             // a name shown in another order than written can pass for someone else's
             throw ApiProblem.badRequest("'displayName' contains a direction override (U+"

@@ -135,13 +135,16 @@ public final class ConfigSection {
     }
 
     /**
-     * A duration within [min, max], inclusive; the problem quotes the value as it was written
-     * ("10ms is outside 50ms..1h", not Java's "PT0.01S").
+     * A duration within [min, max], inclusive (a max of Long.MAX_VALUE ms: no upper bound); the
+     * problem quotes the value as it was written ("10ms is outside 50ms..1h", not Java's "PT0.01S").
      */
     public Duration duration(String key, Duration fallback, Duration min, Duration max) {
         Duration value = duration(key, fallback);
         if (value.compareTo(min) < 0 || value.compareTo(max) > 0) {
-            throw problem(key, values.get(key).toString().strip() + " is outside " + written(min) + ".." + written(max));
+            Object given = values.get(key);
+            String shown = given == null ? written(value) : given.toString().strip();
+            throw problem(key, max.toMillis() == Long.MAX_VALUE ? shown + " is below " + written(min)
+                    : shown + " is outside " + written(min) + ".." + written(max));
         }
         return value;
     }

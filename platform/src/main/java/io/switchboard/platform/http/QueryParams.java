@@ -14,6 +14,9 @@ public final class QueryParams {
             return fallback;
         }
         try {
+            if (!raw.strip().matches("-?[0-9]{1,10}")) {
+                throw new NumberFormatException(); // ASCII digits: parseInt also takes "+5" and other scripts' digits
+            }
             int value = Integer.parseInt(raw.strip());
             if (value >= min && value <= max) {
                 return value;
@@ -31,6 +34,9 @@ public final class QueryParams {
             return null;
         }
         try {
+            if (!raw.strip().matches("[0-9]{1,19}")) {
+                throw new NumberFormatException(); // as above
+            }
             long value = Long.parseLong(raw.strip());
             if (value >= 0) {
                 return value;

@@ -23,15 +23,15 @@ public final class VisibleText {
     }
 
     /**
-     * The index of the first bidirectional embedding, override or isolate (U+202A-U+202E,
-     * U+2066-U+2069), or -1. In a name they make it show in another order than it is written
-     * ("Anna" followed by an override and "nimda" reads "Annaadmin"), the trick of CVE-2021-42574;
-     * the direction marks U+200E and U+200F change no order and are left alone.
+     * The index of the first bidirectional override (U+202D, U+202E), or -1. An override shows the
+     * letters after it in the order it forces ("Anna" followed by U+202E and "nimda" reads
+     * "Annaadmin"), the trick of CVE-2021-42574. Embeddings, isolates and marks only place runs of
+     * text (phones wrap pasted right-to-left names in U+2068...U+2069) and are left alone.
      */
-    public static int firstDirectionControl(String text) {
+    public static int firstDirectionOverride(String text) {
         for (int i = 0; i < text.length(); i++) {
             char c = text.charAt(i);
-            if ((c >= '\u202A' && c <= '\u202E') || (c >= '\u2066' && c <= '\u2069')) {
+            if (c == '\u202D' || c == '\u202E') {
                 return i;
             }
         }

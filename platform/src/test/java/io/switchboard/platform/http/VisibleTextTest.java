@@ -16,9 +16,11 @@ class VisibleTextTest {
     }
 
     @Test
-    void directionOverridesAndIsolatesAreFoundAndMarksAreNot() {
-        assertThat(VisibleText.firstDirectionControl("Anna\u202enimda")).isEqualTo(4);
-        assertThat(VisibleText.firstDirectionControl("x\u2066y\u2069")).isEqualTo(1);
-        assertThat(VisibleText.firstDirectionControl("Anna \u200f\u05e9\u05dc\u05d5\u05dd")).isEqualTo(-1);
+    void directionOverridesAreFoundAndIsolatesAndMarksAreNot() {
+        assertThat(VisibleText.firstDirectionOverride("Anna\u202enimda")).isEqualTo(4);
+        assertThat(VisibleText.firstDirectionOverride("x\u202dy")).isEqualTo(1);
+        // a pasted right-to-left name as phones wrap it, and a mark
+        assertThat(VisibleText.firstDirectionOverride("\u2068\u05e9\u05dc\u05d5\u05dd\u2069")).isEqualTo(-1);
+        assertThat(VisibleText.firstDirectionOverride("Anna \u200f\u05e9\u05dc\u05d5\u05dd")).isEqualTo(-1);
     }
 }

@@ -80,7 +80,7 @@ public final class MonitorCommand implements Runnable {
         @Option(names = "--prune", description = "Also remove monitors, windows and unused channels the file does not name.")
         boolean prune;
 
-        @Option(names = "--allow-empty", description = "With --prune, accept a file that defines nothing, and so remove everything.")
+        @Option(names = "--allow-empty", description = "With --prune, accept a file that defines no monitors, and so remove them all.")
         boolean allowEmpty;
 
         @Override

@@ -175,8 +175,9 @@ abstract class StoreAction implements Callable<Integer> {
         return 2;
     }
 
+    /** One line of output; what it quotes (a server's answer, a device's name) cannot steer the terminal. */
     void say(String line) {
-        spec.commandLine().getOut().println(line);
+        spec.commandLine().getOut().println(TerminalSafeWriter.visible(line));
         spec.commandLine().getOut().flush();
     }
 }

@@ -91,6 +91,10 @@ class NumbersTest {
         HttpResponse<String> one = node.api("GET", "/api/v1/numbers/42", null);
         assertThat(one.statusCode()).isEqualTo(200);
         assertThat(node.json(one).get("number").asText()).isEqualTo("42");
+        // what a GET returned goes back as it is; a field the number does not have is refused
+        assertThat(node.api("PUT", "/api/v1/numbers/42", one.body()).statusCode()).isEqualTo(200);
+        assertProblem(node.api("PUT", "/api/v1/numbers/42", "{\"accounts\":[\"carol\"],\"lable\":\"x\"}"), 400,
+                "'lable' is not a field here; expected accounts, domain, label");
         assertThat(node.json(node.api("GET", "/api/v1/numbers", null)).get("numbers").toString())
                 .contains("\"number\":\"42\"");
 

@@ -111,7 +111,7 @@ public final class CallsApi {
             return null;
         }
         value = value.strip();
-        if (value.chars().allMatch(Character::isDigit)) {
+        if (value.chars().allMatch(c -> c >= '0' && c <= '9')) {
             try {
                 return Long.parseLong(value);
             } catch (NumberFormatException e) {

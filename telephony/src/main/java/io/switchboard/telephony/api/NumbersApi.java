@@ -75,6 +75,13 @@ public final class NumbersApi {
     private void put(Context ctx) {
         String number = ctx.pathParam("number");
         JsonNode body = body(ctx);
+        // what a GET shows besides the definition is passed over, so a number read, changed and
+        // PUT back works; its own name must be the URL's
+        JsonNode named = body.get("number");
+        if (named != null && !named.isNull() && !named.asText().equals(number)) {
+            throw ApiProblem.badRequest("'number': the body says " + named.asText() + " but the URL says " + number);
+        }
+        ((com.fasterxml.jackson.databind.node.ObjectNode) body).remove(List.of("number", "address", "createdAt", "updatedAt"));
         RequestBodies.requireOnly(body, java.util.Set.of("accounts", "label", "domain"));
         List<String> members = usernames(body);
         String label = text(body, "label");

@@ -350,7 +350,6 @@ public final class CallRecordStore implements AutoCloseable {
         }
     }
 
-    /** PostgreSQL refuses NUL in text; nothing useful is lost by dropping it. */
     /**
      * The text without NUL, which PostgreSQL cannot store: written as its SIP escape, %00 (RFC 3261
      * §19.1.2), so "10%0002" dialed is recorded as such, not as "1002" (an existing account the
