@@ -322,6 +322,37 @@ class SipClusterTest {
     }
 
     /**
+     * The same without authentication (telephony.auth: false), where devices register under names
+     * no account holds: the node that missed the announcement reads the store all the same. It
+     * answered 404 before, which is also what a cluster behind a balancer answered for a call
+     * placed a moment after the callee registered, before the announcement arrived.
+     */
+    @Test
+    void withoutAuthenticationANodeThatMissedTheAnnouncementsStillFindsTheBindingInTheStore() throws Exception {
+        try (PostgresTestDatabase database = PostgresTestDatabase.create()) {
+            Map<String, String> env = Map.of("SWITCHBOARD_STORE_URL", database.settings().url(),
+                    "SWITCHBOARD_STORE_USER", database.settings().user(), "SWITCHBOARD_TELEPHONY_AUTH", "false");
+            try (TelephonyNode a = new TelephonyNode(dirA, Map.of(), env);
+                 TelephonyNode b = new TelephonyNode(dirB, Map.of(), env);
+                 SipPhone dora = SipPhone.tcp("dora", DOMAIN, a.sipPort(Transport.TCP));
+                 SipPhone emil = SipPhone.udp("emil", DOMAIN, b.sipPort(Transport.UDP))) {
+                assertThat(dora.register(600).status()).isEqualTo(200);
+                assertThat(bindings(b, "dora")).isEmpty(); // nothing announced to B
+
+                SipPhone.Call call = emil.call("sip:dora@" + DOMAIN);
+                call.invite(null);
+                SipPhone.Incoming atDora = dora.awaitInvite();
+                atDora.respond(486, "Busy Here");
+                assertThat(call.awaitFinal().status()).isEqualTo(486);
+                // a name nobody registered is still not found
+                SipPhone.Call nobody = emil.call("sip:nobody@" + DOMAIN);
+                nobody.invite(null);
+                assertThat(nobody.awaitFinal().status()).isEqualTo(404);
+            }
+        }
+    }
+
+    /**
      * The connection between the two nodes of a call closes while the call lasts (node B closes
      * idle connections after a second): the dialog's next requests, in either direction, open a
      * new one to the address in the other node's Record-Route entry.

@@ -450,10 +450,14 @@ public final class ProxyCore {
             }
         }
         var stored = storedBindings;
-        if (!anyBinding && known && !storeRead && stored != null && missReads.tryAcquire()) {
+        // Without authentication anyone may register under any name, so a name without an account
+        // may still have a binding elsewhere; with it, such a name is 404 without asking.
+        boolean mayBeRegistered = known || !settings.authenticate();
+        if (!anyBinding && mayBeRegistered && !storeRead && stored != null && missReads.tryAcquire()) {
             // a miss: the callee may have registered through another node whose announcement this
-            // node did not hear (cut off from the bus); the store is the truth. Bounded, so a flood
-            // of calls to offline devices cannot take the store's connections from registrations.
+            // node did not hear (cut off from the bus, or not yet: it registered a moment ago); the
+            // store is the truth. Bounded, so a flood of calls to offline devices cannot take the
+            // store's connections from registrations.
             blocking.execute(() -> {
                 try {
                     for (String aor : aors) {
