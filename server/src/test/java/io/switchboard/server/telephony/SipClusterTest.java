@@ -374,9 +374,9 @@ class SipClusterTest {
                     assertThat(bob.register(600, "secret-bob").status()).isEqualTo(200);
                     assertThat(carol.register(600, "secret-carol").status()).isEqualTo(200);
                     await().atMost(SOON).until(() -> bindings(b, "bob").size() == 1);
-                    Answered answered = carolCallsBob(carol, bob);
+                    Answered answered = answeredCall(carol, bob);
                     SipPhone.Call call = answered.call();
-                    SipPhone.Incoming atBob = answered.atBob();
+                    SipPhone.Incoming atBob = answered.atCallee();
                     awaitNodesDisconnected(a, b);
 
                     int reInvite = call.sendInDialog("INVITE"); // caller → B → (new connection) → A → bob
@@ -424,13 +424,9 @@ class SipClusterTest {
                     assertThat(alice.register(600, "secret-alice").status()).isEqualTo(200);
                     assertThat(bob.register(600, "secret-bob").status()).isEqualTo(200);
                     await().atMost(SOON).until(() -> bindings(a, "bob").size() == 1);
-                    SipPhone.Call call = AccountChangesTest.authenticatedCall(alice, "sip:bob@" + DOMAIN);
-                    SipPhone.Incoming atBob = bob.awaitInvite();
-                    atBob.answer();
-                    SipResponse ok = call.awaitFinal();
-                    assertThat(ok.status()).isEqualTo(200);
-                    call.ack(ok);
-                    bob.awaitRequest("ACK", SOON);
+                    Answered answered = answeredCall(alice, bob);
+                    SipPhone.Call call = answered.call();
+                    SipPhone.Incoming atBob = answered.atCallee();
                     assertThat(call.routeSet).hasSize(2); // A's entry, B's entry
 
                     a.close();
@@ -486,13 +482,9 @@ class SipClusterTest {
                     assertThat(bob.register(600, "secret-bob").status()).isEqualTo(200);
                     assertThat(carol.register(600, "secret-carol").status()).isEqualTo(200);
                     await().atMost(SOON).until(() -> bindings(b, "bob").size() == 1);
-                    SipPhone.Call call = AccountChangesTest.authenticatedCall(carol, "sip:bob@" + DOMAIN);
-                    SipPhone.Incoming atBob = bob.awaitInvite();
-                    atBob.answer();
-                    SipResponse ok = call.awaitFinal();
-                    assertThat(ok.status()).isEqualTo(200);
-                    call.ack(ok);
-                    bob.awaitRequest("ACK", SOON);
+                    Answered answered = answeredCall(carol, bob);
+                    SipPhone.Call call = answered.call();
+                    SipPhone.Incoming atBob = answered.atCallee();
 
                     a[0].close();
                     a[0] = new TelephonyNode(dirA, fixedPorts, env);
@@ -674,9 +666,9 @@ class SipClusterTest {
                 assertThat(bob.register(600, "secret-bob").status()).isEqualTo(200);
                 assertThat(carol.register(600, "secret-carol").status()).isEqualTo(200);
                 await().atMost(SOON).until(() -> bindings(b, "bob").size() == 1);
-                Answered answered = carolCallsBob(carol, bob);
+                Answered answered = answeredCall(carol, bob);
                 SipPhone.Call call = answered.call();
-                SipPhone.Incoming atBob = answered.atBob();
+                SipPhone.Incoming atBob = answered.atCallee();
 
                 SipRequest atCallee = bob.awaitRequest("BYE", Duration.ofSeconds(12));
                 SipRequest atCaller = carol.awaitRequest("BYE", Duration.ofSeconds(5));
@@ -722,20 +714,20 @@ class SipClusterTest {
         return node.telephony.location().lookup("sip:" + user + "@" + DOMAIN, System.currentTimeMillis());
     }
 
-    /** An answered call: carol's side of it, and the INVITE as bob received it. */
-    private record Answered(SipPhone.Call call, SipPhone.Incoming atBob) {
+    /** An answered call: the caller's side of it, and the INVITE as the callee received it. */
+    private record Answered(SipPhone.Call call, SipPhone.Incoming atCallee) {
     }
 
-    /** carol calls bob (with digest), bob answers at once, carol ACKs and bob receives the ACK. */
-    private static Answered carolCallsBob(SipPhone carol, SipPhone bob) throws Exception {
-        SipPhone.Call call = AccountChangesTest.authenticatedCall(carol, "sip:bob@" + DOMAIN);
-        SipPhone.Incoming atBob = bob.awaitInvite();
-        atBob.answer();
+    /** The caller calls the callee (with digest), who answers at once; the caller ACKs and the callee receives the ACK. */
+    private static Answered answeredCall(SipPhone caller, SipPhone callee) throws Exception {
+        SipPhone.Call call = AccountChangesTest.authenticatedCall(caller, "sip:" + callee.user + "@" + DOMAIN);
+        SipPhone.Incoming atCallee = callee.awaitInvite();
+        atCallee.answer();
         SipResponse ok = call.awaitFinal();
         assertThat(ok.status()).isEqualTo(200);
         call.ack(ok);
-        bob.awaitRequest("ACK", SOON);
-        return new Answered(call, atBob);
+        callee.awaitRequest("ACK", SOON);
+        return new Answered(call, atCallee);
     }
 
     private static void awaitBus(TelephonyNode... nodes) {
