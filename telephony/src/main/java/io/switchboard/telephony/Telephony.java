@@ -182,7 +182,7 @@ public final class Telephony implements NodeModule {
         String bare = host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
         int port;
         String portText = value.substring(last + 1);
-        if (!portText.matches("[0-9]{1,5}")) {
+        if (!io.switchboard.platform.config.AsciiDigits.of(portText, 5)) {
             throw section.problem("clusterAddress", problem);
         }
         port = Integer.parseInt(portText);

@@ -514,7 +514,7 @@ public final class ChatApi {
         String raw = ctx.pathParam("seq");
         try {
             // digits only: parseLong would also take "+3" (and name the message 3)
-            long value = raw.matches("[0-9]{1,18}") ? Long.parseLong(raw) : -1;
+            long value = io.switchboard.platform.config.AsciiDigits.of(raw, 18) ? Long.parseLong(raw) : -1;
             if (value >= 1) {
                 return value;
             }

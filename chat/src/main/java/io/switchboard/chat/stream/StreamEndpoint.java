@@ -12,6 +12,7 @@ import io.switchboard.platform.auth.AdminAuth;
 import io.switchboard.platform.auth.BearerToken;
 import io.switchboard.platform.auth.PersonAuth;
 import io.switchboard.platform.auth.Principal;
+import io.switchboard.platform.config.AsciiDigits;
 import io.switchboard.platform.http.ApiProblem;
 import io.switchboard.platform.http.RequestBodies;
 import io.switchboard.platform.http.WebSocketUpgrades;
@@ -211,7 +212,7 @@ public final class StreamEndpoint {
             String[] parts = entry.strip().split(":");
             try {
                 if (parts.length < 2 || parts.length > 3 || parts[0].isEmpty()
-                        || !parts[1].matches("[0-9]{1,18}") || (parts.length == 3 && !parts[2].matches("[0-9]{1,18}"))) {
+                        || !AsciiDigits.of(parts[1], 18) || (parts.length == 3 && !AsciiDigits.of(parts[2], 18))) {
                     throw new NumberFormatException(); // digits only: parseLong would take "+3"
                 }
                 long seq = Long.parseLong(parts[1]);

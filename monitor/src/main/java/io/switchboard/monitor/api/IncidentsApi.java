@@ -52,7 +52,7 @@ public final class IncidentsApi {
     private void get(Context ctx) {
         long id;
         try {
-            if (!ctx.pathParam("id").matches("[0-9]{1,18}")) {
+            if (!io.switchboard.platform.config.AsciiDigits.of(ctx.pathParam("id"), 18)) {
                 throw new NumberFormatException(); // ASCII digits only, as for every number the API reads
             }
             id = Long.parseLong(ctx.pathParam("id"));

@@ -22,23 +22,7 @@ public final class DurationText {
     }
 
     public static String format(Duration duration) {
-        long ms = duration.toMillis();
-        if (ms == 0) {
-            return "0s";
-        }
-        if (ms % 86_400_000L == 0) {
-            return ms / 86_400_000L + "d";
-        }
-        if (ms % 3_600_000L == 0) {
-            return ms / 3_600_000L + "h";
-        }
-        if (ms % 60_000L == 0) {
-            return ms / 60_000L + "m";
-        }
-        if (ms % 1000L == 0) {
-            return ms / 1000L + "s";
-        }
-        return ms + "ms";
+        return ConfigSection.written(duration);
     }
 
     /** For people: "2 s", "850 ms", "3 min", "1 h 20 min", "2 days". */

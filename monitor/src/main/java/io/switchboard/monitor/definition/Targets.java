@@ -64,7 +64,7 @@ public final class Targets {
                 String text = target.strip();
                 int colon = text.lastIndexOf(':');
                 String portText = colon < 0 || text.endsWith("]") ? null : text.substring(colon + 1);
-                if (portText != null && !portText.matches("[0-9]{1,5}")) {
+                if (portText != null && !io.switchboard.platform.config.AsciiDigits.of(portText, 5)) {
                     // Integer.parseInt takes "+80" and other digits than ASCII's; stored so, shown so
                     throw new IllegalArgumentException("\"" + target + "\": \"" + portText + "\" is not a port number");
                 }

@@ -152,13 +152,16 @@ public final class ConfigSection {
     /** A duration as it would be written here: 500ms, 30s, 5m, 2h, 1d (the largest whole unit). */
     public static String written(Duration duration) {
         long millis = duration.toMillis();
-        if (millis % 86_400_000 == 0 && millis > 0) {
+        if (millis == 0) {
+            return "0s";
+        }
+        if (millis % 86_400_000 == 0) {
             return millis / 86_400_000 + "d";
         }
-        if (millis % 3_600_000 == 0 && millis > 0) {
+        if (millis % 3_600_000 == 0) {
             return millis / 3_600_000 + "h";
         }
-        if (millis % 60_000 == 0 && millis > 0) {
+        if (millis % 60_000 == 0) {
             return millis / 60_000 + "m";
         }
         if (millis % 1000 == 0) {

@@ -66,8 +66,7 @@ public record HostPort(String host, int port) {
     }
 
     private static int parsePort(String portText, String whole) {
-        // ASCII digits: Character.isDigit also takes other scripts' digits, which parseInt reads as numbers
-        if (portText.isEmpty() || !portText.chars().allMatch(c -> c >= '0' && c <= '9') || portText.length() > 5) {
+        if (!AsciiDigits.of(portText, 5)) {
             throw new IllegalArgumentException("\"" + whole + "\" has port \"" + portText + "\"; expected a number 0..65535");
         }
         int port = Integer.parseInt(portText);

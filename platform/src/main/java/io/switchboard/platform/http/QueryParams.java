@@ -1,6 +1,7 @@
 package io.switchboard.platform.http;
 
 import io.javalin.http.Context;
+import io.switchboard.platform.config.AsciiDigits;
 
 /** Reading numeric query parameters the same way in every API: a value in range, or a 400 problem naming it. */
 public final class QueryParams {
@@ -14,8 +15,9 @@ public final class QueryParams {
             return fallback;
         }
         try {
-            if (!raw.strip().matches("-?[0-9]{1,10}")) {
-                throw new NumberFormatException(); // ASCII digits: parseInt also takes "+5" and other scripts' digits
+            String digits = raw.strip().startsWith("-") ? raw.strip().substring(1) : raw.strip();
+            if (!AsciiDigits.of(digits, 10)) {
+                throw new NumberFormatException();
             }
             int value = Integer.parseInt(raw.strip());
             if (value >= min && value <= max) {
@@ -34,8 +36,8 @@ public final class QueryParams {
             return null;
         }
         try {
-            if (!raw.strip().matches("[0-9]{1,19}")) {
-                throw new NumberFormatException(); // as above
+            if (!AsciiDigits.of(raw.strip(), 19)) {
+                throw new NumberFormatException();
             }
             long value = Long.parseLong(raw.strip());
             if (value >= 0) {

@@ -22,6 +22,10 @@ public final class TerminalSafeWriter extends FilterWriter {
         return (c < 0x20 && c != '\n' && c != '\t' && !(c == '\r' && CR_ENDS_LINES)) || (c >= 0x7F && c <= 0x9F);
     }
 
+    private static String escaped(int c) {
+        return String.format("\\u%04X", c);
+    }
+
     /** The text with its control characters written out, as this writer would pass it. */
     public static String visible(String text) {
         StringBuilder out = null;
@@ -31,7 +35,7 @@ public final class TerminalSafeWriter extends FilterWriter {
                 if (out == null) {
                     out = new StringBuilder(text.length() + 16).append(text, 0, i);
                 }
-                out.append(String.format("\\u%04X", (int) c));
+                out.append(escaped(c));
             } else if (out != null) {
                 out.append(c);
             }
@@ -42,7 +46,7 @@ public final class TerminalSafeWriter extends FilterWriter {
     @Override
     public void write(int c) throws IOException {
         if (isControl(c)) {
-            out.write(String.format("\\u%04X", c));
+            out.write(escaped(c));
         } else {
             out.write(c);
         }

@@ -111,7 +111,8 @@ public final class CallsApi {
             return null;
         }
         value = value.strip();
-        if (value.chars().allMatch(c -> c >= '0' && c <= '9')) {
+        // any length: a longer number is "out of range" below, not "not a time"
+        if (io.switchboard.platform.config.AsciiDigits.of(value, value.length())) {
             try {
                 return Long.parseLong(value);
             } catch (NumberFormatException e) {
