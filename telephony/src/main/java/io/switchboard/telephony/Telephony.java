@@ -221,13 +221,25 @@ public final class Telephony implements NodeModule {
         return "sip:" + host + ":" + point.port() + (point.transport() == Transport.TCP ? ";transport=tcp" : "");
     }
 
+    /** No upper bound, for {@link ConfigSection#duration(String, Duration, Duration, Duration)}. */
+    private static final Duration MAX_DURATION = Duration.ofMillis(Long.MAX_VALUE);
+
+    /**
+     * {@code telephony.idleConnectionTimeout}: 0s keeps silent connections open for good (the
+     * idle handler's own meaning of zero, which nodes configured so have relied on); otherwise at
+     * least 1s, since a shorter one closes a connection between a phone's request and its answer.
+     */
+    private static Duration idleConnectionTimeout(ConfigSection s, Duration fallback) {
+        Duration idle = s.duration("idleConnectionTimeout", fallback);
+        return idle.isZero() ? idle : s.duration("idleConnectionTimeout", fallback, Duration.ofSeconds(1), MAX_DURATION);
+    }
+
     /**
      * {@code telephony.maxCallDuration}: checked here, so 0s is a configuration error naming the key
      * (exit 2), not a failed start. Any positive value was taken before, so any still is.
      */
     private static Duration maxCallDuration(ConfigSection section) {
-        return section.duration("maxCallDuration", Duration.ofHours(12), Duration.ofMillis(1),
-                Duration.ofMillis(Long.MAX_VALUE));
+        return section.duration("maxCallDuration", Duration.ofHours(12), Duration.ofMillis(1), MAX_DURATION);
     }
 
     /** How often the account and number revisions are read: how soon a change without the bus (the CLI) holds. */
@@ -514,7 +526,8 @@ public final class Telephony implements NodeModule {
         }
         return new RegistrarSettings(s.bool("auth", d.authenticate()), min, max, def,
                 s.integer("maxContacts", d.maxContacts(), 1, 1000), algorithms,
-                s.duration("nonceLifetime", d.nonceLifetime()));
+                // a nonce that is stale at once would answer every REGISTER with stale=true (RFC 7616 3.5)
+                s.duration("nonceLifetime", d.nonceLifetime(), Duration.ofSeconds(1), MAX_DURATION));
     }
 
     /**
@@ -564,8 +577,9 @@ public final class Telephony implements NodeModule {
                 flood, s.integer("floodBurst", flood * 2, 0, 100_000_000),
                 s.integer("maxConnections", d.maxConnections(), 1, 1_000_000),
                 s.integer("maxConnectionsPerAddress", d.maxConnectionsPerAddress(), 1, 1_000_000),
-                s.duration("partialMessageTimeout", d.partialMessageTimeout()),
-                s.duration("idleConnectionTimeout", d.idleConnectionTimeout()),
+                // the sweep that enforces it runs every second: under 1s it would cut off ordinary peers
+                s.duration("partialMessageTimeout", d.partialMessageTimeout(), Duration.ofSeconds(1), MAX_DURATION),
+                idleConnectionTimeout(s, d.idleConnectionTimeout()),
                 s.integer("ioThreads", d.ioThreads(), 0, 256),
                 s.integer("udpReceiveBuffer", d.udpReceiveBuffer(), 65_536, 256 * 1024 * 1024),
                 s.integer("workerThreads", d.workerThreads(), 0, 256),

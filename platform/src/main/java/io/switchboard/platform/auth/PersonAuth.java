@@ -181,7 +181,9 @@ public final class PersonAuth {
             }
             int memory = section.integer("passwordHashMemory", 19_456, 8, 4 * 1024 * 1024);
             int iterations = section.integer("passwordHashIterations", 2, 1, 100);
-            Duration window = section.duration("signInWindow", Duration.ofMinutes(15));
+            // a window of nothing would count no failure at all: the brake would be off without a word
+            Duration window = section.duration("signInWindow", Duration.ofMinutes(15), Duration.ofSeconds(1),
+                    Duration.ofMillis(Long.MAX_VALUE));
             int perUser = section.integer("signInFailuresPerUser", 5, 1, 1_000_000);
             int perUserTotal = section.integer("signInFailuresPerUserTotal", 100, 1, 1_000_000);
             int perAddress = section.integer("signInFailuresPerAddress", 50, 1, 1_000_000);

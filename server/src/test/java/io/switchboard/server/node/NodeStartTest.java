@@ -226,7 +226,11 @@ class NodeStartTest {
                 {"auth:\n  signUp: maybe\n", "auth.signUp"},
                 {"bus:\n  url: http://example.org\n", "bus.url"},
                 {"telephony:\n  sha256Domains: [\"not a domain\"]\n", "telephony.sha256Domains: domain must be a host name"},
-                {"telephony:\n  digestAlgorithms: [SHA-1]\n", "telephony.digestAlgorithms: unknown digest algorithm 'SHA-1'"}};
+                {"telephony:\n  digestAlgorithms: [SHA-1]\n", "telephony.digestAlgorithms: unknown digest algorithm 'SHA-1'"},
+                {"telephony:\n  nonceLifetime: 0s\n", "telephony.nonceLifetime: 0s is below 1s"},
+                {"telephony:\n  partialMessageTimeout: 100ms\n", "telephony.partialMessageTimeout: 100ms is below 1s"},
+                {"telephony:\n  idleConnectionTimeout: 500ms\n", "telephony.idleConnectionTimeout: 500ms is below 1s"},
+                {"auth:\n  signInWindow: 0s\n", "auth.signInWindow: 0s is below 1s"}};
         for (String[] typo : typos) {
             Path fresh = dataDir.resolve("never-created-" + Math.abs(typo[0].hashCode()));
             Path file = Files.writeString(dataDir.resolve("typo.yaml"), typo[0]);
