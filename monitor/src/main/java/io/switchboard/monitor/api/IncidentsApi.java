@@ -44,7 +44,8 @@ public final class IncidentsApi {
         Long before = ApiSupport.longParam(ctx, "before");
         List<Incident> page = incidents.list(status, ctx.queryParam("monitor"), before, limit);
         Map<String, Object> out = new LinkedHashMap<>();
-        out.put("incidents", page.stream().map(IncidentsApi::view).toList());
+        java.util.Set<Long> told = incidents.told(page);
+        out.put("incidents", page.stream().map(i -> view(i, told.contains(i.id()))).toList());
         out.put("nextBefore", page.size() == limit ? page.getLast().id() : null);
         ctx.json(out);
     }
@@ -60,7 +61,7 @@ public final class IncidentsApi {
             throw ApiProblem.badRequest("'id': an incident id is a number (got '" + ctx.pathParam("id") + "')");
         }
         Incident incident = incidents.find(id).orElseThrow(() -> ApiProblem.notFound("no incident " + id));
-        Map<String, Object> out = view(incident);
+        Map<String, Object> out = view(incident, incidents.told(List.of(incident)).contains(id));
         List<Map<String, Object>> timeline = new ArrayList<>();
         for (IncidentEvent e : incidents.events(id)) {
             Map<String, Object> v = new LinkedHashMap<>();
@@ -85,7 +86,8 @@ public final class IncidentsApi {
         ctx.json(out);
     }
 
-    static Map<String, Object> view(Incident i) {
+    /** @param told whether a DOWN or reminder went out (see {@link IncidentStore#told}) */
+    static Map<String, Object> view(Incident i, boolean told) {
         Map<String, Object> v = new LinkedHashMap<>();
         v.put("id", i.id());
         v.put("monitor", i.monitor());
@@ -101,7 +103,7 @@ public final class IncidentsApi {
         v.put("reportSource", i.reportSource());
         v.put("recoveryReport", i.recoveryReport());
         v.put("recoveryReportSource", i.recoveryReportSource());
-        v.put("notified", i.downNotified());
+        v.put("notified", told);
         return v;
     }
 

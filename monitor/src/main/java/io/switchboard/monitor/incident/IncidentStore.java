@@ -211,6 +211,33 @@ public final class IncidentStore {
         });
     }
 
+    /**
+     * Which of {@code incidents} people were told of: a DOWN or reminder went out to at least one
+     * channel. The incident's own mark says only that telling began (its claims were made), which
+     * is also true of a DOWN a maintenance window holds back or one that failed on every channel.
+     * An incident with no claims at all is from before claims were kept, and its mark stands.
+     */
+    public java.util.Set<Long> told(List<Incident> incidents) {
+        if (incidents.isEmpty()) {
+            return java.util.Set.of();
+        }
+        List<Long> ids = incidents.stream().map(Incident::id).toList();
+        return jdbi.withHandle(h -> {
+            java.util.Set<Long> told = new java.util.HashSet<>(h.createQuery("SELECT DISTINCT incident_id FROM monitor_notification_claims"
+                            + " WHERE incident_id IN (<ids>) AND event IN ('down', 'reminder') AND outcome = 'sent'")
+                    .bindList("ids", ids).mapTo(Long.class).list());
+            java.util.Set<Long> claimed = new java.util.HashSet<>(h.createQuery("SELECT DISTINCT incident_id FROM monitor_notification_claims"
+                            + " WHERE incident_id IN (<ids>)")
+                    .bindList("ids", ids).mapTo(Long.class).list());
+            for (Incident incident : incidents) {
+                if (incident.downNotified() && !claimed.contains(incident.id())) {
+                    told.add(incident.id());
+                }
+            }
+            return told;
+        });
+    }
+
     /** The channels a resolved incident's recovery is claimed for (clustered: see {@link #resolve}). */
     public List<String> recoveryChannels(long id) {
         return jdbi.withHandle(h -> h.createQuery("SELECT channel FROM monitor_notification_claims WHERE incident_id = :id"

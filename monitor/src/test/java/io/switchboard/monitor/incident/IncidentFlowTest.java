@@ -234,9 +234,14 @@ class IncidentFlowTest {
         assertThat(api("GET", "/api/v1/notifications?incident=" + id, null).path("notifications").get(0).path("outcome").asText())
                 .isEqualTo("suppressed");
         assertThat(hooks("monitor.down")).isEmpty();
+        assertThat(api("GET", "/api/v1/incidents/" + id, null).path("notified").asBoolean()).as("held back: nobody told yet").isFalse();
+        assertThat(api("GET", "/api/v1/incidents?status=open", null).path("incidents").get(0).path("notified").asBoolean()).isFalse();
 
         node.api("DELETE", "/api/v1/maintenance-windows/upgrade", null);
         await().atMost(WAIT).until(() -> hooks("monitor.down").size() == 1);
+        // the receiver has the message before the node records the delivery
+        await().atMost(WAIT).until(() -> api("GET", "/api/v1/incidents/" + id, null).path("notified").asBoolean());
+        assertThat(api("GET", "/api/v1/incidents?status=open", null).path("incidents").get(0).path("notified").asBoolean()).isTrue();
         assertThat(api("GET", "/api/v1/incidents/" + id, null).path("timeline"))
                 .anySatisfy(e -> assertThat(e.path("kind").asText()).isEqualTo("suppressed"));
     }
