@@ -350,7 +350,9 @@ public final class NotificationDispatcher implements AutoCloseable {
                         long millis) {
         Instant at = clock.instant();
         try {
-            deliveries.record(messages.stream().map(n -> new DeliveryLog.Attempt(at, n.incidentId(), n.monitor(), channel.name(),
+            // a channel test belongs to no monitor: recorded under none, not under a monitor that may be named "test"
+            deliveries.record(messages.stream().map(n -> new DeliveryLog.Attempt(at, n.incidentId(),
+                    n.event() == Notification.Event.TEST ? null : n.monitor(), channel.name(),
                     channel.type().wireName(), n.event().wireName(), attempt, outcome, error, millis)).toList());
         } catch (RuntimeException e) {
             log.warn("could not record a delivery attempt to {}: {}", channel.name(), e.toString());

@@ -201,8 +201,11 @@ class MonitorApiTest {
         JsonNode sent = node.json("POST", "/api/v1/notification-channels/hook/test", null);
         assertThat(sent.path("sent").asBoolean()).isTrue();
         assertThat(JSON.readTree(target.received("/health").getLast().body()).path("event").asText()).isEqualTo("monitor.test");
-        assertThat(node.json("GET", "/api/v1/notifications?channel=hook", null).path("notifications").get(0).path("outcome").asText())
-                .isEqualTo("sent");
+        JsonNode recorded = node.json("GET", "/api/v1/notifications?channel=hook", null).path("notifications").get(0);
+        assertThat(recorded.path("outcome").asText()).isEqualTo("sent");
+        assertThat(recorded.path("event").asText()).isEqualTo("test");
+        assertThat(recorded.path("monitor").isNull()).as("a channel test belongs to no monitor: %s", recorded).isTrue();
+        assertThat(node.json("GET", "/api/v1/notifications?monitor=test", null).path("notifications")).isEmpty();
     }
 
     @Test
