@@ -303,6 +303,12 @@ public final class SipParser {
         for (String route : message.headerValues(HeaderNames.RECORD_ROUTE)) {
             NameAddress.parse(route);
         }
+        // RFC 3261 §20.19 and §20.22: one value each, and no rule for which of two would count
+        for (String single : new String[]{HeaderNames.EXPIRES, HeaderNames.MAX_FORWARDS}) {
+            if (message.headers().fields(single).size() > 1) {
+                throw new IllegalArgumentException("more than one " + single);
+            }
+        }
         String expires = message.headers().get(HeaderNames.EXPIRES);
         if (expires != null) {
             HeaderText.parseBounded(expires, MAX_DELTA_SECONDS, "Expires");

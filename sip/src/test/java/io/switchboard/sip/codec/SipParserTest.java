@@ -100,6 +100,20 @@ class SipParserTest {
     }
 
     @Test
+    void aHeaderThatTakesOneValueGivenTwiceIs400() {
+        String[][] twice = {{"Content-Length: 0\r\n", "Expires: 3600\r\nExpires: 0\r\nContent-Length: 0\r\n", "more than one Expires"},
+                {"Max-Forwards: 70\r\n", "Max-Forwards: 70\r\nMax-Forwards: 1\r\n", "more than one Max-Forwards"},
+                {"CSeq: 314159 REGISTER\r\n", "CSeq: 314159 REGISTER\r\nCSeq: 314160 REGISTER\r\n", "more than one CSeq"}};
+        for (String[] change : twice) {
+            String text = REGISTER.replace(change[0], change[1]);
+            assertThatThrownBy(() -> parse(text)).as(change[2]).isInstanceOfSatisfying(SipParseException.class, e -> {
+                assertThat(e.responseStatus()).isEqualTo(400);
+                assertThat(e.reason()).contains(change[2]);
+            });
+        }
+    }
+
+    @Test
     void malformedResponseIsDropped() {
         String text = "SIP/2.0 2000 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\n"
                 + "To: <sip:a@b>\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\n\r\n";
