@@ -166,6 +166,10 @@ public final class DefinitionReader {
         }
         if (monitor.options() instanceof CheckOptions.Http http) {
             headerValues(http.headers());
+            caFile(http.caFile());
+        }
+        if (monitor.options() instanceof CheckOptions.Tls tls) {
+            caFile(tls.caFile());
         }
     }
 
@@ -179,6 +183,48 @@ public final class DefinitionReader {
                 }
             }
             headerValues(webhook.headers());
+        }
+        if (channel.settings() instanceof ChannelDefinition.ChannelSettings.Email email) {
+            caFile(email.caFile());
+        }
+    }
+
+    /**
+     * A {@code caFile} written now is an absolute path to a readable file of PEM certificates, here
+     * (on the node or machine that writes it; every node that may check the monitor needs the
+     * same file). Without this a missing or wrong file was taken, and every check then failed
+     * with "cannot read caFile". A relative path would be resolved against each node's working
+     * directory, which an import run from a shell does not share.
+     */
+    private static void caFile(String caFile) {
+        if (caFile == null) {
+            return;
+        }
+        java.nio.file.Path path;
+        try {
+            path = java.nio.file.Path.of(caFile);
+        } catch (java.nio.file.InvalidPathException e) {
+            throw DefinitionException.invalid("caFile", "\"" + caFile + "\" is not a file path");
+        }
+        if (!path.isAbsolute()) {
+            throw DefinitionException.invalid("caFile", "\"" + caFile + "\" is not an absolute path");
+        }
+        int certificates;
+        try (java.io.InputStream in = java.nio.file.Files.newInputStream(path)) {
+            certificates = java.security.cert.CertificateFactory.getInstance("X.509").generateCertificates(in).size();
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw DefinitionException.invalid("caFile", caFile + ": no such file");
+        } catch (java.nio.file.AccessDeniedException e) {
+            throw DefinitionException.invalid("caFile", caFile + ": not readable (permission denied)");
+        } catch (java.io.IOException e) {
+            throw DefinitionException.invalid("caFile", caFile + ": cannot be read (" + e.getMessage() + ")");
+        } catch (java.security.cert.CertificateException e) {
+            String why = String.valueOf(e.getMessage());
+            throw DefinitionException.invalid("caFile", caFile + ": holds no PEM certificate"
+                    + (why.startsWith("No certificate data") ? "" : " (" + why + ")"));
+        }
+        if (certificates == 0) {
+            throw DefinitionException.invalid("caFile", caFile + ": holds no PEM certificate");
         }
     }
 

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.switchboard.monitor.Monitor;
 import io.switchboard.monitor.support.LoopbackHttp;
 import io.switchboard.monitor.support.MonitorNode;
+import io.switchboard.monitor.support.TestCertificates;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -138,6 +139,21 @@ class MonitorApiTest {
                 + "\"headers\":{\"Host\":\"b\"}}"), 400, "'headers': \"Host\" is set by the node itself; leave it out");
         assertProblem(node.api("PUT", "/api/v1/monitors/x", "{\"name\":\"y\",\"type\":\"tcp\",\"target\":\"a:1\"}"), 400,
                 "'name': the body says y but the URL says x; renaming is a DELETE and a POST");
+        // a caFile is checked where it is written, instead of failing every check that reads it
+        Path notPem = java.nio.file.Files.writeString(dir.resolve("not.pem"), "hello\n");
+        Path ca = TestCertificates.writePem(dir.resolve("ca.pem"), TestCertificates.authority("Test CA").certificate());
+        String tls = "{\"type\":\"tls\",\"target\":\"127.0.0.1:443\",\"caFile\":\"";
+        assertProblem(node.api("PUT", "/api/v1/monitors/t", tls + dir.resolve("missing.pem") + "\"}"), 400,
+                "'caFile': " + dir.resolve("missing.pem") + ": no such file");
+        assertProblem(node.api("PUT", "/api/v1/monitors/t", tls + "ca.pem\"}"), 400, "'caFile': \"ca.pem\" is not an absolute path");
+        assertProblem(node.api("PUT", "/api/v1/monitors/t", tls + notPem + "\"}"), 400, "'caFile': " + notPem + ": holds no PEM certificate");
+        assertProblem(node.api("PUT", "/api/v1/monitors/t", tls + dir + "\"}"), 400, null);
+        assertProblem(node.api("PUT", "/api/v1/monitors/h", "{\"type\":\"http\",\"target\":\"https://a/\",\"caFile\":\"x\"}"), 400,
+                "'caFile': \"x\" is not an absolute path");
+        assertProblem(node.api("PUT", "/api/v1/notification-channels/m", "{\"type\":\"email\",\"host\":\"smtp.x\",\"from\":\"me@x.org\","
+                + "\"to\":[\"ops@x.org\"],\"caFile\":\"" + notPem + "\"}"), 400, "'caFile': " + notPem + ": holds no PEM certificate");
+        assertThat(node.api("PUT", "/api/v1/monitors/t", tls + ca + "\"}").statusCode()).isEqualTo(201);
+        assertThat(node.api("DELETE", "/api/v1/monitors/t", null).statusCode()).isEqualTo(204);
         HttpResponse<String> unknownChannel = node.api("PUT", "/api/v1/monitors/x",
                 "{\"type\":\"tcp\",\"target\":\"a:1\",\"channels\":[\"pager\"]}");
         assertProblem(unknownChannel, 422, null);
