@@ -153,7 +153,9 @@ class MonitorApiTest {
         assertProblem(node.api("PUT", "/api/v1/notification-channels/m", "{\"type\":\"email\",\"host\":\"smtp.x\",\"from\":\"me@x.org\","
                 + "\"to\":[\"ops@x.org\"],\"caFile\":\"" + notPem + "\"}"), 400, "'caFile': " + notPem + ": holds no PEM certificate");
         assertThat(node.api("PUT", "/api/v1/monitors/t", tls + ca + "\"}").statusCode()).isEqualTo(201);
-        assertThat(node.api("DELETE", "/api/v1/monitors/t", null).statusCode()).isEqualTo(204);
+        HttpResponse<String> deleted = node.api("DELETE", "/api/v1/monitors/t", null);
+        assertThat(deleted.statusCode()).isEqualTo(204);
+        assertThat(deleted.headers().firstValue("Content-Type")).as("no content, no type").isEmpty();
         HttpResponse<String> unknownChannel = node.api("PUT", "/api/v1/monitors/x",
                 "{\"type\":\"tcp\",\"target\":\"a:1\",\"channels\":[\"pager\"]}");
         assertProblem(unknownChannel, 422, null);

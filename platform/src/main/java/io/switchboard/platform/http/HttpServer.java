@@ -225,6 +225,10 @@ public final class HttpServer implements Component {
                 if (ctx.attribute(IN_FLIGHT) != null) {
                     inFlight.decrementAndGet();
                 }
+                if (ctx.statusCode() == 204) {
+                    // no content, so no type of content (RFC 9110 §15.3.5): Javalin's default text/plain went out on every 204
+                    ctx.res().setContentType(null);
+                }
             });
             routes.before(HttpServer::refuseUnstorableText);
             // HTTP before-handlers do not run on WebSocket upgrades: a new chat stream or SIP
