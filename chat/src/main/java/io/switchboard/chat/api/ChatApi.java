@@ -98,7 +98,7 @@ public final class ChatApi {
 
     private void create(Context ctx) {
         Principal me = person(ctx);
-        JsonNode body = body(ctx);
+        JsonNode body = body(ctx, "members", "title");
         List<String> others = personIds(body, "members");
         others.remove(me.personId());
         if (others.isEmpty()) {
@@ -158,7 +158,7 @@ public final class ChatApi {
         if (chat.kind().equals(ChatInfo.DIRECT)) {
             throw ApiProblem.conflict("A direct chat is between two people; create a group to talk with more.");
         }
-        JsonNode body = body(ctx);
+        JsonNode body = body(ctx, "members");
         List<String> people = personIds(body, "members");
         people.removeAll(chat.members());
         requireWithinLimit(chat.members().size() + people.size());
@@ -197,7 +197,7 @@ public final class ChatApi {
             metrics.rejected("not_member");
             throw notFound(chatId);
         }
-        JsonNode body = body(ctx);
+        JsonNode body = body(ctx, "text");
         JsonNode textNode = body.get("text");
         if (textNode == null || textNode.isNull()) {
             throw badRequest("'text' is required: a string with something to read");
@@ -354,7 +354,7 @@ public final class ChatApi {
         Principal me = person(ctx);
         String chatId = ctx.pathParam("id");
         requireMember(chatId, me);
-        JsonNode body = body(ctx);
+        JsonNode body = body(ctx, "seq");
         JsonNode seqNode = body.get("seq");
         // canConvertToLong: a number past a long's range is refused, not wrapped (asLong would)
         if (seqNode == null || !seqNode.isIntegralNumber() || !seqNode.canConvertToLong() || seqNode.asLong() < 0) {
@@ -404,9 +404,12 @@ public final class ChatApi {
         return ApiProblem.notFound("no chat " + chatId);
     }
 
-    private JsonNode body(Context ctx) {
+    /** The body, a JSON object of no fields but {@code fields} (a misspelt one would be passed over). */
+    private JsonNode body(Context ctx, String... fields) {
         try {
-            return RequestBodies.object(json, ctx);
+            JsonNode body = RequestBodies.object(json, ctx);
+            RequestBodies.requireOnly(body, java.util.Set.of(fields));
+            return body;
         } catch (ApiProblem e) {
             metrics.rejected("bad_request");
             throw e;

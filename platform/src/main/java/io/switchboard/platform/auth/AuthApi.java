@@ -48,21 +48,28 @@ public final class AuthApi implements HttpRoutes {
         routes.post("/api/v1/users/{id}/unlock", this::unlock);
     }
 
-    private void signUp(Context ctx) {
+    /** The body, a JSON object of no fields but {@code fields} (a misspelt one would be passed over). */
+    private JsonNode body(Context ctx, String... fields) {
         JsonNode body = RequestBodies.object(json, ctx);
+        RequestBodies.requireOnly(body, java.util.Set.of(fields));
+        return body;
+    }
+
+    private void signUp(Context ctx) {
+        JsonNode body = body(ctx, "username", "password", "displayName");
         PersonAuth.Session session = auth.signUp(text(body, "username"), text(body, "password"), text(body, "displayName"),
                 ctx.ip());
         ctx.status(201).json(session(session.person(), session.tokens()));
     }
 
     private void signIn(Context ctx) {
-        JsonNode body = RequestBodies.object(json, ctx);
+        JsonNode body = body(ctx, "username", "password");
         PersonAuth.Session session = auth.signIn(text(body, "username"), text(body, "password"), ctx.ip());
         ctx.json(session(session.person(), session.tokens()));
     }
 
     private void refresh(Context ctx) {
-        JsonNode body = RequestBodies.object(json, ctx);
+        JsonNode body = body(ctx, "refreshToken");
         String token = text(body, "refreshToken");
         if (token == null) {
             throw ApiProblem.badRequest("'refreshToken' is required.");
@@ -71,7 +78,7 @@ public final class AuthApi implements HttpRoutes {
     }
 
     private void signOut(Context ctx) {
-        JsonNode body = RequestBodies.object(json, ctx);
+        JsonNode body = body(ctx, "refreshToken");
         String token = text(body, "refreshToken");
         if (token == null) {
             throw ApiProblem.badRequest("'refreshToken' is required.");
@@ -89,7 +96,7 @@ public final class AuthApi implements HttpRoutes {
 
     private void changePassword(Context ctx) {
         Principal principal = auth.require(ctx);
-        JsonNode body = RequestBodies.object(json, ctx);
+        JsonNode body = body(ctx, "currentPassword", "newPassword");
         auth.changePassword(principal, auth.sessionOf(ctx), text(body, "currentPassword"), text(body, "newPassword"));
         ctx.status(204);
     }
@@ -123,7 +130,7 @@ public final class AuthApi implements HttpRoutes {
 
     private void create(Context ctx) {
         adminAuth.requireAdmin(ctx);
-        JsonNode body = RequestBodies.object(json, ctx);
+        JsonNode body = body(ctx, "username", "password", "displayName", "admin");
         JsonNode admin = body.get("admin");
         if (admin != null && !admin.isBoolean()) {
             throw ApiProblem.badRequest("'admin' must be true or false.");
@@ -143,7 +150,7 @@ public final class AuthApi implements HttpRoutes {
 
     private void setPassword(Context ctx) {
         adminAuth.requireAdmin(ctx);
-        JsonNode body = RequestBodies.object(json, ctx);
+        JsonNode body = body(ctx, "password");
         String id = ctx.pathParam("id");
         if (auth.people().byId(id).isEmpty()) {
             throw ApiProblem.notFound("no user " + id);
