@@ -231,6 +231,7 @@ public final class HttpServer implements Component {
                 }
             });
             routes.before(HttpServer::refuseUnstorableText);
+            routes.before(HttpServer::refuseRepeatedQueryParameters);
             // HTTP before-handlers do not run on WebSocket upgrades: a new chat stream or SIP
             // WebSocket is new work too, and its query parameters reach the store as well.
             routes.wsBeforeUpgrade(this::refuseWhileDraining);
@@ -389,6 +390,21 @@ public final class HttpServer implements Component {
      * naming it here, for every route, rather than a database error later. Request bodies are
      * checked by {@link RequestBodies#object}; a NUL in the path Jetty refuses itself (400).
      */
+    /**
+     * No HTTP endpoint takes a query parameter twice: {@code ?limit=5&limit=500} is 400 naming it,
+     * where the first used to win silently. (The chat stream's WebSocket upgrade, which takes
+     * {@code resume} once per chat, is not an HTTP route and does not pass here.)
+     */
+    private static void refuseRepeatedQueryParameters(Context ctx) {
+        for (Map.Entry<String, List<String>> parameter : ctx.queryParamMap().entrySet()) {
+            if (parameter.getValue().size() > 1) {
+                String name = parameter.getKey();
+                throw ApiProblem.badRequest("query parameter '" + (name.length() > 40 ? name.substring(0, 40) + "…" : name)
+                        + "' is given " + parameter.getValue().size() + " times; give it once");
+            }
+        }
+    }
+
     private static void refuseUnstorableText(Context ctx) {
         for (Map.Entry<String, List<String>> parameter : ctx.queryParamMap().entrySet()) {
             StorableText.require("query parameter name", parameter.getKey());

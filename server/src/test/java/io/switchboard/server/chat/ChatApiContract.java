@@ -176,6 +176,8 @@ abstract class ChatApiContract {
         assertProblem(post("/api/v1/chats", anna, "{\"members\":[\"" + boris.id() + "\\u0000\"]}"), 400, "'members[0]'");
         assertProblem(node().get(messages + "?after=%00", anna.accessToken()), 400, "query parameter 'after'");
         assertProblem(node().get(messages + "?after=6&before=3", anna.accessToken()), 400, "the window runs backwards");
+        assertProblem(node().get(messages + "?limit=5&limit=200", anna.accessToken()), 400,
+                "query parameter 'limit' is given 2 times; give it once");
         String badCursor = java.util.Base64.getUrlEncoder().withoutPadding()
                 .encodeToString("17:\u0000x".getBytes(java.nio.charset.StandardCharsets.UTF_8));
         assertProblem(node().get("/api/v1/chats?cursor=" + badCursor, anna.accessToken()), 400, "'cursor'");
