@@ -16,7 +16,37 @@ public final class RequestBodies {
      * when any of its strings cannot be stored ({@link StorableText}: NUL, unpaired surrogates).
      */
     public static JsonNode object(ObjectMapper json, Context ctx) {
+        requireJsonType(ctx.header("Content-Type"));
         return object(json, ctx.bodyAsBytes(), "The body");
+    }
+
+    /**
+     * A body declared as something other than JSON is 415 (RFC 9110 §15.5.16), with
+     * {@code Accept: application/json} saying what is taken (RFC 7694 §3): {@code curl -d} without
+     * a type sends form encoding, and a client sending XML or a form should hear so, not be read as
+     * JSON by chance. JSON is UTF-8 (RFC 8259 §8.1), so a charset, if given, is UTF-8. A body with
+     * no Content-Type at all is read as JSON, as before.
+     */
+    static void requireJsonType(String contentType) {
+        if (contentType == null || contentType.isBlank()) {
+            return;
+        }
+        String[] parts = contentType.split(";");
+        String type = parts[0].strip().toLowerCase(java.util.Locale.ROOT);
+        boolean json = type.equals("application/json") || (type.startsWith("application/") && type.endsWith("+json"));
+        String charset = null;
+        for (int i = 1; i < parts.length; i++) {
+            String parameter = parts[i].strip();
+            int equals = parameter.indexOf('=');
+            if (equals > 0 && parameter.substring(0, equals).strip().equalsIgnoreCase("charset")) {
+                charset = parameter.substring(equals + 1).strip().replace("\"", "");
+            }
+        }
+        if (!json || (charset != null && !charset.equalsIgnoreCase("utf-8"))) {
+            String shown = contentType.length() > 80 ? contentType.substring(0, 80) + "…" : contentType;
+            throw new ApiProblem(415, "Unsupported Media Type", "The body is JSON: send it with Content-Type: application/json"
+                    + " (got " + shown + ").").withHeader("Accept", "application/json");
+        }
     }
 
     /**

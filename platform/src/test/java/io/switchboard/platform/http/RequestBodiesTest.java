@@ -1,6 +1,7 @@
 package io.switchboard.platform.http;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import org.junit.jupiter.api.Test;
 
@@ -17,6 +18,24 @@ class RequestBodiesTest {
         assertThat(RequestBodies.withoutParserInternals("Document nesting depth (1001) exceeds the maximum allowed (1000, from"
                 + " `StreamReadConstraints.getMaxNestingDepth()`)"))
                 .isEqualTo("Document nesting depth (1001) exceeds the maximum allowed (1000)");
+    }
+
+    @Test
+    void aBodyDeclaredAsSomethingOtherThanJsonIs415() {
+        for (String taken : new String[]{null, "", "application/json", "Application/JSON; charset=UTF-8",
+                "application/json;charset=\"utf-8\"", "application/merge-patch+json", "application/problem+json"}) {
+            RequestBodies.requireJsonType(taken); // no problem
+        }
+        for (String refused : new String[]{"application/x-www-form-urlencoded", "text/plain", "text/json",
+                "application/json; charset=iso-8859-1", "application/jsonx", "multipart/form-data; boundary=x"}) {
+            assertThatThrownBy(() -> RequestBodies.requireJsonType(refused)).as(refused)
+                    .isInstanceOfSatisfying(ApiProblem.class, p -> {
+                        assertThat(p.status()).isEqualTo(415);
+                        assertThat(p.detail()).isEqualTo("The body is JSON: send it with Content-Type: application/json (got "
+                                + refused + ").");
+                        assertThat(p.headers()).containsEntry("Accept", "application/json");
+                    });
+        }
     }
 
     @Test

@@ -158,6 +158,13 @@ abstract class ChatApiContract {
                 .POST(java.net.http.HttpRequest.BodyPublishers.ofString("{\"text\":\"hi\"}")).build(),
                 HttpResponse.BodyHandlers.ofString());
         assertProblem(twoKeys, 400, "send one key per request");
+        HttpResponse<String> form = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
+                        java.net.URI.create(node().baseUrl() + "/api/v1/chats/" + chat + "/messages"))
+                .header("Authorization", "Bearer " + anna.accessToken()).header("Content-Type", "application/x-www-form-urlencoded")
+                .POST(java.net.http.HttpRequest.BodyPublishers.ofString("{\"text\":\"hi\"}")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertProblem(form, 415, "send it with Content-Type: application/json (got application/x-www-form-urlencoded)");
+        assertThat(form.headers().firstValue("Accept")).hasValue("application/json");
         assertThat(node().metric("switchboard_chat_rejected_total{reason=\"too_large\"}")).isGreaterThanOrEqualTo(1);
         assertThat(node().metric("switchboard_chat_rejected_total{reason=\"idempotency_conflict\"}")).isGreaterThanOrEqualTo(1);
     }
