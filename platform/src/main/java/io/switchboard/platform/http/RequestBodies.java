@@ -42,7 +42,7 @@ public final class RequestBodies {
                 charset = parameter.substring(equals + 1).strip().replace("\"", "");
             }
         }
-        if (!json || (charset != null && !charset.equalsIgnoreCase("utf-8"))) {
+        if (!json || (charset != null && !charset.equalsIgnoreCase("utf-8") && !charset.equalsIgnoreCase("utf8"))) {
             String shown = contentType.length() > 80 ? contentType.substring(0, 80) + "…" : contentType;
             throw new ApiProblem(415, "Unsupported Media Type", "The body is JSON: send it with Content-Type: application/json"
                     + " (got " + shown + ").").withHeader("Accept", "application/json");

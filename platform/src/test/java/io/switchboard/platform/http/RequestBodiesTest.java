@@ -23,7 +23,7 @@ class RequestBodiesTest {
     @Test
     void aBodyDeclaredAsSomethingOtherThanJsonIs415() {
         for (String taken : new String[]{null, "", "application/json", "Application/JSON; charset=UTF-8",
-                "application/json;charset=\"utf-8\"", "application/merge-patch+json", "application/problem+json"}) {
+                "application/json;charset=\"utf-8\"", "application/json; charset=utf8", "application/merge-patch+json", "application/problem+json"}) {
             RequestBodies.requireJsonType(taken); // no problem
         }
         for (String refused : new String[]{"application/x-www-form-urlencoded", "text/plain", "text/json",
