@@ -202,8 +202,11 @@ public final class Node {
                 var storeTrouble = io.switchboard.platform.store.StoreFailure.kind(e);
                 if (storeTrouble.isPresent()) {
                     // the driver's message names the statement, not the trouble: say what it was, and where
-                    String what = storeTrouble.get() == io.switchboard.platform.store.StoreFailure.Kind.CONFLICT
-                            ? "was held by another transaction or program" : "did not answer or refused";
+                    String what = switch (storeTrouble.get()) {
+                        case CONFLICT -> "was held by another transaction or program";
+                        case NO_SPACE -> "cannot write: its disk is full or failing";
+                        case UNREACHABLE -> "did not answer or refused";
+                    };
                     throw new NodeStartException(step + ": the store at " + config.store().maskedUrl() + " " + what + " ("
                             + io.switchboard.platform.RootCause.message(e) + ")", e);
                 }

@@ -137,6 +137,7 @@ public final class Store implements AutoCloseable {
         }
         if (settings.isSqlite()) {
             createParentDirectory(settings.sqliteFile());
+            createOwnerOnly(settings.sqliteFile());
             hikari.setDriverClassName("org.sqlite.JDBC");
             hikari.setMaximumPoolSize(1);
             hikari.setMinimumIdle(1);
@@ -187,6 +188,55 @@ public final class Store implements AutoCloseable {
         } catch (IOException e) {
             throw new StoreException("cannot create directory " + parent + " for the SQLite file: " + e, e);
         }
+    }
+
+    /**
+     * The SQLite file holds the SIP digests (as good as the devices' passwords) and the key that
+     * signs access tokens: a new one is made readable by its owner only, and SQLite gives its
+     * -wal and -shm files the database file's mode. An existing file that others can read is left
+     * as it is (something else may read it on purpose), with a warning.
+     */
+    private static void createOwnerOnly(Path file) {
+        if (file == null || !file.getFileSystem().supportedFileAttributeViews().contains("posix")) {
+            return;
+        }
+        try {
+            if (Files.notExists(file)) {
+                Files.createFile(file, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                        java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
+                return;
+            }
+            var permissions = Files.getPosixFilePermissions(file);
+            if (permissions.contains(java.nio.file.attribute.PosixFilePermission.OTHERS_READ)) {
+                log.warn("{} is readable by every user of this machine (mode {}): it holds the SIP digests and the key that"
+                        + " signs access tokens; chmod 600 it (and its -wal and -shm files)", file,
+                        java.nio.file.attribute.PosixFilePermissions.toString(permissions));
+            }
+        } catch (java.nio.file.FileAlreadyExistsException raced) {
+            // another process made it meanwhile: SQLite opens it as it is
+        } catch (IOException | UnsupportedOperationException e) {
+            log.debug("could not check or set the mode of {}: {}", file, e.toString());
+        }
+    }
+
+    /** Below this much free space on the SQLite file's disk the node is not ready: its writes fail. */
+    private static final long MIN_FREE_BYTES = 1024 * 1024;
+
+    /** Why the disk holding the SQLite file cannot take writes, or empty. */
+    private Optional<String> sqliteDiskProblem() {
+        Path file = settings.sqliteFile();
+        if (file == null) {
+            return Optional.empty();
+        }
+        try {
+            long free = Files.getFileStore(file.toAbsolutePath()).getUsableSpace();
+            if (free < MIN_FREE_BYTES) {
+                return Optional.of("the disk holding " + file + " is full (" + free / 1024 + " KB free): writes fail until space is freed");
+            }
+        } catch (IOException e) {
+            return Optional.of("cannot read the free space of the disk holding " + file + ": " + e.getMessage());
+        }
+        return Optional.empty();
     }
 
     public StoreSettings settings() {
@@ -402,7 +452,7 @@ public final class Store implements AutoCloseable {
             statement.setQueryTimeout((int) REACHABLE_TIMEOUT.toSeconds());
             if (settings.isSqlite()) {
                 statement.execute("select 1");
-                return Optional.empty();
+                return sqliteDiskProblem();
             }
             // A server that answers but refuses writes (a primary fenced read-only, or brought back
             // as a standby while this connection lived) is no store for this node: not ready, and

@@ -27,7 +27,12 @@ public final class StoreFailure {
         /** The database cannot be reached or does not answer in time: retry in a few seconds. */
         UNREACHABLE(5),
         /** Another transaction held what this one needed (lock, deadlock, serialization): retry at once. */
-        CONFLICT(1);
+        CONFLICT(1),
+        /**
+         * The database cannot write its files: the disk is full or failing. Nothing of the failed
+         * transaction was kept (SQLite rolls it back whole); it passes when an operator frees space.
+         */
+        NO_SPACE(30);
 
         private final int retryAfterSeconds;
 
@@ -96,8 +101,13 @@ public final class StoreFailure {
             // SQLITE_BUSY / SQLITE_LOCKED and their extended codes: another connection (an outside
             // reader or writer such as the sqlite3 shell) held the file longer than busy_timeout.
             int primary = sqlite.getResultCode().code & 0xff;
-            return primary == SQLiteErrorCode.SQLITE_BUSY.code || primary == SQLiteErrorCode.SQLITE_LOCKED.code
-                    ? Optional.of(Kind.CONFLICT) : Optional.empty();
+            if (primary == SQLiteErrorCode.SQLITE_BUSY.code || primary == SQLiteErrorCode.SQLITE_LOCKED.code) {
+                return Optional.of(Kind.CONFLICT);
+            }
+            // SQLITE_FULL: the disk (or a quota) is full; SQLITE_IOERR and its extended codes: a
+            // write or sync failed. Answered 500 they read as a bug, and the node stayed "ready".
+            return primary == SQLiteErrorCode.SQLITE_FULL.code || primary == SQLiteErrorCode.SQLITE_IOERR.code
+                    ? Optional.of(Kind.NO_SPACE) : Optional.empty();
         }
         if (t instanceof SQLException sql) {
             String state = sql.getSQLState() == null ? "" : sql.getSQLState();
@@ -106,7 +116,11 @@ public final class StoreFailure {
             if (state.equals("40001") || state.equals("40P01") || state.equals("55P03")) {
                 return Optional.of(Kind.CONFLICT);
             }
-            // 08 connection exception; 53 insufficient resources (too many connections, disk full);
+            // 53100 disk_full: the server's disk, as SQLite's SQLITE_FULL above
+            if (state.equals("53100")) {
+                return Optional.of(Kind.NO_SPACE);
+            }
+            // 08 connection exception; 53 insufficient resources (too many connections, out of memory);
             // 57P01-57P03 the server shutting down, crashed or starting; 57014 a statement
             // cancelled by statement_timeout; 25006 read_only_sql_transaction, a write on a
             // connection whose server became a standby (an old primary fenced or brought back as

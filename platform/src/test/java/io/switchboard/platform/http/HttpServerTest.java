@@ -70,6 +70,13 @@ class HttpServerTest {
             routes.get("/api/v1/test/store-conflict", ctx -> {
                 throw new java.sql.SQLException("deadlock detected", "40P01");
             });
+            routes.get("/api/v1/test/store-full", ctx -> {
+                throw new IllegalStateException("inserting failed", new org.sqlite.SQLiteException(
+                        "[SQLITE_FULL] Insertion failed because database is full", org.sqlite.SQLiteErrorCode.SQLITE_FULL));
+            });
+            routes.get("/api/v1/test/store-full-postgresql", ctx -> {
+                throw new java.sql.SQLException("could not extend file: No space left on device", "53100");
+            });
             routes.get("/api/v1/test/thread", ctx -> ctx.result(Boolean.toString(Thread.currentThread().isVirtual())));
             routes.ws("/ws/test/echo", ws -> ws.onMessage(msg -> msg.send("echo: " + msg.message())));
             WebSocketUpgrades.register(routes, "/ws/test/guarded", ctx -> {
@@ -297,6 +304,11 @@ class HttpServerTest {
         HttpResponse<String> conflict = get("/api/v1/test/store-conflict");
         assertProblem(conflict, 503, "Service Unavailable", "collided");
         assertThat(conflict.headers().firstValue("Retry-After")).hasValue("1");
+        for (String full : new String[]{"/api/v1/test/store-full", "/api/v1/test/store-full-postgresql"}) {
+            HttpResponse<String> noSpace = get(full);
+            assertProblem(noSpace, 503, "Service Unavailable", "the disk holding it is full");
+            assertThat(noSpace.headers().firstValue("Retry-After")).hasValue("30");
+        }
     }
 
     @Test

@@ -99,6 +99,19 @@ class StoreTest {
     }
 
     @Test
+    void aNewSqliteFileAndItsWalAreReadableByTheOwnerOnly() throws Exception {
+        try (Store store = open("sqlite")) {
+            store.jdbi().useHandle(h -> h.execute("create table t (x integer)"));
+            Path file = store.settings().sqliteFile();
+            for (Path written : List.of(file, Path.of(file + "-wal"))) {
+                assertThat(java.nio.file.attribute.PosixFilePermissions.toString(java.nio.file.Files.getPosixFilePermissions(written)))
+                        .as(written.toString()).isEqualTo("rw-------");
+            }
+            assertThat(store.reachabilityProblem()).as("a disk with room: ready").isEmpty();
+        }
+    }
+
+    @Test
     void missingMigrationFolderIsAnError() throws Exception {
         try (Store store = open("sqlite")) {
             assertThatThrownBy(() -> store.migrate("nosuchmodule"))
