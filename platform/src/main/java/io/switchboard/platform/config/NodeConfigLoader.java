@@ -93,6 +93,7 @@ public final class NodeConfigLoader {
         Map<String, Object> tree = file == null ? new LinkedHashMap<>() : readYaml(file);
         Map<String, String> origins = new HashMap<>();
         checkTopLevelKeys(tree);
+        refuseEmptyScalars(tree);
 
         // Sorted so that error messages do not depend on HashMap order.
         for (Map.Entry<String, String> e : new TreeMap<>(env).entrySet()) {
@@ -402,6 +403,21 @@ public final class NodeConfigLoader {
             return parser.parse(text);
         } catch (IllegalArgumentException e) {
             throw new ConfigException(key, e.getMessage() + ConfigSection.originSuffix(origins.get(key)));
+        }
+    }
+
+    /**
+     * A top-level key written with no value ({@code sip:} alone, {@code http: ~}) is YAML's null,
+     * which read as "not given" and so as the default: {@code sip:} meant for "no listener"
+     * opened SIP on every interface. Which was meant cannot be told, so it is refused.
+     */
+    private static void refuseEmptyScalars(Map<String, Object> tree) {
+        for (String key : SCALAR_KEYS) {
+            if (tree.containsKey(key) && tree.get(key) == null) {
+                throw new ConfigException(key, "has no value; remove the key for the default"
+                        + (key.equals("sip") ? " (" + DEFAULT_SIP + "), or write sip: [] for no SIP listener"
+                        : key.equals("http") ? ", or write http: none for no plain HTTP" : ", or give one"));
+            }
         }
     }
 

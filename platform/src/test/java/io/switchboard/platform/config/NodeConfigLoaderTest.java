@@ -266,6 +266,11 @@ class NodeConfigLoaderTest {
     void emptySipMeansNoListeners() throws IOException {
         assertThat(loader.load(null, Map.of(), Map.of("sip", "")).sipListeners()).isEmpty();
         assertThat(loader.load(yaml("sip: []\n"), Map.of(), Map.of()).sipListeners()).isEmpty();
+        // a key with nothing after it is YAML's null: which was meant cannot be told
+        assertConfigError(() -> loader.load(yaml("sip:\n"), Map.of(), Map.of()), "sip",
+                "has no value; remove the key for the default (udp:0.0.0.0:5060,tcp:0.0.0.0:5060), or write sip: [] for no SIP listener");
+        assertConfigError(() -> loader.load(yaml("http: ~\n"), Map.of(), Map.of()), "http", "has no value");
+        assertConfigError(() -> loader.load(yaml("domain: null\n"), Map.of(), Map.of()), "domain", "has no value");
     }
 
     @Test
