@@ -44,17 +44,14 @@ public record ClusterSettings(Optional<String> nodeId, Duration heartbeat, Durat
         String key = section.has("nodeid") ? "nodeid" : "nodeId";
         Optional<String> nodeId = section.string(key).map(String::strip);
         if (nodeId.isPresent() && !NODE_ID.matcher(nodeId.get()).matches()) {
-            throw section.problem(key, "\"" + nodeId.get() + "\" is not a node id: 1-64 of letters, digits, . _ -,"
-                    + " starting with a letter or digit");
+            throw section.problem(key, "nodeId", "\"" + nodeId.get() + "\" is not a node id: 1-64 of letters, digits,"
+                    + " . _ -, starting with a letter or digit");
         }
-        Duration heartbeat = section.duration("heartbeat", DEFAULT_HEARTBEAT);
-        if (heartbeat.compareTo(MIN_HEARTBEAT) < 0 || heartbeat.compareTo(MAX_HEARTBEAT) > 0) {
-            throw section.problem("heartbeat", heartbeat.toMillis() + "ms is outside 100ms..1m");
-        }
+        Duration heartbeat = section.duration("heartbeat", DEFAULT_HEARTBEAT, MIN_HEARTBEAT, MAX_HEARTBEAT);
         Duration expiry = section.duration("expiry", section.has("heartbeat") ? heartbeat.multipliedBy(3) : DEFAULT_EXPIRY);
         if (expiry.compareTo(heartbeat.multipliedBy(2)) <= 0) {
-            throw section.problem("expiry", expiry.toMillis() + "ms must be more than twice cluster.heartbeat ("
-                    + heartbeat.toMillis() + "ms), so one late heartbeat does not make a live node dead");
+            throw section.problem("expiry", ConfigSection.written(expiry) + " must be more than twice cluster.heartbeat ("
+                    + ConfigSection.written(heartbeat) + "), so one late heartbeat does not make a live node dead");
         }
         return new ClusterSettings(nodeId, heartbeat, expiry);
     }

@@ -265,6 +265,15 @@ public final class ConfigSection {
         return new ConfigException(fullKey(key), problem + originSuffix(origins.get(key)));
     }
 
+    /**
+     * As {@link #problem(String, String)} for a value read under {@code key} but documented as
+     * {@code shownKey} ({@code cluster.nodeid}, which the environment's naming rule makes of
+     * {@code SWITCHBOARD_CLUSTER_NODEID}, is {@code cluster.nodeId}).
+     */
+    public ConfigException problem(String key, String shownKey, String problem) {
+        return new ConfigException(fullKey(shownKey), problem + originSuffix(origins.get(key)));
+    }
+
     static String originSuffix(String origin) {
         return origin == null ? "" : " (from " + origin + ")";
     }

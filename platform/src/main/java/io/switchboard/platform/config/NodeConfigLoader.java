@@ -112,7 +112,8 @@ public final class NodeConfigLoader {
                 throw new IllegalArgumentException("flag for unknown config key \"" + key + "\"");
             }
             put(tree, key, e.getValue());
-            origins.put(key, "--" + kebab(key).replace('.', '-')); // log.level is --log-level
+            // log.level is --log-level; cluster.nodeid (the key the environment's rule gives) is --node-id
+            origins.put(key, key.equals("cluster.nodeid") ? "--node-id" : "--" + kebab(key).replace('.', '-'));
         }
         return build(tree, origins);
     }

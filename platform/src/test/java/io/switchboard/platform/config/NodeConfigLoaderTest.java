@@ -252,6 +252,11 @@ class NodeConfigLoaderTest {
         assertThatThrownBy(() -> loader.load(null, Map.of(), Map.of("log.level", "verbose")))
                 .isInstanceOfSatisfying(ConfigException.class, e ->
                         assertThat(e.problem()).contains("(from --log-level)"));
+        // --node-id sets cluster.nodeid (the environment's spelling); the problem names the flag and the documented key
+        assertThatThrownBy(() -> io.switchboard.platform.cluster.ClusterSettings.from(
+                loader.load(null, Map.of(), Map.of("cluster.nodeid", "bad id!")).section("cluster")))
+                .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.getMessage())
+                        .contains("cluster.nodeId: \"bad id!\" is not a node id").endsWith("(from --node-id)"));
     }
 
     @Test
