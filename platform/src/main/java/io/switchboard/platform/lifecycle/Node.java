@@ -367,7 +367,7 @@ public final class Node {
     }
 
     /**
-     * Makes SIGTERM and SIGINT drain and stop the node, then exit the JVM with status 0. A JVM
+     * Makes SIGTERM, SIGINT and SIGHUP drain and stop the node, then exit the JVM with status 0. A JVM
      * killed by a signal exits 143 even after its shutdown hooks ran; handling the signal and
      * calling {@code System.exit(0)} instead gives init systems and orchestrators the clean
      * status a graceful stop deserves. The shutdown hook also covers other exits
@@ -375,11 +375,15 @@ public final class Node {
      */
     public void stopOnSignals() {
         Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().name("node-shutdown").unstarted(this::stop));
-        for (String name : List.of("TERM", "INT")) {
+        // HUP too: the JVM's default for it is an exit without the drain. It comes when the
+        // terminal a node runs in closes, or from an operator expecting a reload, which a node
+        // does not need (certificates reload by themselves; the config is read at start).
+        for (String name : List.of("TERM", "INT", "HUP")) {
             try {
                 Signal.handle(new Signal(name), signal -> {
                     if (drainRequested.compareAndSet(false, true)) {
-                        log.info("SIG{} received", name);
+                        log.info("SIG{} received{}", name, name.equals("HUP") ? ": stopping as for SIGTERM (certificates reload"
+                                + " by themselves; a changed config is read at the next start)" : "");
                         // Off the signal thread: the delay is long, and a second signal must get through.
                         Thread.ofPlatform().name("node-drain").start(() -> {
                             drain();

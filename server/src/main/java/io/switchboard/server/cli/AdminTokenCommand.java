@@ -57,6 +57,13 @@ public final class AdminTokenCommand implements Callable<Integer> {
             spec.commandLine().getErr().println("switchboard: " + elsewhere);
             return 2;
         }
+        if (nodeConfig.store().isSqlite() && !java.nio.file.Files.exists(nodeConfig.store().sqliteFile())) {
+            // a token in a store no node uses (a mistyped --data-dir) opens nothing; a node's first
+            // start writes its own token to <dataDir>/admin.token
+            spec.commandLine().getErr().println("switchboard: no store at " + nodeConfig.store().sqliteFile()
+                    + ": give the node's --data-dir or --config (a node's first start writes a token to admin.token there)");
+            return 2;
+        }
         // Only problems on stderr: the token on stdout is meant to be captured by scripts.
         RootLogLevel.set("warn");
         try (Store store = Store.open(nodeConfig.store())) {

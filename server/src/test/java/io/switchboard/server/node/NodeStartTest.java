@@ -197,6 +197,13 @@ class NodeStartTest {
         String token = run.out().strip();
         assertThat(token).startsWith("sbat_").doesNotContain("\n");
         assertThat(get("/api/v1/node", "Authorization", "Bearer " + token).statusCode()).isEqualTo(200);
+
+        Path mistyped = dataDir.resolve("no-such-data-dir");
+        Run elsewhere = cli("admin", "token", "--data-dir", mistyped.toString());
+        assertThat(elsewhere.exitCode()).isEqualTo(2);
+        assertThat(elsewhere.err()).startsWith("switchboard: no store at " + mistyped.resolve("switchboard.db"));
+        assertThat(elsewhere.out()).as("no token for a store no node uses").isEmpty();
+        assertThat(mistyped).doesNotExist();
     }
 
     @Test
