@@ -493,7 +493,8 @@ public final class ClusterMembership implements Cluster, Component {
     }
 
     private void logChanges(ClusterView before, ClusterView next) {
-        if (before.selfInGoodStanding() && !next.selfInGoodStanding() && lastRenewedSent != 0) {
+        if (before.selfInGoodStanding() && !next.selfInGoodStanding() && lastRenewedSent != 0 && !displaced) {
+            // (displaced: the error above said why; the heartbeats themselves were fine)
             log.warn("cluster: this node has had no heartbeat through for over {} ms: it counts itself out of the"
                     + " cluster and acts on no lease until one gets through", settings.expiry().toMillis());
         } else if (!before.selfInGoodStanding() && next.selfInGoodStanding() && !before.nodes().isEmpty()) {

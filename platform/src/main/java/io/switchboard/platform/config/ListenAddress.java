@@ -13,10 +13,12 @@ import java.util.Set;
 public record ListenAddress(String transport, String host, int port) {
     /** Transports a listener may name. The SIP wiring decides which of them it can open. */
     public static final List<String> TRANSPORTS = List.of("udp", "tcp", "tls", "ws");
+    /** What a problem offers: ws is known only to be told it is served on the HTTP port. */
+    private static final List<String> OFFERED = List.of("udp", "tcp", "tls");
 
     public ListenAddress {
         if (!TRANSPORTS.contains(transport)) {
-            throw new IllegalArgumentException("unknown transport \"" + transport + "\"; expected one of " + TRANSPORTS);
+            throw new IllegalArgumentException("unknown transport \"" + transport + "\"; expected one of " + OFFERED);
         }
         HostPort checked = new HostPort(host, port); // validates host and port range
         host = checked.host();
@@ -33,7 +35,7 @@ public record ListenAddress(String transport, String host, int port) {
         String transport = s.substring(0, colon).toLowerCase(Locale.ROOT);
         if (!TRANSPORTS.contains(transport)) {
             throw new IllegalArgumentException(
-                    "unknown transport \"" + s.substring(0, colon) + "\" in \"" + s + "\"; expected one of " + TRANSPORTS);
+                    "unknown transport \"" + s.substring(0, colon) + "\" in \"" + s + "\"; expected one of " + OFFERED);
         }
         HostPort address = HostPort.parse(s.substring(colon + 1));
         return new ListenAddress(transport, address.host(), address.port());
