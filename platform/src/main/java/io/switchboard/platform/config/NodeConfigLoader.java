@@ -180,8 +180,11 @@ public final class NodeConfigLoader {
             text = Files.readString(file);
         } catch (NoSuchFileException e) {
             throw new ConfigException("config", "file " + file.toAbsolutePath() + " does not exist");
+        } catch (java.nio.file.AccessDeniedException e) {
+            throw new ConfigException("config", "cannot read " + file.toAbsolutePath() + ": permission denied"); // its message is the path alone
         } catch (IOException e) {
-            throw new ConfigException("config", "cannot read " + file.toAbsolutePath() + ": " + e.getMessage());
+            String reason = e instanceof java.nio.file.FileSystemException fs && fs.getReason() != null ? fs.getReason() : e.getMessage();
+            throw new ConfigException("config", "cannot read " + file.toAbsolutePath() + ": " + reason);
         }
         if (text.isBlank()) {
             return new LinkedHashMap<>();

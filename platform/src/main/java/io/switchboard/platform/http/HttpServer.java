@@ -361,9 +361,15 @@ public final class HttpServer implements Component {
         if (address == null || address.port() == 0) {
             return;
         }
+        java.net.InetSocketAddress socketAddress = new java.net.InetSocketAddress(address.host(), address.port());
+        if (socketAddress.isUnresolved()) {
+            // a name that resolves to nothing is the configuration's mistake (exit 2), not a failed start
+            throw new io.switchboard.platform.config.ConfigException(what.toLowerCase(java.util.Locale.ROOT),
+                    "\"" + address.host() + "\" does not resolve to an address");
+        }
         try (java.net.ServerSocket probe = new java.net.ServerSocket()) {
             probe.setReuseAddress(true);
-            probe.bind(new java.net.InetSocketAddress(address.host(), address.port()));
+            probe.bind(socketAddress);
         } catch (java.io.IOException e) {
             throw new IllegalStateException(what + " cannot listen on " + address + ": " + RootCause.message(e), e);
         }

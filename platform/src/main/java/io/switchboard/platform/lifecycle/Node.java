@@ -136,7 +136,7 @@ public final class Node {
                 step = "tls";
                 openCertificate();
                 step = "data directory";
-                Files.createDirectories(config.dataDir());
+                createDataDirectory(config.dataDir());
                 DataDirectoryLock claim = DataDirectoryLock.acquire(config.dataDir());
                 started.add(Component.of("data directory lock", () -> { }, claim::close));
                 step = "http";
@@ -212,6 +212,24 @@ public final class Node {
                 }
                 throw new NodeStartException(step + ": " + (e.getMessage() == null ? e.toString() : e.getMessage()), e);
             }
+        }
+    }
+
+    /**
+     * The data directory, made when missing; one that cannot be (a file is in the way, no
+     * permission, a read-only file system) is the configuration's mistake: exit 2 with the reason,
+     * where the bare path alone used to be given.
+     */
+    private static void createDataDirectory(java.nio.file.Path dataDir) {
+        try {
+            Files.createDirectories(dataDir);
+        } catch (java.nio.file.FileAlreadyExistsException e) {
+            throw new ConfigException("dataDir", dataDir + " is a file, not a directory");
+        } catch (java.nio.file.AccessDeniedException e) {
+            throw new ConfigException("dataDir", "cannot create " + dataDir + ": permission denied");
+        } catch (java.io.IOException e) {
+            String reason = e instanceof java.nio.file.FileSystemException fs && fs.getReason() != null ? fs.getReason() : e.getMessage();
+            throw new ConfigException("dataDir", "cannot create " + dataDir + ": " + reason);
         }
     }
 

@@ -217,6 +217,19 @@ class NodeStartTest {
     }
 
     @Test
+    void aDataDirThatIsAFileAndAnHttpHostThatDoesNotResolveAreConfigErrors() throws Exception {
+        Path file = Files.writeString(dataDir.resolve("a-file"), "x");
+        Run fileInTheWay = cli("run", "--data-dir", file.toString(), "--http", "127.0.0.1:0", "--sip", "");
+        assertThat(fileInTheWay.exitCode()).as(fileInTheWay.err()).isEqualTo(2);
+        assertThat(fileInTheWay.err()).isEqualTo("switchboard: invalid config: dataDir: " + file + " is a file, not a directory"
+                + System.lineSeparator());
+        Run nowhere = cli("run", "--data-dir", dataDir.resolve("nowhere").toString(), "--http", "nosuchhost.invalid:8080",
+                "--sip", "");
+        assertThat(nowhere.exitCode()).as(nowhere.err()).isEqualTo(2);
+        assertThat(nowhere.err()).startsWith("switchboard: invalid config: http: \"nosuchhost.invalid\" does not resolve");
+    }
+
+    @Test
     void unknownYamlKeyIsNamed() throws Exception {
         Path file = Files.writeString(dataDir.resolve("bad.yaml"), "htttp: 127.0.0.1:0\n");
         Run run = cli("run", "--config", file.toString());
