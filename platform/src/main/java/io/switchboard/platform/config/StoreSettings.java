@@ -39,6 +39,13 @@ public record StoreSettings(String url, String user, String password, Duration c
         if (isSqlite(url) && sqliteTarget(url).isEmpty()) {
             throw new IllegalArgumentException("\"" + url + "\" names no file; expected jdbc:sqlite:FILE");
         }
+        if (isPostgresql(url)) {
+            String serverType = parameter(url, "targetServerType");
+            if (serverType != null && !SERVER_TYPES.contains(serverType)) {
+                // pgjdbc refuses it only when connecting, which read as an outage (exit 1)
+                throw new IllegalArgumentException("targetServerType=" + serverType + " is not one of " + SERVER_TYPES);
+            }
+        }
         user = user == null || user.isEmpty() ? null : user;
         password = password == null || password.isEmpty() ? null : password;
         if (commitDelay == null) {
@@ -48,6 +55,45 @@ public record StoreSettings(String url, String user, String password, Duration c
             throw new IllegalArgumentException("commit delay " + commitDelay.toMillis() + "ms is outside 0ms.."
                     + MAX_COMMIT_DELAY.toMillis() + "ms");
         }
+    }
+
+    /** pgjdbc's values for {@code targetServerType} (PGProperty.TARGET_SERVER_TYPE). */
+    private static final java.util.List<String> SERVER_TYPES = java.util.List.of("any", "primary", "master", "secondary",
+            "standby", "preferSecondary", "preferStandby", "preferPrimary");
+
+    /** A URL parameter's value (the last, as pgjdbc reads it), or null. */
+    private static String parameter(String url, String name) {
+        int query = url.indexOf('?');
+        String found = null;
+        if (query >= 0) {
+            for (String pair : url.substring(query + 1).split("&")) {
+                int equals = pair.indexOf('=');
+                if (equals > 0 && pair.substring(0, equals).equals(name)) {
+                    found = pair.substring(equals + 1);
+                }
+            }
+        }
+        return found;
+    }
+
+    /**
+     * The hosts of a PostgreSQL URL ({@code jdbc:postgresql://h1:5432,h2:5433/db}), each as the
+     * URL would name it alone; one entry for a single host, none for SQLite.
+     */
+    public java.util.List<String> postgresqlHostUrls() {
+        if (!isPostgresql() || !url.regionMatches(true, 0, "jdbc:postgresql://", 0, "jdbc:postgresql://".length())) {
+            return java.util.List.of();
+        }
+        String rest = url.substring("jdbc:postgresql://".length());
+        int slash = rest.indexOf('/');
+        if (slash < 0) {
+            return java.util.List.of(url);
+        }
+        java.util.List<String> single = new java.util.ArrayList<>();
+        for (String host : rest.substring(0, slash).split(",")) {
+            single.add("jdbc:postgresql://" + host + rest.substring(slash));
+        }
+        return single;
     }
 
     /** The embedded default: an SQLite file in the data directory. */

@@ -172,10 +172,50 @@ public final class Store implements AutoCloseable {
         try {
             dataSource = new HikariDataSource(hikari);
         } catch (RuntimeException e) {
+            java.util.List<String> hosts = settings.postgresqlHostUrls();
+            if (hosts.size() > 1) {
+                // pgjdbc reports only the last host it tried: a missing database on the first,
+                // whose standby is down, read as "Connection refused"
+                String each = eachHostsAnswer(settings, hosts);
+                throw new StoreException("cannot open store " + settings.maskedUrl() + ": " + each,
+                        new SQLException(each, "08001", e));
+            }
             throw new StoreException("cannot open store " + settings.maskedUrl() + ": " + RootCause.message(e), e);
+        }
+        if (settings.postgresqlHostUrls().size() > 1 && settings.url().contains("targetServerType=any")) {
+            log.warn("store.url names several hosts with targetServerType=any: a node may connect to a standby, whose"
+                    + " refused writes then fail requests until its connections are replaced; leave it out (primary)");
         }
         log.info("opened {} ({})", settings.maskedUrl(), settings.isSqlite() ? "SQLite, one connection, WAL" : "PostgreSQL");
         return new Store(settings, dataSource);
+    }
+
+    /** What each host of a multi-host URL answers when asked alone, within a few seconds each. */
+    private static String eachHostsAnswer(StoreSettings settings, java.util.List<String> hosts) {
+        java.util.List<String> answers = new java.util.ArrayList<>();
+        for (String single : hosts) {
+            java.util.Properties properties = new java.util.Properties();
+            if (settings.user() != null) {
+                properties.setProperty("user", settings.user());
+            }
+            if (settings.password() != null) {
+                properties.setProperty("password", settings.password());
+            }
+            properties.setProperty("connectTimeout", "3");
+            properties.setProperty("loginTimeout", "5");
+            properties.setProperty("socketTimeout", "5");
+            String host = new StoreSettings(single, null, null).maskedUrl().replaceFirst("^jdbc:postgresql://", "")
+                    .replaceFirst("/.*$", "");
+            try (Connection alone = new org.postgresql.Driver().connect(single, properties);
+                 var statement = alone.createStatement();
+                 ResultSet recovery = statement.executeQuery("select pg_is_in_recovery()")) {
+                recovery.next();
+                answers.add(host + ": answers, as " + (recovery.getBoolean(1) ? "a standby (read-only)" : "a primary"));
+            } catch (SQLException | RuntimeException e) {
+                answers.add(host + ": " + RootCause.message(e));
+            }
+        }
+        return String.join("; ", answers);
     }
 
     private static void createParentDirectory(Path file) {

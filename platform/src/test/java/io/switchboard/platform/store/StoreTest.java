@@ -130,6 +130,19 @@ class StoreTest {
                 .hasMessageNotContaining("secret");
     }
 
+    @Test
+    void aMultiHostUrlThatOpensNowhereSaysWhatEachHostAnswered() {
+        String missing = "no_such_db_" + Long.toHexString(System.nanoTime());
+        StoreSettings twoHosts = new StoreSettings("jdbc:postgresql://127.0.0.1:5432,127.0.0.1:1/" + missing, "postgres", null);
+        assertThatThrownBy(() -> Store.open(twoHosts, null, Duration.ofMillis(200)))
+                .isInstanceOf(StoreException.class)
+                .hasMessageContaining("127.0.0.1:5432: FATAL: database \"" + missing + "\" does not exist")
+                .hasMessageContaining("127.0.0.1:1: Connection")
+                .satisfies(e -> assertThat(StoreFailure.kind(e)).contains(StoreFailure.Kind.UNREACHABLE));
+        assertThatThrownBy(() -> new StoreSettings("jdbc:postgresql://a:5432,b:5432/x?targetServerType=nonsense", null, null))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("targetServerType=nonsense is not one of");
+    }
+
     /**
      * The CLI writes the node's SQLite file from a second process: a transaction that read before
      * the other process committed must still be able to write (it waits for the lock instead of
