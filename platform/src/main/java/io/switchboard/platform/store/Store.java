@@ -136,6 +136,10 @@ public final class Store implements AutoCloseable {
             hikari.setPassword(settings.password());
         }
         if (settings.isSqlite()) {
+            if (settings.user() != null || settings.password() != null) {
+                log.warn("store.user and store.password are for PostgreSQL; the SQLite file {} is opened without them",
+                        settings.sqliteFile());
+            }
             createParentDirectory(settings.sqliteFile());
             createOwnerOnly(settings.sqliteFile());
             hikari.setDriverClassName("org.sqlite.JDBC");
