@@ -213,29 +213,18 @@ public final class IncidentStore {
 
     /**
      * Which of {@code incidents} people were told of: a DOWN or reminder went out to at least one
-     * channel. The incident's own mark says only that telling began (its claims were made), which
-     * is also true of a DOWN a maintenance window holds back or one that failed on every channel.
-     * An incident with no claims at all is from before claims were kept, and its mark stands.
+     * channel (its claim ended sent; recorded on the incident as {@code told_at}). Not the
+     * incident's own mark, which says only that telling began: also true of a DOWN a maintenance
+     * window holds back, one that failed on every channel, and an incident with no channel.
      */
     public java.util.Set<Long> told(List<Incident> incidents) {
         if (incidents.isEmpty()) {
             return java.util.Set.of();
         }
         List<Long> ids = incidents.stream().map(Incident::id).toList();
-        return jdbi.withHandle(h -> {
-            java.util.Set<Long> told = new java.util.HashSet<>(h.createQuery("SELECT DISTINCT incident_id FROM monitor_notification_claims"
-                            + " WHERE incident_id IN (<ids>) AND event IN ('down', 'reminder') AND outcome = 'sent'")
-                    .bindList("ids", ids).mapTo(Long.class).list());
-            java.util.Set<Long> claimed = new java.util.HashSet<>(h.createQuery("SELECT DISTINCT incident_id FROM monitor_notification_claims"
-                            + " WHERE incident_id IN (<ids>)")
-                    .bindList("ids", ids).mapTo(Long.class).list());
-            for (Incident incident : incidents) {
-                if (incident.downNotified() && !claimed.contains(incident.id())) {
-                    told.add(incident.id());
-                }
-            }
-            return told;
-        });
+        return jdbi.withHandle(h -> new java.util.HashSet<>(h.createQuery("SELECT id FROM monitor_incidents"
+                        + " WHERE id IN (<ids>) AND told_at IS NOT NULL")
+                .bindList("ids", ids).mapTo(Long.class).list()));
     }
 
     /** The channels a resolved incident's recovery is claimed for (clustered: see {@link #resolve}). */
@@ -390,6 +379,11 @@ public final class IncidentStore {
                 // reminders: a DOWN that failed everywhere is retried by them (as a single node always did)
                 if (claim.event().equals("down") && (outcome.equals("sent") || outcome.equals("failed") || outcome.equals("unknown"))) {
                     startReminders(h, claim.incidentId(), at);
+                }
+                if (outcome.equals("sent") && (claim.event().equals("down") || claim.event().equals("reminder"))) {
+                    // people were told: kept on the incident, since its claims are pruned long before it (V6)
+                    h.createUpdate("UPDATE monitor_incidents SET told_at = COALESCE(told_at, :t) WHERE id = :id")
+                            .bind("t", at.toEpochMilli()).bind("id", claim.incidentId()).execute();
                 }
                 if (event != null) {
                     append(h, claim.incidentId(), event);

@@ -247,6 +247,17 @@ class IncidentFlowTest {
     }
 
     @Test
+    void anIncidentWithNoChannelToldNobody() throws Exception {
+        monitor("quiet", "");
+        await().atMost(WAIT).until(() -> status("quiet").equals("up"));
+        check.fail("quiet", "no answer");
+        await().atMost(WAIT).until(() -> api("GET", "/api/v1/incidents?status=open&monitor=quiet", null).path("incidents").size() == 1);
+        long id = api("GET", "/api/v1/incidents?status=open&monitor=quiet", null).path("incidents").get(0).path("id").asLong();
+        await().atMost(WAIT).until(() -> kinds(id).contains("notified")); // "nobody to tell"
+        assertThat(api("GET", "/api/v1/incidents/" + id, null).path("notified").asBoolean()).as("no channel: nobody told").isFalse();
+    }
+
+    @Test
     void remindersWhileDownAtTheConfiguredInterval() throws Exception {
         monitor("shop", ",\"channels\":[\"hook\"],\"reminderEvery\":\"10m\"");
         await().atMost(WAIT).until(() -> status("shop").equals("up"));
