@@ -57,9 +57,9 @@ public record StoreSettings(String url, String user, String password, Duration c
         }
     }
 
-    /** pgjdbc's values for {@code targetServerType} (PGProperty.TARGET_SERVER_TYPE). */
+    /** pgjdbc's values for {@code targetServerType} (its HostRequirement; slave is read as secondary). */
     private static final java.util.List<String> SERVER_TYPES = java.util.List.of("any", "primary", "master", "secondary",
-            "standby", "preferSecondary", "preferStandby", "preferPrimary");
+            "slave", "preferSecondary", "preferSlave", "preferPrimary");
 
     /** A URL parameter's value (the last, as pgjdbc reads it), or null. */
     private static String parameter(String url, String name) {

@@ -180,9 +180,15 @@ public final class Store implements AutoCloseable {
             if (hosts.size() > 1) {
                 // pgjdbc reports only the last host it tried: a missing database on the first,
                 // whose standby is down, read as "Connection refused"
-                String each = eachHostsAnswer(settings, hosts);
-                throw new StoreException("cannot open store " + settings.maskedUrl() + ": " + each,
-                        new SQLException(each, "08001", e));
+                java.util.List<String> refusals = new java.util.ArrayList<>();
+                String each = eachHostsAnswer(settings, hosts, refusals);
+                // transient (08001) unless a host refused for a reason of its own (a missing
+                // database, a wrong password), which a retry will not mend
+                SQLException summary = refusals.isEmpty() ? new SQLException(each, "08001", e) : new SQLException(each, refusals.getFirst());
+                if (!refusals.isEmpty()) {
+                    summary.addSuppressed(e); // not its cause: pgjdbc's last host (refused) would make it read as an outage
+                }
+                throw new StoreException("cannot open store " + settings.maskedUrl() + ": " + each, summary);
             }
             throw new StoreException("cannot open store " + settings.maskedUrl() + ": " + RootCause.message(e), e);
         }
@@ -195,7 +201,7 @@ public final class Store implements AutoCloseable {
     }
 
     /** What each host of a multi-host URL answers when asked alone, within a few seconds each. */
-    private static String eachHostsAnswer(StoreSettings settings, java.util.List<String> hosts) {
+    private static String eachHostsAnswer(StoreSettings settings, java.util.List<String> hosts, java.util.List<String> refusals) {
         java.util.List<String> answers = new java.util.ArrayList<>();
         for (String single : hosts) {
             java.util.Properties properties = new java.util.Properties();
@@ -215,7 +221,12 @@ public final class Store implements AutoCloseable {
                  ResultSet recovery = statement.executeQuery("select pg_is_in_recovery()")) {
                 recovery.next();
                 answers.add(host + ": answers, as " + (recovery.getBoolean(1) ? "a standby (read-only)" : "a primary"));
-            } catch (SQLException | RuntimeException e) {
+            } catch (SQLException e) {
+                answers.add(host + ": " + RootCause.message(e));
+                if (e.getSQLState() != null && !e.getSQLState().startsWith("08")) {
+                    refusals.add(e.getSQLState()); // 3D000 no such database, 28P01 wrong password, ...
+                }
+            } catch (RuntimeException e) {
                 answers.add(host + ": " + RootCause.message(e));
             }
         }

@@ -138,9 +138,14 @@ class StoreTest {
                 .isInstanceOf(StoreException.class)
                 .hasMessageContaining("127.0.0.1:5432: FATAL: database \"" + missing + "\" does not exist")
                 .hasMessageContaining("127.0.0.1:1: Connection")
-                .satisfies(e -> assertThat(StoreFailure.kind(e)).contains(StoreFailure.Kind.UNREACHABLE));
-        assertThatThrownBy(() -> new StoreSettings("jdbc:postgresql://a:5432,b:5432/x?targetServerType=nonsense", null, null))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("targetServerType=nonsense is not one of");
+                .satisfies(e -> assertThat(StoreFailure.kind(e)).as("a missing database is no outage").isEmpty());
+        for (String unknown : List.of("nonsense", "standby")) {
+            assertThatThrownBy(() -> new StoreSettings("jdbc:postgresql://a:5432,b:5432/x?targetServerType=" + unknown, null, null))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("targetServerType=" + unknown + " is not one of");
+        }
+        for (String known : List.of("primary", "preferSecondary", "slave", "any")) {
+            assertThat(new StoreSettings("jdbc:postgresql://a:5432/x?targetServerType=" + known, null, null).url()).endsWith(known);
+        }
     }
 
     /**
