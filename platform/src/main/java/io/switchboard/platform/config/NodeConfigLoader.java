@@ -93,7 +93,6 @@ public final class NodeConfigLoader {
         Map<String, Object> tree = file == null ? new LinkedHashMap<>() : readYaml(file);
         Map<String, String> origins = new HashMap<>();
         checkTopLevelKeys(tree);
-        refuseEmptyScalars(tree);
 
         // Sorted so that error messages do not depend on HashMap order.
         for (Map.Entry<String, String> e : new TreeMap<>(env).entrySet()) {
@@ -115,6 +114,7 @@ public final class NodeConfigLoader {
             // log.level is --log-level; cluster.nodeid (the key the environment's rule gives) is --node-id
             origins.put(key, key.equals("cluster.nodeid") ? "--node-id" : "--" + kebab(key).replace('.', '-'));
         }
+        refuseEmptyScalars(tree); // after the environment and flags: a key left empty in the file may be given there
         return build(tree, origins);
     }
 

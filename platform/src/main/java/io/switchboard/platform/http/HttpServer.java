@@ -363,9 +363,10 @@ public final class HttpServer implements Component {
         }
         java.net.InetSocketAddress socketAddress = new java.net.InetSocketAddress(address.host(), address.port());
         if (socketAddress.isUnresolved()) {
-            // a name that resolves to nothing is the configuration's mistake (exit 2), not a failed start
-            throw new io.switchboard.platform.config.ConfigException(what.toLowerCase(java.util.Locale.ROOT),
-                    "\"" + address.host() + "\" does not resolve to an address");
+            // a failed start (exit 1), not a configuration error: the resolver may not be up yet at
+            // boot, and a supervisor then tries again
+            throw new IllegalStateException(what + " cannot listen on " + address + ": \"" + address.host()
+                    + "\" does not resolve to an address (a mistyped name, or no DNS yet)");
         }
         try (java.net.ServerSocket probe = new java.net.ServerSocket()) {
             probe.setReuseAddress(true);

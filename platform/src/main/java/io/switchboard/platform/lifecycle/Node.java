@@ -216,9 +216,9 @@ public final class Node {
     }
 
     /**
-     * The data directory, made when missing; one that cannot be (a file is in the way, no
-     * permission, a read-only file system) is the configuration's mistake: exit 2 with the reason,
-     * where the bare path alone used to be given.
+     * The data directory, made when missing. A file in the way or no permission is the
+     * configuration's mistake (exit 2, with the reason, where the bare path alone used to be given);
+     * other I/O errors are a failed start.
      */
     private static void createDataDirectory(java.nio.file.Path dataDir) {
         try {
@@ -228,8 +228,9 @@ public final class Node {
         } catch (java.nio.file.AccessDeniedException e) {
             throw new ConfigException("dataDir", "cannot create " + dataDir + ": permission denied");
         } catch (java.io.IOException e) {
+            // an I/O error or a file system not mounted yet may pass: a failed start (exit 1), which a supervisor retries
             String reason = e instanceof java.nio.file.FileSystemException fs && fs.getReason() != null ? fs.getReason() : e.getMessage();
-            throw new ConfigException("dataDir", "cannot create " + dataDir + ": " + reason);
+            throw new IllegalStateException("cannot create " + dataDir + ": " + reason, e);
         }
     }
 
@@ -400,12 +401,15 @@ public final class Node {
             try {
                 Signal.handle(new Signal(name), signal -> {
                     if (drainRequested.compareAndSet(false, true)) {
-                        log.info("SIG{} received{}", name, name.equals("HUP") ? ": stopping as for SIGTERM (certificates reload"
-                                + " by themselves; a changed config is read at the next start)" : "");
+                        log.info("SIG{} received{}", name, name.equals("HUP") ? ": draining and stopping as for SIGTERM, with exit"
+                                + " status 129 so a supervisor restarts the node (the config is read at start; certificates"
+                                + " reload by themselves)" : "");
                         // Off the signal thread: the delay is long, and a second signal must get through.
                         Thread.ofPlatform().name("node-drain").start(() -> {
                             drain();
-                            System.exit(0);
+                            // HUP ends as a signal's exit (128 + 1), not a clean 0: under systemd's
+                            // Restart=on-failure the node comes back, so a HUP is a graceful restart
+                            System.exit(name.equals("HUP") ? 129 : 0);
                         });
                     } else {
                         log.info("SIG{} received again: stopping without waiting out the drain delay", name);

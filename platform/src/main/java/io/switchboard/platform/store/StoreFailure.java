@@ -104,10 +104,11 @@ public final class StoreFailure {
             if (primary == SQLiteErrorCode.SQLITE_BUSY.code || primary == SQLiteErrorCode.SQLITE_LOCKED.code) {
                 return Optional.of(Kind.CONFLICT);
             }
-            // SQLITE_FULL: the disk (or a quota) is full; SQLITE_IOERR and its extended codes: a
-            // write or sync failed. Answered 500 they read as a bug, and the node stayed "ready".
-            return primary == SQLiteErrorCode.SQLITE_FULL.code || primary == SQLiteErrorCode.SQLITE_IOERR.code
-                    ? Optional.of(Kind.NO_SPACE) : Optional.empty();
+            // SQLITE_FULL: the disk (or a quota) is full, and the transaction was rolled back whole.
+            // Answered 500 it read as a bug, and the node stayed "ready". (SQLITE_IOERR is left a
+            // 500: its codes cover memory, locking and corruption too, and a failed sync may have
+            // left a commit behind.)
+            return primary == SQLiteErrorCode.SQLITE_FULL.code ? Optional.of(Kind.NO_SPACE) : Optional.empty();
         }
         if (t instanceof SQLException sql) {
             String state = sql.getSQLState() == null ? "" : sql.getSQLState();

@@ -276,6 +276,9 @@ class NodeConfigLoaderTest {
                 "has no value; remove the key for the default (udp:0.0.0.0:5060,tcp:0.0.0.0:5060), or write sip: [] for no SIP listener");
         assertConfigError(() -> loader.load(yaml("http: ~\n"), Map.of(), Map.of()), "http", "has no value");
         assertConfigError(() -> loader.load(yaml("domain: null\n"), Map.of(), Map.of()), "domain", "has no value");
+        // left empty in the file and given by a later layer: taken
+        assertThat(loader.load(yaml("domain:\nsip:\n"), Map.of("SWITCHBOARD_DOMAIN", "sip.example.org"), Map.of("sip", ""))
+                .domain()).isEqualTo("sip.example.org");
     }
 
     @Test
