@@ -62,7 +62,10 @@ public final class ChannelsApi {
 
     private void create(Context ctx) {
         ChannelDefinition channel = ApiSupport.call(() -> DefinitionReader.channel(RequestBodies.object(json, ctx)));
-        ChannelDefinition saved = ApiSupport.call(() -> catalog.createChannel(channel));
+        ChannelDefinition saved = ApiSupport.call(() -> {
+            DefinitionReader.requireFilesHere(channel);
+            return catalog.createChannel(channel);
+        });
         applyChanges.run();
         ctx.status(201).header("Location", BASE + "/" + saved.name()).json(view(saved));
     }
@@ -76,7 +79,10 @@ public final class ChannelsApi {
         }
         ((ObjectNode) body).put("name", name);
         ChannelDefinition channel = ApiSupport.call(() -> DefinitionReader.channel(body));
-        MonitorCatalog.Saved<ChannelDefinition> saved = ApiSupport.call(() -> catalog.putChannel(channel));
+        MonitorCatalog.Saved<ChannelDefinition> saved = ApiSupport.call(() -> {
+            DefinitionReader.requireFilesHere(channel);
+            return catalog.putChannel(channel);
+        });
         applyChanges.run();
         if (saved.created()) {
             ctx.status(201).header("Location", BASE + "/" + name);

@@ -74,7 +74,10 @@ public final class MonitorsApi {
 
     private void create(Context ctx) {
         MonitorDefinition monitor = ApiSupport.call(() -> DefinitionReader.monitor(RequestBodies.object(json, ctx)));
-        ApiSupport.call(() -> catalog.createMonitor(monitor));
+        ApiSupport.call(() -> {
+            DefinitionReader.requireFilesHere(monitor);
+            return catalog.createMonitor(monitor);
+        });
         applyChanges.run();
         ctx.status(201).header("Location", "/api/v1/monitors/" + monitor.name()).json(view(monitor));
     }
@@ -92,7 +95,10 @@ public final class MonitorsApi {
         // PUT back works (any other unknown key stays a 400)
         ((ObjectNode) body).remove(List.of("state", "uptime"));
         MonitorDefinition monitor = ApiSupport.call(() -> DefinitionReader.monitor(body));
-        MonitorCatalog.Saved<MonitorDefinition> saved = ApiSupport.call(() -> catalog.putMonitor(monitor));
+        MonitorCatalog.Saved<MonitorDefinition> saved = ApiSupport.call(() -> {
+            DefinitionReader.requireFilesHere(monitor);
+            return catalog.putMonitor(monitor);
+        });
         applyChanges.run();
         if (saved.created()) {
             ctx.status(201).header("Location", "/api/v1/monitors/" + name);

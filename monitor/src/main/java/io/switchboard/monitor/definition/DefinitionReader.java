@@ -166,11 +166,32 @@ public final class DefinitionReader {
         }
         if (monitor.options() instanceof CheckOptions.Http http) {
             headerValues(http.headers());
-            caFile(http.caFile());
         }
-        if (monitor.options() instanceof CheckOptions.Tls tls) {
-            caFile(tls.caFile());
+        caFileIsAbsolute(caFileOf(monitor));
+    }
+
+    /**
+     * What the API (on a node) checks beyond {@link #requireInputRules}: that a {@code caFile} can
+     * be read here. An import run on another machine (an operator's, against the cluster's store)
+     * is held only to the path being absolute: the file belongs on the nodes, not there.
+     */
+    public static void requireFilesHere(MonitorDefinition monitor) {
+        caFileReadable(caFileOf(monitor));
+    }
+
+    /** As {@link #requireFilesHere(MonitorDefinition)}, for a channel. */
+    public static void requireFilesHere(ChannelDefinition channel) {
+        if (channel.settings() instanceof ChannelDefinition.ChannelSettings.Email email) {
+            caFileReadable(email.caFile());
         }
+    }
+
+    private static String caFileOf(MonitorDefinition monitor) {
+        return switch (monitor.options()) {
+            case CheckOptions.Http http -> http.caFile();
+            case CheckOptions.Tls tls -> tls.caFile();
+            default -> null;
+        };
     }
 
     /** As {@link #requireInputRules(MonitorDefinition)}, for a channel. */
@@ -185,18 +206,15 @@ public final class DefinitionReader {
             headerValues(webhook.headers());
         }
         if (channel.settings() instanceof ChannelDefinition.ChannelSettings.Email email) {
-            caFile(email.caFile());
+            caFileIsAbsolute(email.caFile());
         }
     }
 
     /**
-     * A {@code caFile} written now is an absolute path to a readable file of PEM certificates, here
-     * (on the node or machine that writes it; every node that may check the monitor needs the
-     * same file). Without this a missing or wrong file was taken, and every check then failed
-     * with "cannot read caFile". A relative path would be resolved against each node's working
-     * directory, which an import run from a shell does not share.
+     * A {@code caFile} written now is an absolute path: a relative one would be resolved against
+     * each node's working directory, which an import run from a shell does not share.
      */
-    private static void caFile(String caFile) {
+    private static void caFileIsAbsolute(String caFile) {
         if (caFile == null) {
             return;
         }
@@ -208,6 +226,22 @@ public final class DefinitionReader {
         }
         if (!path.isAbsolute()) {
             throw DefinitionException.invalid("caFile", "\"" + caFile + "\" is not an absolute path");
+        }
+    }
+
+    /**
+     * A {@code caFile} given through a node's API is a readable file of PEM certificates there:
+     * without this a missing or wrong file was taken, and every check then failed with "cannot
+     * read caFile" (every node that may check the monitor needs the same file).
+     */
+    private static void caFileReadable(String caFile) {
+        if (caFile == null) {
+            return;
+        }
+        caFileIsAbsolute(caFile);
+        java.nio.file.Path path = java.nio.file.Path.of(caFile);
+        if (java.nio.file.Files.isDirectory(path)) {
+            throw DefinitionException.invalid("caFile", caFile + ": a directory, not a file of certificates");
         }
         int certificates;
         try (java.io.InputStream in = java.nio.file.Files.newInputStream(path)) {

@@ -147,7 +147,7 @@ class MonitorApiTest {
                 "'caFile': " + dir.resolve("missing.pem") + ": no such file");
         assertProblem(node.api("PUT", "/api/v1/monitors/t", tls + "ca.pem\"}"), 400, "'caFile': \"ca.pem\" is not an absolute path");
         assertProblem(node.api("PUT", "/api/v1/monitors/t", tls + notPem + "\"}"), 400, "'caFile': " + notPem + ": holds no PEM certificate");
-        assertProblem(node.api("PUT", "/api/v1/monitors/t", tls + dir + "\"}"), 400, null);
+        assertProblem(node.api("PUT", "/api/v1/monitors/t", tls + dir + "\"}"), 400, "'caFile': " + dir + ": a directory, not a file of certificates");
         assertProblem(node.api("PUT", "/api/v1/monitors/h", "{\"type\":\"http\",\"target\":\"https://a/\",\"caFile\":\"x\"}"), 400,
                 "'caFile': \"x\" is not an absolute path");
         assertProblem(node.api("PUT", "/api/v1/notification-channels/m", "{\"type\":\"email\",\"host\":\"smtp.x\",\"from\":\"me@x.org\","

@@ -393,11 +393,6 @@ public final class HttpServer implements Component {
     }
 
     /**
-     * Query parameters reach queries as text: one with a NUL or an unpaired surrogate is a 400
-     * naming it here, for every route, rather than a database error later. Request bodies are
-     * checked by {@link RequestBodies#object}; a NUL in the path Jetty refuses itself (400).
-     */
-    /**
      * No HTTP endpoint takes a query parameter twice: {@code ?limit=5&limit=500} is 400 naming it,
      * where the first used to win silently. (The chat stream's WebSocket upgrade, which takes
      * {@code resume} once per chat, is not an HTTP route and does not pass here.)
@@ -412,6 +407,11 @@ public final class HttpServer implements Component {
         }
     }
 
+    /**
+     * Query parameters reach queries as text: one with a NUL or an unpaired surrogate is a 400
+     * naming it here, for every route, rather than a database error later. Request bodies are
+     * checked by {@link RequestBodies#object}; a NUL in the path Jetty refuses itself (400).
+     */
     private static void refuseUnstorableText(Context ctx) {
         for (Map.Entry<String, List<String>> parameter : ctx.queryParamMap().entrySet()) {
             StorableText.require("query parameter name", parameter.getKey());

@@ -21,11 +21,12 @@ public final class RequestBodies {
     }
 
     /**
-     * A body declared as something other than JSON is 415 (RFC 9110 §15.5.16), with
-     * {@code Accept: application/json} saying what is taken (RFC 7694 §3): {@code curl -d} without
-     * a type sends form encoding, and a client sending XML or a form should hear so, not be read as
-     * JSON by chance. JSON is UTF-8 (RFC 8259 §8.1), so a charset, if given, is UTF-8. A body with
-     * no Content-Type at all is read as JSON, as before.
+     * A body sent as a form is 415 (RFC 9110 §15.5.16), with {@code Accept: application/json}
+     * saying what is taken (RFC 7694 §3): {@code curl -d} without a type sends form encoding, and a
+     * client that means a form should hear so rather than have it read as JSON by chance. JSON is
+     * UTF-8 (RFC 8259 §8.1), so a charset, if given, is UTF-8. Other types are read as JSON, as is
+     * a body with none: a browser's {@code fetch} without headers and {@code navigator.sendBeacon}
+     * send JSON as {@code text/plain}.
      */
     static void requireJsonType(String contentType) {
         if (contentType == null || contentType.isBlank()) {
@@ -33,7 +34,7 @@ public final class RequestBodies {
         }
         String[] parts = contentType.split(";");
         String type = parts[0].strip().toLowerCase(java.util.Locale.ROOT);
-        boolean json = type.equals("application/json") || (type.startsWith("application/") && type.endsWith("+json"));
+        boolean form = type.equals("application/x-www-form-urlencoded") || type.startsWith("multipart/");
         String charset = null;
         for (int i = 1; i < parts.length; i++) {
             String parameter = parts[i].strip();
@@ -42,7 +43,7 @@ public final class RequestBodies {
                 charset = parameter.substring(equals + 1).strip().replace("\"", "");
             }
         }
-        if (!json || (charset != null && !charset.equalsIgnoreCase("utf-8") && !charset.equalsIgnoreCase("utf8"))) {
+        if (form || (charset != null && !charset.equalsIgnoreCase("utf-8") && !charset.equalsIgnoreCase("utf8"))) {
             String shown = contentType.length() > 80 ? contentType.substring(0, 80) + "…" : contentType;
             throw new ApiProblem(415, "Unsupported Media Type", "The body is JSON: send it with Content-Type: application/json"
                     + " (got " + shown + ").").withHeader("Accept", "application/json");

@@ -283,13 +283,13 @@ public final class Store implements AutoCloseable {
         if (file == null) {
             return Optional.empty();
         }
-        try {
-            long free = Files.getFileStore(file.toAbsolutePath()).getUsableSpace();
-            if (free < MIN_FREE_BYTES) {
-                return Optional.of("the disk holding " + file + " is full (" + free / 1024 + " KB free): writes fail until space is freed");
-            }
-        } catch (IOException e) {
-            return Optional.of("cannot read the free space of the disk holding " + file + ": " + e.getMessage());
+        // File's calls are one statfs each; a file system that reports no size at all (some
+        // FUSE or 9p mounts answer 0) tells nothing, and is not taken for a full one
+        java.io.File directory = file.toAbsolutePath().getParent().toFile();
+        long total = directory.getTotalSpace();
+        long free = directory.getUsableSpace();
+        if (total > 0 && free < MIN_FREE_BYTES) {
+            return Optional.of("the disk holding " + file + " is full (" + free / 1024 + " KB free): writes fail until space is freed");
         }
         return Optional.empty();
     }

@@ -21,13 +21,13 @@ class RequestBodiesTest {
     }
 
     @Test
-    void aBodyDeclaredAsSomethingOtherThanJsonIs415() {
+    void aFormOrACharsetOtherThanUtf8Is415() {
         for (String taken : new String[]{null, "", "application/json", "Application/JSON; charset=UTF-8",
-                "application/json;charset=\"utf-8\"", "application/json; charset=utf8", "application/merge-patch+json", "application/problem+json"}) {
+                "application/json;charset=\"utf-8\"", "application/json; charset=utf8", "application/merge-patch+json", "application/problem+json", "text/plain;charset=UTF-8", "text/plain"}) {
             RequestBodies.requireJsonType(taken); // no problem
         }
-        for (String refused : new String[]{"application/x-www-form-urlencoded", "text/plain", "text/json",
-                "application/json; charset=iso-8859-1", "application/jsonx", "multipart/form-data; boundary=x"}) {
+        for (String refused : new String[]{"application/x-www-form-urlencoded", "Application/X-WWW-Form-Urlencoded; charset=UTF-8",
+                "application/json; charset=iso-8859-1", "text/plain; charset=windows-1251", "multipart/form-data; boundary=x"}) {
             assertThatThrownBy(() -> RequestBodies.requireJsonType(refused)).as(refused)
                     .isInstanceOfSatisfying(ApiProblem.class, p -> {
                         assertThat(p.status()).isEqualTo(415);

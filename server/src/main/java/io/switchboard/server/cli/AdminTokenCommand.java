@@ -57,7 +57,7 @@ public final class AdminTokenCommand implements Callable<Integer> {
             spec.commandLine().getErr().println("switchboard: " + elsewhere);
             return 2;
         }
-        if (nodeConfig.store().isSqlite() && !java.nio.file.Files.exists(nodeConfig.store().sqliteFile())) {
+        if (nodeConfig.store().sqliteFile() != null && !java.nio.file.Files.exists(nodeConfig.store().sqliteFile())) {
             // a token in a store no node uses (a mistyped --data-dir) opens nothing; a node's first
             // start writes its own token to <dataDir>/admin.token
             spec.commandLine().getErr().println("switchboard: no store at " + nodeConfig.store().sqliteFile()
