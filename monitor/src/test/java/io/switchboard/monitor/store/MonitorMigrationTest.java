@@ -64,7 +64,7 @@ class MonitorMigrationTest {
             h.execute("INSERT INTO monitor_incident_events (incident_id, at, seq, kind, detail) VALUES (1, 1000, 1, 'opened', 'x')");
         });
 
-        assertThat(store.migrate("monitor")).isEqualTo("5"); // V2 closes the duplicates; V3-V5 change no incident
+        assertThat(store.migrate("monitor")).isEqualTo("6"); // V2 closes the duplicates; V3-V6 change no incident's state
 
         List<Map<String, Object>> rows = store.jdbi().withHandle(h -> h.createQuery(
                 "SELECT id, status, resolved_at, event_seq FROM monitor_incidents ORDER BY id").mapToMap().list());
@@ -133,9 +133,16 @@ class MonitorMigrationTest {
             claim(h, 2, "hook", "down", 0, 2_000, null);
             claim(h, 2, "hook", "reminder", 2_000, 5_000, null);
             claim(h, 3, "hook", "down", 0, 3_000, 3_100L);
+            // told before claims were kept (or its claims pruned): only its mark says so
+            insert(h, 4, "old", "resolved", 500, 800L, 0);
+            h.execute("UPDATE monitor_incidents SET down_notified = 1 WHERE id = 4");
         });
 
-        assertThat(store.migrate("monitor")).isEqualTo("5"); // V4 (claims sent again) and V5 only add columns
+        assertThat(store.migrate("monitor")).isEqualTo("6"); // V4 (claims sent again) and V5 only add columns; V6 fills told_at
+        // V6: when people were first told, from the claims that went out, else from the old mark
+        List<String> told = store.jdbi().withHandle(h -> h.createQuery("SELECT id, told_at FROM monitor_incidents ORDER BY id")
+                .map((rs, ctx) -> rs.getLong("id") + ":" + rs.getString("told_at")).list());
+        assertThat(told).containsExactly("1:1100", "2:null", "3:3100", "4:500");
 
         List<Map<String, Object>> rows = store.jdbi().withHandle(h -> h.createQuery(
                 "SELECT incident_id, channel, event, sent_at, outcome, sending_at FROM monitor_notification_claims"
