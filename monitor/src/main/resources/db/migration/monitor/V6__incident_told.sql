@@ -6,8 +6,14 @@
 ALTER TABLE monitor_incidents ADD COLUMN told_at BIGINT;
 UPDATE monitor_incidents SET told_at = (
     SELECT MIN(c.sent_at) FROM monitor_notification_claims c
+    WHERE c.incident_id = monitor_incidents.id AND c.event IN ('down', 'reminder') AND c.outcome = 'sent')
+WHERE EXISTS (SELECT 1 FROM monitor_notification_claims c
     WHERE c.incident_id = monitor_incidents.id AND c.event IN ('down', 'reminder') AND c.outcome = 'sent');
--- Incidents whose claims were pruned before this version: their mark is all that is known.
+-- Incidents whose claims were pruned before this version: their mark is all that is known, but
+-- for those that had no channel (their timeline says "nobody to tell", and the mark was set all
+-- the same).
 UPDATE monitor_incidents SET told_at = COALESCE(last_notified_at, opened_at)
 WHERE told_at IS NULL AND down_notified = 1
-  AND NOT EXISTS (SELECT 1 FROM monitor_notification_claims c WHERE c.incident_id = monitor_incidents.id);
+  AND NOT EXISTS (SELECT 1 FROM monitor_notification_claims c WHERE c.incident_id = monitor_incidents.id)
+  AND NOT EXISTS (SELECT 1 FROM monitor_incident_events e
+                  WHERE e.incident_id = monitor_incidents.id AND e.detail LIKE 'nobody to tell%');

@@ -316,6 +316,11 @@ public final class HistoryFolder implements AutoCloseable {
                 if (ids.isEmpty()) {
                     return 0;
                 }
+                // what the claims say about telling people is kept on the incident first (an
+                // older node, during a rolling upgrade, ends claims without writing it)
+                h.createUpdate("UPDATE monitor_incidents SET told_at = (SELECT MIN(c.sent_at) FROM monitor_notification_claims c"
+                        + " WHERE c.incident_id = monitor_incidents.id AND c.event IN ('down', 'reminder') AND c.outcome = 'sent')"
+                        + " WHERE id IN (<ids>) AND told_at IS NULL").bindList("ids", ids).execute();
                 h.createUpdate("DELETE FROM monitor_notification_claims WHERE incident_id IN (<ids>)").bindList("ids", ids).execute();
                 return ids.size();
             });

@@ -222,8 +222,10 @@ public final class IncidentStore {
             return java.util.Set.of();
         }
         List<Long> ids = incidents.stream().map(Incident::id).toList();
-        return jdbi.withHandle(h -> new java.util.HashSet<>(h.createQuery("SELECT id FROM monitor_incidents"
-                        + " WHERE id IN (<ids>) AND told_at IS NOT NULL")
+        // or a sent claim not yet copied: an older node (a rolling upgrade) ends claims without told_at
+        return jdbi.withHandle(h -> new java.util.HashSet<>(h.createQuery("SELECT i.id FROM monitor_incidents i"
+                        + " WHERE i.id IN (<ids>) AND (i.told_at IS NOT NULL OR EXISTS (SELECT 1 FROM monitor_notification_claims c"
+                        + " WHERE c.incident_id = i.id AND c.event IN ('down', 'reminder') AND c.outcome = 'sent'))")
                 .bindList("ids", ids).mapTo(Long.class).list()));
     }
 

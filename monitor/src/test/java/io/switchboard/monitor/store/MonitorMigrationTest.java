@@ -136,13 +136,18 @@ class MonitorMigrationTest {
             // told before claims were kept (or its claims pruned): only its mark says so
             insert(h, 4, "old", "resolved", 500, 800L, 0);
             h.execute("UPDATE monitor_incidents SET down_notified = 1 WHERE id = 4");
+            // marked as well, but it had no channel: its timeline says so
+            insert(h, 5, "quiet", "resolved", 600, 900L, 1);
+            h.execute("UPDATE monitor_incidents SET down_notified = 1 WHERE id = 5");
+            h.execute("INSERT INTO monitor_incident_events (incident_id, at, seq, kind, detail)"
+                    + " VALUES (5, 600, 1, 'notified', 'nobody to tell: quiet has no notification channels')");
         });
 
         assertThat(store.migrate("monitor")).isEqualTo("6"); // V4 (claims sent again) and V5 only add columns; V6 fills told_at
         // V6: when people were first told, from the claims that went out, else from the old mark
         List<String> told = store.jdbi().withHandle(h -> h.createQuery("SELECT id, told_at FROM monitor_incidents ORDER BY id")
                 .map((rs, ctx) -> rs.getLong("id") + ":" + rs.getString("told_at")).list());
-        assertThat(told).containsExactly("1:1100", "2:null", "3:3100", "4:500");
+        assertThat(told).containsExactly("1:1100", "2:null", "3:3100", "4:500", "5:null");
 
         List<Map<String, Object>> rows = store.jdbi().withHandle(h -> h.createQuery(
                 "SELECT incident_id, channel, event, sent_at, outcome, sending_at FROM monitor_notification_claims"

@@ -113,7 +113,7 @@ final class ProblemResponses {
         String detail = switch (kind) {
             case UNREACHABLE -> "The database is unavailable or not answering; retry in a few seconds.";
             case CONFLICT -> "The request collided with another one in the database; retry it.";
-            case NO_SPACE -> "The database cannot write: the disk holding it is full (or failing). Nothing was stored;"
+            case NO_SPACE -> "The database cannot write: the disk holding it is full. Nothing was stored;"
                     + " retry once space is freed.";
         };
         send(ctx, 503, "Service Unavailable", detail, "about:blank");

@@ -43,7 +43,10 @@ public final class RequestBodies {
                 charset = parameter.substring(equals + 1).strip().replace("\"", "");
             }
         }
-        if (form || (charset != null && !charset.equalsIgnoreCase("utf-8") && !charset.equalsIgnoreCase("utf8"))) {
+        // us-ascii is a subset of UTF-8: a client that says so sends what is read
+        boolean utf8 = charset == null || charset.equalsIgnoreCase("utf-8") || charset.equalsIgnoreCase("utf8")
+                || charset.equalsIgnoreCase("us-ascii");
+        if (form || !utf8) {
             String shown = contentType.length() > 80 ? contentType.substring(0, 80) + "…" : contentType;
             throw new ApiProblem(415, "Unsupported Media Type", "The body is JSON: send it with Content-Type: application/json"
                     + " (got " + shown + ").").withHeader("Accept", "application/json");

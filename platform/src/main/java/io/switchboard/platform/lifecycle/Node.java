@@ -204,7 +204,7 @@ public final class Node {
                     // the driver's message names the statement, not the trouble: say what it was, and where
                     String what = switch (storeTrouble.get()) {
                         case CONFLICT -> "was held by another transaction or program";
-                        case NO_SPACE -> "cannot write: its disk is full or failing";
+                        case NO_SPACE -> "cannot write: its disk is full";
                         case UNREACHABLE -> "did not answer or refused";
                     };
                     throw new NodeStartException(step + ": the store at " + config.store().maskedUrl() + " " + what + " ("
@@ -228,6 +228,11 @@ public final class Node {
         } catch (java.nio.file.AccessDeniedException e) {
             throw new ConfigException("dataDir", "cannot create " + dataDir + ": permission denied");
         } catch (java.io.IOException e) {
+            String why = e instanceof java.nio.file.FileSystemException fs ? String.valueOf(fs.getReason()) : "";
+            if (why.equals("Not a directory") || why.equals("Read-only file system")) {
+                // a file on the path, or a place the node may never write (ProtectSystem=strict): the config's mistake
+                throw new ConfigException("dataDir", "cannot create " + dataDir + ": " + why);
+            }
             // an I/O error or a file system not mounted yet may pass: a failed start (exit 1), which a supervisor retries
             String reason = e instanceof java.nio.file.FileSystemException fs && fs.getReason() != null ? fs.getReason() : e.getMessage();
             throw new IllegalStateException("cannot create " + dataDir + ": " + reason, e);
@@ -386,12 +391,16 @@ public final class Node {
     }
 
     /**
-     * Makes SIGTERM, SIGINT and SIGHUP drain and stop the node, then exit the JVM with status 0. A JVM
+     * Makes SIGTERM, SIGINT and SIGHUP drain and stop the node, then exit the JVM with status 0
+     * (129 when only SIGHUP came: a restart under a supervisor). A JVM
      * killed by a signal exits 143 even after its shutdown hooks ran; handling the signal and
      * calling {@code System.exit(0)} instead gives init systems and orchestrators the clean
      * status a graceful stop deserves. The shutdown hook also covers other exits
      * ({@code System.exit} elsewhere, or a platform without {@code sun.misc.Signal}).
      */
+    /** Only SIGHUP asked this node to stop (no TERM or INT): it exits 129 so a supervisor restarts it. */
+    private volatile boolean hangUpOnly;
+
     public void stopOnSignals() {
         Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().name("node-shutdown").unstarted(this::stop));
         // HUP too: the JVM's default for it is an exit without the drain. It comes when the
@@ -405,13 +414,18 @@ public final class Node {
                                 + " status 129 so a supervisor restarts the node (the config is read at start; certificates"
                                 + " reload by themselves)" : "");
                         // Off the signal thread: the delay is long, and a second signal must get through.
+                        hangUpOnly = name.equals("HUP");
                         Thread.ofPlatform().name("node-drain").start(() -> {
                             drain();
                             // HUP ends as a signal's exit (128 + 1), not a clean 0: under systemd's
-                            // Restart=on-failure the node comes back, so a HUP is a graceful restart
-                            System.exit(name.equals("HUP") ? 129 : 0);
+                            // Restart=on-failure the node comes back, so a HUP is a graceful restart.
+                            // A TERM or INT meanwhile (systemctl stop) makes it a stop after all.
+                            System.exit(hangUpOnly ? 129 : 0);
                         });
                     } else {
+                        if (!name.equals("HUP")) {
+                            hangUpOnly = false;
+                        }
                         log.info("SIG{} received again: stopping without waiting out the drain delay", name);
                         drainCut.countDown();
                     }

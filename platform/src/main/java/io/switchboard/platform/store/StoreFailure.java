@@ -29,7 +29,7 @@ public final class StoreFailure {
         /** Another transaction held what this one needed (lock, deadlock, serialization): retry at once. */
         CONFLICT(1),
         /**
-         * The database cannot write its files: the disk is full or failing. Nothing of the failed
+         * The database cannot write its files: the disk is full. Nothing of the failed
          * transaction was kept (SQLite rolls it back whole); it passes when an operator frees space.
          */
         NO_SPACE(30);

@@ -223,6 +223,10 @@ class NodeStartTest {
         assertThat(fileInTheWay.exitCode()).as(fileInTheWay.err()).isEqualTo(2);
         assertThat(fileInTheWay.err()).isEqualTo("switchboard: invalid config: dataDir: " + file + " is a file, not a directory"
                 + System.lineSeparator());
+        Run underAFile = cli("run", "--data-dir", file.resolve("data").toString(), "--http", "127.0.0.1:0", "--sip", "");
+        assertThat(underAFile.exitCode()).as(underAFile.err()).isEqualTo(2);
+        assertThat(underAFile.err()).startsWith("switchboard: invalid config: dataDir: cannot create " + file.resolve("data")
+                + ": Not a directory");
         Run nowhere = cli("run", "--data-dir", dataDir.resolve("nowhere").toString(), "--http", "nosuchhost.invalid:8080",
                 "--sip", "");
         assertThat(nowhere.exitCode()).as(nowhere.err()).isEqualTo(1); // DNS may come later: a supervisor retries

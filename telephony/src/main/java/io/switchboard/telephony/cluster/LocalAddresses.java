@@ -28,6 +28,16 @@ public class LocalAddresses {
         if (answer != null && now - answer.readAt() < REMEMBER_NANOS) {
             return answer.held();
         }
+        return holdsNow(address);
+    }
+
+    /**
+     * As {@link #holds}, read from the interfaces now: for a "no" that would send a request the
+     * long way (through another node), where an answer up to 100 ms old could be from just before
+     * the address arrived here (the other node, losing it, can no longer send from it).
+     */
+    public boolean holdsNow(InetAddress address) {
+        long now = System.nanoTime();
         boolean held;
         try {
             held = NetworkInterface.getByInetAddress(address) != null;

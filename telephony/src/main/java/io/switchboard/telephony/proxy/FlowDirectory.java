@@ -82,7 +82,8 @@ public final class FlowDirectory {
      */
     public String heldElsewhere(Binding binding) {
         InetAddress local = specificUdpAddress(binding);
-        return local == null || binding.localPort() <= 0 || localAddresses.holds(local) ? null
+        // a remembered "not here" is read again before the request is sent the long way
+        return local == null || binding.localPort() <= 0 || localAddresses.holds(local) || localAddresses.holdsNow(local) ? null
                 : udpListener(local, binding.localPort());
     }
 
