@@ -13,4 +13,19 @@ public final class RootCause {
         }
         return t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
     }
+
+    /**
+     * Why a file operation failed, in the system's words: "permission denied" (an
+     * AccessDeniedException's message is the path alone), "Not a directory", "Read-only file
+     * system", ...; else the message.
+     */
+    public static String fileProblem(java.io.IOException e) {
+        if (e instanceof java.nio.file.AccessDeniedException) {
+            return "permission denied";
+        }
+        if (e instanceof java.nio.file.FileSystemException fs && fs.getReason() != null) {
+            return fs.getReason();
+        }
+        return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+    }
 }

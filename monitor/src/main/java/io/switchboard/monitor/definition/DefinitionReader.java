@@ -248,10 +248,8 @@ public final class DefinitionReader {
             certificates = java.security.cert.CertificateFactory.getInstance("X.509").generateCertificates(in).size();
         } catch (java.nio.file.NoSuchFileException e) {
             throw DefinitionException.invalid("caFile", caFile + ": no such file");
-        } catch (java.nio.file.AccessDeniedException e) {
-            throw DefinitionException.invalid("caFile", caFile + ": not readable (permission denied)");
         } catch (java.io.IOException e) {
-            throw DefinitionException.invalid("caFile", caFile + ": cannot be read (" + e.getMessage() + ")");
+            throw DefinitionException.invalid("caFile", caFile + ": cannot be read (" + io.switchboard.platform.RootCause.fileProblem(e) + ")");
         } catch (java.security.cert.CertificateException e) {
             String why = String.valueOf(e.getMessage());
             throw DefinitionException.invalid("caFile", caFile + ": holds no PEM certificate"

@@ -180,11 +180,9 @@ public final class NodeConfigLoader {
             text = Files.readString(file);
         } catch (NoSuchFileException e) {
             throw new ConfigException("config", "file " + file.toAbsolutePath() + " does not exist");
-        } catch (java.nio.file.AccessDeniedException e) {
-            throw new ConfigException("config", "cannot read " + file.toAbsolutePath() + ": permission denied"); // its message is the path alone
         } catch (IOException e) {
-            String reason = e instanceof java.nio.file.FileSystemException fs && fs.getReason() != null ? fs.getReason() : e.getMessage();
-            throw new ConfigException("config", "cannot read " + file.toAbsolutePath() + ": " + reason);
+            throw new ConfigException("config", "cannot read " + file.toAbsolutePath() + ": "
+                    + io.switchboard.platform.RootCause.fileProblem(e));
         }
         if (text.isBlank()) {
             return new LinkedHashMap<>();

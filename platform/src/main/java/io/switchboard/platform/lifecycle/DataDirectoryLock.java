@@ -84,13 +84,7 @@ final class DataDirectoryLock implements AutoCloseable {
     }
 
     private static String reason(IOException e) {
-        if (e instanceof java.nio.file.AccessDeniedException) {
-            return "permission denied"; // its message is only the path
-        }
-        if (e instanceof java.nio.file.FileSystemException fs && fs.getReason() != null) {
-            return fs.getReason(); // "Read-only file system", ...
-        }
-        return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+        return io.switchboard.platform.RootCause.fileProblem(e);
     }
 
     private static void closeQuietly(FileChannel channel) {

@@ -202,11 +202,7 @@ public final class Node {
                 var storeTrouble = io.switchboard.platform.store.StoreFailure.kind(e);
                 if (storeTrouble.isPresent()) {
                     // the driver's message names the statement, not the trouble: say what it was, and where
-                    String what = switch (storeTrouble.get()) {
-                        case CONFLICT -> "was held by another transaction or program";
-                        case NO_SPACE -> "cannot write: its disk is full";
-                        case UNREACHABLE -> "did not answer or refused";
-                    };
+                    String what = storeTrouble.get().whatTheStoreDid();
                     throw new NodeStartException(step + ": the store at " + config.store().maskedUrl() + " " + what + " ("
                             + io.switchboard.platform.RootCause.message(e) + ")", e);
                 }
@@ -225,17 +221,14 @@ public final class Node {
             Files.createDirectories(dataDir);
         } catch (java.nio.file.FileAlreadyExistsException e) {
             throw new ConfigException("dataDir", dataDir + " is a file, not a directory");
-        } catch (java.nio.file.AccessDeniedException e) {
-            throw new ConfigException("dataDir", "cannot create " + dataDir + ": permission denied");
         } catch (java.io.IOException e) {
-            String why = e instanceof java.nio.file.FileSystemException fs ? String.valueOf(fs.getReason()) : "";
-            if (why.equals("Not a directory") || why.equals("Read-only file system")) {
-                // a file on the path, or a place the node may never write (ProtectSystem=strict): the config's mistake
+            String why = io.switchboard.platform.RootCause.fileProblem(e);
+            if (why.equals("permission denied") || why.equals("Not a directory") || why.equals("Read-only file system")) {
+                // no permission, a file on the path, or a place the node may never write (ProtectSystem=strict)
                 throw new ConfigException("dataDir", "cannot create " + dataDir + ": " + why);
             }
             // an I/O error or a file system not mounted yet may pass: a failed start (exit 1), which a supervisor retries
-            String reason = e instanceof java.nio.file.FileSystemException fs && fs.getReason() != null ? fs.getReason() : e.getMessage();
-            throw new IllegalStateException("cannot create " + dataDir + ": " + reason, e);
+            throw new IllegalStateException("cannot create " + dataDir + ": " + why, e);
         }
     }
 

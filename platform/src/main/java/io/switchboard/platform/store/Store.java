@@ -336,11 +336,8 @@ public final class Store implements AutoCloseable {
             var trouble = StoreFailure.kind(e);
             if (trouble.isPresent()) {
                 // Flyway's own text is a multi-line report around the driver's message
-                throw new StoreException("the store at " + settings.maskedUrl() + " " + switch (trouble.get()) {
-                    case CONFLICT -> "is held by another program or transaction (an open sqlite3 shell?); try again once it lets go";
-                    case NO_SPACE -> "cannot write: its disk is full";
-                    case UNREACHABLE -> "did not answer or refused";
-                } + " (" + RootCause.message(e) + ")", e);
+                throw new StoreException("the store at " + settings.maskedUrl() + " " + trouble.get().whatTheStoreDid()
+                        + " (" + RootCause.message(e) + ")", e);
             }
             throw new StoreException("migrations of " + module + " failed: " + e.getMessage(), e);
         }

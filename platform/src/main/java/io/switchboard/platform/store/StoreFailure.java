@@ -25,19 +25,26 @@ public final class StoreFailure {
     /** What kind of transient failure, for the answer's detail and its Retry-After. */
     public enum Kind {
         /** The database cannot be reached or does not answer in time: retry in a few seconds. */
-        UNREACHABLE(5),
+        UNREACHABLE(5, "did not answer or refused"),
         /** Another transaction held what this one needed (lock, deadlock, serialization): retry at once. */
-        CONFLICT(1),
+        CONFLICT(1, "was held by another program or transaction (an open sqlite3 shell?)"),
         /**
          * The database cannot write its files: the disk is full. Nothing of the failed
          * transaction was kept (SQLite rolls it back whole); it passes when an operator frees space.
          */
-        NO_SPACE(30);
+        NO_SPACE(30, "cannot write: its disk is full");
 
         private final int retryAfterSeconds;
+        private final String whatTheStoreDid;
 
-        Kind(int retryAfterSeconds) {
+        Kind(int retryAfterSeconds, String whatTheStoreDid) {
             this.retryAfterSeconds = retryAfterSeconds;
+            this.whatTheStoreDid = whatTheStoreDid;
+        }
+
+        /** For a one-line message about a start or a command: "the store at URL " + this. */
+        public String whatTheStoreDid() {
+            return whatTheStoreDid;
         }
 
         public int retryAfterSeconds() {
