@@ -5,10 +5,13 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
 import io.javalin.Javalin;
+import io.javalin.config.JavalinState;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
+import io.javalin.http.HandlerType;
 import io.javalin.http.HttpResponseException;
 import io.javalin.json.JavalinJackson;
+import io.javalin.router.Endpoint;
 import io.javalin.validation.ValidationException;
 import io.switchboard.platform.RootCause;
 import io.switchboard.platform.config.HostPort;
@@ -27,6 +30,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.Collectors;
 import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.SecureRequestCustomizer;
@@ -243,6 +247,7 @@ public final class HttpServer implements Component {
             for (HttpRoutes contribution : contributions) {
                 contribution.register(routes);
             }
+            answerHeadLikeGet(config.unsafe, routes);
         });
         try {
             created.start();
@@ -435,6 +440,29 @@ public final class HttpServer implements Component {
             body.put("status", "unavailable");
             body.put("reasons", problems);
             ctx.status(503).json(body);
+        }
+    }
+
+    /**
+     * HEAD is GET without the body (RFC 9110 §9.3.2: the same status and header fields). Javalin
+     * answers HEAD on a GET route with an empty 200 without running the route, so {@code HEAD
+     * /readyz} said 200 on a node that was not ready (a balancer checking with HEAD kept sending it
+     * work), a HEAD without a token got 200 where GET gets 401, and {@code /metrics} lost its
+     * content type. Each GET route therefore also answers HEAD through the same handler, befores
+     * and afters included; Jetty writes no body for a HEAD request.
+     */
+    private static void answerHeadLikeGet(JavalinState config, RoutesConfig routes) {
+        List<Endpoint> endpoints = config.internalRouter.allHttpHandlers().stream()
+                .map(parsed -> parsed.endpoint)
+                .toList();
+        Set<String> headPaths = endpoints.stream()
+                .filter(endpoint -> endpoint.method == HandlerType.HEAD)
+                .map(endpoint -> endpoint.path)
+                .collect(Collectors.toSet());
+        for (Endpoint endpoint : endpoints) {
+            if (endpoint.method == HandlerType.GET && !headPaths.contains(endpoint.path)) {
+                routes.head(endpoint.path, endpoint.handler);
+            }
         }
     }
 

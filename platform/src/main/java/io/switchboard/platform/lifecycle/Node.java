@@ -145,6 +145,7 @@ public final class Node {
                 log.info("data in {}", config.dataDir());
 
                 step = "store";
+                refuseToGoOnIfStopped(step);
                 store = Store.open(config.store(), metrics.registry());
                 Store opened = store;
                 started.add(Component.of("store", () -> { }, opened::close));
@@ -162,6 +163,7 @@ public final class Node {
                 people.start();
                 started.add(Component.of("auth", () -> { }, people::stop));
                 step = "bus";
+                refuseToGoOnIfStopped(step);
                 bus = openBus();
                 people.connect(bus);
                 step = "cluster";
@@ -179,17 +181,29 @@ public final class Node {
                 }
                 for (Component component : List.copyOf(moduleComponents)) {
                     step = component.name();
+                    refuseToGoOnIfStopped(step);
                     startComponent(component);
                 }
                 step = "http";
+                refuseToGoOnIfStopped(step);
                 startComponent(http);
                 for (Component listener : List.copyOf(listeners)) {
                     step = listener.name();
+                    refuseToGoOnIfStopped(step);
                     startComponent(listener);
                 }
+                refuseToGoOnIfStopped("publishing the node's addresses");
                 cluster.publishAddresses();
                 state = State.RUNNING;
                 log.info("node started in {} ms", (System.nanoTime() - begin) / 1_000_000);
+            } catch (StoppedDuringStart e) {
+                // SIGTERM or Ctrl-C while starting: what had started stops, and the node exits as a
+                // stop, not as a failed start (it used to finish starting, say "started", then stop)
+                log.info("stop requested while starting; not starting {} and the rest, stopping what had started", e.step);
+                state = State.STOPPED;
+                stopStarted();
+                log.info("stopped");
+                stopped.countDown();
             } catch (Exception e) {
                 state = State.FAILED;
                 log.debug("start failed at {}", step, e);
@@ -208,6 +222,23 @@ public final class Node {
                 }
                 throw new NodeStartException(step + ": " + (e.getMessage() == null ? e.toString() : e.getMessage()), e);
             }
+        }
+    }
+
+    /** Thrown between start steps once a stop was asked for. */
+    private static final class StoppedDuringStart extends Exception {
+        private final String step;
+
+        StoppedDuringStart(String step) {
+            super(null, null, false, false);
+            this.step = step;
+        }
+    }
+
+    /** {@link #stop()} counts {@code drainCut} down before it waits for the start to end. */
+    private void refuseToGoOnIfStopped(String nextStep) throws StoppedDuringStart {
+        if (drainCut.getCount() == 0) {
+            throw new StoppedDuringStart(nextStep);
         }
     }
 

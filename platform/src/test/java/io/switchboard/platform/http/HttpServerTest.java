@@ -242,6 +242,47 @@ class HttpServerTest {
     }
 
     @Test
+    void headIsAnsweredLikeGetWithoutTheBody() throws Exception {
+        // Javalin's own HEAD for a GET route was an empty 200 that ran nothing: a balancer
+        // checking HEAD /readyz saw a node that was not ready as ready.
+        storeProblem.set(Optional.of("no answer within 2s"));
+        HttpResponse<String> notReady = head("/readyz");
+        assertThat(notReady.statusCode()).isEqualTo(503);
+        assertThat(notReady.body()).isEmpty();
+        storeProblem.set(Optional.empty());
+        assertThat(head("/readyz").statusCode()).isEqualTo(200);
+
+        HttpResponse<String> metricsHead = head("/metrics");
+        assertThat(metricsHead.statusCode()).isEqualTo(200);
+        assertThat(metricsHead.headers().firstValue("Content-Type")).hasValueSatisfying(
+                type -> assertThat(type).startsWith("text/plain; version=0.0.4"));
+        assertThat(metricsHead.body()).isEmpty();
+
+        HttpResponse<String> missing = head("/api/v1/test/greetings/bob");
+        assertThat(missing.statusCode()).isEqualTo(404);
+        assertThat(missing.headers().firstValue("Content-Type")).hasValueSatisfying(
+                type -> assertThat(type).startsWith("application/problem+json"));
+        assertThat(missing.body()).isEmpty();
+
+        HttpResponse<String> item = head("/api/v1/test/items/7");
+        assertThat(item.statusCode()).isEqualTo(200);
+        assertThat(item.headers().firstValue("Content-Type")).hasValueSatisfying(
+                type -> assertThat(type).startsWith("application/json"));
+        assertThat(item.body()).isEmpty();
+
+        assertThat(head("/api/v1/test/nowhere").statusCode()).isEqualTo(404);
+        HttpResponse<String> postOnly = head("/api/v1/test/notes");
+        assertThat(postOnly.statusCode()).isEqualTo(405);
+        assertThat(postOnly.headers().firstValue("Allow")).hasValueSatisfying(allow -> assertThat(allow).contains("POST"));
+    }
+
+    private HttpResponse<String> head(String path) throws Exception {
+        return client.send(HttpRequest.newBuilder(URI.create(server.baseUrl() + path))
+                        .method("HEAD", HttpRequest.BodyPublishers.noBody()).build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
+    @Test
     void moduleRouteWorksAndBadInputIsAProblem() throws Exception {
         HttpResponse<String> ok = post("/api/v1/test/greetings", "{\"name\":\"ann\"}");
         assertThat(ok.statusCode()).isEqualTo(200);

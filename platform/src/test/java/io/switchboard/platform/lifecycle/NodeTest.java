@@ -139,6 +139,47 @@ class NodeTest {
         assertThat(events).contains("stop notes listener");
     }
 
+    /** SIGTERM while a node starts: the start goes no further, and what had started stops. */
+    @Test
+    void aStopAskedForWhileStartingEndsTheStartAtTheNextStep() throws Exception {
+        java.util.concurrent.CountDownLatch entered = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        Node node = new Node(config(), List.of(new NodeModule() {
+            @Override
+            public String name() {
+                return "notes";
+            }
+
+            @Override
+            public void assemble(NodeContext context) {
+                context.addComponent(Component.of("slow worker", () -> {
+                    entered.countDown();
+                    release.await();
+                    events.add("start slow worker");
+                }, () -> events.add("stop slow worker")));
+                context.addListener(recording("notes listener", false));
+            }
+        }));
+        Thread starter = Thread.ofPlatform().start(node::start);
+        assertThat(entered.await(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        Thread stopper = Thread.ofPlatform().start(node::stop);
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (stopper.getState() != Thread.State.BLOCKED && System.nanoTime() < deadline) {
+            Thread.sleep(5); // the stop has asked and waits for the start to give way
+        }
+        assertThat(stopper.getState()).isEqualTo(Thread.State.BLOCKED);
+        release.countDown();
+        starter.join(10_000);
+        stopper.join(10_000);
+
+        assertThat(starter.isAlive()).isFalse();
+        assertThat(stopper.isAlive()).isFalse();
+        assertThat(node.isRunning()).isFalse();
+        assertThat(events).containsExactly("start slow worker", "stop slow worker");
+        assertThat(node.http().isStarted()).isFalse();
+        node.awaitStopped();
+    }
+
     @Test
     void failedStartNamesTheStepAndStopsWhatStarted() throws Exception {
         Node node = new Node(config(), List.of(module("notes", true)));
