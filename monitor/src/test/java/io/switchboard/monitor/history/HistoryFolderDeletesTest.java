@@ -161,6 +161,11 @@ class HistoryFolderDeletesTest {
                 h.execute("INSERT INTO monitor_notification_claims (incident_id, channel, event, seq, node_id, fence, claimed_at,"
                         + " sent_at, outcome) VALUES (?, 'hook', 'down', 0, 'node-a', 1, ?, ?, 'sent')", id, old, old);
             }
+            // 5: its only DOWN failed on every try; nobody was told
+            h.execute("INSERT INTO monitor_incidents (id, monitor, status, started_at, opened_at, resolved_at, failed_checks)"
+                    + " VALUES (5, 'web', 'resolved', ?, ?, ?, 3)", old, old, old);
+            h.execute("INSERT INTO monitor_notification_claims (incident_id, channel, event, seq, node_id, fence, claimed_at,"
+                    + " sent_at, outcome) VALUES (5, 'hook', 'down', 0, 'node-a', 1, ?, ?, 'failed')", old, old);
             for (long seq = 1; seq <= 3; seq++) {
                 h.execute("INSERT INTO monitor_warning_claims (monitor, channel, seq, event, status, subject, text, node_id, fence,"
                         + " claimed_at, sent_at, outcome) VALUES ('web', 'hook', ?, ?, 'degraded', 's', 't', 'node-a', 1, ?, ?, 'sent')",
@@ -185,6 +190,10 @@ class HistoryFolderDeletesTest {
         List<String> leases = store.jdbi().withHandle(h -> h.createQuery("SELECT name FROM platform_leases ORDER BY name")
                 .mapTo(String.class).list());
         assertThat(claims).as("claims of the recent and the open incident").containsExactly(2L, 3L);
+        // the claims of 1 were written by an older node (no told_at): what they said is kept on the incident
+        List<String> told = store.jdbi().withHandle(h -> h.createQuery("SELECT id || ':' || COALESCE(told_at, 'untold')"
+                + " FROM monitor_incidents WHERE id IN (1, 5) ORDER BY id").mapTo(String.class).list());
+        assertThat(told).containsExactly("1:" + old, "5:untold");
         assertThat(warnings).as("the latest warning claim says whether a warning stands").containsExactly("web:3");
         assertThat(leases).as("leases of existing monitors keep their fence; a live holder lets go first")
                 .containsExactly("monitor.job:history", "monitor:gone-held", "monitor:web");

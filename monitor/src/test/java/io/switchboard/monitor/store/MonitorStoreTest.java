@@ -410,6 +410,31 @@ class MonitorStoreTest {
         assertThat(results.periods("shop", "day", first.minus(Duration.ofDays(1)), NOW)).isNotEmpty();
     }
 
+    /**
+     * During a rolling upgrade an older node ends a claim 'sent' without writing told_at: the
+     * incident counts as told from the claim itself until pruning copies it over.
+     */
+    @Test
+    void whoWasToldIsReadFromTheIncidentOrFromASentClaimAnOlderNodeLeft() {
+        IncidentStore incidents = new IncidentStore(store.jdbi());
+        List<Incident> opened = new java.util.ArrayList<>();
+        for (String monitor : List.of("marked", "old-node", "failed", "recovery-only", "nothing")) {
+            opened.add(incidents.open(monitor, NOW, NOW, 2, "refused", "refused", null, List.of()));
+        }
+        long marked = opened.get(0).id();
+        store.jdbi().useHandle(h -> {
+            h.execute("UPDATE monitor_incidents SET told_at = ? WHERE id = ?", NOW.toEpochMilli(), marked);
+            String claim = "INSERT INTO monitor_notification_claims (incident_id, channel, event, seq, node_id, fence, claimed_at,"
+                    + " sent_at, outcome) VALUES (?, 'hook', ?, 0, 'node-old', 1, ?, ?, ?)";
+            h.execute(claim, opened.get(1).id(), "down", NOW.toEpochMilli(), NOW.toEpochMilli(), "sent");
+            h.execute(claim, opened.get(2).id(), "down", NOW.toEpochMilli(), NOW.toEpochMilli(), "failed");
+            h.execute(claim, opened.get(3).id(), "recovered", NOW.toEpochMilli(), NOW.toEpochMilli(), "sent");
+        });
+
+        assertThat(incidents.told(opened)).containsExactlyInAnyOrder(marked, opened.get(1).id());
+        assertThat(incidents.told(List.of())).isEmpty();
+    }
+
     @Test
     void incidentsKeepATimelineAndDeliveriesEveryAttempt() {
         IncidentStore incidents = new IncidentStore(store.jdbi());
