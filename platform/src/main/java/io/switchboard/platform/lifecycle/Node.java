@@ -68,6 +68,8 @@ public final class Node {
     static final Duration HTTP_DRAIN = Duration.ofSeconds(16);
     /** The bound on a whole stop (HTTP's drain, then the other components). */
     private static final Duration STOP_TIMEOUT = Duration.ofSeconds(25);
+    /** How often the store is asked whether it answers, for the log's "not usable" and "answers again" lines. */
+    private static final Duration STORE_WATCH_PERIOD = Duration.ofSeconds(5);
     /** The least time any one component gets to stop, even when earlier ones used up the budget. */
     private static final Duration MIN_COMPONENT_STOP = Duration.ofMillis(500);
 
@@ -150,6 +152,7 @@ public final class Node {
                 Store opened = store;
                 started.add(Component.of("store", () -> { }, opened::close));
                 readiness.register("store", store::reachabilityProblem);
+                store.watchReachability(STORE_WATCH_PERIOD);
                 store.migrate("platform");
                 adminTokens = new AdminTokens(store.jdbi(), Clock.systemUTC());
                 step = "admin token";

@@ -97,6 +97,7 @@ public final class Store implements AutoCloseable {
     private final AtomicReference<CompletableFuture<Optional<String>>> reachabilityCheck = new AtomicReference<>();
     /** The last reachability check's problem (null: none), to log changes only. */
     private final AtomicReference<String> lastProblem = new AtomicReference<>();
+    private final AtomicReference<java.util.concurrent.ScheduledExecutorService> watcher = new AtomicReference<>();
     /** The PostgreSQL server the last good check was answered from ("host:port"; empty for SQLite or a Unix socket). */
     private volatile String answeringServer = "";
 
@@ -546,8 +547,36 @@ public final class Store implements AutoCloseable {
         }
     }
 
+    /**
+     * Asks {@link #reachabilityProblem()} every {@code every} from now until {@link #close()}, so
+     * the log says when the store stops answering and when it answers again (with the server)
+     * although nothing polls {@code /readyz}: a node without a balancer, or whose balancer checks
+     * another path, used to write neither line. One {@code select} per period; a probe already in
+     * flight (a readiness poll) is shared.
+     */
+    public void watchReachability(Duration every) {
+        var watch = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(
+                Thread.ofPlatform().daemon().name("store-watch").factory());
+        if (!watcher.compareAndSet(null, watch)) {
+            watch.shutdown();
+            throw new IllegalStateException("the store is watched already");
+        }
+        watch.scheduleWithFixedDelay(() -> {
+            try {
+                reachabilityProblem();
+            } catch (RuntimeException e) {
+                // a thrown task would never run again; the next period asks anew
+                log.debug("store reachability probe failed", e);
+            }
+        }, every.toMillis(), every.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
     @Override
     public void close() {
+        var watch = watcher.getAndSet(null);
+        if (watch != null) {
+            watch.shutdownNow();
+        }
         dataSource.close();
     }
 

@@ -96,6 +96,29 @@ class StoreOutageTest {
         }
     }
 
+    /** Without anything polling /readyz the log still says when the store went away and when it came back. */
+    @Test
+    void aWatchedStoreLogsItsOutageAndItsReturnByItself() throws Exception {
+        StoreSettings viaRelay = new StoreSettings("jdbc:postgresql://127.0.0.1:" + relay.port() + "/" + postgres.name()
+                + "?socketTimeout=2&loginTimeout=2&connectTimeout=2", "postgres", null);
+        ch.qos.logback.classic.Logger storeLog = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(Store.class);
+        var lines = new ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent>();
+        lines.start();
+        storeLog.addAppender(lines);
+        try (Store store = Store.open(viaRelay)) {
+            store.watchReachability(Duration.ofMillis(200));
+            relay.cut();
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(15)).until(() -> lines.list.stream()
+                    .anyMatch(e -> e.getFormattedMessage().startsWith("the store is not usable")));
+            relay.heal();
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(20)).until(() -> lines.list.stream()
+                    .anyMatch(e -> e.getFormattedMessage().startsWith("the store answers again from 127.0.0.1:5432")));
+            assertThatThrownBy(() -> store.watchReachability(Duration.ofSeconds(1))).isInstanceOf(IllegalStateException.class);
+        } finally {
+            storeLog.detachAppender(lines);
+        }
+    }
+
     @Test
     void aSqliteFileLockedByAnotherProgramIsATransientConflict() throws Exception {
         Path file = dir.resolve("locked.db");
