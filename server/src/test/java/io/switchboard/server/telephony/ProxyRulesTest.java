@@ -206,6 +206,69 @@ class ProxyRulesTest {
         });
     }
 
+    /**
+     * A device that never answers at all (a stale registration: a phone that went away without
+     * unregistering) cannot be cancelled (§9.1); once another device declines, the caller gets the
+     * 6xx at once instead of ringing on for that device's Timer B (32 s). Should it answer later,
+     * its ringing gets the CANCEL it was owed and never reaches the caller.
+     */
+    @Test
+    void aDeclineIsNotHeldBackByADeviceThatNeverAnswered() throws Exception {
+        startNode(Map.of());
+        SipPhone alice = udpPhone("alice");
+        SipPhone bob = udpPhone("bob");
+        SipPhone carol = udpPhone("carol");
+        number("42", "bob", "carol");
+
+        SipPhone.Call call = alice.call(target("42"));
+        call.invite(null);
+        SipPhone.Incoming atBob = bob.awaitInvite();
+        SipPhone.Incoming atCarol = carol.awaitInvite(); // and carol stays silent
+        atBob.respond(180, "Ringing");
+        call.await(180);
+        long declinedAt = System.nanoTime();
+        atBob.respond(603, "Decline");
+
+        SipResponse declined = call.awaitFinal();
+        assertThat(declined.status()).as(declined.startLine()).isEqualTo(603);
+        assertThat(Duration.ofNanos(System.nanoTime() - declinedAt)).isLessThan(Duration.ofSeconds(1));
+        call.ackFailure(declined);
+        await().atMost(Duration.ofSeconds(3)).untilAsserted(() ->
+                assertThat(lastRecord().path("status").asText()).isEqualTo("declined"));
+
+        atCarol.respond(180, "Ringing"); // late
+        SipRequest owed = carol.awaitRequest("CANCEL", Duration.ofSeconds(5));
+        atCarol.acceptCancel(owed);
+        assertThat(alice.receivesNoResponse(r -> r.callId().equals(call.callId) && r.status() == 180,
+                Duration.ofMillis(300))).isTrue();
+    }
+
+    /** A device that rang and then ignores its CANCEL keeps a declined caller waiting at most 2 s. */
+    @Test
+    void aDeclineReachesTheCallerWithinTheGraceWhenACancelledDeviceSaysNothing() throws Exception {
+        startNode(Map.of());
+        SipPhone alice = udpPhone("alice");
+        SipPhone bob = udpPhone("bob");
+        SipPhone carol = udpPhone("carol");
+        number("42", "bob", "carol");
+
+        SipPhone.Call call = alice.call(target("42"));
+        call.invite(null);
+        SipPhone.Incoming atBob = bob.awaitInvite();
+        SipPhone.Incoming atCarol = carol.awaitInvite();
+        atBob.respond(180, "Ringing");
+        atCarol.respond(180, "Ringing");
+        call.await(180);
+        long declinedAt = System.nanoTime();
+        atBob.respond(603, "Decline");
+        carol.awaitRequest("CANCEL", Duration.ofSeconds(5)); // and carol answers neither it nor the INVITE
+
+        SipResponse declined = call.awaitFinal();
+        assertThat(declined.status()).as(declined.startLine()).isEqualTo(603);
+        assertThat(Duration.ofNanos(System.nanoTime() - declinedAt)).isBetween(Duration.ofMillis(1500), Duration.ofSeconds(5));
+        call.ackFailure(declined);
+    }
+
     // ---- loops --------------------------------------------------------------------------------
 
     /**

@@ -26,7 +26,10 @@ import java.util.List;
  * the server transaction under its lock, which keeps responses in order.
  */
 final class ResponseContext {
-    /** After the caller cancels, how long branches that never answered may keep the caller waiting. */
+    /**
+     * After the caller cancels, or a device declines (6xx), how long branches that have not finished
+     * may keep the caller waiting.
+     */
     private static final long CANCEL_GRACE_MILLIS = 2_000;
     /** §9.1: a branch that answers neither the CANCEL nor the INVITE is given up after 64*T1. */
     private static final long CANCEL_GIVE_UP_MILLIS = 32_000;
@@ -59,6 +62,8 @@ final class ResponseContext {
     private boolean answered;
     private boolean ringing;
     private boolean cancelledByCaller;
+    /** A device answered 6xx: the fork is over (§16.7 step 5) and the caller gets that answer soon. */
+    private boolean declined;
     private Timeout cancelGrace;
 
     ResponseContext(ProxyCore core, ServerTransaction server, SipRequest request, ActiveCall call) {
@@ -306,24 +311,40 @@ final class ResponseContext {
         }
         branch.finalResponse = response != null ? response : SipResponse.to(request, status, reason);
         branch.synthetic = response == null;
-        if (status >= 600 && !finalSent) {
+        if (status >= 600 && !finalSent && !declined) {
+            declined = true;
             cancelPendingBranches(branch); // a 6xx ends the fork (§16.7 step 5)
+            if (cancelGrace == null) {
+                // a device that rang and then ignores its CANCEL is given up after 32 s (§9.1);
+                // the person who declined is not kept waiting for that
+                cancelGrace = core.transactions.schedule(this::declineGraceOver, CANCEL_GRACE_MILLIS);
+            }
         }
         settleIfAllFinished();
     }
 
-    /** §16.7 step 6: every branch has its final answer: the best goes to the caller. */
+    /**
+     * §16.7 step 6: every branch has its final answer: the best goes to the caller. After a 6xx,
+     * branches that never answered provisionally are not waited for: they cannot be cancelled
+     * until they do (§9.1; their CANCEL is owed and goes with their first 1xx), and waiting for
+     * their Timer B kept a caller whom the flat had declined hearing ringing for 32 s whenever one
+     * of its devices had a stale registration. The 6xx is the answer whatever they say (step 6).
+     */
     private void settleIfAllFinished() {
-        if (!finalSent && allFinished()) {
-            finalSent = true;
-            core.settled(this);
-            cancel(cancelGrace);
-            SipResponse best = best();
-            server.respond(best);
-            if (call != null) {
-                core.calls.failed(call, best.status(), best.reason());
-                call = null;
-            }
+        if (!finalSent && (allFinished() || declined && onlySilentBranchesLeft())) {
+            settle();
+        }
+    }
+
+    private void settle() {
+        finalSent = true;
+        core.settled(this);
+        cancel(cancelGrace);
+        SipResponse best = best();
+        server.respond(best);
+        if (call != null) {
+            core.calls.failed(call, best.status(), best.reason());
+            call = null;
         }
     }
 
@@ -370,6 +391,15 @@ final class ResponseContext {
             cancelledByCaller = true;
             cancelPendingBranches(null);
             cancelGrace = core.transactions.schedule(this::graceOver, CANCEL_GRACE_MILLIS);
+        }
+    }
+
+    /** The cancelled branches did not all finish within the grace after a 6xx: the caller gets it now. */
+    private void declineGraceOver() {
+        synchronized (this) {
+            if (!finalSent) {
+                settle();
+            }
         }
     }
 
@@ -470,6 +500,16 @@ final class ResponseContext {
         branch.finished = true;
         cancel(branch.timerC);
         branch.timerC = null;
+    }
+
+    /** Whether every branch still open has not answered even provisionally. */
+    private boolean onlySilentBranchesLeft() {
+        for (Branch b : branches) {
+            if (!b.finished && !b.settled && b.provisional) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private boolean allFinished() {
