@@ -55,6 +55,8 @@ public final class ClusterUnderTest implements AutoCloseable {
     private final PostgresTestDatabase database;
     private final String exchange;
     private final List<NodeProcess> nodes = new ArrayList<>();
+    private final Map<String, String> nodeEnvironment;
+    private final List<String> nodeJvmOptions;
     private Process haproxy;
 
     /**
@@ -98,8 +100,10 @@ public final class ClusterUnderTest implements AutoCloseable {
         httpFrontend = free.get(0);
         sipFrontend = free.get(1);
         statsPort = free.get(2 + 2 * size);
+        nodeEnvironment = Map.copyOf(env);
+        nodeJvmOptions = jvmOptions;
         for (int i = 0; i < size; i++) {
-            nodes.add(new NodeProcess("node" + i, dir, free.get(2 + 2 * i), free.get(3 + 2 * i), Map.copyOf(env), jvmOptions));
+            nodes.add(new NodeProcess("node" + i, dir, free.get(2 + 2 * i), free.get(3 + 2 * i), nodeEnvironment, jvmOptions));
         }
     }
 
@@ -119,6 +123,21 @@ public final class ClusterUnderTest implements AutoCloseable {
                     + base + "-" + (base + PORTS - 1));
         }
         return free;
+    }
+
+    /**
+     * Before {@link #start}: each node on an address of its own (127.0.0.11, .12, …), its SIP listener
+     * at the balancer's SIP port, as nodes on machines of their own would listen at 5060 like
+     * the balancer. A phone then cannot tell a node's address from the balancer's by the port: an
+     * answer it sends to the address it was connected from and the port in a node's Via goes to
+     * the balancer.
+     */
+    public void giveEachNodeItsOwnAddress() {
+        for (int i = 0; i < nodes.size(); i++) {
+            NodeProcess node = nodes.get(i);
+            nodes.set(i, new NodeProcess(node.name, dir, node.httpPort, "127.0.0." + (11 + i), sipFrontend, nodeEnvironment,
+                    nodeJvmOptions));
+        }
     }
 
     /** Starts every node (the first alone: it migrates the store), then HAProxy. */
@@ -158,8 +177,8 @@ public final class ClusterUnderTest implements AutoCloseable {
         StringBuilder http = new StringBuilder();
         StringBuilder sip = new StringBuilder();
         for (NodeProcess node : nodes) {
-            http.append("    server ").append(node.name).append(" 127.0.0.1:").append(node.httpPort).append(" check\n");
-            sip.append("    server ").append(node.name).append(" 127.0.0.1:").append(node.sipPort)
+            http.append("    server ").append(node.name).append(" ").append(node.host).append(":").append(node.httpPort).append(" check\n");
+            sip.append("    server ").append(node.name).append(" ").append(node.host).append(":").append(node.sipPort)
                     .append(" check port ").append(node.httpPort).append('\n');
         }
         for (int i = 1; i <= 3; i++) {

@@ -175,6 +175,56 @@ class InDialogThroughBalancerTest {
         }
     }
 
+    /**
+     * linphonec over TCP through HAProxy, called: it answers a request that came over its own
+     * connection on a connection it looks up by the top Via's address, and opens a new one when
+     * that names no address it is connected to. A Via naming the node's own address sent its 180
+     * and 200 through the balancer to whichever node took the new connection, which had no
+     * transaction for them: the caller never heard it ring. Two calls, so that the callee's
+     * node is the caller's in one and not in the other as leastconn spreads the phones.
+     */
+    @Test
+    void linphonecBehindTheBalancerIsCalledAndHangsUp() throws Exception {
+        ClusterUnderTest.HAPROXY.assumeAvailable();
+        Baresip.BINARY.assumeAvailable();
+        io.switchboard.server.clients.Linphonec.BINARY.assumeAvailable();
+        try (ClusterUnderTest cluster = new ClusterUnderTest(dir, 2, PORT_BASE, Map.of(), ClusterFailoverTest.NODE_JVM)) {
+            cluster.giveEachNodeItsOwnAddress();
+            cluster.start(Duration.ofSeconds(120));
+            InetSocketAddress balancer = new InetSocketAddress("127.0.0.1", cluster.sipFrontendPort());
+            String domain = ClusterUnderTest.DOMAIN;
+            Duration step = Duration.ofSeconds(10);
+            try (var linphonec = io.switchboard.server.clients.Linphonec.start(dir.resolve("linphonec"), "lin-callee",
+                    "unused-secret", domain, balancer, io.switchboard.server.clients.Linphonec.Transport.TCP, true);
+                 Baresip first = Baresip.start(dir.resolve("first"), "bare-first", "unused", domain, balancer,
+                         Baresip.Transport.TCP, false);
+                 Baresip second = Baresip.start(dir.resolve("second"), "bare-second", "unused", domain, balancer,
+                         Baresip.Transport.TCP, false)) {
+                try {
+                    linphonec.awaitRegistered(step);
+                    first.awaitRegistered(step);
+                    second.awaitRegistered(step);
+                } catch (AssertionError e) {
+                    throw new AssertionError(e.getMessage() + "\n" + cluster.logTails(40), e);
+                }
+                for (Baresip caller : List.of(first, second)) {
+                    String context = "\n" + linphonec.describe() + "\n" + caller.describe() + "\n" + cluster.logTails(30);
+                    int mark = linphonec.mark();
+                    caller.dial("sip:lin-callee@" + domain);
+                    assertThat(caller.awaitEvent("CALL_ESTABLISHED", step)).as("%s reaches linphonec%s", caller.user(), context)
+                            .isNotNull();
+                    linphonec.awaitLine(java.util.regex.Pattern.compile("Call \\d+ with sip:" + caller.user() + "@\\S+ connected"),
+                            mark, step);
+                    linphonec.terminate();
+                    assertThat(caller.awaitEvent("CALL_CLOSED", step)).as("%s sees linphonec's BYE%s", caller.user(), context)
+                            .isNotNull();
+                }
+                List<JsonNode> records = awaitRecords(cluster, 2);
+                assertThat(records).extracting(r -> r.path("status").asText()).containsOnly("completed");
+            }
+        }
+    }
+
     /** The newest {@code count} call records once all have ended (any node answers: the store is shared). */
     private static List<JsonNode> awaitRecords(ClusterUnderTest cluster, int count) throws Exception {
         HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
@@ -212,7 +262,8 @@ class InDialogThroughBalancerTest {
     private static String entryNode(List<String> vias, Map<Integer, String> nodeBySipPort) {
         assertThat(vias).as("Vias of a request through the cluster").hasSizeGreaterThanOrEqualTo(2);
         Via entry = Via.parse(vias.get(vias.size() - 2));
-        String node = nodeBySipPort.get(entry.port());
+        // towards a phone behind the balancer a node's Via names the balancer, and the node by its id
+        String node = entry.param("nid") != null ? entry.param("nid") : nodeBySipPort.get(entry.port());
         assertThat(node).as("node at Via %s", entry).isNotNull();
         return node;
     }

@@ -38,6 +38,8 @@ public final class NodeProcess {
     final String name;
     final int httpPort;
     final int sipPort;
+    /** The address the node listens at, HTTP and SIP (127.0.0.1 unless the cluster gives each node its own). */
+    final String host;
     private final Path dataDir;
     private final Path logFile;
     private final Map<String, String> environment;
@@ -49,8 +51,14 @@ public final class NodeProcess {
 
     NodeProcess(String name, Path clusterDir, int httpPort, int sipPort, Map<String, String> environment,
                 List<String> jvmOptions) {
+        this(name, clusterDir, httpPort, "127.0.0.1", sipPort, environment, jvmOptions);
+    }
+
+    NodeProcess(String name, Path clusterDir, int httpPort, String host, int sipPort, Map<String, String> environment,
+                List<String> jvmOptions) {
         this.name = name;
         this.httpPort = httpPort;
+        this.host = host;
         this.sipPort = sipPort;
         this.dataDir = clusterDir.resolve(name);
         this.logFile = clusterDir.resolve(name + ".log");
@@ -72,8 +80,8 @@ public final class NodeProcess {
         } else {
             command.addAll(List.of("-cp", System.getProperty("java.class.path"), "io.switchboard.server.Main"));
         }
-        command.addAll(List.of("run", "--data-dir", dataDir.toString(), "--http", "127.0.0.1:" + httpPort,
-                "--sip", "tcp:127.0.0.1:" + sipPort, "--domain", ClusterUnderTest.DOMAIN));
+        command.addAll(List.of("run", "--data-dir", dataDir.toString(), "--http", host + ":" + httpPort,
+                "--sip", "tcp:" + host + ":" + sipPort, "--domain", ClusterUnderTest.DOMAIN));
         ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
         // the node reads SWITCHBOARD_* from its environment: none of the caller's may leak in
         builder.environment().keySet().removeIf(key -> key.startsWith("SWITCHBOARD_") || key.equals("JAVA_OPTS"));
@@ -121,7 +129,7 @@ public final class NodeProcess {
             return false;
         }
         try {
-            HttpRequest request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + httpPort + "/readyz"))
+            HttpRequest request = HttpRequest.newBuilder(URI.create("http://" + host + ":" + httpPort + "/readyz"))
                     .timeout(Duration.ofSeconds(2)).build();
             return HTTP.send(request, HttpResponse.BodyHandlers.discarding()).statusCode() == 200;
         } catch (IOException e) {
@@ -135,7 +143,7 @@ public final class NodeProcess {
     /** The node's {@code /metrics} text, or empty when it does not answer within two seconds. */
     String scrape() {
         try {
-            HttpRequest request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + httpPort + "/metrics"))
+            HttpRequest request = HttpRequest.newBuilder(URI.create("http://" + host + ":" + httpPort + "/metrics"))
                     .timeout(Duration.ofSeconds(2)).build();
             HttpResponse<String> response = HTTP.send(request, HttpResponse.BodyHandlers.ofString());
             return response.statusCode() == 200 ? response.body() : "";
@@ -220,6 +228,6 @@ public final class NodeProcess {
 
     @Override
     public String toString() {
-        return name + " (http " + httpPort + ", sip tcp " + sipPort + ")";
+        return name + " (http " + httpPort + ", sip tcp " + host + ":" + sipPort + ")";
     }
 }

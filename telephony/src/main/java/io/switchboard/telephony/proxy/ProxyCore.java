@@ -1359,7 +1359,7 @@ public final class ProxyCore {
         out.headers().set(HeaderNames.MAX_FORWARDS, Integer.toString(maxForwards < 0 ? 70 : maxForwards - 1));
         // §22.3: credentials for our realm were consumed here
         out.headers().remove(HeaderNames.PROXY_AUTHORIZATION);
-        String via = "SIP/2.0/" + flow.transport().viaToken() + " " + local.hostFor(flow) + ":" + local.portFor(flow)
+        String via = "SIP/2.0/" + flow.transport().viaToken() + " " + viaSentBy(flow)
                 + ";branch=" + branch + (flow.transport() == Transport.UDP ? ";rport" : "");
         out.headers().addFirst(HeaderNames.VIA, via);
         return out;
@@ -1596,8 +1596,8 @@ public final class ProxyCore {
     private SipRequest requestInDialog(String method, SipUri target, SipRequest invite, SipResponse ok, long cseq,
                                        SipFlow flow) {
         SipRequest request = new SipRequest(method, target);
-        request.headers().add(HeaderNames.VIA, "SIP/2.0/" + flow.transport().viaToken() + " " + local.hostFor(flow) + ":"
-                + local.portFor(flow) + ";branch=" + transactions.newBranch() + (flow.transport() == Transport.UDP ? ";rport" : ""));
+        request.headers().add(HeaderNames.VIA, "SIP/2.0/" + flow.transport().viaToken() + " " + viaSentBy(flow)
+                + ";branch=" + transactions.newBranch() + (flow.transport() == Transport.UDP ? ";rport" : ""));
         request.headers().add(HeaderNames.MAX_FORWARDS, "70");
         request.headers().add(HeaderNames.FROM, invite.headers().get(HeaderNames.FROM));
         request.headers().add(HeaderNames.TO, ok.headers().get(HeaderNames.TO));
@@ -1631,6 +1631,28 @@ public final class ProxyCore {
             out.headers().addFirst(HeaderNames.RECORD_ROUTE, "<" + callerSide + ">");
         }
         out.headers().addFirst(HeaderNames.RECORD_ROUTE, "<" + calleeSide + ">");
+    }
+
+    /**
+     * The sent-by of this node's Via on a request leaving over {@code flow}. Towards a phone that
+     * came through a balancer (a PROXY header) it is the balancer's address, the one the phone
+     * knows, as in the Record-Route. RFC 3261 §18.2.2 has a phone answer on the connection the
+     * request came over, but linphonec (belle-sip) answers on a connection it looks up by the
+     * Via's address: with the node's own there, it took the address it was connected from (the
+     * balancer) and the Via's port, opened a new connection, and the balancer gave that to
+     * whichever node it chose, which had no transaction for the 180 and 200, so the caller never
+     * heard the call answered. Responses are matched by branch alone (§17.1.3). Such a Via also
+     * names this node by its id ({@value #ROUTE_NODE}, a via-extension, §20.42), which the address
+     * no longer tells: for an operator reading a phone's trace.
+     */
+    private String viaSentBy(SipFlow flow) {
+        InetSocketAddress balancer = flow.balancer();
+        if (balancer != null && !balancer.getAddress().isAnyLocalAddress()) {
+            ClusterNode self = node;
+            return LocalEndpoints.literal(balancer.getAddress()) + ":" + balancer.getPort()
+                    + (self == null ? "" : ";" + ROUTE_NODE + "=" + self.id());
+        }
+        return local.hostFor(flow) + ":" + local.portFor(flow);
     }
 
     private String routeUri(SipFlow flow, boolean sips) {
