@@ -21,18 +21,24 @@ final class HeldAddressWatch implements Runnable {
 
     /** What this node advertises as {@code sip.holds} now (FlowDirectory#heldUdpListeners of its listeners). */
     private final Supplier<List<String>> heldNow;
+    /** Whether SIP listeners are open: while the node stops they close, and "now holds nothing" would be noise. */
+    private final java.util.function.BooleanSupplier listening;
     private final Cluster cluster;
     private final AtomicBoolean publishing = new AtomicBoolean();
     private volatile List<String> lastPublished;
 
-    HeldAddressWatch(Supplier<List<String>> heldNow, Cluster cluster) {
+    HeldAddressWatch(Supplier<List<String>> heldNow, java.util.function.BooleanSupplier listening, Cluster cluster) {
         this.heldNow = heldNow;
+        this.listening = listening;
         this.cluster = cluster;
     }
 
     @Override
     public void run() {
         try {
+            if (!listening.getAsBoolean()) {
+                return;
+            }
             List<String> held = heldNow.get();
             List<String> before = lastPublished;
             // the first time too: the address may have moved since the node published at start
@@ -40,7 +46,8 @@ final class HeldAddressWatch implements Runnable {
                 return;
             }
             if (before != null) {
-                log.info("SIP over UDP: this node now holds {} (was {}); telling the other nodes", held, before);
+                log.info("SIP over UDP: this node now holds {} (was {}){}", held, before,
+                        cluster.view().liveIds().size() > 1 ? "; telling the other nodes" : "");
             }
             Thread.ofVirtual().name("sip-holds-publish").start(() -> {
                 try {

@@ -301,7 +301,7 @@ public final class Telephony implements NodeModule {
         java.util.function.Supplier<List<String>> heldNow = () -> flows.heldUdpListeners(transport.listenPoints());
         RouteSigner routeSigner = RouteSigner.fromStore(context.store().jdbi());
         proxy = new ProxyCore(proxySettings, location, directory, numbers, authenticator, calls, flows, endpoints,
-                clock, metrics::authFailure, routeSigner);
+                clock, metrics, routeSigner);
         NodeLiveness nodeLiveness = liveness != null ? liveness
                 : new MembershipLiveness(context.cluster(), new RecentFailures(clock, Duration.ofSeconds(10)));
         java.util.concurrent.ExecutorService storeReads = Executors.newVirtualThreadPerTaskExecutor();
@@ -364,7 +364,8 @@ public final class Telephony implements NodeModule {
                     updates.start();
                     sweeper.scheduleWithFixedDelay(() -> expire(bindings), 1, 1, TimeUnit.SECONDS);
                     sweeper.scheduleWithFixedDelay(webSockets::ping, 25, 25, TimeUnit.SECONDS);
-                    sweeper.scheduleWithFixedDelay(new HeldAddressWatch(heldNow, context.cluster()), 1, 1, TimeUnit.SECONDS);
+                    sweeper.scheduleWithFixedDelay(new HeldAddressWatch(heldNow,
+                            () -> !transport.listenPoints().isEmpty(), context.cluster()), 1, 1, TimeUnit.SECONDS);
                     log.info("domain {}; accounts: {}; registrations restored: {}", domain, directory.size(),
                             live.size());
                 },
@@ -399,8 +400,10 @@ public final class Telephony implements NodeModule {
                         log.info("SIP listening on {}", bound);
                     }
                     cluster.setPath(clusterPath(clusterAddress, transport.listenPoints(), proxySettings.advertisedAddress()));
-                    log.info("SIP node {}: other nodes reach devices registered here through {}", nodeId,
-                            cluster.path() == null ? "nothing (no tcp or udp listener)" : cluster.path());
+                    if (context.bus().spansNodes()) { // a single node has no other node to tell
+                        log.info("SIP node {}: other nodes reach devices registered here through {}", nodeId,
+                                cluster.path() == null ? "nothing (no tcp or udp listener)" : cluster.path());
+                    }
                 },
                 () -> {
                     awaitCallSetups(context, CALL_SETUP_DRAIN);

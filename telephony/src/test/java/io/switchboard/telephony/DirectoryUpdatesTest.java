@@ -50,7 +50,7 @@ class DirectoryUpdatesTest {
         final LocationService location = new LocationService();
         final BindingStore bindings = new BindingStore(store.jdbi(), 1000);
         final ProxyCore proxy = new ProxyCore(null, location, accounts, numbers, null, null, null, null, Clock.systemUTC(),
-                reason -> { }, null);
+                (reason, source, what) -> { }, null);
         final DirectoryUpdates updates = new DirectoryUpdates(accounts, numbers, location, bindings, proxy, bus);
 
         NodeParts() {

@@ -74,7 +74,7 @@ class HeldAddressWatchTest {
     void aChangeIsWrittenOnceAndAFailedWriteIsTriedAgain() {
         ScriptedCluster cluster = new ScriptedCluster();
         AtomicReference<List<String>> held = new AtomicReference<>(List.of());
-        HeldAddressWatch watch = new HeldAddressWatch(held::get, cluster);
+        HeldAddressWatch watch = new HeldAddressWatch(held::get, () -> true, cluster);
 
         watch.run(); // the first check writes what is held, in case it moved since the node started
         await().atMost(Duration.ofSeconds(5)).until(() -> cluster.writes.get() == 1);
@@ -87,6 +87,22 @@ class HeldAddressWatchTest {
         watch.run(); // not written: tried again
         await().atMost(Duration.ofSeconds(5)).until(() -> cluster.writes.get() == 3);
         watchUntilIdle(watch, cluster, 3);
+    }
+
+    /** While the node stops its listeners close: that they hold nothing is not news for the other nodes. */
+    @Test
+    void nothingIsWrittenOnceTheListenersHaveClosed() {
+        ScriptedCluster cluster = new ScriptedCluster();
+        AtomicReference<List<String>> held = new AtomicReference<>(List.of("udp:10.0.0.100:5060"));
+        java.util.concurrent.atomic.AtomicBoolean listening = new java.util.concurrent.atomic.AtomicBoolean(true);
+        HeldAddressWatch watch = new HeldAddressWatch(held::get, listening::get, cluster);
+        watch.run();
+        await().atMost(Duration.ofSeconds(5)).until(() -> cluster.writes.get() == 1);
+        watchUntilIdle(watch, cluster, 1);
+
+        listening.set(false);
+        held.set(List.of());
+        watchUntilIdle(watch, cluster, 1);
     }
 
     /** Runs the watch a few more times and checks nothing more is written (what is held did not change). */

@@ -45,6 +45,21 @@ public final class DigestAuthenticator {
         public String meterReason() {
             return name().toLowerCase(Locale.ROOT);
         }
+
+        /** This outcome for the log, where the operator may read what the device is not told. */
+        public String words() {
+            return switch (this) {
+                case OK -> "authenticated";
+                case NO_CREDENTIALS -> "no credentials";
+                case STALE -> "a stale nonce";
+                case WRONG_PASSWORD -> "wrong password";
+                case UNKNOWN_USER -> "no such account";
+                case REPLAYED -> "a nonce count used before (challenged again)";
+                case BAD_CREDENTIALS -> "malformed credentials";
+                case WRONG_ALGORITHM -> "a digest algorithm the account is not offered (challenged again)";
+                case NONCE_FOR_OTHER_URI -> "a nonce from a challenge for another address (challenged again)";
+            };
+        }
     }
 
     /**

@@ -43,7 +43,6 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
 import java.util.concurrent.Semaphore;
 import java.util.function.BiFunction;
-import java.util.function.Consumer;
 import java.util.zip.CRC32;
 
 /**
@@ -114,7 +113,7 @@ public final class ProxyCore {
     private final FlowDirectory flows;
     private final LocalEndpoints local;
     private final Clock clock;
-    private final Consumer<String> authFailures;
+    private final io.switchboard.telephony.sip.AuthFailureListener authFailures;
     private final RouteSigner signer;
     /** RFC 3261 §8.2.6.2: the To tag of responses this node makes up itself. */
     final String toTag = Long.toHexString(new java.security.SecureRandom().nextLong());
@@ -129,7 +128,7 @@ public final class ProxyCore {
 
     public ProxyCore(ProxySettings settings, LocationService location, AccountDirectory accounts, NumberDirectory numbers,
                      DigestAuthenticator authenticator, CallTracker calls, FlowDirectory flows, LocalEndpoints local,
-                     Clock clock, Consumer<String> authFailures, RouteSigner signer) {
+                     Clock clock, io.switchboard.telephony.sip.AuthFailureListener authFailures, RouteSigner signer) {
         this.settings = settings;
         this.location = location;
         this.accounts = accounts;
@@ -239,6 +238,10 @@ public final class ProxyCore {
 
     // ---- out of dialog ------------------------------------------------------------------------
 
+    private static String whatRefused(SipRequest request, NameAddress from, String answer, String why) {
+        return request.method() + " from " + from.uri() + " to " + request.requestUri() + " " + answer + ": " + why;
+    }
+
     private record Caller(String identity, boolean trusted) {
     }
 
@@ -258,7 +261,8 @@ public final class ProxyCore {
             case NO_CREDENTIALS, STALE, REPLAYED, WRONG_ALGORITHM, NONCE_FOR_OTHER_URI -> {
                 if (outcome.status() != DigestAuthenticator.Status.NO_CREDENTIALS
                         && outcome.status() != DigestAuthenticator.Status.STALE) {
-                    authFailures.accept(outcome.status().meterReason());
+                    authFailures.authFailure(outcome.status().meterReason(), tx.flow().remote(),
+                            whatRefused(request, from, "challenged again (407)", outcome.status().words()));
                 }
                 // the caller is the From user (checked against the credentials below), so the
                 // challenge is the one that account gets, its nonce bound to this Request-URI
@@ -270,20 +274,23 @@ public final class ProxyCore {
                 return null;
             }
             case BAD_CREDENTIALS -> {
-                authFailures.accept("bad_credentials");
+                authFailures.authFailure("bad_credentials", tx.flow().remote(),
+                        whatRefused(request, from, "refused (400)", outcome.reason()));
                 reject(tx, request, 400, "Bad Request - " + outcome.reason());
                 return null;
             }
             case UNKNOWN_USER, WRONG_PASSWORD -> {
-                // one answer for both, so user names cannot be probed
-                authFailures.accept(outcome.status().meterReason());
+                // one answer for both, so user names cannot be probed (the log tells them apart)
+                authFailures.authFailure(outcome.status().meterReason(), tx.flow().remote(),
+                        whatRefused(request, from, "refused (403)", outcome.status().words()));
                 reject(tx, request, 403, "Forbidden");
                 return null;
             }
             default -> {
                 Account account = outcome.account();
                 if (fromUser == null || !account.username().equals(fromUser)) {
-                    authFailures.accept("wrong_user");
+                    authFailures.authFailure("wrong_user", tx.flow().remote(), whatRefused(request, from, "refused (403)",
+                            "authenticated as " + account.username() + ", not as its From"));
                     reject(tx, request, 403, "Forbidden - From must be the authenticated account " + account.username());
                     return null;
                 }
@@ -730,7 +737,8 @@ public final class ProxyCore {
     private NodeHop popNodeHop(ServerTransaction tx, SipRequest request) {
         NodeHop hop = popHop(request);
         if (hop != null && hop.forged()) {
-            authFailures.accept("forged_node_route");
+            authFailures.authFailure("forged_node_route", tx.flow().remote(), request.method() + " to "
+                    + request.requestUri() + " refused (403): a node-to-node request without a valid cluster signature");
             reject(tx, request, 403, "Forbidden - node-to-node request without a valid cluster signature");
         }
         return hop;

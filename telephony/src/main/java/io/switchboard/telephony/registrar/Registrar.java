@@ -46,13 +46,10 @@ public final class Registrar {
     private volatile FormattedDate lastDate = new FormattedDate(Long.MIN_VALUE, "");
     private final ClusterNode node;
 
-    /** What the registrar reports, for metrics. */
-    public interface RegistrarListener {
+    /** What the registrar reports, for metrics and (failed authentications) the log. */
+    public interface RegistrarListener extends io.switchboard.telephony.sip.AuthFailureListener {
         /** result: created, refreshed, removed, fetched, challenged, rejected, error. */
         void registration(String result);
-
-        /** reason: wrong_password, unknown_user, replayed, bad_credentials. */
-        void authFailure(String reason);
     }
 
     /**
@@ -119,6 +116,7 @@ public final class Registrar {
         String aor = "sip:" + user + "@" + domain;
 
         if (settings.authenticate()) {
+            java.net.InetSocketAddress source = transaction.flow().remote();
             String credentials = DigestAuthenticator.credentialsFor(request.headers().fields(HeaderNames.AUTHORIZATION), domain);
             DigestAuthenticator.Outcome outcome = authenticator.verify(credentials, domain, request.method(),
                     request.requestUri(), transaction.flow().reachedAt());
@@ -131,24 +129,28 @@ public final class Registrar {
                     // RFC 7616 §3.4 nc: a replayed count gets a fresh challenge; so do credentials
                     // computed with an algorithm this account is not challenged with, and credentials
                     // signing the node with a nonce from a challenge to another Request-URI
-                    listener.authFailure(outcome.status().meterReason());
+                    listener.authFailure(outcome.status().meterReason(), source,
+                            "REGISTER of " + aor + " challenged again (401): " + outcome.status().words());
                     challenge(transaction, request, domain, user, outcome.stale());
                     return;
                 }
                 case BAD_CREDENTIALS -> {
-                    listener.authFailure("bad_credentials");
+                    listener.authFailure("bad_credentials", source, "REGISTER of " + aor + " refused (400): " + outcome.reason());
                     throw new Rejection(400, "Bad Request - " + outcome.reason());
                 }
                 case UNKNOWN_USER, WRONG_PASSWORD -> {
                     // One answer for both, so user names cannot be probed (the authenticator already
-                    // treats an unknown name like a wrong password at every earlier step)
-                    listener.authFailure(outcome.status().meterReason());
+                    // treats an unknown name like a wrong password at every earlier step); the log,
+                    // which only the operator reads, tells them apart
+                    listener.authFailure(outcome.status().meterReason(), source,
+                            "REGISTER of " + aor + " refused (403): " + outcome.status().words());
                     throw new Rejection(403, "Forbidden");
                 }
                 case OK -> {
                     // §10.3 step 3: the authenticated user may only register its own address
                     if (!outcome.account().username().equals(user)) {
-                        listener.authFailure("wrong_user");
+                        listener.authFailure("wrong_user", source, "REGISTER of " + aor + " refused (403): authenticated as "
+                                + outcome.account().username() + ", who may not register it");
                         throw new Rejection(403, "Forbidden - " + outcome.account().username()
                                 + " may not register " + user);
                     }

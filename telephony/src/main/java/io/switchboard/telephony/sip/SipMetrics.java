@@ -26,6 +26,7 @@ public final class SipMetrics implements SipStackObserver, Registrar.RegistrarLi
             "PRACK", "UPDATE", "INFO", "MESSAGE", "SUBSCRIBE", "NOTIFY", "REFER", "PUBLISH");
 
     private final MeterRegistry registry;
+    private final SipRefusals refusals;
     private final ConcurrentHashMap<String, Counter> messages = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, Counter> registrations = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, Counter> authFailures = new ConcurrentHashMap<>();
@@ -39,7 +40,13 @@ public final class SipMetrics implements SipStackObserver, Registrar.RegistrarLi
     private static final String DROPPED_DESCRIPTION = "Input dropped before parsing: " + String.join(", ", DROP_REASONS);
 
     public SipMetrics(MeterRegistry registry) {
+        this(registry, new SipRefusals(java.time.Clock.systemUTC()));
+    }
+
+    /** With the log that names what was refused (a test's, with its clock). */
+    public SipMetrics(MeterRegistry registry, SipRefusals refusals) {
         this.registry = registry;
+        this.refusals = refusals;
         for (String result : new String[]{"created", "refreshed", "removed", "fetched", "challenged", "rejected", "error"}) {
             registration(result, 0);
         }
@@ -88,6 +95,7 @@ public final class SipMetrics implements SipStackObserver, Registrar.RegistrarLi
     @Override
     public void parseError(String reason, Transport transport, InetSocketAddress source) {
         parseError(transport, 1);
+        refusals.refused(source, "malformed SIP over " + transport.uriParam() + " (answered 400 where it could be): " + reason);
     }
 
     private void parseError(Transport transport, double amount) {
@@ -102,6 +110,17 @@ public final class SipMetrics implements SipStackObserver, Registrar.RegistrarLi
         dropped.computeIfAbsent(reason, r -> Counter.builder("switchboard.sip.dropped")
                 .description(DROPPED_DESCRIPTION)
                 .tag("reason", r).register(registry)).increment();
+        String what = switch (reason) {
+            case "flood" -> "over telephony.floodLimit: its messages are dropped";
+            case "oversize" -> "a message over the size limit: dropped";
+            case "connection_limit" -> "over telephony.maxConnectionsPerAddress: a new connection refused";
+            case "proxy_header" -> "a connection without a valid PROXY header (telephony.proxyProtocolFrom): closed";
+            case "slow_peer" -> "read nothing of what it was sent: its connection closed";
+            default -> null; // idle, keepalive and load shedding are not about what the peer sent
+        };
+        if (what != null && source != null) {
+            refusals.refused(source, "SIP over " + transport.uriParam() + " " + what);
+        }
     }
 
     @Override
@@ -126,8 +145,9 @@ public final class SipMetrics implements SipStackObserver, Registrar.RegistrarLi
     }
 
     @Override
-    public void authFailure(String reason) {
+    public void authFailure(String reason, InetSocketAddress source, String what) {
         authFailure(reason, 1);
+        refusals.refused(source, what);
     }
 
     private void authFailure(String reason, double amount) {
