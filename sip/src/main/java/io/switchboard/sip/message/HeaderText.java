@@ -234,7 +234,7 @@ public final class HeaderText {
         for (int i = 0; i < digits.length(); i++) {
             char c = digits.charAt(i);
             if (c < '0' || c > '9') {
-                throw new IllegalArgumentException(what + " is not a number");
+                throw new IllegalArgumentException(what + " is not a whole number of 0 or more");
             }
             value = value * 10 + (c - '0');
             if (value > max) {
