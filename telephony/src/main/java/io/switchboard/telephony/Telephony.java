@@ -344,6 +344,7 @@ public final class Telephony implements NodeModule {
         });
         context.addComponent(Component.of("telephony",
                 () -> {
+                    refuseADomainTheOtherNodesDoNotServe(context.cluster().view(), domain);
                     accounts.recordNodeDomain(domain).ifPresent(previous -> log.warn(
                             "the default domain changed from {} to {}: accounts keep their own domain (the digest realm);"
                                     + " devices of {} must use it in their registrations", previous, domain, previous));
@@ -385,6 +386,8 @@ public final class Telephony implements NodeModule {
         context.cluster().advertise("sip.listeners",
                 () -> transport.listenPoints().stream().map(ListenPoint::toString).toList());
         context.cluster().advertise("sip.path", cluster::path);
+        // what a node started later compares its own domain with (refuseADomainTheOtherNodesDoNotServe)
+        context.cluster().advertise(DOMAIN_ADDRESS, () -> domain);
         // the floating addresses (UDP listeners on a specific address) this host holds now: other
         // nodes send through this one what must leave from them (see FlowDirectory#heldElsewhere)
         context.cluster().advertise("sip.holds", heldNow::get);
@@ -447,6 +450,34 @@ public final class Telephony implements NodeModule {
         log.warn("the node's certificate names {}, not the SIP domain {}: phones that dial {} over TLS will refuse it"
                 + " (RFC 5922 §7); get a certificate for the domain, or set domain to a name on the certificate",
                 certificate.names(), domain, domain);
+    }
+
+    /** The cluster view's entry in which each node names its SIP domain. */
+    static final String DOMAIN_ADDRESS = "sip.domain";
+
+    /**
+     * Every node of a cluster serves one default domain: a node started with another (a node added
+     * without {@code domain}, which then defaults to the host's name) made the store's default
+     * domain its own, so the command line then added accounts to it and found none of the
+     * cluster's, and requests that name no known domain were taken for a different one depending
+     * on the node a phone reached. Refused while a live node serves another: to change the domain,
+     * stop every node and start them with the new one.
+     */
+    static void refuseADomainTheOtherNodesDoNotServe(io.switchboard.platform.cluster.ClusterView view, String domain) {
+        java.util.Map<String, List<String>> othersByDomain = new java.util.TreeMap<>();
+        for (io.switchboard.platform.cluster.NodeRecord node : view.nodes()) {
+            Object theirs = node.addresses().get(DOMAIN_ADDRESS);
+            if (!node.self() && node.isAlive() && theirs instanceof String other && !other.equalsIgnoreCase(domain)) {
+                othersByDomain.computeIfAbsent(other, d -> new java.util.ArrayList<>()).add(node.id());
+            }
+        }
+        if (!othersByDomain.isEmpty()) {
+            String served = othersByDomain.entrySet().stream().map(e -> e.getKey() + " (node " + String.join(", ", e.getValue()) + ")")
+                    .collect(java.util.stream.Collectors.joining(" and "));
+            throw new io.switchboard.platform.config.ConfigException("domain", "is " + domain + ", but the cluster's live nodes"
+                    + " serve " + served + ": give this node the same domain (--domain, SWITCHBOARD_DOMAIN); to change the"
+                    + " cluster's domain, stop every node and start them all with the new one");
+        }
     }
 
     /** Bindings whose AOR ("sip:user@domain") names no account. */
