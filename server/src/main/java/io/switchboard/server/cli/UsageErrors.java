@@ -16,7 +16,8 @@ import picocli.CommandLine.UnmatchedArgumentException;
  * which does not say what went wrong. Here it reads
  * {@code unknown command 'acount' (did you mean 'account'?); commands: run, account, ...}, on
  * every level that has subcommands ({@code switchboard account ad 1003} names the account
- * commands). Every other usage error is the first line of picocli's message.
+ * commands). An unknown option likewise names the nearest option and the command's options.
+ * Every other usage error is the first line of picocli's message.
  */
 public final class UsageErrors {
     private UsageErrors() {
@@ -30,7 +31,42 @@ public final class UsageErrors {
                 return unknown;
             }
         }
+        String option = unknownOption(e);
+        if (option != null) {
+            return option;
+        }
         return firstLine(e.getMessage());
+    }
+
+    /**
+     * An option the command does not have, named with the one it most likely meant and the ones it
+     * has: picocli listed the option's value as an unknown option too ({@code Unknown options:
+     * '--pasword', 'secret'}) and, when a required option was the one mistyped, reported only that
+     * it was missing ({@code number add 44 --acounts 1001}: "Missing required option
+     * '--accounts=USERS'"), never the typo. Null when no unknown option was given.
+     */
+    private static String unknownOption(ParameterException e) {
+        CommandLine command = e.getCommandLine();
+        if (command == null) {
+            return null;
+        }
+        List<String> unmatched = e instanceof UnmatchedArgumentException u ? u.getUnmatched() : command.getUnmatchedArguments();
+        String typed = unmatched.stream().filter(arg -> arg != null && arg.startsWith("-") && arg.length() > 1)
+                .findFirst().orElse(null);
+        if (typed == null) {
+            return null;
+        }
+        String name = typed.contains("=") ? typed.substring(0, typed.indexOf('=')) : typed;
+        Set<String> names = new LinkedHashSet<>();
+        for (CommandLine.Model.OptionSpec option : command.getCommandSpec().options()) {
+            if (!option.hidden()) {
+                names.add(option.longestName());
+            }
+        }
+        String closest = closest(name, names);
+        String path = pathBelowRoot(command);
+        return "unknown option '" + name + "'" + (path.isEmpty() ? "" : " for '" + path.strip() + "'")
+                + (closest == null ? "" : " (did you mean '" + closest + "'?)") + "; options: " + String.join(", ", names);
     }
 
     /** The unknown-command text, or null when the unmatched argument is not where a command belongs. */

@@ -59,8 +59,20 @@ class UsageErrorsTest {
     }
 
     @Test
+    void aMistypedOptionNamesTheNearestAndTheCommandsOptions() {
+        assertThat(describe("account", "add", "1005", "--pasword", "xxxxxxx")).startsWith("unknown option '--pasword' for"
+                + " 'account add' (did you mean '--password'?); options: ").contains("--domain");
+        // a required option mistyped: the typo, not only that the option is missing
+        assertThat(describe("number", "add", "44", "--acounts", "1001")).startsWith("unknown option '--acounts' for"
+                + " 'number add' (did you mean '--accounts'?); options: ");
+        assertThat(describe("account", "add", "1005", "--pasword=x")).startsWith("unknown option '--pasword' for 'account add'");
+        assertThat(describe("account", "list", "--zzzzzzzz")).startsWith("unknown option '--zzzzzzzz' for 'account list';"
+                + " options: ");
+    }
+
+    @Test
     void otherUsageErrorsKeepPicocliFirstLine() {
-        assertThat(describe("--no-such-flag")).isEqualTo("Unknown option: '--no-such-flag'");
+        assertThat(describe("--no-such-flag")).startsWith("unknown option '--no-such-flag'; options: ");
         assertThat(describe("account", "add", "1003", "surplus")).startsWith("Unmatched argument at index 3: 'surplus'");
         assertThat(describe("account", "add")).startsWith("Missing required parameter");
     }
