@@ -173,6 +173,9 @@ public final class Store implements AutoCloseable {
         if (meters != null) {
             hikari.setMetricsTrackerFactory(new MicrometerMetricsTrackerFactory(meters));
         }
+        if (!settings.isSqlite() && settings.postgresqlHostUrls().size() == 1) {
+            refuseAtOnceWhatNoRetryMends(settings);
+        }
         HikariDataSource dataSource;
         try {
             dataSource = new HikariDataSource(hikari);
@@ -199,6 +202,35 @@ public final class Store implements AutoCloseable {
         }
         log.info("opened {} ({})", settings.maskedUrl(), settings.isSqlite() ? "SQLite, one connection, WAL" : "PostgreSQL");
         return new Store(settings, dataSource);
+    }
+
+    /**
+     * One connection before the pool's: a server that answers but refuses this node (no such
+     * database, a wrong user or password, SQLState other than class 08) fails the open at once. The
+     * pool tries again and again until its start timeout whatever the error, which made a typo in
+     * the database's name a 10 s wait before its one line. A server that does not answer is left to
+     * the pool, which waits for it (it may be starting too).
+     */
+    private static void refuseAtOnceWhatNoRetryMends(StoreSettings settings) {
+        java.util.Properties properties = new java.util.Properties();
+        if (settings.user() != null) {
+            properties.setProperty("user", settings.user());
+        }
+        if (settings.password() != null) {
+            properties.setProperty("password", settings.password());
+        }
+        properties.setProperty("connectTimeout", "3");
+        properties.setProperty("loginTimeout", "5");
+        properties.setProperty("socketTimeout", "5");
+        try (Connection probe = new org.postgresql.Driver().connect(settings.url(), properties)) {
+            // it answers and takes this node: the pool opens its own connections next
+        } catch (SQLException e) {
+            if (e.getSQLState() != null && !e.getSQLState().startsWith("08")) {
+                throw new StoreException("cannot open store " + settings.maskedUrl() + ": " + RootCause.message(e), e);
+            }
+        } catch (RuntimeException e) {
+            // a URL pgjdbc cannot use fails the pool's way, with the pool's words
+        }
     }
 
     /** What each host of a multi-host URL answers when asked alone, within a few seconds each. */

@@ -130,6 +130,21 @@ class StoreTest {
                 .hasMessageNotContaining("secret");
     }
 
+    /** A database that does not exist will not come: said at once, not after the pool's 10 s of retries. */
+    @Test
+    void aMissingDatabaseOrUnknownRoleIsRefusedAtOnce() {
+        String missing = "no_such_db_" + Long.toHexString(System.nanoTime());
+        long begin = System.nanoTime();
+        assertThatThrownBy(() -> Store.open(new StoreSettings("jdbc:postgresql://127.0.0.1:5432/" + missing, "postgres", null)))
+                .isInstanceOf(StoreException.class)
+                .hasMessageContaining("database \"" + missing + "\" does not exist")
+                .satisfies(e -> assertThat(StoreFailure.kind(e)).as("a missing database is no outage").isEmpty());
+        assertThatThrownBy(() -> Store.open(new StoreSettings("jdbc:postgresql://127.0.0.1:5432/postgres", "no_such_role_x", null)))
+                .isInstanceOf(StoreException.class)
+                .hasMessageContaining("no_such_role_x");
+        assertThat(Duration.ofNanos(System.nanoTime() - begin)).isLessThan(Duration.ofSeconds(5));
+    }
+
     @Test
     void aMultiHostUrlThatOpensNowhereSaysWhatEachHostAnswered() {
         String missing = "no_such_db_" + Long.toHexString(System.nanoTime());
