@@ -26,6 +26,8 @@ import org.slf4j.LoggerFactory;
  */
 final class CatalogWatcher implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(CatalogWatcher.class);
+    private final io.switchboard.platform.RecurringFailure refreshes = new io.switchboard.platform.RecurringFailure(log,
+            "could not reload monitors from the store", "monitors are read from the store again");
 
     private final MonitorCatalog catalog;
     private final CheckScheduler scheduler;
@@ -60,8 +62,9 @@ final class CatalogWatcher implements AutoCloseable {
     private void refreshQuietly() {
         try {
             refresh();
+            refreshes.succeeded();
         } catch (RuntimeException e) {
-            log.warn("could not reload monitors from the store: {}", e.toString());
+            refreshes.failed(e); // once, while the store is away: not at every poll
         }
     }
 

@@ -69,6 +69,13 @@ import org.slf4j.LoggerFactory;
  */
 public final class IncidentTracker implements CheckScheduler.ResultSink, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(IncidentTracker.class);
+    // each tried again at the next sweep; said once while it keeps failing
+    private final io.switchboard.platform.RecurringFailure claimSweeps = new io.switchboard.platform.RecurringFailure(log,
+            "the notification claim sweep failed", "the notification claim sweep works again");
+    private final io.switchboard.platform.RecurringFailure orphanSweeps = new io.switchboard.platform.RecurringFailure(log,
+            "reopening the claims of nodes that died failed", "reopening the claims of nodes that died works again");
+    private final io.switchboard.platform.RecurringFailure staleClaimEnds = new io.switchboard.platform.RecurringFailure(log,
+            "ending stale notification claims failed", "ending stale notification claims works again");
 
     private final IncidentStore incidents;
     private final ResultWriter writer;
@@ -933,8 +940,9 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
             current.execute(() -> {
                 try {
                     sweepClaims();
+                    claimSweeps.succeeded();
                 } catch (RuntimeException e) {
-                    log.warn("claim sweep failed (tried again at the next sweep): {}", e.toString());
+                    claimSweeps.failed(e);
                 }
             });
         } catch (java.util.concurrent.RejectedExecutionException e) {
@@ -1197,20 +1205,23 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         if (leases != null) {
             try {
                 resendOrphanedClaims();
+                orphanSweeps.succeeded();
             } catch (RuntimeException e) {
-                log.warn("reopening the claims of nodes that died failed (tried again at the next sweep): {}", e.toString());
+                orphanSweeps.failed(e);
             }
         }
         try {
             sweepClaims();
+            claimSweeps.succeeded();
         } catch (RuntimeException e) {
-            log.warn("claim sweep failed (tried again at the next sweep): {}", e.toString());
+            claimSweeps.failed(e);
         }
         if (leases != null) {
             try {
                 endStaleClaims();
+                staleClaimEnds.succeeded();
             } catch (RuntimeException e) {
-                log.warn("ending stale notification claims failed (tried again at the next sweep): {}", e.toString());
+                staleClaimEnds.failed(e);
             }
         }
         CatalogView view = catalog.get();

@@ -69,6 +69,10 @@ public final class PersonAuth {
     private static final int MAX_CACHED_VERSIONS = 200_000;
     private static final String CHALLENGE = "Bearer realm=\"switchboard\"";
     private static final Logger log = LoggerFactory.getLogger(PersonAuth.class);
+    private final io.switchboard.platform.RecurringFailure peopleReads = new io.switchboard.platform.RecurringFailure(log,
+            "could not read the people revision from the store", "the people revision is read from the store again");
+    private final io.switchboard.platform.RecurringFailure revocationReads = new io.switchboard.platform.RecurringFailure(log,
+            "could not read the revocation revision from the store", "the revocation revision is read from the store again");
 
     private final PersonStore people;
     private final PasswordHasher hasher;
@@ -566,8 +570,9 @@ public final class PersonAuth {
                     knownRevision = revision;
                 }
             }
+            peopleReads.succeeded();
         } catch (RuntimeException e) {
-            log.warn("reading the people revision failed: {}", e.toString());
+            peopleReads.failed(e);
         }
         try {
             // Sign-outs have a revision of their own: they end one sign-in, which the revocation
@@ -577,8 +582,9 @@ public final class PersonAuth {
                 tokens.loadNewRevocations();
                 knownRevocations = revocations;
             }
+            revocationReads.succeeded();
         } catch (RuntimeException e) {
-            log.warn("reading the revocation revision failed: {}", e.toString());
+            revocationReads.failed(e);
         }
     }
 

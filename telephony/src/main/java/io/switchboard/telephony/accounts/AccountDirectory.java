@@ -30,6 +30,8 @@ import java.util.function.Consumer;
  */
 public final class AccountDirectory implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(AccountDirectory.class);
+    private final io.switchboard.platform.RecurringFailure refreshes = new io.switchboard.platform.RecurringFailure(log,
+            "could not refresh accounts from the store", "accounts are read from the store again");
 
     private final AccountStore store;
     private final String defaultDomain;
@@ -90,8 +92,9 @@ public final class AccountDirectory implements AutoCloseable {
     private void refreshQuietly() {
         try {
             refresh();
+            refreshes.succeeded();
         } catch (RuntimeException e) {
-            log.warn("could not refresh accounts from the store: {}", e.toString());
+            refreshes.failed(e); // once, while the store is away: not at every poll
         }
     }
 

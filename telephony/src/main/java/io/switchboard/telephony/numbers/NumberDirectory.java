@@ -22,6 +22,8 @@ import java.util.concurrent.TimeUnit;
  */
 public final class NumberDirectory implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(NumberDirectory.class);
+    private final io.switchboard.platform.RecurringFailure refreshes = new io.switchboard.platform.RecurringFailure(log,
+            "could not refresh numbers from the store", "numbers are read from the store again");
 
     private final NumberStore store;
     private final Duration pollInterval;
@@ -70,8 +72,9 @@ public final class NumberDirectory implements AutoCloseable {
     private void refreshQuietly() {
         try {
             refresh();
+            refreshes.succeeded();
         } catch (RuntimeException e) {
-            log.warn("could not refresh numbers from the store: {}", e.toString());
+            refreshes.failed(e); // once, while the store is away: not at every poll
         }
     }
 

@@ -1,0 +1,82 @@
+package io.switchboard.platform;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
+import java.sql.SQLTransientConnectionException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneId;
+import java.time.ZoneOffset;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+import org.slf4j.LoggerFactory;
+
+/** A task failing again and again is said once, reminded of now and then, and its recovery once. */
+class RecurringFailureTest {
+    @Test
+    void oneWarningAReminderEveryFiveMinutesAndOneLineWhenItWorksAgain() {
+        AtomicReference<Instant> now = new AtomicReference<>(Instant.parse("2026-12-07T01:00:00Z"));
+        Clock clock = new Clock() {
+            @Override
+            public ZoneId getZone() {
+                return ZoneOffset.UTC;
+            }
+
+            @Override
+            public Clock withZone(ZoneId zone) {
+                return this;
+            }
+
+            @Override
+            public Instant instant() {
+                return now.get();
+            }
+        };
+        Logger logger = (Logger) LoggerFactory.getLogger("test.recurring");
+        ListAppender<ILoggingEvent> lines = new ListAppender<>();
+        lines.start();
+        logger.addAppender(lines);
+        logger.setLevel(Level.INFO);
+        try {
+            RecurringFailure polls = new RecurringFailure(logger, "could not refresh accounts from the store",
+                    "accounts are read from the store again", clock);
+            polls.succeeded(); // nothing had failed: nothing to say
+            RuntimeException outage = new IllegalStateException("reading failed",
+                    new SQLTransientConnectionException("store-postgresql - Connection is not available"));
+            for (int i = 0; i < 60; i++) { // a minute of polls, one a second
+                polls.failed(outage);
+                now.set(now.get().plusSeconds(1));
+            }
+            now.set(now.get().plus(Duration.ofMinutes(5)));
+            polls.failed(outage);
+            polls.failed(outage);
+            polls.succeeded();
+            polls.succeeded();
+
+            List<String> said = lines.list.stream().map(e -> e.getLevel() + " " + e.getFormattedMessage()).toList();
+            assertThat(said).containsExactly(
+                    "WARN could not refresh accounts from the store: store-postgresql - Connection is not available",
+                    "WARN could not refresh accounts from the store (61 times in a row since 2026-12-07T01:00:00Z):"
+                            + " store-postgresql - Connection is not available",
+                    "INFO accounts are read from the store again (after 62 failed tries over 360 s)");
+        } finally {
+            logger.detachAppender(lines);
+            logger.setLevel(null);
+        }
+    }
+
+    @Test
+    void aCauseWithoutAMessageIsReadThroughItsWrapper() {
+        Throwable lost = new IllegalStateException("outer", new java.sql.SQLException("An I/O error occurred while sending to the"
+                + " backend.", "08006", new java.io.EOFException()));
+        assertThat(RecurringFailure.why(lost)).isEqualTo("An I/O error occurred while sending to the backend. (EOFException)");
+        assertThat(RecurringFailure.why(new NullPointerException())).isEqualTo("NullPointerException");
+        assertThat(RecurringFailure.why(new IllegalStateException("a", new RuntimeException("b")))).isEqualTo("b");
+    }
+}
