@@ -309,7 +309,8 @@ public final class Telephony implements NodeModule {
         proxy.joinCluster(cluster, nodeLiveness, context.store().isSqlite() ? null : bindings::load, storeReads);
         BindingAnnouncements announcements = new BindingAnnouncements(context.bus(), location, nodeId, clock);
         DirectoryUpdates updates = new DirectoryUpdates(directory, numbers, location, bindings, proxy, context.bus());
-        SipService service = new SipService(registrar, proxy, () -> context.readiness().refusesNewWork(), "Switchboard");
+        SipService service = new SipService(registrar, proxy, () -> context.readiness().refusesNewWork(), "Switchboard",
+                (response, flow) -> metrics.dropped("stray_response", flow.transport(), flow.remote()));
         TransactionLayer transactions = new TransactionLayer(transport, TimerSettings.rfc3261(), service);
         proxy.bind(transactions);
         metrics.bindGauges(location::size, transactions::size, transport::openConnections);

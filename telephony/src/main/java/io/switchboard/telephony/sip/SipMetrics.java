@@ -36,8 +36,8 @@ public final class SipMetrics implements SipStackObserver, Registrar.RegistrarLi
 
     /** Every reason the transport drops input for (SipStackObserver#dropped): each counter exists from the start. */
     private static final String[] DROP_REASONS = {"flood", "overload", "shed", "oversize", "connection_limit", "slow_peer", "idle",
-        "keepalive", "proxy_header"};
-    private static final String DROPPED_DESCRIPTION = "Input dropped before parsing: " + String.join(", ", DROP_REASONS);
+        "keepalive", "proxy_header", "stray_response"};
+    private static final String DROPPED_DESCRIPTION = "SIP input dropped (all but stray responses before parsing): " + String.join(", ", DROP_REASONS);
 
     public SipMetrics(MeterRegistry registry) {
         this(registry, new SipRefusals(java.time.Clock.systemUTC()));
@@ -116,6 +116,8 @@ public final class SipMetrics implements SipStackObserver, Registrar.RegistrarLi
             case "connection_limit" -> "over telephony.maxConnectionsPerAddress: a new connection refused";
             case "proxy_header" -> "a connection without a valid PROXY header (telephony.proxyProtocolFrom): closed";
             case "slow_peer" -> "read nothing of what it was sent: its connection closed";
+            case "stray_response" -> "a response to no request of this node's: dropped (a phone behind a balancer that"
+                    + " answers on a new connection may reach another node than the one that called it)";
             default -> null; // idle, keepalive and load shedding are not about what the peer sent
         };
         if (what != null && source != null) {

@@ -25,10 +25,18 @@ public final class SipService implements TransactionUser {
     private final ProxyCore proxy;
     private final BooleanSupplier draining;
     private final String serverHeader;
+    /** Where a response that matches no transaction of this node's is reported (meters and the log). */
+    private final java.util.function.BiConsumer<SipResponse, SipFlow> strays;
     /** RFC 3261 §8.2.6.2: a To tag of our own, random per node so responses of two nodes never collide. */
     private final String toTag = Long.toHexString(new java.security.SecureRandom().nextLong());
 
     public SipService(Registrar registrar, ProxyCore proxy, BooleanSupplier draining, String serverHeader) {
+        this(registrar, proxy, draining, serverHeader, (response, flow) -> { });
+    }
+
+    public SipService(Registrar registrar, ProxyCore proxy, BooleanSupplier draining, String serverHeader,
+                      java.util.function.BiConsumer<SipResponse, SipFlow> strays) {
+        this.strays = strays;
         this.registrar = registrar;
         this.proxy = proxy;
         this.draining = draining;
@@ -75,5 +83,15 @@ public final class SipService implements TransactionUser {
     @Override
     public void onAck(SipRequest ack, SipFlow flow) {
         proxy.onAck(ack, flow);
+    }
+
+    /**
+     * A response to no request of this node's (RFC 3261 §18.1.2: discarded). Counted and logged:
+     * it is what a phone behind a balancer sends when it answers on a new connection that the
+     * balancer gave to another node, and the call it belongs to then never hears the answer.
+     */
+    @Override
+    public void onStrayResponse(SipResponse response, SipFlow flow) {
+        strays.accept(response, flow);
     }
 }

@@ -239,6 +239,17 @@ class RegistrarTest {
                         + " refused (403): no such account"));
     }
 
+    /** RFC 3261 §18.1.2: a response to no request of the node's is dropped, and counted. */
+    @Test
+    void aResponseToNoRequestOfTheNodesIsCountedAndDropped() throws Exception {
+        byte[] stray = ("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:" + node.port + ";branch=z9hG4bKnothing-of-ours\r\n"
+                + "From: <sip:alice@" + RegistrarFixture.DOMAIN + ">;tag=1\r\nTo: <sip:bob@" + RegistrarFixture.DOMAIN + ">;tag=2\r\n"
+                + "Call-ID: stray-1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        alice.socket.send(new java.net.DatagramPacket(stray, stray.length, java.net.InetAddress.getLoopbackAddress(), node.port));
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(5))
+                .until(() -> node.counter("switchboard.sip.dropped", "reason", "stray_response") == 1);
+    }
+
     @Test
     void oneAccountCannotRegisterAnother() throws Exception {
         try (TestPhone bobAsAlice = new TestPhone("bob", "builder1", node.port)) {
