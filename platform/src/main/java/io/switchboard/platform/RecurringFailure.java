@@ -46,32 +46,12 @@ public final class RecurringFailure {
         if (failures == 1) {
             firstMillis = now;
             lastLoggedMillis = now;
-            log.warn("{}: {}", failing, why(cause));
+            log.warn("{}: {}", failing, RootCause.message(cause));
         } else if (now - lastLoggedMillis >= REMINDER.toMillis()) {
             lastLoggedMillis = now;
             log.warn("{} ({} times in a row since {}): {}", failing, failures,
-                    Instant.ofEpochMilli(firstMillis).truncatedTo(ChronoUnit.SECONDS), why(cause));
+                    Instant.ofEpochMilli(firstMillis).truncatedTo(ChronoUnit.SECONDS), RootCause.message(cause));
         }
-    }
-
-    /**
-     * The innermost message: a connection lost mid-statement ends in an EOFException without one,
-     * whose meaning is its wrapper's ("An I/O error occurred while sending to the backend.").
-     */
-    static String why(Throwable cause) {
-        Throwable root = cause;
-        String message = cause.getMessage();
-        while (root.getCause() != null && root.getCause() != root) {
-            root = root.getCause();
-            if (root.getMessage() != null) {
-                message = root.getMessage();
-            }
-        }
-        if (root.getMessage() != null) {
-            return root.getMessage();
-        }
-        String kind = root.getClass().getSimpleName();
-        return message == null ? kind : message + " (" + kind + ")";
     }
 
     public synchronized void succeeded() {

@@ -8,10 +8,20 @@ public final class RootCause {
     /** The message of the innermost cause, or its class name when it has none. */
     public static String message(Throwable e) {
         Throwable t = e;
+        String nearest = e.getMessage();
         while (t.getCause() != null && t.getCause() != t) {
             t = t.getCause();
+            if (t.getMessage() != null) {
+                nearest = t.getMessage();
+            }
         }
-        return t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
+        if (t.getMessage() != null) {
+            return t.getMessage();
+        }
+        // a root without words (an EOFException when a connection is lost mid-statement) means what
+        // its nearest wrapper says: "An I/O error occurred while sending to the backend. (EOFException)"
+        String kind = t.getClass().getSimpleName();
+        return nearest == null ? kind : nearest + " (" + kind + ")";
     }
 
     /**

@@ -72,11 +72,11 @@ class RecurringFailureTest {
     }
 
     @Test
-    void aCauseWithoutAMessageIsReadThroughItsWrapper() {
+    void aRootCauseWithoutAMessageIsReadThroughItsWrapper() {
         Throwable lost = new IllegalStateException("outer", new java.sql.SQLException("An I/O error occurred while sending to the"
                 + " backend.", "08006", new java.io.EOFException()));
-        assertThat(RecurringFailure.why(lost)).isEqualTo("An I/O error occurred while sending to the backend. (EOFException)");
-        assertThat(RecurringFailure.why(new NullPointerException())).isEqualTo("NullPointerException");
-        assertThat(RecurringFailure.why(new IllegalStateException("a", new RuntimeException("b")))).isEqualTo("b");
+        assertThat(RootCause.message(lost)).isEqualTo("An I/O error occurred while sending to the backend. (EOFException)");
+        assertThat(RootCause.message(new NullPointerException())).isEqualTo("NullPointerException");
+        assertThat(RootCause.message(new IllegalStateException("a", new RuntimeException("b")))).isEqualTo("b");
     }
 }

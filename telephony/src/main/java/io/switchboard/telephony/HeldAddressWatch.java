@@ -36,10 +36,10 @@ final class HeldAddressWatch implements Runnable {
     @Override
     public void run() {
         try {
-            if (!listening.getAsBoolean()) {
-                return;
-            }
             List<String> held = heldNow.get();
+            if (!listening.getAsBoolean()) {
+                return; // read after what is held: listeners that closed meanwhile make it empty
+            }
             List<String> before = lastPublished;
             // the first time too: the address may have moved since the node published at start
             if (held.equals(before) || !publishing.compareAndSet(false, true)) {

@@ -120,7 +120,9 @@ public final class Node {
     }
 
     /**
-     * Starts everything; returns when listeners are open and the node is ready.
+     * Starts everything; returns when listeners are open and the node is ready, or, when
+     * {@link #stop()} was called meanwhile (a signal), once what had started has stopped again:
+     * {@link #isRunning()} then says false.
      *
      * @throws NodeStartException naming the step that failed; what had started is stopped again
      * @throws ConfigException when a module refuses its config block
@@ -152,7 +154,6 @@ public final class Node {
                 Store opened = store;
                 started.add(Component.of("store", () -> { }, opened::close));
                 readiness.register("store", store::reachabilityProblem);
-                store.watchReachability(STORE_WATCH_PERIOD);
                 store.migrate("platform");
                 adminTokens = new AdminTokens(store.jdbi(), Clock.systemUTC());
                 step = "admin token";
@@ -197,6 +198,9 @@ public final class Node {
                 }
                 refuseToGoOnIfStopped("publishing the node's addresses");
                 cluster.publishAddresses();
+                // from now on, not during the migrations: a long one holds SQLite's only connection,
+                // and the probe would have logged an outage that was none
+                store.watchReachability(STORE_WATCH_PERIOD);
                 state = State.RUNNING;
                 log.info("node started in {} ms", (System.nanoTime() - begin) / 1_000_000);
             } catch (StoppedDuringStart e) {
@@ -204,6 +208,7 @@ public final class Node {
                 // stop, not as a failed start (it used to finish starting, say "started", then stop)
                 log.info("stop requested while starting; not starting {} and the rest, stopping what had started", e.step);
                 state = State.STOPPED;
+                readiness.refuseNewWork(); // listeners already open drain as in a stop
                 stopStarted();
                 log.info("stopped");
                 stopped.countDown();

@@ -205,13 +205,28 @@ public final class Store implements AutoCloseable {
     }
 
     /**
-     * One connection before the pool's: a server that answers but refuses this node (no such
-     * database, a wrong user or password, SQLState other than class 08) fails the open at once. The
-     * pool tries again and again until its start timeout whatever the error, which made a typo in
-     * the database's name a 10 s wait before its one line. A server that does not answer is left to
-     * the pool, which waits for it (it may be starting too).
+     * One connection before the pool's: a server that answers but refuses this node for good (no
+     * such database, 3D000; a login refused, class 28: an unknown role, a wrong password) fails
+     * the open at once. The pool tries again and again until its start timeout whatever the error,
+     * which made a typo in the database's name a 10 s wait before its one line. Anything else (no
+     * answer, a server starting up or shutting down, 57P03/57P01, too many clients, 53300) is left
+     * to the pool, which waits for it: it may be starting beside this node.
      */
     private static void refuseAtOnceWhatNoRetryMends(StoreSettings settings) {
+        try (Connection probe = new org.postgresql.Driver().connect(settings.url(), probeProperties(settings))) {
+            // it answers and takes this node: the pool opens its own connections next
+        } catch (SQLException e) {
+            String state = e.getSQLState();
+            if (state != null && (state.startsWith("28") || state.equals("3D000"))) {
+                throw new StoreException("cannot open store " + settings.maskedUrl() + ": " + RootCause.message(e), e);
+            }
+        } catch (RuntimeException e) {
+            // a URL pgjdbc cannot use fails the pool's way, with the pool's words
+        }
+    }
+
+    /** Credentials and short timeouts for a connection that only asks whether a server takes this node. */
+    private static java.util.Properties probeProperties(StoreSettings settings) {
         java.util.Properties properties = new java.util.Properties();
         if (settings.user() != null) {
             properties.setProperty("user", settings.user());
@@ -222,31 +237,14 @@ public final class Store implements AutoCloseable {
         properties.setProperty("connectTimeout", "3");
         properties.setProperty("loginTimeout", "5");
         properties.setProperty("socketTimeout", "5");
-        try (Connection probe = new org.postgresql.Driver().connect(settings.url(), properties)) {
-            // it answers and takes this node: the pool opens its own connections next
-        } catch (SQLException e) {
-            if (e.getSQLState() != null && !e.getSQLState().startsWith("08")) {
-                throw new StoreException("cannot open store " + settings.maskedUrl() + ": " + RootCause.message(e), e);
-            }
-        } catch (RuntimeException e) {
-            // a URL pgjdbc cannot use fails the pool's way, with the pool's words
-        }
+        return properties;
     }
 
     /** What each host of a multi-host URL answers when asked alone, within a few seconds each. */
     private static String eachHostsAnswer(StoreSettings settings, java.util.List<String> hosts, java.util.List<String> refusals) {
         java.util.List<String> answers = new java.util.ArrayList<>();
         for (String single : hosts) {
-            java.util.Properties properties = new java.util.Properties();
-            if (settings.user() != null) {
-                properties.setProperty("user", settings.user());
-            }
-            if (settings.password() != null) {
-                properties.setProperty("password", settings.password());
-            }
-            properties.setProperty("connectTimeout", "3");
-            properties.setProperty("loginTimeout", "5");
-            properties.setProperty("socketTimeout", "5");
+            java.util.Properties properties = probeProperties(settings);
             String host = new StoreSettings(single, null, null).maskedUrl().replaceFirst("^jdbc:postgresql://", "")
                     .replaceFirst("/.*$", "");
             try (Connection alone = new org.postgresql.Driver().connect(single, properties);
@@ -528,6 +526,9 @@ public final class Store implements AutoCloseable {
      * failure in the log and no word that it is over.
      */
     private Optional<String> noted(Optional<String> problem) {
+        if (dataSource.isClosed()) {
+            return problem; // the node is stopping: a probe still in flight is no news
+        }
         String before = lastProblem.getAndSet(problem.orElse(null));
         if (problem.isPresent() && before == null) {
             log.warn("the store is not usable: {}", problem.get());

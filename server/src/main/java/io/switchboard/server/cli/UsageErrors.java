@@ -50,9 +50,20 @@ public final class UsageErrors {
         if (command == null) {
             return null;
         }
+        if (e instanceof UnmatchedArgumentException u && !u.isUnknownOption()) {
+            return null; // a surplus positional ("-5" too): picocli's words say it
+        }
         List<String> unmatched = e instanceof UnmatchedArgumentException u ? u.getUnmatched() : command.getUnmatchedArguments();
-        String typed = unmatched.stream().filter(arg -> arg != null && arg.startsWith("-") && arg.length() > 1)
-                .findFirst().orElse(null);
+        String typed = null;
+        for (String arg : unmatched) {
+            if (arg == null || arg.equals("--")) {
+                break; // what follows "--" is never an option
+            }
+            if (arg.startsWith("-") && arg.length() > 1 && !Character.isDigit(arg.charAt(1))) {
+                typed = arg;
+                break;
+            }
+        }
         if (typed == null) {
             return null;
         }

@@ -68,6 +68,8 @@ class UsageErrorsTest {
         assertThat(describe("account", "add", "1005", "--pasword=x")).startsWith("unknown option '--pasword' for 'account add'");
         assertThat(describe("account", "list", "--zzzzzzzz")).startsWith("unknown option '--zzzzzzzz' for 'account list';"
                 + " options: ");
+        // a negative number or what follows "--" is no option
+        assertThat(describe("account", "add", "1003", "-5")).startsWith("Unmatched argument at index 3: '-5'");
     }
 
     @Test

@@ -34,6 +34,8 @@ class AccountClusterTest {
     Path dirA;
     @TempDir
     Path dirB;
+    @TempDir
+    Path dirC;
 
     @Test
     void changesThroughOneNodeAreInForceOnTheOtherWithinASecond() throws Exception {
@@ -48,6 +50,10 @@ class AccountClusterTest {
                  TelephonyNode b = new TelephonyNode(dirB, Map.of(), cluster)) {
                 // the first node wrote the cluster's admin token; the second found one and wrote none
                 Files.copy(dirA.resolve("admin.token"), dirB.resolve("admin.token"));
+                // a third node given another domain (one left out defaults to the host's name) does not join
+                org.assertj.core.api.Assertions.assertThatThrownBy(() -> new TelephonyNode(dirC, Map.of("domain", "other.test"), cluster))
+                        .isInstanceOf(io.switchboard.platform.config.ConfigException.class)
+                        .hasMessageContaining("is other.test, but the cluster's live nodes serve " + DOMAIN);
                 await().atMost(Duration.ofSeconds(20)).until(() ->
                         a.metric("switchboard_bus_connected") == 1 && b.metric("switchboard_bus_connected") == 1);
                 try (SipPhone carol = SipPhone.udp("carol", DOMAIN, b.sipPort(Transport.UDP));

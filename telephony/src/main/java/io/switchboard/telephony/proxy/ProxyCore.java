@@ -1709,11 +1709,16 @@ public final class ProxyCore {
     }
 
     private boolean isLoop(SipRequest request, String loopHash) {
+        ClusterNode self = node;
         for (Via via : request.vias()) {
             String branch = via.branch();
-            // host and port: nodes of a cluster may share a host, and one node's Via is not another's
-            if (branch != null && branch.endsWith("-" + loopHash) && local.isThisHost(via.host())
-                    && local.listensOn(via.port() > 0 ? via.port() : 5060)) {
+            if (branch == null || !branch.endsWith("-" + loopHash)) {
+                continue;
+            }
+            // host and port: nodes of a cluster may share a host, and one node's Via is not another's;
+            // towards a phone behind a balancer the Via names the balancer, and this node by its id
+            if (local.isThisHost(via.host()) && local.listensOn(via.port() > 0 ? via.port() : 5060)
+                    || self != null && self.id().equals(via.param(ROUTE_NODE))) {
                 return true;
             }
         }

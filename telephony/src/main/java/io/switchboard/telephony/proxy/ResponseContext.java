@@ -408,6 +408,10 @@ final class ResponseContext {
             if (finalSent) {
                 return;
             }
+            if (declined) {
+                settle(); // a device declined meanwhile: its 6xx is the answer (§16.7 step 6)
+                return;
+            }
             // branches that never answered provisionally cannot be cancelled yet (§9.1); the caller
             // is told now instead of after their Timer B
             finalSent = true;

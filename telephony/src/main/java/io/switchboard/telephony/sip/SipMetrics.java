@@ -116,8 +116,8 @@ public final class SipMetrics implements SipStackObserver, Registrar.RegistrarLi
             case "connection_limit" -> "over telephony.maxConnectionsPerAddress: a new connection refused";
             case "proxy_header" -> "a connection without a valid PROXY header (telephony.proxyProtocolFrom): closed";
             case "slow_peer" -> "read nothing of what it was sent: its connection closed";
-            case "stray_response" -> "a response to no request of this node's: dropped (a phone behind a balancer that"
-                    + " answers on a new connection may reach another node than the one that called it)";
+            case "stray_response" -> "a response to no request of this node's, dropped (one too late for its transaction,"
+                    + " or from a phone behind a balancer that answered on a connection that reached another node)";
             default -> null; // idle, keepalive and load shedding are not about what the peer sent
         };
         if (what != null && source != null) {

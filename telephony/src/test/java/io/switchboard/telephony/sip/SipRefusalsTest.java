@@ -72,8 +72,41 @@ class SipRefusalsTest {
         now.set(now.get().plusSeconds(61));
         refusals.refused(panel, "REGISTER of sip:1001@vm refused (403): wrong password");
         assertThat(logged().getLast()).isEqualTo("192.0.2.7:5060: REGISTER of sip:1001@vm refused (403): wrong password"
-                + " (3 more from 192.0.2.7 after the last line were counted, not logged)");
+                + " (3 more from 192.0.2.7 after its last line were counted, not logged)");
         refusals.refused(panel, "again");
         assertThat(logged().getLast()).isEqualTo("192.0.2.7:5060: again");
+    }
+
+    @Test
+    void aBudgetForAllSourcesAndIpv6ByItsSlash64() {
+        SipRefusals refusals = new SipRefusals(clock);
+        // spoofed sources: one line each, but not more than the budget of all
+        for (int i = 1; i <= SipRefusals.ALL_LINES_PER_MINUTE + 10; i++) {
+            refusals.refused(new InetSocketAddress("198.51.100." + i, 5060), "malformed " + i);
+        }
+        assertThat(logged()).hasSize(SipRefusals.ALL_LINES_PER_MINUTE);
+        now.set(now.get().plusSeconds(61));
+        refusals.refused(new InetSocketAddress("203.0.113.1", 5060), "next minute");
+        assertThat(logged().getLast()).isEqualTo("203.0.113.1:5060: next minute (10 more from all sources in the minute before"
+                + " were counted, not logged)");
+
+        // one sender has a whole /64: its addresses share one allowance
+        lines.list.clear();
+        for (int i = 1; i <= SipRefusals.LINES_PER_MINUTE + 2; i++) {
+            refusals.refused(new InetSocketAddress("2001:db8:1:2::" + Integer.toHexString(i), 5060), "try " + i);
+        }
+        assertThat(logged()).hasSize(SipRefusals.LINES_PER_MINUTE);
+        now.set(now.get().plusSeconds(61));
+        refusals.refused(new InetSocketAddress("2001:db8:1:2::99", 5060), "later");
+        assertThat(logged().getLast()).isEqualTo("[2001:db8:1:2::99]:5060: later (2 more from 2001:db8:1:2::/64 after its last"
+                + " line were counted, not logged)");
+    }
+
+    @Test
+    void whatAPeerWroteIsQuotedWithoutControlCharactersAndCut() {
+        assertThat(SipRefusals.printable("bad\r\nVia: \u001b[31mred")).isEqualTo("bad??Via: ?[31mred");
+        String longText = "x".repeat(1000);
+        assertThat(SipRefusals.printable(longText)).hasSize(SipRefusals.MAX_TEXT + 3).endsWith("...");
+        assertThat(SipRefusals.printable("short")).isEqualTo("short");
     }
 }
