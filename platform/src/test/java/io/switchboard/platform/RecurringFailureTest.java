@@ -6,14 +6,11 @@ import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
+import io.switchboard.platform.testing.MutableClock;
 import java.sql.SQLTransientConnectionException;
-import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneId;
-import java.time.ZoneOffset;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.slf4j.LoggerFactory;
 
@@ -21,23 +18,7 @@ import org.slf4j.LoggerFactory;
 class RecurringFailureTest {
     @Test
     void oneWarningAReminderEveryFiveMinutesAndOneLineWhenItWorksAgain() {
-        AtomicReference<Instant> now = new AtomicReference<>(Instant.parse("2026-12-07T01:00:00Z"));
-        Clock clock = new Clock() {
-            @Override
-            public ZoneId getZone() {
-                return ZoneOffset.UTC;
-            }
-
-            @Override
-            public Clock withZone(ZoneId zone) {
-                return this;
-            }
-
-            @Override
-            public Instant instant() {
-                return now.get();
-            }
-        };
+        MutableClock clock = MutableClock.fixedAt(Instant.parse("2026-12-07T01:00:00Z"));
         Logger logger = (Logger) LoggerFactory.getLogger("test.recurring");
         ListAppender<ILoggingEvent> lines = new ListAppender<>();
         lines.start();
@@ -51,9 +32,9 @@ class RecurringFailureTest {
                     new SQLTransientConnectionException("store-postgresql - Connection is not available"));
             for (int i = 0; i < 60; i++) { // a minute of polls, one a second
                 polls.failed(outage);
-                now.set(now.get().plusSeconds(1));
+                clock.advance(Duration.ofSeconds(1));
             }
-            now.set(now.get().plus(Duration.ofMinutes(5)));
+            clock.advance(Duration.ofMinutes(5));
             polls.failed(outage);
             polls.failed(outage);
             polls.succeeded();

@@ -206,6 +206,22 @@ class ProxyRulesTest {
         });
     }
 
+    /** alice calls flat 42 (bob and carol), and both phones have the INVITE. */
+    private record FlatCall(SipPhone alice, SipPhone carol, SipPhone.Call call, SipPhone.Incoming atBob,
+                            SipPhone.Incoming atCarol) {
+    }
+
+    private FlatCall callFlat42() throws Exception {
+        startNode(Map.of());
+        SipPhone alice = udpPhone("alice");
+        SipPhone bob = udpPhone("bob");
+        SipPhone carol = udpPhone("carol");
+        number("42", "bob", "carol");
+        SipPhone.Call call = alice.call(target("42"));
+        call.invite(null);
+        return new FlatCall(alice, carol, call, bob.awaitInvite(), carol.awaitInvite());
+    }
+
     /**
      * A device that never answers at all (a stale registration: a phone that went away without
      * unregistering) cannot be cancelled (§9.1); once another device declines, the caller gets the
@@ -214,16 +230,12 @@ class ProxyRulesTest {
      */
     @Test
     void aDeclineIsNotHeldBackByADeviceThatNeverAnswered() throws Exception {
-        startNode(Map.of());
-        SipPhone alice = udpPhone("alice");
-        SipPhone bob = udpPhone("bob");
-        SipPhone carol = udpPhone("carol");
-        number("42", "bob", "carol");
-
-        SipPhone.Call call = alice.call(target("42"));
-        call.invite(null);
-        SipPhone.Incoming atBob = bob.awaitInvite();
-        SipPhone.Incoming atCarol = carol.awaitInvite(); // and carol stays silent
+        FlatCall flat = callFlat42();
+        SipPhone alice = flat.alice();
+        SipPhone carol = flat.carol();
+        SipPhone.Call call = flat.call();
+        SipPhone.Incoming atBob = flat.atBob();
+        SipPhone.Incoming atCarol = flat.atCarol(); // and carol stays silent
         atBob.respond(180, "Ringing");
         call.await(180);
         long declinedAt = System.nanoTime();
@@ -246,16 +258,11 @@ class ProxyRulesTest {
     /** A device that rang and then ignores its CANCEL keeps a declined caller waiting at most 2 s. */
     @Test
     void aDeclineReachesTheCallerWithinTheGraceWhenACancelledDeviceSaysNothing() throws Exception {
-        startNode(Map.of());
-        SipPhone alice = udpPhone("alice");
-        SipPhone bob = udpPhone("bob");
-        SipPhone carol = udpPhone("carol");
-        number("42", "bob", "carol");
-
-        SipPhone.Call call = alice.call(target("42"));
-        call.invite(null);
-        SipPhone.Incoming atBob = bob.awaitInvite();
-        SipPhone.Incoming atCarol = carol.awaitInvite();
+        FlatCall flat = callFlat42();
+        SipPhone carol = flat.carol();
+        SipPhone.Call call = flat.call();
+        SipPhone.Incoming atBob = flat.atBob();
+        SipPhone.Incoming atCarol = flat.atCarol();
         atBob.respond(180, "Ringing");
         atCarol.respond(180, "Ringing");
         call.await(180);

@@ -5,12 +5,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
+import io.switchboard.platform.testing.MutableClock;
 import java.net.InetSocketAddress;
-import java.time.Clock;
 import java.time.Instant;
-import java.time.ZoneOffset;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -18,23 +16,7 @@ import org.slf4j.LoggerFactory;
 
 /** Refusals are logged with their source, a few a minute per address, and what was left out is said. */
 class SipRefusalsTest {
-    private final AtomicReference<Instant> now = new AtomicReference<>(Instant.parse("2026-12-07T10:00:00Z"));
-    private final Clock clock = new Clock() {
-        @Override
-        public ZoneOffset getZone() {
-            return ZoneOffset.UTC;
-        }
-
-        @Override
-        public Clock withZone(java.time.ZoneId zone) {
-            return this;
-        }
-
-        @Override
-        public Instant instant() {
-            return now.get();
-        }
-    };
+    private final MutableClock clock = MutableClock.fixedAt(Instant.parse("2026-12-07T10:00:00Z"));
     private final Logger logger = (Logger) LoggerFactory.getLogger(SipRefusals.class);
     private final ListAppender<ILoggingEvent> lines = new ListAppender<>();
 
@@ -69,7 +51,7 @@ class SipRefusalsTest {
         assertThat(logged().getFirst()).isEqualTo("192.0.2.7:5061: REGISTER of sip:1001@vm refused (403): wrong password 1");
         assertThat(logged()).contains("[2001:db8::1]:5070: INVITE refused", "unknown source: SIP over udp over telephony.floodLimit");
 
-        now.set(now.get().plusSeconds(61));
+        clock.advance(java.time.Duration.ofSeconds(61));
         refusals.refused(panel, "REGISTER of sip:1001@vm refused (403): wrong password");
         assertThat(logged().getLast()).isEqualTo("192.0.2.7:5060: REGISTER of sip:1001@vm refused (403): wrong password"
                 + " (3 more from 192.0.2.7 after its last line were counted, not logged)");
@@ -85,7 +67,7 @@ class SipRefusalsTest {
             refusals.refused(new InetSocketAddress("198.51.100." + i, 5060), "malformed " + i);
         }
         assertThat(logged()).hasSize(SipRefusals.ALL_LINES_PER_MINUTE);
-        now.set(now.get().plusSeconds(61));
+        clock.advance(java.time.Duration.ofSeconds(61));
         refusals.refused(new InetSocketAddress("203.0.113.1", 5060), "next minute");
         assertThat(logged().getLast()).isEqualTo("203.0.113.1:5060: next minute (10 more from all sources in the minute before"
                 + " were counted, not logged)");
@@ -96,7 +78,7 @@ class SipRefusalsTest {
             refusals.refused(new InetSocketAddress("2001:db8:1:2::" + Integer.toHexString(i), 5060), "try " + i);
         }
         assertThat(logged()).hasSize(SipRefusals.LINES_PER_MINUTE);
-        now.set(now.get().plusSeconds(61));
+        clock.advance(java.time.Duration.ofSeconds(61));
         refusals.refused(new InetSocketAddress("2001:db8:1:2::99", 5060), "later");
         assertThat(logged().getLast()).isEqualTo("[2001:db8:1:2::99]:5060: later (2 more from 2001:db8:1:2::/64 after its last"
                 + " line were counted, not logged)");
