@@ -53,6 +53,21 @@ class NodeTest {
         };
     }
 
+    /** A module "notes" that {@code assembly} puts together. */
+    private static NodeModule notesAssembledBy(java.util.function.Consumer<NodeContext> assembly) {
+        return new NodeModule() {
+            @Override
+            public String name() {
+                return "notes";
+            }
+
+            @Override
+            public void assemble(NodeContext context) {
+                assembly.accept(context);
+            }
+        };
+    }
+
     /** A module "notes" whose only part is {@code component}. */
     private static NodeModule notesWith(Component component) {
         return new NodeModule() {
@@ -144,22 +159,14 @@ class NodeTest {
     void aStopAskedForWhileStartingEndsTheStartAtTheNextStep() throws Exception {
         java.util.concurrent.CountDownLatch entered = new java.util.concurrent.CountDownLatch(1);
         java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
-        Node node = new Node(config(), List.of(new NodeModule() {
-            @Override
-            public String name() {
-                return "notes";
-            }
-
-            @Override
-            public void assemble(NodeContext context) {
-                context.addComponent(Component.of("slow worker", () -> {
-                    entered.countDown();
-                    release.await();
-                    events.add("start slow worker");
-                }, () -> events.add("stop slow worker")));
-                context.addListener(recording("notes listener", false));
-            }
-        }));
+        Node node = new Node(config(), List.of(notesAssembledBy(context -> {
+            context.addComponent(Component.of("slow worker", () -> {
+                entered.countDown();
+                release.await();
+                events.add("start slow worker");
+            }, () -> events.add("stop slow worker")));
+            context.addListener(recording("notes listener", false));
+        })));
         Thread starter = Thread.ofPlatform().start(node::start);
         assertThat(entered.await(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
         Thread stopper = Thread.ofPlatform().start(node::stop);
@@ -222,17 +229,9 @@ class NodeTest {
 
     @Test
     void moduleConfigProblemStaysAConfigError() {
-        Node node = new Node(config(), List.of(new NodeModule() {
-            @Override
-            public String name() {
-                return "notes";
-            }
-
-            @Override
-            public void assemble(NodeContext context) {
-                throw context.section().problem("limit", "must be positive");
-            }
-        }));
+        Node node = new Node(config(), List.of(notesAssembledBy(context -> {
+            throw context.section().problem("limit", "must be positive");
+        })));
         assertThatThrownBy(node::start)
                 .isInstanceOf(ConfigException.class)
                 .hasMessage("notes.limit: must be positive");
