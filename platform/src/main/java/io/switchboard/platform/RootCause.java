@@ -9,9 +9,12 @@ public final class RootCause {
     public static String message(Throwable e) {
         Throwable t = e;
         String nearest = e.getMessage();
+        if (e.getCause() != null && String.valueOf(e.getCause()).equals(nearest)) {
+            nearest = null; // new X(cause) took the cause's text as its own: no words of its own
+        }
         while (t.getCause() != null && t.getCause() != t) {
             t = t.getCause();
-            if (t.getMessage() != null) {
+            if (t.getMessage() != null && !(t.getCause() != null && String.valueOf(t.getCause()).equals(t.getMessage()))) {
                 nearest = t.getMessage();
             }
         }

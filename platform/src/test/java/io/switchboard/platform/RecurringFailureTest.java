@@ -59,5 +59,10 @@ class RecurringFailureTest {
         assertThat(RootCause.message(lost)).isEqualTo("An I/O error occurred while sending to the backend. (EOFException)");
         assertThat(RootCause.message(new NullPointerException())).isEqualTo("NullPointerException");
         assertThat(RootCause.message(new IllegalStateException("a", new RuntimeException("b")))).isEqualTo("b");
+        // a wrapper made with new X(cause) has the cause's text for its message, not words of its own
+        assertThat(RootCause.message(new RuntimeException(new java.util.concurrent.TimeoutException())))
+                .isEqualTo("TimeoutException");
+        assertThat(RootCause.message(new IllegalStateException("stopping", new RuntimeException(new java.io.EOFException()))))
+                .isEqualTo("stopping (EOFException)");
     }
 }

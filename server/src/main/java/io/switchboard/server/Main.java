@@ -79,7 +79,8 @@ public final class Main implements Callable<Integer> {
         cli.setErr(errWriter);
         cli.setParameterExceptionHandler((e, arguments) -> {
             String help = e.getCommandLine().getCommandSpec().qualifiedName();
-            errWriter.println("switchboard: " + UsageErrors.describe(e) + " (see '" + help + " --help')");
+            errWriter.println("switchboard: " + UsageErrors.describe(e, java.util.List.of(arguments)) + " (see '" + help
+                    + " --help')");
             return EXIT_USAGE;
         });
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {

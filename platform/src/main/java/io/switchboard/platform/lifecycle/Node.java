@@ -215,6 +215,7 @@ public final class Node {
             } catch (Exception e) {
                 state = State.FAILED;
                 log.debug("start failed at {}", step, e);
+                readiness.refuseNewWork(); // listeners already open take no new calls while the rest stops
                 stopStarted();
                 stopped.countDown();
                 if (e instanceof ConfigException invalid) {

@@ -216,13 +216,18 @@ public final class Store implements AutoCloseable {
         try (Connection probe = new org.postgresql.Driver().connect(settings.url(), probeProperties(settings))) {
             // it answers and takes this node: the pool opens its own connections next
         } catch (SQLException e) {
-            String state = e.getSQLState();
-            if (state != null && (state.startsWith("28") || state.equals("3D000"))) {
+            if (refusesForGood(e)) {
                 throw new StoreException("cannot open store " + settings.maskedUrl() + ": " + RootCause.message(e), e);
             }
         } catch (RuntimeException e) {
             // a URL pgjdbc cannot use fails the pool's way, with the pool's words
         }
+    }
+
+    /** A login refused (class 28: an unknown role, a wrong password) or no such database (3D000). */
+    private static boolean refusesForGood(SQLException e) {
+        String state = e.getSQLState();
+        return state != null && (state.startsWith("28") || state.equals("3D000"));
     }
 
     /** Credentials and short timeouts for a connection that only asks whether a server takes this node. */
@@ -254,7 +259,7 @@ public final class Store implements AutoCloseable {
                 answers.add(host + ": answers, as " + (recovery.getBoolean(1) ? "a standby (read-only)" : "a primary"));
             } catch (SQLException e) {
                 answers.add(host + ": " + RootCause.message(e));
-                if (e.getSQLState() != null && !e.getSQLState().startsWith("08")) {
+                if (refusesForGood(e)) {
                     refusals.add(e.getSQLState()); // 3D000 no such database, 28P01 wrong password, ...
                 }
             } catch (RuntimeException e) {

@@ -25,13 +25,21 @@ public final class UsageErrors {
 
     /** One line saying what is wrong with the command line. */
     public static String describe(ParameterException e) {
+        return describe(e, List.of());
+    }
+
+    /**
+     * As {@link #describe(ParameterException)}, knowing the command line as typed: picocli drops a
+     * {@code --} (what follows it is never an option) before it reports what it could not match.
+     */
+    public static String describe(ParameterException e, List<String> typed) {
         if (e instanceof UnmatchedArgumentException unmatched) {
             String unknown = unknownCommand(unmatched);
             if (unknown != null) {
                 return unknown;
             }
         }
-        String option = unknownOption(e);
+        String option = unknownOption(e, typed);
         if (option != null) {
             return option;
         }
@@ -45,7 +53,7 @@ public final class UsageErrors {
      * it was missing ({@code number add 44 --acounts 1001}: "Missing required option
      * '--accounts=USERS'"), never the typo. Null when no unknown option was given.
      */
-    private static String unknownOption(ParameterException e) {
+    private static String unknownOption(ParameterException e, List<String> typedArgs) {
         CommandLine command = e.getCommandLine();
         if (command == null) {
             return null;
@@ -54,12 +62,13 @@ public final class UsageErrors {
             return null; // a surplus positional ("-5" too): picocli's words say it
         }
         List<String> unmatched = e instanceof UnmatchedArgumentException u ? u.getUnmatched() : command.getUnmatchedArguments();
+        int endOfOptions = typedArgs.indexOf("--");
+        java.util.Set<String> afterEndOfOptions = endOfOptions < 0 ? java.util.Set.of()
+                : java.util.Set.copyOf(typedArgs.subList(endOfOptions + 1, typedArgs.size()));
         String typed = null;
         for (String arg : unmatched) {
-            if (arg == null || arg.equals("--")) {
-                break; // what follows "--" is never an option
-            }
-            if (arg.startsWith("-") && arg.length() > 1 && !Character.isDigit(arg.charAt(1))) {
+            if (arg != null && arg.startsWith("-") && arg.length() > 1 && !Character.isDigit(arg.charAt(1))
+                    && !afterEndOfOptions.contains(arg)) {
                 typed = arg;
                 break;
             }

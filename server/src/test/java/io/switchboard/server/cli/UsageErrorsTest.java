@@ -35,7 +35,7 @@ class UsageErrorsTest {
     private static String describe(String... args) {
         ParameterException e = catchThrowableOfType(ParameterException.class, () -> tree().parseArgs(args));
         assertThat(e).as(String.join(" ", args)).isNotNull();
-        String text = UsageErrors.describe(e);
+        String text = UsageErrors.describe(e, java.util.List.of(args));
         assertThat(text).as(String.join(" ", args)).doesNotContain("\n");
         return text;
     }
@@ -70,6 +70,7 @@ class UsageErrorsTest {
                 + " options: ");
         // a negative number or what follows "--" is no option
         assertThat(describe("account", "add", "1003", "-5")).startsWith("Unmatched argument at index 3: '-5'");
+        assertThat(describe("account", "add", "1003", "--", "--pasword=x")).doesNotContain("unknown option");
     }
 
     @Test

@@ -26,7 +26,10 @@ public final class SipMetrics implements SipStackObserver, Registrar.RegistrarLi
             "PRACK", "UPDATE", "INFO", "MESSAGE", "SUBSCRIBE", "NOTIFY", "REFER", "PUBLISH");
 
     private final MeterRegistry registry;
-    private final SipRefusals refusals;
+    /** Failed authentications: a full exchange from a real source each; kept apart from bad input. */
+    private final SipRefusals authRefusals;
+    /** Malformed and flooding input, which anyone can send from made-up addresses. */
+    private final SipRefusals inputRefusals;
     private final ConcurrentHashMap<String, Counter> messages = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, Counter> registrations = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, Counter> authFailures = new ConcurrentHashMap<>();
@@ -40,13 +43,9 @@ public final class SipMetrics implements SipStackObserver, Registrar.RegistrarLi
     private static final String DROPPED_DESCRIPTION = "SIP input dropped (all but stray responses before parsing): " + String.join(", ", DROP_REASONS);
 
     public SipMetrics(MeterRegistry registry) {
-        this(registry, new SipRefusals(java.time.Clock.systemUTC()));
-    }
-
-    /** With the log that names what was refused (a test's, with its clock). */
-    public SipMetrics(MeterRegistry registry, SipRefusals refusals) {
         this.registry = registry;
-        this.refusals = refusals;
+        this.authRefusals = new SipRefusals(java.time.Clock.systemUTC());
+        this.inputRefusals = new SipRefusals(java.time.Clock.systemUTC());
         for (String result : new String[]{"created", "refreshed", "removed", "fetched", "challenged", "rejected", "error"}) {
             registration(result, 0);
         }
@@ -95,7 +94,7 @@ public final class SipMetrics implements SipStackObserver, Registrar.RegistrarLi
     @Override
     public void parseError(String reason, Transport transport, InetSocketAddress source) {
         parseError(transport, 1);
-        refusals.refused(source, "malformed SIP over " + transport.uriParam() + " (answered 400 where it could be): " + reason);
+        inputRefusals.refused(source, "malformed SIP over " + transport.uriParam() + " (answered 400 where it could be): " + reason);
     }
 
     private void parseError(Transport transport, double amount) {
@@ -121,7 +120,7 @@ public final class SipMetrics implements SipStackObserver, Registrar.RegistrarLi
             default -> null; // idle, keepalive and load shedding are not about what the peer sent
         };
         if (what != null && source != null) {
-            refusals.refused(source, "SIP over " + transport.uriParam() + " " + what);
+            inputRefusals.refused(source, "SIP over " + transport.uriParam() + " " + what);
         }
     }
 
@@ -149,7 +148,7 @@ public final class SipMetrics implements SipStackObserver, Registrar.RegistrarLi
     @Override
     public void authFailure(String reason, InetSocketAddress source, String what) {
         authFailure(reason, 1);
-        refusals.refused(source, what);
+        authRefusals.refused(source, what);
     }
 
     private void authFailure(String reason, double amount) {

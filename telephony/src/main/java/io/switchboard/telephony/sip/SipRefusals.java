@@ -18,8 +18,11 @@ import org.slf4j.LoggerFactory;
  * lines a minute per source (an IPv4 address, or an IPv6 /64, which one sender has whole; phones
  * behind one NAT share one) and {@value #ALL_LINES_PER_MINUTE} in all (spoofed UDP sources cost
  * nothing): a client retrying a wrong password every second, or a scan, must not fill the disk.
- * The next line says how many were left out; every one is counted in the meters either way. What
- * the peer wrote is quoted without control characters and cut to {@value #MAX_TEXT} characters.
+ * The next line written says how many were left out; every one is counted in the meters either
+ * way. The node keeps two of these, one for failed authentications and one for bad input, so a
+ * flood of junk from made-up addresses cannot use up the lines that say why a real device was
+ * refused. The text is made safe for a log line: control, format and line-separator characters
+ * become '?', and a long one keeps its start and its end (where the reason is).
  */
 public final class SipRefusals {
     private static final Logger log = LoggerFactory.getLogger(SipRefusals.class);
@@ -27,17 +30,25 @@ public final class SipRefusals {
     static final int ALL_LINES_PER_MINUTE = 30;
     static final int MAX_TEXT = 240;
     private static final long MINUTE_MILLIS = 60_000;
-    /** Sources remembered at once; past it, those quiet for a minute are forgotten. */
+    /** Sources remembered at once; past it, those quiet for a minute are forgotten with what they had left out. */
     private static final int MAX_SOURCES = 10_000;
 
     private final Clock clock;
-    private final Map<String, Window> bySource = new HashMap<>();
-    private Window all = new Window(Long.MIN_VALUE / 2, 0, 0);
+    private final Map<String, Budget> bySource = new HashMap<>();
+    private final Budget all = new Budget();
 
-    /** A minute of one source's (or of all) refusals: when it began, lines written, refusals left out. */
-    private record Window(long startMillis, int logged, int leftOut) {
-        Window next(boolean logs) {
-            return logs ? new Window(startMillis, logged + 1, leftOut) : new Window(startMillis, logged, leftOut + 1);
+    /** Lines written in the current minute, and refusals left out of the log and not said yet. */
+    private static final class Budget {
+        long minuteStart = Long.MIN_VALUE / 2;
+        int logged;
+        int leftOut;
+
+        boolean allows(long now, int perMinute) {
+            if (now - minuteStart >= MINUTE_MILLIS) {
+                minuteStart = now;
+                logged = 0;
+            }
+            return logged < perMinute;
         }
     }
 
@@ -52,47 +63,35 @@ public final class SipRefusals {
     public void refused(InetSocketAddress source, String what) {
         String key = source == null || source.getAddress() == null ? "an unknown source" : sourceKey(source.getAddress());
         long now = clock.millis();
-        int sourceLeftOutBefore = 0;
-        int allLeftOutBefore = 0;
-        boolean logs;
+        int sourceLeftOut;
+        int allLeftOut;
         synchronized (this) {
-            Window mine = bySource.get(key);
-            if (mine == null || now - mine.startMillis() >= MINUTE_MILLIS) {
-                sourceLeftOutBefore = mine == null ? 0 : mine.leftOut();
-                mine = new Window(now, 0, 0);
+            Budget mine = bySource.computeIfAbsent(key, k -> new Budget());
+            if (!mine.allows(now, LINES_PER_MINUTE)) {
+                mine.leftOut++;
+                return;
             }
-            if (now - all.startMillis() >= MINUTE_MILLIS) {
-                allLeftOutBefore = all.leftOut();
-                all = new Window(now, 0, 0);
+            if (!all.allows(now, ALL_LINES_PER_MINUTE)) {
+                all.leftOut++; // its source had room: said on the next line of all
+                return;
             }
-            boolean sourceAllows = mine.logged() < LINES_PER_MINUTE;
-            boolean allAllow = all.logged() < ALL_LINES_PER_MINUTE;
-            logs = sourceAllows && allAllow;
-            if (!logs) {
-                // what earlier minutes left out is said on a later line, not lost
-                mine = new Window(mine.startMillis(), mine.logged(), mine.leftOut() + sourceLeftOutBefore);
-                sourceLeftOutBefore = 0;
-                all = new Window(all.startMillis(), all.logged(), all.leftOut() + allLeftOutBefore);
-                allLeftOutBefore = 0;
-            }
-            bySource.put(key, mine.next(logs));
-            if (logs || sourceAllows) {
-                all = all.next(logs); // counted as left out by the budget of all only when it alone held the line back
-            }
+            mine.logged++;
+            all.logged++;
+            sourceLeftOut = mine.leftOut;
+            allLeftOut = all.leftOut;
+            mine.leftOut = 0;
+            all.leftOut = 0;
             if (bySource.size() > MAX_SOURCES) {
-                bySource.values().removeIf(window -> now - window.startMillis() >= MINUTE_MILLIS);
+                bySource.values().removeIf(budget -> now - budget.minuteStart >= MINUTE_MILLIS);
                 if (bySource.size() > MAX_SOURCES) {
                     bySource.clear();
                 }
             }
         }
-        if (logs) {
-            String notes = (sourceLeftOutBefore == 0 ? "" : " (" + sourceLeftOutBefore + " more from " + key
-                    + " after its last line were counted, not logged)")
-                    + (allLeftOutBefore == 0 ? "" : " (" + allLeftOutBefore + " more from all sources in the minute before"
-                    + " were counted, not logged)");
-            log.info("{}: {}{}", source == null ? "unknown source" : address(source), printable(what), notes);
-        }
+        String notes = (sourceLeftOut == 0 ? "" : " (" + sourceLeftOut + " more from " + key + " before this line were"
+                + " counted, not logged)") + (allLeftOut == 0 ? "" : " (" + allLeftOut + " more from other sources before this"
+                + " line were counted, not logged)");
+        log.info("{}: {}{}", source == null ? "unknown source" : address(source), printable(what), notes);
     }
 
     /** An IPv4 address; the /64 of an IPv6 one. */
@@ -110,17 +109,21 @@ public final class SipRefusals {
         return host(address);
     }
 
-    /** What a peer wrote, safe in a log line: control characters as '?', at most {@value #MAX_TEXT} characters. */
+    /**
+     * Text that quotes a peer, safe in a log line: control, format (bidi overrides) and line or
+     * paragraph separator characters as '?'; past {@value #MAX_TEXT} characters its start and its
+     * end, whole code points, around "...".
+     */
     static String printable(String text) {
-        StringBuilder out = new StringBuilder(Math.min(text.length(), MAX_TEXT + 3));
-        for (int i = 0; i < text.length() && out.length() < MAX_TEXT; i++) {
-            char c = text.charAt(i);
-            out.append(Character.isISOControl(c) ? '?' : c);
+        int[] points = text.codePoints().map(c -> Character.isISOControl(c) || Character.getType(c) == Character.FORMAT
+                || Character.getType(c) == Character.LINE_SEPARATOR || Character.getType(c) == Character.PARAGRAPH_SEPARATOR
+                ? '?' : c).toArray();
+        if (points.length <= MAX_TEXT) {
+            return new String(points, 0, points.length);
         }
-        if (text.length() > MAX_TEXT) {
-            out.append("...");
-        }
-        return out.toString();
+        int tail = MAX_TEXT / 3;
+        int head = MAX_TEXT - tail;
+        return new String(points, 0, head) + "..." + new String(points, points.length - tail, tail);
     }
 
     private static String host(InetAddress address) {

@@ -54,7 +54,7 @@ class SipRefusalsTest {
         clock.advance(java.time.Duration.ofSeconds(61));
         refusals.refused(panel, "REGISTER of sip:1001@vm refused (403): wrong password");
         assertThat(logged().getLast()).isEqualTo("192.0.2.7:5060: REGISTER of sip:1001@vm refused (403): wrong password"
-                + " (3 more from 192.0.2.7 after its last line were counted, not logged)");
+                + " (3 more from 192.0.2.7 before this line were counted, not logged)");
         refusals.refused(panel, "again");
         assertThat(logged().getLast()).isEqualTo("192.0.2.7:5060: again");
     }
@@ -69,8 +69,11 @@ class SipRefusalsTest {
         assertThat(logged()).hasSize(SipRefusals.ALL_LINES_PER_MINUTE);
         clock.advance(java.time.Duration.ofSeconds(61));
         refusals.refused(new InetSocketAddress("203.0.113.1", 5060), "next minute");
-        assertThat(logged().getLast()).isEqualTo("203.0.113.1:5060: next minute (10 more from all sources in the minute before"
+        assertThat(logged().getLast()).isEqualTo("203.0.113.1:5060: next minute (10 more from other sources before this line"
                 + " were counted, not logged)");
+        refusals.refused(new InetSocketAddress("198.51.100.40", 5060), "one of the spoofed ones again");
+        assertThat(logged().getLast()).as("held back by the budget of all, it was said there, not again here")
+                .isEqualTo("198.51.100.40:5060: one of the spoofed ones again");
 
         // one sender has a whole /64: its addresses share one allowance
         lines.list.clear();
@@ -80,15 +83,32 @@ class SipRefusalsTest {
         assertThat(logged()).hasSize(SipRefusals.LINES_PER_MINUTE);
         clock.advance(java.time.Duration.ofSeconds(61));
         refusals.refused(new InetSocketAddress("2001:db8:1:2::99", 5060), "later");
-        assertThat(logged().getLast()).isEqualTo("[2001:db8:1:2::99]:5060: later (2 more from 2001:db8:1:2::/64 after its last"
+        assertThat(logged().getLast()).isEqualTo("[2001:db8:1:2::99]:5060: later (2 more from 2001:db8:1:2::/64 before this"
                 + " line were counted, not logged)");
     }
 
     @Test
-    void whatAPeerWroteIsQuotedWithoutControlCharactersAndCut() {
-        assertThat(SipRefusals.printable("bad\r\nVia: \u001b[31mred")).isEqualTo("bad??Via: ?[31mred");
-        String longText = "x".repeat(1000);
-        assertThat(SipRefusals.printable(longText)).hasSize(SipRefusals.MAX_TEXT + 3).endsWith("...");
+    void whatAPeerWroteIsQuotedWithoutControlCharactersAndCutInTheMiddle() {
+        assertThat(SipRefusals.printable("bad\r\nVia: \u001b[31mred\u2028\u202etxt")).isEqualTo("bad??Via: ?[31mred??txt");
+        String longLine = "REGISTER of sip:" + "x".repeat(1000) + "@vm refused (403): wrong password";
+        String cut = SipRefusals.printable(longLine);
+        assertThat(cut).hasSize(SipRefusals.MAX_TEXT + 3).startsWith("REGISTER of sip:xxx").contains("...")
+                .endsWith("@vm refused (403): wrong password");
+        String emoji = "\uD83D\uDE00".repeat(500); // a cut never splits a surrogate pair
+        assertThat(SipRefusals.printable(emoji).replace("...", "")).isEqualTo("\uD83D\uDE00".repeat(SipRefusals.MAX_TEXT));
         assertThat(SipRefusals.printable("short")).isEqualTo("short");
+    }
+
+    @Test
+    void aSourceOverItsAllowanceIsSaidOnItsNextLineWhicheverMinuteThatIs() {
+        SipRefusals refusals = new SipRefusals(clock);
+        InetSocketAddress panel = new InetSocketAddress("192.0.2.7", 5060);
+        for (int i = 0; i < SipRefusals.LINES_PER_MINUTE + 4; i++) {
+            refusals.refused(panel, "try");
+        }
+        clock.advance(java.time.Duration.ofMinutes(30));
+        refusals.refused(panel, "much later");
+        assertThat(logged().getLast()).isEqualTo("192.0.2.7:5060: much later (4 more from 192.0.2.7 before this line were"
+                + " counted, not logged)");
     }
 }
