@@ -8,14 +8,11 @@ public final class RootCause {
     /** The message of the innermost cause, or its class name when it has none. */
     public static String message(Throwable e) {
         Throwable t = e;
-        String nearest = e.getMessage();
-        if (e.getCause() != null && String.valueOf(e.getCause()).equals(nearest)) {
-            nearest = null; // new X(cause) took the cause's text as its own: no words of its own
-        }
+        String nearest = ownWords(e);
         while (t.getCause() != null && t.getCause() != t) {
             t = t.getCause();
-            if (t.getMessage() != null && !(t.getCause() != null && String.valueOf(t.getCause()).equals(t.getMessage()))) {
-                nearest = t.getMessage();
+            if (ownWords(t) != null) {
+                nearest = ownWords(t);
             }
         }
         if (t.getMessage() != null) {
@@ -25,6 +22,12 @@ public final class RootCause {
         // its nearest wrapper says: "An I/O error occurred while sending to the backend. (EOFException)"
         String kind = t.getClass().getSimpleName();
         return nearest == null ? kind : nearest + " (" + kind + ")";
+    }
+
+    /** A throwable's message, unless it is only its cause's text (what {@code new X(cause)} gives it). */
+    private static String ownWords(Throwable t) {
+        String message = t.getMessage();
+        return message != null && t.getCause() != null && String.valueOf(t.getCause()).equals(message) ? null : message;
     }
 
     /**

@@ -310,7 +310,7 @@ public final class Telephony implements NodeModule {
         BindingAnnouncements announcements = new BindingAnnouncements(context.bus(), location, nodeId, clock);
         DirectoryUpdates updates = new DirectoryUpdates(directory, numbers, location, bindings, proxy, context.bus());
         SipService service = new SipService(registrar, proxy, () -> context.readiness().refusesNewWork(), "Switchboard",
-                (response, flow) -> metrics.dropped("stray_response", flow.transport(), flow.remote()));
+                metrics::strayResponse);
         TransactionLayer transactions = new TransactionLayer(transport, TimerSettings.rfc3261(), service);
         proxy.bind(transactions);
         metrics.bindGauges(location::size, transactions::size, transport::openConnections);

@@ -207,17 +207,11 @@ public final class Node {
                 // SIGTERM or Ctrl-C while starting: what had started stops, and the node exits as a
                 // stop, not as a failed start (it used to finish starting, say "started", then stop)
                 log.info("stop requested while starting; not starting {} and the rest, stopping what had started", e.step);
-                state = State.STOPPED;
-                readiness.refuseNewWork(); // listeners already open drain as in a stop
-                stopStarted();
+                undoStart(State.STOPPED);
                 log.info("stopped");
-                stopped.countDown();
             } catch (Exception e) {
-                state = State.FAILED;
                 log.debug("start failed at {}", step, e);
-                readiness.refuseNewWork(); // listeners already open take no new calls while the rest stops
-                stopStarted();
-                stopped.countDown();
+                undoStart(State.FAILED);
                 if (e instanceof ConfigException invalid) {
                     // A module found its config block unusable: still the operator's config error.
                     throw invalid;
@@ -232,6 +226,14 @@ public final class Node {
                 throw new NodeStartException(step + ": " + (e.getMessage() == null ? e.toString() : e.getMessage()), e);
             }
         }
+    }
+
+    /** A start that failed or was stopped: listeners already open take no new work while what had started stops. */
+    private void undoStart(State end) {
+        state = end;
+        readiness.refuseNewWork();
+        stopStarted();
+        stopped.countDown();
     }
 
     /** Thrown between start steps once a stop was asked for. */
@@ -423,6 +425,9 @@ public final class Node {
         }
     }
 
+    /** Only SIGHUP asked this node to stop (no TERM or INT): it exits 129 so a supervisor restarts it. */
+    private volatile boolean hangUpOnly;
+
     /**
      * Makes SIGTERM, SIGINT and SIGHUP drain and stop the node, then exit the JVM with status 0
      * (129 when only SIGHUP came: a restart under a supervisor). A JVM
@@ -431,8 +436,6 @@ public final class Node {
      * status a graceful stop deserves. The shutdown hook also covers other exits
      * ({@code System.exit} elsewhere, or a platform without {@code sun.misc.Signal}).
      */
-    /** Only SIGHUP asked this node to stop (no TERM or INT): it exits 129 so a supervisor restarts it. */
-    private volatile boolean hangUpOnly;
 
     public void stopOnSignals() {
         Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().name("node-shutdown").unstarted(this::stop));

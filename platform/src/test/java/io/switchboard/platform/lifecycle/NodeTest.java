@@ -70,17 +70,7 @@ class NodeTest {
 
     /** A module "notes" whose only part is {@code component}. */
     private static NodeModule notesWith(Component component) {
-        return new NodeModule() {
-            @Override
-            public String name() {
-                return "notes";
-            }
-
-            @Override
-            public void assemble(NodeContext context) {
-                context.addComponent(component);
-            }
-        };
+        return notesAssembledBy(context -> context.addComponent(component));
     }
 
     private Component recording(String name, boolean failOnStart) {

@@ -23,14 +23,9 @@ public final class UsageErrors {
     private UsageErrors() {
     }
 
-    /** One line saying what is wrong with the command line. */
-    public static String describe(ParameterException e) {
-        return describe(e, List.of());
-    }
-
     /**
-     * As {@link #describe(ParameterException)}, knowing the command line as typed: picocli drops a
-     * {@code --} (what follows it is never an option) before it reports what it could not match.
+     * One line saying what is wrong with the command line, {@code typed} as it was given: picocli
+     * drops a {@code --} (what follows it is never an option) before it reports what it could not match.
      */
     public static String describe(ParameterException e, List<String> typed) {
         if (e instanceof UnmatchedArgumentException unmatched) {

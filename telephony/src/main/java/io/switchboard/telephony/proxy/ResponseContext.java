@@ -317,7 +317,7 @@ final class ResponseContext {
             if (cancelGrace == null) {
                 // a device that rang and then ignores its CANCEL is given up after 32 s (§9.1);
                 // the person who declined is not kept waiting for that
-                cancelGrace = core.transactions.schedule(this::declineGraceOver, CANCEL_GRACE_MILLIS);
+                cancelGrace = core.transactions.schedule(this::graceOver, CANCEL_GRACE_MILLIS);
             }
         }
         settleIfAllFinished();
@@ -394,22 +394,13 @@ final class ResponseContext {
         }
     }
 
-    /** The cancelled branches did not all finish within the grace after a 6xx: the caller gets it now. */
-    private void declineGraceOver() {
-        synchronized (this) {
-            if (!finalSent) {
-                settle();
-            }
-        }
-    }
-
     private void graceOver() {
         synchronized (this) {
             if (finalSent) {
                 return;
             }
             if (declined) {
-                settle(); // a device declined meanwhile: its 6xx is the answer (§16.7 step 6)
+                settle(); // a device declined (before or after a CANCEL): its 6xx is the answer (§16.7 step 6)
                 return;
             }
             // branches that never answered provisionally cannot be cancelled yet (§9.1); the caller

@@ -124,6 +124,11 @@ public final class SipMetrics implements SipStackObserver, Registrar.RegistrarLi
         }
     }
 
+    /** A response to no request of this node's (SipService#onStrayResponse): counted and logged as dropped. */
+    public void strayResponse(SipResponse response, SipFlow flow) {
+        dropped("stray_response", flow.transport(), flow.remote());
+    }
+
     @Override
     public void tlsConnect(String outcome, InetSocketAddress remote) {
         tlsConnect(outcome, 1);

@@ -30,10 +30,6 @@ public final class SipService implements TransactionUser {
     /** RFC 3261 §8.2.6.2: a To tag of our own, random per node so responses of two nodes never collide. */
     private final String toTag = Long.toHexString(new java.security.SecureRandom().nextLong());
 
-    public SipService(Registrar registrar, ProxyCore proxy, BooleanSupplier draining, String serverHeader) {
-        this(registrar, proxy, draining, serverHeader, (response, flow) -> { });
-    }
-
     public SipService(Registrar registrar, ProxyCore proxy, BooleanSupplier draining, String serverHeader,
                       java.util.function.BiConsumer<SipResponse, SipFlow> strays) {
         this.strays = strays;

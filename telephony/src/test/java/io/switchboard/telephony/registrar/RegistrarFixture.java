@@ -81,7 +81,7 @@ final class RegistrarFixture implements AutoCloseable {
                 new io.switchboard.telephony.proxy.RouteSigner(new byte[32]));
         transactions = new TransactionLayer(transport, TimerSettings.rfc3261(),
                 new SipService(registrar, proxy, () -> false, "test",
-                        (response, flow) -> metrics.dropped("stray_response", flow.transport(), flow.remote())));
+                        metrics::strayResponse));
         proxy.bind(transactions);
         port = transport.start(List.of(new ListenPoint(Transport.UDP, "127.0.0.1", 0))).get(0).port();
         httpPort = port == 65535 ? port - 1 : port + 1;
