@@ -2,12 +2,15 @@ package io.switchboard.server.telephony;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.switchboard.sip.message.SipRequest;
+import io.switchboard.sip.message.Via;
 import io.switchboard.sip.message.SipResponse;
 import io.switchboard.sip.transport.Transport;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -67,7 +70,7 @@ class ProxyRulesTest {
         return registered(SipPhone.webSocket(user, DOMAIN, node.node.http().baseUrl()));
     }
 
-    private SipPhone registered(SipPhone phone) throws Exception {
+    SipPhone registered(SipPhone phone) throws Exception {
         phones.add(phone);
         assertThat(phone.register(600).status()).isEqualTo(200);
         return phone;
@@ -311,6 +314,37 @@ class ProxyRulesTest {
         assertThat(atCarol.invite.callId()).isEqualTo(call.callId);
         assertThat(atCarol.invite.vias()).hasSize(4);
         atCarol.respond(486, "Busy Here");
+        atBob.respond(486, "Busy Here");
+        assertThat(call.awaitFinal().status()).isEqualTo(486);
+    }
+
+    /**
+     * Towards a phone behind a balancer the node's Via names the balancer, not the node, with the
+     * node's id ({@code nid}) so that the node still knows its own Via: a request that comes back
+     * through the balancer carrying it is a loop (RFC 3261 §16.3 step 4), though no address in
+     * that Via is the node's.
+     */
+    @Test
+    void aCallLoopedBackThroughTheBalancerIsKnownByTheNodeIdInItsVia() throws Exception {
+        startNode(Map.of("SWITCHBOARD_TELEPHONY_PROXY_PROTOCOL_FROM", "127.0.0.1"));
+        SipPhone alice = udpPhone("alice");
+        InetSocketAddress balancer = new InetSocketAddress(InetAddress.getByName("192.0.2.10"), 5060);
+        SipPhone bob = registered(SipPhone.tcpThroughBalancer("bob", DOMAIN, node.sipPort(Transport.TCP), balancer));
+        SipPhone.Call call = alice.call(target("bob"));
+        call.invite(null);
+        SipPhone.Incoming atBob = bob.awaitInvite();
+        Via nodeVia = atBob.invite.vias().get(0);
+        assertThat(nodeVia.host() + ":" + nodeVia.port()).as("the node's Via names the balancer")
+                .isEqualTo("192.0.2.10:5060");
+        assertThat(nodeVia.param("nid")).isNotBlank();
+        atBob.respond(180, "Ringing");
+        call.await(180);
+
+        bob.send(forwardedBy(bob, atBob.invite, target("bob")));
+        SipResponse loop = bob.awaitResponse(r -> r.callId().equals(call.callId) && r.status() >= 200,
+                Duration.ofSeconds(5));
+        assertThat(loop.status()).as(loop.startLine()).isEqualTo(482);
+        assertThat(bob.receivesNo("INVITE", Duration.ofMillis(500))).as("the loop is not forwarded to bob again").isTrue();
         atBob.respond(486, "Busy Here");
         assertThat(call.awaitFinal().status()).isEqualTo(486);
     }

@@ -68,6 +68,20 @@ final class SipPhone implements AutoCloseable {
     }
 
     /**
+     * A phone on one TCP connection that a balancer (HAProxy, {@code send-proxy}) opened for it: the
+     * connection starts with a PROXY protocol v1 header naming this phone's address as the source
+     * and {@code balancer} as the address the phone connected to. The node must take PROXY headers
+     * from loopback ({@code telephony.proxyProtocolFrom}).
+     */
+    static SipPhone tcpThroughBalancer(String user, String domain, int serverPort, InetSocketAddress balancer)
+            throws IOException {
+        SipPhone phone = tcp(user, domain, serverPort);
+        phone.send("PROXY TCP4 127.0.0.1 " + balancer.getAddress().getHostAddress() + " " + phone.localPort()
+                + " " + balancer.getPort() + "\r\n");
+        return phone;
+    }
+
+    /**
      * A phone on one TLS connection to the node's tls listener (RFC 3261 §26.2), trusting what
      * {@code trust} trusts; it registers a {@code sips:} Contact (RFC 5630 §4) and must be reached
      * over that same connection. The handshake is done before this returns.
