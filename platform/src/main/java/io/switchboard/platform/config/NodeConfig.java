@@ -97,6 +97,12 @@ public record NodeConfig(
         lines.put("log.level", logLevel);
         lines.put("drainDelay", drainDelay.toMillis() % 1000 == 0 ? drainDelay.toSeconds() + "s" : drainDelay.toMillis() + "ms");
         sections.keySet().stream().sorted().forEach(name -> flatten(name, sections.get(name).asMap(), lines));
+        // SWITCHBOARD_CLUSTER_NODEID and --node-id arrive as cluster.nodeid, the environment's rule
+        // for one word; shown under the documented key with the value that wins (ClusterSettings)
+        String nodeId = lines.remove("cluster.nodeid");
+        if (nodeId != null) {
+            lines.put("cluster.nodeId", nodeId);
+        }
         return lines;
     }
 

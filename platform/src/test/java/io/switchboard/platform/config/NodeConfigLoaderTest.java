@@ -159,6 +159,19 @@ class NodeConfigLoaderTest {
     }
 
     @Test
+    void theNodeIdIsShownUnderItsDocumentedKeyWhereverItCameFrom() throws IOException {
+        Path file = dir.resolve("node-id.yaml");
+        Files.writeString(file, "cluster:\n  nodeId: from-file\n");
+        assertThat(loader.load(file, Map.of(), Map.of()).describe())
+                .containsEntry("cluster.nodeId", "from-file").doesNotContainKey("cluster.nodeid");
+        Map<String, String> fromEnv = loader.load(file, Map.of("SWITCHBOARD_CLUSTER_NODEID", "from-env"), Map.of())
+                .describe();
+        assertThat(fromEnv).containsEntry("cluster.nodeId", "from-env").doesNotContainKey("cluster.nodeid");
+        assertThat(loader.load(null, Map.of(), Map.of("cluster.nodeid", "from-flag")).describeOneLine())
+                .contains("cluster.nodeId=from-flag").doesNotContain("cluster.nodeid");
+    }
+
+    @Test
     void dataDirMovesTheDefaultSqliteFile() {
         NodeConfig config = loader.load(null, Map.of("SWITCHBOARD_DATA_DIR", dir.toString()), Map.of());
         assertThat(config.dataDir()).isEqualTo(dir);
