@@ -98,8 +98,7 @@ abstract class StoreAction implements Callable<Integer> {
                 for (String module : concat("platform", modules)) {
                     Store.SchemaState schema = store.schemaState(module);
                     if (schema.current().isEmpty()) {
-                        return fail("no Switchboard tables in the store at " + nodeConfig.store().maskedUrl()
-                                + ": no node has run on it (is it the cluster's database?)");
+                        return fail(noTables(nodeConfig));
                     }
                     if (!schema.upToDate()) {
                         return fail("the " + module + " tables in the store at " + nodeConfig.store().maskedUrl() + " are at version "
@@ -109,12 +108,22 @@ abstract class StoreAction implements Callable<Integer> {
                 }
                 return work.run(store, nodeConfig);
             }
+            if (!mayCreateStore() && store.schemaState("platform").current().isEmpty()) {
+                // what must already be there (list, remove, passwd) is not looked for in a
+                // database no node has run on, as on a missing SQLite file above
+                return fail(noTables(nodeConfig));
+            }
             store.migrate("platform");
             for (String module : modules) {
                 store.migrate(module);
             }
             return work.run(store, nodeConfig);
         }
+    }
+
+    private static String noTables(NodeConfig nodeConfig) {
+        return "no Switchboard tables in the store at " + nodeConfig.store().maskedUrl()
+                + ": no node has run on it (is it the cluster's database?)";
     }
 
     /**

@@ -123,9 +123,18 @@ class ClusterApiTest {
             assertThat(postgres.code()).as(postgres.err()).isEqualTo(2);
             assertThat(postgres.err().strip().lines()).hasSize(1);
             assertThat(postgres.err()).contains("no Switchboard tables in the store at jdbc:postgresql:");
+            // nor do the commands that list or change what must already be there
+            for (List<String> command : List.of(List.of("account", "list"), List.of("number", "list"),
+                    List.of("user", "list"), List.of("admin", "token", "list"), List.of("account", "remove", "alice"))) {
+                Run run = cli(Map.of("SWITCHBOARD_STORE_URL", database.settings().url(),
+                        "SWITCHBOARD_STORE_USER", database.settings().user()), command.toArray(String[]::new));
+                assertThat(run.code()).as(command + ": " + run.err()).isEqualTo(2);
+                assertThat(run.err().strip().lines()).as(String.valueOf(command)).hasSize(1);
+                assertThat(run.err()).contains("no Switchboard tables in the store at jdbc:postgresql:");
+            }
             assertThat(tables(database.settings().url(), database.settings().user(),
                     "select count(*) from information_schema.tables where table_schema = 'public'"))
-                    .as("tables in the database after cluster status").isZero();
+                    .as("tables in the database after cluster status and the lists").isZero();
         }
     }
 
