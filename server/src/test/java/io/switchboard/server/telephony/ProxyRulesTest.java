@@ -319,6 +319,28 @@ class ProxyRulesTest {
     }
 
     /**
+     * A phone whose domain is the node's address and whose outbound proxy is the node's port (the
+     * node is not on 5060) dials sip:user@address, no port: it rings, as its REGISTER to that
+     * address was taken; another host is still refused (no relaying).
+     */
+    @Test
+    void aCallToTheNodesAddressWithoutItsPortIsACallWithinTheNode() throws Exception {
+        startNode(Map.of());
+        assertThat(node.sipPort(Transport.UDP)).isNotEqualTo(5060);
+        SipPhone alice = udpPhone("alice");
+        SipPhone bob = udpPhone("bob");
+        SipPhone.Call call = alice.call("sip:bob@127.0.0.1");
+        call.invite(null);
+        SipPhone.Incoming atBob = bob.awaitInvite();
+        atBob.respond(486, "Busy Here");
+        assertThat(call.awaitFinal().status()).isEqualTo(486);
+
+        SipPhone.Call elsewhere = alice.call("sip:bob@192.0.2.1");
+        elsewhere.invite(null);
+        assertThat(elsewhere.awaitFinal().status()).isEqualTo(403);
+    }
+
+    /**
      * Towards a phone behind a balancer the node's Via names the balancer, not the node, with the
      * node's id ({@code nid}) so that the node still knows its own Via: a request that comes back
      * through the balancer carrying it is a loop (RFC 3261 §16.3 step 4), though no address in

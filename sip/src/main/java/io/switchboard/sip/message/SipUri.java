@@ -190,8 +190,19 @@ public final class SipUri {
     }
 
     /**
-     * Whether this URI's host is the address literal of {@code address} and its port (5060 when
-     * absent, RFC 3261 §19.1.2) is that port; false for a name, or a wildcard or null address.
+     * The port this URI names: its own, else the default of RFC 3261 §19.1.2, 5061 for a
+     * {@code sips:} URI or {@code transport=tls}, 5060 otherwise.
+     */
+    public int portOrDefault() {
+        if (port > 0) {
+            return port;
+        }
+        return "sips".equals(scheme) || "tls".equalsIgnoreCase(param("transport")) ? 5061 : 5060;
+    }
+
+    /**
+     * Whether this URI's host is the address literal of {@code address} and its port (the default
+     * when absent, {@link #portOrDefault}) is that port; false for a name, or a wildcard or null address.
      */
     public boolean names(java.net.InetSocketAddress address) {
         if (address == null || address.getAddress() == null || address.getAddress().isAnyLocalAddress() || host == null) {
@@ -200,7 +211,7 @@ public final class SipUri {
         String bare = host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
         byte[] literal = io.netty.util.NetUtil.createByteArrayFromIpAddressString(bare);
         return literal != null && java.util.Arrays.equals(literal, address.getAddress().getAddress())
-                && (port > 0 ? port : 5060) == address.getPort();
+                && portOrDefault() == address.getPort();
     }
 
     /** RFC 3261 §25.1: a user part with what it may not hold as itself %-escaped ('#' as %23). */

@@ -169,4 +169,18 @@ class SipParserTest {
         assertThat(uri.addressOfRecord()).isEqualTo("sip:alice@[2001:db8::1]");
         assertThatThrownBy(() -> SipUri.parse("sip:2001:db8::1")).isInstanceOf(IllegalArgumentException.class);
     }
+
+    /** RFC 3261 §19.1.2: a URI without a port names 5061 when it is sips: or says transport=tls, else 5060. */
+    @Test
+    void aUriWithoutAPortNamesItsTransportsDefaultPort() throws Exception {
+        assertThat(SipUri.parse("sip:alice@10.0.0.1").portOrDefault()).isEqualTo(5060);
+        assertThat(SipUri.parse("sip:alice@10.0.0.1;transport=tcp").portOrDefault()).isEqualTo(5060);
+        assertThat(SipUri.parse("sip:alice@10.0.0.1;transport=TLS").portOrDefault()).isEqualTo(5061);
+        assertThat(SipUri.parse("sips:alice@10.0.0.1").portOrDefault()).isEqualTo(5061);
+        assertThat(SipUri.parse("sips:alice@10.0.0.1:5070").portOrDefault()).isEqualTo(5070);
+        java.net.InetAddress node = java.net.InetAddress.getByName("10.0.0.1");
+        assertThat(SipUri.parse("sips:10.0.0.1").names(new java.net.InetSocketAddress(node, 5061))).isTrue();
+        assertThat(SipUri.parse("sips:10.0.0.1").names(new java.net.InetSocketAddress(node, 5060))).isFalse();
+        assertThat(SipUri.parse("sip:10.0.0.1").names(new java.net.InetSocketAddress(node, 5060))).isTrue();
+    }
 }

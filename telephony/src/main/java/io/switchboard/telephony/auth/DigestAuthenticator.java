@@ -79,7 +79,7 @@ public final class DigestAuthenticator {
 
     /** Where this node listens for SIP: what a digest-uri naming the node may name besides its domain. */
     public interface SipListeners {
-        /** True when the URI's host is an address of this node and its port (5060 when absent) one of its SIP listeners'. */
+        /** True when the URI's host is an address of this node and its port (the default when absent, RFC 3261 §19.1.2) one of its SIP listeners'. */
         boolean isSipListener(SipUri uri);
 
         /** True when one of this node's SIP listeners (not its HTTP port) has this port. */

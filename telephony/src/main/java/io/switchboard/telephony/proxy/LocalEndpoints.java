@@ -79,11 +79,6 @@ public final class LocalEndpoints implements DigestAuthenticator.SipListeners {
     }
 
     /**
-     * True when the URI's host and port name this node: one of its addresses (or the advertised
-     * one, or an alias) and one of its SIP or HTTP (WebSocket) ports; no port means 5060 (RFC 3261
-     * §19.1.2).
-     */
-    /**
      * As {@link #isThisNode(SipUri)}, or the URI names the address the request reached on a
      * balancer ({@code arrivedOn}'s {@link SipFlow#balancer()}, from a PROXY header): a phone
      * behind HAProxy sees only the balancer, so it puts that address in its Request-URI or in a
@@ -93,6 +88,11 @@ public final class LocalEndpoints implements DigestAuthenticator.SipListeners {
         return isThisNode(uri) || arrivedOn != null && uri.names(arrivedOn.balancer());
     }
 
+    /**
+     * True when the URI's host and port name this node: one of its addresses (or the advertised
+     * one, or an alias) and one of its SIP or HTTP (WebSocket) ports; no port means the default
+     * (RFC 3261 §19.1.2: 5061 for sips: or transport=tls, else 5060).
+     */
     public boolean isThisNode(SipUri uri) {
         String host = uri.host().toLowerCase(Locale.ROOT);
         if (host.startsWith("[")) {
@@ -101,11 +101,12 @@ public final class LocalEndpoints implements DigestAuthenticator.SipListeners {
         if (!hosts().contains(host)) {
             return false;
         }
-        return listensOn(uri.port() > 0 ? uri.port() : 5060);
+        return listensOn(uri.portOrDefault());
     }
 
     /**
-     * True when the URI's host and port (5060 when absent, RFC 3261 §19.1.2) are those of one of
+     * True when the URI's host and port (the default when absent, RFC 3261 §19.1.2: 5061 for sips: or
+     * transport=tls, else 5060) are those of one of
      * this node's SIP listeners: its bound address, any address of this node for a wildcard bind, or
      * the advertised address. Not the HTTP port: a digest-uri naming the node names where SIP is
      * received, which is what SIPp signs.
@@ -116,7 +117,7 @@ public final class LocalEndpoints implements DigestAuthenticator.SipListeners {
             return false;
         }
         String host = unbracketed(uri.host());
-        int port = uri.port() > 0 ? uri.port() : 5060;
+        int port = uri.portOrDefault();
         for (ListenPoint point : transport.listenPoints()) {
             if (point.port() != port) {
                 continue;
