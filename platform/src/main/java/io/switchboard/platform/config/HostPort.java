@@ -109,6 +109,20 @@ public record HostPort(String host, int port) {
     }
 
     /** Whether the host is an IPv6 literal (and so needs brackets in URLs and host:port text). */
+    /**
+     * Whether a socket bound here and one bound at {@code other} (same protocol) would want one
+     * port: the same port, not 0 (each gets its own), on the same host or with either a wildcard
+     * (which takes the port on every address; Java's {@code ::} takes IPv4 too).
+     */
+    public boolean sharesPortWith(HostPort other) {
+        return port != 0 && port == other.port
+                && (host.equals(other.host) || isWildcard(host) || isWildcard(other.host));
+    }
+
+    static boolean isWildcard(String host) {
+        return host.equals("0.0.0.0") || host.equals("::") || host.equals("[::]") || host.equals("0:0:0:0:0:0:0:0");
+    }
+
     public boolean isIpv6() {
         return host.contains(":");
     }

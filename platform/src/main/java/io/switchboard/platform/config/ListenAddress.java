@@ -59,7 +59,11 @@ public record ListenAddress(String transport, String host, int port) {
         return parseAll(items);
     }
 
-    /** Parses each entry and rejects duplicates (the second bind would fail at start anyway). */
+    /**
+     * Parses each entry and rejects duplicates and listeners that would want one port (tcp and
+     * tls are both TCP; a wildcard takes the port on every address): the second bind would fail
+     * at start anyway, with less to go on.
+     */
     public static List<ListenAddress> parseAll(List<String> items) {
         List<ListenAddress> result = new ArrayList<>();
         Set<ListenAddress> seen = new HashSet<>();
@@ -68,9 +72,21 @@ public record ListenAddress(String transport, String host, int port) {
             if (address.port() != 0 && !seen.add(address)) {
                 throw new IllegalArgumentException("\"" + address + "\" is listed twice");
             }
+            for (ListenAddress earlier : result) {
+                if (!earlier.transport.equals("ws") && !address.transport.equals("ws")
+                        && earlier.overTcp() == address.overTcp() && earlier.address().sharesPortWith(address.address())) {
+                    throw new IllegalArgumentException("\"" + address + "\" wants the port of \"" + earlier
+                            + "\"; two " + (address.overTcp() ? "TCP (tcp, tls)" : "UDP") + " listeners cannot share one");
+                }
+            }
             result.add(address);
         }
         return List.copyOf(result);
+    }
+
+    /** Whether this listener is a TCP socket of its own: tcp or tls (ws is refused later: it is served by HTTP). */
+    boolean overTcp() {
+        return transport.equals("tcp") || transport.equals("tls");
     }
 
     public HostPort address() {

@@ -300,13 +300,14 @@ public final class NodeConfigLoader {
             throw new ConfigException("http", "is none and https is not set: the node would serve no API, health checks"
                     + " or metrics; give https a HOST:PORT, or http one" + ConfigSection.originSuffix(origins.get("http")));
         }
-        if (http != null && https != null && http.port() != 0 && http.port() == https.port()
-                && (http.host().equals(https.host()) || isWildcard(http.host()) || isWildcard(https.host()))) {
+        if (http != null && https != null && http.sharesPortWith(https)) {
             throw new ConfigException("https", "is " + https + ", the port plain HTTP (" + http + ") listens on: one port"
                     + " cannot serve both; give HTTPS its own port (8443, 443) or turn plain HTTP off with http: none"
                     + ConfigSection.originSuffix(origins.get("https")));
         }
         List<ListenAddress> sip = parseSip(tree.get("sip"), origins.get("sip"));
+        refuseSipOnAnHttpPort(sip, http, "HTTP", origins.get("sip"));
+        refuseSipOnAnHttpPort(sip, https, "HTTPS", origins.get("sip"));
         String domain = parse(tree, origins, "domain", null, NodeConfigLoader::checkDomain);
         if (domain == null) {
             domain = machineHostName();
@@ -488,7 +489,17 @@ public final class NodeConfigLoader {
         return camel.replaceAll("([a-z0-9])([A-Z])", "$1-$2").toLowerCase(Locale.ROOT);
     }
 
-    private static boolean isWildcard(String host) {
-        return host.equals("0.0.0.0") || host.equals("::") || host.equals("[::]") || host.equals("0:0:0:0:0:0:0:0");
+    /** A SIP listener over TCP or TLS on the HTTP or HTTPS port would fail to bind at start: said now, exit 2. */
+    private static void refuseSipOnAnHttpPort(List<ListenAddress> sip, HostPort web, String what, String origin) {
+        if (web == null) {
+            return;
+        }
+        for (ListenAddress listener : sip) {
+            if (listener.overTcp() && listener.address().sharesPortWith(web)) {
+                throw new ConfigException("sip", listener + " is on the port " + what + " (" + web + ") listens on:"
+                        + " one port cannot serve both; give SIP its own port (SIP over WebSocket needs none: it is"
+                        + " served on the HTTP port at /sip)" + ConfigSection.originSuffix(origin));
+            }
+        }
     }
 }

@@ -50,4 +50,19 @@ class ListenAddressTest {
                 .hasMessageContaining("empty entry");
         assertThat(ListenAddress.parseList("udp:127.0.0.1:0,udp:127.0.0.1:0")).hasSize(2);
     }
+
+    /** tcp and tls are both TCP sockets: one port between them; a wildcard takes the port on every address. */
+    @Test
+    void refusesListenersThatWouldWantOnePort() {
+        assertThatThrownBy(() -> ListenAddress.parseList("tcp:127.0.0.1:5065,tls:127.0.0.1:5065"))
+                .hasMessageContaining("\"tls:127.0.0.1:5065\" wants the port of \"tcp:127.0.0.1:5065\"")
+                .hasMessageContaining("two TCP (tcp, tls) listeners cannot share one");
+        assertThatThrownBy(() -> ListenAddress.parseList("udp:0.0.0.0:5060,udp:10.0.0.1:5060"))
+                .hasMessageContaining("two UDP listeners");
+        assertThatThrownBy(() -> ListenAddress.parseList("tls:[::]:5061,tcp:127.0.0.1:5061"))
+                .hasMessageContaining("wants the port of");
+        // udp and tcp on one port are two sockets of different protocols, the usual setup
+        assertThat(ListenAddress.parseList("udp:0.0.0.0:5060,tcp:0.0.0.0:5060,tls:0.0.0.0:5061")).hasSize(3);
+        assertThat(ListenAddress.parseList("tcp:127.0.0.1:5060,tcp:127.0.0.2:5060")).hasSize(2);
+    }
 }

@@ -172,6 +172,17 @@ class NodeConfigLoaderTest {
     }
 
     @Test
+    void aSipListenerOnTheHttpOrHttpsPortIsRefused() {
+        assertConfigError(() -> loader.load(null, Map.of(), Map.of("https", "127.0.0.1:8443", "sip", "tls:127.0.0.1:8443")),
+                "sip", "tls:127.0.0.1:8443 is on the port HTTPS (127.0.0.1:8443) listens on");
+        assertConfigError(() -> loader.load(null, Map.of(), Map.of("http", "0.0.0.0:8080", "sip", "tcp:127.0.0.1:8080")),
+                "sip", "is on the port HTTP (0.0.0.0:8080) listens on");
+        // UDP is another protocol: one port number serves both
+        assertThat(loader.load(null, Map.of(), Map.of("http", "127.0.0.1:8080", "sip", "udp:127.0.0.1:8080"))
+                .sipListeners()).hasSize(1);
+    }
+
+    @Test
     void dataDirMovesTheDefaultSqliteFile() {
         NodeConfig config = loader.load(null, Map.of("SWITCHBOARD_DATA_DIR", dir.toString()), Map.of());
         assertThat(config.dataDir()).isEqualTo(dir);

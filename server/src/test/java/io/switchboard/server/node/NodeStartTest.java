@@ -284,6 +284,22 @@ class NodeStartTest {
         }
     }
 
+    /** A TCP port another process holds: the line names the listener that could not listen. */
+    @Test
+    void aSipTcpPortAnotherProcessHoldsIsNamedInOneLine() throws Exception {
+        try (java.net.ServerSocket taken = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            int port = taken.getLocalPort();
+            Run run = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(Duration.ofSeconds(60), () ->
+                    cli("run", "--data-dir", dataDir.resolve("tcp-taken").toString(), "--http", "127.0.0.1:0",
+                            "--sip", "udp:127.0.0.1:0,tcp:127.0.0.1:" + port));
+            assertThat(run.exitCode()).isEqualTo(1);
+            assertThat(run.err().lines().filter(line -> line.startsWith("switchboard: ")))
+                    .singleElement().asString().contains("cannot start")
+                    .contains("tcp:127.0.0.1:" + port + " cannot listen: Address already in use")
+                    .doesNotContain("bind(..)");
+        }
+    }
+
     @Test
     void badUsageIsOneLineAndExitCodeTwo() {
         for (String[] args : new String[][] {{"run", "--no-such-flag"}, {"frobnicate"}, {}, {"run", "--http"}}) {

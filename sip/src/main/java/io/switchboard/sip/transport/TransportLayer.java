@@ -224,11 +224,11 @@ public final class TransportLayer {
             bootstrap.option(EpollChannelOption.SO_REUSEPORT, true);
             copies = threads;
         }
-        Channel first = bootstrap.bind(address).sync().channel();
+        Channel first = bound(bootstrap.bind(address), point);
         udpChannels.add(first);
         int port = ((InetSocketAddress) first.localAddress()).getPort();
         for (int i = 1; i < copies; i++) {
-            udpChannels.add(bootstrap.bind(new InetSocketAddress(point.host(), port)).sync().channel());
+            udpChannels.add(bound(bootstrap.bind(new InetSocketAddress(point.host(), port)), point));
         }
         bound.add(new ListenPoint(Transport.UDP, point.host(), port));
     }
@@ -249,6 +249,27 @@ public final class TransportLayer {
         }
     }
 
+    /**
+     * The channel a bind made, or an exception naming the listener: Netty's own says only
+     * "bind(..) failed with error(-98): Address already in use", and a node with several listeners
+     * would not say which one could not listen.
+     */
+    private static Channel bound(io.netty.channel.ChannelFuture bind, ListenPoint point) throws InterruptedException {
+        bind.await();
+        if (bind.isSuccess()) {
+            return bind.channel();
+        }
+        Throwable cause = bind.cause();
+        String reason = cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
+        int errno = reason.indexOf("): ");
+        if (reason.startsWith("bind(") && errno > 0) {
+            reason = reason.substring(errno + 3);
+        }
+        throw new IllegalStateException(point + " cannot listen: " + reason
+                + (reason.contains("in use") ? " (another process, or another listener of this node, has that port)" : ""),
+                cause);
+    }
+
     private void bindTcp(ListenPoint point) throws InterruptedException {
         if (point.transport() == Transport.TLS && tls == null) {
             throw new IllegalArgumentException("a TLS listener needs a certificate: " + point);
@@ -259,7 +280,7 @@ public final class TransportLayer {
                 .option(ChannelOption.SO_REUSEADDR, true)
                 .childOption(ChannelOption.TCP_NODELAY, true)
                 .childHandler(new StreamInitializer(point.transport()));
-        Channel channel = bootstrap.bind(new InetSocketAddress(point.host(), point.port())).sync().channel();
+        Channel channel = bound(bootstrap.bind(new InetSocketAddress(point.host(), point.port())), point);
         serverChannels.add(channel);
         bound.add(new ListenPoint(point.transport(), point.host(), ((InetSocketAddress) channel.localAddress()).getPort()));
     }
