@@ -327,7 +327,8 @@ public final class Telephony implements NodeModule {
         // listener without one). Meters exist only on nodes that listen for it.
         SipTlsContexts sipTls = points.stream().anyMatch(p -> p.transport() == Transport.TLS)
                 ? new SipTlsContexts(context.certificate().orElseThrow(() -> new ConfigException("sip",
-                        "a tls listener needs the node's certificate: set tls.certificate and tls.key")), context.meters())
+                        "a tls listener needs the node's certificate: set tls.certificate and tls.key")), context.meters(),
+                        metrics)
                 : null;
         if (sipTls != null) {
             transport.setTls(sipTls.pipeline());

@@ -47,9 +47,11 @@ public final class TlsHandshakeMeter {
         succeeded.increment();
     }
 
-    /** A handshake the TLS engine failed with {@code failure}. */
-    public void failed(Throwable failure) {
-        failure(reason(failure)).increment();
+    /** A handshake the TLS engine failed with {@code failure}; returns the reason it was counted under. */
+    public String failed(Throwable failure) {
+        String reason = reason(failure);
+        failure(reason).increment();
+        return reason;
     }
 
     /** A connection that closed or timed out before its handshake finished, without an error from the engine. */

@@ -31,8 +31,10 @@ public final class TlsPipeline {
         /**
          * The handshake failed: refused by the TLS engine, not TLS at all, closed by the peer before
          * it finished, or not finished within the handshake timeout.
+         *
+         * @param peer the client's address (the one a balancer's PROXY header gave, if any), or null
          */
-        void failed(Throwable cause);
+        void failed(Throwable cause, java.net.InetSocketAddress peer);
     }
 
     private final Supplier<SslContext> contexts;
@@ -66,7 +68,7 @@ public final class TlsPipeline {
             if (done.isSuccess()) {
                 observer.succeeded();
             } else {
-                observer.failed(done.cause()); // SslHandler closes the connection itself
+                observer.failed(done.cause(), ProxyProtocolGate.remoteOf(channel)); // SslHandler closes the connection itself
             }
         });
     }

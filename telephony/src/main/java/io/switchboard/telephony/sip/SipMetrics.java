@@ -113,11 +113,12 @@ public final class SipMetrics implements SipStackObserver, Registrar.RegistrarLi
             case "flood" -> "over telephony.floodLimit: its messages are dropped";
             case "oversize" -> "a message over the size limit: dropped";
             case "connection_limit" -> "over telephony.maxConnectionsPerAddress: a new connection refused";
-            case "proxy_header" -> "a connection without a valid PROXY header (telephony.proxyProtocolFrom): closed";
             case "slow_peer" -> "read nothing of what it was sent: its connection closed";
             case "stray_response" -> "a response to no request of this node's, dropped (one too late for its transaction,"
                     + " or from a phone behind a balancer that answered on a connection that reached another node)";
-            default -> null; // idle, keepalive and load shedding are not about what the peer sent
+            // idle, keepalive and load shedding are not about what the peer sent; a balancer
+            // without a PROXY header is a setting to fix, which the transport warns of itself
+            default -> null;
         };
         if (what != null && source != null) {
             inputRefusals.refused(source, "SIP over " + transport.uriParam() + " " + what);
@@ -127,6 +128,33 @@ public final class SipMetrics implements SipStackObserver, Registrar.RegistrarLi
     /** A response to no request of this node's (SipService#onStrayResponse): counted and logged as dropped. */
     public void strayResponse(SipResponse response, SipFlow flow) {
         dropped("stray_response", flow.transport(), flow.remote());
+    }
+
+    /**
+     * A TLS handshake on a tls listener failed ({@code reason}: the tag it was counted under in
+     * switchboard_tls_handshake_failures_total): one refusal line, so that a phone that cannot
+     * register over TLS (a CA it does not trust, no client certificate) leaves a trace in the log.
+     * Not for {@code incomplete}: a balancer's TCP health check closes before a ClientHello every
+     * few seconds, and a stuck client says nothing more than the meter does.
+     */
+    public void tlsHandshakeFailed(InetSocketAddress peer, String reason, Throwable cause) {
+        String what = switch (reason) {
+            case "incomplete" -> null;
+            case "not_tls" -> "sent no TLS to a tls port (plain SIP, or a scanner)";
+            case "protocol" -> "offers only TLS versions the node refuses (below 1.2)";
+            case "cipher" -> "has no cipher suite in common with the node";
+            case "certificate_refused" -> "refused the node's certificate (does it trust the issuer, and does the"
+                    + " certificate name the address or domain the phone was given?)";
+            case "client_certificate" -> "gave no client certificate, or one tls.clientCa did not sign";
+            default -> "failed";
+        };
+        if (what == null || peer == null) {
+            return;
+        }
+        // a device's settings to fix, or input anyone can send: kept apart as the other refusals are
+        SipRefusals log = reason.equals("certificate_refused") || reason.equals("client_certificate") ? authRefusals : inputRefusals;
+        log.refused(peer, "TLS handshake refused (" + reason + "): the client " + what + "; "
+                + io.switchboard.platform.RootCause.message(cause));
     }
 
     @Override

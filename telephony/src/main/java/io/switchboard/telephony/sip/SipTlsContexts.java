@@ -44,10 +44,12 @@ public final class SipTlsContexts implements Supplier<SslContext> {
 
     private final NodeCertificate certificate;
     private final TlsHandshakeMeter handshakes;
+    private final SipMetrics refusals;
     private volatile SslContext current;
     private Runnable stopFollowing;
 
-    public SipTlsContexts(NodeCertificate certificate, MeterRegistry meters) {
+    /** @param refusals where a failed handshake is told, with the client's address, for the log */
+    public SipTlsContexts(NodeCertificate certificate, MeterRegistry meters, SipMetrics refusals) {
         if (PROVIDER == SslProvider.OPENSSL) {
             log.info("SIP over TLS uses BoringSSL ({})", OpenSsl.versionString());
         } else {
@@ -57,6 +59,7 @@ public final class SipTlsContexts implements Supplier<SslContext> {
         this.certificate = certificate;
         this.current = context(certificate.current());
         this.handshakes = new TlsHandshakeMeter(meters, LISTENER);
+        this.refusals = refusals;
     }
 
     /** Follows renewals: new connections get the new certificate, open ones keep their session. */
@@ -85,8 +88,8 @@ public final class SipTlsContexts implements Supplier<SslContext> {
             }
 
             @Override
-            public void failed(Throwable cause) {
-                handshakes.failed(cause);
+            public void failed(Throwable cause, java.net.InetSocketAddress peer) {
+                refusals.tlsHandshakeFailed(peer, handshakes.failed(cause), cause);
             }
         });
     }

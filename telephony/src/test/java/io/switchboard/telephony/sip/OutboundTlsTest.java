@@ -387,7 +387,7 @@ class OutboundTlsTest {
         NodeCertificate certificate = NodeCertificate.load(new TlsSettings(node.writeChain(dir.resolve("n.crt")),
                 node.writeKey(dir.resolve("n.key"), KeyFormat.PKCS8), null, Duration.ofSeconds(5), Duration.ofDays(365)), meters);
         TransportLayer layer = new TransportLayer(TransportSettings.defaults().withIoThreads(1), new SipMetrics(meters));
-        layer.setTls(new SipTlsContexts(certificate, meters).pipeline());
+        layer.setTls(new SipTlsContexts(certificate, meters, new SipMetrics(meters)).pipeline());
         Path trust = Files.writeString(dir.resolve("trust.pem"), TestCertificates.pem(CA.certificate()));
         layer.setTlsClient(new SipTlsClientContexts(TlsClientSettings.from(ConfigSection.of("tls",
                 Map.of("trust", trust.toString()))), Optional.empty()).connector());

@@ -56,7 +56,7 @@ class ProxyProtocolTlsTest {
         NodeCertificate certificate = NodeCertificate.load(new TlsSettings(node.writeChain(dir.resolve("n.crt")),
                 node.writeKey(dir.resolve("n.key"), KeyFormat.PKCS8), null, Duration.ofSeconds(5), Duration.ofDays(365)), meters);
         layer = new TransportLayer(TransportSettings.defaults().withIoThreads(1), new SipMetrics(meters));
-        layer.setTls(new SipTlsContexts(certificate, meters).pipeline());
+        layer.setTls(new SipTlsContexts(certificate, meters, new SipMetrics(meters)).pipeline());
         if (proxyFromLoopback) {
             layer.setProxyProtocolSources(InetAddress::isLoopbackAddress);
         }

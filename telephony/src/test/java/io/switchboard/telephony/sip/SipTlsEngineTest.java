@@ -51,11 +51,30 @@ class SipTlsEngineTest {
     private final List<SipMessage> received = new CopyOnWriteArrayList<>();
     private TransportLayer layer;
 
+    private final ch.qos.logback.classic.Logger refusalLog =
+            (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(SipRefusals.class);
+    private final ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> refusalLines =
+            new ch.qos.logback.core.read.ListAppender<>();
+
+    @org.junit.jupiter.api.BeforeEach
+    void captureRefusals() {
+        refusalLines.start();
+        refusalLog.addAppender(refusalLines);
+        refusalLog.setLevel(ch.qos.logback.classic.Level.INFO); // the tests' root logger is at WARN
+    }
+
     @AfterEach
     void stop() {
         if (layer != null) {
             layer.stop();
         }
+        refusalLog.detachAppender(refusalLines);
+        refusalLog.setLevel(null);
+    }
+
+    /** The refusal log's lines: an operator looking for why a phone cannot connect over TLS finds them. */
+    private List<String> refusalLines() {
+        return refusalLines.list.stream().map(ch.qos.logback.classic.spi.ILoggingEvent::getFormattedMessage).toList();
     }
 
     private int start(Identity node, KeyFormat format, Identity clientCa) throws Exception {
@@ -66,8 +85,9 @@ class SipTlsEngineTest {
         }
         NodeCertificate certificate = NodeCertificate.load(new TlsSettings(node.writeChain(dir.resolve("n.crt")),
                 node.writeKey(dir.resolve("n.key"), format), clientCas, Duration.ofSeconds(5), Duration.ofDays(365)), meters);
-        layer = new TransportLayer(TransportSettings.defaults().withIoThreads(1), new SipMetrics(meters));
-        layer.setTls(new SipTlsContexts(certificate, meters).pipeline());
+        SipMetrics sipMetrics = new SipMetrics(meters);
+        layer = new TransportLayer(TransportSettings.defaults().withIoThreads(1), sipMetrics);
+        layer.setTls(new SipTlsContexts(certificate, meters, sipMetrics).pipeline());
         layer.setInboundHandler((message, flow) -> received.add(message));
         return layer.start(List.of(new ListenPoint(Transport.TLS, "127.0.0.1", 0))).getFirst().port();
     }
@@ -157,6 +177,8 @@ class SipTlsEngineTest {
         await().atMost(Duration.ofSeconds(10)).until(() -> failures("client_certificate") == 2);
         assertThat(received).hasSize(1);
         assertThat(succeeded()).isEqualTo(1);
+        assertThat(refusalLines()).hasSize(2).allSatisfy(line -> assertThat(line).startsWith("127.0.0.1:")
+                .contains("TLS handshake refused (client_certificate): the client gave no client certificate"));
     }
 
     @Test
@@ -165,6 +187,8 @@ class SipTlsEngineTest {
         assertThat(sendsOptions(TestCertificates.authority("Another CA").trustingContext(), port, 1)).isFalse();
         await().atMost(Duration.ofSeconds(10)).until(() -> failures("certificate_refused") == 1);
         assertThat(received).isEmpty();
+        assertThat(refusalLines()).singleElement().asString().startsWith("127.0.0.1:")
+                .contains("TLS handshake refused (certificate_refused): the client refused the node's certificate");
     }
 
     @Test
@@ -186,5 +210,13 @@ class SipTlsEngineTest {
         }
         await().atMost(Duration.ofSeconds(10)).until(() -> failures("not_tls") == 1);
         assertThat(received).isEmpty();
+        assertThat(refusalLines()).hasSize(2);
+        assertThat(refusalLines().get(0)).contains("TLS handshake refused (protocol)");
+        assertThat(refusalLines().get(1)).contains("TLS handshake refused (not_tls): the client sent no TLS to a tls port");
+
+        // a connection that closes before its ClientHello (a balancer's health check) is counted, not logged
+        new java.net.Socket("127.0.0.1", port).close();
+        await().atMost(Duration.ofSeconds(10)).until(() -> failures("incomplete") == 1);
+        assertThat(refusalLines()).hasSize(2);
     }
 }
