@@ -303,7 +303,12 @@ public final class NodeCertificate implements Component {
         CertificateFiles files = CertificateFiles.read(files());
         byte[] digest = files.digest();
         if (Arrays.equals(digest, loadedDigest)) {
-            pendingRefused = 0; // back to the pair in use (a bad change undone)
+            if (refusedDigest != null) {
+                // the refused change was undone: the warning is no longer the last word in the log
+                log.info("TLS certificate files are back to the certificate in use ({}); the refused change is gone",
+                        current.summary());
+            }
+            pendingRefused = 0;
             refusedDigest = null;
             return false;
         }
@@ -338,10 +343,34 @@ public final class NodeCertificate implements Component {
         pendingRefused = 0;
         current = renewed;
         applied.increment();
-        log.info("TLS certificate replaced: serial {} (until {}) by serial {}", previous.serial(), previous.notAfter(),
-                renewed.serial());
+        logChange(previous, renewed);
         report("TLS certificate", renewed);
         return true;
+    }
+
+    /** What an applied change changed: the certificate, or with the same one, its chain or the client CAs. */
+    private static void logChange(ServerCredentials previous, ServerCredentials renewed) {
+        if (!previous.serial().equals(renewed.serial())) {
+            log.info("TLS certificate replaced: serial {} (until {}) by serial {} (until {})", previous.serial(),
+                    previous.notAfter(), renewed.serial(), renewed.notAfter());
+            if (renewed.notAfter().isBefore(previous.notAfter())) {
+                log.warn("the new TLS certificate expires on {}, before the one it replaced ({}): was an older one put back?",
+                        renewed.notAfter(), previous.notAfter());
+            }
+            return;
+        }
+        List<String> changes = new java.util.ArrayList<>();
+        if (!previous.chainInOrder().equals(renewed.chainInOrder())) {
+            changes.add("the chain served is now " + renewed.chainInOrder().size() + " certificate(s), was "
+                    + previous.chainInOrder().size());
+        }
+        if (!previous.clientCas().equals(renewed.clientCas())) {
+            changes.add("tls.clientCa now holds " + renewed.clientCas().size() + " CA(s), was " + previous.clientCas().size());
+        }
+        if (changes.isEmpty()) {
+            changes.add("the same certificate, chain and client CAs, written anew");
+        }
+        log.info("TLS files changed, same certificate (serial {}): {}", renewed.serial(), String.join("; ", changes));
     }
 
     /** Counts and logs a refused pair once per content; the next change or recheck tries again. */

@@ -128,18 +128,25 @@ public final class ServerCredentials {
                     + describe(leaf) + " is not valid until " + leaf.getNotBefore().toInstant()
                     + " (is this machine's clock right?)");
         }
+        boolean outOfOrder = false;
         for (int i = 1; i < chain.size(); i++) {
             X509Certificate issuer = chain.get(i);
-            if (!chain.get(i - 1).getIssuerX500Principal().equals(issuer.getSubjectX500Principal())) {
-                warnings.add(settings.certificate() + ": certificate #" + (i + 1) + " (" + describe(issuer) + ") did not issue the one before it;"
-                        + " clients may not build the chain (expected: the node's certificate, then each issuer in turn)");
-            }
+            outOfOrder |= !chain.get(i - 1).getIssuerX500Principal().equals(issuer.getSubjectX500Principal());
             // An expired certificate late in a chain is sometimes kept on purpose (a cross-signed root
             // for old clients), so it only warns; an expired leaf is refused above.
             if (now.isAfter(issuer.getNotAfter().toInstant())) {
                 warnings.add(settings.certificate() + ": certificate #" + (i + 1) + " (" + describe(issuer) + ") in the chain expired on "
                         + issuer.getNotAfter().toInstant());
             }
+        }
+        if (outOfOrder) {
+            // served in issuing order (issuedInOrder): say what clients get, and what they do not
+            List<X509Certificate> served = issuedInOrder(chain);
+            List<String> leftOut = chain.stream().filter(c -> !served.contains(c)).map(ServerCredentials::describe).toList();
+            warnings.add(settings.certificate() + ": the certificates are not in issuing order (the node's certificate,"
+                    + " then each issuer in turn); served as " + served.stream().map(ServerCredentials::describe)
+                    .collect(java.util.stream.Collectors.joining(" → "))
+                    + (leftOut.isEmpty() ? "" : "; left out, as they issued none of these: " + String.join(", ", leftOut)));
         }
         checkKeyStrength(leaf, key, settings, warnings);
         List<X509Certificate> clientCas = List.of();
@@ -456,17 +463,17 @@ public final class ServerCredentials {
         }
     }
 
+    /** The chain as served: see {@link #issuedInOrder}. */
+    public List<X509Certificate> chainInOrder() {
+        return issuedInOrder(chain);
+    }
+
     /**
      * The leaf and, after it, each certificate that issued the one before, as a key store requires
      * (Java's PKCS12 refuses any other order). A file's chain in an odd order, which the start
      * check warns about, is served in this order; certificates that issued none of them are left
      * out, as clients would not use them.
      */
-    /** The chain as served: see {@link #issuedInOrder}. */
-    public List<X509Certificate> chainInOrder() {
-        return issuedInOrder(chain);
-    }
-
     static List<X509Certificate> issuedInOrder(List<X509Certificate> given) {
         List<X509Certificate> rest = new java.util.ArrayList<>(given.subList(1, given.size()));
         List<X509Certificate> ordered = new java.util.ArrayList<>(List.of(given.getFirst()));

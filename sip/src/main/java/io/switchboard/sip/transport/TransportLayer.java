@@ -78,7 +78,9 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class TransportLayer {
     private static final Logger log = LoggerFactory.getLogger(TransportLayer.class);
     /** Warnings about an outgoing TLS connection that failed, and about a connection without its PROXY header. */
-    private final OncePerMinute tlsFailureWarning = new OncePerMinute();
+    /** By reason: an untrusted peer must not be hidden by a minute's worth of closed connections. */
+    private final java.util.concurrent.ConcurrentHashMap<String, OncePerMinute> tlsFailureWarnings =
+            new java.util.concurrent.ConcurrentHashMap<>();
     private final OncePerMinute proxyHeaderWarning = new OncePerMinute();
     private static final AttributeKey<StreamFlow> FLOW = AttributeKey.valueOf("sip.flow");
     private static final long SWEEP_INTERVAL_MS = 1000;
@@ -260,11 +262,7 @@ public final class TransportLayer {
             return bind.channel();
         }
         Throwable cause = bind.cause();
-        String reason = cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
-        int errno = reason.indexOf("): ");
-        if (reason.startsWith("bind(") && errno > 0) {
-            reason = reason.substring(errno + 3);
-        }
+        String reason = words(cause);
         throw new IllegalStateException(point + " cannot listen: " + reason
                 + (reason.contains("in use") ? " (another process, or another listener of this node, has that port)" : ""),
                 cause);
@@ -531,7 +529,7 @@ public final class TransportLayer {
                     try {
                         connectTls(client, resolved, name, fresh);
                     } catch (RuntimeException e) {
-                        failTls(fresh, remote, "other", false, "cannot connect to " + remote + ": " + e, e);
+                        failTls(fresh, remote, "other", false, "cannot connect to " + remote + ": " + words(e), e);
                     }
                 });
             } else {
@@ -539,7 +537,7 @@ public final class TransportLayer {
             }
         } catch (RuntimeException e) {
             // RejectedExecutionException from the resolver, anything unexpected: never a stuck key
-            failTls(fresh, remote, "other", false, "cannot connect to " + remote + ": " + e, e);
+            failTls(fresh, remote, "other", false, "cannot connect to " + remote + ": " + words(e), e);
         }
         return visible;
     }
@@ -571,7 +569,7 @@ public final class TransportLayer {
                     .handler(new StreamInitializer(Transport.TLS, client, name, remote.getPort()))
                     .connect(remote);
         } catch (RuntimeException e) {
-            failTls(result, remote, "other", false, "cannot connect to " + remote + ": " + e, e);
+            failTls(result, remote, "other", false, "cannot connect to " + remote + ": " + words(e), e);
             return;
         }
         // whichever way it fails (the deadline included), a connection being opened is closed
@@ -587,7 +585,7 @@ public final class TransportLayer {
                     boolean timedOut = cause instanceof io.netty.channel.ConnectTimeoutException;
                     String reason = timedOut ? "connect_timeout"
                             : cause instanceof java.net.ConnectException ? "connect_refused" : "connect_failed";
-                    failTls(result, remote, reason, timedOut, "TLS connect to " + remote + " failed: " + cause, cause);
+                    failTls(result, remote, reason, timedOut, "TLS connect to " + remote + " failed: " + words(cause), cause);
                     return;
                 }
                 Channel channel = connect.channel();
@@ -600,11 +598,11 @@ public final class TransportLayer {
                     try {
                         checkServer(handler, channel, remote, name, result, done);
                     } catch (RuntimeException e) {
-                        failTls(result, remote, "other", false, "TLS connection to " + remote + " failed: " + e, e);
+                        failTls(result, remote, "other", false, "TLS connection to " + remote + " failed: " + words(e), e);
                     }
                 });
             } catch (RuntimeException e) {
-                failTls(result, remote, "other", false, "TLS connection to " + remote + " failed: " + e, e);
+                failTls(result, remote, "other", false, "TLS connection to " + remote + " failed: " + words(e), e);
             }
         });
     }
@@ -619,7 +617,7 @@ public final class TransportLayer {
         if (!done.isSuccess()) {
             String reason = handshakeFailure(done.cause());
             failTls(result, remote, reason, reason.equals("handshake_timeout"),
-                    "TLS handshake with " + remote + " (" + name + ") failed: " + done.cause(), done.cause());
+                    "TLS handshake with " + remote + " (" + name + ") failed: " + words(done.cause()), done.cause());
             channel.close();
             return;
         }
@@ -662,13 +660,43 @@ public final class TransportLayer {
         observer.tlsConnect(reason, remote);
         // an untrusted or misnamed peer is a setting to fix (tls.trust, the phone's certificate):
         // said once a minute, every failure counted in switchboard_sip_tls_connects_total
-        if (tlsFailureWarning.due()) {
-            log.warn("a TLS connection this node opened failed ({}): {}", reason, message);
+        OncePerMinute warning = tlsFailureWarnings.computeIfAbsent(reason, r -> new OncePerMinute());
+        if (warning.due()) {
+            int alike = warning.turnedAwaySinceLast();
+            log.warn("a TLS connection this node opened failed ({}): {}{}", reason, message,
+                    alike == 0 ? "" : " (" + alike + " more failed so since the last such line, counted in"
+                            + " switchboard_sip_tls_connects_total)");
         } else {
             log.debug("{}", message);
         }
         result.completeExceptionally(new TransportFailure(reason, timedOut, message, cause));
     }
+
+    /**
+     * What went wrong, in the words of the deepest cause that has some, without the class names and
+     * call names of Netty's native exceptions: "Connection refused", not
+     * "AnnotatedConnectException: finishConnect(..) failed with error(-111): Connection refused".
+     */
+    static String words(Throwable failure) {
+        Throwable deepest = failure;
+        for (Throwable t = failure; t != null && t.getCause() != t; t = t.getCause()) {
+            if (t instanceof java.nio.channels.ClosedChannelException) {
+                return "the connection closed";
+            }
+            if (t.getMessage() != null && !t.getMessage().isBlank()) {
+                deepest = t;
+            }
+        }
+        String message = deepest.getMessage();
+        if (message == null || message.isBlank()) {
+            return deepest.getClass().getSimpleName();
+        }
+        // io.netty.channel.unix.Errors: "bind(..) failed with error(-98): Address already in use"
+        java.util.regex.Matcher call = NATIVE_CALL.matcher(message);
+        return call.find() ? message.substring(call.end()) : message;
+    }
+
+    private static final java.util.regex.Pattern NATIVE_CALL = java.util.regex.Pattern.compile("^\\w+\\(\\.\\.\\) failed(?: with error\\(-?\\d+\\))?: ");
 
     /** The reason tag of a failed client handshake, from the JDK's messages (JSSE has no error codes). */
     static String handshakeFailure(Throwable failure) {
