@@ -154,6 +154,24 @@ class HttpsServerTest {
         }
     }
 
+    /** The suites of io.switchboard.platform.tls.CipherSuites: ChaCha20 for TLS 1.2, no CBC (the SIP listener offers the same). */
+    @Test
+    void offersAeadSuitesOnlyWithChaCha20() throws Exception {
+        try (SSLSocket socket = connect(CA.trustingContext())) {
+            socket.setEnabledProtocols(new String[] {"TLSv1.2"});
+            socket.setEnabledCipherSuites(new String[] {"TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"});
+            socket.startHandshake();
+            assertThat(socket.getSession().getCipherSuite()).isEqualTo("TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256");
+        }
+        try (SSLSocket socket = connect(CA.trustingContext())) {
+            socket.setEnabledProtocols(new String[] {"TLSv1.2"});
+            socket.setEnabledCipherSuites(new String[] {"TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384",
+                "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256"});
+            org.assertj.core.api.Assertions.assertThatThrownBy(socket::startHandshake)
+                    .isInstanceOf(javax.net.ssl.SSLException.class);
+        }
+    }
+
     @Test
     void webSocketsWorkOverWss() throws Exception {
         CompletableFuture<String> reply = new CompletableFuture<>();

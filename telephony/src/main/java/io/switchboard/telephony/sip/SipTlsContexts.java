@@ -101,7 +101,10 @@ public final class SipTlsContexts implements Supplier<SslContext> {
             SslContextBuilder builder = SslContextBuilder.forServer(credentials.privateKey(),
                             credentials.chainInOrder().toArray(X509Certificate[]::new))
                     .sslProvider(PROVIDER)
-                    .protocols("TLSv1.3", "TLSv1.2");
+                    .protocols("TLSv1.3", "TLSv1.2")
+                    // the same suites as HTTPS; one this engine lacks is left out, not an error
+                    .ciphers(io.switchboard.platform.tls.CipherSuites.OFFERED,
+                            io.netty.handler.ssl.SupportedCipherSuiteFilter.INSTANCE);
             credentials.clientTrust().ifPresent(trust -> builder.trustManager(trust).clientAuth(ClientAuth.REQUIRE));
             return builder.build();
         } catch (SSLException e) {

@@ -164,6 +164,25 @@ class SipTlsEngineTest {
         assertThat(received).hasSize(n);
     }
 
+    /** The same suites as HTTPS (io.switchboard.platform.tls.CipherSuites): ChaCha20 for TLS 1.2, no CBC. */
+    @Test
+    void offersAeadSuitesOnlyWithChaCha20() throws Exception {
+        int port = start(node("EC"), KeyFormat.PKCS8, null);
+        try (SSLSocket tls = (SSLSocket) CA.trustingContext().getSocketFactory().createSocket("127.0.0.1", port)) {
+            tls.setSoTimeout(10_000);
+            tls.setEnabledProtocols(new String[] {"TLSv1.2"});
+            tls.setEnabledCipherSuites(new String[] {"TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"});
+            tls.startHandshake();
+            assertThat(tls.getSession().getCipherSuite()).isEqualTo("TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256");
+        }
+        try (SSLSocket tls = (SSLSocket) CA.trustingContext().getSocketFactory().createSocket("127.0.0.1", port)) {
+            tls.setSoTimeout(10_000);
+            tls.setEnabledProtocols(new String[] {"TLSv1.2"});
+            tls.setEnabledCipherSuites(new String[] {"TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA", "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384"});
+            org.assertj.core.api.Assertions.assertThatThrownBy(tls::startHandshake).isInstanceOf(IOException.class);
+        }
+    }
+
     @Test
     void withClientCaOnlyPeersWithACertificateFromItGetIn() throws Exception {
         int port = start(node("EC"), KeyFormat.PKCS8, PANELS);
