@@ -411,11 +411,12 @@ public final class Telephony implements NodeModule {
                     }
                 },
                 () -> {
-                    awaitCallSetups(context, CALL_SETUP_DRAIN);
+                    boolean waited = awaitCallSetups(context, CALL_SETUP_DRAIN);
                     int ended = proxy.endRinging(CANCEL_DRAIN);
                     if (ended > 0) {
-                        log.info("the node is stopping: {} calls still ringing were cancelled and their callers answered 503,"
-                                + " so they can call through another node", ended);
+                        log.info("the node is stopping: {} call(s) still ringing{} were cancelled and their callers"
+                                + " answered 503, so they can call through another node", ended,
+                                waited ? " after " + CALL_SETUP_DRAIN.toSeconds() + " s" : "");
                     }
                     transport.stop();
                     followingPeers.close();
@@ -482,24 +483,25 @@ public final class Telephony implements NodeModule {
         }
     }
 
-    /** Bindings whose AOR ("sip:user@domain") names no account. */
     /**
      * While the node refuses new dialogs (503, {@link SipService}) and still serves in-dialog
      * requests, calls being set up get a bounded moment to be answered, declined or cancelled
      * before the SIP sockets close. Established calls cannot be waited for (they last hours).
+     *
+     * @return true when calls still rang at the end of {@code limit}
      */
-    private void awaitCallSetups(NodeContext context, Duration limit) throws InterruptedException {
+    private boolean awaitCallSetups(NodeContext context, Duration limit) throws InterruptedException {
         if (!context.readiness().refusesNewWork()) {
-            return;
+            return false;
         }
         long deadline = System.nanoTime() + limit.toNanos();
         while (calls.active().stream().anyMatch(call -> call.phase() == io.switchboard.telephony.calls.ActiveCall.Phase.RINGING)) {
             if (System.nanoTime() > deadline) {
-                log.warn("calls still ringing after {} s of the stop: they are cancelled now", limit.toSeconds());
-                return;
+                return true; // what still rings is cancelled next, in one line
             }
             Thread.sleep(50);
         }
+        return false;
     }
 
     /**

@@ -331,7 +331,6 @@ public final class RabbitBus implements Bus, AutoCloseable {
         messages.increment();
     }
 
-    /** Connects, declares the exchange and this node's queue with its bindings, and starts consuming. */
     /**
      * The log of a broker that cannot be reached: the first failure, and each new kind of failure,
      * at once; the same failure again only once a minute with how long it has lasted (a node
@@ -380,6 +379,7 @@ public final class RabbitBus implements Bus, AutoCloseable {
         }
     }
 
+    /** Connects, declares the exchange and this node's queue with its bindings, and starts consuming. */
     private Channel connect() throws Exception {
         ConnectionFactory factory = new ConnectionFactory();
         boolean tls = "amqps".equals(settings.url().getScheme());

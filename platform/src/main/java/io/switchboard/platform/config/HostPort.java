@@ -108,7 +108,6 @@ public record HostPort(String host, int port) {
         return host;
     }
 
-    /** Whether the host is an IPv6 literal (and so needs brackets in URLs and host:port text). */
     /**
      * Whether a socket bound here and one bound at {@code other} (same protocol) would want one
      * port: the same port, not 0 (each gets its own), on the same host or with either a wildcard
@@ -123,6 +122,7 @@ public record HostPort(String host, int port) {
         return host.equals("0.0.0.0") || host.equals("::") || host.equals("[::]") || host.equals("0:0:0:0:0:0:0:0");
     }
 
+    /** Whether the host is an IPv6 literal (and so needs brackets in URLs and host:port text). */
     public boolean isIpv6() {
         return host.contains(":");
     }

@@ -42,6 +42,11 @@ public record NodeConfig(
         sections = Map.copyOf(sections);
     }
 
+    /** Whether the loader was told of a section of this name (every wired module's is). */
+    public boolean declares(String name) {
+        return sections.containsKey(name);
+    }
+
     /**
      * The block a module declared, e.g. {@code section("telephony")}. Absent in the file means
      * empty, never null.
@@ -49,11 +54,6 @@ public record NodeConfig(
      * @throws IllegalArgumentException if no module declared that section to the loader
      *                                  (a wiring mistake, not an operator's)
      */
-    /** Whether the loader was told of a section of this name (every wired module's is). */
-    public boolean declares(String name) {
-        return sections.containsKey(name);
-    }
-
     public ConfigSection section(String name) {
         ConfigSection section = sections.get(name);
         if (section == null) {

@@ -77,10 +77,13 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class TransportLayer {
     private static final Logger log = LoggerFactory.getLogger(TransportLayer.class);
-    /** Warnings about an outgoing TLS connection that failed, and about a connection without its PROXY header. */
-    /** By reason: an untrusted peer must not be hidden by a minute's worth of closed connections. */
+    /**
+     * Warnings about an outgoing TLS connection that failed, by reason: an untrusted peer must not
+     * be hidden by a minute's worth of closed connections.
+     */
     private final java.util.concurrent.ConcurrentHashMap<String, OncePerMinute> tlsFailureWarnings =
             new java.util.concurrent.ConcurrentHashMap<>();
+    /** Warnings about a balancer's connection without its PROXY header. */
     private final OncePerMinute proxyHeaderWarning = new OncePerMinute();
     private static final AttributeKey<StreamFlow> FLOW = AttributeKey.valueOf("sip.flow");
     private static final long SWEEP_INTERVAL_MS = 1000;

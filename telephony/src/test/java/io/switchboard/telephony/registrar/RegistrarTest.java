@@ -73,7 +73,6 @@ class RegistrarTest {
                 "UDP", "127.0.0.1", 5999, "127.0.0.1", 5060, "flow", null, null, 0, null, null, expiresAt - 600_000);
     }
 
-    /** The default: exactly one challenge, MD5, qop=auth (what every SIP device computes). */
     /**
      * RFC 5626 §6: a REGISTER with the +sip.instance and reg-id of an existing binding replaces it
      * whatever its contact (the device's new flow); another reg-id is another flow and stays.
