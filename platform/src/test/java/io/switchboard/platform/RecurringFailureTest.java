@@ -2,30 +2,20 @@ package io.switchboard.platform;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import ch.qos.logback.classic.Level;
-import ch.qos.logback.classic.Logger;
-import ch.qos.logback.classic.spi.ILoggingEvent;
-import ch.qos.logback.core.read.ListAppender;
+import io.switchboard.platform.testing.CapturedLog;
 import io.switchboard.platform.testing.MutableClock;
 import java.sql.SQLTransientConnectionException;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.List;
 import org.junit.jupiter.api.Test;
-import org.slf4j.LoggerFactory;
 
 /** A task failing again and again is said once, reminded of now and then, and its recovery once. */
 class RecurringFailureTest {
     @Test
     void oneWarningAReminderEveryFiveMinutesAndOneLineWhenItWorksAgain() {
         MutableClock clock = MutableClock.fixedAt(Instant.parse("2026-12-07T01:00:00Z"));
-        Logger logger = (Logger) LoggerFactory.getLogger("test.recurring");
-        ListAppender<ILoggingEvent> lines = new ListAppender<>();
-        lines.start();
-        logger.addAppender(lines);
-        logger.setLevel(Level.INFO);
-        try {
-            RecurringFailure polls = new RecurringFailure(logger, "could not refresh accounts from the store",
+        try (CapturedLog log = CapturedLog.of("test.recurring")) {
+            RecurringFailure polls = new RecurringFailure(log.logger(), "could not refresh accounts from the store",
                     "accounts are read from the store again", clock);
             polls.succeeded(); // nothing had failed: nothing to say
             RuntimeException outage = new IllegalStateException("reading failed",
@@ -40,15 +30,11 @@ class RecurringFailureTest {
             polls.succeeded();
             polls.succeeded();
 
-            List<String> said = lines.list.stream().map(e -> e.getLevel() + " " + e.getFormattedMessage()).toList();
-            assertThat(said).containsExactly(
+            assertThat(log.lines()).containsExactly(
                     "WARN could not refresh accounts from the store: store-postgresql - Connection is not available",
                     "WARN could not refresh accounts from the store (61 times in a row since 2026-12-07T01:00:00Z):"
                             + " store-postgresql - Connection is not available",
                     "INFO accounts are read from the store again (after 62 failed tries over 360 s)");
-        } finally {
-            logger.detachAppender(lines);
-            logger.setLevel(null);
         }
     }
 

@@ -397,23 +397,16 @@ class RabbitBusTest {
      */
     @Test
     void aRefusedLoginIsSaidToBeOneAndNotRepeatedAtEveryRetry() throws Exception {
-        ch.qos.logback.classic.Logger busLog = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(RabbitBus.class);
-        ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> lines = new ch.qos.logback.core.read.ListAppender<>();
-        lines.start();
-        busLog.addAppender(lines);
-        try {
+        try (var busLog = io.switchboard.platform.testing.CapturedLog.of(RabbitBus.class)) {
             RabbitBus wrong = new RabbitBus(new BusSettings(BROKER, "guest", "not-the-password", exchange), new ObjectMapper(),
                     new SimpleMeterRegistry());
             opened.add(wrong);
             wrong.start();
             Thread.sleep(6000); // several attempts: 0.2 s doubling to 2 s apart
-            List<String> warnings = lines.list.stream().filter(e -> e.getLevel() == ch.qos.logback.classic.Level.WARN)
-                    .map(ch.qos.logback.classic.spi.ILoggingEvent::getFormattedMessage).toList();
+            List<String> warnings = busLog.messagesAt(ch.qos.logback.classic.Level.WARN);
             assertThat(warnings).as("one line, not one per attempt").hasSize(1);
             assertThat(warnings.getFirst()).contains("refused this node's login", "check bus.user and bus.password");
             assertThat(wrong.isConnected()).isFalse();
-        } finally {
-            busLog.detachAppender(lines);
         }
     }
 

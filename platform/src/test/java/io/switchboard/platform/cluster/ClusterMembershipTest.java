@@ -155,12 +155,7 @@ class ClusterMembershipTest {
     @org.junit.jupiter.api.Test
     void aNodeWhoseRowAppearsSoonAfterItWasHeardIsNoStranger() throws Exception {
         open("sqlite");
-        ch.qos.logback.classic.Logger membershipLog =
-                (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(ClusterMembership.class);
-        ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> lines = new ch.qos.logback.core.read.ListAppender<>();
-        lines.start();
-        membershipLog.addAppender(lines);
-        try {
+        try (var membershipLog = io.switchboard.platform.testing.CapturedLog.of(ClusterMembership.class)) {
             ClusterMembership a = member("node-a");
             bus.publish(ClusterMembership.TOPIC, new ClusterAnnouncement("node-z", "incarnation-z", "joined"));
             ClusterMembership z = member("node-z");
@@ -169,10 +164,7 @@ class ClusterMembershipTest {
             Thread.sleep(2_500);
             assertThat(a.strangers()).isEmpty();
             assertThat(z.strangers()).isEmpty();
-            assertThat(lines.list).filteredOn(e -> e.getLevel() == ch.qos.logback.classic.Level.ERROR)
-                    .extracting(ch.qos.logback.classic.spi.ILoggingEvent::getFormattedMessage).isEmpty();
-        } finally {
-            membershipLog.detachAppender(lines);
+            assertThat(membershipLog.messagesAt(ch.qos.logback.classic.Level.ERROR)).isEmpty();
         }
     }
 

@@ -101,21 +101,16 @@ class StoreOutageTest {
     void aWatchedStoreLogsItsOutageAndItsReturnByItself() throws Exception {
         StoreSettings viaRelay = new StoreSettings("jdbc:postgresql://127.0.0.1:" + relay.port() + "/" + postgres.name()
                 + "?socketTimeout=2&loginTimeout=2&connectTimeout=2", "postgres", null);
-        ch.qos.logback.classic.Logger storeLog = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(Store.class);
-        var lines = new ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent>();
-        lines.start();
-        storeLog.addAppender(lines);
-        try (Store store = Store.open(viaRelay)) {
+        try (var storeLog = io.switchboard.platform.testing.CapturedLog.of(Store.class);
+             Store store = Store.open(viaRelay)) {
             store.watchReachability(Duration.ofMillis(200));
             relay.cut();
-            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(15)).until(() -> lines.list.stream()
-                    .anyMatch(e -> e.getFormattedMessage().startsWith("the store is not usable")));
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(15)).until(() -> storeLog.messages().stream()
+                    .anyMatch(line -> line.startsWith("the store is not usable")));
             relay.heal();
-            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(20)).until(() -> lines.list.stream()
-                    .anyMatch(e -> e.getFormattedMessage().startsWith("the store answers again from 127.0.0.1:5432")));
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(20)).until(() -> storeLog.messages().stream()
+                    .anyMatch(line -> line.startsWith("the store answers again from 127.0.0.1:5432")));
             assertThatThrownBy(() -> store.watchReachability(Duration.ofSeconds(1))).isInstanceOf(IllegalStateException.class);
-        } finally {
-            storeLog.detachAppender(lines);
         }
     }
 

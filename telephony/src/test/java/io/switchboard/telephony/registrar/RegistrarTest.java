@@ -213,25 +213,19 @@ class RegistrarTest {
 
     @Test
     void wrongPasswordAndUnknownUserGet403AndAreCountedAndLogged() throws Exception {
-        ch.qos.logback.classic.Logger refusalLog = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(
-                io.switchboard.telephony.sip.SipRefusals.class);
-        var lines = new ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent>();
-        lines.start();
-        refusalLog.addAppender(lines);
-        refusalLog.setLevel(ch.qos.logback.classic.Level.INFO); // the tests' root logger is at WARN
-        try (TestPhone wrong = new TestPhone("alice", "not-the-password", node.port);
+        List<String> logged;
+        try (var refusalLog = io.switchboard.platform.testing.CapturedLog.of(io.switchboard.telephony.sip.SipRefusals.class);
+             TestPhone wrong = new TestPhone("alice", "not-the-password", node.port);
              TestPhone stranger = new TestPhone("mallory", "whatever1", node.port)) {
             assertThat(wrong.registerWithAuth("Contact: " + wrong.contact(), "600", "MD5").status()).isEqualTo(403);
             assertThat(stranger.registerWithAuth("Contact: " + stranger.contact(), "600", "MD5").status()).isEqualTo(403);
-        } finally {
-            refusalLog.detachAppender(lines);
-            refusalLog.setLevel(null);
+            logged = refusalLog.messages();
         }
         assertThat(node.counter("switchboard.sip.auth.failures", "reason", "wrong_password")).isEqualTo(1);
         assertThat(node.counter("switchboard.sip.auth.failures", "reason", "unknown_user")).isEqualTo(1);
         assertThat(node.location.size()).isZero();
         // the device hears the same 403 for both; the operator reads which it was, and from where
-        assertThat(lines.list).extracting(ch.qos.logback.classic.spi.ILoggingEvent::getFormattedMessage).satisfiesExactly(
+        assertThat(logged).satisfiesExactly(
                 line -> assertThat(line).matches("127\\.0\\.0\\.1:\\d+: REGISTER of sip:alice@" + RegistrarFixture.DOMAIN
                         .replace(".", "\\.") + " refused \\(403\\): wrong password"),
                 line -> assertThat(line).endsWith(": REGISTER of sip:mallory@" + RegistrarFixture.DOMAIN

@@ -2,39 +2,26 @@ package io.switchboard.telephony.sip;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import ch.qos.logback.classic.Logger;
-import ch.qos.logback.classic.spi.ILoggingEvent;
-import ch.qos.logback.core.read.ListAppender;
+import io.switchboard.platform.testing.CapturedLog;
 import io.switchboard.platform.testing.MutableClock;
 import java.net.InetSocketAddress;
 import java.time.Instant;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.slf4j.LoggerFactory;
 
 /** Refusals are logged with their source, a few a minute per address, and what was left out is said. */
 class SipRefusalsTest {
     private final MutableClock clock = MutableClock.fixedAt(Instant.parse("2026-12-07T10:00:00Z"));
-    private final Logger logger = (Logger) LoggerFactory.getLogger(SipRefusals.class);
-    private final ListAppender<ILoggingEvent> lines = new ListAppender<>();
-
-    @BeforeEach
-    void capture() {
-        lines.start();
-        logger.addAppender(lines);
-        logger.setLevel(ch.qos.logback.classic.Level.INFO); // the tests' root logger is at WARN
-    }
+    private final CapturedLog log = CapturedLog.of(SipRefusals.class);
 
     @AfterEach
     void release() {
-        logger.detachAppender(lines);
-        logger.setLevel(null);
+        log.close();
     }
 
     private List<String> logged() {
-        return lines.list.stream().map(ILoggingEvent::getFormattedMessage).toList();
+        return log.messages();
     }
 
     @Test
@@ -76,7 +63,7 @@ class SipRefusalsTest {
                 .isEqualTo("198.51.100.40:5060: one of the spoofed ones again");
 
         // one sender has a whole /64: its addresses share one allowance
-        lines.list.clear();
+        log.clear();
         for (int i = 1; i <= SipRefusals.LINES_PER_MINUTE + 2; i++) {
             refusals.refused(new InetSocketAddress("2001:db8:1:2::" + Integer.toHexString(i), 5060), "try " + i);
         }

@@ -8,6 +8,7 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.netty.handler.ssl.OpenSsl;
 import io.netty.handler.ssl.SslProvider;
+import io.switchboard.platform.testing.CapturedLog;
 import io.switchboard.platform.tls.NodeCertificate;
 import io.switchboard.platform.tls.TestCertificates;
 import io.switchboard.platform.tls.TestCertificates.Identity;
@@ -51,30 +52,19 @@ class SipTlsEngineTest {
     private final List<SipMessage> received = new CopyOnWriteArrayList<>();
     private TransportLayer layer;
 
-    private final ch.qos.logback.classic.Logger refusalLog =
-            (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(SipRefusals.class);
-    private final ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> refusalLines =
-            new ch.qos.logback.core.read.ListAppender<>();
-
-    @org.junit.jupiter.api.BeforeEach
-    void captureRefusals() {
-        refusalLines.start();
-        refusalLog.addAppender(refusalLines);
-        refusalLog.setLevel(ch.qos.logback.classic.Level.INFO); // the tests' root logger is at WARN
-    }
+    /** The refusal log: an operator looking for why a phone cannot connect over TLS finds its lines. */
+    private final CapturedLog refusalLog = CapturedLog.of(SipRefusals.class);
 
     @AfterEach
     void stop() {
         if (layer != null) {
             layer.stop();
         }
-        refusalLog.detachAppender(refusalLines);
-        refusalLog.setLevel(null);
+        refusalLog.close();
     }
 
-    /** The refusal log's lines: an operator looking for why a phone cannot connect over TLS finds them. */
     private List<String> refusalLines() {
-        return refusalLines.list.stream().map(ch.qos.logback.classic.spi.ILoggingEvent::getFormattedMessage).toList();
+        return refusalLog.messages();
     }
 
     private int start(Identity node, KeyFormat format, Identity clientCa) throws Exception {
