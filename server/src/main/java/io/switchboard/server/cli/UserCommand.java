@@ -95,8 +95,9 @@ public final class UserCommand implements Runnable {
                 while (true) {
                     List<Person> page = people.people().list("", after, 500);
                     for (Person p : page) {
-                        say(p.username() + "\t" + p.id() + (p.admin() ? "\tadmin" : "")
-                                + (p.displayName() == null ? "" : "\t" + p.displayName()));
+                        // the same four columns for everyone, so a display name reading "admin" is not a role
+                        say(p.username() + "\t" + (p.admin() ? "admin" : "person") + "\t"
+                                + (p.displayName() == null ? "-" : p.displayName()) + "\t" + p.id());
                     }
                     shown += page.size();
                     if (page.size() < 500) {

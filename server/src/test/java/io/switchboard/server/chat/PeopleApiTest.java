@@ -232,6 +232,18 @@ class PeopleApiTest {
         assertThat(cli("user", "add", name, "--password", "cli-password-1")).isEqualTo(2);
         assertThat(cli("user", "add", "x", "--password", "cli-password-1")).isEqualTo(2);
         assertThat(cli("user", "add", ChatNode.uniqueName("cli"), "--password", "short")).isEqualTo(2);
+        // every line has the same columns: a display name reading "admin" is not taken for the role
+        String operator = ChatNode.uniqueName("cli");
+        assertThat(cli("user", "add", operator, "--password", "cli-password-3", "--admin", "--display-name", "Olga")).isZero();
+        String posing = ChatNode.uniqueName("cli");
+        assertThat(cli("user", "add", posing, "--password", "cli-password-4", "--display-name", "admin")).isZero();
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        assertThat(Main.execute(cliEnv(), new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(new ByteArrayOutputStream()),
+                "user", "list", "--data-dir", dataDir.toString())).isZero();
+        assertThat(out.toString(StandardCharsets.UTF_8).lines())
+                .anySatisfy(line -> assertThat(line).matches(java.util.regex.Pattern.quote(name) + "\tperson\t-\t[0-9a-f-]{36}"))
+                .anySatisfy(line -> assertThat(line).matches(java.util.regex.Pattern.quote(operator) + "\tadmin\tOlga\t[0-9a-f-]{36}"))
+                .anySatisfy(line -> assertThat(line).matches(java.util.regex.Pattern.quote(posing) + "\tperson\tadmin\t[0-9a-f-]{36}"));
         assertThat(cli("user", "remove", name)).isZero();
         assertThat(cli("user", "remove", name)).isEqualTo(2);
         assertThat(post("/api/v1/auth/sign-in", null, credentials(name, "cli-password-2")).statusCode()).isEqualTo(401);
