@@ -110,16 +110,29 @@ public record HostPort(String host, int port) {
 
     /**
      * Whether a socket bound here and one bound at {@code other} (same protocol) would want one
-     * port: the same port, not 0 (each gets its own), on the same host or with either a wildcard
-     * (which takes the port on every address; Java's {@code ::} takes IPv4 too).
+     * port: the same port, not 0 (each gets its own), on the same host, or where a wildcard takes
+     * the other's address too: {@code ::} every address (Java binds it dual-stack), {@code 0.0.0.0}
+     * every IPv4 one (and {@code ::}), never an IPv6 address.
      */
     public boolean sharesPortWith(HostPort other) {
-        return port != 0 && port == other.port
-                && (host.equals(other.host) || isWildcard(host) || isWildcard(other.host));
+        if (port == 0 || port != other.port) {
+            return false;
+        }
+        return host.equalsIgnoreCase(other.host) || isIpv6Wildcard(host) || isIpv6Wildcard(other.host)
+                || host.equals("0.0.0.0") && !other.isIpv6() || other.host.equals("0.0.0.0") && !isIpv6();
     }
 
-    static boolean isWildcard(String host) {
-        return host.equals("0.0.0.0") || host.equals("::") || host.equals("[::]") || host.equals("0:0:0:0:0:0:0:0");
+    /** {@code ::} however written ({@code ::0}, {@code 0:0:0:0:0:0:0:0}): an IPv6 literal of zeros. */
+    private static boolean isIpv6Wildcard(String host) {
+        String bare = host.startsWith("[") ? host.substring(1, host.length() - 1) : host;
+        if (bare.indexOf(':') < 0) {
+            return false;
+        }
+        try {
+            return java.net.InetAddress.getByName(bare).isAnyLocalAddress(); // a literal: no lookup
+        } catch (java.net.UnknownHostException e) {
+            return false;
+        }
     }
 
     /** Whether the host is an IPv6 literal (and so needs brackets in URLs and host:port text). */

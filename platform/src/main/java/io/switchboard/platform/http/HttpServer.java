@@ -295,7 +295,7 @@ public final class HttpServer implements Component {
             }
         }
         tls.setIncludeProtocols("TLSv1.3", "TLSv1.2");
-        tls.setIncludeCipherSuites(io.switchboard.platform.tls.CipherSuites.OFFERED.toArray(String[]::new));
+        tls.setIncludeCipherSuites(io.switchboard.platform.tls.CipherSuites.HTTPS.toArray(String[]::new));
         // Client-initiated renegotiation (TLS 1.2) costs the server a full handshake per request: a cheap flood.
         tls.setRenegotiationAllowed(false);
         HttpConfiguration secure = new HttpConfiguration(http);

@@ -350,12 +350,16 @@ public final class NodeCertificate implements Component {
 
     /** What an applied change changed: the certificate, or with the same one, its chain or the client CAs. */
     private static void logChange(ServerCredentials previous, ServerCredentials renewed) {
-        if (!previous.serial().equals(renewed.serial())) {
+        // the certificates themselves (their encoding), not serials: a home-made CA may give every one serial 01
+        if (!previous.certificate().equals(renewed.certificate())) {
             log.info("TLS certificate replaced: serial {} (until {}) by serial {} (until {})", previous.serial(),
                     previous.notAfter(), renewed.serial(), renewed.notAfter());
-            if (renewed.notAfter().isBefore(previous.notAfter())) {
-                log.warn("the new TLS certificate expires on {}, before the one it replaced ({}): was an older one put back?",
-                        renewed.notAfter(), previous.notAfter());
+            // issued earlier, not expiring earlier: a move to shorter-lived certificates is no step back
+            java.time.Instant issued = renewed.certificate().getNotBefore().toInstant();
+            java.time.Instant issuedBefore = previous.certificate().getNotBefore().toInstant();
+            if (issued.isBefore(issuedBefore)) {
+                log.warn("the new TLS certificate was issued on {}, before the one it replaced ({}): was an older one put back?",
+                        issued, issuedBefore);
             }
             return;
         }

@@ -64,5 +64,12 @@ class ListenAddressTest {
         // udp and tcp on one port are two sockets of different protocols, the usual setup
         assertThat(ListenAddress.parseList("udp:0.0.0.0:5060,tcp:0.0.0.0:5060,tls:0.0.0.0:5061")).hasSize(3);
         assertThat(ListenAddress.parseList("tcp:127.0.0.1:5060,tcp:127.0.0.2:5060")).hasSize(2);
+        // an IPv4 wildcard takes no IPv6 address; an IPv6 one, however written, takes every address
+        assertThat(ListenAddress.parseList("udp:0.0.0.0:5060,udp:[2001:db8::5]:5060")).hasSize(2);
+        assertThat(ListenAddress.parseList("tcp:0.0.0.0:5060,tcp:[::1]:5060")).hasSize(2);
+        assertThatThrownBy(() -> ListenAddress.parseList("tcp:[0:0:0:0:0:0:0:0]:5060,tcp:127.0.0.1:5060"))
+                .hasMessageContaining("wants the port of");
+        assertThatThrownBy(() -> ListenAddress.parseList("tcp:0.0.0.0:5060,tcp:[::]:5060"))
+                .hasMessageContaining("wants the port of");
     }
 }

@@ -154,7 +154,7 @@ class HttpsServerTest {
         }
     }
 
-    /** The suites of io.switchboard.platform.tls.CipherSuites: ChaCha20 for TLS 1.2, no CBC (the SIP listener offers the same). */
+    /** io.switchboard.platform.tls.CipherSuites.HTTPS: ChaCha20 for TLS 1.2, no CBC. */
     @Test
     void offersAeadSuitesOnlyWithChaCha20() throws Exception {
         try (SSLSocket socket = connect(CA.trustingContext())) {

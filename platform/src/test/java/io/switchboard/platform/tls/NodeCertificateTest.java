@@ -605,13 +605,23 @@ class NodeCertificateTest {
             assertThat(log.lines()).anySatisfy(line -> assertThat(line).contains("tls.clientCa now holds 2 CA(s), was 1"));
 
             log.clear();
-            Identity older = TestCertificates.server(CA, Instant.now().plus(Duration.ofDays(30)), "node.test");
+            // a shorter-lived certificate issued later is a renewal, not a step back
+            Identity shorter = TestCertificates.server(CA, "EC", Instant.now().minus(Duration.ofHours(1)),
+                    Instant.now().plus(Duration.ofDays(45)), "node.test");
+            shorter.writeChain(cert);
+            shorter.writeKey(key, KeyFormat.PKCS8);
+            assertThat(certificate.reloadIfChanged()).isTrue();
+            assertThat(log.lines()).anySatisfy(line -> assertThat(line).startsWith("INFO TLS certificate replaced: serial"))
+                    .noneSatisfy(line -> assertThat(line).startsWith("WARN"));
+
+            log.clear();
+            Identity older = TestCertificates.server(CA, "EC", Instant.now().minus(Duration.ofDays(30)),
+                    Instant.now().plus(Duration.ofDays(60)), "node.test");
             older.writeChain(cert);
             older.writeKey(key, KeyFormat.PKCS8);
             assertThat(certificate.reloadIfChanged()).isTrue();
-            assertThat(log.lines()).anySatisfy(line -> assertThat(line).startsWith("INFO TLS certificate replaced: serial"))
-                    .anySatisfy(line -> assertThat(line).startsWith("WARN the new TLS certificate expires on")
-                            .contains("before the one it replaced"));
+            assertThat(log.lines()).anySatisfy(line -> assertThat(line).startsWith("WARN the new TLS certificate was issued on")
+                    .contains("before the one it replaced"));
 
             log.clear();
             Path moved = dir.resolve("node.crt.away");

@@ -70,7 +70,7 @@ class ProxyRulesTest {
         return registered(SipPhone.webSocket(user, DOMAIN, node.node.http().baseUrl()));
     }
 
-    SipPhone registered(SipPhone phone) throws Exception {
+    private SipPhone registered(SipPhone phone) throws Exception {
         phones.add(phone);
         assertThat(phone.register(600).status()).isEqualTo(200);
         return phone;

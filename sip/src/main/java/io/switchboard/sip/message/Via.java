@@ -107,6 +107,14 @@ public final class Via {
         return port;
     }
 
+    /** The sent-by port, or when it has none the transport's default: 5061 for TLS, else 5060 (RFC 3261 §18.2.2). */
+    public int portOrDefault() {
+        if (port > 0) {
+            return port;
+        }
+        return "TLS".equalsIgnoreCase(transport()) ? 5061 : 5060;
+    }
+
     public String branch() {
         return params.get("branch");
     }

@@ -676,30 +676,47 @@ public final class TransportLayer {
     }
 
     /**
-     * What went wrong, in the words of the deepest cause that has some, without the class names and
-     * call names of Netty's native exceptions: "Connection refused", not
+     * What went wrong in words: the outermost message that is a failure's own (not a wrapper's
+     * copy of its cause), with the root cause's added when it says more ("PKIX path validation
+     * failed: validity check failed (NotAfter: ...)"), without the class names and call names of
+     * Java's and Netty's native exceptions: "Connection refused", not
      * "AnnotatedConnectException: finishConnect(..) failed with error(-111): Connection refused".
      */
     static String words(Throwable failure) {
-        Throwable deepest = failure;
-        for (Throwable t = failure; t != null && t.getCause() != t; t = t.getCause()) {
-            if (t instanceof java.nio.channels.ClosedChannelException) {
-                return "the connection closed";
+        String own = null;
+        String root = null;
+        boolean closed = false;
+        int depth = 0;
+        for (Throwable t = failure; t != null && depth++ < 20; t = t.getCause() == t ? null : t.getCause()) {
+            closed |= t instanceof java.nio.channels.ClosedChannelException;
+            String message = t.getMessage();
+            if (message == null || message.isBlank()) {
+                continue;
             }
-            if (t.getMessage() != null && !t.getMessage().isBlank()) {
-                deepest = t;
+            if (own == null && (t.getCause() == null || !message.equals(t.getCause().toString()))) {
+                own = plain(message);
             }
+            root = plain(message);
         }
-        String message = deepest.getMessage();
-        if (message == null || message.isBlank()) {
-            return deepest.getClass().getSimpleName();
+        if (own == null) {
+            return closed ? "the connection closed" : failure.getClass().getSimpleName();
         }
-        // io.netty.channel.unix.Errors: "bind(..) failed with error(-98): Address already in use"
-        java.util.regex.Matcher call = NATIVE_CALL.matcher(message);
-        return call.find() ? message.substring(call.end()) : message;
+        return own.contains(root) ? own : own + " (" + root + ")";
     }
 
-    private static final java.util.regex.Pattern NATIVE_CALL = java.util.regex.Pattern.compile("^\\w+\\(\\.\\.\\) failed(?: with error\\(-?\\d+\\))?: ");
+    /** A message without a native call's prefix and without the class names JSSE writes into its messages. */
+    private static String plain(String message) {
+        java.util.regex.Matcher call = NATIVE_CALL.matcher(message);
+        String text = call.find() ? message.substring(call.end()) : message;
+        return CLASS_NAME.matcher(text).replaceAll("");
+    }
+
+    /** io.netty.channel.unix.Errors: "bind(..) failed with error(-98): Address already in use". */
+    private static final java.util.regex.Pattern NATIVE_CALL =
+            java.util.regex.Pattern.compile("^\\w+\\(\\.\\.\\) failed(?: with error\\(-?\\d+\\))?: ");
+    /** "java.security.cert.CertPathValidatorException: " inside a JDK message. */
+    private static final java.util.regex.Pattern CLASS_NAME =
+            java.util.regex.Pattern.compile("\\b(?:[a-z_][a-z0-9_]*\\.)+[A-Z]\\w*(?:Exception|Error)(?:\\$\\w+)?: ");
 
     /** The reason tag of a failed client handshake, from the JDK's messages (JSSE has no error codes). */
     static String handshakeFailure(Throwable failure) {

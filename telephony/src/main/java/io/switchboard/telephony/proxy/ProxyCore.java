@@ -353,10 +353,10 @@ public final class ProxyCore {
         }
         String domain = accounts.domainFor(uri.host());
         // A phone set up with the node's address as its domain and the node's port as its outbound
-        // proxy dials sip:1001@<address>, no port: that names the port's default (§19.1.2), where
-        // this node may not listen, yet the phone means this node, whose address it registered
-        // with. This node relays to no other host (403 below), so taking it as ours only turns a
-        // refusal into a lookup.
+        // proxy dials sip:1001@<address>, no port: by RFC 3263 §4.2 that is port 5060 (§19.1.2),
+        // where this node may not listen, yet the phone means this node, whose address it
+        // registered with. A deliberate departure: this node relays to no other host (403 below),
+        // so taking it as ours only turns a refusal into a lookup.
         boolean ours = domain.equalsIgnoreCase(uri.host()) || local.isThisNode(uri, tx.flow())
                 || uri.port() <= 0 && local.isThisHost(uri.host());
         if (!ours) {
@@ -1723,9 +1723,7 @@ public final class ProxyCore {
             }
             // host and port: nodes of a cluster may share a host, and one node's Via is not another's;
             // towards a phone behind a balancer the Via names the balancer, and this node by its id
-            // §18.2.2: a sent-by without a port is 5061 over TLS, 5060 otherwise
-            int port = via.port() > 0 ? via.port() : "TLS".equalsIgnoreCase(via.transport()) ? 5061 : 5060;
-            if (local.isThisHost(via.host()) && local.listensOn(port)
+            if (local.isThisHost(via.host()) && local.listensOn(via.portOrDefault())
                     || self != null && self.id().equals(via.param(ROUTE_NODE))) {
                 return true;
             }

@@ -143,8 +143,8 @@ public final class SipMetrics implements SipStackObserver, Registrar.RegistrarLi
             case "not_tls" -> "sent no TLS to a tls port (plain SIP, or a scanner)";
             case "protocol" -> "offers only TLS versions the node refuses (below 1.2)";
             case "cipher" -> "has no cipher suite in common with the node";
-            case "certificate_refused" -> "refused the node's certificate (does it trust the issuer, and does the"
-                    + " certificate name the address or domain the phone was given?)";
+            case "certificate_refused" -> "refused the node's certificate (is its issuer trusted there, and is it"
+                    + " for the name the phone was given?)";
             case "client_certificate" -> "gave no client certificate, or one tls.clientCa did not sign";
             default -> "failed";
         };
@@ -153,9 +153,22 @@ public final class SipMetrics implements SipStackObserver, Registrar.RegistrarLi
         }
         // a device's settings to fix, or input anyone can send: kept apart as the other refusals are
         SipRefusals log = reason.equals("certificate_refused") || reason.equals("client_certificate") ? authRefusals : inputRefusals;
-        log.refused(peer, "TLS handshake refused (" + reason + "): the client " + what + "; "
-                + io.switchboard.platform.RootCause.message(cause));
+        log.refused(peer, "TLS handshake refused (" + reason + "): the client " + what + "; " + engineWords(cause));
     }
+
+    /**
+     * The TLS engine's reason, short enough for a refusal line: BoringSSL's messages end with the
+     * reason's name ("error:10000416:SSL routines:OPENSSL_internal:SSLV3_ALERT_CERTIFICATE_UNKNOWN"),
+     * which is what the line keeps; the JDK's are plain words.
+     */
+    static String engineWords(Throwable cause) {
+        String message = io.switchboard.platform.RootCause.message(cause);
+        java.util.regex.Matcher boring = BORINGSSL_REASON.matcher(message);
+        return boring.find() ? boring.group(1) : message;
+    }
+
+    private static final java.util.regex.Pattern BORINGSSL_REASON =
+            java.util.regex.Pattern.compile("error:[0-9a-fA-F]+:[^:]*:[^:]*:([A-Z0-9_]+)\\s*$");
 
     @Override
     public void tlsConnect(String outcome, InetSocketAddress remote) {

@@ -102,8 +102,8 @@ public final class SipTlsContexts implements Supplier<SslContext> {
                             credentials.chainInOrder().toArray(X509Certificate[]::new))
                     .sslProvider(PROVIDER)
                     .protocols("TLSv1.3", "TLSv1.2")
-                    // the same suites as HTTPS; one this engine lacks is left out, not an error
-                    .ciphers(io.switchboard.platform.tls.CipherSuites.OFFERED,
+                    // HTTPS's, then what old phones need; one this engine lacks is left out, not an error
+                    .ciphers(io.switchboard.platform.tls.CipherSuites.SIP,
                             io.netty.handler.ssl.SupportedCipherSuiteFilter.INSTANCE);
             credentials.clientTrust().ifPresent(trust -> builder.trustManager(trust).clientAuth(ClientAuth.REQUIRE));
             return builder.build();

@@ -98,4 +98,18 @@ class SipRefusalsTest {
         assertThat(logged().getLast()).isEqualTo("192.0.2.7:5060: much later (4 more from 192.0.2.7 before this line were"
                 + " counted, not logged)");
     }
+
+    /** BoringSSL's reason name is what a refusal line keeps of its message: the line stays whole. */
+    @Test
+    void aTlsEnginesReasonIsShortEnoughForTheLine() {
+        assertThat(SipMetrics.engineWords(new javax.net.ssl.SSLHandshakeException(
+                "error:10000416:SSL routines:OPENSSL_internal:SSLV3_ALERT_CERTIFICATE_UNKNOWN")))
+                .isEqualTo("SSLV3_ALERT_CERTIFICATE_UNKNOWN");
+        assertThat(SipMetrics.engineWords(new javax.net.ssl.SSLHandshakeException("Received fatal alert: certificate_unknown")))
+                .isEqualTo("Received fatal alert: certificate_unknown");
+        SipMetrics metrics = new SipMetrics(new io.micrometer.core.instrument.simple.SimpleMeterRegistry());
+        metrics.tlsHandshakeFailed(new InetSocketAddress("192.0.2.7", 40188), "certificate_refused",
+                new javax.net.ssl.SSLHandshakeException("error:10000416:SSL routines:OPENSSL_internal:SSLV3_ALERT_CERTIFICATE_UNKNOWN"));
+        assertThat(logged()).singleElement().asString().doesNotContain("...").endsWith("SSLV3_ALERT_CERTIFICATE_UNKNOWN");
+    }
 }
