@@ -5,7 +5,9 @@ import io.switchboard.chat.events.ChatEvent;
 import io.switchboard.chat.store.Message;
 import io.switchboard.chat.store.Receipt;
 import io.switchboard.platform.auth.Principal;
+import io.switchboard.platform.http.WebSocketSilence;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -119,6 +121,11 @@ final class StreamConnection {
 
         void close(int code, String reason);
 
+        /** How long the client has sent no frame at all, pongs included. */
+        default Duration silentFor() {
+            return Duration.ZERO;
+        }
+
         static Socket of(WsContext ctx) {
             return new Socket() {
                 @Override
@@ -129,6 +136,11 @@ final class StreamConnection {
                 @Override
                 public void close(int code, String reason) {
                     ctx.closeSession(code, reason);
+                }
+
+                @Override
+                public Duration silentFor() {
+                    return WebSocketSilence.of(ctx.session);
                 }
             };
         }
@@ -569,6 +581,11 @@ final class StreamConnection {
                 case CONTROL -> { }
             }
         }, failure -> written()));
+    }
+
+    /** How long the client has sent nothing, not even a pong. */
+    Duration silentFor() {
+        return socket.silentFor();
     }
 
     /** Counts a frame from the client that could not be understood; too many and the stream is closed. */

@@ -15,6 +15,7 @@ import io.switchboard.platform.auth.Principal;
 import io.switchboard.platform.config.AsciiDigits;
 import io.switchboard.platform.http.ApiProblem;
 import io.switchboard.platform.http.RequestBodies;
+import io.switchboard.platform.http.WebSocketSilence;
 import io.switchboard.platform.http.WebSocketUpgrades;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
@@ -51,6 +52,8 @@ public final class StreamEndpoint {
     private static final Logger log = LoggerFactory.getLogger(StreamEndpoint.class);
     private static final String STREAM = "chat.stream";
     private static final int MAX_CLIENT_FRAME = 64 * 1024;
+    /** Heartbeats a client may leave unanswered, sending nothing else either, before its stream is closed. */
+    private static final int SILENT_HEARTBEATS = 3;
 
     private final PersonAuth auth;
     private final StreamHub hub;
@@ -111,6 +114,9 @@ public final class StreamEndpoint {
         });
         long every = settings.streamHeartbeat().toMillis();
         timers.scheduleWithFixedDelay(this::checkTokens, every, every, TimeUnit.MILLISECONDS);
+        // Looked at four times a heartbeat: a silent client is closed at most a quarter heartbeat late.
+        long silenceCheck = Math.max(10, every / 4);
+        timers.scheduleWithFixedDelay(this::closeSilentStreams, silenceCheck, silenceCheck, TimeUnit.MILLISECONDS);
     }
 
     /**
@@ -168,7 +174,9 @@ public final class StreamEndpoint {
             return;
         }
         Duration heartbeat = settings.streamHeartbeat();
-        ctx.session.setIdleTimeout(heartbeat.multipliedBy(3));
+        // Jetty's timeout only ends a stream on which neither side wrote anything (the node's pings
+        // restart it); a client that stops answering is closed by closeSilentStreams.
+        ctx.session.setIdleTimeout(heartbeat.multipliedBy(SILENT_HEARTBEATS));
         ctx.session.setMaxTextMessageSize(MAX_CLIENT_FRAME);
         ctx.enableAutomaticPings(heartbeat.toMillis(), TimeUnit.MILLISECONDS);
         StreamConnection stream = new StreamConnection(ctx, principal.get(), token, hub, clock, settings.streamQueueLimit());
@@ -324,6 +332,24 @@ public final class StreamEndpoint {
             });
         } catch (RuntimeException e) {
             log.warn("closing the streams of an ended sign-in failed: {}", e.toString());
+        }
+    }
+
+    /**
+     * Closes the streams whose client sent nothing, not even a pong, for three heartbeats, with
+     * what Jetty's idle timeout would say (1001, RFC 6455 §7.4.1: going away). Jetty's own timeout
+     * cannot do it: the node's pings restart it ({@link WebSocketSilence}).
+     */
+    private void closeSilentStreams() {
+        Duration limit = settings.streamHeartbeat().multipliedBy(SILENT_HEARTBEATS);
+        try {
+            hub.forEach(stream -> {
+                if (stream.silentFor().compareTo(limit) >= 0) {
+                    stream.close(1001, "Connection Idle Timeout");
+                }
+            });
+        } catch (RuntimeException e) {
+            log.warn("closing silent streams failed: {}", e.toString());
         }
     }
 

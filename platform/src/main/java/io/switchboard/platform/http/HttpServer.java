@@ -90,6 +90,8 @@ public final class HttpServer implements Component {
     private volatile SslContextFactory.Server httpsContext;
     private Runnable stopFollowingCertificate = () -> { };
     private volatile TrustedProxies trustedProxies = TrustedProxies.none();
+    /** Where Javalin's WebSocket endpoints are created: wrapped so they note their clients' frames ({@link WebSocketSilence}). */
+    private volatile org.eclipse.jetty.ee10.websocket.server.JettyWebSocketServletFactory webSocketFactory;
 
     /**
      * @param address     where plain HTTP listens, or null for none (then {@link #serveHttps} is required)
@@ -217,6 +219,7 @@ public final class HttpServer implements Component {
                 sessions.setSessionCache(cache);
                 sessions.setUsingCookies(false);
             });
+            config.jetty.modifyWebSocketServletFactory(factory -> webSocketFactory = factory);
             RoutesConfig routes = config.routes;
             registerErrorMapping(routes, problems);
             routes.before(this::refuseWhileDraining);
@@ -239,6 +242,7 @@ public final class HttpServer implements Component {
             // HTTP before-handlers do not run on WebSocket upgrades: a new chat stream or SIP
             // WebSocket is new work too, and its query parameters reach the store as well.
             routes.wsBeforeUpgrade(this::refuseWhileDraining);
+            routes.wsBeforeUpgrade(ctx -> WebSocketSilence.watch(webSocketFactory));
             routes.wsBeforeUpgrade(HttpServer::refuseUnstorableText);
             routes.get("/livez", HttpServer::alive);
             routes.get("/liveness", HttpServer::alive);

@@ -269,8 +269,24 @@ class ChatStreamTest {
         try (StreamClient stream = StreamClient.connect(node.streamUri(anna.accessToken()))) {
             stream.send("{\"type\":\"ping\"}");
             stream.next("pong");
-            await().atMost(Duration.ofSeconds(10)).until(() -> stream.pings >= 2);
+            // past three heartbeats (1 s here): the client's pongs keep its stream open
+            await().atMost(Duration.ofSeconds(15)).until(() -> stream.pings >= 5);
             assertThat(stream.isClosed()).isFalse();
+        }
+    }
+
+    @Test
+    void aClientThatAnswersNoPingIsClosedAfterThreeHeartbeats() throws Exception {
+        ChatNode.Person anna = node.signUp(ChatNode.uniqueName("anna"));
+        try (SilentStreamClient silent = new SilentStreamClient(node.baseUrl(),
+                "/api/v1/stream?access_token=" + anna.accessToken())) {
+            silent.send("{\"type\":\"hello\"}");
+            long opened = System.nanoTime();
+            // the node's pings go out all the while; they must not count as the client being there
+            assertThat(silent.awaitClose(15)).isEqualTo("1001 Connection Idle Timeout");
+            long took = (System.nanoTime() - opened) / 1_000_000;
+            assertThat(took).isBetween(2_500L, 6_000L);
+            assertThat(silent.pings.get()).isGreaterThanOrEqualTo(2);
         }
     }
 

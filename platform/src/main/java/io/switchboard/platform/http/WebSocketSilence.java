@@ -1,0 +1,127 @@
+package io.switchboard.platform.http;
+
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import org.eclipse.jetty.ee10.websocket.server.JettyWebSocketCreator;
+import org.eclipse.jetty.ee10.websocket.server.JettyWebSocketServletFactory;
+import org.eclipse.jetty.websocket.api.Callback;
+import org.eclipse.jetty.websocket.api.Session;
+
+/**
+ * How long each open WebSocket has heard nothing from its client: no frame of any kind, pongs
+ * included (RFC 6455 §5.5.3: a pong answers a ping, so it is the sign a client is there).
+ *
+ * <p>Jetty's idle timeout cannot tell this: its timer restarts on every write as well as every
+ * read, so a server that pings a client counts its own pings as activity, and a client that never
+ * answers is never idle. Javalin's endpoint does not see pongs either (its listener leaves
+ * {@code onWebSocketPong} out). So the HTTP server wraps each endpoint Javalin creates in a
+ * {@link Listening} that notes when a frame came before passing it on, and an endpoint that wants
+ * to close silent clients asks {@link #of(Session)}.
+ */
+public final class WebSocketSilence {
+    /** When each open session last received a frame ({@link System#nanoTime()}). */
+    private static final Map<Session, Long> lastReceived = new ConcurrentHashMap<>();
+
+    private WebSocketSilence() {
+    }
+
+    /** How long {@code session} has received nothing from its client (since it opened, if nothing yet). */
+    public static Duration of(Session session) {
+        Long last = lastReceived.get(session);
+        return last == null ? Duration.ZERO : Duration.ofNanos(System.nanoTime() - last);
+    }
+
+    /**
+     * Makes every endpoint {@code factory} creates note its frames. Javalin sets its creator when
+     * its servlet starts, after the server's own configuration has run, so this is called before
+     * each upgrade and wraps the creator the first time.
+     */
+    static void watch(JettyWebSocketServletFactory factory) {
+        if (factory == null) {
+            return;
+        }
+        synchronized (factory) {
+            JettyWebSocketCreator creator = factory.getMapping("/");
+            if (creator != null && !(creator instanceof NotingCreator)) {
+                factory.setCreator(new NotingCreator(creator));
+            }
+        }
+    }
+
+    private record NotingCreator(JettyWebSocketCreator created) implements JettyWebSocketCreator {
+        @Override
+        public Object createWebSocket(org.eclipse.jetty.ee10.websocket.server.JettyServerUpgradeRequest request,
+                                      org.eclipse.jetty.ee10.websocket.server.JettyServerUpgradeResponse response)
+                throws Exception {
+            Object endpoint = created.createWebSocket(request, response);
+            return endpoint instanceof Session.Listener.AutoDemanding listener ? new Listening(listener) : endpoint;
+        }
+    }
+
+    /**
+     * Javalin's endpoint with every frame from the client noted. It overrides exactly the methods
+     * Javalin's does, plus {@code onWebSocketPong}: Jetty binds only overridden methods, so pings
+     * are still answered by Jetty itself and everything else behaves as before.
+     */
+    public static final class Listening implements Session.Listener.AutoDemanding {
+        private final Session.Listener.AutoDemanding endpoint;
+        private volatile Session session;
+
+        Listening(Session.Listener.AutoDemanding endpoint) {
+            this.endpoint = endpoint;
+        }
+
+        private void received() {
+            Session open = session;
+            if (open != null) {
+                lastReceived.put(open, System.nanoTime());
+            }
+        }
+
+        @Override
+        public void onWebSocketOpen(Session session) {
+            this.session = session;
+            lastReceived.put(session, System.nanoTime());
+            endpoint.onWebSocketOpen(session);
+        }
+
+        @Override
+        public void onWebSocketText(String message) {
+            received();
+            endpoint.onWebSocketText(message);
+        }
+
+        @Override
+        public void onWebSocketBinary(ByteBuffer payload, Callback callback) {
+            received();
+            endpoint.onWebSocketBinary(payload, callback);
+        }
+
+        @Override
+        public void onWebSocketPong(ByteBuffer payload) {
+            received();
+            endpoint.onWebSocketPong(payload);
+        }
+
+        @Override
+        public void onWebSocketClose(int statusCode, String reason, Callback callback) {
+            forget();
+            endpoint.onWebSocketClose(statusCode, reason, callback);
+        }
+
+        @Override
+        public void onWebSocketError(Throwable cause) {
+            forget();
+            endpoint.onWebSocketError(cause);
+        }
+
+        private void forget() {
+            Session open = session;
+            if (open != null) {
+                lastReceived.remove(open);
+            }
+        }
+    }
+}
