@@ -86,6 +86,10 @@ public final class Chat implements NodeModule {
             streams.stop();
             writer.close();
         }));
+        // A listener stops before HTTP does: the streams are closed by the node, with the reason
+        // chat.md gives, once new work is refused. Left to the web server, they would be closed
+        // with Jetty's "Container being shut down".
+        context.addListener(Component.of("chat streams", () -> { }, streams::closeAll));
     }
 
     private static void publish(Bus bus, ChatMembership membership, List<Message> committed) {

@@ -14,6 +14,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.eclipse.jetty.websocket.api.Callback;
 
@@ -119,7 +120,12 @@ final class StreamConnection {
         /** Sends asynchronously; {@code written} is completed when the frame is written or failed. */
         void send(String frame, Callback written);
 
-        void close(int code, String reason);
+        /** Sends a close frame; {@code written} completes when it is written or cannot be. */
+        void close(int code, String reason, Callback written);
+
+        default void close(int code, String reason) {
+            close(code, reason, Callback.NOOP);
+        }
 
         /** How long the client has sent no frame at all, pongs included. */
         default Duration silentFor() {
@@ -134,8 +140,8 @@ final class StreamConnection {
                 }
 
                 @Override
-                public void close(int code, String reason) {
-                    ctx.closeSession(code, reason);
+                public void close(int code, String reason, Callback written) {
+                    ctx.session.close(code, reason, written);
                 }
 
                 @Override
@@ -605,18 +611,23 @@ final class StreamConnection {
         }
     }
 
-    synchronized void close(int code, String reason) {
+    /** Closes the stream; the answer completes once the close frame is written (at once if it was closed already). */
+    synchronized CompletableFuture<Void> close(int code, String reason) {
+        CompletableFuture<Void> written = new CompletableFuture<>();
         if (closed) {
-            return;
+            written.complete(null);
+            return written;
         }
         closed = true;
         held = null;
         hub.unregister(this);
         try {
-            socket.close(code, reason);
+            socket.close(code, reason, Callback.from(() -> written.complete(null), failure -> written.complete(null)));
         } catch (RuntimeException e) {
             // already closing
+            written.complete(null);
         }
+        return written;
     }
 
     /** The socket closed on its own (client left, network gone). */

@@ -52,6 +52,9 @@ public final class StreamEndpoint {
     private static final Logger log = LoggerFactory.getLogger(StreamEndpoint.class);
     private static final String STREAM = "chat.stream";
     private static final int MAX_CLIENT_FRAME = 64 * 1024;
+    static final String NODE_STOPPING = "node stopping; reconnect and resume";
+    /** How long a stopping node waits for its streams' close frames to be written. */
+    private static final Duration CLOSE_FRAMES_WAIT = Duration.ofSeconds(2);
     /** Heartbeats a client may leave unanswered, sending nothing else either, before its stream is closed. */
     private static final int SILENT_HEARTBEATS = 3;
 
@@ -135,10 +138,28 @@ public final class StreamEndpoint {
         }
     }
 
-    /** Closes every stream with 1001 (going away): clients reconnect to another node and resume. */
+    /**
+     * Closes every open stream with 1001 (going away, RFC 6455 §7.4.1): clients reconnect, through
+     * the balancer, to another node and resume. Called when the node stops, before the web server
+     * does; waits a moment for the close frames to be written.
+     */
+    public void closeAll() {
+        List<java.util.concurrent.CompletableFuture<Void>> written = new java.util.ArrayList<>();
+        hub.forEach(stream -> written.add(stream.close(1001, NODE_STOPPING)));
+        try {
+            java.util.concurrent.CompletableFuture.allOf(written.toArray(java.util.concurrent.CompletableFuture[]::new))
+                    .get(CLOSE_FRAMES_WAIT.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            // a client that does not read: the web server's stop ends its connection
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Stops the timers and closes what streams are left (see {@link #closeAll()}). */
     public void stop() {
         timers.shutdownNow();
-        hub.forEach(stream -> stream.close(1001, "node stopping; reconnect and resume"));
+        closeAll();
         hub.shutdown();
     }
 

@@ -19,8 +19,9 @@ final class RecordingSocket implements StreamConnection.Socket {
     }
 
     @Override
-    public synchronized void close(int code, String reason) {
+    public synchronized void close(int code, String reason, Callback written) {
         closes.add(code);
+        written.succeed();
     }
 
     synchronized List<String> frames() {

@@ -405,6 +405,23 @@ class ChatStreamTest {
         }
     }
 
+    @Test
+    void aStoppingNodeClosesItsStreamsSayingToReconnectAndResume(@TempDir Path otherDir) throws Exception {
+        ChatNode stopping = new ChatNode(otherDir, Map.of());
+        StreamClient stream;
+        try {
+            ChatNode.Person anna = stopping.signUp(ChatNode.uniqueName("anna"));
+            stream = StreamClient.connect(stopping.streamUri(anna.accessToken()));
+            stream.send("{\"type\":\"hello\"}");
+            stream.next("synced");
+        } finally {
+            stopping.close();
+        }
+        // what the node says, not what Jetty says when its container stops ("Container being shut down")
+        assertThat(stream.awaitClose(10)).isEqualTo(1001);
+        assertThat(stream.closeReason).isEqualTo("node stopping; reconnect and resume");
+    }
+
     private static WebSocketHandshakeException handshakeFailure(Throwable e) {
         for (Throwable t = e; t != null; t = t.getCause()) {
             if (t instanceof WebSocketHandshakeException handshake) {
