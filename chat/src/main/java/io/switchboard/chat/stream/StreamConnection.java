@@ -410,14 +410,17 @@ final class StreamConnection {
      * Starts delivering: {@code resume} holds the client's position per chat (empty for a fresh
      * client). Chats to resume are replayed from the store, then the events held since the stream
      * opened are delivered in order, then {@code synced} is sent.
+     *
+     * @return false when the stream had started already (these points are not followed); true
+     *     when it starts now or is closed
      */
-    void start(Map<String, ResumePoint> resume) {
+    boolean start(Map<String, ResumePoint> resume) {
         List<String> unknown = new ArrayList<>();
         Map<String, ResumePoint> toReplay = new LinkedHashMap<>();
         List<String> caughtUp;
         synchronized (this) {
             if (started || closed) {
-                return;
+                return closed;
             }
             started = true;
             resume.forEach((chat, point) -> {
@@ -459,6 +462,7 @@ final class StreamConnection {
             }
             return null;
         });
+        return true;
     }
 
     /** Sends the messages of a replaying chat from the store until it has reached its mark. */

@@ -25,6 +25,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -52,6 +53,13 @@ public final class StreamEndpoint {
     private static final Logger log = LoggerFactory.getLogger(StreamEndpoint.class);
     private static final String STREAM = "chat.stream";
     private static final int MAX_CLIENT_FRAME = 64 * 1024;
+    private static final String BEGAN = "chat.stream.began";
+    /** The fields each client frame may have. */
+    private static final Map<String, Set<String>> FIELDS = Map.of(
+            "hello", Set.of("type"),
+            "ping", Set.of("type"),
+            "resume", Set.of("type", "chats"),
+            "token", Set.of("type", "accessToken"));
     static final String NODE_STOPPING = "node stopping; reconnect and resume";
     /** How long a stopping node waits for its streams' close frames to be written. */
     private static final Duration CLOSE_FRAMES_WAIT = Duration.ofSeconds(2);
@@ -171,7 +179,8 @@ public final class StreamEndpoint {
             throw ApiProblem.badRequest("'resume': " + e.getMessage());
         }
         String token = token(ctx.header("Authorization"), ctx.queryParam("access_token"));
-        if (token == null || auth.principal(token).isEmpty()) {
+        Optional<Principal> principal = token == null ? Optional.empty() : auth.principal(token);
+        if (principal.isEmpty()) {
             metrics.rejected("unauthorized");
             String why = token != null && AdminAuth.isAdminToken(token)
                     ? "An admin token is not a person: the stream carries a person's chats; sign in as a person"
@@ -179,6 +188,14 @@ public final class StreamEndpoint {
                     : token == null ? "The stream needs a valid access token: 'Authorization: Bearer <token>' or ?access_token=<token>."
                     : "The access token is not valid or has expired; refresh it (POST /api/v1/auth/refresh) or sign in again.";
             throw ApiProblem.unauthorized(why).withHeader("WWW-Authenticate", "Bearer realm=\"switchboard\"");
+        }
+        Map<String, StreamConnection.ResumePoint> fromUrl = resumeParameter(ctx.queryParams("resume"));
+        if (fromUrl != null) {
+            Optional<String> beyond = beyondNewest(principal.get().personId(), fromUrl);
+            if (beyond.isPresent()) {
+                metrics.rejected("bad_request");
+                throw ApiProblem.badRequest("'resume': " + beyond.get());
+            }
         }
     }
 
@@ -283,22 +300,60 @@ public final class StreamEndpoint {
             return;
         }
         String type = typeNode.asText();
+        Set<String> fields = FIELDS.get(type);
+        if (fields == null) {
+            refuse(stream, "unknown frame type '" + shorten(type) + "'; expected hello, resume, ping or token");
+            return;
+        }
+        try {
+            // as a request body's: a misspelt field ("chat" for "chats") is not passed over
+            RequestBodies.requireOnly(frame, fields);
+        } catch (ApiProblem unknownField) {
+            if (type.equals("resume") && !stream.isStarted()) {
+                refuseResume(stream, "resume: " + unknownField.detail());
+            } else {
+                refuse(stream, type + ": " + unknownField.detail());
+            }
+            return;
+        }
         switch (type) {
-            case "hello" -> stream.start(Map.of());
+            case "hello" -> {
+                if (began(ctx, stream)) {
+                    stream.start(Map.of());
+                }
+            }
             case "ping" -> stream.sendControl(hub.frames().control("pong", Map.of()));
-            case "resume" -> resume(stream, frame.get("chats"));
+            case "resume" -> resume(ctx, stream, frame.get("chats"));
             case "token" -> renew(stream, frame.path("accessToken").asText(null));
-            default -> refuse(stream, "unknown frame type '" + type + "'; expected hello, resume, ping or token");
+            default -> throw new IllegalStateException("a frame type without a case: " + type);
         }
     }
 
-    private void resume(StreamConnection stream, JsonNode chats) {
+    /**
+     * The client's first hello or resume: true. A second one gets an error frame (the stream has
+     * started; what it asks cannot be done now) and false. A hello after the resume window started
+     * the stream is no mistake and changes nothing.
+     */
+    private boolean began(WsContext ctx, StreamConnection stream) {
+        if (ctx.attribute(BEGAN) != null) {
+            refuse(stream, "the stream has already started: hello or resume is its first frame only; reconnect to resume");
+            return false;
+        }
+        ctx.attribute(BEGAN, Boolean.TRUE);
+        return true;
+    }
+
+    private void resume(WsContext ctx, StreamConnection stream, JsonNode chats) {
+        if (!began(ctx, stream)) {
+            return;
+        }
         if (stream.isStarted()) {
-            refuse(stream, "resume must be the first frame of a stream; reconnect to resume");
+            refuse(stream, "the stream has already started (after " + settings.resumeWindow().toMillis()
+                    + " ms without a first frame): resume must be the first frame of a stream; reconnect to resume");
             return;
         }
         if (chats == null || !chats.isObject()) {
-            refuse(stream, "resume needs 'chats': {\"<chatId>\": <last seq seen>, ...}");
+            refuseResume(stream, "resume needs 'chats': {\"<chatId>\": <last seq seen>, ...}");
             return;
         }
         Map<String, StreamConnection.ResumePoint> points = new LinkedHashMap<>();
@@ -307,14 +362,79 @@ public final class StreamEndpoint {
             JsonNode value = entry.getValue();
             JsonNode seq = value.isObject() ? value.get("seq") : value;
             JsonNode rev = value.isObject() ? value.get("rev") : null;
-            if (seq == null || !seq.canConvertToLong() || !seq.isIntegralNumber() || seq.asLong() < 0
-                    || (rev != null && (!rev.isIntegralNumber() || !rev.canConvertToLong() || rev.asLong() < 0))) {
-                refuse(stream, "resume: chat " + entry.getKey() + " needs a sequence number >= 0 (and rev >= 0)");
+            boolean onlySeqAndRev = !value.isObject() || value.size() == (rev == null ? 1 : 2);
+            if (seq == null || !isCount(seq) || (rev != null && !isCount(rev)) || !onlySeqAndRev) {
+                refuseResume(stream, "resume: chat " + shorten(entry.getKey())
+                        + " needs its last seq seen, a whole number >= 0 (or {\"seq\":N,\"rev\":R})");
                 return;
             }
             points.put(entry.getKey(), new StreamConnection.ResumePoint(seq.asLong(), rev == null ? null : rev.asLong()));
         }
-        stream.start(points);
+        Optional<String> beyond;
+        try {
+            beyond = beyondNewest(stream.personId(), points);
+        } catch (RuntimeException e) {
+            log.warn("a stream of {} could not read its chats: {}", stream.personId(), e.toString());
+            stream.close(1011, "could not read your chats; reconnect later");
+            return;
+        }
+        if (beyond.isPresent()) {
+            refuseResume(stream, "resume: " + beyond.get());
+            return;
+        }
+        if (!stream.start(points)) {
+            refuse(stream, "the stream has already started (after " + settings.resumeWindow().toMillis()
+                    + " ms without a first frame): resume must be the first frame of a stream; reconnect to resume");
+        }
+    }
+
+    /** A JSON whole number that fits a sequence number or revision: not a string, a fraction, a negative or a huge one. */
+    private static boolean isCount(JsonNode number) {
+        return number.isIntegralNumber() && number.canConvertToLong() && number.asLong() >= 0;
+    }
+
+    /**
+     * A resume point past the newest message of its chat, said in words, if any: the client's
+     * position came from somewhere else (another node's data, another person, a bug), and resuming
+     * from the newest would pass over what it never had (as {@code POST …/read} refuses such a seq).
+     * Chats the person is not in are not looked at here: {@code synced} lists them as unknown.
+     */
+    private Optional<String> beyondNewest(String personId, Map<String, StreamConnection.ResumePoint> points) {
+        if (points.isEmpty()) {
+            return Optional.empty();
+        }
+        Map<String, Long> newest = store.lastSeqs(personId);
+        for (Map.Entry<String, StreamConnection.ResumePoint> point : points.entrySet()) {
+            Long last = newest.get(point.getKey());
+            if (last != null && point.getValue().seq() > last) {
+                return Optional.of("chat " + shorten(point.getKey()) + " has no message " + point.getValue().seq()
+                        + "; its newest is " + last);
+            }
+        }
+        return Optional.empty();
+    }
+
+    /**
+     * A resume the node cannot follow closes the stream (1008, RFC 6455 §7.4.1: a message that
+     * violates the endpoint's policy): going on as if the client had said hello would pass over
+     * what it missed and report it synced. The close reason says what was wrong.
+     */
+    private void refuseResume(StreamConnection stream, String detail) {
+        metrics.rejected("bad_frame");
+        stream.close(1008, closeReason(detail));
+    }
+
+    /** RFC 6455 §5.5: a close frame's reason fits in 123 bytes of UTF-8. */
+    static String closeReason(String text) {
+        byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
+        if (bytes.length <= 123) {
+            return text;
+        }
+        int end = 120;
+        while (end > 0 && (bytes[end] & 0xC0) == 0x80) {
+            end--; // not inside a character
+        }
+        return new String(bytes, 0, end, StandardCharsets.UTF_8) + "…";
     }
 
     private void renew(StreamConnection stream, String token) {

@@ -316,6 +316,68 @@ class ChatStreamTest {
     }
 
     @Test
+    void aResumeTheNodeCannotFollowClosesTheStreamRatherThanStartingAsHello() throws Exception {
+        ChatNode.Person anna = node.signUp(ChatNode.uniqueName("anna"));
+        ChatNode.Person boris = node.signUp(ChatNode.uniqueName("boris"));
+        String chat = node.chat(anna, null, boris);
+        for (int i = 1; i <= 3; i++) {
+            node.send(anna, chat, "m" + i);
+        }
+        Map<String, String> resumes = new java.util.LinkedHashMap<>();
+        resumes.put("{\"type\":\"resume\",\"chats\":{\"" + chat + "\":\"1\"}}", "needs its last seq seen");
+        resumes.put("{\"type\":\"resume\",\"chats\":{\"" + chat + "\":1.5}}", "needs its last seq seen");
+        resumes.put("{\"type\":\"resume\",\"chats\":{\"" + chat + "\":-1}}", "needs its last seq seen");
+        resumes.put("{\"type\":\"resume\",\"chats\":{\"" + chat + "\":99999999999999999999999}}", "needs its last seq seen");
+        resumes.put("{\"type\":\"resume\",\"chats\":{\"" + chat + "\":{\"seq\":1,\"revision\":2}}}", "needs its last seq seen");
+        resumes.put("{\"type\":\"resume\"}", "needs 'chats'");
+        resumes.put("{\"type\":\"resume\",\"chats\":[1]}", "needs 'chats'");
+        resumes.put("{\"type\":\"resume\",\"chat\":{\"" + chat + "\":1}}", "'chat' is not a field here");
+        resumes.put("{\"type\":\"resume\",\"chats\":{\"" + chat + "\":9999}}", "has no message 9999; its newest is 3");
+        for (Map.Entry<String, String> resume : resumes.entrySet()) {
+            try (StreamClient stream = StreamClient.connect(node.streamUri(boris.accessToken()))) {
+                stream.send(resume.getKey());
+                assertThat(stream.awaitClose(10)).as(resume.getKey()).isEqualTo(1008);
+                assertThat(stream.closeReason).as(resume.getKey()).startsWith("resume").contains(resume.getValue());
+                // never synced, so the client cannot take the chats' newest seqs for its position
+                assertThat(stream.drain()).as(resume.getKey()).noneMatch(f -> f.path("type").asText().equals("synced"));
+            }
+        }
+        // in the URL as in POST …/read: a seq past the newest message is 400
+        RawUpgrade beyond = RawUpgrade.attempt(node.baseUrl(), "/api/v1/stream?access_token=" + boris.accessToken()
+                + "&resume=" + chat + ":9999", Map.of());
+        assertThat(beyond.status()).isEqualTo(400);
+        assertThat(ChatNode.JSON.readTree(beyond.body()).get("detail").asText()).contains("has no message 9999; its newest is 3");
+        // at the newest is fine
+        try (StreamClient stream = StreamClient.connect(node.streamUri(boris.accessToken()))) {
+            stream.send("{\"type\":\"resume\",\"chats\":{\"" + chat + "\":3}}");
+            assertThat(stream.next("synced").at("/chats/" + chat).asLong()).isEqualTo(3);
+        }
+    }
+
+    @Test
+    void framesAreReadAsStrictlyAsRequestBodies() throws Exception {
+        ChatNode.Person anna = node.signUp(ChatNode.uniqueName("anna"));
+        try (StreamClient stream = StreamClient.connect(node.streamUri(anna.accessToken()))) {
+            stream.send("{\"type\":\"ping\",\"foo\":1}");
+            assertThat(stream.next("error").get("detail").asText()).contains("'foo' is not a field here");
+            stream.send("{\"type\":\"hello\"}");
+            stream.next("synced");
+            stream.send("{\"type\":\"hello\"}");
+            assertThat(stream.next("error").get("detail").asText()).contains("already started");
+            stream.send("{\"type\":\"token\",\"accessToken\":\"" + anna.accessToken() + "\",\"foo\":1}");
+            assertThat(stream.next("error").get("detail").asText()).contains("'foo' is not a field here");
+            stream.send("{\"type\":\"ping\"}");
+            stream.next("pong");
+        }
+        try (StreamClient stream = StreamClient.connect(node.streamUri(anna.accessToken()))) {
+            stream.send("{\"type\":\"resume\",\"chats\":{}}");
+            stream.next("synced");
+            stream.send("{\"type\":\"resume\",\"chats\":{}}");
+            assertThat(stream.next("error").get("detail").asText()).contains("already started");
+        }
+    }
+
+    @Test
     void theTwentiethFrameNotUnderstoodClosesTheStream() throws Exception {
         ChatNode.Person anna = node.signUp(ChatNode.uniqueName("anna"));
         try (StreamClient stream = StreamClient.connect(node.streamUri(anna.accessToken()))) {
