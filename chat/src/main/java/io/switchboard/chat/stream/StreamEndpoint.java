@@ -172,6 +172,24 @@ public final class StreamEndpoint {
     }
 
     private void authorizeUpgrade(Context ctx) {
+        // HTTP routes refuse a repeated query parameter before they run; upgrades are checked here
+        // (only 'resume' may repeat, one chat each)
+        for (Map.Entry<String, List<String>> parameter : ctx.queryParamMap().entrySet()) {
+            if (parameter.getValue().size() > 1 && !parameter.getKey().equals("resume")) {
+                metrics.rejected("bad_request");
+                throw ApiProblem.badRequest("query parameter '" + shorten(parameter.getKey()) + "' is given "
+                        + parameter.getValue().size() + " times; give it once");
+            }
+        }
+        String headerToken = BearerToken.from(ctx.header("Authorization")).orElse(null);
+        String queryToken = ctx.queryParam("access_token");
+        if (headerToken != null && queryToken != null && !queryToken.isBlank() && !queryToken.strip().equals(headerToken)) {
+            // RFC 6750 §3.1: more than one way of sending the token is an invalid request; the
+            // node would otherwise pick one of two people silently
+            metrics.rejected("bad_request");
+            throw ApiProblem.badRequest("Two different access tokens: one in the Authorization header, another as"
+                    + " ?access_token=. Send one (RFC 6750 §2).");
+        }
         try {
             resumeParameter(ctx.queryParams("resume"));
         } catch (IllegalArgumentException e) {

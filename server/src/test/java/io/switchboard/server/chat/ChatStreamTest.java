@@ -423,6 +423,24 @@ class ChatStreamTest {
     }
 
     @Test
+    void anUpgradeWithTwoTokensIsRefused() throws Exception {
+        ChatNode.Person anna = node.signUp(ChatNode.uniqueName("anna"));
+        RawUpgrade repeated = RawUpgrade.attempt(node.baseUrl(), "/api/v1/stream?access_token=" + anna.accessToken()
+                + "&access_token=" + anna.accessToken(), Map.of());
+        assertThat(repeated.status()).isEqualTo(400);
+        assertThat(ChatNode.JSON.readTree(repeated.body()).get("detail").asText())
+                .isEqualTo("query parameter 'access_token' is given 2 times; give it once");
+        // a header and a parameter that disagree: neither wins silently
+        RawUpgrade disagreeing = RawUpgrade.attempt(node.baseUrl(), "/api/v1/stream?access_token=xxx",
+                Map.of("Authorization", "Bearer " + anna.accessToken()));
+        assertThat(disagreeing.status()).isEqualTo(400);
+        assertThat(ChatNode.JSON.readTree(disagreeing.body()).get("detail").asText()).contains("Two different access tokens");
+        RawUpgrade same = RawUpgrade.attempt(node.baseUrl(), "/api/v1/stream?access_token=" + anna.accessToken(),
+                Map.of("Authorization", "Bearer " + anna.accessToken()));
+        assertThat(same.status()).isEqualTo(101);
+    }
+
+    @Test
     void anAcceptedUpgradeSetsNoSessionCookie() throws Exception {
         ChatNode.Person anna = node.signUp(ChatNode.uniqueName("anna"));
         RawUpgrade accepted = RawUpgrade.attempt(node.baseUrl(), "/api/v1/stream",
