@@ -63,9 +63,13 @@ public final class PersonRules {
         return raw;
     }
 
-    /** The display name, or null when absent or blank. */
+    /**
+     * The display name given on input (sign-up, a new person), or null when absent. Empty or
+     * blank is refused like one of invisible characters only: a name that shows nothing is a
+     * mistake to be told of, not a request for none. Names already stored are not checked again.
+     */
     public static String displayName(String raw) {
-        if (raw == null || raw.isBlank()) {
+        if (raw == null) {
             return null;
         }
         String name = raw.strip();

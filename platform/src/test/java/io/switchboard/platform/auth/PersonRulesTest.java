@@ -22,7 +22,12 @@ class PersonRulesTest {
     @Test
     void aDisplayNameShowsSomethingAndInTheOrderWritten() {
         assertThat(PersonRules.displayName(" Anna, flat 42 ")).isEqualTo("Anna, flat 42");
-        assertThat(PersonRules.displayName("   ")).isNull();
+        assertThat(PersonRules.displayName(null)).isNull();
+        // blank and empty are refused as invisible characters are, not taken as "no name"
+        for (String blank : new String[] {"", "   ", "\u00a0"}) {
+            assertThatThrownBy(() -> PersonRules.displayName(blank))
+                    .isInstanceOfSatisfying(ApiProblem.class, problem -> assertThat(problem.detail()).contains("shows nothing"));
+        }
         assertThatThrownBy(() -> PersonRules.displayName("\u200b\u200b"))
                 .isInstanceOfSatisfying(ApiProblem.class, problem -> assertThat(problem.detail()).contains("shows nothing"));
         assertThatThrownBy(() -> PersonRules.displayName("Anna\u202enimda"))

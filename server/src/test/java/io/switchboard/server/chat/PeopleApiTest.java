@@ -52,6 +52,10 @@ class PeopleApiTest {
         assertThat(session.get("tokenType").asText()).isEqualTo("Bearer");
         assertThat(session.get("expiresIn").asLong()).isEqualTo(900);
         assertThat(post("/api/v1/auth/sign-up", null, credentials(name, "another password")).statusCode()).isEqualTo(409);
+        HttpResponse<String> blankName = post("/api/v1/auth/sign-up", null, "{\"username\":\"" + ChatNode.uniqueName("blank")
+                + "\",\"password\":\"correct horse\",\"displayName\":\"   \"}");
+        assertThat(blankName.statusCode()).isEqualTo(400);
+        assertThat(ChatNode.json(blankName).get("detail").asText()).contains("'displayName' shows nothing");
 
         JsonNode me = ChatNode.json(node.get("/api/v1/me", session.get("accessToken").asText()));
         assertThat(me.get("id").asText()).isEqualTo(session.at("/user/id").asText());
