@@ -411,7 +411,7 @@ public final class ChatApi {
             RequestBodies.requireOnly(body, java.util.Set.of(fields));
             return body;
         } catch (ApiProblem e) {
-            metrics.rejected("bad_request");
+            metrics.rejected(e.status() == 413 ? "too_large" : "bad_request");
             throw e;
         }
     }

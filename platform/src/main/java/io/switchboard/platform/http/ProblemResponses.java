@@ -41,6 +41,8 @@ final class ProblemResponses {
         }
     }
 
+    static final String TOO_LARGE_DETAIL = "The body is larger than the " + HttpServer.MAX_BODY_BYTES + " bytes a request may carry.";
+
     void apiProblem(ApiProblem problem, Context ctx) {
         problem.headers().forEach(ctx::header);
         send(ctx, problem.status(), problem.title(), problem.detail(), problem.type());
@@ -54,7 +56,7 @@ final class ProblemResponses {
         if (status == 404) {
             detail = "No endpoint " + ctx.method().name() + " " + ctx.path();
         } else if (status == 413) {
-            detail = "The body is larger than the " + HttpServer.MAX_BODY_BYTES + " bytes a request may carry.";
+            detail = TOO_LARGE_DETAIL;
         }
         if (!e.getDetails().isEmpty()) {
             detail = detail + " (" + e.getDetails().entrySet().stream()

@@ -141,6 +141,21 @@ abstract class ChatApiContract {
         assertProblem(post("/api/v1/chats/" + chat + "/messages", anna, "{\"text\":\"\\u00a0\\u3000\\u200b\\ufeff\\u202e\\u3164\\u2800\\u0301 \\n\"}"),
                 400, "'text' shows nothing");
         assertProblem(post("/api/v1/chats/" + chat + "/messages", anna, "{\"text\":\"" + "a".repeat(101) + "\"}"), 413, "at most 100");
+        // a body past the 1 MB any request may carry is counted as too large too, and is no warning in the log
+        double tooLargeBefore = node().metric("switchboard_chat_rejected_total{reason=\"too_large\"}");
+        ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> log = new ch.qos.logback.core.read.ListAppender<>();
+        log.start();
+        ch.qos.logback.classic.Logger root = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
+        root.addAppender(log);
+        try {
+            assertProblem(post("/api/v1/chats/" + chat + "/messages", anna, "{\"text\":\"" + "a".repeat(1_000_001) + "\"}"),
+                    413, "larger than the 1000000 bytes");
+        } finally {
+            root.detachAppender(log);
+        }
+        assertThat(node().metric("switchboard_chat_rejected_total{reason=\"too_large\"}"))
+                .isEqualTo(tooLargeBefore + 1);
+        assertThat(log.list).noneMatch(line -> line.getLevel().isGreaterOrEqual(ch.qos.logback.classic.Level.WARN));
         // control characters (an escape sequence, a bell, C1's CSI) are refused; line breaks and tabs are text
         assertProblem(post("/api/v1/chats/" + chat + "/messages", anna, "{\"text\":\"\\u001b[2Jhi\"}"), 400,
                 "control character (U+001B at character 0");
