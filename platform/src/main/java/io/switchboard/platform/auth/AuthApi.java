@@ -48,6 +48,46 @@ public final class AuthApi implements HttpRoutes {
         routes.post("/api/v1/users/{id}/unlock", this::unlock);
     }
 
+    /**
+     * Sign-up, sign-in, refresh and sign-out take no token, and bodies sent as {@code text/plain}
+     * are read as JSON, so a page of any web site could send them through its visitors' browsers
+     * (a form or {@code fetch} needs no CORS preflight for that): accounts made, or a visitor
+     * signed in as someone else. A browser says where a request comes from; one from another
+     * site is refused. {@code Sec-Fetch-Site} (Fetch Metadata) is what a browser sets and a proxy
+     * leaves alone; a browser too old to send it is judged by {@code Origin} (RFC 6454 §7) against
+     * the host it asked for. Clients that are not browsers send neither and are not affected.
+     */
+    private static void refuseOtherSites(Context ctx) {
+        String site = ctx.header("Sec-Fetch-Site");
+        if (site != null) {
+            site = site.strip().toLowerCase(java.util.Locale.ROOT);
+            if (!site.equals("same-origin") && !site.equals("none")) {
+                throw otherSite(ctx.header("Origin"));
+            }
+            return;
+        }
+        String origin = ctx.header("Origin");
+        if (origin == null) {
+            return;
+        }
+        String authority;
+        try {
+            authority = java.net.URI.create(origin.strip()).getRawAuthority();
+        } catch (IllegalArgumentException e) {
+            authority = null; // "null" from a sandboxed page, or garbage: no site of the node's
+        }
+        if (authority == null || !(authority.equalsIgnoreCase(String.valueOf(ctx.header("Host")))
+                || authority.equalsIgnoreCase(String.valueOf(ctx.header("X-Forwarded-Host"))))) {
+            throw otherSite(origin);
+        }
+    }
+
+    private static ApiProblem otherSite(String origin) {
+        return ApiProblem.forbidden("This request came from a page of another site"
+                + (origin == null ? "" : " (" + (origin.length() > 80 ? origin.substring(0, 80) + "…" : origin) + ")")
+                + ": signing up or in is only for pages served from the node's own origin.");
+    }
+
     /** The body, a JSON object of no fields but {@code fields} (a misspelt one would be passed over). */
     private JsonNode body(Context ctx, String... fields) {
         JsonNode body = RequestBodies.object(json, ctx);
@@ -56,6 +96,7 @@ public final class AuthApi implements HttpRoutes {
     }
 
     private void signUp(Context ctx) {
+        refuseOtherSites(ctx);
         JsonNode body = body(ctx, "username", "password", "displayName");
         PersonAuth.Session session = auth.signUp(text(body, "username"), text(body, "password"), text(body, "displayName"),
                 ctx.ip());
@@ -63,12 +104,14 @@ public final class AuthApi implements HttpRoutes {
     }
 
     private void signIn(Context ctx) {
+        refuseOtherSites(ctx);
         JsonNode body = body(ctx, "username", "password");
         PersonAuth.Session session = auth.signIn(text(body, "username"), text(body, "password"), ctx.ip());
         ctx.json(session(session.person(), session.tokens()));
     }
 
     private void refresh(Context ctx) {
+        refuseOtherSites(ctx);
         JsonNode body = body(ctx, "refreshToken");
         String token = text(body, "refreshToken");
         if (token == null) {
@@ -78,6 +121,7 @@ public final class AuthApi implements HttpRoutes {
     }
 
     private void signOut(Context ctx) {
+        refuseOtherSites(ctx);
         JsonNode body = body(ctx, "refreshToken");
         String token = text(body, "refreshToken");
         if (token == null) {

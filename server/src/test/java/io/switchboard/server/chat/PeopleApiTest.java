@@ -82,6 +82,33 @@ class PeopleApiTest {
     }
 
     @Test
+    void aPageOfAnotherSiteCannotSignUpOrInThroughAVisitorsBrowser() throws Exception {
+        String name = ChatNode.uniqueName("csrf");
+        String body = credentials(name, "correct horse");
+        // what a form or fetch of https://evil.example sends: text/plain needs no CORS preflight
+        Map<String, Map<String, String>> otherSites = Map.of(
+                "fetch metadata", Map.of("Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example"),
+                "an older browser", Map.of("Origin", "https://evil.example"),
+                "a sandboxed page", Map.of("Origin", "null"));
+        for (Map.Entry<String, Map<String, String>> site : otherSites.entrySet()) {
+            for (String path : List.of("/api/v1/auth/sign-up", "/api/v1/auth/sign-in", "/api/v1/auth/refresh")) {
+                HttpResponse<String> refused = node.call("POST", path, null, body, site.getValue());
+                assertThat(refused.statusCode()).as(site.getKey() + " " + path).isEqualTo(403);
+                assertThat(refused.headers().firstValue("Content-Type")).hasValueSatisfying(t -> assertThat(t).startsWith("application/problem+json"));
+                assertThat(ChatNode.json(refused).get("detail").asText()).contains("another site");
+            }
+        }
+        assertThat(node.call("POST", "/api/v1/auth/sign-in", null, body, Map.of()).statusCode()).isEqualTo(401); // never made
+        // the node's own pages, and clients that are not browsers, are served as before
+        String host = java.net.URI.create(node.baseUrl()).getRawAuthority();
+        assertThat(node.call("POST", "/api/v1/auth/sign-up", null, body,
+                Map.of("Sec-Fetch-Site", "same-origin", "Origin", node.baseUrl())).statusCode()).isEqualTo(201);
+        assertThat(node.call("POST", "/api/v1/auth/sign-in", null, body, Map.of("Origin", "http://" + host)).statusCode())
+                .isEqualTo(200);
+        assertThat(node.call("POST", "/api/v1/auth/sign-in", null, body, Map.of()).statusCode()).isEqualTo(200);
+    }
+
+    @Test
     void badSignUpsAreRefusedWithTheFieldNamed() throws Exception {
         assertThat(ChatNode.json(post("/api/v1/auth/sign-up", null, credentials("a", "long enough password")))
                 .get("detail").asText()).contains("'username'");
