@@ -209,7 +209,14 @@ public final class StreamEndpoint {
         }
         Map<String, StreamConnection.ResumePoint> fromUrl = resumeParameter(ctx.queryParams("resume"));
         if (fromUrl != null) {
-            Optional<String> beyond = beyondNewest(principal.get().personId(), fromUrl);
+            Optional<String> beyond;
+            try {
+                beyond = beyondNewest(principal.get().personId(), fromUrl);
+            } catch (RuntimeException e) {
+                log.warn("a stream of {} could not read its chats: {}", principal.get().username(), e.toString());
+                throw ApiProblem.unavailable("Your chats could not be read just now; reconnect in a moment.")
+                        .withHeader("Retry-After", "5");
+            }
             if (beyond.isPresent()) {
                 metrics.rejected("bad_request");
                 throw ApiProblem.badRequest("'resume': " + beyond.get());
