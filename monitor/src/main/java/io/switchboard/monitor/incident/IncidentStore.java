@@ -283,11 +283,18 @@ public final class IncidentStore {
         });
     }
 
+    /** A channel's latest warning claim not cancelled: whether it is the start or the end, and whether nobody took it yet. */
+    private record LatestWarning(long seq, String event, boolean pending) {
+    }
+
     /**
      * Claims the start ({@code warning}) or the end ({@code warning_ended}) of a monitor's warning
      * for each of {@code channels}, under {@code lease}: a channel is claimed only when its latest
      * warning claim is of the other kind (or there is none for a start), so a warning already
      * announced by whichever node is not announced again. The message is stored with the claim.
+     * Cancelled claims do not count: nobody was told of them. A start still pending (held back by
+     * a maintenance window, or not sent yet) when its end is claimed is cancelled instead, and no
+     * end is claimed for that channel: nobody was told the warning began.
      *
      * @return the claims made, pending, one per channel claimed
      * @throws LeaseLost when the lease no longer holds
@@ -298,12 +305,21 @@ public final class IncidentStore {
             requireLease(h, lease, "claiming a warning"); // first: see requireLease
             List<ClaimKey> made = new java.util.ArrayList<>();
             for (String channel : channels) {
-                Optional<String> latest = h.createQuery("SELECT event FROM monitor_warning_claims WHERE monitor = :m AND channel = :c"
-                                + " ORDER BY seq DESC LIMIT 1")
-                        .bind("m", monitor).bind("c", channel).mapTo(String.class).findOne();
-                boolean due = event.equals("warning") ? latest.map(e -> !e.equals("warning")).orElse(true)
-                        : latest.map(e -> e.equals("warning")).orElse(false);
+                Optional<LatestWarning> latest = h.createQuery("SELECT seq, event, sending_at IS NULL AND sent_at IS NULL"
+                                + " FROM monitor_warning_claims WHERE monitor = :m AND channel = :c"
+                                + " AND (outcome IS NULL OR outcome <> 'cancelled') ORDER BY seq DESC LIMIT 1")
+                        .bind("m", monitor).bind("c", channel)
+                        .map((rs, ctx) -> new LatestWarning(rs.getLong(1), rs.getString(2), rs.getBoolean(3))).findOne();
+                boolean due = event.equals("warning") ? latest.map(l -> !l.event().equals("warning")).orElse(true)
+                        : latest.map(l -> l.event().equals("warning")).orElse(false);
                 if (!due) {
+                    continue;
+                }
+                if (!event.equals("warning") && latest.get().pending()) {
+                    h.createUpdate("UPDATE monitor_warning_claims SET sent_at = :t, outcome = 'cancelled' WHERE monitor = :m"
+                                    + " AND channel = :c AND seq = :s AND sent_at IS NULL AND sending_at IS NULL")
+                            .bind("t", at.toEpochMilli()).bind("m", monitor).bind("c", channel).bind("s", latest.get().seq())
+                            .execute();
                     continue;
                 }
                 long seq = h.createQuery("SELECT COALESCE(MAX(seq), 0) + 1 FROM monitor_warning_claims WHERE monitor = :m"

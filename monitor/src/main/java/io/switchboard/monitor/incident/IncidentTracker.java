@@ -56,7 +56,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A warning (a passing check's warning threshold, such as a TLS certificate within
  * {@code warnDays} of expiry) is announced once when it starts and once when it ends, without an
- * incident. Results for a monitor that is no longer in the catalog, or is paused, are dropped: a
+ * incident. A start a maintenance window holds back is sent when the window is over, if the
+ * warning still stands. Results for a monitor that is no longer in the catalog, or is paused, are dropped: a
  * check that was running when its monitor was deleted brings back no state, gauges or incident.
  *
  * <p><b>In a cluster</b> every message is a claim in the store (see
@@ -404,9 +405,10 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         Optional<MaintenanceWindow> window = view.maintenanceFor(name, now);
         if (window.isPresent()) {
             dispatcher.suppress(n, channels, "maintenance window " + window.get().name());
-            return;
-        }
-        if (leases == null) {
+            if (leases == null) {
+                return;
+            }
+        } else if (leases == null) {
             for (ChannelDefinition channel : channels) {
                 dispatcher.dispatch(unclustered(n), List.of(channel), (c, delivery) -> {
                 });
@@ -433,6 +435,18 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         if (claims.size() < channels.size()) {
             log.info("{} message of {}: {} of {} channels were told already", n.event().wireName(), name,
                     channels.size() - claims.size(), channels.size());
+        }
+        if (window.isPresent()) {
+            // as a held-back DOWN: the start's claims stay pending and the claim sweep sends them
+            // once the window is over; an end meanwhile cancels them (see claimWarning), so a
+            // warning over by then is never told. An end is held back for good, as a recovery is,
+            // but stored as ended so the next warning is announced.
+            if (ended) {
+                for (IncidentStore.ClaimKey claim : claims) {
+                    cancel(name, claim, now, "suppressed");
+                }
+            }
+            return;
         }
         for (IncidentStore.ClaimKey claim : claims) {
             channels.stream().filter(c -> c.name().equals(claim.channel())).findFirst()

@@ -297,6 +297,25 @@ class NotificationClaimsTest {
                 .isInstanceOf(LeaseLost.class);
     }
 
+    /**
+     * A warning whose start is still pending when it ends (a maintenance window held it back):
+     * the start is cancelled and no end is claimed, nobody having been told it began; the next
+     * warning is claimed as usual.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"sqlite", "postgresql"})
+    void aWarningOverBeforeItsStartWentOutIsNeitherToldNorEnded(String database) throws Exception {
+        open(database);
+        Lease a = leasesA.acquire("monitor:cert").orElseThrow();
+        Instant at = Instant.now();
+        assertThat(nodeA.claimWarning("cert", List.of("hook"), "warning", "degraded", "cert expires soon", "text", a, at)).hasSize(1);
+        assertThat(nodeA.pendingWarnings()).hasSize(1);
+        assertThat(nodeA.claimWarning("cert", List.of("hook"), "warning_ended", "up", "renewed", "text", a, at)).isEmpty();
+        assertThat(nodeA.pendingWarnings()).as("the start is cancelled, no end is claimed").isEmpty();
+        assertThat(nodeA.claimWarning("cert", List.of("hook"), "warning", "degraded", "cert expires soon", "text", a, at))
+                .as("the next warning").hasSize(1);
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"sqlite", "postgresql"})
     void timelineReportAndNotifiedWritesAreFenced(String database) throws Exception {

@@ -387,6 +387,60 @@ class IncidentFlowTest {
         assertThat(hooks("monitor.warning_ended")).hasSize(1);
     }
 
+    /**
+     * A warning that starts inside a maintenance window is held back, as a DOWN is, and sent when
+     * the window is over if it still stands, also after a restart meanwhile (it used to be
+     * recorded as suppressed and never told).
+     */
+    @Test
+    void aWarningHeldBackByAWindowIsToldWhenTheWindowEnds() throws Exception {
+        api("PUT", "/api/v1/monitors/cert", "{\"type\":\"tls\",\"target\":\"127.0.0.1:443\",\"interval\":\"1s\","
+                + "\"channels\":[\"hook\"]}");
+        await().atMost(WAIT).until(() -> status("cert").equals("up"));
+        api("PUT", "/api/v1/maintenance-windows/certwin", "{\"start\":\"" + Instant.now().minusSeconds(60)
+                + "\",\"duration\":\"1h\",\"monitors\":[\"cert\"]}");
+        check.warn("cert", "the certificate expires in 5 days (on 2030-01-01T00:00:00Z); renew it before 7 days are left");
+        await().atMost(WAIT).until(() -> api("GET", "/api/v1/notifications?monitor=cert", null).path("notifications").size() == 1);
+        assertThat(api("GET", "/api/v1/notifications?monitor=cert", null).path("notifications").get(0).path("outcome").asText())
+                .isEqualTo("suppressed");
+        node.close();
+        node = startNode();
+        int runs = check.runs("cert");
+        await().atMost(WAIT).until(() -> check.runs("cert") >= runs + 2);
+        assertThat(hooks("monitor.warning")).as("held back while the window lasts").isEmpty();
+
+        node.api("DELETE", "/api/v1/maintenance-windows/certwin", null);
+        await().atMost(WAIT).until(() -> hooks("monitor.warning").size() == 1);
+        assertThat(hooks("monitor.warning").getFirst().path("subject").asText()).startsWith("cert needs attention");
+        int later = check.runs("cert");
+        await().atMost(WAIT).until(() -> check.runs("cert") >= later + 2);
+        assertThat(hooks("monitor.warning")).hasSize(1);
+        assertThat(hooks("monitor.warning_ended")).isEmpty();
+    }
+
+    /** A warning that starts and ends inside a window is never told, neither its start nor its end. */
+    @Test
+    void aWarningOverBeforeItsWindowEndsIsNeverTold() throws Exception {
+        api("PUT", "/api/v1/monitors/cert", "{\"type\":\"tls\",\"target\":\"127.0.0.1:443\",\"interval\":\"1s\","
+                + "\"channels\":[\"hook\"]}");
+        await().atMost(WAIT).until(() -> status("cert").equals("up"));
+        api("PUT", "/api/v1/maintenance-windows/certwin", "{\"start\":\"" + Instant.now().minusSeconds(60)
+                + "\",\"duration\":\"1h\",\"monitors\":[\"cert\"]}");
+        check.warn("cert", "the certificate expires in 5 days (on 2030-01-01T00:00:00Z); renew it before 7 days are left");
+        await().atMost(WAIT).until(() -> status("cert").equals("degraded"));
+        check.pass("cert");
+        await().atMost(WAIT).until(() -> status("cert").equals("up"));
+        node.api("DELETE", "/api/v1/maintenance-windows/certwin", null);
+        int runs = check.runs("cert");
+        await().atMost(WAIT).until(() -> check.runs("cert") >= runs + 3);
+        assertThat(hooks("monitor.warning")).isEmpty();
+        assertThat(hooks("monitor.warning_ended")).isEmpty();
+
+        // the next warning, after the window, is told as usual
+        check.warn("cert", "the certificate expires in 4 days (on 2030-01-01T00:00:00Z); renew it before 7 days are left");
+        await().atMost(WAIT).until(() -> hooks("monitor.warning").size() == 1);
+    }
+
     @Test
     void aPasswordInTheTargetIsNeverSent() throws Exception {
         api("PUT", "/api/v1/monitors/shop", "{\"type\":\"http\",\"target\":\"http://ops:s3cret-pw@127.0.0.1:1/health\","
