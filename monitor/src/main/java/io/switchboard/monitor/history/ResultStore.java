@@ -163,7 +163,7 @@ public final class ResultStore {
                         rs.getString("monitor"), MonitorStatus.fromWire(rs.getString("status")), rs.getInt("consecutive_failures"),
                         rs.getInt("consecutive_successes"), nullableLong(rs, "last_check_at"), nullableLong(rs, "last_success_at"),
                         nullableLong(rs, "last_failure_at"), nullableLong(rs, "last_latency_ms"), rs.getString("last_error"),
-                        nullableLong(rs, "status_since")))
+                        nullableLong(rs, "status_since"), nullableLong(rs, "streak_started_at"), rs.getString("streak_first_error")))
                 .forEach(s -> out.put(s.monitor(), s)));
         return out;
     }

@@ -234,12 +234,14 @@ public final class ResultWriter implements AutoCloseable {
     private static final String INSERT_RESULT = "INSERT INTO monitor_results (monitor, started_at, status, latency_ms,"
             + " latency_bucket, lateness_ms, error, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
     private static final String UPSERT_STATE = "INSERT INTO monitor_state (monitor, status, consecutive_failures,"
-            + " consecutive_successes, last_check_at, last_success_at, last_failure_at, last_latency_ms, last_error, status_since)"
-            + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (monitor) DO UPDATE SET status = excluded.status,"
+            + " consecutive_successes, last_check_at, last_success_at, last_failure_at, last_latency_ms, last_error, status_since,"
+            + " streak_started_at, streak_first_error)"
+            + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (monitor) DO UPDATE SET status = excluded.status,"
             + " consecutive_failures = excluded.consecutive_failures, consecutive_successes = excluded.consecutive_successes,"
             + " last_check_at = excluded.last_check_at, last_success_at = excluded.last_success_at,"
             + " last_failure_at = excluded.last_failure_at, last_latency_ms = excluded.last_latency_ms,"
-            + " last_error = excluded.last_error, status_since = excluded.status_since";
+            + " last_error = excluded.last_error, status_since = excluded.status_since,"
+            + " streak_started_at = excluded.streak_started_at, streak_first_error = excluded.streak_first_error";
     private static final String UPDATE_INCIDENT = "UPDATE monitor_incidents SET failed_checks = ?, last_error = ?"
             + " WHERE id = ? AND status = 'open'";
 
@@ -312,6 +314,8 @@ public final class ResultWriter implements AutoCloseable {
                     setLong(upsert, 8, s.lastLatencyMs());
                     upsert.setString(9, StoredText.clean(s.lastError()));
                     setLong(upsert, 10, s.statusSince());
+                    setLong(upsert, 11, s.streakStartedAt());
+                    upsert.setString(12, StoredText.clean(s.streakFirstError()));
                     upsert.addBatch();
                     n++;
                 }

@@ -92,6 +92,17 @@ final class MonitorState {
         this.lastLatencyMs = stored.lastLatencyMs();
         this.lastError = stored.lastError();
         this.statusSince = stored.statusSince();
+        // the incident opened at the threshold starts at the streak's first failure, not at the
+        // first failure after a restart
+        if (stored.consecutiveFailures() > 0) {
+            if (stored.streakStartedAt() != null) {
+                this.streakStartedAt = Instant.ofEpochMilli(stored.streakStartedAt());
+                this.streakFirstError = stored.streakFirstError();
+            } else if (stored.consecutiveFailures() == 1 && stored.lastFailureAt() != null) {
+                this.streakStartedAt = Instant.ofEpochMilli(stored.lastFailureAt());
+                this.streakFirstError = stored.lastError();
+            }
+        }
         // a node restarted while a warning stood does not announce it again (DEGRADED by latency alone
         // is counted as warned too: at worst a warning that starts while restored DEGRADED goes untold)
         this.warningActive = stored.status() == MonitorStatus.DEGRADED;
@@ -183,6 +194,6 @@ final class MonitorState {
 
     StateSnapshot snapshot() {
         return new StateSnapshot(name, status, failures, successes, lastCheckAt, lastSuccessAt, lastFailureAt, lastLatencyMs,
-                lastError, statusSince);
+                lastError, statusSince, streakStartedAt == null ? null : streakStartedAt.toEpochMilli(), streakFirstError);
     }
 }

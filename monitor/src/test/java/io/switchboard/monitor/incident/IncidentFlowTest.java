@@ -360,6 +360,35 @@ class IncidentFlowTest {
         assertThat(api("GET", "/api/v1/incidents?status=open", null).path("incidents")).isEmpty();
     }
 
+    /**
+     * A restart between the first failure and the threshold: the incident still starts at the
+     * streak's first failure, with its error (it used to start at the first failure after the
+     * restart: "Since: just now").
+     */
+    @Test
+    void anIncidentStartsAtTheStreaksFirstFailureAcrossARestart() throws Exception {
+        monitor("shop", ",\"channels\":[\"hook\"],\"failureThreshold\":3");
+        await().atMost(WAIT).until(() -> status("shop").equals("up"));
+        check.fail("shop", "refused before the restart", "refused after the restart");
+        await().atMost(WAIT).until(() -> status("shop").equals("pending"));
+        node.close();
+        node = null;
+        Thread.sleep(1500); // the failures after the restart are seconds later
+        node = startNode();
+        await().atMost(WAIT).until(() -> hooks("monitor.down").size() == 1);
+        String firstFailure = null;
+        for (JsonNode r : api("GET", "/api/v1/monitors/shop/results?limit=100", null).path("results")) {
+            if (r.path("status").asText().equals("down")) {
+                firstFailure = r.path("startedAt").asText(); // newest first: the last one seen is the oldest
+            }
+        }
+        JsonNode incident = api("GET", "/api/v1/incidents?monitor=shop", null).path("incidents").get(0);
+        assertThat(incident.path("startedAt").asText()).isEqualTo(firstFailure);
+        assertThat(incident.path("firstError").asText()).isEqualTo("refused before the restart");
+        assertThat(api("GET", "/api/v1/incidents/" + incident.path("id").asLong(), null).path("timeline").get(0)
+                .path("detail").asText()).isEqualTo("first failed check: refused before the restart");
+    }
+
     @Test
     void aCertificateWarningIsToldOnceAndItsEndOnce() throws Exception {
         api("PUT", "/api/v1/monitors/cert", "{\"type\":\"tls\",\"target\":\"127.0.0.1:443\",\"interval\":\"1s\","

@@ -64,7 +64,7 @@ class MonitorMigrationTest {
             h.execute("INSERT INTO monitor_incident_events (incident_id, at, seq, kind, detail) VALUES (1, 1000, 1, 'opened', 'x')");
         });
 
-        assertThat(store.migrate("monitor")).isEqualTo("6"); // V2 closes the duplicates; V3-V6 change no incident's state
+        assertThat(store.migrate("monitor")).isEqualTo("7"); // V2 closes the duplicates; V3-V7 change no incident's state
 
         List<Map<String, Object>> rows = store.jdbi().withHandle(h -> h.createQuery(
                 "SELECT id, status, resolved_at, event_seq FROM monitor_incidents ORDER BY id").mapToMap().list());
@@ -143,7 +143,7 @@ class MonitorMigrationTest {
                     + " VALUES (5, 600, 1, 'notified', 'nobody to tell: quiet has no notification channels')");
         });
 
-        assertThat(store.migrate("monitor")).isEqualTo("6"); // V4 (claims sent again) and V5 only add columns; V6 fills told_at
+        assertThat(store.migrate("monitor")).isEqualTo("7"); // V4 (claims sent again) and V5 only add columns; V6 fills told_at
         // V6: when people were first told, from the claims that went out, else from the old mark
         List<String> told = store.jdbi().withHandle(h -> h.createQuery("SELECT id, told_at FROM monitor_incidents ORDER BY id")
                 .map((rs, ctx) -> rs.getLong("id") + ":" + rs.getString("told_at")).list());
@@ -166,6 +166,63 @@ class MonitorMigrationTest {
         assertThat(new io.switchboard.monitor.incident.IncidentStore(store.jdbi()).pending())
                 .extracting(p -> p.key().incidentId(), p -> p.key().event())
                 .containsExactly(org.assertj.core.groups.Tuple.tuple(2L, "down"));
+    }
+
+    /**
+     * Upgrading from V6 with failing streaks in progress: V7 finds where each began in the stored
+     * results (one failure in a row: the last failure itself), so the incident opened at the
+     * threshold after the upgrade starts there; a monitor that passes has no streak.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"sqlite", "postgresql"})
+    void failingStreaksInProgressKeepTheirStartAcrossTheUpgrade(String database) throws Exception {
+        StoreSettings settings;
+        if (database.equals("sqlite")) {
+            settings = new StoreSettings("jdbc:sqlite:" + dir.resolve("switchboard.db"), null, null);
+        } else {
+            postgres = PostgresTestDatabase.create();
+            settings = postgres.settings();
+        }
+        Flyway.configure(Store.class.getClassLoader())
+                .dataSource(settings.url(), settings.user(), settings.password())
+                .locations("classpath:db/migration/monitor")
+                .table("flyway_monitor_history")
+                .baselineOnMigrate(true).baselineVersion("0")
+                .target("6")
+                .load().migrate();
+        store = Store.open(settings);
+        store.jdbi().useHandle(h -> {
+            // "web": up at 1000, down at 2000 and 3000; "db": down once at 5000, its results pruned; "ok": up
+            result(h, "web", 500, "down", "old outage");
+            result(h, "web", 1_000, "up", null);
+            result(h, "web", 2_000, "down", "refused first");
+            result(h, "web", 3_000, "down", "refused again");
+            state(h, "web", "pending", 2, 3_000L, 1_000L, 3_000L, "refused again");
+            state(h, "db", "pending", 1, 5_000L, 100L, 5_000L, "timed out");
+            state(h, "ok", "up", 0, 1_000L, 1_000L, 500L, null);
+        });
+
+        assertThat(store.migrate("monitor")).isEqualTo("7");
+        List<String> streaks = store.jdbi().withHandle(h -> h.createQuery(
+                        "SELECT monitor, streak_started_at, streak_first_error FROM monitor_state ORDER BY monitor")
+                .map((rs, ctx) -> rs.getString(1) + ":" + rs.getString(2) + ":" + rs.getString(3)).list());
+        assertThat(streaks).containsExactly("db:5000:timed out", "ok:null:null", "web:2000:refused first");
+        assertThat(new io.switchboard.monitor.history.ResultStore(store.jdbi(), java.time.Clock.systemUTC()).state("web"))
+                .hasValueSatisfying(s -> assertThat(s.streakStartedAt()).isEqualTo(2_000L));
+    }
+
+    private static void result(org.jdbi.v3.core.Handle h, String monitor, long at, String status, String error) {
+        h.createUpdate("INSERT INTO monitor_results (monitor, started_at, status, latency_ms, latency_bucket, lateness_ms, error)"
+                        + " VALUES (:m, :t, :s, 3, 0, 0, :e)")
+                .bind("m", monitor).bind("t", at).bind("s", status).bind("e", error).execute();
+    }
+
+    private static void state(org.jdbi.v3.core.Handle h, String monitor, String status, int failures, Long checkedAt,
+                              Long successAt, Long failureAt, String error) {
+        h.createUpdate("INSERT INTO monitor_state (monitor, status, consecutive_failures, consecutive_successes, last_check_at,"
+                        + " last_success_at, last_failure_at, last_error) VALUES (:m, :st, :f, 0, :c, :s, :fa, :e)")
+                .bind("m", monitor).bind("st", status).bind("f", failures).bind("c", checkedAt).bind("s", successAt)
+                .bind("fa", failureAt).bind("e", error).execute();
     }
 
     private static void claim(org.jdbi.v3.core.Handle h, long incident, String channel, String event, long seq, long claimedAt,
