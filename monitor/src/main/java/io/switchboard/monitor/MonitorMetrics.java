@@ -167,6 +167,18 @@ public final class MonitorMetrics {
         notifications(channel, channelType, sent).increment();
     }
 
+    /**
+     * A channel's test message (the API's "send a test"), counted apart: a broken channel someone
+     * tests is not an incident nobody was told of, and must not fire the alert on failed
+     * notifications (dist/prometheus, SwitchboardMonitorNotificationsFailing).
+     */
+    public void notificationTest(String channel, String channelType, boolean sent) {
+        Counter.builder("switchboard.monitor.notification.tests")
+                .description("Channel test messages sent on request, by channel and outcome (not in the notifications counters)")
+                .tags("channel", channel, "type", channelType, "outcome", sent ? "sent" : "failed")
+                .register(registry).increment();
+    }
+
     /** A channel in the catalog: its counters exist at 0 from then on, so rate() sees the first failure. */
     public void channel(String channel, String channelType) {
         notifications(channel, channelType, true);

@@ -331,8 +331,12 @@ public final class NotificationDispatcher implements AutoCloseable {
                 stopped[0] = true;
             }
         }
-        for (int i = 0; i < recordAs.size(); i++) {
-            metrics.notification(channel.name(), channel.type().wireName(), sent);
+        if (n.event() == Notification.Event.TEST) {
+            metrics.notificationTest(channel.name(), channel.type().wireName(), sent);
+        } else {
+            for (int i = 0; i < recordAs.size(); i++) {
+                metrics.notification(channel.name(), channel.type().wireName(), sent);
+            }
         }
         if (!sent) {
             log.warn("notification {} for {} to channel {} failed after {} attempt(s): {}", n.event().wireName(),

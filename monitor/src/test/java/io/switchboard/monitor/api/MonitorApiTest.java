@@ -190,6 +190,11 @@ class MonitorApiTest {
         assertProblem(test, 502, null);
         assertThat(test.body()).doesNotContain("SECRET").contains("the test message could not be delivered: Telegram: HTTP 500 (oops)");
         assertThat(target.received(TELEGRAM_PATH)).hasSize(before + 1);
+        // a test tells nobody of an incident: not a failed notification (the alert on those would fire)
+        assertThat(node.metric("switchboard_monitor_notifications_failed_total{channel=\"oncall\",type=\"telegram\"}"))
+                .isEqualTo(0.0);
+        assertThat(node.metric("switchboard_monitor_notification_tests_total{channel=\"oncall\",outcome=\"failed\","
+                + "type=\"telegram\"}")).isEqualTo(1.0);
         assertThat(node.api("DELETE", "/api/v1/monitors/uses-oncall", null).statusCode()).isEqualTo(204);
         assertThat(node.api("DELETE", "/api/v1/notification-channels/oncall", null).statusCode()).isEqualTo(204);
         assertProblem(node.api("POST", "/api/v1/notification-channels", "{\"name\":\"m\",\"type\":\"email\",\"host\":\"smtp.x\","
@@ -224,6 +229,9 @@ class MonitorApiTest {
         assertThat(recorded.path("event").asText()).isEqualTo("test");
         assertThat(recorded.path("monitor").isNull()).as("a channel test belongs to no monitor: %s", recorded).isTrue();
         assertThat(node.json("GET", "/api/v1/notifications?monitor=test", null).path("notifications")).isEmpty();
+        assertThat(node.metric("switchboard_monitor_notifications_sent_total{channel=\"hook\",type=\"webhook\"}")).isEqualTo(0.0);
+        assertThat(node.metric("switchboard_monitor_notification_tests_total{channel=\"hook\",outcome=\"sent\",type=\"webhook\"}"))
+                .isEqualTo(1.0);
     }
 
     @Test
