@@ -68,7 +68,7 @@ public final class NotifierEmail implements Notifier {
         Session session = Session.getInstance(p);
         boolean transactionStarted = false;
         try {
-            MimeMessage message = new MimeMessage(session);
+            MimeMessage message = new IdentifiedMessage(session, messageId(n, s.from()));
             message.setFrom(new InternetAddress(s.from()));
             for (String to : s.to()) {
                 message.addRecipient(Message.RecipientType.TO, new InternetAddress(to));
@@ -122,6 +122,42 @@ public final class NotifierEmail implements Notifier {
             // A failure after the transaction started (a timeout or a broken connection after
             // DATA above all) may come after the server took the message: possibly delivered.
             throw transactionStarted ? new DeliveryException(why, true) : DeliveryException.refused(why, true);
+        }
+    }
+
+    /**
+     * The Message-ID (RFC 5322 §3.6.4) of a notification with an identity: its id, which stays
+     * the same however often the message is delivered (a retry, a copy sent again after a node
+     * died), at {@code switchboard.} and the sender's domain, so a mail client or archive that
+     * de-duplicates by Message-ID keeps one copy. Null (a new id from Angus Mail for every
+     * attempt) for a message without an identity: a test message or a digest.
+     */
+    static String messageId(Notification n, String from) {
+        if (n.id() == null) {
+            return null;
+        }
+        int at = from.lastIndexOf('@');
+        String domain = at < 0 || at == from.length() - 1 ? "localhost" : from.substring(at + 1).replace(">", "").strip();
+        // id-left is a dot-atom-text: a UUID's letters, digits and hyphens are atext
+        return "<" + n.id().replaceAll("[^A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]", "") + "@switchboard." + domain + ">";
+    }
+
+    /** A message whose Message-ID is set by the sender, not made anew by {@link MimeMessage#saveChanges}. */
+    private static final class IdentifiedMessage extends MimeMessage {
+        private final String id;
+
+        IdentifiedMessage(Session session, String id) {
+            super(session);
+            this.id = id;
+        }
+
+        @Override
+        protected void updateMessageID() throws MessagingException {
+            if (id == null) {
+                super.updateMessageID();
+            } else {
+                setHeader("Message-ID", id);
+            }
         }
     }
 

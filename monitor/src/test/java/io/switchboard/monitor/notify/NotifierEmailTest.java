@@ -81,6 +81,26 @@ class NotifierEmailTest {
         assertThat(received.getHeader("X-Switchboard-Event")[0]).isEqualTo("monitor.down");
     }
 
+    /**
+     * A message delivered twice (a retry after a failure that may have come after the server took
+     * it, or a copy sent again after a node died) carries the same Message-ID both times, made from
+     * its id (RFC 5322 §3.6.4), so a mail client keeps one; it used to get a new one each attempt.
+     */
+    @Test
+    void aMessageDeliveredTwiceKeepsItsMessageId() throws Exception {
+        Notification identified = DOWN.identified("6f1c2a9e-8d3b-4c5e-9f70-1a2b3c4d5e6f", false);
+        notifier.send(Defs.channel(channel(mail.getSmtp().getPort(), "none", "s3cret-pass")), identified);
+        notifier.send(Defs.channel(channel(mail.getSmtp().getPort(), "none", "s3cret-pass")), identified.identified(identified.id(), true));
+        assertThat(mail.waitForIncomingEmail(5000, 2)).isTrue();
+        MimeMessage[] received = mail.getReceivedMessages();
+        assertThat(received[0].getMessageID()).isEqualTo("<6f1c2a9e-8d3b-4c5e-9f70-1a2b3c4d5e6f@switchboard.example.org>");
+        assertThat(received[1].getMessageID()).isEqualTo(received[0].getMessageID());
+        // a message without an identity (a test message, a digest) still has a Message-ID, its own
+        notifier.send(Defs.channel(channel(mail.getSmtp().getPort(), "none", "s3cret-pass")), DOWN);
+        assertThat(mail.waitForIncomingEmail(5000, 3)).isTrue();
+        assertThat(mail.getReceivedMessages()[2].getMessageID()).isNotBlank().isNotEqualTo(received[0].getMessageID());
+    }
+
     @Test
     void implicitTls() throws Exception {
         notifier.send(Defs.channel(channel(mail.getSmtps().getPort(), "tls", "s3cret-pass")), DOWN);
