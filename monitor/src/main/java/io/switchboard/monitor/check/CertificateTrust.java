@@ -218,7 +218,10 @@ public final class CertificateTrust {
         try {
             modified = Files.getLastModifiedTime(path).toMillis();
         } catch (IOException e) {
-            throw new IOException("cannot read caFile " + caFile + ": " + e.getMessage(), e);
+            throw new IOException("cannot read caFile " + caFile + ": " + why(e), e);
+        }
+        if (Files.isDirectory(path)) {
+            throw new IOException("cannot read caFile " + caFile + ": a directory, not a file of certificates");
         }
         Loaded cached = byFile.get(caFile);
         if (cached != null && cached.modified() == modified) {
@@ -229,9 +232,13 @@ public final class CertificateTrust {
             for (Certificate c : CertificateFactory.getInstance("X.509").generateCertificates(in)) {
                 extra.add((X509Certificate) c);
             }
+        } catch (IOException e) {
+            throw new IOException("cannot read caFile " + caFile + ": " + why(e), e);
+        } catch (java.security.cert.CertificateException e) {
+            throw new IOException("cannot read caFile " + caFile + ": holds no PEM certificate", e);
         }
         if (extra.isEmpty()) {
-            throw new IOException("caFile " + caFile + " holds no PEM certificate");
+            throw new IOException("cannot read caFile " + caFile + ": holds no PEM certificate");
         }
         X509TrustManager manager = buildTrustManager(extra);
         Set<TrustAnchor> anchors = new HashSet<>(defaults.anchors());
@@ -241,6 +248,15 @@ public final class CertificateTrust {
         Loaded loaded = new Loaded(modified, manager, context(manager), Set.copyOf(anchors));
         byFile.put(caFile, loaded);
         return loaded;
+    }
+
+    /**
+     * Why a file could not be read, in plain words: the JDK's exceptions for a missing file or a
+     * refused one carry only the path as their message ("/x/ca.pem"), which says nothing. The same
+     * words as the API's check of a caFile ({@code DefinitionReader}).
+     */
+    static String why(IOException e) {
+        return e instanceof java.nio.file.NoSuchFileException ? "no such file" : io.switchboard.platform.RootCause.fileProblem(e);
     }
 
     private X509TrustManager buildTrustManager(List<X509Certificate> extra) throws GeneralSecurityException {

@@ -7,6 +7,7 @@ import io.switchboard.monitor.support.SwappableIdentity;
 import io.switchboard.monitor.support.TestCertificates;
 import java.io.IOException;
 import java.net.InetAddress;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -116,6 +117,30 @@ class TlsCheckTest {
             CheckResult named = check(server, "caFile: " + caFile + "\nserverName: api.shop.example.org\n");
             assertThat(named.status()).isEqualTo(CheckStatus.UP);
         }
+    }
+
+    /**
+     * A caFile that cannot be used says why in plain words, the path once (it used to say
+     * "cannot read caFile /x/ca.pem: /x/ca.pem", the JDK's message being the path alone).
+     */
+    @Test
+    void aCaFileThatCannotBeReadSaysWhy() throws Exception {
+        Path missing = dir.resolve("nonexistent.pem");
+        Path text = Files.writeString(dir.resolve("notes.pem"), "not a certificate\n");
+        Path garbled = Files.writeString(dir.resolve("garbled.pem"),
+                "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n");
+        try (SSLServerSocket server = serve(TestCertificates.server(ca, Instant.now().plus(Duration.ofDays(60)), "127.0.0.1"))) {
+            assertThat(check(server, "caFile: " + missing + "\n").error())
+                    .isEqualTo("the chain could not be checked: cannot read caFile " + missing + ": no such file");
+            assertThat(check(server, "caFile: " + dir + "\n").error())
+                    .isEqualTo("the chain could not be checked: cannot read caFile " + dir + ": a directory, not a file of certificates");
+            assertThat(check(server, "caFile: " + text + "\n").error())
+                    .isEqualTo("the chain could not be checked: cannot read caFile " + text + ": holds no PEM certificate");
+            assertThat(check(server, "caFile: " + garbled + "\n").error())
+                    .isEqualTo("the chain could not be checked: cannot read caFile " + garbled + ": holds no PEM certificate");
+        }
+        assertThat(CertificateTrust.why(new java.nio.file.AccessDeniedException("/etc/ssl/private/ca.pem")))
+                .isEqualTo("permission denied");
     }
 
     @Test
