@@ -879,7 +879,7 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         List<String> worked = lastFailure != null ? lastFailure.worked() : List.of();
         return new ReportFacts(monitor.name(), monitor.type(), monitor.displayTarget(), monitor.interval(), incident.startedAt,
                 incident.failedChecks, wrong, worked, incident.lastSuccessAt, otherChecks(monitor), now, resolvedAt,
-                recoveredWith, zone);
+                recoveredWith, zone, incident.firstError);
     }
 
     /**

@@ -15,12 +15,23 @@ import java.util.List;
  * @param otherChecks   how other monitors of the same host fare, e.g. "shop-dns (dns check) is up"
  * @param resolvedAt    when it recovered, for a recovery report; else null
  * @param recoveredWith how the passing check went, e.g. "answered in 12 ms"; for a recovery report
+ * @param whyOpened     the error the incident opened with (its first failed check's), for a
+ *                      recovery report: what was wrong is that, not a blip just before it passed;
+ *                      null when not known
  */
 public record ReportFacts(String monitor, CheckType type, String target, Duration interval, Instant since,
                           int failedChecks, String whatIsWrong, List<String> stillWorks, Instant lastSuccess,
-                          List<String> otherChecks, Instant now, Instant resolvedAt, String recoveredWith, ZoneId zone) {
+                          List<String> otherChecks, Instant now, Instant resolvedAt, String recoveredWith, ZoneId zone,
+                          String whyOpened) {
     public ReportFacts {
         stillWorks = List.copyOf(stillWorks);
         otherChecks = List.copyOf(otherChecks);
+    }
+
+    public ReportFacts(String monitor, CheckType type, String target, Duration interval, Instant since, int failedChecks,
+                       String whatIsWrong, List<String> stillWorks, Instant lastSuccess, List<String> otherChecks, Instant now,
+                       Instant resolvedAt, String recoveredWith, ZoneId zone) {
+        this(monitor, type, target, interval, since, failedChecks, whatIsWrong, stillWorks, lastSuccess, otherChecks, now,
+                resolvedAt, recoveredWith, zone, null);
     }
 }

@@ -49,7 +49,14 @@ public final class ReportTemplate {
         lines.add(f.monitor() + " is UP again" + (f.recoveredWith() == null ? "." : ": " + f.recoveredWith() + "."));
         lines.add("It was down for " + DurationText.spoken(down) + ", from " + time(f, f.since()) + " to " + time(f, f.resolvedAt())
                 + "; " + checks(f.failedChecks()) + " failed.");
-        lines.add("What was wrong: " + sentence(f.whatIsWrong()));
+        // why it went down, which is what people were told; the last failure too when it differs
+        // (a short blip, say, while the service restarted to fix it)
+        if (f.whyOpened() == null || f.whyOpened().equals(f.whatIsWrong()) || f.whatIsWrong() == null) {
+            lines.add("What was wrong: " + sentence(f.whyOpened() != null ? f.whyOpened() : f.whatIsWrong()));
+        } else {
+            lines.add("What was wrong: " + sentence(f.whyOpened()));
+            lines.add("The last failed check: " + sentence(f.whatIsWrong()));
+        }
         lines.add("Checked: " + what(f) + ".");
         return new Report(f.monitor() + " is UP again after " + DurationText.spoken(down), String.join("\n", lines), "template");
     }

@@ -389,6 +389,22 @@ class IncidentFlowTest {
                 .path("detail").asText()).isEqualTo("first failed check: refused before the restart");
     }
 
+    /** The recovery says why the monitor went down, not only the blip just before it passed (it said only the blip). */
+    @Test
+    void theRecoverySaysWhyItWentDownAndTheLastFailureToo() throws Exception {
+        monitor("shop", ",\"channels\":[\"hook\"]");
+        await().atMost(WAIT).until(() -> status("shop").equals("up"));
+        check.fail("shop", "the certificate expires in 2 days", "the certificate expires in 2 days",
+                "nothing accepted the connection");
+        await().atMost(WAIT).until(() -> hooks("monitor.down").size() == 1);
+        int runs = check.runs("shop");
+        await().atMost(WAIT).until(() -> check.runs("shop") >= runs + 2);
+        check.pass("shop");
+        await().atMost(WAIT).until(() -> hooks("monitor.recovered").size() == 1);
+        assertThat(hooks("monitor.recovered").getFirst().path("text").asText())
+                .contains("What was wrong: The certificate expires in 2 days.\nThe last failed check: Nothing accepted the connection.");
+    }
+
     @Test
     void aCertificateWarningIsToldOnceAndItsEndOnce() throws Exception {
         api("PUT", "/api/v1/monitors/cert", "{\"type\":\"tls\",\"target\":\"127.0.0.1:443\",\"interval\":\"1s\","

@@ -93,6 +93,20 @@ class ReportsTest {
                 It was down for 5 min, from 2025-06-01 12:00:00 CEST to 2025-06-01 12:05:00 CEST; 9 checks failed.
                 What was wrong: The server answered HTTP 503 (Service Unavailable); expected 200-299.
                 Checked: the web address https://shop.example.org/health (http check).""");
+        // what was wrong is why it went down, not a blip just before it passed again (that one too)
+        ReportFacts blip = new ReportFacts("cert", CheckType.TLS, "127.0.0.1:8443", FACTS.interval(), FACTS.since(), 9,
+                "nothing accepted the connection", List.of(), FACTS.lastSuccess(), List.of(), FACTS.now(),
+                Instant.parse("2025-06-01T10:05:00Z"), "the check passed in 12 ms", ZoneId.of("UTC"),
+                "the certificate expires in 2 days (on 2025-06-03T10:00:00Z)");
+        assertThat(ReportTemplate.recovered(blip).text()).contains("""
+                What was wrong: The certificate expires in 2 days (on 2025-06-03T10:00:00Z).
+                The last failed check: Nothing accepted the connection.
+                """);
+        ReportFacts same = new ReportFacts(FACTS.monitor(), FACTS.type(), FACTS.target(), FACTS.interval(), FACTS.since(), 9,
+                FACTS.whatIsWrong(), FACTS.stillWorks(), FACTS.lastSuccess(), List.of(), FACTS.now(),
+                Instant.parse("2025-06-01T10:05:00Z"), "the check passed in 84 ms, HTTP 200", ZoneId.of("Europe/Berlin"),
+                FACTS.whatIsWrong());
+        assertThat(ReportTemplate.recovered(same).text()).isEqualTo(ReportTemplate.recovered(resolved).text());
         assertThat(ReportTemplate.reminder(FACTS).subject()).isEqualTo("shop is still DOWN (2 min)");
     }
 
