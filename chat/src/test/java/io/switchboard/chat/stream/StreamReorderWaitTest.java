@@ -366,7 +366,6 @@ class StreamReorderWaitTest {
         assertThat(socket.seqs()).containsExactlyElementsOf(upTo(4));
     }
 
-    /** The frames a stream sent, written at once. */
     /** Timers that run only when the test fires them: the stream decides from the hub's (hand-driven) time. */
     private static final class ManualTimers extends ScheduledThreadPoolExecutor {
         private final List<Runnable> scheduled = new ArrayList<>();
