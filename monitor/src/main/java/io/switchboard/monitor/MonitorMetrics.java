@@ -53,6 +53,10 @@ public final class MonitorMetrics {
         this.resultsDropped = Counter.builder("switchboard.monitor.results.dropped")
                 .description("Check results not stored: the write queue was full or the store refused them")
                 .register(registry);
+        // at 0 from the start, as documented, so that an alert on increase() sees the first fenced write
+        for (String kind : new String[] {"result", "incident", "notification"}) {
+            fenced(kind, 0);
+        }
     }
 
     public void bindGauges(IntSupplier scheduled, IntSupplier running, IntSupplier writeBacklog) {

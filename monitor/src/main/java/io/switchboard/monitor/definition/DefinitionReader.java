@@ -208,6 +208,13 @@ public final class DefinitionReader {
         if (channel.settings() instanceof ChannelDefinition.ChannelSettings.Email email) {
             caFileIsAbsolute(email.caFile());
         }
+        // @BotFather's tokens are the bot's number, a colon and a secret; the reading above takes
+        // looser text, so that channels stored before this rule still load
+        if (channel.settings() instanceof ChannelDefinition.ChannelSettings.Telegram telegram
+                && !telegram.botToken().equals(MASK) && !telegram.botToken().matches("\\d{1,20}:[A-Za-z0-9_-]{1,200}")) {
+            throw DefinitionException.invalid("botToken", "is not a bot token (the bot's number, a colon and letters,"
+                    + " as @BotFather gives it, e.g. 123456:ABC-DEF…)");
+        }
     }
 
     /**

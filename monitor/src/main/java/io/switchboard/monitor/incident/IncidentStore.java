@@ -44,7 +44,20 @@ public final class IncidentStore {
 
         String channel();
 
+        /** The message in words, for the log: "the DOWN message of incident 45 to channel ops-hook". */
+        String describe();
+
         record Incident(long incidentId, String channel, String event, long seq) implements ClaimKey {
+            /** "recovery" or the event in capitals (DOWN, REMINDER), as the timeline names messages. */
+            public String eventWords() {
+                return event.equals("recovered") ? "recovery" : event.toUpperCase(java.util.Locale.ROOT);
+            }
+
+            @Override
+            public String describe() {
+                return "the " + eventWords() + " message of incident " + incidentId + " to channel " + channel;
+            }
+
             @Override
             public String table() {
                 return "monitor_notification_claims";
@@ -62,6 +75,11 @@ public final class IncidentStore {
         }
 
         record Warning(String monitor, String channel, long seq) implements ClaimKey {
+            @Override
+            public String describe() {
+                return "the certificate warning of " + monitor + " to channel " + channel;
+            }
+
             @Override
             public String table() {
                 return "monitor_warning_claims";

@@ -394,7 +394,7 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         ReportFacts facts = new ReportFacts(monitor.name(), monitor.type(), monitor.displayTarget(), monitor.interval(), now, 0,
                 ended ? warning : result.error(), result.worked(), now, List.of(), now, null, null, zone);
         Report report = ended ? ReportTemplate.warningEnded(facts) : ReportTemplate.warning(facts);
-        log.info("{}: {}", name, report.subject());
+        log.info("{}", report.subject()); // the subject starts with the monitor's name
         List<ChannelDefinition> channels = view.channelsOf(monitor);
         if (channels.isEmpty()) {
             return;
@@ -1112,8 +1112,7 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
             IncidentEvent again = null;
             IncidentEvent givenUp = null;
             if (claim instanceof IncidentStore.ClaimKey.Incident incidentClaim) {
-                String what = (incidentClaim.event().equals("recovered") ? "recovery" : incidentClaim.event().toUpperCase(java.util.Locale.ROOT))
-                        + " message to " + claim.channel() + ": node " + orphan.takenBy() + " stopped while sending it";
+                String what = incidentClaim.eventWords() + " message to " + claim.channel() + ": node " + orphan.takenBy() + " stopped while sending it";
                 again = new IncidentEvent(now, "notify_again", what + "; sent again, marked as a possible repeat");
                 givenUp = new IncidentEvent(now, "notify_unknown", what + ", the " + (IncidentStore.MAX_REPEATS + 1)
                         + " nodes that tried it all stopped; whether it arrived is not known, and it is not sent again");
@@ -1125,16 +1124,17 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
                 metrics.fenced("notification", 1);
                 continue;
             } catch (RuntimeException e) {
-                log.warn("could not deal with the claim {} left by node {} (tried again at the next sweep): {}", claim,
+                log.warn("could not deal with {}, left by node {} (tried again at the next sweep): {}", claim.describe(),
                         orphan.takenBy(), e.toString());
                 continue;
             }
             switch (done) {
-                case SENT_AGAIN -> log.warn("notification claim {} was being sent by node {}, which is gone; sending it again,"
-                        + " marked as a possible repeat", claim, orphan.takenBy());
+                // the node may be this one's earlier run: "stopped while sending" is true of both
+                case SENT_AGAIN -> log.warn("{} was being sent by node {} when it stopped; sending it again, marked as a"
+                        + " possible repeat", claim.describe(), orphan.takenBy());
                 case GIVEN_UP -> {
-                    log.warn("notification claim {} was being sent by node {}, which is gone, as were the nodes before it"
-                            + " ({} in all); ended as unknown, not sent again", claim, orphan.takenBy(), IncidentStore.MAX_REPEATS + 1);
+                    log.warn("{} was being sent by node {} when it stopped, as were the nodes before it ({} in all); ended"
+                            + " as unknown, not sent again", claim.describe(), orphan.takenBy(), IncidentStore.MAX_REPEATS + 1);
                     if (claim instanceof IncidentStore.ClaimKey.Incident incidentClaim && incidentClaim.event().equals("down")) {
                         remindersFrom(orphan.monitor(), incidentClaim.incidentId(), now);
                     }

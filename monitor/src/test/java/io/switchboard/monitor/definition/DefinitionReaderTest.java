@@ -146,6 +146,25 @@ class DefinitionReaderTest {
         assertThat(channelInputError("headers: {X-Team: ops, Content-Type: application/vnd.ops+json}")).isNull();
     }
 
+    /** A bot token written now is @BotFather's shape; one stored before the rule still loads. */
+    @Test
+    void aTelegramBotTokenWrittenNowIsTheBotsNumberAColonAndItsSecret() throws Exception {
+        java.util.function.Function<String, String> written = token -> {
+            ChannelDefinition channel = CatalogFile.read("channels:\n  - {name: tg, type: telegram, botToken: '" + token
+                    + "', chatId: '42'}\n", Set.of()).channels().getFirst();
+            try {
+                DefinitionReader.requireInputRules(channel);
+                return null;
+            } catch (DefinitionException e) {
+                return e.describe();
+            }
+        };
+        assertThat(written.apply("badtoken:x")).startsWith("botToken: is not a bot token (the bot's number, a colon");
+        assertThat(written.apply("123456:")).startsWith("botToken: is not a bot token");
+        assertThat(written.apply("123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11")).isNull();
+        assertThat(written.apply("***")).as("the mask of a stored token").isNull();
+    }
+
     /** The later rules' complaint about a monitor the file format takes, or null. */
     private static String inputError(String body) {
         MonitorDefinition monitor = CatalogFile.read(monitor(body), Set.of()).monitors().getFirst();
