@@ -142,19 +142,19 @@ public final class TlsCheck implements Check {
         if (nameMatches) {
             worked.add("the certificate names " + expectedName);
         }
+        String left = timeLeft(Duration.between(now, notAfter));
         if (problems.isEmpty() && daysLeft <= options.criticalDays()) {
-            problems.add("the certificate expires in " + daysLeft + " day" + (daysLeft == 1 ? "" : "s") + " (on " + notAfter
+            problems.add("the certificate expires in " + left + " (on " + notAfter
                     + "), within the critical " + options.criticalDays() + " days");
         }
         if (!problems.isEmpty()) {
             return CheckResult.down(startedAt, latency, String.join("; ", problems), worked, details);
         }
-        worked.add("the certificate is valid for " + daysLeft + " more day" + (daysLeft == 1 ? "" : "s"));
+        worked.add("the certificate is valid for " + left + " more");
         if (daysLeft <= options.warnDays()) {
             details.put(CheckResult.WARNING, "certificate-expiry");
-            return new CheckResult(CheckStatus.DEGRADED, startedAt, latency, "the certificate expires in " + daysLeft + " day"
-                    + (daysLeft == 1 ? "" : "s") + " (on " + notAfter + "); renew it before " + options.criticalDays()
-                    + " days are left", worked, details);
+            return new CheckResult(CheckStatus.DEGRADED, startedAt, latency, "the certificate expires in " + left
+                    + " (on " + notAfter + "); renew it before " + options.criticalDays() + " days are left", worked, details);
         }
         if (monitor.degradedAbove() != null && latency > monitor.degradedAbove().toMillis()) {
             return new CheckResult(CheckStatus.DEGRADED, startedAt, latency, "the handshake took " + latency
@@ -205,5 +205,18 @@ public final class TlsCheck implements Check {
         public X509Certificate[] getAcceptedIssuers() {
             return new X509Certificate[0];
         }
+    }
+
+    /**
+     * How long a certificate has left, in words a person reads right: whole days (toward zero, as
+     * {@code daysLeft}) from two days on, hours below that, where "0 days" would read as expired.
+     */
+    static String timeLeft(Duration left) {
+        long days = left.toDays();
+        if (days >= 2) {
+            return days + " days";
+        }
+        long hours = left.toHours();
+        return hours >= 2 ? hours + " hours" : hours == 1 ? "1 hour" : "less than an hour";
     }
 }

@@ -92,6 +92,22 @@ class TlsCheckTest {
             assertThat(r.status()).isEqualTo(CheckStatus.DOWN);
             assertThat(r.error()).startsWith("the certificate expires in 2 days").contains("within the critical 3 days");
         }
+        // under two days the hours are said: "0 days" would read as expired
+        try (SSLServerSocket server = serve(TestCertificates.server(ca, Instant.now().plus(Duration.ofHours(23)).plusSeconds(600),
+                "127.0.0.1"))) {
+            CheckResult r = check(server, "caFile: " + caFile + "\n");
+            assertThat(r.status()).isEqualTo(CheckStatus.DOWN);
+            assertThat(r.error()).startsWith("the certificate expires in 23 hours (on ");
+        }
+    }
+
+    @Test
+    void timeLeftIsInDaysFromTwoDaysOnAndInHoursBelow() {
+        assertThat(TlsCheck.timeLeft(Duration.ofDays(10).plusHours(23))).isEqualTo("10 days");
+        assertThat(TlsCheck.timeLeft(Duration.ofDays(2))).isEqualTo("2 days");
+        assertThat(TlsCheck.timeLeft(Duration.ofHours(47))).isEqualTo("47 hours");
+        assertThat(TlsCheck.timeLeft(Duration.ofMinutes(90))).isEqualTo("1 hour");
+        assertThat(TlsCheck.timeLeft(Duration.ofMinutes(59))).isEqualTo("less than an hour");
     }
 
     @Test
