@@ -447,8 +447,11 @@ public final class ChatApi {
         if (node == null || node.isNull()) {
             return null;
         }
-        if (!node.isTextual() || node.asText().isBlank()) {
-            throw badRequest("'title': a non-empty string");
+        if (!node.isTextual()) {
+            throw badRequest("'title': a string");
+        }
+        if (node.asText().isBlank()) {
+            throw badRequest("'title' shows nothing: it needs at least one visible character");
         }
         String title = node.asText().strip();
         if (title.codePointCount(0, title.length()) > MAX_TITLE || title.chars().anyMatch(Character::isISOControl)) {

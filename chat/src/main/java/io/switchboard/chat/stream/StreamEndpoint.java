@@ -331,15 +331,12 @@ public final class StreamEndpoint {
             return;
         }
         try {
-            // as a request body's: a misspelt field ("chat" for "chats") is not passed over
+            // a misspelt field ("chat" for "chats") is said, not passed over in silence; the frame
+            // is still acted on, so a client that adds a field of its own (a timestamp on its
+            // pings) keeps its stream, and what it needs (the chats to resume) is checked below
             RequestBodies.requireOnly(frame, fields);
         } catch (ApiProblem unknownField) {
-            if (type.equals("resume") && !stream.isStarted()) {
-                refuseResume(stream, "resume: " + unknownField.detail());
-            } else {
-                refuse(stream, type + ": " + unknownField.detail());
-            }
-            return;
+            stream.sendControl(hub.frames().control("error", Map.of("detail", type + ": " + unknownField.detail())));
         }
         switch (type) {
             case "hello" -> {
@@ -373,8 +370,7 @@ public final class StreamEndpoint {
             return;
         }
         if (stream.isStarted()) {
-            refuse(stream, "the stream has already started (after " + settings.resumeWindow().toMillis()
-                    + " ms without a first frame): resume must be the first frame of a stream; reconnect to resume");
+            refuse(stream, alreadyStarted());
             return;
         }
         if (chats == null || !chats.isObject()) {
@@ -408,9 +404,14 @@ public final class StreamEndpoint {
             return;
         }
         if (!stream.start(points)) {
-            refuse(stream, "the stream has already started (after " + settings.resumeWindow().toMillis()
-                    + " ms without a first frame): resume must be the first frame of a stream; reconnect to resume");
+            refuse(stream, alreadyStarted());
         }
+    }
+
+    /** Why a resume came too late: the stream started from the URL's resume points, or when the resume window passed. */
+    private String alreadyStarted() {
+        return "the stream has already started (from the URL's resume, or after " + settings.resumeWindow().toMillis()
+                + " ms without a first frame): resume must be the first frame of a stream; reconnect to resume";
     }
 
     /** A JSON whole number that fits a sequence number or revision: not a string, a fraction, a negative or a huge one. */

@@ -53,17 +53,20 @@ final class ProblemResponses {
         int status = e.getStatus();
         String title = reasonPhrase(status);
         String detail = e.getMessage();
+        String allowed = status == 405 ? e.getDetails().get("availableMethods") : null;
         if (status == 404) {
             detail = "No endpoint " + ctx.method().name() + " " + ctx.path();
         } else if (status == 413) {
             detail = TOO_LARGE_DETAIL;
+        } else if (allowed != null) {
+            detail = ctx.path() + " does not take " + ctx.method().name() + "; it takes " + allowed;
         }
-        if (!e.getDetails().isEmpty()) {
+        if (!e.getDetails().isEmpty() && allowed == null) {
             detail = detail + " (" + e.getDetails().entrySet().stream()
                     .map(d -> d.getKey() + ": " + d.getValue()).collect(Collectors.joining("; ")) + ")";
         }
-        if (status == 405 && e.getDetails().containsKey("availableMethods")) {
-            ctx.header("Allow", e.getDetails().get("availableMethods"));
+        if (allowed != null) {
+            ctx.header("Allow", allowed);
         }
         send(ctx, status, title, detail, "about:blank");
     }

@@ -33,7 +33,7 @@ public final class RequestBodies {
         try {
             body = ctx.req().getInputStream().readNBytes((int) HttpServer.MAX_BODY_BYTES + 1);
         } catch (java.io.IOException e) {
-            throw ApiProblem.badRequest("The body could not be read: " + e.getMessage());
+            throw unreadBody(e);
         }
         if (body.length > HttpServer.MAX_BODY_BYTES) {
             throw tooLarge();
@@ -211,5 +211,21 @@ public final class RequestBodies {
         return message == null ? "" : message.replaceAll("\\s*\\(start marker at \\[Source:[^\\]]*\\][^)]*\\)", "")
                 .replaceAll("\\s*\\[Source:[^\\]]*\\]", "")
                 .replaceAll(",\\s*from `StreamReadConstraints[^`]*`", "").strip();
+    }
+
+    /**
+     * A body that stopped arriving, in plain words: 408 when the connection's idle timeout passed
+     * (RFC 9110 §15.5.9: the client may send it again), 400 when the client ended it early; Jetty's
+     * own text is kept out of the answer.
+     */
+    static ApiProblem unreadBody(java.io.IOException e) {
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof java.util.concurrent.TimeoutException || t instanceof java.net.SocketTimeoutException) {
+                return new ApiProblem(408, "Request Timeout", "The request body stopped arriving before it was whole;"
+                        + " send the request again.");
+            }
+        }
+        return ApiProblem.badRequest("The request body ended before it was whole (the connection closed, or the"
+                + " chunked encoding broke off).");
     }
 }

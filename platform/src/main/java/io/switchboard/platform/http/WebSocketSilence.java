@@ -39,8 +39,8 @@ public final class WebSocketSilence {
      * each upgrade and wraps the creator the first time.
      */
     static void watch(JettyWebSocketServletFactory factory) {
-        if (factory == null) {
-            return;
+        if (factory == null || factory.getMapping("/") instanceof NotingCreator) {
+            return; // wrapped already: no lock on every upgrade of a reconnect storm
         }
         synchronized (factory) {
             JettyWebSocketCreator creator = factory.getMapping("/");
@@ -50,13 +50,23 @@ public final class WebSocketSilence {
         }
     }
 
+    private static final java.util.concurrent.atomic.AtomicBoolean UNWATCHED_SAID = new java.util.concurrent.atomic.AtomicBoolean();
+
     private record NotingCreator(JettyWebSocketCreator created) implements JettyWebSocketCreator {
         @Override
         public Object createWebSocket(org.eclipse.jetty.ee10.websocket.server.JettyServerUpgradeRequest request,
                                       org.eclipse.jetty.ee10.websocket.server.JettyServerUpgradeResponse response)
                 throws Exception {
             Object endpoint = created.createWebSocket(request, response);
-            return endpoint instanceof Session.Listener.AutoDemanding listener ? new Listening(listener) : endpoint;
+            if (endpoint instanceof Session.Listener.AutoDemanding listener) {
+                return new Listening(listener);
+            }
+            if (UNWATCHED_SAID.compareAndSet(false, true)) {
+                // a Javalin whose endpoint changed shape: silent clients would no longer be closed
+                org.slf4j.LoggerFactory.getLogger(WebSocketSilence.class).warn("WebSocket endpoints of type {} cannot be"
+                        + " watched for silence: streams whose client answers no ping are not closed", endpoint.getClass().getName());
+            }
+            return endpoint;
         }
     }
 
@@ -76,7 +86,9 @@ public final class WebSocketSilence {
         private void received() {
             Session open = session;
             if (open != null) {
-                lastReceived.put(open, System.nanoTime());
+                // replace, not put: a frame handled while another thread closes the session must
+                // not bring back the entry the close removed
+                lastReceived.replace(open, System.nanoTime());
             }
         }
 

@@ -318,7 +318,7 @@ class HttpServerTest {
     void errorsAreProblemDetailsAndCounted() throws Exception {
         assertProblem(get("/nowhere"), 404, "Not Found", "No endpoint GET /nowhere");
         HttpResponse<String> wrongMethod = get("/api/v1/test/greetings");
-        assertProblem(wrongMethod, 405, "Method Not Allowed", "");
+        assertProblem(wrongMethod, 405, "Method Not Allowed", "/api/v1/test/greetings does not take GET; it takes POST");
         assertThat(wrongMethod.headers().firstValue("Allow")).hasValue("POST");
         assertProblem(get("/api/v1/test/missing"), 404, "Not Found", "no greeting 42");
         HttpResponse<String> broken = get("/api/v1/test/broken");

@@ -20,6 +20,18 @@ class RequestBodiesTest {
                 .isEqualTo("Document nesting depth (1001) exceeds the maximum allowed (1000)");
     }
 
+    /** A body that stopped arriving is said in plain words, never with Jetty's exception text. */
+    @Test
+    void aBodyThatStoppedArrivingIs408AndOneCutShortIs400() {
+        ApiProblem idle = RequestBodies.unreadBody(new java.io.IOException(
+                new java.util.concurrent.TimeoutException("Idle timeout expired: 30000/30000 ms")));
+        assertThat(idle.status()).isEqualTo(408);
+        assertThat(idle.detail()).doesNotContain("Idle timeout expired").contains("send the request again");
+        ApiProblem cut = RequestBodies.unreadBody(new java.io.EOFException("Early EOF"));
+        assertThat(cut.status()).isEqualTo(400);
+        assertThat(cut.detail()).doesNotContain("Early EOF").contains("ended before it was whole");
+    }
+
     @Test
     void aFormOrACharsetOtherThanUtf8Is415() {
         for (String taken : new String[]{null, "", "application/json", "Application/JSON; charset=UTF-8",

@@ -67,6 +67,8 @@ abstract class ChatApiContract {
 
         assertProblem(post("/api/v1/chats", anna, "{\"members\":[\"" + boris.id() + "\",\"" + clara.id() + "\"]}"),
                 400, "'title'");
+        assertProblem(post("/api/v1/chats", anna, "{\"members\":[\"" + boris.id() + "\",\"" + clara.id() + "\"],\"title\":\"   \"}"),
+                400, "'title' shows nothing");
         HttpResponse<String> group = post("/api/v1/chats", anna,
                 "{\"members\":[\"" + boris.id() + "\",\"" + clara.id() + "\"],\"title\":\"Flat 42\"}");
         assertThat(group.statusCode()).isEqualTo(201);

@@ -331,7 +331,8 @@ class ChatStreamTest {
         resumes.put("{\"type\":\"resume\",\"chats\":{\"" + chat + "\":{\"seq\":1,\"revision\":2}}}", "needs its last seq seen");
         resumes.put("{\"type\":\"resume\"}", "needs 'chats'");
         resumes.put("{\"type\":\"resume\",\"chats\":[1]}", "needs 'chats'");
-        resumes.put("{\"type\":\"resume\",\"chat\":{\"" + chat + "\":1}}", "'chat' is not a field here");
+        // misspelt: the error frame names 'chat', and without 'chats' the resume cannot be followed
+        resumes.put("{\"type\":\"resume\",\"chat\":{\"" + chat + "\":1}}", "needs 'chats'");
         resumes.put("{\"type\":\"resume\",\"chats\":{\"" + chat + "\":9999}}", "has no message 9999; its newest is 3");
         for (Map.Entry<String, String> resume : resumes.entrySet()) {
             try (StreamClient stream = StreamClient.connect(node.streamUri(boris.accessToken()))) {
@@ -358,9 +359,12 @@ class ChatStreamTest {
     void framesAreReadAsStrictlyAsRequestBodies() throws Exception {
         ChatNode.Person anna = node.signUp(ChatNode.uniqueName("anna"));
         try (StreamClient stream = StreamClient.connect(node.streamUri(anna.accessToken()))) {
+            // a field of the client's own is said, and the frame is still acted on: the ping is answered
             stream.send("{\"type\":\"ping\",\"foo\":1}");
             assertThat(stream.next("error").get("detail").asText()).contains("'foo' is not a field here");
-            stream.send("{\"type\":\"hello\"}");
+            stream.next("pong");
+            stream.send("{\"type\":\"hello\",\"client\":\"door-app 2.1\"}");
+            assertThat(stream.next("error").get("detail").asText()).contains("hello: 'client' is not a field here");
             stream.next("synced");
             stream.send("{\"type\":\"hello\"}");
             assertThat(stream.next("error").get("detail").asText()).contains("already started");
@@ -368,9 +372,17 @@ class ChatStreamTest {
             assertThat(stream.next("error").get("detail").asText()).contains("'foo' is not a field here");
             stream.send("{\"type\":\"ping\"}");
             stream.next("pong");
+            // said, not counted toward the twenty frames not understood: a client pinging with a
+            // field of its own every heartbeat keeps its stream
+            for (int i = 0; i < 25; i++) {
+                stream.send("{\"type\":\"ping\",\"ts\":" + i + "}");
+                stream.next("error");
+                stream.next("pong");
+            }
         }
         try (StreamClient stream = StreamClient.connect(node.streamUri(anna.accessToken()))) {
-            stream.send("{\"type\":\"resume\",\"chats\":{}}");
+            stream.send("{\"type\":\"resume\",\"chats\":{},\"v\":2}");
+            assertThat(stream.next("error").get("detail").asText()).contains("resume: 'v' is not a field here");
             stream.next("synced");
             stream.send("{\"type\":\"resume\",\"chats\":{}}");
             assertThat(stream.next("error").get("detail").asText()).contains("already started");
