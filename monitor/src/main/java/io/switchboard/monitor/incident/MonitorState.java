@@ -95,7 +95,7 @@ final class MonitorState {
         // the incident opened at the threshold starts at the streak's first failure, not at the
         // first failure after a restart
         if (stored.consecutiveFailures() > 0) {
-            if (stored.streakStartedAt() != null) {
+            if (streakStillCurrent(stored)) {
                 this.streakStartedAt = Instant.ofEpochMilli(stored.streakStartedAt());
                 this.streakFirstError = stored.streakFirstError();
             } else if (stored.consecutiveFailures() == 1 && stored.lastFailureAt() != null) {
@@ -107,6 +107,20 @@ final class MonitorState {
         // is counted as warned too: at worst a warning that starts while restored DEGRADED goes untold)
         this.warningActive = stored.status() == MonitorStatus.DEGRADED;
         this.warning = this.warningActive ? stored.lastError() : null;
+    }
+
+    /**
+     * Whether the stored streak start belongs to the streak now counted. A node of a version before
+     * V7 writes the state without the streak columns, so they keep what a newer node stored last:
+     * after such a node saw a success and then a new streak, the stored start is from a streak that
+     * already ended. It is trusted only when it lies after the last success and not after the last
+     * failure.
+     */
+    private static boolean streakStillCurrent(StateSnapshot stored) {
+        Long start = stored.streakStartedAt();
+        return start != null
+                && (stored.lastSuccessAt() == null || start > stored.lastSuccessAt())
+                && stored.lastFailureAt() != null && start <= stored.lastFailureAt();
     }
 
     static boolean isWarning(CheckResult result) {
