@@ -174,8 +174,8 @@ public final class IncidentStore {
             long id = h.createQuery("SELECT value FROM monitor_counters WHERE name = 'incident'").mapTo(Long.class).one();
             boolean claimed = lease != null && !downChannels.isEmpty();
             h.createUpdate("INSERT INTO monitor_incidents (id, monitor, status, started_at, opened_at, failed_checks,"
-                            + " first_error, last_error, last_success_at, down_notified) VALUES (:id, :m, 'open', :s, :o, :f, :fe, :le,"
-                            + " :ls, :dn)")
+                            + " first_error, last_error, down_error, last_success_at, down_notified) VALUES (:id, :m, 'open', :s, :o, :f,"
+                            + " :fe, :le, :le, :ls, :dn)")
                     .bind("id", id).bind("m", monitor).bind("s", startedAt.toEpochMilli()).bind("o", openedAt.toEpochMilli())
                     .bind("f", failedChecks).bind("fe", StoredText.clean(firstError)).bind("le", StoredText.clean(lastError))
                     .bind("ls", lastSuccessAt == null ? null : lastSuccessAt.toEpochMilli()).bind("dn", claimed ? 1 : 0).execute();
@@ -595,10 +595,20 @@ public final class IncidentStore {
 
     /** The DOWN report, written only while {@code lease} holds (null: not clustered). */
     public void setReport(long id, String report, String source, Lease lease) {
+        setReport(id, report, source, null, lease);
+    }
+
+    /**
+     * The DOWN report and the error it reported as "What is wrong" (null: keep the one stored when
+     * the incident opened), written only while {@code lease} holds (null: not clustered).
+     */
+    public void setReport(long id, String report, String source, String downError, Lease lease) {
         jdbi.useTransaction(h -> {
             requireLease(h, lease, "writing an incident report"); // first: see requireLease
-            h.createUpdate("UPDATE monitor_incidents SET report = :r, report_source = :s WHERE id = :id")
-                    .bind("r", StoredText.clean(report)).bind("s", StoredText.clean(source)).bind("id", id).execute();
+            h.createUpdate("UPDATE monitor_incidents SET report = :r, report_source = :s,"
+                            + " down_error = COALESCE(:de, down_error) WHERE id = :id")
+                    .bind("r", StoredText.clean(report)).bind("s", StoredText.clean(source))
+                    .bind("de", StoredText.clean(downError)).bind("id", id).execute();
         });
     }
 
@@ -708,7 +718,7 @@ public final class IncidentStore {
                 instant(rs, "opened_at"), instant(rs, "resolved_at"), rs.getInt("failed_checks"), rs.getString("first_error"),
                 rs.getString("last_error"), instant(rs, "last_success_at"), rs.getString("report"), rs.getString("report_source"),
                 rs.getString("recovery_report"), rs.getString("recovery_report_source"), rs.getInt("down_notified") != 0,
-                instant(rs, "last_notified_at"));
+                instant(rs, "last_notified_at"), rs.getString("down_error"));
     }
 
     private static Instant instant(ResultSet rs, String column) throws SQLException {

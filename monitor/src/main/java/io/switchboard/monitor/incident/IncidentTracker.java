@@ -468,9 +468,12 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         synchronized (incident) {
             first = !incident.reported;
             incident.reported = true;
+            if (first) {
+                incident.downError = facts.whatIsWrong();
+            }
         }
         if (first) {
-            underLease(name, lease -> incidents.setReport(incident.id, report.text(), report.source(), lease));
+            underLease(name, lease -> incidents.setReport(incident.id, report.text(), report.source(), facts.whatIsWrong(), lease));
             event(name, incident.id, now, "report", report.source().equals("template") ? "report written from the template"
                     : "report rewritten by " + report.source().substring(4));
         }
@@ -877,9 +880,15 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         }
         String wrong = lastFailure != null ? lastFailure.error() : incident.lastError != null ? incident.lastError : incident.firstError;
         List<String> worked = lastFailure != null ? lastFailure.worked() : List.of();
+        // the recovery repeats what the DOWN said was wrong (the check that crossed the threshold);
+        // an incident opened before V8 does not know it and falls back to the streak's first error
+        String toldWrong;
+        synchronized (incident) {
+            toldWrong = incident.downError != null ? incident.downError : incident.firstError;
+        }
         return new ReportFacts(monitor.name(), monitor.type(), monitor.displayTarget(), monitor.interval(), incident.startedAt,
                 incident.failedChecks, wrong, worked, incident.lastSuccessAt, otherChecks(monitor), now, resolvedAt,
-                recoveredWith, zone, incident.firstError);
+                recoveredWith, zone, toldWrong);
     }
 
     /**

@@ -51,6 +51,8 @@ final class MonitorState {
         final Instant startedAt;
         final Instant openedAt;
         final String firstError;
+        /** What the DOWN message said was wrong; null when not known (opened before V8). */
+        String downError;
         final Instant lastSuccessAt;
         int failedChecks;
         String lastError;
@@ -68,6 +70,7 @@ final class MonitorState {
             this.startedAt = stored.startedAt();
             this.openedAt = stored.openedAt();
             this.firstError = stored.firstError();
+            this.downError = stored.downError();
             this.lastSuccessAt = stored.lastSuccessAt();
             this.failedChecks = stored.failedChecks();
             this.lastError = stored.lastError();

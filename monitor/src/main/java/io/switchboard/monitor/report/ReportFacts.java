@@ -15,9 +15,9 @@ import java.util.List;
  * @param otherChecks   how other monitors of the same host fare, e.g. "shop-dns (dns check) is up"
  * @param resolvedAt    when it recovered, for a recovery report; else null
  * @param recoveredWith how the passing check went, e.g. "answered in 12 ms"; for a recovery report
- * @param whyOpened     the error the incident opened with (its first failed check's), for a
- *                      recovery report: what was wrong is that, not a blip just before it passed;
- *                      null when not known
+ * @param whyOpened     for a recovery report, what the DOWN message said was wrong (the error of
+ *                      the check that crossed the threshold): what was wrong is that, not a blip
+ *                      just before it passed; null when not known
  */
 public record ReportFacts(String monitor, CheckType type, String target, Duration interval, Instant since,
                           int failedChecks, String whatIsWrong, List<String> stillWorks, Instant lastSuccess,

@@ -405,6 +405,27 @@ class IncidentFlowTest {
                 .contains("What was wrong: The certificate expires in 2 days.\nThe last failed check: Nothing accepted the connection.");
     }
 
+    /**
+     * The recovery's "What was wrong" is what the DOWN said: the error of the check that crossed the
+     * threshold, not the streak's first (it said the first, which nobody had been told).
+     */
+    @Test
+    void theRecoveryRepeatsWhatTheDownSaidWasWrong() throws Exception {
+        monitor("shop", ",\"channels\":[\"hook\"],\"failureThreshold\":3");
+        await().atMost(WAIT).until(() -> status("shop").equals("up"));
+        check.fail("shop", "no answer within 10 s", "the server answered HTTP 503", "the server answered HTTP 503");
+        await().atMost(WAIT).until(() -> hooks("monitor.down").size() == 1);
+        assertThat(hooks("monitor.down").getFirst().path("text").asText())
+                .contains("What is wrong: The server answered HTTP 503.");
+        check.pass("shop");
+        await().atMost(WAIT).until(() -> hooks("monitor.recovered").size() == 1);
+        assertThat(hooks("monitor.recovered").getFirst().path("text").asText())
+                .contains("What was wrong: The server answered HTTP 503.\n")
+                .doesNotContain("No answer within 10 s").doesNotContain("The last failed check");
+        JsonNode incident = api("GET", "/api/v1/incidents?monitor=shop", null).path("incidents").get(0);
+        assertThat(incident.path("firstError").asText()).isEqualTo("no answer within 10 s");
+    }
+
     @Test
     void aCertificateWarningIsToldOnceAndItsEndOnce() throws Exception {
         api("PUT", "/api/v1/monitors/cert", "{\"type\":\"tls\",\"target\":\"127.0.0.1:443\",\"interval\":\"1s\","
