@@ -312,7 +312,11 @@ public final class IncidentStore {
      * announced by whichever node is not announced again. The message is stored with the claim.
      * Cancelled claims do not count: nobody was told of them. A start still pending (held back by
      * a maintenance window, or not sent yet) when its end is claimed is cancelled instead, and no
-     * end is claimed for that channel: nobody was told the warning began.
+     * end is claimed for that channel: nobody was told the warning began. Only a start never taken
+     * is cancelled so: one made pending again after its sender died ({@code repeats} > 0) may have
+     * arrived, and one taken meanwhile by the dispatcher (the SELECT locks no claim row, so on
+     * PostgreSQL a take can commit between it and the cancelling UPDATE, which then changes no
+     * row) goes out: both get their end claimed.
      *
      * @return the claims made, pending, one per channel claimed
      * @throws LeaseLost when the lease no longer holds
@@ -323,8 +327,8 @@ public final class IncidentStore {
             requireLease(h, lease, "claiming a warning"); // first: see requireLease
             List<ClaimKey> made = new java.util.ArrayList<>();
             for (String channel : channels) {
-                Optional<LatestWarning> latest = h.createQuery("SELECT seq, event, sending_at IS NULL AND sent_at IS NULL"
-                                + " FROM monitor_warning_claims WHERE monitor = :m AND channel = :c"
+                Optional<LatestWarning> latest = h.createQuery("SELECT seq, event,"
+                                + " sending_at IS NULL AND sent_at IS NULL AND repeats = 0 FROM monitor_warning_claims WHERE monitor = :m AND channel = :c"
                                 + " AND (outcome IS NULL OR outcome <> 'cancelled') ORDER BY seq DESC LIMIT 1")
                         .bind("m", monitor).bind("c", channel)
                         .map((rs, ctx) -> new LatestWarning(rs.getLong(1), rs.getString(2), rs.getBoolean(3))).findOne();
@@ -333,11 +337,11 @@ public final class IncidentStore {
                 if (!due) {
                     continue;
                 }
-                if (!event.equals("warning") && latest.get().pending()) {
-                    h.createUpdate("UPDATE monitor_warning_claims SET sent_at = :t, outcome = 'cancelled' WHERE monitor = :m"
-                                    + " AND channel = :c AND seq = :s AND sent_at IS NULL AND sending_at IS NULL")
-                            .bind("t", at.toEpochMilli()).bind("m", monitor).bind("c", channel).bind("s", latest.get().seq())
-                            .execute();
+                if (!event.equals("warning") && latest.get().pending()
+                        && h.createUpdate("UPDATE monitor_warning_claims SET sent_at = :t, outcome = 'cancelled' WHERE monitor = :m"
+                                        + " AND channel = :c AND seq = :s AND sent_at IS NULL AND sending_at IS NULL AND repeats = 0")
+                                .bind("t", at.toEpochMilli()).bind("m", monitor).bind("c", channel).bind("s", latest.get().seq())
+                                .execute() == 1) {
                     continue;
                 }
                 long seq = h.createQuery("SELECT COALESCE(MAX(seq), 0) + 1 FROM monitor_warning_claims WHERE monitor = :m"

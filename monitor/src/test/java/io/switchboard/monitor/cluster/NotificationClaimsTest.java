@@ -14,11 +14,17 @@ import io.switchboard.platform.config.StoreSettings;
 import io.switchboard.platform.store.PostgresTestDatabase;
 import io.switchboard.platform.store.Store;
 import java.nio.file.Path;
+import java.sql.PreparedStatement;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.jdbi.v3.core.statement.StatementContext;
+import org.jdbi.v3.core.statement.StatementCustomizer;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -314,6 +320,59 @@ class NotificationClaimsTest {
         assertThat(nodeA.pendingWarnings()).as("the start is cancelled, no end is claimed").isEmpty();
         assertThat(nodeA.claimWarning("cert", List.of("hook"), "warning", "degraded", "cert expires soon", "text", a, at))
                 .as("the next warning").hasSize(1);
+    }
+
+    /**
+     * A start made pending again after the node sending it died may have reached the channel: its
+     * end is claimed, not the start cancelled (the end went untold, and the next warning's start
+     * was taken for a repeat of this one).
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"sqlite", "postgresql"})
+    void aWarningStartSentAgainAfterItsSenderDiedGetsItsEnd(String database) throws Exception {
+        open(database);
+        Lease a = leasesA.acquire("monitor:cert").orElseThrow();
+        Instant at = Instant.now();
+        ClaimKey start = nodeA.claimWarning("cert", List.of("hook"), "warning", "degraded", "cert expires soon", "text", a, at)
+                .getFirst();
+        assertThat(nodeA.take(start, a, at)).isTrue();
+        leasesA.release(a);
+        dies("node-a");
+        Lease b = leasesB.acquire("monitor:cert").orElseThrow();
+        assertThat(nodeB.resendOrphaned(start, b, at, null, null)).isEqualTo(IncidentStore.Orphan.SENT_AGAIN);
+        assertThat(nodeB.pendingWarnings()).extracting(IncidentStore.PendingWarning::repeats).containsExactly(1);
+
+        assertThat(nodeB.claimWarning("cert", List.of("hook"), "warning_ended", "up", "renewed", "text", b, at))
+                .as("the start may have arrived: its end is claimed").hasSize(1);
+        assertThat(nodeB.pendingWarnings()).extracting(w -> w.event()).containsExactly("warning", "warning_ended");
+    }
+
+    /**
+     * On PostgreSQL the dispatcher may take a pending start between the end's look at it and the
+     * UPDATE that would cancel it: that UPDATE changes no row, the start goes out, and its end is
+     * claimed (it used to be skipped, and the next warning's start with it).
+     */
+    @Test
+    void aWarningStartTakenWhileItsEndIsClaimedGetsItsEnd() throws Exception {
+        open("postgresql");
+        Lease a = leasesA.acquire("monitor:cert").orElseThrow();
+        Instant at = Instant.now();
+        ClaimKey start = nodeA.claimWarning("cert", List.of("hook"), "warning", "degraded", "cert expires soon", "text", a, at)
+                .getFirst();
+        AtomicBoolean takenBetween = new AtomicBoolean();
+        store.jdbi().addCustomizer(new StatementCustomizer() {
+            @Override
+            public void afterExecution(PreparedStatement statement, StatementContext ctx) {
+                if (ctx.getRawSql().startsWith("SELECT seq, event,") && takenBetween.compareAndSet(false, true)) {
+                    // the dispatcher, on its own connection, right after the look
+                    CompletableFuture.supplyAsync(() -> nodeA.take(start, a, at)).join();
+                }
+            }
+        });
+        List<ClaimKey> ends = nodeA.claimWarning("cert", List.of("hook"), "warning_ended", "up", "renewed", "text", a, at);
+        assertThat(takenBetween).isTrue();
+        assertThat(ends).as("the start went out: its end is claimed").hasSize(1);
+        assertThat(nodeA.pendingWarnings()).extracting(w -> w.event()).containsExactly("warning_ended");
     }
 
     @ParameterizedTest
