@@ -117,8 +117,12 @@ public final class IncidentStore {
     public record OrphanedClaim(ClaimKey key, String monitor, String takenBy) {
     }
 
-    /** A warning claim nobody is sending, with the message it stands for; {@code repeats} as in {@link PendingClaim}. */
-    public record PendingWarning(ClaimKey.Warning key, String event, String status, String subject, String text, int repeats) {
+    /**
+     * A warning claim nobody is sending, with the message it stands for, as written when it was
+     * claimed at {@code claimedAt}; {@code repeats} as in {@link PendingClaim}.
+     */
+    public record PendingWarning(ClaimKey.Warning key, String event, String status, String subject, String text, int repeats,
+                                 Instant claimedAt) {
     }
 
     public IncidentStore(Jdbi jdbi) {
@@ -575,13 +579,14 @@ public final class IncidentStore {
     public List<PendingWarning> pendingWarnings() {
         boolean clustered = claimant != Claimant.UNCLUSTERED;
         return jdbi.withHandle(h -> h.createQuery("SELECT c.monitor, c.channel, c.seq, c.event, c.status, c.subject, c.text,"
-                        + " c.repeats FROM monitor_warning_claims c"
+                        + " c.repeats, c.claimed_at FROM monitor_warning_claims c"
                         + (clustered ? " JOIN platform_leases l ON l.name = 'monitor:' || c.monitor AND l.holder = :me"
                         + " AND l.incarnation = :inc" : "")
                         + " WHERE c.sent_at IS NULL AND c.sending_at IS NULL ORDER BY c.monitor, c.channel, c.seq")
                 .bindMap(clustered ? Map.of("me", claimant.nodeId(), "inc", claimant.incarnation()) : Map.of())
                 .map((rs, ctx) -> new PendingWarning(new ClaimKey.Warning(rs.getString(1), rs.getString(2), rs.getLong(3)),
-                        rs.getString(4), rs.getString(5), rs.getString(6), rs.getString(7), rs.getInt(8)))
+                        rs.getString(4), rs.getString(5), rs.getString(6), rs.getString(7), rs.getInt(8),
+                        Instant.ofEpochMilli(rs.getLong(9))))
                 .list());
     }
 

@@ -1058,9 +1058,33 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
                 cancel(name, pending.key(), now, "cancelled");
                 continue;
             }
-            Notification n = new Notification(pending.event().equals("warning") ? Notification.Event.WARNING
+            boolean start = pending.event().equals("warning");
+            if (start) {
+                // a start held back (a window) or left queued says what was so when it was claimed:
+                // sent only while that still stands, not after the monitor went DOWN or the
+                // warning ended meanwhile (an end cancels it too, but a failure claims no end)
+                MonitorState state = states.get(name);
+                if (state == null) {
+                    continue; // not adopted yet: the adoption sweeps again
+                }
+                boolean unknown;
+                boolean stillWarns;
+                synchronized (state) {
+                    unknown = state.status == MonitorStatus.UNKNOWN;
+                    stillWarns = state.status == MonitorStatus.DEGRADED && state.warningActive && state.incident == null;
+                }
+                if (unknown) {
+                    continue; // adopted without a stored state and not checked yet: its first result decides
+                }
+                if (!stillWarns) {
+                    cancel(name, pending.key(), now, "cancelled");
+                    continue;
+                }
+            }
+            String text = start ? ReportTemplate.asOf(pending.text(), pending.claimedAt(), zone) : pending.text();
+            Notification n = new Notification(start ? Notification.Event.WARNING
                     : Notification.Event.WARNING_ENDED, name, monitor.type().wireName(), monitor.displayTarget(), null, pending.status(),
-                    now, 0, pending.subject(), pending.text(), now);
+                    now, 0, pending.subject(), text, now);
             queuedWarnings.add(name);
             onLane(name, () -> {
                 try {

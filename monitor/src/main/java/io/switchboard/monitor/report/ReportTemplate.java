@@ -109,6 +109,14 @@ public final class ReportTemplate {
         } + " (" + f.type().wireName() + " check)";
     }
 
+    /**
+     * A message written at {@code at} and sent later (a warning held back by a maintenance window):
+     * says when what it tells was so.
+     */
+    public static String asOf(String text, Instant at, java.time.ZoneId zone) {
+        return text + "\nAs of " + TIME.format(at.atZone(zone)) + ".";
+    }
+
     private static String checks(int n) {
         return n == 1 ? "1 check" : n + " checks";
     }

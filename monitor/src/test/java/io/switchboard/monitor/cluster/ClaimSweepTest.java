@@ -189,9 +189,9 @@ class ClaimSweepTest {
     void claimsANodeThatDiedNeverTookAreSentAndThoseItWasSendingAreSentAgainAsRepeats() throws Exception {
         receiver = new LoopbackHttp().answer("/hook", 200, "");
         ScriptedCheck check = new ScriptedCheck();
+        // the warning still stands when this node sends it (a start whose warning is over is cancelled)
+        check.warn("shop", "the certificate expires in 10 days");
         startNode(Clock.systemUTC(), check, ENV, null);
-        putShop("");
-        awaitShopUp();
 
         // what a node that held "shop" and died left: a resolved incident whose DOWN went out and whose
         // recovery was claimed with the resolve but never taken; an older incident whose recovery, and
@@ -206,6 +206,7 @@ class ClaimSweepTest {
             resolvedIncident(h, 899, now - 90_000, now - 80_000, now - 70_000);
             recoveryClaimOfTheDead(h, 899, now - 70_000, now - 70_000);
         });
+        putShop("");
 
         await().atMost(Duration.ofSeconds(20)).until(() -> hooks("monitor.recovered").size() == 2 && hooks("monitor.warning").size() == 1);
         await().atMost(Duration.ofSeconds(10)).until(() -> "sent".equals(outcome(jdbi, "monitor_notification_claims",
@@ -250,6 +251,8 @@ class ClaimSweepTest {
         AtomicInteger calls = new AtomicInteger();
         receiver = hangingReceiver(release, calls);
         ScriptedCheck check = new ScriptedCheck();
+        // the warning still stands when this node sends it (a start whose warning is over is cancelled)
+        check.warn("shop", "the certificate expires in 10 days");
         Map<String, String> env = new java.util.HashMap<>(ENV);
         env.put("SWITCHBOARD_MONITOR_NOTIFY_TIMEOUT", "30s");
         if (database.equals("postgresql")) {
@@ -257,8 +260,6 @@ class ClaimSweepTest {
         }
         startNode(Clock.systemUTC(), check, env, postgres == null ? null : postgres.settings());
         try {
-            putShop("");
-            awaitShopUp();
             Jdbi jdbi = node.node.store().jdbi();
             long now = System.currentTimeMillis();
             jdbi.useHandle(h -> {
@@ -266,9 +267,14 @@ class ClaimSweepTest {
                 recoveryClaimOfTheDead(h, 900, now - 1_000, null);
                 warningClaimOfTheDead(h, now, null);
             });
+            putShop("");
             // the first message is being delivered (the channel hangs); the other one waits behind it, or
             // is in the batch being handled when the lane found both waiting at once
             await().atMost(Duration.ofSeconds(20)).until(() -> calls.get() == 1);
+            // the warning is sent once the monitor's first result shows it still stands: queued by the next sweep
+            await().atMost(Duration.ofSeconds(20)).until(() -> JSON.readTree(node.api("GET", "/api/v1/monitors/shop", null).body())
+                    .path("state").path("status").asText().equals("degraded"));
+            node.monitor.sweep();
             Thread.sleep(500);
             double waiting = node.metric("switchboard_monitor_notifications_waiting");
             assertThat(waiting).isBetween(0.0, 1.0);

@@ -478,10 +478,38 @@ class IncidentFlowTest {
         node.api("DELETE", "/api/v1/maintenance-windows/certwin", null);
         await().atMost(WAIT).until(() -> hooks("monitor.warning").size() == 1);
         assertThat(hooks("monitor.warning").getFirst().path("subject").asText()).startsWith("cert needs attention");
+        // written when the window held it back: it says when that was
+        assertThat(hooks("monitor.warning").getFirst().path("text").asText()).containsPattern("\nAs of \\d{4}-\\d{2}-\\d{2} ");
         int later = check.runs("cert");
         await().atMost(WAIT).until(() -> check.runs("cert") >= later + 2);
         assertThat(hooks("monitor.warning")).hasSize(1);
         assertThat(hooks("monitor.warning_ended")).isEmpty();
+    }
+
+    /**
+     * A warning held back by a window whose monitor goes DOWN before the window ends: once the
+     * window is over the DOWN goes out and the warning does not (it went out too, with the text
+     * written while the certificate was the only worry).
+     */
+    @Test
+    void aWarningHeldBackIsNotSentWhenTheMonitorWentDownMeanwhile() throws Exception {
+        api("PUT", "/api/v1/monitors/cert", "{\"type\":\"tls\",\"target\":\"127.0.0.1:443\",\"interval\":\"1s\","
+                + "\"failureThreshold\":2,\"channels\":[\"hook\"]}");
+        await().atMost(WAIT).until(() -> status("cert").equals("up"));
+        api("PUT", "/api/v1/maintenance-windows/certwin", "{\"start\":\"" + Instant.now().minusSeconds(60)
+                + "\",\"duration\":\"1h\",\"monitors\":[\"cert\"]}");
+        check.warn("cert", "the certificate expires in 5 days (on 2030-01-01T00:00:00Z); renew it before 7 days are left");
+        await().atMost(WAIT).until(() -> api("GET", "/api/v1/notifications?monitor=cert", null).path("notifications").size() == 1);
+        check.fail("cert", "the certificate expired");
+        await().atMost(WAIT).until(() -> status("cert").equals("down"));
+        await().atMost(WAIT).until(() -> api("GET", "/api/v1/incidents?status=open", null).path("incidents").size() == 1);
+
+        node.api("DELETE", "/api/v1/maintenance-windows/certwin", null);
+        await().atMost(WAIT).until(() -> hooks("monitor.down").size() == 1);
+        int runs = check.runs("cert");
+        await().atMost(WAIT).until(() -> check.runs("cert") >= runs + 3);
+        assertThat(hooks("monitor.warning")).isEmpty();
+        assertThat(hooks("monitor.down")).hasSize(1);
     }
 
     /** A warning that starts and ends inside a window is never told, neither its start nor its end. */
