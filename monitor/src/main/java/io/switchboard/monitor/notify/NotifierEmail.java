@@ -136,10 +136,36 @@ public final class NotifierEmail implements Notifier {
         if (n.id() == null) {
             return null;
         }
-        int at = from.lastIndexOf('@');
-        String domain = at < 0 || at == from.length() - 1 ? "localhost" : from.substring(at + 1).replace(">", "").strip();
         // id-left is a dot-atom-text: a UUID's letters, digits and hyphens are atext
-        return "<" + n.id().replaceAll("[^A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]", "") + "@switchboard." + domain + ">";
+        return "<" + n.id().replaceAll("[^A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]", "") + "@" + idRight(from) + ">";
+    }
+
+    /** RFC 5322 §3.2.3 dot-atom-text: atext runs joined by single dots, none first or last. */
+    private static final java.util.regex.Pattern DOT_ATOM_TEXT =
+            java.util.regex.Pattern.compile("[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*");
+
+    /** The id-right when the sender's domain cannot be one: a name reserved never to resolve (RFC 2606 §2). */
+    static final String FALLBACK_ID_RIGHT = "switchboard.invalid";
+
+    /**
+     * The Message-ID's id-right: {@code switchboard.} and the sender's domain, when that is a
+     * dot-atom-text once in ASCII (RFC 5322 §3.6.4 allows a no-fold-literal too, but an address
+     * literal like {@code [192.0.2.1]} after "switchboard." would be neither). A domain in another
+     * script is written in its ASCII form (IDNA, RFC 5891); one that is not valid as a domain, ends
+     * in a dot or holds characters outside atext ({@code ()",;:}) gives {@link #FALLBACK_ID_RIGHT}.
+     */
+    static String idRight(String from) {
+        int at = from.lastIndexOf('@');
+        if (at < 0) {
+            return FALLBACK_ID_RIGHT;
+        }
+        String domain;
+        try {
+            domain = java.net.IDN.toASCII(from.substring(at + 1).strip());
+        } catch (IllegalArgumentException e) {
+            return FALLBACK_ID_RIGHT;
+        }
+        return DOT_ATOM_TEXT.matcher(domain).matches() ? "switchboard." + domain : FALLBACK_ID_RIGHT;
     }
 
     /** A message whose Message-ID is set by the sender, not made anew by {@link MimeMessage#saveChanges}. */

@@ -101,6 +101,24 @@ class NotifierEmailTest {
         assertThat(mail.getReceivedMessages()[2].getMessageID()).isNotBlank().isNotEqualTo(received[0].getMessageID());
     }
 
+    /**
+     * The Message-ID's right part is a dot-atom-text (RFC 5322 §3.6.4): a sender at an address
+     * literal, a domain ending in a dot or holding a character outside atext gives a fixed domain;
+     * a domain in another script is written in its ASCII form. They were copied as they were,
+     * making Message-IDs like {@code <id@switchboard.[127.0.0.1]>}.
+     */
+    @Test
+    void theMessageIdsDomainIsADotAtomWhateverTheSendersDomain() {
+        Notification identified = DOWN.identified("6f1c2a9e-8d3b-4c5e-9f70-1a2b3c4d5e6f", false);
+        String id = "<6f1c2a9e-8d3b-4c5e-9f70-1a2b3c4d5e6f@";
+        assertThat(NotifierEmail.messageId(identified, "monitor@[127.0.0.1]")).isEqualTo(id + "switchboard.invalid>");
+        assertThat(NotifierEmail.messageId(identified, "monitor@example.org.")).isEqualTo(id + "switchboard.invalid>");
+        assertThat(NotifierEmail.messageId(identified, "monitor@exa(mple).org")).isEqualTo(id + "switchboard.invalid>");
+        assertThat(NotifierEmail.messageId(identified, "monitor@exa\"mple,org;x:y")).isEqualTo(id + "switchboard.invalid>");
+        assertThat(NotifierEmail.messageId(identified, "monitor@bücher.example")).isEqualTo(id + "switchboard.xn--bcher-kva.example>");
+        assertThat(NotifierEmail.messageId(identified, "monitor@example.org")).isEqualTo(id + "switchboard.example.org>");
+    }
+
     @Test
     void implicitTls() throws Exception {
         notifier.send(Defs.channel(channel(mail.getSmtps().getPort(), "tls", "s3cret-pass")), DOWN);
