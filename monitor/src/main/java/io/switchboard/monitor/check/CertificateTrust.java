@@ -1,17 +1,14 @@
 package io.switchboard.monitor.check;
 
+import io.switchboard.monitor.definition.CaFile;
 import io.switchboard.monitor.definition.Targets;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
 import java.security.cert.CertPathValidator;
 import java.security.cert.CertPathValidatorException;
-import java.security.cert.Certificate;
 import java.security.cert.CertificateFactory;
 import java.security.cert.PKIXParameters;
 import java.security.cert.TrustAnchor;
@@ -213,32 +210,17 @@ public final class CertificateTrust {
         if (caFile == null) {
             return defaults;
         }
-        Path path = Path.of(caFile);
+        List<X509Certificate> extra;
         long modified;
         try {
-            modified = Files.getLastModifiedTime(path).toMillis();
-        } catch (IOException e) {
-            throw new IOException("cannot read caFile " + caFile + ": " + why(e), e);
-        }
-        if (Files.isDirectory(path)) {
-            throw new IOException("cannot read caFile " + caFile + ": a directory, not a file of certificates");
-        }
-        Loaded cached = byFile.get(caFile);
-        if (cached != null && cached.modified() == modified) {
-            return cached;
-        }
-        List<X509Certificate> extra = new ArrayList<>();
-        try (InputStream in = Files.newInputStream(path)) {
-            for (Certificate c : CertificateFactory.getInstance("X.509").generateCertificates(in)) {
-                extra.add((X509Certificate) c);
+            modified = CaFile.modified(caFile);
+            Loaded cached = byFile.get(caFile);
+            if (cached != null && cached.modified() == modified) {
+                return cached;
             }
-        } catch (IOException e) {
-            throw new IOException("cannot read caFile " + caFile + ": " + why(e), e);
-        } catch (java.security.cert.CertificateException e) {
-            throw new IOException("cannot read caFile " + caFile + ": holds no PEM certificate", e);
-        }
-        if (extra.isEmpty()) {
-            throw new IOException("cannot read caFile " + caFile + ": holds no PEM certificate");
+            extra = CaFile.read(caFile);
+        } catch (CaFile.Unreadable e) {
+            throw new IOException("cannot read caFile " + e.getMessage(), e);
         }
         X509TrustManager manager = buildTrustManager(extra);
         Set<TrustAnchor> anchors = new HashSet<>(defaults.anchors());
@@ -248,15 +230,6 @@ public final class CertificateTrust {
         Loaded loaded = new Loaded(modified, manager, context(manager), Set.copyOf(anchors));
         byFile.put(caFile, loaded);
         return loaded;
-    }
-
-    /**
-     * Why a file could not be read, in plain words: the JDK's exceptions for a missing file or a
-     * refused one carry only the path as their message ("/x/ca.pem"), which says nothing. The same
-     * words as the API's check of a caFile ({@code DefinitionReader}).
-     */
-    static String why(IOException e) {
-        return e instanceof java.nio.file.NoSuchFileException ? "no such file" : io.switchboard.platform.RootCause.fileProblem(e);
     }
 
     private X509TrustManager buildTrustManager(List<X509Certificate> extra) throws GeneralSecurityException {

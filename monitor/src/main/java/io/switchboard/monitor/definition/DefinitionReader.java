@@ -246,24 +246,10 @@ public final class DefinitionReader {
             return;
         }
         caFileIsAbsolute(caFile);
-        java.nio.file.Path path = java.nio.file.Path.of(caFile);
-        if (java.nio.file.Files.isDirectory(path)) {
-            throw DefinitionException.invalid("caFile", caFile + ": a directory, not a file of certificates");
-        }
-        int certificates;
-        try (java.io.InputStream in = java.nio.file.Files.newInputStream(path)) {
-            certificates = java.security.cert.CertificateFactory.getInstance("X.509").generateCertificates(in).size();
-        } catch (java.nio.file.NoSuchFileException e) {
-            throw DefinitionException.invalid("caFile", caFile + ": no such file");
-        } catch (java.io.IOException e) {
-            throw DefinitionException.invalid("caFile", caFile + ": cannot be read (" + io.switchboard.platform.RootCause.fileProblem(e) + ")");
-        } catch (java.security.cert.CertificateException e) {
-            String why = String.valueOf(e.getMessage());
-            throw DefinitionException.invalid("caFile", caFile + ": holds no PEM certificate"
-                    + (why.startsWith("No certificate data") ? "" : " (" + why + ")"));
-        }
-        if (certificates == 0) {
-            throw DefinitionException.invalid("caFile", caFile + ": holds no PEM certificate");
+        try {
+            CaFile.read(caFile);
+        } catch (CaFile.Unreadable e) {
+            throw DefinitionException.invalid("caFile", e.getMessage());
         }
     }
 

@@ -2,6 +2,8 @@ package io.switchboard.monitor.check;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.switchboard.monitor.definition.CaFile;
+import io.switchboard.monitor.definition.DefinitionReader;
 import io.switchboard.monitor.support.Defs;
 import io.switchboard.monitor.support.SwappableIdentity;
 import io.switchboard.monitor.support.TestCertificates;
@@ -152,11 +154,43 @@ class TlsCheckTest {
                     .isEqualTo("the chain could not be checked: cannot read caFile " + dir + ": a directory, not a file of certificates");
             assertThat(check(server, "caFile: " + text + "\n").error())
                     .isEqualTo("the chain could not be checked: cannot read caFile " + text + ": holds no PEM certificate");
+            // a block the JDK cannot decode is a certificate it cannot read, with its reason (as the API says it)
             assertThat(check(server, "caFile: " + garbled + "\n").error())
-                    .isEqualTo("the chain could not be checked: cannot read caFile " + garbled + ": holds no PEM certificate");
+                    .startsWith("the chain could not be checked: cannot read caFile " + garbled + ": holds a certificate that cannot be read (");
         }
-        assertThat(CertificateTrust.why(new java.nio.file.AccessDeniedException("/etc/ssl/private/ca.pem")))
+        assertThat(CaFile.why(new java.nio.file.AccessDeniedException("/etc/ssl/private/ca.pem")))
                 .isEqualTo("permission denied");
+    }
+
+    /**
+     * The API (where a caFile is written) and the check (where it is used) describe a file that
+     * cannot be used in the same words, a file with one good and one garbled certificate too (the
+     * check said "holds no PEM certificate" of it, the API the JDK's reason).
+     */
+    @Test
+    void theApiAndTheCheckDescribeACaFileInTheSameWords() throws Exception {
+        String garbledBlock = "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n";
+        Path mixed = Files.writeString(dir.resolve("mixed.pem"), Files.readString(caFile) + garbledBlock);
+        Path garbled = Files.writeString(dir.resolve("garbled-only.pem"), garbledBlock);
+        Path text = Files.writeString(dir.resolve("text.pem"), "not a certificate\n");
+        try (SSLServerSocket server = serve(TestCertificates.server(ca, Instant.now().plus(Duration.ofDays(60)), "127.0.0.1"))) {
+            for (Path file : java.util.List.of(mixed, garbled, text, dir.resolve("missing.pem"), dir)) {
+                String api = org.assertj.core.api.Assertions.catchThrowableOfType(io.switchboard.monitor.definition.DefinitionException.class,
+                        () -> DefinitionReader.requireFilesHere(Defs.monitor("name: cert\ntype: tls\ntarget: 127.0.0.1:443\ncaFile: "
+                                + file + "\n"))).describe();
+                assertThat(api).startsWith("caFile: " + file + ": ");
+                String words = api.substring("caFile: ".length());
+                assertThat(check(server, "caFile: " + file + "\n").error())
+                        .isEqualTo("the chain could not be checked: cannot read caFile " + words);
+            }
+        }
+        assertThat(catchCaFile(mixed)).startsWith(mixed + ": holds a certificate that cannot be read (");
+        assertThat(catchCaFile(text)).isEqualTo(text + ": holds no PEM certificate");
+    }
+
+    private static String catchCaFile(Path file) {
+        return org.assertj.core.api.Assertions.catchThrowableOfType(CaFile.Unreadable.class, () -> CaFile.read(file.toString()))
+                .getMessage();
     }
 
     @Test
