@@ -621,6 +621,15 @@ public final class IncidentStore {
         });
     }
 
+    /** What a DOWN sent later than its report said was wrong, written only while {@code lease} holds (null: not clustered). */
+    public void setDownError(long id, String downError, Lease lease) {
+        jdbi.useTransaction(h -> {
+            requireLease(h, lease, "writing what an incident's DOWN said"); // first: see requireLease
+            h.createUpdate("UPDATE monitor_incidents SET down_error = :de WHERE id = :id")
+                    .bind("de", StoredText.clean(downError)).bind("id", id).execute();
+        });
+    }
+
     /** The recovery report, written only while {@code lease} holds (null: not clustered). */
     public void setRecoveryReport(long id, String report, String source, Lease lease) {
         jdbi.useTransaction(h -> {

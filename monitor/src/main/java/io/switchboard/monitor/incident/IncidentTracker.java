@@ -464,11 +464,16 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         Instant now = clock.instant();
         ReportFacts facts = facts(monitor, state, incident, now, null, null);
         Report report = reports.down(facts);
+        // what this DOWN says is wrong, for the recovery to repeat: the first report's, or, when a
+        // DOWN held back by a window goes out later written anew, what that one says
+        boolean goesOut = view.maintenanceFor(name, now).isEmpty();
         boolean first;
+        boolean toldOtherwise;
         synchronized (incident) {
             first = !incident.reported;
             incident.reported = true;
-            if (first) {
+            toldOtherwise = !first && goesOut && !java.util.Objects.equals(incident.downError, facts.whatIsWrong());
+            if (first || toldOtherwise) {
                 incident.downError = facts.whatIsWrong();
             }
         }
@@ -476,6 +481,8 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
             underLease(name, lease -> incidents.setReport(incident.id, report.text(), report.source(), facts.whatIsWrong(), lease));
             event(name, incident.id, now, "report", report.source().equals("template") ? "report written from the template"
                     : "report rewritten by " + report.source().substring(4));
+        } else if (toldOtherwise) {
+            underLease(name, lease -> incidents.setDownError(incident.id, facts.whatIsWrong(), lease));
         }
         List<ChannelDefinition> channels = view.channelsOf(monitor);
         Notification n = new Notification(Notification.Event.DOWN, name, monitor.type().wireName(), monitor.displayTarget(), incident.id,

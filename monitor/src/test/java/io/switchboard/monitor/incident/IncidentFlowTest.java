@@ -426,6 +426,30 @@ class IncidentFlowTest {
         assertThat(incident.path("firstError").asText()).isEqualTo("no answer within 10 s");
     }
 
+    /**
+     * A DOWN held back by a window goes out after it written anew, saying the error of then: the
+     * recovery repeats that one, what people read, not the one the incident opened with.
+     */
+    @Test
+    void theRecoveryRepeatsWhatAHeldBackDownSaidWhenItWentOut() throws Exception {
+        monitor("shop", ",\"channels\":[\"hook\"]");
+        api("PUT", "/api/v1/maintenance-windows/upgrade", "{\"start\":\"" + Instant.now().minusSeconds(60)
+                + "\",\"duration\":\"1h\",\"monitors\":[\"shop\"]}");
+        await().atMost(WAIT).until(() -> status("shop").equals("up"));
+        check.fail("shop", "no answer within 10 s");
+        await().atMost(WAIT).until(() -> api("GET", "/api/v1/incidents?status=open", null).path("incidents").size() == 1);
+        check.fail("shop", "the server answered HTTP 503");
+        int runs = check.runs("shop");
+        await().atMost(WAIT).until(() -> check.runs("shop") >= runs + 2);
+        node.api("DELETE", "/api/v1/maintenance-windows/upgrade", null);
+        await().atMost(WAIT).until(() -> hooks("monitor.down").size() == 1);
+        assertThat(hooks("monitor.down").getFirst().path("text").asText()).contains("What is wrong: The server answered HTTP 503.");
+        check.pass("shop");
+        await().atMost(WAIT).until(() -> hooks("monitor.recovered").size() == 1);
+        assertThat(hooks("monitor.recovered").getFirst().path("text").asText())
+                .contains("What was wrong: The server answered HTTP 503.\n").doesNotContain("No answer within 10 s");
+    }
+
     @Test
     void aCertificateWarningIsToldOnceAndItsEndOnce() throws Exception {
         api("PUT", "/api/v1/monitors/cert", "{\"type\":\"tls\",\"target\":\"127.0.0.1:443\",\"interval\":\"1s\","
