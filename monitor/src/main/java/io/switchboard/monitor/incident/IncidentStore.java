@@ -621,12 +621,21 @@ public final class IncidentStore {
         });
     }
 
-    /** What a DOWN sent later than its report said was wrong, written only while {@code lease} holds (null: not clustered). */
-    public void setDownError(long id, String downError, Lease lease) {
-        jdbi.useTransaction(h -> {
+    /**
+     * What a DOWN sent later than its report said was wrong, written only while {@code lease} holds
+     * (null: not clustered) and no DOWN of the incident has gone out yet.
+     *
+     * @return whether it was written
+     */
+    public boolean setDownError(long id, String downError, Lease lease) {
+        return jdbi.inTransaction(h -> {
             requireLease(h, lease, "writing what an incident's DOWN said"); // first: see requireLease
-            h.createUpdate("UPDATE monitor_incidents SET down_error = :de WHERE id = :id")
-                    .bind("de", StoredText.clean(downError)).bind("id", id).execute();
+            // only while no DOWN has gone out: once people read one, the recovery repeats that one,
+            // not the words of a resend written later (after a takeover, a node died sending, ...)
+            return h.createUpdate("UPDATE monitor_incidents SET down_error = :de WHERE id = :id AND told_at IS NULL"
+                            + " AND NOT EXISTS (SELECT 1 FROM monitor_notification_claims c WHERE c.incident_id = :id"
+                            + " AND c.event = 'down' AND c.outcome = 'sent')")
+                    .bind("de", StoredText.clean(downError)).bind("id", id).execute() == 1;
         });
     }
 

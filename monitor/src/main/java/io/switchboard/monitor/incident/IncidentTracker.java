@@ -473,7 +473,7 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
             first = !incident.reported;
             incident.reported = true;
             toldOtherwise = !first && goesOut && !java.util.Objects.equals(incident.downError, facts.whatIsWrong());
-            if (first || toldOtherwise) {
+            if (first) {
                 incident.downError = facts.whatIsWrong();
             }
         }
@@ -482,7 +482,14 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
             event(name, incident.id, now, "report", report.source().equals("template") ? "report written from the template"
                     : "report rewritten by " + report.source().substring(4));
         } else if (toldOtherwise) {
-            underLease(name, lease -> incidents.setDownError(incident.id, facts.whatIsWrong(), lease));
+            // kept only while no DOWN went out (the store decides): people read the first one that did
+            underLease(name, lease -> {
+                if (incidents.setDownError(incident.id, facts.whatIsWrong(), lease)) {
+                    synchronized (incident) {
+                        incident.downError = facts.whatIsWrong();
+                    }
+                }
+            });
         }
         List<ChannelDefinition> channels = view.channelsOf(monitor);
         Notification n = new Notification(Notification.Event.DOWN, name, monitor.type().wireName(), monitor.displayTarget(), incident.id,
@@ -1074,17 +1081,23 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
                 if (state == null) {
                     continue; // not adopted yet: the adoption sweeps again
                 }
-                boolean unknown;
+                boolean undecided;
                 boolean stillWarns;
                 synchronized (state) {
-                    unknown = state.status == MonitorStatus.UNKNOWN;
+                    // not checked yet (adopted without a stored state), or failing below the
+                    // threshold with the warning still standing: the next results decide; a start
+                    // cancelled now would never be claimed again while the warning lasts
+                    undecided = state.status == MonitorStatus.UNKNOWN
+                            || state.status == MonitorStatus.PENDING && state.incident == null && state.warningActive;
                     stillWarns = state.status == MonitorStatus.DEGRADED && state.warningActive && state.incident == null;
                 }
-                if (unknown) {
-                    continue; // adopted without a stored state and not checked yet: its first result decides
+                if (undecided) {
+                    continue;
                 }
                 if (!stillWarns) {
-                    cancel(name, pending.key(), now, "cancelled");
+                    // a start a node died sending may have arrived: ended as unknown, not cancelled,
+                    // so that the warning's end is still claimed (IncidentStore.claimWarning)
+                    cancel(name, pending.key(), now, pending.repeats() > 0 ? "unknown" : "cancelled");
                     continue;
                 }
             }

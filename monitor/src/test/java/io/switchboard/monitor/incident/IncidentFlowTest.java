@@ -478,18 +478,26 @@ class IncidentFlowTest {
     }
 
     /**
+     * A tls monitor "cert" ({@code settings} added to its definition) that passes, a maintenance
+     * window "certwin" over it from now on for an hour, and then a certificate warning.
+     */
+    private void certificateWarningInsideAWindow(String settings) throws Exception {
+        api("PUT", "/api/v1/monitors/cert", "{\"type\":\"tls\",\"target\":\"127.0.0.1:443\",\"interval\":\"1s\","
+                + settings + "\"channels\":[\"hook\"]}");
+        await().atMost(WAIT).until(() -> status("cert").equals("up"));
+        api("PUT", "/api/v1/maintenance-windows/certwin", "{\"start\":\"" + Instant.now().minusSeconds(60)
+                + "\",\"duration\":\"1h\",\"monitors\":[\"cert\"]}");
+        check.warn("cert", "the certificate expires in 5 days (on 2030-01-01T00:00:00Z); renew it before 7 days are left");
+    }
+
+    /**
      * A warning that starts inside a maintenance window is held back, as a DOWN is, and sent when
      * the window is over if it still stands, also after a restart meanwhile (it used to be
      * recorded as suppressed and never told).
      */
     @Test
     void aWarningHeldBackByAWindowIsToldWhenTheWindowEnds() throws Exception {
-        api("PUT", "/api/v1/monitors/cert", "{\"type\":\"tls\",\"target\":\"127.0.0.1:443\",\"interval\":\"1s\","
-                + "\"channels\":[\"hook\"]}");
-        await().atMost(WAIT).until(() -> status("cert").equals("up"));
-        api("PUT", "/api/v1/maintenance-windows/certwin", "{\"start\":\"" + Instant.now().minusSeconds(60)
-                + "\",\"duration\":\"1h\",\"monitors\":[\"cert\"]}");
-        check.warn("cert", "the certificate expires in 5 days (on 2030-01-01T00:00:00Z); renew it before 7 days are left");
+        certificateWarningInsideAWindow("");
         await().atMost(WAIT).until(() -> api("GET", "/api/v1/notifications?monitor=cert", null).path("notifications").size() == 1);
         assertThat(api("GET", "/api/v1/notifications?monitor=cert", null).path("notifications").get(0).path("outcome").asText())
                 .isEqualTo("suppressed");
@@ -517,12 +525,7 @@ class IncidentFlowTest {
      */
     @Test
     void aWarningHeldBackIsNotSentWhenTheMonitorWentDownMeanwhile() throws Exception {
-        api("PUT", "/api/v1/monitors/cert", "{\"type\":\"tls\",\"target\":\"127.0.0.1:443\",\"interval\":\"1s\","
-                + "\"failureThreshold\":2,\"channels\":[\"hook\"]}");
-        await().atMost(WAIT).until(() -> status("cert").equals("up"));
-        api("PUT", "/api/v1/maintenance-windows/certwin", "{\"start\":\"" + Instant.now().minusSeconds(60)
-                + "\",\"duration\":\"1h\",\"monitors\":[\"cert\"]}");
-        check.warn("cert", "the certificate expires in 5 days (on 2030-01-01T00:00:00Z); renew it before 7 days are left");
+        certificateWarningInsideAWindow("\"failureThreshold\":2,");
         await().atMost(WAIT).until(() -> api("GET", "/api/v1/notifications?monitor=cert", null).path("notifications").size() == 1);
         check.fail("cert", "the certificate expired");
         await().atMost(WAIT).until(() -> status("cert").equals("down"));
@@ -539,12 +542,7 @@ class IncidentFlowTest {
     /** A warning that starts and ends inside a window is never told, neither its start nor its end. */
     @Test
     void aWarningOverBeforeItsWindowEndsIsNeverTold() throws Exception {
-        api("PUT", "/api/v1/monitors/cert", "{\"type\":\"tls\",\"target\":\"127.0.0.1:443\",\"interval\":\"1s\","
-                + "\"channels\":[\"hook\"]}");
-        await().atMost(WAIT).until(() -> status("cert").equals("up"));
-        api("PUT", "/api/v1/maintenance-windows/certwin", "{\"start\":\"" + Instant.now().minusSeconds(60)
-                + "\",\"duration\":\"1h\",\"monitors\":[\"cert\"]}");
-        check.warn("cert", "the certificate expires in 5 days (on 2030-01-01T00:00:00Z); renew it before 7 days are left");
+        certificateWarningInsideAWindow("");
         await().atMost(WAIT).until(() -> status("cert").equals("degraded"));
         check.pass("cert");
         await().atMost(WAIT).until(() -> status("cert").equals("up"));
@@ -557,6 +555,32 @@ class IncidentFlowTest {
         // the next warning, after the window, is told as usual
         check.warn("cert", "the certificate expires in 4 days (on 2030-01-01T00:00:00Z); renew it before 7 days are left");
         await().atMost(WAIT).until(() -> hooks("monitor.warning").size() == 1);
+    }
+
+    /**
+     * A warning held back by a window whose monitor fails a check below the threshold as the
+     * window ends (services restart in windows): the start waits for the next results instead of
+     * being cancelled, and goes out once the monitor warns again; it used to be lost for good.
+     */
+    @Test
+    void aWarningHeldBackOutlivesAFailureBelowTheThresholdAsTheWindowEnds() throws Exception {
+        certificateWarningInsideAWindow("\"failureThreshold\":20,");
+        await().atMost(WAIT).until(() -> status("cert").equals("degraded"));
+        await().atMost(WAIT).until(() -> api("GET", "/api/v1/notifications?monitor=cert", null).path("notifications").size() == 1);
+        check.fail("cert", "the connection was reset");
+        await().atMost(WAIT).until(() -> status("cert").equals("pending"));
+        node.api("DELETE", "/api/v1/maintenance-windows/certwin", null);
+        node.monitor.sweep();
+        int runs = check.runs("cert");
+        await().atMost(WAIT).until(() -> check.runs("cert") >= runs + 2);
+        node.monitor.sweep();
+        assertThat(hooks("monitor.warning")).as("not while it fails").isEmpty();
+
+        check.warn("cert", "the certificate expires in 5 days (on 2030-01-01T00:00:00Z); renew it before 7 days are left");
+        await().atMost(WAIT).until(() -> hooks("monitor.warning").size() == 1);
+        int later = check.runs("cert");
+        await().atMost(WAIT).until(() -> check.runs("cert") >= later + 2);
+        assertThat(hooks("monitor.warning")).hasSize(1);
     }
 
     @Test

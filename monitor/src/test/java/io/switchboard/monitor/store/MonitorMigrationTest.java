@@ -35,9 +35,12 @@ class MonitorMigrationTest {
         }
     }
 
-    @ParameterizedTest
-    @ValueSource(strings = {"sqlite", "postgresql"})
-    void duplicateOpenIncidentsAreClosedBeforeTheOneOpenIndex(String database) throws Exception {
+    /**
+     * Opens {@link #store} on a database whose monitor schema is at {@code version}, as a node of
+     * that release left it (Flyway configured as Store.migrate configures it), for a test to fill
+     * before it migrates to this build's version.
+     */
+    private void openAtVersion(String database, String version) throws Exception {
         StoreSettings settings;
         if (database.equals("sqlite")) {
             settings = new StoreSettings("jdbc:sqlite:" + dir.resolve("switchboard.db"), null, null);
@@ -45,15 +48,21 @@ class MonitorMigrationTest {
             postgres = PostgresTestDatabase.create();
             settings = postgres.settings();
         }
-        // the schema as a node of the previous release left it: monitor at V1, as Store.migrate configures Flyway
         Flyway.configure(Store.class.getClassLoader())
                 .dataSource(settings.url(), settings.user(), settings.password())
                 .locations("classpath:db/migration/monitor")
                 .table("flyway_monitor_history")
                 .baselineOnMigrate(true).baselineVersion("0")
-                .target("1")
+                .target(version)
                 .load().migrate();
         store = Store.open(settings);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"sqlite", "postgresql"})
+    void duplicateOpenIncidentsAreClosedBeforeTheOneOpenIndex(String database) throws Exception {
+        // the schema as a node of the previous release left it: monitor at V1, as Store.migrate configures Flyway
+        openAtVersion(database, "1");
         store.jdbi().useHandle(h -> {
             // monitor "web": three open incidents (two with the same opened_at), one resolved; "db": one open
             insert(h, 1, "web", "open", 1_000, null, 2);
@@ -64,7 +73,7 @@ class MonitorMigrationTest {
             h.execute("INSERT INTO monitor_incident_events (incident_id, at, seq, kind, detail) VALUES (1, 1000, 1, 'opened', 'x')");
         });
 
-        assertThat(store.migrate("monitor")).isEqualTo("8"); // V2 closes the duplicates; V3-V7 change no incident's state
+        assertThat(store.migrate("monitor")).isEqualTo("8"); // V2 closes the duplicates; V3-V8 change no incident's state
 
         List<Map<String, Object>> rows = store.jdbi().withHandle(h -> h.createQuery(
                 "SELECT id, status, resolved_at, event_seq FROM monitor_incidents ORDER BY id").mapToMap().list());
@@ -108,21 +117,7 @@ class MonitorMigrationTest {
     @ParameterizedTest
     @ValueSource(strings = {"sqlite", "postgresql"})
     void claimsLeftUnsentBeforeV3AreEndedNotSentLate(String database) throws Exception {
-        StoreSettings settings;
-        if (database.equals("sqlite")) {
-            settings = new StoreSettings("jdbc:sqlite:" + dir.resolve("switchboard.db"), null, null);
-        } else {
-            postgres = PostgresTestDatabase.create();
-            settings = postgres.settings();
-        }
-        Flyway.configure(Store.class.getClassLoader())
-                .dataSource(settings.url(), settings.user(), settings.password())
-                .locations("classpath:db/migration/monitor")
-                .table("flyway_monitor_history")
-                .baselineOnMigrate(true).baselineVersion("0")
-                .target("2")
-                .load().migrate();
-        store = Store.open(settings);
+        openAtVersion(database, "2");
         store.jdbi().useHandle(h -> {
             insert(h, 1, "web", "resolved", 1_000, 9_000L, 0); // its recovery failed on "hook", went out on "mail"
             insert(h, 2, "db", "open", 2_000, null, 0); // its DOWN failed; a reminder failed too
@@ -176,21 +171,7 @@ class MonitorMigrationTest {
     @ParameterizedTest
     @ValueSource(strings = {"sqlite", "postgresql"})
     void failingStreaksInProgressKeepTheirStartAcrossTheUpgrade(String database) throws Exception {
-        StoreSettings settings;
-        if (database.equals("sqlite")) {
-            settings = new StoreSettings("jdbc:sqlite:" + dir.resolve("switchboard.db"), null, null);
-        } else {
-            postgres = PostgresTestDatabase.create();
-            settings = postgres.settings();
-        }
-        Flyway.configure(Store.class.getClassLoader())
-                .dataSource(settings.url(), settings.user(), settings.password())
-                .locations("classpath:db/migration/monitor")
-                .table("flyway_monitor_history")
-                .baselineOnMigrate(true).baselineVersion("0")
-                .target("6")
-                .load().migrate();
-        store = Store.open(settings);
+        openAtVersion(database, "6");
         store.jdbi().useHandle(h -> {
             // "web": up at 1000, down at 2000 and 3000; "db": down once at 5000, its results pruned; "ok": up
             result(h, "web", 500, "down", "old outage");

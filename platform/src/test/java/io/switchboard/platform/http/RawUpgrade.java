@@ -69,7 +69,7 @@ public record RawUpgrade(int status, Map<String, List<String>> headers, String b
     }
 
     /** Reads a response head up to its blank line (the line itself left out). */
-    static String readHead(InputStream in) throws IOException {
+    public static String readHead(InputStream in) throws IOException {
         ByteArrayOutputStream head = new ByteArrayOutputStream();
         int matched = 0;
         byte[] end = {'\r', '\n', '\r', '\n'};

@@ -36,7 +36,7 @@ final class SilentStreamClient implements AutoCloseable {
                 + "Sec-WebSocket-Version: 13\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
         out.flush();
         in = new DataInputStream(socket.getInputStream());
-        String head = readHead();
+        String head = io.switchboard.platform.http.RawUpgrade.readHead(in);
         if (!head.startsWith("HTTP/1.1 101")) {
             socket.close();
             throw new IOException("the upgrade was refused: " + head);
@@ -96,21 +96,6 @@ final class SilentStreamClient implements AutoCloseable {
         } catch (IOException e) {
             closed.complete("-1 " + e.getMessage());
         }
-    }
-
-    private String readHead() throws IOException {
-        ByteArrayOutputStream head = new ByteArrayOutputStream();
-        int matched = 0;
-        byte[] end = {'\r', '\n', '\r', '\n'};
-        while (matched < end.length) {
-            int b = in.read();
-            if (b < 0) {
-                throw new IOException("the connection closed during the handshake: " + head);
-            }
-            head.write(b);
-            matched = b == end[matched] ? matched + 1 : (b == '\r' ? 1 : 0);
-        }
-        return head.toString(StandardCharsets.ISO_8859_1);
     }
 
     @Override
