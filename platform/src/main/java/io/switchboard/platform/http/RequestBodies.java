@@ -23,22 +23,44 @@ public final class RequestBodies {
     /**
      * The body, or a 413 problem past {@link HttpServer#MAX_BODY_BYTES}: read here rather than by
      * Javalin, whose limit logs a warning with neither path nor client for what is the client's
-     * mistake, and answers before a module can count it. A declared length is refused unread.
+     * mistake, and answers before a module can count it. A refused body is read to its end (up to a
+     * bound) before the 413, so that the client gets it.
      */
     static byte[] boundedBody(Context ctx) {
-        if (ctx.contentLength() > HttpServer.MAX_BODY_BYTES) {
-            throw tooLarge();
-        }
+        java.io.InputStream in;
         byte[] body;
         try {
-            body = ctx.req().getInputStream().readNBytes((int) HttpServer.MAX_BODY_BYTES + 1);
+            in = ctx.req().getInputStream();
+            if (ctx.contentLength() > HttpServer.MAX_BODY_BYTES) {
+                discard(in);
+                throw tooLarge();
+            }
+            body = in.readNBytes((int) HttpServer.MAX_BODY_BYTES + 1);
+            if (body.length > HttpServer.MAX_BODY_BYTES) {
+                discard(in);
+                throw tooLarge();
+            }
         } catch (java.io.IOException e) {
             throw unreadBody(e);
         }
-        if (body.length > HttpServer.MAX_BODY_BYTES) {
-            throw tooLarge();
-        }
         return body;
+    }
+
+    /** What is read and thrown away of a body refused as too large, at most. */
+    private static final long DISCARDED_AT_MOST = 4L * HttpServer.MAX_BODY_BYTES;
+
+    /**
+     * Reads and drops the rest of a refused body, up to {@link #DISCARDED_AT_MOST}: a server that
+     * closes a connection with request bytes unread makes the kernel reset it, and the client may
+     * lose the 413 already sent (RFC 9112 §9.6). Past that, the connection closes anyway.
+     */
+    private static void discard(java.io.InputStream in) throws java.io.IOException {
+        long left = DISCARDED_AT_MOST;
+        byte[] sink = new byte[64 * 1024];
+        int read;
+        while (left > 0 && (read = in.read(sink, 0, (int) Math.min(sink.length, left))) >= 0) {
+            left -= read;
+        }
     }
 
     private static ApiProblem tooLarge() {
