@@ -341,6 +341,29 @@ class ProxyRulesTest {
     }
 
     /**
+     * Behind a balancer on another port than 5060, a phone whose domain is the balancer's address
+     * dials sip:user@balancer, no port: the node takes the address the connection reached (its
+     * PROXY header) as its own, as it does its own address, and rings the callee; another host is
+     * still refused.
+     */
+    @Test
+    void aCallToTheBalancersAddressWithoutItsPortIsACallWithinTheNode() throws Exception {
+        startNode(Map.of("SWITCHBOARD_TELEPHONY_PROXY_PROTOCOL_FROM", "127.0.0.1"));
+        InetSocketAddress balancer = new InetSocketAddress(InetAddress.getByName("192.0.2.10"), 5070);
+        SipPhone alice = registered(SipPhone.tcpThroughBalancer("alice", DOMAIN, node.sipPort(Transport.TCP), balancer));
+        SipPhone bob = udpPhone("bob");
+        SipPhone.Call call = alice.call("sip:bob@192.0.2.10");
+        call.invite(null);
+        SipPhone.Incoming atBob = bob.awaitInvite();
+        atBob.respond(486, "Busy Here");
+        assertThat(call.awaitFinal().status()).isEqualTo(486);
+
+        SipPhone.Call elsewhere = alice.call("sip:bob@192.0.2.11");
+        elsewhere.invite(null);
+        assertThat(elsewhere.awaitFinal().status()).isEqualTo(403);
+    }
+
+    /**
      * Towards a phone behind a balancer the node's Via names the balancer, not the node, with the
      * node's id ({@code nid}) so that the node still knows its own Via: a request that comes back
      * through the balancer carrying it is a loop (RFC 3261 §16.3 step 4), though no address in

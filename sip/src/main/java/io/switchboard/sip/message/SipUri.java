@@ -205,13 +205,20 @@ public final class SipUri {
      * when absent, {@link #portOrDefault}) is that port; false for a name, or a wildcard or null address.
      */
     public boolean names(java.net.InetSocketAddress address) {
-        if (address == null || address.getAddress() == null || address.getAddress().isAnyLocalAddress() || host == null) {
+        return address != null && hostIs(address.getAddress()) && portOrDefault() == address.getPort();
+    }
+
+    /**
+     * Whether this URI's host is the address literal of {@code address}, whatever its port; false
+     * for a name, or a wildcard or null address.
+     */
+    public boolean hostIs(java.net.InetAddress address) {
+        if (address == null || address.isAnyLocalAddress() || host == null) {
             return false;
         }
         String bare = host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
         byte[] literal = io.netty.util.NetUtil.createByteArrayFromIpAddressString(bare);
-        return literal != null && java.util.Arrays.equals(literal, address.getAddress().getAddress())
-                && portOrDefault() == address.getPort();
+        return literal != null && java.util.Arrays.equals(literal, address.getAddress());
     }
 
     /** RFC 3261 §25.1: a user part with what it may not hold as itself %-escaped ('#' as %23). */

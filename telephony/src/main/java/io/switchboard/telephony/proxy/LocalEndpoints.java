@@ -166,6 +166,16 @@ public final class LocalEndpoints implements DigestAuthenticator.SipListeners {
         return isSipPort(port) || httpPort.test(port);
     }
 
+    /**
+     * As {@link #isThisHost(String)}, or the host is the address the request reached on a balancer
+     * ({@code arrivedOn}'s {@link SipFlow#balancer()}, from a PROXY header), whatever port the
+     * balancer listens on: a phone behind HAProxy knows only the balancer's address.
+     */
+    public boolean isThisHost(SipUri uri, SipFlow arrivedOn) {
+        return isThisHost(uri.host()) || arrivedOn != null && arrivedOn.balancer() != null
+                && uri.hostIs(arrivedOn.balancer().getAddress());
+    }
+
     /** True when the host is an address of this node (any port). */
     public boolean isThisHost(String host) {
         String h = host.toLowerCase(Locale.ROOT);

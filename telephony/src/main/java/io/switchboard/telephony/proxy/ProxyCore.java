@@ -356,9 +356,11 @@ public final class ProxyCore {
         // proxy dials sip:1001@<address>, no port: by RFC 3263 §4.2 that is port 5060 (§19.1.2),
         // where this node may not listen, yet the phone means this node, whose address it
         // registered with. A deliberate departure: this node relays to no other host (403 below),
-        // so taking it as ours only turns a refusal into a lookup.
+        // so taking it as ours only turns a refusal into a lookup. The same holds for the address
+        // of the balancer the request came through (PROXY header) when the balancer is not on
+        // 5060: the phone registered to that address and knows no other.
         boolean ours = domain.equalsIgnoreCase(uri.host()) || local.isThisNode(uri, tx.flow())
-                || uri.port() <= 0 && local.isThisHost(uri.host());
+                || uri.port() <= 0 && local.isThisHost(uri, tx.flow());
         if (!ours) {
             reject(tx, request, 403, "Forbidden - " + uri.host() + " is not served here and relaying is not allowed");
             return;
