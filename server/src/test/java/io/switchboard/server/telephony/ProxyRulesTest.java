@@ -395,6 +395,50 @@ class ProxyRulesTest {
     }
 
     /**
+     * RFC 3261 §8.2.2.2: the same INVITE (From tag, Call-ID, CSeq) arriving again as another
+     * transaction, by a second path after a fork upstream, is a merged request. It is answered 482
+     * without ringing the callee again, and the call is recorded once, its record ended by the
+     * first INVITE's answer.
+     */
+    @Test
+    void aMergedInviteIsAnswered482AndTheCallIsRecordedOnce() throws Exception {
+        startNode(Map.of());
+        SipPhone alice = udpPhone("alice");
+        SipPhone bob = udpPhone("bob");
+        SipPhone.Call call = alice.call(target("bob"));
+        call.invite(null);
+        SipPhone.Incoming atBob = bob.awaitInvite();
+
+        String secondPath = call.inviteByAnotherPath();
+        SipResponse merged = alice.awaitResponse(r -> r.callId().equals(call.callId) && r.status() >= 200
+                && secondPath.equals(r.vias().get(0).branch()), Duration.ofSeconds(5));
+        assertThat(merged.status()).isEqualTo(482);
+        assertThat(merged.reason()).contains("merged");
+        assertThat(bob.receivesNo("INVITE", Duration.ofMillis(500))).as("bob is not rung twice").isTrue();
+
+        atBob.respond(486, "Busy Here");
+        SipResponse first = alice.awaitResponse(r -> r.callId().equals(call.callId) && r.status() >= 200
+                && call.branch.equals(r.vias().get(0).branch()), Duration.ofSeconds(5));
+        assertThat(first.status()).isEqualTo(486);
+        await().atMost(Duration.ofSeconds(5)).until(() -> recordsOf(call.callId).size() == 1
+                && recordsOf(call.callId).get(0).path("endedAt").isTextual());
+        Thread.sleep(300); // a second record would be written by now
+        List<JsonNode> records = recordsOf(call.callId);
+        assertThat(records).hasSize(1);
+        assertThat(records.get(0).path("finalCode").asInt()).as(records.get(0).toString()).isEqualTo(486);
+    }
+
+    private List<JsonNode> recordsOf(String callId) throws Exception {
+        List<JsonNode> found = new ArrayList<>();
+        for (JsonNode record : node.json(node.api("GET", "/api/v1/call-records?limit=50", null)).path("records")) {
+            if (record.path("callId").asText().equals(callId)) {
+                found.add(record);
+            }
+        }
+        return found;
+    }
+
+    /**
      * A phone whose outbound proxy is a name of the node (the name on its TLS certificate) puts
      * that name in a preloaded Route (RFC 3261 §8.1.2): with {@code telephony.aliases} naming it,
      * and for {@code localhost} always, the node pops its own Route and rings the callee; a name

@@ -357,7 +357,22 @@ final class SipPhone implements AutoCloseable {
 
         void invite(String extraHeaders) {
             inviteVia = "Via: SIP/2.0/" + transportToken() + " " + sentBy() + ";rport;branch=" + branch;
-            send("INVITE " + target + " SIP/2.0\r\n" + inviteVia + "\r\nMax-Forwards: 70\r\n"
+            send(inviteText(inviteVia, extraHeaders));
+        }
+
+        /**
+         * The same INVITE (From tag, Call-ID, CSeq) again as another transaction, a new branch: what
+         * arrives when a proxy on the way forked it twice towards the node, a merged request (RFC 3261
+         * §8.2.2.2). Returns that branch.
+         */
+        String inviteByAnotherPath() {
+            String other = "z9hG4bK" + UUID.randomUUID().toString().substring(0, 12);
+            send(inviteText("Via: SIP/2.0/" + transportToken() + " " + sentBy() + ";rport;branch=" + other, null));
+            return other;
+        }
+
+        private String inviteText(String via, String extraHeaders) {
+            return ("INVITE " + target + " SIP/2.0\r\n" + via + "\r\nMax-Forwards: 70\r\n"
                     + "From: <" + aor() + ">;tag=" + tag + "\r\nTo: <" + target + ">\r\nCall-ID: " + callId + "\r\n"
                     + "CSeq: " + inviteCseq + " INVITE\r\nContact: " + contact() + "\r\n" + (extraHeaders == null ? "" : extraHeaders)
                     + "Content-Type: application/sdp\r\nContent-Length: 4\r\n\r\nv=0\n");

@@ -122,6 +122,13 @@ public final class ProxyCore {
     private final java.util.Set<ResponseContext> ringing = java.util.concurrent.ConcurrentHashMap.newKeySet();
     /** Moves with every {@link #withdraw}, so a fork that raced one checks its targets again. */
     private final java.util.concurrent.atomic.AtomicLong withdrawals = new java.util.concurrent.atomic.AtomicLong();
+    /**
+     * Out-of-dialog INVITEs being routed or forked, by {@link #mergeKey}: the transaction that came
+     * first. Another transaction with the same key is a merged request (RFC 3261 §8.2.2.2). An entry
+     * leaves when its caller has a final answer ({@link #reject}, {@link #settled}).
+     */
+    private final java.util.concurrent.ConcurrentHashMap<String, ServerTransaction> invitesInProgress =
+            new java.util.concurrent.ConcurrentHashMap<>();
     /** Calls with in-dialog requests waiting for a connection: the last one queued ({@link #inCallOrder}). */
     private final java.util.concurrent.ConcurrentHashMap<String, CompletableFuture<Void>> waitingCalls =
             new java.util.concurrent.ConcurrentHashMap<>();
@@ -231,6 +238,14 @@ public final class ProxyCore {
         }
         Caller caller = authenticate(tx, request);
         if (caller == null) {
+            return;
+        }
+        if (invite && isMerged(tx, request)) {
+            // RFC 3261 §8.2.2.2: the same INVITE (From tag, Call-ID, CSeq) by a second path, an
+            // upstream proxy having forked it twice towards this node. Every device of the callee
+            // would answer the copy 482 anyway (those that check); answering it here keeps the
+            // callee's devices from ringing twice and the call from being recorded twice.
+            reject(tx, request, 482, "Loop Detected - merged request: this INVITE already arrived by another path");
             return;
         }
         forwardToCallee(tx, request, caller, loopHash);
@@ -867,6 +882,40 @@ public final class ProxyCore {
     /** The caller of a forked INVITE has its final answer. */
     void settled(ResponseContext context) {
         ringing.remove(context);
+        if (context.mergeKey != null) {
+            invitesInProgress.remove(context.mergeKey, context.server());
+        }
+    }
+
+    /** What a merged request shares with the first (RFC 3261 §8.2.2.2): From tag, Call-ID and CSeq. */
+    static String mergeKey(SipRequest request) {
+        String fromTag = request.from().tag();
+        return request.callId() + '\n' + (fromTag == null ? "" : fromTag) + '\n' + request.cseq().number();
+    }
+
+    /**
+     * Whether this out-of-dialog INVITE is a merged copy of one still being routed here; if not, it
+     * is taken as the first. A copy carrying a Via of this node is a spiral, not a merge: it left
+     * this node and came back (§16.3 step 4 tells it from a loop), and is routed as a new request.
+     */
+    private boolean isMerged(ServerTransaction tx, SipRequest request) {
+        if (hasOwnVia(request, null)) {
+            return false;
+        }
+        String key = mergeKey(request);
+        while (true) {
+            ServerTransaction first = invitesInProgress.putIfAbsent(key, tx);
+            if (first == null || first == tx) {
+                return false;
+            }
+            if (!first.isAnswered() && !first.isTerminated()) {
+                return true;
+            }
+            // the first has its final answer: an INVITE sent again after that is not a merge
+            if (invitesInProgress.replace(key, first, tx)) {
+                return false;
+            }
+        }
     }
 
     /** INVITEs forked whose caller has no final answer yet (for tests and metrics). */
@@ -1717,10 +1766,15 @@ public final class ProxyCore {
     }
 
     private boolean isLoop(SipRequest request, String loopHash) {
+        return hasOwnVia(request, loopHash);
+    }
+
+    /** Whether a Via of this node is in the request; with {@code loopHash}, one whose branch ends with it. */
+    private boolean hasOwnVia(SipRequest request, String loopHash) {
         ClusterNode self = node;
         for (Via via : request.vias()) {
             String branch = via.branch();
-            if (branch == null || !branch.endsWith("-" + loopHash)) {
+            if (loopHash != null && (branch == null || !branch.endsWith("-" + loopHash))) {
                 continue;
             }
             // host and port: nodes of a cluster may share a host, and one node's Via is not another's;
@@ -1744,5 +1798,12 @@ public final class ProxyCore {
             return;
         }
         tx.respond(SipResponse.to(request, status, reason).withToTag(toTag));
+        if (request.isMethod(SipRequest.INVITE) && !invitesInProgress.isEmpty()) {
+            try {
+                invitesInProgress.remove(mergeKey(request), tx);
+            } catch (IllegalArgumentException e) {
+                // a From or CSeq that does not parse: this request was never taken in
+            }
+        }
     }
 }

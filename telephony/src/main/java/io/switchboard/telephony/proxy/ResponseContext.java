@@ -65,6 +65,12 @@ final class ResponseContext {
     /** A device answered 6xx: the fork is over (§16.7 step 5) and the caller gets that answer soon. */
     private boolean declined;
     private Timeout cancelGrace;
+    /** For an INVITE, what tells a merged copy of it ({@link ProxyCore#mergeKey}); null otherwise. */
+    final String mergeKey;
+
+    ServerTransaction server() {
+        return server;
+    }
 
     ResponseContext(ProxyCore core, ServerTransaction server, SipRequest request, ActiveCall call) {
         this.core = core;
@@ -73,6 +79,7 @@ final class ResponseContext {
         this.callerVias = List.copyOf(request.headers().fields(HeaderNames.VIA));
         this.call = call;
         this.invite = request.isMethod(SipRequest.INVITE);
+        this.mergeKey = invite ? ProxyCore.mergeKey(request) : null;
     }
 
     synchronized Branch addBranch(String aor, String target, SipFlow flow) {
