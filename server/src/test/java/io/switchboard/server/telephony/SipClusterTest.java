@@ -687,7 +687,8 @@ class SipClusterTest {
      * A device whose connection to the node that holds its flow broke (and that has not registered
      * again) is unavailable to a caller on another node: that node answers the node-to-node INVITE
      * 430 Flow Failed (RFC 5626 §5.3), which is for the proxy alone (§11.5), and the caller hears
-     * 480, recorded as unavailable.
+     * 480, recorded as unavailable. The registration whose flow failed is not tried again (the
+     * next call does not go to that node to hear 430 again), until the device registers again.
      */
     @Test
     void aDeviceWhoseConnectionBrokeOnAnotherNodeIsUnavailableNotFlowFailed() throws Exception {
@@ -706,6 +707,24 @@ class SipClusterTest {
                 assertThat(answer.status()).as(answer.startLine()).isEqualTo(480);
                 JsonNode record = awaitRecord(b, call.callId, "unavailable");
                 assertThat(record.path("finalCode").asInt()).isEqualTo(480);
+
+                String flowFailed = "switchboard_sip_messages_total{direction=\"out\",method_or_status=\"430\"}";
+                assertThat(a.metric(flowFailed)).isEqualTo(1.0);
+                SipPhone.Call again = AccountChangesTest.authenticatedCall(carol, "sip:bob@" + DOMAIN);
+                SipResponse second = again.awaitFinal();
+                again.ackFailure(second);
+                assertThat(second.status()).as(second.startLine()).isEqualTo(480);
+                assertThat(a.metric(flowFailed)).as("the failed flow is not tried again").isEqualTo(1.0);
+
+                // registered again over a new connection: a new registration, rung
+                try (SipPhone back = SipPhone.tcp("bob", DOMAIN, a.sipPort(Transport.TCP))) {
+                    assertThat(back.register(600, "secret-bob").status()).isEqualTo(200);
+                    await().atMost(SOON).until(() -> bindings(b, "bob").stream()
+                            .anyMatch(binding -> binding.contact().contains(":" + back.localPort() + ";")));
+                    SipPhone.Call third = AccountChangesTest.authenticatedCall(carol, "sip:bob@" + DOMAIN);
+                    back.awaitInvite().respond(486, "Busy Here");
+                    assertThat(third.awaitFinal().status()).isEqualTo(486);
+                }
             }
         });
     }

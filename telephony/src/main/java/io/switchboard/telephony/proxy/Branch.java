@@ -45,6 +45,8 @@ final class Branch implements ClientTransactionListener {
     SipFlow direct;
     /** The node this branch goes through, when it does; reported unreachable if it fails. */
     String viaNode;
+    /** Through another node: the binding reached there, set aside if that node answers 430 ({@link ProxyCore#flowFailed}). */
+    io.switchboard.telephony.registrar.Binding throughBinding;
 
     Branch(ResponseContext context, String aor, String target, SipFlow flow) {
         this.context = context;

@@ -129,6 +129,12 @@ public final class ProxyCore {
      */
     private final java.util.concurrent.ConcurrentHashMap<String, ServerTransaction> invitesInProgress =
             new java.util.concurrent.ConcurrentHashMap<>();
+    /**
+     * Registrations whose flow the node holding it reported failed (430), by {@link #failedFlowKey}:
+     * the time the binding expires, after which the entry goes.
+     */
+    private static final int MAX_FAILED_FLOWS = 100_000;
+    private final java.util.concurrent.ConcurrentHashMap<String, Long> failedFlows = new java.util.concurrent.ConcurrentHashMap<>();
     /** Calls with in-dialog requests waiting for a connection: the last one queued ({@link #inCallOrder}). */
     private final java.util.concurrent.ConcurrentHashMap<String, CompletableFuture<Void>> waitingCalls =
             new java.util.concurrent.ConcurrentHashMap<>();
@@ -318,12 +324,12 @@ public final class ProxyCore {
      * One place a request is forked to: a device's contact, the AOR it registered, and the flow that
      * reaches it, or the TLS connection being opened to it ({@link FlowDirectory#reconnectTls});
      * through another node, also the Route to that node, the device's own UDP flow to fall back on,
-     * and the node's id.
+     * the node's id and the binding reached there.
      */
     record Target(String aor, String contact, SipFlow flow, CompletionStage<SipFlow> connecting, String route,
-                  SipFlow direct, String viaNode) {
+                  SipFlow direct, String viaNode, Binding throughBinding) {
         Target(String aor, String contact, SipFlow flow) {
-            this(aor, contact, flow, null, null, null, null);
+            this(aor, contact, flow, null, null, null, null, null);
         }
     }
 
@@ -444,6 +450,9 @@ public final class ProxyCore {
                         insecureOnly++;
                         continue;
                     }
+                    if (flowFailed(binding, now)) {
+                        continue; // its node answered 430 for this registration's flow: see flowFailed
+                    }
                     Optional<SipFlow> held = flows.fromHeldAddress(binding);
                     if (held.isPresent()) {
                         // registered to a floating address that this node holds now: the device's
@@ -475,7 +484,7 @@ public final class ProxyCore {
                 } else {
                     // its connection is gone; a TLS Contact can be connected to again (§18.1.1, §26.2)
                     flows.reconnectTls(binding).ifPresent(connecting -> targets.put(binding.contact(),
-                            new Target(aor, binding.contact(), null, connecting, null, null, null)));
+                            new Target(aor, binding.contact(), null, connecting, null, null, null, null)));
                 }
             }
         }
@@ -560,6 +569,7 @@ public final class ProxyCore {
             Branch branch = context.addBranch(target.aor(), target.contact(), target.flow());
             branch.direct = target.direct();
             branch.viaNode = target.viaNode();
+            branch.throughBinding = target.throughBinding();
             branches.add(branch);
         }
         if (invite) {
@@ -717,7 +727,8 @@ public final class ProxyCore {
                 liveness.unreachable(node);
                 return directTarget(aor, binding);
             }
-            return new Target(aor, binding.contact(), flow, null, hopRoute(binding, callId, nodePath), direct, node);
+            return new Target(aor, binding.contact(), flow, null, hopRoute(binding, callId, nodePath), direct, node,
+                    binding);
         });
     }
 
@@ -877,6 +888,53 @@ public final class ProxyCore {
             Thread.sleep(20);
         }
         return ended.size();
+    }
+
+    /**
+     * A branch through another node was answered 430 Flow Failed: the connection this registration
+     * was made over is gone from that node (RFC 5626 §5.3). RFC 5626 §7 has the authoritative proxy
+     * try another flow of the same device instead (every binding of the callee is rung at once
+     * here), and §11.5 says other flows may still work, so only this registration is set aside: a
+     * connection that closed never comes back, and the device's next REGISTER (over a new
+     * connection, §4.4, §4.5) is a new registration, tried as usual. Until then calls skip it
+     * rather than going through that node to hear 430 again.
+     */
+    void flowFailed(Binding binding) {
+        long now = clock.millis();
+        if (binding.isExpired(now)) {
+            return;
+        }
+        if (failedFlows.size() >= MAX_FAILED_FLOWS) {
+            failedFlows.values().removeIf(expires -> expires <= now);
+            if (failedFlows.size() >= MAX_FAILED_FLOWS) {
+                return; // bounded: past this, such calls cost a node-to-node round trip, as before
+            }
+        }
+        if (failedFlows.put(failedFlowKey(binding), binding.expiresAtMillis()) == null) {
+            log.info("{} of {}: its connection to node {} is gone (430 Flow Failed); not tried again until it registers again",
+                    binding.contact(), binding.aor(), binding.node());
+        }
+    }
+
+    private boolean flowFailed(Binding binding, long now) {
+        if (failedFlows.isEmpty()) {
+            return false;
+        }
+        String key = failedFlowKey(binding);
+        Long expires = failedFlows.get(key);
+        if (expires == null) {
+            return false;
+        }
+        if (expires <= now) {
+            failedFlows.remove(key, expires);
+            return false;
+        }
+        return true;
+    }
+
+    /** One registration: the node and flow it was made over, and its version (every REGISTER has a new one). */
+    private static String failedFlowKey(Binding binding) {
+        return binding.node() + '\n' + binding.flowId() + '\n' + binding.contact() + '\n' + binding.version();
     }
 
     /** The caller of a forked INVITE has its final answer. */

@@ -309,6 +309,9 @@ final class ResponseContext {
             status = 408;
             reason = "Request Timeout";
         } else if (status == 430) {
+            if (branch.throughBinding != null) {
+                core.flowFailed(branch.throughBinding);
+            }
             // RFC 5626 §11.5: a 430 tells this (authoritative) proxy that the device's flow through
             // the node that holds it failed; "endpoints should never receive a 430". To the caller
             // the device is unavailable until it registers again, as one with no flow here
