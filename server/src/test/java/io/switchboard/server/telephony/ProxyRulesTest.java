@@ -395,6 +395,33 @@ class ProxyRulesTest {
     }
 
     /**
+     * A tel: Contact stored before the registrar refused them (or by a node of an earlier
+     * version) is nothing the node can send to: a call rings the callee's SIP Contact only.
+     */
+    @Test
+    void aStoredTelContactIsNotRung() throws Exception {
+        startNode(Map.of());
+        SipPhone alice = udpPhone("alice");
+        SipPhone bob = udpPhone("bob");
+        var location = node.telephony.location();
+        var sip = location.lookup(target("bob"), System.currentTimeMillis()).get(0);
+        var tel = new io.switchboard.telephony.registrar.Binding(sip.aor(), "tel:+15551234567", "<tel:+15551234567>",
+                sip.callId() + "-tel", sip.cseq(), sip.qValue(), sip.expiresAtMillis(), sip.registeredAtMillis(),
+                sip.transport(), sip.remoteAddress(), sip.remotePort(), sip.localAddress(), sip.localPort(), sip.flowId(),
+                sip.userAgent(), null, 0, sip.node(), sip.path(), sip.version());
+        location.merge(List.of(tel), System.currentTimeMillis());
+        assertThat(location.lookup(target("bob"), System.currentTimeMillis())).hasSize(2);
+
+        SipPhone.Call call = alice.call(target("bob"));
+        call.invite(null);
+        SipPhone.Incoming atBob = bob.awaitInvite();
+        assertThat(atBob.invite.requestUri().scheme()).isEqualTo("sip");
+        assertThat(bob.receivesNo("INVITE", Duration.ofMillis(500))).as("no INVITE for the tel: Contact").isTrue();
+        atBob.respond(486, "Busy Here");
+        assertThat(call.awaitFinal().status()).isEqualTo(486);
+    }
+
+    /**
      * RFC 3261 §8.2.2.2: the same INVITE (From tag, Call-ID, CSeq) arriving again as another
      * transaction, by a second path after a fork upstream, is a merged request. It is answered 482
      * without ringing the callee again, and the call is recorded once, its record ended by the

@@ -333,6 +333,11 @@ public final class ProxyCore {
         }
     }
 
+    /** A sip: or sips: URI (RFC 3261 §19.1), the only Contacts this node can send a request to. */
+    private static boolean isSipAddress(String contact) {
+        return contact.regionMatches(true, 0, "sip:", 0, 4) || contact.regionMatches(true, 0, "sips:", 0, 5);
+    }
+
     /** RFC 3261 §19.1: the SIPS scheme. */
     static boolean isSips(SipUri uri) {
         return uri != null && "sips".equals(uri.scheme());
@@ -426,6 +431,11 @@ public final class ProxyCore {
         for (String aor : aors) {
             for (Binding binding : location.lookup(aor, now)) {
                 anyBinding = true;
+                if (!isSipAddress(binding.contact())) {
+                    // a tel: or mailto: Contact, registered before the registrar refused them (or
+                    // through a node of an earlier version): nothing this node can send to
+                    continue;
+                }
                 if (binding.contact().equals(callerContact) || !seen.add(binding.contact())) {
                     continue; // a member calling its own group does not ring itself
                 }

@@ -304,6 +304,15 @@ public final class Registrar {
             outcome[0] = "removed";
             return;
         }
+        if (!contact.uri().isSip()) {
+            // RFC 3261 §10.2.1 lets a Contact be any URI (tel:, mailto:...), but this node reaches a
+            // device only at a SIP or SIPS address, over the flow it registered from, and relays to
+            // no other service: such a binding could only make every call to it fail later, with
+            // nothing to tell why. Refused here, where the device's owner sees it; removing one
+            // (expires 0, above) is still allowed.
+            throw new Rejection(400, "Bad Request - a " + contact.uri().scheme()
+                    + ": Contact cannot be called through this node; register a sip: or sips: Contact");
+        }
         if (requested < settings.minExpires()) {
             // RFC 3261 §10.3 step 7: too brief, tell the device the least we accept
             throw new Rejection(423, "Interval Too Brief",

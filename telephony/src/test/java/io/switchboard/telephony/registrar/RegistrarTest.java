@@ -325,6 +325,28 @@ class RegistrarTest {
         assertThat(node.location.size()).isZero();
     }
 
+    /**
+     * RFC 3261 §10.2.1 lets a Contact be any URI, but this node calls devices only at SIP or SIPS
+     * addresses: a tel: or mailto: Contact is refused at REGISTER with a 400 saying so, counted as
+     * rejected, and nothing of the request is bound (not its sip: Contact either); removing such a
+     * Contact is allowed.
+     */
+    @Test
+    void aContactThatIsNotASipUriIsRefused() throws Exception {
+        for (String contact : List.of("<tel:+15551234567>", "<mailto:alice@example.org>")) {
+            SipResponse refused = alice.registerWithAuth("Contact: " + alice.contact() + ", " + contact, "600", "MD5");
+            assertThat(refused.status()).as(contact).isEqualTo(400);
+            assertThat(refused.reason()).contains(contact.substring(1, contact.indexOf(':') + 1))
+                    .contains("register a sip: or sips: Contact");
+        }
+        assertThat(node.counter("switchboard.sip.registrations", "result", "rejected")).isEqualTo(2);
+        assertThat(node.location.lookup("sip:alice@" + RegistrarFixture.DOMAIN, node.clock.millis())).isEmpty();
+        assertThat(node.bindings.loadLive(node.clock.millis())).isEmpty();
+
+        SipResponse removal = alice.registerWithAuth("Contact: <tel:+15551234567>;expires=0", null, "MD5");
+        assertThat(removal.status()).isEqualTo(200);
+    }
+
     @Test
     void tooManyContactsAreRefused() throws Exception {
         String five = "Contact: <sip:a@h:1>, <sip:a@h:2>, <sip:a@h:3>, <sip:a@h:4>, <sip:a@h:5>";
