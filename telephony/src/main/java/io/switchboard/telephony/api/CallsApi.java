@@ -69,6 +69,10 @@ public final class CallsApi {
             v.put("startedAt", iso(call.startedAt()));
             v.put("ringingAt", iso(call.ringingAt()));
             v.put("answeredAt", iso(answeredAt));
+            // milliseconds, as a record's durationMs: durationMs is the talk time so far, as the
+            // record will hold it; the whole seconds before them are kept for existing clients
+            v.put("elapsedMs", millis(call.startedAt(), now));
+            v.put("durationMs", answeredAt == null ? null : millis(answeredAt, now));
             v.put("elapsedSeconds", seconds(call.startedAt(), now));
             v.put("talkSeconds", answeredAt == null ? null : seconds(answeredAt, now));
             v.put("node", call.node());
@@ -155,6 +159,12 @@ public final class CallsApi {
     /** Milliseconds, as records are stored: a live call and its record show the same times. */
     private static String iso(Instant at) {
         return at == null ? null : at.truncatedTo(java.time.temporal.ChronoUnit.MILLIS).toString();
+    }
+
+    /** Whole milliseconds, as {@link #iso} writes the instants. */
+    private static long millis(Instant from, Instant to) {
+        return Math.max(0, Duration.between(from.truncatedTo(java.time.temporal.ChronoUnit.MILLIS),
+                to.truncatedTo(java.time.temporal.ChronoUnit.MILLIS)).toMillis());
     }
 
     private static long seconds(Instant from, Instant to) {

@@ -125,7 +125,7 @@ class CallsApiTest {
                 List.of("sip:dave@192.0.2.2:5060"));
         try {
             tracker.answered(answered, "sip:dave@192.0.2.2:5060");
-            clock.advance(Duration.ofSeconds(42));
+            clock.advance(Duration.ofMillis(42_250));
 
             JsonNode calls = getJson("/api/v1/calls").get("calls");
             JsonNode one = find(calls, ringing.id());
@@ -134,6 +134,9 @@ class CallsApiTest {
             assertThat(one.get("caller").asText()).isEqualTo("sip:alice@example.test");
             assertThat(one.get("devicesRung").get(0).asText()).isEqualTo("sip:bob@192.0.2.1:5060");
             assertThat(one.get("elapsedSeconds").asLong()).isEqualTo(42);
+            // the unit of a record's durationMs
+            assertThat(one.get("elapsedMs").asLong()).isEqualTo(42_250);
+            assertThat(one.get("durationMs").isNull()).as("not answered: no talk time").isTrue();
             assertThat(one.get("answeredAt").isNull()).isTrue();
             assertThat(Instant.parse(one.get("startedAt").asText())).isEqualTo(ringing.startedAt());
 
@@ -141,6 +144,7 @@ class CallsApiTest {
             assertThat(two.get("state").asText()).isEqualTo("answered");
             assertThat(two.get("answeredBy").asText()).isEqualTo("sip:dave@192.0.2.2:5060");
             assertThat(two.get("talkSeconds").asLong()).isEqualTo(42);
+            assertThat(two.get("durationMs").asLong()).isEqualTo(42_250);
         } finally {
             tracker.failed(ringing, 487, "Request Terminated");
             tracker.ended(answered, "caller");
