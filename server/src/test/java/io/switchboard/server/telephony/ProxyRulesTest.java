@@ -435,6 +435,7 @@ class ProxyRulesTest {
         SipPhone.Call call = alice.call(target("bob"));
         call.invite(null);
         SipPhone.Incoming atBob = bob.awaitInvite();
+        atBob.respond(180, "Ringing"); // the node's INVITE is not retransmitted (Timer A), which would look like a second
 
         String secondPath = call.inviteByAnotherPath();
         SipResponse merged = alice.awaitResponse(r -> r.callId().equals(call.callId) && r.status() >= 200
@@ -443,16 +444,23 @@ class ProxyRulesTest {
         assertThat(merged.reason()).contains("merged");
         assertThat(bob.receivesNo("INVITE", Duration.ofMillis(500))).as("bob is not rung twice").isTrue();
 
+        // a leg of the same INVITE for another user (a group forked in parallel upstream) is a
+        // call of its own, not a merge
+        SipPhone carol = udpPhone("carol");
+        call.inviteByAnotherPath(target("carol"));
+        SipPhone.Incoming atCarol = carol.awaitInvite();
+        atCarol.respond(486, "Busy Here");
+
         atBob.respond(486, "Busy Here");
         SipResponse first = alice.awaitResponse(r -> r.callId().equals(call.callId) && r.status() >= 200
                 && call.branch.equals(r.vias().get(0).branch()), Duration.ofSeconds(5));
         assertThat(first.status()).isEqualTo(486);
-        await().atMost(Duration.ofSeconds(5)).until(() -> recordsOf(call.callId).size() == 1
-                && recordsOf(call.callId).get(0).path("endedAt").isTextual());
-        Thread.sleep(300); // a second record would be written by now
+        await().atMost(Duration.ofSeconds(5)).until(() -> recordsOf(call.callId).size() == 2
+                && recordsOf(call.callId).stream().allMatch(r -> r.path("endedAt").isTextual()));
+        Thread.sleep(300); // a third record would be written by now
         List<JsonNode> records = recordsOf(call.callId);
-        assertThat(records).hasSize(1);
-        assertThat(records.get(0).path("finalCode").asInt()).as(records.get(0).toString()).isEqualTo(486);
+        assertThat(records).as("one record for bob's leg, one for carol's").hasSize(2);
+        assertThat(records).allSatisfy(r -> assertThat(r.path("finalCode").asInt()).as(r.toString()).isEqualTo(486));
     }
 
     private List<JsonNode> recordsOf(String callId) throws Exception {

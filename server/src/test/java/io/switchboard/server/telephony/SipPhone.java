@@ -366,12 +366,24 @@ final class SipPhone implements AutoCloseable {
          * §8.2.2.2). Returns that branch.
          */
         String inviteByAnotherPath() {
+            return inviteByAnotherPath(target);
+        }
+
+        /**
+         * This INVITE (From tag, Call-ID, CSeq) as another transaction to {@code otherTarget}: a leg
+         * of a parallel fork upstream that rings another user of the node. Returns its branch.
+         */
+        String inviteByAnotherPath(String otherTarget) {
             String other = "z9hG4bK" + UUID.randomUUID().toString().substring(0, 12);
-            send(inviteText("Via: SIP/2.0/" + transportToken() + " " + sentBy() + ";rport;branch=" + other, null));
+            send(inviteText(otherTarget, "Via: SIP/2.0/" + transportToken() + " " + sentBy() + ";rport;branch=" + other, null));
             return other;
         }
 
         private String inviteText(String via, String extraHeaders) {
+            return inviteText(target, via, extraHeaders);
+        }
+
+        private String inviteText(String target, String via, String extraHeaders) {
             return ("INVITE " + target + " SIP/2.0\r\n" + via + "\r\nMax-Forwards: 70\r\n"
                     + "From: <" + aor() + ">;tag=" + tag + "\r\nTo: <" + target + ">\r\nCall-ID: " + callId + "\r\n"
                     + "CSeq: " + inviteCseq + " INVITE\r\nContact: " + contact() + "\r\n" + (extraHeaders == null ? "" : extraHeaders)

@@ -517,8 +517,16 @@ public final class ProxyCore {
                 } finally {
                     missReads.release();
                 }
-                transactions.transport().executor().execute(() ->
-                        forkToBindings(tx, request, caller, callee, dialed, aors, known, loopHash, true));
+                transactions.transport().executor().execute(() -> {
+                    try {
+                        forkToBindings(tx, request, caller, callee, dialed, aors, known, loopHash, true);
+                    } catch (RuntimeException e) {
+                        // answered, so the caller is not left without one and its INVITE leaves
+                        // the merge check's map (an unanswered INVITE transaction never ends)
+                        log.warn("could not fork {} {}: {}", request.method(), request.requestUri(), e.toString());
+                        reject(tx, request, 500, "Server Internal Error");
+                    }
+                });
             });
             return;
         }
@@ -911,7 +919,10 @@ public final class ProxyCore {
      */
     void flowFailed(Binding binding) {
         long now = clock.millis();
-        if (binding.isExpired(now)) {
+        if (binding.isExpired(now) || "UDP".equalsIgnoreCase(binding.transport())) {
+            // a UDP "flow" is an address, not a connection: the node answered 430 because it had no
+            // UDP listener a moment (stopping, starting), and the device may be reached again from
+            // it or from here (a floating address, Branch.direct), so nothing is set aside
             return;
         }
         if (failedFlows.size() >= MAX_FAILED_FLOWS) {
@@ -955,10 +966,17 @@ public final class ProxyCore {
         }
     }
 
-    /** What a merged request shares with the first (RFC 3261 §8.2.2.2): From tag, Call-ID and CSeq. */
+    /**
+     * What a merged request shares with the first (RFC 3261 §8.2.2.2): From tag, Call-ID and CSeq,
+     * and here also the user it is for. §8.2.2.2 is a user agent's rule; a proxy also receives the
+     * legs of an upstream parallel fork, which share the first three but ring different users
+     * (1001 and 1002 of a group upstream), and each is a call of its own. A copy for the same user
+     * (the user part is case-sensitive, §19.1.4) is the merge: it would ring the same devices again.
+     */
     static String mergeKey(SipRequest request) {
         String fromTag = request.from().tag();
-        return request.callId() + '\n' + (fromTag == null ? "" : fromTag) + '\n' + request.cseq().number();
+        return request.callId() + '\n' + (fromTag == null ? "" : fromTag) + '\n' + request.cseq().number()
+                + '\n' + request.requestUri().user();
     }
 
     /**

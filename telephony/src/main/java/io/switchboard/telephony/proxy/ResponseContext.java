@@ -295,6 +295,11 @@ final class ResponseContext {
 
     private void onFailure(Branch branch, SipResponse response, int status, String reason) {
         finish(branch);
+        if (status == 430 && branch.throughBinding != null && !branch.withdrawn) {
+            // told even when the caller has its answer already (another device took the call, the
+            // caller cancelled): the next call should not go through that node to hear it again
+            core.flowFailed(branch.throughBinding);
+        }
         if (finalSent) {
             return; // the caller has its answer; nothing of this branch is needed any more
         }
@@ -309,9 +314,6 @@ final class ResponseContext {
             status = 408;
             reason = "Request Timeout";
         } else if (status == 430) {
-            if (branch.throughBinding != null) {
-                core.flowFailed(branch.throughBinding);
-            }
             // RFC 5626 §11.5: a 430 tells this (authoritative) proxy that the device's flow through
             // the node that holds it failed; "endpoints should never receive a 430". To the caller
             // the device is unavailable until it registers again, as one with no flow here
@@ -348,10 +350,10 @@ final class ResponseContext {
 
     private void settle() {
         finalSent = true;
-        core.settled(this);
         cancel(cancelGrace);
         SipResponse best = best();
         server.respond(best);
+        core.settled(this); // after the answer: a merged copy arriving before it is still told apart
         if (call != null) {
             core.calls.failed(call, best.status(), best.reason());
             call = null;
@@ -370,7 +372,6 @@ final class ResponseContext {
                 return;
             }
             finalSent = true;
-            core.settled(this);
             cancel(cancelGrace);
             cancelPendingBranches(null);
             // a caller that cancelled already gets what its CANCEL asked for (§9.2), not a 503
@@ -380,6 +381,7 @@ final class ResponseContext {
                 last.headers().add(HeaderNames.RETRY_AFTER, "5");
             }
             server.respond(last);
+            core.settled(this);
             if (call != null) {
                 core.calls.failed(call, last.status(), last.reason());
                 call = null;
@@ -416,8 +418,8 @@ final class ResponseContext {
             // branches that never answered provisionally cannot be cancelled yet (§9.1); the caller
             // is told now instead of after their Timer B
             finalSent = true;
-            core.settled(this);
             server.respond(SipResponse.to(request, 487, "Request Terminated").withToTag(toTagOf()));
+            core.settled(this);
             if (call != null) {
                 core.calls.failed(call, 487, "Request Terminated");
                 call = null;
