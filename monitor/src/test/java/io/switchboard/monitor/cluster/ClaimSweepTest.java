@@ -142,8 +142,13 @@ class ClaimSweepTest {
 
     /** The monitor "shop" notifying "hook" ({@code more}: further JSON fields), held by this node. */
     private void putShop(String more) throws Exception {
-        api("PUT", "/api/v1/monitors/shop", "{\"type\":\"tcp\",\"target\":\"127.0.0.1:1\",\"interval\":\"1s\",\"channels\":[\"hook\"]"
-                + more + "}");
+        putShopNotifying("\"hook\"", more);
+    }
+
+    /** As {@link #putShop}, notifying {@code channels} (a JSON list's items). */
+    private void putShopNotifying(String channels, String more) throws Exception {
+        api("PUT", "/api/v1/monitors/shop", "{\"type\":\"tcp\",\"target\":\"127.0.0.1:1\",\"interval\":\"1s\",\"channels\":["
+                + channels + "]" + more + "}");
         await().atMost(Duration.ofSeconds(20)).until(() -> node.metric("switchboard_monitor_monitors_held") == 1.0);
     }
 
@@ -352,6 +357,43 @@ class ClaimSweepTest {
         JsonNode incident = JSON.readTree(node.api("GET", "/api/v1/incidents/905", null).body());
         assertThat(incident.toString()).contains("notify_again").contains("node gone stopped while sending it");
         assertThat(incident.path("status").asText()).isEqualTo("open");
+    }
+
+    /**
+     * A node died while sending an incident's DOWN to "hook", after "old" had it. The new holder
+     * sends it again written anew, with the error of now; the incident keeps what the DOWN that
+     * went out said (monitor_incidents.down_error), and the recovery's "What was wrong" repeats
+     * that, what people read first, not the resend's words.
+     */
+    @Test
+    void theWordsOfADownThatWentOutAreKeptWhenItIsSentAgain() throws Exception {
+        receiver = new LoopbackHttp().answer("/hook", 200, "").answer("/old", 200, "");
+        ScriptedCheck check = new ScriptedCheck();
+        check.fail("shop", "the server answered HTTP 503");
+        startNode(Clock.systemUTC(), check, ENV, null);
+        api("PUT", "/api/v1/notification-channels/old", "{\"type\":\"webhook\",\"url\":\"" + receiver.url("/old") + "\"}");
+        Jdbi jdbi = node.node.store().jdbi();
+        long now = System.currentTimeMillis();
+        jdbi.useHandle(h -> {
+            openIncident(h, 907, now - 20_000, now - 10_000);
+            h.execute("UPDATE monitor_incidents SET report = 'shop is DOWN.', report_source = 'template', down_error = 'refused',"
+                    + " last_error = 'the server answered HTTP 503' WHERE id = 907");
+            downSentByTheDead(h, 907, "old", now - 9_000);
+            h.execute("INSERT INTO monitor_notification_claims (incident_id, channel, event, seq, node_id, incarnation, fence,"
+                    + " claimed_at, sending_at) VALUES (907, 'hook', 'down', 0, 'gone', 'gone-1', 1, ?, ?)", now - 10_000, now - 9_000);
+        });
+        putShopNotifying("\"hook\",\"old\"", "");
+        await().atMost(Duration.ofSeconds(20)).until(() -> "sent".equals(outcome(jdbi, "monitor_notification_claims",
+                "incident_id = 907 AND event = 'down' AND channel = 'hook'")));
+        assertThat(hooks("monitor.down")).singleElement().satisfies(down -> assertThat(down.path("text").asText())
+                .contains("What is wrong: The server answered HTTP 503."));
+        String kept = jdbi.withHandle(h -> h.createQuery("SELECT down_error FROM monitor_incidents WHERE id = 907")
+                .mapTo(String.class).one());
+        assertThat(kept).isEqualTo("refused");
+
+        check.pass("shop");
+        await().atMost(Duration.ofSeconds(20)).until(() -> hooks("monitor.recovered").size() == 1);
+        assertThat(hooks("monitor.recovered").getFirst().path("text").asText()).contains("What was wrong: Refused.\n");
     }
 
     /**

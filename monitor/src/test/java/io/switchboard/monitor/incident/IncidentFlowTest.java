@@ -539,6 +539,37 @@ class IncidentFlowTest {
         assertThat(hooks("monitor.down")).hasSize(1);
     }
 
+    /**
+     * A start a node died while sending (made pending again, as IncidentStore.resendOrphaned leaves
+     * it) held back by a window, whose monitor goes DOWN before the window ends: the start is not
+     * sent, and ends as unknown, not cancelled, as the channel may have it; so the warning's end is
+     * still told when it comes (a cancelled start is one nobody was told of, and gets no end).
+     */
+    @Test
+    void aHeldBackWarningANodeDiedSendingEndsAsUnknownAndItsEndIsStillTold() throws Exception {
+        certificateWarningInsideAWindow("\"failureThreshold\":2,");
+        await().atMost(WAIT).until(() -> api("GET", "/api/v1/notifications?monitor=cert", null).path("notifications").size() == 1);
+        var jdbi = node.node.store().jdbi();
+        jdbi.useHandle(h -> h.execute("UPDATE monitor_warning_claims SET repeats = 1 WHERE monitor = 'cert' AND event = 'warning'"));
+        check.fail("cert", "the certificate expired");
+        await().atMost(WAIT).until(() -> api("GET", "/api/v1/incidents?status=open", null).path("incidents").size() == 1);
+
+        node.api("DELETE", "/api/v1/maintenance-windows/certwin", null);
+        await().atMost(WAIT).until(() -> hooks("monitor.down").size() == 1);
+        java.util.concurrent.Callable<String> startOutcome = () -> jdbi.withHandle(h -> h.createQuery("SELECT outcome"
+                + " FROM monitor_warning_claims WHERE monitor = 'cert' AND event = 'warning'").mapTo(String.class).one());
+        await().atMost(WAIT).until(() -> startOutcome.call() != null);
+        assertThat(startOutcome.call()).isEqualTo("unknown");
+        assertThat(hooks("monitor.warning")).as("not sent: the monitor is down").isEmpty();
+
+        // it recovers still warning (the recovery says so), then the warning ends
+        check.warn("cert", "the certificate expires in 5 days (on 2030-01-01T00:00:00Z); renew it before 7 days are left");
+        await().atMost(WAIT).until(() -> hooks("monitor.recovered").size() == 1);
+        check.pass("cert");
+        await().atMost(WAIT).until(() -> hooks("monitor.warning_ended").size() == 1);
+        assertThat(hooks("monitor.warning")).isEmpty();
+    }
+
     /** A warning that starts and ends inside a window is never told, neither its start nor its end. */
     @Test
     void aWarningOverBeforeItsWindowEndsIsNeverTold() throws Exception {
