@@ -34,8 +34,32 @@ public final class MonitorCatalog {
     public record Saved<T>(T value, boolean created) {
     }
 
-    /** What an import changed. */
-    public record ImportSummary(int channels, int monitors, int maintenance, List<String> removed) {
+    /** What an import did, by kind of entry, and what it removed (with prune). */
+    public record ImportSummary(Counts channels, Counts monitors, Counts maintenance, List<String> removed) {
+        /** Every kind's counts together. */
+        public Counts all() {
+            return new Counts(channels.added + monitors.added + maintenance.added,
+                    channels.changed + monitors.changed + maintenance.changed,
+                    channels.unchanged + monitors.unchanged + maintenance.unchanged);
+        }
+    }
+
+    /**
+     * Entries of one kind an import named: created, replaced by a different definition, or the same
+     * as stored (defaults filled in and masked secrets resolved on both sides before comparing, so
+     * an export imported again is all unchanged).
+     */
+    public record Counts(int added, int changed, int unchanged) {
+        public int total() {
+            return added + changed + unchanged;
+        }
+
+        Counts plus(Optional<?> stored, Object imported) {
+            if (stored.isEmpty()) {
+                return new Counts(added + 1, changed, unchanged);
+            }
+            return stored.get().equals(imported) ? new Counts(added, changed, unchanged + 1) : new Counts(added, changed + 1, unchanged);
+        }
     }
 
     public MonitorCatalog(Jdbi jdbi, Clock clock) {
@@ -343,8 +367,12 @@ public final class MonitorCatalog {
     }
 
     public Optional<MaintenanceWindow> window(String name) {
-        return jdbi.withHandle(h -> h.createQuery("SELECT definition FROM monitor_maintenance WHERE name = :n")
-                .bind("n", name).mapTo(String.class).findOne().map(text -> DefinitionReader.maintenance(tree(text))));
+        return jdbi.withHandle(h -> findWindow(h, name));
+    }
+
+    private static Optional<MaintenanceWindow> findWindow(Handle h, String name) {
+        return h.createQuery("SELECT definition FROM monitor_maintenance WHERE name = :n")
+                .bind("n", name).mapTo(String.class).findOne().map(text -> DefinitionReader.maintenance(tree(text)));
     }
 
     public Saved<MaintenanceWindow> putWindow(MaintenanceWindow window) {
@@ -388,16 +416,21 @@ public final class MonitorCatalog {
     public ImportSummary importCatalog(Catalog catalog, boolean prune) {
         return jdbi.inTransaction(h -> {
             bumpRevision(h);
+            Counts channelCounts = new Counts(0, 0, 0);
+            Counts monitorCounts = new Counts(0, 0, 0);
+            Counts windowCounts = new Counts(0, 0, 0);
             for (int i = 0; i < catalog.channels().size(); i++) {
                 ChannelDefinition channel = catalog.channels().get(i);
                 try {
                     Optional<ChannelDefinition> stored = findChannel(h, channel.name());
-                    if (!stored.equals(Optional.of(channel))) {
+                    ChannelDefinition resolved = unmask(channel, stored);
+                    if (!stored.equals(Optional.of(resolved))) {
                         // an export imported again (a backup restored) carries entries older
                         // versions stored; unchanged, they are taken as they are
                         DefinitionReader.requireInputRules(channel);
                     }
-                    writeChannel(h, unmask(channel, stored));
+                    channelCounts = channelCounts.plus(stored, resolved);
+                    writeChannel(h, resolved);
                 } catch (DefinitionException e) {
                     throw e.under(entry("channels", i, channel.name()));
                 }
@@ -422,9 +455,12 @@ public final class MonitorCatalog {
             for (int i = 0; i < catalog.monitors().size(); i++) {
                 MonitorDefinition monitor = catalog.monitors().get(i);
                 try {
-                    if (!findMonitor(h, monitor.name()).equals(Optional.of(monitor))) {
+                    Optional<MonitorDefinition> stored = findMonitor(h, monitor.name());
+                    MonitorDefinition resolved = unmask(monitor, stored);
+                    if (!stored.equals(Optional.of(resolved))) {
                         DefinitionReader.requireInputRules(monitor); // unchanged entries: as for channels above
                     }
+                    monitorCounts = monitorCounts.plus(stored, resolved);
                     writeMonitor(h, monitor);
                 } catch (DefinitionException e) {
                     throw e.under(entry("monitors", i, monitor.name()));
@@ -433,6 +469,7 @@ public final class MonitorCatalog {
             for (int i = 0; i < catalog.maintenance().size(); i++) {
                 MaintenanceWindow window = catalog.maintenance().get(i);
                 try {
+                    windowCounts = windowCounts.plus(findWindow(h, window.name()), window);
                     writeWindow(h, window);
                 } catch (DefinitionException e) {
                     throw e.under(entry("maintenance", i, window.name()));
@@ -449,8 +486,7 @@ public final class MonitorCatalog {
                     }
                 }
             }
-            return new ImportSummary(catalog.channels().size(), catalog.monitors().size(), catalog.maintenance().size(),
-                    List.copyOf(removed));
+            return new ImportSummary(channelCounts, monitorCounts, windowCounts, List.copyOf(removed));
         });
     }
 

@@ -104,7 +104,7 @@ class MonitorStoreTest {
     void theFileRoundTripsThroughTheStore() {
         Catalog read = CatalogFile.read(FILE, Set.of());
         MonitorCatalog.ImportSummary summary = catalog.importCatalog(read, false);
-        assertThat(summary.monitors()).isEqualTo(3);
+        assertThat(summary.monitors()).isEqualTo(new MonitorCatalog.Counts(3, 0, 0));
         Catalog stored = catalog.load();
         // the store lists by name; the file's order is not kept
         assertThat(stored.channels()).containsExactlyInAnyOrderElementsOf(read.channels());
@@ -113,6 +113,54 @@ class MonitorStoreTest {
         String exported = CatalogFile.write(stored);
         assertThat(CatalogFile.read(exported, Set.of())).isEqualTo(stored);
         assertThat(exported).contains("secret: hook-secret").contains("name: nightly");
+    }
+
+    /**
+     * An export imported again is all unchanged, the defaults the file leaves out and the ones it
+     * writes alike, and secrets as exported; an entry that differs counts as changed, a new one as added.
+     */
+    @Test
+    void anImportCountsWhatItAddedChangedAndFoundUnchanged() {
+        MonitorCatalog.ImportSummary first = catalog.importCatalog(CatalogFile.read(FILE.replace("maintenance:\n", """
+                  - name: api
+                    type: http
+                    target: https://ops:pw@127.0.0.1:8443/health
+                    headers: {Authorization: Bearer abc}
+                    expectStatus: [2xx, 301-302]
+                  - name: cert
+                    type: tls
+                    target: 127.0.0.1:443
+                maintenance:
+                """), Set.of()), false);
+        assertThat(first.all()).isEqualTo(new MonitorCatalog.Counts(8, 0, 0));
+
+        MonitorCatalog.ImportSummary again = catalog.importCatalog(CatalogFile.read(CatalogFile.write(catalog.load()), Set.of()),
+                false);
+        assertThat(again.channels()).isEqualTo(new MonitorCatalog.Counts(0, 0, 2));
+        assertThat(again.monitors()).isEqualTo(new MonitorCatalog.Counts(0, 0, 5));
+        assertThat(again.maintenance()).isEqualTo(new MonitorCatalog.Counts(0, 0, 1));
+
+        MonitorCatalog.ImportSummary edited = catalog.importCatalog(CatalogFile.read("""
+                monitors:
+                  - name: panel
+                    type: sip
+                    target: sip:panel@10.0.0.5:5060;transport=tcp
+                    expectStatus: [200]
+                    interval: 60s
+                    timeout: 10s
+                    failureThreshold: 3
+                  - name: shop-dns
+                    type: dns
+                    target: shop.example.org
+                    recordType: AAAA
+                    expect: ['2001:db8::1']
+                    resolver: 127.0.0.1:5353
+                    channels: [oncall]
+                  - name: db
+                    type: tcp
+                    target: 127.0.0.1:5432
+                """, Set.of("ops-hook", "oncall")), false);
+        assertThat(edited.monitors()).as("the defaults written out, one channel less, one new").isEqualTo(new MonitorCatalog.Counts(1, 1, 1));
     }
 
     /**

@@ -121,8 +121,10 @@ public final class MonitorCommand implements Runnable {
                 } catch (DefinitionException e) {
                     return fail(file + ": " + e.describe());
                 }
-                say("imported " + count(summary.channels(), "channel") + ", " + count(summary.monitors(), "monitor") + ", "
-                        + count(summary.maintenance(), "maintenance window") + " from " + file
+                MonitorCatalog.Counts all = summary.all();
+                say("imported " + count(summary.channels().total(), "channel") + ", " + count(summary.monitors().total(), "monitor")
+                        + ", " + count(summary.maintenance().total(), "maintenance window") + " from " + file + ": "
+                        + all.added() + " added, " + all.changed() + " changed, " + all.unchanged() + " unchanged"
                         + (summary.removed().isEmpty() ? "" : "; removed " + String.join(", ", summary.removed())));
                 return 0;
             });

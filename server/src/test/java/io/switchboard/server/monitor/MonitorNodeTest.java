@@ -116,7 +116,10 @@ class MonitorNodeTest {
         Path yaml = Files.writeString(dataDir.resolve("monitors.yaml"), file);
         Run imported = cli("monitor", "import", yaml.toString());
         assertThat(imported.code()).as(imported.err()).isZero();
-        assertThat(imported.out()).startsWith("imported 1 channel, 1 monitor, 0 maintenance windows from ");
+        assertThat(imported.out()).startsWith("imported 1 channel, 1 monitor, 0 maintenance windows from ")
+                .endsWith(": 2 added, 0 changed, 0 unchanged\n");
+        assertThat(cli("monitor", "import", yaml.toString()).out()).as("the same file again")
+                .endsWith(": 0 added, 0 changed, 2 unchanged\n");
 
         // the running node picks the file up within a second and checks every second
         await().atMost(WAIT).until(() -> api("/api/v1/monitors/shop").path("state").path("status").asText().equals("up"));
