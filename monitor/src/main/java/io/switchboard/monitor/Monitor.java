@@ -184,7 +184,8 @@ public final class Monitor implements NodeModule {
         context.addRoutes(new MonitorsApi(catalog, apply, tracker, results, context.adminAuth(), context.json())::register);
         context.addRoutes(new ChannelsApi(catalog, apply, dispatcher, context.adminAuth(), context.json(), clock)::register);
         context.addRoutes(new MaintenanceApi(catalog, apply, context.adminAuth(), context.json(), clock)::register);
-        context.addRoutes(new IncidentsApi(incidents, deliveries, context.adminAuth())::register);
+        context.addRoutes(new IncidentsApi(incidents, deliveries, context.adminAuth(),
+                name -> catalog.monitor(name).isPresent())::register);
         context.addRoutes(routes -> {
             routes.before("/api/v1/monitor-stats", context.adminAuth()::requireAdmin);
             routes.get("/api/v1/monitor-stats", ctx -> {

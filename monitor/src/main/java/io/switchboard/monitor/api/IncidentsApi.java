@@ -22,11 +22,15 @@ public final class IncidentsApi {
     private final IncidentStore incidents;
     private final DeliveryLog deliveries;
     private final AdminAuth adminAuth;
+    private final java.util.function.Predicate<String> monitorExists;
 
-    public IncidentsApi(IncidentStore incidents, DeliveryLog deliveries, AdminAuth adminAuth) {
+    /** @param monitorExists whether a monitor of that name is defined now */
+    public IncidentsApi(IncidentStore incidents, DeliveryLog deliveries, AdminAuth adminAuth,
+                        java.util.function.Predicate<String> monitorExists) {
         this.incidents = incidents;
         this.deliveries = deliveries;
         this.adminAuth = adminAuth;
+        this.monitorExists = monitorExists;
     }
 
     public void register(RoutesConfig routes) {
@@ -42,7 +46,13 @@ public final class IncidentsApi {
         String status = ApiSupport.choice(ctx, "status", List.of("open", "resolved"));
         int limit = ApiSupport.intParam(ctx, "limit", 50, 1, 500);
         Long before = ApiSupport.longParam(ctx, "before");
-        List<Incident> page = incidents.list(status, ctx.queryParam("monitor"), before, limit);
+        String monitor = ctx.queryParam("monitor");
+        List<Incident> page = incidents.list(status, monitor, before, limit);
+        if (page.isEmpty()) {
+            // a removed monitor's incidents stay listed by its name; any other name is a mistake
+            // (a typo would otherwise read as "no incidents"), answered as /monitors/{name} does
+            requireKnownMonitor(monitor, () -> incidents.list(null, monitor, null, 1).isEmpty(), "incidents");
+        }
         Map<String, Object> out = new LinkedHashMap<>();
         java.util.Set<Long> told = incidents.told(page);
         out.put("incidents", page.stream().map(i -> view(i, told.contains(i.id()))).toList());
@@ -79,11 +89,25 @@ public final class IncidentsApi {
         Long incident = ApiSupport.longParam(ctx, "incident");
         int limit = ApiSupport.intParam(ctx, "limit", 100, 1, 1000);
         Instant before = ApiSupport.instantParam(ctx, "before");
-        List<DeliveryLog.Attempt> page = deliveries.list(incident, ctx.queryParam("monitor"), ctx.queryParam("channel"), before, limit);
+        String monitor = ctx.queryParam("monitor");
+        List<DeliveryLog.Attempt> page = deliveries.list(incident, monitor, ctx.queryParam("channel"), before, limit);
+        if (page.isEmpty()) {
+            requireKnownMonitor(monitor, () -> deliveries.list(null, monitor, null, null, 1).isEmpty(), "notifications");
+        }
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("notifications", page.stream().map(IncidentsApi::view).toList());
         out.put("nextBefore", page.size() == limit ? page.getLast().at().toString() : null);
         ctx.json(out);
+    }
+
+    /**
+     * 404 for a {@code monitor} filter naming no monitor defined now and none that left {@code what}
+     * behind (a removed one's history is still listed by its name); nothing for no filter.
+     */
+    private void requireKnownMonitor(String monitor, java.util.function.BooleanSupplier noHistory, String what) {
+        if (monitor != null && !monitorExists.test(monitor) && noHistory.getAsBoolean()) {
+            throw ApiProblem.notFound("no monitor " + monitor + ", and no " + what + " of a removed monitor of that name");
+        }
     }
 
     /** @param told whether a DOWN or reminder went out (see {@link IncidentStore#told}) */

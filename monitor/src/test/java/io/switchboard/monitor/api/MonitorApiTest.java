@@ -166,6 +166,10 @@ class MonitorApiTest {
                 "'status' must be one of [open, resolved] (got 'closed')");
         assertProblem(node.api("GET", "/api/v1/incidents/abc", null), 400, "'id': an incident id is a number (got 'abc')");
         assertProblem(node.api("GET", "/api/v1/incidents/424242", null), 404, "no incident 424242");
+        assertProblem(node.api("GET", "/api/v1/incidents?monitor=nosuch", null), 404,
+                "no monitor nosuch, and no incidents of a removed monitor of that name");
+        assertProblem(node.api("GET", "/api/v1/notifications?monitor=nosuch&channel=hook", null), 404,
+                "no monitor nosuch, and no notifications of a removed monitor of that name");
         assertProblem(node.api("GET", "/api/v1/notifications?before=yesterday", null), 400, null);
     }
 
@@ -228,7 +232,8 @@ class MonitorApiTest {
         assertThat(recorded.path("outcome").asText()).isEqualTo("sent");
         assertThat(recorded.path("event").asText()).isEqualTo("test");
         assertThat(recorded.path("monitor").isNull()).as("a channel test belongs to no monitor: %s", recorded).isTrue();
-        assertThat(node.json("GET", "/api/v1/notifications?monitor=test", null).path("notifications")).isEmpty();
+        // not listed as a monitor's: there is no monitor "test" and nothing sent for one
+        assertProblem(node.api("GET", "/api/v1/notifications?monitor=test", null), 404, null);
         assertThat(node.metric("switchboard_monitor_notifications_sent_total{channel=\"hook\",type=\"webhook\"}")).isEqualTo(0.0);
         assertThat(node.metric("switchboard_monitor_notification_tests_total{channel=\"hook\",outcome=\"sent\",type=\"webhook\"}"))
                 .isEqualTo(1.0);

@@ -628,6 +628,21 @@ class IncidentFlowTest {
         assertThat(api("GET", "/api/v1/incidents", null).toString()).doesNotContain("s3cret-pw");
     }
 
+    /** A removed monitor's incidents and deliveries are still listed by its name; a name never used is a 404. */
+    @Test
+    void aRemovedMonitorsHistoryIsStillListedByItsName() throws Exception {
+        monitor("shop", ",\"failureThreshold\":1,\"channels\":[\"hook\"]");
+        await().atMost(WAIT).until(() -> status("shop").equals("up"));
+        check.fail("shop", "no answer");
+        await().atMost(WAIT).until(() -> hooks("monitor.down").size() == 1);
+        await().atMost(WAIT).until(() -> !api("GET", "/api/v1/notifications?monitor=shop", null).path("notifications").isEmpty());
+        api("DELETE", "/api/v1/monitors/shop", null);
+        assertThat(api("GET", "/api/v1/incidents?monitor=shop", null).path("incidents")).hasSize(1);
+        assertThat(api("GET", "/api/v1/incidents?monitor=shop&status=open", null).path("incidents")).as("closed").isEmpty();
+        assertThat(api("GET", "/api/v1/notifications?monitor=shop", null).path("notifications")).isNotEmpty();
+        assertThat(node.api("GET", "/api/v1/incidents?monitor=shopp", null).statusCode()).isEqualTo(404);
+    }
+
     @Test
     void aCheckRunningWhenItsMonitorIsDeletedLeavesNothingBehind() throws Exception {
         monitor("gone", ",\"failureThreshold\":1,\"channels\":[\"hook\"]");
@@ -640,7 +655,7 @@ class IncidentFlowTest {
         await().atMost(WAIT).until(() -> check.inFlight("gone") == 0);
         // the failed result came after the delete: no incident, no state, no gauge
         await().during(Duration.ofSeconds(2)).atMost(WAIT).until(() ->
-                api("GET", "/api/v1/incidents?monitor=gone", null).path("incidents").isEmpty()
+                node.api("GET", "/api/v1/incidents?monitor=gone", null).statusCode() == 404 // no monitor, no incident
                         && Double.isNaN(node.metric("switchboard_monitor_up{monitor=\"gone\",type=\"tcp\"}")));
         assertThat(hooks("monitor.down")).isEmpty();
         // a monitor of the same name made again starts afresh
