@@ -99,8 +99,12 @@ public final class HttpCheck implements Check {
         OkHttpClient client;
         try {
             client = client(options.caFile());
-        } catch (IOException | GeneralSecurityException e) {
-            return CheckResult.down(startedAt, 0, "the check cannot use caFile: " + e.getMessage(), worked, details);
+        } catch (IOException e) {
+            // CertificateTrust says it all: "cannot read caFile /x/ca.pem: no such file"
+            return CheckResult.down(startedAt, 0, "the check " + e.getMessage(), worked, details);
+        } catch (GeneralSecurityException e) {
+            return CheckResult.down(startedAt, 0, "the check cannot use caFile " + options.caFile() + ": " + e.getMessage(),
+                    worked, details);
         }
         // Each check gets a connection pool of its own: connections are never reused (every check
         // measures a first visitor's DNS, connect and TLS), and OkHttp looks for a reusable

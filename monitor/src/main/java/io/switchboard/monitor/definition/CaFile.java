@@ -46,6 +46,11 @@ public final class CaFile {
         if (Files.isDirectory(path)) {
             throw new Unreadable(caFile, "a directory, not a file of certificates", null);
         }
+        if (Files.exists(path) && !Files.isRegularFile(path)) {
+            // a FIFO or a device would block the opening below (on the API's request thread, or a
+            // check's) until something writes to it, or never end: only a plain file is read
+            throw new Unreadable(caFile, "not a regular file (a pipe, a device or a socket), not a file of certificates", null);
+        }
         List<X509Certificate> certificates = new ArrayList<>();
         try (InputStream in = Files.newInputStream(path)) {
             for (Certificate c : CertificateFactory.getInstance("X.509").generateCertificates(in)) {

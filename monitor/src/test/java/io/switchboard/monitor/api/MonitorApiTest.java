@@ -222,6 +222,35 @@ class MonitorApiTest {
         assertThat(node.api("DELETE", "/api/v1/notification-channels/slack", null).statusCode()).isEqualTo(204);
     }
 
+    /**
+     * A caFile that is a FIFO (or a device) is refused without being opened: opening one blocks
+     * until something writes to it, and the API reads the file on the request's thread.
+     */
+    @Test
+    void aCaFileThatIsNotARegularFileIsRefusedWithoutOpeningIt() throws Exception {
+        Path fifo = dir.resolve("ca.fifo");
+        org.junit.jupiter.api.Assumptions.assumeTrue(new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor() == 0,
+                "mkfifo is not available here");
+        try {
+            HttpResponse<String> refused = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(Duration.ofSeconds(10),
+                    () -> node.api("PUT", "/api/v1/monitors/t", "{\"type\":\"tls\",\"target\":\"127.0.0.1:443\",\"caFile\":\""
+                            + fifo + "\"}"));
+            assertProblem(refused, 400, "'caFile': " + fifo + ": not a regular file (a pipe, a device or a socket), not a file"
+                    + " of certificates");
+        } finally {
+            // lets a reader stuck opening it go on, should one be (a daemon: it waits for none otherwise)
+            Thread writer = new Thread(() -> {
+                try (var out = java.nio.file.Files.newOutputStream(fifo)) {
+                    out.flush();
+                } catch (java.io.IOException e) {
+                    // nothing was waiting
+                }
+            });
+            writer.setDaemon(true);
+            writer.start();
+        }
+    }
+
     @Test
     void aTestMessageToAWorkingWebhook() throws Exception {
         node.api("PUT", "/api/v1/notification-channels/hook", "{\"type\":\"webhook\",\"url\":\"" + target.url("/health") + "\"}");

@@ -245,6 +245,15 @@ class HttpCheckTest {
         assertThat(loop.error()).doesNotContain("s3cret").contains("ops:***@");
     }
 
+    /** A caFile the check cannot read fails it saying so once, and why ("cannot use caFile: cannot read caFile" before). */
+    @Test
+    void aCaFileThatCannotBeReadFailsTheCheckSayingWhy(@TempDir Path dir) throws Exception {
+        Path missing = dir.resolve("missing.pem");
+        CheckResult r = check.run(Defs.monitor(monitor("https://127.0.0.1:1/health", "caFile: " + missing + "\n")));
+        assertThat(r.status()).isEqualTo(CheckStatus.DOWN);
+        assertThat(r.error()).isEqualTo("the check cannot read caFile " + missing + ": no such file");
+    }
+
     @Test
     void aRenewedCertificateIsSeenAtTheNextCheck(@TempDir Path dir) throws Exception {
         TestCertificates.Identity ca = TestCertificates.authority("Renewal CA");
