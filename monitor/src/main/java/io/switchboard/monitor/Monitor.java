@@ -83,7 +83,7 @@ public final class Monitor implements NodeModule {
     public void assemble(NodeContext context) {
         MonitorSettings settings = MonitorSettings.from(context.section());
         Jdbi jdbi = context.store().jdbi();
-        MonitorMetrics metrics = new MonitorMetrics(context.meters());
+        MonitorMetrics metrics = new MonitorMetrics(context.meters(), clock);
         MonitorCatalog catalog = new MonitorCatalog(jdbi, clock);
         ResultStore results = new ResultStore(jdbi, clock);
         IncidentStore incidents = new IncidentStore(jdbi);

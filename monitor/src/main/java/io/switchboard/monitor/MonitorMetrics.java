@@ -9,6 +9,7 @@ import io.switchboard.monitor.check.CheckStatus;
 import io.switchboard.monitor.definition.CheckType;
 import io.switchboard.monitor.definition.MonitorDefinition;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -18,11 +19,13 @@ import java.util.function.IntSupplier;
 
 /**
  * The monitor module's meters, {@code switchboard_monitor_*} at {@code /metrics}: per monitor its
- * last check's verdict and latency; overall checks run and failed by type, scheduling lateness,
+ * last check's verdict (failed or not, degraded or not) and latency, and for a tls monitor the time
+ * left on its certificate; overall checks run and failed by type, scheduling lateness,
  * notifications sent and failed by channel, and what was dropped.
  */
 public final class MonitorMetrics {
     private final MeterRegistry registry;
+    private final java.time.Clock clock;
     private final Timer lateness;
     private final Counter skipped;
     private final Counter resultsDropped;
@@ -33,12 +36,21 @@ public final class MonitorMetrics {
     /** The values behind one monitor's gauges; NaN until its first check. */
     private static final class PerMonitor {
         final AtomicLong up = new AtomicLong(Double.doubleToLongBits(Double.NaN));
+        final AtomicLong degraded = new AtomicLong(Double.doubleToLongBits(Double.NaN));
         final AtomicLong latency = new AtomicLong(Double.doubleToLongBits(Double.NaN));
-        List<Gauge> gauges = List.of();
+        /** When the certificate the last tls check saw expires (epoch ms); its gauge exists from the first one seen. */
+        final AtomicLong certificateNotAfter = new AtomicLong();
+        final List<Gauge> gauges = new java.util.concurrent.CopyOnWriteArrayList<>();
     }
 
     public MonitorMetrics(MeterRegistry registry) {
+        this(registry, java.time.Clock.systemUTC());
+    }
+
+    /** @param clock what the time left on a certificate is counted from, when scraped */
+    public MonitorMetrics(MeterRegistry registry, java.time.Clock clock) {
         this.registry = registry;
+        this.clock = clock;
         this.lateness = Timer.builder("switchboard.monitor.schedule.lateness")
                 .description("How late checks start: actual start minus scheduled time")
                 .serviceLevelObjectives(Duration.ofMillis(1), Duration.ofMillis(5), Duration.ofMillis(10), Duration.ofMillis(50),
@@ -144,18 +156,48 @@ public final class MonitorMetrics {
         }
         PerMonitor gauges = monitors.computeIfAbsent(monitor.name(), name -> register(name, monitor.type()));
         gauges.up.set(Double.doubleToLongBits(result.status().passed() ? 1 : 0));
+        gauges.degraded.set(Double.doubleToLongBits(result.status() == CheckStatus.DEGRADED ? 1 : 0));
         gauges.latency.set(Double.doubleToLongBits(result.latencyMillis() / 1000.0));
+        Instant notAfter = certificateNotAfter(result);
+        if (notAfter != null) {
+            // kept while later checks see no certificate (the server is down): up says that, and an
+            // expiry alert should not come and go with outages
+            if (gauges.certificateNotAfter.getAndSet(notAfter.toEpochMilli()) == 0) {
+                gauges.gauges.add(Gauge.builder("switchboard.monitor.certificate.expiry.seconds", gauges,
+                                v -> (v.certificateNotAfter.get() - clock.millis()) / 1000.0)
+                        .description("Time left until the certificate the monitor's last tls check saw expires;"
+                                + " negative once it has")
+                        .tags("monitor", monitor.name(), "type", monitor.type().wireName()).strongReference(true)
+                        .register(registry));
+            }
+        }
+    }
+
+    /** The certificate's end of validity in a tls check's details (TlsCheck: notAfter), or null. */
+    private static Instant certificateNotAfter(CheckResult result) {
+        if (!(result.details().get("notAfter") instanceof String text)) {
+            return null;
+        }
+        try {
+            return Instant.parse(text);
+        } catch (java.time.format.DateTimeParseException e) {
+            return null;
+        }
     }
 
     private PerMonitor register(String name, CheckType type) {
         PerMonitor values = new PerMonitor();
-        values.gauges = List.of(
+        values.gauges.addAll(List.of(
                 Gauge.builder("switchboard.monitor.up", values, v -> Double.longBitsToDouble(v.up.get()))
                         .description("1 when the monitor's last check passed (up or degraded), 0 when it failed")
                         .tags("monitor", name, "type", type.wireName()).strongReference(true).register(registry),
+                Gauge.builder("switchboard.monitor.degraded", values, v -> Double.longBitsToDouble(v.degraded.get()))
+                        .description("1 when the monitor's last check passed but degraded (slower than degradedAbove, or a"
+                                + " warning such as a certificate near expiry), 0 otherwise")
+                        .tags("monitor", name, "type", type.wireName()).strongReference(true).register(registry),
                 Gauge.builder("switchboard.monitor.latency.seconds", values, v -> Double.longBitsToDouble(v.latency.get()))
                         .description("The monitor's last check latency")
-                        .tags("monitor", name, "type", type.wireName()).strongReference(true).register(registry));
+                        .tags("monitor", name, "type", type.wireName()).strongReference(true).register(registry)));
         return values;
     }
 

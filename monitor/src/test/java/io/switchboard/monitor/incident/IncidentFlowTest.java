@@ -466,6 +466,12 @@ class IncidentFlowTest {
         assertThat(hooks("monitor.warning")).hasSize(1);
         assertThat(status("cert")).isEqualTo("degraded");
         assertThat(api("GET", "/api/v1/incidents", null).path("incidents")).isEmpty();
+        // an alert sees both: the check passes, degraded, and how long the certificate has left
+        assertThat(node.metric("switchboard_monitor_up{monitor=\"cert\",type=\"tls\"}")).isEqualTo(1.0);
+        assertThat(node.metric("switchboard_monitor_degraded{monitor=\"cert\",type=\"tls\"}")).isEqualTo(1.0);
+        assertThat(node.metric("switchboard_monitor_certificate_expiry_seconds{monitor=\"cert\",type=\"tls\"}"))
+                .isCloseTo(Duration.between(Instant.now(), Instant.parse("2030-01-01T00:00:00Z")).toSeconds(),
+                        org.assertj.core.data.Offset.offset(60.0));
 
         check.pass("cert");
         await().atMost(WAIT).until(() -> hooks("monitor.warning_ended").size() == 1);
