@@ -83,6 +83,17 @@ public final class MonitorCommand implements Runnable {
         @Option(names = "--allow-empty", description = "With --prune, accept a file that defines no monitors, and so remove them all.")
         boolean allowEmpty;
 
+        /**
+         * An import may make the store of a node named by --data-dir, --config or the environment,
+         * to set it up before the node's first start; not the ./data a forgotten --data-dir falls
+         * back to, where no node would ever check what it imported (exit 0 all the same).
+         */
+        @Override
+        boolean mayCreateStore() {
+            return config.configFile != null || config.dataDir != null || env.containsKey("SWITCHBOARD_DATA_DIR")
+                    || env.containsKey("SWITCHBOARD_STORE_URL");
+        }
+
         @Override
         public Integer call() {
             String text;

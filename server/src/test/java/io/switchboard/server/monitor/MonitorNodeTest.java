@@ -222,5 +222,20 @@ class MonitorNodeTest {
         assertThat(pause.code()).isEqualTo(2);
         assertThat(pause.err()).isEqualTo("switchboard: no monitor ghost\n");
         assertThat(api("/api/v1/monitors").path("monitors")).isEmpty();
+
+        // an import with nothing naming the store (a forgotten --data-dir) makes no ./data either
+        Path defaultDataDir = Path.of("data").toAbsolutePath();
+        org.junit.jupiter.api.Assumptions.assumeFalse(Files.exists(defaultDataDir), "a store in the working directory");
+        Run forgotten = cliAsGiven("monitor", "import", empty.toString());
+        assertThat(forgotten.code()).as(forgotten.err()).isEqualTo(2);
+        assertThat(forgotten.err()).startsWith("switchboard: no store at ").contains("give the node's --data-dir or --config");
+        assertThat(forgotten.err().strip().lines()).hasSize(1);
+        assertThat(defaultDataDir).doesNotExist();
+        // named, a data dir with no store yet is set up for the node's first start
+        Path fresh = dataDir.resolve("fresh-node");
+        Run made = cliAsGiven("monitor", "import", empty.toString(), "--data-dir", fresh.toString());
+        assertThat(made.code()).as(made.err()).isZero();
+        assertThat(made.err()).contains("creating it");
+        assertThat(fresh.resolve("switchboard.db")).exists();
     }
 }
