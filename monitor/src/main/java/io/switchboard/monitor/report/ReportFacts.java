@@ -18,14 +18,24 @@ import java.util.List;
  * @param whyOpened     for a recovery report, what the DOWN message said was wrong (the error of
  *                      the check that crossed the threshold): what was wrong is that, not a blip
  *                      just before it passed; null when not known
+ * @param pausedFor     for a recovery report, how long of the outage the monitor was paused (not
+ *                      checked); zero when it was not
  */
 public record ReportFacts(String monitor, CheckType type, String target, Duration interval, Instant since,
                           int failedChecks, String whatIsWrong, List<String> stillWorks, Instant lastSuccess,
                           List<String> otherChecks, Instant now, Instant resolvedAt, String recoveredWith, ZoneId zone,
-                          String whyOpened) {
+                          String whyOpened, Duration pausedFor) {
     public ReportFacts {
         stillWorks = List.copyOf(stillWorks);
         otherChecks = List.copyOf(otherChecks);
+        pausedFor = pausedFor == null ? Duration.ZERO : pausedFor;
+    }
+
+    public ReportFacts(String monitor, CheckType type, String target, Duration interval, Instant since, int failedChecks,
+                       String whatIsWrong, List<String> stillWorks, Instant lastSuccess, List<String> otherChecks, Instant now,
+                       Instant resolvedAt, String recoveredWith, ZoneId zone, String whyOpened) {
+        this(monitor, type, target, interval, since, failedChecks, whatIsWrong, stillWorks, lastSuccess, otherChecks, now,
+                resolvedAt, recoveredWith, zone, whyOpened, Duration.ZERO);
     }
 
     public ReportFacts(String monitor, CheckType type, String target, Duration interval, Instant since, int failedChecks,

@@ -47,8 +47,10 @@ public final class ReportTemplate {
         Duration down = Duration.between(f.since(), f.resolvedAt());
         List<String> lines = new ArrayList<>();
         lines.add(f.monitor() + " is UP again" + (f.recoveredWith() == null ? "." : ": " + f.recoveredWith() + "."));
-        lines.add("It was down for " + DurationText.spoken(down) + ", from " + time(f, f.since()) + " to " + time(f, f.resolvedAt())
-                + "; " + checks(f.failedChecks()) + " failed.");
+        // paused time is in "down for" (the incident stayed open) but was not checked: said so
+        String paused = f.pausedFor().isZero() ? "" : " (paused, not checked, for " + DurationText.spoken(f.pausedFor()) + " of it)";
+        lines.add("It was down for " + DurationText.spoken(down) + paused + ", from " + time(f, f.since()) + " to "
+                + time(f, f.resolvedAt()) + "; " + checks(f.failedChecks()) + " failed.");
         // why it went down, which is what people were told; the last failure too when it differs
         // (a short blip, say, while the service restarted to fix it)
         if (f.whyOpened() == null || f.whyOpened().equals(f.whatIsWrong()) || f.whatIsWrong() == null) {
@@ -58,7 +60,8 @@ public final class ReportTemplate {
             lines.add("The last failed check: " + sentence(f.whatIsWrong()));
         }
         lines.add("Checked: " + what(f) + ".");
-        return new Report(f.monitor() + " is UP again after " + DurationText.spoken(down), String.join("\n", lines), "template");
+        return new Report(f.monitor() + " is UP again after " + DurationText.spoken(down) + paused, String.join("\n", lines),
+                "template");
     }
 
     /**

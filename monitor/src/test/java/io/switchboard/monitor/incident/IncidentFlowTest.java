@@ -136,6 +136,46 @@ class IncidentFlowTest {
         assertThat(node.metric("switchboard_monitor_checks_failed_total{type=\"tcp\"}")).isGreaterThanOrEqualTo(2.0);
     }
 
+    /**
+     * A monitor paused while down: its incident stays open, and its timeline says when checks were
+     * paused and when they resumed; the recovery counts the paused time in "down for" and says how
+     * much of it was paused (it read as two hours of outage nobody checked).
+     */
+    @Test
+    void aPauseDuringAnIncidentIsOnItsTimelineAndInTheRecovery() throws Exception {
+        pausedForTwoHoursWhileDown(false);
+    }
+
+    /** As above, with a restart while paused: the node reads from the timeline that checks are paused. */
+    @Test
+    void aPauseDuringAnIncidentOutlivesARestart() throws Exception {
+        pausedForTwoHoursWhileDown(true);
+    }
+
+    private void pausedForTwoHoursWhileDown(boolean restartWhilePaused) throws Exception {
+        monitor("shop", ",\"failureThreshold\":1,\"channels\":[\"hook\"]");
+        await().atMost(WAIT).until(() -> status("shop").equals("up"));
+        check.fail("shop", "no answer");
+        await().atMost(WAIT).until(() -> hooks("monitor.down").size() == 1);
+        long id = api("GET", "/api/v1/incidents?status=open", null).path("incidents").get(0).path("id").asLong();
+        api("POST", "/api/v1/monitors/shop/pause", null);
+        await().atMost(WAIT).until(() -> kinds(id).contains("paused"));
+        if (restartWhilePaused) {
+            node.close();
+            node = startNode();
+        }
+        clock.advance(Duration.ofHours(2));
+        check.pass("shop");
+        api("POST", "/api/v1/monitors/shop/resume", null);
+        await().atMost(WAIT).until(() -> hooks("monitor.recovered").size() == 1);
+        JsonNode recovered = hooks("monitor.recovered").getFirst();
+        assertThat(recovered.path("subject").asText()).isEqualTo("shop is UP again after 2 h (paused, not checked, for 2 h of it)");
+        assertThat(recovered.path("text").asText()).contains("It was down for 2 h (paused, not checked, for 2 h of it), from ");
+        assertThat(kinds(id)).containsSubsequence("opened", "paused", "resumed", "resolved");
+        JsonNode timeline = api("GET", "/api/v1/incidents/" + id, null).path("timeline");
+        assertThat(timeline).anySatisfy(e -> assertThat(e.path("detail").asText()).isEqualTo("checks resumed after a pause of 2 h"));
+    }
+
     @Test
     void aPausedMonitorHasNoGaugesUntilItIsResumed() throws Exception {
         monitor("shop", "");
