@@ -765,6 +765,10 @@ public final class DefinitionReader {
         }
 
         private static String describe(JsonNode v) {
+            if (v.isNumber() && !Double.isFinite(v.asDouble())) {
+                // YAML reads 1e400 as a double too large to hold, which would be shown as "Infinity"
+                return "a number too large to read";
+            }
             return v.isValueNode() ? v.toString() : kind(v);
         }
 

@@ -213,6 +213,26 @@ class DefinitionReaderTest {
         assertThat(error("monitors:\n\t- name: a").describe()).doesNotContain("\n");
     }
 
+    /**
+     * YAML a monitor file does not use, or cannot hold, is named as what it is, where it is: an
+     * alias (read as a bare word, it was "expected a block of keys, got string"), a number too large
+     * ("got \"Infinity\""), a control character (SnakeYAML says line 1, column 1 wherever it is).
+     */
+    @Test
+    void yamlTheFileCannotUseIsNamedWhereItIs() {
+        assertThat(error("monitors:\n  - &shop {name: a, type: tcp, target: 'x:1'}\n  - *shop\n").describe())
+                .isEqualTo("line 3, column 5: *shop is a YAML alias, which a monitor file does not use; write the entry or value"
+                        + " out in full");
+        // a * in a value or a comment is no alias
+        assertThat(CatalogFile.read(monitor("type: http\ntarget: 'http://x/*shop'\nkeyword: '*ok*' # *not"), Set.of())
+                .monitors()).hasSize(1);
+        assertThat(error(monitor("type: tcp\ntarget: 'x:1'\nfailureThreshold: 1e400")).describe())
+                .isEqualTo("monitors[0] (shop).failureThreshold: expected a whole number, got a number too large to read");
+        assertThat(error("monitors:\n  - {name: a, type: tcp, target: 'x:1'}\n  - {name: b\u0001, type: tcp, target: 'x:2'}\n")
+                .describe()).isEqualTo("not valid YAML at line 3, column 13: the character U+0001 (a control character) is not"
+                        + " allowed in YAML");
+    }
+
     @Test
     void channels() {
         assertThat(error("channels:\n  - {name: tg, type: telegram, chatId: '1'}").describe())
