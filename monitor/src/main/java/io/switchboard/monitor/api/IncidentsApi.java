@@ -46,7 +46,7 @@ public final class IncidentsApi {
         String status = ApiSupport.choice(ctx, "status", List.of("open", "resolved"));
         int limit = ApiSupport.intParam(ctx, "limit", 50, 1, 500);
         Long before = ApiSupport.longParam(ctx, "before");
-        String monitor = ctx.queryParam("monitor");
+        String monitor = monitorParam(ctx);
         List<Incident> page = incidents.list(status, monitor, before, limit);
         if (page.isEmpty()) {
             // a removed monitor's incidents stay listed by its name; any other name is a mistake
@@ -89,7 +89,7 @@ public final class IncidentsApi {
         Long incident = ApiSupport.longParam(ctx, "incident");
         int limit = ApiSupport.intParam(ctx, "limit", 100, 1, 1000);
         Instant before = ApiSupport.instantParam(ctx, "before");
-        String monitor = ctx.queryParam("monitor");
+        String monitor = monitorParam(ctx);
         List<DeliveryLog.Attempt> page = deliveries.list(incident, monitor, ctx.queryParam("channel"), before, limit);
         if (page.isEmpty()) {
             requireKnownMonitor(monitor, () -> deliveries.list(null, monitor, null, null, 1).isEmpty(), "notifications");
@@ -98,6 +98,15 @@ public final class IncidentsApi {
         out.put("notifications", page.stream().map(IncidentsApi::view).toList());
         out.put("nextBefore", page.size() == limit ? page.getLast().at().toString() : null);
         ctx.json(out);
+    }
+
+    /** The {@code monitor} filter; null for none. Empty ({@code ?monitor=}) is a mistake, not "every monitor". */
+    private static String monitorParam(Context ctx) {
+        String monitor = ctx.queryParam("monitor");
+        if (monitor != null && monitor.isBlank()) {
+            throw ApiProblem.badRequest("'monitor' is empty; leave it out to list every monitor's");
+        }
+        return monitor;
     }
 
     /**
