@@ -8,6 +8,7 @@ import io.switchboard.platform.http.ApiProblem;
 import io.switchboard.platform.http.HttpRoutes;
 import io.switchboard.platform.http.QueryParams;
 import io.switchboard.platform.http.RequestBodies;
+import io.switchboard.platform.http.TrustedProxies;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -55,14 +56,19 @@ public final class AuthApi implements HttpRoutes {
      * signed in as someone else. A browser says where a request comes from; one from another
      * site is refused. {@code Sec-Fetch-Site} (Fetch Metadata) is what a browser sets and a proxy
      * leaves alone; a browser too old to send it is judged by {@code Origin} (RFC 6454 §7) against
-     * the host it asked for. Clients that are not browsers send neither and are not affected.
+     * the host it asked for: {@code Host}, or {@code X-Forwarded-Host} when a trusted proxy sent
+     * the request (anyone else's would let the page name its own site there). Clients that are
+     * not browsers send neither and are not affected. A refusal is counted under the operation's
+     * meter ({@code switchboard.auth.<operation>{result="other_site"}}).
+     *
+     * @param operation the operation's meter: {@code sign_ups}, {@code sign_ins}, {@code refreshes}, {@code sign_outs}
      */
-    private static void refuseOtherSites(Context ctx) {
+    private void refuseOtherSites(Context ctx, String operation) {
         String site = ctx.header("Sec-Fetch-Site");
         if (site != null) {
             site = site.strip().toLowerCase(java.util.Locale.ROOT);
             if (!site.equals("same-origin") && !site.equals("none")) {
-                throw otherSite(ctx.header("Origin"));
+                throw otherSite(operation, ctx.header("Origin"));
             }
             return;
         }
@@ -76,13 +82,15 @@ public final class AuthApi implements HttpRoutes {
         } catch (IllegalArgumentException e) {
             authority = null; // "null" from a sandboxed page, or garbage: no site of the node's
         }
+        String forwardedHost = TrustedProxies.forwardedHost(ctx);
         if (authority == null || !(authority.equalsIgnoreCase(String.valueOf(ctx.header("Host")))
-                || authority.equalsIgnoreCase(String.valueOf(ctx.header("X-Forwarded-Host"))))) {
-            throw otherSite(origin);
+                || (forwardedHost != null && authority.equalsIgnoreCase(forwardedHost.strip())))) {
+            throw otherSite(operation, origin);
         }
     }
 
-    private static ApiProblem otherSite(String origin) {
+    private ApiProblem otherSite(String operation, String origin) {
+        auth.count(operation, "other_site");
         return ApiProblem.forbidden("This request came from a page of another site"
                 + (origin == null ? "" : " (" + (origin.length() > 80 ? origin.substring(0, 80) + "…" : origin) + ")")
                 + ": signing up or in is only for pages served from the node's own origin.");
@@ -96,7 +104,7 @@ public final class AuthApi implements HttpRoutes {
     }
 
     private void signUp(Context ctx) {
-        refuseOtherSites(ctx);
+        refuseOtherSites(ctx, "sign_ups");
         JsonNode body = body(ctx, "username", "password", "displayName");
         PersonAuth.Session session = auth.signUp(text(body, "username"), text(body, "password"), text(body, "displayName"),
                 ctx.ip());
@@ -104,14 +112,14 @@ public final class AuthApi implements HttpRoutes {
     }
 
     private void signIn(Context ctx) {
-        refuseOtherSites(ctx);
+        refuseOtherSites(ctx, "sign_ins");
         JsonNode body = body(ctx, "username", "password");
         PersonAuth.Session session = auth.signIn(text(body, "username"), text(body, "password"), ctx.ip());
         ctx.json(session(session.person(), session.tokens()));
     }
 
     private void refresh(Context ctx) {
-        refuseOtherSites(ctx);
+        refuseOtherSites(ctx, "refreshes");
         JsonNode body = body(ctx, "refreshToken");
         String token = text(body, "refreshToken");
         if (token == null) {
@@ -121,7 +129,7 @@ public final class AuthApi implements HttpRoutes {
     }
 
     private void signOut(Context ctx) {
-        refuseOtherSites(ctx);
+        refuseOtherSites(ctx, "sign_outs");
         JsonNode body = body(ctx, "refreshToken");
         String token = text(body, "refreshToken");
         if (token == null) {

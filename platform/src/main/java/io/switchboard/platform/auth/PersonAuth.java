@@ -663,12 +663,13 @@ public final class PersonAuth {
         return ApiProblem.unauthorized(detail).withHeader("WWW-Authenticate", CHALLENGE);
     }
 
-    private void count(String what, String result) {
+    void count(String what, String result) {
         Counter.builder("switchboard.auth." + what)
                 .description(switch (what) {
                     case "sign_ups" -> "Sign-ups by result";
                     case "sign_ins" -> "Sign-ins by result";
                     case "refreshes" -> "Token refreshes by result";
+                    case "sign_outs" -> "Sign-outs refused before they ran (other_site)";
                     case "password_changes" -> "Password changes by result";
                     case "unlocks" -> "Sign-in lockouts cleared through this node's API (the CLI's are not counted)";
                     default -> "Authentication operations by result";

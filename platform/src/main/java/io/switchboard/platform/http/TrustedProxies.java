@@ -22,6 +22,8 @@ import java.util.List;
  */
 public final class TrustedProxies {
     public static final String HEADER = "X-Forwarded-For";
+    /** A request attribute, true when the request's TCP peer is a trusted proxy (set by {@link ForwardedForCustomizer}). */
+    static final String PEER_IS_TRUSTED_PROXY = "io.switchboard.http.peerIsTrustedProxy";
     /** More hops than this are not walked: no real chain of proxies is this long. */
     private static final int MAX_ENTRIES = 32;
 
@@ -55,6 +57,15 @@ public final class TrustedProxies {
 
     public boolean isEmpty() {
         return ranges.isEmpty();
+    }
+
+    /**
+     * The host a trusted proxy says the client asked for ({@code X-Forwarded-Host}), or null: the
+     * header of a request that did not come through a trusted proxy is the client's own word and
+     * is not read (anyone could name any host in it).
+     */
+    public static String forwardedHost(io.javalin.http.Context ctx) {
+        return Boolean.TRUE.equals(ctx.attribute(PEER_IS_TRUSTED_PROXY)) ? ctx.header("X-Forwarded-Host") : null;
     }
 
     public boolean trusts(InetAddress address) {

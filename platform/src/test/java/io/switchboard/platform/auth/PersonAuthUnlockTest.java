@@ -10,7 +10,6 @@ import io.switchboard.platform.http.ApiProblem;
 import io.switchboard.platform.store.Store;
 import java.nio.file.Path;
 import java.time.Clock;
-import java.time.Duration;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -101,13 +100,7 @@ class PersonAuthUnlockTest {
     }
 
     private PersonAuth node() {
-        Clock clock = Clock.systemUTC();
-        PersonAuth.Limits limits = new PersonAuth.Limits(new FailureLimiter(2, Duration.ofMinutes(15), clock),
-                new FailureLimiter(100, Duration.ofMinutes(15), clock), new FailureLimiter(50, Duration.ofMinutes(15), clock),
-                new FailureLimiter(50, Duration.ofHours(1), clock));
-        return new PersonAuth(new PersonStore(store.jdbi(), clock), new PasswordHasher(8, 1, 1),
-                new SessionTokens(store.jdbi(), clock, Duration.ofMinutes(15), Duration.ofDays(30)), false, limits, clock,
-                new SimpleMeterRegistry(), Duration.ofHours(1));
+        return PeopleOnStore.personAuth(store, Clock.systemUTC(), new SimpleMeterRegistry(), 2);
     }
 
     /** Two wrong passwords: the per-user-from-an-address brake (two allowed) is spent, and the right one gets 429. */

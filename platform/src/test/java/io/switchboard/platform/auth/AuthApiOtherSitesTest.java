@@ -1,0 +1,110 @@
+package io.switchboard.platform.auth;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.switchboard.platform.config.HostPort;
+import io.switchboard.platform.config.StoreSettings;
+import io.switchboard.platform.http.HttpServer;
+import io.switchboard.platform.http.TrustedProxies;
+import io.switchboard.platform.lifecycle.Readiness;
+import io.switchboard.platform.metrics.Metrics;
+import io.switchboard.platform.store.Store;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Sign-in and sign-up refuse a request a browser sent for a page of another site. An older browser
+ * is judged by its {@code Origin} against the host asked for; {@code X-Forwarded-Host} counts as
+ * that host only when a trusted proxy sent the request, since a page could otherwise have its
+ * visitor's request name the page's own site there. Refusals are counted with the operation's meter.
+ */
+class AuthApiOtherSitesTest {
+    private static final HttpClient client = HttpClient.newHttpClient();
+    private static final String EVIL = "https://evil.example";
+    private static final String SIGN_IN = "{\"username\":\"nobody\",\"password\":\"some-password-1\"}";
+
+    @TempDir
+    Path dir;
+    Store store;
+    Metrics metrics;
+    PersonAuth people;
+
+    @BeforeEach
+    void open() {
+        store = Store.open(StoreSettings.sqliteIn(dir));
+        store.migrate("platform");
+        metrics = new Metrics();
+        people = PeopleOnStore.personAuth(store, Clock.systemUTC(), metrics.registry(), 5);
+    }
+
+    @AfterEach
+    void close() {
+        metrics.close();
+        store.close();
+    }
+
+    @Test
+    void aForwardedHostFromAnyClientDoesNotMakeAnotherSiteOurs() throws Exception {
+        HttpServer server = server(TrustedProxies.none());
+        try {
+            HttpResponse<String> answer = post(server, "/api/v1/auth/sign-in", SIGN_IN, EVIL, "evil.example");
+            assertThat(answer.statusCode()).isEqualTo(403);
+            assertThat(answer.body()).contains("another site");
+            HttpResponse<String> signUp = post(server, "/api/v1/auth/sign-up", SIGN_IN, EVIL, "evil.example");
+            assertThat(signUp.statusCode()).isEqualTo(403);
+            assertThat(otherSiteRefusals("sign_ins")).isEqualTo(1.0);
+            assertThat(otherSiteRefusals("sign_ups")).isEqualTo(1.0);
+            assertThat(metrics.scrape()).contains("switchboard_auth_sign_ins_total{result=\"other_site\"} 1.0");
+        } finally {
+            server.stop();
+        }
+    }
+
+    @Test
+    void aTrustedProxyNamesTheHostTheBrowserAskedFor() throws Exception {
+        HttpServer server = server(TrustedProxies.of(List.of("127.0.0.1", "::1")));
+        try {
+            HttpResponse<String> proxied = post(server, "/api/v1/auth/sign-in", SIGN_IN, "https://chat.example", "chat.example");
+            assertThat(proxied.statusCode()).as(proxied.body()).isEqualTo(401); // judged on its credentials: no such user
+            HttpResponse<String> otherSite = post(server, "/api/v1/auth/sign-in", SIGN_IN, EVIL, "chat.example");
+            assertThat(otherSite.statusCode()).isEqualTo(403);
+            assertThat(otherSiteRefusals("sign_ins")).isEqualTo(1.0);
+        } finally {
+            server.stop();
+        }
+    }
+
+    private HttpServer server(TrustedProxies proxies) {
+        HttpServer server = new HttpServer(new HostPort("127.0.0.1", 0), metrics, new Readiness(), Duration.ofSeconds(1));
+        server.trustProxies(proxies);
+        server.addRoutes(new AuthApi(people, new AdminAuth(new AdminTokens(store.jdbi(), Clock.systemUTC()), people),
+                server.json()));
+        server.start();
+        return server;
+    }
+
+    private static HttpResponse<String> post(HttpServer server, String path, String body, String origin, String forwardedHost)
+            throws Exception {
+        return client.send(HttpRequest.newBuilder(URI.create(server.baseUrl() + path))
+                .header("Content-Type", "application/json")
+                .header("Origin", origin)
+                .header("X-Forwarded-Host", forwardedHost)
+                .POST(HttpRequest.BodyPublishers.ofString(body))
+                .build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    private double otherSiteRefusals(String operation) {
+        var counter = metrics.registry().find("switchboard.auth." + operation).tag("result", "other_site").counter();
+        return counter == null ? 0 : counter.count();
+    }
+}
