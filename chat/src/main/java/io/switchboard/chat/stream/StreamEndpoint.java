@@ -200,6 +200,9 @@ public final class StreamEndpoint {
         Optional<Principal> principal = token == null ? Optional.empty() : auth.principal(token);
         if (principal.isEmpty()) {
             metrics.rejected("unauthorized");
+            if (token != null && !AdminAuth.isAdminToken(token)) {
+                auth.refusedUpgradeToken(PATH, ctx.ip()); // a stolen or forged token tried: logged, rate-limited
+            }
             String why = token != null && AdminAuth.isAdminToken(token)
                     ? "An admin token is not a person: the stream carries a person's chats; sign in as a person"
                             + " (POST /api/v1/auth/sign-in) and send that access token."

@@ -125,7 +125,7 @@ public final class AuthApi implements HttpRoutes {
         if (token == null) {
             throw ApiProblem.badRequest("'refreshToken' is required.");
         }
-        ctx.json(tokens(auth.refresh(token)));
+        ctx.json(tokens(auth.refresh(token, ctx.ip())));
     }
 
     private void signOut(Context ctx) {

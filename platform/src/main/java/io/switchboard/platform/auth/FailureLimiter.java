@@ -28,7 +28,11 @@ public final class FailureLimiter {
     private final Clock clock;
     private final Map<String, Window> windows = new ConcurrentHashMap<>();
 
-    private record Window(long startedAt, int attempts) {
+    /** @param lockoutTold whether the key's lockout in this window was reported ({@link #lockedOutNow}) */
+    private record Window(long startedAt, int attempts, boolean lockoutTold) {
+        Window(long startedAt, int attempts) {
+            this(startedAt, attempts, false);
+        }
     }
 
     public FailureLimiter(int allowance, Duration window, Clock clock) {
@@ -52,7 +56,7 @@ public final class FailureLimiter {
                 refused[0] = w;
                 return w;
             }
-            return new Window(w.startedAt(), w.attempts() + 1);
+            return new Window(w.startedAt(), w.attempts() + 1, w.lockoutTold());
         });
         if (windows.size() > MAX_KEYS) {
             sweep(now);
@@ -71,7 +75,7 @@ public final class FailureLimiter {
         long now = clock.millis();
         windows.compute(key, (k, w) -> w == null || now - w.startedAt() >= window.toMillis()
                 ? new Window(now, 1)
-                : new Window(w.startedAt(), Math.min(allowance, w.attempts() + 1)));
+                : new Window(w.startedAt(), Math.min(allowance, w.attempts() + 1), w.lockoutTold()));
         if (windows.size() > MAX_KEYS) {
             sweep(now);
         }
@@ -79,7 +83,31 @@ public final class FailureLimiter {
 
     /** Gives back an attempt that turned out well. */
     public void release(String key) {
-        windows.computeIfPresent(key, (k, w) -> w.attempts() <= 1 ? null : new Window(w.startedAt(), w.attempts() - 1));
+        windows.computeIfPresent(key, (k, w) -> w.attempts() <= 1 ? null
+                : new Window(w.startedAt(), w.attempts() - 1, w.lockoutTold()));
+    }
+
+    /**
+     * True once per window of a key, for the failed attempt after which the key has used up its
+     * allowance: the moment its lockout begins, to be reported once (parallel failures that
+     * filled it together get one true among them).
+     */
+    public boolean lockedOutNow(String key) {
+        long now = clock.millis();
+        boolean[] justLocked = {false};
+        windows.computeIfPresent(key, (k, w) -> {
+            if (w.lockoutTold() || w.attempts() < allowance || now - w.startedAt() >= window.toMillis()) {
+                return w;
+            }
+            justLocked[0] = true;
+            return new Window(w.startedAt(), w.attempts(), true);
+        });
+        return justLocked[0];
+    }
+
+    /** How long a key's window lasts (a lockout at most this). */
+    public Duration window() {
+        return window;
     }
 
     /** Forgets the counts of every key {@code matches} accepts (an operator cleared a lockout); returns how many. */

@@ -106,6 +106,8 @@ public final class PersonAuth {
      * of a sign-in under way.
      */
     private final Object unlockTurn = new Object();
+    /** At most one line a minute about upgrades refused for bad tokens ({@link #refusedUpgradeToken}). */
+    private final io.switchboard.platform.OncePerMinute refusedUpgradeLines;
     /** Tells this node's own announcements apart when they come back from the bus (it counted them already). */
     private final String origin = java.util.UUID.randomUUID().toString();
 
@@ -161,6 +163,7 @@ public final class PersonAuth {
         this.addressSignUps = limits.signUpsPerAddress();
         this.clock = clock;
         this.meters = meters;
+        this.refusedUpgradeLines = new io.switchboard.platform.OncePerMinute();
     }
 
     /** Checks the {@code auth:} block without building anything; a bad value is a {@link io.switchboard.platform.config.ConfigException}. */
@@ -323,6 +326,7 @@ public final class PersonAuth {
         if (!good) {
             count("sign_ins", found.isPresent() ? "wrong_password" : "unknown_user");
             announce(new AttemptCounted(origin, name, address, null));
+            logLockouts(name, userAtAddressKey, userKey, address);
             throw unauthorized("Wrong user name or password.");
         }
         userAtAddressFailures.release(userAtAddressKey);
@@ -336,15 +340,43 @@ public final class PersonAuth {
         return new Session(credentials.person(), tokens.issue(credentials));
     }
 
-    /** New tokens for a refresh token; 401 when it is not good (the client signs in again). */
-    public SessionTokens.Issued refresh(String refreshToken) {
+    /**
+     * New tokens for a refresh token; 401 when it is not good (the client signs in again). A used
+     * token that comes back means a copy of it leaked (RFC 9700 §4.14.2): its sign-in is ended, and
+     * that is logged as a warning with the person and the address it came from (never the token).
+     *
+     * @param address the client's address (behind a trusted proxy, the client's), for the log
+     */
+    public SessionTokens.Issued refresh(String refreshToken, String address) {
         try {
             SessionTokens.Issued issued = tokens.refresh(refreshToken, people);
             count("refreshes", "ok");
             return issued;
         } catch (SessionTokens.InvalidRefreshToken e) {
             count("refreshes", e.reused() ? "reused" : "invalid");
+            if (e.reused()) {
+                String who = e.personId() == null ? "someone"
+                        : people.byId(e.personId()).map(Person::username).orElse("a removed person");
+                log.warn("a used refresh token of {} came back from {}: a copy of it leaked, so that sign-in was ended,"
+                        + " its access tokens too", who, address);
+            }
             throw unauthorized(e.getMessage() + ".");
+        }
+    }
+
+    /**
+     * Notes a WebSocket upgrade refused for an access token that is not valid or has expired. Such
+     * upgrades are counted by the endpoint; anyone can send them at will, so at most one line a
+     * minute is logged (INFO), with how many were passed over since the last.
+     *
+     * @param path    the endpoint
+     * @param address the client's address (behind a trusted proxy, the client's)
+     */
+    public void refusedUpgradeToken(String path, String address) {
+        if (refusedUpgradeLines.due()) {
+            int more = refusedUpgradeLines.turnedAwaySinceLast();
+            log.info("a WebSocket upgrade to {} from {} was refused: its access token is not valid or has expired{}", path,
+                    address, more == 0 ? "" : " (" + more + " more such refusals since the last line, not logged)");
         }
     }
 
@@ -642,6 +674,26 @@ public final class PersonAuth {
             addressSignUps.count(attempt.address());
         } else if (attempt.passwordChangeSession() != null) {
             userAtAddressFailures.count(passwordChangeKey(attempt.passwordChangeSession()));
+        }
+    }
+
+    /**
+     * One warning for each brake this failed sign-in used up, when it did (the failures this node
+     * heard of from others are logged by the nodes that saw them). Only the name tried, the
+     * address and the brake: never the password.
+     */
+    private void logLockouts(String name, String userAtAddressKey, String userKey, String address) {
+        if (userAtAddressFailures.lockedOutNow(userAtAddressKey)) {
+            log.warn("sign-ins as {} from {} are locked out for up to {}: too many failed sign-ins (per user from one address)",
+                    name, address, io.switchboard.platform.config.ConfigSection.written(userAtAddressFailures.window()));
+        }
+        if (userFailures.lockedOutNow(userKey)) {
+            log.warn("sign-ins as {} are locked out from every address for up to {}: too many failed sign-ins"
+                    + " (per user; the last from {})", name, io.switchboard.platform.config.ConfigSection.written(userFailures.window()), address);
+        }
+        if (addressFailures.lockedOutNow(address)) {
+            log.warn("sign-ins from {} are locked out for up to {}: too many failed sign-ins (per address; the last as {})",
+                    address, io.switchboard.platform.config.ConfigSection.written(addressFailures.window()), name);
         }
     }
 

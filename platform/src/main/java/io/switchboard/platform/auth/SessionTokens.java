@@ -93,14 +93,21 @@ public final class SessionTokens {
     /** A refresh token that is unknown, expired, revoked or reused. */
     public static final class InvalidRefreshToken extends RuntimeException {
         private final boolean reused;
+        private final String personId;
 
         InvalidRefreshToken(String why) {
-            this(why, false);
+            this(why, false, null);
         }
 
-        InvalidRefreshToken(String why, boolean reused) {
+        InvalidRefreshToken(String why, boolean reused, String personId) {
             super(why, null, false, false);
             this.reused = reused;
+            this.personId = personId;
+        }
+
+        /** Whose sign-in a reused token ended; null for other refusals (the token named nobody for sure). */
+        public String personId() {
+            return personId;
         }
 
         /** A used token presented again: a copy leaked, and its sign-in was ended. */
@@ -236,9 +243,10 @@ public final class SessionTokens {
         String newToken = newTokenText();
         record Row(String personId, String familyId, int tokenVersion, long expiresAt, Long usedAt) {
         }
-        record Outcome(RefreshResult result, PersonStore.Credentials credentials, String session, long revokedUntil) {
+        record Outcome(RefreshResult result, PersonStore.Credentials credentials, String session, long revokedUntil,
+                       String personId) {
             Outcome(RefreshResult result, PersonStore.Credentials credentials) {
-                this(result, credentials, null, 0);
+                this(result, credentials, null, 0, null);
             }
         }
         Outcome outcome = jdbi.inTransaction(h -> {
@@ -265,7 +273,8 @@ public final class SessionTokens {
             if (r.usedAt() != null) {
                 // RFC 9700 §4.14.2: a copy leaked; the whole sign-in ends, its access tokens too
                 h.createUpdate("delete from platform_refresh_tokens where family_id = :f").bind("f", r.familyId()).execute();
-                return new Outcome(RefreshResult.REUSED, null, r.familyId(), revokeSession(h, r.familyId(), clock.millis()));
+                return new Outcome(RefreshResult.REUSED, null, r.familyId(), revokeSession(h, r.familyId(), clock.millis()),
+                        r.personId());
             }
             if (r.expiresAt() <= now) {
                 return new Outcome(RefreshResult.UNKNOWN, null);
@@ -286,7 +295,7 @@ public final class SessionTokens {
                 return new Outcome(RefreshResult.RACED, null);
             }
             insertRefresh(h, newToken, r.personId(), r.familyId(), r.tokenVersion(), now);
-            return new Outcome(RefreshResult.OK, person.get(), r.familyId(), 0);
+            return new Outcome(RefreshResult.OK, person.get(), r.familyId(), 0, r.personId());
         });
         if (outcome.result() == RefreshResult.REUSED) {
             revoked(outcome.session(), outcome.revokedUntil());
@@ -296,7 +305,7 @@ public final class SessionTokens {
             case UNKNOWN -> throw new InvalidRefreshToken("the refresh token is unknown or expired; sign in again");
             case REVOKED -> throw new InvalidRefreshToken("the sessions of this sign-in have ended; sign in again");
             case REUSED -> throw new InvalidRefreshToken(
-                    "the refresh token was already used; that sign-in has ended, its access tokens too", true);
+                    "the refresh token was already used; that sign-in has ended, its access tokens too", true, outcome.personId());
             case RACED -> throw new InvalidRefreshToken("the refresh token was used by another request at the same moment");
             case ROTATED -> throw new InvalidRefreshToken("the refresh token was exchanged moments ago (perhaps the answer"
                     + " was lost); this sign-in can no longer be refreshed, sign in again");

@@ -1,5 +1,7 @@
 package io.switchboard.platform.auth;
 
+import io.switchboard.platform.testing.MutableClock;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.switchboard.platform.testing.MutableClock;
@@ -101,5 +103,20 @@ class FailureLimiterTest {
         assertThat(limiter.tryReserve("user:anna@192.0.2.1")).isZero();
         assertThat(limiter.tryReserve("user:anna@192.0.2.2")).isZero();
         assertThat(limiter.tryReserve("user:annabel@192.0.2.1")).isPositive();
+    }
+
+    @Test
+    void aLockoutIsToldOncePerWindow() {
+        MutableClock clock = MutableClock.fixedAt(START);
+        FailureLimiter limiter = new FailureLimiter(2, Duration.ofMinutes(15), clock);
+        limiter.tryReserve("user:anna");
+        assertThat(limiter.lockedOutNow("user:anna")).isFalse();
+        limiter.tryReserve("user:anna");
+        assertThat(limiter.lockedOutNow("user:anna")).isTrue();
+        assertThat(limiter.lockedOutNow("user:anna")).as("a second failure that filled it together").isFalse();
+        clock.advance(Duration.ofMinutes(15));
+        limiter.tryReserve("user:anna");
+        limiter.tryReserve("user:anna");
+        assertThat(limiter.lockedOutNow("user:anna")).as("a new window, a new lockout").isTrue();
     }
 }
