@@ -146,7 +146,7 @@ final class StreamConnection {
 
                 @Override
                 public Duration silentFor() {
-                    return WebSocketSilence.of(ctx.session);
+                    return WebSocketSilence.of(ctx);
                 }
             };
         }

@@ -92,6 +92,8 @@ public final class HttpServer implements Component {
     private volatile TrustedProxies trustedProxies = TrustedProxies.none();
     /** Where Javalin's WebSocket endpoints are created: wrapped so they note their clients' frames ({@link WebSocketSilence}). */
     private volatile org.eclipse.jetty.ee10.websocket.server.JettyWebSocketServletFactory webSocketFactory;
+    /** This server's watch on its WebSocket clients' frames, wired at {@link #start()}. */
+    private final WebSocketSilence silence = new WebSocketSilence();
 
     /**
      * @param address     where plain HTTP listens, or null for none (then {@link #serveHttps} is required)
@@ -242,7 +244,8 @@ public final class HttpServer implements Component {
             // HTTP before-handlers do not run on WebSocket upgrades: a new chat stream or SIP
             // WebSocket is new work too, and its query parameters reach the store as well.
             routes.wsBeforeUpgrade(this::refuseWhileDraining);
-            routes.wsBeforeUpgrade(ctx -> WebSocketSilence.watch(webSocketFactory));
+            // how the endpoint of this upgrade finds this server's silence watch (WebSocketSilence.of)
+            routes.wsBeforeUpgrade(ctx -> ctx.attribute(WebSocketSilence.ATTRIBUTE, silence));
             routes.wsBeforeUpgrade(HttpServer::refuseUnstorableText);
             routes.get("/livez", HttpServer::alive);
             routes.get("/liveness", HttpServer::alive);
@@ -258,6 +261,10 @@ public final class HttpServer implements Component {
         } catch (RuntimeException e) {
             created.stop();
             throw new IllegalStateException(listenersText() + ": " + RootCause.message(e), e);
+        }
+        if (!silence.watch(webSocketFactory)) {
+            log.warn("WebSocket streams cannot be watched for silence (no WebSocket creator after start): streams whose"
+                    + " client answers no ping are not closed");
         }
         app = created;
         if (plainConnector != null) {
@@ -497,6 +504,15 @@ public final class HttpServer implements Component {
             throw new IllegalStateException(what + " is not served by this node");
         }
         return connector;
+    }
+
+    /** This server's watch on WebSocket frames, and whether Javalin's endpoints are wrapped for it; for tests. */
+    WebSocketSilence webSocketSilence() {
+        return silence;
+    }
+
+    boolean webSocketsWatched() {
+        return silence.watches(webSocketFactory);
     }
 
     /** The HTTPS connector's TLS settings as Jetty applies them, for tests. */

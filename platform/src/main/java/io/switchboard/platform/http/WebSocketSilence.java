@@ -1,5 +1,6 @@
 package io.switchboard.platform.http;
 
+import io.javalin.websocket.WsContext;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.Map;
@@ -10,61 +11,95 @@ import org.eclipse.jetty.websocket.api.Callback;
 import org.eclipse.jetty.websocket.api.Session;
 
 /**
- * How long each open WebSocket has heard nothing from its client: no frame of any kind, pongs
- * included (RFC 6455 §5.5.3: a pong answers a ping, so it is the sign a client is there).
+ * How long each open WebSocket of one HTTP server has heard nothing from its client: no frame of
+ * any kind, pongs included (RFC 6455 §5.5.3: a pong answers a ping, so it is the sign a client is
+ * there).
  *
  * <p>Jetty's idle timeout cannot tell this: its timer restarts on every write as well as every
  * read, so a server that pings a client counts its own pings as activity, and a client that never
  * answers is never idle. Javalin's endpoint does not see pongs either (its listener leaves
  * {@code onWebSocketPong} out). So the HTTP server wraps each endpoint Javalin creates in a
  * {@link Listening} that notes when a frame came before passing it on, and an endpoint that wants
- * to close silent clients asks {@link #of(Session)}.
+ * to close silent clients asks {@link #of(WsContext)}.
+ *
+ * <p>Each {@link HttpServer} has its own (two servers in one process, as in tests, never see each
+ * other's sessions), wired when it starts: {@link #watch} replaces Javalin's creator once, before
+ * the listeners take traffic, rather than at the first upgrade under live traffic. Each upgrade
+ * carries the server's instance as an attribute ({@link #ATTRIBUTE}), which is how an endpoint's
+ * {@link WsContext} finds it.
  */
 public final class WebSocketSilence {
-    /** When each open session last received a frame ({@link System#nanoTime()}). */
-    private static final Map<Session, Long> lastReceived = new ConcurrentHashMap<>();
+    /** The upgrade attribute holding the server's instance (Javalin copies upgrade attributes to the {@link WsContext}). */
+    static final String ATTRIBUTE = "io.switchboard.http.webSocketSilence";
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(WebSocketSilence.class);
 
-    private WebSocketSilence() {
+    /** When each open session last received a frame ({@link System#nanoTime()}). */
+    private final Map<Session, Long> lastReceived = new ConcurrentHashMap<>();
+    private final java.util.concurrent.atomic.AtomicBoolean unwatchedSaid = new java.util.concurrent.atomic.AtomicBoolean();
+
+    WebSocketSilence() {
+    }
+
+    /**
+     * How long the stream of {@code ctx} has received nothing from its client (since it opened, if
+     * nothing yet); zero when its server does not watch streams.
+     */
+    public static Duration of(WsContext ctx) {
+        return ctx.attribute(ATTRIBUTE) instanceof WebSocketSilence silence ? silence.of(ctx.session) : Duration.ZERO;
     }
 
     /** How long {@code session} has received nothing from its client (since it opened, if nothing yet). */
-    public static Duration of(Session session) {
+    Duration of(Session session) {
         Long last = lastReceived.get(session);
         return last == null ? Duration.ZERO : Duration.ofNanos(System.nanoTime() - last);
     }
 
+    /** Whether {@code factory} creates endpoints that note their frames here. */
+    boolean watches(JettyWebSocketServletFactory factory) {
+        return factory != null && factory.getMapping("/") instanceof NotingCreator noting && noting.silence() == this;
+    }
+
+    /** Open sessions this instance notes frames for. */
+    int watched() {
+        return lastReceived.size();
+    }
+
     /**
-     * Makes every endpoint {@code factory} creates note its frames. Javalin sets its creator when
-     * its servlet starts, after the server's own configuration has run, so this is called before
-     * each upgrade and wraps the creator the first time.
+     * Makes every endpoint {@code factory} creates note its frames. Called once the server has
+     * started (Javalin sets its creator when its servlet starts, after the server's own
+     * configuration has run), before it is handed any traffic.
+     *
+     * @return false when there was no creator to wrap (the streams would not be watched)
      */
-    static void watch(JettyWebSocketServletFactory factory) {
-        if (factory == null || factory.getMapping("/") instanceof NotingCreator) {
-            return; // wrapped already: no lock on every upgrade of a reconnect storm
+    boolean watch(JettyWebSocketServletFactory factory) {
+        if (factory == null) {
+            return false;
         }
         synchronized (factory) {
             JettyWebSocketCreator creator = factory.getMapping("/");
-            if (creator != null && !(creator instanceof NotingCreator)) {
-                factory.setCreator(new NotingCreator(creator));
+            if (creator == null) {
+                return false;
             }
+            if (!(creator instanceof NotingCreator)) {
+                factory.setCreator(new NotingCreator(this, creator));
+            }
+            return true;
         }
     }
 
-    private static final java.util.concurrent.atomic.AtomicBoolean UNWATCHED_SAID = new java.util.concurrent.atomic.AtomicBoolean();
-
-    private record NotingCreator(JettyWebSocketCreator created) implements JettyWebSocketCreator {
+    private record NotingCreator(WebSocketSilence silence, JettyWebSocketCreator created) implements JettyWebSocketCreator {
         @Override
         public Object createWebSocket(org.eclipse.jetty.ee10.websocket.server.JettyServerUpgradeRequest request,
                                       org.eclipse.jetty.ee10.websocket.server.JettyServerUpgradeResponse response)
                 throws Exception {
             Object endpoint = created.createWebSocket(request, response);
             if (endpoint instanceof Session.Listener.AutoDemanding listener) {
-                return new Listening(listener);
+                return new Listening(silence, listener);
             }
-            if (UNWATCHED_SAID.compareAndSet(false, true)) {
+            if (silence.unwatchedSaid.compareAndSet(false, true)) {
                 // a Javalin whose endpoint changed shape: silent clients would no longer be closed
-                org.slf4j.LoggerFactory.getLogger(WebSocketSilence.class).warn("WebSocket endpoints of type {} cannot be"
-                        + " watched for silence: streams whose client answers no ping are not closed", endpoint.getClass().getName());
+                log.warn("WebSocket endpoints of type {} cannot be watched for silence: streams whose client answers no"
+                        + " ping are not closed", endpoint.getClass().getName());
             }
             return endpoint;
         }
@@ -76,10 +111,12 @@ public final class WebSocketSilence {
      * are still answered by Jetty itself and everything else behaves as before.
      */
     public static final class Listening implements Session.Listener.AutoDemanding {
+        private final WebSocketSilence silence;
         private final Session.Listener.AutoDemanding endpoint;
         private volatile Session session;
 
-        Listening(Session.Listener.AutoDemanding endpoint) {
+        Listening(WebSocketSilence silence, Session.Listener.AutoDemanding endpoint) {
+            this.silence = silence;
             this.endpoint = endpoint;
         }
 
@@ -88,14 +125,14 @@ public final class WebSocketSilence {
             if (open != null) {
                 // replace, not put: a frame handled while another thread closes the session must
                 // not bring back the entry the close removed
-                lastReceived.replace(open, System.nanoTime());
+                silence.lastReceived.replace(open, System.nanoTime());
             }
         }
 
         @Override
         public void onWebSocketOpen(Session session) {
             this.session = session;
-            lastReceived.put(session, System.nanoTime());
+            silence.lastReceived.put(session, System.nanoTime());
             endpoint.onWebSocketOpen(session);
         }
 
@@ -132,7 +169,7 @@ public final class WebSocketSilence {
         private void forget() {
             Session open = session;
             if (open != null) {
-                lastReceived.remove(open);
+                silence.lastReceived.remove(open);
             }
         }
     }
