@@ -90,6 +90,8 @@ public final class HttpServer implements Component {
     private volatile SslContextFactory.Server httpsContext;
     private Runnable stopFollowingCertificate = () -> { };
     private volatile TrustedProxies trustedProxies = TrustedProxies.none();
+    /** The connectors' idle timeout; null for Jetty's. */
+    private volatile Duration idleTimeout;
     /** Where Javalin's WebSocket endpoints are created: wrapped so they note their clients' frames ({@link WebSocketSilence}). */
     private volatile org.eclipse.jetty.ee10.websocket.server.JettyWebSocketServletFactory webSocketFactory;
     /** This server's watch on its WebSocket clients' frames, wired at {@link #start()}. */
@@ -118,6 +120,18 @@ public final class HttpServer implements Component {
             throw new IllegalStateException("trusted proxies are set before the server starts");
         }
         this.trustedProxies = proxies;
+    }
+
+    /**
+     * How long a connection may send nothing before Jetty gives up on it (its idle timeout; Jetty's
+     * 30 s unless set): a request body that stops arriving for this long is answered 408. Only
+     * before {@link #start()}.
+     */
+    synchronized void idleTimeout(Duration timeout) {
+        if (app != null) {
+            throw new IllegalStateException("the idle timeout is set before the server starts");
+        }
+        this.idleTimeout = timeout;
     }
 
     /**
@@ -286,6 +300,9 @@ public final class HttpServer implements Component {
         ServerConnector connector = new ServerConnector(server, new HttpConnectionFactory(http));
         connector.setHost(address.host());
         connector.setPort(address.port());
+        if (idleTimeout != null) {
+            connector.setIdleTimeout(idleTimeout.toMillis());
+        }
         plainConnector = connector;
         return connector;
     }
@@ -320,6 +337,9 @@ public final class HttpServer implements Component {
                 new HttpConnectionFactory(secure));
         connector.setHost(httpsAddress.host());
         connector.setPort(httpsAddress.port());
+        if (idleTimeout != null) {
+            connector.setIdleTimeout(idleTimeout.toMillis());
+        }
         secureConnector = connector;
         return connector;
     }

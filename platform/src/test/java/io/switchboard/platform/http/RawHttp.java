@@ -25,19 +25,23 @@ public record RawHttp(int status, Map<String, String> headers, String body) {
             socket.setSoTimeout(TIMEOUT_MS);
             socket.getOutputStream().write(request);
             socket.getOutputStream().flush();
-            InputStream in = socket.getInputStream();
-            String head = RawUpgrade.readHead(in);
-            String[] lines = head.split("\r\n");
-            int status = Integer.parseInt(lines[0].split(" ")[1]);
-            Map<String, String> headers = new TreeMap<>();
-            for (int i = 1; i < lines.length; i++) {
-                int colon = lines[i].indexOf(':');
-                headers.put(lines[i].substring(0, colon).strip().toLowerCase(Locale.ROOT), lines[i].substring(colon + 1).strip());
-            }
-            String length = headers.get("content-length");
-            byte[] body = length != null ? in.readNBytes(Integer.parseInt(length)) : in.readAllBytes();
-            return new RawHttp(status, headers, new String(body, StandardCharsets.UTF_8));
+            return read(socket.getInputStream());
         }
+    }
+
+    /** One answer read from {@code in}: the head, then the body by its Content-Length, or to the end. */
+    public static RawHttp read(InputStream in) throws IOException {
+        String head = RawUpgrade.readHead(in);
+        String[] lines = head.split("\r\n");
+        int status = Integer.parseInt(lines[0].split(" ")[1]);
+        Map<String, String> headers = new TreeMap<>();
+        for (int i = 1; i < lines.length; i++) {
+            int colon = lines[i].indexOf(':');
+            headers.put(lines[i].substring(0, colon).strip().toLowerCase(Locale.ROOT), lines[i].substring(colon + 1).strip());
+        }
+        String length = headers.get("content-length");
+        byte[] body = length != null ? in.readNBytes(Integer.parseInt(length)) : in.readAllBytes();
+        return new RawHttp(status, headers, new String(body, StandardCharsets.UTF_8));
     }
 
     /** {@code METHOD target VERSION} with a Host header, {@code extraHeaders} (whole lines) and Connection: close. */
