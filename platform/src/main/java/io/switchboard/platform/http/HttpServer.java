@@ -332,8 +332,10 @@ public final class HttpServer implements Component {
         // (an IP address a balancer checks, a second domain) is served rather than refused with 400.
         secure.addCustomizer(new SecureRequestCustomizer(false, false, settings.hstsMaxAge().toSeconds(), false));
         TlsHandshakeMeter handshakes = new TlsHandshakeMeter(metrics.registry(), "https");
+        // TLS first; what is not TLS at all (plain HTTP sent to this port) gets a 400 naming the https URL
         ServerConnector connector = new ServerConnector(server,
-                new HandshakeBoundSslConnectionFactory(tls, "http/1.1", settings.handshakeTimeout(), handshakes),
+                new PlainHttpAtHttpsPort(new HandshakeBoundSslConnectionFactory(tls, "http/1.1", settings.handshakeTimeout(),
+                        handshakes), handshakes, settings.handshakeTimeout()),
                 new HttpConnectionFactory(secure));
         connector.setHost(httpsAddress.host());
         connector.setPort(httpsAddress.port());

@@ -244,18 +244,37 @@ class HttpsServerTest {
         }
     }
 
+    /** Plain HTTP at the HTTPS port is answered in HTTP, in plain words, not with a TLS alert (curl: "HTTP/0.9"). */
     @Test
-    void plainTextAtTheHttpsPortIsRefusedAndCounted() throws Exception {
+    void plainHttpAtTheHttpsPortIs400NamingTheHttpsUrlAndCounted() throws Exception {
         double before = failures("not_tls");
+        String host = "127.0.0.1:" + server.httpsPort();
         try (Socket socket = new Socket("127.0.0.1", server.httpsPort())) {
             socket.setSoTimeout(5000);
-            socket.getOutputStream().write("GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            socket.getOutputStream().write(("GET /readyz HTTP/1.1\r\nHost: " + host + "\r\nUser-Agent: curl/8\r\n\r\n")
+                    .getBytes(StandardCharsets.US_ASCII));
             socket.getOutputStream().flush();
-            byte[] answer = readToEnd(socket.getInputStream());
-            assertThat(new String(answer, StandardCharsets.ISO_8859_1)).doesNotContain("200");
+            RawHttp answer = RawHttp.read(socket.getInputStream());
+            assertThat(answer.status()).isEqualTo(400);
+            assertThat(answer.headers()).containsEntry("content-type", "application/problem+json")
+                    .containsEntry("connection", "close");
+            assertThat(answer.body()).contains("\"detail\":\"This port speaks HTTPS; use https://" + host + "/readyz");
+            assertThat(socket.getInputStream().read()).as("closed after the answer").isEqualTo(-1);
         }
         await().atMost(Duration.ofSeconds(5)).until(() -> failures("not_tls") > before);
-        assertThat(getReady()).isEqualTo(200);
+        assertThat(getReady()).as("TLS clients are served as before").isEqualTo(200);
+    }
+
+    @Test
+    void garbageAtTheHttpsPortGetsTheSame400WithoutEchoingIt() throws Exception {
+        try (Socket socket = new Socket("127.0.0.1", server.httpsPort())) {
+            socket.setSoTimeout(5000);
+            socket.getOutputStream().write("HELLO <script>\r\nHost: \"><b>\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            socket.getOutputStream().flush();
+            RawHttp answer = RawHttp.read(socket.getInputStream());
+            assertThat(answer.status()).isEqualTo(400);
+            assertThat(answer.body()).contains("use https://<this host>:" + server.httpsPort() + "/ ").doesNotContain("script", "<b>");
+        }
     }
 
     /** Half a ClientHello, then silence: the connection is closed after the handshake timeout, not the 30 s idle timeout. */

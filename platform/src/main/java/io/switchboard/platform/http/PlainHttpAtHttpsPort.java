@@ -1,0 +1,191 @@
+package io.switchboard.platform.http;
+
+import io.switchboard.platform.tls.TlsHandshakeMeter;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Locale;
+import java.util.concurrent.Executor;
+import java.util.regex.Pattern;
+import org.eclipse.jetty.io.AbstractConnection;
+import org.eclipse.jetty.io.Connection;
+import org.eclipse.jetty.io.EndPoint;
+import org.eclipse.jetty.server.Connector;
+import org.eclipse.jetty.server.DetectorConnectionFactory;
+import org.eclipse.jetty.server.SslConnectionFactory;
+import org.eclipse.jetty.util.BufferUtil;
+import org.eclipse.jetty.util.Callback;
+
+/**
+ * The HTTPS connector's first factory: a connection whose first bytes are a TLS record goes on to
+ * TLS as before; anything else (plain HTTP, typically {@code curl http://} to the HTTPS port) is
+ * answered with a fixed HTTP/1.1 400 in plain words, naming the {@code https://} URL to use, and
+ * closed. Without it the client got a TLS alert, which curl shows as "HTTP/0.9 not allowed".
+ *
+ * <p>The answer is written without reading the request through HTTP: nothing of it is served. It
+ * is counted as a handshake failure {@code not_tls} (what the TLS engine counted it as before).
+ * After the answer the node closes its side and reads what the client still sends, at most
+ * {@link #DRAINED_AT_MOST} bytes, until the client closes or the handshake timeout passes: closing
+ * with request bytes unread would make the kernel reset the connection, and the client could lose
+ * the answer (RFC 9112 §9.6).
+ */
+final class PlainHttpAtHttpsPort extends DetectorConnectionFactory {
+    /** The most of a request head read to find its Host and target. */
+    private static final int HEAD_AT_MOST = 8 * 1024;
+    private static final long DRAINED_AT_MOST = 64 * 1024;
+    /** A host (name, IPv4, bracketed IPv6) with an optional port: anything else is not echoed back. */
+    private static final Pattern HOST = Pattern.compile("[A-Za-z0-9.\\-]{1,253}(:\\d{1,5})?|\\[[0-9A-Fa-f:.]{2,45}](:\\d{1,5})?");
+    /** An origin-form target (RFC 9112 §3.2.1) of characters that need no escaping in the JSON answer. */
+    private static final Pattern TARGET = Pattern.compile("/[A-Za-z0-9._~!$&'()*+,;=:@%/?\\-]{0,200}");
+
+    private final TlsHandshakeMeter handshakes;
+    private final Duration linger;
+
+    /**
+     * @param tls    where a connection that starts with TLS goes
+     * @param linger how long the answered connection is kept to read what the client still sends
+     */
+    PlainHttpAtHttpsPort(SslConnectionFactory tls, TlsHandshakeMeter handshakes, Duration linger) {
+        super(tls);
+        this.handshakes = handshakes;
+        this.linger = linger;
+    }
+
+    @Override
+    protected void nextProtocol(Connector connector, EndPoint endPoint, ByteBuffer buffer) {
+        // the TLS engine used to count these when it failed on them: the meter keeps its meaning
+        handshakes.failed(new javax.net.ssl.SSLException("plaintext connection: not a TLS record"));
+        endPoint.setIdleTimeout(linger.toMillis());
+        endPoint.upgrade(new Refusal(endPoint, connector.getExecutor(), connector));
+    }
+
+    /** The answer to a request head (null if none came): 400, problem details, the https URL. */
+    static byte[] refusal(String head, int port) {
+        String host = null;
+        String target = "/";
+        if (head != null) {
+            String[] lines = head.split("\r?\n");
+            String[] requestLine = lines[0].split(" ");
+            if (requestLine.length == 3 && TARGET.matcher(requestLine[1]).matches()) {
+                target = requestLine[1];
+            }
+            for (int i = 1; i < lines.length; i++) {
+                int colon = lines[i].indexOf(':');
+                if (colon > 0 && lines[i].substring(0, colon).strip().toLowerCase(Locale.ROOT).equals("host")) {
+                    String value = lines[i].substring(colon + 1).strip();
+                    host = HOST.matcher(value).matches() ? value : null;
+                    break;
+                }
+            }
+        }
+        String url = host == null ? "https://<this host>:" + port + target : "https://" + host + target;
+        String body = "{\"type\":\"about:blank\",\"title\":\"Bad Request\",\"status\":400,\"detail\":\"This port speaks"
+                + " HTTPS; use " + url + " (plain HTTP is not served on it).\"}";
+        byte[] content = body.getBytes(StandardCharsets.UTF_8);
+        String response = "HTTP/1.1 400 Bad Request\r\nContent-Type: application/problem+json\r\nContent-Length: "
+                + content.length + "\r\nConnection: close\r\n\r\n";
+        byte[] head0 = response.getBytes(StandardCharsets.ISO_8859_1);
+        byte[] all = new byte[head0.length + content.length];
+        System.arraycopy(head0, 0, all, 0, head0.length);
+        System.arraycopy(content, 0, all, head0.length, content.length);
+        return all;
+    }
+
+    /** Reads the request head (up to a bound), writes the answer, then drains until the client closes. */
+    private static final class Refusal extends AbstractConnection implements Connection.UpgradeTo {
+        private final Connector connector;
+        private final ByteBuffer head = ByteBuffer.allocate(HEAD_AT_MOST);
+        private final ByteBuffer input = BufferUtil.allocate(4096);
+        private boolean answered;
+        private long drained;
+
+        Refusal(EndPoint endPoint, Executor executor, Connector connector) {
+            super(endPoint, executor);
+            this.connector = connector;
+        }
+
+        @Override
+        public void onUpgradeTo(ByteBuffer prefilled) {
+            // the bytes the detector read: the start of the request
+            if (prefilled != null) {
+                take(prefilled);
+            }
+        }
+
+        @Override
+        public void onOpen() {
+            super.onOpen();
+            if (headComplete()) {
+                answer();
+            } else {
+                fillInterested();
+            }
+        }
+
+        @Override
+        public void onFillable() {
+            try {
+                while (true) {
+                    BufferUtil.clear(input);
+                    int read = getEndPoint().fill(input);
+                    if (read < 0) {
+                        if (answered) {
+                            getEndPoint().close(); // the client read the answer and closed: done
+                        } else {
+                            answer();
+                        }
+                        return;
+                    }
+                    if (read == 0) {
+                        fillInterested();
+                        return;
+                    }
+                    if (answered) {
+                        drained += read;
+                        if (drained > DRAINED_AT_MOST) {
+                            getEndPoint().close();
+                            return;
+                        }
+                    } else {
+                        take(input);
+                        if (headComplete()) {
+                            answer();
+                            return;
+                        }
+                    }
+                }
+            } catch (IOException e) {
+                getEndPoint().close(e);
+            }
+        }
+
+        private void take(ByteBuffer bytes) {
+            int n = Math.min(bytes.remaining(), head.remaining());
+            ByteBuffer slice = bytes.slice();
+            slice.limit(n);
+            head.put(slice);
+            bytes.position(bytes.position() + n);
+        }
+
+        private boolean headComplete() {
+            if (!head.hasRemaining()) {
+                return true;
+            }
+            String text = new String(head.array(), 0, head.position(), StandardCharsets.ISO_8859_1);
+            return text.contains("\r\n\r\n") || text.contains("\n\n");
+        }
+
+        private void answer() {
+            answered = true;
+            String text = head.position() == 0 ? null : new String(head.array(), 0, head.position(), StandardCharsets.ISO_8859_1);
+            int port = connector instanceof org.eclipse.jetty.server.NetworkConnector network ? network.getLocalPort() : 443;
+            getEndPoint().write(Callback.from(() -> {
+                getEndPoint().shutdownOutput();
+                if (getEndPoint().isOpen()) {
+                    fillInterested();
+                }
+            }, failure -> getEndPoint().close(failure)), ByteBuffer.wrap(refusal(text, port)));
+        }
+    }
+}
