@@ -64,10 +64,13 @@ public final class ChatOverHttp implements AutoCloseable {
         server.start();
     }
 
-    /** A person made and signed in: their access token. */
-    public String signedIn(String username) {
-        auth.create(username, username + "-password-1", null, false);
-        return auth.signIn(username, username + "-password-1", "127.0.0.1").tokens().accessToken();
+    /** A person made and signed in. */
+    public record SignedIn(String id, String accessToken) {
+    }
+
+    public SignedIn signedIn(String username) {
+        String id = auth.create(username, username + "-password-1", null, false).id();
+        return new SignedIn(id, auth.signIn(username, username + "-password-1", "127.0.0.1").tokens().accessToken());
     }
 
     public HttpResponse<String> get(String path, String accessToken) throws Exception {

@@ -98,6 +98,7 @@ public final class ChatApi {
 
     private void create(Context ctx) {
         Principal me = person(ctx);
+        queryParameters(ctx);
         JsonNode body = body(ctx, "members", "title");
         List<String> others = personIds(body, "members");
         others.remove(me.personId());
@@ -130,6 +131,7 @@ public final class ChatApi {
 
     private void list(Context ctx) {
         Principal me = person(ctx);
+        queryParameters(ctx, "limit", "cursor");
         int limit = intParam(ctx, "limit", 20, 1, 100);
         ChatStore.ListCursor cursor = listCursor(ctx.queryParam("cursor"));
         // one more than asked for says whether a next page exists: a full last page then ends with
@@ -144,6 +146,7 @@ public final class ChatApi {
 
     private void show(Context ctx) {
         Principal me = person(ctx);
+        queryParameters(ctx);
         ChatInfo chat = memberChat(ctx, me);
         Map<String, Object> view = ChatViews.chat(chat);
         Receipt mine = store.readPosition(chat.id(), me.personId());
@@ -154,6 +157,7 @@ public final class ChatApi {
 
     private void addMembers(Context ctx) {
         Principal me = person(ctx);
+        queryParameters(ctx);
         ChatInfo chat = memberChat(ctx, me);
         if (chat.kind().equals(ChatInfo.DIRECT)) {
             throw ApiProblem.conflict("A direct chat is between two people; create a group to talk with more.");
@@ -173,8 +177,9 @@ public final class ChatApi {
 
     private void leave(Context ctx) {
         Principal me = person(ctx);
+        queryParameters(ctx);
         ChatInfo chat = memberChat(ctx, me);
-        String who = ctx.pathParam("personId");
+        String who = pathId(ctx, "personId");
         if (!who.equals(me.personId()) && !who.equals("me")) {
             throw ApiProblem.forbidden("You can only take yourself out of a chat (DELETE .../members/me).");
         }
@@ -191,7 +196,8 @@ public final class ChatApi {
 
     private void send(Context ctx) {
         Principal me = person(ctx);
-        String chatId = ctx.pathParam("id");
+        queryParameters(ctx);
+        String chatId = pathId(ctx, "id");
         // The writer checks membership again in the transaction that stores the message.
         if (!membership.isMember(chatId, me.personId())) {
             metrics.rejected("not_member");
@@ -293,7 +299,8 @@ public final class ChatApi {
 
     private void messages(Context ctx) {
         Principal me = person(ctx);
-        String chatId = ctx.pathParam("id");
+        queryParameters(ctx, "after", "before", "limit");
+        String chatId = pathId(ctx, "id");
         requireMember(chatId, me);
         Long after = seqParam(ctx, "after");
         Long before = seqParam(ctx, "before");
@@ -324,7 +331,8 @@ public final class ChatApi {
     /** One message, where a send's {@code Location} points (a deleted one as its tombstone). */
     private void message(Context ctx) {
         Principal me = person(ctx);
-        String chatId = ctx.pathParam("id");
+        queryParameters(ctx);
+        String chatId = pathId(ctx, "id");
         requireMember(chatId, me);
         long seq = pathSeq(ctx);
         List<Message> found = seq < 1 ? List.of() : store.messages(chatId, seq - 1, null, 1);
@@ -336,7 +344,8 @@ public final class ChatApi {
 
     private void delete(Context ctx) {
         Principal me = person(ctx);
-        String chatId = ctx.pathParam("id");
+        queryParameters(ctx);
+        String chatId = pathId(ctx, "id");
         requireMember(chatId, me);
         long seq = pathSeq(ctx);
         ChatStore.Deletion deletion = store.delete(chatId, seq, me.personId());
@@ -352,7 +361,8 @@ public final class ChatApi {
 
     private void read(Context ctx) {
         Principal me = person(ctx);
-        String chatId = ctx.pathParam("id");
+        queryParameters(ctx);
+        String chatId = pathId(ctx, "id");
         requireMember(chatId, me);
         JsonNode body = body(ctx, "seq");
         JsonNode seqNode = body.get("seq");
@@ -376,7 +386,7 @@ public final class ChatApi {
     }
 
     private ChatInfo memberChat(Context ctx, Principal me) {
-        String chatId = ctx.pathParam("id");
+        String chatId = pathId(ctx, "id");
         requireMember(chatId, me);
         return store.chat(chatId).orElseThrow(() -> notFound(chatId));
     }
@@ -437,7 +447,7 @@ public final class ChatApi {
             if (!item.isTextual() || item.asText().isBlank() || item.asText().length() > 36) {
                 throw badRequest("'" + field + "': every entry is a user id (a string)");
             }
-            ids.add(item.asText().strip());
+            ids.add(io.switchboard.platform.http.Uuids.folded(item.asText().strip()));
         }
         return new ArrayList<>(ids);
     }
@@ -505,6 +515,21 @@ public final class ChatApi {
             throw badRequest("Idempotency-Key: 1-200 visible ASCII characters, e.g. a UUID");
         }
         return key;
+    }
+
+    /** Refuses a query parameter the endpoint does not take (only these), counted as a bad request. */
+    private void queryParameters(Context ctx, String... taken) {
+        try {
+            QueryParams.allowOnly(ctx, java.util.Set.of(taken));
+        } catch (ApiProblem e) {
+            metrics.rejected("bad_request");
+            throw e;
+        }
+    }
+
+    /** A chat's or person's id from the path, a UUID folded to lower case as stored (RFC 9562 §4). */
+    private static String pathId(Context ctx, String name) {
+        return io.switchboard.platform.http.Uuids.folded(ctx.pathParam(name));
     }
 
     private Long seqParam(Context ctx, String name) {

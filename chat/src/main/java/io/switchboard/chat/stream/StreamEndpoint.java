@@ -181,6 +181,13 @@ public final class StreamEndpoint {
                         + parameter.getValue().size() + " times; give it once");
             }
         }
+        try {
+            // a misspelt 'resume' would otherwise be passed over and the client miss what it asked for
+            io.switchboard.platform.http.QueryParams.allowOnly(ctx, Set.of("access_token", "resume"));
+        } catch (ApiProblem e) {
+            metrics.rejected("bad_request");
+            throw e;
+        }
         String headerToken = BearerToken.from(ctx.header("Authorization")).orElse(null);
         String queryToken = ctx.queryParam("access_token");
         if (headerToken != null && queryToken != null && !queryToken.isBlank() && !queryToken.strip().equals(headerToken)) {
@@ -294,7 +301,8 @@ public final class StreamEndpoint {
                 if (seq < 0 || (rev != null && rev < 0)) {
                     throw new NumberFormatException();
                 }
-                if (points.put(parts[0], new StreamConnection.ResumePoint(seq, rev)) != null) {
+                // a chat id in upper case is the same chat (RFC 9562 §4)
+                if (points.put(io.switchboard.platform.http.Uuids.folded(parts[0]), new StreamConnection.ResumePoint(seq, rev)) != null) {
                     throw new IllegalArgumentException("chat " + shorten(parts[0]) + " is named twice");
                 }
             } catch (NumberFormatException e) {

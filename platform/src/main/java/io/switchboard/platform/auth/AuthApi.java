@@ -9,6 +9,7 @@ import io.switchboard.platform.http.HttpRoutes;
 import io.switchboard.platform.http.QueryParams;
 import io.switchboard.platform.http.RequestBodies;
 import io.switchboard.platform.http.TrustedProxies;
+import io.switchboard.platform.http.Uuids;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -175,8 +176,8 @@ public final class AuthApi implements HttpRoutes {
 
     private void show(Context ctx) {
         requirePersonOrAdmin(ctx);
-        Person person = auth.people().byId(ctx.pathParam("id"))
-                .orElseThrow(() -> ApiProblem.notFound("no user " + ctx.pathParam("id")));
+        Person person = auth.people().byId(Uuids.folded(ctx.pathParam("id")))
+                .orElseThrow(() -> ApiProblem.notFound("no user " + Uuids.folded(ctx.pathParam("id"))));
         ctx.json(view(person));
     }
 
@@ -194,8 +195,8 @@ public final class AuthApi implements HttpRoutes {
 
     private void remove(Context ctx) {
         adminAuth.requireAdmin(ctx);
-        if (!auth.remove(ctx.pathParam("id"))) {
-            throw ApiProblem.notFound("no user " + ctx.pathParam("id"));
+        if (!auth.remove(Uuids.folded(ctx.pathParam("id")))) {
+            throw ApiProblem.notFound("no user " + Uuids.folded(ctx.pathParam("id")));
         }
         ctx.status(204);
     }
@@ -203,7 +204,7 @@ public final class AuthApi implements HttpRoutes {
     private void setPassword(Context ctx) {
         adminAuth.requireAdmin(ctx);
         JsonNode body = body(ctx, "password");
-        String id = ctx.pathParam("id");
+        String id = Uuids.folded(ctx.pathParam("id"));
         if (auth.people().byId(id).isEmpty()) {
             throw ApiProblem.notFound("no user " + id);
         }
@@ -214,8 +215,8 @@ public final class AuthApi implements HttpRoutes {
     /** Clears the person's sign-in lockout on every node (admin). */
     private void unlock(Context ctx) {
         adminAuth.requireAdmin(ctx);
-        Person person = auth.people().byId(ctx.pathParam("id"))
-                .orElseThrow(() -> ApiProblem.notFound("no user " + ctx.pathParam("id")));
+        Person person = auth.people().byId(Uuids.folded(ctx.pathParam("id")))
+                .orElseThrow(() -> ApiProblem.notFound("no user " + Uuids.folded(ctx.pathParam("id"))));
         auth.unlock(person.username());
         ctx.status(204);
     }

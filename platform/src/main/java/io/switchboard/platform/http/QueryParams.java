@@ -49,6 +49,23 @@ public final class QueryParams {
         throw ApiProblem.badRequest("'" + name + "': " + what + ", a whole number >= 0 (got '" + shorten(raw) + "')");
     }
 
+    /**
+     * Refuses a query parameter the endpoint does not take, naming it and those it does: a
+     * misspelt one ({@code ?limt=2}) would otherwise be passed over and the client get a default it
+     * did not ask for.
+     *
+     * @param taken the parameters the endpoint reads
+     */
+    public static void allowOnly(Context ctx, java.util.Set<String> taken) {
+        for (String name : ctx.queryParamMap().keySet()) {
+            if (!taken.contains(name)) {
+                throw ApiProblem.badRequest("query parameter '" + shorten(name) + "' is not taken here; "
+                        + (taken.isEmpty() ? "this endpoint takes none"
+                        : "this endpoint takes " + String.join(", ", new java.util.TreeSet<>(taken))));
+            }
+        }
+    }
+
     private static String shorten(String raw) {
         return raw.length() > 40 ? raw.substring(0, 40) + "…" : raw;
     }

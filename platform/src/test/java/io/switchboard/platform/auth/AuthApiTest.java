@@ -23,12 +23,12 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Sign-in and sign-up refuse a request a browser sent for a page of another site. An older browser
+ * The people API over HTTP. Sign-in and sign-up refuse a request a browser sent for a page of another site. An older browser
  * is judged by its {@code Origin} against the host asked for; {@code X-Forwarded-Host} counts as
  * that host only when a trusted proxy sent the request, since a page could otherwise have its
  * visitor's request name the page's own site there. Refusals are counted with the operation's meter.
  */
-class AuthApiOtherSitesTest {
+class AuthApiTest {
     private static final HttpClient client = HttpClient.newHttpClient();
     private static final String EVIL = "https://evil.example";
     private static final String SIGN_IN = "{\"username\":\"nobody\",\"password\":\"some-password-1\"}";
@@ -79,6 +79,22 @@ class AuthApiOtherSitesTest {
             HttpResponse<String> otherSite = post(server, "/api/v1/auth/sign-in", SIGN_IN, EVIL, "chat.example");
             assertThat(otherSite.statusCode()).isEqualTo(403);
             assertThat(otherSiteRefusals("sign_ins")).isEqualTo(1.0);
+        } finally {
+            server.stop();
+        }
+    }
+
+    @Test
+    void aUserIdInUpperCaseIsTheSamePerson() throws Exception {
+        HttpServer server = server(TrustedProxies.none());
+        try {
+            Person anna = people.create("anna", "anna-password-1", null, false);
+            String token = people.signIn("anna", "anna-password-1", "127.0.0.1").tokens().accessToken();
+            HttpResponse<String> shown = client.send(HttpRequest.newBuilder(URI.create(server.baseUrl() + "/api/v1/users/"
+                            + anna.id().toUpperCase(java.util.Locale.ROOT))).header("Authorization", "Bearer " + token).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(shown.statusCode()).as(shown.body()).isEqualTo(200);
+            assertThat(shown.body()).contains("\"id\":\"" + anna.id() + "\"");
         } finally {
             server.stop();
         }
