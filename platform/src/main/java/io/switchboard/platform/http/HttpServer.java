@@ -95,7 +95,7 @@ public final class HttpServer implements Component {
     /** Where Javalin's WebSocket endpoints are created: wrapped so they note their clients' frames ({@link WebSocketSilence}). */
     private volatile org.eclipse.jetty.ee10.websocket.server.JettyWebSocketServletFactory webSocketFactory;
     /** This server's watch on its WebSocket clients' frames, wired at {@link #start()}. */
-    private final WebSocketSilence silence = new WebSocketSilence();
+    private final WebSocketSilence silence;
 
     /**
      * @param address     where plain HTTP listens, or null for none (then {@link #serveHttps} is required)
@@ -106,6 +106,7 @@ public final class HttpServer implements Component {
         this.metrics = metrics;
         this.readiness = readiness;
         this.stopTimeout = stopTimeout;
+        this.silence = new WebSocketSilence(metrics.registry());
         this.json = new ObjectMapper()
                 .registerModule(new JavaTimeModule())
                 .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS);

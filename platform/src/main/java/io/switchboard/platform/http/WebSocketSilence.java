@@ -37,7 +37,13 @@ public final class WebSocketSilence {
     private final Map<Session, Long> lastReceived = new ConcurrentHashMap<>();
     private final java.util.concurrent.atomic.AtomicBoolean unwatchedSaid = new java.util.concurrent.atomic.AtomicBoolean();
 
-    WebSocketSilence() {
+    /** Text messages over their session's limit, closed with 1009. */
+    private final io.micrometer.core.instrument.Counter tooBig;
+
+    WebSocketSilence(io.micrometer.core.instrument.MeterRegistry meters) {
+        this.tooBig = io.micrometer.core.instrument.Counter.builder("switchboard.websocket.too_big")
+                .description("WebSocket text messages over their endpoint's size limit, closed with 1009")
+                .register(meters);
     }
 
     /**
@@ -106,14 +112,27 @@ public final class WebSocketSilence {
     }
 
     /**
-     * Javalin's endpoint with every frame from the client noted. It overrides exactly the methods
-     * Javalin's does, plus {@code onWebSocketPong}: Jetty binds only overridden methods, so pings
-     * are still answered by Jetty itself and everything else behaves as before.
+     * Javalin's endpoint with every frame from the client noted. It overrides the methods Javalin's
+     * does, plus {@code onWebSocketPong}: Jetty binds only overridden methods, so pings are still
+     * answered by Jetty itself.
+     *
+     * <p>Text comes in parts ({@code onWebSocketPartialText}) and is put together here, with the
+     * session's {@code maxTextMessageSize} checked as Jetty would (UTF-8 bytes), before the whole
+     * message goes to Javalin's {@code onWebSocketText}. Only so can a message over the limit be
+     * closed with our own words: Jetty closes with 1009 and its exception's text as the reason
+     * ("Text message too large: 100,000 > 65,536", numbers in the node's locale) before the
+     * endpoint hears anything. Here it is 1009 (RFC 6455 §7.4.1) with "a text message over M
+     * bytes (N so far); the limit is M", counted in {@code switchboard_websocket_too_big_total}.
      */
     public static final class Listening implements Session.Listener.AutoDemanding {
         private final WebSocketSilence silence;
         private final Session.Listener.AutoDemanding endpoint;
         private volatile Session session;
+        /** The parts of a text message so far, and their size in UTF-8; Jetty delivers one part at a time. */
+        private final StringBuilder pending = new StringBuilder();
+        private long pendingBytes;
+        /** True while the rest of a message refused as too big is still arriving. */
+        private boolean refusing;
 
         Listening(WebSocketSilence silence, Session.Listener.AutoDemanding endpoint) {
             this.silence = silence;
@@ -137,9 +156,57 @@ public final class WebSocketSilence {
         }
 
         @Override
-        public void onWebSocketText(String message) {
+        public void onWebSocketPartialText(String part, boolean last) {
             received();
-            endpoint.onWebSocketText(message);
+            Session open = session;
+            if (refusing) {
+                refusing = !last; // the rest of a message refused already
+                return;
+            }
+            long limit = open == null ? -1 : open.getMaxTextMessageSize();
+            pendingBytes += utf8Length(part);
+            if (limit > 0 && pendingBytes > limit) {
+                long got = pendingBytes;
+                pending.setLength(0);
+                pendingBytes = 0;
+                refusing = !last;
+                silence.tooBig.increment();
+                // RFC 6455 §7.4.1: 1009, a message too big to process; the reason fits a close frame (§5.5)
+                open.close(1009, "a text message over " + limit + " bytes (" + got + " so far); the limit is " + limit,
+                        Callback.NOOP);
+                return;
+            }
+            if (last && pending.isEmpty()) {
+                pendingBytes = 0;
+                endpoint.onWebSocketText(part); // a message in one frame, the usual case: no copy
+                return;
+            }
+            pending.append(part);
+            if (last) {
+                String whole = pending.toString();
+                pending.setLength(0);
+                pendingBytes = 0;
+                endpoint.onWebSocketText(whole);
+            }
+        }
+
+        /** How many bytes {@code text} is in UTF-8, as the frame carried it. */
+        private static long utf8Length(String text) {
+            long bytes = 0;
+            for (int i = 0; i < text.length(); i++) {
+                char c = text.charAt(i);
+                if (c < 0x80) {
+                    bytes++;
+                } else if (c < 0x800) {
+                    bytes += 2;
+                } else if (Character.isHighSurrogate(c) && i + 1 < text.length() && Character.isLowSurrogate(text.charAt(i + 1))) {
+                    bytes += 4;
+                    i++;
+                } else {
+                    bytes += 3;
+                }
+            }
+            return bytes;
         }
 
         @Override

@@ -52,10 +52,70 @@ class WebSocketSilenceTest {
         }
     }
 
+    /**
+     * A text message over the session's limit is closed with 1009 in our words, whole numbers and
+     * no locale (Jetty's were "Text message too large: 3,000 > 1,000"), and counted; a message in
+     * several frames within the limit arrives whole.
+     */
+    @Test
+    void aTextMessageOverTheLimitIsClosedWith1009InPlainWords() throws Exception {
+        try (Metrics metrics = new Metrics()) {
+            HttpServer server = server(metrics);
+            try {
+                Client parts = Client.open(server);
+                parts.socket.sendText("a".repeat(400), false);
+                parts.socket.sendText("b".repeat(400), true);
+                assertThat(parts.texts.poll(10, TimeUnit.SECONDS)).isEqualTo("got 800 chars");
+
+                Client big = Client.open(server);
+                big.socket.sendText("é".repeat(600), false); // 1200 bytes in UTF-8: over the 1000 at once
+                assertThat(big.closed.get(10, TimeUnit.SECONDS))
+                        .isEqualTo("1009 a text message over 1000 bytes (1200 so far); the limit is 1000");
+
+                Client later = Client.open(server);
+                later.socket.sendText("c".repeat(700), false);
+                later.socket.sendText("d".repeat(700), true);
+                assertThat(later.closed.get(10, TimeUnit.SECONDS))
+                        .isEqualTo("1009 a text message over 1000 bytes (1400 so far); the limit is 1000");
+                assertThat(metrics.registry().get("switchboard.websocket.too_big").counter().count()).isEqualTo(2);
+            } finally {
+                server.stop();
+            }
+        }
+    }
+
+    /** A JDK WebSocket client to the test endpoint, with what it received. */
+    private record Client(WebSocket socket, java.util.concurrent.BlockingQueue<String> texts, CompletableFuture<String> closed) {
+        static Client open(HttpServer server) throws Exception {
+            java.util.concurrent.BlockingQueue<String> texts = new java.util.concurrent.LinkedBlockingQueue<>();
+            CompletableFuture<String> closed = new CompletableFuture<>();
+            WebSocket socket = HttpClient.newHttpClient().newWebSocketBuilder()
+                    .buildAsync(URI.create(server.baseUrl().replace("http://", "ws://") + "/ws/test/silence"),
+                            new WebSocket.Listener() {
+                                @Override
+                                public CompletionStage<?> onText(WebSocket webSocket, CharSequence data, boolean last) {
+                                    texts.add(data.toString());
+                                    webSocket.request(1);
+                                    return null;
+                                }
+
+                                @Override
+                                public CompletionStage<?> onClose(WebSocket webSocket, int statusCode, String reason) {
+                                    closed.complete(statusCode + " " + reason);
+                                    return null;
+                                }
+                            }).get(10, TimeUnit.SECONDS);
+            return new Client(socket, texts, closed);
+        }
+    }
+
     private static HttpServer server(Metrics metrics) {
         HttpServer server = new HttpServer(new HostPort("127.0.0.1", 0), metrics, new Readiness(), Duration.ofSeconds(1));
-        server.addRoutes(routes -> routes.ws("/ws/test/silence",
-                ws -> ws.onMessage(msg -> msg.send("silent " + WebSocketSilence.of(msg)))));
+        server.addRoutes(routes -> routes.ws("/ws/test/silence", ws -> {
+            ws.onConnect(ctx -> ctx.session.setMaxTextMessageSize(1000));
+            ws.onMessage(msg -> msg.send(msg.message().startsWith("how long")
+                    ? "silent " + WebSocketSilence.of(msg) : "got " + msg.message().length() + " chars"));
+        }));
         server.start();
         return server;
     }
