@@ -326,7 +326,8 @@ public final class PersonAuth {
         if (!good) {
             count("sign_ins", found.isPresent() ? "wrong_password" : "unknown_user");
             announce(new AttemptCounted(origin, name, address, null));
-            logLockouts(name, userAtAddressKey, userKey, address);
+            // the name of an account, never of none: a "name" that is no account's may be a password typed in the wrong field
+            logLockouts(found.isPresent() ? name : "a name that is no account's", userAtAddressKey, userKey, address);
             throw unauthorized("Wrong user name or password.");
         }
         userAtAddressFailures.release(userAtAddressKey);
@@ -679,8 +680,9 @@ public final class PersonAuth {
 
     /**
      * One warning for each brake this failed sign-in used up, when it did (the failures this node
-     * heard of from others are logged by the nodes that saw them). Only the name tried, the
-     * address and the brake: never the password.
+     * heard of from others are logged by the nodes that saw them): the account's name, the address
+     * and the brake; never the password, nor text tried as a name that is no account's (it may be a
+     * password typed in the wrong field, or lines meant to forge log entries).
      */
     private void logLockouts(String name, String userAtAddressKey, String userKey, String address) {
         if (userAtAddressFailures.lockedOutNow(userAtAddressKey)) {

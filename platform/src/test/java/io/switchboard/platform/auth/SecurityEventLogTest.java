@@ -62,13 +62,24 @@ class SecurityEventLogTest {
     @Test
     void aLockoutIsOneWarningWithTheNameAndTheAddressAndNoPassword() {
         for (int i = 0; i < 2; i++) {
-            assertThatThrownBy(() -> auth.signIn("anna", "wrong-password-" + 1, ADDRESS)).isInstanceOf(ApiProblem.class);
+            assertThatThrownBy(() -> auth.signIn("anna", "wrong-password-1", ADDRESS)).isInstanceOf(ApiProblem.class);
         }
         assertThatThrownBy(() -> auth.signIn("anna", PASSWORD, ADDRESS))
                 .isInstanceOfSatisfying(ApiProblem.class, problem -> assertThat(problem.status()).isEqualTo(429));
         assertThat(log.messagesAt(Level.WARN)).singleElement().satisfies(line -> assertThat(line)
                 .contains("sign-ins as anna from 192.0.2.7 are locked out for up to 15m")
                 .doesNotContain("wrong-password", PASSWORD));
+    }
+
+    @Test
+    void aLockoutOfANameThatIsNoAccountsDoesNotWriteTheTextTried() {
+        String tried = "my-secret-password\nWARN forged line";
+        for (int i = 0; i < 2; i++) {
+            assertThatThrownBy(() -> auth.signIn(tried, "wrong-password-1", ADDRESS)).isInstanceOf(ApiProblem.class);
+        }
+        assertThat(log.messagesAt(Level.WARN)).singleElement().satisfies(line -> assertThat(line)
+                .contains("sign-ins as a name that is no account's from 192.0.2.7 are locked out")
+                .doesNotContain("secret", "forged"));
     }
 
     @Test
