@@ -168,12 +168,35 @@ final class PlainHttpAtHttpsPort extends DetectorConnectionFactory {
             bytes.position(bytes.position() + n);
         }
 
+        /**
+         * Whether to answer now: the head has come whole (or as much as is read of it), or what came
+         * cannot be the start of an HTTP request (garbage, a scanner), for which waiting for a
+         * blank line would hold the socket until the timeout for nothing.
+         */
         private boolean headComplete() {
-            if (!head.hasRemaining()) {
+            if (!head.hasRemaining() || !couldBeHttp(head.array(), head.position())) {
                 return true;
             }
             String text = new String(head.array(), 0, head.position(), StandardCharsets.ISO_8859_1);
             return text.contains("\r\n\r\n") || text.contains("\n\n");
+        }
+
+        /** A method token of capitals and a space (RFC 9112 §3), then printable ASCII lines only. */
+        private static boolean couldBeHttp(byte[] bytes, int length) {
+            int i = 0;
+            while (i < length && bytes[i] >= 'A' && bytes[i] <= 'Z') {
+                i++;
+            }
+            if (i < length && (i == 0 || bytes[i] != ' ')) {
+                return false;
+            }
+            for (int k = i; k < length; k++) {
+                int b = bytes[k] & 0xFF;
+                if (b != '\t' && b != '\r' && b != '\n' && (b < 0x20 || b > 0x7E)) {
+                    return false;
+                }
+            }
+            return true;
         }
 
         private void answer() {

@@ -275,6 +275,16 @@ class HttpsServerTest {
             assertThat(answer.status()).isEqualTo(400);
             assertThat(answer.body()).contains("use https://<this host>:" + server.httpsPort() + "/ ").doesNotContain("script", "<b>");
         }
+        // bytes that cannot start an HTTP request, with no blank line to wait for: answered at once,
+        // not after the handshake timeout
+        try (Socket socket = new Socket("127.0.0.1", server.httpsPort())) {
+            socket.setSoTimeout((int) HANDSHAKE_TIMEOUT.toMillis() / 2);
+            byte[] noise = new byte[4096];
+            new java.util.Random(7).nextBytes(noise);
+            noise[0] = 'G'; // not a TLS record
+            socket.getOutputStream().write(noise);
+            assertThat(RawHttp.read(socket.getInputStream()).status()).isEqualTo(400);
+        }
     }
 
     /** Half a ClientHello, then silence: the connection is closed after the handshake timeout, not the 30 s idle timeout. */
