@@ -63,18 +63,18 @@ class WebSocketSilenceTest {
             HttpServer server = server(metrics);
             try {
                 Client parts = Client.open(server);
-                parts.socket.sendText("a".repeat(400), false);
-                parts.socket.sendText("b".repeat(400), true);
+                parts.socket.sendText("a".repeat(400), false).get(10, TimeUnit.SECONDS); // one send at a time (the JDK client refuses a second while one is pending)
+                parts.socket.sendText("b".repeat(400), true).get(10, TimeUnit.SECONDS);
                 assertThat(parts.texts.poll(10, TimeUnit.SECONDS)).isEqualTo("got 800 chars");
 
                 Client big = Client.open(server);
-                big.socket.sendText("é".repeat(600), false); // 1200 bytes in UTF-8: over the 1000 at once
+                big.socket.sendText("é".repeat(600), false).get(10, TimeUnit.SECONDS); // 1200 bytes in UTF-8: over the 1000 at once
                 assertThat(big.closed.get(10, TimeUnit.SECONDS))
                         .isEqualTo("1009 a text message over 1000 bytes (1200 so far); the limit is 1000");
 
                 Client later = Client.open(server);
-                later.socket.sendText("c".repeat(700), false);
-                later.socket.sendText("d".repeat(700), true);
+                later.socket.sendText("c".repeat(700), false).get(10, TimeUnit.SECONDS);
+                later.socket.sendText("d".repeat(700), true).get(10, TimeUnit.SECONDS);
                 assertThat(later.closed.get(10, TimeUnit.SECONDS))
                         .isEqualTo("1009 a text message over 1000 bytes (1400 so far); the limit is 1000");
                 assertThat(metrics.registry().get("switchboard.websocket.too_big").counter().count()).isEqualTo(2);
