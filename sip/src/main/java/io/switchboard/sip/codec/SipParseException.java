@@ -28,7 +28,7 @@ public class SipParseException extends Exception {
         return reason;
     }
 
-    /** 400, 505, … or 0 when the message is dropped without an answer. */
+    /** 400, 505, 513, … or 0 when the message is dropped without an answer. */
     public int responseStatus() {
         return responseStatus;
     }
@@ -57,7 +57,11 @@ public class SipParseException extends Exception {
             }
             headers.add(name, value);
         }
-        String phrase = responseStatus == 505 ? "Version Not Supported" : "Bad Request - " + reason;
+        String phrase = switch (responseStatus) {
+            case 505 -> "Version Not Supported";
+            case 513 -> "Message Too Large"; // RFC 3261 §21.5.7
+            default -> "Bad Request - " + reason;
+        };
         return new SipResponse(responseStatus, phrase.replace('\r', ' ').replace('\n', ' '), headers, null);
     }
 }

@@ -72,6 +72,37 @@ public final class SipParser {
         return parseHead(head, data, bodyStart, end, datagram);
     }
 
+    /**
+     * What a stream transport can answer to a message it could not frame (RFC 3261 §18.3: without a
+     * usable Content-Length the end of the body cannot be found; or the message is over the size
+     * limit): the head alone, {@code length} octets of complete header lines at {@code offset}, is
+     * read for the headers an answer needs (§8.2.6.2), and the body is never looked at. The result's
+     * {@link SipParseException#errorResponse()} is the {@code status} answer (400, or 513 Message Too
+     * Large, §21.5.7), or null when the head is a response, an ACK, or lacks what an answer needs.
+     */
+    public static SipParseException unframed(byte[] data, int offset, int length, String reason, int status) {
+        int end = offset + length;
+        int start = offset;
+        while (start < end && (data[start] == '\r' || data[start] == '\n')) {
+            start++; // §7.5
+        }
+        String head = new String(data, start, end - start, StandardCharsets.UTF_8);
+        int lineEnd = head.indexOf('\n');
+        String startLine = stripCr(lineEnd < 0 ? head : head.substring(0, lineEnd));
+        if (startLine.regionMatches(true, 0, "SIP/", 0, 4)) {
+            return new SipParseException(reason, 0, null, null); // a response is never answered
+        }
+        int sp = startLine.indexOf(' ');
+        String method = sp > 0 ? startLine.substring(0, sp) : null;
+        SipHeaders headers = new SipHeaders();
+        try {
+            readHeaders(head, lineEnd < 0 ? head.length() : lineEnd + 1, headers);
+        } catch (IllegalArgumentException e) {
+            // what was read before the broken line may still address an answer, as in parseHead
+        }
+        return new SipParseException(reason, status, headers, method);
+    }
+
     private static SipMessage parseHead(String head, byte[] data, int bodyStart, int end, boolean datagram)
             throws SipParseException {
         int lineEnd = head.indexOf('\n');

@@ -2,40 +2,72 @@ package io.switchboard.sip.transport;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.socket.DuplexChannel;
 import io.netty.handler.codec.ByteToMessageDecoder;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.util.ByteProcessor;
+import io.switchboard.sip.codec.SipParser;
+import io.switchboard.sip.message.SipResponse;
 
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Cuts a byte stream (TCP, TLS) into SIP messages using the Content-Length header, which stream
  * transports must carry (RFC 3261 §18.3). CRLF keep-alives between messages are consumed, and a
  * double-CRLF ping is answered with a single CRLF pong (RFC 5626 §3.5.1). A peer that sends a
  * header section or body larger than the limit, or a message without a valid Content-Length, has
- * lost framing for good: it is reported and the connection is closed.
+ * lost framing for good: where the head names a request and has what an answer needs, it is
+ * answered (400 with the reason, §21.4.1; 513, §21.5.7), then the connection is closed. Bytes that
+ * cannot start a SIP message (a start line that is neither a request line nor a status line, §7.1,
+ * §7.2, or a control octet in the header section, §25.1) are not waited on until a timeout: the
+ * connection is closed as soon as they arrive.
  * <p>
  * Emits {@code byte[]} frames. {@link #partialSince()} lets the owner close peers that start a
  * message and never finish it.
  */
 final class StreamFramer extends ByteToMessageDecoder {
     private static final byte[] PONG = {'\r', '\n'};
+    /** Longer than any method in use: a first word longer than this without a space is not SIP. */
+    static final int MAX_METHOD_LENGTH = 32;
+    /** How long a connection answered and half-closed is read and drained before it is closed. */
+    private static final long LINGER_MILLIS = 2000;
+
+    private static final int NOT_SIP = -1;
+    private static final int PARTIAL = 0;
+    private static final int COMPLETE = 1;
 
     private final int maxMessageSize;
+    private final Transport transport;
     private final FramingErrors errors;
     private volatile long partialSince;
     /** Set by {@link #scanHeader}: where the header section ends, its terminator's length, its Content-Length. */
     private int headerEnd;
     private int separatorLength;
     private long contentLength;
+    /** Octets of the unfinished message, from the reader index, already checked by {@link #scanHeader}. */
+    private int checked;
+    /** Set by {@link #scanHeader} when it answers {@link #NOT_SIP}: why. */
+    private String notSip;
+    /** Framing was lost and the connection is being closed: whatever else arrives is discarded. */
+    private boolean closing;
 
     interface FramingErrors {
-        void framingError(ChannelHandlerContext ctx, String reason, String drop);
+        /**
+         * Framing was lost; the connection is closed after {@code answer}, if there is one, is sent.
+         * {@code reason} says what was wrong and what was done about it, in plain words;
+         * {@code drop} is the dropped-input reason to count it under, or null for a malformed message.
+         */
+        void framingError(ChannelHandlerContext ctx, String reason, String drop, SipResponse answer);
 
         void keepAlive(ChannelHandlerContext ctx);
     }
 
-    StreamFramer(int maxMessageSize, FramingErrors errors) {
+    StreamFramer(int maxMessageSize, Transport transport, FramingErrors errors) {
         this.maxMessageSize = maxMessageSize;
+        this.transport = transport;
         this.errors = errors;
     }
 
@@ -46,6 +78,10 @@ final class StreamFramer extends ByteToMessageDecoder {
 
     @Override
     protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+        if (closing) {
+            in.skipBytes(in.readableBytes());
+            return;
+        }
         while (in.isReadable()) {
             int crlfs = leadingLineBreaks(in);
             if (crlfs > 0) {
@@ -53,32 +89,44 @@ final class StreamFramer extends ByteToMessageDecoder {
                 boolean ping = crlfs >= 4 && in.getByte(start) == '\r' && in.getByte(start + 1) == '\n'
                         && in.getByte(start + 2) == '\r' && in.getByte(start + 3) == '\n';
                 in.skipBytes(crlfs);
+                checked = 0;
                 if (ping) {
                     ctx.writeAndFlush(Unpooled.wrappedBuffer(PONG));
                     errors.keepAlive(ctx);
                 }
                 continue;
             }
-            if (!scanHeader(in)) {
+            int scan = scanHeader(in);
+            if (scan == NOT_SIP) {
+                fail(ctx, in, "not SIP (" + notSip + ")", null, null);
+                return;
+            }
+            if (scan == PARTIAL) {
                 if (in.readableBytes() > maxMessageSize) {
-                    fail(ctx, in, "header section larger than " + maxMessageSize + " octets", "oversize");
+                    // the head is cut short: an answer is built from the lines that arrived whole
+                    // (it goes back on this connection, §18.2.2, so a Via cut off cannot misroute it)
+                    int lastLf = in.indexOf(in.readerIndex() + maxMessageSize, in.readerIndex(), (byte) '\n');
+                    int complete = lastLf < 0 ? 0 : lastLf + 1 - in.readerIndex();
+                    fail(ctx, in, "a header section over " + maxMessageSize + " bytes", "oversize",
+                            answer(in, complete, "message too large", 513));
                     return;
                 }
                 markPartial();
                 return;
             }
             int headerLength = headerEnd - in.readerIndex();
-            if (contentLength == -1) {
-                fail(ctx, in, "message without Content-Length on a stream transport", null);
-                return;
-            }
-            if (contentLength == -2) {
-                fail(ctx, in, "malformed Content-Length", null);
+            if (contentLength < 0) {
+                // §18.3: on a stream the body's end is unknown without Content-Length, but the head
+                // was read whole, so the request can still be answered (§21.4.1) before closing
+                String reason = contentLength == -1 ? "Content-Length is required over " + transport.name()
+                        : contentLength == -2 ? "Content-Length is not a number" : "more than one Content-Length";
+                fail(ctx, in, reason, null, answer(in, headerLength, reason, 400));
                 return;
             }
             long total = headerLength + (long) separatorLength + contentLength;
             if (total > maxMessageSize) {
-                fail(ctx, in, "message of " + total + " octets is larger than " + maxMessageSize, "oversize");
+                fail(ctx, in, "a message of " + total + " bytes, over the limit of " + maxMessageSize, "oversize",
+                        answer(in, headerLength, "message too large", 513));
                 return;
             }
             if (in.readableBytes() < total) {
@@ -87,6 +135,7 @@ final class StreamFramer extends ByteToMessageDecoder {
             }
             byte[] frame = new byte[(int) total];
             in.readBytes(frame);
+            checked = 0;
             partialSince = 0;
             out.add(frame);
         }
@@ -99,11 +148,44 @@ final class StreamFramer extends ByteToMessageDecoder {
         }
     }
 
-    private void fail(ChannelHandlerContext ctx, ByteBuf in, String reason, String drop) {
+    /** The answer the first {@code headLength} octets of the buffer allow, or null. */
+    private static SipResponse answer(ByteBuf in, int headLength, String reason, int status) {
+        if (headLength <= 0) {
+            return null;
+        }
+        byte[] head = new byte[headLength];
+        in.getBytes(in.readerIndex(), head);
+        return SipParser.unframed(head, 0, headLength, reason, status).errorResponse();
+    }
+
+    private void fail(ChannelHandlerContext ctx, ByteBuf in, String reason, String drop, SipResponse answer) {
         in.skipBytes(in.readableBytes());
         partialSince = 0;
-        errors.framingError(ctx, reason, drop);
-        ctx.close();
+        checked = 0;
+        closing = true;
+        String done = answer != null
+                ? "answered " + answer.status() + " " + answer.reason() + ", then closed the connection"
+                : notSip != null ? "closed the connection"
+                : "closed the connection without an answer (the head is not a request with the Via, From, To,"
+                + " Call-ID and CSeq to answer it)";
+        errors.framingError(ctx, reason + ": " + done, drop, answer);
+        if (answer == null) {
+            ctx.close();
+            return;
+        }
+        ctx.writeAndFlush(Unpooled.wrappedBuffer(answer.encode())).addListener((ChannelFutureListener) f -> {
+            if (ctx.channel() instanceof DuplexChannel duplex && ctx.pipeline().get(SslHandler.class) == null) {
+                // FIN now, then read and discard until the peer closes: closing with its unread
+                // bytes still in the socket would send a reset, which can destroy the answer
+                // before the peer reads it
+                duplex.shutdownOutput();
+                ctx.executor().schedule(() -> {
+                    ctx.close();
+                }, LINGER_MILLIS, TimeUnit.MILLISECONDS);
+            } else {
+                ctx.close(); // TLS: the close sends close_notify after the answer
+            }
+        });
     }
 
     private static int leadingLineBreaks(ByteBuf in) {
@@ -122,13 +204,14 @@ final class StreamFramer extends ByteToMessageDecoder {
      * Finds the end of the header section (an empty line; bare LF line ends are accepted too) and
      * reads Content-Length (or its compact form "l", RFC 3261 §7.3.3) on the way, in one pass over
      * the lines: {@link #headerEnd} (exclusive), {@link #separatorLength} (4 for CRLFCRLF) and
-     * {@link #contentLength} (-1 when absent, -2 when malformed or repeated). False while the
-     * empty line has not arrived.
+     * {@link #contentLength} (-1 when absent, -2 when malformed, -3 when repeated). {@link #PARTIAL}
+     * while the empty line has not arrived; {@link #NOT_SIP}, with {@link #notSip} set, as soon as
+     * the octets cannot be the head of a SIP message (checked once each, {@link #checked}).
      * <p>
      * Lines are found with {@link ByteBuf#indexOf}, which reads a word at a time; reading a
      * direct buffer byte by byte costs a bounds and liveness check per byte.
      */
-    private boolean scanHeader(ByteBuf in) {
+    private int scanHeader(ByteBuf in) {
         int start = in.readerIndex();
         int limit = Math.min(in.writerIndex(), start + maxMessageSize + 4);
         long found = -1;
@@ -136,26 +219,93 @@ final class StreamFramer extends ByteToMessageDecoder {
         int previousLineEnd = start;
         while (lineStart < limit) {
             int lf = in.indexOf(lineStart, limit, (byte) '\n');
-            if (lf < 0) {
-                return false;
+            int lineEnd = lf < 0 ? limit : lf > lineStart && in.getByte(lf - 1) == '\r' ? lf - 1 : lf;
+            int arrived = lf < 0 ? limit : lf + 1; // the end of what has arrived of this line
+            if (start + checked < arrived) {
+                // octets not seen before: a control octet cannot be in a head (§25.1: only HTAB, CR
+                // and LF), and the first line must look like a request line or status line
+                int from = Math.max(lineStart, start + checked);
+                int bad = from < lineEnd ? in.forEachByte(from, lineEnd - from, NOT_IN_HEAD) : -1;
+                if (bad >= 0) {
+                    notSip = String.format("control octet 0x%02X in the header section", in.getByte(bad) & 0xFF);
+                    return NOT_SIP;
+                }
+                if (lineStart == start && !plausibleStartLine(in, start, lineEnd, lf >= 0)) {
+                    notSip = "the first line is neither a SIP request line nor a status line";
+                    return NOT_SIP;
+                }
+                checked = arrived - start;
             }
-            int lineEnd = lf > lineStart && in.getByte(lf - 1) == '\r' ? lf - 1 : lf;
+            if (lf < 0) {
+                return PARTIAL;
+            }
             if (lineEnd == lineStart && lineStart > start) {
                 headerEnd = previousLineEnd;
                 separatorLength = lf + 1 - previousLineEnd;
                 contentLength = found;
-                return true;
+                return COMPLETE;
             }
-            if (found != -2) {
+            if (found >= -1) {
                 long value = headerValue(in, lineStart, lineEnd);
                 if (value != -1) {
-                    found = value == -2 || found != -1 ? -2 : value;
+                    found = value == -2 ? -2 : found != -1 ? -3 : value;
                 }
             }
             previousLineEnd = lineEnd;
             lineStart = lf + 1;
         }
-        return false;
+        return PARTIAL;
+    }
+
+    /** Control octets other than HTAB, CR and LF, and DEL: never in a SIP head (RFC 3261 §25.1). */
+    private static final ByteProcessor NOT_IN_HEAD = b -> !((b >= 0 && b < 0x20 && b != '\t' && b != '\r' && b != '\n') || b == 0x7F);
+
+    /**
+     * Whether {@code [start, end)} can be (when {@code whole}, is) a start line: a status line
+     * begins "SIP/" (§7.2); a request line is a method token, a space, and ends with a SIP-Version
+     * (§7.1). Only the shape is checked here: the parser says what is wrong with the rest, in a 400.
+     */
+    private static boolean plausibleStartLine(ByteBuf in, int start, int end, boolean whole) {
+        int n = end - start;
+        if (matchesIgnoringCase(in, start, Math.min(n, 4), "SIP/")) {
+            return true;
+        }
+        int i = start;
+        while (i < end && i - start <= MAX_METHOD_LENGTH && isTokenChar(in.getByte(i))) {
+            i++;
+        }
+        if (i == start && i < end || i - start > MAX_METHOD_LENGTH) {
+            return false;
+        }
+        if (i == end) {
+            return !whole;
+        }
+        if (in.getByte(i) != ' ') {
+            return false;
+        }
+        if (!whole) {
+            return true;
+        }
+        int lastSpace = in.indexOf(end, i, (byte) ' ');
+        return lastSpace > i && end - lastSpace - 1 >= 4 && matchesIgnoringCase(in, lastSpace + 1, 4, "SIP/");
+    }
+
+    private static boolean matchesIgnoringCase(ByteBuf in, int at, int length, String upper) {
+        for (int k = 0; k < length; k++) {
+            byte b = in.getByte(at + k);
+            if (b >= 'a' && b <= 'z') {
+                b -= 'a' - 'A';
+            }
+            if (b != upper.charAt(k)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** RFC 3261 §25.1 token: alphanumerics and -.!%*_+`'~ */
+    private static boolean isTokenChar(byte b) {
+        return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || "-.!%*_+`'~".indexOf(b) >= 0;
     }
 
     private static final byte[] CONTENT_LENGTH = "content-length".getBytes(java.nio.charset.StandardCharsets.US_ASCII);

@@ -1121,16 +1121,20 @@ public final class TransportLayer {
             }
             channel.pipeline()
                     .addLast(new IdleStateHandler(0, 0, idle, TimeUnit.MILLISECONDS))
-                    .addLast(new StreamFramer(settings.maxMessageSize(), new StreamFramer.FramingErrors() {
+                    .addLast(new StreamFramer(settings.maxMessageSize(), transport, new StreamFramer.FramingErrors() {
                         @Override
-                        public void framingError(ChannelHandlerContext ctx, String reason, String drop) {
+                        public void framingError(ChannelHandlerContext ctx, String reason, String drop, SipResponse answer) {
                             InetSocketAddress remote = ProxyProtocolGate.remoteOf(ctx.channel());
                             if (drop != null) {
                                 observer.dropped(drop, transport, remote);
                             } else {
                                 observer.parseError(reason, transport, remote);
                             }
-                            log.debug("closing {} connection from {}: {}", transport, remote, reason);
+                            StreamFlow flow = ctx.channel().attr(FLOW).get();
+                            if (answer != null && flow != null) {
+                                observer.messageSent(answer, flow);
+                            }
+                            log.debug("{} connection from {} lost framing: {}", transport, remote, reason);
                         }
 
                         @Override

@@ -29,7 +29,8 @@ import org.junit.jupiter.api.Test;
  * v1 text and v2 binary) over real sockets: the client named by the header stands for the
  * connection in Via received/rport (RFC 3261 §18.2.1, RFC 3581 §4), in the flow and in the
  * per-address connection limit; a listed peer without a valid header is refused and counted; an
- * unlisted peer is served as before. Also the flood limit's exemption of chosen sources (cluster nodes).
+ * unlisted peer is served as before. Also the flood limit's exemption of chosen sources (cluster nodes),
+ * and what a peer that loses framing gets over a real socket (RFC 3261 §18.3).
  */
 class ProxyProtocolTest {
     private final List<TransportLayer> layers = new ArrayList<>();
@@ -272,5 +273,46 @@ class ProxyProtocolTest {
         await().atMost(Duration.ofSeconds(5)).until(() -> fromNode.size() == 10);
         assertThat(received.size()).isLessThan(10);
         assertThat(drops).contains("flood 127.0.0.1");
+    }
+
+    /** Everything the peer sends until it closes, or null if it is still open after {@code limit}. */
+    private static String readUntilClosed(Socket socket, Duration limit) throws IOException {
+        socket.setSoTimeout((int) limit.toMillis());
+        ByteArrayOutputStream all = new ByteArrayOutputStream();
+        try {
+            socket.getInputStream().transferTo(all);
+        } catch (java.net.SocketTimeoutException e) {
+            return null;
+        }
+        return all.toString(StandardCharsets.UTF_8);
+    }
+
+    @Test
+    void aRequestWithoutContentLengthIsAnswered400BeforeTheConnectionCloses() throws Exception {
+        int port = start(TransportSettings.defaults(), address -> false, Transport.TCP);
+        Socket peer = connect(port);
+        String head = options("no-length").replace("Content-Length: 0\r\n", "");
+        // more follows the head, as when a peer streams on without framing: the answer must still
+        // reach the peer (no reset from unread bytes) and the connection must end
+        write(peer, ascii(head + "junk after the head".repeat(100)));
+        String answer = readUntilClosed(peer, Duration.ofSeconds(5));
+        assertThat(answer).startsWith("SIP/2.0 400 Bad Request - Content-Length is required over TCP\r\n")
+                .contains("Call-ID: no-length\r\n");
+        assertThat(drops).containsExactly("malformed 127.0.0.1");
+        assertThat(received).isEmpty();
+    }
+
+    @Test
+    void binaryJunkAfterAProxyHeaderClosesTheConnectionAtOnce() throws Exception {
+        int port = start(TransportSettings.defaults(), InetAddress::isLoopbackAddress, Transport.TCP);
+        Socket balancer = connect(port);
+        byte[] junk = new byte[1024];
+        for (int i = 0; i < junk.length; i++) {
+            junk[i] = (byte) i;
+        }
+        write(balancer, v2(new InetSocketAddress("203.0.113.9", 40009), new InetSocketAddress("192.0.2.1", 5060)), junk);
+        // not left open until the partial-message timeout (30 s): closed, counted against the client
+        assertThat(closedWithin(balancer, Duration.ofSeconds(5))).isTrue();
+        assertThat(drops).containsExactly("malformed 203.0.113.9");
     }
 }
