@@ -667,7 +667,7 @@ public final class TransportLayer {
         if (warning.due()) {
             int alike = warning.turnedAwaySinceLast();
             log.warn("a TLS connection this node opened failed ({}): {}{}", reason, message,
-                    alike == 0 ? "" : " (" + alike + " more failed so since the last such line, counted in"
+                    alike == 0 ? "" : " (" + alike + " more failed the same way since the last such line, counted in"
                             + " switchboard_sip_tls_connects_total)");
         } else {
             log.debug("{}", message);
@@ -904,7 +904,8 @@ public final class TransportLayer {
                 send(answer, flow);
             }
             if (log.isDebugEnabled()) {
-                log.debug("malformed SIP from {} over {}: {}", flow.remote(), flow.transport(), e.reason());
+                log.debug("malformed SIP from {} over {}: {} ({})", flow.remote(), flow.transport(), e.reason(),
+                        answer == null ? "dropped without an answer" : "answered " + answer.status());
             }
             return;
         }
