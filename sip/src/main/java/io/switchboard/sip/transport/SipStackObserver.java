@@ -31,6 +31,16 @@ public interface SipStackObserver {
     }
 
     /**
+     * {@link #dropped(String, Transport, InetSocketAddress)} with what happened in plain words for a
+     * log line, e.g. for "oversize" on a stream: "a message of 70211 bytes, over the limit of 65535:
+     * answered 513 Message Too Large, then closed the connection". By default only counted as the
+     * three-argument form.
+     */
+    default void dropped(String reason, Transport transport, InetSocketAddress source, String detail) {
+        dropped(reason, transport, source);
+    }
+
+    /**
      * An outgoing TLS connection (RFC 3261 §26.2) was opened and its server certificate accepted
      * ({@code outcome} "ok"), or failed: "connect_refused", "connect_timeout", "connect_failed",
      * "resolve", "handshake_timeout", "untrusted" (no trusted chain, expired), "name_mismatch"

@@ -107,7 +107,7 @@ final class StreamFramer extends ByteToMessageDecoder {
                     // (it goes back on this connection, §18.2.2, so a Via cut off cannot misroute it)
                     int lastLf = in.indexOf(in.readerIndex() + maxMessageSize, in.readerIndex(), (byte) '\n');
                     int complete = lastLf < 0 ? 0 : lastLf + 1 - in.readerIndex();
-                    fail(ctx, in, "a header section over " + maxMessageSize + " bytes", "oversize",
+                    fail(ctx, in, "a header section longer than the limit of " + maxMessageSize + " bytes", "oversize",
                             answer(in, complete, "message too large", 513));
                     return;
                 }

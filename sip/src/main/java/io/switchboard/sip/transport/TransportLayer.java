@@ -1127,7 +1127,7 @@ public final class TransportLayer {
                         public void framingError(ChannelHandlerContext ctx, String reason, String drop, SipResponse answer) {
                             InetSocketAddress remote = ProxyProtocolGate.remoteOf(ctx.channel());
                             if (drop != null) {
-                                observer.dropped(drop, transport, remote);
+                                observer.dropped(drop, transport, remote, reason);
                             } else {
                                 observer.parseError(reason, transport, remote);
                             }

@@ -46,10 +46,17 @@ class ProxyProtocolTest {
         }
 
         @Override
+        public void dropped(String reason, Transport transport, InetSocketAddress source, String detail) {
+            details.add(detail);
+            dropped(reason, transport, source);
+        }
+
+        @Override
         public void parseError(String reason, Transport transport, InetSocketAddress source) {
             drops.add("malformed " + source.getAddress().getHostAddress());
         }
     };
+    private final List<String> details = new CopyOnWriteArrayList<>();
 
     @AfterEach
     void stop() throws IOException {
@@ -314,5 +321,18 @@ class ProxyProtocolTest {
         // not left open until the partial-message timeout (30 s): closed, counted against the client
         assertThat(closedWithin(balancer, Duration.ofSeconds(5))).isTrue();
         assertThat(drops).containsExactly("malformed 203.0.113.9");
+    }
+
+    @Test
+    void anOversizeRequestIsAnswered513AndTheObserverToldItsSize() throws Exception {
+        int port = start(TransportSettings.defaults(), address -> false, Transport.TCP);
+        Socket peer = connect(port);
+        write(peer, ascii(options("big").replace("Content-Length", "Subject: " + "a".repeat(70_000) + "\r\nContent-Length")));
+        assertThat(readUntilClosed(peer, Duration.ofSeconds(5))).startsWith("SIP/2.0 513 Message Too Large\r\n")
+                .contains("Call-ID: big\r\n");
+        assertThat(drops).containsExactly("oversize 127.0.0.1");
+        // what a log line needs to say more than "oversize": the size, the limit, what was done
+        assertThat(details).singleElement().asString()
+                .matches("a header section longer than the limit of \\d+ bytes: answered 513 Message Too Large, then closed the connection");
     }
 }

@@ -107,13 +107,13 @@ class StreamFramerTest {
     void closesOnOversizeHeaderOrBody() {
         EmbeddedChannel ch = channel(1024);
         ch.writeInbound(bytes("OPTIONS sip:a@b SIP/2.0\r\nX: " + "a".repeat(2000)));
-        assertThat(errors).singleElement().asString().contains("over");
+        assertThat(errors).singleElement().asString().contains("limit");
         assertThat(ch.isOpen()).isFalse();
 
         errors.clear();
         EmbeddedChannel second = channel(1024);
         second.writeInbound(bytes("OPTIONS sip:a@b SIP/2.0\r\nContent-Length: 999999\r\n\r\n"));
-        assertThat(errors).singleElement().asString().contains("over");
+        assertThat(errors).singleElement().asString().contains("limit");
         assertThat(second.isOpen()).isFalse();
     }
 
@@ -195,7 +195,7 @@ class StreamFramerTest {
         header.writeInbound(bytes(head("Subject: " + "a".repeat(2000))));
         assertThat(sent(header)).startsWith("SIP/2.0 513 Message Too Large\r\n").contains("CSeq: 7 OPTIONS\r\n");
         assertThat(header.isOpen()).isFalse();
-        assertThat(errors).singleElement().asString().startsWith("a header section over 1024 bytes: answered 513");
+        assertThat(errors).singleElement().asString().startsWith("a header section longer than the limit of 1024 bytes: answered 513");
         assertThat(drops).containsExactly("oversize", "oversize");
     }
 
