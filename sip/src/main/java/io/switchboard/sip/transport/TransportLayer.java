@@ -897,8 +897,10 @@ public final class TransportLayer {
         try {
             message = SipParser.parse(data, 0, data.length, datagram);
         } catch (SipParseException e) {
-            observer.parseError(e.reason(), flow.transport(), flow.remote());
             SipResponse answer = e.errorResponse();
+            // the log line says what was done, as the stream framer's do
+            observer.parseError(e.reason() + (answer == null ? ": dropped without an answer"
+                    : ": answered " + answer.status()), flow.transport(), flow.remote());
             if (answer != null) {
                 // answered to the source address: a broken message's Via cannot be trusted
                 send(answer, flow);

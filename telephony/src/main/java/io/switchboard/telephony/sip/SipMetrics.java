@@ -94,7 +94,8 @@ public final class SipMetrics implements SipStackObserver, Registrar.RegistrarLi
     @Override
     public void parseError(String reason, Transport transport, InetSocketAddress source) {
         parseError(transport, 1);
-        inputRefusals.refused(source, "malformed SIP over " + transport.uriParam() + " (answered 400 where it could be): " + reason);
+        // the reason ends with what was done: "answered 400 …", "dropped without an answer", "closed the connection"
+        inputRefusals.refused(source, "malformed SIP over " + transport.uriParam() + ": " + reason);
     }
 
     private void parseError(Transport transport, double amount) {
@@ -106,14 +107,19 @@ public final class SipMetrics implements SipStackObserver, Registrar.RegistrarLi
 
     @Override
     public void dropped(String reason, Transport transport, InetSocketAddress source) {
+        dropped(reason, transport, source, null);
+    }
+
+    @Override
+    public void dropped(String reason, Transport transport, InetSocketAddress source, String detail) {
         dropped.computeIfAbsent(reason, r -> Counter.builder("switchboard.sip.dropped")
                 .description(DROPPED_DESCRIPTION)
                 .tag("reason", r).register(registry)).increment();
         String what = switch (reason) {
-            case "flood" -> "over telephony.floodLimit: its messages are dropped";
-            case "oversize" -> "a message over the size limit: dropped";
-            case "connection_limit" -> "over telephony.maxConnectionsPerAddress: a new connection refused";
-            case "slow_peer" -> "read nothing of what it was sent: its connection closed";
+            case "flood" -> "more messages than telephony.floodLimit allows; they are dropped";
+            case "oversize" -> detail != null ? detail : "a message over the size limit; dropped";
+            case "connection_limit" -> "more connections than telephony.maxConnectionsPerAddress; a new one refused";
+            case "slow_peer" -> "reads nothing of what it is sent; its connection closed";
             case "stray_response" -> "a response to no request of this node's, dropped (one too late for its transaction,"
                     + " or from a phone behind a balancer that answered on a connection that reached another node)";
             // idle, keepalive and load shedding are not about what the peer sent; a balancer
@@ -121,7 +127,7 @@ public final class SipMetrics implements SipStackObserver, Registrar.RegistrarLi
             default -> null;
         };
         if (what != null && source != null) {
-            inputRefusals.refused(source, "SIP over " + transport.uriParam() + " " + what);
+            inputRefusals.refused(source, "SIP over " + transport.uriParam() + ": " + what);
         }
     }
 

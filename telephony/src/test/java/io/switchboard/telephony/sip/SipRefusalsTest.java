@@ -32,11 +32,11 @@ class SipRefusalsTest {
             refusals.refused(new InetSocketAddress("192.0.2.7", 5060 + i), "REGISTER of sip:1001@vm refused (403): wrong password " + i);
         }
         refusals.refused(new InetSocketAddress("2001:db8::1", 5070), "INVITE refused");
-        refusals.refused(null, "SIP over udp over telephony.floodLimit");
+        refusals.refused(null, "SIP over udp: more messages than telephony.floodLimit allows");
 
         assertThat(logged()).hasSize(SipRefusals.LINES_PER_MINUTE + 2);
         assertThat(logged().getFirst()).isEqualTo("192.0.2.7:5061: REGISTER of sip:1001@vm refused (403): wrong password 1");
-        assertThat(logged()).contains("[2001:db8::1]:5070: INVITE refused", "unknown source: SIP over udp over telephony.floodLimit");
+        assertThat(logged()).contains("[2001:db8::1]:5070: INVITE refused", "unknown source: SIP over udp: more messages than telephony.floodLimit allows");
 
         clock.advance(java.time.Duration.ofSeconds(61));
         refusals.refused(panel, "REGISTER of sip:1001@vm refused (403): wrong password");
@@ -111,5 +111,23 @@ class SipRefusalsTest {
         metrics.tlsHandshakeFailed(new InetSocketAddress("192.0.2.7", 40188), "certificate_refused",
                 new javax.net.ssl.SSLHandshakeException("error:10000416:SSL routines:OPENSSL_internal:SSLV3_ALERT_CERTIFICATE_UNKNOWN"));
         assertThat(logged()).singleElement().asString().doesNotContain("...").endsWith("SSLV3_ALERT_CERTIFICATE_UNKNOWN");
+    }
+
+    /** The stack's drops and parse errors read as sentences that say what was done with the message. */
+    @Test
+    void dropsAndMalformedMessagesSayWhatWasDone() {
+        SipMetrics metrics = new SipMetrics(new io.micrometer.core.instrument.simple.SimpleMeterRegistry());
+        InetSocketAddress peer = new InetSocketAddress("198.51.100.4", 40312);
+        metrics.dropped("oversize", io.switchboard.sip.transport.Transport.TCP, peer,
+                "a message of 70211 bytes, over the limit of 65535: answered 513 Message Too Large, then closed the connection");
+        metrics.dropped("flood", io.switchboard.sip.transport.Transport.UDP, new InetSocketAddress("198.51.100.5", 5060));
+        metrics.parseError("Content-Length is not a whole number of 0 or more: answered 400",
+                io.switchboard.sip.transport.Transport.UDP, new InetSocketAddress("198.51.100.6", 5060));
+
+        assertThat(logged()).containsExactly(
+                "198.51.100.4:40312: SIP over tcp: a message of 70211 bytes, over the limit of 65535: answered 513 Message Too Large,"
+                        + " then closed the connection",
+                "198.51.100.5:5060: SIP over udp: more messages than telephony.floodLimit allows; they are dropped",
+                "198.51.100.6:5060: malformed SIP over udp: Content-Length is not a whole number of 0 or more: answered 400");
     }
 }
