@@ -38,8 +38,17 @@ public record Binding(String aor, String contact, String contactHeader, String c
         return isExpired(at) ? version : at;
     }
 
-    /** True when both name the same device flow (RFC 5626 §6: same +sip.instance and reg-id). */
+    /**
+     * True when a registration of one replaces the other whatever their contact URIs: the same
+     * +sip.instance with the same reg-id (RFC 5626 §6: one flow of the device), or the same
+     * +sip.instance and neither has a reg-id (RFC 5626 §6 and RFC 5627: without outbound the
+     * instance-id alone names the device, in place of the Contact URI). A phone that restarts over
+     * TCP registers a new contact (a new source port in it) with the same instance; matched by URI
+     * alone, each restart left one more binding until the AOR hit its contact limit. Kamailio's
+     * usrloc matches the same way (instance-id and equal reg-id, 0 for none). One with a reg-id and
+     * one without are different registrations (an outbound flow and a plain one).
+     */
     public boolean sameFlowAs(Binding other) {
-        return instanceId != null && regId > 0 && instanceId.equals(other.instanceId) && regId == other.regId;
+        return instanceId != null && instanceId.equals(other.instanceId) && regId == other.regId;
     }
 }

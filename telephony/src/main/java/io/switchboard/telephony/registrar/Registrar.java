@@ -330,7 +330,8 @@ public final class Registrar {
                 instance == null ? null : HeaderText.unquote(instance), instance == null ? 0 : regId, node.id(),
                 node.path(), now);
         // RFC 5626 §6 (registrar): a registration with the instance and reg-id of an existing binding
-        // replaces it, whatever its contact: the device's new flow (through this node or another)
+        // (or the same instance, both without reg-id) replaces it, whatever its contact: the
+        // device's new flow or restart (through this node or another); see Binding#sameFlowAs
         next.values().removeIf(other -> {
             if (!other.contact().equals(key) && other.sameFlowAs(binding)) {
                 removals.add(other);

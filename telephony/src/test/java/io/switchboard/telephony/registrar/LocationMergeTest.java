@@ -75,6 +75,19 @@ class LocationMergeTest {
         assertThat(location.merge(List.of(throughA), NOW)).isZero();
     }
 
+    /** RFC 5626 §6, RFC 5627: the same instance, both without reg-id, is the same device (a restart through another node). */
+    @Test
+    void aNewerBindingOfTheSameInstanceWithoutRegIdReplacesTheOldOne() {
+        String instance = "<urn:uuid:00000000-0000-0000-0000-000000000002>";
+        Binding before = binding("sip:bob@127.0.0.1:40001;transport=tcp", NOW - 2000, instance, 0, "a");
+        Binding withRegId = binding("sip:bob@127.0.0.1:40002;transport=tcp", NOW - 2000, instance, 1, "a");
+        Binding restarted = binding("sip:bob@127.0.0.1:40003;transport=tcp", NOW - 1000, instance, 0, "b");
+        location.merge(List.of(before, withRegId), NOW);
+        location.merge(List.of(restarted), NOW);
+        assertThat(bindings()).containsExactlyInAnyOrder(withRegId, restarted);
+        assertThat(location.merge(List.of(before), NOW)).isZero();
+    }
+
     @Test
     void removingABindingThatLookedExpiredKeepsARefreshMadeElsewhere() {
         Binding stale = binding("sip:bob@10.0.0.1:5060", NOW - 700_000, null, 0, "a"); // expired 100 s ago

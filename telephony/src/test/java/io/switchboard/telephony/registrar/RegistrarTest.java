@@ -95,6 +95,35 @@ class RegistrarTest {
                 .containsExactlyInAnyOrder(1, 2));
     }
 
+    /**
+     * RFC 5626 §6 with RFC 5627: a device without outbound (no reg-id) that restarts registers a new
+     * contact (a new TCP source port) with the same +sip.instance, which replaces its old binding.
+     * Matched by URI alone, each restart added one, and past the contact limit (4 here) the device
+     * could not register at all. Another instance, or the same one with a reg-id, is another binding.
+     */
+    @Test
+    void theSameInstanceWithoutRegIdReplacesTheBindingOfTheDevicesEarlierStart() throws Exception {
+        String instance = ";+sip.instance=\"<urn:uuid:00000000-0000-0000-0000-0000000b0b0e>\"";
+        String other = ";+sip.instance=\"<urn:uuid:00000000-0000-0000-0000-00000000d00d>\"";
+        assertThat(alice.registerWithAuth("Contact: <sip:alice@127.0.0.1:39999;transport=tcp>" + other, "600", "MD5")
+                .status()).isEqualTo(200);
+        assertThat(alice.registerWithAuth("Contact: <sip:alice@127.0.0.1:39998;transport=tcp>" + instance + ";reg-id=1",
+                "600", "MD5").status()).isEqualTo(200);
+        for (int start = 0; start < 6; start++) {
+            SipResponse ok = alice.registerWithAuth("Contact: <sip:alice@127.0.0.1:" + (41000 + start)
+                    + ";transport=tcp>" + instance, "600", "MD5");
+            assertThat(ok.status()).as("start %d: %s", start, ok.reason()).isEqualTo(200);
+        }
+        String aor = "sip:alice@" + RegistrarFixture.DOMAIN;
+        assertThat(node.location.lookup(aor, System.currentTimeMillis())).extracting(Binding::contact)
+                .containsExactlyInAnyOrder("sip:alice@127.0.0.1:39999;transport=tcp",
+                        "sip:alice@127.0.0.1:39998;transport=tcp", "sip:alice@127.0.0.1:41005;transport=tcp");
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(node.bindings.load(aor,
+                System.currentTimeMillis())).extracting(Binding::contact)
+                .containsExactlyInAnyOrder("sip:alice@127.0.0.1:39999;transport=tcp",
+                        "sip:alice@127.0.0.1:39998;transport=tcp", "sip:alice@127.0.0.1:41005;transport=tcp"));
+    }
+
     @Test
     void theDateHeaderFollowsTheClock() throws Exception {
         // RFC 3261 §10.3 step 8: devices without a clock set theirs from it, so a Date kept from
