@@ -50,6 +50,15 @@ public final class Registrar {
     public interface RegistrarListener extends io.switchboard.telephony.sip.AuthFailureListener {
         /** result: created, refreshed, removed, fetched, challenged, rejected, error. */
         void registration(String result);
+
+        /**
+         * A REGISTER refused for a reason other than failed authentication (which goes to
+         * {@link #authFailure}): one rate-limited log line per source, as for a wrong password.
+         *
+         * @param what what was refused and why, e.g. "REGISTER of sip:1004@vm refused (423): ..."
+         */
+        default void refused(java.net.InetSocketAddress source, String what) {
+        }
     }
 
     /**
@@ -76,6 +85,8 @@ public final class Registrar {
         final int status;
         final String reason;
         final Map<String, String> headers;
+        /** Already in the log through {@link RegistrarListener#authFailure}: not logged twice. */
+        boolean reported;
 
         Rejection(int status, String reason, Map<String, String> headers) {
             super(reason, null, false, false);
@@ -87,6 +98,11 @@ public final class Registrar {
         Rejection(int status, String reason) {
             this(status, reason, Map.of());
         }
+
+        Rejection reported() {
+            reported = true;
+            return this;
+        }
     }
 
     public void register(ServerTransaction transaction) {
@@ -95,8 +111,31 @@ public final class Registrar {
             handle(transaction, request);
         } catch (Rejection r) {
             listener.registration("rejected");
+            if (!r.reported) {
+                // The device's owner sees only the status; why it was refused (too many contacts,
+                // too short an interval, a Require we lack...) is in the log, one line a refusal,
+                // rate-limited per source like the authentication failures (SipRefusals)
+                listener.refused(transaction.flow().remote(), describe(request, r));
+            }
             reply(transaction, request, r.status, r.reason, r.headers, null);
         }
+    }
+
+    /** "REGISTER of sip:1004@vm refused (423): Interval Too Brief (Min-Expires: 60) [linphone/5.2]". */
+    private static String describe(SipRequest request, Rejection r) {
+        NameAddress to = request.to();
+        String reason = r.reason;
+        int dash = reason.indexOf(" - ");
+        // the words after the standard phrase say why; a bare phrase is all there is
+        String why = dash >= 0 ? reason.substring(dash + 3) : reason;
+        StringBuilder line = new StringBuilder("REGISTER of ").append(to == null ? "?" : to.uri())
+                .append(" refused (").append(r.status).append("): ").append(why);
+        r.headers.forEach((name, value) -> line.append(" (").append(name).append(": ").append(value).append(')'));
+        String userAgent = request.headers().get(HeaderNames.USER_AGENT);
+        if (userAgent != null) {
+            line.append(" [").append(userAgent).append(']');
+        }
+        return line.toString();
     }
 
     private void handle(ServerTransaction transaction, SipRequest request) {
@@ -136,7 +175,7 @@ public final class Registrar {
                 }
                 case BAD_CREDENTIALS -> {
                     listener.authFailure("bad_credentials", source, "REGISTER of " + aor + " refused (400): " + outcome.reason());
-                    throw new Rejection(400, "Bad Request - " + outcome.reason());
+                    throw new Rejection(400, "Bad Request - " + outcome.reason()).reported();
                 }
                 case UNKNOWN_USER, WRONG_PASSWORD -> {
                     // One answer for both, so user names cannot be probed (the authenticator already
@@ -144,7 +183,7 @@ public final class Registrar {
                     // which only the operator reads, tells them apart
                     listener.authFailure(outcome.status().meterReason(), source,
                             "REGISTER of " + aor + " refused (403): " + outcome.status().words());
-                    throw new Rejection(403, "Forbidden");
+                    throw new Rejection(403, "Forbidden").reported();
                 }
                 case OK -> {
                     // §10.3 step 3: the authenticated user may only register its own address
@@ -152,7 +191,7 @@ public final class Registrar {
                         listener.authFailure("wrong_user", source, "REGISTER of " + aor + " refused (403): authenticated as "
                                 + outcome.account().username() + ", who may not register it");
                         throw new Rejection(403, "Forbidden - " + outcome.account().username()
-                                + " may not register " + user);
+                                + " may not register " + user).reported();
                     }
                 }
             }

@@ -197,6 +197,16 @@ public final class SipMetrics implements SipStackObserver, Registrar.RegistrarLi
                 .description("REGISTER requests by result").tag("result", r).register(registry)).increment(amount);
     }
 
+    /**
+     * A REGISTER refused for the device's settings or request (too many contacts, 423, 420, a To
+     * that is no user): logged with the authentication failures, which are what a real device's
+     * owner looks for, not with the bad input anyone can send from made-up addresses.
+     */
+    @Override
+    public void refused(InetSocketAddress source, String what) {
+        authRefusals.refused(source, what);
+    }
+
     @Override
     public void authFailure(String reason, InetSocketAddress source, String what) {
         authFailure(reason, 1);

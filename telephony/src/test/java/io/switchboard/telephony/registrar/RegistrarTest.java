@@ -261,6 +261,32 @@ class RegistrarTest {
                         + " refused (403): no such account"));
     }
 
+    /**
+     * A REGISTER refused for what it asks (too many contacts, too short an interval) says why in
+     * the log, one line with where it came from, the AOR and the reason, as a wrong password does.
+     */
+    @Test
+    void refusedRegistrationsSayWhyInTheLog() throws Exception {
+        List<String> logged;
+        try (var refusalLog = io.switchboard.platform.testing.CapturedLog.of(io.switchboard.telephony.sip.SipRefusals.class)) {
+            StringBuilder five = new StringBuilder();
+            for (int i = 0; i < 5; i++) {
+                five.append("Contact: <sip:alice@127.0.0.1:").append(42000 + i).append(">\r\n");
+            }
+            String contacts = five.substring("Contact: ".length(), five.length() - 2);
+            assertThat(alice.registerWithAuth("Contact: " + contacts, "600", "MD5").status()).isEqualTo(403);
+            assertThat(alice.registerWithAuth("Contact: " + alice.contact(), "1", "MD5").status()).isEqualTo(423);
+            logged = refusalLog.messages();
+        }
+        String aor = "sip:alice@" + RegistrarFixture.DOMAIN;
+        assertThat(logged).satisfiesExactly(
+                line -> assertThat(line).matches("127\\.0\\.0\\.1:\\d+: REGISTER of " + aor.replace(".", "\\.")
+                        + " refused \\(403\\): more than 4 contacts for " + aor.replace(".", "\\.") + " \\[TestPhone\\]"),
+                line -> assertThat(line).endsWith(": REGISTER of " + aor
+                        + " refused (423): Interval Too Brief (Min-Expires: 2) [TestPhone]"));
+        assertThat(node.counter("switchboard.sip.registrations", "result", "rejected")).isEqualTo(2);
+    }
+
     /** RFC 3261 §18.1.2: a response to no request of the node's is dropped, and counted. */
     @Test
     void aResponseToNoRequestOfTheNodesIsCountedAndDropped() throws Exception {
