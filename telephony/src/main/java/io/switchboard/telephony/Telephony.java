@@ -76,7 +76,7 @@ public final class Telephony implements NodeModule {
     static final List<String> KNOWN_KEYS = List.of("auth", "minExpires", "maxExpires", "defaultExpires", "maxContacts",
             "digestAlgorithms", "nonceLifetime", "floodLimit", "floodBurst", "maxMessageSize", "maxConnections",
             "maxConnectionsPerAddress", "partialMessageTimeout", "idleConnectionTimeout", "ioThreads",
-            "udpReceiveBuffer", "workerThreads", "workerQueue", "trustedPeers", "timerC", "advertisedAddress",
+            "udpReceiveBuffer", "workerThreads", "workerQueue", "trustedPeers", "timerC", "branchResponseTimeout", "advertisedAddress",
             "maxCallDuration", "sha256Domains", "directoryPoll", "aliases", "clusterAddress", "proxyProtocolFrom");
 
     /** How long calls being set up may take to be answered or given up when the node stops. */
@@ -591,12 +591,19 @@ public final class Telephony implements NodeModule {
         if (timerC.compareTo(Duration.ofSeconds(1)) < 0) {
             throw s.problem("timerC", "must be at least 1s (RFC 3261 asks for more than 3 minutes)");
         }
+        Duration branchResponseTimeout = s.duration("branchResponseTimeout", d.branchResponseTimeout());
+        if (!branchResponseTimeout.isZero() && (branchResponseTimeout.compareTo(Duration.ofSeconds(1)) < 0
+                || branchResponseTimeout.compareTo(Duration.ofSeconds(32)) > 0)) {
+            // below a second a live UDP device behind a lossy link could be given up after one
+            // retransmission; past 32 s the INVITE's own Timer B (64*T1) has ended the branch already
+            throw s.problem("branchResponseTimeout", "must be 0 (wait for Timer B, 32s) or between 1s and 32s");
+        }
         String advertised = s.has("advertisedAddress") ? s.string("advertisedAddress", null) : null;
         if (advertised != null && io.netty.util.NetUtil.createByteArrayFromIpAddressString(
                 advertised.startsWith("[") ? advertised.substring(1, advertised.length() - 1) : advertised) == null) {
             throw s.problem("advertisedAddress", "must be an IP address literal");
         }
-        return new ProxySettings(authenticate, trusted, timerC, advertised);
+        return new ProxySettings(authenticate, trusted, timerC, advertised, branchResponseTimeout);
     }
 
     /**

@@ -43,6 +43,7 @@ public final class CallMetrics {
     private final Counter started;
     private final Counter answered;
     private final Counter recordsDropped;
+    private final Counter silentBranches;
     private final Map<String, Counter> failed = new ConcurrentHashMap<>();
     private final Map<String, Counter> hangUps = new ConcurrentHashMap<>();
     private final Timer duration;
@@ -67,6 +68,10 @@ public final class CallMetrics {
         }
         recordsDropped = Counter.builder("switchboard.call.records.dropped")
                 .description("Call record writes refused because the store's queue was full or stopping")
+                .register(registry);
+        silentBranches = Counter.builder("switchboard.call.branches.silent")
+                .description("INVITE branches given up because the device sent no response at all within"
+                        + " telephony.branchResponseTimeout (counted as 408)")
                 .register(registry);
         duration = Timer.builder("switchboard.call.duration")
                 .description("Talk time of answered calls, answer to end")
@@ -109,6 +114,10 @@ public final class CallMetrics {
 
     void hangUp(String result) {
         hangUps.get(HANG_UP_RESULTS.contains(result) ? result : "unsent").increment();
+    }
+
+    void silentBranch() {
+        silentBranches.increment();
     }
 
     void recordDropped() {

@@ -38,6 +38,8 @@ final class Branch implements ClientTransactionListener {
     /** The final response was made up here (timeout, transport error), not received. */
     boolean synthetic;
     Timeout timerC;
+    /** Gives the branch up if no response at all comes in time (ProxySettings#branchResponseTimeout). */
+    Timeout noResponse;
     /**
      * Set when this branch goes through the node holding a UDP device's flow (node-to-node SIP):
      * the device's own address, tried directly if that node cannot be reached (it may have died).

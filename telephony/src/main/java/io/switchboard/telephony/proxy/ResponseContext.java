@@ -117,6 +117,9 @@ final class ResponseContext {
             branch.transaction = transaction;
             if (invite && !branch.finished) {
                 restartTimerC(branch);
+                if (!branch.provisional) {
+                    startResponseTimer(branch);
+                }
             }
             if (branch.cancelOwed && branch.provisional && !branch.cancelSent && !branch.finished) {
                 sendCancel(branch);
@@ -229,6 +232,8 @@ final class ResponseContext {
 
     private void onProvisional(Branch branch, SipResponse response, int status) {
         branch.provisional = true;
+        cancel(branch.noResponse); // the device is there: from now on Timer C and the caller decide
+        branch.noResponse = null;
         if (branch.cancelOwed && !branch.cancelSent && branch.transaction != null) {
             sendCancel(branch);
         }
@@ -489,6 +494,43 @@ final class ResponseContext {
         }
     }
 
+    private void startResponseTimer(Branch branch) {
+        long millis = core.settings.branchResponseTimeout().toMillis();
+        if (millis > 0) {
+            branch.noResponse = core.transactions.schedule(() -> noResponse(branch), millis);
+        }
+    }
+
+    /**
+     * The device of this branch sent nothing at all, not even 100 Trying, within
+     * telephony.branchResponseTimeout: it is gone (a phone unplugged, a NAT binding that expired)
+     * and the caller should not wait for its Timer B (32 s) while another device has already said
+     * busy, or while none of the devices is there. It cannot be cancelled before a provisional
+     * response (RFC 3261 §9.1), so its transaction is ended (no more retransmissions) and the
+     * branch counts as a 408 in the choice of the best response (§16.7 step 6, as §16.8 has a
+     * timed-out branch count). A branch that answered provisionally is never cut here.
+     */
+    private void noResponse(Branch branch) {
+        ClientTransaction transaction;
+        synchronized (this) {
+            branch.noResponse = null;
+            if (branch.finished || branch.settled || branch.provisional || branch.transaction == null) {
+                return;
+            }
+            transaction = branch.transaction;
+        }
+        long seconds = core.settings.branchResponseTimeout().toSeconds();
+        SipFlow flow = branch.flow;
+        ProxyCore.log.info("no response from {}{} over {} within {}s to INVITE {}: given up as 408"
+                        + " (telephony.branchResponseTimeout)", branch.target,
+                branch.aor == null ? "" : " (" + branch.aor + ")",
+                flow == null ? "?" : flow.transport().uriParam() + " " + io.switchboard.platform.config.HostPort.format(
+                        flow.remote().getAddress().getHostAddress(), flow.remote().getPort()), seconds, server.request().callId());
+        core.calls.silentBranch();
+        transaction.terminate(); // stops Timer A's retransmissions (RFC 3261 §17.1.1.2)
+        onResponse(branch, null, 408, "Request Timeout - the device did not respond");
+    }
+
     private void giveUp(Branch branch) {
         ClientTransaction transaction;
         synchronized (this) {
@@ -505,6 +547,8 @@ final class ResponseContext {
 
     private void finish(Branch branch) {
         branch.finished = true;
+        cancel(branch.noResponse);
+        branch.noResponse = null;
         cancel(branch.timerC);
         branch.timerC = null;
     }

@@ -56,6 +56,12 @@ final class RegistrarFixture implements AutoCloseable {
     final int httpPort;
 
     RegistrarFixture(StoreSettings storeSettings, RegistrarSettings settings) throws Exception {
+        this(storeSettings, settings, io.switchboard.telephony.proxy.ProxySettings.DEFAULT_BRANCH_RESPONSE_TIMEOUT);
+    }
+
+    /** @param branchResponseTimeout the proxy's telephony.branchResponseTimeout */
+    RegistrarFixture(StoreSettings storeSettings, RegistrarSettings settings, Duration branchResponseTimeout)
+            throws Exception {
         store = Store.open(storeSettings);
         store.migrate("telephony");
         accounts = new AccountStore(store.jdbi(), clock);
@@ -75,7 +81,8 @@ final class RegistrarFixture implements AutoCloseable {
                 transport::executor, new io.switchboard.telephony.cluster.ClusterNode("node"));
         numbers = new NumberDirectory(new NumberStore(store.jdbi(), clock), Duration.ofMillis(100));
         calls = new CallTracker(new CallRecordStore(store.jdbi(), 1000), new CallMetrics(meters), clock, "test");
-        ProxyCore proxy = new ProxyCore(new ProxySettings(settings.authenticate(), List.of(), Duration.ofSeconds(181), null),
+        ProxyCore proxy = new ProxyCore(new ProxySettings(settings.authenticate(), List.of(), Duration.ofSeconds(181), null,
+                        branchResponseTimeout),
                 location, directory, numbers, authenticator, calls, new FlowDirectory(transport, id -> java.util.Optional.empty()),
                 endpoints, clock, metrics::authFailure,
                 new io.switchboard.telephony.proxy.RouteSigner(new byte[32]));

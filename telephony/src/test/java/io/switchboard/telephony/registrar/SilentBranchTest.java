@@ -1,0 +1,173 @@
+package io.switchboard.telephony.registrar;
+
+import io.switchboard.platform.testing.CapturedLog;
+import io.switchboard.sip.codec.SipParser;
+import io.switchboard.sip.message.SipRequest;
+import io.switchboard.sip.message.SipResponse;
+import io.switchboard.telephony.proxy.ProxyCore;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.net.DatagramPacket;
+import java.net.SocketException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * telephony.branchResponseTimeout (1 s here): a device that sends nothing at all, not even 100,
+ * no longer holds the caller until its Timer B (32 s); one that rings is not cut.
+ */
+class SilentBranchTest {
+    static final String BOB = "sip:bob@" + RegistrarFixture.DOMAIN;
+
+    @TempDir
+    Path dir;
+    RegistrarFixture node;
+    TestPhone alice;
+    final List<Device> devices = new ArrayList<>();
+
+    /** A registered UDP phone of bob's that answers an INVITE as told: never, 486 at once, or 180 then 486. */
+    final class Device implements AutoCloseable {
+        final TestPhone phone;
+        final long busyAfterMillis;
+        final boolean rings;
+        final boolean silent;
+        final Thread reader;
+
+        Device(boolean silent, boolean rings, long busyAfterMillis) throws Exception {
+            this.phone = new TestPhone("bob", "builder1", node.port);
+            this.silent = silent;
+            this.rings = rings;
+            this.busyAfterMillis = busyAfterMillis;
+            assertThat(phone.registerWithAuth("Contact: " + phone.contact(), "600", "MD5").status()).isEqualTo(200);
+            phone.socket.setSoTimeout(0);
+            reader = Thread.ofVirtual().start(this::answer);
+        }
+
+        private void answer() {
+            byte[] buffer = new byte[65535];
+            try {
+                while (true) {
+                    DatagramPacket packet = new DatagramPacket(buffer, buffer.length);
+                    phone.socket.receive(packet);
+                    if (silent || !(SipParser.parse(java.util.Arrays.copyOf(packet.getData(), packet.getLength()))
+                            instanceof SipRequest request) || !request.isMethod(SipRequest.INVITE)) {
+                        continue;
+                    }
+                    if (rings) {
+                        send(response(request, "180 Ringing"), packet);
+                    }
+                    Thread.sleep(busyAfterMillis);
+                    send(response(request, "486 Busy Here"), packet);
+                }
+            } catch (SocketException closed) {
+                // the test is over
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        }
+
+        private String response(SipRequest request, String status) {
+            StringBuilder r = new StringBuilder("SIP/2.0 ").append(status).append("\r\n");
+            for (String via : request.headers().fields("Via")) {
+                r.append("Via: ").append(via).append("\r\n");
+            }
+            return r.append("From: ").append(request.header("From")).append("\r\n")
+                    .append("To: ").append(request.header("To")).append(";tag=dev\r\n")
+                    .append("Call-ID: ").append(request.callId()).append("\r\n")
+                    .append("CSeq: ").append(request.header("CSeq")).append("\r\n")
+                    .append("Content-Length: 0\r\n\r\n").toString();
+        }
+
+        private void send(String text, DatagramPacket from) throws java.io.IOException {
+            byte[] data = text.getBytes(StandardCharsets.UTF_8);
+            phone.socket.send(new DatagramPacket(data, data.length, from.getSocketAddress()));
+        }
+
+        @Override
+        public void close() {
+            phone.close();
+        }
+    }
+
+    @BeforeEach
+    void start() throws Exception {
+        RegistrarSettings d = RegistrarSettings.defaults();
+        node = new RegistrarFixture(io.switchboard.platform.config.StoreSettings.sqliteIn(dir),
+                new RegistrarSettings(false, 2, 3600, 3600, 4, d.algorithms(), d.nonceLifetime()), Duration.ofSeconds(1));
+        node.accounts.add("alice", RegistrarFixture.DOMAIN, "wonderland");
+        node.accounts.add("bob", RegistrarFixture.DOMAIN, "builder1");
+        node.directory.refresh();
+        alice = new TestPhone("alice", "wonderland", node.port);
+    }
+
+    @AfterEach
+    void stop() {
+        devices.forEach(Device::close);
+        alice.close();
+        node.close();
+    }
+
+    private Device device(boolean silent, boolean rings, long busyAfterMillis) throws Exception {
+        Device device = new Device(silent, rings, busyAfterMillis);
+        devices.add(device);
+        return device;
+    }
+
+    private double silentBranches() {
+        var counter = node.meters.find("switchboard.call.branches.silent").counter();
+        return counter == null ? -1 : counter.count();
+    }
+
+    @Test
+    void aSilentDeviceDoesNotHoldTheCallerOnceTheOtherSaidBusy() throws Exception {
+        Device gone = device(true, false, 0);
+        device(false, false, 0);
+        SipResponse answer;
+        long took;
+        List<String> logged;
+        try (CapturedLog log = CapturedLog.of(ProxyCore.class)) {
+            long start = System.nanoTime();
+            answer = alice.invite(BOB, null);
+            took = (System.nanoTime() - start) / 1_000_000;
+            logged = log.messages();
+        }
+        assertThat(answer.status()).isEqualTo(486);
+        assertThat(took).isBetween(900L, 2_900L);
+        assertThat(logged).anySatisfy(line -> assertThat(line)
+                .startsWith("no response from sip:bob@127.0.0.1:" + gone.phone.socket.getLocalPort() + " (" + BOB + ") over udp")
+                .contains("within 1s"));
+        assertThat(silentBranches()).isEqualTo(1);
+    }
+
+    @Test
+    void whenNoDeviceRespondsTheCallerGets408Soon() throws Exception {
+        device(true, false, 0);
+        device(true, false, 0);
+        long start = System.nanoTime();
+        SipResponse answer = alice.invite(BOB, null);
+        long took = (System.nanoTime() - start) / 1_000_000;
+        assertThat(answer.status()).isEqualTo(408);
+        assertThat(took).isBetween(900L, 2_900L);
+        assertThat(silentBranches()).isEqualTo(2);
+    }
+
+    @Test
+    void aDeviceThatRingsIsNotCut() throws Exception {
+        device(true, false, 0);
+        device(false, true, 2_500); // rings, and says busy after 2.5 s, well past the 1 s
+        long start = System.nanoTime();
+        SipResponse answer = alice.invite(BOB, null);
+        long took = (System.nanoTime() - start) / 1_000_000;
+        assertThat(answer.status()).isEqualTo(486);
+        assertThat(took).isGreaterThanOrEqualTo(2_400L);
+        assertThat(silentBranches()).isEqualTo(1);
+    }
+}
