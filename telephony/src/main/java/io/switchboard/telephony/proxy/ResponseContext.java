@@ -517,6 +517,13 @@ final class ResponseContext {
             if (branch.finished || branch.settled || branch.provisional || branch.transaction == null) {
                 return;
             }
+            if (branch.cancelOwed) {
+                // the caller cancelled, another device declined or the account was removed: the
+                // caller is answered by the grace that follows, and this branch's transaction is
+                // kept so that a late 1xx still gets the CANCEL it is owed (§9.1) and a late 2xx
+                // is hung up; Timer B ends it if nothing comes
+                return;
+            }
             transaction = branch.transaction;
         }
         long seconds = core.settings.branchResponseTimeout().toSeconds();
