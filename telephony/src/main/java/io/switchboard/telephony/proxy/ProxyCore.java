@@ -73,6 +73,14 @@ import java.util.zip.CRC32;
  */
 public final class ProxyCore {
     static final Logger log = LoggerFactory.getLogger(ProxyCore.class);
+    /**
+     * What the node itself does as the target of a request (a Request-URI without user part):
+     * the Allow of its 405 and of its 200 to OPTIONS (RFC 3261 §20.5: the methods the UA that
+     * answers supports; §11.2). It takes REGISTER and OPTIONS, and ACK and CANCEL as every UA
+     * does; the other methods (INVITE, BYE, MESSAGE, SUBSCRIBE...) it routes to users, and a proxy
+     * lists no methods for that, being method agnostic (§16). One list, so the two never differ.
+     */
+    public static final String NODE_ALLOW = "REGISTER, OPTIONS, ACK, CANCEL";
     /** The parameter of our Record-Route entries that carries the signature of their flow tokens. */
     static final String ROUTE_MARK = "sb";
     /**
@@ -238,7 +246,7 @@ public final class ProxyCore {
         if (request.requestUri().user() == null) {
             // addressed to the node itself, which as a user agent does only these (RFC 3261 §21.4.6)
             SipResponse notAllowed = SipResponse.to(request, 405, "Method Not Allowed").withToTag(toTag);
-            notAllowed.headers().add(HeaderNames.ALLOW, "REGISTER, OPTIONS");
+            notAllowed.headers().add(HeaderNames.ALLOW, NODE_ALLOW);
             tx.respond(notAllowed);
             return;
         }

@@ -19,8 +19,6 @@ import java.util.function.BooleanSupplier;
  * (RFC 3261 §21.5.4); calls in progress still end normally.
  */
 public final class SipService implements TransactionUser {
-    static final String ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, MESSAGE, PRACK, REFER, SUBSCRIBE, NOTIFY";
-
     private final Registrar registrar;
     private final ProxyCore proxy;
     private final BooleanSupplier draining;
@@ -67,7 +65,7 @@ public final class SipService implements TransactionUser {
                     return;
                 }
                 SipResponse ok = SipResponse.to(request, 200, "OK").withToTag(toTag);
-                ok.headers().add(HeaderNames.ALLOW, ALLOW);
+                ok.headers().add(HeaderNames.ALLOW, ProxyCore.NODE_ALLOW); // the same as its 405 says
                 ok.headers().add("Accept", "application/sdp");
                 ok.headers().add(HeaderNames.SERVER, serverHeader);
                 transaction.respond(ok);
