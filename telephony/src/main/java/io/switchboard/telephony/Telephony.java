@@ -428,7 +428,8 @@ public final class Telephony implements NodeModule {
                 }));
         context.addReadinessCheck("sip", () -> points.isEmpty() || transport.isRunning() ? Optional.empty()
                 : Optional.of("SIP listeners are not bound"));
-        AccountsApi api = new AccountsApi(accounts, location, context.adminAuth(), context.json(), domain, clock, updates);
+        AccountsApi api = new AccountsApi(accounts, location, context.adminAuth(), context.json(), domain, clock, updates,
+                b -> AccountsApi.connected(b, nodeId, held -> flows.toBinding(held).isPresent()));
         context.addRoutes(api::register);
         context.addRoutes(webSockets::register);
         context.addRoutes(new NumbersApi(new NumberStore(context.store().jdbi(), clock), directory, context.adminAuth(),

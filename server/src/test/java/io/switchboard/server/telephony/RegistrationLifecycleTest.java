@@ -67,6 +67,47 @@ class RegistrationLifecycleTest {
         }
     }
 
+    /** "connected" of each registration: null for UDP; for TCP, whether its connection is open on this node. */
+    private static Map<String, JsonNode> connectedByAor(TelephonyNode node) throws Exception {
+        Map<String, JsonNode> out = new java.util.HashMap<>();
+        for (JsonNode r : node.json(node.api("GET", "/api/v1/registrations", null)).path("registrations")) {
+            out.put(r.path("aor").asText(), r.get("connected"));
+        }
+        return out;
+    }
+
+    /**
+     * A TCP device's binding outlives its connection (until it expires or the device registers
+     * again), but calls to it get 480 meanwhile: the list says whether its connection is open,
+     * also after a restart of the node, which ended every connection. UDP has none (null).
+     */
+    @Test
+    void registrationsSayWhetherAStreamDevicesConnectionIsOpen() throws Exception {
+        try (TelephonyNode first = new TelephonyNode(dataDir, Map.of())) {
+            addAccount(first, "desk", "desk-phone-1");
+            addAccount(first, "panel", "door-panel-1");
+            try (SipPhone desk = SipPhone.tcp("desk", "intercom.test", first.sipPort(Transport.TCP));
+                 SipPhone panel = SipPhone.udp("panel", "intercom.test", first.sipPort(Transport.UDP))) {
+                assertThat(desk.register(600, "desk-phone-1").status()).isEqualTo(200);
+                assertThat(panel.register(600, "door-panel-1").status()).isEqualTo(200);
+                Map<String, JsonNode> connected = connectedByAor(first);
+                assertThat(connected.get("sip:desk@intercom.test").asBoolean()).isTrue();
+                assertThat(connected.get("sip:panel@intercom.test").isNull()).isTrue();
+            }
+            // the desk phone's connection closed: still registered, but not connected
+            await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
+                    assertThat(connectedByAor(first).get("sip:desk@intercom.test").isBoolean()
+                            && !connectedByAor(first).get("sip:desk@intercom.test").asBoolean()).isTrue());
+        }
+        try (TelephonyNode second = new TelephonyNode(dataDir, Map.of())) {
+            Map<String, JsonNode> connected = connectedByAor(second);
+            assertThat(connected).containsKeys("sip:desk@intercom.test", "sip:panel@intercom.test");
+            assertThat(connected.get("sip:desk@intercom.test").isBoolean()).isTrue();
+            assertThat(connected.get("sip:desk@intercom.test").asBoolean()).isFalse();
+            assertThat(connected.get("sip:panel@intercom.test").isNull()).isTrue();
+        }
+    }
+
     @Test
     void bindingsSurviveARestart() throws Exception {
         Sipp.assumeAvailable();

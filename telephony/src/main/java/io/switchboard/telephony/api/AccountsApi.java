@@ -37,9 +37,19 @@ public final class AccountsApi {
     private final String defaultDomain;
     private final Clock clock;
     private final DirectoryUpdates updates;
+    /** Whether a binding's connection is open, as this node can tell ({@link #connected}). */
+    private final java.util.function.Function<Binding, Boolean> connected;
 
     public AccountsApi(AccountStore accounts, LocationService location, AdminAuth adminAuth, ObjectMapper json,
                        String defaultDomain, Clock clock, DirectoryUpdates updates) {
+        this(accounts, location, adminAuth, json, defaultDomain, clock, updates, b -> null);
+    }
+
+    /** @param connected whether a binding's connection is open: true, false, or null when unknown here */
+    public AccountsApi(AccountStore accounts, LocationService location, AdminAuth adminAuth, ObjectMapper json,
+                       String defaultDomain, Clock clock, DirectoryUpdates updates,
+                       java.util.function.Function<Binding, Boolean> connected) {
+        this.connected = connected;
         this.accounts = accounts;
         this.updates = updates;
         this.location = location;
@@ -146,9 +156,24 @@ public final class AccountsApi {
             v.put("userAgent", b.userAgent());
             v.put("registeredAt", Instant.ofEpochMilli(b.registeredAtMillis()).toString());
             v.put("node", b.node()); // the node holding the device's flow (it registered through it)
+            v.put("connected", connected.apply(b));
             out.add(v);
         }
         ctx.json(Map.of("registrations", out));
+    }
+
+    /**
+     * Whether a binding's TCP, TLS or WebSocket connection is open: known only on the node that
+     * holds it (the binding's node), where a binding whose connection closed, or that was made
+     * before this node restarted, is false: calls to it get 480 until the device registers again
+     * (RFC 5626 §5: requests reach it only over its flow). Null for UDP (no connection) and for a
+     * flow another node holds (ask that node).
+     */
+    public static Boolean connected(Binding binding, String thisNode, java.util.function.Predicate<Binding> flowOpen) {
+        if ("UDP".equalsIgnoreCase(binding.transport()) || !thisNode.equals(binding.node())) {
+            return null;
+        }
+        return flowOpen.test(binding);
     }
 
     private String domain(Context ctx) {
