@@ -285,6 +285,57 @@ class SipClusterTest {
     }
 
     /**
+     * A phone without outbound (a +sip.instance but no reg-id, as linphone registers) restarted and
+     * registered again from a new port, through another node: RFC 5626 §6 with RFC 5627, the same
+     * instance replaces its old binding on every node and in the store, and calls reach it through
+     * the node that holds its new connection, not the old one (which is not rung).
+     */
+    @Test
+    void aRestartedPhoneWithTheSameInstanceAndNoRegIdReplacesItsBindingOnEveryNode() throws Exception {
+        String exchange = "sb_test_" + UUID.randomUUID().toString().substring(0, 12);
+        try (PostgresTestDatabase database = PostgresTestDatabase.create()) {
+            Map<String, String> env = clusterEnv(database, exchange);
+            try (TelephonyNode a = new TelephonyNode(dirA, Map.of(), env);
+                 TelephonyNode b = new TelephonyNode(dirB, Map.of(), env)) {
+                Files.copy(dirA.resolve("admin.token"), dirB.resolve("admin.token"));
+                awaitBus(a, b);
+                createAccounts(a, b, "bob", "carol");
+                String instance = "+sip.instance=\"<urn:uuid:" + UUID.randomUUID() + ">\"";
+                try (SipPhone before = SipPhone.tcp("bob", DOMAIN, a.sipPort(Transport.TCP));
+                     SipPhone after = SipPhone.tcp("bob", DOMAIN, b.sipPort(Transport.TCP));
+                     SipPhone carol = SipPhone.udp("carol", DOMAIN, a.sipPort(Transport.UDP))) {
+                    before.claimedContact = "<sip:bob@127.0.0.1:" + before.localPort() + ";transport=tcp>;" + instance;
+                    after.claimedContact = "<sip:bob@127.0.0.1:" + after.localPort() + ";transport=tcp>;" + instance;
+                    assertThat(carol.register(600, "secret-carol").status()).isEqualTo(200);
+                    assertThat(before.register(600, "secret-bob").status()).isEqualTo(200);
+                    await().atMost(SOON).until(() -> bindings(b, "bob").size() == 1);
+                    assertThat(after.register(600, "secret-bob").status()).isEqualTo(200);
+                    String idB = b.telephony.clusterNode().id();
+                    await().atMost(SOON).untilAsserted(() -> {
+                        assertThat(bindings(a, "bob")).extracting(Binding::node).containsExactly(idB);
+                        assertThat(bindings(b, "bob")).extracting(Binding::node).containsExactly(idB);
+                    });
+                    List<String> stored = b.node.store().jdbi().withHandle(h -> h.createQuery(
+                            "SELECT node_id FROM sip_bindings WHERE aor = 'sip:bob@" + DOMAIN + "'")
+                            .mapTo(String.class).list());
+                    assertThat(stored).containsExactly(idB);
+
+                    SipPhone.Call call = AccountChangesTest.authenticatedCall(carol, "sip:bob@" + DOMAIN);
+                    SipPhone.Incoming atBob = after.awaitInvite();
+                    assertThat(atBob.invite.vias()).hasSize(3); // carol, A, B
+                    atBob.respond(486, "Busy Here");
+                    SipResponse busy = call.awaitFinal();
+                    assertThat(busy.status()).isEqualTo(486);
+                    call.ackFailure(busy);
+                    assertThat(before.receivesNo("INVITE", Duration.ofMillis(300))).isTrue();
+                }
+            } finally {
+                deleteExchange(exchange);
+            }
+        }
+    }
+
+    /**
      * Nodes that share the store but hear nothing from each other (no bus here: each runs its own
      * in-process bus) still reach each other's devices: a call that finds no binding in memory
      * reads the store, the truth, and goes through the node that holds the device's flow.
