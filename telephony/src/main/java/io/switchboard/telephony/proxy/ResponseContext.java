@@ -526,13 +526,14 @@ final class ResponseContext {
             }
             transaction = branch.transaction;
         }
-        long seconds = core.settings.branchResponseTimeout().toSeconds();
+        long millis = core.settings.branchResponseTimeout().toMillis();
+        String within = millis % 1000 == 0 ? millis / 1000 + "s" : millis + "ms";
         SipFlow flow = branch.flow;
-        ProxyCore.log.info("no response from {}{} over {} within {}s to INVITE {}: given up as 408"
+        ProxyCore.log.info("no response from {}{} over {} within {} to INVITE {}: given up as 408"
                         + " (telephony.branchResponseTimeout)", branch.target,
                 branch.aor == null ? "" : " (" + branch.aor + ")",
                 flow == null ? "?" : flow.transport().uriParam() + " " + io.switchboard.platform.config.HostPort.format(
-                        flow.remote().getAddress().getHostAddress(), flow.remote().getPort()), seconds, server.request().callId());
+                        flow.remote().getAddress().getHostAddress(), flow.remote().getPort()), within, server.request().callId());
         core.calls.silentBranch();
         transaction.terminate(); // stops Timer A's retransmissions (RFC 3261 §17.1.1.2)
         onResponse(branch, null, 408, "Request Timeout - the device did not respond");
