@@ -37,7 +37,8 @@ final class HandshakeBoundSslConnectionFactory extends SslConnectionFactory {
     protected <T extends AbstractConnection> T configure(T connection, Connector connector, EndPoint endPoint) {
         T configured = super.configure(connection, connector, endPoint);
         if (connection instanceof SslConnection tls) {
-            long usual = endPoint.getIdleTimeout();
+            // the connector's, not the endpoint's: the detector before this already shortened that one
+            long usual = connector.getIdleTimeout();
             endPoint.setIdleTimeout(handshakeTimeout.toMillis());
             HandshakeWatch watch = new HandshakeWatch(endPoint, usual);
             tls.addHandshakeListener(watch);

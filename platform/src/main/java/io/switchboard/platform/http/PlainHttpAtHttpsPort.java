@@ -7,6 +7,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Locale;
 import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 import org.eclipse.jetty.io.AbstractConnection;
 import org.eclipse.jetty.io.Connection;
@@ -16,6 +17,7 @@ import org.eclipse.jetty.server.DetectorConnectionFactory;
 import org.eclipse.jetty.server.SslConnectionFactory;
 import org.eclipse.jetty.util.BufferUtil;
 import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.thread.Scheduler;
 
 /**
  * The HTTPS connector's first factory: a connection whose first bytes are a TLS record goes on to
@@ -26,9 +28,15 @@ import org.eclipse.jetty.util.Callback;
  * <p>The answer is written without reading the request through HTTP: nothing of it is served. It
  * is counted as a handshake failure {@code not_tls} (what the TLS engine counted it as before).
  * After the answer the node closes its side and reads what the client still sends, at most
- * {@link #DRAINED_AT_MOST} bytes, until the client closes or the handshake timeout passes: closing
- * with request bytes unread would make the kernel reset the connection, and the client could lose
- * the answer (RFC 9112 §9.6).
+ * {@link #DRAINED_AT_MOST} bytes, until the client closes: closing with request bytes unread would
+ * make the kernel reset the connection, and the client could lose the answer (RFC 9112 §9.6).
+ *
+ * <p>Every accepted connection is bound by the handshake timeout from the start, before a byte has
+ * come: until detection its idle timeout is the handshake timeout, and one that closes (or is
+ * closed) before it sends enough to tell is counted as a handshake {@code incomplete} (TCP health
+ * checks, silent sockets). A refused connection is closed at a fixed deadline, the linger after it
+ * was accepted, whatever the client still sends: a client trickling a byte at a time (before the
+ * blank line or after the answer) cannot hold the socket longer.
  */
 final class PlainHttpAtHttpsPort extends DetectorConnectionFactory {
     /** The most of a request head read to find its Host and target. */
@@ -44,7 +52,9 @@ final class PlainHttpAtHttpsPort extends DetectorConnectionFactory {
 
     /**
      * @param tls    where a connection that starts with TLS goes
-     * @param linger how long the answered connection is kept to read what the client still sends
+     * @param linger the handshake timeout: how long a silent connection is kept before it shows
+     *               whether it speaks TLS, and how long after it was accepted a refused one is
+     *               closed at the latest
      */
     PlainHttpAtHttpsPort(SslConnectionFactory tls, TlsHandshakeMeter handshakes, Duration linger) {
         super(tls);
@@ -53,11 +63,31 @@ final class PlainHttpAtHttpsPort extends DetectorConnectionFactory {
     }
 
     @Override
+    public Connection newConnection(Connector connector, EndPoint endPoint) {
+        Connection detecting = super.newConnection(connector, endPoint);
+        // the handshake timeout applies from the first moment, not only once TLS bytes have come
+        endPoint.setIdleTimeout(linger.toMillis());
+        detecting.addEventListener(new Connection.Listener() {
+            @Override
+            public void onClosed(Connection connection) {
+                // On detection Jetty closes this connection with the endpoint still open, to upgrade
+                // it (to TLS, which counts from then on, or to the refusal, counted not_tls); closed
+                // with the endpoint it means nothing came that could be told: silent, or too little.
+                if (!endPoint.isOpen()) {
+                    handshakes.incomplete();
+                }
+            }
+        });
+        return detecting;
+    }
+
+    @Override
     protected void nextProtocol(Connector connector, EndPoint endPoint, ByteBuffer buffer) {
         // the TLS engine used to count these when it failed on them: the meter keeps its meaning
         handshakes.failed(new javax.net.ssl.SSLException("plaintext connection: not a TLS record"));
         endPoint.setIdleTimeout(linger.toMillis());
-        endPoint.upgrade(new Refusal(endPoint, connector.getExecutor(), connector));
+        long deadline = endPoint.getCreatedTimeStamp() + linger.toMillis();
+        endPoint.upgrade(new Refusal(endPoint, connector.getExecutor(), connector, deadline));
     }
 
     /** The answer to a request head (null if none came): 400, problem details, the https URL. */
@@ -97,12 +127,16 @@ final class PlainHttpAtHttpsPort extends DetectorConnectionFactory {
         private final Connector connector;
         private final ByteBuffer head = ByteBuffer.allocate(HEAD_AT_MOST);
         private final ByteBuffer input = BufferUtil.allocate(4096);
+        /** When the connection is closed whatever arrives (epoch millis). */
+        private final long deadline;
         private boolean answered;
         private long drained;
+        private Scheduler.Task closing;
 
-        Refusal(EndPoint endPoint, Executor executor, Connector connector) {
+        Refusal(EndPoint endPoint, Executor executor, Connector connector, long deadline) {
             super(endPoint, executor);
             this.connector = connector;
+            this.deadline = deadline;
         }
 
         @Override
@@ -116,6 +150,8 @@ final class PlainHttpAtHttpsPort extends DetectorConnectionFactory {
         @Override
         public void onOpen() {
             super.onOpen();
+            long left = Math.max(0, deadline - System.currentTimeMillis());
+            closing = connector.getScheduler().schedule(() -> getEndPoint().close(), left, TimeUnit.MILLISECONDS);
             if (headComplete()) {
                 answer();
             } else {
@@ -158,6 +194,15 @@ final class PlainHttpAtHttpsPort extends DetectorConnectionFactory {
             } catch (IOException e) {
                 getEndPoint().close(e);
             }
+        }
+
+        @Override
+        public void onClose(Throwable cause) {
+            Scheduler.Task task = closing;
+            if (task != null) {
+                task.cancel();
+            }
+            super.onClose(cause);
         }
 
         private void take(ByteBuffer bytes) {

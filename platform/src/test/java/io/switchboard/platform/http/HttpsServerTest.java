@@ -310,6 +310,53 @@ class HttpsServerTest {
         assertThat(registry.get("switchboard.tls.handshakes").tag("listener", "https").counter().count()).isPositive();
     }
 
+    /** Connected and silent (a TCP health check, a stuck client): closed after the handshake timeout, not 30 s, and counted. */
+    @Test
+    void aSilentConnectionIsClosedAfterTheHandshakeTimeoutAndCounted() throws Exception {
+        double before = failures("incomplete");
+        try (Socket silent = new Socket("127.0.0.1", server.httpsPort())) {
+            silent.setSoTimeout(25_000);
+            long start = System.nanoTime();
+            readToEnd(silent.getInputStream());
+            Duration held = Duration.ofNanos(System.nanoTime() - start);
+            // the connector's idle timeout is Jetty's 30 s here; the handshake timeout 1 s
+            assertThat(held).isLessThan(Duration.ofSeconds(15));
+        }
+        await().atMost(Duration.ofSeconds(5)).until(() -> failures("incomplete") > before);
+    }
+
+    /** A refused plain-HTTP client trickling bytes (before the blank line, or after the answer) is closed at the deadline. */
+    @Test
+    void aTricklingPlainHttpClientIsClosedAtTheDeadline() throws Exception {
+        for (boolean afterAnswer : new boolean[] {false, true}) {
+            try (Socket socket = new Socket("127.0.0.1", server.httpsPort())) {
+                socket.setSoTimeout(10_000);
+                long start = System.nanoTime();
+                OutputStream out = socket.getOutputStream();
+                out.write(("GET /readyz HTTP/1.1\r\nHost: x\r\n" + (afterAnswer ? "\r\n" : "")).getBytes(StandardCharsets.US_ASCII));
+                out.flush();
+                if (afterAnswer) {
+                    assertThat(RawHttp.read(socket.getInputStream()).status()).isEqualTo(400);
+                }
+                // a byte every 200 ms, each well within the 1 s idle timeout: only a fixed deadline ends it
+                Duration held = null;
+                while (Duration.ofNanos(System.nanoTime() - start).compareTo(Duration.ofSeconds(20)) < 0) {
+                    try {
+                        out.write('X');
+                        out.flush();
+                    } catch (IOException closed) {
+                        held = Duration.ofNanos(System.nanoTime() - start);
+                        break;
+                    }
+                    Thread.sleep(200);
+                }
+                // the deadline is 1 s after accepting; generous above it for a loaded machine
+                assertThat(held).as("closed while still trickling (after the answer: %s)", afterAnswer).isNotNull()
+                        .isLessThan(Duration.ofSeconds(10));
+            }
+        }
+    }
+
     @Test
     void anEstablishedConnectionKeepsTheUsualIdleTimeout() throws Exception {
         try (SSLSocket socket = connect(CA.trustingContext())) {
