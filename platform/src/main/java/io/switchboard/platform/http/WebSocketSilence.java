@@ -128,8 +128,13 @@ public final class WebSocketSilence {
         private final WebSocketSilence silence;
         private final Session.Listener.AutoDemanding endpoint;
         private volatile Session session;
-        /** The parts of a text message so far, and their size in UTF-8; Jetty delivers one part at a time. */
-        private final StringBuilder pending = new StringBuilder();
+        /**
+         * The parts of a text message so far (null between messages), and their size in UTF-8; Jetty
+         * delivers one part at a time. Made for each message in parts and dropped after it: kept,
+         * it would hold its largest capacity (up to the limit, twice that in chars) for the life of
+         * the connection.
+         */
+        private StringBuilder pending;
         private long pendingBytes;
         /** True while the rest of a message refused as too big is still arriving. */
         private boolean refusing;
@@ -167,7 +172,7 @@ public final class WebSocketSilence {
             pendingBytes += utf8Length(part);
             if (limit > 0 && pendingBytes > limit) {
                 long got = pendingBytes;
-                pending.setLength(0);
+                pending = null;
                 pendingBytes = 0;
                 refusing = !last;
                 silence.tooBig.increment();
@@ -176,18 +181,26 @@ public final class WebSocketSilence {
                         Callback.NOOP);
                 return;
             }
-            if (last && pending.isEmpty()) {
+            if (last && pending == null) {
                 pendingBytes = 0;
                 endpoint.onWebSocketText(part); // a message in one frame, the usual case: no copy
                 return;
             }
+            if (pending == null) {
+                pending = new StringBuilder(part.length() * 2);
+            }
             pending.append(part);
             if (last) {
                 String whole = pending.toString();
-                pending.setLength(0);
+                pending = null;
                 pendingBytes = 0;
                 endpoint.onWebSocketText(whole);
             }
+        }
+
+        /** The chars the connection holds for a message in parts between messages (0 when it holds none). */
+        int bufferedCapacity() {
+            return pending == null ? 0 : pending.capacity();
         }
 
         /** How many bytes {@code text} is in UTF-8, as the frame carried it. */

@@ -40,7 +40,14 @@ class WebSocketSilenceTest {
                                     }
                                 }).get(10, TimeUnit.SECONDS);
                 socket.sendText("how long?", true);
-                assertThat(answer.get(10, TimeUnit.SECONDS)).as("the endpoint finds its server's watch").startsWith("silent PT");
+                // "silent <duration> by <watch>": a positive time since the question arrived, from this server's own watch
+                // (an endpoint that found no watch gets zero, and names none)
+                String[] said = answer.get(10, TimeUnit.SECONDS).split(" ");
+                assertThat(said).hasSize(4);
+                assertThat(Duration.parse(said[1])).as("the endpoint finds its server's watch").isPositive()
+                        .isLessThan(Duration.ofSeconds(10));
+                assertThat(said[3]).as("the first server's watch").isEqualTo(String.valueOf(System.identityHashCode(
+                        first.webSocketSilence())));
                 assertThat(first.webSocketSilence().watched()).isEqualTo(1);
                 assertThat(second.webSocketSilence().watched()).as("not the other server's session").isZero();
                 socket.sendClose(1000, "done").get(10, TimeUnit.SECONDS);
@@ -84,6 +91,27 @@ class WebSocketSilenceTest {
         }
     }
 
+    /** A message in parts leaves no buffer behind: each connection would otherwise keep its largest one. */
+    @Test
+    void aMessageInPartsLeavesNoBufferBehind() {
+        java.util.List<String> texts = new java.util.ArrayList<>();
+        WebSocketSilence.Listening listening = new WebSocketSilence.Listening(
+                new WebSocketSilence(new io.micrometer.core.instrument.simple.SimpleMeterRegistry()),
+                new org.eclipse.jetty.websocket.api.Session.Listener.AutoDemanding() {
+                    @Override
+                    public void onWebSocketText(String message) {
+                        texts.add(message);
+                    }
+                });
+        listening.onWebSocketPartialText("a".repeat(30_000), false);
+        listening.onWebSocketPartialText("b".repeat(30_000), true);
+        assertThat(texts).singleElement().satisfies(text -> assertThat(text).hasSize(60_000));
+        assertThat(listening.bufferedCapacity()).as("dropped after the message").isZero();
+        listening.onWebSocketPartialText("short", true);
+        assertThat(texts).hasSize(2).last().isEqualTo("short");
+        assertThat(listening.bufferedCapacity()).isZero();
+    }
+
     /** A JDK WebSocket client to the test endpoint, with what it received. */
     private record Client(WebSocket socket, java.util.concurrent.BlockingQueue<String> texts, CompletableFuture<String> closed) {
         static Client open(HttpServer server) throws Exception {
@@ -114,7 +142,8 @@ class WebSocketSilenceTest {
         server.addRoutes(routes -> routes.ws("/ws/test/silence", ws -> {
             ws.onConnect(ctx -> ctx.session.setMaxTextMessageSize(1000));
             ws.onMessage(msg -> msg.send(msg.message().startsWith("how long")
-                    ? "silent " + WebSocketSilence.of(msg) : "got " + msg.message().length() + " chars"));
+                    ? "silent " + WebSocketSilence.of(msg) + " by " + System.identityHashCode(msg.attribute(WebSocketSilence.ATTRIBUTE))
+                    : "got " + msg.message().length() + " chars"));
         }));
         server.start();
         return server;
