@@ -275,10 +275,12 @@ class HttpsServerTest {
             assertThat(answer.status()).isEqualTo(400);
             assertThat(answer.body()).contains("use https://<this host>:" + server.httpsPort() + "/ ").doesNotContain("script", "<b>");
         }
-        // bytes that cannot start an HTTP request, with no blank line to wait for: answered at once,
-        // not after the handshake timeout
+        // bytes that cannot start an HTTP request, with no blank line to wait for: answered at once.
+        // Waiting for a blank line that never comes would end at the deadline (the handshake timeout
+        // after accepting) with the connection closed unanswered, so the 400 itself shows it; the
+        // read timeout is only a safety net, generous for a loaded machine.
         try (Socket socket = new Socket("127.0.0.1", server.httpsPort())) {
-            socket.setSoTimeout((int) HANDSHAKE_TIMEOUT.toMillis() / 2);
+            socket.setSoTimeout(15_000);
             byte[] noise = new byte[4096];
             new java.util.Random(7).nextBytes(noise);
             noise[0] = 'G'; // not a TLS record
