@@ -51,6 +51,9 @@ class ChatQueryAndIdsTest {
         assertBadParameter(chat.get("/api/v1/chats/" + chatId + "?access_token=" + anna.accessToken(), anna.accessToken()),
                 "query parameter 'access_token' is not taken here; this endpoint takes none");
         assertThat(chat.get("/api/v1/chats/" + chatId + "/messages?limit=2", anna.accessToken()).statusCode()).isEqualTo(200);
+        // a stray '&' names no parameter
+        assertThat(chat.get("/api/v1/chats/" + chatId + "/messages?limit=2&", anna.accessToken()).statusCode()).isEqualTo(200);
+        assertThat(chat.get("/api/v1/chats?&limit=2", anna.accessToken()).statusCode()).isEqualTo(200);
         assertThat(chat.metrics.registry().get("switchboard.chat.rejected").tag("reason", "bad_request").counter().count())
                 .isEqualTo(3);
 

@@ -58,7 +58,8 @@ public final class QueryParams {
      */
     public static void allowOnly(Context ctx, java.util.Set<String> taken) {
         for (String name : ctx.queryParamMap().keySet()) {
-            if (!taken.contains(name)) {
+            // an empty name is what a stray '&' leaves (?limit=2&, ?&limit=2): nothing was asked
+            if (!name.isEmpty() && !taken.contains(name)) {
                 throw ApiProblem.badRequest("query parameter '" + shorten(name) + "' is not taken here; "
                         + (taken.isEmpty() ? "this endpoint takes none"
                         : "this endpoint takes " + String.join(", ", new java.util.TreeSet<>(taken))));
