@@ -62,10 +62,25 @@ public final class TrustedProxies {
     /**
      * The host a trusted proxy says the client asked for ({@code X-Forwarded-Host}), or null: the
      * header of a request that did not come through a trusted proxy is the client's own word and
-     * is not read (anyone could name any host in it).
+     * is not read (anyone could name any host in it). Behind a chain of proxies the header holds
+     * several entries (comma-separated, or in several lines); the one taken is the rightmost, the
+     * one the trusted proxy next to the node added, as for {@code X-Forwarded-For}: those to its
+     * left are whatever the client or a proxy further out wrote.
      */
     public static String forwardedHost(io.javalin.http.Context ctx) {
-        return Boolean.TRUE.equals(ctx.attribute(PEER_IS_TRUSTED_PROXY)) ? ctx.header("X-Forwarded-Host") : null;
+        if (!Boolean.TRUE.equals(ctx.attribute(PEER_IS_TRUSTED_PROXY))) {
+            return null;
+        }
+        String host = null;
+        java.util.Enumeration<String> lines = ctx.req().getHeaders("X-Forwarded-Host");
+        while (lines != null && lines.hasMoreElements()) {
+            for (String entry : lines.nextElement().split(",")) {
+                if (!entry.isBlank()) {
+                    host = entry.strip();
+                }
+            }
+        }
+        return host;
     }
 
     public boolean trusts(InetAddress address) {

@@ -79,6 +79,14 @@ class AuthApiTest {
             HttpResponse<String> otherSite = post(server, "/api/v1/auth/sign-in", SIGN_IN, EVIL, "chat.example");
             assertThat(otherSite.statusCode()).isEqualTo(403);
             assertThat(otherSiteRefusals("sign_ins")).isEqualTo(1.0);
+            // a chain of proxies: the entry the trusted proxy next to the node added is the rightmost
+            for (String[] chain : List.of(new String[] {"evil.example, chat.example"}, new String[] {"evil.example", "chat.example"})) {
+                HttpResponse<String> chained = post(server, "/api/v1/auth/sign-in", SIGN_IN, "https://chat.example", chain);
+                assertThat(chained.statusCode()).as(String.join(" | ", chain) + ": " + chained.body()).isEqualTo(401);
+            }
+            HttpResponse<String> leftmost = post(server, "/api/v1/auth/sign-in", SIGN_IN, "https://chat.example",
+                    "chat.example, evil.example");
+            assertThat(leftmost.statusCode()).as("what the client wrote to the left is not the host").isEqualTo(403);
         } finally {
             server.stop();
         }
@@ -109,14 +117,16 @@ class AuthApiTest {
         return server;
     }
 
-    private static HttpResponse<String> post(HttpServer server, String path, String body, String origin, String forwardedHost)
-            throws Exception {
-        return client.send(HttpRequest.newBuilder(URI.create(server.baseUrl() + path))
+    /** @param forwardedHosts X-Forwarded-Host, one header line each */
+    private static HttpResponse<String> post(HttpServer server, String path, String body, String origin,
+                                             String... forwardedHosts) throws Exception {
+        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(server.baseUrl() + path))
                 .header("Content-Type", "application/json")
-                .header("Origin", origin)
-                .header("X-Forwarded-Host", forwardedHost)
-                .POST(HttpRequest.BodyPublishers.ofString(body))
-                .build(), HttpResponse.BodyHandlers.ofString());
+                .header("Origin", origin);
+        for (String forwardedHost : forwardedHosts) {
+            request.header("X-Forwarded-Host", forwardedHost);
+        }
+        return client.send(request.POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
     }
 
     private double otherSiteRefusals(String operation) {
