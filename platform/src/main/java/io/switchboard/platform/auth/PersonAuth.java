@@ -108,6 +108,10 @@ public final class PersonAuth {
     private final Object unlockTurn = new Object();
     /** At most one line a minute about upgrades refused for bad tokens ({@link #refusedUpgradeToken}). */
     private final io.switchboard.platform.OncePerMinute refusedUpgradeLines;
+    /** The most lockout warnings written in a minute; the lockouts themselves are counted all the same. */
+    static final int LOCKOUT_LINES_PER_MINUTE = 20;
+    /** Lockout warnings: when this minute began (clock millis), written in it, left out since the last written. */
+    private final long[] lockoutLines = {Long.MIN_VALUE / 2, 0, 0};
     /** Tells this node's own announcements apart when they come back from the bus (it counted them already). */
     private final String origin = java.util.UUID.randomUUID().toString();
 
@@ -686,16 +690,53 @@ public final class PersonAuth {
      */
     private void logLockouts(String name, String userAtAddressKey, String userKey, String address) {
         if (userAtAddressFailures.lockedOutNow(userAtAddressKey)) {
-            log.warn("sign-ins as {} from {} are locked out for up to {}: too many failed sign-ins (per user from one address)",
-                    name, address, io.switchboard.platform.config.ConfigSection.written(userAtAddressFailures.window()));
+            String more = lockoutLine();
+            if (more != null) {
+                log.warn("sign-ins as {} from {} are locked out for up to {}: too many failed sign-ins (per user from one"
+                        + " address){}", name, address,
+                        io.switchboard.platform.config.ConfigSection.written(userAtAddressFailures.window()), more);
+            }
         }
         if (userFailures.lockedOutNow(userKey)) {
-            log.warn("sign-ins as {} are locked out from every address for up to {}: too many failed sign-ins"
-                    + " (per user; the last from {})", name, io.switchboard.platform.config.ConfigSection.written(userFailures.window()), address);
+            String more = lockoutLine();
+            if (more != null) {
+                log.warn("sign-ins as {} are locked out from every address for up to {}: too many failed sign-ins"
+                        + " (per user; the last from {}){}", name,
+                        io.switchboard.platform.config.ConfigSection.written(userFailures.window()), address, more);
+            }
         }
         if (addressFailures.lockedOutNow(address)) {
-            log.warn("sign-ins from {} are locked out for up to {}: too many failed sign-ins (per address; the last as {})",
-                    address, io.switchboard.platform.config.ConfigSection.written(addressFailures.window()), name);
+            String more = lockoutLine();
+            if (more != null) {
+                log.warn("sign-ins from {} are locked out for up to {}: too many failed sign-ins (per address; the last as"
+                        + " {}){}", address, io.switchboard.platform.config.ConfigSection.written(addressFailures.window()),
+                        name, more);
+            }
+        }
+    }
+
+    /**
+     * Whether another lockout warning may be written this minute, and what to add to it: null when
+     * {@link #LOCKOUT_LINES_PER_MINUTE} were written in the minute already (an attacker rotating
+     * addresses or names would otherwise get a warning per allowance), else "" or how many were
+     * left out since the last one written.
+     */
+    private String lockoutLine() {
+        long now = clock.millis();
+        synchronized (lockoutLines) {
+            if (now - lockoutLines[0] >= 60_000 || now < lockoutLines[0]) {
+                lockoutLines[0] = now;
+                lockoutLines[1] = 0;
+            }
+            if (lockoutLines[1] >= LOCKOUT_LINES_PER_MINUTE) {
+                lockoutLines[2]++;
+                return null;
+            }
+            lockoutLines[1]++;
+            long leftOut = lockoutLines[2];
+            lockoutLines[2] = 0;
+            return leftOut == 0 ? "" : " (" + leftOut + " more lockout warnings left out before this one: at most "
+                    + LOCKOUT_LINES_PER_MINUTE + " a minute are written)";
         }
     }
 

@@ -82,6 +82,29 @@ class SecurityEventLogTest {
                 .doesNotContain("secret", "forged"));
     }
 
+    /** An attacker rotating addresses gets a lockout per address: at most 20 warnings a minute, then how many were left out. */
+    @Test
+    void lockoutWarningsAreCappedPerMinuteWithTheCountLeftOut() {
+        io.switchboard.platform.testing.MutableClock clock = io.switchboard.platform.testing.MutableClock.running();
+        PersonAuth capped = PeopleOnStore.personAuth(store, clock, new SimpleMeterRegistry(), 2);
+        int addresses = PersonAuth.LOCKOUT_LINES_PER_MINUTE + 5;
+        for (int a = 0; a < addresses; a++) {
+            String address = "198.51.100." + (a + 1);
+            for (int i = 0; i < 2; i++) {
+                assertThatThrownBy(() -> capped.signIn("anna", "wrong-password-1", address)).isInstanceOf(ApiProblem.class);
+            }
+        }
+        assertThat(log.messagesAt(Level.WARN)).hasSize(PersonAuth.LOCKOUT_LINES_PER_MINUTE)
+                .allSatisfy(line -> assertThat(line).contains("locked out").doesNotContain("left out"));
+
+        clock.advance(java.time.Duration.ofSeconds(61));
+        for (int i = 0; i < 2; i++) {
+            assertThatThrownBy(() -> capped.signIn("anna", "wrong-password-1", "203.0.113.9")).isInstanceOf(ApiProblem.class);
+        }
+        assertThat(log.messagesAt(Level.WARN)).hasSize(PersonAuth.LOCKOUT_LINES_PER_MINUTE + 1).last().asString()
+                .contains("sign-ins as anna from 203.0.113.9 are locked out", "(5 more lockout warnings left out before this one");
+    }
+
     @Test
     void refusedUpgradeTokensAreLoggedOnceAMinuteAtInfo() {
         for (int i = 0; i < 5; i++) {
