@@ -35,11 +35,12 @@ public final class MonitorMetrics {
 
     /** The values behind one monitor's gauges; NaN until its first check. */
     private static final class PerMonitor {
+        static final long NONE = Long.MIN_VALUE;
         final AtomicLong up = new AtomicLong(Double.doubleToLongBits(Double.NaN));
         final AtomicLong degraded = new AtomicLong(Double.doubleToLongBits(Double.NaN));
         final AtomicLong latency = new AtomicLong(Double.doubleToLongBits(Double.NaN));
-        /** When the certificate the last tls check saw expires (epoch ms); its gauge exists from the first one seen. */
-        final AtomicLong certificateNotAfter = new AtomicLong();
+        /** When the certificate the last tls check saw expires (epoch ms); {@link #NONE} until one is seen. */
+        final AtomicLong certificateNotAfter = new AtomicLong(NONE);
         final List<Gauge> gauges = new java.util.concurrent.CopyOnWriteArrayList<>();
     }
 
@@ -161,15 +162,10 @@ public final class MonitorMetrics {
         Instant notAfter = certificateNotAfter(result);
         if (notAfter != null) {
             // kept while later checks see no certificate (the server is down): up says that, and an
-            // expiry alert should not come and go with outages
-            if (gauges.certificateNotAfter.getAndSet(notAfter.toEpochMilli()) == 0) {
-                gauges.gauges.add(Gauge.builder("switchboard.monitor.certificate.expiry.seconds", gauges,
-                                v -> (v.certificateNotAfter.get() - clock.millis()) / 1000.0)
-                        .description("Time left until the certificate the monitor's last tls check saw expires;"
-                                + " negative once it has")
-                        .tags("monitor", monitor.name(), "type", monitor.type().wireName()).strongReference(true)
-                        .register(registry));
-            }
+            // expiry alert should not come and go with outages. Its gauge was registered with the
+            // others: one registered here, late, could land on a set forget() had already dropped
+            // (a result handled while the monitor was paused or removed) and stay in the registry.
+            gauges.certificateNotAfter.set(notAfter.toEpochMilli());
         }
     }
 
@@ -198,15 +194,26 @@ public final class MonitorMetrics {
                 Gauge.builder("switchboard.monitor.latency.seconds", values, v -> Double.longBitsToDouble(v.latency.get()))
                         .description("The monitor's last check latency")
                         .tags("monitor", name, "type", type.wireName()).strongReference(true).register(registry)));
+        if (type == CheckType.TLS) {
+            // NaN until the first certificate is seen, like the others until the first check
+            values.gauges.add(Gauge.builder("switchboard.monitor.certificate.expiry.seconds", values, v -> {
+                        long notAfter = v.certificateNotAfter.get();
+                        return notAfter == PerMonitor.NONE ? Double.NaN : (notAfter - clock.millis()) / 1000.0;
+                    })
+                    .description("Time left until the certificate the monitor's last tls check saw expires; negative once it has")
+                    .tags("monitor", name, "type", type.wireName()).strongReference(true).register(registry));
+        }
         return values;
     }
 
     /** Drops a removed or retyped monitor's gauges. */
     public void forget(String monitor) {
-        PerMonitor values = monitors.remove(monitor);
-        if (values != null) {
+        // the meters leave the registry before the name is free again: a result registering the
+        // monitor's gauges meanwhile waits, rather than be handed back the meters being removed
+        monitors.computeIfPresent(monitor, (name, values) -> {
             values.gauges.forEach(registry::remove);
-        }
+            return null;
+        });
     }
 
     public void notification(String channel, String channelType, boolean sent) {

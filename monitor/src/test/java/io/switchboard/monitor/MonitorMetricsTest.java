@@ -1,7 +1,10 @@
 package io.switchboard.monitor;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
+import io.micrometer.core.instrument.Meter;
+import io.micrometer.core.instrument.config.MeterFilter;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.switchboard.monitor.check.CheckResult;
 import io.switchboard.monitor.check.CheckStatus;
@@ -12,6 +15,8 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 
 /** Meters an alert watches exist at 0 from the start: increase() cannot see a first count on a series that appears with it. */
@@ -60,6 +65,58 @@ class MonitorMetricsTest {
         metrics.forget("cert");
         assertThat(registry.find("switchboard.monitor.certificate.expiry.seconds").gauge()).isNull();
         assertThat(registry.find("switchboard.monitor.degraded").tag("monitor", "cert").gauge()).isNull();
+    }
+
+    /**
+     * A tls result handled while its monitor is paused or removed: the watcher's forget() runs while
+     * the result is being recorded. The certificate gauge must go with the others, not stay behind
+     * counting down for a monitor that is gone, nor be handed back, stale, when it is resumed.
+     */
+    @Test
+    void theCertificateGaugeGoesWithTheOthersWhenForgottenDuringACheck() throws Exception {
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        AtomicBoolean armed = new AtomicBoolean(true);
+        AtomicReference<MonitorMetrics> metrics = new AtomicReference<>();
+        registry.config().meterFilter(new MeterFilter() {
+            @Override
+            public Meter.Id map(Meter.Id id) {
+                if (id.getName().equals("switchboard.monitor.certificate.expiry.seconds") && armed.getAndSet(false)) {
+                    // the monitor is paused now, on another thread, while this result is recorded
+                    Thread forget = Thread.ofPlatform().start(() -> metrics.get().forget("cert"));
+                    try {
+                        forget.join(500);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }
+                return id;
+            }
+        });
+        MutableClock clock = MutableClock.fixedAt(Instant.parse("2030-01-01T00:00:00Z"));
+        metrics.set(new MonitorMetrics(registry, clock));
+        MonitorDefinition cert = Defs.monitor("name: cert\ntype: tls\ntarget: 127.0.0.1:443\n");
+        metrics.get().checked(cert, new CheckResult(CheckStatus.UP, clock.instant(), 5, null, List.of(),
+                Map.of("notAfter", "2030-01-06T00:00:00Z")));
+        // the tracker sees the monitor is paused and forgets it again, as it does after every late result
+        metrics.get().forget("cert");
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
+                assertThat(registry.find("switchboard.monitor.certificate.expiry.seconds").gauges()).isEmpty());
+        assertThat(registry.getMeters()).noneMatch(m -> "cert".equals(m.getId().getTag("monitor")));
+
+        // resumed: the gauge is the new check's, not a leftover
+        metrics.get().checked(cert, new CheckResult(CheckStatus.UP, clock.instant(), 5, null, List.of(),
+                Map.of("notAfter", "2030-01-31T00:00:00Z")));
+        assertThat(gauge(registry, "switchboard.monitor.certificate.expiry.seconds", "cert")).isEqualTo(30 * 86_400.0);
+    }
+
+    /** A tls monitor's certificate gauge is NaN until a certificate is seen, as the others are until the first check. */
+    @Test
+    void theCertificateGaugeIsNaNUntilACertificateIsSeen() {
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        MonitorMetrics metrics = new MonitorMetrics(registry);
+        MonitorDefinition cert = Defs.monitor("name: cert\ntype: tls\ntarget: 127.0.0.1:443\n");
+        metrics.checked(cert, CheckResult.down(Instant.now(), 5, "nothing accepted the connection", List.of(), Map.of()));
+        assertThat(gauge(registry, "switchboard.monitor.certificate.expiry.seconds", "cert")).isNaN();
     }
 
     private static double gauge(SimpleMeterRegistry registry, String name, String monitor) {
