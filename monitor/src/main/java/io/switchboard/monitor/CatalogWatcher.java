@@ -108,9 +108,6 @@ final class CatalogWatcher implements AutoCloseable {
                 metrics.forget(monitor.name());
             }
             if (monitor.paused()) {
-                if (before != null && !before.paused()) {
-                    tracker.paused(monitor.name());
-                }
                 scheduler.unschedule(monitor.name());
                 // not checked while paused: its last result must not read as the monitor's state now
                 metrics.forget(monitor.name());

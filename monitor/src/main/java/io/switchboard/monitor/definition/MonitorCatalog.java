@@ -3,6 +3,7 @@ package io.switchboard.monitor.definition;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.switchboard.monitor.definition.ChannelDefinition.ChannelSettings;
+import io.switchboard.monitor.incident.IncidentStore;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -182,7 +183,8 @@ public final class MonitorCatalog {
     }
 
     private boolean writeMonitor(Handle h, MonitorDefinition given) {
-        MonitorDefinition monitor = unmask(given, findMonitor(h, given.name()));
+        Optional<MonitorDefinition> stored = findMonitor(h, given.name());
+        MonitorDefinition monitor = unmask(given, stored);
         Set<String> channels = new HashSet<>(h.createQuery("SELECT name FROM monitor_channels").mapTo(String.class).list());
         for (String channel : monitor.channels()) {
             if (!channels.contains(channel)) {
@@ -190,8 +192,14 @@ public final class MonitorCatalog {
                         "no channel " + channel + (channels.isEmpty() ? "; create it first" : "; channels are " + sorted(channels)));
             }
         }
-        return upsert(h, "monitor_monitors", monitor.name(), monitor.type().wireName(),
+        boolean inserted = upsert(h, "monitor_monitors", monitor.name(), monitor.type().wireName(),
                 json(DefinitionWriter.monitor(monitor, DefinitionWriter.Secrets.REVEAL)));
+        if (stored.isPresent() && stored.get().paused() != monitor.paused()) {
+            // paused or resumed (pause, resume, a PUT or an import): the open incident's timeline
+            // says so in this transaction, stamped now, whether or not a node runs to see it
+            IncidentStore.pauseChanged(h, monitor.name(), monitor.paused(), clock.instant());
+        }
+        return inserted;
     }
 
     /**

@@ -4,8 +4,10 @@ import io.switchboard.monitor.cluster.LeaseLost;
 import io.switchboard.monitor.history.ResultWriter;
 import io.switchboard.platform.cluster.Lease;
 import io.switchboard.monitor.history.StoredText;
+import io.switchboard.monitor.definition.DurationText;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
@@ -716,6 +718,63 @@ public final class IncidentStore {
                 .bind("id", id)
                 .map((rs, ctx) -> new IncidentEvent(Instant.ofEpochMilli(rs.getLong("at")), rs.getString("kind"), rs.getString("detail")))
                 .list());
+    }
+
+    /** Timeline kinds of a pause: see {@link #pauseChanged}. */
+    public static final String PAUSED = "paused";
+    public static final String RESUMED = "resumed";
+
+    /**
+     * The monitor was paused or resumed: its open incident, if it has one, says so on its timeline.
+     * Called in the transaction that changes the flag (MonitorCatalog), so the entry is written once,
+     * stamped when the change was made, whichever nodes run (none, even: the CLI on a stopped node).
+     * A recovery reads these entries to say how long of the outage was paused ({@link #pausedFor}).
+     */
+    public static void pauseChanged(Handle h, String monitor, boolean paused, Instant at) {
+        List<Long> open = h.createQuery("SELECT id FROM monitor_incidents WHERE monitor = :m AND status = 'open' ORDER BY id")
+                .bind("m", monitor).mapTo(Long.class).list();
+        for (long id : open) {
+            if (paused) {
+                append(h, id, new IncidentEvent(at, PAUSED, "checks paused: the incident stays open, and nothing is checked or"
+                        + " sent, until the monitor is resumed"));
+                continue;
+            }
+            Optional<Long> since = h.createQuery("SELECT at FROM monitor_incident_events WHERE incident_id = :id AND kind = :k"
+                            + " ORDER BY seq DESC LIMIT 1")
+                    .bind("id", id).bind("k", PAUSED).mapTo(Long.class).findOne();
+            String detail = since.map(ms -> "checks resumed after a pause of " + DurationText.spoken(
+                    Duration.between(Instant.ofEpochMilli(ms), at).isNegative() ? Duration.ZERO
+                            : Duration.between(Instant.ofEpochMilli(ms), at))).orElse("checks resumed");
+            append(h, id, new IncidentEvent(at, RESUMED, detail));
+        }
+    }
+
+    /**
+     * How long of an incident's time down, from {@code since} to {@code end}, its monitor was paused
+     * by its timeline: each "paused" up to the "resumed" after it, a pause not over by {@code end}
+     * counted up to it, the sum clamped to the time down.
+     */
+    public static Duration pausedFor(List<IncidentEvent> timeline, Instant since, Instant end) {
+        Duration total = Duration.ZERO;
+        Instant pausedAt = null;
+        for (IncidentEvent e : timeline) {
+            if (e.kind().equals(PAUSED) && pausedAt == null) {
+                pausedAt = e.at();
+            } else if (e.kind().equals(RESUMED) && pausedAt != null) {
+                if (e.at().isAfter(pausedAt)) {
+                    total = total.plus(Duration.between(pausedAt, e.at()));
+                }
+                pausedAt = null;
+            }
+        }
+        if (pausedAt != null && end.isAfter(pausedAt)) {
+            total = total.plus(Duration.between(pausedAt, end));
+        }
+        Duration down = Duration.between(since, end);
+        if (down.isNegative()) {
+            return Duration.ZERO;
+        }
+        return total.compareTo(down) > 0 ? down : total;
     }
 
     /**

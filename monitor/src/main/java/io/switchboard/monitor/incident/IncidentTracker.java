@@ -129,100 +129,11 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         stored.forEach((name, snapshot) -> states.put(name, new MonitorState(snapshot)));
         for (Incident open : incidents.open()) {
             MonitorState state = states.computeIfAbsent(open.monitor(), MonitorState::new);
-            MonitorState.OpenIncident incident = openIncident(open);
+            MonitorState.OpenIncident incident = new MonitorState.OpenIncident(open);
             synchronized (state) {
                 state.incident = incident;
                 state.status = MonitorStatus.DOWN;
             }
-        }
-    }
-
-    /** An open incident as stored, with whether its checks are paused (see {@link #paused}). */
-    private MonitorState.OpenIncident openIncident(Incident open) {
-        MonitorState.OpenIncident incident = new MonitorState.OpenIncident(open);
-        try {
-            incident.pausedAt = pausedSince(incidents.events(open.id()));
-        } catch (RuntimeException e) {
-            log.warn("could not read the timeline of incident {} of {}: a pause in it is not known: {}", open.id(),
-                    open.monitor(), e.toString());
-        }
-        return incident;
-    }
-
-    /** When the last "paused" of a timeline was, when no "resumed" came after it; else null. */
-    static Instant pausedSince(List<IncidentEvent> timeline) {
-        Instant since = null;
-        for (IncidentEvent e : timeline) {
-            if (e.kind().equals(PAUSED)) {
-                since = since == null ? e.at() : since;
-            } else if (e.kind().equals(RESUMED)) {
-                since = null;
-            }
-        }
-        return since;
-    }
-
-    /** How long a timeline says checks were paused before {@code end} (a pause not over by then counts up to it). */
-    static Duration pausedFor(List<IncidentEvent> timeline, Instant end) {
-        Duration total = Duration.ZERO;
-        Instant since = null;
-        for (IncidentEvent e : timeline) {
-            if (e.kind().equals(PAUSED) && since == null) {
-                since = e.at();
-            } else if (e.kind().equals(RESUMED) && since != null) {
-                if (e.at().isAfter(since)) {
-                    total = total.plus(Duration.between(since, e.at()));
-                }
-                since = null;
-            }
-        }
-        if (since != null && end.isAfter(since)) {
-            total = total.plus(Duration.between(since, end));
-        }
-        return total;
-    }
-
-    static final String PAUSED = "paused";
-    static final String RESUMED = "resumed";
-
-    /**
-     * The monitor was paused: its open incident, if any, says so on its timeline. The incident stays
-     * open (nothing is checked to resolve it); "resumed" follows with the first check after the
-     * pause, on whichever node runs it, and the recovery report counts the time in between.
-     */
-    public void paused(String name) {
-        MonitorState state = states.get(name);
-        if (state == null) {
-            return;
-        }
-        MonitorState.OpenIncident incident;
-        synchronized (state) {
-            incident = state.incident;
-        }
-        if (incident == null) {
-            return;
-        }
-        Instant now = clock.instant();
-        synchronized (incident) {
-            if (incident.pausedAt != null) {
-                return;
-            }
-            incident.pausedAt = now;
-        }
-        event(name, incident.id, now, PAUSED, "checks paused: the incident stays open, and nothing is checked or sent, until"
-                + " the monitor is resumed");
-    }
-
-    /** The first result after a pause: says on the incident's timeline when checks resumed. */
-    private void resumedIfPaused(String name, MonitorState.OpenIncident incident, Instant at) {
-        Instant since;
-        synchronized (incident) {
-            since = incident.pausedAt;
-            incident.pausedAt = null;
-        }
-        if (since != null) {
-            event(name, incident.id, at, RESUMED, "checks resumed after a pause of "
-                    + DurationText.spoken(Duration.between(since, at)));
         }
     }
 
@@ -257,7 +168,7 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
                 continue;
             }
             MonitorState state = states.computeIfAbsent(open.monitor(), MonitorState::new);
-            MonitorState.OpenIncident incident = openIncident(open);
+            MonitorState.OpenIncident incident = new MonitorState.OpenIncident(open);
             synchronized (state) {
                 state.incident = incident;
                 state.status = MonitorStatus.DOWN;
@@ -311,14 +222,6 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         MonitorState state = states.compute(monitor.name(), (name, s) -> s == null || s.removed ? new MonitorState(name) : s);
         MonitorState.Transition transition;
         MonitorState.OpenIncident incident;
-        MonitorState.OpenIncident before;
-        synchronized (state) {
-            before = state.incident;
-        }
-        if (before != null) {
-            // written before this result can resolve it: the recovery report reads the timeline
-            resumedIfPaused(monitor.name(), before, clock.instant());
-        }
         synchronized (state) {
             // checked again under the lock: retain() marks a removed monitor's state under it, after the view changed
             if (state.removed || !isActive(monitor.name())) {
@@ -1002,7 +905,8 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
         Duration paused = Duration.ZERO;
         if (resolvedAt != null) {
             try {
-                paused = pausedFor(incidents.events(incident.id), resolvedAt);
+                // written with the flag's change (MonitorCatalog): read once, here, not per incident held
+                paused = IncidentStore.pausedFor(incidents.events(incident.id), incident.startedAt, resolvedAt);
             } catch (RuntimeException e) {
                 log.warn("could not read the timeline of incident {} of {}: its report says nothing of a pause: {}", incident.id,
                         monitor.name(), e.toString());

@@ -62,8 +62,6 @@ final class MonitorState {
         boolean reported;
         /** A report or notification for it is being prepared: the sweep leaves it alone meanwhile. */
         boolean announcing;
-        /** When the monitor was paused, while it is and until its first check after (IncidentTracker#paused). */
-        Instant pausedAt;
         /** When the sweep may next read the DOWN's stored outcome (see IncidentTracker#timeRemindersFromStore). */
         Instant storeCheckAfter;
 

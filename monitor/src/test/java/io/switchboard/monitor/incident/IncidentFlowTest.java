@@ -8,9 +8,12 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.switchboard.monitor.Monitor;
 import io.switchboard.monitor.check.CheckRunner;
 import io.switchboard.monitor.definition.CheckType;
+import io.switchboard.monitor.definition.MonitorCatalog;
 import io.switchboard.monitor.support.LoopbackHttp;
 import io.switchboard.monitor.support.MonitorNode;
 import io.switchboard.monitor.support.ScriptedCheck;
+import io.switchboard.platform.config.StoreSettings;
+import io.switchboard.platform.store.Store;
 import io.switchboard.platform.testing.MutableClock;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -146,10 +149,52 @@ class IncidentFlowTest {
         pausedForTwoHoursWhileDown(false);
     }
 
-    /** As above, with a restart while paused: the node reads from the timeline that checks are paused. */
+    /** As above, with a restart while paused: the pause is on the timeline, where the recovery reads it. */
     @Test
     void aPauseDuringAnIncidentOutlivesARestart() throws Exception {
         pausedForTwoHoursWhileDown(true);
+    }
+
+    /**
+     * Paused by the CLI while the only node is stopped: the pause is on the incident's timeline all
+     * the same (written with the flag), "resumed" is stamped when it is resumed, not when a check
+     * next runs, and the recovery counts the two hours paused and not the hour checked after.
+     */
+    @Test
+    void aPauseMadeWhileNoNodeRunsIsOnTheTimelineAndCounted() throws Exception {
+        monitor("shop", ",\"failureThreshold\":1,\"channels\":[\"hook\"]");
+        await().atMost(WAIT).until(() -> status("shop").equals("up"));
+        check.fail("shop", "no answer");
+        await().atMost(WAIT).until(() -> hooks("monitor.down").size() == 1);
+        long id = api("GET", "/api/v1/incidents?status=open", null).path("incidents").get(0).path("id").asLong();
+        node.close();
+        node = null;
+        Instant pausedAt;
+        try (Store store = Store.open(StoreSettings.sqliteIn(dir))) {
+            pausedAt = clock.instant();
+            new MonitorCatalog(store.jdbi(), clock).setPaused("shop", true);
+        }
+        clock.advance(Duration.ofHours(2));
+        node = startNode();
+        Instant resumedAt = clock.instant();
+        api("POST", "/api/v1/monitors/shop/resume", null);
+        JsonNode timeline = api("GET", "/api/v1/incidents/" + id, null).path("timeline");
+        assertThat(kinds(id)).containsSubsequence("opened", "paused", "resumed");
+        for (JsonNode e : timeline) {
+            Instant at = Instant.parse(e.path("at").asText());
+            if (e.path("kind").asText().equals("paused")) {
+                assertThat(at).isBetween(pausedAt, pausedAt.plusSeconds(5));
+            } else if (e.path("kind").asText().equals("resumed")) {
+                assertThat(at).isBetween(resumedAt, resumedAt.plusSeconds(5));
+                assertThat(e.path("detail").asText()).isEqualTo("checks resumed after a pause of 2 h");
+            }
+        }
+        // checked, still down, for an hour after the resume: that hour is outage, not pause
+        clock.advance(Duration.ofHours(1));
+        check.pass("shop");
+        await().atMost(WAIT).until(() -> hooks("monitor.recovered").size() == 1);
+        assertThat(hooks("monitor.recovered").getFirst().path("subject").asText())
+                .isEqualTo("shop is UP again after 3 h (paused, not checked, for 2 h of it)");
     }
 
     private void pausedForTwoHoursWhileDown(boolean restartWhilePaused) throws Exception {

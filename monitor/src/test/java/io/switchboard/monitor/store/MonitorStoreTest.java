@@ -295,6 +295,56 @@ class MonitorStoreTest {
         assertThat(catalog.changesSince(removed.revision(), 2, 1).windows()).isEmpty();
     }
 
+    /**
+     * Pausing and resuming a monitor writes "paused" and "resumed" on its open incident's timeline in
+     * the transaction that changes the flag (pause, resume, an import), stamped at the change: no
+     * node has to run, and "resumed" is not left to the first check after it. The recovery counts
+     * the pairs, an open pause up to its end.
+     */
+    @Test
+    void aPauseIsOnTheOpenIncidentsTimelineWhenTheFlagChanges() {
+        MutableClock clock = MutableClock.fixedAt(NOW);
+        MonitorCatalog catalog = new MonitorCatalog(store.jdbi(), clock);
+        catalog.putMonitor(Defs.monitor("name: shop\ntype: tcp\ntarget: 127.0.0.1:80\n"));
+        catalog.putMonitor(Defs.monitor("name: db\ntype: tcp\ntarget: 127.0.0.1:5432\n"));
+        IncidentStore incidents = new IncidentStore(store.jdbi());
+        Incident earlier = incidents.open("shop", NOW.minusSeconds(600), NOW.minusSeconds(600), 2, "refused", "refused", null,
+                List.of());
+        incidents.resolve(earlier.id(), NOW.minusSeconds(300), 2, null, new IncidentEvent(NOW.minusSeconds(300), "resolved", "up"));
+        Incident open = incidents.open("shop", NOW, NOW, 2, "refused", "refused", null,
+                List.of(new IncidentEvent(NOW, "opened", "shop is DOWN")));
+
+        clock.advance(Duration.ofMinutes(1));
+        catalog.setPaused("shop", true);
+        catalog.setPaused("shop", true); // no change: nothing more on the timeline
+        catalog.setPaused("db", true); // no open incident: nothing anywhere
+        clock.advance(Duration.ofHours(2));
+        catalog.setPaused("shop", false);
+        List<IncidentEvent> timeline = incidents.events(open.id());
+        assertThat(timeline).extracting(IncidentEvent::kind).containsExactly("opened", "paused", "resumed");
+        assertThat(timeline.get(1).at()).isEqualTo(NOW.plus(Duration.ofMinutes(1)));
+        assertThat(timeline.get(2).at()).isEqualTo(NOW.plus(Duration.ofMinutes(121)));
+        assertThat(timeline.get(2).detail()).isEqualTo("checks resumed after a pause of 2 h");
+        assertThat(incidents.events(earlier.id())).extracting(IncidentEvent::kind).containsExactly("resolved");
+
+        // an import that pauses it is a pause too, still open when the incident resolves
+        clock.advance(Duration.ofMinutes(29));
+        catalog.importCatalog(CatalogFile.read("""
+                monitors:
+                  - name: shop
+                    type: tcp
+                    target: 127.0.0.1:80
+                    paused: true
+                """, Set.of()), false);
+        timeline = incidents.events(open.id());
+        assertThat(timeline).extracting(IncidentEvent::kind).containsExactly("opened", "paused", "resumed", "paused");
+        assertThat(timeline.get(3).at()).isEqualTo(NOW.plus(Duration.ofMinutes(150)));
+        Instant end = NOW.plus(Duration.ofMinutes(180));
+        assertThat(IncidentStore.pausedFor(timeline, NOW, end)).isEqualTo(Duration.ofMinutes(150));
+        // never more than the time down
+        assertThat(IncidentStore.pausedFor(timeline, NOW.plus(Duration.ofMinutes(100)), end)).isEqualTo(Duration.ofMinutes(80));
+    }
+
     @Test
     void timelineNumbersStayDistinctUnderConcurrentAppends() throws Exception {
         IncidentStore incidents = new IncidentStore(store.jdbi());
