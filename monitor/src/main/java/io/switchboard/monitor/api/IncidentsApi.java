@@ -92,7 +92,9 @@ public final class IncidentsApi {
         String monitor = monitorParam(ctx);
         List<DeliveryLog.Attempt> page = deliveries.list(incident, monitor, ctx.queryParam("channel"), before, limit);
         if (page.isEmpty()) {
-            requireKnownMonitor(monitor, () -> deliveries.list(null, monitor, null, null, 1).isEmpty(), "notifications");
+            // a removed monitor that had incidents but nothing sent (no channels) is known all the same
+            requireKnownMonitor(monitor, () -> deliveries.list(null, monitor, null, null, 1).isEmpty()
+                    && incidents.list(null, monitor, null, 1).isEmpty(), "incidents or notifications");
         }
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("notifications", page.stream().map(IncidentsApi::view).toList());

@@ -169,7 +169,7 @@ class MonitorApiTest {
         assertProblem(node.api("GET", "/api/v1/incidents?monitor=nosuch", null), 404,
                 "no monitor nosuch, and no incidents of a removed monitor of that name");
         assertProblem(node.api("GET", "/api/v1/notifications?monitor=nosuch&channel=hook", null), 404,
-                "no monitor nosuch, and no notifications of a removed monitor of that name");
+                "no monitor nosuch, and no incidents or notifications of a removed monitor of that name");
         assertProblem(node.api("GET", "/api/v1/incidents?monitor=", null), 400, "'monitor' is empty; leave it out to list every monitor's");
         assertProblem(node.api("GET", "/api/v1/notifications?before=yesterday", null), 400, null);
     }

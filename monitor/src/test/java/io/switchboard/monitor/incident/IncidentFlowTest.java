@@ -732,6 +732,16 @@ class IncidentFlowTest {
         assertThat(api("GET", "/api/v1/incidents?monitor=shop&status=open", null).path("incidents")).as("closed").isEmpty();
         assertThat(api("GET", "/api/v1/notifications?monitor=shop", null).path("notifications")).isNotEmpty();
         assertThat(node.api("GET", "/api/v1/incidents?monitor=shopp", null).statusCode()).isEqualTo(404);
+
+        // one that had incidents but no channel to tell: no notifications, which is an answer, not a 404
+        monitor("quiet", ",\"failureThreshold\":1");
+        await().atMost(WAIT).until(() -> status("quiet").equals("up"));
+        check.fail("quiet", "no answer");
+        await().atMost(WAIT).until(() -> status("quiet").equals("down"));
+        api("DELETE", "/api/v1/monitors/quiet", null);
+        assertThat(api("GET", "/api/v1/incidents?monitor=quiet", null).path("incidents")).hasSize(1);
+        assertThat(api("GET", "/api/v1/notifications?monitor=quiet", null).path("notifications")).isEmpty();
+        assertThat(node.api("GET", "/api/v1/notifications?monitor=quiett", null).statusCode()).isEqualTo(404);
     }
 
     @Test
