@@ -77,6 +77,29 @@ class MonitorNodeTest {
         return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
     }
 
+    /**
+     * The CLI as a user runs it, in a JVM of its own: in {@code workDir} (what {@code ./data} means
+     * depends on it, and this JVM's cannot be changed) and without any SWITCHBOARD_ variable.
+     */
+    Run cliIn(Path workDir, String... args) throws Exception {
+        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"), Main.class.getName()));
+        command.addAll(List.of(args));
+        Path out = Files.createTempFile(dataDir, "cli", ".out");
+        Path err = Files.createTempFile(dataDir, "cli", ".err");
+        ProcessBuilder builder = new ProcessBuilder(command).directory(workDir.toFile())
+                .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+                .redirectOutput(out.toFile()).redirectError(err.toFile());
+        builder.environment().keySet().removeIf(name -> name.startsWith("SWITCHBOARD_"));
+        Process process = builder.start();
+        try {
+            assertThat(process.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)).as("the CLI ended").isTrue();
+        } finally {
+            process.destroyForcibly();
+        }
+        return new Run(process.exitValue(), Files.readString(out), Files.readString(err));
+    }
+
     JsonNode api(String path) throws Exception {
         String token = Files.readString(dataDir.resolve("admin.token")).strip();
         HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create(node.http().baseUrl() + path))
@@ -223,10 +246,11 @@ class MonitorNodeTest {
         assertThat(pause.err()).isEqualTo("switchboard: no monitor ghost\n");
         assertThat(api("/api/v1/monitors").path("monitors")).isEmpty();
 
-        // an import with nothing naming the store (a forgotten --data-dir) makes no ./data either
-        Path defaultDataDir = Path.of("data").toAbsolutePath();
-        org.junit.jupiter.api.Assumptions.assumeFalse(Files.exists(defaultDataDir), "a store in the working directory");
-        Run forgotten = cliAsGiven("monitor", "import", empty.toString());
+        // an import with nothing naming the store (a forgotten --data-dir) makes no ./data either:
+        // run where ./data is known not to be, whatever the tests' own working directory holds
+        Path workDir = Files.createDirectory(dataDir.resolve("elsewhere"));
+        Path defaultDataDir = workDir.resolve("data");
+        Run forgotten = cliIn(workDir, "monitor", "import", empty.toString());
         assertThat(forgotten.code()).as(forgotten.err()).isEqualTo(2);
         assertThat(forgotten.err()).startsWith("switchboard: no store at ").contains("give the node's --data-dir or --config");
         assertThat(forgotten.err().strip().lines()).hasSize(1);
