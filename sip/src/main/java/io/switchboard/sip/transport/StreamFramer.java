@@ -21,17 +21,22 @@ import java.util.concurrent.TimeUnit;
  * header section or body larger than the limit, or a message without a valid Content-Length, has
  * lost framing for good: where the head names a request and has what an answer needs, it is
  * answered (400 with the reason, §21.4.1; 513, §21.5.7), then the connection is closed. Bytes that
- * cannot start a SIP message (a start line that is neither a request line nor a status line, §7.1,
- * §7.2, or a control octet in the header section, §25.1) are not waited on until a timeout: the
- * connection is closed as soon as they arrive.
+ * cannot start a SIP message (a first line that does not begin with a method token and whitespace
+ * or with "SIP/", §7.1, §7.2, or that ends with an HTTP version; a control octet in the header
+ * section, §25.1) are not waited on until a timeout: the connection is closed as soon as they
+ * arrive. A first line of the right shape with something else wrong in it goes to the parser,
+ * which answers 400, and the connection stays open.
  * <p>
  * Emits {@code byte[]} frames. {@link #partialSince()} lets the owner close peers that start a
  * message and never finish it.
  */
 final class StreamFramer extends ByteToMessageDecoder {
     private static final byte[] PONG = {'\r', '\n'};
-    /** Longer than any method in use: a first word longer than this without a space is not SIP. */
-    static final int MAX_METHOD_LENGTH = 32;
+    /**
+     * Far longer than any method in use (the registered ones have at most 9 characters, SUBSCRIBE;
+     * an extension method is any token, RFC 3261 §25.1): a first word longer than this is not SIP.
+     */
+    static final int MAX_METHOD_LENGTH = 64;
     /** How long a connection answered and half-closed is read and drained before it is closed. */
     private static final long LINGER_MILLIS = 2000;
 
@@ -262,8 +267,11 @@ final class StreamFramer extends ByteToMessageDecoder {
 
     /**
      * Whether {@code [start, end)} can be (when {@code whole}, is) a start line: a status line
-     * begins "SIP/" (§7.2); a request line is a method token, a space, and ends with a SIP-Version
-     * (§7.1). Only the shape is checked here: the parser says what is wrong with the rest, in a 400.
+     * begins "SIP/" (§7.2); a request line begins with a method token followed by whitespace (§7.1).
+     * Only that shape is checked here: the parser says what is wrong with the rest (a missing or
+     * misplaced SIP-Version, trailing or doubled whitespace, RFC 4475 §3.1.2.10), in a 400, and the
+     * connection stays open. The one whole line of that shape refused is one that ends with an HTTP
+     * version ("GET / HTTP/1.1"): a web client or scanner on a SIP port, never SIP.
      */
     private static boolean plausibleStartLine(ByteBuf in, int start, int end, boolean whole) {
         int n = end - start;
@@ -280,14 +288,26 @@ final class StreamFramer extends ByteToMessageDecoder {
         if (i == end) {
             return !whole;
         }
-        if (in.getByte(i) != ' ') {
+        byte after = in.getByte(i);
+        if (after != ' ' && after != '\t') {
             return false;
         }
         if (!whole) {
             return true;
         }
-        int lastSpace = in.indexOf(end, i, (byte) ' ');
-        return lastSpace > i && end - lastSpace - 1 >= 4 && matchesIgnoringCase(in, lastSpace + 1, 4, "SIP/");
+        int wordEnd = end;
+        while (wordEnd > i && isSpace(in.getByte(wordEnd - 1))) {
+            wordEnd--;
+        }
+        int wordStart = wordEnd;
+        while (wordStart > i && !isSpace(in.getByte(wordStart - 1))) {
+            wordStart--;
+        }
+        return !(wordEnd - wordStart >= 5 && matchesIgnoringCase(in, wordStart, 5, "HTTP/"));
+    }
+
+    private static boolean isSpace(byte b) {
+        return b == ' ' || b == '\t';
     }
 
     private static boolean matchesIgnoringCase(ByteBuf in, int at, int length, String upper) {

@@ -230,6 +230,39 @@ class StreamFramerTest {
     }
 
     @Test
+    void leavesAMalformedRequestLineToTheParser() {
+        // RFC 4475 §3.1.2.10 (trailing space after the version), no version, a tab between parts,
+        // a long extension method: SIP-shaped, so framed and handed on for the parser's 400
+        String[] lines = {"OPTIONS sip:a@b SIP/2.0 ", "OPTIONS sip:a@b", "OPTIONS\tsip:a@b\tSIP/2.0",
+                "X".repeat(StreamFramer.MAX_METHOD_LENGTH) + " sip:a@b SIP/2.0", "INVITE sip:a@b HTTPS/1.0"};
+        for (String line : lines) {
+            String whole = line + "\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\nl: 0\r\n\r\n";
+            EmbeddedChannel ch = channel(65535);
+            ch.writeInbound(bytes(whole));
+            assertThat(errors).as(line).isEmpty();
+            assertThat(new String((byte[]) ch.readInbound(), StandardCharsets.UTF_8)).as(line).isEqualTo(whole);
+            assertThat(ch.isOpen()).as(line).isTrue();
+        }
+        // HTTP on a SIP port is still closed at once, whole or arriving in pieces, whatever the case
+        for (String http : new String[]{"GET / HTTP/1.1\r\nHost: x\r\n\r\n", "PRI * http/2.0 \r\n"}) {
+            errors.clear();
+            EmbeddedChannel ch = channel(65535);
+            int sentBytes = 0;
+            for (byte b : http.getBytes(StandardCharsets.US_ASCII)) {
+                if (!ch.isOpen()) {
+                    break;
+                }
+                ch.writeInbound(Unpooled.wrappedBuffer(new byte[]{b}));
+                sentBytes++;
+            }
+            assertThat(ch.isOpen()).as(http).isFalse();
+            assertThat(http.substring(0, sentBytes)).as("closed at the end of the first line").endsWith("\n")
+                    .doesNotContain("Host");
+            assertThat(errors).as(http).singleElement().asString().startsWith("not SIP (");
+        }
+    }
+
+    @Test
     void acceptsWhatSipAllowsInAHeadByteByByte() {
         // UTF-8 in a display name, HTAB and folding (§7.3.1, §25.1), a lower-case version, keep-alives
         // between messages (RFC 5626 §3.5.1), a response, a bare-LF head: none of it is taken for junk
