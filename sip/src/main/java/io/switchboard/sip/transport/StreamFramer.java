@@ -37,7 +37,7 @@ final class StreamFramer extends ByteToMessageDecoder {
      * an extension method is any token, RFC 3261 §25.1): a first word longer than this is not SIP.
      */
     static final int MAX_METHOD_LENGTH = 64;
-    /** How long a connection answered and half-closed is read and drained before it is closed. */
+    /** How long a connection answered after a framing error is read and drained before it is closed. */
     private static final long LINGER_MILLIS = 2000;
 
     private static final int NOT_SIP = -1;
@@ -179,17 +179,23 @@ final class StreamFramer extends ByteToMessageDecoder {
             return;
         }
         ctx.writeAndFlush(Unpooled.wrappedBuffer(answer.encode())).addListener((ChannelFutureListener) f -> {
-            if (ctx.channel() instanceof DuplexChannel duplex && ctx.pipeline().get(SslHandler.class) == null) {
-                // FIN now, then read and discard until the peer closes: closing with its unread
-                // bytes still in the socket would send a reset, which can destroy the answer
-                // before the peer reads it
-                duplex.shutdownOutput();
-                ctx.executor().schedule(() -> {
-                    ctx.close();
-                }, LINGER_MILLIS, TimeUnit.MILLISECONDS);
-            } else {
-                ctx.close(); // TLS: the close sends close_notify after the answer
+            boolean tls = ctx.pipeline().get(SslHandler.class) != null;
+            if (!(ctx.channel() instanceof DuplexChannel duplex)) {
+                ctx.close();
+                return;
             }
+            if (!tls) {
+                // FIN now, so the peer sees the end right after the answer
+                duplex.shutdownOutput();
+            }
+            // then read and discard (closing is set) until the peer closes or the time is up:
+            // closing with its unread bytes still in the socket (the rest of a body too large,
+            // say) would send a reset, which can destroy the answer before the peer reads it. TLS
+            // records cannot be cut short by a FIN, so there the close, which sends close_notify
+            // after the answer, comes only after the same wait.
+            ctx.executor().schedule(() -> {
+                ctx.close();
+            }, LINGER_MILLIS, TimeUnit.MILLISECONDS);
         });
     }
 
