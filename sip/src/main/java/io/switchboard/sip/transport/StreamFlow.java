@@ -12,6 +12,8 @@ final class StreamFlow implements SipFlow {
     private final Channel channel;
     private final Transport transport;
     private final String id;
+    /** Framing was lost: the connection is only being drained before it closes, nothing more is sent on it. */
+    private volatile boolean retired;
 
     StreamFlow(Channel channel, Transport transport) {
         this.channel = channel;
@@ -46,7 +48,12 @@ final class StreamFlow implements SipFlow {
 
     @Override
     public boolean isOpen() {
-        return channel.isActive();
+        return !retired && channel.isActive();
+    }
+
+    /** From now on the flow counts as closed, though its channel lingers a little longer. */
+    void retire() {
+        retired = true;
     }
 
     Channel channel() {
@@ -56,7 +63,7 @@ final class StreamFlow implements SipFlow {
     @Override
     public CompletionStage<Void> send(byte[] message) {
         CompletableFuture<Void> done = new CompletableFuture<>();
-        if (!channel.isActive()) {
+        if (!isOpen()) {
             done.completeExceptionally(new java.nio.channels.ClosedChannelException());
             return done;
         }

@@ -978,6 +978,14 @@ public final class TransportLayer {
         return flow;
     }
 
+    /** The flow is closing: taken out of every table that finds flows, as the close would. */
+    private void retire(StreamFlow flow) {
+        flow.retire();
+        streamFlows.remove(flow.id(), flow);
+        flowsByRemote.remove(flow.remote(), flow);
+        tlsFlowsByPeer.values().remove(flow);
+    }
+
     private boolean admit(InetSocketAddress source, Transport transport) {
         if (rateLimiter != null && !floodExempt.test(source.getAddress()) && !rateLimiter.tryAcquire(source.getAddress())) {
             observer.dropped("flood", transport, source);
@@ -1136,6 +1144,11 @@ public final class TransportLayer {
                             StreamFlow flow = ctx.channel().attr(FLOW).get();
                             if (answer != null && flow != null) {
                                 observer.messageSent(answer, flow);
+                            }
+                            if (flow != null) {
+                                // the channel stays open a while to drain, but nothing is routed to
+                                // it any more: gone from the flow tables now, not at the close
+                                retire(flow);
                             }
                             log.debug("{} connection from {} lost framing: {}", transport, remote, reason);
                         }

@@ -31,7 +31,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * What a peer gets over real TCP and TLS sockets when framing goes wrong (RFC 3261 §18.3): a SIP
  * request line with something wrong in it is answered 400 and the connection kept; after an
- * answered framing error the connection (TLS too) is drained before it closes.
+ * answered framing error the flow is gone for routing at once, and the connection (TLS too) is
+ * drained before it closes.
  */
 class StreamFramingSocketTest {
     private final List<TransportLayer> layers = new ArrayList<>();
@@ -106,6 +107,25 @@ class StreamFramingSocketTest {
         write(peer, options("after"));
         await().atMost(Duration.ofSeconds(10)).until(() -> received.size() == 1);
         assertThat(received.getFirst().header("Call-ID")).isEqualTo("after");
+    }
+
+    @Test
+    void aFlowThatLostFramingIsGoneForRoutingOnceAnswered() throws Exception {
+        TransportLayer layer = layer(null);
+        int port = layer.start(List.of(new ListenPoint(Transport.TCP, "127.0.0.1", 0))).getFirst().port();
+        Socket peer = tcp(port);
+        write(peer, options("first"));
+        await().atMost(Duration.ofSeconds(10)).until(() -> flows.size() == 1);
+        SipFlow flow = flows.getFirst();
+        assertThat(layer.flow(flow.id())).isPresent();
+
+        write(peer, options("no-length").replace("Content-Length: 0\r\n", ""));
+        assertThat(readHead(peer)).startsWith("SIP/2.0 400 Bad Request - Content-Length is required over TCP\r\n");
+        // the connection is still being drained (2 s), but nothing may be routed to it any more
+        assertThat(layer.flow(flow.id())).isEmpty();
+        assertThat(flow.isOpen()).isFalse();
+        assertThat(flow.send(options("x").getBytes(StandardCharsets.US_ASCII)).toCompletableFuture())
+                .isCompletedExceptionally();
     }
 
     @Test
