@@ -54,6 +54,18 @@ final class StreamFramer extends ByteToMessageDecoder {
     private long contentLength;
     /** Octets of the unfinished message, from the reader index, already checked by {@link #scanHeader}. */
     private int checked;
+    /**
+     * Where {@link #scanHeader} goes on from in the unfinished message, from the reader index: the
+     * first line not read whole yet, the end of the line before it and the Content-Length found in
+     * the lines before it. A peer sending a head an octet at a time costs one pass, not one per octet.
+     * -1 once the head is complete, while the body arrives: then {@link #resumePreviousLineEnd} is
+     * where the head ends, and {@link #separatorLength} and {@link #contentLength} are still set.
+     */
+    private int resumeLine;
+    private int resumePreviousLineEnd;
+    private long resumeFound = -1;
+    /** Lines {@link #scanHeader} has looked at, for tests. */
+    long linesVisited;
     /** Set by {@link #scanHeader} when it answers {@link #NOT_SIP}: why. */
     private String notSip;
     /** Framing was lost and the connection is being closed: whatever else arrives is discarded. */
@@ -94,7 +106,7 @@ final class StreamFramer extends ByteToMessageDecoder {
                 boolean ping = crlfs >= 4 && in.getByte(start) == '\r' && in.getByte(start + 1) == '\n'
                         && in.getByte(start + 2) == '\r' && in.getByte(start + 3) == '\n';
                 in.skipBytes(crlfs);
-                checked = 0;
+                startOver();
                 if (ping) {
                     ctx.writeAndFlush(Unpooled.wrappedBuffer(PONG));
                     errors.keepAlive(ctx);
@@ -140,11 +152,19 @@ final class StreamFramer extends ByteToMessageDecoder {
             }
             byte[] frame = new byte[(int) total];
             in.readBytes(frame);
-            checked = 0;
+            startOver();
             partialSince = 0;
             out.add(frame);
         }
         partialSince = 0;
+    }
+
+    /** The next octet starts a new message: nothing of it is scanned yet. */
+    private void startOver() {
+        checked = 0;
+        resumeLine = 0;
+        resumePreviousLineEnd = 0;
+        resumeFound = -1;
     }
 
     private void markPartial() {
@@ -166,7 +186,7 @@ final class StreamFramer extends ByteToMessageDecoder {
     private void fail(ChannelHandlerContext ctx, ByteBuf in, String reason, String drop, SipResponse answer) {
         in.skipBytes(in.readableBytes());
         partialSince = 0;
-        checked = 0;
+        startOver();
         closing = true;
         String done = answer != null
                 ? "answered " + answer.status() + " " + answer.reason() + ", then closed the connection"
@@ -217,7 +237,8 @@ final class StreamFramer extends ByteToMessageDecoder {
      * the lines: {@link #headerEnd} (exclusive), {@link #separatorLength} (4 for CRLFCRLF) and
      * {@link #contentLength} (-1 when absent, -2 when malformed, -3 when repeated). {@link #PARTIAL}
      * while the empty line has not arrived; {@link #NOT_SIP}, with {@link #notSip} set, as soon as
-     * the octets cannot be the head of a SIP message (checked once each, {@link #checked}).
+     * the octets cannot be the head of a SIP message (checked once each, {@link #checked}). Lines
+     * read whole are not read again when more of the head arrives ({@link #resumeLine}).
      * <p>
      * Lines are found with {@link ByteBuf#indexOf}, which reads a word at a time; reading a
      * direct buffer byte by byte costs a bounds and liveness check per byte.
@@ -225,11 +246,17 @@ final class StreamFramer extends ByteToMessageDecoder {
     private int scanHeader(ByteBuf in) {
         int start = in.readerIndex();
         int limit = Math.min(in.writerIndex(), start + maxMessageSize + 4);
-        long found = -1;
-        int lineStart = start;
-        int previousLineEnd = start;
+        if (resumeLine < 0) {
+            headerEnd = start + resumePreviousLineEnd;
+            return COMPLETE;
+        }
+        long found = resumeFound;
+        int lineStart = start + resumeLine;
+        int previousLineEnd = start + resumePreviousLineEnd;
         while (lineStart < limit) {
-            int lf = in.indexOf(lineStart, limit, (byte) '\n');
+            linesVisited++;
+            // up to start + checked, this line has been searched for its end already
+            int lf = in.indexOf(Math.max(lineStart, start + checked), limit, (byte) '\n');
             int lineEnd = lf < 0 ? limit : lf > lineStart && in.getByte(lf - 1) == '\r' ? lf - 1 : lf;
             int arrived = lf < 0 ? limit : lf + 1; // the end of what has arrived of this line
             if (start + checked < arrived) {
@@ -254,6 +281,8 @@ final class StreamFramer extends ByteToMessageDecoder {
                 headerEnd = previousLineEnd;
                 separatorLength = lf + 1 - previousLineEnd;
                 contentLength = found;
+                resumeLine = -1;
+                resumePreviousLineEnd = previousLineEnd - start;
                 return COMPLETE;
             }
             if (found >= -1) {
@@ -264,6 +293,9 @@ final class StreamFramer extends ByteToMessageDecoder {
             }
             previousLineEnd = lineEnd;
             lineStart = lf + 1;
+            resumeLine = lineStart - start;
+            resumePreviousLineEnd = previousLineEnd - start;
+            resumeFound = found;
         }
         return PARTIAL;
     }

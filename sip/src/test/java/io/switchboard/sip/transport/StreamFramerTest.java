@@ -263,6 +263,31 @@ class StreamFramerTest {
     }
 
     @Test
+    void readsEachLineOfAHeadArrivingByteByByteOnce() {
+        // a head of many lines an octet at a time: each arrival goes on from where the last stopped
+        // rather than reading every line again (which grows with the square of the head)
+        StringBuilder lines = new StringBuilder();
+        for (int i = 0; i < 500; i++) {
+            lines.append("X-").append(i).append(": v\r\n");
+        }
+        String whole = head(lines + "Content-Length: 3\r\n" + lines + "l: 3\r\n") + "\r\nabc";
+        String wholeOk = head(lines + "Content-Length: 3\r\n" + lines) + "\r\nabc";
+        EmbeddedChannel ch = channel(65535);
+        StreamFramer framer = ch.pipeline().get(StreamFramer.class);
+        for (byte b : (wholeOk + whole).getBytes(StandardCharsets.US_ASCII)) {
+            if (ch.isOpen()) {
+                ch.writeInbound(Unpooled.wrappedBuffer(new byte[]{b}));
+            }
+        }
+        assertThat(new String((byte[]) ch.readInbound(), StandardCharsets.US_ASCII)).isEqualTo(wholeOk);
+        // the Content-Length seen in the first pass is remembered: the second one is a duplicate
+        assertThat(errors).singleElement().asString().startsWith("more than one Content-Length");
+        long octets = wholeOk.length() + whole.length();
+        // about one look per arrival (octet); reading every line again would be over a million
+        assertThat(framer.linesVisited).as("lines looked at").isLessThan(2 * octets);
+    }
+
+    @Test
     void acceptsWhatSipAllowsInAHeadByteByByte() {
         // UTF-8 in a display name, HTAB and folding (§7.3.1, §25.1), a lower-case version, keep-alives
         // between messages (RFC 5626 §3.5.1), a response, a bare-LF head: none of it is taken for junk
