@@ -104,6 +104,11 @@ class StreamFramingSocketTest {
         // RFC 4475 §3.1.2.10: SP after the SIP-Version
         write(peer, options("trailing").replace("SIP/2.0\r\n", "SIP/2.0 \r\n"));
         assertThat(readHead(peer)).startsWith("SIP/2.0 400 ").contains("Call-ID: trailing\r\n");
+        // nor is one without a version, or with a tab between its parts: the same 400, the same connection
+        write(peer, options("no-version").replace(" SIP/2.0\r\n", "\r\n"));
+        assertThat(readHead(peer)).startsWith("SIP/2.0 400 ").contains("Call-ID: no-version\r\n");
+        write(peer, options("tab").replace("OPTIONS sip:", "OPTIONS\tsip:"));
+        assertThat(readHead(peer)).startsWith("SIP/2.0 400 ").contains("Call-ID: tab\r\n");
         write(peer, options("after"));
         await().atMost(Duration.ofSeconds(10)).until(() -> received.size() == 1);
         assertThat(received.getFirst().header("Call-ID")).isEqualTo("after");
