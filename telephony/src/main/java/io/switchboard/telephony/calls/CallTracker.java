@@ -177,12 +177,12 @@ public final class CallTracker implements AutoCloseable {
         }
     }
 
-    /** The first 180/183 (or the 200 when no ringing came first) ends setup; observed once per call. */
     /** One device of a call sent nothing at all in time and was given up (ResponseContext): counted. */
     public void silentBranch() {
         metrics.silentBranch();
     }
 
+    /** The first 180/183 (or the 200 when no ringing came first) ends setup; observed once per call. */
     public void ringing(ActiveCall call) {
         Instant now = clock.instant();
         synchronized (call) {
