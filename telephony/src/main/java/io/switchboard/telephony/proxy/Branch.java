@@ -32,6 +32,12 @@ final class Branch implements ClientTransactionListener {
      * runs on, so a late 1xx is cancelled and a late 2xx hung up.
      */
     boolean settled;
+    /**
+     * Sent nothing at all within telephony.branchResponseTimeout: settled as a 408 (unless it goes
+     * through another node, then tried directly) while its transaction runs on, so a late 1xx is
+     * cancelled and not forwarded, and a late 2xx is forwarded or hung up (ResponseContext#noResponse).
+     */
+    boolean silent;
     /** Never sent: the call was answered or cancelled before its turn came. */
     boolean skipped;
     SipResponse finalResponse;

@@ -34,6 +34,7 @@ final class ResponseContext {
     /** §9.1: a branch that answers neither the CANCEL nor the INVITE is given up after 64*T1. */
     private static final long CANCEL_GIVE_UP_MILLIS = 32_000;
     private static final String WITHDRAWN_REASON = "Temporarily Unavailable - account removed";
+    private static final String SILENT_REASON = "Request Timeout - the device did not respond";
     static final ClientTransactionListener IGNORE = new ClientTransactionListener() {
         @Override
         public void onResponse(ClientTransaction transaction, SipResponse response) {
@@ -196,7 +197,7 @@ final class ResponseContext {
         synchronized (this) {
             if (response == null && status >= 408 && branch.direct != null && !branch.finished && !finalSent
                     && !branch.provisional && !branch.cancelSent && !cancelledByCaller && !branch.withdrawn
-                    && request != null) {
+                    && !branch.settled && request != null) {
                 // The node holding a UDP device's flow did not answer at all (timeout or transport
                 // error, RFC 3261 §8.1.3.1; a node that answered 100 was alive): the device itself may
                 // still be reachable at the address it registered from, so it is tried directly in a
@@ -237,9 +238,10 @@ final class ResponseContext {
         if (branch.cancelOwed && !branch.cancelSent && branch.transaction != null) {
             sendCancel(branch);
         }
-        if (status == 100 || branch.withdrawn) {
+        if (status == 100 || branch.withdrawn || branch.silent) {
             // §16.7 step 5: a 100 is not forwarded; nor is the ringing of a removed account's
-            // device, which was just cancelled (and keeps the CANCEL's give-up timer, not Timer C)
+            // device or of one given up as silent, which was just cancelled (and keeps the
+            // CANCEL's give-up timer, not Timer C)
             return;
         }
         if (invite) {
@@ -503,28 +505,40 @@ final class ResponseContext {
 
     /**
      * The device of this branch sent nothing at all, not even 100 Trying, within
-     * telephony.branchResponseTimeout: it is gone (a phone unplugged, a NAT binding that expired)
-     * and the caller should not wait for its Timer B (32 s) while another device has already said
-     * busy, or while none of the devices is there. It cannot be cancelled before a provisional
-     * response (RFC 3261 §9.1), so its transaction is ended (no more retransmissions) and the
-     * branch counts as a 408 in the choice of the best response (§16.7 step 6, as §16.8 has a
-     * timed-out branch count). A branch that answered provisionally is never cut here.
+     * telephony.branchResponseTimeout: it is probably gone (a phone unplugged, a NAT binding that
+     * expired) and the caller should not wait for its Timer B (32 s) while another device has
+     * already said busy, or while none of the devices is there. The branch counts as a 408 in the
+     * choice of the best response from now on (§16.7 step 6, as §16.8 has a timed-out branch
+     * count), but its client transaction is kept, as {@link #withdrawnGraceOver} keeps a withdrawn
+     * one: a phone that wakes late (a TCP or TLS device out of doze) may still ring or answer. A
+     * late 1xx gets the CANCEL it is owed (it cannot be cancelled before one, RFC 3261 §9.1); a
+     * late 2xx is forwarded to a caller still waiting (§16.7 step 5: every 2xx is forwarded), and
+     * is ACKed and ended with a BYE once the caller was told no. Timer B ends the transaction if
+     * nothing comes (over UDP its INVITE is retransmitted until then). Everything is decided under
+     * the lock, so a response that arrives as the timer fires is either seen here (the branch
+     * rings on) or finds the branch given up.
      */
     private void noResponse(Branch branch) {
-        ClientTransaction transaction;
         synchronized (this) {
             branch.noResponse = null;
             if (branch.finished || branch.settled || branch.provisional || branch.transaction == null) {
                 return;
             }
-            if (branch.cancelOwed) {
-                // the caller cancelled, another device declined or the account was removed: the
-                // caller is answered by the grace that follows, and this branch's transaction is
-                // kept so that a late 1xx still gets the CANCEL it is owed (§9.1) and a late 2xx
-                // is hung up; Timer B ends it if nothing comes
+            if (branch.cancelOwed || finalSent) {
+                // the caller cancelled, another device declined or answered, or the account was
+                // removed: the caller is answered by that; this branch's transaction is kept so
+                // that a late 1xx still gets the CANCEL it is owed (§9.1) and a late 2xx is hung
+                // up; Timer B ends it if nothing comes
                 return;
             }
-            transaction = branch.transaction;
+            branch.silent = true; // from now on a 1xx of this branch is not forwarded (onProvisional)
+            if (branch.direct == null) {
+                branch.settled = true;
+                branch.cancelOwed = true;
+                branch.timedOut = true; // the 487 a late ringing answers to its CANCEL is a 408
+                branch.finalResponse = SipResponse.to(request, 408, SILENT_REASON);
+                branch.synthetic = true;
+            }
         }
         long millis = core.settings.branchResponseTimeout().toMillis();
         String within = millis % 1000 == 0 ? millis / 1000 + "s" : millis + "ms";
@@ -535,8 +549,15 @@ final class ResponseContext {
                 flow == null ? "?" : flow.transport().uriParam() + " " + io.switchboard.platform.config.HostPort.format(
                         flow.remote().getAddress().getHostAddress(), flow.remote().getPort()), within, server.request().callId());
         core.calls.silentBranch();
-        transaction.terminate(); // stops Timer A's retransmissions (RFC 3261 §17.1.1.2)
-        onResponse(branch, null, 408, "Request Timeout - the device did not respond");
+        if (branch.direct != null) {
+            // through the node holding a UDP device's flow, which did not even answer 100: it may
+            // have died, and the device is tried directly (onResponse) in a branch that replaces this one
+            giveUp(branch);
+            return;
+        }
+        synchronized (this) {
+            settleIfAllFinished();
+        }
     }
 
     private void giveUp(Branch branch) {

@@ -97,6 +97,109 @@ class SilentBranchTest {
         }
     }
 
+    /**
+     * A registered UDP phone of bob's that wakes late: it answers its first INVITE only after
+     * {@code afterMillis} (well past the 1 s), with {@code status}, once, and ignores the INVITE's
+     * retransmissions; it records every request it gets (ACK, BYE, CANCEL) and answers a BYE 200.
+     */
+    final class LateDevice implements AutoCloseable {
+        final TestPhone phone;
+        final java.util.concurrent.BlockingQueue<SipRequest> received = new java.util.concurrent.LinkedBlockingQueue<>();
+        final Thread reader;
+
+        LateDevice(String status, long afterMillis) throws Exception {
+            this.phone = new TestPhone("bob", "builder1", node.port);
+            assertThat(phone.registerWithAuth("Contact: " + phone.contact(), "600", "MD5").status()).isEqualTo(200);
+            phone.socket.setSoTimeout(0);
+            reader = Thread.ofVirtual().start(() -> run(status, afterMillis));
+        }
+
+        private void run(String status, long afterMillis) {
+            byte[] buffer = new byte[65535];
+            boolean answered = false;
+            try {
+                while (true) {
+                    DatagramPacket packet = new DatagramPacket(buffer, buffer.length);
+                    phone.socket.receive(packet);
+                    if (!(SipParser.parse(java.util.Arrays.copyOf(packet.getData(), packet.getLength()))
+                            instanceof SipRequest request)) {
+                        continue;
+                    }
+                    if (request.isMethod(SipRequest.INVITE)) {
+                        if (!answered) {
+                            answered = true;
+                            DatagramPacket from = new DatagramPacket(new byte[0], 0, packet.getSocketAddress());
+                            Thread.ofVirtual().start(() -> {
+                                try {
+                                    Thread.sleep(afterMillis);
+                                    send(respond(request, status), from);
+                                } catch (Exception e) {
+                                    // the test is over
+                                }
+                            });
+                        }
+                        continue;
+                    }
+                    received.add(request);
+                    if (request.isMethod(SipRequest.BYE)) {
+                        send(respond(request, "200 OK"), packet);
+                    }
+                }
+            } catch (SocketException closed) {
+                // the test is over
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        }
+
+        private String respond(SipRequest request, String status) {
+            StringBuilder r = new StringBuilder("SIP/2.0 ").append(status).append("\r\n");
+            for (String via : request.headers().fields("Via")) {
+                r.append("Via: ").append(via).append("\r\n");
+            }
+            for (String rr : request.headers().fields("Record-Route")) {
+                r.append("Record-Route: ").append(rr).append("\r\n");
+            }
+            String to = request.header("To");
+            return r.append("From: ").append(request.header("From")).append("\r\n")
+                    .append("To: ").append(to).append(to.contains("tag=") ? "" : ";tag=late").append("\r\n")
+                    .append("Call-ID: ").append(request.callId()).append("\r\n")
+                    .append("CSeq: ").append(request.header("CSeq")).append("\r\n")
+                    .append("Contact: ").append(phone.contact()).append("\r\n")
+                    .append("Content-Length: 0\r\n\r\n").toString();
+        }
+
+        private void send(String text, DatagramPacket to) throws java.io.IOException {
+            byte[] data = text.getBytes(StandardCharsets.UTF_8);
+            phone.socket.send(new DatagramPacket(data, data.length, to.getSocketAddress()));
+        }
+
+        /** The next request of {@code method} this device gets within 10 s, or null. */
+        SipRequest await(String method) throws InterruptedException {
+            long end = System.nanoTime() + 10_000_000_000L;
+            for (long left; (left = end - System.nanoTime()) > 0; ) {
+                SipRequest r = received.poll(left, java.util.concurrent.TimeUnit.NANOSECONDS);
+                if (r != null && r.isMethod(method)) {
+                    return r;
+                }
+            }
+            return null;
+        }
+
+        @Override
+        public void close() {
+            phone.close();
+        }
+    }
+
+    final List<LateDevice> lateDevices = new ArrayList<>();
+
+    private LateDevice lateDevice(String status, long afterMillis) throws Exception {
+        LateDevice device = new LateDevice(status, afterMillis);
+        lateDevices.add(device);
+        return device;
+    }
+
     @BeforeEach
     void start() throws Exception {
         RegistrarSettings d = RegistrarSettings.defaults();
@@ -111,6 +214,7 @@ class SilentBranchTest {
     @AfterEach
     void stop() {
         devices.forEach(Device::close);
+        lateDevices.forEach(LateDevice::close);
         alice.close();
         node.close();
     }
@@ -169,5 +273,49 @@ class SilentBranchTest {
         assertThat(answer.status()).isEqualTo(486);
         assertThat(took).isGreaterThanOrEqualTo(2_400L);
         assertThat(silentBranches()).isEqualTo(1);
+    }
+
+    /**
+     * A phone that wakes after the timeout (a TCP or TLS phone out of doze) and answers while
+     * another device still rings: its 200 reaches the caller (RFC 3261 §16.7 step 5: every 2xx is
+     * forwarded); before, its transaction had been ended and the 200 was a stray nobody answered.
+     */
+    @Test
+    void aLateAnswerWhileAnotherDeviceRingsReachesTheCaller() throws Exception {
+        lateDevice("200 OK", 2_000);
+        device(false, true, 20_000); // rings, and would say busy only long after
+        SipResponse answer = alice.invite(BOB, null);
+        assertThat(answer.status()).isEqualTo(200);
+        assertThat(answer.to().tag()).isEqualTo("late");
+        assertThat(silentBranches()).isEqualTo(1);
+    }
+
+    /**
+     * The caller was already told 408 when the device answers: the device gets an ACK and a BYE
+     * (as a late answer after a CANCEL does) rather than ringing on with a call nobody hears.
+     */
+    @Test
+    void aLateAnswerAfterTheCallerGot408IsAckedAndHungUp() throws Exception {
+        LateDevice late = lateDevice("200 OK", 2_000);
+        SipResponse answer = alice.invite(BOB, null);
+        assertThat(answer.status()).isEqualTo(408);
+        SipRequest ack = late.await("ACK");
+        assertThat(ack).as("ACK of the late 200").isNotNull();
+        assertThat(ack.to().tag()).isEqualTo("late");
+        SipRequest bye = late.await("BYE");
+        assertThat(bye).as("BYE of the late 200").isNotNull();
+        assertThat(bye.callId()).isEqualTo(ack.callId());
+    }
+
+    /**
+     * A device that rings only after the timeout is cancelled (RFC 3261 §9.1: the CANCEL it was
+     * owed), and its ringing is not passed on: the caller's answer was already decided without it.
+     */
+    @Test
+    void aLateRingingIsCancelled() throws Exception {
+        LateDevice late = lateDevice("180 Ringing", 2_000);
+        SipResponse answer = alice.invite(BOB, null);
+        assertThat(answer.status()).isEqualTo(408);
+        assertThat(late.await("CANCEL")).as("CANCEL of the late ringing").isNotNull();
     }
 }
