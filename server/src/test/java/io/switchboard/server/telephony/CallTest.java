@@ -437,6 +437,39 @@ class CallTest {
     }
 
     /**
+     * telephony.branchResponseTimeout is for a new call's devices only: a re-INVITE (hold, session
+     * refresh) to a slow PBX or B2BUA that sends no 100 is waited for, since a 408 to it would end
+     * the established call (RFC 3261 §12.2.1.2). Here bob answers alice's re-INVITE after 2.5 s,
+     * with the timeout at 1 s, and alice gets that 200.
+     */
+    @Test
+    void aReInviteAnsweredAfterTheBranchResponseTimeoutGetsItsAnswer() throws Exception {
+        node.close();
+        node = new TelephonyNode(dir.resolve("slow"), Map.of(), Map.of("SWITCHBOARD_TELEPHONY_AUTH", "false",
+                "SWITCHBOARD_TELEPHONY_BRANCH_RESPONSE_TIMEOUT", "1s"));
+        createAccounts("alice", "bob");
+        SipPhone alice = udpPhone("alice");
+        SipPhone bob = udpPhone("bob");
+
+        SipPhone.Call call = alice.call(target("bob"));
+        call.invite(null);
+        bob.awaitInvite().answer();
+        SipResponse ok = call.awaitFinal();
+        assertThat(ok.status()).isEqualTo(200);
+        call.ack(ok);
+        bob.awaitRequest("ACK", Duration.ofSeconds(5));
+
+        int reInvite = call.sendInDialog("INVITE");
+        SipRequest atBob = bob.awaitRequest("INVITE", Duration.ofSeconds(5));
+        Thread.sleep(2_500); // no 100, no answer: well past the 1 s
+        bob.respond(atBob, 200, "OK");
+        assertThat(alice.awaitResponse(r -> r.cseq().number() == reInvite && r.status() >= 200, Duration.ofSeconds(5)).status())
+                .isEqualTo(200);
+        call.ackInDialog(reInvite);
+        bob.awaitRequest("ACK", Duration.ofSeconds(5));
+    }
+
+    /**
      * {@code telephony.maxCallDuration} ends an answered call at both phones, as Kamailio's dialog
      * module does: each gets a BYE in the other's name, to its Contact, with the dialog's tags and
      * a CSeq above every one it sent (here after each side sent an INFO), and the record is closed

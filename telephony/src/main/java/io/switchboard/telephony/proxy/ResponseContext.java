@@ -58,6 +58,12 @@ final class ResponseContext {
     /** The call being set up; let go once the caller has its final answer (the context lingers 32 s). */
     private ActiveCall call;
     private final boolean invite;
+    /**
+     * An INVITE that creates a dialog (no To tag): only its branches are given up when silent
+     * ({@link #noResponse}). A re-INVITE goes to a party already in the call, and a 408 for it
+     * would end the call (RFC 3261 §12.2.1.2); a slow PBX or B2BUA there is waited for.
+     */
+    private final boolean dialogCreating;
     private final List<Branch> branches = new ArrayList<>(2);
     private boolean finalSent;
     private boolean answered;
@@ -81,6 +87,7 @@ final class ResponseContext {
         this.call = call;
         this.invite = request.isMethod(SipRequest.INVITE);
         this.mergeKey = invite ? ProxyCore.mergeKey(request) : null;
+        this.dialogCreating = invite && request.to().tag() == null;
     }
 
     synchronized Branch addBranch(String aor, String target, SipFlow flow) {
@@ -118,7 +125,7 @@ final class ResponseContext {
             branch.transaction = transaction;
             if (invite && !branch.finished) {
                 restartTimerC(branch);
-                if (!branch.provisional) {
+                if (!branch.provisional && dialogCreating) {
                     startResponseTimer(branch);
                 }
             }
@@ -521,7 +528,8 @@ final class ResponseContext {
     private void noResponse(Branch branch) {
         synchronized (this) {
             branch.noResponse = null;
-            if (branch.finished || branch.settled || branch.provisional || branch.transaction == null) {
+            if (branch.finished || branch.settled || branch.provisional || branch.transaction == null
+                    || !dialogCreating) {
                 return;
             }
             if (branch.cancelOwed || finalSent) {
