@@ -127,7 +127,10 @@ public final class LocationService {
                 }
                 List<Binding> next = new ArrayList<>(current.size() + 1);
                 for (Binding existing : current) {
-                    boolean same = existing.contact().equals(b.contact()) || existing.sameFlowAs(b);
+                    // two contacts of one REGISTER (same Call-ID, CSeq and time) never replace
+                    // each other, whatever their instance: a dual-stack device registers both at once
+                    boolean same = existing.contact().equals(b.contact())
+                            || existing.sameFlowAs(b) && !sameRegistration(existing, b);
                     if (same && existing.version() >= b.version()) {
                         return current; // what we hold is as new or newer
                     }
@@ -144,6 +147,10 @@ public final class LocationService {
             }
         }
         return taken;
+    }
+
+    private static boolean sameRegistration(Binding a, Binding b) {
+        return a.version() == b.version() && a.cseq() == b.cseq() && a.callId().equals(b.callId());
     }
 
     /** Another node removed a binding at {@code at}: gone here too unless made again after that. */

@@ -31,6 +31,7 @@ import java.util.concurrent.CompletableFuture;
  */
 public final class Registrar {
     /** rfc1123-date with a two-digit day, always GMT (RFC 3261 §20.17). */
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(Registrar.class);
     private static final DateTimeFormatter SIP_DATE = DateTimeFormatter.ofPattern("EEE, dd MMM yyyy HH:mm:ss 'GMT'", Locale.US);
 
     private final RegistrarSettings settings;
@@ -282,6 +283,14 @@ public final class Registrar {
                     applyContact(aor, contact, headerExpires, next, upserts, removals, outcome, callId, cseq, now, flow,
                             userAgent);
                 }
+                // a contact this request writes again is not also removed (a binding it replaced,
+                // or set to expires 0, under the same URI): a removal announced with the upsert
+                // would delete the new binding on other nodes (LocationService#remove)
+                java.util.Set<String> written = new java.util.HashSet<>();
+                for (Binding b : upserts) {
+                    written.add(b.contact());
+                }
+                removals.removeIf(b -> written.contains(b.contact()));
                 if (next.size() > settings.maxContacts()) {
                     throw new Rejection(403, "Forbidden - more than " + settings.maxContacts() + " contacts for " + aor);
                 }
@@ -370,10 +379,19 @@ public final class Registrar {
                 node.path(), now);
         // RFC 5626 §6 (registrar): a registration with the instance and reg-id of an existing binding
         // (or the same instance, both without reg-id) replaces it, whatever its contact: the
-        // device's new flow or restart (through this node or another); see Binding#sameFlowAs
+        // device's new flow or restart (through this node or another); see Binding#sameFlowAs.
+        // Only a binding from before this request: two Contacts of one REGISTER with the same
+        // instance (a dual-stack device's IPv4 and IPv6 addresses) are both kept (RFC 3261 §10.3
+        // allows several), and one this request wrote is never also removed.
         next.values().removeIf(other -> {
-            if (!other.contact().equals(key) && other.sameFlowAs(binding)) {
+            if (!other.contact().equals(key) && other.sameFlowAs(binding) && !writtenBy(upserts, other)) {
                 removals.add(other);
+                if (!other.remoteAddress().equals(binding.remoteAddress())) {
+                    // two devices with one (cloned) instance-id push each other out at every registration
+                    log.info("REGISTER of {} from {} replaces {} registered from {} (same +sip.instance {}{})", aor,
+                            binding.remoteAddress(), other.contact(), other.remoteAddress(), binding.instanceId(),
+                            binding.regId() == 0 ? "" : ", reg-id " + binding.regId());
+                }
                 return true;
             }
             return false;
@@ -383,6 +401,15 @@ public final class Registrar {
         if (existing == null) {
             outcome[0] = "created";
         }
+    }
+
+    private static boolean writtenBy(List<Binding> upserts, Binding binding) {
+        for (Binding b : upserts) {
+            if (b == binding) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**

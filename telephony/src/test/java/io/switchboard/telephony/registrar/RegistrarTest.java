@@ -124,6 +124,77 @@ class RegistrarTest {
                         "sip:alice@127.0.0.1:39998;transport=tcp", "sip:alice@127.0.0.1:41005;transport=tcp"));
     }
 
+    /**
+     * A dual-stack device registers two Contacts with one +sip.instance and no reg-id in one
+     * REGISTER (RFC 3261 §10.3 allows several): both are kept, here, in the store and on another
+     * node that applies the announcement (merge, then removals, as BindingAnnouncements does).
+     * Before, the second replaced the first while the first was still upserted: the store ran
+     * DELETE then UPSERT of it (it came back after a restart), and another node dropped the second
+     * (same version as the first) and then applied the first's removal, holding neither. A refresh
+     * of both keeps both, and a later REGISTER of one alone still replaces the other (a restart).
+     */
+    @Test
+    void twoContactsWithOneInstanceInOneRegisterAreBothKept() throws Exception {
+        String aor = "sip:alice@" + RegistrarFixture.DOMAIN;
+        String instance = ";+sip.instance=\"<urn:uuid:00000000-0000-0000-0000-0000000d0a15>\"";
+        String v4 = "sip:alice@127.0.0.1:42001;transport=tcp";
+        String v6 = "sip:alice@[::1]:42001;transport=tcp";
+        LocationService otherNode = new LocationService();
+        List<BindingStore.Committed> announced = new java.util.concurrent.CopyOnWriteArrayList<>();
+        node.bindings.onCommitted(announced::add);
+        for (int round = 0; round < 2; round++) { // made, then refreshed
+            int before = announced.size();
+            SipResponse ok = alice.registerWithAuth("Contact: <" + v4 + ">" + instance + ", <" + v6 + ">" + instance,
+                    "600", "MD5");
+            assertThat(ok.status()).as("round %d: %s", round, ok.reason()).isEqualTo(200);
+            assertThat(ok.contacts()).as("round %d", round).hasSize(2);
+            assertThat(node.location.lookup(aor, System.currentTimeMillis())).as("round %d", round)
+                    .extracting(Binding::contact).containsExactlyInAnyOrder(v4, v6);
+            await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(announced.size()).isGreaterThan(before));
+            for (BindingStore.Committed c : announced.subList(before, announced.size())) {
+                otherNode.merge(c.upserts(), System.currentTimeMillis());
+                c.removals().forEach(r -> otherNode.remove(r.aor(), r.contact(), r.at()));
+            }
+            assertThat(otherNode.lookup(aor, System.currentTimeMillis())).as("round %d, the other node", round)
+                    .extracting(Binding::contact).containsExactlyInAnyOrder(v4, v6);
+            assertThat(node.bindings.load(aor, System.currentTimeMillis())).as("round %d, the store", round)
+                    .extracting(Binding::contact).containsExactlyInAnyOrder(v4, v6);
+        }
+        // the device restarts and registers one new contact: it replaces both
+        String restarted = "sip:alice@127.0.0.1:42002;transport=tcp";
+        assertThat(alice.registerWithAuth("Contact: <" + restarted + ">" + instance, "600", "MD5").status()).isEqualTo(200);
+        assertThat(node.location.lookup(aor, System.currentTimeMillis())).extracting(Binding::contact)
+                .containsExactly(restarted);
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(node.bindings.load(aor,
+                System.currentTimeMillis())).extracting(Binding::contact).containsExactly(restarted));
+    }
+
+    /**
+     * A binding replaced through its +sip.instance by a REGISTER from another source address is
+     * logged (INFO): two devices with one cloned instance-id push each other out at every
+     * registration, and the log is where that shows. A restart from the same address is not logged.
+     */
+    @Test
+    void aReplacementFromAnotherAddressIsLogged() throws Exception {
+        String instance = ";+sip.instance=\"<urn:uuid:00000000-0000-0000-0000-00000000c10e>\"";
+        List<String> logged;
+        try (io.switchboard.platform.testing.CapturedLog log = io.switchboard.platform.testing.CapturedLog.of(Registrar.class);
+             TestPhone clone = new TestPhone("alice", "wonderland", node.port, RegistrarFixture.DOMAIN,
+                     java.net.InetAddress.getByName("127.0.0.2"))) {
+            assertThat(alice.registerWithAuth("Contact: <sip:alice@127.0.0.1:43001>" + instance, "600", "MD5").status())
+                    .isEqualTo(200);
+            assertThat(alice.registerWithAuth("Contact: <sip:alice@127.0.0.1:43002>" + instance, "600", "MD5").status())
+                    .isEqualTo(200);
+            assertThat(log.messages()).noneMatch(line -> line.contains("replaces"));
+            assertThat(clone.registerWithAuth("Contact: <sip:alice@127.0.0.2:43003>" + instance, "600", "MD5").status())
+                    .isEqualTo(200);
+            logged = log.messages();
+        }
+        assertThat(logged).anySatisfy(line -> assertThat(line).isEqualTo("REGISTER of sip:alice@" + RegistrarFixture.DOMAIN
+                + " from 127.0.0.2 replaces sip:alice@127.0.0.1:43002 registered from 127.0.0.1"
+                + " (same +sip.instance <urn:uuid:00000000-0000-0000-0000-00000000c10e>)"));
+    }
+
     @Test
     void theDateHeaderFollowsTheClock() throws Exception {
         // RFC 3261 §10.3 step 8: devices without a clock set theirs from it, so a Date kept from

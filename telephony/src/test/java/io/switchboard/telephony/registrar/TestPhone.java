@@ -30,8 +30,13 @@ final class TestPhone implements AutoCloseable {
     }
 
     TestPhone(String user, String password, int serverPort, String domain) throws IOException {
+        this(user, password, serverPort, domain, InetAddress.getLoopbackAddress());
+    }
+
+    /** A phone sending from {@code local} (another loopback address, 127.0.0.2, say: another device). */
+    TestPhone(String user, String password, int serverPort, String domain, InetAddress local) throws IOException {
         this.domain = domain;
-        this.socket = new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+        this.socket = new DatagramSocket(new InetSocketAddress(local, 0));
         this.user = user;
         this.password = password;
         this.serverPort = serverPort;
