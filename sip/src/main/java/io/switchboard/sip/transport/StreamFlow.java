@@ -56,6 +56,11 @@ final class StreamFlow implements SipFlow {
         retired = true;
     }
 
+    /** Whether this connection lost its framing and was taken out of the flow tables ({@link #retire}). */
+    boolean isRetired() {
+        return retired;
+    }
+
     Channel channel() {
         return channel;
     }

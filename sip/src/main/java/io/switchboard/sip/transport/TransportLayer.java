@@ -810,6 +810,12 @@ public final class TransportLayer {
         if (flow != null) {
             return send(response, flow);
         }
+        if (requestFlow instanceof StreamFlow stream && stream.isRetired()) {
+            // a request framed just before its connection lost framing (pipelined in the same
+            // read): its peer is being disconnected for what it sent next, and a new connection
+            // towards it (§18.2.2) would go to an address behind NAT or fail its certificate check
+            return CompletableFuture.failedFuture(new java.nio.channels.ClosedChannelException());
+        }
         if (requestFlow.transport().isReliable()) {
             if (requestFlow.transport() == Transport.TLS) {
                 // §18.2.2 for TLS: a new connection to the received address and the port in sent-by

@@ -131,6 +131,15 @@ class StreamFramingSocketTest {
         assertThat(flow.isOpen()).isFalse();
         assertThat(flow.send(options("x").getBytes(StandardCharsets.US_ASCII)).toCompletableFuture())
                 .isCompletedExceptionally();
+        // an answer to what came before on that connection is not sent on a new one (§18.2.2),
+        // which would go towards a peer being disconnected for what it sent
+        io.switchboard.sip.message.SipResponse late = io.switchboard.sip.message.SipResponse.to(
+                (io.switchboard.sip.message.SipRequest) received.getFirst(), 200, "OK");
+        java.util.concurrent.CompletableFuture<Void> answered = layer.sendResponse(late, flow).toCompletableFuture();
+        await().atMost(Duration.ofSeconds(5)).until(answered::isDone);
+        assertThat(answered).failsWithin(Duration.ZERO)
+                .withThrowableOfType(java.util.concurrent.ExecutionException.class)
+                .withCauseInstanceOf(java.nio.channels.ClosedChannelException.class);
     }
 
     @Test

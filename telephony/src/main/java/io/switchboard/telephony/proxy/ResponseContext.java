@@ -539,8 +539,8 @@ final class ResponseContext {
                 // up; Timer B ends it if nothing comes
                 return;
             }
-            branch.silent = true; // from now on a 1xx of this branch is not forwarded (onProvisional)
             if (branch.direct == null) {
+                branch.silent = true; // from now on a 1xx of this branch is not forwarded (onProvisional)
                 branch.settled = true;
                 branch.cancelOwed = true;
                 branch.timedOut = true; // the 487 a late ringing answers to its CANCEL is a 408
@@ -559,8 +559,10 @@ final class ResponseContext {
         core.calls.silentBranch();
         if (branch.direct != null) {
             // through the node holding a UDP device's flow, which did not even answer 100: it may
-            // have died, and the device is tried directly (onResponse) in a branch that replaces this one
-            giveUp(branch);
+            // have died, and the device is tried directly (onResponse) in a branch that replaces this
+            // one; unless its 1xx came in the meantime: ending a ringing transaction would leave the
+            // device ringing with no CANCEL to come
+            giveUp(branch, true);
             return;
         }
         synchronized (this) {
@@ -569,9 +571,14 @@ final class ResponseContext {
     }
 
     private void giveUp(Branch branch) {
+        giveUp(branch, false);
+    }
+
+    /** With {@code unlessRinging}, a branch whose 1xx came meanwhile goes on as any ringing one. */
+    private void giveUp(Branch branch, boolean unlessRinging) {
         ClientTransaction transaction;
         synchronized (this) {
-            if (branch.finished) {
+            if (branch.finished || unlessRinging && branch.provisional) {
                 return;
             }
             transaction = branch.transaction;
