@@ -132,11 +132,13 @@ public final class Registrar {
         StringBuilder line = new StringBuilder("REGISTER of ").append(to == null ? "?" : to.uri())
                 .append(" refused (").append(r.status).append("): ").append(why);
         r.headers.forEach((name, value) -> line.append(" (").append(name).append(": ").append(value).append(')'));
+        return line.append(byUserAgent(request)).toString();
+    }
+
+    /** " [linphone/5.2]": which device a refusal line is about, when it said (SipRefusals quotes control characters). */
+    private static String byUserAgent(SipRequest request) {
         String userAgent = request.headers().get(HeaderNames.USER_AGENT);
-        if (userAgent != null) {
-            line.append(" [").append(userAgent).append(']');
-        }
-        return line.toString();
+        return userAgent == null ? "" : " [" + userAgent + "]";
     }
 
     private void handle(ServerTransaction transaction, SipRequest request) {
@@ -170,12 +172,13 @@ public final class Registrar {
                     // computed with an algorithm this account is not challenged with, and credentials
                     // signing the node with a nonce from a challenge to another Request-URI
                     listener.authFailure(outcome.status().meterReason(), source,
-                            "REGISTER of " + aor + " challenged again (401): " + outcome.status().words());
+                            "REGISTER of " + aor + " challenged again (401): " + outcome.status().words() + byUserAgent(request));
                     challenge(transaction, request, domain, user, outcome.stale());
                     return;
                 }
                 case BAD_CREDENTIALS -> {
-                    listener.authFailure("bad_credentials", source, "REGISTER of " + aor + " refused (400): " + outcome.reason());
+                    listener.authFailure("bad_credentials", source, "REGISTER of " + aor + " refused (400): " + outcome.reason()
+                            + byUserAgent(request));
                     throw new Rejection(400, "Bad Request - " + outcome.reason()).reported();
                 }
                 case UNKNOWN_USER, WRONG_PASSWORD -> {
@@ -183,14 +186,14 @@ public final class Registrar {
                     // treats an unknown name like a wrong password at every earlier step); the log,
                     // which only the operator reads, tells them apart
                     listener.authFailure(outcome.status().meterReason(), source,
-                            "REGISTER of " + aor + " refused (403): " + outcome.status().words());
+                            "REGISTER of " + aor + " refused (403): " + outcome.status().words() + byUserAgent(request));
                     throw new Rejection(403, "Forbidden").reported();
                 }
                 case OK -> {
                     // §10.3 step 3: the authenticated user may only register its own address
                     if (!outcome.account().username().equals(user)) {
                         listener.authFailure("wrong_user", source, "REGISTER of " + aor + " refused (403): authenticated as "
-                                + outcome.account().username() + ", who may not register it");
+                                + outcome.account().username() + ", who may not register it" + byUserAgent(request));
                         throw new Rejection(403, "Forbidden - " + outcome.account().username()
                                 + " may not register " + user).reported();
                     }

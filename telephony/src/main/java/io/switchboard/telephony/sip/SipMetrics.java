@@ -119,7 +119,9 @@ public final class SipMetrics implements SipStackObserver, Registrar.RegistrarLi
             case "flood" -> "more messages than telephony.floodLimit allows; they are dropped";
             case "oversize" -> detail != null ? detail : "a message over the size limit; dropped";
             case "connection_limit" -> "more connections than telephony.maxConnectionsPerAddress; a new one refused";
-            case "slow_peer" -> "reads nothing of what it is sent; its connection closed";
+            // the partial-message sweep (TransportLayer): a message begun and never finished
+            case "slow_peer" -> "began a message and did not finish it within telephony.partialMessageTimeout;"
+                    + " its connection closed";
             case "stray_response" -> "a response to no request of this node's, dropped (one too late for its transaction,"
                     + " or from a phone behind a balancer that answered on a connection that reached another node)";
             // idle, keepalive and load shedding are not about what the peer sent; a balancer

@@ -327,9 +327,9 @@ class RegistrarTest {
         // the device hears the same 403 for both; the operator reads which it was, and from where
         assertThat(logged).satisfiesExactly(
                 line -> assertThat(line).matches("127\\.0\\.0\\.1:\\d+: REGISTER of sip:alice@" + RegistrarFixture.DOMAIN
-                        .replace(".", "\\.") + " refused \\(403\\): wrong password"),
+                        .replace(".", "\\.") + " refused \\(403\\): wrong password \\[TestPhone\\]"),
                 line -> assertThat(line).endsWith(": REGISTER of sip:mallory@" + RegistrarFixture.DOMAIN
-                        + " refused (403): no such account"));
+                        + " refused (403): no such account [TestPhone]"));
     }
 
     /**
