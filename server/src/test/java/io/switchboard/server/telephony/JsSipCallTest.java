@@ -147,7 +147,7 @@ class JsSipCallTest {
             assertThat(record.path("status").asText()).as(record.toString()).isEqualTo(status);
             assertThat(record.path("caller").asText()).isEqualTo(caller);
             assertThat(record.path("dialed").asText()).isEqualTo(dialed);
-            if (endedBy == null) { // no BYE: the call never began
+            if (endedBy == null) { // nobody ended it: no answer, or an error
                 assertThat(record.path("endedBy").isNull()).as(record.toString()).isTrue();
             } else {
                 assertThat(record.path("endedBy").asText()).isEqualTo(endedBy);
@@ -221,7 +221,7 @@ class JsSipCallTest {
         JsonNode wasCancelled = expect("bob", third, "failed", "ended", "confirmed");
         assertThat(wasCancelled.path("originator").asText()).isEqualTo("remote");
         assertThat(wasCancelled.path("cause").asText()).isEqualTo("Canceled");
-        awaitRecord("alice", "bob", "cancelled", null, null);
+        awaitRecord("alice", "bob", "cancelled", "caller", null);
 
         // RFC 3261 §10.2.2: Expires 0 removes the bindings
         browser.unregister("alice");

@@ -221,7 +221,21 @@ public final class CallTracker implements AutoCloseable {
 
     /** A final non-2xx was sent to the caller: the call ends unanswered. */
     public void failed(ActiveCall call, int status, String reason) {
-        fail(call, status, statusFor(status), null);
+        fail(call, status, statusFor(status), endedBy(status));
+    }
+
+    /**
+     * Who ended an unanswered call, where a person did: a 487 reaches the caller only for its own
+     * CANCEL (the proxy's own CANCELs answer 408, or the 6xx that caused them), and busy and decline
+     * are the callee's (a resident refusing a door call); for the rest (nobody there, no answer,
+     * errors) nobody did.
+     */
+    static String endedBy(int status) {
+        return switch (status) {
+            case 487 -> "caller";
+            case 486, 600, 603 -> "callee";
+            default -> null;
+        };
     }
 
     /**

@@ -153,6 +153,7 @@ class CallTrackerTest {
         assertThat(counter("switchboard.calls.failed", "reason", "busy")).isEqualTo(1);
         CallRecord record = awaitRecord(call, "busy");
         assertThat(record.finalCode()).isEqualTo(486);
+        assertThat(record.endedBy()).as("the callee was busy").isEqualTo("callee");
         assertThat(record.answeredAt()).isNull();
         assertThat(record.durationMillis()).isNull();
         assertThat(record.endedAt()).isEqualTo(call.startedAt().plusSeconds(4));
@@ -187,6 +188,20 @@ class CallTrackerTest {
         assertThat(counter("switchboard.calls.answered")).isEqualTo(1);
         assertThat(awaitRecord(failed, "not_found").finalCode()).isEqualTo(404);
         assertThat(gauge()).isZero();
+    }
+
+    /** Who ended an unanswered call: the caller's CANCEL, the callee's busy or decline, else nobody. */
+    @Test
+    void whoEndedAnUnansweredCall() {
+        ActiveCall cancelled = call("c7");
+        tracker.failed(cancelled, 487, "Request Terminated");
+        assertThat(awaitRecord(cancelled, "cancelled").endedBy()).isEqualTo("caller");
+        ActiveCall declined = call("c8");
+        tracker.failed(declined, 603, "Decline");
+        assertThat(awaitRecord(declined, "declined").endedBy()).isEqualTo("callee");
+        ActiveCall noAnswer = call("c9");
+        tracker.failed(noAnswer, 408, "Request Timeout");
+        assertThat(awaitRecord(noAnswer, "no_answer").endedBy()).isNull();
     }
 
     @Test
