@@ -416,6 +416,7 @@ class ProxyRulesTest {
         call.invite(null);
         SipPhone.Incoming atBob = bob.awaitInvite();
         assertThat(atBob.invite.requestUri().scheme()).isEqualTo("sip");
+        atBob.respond(180, "Ringing"); // the node's INVITE is not retransmitted (Timer A), which would look like a second
         assertThat(bob.receivesNo("INVITE", Duration.ofMillis(500))).as("no INVITE for the tel: Contact").isTrue();
         atBob.respond(486, "Busy Here");
         assertThat(call.awaitFinal().status()).isEqualTo(486);
