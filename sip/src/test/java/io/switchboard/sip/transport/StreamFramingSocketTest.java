@@ -15,15 +15,12 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyStore;
-import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
-import javax.net.ssl.TrustManager;
-import javax.net.ssl.X509TrustManager;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -156,20 +153,8 @@ class StreamFramingSocketTest {
         }));
         int port = layer.start(List.of(new ListenPoint(Transport.TLS, "127.0.0.1", 0))).getFirst().port();
         SSLContext client = SSLContext.getInstance("TLS");
-        client.init(null, new TrustManager[]{new X509TrustManager() {
-            @Override
-            public void checkClientTrusted(X509Certificate[] chain, String authType) {
-            }
-
-            @Override
-            public void checkServerTrusted(X509Certificate[] chain, String authType) {
-            }
-
-            @Override
-            public X509Certificate[] getAcceptedIssuers() {
-                return new X509Certificate[0];
-            }
-        }}, null);
+        // the test's self-signed certificate: trusted as it is (Netty's trust-all manager, for tests)
+        client.init(null, io.netty.handler.ssl.util.InsecureTrustManagerFactory.INSTANCE.getTrustManagers(), null);
         Socket peer = client.getSocketFactory().createSocket("127.0.0.1", port);
         sockets.add(peer);
         // a body over the limit (§21.5.7), all of it sent: the server answers from the head while
