@@ -185,7 +185,7 @@ public final class Monitor implements NodeModule {
         context.addRoutes(new ChannelsApi(catalog, apply, dispatcher, context.adminAuth(), context.json(), clock)::register);
         context.addRoutes(new MaintenanceApi(catalog, apply, context.adminAuth(), context.json(), clock)::register);
         context.addRoutes(new IncidentsApi(incidents, deliveries, context.adminAuth(),
-                name -> catalog.monitor(name).isPresent())::register);
+                name -> catalog.monitor(name).isPresent(), name -> catalog.channel(name).isPresent())::register);
         context.addRoutes(routes -> {
             routes.before("/api/v1/monitor-stats", context.adminAuth()::requireAdmin);
             routes.get("/api/v1/monitor-stats", ctx -> {

@@ -23,14 +23,19 @@ public final class IncidentsApi {
     private final DeliveryLog deliveries;
     private final AdminAuth adminAuth;
     private final java.util.function.Predicate<String> monitorExists;
+    private final java.util.function.Predicate<String> channelExists;
 
-    /** @param monitorExists whether a monitor of that name is defined now */
+    /**
+     * @param monitorExists whether a monitor of that name is defined now
+     * @param channelExists whether a notification channel of that name is defined now
+     */
     public IncidentsApi(IncidentStore incidents, DeliveryLog deliveries, AdminAuth adminAuth,
-                        java.util.function.Predicate<String> monitorExists) {
+                        java.util.function.Predicate<String> monitorExists, java.util.function.Predicate<String> channelExists) {
         this.incidents = incidents;
         this.deliveries = deliveries;
         this.adminAuth = adminAuth;
         this.monitorExists = monitorExists;
+        this.channelExists = channelExists;
     }
 
     public void register(RoutesConfig routes) {
@@ -90,11 +95,22 @@ public final class IncidentsApi {
         int limit = ApiSupport.intParam(ctx, "limit", 100, 1, 1000);
         Instant before = ApiSupport.instantParam(ctx, "before");
         String monitor = monitorParam(ctx);
-        List<DeliveryLog.Attempt> page = deliveries.list(incident, monitor, ctx.queryParam("channel"), before, limit);
+        String channel = ctx.queryParam("channel");
+        if (channel != null && channel.isBlank()) {
+            throw ApiProblem.badRequest("'channel' is empty; leave it out to list every channel's");
+        }
+        List<DeliveryLog.Attempt> page = deliveries.list(incident, monitor, channel, before, limit);
         if (page.isEmpty()) {
             // a removed monitor that had incidents but nothing sent (no channels) is known all the same
             requireKnownMonitor(monitor, () -> deliveries.list(null, monitor, null, null, 1).isEmpty()
                     && incidents.list(null, monitor, null, 1).isEmpty(), "incidents or notifications");
+            // likewise a channel: a removed one's deliveries stay listed by its name, a typo is 404
+            if (incident != null && incidents.find(incident).isEmpty()) {
+                throw ApiProblem.notFound("no incident " + incident);
+            }
+            if (channel != null && !channelExists.test(channel) && deliveries.list(null, null, channel, null, 1).isEmpty()) {
+                throw ApiProblem.notFound("no channel " + channel + ", and no notifications to a removed channel of that name");
+            }
         }
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("notifications", page.stream().map(IncidentsApi::view).toList());

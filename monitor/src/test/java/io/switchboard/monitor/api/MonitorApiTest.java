@@ -171,6 +171,10 @@ class MonitorApiTest {
         assertProblem(node.api("GET", "/api/v1/notifications?monitor=nosuch&channel=hook", null), 404,
                 "no monitor nosuch, and no incidents or notifications of a removed monitor of that name");
         assertProblem(node.api("GET", "/api/v1/incidents?monitor=", null), 400, "'monitor' is empty; leave it out to list every monitor's");
+        assertProblem(node.api("GET", "/api/v1/notifications?channel=nosuch", null), 404,
+                "no channel nosuch, and no notifications to a removed channel of that name");
+        assertProblem(node.api("GET", "/api/v1/notifications?channel=", null), 400, "'channel' is empty; leave it out to list every channel's");
+        assertProblem(node.api("GET", "/api/v1/notifications?incident=424242", null), 404, "no incident 424242");
         assertProblem(node.api("GET", "/api/v1/notifications?before=yesterday", null), 400, null);
     }
 
@@ -267,6 +271,12 @@ class MonitorApiTest {
         assertThat(node.metric("switchboard_monitor_notifications_sent_total{channel=\"hook\",type=\"webhook\"}")).isEqualTo(0.0);
         assertThat(node.metric("switchboard_monitor_notification_tests_total{channel=\"hook\",outcome=\"sent\",type=\"webhook\"}"))
                 .isEqualTo(1.0);
+        // a channel made but never used is known by its name (an empty list), and a removed channel's deliveries stay listed
+        node.api("PUT", "/api/v1/notification-channels/quiet", "{\"type\":\"webhook\",\"url\":\"" + target.url("/q") + "\"}");
+        assertThat(node.json("GET", "/api/v1/notifications?channel=quiet", null).path("notifications").size()).isZero();
+        assertThat(node.api("DELETE", "/api/v1/notification-channels/hook", null).statusCode()).isEqualTo(204);
+        assertThat(node.json("GET", "/api/v1/notifications?channel=hook", null).path("notifications").get(0).path("event").asText())
+                .isEqualTo("test");
     }
 
     @Test
