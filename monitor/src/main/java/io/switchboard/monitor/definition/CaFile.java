@@ -40,6 +40,9 @@ public final class CaFile {
         }
     }
 
+    /** The largest file read as certificates. */
+    static final int MAX_BYTES = 4 * 1024 * 1024;
+
     /** The file's certificates: at least one, each read in full. */
     public static List<X509Certificate> read(String caFile) throws Unreadable {
         Path path = path(caFile);
@@ -53,7 +56,14 @@ public final class CaFile {
         }
         List<X509Certificate> certificates = new ArrayList<>();
         try (InputStream in = Files.newInputStream(path)) {
-            for (Certificate c : CertificateFactory.getInstance("X.509").generateCertificates(in)) {
+            // read with a bound: a mistaken path (a log, a disk image) would otherwise be read whole
+            // into memory by every check of the monitor; the system's whole bundle is about 200 KB
+            byte[] content = in.readNBytes(MAX_BYTES + 1);
+            if (content.length > MAX_BYTES) {
+                throw new Unreadable(caFile, "over " + MAX_BYTES / (1024 * 1024) + " MiB, too large for a file of"
+                        + " certificates", null);
+            }
+            for (Certificate c : CertificateFactory.getInstance("X.509").generateCertificates(new java.io.ByteArrayInputStream(content))) {
                 certificates.add((X509Certificate) c);
             }
         } catch (IOException e) {

@@ -148,6 +148,12 @@ class MonitorApiTest {
         assertProblem(node.api("PUT", "/api/v1/monitors/t", tls + "ca.pem\"}"), 400, "'caFile': \"ca.pem\" is not an absolute path");
         assertProblem(node.api("PUT", "/api/v1/monitors/t", tls + notPem + "\"}"), 400, "'caFile': " + notPem + ": holds no PEM certificate");
         assertProblem(node.api("PUT", "/api/v1/monitors/t", tls + dir + "\"}"), 400, "'caFile': " + dir + ": a directory, not a file of certificates");
+        Path huge = dir.resolve("huge.pem");
+        try (var file = new java.io.RandomAccessFile(huge.toFile(), "rw")) {
+            file.setLength(5L * 1024 * 1024); // sparse: no disk written
+        }
+        assertProblem(node.api("PUT", "/api/v1/monitors/t", tls + huge + "\"}"), 400, "'caFile': " + huge
+                + ": over 4 MiB, too large for a file of certificates");
         assertProblem(node.api("PUT", "/api/v1/monitors/h", "{\"type\":\"http\",\"target\":\"https://a/\",\"caFile\":\"x\"}"), 400,
                 "'caFile': \"x\" is not an absolute path");
         assertProblem(node.api("PUT", "/api/v1/notification-channels/m", "{\"type\":\"email\",\"host\":\"smtp.x\",\"from\":\"me@x.org\","
