@@ -306,6 +306,23 @@ public final class Baresip implements AutoCloseable {
         }
     }
 
+    /**
+     * Ends baresip at once by its PID with SIGKILL, as a crash or a pulled plug would: it sends
+     * nothing, not even its un-REGISTER, so its binding stays at the registrar and its SIP port
+     * is closed. {@link #close()} afterwards has nothing left to stop.
+     */
+    public void kill() throws InterruptedException {
+        process.destroyForcibly(); // SIGKILL (Process#destroyForcibly on Linux)
+        if (!process.waitFor(5, TimeUnit.SECONDS)) {
+            throw new AssertionError("baresip " + user + " (PID " + process.pid() + ") still runs after SIGKILL");
+        }
+        try {
+            control.close();
+        } catch (IOException ignored) {
+            // it is gone either way
+        }
+    }
+
     /** Ends baresip by its PID: SIGTERM (it unregisters and exits), then SIGKILL after 3 s. */
     @Override
     public void close() {

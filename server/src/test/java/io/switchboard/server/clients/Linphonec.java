@@ -26,7 +26,8 @@ import java.util.regex.Pattern;
  * writable (otherwise it opens no SIP port at all); a config file ({@code -c}) with the account,
  * the node as registrar and as route for every request (otherwise it resolves the callee's domain
  * in DNS), SIP and RTP ports picked at random, video off; no sound card: {@code soundcard use
- * files} plays a tone file instead. {@link #close()} ends the process by its PID.
+ * files} plays a tone file instead. {@link #close()} ends the process by its PID;
+ * {@link #killAndRestart()} kills it (SIGKILL) and starts it again as the same device.
  * <p>
  * With {@link MediaProfile#WEBRTC} it speaks a browser's media: DTLS-SRTP as mandatory media
  * encryption, AVPF on the account ({@code UDP/TLS/RTP/SAVPF}), RTP and RTCP on one port and a NAT
@@ -41,14 +42,20 @@ public final class Linphonec implements AutoCloseable {
 
     private final String user;
     private final Path dir;
+    private final Path config;
+    private final Path tone;
+    private final boolean autoAnswer;
     private final Process process;
     private final OutputStream stdin;
     private final List<String> lines = new CopyOnWriteArrayList<>();
     private final Object arrived = new Object();
 
-    private Linphonec(String user, Path dir, Process process) {
+    private Linphonec(String user, Path dir, Path config, Path tone, boolean autoAnswer, Process process) {
         this.user = user;
         this.dir = dir;
+        this.config = config;
+        this.tone = tone;
+        this.autoAnswer = autoAnswer;
         this.process = process;
         this.stdin = process.getOutputStream();
         Thread.ofPlatform().daemon().name("linphonec-" + user).start(this::readOutput);
@@ -136,11 +143,17 @@ public final class Linphonec implements AutoCloseable {
             keys.forEach(key -> text.append(key).append('\n'));
         });
         Files.writeString(config, text);
+        return launch(user, dir, config, tone, autoAnswer);
+    }
+
+    /** Runs linphonec on a config file and sets it up: plays the tone file, answers if asked to. */
+    private static Linphonec launch(String user, Path dir, Path config, Path tone, boolean autoAnswer)
+            throws IOException {
         ProcessBuilder builder = new ProcessBuilder(BINARY.path().toString(), "-c", config.toString())
                 .directory(dir.toFile())
                 .redirectErrorStream(true);
-        builder.environment().put("HOME", home.toString());
-        Linphonec phone = new Linphonec(user, dir, builder.start());
+        builder.environment().put("HOME", dir.resolve("home").toString());
+        Linphonec phone = new Linphonec(user, dir, config, tone, autoAnswer, builder.start());
         try {
             phone.send("soundcard use files");
             phone.send("play " + tone);
@@ -152,6 +165,58 @@ public final class Linphonec implements AutoCloseable {
             throw e;
         }
         return phone;
+    }
+
+    /**
+     * Kills this linphonec by its PID with SIGKILL, as a crash or a pulled plug would (it sends
+     * nothing, not even its un-REGISTER), and starts it again on the same config file, which keeps
+     * what linphonec wrote there, among it the {@code [misc] uuid} it sends as {@code +sip.instance}
+     * (RFC 5626 §4.1: the same across restarts). Its SIP port is picked at random again, so it
+     * registers a new Contact.
+     * <p>
+     * liblinphone makes the uuid up at its first start and saves its config only about once a
+     * second: killed right after it registered, it would come back as another device. So the
+     * kill waits until the uuid is in the file, as on a phone that ran for a moment.
+     *
+     * @return the new linphonec; this one is ended and stays so
+     */
+    public Linphonec killAndRestart() throws IOException, InterruptedException {
+        awaitSavedInstanceId(Duration.ofSeconds(5));
+        kill();
+        return launch(user, dir, config, tone, autoAnswer);
+    }
+
+    /** Ends linphonec at once by its PID with SIGKILL; its TCP connections close, its registration stays. */
+    public void kill() throws InterruptedException {
+        process.destroyForcibly(); // SIGKILL (Process#destroyForcibly on Linux)
+        if (!process.waitFor(5, TimeUnit.SECONDS)) {
+            throw new AssertionError("linphonec " + user + " (PID " + process.pid() + ") still runs after SIGKILL");
+        }
+    }
+
+    /** The uuid linphonec saved in its config ({@code [misc] uuid}) and sends as {@code +sip.instance}, or null. */
+    public String savedInstanceId() throws IOException {
+        String section = "";
+        for (String line : Files.readAllLines(config, StandardCharsets.UTF_8)) {
+            String l = line.strip();
+            if (l.startsWith("[")) {
+                section = l;
+            } else if (section.equals("[misc]") && l.startsWith("uuid=") && l.length() > "uuid=".length()) {
+                return l.substring("uuid=".length());
+            }
+        }
+        return null;
+    }
+
+    private void awaitSavedInstanceId(Duration timeout) throws IOException, InterruptedException {
+        long end = System.nanoTime() + timeout.toNanos();
+        while (savedInstanceId() == null) {
+            if (System.nanoTime() > end) {
+                throw new AssertionError("linphonec " + user + " saved no [misc] uuid in " + config + " within "
+                        + timeout + "\n" + describe());
+            }
+            Thread.sleep(100);
+        }
     }
 
     public String user() {
@@ -235,7 +300,8 @@ public final class Linphonec implements AutoCloseable {
 
     private void readOutput() {
         try (InputStream in = process.getInputStream();
-             OutputStream log = Files.newOutputStream(dir.resolve("linphonec.log"))) {
+             OutputStream log = Files.newOutputStream(dir.resolve("linphonec.log"), // one log across restarts
+                     java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND)) {
             ByteArrayOutputStream line = new ByteArrayOutputStream();
             int c;
             while ((c = in.read()) >= 0) {
