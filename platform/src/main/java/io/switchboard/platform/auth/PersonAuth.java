@@ -3,6 +3,7 @@ package io.switchboard.platform.auth;
 import io.javalin.http.Context;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.switchboard.platform.LogLineBudget;
 import io.switchboard.platform.bus.Bus;
 import io.switchboard.platform.config.ConfigSection;
 import io.switchboard.platform.http.ApiProblem;
@@ -13,6 +14,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalInt;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -107,11 +109,11 @@ public final class PersonAuth {
      */
     private final Object unlockTurn = new Object();
     /** At most one line a minute about upgrades refused for bad tokens ({@link #refusedUpgradeToken}). */
-    private final io.switchboard.platform.OncePerMinute refusedUpgradeLines;
+    private final LogLineBudget refusedUpgradeLines;
     /** The most lockout warnings written in a minute; the lockouts themselves are counted all the same. */
     static final int LOCKOUT_LINES_PER_MINUTE = 20;
-    /** Lockout warnings: when this minute began (clock millis), written in it, left out since the last written. */
-    private final long[] lockoutLines = {Long.MIN_VALUE / 2, 0, 0};
+    /** Lockout warnings: at most {@link #LOCKOUT_LINES_PER_MINUTE} a minute, with the count left out. */
+    private final LogLineBudget lockoutLines;
     /** Tells this node's own announcements apart when they come back from the bus (it counted them already). */
     private final String origin = java.util.UUID.randomUUID().toString();
 
@@ -167,7 +169,8 @@ public final class PersonAuth {
         this.addressSignUps = limits.signUpsPerAddress();
         this.clock = clock;
         this.meters = meters;
-        this.refusedUpgradeLines = new io.switchboard.platform.OncePerMinute();
+        this.refusedUpgradeLines = new LogLineBudget(1, clock);
+        this.lockoutLines = new LogLineBudget(LOCKOUT_LINES_PER_MINUTE, clock);
     }
 
     /** Checks the {@code auth:} block without building anything; a bad value is a {@link io.switchboard.platform.config.ConfigException}. */
@@ -378,8 +381,9 @@ public final class PersonAuth {
      * @param address the client's address (behind a trusted proxy, the client's)
      */
     public void refusedUpgradeToken(String path, String address) {
-        if (refusedUpgradeLines.due()) {
-            int more = refusedUpgradeLines.turnedAwaySinceLast();
+        OptionalInt leftOut = refusedUpgradeLines.take();
+        if (leftOut.isPresent()) {
+            int more = leftOut.getAsInt();
             log.info("a WebSocket upgrade to {} from {} was refused: its access token is not valid or has expired{}", path,
                     address, more == 0 ? "" : " (" + more + " more such refusals since the last line, not logged)");
         }
@@ -722,22 +726,12 @@ public final class PersonAuth {
      * left out since the last one written.
      */
     private String lockoutLine() {
-        long now = clock.millis();
-        synchronized (lockoutLines) {
-            if (now - lockoutLines[0] >= 60_000 || now < lockoutLines[0]) {
-                lockoutLines[0] = now;
-                lockoutLines[1] = 0;
-            }
-            if (lockoutLines[1] >= LOCKOUT_LINES_PER_MINUTE) {
-                lockoutLines[2]++;
-                return null;
-            }
-            lockoutLines[1]++;
-            long leftOut = lockoutLines[2];
-            lockoutLines[2] = 0;
-            return leftOut == 0 ? "" : " (" + leftOut + " more lockout warnings left out before this one: at most "
-                    + LOCKOUT_LINES_PER_MINUTE + " a minute are written)";
+        OptionalInt leftOut = lockoutLines.take();
+        if (leftOut.isEmpty()) {
+            return null;
         }
+        return leftOut.getAsInt() == 0 ? "" : " (" + leftOut.getAsInt() + " more lockout warnings left out before this one:"
+                + " at most " + LOCKOUT_LINES_PER_MINUTE + " a minute are written)";
     }
 
     private static boolean tooLong(String text, int max) {

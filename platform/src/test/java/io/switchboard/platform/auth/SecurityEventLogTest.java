@@ -113,4 +113,18 @@ class SecurityEventLogTest {
         assertThat(log.lines()).singleElement().isEqualTo("INFO a WebSocket upgrade to /api/v1/stream from 198.51.100.4"
                 + " was refused: its access token is not valid or has expired");
     }
+
+    /** The minute is the clock PersonAuth is given, so a test (or a node whose clock is set) moves it. */
+    @Test
+    void aRefusedUpgradeTokenAMinuteLaterOnPersonAuthsClockIsLoggedWithTheCountPassedOver() {
+        io.switchboard.platform.testing.MutableClock clock = io.switchboard.platform.testing.MutableClock.running();
+        PersonAuth timed = PeopleOnStore.personAuth(store, clock, new SimpleMeterRegistry(), 2);
+        timed.refusedUpgradeToken("/api/v1/stream", "198.51.100.4");
+        timed.refusedUpgradeToken("/api/v1/stream", "198.51.100.4");
+        clock.advance(java.time.Duration.ofMinutes(1));
+        timed.refusedUpgradeToken("/api/v1/stream", "203.0.113.8");
+        assertThat(log.lines()).hasSize(2).last().isEqualTo("INFO a WebSocket upgrade to /api/v1/stream from 203.0.113.8"
+                + " was refused: its access token is not valid or has expired (1 more such refusals since the last line,"
+                + " not logged)");
+    }
 }

@@ -1,5 +1,6 @@
 package io.switchboard.telephony.sip;
 
+import io.switchboard.platform.LogLineBudget;
 import io.switchboard.platform.config.HostPort;
 import java.net.Inet6Address;
 import java.net.InetAddress;
@@ -29,31 +30,16 @@ public final class SipRefusals {
     static final int LINES_PER_MINUTE = 5;
     static final int ALL_LINES_PER_MINUTE = 30;
     static final int MAX_TEXT = 240;
-    private static final long MINUTE_MILLIS = 60_000;
     /** Sources remembered at once; past it, those quiet for a minute are forgotten with what they had left out. */
     private static final int MAX_SOURCES = 10_000;
 
     private final Clock clock;
-    private final Map<String, Budget> bySource = new HashMap<>();
-    private final Budget all = new Budget();
-
-    /** Lines written in the current minute, and refusals left out of the log and not said yet. */
-    private static final class Budget {
-        long minuteStart = Long.MIN_VALUE / 2;
-        int logged;
-        int leftOut;
-
-        boolean allows(long now, int perMinute) {
-            if (now - minuteStart >= MINUTE_MILLIS) {
-                minuteStart = now;
-                logged = 0;
-            }
-            return logged < perMinute;
-        }
-    }
+    private final Map<String, LogLineBudget> bySource = new HashMap<>();
+    private final LogLineBudget all;
 
     public SipRefusals(Clock clock) {
         this.clock = clock;
+        this.all = new LogLineBudget(ALL_LINES_PER_MINUTE, clock);
     }
 
     /**
@@ -62,27 +48,22 @@ public final class SipRefusals {
      */
     public void refused(InetSocketAddress source, String what) {
         String key = source == null || source.getAddress() == null ? "an unknown source" : sourceKey(source.getAddress());
-        long now = clock.millis();
         int sourceLeftOut;
         int allLeftOut;
         synchronized (this) {
-            Budget mine = bySource.computeIfAbsent(key, k -> new Budget());
-            if (!mine.allows(now, LINES_PER_MINUTE)) {
-                mine.leftOut++;
+            LogLineBudget mine = bySource.computeIfAbsent(key, k -> new LogLineBudget(LINES_PER_MINUTE, clock));
+            if (!mine.hasRoom()) {
+                mine.leaveOut();
                 return;
             }
-            if (!all.allows(now, ALL_LINES_PER_MINUTE)) {
-                all.leftOut++; // its source had room: said on the next line of all
+            if (!all.hasRoom()) {
+                all.leaveOut(); // its source had room: said on the next line of all
                 return;
             }
-            mine.logged++;
-            all.logged++;
-            sourceLeftOut = mine.leftOut;
-            allLeftOut = all.leftOut;
-            mine.leftOut = 0;
-            all.leftOut = 0;
+            sourceLeftOut = mine.let();
+            allLeftOut = all.let();
             if (bySource.size() > MAX_SOURCES) {
-                bySource.values().removeIf(budget -> now - budget.minuteStart >= MINUTE_MILLIS);
+                bySource.values().removeIf(LogLineBudget::quiet);
                 if (bySource.size() > MAX_SOURCES) {
                     bySource.clear();
                 }

@@ -99,6 +99,20 @@ class SipRefusalsTest {
                 + " counted, not logged)");
     }
 
+    /** A clock set back (by NTP, by hand) must not keep a source out of the log until it catches up. */
+    @Test
+    void aClockSetBackDoesNotSilenceASource() {
+        SipRefusals refusals = new SipRefusals(clock);
+        InetSocketAddress panel = new InetSocketAddress("192.0.2.7", 5060);
+        for (int i = 0; i < SipRefusals.LINES_PER_MINUTE + 1; i++) {
+            refusals.refused(panel, "try");
+        }
+        clock.advance(java.time.Duration.ofHours(-1));
+        refusals.refused(panel, "after the clock was set back");
+        assertThat(logged().getLast()).isEqualTo("192.0.2.7:5060: after the clock was set back (1 more from 192.0.2.7"
+                + " before this line were counted, not logged)");
+    }
+
     /** BoringSSL's reason name is what a refusal line keeps of its message: the line stays whole. */
     @Test
     void aTlsEnginesReasonIsShortEnoughForTheLine() {
