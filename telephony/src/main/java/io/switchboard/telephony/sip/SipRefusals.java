@@ -1,14 +1,13 @@
 package io.switchboard.telephony.sip;
 
 import io.switchboard.platform.LogLineBudget;
+import io.switchboard.platform.LogLineBudgets;
 import io.switchboard.platform.config.HostPort;
 import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Clock;
 import java.util.Arrays;
-import java.util.HashMap;
-import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -33,12 +32,11 @@ public final class SipRefusals {
     /** Sources remembered at once; past it, those quiet for a minute are forgotten with what they had left out. */
     private static final int MAX_SOURCES = 10_000;
 
-    private final Clock clock;
-    private final Map<String, LogLineBudget> bySource = new HashMap<>();
+    private final LogLineBudgets<String> bySource;
     private final LogLineBudget all;
 
     public SipRefusals(Clock clock) {
-        this.clock = clock;
+        this.bySource = new LogLineBudgets<>(LINES_PER_MINUTE, MAX_SOURCES, clock);
         this.all = new LogLineBudget(ALL_LINES_PER_MINUTE, clock);
     }
 
@@ -51,7 +49,7 @@ public final class SipRefusals {
         int sourceLeftOut;
         int allLeftOut;
         synchronized (this) {
-            LogLineBudget mine = bySource.computeIfAbsent(key, k -> new LogLineBudget(LINES_PER_MINUTE, clock));
+            LogLineBudget mine = bySource.of(key);
             if (!mine.hasRoom()) {
                 mine.leaveOut();
                 return;
@@ -62,12 +60,6 @@ public final class SipRefusals {
             }
             sourceLeftOut = mine.let();
             allLeftOut = all.let();
-            if (bySource.size() > MAX_SOURCES) {
-                bySource.values().removeIf(LogLineBudget::quiet);
-                if (bySource.size() > MAX_SOURCES) {
-                    bySource.clear();
-                }
-            }
         }
         String notes = (sourceLeftOut == 0 ? "" : " (" + sourceLeftOut + " more from " + key + " before this line were"
                 + " counted, not logged)") + (allLeftOut == 0 ? "" : " (" + allLeftOut + " more from other sources before this"
