@@ -1,5 +1,6 @@
 package io.switchboard.telephony.registrar;
 
+import io.switchboard.platform.LogLineBudgets;
 import io.switchboard.sip.message.HeaderNames;
 import io.switchboard.sip.message.HeaderText;
 import io.switchboard.sip.message.NameAddress;
@@ -21,6 +22,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.OptionalInt;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -46,6 +48,13 @@ public final class Registrar {
     private final String toTag;
     private volatile FormattedDate lastDate = new FormattedDate(Long.MIN_VALUE, "");
     private final ClusterNode node;
+    /**
+     * Lines about a binding replaced by the same +sip.instance from another address: one an AOR a
+     * minute, for at most {@value #MAX_REPLACEMENT_AORS} AORs at once. Two devices with one (cloned)
+     * instance-id push each other out at every REGISTER; one line a minute shows it as well.
+     */
+    private final LogLineBudgets<String> replacementLines;
+    private static final int MAX_REPLACEMENT_AORS = 10_000;
 
     /** What the registrar reports, for metrics and (failed authentications) the log. */
     public interface RegistrarListener extends io.switchboard.telephony.sip.AuthFailureListener {
@@ -77,6 +86,7 @@ public final class Registrar {
         this.location = location;
         this.store = store;
         this.clock = clock;
+        this.replacementLines = new LogLineBudgets<>(1, MAX_REPLACEMENT_AORS, clock);
         this.listener = listener;
         this.replies = replies;
         this.toTag = Long.toHexString(new java.security.SecureRandom().nextLong());
@@ -256,6 +266,7 @@ public final class Registrar {
         String userAgent = request.headers().get(HeaderNames.USER_AGENT);
         List<Binding> upserts = new ArrayList<>(contacts.size());
         List<Binding> removals = new ArrayList<>(1);
+        List<Replacement> fromElsewhere = new ArrayList<>(0);
         String[] outcome = {"refreshed"};
         CompletableFuture<?>[] committed = new CompletableFuture<?>[1];
         List<List<Binding>> previous = new ArrayList<>(1);
@@ -283,8 +294,8 @@ public final class Registrar {
                 outcome[0] = "removed";
             } else {
                 for (NameAddress contact : contacts) {
-                    applyContact(aor, contact, headerExpires, next, upserts, removals, outcome, callId, cseq, now, flow,
-                            userAgent);
+                    applyContact(aor, contact, headerExpires, next, upserts, removals, fromElsewhere, outcome, callId, cseq,
+                            now, flow, userAgent);
                 }
                 // a contact this request writes again is not also removed (a binding it replaced,
                 // or set to expires 0, under the same URI): a removal announced with the upsert
@@ -324,6 +335,10 @@ public final class Registrar {
                             Map.of("Retry-After", "5"), null);
                 }
             } else {
+                // only now: a replacement whose commit failed did not happen
+                for (Replacement r : fromElsewhere) {
+                    logReplacement(aor, r);
+                }
                 listener.registration(result0);
                 reply(transaction, request, 200, "OK", Map.of(), result);
             }
@@ -331,8 +346,8 @@ public final class Registrar {
     }
 
     private void applyContact(String aor, NameAddress contact, Integer headerExpires, Map<String, Binding> next,
-                              List<Binding> upserts, List<Binding> removals, String[] outcome, String callId, long cseq,
-                              long now, SipFlow flow, String userAgent) {
+                              List<Binding> upserts, List<Binding> removals, List<Replacement> fromElsewhere,
+                              String[] outcome, String callId, long cseq, long now, SipFlow flow, String userAgent) {
         String expiresParam = contact.param("expires");
         int requested;
         if (expiresParam != null) {
@@ -390,10 +405,7 @@ public final class Registrar {
             if (!other.contact().equals(key) && other.sameFlowAs(binding) && !writtenBy(upserts, other)) {
                 removals.add(other);
                 if (!other.remoteAddress().equals(binding.remoteAddress())) {
-                    // two devices with one (cloned) instance-id push each other out at every registration
-                    log.info("REGISTER of {} from {} replaces {} registered from {} (same +sip.instance {}{})", aor,
-                            binding.remoteAddress(), other.contact(), other.remoteAddress(), binding.instanceId(),
-                            binding.regId() == 0 ? "" : ", reg-id " + binding.regId());
+                    fromElsewhere.add(new Replacement(other, binding)); // logged once committed
                 }
                 return true;
             }
@@ -404,6 +416,26 @@ public final class Registrar {
         if (existing == null) {
             outcome[0] = "created";
         }
+    }
+
+    /** A binding a REGISTER from another address replaced through its +sip.instance (and reg-id). */
+    private record Replacement(Binding replaced, Binding by) {
+    }
+
+    /**
+     * Two devices with one (cloned) instance-id push each other out at every registration, and the
+     * log is where that shows; rate-limited per AOR, the next line saying how many were left out.
+     */
+    private void logReplacement(String aor, Replacement r) {
+        OptionalInt leftOut = replacementLines.take(aor);
+        if (leftOut.isEmpty()) {
+            return;
+        }
+        int more = leftOut.getAsInt();
+        log.info("REGISTER of {} from {} replaces {} registered from {} (same +sip.instance {}{}){}", aor,
+                r.by().remoteAddress(), r.replaced().contact(), r.replaced().remoteAddress(), r.by().instanceId(),
+                r.by().regId() == 0 ? "" : ", reg-id " + r.by().regId(), more == 0 ? "" : " (" + more + " more like it for "
+                        + aor + " since the last such line were not logged)");
     }
 
     private static boolean writtenBy(List<Binding> upserts, Binding binding) {

@@ -195,6 +195,60 @@ class RegistrarTest {
                 + " (same +sip.instance <urn:uuid:00000000-0000-0000-0000-00000000c10e>)"));
     }
 
+    /**
+     * Two devices with one cloned instance-id push each other out at every REGISTER: one line an AOR
+     * a minute, the next one saying how many were left out.
+     */
+    @Test
+    void replacementsFromAnotherAddressAreLoggedOnceAMinutePerAor() throws Exception {
+        String instance = ";+sip.instance=\"<urn:uuid:00000000-0000-0000-0000-00000000c10e>\"";
+        List<String> logged;
+        try (io.switchboard.platform.testing.CapturedLog log = io.switchboard.platform.testing.CapturedLog.of(Registrar.class);
+             TestPhone clone = new TestPhone("alice", "wonderland", node.port, RegistrarFixture.DOMAIN,
+                     java.net.InetAddress.getByName("127.0.0.2"))) {
+            for (int round = 0; round < 3; round++) {
+                assertThat(alice.registerWithAuth("Contact: <sip:alice@127.0.0.1:43001>" + instance, "600", "MD5").status())
+                        .isEqualTo(200);
+                assertThat(clone.registerWithAuth("Contact: <sip:alice@127.0.0.2:43003>" + instance, "600", "MD5").status())
+                        .isEqualTo(200);
+            }
+            assertThat(log.messages()).filteredOn(line -> line.contains("replaces")).hasSize(1);
+            node.clock.advance(Duration.ofSeconds(61));
+            assertThat(alice.registerWithAuth("Contact: <sip:alice@127.0.0.1:43001>" + instance, "600", "MD5").status())
+                    .isEqualTo(200);
+            logged = log.messages().stream().filter(line -> line.contains("replaces")).toList();
+        }
+        // the first REGISTER replaced nothing; the five after it each replaced the other device's binding
+        assertThat(logged).hasSize(2).last().isEqualTo("REGISTER of sip:alice@" + RegistrarFixture.DOMAIN
+                + " from 127.0.0.1 replaces sip:alice@127.0.0.2:43003 registered from 127.0.0.2"
+                + " (same +sip.instance <urn:uuid:00000000-0000-0000-0000-00000000c10e>) (4 more like it for sip:alice@"
+                + RegistrarFixture.DOMAIN + " since the last such line were not logged)");
+    }
+
+    /** A replacement whose commit failed did not happen: it is not logged (the REGISTER is answered 5xx). */
+    @Test
+    void aReplacementThatWasNotStoredIsNotLogged() throws Exception {
+        String instance = ";+sip.instance=\"<urn:uuid:00000000-0000-0000-0000-00000000c10e>\"";
+        List<String> logged;
+        try (io.switchboard.platform.testing.CapturedLog log = io.switchboard.platform.testing.CapturedLog.of(Registrar.class);
+             TestPhone clone = new TestPhone("alice", "wonderland", node.port, RegistrarFixture.DOMAIN,
+                     java.net.InetAddress.getByName("127.0.0.2"))) {
+            assertThat(alice.registerWithAuth("Contact: <sip:alice@127.0.0.1:43001>" + instance, "600", "MD5").status())
+                    .isEqualTo(200);
+            node.store.jdbi().useHandle(h -> h.execute("ALTER TABLE sip_bindings RENAME TO sip_bindings_away"));
+            try {
+                assertThat(clone.registerWithAuth("Contact: <sip:alice@127.0.0.2:43003>" + instance, "600", "MD5").status())
+                        .isIn(500, 503);
+            } finally {
+                node.store.jdbi().useHandle(h -> h.execute("ALTER TABLE sip_bindings_away RENAME TO sip_bindings"));
+            }
+            logged = log.messages();
+        }
+        assertThat(logged).noneMatch(line -> line.contains("replaces"));
+        assertThat(node.location.lookup("sip:alice@" + RegistrarFixture.DOMAIN, node.clock.millis())).singleElement()
+                .satisfies(b -> assertThat(b.remoteAddress()).isEqualTo("127.0.0.1"));
+    }
+
     @Test
     void theDateHeaderFollowsTheClock() throws Exception {
         // RFC 3261 §10.3 step 8: devices without a clock set theirs from it, so a Date kept from
