@@ -253,6 +253,19 @@ public final class MonitorCatalog {
         return read(h, "SELECT name, definition FROM monitor_monitors ORDER BY name", DefinitionReader::monitor, "monitor");
     }
 
+    /**
+     * Whether the monitor is paused, read under its row's lock in the caller's transaction, so that
+     * the caller and a pause are serialised (IncidentStore#open): a pause committed before is seen
+     * here, and one made after waits on the lock until the caller commits, and then finds what it
+     * wrote ({@link IncidentStore#pauseChanged}). The update changes nothing; it is how a row is
+     * locked on both PostgreSQL and SQLite (which has no SELECT … FOR UPDATE). False for a monitor
+     * not in the catalog.
+     */
+    public static boolean pausedUnderLock(Handle h, String name) {
+        h.createUpdate("UPDATE monitor_monitors SET definition = definition WHERE name = :n").bind("n", name).execute();
+        return findMonitor(h, name).map(MonitorDefinition::paused).orElse(false);
+    }
+
     private static Optional<MonitorDefinition> findMonitor(Handle h, String name) {
         return h.createQuery("SELECT definition FROM monitor_monitors WHERE name = :n").bind("n", name)
                 .mapTo(String.class).findOne().map(text -> DefinitionReader.monitor(tree(text)));

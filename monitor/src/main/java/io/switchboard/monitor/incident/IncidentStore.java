@@ -153,6 +153,13 @@ public final class IncidentStore {
         }
     }
 
+    /** The monitor was paused after the result that would open its incident was taken: nothing was written. */
+    public static final class MonitorPaused extends RuntimeException {
+        MonitorPaused(String monitor) {
+            super(monitor + " was paused while its check ran", null, false, false);
+        }
+    }
+
     /** As {@link #open(String, Instant, Instant, int, String, String, Instant, List, List, Lease)} without a lease or claims. */
     public Incident open(String monitor, Instant startedAt, Instant openedAt, int failedChecks, String firstError,
                          String lastError, Instant lastSuccessAt, List<IncidentEvent> events) {
@@ -171,11 +178,17 @@ public final class IncidentStore {
      * {@code V3__claims_at_the_source.sql}). Returns the incident with its new id.
      *
      * @throws LeaseLost when the lease no longer holds (nothing is written)
+     * @throws MonitorPaused when the monitor is paused in the catalog (nothing is written)
      */
     public Incident open(String monitor, Instant startedAt, Instant openedAt, int failedChecks, String firstError,
                          String lastError, Instant lastSuccessAt, List<IncidentEvent> events, List<String> downChannels, Lease lease) {
         return jdbi.inTransaction(h -> {
             requireLease(h, lease, "opening an incident"); // first: see requireLease
+            if (io.switchboard.monitor.definition.MonitorCatalog.pausedUnderLock(h, monitor)) {
+                // paused while the check that failed last was running: nothing is opened or sent
+                // for a paused monitor, and an incident opened now would have no "paused" entry
+                throw new MonitorPaused(monitor);
+            }
             h.createUpdate("UPDATE monitor_counters SET value = value + 1 WHERE name = 'incident'").execute();
             long id = h.createQuery("SELECT value FROM monitor_counters WHERE name = 'incident'").mapTo(Long.class).one();
             boolean claimed = lease != null && !downChannels.isEmpty();

@@ -289,6 +289,10 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
             metrics.fenced("incident", 1);
             log.info("no incident opened for {} here: another node checks it now", monitor.name());
             return;
+        } catch (IncidentStore.MonitorPaused e) {
+            // this node's view of the catalog had not caught up with the pause yet
+            log.info("no incident opened for {}: it was paused while its last check ran", monitor.name());
+            return;
         } catch (RuntimeException e) {
             log.error("could not open an incident for {} (the next failed check tries again): {}", monitor.name(), e.toString());
             return;
