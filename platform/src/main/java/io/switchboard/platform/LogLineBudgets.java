@@ -33,7 +33,12 @@ public final class LogLineBudgets<K> {
         this.clock = clock;
     }
 
-    /** This key's budget, made when it has none. */
+    /**
+     * This key's budget, made when it has none. The budget is used outside this object's lock, and a
+     * later call for a new key may forget it (see above): a caller that asks and then lets a line
+     * through in two steps holds its own lock around every call, as SipRefusals does, or else a key
+     * forgotten meanwhile gets a fresh minute.
+     */
     public synchronized LogLineBudget of(K key) {
         LogLineBudget budget = byKey.get(key);
         if (budget == null) {

@@ -56,12 +56,14 @@ public final class CaFile {
         }
         List<X509Certificate> certificates = new ArrayList<>();
         try (InputStream in = Files.newInputStream(path)) {
+            if (Files.size(path) > MAX_BYTES) {
+                throw tooLarge(caFile); // not read at all; the bound below is for a file that grows
+            }
             // read with a bound: a mistaken path (a log, a disk image) would otherwise be read whole
             // into memory by every check of the monitor; the system's whole bundle is about 200 KB
             byte[] content = in.readNBytes(MAX_BYTES + 1);
             if (content.length > MAX_BYTES) {
-                throw new Unreadable(caFile, "over " + MAX_BYTES / (1024 * 1024) + " MiB, too large for a file of"
-                        + " certificates", null);
+                throw tooLarge(caFile);
             }
             for (Certificate c : CertificateFactory.getInstance("X.509").generateCertificates(new java.io.ByteArrayInputStream(content))) {
                 certificates.add((X509Certificate) c);
@@ -79,6 +81,10 @@ public final class CaFile {
             throw new Unreadable(caFile, "holds no PEM certificate", null);
         }
         return certificates;
+    }
+
+    private static Unreadable tooLarge(String caFile) {
+        return new Unreadable(caFile, "over " + MAX_BYTES / (1024 * 1024) + " MiB, too large for a file of certificates", null);
     }
 
     /**

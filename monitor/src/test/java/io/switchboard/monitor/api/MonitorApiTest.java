@@ -278,11 +278,19 @@ class MonitorApiTest {
         assertThat(node.metric("switchboard_monitor_notification_tests_total{channel=\"hook\",outcome=\"sent\",type=\"webhook\"}"))
                 .isEqualTo(1.0);
         // a channel made but never used is known by its name (an empty list), and a removed channel's deliveries stay listed
-        node.api("PUT", "/api/v1/notification-channels/quiet", "{\"type\":\"webhook\",\"url\":\"" + target.url("/q") + "\"}");
-        assertThat(node.json("GET", "/api/v1/notifications?channel=quiet", null).path("notifications").size()).isZero();
+        assertThat(node.api("PUT", "/api/v1/notification-channels/quiet", "{\"type\":\"webhook\",\"url\":\""
+                + target.url("/q") + "\"}").statusCode()).isEqualTo(201);
+        HttpResponse<String> quiet = node.api("GET", "/api/v1/notifications?channel=quiet", null);
+        assertThat(quiet.statusCode()).isEqualTo(200);
+        assertThat(JSON.readTree(quiet.body()).path("notifications").isArray()).isTrue();
+        assertThat(JSON.readTree(quiet.body()).path("notifications").size()).isZero();
         assertThat(node.api("DELETE", "/api/v1/notification-channels/hook", null).statusCode()).isEqualTo(204);
         assertThat(node.json("GET", "/api/v1/notifications?channel=hook", null).path("notifications").get(0).path("event").asText())
                 .isEqualTo("test");
+        // an empty page of the removed channel (before its first delivery) is known by that history too
+        HttpResponse<String> older = node.api("GET", "/api/v1/notifications?channel=hook&before=2000-01-01T00:00:00Z", null);
+        assertThat(older.statusCode()).as(older.body()).isEqualTo(200);
+        assertThat(JSON.readTree(older.body()).path("notifications").size()).isZero();
     }
 
     @Test

@@ -63,18 +63,15 @@ class RealClientRestartTest {
         linphonec = Linphonec.start(dir.resolve("linphone"), USER, "secret", DOMAIN, sip, Linphonec.Transport.TCP, true);
         try {
             linphonec.awaitRegistered(STEP);
-            JsonNode first = awaitOneConnectedBinding("at the first start");
+            awaitOneConnectedBinding("at the first start");
             String instance = instanceId();
             assertThat(instance).as("linphonec's +sip.instance").isNotBlank();
-            List<String> contacts = new ArrayList<>(List.of(first.path("contact").asText()));
 
             for (int restart = 1; restart <= RESTARTS; restart++) {
                 linphonec = linphonec.killAndRestart();
                 linphonec.awaitRegistered(STEP);
-                JsonNode binding = awaitOneConnectedBinding("after restart " + restart);
-                // a new Contact each time (the replacement is by instance, not by URI), the same device
-                contacts.add(binding.path("contact").asText());
-                assertThat(contacts).as("Contacts registered so far").doesNotHaveDuplicates();
+                awaitOneConnectedBinding("after restart " + restart);
+                // the same device each time (its Contact, on a random port at each start, may even repeat by chance)
                 assertThat(instanceId()).as("+sip.instance after restart " + restart).isEqualTo(instance)
                         .contains(linphonec.savedInstanceId()); // "<urn:uuid:…>", the uuid from its config
             }

@@ -335,7 +335,9 @@ public final class Registrar {
                             Map.of("Retry-After", "5"), null);
                 }
             } else {
-                // only now: a replacement whose commit failed did not happen
+                // only now: a replacement whose commit failed did not happen. (In a cluster the
+                // replaced binding may have been refreshed through another node meanwhile, newer
+                // than this removal, and then stays: the line says what this REGISTER asked for.)
                 for (Replacement r : fromElsewhere) {
                     logReplacement(aor, r);
                 }
