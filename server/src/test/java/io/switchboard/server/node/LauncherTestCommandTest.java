@@ -71,10 +71,21 @@ class LauncherTestCommandTest {
     @Test
     void aMissingSippIsNamedAndTheSuiteStillRunsAsCi() throws Exception {
         // SIPP_BIN set: the launcher installs nothing, it only reports
-        Run run = launcherTest(Map.of("SIPP_BIN", bin.resolve("no-such-sipp").toString()));
+        Run run = launcherTest(Map.of("SIPP_BIN", bin.resolve("no-such-sipp").toString()), "-pl", "server");
         assertThat(run.stderr()).contains("sipp not found").contains("sip-tester").contains("SIPP_BIN")
                 .contains("will fail, not skip");
         assertThat(run.mavenSaw()).contains("CI=true\n");
+
+        Run whole = launcherTest(Map.of("SIPP_BIN", bin.resolve("no-such-sipp").toString()), "-DskipTests");
+        assertThat(whole.stderr()).as("the whole suite").contains("sipp not found");
+    }
+
+    @Test
+    void modulesWithoutTheServersTestsNeitherInstallPeersNorAskForSipp() throws Exception {
+        Run run = launcherTest(Map.of("SIPP_BIN", bin.resolve("no-such-sipp").toString()), "-pl", "sip,chat");
+        assertThat(run.exitCode()).as(run.stderr()).isZero();
+        assertThat(run.stderr()).doesNotContain("sipp not found").doesNotContain("installing");
+        assertThat(run.mavenSaw()).contains("CI=true\n").contains("verify -pl sip,chat -am");
     }
 
     /** Tests of one module, by package, as the launcher asks surefire for them. */
