@@ -31,6 +31,8 @@ public final class ClientTransaction {
     private Timeout timeoutTimer;
     private Timeout endTimer;
     private long retransmitInterval;
+    /** The TU gave up on an answer ({@link #stopRetransmitting}): Timers A and E send nothing more. */
+    private boolean retransmissionsStopped;
     private volatile Object attachment;
 
     ClientTransaction(TransactionLayer layer, String key, SipRequest request, SipFlow flow,
@@ -97,6 +99,21 @@ public final class ClientTransaction {
 
     String key() {
         return key;
+    }
+
+    /**
+     * Sends the request no more (over UDP, Timer A or E) while the transaction stays to take a
+     * late response until its timeout: RFC 3261 §17.1.1.2 ends a Calling INVITE transaction at
+     * Timer B, not earlier, and whatever answers before then (a 1xx to be cancelled, a 2xx to be
+     * forwarded or hung up) must still reach the TU. For a TU that stopped waiting for the peer,
+     * such as a proxy that gave up a branch as silent: retransmissions to a device that is gone
+     * only load the network and the node. Nothing changes over a reliable transport, which never
+     * retransmits.
+     */
+    public synchronized void stopRetransmitting() {
+        retransmissionsStopped = true;
+        cancel(retransmitTimer);
+        retransmitTimer = null;
     }
 
     /**
@@ -212,7 +229,7 @@ public final class ClientTransaction {
     }
 
     private synchronized void retransmit() {
-        if (state != State.CALLING && state != State.TRYING && state != State.PROCEEDING) {
+        if (retransmissionsStopped || state != State.CALLING && state != State.TRYING && state != State.PROCEEDING) {
             return;
         }
         if (invite && state == State.PROCEEDING) {

@@ -155,6 +155,59 @@ class TransactionLayerTest {
         }
     }
 
+    /**
+     * A TU that gave up on the peer stops the INVITE's retransmissions (Timer A): nothing more is
+     * sent, yet the transaction lives on until Timer B (64*T1, 3.2 s here; RFC 3261 §17.1.1.2)
+     * and then times out as usual.
+     */
+    @Test
+    void aClientInviteThatStoppedRetransmittingSendsNothingMoreAndStillEndsAtTimerB() throws Exception {
+        start(TransportSettings.defaults(), tx -> {
+        });
+        try (LoopbackPeer peer = new LoopbackPeer()) {
+            SipFlow flow = transport.flowTo(Transport.UDP, new InetSocketAddress("127.0.0.1", peer.port()))
+                    .toCompletableFuture().get(2, TimeUnit.SECONDS);
+            CountDownLatch timedOut = new CountDownLatch(1);
+            long start = System.nanoTime();
+            ClientTransaction transaction = transactions.sendRequest(outgoing("INVITE", transactions.newBranch()), flow,
+                    listener(r -> {
+                    }, timedOut));
+            transaction.stopRetransmitting();
+            assertThat(peer.receive(2000)).startsWith("INVITE");
+            // Timer A would have sent it again at 50, 150, 350, 750 and 1550 ms
+            assertThat(peer.receive(2000)).as("a retransmission after stopRetransmitting").isNull();
+            assertThat(transaction.isTerminated()).isFalse();
+            assertThat(timedOut.await(5, TimeUnit.SECONDS)).as("Timer B").isTrue();
+            assertThat((System.nanoTime() - start) / 1_000_000).as("ended at Timer B, 3.2 s").isGreaterThanOrEqualTo(3_100L);
+            assertThat(peer.receive(200)).isNull();
+            await().atMost(Duration.ofSeconds(2)).until(() -> transactions.size() == 0);
+        }
+    }
+
+    /** A response that comes after the retransmissions stopped is still taken: delivered and, a 486, ACKed. */
+    @Test
+    void aClientInviteThatStoppedRetransmittingStillTakesALateResponse() throws Exception {
+        start(TransportSettings.defaults(), tx -> {
+        });
+        try (LoopbackPeer peer = new LoopbackPeer()) {
+            SipFlow flow = transport.flowTo(Transport.UDP, new InetSocketAddress("127.0.0.1", peer.port()))
+                    .toCompletableFuture().get(2, TimeUnit.SECONDS);
+            List<Integer> statuses = new CopyOnWriteArrayList<>();
+            ClientTransaction transaction = transactions.sendRequest(outgoing("INVITE", transactions.newBranch()), flow,
+                    listener(r -> statuses.add(r.status()), new CountDownLatch(1)));
+            transaction.stopRetransmitting();
+            String sent = peer.receive(2000);
+            assertThat(sent).startsWith("INVITE");
+            assertThat(peer.receive(1000)).as("a retransmission after stopRetransmitting").isNull();
+            SipRequest received = (SipRequest) io.switchboard.sip.codec.SipParser.parse(sent.getBytes(StandardCharsets.UTF_8));
+            peer.send(SipResponse.to(received, 180, "Ringing").withToTag("callee").toString(), udpPort);
+            peer.send(SipResponse.to(received, 486, "Busy Here").withToTag("callee").toString(), udpPort);
+            assertThat(peer.receive(2000)).startsWith("ACK sip:service@127.0.0.1").contains("tag=callee");
+            await().atMost(Duration.ofSeconds(2)).until(() -> statuses.size() == 2); // the ACK leaves before the TU hears
+            assertThat(statuses).containsExactly(180, 486);
+        }
+    }
+
     @Test
     void clientInviteAcksAnErrorResponseItself() throws Exception {
         start(TransportSettings.defaults(), tx -> {

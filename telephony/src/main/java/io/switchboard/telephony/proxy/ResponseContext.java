@@ -521,11 +521,13 @@ final class ResponseContext {
      * late 1xx gets the CANCEL it is owed (it cannot be cancelled before one, RFC 3261 §9.1); a
      * late 2xx is forwarded to a caller still waiting (§16.7 step 5: every 2xx is forwarded), and
      * is ACKed and ended with a BYE once the caller was told no. Timer B ends the transaction if
-     * nothing comes (over UDP its INVITE is retransmitted until then). Everything is decided under
+     * nothing comes (over UDP its INVITE is no longer retransmitted:
+     * {@link ClientTransaction#stopRetransmitting}). Everything is decided under
      * the lock, so a response that arrives as the timer fires is either seen here (the branch
      * rings on) or finds the branch given up.
      */
     private void noResponse(Branch branch) {
+        ClientTransaction transaction;
         synchronized (this) {
             branch.noResponse = null;
             if (branch.finished || branch.settled || branch.provisional || branch.transaction == null
@@ -539,6 +541,7 @@ final class ResponseContext {
                 // up; Timer B ends it if nothing comes
                 return;
             }
+            transaction = branch.transaction;
             if (branch.direct == null) {
                 branch.silent = true; // from now on a 1xx of this branch is not forwarded (onProvisional)
                 branch.settled = true;
@@ -547,6 +550,13 @@ final class ResponseContext {
                 branch.finalResponse = SipResponse.to(request, 408, SILENT_REASON);
                 branch.synthetic = true;
             }
+        }
+        if (branch.direct == null) {
+            // given up: over UDP the INVITE is not sent again to a device thought gone (Timer A
+            // would go on doubling until Timer B, 32 s), yet its transaction still takes a late
+            // response until Timer B (RFC 3261 §17.1.1.2). Outside this context's lock (see the
+            // class comment), and before the caller may hear 408
+            transaction.stopRetransmitting();
         }
         long millis = core.settings.branchResponseTimeout().toMillis();
         String within = millis % 1000 == 0 ? millis / 1000 + "s" : millis + "ms";

@@ -40,6 +40,8 @@ class SilentBranchTest {
         final boolean rings;
         final boolean silent;
         final Thread reader;
+        /** Every INVITE received, retransmissions included. */
+        final java.util.concurrent.atomic.AtomicInteger invites = new java.util.concurrent.atomic.AtomicInteger();
 
         Device(boolean silent, boolean rings, long busyAfterMillis) throws Exception {
             this.phone = new TestPhone("bob", "builder1", node.port);
@@ -57,8 +59,12 @@ class SilentBranchTest {
                 while (true) {
                     DatagramPacket packet = new DatagramPacket(buffer, buffer.length);
                     phone.socket.receive(packet);
-                    if (silent || !(SipParser.parse(java.util.Arrays.copyOf(packet.getData(), packet.getLength()))
+                    if (!(SipParser.parse(java.util.Arrays.copyOf(packet.getData(), packet.getLength()))
                             instanceof SipRequest request) || !request.isMethod(SipRequest.INVITE)) {
+                        continue;
+                    }
+                    invites.incrementAndGet();
+                    if (silent) {
                         continue;
                     }
                     if (rings) {
@@ -261,6 +267,22 @@ class SilentBranchTest {
         assertThat(answer.status()).isEqualTo(408);
         assertThat(took).isBetween(900L, 2_900L);
         assertThat(silentBranches()).isEqualTo(2);
+    }
+
+    /**
+     * Over UDP the INVITE to a device given up as silent is not sent again (Timer A would go on
+     * at 1.5 s and 3.5 s, and on to 31.5 s): it only loaded the network and the node. The
+     * transaction stays for a late answer (the tests below).
+     */
+    @Test
+    void aDeviceGivenUpAsSilentGetsNoMoreCopiesOfTheInvite() throws Exception {
+        Device gone = device(true, false, 0);
+        SipResponse answer = alice.invite(BOB, null);
+        assertThat(answer.status()).isEqualTo(408);
+        int beforeTheAnswer = gone.invites.get();
+        assertThat(beforeTheAnswer).as("the INVITE and its retransmission at 0.5 s").isBetween(1, 2);
+        Thread.sleep(3_000);
+        assertThat(gone.invites.get()).as("INVITEs after the device was given up").isEqualTo(beforeTheAnswer);
     }
 
     @Test
