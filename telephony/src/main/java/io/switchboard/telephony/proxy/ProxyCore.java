@@ -50,7 +50,7 @@ import java.util.zip.CRC32;
  * <p>
  * Out-of-dialog requests are authenticated (407, unless from a trusted peer), resolved against
  * numbers and the location service, and forked in parallel to every live binding of the callee
- * (§16.5, §16.6), to one flow at a time of a device registered over several (RFC 5626 §7);
+ * (§16.5, §16.6), to one flow at a time of a device registered over several outbound flows (RFC 5626 §7);
  * {@link ResponseContext} chooses what the caller hears (§16.7). Dialog-creating requests are
  * Record-Routed so in-dialog requests come back through this node (§16.6 step 4);
  * our Record-Route entries carry flow tokens for both ends, so an in-dialog request reaches a
@@ -657,13 +657,18 @@ public final class ProxyCore {
      * refreshed. The others leave {@code targets} and are returned, in the order to try them,
      * under the target kept, whose branch tries the next when its flow fails (430, a transport
      * error, a timeout, or no response within telephony.branchResponseTimeout; see
-     * {@link ResponseContext}). Bindings without +sip.instance are each a device of their own.
+     * {@link ResponseContext}). Only flows count: bindings with +sip.instance and reg-id (an
+     * outbound registration, §4.2). A binding without reg-id is an RFC 3261 binding of its Contact
+     * (§6), rung as every Contact is, even with an instance: a dual-stack phone that registers its
+     * IPv4 and its IPv6 Contact in one REGISTER, without outbound, is rung at both, as before, so a
+     * dead address does not hold the call until branchResponseTimeout. Nor does a binding without
+     * +sip.instance.
      */
     private static Map<Target, List<Target>> oneFlowPerDevice(Map<String, Target> targets) {
         Map<String, List<Target>> byDevice = null;
         for (Target target : targets.values()) {
             String instance = target.binding().instanceId();
-            if (instance != null) {
+            if (instance != null && target.binding().regId() > 0) {
                 if (byDevice == null) {
                     byDevice = new java.util.HashMap<>();
                 }

@@ -66,6 +66,29 @@ class OneFlowPerDeviceTest {
         assertThat(olderFlow.log).as("requests over the device's other flow").isEmpty();
     }
 
+    /**
+     * Without reg-id there are no flows (RFC 5626 §6: RFC 3261 bindings of their Contacts): a
+     * dual-stack phone's two Contacts, with one +sip.instance, registered in one REGISTER without
+     * outbound, are both rung at once, so neither waits for the other to fail.
+     */
+    @Test
+    void oneInstanceWithoutRegIdIsRungAtEveryContact() throws Exception {
+        Peer caller = peer();
+        Peer ipv4 = peer();
+        Peer ipv6 = peer();
+        node.bind(ipv4, "UDP", null, 0, PHONE, 0);
+        node.bind(ipv6, "UDP", null, 0, PHONE, 0);
+
+        String call = caller.invite(node.port);
+        var atFirst = ipv4.await("INVITE", 500);
+        var atSecond = ipv6.await("INVITE", 500);
+        assertThat(atFirst).as("the INVITE at one Contact, well before branchResponseTimeout (1 s)").isNotNull();
+        assertThat(atSecond).as("the INVITE at the other, at once too").isNotNull();
+        ipv4.respond(atFirst, 486, "Busy Here");
+        ipv6.respond(atSecond, 486, "Busy Here");
+        assertThat(caller.awaitFinal(call, 5_000).status()).isEqualTo(486);
+    }
+
     @Test
     void theNextFlowIsTriedWhenTheFirstSendsNothing() throws Exception {
         Peer caller = peer();
