@@ -114,7 +114,7 @@ public final class NodeConfigLoader {
             // log.level is --log-level; cluster.nodeid (the key the environment's rule gives) is --node-id
             origins.put(key, key.equals("cluster.nodeid") ? "--node-id" : "--" + kebab(key).replace('.', '-'));
         }
-        refuseEmptyScalars(tree); // after the environment and flags: a key left empty in the file may be given there
+        refuseEmptyKeys(tree); // after the environment and flags: a key left empty in the file may be given there
         return build(tree, origins);
     }
 
@@ -410,11 +410,13 @@ public final class NodeConfigLoader {
     }
 
     /**
-     * A top-level key written with no value ({@code sip:} alone, {@code http: ~}) is YAML's null,
-     * which read as "not given" and so as the default: {@code sip:} meant for "no listener"
-     * opened SIP on every interface. Which was meant cannot be told, so it is refused.
+     * A key written with no value ({@code sip:} alone, {@code http: ~}, {@code store:} with
+     * nothing under it, {@code telephony: {minExpires: }}) is YAML's null, which read as "not
+     * given" and so as the default: {@code sip:} meant for "no listener" opened SIP on every
+     * interface, and a bare block was someone about to write its keys. Which was meant cannot
+     * be told, so it is refused, at the top level and one level down in a block.
      */
-    private static void refuseEmptyScalars(Map<String, Object> tree) {
+    private void refuseEmptyKeys(Map<String, Object> tree) {
         for (String key : SCALAR_KEYS) {
             if (tree.containsKey(key) && tree.get(key) == null) {
                 throw new ConfigException(key, "has no value; remove the key for the default"
@@ -422,6 +424,27 @@ public final class NodeConfigLoader {
                         : key.equals("http") ? ", or write http: none for no plain HTTP" : ", or give one"));
             }
         }
+        for (String block : blockNames()) {
+            if (tree.containsKey(block) && tree.get(block) == null) {
+                List<String> keys = CORE_BLOCKS.get(block);
+                throw new ConfigException(block, "has no value; remove the key for the defaults, or write its keys"
+                        + " under it" + (keys == null ? "" : " " + keys));
+            }
+            if (tree.get(block) instanceof Map<?, ?> map) {
+                for (Map.Entry<?, ?> entry : map.entrySet()) {
+                    if (entry.getValue() == null) {
+                        throw new ConfigException(block + "." + entry.getKey(),
+                                "has no value; remove the key for the default, or give one");
+                    }
+                }
+            }
+        }
+    }
+
+    private List<String> blockNames() {
+        List<String> names = new ArrayList<>(CORE_BLOCKS.keySet().stream().sorted().toList());
+        names.addAll(moduleSections.stream().sorted().toList());
+        return names;
     }
 
     private static List<ListenAddress> parseSip(Object value, String origin) {

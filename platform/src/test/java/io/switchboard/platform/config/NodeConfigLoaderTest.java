@@ -306,6 +306,27 @@ class NodeConfigLoaderTest {
     }
 
     @Test
+    void aBareBlockKeyIsRefused() throws IOException {
+        // someone about to write the block's keys who did not: not the defaults in silence
+        assertConfigError(() -> loader.load(yaml("store:\n"), Map.of(), Map.of()), "store",
+                "has no value; remove the key for the defaults, or write its keys under it [url, user, password, commitDelay]");
+        assertConfigError(() -> loader.load(yaml("log: ~\n"), Map.of(), Map.of()), "log", "has no value");
+        for (String block : List.of("telephony", "auth", "bus", "tls", "cluster", "proxies")) {
+            assertConfigError(() -> loader.load(yaml(block + ":\n"), Map.of(), Map.of()), block,
+                    "has no value; remove the key for the defaults, or write its keys under it");
+        }
+        // one level down, the same
+        assertConfigError(() -> loader.load(yaml("store:\n  url:\n"), Map.of(), Map.of()), "store.url",
+                "has no value; remove the key for the default, or give one");
+        assertConfigError(() -> loader.load(yaml("telephony: {sip: }\n"), Map.of(), Map.of()), "telephony.sip",
+                "has no value");
+        // an empty block written as one is no slip; left empty in the file and given by a later layer: taken
+        assertThat(loader.load(yaml("store: {}\ntelephony: {}\n"), Map.of(), Map.of()).http().port()).isEqualTo(8080);
+        assertThat(loader.load(yaml("store:\ntls:\n"), Map.of("SWITCHBOARD_STORE_URL", "jdbc:sqlite:/tmp/x.db",
+                "SWITCHBOARD_TLS_KEY", "k.pem"), Map.of()).store().url()).isEqualTo("jdbc:sqlite:/tmp/x.db");
+    }
+
+    @Test
     void describeMasksSecrets() throws IOException {
         Path file = yaml("""
                 store: {url: 'jdbc:postgresql://db/sb?password=inurl', user: sb, password: hunter2}
