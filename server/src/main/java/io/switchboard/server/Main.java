@@ -7,6 +7,7 @@ import io.switchboard.server.cli.AccountCommand;
 import io.switchboard.server.cli.AdminCommand;
 import io.switchboard.server.cli.AdminTokenCommand;
 import io.switchboard.server.cli.ClusterCommand;
+import io.switchboard.server.cli.HelpCommand;
 import io.switchboard.server.cli.MonitorCommand;
 import io.switchboard.server.cli.NumberCommand;
 import io.switchboard.server.cli.RunCommand;
@@ -74,7 +75,8 @@ public final class Main implements Callable<Integer> {
                 .addSubcommand("monitor", MonitorCommand.commandLine(env))
                 .addSubcommand("cluster", ClusterCommand.commandLine(env))
                 .addSubcommand("admin", new CommandLine(new AdminCommand())
-                        .addSubcommand("token", AdminTokenCommand.commandLine(env)));
+                        .addSubcommand("token", AdminTokenCommand.commandLine(env)))
+                .addSubcommand("help", new HelpCommand());
         cli.setOut(new PrintWriter(out, true));
         cli.setErr(errWriter);
         cli.setParameterExceptionHandler((e, arguments) -> {

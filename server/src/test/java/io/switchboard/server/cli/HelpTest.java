@@ -28,10 +28,14 @@ class HelpTest {
     }
 
     static Help help(List<String> command) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
         List<String> args = new ArrayList<>(command);
         args.add("--help");
+        return run(args);
+    }
+
+    static Help run(List<String> args) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
         int code = Main.execute(Map.of(), new PrintStream(out, true, StandardCharsets.UTF_8),
                 new PrintStream(err, true, StandardCharsets.UTF_8), args.toArray(String[]::new));
         return new Help(code, out.toString(StandardCharsets.UTF_8) + err.toString(StandardCharsets.UTF_8));
@@ -72,5 +76,33 @@ class HelpTest {
             }
         });
         assertThat(helps.get(List.of())).contains("SIP registrar and proxy, chat and monitoring");
+    }
+
+    @Test
+    void helpCommandPrintsWhatHelpOptionPrints() {
+        Map<List<String>, String> helps = everyHelp();
+        assertThat(helps.keySet()).contains(List.of("help"));
+        helps.forEach((command, text) -> {
+            List<String> args = new ArrayList<>(List.of("help"));
+            args.addAll(command);
+            Help help = run(args);
+            assertThat(help.exitCode()).as("switchboard %s", String.join(" ", args)).isZero();
+            assertThat(help.text()).as("switchboard %s", String.join(" ", args)).isEqualTo(text);
+        });
+    }
+
+    @Test
+    void helpForNoCommandIsAUsageError() {
+        Help unknown = run(List.of("help", "frobnicate"));
+        assertThat(unknown.exitCode()).isEqualTo(2);
+        assertThat(unknown.text()).isEqualTo("switchboard: unknown command 'frobnicate'; commands: run, account, number,"
+                + " user, monitor, cluster, admin, help (see 'switchboard --help')\n");
+        Help typo = run(List.of("help", "monitor", "imprt"));
+        assertThat(typo.exitCode()).isEqualTo(2);
+        assertThat(typo.text()).startsWith("switchboard: unknown command 'monitor imprt' (did you mean 'monitor import'?);");
+        Help surplus = run(List.of("help", "monitor", "import", "more"));
+        assertThat(surplus.exitCode()).isEqualTo(2);
+        assertThat(surplus.text()).startsWith("switchboard: unknown command 'monitor import more'; 'monitor import' has no"
+                + " commands (see 'switchboard monitor import --help')");
     }
 }
