@@ -71,6 +71,11 @@ abstract class StoreAction implements Callable<Integer> {
     int withStore(List<String> modules, boolean readOnly, StoreWork work) {
         NodeConfig nodeConfig = NodeAssembly.configLoader().load(config.configFile, env, config.flags());
         RootLogLevel.set("warn");
+        // before "no store at": where a node ran on PostgreSQL, what to give is its --config
+        String elsewhere = storeElsewhere(nodeConfig);
+        if (elsewhere != null) {
+            return fail(elsewhere);
+        }
         if ((readOnly || !mayCreateStore()) && nodeConfig.store().isSqlite()
                 && !java.nio.file.Files.exists(nodeConfig.store().sqliteFile())) {
             return fail("no store at " + nodeConfig.store().sqliteFile() + ": give the node's --data-dir or --config,"
@@ -81,10 +86,6 @@ abstract class StoreAction implements Callable<Integer> {
             // The commonest slip: the node runs with --data-dir X and the command is typed without it.
             spec.commandLine().getErr().println("switchboard: no --data-dir or --config given: using the store in "
                     + nodeConfig.dataDir() + " (a node started without --data-dir)");
-        }
-        String elsewhere = storeElsewhere(nodeConfig);
-        if (elsewhere != null) {
-            return fail(elsewhere);
         }
         if (nodeConfig.store().isSqlite() && !java.nio.file.Files.exists(nodeConfig.store().sqliteFile())) {
             // Legitimate before a node's first start, but also what a mistyped --data-dir looks like.

@@ -369,8 +369,14 @@ class RegistrationTest {
             throws Exception {
         // what a node on PostgreSQL leaves in its data dir: its id, its admin token, no switchboard.db
         java.nio.file.Files.writeString(dir.resolve(io.switchboard.platform.cluster.NodeIdentity.FILE), "node-on-postgres\n");
+        // those that make a store, and those that only read or change what must be there
         for (String[] command : List.of(new String[] {"admin", "token", "--label", "ops"},
-                new String[] {"account", "add", "erin", "--password", "secret-erin"})) {
+                new String[] {"account", "add", "erin", "--password", "secret-erin"},
+                new String[] {"admin", "token", "list"}, new String[] {"admin", "token", "revoke", "0123456789ab"},
+                new String[] {"account", "list"}, new String[] {"account", "remove", "erin"},
+                new String[] {"number", "list"}, new String[] {"user", "list"}, new String[] {"user", "unlock", "erin"},
+                new String[] {"monitor", "list"}, new String[] {"monitor", "export"}, new String[] {"monitor", "pause", "web"},
+                new String[] {"cluster", "status"})) {
             ByteArrayOutputStream err = new ByteArrayOutputStream();
             List<String> args = new java.util.ArrayList<>(List.of(command));
             args.addAll(List.of("--data-dir", dir.toString()));
