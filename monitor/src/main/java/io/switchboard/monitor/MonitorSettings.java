@@ -61,7 +61,8 @@ public record MonitorSettings(int maxConcurrentChecks, Duration rawRetention, Du
                 throw s.problem("llmBaseUrl", "expected an http(s) URL such as https://api.openai.com/v1");
             }
             if (llmModel == null) {
-                throw s.problem("llmModel", "is required with llmBaseUrl: the model to ask, e.g. gpt-4o-mini");
+                throw s.problem("llmModel", "is required with " + s.named("llmBaseUrl")
+                        + ": the model to ask, e.g. gpt-4o-mini");
             }
         }
         ZoneId zone;

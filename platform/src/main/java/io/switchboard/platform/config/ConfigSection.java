@@ -260,6 +260,15 @@ public final class ConfigSection {
         }
     }
 
+    /**
+     * {@code key} as a message about another key names it: the full key and, when its value came
+     * from the environment or a flag, which one ({@code tls.certificate (from
+     * SWITCHBOARD_TLS_CERTIFICATE)}), as {@link #problem} says it for the key the message is about.
+     */
+    public String named(String key) {
+        return fullKey(key) + originSuffix(origins.get(key));
+    }
+
     /** A ConfigException for {@code key} in this section, mentioning where the value came from. */
     public ConfigException problem(String key, String problem) {
         return new ConfigException(fullKey(key), problem + originSuffix(origins.get(key)));

@@ -55,10 +55,12 @@ public record TlsSettings(Path certificate, Path key, Path clientCa, Duration ha
             return Optional.empty();
         }
         if (certificate == null) {
-            throw section.problem("certificate", "is required with tls.key: the PEM file of the certificate chain");
+            throw section.problem("certificate", "is required with " + section.named("key")
+                    + ": the PEM file of the certificate chain");
         }
         if (key == null) {
-            throw section.problem("key", "is required with tls.certificate: the PEM file of its private key");
+            throw section.problem("key", "is required with " + section.named("certificate")
+                    + ": the PEM file of its private key");
         }
         return Optional.of(new TlsSettings(certificate, key, clientCa, handshakeTimeout, hstsMaxAge));
     }

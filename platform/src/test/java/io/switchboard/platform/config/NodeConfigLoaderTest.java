@@ -284,6 +284,20 @@ class NodeConfigLoaderTest {
     }
 
     @Test
+    void aTlsKeyRequiredWithTheOtherNamesWhereTheOtherCameFrom() throws IOException {
+        assertConfigError(() -> io.switchboard.platform.tls.TlsSettings.from(loader.load(null,
+                        Map.of("SWITCHBOARD_TLS_CERTIFICATE", "/nope.pem"), Map.of()).section("tls")), "tls.key",
+                "is required with tls.certificate (from SWITCHBOARD_TLS_CERTIFICATE): the PEM file of its private key");
+        assertConfigError(() -> io.switchboard.platform.tls.TlsSettings.from(loader.load(null,
+                        Map.of("SWITCHBOARD_TLS_KEY", "/nope.pem"), Map.of()).section("tls")), "tls.certificate",
+                "is required with tls.key (from SWITCHBOARD_TLS_KEY): the PEM file of the certificate chain");
+        // from the file: nothing to add
+        assertConfigError(() -> io.switchboard.platform.tls.TlsSettings.from(loader.load(yaml("tls: {key: /nope.pem}\n"),
+                        Map.of(), Map.of()).section("tls")), "tls.certificate",
+                "is required with tls.key: the PEM file of the certificate chain");
+    }
+
+    @Test
     void fileProblemsAreConfigErrors() throws IOException {
         assertConfigError(() -> loader.load(dir.resolve("absent.yaml"), Map.of(), Map.of()), "config", "does not exist");
         assertConfigError(() -> loader.load(yaml("http: [unclosed\n"), Map.of(), Map.of()), "config", "not valid YAML");
