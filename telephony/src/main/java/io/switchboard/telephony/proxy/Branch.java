@@ -55,11 +55,6 @@ final class Branch implements ClientTransactionListener {
     String viaNode;
     /** Through another node: the binding reached there, set aside if that node answers 430 ({@link ProxyCore#flowFailed}). */
     io.switchboard.telephony.registrar.Binding throughBinding;
-    /**
-     * The other flows of this branch's device (RFC 5626 §7: one at a time), in the order to try
-     * them should this one fail; the branch that tries the next takes the rest.
-     */
-    java.util.List<ProxyCore.Target> nextFlows = java.util.List.of();
 
     Branch(ResponseContext context, String aor, String target, SipFlow flow) {
         this.context = context;

@@ -50,9 +50,8 @@ import java.util.zip.CRC32;
  * <p>
  * Out-of-dialog requests are authenticated (407, unless from a trusted peer), resolved against
  * numbers and the location service, and forked in parallel to every live binding of the callee
- * (§16.5, §16.6), to one flow at a time of a device registered over several outbound flows (RFC 5626 §7);
- * {@link ResponseContext} chooses what the caller hears (§16.7). Dialog-creating requests are
- * Record-Routed so in-dialog requests come back through this node (§16.6 step 4);
+ * (§16.5, §16.6); {@link ResponseContext} chooses what the caller hears (§16.7). Dialog-creating
+ * requests are Record-Routed so in-dialog requests come back through this node (§16.6 step 4);
  * our Record-Route entries carry flow tokens for both ends, so an in-dialog request reaches a
  * browser over its WebSocket or a phone through its NAT binding without rewriting its Contact.
  * When the two ends are on different transports two entries are written, one per side (RFC 5658).
@@ -330,36 +329,16 @@ public final class ProxyCore {
     }
 
     /**
-     * One place a request is forked to: a registration (its device's contact), the AOR it was found
-     * under, and the flow that reaches it, or the TLS connection being opened to it
-     * ({@link FlowDirectory#reconnectTls}); through another node, also the Route to that node, the
-     * device's own UDP flow to fall back on, the node's id and its node-to-node URI.
+     * One place a request is forked to: a device's contact, the AOR it registered, and the flow that
+     * reaches it, or the TLS connection being opened to it ({@link FlowDirectory#reconnectTls});
+     * through another node, also the Route to that node, the device's own UDP flow to fall back on,
+     * the node's id and the binding reached there.
      */
-    record Target(String aor, Binding binding, SipFlow flow, CompletionStage<SipFlow> connecting, String route,
-                  SipFlow direct, String viaNode, String nodePath) {
-        Target(String aor, Binding binding, SipFlow flow) {
-            this(aor, binding, flow, null, null, null, null, null);
+    record Target(String aor, String contact, SipFlow flow, CompletionStage<SipFlow> connecting, String route,
+                  SipFlow direct, String viaNode, Binding throughBinding) {
+        Target(String aor, String contact, SipFlow flow) {
+            this(aor, contact, flow, null, null, null, null, null);
         }
-
-        String contact() {
-            return binding.contact();
-        }
-
-        /** The registration reached through another node, set aside if that node answers 430; null when direct. */
-        Binding throughBinding() {
-            return viaNode == null ? null : binding;
-        }
-    }
-
-    /**
-     * What tells one target from another: its contact; for a flow of an RFC 5626 device (with
-     * +sip.instance and reg-id) also the device and the flow, since a device may register one
-     * Contact over each of its flows (RFC 5626 §4.2, as in its §11 example). A contact registered
-     * under two AORs (two members of a number) is still one target.
-     */
-    private static String targetKey(Binding binding) {
-        return binding.instanceId() == null || binding.regId() <= 0 ? binding.contact()
-                : binding.contact() + '\n' + binding.instanceId() + '\n' + binding.regId();
     }
 
     /** A sip: or sips: URI (RFC 3261 §19.1), the only Contacts this node can send a request to. */
@@ -465,7 +444,7 @@ public final class ProxyCore {
                     // through a node of an earlier version): nothing this node can send to
                     continue;
                 }
-                if (binding.contact().equals(callerContact) || !seen.add(targetKey(binding))) {
+                if (binding.contact().equals(callerContact) || !seen.add(binding.contact())) {
                     continue; // a member calling its own group does not ring itself
                 }
                 if (self != null && !sips) {
@@ -497,7 +476,7 @@ public final class ProxyCore {
                         // registered to a floating address that this node holds now: the device's
                         // NAT binding is to the address, so it is reached from here, not through
                         // the node that took the registration (which may no longer hold it)
-                        targets.put(targetKey(binding), new Target(aor, binding, held.get()));
+                        targets.put(binding.contact(), new Target(aor, binding.contact(), held.get()));
                         continue;
                     }
                     if (throughNodes == null) {
@@ -519,11 +498,11 @@ public final class ProxyCore {
                         insecureOnly++;
                         continue;
                     }
-                    targets.put(targetKey(binding), new Target(aor, binding, open.get()));
+                    targets.put(binding.contact(), new Target(aor, binding.contact(), open.get()));
                 } else {
                     // its connection is gone; a TLS Contact can be connected to again (§18.1.1, §26.2)
-                    flows.reconnectTls(binding).ifPresent(connecting -> targets.put(targetKey(binding),
-                            new Target(aor, binding, null, connecting, null, null, null, null)));
+                    flows.reconnectTls(binding).ifPresent(connecting -> targets.put(binding.contact(),
+                            new Target(aor, binding.contact(), null, connecting, null, null, null, null)));
                 }
             }
         }
@@ -571,7 +550,7 @@ public final class ProxyCore {
                     for (CompletableFuture<Target> f : pending) {
                         Target t = f.getNow(null);
                         if (t != null) {
-                            targets.putIfAbsent(targetKey(t.binding()), t);
+                            targets.putIfAbsent(t.contact(), t);
                         }
                     }
                     try {
@@ -602,10 +581,9 @@ public final class ProxyCore {
             reject(tx, request, status, reason);
             return;
         }
-        Map<Target, List<Target>> nextFlows = oneFlowPerDevice(targets);
         ActiveCall call = null;
         if (invite) {
-            List<String> devices = targets.values().stream().map(Target::contact).distinct().toList();
+            List<String> devices = new ArrayList<>(targets.keySet());
             call = calls.started(request.callId(), request.from().tag(), caller.identity(), callee, dialed, devices);
         }
         ResponseContext context = new ResponseContext(this, tx, request, call);
@@ -618,7 +596,6 @@ public final class ProxyCore {
             branch.direct = target.direct();
             branch.viaNode = target.viaNode();
             branch.throughBinding = target.throughBinding();
-            branch.nextFlows = nextFlows.getOrDefault(target, List.of());
             branches.add(branch);
         }
         if (invite) {
@@ -645,68 +622,6 @@ public final class ProxyCore {
         }
         if (cancelledEarly) {
             context.cancelByCaller();
-        }
-    }
-
-    /**
-     * RFC 5626 §7: a request goes to one flow of a device at a time (the proxy "MUST NOT populate
-     * the target set with more than one contact with the same AOR and instance-id at a time"): a
-     * device registered over two flows (reg-id 1 and 2, say over two interfaces, §4.2) got it once
-     * over each, and rang or answered twice. Of the flows of one device (one +sip.instance under
-     * one AOR), the one registered or refreshed last is tried first: a flow that died is no longer
-     * refreshed. The others leave {@code targets} and are returned, in the order to try them,
-     * under the target kept, whose branch tries the next when its flow fails (430, a transport
-     * error, a timeout, or no response within telephony.branchResponseTimeout; see
-     * {@link ResponseContext}). Only flows count: bindings with +sip.instance and reg-id (an
-     * outbound registration, §4.2). A binding without reg-id is an RFC 3261 binding of its Contact
-     * (§6), rung as every Contact is, even with an instance: a dual-stack phone that registers its
-     * IPv4 and its IPv6 Contact in one REGISTER, without outbound, is rung at both, as before, so a
-     * dead address does not hold the call until branchResponseTimeout. Nor does a binding without
-     * +sip.instance.
-     */
-    private static Map<Target, List<Target>> oneFlowPerDevice(Map<String, Target> targets) {
-        Map<String, List<Target>> byDevice = null;
-        for (Target target : targets.values()) {
-            String instance = target.binding().instanceId();
-            if (instance != null && target.binding().regId() > 0) {
-                if (byDevice == null) {
-                    byDevice = new java.util.HashMap<>();
-                }
-                byDevice.computeIfAbsent(target.aor() + '\n' + instance, device -> new ArrayList<>(2)).add(target);
-            }
-        }
-        if (byDevice == null) {
-            return Map.of();
-        }
-        Map<Target, List<Target>> next = new java.util.IdentityHashMap<>();
-        for (List<Target> flowsOfDevice : byDevice.values()) {
-            if (flowsOfDevice.size() < 2) {
-                continue;
-            }
-            flowsOfDevice.sort(java.util.Comparator.comparingLong((Target t) -> t.binding().version()).reversed());
-            List<Target> others = List.copyOf(flowsOfDevice.subList(1, flowsOfDevice.size()));
-            targets.values().removeAll(others);
-            next.put(flowsOfDevice.get(0), others);
-        }
-        return next;
-    }
-
-    /**
-     * RFC 5626 §7: the flow of {@code failed}'s device failed; the request goes to the device's
-     * next flow in the branch {@code next}, which replaces it. The Route to a node is made again:
-     * the one made at the fork may have run out (it lives 32 s).
-     */
-    void sendNextFlow(ResponseContext context, SipRequest request, SipFlow callerFlow, Branch failed, Branch next,
-                      Target target, String why) {
-        log.info("the flow to {} ({}) failed ({}): the device is tried over its next flow, {} (RFC 5626 §7)",
-                failed.target, failed.aor, why,
-                target.viaNode() == null ? target.contact() : target.contact() + " through node " + target.viaNode());
-        String route = target.viaNode() == null ? target.route() : hopRoute(target.binding(), request.callId(), target.nodePath());
-        if (target.connecting() == null) {
-            forwardBranch(context, next, request, callerFlow, loopHash(request), isDialogCreating(request), route);
-        } else {
-            forwardWhenConnected(context, next, target.connecting(), request, callerFlow, loopHash(request),
-                    isDialogCreating(request));
         }
     }
 
@@ -838,7 +753,8 @@ public final class ProxyCore {
                 liveness.unreachable(node);
                 return directTarget(aor, binding);
             }
-            return new Target(aor, binding, flow, null, hopRoute(binding, callId, nodePath), direct, node, nodePath);
+            return new Target(aor, binding.contact(), flow, null, hopRoute(binding, callId, nodePath), direct, node,
+                    binding);
         });
     }
 
@@ -847,7 +763,7 @@ public final class ProxyCore {
         if (!"UDP".equalsIgnoreCase(binding.transport())) {
             return null;
         }
-        return flows.toBinding(binding).map(flow -> new Target(aor, binding, flow)).orElse(null);
+        return flows.toBinding(binding).map(flow -> new Target(aor, binding.contact(), flow)).orElse(null);
     }
 
     /**
@@ -1003,8 +919,8 @@ public final class ProxyCore {
     /**
      * A branch through another node was answered 430 Flow Failed: the connection this registration
      * was made over is gone from that node (RFC 5626 §5.3). RFC 5626 §7 has the authoritative proxy
-     * try another flow of the same device instead (its branch does, {@link ResponseContext}), and
-     * §11.5 says other flows may still work, so only this registration is set aside: a
+     * try another flow of the same device instead (every binding of the callee is rung at once
+     * here), and §11.5 says other flows may still work, so only this registration is set aside: a
      * connection that closed never comes back, and the device's next REGISTER (over a new
      * connection, §4.4, §4.5) is a new registration, tried as usual. Until then calls skip it
      * rather than going through that node to hear 430 again.

@@ -200,7 +200,6 @@ final class ResponseContext {
 
     void onResponse(Branch branch, SipResponse response, int status, String reason) {
         Branch direct = null;
-        Branch nextFlow = null;
         SipRequest original = null;
         synchronized (this) {
             if (response == null && status >= 408 && branch.direct != null && !branch.finished && !finalSent
@@ -211,16 +210,10 @@ final class ResponseContext {
                 // still be reachable at the address it registered from, so it is tried directly in a
                 // branch that replaces this one.
                 direct = new Branch(this, branch.aor, branch.target, branch.direct);
-                direct.nextFlows = branch.nextFlows;
                 branches.add(direct);
                 finish(branch);
                 branch.finalResponse = SipResponse.to(request, status, reason);
                 branch.synthetic = true;
-                original = request;
-            } else if (flowFailed(branch, response, status)) {
-                // added before this branch's failure is taken below, so the caller is not answered
-                // without the device's next flow
-                nextFlow = nextFlowOf(branch);
                 original = request;
             }
         }
@@ -228,41 +221,6 @@ final class ResponseContext {
             core.sendDirect(this, original, server.flow(), branch, direct);
             return;
         }
-        onFinalOrProvisional(branch, response, status, reason);
-        if (nextFlow != null) {
-            core.sendNextFlow(this, original, server.flow(), branch, nextFlow, branch.nextFlows.get(0),
-                    status + " " + reason);
-        }
-    }
-
-    /**
-     * RFC 5626 §7: whether this branch's flow failed and its device's next flow is to be tried: it
-     * answered 430 (its flow is gone at the node that held it, §5.3), or it timed out or could not
-     * be sent (a 408 or a 503 made up here, §16.7 step 1 and §8.1.3.1; a 408 the device sent, as
-     * §7 allows), before any provisional. Any other final answer came from the device itself, which
-     * "MUST NOT" then be tried over another flow; nor is one that rang, was cancelled or withdrawn,
-     * or whose caller has an answer.
-     */
-    private boolean flowFailed(Branch branch, SipResponse response, int status) {
-        return !branch.nextFlows.isEmpty() && (status == 430 || status == 408 || status == 503 && response == null)
-                && !branch.finished && !branch.provisional && !branch.cancelOwed && !branch.cancelSent
-                && !branch.withdrawn && !branch.settled && !finalSent && !cancelledByCaller && !declined
-                && request != null;
-    }
-
-    /** The branch that tries the next flow of {@code failed}'s device, added to the fork (under the lock). */
-    private Branch nextFlowOf(Branch failed) {
-        ProxyCore.Target target = failed.nextFlows.get(0);
-        Branch next = new Branch(this, failed.aor, target.contact(), target.flow());
-        next.direct = target.direct();
-        next.viaNode = target.viaNode();
-        next.throughBinding = target.throughBinding();
-        next.nextFlows = failed.nextFlows.subList(1, failed.nextFlows.size());
-        branches.add(next);
-        return next;
-    }
-
-    private void onFinalOrProvisional(Branch branch, SipResponse response, int status, String reason) {
         synchronized (this) {
             if (branch.finished) {
                 if (response != null && status >= 200 && status < 300 && !branch.withdrawn) {
@@ -570,8 +528,6 @@ final class ResponseContext {
      */
     private void noResponse(Branch branch) {
         ClientTransaction transaction;
-        Branch nextFlow = null;
-        SipRequest original;
         synchronized (this) {
             branch.noResponse = null;
             if (branch.finished || branch.settled || branch.provisional || branch.transaction == null
@@ -593,11 +549,7 @@ final class ResponseContext {
                 branch.timedOut = true; // the 487 a late ringing answers to its CANCEL is a 408
                 branch.finalResponse = SipResponse.to(request, 408, SILENT_REASON);
                 branch.synthetic = true;
-                if (!branch.nextFlows.isEmpty()) {
-                    nextFlow = nextFlowOf(branch); // RFC 5626 §7: the device may be there over another flow
-                }
             }
-            original = request;
         }
         if (branch.direct == null) {
             // given up: over UDP the INVITE is not sent again to a device thought gone (Timer A
@@ -615,10 +567,6 @@ final class ResponseContext {
                 flow == null ? "?" : flow.transport().uriParam() + " " + io.switchboard.platform.config.HostPort.format(
                         flow.remote().getAddress().getHostAddress(), flow.remote().getPort()), within, server.request().callId());
         core.calls.silentBranch();
-        if (nextFlow != null) {
-            core.sendNextFlow(this, original, server.flow(), branch, nextFlow, branch.nextFlows.get(0),
-                    "no response within " + within);
-        }
         if (branch.direct != null) {
             // through the node holding a UDP device's flow, which did not even answer 100: it may
             // have died, and the device is tried directly (onResponse) in a branch that replaces this

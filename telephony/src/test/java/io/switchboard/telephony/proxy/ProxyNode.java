@@ -114,14 +114,9 @@ final class ProxyNode implements AutoCloseable {
      * null) or through the node {@code node} whose node-to-node SIP listens at {@code nodePort}.
      */
     Binding bind(Peer device, String transport, String node, int nodePort, String instance, int regId) {
-        return bind(device, transport, node, nodePort, instance, regId, device.port());
-    }
-
-    /** As above, with the Contact naming {@code contactPort} (a device may register one Contact over several flows). */
-    Binding bind(Peer device, String transport, String node, int nodePort, String instance, int regId, int contactPort) {
         long now = clock.millis();
         long version = now + ++versions;
-        String contact = "sip:bob@127.0.0.1:" + contactPort + (transport.equals("UDP") ? "" : ";transport="
+        String contact = "sip:bob@127.0.0.1:" + device.port() + (transport.equals("UDP") ? "" : ";transport="
                 + transport.toLowerCase(java.util.Locale.ROOT));
         String header = "<" + contact + ">" + (instance == null ? "" : ";+sip.instance=\"" + instance + "\"")
                 + (regId > 0 ? ";reg-id=" + regId : "");
@@ -132,7 +127,7 @@ final class ProxyNode implements AutoCloseable {
         location.update(BOB, bindings -> {
             List<Binding> after = new ArrayList<>();
             for (Binding b : bindings) {
-                if (!b.contact().equals(contact) || !java.util.Objects.equals(b.instanceId(), instance) || b.regId() != regId) {
+                if (!b.contact().equals(contact)) {
                     after.add(b);
                 }
             }
