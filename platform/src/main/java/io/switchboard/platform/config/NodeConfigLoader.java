@@ -432,13 +432,29 @@ public final class NodeConfigLoader {
             }
             if (tree.get(block) instanceof Map<?, ?> map) {
                 for (Map.Entry<?, ?> entry : map.entrySet()) {
-                    if (entry.getValue() == null) {
+                    if (entry.getValue() == null && !givenInAnotherCase(map, entry.getKey())) {
                         throw new ConfigException(block + "." + entry.getKey(),
                                 "has no value; remove the key for the default, or give one");
                     }
                 }
             }
         }
+    }
+
+    /**
+     * Whether a value for {@code key} is there under another case: environment variables and flags
+     * write their keys in lower case ({@code SWITCHBOARD_CLUSTER_NODEID} and {@code --node-id} as
+     * {@code nodeid}), and keys are read without regard to case, so a file's empty {@code nodeId:}
+     * is then given, as an empty top-level key set by a variable is.
+     */
+    private static boolean givenInAnotherCase(Map<?, ?> block, Object key) {
+        for (Map.Entry<?, ?> other : block.entrySet()) {
+            if (other.getValue() != null && other.getKey() != key && String.valueOf(other.getKey())
+                    .equalsIgnoreCase(String.valueOf(key))) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private List<String> blockNames() {

@@ -338,6 +338,11 @@ class NodeConfigLoaderTest {
         assertThat(loader.load(yaml("store: {}\ntelephony: {}\n"), Map.of(), Map.of()).http().port()).isEqualTo(8080);
         assertThat(loader.load(yaml("store:\ntls:\n"), Map.of("SWITCHBOARD_STORE_URL", "jdbc:sqlite:/tmp/x.db",
                 "SWITCHBOARD_TLS_KEY", "k.pem"), Map.of()).store().url()).isEqualTo("jdbc:sqlite:/tmp/x.db");
+        // one level down too, where the later layer writes the key in another case (a per-node --node-id)
+        assertThat(loader.load(yaml("cluster:\n  nodeId:\n"), Map.of(), Map.of("cluster.nodeid", "n1")).describe())
+                .containsEntry("cluster.nodeId", "n1");
+        assertThat(loader.load(yaml("cluster:\n  nodeId:\n"), Map.of("SWITCHBOARD_CLUSTER_NODEID", "n2"), Map.of()).describe())
+                .containsEntry("cluster.nodeId", "n2");
     }
 
     @Test
