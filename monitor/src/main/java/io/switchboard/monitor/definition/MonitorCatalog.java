@@ -260,10 +260,30 @@ public final class MonitorCatalog {
      * wrote ({@link IncidentStore#pauseChanged}). The update changes nothing; it is how a row is
      * locked on both PostgreSQL and SQLite (which has no SELECT … FOR UPDATE). False for a monitor
      * not in the catalog.
+     * <p>
+     * On PostgreSQL the wait is bounded by 2 s: an import rewrites every monitor's row in one
+     * transaction, and openings waiting behind a long one would hold the pool's connections (the
+     * cluster's heartbeat needs one within 5 s). An opening that gives up fails as any store
+     * error does, and the next failed check opens the incident.
      */
     public static boolean pausedUnderLock(Handle h, String name) {
+        boolean postgresql = isPostgresql(h);
+        if (postgresql) {
+            h.execute("SET LOCAL lock_timeout = '2s'");
+        }
         h.createUpdate("UPDATE monitor_monitors SET definition = definition WHERE name = :n").bind("n", name).execute();
+        if (postgresql) {
+            h.execute("SET LOCAL lock_timeout TO DEFAULT");
+        }
         return findMonitor(h, name).map(MonitorDefinition::paused).orElse(false);
+    }
+
+    private static boolean isPostgresql(Handle h) {
+        try {
+            return "PostgreSQL".equals(h.getConnection().getMetaData().getDatabaseProductName());
+        } catch (java.sql.SQLException e) {
+            return false;
+        }
     }
 
     private static Optional<MonitorDefinition> findMonitor(Handle h, String name) {

@@ -290,7 +290,14 @@ public final class IncidentTracker implements CheckScheduler.ResultSink, AutoClo
             log.info("no incident opened for {} here: another node checks it now", monitor.name());
             return;
         } catch (IncidentStore.MonitorPaused e) {
-            // this node's view of the catalog had not caught up with the pause yet
+            // this node's view of the catalog had not caught up with the pause yet; the stored
+            // state must not stay DOWN without an incident, nor the streak carry over the pause
+            synchronized (state) {
+                if (state.incident == null) {
+                    state.forgetStreak(now.toEpochMilli());
+                    writer.submit(new ResultWriter.StateRow(state.snapshot(), lease));
+                }
+            }
             log.info("no incident opened for {}: it was paused while its last check ran", monitor.name());
             return;
         } catch (RuntimeException e) {

@@ -202,6 +202,19 @@ final class MonitorState {
         return Transition.NONE;
     }
 
+    /**
+     * The failing streak that would have opened an incident is dropped: the monitor was paused
+     * while its last check ran (IncidentStore.MonitorPaused). Its status is unknown until it is
+     * checked after it is resumed, and a failing run then starts its streak afresh, so the
+     * incident it opens starts after the pause.
+     */
+    void forgetStreak(long at) {
+        failures = 0;
+        streakStartedAt = null;
+        streakFirstError = null;
+        setStatus(MonitorStatus.UNKNOWN, at);
+    }
+
     private void setStatus(MonitorStatus next, long at) {
         if (next != status) {
             status = next;

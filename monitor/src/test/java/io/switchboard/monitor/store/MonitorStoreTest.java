@@ -377,6 +377,16 @@ class MonitorStoreTest {
             assertThatThrownBy(() -> opening.get(10, java.util.concurrent.TimeUnit.SECONDS))
                     .hasCauseInstanceOf(IncidentStore.MonitorPaused.class);
         }
+        // a catalog write that holds the row for long (a big import) is waited for 2 s at most
+        try (org.jdbi.v3.core.Handle importing = store.jdbi().open()) {
+            importing.begin();
+            importing.createUpdate("UPDATE monitor_monitors SET definition = definition WHERE name = 'shop'").execute();
+            long start = System.nanoTime();
+            assertThatThrownBy(() -> incidents.open("shop", NOW, NOW, 2, "refused", "refused", null, List.of()))
+                    .hasStackTraceContaining("lock timeout");
+            assertThat((System.nanoTime() - start) / 1_000_000).isBetween(1_900L, 9_000L);
+            importing.rollback();
+        }
         assertThat(incidents.list(null, "shop", null, 10)).isEmpty();
     }
 
