@@ -328,11 +328,13 @@ public final class SipParser {
                 HeaderText.parseBounded(expires, MAX_DELTA_SECONDS, "Contact expires");
             }
         }
-        for (String route : message.headerValues(HeaderNames.ROUTE)) {
-            NameAddress.parse(route);
-        }
-        for (String route : message.headerValues(HeaderNames.RECORD_ROUTE)) {
-            NameAddress.parse(route);
+        for (String name : new String[]{HeaderNames.ROUTE, HeaderNames.RECORD_ROUTE}) {
+            for (String route : message.headerValues(name)) {
+                // RFC 3261 §20.30 and §20.34: route-param = name-addr; "*" is a Contact's alone (§10.2.2)
+                if (NameAddress.parse(route).isWildcard()) {
+                    throw new IllegalArgumentException("malformed " + name + ": '*' is not an address");
+                }
+            }
         }
         // RFC 3261 §20.19 and §20.22: one value each, and no rule for which of two would count
         for (String single : new String[]{HeaderNames.EXPIRES, HeaderNames.MAX_FORWARDS}) {

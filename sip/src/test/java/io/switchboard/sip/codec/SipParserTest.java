@@ -113,6 +113,18 @@ class SipParserTest {
         }
     }
 
+    /** A Route or Record-Route of "*" was taken for an address and failed routing with a 500. */
+    @Test
+    void aWildcardRouteIs400() {
+        for (String name : new String[]{"Route", "Record-Route"}) {
+            String text = REGISTER.replace("Content-Length: 0\r\n", name + ": *\r\nContent-Length: 0\r\n");
+            assertThatThrownBy(() -> parse(text)).as(name).isInstanceOfSatisfying(SipParseException.class, e -> {
+                assertThat(e.responseStatus()).isEqualTo(400);
+                assertThat(e.errorResponse().reason()).isEqualTo("Bad Request - malformed " + name + ": '*' is not an address");
+            });
+        }
+    }
+
     @Test
     void malformedResponseIsDropped() {
         String text = "SIP/2.0 2000 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\n"
