@@ -322,7 +322,12 @@ public final class SipParser {
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("malformed Contact: " + e.getMessage());
         }
+        boolean register = message instanceof SipRequest r && r.isMethod(SipRequest.REGISTER);
         for (NameAddress parsed : contacts) {
+            if (parsed.isWildcard() && !register) {
+                // RFC 3261 §10.2.2 and §20.10: "*" is a REGISTER's way to remove every binding, no address
+                throw new IllegalArgumentException("malformed Contact: '*' is allowed only in a REGISTER");
+            }
             String expires = parsed.param("expires");
             if (expires != null) {
                 HeaderText.parseBounded(expires, MAX_DELTA_SECONDS, "Contact expires");

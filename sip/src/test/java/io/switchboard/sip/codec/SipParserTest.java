@@ -125,6 +125,21 @@ class SipParserTest {
         }
     }
 
+    /** A Contact of "*" in an INVITE was taken for the caller's address and failed routing with a 500. */
+    @Test
+    void aWildcardContactOutsideARegisterIs400() throws Exception {
+        String invite = REGISTER.replace("REGISTER", "INVITE")
+                .replace("Contact: <sip:alice@192.0.2.4:5062>;expires=600, <sip:alice@[2001:db8::4]>;q=0.5", "Contact: *");
+        assertThatThrownBy(() -> parse(invite)).isInstanceOfSatisfying(SipParseException.class, e -> {
+            assertThat(e.responseStatus()).isEqualTo(400);
+            assertThat(e.errorResponse().reason())
+                    .isEqualTo("Bad Request - malformed Contact: '*' is allowed only in a REGISTER");
+        });
+        String unregister = REGISTER.replace("Contact: <sip:alice@192.0.2.4:5062>;expires=600, <sip:alice@[2001:db8::4]>;q=0.5",
+                "Contact: *\r\nExpires: 0");
+        assertThat(((SipRequest) parse(unregister)).contacts()).singleElement().matches(c -> c.isWildcard());
+    }
+
     @Test
     void malformedResponseIsDropped() {
         String text = "SIP/2.0 2000 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\n"
