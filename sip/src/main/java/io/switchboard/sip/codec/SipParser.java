@@ -147,12 +147,21 @@ public final class SipParser {
         StringBuilder folded = null;
         int n = head.length();
         int i = from;
+        String bareCr = null;
         while (i < n) {
             int nl = head.indexOf('\n', i);
             int next = nl < 0 ? n : nl + 1;
             int end = nl < 0 ? n : nl;
             if (end > i && head.charAt(end - 1) == '\r') {
                 end--;
+            }
+            int cr = head.indexOf('\r', i);
+            if (bareCr == null && cr >= 0 && cr < end) {
+                // RFC 3261 §7.3.1 and §25.1: CR only ends a line; one inside a value would reach a
+                // reason phrase or a forwarded header as a line break of its own. Reported once
+                // every line is read, so the 400 can still be addressed (§21.4.1)
+                int colon = head.indexOf(':', i);
+                bareCr = "bare CR in header " + abbreviate(colon > i && colon < cr ? head.substring(i, colon).trim() : "line");
             }
             if (end == i) {
                 i = next;
@@ -207,6 +216,9 @@ public final class SipParser {
         }
         if (name != null) {
             into.add(name, folded != null ? folded.toString() : value);
+        }
+        if (bareCr != null) {
+            throw new IllegalArgumentException(bareCr);
         }
     }
 

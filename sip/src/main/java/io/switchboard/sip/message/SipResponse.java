@@ -8,7 +8,28 @@ public final class SipResponse extends SipMessage {
     public SipResponse(int status, String reason, SipHeaders headers, byte[] body) {
         super(headers, body);
         this.status = status;
-        this.reason = reason;
+        this.reason = reason == null ? null : printable(reason);
+    }
+
+    /**
+     * RFC 3261 §25.1: Reason-Phrase holds no control characters but HTAB. Reasons often quote what
+     * a peer sent ("Bad Request - " + what was wrong); a CR or LF there would end the status line.
+     */
+    private static String printable(String reason) {
+        for (int i = 0; i < reason.length(); i++) {
+            char c = reason.charAt(i);
+            if ((c < 0x20 && c != '\t') || c == 0x7f) {
+                StringBuilder clean = new StringBuilder(reason);
+                for (int j = i; j < clean.length(); j++) {
+                    char d = clean.charAt(j);
+                    if ((d < 0x20 && d != '\t') || d == 0x7f) {
+                        clean.setCharAt(j, ' ');
+                    }
+                }
+                return clean.toString();
+            }
+        }
+        return reason;
     }
 
     /**

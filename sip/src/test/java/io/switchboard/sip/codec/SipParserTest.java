@@ -140,6 +140,30 @@ class SipParserTest {
         assertThat(((SipRequest) parse(unregister)).contacts()).singleElement().matches(c -> c.isWildcard());
     }
 
+    /**
+     * A bare CR inside a header value was kept, quoted in a 400's reason phrase, and so broke the
+     * status line the node sent. Reported after every line is read, so the 400 still has its Via.
+     */
+    @Test
+    void aBareCrInAHeaderIs400AddressedToTheSender() {
+        String text = REGISTER.replace("Max-Forwards: 70\r\n", "Max-Forwards: 70\r\nUser-Agent: a\rb\r\n");
+        assertThatThrownBy(() -> parse(text)).isInstanceOfSatisfying(SipParseException.class, e -> {
+            assertThat(e.responseStatus()).isEqualTo(400);
+            assertThat(e.errorResponse().reason()).isEqualTo("Bad Request - bare CR in header User-Agent");
+            assertThat(e.errorResponse().callId()).isEqualTo("a84b4c76e66710@pc33.example.org");
+        });
+    }
+
+    /** What a reason phrase quotes from a peer cannot break the status line (RFC 3261 §25.1). */
+    @Test
+    void aReasonPhraseHoldsNoLineBreaks() throws Exception {
+        SipRequest request = (SipRequest) parse(REGISTER);
+        SipResponse answer = SipResponse.to(request, 400, "Bad Request - digest parameter \rTo: x\nVia: y has no value");
+        assertThat(answer.startLine()).isEqualTo("SIP/2.0 400 Bad Request - digest parameter  To: x Via: y has no value");
+        SipMessage back = SipParser.parse(answer.encode());
+        assertThat(((SipResponse) back).status()).isEqualTo(400);
+    }
+
     @Test
     void malformedResponseIsDropped() {
         String text = "SIP/2.0 2000 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\n"
