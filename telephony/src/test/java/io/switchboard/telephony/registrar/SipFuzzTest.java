@@ -240,6 +240,7 @@ class SipFuzzTest {
                     }
                     byte[] received = Arrays.copyOf(packet.getData(), packet.getLength());
                     check(received, true, problems, sentByCallId);
+                    answerForwarded(udp, received, packet);
                     Matcher branch = BRANCH.matcher(new String(received, StandardCharsets.ISO_8859_1));
                     while (branch.find()) {
                         awaiting.remove(branch.group(1));
@@ -286,6 +287,23 @@ class SipFuzzTest {
             assertThat(alice.call("sip:bob@" + DOMAIN)).as("uncaught %s", uncaught).isEqualTo(200);
         }
         assertThat(log.messagesAt(Level.ERROR)).isEmpty();
+    }
+
+    /**
+     * Alice's phone is the fuzzing socket too (its REGISTERs name it): what the node forwards to her
+     * is answered 486, as a busy phone would, so the node's transaction ends.
+     */
+    static void answerForwarded(DatagramSocket udp, byte[] received, DatagramPacket packet) throws IOException {
+        if (STATUS_LINE.matcher(new String(received, StandardCharsets.ISO_8859_1)).lookingAt()) {
+            return;
+        }
+        try {
+            if (SipParser.parse(received) instanceof SipRequest request && !request.isMethod(SipRequest.ACK)) {
+                reply(udp, request, 486, "Busy Here", packet);
+            }
+        } catch (io.switchboard.sip.codec.SipParseException e) {
+            // check() reports what the node sent that does not parse
+        }
     }
 
     record Sent(int iteration, String text) {
@@ -877,21 +895,27 @@ class SipFuzzTest {
         }
 
         private void reply(SipRequest request, int status, String reason, DatagramPacket from) throws IOException {
-            StringBuilder r = new StringBuilder("SIP/2.0 ").append(status).append(' ').append(reason).append("\r\n");
-            for (String via : request.headers().fields("Via")) {
-                r.append("Via: ").append(via).append("\r\n");
-            }
-            for (String rr : request.headers().fields("Record-Route")) {
-                r.append("Record-Route: ").append(rr).append("\r\n");
-            }
-            String to = request.header("To");
-            r.append("From: ").append(request.header("From")).append("\r\nTo: ").append(to)
-                    .append(to.contains(";tag=") ? "" : ";tag=bob1").append("\r\nCall-ID: ").append(request.callId())
-                    .append("\r\nCSeq: ").append(request.header("CSeq")).append("\r\nContact: <sip:bob@127.0.0.1:")
-                    .append(port()).append(">\r\nContent-Length: 0\r\n\r\n");
-            byte[] data = r.toString().getBytes(StandardCharsets.UTF_8);
-            socket.send(new DatagramPacket(data, data.length, from.getSocketAddress()));
+            SipFuzzTest.reply(socket, request, status, reason, from);
         }
+    }
+
+    /** Answers {@code request} (RFC 3261 §8.2.6.2 headers copied) to where it came from. */
+    static void reply(DatagramSocket socket, SipRequest request, int status, String reason, DatagramPacket from)
+            throws IOException {
+        StringBuilder r = new StringBuilder("SIP/2.0 ").append(status).append(' ').append(reason).append("\r\n");
+        for (String via : request.headers().fields("Via")) {
+            r.append("Via: ").append(via).append("\r\n");
+        }
+        for (String rr : request.headers().fields("Record-Route")) {
+            r.append("Record-Route: ").append(rr).append("\r\n");
+        }
+        String to = request.header("To");
+        r.append("From: ").append(request.header("From")).append("\r\nTo: ").append(to)
+                .append(to.contains(";tag=") ? "" : ";tag=bob1").append("\r\nCall-ID: ").append(request.callId())
+                .append("\r\nCSeq: ").append(request.header("CSeq")).append("\r\nContact: <sip:bob@127.0.0.1:")
+                .append(socket.getLocalPort()).append(">\r\nContent-Length: 0\r\n\r\n");
+        byte[] data = r.toString().getBytes(StandardCharsets.UTF_8);
+        socket.send(new DatagramPacket(data, data.length, from.getSocketAddress()));
     }
 
     /** Alice after the run: a registered phone placing an ordinary call to bob. */
