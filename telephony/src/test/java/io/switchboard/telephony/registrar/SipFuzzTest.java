@@ -324,7 +324,10 @@ class SipFuzzTest {
         }
         try {
             SipMessage parsed = SipParser.parse(message);
-            if (!(parsed instanceof SipRequest request) || request.isMethod(SipRequest.ACK)) {
+            if (!(parsed instanceof SipRequest request) || request.isMethod(SipRequest.ACK)
+                    || "alice".equals(request.requestUri().user())) {
+                // alice's bindings are the fuzzing's own, some of them dead: a request forwarded
+                // there is answered only when its branch times out (Timer F, RFC 3261 §17.1.2.2)
                 return;
             }
         } catch (io.switchboard.sip.codec.SipParseException e) {
