@@ -155,8 +155,9 @@ public final class SipParser {
             if (end > i && head.charAt(end - 1) == '\r') {
                 end--;
             }
-            int cr = head.indexOf('\r', i);
-            if (bareCr == null && cr >= 0 && cr < end) {
+            // bounded by the line: an LF-only head would otherwise be scanned to its end at every line
+            int cr = head.indexOf('\r', i, end);
+            if (bareCr == null && cr >= 0) {
                 // RFC 3261 §7.3.1 and §25.1: CR only ends a line; one inside a value would reach a
                 // reason phrase or a forwarded header as a line break of its own. Reported once
                 // every line is read, so the 400 can still be addressed (§21.4.1)
@@ -176,7 +177,7 @@ public final class SipParser {
                 if (folded == null) {
                     folded = new StringBuilder(value);
                 }
-                String more = head.substring(i, end).trim();
+                String more = withoutCr(head.substring(i, end), cr).trim();
                 if (!more.isEmpty()) {
                     if (folded.length() > 0) {
                         folded.append(' ');
@@ -211,7 +212,7 @@ public final class SipParser {
             while (valueEnd > valueStart && (head.charAt(valueEnd - 1) == ' ' || head.charAt(valueEnd - 1) == '\t')) {
                 valueEnd--;
             }
-            value = head.substring(valueStart, valueEnd);
+            value = withoutCr(head.substring(valueStart, valueEnd), cr);
             i = next;
         }
         if (name != null) {
@@ -220,6 +221,15 @@ public final class SipParser {
         if (bareCr != null) {
             throw new IllegalArgumentException(bareCr);
         }
+    }
+
+    /**
+     * A value whose line held a bare CR ({@code cr >= 0}), with each CR a space: the message is
+     * refused, but its 400 copies Via, From, To, Call-ID and CSeq (§8.2.6.2), which must not carry
+     * the CR out as a line break of its own.
+     */
+    private static String withoutCr(String value, int cr) {
+        return cr < 0 ? value : value.replace('\r', ' ');
     }
 
     private static SipRequest parseRequestLine(String line, SipHeaders headers) throws VersionException {

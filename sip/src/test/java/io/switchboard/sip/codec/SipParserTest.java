@@ -152,6 +152,14 @@ class SipParserTest {
             assertThat(e.errorResponse().reason()).isEqualTo("Bad Request - bare CR in header User-Agent");
             assertThat(e.errorResponse().callId()).isEqualTo("a84b4c76e66710@pc33.example.org");
         });
+        // in a header the 400 copies back, the CR does not come out as a line break of its own
+        String inCallId = REGISTER.replace("Call-ID: a84b4c76e66710@pc33.example.org\r\n",
+                "Call-ID: a84b4c76e66710@pc33.example.org\rX-Injected: 1\r\n");
+        assertThatThrownBy(() -> parse(inCallId)).isInstanceOfSatisfying(SipParseException.class, e -> {
+            assertThat(e.errorResponse().reason()).isEqualTo("Bad Request - bare CR in header Call-ID");
+            assertThat(e.errorResponse().encode()).asString(java.nio.charset.StandardCharsets.UTF_8)
+                    .doesNotContain("\rX-Injected").contains("Call-ID: a84b4c76e66710@pc33.example.org X-Injected: 1\r\n");
+        });
     }
 
     /** What a reason phrase quotes from a peer cannot break the status line (RFC 3261 §25.1). */
