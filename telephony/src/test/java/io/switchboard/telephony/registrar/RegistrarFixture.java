@@ -52,6 +52,8 @@ final class RegistrarFixture implements AutoCloseable {
     final CallTracker calls;
     final DigestAuthenticator authenticator;
     final int port;
+    /** The TCP listener's port; 0 without one. */
+    final int tcpPort;
     /** A port the fixture claims for HTTP (WebSocket): no SIP listener, so no digest-uri may name it. */
     final int httpPort;
 
@@ -62,6 +64,16 @@ final class RegistrarFixture implements AutoCloseable {
     /** @param branchResponseTimeout the proxy's telephony.branchResponseTimeout */
     RegistrarFixture(StoreSettings storeSettings, RegistrarSettings settings, Duration branchResponseTimeout)
             throws Exception {
+        this(storeSettings, settings, branchResponseTimeout, settings.authenticate(), false);
+    }
+
+    /**
+     * @param proxyAuthenticates whether the proxy challenges out-of-dialog requests (the registrar
+     *                           follows {@code settings}); off lets any INVITE or MESSAGE reach routing
+     * @param tcp                also a TCP listener, on {@link #tcpPort}
+     */
+    RegistrarFixture(StoreSettings storeSettings, RegistrarSettings settings, Duration branchResponseTimeout,
+                     boolean proxyAuthenticates, boolean tcp) throws Exception {
         store = Store.open(storeSettings);
         store.migrate("telephony");
         accounts = new AccountStore(store.jdbi(), clock);
@@ -81,7 +93,7 @@ final class RegistrarFixture implements AutoCloseable {
                 transport::executor, new io.switchboard.telephony.cluster.ClusterNode("node"));
         numbers = new NumberDirectory(new NumberStore(store.jdbi(), clock), Duration.ofMillis(100));
         calls = new CallTracker(new CallRecordStore(store.jdbi(), 1000), new CallMetrics(meters), clock, "test");
-        ProxyCore proxy = new ProxyCore(new ProxySettings(settings.authenticate(), List.of(), Duration.ofSeconds(181), null,
+        ProxyCore proxy = new ProxyCore(new ProxySettings(proxyAuthenticates, List.of(), Duration.ofSeconds(181), null,
                         branchResponseTimeout),
                 location, directory, numbers, authenticator, calls, new FlowDirectory(transport, id -> java.util.Optional.empty()),
                 endpoints, clock, metrics::authFailure,
@@ -90,7 +102,13 @@ final class RegistrarFixture implements AutoCloseable {
                 new SipService(registrar, proxy, () -> false, "test",
                         metrics::strayResponse));
         proxy.bind(transactions);
-        port = transport.start(List.of(new ListenPoint(Transport.UDP, "127.0.0.1", 0))).get(0).port();
+        List<ListenPoint> listeners = new java.util.ArrayList<>(List.of(new ListenPoint(Transport.UDP, "127.0.0.1", 0)));
+        if (tcp) {
+            listeners.add(new ListenPoint(Transport.TCP, "127.0.0.1", 0));
+        }
+        List<ListenPoint> bound = transport.start(listeners);
+        port = bound.get(0).port();
+        tcpPort = tcp ? bound.get(1).port() : 0;
         httpPort = port == 65535 ? port - 1 : port + 1;
         http.set(httpPort);
     }

@@ -1,40 +1,13 @@
 package io.switchboard.telephony.registrar;
 
 import ch.qos.logback.classic.Level;
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.switchboard.platform.config.StoreSettings;
-import io.switchboard.platform.store.Store;
 import io.switchboard.platform.testing.CapturedLog;
-import io.switchboard.platform.testing.MutableClock;
 import io.switchboard.sip.codec.SipParser;
 import io.switchboard.sip.message.SipMessage;
 import io.switchboard.sip.message.SipRequest;
 import io.switchboard.sip.message.SipResponse;
-import io.switchboard.sip.transaction.TimerSettings;
-import io.switchboard.sip.transaction.TransactionLayer;
-import io.switchboard.sip.transport.ListenPoint;
-import io.switchboard.sip.transport.Transport;
-import io.switchboard.sip.transport.TransportLayer;
-import io.switchboard.sip.transport.TransportSettings;
-import io.switchboard.telephony.accounts.AccountDirectory;
-import io.switchboard.telephony.accounts.AccountStore;
-import io.switchboard.telephony.auth.DigestAuthenticator;
 import io.switchboard.telephony.auth.DigestClient;
-import io.switchboard.telephony.auth.DigestPolicy;
-import io.switchboard.telephony.auth.NonceService;
-import io.switchboard.telephony.calls.CallMetrics;
-import io.switchboard.telephony.calls.CallRecordStore;
-import io.switchboard.telephony.calls.CallTracker;
-import io.switchboard.telephony.cluster.ClusterNode;
-import io.switchboard.telephony.numbers.NumberDirectory;
-import io.switchboard.telephony.numbers.NumberStore;
-import io.switchboard.telephony.proxy.FlowDirectory;
-import io.switchboard.telephony.proxy.LocalEndpoints;
-import io.switchboard.telephony.proxy.ProxyCore;
-import io.switchboard.telephony.proxy.ProxySettings;
-import io.switchboard.telephony.proxy.RouteSigner;
-import io.switchboard.telephony.sip.SipMetrics;
-import io.switchboard.telephony.sip.SipService;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -43,7 +16,6 @@ import org.junit.jupiter.api.io.TempDir;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.net.DatagramPacket;
 import java.net.DatagramSocket;
 import java.net.InetAddress;
@@ -59,9 +31,7 @@ import java.util.Arrays;
 import java.util.Deque;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Random;
-import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -92,86 +62,26 @@ class SipFuzzTest {
 
     @TempDir
     Path dir;
-    Node node;
+    /** The registrar, proxy and call tracker the way the node assembles them, on loopback UDP and TCP. */
+    RegistrarFixture node;
     CapturedLog log;
     final List<Throwable> uncaught = new CopyOnWriteArrayList<>();
     Thread.UncaughtExceptionHandler previousHandler;
     Callee bob;
 
-    /** The registrar, proxy and call tracker the way the node assembles them, on loopback UDP and TCP. */
-    static final class Node implements AutoCloseable {
-        final MutableClock clock = MutableClock.running();
-        final Store store;
-        final AccountStore accounts;
-        final AccountDirectory directory;
-        final LocationService location = new LocationService();
-        final BindingStore bindings;
-        final SimpleMeterRegistry meters = new SimpleMeterRegistry();
-        final TransportLayer transport;
-        final TransactionLayer transactions;
-        final NumberDirectory numbers;
-        final CallTracker calls;
-        final int udpPort;
-        final int tcpPort;
-
-        Node(Path dir) throws Exception {
-            RegistrarSettings settings = RegistrarSettings.defaults();
-            store = Store.open(StoreSettings.sqliteIn(dir));
-            store.migrate("telephony");
-            accounts = new AccountStore(store.jdbi(), clock);
-            directory = new AccountDirectory(accounts, DOMAIN, Duration.ofMillis(100));
-            directory.start();
-            bindings = new BindingStore(store.jdbi(), 10_000);
-            location.load(bindings.loadLive(clock.millis()));
-            bindings.start();
-            NonceService nonces = new NonceService(clock, settings.nonceLifetime(), 1024);
-            SipMetrics metrics = new SipMetrics(meters);
-            transport = new TransportLayer(TransportSettings.defaults(), metrics);
-            LocalEndpoints endpoints = new LocalEndpoints(transport, null, port -> false);
-            DigestAuthenticator authenticator = new DigestAuthenticator(directory, nonces,
-                    new DigestPolicy(settings.algorithms(), Set.of()), endpoints);
-            Registrar registrar = new Registrar(settings, directory, authenticator, location, bindings, clock, metrics,
-                    transport::executor, new ClusterNode("node"));
-            numbers = new NumberDirectory(new NumberStore(store.jdbi(), clock), Duration.ofMillis(100));
-            calls = new CallTracker(new CallRecordStore(store.jdbi(), 1000), new CallMetrics(meters), clock, "test");
-            // the registrar challenges; the proxy does not, so mutated INVITEs and MESSAGEs reach routing
-            ProxyCore proxy = new ProxyCore(new ProxySettings(false, List.of(), Duration.ofSeconds(181), null,
-                    Duration.ofSeconds(2)), location, directory, numbers, authenticator, calls,
-                    new FlowDirectory(transport, id -> Optional.empty()), endpoints, clock, metrics::authFailure,
-                    new RouteSigner(new byte[32]));
-            transactions = new TransactionLayer(transport, TimerSettings.rfc3261(),
-                    new SipService(registrar, proxy, () -> false, "test", metrics::strayResponse));
-            proxy.bind(transactions);
-            List<ListenPoint> bound = transport.start(List.of(new ListenPoint(Transport.UDP, "127.0.0.1", 0),
-                    new ListenPoint(Transport.TCP, "127.0.0.1", 0)));
-            udpPort = bound.get(0).port();
-            tcpPort = bound.get(1).port();
-        }
-
-        @Override
-        public void close() {
-            transactions.stop();
-            transport.stop();
-            bindings.close();
-            calls.close();
-            numbers.close();
-            directory.close();
-            store.close();
-        }
-    }
-
     @BeforeEach
     void start() throws Exception {
         previousHandler = Thread.getDefaultUncaughtExceptionHandler();
         Thread.setDefaultUncaughtExceptionHandler((t, e) -> uncaught.add(e));
-        node = new Node(dir);
+        // the registrar challenges; the proxy does not, so mutated INVITEs and MESSAGEs reach routing
+        node = new RegistrarFixture(StoreSettings.sqliteIn(dir), RegistrarSettings.defaults(), Duration.ofSeconds(2), false, true);
         node.accounts.add("alice", DOMAIN, "wonderland");
         node.accounts.add("bob", DOMAIN, "builder1");
         node.directory.refresh();
         log = CapturedLog.of("io.switchboard");
         // only ERROR is asserted on: keep the run's INFO lines off the console
         ((ch.qos.logback.classic.Logger) log.logger()).setLevel(Level.WARN);
-        bob = new Callee(node.udpPort);
+        bob = new Callee(node.port);
         assertThat(bob.register()).isEqualTo(200);
     }
 
@@ -205,8 +115,8 @@ class SipFuzzTest {
         Map<String, Sent> awaiting = new ConcurrentHashMap<>();
         try (DatagramSocket udp = new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
              TcpPeer tcp = new TcpPeer(node.tcpPort, problems, sentByCallId);
-             Phone challenger = new Phone("alice", "wonderland", node.udpPort)) {
-            Corpus corpus = new Corpus(node.udpPort, bob);
+             Phone challenger = new Phone("alice", "wonderland", node.port)) {
+            Corpus corpus = new Corpus(node.port, bob);
             udp.setSoTimeout(2);
             byte[] buffer = new byte[65_535];
             for (int i = 0; i < iterations; i++) {
@@ -235,7 +145,7 @@ class SipFuzzTest {
                 if (overTcp) {
                     tcp.send(message);
                 } else if (message.length <= 65_507) {
-                    udp.send(new DatagramPacket(message, message.length, InetAddress.getLoopbackAddress(), node.udpPort));
+                    udp.send(new DatagramPacket(message, message.length, InetAddress.getLoopbackAddress(), node.port));
                 }
                 while (true) {
                     DatagramPacket packet = new DatagramPacket(buffer, buffer.length);
@@ -308,7 +218,7 @@ class SipFuzzTest {
         assertThat(forwarded).isPositive();
 
         // still registers and routes a normal call (bob's binding is the one made before the run)
-        try (Caller alice = new Caller(node.udpPort)) {
+        try (Caller alice = new Caller(node.port)) {
             assertThat(alice.register()).isEqualTo(200);
             assertThat(alice.call("sip:bob@" + DOMAIN)).as("uncaught %s", uncaught).isEqualTo(200);
         }
