@@ -16,11 +16,15 @@ import picocli.CommandLine.UnmatchedArgumentException;
  * word for word ({@code help monitor import} is {@code monitor import --help}). A word that names
  * no command is the usage error a mistyped command is, with its suggestion (exit 2).
  */
-@Command(mixinStandardHelpOptions = true, name = "help",
+@Command(name = "help",
         description = "Print a command's help, as 'COMMAND --help' does.")
 public final class HelpCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
+
+    /** Its own help only: the standard mixin's --version would print nothing here. */
+    @picocli.CommandLine.Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.")
+    boolean helpRequested;
 
     @Parameters(paramLabel = "COMMAND", arity = "0..*", description = "a command, and its subcommand: monitor import")
     List<String> command = new ArrayList<>();

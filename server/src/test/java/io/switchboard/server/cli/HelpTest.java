@@ -104,5 +104,7 @@ class HelpTest {
         assertThat(surplus.exitCode()).isEqualTo(2);
         assertThat(surplus.text()).startsWith("switchboard: unknown command 'monitor import more'; 'monitor import' has no"
                 + " commands (see 'switchboard monitor import --help')");
+        // help has no version of its own to print (it printed nothing and exited 0)
+        assertThat(run(List.of("help", "--version")).exitCode()).isEqualTo(2);
     }
 }
