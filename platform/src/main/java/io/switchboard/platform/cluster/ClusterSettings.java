@@ -50,8 +50,12 @@ public record ClusterSettings(Optional<String> nodeId, Duration heartbeat, Durat
         Duration heartbeat = section.duration("heartbeat", DEFAULT_HEARTBEAT, MIN_HEARTBEAT, MAX_HEARTBEAT);
         Duration expiry = section.duration("expiry", section.has("heartbeat") ? heartbeat.multipliedBy(3) : DEFAULT_EXPIRY);
         if (expiry.compareTo(heartbeat.multipliedBy(2)) <= 0) {
-            throw section.problem("expiry", ConfigSection.written(expiry) + " must be more than twice cluster.heartbeat ("
-                    + ConfigSection.written(heartbeat) + "), so one late heartbeat does not make a live node dead");
+            // Name where the heartbeat came from: the expiry alone may be what the user wrote.
+            String heartbeatNamed = section.has("heartbeat")
+                    ? section.named("heartbeat") + ", which is " + ConfigSection.written(heartbeat) + ","
+                    : "cluster.heartbeat, " + ConfigSection.written(heartbeat) + " by default,";
+            throw section.problem("expiry", ConfigSection.written(expiry) + " must be more than twice "
+                    + heartbeatNamed + " so one late heartbeat does not make a live node dead");
         }
         return new ClusterSettings(nodeId, heartbeat, expiry);
     }

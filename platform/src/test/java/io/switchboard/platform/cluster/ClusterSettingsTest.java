@@ -36,6 +36,19 @@ class ClusterSettingsTest {
     }
 
     @Test
+    void aTooShortExpirySaysWhereTheHeartbeatCameFrom() {
+        var loader = new io.switchboard.platform.config.NodeConfigLoader(java.util.List.of());
+        assertThatThrownBy(() -> ClusterSettings.from(loader.load(null, Map.of(
+                        "SWITCHBOARD_CLUSTER_HEARTBEAT", "3s", "SWITCHBOARD_CLUSTER_EXPIRY", "5s"), Map.of()).section("cluster")))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("more than twice cluster.heartbeat (from SWITCHBOARD_CLUSTER_HEARTBEAT), which is 3s, so");
+        assertThatThrownBy(() -> ClusterSettings.from(loader.load(null, Map.of(
+                        "SWITCHBOARD_CLUSTER_EXPIRY", "4s"), Map.of()).section("cluster")))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("more than twice cluster.heartbeat, 2s by default, so");
+    }
+
+    @Test
     void nodeIdsAreCheckedAndTheEnvironmentSpellingWins() {
         assertThatThrownBy(() -> ClusterSettings.from(ConfigSection.of("cluster", Map.of("nodeId", "a b"))))
                 .isInstanceOf(ConfigException.class).hasMessageContaining("cluster.nodeId");
