@@ -14,9 +14,12 @@ import org.slf4j.LoggerFactory;
 public final class CapturedLog implements AutoCloseable {
     private final Logger logger;
     private final ListAppender<ILoggingEvent> appender = new ListAppender<>();
+    /** Restored on close: the root logger must keep a level, and others may have had one set. */
+    private final Level levelBefore;
 
     private CapturedLog(Logger logger) {
         this.logger = logger;
+        this.levelBefore = logger.getLevel();
         appender.start();
         logger.addAppender(appender);
         logger.setLevel(Level.INFO);
@@ -69,6 +72,6 @@ public final class CapturedLog implements AutoCloseable {
     @Override
     public void close() {
         logger.detachAppender(appender);
-        logger.setLevel(null);
+        logger.setLevel(levelBefore);
     }
 }
