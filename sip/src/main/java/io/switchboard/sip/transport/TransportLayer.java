@@ -107,6 +107,14 @@ public final class TransportLayer {
     private volatile TlsConnector tlsClient;
     /** Outgoing TLS connections by the name their certificate was checked for and the address: reused for later requests. */
     private final ConcurrentHashMap<String, StreamFlow> tlsFlowsByPeer = new ConcurrentHashMap<>();
+    /** Outgoing TCP connections being opened: requests for the same peer meanwhile wait for the same one. */
+    private final ConcurrentHashMap<InetSocketAddress, CompletableFuture<SipFlow>> tcpConnecting = new ConcurrentHashMap<>();
+    /**
+     * How long an outgoing TCP connect may take: a device that does not accept (behind NAT, its SYN
+     * dropped) fails its branch within it, as long as the default tls.connectTimeout and the default
+     * telephony.branchResponseTimeout, so it holds a call no longer than a silent UDP device does.
+     */
+    public static final int TCP_CONNECT_TIMEOUT_MILLIS = 5_000;
     /** Outgoing TLS connections being opened: requests for the same peer meanwhile wait for the same one. */
     private final ConcurrentHashMap<String, CompletableFuture<SipFlow>> tlsConnecting = new ConcurrentHashMap<>();
     /**
@@ -417,30 +425,74 @@ public final class TransportLayer {
         if (transport != Transport.TCP) {
             return CompletableFuture.failedFuture(new IllegalStateException("cannot open a " + transport + " flow"));
         }
+        return tcpFlowTo(remote);
+    }
+
+    /**
+     * A TCP connection to {@code remote} (RFC 3261 §18.1.1: a request to a destination with no
+     * connection open opens one): the open one to that address and port if there is one (opened by
+     * either side), else the one being opened for it, else a new one. The stage completes on an
+     * event loop and fails with a {@link TransportFailure}: {@code connect_refused},
+     * {@code connect_failed}, or {@code connect_timeout} (a timeout) after
+     * {@value #TCP_CONNECT_TIMEOUT_MILLIS} ms. The connection is then a flow like any other: found
+     * by its id and by its peer's address for later requests, until it closes (idle timeout included).
+     */
+    public CompletionStage<SipFlow> tcpFlowTo(InetSocketAddress remote) {
         StreamFlow existing = flowsByRemote.get(remote);
         if (existing != null && existing.isOpen() && existing.transport() == Transport.TCP) {
             return CompletableFuture.completedFuture(existing);
         }
-        CompletableFuture<SipFlow> result = new CompletableFuture<>();
+        CompletableFuture<SipFlow> pending = tcpConnecting.get(remote);
+        if (pending != null) {
+            return pending;
+        }
         EventLoopGroup io = group;
         if (io == null) {
-            return CompletableFuture.failedFuture(new IllegalStateException("transport layer stopped"));
+            return CompletableFuture.failedFuture(new TransportFailure("stopped", false, "transport layer stopped", null));
         }
-        ChannelFuture connect = new Bootstrap().group(io)
-                .channel(epoll ? EpollSocketChannel.class : NioSocketChannel.class)
-                .option(ChannelOption.TCP_NODELAY, true)
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 5000)
-                .handler(new StreamInitializer(Transport.TCP))
-                .connect(remote);
+        // the attempt (fresh) and what callers wait on (visible): the attempt leaves the map before
+        // any caller hears the outcome, so one that asks again at once finds the connection or dials anew
+        CompletableFuture<SipFlow> visible = new CompletableFuture<>();
+        pending = tcpConnecting.putIfAbsent(remote, visible);
+        if (pending != null) {
+            return pending;
+        }
+        CompletableFuture<SipFlow> fresh = new CompletableFuture<>();
+        fresh.whenComplete((flow, error) -> {
+            tcpConnecting.remove(remote, visible);
+            if (error != null) {
+                visible.completeExceptionally(error);
+            } else {
+                visible.complete(flow);
+            }
+        });
+        ChannelFuture connect;
+        try {
+            connect = new Bootstrap().group(io)
+                    .channel(epoll ? EpollSocketChannel.class : NioSocketChannel.class)
+                    .option(ChannelOption.TCP_NODELAY, true)
+                    .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, TCP_CONNECT_TIMEOUT_MILLIS)
+                    .handler(new StreamInitializer(Transport.TCP))
+                    .connect(remote);
+        } catch (RuntimeException e) {
+            fresh.completeExceptionally(new TransportFailure("connect_failed", false,
+                    "cannot connect to " + remote + ": " + words(e), e));
+            return visible;
+        }
         connect.addListener(f -> {
             if (f.isSuccess()) {
                 StreamFlow flow = connect.channel().attr(FLOW).get();
-                result.complete(flow != null ? flow : registerStream(connect.channel(), Transport.TCP));
-            } else {
-                result.completeExceptionally(f.cause());
+                fresh.complete(flow != null ? flow : registerStream(connect.channel(), Transport.TCP));
+                return;
             }
+            Throwable cause = f.cause();
+            boolean timedOut = cause instanceof io.netty.channel.ConnectTimeoutException;
+            String reason = timedOut ? "connect_timeout"
+                    : cause instanceof java.net.ConnectException ? "connect_refused" : "connect_failed";
+            fresh.completeExceptionally(new TransportFailure(reason, timedOut,
+                    "TCP connect to " + remote + " failed: " + words(cause), cause));
         });
-        return result;
+        return visible;
     }
 
     /**

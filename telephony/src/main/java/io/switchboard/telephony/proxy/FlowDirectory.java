@@ -148,26 +148,38 @@ public final class FlowDirectory {
     }
 
     /**
-     * A new TLS connection to a registered device whose own connection is gone, when it registered
-     * over TLS and its Contact asks for TLS ({@code sips:}, RFC 5630, or {@code transport=tls}):
-     * RFC 3261 §18.1.1 and §26.2 (a request to a SIPS or TLS URI is sent over TLS, connecting when
-     * no connection is open; the port defaults to 5061, §19.1.2).
-     * <p>
-     * Where to: the address the device registered <em>from</em> (its source address, which the
-     * handshake of its registration proved it holds) and the Contact's port. The Contact's host is
-     * only the name its certificate must carry (RFC 5922 §7; an address literal against its IP
-     * names) and is never looked up: a Contact is whatever the device wrote, and if the node
-     * dialled it, any registered account could make the node open TLS connections to any host and
-     * port (a relay into internal networks, or to a trunk to place calls as the node). So a Contact
-     * whose host is an address literal other than the source address is not connected to at all.
+     * A new connection to a registered device whose own connection is gone (a restart of this node
+     * ended it, or the device's network dropped it), as RFC 3261 §18.1.1 has a request sent over
+     * TCP or TLS to a destination without an open connection open one:
+     * <ul>
+     *   <li>TLS, when it registered over TLS and its Contact asks for TLS ({@code sips:}, RFC 5630,
+     *       or {@code transport=tls}; §26.2; the port defaults to 5061, §19.1.2);</li>
+     *   <li>TCP, when it registered over TCP and its Contact is a {@code sip:} URI with
+     *       {@code transport=tcp} (in any case, §19.1.1; the port defaults to 5060). Such a device
+     *       listens for TCP at its Contact; a Contact without the parameter means UDP (§19.1.4),
+     *       which is no flow to open.</li>
+     * </ul>
+     * Where to: the address the device registered <em>from</em> (its source address, which its
+     * registration over a connection proved it holds) and the Contact's port. The Contact's host is
+     * never looked up: a Contact is whatever the device wrote, and if the node dialled it, any
+     * registered account could make the node open connections to any host and port (a relay into
+     * internal networks, or to a trunk to place calls as the node). So a Contact whose host is an
+     * address literal other than the source address is not connected to at all; a name is, over
+     * TLS, only the name the device's certificate must carry (RFC 5922 §7; an address literal
+     * against its IP names), and over TCP not used.
      * <p>
      * Not for a binding registered with {@code reg-id} (RFC 5626 outbound): such a device is
      * reached over its flow or not at all (§5.3: a proxy must not open a new connection to it),
-     * nor for bindings registered over anything but TLS, nor for Contacts with another transport
-     * (WebSocket, TCP, UDP), which the node does not connect to again.
+     * nor for bindings registered over UDP or WebSocket, nor for Contacts with another transport
+     * than the one registered over, which the node does not connect to again.
+     * <p>
+     * The connection opened is found again for later requests while it stays open (by the
+     * transport layer, per peer), and a request forwarded over it carries it in its Record-Route
+     * ({@link #token}), so the dialog's in-dialog requests take it too.
      */
-    public Optional<java.util.concurrent.CompletionStage<SipFlow>> reconnectTls(Binding binding) {
-        if (!"TLS".equalsIgnoreCase(binding.transport())) {
+    public Optional<java.util.concurrent.CompletionStage<SipFlow>> reconnect(Binding binding) {
+        boolean tls = "TLS".equalsIgnoreCase(binding.transport());
+        if (!tls && !"TCP".equalsIgnoreCase(binding.transport())) {
             return Optional.empty();
         }
         io.switchboard.sip.message.SipUri uri;
@@ -177,11 +189,18 @@ public final class FlowDirectory {
             return Optional.empty();
         }
         String transportParam = uri.param("transport");
-        if (uri.host() == null || !(uri.scheme().equals("sips") || "tls".equalsIgnoreCase(transportParam))) {
+        if (uri.host() == null) {
             return Optional.empty();
         }
-        if (transportParam != null && !"tls".equalsIgnoreCase(transportParam)) {
-            return Optional.empty(); // sips: with transport=ws/wss/tcp/udp: not a TLS listener to connect to
+        if (tls) {
+            if (!(uri.scheme().equals("sips") || "tls".equalsIgnoreCase(transportParam))) {
+                return Optional.empty();
+            }
+            if (transportParam != null && !"tls".equalsIgnoreCase(transportParam)) {
+                return Optional.empty(); // sips: with transport=ws/wss/tcp/udp: not a TLS listener to connect to
+            }
+        } else if (!uri.scheme().equals("sip") || !"tcp".equalsIgnoreCase(transportParam)) {
+            return Optional.empty(); // UDP (no transport parameter), another transport, or sips: (TLS only)
         }
         if (hasRegId(binding.contactHeader())) {
             return Optional.empty();
@@ -202,11 +221,12 @@ public final class FlowDirectory {
         } catch (java.net.UnknownHostException e) {
             return Optional.empty();
         }
-        int port = uri.port() > 0 ? uri.port() : 5061;
+        int port = uri.port() > 0 ? uri.port() : tls ? 5061 : 5060;
         if (port > 65535) {
             return Optional.empty();
         }
-        return Optional.of(transport.tlsFlowTo(new InetSocketAddress(sourceAddress, port), host));
+        InetSocketAddress remote = new InetSocketAddress(sourceAddress, port);
+        return Optional.of(tls ? transport.tlsFlowTo(remote, host) : transport.tcpFlowTo(remote));
     }
 
     private static String stripBrackets(String host) {

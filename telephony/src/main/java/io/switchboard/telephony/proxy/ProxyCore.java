@@ -330,7 +330,7 @@ public final class ProxyCore {
 
     /**
      * One place a request is forked to: a device's contact, the AOR it registered, and the flow that
-     * reaches it, or the TLS connection being opened to it ({@link FlowDirectory#reconnectTls});
+     * reaches it, or the TCP or TLS connection being opened to it ({@link FlowDirectory#reconnect});
      * through another node, also the Route to that node, the device's own UDP flow to fall back on,
      * the node's id and the binding reached there.
      */
@@ -500,8 +500,8 @@ public final class ProxyCore {
                     }
                     targets.put(binding.contact(), new Target(aor, binding.contact(), open.get()));
                 } else {
-                    // its connection is gone; a TLS Contact can be connected to again (§18.1.1, §26.2)
-                    flows.reconnectTls(binding).ifPresent(connecting -> targets.put(binding.contact(),
+                    // its connection is gone; a TCP or TLS Contact can be connected to again (§18.1.1, §26.2)
+                    flows.reconnect(binding).ifPresent(connecting -> targets.put(binding.contact(),
                             new Target(aor, binding.contact(), null, connecting, null, null, null, null)));
                 }
             }
@@ -648,8 +648,8 @@ public final class ProxyCore {
     }
 
     /**
-     * A branch to a device reached by a new TLS connection: sent once the connection is open and
-     * the device's certificate checked, on a SIP lane (never on the event loop that finished the
+     * A branch to a device reached by a new TCP or TLS connection: sent once the connection is open
+     * (and the device's certificate checked), on a SIP lane (never on the event loop that finished the
      * handshake). The other branches ring meanwhile; a branch cancelled or answered elsewhere in
      * the meantime is not sent ({@link ResponseContext#send}).
      */
@@ -679,7 +679,7 @@ public final class ProxyCore {
         Throwable cause = error instanceof java.util.concurrent.CompletionException && error.getCause() != null
                 ? error.getCause() : error;
         boolean timedOut = cause instanceof TransportFailure failure && failure.timedOut();
-        log.debug("no TLS connection to {}: {}", branch.target, cause == null ? "closed" : cause.getMessage());
+        log.debug("no connection to {}: {}", branch.target, cause == null ? "closed" : cause.getMessage());
         if (timedOut) {
             context.onResponse(branch, null, 408, "Request Timeout");
         } else {
@@ -1338,13 +1338,13 @@ public final class ProxyCore {
                 return CompletableFuture.completedFuture(new InDialogHop(registered.get(), null));
             }
         }
-        // the device is registered but its connection is gone: a TLS Contact is connected to
-        // again (§18.1.1, §26.2); the request goes on once the connection is up and checked
+        // the device is registered but its connection is gone: a TCP or TLS Contact is connected
+        // to again (§18.1.1, §26.2); the request goes on once the connection is up (and checked)
         for (Binding binding : bindings) {
             if (elsewhere.contains(binding)) {
                 continue;
             }
-            Optional<CompletionStage<SipFlow>> connecting = flows.reconnectTls(binding);
+            Optional<CompletionStage<SipFlow>> connecting = flows.reconnect(binding);
             if (connecting.isPresent()) {
                 return connecting.get().thenApplyAsync(opened -> new InDialogHop(opened, null),
                         transactions.transport().executor());

@@ -268,23 +268,23 @@ class OutboundTlsTest {
         int otherPort = elsewhere.address().getPort();
 
         // a Contact naming another address than the source: no connection at all (RFC 5922 check or not)
-        assertThat(flows.reconnectTls(binding("sips:alice@127.0.0.2:" + otherPort, "TLS"))).isEmpty();
+        assertThat(flows.reconnect(binding("sips:alice@127.0.0.2:" + otherPort, "TLS"))).isEmpty();
         // the same with transport=tls on a sip: URI
-        assertThat(flows.reconnectTls(binding("sip:alice@127.0.0.2:" + otherPort + ";transport=tls", "TLS"))).isEmpty();
+        assertThat(flows.reconnect(binding("sip:alice@127.0.0.2:" + otherPort + ";transport=tls", "TLS"))).isEmpty();
         // a name in the Contact is the certificate's name only: the connection goes to the source address
-        SipFlow flow = flows.reconnectTls(binding("sips:alice@phone.example.test:" + phonePort, "TLS")).orElseThrow()
+        SipFlow flow = flows.reconnect(binding("sips:alice@phone.example.test:" + phonePort, "TLS")).orElseThrow()
                 .toCompletableFuture().get(20, TimeUnit.SECONDS);
         assertThat(flow.remote().getAddress().getHostAddress()).isEqualTo("127.0.0.1");
         assertThat(flow.remote().getPort()).isEqualTo(phonePort);
         await().atMost(Duration.ofSeconds(10)).until(() -> phone.sniNames.contains("phone.example.test"));
         // the source address itself as a literal
-        assertThat(flows.reconnectTls(binding("sips:alice@127.0.0.1:" + phonePort, "TLS")).orElseThrow()
+        assertThat(flows.reconnect(binding("sips:alice@127.0.0.1:" + phonePort, "TLS")).orElseThrow()
                 .toCompletableFuture().get(20, TimeUnit.SECONDS).remote().getPort()).isEqualTo(phonePort);
         // registered over something else than TLS, or a Contact for another transport: never
-        assertThat(flows.reconnectTls(binding("sips:alice@127.0.0.1:" + phonePort, "TCP"))).isEmpty();
-        assertThat(flows.reconnectTls(binding("sips:alice@127.0.0.1:" + phonePort, "UDP"))).isEmpty();
-        assertThat(flows.reconnectTls(binding("sips:alice@127.0.0.1:" + phonePort + ";transport=ws", "TLS"))).isEmpty();
-        assertThat(flows.reconnectTls(binding("sips:alice@127.0.0.1:" + phonePort + ";transport=tcp", "TLS"))).isEmpty();
+        assertThat(flows.reconnect(binding("sips:alice@127.0.0.1:" + phonePort, "TCP"))).isEmpty();
+        assertThat(flows.reconnect(binding("sips:alice@127.0.0.1:" + phonePort, "UDP"))).isEmpty();
+        assertThat(flows.reconnect(binding("sips:alice@127.0.0.1:" + phonePort + ";transport=ws", "TLS"))).isEmpty();
+        assertThat(flows.reconnect(binding("sips:alice@127.0.0.1:" + phonePort + ";transport=tcp", "TLS"))).isEmpty();
         assertThat(elsewhere.accepted).as("the other host saw no connection").isEmpty();
     }
 
