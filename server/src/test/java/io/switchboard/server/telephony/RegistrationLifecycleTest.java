@@ -78,7 +78,8 @@ class RegistrationLifecycleTest {
 
     /**
      * A TCP device's binding outlives its connection (until it expires or the device registers
-     * again), but calls to it get 480 meanwhile: the list says whether its connection is open,
+     * again), but is not rung over it meanwhile (only over a new connection, when its Contact says
+     * transport=tcp): the list says whether its connection is open,
      * also after a restart of the node, which ended every connection. UDP has none (null).
      */
     @Test
