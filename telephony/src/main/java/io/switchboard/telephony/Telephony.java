@@ -274,6 +274,11 @@ public final class Telephony implements NodeModule {
         AutoCloseable followingPeers = context.cluster().onChange(clusterPeers::update);
         transport.setFloodExempt(clusterPeers::contains);
         ProxySettings proxySettings = proxySettings(section, registrarSettings.authenticate());
+        // a TCP phone whose connection is gone is connected to again (FlowDirectory#reconnect): its
+        // branch waits for the connect before its response timeout starts, so the connect is kept
+        // well under that timeout
+        transport.setOutgoingTcp(tcpConnectTimeout(proxySettings.branchResponseTimeout()),
+                TransportLayer.DEFAULT_MAX_PENDING_TCP_CONNECTS);
         LocalEndpoints endpoints = new LocalEndpoints(transport, proxySettings.advertisedAddress(),
                 context.http()::listensOn, aliases(section));
         DigestAuthenticator authenticator = new DigestAuthenticator(directory, nonces,
@@ -583,6 +588,16 @@ public final class Telephony implements NodeModule {
             }
         }
         return new DigestPolicy(registrar.algorithms(), domains);
+    }
+
+    /**
+     * How long a TCP connect to a device may take: half of telephony.branchResponseTimeout, at
+     * most {@link TransportLayer#DEFAULT_TCP_CONNECT_TIMEOUT} (also when it is 0, Timer B).
+     */
+    static Duration tcpConnectTimeout(Duration branchResponseTimeout) {
+        Duration cap = TransportLayer.DEFAULT_TCP_CONNECT_TIMEOUT;
+        Duration half = branchResponseTimeout.dividedBy(2);
+        return branchResponseTimeout.isZero() || half.compareTo(cap) > 0 ? cap : half;
     }
 
     static ProxySettings proxySettings(ConfigSection s, boolean authenticate) {

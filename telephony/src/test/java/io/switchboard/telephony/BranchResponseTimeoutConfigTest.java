@@ -29,4 +29,18 @@ class BranchResponseTimeoutConfigTest {
         }
         assertThat(Telephony.KNOWN_KEYS).contains("branchResponseTimeout");
     }
+
+    /**
+     * A TCP connect to a device whose connection is gone (TransportLayer#tcpFlowTo) is bounded well
+     * under the branch's response timeout, which only starts once it is connected: half of it, at
+     * most 2 s (also with 0, Timer B).
+     */
+    @Test
+    void aTcpConnectToADeviceTakesAtMostHalfTheBranchResponseTimeoutAndAtMostTwoSeconds() {
+        assertThat(Telephony.tcpConnectTimeout(ProxySettings.DEFAULT_BRANCH_RESPONSE_TIMEOUT)).isEqualTo(Duration.ofSeconds(2));
+        assertThat(Telephony.tcpConnectTimeout(Duration.ofSeconds(1))).isEqualTo(Duration.ofMillis(500));
+        assertThat(Telephony.tcpConnectTimeout(Duration.ofSeconds(3))).isEqualTo(Duration.ofMillis(1500));
+        assertThat(Telephony.tcpConnectTimeout(Duration.ofSeconds(32))).isEqualTo(Duration.ofSeconds(2));
+        assertThat(Telephony.tcpConnectTimeout(Duration.ZERO)).isEqualTo(Duration.ofSeconds(2));
+    }
 }

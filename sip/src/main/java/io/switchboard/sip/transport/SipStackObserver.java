@@ -51,4 +51,14 @@ public interface SipStackObserver {
      */
     default void tlsConnect(String outcome, InetSocketAddress remote) {
     }
+
+    /**
+     * A TCP connection the node opened to a device whose own connection was gone
+     * ({@link TransportLayer#tcpFlowTo}) is up ({@code outcome} "ok"), or failed: "connect_refused"
+     * (nothing listens there: mostly a device that is offline), "connect_timeout", "connect_failed",
+     * "closed", "recent_failure" (the same device failed moments ago; not dialled again yet), "busy"
+     * (too many connections being opened at once), "deadline", "other".
+     */
+    default void tcpConnect(String outcome, InetSocketAddress remote) {
+    }
 }

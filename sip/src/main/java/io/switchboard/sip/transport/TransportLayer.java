@@ -77,12 +77,6 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class TransportLayer {
     private static final Logger log = LoggerFactory.getLogger(TransportLayer.class);
-    /**
-     * Warnings about an outgoing TLS connection that failed, by reason: an untrusted peer must not
-     * be hidden by a minute's worth of closed connections.
-     */
-    private final java.util.concurrent.ConcurrentHashMap<String, OncePerMinute> tlsFailureWarnings =
-            new java.util.concurrent.ConcurrentHashMap<>();
     /** Warnings about a balancer's connection without its PROXY header. */
     private final OncePerMinute proxyHeaderWarning = new OncePerMinute();
     private static final AttributeKey<StreamFlow> FLOW = AttributeKey.valueOf("sip.flow");
@@ -105,35 +99,32 @@ public final class TransportLayer {
     private volatile TlsPipeline tls;
     /** What outgoing TLS connections put in front; null when the node opens none. */
     private volatile TlsConnector tlsClient;
-    /** Outgoing TLS connections by the name their certificate was checked for and the address: reused for later requests. */
-    private final ConcurrentHashMap<String, StreamFlow> tlsFlowsByPeer = new ConcurrentHashMap<>();
-    /** Outgoing TCP connections being opened: requests for the same peer meanwhile wait for the same one. */
-    private final ConcurrentHashMap<InetSocketAddress, CompletableFuture<SipFlow>> tcpConnecting = new ConcurrentHashMap<>();
     /**
-     * How long an outgoing TCP connect may take: a device that does not accept (behind NAT, its SYN
-     * dropped) fails its branch within it, as long as the default tls.connectTimeout and the default
-     * telephony.branchResponseTimeout, so it holds a call no longer than a silent UDP device does.
+     * Outgoing TLS connections (RFC 3261 §26.2), by the name their certificate was checked for and
+     * the address: reused for later requests, failures remembered for {@link #TLS_FAILURE_MEMORY},
+     * at most {@link #DEFAULT_MAX_PENDING_TLS_CONNECTS} being opened at once unless set otherwise.
      */
-    public static final int TCP_CONNECT_TIMEOUT_MILLIS = 5_000;
-    /** Outgoing TLS connections being opened: requests for the same peer meanwhile wait for the same one. */
-    private final ConcurrentHashMap<String, CompletableFuture<SipFlow>> tlsConnecting = new ConcurrentHashMap<>();
-    /**
-     * Peers (name and address) whose connection failed, remembered for {@link #TLS_FAILURE_MEMORY_NANOS}: requests
-     * for it meanwhile fail at once with the same outcome instead of each opening a connection
-     * (a dead device or trunk would otherwise be dialled again for every request, a retry storm).
-     */
-    private final ConcurrentHashMap<String, RecentTlsFailure> recentTlsFailures = new ConcurrentHashMap<>();
-    static final long TLS_FAILURE_MEMORY_NANOS = TimeUnit.SECONDS.toNanos(5);
-    /** Beyond this many remembered failures new ones are not remembered (the map stays bounded). */
-    private static final int TLS_FAILURE_MEMORY_MAX = 10_000;
-    /** Outgoing TLS connections being opened at once, over all peers; beyond it requests fail at once ("busy"). */
-    private volatile java.util.concurrent.Semaphore tlsConnectPermits = new java.util.concurrent.Semaphore(DEFAULT_MAX_PENDING_TLS_CONNECTS);
+    private final OutboundConnects tlsOut;
+    static final java.time.Duration TLS_FAILURE_MEMORY = java.time.Duration.ofSeconds(5);
     public static final int DEFAULT_MAX_PENDING_TLS_CONNECTS = 64;
+    /**
+     * Outgoing TCP connections to devices ({@link #tcpFlowTo}), by address and port: the same
+     * limits as outgoing TLS. A failure is remembered longer: such a device is mostly one that is
+     * offline (many put a port they do not listen on in their Contact), and one that comes back
+     * registers again over a connection of its own, which needs no connection from the node.
+     */
+    private final OutboundConnects tcpOut;
+    static final java.time.Duration TCP_FAILURE_MEMORY = java.time.Duration.ofSeconds(30);
+    public static final int DEFAULT_MAX_PENDING_TCP_CONNECTS = 64;
+    /**
+     * How long a TCP connect to a device may take unless set ({@link #setOutgoingTcp}): short, since
+     * the branch waits for it before its own response timeout starts; a device on a network that
+     * answers at all accepts or refuses within milliseconds.
+     */
+    public static final java.time.Duration DEFAULT_TCP_CONNECT_TIMEOUT = java.time.Duration.ofSeconds(2);
+    private volatile int tcpConnectTimeoutMillis = (int) DEFAULT_TCP_CONNECT_TIMEOUT.toMillis();
     /** What a name lookup may take at most, for the overall deadline of a connection being opened. */
     private static final long RESOLVE_ALLOWANCE_MILLIS = 5_000;
-
-    private record RecentTlsFailure(long untilNanos, String reason, String message) {
-    }
 
     /** Host names of TLS targets are resolved here: the JDK resolver blocks, and an event loop must not. */
     private static final java.util.concurrent.Executor RESOLVER =
@@ -153,6 +144,11 @@ public final class TransportLayer {
         this.epoll = Epoll.isAvailable();
         this.rateLimiter = settings.floodLimitPerSecond() > 0
                 ? new SourceRateLimiter(settings.floodLimitPerSecond(), settings.floodBurst(), 100_000) : null;
+        this.tlsOut = new OutboundConnects("TLS", TLS_FAILURE_MEMORY, DEFAULT_MAX_PENDING_TLS_CONNECTS,
+                observer::tlsConnect, "switchboard_sip_tls_connects_total");
+        // a device that is offline is no setting to fix: its failures are counted, not warned about
+        this.tcpOut = new OutboundConnects("TCP", TCP_FAILURE_MEMORY, DEFAULT_MAX_PENDING_TCP_CONNECTS,
+                observer::tcpConnect, null);
     }
 
     public void setInboundHandler(InboundHandler handler) {
@@ -191,8 +187,18 @@ public final class TransportLayer {
         if (maxPending < 1) {
             throw new IllegalArgumentException("maxPending must be at least 1: " + maxPending);
         }
+        tlsOut.setMaxPending(maxPending);
         this.tlsClient = client;
-        this.tlsConnectPermits = new java.util.concurrent.Semaphore(maxPending);
+    }
+
+    /**
+     * Limits of the TCP connections {@link #tcpFlowTo} opens: how long a connect may take (at least
+     * 1 ms), and how many may be under way at once over all devices (beyond it a request fails at
+     * once, "busy").
+     */
+    public void setOutgoingTcp(java.time.Duration connectTimeout, int maxPending) {
+        tcpOut.setMaxPending(maxPending);
+        this.tcpConnectTimeoutMillis = (int) Math.max(1, Math.min(Integer.MAX_VALUE, connectTimeout.toMillis()));
     }
 
     /** Binds every listen point; on failure nothing stays bound. Returns the bound points (real ports). */
@@ -425,74 +431,95 @@ public final class TransportLayer {
         if (transport != Transport.TCP) {
             return CompletableFuture.failedFuture(new IllegalStateException("cannot open a " + transport + " flow"));
         }
-        return tcpFlowTo(remote);
-    }
-
-    /**
-     * A TCP connection to {@code remote} (RFC 3261 §18.1.1: a request to a destination with no
-     * connection open opens one): the open one to that address and port if there is one (opened by
-     * either side), else the one being opened for it, else a new one. The stage completes on an
-     * event loop and fails with a {@link TransportFailure}: {@code connect_refused},
-     * {@code connect_failed}, or {@code connect_timeout} (a timeout) after
-     * {@value #TCP_CONNECT_TIMEOUT_MILLIS} ms. The connection is then a flow like any other: found
-     * by its id and by its peer's address for later requests, until it closes (idle timeout included).
-     */
-    public CompletionStage<SipFlow> tcpFlowTo(InetSocketAddress remote) {
         StreamFlow existing = flowsByRemote.get(remote);
         if (existing != null && existing.isOpen() && existing.transport() == Transport.TCP) {
             return CompletableFuture.completedFuture(existing);
         }
-        CompletableFuture<SipFlow> pending = tcpConnecting.get(remote);
-        if (pending != null) {
-            return pending;
-        }
+        CompletableFuture<SipFlow> result = new CompletableFuture<>();
         EventLoopGroup io = group;
         if (io == null) {
-            return CompletableFuture.failedFuture(new TransportFailure("stopped", false, "transport layer stopped", null));
+            return CompletableFuture.failedFuture(new IllegalStateException("transport layer stopped"));
         }
-        // the attempt (fresh) and what callers wait on (visible): the attempt leaves the map before
-        // any caller hears the outcome, so one that asks again at once finds the connection or dials anew
-        CompletableFuture<SipFlow> visible = new CompletableFuture<>();
-        pending = tcpConnecting.putIfAbsent(remote, visible);
-        if (pending != null) {
-            return pending;
-        }
-        CompletableFuture<SipFlow> fresh = new CompletableFuture<>();
-        fresh.whenComplete((flow, error) -> {
-            tcpConnecting.remove(remote, visible);
-            if (error != null) {
-                visible.completeExceptionally(error);
-            } else {
-                visible.complete(flow);
-            }
-        });
-        ChannelFuture connect;
-        try {
-            connect = new Bootstrap().group(io)
-                    .channel(epoll ? EpollSocketChannel.class : NioSocketChannel.class)
-                    .option(ChannelOption.TCP_NODELAY, true)
-                    .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, TCP_CONNECT_TIMEOUT_MILLIS)
-                    .handler(new StreamInitializer(Transport.TCP))
-                    .connect(remote);
-        } catch (RuntimeException e) {
-            fresh.completeExceptionally(new TransportFailure("connect_failed", false,
-                    "cannot connect to " + remote + ": " + words(e), e));
-            return visible;
-        }
+        ChannelFuture connect = new Bootstrap().group(io)
+                .channel(epoll ? EpollSocketChannel.class : NioSocketChannel.class)
+                .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 5000)
+                .handler(new StreamInitializer(Transport.TCP))
+                .connect(remote);
         connect.addListener(f -> {
             if (f.isSuccess()) {
                 StreamFlow flow = connect.channel().attr(FLOW).get();
-                fresh.complete(flow != null ? flow : registerStream(connect.channel(), Transport.TCP));
+                result.complete(flow != null ? flow : registerStream(connect.channel(), Transport.TCP));
+            } else {
+                result.completeExceptionally(f.cause());
+            }
+        });
+        return result;
+    }
+
+    /**
+     * A new TCP connection to a device at {@code remote} (RFC 3261 §18.1.1: a request to a
+     * destination without a connection open opens one), or one this node opened to that address
+     * and port earlier and that is still open. Never a connection the peer opened to the node: an
+     * inbound connection from that address and port may be another device's (two phones behind
+     * one NAT, or a phone that connects out from the port it listens on), and nothing proves who
+     * holds it (RFC 5923 keeps connection reuse to TLS, where the certificate does). A connection
+     * the node opened reaches whatever listens at that address and port, as a new one would.
+     * <p>
+     * Limits as for outgoing TLS ({@link OutboundConnects}): one attempt per peer at a time, at most
+     * so many under way at once ({@link #setOutgoingTcp}), a peer that failed not dialled again for
+     * {@link #TCP_FAILURE_MEMORY}, the connect bounded by the connect timeout. Not counted against
+     * the limits on connections from one address, which are for what peers open to the node.
+     * The stage completes on an event loop and fails with a {@link TransportFailure}:
+     * {@code connect_refused}, {@code connect_timeout} (a timeout), {@code connect_failed},
+     * {@code recent_failure}, {@code busy}, {@code deadline}, {@code other}. Each outcome is
+     * reported to {@link SipStackObserver#tcpConnect}.
+     */
+    public CompletionStage<SipFlow> tcpFlowTo(InetSocketAddress remote) {
+        int timeout = tcpConnectTimeoutMillis;
+        String key = NetUtil.toAddressString(remote.getAddress()) + "|" + remote.getPort();
+        return tcpOut.open(key, remote, timeout + 1_000L, attempt -> connectTcp(remote, timeout, attempt));
+    }
+
+    private void connectTcp(InetSocketAddress remote, int timeoutMillis, CompletableFuture<SipFlow> attempt) {
+        EventLoopGroup io = group;
+        if (io == null) {
+            tcpOut.fail(attempt, remote, "other", false, "transport layer stopped", null);
+            return;
+        }
+        ChannelFuture connect = new Bootstrap().group(io)
+                .channel(epoll ? EpollSocketChannel.class : NioSocketChannel.class)
+                .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, timeoutMillis)
+                .handler(new StreamInitializer(Transport.TCP, null, null, 0, true))
+                .connect(remote);
+        // whichever way it fails (the deadline included), a connection being opened is closed
+        attempt.whenComplete((flow, error) -> {
+            if (error != null) {
+                connect.channel().close();
+            }
+        });
+        connect.addListener(f -> {
+            if (!f.isSuccess()) {
+                Throwable cause = f.cause();
+                boolean timedOut = cause instanceof io.netty.channel.ConnectTimeoutException;
+                String reason = timedOut ? "connect_timeout"
+                        : cause instanceof java.net.ConnectException ? "connect_refused" : "connect_failed";
+                tcpOut.fail(attempt, remote, reason, timedOut, "TCP connect to " + remote + " failed: " + words(cause), cause);
                 return;
             }
-            Throwable cause = f.cause();
-            boolean timedOut = cause instanceof io.netty.channel.ConnectTimeoutException;
-            String reason = timedOut ? "connect_timeout"
-                    : cause instanceof java.net.ConnectException ? "connect_refused" : "connect_failed";
-            fresh.completeExceptionally(new TransportFailure(reason, timedOut,
-                    "TCP connect to " + remote + " failed: " + words(cause), cause));
+            Channel channel = connect.channel();
+            if (!channel.isActive() || attempt.isDone()) {
+                channel.close();
+                tcpOut.fail(attempt, remote, "closed", false, "connection to " + remote + " closed", null);
+                return;
+            }
+            StreamFlow flow = registerStream(channel, Transport.TCP);
+            observer.tcpConnect("ok", remote);
+            if (!attempt.complete(flow)) {
+                channel.close(); // the deadline passed meanwhile
+            }
         });
-        return visible;
     }
 
     /**
@@ -517,61 +544,10 @@ public final class TransportLayer {
                     "outgoing TLS connections are not enabled", null));
         }
         String name = serverName.startsWith("[") ? serverName.substring(1, serverName.length() - 1) : serverName;
-        String key = name.toLowerCase(java.util.Locale.ROOT) + "|" + remote.getHostString() + ":" + remote.getPort();
-        StreamFlow existing = tlsFlowsByPeer.get(key);
-        if (existing != null && existing.isOpen()) {
-            return CompletableFuture.completedFuture(existing);
-        }
-        CompletableFuture<SipFlow> pending = tlsConnecting.get(key);
-        if (pending != null) {
-            return pending;
-        }
-        RecentTlsFailure recent = recentTlsFailures.get(key);
-        if (recent != null) {
-            if (System.nanoTime() - recent.untilNanos() < 0) {
-                // failed a moment ago: fail at once rather than dial again for every request
-                observer.tlsConnect("recent_failure", remote);
-                return CompletableFuture.failedFuture(new TransportFailure("recent_failure", false,
-                        recent.message() + " (failed less than " + TimeUnit.NANOSECONDS.toSeconds(TLS_FAILURE_MEMORY_NANOS)
-                                + " s ago, not tried again yet)", null));
-            }
-            recentTlsFailures.remove(key, recent);
-        }
-        java.util.concurrent.Semaphore permits = tlsConnectPermits;
-        if (!permits.tryAcquire()) {
-            observer.tlsConnect("busy", remote);
-            return CompletableFuture.failedFuture(new TransportFailure("busy", false,
-                    "too many outgoing TLS connections being opened at once", null));
-        }
-        // the attempt (fresh) and what callers wait on (visible): the bookkeeping is done before
-        // any caller hears the outcome, so one that asks again at once sees it
-        CompletableFuture<SipFlow> visible = new CompletableFuture<>();
-        pending = tlsConnecting.putIfAbsent(key, visible);
-        if (pending != null) {
-            permits.release();
-            return pending;
-        }
-        CompletableFuture<SipFlow> fresh = new CompletableFuture<>();
-        fresh.whenComplete((flow, error) -> {
-            tlsConnecting.remove(key, visible);
-            permits.release();
-            if (error instanceof TransportFailure failure) {
-                remember(key, failure);
-            }
-            if (error != null) {
-                visible.completeExceptionally(error);
-            } else {
-                visible.complete(flow);
-            }
-        });
-        // an overall deadline: whatever happens below (a lookup that hangs, a callback that never
-        // runs), the key leaves the map of connections being opened and its waiters get an answer
+        String key = tlsKey(name, remote);
         long deadline = client.connectTimeoutMillis() + client.handshakeTimeoutMillis()
                 + (remote.isUnresolved() ? RESOLVE_ALLOWANCE_MILLIS : 0) + 1_000;
-        CompletableFuture.delayedExecutor(deadline, TimeUnit.MILLISECONDS).execute(() ->
-                failTls(fresh, remote, "deadline", true, "TLS connection to " + remote + " (" + name
-                        + ") not open after " + deadline + " ms", null));
-        try {
+        return tlsOut.open(key, remote, deadline, fresh -> {
             if (remote.isUnresolved()) {
                 RESOLVER.execute(() -> {
                     InetSocketAddress resolved;
@@ -590,23 +566,11 @@ public final class TransportLayer {
             } else {
                 connectTls(client, remote, name, fresh);
             }
-        } catch (RuntimeException e) {
-            // RejectedExecutionException from the resolver, anything unexpected: never a stuck key
-            failTls(fresh, remote, "other", false, "cannot connect to " + remote + ": " + words(e), e);
-        }
-        return visible;
+        });
     }
 
-    private void remember(String key, TransportFailure failure) {
-        if (recentTlsFailures.size() >= TLS_FAILURE_MEMORY_MAX) {
-            long now = System.nanoTime();
-            recentTlsFailures.values().removeIf(r -> now - r.untilNanos() >= 0);
-            if (recentTlsFailures.size() >= TLS_FAILURE_MEMORY_MAX) {
-                return;
-            }
-        }
-        recentTlsFailures.put(key, new RecentTlsFailure(System.nanoTime() + TLS_FAILURE_MEMORY_NANOS,
-                failure.reason(), failure.getMessage()));
+    private static String tlsKey(String name, InetSocketAddress remote) {
+        return name.toLowerCase(java.util.Locale.ROOT) + "|" + remote.getHostString() + ":" + remote.getPort();
     }
 
     private void connectTls(TlsConnector client, InetSocketAddress remote, String name, CompletableFuture<SipFlow> result) {
@@ -698,9 +662,6 @@ public final class TransportLayer {
             return;
         }
         StreamFlow flow = registerStream(channel, Transport.TLS);
-        String key = name.toLowerCase(java.util.Locale.ROOT) + "|" + remote.getHostString() + ":" + remote.getPort();
-        tlsFlowsByPeer.put(key, flow);
-        channel.closeFuture().addListener(closed -> tlsFlowsByPeer.remove(key, flow));
         observer.tlsConnect("ok", remote);
         if (!result.complete(flow)) {
             channel.close(); // the deadline passed meanwhile
@@ -709,22 +670,7 @@ public final class TransportLayer {
 
     private void failTls(CompletableFuture<SipFlow> result, InetSocketAddress remote, String reason, boolean timedOut,
                          String message, Throwable cause) {
-        if (result.isDone()) {
-            return; // counted once: the deadline and a late outcome may both arrive
-        }
-        observer.tlsConnect(reason, remote);
-        // an untrusted or misnamed peer is a setting to fix (tls.trust, the phone's certificate):
-        // said once a minute, every failure counted in switchboard_sip_tls_connects_total
-        OncePerMinute warning = tlsFailureWarnings.computeIfAbsent(reason, r -> new OncePerMinute());
-        if (warning.due()) {
-            int alike = warning.turnedAwaySinceLast();
-            log.warn("a TLS connection this node opened failed ({}): {}{}", reason, message,
-                    alike == 0 ? "" : " (" + alike + " more failed the same way since the last such line, counted in"
-                            + " switchboard_sip_tls_connects_total)");
-        } else {
-            log.debug("{}", message);
-        }
-        result.completeExceptionally(new TransportFailure(reason, timedOut, message, cause));
+        tlsOut.fail(result, remote, reason, timedOut, message, cause);
     }
 
     /**
@@ -1041,7 +987,8 @@ public final class TransportLayer {
         flow.retire();
         streamFlows.remove(flow.id(), flow);
         flowsByRemote.remove(flow.remote(), flow);
-        tlsFlowsByPeer.values().remove(flow);
+        tlsOut.forget(flow);
+        tcpOut.forget(flow);
     }
 
     private boolean admit(InetSocketAddress source, Transport transport) {
@@ -1153,15 +1100,23 @@ public final class TransportLayer {
         private final String serverName;
         private final int port;
 
+        /** A connection this node opens (outgoing TLS, TCP to a device), not one a peer opened to it. */
+        private final boolean outgoing;
+
         StreamInitializer(Transport transport) {
-            this(transport, null, null, 0);
+            this(transport, null, null, 0, false);
         }
 
         StreamInitializer(Transport transport, TlsConnector client, String serverName, int port) {
+            this(transport, client, serverName, port, true);
+        }
+
+        StreamInitializer(Transport transport, TlsConnector client, String serverName, int port, boolean outgoing) {
             this.transport = transport;
             this.client = client;
             this.serverName = serverName;
             this.port = port;
+            this.outgoing = outgoing;
         }
 
         @Override
@@ -1172,7 +1127,7 @@ public final class TransportLayer {
             } else if (transport == Transport.TLS) {
                 tls.install(channel);
             }
-            if (client == null && channel.parent() != null && proxyProtocolFrom.test(channel.remoteAddress().getAddress())) {
+            if (!outgoing && channel.parent() != null && proxyProtocolFrom.test(channel.remoteAddress().getAddress())) {
                 // added after TLS, both at the front: the balancer passes TLS through and its header
                 // comes before the handshake
                 ProxyProtocolGate.install(channel, PROXY_HEADER_TIMEOUT_MILLIS, (refused, why) -> {
@@ -1216,13 +1171,16 @@ public final class TransportLayer {
                             observer.dropped("keepalive", transport, ProxyProtocolGate.remoteOf(ctx.channel()));
                         }
                     }))
-                    .addLast(new StreamHandler(transport, client != null));
+                    .addLast(new StreamHandler(transport, outgoing));
         }
     }
 
     private final class StreamHandler extends SimpleChannelInboundHandler<byte[]> {
         private final Transport transport;
-        /** A connection this node opened (outgoing TLS): registered as a flow only once its peer is checked. */
+        /**
+         * A connection this node opened (outgoing TLS, TCP to a device): registered as a flow by
+         * whoever opened it, once it is up (and, for TLS, its peer checked).
+         */
         private final boolean outgoing;
         private boolean counted;
 
@@ -1237,7 +1195,8 @@ public final class TransportLayer {
                 // Counted among open connections, but never refused by the limits on what others
                 // open to us: those limits stop a peer from taking every socket, while these are
                 // connections this node chose to open, bounded by the pending-connect permits and
-                // reused per peer. The flow is registered by checkServer after the name check.
+                // reused per peer (OutboundConnects). The flow is registered by checkServer after
+                // the name check, or by connectTcp.
                 connections.incrementAndGet();
                 counted = true;
                 super.channelActive(ctx);

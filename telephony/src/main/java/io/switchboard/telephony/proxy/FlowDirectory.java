@@ -156,26 +156,34 @@ public final class FlowDirectory {
      *       or {@code transport=tls}; §26.2; the port defaults to 5061, §19.1.2);</li>
      *   <li>TCP, when it registered over TCP and its Contact is a {@code sip:} URI with
      *       {@code transport=tcp} (in any case, §19.1.1; the port defaults to 5060). Such a device
-     *       listens for TCP at its Contact; a Contact without the parameter means UDP (§19.1.4),
-     *       which is no flow to open.</li>
+     *       says it takes requests over TCP at its Contact; a Contact without the parameter means
+     *       UDP (§19.1.4), which is no connection to open.</li>
      * </ul>
      * Where to: the address the device registered <em>from</em> (its source address, which its
      * registration over a connection proved it holds) and the Contact's port. The Contact's host is
      * never looked up: a Contact is whatever the device wrote, and if the node dialled it, any
      * registered account could make the node open connections to any host and port (a relay into
      * internal networks, or to a trunk to place calls as the node). So a Contact whose host is an
-     * address literal other than the source address is not connected to at all; a name is, over
-     * TLS, only the name the device's certificate must carry (RFC 5922 §7; an address literal
-     * against its IP names), and over TCP not used.
+     * address literal other than the source address is not connected to at all (a phone behind NAT
+     * writes its private address, which the node cannot reach anyway). A name in the Contact is,
+     * over TLS, the name the device's certificate must carry (RFC 5922 §7; an address literal is
+     * checked against its IP names); over TCP nothing would check it, so a TCP Contact must be the
+     * source address itself.
+     * <p>
+     * Never a connection the device's address and port opened to the node: only the binding's own
+     * flow ({@link #toBinding}) is the device's; another inbound connection from that address and
+     * port may be another account's phone ({@link TransportLayer#tcpFlowTo}).
      * <p>
      * Not for a binding registered with {@code reg-id} (RFC 5626 outbound): such a device is
      * reached over its flow or not at all (§5.3: a proxy must not open a new connection to it),
-     * nor for bindings registered over UDP or WebSocket, nor for Contacts with another transport
-     * than the one registered over, which the node does not connect to again.
+     * nor for bindings registered over UDP or WebSocket (a browser listens for nothing, RFC 7118
+     * §5), nor for Contacts with another transport than the one registered over.
      * <p>
      * The connection opened is found again for later requests while it stays open (by the
      * transport layer, per peer), and a request forwarded over it carries it in its Record-Route
-     * ({@link #token}), so the dialog's in-dialog requests take it too.
+     * ({@link #token}), so the dialog's in-dialog requests take it too. The stage fails with a
+     * {@link io.switchboard.sip.transport.TransportFailure}, which to the caller means the device
+     * is unreachable, as one without a flow is.
      */
     public Optional<java.util.concurrent.CompletionStage<SipFlow>> reconnect(Binding binding) {
         boolean tls = "TLS".equalsIgnoreCase(binding.transport());
@@ -215,8 +223,9 @@ public final class FlowDirectory {
         InetAddress sourceAddress;
         try {
             sourceAddress = InetAddress.getByAddress(source);
-            if (literal != null && !InetAddress.getByAddress(literal).equals(sourceAddress)) {
-                return Optional.empty(); // the Contact names another host than the one that registered
+            if (literal == null ? !tls : !InetAddress.getByAddress(literal).equals(sourceAddress)) {
+                // the Contact names another host than the one that registered, or (TCP) a name
+                return Optional.empty();
             }
         } catch (java.net.UnknownHostException e) {
             return Optional.empty();

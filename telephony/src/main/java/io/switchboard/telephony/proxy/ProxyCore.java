@@ -671,21 +671,24 @@ public final class ProxyCore {
     }
 
     /**
-     * A branch whose connection could not be opened: RFC 3261 §16.9, a transport error counts as a
-     * 503 from that branch; §16.8, a connect or handshake that timed out as a 408. (§16.7 step 6
-     * then turns a lone 503 into a 500 for the caller.)
+     * A branch to a device whose own connection was gone and to which no new one could be opened
+     * (refused: mostly a phone that is offline, or that put a port it does not listen on in its
+     * Contact; timed out; failed moments ago; too many being opened): the device is unreachable,
+     * as one registered without a usable flow is, so the branch counts as a 480 (§21.4.18, as the
+     * fork answers when no device has a flow). Not the 503 of §16.9, which §16.7 step 6 turns into
+     * 500 for a lone branch: the caller's call did not fail at the server, the callee's phone is
+     * away, and it is recorded so ("unavailable", not "error").
      */
     private static void failBranch(ResponseContext context, Branch branch, Throwable error) {
         Throwable cause = error instanceof java.util.concurrent.CompletionException && error.getCause() != null
                 ? error.getCause() : error;
-        boolean timedOut = cause instanceof TransportFailure failure && failure.timedOut();
         log.debug("no connection to {}: {}", branch.target, cause == null ? "closed" : cause.getMessage());
-        if (timedOut) {
-            context.onResponse(branch, null, 408, "Request Timeout");
-        } else {
-            context.onResponse(branch, null, 503, "Service Unavailable");
-        }
+        context.onResponse(branch, null, 480, UNREACHABLE_DEVICE);
     }
+
+    /** The reason of the 480 for a device whose connection is gone and cannot be opened again. */
+    static final String UNREACHABLE_DEVICE = "Temporarily Unavailable - the device's connection is gone and it"
+            + " could not be connected to (until it registers again)";
 
     // ---- node to node -------------------------------------------------------------------------
 
@@ -1204,8 +1207,9 @@ public final class ProxyCore {
      * <li>with no Route left, when the recorded flow is gone (the connection broke, or the process
      * that held it restarted: flow ids are per process): the Request-URI, the device's Contact
      * (§12.2.1.1 remote target), in the location service, reached over the flow it registered
-     * again with, here or through the node that holds it ({@link #throughNode}); a TLS Contact is
-     * connected to again.</li>
+     * again with, here or through the node that holds it ({@link #throughNode}); a TCP or TLS
+     * Contact is connected to again ({@link FlowDirectory#reconnect}), and if it cannot be, the
+     * device is unreachable (480).</li>
      * </ol>
      * Never to an address the request names but no node of the cluster recorded or registered:
      * that would make the node an open relay.
@@ -1346,8 +1350,16 @@ public final class ProxyCore {
             }
             Optional<CompletionStage<SipFlow>> connecting = flows.reconnect(binding);
             if (connecting.isPresent()) {
-                return connecting.get().thenApplyAsync(opened -> new InDialogHop(opened, null),
-                        transactions.transport().executor());
+                // one that cannot be opened leaves the device unreachable: the 480 below, as for a
+                // device without a flow (failBranch), not the 408 or 500 of a failed next hop
+                return connecting.get().handleAsync((opened, error) -> {
+                    if (opened == null) {
+                        log.debug("no connection to {} for {}: {}", binding.contact(), request.method(),
+                                error == null ? "closed" : error.toString());
+                        return null;
+                    }
+                    return new InDialogHop(opened, null);
+                }, transactions.transport().executor());
             }
         }
         if (isSips(target)) {

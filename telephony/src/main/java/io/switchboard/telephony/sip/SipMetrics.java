@@ -36,6 +36,7 @@ public final class SipMetrics implements SipStackObserver, Registrar.RegistrarLi
     private final ConcurrentHashMap<String, Counter> dropped = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, Counter> parseErrors = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, Counter> tlsConnects = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, Counter> tcpConnects = new ConcurrentHashMap<>();
 
     /** Every reason the transport drops input for (SipStackObserver#dropped): each counter exists from the start. */
     private static final String[] DROP_REASONS = {"flood", "overload", "shed", "oversize", "connection_limit", "slow_peer", "idle",
@@ -52,6 +53,7 @@ public final class SipMetrics implements SipStackObserver, Registrar.RegistrarLi
         authFailure("wrong_password", 0);
         parseError(Transport.UDP, 0);
         tlsConnect("ok", 0);
+        tcpConnect("ok", 0);
         // at 0 from the start, so that rate() and increase() see the first drop of each kind
         for (String reason : DROP_REASONS) {
             dropped.computeIfAbsent(reason, r -> Counter.builder("switchboard.sip.dropped")
@@ -186,6 +188,17 @@ public final class SipMetrics implements SipStackObserver, Registrar.RegistrarLi
     private void tlsConnect(String outcome, double amount) {
         tlsConnects.computeIfAbsent(outcome, o -> Counter.builder("switchboard.sip.tls.connects")
                 .description("Outgoing SIP TLS connections: ok, or why they failed")
+                .tag("outcome", o).register(registry)).increment(amount);
+    }
+
+    @Override
+    public void tcpConnect(String outcome, InetSocketAddress remote) {
+        tcpConnect(outcome, 1);
+    }
+
+    private void tcpConnect(String outcome, double amount) {
+        tcpConnects.computeIfAbsent(outcome, o -> Counter.builder("switchboard.sip.tcp.connects")
+                .description("TCP connections the node opened to devices whose own connection was gone: ok, or why they failed")
                 .tag("outcome", o).register(registry)).increment(amount);
     }
 

@@ -72,18 +72,25 @@ final class ProxyNode implements AutoCloseable {
     final TransactionLayer transactions;
     final ProxyCore proxy;
     final int port;
+    /** The TCP listener's port, when the node has one ({@link #ProxyNode(Path, Duration, TransportSettings, boolean)}); else 0. */
+    final int tcpPort;
+    final SimpleMeterRegistry meters = new SimpleMeterRegistry();
     private long versions;
 
     ProxyNode(Path dir, Duration branchResponseTimeout) throws Exception {
+        this(dir, branchResponseTimeout, TransportSettings.defaults(), false);
+    }
+
+    /** With these transport settings, and also a TCP listener on loopback when {@code tcp}. */
+    ProxyNode(Path dir, Duration branchResponseTimeout, TransportSettings transportSettings, boolean tcp) throws Exception {
         store = Store.open(StoreSettings.sqliteIn(dir));
         store.migrate("telephony");
         directory = new AccountDirectory(new AccountStore(store.jdbi(), clock), DOMAIN, Duration.ofMillis(100));
         directory.start();
         numbers = new NumberDirectory(new NumberStore(store.jdbi(), clock), Duration.ofMillis(100));
-        SimpleMeterRegistry meters = new SimpleMeterRegistry();
         SipMetrics metrics = new SipMetrics(meters);
         calls = new CallTracker(new CallRecordStore(store.jdbi(), 1000), new CallMetrics(meters), clock, "node-a");
-        transport = new TransportLayer(TransportSettings.defaults(), metrics);
+        transport = new TransportLayer(transportSettings, metrics);
         LocalEndpoints endpoints = new LocalEndpoints(transport, null, port -> false);
         DigestAuthenticator authenticator = new DigestAuthenticator(directory,
                 new NonceService(clock, Duration.ofMinutes(5), 1024),
@@ -103,7 +110,11 @@ final class ProxyNode implements AutoCloseable {
             }
         });
         proxy.bind(transactions);
-        port = transport.start(List.of(new ListenPoint(Transport.UDP, "127.0.0.1", 0))).get(0).port();
+        List<ListenPoint> bound = transport.start(tcp
+                ? List.of(new ListenPoint(Transport.UDP, "127.0.0.1", 0), new ListenPoint(Transport.TCP, "127.0.0.1", 0))
+                : List.of(new ListenPoint(Transport.UDP, "127.0.0.1", 0)));
+        port = bound.get(0).port();
+        tcpPort = tcp ? bound.get(1).port() : 0;
         ClusterNode self = new ClusterNode("node-a");
         self.setPath("sip:127.0.0.1:" + port);
         proxy.joinCluster(self, nodeId -> true, null, Runnable::run);

@@ -1,12 +1,17 @@
 package io.switchboard.telephony.proxy;
 
+import io.switchboard.platform.config.ConfigSection;
+import io.switchboard.platform.tls.TlsClientSettings;
 import io.switchboard.sip.codec.SipParser;
 import io.switchboard.sip.message.SipMessage;
 import io.switchboard.sip.message.SipRequest;
 import io.switchboard.sip.message.SipResponse;
 import io.switchboard.sip.transport.SipFlow;
+import io.switchboard.sip.transport.TransportFailure;
+import io.switchboard.sip.transport.TransportSettings;
 import io.switchboard.telephony.proxy.ProxyNode.Peer;
 import io.switchboard.telephony.registrar.Binding;
+import io.switchboard.telephony.sip.SipTlsClientContexts;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -19,29 +24,38 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.net.StandardSocketOptions;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 /**
  * A device registered over TCP whose connection is gone (the node restarted, its network dropped
  * it) and whose Contact asks for TCP ({@code ;transport=tcp}) is reached over a new connection the
- * node opens (RFC 3261 §18.1.1), as one registered over TLS is ({@code OutboundTlsTest}): to the
- * address it registered from and its Contact's port, never to another host its Contact names, not
- * when it registered with reg-id (RFC 5626 §5.3), not for a Contact without transport=tcp (UDP).
- * The new connection carries the dialog's in-dialog requests and later calls; one that cannot be
- * opened fails its branch at once, as a 503 (§16.9), and the caller hears the other devices.
+ * node opens (RFC 3261 §18.1.1), as one registered over TLS is ({@code OutboundTlsTest}): to its
+ * Contact's address and port, only when that address is the one it registered from, not when it
+ * registered with reg-id (RFC 5626 §5.3), not for a Contact without transport=tcp (UDP). Never
+ * over a connection someone else opened to the node from that address and port. The new
+ * connection carries the dialog's in-dialog requests and later calls. One that cannot be opened
+ * leaves the device unreachable, as one without a flow: 480 when it was the only one, recorded
+ * "unavailable"; a refused connect fails at once, a silent address within the connect timeout, a
+ * failed address is not dialled again for a while, and connects under way are capped.
  */
 class TcpReconnectTest {
     @TempDir
@@ -132,6 +146,8 @@ class TcpReconnectTest {
 
         // a Contact naming another address than the one bob registered from: never dialled
         assertThat(flows.reconnect(binding("sip:bob@127.0.0.2:" + otherPort + ";transport=tcp", "", "TCP", now))).isEmpty();
+        // a name: nothing checks it over TCP (no certificate), and it is never looked up
+        assertThat(flows.reconnect(binding("sip:bob@phone.example.test:" + port + ";transport=tcp", "", "TCP", now))).isEmpty();
         // an outbound (RFC 5626) registration is reached over its flow or not at all (§5.3)
         assertThat(flows.reconnect(binding("sip:bob@127.0.0.1:" + port + ";transport=tcp",
                 ";+sip.instance=\"<urn:uuid:00000000-0000-1000-8000-000a95a0e128>\";reg-id=1", "TCP", now))).isEmpty();
@@ -143,15 +159,15 @@ class TcpReconnectTest {
         // registered over something else than TCP
         assertThat(flows.reconnect(binding("sip:bob@127.0.0.1:" + port + ";transport=tcp", "", "UDP", now))).isEmpty();
         assertThat(flows.reconnect(binding("sip:bob@127.0.0.1:" + port + ";transport=tcp", "", "WS", now))).isEmpty();
+        assertThat(phone.accepted).isEmpty();
 
-        // a name in the Contact is never looked up: the connection goes to the source address
-        SipFlow byName = flows.reconnect(binding("sip:bob@phone.example.test:" + port + ";transport=TCP", "", "TCP", now))
+        // the source address itself: connected to, and the connection the node opened is found again
+        SipFlow first = flows.reconnect(binding("sip:bob@127.0.0.1:" + port + ";transport=TCP", "", "TCP", now))
                 .orElseThrow().toCompletableFuture().get(10, TimeUnit.SECONDS);
-        assertThat(byName.remote()).isEqualTo(new InetSocketAddress(InetAddress.getLoopbackAddress(), port));
-        // the source address itself as a literal: the connection already open to it
-        SipFlow byAddress = flows.reconnect(binding("sip:bob@127.0.0.1:" + port + ";Transport=Tcp", "", "TCP", now))
+        assertThat(first.remote()).isEqualTo(new InetSocketAddress(InetAddress.getLoopbackAddress(), port));
+        SipFlow again = flows.reconnect(binding("sip:bob@127.0.0.1:" + port + ";Transport=Tcp", "", "TCP", now))
                 .orElseThrow().toCompletableFuture().get(10, TimeUnit.SECONDS);
-        assertThat(byAddress).isSameAs(byName);
+        assertThat(again).isSameAs(first);
         assertThat(phone.awaitConnection()).isNotNull();
         assertThat(phone.accepted).hasSize(1);
 
@@ -165,22 +181,79 @@ class TcpReconnectTest {
         assertThat(elsewhere.accepted).as("the host the Contact named saw no connection").isEmpty();
     }
 
+    /**
+     * Defect 1 of the first attempt: the node took any open connection to the Contact's address
+     * and port, so a connection another account's phone had opened to the node from that address
+     * and port (a phone that connects out from the port it listens on, two phones behind one NAT)
+     * carried bob's call to that phone. Here carol's phone holds such a connection, and bob's
+     * phone listens at the same address and port (SO_REUSEPORT): the INVITE goes to bob over a
+     * connection the node opens, and carol sees nothing.
+     */
     @Test
-    void aConnectThatFailsEndsItsBranchAtOnceAndTheCallerHearsTheOtherDevices() throws Exception {
-        int closedPort;
-        try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            closedPort = probe.getLocalPort(); // nothing listens there once it is closed
+    void aConnectionAnotherPhoneOpenedFromTheContactsAddressAndPortNeverCarriesTheCall() throws Exception {
+        restartWithTcpListener(TransportSettings.defaults());
+        ServerSocket listener = new ServerSocket();
+        listener.setReuseAddress(true);
+        listener.setOption(StandardSocketOptions.SO_REUSEPORT, true);
+        listener.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 10);
+        TcpDevice bobsPhone = closed(new TcpDevice(listener));
+        Socket carol = closed(new Socket());
+        carol.setReuseAddress(true);
+        carol.setOption(StandardSocketOptions.SO_REUSEPORT, true);
+        carol.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), bobsPhone.port()));
+        carol.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), node.tcpPort), 5_000);
+        await().atMost(Duration.ofSeconds(5)).until(() -> node.transport.openConnections() == 1);
+
+        bindTcp("sip:bob@127.0.0.1:" + bobsPhone.port() + ";transport=tcp", "");
+        Peer caller = closed(new Peer());
+        String callId = caller.invite(node.port);
+        Connection connection = bobsPhone.awaitConnection();
+        assertThat(connection).as("a new connection to bob's Contact").isNotNull();
+        SipRequest invite = connection.await("INVITE");
+        assertThat(invite).isNotNull();
+        assertThat(invite.callId()).isEqualTo(callId);
+        connection.respond(invite, 486, "Busy Here");
+        assertThat(caller.awaitFinal(callId, 5_000).status()).isEqualTo(486);
+
+        carol.setSoTimeout(500);
+        int read;
+        try {
+            read = carol.getInputStream().read();
+        } catch (SocketTimeoutException nothing) {
+            read = -2;
         }
-        bindTcp("sip:bob@127.0.0.1:" + closedPort + ";transport=tcp", "");
+        assertThat(read).as("carol's connection carried nothing (-2: still open, nothing read)").isEqualTo(-2);
+    }
+
+    /**
+     * Defect 2: a phone that is offline (nothing listens at its Contact: many phones write the
+     * ephemeral port they connected from) is unavailable to the caller, as a phone without a flow
+     * is: 480, and the call is recorded "unavailable" like one to a device the node cannot reach
+     * at all, not "error" (the 500 a lone 503 becomes, §16.7 step 6). The refused connect fails
+     * at once; with another device (over UDP), the caller gets that device's answer as soon.
+     */
+    @Test
+    void anOfflinePhoneIsUnavailableAsOneWithoutAFlowAndTheCallerHearsTheOtherDevices() throws Exception {
+        int closedPort = closedPort();
         Peer caller = closed(new Peer());
 
-        // alone: the refused connect is the branch's 503 (§16.9), which goes up as 500 (§16.7 step 6)
+        // today's unreachable device: registered over TCP, its Contact without transport=tcp (no connect)
+        bindTcp("sip:bob@127.0.0.1:" + closedPort, "");
+        String unreachable = caller.invite(node.port);
+        assertThat(caller.awaitFinal(unreachable, 5_000).status()).isEqualTo(480);
+        await().atMost(Duration.ofSeconds(5)).until(() -> failedCalls("unavailable") == 1);
+
+        node.location.update(ProxyNode.BOB, bindings -> List.of());
+        bindTcp("sip:bob@127.0.0.1:" + closedPort + ";transport=tcp", "");
         long started = System.nanoTime();
         String alone = caller.invite(node.port);
         SipResponse failed = caller.awaitFinal(alone, 5_000);
         assertThat(failed).isNotNull();
-        assertThat(failed.status()).isEqualTo(500);
+        assertThat(failed.status()).as(failed.reason()).isEqualTo(480);
         assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(2));
+        await().atMost(Duration.ofSeconds(5)).until(() -> failedCalls("unavailable") == 2);
+        assertThat(failedCalls("error")).isZero();
+        assertThat(tcpConnects("connect_refused")).isEqualTo(1);
 
         // with a second device (over UDP), the caller gets that device's answer, just as soon
         Peer desk = closed(new Peer());
@@ -193,6 +266,233 @@ class TcpReconnectTest {
         SipResponse busy = caller.awaitFinal(call, 5_000);
         assertThat(busy.status()).isEqualTo(486);
         assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(2));
+    }
+
+    /**
+     * Defect 2, a phone whose address drops the connect (behind a firewall, a NAT without the
+     * mapping; here a listener whose backlog is full): the connect gives up within
+     * TransportLayer.DEFAULT_TCP_CONNECT_TIMEOUT (2 s), well under telephony.branchResponseTimeout
+     * (5 s here), and the caller hears 480.
+     */
+    @Test
+    void aPhoneThatNeverAcceptsIsGivenUpWithinTheConnectTimeout() throws Exception {
+        SilentAddress silent = closed(new SilentAddress());
+        bindTcp("sip:bob@127.0.0.1:" + silent.port() + ";transport=tcp", "");
+        Peer caller = closed(new Peer());
+        long started = System.nanoTime();
+        String callId = caller.invite(node.port);
+        SipResponse failed = caller.awaitFinal(callId, 10_000);
+        Duration took = Duration.ofNanos(System.nanoTime() - started);
+        assertThat(failed).isNotNull();
+        assertThat(failed.status()).as(failed.reason()).isEqualTo(480);
+        assertThat(took).isBetween(Duration.ofMillis(1_500), Duration.ofMillis(3_500));
+        assertThat(tcpConnects("connect_timeout")).isEqualTo(1);
+        await().atMost(Duration.ofSeconds(5)).until(() -> failedCalls("unavailable") == 1);
+        assertThat(failedCalls("error")).isZero();
+        assertThat(failedCalls("no_answer")).isZero();
+    }
+
+    /**
+     * Defect 3: an address that failed is not dialled again at every call: for a while (30 s)
+     * calls find it unavailable at once, even once something listens there again (a phone that
+     * comes back registers again over a connection of its own).
+     */
+    @Test
+    void aPhoneThatFailedIsNotDialledAgainAtEveryCall() throws Exception {
+        int port = closedPort();
+        bindTcp("sip:bob@127.0.0.1:" + port + ";transport=tcp", "");
+        Peer caller = closed(new Peer());
+        String first = caller.invite(node.port);
+        assertThat(caller.awaitFinal(first, 5_000).status()).isEqualTo(480);
+
+        TcpDevice back = closed(new TcpDevice(new ServerSocket(port, 10, InetAddress.getLoopbackAddress())));
+        String second = caller.invite(node.port);
+        assertThat(caller.awaitFinal(second, 5_000).status()).isEqualTo(480);
+        Thread.sleep(200);
+        assertThat(back.accepted).as("not dialled again within the failure memory").isEmpty();
+        assertThat(tcpConnects("connect_refused")).isEqualTo(1);
+        assertThat(tcpConnects("recent_failure")).isEqualTo(1);
+    }
+
+    /**
+     * Defect 3: connects under way are capped over all devices (here at 1): while one is under
+     * way, a call to another device whose connection is gone finds it unavailable at once
+     * ("busy") instead of opening one more; once the first ends, connects go on.
+     */
+    @Test
+    void connectsUnderWayAreCapped() throws Exception {
+        node.transport.setOutgoingTcp(Duration.ofSeconds(1), 1);
+        SilentAddress silent = closed(new SilentAddress());
+        TcpDevice phone = closed(new TcpDevice(InetAddress.getLoopbackAddress()));
+        InetSocketAddress silentAt = new InetSocketAddress(InetAddress.getLoopbackAddress(), silent.port());
+        InetSocketAddress phoneAt = new InetSocketAddress(InetAddress.getLoopbackAddress(), phone.port());
+
+        CompletableFuture<SipFlow> hanging = node.transport.tcpFlowTo(silentAt).toCompletableFuture();
+        assertThat(node.transport.tcpFlowTo(silentAt).toCompletableFuture()).as("same peer: the same attempt").isSameAs(hanging);
+        Throwable busy = null;
+        try {
+            node.transport.tcpFlowTo(phoneAt).toCompletableFuture().getNow(null);
+        } catch (CompletionException e) {
+            busy = e.getCause();
+        }
+        assertThat(busy).isInstanceOf(TransportFailure.class);
+        assertThat(((TransportFailure) busy).reason()).isEqualTo("busy");
+        assertThat(phone.accepted).isEmpty();
+
+        // the attempt ends within its connect timeout and frees its place
+        Throwable timedOut = null;
+        try {
+            hanging.get(5, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.ExecutionException e) {
+            timedOut = e.getCause();
+        }
+        assertThat(((TransportFailure) timedOut).reason()).isEqualTo("connect_timeout");
+        assertThat(node.transport.tcpFlowTo(phoneAt).toCompletableFuture().get(5, TimeUnit.SECONDS).isOpen()).isTrue();
+        assertThat(tcpConnects("busy")).isEqualTo(1);
+    }
+
+    /**
+     * Defect 3: the connections the node opens are not counted against the limit on connections
+     * from one address (a limit on what peers open to the node): with at most one per address and
+     * carol's phone connected from 127.0.0.1, bob's phone at 127.0.0.1 is still reached, and a
+     * second phone of that address may still connect to the node afterwards.
+     */
+    @Test
+    void connectionsTheNodeOpensAreNotCountedAgainstTheLimitPerAddress() throws Exception {
+        restartWithTcpListener(TransportSettings.defaults().withConnectionLimits(100, 1));
+        TcpDevice bobsPhone = closed(new TcpDevice(InetAddress.getLoopbackAddress()));
+        bindTcp("sip:bob@127.0.0.1:" + bobsPhone.port() + ";transport=tcp", "");
+        Peer caller = closed(new Peer());
+
+        String callId = caller.invite(node.port);
+        Connection connection = bobsPhone.awaitConnection();
+        assertThat(connection).isNotNull();
+        SipRequest invite = connection.await("INVITE");
+        assertThat(invite).as("the INVITE over the connection the node opened").isNotNull();
+        connection.respond(invite, 486, "Busy Here");
+        assertThat(caller.awaitFinal(callId, 5_000).status()).isEqualTo(486);
+
+        Socket carol = closed(new Socket(InetAddress.getLoopbackAddress(), node.tcpPort));
+        carol.setSoTimeout(500);
+        int read;
+        try {
+            read = carol.getInputStream().read();
+        } catch (SocketTimeoutException open) {
+            read = -2;
+        }
+        assertThat(read).as("carol's connection stays open (-1: the node closed it)").isEqualTo(-2);
+        assertThat(dropped("connection_limit")).isZero();
+        assertThat(node.transport.openConnections()).isEqualTo(2);
+    }
+
+    /**
+     * Defect 4: a TLS phone whose connection is gone and cannot be connected to again (refused)
+     * is unavailable as well: 480 and "unavailable", where it was the 500 of §16.7 step 6,
+     * recorded "error".
+     */
+    @Test
+    void aTlsPhoneThatCannotBeConnectedToAgainIsUnavailable() throws Exception {
+        node.transport.setTlsClient(new SipTlsClientContexts(TlsClientSettings.from(ConfigSection.of("tls",
+                Map.of("connectTimeout", "2s"))), Optional.empty()).connector());
+        int port = closedPort();
+        bind("sips:bob@127.0.0.1:" + port, "", "TLS");
+        Peer caller = closed(new Peer());
+        String callId = caller.invite(node.port);
+        SipResponse failed = caller.awaitFinal(callId, 5_000);
+        assertThat(failed).isNotNull();
+        assertThat(failed.status()).as(failed.reason()).isEqualTo(480);
+        await().atMost(Duration.ofSeconds(5)).until(() -> failedCalls("unavailable") == 1);
+        assertThat(failedCalls("error")).isZero();
+    }
+
+    /**
+     * Defect 4, in a dialog: bob's phone answered over the connection the node opened, then went
+     * away (its connection and its listener closed); the caller's BYE finds it unreachable: 480,
+     * as for a device without a flow, not the 500 of a failed next hop.
+     */
+    @Test
+    void anInDialogRequestToAPhoneThatCannotBeConnectedToAgainIsUnavailable() throws Exception {
+        TcpDevice phone = closed(new TcpDevice(InetAddress.getLoopbackAddress()));
+        bindTcp("sip:bob@127.0.0.1:" + phone.port() + ";transport=tcp", "");
+        Peer caller = closed(new Peer());
+        String callId = caller.invite(node.port);
+        Connection connection = phone.awaitConnection();
+        SipRequest invite = connection.await("INVITE");
+        connection.respond(invite, 200, "OK");
+        SipResponse ok = caller.awaitFinal(callId, 5_000);
+        assertThat(ok.status()).isEqualTo(200);
+        caller.send(inDialog("ACK", 1, ok, caller), nodeAddress());
+        assertThat(connection.await("ACK")).isNotNull();
+
+        phone.close();
+        await().atMost(Duration.ofSeconds(5)).until(() -> node.transport.openConnections() == 0);
+        caller.send(inDialog("BYE", 2, ok, caller), nodeAddress());
+        SipResponse bye = caller.awaitFinal(callId, 5_000);
+        assertThat(bye).isNotNull();
+        assertThat(bye.status()).as(bye.reason()).isEqualTo(480);
+    }
+
+    /** A loopback port nothing listens on (a connect there is refused). */
+    private static int closedPort() throws IOException {
+        try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return probe.getLocalPort();
+        }
+    }
+
+    /** This test's node again, with a TCP listener and these transport settings. */
+    private void restartWithTcpListener(TransportSettings settings) throws Exception {
+        node.close();
+        node = new ProxyNode(dir.resolve("tcp"), Duration.ofSeconds(5), settings, true);
+    }
+
+    private double failedCalls(String reason) {
+        var counter = node.meters.find("switchboard.calls.failed").tag("reason", reason).counter();
+        return counter == null ? 0 : counter.count();
+    }
+
+    private double tcpConnects(String outcome) {
+        var counter = node.meters.find("switchboard.sip.tcp.connects").tag("outcome", outcome).counter();
+        return counter == null ? 0 : counter.count();
+    }
+
+    private double dropped(String reason) {
+        var counter = node.meters.find("switchboard.sip.dropped").tag("reason", reason).counter();
+        return counter == null ? 0 : counter.count();
+    }
+
+    /**
+     * A loopback address and port where a connect neither succeeds nor is refused: a listener whose
+     * backlog is full, so the kernel drops further SYNs (as a firewall or a NAT without the mapping does).
+     */
+    static final class SilentAddress implements AutoCloseable {
+        private final ServerSocket server = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+        private final List<Socket> filling = new ArrayList<>();
+
+        SilentAddress() throws IOException {
+            for (int i = 0; i < 16; i++) {
+                Socket s = new Socket();
+                try {
+                    s.connect(server.getLocalSocketAddress(), 300);
+                    filling.add(s);
+                } catch (SocketTimeoutException full) {
+                    s.close();
+                    return;
+                }
+            }
+            throw new IOException("the backlog never filled");
+        }
+
+        int port() {
+            return server.getLocalPort();
+        }
+
+        @Override
+        public void close() throws IOException {
+            for (Socket s : filling) {
+                s.close();
+            }
+            server.close();
+        }
     }
 
     private static Binding binding(String contact, String headerParams, String transport, long now) {
@@ -231,7 +531,11 @@ class TcpReconnectTest {
         private final BlockingQueue<Connection> fresh = new LinkedBlockingQueue<>();
 
         TcpDevice(InetAddress address) throws IOException {
-            server = new ServerSocket(0, 10, address);
+            this(new ServerSocket(0, 10, address));
+        }
+
+        TcpDevice(ServerSocket server) {
+            this.server = server;
             Thread.ofVirtual().start(() -> {
                 while (!server.isClosed()) {
                     try {
