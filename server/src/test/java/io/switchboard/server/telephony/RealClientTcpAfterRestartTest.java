@@ -58,7 +58,7 @@ class RealClientTcpAfterRestartTest {
     void baresipOverTcpIsCalledAfterTheNodeRestartedBeforeItRegistersAgain() throws Exception {
         Baresip.BINARY.assumeAvailable();
         Sipp.assumeAvailable();
-        int udp = freePort(25650);
+        int udp = freePort(25240);
         int tcp = freePort(udp + 1);
         Map<String, String> flags = Map.of("sip", "udp:127.0.0.1:" + udp + ",tcp:127.0.0.1:" + tcp);
         node = new TelephonyNode(dir.resolve("node"), flags);
@@ -95,7 +95,7 @@ class RealClientTcpAfterRestartTest {
 
     /** The first port from {@code from} (in this test's range) nothing listens on over TCP or UDP. */
     private static int freePort(int from) throws IOException {
-        for (int port = from; port < 25800; port++) {
+        for (int port = from; port < 25300; port++) {
             try (ServerSocket s = new ServerSocket(port, 1, InetAddress.getLoopbackAddress());
                  java.net.DatagramSocket d = new java.net.DatagramSocket(port, InetAddress.getLoopbackAddress())) {
                 return port;
@@ -103,7 +103,7 @@ class RealClientTcpAfterRestartTest {
                 // try the next one
             }
         }
-        throw new IOException("no free port in 25650-25799");
+        throw new IOException("no free port in 25240-25299");
     }
 
     private void addAccount(String user, String password) throws Exception {
