@@ -261,7 +261,27 @@ public final class SipParser {
             // RFC 3261 §19.1.1 table 1: headers are not allowed in a Request-URI
             throw new IllegalArgumentException("Request-URI must not contain headers");
         }
+        if (requestUri.isSip() && requestUri.port() == 0 && !inDialog(headers)) {
+            // §25.1 port = 1*DIGIT lets ":0" parse, but port 0 is reserved and reaches nothing
+            // (RFC 6335 §6): an out-of-dialog request is routed on its Request-URI (§16.5, §10.3),
+            // and one naming port 0 can be neither this element nor one to forward to. In a dialog
+            // the Request-URI is the peer's remote target, routed past on a Route (§12.2.1.1, §16.4)
+            throw new IllegalArgumentException("Request-URI port 0 is not a usable port");
+        }
         return new SipRequest(method, requestUri, headers, null);
+    }
+
+    /** Whether the To header has a tag (RFC 3261 §12.2): a request within a dialog. Unparseable is left to validate(). */
+    private static boolean inDialog(SipHeaders headers) {
+        String to = headers.get(HeaderNames.TO);
+        if (to == null) {
+            return false;
+        }
+        try {
+            return NameAddress.parse(to).tag() != null;
+        } catch (IllegalArgumentException e) {
+            return false;
+        }
     }
 
     private static SipResponse parseStatusLine(String line, SipHeaders headers) throws VersionException {

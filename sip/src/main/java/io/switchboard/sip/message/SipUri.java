@@ -191,10 +191,12 @@ public final class SipUri {
 
     /**
      * The port this URI names: its own, else the default of RFC 3261 §19.1.2, 5061 for a
-     * {@code sips:} URI or {@code transport=tls}, 5060 otherwise.
+     * {@code sips:} URI or {@code transport=tls}, 5060 otherwise. An explicit {@code :0} stays 0:
+     * it parses (§25.1 port = 1*DIGIT) but is no port anything listens on (RFC 6335 §6), and taken
+     * for the default it made {@code sip:1001@<node>:0} name the node's 5060.
      */
     public int portOrDefault() {
-        if (port > 0) {
+        if (port >= 0) {
             return port;
         }
         return "sips".equals(scheme) || "tls".equalsIgnoreCase(param("transport")) ? 5061 : 5060;

@@ -229,6 +229,56 @@ class SipParserTest {
         assertThatThrownBy(() -> SipUri.parse("sip:2001:db8::1")).isInstanceOf(IllegalArgumentException.class);
     }
 
+    /**
+     * RFC 3261 §25.1 (port = 1*DIGIT) lets ":0" parse, but port 0 is reserved and no transport
+     * reaches it (RFC 6335 §6): it is not an absent port, so it never takes §19.1.2's default and a
+     * URI with it names no listener. It was taken for 5060.
+     */
+    @Test
+    void anExplicitPort0IsNotTheDefaultPort() throws Exception {
+        SipUri uri = SipUri.parse("sip:1001@10.0.0.1:0");
+        assertThat(uri.port()).isZero();
+        assertThat(uri.portOrDefault()).isZero();
+        assertThat(SipUri.parse("sips:1001@10.0.0.1:0").portOrDefault()).isZero();
+        assertThat(uri.names(new java.net.InetSocketAddress(java.net.InetAddress.getByName("10.0.0.1"), 5060))).isFalse();
+        assertThat(uri.toString()).isEqualTo("sip:1001@10.0.0.1:0");
+    }
+
+    /**
+     * An out-of-dialog request is routed on its Request-URI (RFC 3261 §16.5, §10.3 for REGISTER);
+     * one naming port 0 names no element anyone can reach (RFC 6335 §6), so it is refused with the
+     * reason, not taken for "no port" and routed as addressed to this node.
+     */
+    @Test
+    void anOutOfDialogRequestUriWithPort0Is400() {
+        String invite = REGISTER.replace("REGISTER sip:example.org SIP/2.0", "INVITE sip:1001@192.0.2.10:0 SIP/2.0")
+                .replace("CSeq: 314159 REGISTER", "CSeq: 1 INVITE").replace("Contact: <sip:alice@192.0.2.4:5062>;expires=600, "
+                        + "<sip:alice@[2001:db8::4]>;q=0.5", "Contact: <sip:alice@192.0.2.4:5062>");
+        for (String text : new String[]{invite, REGISTER.replace("REGISTER sip:example.org SIP/2.0", "REGISTER sip:example.org:0 SIP/2.0")}) {
+            assertThatThrownBy(() -> parse(text)).isInstanceOfSatisfying(SipParseException.class, e -> {
+                assertThat(e.responseStatus()).isEqualTo(400);
+                assertThat(e.errorResponse().reason()).isEqualTo("Bad Request - Request-URI port 0 is not a usable port");
+                assertThat(e.errorResponse().callId()).isEqualTo("a84b4c76e66710@pc33.example.org");
+            });
+        }
+    }
+
+    /**
+     * In a dialog the Request-URI is the peer's remote target, carried along the route (RFC 3261
+     * §12.2.1.1, §16.4): the node routes on its own Route entry, so a port 0 there is not its to judge.
+     */
+    @Test
+    void anInDialogRequestUriWithPort0IsLeftToItsRoute() throws Exception {
+        String bye = "BYE sip:alice@192.0.2.4:0 SIP/2.0\r\n"
+                + "Via: SIP/2.0/UDP 192.0.2.5:5060;branch=z9hG4bKbye1\r\n"
+                + "Max-Forwards: 70\r\n"
+                + "Route: <sip:192.0.2.10;lr>\r\n"
+                + "From: <sip:bob@example.org>;tag=b1\r\n"
+                + "To: <sip:alice@example.org>;tag=a1\r\n"
+                + "Call-ID: c1\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n";
+        assertThat(((SipRequest) parse(bye)).requestUri().port()).isZero();
+    }
+
     /** RFC 3261 §19.1.2: a URI without a port names 5061 when it is sips: or says transport=tls, else 5060. */
     @Test
     void aUriWithoutAPortNamesItsTransportsDefaultPort() throws Exception {

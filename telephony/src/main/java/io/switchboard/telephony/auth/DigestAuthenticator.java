@@ -269,7 +269,8 @@ public final class DigestAuthenticator {
             return UriKind.NEITHER;
         }
         boolean node = parsed.host().equalsIgnoreCase(realm)
-                ? parsed.port() <= 0 || listeners.isSipPort(parsed.port())
+                // an explicit :0 is not "no port": nothing listens there (RFC 6335 §6)
+                ? parsed.port() < 0 || listeners.isSipPort(parsed.port())
                 : listeners.isSipListener(parsed) || parsed.names(reachedAt);
         return node ? UriKind.THIS_NODE : UriKind.NEITHER;
     }

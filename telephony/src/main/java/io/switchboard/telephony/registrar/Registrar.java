@@ -381,6 +381,14 @@ public final class Registrar {
             throw new Rejection(400, "Bad Request - a " + contact.uri().scheme()
                     + ": Contact cannot be called through this node; register a sip: or sips: Contact");
         }
+        if (contact.uri().port() == 0) {
+            // RFC 3261 §25.1 (port = 1*DIGIT) lets ":0" parse, but port 0 is reserved and nothing
+            // listens on it (RFC 6335 §6): the binding would be handed out (200 OK, the cluster's
+            // announcements, a callee's Request-URI) as an address nobody can reach. Refused as the
+            // tel: Contact above; removing one is still allowed
+            throw new Rejection(400, "Bad Request - a Contact with port 0 cannot be reached;"
+                    + " register the port the device listens on, or none");
+        }
         if (requested < settings.minExpires()) {
             // RFC 3261 §10.3 step 7: too brief, tell the device the least we accept
             throw new Rejection(423, "Interval Too Brief",

@@ -527,6 +527,40 @@ class RegistrarTest {
         assertThat(removal.status()).isEqualTo(200);
     }
 
+    /**
+     * A Contact with port 0 parses (RFC 3261 §25.1 port = 1*DIGIT) but names nothing anyone can
+     * send to (RFC 6335 §6): refused at REGISTER with a 400 saying so, counted as rejected, and
+     * not bound; removing one is allowed. It was stored, and handed out as the device's address.
+     */
+    @Test
+    void aContactWithPort0IsRefused() throws Exception {
+        SipResponse refused = alice.registerWithAuth("Contact: <sip:alice@127.0.0.1:0>", "600", "MD5");
+        assertThat(refused.status()).isEqualTo(400);
+        assertThat(refused.reason()).isEqualTo("Bad Request - a Contact with port 0 cannot be reached;"
+                + " register the port the device listens on, or none");
+        assertThat(node.counter("switchboard.sip.registrations", "result", "rejected")).isEqualTo(1);
+        assertThat(node.location.lookup("sip:alice@" + RegistrarFixture.DOMAIN, node.clock.millis())).isEmpty();
+        assertThat(node.bindings.loadLive(node.clock.millis())).isEmpty();
+
+        assertThat(alice.registerWithAuth("Contact: <sip:alice@127.0.0.1:0>;expires=0", null, "MD5").status())
+                .isEqualTo(200);
+    }
+
+    /**
+     * {@code INVITE sip:bob@<node address>:0} was taken for "no port", so for this node, and routed
+     * to bob; port 0 names no element (RFC 6335 §6), so it is a 400 with the reason, counted with
+     * the other malformed requests.
+     */
+    @Test
+    void aRequestUriWithPort0IsNotThisNode() throws Exception {
+        SipResponse refused = alice.invite("sip:bob@127.0.0.1:0", null);
+        assertThat(refused.status()).isEqualTo(400);
+        assertThat(refused.reason()).isEqualTo("Bad Request - Request-URI port 0 is not a usable port");
+        assertThat(node.counter("switchboard.sip.parse.errors", "transport", "udp")).isEqualTo(1);
+        // without a port it is still this node's (docs/calls.md): challenged, so taken in
+        assertThat(alice.invite("sip:bob@127.0.0.1", null).status()).isEqualTo(407);
+    }
+
     @Test
     void tooManyContactsAreRefused() throws Exception {
         String five = "Contact: <sip:a@h:1>, <sip:a@h:2>, <sip:a@h:3>, <sip:a@h:4>, <sip:a@h:5>";
@@ -620,7 +654,9 @@ class RegistrarTest {
                     .as(uri).isEqualTo(200);
         }
         int notListening = node.port == 1 ? 2 : 1;
-        for (String uri : List.of("sip:bob@127.0.0.1:" + node.port, "sip:127.0.0.1:" + notListening, "tel:+123")) {
+        // port 0 is not "no port" (RFC 6335 §6: nothing listens there), so not the domain's default either
+        for (String uri : List.of("sip:bob@127.0.0.1:" + node.port, "sip:127.0.0.1:" + notListening, "tel:+123",
+                "sip:" + RegistrarFixture.DOMAIN + ":0")) {
             SipResponse challenge = alice.send(alice.register("Contact: " + alice.contact(), "600", null));
             String auth = DigestClient.authorization(challenge.header("WWW-Authenticate"), "alice", "wonderland",
                     "REGISTER", uri, alice.nc++, "c1");
