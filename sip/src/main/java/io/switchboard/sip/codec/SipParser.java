@@ -69,7 +69,27 @@ public final class SipParser {
             throw new SipParseException("message has no empty line ending the headers", 400, null, null);
         }
         String head = new String(data, start, headerEnd - start, StandardCharsets.UTF_8);
-        return parseHead(head, data, bodyStart, end, datagram);
+        return parseHead(head, notUtf8At(data, start, headerEnd), data, bodyStart, end, datagram);
+    }
+
+    /**
+     * RFC 3261 §7.3.1 and §25: a message's head is UTF-8 text. The index in the decoded head of the
+     * first character that stands for a byte sequence that is not UTF-8 (decoded as U+FFFD, which
+     * the sender may also have written as itself), or -1. A head of ASCII, the usual, is one pass.
+     */
+    private static int notUtf8At(byte[] data, int from, int to) {
+        int high = from;
+        while (high < to && data[high] >= 0) {
+            high++;
+        }
+        if (high == to) {
+            return -1;
+        }
+        // the ASCII before it decodes one char a byte; a new decoder reports malformed input
+        java.nio.CharBuffer out = java.nio.CharBuffer.allocate(to - high);
+        java.nio.charset.CoderResult result = StandardCharsets.UTF_8.newDecoder()
+                .decode(java.nio.ByteBuffer.wrap(data, high, to - high), out, true);
+        return result.isError() ? high - from + out.position() : -1;
     }
 
     /**
@@ -96,14 +116,15 @@ public final class SipParser {
         String method = sp > 0 ? startLine.substring(0, sp) : null;
         SipHeaders headers = new SipHeaders();
         try {
-            readHeaders(head, lineEnd < 0 ? head.length() : lineEnd + 1, headers);
+            readHeaders(head, lineEnd < 0 ? head.length() : lineEnd + 1, headers, -1);
         } catch (IllegalArgumentException e) {
             // what was read before the broken line may still address an answer, as in parseHead
         }
         return new SipParseException(reason, status, headers, method);
     }
 
-    private static SipMessage parseHead(String head, byte[] data, int bodyStart, int end, boolean datagram)
+    /** @param notUtf8 {@link #notUtf8At}: where the head is not UTF-8, or -1 */
+    private static SipMessage parseHead(String head, int notUtf8, byte[] data, int bodyStart, int end, boolean datagram)
             throws SipParseException {
         int lineEnd = head.indexOf('\n');
         String startLine = stripCr(lineEnd < 0 ? head : head.substring(0, lineEnd));
@@ -116,7 +137,10 @@ public final class SipParser {
         }
         int dropOrReject = isResponse ? 0 : 400;
         try {
-            readHeaders(head, lineEnd < 0 ? head.length() : lineEnd + 1, headers);
+            // A response is read with such a sequence as U+FFFD, as before: it cannot be answered,
+            // and dropping a device's 486 for a Latin-1 reason phrase would make the call a timeout.
+            // In a Request-Line it is refused by the method's token, the URI's ASCII or the version
+            readHeaders(head, lineEnd < 0 ? head.length() : lineEnd + 1, headers, isResponse ? -1 : notUtf8);
         } catch (IllegalArgumentException e) {
             throw new SipParseException(e.getMessage(), dropOrReject, headers, method);
         }
@@ -141,13 +165,14 @@ public final class SipParser {
      * Reads header lines by index into {@code head}; a value is copied once, and a StringBuilder
      * is used only when a header is folded over several lines (RFC 3261 §7.3.1).
      */
-    private static void readHeaders(String head, int from, SipHeaders into) {
+    private static void readHeaders(String head, int from, SipHeaders into, int notUtf8At) {
         String name = null;
         String value = null;
         StringBuilder folded = null;
         int n = head.length();
         int i = from;
         String bareCr = null;
+        String notUtf8 = null;
         while (i < n) {
             int nl = head.indexOf('\n', i);
             int next = nl < 0 ? n : nl + 1;
@@ -169,6 +194,15 @@ public final class SipParser {
                 continue;
             }
             char first = head.charAt(i);
+            if (notUtf8 == null && notUtf8At >= i && notUtf8At < end) {
+                // RFC 3261 §7.3.1, §25: UTF-8 text. Reported once every line is read, as the bare
+                // CR, so the 400 is addressed (§21.4.1); the values it copies hold U+FFFD in place
+                // of the sequence, so what it sends is UTF-8. The reason names, never quotes
+                int colon = head.indexOf(':', i);
+                String header = (first == ' ' || first == '\t') && name != null ? name
+                        : colon > i && colon < end ? head.substring(i, colon).trim() : "line";
+                notUtf8 = "header " + abbreviate(header) + " is not UTF-8";
+            }
             if (first == ' ' || first == '\t') {
                 // folded continuation: LWS = [*WSP CRLF] 1*WSP, replaced by one SP
                 if (name == null) {
@@ -221,6 +255,9 @@ public final class SipParser {
         if (bareCr != null) {
             throw new IllegalArgumentException(bareCr);
         }
+        if (notUtf8 != null) {
+            throw new IllegalArgumentException(notUtf8);
+        }
     }
 
     /**
@@ -255,6 +292,13 @@ public final class SipParser {
         checkVersion(version);
         if (uri.startsWith("<")) {
             throw new IllegalArgumentException("Request-URI must not be enclosed in <>");
+        }
+        for (int i = 0; i < uri.length(); i++) {
+            if (uri.charAt(i) >= 0x80) {
+                // RFC 3261 §19.1.1, §25.1 (and RFC 3986 §2.1): a URI is ASCII, other octets %HH.
+                // UTF-8 or not (then U+FFFD here), the byte is not quoted: the reason stays ASCII
+                throw new IllegalArgumentException("Request-URI holds a raw non-ASCII byte (escape it as %HH)");
+            }
         }
         SipUri requestUri = SipUri.parse(uri);
         if (requestUri.isSip() && requestUri.headers() != null) {

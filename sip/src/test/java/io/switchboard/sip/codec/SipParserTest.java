@@ -279,6 +279,108 @@ class SipParserTest {
         assertThat(((SipRequest) parse(bye)).requestUri().port()).isZero();
     }
 
+    /** {@code text} as UTF-8 with each '¤' replaced by the raw byte {@code raw}. */
+    private static byte[] withRawByte(String text, int raw) {
+        byte[] utf8 = text.getBytes(StandardCharsets.UTF_8);
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        byte[] mark = "¤".getBytes(StandardCharsets.UTF_8);
+        for (int i = 0; i < utf8.length; i++) {
+            if (i + 1 < utf8.length && utf8[i] == mark[0] && utf8[i + 1] == mark[1]) {
+                out.write(raw);
+                i++;
+            } else {
+                out.write(utf8[i]);
+            }
+        }
+        return out.toByteArray();
+    }
+
+    private static SipParseException refusal(byte[] bytes) {
+        try {
+            SipParser.parse(bytes);
+        } catch (SipParseException e) {
+            return e;
+        }
+        throw new AssertionError("parsed: " + new String(bytes, StandardCharsets.UTF_8));
+    }
+
+    /** A strict UTF-8 decoding: throws on a malformed sequence, where new String(...) would put U+FFFD. */
+    private static String strictUtf8(byte[] bytes) throws java.nio.charset.CharacterCodingException {
+        return StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(bytes)).toString();
+    }
+
+    /**
+     * RFC 3261 §19.1.1 and §25.1: a URI is ASCII, anything else %-escaped (RFC 3986 §2.1). A raw
+     * non-ASCII byte in the Request-URI, UTF-8 or not, is 400 with the reason; the escaped form is
+     * the same user. Both raw forms were accepted, the invalid one read as U+FFFD.
+     */
+    @Test
+    void aRequestUriWithARawNonAsciiByteIs400() throws Exception {
+        byte[] utf8 = REGISTER.replace("REGISTER sip:example.org SIP/2.0", "REGISTER sip:jürgen@example.org SIP/2.0")
+                .getBytes(StandardCharsets.UTF_8);
+        byte[] latin1 = withRawByte(REGISTER.replace("REGISTER sip:example.org SIP/2.0", "REGISTER sip:j¤rgen@example.org SIP/2.0"), 0xfc);
+        for (byte[] bytes : new byte[][]{utf8, latin1}) {
+            assertThatThrownBy(() -> SipParser.parse(bytes)).isInstanceOfSatisfying(SipParseException.class, e -> {
+                assertThat(e.responseStatus()).isEqualTo(400);
+                assertThat(e.errorResponse().reason())
+                        .isEqualTo("Bad Request - Request-URI holds a raw non-ASCII byte (escape it as %HH)");
+                assertThat(e.errorResponse().callId()).isEqualTo("a84b4c76e66710@pc33.example.org");
+            });
+        }
+        SipRequest escaped = (SipRequest) parse(REGISTER.replace("REGISTER sip:example.org SIP/2.0",
+                "REGISTER sip:j%C3%BCrgen@example.org SIP/2.0"));
+        assertThat(escaped.requestUri().user()).isEqualTo("jürgen");
+    }
+
+    /**
+     * RFC 3261 §7.3.1 and §25: SIP text is UTF-8 (a display-name may hold any of it); a byte
+     * sequence that is not UTF-8 in a request's header is 400 naming the header, and the 400 copies
+     * its From, To... with that sequence as U+FFFD, so what the node sends is UTF-8. It was accepted
+     * and forwarded with U+FFFD in place of what the sender wrote.
+     */
+    @Test
+    void aRequestHeaderThatIsNotUtf8Is400AndValidUtf8IsKept() throws Exception {
+        SipRequest utf8 = (SipRequest) parse(REGISTER.replace("From: Alice <", "From: \"Jürgen Ωμέγα 日本\" <"));
+        assertThat(utf8.from().displayName()).isEqualTo("Jürgen Ωμέγα 日本");
+
+        byte[] latin1From = withRawByte(REGISTER.replace("From: Alice <", "From: \"J¤rgen\" <"), 0xfc);
+        byte[] truncated = withRawByte(REGISTER.replace("From: Alice <", "From: \"J¤rgen\" <"), 0xc3);
+        byte[] foldedUserAgent = withRawByte(REGISTER.replace("Max-Forwards: 70\r\n",
+                "Max-Forwards: 70\r\nUser-Agent: phone\r\n build ¤\r\n"), 0xff);
+        String[] named = {"From", "From", "User-Agent"};
+        byte[][] requests = {latin1From, truncated, foldedUserAgent};
+        for (int i = 0; i < requests.length; i++) {
+            byte[] bytes = requests[i];
+            String header = named[i];
+            SipParseException e = refusal(bytes);
+            assertThat(e.responseStatus()).isEqualTo(400);
+            assertThat(e.errorResponse().reason()).isEqualTo("Bad Request - header " + header + " is not UTF-8");
+            byte[] answer = e.errorResponse().encode();
+            assertThat(strictUtf8(answer)).contains("Call-ID: a84b4c76e66710@pc33.example.org\r\n");
+            assertThat(((SipResponse) SipParser.parse(answer)).status()).isEqualTo(400);
+        }
+    }
+
+    /**
+     * Only the head is text: a body is the bytes of its Content-Type (RFC 3261 §7.4). A response is
+     * never answered (§8.2.6.2 is for requests) and dropping one would turn a device's 486 into a
+     * timeout: one with a reason phrase or a display-name in Latin-1 is read, the sequence as U+FFFD.
+     */
+    @Test
+    void aBodyOrAResponseThatIsNotUtf8IsStillRead() throws Exception {
+        byte[] body = withRawByte(REGISTER.replace("Content-Length: 0\r\n\r\n",
+                "Content-Type: application/octet-stream\r\nContent-Length: 3\r\n\r\na¤b"), 0xff);
+        assertThat(SipParser.parse(body).body()).containsExactly('a', 0xff, 'b');
+        String busy = "SIP/2.0 486 Busy Here\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
+                + "From: <sip:a@b>;tag=1\r\nTo: <sip:a@b>;tag=2\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n"
+                + "Content-Length: 0\r\n\r\n";
+        for (String latin1 : new String[]{busy.replace("Busy Here", "Occup¤"), busy.replace("To: <", "To: \"Ren¤\" <")}) {
+            SipResponse read = (SipResponse) SipParser.parse(withRawByte(latin1, 0xe9));
+            assertThat(read.status()).isEqualTo(486);
+            assertThat(read.encode()).asString(StandardCharsets.UTF_8).contains("\uFFFD");
+        }
+    }
+
     /** RFC 3261 §19.1.2: a URI without a port names 5061 when it is sips: or says transport=tls, else 5060. */
     @Test
     void aUriWithoutAPortNamesItsTransportsDefaultPort() throws Exception {

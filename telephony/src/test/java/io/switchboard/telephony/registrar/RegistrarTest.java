@@ -8,6 +8,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -556,9 +557,39 @@ class RegistrarTest {
         SipResponse refused = alice.invite("sip:bob@127.0.0.1:0", null);
         assertThat(refused.status()).isEqualTo(400);
         assertThat(refused.reason()).isEqualTo("Bad Request - Request-URI port 0 is not a usable port");
-        assertThat(node.counter("switchboard.sip.parse.errors", "transport", "udp")).isEqualTo(1);
+        // the INVITE, and the ACK the phone sends for the 400 (same Request-URI; never answered, §17.1.1.3)
+        await().atMost(Duration.ofSeconds(2)).untilAsserted(() ->
+                assertThat(node.counter("switchboard.sip.parse.errors", "transport", "udp")).isEqualTo(2));
         // without a port it is still this node's (docs/calls.md): challenged, so taken in
         assertThat(alice.invite("sip:bob@127.0.0.1", null).status()).isEqualTo(407);
+    }
+
+    /**
+     * SIP text is UTF-8 and a URI is ASCII with %-escapes (RFC 3261 §7.3.1, §19.1.1, §25.1): a
+     * REGISTER whose From display-name is UTF-8 is read (and challenged); one whose From holds a Latin-1 byte, and
+     * an INVITE with a raw non-ASCII byte in its Request-URI, are 400 with the reason, counted with
+     * the other malformed requests, and the 400 is UTF-8. Both were accepted (the byte read as U+FFFD).
+     */
+    @Test
+    void textThatIsNotUtf8AndARawByteInTheRequestUriAre400() throws Exception {
+        String named = "From: \"Alice Müller\" <sip:alice@";
+        SipResponse ok = alice.registerWithAuth("Contact: " + alice.contact(), "600", "MD5");
+        assertThat(ok.status()).isEqualTo(200);
+        String register = alice.register("Contact: " + alice.contact(), "600", null).replace("From: <sip:alice@", named);
+        assertThat(alice.send(register).status()).isEqualTo(401); // read, and challenged as any REGISTER
+
+        byte[] latin1 = register.getBytes(StandardCharsets.ISO_8859_1);
+        SipResponse refused = alice.send(latin1);
+        assertThat(refused.status()).isEqualTo(400);
+        assertThat(refused.reason()).isEqualTo("Bad Request - header From is not UTF-8");
+        assertThat(refused.header("From")).startsWith("\"Alice M\uFFFDller\"");
+
+        String invite = register.replace("REGISTER sip:" + RegistrarFixture.DOMAIN, "INVITE sip:bjørn@" + RegistrarFixture.DOMAIN)
+                .replace(" REGISTER\r\n", " INVITE\r\n");
+        SipResponse rawUri = alice.send(invite);
+        assertThat(rawUri.status()).isEqualTo(400);
+        assertThat(rawUri.reason()).isEqualTo("Bad Request - Request-URI holds a raw non-ASCII byte (escape it as %HH)");
+        assertThat(node.counter("switchboard.sip.parse.errors", "transport", "udp")).isEqualTo(2);
     }
 
     @Test

@@ -70,7 +70,12 @@ final class TestPhone implements AutoCloseable {
     }
 
     SipResponse send(String request) throws Exception {
-        byte[] data = request.getBytes(StandardCharsets.UTF_8);
+        return send(request.getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** Sends these bytes as they are (octets that are not UTF-8, say) and returns the response. */
+    SipResponse send(byte[] data) throws Exception {
+        String request = new String(data, StandardCharsets.UTF_8);
         socket.send(new DatagramPacket(data, data.length, InetAddress.getLoopbackAddress(), serverPort));
         socket.setSoTimeout(3000);
         byte[] buffer = new byte[65535];
