@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.zaxxer.hikari.HikariDataSource;
 import io.switchboard.platform.config.StoreSettings;
+import io.switchboard.platform.testing.UnderUmask;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -98,16 +99,31 @@ class StoreTest {
         }
     }
 
+    /**
+     * The file is made by a JVM whose umask masks nothing ({@link UnderUmask}): run under
+     * {@code umask 077}, as some build machines are, a store that set no mode made owner-only
+     * files too, and this test passed without checking anything.
+     */
     @Test
     void aNewSqliteFileAndItsWalAreReadableByTheOwnerOnly() throws Exception {
+        Path file = dir.resolve("sub/switchboard.db");
+        UnderUmask.run(OpenSqliteAndWrite.class, file.toString());
+        for (Path written : List.of(file, Path.of(file + "-wal"), Path.of(file + "-shm"))) {
+            assertThat(java.nio.file.attribute.PosixFilePermissions.toString(java.nio.file.Files.getPosixFilePermissions(written)))
+                    .as(written.toString()).isEqualTo("rw-------");
+        }
         try (Store store = open("sqlite")) {
-            store.jdbi().useHandle(h -> h.execute("create table t (x integer)"));
-            Path file = store.settings().sqliteFile();
-            for (Path written : List.of(file, Path.of(file + "-wal"))) {
-                assertThat(java.nio.file.attribute.PosixFilePermissions.toString(java.nio.file.Files.getPosixFilePermissions(written)))
-                        .as(written.toString()).isEqualTo("rw-------");
-            }
             assertThat(store.reachabilityProblem()).as("a disk with room: ready").isEmpty();
+        }
+    }
+
+    /** Opens a new SQLite store at the path given and writes to it, leaving its -wal and -shm behind (no checkpoint on exit). */
+    public static final class OpenSqliteAndWrite {
+        public static void main(String[] args) throws Exception {
+            Store store = Store.open(new StoreSettings("jdbc:sqlite:" + args[0], null, null));
+            store.jdbi().useHandle(h -> h.execute("create table t (x integer)"));
+            // not closed: closing checkpoints and deletes the -wal, and the test looks at its mode
+            Runtime.getRuntime().halt(0);
         }
     }
 
