@@ -101,13 +101,9 @@ public final class StreamEndpoint {
         WebSocketUpgrades.register(routes, PATH, this::authorizeUpgrade, ws -> {
             ws.onConnect(this::connected);
             ws.onMessage(ctx -> received(ctx, ctx.message()));
-            ws.onBinaryMessage(ctx -> {
-                StreamConnection stream = ctx.attribute(STREAM);
-                metrics.rejected("bad_frame");
-                if (stream != null) {
-                    stream.close(1003, "frames are JSON text");
-                }
-            });
+            // Binary messages are refused at their first frame (connected() arranges it); this
+            // handler only serves a server that does not watch its streams (WebSocketSilence).
+            ws.onBinaryMessage(this::refuseBinary);
             ws.onClose(this::closed);
             ws.onError(this::closed);
         });
@@ -251,6 +247,9 @@ public final class StreamEndpoint {
         // restart it); a client that stops answering is closed by closeSilentStreams.
         ctx.session.setIdleTimeout(heartbeat.multipliedBy(SILENT_HEARTBEATS));
         ctx.session.setMaxTextMessageSize(MAX_CLIENT_FRAME);
+        // At the first frame of a binary message, whatever its size: collected first, one over
+        // Jetty's limit was closed with Jetty's 1009 and words, uncounted, not the 1003 of the docs.
+        WebSocketSilence.refuseBinary(ctx, () -> refuseBinary(ctx));
         ctx.enableAutomaticPings(heartbeat.toMillis(), TimeUnit.MILLISECONDS);
         StreamConnection stream = new StreamConnection(ctx, principal.get(), token, hub, clock, settings.streamQueueLimit());
         ctx.attribute(STREAM, stream);
@@ -271,6 +270,15 @@ public final class StreamEndpoint {
             stream.start(fromUrl);
         } else {
             timers.schedule(() -> stream.start(Map.of()), settings.resumeWindow().toMillis(), TimeUnit.MILLISECONDS);
+        }
+    }
+
+    /** A binary message: frames are JSON text. A bad frame, closing the stream at once (1003, RFC 6455 §7.4.1). */
+    private void refuseBinary(WsContext ctx) {
+        StreamConnection stream = ctx.attribute(STREAM);
+        metrics.rejected("bad_frame");
+        if (stream != null) {
+            stream.close(1003, "frames are JSON text");
         }
     }
 

@@ -37,13 +37,38 @@ public final class WebSocketSilence {
     private final Map<Session, Long> lastReceived = new ConcurrentHashMap<>();
     private final java.util.concurrent.atomic.AtomicBoolean unwatchedSaid = new java.util.concurrent.atomic.AtomicBoolean();
 
-    /** Text messages over their session's limit, closed with 1009. */
+    /** What each session whose endpoint takes no binary messages does at the first frame of one ({@link #refuseBinary}). */
+    private final Map<Session, Runnable> binaryRefusals = new ConcurrentHashMap<>();
+
+    /** Text and binary messages over their session's limit, closed with 1009. */
     private final io.micrometer.core.instrument.Counter tooBig;
 
     WebSocketSilence(io.micrometer.core.instrument.MeterRegistry meters) {
         this.tooBig = io.micrometer.core.instrument.Counter.builder("switchboard.websocket.too_big")
-                .description("WebSocket text messages over their endpoint's size limit, closed with 1009")
+                .description("WebSocket text and binary messages over their endpoint's size limit, closed with 1009")
                 .register(meters);
+    }
+
+    /**
+     * For an endpoint that takes no binary messages (the chat stream: its frames are JSON text):
+     * {@code refuse} runs at the first frame of any binary message on {@code ctx}'s session, and
+     * the rest of that message is read and dropped, never collected. Without it, a binary message
+     * is collected up to the session's {@code maxBinaryMessageSize} before the endpoint hears of
+     * it, and one over that is closed with 1009 "a binary message over ..." here: the endpoint's
+     * own answer to a binary frame (its close code and reason, its count) would never come.
+     *
+     * @return false when the server does not watch this session (the endpoint's
+     *         {@code onBinaryMessage} then gets the binary messages within Jetty's limit)
+     */
+    public static boolean refuseBinary(WsContext ctx, Runnable refuse) {
+        if (!(ctx.attribute(ATTRIBUTE) instanceof WebSocketSilence silence) || !silence.lastReceived.containsKey(ctx.session)) {
+            return false;
+        }
+        silence.binaryRefusals.put(ctx.session, refuse);
+        if (!silence.lastReceived.containsKey(ctx.session)) {
+            silence.binaryRefusals.remove(ctx.session); // closed meanwhile: its close forgot it before the put
+        }
+        return true;
     }
 
     /**
@@ -113,8 +138,8 @@ public final class WebSocketSilence {
 
     /**
      * Javalin's endpoint with every frame from the client noted. It overrides the methods Javalin's
-     * does, plus {@code onWebSocketPong}: Jetty binds only overridden methods, so pings are still
-     * answered by Jetty itself.
+     * does (text and binary in their partial forms, put together here), plus {@code onWebSocketPong}:
+     * Jetty binds only overridden methods, so pings are still answered by Jetty itself.
      *
      * <p>Text comes in parts ({@code onWebSocketPartialText}) and is put together here, with the
      * session's {@code maxTextMessageSize} checked as Jetty would (UTF-8 bytes), before the whole
@@ -138,6 +163,11 @@ public final class WebSocketSilence {
         private long pendingBytes;
         /** True while the rest of a message refused as too big is still arriving. */
         private boolean refusing;
+        /** The parts of a binary message so far (null between messages), as {@link #pending} for text. */
+        private java.io.ByteArrayOutputStream pendingBinary;
+        private long pendingBinaryBytes;
+        /** True while the rest of a binary message refused (too big, or by the endpoint) is still arriving. */
+        private boolean refusingBinary;
 
         Listening(WebSocketSilence silence, Session.Listener.AutoDemanding endpoint) {
             this.silence = silence;
@@ -222,10 +252,62 @@ public final class WebSocketSilence {
             return bytes;
         }
 
+        /**
+         * Binary messages come in parts too, for the same reason as text: Jetty, collecting them for
+         * the endpoint, closes one over {@code maxBinaryMessageSize} with 1009 and its own words
+         * ("Binary message too large: 70,000 > 65,536") before the endpoint hears anything. Here a
+         * session with a {@link #refuseBinary refusal} has it run at the first part; otherwise the
+         * message is collected, checked against the session's limit (1009, "a binary message over M
+         * bytes (N so far); the limit is M", counted as too big) and handed whole to the endpoint.
+         */
         @Override
-        public void onWebSocketBinary(ByteBuffer payload, Callback callback) {
+        public void onWebSocketPartialBinary(ByteBuffer part, boolean last, Callback callback) {
             received();
-            endpoint.onWebSocketBinary(payload, callback);
+            Session open = session;
+            if (refusingBinary) {
+                refusingBinary = !last; // the rest of a message refused already
+                callback.succeed();
+                return;
+            }
+            Runnable refusal = open == null ? null : silence.binaryRefusals.get(open);
+            if (refusal != null) {
+                refusingBinary = !last;
+                callback.succeed();
+                refusal.run();
+                return;
+            }
+            long limit = open == null ? -1 : open.getMaxBinaryMessageSize();
+            pendingBinaryBytes += part.remaining();
+            if (limit > 0 && pendingBinaryBytes > limit) {
+                long got = pendingBinaryBytes;
+                pendingBinary = null;
+                pendingBinaryBytes = 0;
+                refusingBinary = !last;
+                callback.succeed();
+                silence.tooBig.increment();
+                open.close(1009, "a binary message over " + limit + " bytes (" + got + " so far); the limit is " + limit,
+                        Callback.NOOP);
+                return;
+            }
+            if (last && pendingBinary == null) {
+                pendingBinaryBytes = 0;
+                endpoint.onWebSocketBinary(part, callback); // a message in one frame, the usual case: no copy
+                return;
+            }
+            if (pendingBinary == null) {
+                pendingBinary = new java.io.ByteArrayOutputStream(Math.max(256, part.remaining() * 2));
+            }
+            // copied: Jetty reuses the part's buffer once its callback has succeeded
+            byte[] bytes = new byte[part.remaining()];
+            part.get(bytes);
+            pendingBinary.writeBytes(bytes);
+            callback.succeed();
+            if (last) {
+                ByteBuffer whole = ByteBuffer.wrap(pendingBinary.toByteArray());
+                pendingBinary = null;
+                pendingBinaryBytes = 0;
+                endpoint.onWebSocketBinary(whole, Callback.NOOP);
+            }
         }
 
         @Override
@@ -250,6 +332,7 @@ public final class WebSocketSilence {
             Session open = session;
             if (open != null) {
                 silence.lastReceived.remove(open);
+                silence.binaryRefusals.remove(open);
             }
         }
     }

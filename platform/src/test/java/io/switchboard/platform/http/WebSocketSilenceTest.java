@@ -91,6 +91,48 @@ class WebSocketSilenceTest {
         }
     }
 
+    /**
+     * Binary messages are put together here as text is: one over the session's limit is closed
+     * with 1009 in our words (Jetty's were "Binary message too large: 1,200 > 1,000") and counted
+     * with the text ones; one in several frames within the limit reaches the endpoint whole. An
+     * endpoint that takes no binary ({@link WebSocketSilence#refuseBinary}) answers at the first
+     * frame, whatever the size.
+     */
+    @Test
+    void aBinaryMessageOverTheLimitIsClosedWith1009InPlainWordsOrRefusedByTheEndpoint() throws Exception {
+        try (Metrics metrics = new Metrics()) {
+            HttpServer server = server(metrics);
+            try {
+                Client parts = Client.open(server);
+                parts.socket.sendBinary(java.nio.ByteBuffer.wrap(new byte[400]), false).get(10, TimeUnit.SECONDS);
+                parts.socket.sendBinary(java.nio.ByteBuffer.wrap(new byte[] {1, 2, 3}), true).get(10, TimeUnit.SECONDS);
+                assertThat(parts.texts.poll(10, TimeUnit.SECONDS)).isEqualTo("got 403 bytes ending 3");
+                parts.socket.sendBinary(java.nio.ByteBuffer.wrap(new byte[] {7}), true).get(10, TimeUnit.SECONDS);
+                assertThat(parts.texts.poll(10, TimeUnit.SECONDS)).as("one frame").isEqualTo("got 1 bytes ending 7");
+
+                Client big = Client.open(server);
+                big.socket.sendBinary(java.nio.ByteBuffer.wrap(new byte[1200]), true).get(10, TimeUnit.SECONDS);
+                assertThat(big.closed.get(10, TimeUnit.SECONDS))
+                        .isEqualTo("1009 a binary message over 1000 bytes (1200 so far); the limit is 1000");
+
+                Client later = Client.open(server);
+                later.socket.sendBinary(java.nio.ByteBuffer.wrap(new byte[700]), false).get(10, TimeUnit.SECONDS);
+                later.socket.sendBinary(java.nio.ByteBuffer.wrap(new byte[700]), true).get(10, TimeUnit.SECONDS);
+                assertThat(later.closed.get(10, TimeUnit.SECONDS))
+                        .isEqualTo("1009 a binary message over 1000 bytes (1400 so far); the limit is 1000");
+                assertThat(metrics.registry().get("switchboard.websocket.too_big").counter().count()).isEqualTo(2);
+
+                Client textOnly = Client.open(server, "/ws/test/text-only");
+                textOnly.socket.sendBinary(java.nio.ByteBuffer.wrap(new byte[5000]), false).get(10, TimeUnit.SECONDS);
+                assertThat(textOnly.closed.get(10, TimeUnit.SECONDS)).isEqualTo("1003 text only, refused at the first frame");
+                assertThat(metrics.registry().get("switchboard.websocket.too_big").counter().count())
+                        .as("refused by the endpoint, not over the limit").isEqualTo(2);
+            } finally {
+                server.stop();
+            }
+        }
+    }
+
     /** A message in parts leaves no buffer behind: each connection would otherwise keep its largest one. */
     @Test
     void aMessageInPartsLeavesNoBufferBehind() {
@@ -115,10 +157,14 @@ class WebSocketSilenceTest {
     /** A JDK WebSocket client to the test endpoint, with what it received. */
     private record Client(WebSocket socket, java.util.concurrent.BlockingQueue<String> texts, CompletableFuture<String> closed) {
         static Client open(HttpServer server) throws Exception {
+            return open(server, "/ws/test/silence");
+        }
+
+        static Client open(HttpServer server, String path) throws Exception {
             java.util.concurrent.BlockingQueue<String> texts = new java.util.concurrent.LinkedBlockingQueue<>();
             CompletableFuture<String> closed = new CompletableFuture<>();
             WebSocket socket = HttpClient.newHttpClient().newWebSocketBuilder()
-                    .buildAsync(URI.create(server.baseUrl().replace("http://", "ws://") + "/ws/test/silence"),
+                    .buildAsync(URI.create(server.baseUrl().replace("http://", "ws://") + path),
                             new WebSocket.Listener() {
                                 @Override
                                 public CompletionStage<?> onText(WebSocket webSocket, CharSequence data, boolean last) {
@@ -140,10 +186,23 @@ class WebSocketSilenceTest {
     private static HttpServer server(Metrics metrics) {
         HttpServer server = new HttpServer(new HostPort("127.0.0.1", 0), metrics, new Readiness(), Duration.ofSeconds(1));
         server.addRoutes(routes -> routes.ws("/ws/test/silence", ws -> {
-            ws.onConnect(ctx -> ctx.session.setMaxTextMessageSize(1000));
+            ws.onConnect(ctx -> {
+                ctx.session.setMaxTextMessageSize(1000);
+                ctx.session.setMaxBinaryMessageSize(1000);
+            });
             ws.onMessage(msg -> msg.send(msg.message().startsWith("how long")
                     ? "silent " + WebSocketSilence.of(msg) + " by " + System.identityHashCode(msg.attribute(WebSocketSilence.ATTRIBUTE))
                     : "got " + msg.message().length() + " chars"));
+            ws.onBinaryMessage(msg -> msg.send("got " + msg.data().remaining() + " bytes ending "
+                    + msg.data().get(msg.data().limit() - 1)));
+        }));
+        server.addRoutes(routes -> routes.ws("/ws/test/text-only", ws -> {
+            ws.onConnect(ctx -> {
+                ctx.session.setMaxBinaryMessageSize(1000);
+                assertThat(WebSocketSilence.refuseBinary(ctx, () -> ctx.closeSession(1003, "text only, refused at the first frame")))
+                        .isTrue();
+            });
+            ws.onBinaryMessage(msg -> msg.send("not refused"));
         }));
         server.start();
         return server;

@@ -389,6 +389,38 @@ class ChatStreamTest {
         }
     }
 
+    /**
+     * A binary message is a bad frame whatever its size: closed at once with 1003 and the node's
+     * reason, counted as {@code bad_frame}. One over the 64 KiB a client message may have was
+     * closed by Jetty instead, before the stream heard of it: 1009 "Binary message too large:
+     * 100,000 > 65,536" (the node's locale), and counted nowhere.
+     */
+    @Test
+    void aBinaryMessageOfAnySizeClosesTheStreamWith1003() throws Exception {
+        String badFrames = "switchboard_chat_rejected_total{reason=\"bad_frame\"}";
+        double before = orZero(node.metric(badFrames)); // absent until the first
+        double tooBigBefore = orZero(node.metric("switchboard_websocket_too_big_total"));
+        ChatNode.Person anna = node.signUp(ChatNode.uniqueName("anna"));
+        record Sent(String what, byte[] bytes, int frame) { }
+        for (Sent sent : List.of(new Sent("3 bytes", new byte[] {1, 2, 3}, 3),
+                new Sent("100,000 bytes in one frame", new byte[100_000], 100_000),
+                new Sent("100,000 bytes in frames of 40,000", new byte[100_000], 40_000))) {
+            try (StreamClient stream = StreamClient.connect(node.streamUri(anna.accessToken()))) {
+                stream.next("ready");
+                stream.sendBinary(sent.bytes(), sent.frame());
+                assertThat(stream.awaitClose(10)).as(sent.what()).isEqualTo(1003);
+                assertThat(stream.closeReason).as(sent.what()).isEqualTo("frames are JSON text");
+            }
+        }
+        assertThat(node.metric(badFrames) - before).isEqualTo(3);
+        assertThat(orZero(node.metric("switchboard_websocket_too_big_total"))).as("not a message over the size limit")
+                .isEqualTo(tooBigBefore);
+    }
+
+    private static double orZero(double sample) {
+        return Double.isNaN(sample) ? 0 : sample;
+    }
+
     @Test
     void theTwentiethFrameNotUnderstoodClosesTheStream() throws Exception {
         ChatNode.Person anna = node.signUp(ChatNode.uniqueName("anna"));

@@ -44,6 +44,24 @@ final class StreamClient implements AutoCloseable {
         socket.sendText(text, true).join();
     }
 
+    /**
+     * Sends {@code bytes} as one binary message, in frames of at most {@code frame} bytes; stops
+     * when the server has closed the stream meanwhile (its close frame closes this side's output).
+     */
+    void sendBinary(byte[] bytes, int frame) {
+        for (int at = 0; at < bytes.length; at += frame) {
+            int end = Math.min(bytes.length, at + frame);
+            try {
+                socket.sendBinary(java.nio.ByteBuffer.wrap(bytes, at, end - at), end == bytes.length).join();
+            } catch (java.util.concurrent.CompletionException e) {
+                if (socket.isOutputClosed()) {
+                    return;
+                }
+                throw e;
+            }
+        }
+    }
+
     /** The next frame, whatever its type; fails after {@code seconds}. */
     JsonNode next(int seconds) throws InterruptedException {
         JsonNode frame = frames.poll(seconds, TimeUnit.SECONDS);
