@@ -588,6 +588,36 @@ public final class HttpServer implements Component {
         return "https://" + httpsAddress.hostForUrl() + ":" + httpsPort();
     }
 
+    /** How long connections accepted before the listeners closed get to send their request and have it answered. */
+    private static final Duration ACCEPTED_GRACE = Duration.ofSeconds(1);
+
+    /**
+     * Closes the listening sockets (a client connecting from now on is refused, and goes elsewhere),
+     * then waits, up to {@link #ACCEPTED_GRACE} and the deadline, for the connections already
+     * accepted to be done: while the server still runs, a request on one gets its 503 with
+     * {@code Connection: close}, and the connection closes. Left to Jetty's graceful stop, the
+     * listener closed while the stop was under way: a connection accepted in that instant could be
+     * left unserved and open until the process ended, and its client saw a reset for a request the
+     * node had taken in (HttpServerTest, clientsConnectingWhileTheNodeStops...).
+     */
+    private void closeListeners(long deadline) {
+        List<ServerConnector> listening = new ArrayList<>();
+        for (ServerConnector connector : new ServerConnector[] {plainConnector, secureConnector}) {
+            if (connector != null && connector.isOpen()) {
+                connector.close(); // the channel only: Jetty's acceptor sees it closed and ends quietly
+                listening.add(connector);
+            }
+        }
+        long until = Math.min(deadline, System.nanoTime() + ACCEPTED_GRACE.toNanos());
+        try {
+            while (System.nanoTime() < until && listening.stream().anyMatch(c -> !c.getConnectedEndPoints().isEmpty())) {
+                Thread.sleep(10);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
     /**
      * Lets requests in flight finish within the stop timeout while the listener stays open, so a
      * request that comes meanwhile (a new connection, or a keep-alive one a balancer reuses) is
@@ -611,6 +641,9 @@ public final class HttpServer implements Component {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
+        }
+        if (readiness.refusesNewWork()) {
+            closeListeners(deadline);
         }
         org.eclipse.jetty.server.Server server = jetty;
         if (server != null) {
