@@ -255,7 +255,10 @@ public final class SipParser {
         if (bareCr != null) {
             throw new IllegalArgumentException(bareCr);
         }
-        if (notUtf8 != null) {
+        if (notUtf8 != null && !inDialog(into)) {
+            // Within a dialog it is read with U+FFFD, as before: refusing a BYE or re-INVITE of a
+            // call set up before this check (a device sending Latin-1 in User-Agent) would leave
+            // the call hanging on both sides; the device's next REGISTER or call is refused
             throw new IllegalArgumentException(notUtf8);
         }
     }

@@ -362,6 +362,22 @@ class SipParserTest {
     }
 
     /**
+     * A request within a dialog (To has a tag) is read with U+FFFD: refusing the BYE of a call set
+     * up before the check existed, from a device sending Latin-1, would leave the call hanging.
+     */
+    @Test
+    void aRequestWithinADialogThatIsNotUtf8IsStillRead() throws Exception {
+        String bye = "BYE sip:alice@192.0.2.4 SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nMax-Forwards: 70\r\n"
+                + "From: <sip:b@b>;tag=2\r\nTo: <sip:a@b>;tag=1\r\nCall-ID: x\r\nCSeq: 2 BYE\r\n"
+                + "User-Agent: T¤l¤phone\r\nContent-Length: 0\r\n\r\n";
+        SipRequest read = (SipRequest) SipParser.parse(withRawByte(bye, 0xe9));
+        assertThat(read.method()).isEqualTo("BYE");
+        assertThat(read.headers().get("User-Agent")).isEqualTo("T\uFFFDl\uFFFDphone");
+        SipParseException e = refusal(withRawByte(bye.replace("To: <sip:a@b>;tag=1", "To: <sip:a@b>"), 0xe9));
+        assertThat(e.errorResponse().reason()).isEqualTo("Bad Request - header User-Agent is not UTF-8");
+    }
+
+    /**
      * Only the head is text: a body is the bytes of its Content-Type (RFC 3261 §7.4). A response is
      * never answered (§8.2.6.2 is for requests) and dropping one would turn a device's 486 into a
      * timeout: one with a reason phrase or a display-name in Latin-1 is read, the sequence as U+FFFD.

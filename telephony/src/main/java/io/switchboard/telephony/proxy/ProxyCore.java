@@ -343,8 +343,20 @@ public final class ProxyCore {
     }
 
     /** A sip: or sips: URI (RFC 3261 §19.1), the only Contacts this node can send a request to. */
+    /**
+     * A Contact the node can send to: a SIP or SIPS URI, and not one naming port 0 (reserved, RFC
+     * 6335 §6), which the registrar now refuses but a binding stored before that still has; the
+     * holding node's parser would answer the forwarded INVITE 400 for it.
+     */
     private static boolean isSipAddress(String contact) {
-        return contact.regionMatches(true, 0, "sip:", 0, 4) || contact.regionMatches(true, 0, "sips:", 0, 5);
+        if (!contact.regionMatches(true, 0, "sip:", 0, 4) && !contact.regionMatches(true, 0, "sips:", 0, 5)) {
+            return false;
+        }
+        try {
+            return SipUri.parse(contact).port() != 0;
+        } catch (IllegalArgumentException e) {
+            return false;
+        }
     }
 
     /** RFC 3261 §19.1: the SIPS scheme. */
@@ -395,7 +407,7 @@ public final class ProxyCore {
         // of the balancer the request came through (PROXY header) when the balancer is not on
         // 5060: the phone registered to that address and knows no other.
         boolean ours = domain.equalsIgnoreCase(uri.host()) || local.isThisNode(uri, tx.flow())
-                || uri.port() <= 0 && local.isThisHost(uri, tx.flow());
+                || uri.port() < 0 && local.isThisHost(uri, tx.flow());
         if (!ours) {
             reject(tx, request, 403, "Forbidden - " + uri.host() + " is not served here and relaying is not allowed");
             return;
@@ -441,8 +453,9 @@ public final class ProxyCore {
             for (Binding binding : location.lookup(aor, now)) {
                 anyBinding = true;
                 if (!isSipAddress(binding.contact())) {
-                    // a tel: or mailto: Contact, registered before the registrar refused them (or
-                    // through a node of an earlier version): nothing this node can send to
+                    // a tel: or mailto: Contact, or one naming port 0, registered before the
+                    // registrar refused them (or through a node of an earlier version): nothing
+                    // this node can send to
                     continue;
                 }
                 if (binding.contact().equals(callerContact) || !seen.add(binding.contact())) {
