@@ -590,6 +590,8 @@ public final class HttpServer implements Component {
 
     /** How long connections accepted before the listeners closed get to send their request and have it answered. */
     private static final Duration ACCEPTED_GRACE = Duration.ofSeconds(1);
+    /** Connections accepted this shortly before the listeners closed may not have sent their request yet. */
+    private static final Duration RECENTLY_ACCEPTED = Duration.ofMillis(500);
 
     /**
      * Closes the listening sockets (a client connecting from now on is refused, and goes elsewhere),
@@ -609,8 +611,15 @@ public final class HttpServer implements Component {
             }
         }
         long until = Math.min(deadline, System.nanoTime() + ACCEPTED_GRACE.toNanos());
+        // Only connections accepted just before the close are waited for: older ones (a
+        // balancer's keep-alive pool, WebSocket sessions, chat streams) had their chance and
+        // would hold every stop for the whole grace. A socket accepted an instant before the
+        // close reaches the list only once a selector took it, hence a short first pause.
+        long recentSince = System.currentTimeMillis() - RECENTLY_ACCEPTED.toMillis();
         try {
-            while (System.nanoTime() < until && listening.stream().anyMatch(c -> !c.getConnectedEndPoints().isEmpty())) {
+            Thread.sleep(Math.max(0, Math.min(50, (until - System.nanoTime()) / 1_000_000)));
+            while (System.nanoTime() < until && listening.stream().anyMatch(c -> c.getConnectedEndPoints().stream()
+                    .anyMatch(e -> e.getCreatedTimeStamp() >= recentSince))) {
                 Thread.sleep(10);
             }
         } catch (InterruptedException e) {

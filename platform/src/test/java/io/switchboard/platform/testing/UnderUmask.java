@@ -2,6 +2,7 @@ package io.switchboard.platform.testing;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -19,21 +20,35 @@ public final class UnderUmask {
     private UnderUmask() {
     }
 
-    /** Runs {@code main} of {@code mainClass} with {@code args} under umask 000, and fails with its output unless it exits 0. */
+    /**
+     * Runs {@code main} of {@code mainClass} with {@code args} under umask 000, and fails with its
+     * output unless it exits 0 within 60 s. The child gets a temporary directory of its own, removed
+     * afterwards: a child that ends with {@code Runtime.halt} runs no delete-on-exit, and SQLite's
+     * JDBC driver would leave its native library in /tmp at every run.
+     */
     public static void run(Class<?> mainClass, String... args) throws IOException, InterruptedException {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        List<String> command = new ArrayList<>(List.of("/bin/sh", "-c", "umask 000 && exec \"$@\"", "sh",
-                java, "-cp", System.getProperty("java.class.path"), mainClass.getName()));
-        command.addAll(List.of(args));
-        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-        byte[] output = process.getInputStream().readAllBytes();
-        if (!process.waitFor(60, TimeUnit.SECONDS)) {
-            process.destroyForcibly();
-            throw new AssertionError(mainClass.getName() + " under umask 000 did not end within 60 s");
-        }
-        if (process.exitValue() != 0) {
-            throw new AssertionError(mainClass.getName() + " under umask 000 exited " + process.exitValue() + ":\n"
-                    + new String(output, StandardCharsets.UTF_8));
+        Path tmp = Files.createTempDirectory("under-umask");
+        Path output = tmp.resolve("output.txt");
+        try {
+            String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+            List<String> command = new ArrayList<>(List.of("/bin/sh", "-c", "umask 000 && exec \"$@\"", "sh",
+                    java, "-Djava.io.tmpdir=" + tmp, "-cp", System.getProperty("java.class.path"), mainClass.getName()));
+            command.addAll(List.of(args));
+            // to a file, not a pipe read before waitFor: a child that hangs must not hang the test
+            Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(output.toFile()).start();
+            if (!process.waitFor(60, TimeUnit.SECONDS)) {
+                process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+                throw new AssertionError(mainClass.getName() + " under umask 000 did not end within 60 s:\n"
+                        + new String(Files.readAllBytes(output), StandardCharsets.UTF_8));
+            }
+            if (process.exitValue() != 0) {
+                throw new AssertionError(mainClass.getName() + " under umask 000 exited " + process.exitValue() + ":\n"
+                        + new String(Files.readAllBytes(output), StandardCharsets.UTF_8));
+            }
+        } finally {
+            try (var files = Files.walk(tmp)) {
+                files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+            }
         }
     }
 }
