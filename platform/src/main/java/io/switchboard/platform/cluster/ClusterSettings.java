@@ -20,6 +20,8 @@ import java.util.regex.Pattern;
  */
 public record ClusterSettings(Optional<String> nodeId, Duration heartbeat, Duration expiry) {
     public static final List<String> KNOWN_KEYS = List.of("nodeId", "nodeid", "heartbeat", "expiry");
+    /** What a typo is told the block has: {@code nodeid} is the environment's spelling of {@code nodeId}, not a second setting. */
+    private static final List<String> SHOWN_KEYS = List.of("nodeId", "heartbeat", "expiry");
     public static final Duration DEFAULT_HEARTBEAT = Duration.ofSeconds(2);
     public static final Duration DEFAULT_EXPIRY = Duration.ofSeconds(6);
     /** Letters, digits, {@code . _ -}; starts with a letter or digit; at most 64 (the column's width). */
@@ -40,7 +42,7 @@ public record ClusterSettings(Optional<String> nodeId, Duration heartbeat, Durat
      * @throws io.switchboard.platform.config.ConfigException naming the key and the problem
      */
     public static ClusterSettings from(ConfigSection section) {
-        section.allowOnly(KNOWN_KEYS);
+        section.allowOnly(KNOWN_KEYS, SHOWN_KEYS);
         String key = section.has("nodeid") ? "nodeid" : "nodeId";
         Optional<String> nodeId = section.string(key).map(String::strip);
         if (nodeId.isPresent() && !NODE_ID.matcher(nodeId.get()).matches()) {

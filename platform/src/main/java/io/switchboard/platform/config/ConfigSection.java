@@ -253,9 +253,18 @@ public final class ConfigSection {
      * @throws ConfigException naming the key and listing the known ones
      */
     public void allowOnly(List<String> known) {
+        allowOnly(known, known);
+    }
+
+    /**
+     * As {@link #allowOnly(List)}, naming only {@code shown} in the message: a key accepted under
+     * a second spelling (the environment's {@code cluster.nodeid} for {@code cluster.nodeId}) is
+     * offered once, as documented.
+     */
+    public void allowOnly(List<String> known, List<String> shown) {
         for (String key : values.keySet()) {
             if (!known.contains(key)) {
-                throw problem(key, "unknown setting; " + name + " has " + known);
+                throw problem(key, "unknown setting; " + name + " has " + shown);
             }
         }
     }

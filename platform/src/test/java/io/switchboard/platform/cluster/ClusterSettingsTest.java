@@ -58,6 +58,14 @@ class ClusterSettingsTest {
                 .nodeId()).contains("from-env");
     }
 
+    /** The environment's spelling nodeid is read but not offered: the list named nodeId twice. */
+    @Test
+    void aTypoListsTheSettingsOnceEach() {
+        assertThatThrownBy(() -> ClusterSettings.from(ConfigSection.of("cluster", Map.of("hearbeat", "2s"))))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("cluster.hearbeat: unknown setting; cluster has [nodeId, heartbeat, expiry]");
+    }
+
     @Test
     void aGeneratedIdIsKeptInTheDataDirectory() throws Exception {
         String first = NodeIdentity.resolve(ClusterSettings.defaults(), dir);
