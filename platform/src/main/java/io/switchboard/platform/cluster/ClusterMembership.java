@@ -81,6 +81,8 @@ public final class ClusterMembership implements Cluster, Component {
     private final String incarnation;
     private final String version;
     private final ClusterTable table;
+    /** The data directory this node runs from, written into its row; null in the platform's own tests. */
+    private final DataDirClaim home;
     private final Leases leases;
     private final Bus bus;
     private final Map<String, Supplier<Object>> addresses = new LinkedHashMap<>();
@@ -117,8 +119,9 @@ public final class ClusterMembership implements Cluster, Component {
     private final Map<String, String> strangersLeft = new java.util.concurrent.ConcurrentHashMap<>();
 
     private ClusterMembership(ClusterSettings settings, String nodeId, String incarnation, String version,
-                              ClusterTable table, Leases leases, Bus bus, MeterRegistry meters) {
+                              ClusterTable table, Leases leases, Bus bus, MeterRegistry meters, DataDirClaim home) {
         this.settings = settings;
+        this.home = home;
         this.nodeId = nodeId;
         this.incarnation = incarnation;
         this.version = version;
@@ -142,12 +145,25 @@ public final class ClusterMembership implements Cluster, Component {
                 .register(meters);
     }
 
-    /** A membership for {@code nodeId} under a new incarnation, with its table and leases. */
+    /**
+     * A membership for {@code nodeId} under a new incarnation, with its table and leases, that names
+     * no data directory: a second one under the same id takes the row over (tests of modules).
+     */
     public static ClusterMembership create(ClusterSettings settings, String nodeId, String version,
                                            org.jdbi.v3.core.Jdbi jdbi, boolean sqlite, Bus bus, MeterRegistry meters) {
+        return create(settings, nodeId, version, jdbi, sqlite, bus, meters, null);
+    }
+
+    /**
+     * As above, running from the data directory {@code home}: {@link #start()} refuses to take the
+     * row of a live node that runs from another one (see {@link DataDirClaim}).
+     */
+    public static ClusterMembership create(ClusterSettings settings, String nodeId, String version,
+                                           org.jdbi.v3.core.Jdbi jdbi, boolean sqlite, Bus bus, MeterRegistry meters,
+                                           DataDirClaim home) {
         String incarnation = UUID.randomUUID().toString();
         return new ClusterMembership(settings, nodeId, incarnation, version, new ClusterTable(jdbi, sqlite),
-                new Leases(jdbi, sqlite, nodeId, incarnation, settings.expiry()), bus, meters);
+                new Leases(jdbi, sqlite, nodeId, incarnation, settings.expiry()), bus, meters, home);
     }
 
     @Override
@@ -155,10 +171,23 @@ public final class ClusterMembership implements Cluster, Component {
         return "cluster";
     }
 
+    /**
+     * Registers the node and starts heartbeating.
+     *
+     * @throws io.switchboard.platform.config.ConfigException when a live node from another data
+     *         directory holds this id: taking its row would knock it out of the cluster (it would
+     *         find itself displaced and stop serving), so this one does not start
+     */
     @Override
     public synchronized void start() {
         long sent = System.nanoTime();
-        table.register(nodeId, incarnation, addresses(), version, loadAverage(), settings.heartbeat(), settings.expiry());
+        table.register(nodeId, incarnation, addresses(), version, loadAverage(), settings.heartbeat(), settings.expiry(), home)
+                .ifPresent(holder -> {
+                    throw new io.switchboard.platform.config.ConfigException("cluster.nodeId", "node " + nodeId
+                            + " is alive in this store (last heartbeat " + holder.heartbeatAgeMs() + " ms ago) and runs from "
+                            + holder.dataDir() + " on " + holder.host() + ", not from this data directory; give each node its"
+                            + " own cluster.nodeId (--node-id, SWITCHBOARD_CLUSTER_NODEID), or stop that node first");
+                });
         lastRenewedSent = sent;
         subscription = bus.subscribe(TOPIC, ClusterAnnouncement.class, this::heard);
         strangerReports = bus.subscribe(STRANGERS_TOPIC, StrangerHeard.class, this::reportHeard);
@@ -246,9 +275,14 @@ public final class ClusterMembership implements Cluster, Component {
                         synchronized (rejoin) {
                             if (!stopped) {
                                 log.warn("cluster: this node's row was gone; registering again");
-                                table.register(nodeId, incarnation, addresses(), version, loadAverage(), settings.heartbeat(),
-                                        settings.expiry());
-                                lastRenewedSent = sent;
+                                if (table.register(nodeId, incarnation, addresses(), version, loadAverage(), settings.heartbeat(),
+                                        settings.expiry(), home).isPresent()) {
+                                    // a node from another data directory took the id meanwhile: the next
+                                    // beat finds its incarnation in the row and counts this one out
+                                    log.warn("cluster: a node from another data directory registered as {} meanwhile", nodeId);
+                                } else {
+                                    lastRenewedSent = sent;
+                                }
                             }
                         }
                     }

@@ -54,22 +54,57 @@ public final class ClusterTable {
         return now;
     }
 
-    /**
-     * Inserts or replaces this node's row: alive from now, with a new incarnation, judged by the
-     * others with this node's own {@code expiry} (see {@code V6__node_expiry.sql}).
-     */
+    /** As {@link #register(String, String, Map, String, Double, Duration, Duration, DataDirClaim)} naming no data directory (tests). */
     public void register(String nodeId, String incarnation, Map<String, Object> addresses, String version, Double load,
                          Duration heartbeatEvery, Duration expiry) {
+        register(nodeId, incarnation, addresses, version, load, heartbeatEvery, expiry, null);
+    }
+
+    /** The node that holds a row another process was refused: where it runs and how fresh its heartbeat is. */
+    public record Holder(String dataDir, String host, long heartbeatAgeMs) {
+    }
+
+    /**
+     * Inserts or replaces this node's row: alive from now, with a new incarnation, judged by the
+     * others with this node's own {@code expiry} (see {@code V6__node_expiry.sql}). A row of this id
+     * that is alive by its own expiry and was written from another data directory than
+     * {@code claim} is left alone (see {@code V7__node_data_dir.sql}): decided in the one upsert, so
+     * two processes starting together cannot both pass a check made before it. A null claim (the
+     * platform's tests) and a row that names none (a node of an older version) are not checked.
+     *
+     * @return empty when the row is this node's now; else the live node that keeps it
+     */
+    public java.util.Optional<Holder> register(String nodeId, String incarnation, Map<String, Object> addresses,
+                                               String version, Double load, Duration heartbeatEvery, Duration expiry,
+                                               DataDirClaim claim) {
         String json = json(addresses);
-        jdbi.useHandle(h -> h.createUpdate("INSERT INTO platform_cluster_nodes (node_id, incarnation, addresses, version,"
-                        + " started_at, heartbeat_at, left_at, load_average, heartbeat_ms, expiry_ms) VALUES (:id, :inc, :addresses,"
-                        + " :version, " + now + ", " + now + ", NULL, :load, :every, :expiry) ON CONFLICT (node_id) DO UPDATE SET"
-                        + " incarnation = excluded.incarnation, addresses = excluded.addresses, version = excluded.version,"
-                        + " started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, left_at = NULL,"
-                        + " load_average = excluded.load_average, heartbeat_ms = excluded.heartbeat_ms, expiry_ms = excluded.expiry_ms")
-                .bind("id", nodeId).bind("inc", incarnation).bind("addresses", json).bind("version", version)
-                .bind("load", load).bind("every", heartbeatEvery.toMillis()).bind("expiry", expiry.toMillis())
-                .execute());
+        String row = "platform_cluster_nodes.";
+        return jdbi.inTransaction(h -> {
+            int written = h.createUpdate("INSERT INTO platform_cluster_nodes (node_id, incarnation, addresses, version,"
+                            + " started_at, heartbeat_at, left_at, load_average, heartbeat_ms, expiry_ms, data_dir_id, data_dir, host)"
+                            + " VALUES (:id, :inc, :addresses, :version, " + now + ", " + now + ", NULL, :load, :every, :expiry,"
+                            + " :claimId, :claimPath, :claimHost) ON CONFLICT (node_id) DO UPDATE SET"
+                            + " incarnation = excluded.incarnation, addresses = excluded.addresses, version = excluded.version,"
+                            + " started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, left_at = NULL,"
+                            + " load_average = excluded.load_average, heartbeat_ms = excluded.heartbeat_ms, expiry_ms = excluded.expiry_ms,"
+                            + " data_dir_id = excluded.data_dir_id, data_dir = excluded.data_dir, host = excluded.host"
+                            + " WHERE excluded.data_dir_id IS NULL OR " + row + "data_dir_id IS NULL OR " + row + "left_at IS NOT NULL"
+                            + " OR (" + row + "data_dir_id = excluded.data_dir_id AND " + row + "data_dir = excluded.data_dir)"
+                            + " OR " + now + " - " + row + "heartbeat_at > COALESCE(" + row + "expiry_ms, :expiry)")
+                    .bind("id", nodeId).bind("inc", incarnation).bind("addresses", json).bind("version", version)
+                    .bind("load", load).bind("every", heartbeatEvery.toMillis()).bind("expiry", expiry.toMillis())
+                    .bind("claimId", claim == null ? null : claim.id()).bind("claimPath", claim == null ? null : claim.path())
+                    .bind("claimHost", claim == null ? null : claim.host())
+                    .execute();
+            if (written == 1) {
+                return java.util.Optional.<Holder>empty();
+            }
+            return java.util.Optional.of(h.createQuery("SELECT data_dir, host, " + now + " - heartbeat_at AS age"
+                            + " FROM platform_cluster_nodes WHERE node_id = :id")
+                    .bind("id", nodeId)
+                    .map((rs, ctx) -> new Holder(rs.getString("data_dir"), rs.getString("host"), Math.max(rs.getLong("age"), 0)))
+                    .one());
+        });
     }
 
     /**

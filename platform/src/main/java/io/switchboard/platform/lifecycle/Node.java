@@ -339,8 +339,10 @@ public final class Node {
     private void openCluster() throws Exception {
         ClusterSettings settings = ClusterSettings.from(config.section("cluster"));
         String nodeId = NodeIdentity.resolve(settings, config.dataDir());
+        // the data directory's claim: this node's lock on it is held by now, so its row may be
+        // taken back at once after a crash, and a live node under this id elsewhere is refused
         cluster = ClusterMembership.create(settings, nodeId, version(), store.jdbi(), store.isSqlite(), bus,
-                metrics.registry());
+                metrics.registry(), io.switchboard.platform.cluster.DataDirClaim.of(config.dataDir()));
         if (config.http() != null) {
             cluster.advertise("http", () -> http.isStarted() ? http.boundAddress().toString() : config.http().toString());
         }

@@ -1,6 +1,7 @@
 package io.switchboard.platform.cluster;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -58,8 +59,13 @@ class ClusterMembershipTest {
     }
 
     private ClusterMembership member(String id) {
+        return member(id, null);
+    }
+
+    /** A member started from the data directory {@code home} names (null: none, as the platform's own tests). */
+    private ClusterMembership member(String id, DataDirClaim home) {
         ClusterMembership membership = ClusterMembership.create(FAST, id, "test", store.jdbi(), store.isSqlite(), bus,
-                new SimpleMeterRegistry());
+                new SimpleMeterRegistry(), home);
         membership.advertise("http", () -> "127.0.0.1:80" + id.length());
         membership.start();
         started.add(membership);
@@ -179,6 +185,46 @@ class ClusterMembershipTest {
         assertThat(first.inGoodStanding()).isFalse();
         assertThat(second.displaced()).isFalse();
         await().atMost(Duration.ofSeconds(10)).until(second::inGoodStanding);
+    }
+
+    /**
+     * A second process given the id of a live node from another data directory refuses to start
+     * (it used to take the row and knock the healthy node out); one started from the node's own
+     * data directory, which node.lock lets only one process hold, is that node restarted after a
+     * kill -9 and starts at once. Once the row's heartbeat is past its expiry, the id is free.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"sqlite", "postgresql"})
+    void aLiveNodesIdIsRefusedFromAnotherDataDirectoryAndTakenAtOnceFromItsOwn(String database) throws Exception {
+        open(database);
+        DataDirClaim home = new DataDirClaim("0f3c9a6e-1111-4000-8000-000000000001", "/srv/sb-b", "door-1");
+        ClusterMembership first = member("node-y", home);
+        for (DataDirClaim other : List.of(
+                new DataDirClaim("0f3c9a6e-2222-4000-8000-000000000002", "/srv/sb-c", "door-1"),
+                // a copy of the data directory (its id file with it) elsewhere is another data directory too
+                new DataDirClaim(home.id(), "/srv/sb-b-copy", "door-1"))) {
+            ClusterMembership intruder = ClusterMembership.create(FAST, "node-y", "test", store.jdbi(), store.isSqlite(), bus,
+                    new SimpleMeterRegistry(), other);
+            assertThatThrownBy(intruder::start).isInstanceOf(io.switchboard.platform.config.ConfigException.class)
+                    .hasMessageStartingWith("cluster.nodeId: node node-y is alive in this store")
+                    .hasMessageContaining("from /srv/sb-b on door-1")
+                    .hasMessageContaining("give each node its own cluster.nodeId");
+        }
+        Thread.sleep(FAST.heartbeat().toMillis() * 4);
+        assertThat(first.displaced()).isFalse();
+        assertThat(first.inGoodStanding()).isTrue();
+
+        // kill -9 (heartbeats stop, the row is not marked left) and a restart from the same data directory
+        first.pauseHeartbeats(true);
+        ClusterMembership restarted = member("node-y", home);
+        assertThat(restarted.inGoodStanding()).isTrue();
+        await().atMost(Duration.ofSeconds(10)).until(() -> restarted.view().liveIds().contains("node-y"));
+
+        // past the row's expiry the id is free to be taken from anywhere (a node moved to another machine)
+        restarted.pauseHeartbeats(true);
+        Thread.sleep(FAST.expiry().toMillis() + 200);
+        ClusterMembership moved = member("node-y", new DataDirClaim("0f3c9a6e-3333-4000-8000-000000000003", "/srv/new", "door-2"));
+        assertThat(moved.inGoodStanding()).isTrue();
     }
 
     @ParameterizedTest
