@@ -73,6 +73,12 @@ public final class Node {
     /** The least time any one component gets to stop, even when earlier ones used up the budget. */
     private static final Duration MIN_COMPONENT_STOP = Duration.ofMillis(500);
 
+    /**
+     * The file a node locks in its data directory for as long as it runs (and leaves there): the
+     * CLI takes it as a sign that a node ran with that directory.
+     */
+    public static final String DATA_DIR_LOCK_FILE = DataDirectoryLock.FILE_NAME;
+
     private enum State { NEW, STARTING, RUNNING, STOPPING, STOPPED, FAILED }
 
     private final NodeConfig config;

@@ -60,8 +60,12 @@ public final class AdminTokenCommand implements Callable<Integer> {
         if (nodeConfig.store().sqliteFile() != null && !java.nio.file.Files.exists(nodeConfig.store().sqliteFile())) {
             // a token in a store no node uses (a mistyped --data-dir) opens nothing; a node's first
             // start writes its own token to <dataDir>/admin.token
+            // with --data-dir given, asking for it again would read as nonsense: say what is missing
+            boolean named = config.dataDir != null || env.containsKey("SWITCHBOARD_DATA_DIR");
             spec.commandLine().getErr().println("switchboard: no store at " + nodeConfig.store().sqliteFile()
-                    + ": give the node's --data-dir or --config (a node's first start writes a token to admin.token there)");
+                    + (named ? ": no node has run with this data dir; check the path, or for a node on PostgreSQL give the"
+                            + " store settings the node runs with: its --config, or SWITCHBOARD_STORE_URL, _USER and _PASSWORD"
+                            : ": give the node's --data-dir or --config (a node's first start writes a token to admin.token there)"));
             return 2;
         }
         // Only problems on stderr: the token on stdout is meant to be captured by scripts.

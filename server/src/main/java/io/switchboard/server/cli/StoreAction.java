@@ -78,8 +78,7 @@ abstract class StoreAction implements Callable<Integer> {
         }
         if ((readOnly || !mayCreateStore()) && nodeConfig.store().isSqlite()
                 && !java.nio.file.Files.exists(nodeConfig.store().sqliteFile())) {
-            return fail("no store at " + nodeConfig.store().sqliteFile() + ": give the node's --data-dir or --config,"
-                    + " or for a cluster on PostgreSQL its SWITCHBOARD_STORE_URL, _USER and _PASSWORD");
+            return fail(noStore(nodeConfig));
         }
         if (config.configFile == null && config.dataDir == null && !env.containsKey("SWITCHBOARD_DATA_DIR")
                 && !env.containsKey("SWITCHBOARD_STORE_URL")) {
@@ -122,6 +121,22 @@ abstract class StoreAction implements Callable<Integer> {
         }
     }
 
+    /**
+     * Nothing to read at the SQLite file the settings name. When a data dir was named (and nothing
+     * of a node is in it: {@link #storeElsewhere}), asking for the node's --data-dir again reads as
+     * nonsense: what is missing is a node that ran there, or the store settings a node on
+     * PostgreSQL runs with.
+     */
+    String noStore(NodeConfig nodeConfig) {
+        if (config.dataDir != null || env.containsKey("SWITCHBOARD_DATA_DIR")) {
+            return "no store at " + nodeConfig.store().sqliteFile() + ": no node has run with this data dir; check the path,"
+                    + " or for a node on PostgreSQL give the store settings the node runs with: its --config, or"
+                    + " SWITCHBOARD_STORE_URL, _USER and _PASSWORD";
+        }
+        return "no store at " + nodeConfig.store().sqliteFile() + ": give the node's --data-dir or --config,"
+                + " or for a cluster on PostgreSQL its SWITCHBOARD_STORE_URL, _USER and _PASSWORD";
+    }
+
     private static String noTables(NodeConfig nodeConfig) {
         return "no Switchboard tables in the store at " + nodeConfig.store().maskedUrl()
                 + ": no node has run on it (is it the cluster's database?)";
@@ -154,22 +169,33 @@ abstract class StoreAction implements Callable<Integer> {
     }
 
     /**
+     * What a node leaves in its data directory, whatever its store: its id when generated, the
+     * store's first admin token (the first node only), the lock it holds while it runs (kept after),
+     * and the claim its membership row names. A node started with --node-id on PostgreSQL, not the
+     * first of its store, leaves only the last two.
+     */
+    private static final List<String> NODE_FILES = List.of(io.switchboard.platform.lifecycle.Node.DATA_DIR_LOCK_FILE,
+            io.switchboard.platform.cluster.DataDirClaim.FILE, NodeIdentity.FILE, io.switchboard.platform.auth.AdminTokens.TOKEN_FILE);
+
+    /**
      * Why a command must not make an SQLite store here, or null: a node ran with this data dir
-     * (its id file is there) but keeps its store elsewhere (PostgreSQL, from its --config). A
-     * store made here would be one no node reads; a token or account written to it would silently
-     * not work.
+     * (one of {@link #NODE_FILES} is there) but keeps its store elsewhere (PostgreSQL, from its
+     * --config). A store made here would be one no node reads; a token or account written to it
+     * would silently not work, and {@code cluster status} would read "0 alive" from it.
      */
     static String storeElsewhere(NodeConfig nodeConfig) {
         java.nio.file.Path dir = nodeConfig.dataDir();
-        if (nodeConfig.store().isSqlite() && !java.nio.file.Files.exists(nodeConfig.store().sqliteFile())
-                && (java.nio.file.Files.exists(dir.resolve(NodeIdentity.FILE))
-                        || java.nio.file.Files.exists(dir.resolve(io.switchboard.platform.auth.AdminTokens.TOKEN_FILE)))) {
-            return "a node ran with " + dir + " but its store is not there (no "
-                    + nodeConfig.store().sqliteFile().getFileName() + "): for a node on PostgreSQL give this command the"
-                    + " node's --config (or SWITCHBOARD_STORE_URL, _USER and _PASSWORD); if its SQLite file was moved or"
-                    + " deleted, start the node (it makes a new one) and run the command then";
+        if (!nodeConfig.store().isSqlite() || java.nio.file.Files.exists(nodeConfig.store().sqliteFile())) {
+            return null;
         }
-        return null;
+        List<String> found = NODE_FILES.stream().filter(name -> java.nio.file.Files.exists(dir.resolve(name))).toList();
+        if (found.isEmpty()) {
+            return null;
+        }
+        return "a node ran with " + dir + " but its store is not there (" + String.join(", ", found) + " there, no "
+                + nodeConfig.store().sqliteFile().getFileName() + "): for a node on PostgreSQL give this command the"
+                + " node's --config (or SWITCHBOARD_STORE_URL, _USER and _PASSWORD); if its SQLite file was moved or"
+                + " deleted, or its first start failed, start the node (it makes a new one) and run the command then";
     }
 
     private static List<String> concat(String first, List<String> rest) {

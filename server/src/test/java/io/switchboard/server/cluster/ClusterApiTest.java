@@ -103,6 +103,9 @@ class ClusterApiTest {
         assertThat(noStore.code()).isEqualTo(2);
         assertThat(noStore.err().strip().lines()).hasSize(1);
         assertThat(noStore.err()).contains("no store at").contains("SWITCHBOARD_STORE_URL");
+        // --data-dir was given: not "give the node's --data-dir", but what is missing
+        assertThat(noStore.err()).doesNotContain("give the node's --data-dir")
+                .contains("no node has run with this data dir").contains("the store settings the node runs with");
         assertThat(empty.resolve("switchboard.db")).doesNotExist();
     }
 
@@ -161,6 +164,50 @@ class ClusterApiTest {
                 assertThat(first.get("/readyz", null).statusCode()).isEqualTo(200);
                 assertThat(first.node.cluster().displaced()).isFalse();
                 assertThat(first.metric("switchboard_cluster_member")).isEqualTo(1);
+            }
+        }
+    }
+
+    /**
+     * A node on PostgreSQL started with --node-id, and not the first of its store, keeps neither
+     * node-id nor admin.token in its data dir. A command given that dir without the store settings
+     * made a throwaway SQLite store there ("account add" said "added", exit 0, and "cluster status"
+     * then read "0 alive" from it). What the node does leave there counts: its node.lock (any
+     * version), its data-dir-id (this one).
+     */
+    @Test
+    void commandsOnTheDataDirOfANodeOnPostgresStartedWithAnIdRefuseToMakeAStore() throws Exception {
+        try (PostgresTestDatabase database = PostgresTestDatabase.create()) {
+            Map<String, String> env = Map.of("SWITCHBOARD_STORE_URL", database.settings().url(),
+                    "SWITCHBOARD_STORE_USER", database.settings().user(), "SWITCHBOARD_CLUSTER_NODE_ID", "gw-b");
+            Path dir = Files.createDirectories(dataDir.resolve("sb-b"));
+            try (ClusterNode node = new ClusterNode(dir, env, List.of())) {
+                Files.delete(dir.resolve("admin.token")); // only the first node of a store writes one
+                assertThat(dir.resolve("node-id")).doesNotExist();
+                Path lock = dir.resolve("node.lock");
+                Path claim = dir.resolve(io.switchboard.platform.cluster.DataDirClaim.FILE);
+                assertThat(lock).exists();
+                assertThat(claim).exists();
+                for (String left : List.of("both", "data-dir-id", "node.lock")) {
+                    if (left.equals("data-dir-id")) {
+                        Files.delete(lock);
+                    } else if (left.equals("node.lock")) {
+                        Files.delete(claim);
+                        Files.createFile(lock); // as a node of an earlier version leaves it
+                    }
+                    for (List<String> command : List.of(List.of("account", "add", "1009", "--password", "x-secret-123"),
+                            List.of("cluster", "status"), List.of("admin", "token", "--label", "ops"))) {
+                        List<String> args = new ArrayList<>(command);
+                        args.addAll(List.of("--data-dir", dir.toString()));
+                        Run run = cli(Map.of(), args.toArray(String[]::new));
+                        assertThat(run.code()).as(left + ": " + command + ": " + run.err()).isEqualTo(2);
+                        assertThat(run.err().strip().lines()).as(left + ": " + command).hasSize(1);
+                        assertThat(run.err()).as(left + ": " + command)
+                                .startsWith("switchboard: a node ran with " + dir + " but its store is not there")
+                                .contains(left.equals("both") ? "node.lock" : left).contains("--config");
+                    }
+                }
+                assertThat(dir.resolve("switchboard.db")).doesNotExist();
             }
         }
     }
