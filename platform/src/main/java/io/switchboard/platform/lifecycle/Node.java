@@ -366,6 +366,10 @@ public final class Node {
                 ? Optional.of("another process runs as node " + nodeId + "; this one is out of the cluster: give each node"
                         + " its own cluster.nodeId and restart this one")
                 : Optional.empty());
+        if (bus instanceof LocalBus) {
+            // before the start: the first view (read in start()) already names the others
+            new InProcessBusCheck(cluster, metrics.registry(), readiness);
+        }
         startComponent(cluster);
     }
 

@@ -169,6 +169,52 @@ class ClusterApiTest {
     }
 
     /**
+     * A node on the cluster's store without bus.url (the in-process bus) used to join quietly and
+     * stay ready while nothing on the bus (bindings, chat) reached it, with no bus meter for the
+     * documented alert to watch. Alone it is fine; with another live node in its store it logs an
+     * error naming it, /readyz is 503 with the reason, and switchboard_bus_connected is 0, until
+     * the other leaves.
+     */
+    @Test
+    void aNodeWithTheInProcessBusIsNotReadyWhileOtherNodesShareItsStore() throws Exception {
+        try (PostgresTestDatabase database = PostgresTestDatabase.create();
+             io.switchboard.platform.testing.CapturedLog log = io.switchboard.platform.testing.CapturedLog.of(
+                     "io.switchboard.platform.lifecycle")) {
+            Map<String, String> store = Map.of("SWITCHBOARD_STORE_URL", database.settings().url(),
+                    "SWITCHBOARD_STORE_USER", database.settings().user(),
+                    "SWITCHBOARD_CLUSTER_HEARTBEAT", "250ms", "SWITCHBOARD_CLUSTER_EXPIRY", "1500ms");
+            Map<String, String> envA = new java.util.HashMap<>(store);
+            envA.put("SWITCHBOARD_CLUSTER_NODE_ID", "gw-a");
+            Map<String, String> envB = new java.util.HashMap<>(store);
+            envB.put("SWITCHBOARD_CLUSTER_NODE_ID", "gw-nobus");
+            try (ClusterNode a = new ClusterNode(Files.createDirectories(dataDir.resolve("a")), envA, List.of())) {
+                // one node alone on PostgreSQL without a bus is fine, and has the meter
+                assertThat(a.get("/readyz", null).statusCode()).isEqualTo(200);
+                assertThat(a.metric("switchboard_bus_connected")).isEqualTo(1);
+                try (ClusterNode b = new ClusterNode(Files.createDirectories(dataDir.resolve("b")), envB, List.of())) {
+                    assertThat(b.get("/readyz", null).statusCode()).isEqualTo(503);
+                    assertThat(b.get("/readyz", null).body()).contains("bus: in-process bus (no bus.url) while gw-a share")
+                            .contains("set bus.url (SWITCHBOARD_BUS_URL) to the cluster's RabbitMQ");
+                    assertThat(b.metric("switchboard_bus_connected")).isEqualTo(0);
+                    assertThat(log.messagesAt(ch.qos.logback.classic.Level.ERROR)).anySatisfy(line -> assertThat(line)
+                            .contains("in-process bus (no bus.url) but gw-a is alive in its store")
+                            .contains("set bus.url (SWITCHBOARD_BUS_URL) to the cluster's RabbitMQ"));
+                    // a, on the in-process bus too, sees b within a heartbeat: the same mistake from its side
+                    org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).untilAsserted(() -> {
+                        assertThat(a.get("/readyz", null).statusCode()).isEqualTo(503);
+                        assertThat(a.metric("switchboard_bus_connected")).isEqualTo(0);
+                    });
+                }
+                // b left: a is alone again
+                org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).untilAsserted(() -> {
+                    assertThat(a.get("/readyz", null).statusCode()).isEqualTo(200);
+                    assertThat(a.metric("switchboard_bus_connected")).isEqualTo(1);
+                });
+            }
+        }
+    }
+
+    /**
      * A node on PostgreSQL started with --node-id, and not the first of its store, keeps neither
      * node-id nor admin.token in its data dir. A command given that dir without the store settings
      * made a throwaway SQLite store there ("account add" said "added", exit 0, and "cluster status"

@@ -74,6 +74,9 @@ class KeepalivedFailoverTest {
     Path dir;
     PostgresTestDatabase database;
     TcpRelay relay;
+    /** RabbitMQ for the nodes in their namespaces, as the relay above is PostgreSQL: a cluster's nodes share a bus. */
+    TcpRelay busRelay;
+    final String exchange = "sb_test_" + java.util.UUID.randomUUID().toString().substring(0, 12);
     /** Set before the first namespace is made: from then on tear-down deletes them. */
     boolean networkStarted;
     final List<Process> processes = new CopyOnWriteArrayList<>();
@@ -115,6 +118,15 @@ class KeepalivedFailoverTest {
             if (relay != null) {
                 relay.close();
             }
+            if (busRelay != null) {
+                busRelay.close();
+                com.rabbitmq.client.ConnectionFactory factory = new com.rabbitmq.client.ConnectionFactory();
+                factory.setHost("127.0.0.1");
+                factory.setConnectionTimeout(5000);
+                try (com.rabbitmq.client.Connection c = factory.newConnection(); com.rabbitmq.client.Channel ch = c.createChannel()) {
+                    ch.exchangeDelete(exchange);
+                }
+            }
             if (database != null) {
                 database.close();
             }
@@ -139,6 +151,7 @@ class KeepalivedFailoverTest {
         makeNetwork();
         database = PostgresTestDatabase.create();
         relay = new TcpRelay(InetAddress.getByName(HOST), "127.0.0.1", 5432);
+        busRelay = new TcpRelay(InetAddress.getByName(HOST), "127.0.0.1", 5672);
 
         Running a = startNode(node1);
         Running b = startNode(node2);
@@ -352,6 +365,7 @@ class KeepalivedFailoverTest {
                                 + ",tcp:" + node.address() + ":" + SIP_PORT, "--domain", DOMAIN),
                 Map.of("SWITCHBOARD_STORE_URL", "jdbc:postgresql://" + HOST + ":" + relay.port() + "/" + database.name(),
                         "SWITCHBOARD_STORE_USER", "postgres",
+                        "SWITCHBOARD_BUS_URL", "amqp://" + HOST + ":" + busRelay.port(), "SWITCHBOARD_BUS_EXCHANGE", exchange,
                         // longer than the track script needs (2 failed checks a second apart), short for the test
                         "SWITCHBOARD_DRAIN_DELAY", "8s"),
                 node.name() + "-" + System.nanoTime());

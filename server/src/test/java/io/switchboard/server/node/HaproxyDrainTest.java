@@ -56,6 +56,8 @@ class HaproxyDrainTest {
     @TempDir
     Path dir;
     PostgresTestDatabase database;
+    /** The nodes' bus: two nodes on one store without one are not ready (each names the other). */
+    final String exchange = "sb_test_" + UUID.randomUUID().toString().substring(0, 12);
     final List<Process> processes = new CopyOnWriteArrayList<>();
 
     @AfterEach
@@ -64,8 +66,19 @@ class HaproxyDrainTest {
             process.destroyForcibly();
             process.waitFor(10, TimeUnit.SECONDS);
         }
-        if (database != null) {
-            database.close();
+        try {
+            if (!processes.isEmpty()) {
+                com.rabbitmq.client.ConnectionFactory factory = new com.rabbitmq.client.ConnectionFactory();
+                factory.setHost("127.0.0.1");
+                factory.setConnectionTimeout(5000);
+                try (com.rabbitmq.client.Connection c = factory.newConnection(); com.rabbitmq.client.Channel ch = c.createChannel()) {
+                    ch.exchangeDelete(exchange);
+                }
+            }
+        } finally {
+            if (database != null) {
+                database.close();
+            }
         }
     }
 
@@ -101,9 +114,11 @@ class HaproxyDrainTest {
                 "--sip", "tcp:127.0.0.1:0", "--domain", "drain.test").redirectErrorStream(true);
         builder.environment().put("SWITCHBOARD_STORE_URL", database.settings().url());
         builder.environment().put("SWITCHBOARD_STORE_USER", database.settings().user());
+        builder.environment().put("SWITCHBOARD_BUS_URL", "amqp://127.0.0.1:5672");
+        builder.environment().put("SWITCHBOARD_BUS_EXCHANGE", exchange);
         // dist/haproxy.cfg puts a PROXY v2 header in front of SIP over TCP (send-proxy-v2): the
         // nodes expect it from the balancer, as docs/cluster.md sets them up
-        builder.environment().put("SWITCHBOARD_TELEPHONY_PROXY_PROTOCOL_FROM", "127.0.0.1");
+        builder.environment().put("SWITCHBOARD_TELEPHONY_PROXY_PROTOCOL_FROM", HAPROXY_SOURCE);
         builder.environment().put("SWITCHBOARD_PROXIES_TRUSTED", "127.0.0.1");
         // The node's default drainDelay (10 s) against dist/haproxy.cfg's checks (out after two
         // failures a second apart, 2-3 s after /readyz turns 503): the shipped pair. The test still
@@ -135,10 +150,13 @@ class HaproxyDrainTest {
         cfg = DistFiles.replace(cfg, "bind 127.0.0.1:8404", "bind 127.0.0.1:" + statsPort);
         cfg = DistFiles.replace(cfg, "server node1 10.0.0.11:8080 check", "server node1 127.0.0.1:" + a.httpPort() + " check");
         cfg = DistFiles.replace(cfg, "server node2 10.0.0.12:8080 check", "server node2 127.0.0.1:" + b.httpPort() + " check");
+        // HAProxy connects to the nodes' SIP from an address of its own (docs/cluster.md): the
+        // nodes send each other SIP from 127.0.0.1, and a node expects a PROXY header only from
+        // HAPROXY_SOURCE (a connection of the other node's without one would be refused)
         cfg = DistFiles.replace(cfg, "server node1 10.0.0.11:5060 check",
-                "server node1 127.0.0.1:" + a.sipTcpPort() + " check port " + a.httpPort());
+                "server node1 127.0.0.1:" + a.sipTcpPort() + " check port " + a.httpPort() + " source " + HAPROXY_SOURCE);
         cfg = DistFiles.replace(cfg, "server node2 10.0.0.12:5060 check",
-                "server node2 127.0.0.1:" + b.sipTcpPort() + " check port " + b.httpPort());
+                "server node2 127.0.0.1:" + b.sipTcpPort() + " check port " + b.httpPort() + " source " + HAPROXY_SOURCE);
         cfg = DistFiles.dropLine(cfg, "server node3 10.0.0.13:8080 check");
         cfg = DistFiles.dropLine(cfg, "server node3 10.0.0.13:5060 check");
         Path config = Files.writeString(dir.resolve("haproxy.cfg"), cfg);
@@ -183,6 +201,8 @@ class HaproxyDrainTest {
      * of its own.
      */
     private static final String SIP_FRONTEND_HOST = "127.0.0.3";
+    /** Where HAProxy connects to the nodes' SIP from: not the address the nodes reach each other from. */
+    private static final String HAPROXY_SOURCE = "127.0.0.2";
 
     /** One out-of-dialog request over a new TCP connection through HAProxy's SIP frontend; its status line. */
     private static String sipOverTcp(int port, String requestUri, String extraHeaders) throws IOException {

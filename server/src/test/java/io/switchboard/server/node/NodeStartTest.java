@@ -130,7 +130,6 @@ class NodeStartTest {
     @Test
     void everyMeterTheAlertingRulesNameIsExposed() throws Exception {
         Map<String, String> appearLater = Map.of(
-                "switchboard_bus_connected", "only on nodes with a RabbitMQ bus (bus.url)",
                 "switchboard_bus_dropped_total", "only on nodes with a RabbitMQ bus (bus.url)",
                 "switchboard_monitor_notifications_failed_total", "registered per channel when the channel is (this node has none)",
                 "switchboard_tls_certificate_expiry_seconds", "only on nodes with a certificate (TlsNodeTest checks it)",
