@@ -301,7 +301,16 @@ public final class Telephony implements NodeModule {
         webSockets = new SipWebSocketEndpoint(transport, transportSettings.maxMessageSize(),
                 transportSettings.maxConnectionsPerAddress(), (reason, t) -> metrics.dropped(reason, t, null));
         webSockets.useClientAddresses(context.http()::clientOf);
-        FlowDirectory flows = new FlowDirectory(transport, webSockets::flow, new LocalAddresses());
+        // a TCP device is never connected to at the address of another node, a balancer (phones
+        // behind one that sends no PROXY header share its address), a trusted peer or a trusted
+        // HTTP proxy (FlowDirectory#reconnect)
+        List<AddressRange> trustedHttpProxies = AddressRange.listFrom(context.config().section("proxies"), "trusted");
+        List<AddressRange> neverDialled = new ArrayList<>(balancers);
+        neverDialled.addAll(proxySettings.trustedPeers());
+        neverDialled.addAll(trustedHttpProxies);
+        FlowDirectory flows = new FlowDirectory(transport, webSockets::flow, new LocalAddresses(), clock.millis(),
+                address -> clusterPeers.contains(address) || neverDialled.stream().anyMatch(r -> r.contains(address)),
+                context.http()::listensOn);
         // what this node advertises as sip.holds, and what its watch compares (HeldAddressWatch)
         java.util.function.Supplier<List<String>> heldNow = () -> flows.heldUdpListeners(transport.listenPoints());
         RouteSigner routeSigner = RouteSigner.fromStore(context.store().jdbi());

@@ -21,7 +21,9 @@ import java.util.concurrent.TimeUnit;
  *       with the same outcome instead of dialling again (a dead device or trunk would otherwise be
  *       dialled for every request, a retry storm);</li>
  *   <li>a cap on the attempts under way over all peers: beyond it a request fails at once
- *       ({@code busy});</li>
+ *       ({@code busy}), and, when set, a cap per host (address) so that one account's devices
+ *       cannot take every place ({@code busy_host}); either is said at WARN at most once a
+ *       minute, since the node then did not even try the device;</li>
  *   <li>an overall deadline per attempt: whatever happens (a lookup that hangs, a callback that
  *       never runs), the key leaves the map of attempts and its waiters get an answer.</li>
  * </ul>
@@ -49,8 +51,13 @@ final class OutboundConnects {
     private final String kind;
     private final long failureMemoryNanos;
     private final Outcomes outcomes;
-    /** Where failures are said once a minute per reason; null: only at debug (failures are normal there). */
-    private final String warnedMetric;
+    /** The metric counting the outcomes, named in warnings. */
+    private final String metric;
+    /** Whether failed attempts are said once a minute per reason; else only at debug (failures are normal there). */
+    private final boolean warnFailures;
+    /** Attempts under way at once to one host (address); 0 for no such cap. */
+    private final int maxPendingPerHost;
+    private final ConcurrentHashMap<String, Integer> pendingPerHost = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, OncePerMinute> warnings = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, StreamFlow> opened = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, CompletableFuture<SipFlow>> connecting = new ConcurrentHashMap<>();
@@ -61,14 +68,19 @@ final class OutboundConnects {
      * @param kind           what is opened, in messages ("TLS", "TCP")
      * @param failureMemory  how long a failed peer is not dialled again
      * @param maxPending     attempts under way at once, over all peers
-     * @param warnedMetric   the metric named in the once-a-minute warning about failures, or null
-     *                       to log failures at debug only
+     * @param maxPendingPerHost attempts under way at once to one host, 0 for no such cap
+     * @param metric         the metric counting the outcomes, named in the once-a-minute warnings
+     * @param warnFailures   whether failed attempts are warned about once a minute per reason
+     *                       (else at debug only); attempts not made (busy) are always warned about
      */
-    OutboundConnects(String kind, java.time.Duration failureMemory, int maxPending, Outcomes outcomes, String warnedMetric) {
+    OutboundConnects(String kind, java.time.Duration failureMemory, int maxPending, int maxPendingPerHost,
+                     Outcomes outcomes, String metric, boolean warnFailures) {
         this.kind = kind;
         this.failureMemoryNanos = failureMemory.toNanos();
+        this.maxPendingPerHost = maxPendingPerHost;
         this.outcomes = outcomes;
-        this.warnedMetric = warnedMetric;
+        this.metric = metric;
+        this.warnFailures = warnFailures;
         setMaxPending(maxPending);
     }
 
@@ -104,11 +116,16 @@ final class OutboundConnects {
             }
             recentFailures.remove(key, recent);
         }
+        String host = remote.getAddress() != null ? io.netty.util.NetUtil.toAddressString(remote.getAddress())
+                : remote.getHostString();
+        if (!takeHostPlace(host)) {
+            return notTried("busy_host", remote, "too many outgoing " + kind + " connections being opened at once to "
+                    + host + " (at most " + maxPendingPerHost + ")");
+        }
         Semaphore places = permits;
         if (!places.tryAcquire()) {
-            outcomes.report("busy", remote);
-            return CompletableFuture.failedFuture(new TransportFailure("busy", false,
-                    "too many outgoing " + kind + " connections being opened at once", null));
+            releaseHostPlace(host);
+            return notTried("busy", remote, "too many outgoing " + kind + " connections being opened at once");
         }
         // the attempt (fresh) and what callers wait on (visible): the bookkeeping is done before
         // any caller hears the outcome, so one that asks again at once sees it
@@ -116,12 +133,13 @@ final class OutboundConnects {
         pending = connecting.putIfAbsent(key, visible);
         if (pending != null) {
             places.release();
+            releaseHostPlace(host);
             return pending;
         }
         CompletableFuture<SipFlow> fresh = new CompletableFuture<>();
         fresh.whenComplete((flow, error) -> {
-            connecting.remove(key, visible);
-            places.release();
+            // the connection or the failure is recorded before the attempt leaves the map: an
+            // open() in between finds one or the other, never neither (it would dial again)
             if (flow instanceof StreamFlow stream) {
                 opened.put(key, stream);
                 stream.channel().closeFuture().addListener(closed -> opened.remove(key, stream));
@@ -129,6 +147,9 @@ final class OutboundConnects {
             if (error instanceof TransportFailure failure) {
                 remember(key, failure);
             }
+            connecting.remove(key, visible);
+            places.release();
+            releaseHostPlace(host);
             if (error != null) {
                 visible.completeExceptionally(error);
             } else {
@@ -145,6 +166,43 @@ final class OutboundConnects {
             fail(fresh, remote, "other", false, "cannot connect to " + remote + ": " + TransportLayer.words(e), e);
         }
         return visible;
+    }
+
+    /** A request that finds no place for an attempt: it fails at once, the device never tried, said once a minute. */
+    private CompletionStage<SipFlow> notTried(String reason, InetSocketAddress remote, String message) {
+        outcomes.report(reason, remote);
+        OncePerMinute warning = warnings.computeIfAbsent(reason, r -> new OncePerMinute());
+        if (warning.due()) {
+            int alike = warning.turnedAwaySinceLast();
+            log.warn("{} to {}: not tried, the device is taken as unreachable{}", message, remote,
+                    alike == 0 ? "" : " (" + alike + " more since the last such line, counted in " + metric
+                            + "{outcome=\"" + reason + "\"})");
+        } else {
+            log.debug("{} to {}: not tried", message, remote);
+        }
+        return CompletableFuture.failedFuture(new TransportFailure(reason, false, message, null));
+    }
+
+    private boolean takeHostPlace(String host) {
+        if (maxPendingPerHost <= 0) {
+            return true;
+        }
+        boolean[] taken = {false};
+        pendingPerHost.compute(host, (h, n) -> {
+            int now = n == null ? 0 : n;
+            if (now >= maxPendingPerHost) {
+                return n;
+            }
+            taken[0] = true;
+            return now + 1;
+        });
+        return taken[0];
+    }
+
+    private void releaseHostPlace(String host) {
+        if (maxPendingPerHost > 0) {
+            pendingPerHost.computeIfPresent(host, (h, n) -> n <= 1 ? null : n - 1);
+        }
     }
 
     private void remember(String key, TransportFailure failure) {
@@ -165,14 +223,14 @@ final class OutboundConnects {
             return;
         }
         outcomes.report(reason, remote);
-        OncePerMinute warning = warnedMetric == null ? null : warnings.computeIfAbsent(reason, r -> new OncePerMinute());
+        OncePerMinute warning = !warnFailures ? null : warnings.computeIfAbsent(reason, r -> new OncePerMinute());
         if (warning != null && warning.due()) {
             // an untrusted or misnamed peer is a setting to fix (tls.trust, the phone's certificate):
             // said once a minute, every failure counted in the metric
             int alike = warning.turnedAwaySinceLast();
             log.warn("a {} connection this node opened failed ({}): {}{}", kind, reason, message,
                     alike == 0 ? "" : " (" + alike + " more failed the same way since the last such line, counted in "
-                            + warnedMetric + ")");
+                            + metric + ")");
         } else {
             log.debug("{}", message);
         }

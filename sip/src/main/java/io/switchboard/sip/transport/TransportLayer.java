@@ -116,6 +116,8 @@ public final class TransportLayer {
     private final OutboundConnects tcpOut;
     static final java.time.Duration TCP_FAILURE_MEMORY = java.time.Duration.ofSeconds(30);
     public static final int DEFAULT_MAX_PENDING_TCP_CONNECTS = 64;
+    /** TCP connects to devices under way at once to one address: beyond it a request fails at once ("busy_host"). */
+    public static final int MAX_PENDING_TCP_CONNECTS_PER_HOST = 4;
     /**
      * How long a TCP connect to a device may take unless set ({@link #setOutgoingTcp}): short, since
      * the branch waits for it before its own response timeout starts; a device on a network that
@@ -144,11 +146,13 @@ public final class TransportLayer {
         this.epoll = Epoll.isAvailable();
         this.rateLimiter = settings.floodLimitPerSecond() > 0
                 ? new SourceRateLimiter(settings.floodLimitPerSecond(), settings.floodBurst(), 100_000) : null;
-        this.tlsOut = new OutboundConnects("TLS", TLS_FAILURE_MEMORY, DEFAULT_MAX_PENDING_TLS_CONNECTS,
-                observer::tlsConnect, "switchboard_sip_tls_connects_total");
-        // a device that is offline is no setting to fix: its failures are counted, not warned about
+        // TLS: no cap per host (a trunk or a peer named by a route may take several at once)
+        this.tlsOut = new OutboundConnects("TLS", TLS_FAILURE_MEMORY, DEFAULT_MAX_PENDING_TLS_CONNECTS, 0,
+                observer::tlsConnect, "switchboard_sip_tls_connects_total", true);
+        // a device that is offline is no setting to fix: its failures are counted, not warned about;
+        // one host's devices (one account's, mostly) cannot take every place
         this.tcpOut = new OutboundConnects("TCP", TCP_FAILURE_MEMORY, DEFAULT_MAX_PENDING_TCP_CONNECTS,
-                observer::tcpConnect, null);
+                MAX_PENDING_TCP_CONNECTS_PER_HOST, observer::tcpConnect, "switchboard_sip_tcp_connects_total", false);
     }
 
     public void setInboundHandler(InboundHandler handler) {
@@ -472,10 +476,17 @@ public final class TransportLayer {
      * the limits on connections from one address, which are for what peers open to the node.
      * The stage completes on an event loop and fails with a {@link TransportFailure}:
      * {@code connect_refused}, {@code connect_timeout} (a timeout), {@code connect_failed},
-     * {@code recent_failure}, {@code busy}, {@code deadline}, {@code other}. Each outcome is
+     * {@code recent_failure}, {@code busy}, {@code busy_host} (at most
+     * {@link #MAX_PENDING_TCP_CONNECTS_PER_HOST} under way to one address), {@code deadline},
+     * {@code other} (an unresolved address, among others). Each outcome is
      * reported to {@link SipStackObserver#tcpConnect}.
      */
     public CompletionStage<SipFlow> tcpFlowTo(InetSocketAddress remote) {
+        if (remote.isUnresolved() || remote.getAddress() == null) {
+            // a device is connected to at an address, never a name (nothing would check it)
+            return CompletableFuture.failedFuture(new TransportFailure("other", false,
+                    "not an address to connect to: " + remote, null));
+        }
         int timeout = tcpConnectTimeoutMillis;
         String key = NetUtil.toAddressString(remote.getAddress()) + "|" + remote.getPort();
         return tcpOut.open(key, remote, timeout + 1_000L, attempt -> connectTcp(remote, timeout, attempt));
@@ -515,8 +526,9 @@ public final class TransportLayer {
                 return;
             }
             StreamFlow flow = registerStream(channel, Transport.TCP);
-            observer.tcpConnect("ok", remote);
-            if (!attempt.complete(flow)) {
+            if (attempt.complete(flow)) {
+                observer.tcpConnect("ok", remote); // counted once: not when the deadline came first
+            } else {
                 channel.close(); // the deadline passed meanwhile
             }
         });
@@ -662,8 +674,9 @@ public final class TransportLayer {
             return;
         }
         StreamFlow flow = registerStream(channel, Transport.TLS);
-        observer.tlsConnect("ok", remote);
-        if (!result.complete(flow)) {
+        if (result.complete(flow)) {
+            observer.tlsConnect("ok", remote); // counted once: not when the deadline came first
+        } else {
             channel.close(); // the deadline passed meanwhile
         }
     }

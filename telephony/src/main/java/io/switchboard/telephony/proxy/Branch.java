@@ -38,6 +38,12 @@ final class Branch implements ClientTransactionListener {
      * cancelled and not forwarded, and a late 2xx is forwarded or hung up (ResponseContext#noResponse).
      */
     boolean silent;
+    /**
+     * Its device's connection was gone and none could be opened (or none was tried: too many
+     * under way): its 480 is made up here, and counts after every answer a device gave or a
+     * timeout (ResponseContext#best): it decides the caller's answer only when no other branch has one.
+     */
+    boolean unreachable;
     /** Never sent: the call was answered or cancelled before its turn came. */
     boolean skipped;
     SipResponse finalResponse;

@@ -15,6 +15,8 @@ import java.util.Base64;
 import java.util.List;
 import java.util.Optional;
 import java.util.function.Function;
+import java.util.function.IntPredicate;
+import java.util.function.Predicate;
 
 /**
  * Finds the flow a request must take to reach a device: the connection it registered over (TCP,
@@ -29,6 +31,19 @@ public final class FlowDirectory {
     private final TransportLayer transport;
     private final Function<String, Optional<SipFlow>> webSocketFlows;
     private final LocalAddresses localAddresses;
+    /**
+     * When this node (this process: flow ids are per process) started, on the clock the registrar
+     * stamps bindings with ({@link Binding#version}): only a TCP binding refreshed before it is
+     * connected to again ({@link #reconnect}).
+     */
+    private final long startedAtMillis;
+    /**
+     * Addresses never connected to over TCP ({@link #reconnect}): the cluster's other nodes,
+     * balancers (telephony.proxyProtocolFrom), trusted peers, trusted HTTP proxies.
+     */
+    private final Predicate<InetAddress> neverConnectTo;
+    /** Ports this node listens on besides its SIP listen points (its HTTP server): never connected to on its own addresses. */
+    private final IntPredicate otherListeningPorts;
 
     public FlowDirectory(TransportLayer transport, Function<String, Optional<SipFlow>> webSocketFlows) {
         this(transport, webSocketFlows, new LocalAddresses());
@@ -37,9 +52,23 @@ public final class FlowDirectory {
     /** With the check of this host's addresses given (shared with what the node advertises). */
     public FlowDirectory(TransportLayer transport, Function<String, Optional<SipFlow>> webSocketFlows,
                   LocalAddresses localAddresses) {
+        this(transport, webSocketFlows, localAddresses, System.currentTimeMillis(), address -> false, port -> false);
+    }
+
+    /**
+     * @param startedAtMillis     when this node started, on the clock of {@link Binding#version}
+     * @param neverConnectTo      addresses a TCP device is never connected to at (see {@link #reconnect})
+     * @param otherListeningPorts ports of this node besides its SIP listeners (HTTP)
+     */
+    public FlowDirectory(TransportLayer transport, Function<String, Optional<SipFlow>> webSocketFlows,
+                  LocalAddresses localAddresses, long startedAtMillis, Predicate<InetAddress> neverConnectTo,
+                  IntPredicate otherListeningPorts) {
         this.transport = transport;
         this.webSocketFlows = webSocketFlows;
         this.localAddresses = localAddresses;
+        this.startedAtMillis = startedAtMillis;
+        this.neverConnectTo = neverConnectTo;
+        this.otherListeningPorts = otherListeningPorts;
     }
 
     /** The flow to a registered device, or empty when its connection is gone (the binding is not used then). */
@@ -149,7 +178,7 @@ public final class FlowDirectory {
 
     /**
      * A new connection to a registered device whose own connection is gone (a restart of this node
-     * ended it, or the device's network dropped it), as RFC 3261 §18.1.1 has a request sent over
+     * ended it, or, over TLS, the device's network dropped it), as RFC 3261 §18.1.1 has a request sent over
      * TCP or TLS to a destination without an open connection open one:
      * <ul>
      *   <li>TLS, when it registered over TLS and its Contact asks for TLS ({@code sips:}, RFC 5630,
@@ -169,6 +198,24 @@ public final class FlowDirectory {
      * over TLS, the name the device's certificate must carry (RFC 5922 §7; an address literal is
      * checked against its IP names); over TCP nothing would check it, so a TCP Contact must be the
      * source address itself.
+     * <p>
+     * TCP only for a binding last refreshed before this node started ({@link Binding#version}
+     * earlier than {@code startedAtMillis}): the feature is for a restart, which ended every
+     * connection. A phone whose connection closed while this node ran (it crashed, quit, roamed)
+     * stays unreachable until it registers again: over TCP nothing proves who answers at its
+     * address and Contact port now (on a shared host another user could listen on that port and
+     * get its calls). TLS keeps reconnecting whenever the flow is gone: the device's certificate is
+     * checked against the Contact's name, which proves who answers (and a TLS peer reached by its
+     * Contact is RFC 3261 §26.2's ordinary case, older than this rule).
+     * <p>
+     * Over TCP, never to ({@link #refusedTcpTarget}): a wildcard, multicast or link-local address
+     * (169.254/16, fe80::/10); a port below 1024 or 0; an address and port this node listens on
+     * (its SIP listeners, its HTTP server); a loopback address unless every SIP listener of this
+     * node is on loopback too (a development or test setup on one host); the address of another
+     * node of the cluster, of a balancer (telephony.proxyProtocolFrom), of a trusted peer
+     * (telephony.trustedPeers) or of a trusted HTTP proxy (proxies.trusted). Phones behind a
+     * balancer that does not send the PROXY protocol all register from the balancer's address, so
+     * they are never connected to again: they wait for their next registration.
      * <p>
      * Never a connection the device's address and port opened to the node: only the binding's own
      * flow ({@link #toBinding}) is the device's; another inbound connection from that address and
@@ -230,12 +277,50 @@ public final class FlowDirectory {
         } catch (java.net.UnknownHostException e) {
             return Optional.empty();
         }
-        int port = uri.port() > 0 ? uri.port() : tls ? 5061 : 5060;
-        if (port > 65535) {
+        // no port in the Contact: the default of its transport (§19.1.2); an explicit 0 is no port
+        int port = uri.port() < 0 ? tls ? 5061 : 5060 : uri.port();
+        if (port <= 0 || port > 65535) {
             return Optional.empty();
         }
         InetSocketAddress remote = new InetSocketAddress(sourceAddress, port);
+        if (!tls && (binding.version() >= startedAtMillis || refusedTcpTarget(remote))) {
+            // refreshed by this process (its connection closed while the node ran), or an address
+            // the node must not connect to: unreachable until it registers again
+            return Optional.empty();
+        }
         return Optional.of(tls ? transport.tlsFlowTo(remote, host) : transport.tcpFlowTo(remote));
+    }
+
+    /** True when a TCP device must not be connected to at {@code remote} (see {@link #reconnect}). */
+    boolean refusedTcpTarget(InetSocketAddress remote) {
+        InetAddress address = remote.getAddress();
+        int port = remote.getPort();
+        if (address == null || port < 1024 || port > 65535 || address.isAnyLocalAddress()
+                || address.isMulticastAddress() || address.isLinkLocalAddress()) {
+            return true; // isLinkLocalAddress: 169.254/16 and fe80::/10
+        }
+        boolean loopbackOnly = true;
+        for (ListenPoint point : transport.listenPoints()) {
+            InetAddress bound = literal(point.host());
+            if (bound == null || !bound.isLoopbackAddress()) {
+                loopbackOnly = false;
+            }
+            if (point.port() == port && (bound == null || bound.equals(address)
+                    || (bound.isAnyLocalAddress() && isThisHost(address)))) {
+                return true; // one of this node's own SIP listeners
+            }
+        }
+        if (otherListeningPorts.test(port) && isThisHost(address)) {
+            return true;
+        }
+        if (address.isLoopbackAddress() && !loopbackOnly) {
+            return true;
+        }
+        return neverConnectTo.test(address);
+    }
+
+    private boolean isThisHost(InetAddress address) {
+        return address.isLoopbackAddress() || localAddresses.holds(address);
     }
 
     private static String stripBrackets(String host) {

@@ -698,13 +698,15 @@ public final class ProxyCore {
      * as one registered without a usable flow is, so the branch counts as a 480 (§21.4.18, as the
      * fork answers when no device has a flow). Not the 503 of §16.9, which §16.7 step 6 turns into
      * 500 for a lone branch: the caller's call did not fail at the server, the callee's phone is
-     * away, and it is recorded so ("unavailable", not "error").
+     * away, and it is recorded so ("unavailable", not "error"). Such a 480 ranks after every other
+     * branch's answer (a device that rang unanswered is "no_answer", not "unavailable"): the
+     * device was never asked ({@link ResponseContext#unreachable}).
      */
     private static void failBranch(ResponseContext context, Branch branch, Throwable error) {
         Throwable cause = error instanceof java.util.concurrent.CompletionException && error.getCause() != null
                 ? error.getCause() : error;
         log.debug("no connection to {}: {}", branch.target, cause == null ? "closed" : cause.getMessage());
-        context.onResponse(branch, null, 480, UNREACHABLE_DEVICE);
+        context.unreachable(branch, UNREACHABLE_DEVICE);
     }
 
     /** The reason of the 480 for a device whose connection is gone and cannot be opened again. */

@@ -628,13 +628,14 @@ final class ResponseContext {
 
     /**
      * §16.7 step 6: a 6xx if any, else a response of the lowest class; within a class the most
-     * telling (busy over unavailable over a timeout); a lone 503 becomes 500. Challenges of every
+     * telling (busy over unavailable over a timeout), and a device that could not be connected to
+     * last of all ({@link #rank(Branch)}); a lone 503 becomes 500. Challenges of every
      * 401/407 are gathered into the chosen one (step 7).
      */
     private SipResponse best() {
         Branch chosen = null;
         for (Branch b : branches) {
-            if (b.finalResponse != null && (chosen == null || rank(b.finalResponse.status()) < rank(chosen.finalResponse.status()))) {
+            if (b.finalResponse != null && (chosen == null || rank(b) < rank(chosen))) {
                 chosen = b;
             }
         }
@@ -663,6 +664,25 @@ final class ResponseContext {
             }
         }
         return out;
+    }
+
+    /**
+     * A branch whose device could not be connected to ranks after every other answer (a 408 of a
+     * device that rang unanswered, a 487, a 503 included): that device was never asked, so it
+     * says nothing about the call; its 480 is the answer only when it is all there is.
+     */
+    private static int rank(Branch b) {
+        return b.unreachable ? Integer.MAX_VALUE : rank(b.finalResponse.status());
+    }
+
+    /** Marks a branch whose device could not be connected to, then ends it with its 480 (see {@link #rank(Branch)}). */
+    void unreachable(Branch branch, String reason) {
+        synchronized (this) {
+            if (branch.finalResponse == null && !branch.finished) {
+                branch.unreachable = true;
+            }
+        }
+        onResponse(branch, null, 480, reason);
     }
 
     private static int rank(int status) {

@@ -63,6 +63,8 @@ final class ProxyNode implements AutoCloseable {
     static final String BOB = "sip:bob@" + DOMAIN;
 
     final MutableClock clock = MutableClock.running();
+    /** When this node started on {@link #clock}: a TCP binding older than this is one from before a restart. */
+    final long startedAtMillis = clock.millis();
     final Store store;
     final AccountDirectory directory;
     final NumberDirectory numbers;
@@ -96,7 +98,8 @@ final class ProxyNode implements AutoCloseable {
                 new NonceService(clock, Duration.ofMinutes(5), 1024),
                 new DigestPolicy(RegistrarSettings.defaults().algorithms(), Set.of()), endpoints);
         proxy = new ProxyCore(new ProxySettings(false, List.of(), Duration.ofSeconds(181), null, branchResponseTimeout),
-                location, directory, numbers, authenticator, calls, new FlowDirectory(transport, id -> Optional.empty()),
+                location, directory, numbers, authenticator, calls, new FlowDirectory(transport, id -> Optional.empty(),
+                        new io.switchboard.telephony.cluster.LocalAddresses(), startedAtMillis, address -> false, port -> false),
                 endpoints, clock, metrics::authFailure, new RouteSigner(new byte[32]));
         transactions = new TransactionLayer(transport, TimerSettings.rfc3261(), new TransactionUser() {
             @Override

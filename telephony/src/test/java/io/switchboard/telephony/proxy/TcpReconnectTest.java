@@ -87,10 +87,15 @@ class TcpReconnectTest {
     }
 
     private Binding bind(String contact, String headerParams, String transport) {
+        return bind(contact, headerParams, transport, node.startedAtMillis - 60_000);
+    }
+
+    /** bob's registration, last refreshed at {@code version} (before the node started: from before a restart). */
+    private Binding bind(String contact, String headerParams, String transport, long version) {
         long now = node.clock.millis();
         Binding binding = new Binding(ProxyNode.BOB, contact, "<" + contact + ">" + headerParams,
-                "reg-" + UUID.randomUUID(), 1, 1000, now + 600_000, now, transport, "127.0.0.1", 40_000, null, 0,
-                transport.toLowerCase(Locale.ROOT) + ":" + UUID.randomUUID(), "test", null, 0, null, null, now);
+                "reg-" + UUID.randomUUID(), 1, 1000, now + 600_000, version, transport, "127.0.0.1", 40_000, null, 0,
+                transport.toLowerCase(Locale.ROOT) + ":" + UUID.randomUUID(), "test", null, 0, null, null, version);
         node.location.update(ProxyNode.BOB, bindings -> {
             List<Binding> after = new ArrayList<>(bindings);
             after.add(binding);
@@ -495,9 +500,15 @@ class TcpReconnectTest {
         }
     }
 
+    /** A binding last refreshed an hour before {@code now}: before any node of the test started. */
     private static Binding binding(String contact, String headerParams, String transport, long now) {
+        return binding(contact, headerParams, transport, now, "127.0.0.1");
+    }
+
+    private static Binding binding(String contact, String headerParams, String transport, long now, String source) {
+        long before = now - 3_600_000;
         return new Binding(ProxyNode.BOB, contact, "<" + contact + ">" + headerParams, "reg-1", 1, 1000, now + 60_000,
-                now, transport, "127.0.0.1", 40_000, null, 0, "gone-flow", "test", null, 0, null, null, now);
+                before, transport, source, 40_000, null, 0, "gone-flow", "test", null, 0, null, null, before);
     }
 
     private InetSocketAddress nodeAddress() {
