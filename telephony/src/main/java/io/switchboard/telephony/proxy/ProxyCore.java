@@ -12,7 +12,6 @@ import io.switchboard.sip.transaction.ServerTransaction;
 import io.switchboard.sip.transaction.TransactionLayer;
 import io.switchboard.sip.transport.SipFlow;
 import io.switchboard.sip.transport.Transport;
-import io.switchboard.sip.transport.TransportFailure;
 import io.switchboard.telephony.accounts.Account;
 import io.switchboard.telephony.accounts.AccountDirectory;
 import io.switchboard.telephony.auth.DigestAuthenticator;
@@ -1181,18 +1180,9 @@ public final class ProxyCore {
         inCallOrder(request.callId(), nextHop(request, own), (hop, error) -> {
             SipFlow flow = hop == null ? null : hop.flow();
             if (flow == null) {
-                Throwable cause = error instanceof java.util.concurrent.CompletionException && error.getCause() != null
-                        ? error.getCause() : error;
-                if (cause instanceof TransportFailure failure) {
-                    // §16.8 / §16.9 with §16.7 step 6: a timeout is a 408, a failed connection a 500
-                    if (failure.timedOut()) {
-                        reject(tx, request, 408, "Request Timeout - no TLS connection to the other party in time");
-                    } else {
-                        reject(tx, request, 500, "Server Internal Error - the TLS connection to the other party failed ("
-                                + failure.reason() + ")");
-                    }
-                    return;
-                }
+                // nextHop never fails with a connection that could not be opened: a device's TCP or
+                // TLS connection that cannot be opened again is no hop (the 480 below), and another
+                // node that cannot be reached is dealt with in nextHop (inPlaceOf)
                 if (error != null) {
                     log.debug("no next hop for {} {}: {}", request.method(), request.requestUri(), error.toString());
                 }
