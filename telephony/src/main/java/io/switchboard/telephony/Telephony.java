@@ -304,10 +304,9 @@ public final class Telephony implements NodeModule {
         // a TCP device is never connected to at the address of another node, a balancer (phones
         // behind one that sends no PROXY header share its address), a trusted peer or a trusted
         // HTTP proxy (FlowDirectory#reconnect)
-        List<AddressRange> trustedHttpProxies = AddressRange.listFrom(context.config().section("proxies"), "trusted");
         List<AddressRange> neverDialled = new ArrayList<>(balancers);
         neverDialled.addAll(proxySettings.trustedPeers());
-        neverDialled.addAll(trustedHttpProxies);
+        neverDialled.addAll(trustedHttpProxies(context));
         FlowDirectory flows = new FlowDirectory(transport, webSockets::flow, new LocalAddresses(), clock.millis(),
                 address -> clusterPeers.contains(address) || neverDialled.stream().anyMatch(r -> r.contains(address)),
                 context.http()::listensOn);
@@ -597,6 +596,15 @@ public final class Telephony implements NodeModule {
             }
         }
         return new DigestPolicy(registrar.algorithms(), domains);
+    }
+
+    /** {@code proxies.trusted} (the platform's block, checked when the node started); none when it is not declared. */
+    private static List<AddressRange> trustedHttpProxies(NodeContext context) {
+        try {
+            return AddressRange.listFrom(context.config().section("proxies"), "trusted");
+        } catch (IllegalArgumentException notDeclared) {
+            return List.of();
+        }
     }
 
     /**
