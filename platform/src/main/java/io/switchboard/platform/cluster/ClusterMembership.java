@@ -66,6 +66,8 @@ public final class ClusterMembership implements Cluster, Component {
     public static final String STRANGERS_TOPIC = "cluster.strangers";
     /** Strangers remembered (and errors logged once per incarnation) at most: they are a handful or a mistake. */
     private static final int MAX_STRANGERS = 1_000;
+    /** The longest a starting node waits to see whether the live-looking holder of its id is alive. */
+    private static final java.time.Duration MAX_WAIT_FOR_HOLDER = java.time.Duration.ofSeconds(60);
     /** How often (in heartbeats) a node announces that it is still here, for strangers to be noticed. */
     static final int PRESENT_EVERY_BEATS = 15;
     /** ... but at least this often, whatever the heartbeat: a stranger is kept for three of these. */
@@ -181,13 +183,36 @@ public final class ClusterMembership implements Cluster, Component {
     @Override
     public synchronized void start() {
         long sent = System.nanoTime();
-        table.register(nodeId, incarnation, addresses(), version, loadAverage(), settings.heartbeat(), settings.expiry(), home)
-                .ifPresent(holder -> {
+        java.util.Optional<ClusterTable.Holder> held = table.register(nodeId, incarnation, addresses(), version, loadAverage(),
+                settings.heartbeat(), settings.expiry(), home);
+        if (held.isPresent()) {
+            // The row may be a process that is already gone (a crash on another machine, a
+            // container whose host name changed, a data-dir-id regenerated): wait until its
+            // heartbeat would be stale and one heartbeat more, then try again. Only a holder that
+            // heartbeat meanwhile is alive; refusing at once made a conflict that clears itself a
+            // stop with exit 2, which systemd does not retry.
+            ClusterTable.Holder holder = held.get();
+            long expiryMs = holder.expiryMs() != null ? holder.expiryMs() : settings.expiry().toMillis();
+            long waitMs = Math.min(Math.max(0, expiryMs - holder.heartbeatAgeMs()) + settings.heartbeat().toMillis(),
+                    MAX_WAIT_FOR_HOLDER.toMillis());
+            log.warn("cluster: node {} has a heartbeat {} ms old in this store from {} on {}; waiting {} ms to see whether"
+                    + " that node is alive", nodeId, holder.heartbeatAgeMs(), holder.dataDir(), holder.host(), waitMs);
+            try {
+                Thread.sleep(waitMs);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while waiting for node " + nodeId + "'s row", e);
+            }
+            sent = System.nanoTime();
+            held = table.register(nodeId, incarnation, addresses(), version, loadAverage(), settings.heartbeat(),
+                    settings.expiry(), home);
+        }
+        held.ifPresent(holder -> {
                     throw new io.switchboard.platform.config.ConfigException("cluster.nodeId", "node " + nodeId
                             + " is alive in this store (last heartbeat " + holder.heartbeatAgeMs() + " ms ago) and runs from "
                             + holder.dataDir() + " on " + holder.host() + ", not from this data directory; give each node its"
                             + " own cluster.nodeId (--node-id, SWITCHBOARD_CLUSTER_NODEID), or stop that node first");
-                });
+        });
         lastRenewedSent = sent;
         subscription = bus.subscribe(TOPIC, ClusterAnnouncement.class, this::heard);
         strangerReports = bus.subscribe(STRANGERS_TOPIC, StrangerHeard.class, this::reportHeard);

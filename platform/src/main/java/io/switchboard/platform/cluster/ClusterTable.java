@@ -61,14 +61,15 @@ public final class ClusterTable {
     }
 
     /** The node that holds a row another process was refused: where it runs and how fresh its heartbeat is. */
-    public record Holder(String dataDir, String host, long heartbeatAgeMs) {
+    public record Holder(String dataDir, String host, long heartbeatAgeMs, Long expiryMs) {
     }
 
     /**
      * Inserts or replaces this node's row: alive from now, with a new incarnation, judged by the
      * others with this node's own {@code expiry} (see {@code V6__node_expiry.sql}). A row of this id
      * that is alive by its own expiry and was written from another data directory than
-     * {@code claim} is left alone (see {@code V7__node_data_dir.sql}): decided in the one upsert, so
+     * {@code claim} (its id, path or host differ: a copy restored on another machine at the same
+     * path is another one) is left alone (see {@code V7__node_data_dir.sql}): decided in the one upsert, so
      * two processes starting together cannot both pass a check made before it. A null claim (the
      * platform's tests) and a row that names none (a node of an older version) are not checked.
      *
@@ -89,7 +90,8 @@ public final class ClusterTable {
                             + " load_average = excluded.load_average, heartbeat_ms = excluded.heartbeat_ms, expiry_ms = excluded.expiry_ms,"
                             + " data_dir_id = excluded.data_dir_id, data_dir = excluded.data_dir, host = excluded.host"
                             + " WHERE excluded.data_dir_id IS NULL OR " + row + "data_dir_id IS NULL OR " + row + "left_at IS NOT NULL"
-                            + " OR (" + row + "data_dir_id = excluded.data_dir_id AND " + row + "data_dir = excluded.data_dir)"
+                            + " OR (" + row + "data_dir_id = excluded.data_dir_id AND " + row + "data_dir = excluded.data_dir"
+                            + " AND " + row + "host = excluded.host)"
                             + " OR " + now + " - " + row + "heartbeat_at > COALESCE(" + row + "expiry_ms, :expiry)")
                     .bind("id", nodeId).bind("inc", incarnation).bind("addresses", json).bind("version", version)
                     .bind("load", load).bind("every", heartbeatEvery.toMillis()).bind("expiry", expiry.toMillis())
@@ -99,10 +101,11 @@ public final class ClusterTable {
             if (written == 1) {
                 return java.util.Optional.<Holder>empty();
             }
-            return java.util.Optional.of(h.createQuery("SELECT data_dir, host, " + now + " - heartbeat_at AS age"
+            return java.util.Optional.of(h.createQuery("SELECT data_dir, host, " + now + " - heartbeat_at AS age, expiry_ms"
                             + " FROM platform_cluster_nodes WHERE node_id = :id")
                     .bind("id", nodeId)
-                    .map((rs, ctx) -> new Holder(rs.getString("data_dir"), rs.getString("host"), Math.max(rs.getLong("age"), 0)))
+                    .map((rs, ctx) -> new Holder(rs.getString("data_dir"), rs.getString("host"), Math.max(rs.getLong("age"), 0),
+                            rs.getObject("expiry_ms") == null ? null : (Long) rs.getLong("expiry_ms")))
                     .one());
         });
     }

@@ -2,7 +2,6 @@ package io.switchboard.platform.cluster;
 
 import io.switchboard.platform.store.PrivateFile;
 import java.io.IOException;
-import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -15,8 +14,8 @@ import java.util.regex.Pattern;
  * Only one process at a time holds a data directory (its {@code node.lock}), so a row whose claim
  * is this node's own was written by a process that is gone (a restart right after a kill -9); a
  * live row under this node's id with another claim is a second node given the same id. The path
- * is compared with the id, so a data directory copied elsewhere (its id file with it) is another
- * one; the host only says where the other node runs.
+ * and the host are compared with the id, so a data directory copied elsewhere (its id file with
+ * it), even to the same path on another machine (a cloned VM, a restored backup), is another one.
  */
 public record DataDirClaim(String id, String path, String host) {
     /** The file in the data directory that keeps the id. */
@@ -37,8 +36,8 @@ public record DataDirClaim(String id, String path, String host) {
             if (!ID.matcher(id).matches()) {
                 id = make(file); // damaged: a new id only costs the wait for the expiry after a crash
             }
-        } catch (NoSuchFileException e) {
-            id = make(file);
+        } catch (NoSuchFileException | java.nio.charset.CharacterCodingException e) {
+            id = make(file); // missing, or not text: as damaged
         }
         return new DataDirClaim(id, dataDir.toRealPath().toString(), hostName());
     }
@@ -49,11 +48,20 @@ public record DataDirClaim(String id, String path, String host) {
         return id;
     }
 
+    /**
+     * The kernel's host name, without asking DNS: InetAddress.getLocalHost can stall for seconds
+     * while the resolver is down, often just when nodes restart.
+     */
     private static String hostName() {
         try {
-            return InetAddress.getLocalHost().getHostName();
+            String name = Files.readString(Path.of("/proc/sys/kernel/hostname")).strip();
+            if (!name.isEmpty()) {
+                return name;
+            }
         } catch (IOException | RuntimeException e) {
-            return "unknown host";
+            // not Linux: the environment's, if any
         }
+        String env = System.getenv("HOSTNAME");
+        return env == null || env.isBlank() ? "unknown host" : env.strip();
     }
 }

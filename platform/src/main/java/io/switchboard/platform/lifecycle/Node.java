@@ -368,7 +368,7 @@ public final class Node {
                 : Optional.empty());
         if (bus instanceof LocalBus) {
             // before the start: the first view (read in start()) already names the others
-            new InProcessBusCheck(cluster, metrics.registry(), readiness);
+            new InProcessBusCheck(cluster, metrics.registry());
         }
         startComponent(cluster);
     }
