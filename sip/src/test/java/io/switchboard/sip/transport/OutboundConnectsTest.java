@@ -63,24 +63,25 @@ class OutboundConnectsTest {
     /** At most so many attempts under way to one host, whatever the port; another host still gets its own. */
     @Test
     void attemptsUnderWayToOneHostAreCapped() throws Exception {
-        List<String> outcomes = new ArrayList<>();
+        // the attempts' deadlines report from another thread: synchronized, and long enough not to fall in the test
+        List<String> outcomes = java.util.Collections.synchronizedList(new ArrayList<>());
         OutboundConnects connects = new OutboundConnects("TCP", Duration.ofSeconds(30), 64, 2,
                 (outcome, remote) -> outcomes.add(outcome), "test_connects_total", false);
         List<CompletableFuture<SipFlow>> hanging = new ArrayList<>();
         OutboundConnects.Dial never = hanging::add;
         InetAddress host = InetAddress.getLoopbackAddress();
-        connects.open("a", new InetSocketAddress(host, 5060), 10_000, never);
-        connects.open("b", new InetSocketAddress(host, 5062), 10_000, never);
-        CompletableFuture<SipFlow> third = connects.open("c", new InetSocketAddress(host, 5064), 10_000, never)
+        connects.open("a", new InetSocketAddress(host, 5060), 120_000, never);
+        connects.open("b", new InetSocketAddress(host, 5062), 120_000, never);
+        CompletableFuture<SipFlow> third = connects.open("c", new InetSocketAddress(host, 5064), 120_000, never)
                 .toCompletableFuture();
         assertThat(third).isCompletedExceptionally();
         assertThat(hanging).hasSize(2);
         assertThat(outcomes).containsExactly("busy_host");
-        connects.open("d", new InetSocketAddress(InetAddress.getByName("192.0.2.1"), 5060), 10_000, never);
+        connects.open("d", new InetSocketAddress(InetAddress.getByName("192.0.2.1"), 5060), 120_000, never);
         assertThat(hanging).as("another host").hasSize(3);
         // one ends: the host has a place again
         connects.fail(hanging.get(0), new InetSocketAddress(host, 5060), "connect_refused", false, "refused", null);
-        connects.open("c", new InetSocketAddress(host, 5064), 10_000, never);
+        connects.open("c", new InetSocketAddress(host, 5064), 120_000, never);
         assertThat(hanging).hasSize(4);
     }
 }

@@ -301,12 +301,14 @@ public final class FlowDirectory {
         }
         boolean loopbackOnly = true;
         for (ListenPoint point : transport.listenPoints()) {
+            // a listener given by name (tcp:sip.example.org:5060) listens on an address of this
+            // host whatever the name resolves to: compared as such, without asking DNS per call
             InetAddress bound = literal(point.host());
-            if (bound == null || !bound.isLoopbackAddress()) {
+            boolean loopbackListener = bound != null ? bound.isLoopbackAddress() : "localhost".equalsIgnoreCase(point.host());
+            if (!loopbackListener) {
                 loopbackOnly = false;
             }
-            if (point.port() == port && (bound == null || bound.equals(address)
-                    || (bound.isAnyLocalAddress() && isThisHost(address)))) {
+            if (point.port() == port && (bound == null || bound.isAnyLocalAddress() ? isThisHost(address) : bound.equals(address))) {
                 return true; // one of this node's own SIP listeners
             }
         }

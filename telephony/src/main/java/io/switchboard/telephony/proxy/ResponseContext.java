@@ -667,13 +667,17 @@ final class ResponseContext {
     }
 
     /**
-     * A branch whose device could not be connected to ranks after every other answer (a 408 of a
-     * device that rang unanswered, a 487, a 503 included): that device was never asked, so it
-     * says nothing about the call; its 480 is the answer only when it is all there is.
+     * A branch whose device could not be connected to ranks after every other 4xx (a 408 of a
+     * device that rang unanswered, a 487): that device was never asked, so it says nothing about
+     * the call. Its 480 is still a 4xx, and §16.7 step 6 makes the lowest class win, so it goes
+     * before a 5xx of another branch (whose 503 would become the caller's 500).
      */
     private static int rank(Branch b) {
-        return b.unreachable ? Integer.MAX_VALUE : rank(b.finalResponse.status());
+        return b.unreachable ? UNREACHABLE_RANK : rank(b.finalResponse.status());
     }
+
+    /** After every 4xx {@link #rank(int)} gives (4000-4099), before any 5xx. */
+    private static final int UNREACHABLE_RANK = 4099;
 
     /** Marks a branch whose device could not be connected to, then ends it with its 480 (see {@link #rank(Branch)}). */
     void unreachable(Branch branch, String reason) {

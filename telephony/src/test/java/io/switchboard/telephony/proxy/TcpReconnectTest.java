@@ -553,18 +553,41 @@ class TcpReconnectTest {
     }
 
     /**
+     * Its 480 is still a 4xx: next to another device's 503 the caller hears the 480 (RFC 3261
+     * §16.7 step 6, the lowest class wins), not the 500 a lone 503 becomes.
+     */
+    @Test
+    void aDeviceThatCouldNotBeConnectedToStillWinsOverA5xx() throws Exception {
+        Peer desk = closed(new Peer());
+        node.bind(desk, "UDP", null, 0, null, 0);
+        bindTcp("sip:bob@127.0.0.1:" + closedPort() + ";transport=tcp", "");
+        Peer caller = closed(new Peer());
+        String callId = caller.invite(node.port);
+        desk.respond(desk.await("INVITE", 5_000), 503, "Service Unavailable");
+        SipResponse last = caller.awaitFinal(callId, 10_000);
+        assertThat(last).isNotNull();
+        assertThat(last.status()).as(last.reason()).isEqualTo(480);
+        await().atMost(Duration.ofSeconds(5)).until(() -> failedCalls("unavailable") == 1);
+    }
+
+    /**
      * Review item 5: one address cannot take every place of the cap: at most 4 connects under way
      * to one host; a fifth to another port of it fails at once ("busy_host"), not tried.
      */
     @Test
     void connectsUnderWayToOneHostAreCapped() throws Exception {
-        List<CompletableFuture<SipFlow>> hanging = new ArrayList<>();
+        // every address made first (each takes a moment to fill its backlog), then the four connects
+        // back to back, so none of them reaches its connect timeout before the fifth is tried
+        List<SilentAddress> silent = new ArrayList<>();
         for (int i = 0; i < 4; i++) {
-            SilentAddress silent = closed(new SilentAddress());
-            hanging.add(node.transport.tcpFlowTo(new InetSocketAddress(InetAddress.getLoopbackAddress(), silent.port()))
-                    .toCompletableFuture());
+            silent.add(closed(new SilentAddress()));
         }
         TcpDevice phone = closed(new TcpDevice(InetAddress.getLoopbackAddress()));
+        List<CompletableFuture<SipFlow>> hanging = new ArrayList<>();
+        for (SilentAddress address : silent) {
+            hanging.add(node.transport.tcpFlowTo(new InetSocketAddress(InetAddress.getLoopbackAddress(), address.port()))
+                    .toCompletableFuture());
+        }
         CompletableFuture<SipFlow> fifth = node.transport.tcpFlowTo(
                 new InetSocketAddress(InetAddress.getLoopbackAddress(), phone.port())).toCompletableFuture();
         assertThat(fifth).isCompletedExceptionally();
