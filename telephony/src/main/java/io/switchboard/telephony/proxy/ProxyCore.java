@@ -35,7 +35,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -580,7 +579,6 @@ public final class ProxyCore {
                       String loopHash, int insecureOnly) {
         boolean invite = request.isMethod(SipRequest.INVITE);
         long now = clock.millis();
-        ActiveCall spiralled = invite ? spiralledCall(request) : null;
         if (targets.isEmpty()) {
             // §16.5 / §21.4.18: known but not reachable now is 480; unknown is 404
             int status = reachableUser ? 480 : 404;
@@ -588,7 +586,7 @@ public final class ProxyCore {
                     ? "Temporarily Unavailable - no device of the callee registered a sips: Contact (over TLS or WSS),"
                             + " the only kind a sips: request may go to (RFC 5630)"
                     : reachableUser ? "Temporarily Unavailable" : "Not Found";
-            if (invite && spiralled == null) {
+            if (invite) {
                 ActiveCall call = calls.started(request.callId(), request.from().tag(), caller.identity(), callee, dialed, List.of());
                 calls.failed(call, status, reason);
             }
@@ -596,13 +594,7 @@ public final class ProxyCore {
             return;
         }
         ActiveCall call = null;
-        if (spiralled != null) {
-            // the devices rang for the call the caller placed; its record takes its outcome from
-            // this answer as it reaches that call's branch, the first 2xx or the best failure
-            for (String device : targets.keySet()) {
-                calls.rung(spiralled, device);
-            }
-        } else if (invite) {
+        if (invite) {
             List<String> devices = new ArrayList<>(targets.keySet());
             call = calls.started(request.callId(), request.from().tag(), caller.identity(), callee, dialed, devices);
         }
@@ -1035,23 +1027,6 @@ public final class ProxyCore {
                 return false;
             }
         }
-    }
-
-    /**
-     * The call this INVITE is a spiral of, or null: it carries a Via of this node, so it left here
-     * and came back (RFC 3261 §16.3 step 4: a spiral, not a loop, its Request-URI changed on the
-     * way, e.g. a device that is a proxy sending the call on to another account here), and a call
-     * with its Call-ID and From tag is still ringing. It is routed as usual (§16.6), but it is the
-     * call the caller placed, and that call's record is the one: a second record, found first by
-     * the Call-ID, would take the BYE that ends the first, which stayed open until the sweep.
-     */
-    private ActiveCall spiralledCall(SipRequest request) {
-        if (!hasOwnVia(request, null)) {
-            return null;
-        }
-        ActiveCall placed = calls.find(request.callId()).orElse(null);
-        return placed != null && Objects.equals(placed.callerTag(), request.from().tag())
-                && placed.phase() == ActiveCall.Phase.RINGING ? placed : null;
     }
 
     /** INVITEs forked whose caller has no final answer yet (for tests and metrics). */
