@@ -340,11 +340,10 @@ public final class ProxyCore {
         }
     }
 
-    /** A sip: or sips: URI (RFC 3261 §19.1), the only Contacts this node can send a request to. */
     /**
-     * A Contact the node can send to: a SIP or SIPS URI, and not one naming port 0 (reserved, RFC
-     * 6335 §6), which the registrar now refuses but a binding stored before that still has; the
-     * holding node's parser would answer the forwarded INVITE 400 for it.
+     * A Contact the node can send to: a sip: or sips: URI (RFC 3261 §19.1), and not one naming
+     * port 0 (reserved, RFC 6335 §6), which the registrar now refuses but a binding stored before
+     * that still has; the holding node's parser would answer the forwarded INVITE 400 for it.
      */
     private static boolean isSipAddress(String contact) {
         if (!contact.regionMatches(true, 0, "sip:", 0, 4) && !contact.regionMatches(true, 0, "sips:", 0, 5)) {
