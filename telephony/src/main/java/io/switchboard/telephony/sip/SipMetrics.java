@@ -186,9 +186,8 @@ public final class SipMetrics implements SipStackObserver, Registrar.RegistrarLi
     }
 
     private void tlsConnect(String outcome, double amount) {
-        tlsConnects.computeIfAbsent(outcome, o -> Counter.builder("switchboard.sip.tls.connects")
-                .description("Outgoing SIP TLS connections: ok, or why they failed")
-                .tag("outcome", o).register(registry)).increment(amount);
+        countByOutcome(tlsConnects, "switchboard.sip.tls.connects",
+                "Outgoing SIP TLS connections: ok, or why they failed", outcome, amount);
     }
 
     @Override
@@ -197,8 +196,15 @@ public final class SipMetrics implements SipStackObserver, Registrar.RegistrarLi
     }
 
     private void tcpConnect(String outcome, double amount) {
-        tcpConnects.computeIfAbsent(outcome, o -> Counter.builder("switchboard.sip.tcp.connects")
-                .description("TCP connections the node opened to devices whose own connection was gone: ok, or why they failed")
+        countByOutcome(tcpConnects, "switchboard.sip.tcp.connects",
+                "TCP connections the node opened to devices whose own connection was gone: ok, or why they failed",
+                outcome, amount);
+    }
+
+    /** One counter per outcome of a meter, made on first use. */
+    private void countByOutcome(ConcurrentHashMap<String, Counter> counters, String meter, String description,
+                                String outcome, double amount) {
+        counters.computeIfAbsent(outcome, o -> Counter.builder(meter).description(description)
                 .tag("outcome", o).register(registry)).increment(amount);
     }
 
