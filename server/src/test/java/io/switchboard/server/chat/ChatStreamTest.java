@@ -408,11 +408,19 @@ class ChatStreamTest {
             try (StreamClient stream = StreamClient.connect(node.streamUri(anna.accessToken()))) {
                 stream.next("ready");
                 stream.sendBinary(sent.bytes(), sent.frame());
-                assertThat(stream.awaitClose(10)).as(sent.what()).isEqualTo(1003);
-                assertThat(stream.closeReason).as(sent.what()).isEqualTo("frames are JSON text");
+                int code = stream.awaitClose(10);
+                // A large message is refused at its first frame while the rest is still arriving:
+                // the node's kernel then resets the connection for the bytes nobody read, and the
+                // reset can drop the close frame before this client reads it (-1). The refusal
+                // itself is counted below, as bad_frame, for every one of the three.
+                if (code != -1 || sent.bytes().length <= 3) {
+                    assertThat(code).as(sent.what()).isEqualTo(1003);
+                    assertThat(stream.closeReason).as(sent.what()).isEqualTo("frames are JSON text");
+                }
             }
         }
-        assertThat(node.metric(badFrames) - before).isEqualTo(3);
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(5))
+                .untilAsserted(() -> assertThat(node.metric(badFrames) - before).isEqualTo(3));
         assertThat(orZero(node.metric("switchboard_websocket_too_big_total"))).as("not a message over the size limit")
                 .isEqualTo(tooBigBefore);
     }
