@@ -92,7 +92,12 @@ public final class NodeConfigLoader {
     public NodeConfig load(Path file, Map<String, String> env, Map<String, String> flags) {
         Map<String, Object> tree = file == null ? new LinkedHashMap<>() : readYaml(file);
         Map<String, String> origins = new HashMap<>();
-        checkTopLevelKeys(tree);
+        if (file != null && !tree.isEmpty()) {
+            // where each key of the file is, so that a bad value is found by its line, not searched
+            // for (the environment and the flags below replace the origin of what they set)
+            keyLines(file).forEach((key, line) -> origins.put(key, file + ", line " + line));
+        }
+        checkTopLevelKeys(tree, origins);
 
         // Sorted so that error messages do not depend on HashMap order.
         for (Map.Entry<String, String> e : new TreeMap<>(env).entrySet()) {
@@ -114,7 +119,7 @@ public final class NodeConfigLoader {
             // log.level is --log-level; cluster.nodeid (the key the environment's rule gives) is --node-id
             origins.put(key, key.equals("cluster.nodeid") ? "--node-id" : "--" + kebab(key).replace('.', '-'));
         }
-        refuseEmptyKeys(tree); // after the environment and flags: a key left empty in the file may be given there
+        refuseEmptyKeys(tree, origins); // after the environment and flags: a key left empty in the file may be given there
         return build(tree, origins);
     }
 
@@ -208,6 +213,39 @@ public final class NodeConfigLoader {
     }
 
     /**
+     * The line of each key of a YAML file that {@link #readYaml} read without error, by its dotted
+     * path ({@code store.commitDelay}; keys nested deeper are named by their first two levels, as
+     * the config's keys are). A read that fails here gives no lines: the values themselves were
+     * read, and the errors about them just do not say where.
+     */
+    private static Map<String, Integer> keyLines(Path file) {
+        Map<String, Integer> lines = new HashMap<>();
+        try (com.fasterxml.jackson.core.JsonParser parser = new YAMLFactory().createParser(file.toFile())) {
+            List<String> path = new ArrayList<>();
+            int depth = 0;
+            for (com.fasterxml.jackson.core.JsonToken token = parser.nextToken(); token != null; token = parser.nextToken()) {
+                switch (token) {
+                    case START_OBJECT, START_ARRAY -> depth++;
+                    case END_OBJECT, END_ARRAY -> depth--;
+                    case FIELD_NAME -> {
+                        if (depth <= 2) {
+                            while (path.size() >= depth) {
+                                path.removeLast();
+                            }
+                            path.add(parser.currentName());
+                            lines.putIfAbsent(String.join(".", path), parser.currentTokenLocation().getLineNr());
+                        }
+                    }
+                    default -> { }
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            return Map.of();
+        }
+        return lines;
+    }
+
+    /**
      * SnakeYAML's message in one line: its first and its last statement ("while parsing a flow
      * sequence ... expected ',' or ']', but got <stream end>"), without the quoted source and markers.
      */
@@ -235,13 +273,14 @@ public final class NodeConfigLoader {
         return copy;
     }
 
-    private void checkTopLevelKeys(Map<String, Object> tree) {
+    private void checkTopLevelKeys(Map<String, Object> tree, Map<String, String> origins) {
         for (String key : tree.keySet()) {
             if (!SCALAR_KEYS.contains(key) && !CORE_BLOCKS.containsKey(key) && !moduleSections.contains(key)) {
                 List<String> known = new ArrayList<>(SCALAR_KEYS);
                 known.addAll(List.of("store", "log"));
                 known.addAll(moduleSections.stream().sorted().toList());
-                throw new ConfigException(key, "unknown key; known top-level keys are " + known);
+                throw new ConfigException(key, "unknown key; known top-level keys are " + known
+                        + ConfigSection.originSuffix(origins.get(key)));
             }
         }
         for (Map.Entry<String, List<String>> block : CORE_BLOCKS.entrySet()) {
@@ -251,12 +290,13 @@ public final class NodeConfigLoader {
             }
             if (!(value instanceof Map<?, ?> map)) {
                 throw new ConfigException(block.getKey(), "expected a block with " + block.getValue() + ", got "
-                        + ConfigSection.describe(value));
+                        + ConfigSection.describe(value) + ConfigSection.originSuffix(origins.get(block.getKey())));
             }
             for (Object sub : map.keySet()) {
+                String key = block.getKey() + "." + sub;
                 if (!block.getValue().contains(String.valueOf(sub))) {
-                    throw new ConfigException(block.getKey() + "." + sub, "unknown key; "
-                            + block.getKey() + " has " + block.getValue());
+                    throw new ConfigException(key, "unknown key; " + block.getKey() + " has " + block.getValue()
+                            + ConfigSection.originSuffix(origins.get(key)));
                 }
             }
         }
@@ -358,7 +398,8 @@ public final class NodeConfigLoader {
         for (String name : moduleSections) {
             Object value = tree.get(name);
             if (value != null && !(value instanceof Map)) {
-                throw new ConfigException(name, "expected a block of keys, got " + ConfigSection.describe(value));
+                throw new ConfigException(name, "expected a block of keys, got " + ConfigSection.describe(value)
+                        + ConfigSection.originSuffix(origins.get(name)));
             }
             Map<String, Object> values = value == null ? Map.of() : block(tree, name);
             Map<String, String> sectionOrigins = new HashMap<>();
@@ -416,25 +457,26 @@ public final class NodeConfigLoader {
      * interface, and a bare block was someone about to write its keys. Which was meant cannot
      * be told, so it is refused, at the top level and one level down in a block.
      */
-    private void refuseEmptyKeys(Map<String, Object> tree) {
+    private void refuseEmptyKeys(Map<String, Object> tree, Map<String, String> origins) {
         for (String key : SCALAR_KEYS) {
             if (tree.containsKey(key) && tree.get(key) == null) {
                 throw new ConfigException(key, "has no value; remove the key for the default"
                         + (key.equals("sip") ? " (" + DEFAULT_SIP + "), or write sip: [] for no SIP listener"
-                        : key.equals("http") ? ", or write http: none for no plain HTTP" : ", or give one"));
+                        : key.equals("http") ? ", or write http: none for no plain HTTP" : ", or give one")
+                        + ConfigSection.originSuffix(origins.get(key)));
             }
         }
         for (String block : blockNames()) {
             if (tree.containsKey(block) && tree.get(block) == null) {
                 List<String> keys = CORE_BLOCKS.get(block);
                 throw new ConfigException(block, "has no value; remove the key for the defaults, or write its keys"
-                        + " under it" + (keys == null ? "" : " " + keys));
+                        + " under it" + (keys == null ? "" : " " + keys) + ConfigSection.originSuffix(origins.get(block)));
             }
             if (tree.get(block) instanceof Map<?, ?> map) {
                 for (Map.Entry<?, ?> entry : map.entrySet()) {
                     if (entry.getValue() == null && !givenInAnotherCase(map, entry.getKey())) {
-                        throw new ConfigException(block + "." + entry.getKey(),
-                                "has no value; remove the key for the default, or give one");
+                        throw new ConfigException(block + "." + entry.getKey(), "has no value; remove the key for the default,"
+                                + " or give one" + ConfigSection.originSuffix(origins.get(block + "." + entry.getKey())));
                     }
                 }
             }

@@ -291,10 +291,34 @@ class NodeConfigLoaderTest {
         assertConfigError(() -> io.switchboard.platform.tls.TlsSettings.from(loader.load(null,
                         Map.of("SWITCHBOARD_TLS_KEY", "/nope.pem"), Map.of()).section("tls")), "tls.certificate",
                 "is required with tls.key (from SWITCHBOARD_TLS_KEY): the PEM file of the certificate chain");
-        // from the file: nothing to add
+        // from the file: its line
         assertConfigError(() -> io.switchboard.platform.tls.TlsSettings.from(loader.load(yaml("tls: {key: /nope.pem}\n"),
                         Map.of(), Map.of()).section("tls")), "tls.certificate",
-                "is required with tls.key: the PEM file of the certificate chain");
+                "is required with tls.key (from " + dir.resolve("switchboard.yaml") + ", line 1): the PEM file of the certificate chain");
+    }
+
+    @Test
+    void aBadValueInTheFileNamesTheFileAndTheLineOfItsKey() throws IOException {
+        Path file = yaml("# comment\nhttp: 127.0.0.1:8080\nstore:\n  user: me\n  commitDelay: 5 parsecs\n");
+        assertConfigError(() -> loader.load(file, Map.of(), Map.of()), "store.commitDelay",
+                "is not a duration; expected a number with a unit, e.g. 500ms, 30s, 5m, 2h, 1d (from " + file + ", line 5)");
+        // a module's section, read later by the module
+        Path module = yaml("telephony:\n\n  minExpires: soon\n");
+        assertThatThrownBy(() -> loader.load(module, Map.of(), Map.of()).section("telephony").duration("minExpires", Duration.ZERO))
+                .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.problem()).endsWith("(from " + module + ", line 3)"));
+        // unknown keys, empty keys, a block written as a value
+        assertConfigError(() -> loader.load(yaml("http: 127.0.0.1:8080\nhtp: 1\n"), Map.of(), Map.of()), "htp",
+                "(from " + file + ", line 2)");
+        assertConfigError(() -> loader.load(yaml("store:\n  url: x\n  comitDelay: 1ms\n"), Map.of(), Map.of()),
+                "store.comitDelay", "(from " + file + ", line 3)");
+        assertConfigError(() -> loader.load(yaml("domain:\n"), Map.of(), Map.of()), "domain", "(from " + file + ", line 1)");
+        assertConfigError(() -> loader.load(yaml("sip:\n  udp: 5060\n"), Map.of(), Map.of()), "sip",
+                "got a block (from " + file + ", line 1)");
+        // the environment and the flags name themselves, not the file's line they replace
+        assertConfigError(() -> loader.load(yaml("store:\n  commitDelay: 1ms\n"), Map.of("SWITCHBOARD_STORE_COMMIT_DELAY", "x"),
+                Map.of()), "store.commitDelay", "(from SWITCHBOARD_STORE_COMMIT_DELAY)");
+        assertConfigError(() -> loader.load(yaml("log:\n  level: info\n"), Map.of(), Map.of("log.level", "loud")),
+                "log.level", "(from --log-level)");
     }
 
     @Test

@@ -250,7 +250,7 @@ class TlsNodeTest {
                 "--http", "127.0.0.1:0", "--sip", "");
         assertThat(noTrust.exitCode()).isEqualTo(2);
         assertThat(noTrust.err()).isEqualTo("switchboard: invalid config: tls.trust: file " + missingTrust + " does not exist"
-                + System.lineSeparator());
+                + " (from " + trustYaml + ", line 2)" + System.lineSeparator());
         assertThat(dataDir.resolve("never-created")).doesNotExist();
     }
 
