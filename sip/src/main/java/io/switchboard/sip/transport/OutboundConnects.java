@@ -22,8 +22,12 @@ import java.util.concurrent.TimeUnit;
  *       dialled for every request, a retry storm);</li>
  *   <li>a cap on the attempts under way over all peers: beyond it a request fails at once
  *       ({@code busy}), and, when set, a cap per host (address) so that one account's devices
- *       cannot take every place ({@code busy_host}); either is said at WARN at most once a
- *       minute, since the node then did not even try the device;</li>
+ *       cannot take every place. An attempt over the host's cap waits for one of that host's
+ *       attempts to end, within its own deadline: a flat's or an office's phones behind one NAT
+ *       address, rung together, are all dialled, a few at a time. Only when even the host's line
+ *       of waiting attempts is full, or the deadline passes in it, does the request fail
+ *       ({@code busy_host}). A request that is not tried is said at WARN at most once a minute,
+ *       since the node then did not even try the device;</li>
  *   <li>an overall deadline per attempt: whatever happens (a lookup that hangs, a callback that
  *       never runs), the key leaves the map of attempts and its waiters get an answer.</li>
  * </ul>
@@ -48,6 +52,11 @@ final class OutboundConnects {
     private record RecentFailure(long untilNanos, String message) {
     }
 
+    /** An attempt waiting for a place of its host; {@code visible} is already the key's attempt in {@code connecting}. */
+    private record Waiting(String key, InetSocketAddress remote, long deadlineNanos, Dial dial,
+                           CompletableFuture<SipFlow> visible, String host) {
+    }
+
     private final String kind;
     private final long failureMemoryNanos;
     private final Outcomes outcomes;
@@ -57,7 +66,12 @@ final class OutboundConnects {
     private final boolean warnFailures;
     /** Attempts under way at once to one host (address); 0 for no such cap. */
     private final int maxPendingPerHost;
-    private final ConcurrentHashMap<String, Integer> pendingPerHost = new ConcurrentHashMap<>();
+    /** Attempts waiting for a place of their host, at most; beyond it a request fails at once. */
+    static final int MAX_WAITING_PER_HOST = 64;
+    /** Attempts under way per host, and those waiting for a place of their host, in order; under {@link #hostPlaces}. */
+    private final java.util.Map<String, Integer> pendingPerHost = new java.util.HashMap<>();
+    private final java.util.Map<String, java.util.ArrayDeque<Waiting>> waitingPerHost = new java.util.HashMap<>();
+    private final Object hostPlaces = new Object();
     private final ConcurrentHashMap<String, OncePerMinute> warnings = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, StreamFlow> opened = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, CompletableFuture<SipFlow>> connecting = new ConcurrentHashMap<>();
@@ -118,23 +132,47 @@ final class OutboundConnects {
         }
         String host = remote.getAddress() != null ? io.netty.util.NetUtil.toAddressString(remote.getAddress())
                 : remote.getHostString();
-        if (!takeHostPlace(host)) {
-            return notTried("busy_host", remote, "too many outgoing " + kind + " connections being opened at once to "
-                    + host + " (at most " + maxPendingPerHost + ")");
-        }
-        Semaphore places = permits;
-        if (!places.tryAcquire()) {
-            releaseHostPlace(host);
-            return notTried("busy", remote, "too many outgoing " + kind + " connections being opened at once");
-        }
-        // the attempt (fresh) and what callers wait on (visible): the bookkeeping is done before
-        // any caller hears the outcome, so one that asks again at once sees it
+        // from here `visible` is the key's attempt: every way out completes it and takes it out of
+        // `connecting`, so requests for the key meanwhile wait on it rather than dial again
         CompletableFuture<SipFlow> visible = new CompletableFuture<>();
         pending = connecting.putIfAbsent(key, visible);
         if (pending != null) {
-            places.release();
-            releaseHostPlace(host);
             return pending;
+        }
+        long deadlineNanos = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(deadlineMillis);
+        Waiting waiting = new Waiting(key, remote, deadlineNanos, dial, visible, host);
+        switch (takeHostPlaceOrWait(waiting)) {
+            case TAKEN -> begin(waiting);
+            case WAITING -> CompletableFuture.delayedExecutor(deadlineMillis, TimeUnit.MILLISECONDS).execute(() -> {
+                if (stopWaiting(waiting)) {
+                    notTried(waiting, "busy_host", "no place among the outgoing " + kind + " connections being opened to "
+                            + host + " within " + deadlineMillis + " ms (at most " + maxPendingPerHost + " at once)");
+                }
+            });
+            case FULL -> notTried(waiting, "busy_host", "too many outgoing " + kind + " connections being opened at once to "
+                    + host + " (at most " + maxPendingPerHost + ", and " + MAX_WAITING_PER_HOST + " waiting)");
+        }
+        return visible;
+    }
+
+    /** Starts the attempt of {@code waiting}, which holds a place of its host. */
+    private void begin(Waiting waiting) {
+        String key = waiting.key();
+        InetSocketAddress remote = waiting.remote();
+        CompletableFuture<SipFlow> visible = waiting.visible();
+        long deadlineMillis = TimeUnit.NANOSECONDS.toMillis(waiting.deadlineNanos() - System.nanoTime());
+        if (deadlineMillis <= 0) {
+            // its deadline passed while it waited for the place (its timer is about to say so)
+            releaseHostPlace(waiting.host());
+            notTried(waiting, "busy_host", "no place among the outgoing " + kind + " connections being opened to "
+                    + waiting.host() + " in time (at most " + maxPendingPerHost + " at once)");
+            return;
+        }
+        Semaphore places = permits;
+        if (!places.tryAcquire()) {
+            releaseHostPlace(waiting.host());
+            notTried(waiting, "busy", "too many outgoing " + kind + " connections being opened at once");
+            return;
         }
         CompletableFuture<SipFlow> fresh = new CompletableFuture<>();
         fresh.whenComplete((flow, error) -> {
@@ -149,7 +187,7 @@ final class OutboundConnects {
             }
             connecting.remove(key, visible);
             places.release();
-            releaseHostPlace(host);
+            releaseHostPlace(waiting.host());
             if (error != null) {
                 visible.completeExceptionally(error);
             } else {
@@ -160,48 +198,86 @@ final class OutboundConnects {
                 fail(fresh, remote, "deadline", true, kind + " connection to " + remote + " not open after "
                         + deadlineMillis + " ms", null));
         try {
-            dial.start(fresh);
+            waiting.dial().start(fresh);
         } catch (RuntimeException e) {
             // RejectedExecutionException, anything unexpected: never a stuck key
             fail(fresh, remote, "other", false, "cannot connect to " + remote + ": " + TransportLayer.words(e), e);
         }
-        return visible;
     }
 
-    /** A request that finds no place for an attempt: it fails at once, the device never tried, said once a minute. */
-    private CompletionStage<SipFlow> notTried(String reason, InetSocketAddress remote, String message) {
-        outcomes.report(reason, remote);
+    /**
+     * A request that finds no place for an attempt: its attempt fails without the device tried,
+     * said once a minute.
+     */
+    private void notTried(Waiting waiting, String reason, String message) {
+        outcomes.report(reason, waiting.remote());
         OncePerMinute warning = warnings.computeIfAbsent(reason, r -> new OncePerMinute());
         if (warning.due()) {
             int alike = warning.turnedAwaySinceLast();
-            log.warn("{} to {}: not tried, the device is taken as unreachable{}", message, remote,
+            log.warn("{} to {}: not tried, the device is taken as unreachable{}", message, waiting.remote(),
                     alike == 0 ? "" : " (" + alike + " more since the last such line, counted in " + metric
                             + "{outcome=\"" + reason + "\"})");
         } else {
-            log.debug("{} to {}: not tried", message, remote);
+            log.debug("{} to {}: not tried", message, waiting.remote());
         }
-        return CompletableFuture.failedFuture(new TransportFailure(reason, false, message, null));
+        connecting.remove(waiting.key(), waiting.visible());
+        waiting.visible().completeExceptionally(new TransportFailure(reason, false, message, null));
     }
 
-    private boolean takeHostPlace(String host) {
+    private enum HostPlace { TAKEN, WAITING, FULL }
+
+    /** Takes a place of the attempt's host, or puts it in the host's line (if there is room). */
+    private HostPlace takeHostPlaceOrWait(Waiting waiting) {
         if (maxPendingPerHost <= 0) {
+            return HostPlace.TAKEN;
+        }
+        synchronized (hostPlaces) {
+            int now = pendingPerHost.getOrDefault(waiting.host(), 0);
+            if (now < maxPendingPerHost) {
+                pendingPerHost.put(waiting.host(), now + 1);
+                return HostPlace.TAKEN;
+            }
+            java.util.ArrayDeque<Waiting> line = waitingPerHost.computeIfAbsent(waiting.host(), h -> new java.util.ArrayDeque<>());
+            if (line.size() >= MAX_WAITING_PER_HOST) {
+                return HostPlace.FULL;
+            }
+            line.addLast(waiting);
+            return HostPlace.WAITING;
+        }
+    }
+
+    /** Takes {@code waiting} out of its host's line; false when it is no longer there (it was started). */
+    private boolean stopWaiting(Waiting waiting) {
+        synchronized (hostPlaces) {
+            java.util.ArrayDeque<Waiting> line = waitingPerHost.get(waiting.host());
+            if (line == null || !line.remove(waiting)) {
+                return false;
+            }
+            if (line.isEmpty()) {
+                waitingPerHost.remove(waiting.host());
+            }
             return true;
         }
-        boolean[] taken = {false};
-        pendingPerHost.compute(host, (h, n) -> {
-            int now = n == null ? 0 : n;
-            if (now >= maxPendingPerHost) {
-                return n;
-            }
-            taken[0] = true;
-            return now + 1;
-        });
-        return taken[0];
     }
 
+    /** An attempt to {@code host} ended: its place goes to the first attempt waiting for one, else is freed. */
     private void releaseHostPlace(String host) {
-        if (maxPendingPerHost > 0) {
-            pendingPerHost.computeIfPresent(host, (h, n) -> n <= 1 ? null : n - 1);
+        if (maxPendingPerHost <= 0) {
+            return;
+        }
+        Waiting next;
+        synchronized (hostPlaces) {
+            java.util.ArrayDeque<Waiting> line = waitingPerHost.get(host);
+            next = line == null ? null : line.pollFirst();
+            if (line != null && line.isEmpty()) {
+                waitingPerHost.remove(host);
+            }
+            if (next == null) {
+                pendingPerHost.computeIfPresent(host, (h, n) -> n <= 1 ? null : n - 1);
+            }
+        }
+        if (next != null) {
+            begin(next); // the place passes to it as it is
         }
     }
 

@@ -116,7 +116,7 @@ public final class TransportLayer {
     private final OutboundConnects tcpOut;
     static final java.time.Duration TCP_FAILURE_MEMORY = java.time.Duration.ofSeconds(30);
     public static final int DEFAULT_MAX_PENDING_TCP_CONNECTS = 64;
-    /** TCP connects to devices under way at once to one address: beyond it a request fails at once ("busy_host"). */
+    /** TCP connects to devices under way at once to one address: beyond it a request waits for a place, within its deadline ("busy_host" if it gets none). */
     public static final int MAX_PENDING_TCP_CONNECTS_PER_HOST = 4;
     /**
      * How long a TCP connect to a device may take unless set ({@link #setOutgoingTcp}): short, since
@@ -474,10 +474,12 @@ public final class TransportLayer {
      * so many under way at once ({@link #setOutgoingTcp}), a peer that failed not dialled again for
      * {@link #TCP_FAILURE_MEMORY}, the connect bounded by the connect timeout. Not counted against
      * the limits on connections from one address, which are for what peers open to the node.
-     * The stage completes on an event loop and fails with a {@link TransportFailure}:
+     * The stage completes on an event loop or a timer's thread (callers move on to their own) and
+     * fails with a {@link TransportFailure}:
      * {@code connect_refused}, {@code connect_timeout} (a timeout), {@code connect_failed},
      * {@code recent_failure}, {@code busy}, {@code busy_host} (at most
-     * {@link #MAX_PENDING_TCP_CONNECTS_PER_HOST} under way to one address), {@code deadline},
+     * {@link #MAX_PENDING_TCP_CONNECTS_PER_HOST} under way to one address, and no place came
+     * within the deadline, or too many wait for one), {@code deadline},
      * {@code other} (an unresolved address, among others). Each outcome is
      * reported to {@link SipStackObserver#tcpConnect}.
      */

@@ -60,12 +60,16 @@ class OutboundConnectsTest {
         assertThat(redialled).as("peers dialled again right after their attempt failed").isZero();
     }
 
-    /** At most so many attempts under way to one host, whatever the port; another host still gets its own. */
+    /**
+     * At most so many attempts under way to one host, whatever the port; another host still gets
+     * its own. One more waits for a place of its host and starts when an attempt to it ends; the
+     * host's line of waiting attempts is bounded, and beyond it a request fails at once.
+     */
     @Test
-    void attemptsUnderWayToOneHostAreCapped() throws Exception {
+    void attemptsUnderWayToOneHostAreCappedAndTheNextOnesWaitInLine() throws Exception {
         // the attempts' deadlines report from another thread: synchronized, and long enough not to fall in the test
         List<String> outcomes = java.util.Collections.synchronizedList(new ArrayList<>());
-        OutboundConnects connects = new OutboundConnects("TCP", Duration.ofSeconds(30), 64, 2,
+        OutboundConnects connects = new OutboundConnects("TCP", Duration.ofSeconds(30), 1_000, 2,
                 (outcome, remote) -> outcomes.add(outcome), "test_connects_total", false);
         List<CompletableFuture<SipFlow>> hanging = new ArrayList<>();
         OutboundConnects.Dial never = hanging::add;
@@ -74,14 +78,65 @@ class OutboundConnectsTest {
         connects.open("b", new InetSocketAddress(host, 5062), 120_000, never);
         CompletableFuture<SipFlow> third = connects.open("c", new InetSocketAddress(host, 5064), 120_000, never)
                 .toCompletableFuture();
-        assertThat(third).isCompletedExceptionally();
-        assertThat(hanging).hasSize(2);
-        assertThat(outcomes).containsExactly("busy_host");
+        assertThat(third).as("waiting in line").isNotDone();
+        assertThat(hanging).as("dialled").hasSize(2);
+        assertThat(connects.open("c", new InetSocketAddress(host, 5064), 120_000, never))
+                .as("the same peer asked for again: the attempt in line").isSameAs(third);
         connects.open("d", new InetSocketAddress(InetAddress.getByName("192.0.2.1"), 5060), 120_000, never);
         assertThat(hanging).as("another host").hasSize(3);
-        // one ends: the host has a place again
+        // one ends: its place goes to the one in line
         connects.fail(hanging.get(0), new InetSocketAddress(host, 5060), "connect_refused", false, "refused", null);
-        connects.open("c", new InetSocketAddress(host, 5064), 120_000, never);
-        assertThat(hanging).hasSize(4);
+        assertThat(hanging).as("the one in line dialled").hasSize(4);
+        hanging.get(3).complete(null);
+        assertThat(third).isCompletedWithValue(null);
+        assertThat(outcomes).containsExactly("connect_refused");
+
+        // the line is bounded: with both places taken (b, and the first of these) and the line
+        // full, one more fails at once
+        List<CompletableFuture<SipFlow>> inLine = new ArrayList<>();
+        for (int i = 0; i <= OutboundConnects.MAX_WAITING_PER_HOST; i++) {
+            inLine.add(connects.open("line-" + i, new InetSocketAddress(host, 6000 + i), 120_000, never).toCompletableFuture());
+        }
+        assertThat(inLine).noneMatch(CompletableFuture::isDone);
+        assertThat(hanging).as("the first of them took the free place").hasSize(5);
+        CompletableFuture<SipFlow> beyond = connects.open("beyond", new InetSocketAddress(host, 7000), 120_000, never)
+                .toCompletableFuture();
+        assertThat(beyond).isCompletedExceptionally();
+        assertThat(((TransportFailure) beyond.handle((flow, error) -> error).get()).reason()).isEqualTo("busy_host");
+        assertThat(hanging).as("nothing more dialled").hasSize(5);
+    }
+
+    /** An attempt whose deadline passes while it waits for a place of its host fails, never dialled. */
+    @Test
+    void anAttemptWaitingPastItsDeadlineFailsWithoutBeingDialled() throws Exception {
+        List<String> outcomes = java.util.Collections.synchronizedList(new ArrayList<>());
+        OutboundConnects connects = new OutboundConnects("TCP", Duration.ofSeconds(30), 1_000, 1,
+                (outcome, remote) -> outcomes.add(outcome), "test_connects_total", false);
+        List<CompletableFuture<SipFlow>> hanging = new ArrayList<>();
+        OutboundConnects.Dial never = hanging::add;
+        InetAddress host = InetAddress.getLoopbackAddress();
+        connects.open("a", new InetSocketAddress(host, 5060), 120_000, never);
+        CompletableFuture<SipFlow> late = connects.open("b", new InetSocketAddress(host, 5062), 200, never)
+                .toCompletableFuture();
+        Throwable error = late.handle((flow, e) -> e).get(5, TimeUnit.SECONDS);
+        assertThat(error).isInstanceOf(TransportFailure.class);
+        assertThat(((TransportFailure) error).reason()).isEqualTo("busy_host");
+        assertThat(outcomes).containsExactly("busy_host");
+        // the place, when it frees, is not given to the attempt that gave up
+        connects.fail(hanging.get(0), new InetSocketAddress(host, 5060), "connect_refused", false, "refused", null);
+        assertThat(hanging).hasSize(1);
+        // and the key is free for a new attempt (nothing remembered: it was never tried)
+        connects.open("b", new InetSocketAddress(host, 5062), 120_000, never);
+        assertThat(hanging).hasSize(2);
+
+        // one that gets its place in time is not failed when its time in line would have ended
+        CompletableFuture<SipFlow> inTime = connects.open("c", new InetSocketAddress(host, 5064), 300, never)
+                .toCompletableFuture();
+        connects.fail(hanging.get(1), new InetSocketAddress(host, 5062), "connect_refused", false, "refused", null);
+        assertThat(hanging).hasSize(3);
+        hanging.get(2).complete(null);
+        assertThat(inTime).isCompletedWithValue(null);
+        Thread.sleep(600);
+        assertThat(outcomes).containsExactly("busy_host", "connect_refused", "connect_refused");
     }
 }
