@@ -52,6 +52,9 @@ public final class StreamEndpoint {
     public static final String PATH = "/api/v1/stream";
     private static final Logger log = LoggerFactory.getLogger(StreamEndpoint.class);
     private static final String STREAM = "chat.stream";
+    /** RFC 6455 §7.4.1: 1003, a type of data the endpoint cannot accept (frames are JSON text). */
+    private static final int BINARY_REFUSED = 1003;
+    private static final String BINARY_REFUSED_REASON = "frames are JSON text";
     private static final int MAX_CLIENT_FRAME = 64 * 1024;
     private static final String BEGAN = "chat.stream.began";
     /** The fields each client frame may have. */
@@ -249,7 +252,8 @@ public final class StreamEndpoint {
         ctx.session.setMaxTextMessageSize(MAX_CLIENT_FRAME);
         // At the first frame of a binary message, whatever its size: collected first, one over
         // Jetty's limit was closed with Jetty's 1009 and words, uncounted, not the 1003 of the docs.
-        WebSocketSilence.refuseBinary(ctx, () -> refuseBinary(ctx));
+        // The 1003 itself is sent once the message has been read (WebSocketSilence.refuseBinary).
+        WebSocketSilence.refuseBinary(ctx, BINARY_REFUSED, BINARY_REFUSED_REASON, () -> binaryRefused(ctx));
         ctx.enableAutomaticPings(heartbeat.toMillis(), TimeUnit.MILLISECONDS);
         StreamConnection stream = new StreamConnection(ctx, principal.get(), token, hub, clock, settings.streamQueueLimit());
         ctx.attribute(STREAM, stream);
@@ -273,13 +277,27 @@ public final class StreamEndpoint {
         }
     }
 
-    /** A binary message: frames are JSON text. A bad frame, closing the stream at once (1003, RFC 6455 §7.4.1). */
+    /**
+     * A whole binary message, on a server that does not watch its streams (else {@link #binaryRefused}
+     * hears of it at its first frame): a bad frame, closing the stream (1003).
+     */
     private void refuseBinary(WsContext ctx) {
         StreamConnection stream = ctx.attribute(STREAM);
         metrics.rejected("bad_frame");
         if (stream != null) {
-            stream.close(1003, "frames are JSON text");
+            stream.close(BINARY_REFUSED, BINARY_REFUSED_REASON);
         }
+    }
+
+    /**
+     * The first frame of a binary message: a bad frame. The stream sends nothing more from now
+     * on; WebSocketSilence closes the socket with 1003 once the rest of the message has been read
+     * (RFC 6455 §7.1.1: closed with it unread, the connection could be reset before the client
+     * read the 1003).
+     */
+    private void binaryRefused(WsContext ctx) {
+        metrics.rejected("bad_frame");
+        closed(ctx);
     }
 
     /**

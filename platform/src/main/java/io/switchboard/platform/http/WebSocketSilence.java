@@ -37,8 +37,19 @@ public final class WebSocketSilence {
     private final Map<Session, Long> lastReceived = new ConcurrentHashMap<>();
     private final java.util.concurrent.atomic.AtomicBoolean unwatchedSaid = new java.util.concurrent.atomic.AtomicBoolean();
 
-    /** What each session whose endpoint takes no binary messages does at the first frame of one ({@link #refuseBinary}). */
-    private final Map<Session, Runnable> binaryRefusals = new ConcurrentHashMap<>();
+    /** How each session whose endpoint takes no binary messages refuses one ({@link #refuseBinary}). */
+    private final Map<Session, BinaryRefusal> binaryRefusals = new ConcurrentHashMap<>();
+
+    /**
+     * How long a refused message may take to arrive whole before its session is closed anyway
+     * (its close waits for the rest: {@link Listening#closeOnceRead}). Counted from the part that
+     * was refused; a client still sending by then is closed with the rest unread.
+     */
+    static final Duration REFUSED_MESSAGE_WAIT = Duration.ofSeconds(5);
+
+    /** An endpoint's answer to a binary message: {@code refused} at its first frame, the close once it is read. */
+    private record BinaryRefusal(int code, String reason, Runnable refused) {
+    }
 
     /** Text and binary messages over their session's limit, closed with 1009. */
     private final io.micrometer.core.instrument.Counter tooBig;
@@ -51,20 +62,24 @@ public final class WebSocketSilence {
 
     /**
      * For an endpoint that takes no binary messages (the chat stream: its frames are JSON text):
-     * {@code refuse} runs at the first frame of any binary message on {@code ctx}'s session, and
-     * the rest of that message is read and dropped, never collected. Without it, a binary message
-     * is collected up to the session's {@code maxBinaryMessageSize} before the endpoint hears of
-     * it, and one over that is closed with 1009 "a binary message over ..." here: the endpoint's
-     * own answer to a binary frame (its close code and reason, its count) would never come.
+     * {@code refused} runs at the first frame of any binary message on {@code ctx}'s session (the
+     * endpoint counts it and stops writing to the session), the rest of that message is read and
+     * dropped, never collected, and the session is then closed with {@code code} and
+     * {@code reason}: once the message has been read to its end, or after
+     * {@link #REFUSED_MESSAGE_WAIT} if it has not ended by then (RFC 6455 §7.1.1: see
+     * {@link Listening#closeOnceRead}). Without it, a binary message is collected up to the
+     * session's {@code maxBinaryMessageSize} before the endpoint hears of it, and one over that is
+     * closed with 1009 "a binary message over ..." here: the endpoint's own answer to a binary
+     * frame (its close code and reason, its count) would never come.
      *
      * @return false when the server does not watch this session (the endpoint's
      *         {@code onBinaryMessage} then gets the binary messages within Jetty's limit)
      */
-    public static boolean refuseBinary(WsContext ctx, Runnable refuse) {
+    public static boolean refuseBinary(WsContext ctx, int code, String reason, Runnable refused) {
         if (!(ctx.attribute(ATTRIBUTE) instanceof WebSocketSilence silence) || !silence.lastReceived.containsKey(ctx.session)) {
             return false;
         }
-        silence.binaryRefusals.put(ctx.session, refuse);
+        silence.binaryRefusals.put(ctx.session, new BinaryRefusal(code, reason, refused));
         if (!silence.lastReceived.containsKey(ctx.session)) {
             silence.binaryRefusals.remove(ctx.session); // closed meanwhile: its close forgot it before the put
         }
@@ -148,6 +163,9 @@ public final class WebSocketSilence {
      * ("Text message too large: 100,000 > 65,536", numbers in the node's locale) before the
      * endpoint hears anything. Here it is 1009 (RFC 6455 §7.4.1) with "a text message over M
      * bytes (N so far); the limit is M", counted in {@code switchboard_websocket_too_big_total}.
+     *
+     * <p>A message refused (too big, or binary to an endpoint that takes none) is read to its end
+     * and dropped before its session is closed ({@link #closeOnceRead}).
      */
     public static final class Listening implements Session.Listener.AutoDemanding {
         private final WebSocketSilence silence;
@@ -168,6 +186,17 @@ public final class WebSocketSilence {
         private long pendingBinaryBytes;
         /** True while the rest of a binary message refused (too big, or by the endpoint) is still arriving. */
         private boolean refusingBinary;
+        /**
+         * The close of a refused message whose rest is still arriving (null when none), sent at its
+         * last part or when {@link #REFUSED_MESSAGE_WAIT} is over, whichever comes first: taken by
+         * compare-and-set, as the wait ends on another thread.
+         */
+        private final java.util.concurrent.atomic.AtomicReference<RefusedClose> closeAfterRest =
+                new java.util.concurrent.atomic.AtomicReference<>();
+
+        /** The close code and reason of a refused message (one instance per message: compared by identity). */
+        private record RefusedClose(int code, String reason) {
+        }
 
         Listening(WebSocketSilence silence, Session.Listener.AutoDemanding endpoint) {
             this.silence = silence;
@@ -196,6 +225,9 @@ public final class WebSocketSilence {
             Session open = session;
             if (refusing) {
                 refusing = !last; // the rest of a message refused already
+                if (last) {
+                    sendRefusedClose(open, closeAfterRest.get());
+                }
                 return;
             }
             long limit = open == null ? -1 : open.getMaxTextMessageSize();
@@ -207,8 +239,8 @@ public final class WebSocketSilence {
                 refusing = !last;
                 silence.tooBig.increment();
                 // RFC 6455 §7.4.1: 1009, a message too big to process; the reason fits a close frame (§5.5)
-                open.close(1009, "a text message over " + limit + " bytes (" + got + " so far); the limit is " + limit,
-                        Callback.NOOP);
+                closeOnceRead(open, last, 1009,
+                        "a text message over " + limit + " bytes (" + got + " so far); the limit is " + limit);
                 return;
             }
             if (last && pending == null) {
@@ -267,13 +299,17 @@ public final class WebSocketSilence {
             if (refusingBinary) {
                 refusingBinary = !last; // the rest of a message refused already
                 callback.succeed();
+                if (last) {
+                    sendRefusedClose(open, closeAfterRest.get());
+                }
                 return;
             }
-            Runnable refusal = open == null ? null : silence.binaryRefusals.get(open);
+            BinaryRefusal refusal = open == null ? null : silence.binaryRefusals.get(open);
             if (refusal != null) {
                 refusingBinary = !last;
                 callback.succeed();
-                refusal.run();
+                refusal.refused().run();
+                closeOnceRead(open, last, refusal.code(), refusal.reason());
                 return;
             }
             long limit = open == null ? -1 : open.getMaxBinaryMessageSize();
@@ -285,8 +321,8 @@ public final class WebSocketSilence {
                 refusingBinary = !last;
                 callback.succeed();
                 silence.tooBig.increment();
-                open.close(1009, "a binary message over " + limit + " bytes (" + got + " so far); the limit is " + limit,
-                        Callback.NOOP);
+                closeOnceRead(open, last, 1009,
+                        "a binary message over " + limit + " bytes (" + got + " so far); the limit is " + limit);
                 return;
             }
             if (last && pendingBinary == null) {
@@ -307,6 +343,44 @@ public final class WebSocketSilence {
                 pendingBinary = null;
                 pendingBinaryBytes = 0;
                 endpoint.onWebSocketBinary(whole, Callback.NOOP);
+            }
+        }
+
+        /**
+         * Closes {@code open} with {@code code} and {@code reason} for a message refused at this
+         * part: at once if the part is the message's last, else once the rest of the message has
+         * been read and dropped (at its last part), or when {@link #REFUSED_MESSAGE_WAIT} is over if
+         * the rest has not come by then, so that no refused connection stays open for good. The
+         * wait is a timer, no thread waits.
+         *
+         * <p>Why not at once: RFC 6455 §7.1.1 and §5.5.1 have an endpoint that sent a Close frame
+         * go on reading (and drop data frames) until the peer's Close, and only then close the TCP
+         * connection, the server first. Jetty 12.1 does not: once it has written a Close frame whose
+         * code is not 1000, 1005 or 3000 and over (1003 and 1009 among them) it closes the TCP
+         * connection at once, reading nothing more (WebSocketSessionState.onOutgoingFrame goes
+         * straight to CLOSED; WebSocketCoreSession.sendFrame then closes the connection). A socket
+         * closed with bytes still unread in its receive buffer is reset by the kernel (RFC 2525
+         * §2.17), and a reset can drop the Close frame before the client reads it: a client that
+         * sent a large message saw the connection reset instead of the node's 1003. Read to its end
+         * first, the message leaves nothing unread, and the close is a FIN behind the Close frame.
+         * The node still does not wait for the client's Close after sending its own (Jetty offers
+         * no way to): a client that sends more right behind the refused message can still be reset.
+         */
+        private void closeOnceRead(Session open, boolean last, int code, String reason) {
+            if (last) {
+                open.close(code, reason, Callback.NOOP);
+                return;
+            }
+            RefusedClose close = new RefusedClose(code, reason);
+            closeAfterRest.set(close);
+            java.util.concurrent.CompletableFuture.delayedExecutor(REFUSED_MESSAGE_WAIT.toMillis(),
+                    java.util.concurrent.TimeUnit.MILLISECONDS).execute(() -> sendRefusedClose(open, close));
+        }
+
+        /** Sends {@code close} unless it was sent already (its message ended, or its wait was over) or the session closed. */
+        private void sendRefusedClose(Session open, RefusedClose close) {
+            if (close != null && closeAfterRest.compareAndSet(close, null)) {
+                open.close(close.code(), close.reason(), Callback.NOOP);
             }
         }
 
@@ -334,6 +408,7 @@ public final class WebSocketSilence {
                 silence.lastReceived.remove(open);
                 silence.binaryRefusals.remove(open);
             }
+            closeAfterRest.set(null); // closed meanwhile: a refused message's wait has nothing left to close
         }
     }
 }

@@ -61,8 +61,9 @@ class WebSocketSilenceTest {
 
     /**
      * A text message over the session's limit is closed with 1009 in our words, whole numbers and
-     * no locale (Jetty's were "Text message too large: 3,000 > 1,000"), and counted; a message in
-     * several frames within the limit arrives whole.
+     * no locale (Jetty's were "Text message too large: 3,000 > 1,000"), and counted, once the rest
+     * of it has been read (RFC 6455 §7.1.1); a message in several frames within the limit arrives
+     * whole.
      */
     @Test
     void aTextMessageOverTheLimitIsClosedWith1009InPlainWords() throws Exception {
@@ -76,6 +77,8 @@ class WebSocketSilenceTest {
 
                 Client big = Client.open(server);
                 big.socket.sendText("é".repeat(600), false).get(10, TimeUnit.SECONDS); // 1200 bytes in UTF-8: over the 1000 at once
+                assertThat(closedWithin(big, 1)).as("not before the rest of the message").isNull();
+                big.socket.sendText("é", true).get(10, TimeUnit.SECONDS);
                 assertThat(big.closed.get(10, TimeUnit.SECONDS))
                         .isEqualTo("1009 a text message over 1000 bytes (1200 so far); the limit is 1000");
 
@@ -95,8 +98,9 @@ class WebSocketSilenceTest {
      * Binary messages are put together here as text is: one over the session's limit is closed
      * with 1009 in our words (Jetty's were "Binary message too large: 1,200 > 1,000") and counted
      * with the text ones; one in several frames within the limit reaches the endpoint whole. An
-     * endpoint that takes no binary ({@link WebSocketSilence#refuseBinary}) answers at the first
-     * frame, whatever the size.
+     * endpoint that takes no binary ({@link WebSocketSilence#refuseBinary}) hears of one at its
+     * first frame, whatever the size, and the session is closed with its code once the rest has
+     * been read.
      */
     @Test
     void aBinaryMessageOverTheLimitIsClosedWith1009InPlainWordsOrRefusedByTheEndpoint() throws Exception {
@@ -124,9 +128,73 @@ class WebSocketSilenceTest {
 
                 Client textOnly = Client.open(server, "/ws/test/text-only");
                 textOnly.socket.sendBinary(java.nio.ByteBuffer.wrap(new byte[5000]), false).get(10, TimeUnit.SECONDS);
-                assertThat(textOnly.closed.get(10, TimeUnit.SECONDS)).isEqualTo("1003 text only, refused at the first frame");
+                await().atMost(Duration.ofSeconds(10)).until(() -> refusedBinary(metrics) == 1); // at the first frame
+                assertThat(closedWithin(textOnly, 1)).as("not before the rest of the message").isNull();
+                textOnly.socket.sendBinary(java.nio.ByteBuffer.wrap(new byte[5000]), true).get(10, TimeUnit.SECONDS);
+                assertThat(textOnly.closed.get(10, TimeUnit.SECONDS)).isEqualTo("1003 text only");
+                assertThat(refusedBinary(metrics)).as("once for the message").isEqualTo(1);
                 assertThat(metrics.registry().get("switchboard.websocket.too_big").counter().count())
                         .as("refused by the endpoint, not over the limit").isEqualTo(2);
+            } finally {
+                server.stop();
+            }
+        }
+    }
+
+    /**
+     * A refused message whose rest never comes does not keep its connection open: it is closed
+     * with the refusal's code {@link WebSocketSilence#REFUSED_MESSAGE_WAIT} after the part that
+     * was refused.
+     */
+    @Test
+    void aRefusedMessageThatNeverEndsIsClosedAfterTheWait() throws Exception {
+        try (Metrics metrics = new Metrics()) {
+            HttpServer server = server(metrics);
+            try {
+                Client textOnly = Client.open(server, "/ws/test/text-only");
+                long sent = System.nanoTime();
+                textOnly.socket.sendBinary(java.nio.ByteBuffer.wrap(new byte[5000]), false).get(10, TimeUnit.SECONDS);
+                assertThat(textOnly.closed.get(WebSocketSilence.REFUSED_MESSAGE_WAIT.toSeconds() + 10, TimeUnit.SECONDS))
+                        .isEqualTo("1003 text only");
+                assertThat(Duration.ofNanos(System.nanoTime() - sent)).as("after the wait, not at once")
+                        .isGreaterThanOrEqualTo(WebSocketSilence.REFUSED_MESSAGE_WAIT.minusMillis(500));
+            } finally {
+                server.stop();
+            }
+        }
+    }
+
+    /**
+     * A message refused while most of it is still on its way (4 MiB in one frame, written in large
+     * writes) is read to its end before its session is closed (RFC 6455 §7.1.1): the client writes
+     * all of it, then reads the Close frame and the end of the stream, no reset. Closed at the
+     * first part, as it was, the node left megabytes unread and its kernel reset the connection:
+     * the client's writes failed (a JDK client then reports an error, not the close code), and the
+     * reset could take the Close frame with it. Ten connections for each refusal, as a reset need
+     * not come every time.
+     */
+    @Test
+    void aLargeRefusedMessageIsReadToItsEndThenClosedWithoutAReset() throws Exception {
+        byte[] large = new byte[4 * 1024 * 1024];
+        java.util.Arrays.fill(large, (byte) 'a'); // valid UTF-8 as text too
+        record Refusal(String path, int opcode, String close) { }
+        try (Metrics metrics = new Metrics()) {
+            HttpServer server = server(metrics);
+            try {
+                for (Refusal refusal : java.util.List.of(
+                        new Refusal("/ws/test/text-only", 2, "1003 text only"),
+                        new Refusal("/ws/test/silence", 2, "1009 a binary message over 1000 bytes ("),
+                        new Refusal("/ws/test/silence", 1, "1009 a text message over 1000 bytes ("))) {
+                    for (int run = 1; run <= 10; run++) {
+                        try (RawWebSocket client = RawWebSocket.open(server.baseUrl(), refusal.path())) {
+                            java.io.IOException writeFailed = client.sendFrame(refusal.opcode(), large);
+                            String outcome = (writeFailed == null ? "written whole" : "write failed: " + writeFailed)
+                                    + "; " + client.closeAndEnd();
+                            assertThat(outcome).as("%s, opcode %d, run %d", refusal.path(), refusal.opcode(), run)
+                                    .matches("written whole; " + java.util.regex.Pattern.quote(refusal.close()) + ".*, then end of stream");
+                        }
+                    }
+                }
             } finally {
                 server.stop();
             }
@@ -183,6 +251,20 @@ class WebSocketSilenceTest {
         }
     }
 
+    /** The close {@code client} received within {@code seconds}, or null if none came. */
+    private static String closedWithin(Client client, int seconds) throws Exception {
+        try {
+            return client.closed.get(seconds, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+            return null;
+        }
+    }
+
+    /** Binary messages the text-only endpoint has been told of (it counts them in the test's registry). */
+    private static double refusedBinary(Metrics metrics) {
+        return metrics.registry().counter("test.refused_binary").count();
+    }
+
     private static HttpServer server(Metrics metrics) {
         HttpServer server = new HttpServer(new HostPort("127.0.0.1", 0), metrics, new Readiness(), Duration.ofSeconds(1));
         server.addRoutes(routes -> routes.ws("/ws/test/silence", ws -> {
@@ -199,8 +281,8 @@ class WebSocketSilenceTest {
         server.addRoutes(routes -> routes.ws("/ws/test/text-only", ws -> {
             ws.onConnect(ctx -> {
                 ctx.session.setMaxBinaryMessageSize(1000);
-                assertThat(WebSocketSilence.refuseBinary(ctx, () -> ctx.closeSession(1003, "text only, refused at the first frame")))
-                        .isTrue();
+                assertThat(WebSocketSilence.refuseBinary(ctx, 1003, "text only",
+                        () -> metrics.registry().counter("test.refused_binary").increment())).isTrue();
             });
             ws.onBinaryMessage(msg -> msg.send("not refused"));
         }));
