@@ -1044,7 +1044,8 @@ public final class ProxyCore {
      * flow tokens that say over which flows the two ends of the dialog are reached, and our node id
      * (it may name a balancer every node is reached through, so the id decides); an entry a device
      * preloaded (this node as its outbound proxy, by address or by a served domain) has none.
-     * A Route whose signature does not verify is not ours.
+     * A Route whose signature does not verify is not ours. Of several signed entries in a row
+     * (a spiral), the last one's tokens are returned: they describe the next hop.
      */
     OwnRoute popOwnRoutes(SipRequest request, SipFlow arrivedOn) {
         List<String> routes = request.headers().values(HeaderNames.ROUTE);
@@ -1065,10 +1066,18 @@ public final class ProxyCore {
                     // the cluster Record-Routed it: the next hop either way
                     break;
                 }
-                if (own == null || !own.signed()) {
-                    own = new OwnRoute(uri.param("ftag"), FlowDirectory.fromToken(uri.param("cf")),
-                            FlowDirectory.fromToken(uri.param("ef")), true);
-                }
+                // The last of consecutive signed entries of this node gives the tokens. Two with
+                // different tokens are two passes of a spiral (RFC 3261 §16.3 step 4: the INVITE
+                // left this node for a device that is a proxy, which did not Record-Route and sent
+                // it back): the caller's route set is <pass 1>, <pass 2>, the callee's the reverse.
+                // §16.4 pops one entry per pass, and §16.6 step 7 then sends the request to the
+                // next entry, this node again, where the next pass pops its own: popping them all
+                // here is those passes without the round trip, and the hop after them is the one
+                // the last entry recorded (pass 1's callee-side token would send the caller's BYE
+                // to the device that spiralled the call, which is not in the route set). Both
+                // entries of one pass (RFC 5658) carry the same tokens.
+                own = new OwnRoute(uri.param("ftag"), FlowDirectory.fromToken(uri.param("cf")),
+                        FlowDirectory.fromToken(uri.param("ef")), true);
             } else if (local.isThisNode(uri, arrivedOn) || accounts.domainFor(uri.host()).equalsIgnoreCase(uri.host())) {
                 if (own == null) {
                     own = new OwnRoute(null, null, null, false);
