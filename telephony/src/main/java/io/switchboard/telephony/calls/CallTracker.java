@@ -34,7 +34,7 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class CallTracker implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(CallTracker.class);
     /** An unanswered call older than this is over, whatever happened to its final response. */
-    static final Duration MAX_RINGING = Duration.ofMinutes(10);
+    public static final Duration MAX_RINGING = Duration.ofMinutes(10);
     public static final Duration DEFAULT_MAX_DURATION = Duration.ofHours(12);
     private static final Duration SWEEP_INTERVAL = Duration.ofSeconds(5);
     /** Abandoned records of other nodes are looked for this often (and at start). */

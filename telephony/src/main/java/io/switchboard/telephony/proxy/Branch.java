@@ -18,6 +18,8 @@ final class Branch implements ClientTransactionListener {
     /** The flow to the target; null while a TLS connection to it is being opened (set once, under the context's lock). */
     SipFlow flow;
     ClientTransaction transaction;
+    /** The branch of our Via on the INVITE sent, while it is remembered for spirals (ProxyCore#rememberSentInvite). */
+    String sentBranch;
     boolean provisional;
     boolean finished;
     /** A CANCEL is owed but waits for a provisional response (§9.1). */

@@ -142,6 +142,28 @@ public final class ProxyCore {
      */
     private static final int MAX_FAILED_FLOWS = 100_000;
     private final java.util.concurrent.ConcurrentHashMap<String, Long> failedFlows = new java.util.concurrent.ConcurrentHashMap<>();
+    /**
+     * The INVITEs this node forwarded whose client transaction is still going, by the branch of
+     * the Via it put on top (RFC 3261 §16.6 step 8): the call record each belongs to. An INVITE
+     * that comes back carrying one of them below its top Via is a spiral of that call
+     * ({@link #spiralOf}). Only the node's own branches count, which a caller cannot guess
+     * ({@link #unguessable}): a Via naming the node is no proof, anyone can write one. An entry
+     * leaves when its branch has its final answer ({@link ResponseContext}); bounded in number
+     * and in age, so transactions that never finish cannot make it grow without end.
+     */
+    private final java.util.concurrent.ConcurrentHashMap<String, SentInvite> sentInvites =
+            new java.util.concurrent.ConcurrentHashMap<>();
+    private static final int MAX_SENT_INVITES = 100_000;
+    /** Past this an entry is stale: the tracker's sweep ends a call unanswered for as long ({@link CallTracker#MAX_RINGING}). */
+    private static final long SENT_INVITE_LIFETIME_MILLIS = CallTracker.MAX_RINGING.toMillis();
+    /** When stale entries were last looked for, so a full map is not scanned for every INVITE. */
+    private final java.util.concurrent.atomic.AtomicLong sentInvitesPurged = new java.util.concurrent.atomic.AtomicLong();
+    private final java.security.SecureRandom branchRandom = new java.security.SecureRandom();
+
+    /** A forwarded INVITE: the call record it belongs to and when it left. */
+    private record SentInvite(ActiveCall call, long sentAtMillis) {
+    }
+
     /** Calls with in-dialog requests waiting for a connection: the last one queued ({@link #inCallOrder}). */
     private final java.util.concurrent.ConcurrentHashMap<String, CompletableFuture<Void>> waitingCalls =
             new java.util.concurrent.ConcurrentHashMap<>();
@@ -578,6 +600,11 @@ public final class ProxyCore {
                       String loopHash, int insecureOnly) {
         boolean invite = request.isMethod(SipRequest.INVITE);
         long now = clock.millis();
+        // A spiral is still the call its caller placed: it is routed as usual (§16.6), but records
+        // no call of its own (a second record, newest for the Call-ID, would take the BYE of the
+        // first, which stayed open until the sweep). Its devices are added to the first pass's
+        // record, which takes its outcome from the answer as it reaches its own branch.
+        ActiveCall spiralled = invite ? spiralOf(request) : null;
         if (targets.isEmpty()) {
             // §16.5 / §21.4.18: known but not reachable now is 480; unknown is 404
             int status = reachableUser ? 480 : 404;
@@ -585,7 +612,7 @@ public final class ProxyCore {
                     ? "Temporarily Unavailable - no device of the callee registered a sips: Contact (over TLS or WSS),"
                             + " the only kind a sips: request may go to (RFC 5630)"
                     : reachableUser ? "Temporarily Unavailable" : "Not Found";
-            if (invite) {
+            if (invite && spiralled == null) {
                 ActiveCall call = calls.started(request.callId(), request.from().tag(), caller.identity(), callee, dialed, List.of());
                 calls.failed(call, status, reason);
             }
@@ -593,11 +620,17 @@ public final class ProxyCore {
             return;
         }
         ActiveCall call = null;
-        if (invite) {
+        if (spiralled != null) {
+            for (String device : targets.keySet()) {
+                calls.rung(spiralled, device);
+            }
+        } else if (invite) {
             List<String> devices = new ArrayList<>(targets.keySet());
             call = calls.started(request.callId(), request.from().tag(), caller.identity(), callee, dialed, devices);
         }
-        ResponseContext context = new ResponseContext(this, tx, request, call);
+        // the INVITEs of a spiral are remembered under the first pass's record, so a call that
+        // spirals twice is still that one call
+        ResponseContext context = new ResponseContext(this, tx, request, call, spiralled != null ? spiralled : call);
         boolean cancelledEarly = handOver(tx, context);
         boolean dialogCreating = isDialogCreating(request);
         List<Branch> branches = new ArrayList<>();
@@ -1026,6 +1059,53 @@ public final class ProxyCore {
                 return false;
             }
         }
+    }
+
+    /**
+     * The call this INVITE is a spiral of, or null. RFC 3261 §16.3 step 4 tells a spiral from a
+     * loop (its Request-URI or Route changed on the way: a device that is itself a proxy sent the
+     * call on to another user here); what tells it from a new call is that it carries, below the
+     * sender's top Via, the Via this node put on an INVITE it forwarded and that is still being
+     * answered ({@link #sentInvites}). Not any Via naming the node: a caller could write one on an
+     * INVITE of its own, with the Call-ID and From tag of a call of its own that rings, and have
+     * the answered call recorded nowhere. A call that has ended takes no spiral: an INVITE then
+     * is a call of its own.
+     */
+    private ActiveCall spiralOf(SipRequest request) {
+        if (sentInvites.isEmpty()) {
+            return null;
+        }
+        List<Via> vias = request.vias();
+        long now = clock.millis();
+        for (int i = 1; i < vias.size(); i++) {
+            String branch = vias.get(i).branch();
+            SentInvite sent = branch == null ? null : sentInvites.get(branch);
+            if (sent != null && now - sent.sentAtMillis() < SENT_INVITE_LIFETIME_MILLIS
+                    && sent.call().phase() != ActiveCall.Phase.ENDED) {
+                return sent.call();
+            }
+        }
+        return null;
+    }
+
+    /** An INVITE of {@code call} left with our Via's {@code branch} on top ({@link #sentInvites}). */
+    void rememberSentInvite(String branch, ActiveCall call) {
+        long now = clock.millis();
+        if (sentInvites.size() >= MAX_SENT_INVITES) {
+            long purged = sentInvitesPurged.get();
+            if (now - purged >= 1000 && sentInvitesPurged.compareAndSet(purged, now)) {
+                sentInvites.values().removeIf(sent -> now - sent.sentAtMillis() >= SENT_INVITE_LIFETIME_MILLIS);
+            }
+            if (sentInvites.size() >= MAX_SENT_INVITES) {
+                return; // bounded: past this a spiral of this INVITE is recorded as a call of its own, as before
+            }
+        }
+        sentInvites.put(branch, new SentInvite(call, now));
+    }
+
+    /** The INVITE that left with this branch has its final answer (or was given up): no spiral of it can come now. */
+    void forgetSentInvite(String branch) {
+        sentInvites.remove(branch);
     }
 
     /** INVITEs forked whose caller has no final answer yet (for tests and metrics). */
@@ -1529,8 +1609,22 @@ public final class ProxyCore {
     // ---- forwarding helpers -------------------------------------------------------------------
 
     SipRequest forwardedCopy(SipRequest request, SipUri newRequestUri, SipFlow flow, String loopHash) {
-        return forwardedCopy(request, newRequestUri, flow, loopHash,
-                transactions.newBranch() + (loopHash == null ? "" : "-" + loopHash));
+        String branch = transactions.newBranch();
+        if (request.isMethod(SipRequest.INVITE) && request.to() != null && request.to().tag() == null) {
+            branch += unguessable();
+        }
+        return forwardedCopy(request, newRequestUri, flow, loopHash, branch + (loopHash == null ? "" : "-" + loopHash));
+    }
+
+    /**
+     * 64 random bits for the branch of a forwarded initial INVITE, which tells its spirals from
+     * new calls ({@link #spiralOf}). The transaction layer's branches are unique (RFC 3261
+     * §8.1.1.7) but not secret: a random prefix per process and a counter, so anyone who saw one
+     * (a device called through this node) could work out the next, and the loop hash after it is
+     * made of what the caller sent.
+     */
+    private String unguessable() {
+        return "." + Long.toHexString(branchRandom.nextLong());
     }
 
     /** §16.6 steps 1-8: copy, new Request-URI, Max-Forwards decremented, our Via on top. */

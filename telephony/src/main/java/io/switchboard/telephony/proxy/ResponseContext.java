@@ -57,6 +57,13 @@ final class ResponseContext {
     private final List<String> callerVias;
     /** The call being set up; let go once the caller has its final answer (the context lingers 32 s). */
     private ActiveCall call;
+    /**
+     * The record this request's INVITEs belong to: {@link #call}, or for a spiral (which records no
+     * call of its own) the call it is a spiral of; what their branches are remembered under
+     * ({@link ProxyCore#rememberSentInvite}) so that a spiral of a spiral is still that call. Null
+     * when nothing is recorded (an in-dialog request, an edge hop for another node).
+     */
+    private final ActiveCall placedCall;
     private final boolean invite;
     /**
      * An INVITE that creates a dialog (no To tag): only its branches are given up when silent
@@ -80,7 +87,12 @@ final class ResponseContext {
     }
 
     ResponseContext(ProxyCore core, ServerTransaction server, SipRequest request, ActiveCall call) {
+        this(core, server, request, call, call);
+    }
+
+    ResponseContext(ProxyCore core, ServerTransaction server, SipRequest request, ActiveCall call, ActiveCall placedCall) {
         this.core = core;
+        this.placedCall = placedCall;
         this.server = server;
         this.request = request;
         this.callerVias = List.copyOf(request.headers().fields(HeaderNames.VIA));
@@ -107,6 +119,10 @@ final class ResponseContext {
             if (answered || cancelledByCaller || branch.withdrawn || finalSent) {
                 // answered, cancelled, withdrawn or given up (the node stopping) while the fork was being sent: do not ring it
                 branch.skipped = true;
+            } else if (placedCall != null && dialogCreating && !branch.finished) {
+                // before it leaves: the device may send it back at once (a spiral, RFC 3261 §16.3)
+                branch.sentBranch = out.topVia().branch();
+                core.rememberSentInvite(branch.sentBranch, placedCall);
             }
         }
         if (branch.skipped) {
@@ -601,6 +617,9 @@ final class ResponseContext {
 
     private void finish(Branch branch) {
         branch.finished = true;
+        if (branch.sentBranch != null) {
+            core.forgetSentInvite(branch.sentBranch);
+        }
         cancel(branch.noResponse);
         branch.noResponse = null;
         cancel(branch.timerC);
