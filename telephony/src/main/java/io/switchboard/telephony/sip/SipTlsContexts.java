@@ -94,13 +94,31 @@ public final class SipTlsContexts implements Supplier<SslContext> {
         });
     }
 
+    /**
+     * The engine for a certificate: {@link #PROVIDER}, except for an Ed25519 or Ed448 key, which
+     * only the JDK's engine can serve. Through Netty, BoringSSL picks the certificate to present by
+     * the handshake's RSA or ECDSA authentication, so an Ed25519 one was never chosen and every
+     * handshake ended in an internal-error alert, while the node started without a word; it has no
+     * Ed448 at all. The JDK signs with both (RFC 8446 §4.2.3, RFC 8422 §5.1.3).
+     */
+    static SslProvider providerFor(ServerCredentials credentials) {
+        String algorithm = credentials.privateKey().getAlgorithm();
+        boolean edwards = algorithm.equals("Ed25519") || algorithm.equals("Ed448") || algorithm.equals("EdDSA");
+        return edwards ? SslProvider.JDK : PROVIDER;
+    }
+
     static SslContext context(ServerCredentials credentials) {
+        SslProvider provider = providerFor(credentials);
+        if (provider != PROVIDER) {
+            log.info("SIP over TLS uses the JDK's TLS for this certificate: BoringSSL cannot present its {} key",
+                    credentials.privateKey().getAlgorithm());
+        }
         try {
             // The key and chain themselves, not a KeyManagerFactory: BoringSSL would ask a factory's
             // key manager for them and convert them again at every handshake.
             SslContextBuilder builder = SslContextBuilder.forServer(credentials.privateKey(),
                             credentials.chainInOrder().toArray(X509Certificate[]::new))
-                    .sslProvider(PROVIDER)
+                    .sslProvider(provider)
                     .protocols("TLSv1.3", "TLSv1.2")
                     // HTTPS's, then what old phones need; one this engine lacks is left out, not an error
                     .ciphers(io.switchboard.platform.tls.CipherSuites.SIP,
