@@ -53,7 +53,7 @@ final class OutboundConnects {
     }
 
     /** An attempt waiting for a place of its host; {@code visible} is already the key's attempt in {@code connecting}. */
-    private record Waiting(String key, InetSocketAddress remote, long deadlineNanos, Dial dial,
+    private record Waiting(String key, InetSocketAddress remote, long deadlineMillis, long deadlineNanos, Dial dial,
                            CompletableFuture<SipFlow> visible, String host) {
     }
 
@@ -68,6 +68,11 @@ final class OutboundConnects {
     private final int maxPendingPerHost;
     /** Attempts waiting for a place of their host, at most; beyond it a request fails at once. */
     static final int MAX_WAITING_PER_HOST = 64;
+    /**
+     * Below this much of its deadline left when its place comes, an attempt from the line is not
+     * started: a device on the far side of a NAT answers a connect in a round trip, well within it.
+     */
+    static final long MIN_TIME_LEFT_MILLIS = 500;
     /** Attempts under way per host, and those waiting for a place of their host, in order; under {@link #hostPlaces}. */
     private final java.util.Map<String, Integer> pendingPerHost = new java.util.HashMap<>();
     private final java.util.Map<String, java.util.ArrayDeque<Waiting>> waitingPerHost = new java.util.HashMap<>();
@@ -140,9 +145,9 @@ final class OutboundConnects {
             return pending;
         }
         long deadlineNanos = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(deadlineMillis);
-        Waiting waiting = new Waiting(key, remote, deadlineNanos, dial, visible, host);
+        Waiting waiting = new Waiting(key, remote, deadlineMillis, deadlineNanos, dial, visible, host);
         switch (takeHostPlaceOrWait(waiting)) {
-            case TAKEN -> begin(waiting);
+            case TAKEN -> begin(waiting, null);
             case WAITING -> CompletableFuture.delayedExecutor(deadlineMillis, TimeUnit.MILLISECONDS).execute(() -> {
                 if (stopWaiting(waiting)) {
                     notTried(waiting, "busy_host", "no place among the outgoing " + kind + " connections being opened to "
@@ -155,25 +160,39 @@ final class OutboundConnects {
         return visible;
     }
 
-    /** Starts the attempt of {@code waiting}, which holds a place of its host. */
-    private void begin(Waiting waiting) {
+    /**
+     * Starts the attempt of {@code waiting}, which holds a place of its host. {@code handedOver} is
+     * the place among all attempts (a permit of {@link #permits}) when the attempt comes from its
+     * host's line: it is handed over with the host's place by the attempt that ended, never put
+     * back in between (another host's request could take it, and every attempt in the line
+     * would then fail as {@code busy} one after the other). Null for a new request, which takes one.
+     */
+    private void begin(Waiting waiting, Semaphore handedOver) {
         String key = waiting.key();
         InetSocketAddress remote = waiting.remote();
         CompletableFuture<SipFlow> visible = waiting.visible();
         long deadlineMillis = TimeUnit.NANOSECONDS.toMillis(waiting.deadlineNanos() - System.nanoTime());
-        if (deadlineMillis <= 0) {
-            // its deadline passed while it waited for the place (its timer is about to say so)
-            releaseHostPlace(waiting.host());
+        if (handedOver != null && deadlineMillis < MIN_TIME_LEFT_MILLIS) {
+            // so little of its time is left that even a device that answers could not be reached in
+            // it: not tried (a failure would be remembered against a device never given a chance),
+            // and the places go on to the next in the line
             notTried(waiting, "busy_host", "no place among the outgoing " + kind + " connections being opened to "
                     + waiting.host() + " in time (at most " + maxPendingPerHost + " at once)");
+            passOn(waiting.host(), handedOver);
             return;
         }
-        Semaphore places = permits;
-        if (!places.tryAcquire()) {
-            releaseHostPlace(waiting.host());
-            notTried(waiting, "busy", "too many outgoing " + kind + " connections being opened at once");
-            return;
+        Semaphore places = handedOver;
+        if (places == null) {
+            places = permits;
+            if (!places.tryAcquire()) {
+                // the host's place is freed, not handed on: the next in its line would find no
+                // permit either; the host's attempts under way hand theirs on as they end
+                freeHostPlace(waiting.host());
+                notTried(waiting, "busy", "too many outgoing " + kind + " connections being opened at once");
+                return;
+            }
         }
+        Semaphore held = places;
         CompletableFuture<SipFlow> fresh = new CompletableFuture<>();
         fresh.whenComplete((flow, error) -> {
             // the connection or the failure is recorded before the attempt leaves the map: an
@@ -186,22 +205,34 @@ final class OutboundConnects {
                 remember(key, failure);
             }
             connecting.remove(key, visible);
-            places.release();
-            releaseHostPlace(waiting.host());
-            if (error != null) {
-                visible.completeExceptionally(error);
-            } else {
-                visible.complete(flow);
+            try {
+                if (error != null) {
+                    visible.completeExceptionally(error);
+                } else {
+                    visible.complete(flow);
+                }
+            } finally {
+                passOn(waiting.host(), held);
             }
         });
         CompletableFuture.delayedExecutor(deadlineMillis, TimeUnit.MILLISECONDS).execute(() ->
-                fail(fresh, remote, "deadline", true, kind + " connection to " + remote + " not open after "
-                        + deadlineMillis + " ms", null));
+                fail(fresh, remote, "deadline", true, kind + " connection to " + remote + " not open "
+                        + waiting.deadlineMillis() + " ms after it was asked for", null));
         try {
             waiting.dial().start(fresh);
         } catch (RuntimeException e) {
             // RejectedExecutionException, anything unexpected: never a stuck key
             fail(fresh, remote, "other", false, "cannot connect to " + remote + ": " + TransportLayer.words(e), e);
+        }
+    }
+
+    /** An attempt to {@code host} ended: its places go to the first in the host's line, else are freed. */
+    private void passOn(String host, Semaphore permit) {
+        Waiting next = takeOverHostPlace(host);
+        if (next != null) {
+            begin(next, permit);
+        } else {
+            permit.release();
         }
     }
 
@@ -260,24 +291,34 @@ final class OutboundConnects {
         }
     }
 
-    /** An attempt to {@code host} ended: its place goes to the first attempt waiting for one, else is freed. */
-    private void releaseHostPlace(String host) {
+    /**
+     * The first attempt in {@code host}'s line, which takes the place of one that ended; null
+     * when none waits, and the place is freed.
+     */
+    private Waiting takeOverHostPlace(String host) {
         if (maxPendingPerHost <= 0) {
-            return;
+            return null;
         }
-        Waiting next;
         synchronized (hostPlaces) {
             java.util.ArrayDeque<Waiting> line = waitingPerHost.get(host);
-            next = line == null ? null : line.pollFirst();
+            Waiting next = line == null ? null : line.pollFirst();
             if (line != null && line.isEmpty()) {
                 waitingPerHost.remove(host);
             }
             if (next == null) {
                 pendingPerHost.computeIfPresent(host, (h, n) -> n <= 1 ? null : n - 1);
             }
+            return next;
         }
-        if (next != null) {
-            begin(next); // the place passes to it as it is
+    }
+
+    /** Frees a place of {@code host} without handing it to the line. */
+    private void freeHostPlace(String host) {
+        if (maxPendingPerHost <= 0) {
+            return;
+        }
+        synchronized (hostPlaces) {
+            pendingPerHost.computeIfPresent(host, (h, n) -> n <= 1 ? null : n - 1);
         }
     }
 

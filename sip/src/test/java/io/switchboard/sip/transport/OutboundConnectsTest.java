@@ -130,13 +130,46 @@ class OutboundConnectsTest {
         assertThat(hanging).hasSize(2);
 
         // one that gets its place in time is not failed when its time in line would have ended
-        CompletableFuture<SipFlow> inTime = connects.open("c", new InetSocketAddress(host, 5064), 300, never)
+        CompletableFuture<SipFlow> inTime = connects.open("c", new InetSocketAddress(host, 5064), 1_500, never)
                 .toCompletableFuture();
         connects.fail(hanging.get(1), new InetSocketAddress(host, 5062), "connect_refused", false, "refused", null);
         assertThat(hanging).hasSize(3);
         hanging.get(2).complete(null);
         assertThat(inTime).isCompletedWithValue(null);
-        Thread.sleep(600);
+        Thread.sleep(1_800);
         assertThat(outcomes).containsExactly("busy_host", "connect_refused", "connect_refused");
+    }
+
+    /**
+     * An attempt whose place comes with less than {@link OutboundConnects#MIN_TIME_LEFT_MILLIS} of
+     * its time left is not dialled (it could only fail, and that failure would be remembered
+     * against its device), and the place goes on to the next in the line.
+     */
+    @Test
+    void aPlaceThatComesTooLateIsPassedOn() throws Exception {
+        List<String> outcomes = java.util.Collections.synchronizedList(new ArrayList<>());
+        OutboundConnects connects = new OutboundConnects("TCP", Duration.ofSeconds(30), 1_000, 1,
+                (outcome, remote) -> outcomes.add(outcome), "test_connects_total", false);
+        List<CompletableFuture<SipFlow>> hanging = new ArrayList<>();
+        List<String> dialled = java.util.Collections.synchronizedList(new ArrayList<>());
+        InetAddress host = InetAddress.getLoopbackAddress();
+        connects.open("a", new InetSocketAddress(host, 5060), 120_000, attempt -> {
+            dialled.add("a");
+            hanging.add(attempt);
+        });
+        CompletableFuture<SipFlow> tooLate = connects.open("b", new InetSocketAddress(host, 5062), 700, attempt -> {
+            dialled.add("b");
+            hanging.add(attempt);
+        }).toCompletableFuture();
+        CompletableFuture<SipFlow> next = connects.open("c", new InetSocketAddress(host, 5064), 120_000, attempt -> {
+            dialled.add("c");
+            hanging.add(attempt);
+        }).toCompletableFuture();
+        Thread.sleep(400); // b has less than 500 ms left (or none, on a slow machine: the same outcome)
+        connects.fail(hanging.get(0), new InetSocketAddress(host, 5060), "connect_refused", false, "refused", null);
+        assertThat(((TransportFailure) tooLate.handle((flow, e) -> e).get(5, TimeUnit.SECONDS)).reason()).isEqualTo("busy_host");
+        assertThat(dialled).containsExactly("a", "c");
+        assertThat(next).isNotDone();
+        assertThat(outcomes).containsExactlyInAnyOrder("connect_refused", "busy_host");
     }
 }
