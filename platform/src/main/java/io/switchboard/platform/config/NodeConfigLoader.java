@@ -90,12 +90,13 @@ public final class NodeConfigLoader {
      * @throws ConfigException naming the key and the problem
      */
     public NodeConfig load(Path file, Map<String, String> env, Map<String, String> flags) {
-        Map<String, Object> tree = file == null ? new LinkedHashMap<>() : readYaml(file);
+        String text = file == null ? null : readText(file);
+        Map<String, Object> tree = file == null ? new LinkedHashMap<>() : readYaml(file, text);
         Map<String, String> origins = new HashMap<>();
         if (file != null && !tree.isEmpty()) {
             // where each key of the file is, so that a bad value is found by its line, not searched
             // for (the environment and the flags below replace the origin of what they set)
-            keyLines(file).forEach((key, line) -> origins.put(key, file + ", line " + line));
+            keyLines(text).forEach((key, line) -> origins.put(key, file + ", line " + line));
         }
         checkTopLevelKeys(tree, origins);
 
@@ -179,16 +180,19 @@ public final class NodeConfigLoader {
         return allowed != null ? allowed.contains(key.substring(dot + 1)) : moduleSections.contains(block);
     }
 
-    private static Map<String, Object> readYaml(Path file) {
-        String text;
+    /** The file's text, read once (a named pipe could not be read twice). */
+    private static String readText(Path file) {
         try {
-            text = Files.readString(file);
+            return Files.readString(file);
         } catch (NoSuchFileException e) {
             throw new ConfigException("config", "file " + file.toAbsolutePath() + " does not exist");
         } catch (IOException e) {
             throw new ConfigException("config", "cannot read " + file.toAbsolutePath() + ": "
                     + io.switchboard.platform.RootCause.fileProblem(e));
         }
+    }
+
+    private static Map<String, Object> readYaml(Path file, String text) {
         if (text.isBlank()) {
             return new LinkedHashMap<>();
         }
@@ -213,20 +217,25 @@ public final class NodeConfigLoader {
     }
 
     /**
-     * The line of each key of a YAML file that {@link #readYaml} read without error, by its dotted
-     * path ({@code store.commitDelay}; keys nested deeper are named by their first two levels, as
-     * the config's keys are). A read that fails here gives no lines: the values themselves were
-     * read, and the errors about them just do not say where.
+     * The line of each key of the YAML text that {@link #readYaml} read without error, by its
+     * dotted path ({@code store.commitDelay}; keys nested deeper are not named, the config's keys
+     * have two levels). Only the first document counts, as only it is read. A read that fails here
+     * gives no lines: the values themselves were read, and the errors about them just do not say
+     * where.
      */
-    private static Map<String, Integer> keyLines(Path file) {
+    private static Map<String, Integer> keyLines(String text) {
         Map<String, Integer> lines = new HashMap<>();
-        try (com.fasterxml.jackson.core.JsonParser parser = new YAMLFactory().createParser(file.toFile())) {
+        try (com.fasterxml.jackson.core.JsonParser parser = new YAMLFactory().createParser(text)) {
             List<String> path = new ArrayList<>();
             int depth = 0;
             for (com.fasterxml.jackson.core.JsonToken token = parser.nextToken(); token != null; token = parser.nextToken()) {
                 switch (token) {
                     case START_OBJECT, START_ARRAY -> depth++;
-                    case END_OBJECT, END_ARRAY -> depth--;
+                    case END_OBJECT, END_ARRAY -> {
+                        if (--depth == 0) {
+                            return lines; // the end of the first document
+                        }
+                    }
                     case FIELD_NAME -> {
                         if (depth <= 2) {
                             while (path.size() >= depth) {
