@@ -345,7 +345,11 @@ public final class Telephony implements NodeModule {
                 : null;
         if (sipTls != null) {
             transport.setTls(sipTls.pipeline());
-            warnUnlessCertificateNames(context.certificate().orElseThrow().current(), domain);
+            warnUnlessCertificateNames(context.certificate().orElseThrow().current(), domain, "the node's certificate");
+            // a renewal may bring a certificate for other names (a new order, a copy from another
+            // host): said as at start, since phones will refuse it from now on
+            context.certificate().orElseThrow().onChange(renewed ->
+                    warnUnlessCertificateNames(renewed, domain, "the new certificate"));
         }
         // RFC 3261 §26.2: the connections the node opens itself to sips:/transport=tls targets
         SipTlsClientContexts sipTlsClient = new SipTlsClientContexts(
@@ -453,9 +457,11 @@ public final class Telephony implements NodeModule {
     /**
      * Phones check that the certificate names the host they dialed, which for SIP is the domain
      * (RFC 5922 §7): a certificate that does not name it (nor match it with a wildcard) works for
-     * no phone that dials the domain. Said at start, not refused: a lab may dial an address.
+     * no phone that dials the domain. Said at start and at each renewal, not refused: a lab may
+     * dial an address.
      */
-    private static void warnUnlessCertificateNames(io.switchboard.platform.tls.ServerCredentials certificate, String domain) {
+    static void warnUnlessCertificateNames(io.switchboard.platform.tls.ServerCredentials certificate, String domain,
+                                           String which) {
         String wanted = domain.toLowerCase(java.util.Locale.ROOT);
         for (String name : certificate.names()) {
             String n = name.toLowerCase(java.util.Locale.ROOT);
@@ -464,9 +470,9 @@ public final class Telephony implements NodeModule {
                 return;
             }
         }
-        log.warn("the node's certificate names {}, not the SIP domain {}: phones that dial {} over TLS will refuse it"
+        log.warn("{} names {}, not the SIP domain {}: phones that dial {} over TLS will refuse it"
                 + " (RFC 5922 §7); get a certificate for the domain, or set domain to a name on the certificate",
-                certificate.names(), domain, domain);
+                which, certificate.names(), domain, domain);
     }
 
     /** The cluster view's entry in which each node names its SIP domain. */
