@@ -149,6 +149,7 @@ public final class ServerCredentials {
                     + (leftOut.isEmpty() ? "" : "; left out, as they issued none of these: " + String.join(", ", leftOut)));
         }
         checkKeyStrength(leaf, key, settings, warnings);
+        checkSubjectAltNames(leaf, settings, warnings);
         List<X509Certificate> clientCas = List.of();
         if (settings.clientCa() != null) {
             List<X509Certificate> read = readCertificates("tls.clientCa", settings.clientCa(), files);
@@ -209,6 +210,27 @@ public final class ServerCredentials {
         if (signature.startsWith("SHA1") || signature.startsWith("MD5")) {
             warnings.add(settings.certificate() + ": the certificate is signed with " + leaf.getSigAlgName() + "; browsers and current TLS clients"
                     + " refuse SHA-1 and MD5 signatures (reissue it with SHA-256)");
+        }
+    }
+
+    /**
+     * Warns about a certificate whose names are only in its subject's CN: clients match the host
+     * they dialed against subjectAltName and, when it has DNS names, never the CN (RFC 6125
+     * §6.4.4; browsers ignore the CN altogether), so such a certificate is refused by them.
+     * Any subjectAltName counts, a SIP URI one too (RFC 5922 §7.1).
+     */
+    private static void checkSubjectAltNames(X509Certificate leaf, TlsSettings settings, List<String> warnings) {
+        Collection<List<?>> alternatives;
+        try {
+            alternatives = leaf.getSubjectAlternativeNames();
+        } catch (CertificateException e) {
+            alternatives = null; // unreadable: as good as none for a client
+        }
+        if (alternatives == null || alternatives.isEmpty()) {
+            warnings.add(settings.certificate() + ": the certificate has no subjectAltName, only its subject ("
+                    + leaf.getSubjectX500Principal().getName() + "); browsers and current TLS clients match the host"
+                    + " they dialed against subjectAltName only and refuse it (reissue it with, for openssl,"
+                    + " -addext subjectAltName=DNS:<host>)");
         }
     }
 

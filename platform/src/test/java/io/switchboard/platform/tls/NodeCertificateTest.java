@@ -298,6 +298,11 @@ class NodeCertificateTest {
         ServerCredentials old = load(settings(sha1.writeChain(dir.resolve("sha1.crt")),
                 sha1.writeKey(dir.resolve("sha1.key"), KeyFormat.PKCS8))).current();
         assertThat(old.warnings()).anySatisfy(w -> assertThat(w).contains("signed with SHA1withECDSA"));
+        Identity cnOnly = TestCertificates.commonNameOnly(CA, "cn-only.test");
+        ServerCredentials unnamed = load(settings(cnOnly.writeChain(dir.resolve("cn.crt")),
+                cnOnly.writeKey(dir.resolve("cn.key"), KeyFormat.PKCS8))).current();
+        assertThat(unnamed.warnings()).singleElement().asString().contains("the certificate has no subjectAltName, only its"
+                + " subject (CN=cn-only.test)").contains("-addext subjectAltName=DNS:<host>");
         Identity good = TestCertificates.server(rsaCa, "RSA", 2048, "SHA256withRSA", "good.test");
         assertThat(load(settings(good.writeChain(dir.resolve("good.crt")), good.writeKey(dir.resolve("good.key"),
                 KeyFormat.PKCS8))).current().warnings()).isEmpty();

@@ -131,6 +131,16 @@ public final class TestCertificates {
         return new Identity(pair.getPrivate(), List.of(cert));
     }
 
+    /** An EC leaf named only by its subject's CN, with no subjectAltName (as old tools made them). */
+    public static Identity commonNameOnly(Identity ca, String commonName) {
+        KeyPair pair = keyPair("EC");
+        X509Certificate cert = build("CN=" + commonName, pair, ca.certificate().getSubjectX500Principal().getName(), ca.key(),
+                Instant.now().minus(Duration.ofDays(1)), Instant.now().plus(Duration.ofDays(30)), false, List.of());
+        List<X509Certificate> chain = new ArrayList<>(List.of(cert));
+        chain.addAll(ca.chain());
+        return new Identity(pair.getPrivate(), chain);
+    }
+
     /**
      * An EC leaf for {@code names} (DNS names, IP addresses, or {@code sip:} URIs for SIP domain
      * identities), valid from a day ago until {@code notAfter}, signed by {@code ca}. */
