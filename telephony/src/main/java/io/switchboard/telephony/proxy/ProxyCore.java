@@ -604,7 +604,12 @@ public final class ProxyCore {
         // no call of its own (a second record, newest for the Call-ID, would take the BYE of the
         // first, which stayed open until the sweep). Its devices are added to the first pass's
         // record, which takes its outcome from the answer as it reaches its own branch.
-        ActiveCall spiralled = invite ? spiralOf(request) : null;
+        // Only from a trusted peer (or with authentication off): the device the first pass went to
+        // reads our branch in its top Via, and an account's own device could otherwise put it on an
+        // INVITE of its own, authenticated as itself, and have that call recorded nowhere. With
+        // authentication on, a spiral through an ordinary device cannot pass this node's
+        // challenge anyway (the From stays the first caller, whose credentials it has not).
+        ActiveCall spiralled = invite && caller.trusted() ? spiralOf(request) : null;
         if (targets.isEmpty()) {
             // §16.5 / §21.4.18: known but not reachable now is 480; unknown is 404
             int status = reachableUser ? 480 : 404;
@@ -1080,8 +1085,10 @@ public final class ProxyCore {
         for (int i = 1; i < vias.size(); i++) {
             String branch = vias.get(i).branch();
             SentInvite sent = branch == null ? null : sentInvites.get(branch);
+            // and the call's own Call-ID and From tag, which a proxy passes on unchanged (§16.6)
             if (sent != null && now - sent.sentAtMillis() < SENT_INVITE_LIFETIME_MILLIS
-                    && sent.call().phase() != ActiveCall.Phase.ENDED) {
+                    && sent.call().phase() != ActiveCall.Phase.ENDED && sent.call().callId().equals(request.callId())
+                    && java.util.Objects.equals(sent.call().callerTag(), request.from().tag())) {
                 return sent.call();
             }
         }

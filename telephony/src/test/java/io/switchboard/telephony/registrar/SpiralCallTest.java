@@ -258,7 +258,7 @@ class SpiralCallTest {
                 + "Via: SIP/2.0/UDP 127.0.0.1:" + alice.phone.socket.getLocalPort() + ";rport;branch=" + branch + "\r\n"
                 + extraVias
                 + "Max-Forwards: 70\r\n"
-                + "From: <sip:alice@" + RegistrarFixture.DOMAIN + ">;tag=" + fromTag + "\r\n"
+                + "From: <sip:" + alice.phone.user + "@" + RegistrarFixture.DOMAIN + ">;tag=" + fromTag + "\r\n"
                 + "To: <" + target + ">\r\n"
                 + "Call-ID: " + callId + "\r\n"
                 + "CSeq: " + cseq + " INVITE\r\n"
@@ -432,6 +432,72 @@ class SpiralCallTest {
             assertThat(call.callee()).isEqualTo("sip:carol@" + RegistrarFixture.DOMAIN);
             assertThat(call.devicesRung()).containsExactly(carol.contactUri());
         });
+    }
+
+    /**
+     * With authentication on, the device a call went to cannot make a call of its own pass for
+     * that call's spiral: it reads the node's branch in its top Via (and the Call-ID and From tag),
+     * but a spiral is taken only from a trusted peer, so eve's INVITE to bob that carries them,
+     * authenticated as eve, is recorded as a call of its own.
+     */
+    @Test
+    void aCalleeReplayingWhatItReceivedIsACallOfItsOwn() throws Exception {
+        node.close();
+        RegistrarSettings d = RegistrarSettings.defaults();
+        node = new RegistrarFixture(io.switchboard.platform.config.StoreSettings.sqliteIn(dir.resolve("with-auth")),
+                new RegistrarSettings(true, 2, 3600, 3600, 4, d.algorithms(), d.nonceLifetime()), Duration.ofSeconds(5));
+        for (String user : List.of("alice", "bob", "eve")) {
+            node.accounts.add(user, RegistrarFixture.DOMAIN, "secret-" + user);
+        }
+        node.directory.refresh();
+        Phone eve = new Phone("eve", null);
+        Phone bob = new Phone("bob", "200 OK");
+        Phone alice = new Phone("alice", null);
+        String callId = UUID.randomUUID() + "@replayed";
+        assertThat(authenticatedInvite(alice, "eve", callId, "a1", "", false)).isNull();
+        SipRequest received = eve.await(SipRequest.class, r -> r.isMethod(SipRequest.INVITE));
+        await().atMost(Duration.ofSeconds(2)).until(() -> calls(callId).size() == 1);
+
+        String replayed = "Via: SIP/2.0/UDP 127.0.0.1:" + node.port + ";branch=" + received.topVia().branch() + "\r\n";
+        SipResponse ok = authenticatedInvite(eve, "bob", callId, "a1", replayed, true);
+        assertThat(ok.status()).isEqualTo(200);
+        await().atMost(Duration.ofSeconds(2)).until(() -> calls(callId).size() == 2);
+        assertThat(calls(callId)).anySatisfy(call -> {
+            assertThat(call.callee()).isEqualTo("sip:bob@" + RegistrarFixture.DOMAIN);
+            assertThat(call.phase()).isEqualTo(ActiveCall.Phase.ANSWERED);
+            assertThat(call.devicesRung()).containsExactly(bob.contactUri());
+        }).anySatisfy(call -> {
+            assertThat(call.callee()).isEqualTo("sip:eve@" + RegistrarFixture.DOMAIN);
+            assertThat(call.devicesRung()).containsExactly(eve.contactUri());
+        });
+    }
+
+    /**
+     * An INVITE from {@code phone}'s user answered with the node's 407 (acknowledged, RFC 3261
+     * §17.1.1.3), then again with its credentials; the final answer to that when
+     * {@code awaitFinal}, else null once it is sent.
+     */
+    private SipResponse authenticatedInvite(Phone phone, String user, String callId, String fromTag, String extra,
+                                            boolean awaitFinal) throws Exception {
+        String branch = newBranch();
+        phone.send(invite(phone, user, callId, fromTag, 1, branch, extra));
+        SipResponse challenge = phone.await(SipResponse.class, r -> r.callId().equals(callId) && r.cseq().number() == 1
+                && r.status() >= 200);
+        assertThat(challenge.status()).isEqualTo(407);
+        String target = "sip:" + user + "@" + RegistrarFixture.DOMAIN;
+        phone.send("ACK " + target + " SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:" + phone.phone.socket.getLocalPort()
+                + ";rport;branch=" + branch + "\r\nMax-Forwards: 70\r\nFrom: <sip:" + phone.phone.user + "@"
+                + RegistrarFixture.DOMAIN + ">;tag=" + fromTag + "\r\nTo: " + challenge.header("To") + "\r\nCall-ID: "
+                + callId + "\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n");
+        String md5 = challenge.headers().fields("Proxy-Authenticate").stream().filter(c -> c.contains("algorithm=MD5"))
+                .findFirst().orElseThrow();
+        String credentials = io.switchboard.telephony.auth.DigestClient.authorization(md5, phone.phone.user,
+                "secret-" + phone.phone.user, "INVITE", target, 1, "c" + callId.hashCode());
+        phone.send(invite(phone, user, callId, fromTag, 2, newBranch(), extra + "Proxy-Authorization: " + credentials + "\r\n"));
+        if (!awaitFinal) {
+            return null;
+        }
+        return phone.await(SipResponse.class, r -> r.callId().equals(callId) && r.cseq().number() == 2 && r.status() >= 200);
     }
 
     /**
