@@ -373,8 +373,10 @@ public final class WebSocketSilence {
             }
             RefusedClose close = new RefusedClose(code, reason);
             closeAfterRest.set(close);
+            // on the timer's own thread (a close does not block): handed to the common pool, each
+            // would start a thread of its own on a machine of two cores or fewer
             java.util.concurrent.CompletableFuture.delayedExecutor(REFUSED_MESSAGE_WAIT.toMillis(),
-                    java.util.concurrent.TimeUnit.MILLISECONDS).execute(() -> sendRefusedClose(open, close));
+                    java.util.concurrent.TimeUnit.MILLISECONDS, Runnable::run).execute(() -> sendRefusedClose(open, close));
         }
 
         /** Sends {@code close} unless it was sent already (its message ended, or its wait was over) or the session closed. */

@@ -68,6 +68,12 @@ public final class ServerCredentials {
             EdECObjectIdentifiers.id_Ed25519, "Ed25519",
             EdECObjectIdentifiers.id_Ed448, "Ed448");
 
+    /** The curves TLS signs with (RFC 8446 §4.2.7, RFC 8422 §5.1.1), by OID. */
+    private static final Map<ASN1ObjectIdentifier, String> TLS_CURVES = Map.of(
+            X9ObjectIdentifiers.prime256v1, "P-256",
+            org.bouncycastle.asn1.sec.SECObjectIdentifiers.secp384r1, "P-384",
+            org.bouncycastle.asn1.sec.SECObjectIdentifiers.secp521r1, "P-521");
+
     /** Trusts no client certificate: what the node's contexts use without {@code tls.clientCa}. */
     static final X509TrustManager TRUST_NO_CLIENT = new X509TrustManager() {
         @Override
@@ -314,6 +320,14 @@ public final class ServerCredentials {
         if (algorithm == null) {
             throw new CertificateProblem(configKey, file + ": keys of type " + oid.getId()
                     + " are not supported; use an RSA, EC or Ed25519 key");
+        }
+        if (algorithm.equals("EC") && info.getPrivateKeyAlgorithm().getParameters() instanceof ASN1ObjectIdentifier curve
+                && !TLS_CURVES.containsKey(curve)) {
+            // the JDK reads such a key but cannot sign with it, which the key check below took for
+            // a key that is not the certificate's
+            String name = org.bouncycastle.asn1.x9.ECNamedCurveTable.getName(curve);
+            throw new CertificateProblem(configKey, file + ": the EC key is on the curve " + (name == null ? curve.getId() : name)
+                    + ", which TLS does not use; use P-256, P-384 or P-521 (RFC 8446 §4.2.7)");
         }
         try {
             return KeyFactory.getInstance(algorithm).generatePrivate(new PKCS8EncodedKeySpec(info.getEncoded()));

@@ -148,7 +148,7 @@ final class OutboundConnects {
         Waiting waiting = new Waiting(key, remote, deadlineMillis, deadlineNanos, dial, visible, host);
         switch (takeHostPlaceOrWait(waiting)) {
             case TAKEN -> begin(waiting, null);
-            case WAITING -> CompletableFuture.delayedExecutor(deadlineMillis, TimeUnit.MILLISECONDS).execute(() -> {
+            case WAITING -> CompletableFuture.delayedExecutor(deadlineMillis, TimeUnit.MILLISECONDS, Runnable::run).execute(() -> {
                 if (stopWaiting(waiting)) {
                     notTried(waiting, "busy_host", "no place among the outgoing " + kind + " connections being opened to "
                             + host + " within " + deadlineMillis + " ms (at most " + maxPendingPerHost + " at once)");
@@ -215,7 +215,9 @@ final class OutboundConnects {
                 passOn(waiting.host(), held);
             }
         });
-        CompletableFuture.delayedExecutor(deadlineMillis, TimeUnit.MILLISECONDS).execute(() ->
+        // run on the timer's own thread (short, nothing blocks): handed to the common pool, each
+        // would start a thread of its own on a machine of two cores or fewer
+        CompletableFuture.delayedExecutor(deadlineMillis, TimeUnit.MILLISECONDS, Runnable::run).execute(() ->
                 fail(fresh, remote, "deadline", true, kind + " connection to " + remote + " not open "
                         + waiting.deadlineMillis() + " ms after it was asked for", null));
         try {
