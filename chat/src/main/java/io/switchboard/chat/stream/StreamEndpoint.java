@@ -97,10 +97,7 @@ public final class StreamEndpoint {
     }
 
     public void register(RoutesConfig routes) {
-        routes.get(PATH, ctx -> {
-            throw new ApiProblem(426, "Upgrade Required", "This is a WebSocket endpoint: connect with a WebSocket client,"
-                    + " e.g. ws://<node>" + PATH + "?access_token=<token>.").withHeader("Upgrade", "websocket");
-        });
+        WebSocketUpgrades.answerPlainRequests(routes, PATH, "?access_token=<token>", "");
         WebSocketUpgrades.register(routes, PATH, this::authorizeUpgrade, ws -> {
             ws.onConnect(this::connected);
             ws.onMessage(ctx -> received(ctx, ctx.message()));

@@ -38,6 +38,30 @@ public final class WebSocketUpgrades {
     }
 
     /**
+     * Answers a plain {@code GET} (and so {@code HEAD}) of the WebSocket endpoint at {@code path}
+     * with 426 Upgrade Required and {@code Upgrade: websocket} (RFC 9110 §15.5.22: the server
+     * MUST name the protocol to upgrade to) and a detail saying how to connect, instead of the
+     * 404 a route-less path gets, which told someone checking with curl that there was no such
+     * endpoint. The example URL is {@code wss://} when the request came over TLS: a client told
+     * {@code ws://} at the HTTPS port would be answered with a 400 for plain HTTP there.
+     *
+     * @param query       what follows the path in the example ({@code ?access_token=<token>}), or ""
+     * @param requirement what the client must also do, as words after the URL, or ""
+     */
+    public static void answerPlainRequests(RoutesConfig routes, String path, String query, String requirement) {
+        routes.get(path, ctx -> {
+            throw new ApiProblem(426, "Upgrade Required", "This is a WebSocket endpoint: connect with a WebSocket client,"
+                    + " e.g. " + webSocketScheme(ctx) + "://<node>" + path + query + requirement + ".")
+                    .withHeader("Upgrade", "websocket");
+        });
+    }
+
+    /** {@code wss} for a request that came over TLS (RFC 6455 §3), else {@code ws}. */
+    static String webSocketScheme(Context ctx) {
+        return ctx.req().isSecure() ? "wss" : "ws";
+    }
+
+    /**
      * RFC 6455 §4.4: a version the server does not speak is answered 426 with the one it does
      * (Jetty would pass the request on as a plain GET, and the servlet's default answer is a 405).
      */

@@ -72,6 +72,8 @@ class HttpsServerTest {
         server.addRoutes(routes -> {
             routes.get("/api/v1/test/scheme", ctx -> ctx.json(Map.of("scheme", ctx.scheme())));
             routes.ws("/ws/test/echo", ws -> ws.onMessage(msg -> msg.send("echo: " + msg.message())));
+            WebSocketUpgrades.answerPlainRequests(routes, "/ws/test/told", "?key=<key>", ", saying please");
+            WebSocketUpgrades.register(routes, "/ws/test/told", ws -> ws.onMessage(msg -> msg.send(msg.message())));
         });
         server.start();
         client = HttpClient.newBuilder().sslContext(CA.trustingContext()).connectTimeout(Duration.ofSeconds(5)).build();
@@ -134,6 +136,39 @@ class HttpsServerTest {
         assertThat(plain.headers().firstValue("Strict-Transport-Security")).isEmpty();
         assertThat(server.listensOn(server.port())).isTrue();
         assertThat(server.listensOn(server.httpsPort())).isTrue();
+    }
+
+    @Test
+    void aPlainRequestToAWebSocketEndpointIsToldToUpgradeWithTheSchemeItCameOver() throws Exception {
+        for (String method : List.of("GET", "HEAD")) {
+            for (String base : List.of(server.baseUrl(), server.httpsBaseUrl())) {
+                HttpResponse<String> told = client.send(HttpRequest.newBuilder(URI.create(base + "/ws/test/told"))
+                        .method(method, HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+                assertThat(told.statusCode()).as(method + " " + base).isEqualTo(426);
+                assertThat(told.headers().firstValue("Upgrade")).hasValue("websocket");
+                assertThat(told.headers().firstValue("Content-Type")).hasValueSatisfying(
+                        type -> assertThat(type).startsWith("application/problem+json"));
+                if (method.equals("GET")) {
+                    String scheme = base.startsWith("https:") ? "wss" : "ws";
+                    assertThat(new com.fasterxml.jackson.databind.ObjectMapper().readTree(told.body()).get("detail").asText())
+                            .isEqualTo("This is a WebSocket endpoint: connect with a WebSocket client, e.g. " + scheme
+                                    + "://<node>/ws/test/told?key=<key>, saying please.");
+                }
+            }
+        }
+        // the upgrade itself still reaches the endpoint
+        CompletableFuture<String> echoed = new CompletableFuture<>();
+        WebSocket socket = client.newWebSocketBuilder().buildAsync(URI.create(server.httpsBaseUrl().replace("https:", "wss:")
+                + "/ws/test/told"), new WebSocket.Listener() {
+                    @Override
+                    public CompletionStage<?> onText(WebSocket webSocket, CharSequence data, boolean last) {
+                        echoed.complete(data.toString());
+                        return null;
+                    }
+                }).get(5, TimeUnit.SECONDS);
+        socket.sendText("hi", true);
+        assertThat(echoed.get(5, TimeUnit.SECONDS)).isEqualTo("hi");
+        socket.abort();
     }
 
     @Test

@@ -118,6 +118,23 @@ class TlsNodeTest {
                 "switchboard_tls_handshakes_total{listener=\"https\"}");
     }
 
+    /** curl https://…/sip: the endpoint exists, and says how to reach it (wss://, the subprotocol), GET and HEAD alike. */
+    @Test
+    void aPlainRequestToSipIsToldToUpgradeOverWss() throws Exception {
+        HttpResponse<String> told = get("/sip");
+        assertThat(told.statusCode()).isEqualTo(426);
+        assertThat(told.headers().firstValue("Upgrade")).hasValue("websocket");
+        assertThat(told.headers().firstValue("Content-Type")).hasValueSatisfying(
+                type -> assertThat(type).startsWith("application/problem+json"));
+        assertThat(JSON.readTree(told.body()).get("detail").asText()).isEqualTo("This is a WebSocket endpoint: connect with"
+                + " a WebSocket client, e.g. wss://<node>/sip, offering the subprotocol sip (RFC 7118 §4).");
+        HttpResponse<String> head = client.send(HttpRequest.newBuilder(URI.create(node.http().httpsBaseUrl() + "/sip"))
+                .method("HEAD", HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(head.statusCode()).isEqualTo(426);
+        // and the stream's hint names wss:// here too
+        assertThat(JSON.readTree(get("/api/v1/stream").body()).get("detail").asText()).contains("wss://<node>/api/v1/stream?");
+    }
+
     /** A browser phone on wss://…/sip: SIP over a secure WebSocket is WSS in the node's eyes (RFC 7118 §5). */
     @Test
     void sipOverSecureWebSocket() throws Exception {

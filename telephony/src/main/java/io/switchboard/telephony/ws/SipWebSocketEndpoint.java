@@ -62,6 +62,7 @@ public final class SipWebSocketEndpoint {
     }
 
     public void register(RoutesConfig routes) {
+        WebSocketUpgrades.answerPlainRequests(routes, PATH, "", ", offering the subprotocol sip (RFC 7118 §4)");
         WebSocketUpgrades.register(routes, PATH, ws -> {
             ws.onConnect(this::connected);
             ws.onMessage(ctx -> received(ctx, ctx.message().getBytes(StandardCharsets.UTF_8)));
