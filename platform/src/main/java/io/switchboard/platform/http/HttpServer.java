@@ -392,8 +392,12 @@ public final class HttpServer implements Component {
      * taken or cannot be bound: the node then stops before opening its store and modules. Binds
      * with SO_REUSEADDR like Jetty, so a port in TIME_WAIT still counts as free. Port 0 is skipped.
      */
-    public void checkAddressFree() {
+    public void checkHttpAddressFree() {
         checkAddressFree("HTTP", address);
+    }
+
+    /** As {@link #checkHttpAddressFree()}, for the HTTPS address (configured under its own key, {@code https}). */
+    public void checkHttpsAddressFree() {
         checkAddressFree("HTTPS", httpsAddress);
     }
 

@@ -149,8 +149,12 @@ public final class Node {
                 createDataDirectory(config.dataDir());
                 DataDirectoryLock claim = DataDirectoryLock.acquire(config.dataDir());
                 started.add(Component.of("data directory lock", () -> { }, claim::close));
+                // before the store and modules start: a taken port is the commonest slip. Each step
+                // is named for its config key, so a taken HTTPS port reads "https: ...".
                 step = "http";
-                http.checkAddressFree(); // before the store and modules start: a taken port is the commonest slip
+                http.checkHttpAddressFree();
+                step = "https";
+                http.checkHttpsAddressFree();
                 log.info("config: {}", config.describeOneLine());
                 log.info("data in {}", config.dataDir());
 
@@ -194,7 +198,7 @@ public final class Node {
                     refuseToGoOnIfStopped(step);
                     startComponent(component);
                 }
-                step = "http";
+                step = http.servesHttp() ? "http" : "https"; // the key of the listener a failure names first
                 refuseToGoOnIfStopped(step);
                 startComponent(http);
                 for (Component listener : List.copyOf(listeners)) {

@@ -243,6 +243,28 @@ class NodeTest {
     }
 
     @Test
+    void httpsPortInUseIsNamedByItsOwnKey() throws Exception {
+        var ca = io.switchboard.platform.tls.TestCertificates.authority("Node Test CA");
+        var identity = io.switchboard.platform.tls.TestCertificates.server(ca,
+                java.time.Instant.now().plus(Duration.ofDays(30)), "localhost");
+        Path certs = Files.createDirectories(dataDir.resolveSibling(dataDir.getFileName() + "-certs"));
+        identity.writeChain(certs.resolve("node.crt"));
+        identity.writeKey(certs.resolve("node.key"), io.switchboard.platform.tls.TestCertificates.KeyFormat.PKCS8);
+        try (var socket = new java.net.ServerSocket(0, 1, java.net.InetAddress.getByName("127.0.0.1"))) {
+            NodeConfig busy = new NodeConfigLoader(List.of("notes")).load(null,
+                    Map.of("SWITCHBOARD_TLS_CERTIFICATE", certs.resolve("node.crt").toString(),
+                            "SWITCHBOARD_TLS_KEY", certs.resolve("node.key").toString()),
+                    Map.of("dataDir", dataDir.toString(), "http", "127.0.0.1:0", "https", "127.0.0.1:" + socket.getLocalPort(),
+                            "sip", ""));
+            Node node = new Node(busy, List.of(module("notes", false)));
+            assertThatThrownBy(node::start)
+                    .isInstanceOf(NodeStartException.class)
+                    .hasMessageStartingWith("https: HTTPS cannot listen on 127.0.0.1:" + socket.getLocalPort());
+            assertThat(events).as("no module assembled").isEmpty();
+        }
+    }
+
+    @Test
     void aSecondNodeOnTheSameDataDirectoryIsRefusedUntilTheFirstStops() throws Exception {
         Node first = new Node(config(), List.of());
         first.start();
