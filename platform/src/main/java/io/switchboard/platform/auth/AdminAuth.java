@@ -41,7 +41,7 @@ public final class AdminAuth {
                     .withHeader("WWW-Authenticate", CHALLENGE);
         }
         String token = BearerToken.from(header).orElseThrow(() -> ApiProblem.unauthorized(
-                "The Authorization header must use the Bearer scheme.").withHeader("WWW-Authenticate", CHALLENGE));
+                BearerToken.whatIsMissing(header)).withHeader("WWW-Authenticate", CHALLENGE));
         if (isAdminToken(token)) {
             if (!tokens.isValid(token)) {
                 throw invalidToken("The bearer token is not a valid admin token: none in this node's store matches it.");

@@ -20,4 +20,20 @@ public final class BearerToken {
         String token = header.substring(space + 1).strip();
         return token.isEmpty() ? Optional.empty() : Optional.of(token);
     }
+
+    /**
+     * What is wrong with an {@code Authorization} header that is not blank and yields no token
+     * ({@link #from} is empty), for a 401's detail: the scheme without a token after it
+     * ({@code curl -H "Authorization: Bearer"}, an unset variable after it) is told so, rather
+     * than told to use the scheme it used.
+     */
+    public static String whatIsMissing(String authorizationHeader) {
+        String header = authorizationHeader == null ? "" : authorizationHeader.strip();
+        int space = header.indexOf(' ');
+        String scheme = space < 0 ? header : header.substring(0, space);
+        if (scheme.equalsIgnoreCase("bearer")) {
+            return "The Authorization header has no token after Bearer: send 'Authorization: Bearer <token>'.";
+        }
+        return "The Authorization header must use the Bearer scheme.";
+    }
 }

@@ -502,8 +502,7 @@ public final class PersonAuth {
         if (header == null || header.isBlank()) {
             throw unauthorized("Sign in first: send 'Authorization: Bearer <access token>' (POST /api/v1/auth/sign-in).");
         }
-        String token = BearerToken.from(header).orElseThrow(() -> unauthorized(
-                "The Authorization header must use the Bearer scheme."));
+        String token = BearerToken.from(header).orElseThrow(() -> unauthorized(BearerToken.whatIsMissing(header)));
         if (AdminAuth.isAdminToken(token)) {
             throw unauthorized("An admin token is not a person: sign in as a person (POST /api/v1/auth/sign-in;"
                     + " an operator can be one, see 'switchboard user add NAME --admin') and send that access token.");

@@ -93,6 +93,34 @@ class AuthApiTest {
     }
 
     @Test
+    void theBearerSchemeWithoutATokenIsToldTheTokenIsMissing() throws Exception {
+        HttpServer server = server(TrustedProxies.none());
+        try {
+            // GET /api/v1/me is a person's, POST /api/v1/users an admin's: both guards say the same
+            for (String path : java.util.List.of("/api/v1/me", "/api/v1/users")) {
+                String method = path.equals("/api/v1/me") ? "GET" : "POST";
+                for (String header : java.util.List.of("Bearer", "bearer ")) {
+                    HttpResponse<String> refused = client.send(HttpRequest.newBuilder(URI.create(server.baseUrl() + path))
+                            .header("Authorization", header).method(method, HttpRequest.BodyPublishers.ofString("{}")).build(),
+                            HttpResponse.BodyHandlers.ofString());
+                    assertThat(refused.statusCode()).as(path).isEqualTo(401);
+                    assertThat(refused.headers().firstValue("Content-Type")).hasValueSatisfying(
+                            type -> assertThat(type).startsWith("application/problem+json"));
+                    assertThat(server.json().readTree(refused.body()).get("detail").asText()).as(path + " " + header)
+                            .isEqualTo("The Authorization header has no token after Bearer: send 'Authorization: Bearer <token>'.");
+                }
+                HttpResponse<String> basic = client.send(HttpRequest.newBuilder(URI.create(server.baseUrl() + path))
+                        .header("Authorization", "Basic YTpi").method(method, HttpRequest.BodyPublishers.ofString("{}")).build(),
+                        HttpResponse.BodyHandlers.ofString());
+                assertThat(server.json().readTree(basic.body()).get("detail").asText()).as(path)
+                        .isEqualTo("The Authorization header must use the Bearer scheme.");
+            }
+        } finally {
+            server.stop();
+        }
+    }
+
+    @Test
     void aUserIdInUpperCaseIsTheSamePerson() throws Exception {
         HttpServer server = server(TrustedProxies.none());
         try {
