@@ -24,17 +24,26 @@ public final class RequestBodies {
      * The body, or a 413 problem past {@link HttpServer#MAX_BODY_BYTES}: read here rather than by
      * Javalin, whose limit logs a warning with neither path nor client for what is the client's
      * mistake, and answers before a module can count it. A refused body is read to its end (up to a
-     * bound) before the 413, so that the client gets it.
+     * bound) before the 413, so that the client gets it; unless the client waits for 100 Continue
+     * first: then it gets the 413 instead, before it sends anything.
      */
     static byte[] boundedBody(Context ctx) {
         java.io.InputStream in;
         byte[] body;
         try {
-            in = ctx.req().getInputStream();
-            if (ctx.contentLength() > HttpServer.MAX_BODY_BYTES) {
-                discard(in);
+            // Checked before the body is touched: Jetty sends 100 Continue on the first read.
+            if (ctx.req().getContentLengthLong() > HttpServer.MAX_BODY_BYTES) {
+                if (expectsContinue(ctx)) {
+                    // RFC 9110 §10.1.1: a server that will refuse the request may send the final
+                    // status instead of 100, and the client then need not send the body. It may
+                    // still send it (it may not have waited), so the connection is closed after
+                    // the answer rather than read on as a next request (RFC 9112 §9.6).
+                    throw tooLarge().withHeader("Connection", "close");
+                }
+                discard(ctx.req().getInputStream());
                 throw tooLarge();
             }
+            in = ctx.req().getInputStream();
             body = in.readNBytes((int) HttpServer.MAX_BODY_BYTES + 1);
             if (body.length > HttpServer.MAX_BODY_BYTES) {
                 discard(in);
@@ -44,6 +53,12 @@ public final class RequestBodies {
             throw unreadBody(e);
         }
         return body;
+    }
+
+    /** Whether the client waits for 100 Continue before sending the body (RFC 9110 §10.1.1; the token is case-insensitive). */
+    private static boolean expectsContinue(Context ctx) {
+        String expect = ctx.header("Expect");
+        return expect != null && expect.strip().equalsIgnoreCase("100-continue");
     }
 
     /** What is read and thrown away of a body refused as too large, at most. */

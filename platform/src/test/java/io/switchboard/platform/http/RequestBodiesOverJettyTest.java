@@ -68,6 +68,47 @@ class RequestBodiesOverJettyTest {
         }
     }
 
+    /**
+     * RFC 9110 §10.1.1: a client that waits for 100 Continue before sending a body the node will
+     * refuse gets the 413 instead, at once, and does not upload 2 MB for nothing.
+     */
+    @Test
+    void aBodyDeclaredOverTheLimitWithExpectContinueIs413WithoutContinue() throws Exception {
+        try (Socket socket = new Socket("127.0.0.1", server.port())) {
+            socket.setSoTimeout(10_000);
+            OutputStream out = socket.getOutputStream();
+            out.write(head("Content-Length: 2000000\r\nExpect: 100-continue\r\n").getBytes(StandardCharsets.ISO_8859_1));
+            out.flush();
+            // no body is sent: it was to follow a 100
+            RawHttp answer = RawHttp.read(socket.getInputStream());
+            // the first line the node writes is the final answer, not HTTP/1.1 100 Continue
+            assertThat(answer.status()).isEqualTo(413);
+            assertThat(answer.headers().get("content-type")).startsWith("application/problem+json");
+            // the client was free to send the body anyway: the connection is not kept for a next request
+            assertThat(answer.headers().get("connection")).isEqualTo("close");
+        }
+        // a body within the limit is still asked for and read
+        try (Socket socket = new Socket("127.0.0.1", server.port())) {
+            socket.setSoTimeout(10_000);
+            byte[] body = "{\"note\":\"hi\"}".getBytes(StandardCharsets.UTF_8);
+            OutputStream out = socket.getOutputStream();
+            out.write(head("Content-Length: " + body.length + "\r\nExpect: 100-continue\r\n")
+                    .getBytes(StandardCharsets.ISO_8859_1));
+            out.flush();
+            var in = socket.getInputStream();
+            StringBuilder interim = new StringBuilder();
+            while (!interim.toString().endsWith("\r\n\r\n")) {
+                interim.append((char) in.read());
+            }
+            assertThat(interim.toString()).startsWith("HTTP/1.1 100 ");
+            out.write(body);
+            out.flush();
+            RawHttp answer = RawHttp.read(in);
+            assertThat(answer.status()).isEqualTo(200);
+            assertThat(answer.body()).contains("\"note\":\"hi\"");
+        }
+    }
+
     @Test
     void aChunkedBodyOverTheLimitIs413AndTheAnswerArrives() throws Exception {
         try (Socket socket = new Socket("127.0.0.1", server.port())) {
