@@ -598,13 +598,13 @@ public final class DefinitionReader {
     /** Where an entry of the file is, named when it has a name: {@code monitors[0] (shop)}. */
     private static String named(String path, JsonNode item) {
         JsonNode name = item == null ? null : item.get("name");
-        return name != null && name.isTextual() ? path + " (" + name.asText() + ")" : path;
+        return name != null && name.isTextual() ? path + " (" + io.switchboard.platform.http.QuotedValue.of(name.asText()) + ")" : path;
     }
 
     private static String name(Fields f) {
         String name = f.requiredText("name", "letters, digits, . _ -, up to 64");
         if (!NAME.matcher(name).matches()) {
-            throw DefinitionException.invalid("name", "\"" + name + "\" is not a name: 1-64 letters, digits, . _ -,"
+            throw DefinitionException.invalid("name", "\"" + io.switchboard.platform.http.QuotedValue.of(name) + "\" is not a name: 1-64 letters, digits, . _ -,"
                     + " starting with a letter or digit");
         }
         return name;

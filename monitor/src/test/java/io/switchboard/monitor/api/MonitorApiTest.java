@@ -130,6 +130,10 @@ class MonitorApiTest {
                 + "\"interval\":\"0s\"}"), 400, "'interval': 0s is below the 1s minimum");
         assertProblem(node.api("POST", "/api/v1/monitors", "{\"name\":\"x y\",\"type\":\"tcp\",\"target\":\"a:1\"}"), 400,
                 "'name': \"x y\" is not a name: 1-64 letters, digits, . _ -, starting with a letter or digit");
+        // a long bad value is quoted by its start and length, not sent back whole
+        assertProblem(node.api("POST", "/api/v1/monitors", "{\"name\":\"" + "n ".repeat(25_000) + "\",\"type\":\"tcp\","
+                + "\"target\":\"a:1\"}"), 400, "'name': \"" + "n ".repeat(32) + "… (50000 characters)\" is not a name: 1-64"
+                + " letters, digits, . _ -, starting with a letter or digit");
         assertProblem(node.api("POST", "/api/v1/monitors", "{\"name\":\"x\",\"type\":\"tcp\",\"target\":\"a:1\",\"port\":1}"), 400,
                 null);
         // rules a stored monitor is not held to, but one written now is

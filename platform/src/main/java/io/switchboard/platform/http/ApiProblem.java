@@ -23,15 +23,39 @@ public class ApiProblem extends RuntimeException {
     }
 
     private ApiProblem(int status, String title, String detail, String type, Map<String, String> headers) {
-        super(status + " " + title + (detail == null ? "" : ": " + detail), null, false, false);
+        super(status + " " + title + (detail == null ? "" : ": " + bounded(detail)), null, false, false);
         if (status < 400 || status > 599) {
             throw new IllegalArgumentException("a problem's status is 4xx or 5xx, not " + status);
         }
         this.status = status;
         this.title = title;
-        this.detail = detail;
+        this.detail = bounded(detail);
         this.type = type;
         this.headers = Map.copyOf(headers);
+    }
+
+    /** The longest detail sent; what is longer has its middle left out ({@link #bounded}). */
+    static final int MAX_DETAIL = 2000;
+
+    /**
+     * A detail of at most {@link #MAX_DETAIL} characters: one longer (a message that quotes a
+     * client's whole value, where {@link QuotedValue} was not used) keeps its start, which names
+     * the field, and its end, which says what was expected, with the middle left out. No answer
+     * gives back tens of kilobytes of what the client sent.
+     */
+    static String bounded(String detail) {
+        if (detail == null || detail.length() <= MAX_DETAIL) {
+            return detail;
+        }
+        int head = MAX_DETAIL / 2;
+        int tail = detail.length() - MAX_DETAIL / 4;
+        if (Character.isLowSurrogate(detail.charAt(head))) {
+            head--; // not half a character
+        }
+        if (Character.isLowSurrogate(detail.charAt(tail))) {
+            tail++;
+        }
+        return detail.substring(0, head) + "… (" + (tail - head) + " characters left out) …" + detail.substring(tail);
     }
 
     public static ApiProblem badRequest(String detail) {

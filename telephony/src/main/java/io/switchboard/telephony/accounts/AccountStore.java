@@ -35,14 +35,14 @@ public final class AccountStore {
     public static String validUsername(String username) {
         if (username == null || !USERNAME.matcher(username).matches()) {
             throw new AccountException(AccountException.Kind.INVALID,
-                    "username must be 1-64 letters, digits or . _ ~ + - (got '" + username + "')");
+                    "username must be 1-64 letters, digits or . _ ~ + - (got '" + io.switchboard.platform.http.QuotedValue.of(username) + "')");
         }
         return username;
     }
 
     public static String validDomain(String domain) {
         if (domain == null || !DOMAIN.matcher(domain).matches()) {
-            throw new AccountException(AccountException.Kind.INVALID, "domain must be a host name (got '" + domain + "')");
+            throw new AccountException(AccountException.Kind.INVALID, "domain must be a host name (got '" + io.switchboard.platform.http.QuotedValue.of(domain) + "')");
         }
         return domain.toLowerCase(Locale.ROOT);
     }
@@ -72,7 +72,7 @@ public final class AccountStore {
                 : DigestAlgorithm.fromToken(choice);
         if (algorithm == null) {
             throw new AccountException(AccountException.Kind.INVALID,
-                    "digest must be sha-256, md5 or default (got '" + choice + "')");
+                    "digest must be sha-256, md5 or default (got '" + io.switchboard.platform.http.QuotedValue.of(choice) + "')");
         }
         return algorithm;
     }

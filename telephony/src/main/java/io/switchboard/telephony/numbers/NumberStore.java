@@ -47,7 +47,7 @@ public final class NumberStore {
     public static String validNumber(String number) {
         if (number == null || !NUMBER.matcher(number).matches()) {
             throw new NumberException(NumberException.Kind.INVALID, "number",
-                    "a number is 1-32 digits, letters or * # + - . _ (got '" + number + "')");
+                    "a number is 1-32 digits, letters or * # + - . _ (got '" + io.switchboard.platform.http.QuotedValue.of(number) + "')");
         }
         return number;
     }
