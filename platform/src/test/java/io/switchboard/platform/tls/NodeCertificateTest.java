@@ -84,6 +84,34 @@ class NodeCertificateTest {
                 .hasMessageContaining("does not say its curve");
     }
 
+    /**
+     * An EC key on a curve TLS does not use (secp256k1, the Bitcoin curve, which openssl makes on
+     * request): the JDK reads it but cannot sign with it, and it was refused as not the
+     * certificate's key, which it was.
+     */
+    @Test
+    void anEcKeyOnACurveTlsDoesNotUseIsRefusedAsSuch() throws Exception {
+        org.bouncycastle.asn1.x9.X9ECParameters k1 = org.bouncycastle.asn1.sec.SECNamedCurves.getByName("secp256k1");
+        org.bouncycastle.crypto.generators.ECKeyPairGenerator generator = new org.bouncycastle.crypto.generators.ECKeyPairGenerator();
+        generator.init(new org.bouncycastle.crypto.params.ECKeyGenerationParameters(new org.bouncycastle.crypto.params.ECNamedDomainParameters(
+                org.bouncycastle.asn1.sec.SECObjectIdentifiers.secp256k1, k1), new java.security.SecureRandom()));
+        org.bouncycastle.crypto.AsymmetricCipherKeyPair pair = generator.generateKeyPair();
+        byte[] pkcs8 = org.bouncycastle.crypto.util.PrivateKeyInfoFactory.createPrivateKeyInfo(pair.getPrivate()).getEncoded();
+        Identity leaf = TestCertificates.server(CA, IN_A_YEAR, "node.test");
+        Path cert = leaf.writeChain(dir.resolve("k1.crt"));
+        Path key = TestCertificates.write(dir.resolve("k1.key"), pem("PRIVATE KEY", pkcs8));
+        assertThatThrownBy(() -> load(settings(cert, key)))
+                .isInstanceOfSatisfying(ConfigException.class, e -> {
+                    assertThat(e.key()).isEqualTo("tls.key");
+                    assertThat(e.problem()).isEqualTo(key + ": the EC key is on the curve secp256k1, which TLS does not use;"
+                            + " use P-256, P-384 or P-521 (RFC 8446 §4.2.7)");
+                });
+        // the curves TLS uses are read as before
+        Identity p384 = TestCertificates.server(CA, "EC", 384, "SHA256withECDSA", "node.test");
+        assertThat(load(settings(p384.writeChain(dir.resolve("p384.crt")), p384.writeKey(dir.resolve("p384.key"),
+                KeyFormat.PKCS8))).current().privateKey().getAlgorithm()).isEqualTo("EC");
+    }
+
     private static String pem(String type, byte[] der) throws Exception {
         StringWriter text = new StringWriter();
         try (JcaPEMWriter writer = new JcaPEMWriter(text)) {
