@@ -130,9 +130,10 @@ final class ProblemResponses {
         body.put("title", title);
         body.put("status", status);
         if (detail != null) {
-            body.put("detail", detail);
+            // every path, not only ApiProblem's: a 404 quotes the request's path, a body's record a value from it
+            body.put("detail", ApiProblem.bounded(detail));
         }
-        body.put("instance", ctx.path());
+        body.put("instance", ApiProblem.bounded(ctx.path()));
         String text;
         try {
             text = json.writeValueAsString(body);

@@ -371,6 +371,11 @@ class HttpServerTest {
     @Test
     void errorsAreProblemDetailsAndCounted() throws Exception {
         assertProblem(get("/nowhere"), 404, "Not Found", "No endpoint GET /nowhere");
+        // a detail that quotes what the client sent is bounded on every path, a 404's too
+        HttpResponse<String> longPath = get("/" + "a".repeat(6_000));
+        assertThat(longPath.statusCode()).isEqualTo(404);
+        assertThat(new com.fasterxml.jackson.databind.ObjectMapper().readTree(longPath.body()).get("detail").asText().length())
+                .isLessThanOrEqualTo(2_000);
         HttpResponse<String> wrongMethod = get("/api/v1/test/greetings");
         assertProblem(wrongMethod, 405, "Method Not Allowed", "/api/v1/test/greetings does not take GET; it takes POST");
         assertThat(wrongMethod.headers().firstValue("Allow")).hasValue("POST");

@@ -98,7 +98,9 @@ class RequestBodiesOverJettyTest {
             var in = socket.getInputStream();
             StringBuilder interim = new StringBuilder();
             while (!interim.toString().endsWith("\r\n\r\n")) {
-                interim.append((char) in.read());
+                int b = in.read();
+                assertThat(b).as("the connection closed after: " + interim).isNotNegative();
+                interim.append((char) b);
             }
             assertThat(interim.toString()).startsWith("HTTP/1.1 100 ");
             out.write(body);
