@@ -463,6 +463,13 @@ public final class Telephony implements NodeModule {
     static void warnUnlessCertificateNames(io.switchboard.platform.tls.ServerCredentials certificate, String domain,
                                            String which) {
         String wanted = domain.toLowerCase(java.util.Locale.ROOT);
+        for (String uri : certificate.uriNames()) {
+            // the SIP domain identity RFC 5922 §7.1 prefers: sip:DOMAIN, no user part
+            String u = uri.toLowerCase(java.util.Locale.ROOT);
+            if (u.equals("sip:" + wanted) || u.equals("sips:" + wanted)) {
+                return;
+            }
+        }
         for (String name : certificate.names()) {
             String n = name.toLowerCase(java.util.Locale.ROOT);
             if (n.equals(wanted) || n.startsWith("*.") && wanted.endsWith(n.substring(1))

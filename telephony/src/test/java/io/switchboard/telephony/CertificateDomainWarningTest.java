@@ -39,6 +39,8 @@ class CertificateDomainWarningTest {
         try (CapturedLog log = CapturedLog.of(Telephony.class)) {
             Telephony.warnUnlessCertificateNames(certificateFor("sip.example.org"), "sip.example.org", "the node's certificate");
             Telephony.warnUnlessCertificateNames(certificateFor("*.example.org"), "sip.example.org", "the node's certificate");
+            // a SIP domain identity only (RFC 5922 §7.1), no DNS name
+            Telephony.warnUnlessCertificateNames(certificateFor("sip:sip.example.org"), "sip.example.org", "the new certificate");
             assertThat(log.messagesAt(Level.WARN)).isEmpty();
 
             Telephony.warnUnlessCertificateNames(certificateFor("other.example.net"), "sip.example.org", "the new certificate");

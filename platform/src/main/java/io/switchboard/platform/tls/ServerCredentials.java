@@ -319,7 +319,7 @@ public final class ServerCredentials {
         String algorithm = KEY_ALGORITHMS.get(oid);
         if (algorithm == null) {
             throw new CertificateProblem(configKey, file + ": keys of type " + oid.getId()
-                    + " are not supported; use an RSA, EC or Ed25519 key");
+                    + " are not supported; use an RSA, EC, Ed25519 or Ed448 key");
         }
         if (algorithm.equals("EC") && info.getPrivateKeyAlgorithm().getParameters() instanceof ASN1ObjectIdentifier curve
                 && !TLS_CURVES.containsKey(curve)) {
@@ -479,6 +479,24 @@ public final class ServerCredentials {
             // an unparsable extension: the names stay unknown, the certificate still serves
         }
         return names;
+    }
+
+    /** The URIs the certificate is for: a SIP domain's identity is {@code sip:DOMAIN} (RFC 5922 §7.1). */
+    public List<String> uriNames() {
+        List<String> uris = new ArrayList<>();
+        try {
+            Collection<List<?>> alternatives = certificate().getSubjectAlternativeNames();
+            if (alternatives != null) {
+                for (List<?> alternative : alternatives) {
+                    if ((Integer) alternative.get(0) == 6) { // uniformResourceIdentifier (RFC 5280 §4.2.1.6)
+                        uris.add(String.valueOf(alternative.get(1)));
+                    }
+                }
+            }
+        } catch (CertificateException e) {
+            // as in names()
+        }
+        return uris;
     }
 
     /** A one-line description for logs: subject, names, serial, expiry. */

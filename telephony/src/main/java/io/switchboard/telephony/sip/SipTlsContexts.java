@@ -31,7 +31,8 @@ import org.slf4j.LoggerFactory;
  * <p>
  * The TLS engine is BoringSSL (netty-tcnative, whose native library the jar carries for Linux and
  * macOS on x86-64 and ARM, and Windows x86-64) wherever that library loads, and the JDK's own
- * elsewhere; the log says which at start.
+ * elsewhere, and for an Ed25519 or Ed448 key, which only the JDK's engine can present
+ * ({@link #providerFor}); the log says which at start and at a renewal that changes it.
  * Both offer the same protocols and the same certificate. BoringSSL is there for speed: a SIP
  * request over TLS is a few hundred bytes, so per-record overhead decides the CPU a registration
  * costs, and the JDK's engine spends far more of it per record (see docs/benchmarks/tls.md).

@@ -456,12 +456,12 @@ class SpiralCallTest {
         String callId = UUID.randomUUID() + "@replayed";
         assertThat(authenticatedInvite(alice, "eve", callId, "a1", "", false)).isNull();
         SipRequest received = eve.await(SipRequest.class, r -> r.isMethod(SipRequest.INVITE));
-        await().atMost(Duration.ofSeconds(2)).until(() -> calls(callId).size() == 1);
+        await().atMost(Duration.ofSeconds(5)).until(() -> calls(callId).size() == 1);
 
         String replayed = "Via: SIP/2.0/UDP 127.0.0.1:" + node.port + ";branch=" + received.topVia().branch() + "\r\n";
         SipResponse ok = authenticatedInvite(eve, "bob", callId, "a1", replayed, true);
         assertThat(ok.status()).isEqualTo(200);
-        await().atMost(Duration.ofSeconds(2)).until(() -> calls(callId).size() == 2);
+        await().atMost(Duration.ofSeconds(5)).until(() -> calls(callId).size() == 2);
         assertThat(calls(callId)).anySatisfy(call -> {
             assertThat(call.callee()).isEqualTo("sip:bob@" + RegistrarFixture.DOMAIN);
             assertThat(call.phase()).isEqualTo(ActiveCall.Phase.ANSWERED);
