@@ -56,9 +56,20 @@ public final class WebSocketUpgrades {
         });
     }
 
-    /** {@code wss} for a request that came over TLS (RFC 6455 §3), else {@code ws}. */
+    /**
+     * {@code wss} for a request that came over TLS (RFC 6455 §3), here or to a trusted proxy that
+     * ended it and says so ({@code X-Forwarded-Proto: https}, the balancer of a cluster), else
+     * {@code ws}. Only a trusted proxy's word counts: the header is the client's own otherwise.
+     */
     static String webSocketScheme(Context ctx) {
-        return ctx.req().isSecure() ? "wss" : "ws";
+        if (ctx.req().isSecure()) {
+            return "wss";
+        }
+        String forwarded = ctx.header("X-Forwarded-Proto");
+        boolean fromTrustedProxy = Boolean.TRUE.equals(ctx.attribute(TrustedProxies.PEER_IS_TRUSTED_PROXY));
+        // a chain of proxies lists one scheme each; the first is what the client used
+        return fromTrustedProxy && forwarded != null
+                && forwarded.split(",")[0].strip().equalsIgnoreCase("https") ? "wss" : "ws";
     }
 
     /**

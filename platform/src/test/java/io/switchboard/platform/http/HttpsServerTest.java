@@ -97,8 +97,17 @@ class HttpsServerTest {
         behind.serveHttps(new HostPort("127.0.0.1", 0), certificate);
         behind.trustProxies(TrustedProxies.of(List.of("127.0.0.1", "::1")));
         behind.addRoutes(routes -> routes.get("/api/v1/test/ip", ctx -> ctx.result(ctx.ip())));
+        behind.addRoutes(routes -> WebSocketUpgrades.answerPlainRequests(routes, "/ws/test/behind", "", ""));
         behind.start();
         try {
+            // a balancer that ended TLS says so; the 426's example is then wss:// (only a trusted proxy's word counts)
+            HttpResponse<String> told = client.send(HttpRequest.newBuilder(URI.create(behind.baseUrl() + "/ws/test/behind"))
+                    .header("X-Forwarded-Proto", "https").build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(told.statusCode()).isEqualTo(426);
+            assertThat(told.body()).contains("wss://<node>/ws/test/behind");
+            HttpResponse<String> untrusted = client.send(HttpRequest.newBuilder(URI.create(server.baseUrl() + "/ws/test/told"))
+                    .header("X-Forwarded-Proto", "https").build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(untrusted.body()).contains("ws://<node>/ws/test/told").doesNotContain("wss://");
             for (String base : List.of(behind.baseUrl(), behind.httpsBaseUrl())) {
                 HttpResponse<String> forwarded = client.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/test/ip"))
                         .header("X-Forwarded-For", "203.0.113.9, 2001:db8::4").build(), HttpResponse.BodyHandlers.ofString());
