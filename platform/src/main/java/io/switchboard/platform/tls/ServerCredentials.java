@@ -464,39 +464,31 @@ public final class ServerCredentials {
 
     /** The DNS names and IP addresses the certificate is for (its subject alternative names). */
     public List<String> names() {
-        List<String> names = new ArrayList<>();
+        return subjectAltNames(2, 7); // dNSName, iPAddress (RFC 5280 §4.2.1.6)
+    }
+
+    /** The URIs the certificate is for: a SIP domain's identity is {@code sip:DOMAIN} (RFC 5922 §7.1). */
+    public List<String> uriNames() {
+        return subjectAltNames(6); // uniformResourceIdentifier (RFC 5280 §4.2.1.6)
+    }
+
+    /** The certificate's subject alternative names of the given GeneralName types, in order. */
+    private List<String> subjectAltNames(int... types) {
+        List<String> values = new ArrayList<>();
         try {
             Collection<List<?>> alternatives = certificate().getSubjectAlternativeNames();
             if (alternatives != null) {
                 for (List<?> alternative : alternatives) {
                     int type = (Integer) alternative.get(0);
-                    if (type == 2 || type == 7) { // dNSName, iPAddress (RFC 5280 §4.2.1.6)
-                        names.add(String.valueOf(alternative.get(1)));
+                    if (java.util.Arrays.stream(types).anyMatch(t -> t == type)) {
+                        values.add(String.valueOf(alternative.get(1)));
                     }
                 }
             }
         } catch (CertificateException e) {
             // an unparsable extension: the names stay unknown, the certificate still serves
         }
-        return names;
-    }
-
-    /** The URIs the certificate is for: a SIP domain's identity is {@code sip:DOMAIN} (RFC 5922 §7.1). */
-    public List<String> uriNames() {
-        List<String> uris = new ArrayList<>();
-        try {
-            Collection<List<?>> alternatives = certificate().getSubjectAlternativeNames();
-            if (alternatives != null) {
-                for (List<?> alternative : alternatives) {
-                    if ((Integer) alternative.get(0) == 6) { // uniformResourceIdentifier (RFC 5280 §4.2.1.6)
-                        uris.add(String.valueOf(alternative.get(1)));
-                    }
-                }
-            }
-        } catch (CertificateException e) {
-            // as in names()
-        }
-        return uris;
+        return values;
     }
 
     /** A one-line description for logs: subject, names, serial, expiry. */
