@@ -205,14 +205,16 @@ final class OutboundConnects {
                 remember(key, failure);
             }
             connecting.remove(key, visible);
+            // the places are passed on before the callers hear: one that asks again at once
+            // finds a place (or the line it joins), never its own ended attempt's place still taken
             try {
+                passOn(waiting.host(), held);
+            } finally {
                 if (error != null) {
                     visible.completeExceptionally(error);
                 } else {
                     visible.complete(flow);
                 }
-            } finally {
-                passOn(waiting.host(), held);
             }
         });
         // run on the timer's own thread (short, nothing blocks): handed to the common pool, each
