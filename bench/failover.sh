@@ -20,7 +20,7 @@ source "$ROOT/bench/lib.sh"
 usage() {
     cat <<EOF
 usage: bench/failover.sh [--quick] [--only failover|cost] [--before S] [--after S] [--cost-seconds S] [--cost-warmup S] [--cost-phones N] [--cost-chats N]
-                         [--cost-sizes 1,3|1|3] [--cost-rounds N] [--commit-delay D] [--cost-shared-cpus N]
+                         [--cost-sizes 1,3|1|3] [--cost-rounds N] [--commit-delay D] [--bus-linger D] [--cost-shared-cpus N]
                          [--monitors N] [--phones N]
 
   --quick           smoke check: 5 s before and 10 s after the kill, 5 s cost steps, 20 monitors
@@ -37,6 +37,7 @@ usage: bench/failover.sh [--quick] [--only failover|cost] [--before S] [--after 
                     round's ratios and their median are printed (the machine's speed drifts over minutes),
                     with one size the median rates
   --commit-delay D  the nodes' store.commitDelay in the cost part (0 for none; default: the node's, 2ms on PostgreSQL)
+  --bus-linger D    the nodes' bus.linger in the cost part (0 for none; default: the node's)
   --cost-shared-cpus N  in the cost part, each node of a cluster of more than one runs with
                     -XX:ActiveProcessorCount=N (its share of the machine: thread pools, GC and JIT
                     threads sized for N cores, as for nodes that share a machine);
@@ -65,6 +66,7 @@ COST_CHATS=32
 COST_SIZES=1,3
 COST_ROUNDS=1
 COMMIT_DELAY=
+BUS_LINGER=
 SHARED_CPUS=
 MONITORS=200
 PHONES=12
@@ -82,6 +84,7 @@ while [[ $# -gt 0 ]]; do
             [[ $COST_SIZES =~ ^(1|3|1,3)$ ]] || { echo "--cost-sizes: 1,3, 1 or 3" >&2; exit 2; } ;;
         --cost-rounds) COST_ROUNDS=${2:?}; shift ;;
         --commit-delay) COMMIT_DELAY=${2:?}; shift ;;
+        --bus-linger) BUS_LINGER=${2:?}; shift ;;
         --cost-shared-cpus) SHARED_CPUS=${2:?}; shift
             [[ $SHARED_CPUS =~ ^[1-9][0-9]?$ ]] || { echo "--cost-shared-cpus: 1..99" >&2; exit 2; } ;;
         --monitors) MONITORS=${2:?}; shift ;;
@@ -130,7 +133,7 @@ log "running FailoverBench (parts: $PARTS; Maven output in $OUT/failover-mvn.log
 # shellcheck disable=SC2016
 without_bench_env env SWITCHBOARD_BENCH=failover SWITCHBOARD_NODE_JAR="$NODE_JAR" \
     FAILOVER_PARTS="$PARTS" FAILOVER_BEFORE_SECONDS="$BEFORE" FAILOVER_AFTER_SECONDS="$AFTER" \
-    FAILOVER_COST_SECONDS="$COST" FAILOVER_COST_WARMUP_SECONDS="$WARMUP" FAILOVER_COST_PHONES="$COST_PHONES" FAILOVER_COST_CHATS="$COST_CHATS" FAILOVER_COST_SIZES="$COST_SIZES" FAILOVER_COST_ROUNDS="$COST_ROUNDS" FAILOVER_COST_COMMIT_DELAY="$COMMIT_DELAY" FAILOVER_COST_SHARED_CPUS="$SHARED_CPUS" FAILOVER_MONITORS="$MONITORS" FAILOVER_PHONES="$PHONES" \
+    FAILOVER_COST_SECONDS="$COST" FAILOVER_COST_WARMUP_SECONDS="$WARMUP" FAILOVER_COST_PHONES="$COST_PHONES" FAILOVER_COST_CHATS="$COST_CHATS" FAILOVER_COST_SIZES="$COST_SIZES" FAILOVER_COST_ROUNDS="$COST_ROUNDS" FAILOVER_COST_COMMIT_DELAY="$COMMIT_DELAY" FAILOVER_COST_BUS_LINGER="$BUS_LINGER" FAILOVER_COST_SHARED_CPUS="$SHARED_CPUS" FAILOVER_MONITORS="$MONITORS" FAILOVER_PHONES="$PHONES" \
     FAILOVER_PORT_BASE="${FAILOVER_PORT_BASE:-23100}" FAILOVER_NODE_JVM="${FAILOVER_NODE_JVM:--Xmx512m}" \
     FAILOVER_OUT="$OUT/failover.txt" CI=true \
     mvn -B -q -o -Dstyle.color=never -f "$ROOT/pom.xml" -pl server -am verify -Dtest=FailoverBench \

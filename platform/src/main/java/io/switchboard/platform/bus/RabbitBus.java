@@ -33,6 +33,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CopyOnWriteArraySet;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
 import java.util.function.Function;
 import org.slf4j.Logger;
@@ -93,6 +94,8 @@ public final class RabbitBus implements Bus, AutoCloseable {
     private static final Duration CONFIRM_TIMEOUT = Duration.ofSeconds(5);
     private static final Duration MAX_BACKOFF = Duration.ofSeconds(2);
     private static final long IDLE_POLL_MS = 200;
+    /** How often a lingering publisher looks whether a whole batch is waiting. */
+    private static final long LINGER_STEP_NANOS = TimeUnit.MILLISECONDS.toNanos(2);
     private static final Duration CHANNEL_RPC_TIMEOUT = Duration.ofSeconds(10);
     private static final String DIRECT_REPLY_TO = "amq.rabbitmq.reply-to";
     private static final String ERROR_HEADER = "switchboard-error";
@@ -217,6 +220,7 @@ public final class RabbitBus implements Bus, AutoCloseable {
         long backoff = 200;
         List<Outgoing> unconfirmed = new ArrayList<>();
         ConnectFailures failures = new ConnectFailures();
+        long lastSentNanos = System.nanoTime() - settings.linger().toNanos();
         while (running) {
             Channel publisher;
             try {
@@ -243,9 +247,11 @@ public final class RabbitBus implements Bus, AutoCloseable {
                             continue;
                         }
                         unconfirmed.add(first);
+                        lingerAfter(lastSentNanos);
                         outbound.drainTo(unconfirmed, PUBLISH_BATCH - 1);
                     }
                     checkConsuming();
+                    lastSentNanos = System.nanoTime();
                     publishPacked(publisher, unconfirmed);
                     publisher.waitForConfirmsOrDie(CONFIRM_TIMEOUT.toMillis());
                     published.increment(unconfirmed.size());
@@ -265,6 +271,20 @@ public final class RabbitBus implements Bus, AutoCloseable {
             }
         }
         disconnect();
+    }
+
+    /**
+     * Waits until {@code bus.linger} has passed since the last send, or until a whole batch is
+     * waiting: under load the next events then go as one fuller pack, and the broker, whose work
+     * follows the number of messages rather than of events, routes fewer (docs/benchmarks/cluster.md).
+     * After a quiet spell the last send is long past and nothing waits.
+     */
+    private void lingerAfter(long lastSentNanos) {
+        long until = lastSentNanos + settings.linger().toNanos();
+        long left;
+        while (running && (left = until - System.nanoTime()) > 0 && outbound.size() < PUBLISH_BATCH - 1) {
+            LockSupport.parkNanos(Math.min(left, LINGER_STEP_NANOS));
+        }
     }
 
     /**

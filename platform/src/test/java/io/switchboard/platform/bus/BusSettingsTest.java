@@ -34,4 +34,17 @@ class BusSettingsTest {
         assertThatThrownBy(() -> parse("amqp://r1:5672/,http://r2/"))
                 .isInstanceOf(ConfigException.class).hasMessageContaining("not an amqp://");
     }
+
+    @Test
+    void lingerIsADurationUpTo200msAndNoneByDefault() {
+        java.util.function.Function<String, BusSettings> withLinger = linger -> BusSettings.from(
+                ConfigSection.of("bus", Map.of("url", "amqp://rabbit/", "linger", linger))).orElseThrow();
+        assertThat(parse("amqp://rabbit/").linger()).isZero();
+        assertThat(withLinger.apply("30ms").linger()).isEqualTo(java.time.Duration.ofMillis(30));
+        assertThat(withLinger.apply("0").linger()).isZero();
+        assertThatThrownBy(() -> withLinger.apply("1s")).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("bus.linger").hasMessageContaining("outside 0s..200ms");
+        assertThatThrownBy(() -> withLinger.apply("30")).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("bus.linger").hasMessageContaining("not a duration");
+    }
 }

@@ -235,6 +235,61 @@ class RabbitBusTest {
     }
 
     /**
+     * With {@code bus.linger}, events published in a stream go at most one message per linger, so
+     * a steady trickle reaches the exchange as a few packs rather than one message per event;
+     * an event after a quiet spell still goes at once, not a linger later.
+     */
+    @Test
+    void aLingeringNodeSendsATrickleAsFewPacksAndAnEventAfterAQuietSpellAtOnce() throws Exception {
+        RabbitBus a = new RabbitBus(new BusSettings(List.of(BROKER), "guest", "guest", exchange, Duration.ofMillis(200)),
+                new ObjectMapper(), new SimpleMeterRegistry());
+        opened.add(a);
+        a.start();
+        await().atMost(Duration.ofSeconds(20)).until(a::isConnected);
+        try (Connection c = factory().newConnection(); Channel ch = c.createChannel()) {
+            String wire = ch.queueDeclare("", false, true, true, null).getQueue();
+            ch.queueBind(wire, exchange, "talk");
+            // 20 events 10 ms apart: one message per event without the linger (a confirm takes about a millisecond)
+            for (int i = 0; i < 20; i++) {
+                a.publish("talk", new Said("trickle", i));
+                Thread.sleep(10);
+            }
+            List<com.rabbitmq.client.GetResponse> trickle = new java.util.ArrayList<>();
+            await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+                com.rabbitmq.client.GetResponse got;
+                while ((got = ch.basicGet(wire, true)) != null) {
+                    trickle.add(got);
+                }
+                assertThat(trickle.stream().mapToInt(RabbitBusTest::eventsIn).sum()).isEqualTo(20);
+            });
+            assertThat(trickle).hasSizeLessThanOrEqualTo(4);
+
+            long fastest = Long.MAX_VALUE;
+            for (int i = 0; i < 3; i++) {
+                Thread.sleep(500);
+                long sent = System.nanoTime();
+                a.publish("talk", new Said("after a quiet spell", i));
+                await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(2)).until(() -> ch.basicGet(wire, true) != null);
+                fastest = Math.min(fastest, System.nanoTime() - sent);
+            }
+            // the linger is 200 ms: a quiet spell's event that waited it could not arrive this soon
+            assertThat(Duration.ofNanos(fastest)).isLessThan(Duration.ofMillis(150));
+        }
+    }
+
+    /** How many events a message on the exchange carries: a pack's array, else one. */
+    private static int eventsIn(com.rabbitmq.client.GetResponse message) {
+        if (!RabbitBus.PACKED_TYPE.equals(message.getProps().getType())) {
+            return 1;
+        }
+        try {
+            return new ObjectMapper().readTree(message.getBody()).size();
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    /**
      * A pack from the broker is read as carefully as a lone event: only asked-for classes; an
      * event its class cannot be read from (an unknown field, null, a string) is skipped and the
      * rest of the pack still arrives; a pack cut short delivers what came before the cut.

@@ -64,6 +64,8 @@ class FailoverBench {
     private final String costSizes = System.getenv().getOrDefault("FAILOVER_COST_SIZES", "1,3");
     /** When set, the nodes' store.commitDelay in the cost part ("0" for none); else the default. */
     private final String costCommitDelay = System.getenv("FAILOVER_COST_COMMIT_DELAY");
+    /** When set, the nodes' bus.linger in the cost part ("0" for none); else the default. */
+    private final String costBusLinger = System.getenv("FAILOVER_COST_BUS_LINGER");
     /** When set, a directory: each node records each measured cost step with JFR (settings "profile") there. */
     private final String costJfr = System.getenv("FAILOVER_COST_JFR");
     private final List<String> nodeJvm = List.of(System.getenv().getOrDefault("FAILOVER_NODE_JVM", "-Xmx512m").trim().split("\\s+"));
@@ -217,6 +219,9 @@ class FailoverBench {
                 String.valueOf(Math.max(200, costPhones + 50))));
         if (costCommitDelay != null && !costCommitDelay.isBlank()) {
             env.put("SWITCHBOARD_STORE_COMMIT_DELAY", costCommitDelay.trim());
+        }
+        if (costBusLinger != null && !costBusLinger.isBlank()) {
+            env.put("SWITCHBOARD_BUS_LINGER", costBusLinger.trim());
         }
         List<String> jvm = nodeJvm;
         if (size > 1 && costSharedCpus != null && !costSharedCpus.isBlank()) {
