@@ -11,6 +11,12 @@ import io.switchboard.sip.message.SipResponse;
  * message was a request whose routing headers were readable, enough of it to build that answer.
  */
 public class SipParseException extends Exception {
+    /**
+     * The To tag of this process's refusals: the same for every one, so that a retransmitted
+     * request gets the same answer (they are sent without a transaction, RFC 3261 §8.2.6.2 allows
+     * any tag that is unique to this UAS among the dialogs it could be in; a refusal makes none).
+     */
+    private static final String ERROR_TO_TAG = "sb" + Long.toHexString(new java.security.SecureRandom().nextLong());
     private final String reason;
     private final int responseStatus;
     private final transient SipHeaders rawHeaders;
@@ -62,6 +68,13 @@ public class SipParseException extends Exception {
             case 513 -> "Message Too Large"; // RFC 3261 §21.5.7
             default -> "Bad Request - " + reason;
         };
-        return new SipResponse(responseStatus, phrase.replace('\r', ' ').replace('\n', ' '), headers, null);
+        SipResponse response = new SipResponse(responseStatus, phrase.replace('\r', ' ').replace('\n', ' '), headers, null);
+        try {
+            // a UAS adds a To tag to its final responses (RFC 3261 §8.2.6.2), a refusal of its own too
+            response.withToTag(ERROR_TO_TAG);
+        } catch (RuntimeException unreadableTo) {
+            // the To the request came with cannot be read (it may be what was refused): copied as it came
+        }
+        return response;
     }
 }

@@ -96,7 +96,15 @@ class SipParserTest {
             assertThat(answer.status()).isEqualTo(400);
             assertThat(answer.reason()).contains("Max-Forwards");
             assertThat(answer.callId()).isEqualTo("a84b4c76e66710@pc33.example.org");
+            // a final response of the node's own carries a To tag (RFC 3261 §8.2.6.2), the same for a retransmission
+            assertThat(answer.to().tag()).isNotBlank();
+            assertThat(answer.header("To")).startsWith("Alice <sip:alice@example.org>;tag=");
+            assertThatThrownBy(() -> parse(text)).isInstanceOfSatisfying(SipParseException.class,
+                    again -> assertThat(again.errorResponse().to().tag()).isEqualTo(answer.to().tag()));
         });
+        String tagged = REGISTER.replace("Max-Forwards: 70", "Max-Forwards: 300").replaceFirst("(?m)^(To: [^\r]*)", "$1;tag=theirs");
+        assertThatThrownBy(() -> parse(tagged)).isInstanceOfSatisfying(SipParseException.class,
+                e -> assertThat(e.errorResponse().to().tag()).isEqualTo("theirs"));
     }
 
     @Test
