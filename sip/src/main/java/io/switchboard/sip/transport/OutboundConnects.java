@@ -203,6 +203,7 @@ final class OutboundConnects {
             }
             if (error instanceof TransportFailure failure) {
                 remember(key, failure);
+                told(failure, remote);
             }
             connecting.remove(key, visible);
             // the places are passed on before the callers hear: one that asks again at once
@@ -337,12 +338,22 @@ final class OutboundConnects {
         recentFailures.put(key, new RecentFailure(System.nanoTime() + failureMemoryNanos, failure.getMessage()));
     }
 
-    /** Ends an attempt that failed (once: the deadline and a late outcome may both arrive). */
+    /**
+     * Ends an attempt that failed, unless it already ended: the deadline and the connect's own
+     * outcome may both arrive, on two threads, and only the one that ends the attempt is counted
+     * and said (by {@link #told}, before the callers hear). Whether it is ended is decided by the
+     * completion itself: a look at it first let both pass, counting one attempt twice, or as a
+     * deadline and as "ok" at once.
+     */
     void fail(CompletableFuture<SipFlow> attempt, InetSocketAddress remote, String reason, boolean timedOut,
               String message, Throwable cause) {
-        if (attempt.isDone()) {
-            return;
-        }
+        attempt.completeExceptionally(new TransportFailure(reason, timedOut, message, cause));
+    }
+
+    /** Counts and says the failure that ended an attempt. */
+    private void told(TransportFailure failure, InetSocketAddress remote) {
+        String reason = failure.reason();
+        String message = failure.getMessage();
         outcomes.report(reason, remote);
         OncePerMinute warning = !warnFailures ? null : warnings.computeIfAbsent(reason, r -> new OncePerMinute());
         if (warning != null && warning.due()) {
@@ -355,7 +366,6 @@ final class OutboundConnects {
         } else {
             log.debug("{}", message);
         }
-        attempt.completeExceptionally(new TransportFailure(reason, timedOut, message, cause));
     }
 
     /** A connection that no longer carries requests (it lost framing): not reused. */

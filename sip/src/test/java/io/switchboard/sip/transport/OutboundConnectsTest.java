@@ -61,6 +61,54 @@ class OutboundConnectsTest {
     }
 
     /**
+     * The deadline and the connect's own outcome may end one attempt on two threads at once; only
+     * the one that ends it is counted. The other thread is played by the outcome counter itself,
+     * which, told the first outcome, delivers the second at that moment (with a look at the attempt
+     * before counting, both were counted: one attempt two failures, or a deadline and "ok").
+     */
+    @Test
+    void anAttemptEndedTwiceAtOnceIsCountedOnce() throws Exception {
+        List<String> counted = new java.util.concurrent.CopyOnWriteArrayList<>();
+        java.util.concurrent.atomic.AtomicReference<Runnable> meanwhile = new java.util.concurrent.atomic.AtomicReference<>();
+        OutboundConnects connects = new OutboundConnects("TCP", Duration.ofSeconds(30), 1_000, 0, (outcome, remote) -> {
+            counted.add(outcome);
+            Runnable other = meanwhile.getAndSet(null);
+            if (other != null) {
+                other.run();
+            }
+        }, "test_connects_total", false);
+
+        // the deadline, and meanwhile the connect refused
+        CompletionStage<SipFlow> refused = connects.open("a", PEER, 10_000, attempt -> {
+            meanwhile.set(() -> connects.fail(attempt, PEER, "connect_refused", false, "refused", null));
+            connects.fail(attempt, PEER, "deadline", true, "not open in time", null);
+        });
+        assertThat(refused.toCompletableFuture().isCompletedExceptionally()).isTrue();
+        assertThat(counted).containsExactly("deadline");
+
+        // the connect refused, and meanwhile the deadline
+        counted.clear();
+        connects.open("b", PEER, 10_000, attempt -> {
+            meanwhile.set(() -> connects.fail(attempt, PEER, "deadline", true, "not open in time", null));
+            connects.fail(attempt, PEER, "connect_refused", false, "refused", null);
+        });
+        assertThat(counted).containsExactly("connect_refused");
+
+        // the deadline, and meanwhile the connection came up (counted "ok" only by whoever completes it, as TransportLayer does)
+        counted.clear();
+        CompletionStage<SipFlow> late = connects.open("c", PEER, 10_000, attempt -> {
+            meanwhile.set(() -> {
+                if (attempt.complete(null)) {
+                    counted.add("ok");
+                }
+            });
+            connects.fail(attempt, PEER, "deadline", true, "not open in time", null);
+        });
+        assertThat(counted).containsExactly("deadline");
+        assertThat(late.toCompletableFuture().isCompletedExceptionally()).isTrue();
+    }
+
+    /**
      * At most so many attempts under way to one host, whatever the port; another host still gets
      * its own. One more waits for a place of its host and starts when an attempt to it ends; the
      * host's line of waiting attempts is bounded, and beyond it a request fails at once.
