@@ -124,7 +124,14 @@ public final class SipTlsContexts implements Supplier<SslContext> {
                     // HTTPS's, then what old phones need; one this engine lacks is left out, not an error
                     .ciphers(io.switchboard.platform.tls.CipherSuites.SIP,
                             io.netty.handler.ssl.SupportedCipherSuiteFilter.INSTANCE);
-            credentials.clientTrust().ifPresent(trust -> builder.trustManager(trust).clientAuth(ClientAuth.REQUIRE));
+            credentials.clientTrust().ifPresent(trust -> {
+                if (provider == SslProvider.OPENSSL) {
+                    builder.trustManager(ClientTrustAlerts.of(trust)); // the alert a refused peer gets (ClientTrustAlerts)
+                } else {
+                    builder.trustManager(trust);
+                }
+                builder.clientAuth(ClientAuth.REQUIRE);
+            });
             return builder.build();
         } catch (SSLException e) {
             throw new IllegalStateException("cannot make the SIP TLS context: " + RootCause.message(e), e);

@@ -1,0 +1,110 @@
+package io.switchboard.telephony.sip;
+
+import io.netty.handler.ssl.OpenSslCertificateException;
+import io.netty.internal.tcnative.CertificateVerifier;
+import java.net.Socket;
+import java.security.cert.CertPathValidatorException;
+import java.security.cert.CertificateException;
+import java.security.cert.CertificateExpiredException;
+import java.security.cert.CertificateNotYetValidException;
+import java.security.cert.CertificateRevokedException;
+import java.security.cert.X509Certificate;
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.TrustManager;
+import javax.net.ssl.TrustManagerFactory;
+import javax.net.ssl.X509ExtendedTrustManager;
+
+/**
+ * The {@code tls.clientCa} trust for BoringSSL, telling a refused peer why in the TLS alert.
+ * Netty turns a trust manager's refusal it does not recognise into X509_V_ERR_UNSPECIFIED, which
+ * BoringSSL answers with the alert {@code internal_error}: a door panel whose certificate another
+ * CA signed logged that the node had failed, not that it distrusted the panel. A refusal that is
+ * not about dates or revocation (which Netty already names: {@code certificate_expired},
+ * {@code certificate_revoked}) is reported as an unknown issuer, which BoringSSL answers with
+ * {@code unknown_ca} (RFC 8446 §6.2: "a valid certificate chain or partial chain was received, but
+ * the certificate was not accepted because the CA certificate could not be located or could not
+ * be matched with a known trust anchor"), as OpenSSL's own verification does.
+ */
+final class ClientTrustAlerts extends X509ExtendedTrustManager {
+    private final X509ExtendedTrustManager trust;
+
+    private ClientTrustAlerts(X509ExtendedTrustManager trust) {
+        this.trust = trust;
+    }
+
+    /** The factory's X.509 trust manager, wrapped. */
+    static TrustManager of(TrustManagerFactory factory) {
+        for (TrustManager manager : factory.getTrustManagers()) {
+            if (manager instanceof X509ExtendedTrustManager x509) {
+                return new ClientTrustAlerts(x509);
+            }
+        }
+        throw new IllegalStateException("the client CA trust has no X.509 trust manager");
+    }
+
+    @Override
+    public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine) throws CertificateException {
+        try {
+            trust.checkClientTrusted(chain, authType, engine);
+        } catch (CertificateException e) {
+            throw named(e);
+        }
+    }
+
+    @Override
+    public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket) throws CertificateException {
+        try {
+            trust.checkClientTrusted(chain, authType, socket);
+        } catch (CertificateException e) {
+            throw named(e);
+        }
+    }
+
+    @Override
+    public void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException {
+        try {
+            trust.checkClientTrusted(chain, authType);
+        } catch (CertificateException e) {
+            throw named(e);
+        }
+    }
+
+    @Override
+    public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine) throws CertificateException {
+        trust.checkServerTrusted(chain, authType, engine);
+    }
+
+    @Override
+    public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket) throws CertificateException {
+        trust.checkServerTrusted(chain, authType, socket);
+    }
+
+    @Override
+    public void checkServerTrusted(X509Certificate[] chain, String authType) throws CertificateException {
+        trust.checkServerTrusted(chain, authType);
+    }
+
+    @Override
+    public X509Certificate[] getAcceptedIssuers() {
+        return trust.getAcceptedIssuers();
+    }
+
+    /** The refusal as Netty should pass it to BoringSSL: as it is when Netty names it, else an unknown issuer. */
+    static CertificateException named(CertificateException refusal) {
+        for (Throwable t = refusal; t != null; t = t.getCause()) {
+            if (t instanceof CertificateExpiredException || t instanceof CertificateNotYetValidException
+                    || t instanceof CertificateRevokedException || t instanceof OpenSslCertificateException) {
+                return refusal;
+            }
+            if (t instanceof CertPathValidatorException path && (path.getReason() == CertPathValidatorException.BasicReason.EXPIRED
+                    || path.getReason() == CertPathValidatorException.BasicReason.NOT_YET_VALID
+                    || path.getReason() == CertPathValidatorException.BasicReason.REVOKED)) {
+                return refusal;
+            }
+        }
+        OpenSslCertificateException unknownIssuer = new OpenSslCertificateException(refusal.getMessage(),
+                CertificateVerifier.X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY);
+        unknownIssuer.initCause(refusal);
+        return unknownIssuer;
+    }
+}
