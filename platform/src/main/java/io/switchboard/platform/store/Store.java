@@ -88,6 +88,17 @@ public final class Store implements AutoCloseable {
     static final int PG_HOST_RECHECK_S = 2;
     /** How long a migration's statement may wait for the database (an index on a big table takes a while). */
     static final Duration MIGRATION_STATEMENT_TIMEOUT = Duration.ofMinutes(10);
+    /**
+     * How long a migration's statement may wait for a lock on PostgreSQL before it gives up and
+     * the migration is tried again. An ALTER TABLE waiting for its lock makes every later
+     * statement on that table wait behind it (PostgreSQL queues lock requests), so in a rolling
+     * upgrade a migration blocked by one long transaction would stall every node's heartbeat
+     * until they all expired. Shorter than a heartbeat's expiry (6 s by default), so a node's
+     * writes wait at most this long per attempt; between attempts they go through.
+     */
+    static final Duration MIGRATION_LOCK_TIMEOUT = Duration.ofSeconds(2);
+    /** The pause between two attempts of a migration that could not get its locks. */
+    private static final Duration MIGRATION_LOCK_RETRY_PAUSE = Duration.ofSeconds(1);
     /** How long the first connection may take (a database still starting up gets this long). */
     private static final Duration STARTUP_TIMEOUT = Duration.ofSeconds(10);
 
@@ -362,7 +373,7 @@ public final class Store implements AutoCloseable {
                 .baselineVersion("0")
                 .load();
         try (MigrationLock ignored = migrationLock()) {
-            MigrateResult result = flyway.migrate();
+            MigrateResult result = migrateWaitingForLocks(module, flyway);
             String version = result.targetSchemaVersion != null ? result.targetSchemaVersion
                     : flyway.info().current() == null ? "none" : flyway.info().current().getVersion().getVersion();
             log.info("{} schema at version {} ({} migration{} applied)", module, version,
@@ -377,6 +388,49 @@ public final class Store implements AutoCloseable {
             }
             throw new StoreException("migrations of " + module + " failed: " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * Runs the migrations, again after a pause each time one could not get its locks within
+     * {@link #MIGRATION_LOCK_TIMEOUT} (a failed migration's transaction is rolled back whole on
+     * PostgreSQL, so the next attempt starts it over), for up to {@link #MIGRATION_STATEMENT_TIMEOUT}.
+     */
+    private MigrateResult migrateWaitingForLocks(String module, Flyway flyway) {
+        long deadline = System.nanoTime() + MIGRATION_STATEMENT_TIMEOUT.toNanos();
+        long lastSaid = 0;
+        int attempts = 0;
+        while (true) {
+            try {
+                return flyway.migrate();
+            } catch (FlywayException e) {
+                attempts++;
+                if (!lockNotAvailable(e) || System.nanoTime() - deadline > 0) {
+                    throw e;
+                }
+                if (lastSaid == 0 || System.nanoTime() - lastSaid > Duration.ofSeconds(30).toNanos()) {
+                    lastSaid = System.nanoTime();
+                    log.warn("a migration of {} waits for a lock on its tables: another transaction holds one (a long query, or"
+                            + " a session idle in a transaction); trying again every {} s, {} attempt{} so far",
+                            module, MIGRATION_LOCK_RETRY_PAUSE.toSeconds(), attempts, attempts == 1 ? "" : "s");
+                }
+                try {
+                    Thread.sleep(MIGRATION_LOCK_RETRY_PAUSE);
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
+                    throw e;
+                }
+            }
+        }
+    }
+
+    /** Whether PostgreSQL gave up waiting for a lock (SQLSTATE 55P03 lock_not_available, after lock_timeout). */
+    private static boolean lockNotAvailable(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof SQLException sql && "55P03".equals(sql.getSQLState())) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**
@@ -619,8 +673,10 @@ public final class Store implements AutoCloseable {
     }
 
     /**
-     * The pool, with a longer socket timeout on the connections it hands out (for migrations).
-     * Hikari puts a connection's network timeout back when it returns to the pool.
+     * The pool, with a longer socket timeout on the connections it hands out (for migrations) and
+     * PostgreSQL's {@code lock_timeout} set to {@link #MIGRATION_LOCK_TIMEOUT}. Hikari puts a
+     * connection's network timeout back when it returns to the pool, but not a session setting:
+     * the lock timeout is put back to the server's default before the connection goes back.
      */
     private static final class PatientDataSource implements DataSource {
         private final DataSource pool;
@@ -644,11 +700,38 @@ public final class Store implements AutoCloseable {
         private Connection patient(Connection connection) throws SQLException {
             try {
                 connection.setNetworkTimeout(Runnable::run, timeoutMillis);
-                return connection;
+                try (java.sql.Statement set = connection.createStatement()) {
+                    set.execute("SET lock_timeout = '" + MIGRATION_LOCK_TIMEOUT.toMillis() + "ms'");
+                }
             } catch (SQLException | RuntimeException e) {
                 connection.close();
                 throw e;
             }
+            return (Connection) java.lang.reflect.Proxy.newProxyInstance(Connection.class.getClassLoader(),
+                    new Class<?>[] {Connection.class}, (proxy, method, args) -> {
+                        if (method.getName().equals("close") && method.getParameterCount() == 0 && !connection.isClosed()) {
+                            try (java.sql.Statement reset = connection.createStatement()) {
+                                // a RESET in a transaction that is then rolled back (as the pool does with
+                                // one left open) is undone with it: end any first, and commit the RESET
+                                boolean inTransactions = !connection.getAutoCommit();
+                                if (inTransactions) {
+                                    connection.rollback();
+                                }
+                                reset.execute("RESET lock_timeout");
+                                if (inTransactions) {
+                                    connection.commit();
+                                }
+                            } catch (SQLException e) {
+                                // a connection that cannot take a RESET is broken: the pool validates it before its next use
+                                log.debug("could not put lock_timeout back on a migration's connection: {}", RootCause.message(e));
+                            }
+                        }
+                        try {
+                            return method.invoke(connection, args);
+                        } catch (java.lang.reflect.InvocationTargetException e) {
+                            throw e.getCause();
+                        }
+                    });
         }
 
         @Override

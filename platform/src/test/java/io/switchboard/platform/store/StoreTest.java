@@ -243,4 +243,62 @@ class StoreTest {
             }
         }
     }
+
+    /**
+     * A rolling upgrade's migration (notes V2, an ALTER TABLE) that finds a long transaction
+     * reading its table gives up its place in PostgreSQL's lock queue every
+     * {@link Store#MIGRATION_LOCK_TIMEOUT} and tries again, so the other nodes' writes to that
+     * table (heartbeats, in the cluster's table) are not held behind it for as long as the long
+     * transaction lasts; it is applied once that transaction ends, and the pool's connections
+     * keep the server's lock timeout.
+     */
+    @org.junit.jupiter.api.Test
+    void aMigrationBlockedByALongTransactionLetsOtherWritesThroughAndIsAppliedAfterIt() throws Exception {
+        postgres = PostgresTestDatabase.create();
+        String url = postgres.settings().url();
+        // notes V1 alone, as an older version of the node left it
+        org.flywaydb.core.Flyway.configure().dataSource(url, "postgres", null).locations("classpath:db/migration/notes")
+                .table("flyway_notes_history").baselineOnMigrate(true).baselineVersion("0").target("1").load().migrate();
+        try (Store store = Store.open(postgres.settings());
+             java.sql.Connection longReader = java.sql.DriverManager.getConnection(url, "postgres", null);
+             java.sql.Connection otherNode = java.sql.DriverManager.getConnection(url, "postgres", null)) {
+            // a write stuck behind the migration fails rather than hang the test
+            otherNode.createStatement().execute("set statement_timeout = '15s'");
+            longReader.setAutoCommit(false);
+            longReader.createStatement().execute("select count(*) from test_notes"); // holds ACCESS SHARE until commit
+            java.util.concurrent.CompletableFuture<String> migrated = java.util.concurrent.CompletableFuture.supplyAsync(
+                    () -> store.migrate("notes"));
+            Thread.sleep(500);
+            long longestWriteNanos = 0;
+            long until = System.nanoTime() + java.time.Duration.ofSeconds(7).toNanos();
+            for (int id = 1; System.nanoTime() < until; id++) {
+                long start = System.nanoTime();
+                otherNode.createStatement().execute("insert into test_notes (id, body) values (" + id + ", 'heartbeat')");
+                longestWriteNanos = Math.max(longestWriteNanos, System.nanoTime() - start);
+                Thread.sleep(100);
+            }
+            assertThat(migrated).isNotDone();
+            longReader.commit();
+            assertThat(migrated.get(20, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo("2");
+            // behind a lock request that waited on, the writes would have waited the whole 7 s
+            assertThat(java.time.Duration.ofNanos(longestWriteNanos)).isLessThan(Store.MIGRATION_LOCK_TIMEOUT.plusSeconds(2));
+            List<java.sql.Connection> pooled = new java.util.ArrayList<>();
+            int total = ((com.zaxxer.hikari.HikariDataSource) store.dataSource()).getHikariPoolMXBean().getTotalConnections();
+            try {
+                for (int i = 0; i < total; i++) { // every connection of the pool, the migrations' among them
+                    pooled.add(store.dataSource().getConnection());
+                }
+                for (java.sql.Connection c : pooled) {
+                    try (java.sql.ResultSet rs = c.createStatement().executeQuery("show lock_timeout")) {
+                        rs.next();
+                        assertThat(rs.getString(1)).isEqualTo("0");
+                    }
+                }
+            } finally {
+                for (java.sql.Connection c : pooled) {
+                    c.close();
+                }
+            }
+        }
+    }
 }
