@@ -129,6 +129,10 @@ public final class RabbitBus implements Bus, AutoCloseable {
     private final Counter droppedOverflow;
     private final Counter droppedUnreadable;
     private volatile boolean running = true;
+    /** Set when {@link #close} begins: a lingering publisher sends at once. */
+    private volatile boolean closing;
+    /** True from taking a batch off the outbound queue until the broker confirmed it: {@link #close} waits for it too. */
+    private volatile boolean batchInHand;
     private volatile boolean connected;
     private volatile Connection connection;
     private volatile Channel consumerChannel;
@@ -247,6 +251,7 @@ public final class RabbitBus implements Bus, AutoCloseable {
                             continue;
                         }
                         unconfirmed.add(first);
+                        batchInHand = true;
                         lingerAfter(lastSentNanos);
                         outbound.drainTo(unconfirmed, PUBLISH_BATCH - 1);
                     }
@@ -256,6 +261,7 @@ public final class RabbitBus implements Bus, AutoCloseable {
                     publisher.waitForConfirmsOrDie(CONFIRM_TIMEOUT.toMillis());
                     published.increment(unconfirmed.size());
                     unconfirmed.clear();
+                    batchInHand = false;
                 }
             } catch (InterruptedException e) {
                 if (!running) {
@@ -282,7 +288,7 @@ public final class RabbitBus implements Bus, AutoCloseable {
     private void lingerAfter(long lastSentNanos) {
         long until = lastSentNanos + settings.linger().toNanos();
         long left;
-        while (running && (left = until - System.nanoTime()) > 0 && outbound.size() < PUBLISH_BATCH - 1) {
+        while (running && !closing && (left = until - System.nanoTime()) > 0 && outbound.size() < PUBLISH_BATCH - 1) {
             LockSupport.parkNanos(Math.min(left, LINGER_STEP_NANOS));
         }
     }
@@ -936,8 +942,10 @@ public final class RabbitBus implements Bus, AutoCloseable {
     /** Sends what is queued (for up to two seconds), then closes the connection. */
     @Override
     public void close() {
+        closing = true;
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
-        while (connected && !outbound.isEmpty() && System.nanoTime() < deadline) {
+        // what is queued, and the batch being sent (a lingering one included), goes before the connection closes
+        while (connected && (!outbound.isEmpty() || batchInHand) && System.nanoTime() < deadline) {
             sleep(20);
         }
         running = false;
