@@ -392,20 +392,32 @@ public final class Store implements AutoCloseable {
 
     /**
      * Runs the migrations, again after a pause each time one could not get its locks within
-     * {@link #MIGRATION_LOCK_TIMEOUT} (a failed migration's transaction is rolled back whole on
-     * PostgreSQL, so the next attempt starts it over), for up to {@link #MIGRATION_STATEMENT_TIMEOUT}.
+     * {@link #MIGRATION_LOCK_TIMEOUT}, for up to {@link #MIGRATION_STATEMENT_TIMEOUT} from the first
+     * such refusal. A failed migration's transaction is rolled back whole on PostgreSQL, history
+     * row included, so the next attempt starts it over; that is why every migration of this
+     * project runs in a transaction (docs/development.md). The price: a table that other
+     * transactions always hold for longer than the lock timeout keeps the migration out, where a
+     * waiting one would have got in between them; after the bound the node does not start, and says why.
      */
     private MigrateResult migrateWaitingForLocks(String module, Flyway flyway) {
-        long deadline = System.nanoTime() + MIGRATION_STATEMENT_TIMEOUT.toNanos();
+        long firstRefusal = 0;
         long lastSaid = 0;
         int attempts = 0;
         while (true) {
             try {
                 return flyway.migrate();
             } catch (FlywayException e) {
-                attempts++;
-                if (!lockNotAvailable(e) || System.nanoTime() - deadline > 0) {
+                if (!lockNotAvailable(e)) {
                     throw e;
+                }
+                attempts++;
+                if (firstRefusal == 0) {
+                    firstRefusal = System.nanoTime();
+                } else if (System.nanoTime() - firstRefusal > MIGRATION_STATEMENT_TIMEOUT.toNanos()) {
+                    throw new StoreException("migrations of " + module + " could not lock their tables in "
+                            + MIGRATION_STATEMENT_TIMEOUT.toMinutes() + " minutes (" + attempts + " attempts): other transactions"
+                            + " kept holding them longer than " + MIGRATION_LOCK_TIMEOUT.toSeconds() + " s at a time; end those"
+                            + " (pg_stat_activity names them) or upgrade at a quieter hour", e);
                 }
                 if (lastSaid == 0 || System.nanoTime() - lastSaid > Duration.ofSeconds(30).toNanos()) {
                     lastSaid = System.nanoTime();
@@ -679,10 +691,10 @@ public final class Store implements AutoCloseable {
      * the lock timeout is put back to the server's default before the connection goes back.
      */
     private static final class PatientDataSource implements DataSource {
-        private final DataSource pool;
+        private final HikariDataSource pool;
         private final int timeoutMillis;
 
-        PatientDataSource(DataSource pool, Duration timeout) {
+        PatientDataSource(HikariDataSource pool, Duration timeout) {
             this.pool = pool;
             this.timeoutMillis = Math.toIntExact(timeout.toMillis());
         }
@@ -709,7 +721,14 @@ public final class Store implements AutoCloseable {
             }
             return (Connection) java.lang.reflect.Proxy.newProxyInstance(Connection.class.getClassLoader(),
                     new Class<?>[] {Connection.class}, (proxy, method, args) -> {
+                        if (method.getName().equals("equals") && method.getParameterCount() == 1) {
+                            return proxy == args[0];
+                        }
+                        if (method.getName().equals("hashCode") && method.getParameterCount() == 0) {
+                            return System.identityHashCode(proxy);
+                        }
                         if (method.getName().equals("close") && method.getParameterCount() == 0 && !connection.isClosed()) {
+                            boolean putBack = false;
                             try (java.sql.Statement reset = connection.createStatement()) {
                                 // a RESET in a transaction that is then rolled back (as the pool does with
                                 // one left open) is undone with it: end any first, and commit the RESET
@@ -721,9 +740,15 @@ public final class Store implements AutoCloseable {
                                 if (inTransactions) {
                                     connection.commit();
                                 }
+                                putBack = true;
                             } catch (SQLException e) {
-                                // a connection that cannot take a RESET is broken: the pool validates it before its next use
-                                log.debug("could not put lock_timeout back on a migration's connection: {}", RootCause.message(e));
+                                log.debug("could not put lock_timeout back on a migration's connection, dropping it: {}",
+                                        RootCause.message(e));
+                            }
+                            if (!putBack) {
+                                // it must not serve the node with the migrations' lock timeout: dropped, not returned
+                                pool.evictConnection(connection);
+                                return null;
                             }
                         }
                         try {
