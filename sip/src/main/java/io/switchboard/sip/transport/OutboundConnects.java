@@ -203,7 +203,12 @@ final class OutboundConnects {
             }
             if (error instanceof TransportFailure failure) {
                 remember(key, failure);
-                told(failure, remote);
+                try {
+                    told(failure, remote);
+                } catch (RuntimeException e) {
+                    // a meter or log that throws must not leave the key's attempt and places taken for good
+                    log.warn("counting a failed {} connection to {} failed: {}", kind, remote, e.toString());
+                }
             }
             connecting.remove(key, visible);
             // the places are passed on before the callers hear: one that asks again at once
