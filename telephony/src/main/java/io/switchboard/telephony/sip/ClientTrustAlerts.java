@@ -18,12 +18,14 @@ import javax.net.ssl.X509ExtendedTrustManager;
  * The {@code tls.clientCa} trust for BoringSSL, telling a refused peer why in the TLS alert.
  * Netty turns a trust manager's refusal it does not recognise into X509_V_ERR_UNSPECIFIED, which
  * BoringSSL answers with the alert {@code internal_error}: a door panel whose certificate another
- * CA signed logged that the node had failed, not that it distrusted the panel. A refusal that is
- * not about dates or revocation (which Netty already names: {@code certificate_expired},
- * {@code certificate_revoked}) is reported as an unknown issuer, which BoringSSL answers with
- * {@code unknown_ca} (RFC 8446 §6.2: "a valid certificate chain or partial chain was received, but
- * the certificate was not accepted because the CA certificate could not be located or could not
- * be matched with a known trust anchor"), as OpenSSL's own verification does.
+ * CA signed logged that the node had failed, not that it distrusted the panel. Refusals about dates
+ * or revocation pass as they are (Netty names them: {@code certificate_expired},
+ * {@code certificate_revoked}); one for want of a path to a {@code tls.clientCa} is reported as an
+ * unknown issuer, which BoringSSL answers with {@code unknown_ca} (RFC 8446 §6.2: "the CA
+ * certificate could not be located or could not be matched with a known trust anchor"), as
+ * OpenSSL's own verification does; any other (a key usage that does not allow client
+ * authentication, a weak signature) as a rejected certificate, answered {@code bad_certificate}.
+ * The JDK's engine (Ed25519 and Ed448 keys) answers {@code certificate_unknown} for all of these.
  */
 final class ClientTrustAlerts extends X509ExtendedTrustManager {
     private final X509ExtendedTrustManager trust;
@@ -89,7 +91,7 @@ final class ClientTrustAlerts extends X509ExtendedTrustManager {
         return trust.getAcceptedIssuers();
     }
 
-    /** The refusal as Netty should pass it to BoringSSL: as it is when Netty names it, else an unknown issuer. */
+    /** The refusal as Netty should pass it to BoringSSL: as it is when Netty names it, else an unknown issuer or a rejected certificate. */
     static CertificateException named(CertificateException refusal) {
         for (Throwable t = refusal; t != null; t = t.getCause()) {
             if (t instanceof CertificateExpiredException || t instanceof CertificateNotYetValidException
@@ -102,9 +104,13 @@ final class ClientTrustAlerts extends X509ExtendedTrustManager {
                 return refusal;
             }
         }
-        OpenSslCertificateException unknownIssuer = new OpenSslCertificateException(refusal.getMessage(),
-                CertificateVerifier.X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY);
-        unknownIssuer.initCause(refusal);
-        return unknownIssuer;
+        boolean noPath = false;
+        for (Throwable t = refusal; t != null; t = t.getCause()) {
+            noPath |= t instanceof java.security.cert.CertPathBuilderException;
+        }
+        OpenSslCertificateException named = new OpenSslCertificateException(refusal.getMessage(), noPath
+                ? CertificateVerifier.X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY : CertificateVerifier.X509_V_ERR_CERT_REJECTED);
+        named.initCause(refusal);
+        return named;
     }
 }
