@@ -17,9 +17,9 @@ import java.util.Optional;
  * brokers), and to another when it is lost. They must share scheme and virtual host.
  *
  * <p>{@code linger} (default {@link #DEFAULT_LINGER}, at most {@link #MAX_LINGER}): under load, a
- * node sends to the other nodes at most one message (a pack of events) per this much time, so the
- * broker routes fewer, fuller packs; an event after a quiet spell still goes at once. It is the
- * most it adds to an event's way to another node.
+ * node sends to the other nodes at most one batch of events per this much time (packed by topic,
+ * see RabbitBus; at once when a whole batch waits), so the broker routes fewer, fuller packs; an
+ * event after a quiet spell still goes at once. It is the most it adds to an event's way to another node.
  */
 public record BusSettings(List<URI> urls, String user, String password, String exchange, Duration linger) {
     public static final List<String> KNOWN_KEYS = List.of("url", "user", "password", "exchange", "linger");

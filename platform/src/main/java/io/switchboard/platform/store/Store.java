@@ -499,7 +499,7 @@ public final class Store implements AutoCloseable {
     }
 
     /** Key of the PostgreSQL advisory lock that nodes migrate under ("SWBD"). */
-    private static final long MIGRATION_LOCK_KEY = 0x53574244L;
+    static final long MIGRATION_LOCK_KEY = 0x53574244L;
 
     /**
      * On PostgreSQL, a session advisory lock that makes nodes starting together migrate one at a
@@ -516,6 +516,10 @@ public final class Store implements AutoCloseable {
         Connection connection = null;
         try {
             connection = dataSource.getConnection();
+            // the pool's socket timeout (15 s) would end the wait long before its query timeout:
+            // another node's migrations may hold the lock for minutes (waiting for a table lock
+            // among them); the pool puts the network timeout back when the connection returns
+            connection.setNetworkTimeout(Runnable::run, Math.toIntExact(MIGRATION_STATEMENT_TIMEOUT.plusSeconds(30).toMillis()));
             try (java.sql.Statement lock = connection.createStatement()) {
                 lock.setQueryTimeout((int) MIGRATION_STATEMENT_TIMEOUT.toSeconds());
                 lock.execute("select pg_advisory_lock(" + MIGRATION_LOCK_KEY + ")");

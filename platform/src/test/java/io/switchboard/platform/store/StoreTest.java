@@ -301,4 +301,25 @@ class StoreTest {
             }
         }
     }
+
+    /**
+     * A node that starts while another migrates waits for it however long it takes (up to the
+     * migrations' bound), not the pool's socket timeout: its wait for the migration lock gave up
+     * after 15 s with "could not take the migration lock", and the node did not start.
+     */
+    @org.junit.jupiter.api.Test
+    void aNodeWaitsForAnotherNodesMigrationsLongerThanTheSocketTimeout() throws Exception {
+        postgres = PostgresTestDatabase.create();
+        String url = postgres.settings().url();
+        try (Store store = Store.open(postgres.settings());
+             java.sql.Connection migrating = java.sql.DriverManager.getConnection(url, "postgres", null)) {
+            migrating.createStatement().execute("select pg_advisory_lock(" + Store.MIGRATION_LOCK_KEY + ")"); // another node's migrations
+            java.util.concurrent.CompletableFuture<String> migrated = java.util.concurrent.CompletableFuture.supplyAsync(
+                    () -> store.migrate("notes"));
+            Thread.sleep(java.time.Duration.ofSeconds(Store.PG_SOCKET_TIMEOUT_S + 2));
+            assertThat(migrated).isNotDone();
+            migrating.createStatement().execute("select pg_advisory_unlock(" + Store.MIGRATION_LOCK_KEY + ")");
+            assertThat(migrated.get(20, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo("2");
+        }
+    }
 }

@@ -46,26 +46,28 @@ final class ClientTrustAlerts extends X509ExtendedTrustManager {
 
     @Override
     public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine) throws CertificateException {
-        try {
-            trust.checkClientTrusted(chain, authType, engine);
-        } catch (CertificateException e) {
-            throw named(e);
-        }
+        refusalsNamed(() -> trust.checkClientTrusted(chain, authType, engine));
     }
 
     @Override
     public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket) throws CertificateException {
-        try {
-            trust.checkClientTrusted(chain, authType, socket);
-        } catch (CertificateException e) {
-            throw named(e);
-        }
+        refusalsNamed(() -> trust.checkClientTrusted(chain, authType, socket));
     }
 
     @Override
     public void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException {
+        refusalsNamed(() -> trust.checkClientTrusted(chain, authType));
+    }
+
+    /** A check of the wrapped trust manager. */
+    private interface Check {
+        void run() throws CertificateException;
+    }
+
+    /** Runs {@code check}, its refusal {@linkplain #named(CertificateException) named} for BoringSSL. */
+    private static void refusalsNamed(Check check) throws CertificateException {
         try {
-            trust.checkClientTrusted(chain, authType);
+            check.run();
         } catch (CertificateException e) {
             throw named(e);
         }
@@ -106,7 +108,9 @@ final class ClientTrustAlerts extends X509ExtendedTrustManager {
         }
         boolean noPath = false;
         for (Throwable t = refusal; t != null; t = t.getCause()) {
-            noPath |= t instanceof java.security.cert.CertPathBuilderException;
+            // no path built to a trust anchor, or one validated to an issuer that only shares an anchor's name
+            noPath |= t instanceof java.security.cert.CertPathBuilderException || t instanceof CertPathValidatorException path
+                    && path.getReason() == java.security.cert.PKIXReason.NO_TRUST_ANCHOR;
         }
         OpenSslCertificateException named = new OpenSslCertificateException(refusal.getMessage(), noPath
                 ? CertificateVerifier.X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY : CertificateVerifier.X509_V_ERR_CERT_REJECTED);
