@@ -238,11 +238,23 @@ class SipTlsEngineTest {
     void aPeerWithACertificateFromAnotherCaIsToldUnknownCa() throws Exception {
         int port = start(node("EC"), KeyFormat.PKCS8, PANELS);
         Identity stranger = TestCertificates.server(CA, Instant.now().plus(Duration.ofDays(30)), "stranger.example.test");
+        int attempts = 0;
         for (String protocol : List.of("TLSv1.3", "TLSv1.2")) {
-            assertThat(clientFailure(insistingOn(stranger), port, protocol)).as(protocol)
-                    .contains("unknown_ca").doesNotContain("internal_error");
+            String told = null;
+            // the node closes after its alert with the client's last records unread, so the client
+            // may meet the connection's reset (reading, or writing its last records) before it reads
+            // the alert: such an attempt says nothing either way
+            for (int i = 0; i < 20 && told == null; i++) {
+                attempts++;
+                String failure = clientFailure(insistingOn(stranger), port, protocol);
+                if (!failure.contains("reset") && !failure.contains("Broken pipe")) {
+                    told = failure;
+                }
+            }
+            assertThat(told).as(protocol).isNotNull().contains("unknown_ca").doesNotContain("internal_error");
         }
-        await().atMost(Duration.ofSeconds(10)).until(() -> failures("client_certificate") == 2);
+        int made = attempts;
+        await().atMost(Duration.ofSeconds(10)).until(() -> failures("client_certificate") == made);
         assertThat(received).isEmpty();
     }
 
