@@ -12,9 +12,9 @@ import io.switchboard.sip.message.SipResponse;
  */
 public class SipParseException extends Exception {
     /**
-     * The To tag of this process's refusals: the same for every one, so that a retransmitted
-     * request gets the same answer (they are sent without a transaction, RFC 3261 §8.2.6.2 allows
-     * any tag that is unique to this UAS among the dialogs it could be in; a refusal makes none).
+     * The To tag of this process's refusals: random (RFC 3261 §19.3; 64 bits), and one per process
+     * rather than per response so that a retransmitted request, answered without a transaction,
+     * gets the same answer. A refusal makes no dialog, so the tag identifies none.
      */
     private static final String ERROR_TO_TAG = "sb" + Long.toHexString(new java.security.SecureRandom().nextLong());
     private final String reason;
