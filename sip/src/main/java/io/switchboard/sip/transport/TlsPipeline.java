@@ -64,11 +64,14 @@ public final class TlsPipeline {
         SslHandler tls = contexts.get().newHandler(channel.alloc(), HANDSHAKE_WORK);
         tls.setHandshakeTimeoutMillis(handshakeTimeoutMillis);
         channel.pipeline().addFirst("tls", tls);
+        // in front of the TLS handler, so a refusal's alert is read before the connection closes
+        channel.pipeline().addFirst("tls-refusal", new RefusedHandshakeLinger(tls));
         tls.handshakeFuture().addListener(done -> {
             if (done.isSuccess()) {
                 observer.succeeded();
             } else {
-                observer.failed(done.cause(), ProxyProtocolGate.remoteOf(channel)); // SslHandler closes the connection itself
+                // SslHandler closes the connection itself, once its alert can be read (RefusedHandshakeLinger)
+                observer.failed(done.cause(), ProxyProtocolGate.remoteOf(channel));
             }
         });
     }
