@@ -33,6 +33,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CopyOnWriteArraySet;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
 import java.util.function.Function;
@@ -131,8 +132,12 @@ public final class RabbitBus implements Bus, AutoCloseable {
     private volatile boolean running = true;
     /** Set when {@link #close} begins: a lingering publisher sends at once. */
     private volatile boolean closing;
-    /** True from taking a batch off the outbound queue until the broker confirmed it: {@link #close} waits for it too. */
-    private volatile boolean batchInHand;
+    /**
+     * Events queued for the other nodes and not yet confirmed by the broker, whether still in the
+     * queue or in the publisher's hands (a lingering batch included): {@link #close} waits until
+     * none is left. Counted when queued, so no moment between the queue and the batch goes unseen.
+     */
+    private final AtomicInteger unconfirmedEvents = new AtomicInteger();
     private volatile boolean connected;
     private volatile Connection connection;
     private volatile Channel consumerChannel;
@@ -192,7 +197,9 @@ public final class RabbitBus implements Bus, AutoCloseable {
     @Override
     public void publish(String topic, Object event) {
         local.publish(topic, event);
+        unconfirmedEvents.incrementAndGet();
         if (!outbound.offer(new Outgoing(topic, event))) {
+            unconfirmedEvents.decrementAndGet();
             droppedOverflow.increment();
         }
     }
@@ -251,7 +258,6 @@ public final class RabbitBus implements Bus, AutoCloseable {
                             continue;
                         }
                         unconfirmed.add(first);
-                        batchInHand = true;
                         lingerAfter(lastSentNanos);
                         outbound.drainTo(unconfirmed, PUBLISH_BATCH - 1);
                     }
@@ -260,8 +266,8 @@ public final class RabbitBus implements Bus, AutoCloseable {
                     publishPacked(publisher, unconfirmed);
                     publisher.waitForConfirmsOrDie(CONFIRM_TIMEOUT.toMillis());
                     published.increment(unconfirmed.size());
+                    unconfirmedEvents.addAndGet(-unconfirmed.size());
                     unconfirmed.clear();
-                    batchInHand = false;
                 }
             } catch (InterruptedException e) {
                 if (!running) {
@@ -945,7 +951,7 @@ public final class RabbitBus implements Bus, AutoCloseable {
         closing = true;
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
         // what is queued, and the batch being sent (a lingering one included), goes before the connection closes
-        while (connected && (!outbound.isEmpty() || batchInHand) && System.nanoTime() < deadline) {
+        while (connected && unconfirmedEvents.get() > 0 && System.nanoTime() < deadline) {
             sleep(20);
         }
         running = false;

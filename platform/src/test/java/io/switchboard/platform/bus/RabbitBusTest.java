@@ -277,6 +277,46 @@ class RabbitBusTest {
         }
     }
 
+    /**
+     * A node that closes while it holds events back for the linger sends them before it goes:
+     * whether they are still queued or already taken as the next batch, they are counted until the
+     * broker confirms them, and a closing node stops lingering.
+     */
+    @Test
+    void aLingeringNodeThatClosesSendsWhatItHoldsFirst() throws Exception {
+        RabbitBus a = new RabbitBus(new BusSettings(List.of(BROKER), "guest", "guest", exchange, Duration.ofMillis(200)),
+                new ObjectMapper(), new SimpleMeterRegistry());
+        opened.add(a);
+        a.start();
+        await().atMost(Duration.ofSeconds(20)).until(a::isConnected);
+        try (Connection c = factory().newConnection(); Channel ch = c.createChannel()) {
+            String wire = ch.queueDeclare("", false, true, true, null).getQueue();
+            ch.queueBind(wire, exchange, "talk");
+            a.publish("talk", new Said("first", 0));
+            Thread.sleep(30); // sent and confirmed: the next events wait out the linger after it
+            for (int i = 1; i <= 5; i++) {
+                a.publish("talk", new Said("held", i));
+            }
+            long closing = System.nanoTime();
+            a.close();
+            assertThat(Duration.ofNanos(System.nanoTime() - closing)).isLessThan(Duration.ofSeconds(1));
+            List<Integer> arrived = new java.util.ArrayList<>();
+            ObjectMapper json = new ObjectMapper();
+            await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+                com.rabbitmq.client.GetResponse got;
+                while ((got = ch.basicGet(wire, true)) != null) {
+                    com.fasterxml.jackson.databind.JsonNode body = json.readTree(got.getBody());
+                    if (RabbitBus.PACKED_TYPE.equals(got.getProps().getType())) {
+                        body.forEach(pair -> arrived.add(pair.get(1).get("n").asInt()));
+                    } else {
+                        arrived.add(body.get("n").asInt());
+                    }
+                }
+                assertThat(arrived).containsExactly(0, 1, 2, 3, 4, 5);
+            });
+        }
+    }
+
     /** How many events a message on the exchange carries: a pack's array, else one. */
     private static int eventsIn(com.rabbitmq.client.GetResponse message) {
         if (!RabbitBus.PACKED_TYPE.equals(message.getProps().getType())) {
