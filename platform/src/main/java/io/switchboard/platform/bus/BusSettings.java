@@ -104,8 +104,7 @@ public record BusSettings(List<URI> urls, String user, String password, String e
         if (!exchange.matches("[A-Za-z0-9_.:-]{1,200}")) {
             throw section.problem("exchange", "\"" + exchange + "\": 1-200 of letters, digits, _ . : -");
         }
-        Duration linger = "0".equals(section.string("linger", "").strip()) ? Duration.ZERO
-                : section.duration("linger", DEFAULT_LINGER, Duration.ZERO, MAX_LINGER);
+        Duration linger = section.durationOrNone("linger", DEFAULT_LINGER, Duration.ZERO, MAX_LINGER);
         return Optional.of(new BusSettings(urls, section.string("user", "guest"), section.string("password", "guest"), exchange,
                 linger));
     }

@@ -139,7 +139,10 @@ public final class ConfigSection {
      * problem quotes the value as it was written ("10ms is outside 50ms..1h", not Java's "PT0.01S").
      */
     public Duration duration(String key, Duration fallback, Duration min, Duration max) {
-        Duration value = duration(key, fallback);
+        return within(key, duration(key, fallback), min, max);
+    }
+
+    private Duration within(String key, Duration value, Duration min, Duration max) {
         if (value.compareTo(min) < 0 || value.compareTo(max) > 0) {
             Object given = values.get(key);
             String shown = given == null ? written(value) : given.toString().strip();
@@ -206,6 +209,29 @@ public final class ConfigSection {
         } catch (NumberFormatException | ArithmeticException e) {
             throw new IllegalArgumentException("\"" + text + "\" is too large");
         }
+    }
+
+    /**
+     * {@link #parseDuration}, where a bare {@code 0} is also accepted and means none: for settings
+     * whose zero turns something off (a wait, a delay), so "0" need not be written "0ms". Other
+     * durations keep the unit required, so a forgotten unit is not read as zero.
+     */
+    static Duration parseDurationOrNone(String text) {
+        return text.strip().equals("0") ? Duration.ZERO : parseDuration(text);
+    }
+
+    /** The same, with the key and where it was set in its problem. */
+    static Duration parseDurationOrNone(String fullKey, String text, String origin) {
+        return text.strip().equals("0") ? Duration.ZERO : parseDuration(fullKey, text, origin);
+    }
+
+    /** As {@link #duration(String, Duration, Duration, Duration)}, with a bare {@code 0} for none ({@link #parseDurationOrNone}). */
+    public Duration durationOrNone(String key, Duration fallback, Duration min, Duration max) {
+        Object value = values.get(key);
+        if (value != null && value.toString().strip().equals("0")) {
+            return within(key, Duration.ZERO, min, max);
+        }
+        return duration(key, fallback, min, max);
     }
 
     /** A list from a YAML list or from a comma-separated string (as environment variables give). */

@@ -369,8 +369,7 @@ public final class NodeConfigLoader {
         String storeCommitDelay = scalar(storeBlock.get("commitDelay"), "store.commitDelay", origins);
         java.time.Duration commitDelay = null;
         if (storeCommitDelay != null) {
-            commitDelay = storeCommitDelay.strip().equals("0") ? java.time.Duration.ZERO
-                    : ConfigSection.parseDuration("store.commitDelay", storeCommitDelay, origins.get("store.commitDelay"));
+            commitDelay = ConfigSection.parseDurationOrNone("store.commitDelay", storeCommitDelay, origins.get("store.commitDelay"));
             if (commitDelay.compareTo(StoreSettings.MAX_COMMIT_DELAY) > 0) {
                 throw new ConfigException("store.commitDelay", "\"" + storeCommitDelay + "\" is longer than "
                         + StoreSettings.MAX_COMMIT_DELAY.toMillis() + "ms; every write under load waits this much more"
@@ -395,7 +394,7 @@ public final class NodeConfigLoader {
         }
 
         java.time.Duration drainDelay = parse(tree, origins, "drainDelay", DEFAULT_DRAIN_DELAY, text -> {
-            java.time.Duration delay = text.strip().equals("0") ? java.time.Duration.ZERO : ConfigSection.parseDuration(text);
+            java.time.Duration delay = ConfigSection.parseDurationOrNone(text);
             if (delay.compareTo(MAX_DRAIN_DELAY) > 0) {
                 throw new IllegalArgumentException("\"" + text + "\" is longer than " + MAX_DRAIN_DELAY.toMinutes()
                         + "m; a few seconds (the balancer's health-check interval times its fall count, and some) is enough");
