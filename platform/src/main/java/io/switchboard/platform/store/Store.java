@@ -399,6 +399,14 @@ public final class Store implements AutoCloseable {
      * transactions always hold for longer than the lock timeout keeps the migration out, where a
      * waiting one would have got in between them; after the bound the node does not start, and says why.
      */
+    /** How long migrations keep trying for their tables' locks: {@link #MIGRATION_STATEMENT_TIMEOUT}, shorter in tests. */
+    private volatile Duration migrationLockPatience = MIGRATION_STATEMENT_TIMEOUT;
+
+    /** For tests: gives up on tables' locks sooner than the migrations' bound. */
+    void migrationLockPatienceForTest(Duration patience) {
+        migrationLockPatience = patience;
+    }
+
     private MigrateResult migrateWaitingForLocks(String module, Flyway flyway) {
         long firstRefusal = 0;
         long lastSaid = 0;
@@ -413,9 +421,11 @@ public final class Store implements AutoCloseable {
                 attempts++;
                 if (firstRefusal == 0) {
                     firstRefusal = System.nanoTime();
-                } else if (System.nanoTime() - firstRefusal > MIGRATION_STATEMENT_TIMEOUT.toNanos()) {
+                } else if (System.nanoTime() - firstRefusal > migrationLockPatience.toNanos()) {
+                    Duration patience = migrationLockPatience;
                     throw new StoreException("migrations of " + module + " could not lock their tables in "
-                            + MIGRATION_STATEMENT_TIMEOUT.toMinutes() + " minutes (" + attempts + " attempts): other transactions"
+                            + (patience.toMinutes() > 0 ? patience.toMinutes() + " minutes" : patience.toSeconds() + " s")
+                            + " (" + attempts + " attempts): other transactions"
                             + " kept holding them longer than " + MIGRATION_LOCK_TIMEOUT.toSeconds() + " s at a time; end those"
                             + " (pg_stat_activity names them) or upgrade at a quieter hour", e);
                 }

@@ -303,6 +303,37 @@ class StoreTest {
     }
 
     /**
+     * A table held without pause by other transactions keeps a migration out; past its bound the
+     * node gives up with words that say what holds it and what to do, and the migration is not
+     * half applied (its transaction was rolled back each time).
+     */
+    @org.junit.jupiter.api.Test
+    @org.junit.jupiter.api.Timeout(60)
+    void aMigrationThatNeverGetsItsLocksGivesUpSayingWhy() throws Exception {
+        postgres = PostgresTestDatabase.create();
+        String url = postgres.settings().url();
+        org.flywaydb.core.Flyway.configure().dataSource(url, "postgres", null).locations("classpath:db/migration/notes")
+                .table("flyway_notes_history").baselineOnMigrate(true).baselineVersion("0").target("1").load().migrate();
+        try (Store store = Store.open(postgres.settings());
+             java.sql.Connection holder = java.sql.DriverManager.getConnection(url, "postgres", null)) {
+            store.migrationLockPatienceForTest(java.time.Duration.ofSeconds(4));
+            holder.setAutoCommit(false);
+            holder.createStatement().execute("select count(*) from test_notes"); // held until the end
+            assertThatThrownBy(() -> store.migrate("notes"))
+                    .isInstanceOf(StoreException.class)
+                    .hasMessageStartingWith("migrations of notes could not lock their tables in 4 s (")
+                    .hasMessageContaining("other transactions kept holding them longer than 2 s at a time")
+                    .hasMessageContaining("pg_stat_activity");
+            holder.rollback();
+            try (java.sql.ResultSet rs = holder.createStatement().executeQuery(
+                    "select max(version) from flyway_notes_history where success")) {
+                rs.next();
+                assertThat(rs.getString(1)).isEqualTo("1");
+            }
+        }
+    }
+
+    /**
      * A node that starts while another migrates waits for it however long it takes (up to the
      * migrations' bound), not the pool's socket timeout: its wait for the migration lock gave up
      * after 15 s with "could not take the migration lock", and the node did not start.

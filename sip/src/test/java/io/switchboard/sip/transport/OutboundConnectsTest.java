@@ -154,6 +154,31 @@ class OutboundConnectsTest {
         assertThat(hanging).as("nothing more dialled").hasSize(5);
     }
 
+    /**
+     * Counting a failed attempt that throws (a meter registry closing with the node, say) must not
+     * leave the attempt or its host's place taken: the caller still hears the failure, and the
+     * attempt waiting for that host's place is dialled.
+     */
+    @Test
+    void aCounterThatThrowsLeavesNoAttemptOrPlaceTaken() throws Exception {
+        OutboundConnects connects = new OutboundConnects("TCP", Duration.ofSeconds(30), 1_000, 1, (outcome, remote) -> {
+            throw new IllegalStateException("the meters are closed");
+        }, "test_connects_total", false);
+        List<CompletableFuture<SipFlow>> hanging = new ArrayList<>();
+        OutboundConnects.Dial never = hanging::add;
+        InetAddress host = InetAddress.getLoopbackAddress();
+        CompletableFuture<SipFlow> first = connects.open("a", new InetSocketAddress(host, 5060), 120_000, never)
+                .toCompletableFuture();
+        CompletableFuture<SipFlow> second = connects.open("b", new InetSocketAddress(host, 5062), 120_000, never)
+                .toCompletableFuture();
+        assertThat(hanging).as("b waits for a's place").hasSize(1);
+        connects.fail(hanging.get(0), new InetSocketAddress(host, 5060), "connect_refused", false, "refused", null);
+        assertThat(first).isCompletedExceptionally();
+        assertThat(hanging).as("b dialled in the place a left").hasSize(2);
+        hanging.get(1).complete(null);
+        assertThat(second).isCompletedWithValue(null);
+    }
+
     /** An attempt whose deadline passes while it waits for a place of its host fails, never dialled. */
     @Test
     void anAttemptWaitingPastItsDeadlineFailsWithoutBeingDialled() throws Exception {
