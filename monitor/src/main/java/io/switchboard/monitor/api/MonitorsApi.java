@@ -128,8 +128,9 @@ public final class MonitorsApi {
     private void results(Context ctx) {
         MonitorDefinition monitor = find(ctx.pathParam("name"));
         int limit = ApiSupport.intParam(ctx, "limit", 50, 1, 1000);
-        Long before = ApiSupport.longParam(ctx, "before");
-        List<StoredResult> rows = results.recent(monitor.name(), limit, before);
+        // an instant, as the other lists' times take (nextBefore gives epoch milliseconds, also taken)
+        Instant before = ApiSupport.instantParam(ctx, "before");
+        List<StoredResult> rows = results.recent(monitor.name(), limit, before == null ? null : before.toEpochMilli());
         List<Map<String, Object>> out = new ArrayList<>();
         for (StoredResult r : rows) {
             Map<String, Object> v = new LinkedHashMap<>();
@@ -208,7 +209,8 @@ public final class MonitorsApi {
         Map<String, Object> state = new LinkedHashMap<>();
         StateSnapshot s = tracker.state(monitor.name()).orElse(StateSnapshot.initial(monitor.name()));
         state.put("status", monitor.paused() ? "paused" : s.status().wireName());
-        state.put("since", millis(s.statusSince()));
+        state.put("since", monitor.paused() ? catalog.pausedAt(monitor.name()).map(Instant::toString).orElse(null)
+                : millis(s.statusSince()));
         state.put("lastCheckAt", millis(s.lastCheckAt()));
         state.put("lastLatencyMs", s.lastLatencyMs());
         state.put("lastError", s.lastError());

@@ -162,14 +162,45 @@ public final class MonitorCatalog {
         });
     }
 
+    /**
+     * Removes a monitor no maintenance window names (a window left naming it could not be saved
+     * or imported again, and one naming only it must not come to cover every monitor), with its
+     * check history ({@link #dropHistory}).
+     */
     public void removeMonitor(String name) {
         jdbi.useTransaction(h -> {
             bumpRevision(h);
-            int removed = h.createUpdate("DELETE FROM monitor_monitors WHERE name = :n").bind("n", name).execute();
-            if (removed == 0) {
+            if (findMonitor(h, name).isEmpty()) {
                 throw notFound("monitor", name);
             }
+            List<String> windows = windows(h).stream().filter(w -> w.monitors().contains(name)).map(MaintenanceWindow::name).toList();
+            if (!windows.isEmpty()) {
+                throw new DefinitionException(DefinitionException.Kind.CONFLICT, "name", "monitor " + name
+                        + " is named in maintenance window" + (windows.size() == 1 ? " " : "s ") + String.join(", ", windows)
+                        + "; take it out of " + (windows.size() == 1 ? "it" : "them") + " first");
+            }
+            h.createUpdate("DELETE FROM monitor_monitors WHERE name = :n").bind("n", name).execute();
+            dropHistory(h, name);
         });
+    }
+
+    /**
+     * Deletes a monitor's check history: raw results, hourly and daily aggregates, running state.
+     * Done when it is removed (nothing can read a removed monitor's results) and again when a
+     * monitor of that name is created (a result the removed one's last check wrote after its
+     * removal): a new monitor must not start with another's uptime. Incidents and deliveries stay,
+     * listed under the name, as docs/monitor.md says.
+     */
+    private static void dropHistory(Handle h, String monitor) {
+        for (String table : List.of("monitor_results", "monitor_hourly", "monitor_daily", "monitor_state")) {
+            h.createUpdate("DELETE FROM " + table + " WHERE monitor = :m").bind("m", monitor).execute();
+        }
+    }
+
+    /** When a paused monitor was paused; empty for one not paused. */
+    public Optional<java.time.Instant> pausedAt(String name) {
+        return jdbi.withHandle(h -> h.createQuery("SELECT paused_at FROM monitor_monitors WHERE name = :n AND paused_at IS NOT NULL")
+                .bind("n", name).mapTo(Long.class).findOne().map(java.time.Instant::ofEpochMilli));
     }
 
     public MonitorDefinition setPaused(String name, boolean paused) {
@@ -194,6 +225,13 @@ public final class MonitorCatalog {
         }
         boolean inserted = upsert(h, "monitor_monitors", monitor.name(), monitor.type().wireName(),
                 json(DefinitionWriter.monitor(monitor, DefinitionWriter.Secrets.REVEAL)));
+        if (inserted) {
+            dropHistory(h, monitor.name());
+        }
+        if (monitor.paused() != stored.map(MonitorDefinition::paused).orElse(false)) {
+            h.createUpdate("UPDATE monitor_monitors SET paused_at = :at WHERE name = :n").bind("n", monitor.name())
+                    .bind("at", monitor.paused() ? (Long) clock.millis() : null).execute();
+        }
         if (stored.isPresent() && stored.get().paused() != monitor.paused()) {
             // paused or resumed (pause, resume, a PUT or an import): the open incident's timeline
             // says so in this transaction, stamped now, whether or not a node runs to see it
@@ -482,6 +520,7 @@ public final class MonitorCatalog {
                 for (MonitorDefinition m : monitors(h)) {
                     if (!keep.contains(m.name())) {
                         h.createUpdate("DELETE FROM monitor_monitors WHERE name = :n").bind("n", m.name()).execute();
+                        dropHistory(h, m.name());
                         removed.add("monitor " + m.name());
                     }
                 }

@@ -89,6 +89,14 @@ class MonitorApiTest {
         assertThat(results.get(0).path("status").asText()).isEqualTo("up");
         // details are kept for the first result (a status change) and the first of each hour, not for every UP
         assertThat(results.get(results.size() - 1).path("details").path("phases").has("firstByteMs")).isTrue();
+        // before: a time as written elsewhere, or the page's nextBefore in epoch milliseconds
+        String newest = results.get(0).path("startedAt").asText();
+        assertThat(node.json("GET", "/api/v1/monitors/web/results?before=" + newest, null).path("results").toString())
+                .doesNotContain(newest);
+        assertThat(node.json("GET", "/api/v1/monitors/web/results?before=" + java.time.Instant.parse(newest).toEpochMilli(), null)
+                .path("results").toString()).doesNotContain(newest);
+        assertProblem(node.api("GET", "/api/v1/monitors/web/results?before=yesterday", null), 400,
+                "'before' must be an ISO-8601 instant such as 2025-06-01T00:00:00Z or epoch milliseconds (got 'yesterday')");
         assertThat(node.json("GET", "/api/v1/monitors/web/uptime", null).path("7d").path("checks").asInt()).isPositive();
         assertThat(node.json("GET", "/api/v1/monitors/web/history?period=day", null).path("periods").isArray()).isTrue();
         JsonNode stats = node.json("GET", "/api/v1/monitor-stats", null);
@@ -218,6 +226,29 @@ class MonitorApiTest {
         assertThat(node.api("DELETE", "/api/v1/notification-channels/oncall", null).statusCode()).isEqualTo(204);
         assertProblem(node.api("POST", "/api/v1/notification-channels", "{\"name\":\"m\",\"type\":\"email\",\"host\":\"smtp.x\","
                 + "\"from\":\"me@x.org\",\"to\":[\"nobody\"]}"), 400, "'to[0]': \"nobody\" is not an e-mail address");
+    }
+
+    /**
+     * A monitor a maintenance window names is not removed from under it: the window, left naming
+     * no such monitor, could not be saved or imported again (an export failed to import back).
+     */
+    @Test
+    void aMonitorNamedInAMaintenanceWindowCannotBeRemovedUntilTakenOut() throws Exception {
+        node.api("PUT", "/api/v1/monitors/in-window", "{\"type\":\"tcp\",\"target\":\"127.0.0.1:1\",\"paused\":true}");
+        node.api("PUT", "/api/v1/monitors/other", "{\"type\":\"tcp\",\"target\":\"127.0.0.1:1\",\"paused\":true}");
+        String window = "{\"start\":\"2026-01-01T02:00:00Z\",\"duration\":\"30m\",\"repeat\":\"daily\",\"monitors\":[%s]}";
+        assertThat(node.api("PUT", "/api/v1/maintenance-windows/nightly", window.formatted("\"in-window\",\"other\"")).statusCode())
+                .isEqualTo(201);
+        assertThat(node.api("PUT", "/api/v1/maintenance-windows/upgrade", window.formatted("\"in-window\"")).statusCode())
+                .isEqualTo(201);
+        assertProblem(node.api("DELETE", "/api/v1/monitors/in-window", null), 409,
+                "'name': monitor in-window is named in maintenance windows nightly, upgrade; take it out of them first");
+        assertThat(node.api("GET", "/api/v1/monitors/in-window", null).statusCode()).isEqualTo(200);
+        node.api("PUT", "/api/v1/maintenance-windows/nightly", window.formatted("\"other\""));
+        assertThat(node.api("DELETE", "/api/v1/maintenance-windows/upgrade", null).statusCode()).isEqualTo(204);
+        assertThat(node.api("DELETE", "/api/v1/monitors/in-window", null).statusCode()).isEqualTo(204);
+        assertThat(node.api("DELETE", "/api/v1/maintenance-windows/nightly", null).statusCode()).isEqualTo(204);
+        assertThat(node.api("DELETE", "/api/v1/monitors/other", null).statusCode()).isEqualTo(204);
     }
 
     @Test

@@ -764,6 +764,48 @@ class IncidentFlowTest {
         await().atMost(WAIT).until(() -> hooks("monitor.down").size() == 1);
     }
 
+    /**
+     * A monitor made under a removed one's name starts without its results, uptime or state (it
+     * showed the removed one's failures in its uptime and results); the removed one's incidents
+     * stay listed under the name.
+     */
+    @Test
+    void aMonitorMadeUnderARemovedOnesNameStartsWithoutItsChecks() throws Exception {
+        monitor("reused", ",\"failureThreshold\":1");
+        await().atMost(WAIT).until(() -> status("reused").equals("up"));
+        check.fail("reused", "refused by the old one");
+        await().atMost(WAIT).until(() -> status("reused").equals("down"));
+        await().atMost(WAIT).until(() -> api("GET", "/api/v1/monitors/reused/results", null).toString().contains("refused by the old one"));
+        api("DELETE", "/api/v1/monitors/reused", null);
+        check.pass("reused");
+        monitor("reused", ",\"failureThreshold\":1");
+        await().atMost(WAIT).until(() -> status("reused").equals("up")
+                && api("GET", "/api/v1/monitors/reused/results", null).toString().contains("\"up\""));
+        assertThat(api("GET", "/api/v1/monitors/reused/results", null).toString()).doesNotContain("refused by the old one");
+        JsonNode uptime = api("GET", "/api/v1/monitors/reused", null).path("uptime");
+        assertThat(uptime.size()).isPositive();
+        uptime.forEach(window -> assertThat(window.path("down").asLong()).as("uptime " + uptime).isZero());
+        assertThat(api("GET", "/api/v1/monitors/reused", null).path("state").path("consecutiveFailures").asInt()).isZero();
+        assertThat(api("GET", "/api/v1/incidents?monitor=reused", null).path("incidents")).hasSize(1);
+    }
+
+    /** A paused monitor's state says since when it is paused (it said since when it was up before). */
+    @Test
+    void aPausedMonitorIsPausedSinceItsPause() throws Exception {
+        monitor("resting", "");
+        await().atMost(WAIT).until(() -> status("resting").equals("up"));
+        java.time.Instant upSince = java.time.Instant.parse(api("GET", "/api/v1/monitors/resting", null).path("state").path("since").asText());
+        Thread.sleep(1_100);
+        java.time.Instant asked = java.time.Instant.now();
+        api("POST", "/api/v1/monitors/resting/pause", null);
+        JsonNode state = api("GET", "/api/v1/monitors/resting", null).path("state");
+        assertThat(state.path("status").asText()).isEqualTo("paused");
+        java.time.Instant since = java.time.Instant.parse(state.path("since").asText());
+        assertThat(since).isAfter(upSince).isBetween(asked.minusMillis(50), java.time.Instant.now());
+        api("POST", "/api/v1/monitors/resting/resume", null);
+        assertThat(api("GET", "/api/v1/monitors/resting", null).path("state").path("since").asText()).isNotEqualTo(state.path("since").asText());
+    }
+
     @Test
     void manyMessagesWaitingForOneChannelGoAsADigest() throws Exception {
         java.util.concurrent.CountDownLatch held = new java.util.concurrent.CountDownLatch(1);
