@@ -183,8 +183,8 @@ public final class Targets {
             throw new IllegalArgumentException("a sip target is a SIP URI, e.g. sip:panel@10.0.0.5:5060 (got \"" + target + "\")");
         }
         if (!uri.scheme().equals("sip")) {
-            throw new IllegalArgumentException("only sip: URIs are checked; sips: needs SIP over TLS, which this node"
-                    + " does not speak yet (got \"" + target + "\")");
+            throw new IllegalArgumentException("only sip: URIs are checked: the sip check does not send OPTIONS over TLS"
+                    + " (sips:); a tls monitor on the device's TLS port checks its certificate (got \"" + target + "\")");
         }
         return uri;
     }

@@ -99,7 +99,7 @@ class DefinitionReaderTest {
                 + "\"https://127.0.0.1/\" is a URL; write host:port, e.g. 192.0.2.10:443");
         assertThat(error(monitor("type: tcp\ntarget: db.example.org")).describe())
                 .isEqualTo("monitors[0] (shop).target: a tcp target is host:port, e.g. db.example.org:5432 (got \"db.example.org\")");
-        assertThat(error(monitor("type: sip\ntarget: sips:panel@10.0.0.5")).describe()).contains("sips: needs SIP over TLS");
+        assertThat(error(monitor("type: sip\ntarget: sips:panel@10.0.0.5")).describe()).contains("the sip check does not send OPTIONS over TLS (sips:)");
         assertThat(error(monitor("type: tls\ntarget: x.org:443\nwarnDays: 3\ncriticalDays: 7")).describe())
                 .isEqualTo("monitors[0] (shop).criticalDays: 7 is above warnDays (3)");
         assertThat(error(monitor("type: http\ntarget: http://x/\nfailureThreshold: 0")).describe())

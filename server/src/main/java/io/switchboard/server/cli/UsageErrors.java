@@ -16,8 +16,9 @@ import picocli.CommandLine.UnmatchedArgumentException;
  * which does not say what went wrong. Here it reads
  * {@code unknown command 'acount' (did you mean 'account'?); commands: run, account, ...}, on
  * every level that has subcommands ({@code switchboard account ad 1003} names the account
- * commands). An unknown option likewise names the nearest option and the command's options.
- * Every other usage error is the first line of picocli's message.
+ * commands). An unknown option likewise names the nearest option and the command's options, and
+ * a word too many names what the command takes. Every other usage error is the first line of
+ * picocli's message.
  */
 public final class UsageErrors {
     private UsageErrors() {
@@ -38,7 +39,33 @@ public final class UsageErrors {
         if (option != null) {
             return option;
         }
+        if (e instanceof UnmatchedArgumentException unmatched) {
+            String surplus = surplusArgument(unmatched);
+            if (surplus != null) {
+                return surplus;
+            }
+        }
         return firstLine(e.getMessage());
+    }
+
+    /**
+     * A word beyond what the command takes ({@code monitor list extra}): picocli says "Unmatched
+     * argument at index 2: 'extra'", counting from a place the user does not see. Here it names
+     * the word and what the command takes. Null for anything else.
+     */
+    private static String surplusArgument(UnmatchedArgumentException e) {
+        CommandLine command = e.getCommandLine();
+        if (command == null || e.isUnknownOption() || e.getUnmatched().isEmpty() || e.getUnmatched().getFirst() == null) {
+            return null;
+        }
+        String path = pathBelowRoot(command).strip();
+        if (path.isEmpty()) {
+            return null;
+        }
+        List<String> takes = command.getCommandSpec().positionalParameters().stream()
+                .filter(p -> !p.hidden()).map(CommandLine.Model.PositionalParamSpec::paramLabel).toList();
+        return "unexpected argument '" + e.getUnmatched().getFirst() + "' for '" + path + "', which takes "
+                + (takes.isEmpty() ? "no arguments" : String.join(" ", takes));
     }
 
     /**

@@ -69,14 +69,17 @@ class UsageErrorsTest {
         assertThat(describe("account", "list", "--zzzzzzzz")).startsWith("unknown option '--zzzzzzzz' for 'account list';"
                 + " options: ");
         // a negative number or what follows "--" is no option
-        assertThat(describe("account", "add", "1003", "-5")).startsWith("Unmatched argument at index 3: '-5'");
+        assertThat(describe("account", "add", "1003", "-5")).startsWith("unexpected argument '-5' for 'account add', which takes ");
         assertThat(describe("account", "add", "1003", "--", "--pasword=x")).doesNotContain("unknown option");
     }
 
     @Test
-    void otherUsageErrorsKeepPicocliFirstLine() {
+    void aWordTooManyNamesWhatTheCommandTakesAndOtherErrorsKeepPicocliFirstLine() {
         assertThat(describe("--no-such-flag")).startsWith("unknown option '--no-such-flag'; options: ");
-        assertThat(describe("account", "add", "1003", "surplus")).startsWith("Unmatched argument at index 3: 'surplus'");
+        assertThat(describe("account", "add", "1003", "surplus")).startsWith("unexpected argument 'surplus' for 'account add',"
+                + " which takes ");
+        assertThat(describe("monitor", "list", "extra")).isEqualTo("unexpected argument 'extra' for 'monitor list', which takes"
+                + " no arguments");
         assertThat(describe("account", "add")).startsWith("Missing required parameter");
     }
 }
