@@ -189,6 +189,7 @@ public final class Monitor implements NodeModule {
         context.addRoutes(routes -> {
             routes.before("/api/v1/monitor-stats", context.adminAuth()::requireAdmin);
             routes.get("/api/v1/monitor-stats", ctx -> {
+                io.switchboard.platform.http.QueryParams.allowOnly(ctx, java.util.Set.of());
                 Map<String, Object> out = new java.util.LinkedHashMap<>();
                 out.put("monitors", scheduler.size());
                 out.put("running", scheduler.running());

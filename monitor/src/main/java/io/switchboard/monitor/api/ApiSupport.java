@@ -12,6 +12,23 @@ final class ApiSupport {
     private ApiSupport() {
     }
 
+    /**
+     * The handler, for an endpoint that takes only the query parameters {@code taken}: any other
+     * is a 400 naming it and those taken (a misspelt {@code ?limt=1} was passed over, and the
+     * client got a default it did not ask for), as the chat endpoints answer.
+     */
+    static io.javalin.http.Handler taking(java.util.Set<String> taken, io.javalin.http.Handler handler) {
+        return ctx -> {
+            io.switchboard.platform.http.QueryParams.allowOnly(ctx, taken);
+            handler.handle(ctx);
+        };
+    }
+
+    /** {@link #taking} for an endpoint that takes no query parameter. */
+    static io.javalin.http.Handler takingNone(io.javalin.http.Handler handler) {
+        return taking(java.util.Set.of(), handler);
+    }
+
     /** Runs the action; a {@link DefinitionException} becomes the RFC 9457 problem of its kind, naming the field. */
     static <T> T call(Supplier<T> action) {
         try {

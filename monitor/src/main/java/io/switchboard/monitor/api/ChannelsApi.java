@@ -48,16 +48,16 @@ public final class ChannelsApi {
     public void register(RoutesConfig routes) {
         routes.before(BASE, adminAuth::requireAdmin);
         routes.before(BASE + "/*", adminAuth::requireAdmin);
-        routes.get(BASE, ctx -> ctx.json(Map.of("channels", catalog.channels().stream().map(ChannelsApi::view).toList())));
-        routes.post(BASE, this::create);
-        routes.get(BASE + "/{name}", ctx -> ctx.json(view(find(ctx.pathParam("name")))));
-        routes.put(BASE + "/{name}", this::put);
-        routes.delete(BASE + "/{name}", ctx -> {
+        routes.get(BASE, ApiSupport.takingNone(ctx -> ctx.json(Map.of("channels", catalog.channels().stream().map(ChannelsApi::view).toList()))));
+        routes.post(BASE, ApiSupport.takingNone(this::create));
+        routes.get(BASE + "/{name}", ApiSupport.takingNone(ctx -> ctx.json(view(find(ctx.pathParam("name"))))));
+        routes.put(BASE + "/{name}", ApiSupport.takingNone(this::put));
+        routes.delete(BASE + "/{name}", ApiSupport.takingNone(ctx -> {
             ApiSupport.run(() -> catalog.removeChannel(ctx.pathParam("name")));
             applyChanges.run();
             ctx.status(204);
-        });
-        routes.post(BASE + "/{name}/test", this::test);
+        }));
+        routes.post(BASE + "/{name}/test", ApiSupport.takingNone(this::test));
     }
 
     private void create(Context ctx) {

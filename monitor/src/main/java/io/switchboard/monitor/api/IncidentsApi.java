@@ -42,9 +42,10 @@ public final class IncidentsApi {
         routes.before("/api/v1/incidents", adminAuth::requireAdmin);
         routes.before("/api/v1/incidents/*", adminAuth::requireAdmin);
         routes.before("/api/v1/notifications", adminAuth::requireAdmin);
-        routes.get("/api/v1/incidents", this::list);
-        routes.get("/api/v1/incidents/{id}", this::get);
-        routes.get("/api/v1/notifications", this::notifications);
+        routes.get("/api/v1/incidents", ApiSupport.taking(java.util.Set.of("status", "monitor", "limit", "before"), this::list));
+        routes.get("/api/v1/incidents/{id}", ApiSupport.takingNone(this::get));
+        routes.get("/api/v1/notifications", ApiSupport.taking(java.util.Set.of("incident", "monitor", "channel", "limit", "before"),
+                this::notifications));
     }
 
     private void list(Context ctx) {

@@ -37,15 +37,15 @@ public final class MaintenanceApi {
     public void register(RoutesConfig routes) {
         routes.before(BASE, adminAuth::requireAdmin);
         routes.before(BASE + "/*", adminAuth::requireAdmin);
-        routes.get(BASE, ctx -> ctx.json(Map.of("windows", catalog.windows().stream().map(this::view).toList())));
-        routes.get(BASE + "/{name}", ctx -> ctx.json(view(catalog.window(ctx.pathParam("name"))
-                .orElseThrow(() -> ApiProblem.notFound("no maintenance window " + ctx.pathParam("name"))))));
-        routes.put(BASE + "/{name}", this::put);
-        routes.delete(BASE + "/{name}", ctx -> {
+        routes.get(BASE, ApiSupport.takingNone(ctx -> ctx.json(Map.of("windows", catalog.windows().stream().map(this::view).toList()))));
+        routes.get(BASE + "/{name}", ApiSupport.takingNone(ctx -> ctx.json(view(catalog.window(ctx.pathParam("name"))
+                .orElseThrow(() -> ApiProblem.notFound("no maintenance window " + ctx.pathParam("name")))))));
+        routes.put(BASE + "/{name}", ApiSupport.takingNone(this::put));
+        routes.delete(BASE + "/{name}", ApiSupport.takingNone(ctx -> {
             ApiSupport.run(() -> catalog.removeWindow(ctx.pathParam("name")));
             applyChanges.run();
             ctx.status(204);
-        });
+        }));
     }
 
     private void put(Context ctx) {

@@ -52,16 +52,16 @@ public final class MonitorsApi {
     public void register(RoutesConfig routes) {
         routes.before("/api/v1/monitors", adminAuth::requireAdmin);
         routes.before("/api/v1/monitors/*", adminAuth::requireAdmin);
-        routes.get("/api/v1/monitors", this::list);
-        routes.post("/api/v1/monitors", this::create);
-        routes.get("/api/v1/monitors/{name}", this::get);
-        routes.put("/api/v1/monitors/{name}", this::put);
-        routes.delete("/api/v1/monitors/{name}", this::remove);
-        routes.post("/api/v1/monitors/{name}/pause", ctx -> pause(ctx, true));
-        routes.post("/api/v1/monitors/{name}/resume", ctx -> pause(ctx, false));
-        routes.get("/api/v1/monitors/{name}/results", this::results);
-        routes.get("/api/v1/monitors/{name}/uptime", this::uptime);
-        routes.get("/api/v1/monitors/{name}/history", this::history);
+        routes.get("/api/v1/monitors", ApiSupport.takingNone(this::list));
+        routes.post("/api/v1/monitors", ApiSupport.takingNone(this::create));
+        routes.get("/api/v1/monitors/{name}", ApiSupport.takingNone(this::get));
+        routes.put("/api/v1/monitors/{name}", ApiSupport.takingNone(this::put));
+        routes.delete("/api/v1/monitors/{name}", ApiSupport.takingNone(this::remove));
+        routes.post("/api/v1/monitors/{name}/pause", ApiSupport.takingNone(ctx -> pause(ctx, true)));
+        routes.post("/api/v1/monitors/{name}/resume", ApiSupport.takingNone(ctx -> pause(ctx, false)));
+        routes.get("/api/v1/monitors/{name}/results", ApiSupport.taking(java.util.Set.of("limit", "before"), this::results));
+        routes.get("/api/v1/monitors/{name}/uptime", ApiSupport.takingNone(this::uptime));
+        routes.get("/api/v1/monitors/{name}/history", ApiSupport.taking(java.util.Set.of("period", "from", "to"), this::history));
     }
 
     private void list(Context ctx) {

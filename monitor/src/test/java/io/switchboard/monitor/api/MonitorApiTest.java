@@ -194,6 +194,13 @@ class MonitorApiTest {
         assertProblem(node.api("GET", "/api/v1/notifications?channel=", null), 400, "'channel' is empty; leave it out to list every channel's");
         assertProblem(node.api("GET", "/api/v1/notifications?incident=424242", null), 404, "no incident 424242");
         assertProblem(node.api("GET", "/api/v1/notifications?before=yesterday", null), 400, null);
+        // a misspelt query parameter is named, not passed over for a default page
+        assertProblem(node.api("GET", "/api/v1/incidents?limt=1", null), 400,
+                "query parameter 'limt' is not taken here; this endpoint takes before, limit, monitor, status");
+        assertProblem(node.api("GET", "/api/v1/monitors?paused=true", null), 400,
+                "query parameter 'paused' is not taken here; this endpoint takes none");
+        assertProblem(node.api("GET", "/api/v1/monitor-stats?x=1", null), 400, null);
+        assertThat(node.api("GET", "/api/v1/incidents?limit=1&", null).statusCode()).isEqualTo(200);
     }
 
     @Test
