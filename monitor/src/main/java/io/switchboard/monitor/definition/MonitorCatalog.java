@@ -141,17 +141,23 @@ public final class MonitorCatalog {
     /** Creates the monitor, or replaces the one of that name. */
     public Saved<MonitorDefinition> putMonitor(MonitorDefinition monitor) {
         DefinitionReader.requireInputRules(monitor);
-        return jdbi.inTransaction(h -> {
+        long asked = clock.millis();
+        Saved<MonitorDefinition> saved = jdbi.inTransaction(h -> {
             bumpRevision(h);
             boolean created = writeMonitor(h, monitor);
             return new Saved<>(findMonitor(h, monitor.name()).orElseThrow(), created);
         });
+        if (saved.created()) {
+            dropChecks(monitor.name(), asked);
+        }
+        return saved;
     }
 
     /** Creates the monitor; a monitor of that name already there is a conflict. */
     public MonitorDefinition createMonitor(MonitorDefinition monitor) {
         DefinitionReader.requireInputRules(monitor);
-        return jdbi.inTransaction(h -> {
+        long asked = clock.millis();
+        MonitorDefinition created = jdbi.inTransaction(h -> {
             bumpRevision(h);
             if (findMonitor(h, monitor.name()).isPresent()) {
                 throw new DefinitionException(DefinitionException.Kind.CONFLICT, "name", "monitor " + monitor.name()
@@ -160,14 +166,17 @@ public final class MonitorCatalog {
             writeMonitor(h, monitor);
             return monitor;
         });
+        dropChecks(monitor.name(), asked);
+        return created;
     }
 
     /**
      * Removes a monitor no maintenance window names (a window left naming it could not be saved
      * or imported again, and one naming only it must not come to cover every monitor), with its
-     * check history ({@link #dropHistory}).
+     * running state and check history ({@link #forgetRunningState}, {@link #dropChecks}).
      */
     public void removeMonitor(String name) {
+        long asked = clock.millis();
         jdbi.useTransaction(h -> {
             bumpRevision(h);
             if (findMonitor(h, name).isEmpty()) {
@@ -180,22 +189,64 @@ public final class MonitorCatalog {
                         + "; take it out of " + (windows.size() == 1 ? "it" : "them") + " first");
             }
             h.createUpdate("DELETE FROM monitor_monitors WHERE name = :n").bind("n", name).execute();
-            dropHistory(h, name);
+            forgetRunningState(h, name);
         });
+        dropChecks(name, asked);
     }
 
     /**
-     * Deletes a monitor's check history: raw results, hourly and daily aggregates, running state.
-     * Done when it is removed (nothing can read a removed monitor's results) and again when a
-     * monitor of that name is created (a result the removed one's last check wrote after its
-     * removal): a new monitor must not start with another's uptime. Incidents and deliveries stay,
-     * listed under the name, as docs/monitor.md says.
+     * A monitor's running state and the warnings sent for it, in the transaction that removes or
+     * creates it: a new monitor of a removed one's name must not start counting from its failures,
+     * nor find its last warning still standing (its first warning would not be sent). Incidents and
+     * deliveries stay, listed under the name, as docs/monitor.md says; a warning not sent yet is
+     * left to the dispatcher that holds it.
      */
-    private static void dropHistory(Handle h, String monitor) {
-        for (String table : List.of("monitor_results", "monitor_hourly", "monitor_daily", "monitor_state")) {
-            h.createUpdate("DELETE FROM " + table + " WHERE monitor = :m").bind("m", monitor).execute();
+    private static void forgetRunningState(Handle h, String monitor) {
+        h.createUpdate("DELETE FROM monitor_state WHERE monitor = :m").bind("m", monitor).execute();
+        h.createUpdate("DELETE FROM monitor_warning_claims WHERE monitor = :m AND sent_at IS NOT NULL").bind("m", monitor).execute();
+    }
+
+    /**
+     * Deletes a monitor's check results and aggregates from before {@code cutoff} (when it was
+     * removed, or made under a removed one's name: nothing reads a removed monitor's results, and a
+     * new one must not show another's uptime). Outside the catalog's transaction and
+     * {@value #DROP_BATCH} results per statement, as the history job deletes: a long history must
+     * not hold the catalog, or on SQLite the one connection the result writer also needs, for as
+     * long as it takes. What a failure leaves is said and expires with the retention.
+     */
+    private void dropChecks(String monitor, long cutoff) {
+        try {
+            while (true) {
+                Long bound = jdbi.withHandle(h -> h.createQuery("SELECT started_at FROM monitor_results WHERE monitor = :m"
+                                + " AND started_at < :c ORDER BY started_at LIMIT 1 OFFSET :n")
+                        .bind("m", monitor).bind("c", cutoff).bind("n", DROP_BATCH).mapTo(Long.class).findOne().orElse(null));
+                long upTo = bound == null ? cutoff : bound;
+                int removed = jdbi.withHandle(h -> h.createUpdate("DELETE FROM monitor_results WHERE monitor = :m AND started_at < :b")
+                        .bind("m", monitor).bind("b", upTo).execute());
+                if (removed == 0 && bound != null) {
+                    // more than a batch share the oldest time: take that time whole
+                    jdbi.useHandle(h -> h.createUpdate("DELETE FROM monitor_results WHERE monitor = :m AND started_at <= :b")
+                            .bind("m", monitor).bind("b", upTo).execute());
+                }
+                if (bound == null) {
+                    break;
+                }
+            }
+            jdbi.useHandle(h -> {
+                h.createUpdate("DELETE FROM monitor_hourly WHERE monitor = :m AND period_start < :c").bind("m", monitor)
+                        .bind("c", cutoff).execute();
+                h.createUpdate("DELETE FROM monitor_daily WHERE monitor = :m AND period_start < :c").bind("m", monitor)
+                        .bind("c", cutoff).execute();
+            });
+        } catch (RuntimeException e) {
+            log.warn("the check results of monitor {} from before {} were not all deleted ({}); they expire with the"
+                    + " retention, and a monitor made under that name meanwhile counts them in its uptime", monitor,
+                    java.time.Instant.ofEpochMilli(cutoff), e.toString());
         }
     }
+
+    /** Results deleted per statement when a monitor's history goes. */
+    static final int DROP_BATCH = 5000;
 
     /** When a paused monitor was paused; empty for one not paused. */
     public Optional<java.time.Instant> pausedAt(String name) {
@@ -226,7 +277,7 @@ public final class MonitorCatalog {
         boolean inserted = upsert(h, "monitor_monitors", monitor.name(), monitor.type().wireName(),
                 json(DefinitionWriter.monitor(monitor, DefinitionWriter.Secrets.REVEAL)));
         if (inserted) {
-            dropHistory(h, monitor.name());
+            forgetRunningState(h, monitor.name()); // its results and aggregates go after the commit (dropChecks)
         }
         if (monitor.paused() != stored.map(MonitorDefinition::paused).orElse(false)) {
             h.createUpdate("UPDATE monitor_monitors SET paused_at = :at WHERE name = :n").bind("n", monitor.name())
@@ -493,7 +544,9 @@ public final class MonitorCatalog {
      * (monitors and windows before channels, so nothing is left pointing at a removed channel).
      */
     public ImportSummary importCatalog(Catalog catalog, boolean prune) {
-        return jdbi.inTransaction(h -> {
+        long asked = clock.millis();
+        Set<String> startedOver = new HashSet<>(); // monitors removed or made: their checks go after the commit
+        ImportSummary summary = jdbi.inTransaction(h -> {
             bumpRevision(h);
             Counts channelCounts = new Counts(0, 0, 0);
             Counts monitorCounts = new Counts(0, 0, 0);
@@ -520,7 +573,8 @@ public final class MonitorCatalog {
                 for (MonitorDefinition m : monitors(h)) {
                     if (!keep.contains(m.name())) {
                         h.createUpdate("DELETE FROM monitor_monitors WHERE name = :n").bind("n", m.name()).execute();
-                        dropHistory(h, m.name());
+                        forgetRunningState(h, m.name());
+                        startedOver.add(m.name());
                         removed.add("monitor " + m.name());
                     }
                 }
@@ -541,7 +595,9 @@ public final class MonitorCatalog {
                         DefinitionReader.requireInputRules(monitor); // unchanged entries: as for channels above
                     }
                     monitorCounts = monitorCounts.plus(stored, resolved);
-                    writeMonitor(h, monitor);
+                    if (writeMonitor(h, monitor)) {
+                        startedOver.add(monitor.name());
+                    }
                 } catch (DefinitionException e) {
                     throw e.under(entry("monitors", i, monitor.name()));
                 }
@@ -568,6 +624,8 @@ public final class MonitorCatalog {
             }
             return new ImportSummary(channelCounts, monitorCounts, windowCounts, List.copyOf(removed));
         });
+        startedOver.forEach(name -> dropChecks(name, asked));
+        return summary;
     }
 
     /** An entry of the file the way the file reader names it: {@code monitors[0] (shop)}. */

@@ -296,6 +296,38 @@ class MonitorStoreTest {
     }
 
     /**
+     * A removed monitor's results go however many there are, a batch at a time (more than a batch
+     * sharing one time among them), with its aggregates; other monitors keep theirs.
+     */
+    @Test
+    void aRemovedMonitorsResultsGoInBatchesAndOthersKeepTheirs() {
+        catalog.importCatalog(CatalogFile.read(FILE, Set.of()), false);
+        long start = NOW.toEpochMilli() - java.time.Duration.ofDays(1).toMillis();
+        int many = 5000 * 2 + 17; // over two of MonitorCatalog.DROP_BATCH
+        store.jdbi().useHandle(h -> {
+            var batch = h.prepareBatch("INSERT INTO monitor_results (monitor, started_at, status, latency_ms, latency_bucket,"
+                    + " lateness_ms) VALUES (:m, :t, 'down', 1, 0, 0)");
+            for (int i = 0; i < many; i++) {
+                // the first 6,000 at one time: a batch's bound cannot split them
+                batch.bind("m", "panel").bind("t", i < 6000 ? start : start + i).add();
+            }
+            batch.bind("m", "shop").bind("t", start).add();
+            batch.execute();
+            for (String monitor : List.of("panel", "shop")) {
+                h.execute("INSERT INTO monitor_hourly (monitor, period_start, checks, up, degraded, down, latency_sum, histogram)"
+                        + " VALUES (?, ?, 1, 0, 0, 1, 1, '')", monitor, start);
+            }
+        });
+        catalog.removeMonitor("panel");
+        store.jdbi().useHandle(h -> {
+            assertThat(h.createQuery("SELECT COUNT(*) FROM monitor_results WHERE monitor = 'panel'").mapTo(Long.class).one()).isZero();
+            assertThat(h.createQuery("SELECT COUNT(*) FROM monitor_hourly WHERE monitor = 'panel'").mapTo(Long.class).one()).isZero();
+            assertThat(h.createQuery("SELECT COUNT(*) FROM monitor_results WHERE monitor = 'shop'").mapTo(Long.class).one()).isOne();
+            assertThat(h.createQuery("SELECT COUNT(*) FROM monitor_hourly WHERE monitor = 'shop'").mapTo(Long.class).one()).isOne();
+        });
+    }
+
+    /**
      * Pausing and resuming a monitor writes "paused" and "resumed" on its open incident's timeline in
      * the transaction that changes the flag (pause, resume, an import), stamped at the change: no
      * node has to run, and "resumed" is not left to the first check after it. The recovery counts

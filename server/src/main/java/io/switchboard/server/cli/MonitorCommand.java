@@ -96,6 +96,10 @@ public final class MonitorCommand implements Runnable {
 
         @Override
         public Integer call() {
+            if (allowEmpty && !prune) {
+                // on its own it changes nothing: most likely --prune was meant too, or neither
+                return fail("--allow-empty goes with --prune (it lets a file that defines no monitors remove them all)");
+            }
             String text;
             try {
                 text = file.equals("-") ? StandardCharsets.UTF_8.newDecoder()

@@ -230,6 +230,10 @@ class MonitorNodeTest {
         Run wipe = cli("monitor", "import", empty.toString(), "--prune");
         assertThat(wipe.code()).isEqualTo(2);
         assertThat(wipe.err()).contains("defines no monitors", "--allow-empty");
+        Run alone = cli("monitor", "import", empty.toString(), "--allow-empty");
+        assertThat(alone.code()).isEqualTo(2);
+        assertThat(alone.err()).isEqualTo("switchboard: --allow-empty goes with --prune (it lets a file that defines no monitors"
+                + " remove them all)\n");
 
         // a mistyped --data-dir: list and export only read, so they say so and make no store there
         Path typo = dataDir.resolveSibling(dataDir.getFileName() + "-typo");
