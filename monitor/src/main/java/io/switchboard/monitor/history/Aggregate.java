@@ -1,12 +1,19 @@
 package io.switchboard.monitor.history;
 
-/** Counts over a period: checks by verdict, latency sum and distribution. Mutable while it is being summed. */
+/**
+ * Counts over a period: checks by verdict, latency sum, distribution, fastest and slowest. Mutable
+ * while it is being summed. The fastest and slowest are unknown when any part summed lacks them
+ * (aggregates folded before they were kept).
+ */
 public final class Aggregate {
     long checks;
     long up;
     long degraded;
     long down;
     long latencySum;
+    long latencyMin = Long.MAX_VALUE;
+    long latencyMax = Long.MIN_VALUE;
+    boolean boundsUnknown;
     final LatencyHistogram histogram;
 
     public Aggregate() {
@@ -17,7 +24,11 @@ public final class Aggregate {
         this.histogram = histogram;
     }
 
-    void add(String status, int bucket, long count, long latencySum) {
+    void add(String status, int bucket, long count, long latencySum, long min, long max) {
+        if (count > 0) {
+            latencyMin = Math.min(latencyMin, min);
+            latencyMax = Math.max(latencyMax, max);
+        }
         checks += count;
         switch (status) {
             case "up" -> up += count;
@@ -29,6 +40,11 @@ public final class Aggregate {
     }
 
     void add(Aggregate other) {
+        if (other.checks > 0) {
+            boundsUnknown |= other.boundsUnknown;
+            latencyMin = Math.min(latencyMin, other.latencyMin);
+            latencyMax = Math.max(latencyMax, other.latencyMax);
+        }
         checks += other.checks;
         up += other.up;
         degraded += other.degraded;
@@ -59,6 +75,21 @@ public final class Aggregate {
 
     public LatencyHistogram histogram() {
         return histogram;
+    }
+
+    /** The fastest latency summed (ms); null without checks or when not known. */
+    public Long latencyMin() {
+        return checks == 0 || boundsUnknown ? null : latencyMin;
+    }
+
+    /** The slowest latency summed (ms); null without checks or when not known. */
+    public Long latencyMax() {
+        return checks == 0 || boundsUnknown ? null : latencyMax;
+    }
+
+    /** The latency below which {@code q} of the checks fall, within the fastest and slowest when known; null without checks. */
+    public Double percentile(double q) {
+        return histogram.percentile(q, latencyMin(), latencyMax());
     }
 
     /** Share of checks that passed (up or degraded), in percent with three decimals; null without checks. */

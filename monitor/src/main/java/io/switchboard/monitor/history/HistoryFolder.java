@@ -188,13 +188,15 @@ public final class HistoryFolder implements AutoCloseable {
         for (long from = start; from < start + HOUR; from += FOLD_SLICE.toMillis()) {
             long a = from;
             long b = Math.min(from + FOLD_SLICE.toMillis(), start + HOUR);
-            jdbi.useHandle(h -> h.createQuery("SELECT monitor, status, latency_bucket, COUNT(*) AS n, SUM(latency_ms) AS total"
+            jdbi.useHandle(h -> h.createQuery("SELECT monitor, status, latency_bucket, COUNT(*) AS n, SUM(latency_ms) AS total,"
+                            + " MIN(latency_ms) AS lo, MAX(latency_ms) AS hi"
                             + " FROM monitor_results WHERE started_at >= :from AND started_at < :to"
                             + " GROUP BY monitor, status, latency_bucket")
                     .bind("from", a).bind("to", b)
                     .map((rs, ctx) -> {
                         byMonitor.computeIfAbsent(rs.getString("monitor"), m -> new Aggregate())
-                                .add(rs.getString("status"), rs.getInt("latency_bucket"), rs.getLong("n"), rs.getLong("total"));
+                                .add(rs.getString("status"), rs.getInt("latency_bucket"), rs.getLong("n"), rs.getLong("total"),
+                                        rs.getLong("lo"), rs.getLong("hi"));
                         return 0;
                     }).list());
         }
@@ -221,11 +223,14 @@ public final class HistoryFolder implements AutoCloseable {
             return;
         }
         PreparedBatch batch = h.prepareBatch("INSERT INTO " + table + " (monitor, period_start, checks, up, degraded, down,"
-                + " latency_sum, histogram) VALUES (:m, :s, :c, :u, :g, :d, :l, :h) ON CONFLICT (monitor, period_start)"
+                + " latency_sum, histogram, latency_min, latency_max) VALUES (:m, :s, :c, :u, :g, :d, :l, :h, :lo, :hi)"
+                + " ON CONFLICT (monitor, period_start)"
                 + " DO UPDATE SET checks = excluded.checks, up = excluded.up, degraded = excluded.degraded,"
-                + " down = excluded.down, latency_sum = excluded.latency_sum, histogram = excluded.histogram");
+                + " down = excluded.down, latency_sum = excluded.latency_sum, histogram = excluded.histogram,"
+                + " latency_min = excluded.latency_min, latency_max = excluded.latency_max");
         byMonitor.forEach((monitor, a) -> batch.bind("m", monitor).bind("s", start).bind("c", a.checks).bind("u", a.up)
-                .bind("g", a.degraded).bind("d", a.down).bind("l", a.latencySum).bind("h", a.histogram.encode()).add());
+                .bind("g", a.degraded).bind("d", a.down).bind("l", a.latencySum).bind("h", a.histogram.encode())
+                .bind("lo", a.latencyMin()).bind("hi", a.latencyMax()).add());
         batch.execute();
     }
 
@@ -390,6 +395,14 @@ public final class HistoryFolder implements AutoCloseable {
         a.degraded = rs.getLong("degraded");
         a.down = rs.getLong("down");
         a.latencySum = rs.getLong("latency_sum");
+        Long min = ResultStore.nullableLong(rs, "latency_min");
+        Long max = ResultStore.nullableLong(rs, "latency_max");
+        if (min == null || max == null) {
+            a.boundsUnknown = true; // folded by a node before these were kept
+        } else {
+            a.latencyMin = min;
+            a.latencyMax = max;
+        }
         return a;
     }
 

@@ -8,7 +8,9 @@ import java.util.TreeMap;
  * up to 2^(b/8) ms, so neighbouring bounds differ by 9% and a percentile read from the buckets is
  * within about 9% of the exact one. Bucket 0 holds everything under a millisecond. Aggregates of
  * hours and days keep these counts, which add up exactly when merged; exact percentiles would need
- * every sample. Written as {@code "bucket:count,bucket:count"}.
+ * every sample. Interpolating inside a bucket can land past the fastest or slowest latency seen
+ * (every check at 100 ms reads a p95 of 104.3), so a caller that knows those bounds passes them to
+ * {@link #percentile(double, Long, Long)}. Written as {@code "bucket:count,bucket:count"}.
  */
 public final class LatencyHistogram {
     static final int PER_DOUBLING = 8;
@@ -51,6 +53,29 @@ public final class LatencyHistogram {
      * its bucket; null when empty.
      */
     public Double percentile(double q) {
+        return percentile(q, null, null);
+    }
+
+    /**
+     * As {@link #percentile(double)}, kept within [{@code min}, {@code max}], the fastest and
+     * slowest latency seen (ms; null when not known): a percentile never lies outside what was
+     * observed, and percentiles of one histogram stay in order (p50 &lt;= p95 &lt;= max).
+     */
+    public Double percentile(double q, Long min, Long max) {
+        Double value = interpolated(q);
+        if (value == null) {
+            return null;
+        }
+        if (max != null) {
+            value = Math.min(value, max.doubleValue());
+        }
+        if (min != null) {
+            value = Math.max(value, Math.min(min.doubleValue(), max == null ? Double.MAX_VALUE : max.doubleValue()));
+        }
+        return value;
+    }
+
+    private Double interpolated(double q) {
         long total = total();
         if (total == 0) {
             return null;

@@ -80,7 +80,7 @@ public final class ResultStore {
                 });
                 sum.add(recent);
                 return new WindowSummary(window, sum.checks(), sum.up(), sum.degraded(), sum.down(), sum.uptimePercent(),
-                        sum.histogram().percentile(0.50), sum.histogram().percentile(0.95),
+                        sum.percentile(0.50), sum.percentile(0.95),
                         sum.checks() == 0 ? null : Math.round(sum.latencySum() * 10.0 / sum.checks()) / 10.0);
             }).toList();
         });
@@ -88,11 +88,13 @@ public final class ResultStore {
 
     private static Aggregate rawSince(Handle h, String monitor, long from) {
         Aggregate a = new Aggregate();
-        h.createQuery("SELECT status, latency_bucket, COUNT(*) AS n, SUM(latency_ms) AS total FROM monitor_results"
+        h.createQuery("SELECT status, latency_bucket, COUNT(*) AS n, SUM(latency_ms) AS total,"
+                        + " MIN(latency_ms) AS lo, MAX(latency_ms) AS hi FROM monitor_results"
                         + " WHERE monitor = :m AND started_at >= :from GROUP BY status, latency_bucket")
                 .bind("m", monitor).bind("from", from)
                 .map((rs, ctx) -> {
-                    a.add(rs.getString("status"), rs.getInt("latency_bucket"), rs.getLong("n"), rs.getLong("total"));
+                    a.add(rs.getString("status"), rs.getInt("latency_bucket"), rs.getLong("n"), rs.getLong("total"),
+                                rs.getLong("lo"), rs.getLong("hi"));
                     return 0;
                 }).list();
         return a;
@@ -129,19 +131,21 @@ public final class ResultStore {
                         .map((rs, ctx) -> Map.entry(rs.getLong("period_start"), HistoryFolder.aggregate(rs)))
                         .forEach(e -> out.computeIfAbsent(HistoryFolder.floorDay(e.getKey()), k -> new Aggregate()).add(e.getValue()));
             }
-            h.createQuery("SELECT started_at / " + HistoryFolder.HOUR + " AS hour, status, latency_bucket, COUNT(*) AS n, SUM(latency_ms) AS total"
+            h.createQuery("SELECT started_at / " + HistoryFolder.HOUR + " AS hour, status, latency_bucket, COUNT(*) AS n,"
+                            + " SUM(latency_ms) AS total, MIN(latency_ms) AS lo, MAX(latency_ms) AS hi"
                             + " FROM monitor_results WHERE monitor = :m AND started_at >= :from AND started_at < :to"
                             + " GROUP BY started_at / " + HistoryFolder.HOUR + ", status, latency_bucket")
                     .bind("m", monitor).bind("from", Math.max(hoursFolded, firstWhole)).bind("to", pastLast)
                     .map((rs, ctx) -> {
                         out.computeIfAbsent(floor.applyAsLong(rs.getLong("hour") * HistoryFolder.HOUR), k -> new Aggregate())
-                                .add(rs.getString("status"), rs.getInt("latency_bucket"), rs.getLong("n"), rs.getLong("total"));
+                                .add(rs.getString("status"), rs.getInt("latency_bucket"), rs.getLong("n"), rs.getLong("total"),
+                                rs.getLong("lo"), rs.getLong("hi"));
                         return 0;
                     }).list();
             return out.entrySet().stream().map(e -> {
                 Aggregate a = e.getValue();
                 return new Period(Instant.ofEpochMilli(e.getKey()), a.checks(), a.up(), a.degraded(), a.down(),
-                        a.uptimePercent(), a.histogram().percentile(0.5), a.histogram().percentile(0.95));
+                        a.uptimePercent(), a.percentile(0.5), a.percentile(0.95));
             }).toList();
         });
     }

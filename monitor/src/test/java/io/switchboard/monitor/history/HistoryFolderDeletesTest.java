@@ -62,8 +62,10 @@ class HistoryFolderDeletesTest {
             for (int i = 0; i < expired + 3; i++) {
                 long hour = i < expired ? now - 40 * DAY - i * 3_600_000L : now - i * 3_600_000L;
                 long day = i < expired ? now - 400 * DAY - i * DAY : now - i * DAY;
-                h.execute("INSERT INTO monitor_hourly VALUES ('web', ?, 1, 1, 0, 0, 5, '')", hour);
-                h.execute("INSERT INTO monitor_daily VALUES ('web', ?, 1, 1, 0, 0, 5, '')", day);
+                h.execute("INSERT INTO monitor_hourly (monitor, period_start, checks, up, degraded, down, latency_sum, histogram)"
+                        + " VALUES ('web', ?, 1, 1, 0, 0, 5, '')", hour);
+                h.execute("INSERT INTO monitor_daily (monitor, period_start, checks, up, degraded, down, latency_sum, histogram)"
+                        + " VALUES ('web', ?, 1, 1, 0, 0, 5, '')", day);
                 h.execute("INSERT INTO monitor_notifications (at, incident_id, monitor, channel, channel_type, event,"
                         + " attempt, outcome, duration_ms) VALUES (?, ?, 'web', 'ops', 'email', 'down', 1, 'sent', 3)", hour, i);
                 h.execute("INSERT INTO monitor_incidents (id, monitor, status, started_at, opened_at, resolved_at,"
@@ -101,7 +103,8 @@ class HistoryFolderDeletesTest {
             h.execute("INSERT INTO monitor_fold_progress (period, folded_until) VALUES ('hour', ?), ('day', ?)",
                     HistoryFolder.floorHour(now), HistoryFolder.floorDay(now) - 2 * DAY);
             for (int d = 1; d <= 2; d++) {
-                h.execute("INSERT INTO monitor_hourly VALUES ('web', ?, 1, 1, 0, 0, 5, '')", HistoryFolder.floorDay(now) - d * DAY + 3_600_000L);
+                h.execute("INSERT INTO monitor_hourly (monitor, period_start, checks, up, degraded, down, latency_sum, histogram)"
+                        + " VALUES ('web', ?, 1, 1, 0, 0, 5, '')", HistoryFolder.floorDay(now) - d * DAY + 3_600_000L);
             }
         });
         return new HistoryFolder(store.jdbi(), Clock.fixed(NOW, ZoneOffset.UTC), Duration.ofDays(2),
