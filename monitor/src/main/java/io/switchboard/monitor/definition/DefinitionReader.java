@@ -167,7 +167,63 @@ public final class DefinitionReader {
         if (monitor.options() instanceof CheckOptions.Http http) {
             headerValues(http.headers());
         }
+        if (monitor.options() instanceof CheckOptions.Dns dns) {
+            dnsExpectValues(dns);
+        }
         caFileIsAbsolute(caFileOf(monitor));
+    }
+
+    private static final Pattern IPV4_ANSWER = Pattern.compile(
+            "(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)(\\.(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)){3}\\.?");
+    private static final Pattern ONE_NAME = Pattern.compile("\\S+");
+    private static final Pattern MX_ANSWER = Pattern.compile("\\d{1,5} \\S+");
+    private static final Pattern SRV_ANSWER = Pattern.compile("\\d{1,5} \\d{1,5} \\d{1,5} \\S+");
+
+    /**
+     * Each {@code expect} value of a dns monitor can be an answer of its record type as DnsCheck
+     * compares them: an A answer is an IPv4 address written as Java writes it (four numbers 0-255,
+     * no leading zeros); an AAAA answer is compared as an IPv6 address, so any form of one is taken
+     * ({@code ::1} and {@code 0:0:0:0:0:0:0:1} are the same); CNAME, NS and PTR answers are one
+     * name, MX answers a preference and a name ({@code 10 mail.example.org}), SRV answers priority,
+     * weight, port and target. TXT, SOA and CAA values are left as written: nothing certain can be
+     * said of them. Stored monitors are not held to this (an earlier version took any text).
+     */
+    private static void dnsExpectValues(CheckOptions.Dns dns) {
+        List<String> expect = dns.expectValues();
+        for (int i = 0; i < expect.size(); i++) {
+            String value = expect.get(i);
+            String text = value.strip();
+            String problem = switch (dns.recordType()) {
+                case "A" -> IPV4_ANSWER.matcher(text).matches() ? null
+                        : "is not an IPv4 address, which an A record holds (e.g. 192.0.2.10)";
+                case "AAAA" -> isIpv6Literal(value) ? null
+                        : "is not an IPv6 address, which an AAAA record holds (e.g. 2001:db8::10)";
+                case "CNAME", "NS", "PTR" -> ONE_NAME.matcher(text).matches() ? null
+                        : "is not a host name, which a " + dns.recordType() + " record holds (e.g. host.example.org)";
+                case "MX" -> MX_ANSWER.matcher(text).matches() ? null
+                        : "is not a preference and a host name, as an MX record is answered (e.g. 10 mail.example.org)";
+                case "SRV" -> SRV_ANSWER.matcher(text).matches() ? null
+                        : "is not a priority, weight, port and target, as an SRV record is answered (e.g. 10 5 5061 sip.example.org)";
+                default -> null;
+            };
+            if (problem != null) {
+                throw DefinitionException.invalid("expect[" + i + "]", "\"" + value + "\" " + problem);
+            }
+        }
+    }
+
+    /** An IPv6 literal as DnsCheck reads an AAAA expect value; read without asking DNS (only hex digits, colons and dots). */
+    private static boolean isIpv6Literal(String value) {
+        if (!value.contains(":") || !value.matches("[0-9A-Fa-f:.]+")) {
+            return false;
+        }
+        try {
+            // starting with a hex digit or a colon and holding a colon, it is parsed as a literal, never looked up
+            java.net.InetAddress.getByName(value);
+            return true;
+        } catch (java.net.UnknownHostException | IllegalArgumentException e) {
+            return false;
+        }
     }
 
     /**

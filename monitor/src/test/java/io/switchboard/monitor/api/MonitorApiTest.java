@@ -147,6 +147,9 @@ class MonitorApiTest {
         // rules a stored monitor is not held to, but one written now is
         assertProblem(node.api("POST", "/api/v1/monitors", "{\"name\":\"x\",\"type\":\"http\",\"target\":\"http://a:0/\"}"),
                 400, "'target': \"http://a:0/\": port 0 is outside 1-65535");
+        assertProblem(node.api("POST", "/api/v1/monitors", "{\"name\":\"d\",\"type\":\"dns\",\"target\":\"shop.test\","
+                + "\"expect\":[\"not an ip\"]}"), 400, "'expect[0]': \"not an ip\" is not an IPv4 address, which an A record holds"
+                + " (e.g. 192.0.2.10)");
         assertProblem(node.api("PUT", "/api/v1/notification-channels/x", "{\"type\":\"webhook\",\"url\":\"http://a/\","
                 + "\"headers\":{\"Host\":\"b\"}}"), 400, "'headers': \"Host\" is set by the node itself; leave it out");
         assertProblem(node.api("PUT", "/api/v1/monitors/x", "{\"name\":\"y\",\"type\":\"tcp\",\"target\":\"a:1\"}"), 400,

@@ -146,6 +146,45 @@ class DefinitionReaderTest {
         assertThat(channelInputError("headers: {X-Team: ops, Content-Type: application/vnd.ops+json}")).isNull();
     }
 
+    /**
+     * A dns monitor's expect values written now can be answers of its record type, compared as
+     * DnsCheck compares them: one that cannot (text for an A record) would keep the monitor down
+     * for ever. A stored one still loads.
+     */
+    @Test
+    void dnsExpectValuesWrittenNowCanBeAnswersOfTheirRecordType() {
+        java.util.function.BiFunction<String, String, String> written = (type, values) ->
+                inputError("type: dns\ntarget: shop.test\n" + (type == null ? "" : "recordType: " + type + "\n")
+                        + "expect: " + values);
+        assertThat(written.apply(null, "['not an ip']"))
+                .isEqualTo("expect[0]: \"not an ip\" is not an IPv4 address, which an A record holds (e.g. 192.0.2.10)");
+        assertThat(written.apply("A", "[192.0.2.10, '192.0.2.11.', ' 10.0.0.255 ']")).isNull();
+        assertThat(written.apply("A", "[192.0.2.10, 192.0.2.010]")).as("never written with a leading zero")
+                .startsWith("expect[1]: \"192.0.2.010\" is not an IPv4 address");
+        assertThat(written.apply("A", "[192.0.2.256]")).startsWith("expect[0]: \"192.0.2.256\" is not an IPv4 address");
+        assertThat(written.apply("A", "['2001:db8::10']")).startsWith("expect[0]: \"2001:db8::10\" is not an IPv4 address");
+        // AAAA answers are compared as addresses: any form of one matches
+        assertThat(written.apply("AAAA", "['::1', '0:0:0:0:0:0:0:1', '2001:DB8::10', '::ffff:192.0.2.1']")).isNull();
+        assertThat(written.apply("AAAA", "[192.0.2.10]"))
+                .isEqualTo("expect[0]: \"192.0.2.10\" is not an IPv6 address, which an AAAA record holds (e.g. 2001:db8::10)");
+        for (String bad : List.of("1::2::3", "fe80::1%eth0", "shop.test", "[::1]", "2001:db8::g")) {
+            assertThat(written.apply("AAAA", "['" + bad + "']")).as(bad).startsWith("expect[0]: \"" + bad + "\" is not an IPv6 address");
+        }
+        assertThat(written.apply("CNAME", "['shop.test.', Shop.Test]")).isNull();
+        assertThat(written.apply("CNAME", "['shop test']"))
+                .isEqualTo("expect[0]: \"shop test\" is not a host name, which a CNAME record holds (e.g. host.example.org)");
+        assertThat(written.apply("MX", "['10 mail.shop.test', '20 mx2.shop.test.']")).isNull();
+        assertThat(written.apply("MX", "[mail.shop.test]")).isEqualTo("expect[0]: \"mail.shop.test\" is not a preference and a"
+                + " host name, as an MX record is answered (e.g. 10 mail.example.org)");
+        assertThat(written.apply("SRV", "['10 5 5061 sip.shop.test.']")).isNull();
+        assertThat(written.apply("SRV", "[sip.shop.test]")).startsWith("expect[0]: \"sip.shop.test\" is not a priority, weight,");
+        assertThat(written.apply("TXT", "['v=spf1 -all', 'anything at all']")).isNull();
+
+        MonitorDefinition stored = CatalogFile.read(monitor("type: dns\ntarget: shop.test\nexpect: ['not an ip']"), Set.of())
+                .monitors().getFirst();
+        assertThat(((CheckOptions.Dns) stored.options()).expectValues()).as("read back as stored").containsExactly("not an ip");
+    }
+
     /** A bot token written now is @BotFather's shape; one stored before the rule still loads. */
     @Test
     void aTelegramBotTokenWrittenNowIsTheBotsNumberAColonAndItsSecret() throws Exception {

@@ -10,6 +10,7 @@ import io.switchboard.monitor.check.CheckStatus;
 import io.switchboard.monitor.definition.Catalog;
 import io.switchboard.monitor.definition.CatalogFile;
 import io.switchboard.monitor.definition.ChannelDefinition;
+import io.switchboard.monitor.definition.CheckOptions;
 import io.switchboard.monitor.definition.DefinitionException;
 import io.switchboard.monitor.definition.MonitorCatalog;
 import io.switchboard.monitor.history.HistoryFolder;
@@ -184,6 +185,28 @@ class MonitorStoreTest {
         Catalog changed = CatalogFile.read(CatalogFile.write(catalog.load()).replace("interval: 30s", "interval: 1m"), Set.of());
         assertThatThrownBy(() -> catalog.importCatalog(changed, false)).isInstanceOfSatisfying(DefinitionException.class,
                 e -> assertThat(e.describe()).isEqualTo("monitors[0] (legacy).target: \"127.0.0.1:+80\": \"+80\" is not a port number"));
+    }
+
+    /**
+     * A dns monitor stored before expect values were checked against the record type (text for an
+     * A record) still loads and comes back unchanged through an export and import; changed, it
+     * meets the rule.
+     */
+    @Test
+    void aStoredDnsMonitorExpectingWhatItsRecordTypeCannotHoldStillLoads() {
+        catalog.putMonitor(Defs.monitor("name: names\ntype: dns\ntarget: shop.test\nexpect: [192.0.2.10]\ninterval: 30s"));
+        store.jdbi().useHandle(h -> h.execute("UPDATE monitor_monitors SET definition = replace(definition, '192.0.2.10',"
+                + " 'not an ip') WHERE name = 'names'"));
+        assertThat(((CheckOptions.Dns) catalog.monitor("names").orElseThrow().options()).expectValues()).containsExactly("not an ip");
+        assertThat(catalog.load().monitors()).extracting(m -> m.name()).contains("names");
+
+        catalog.importCatalog(CatalogFile.read(CatalogFile.write(catalog.load()), Set.of()), false);
+        assertThat(((CheckOptions.Dns) catalog.monitor("names").orElseThrow().options()).expectValues()).containsExactly("not an ip");
+
+        Catalog changed = CatalogFile.read(CatalogFile.write(catalog.load()).replace("interval: 30s", "interval: 1m"), Set.of());
+        assertThatThrownBy(() -> catalog.importCatalog(changed, false)).isInstanceOfSatisfying(DefinitionException.class,
+                e -> assertThat(e.describe()).isEqualTo("monitors[0] (names).expect[0]: \"not an ip\" is not an IPv4 address,"
+                        + " which an A record holds (e.g. 192.0.2.10)"));
     }
 
     @Test
