@@ -1,8 +1,10 @@
 package io.switchboard.monitor.definition;
 
 import io.switchboard.platform.RootCause;
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.nio.file.NoSuchFileException;
@@ -13,6 +15,8 @@ import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * A {@code caFile}: a PEM file of certificates a monitor or an e-mail channel trusts beyond the
@@ -65,22 +69,68 @@ public final class CaFile {
             if (content.length > MAX_BYTES) {
                 throw tooLarge(caFile);
             }
-            for (Certificate c : CertificateFactory.getInstance("X.509").generateCertificates(new java.io.ByteArrayInputStream(content))) {
-                certificates.add((X509Certificate) c);
+            String text = new String(content, StandardCharsets.ISO_8859_1);
+            String other = otherThanCertificates(text);
+            if (other != null) {
+                throw new Unreadable(caFile, other, null);
+            }
+            boolean pem = PEM_BEGIN.matcher(text).find();
+            try {
+                for (Certificate c : CertificateFactory.getInstance("X.509").generateCertificates(new ByteArrayInputStream(content))) {
+                    certificates.add((X509Certificate) c);
+                }
+            } catch (CertificateException e) {
+                // the JDK says "No certificate data" for text without a certificate, and its DER
+                // parser's words for a file with no PEM block at all (a keystore, a DER key): either
+                // way there is no certificate; for a certificate block it cannot decode (one of
+                // several, maybe) its reason is what there is to say
+                String reason = String.valueOf(e.getMessage());
+                throw new Unreadable(caFile, !pem || reason.startsWith("No certificate data") ? NO_CERTIFICATE
+                        : "holds a certificate that cannot be read (" + reason + ")", e);
             }
         } catch (IOException e) {
             throw new Unreadable(caFile, why(e), e);
-        } catch (CertificateException e) {
-            // the JDK says "No certificate data" for text without a certificate; for a certificate
-            // it cannot decode (one of several, maybe) its reason is what there is to say
-            String reason = String.valueOf(e.getMessage());
-            throw new Unreadable(caFile, reason.startsWith("No certificate data") ? "holds no PEM certificate"
-                    : "holds a certificate that cannot be read (" + reason + ")", e);
         }
         if (certificates.isEmpty()) {
-            throw new Unreadable(caFile, "holds no PEM certificate", null);
+            throw new Unreadable(caFile, NO_CERTIFICATE, null);
         }
         return certificates;
+    }
+
+    private static final String NO_CERTIFICATE = "holds no PEM certificate (-----BEGIN CERTIFICATE-----)";
+    private static final Pattern PEM_BEGIN = Pattern.compile("-----BEGIN ([^\\r\\n-]{1,64})-----");
+
+    /**
+     * Why a file with PEM blocks other than certificates is not a caFile, or null: the JDK reads
+     * every block as a certificate and, for a private key, said "holds a certificate that cannot
+     * be read (signed fields invalid)". A private key is named first (the commonest slip: the
+     * server's key given for the CA's certificate), without its label; other kinds with theirs.
+     * Blocks of kinds not named here are left to the JDK (PKCS7 bundles are certificates to it).
+     */
+    private static String otherThanCertificates(String text) {
+        boolean certificate = false;
+        String other = null;
+        Matcher begin = PEM_BEGIN.matcher(text);
+        while (begin.find()) {
+            String label = begin.group(1).strip();
+            String kind = label.contains("PRIVATE KEY") ? "a private key"
+                    : label.contains("PUBLIC KEY") ? "a public key (-----BEGIN " + label + "-----)"
+                    : label.contains("CERTIFICATE REQUEST") ? "a certificate request (-----BEGIN " + label + "-----)"
+                    : label.equals("X509 CRL") ? "a certificate revocation list (-----BEGIN " + label + "-----)"
+                    : label.endsWith("PARAMETERS") ? "key parameters (-----BEGIN " + label + "-----)"
+                    : null;
+            if (kind == null) {
+                certificate = true;
+            } else if (other == null || kind.equals("a private key")) {
+                other = kind;
+            }
+        }
+        if (other == null) {
+            return null;
+        }
+        return certificate
+                ? "holds " + other + " beside its certificates; a caFile holds only the CA's certificates (PEM, -----BEGIN CERTIFICATE-----)"
+                : "holds " + other + ", not a CA certificate; give the CA's certificate (PEM, -----BEGIN CERTIFICATE-----)";
     }
 
     private static Unreadable tooLarge(String caFile) {

@@ -161,7 +161,12 @@ class MonitorApiTest {
         assertProblem(node.api("PUT", "/api/v1/monitors/t", tls + dir.resolve("missing.pem") + "\"}"), 400,
                 "'caFile': " + dir.resolve("missing.pem") + ": no such file");
         assertProblem(node.api("PUT", "/api/v1/monitors/t", tls + "ca.pem\"}"), 400, "'caFile': \"ca.pem\" is not an absolute path");
-        assertProblem(node.api("PUT", "/api/v1/monitors/t", tls + notPem + "\"}"), 400, "'caFile': " + notPem + ": holds no PEM certificate");
+        assertProblem(node.api("PUT", "/api/v1/monitors/t", tls + notPem + "\"}"), 400, "'caFile': " + notPem + ": holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
+        Path key = java.nio.file.Files.writeString(dir.resolve("key.pem"), "-----BEGIN PRIVATE KEY-----\n"
+                + java.util.Base64.getMimeEncoder().encodeToString(TestCertificates.authority("Test CA").key().getEncoded())
+                + "\n-----END PRIVATE KEY-----\n");
+        assertProblem(node.api("PUT", "/api/v1/monitors/t", tls + key + "\"}"), 400, "'caFile': " + key + ": holds a private key,"
+                + " not a CA certificate; give the CA's certificate (PEM, -----BEGIN CERTIFICATE-----)");
         assertProblem(node.api("PUT", "/api/v1/monitors/t", tls + dir + "\"}"), 400, "'caFile': " + dir + ": a directory, not a file of certificates");
         Path huge = dir.resolve("huge.pem");
         try (var file = new java.io.RandomAccessFile(huge.toFile(), "rw")) {
@@ -172,7 +177,7 @@ class MonitorApiTest {
         assertProblem(node.api("PUT", "/api/v1/monitors/h", "{\"type\":\"http\",\"target\":\"https://a/\",\"caFile\":\"x\"}"), 400,
                 "'caFile': \"x\" is not an absolute path");
         assertProblem(node.api("PUT", "/api/v1/notification-channels/m", "{\"type\":\"email\",\"host\":\"smtp.x\",\"from\":\"me@x.org\","
-                + "\"to\":[\"ops@x.org\"],\"caFile\":\"" + notPem + "\"}"), 400, "'caFile': " + notPem + ": holds no PEM certificate");
+                + "\"to\":[\"ops@x.org\"],\"caFile\":\"" + notPem + "\"}"), 400, "'caFile': " + notPem + ": holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
         assertThat(node.api("PUT", "/api/v1/monitors/t", tls + ca + "\"}").statusCode()).isEqualTo(201);
         HttpResponse<String> deleted = node.api("DELETE", "/api/v1/monitors/t", null);
         assertThat(deleted.statusCode()).isEqualTo(204);

@@ -153,7 +153,7 @@ class TlsCheckTest {
             assertThat(check(server, "caFile: " + dir + "\n").error())
                     .isEqualTo("the chain could not be checked: cannot read caFile " + dir + ": a directory, not a file of certificates");
             assertThat(check(server, "caFile: " + text + "\n").error())
-                    .isEqualTo("the chain could not be checked: cannot read caFile " + text + ": holds no PEM certificate");
+                    .isEqualTo("the chain could not be checked: cannot read caFile " + text + ": holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
             // a block the JDK cannot decode is a certificate it cannot read, with its reason (as the API says it)
             assertThat(check(server, "caFile: " + garbled + "\n").error())
                     .startsWith("the chain could not be checked: cannot read caFile " + garbled + ": holds a certificate that cannot be read (");
@@ -185,7 +185,52 @@ class TlsCheckTest {
             }
         }
         assertThat(catchCaFile(mixed)).startsWith(mixed + ": holds a certificate that cannot be read (");
-        assertThat(catchCaFile(text)).isEqualTo(text + ": holds no PEM certificate");
+        assertThat(catchCaFile(text)).isEqualTo(text + ": holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
+    }
+
+    /**
+     * A private key given as a caFile (the server's key for the CA's certificate) is named as one:
+     * the JDK reads every PEM block as a certificate, and the words were "holds a certificate that
+     * cannot be read (signed fields invalid)". Other kinds of block are named too, and a file with
+     * no PEM block at all (a PKCS12 keystore) holds no PEM certificate; the API and the check say
+     * the same. A DER certificate and a PEM one among comments still read.
+     */
+    @Test
+    void aPrivateKeyGivenAsCaFileIsCalledOne() throws Exception {
+        String key = pemBlock("PRIVATE KEY", ca.key().getEncoded());
+        Path pkcs8 = Files.writeString(dir.resolve("key.pem"), key);
+        Path sec1 = Files.writeString(dir.resolve("ec-key.pem"), pemBlock("EC PRIVATE KEY", ca.key().getEncoded()));
+        Path certAndKey = Files.writeString(dir.resolve("cert-and-key.pem"), Files.readString(caFile) + key);
+        Path publicKey = Files.writeString(dir.resolve("public.pem"),
+                pemBlock("PUBLIC KEY", ca.certificate().getPublicKey().getEncoded()));
+        Path keystore = ca.writeKeyStore(dir.resolve("ca.p12"), "secret");
+        String notCa = ", not a CA certificate; give the CA's certificate (PEM, -----BEGIN CERTIFICATE-----)";
+        assertThat(catchCaFile(pkcs8)).isEqualTo(pkcs8 + ": holds a private key" + notCa);
+        assertThat(catchCaFile(sec1)).isEqualTo(sec1 + ": holds a private key" + notCa);
+        assertThat(catchCaFile(certAndKey)).isEqualTo(certAndKey + ": holds a private key beside its certificates;"
+                + " a caFile holds only the CA's certificates (PEM, -----BEGIN CERTIFICATE-----)");
+        assertThat(catchCaFile(publicKey)).isEqualTo(publicKey + ": holds a public key (-----BEGIN PUBLIC KEY-----)" + notCa);
+        assertThat(catchCaFile(keystore)).isEqualTo(keystore + ": holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
+
+        try (SSLServerSocket server = serve(TestCertificates.server(ca, Instant.now().plus(Duration.ofDays(60)), "127.0.0.1"))) {
+            for (Path file : java.util.List.of(pkcs8, certAndKey, keystore)) {
+                String api = org.assertj.core.api.Assertions.catchThrowableOfType(io.switchboard.monitor.definition.DefinitionException.class,
+                        () -> DefinitionReader.requireFilesHere(Defs.monitor("name: cert\ntype: tls\ntarget: 127.0.0.1:443\ncaFile: "
+                                + file + "\n"))).describe();
+                assertThat(api).isEqualTo("caFile: " + catchCaFile(file));
+                assertThat(check(server, "caFile: " + file + "\n").error())
+                        .isEqualTo("the chain could not be checked: cannot read caFile " + catchCaFile(file));
+            }
+        }
+        Path der = Files.write(dir.resolve("ca.der"), ca.certificate().getEncoded());
+        Path commented = Files.writeString(dir.resolve("commented.pem"), "subject=CN=Monitor Test CA\n" + Files.readString(caFile) + "end\n");
+        assertThat(CaFile.read(der.toString())).containsExactly(ca.certificate());
+        assertThat(CaFile.read(commented.toString())).containsExactly(ca.certificate());
+    }
+
+    private static String pemBlock(String label, byte[] der) {
+        return "-----BEGIN " + label + "-----\n" + java.util.Base64.getMimeEncoder(64, "\n".getBytes()).encodeToString(der)
+                + "\n-----END " + label + "-----\n";
     }
 
     private static String catchCaFile(Path file) {
