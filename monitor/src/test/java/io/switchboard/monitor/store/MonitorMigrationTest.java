@@ -73,7 +73,7 @@ class MonitorMigrationTest {
             h.execute("INSERT INTO monitor_incident_events (incident_id, at, seq, kind, detail) VALUES (1, 1000, 1, 'opened', 'x')");
         });
 
-        assertThat(store.migrate("monitor")).isEqualTo("9"); // V2 closes the duplicates; V3-V9 change no incident's state
+        assertThat(store.migrate("monitor")).isEqualTo("10"); // V2 closes the duplicates; V3-V10 change no incident's state
 
         List<Map<String, Object>> rows = store.jdbi().withHandle(h -> h.createQuery(
                 "SELECT id, status, resolved_at, event_seq FROM monitor_incidents ORDER BY id").mapToMap().list());
@@ -138,7 +138,7 @@ class MonitorMigrationTest {
                     + " VALUES (5, 600, 1, 'notified', 'nobody to tell: quiet has no notification channels')");
         });
 
-        assertThat(store.migrate("monitor")).isEqualTo("9"); // V4 (claims sent again), V5 and V9 only add columns; V6 fills told_at
+        assertThat(store.migrate("monitor")).isEqualTo("10"); // V4 (claims sent again), V5 and V10 only add columns; V6 fills told_at, V9 paused_at
         // V6: when people were first told, from the claims that went out, else from the old mark
         List<String> told = store.jdbi().withHandle(h -> h.createQuery("SELECT id, told_at FROM monitor_incidents ORDER BY id")
                 .map((rs, ctx) -> rs.getLong("id") + ":" + rs.getString("told_at")).list());
@@ -183,7 +183,7 @@ class MonitorMigrationTest {
             state(h, "ok", "up", 0, 1_000L, 1_000L, 500L, null);
         });
 
-        assertThat(store.migrate("monitor")).isEqualTo("9");
+        assertThat(store.migrate("monitor")).isEqualTo("10");
         List<String> streaks = store.jdbi().withHandle(h -> h.createQuery(
                         "SELECT monitor, streak_started_at, streak_first_error FROM monitor_state ORDER BY monitor")
                 .map((rs, ctx) -> rs.getString(1) + ":" + rs.getString(2) + ":" + rs.getString(3)).list());
