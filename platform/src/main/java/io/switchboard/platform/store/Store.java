@@ -390,6 +390,14 @@ public final class Store implements AutoCloseable {
         }
     }
 
+    /** How long migrations keep trying for their tables' locks: {@link #MIGRATION_STATEMENT_TIMEOUT}, shorter in tests. */
+    private volatile Duration migrationLockPatience = MIGRATION_STATEMENT_TIMEOUT;
+
+    /** For tests: gives up on tables' locks sooner than the migrations' bound. */
+    void migrationLockPatienceForTest(Duration patience) {
+        migrationLockPatience = patience;
+    }
+
     /**
      * Runs the migrations, again after a pause each time one could not get its locks within
      * {@link #MIGRATION_LOCK_TIMEOUT}, for up to {@link #MIGRATION_STATEMENT_TIMEOUT} from the first
@@ -399,14 +407,6 @@ public final class Store implements AutoCloseable {
      * transactions always hold for longer than the lock timeout keeps the migration out, where a
      * waiting one would have got in between them; after the bound the node does not start, and says why.
      */
-    /** How long migrations keep trying for their tables' locks: {@link #MIGRATION_STATEMENT_TIMEOUT}, shorter in tests. */
-    private volatile Duration migrationLockPatience = MIGRATION_STATEMENT_TIMEOUT;
-
-    /** For tests: gives up on tables' locks sooner than the migrations' bound. */
-    void migrationLockPatienceForTest(Duration patience) {
-        migrationLockPatience = patience;
-    }
-
     private MigrateResult migrateWaitingForLocks(String module, Flyway flyway) {
         long firstRefusal = 0;
         long lastSaid = 0;

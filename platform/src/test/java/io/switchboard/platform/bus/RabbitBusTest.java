@@ -284,7 +284,8 @@ class RabbitBusTest {
      */
     @Test
     void aLingeringNodeThatClosesSendsWhatItHoldsFirst() throws Exception {
-        RabbitBus a = new RabbitBus(new BusSettings(List.of(BROKER), "guest", "guest", exchange, Duration.ofMillis(200)),
+        // a linger far longer than the close may take: a close that waited it out would show
+        RabbitBus a = new RabbitBus(new BusSettings(List.of(BROKER), "guest", "guest", exchange, Duration.ofSeconds(5)),
                 new ObjectMapper(), new SimpleMeterRegistry());
         opened.add(a);
         a.start();

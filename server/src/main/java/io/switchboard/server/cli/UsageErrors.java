@@ -81,7 +81,7 @@ public final class UsageErrors {
             return null;
         }
         if (e instanceof UnmatchedArgumentException u && !u.isUnknownOption()) {
-            return null; // a surplus positional ("-5" too): picocli's words say it
+            return null; // a surplus positional ("-5" too): surplusArgument says it
         }
         List<String> unmatched = e instanceof UnmatchedArgumentException u ? u.getUnmatched() : command.getUnmatchedArguments();
         int endOfOptions = typedArgs.indexOf("--");

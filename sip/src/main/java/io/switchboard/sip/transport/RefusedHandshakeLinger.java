@@ -8,6 +8,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
+import io.netty.handler.ssl.NotSslRecordException;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslHandshakeTimeoutException;
 import io.netty.util.ReferenceCountUtil;
@@ -27,8 +28,9 @@ import java.util.concurrent.TimeUnit;
  * stack then never sees: the phone's log says "connection reset" instead of "unknown CA". It happens
  * whenever the peer is still sending when the node refuses it: over TLS 1.2 its last handshake
  * records, over TLS 1.3 (where the server checks a client's certificate after the client has
- * finished) the REGISTER a phone writes at once. A handshake that timed out has no alert to
- * deliver and is closed as asked, as is a connection the peer has closed already.
+ * finished) the REGISTER a phone writes at once. A handshake that timed out, or that met bytes
+ * that are not TLS, has no alert to deliver and is closed as asked, as is a connection the peer
+ * has closed already.
  */
 final class RefusedHandshakeLinger extends ChannelDuplexHandler {
     /** How long a refused connection is read and discarded before it is closed anyway. */
@@ -71,10 +73,15 @@ final class RefusedHandshakeLinger extends ChannelDuplexHandler {
         });
     }
 
-    /** The handshake failed with an alert to tell (not by its timeout, not by the peer's close). */
+    /**
+     * The handshake failed with an alert the node sent, or the peer's own (which ends soon with
+     * the peer's close); not by its timeout, and not for bytes that were not TLS at all, which get
+     * no alert and are closed at once.
+     */
     private boolean refused() {
         Future<?> handshake = tls.handshakeFuture();
-        return handshake.isDone() && !handshake.isSuccess() && !(handshake.cause() instanceof SslHandshakeTimeoutException);
+        return handshake.isDone() && !handshake.isSuccess() && !(handshake.cause() instanceof SslHandshakeTimeoutException)
+                && !(handshake.cause() instanceof NotSslRecordException);
     }
 
     @Override
