@@ -6,6 +6,7 @@ import io.switchboard.monitor.definition.CheckOptions;
 import io.switchboard.monitor.definition.DurationText;
 import io.switchboard.monitor.definition.MonitorDefinition;
 import io.switchboard.monitor.definition.Redaction;
+import io.switchboard.monitor.definition.UrlCredentials;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;
@@ -50,8 +51,10 @@ import okhttp3.Response;
  * (§15.4.8, §15.4.9); 303 turns it into a GET (§15.4.4); 301 and 302 turn a POST into a GET, as
  * browsers do (§15.4.2, §15.4.3), and keep other methods. Credential headers the monitor sets
  * (Authorization, Cookie, tokens, see {@link Redaction#isCredentialHeader}) are not sent to another
- * origin (§15.4, the user agent removes them "where there are security implications"). URLs in
- * details and errors have their password masked.
+ * origin (§15.4, the user agent removes them "where there are security implications"). A user and
+ * password in the target are sent as Basic authentication ({@link UrlCredentials}), a credential
+ * header like these: to the target's origin only. URLs in details and errors have their password
+ * masked.
  */
 public final class HttpCheck implements Check {
     static final int MAX_BODY = 1 << 20;
@@ -96,6 +99,14 @@ public final class HttpCheck implements Check {
         String method = options.method();
         byte[] body = options.body() == null ? null : options.body().getBytes(StandardCharsets.UTF_8);
         Map<String, String> headers = options.headers();
+        String basic = UrlCredentials.basicAuthorization(url);
+        if (basic != null && UrlCredentials.authorizationHeader(headers) == null) {
+            // the URL's user and password, as Basic authentication (RFC 7617); a credential header
+            // like any other, so a redirect to another origin drops it below. A monitor stored with an
+            // Authorization header of its own too (refused when written now) keeps sending that one.
+            headers = new LinkedHashMap<>(headers);
+            headers.put(UrlCredentials.HEADER, basic);
+        }
         OkHttpClient client;
         try {
             client = client(options.caFile());
@@ -216,7 +227,9 @@ public final class HttpCheck implements Check {
     }
 
     private static Request request(URI url, String method, byte[] body, Map<String, String> headers, Phases phases) {
-        Request.Builder builder = new Request.Builder().url(url.toString()).tag(Phases.class, phases)
+        // without its user information, which OkHttp would keep (and write into an absolute-form
+        // request line): the target's goes as the Authorization header, a Location's nowhere
+        Request.Builder builder = new Request.Builder().url(UrlCredentials.withoutUserInfo(url).toString()).tag(Phases.class, phases)
                 .header("User-Agent", USER_AGENT);
         headers.forEach(builder::header);
         if (body != null) {

@@ -166,6 +166,7 @@ public final class DefinitionReader {
         }
         if (monitor.options() instanceof CheckOptions.Http http) {
             headerValues(http.headers());
+            credentialsOnce(monitor.target(), http.headers());
         }
         if (monitor.options() instanceof CheckOptions.Dns dns) {
             dnsExpectValues(dns);
@@ -261,6 +262,7 @@ public final class DefinitionReader {
             }
             headerValues(webhook.headers());
         }
+        requireCredentialsOnce(channel);
         if (channel.settings() instanceof ChannelDefinition.ChannelSettings.Email email) {
             caFileIsAbsolute(email.caFile());
         }
@@ -270,6 +272,37 @@ public final class DefinitionReader {
                 && !telegram.botToken().equals(MASK) && !telegram.botToken().matches("\\d{1,20}:[A-Za-z0-9_-]{1,200}")) {
             throw DefinitionException.invalid("botToken", "is not a bot token (the bot's number, a colon and letters,"
                     + " as @BotFather gives it, e.g. 123456:ABC-DEF…)");
+        }
+    }
+
+    /**
+     * A user and password in the URL are sent as Basic authentication ({@link UrlCredentials}), so
+     * an {@code Authorization} header beside them gives the credentials twice, one of them unused;
+     * it is refused rather than one silently winning. Stored definitions that have both send the
+     * header, as they did before user information was sent.
+     */
+    public static void requireCredentialsOnce(ChannelDefinition channel) {
+        // part of requireInputRules, and asked again once a webhook URL sent back masked
+        // (https://host/***) has been replaced by the stored one, whose user information it hid
+        if (channel.settings() instanceof ChannelDefinition.ChannelSettings.Webhook webhook) {
+            credentialsOnce(webhook.url(), webhook.headers());
+        }
+    }
+
+    private static void credentialsOnce(String url, Map<String, String> headers) {
+        String header = UrlCredentials.authorizationHeader(headers);
+        if (header == null) {
+            return;
+        }
+        java.net.URI uri;
+        try {
+            uri = new java.net.URI(url);
+        } catch (java.net.URISyntaxException e) {
+            return; // reading it refused it already
+        }
+        if (UrlCredentials.present(uri)) {
+            throw DefinitionException.invalid("headers." + header, "credentials given twice: in the URL (user:password@)"
+                    + " and in an Authorization header; keep one");
         }
     }
 

@@ -396,6 +396,7 @@ public final class MonitorCatalog {
         return jdbi.inTransaction(h -> {
             bumpRevision(h);
             ChannelDefinition resolved = unmask(channel, findChannel(h, channel.name()));
+            DefinitionReader.requireCredentialsOnce(resolved);
             return new Saved<>(resolved, writeChannel(h, resolved));
         });
     }
@@ -560,6 +561,7 @@ public final class MonitorCatalog {
                         // an export imported again (a backup restored) carries entries older
                         // versions stored; unchanged, they are taken as they are
                         DefinitionReader.requireInputRules(channel);
+                        DefinitionReader.requireCredentialsOnce(resolved);
                     }
                     channelCounts = channelCounts.plus(stored, resolved);
                     writeChannel(h, resolved);

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.switchboard.monitor.definition.ChannelDefinition;
 import io.switchboard.monitor.definition.ChannelDefinition.ChannelSettings;
 import io.switchboard.monitor.definition.Redaction;
+import io.switchboard.monitor.definition.UrlCredentials;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -27,6 +28,8 @@ import javax.crypto.spec.SecretKeySpec;
  * message's {@code id} is in the body and in {@code Idempotency-Key}, the same on every delivery of
  * that message: a node that dies while sending leaves it to another node, which sends it again
  * marked {@code "repeat": true}, and a receiver that keeps the keys it saw drops the second copy.
+ * A user and password in the URL are sent as Basic authentication ({@link UrlCredentials}). The
+ * node's client follows no redirects (a 3xx is not delivered), so they reach the URL's host only.
  */
 public final class NotifierWebhook implements Notifier {
     public static final String SIGNATURE_HEADER = "X-Switchboard-Signature";
@@ -50,7 +53,8 @@ public final class NotifierWebhook implements Notifier {
         ChannelSettings.Webhook settings = (ChannelSettings.Webhook) channel.settings();
         String body = body(n);
         URI url = URI.create(settings.url());
-        HttpRequest.Builder request = HttpRequest.newBuilder(url)
+        // the user information goes as Basic authentication below, never in the request's URL
+        HttpRequest.Builder request = HttpRequest.newBuilder(UrlCredentials.withoutUserInfo(url))
                 .timeout(timeout)
                 .header("Content-Type", "application/json")
                 .header("User-Agent", "Switchboard-Monitor/1.0")
@@ -58,6 +62,12 @@ public final class NotifierWebhook implements Notifier {
         // set, not added: a channel's Content-Type or User-Agent replaces the default instead of
         // going out beside it (two of a single-value header)
         settings.headers().forEach(request::setHeader);
+        String basic = UrlCredentials.basicAuthorization(url);
+        if (basic != null && UrlCredentials.authorizationHeader(settings.headers()) == null) {
+            // RFC 7617; a channel stored with an Authorization header too (refused when written now)
+            // keeps sending that one
+            request.setHeader(UrlCredentials.HEADER, basic);
+        }
         if (n.id() != null && settings.headers().keySet().stream().noneMatch(IDEMPOTENCY_HEADER::equalsIgnoreCase)) {
             // the same key on every delivery of one message: a receiver that saw it drops the copy
             // (draft-ietf-httpapi-idempotency-key-header)

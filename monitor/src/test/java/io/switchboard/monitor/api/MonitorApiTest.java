@@ -287,6 +287,37 @@ class MonitorApiTest {
     }
 
     /**
+     * The user's walk through the docs: a webhook URL with a user and password is taken, shown
+     * masked, and its test message carries them as Basic authentication; an Authorization header
+     * beside them (also beside the masked URL sent back) is a 400 naming the header.
+     */
+    @Test
+    void aUserAndPasswordInAUrlAreSentAndNotGivenTwice() throws Exception {
+        String expected = "Basic " + java.util.Base64.getEncoder().encodeToString("user:pw".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        target.on("/basic", exchange -> LoopbackHttp.respond(exchange,
+                expected.equals(exchange.getRequestHeaders().getFirst("Authorization")) ? 200 : 401, ""));
+        String url = "http://user:pw@127.0.0.1:" + target.port() + "/basic";
+        HttpResponse<String> created = node.api("PUT", "/api/v1/notification-channels/basic", "{\"type\":\"webhook\",\"url\":\""
+                + url + "\"}");
+        assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
+        HttpResponse<String> shown = node.api("GET", "/api/v1/notification-channels/basic", null);
+        assertThat(JSON.readTree(shown.body()).path("url").asText()).isEqualTo("http://127.0.0.1:" + target.port() + "/***");
+        JsonNode sent = node.json("POST", "/api/v1/notification-channels/basic/test", null);
+        assertThat(sent.path("sent").asBoolean()).as(sent.toString()).isTrue();
+        assertThat(target.received("/basic").getLast().header("Authorization")).isEqualTo(expected);
+
+        String twice = "'headers.Authorization': credentials given twice: in the URL (user:password@) and in an Authorization"
+                + " header; keep one";
+        assertProblem(node.api("PUT", "/api/v1/notification-channels/basic2", "{\"type\":\"webhook\",\"url\":\"" + url
+                + "\",\"headers\":{\"Authorization\":\"Bearer t\"}}"), 400, twice);
+        assertProblem(node.api("PUT", "/api/v1/notification-channels/basic", "{\"type\":\"webhook\",\"url\":\"http://127.0.0.1:"
+                + target.port() + "/***\",\"headers\":{\"Authorization\":\"Bearer t\"}}"), 400, twice);
+        assertProblem(node.api("POST", "/api/v1/monitors", "{\"name\":\"basic\",\"type\":\"http\",\"target\":\"http://ops:hunter2@"
+                + "127.0.0.1:" + target.port() + "/basic\",\"headers\":{\"Authorization\":\"Bearer t\"}}"), 400, twice);
+        assertThat(node.api("DELETE", "/api/v1/notification-channels/basic", null).statusCode()).isEqualTo(204);
+    }
+
+    /**
      * A caFile that is a FIFO (or a device) is refused without being opened: opening one blocks
      * until something writes to it, and the API reads the file on the request's thread.
      */

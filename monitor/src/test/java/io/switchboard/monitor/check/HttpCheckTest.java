@@ -245,6 +245,65 @@ class HttpCheckTest {
         assertThat(loop.error()).doesNotContain("s3cret").contains("ops:***@");
     }
 
+    /** A path that answers 200 to Basic authentication with this user and password (RFC 7617), 401 otherwise. */
+    static void protect(LoopbackHttp on, String path, String user, String password, List<String> requestLines) {
+        String expected = "Basic " + java.util.Base64.getEncoder().encodeToString((user + ":" + password)
+                .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        on.on(path, exchange -> {
+            requestLines.add(exchange.getRequestURI().toString());
+            if (expected.equals(exchange.getRequestHeaders().getFirst("Authorization"))) {
+                LoopbackHttp.respond(exchange, 200, "welcome");
+            } else {
+                exchange.getResponseHeaders().add("WWW-Authenticate", "Basic realm=\"ops\", charset=\"UTF-8\"");
+                LoopbackHttp.respond(exchange, 401, "who are you");
+            }
+        });
+    }
+
+    /**
+     * A user and password in the target are sent as Basic authentication, as curl sends them: each
+     * percent-decoded (%40 is @, %C3%A9 the UTF-8 of é), the request itself without them.
+     */
+    @Test
+    void aUserAndPasswordInTheTargetAreSentAsBasicAuthentication() throws Exception {
+        List<String> requestLines = new java.util.concurrent.CopyOnWriteArrayList<>();
+        protect(server, "/private", "ops", "p@ssé", requestLines);
+        CheckResult r = check.run(Defs.monitor(monitor("http://ops:p%40ss%C3%A9@127.0.0.1:" + server.port() + "/private", "")));
+        assertThat(r.status()).as("%s", r.error()).isEqualTo(CheckStatus.UP);
+        String sent = server.received("/private").getLast().header("Authorization");
+        assertThat(sent).isEqualTo("Basic " + java.util.Base64.getEncoder().encodeToString(
+                "ops:p@ssé".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+        assertThat(requestLines.getLast()).isEqualTo("/private");
+        // neither the password nor the header's value is kept in what the check records
+        assertThat(r.details().toString() + r.worked()).doesNotContain("p%40ss").doesNotContain(sent.substring(6))
+                .contains("ops:***@");
+
+        CheckResult wrong = check.run(Defs.monitor(monitor("http://ops:wrong@127.0.0.1:" + server.port() + "/private", "")));
+        assertThat(wrong.status()).isEqualTo(CheckStatus.DOWN);
+        assertThat(wrong.error()).isEqualTo("the server answered HTTP 401 (Unauthorized); expected 200-299");
+        assertThat(wrong.error() + wrong.details() + wrong.worked()).doesNotContain("wrong@");
+    }
+
+    /** The URL's credentials go where an Authorization header goes: to the target's origin, not to another. */
+    @Test
+    void aUserAndPasswordInTheTargetStayWithItsOrigin() throws Exception {
+        String basic = "Basic " + java.util.Base64.getEncoder().encodeToString("ops:pw".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        CheckResult away = check.run(Defs.monitor(monitor("http://ops:pw@127.0.0.1:" + server.port() + "/to-other", "")));
+        assertThat(away.status()).isEqualTo(CheckStatus.UP);
+        assertThat(server.received("/to-other").getLast().header("Authorization")).isEqualTo(basic);
+        assertThat(other.received("/landing").getLast().header("Authorization")).isNull();
+
+        check.run(Defs.monitor(monitor("http://ops:pw@127.0.0.1:" + server.port() + "/same-origin", "")));
+        assertThat(server.received("/echo-same").getLast().header("Authorization")).isEqualTo(basic);
+
+        // a monitor stored before both were refused together keeps sending its own header, as it did
+        check.run(Defs.monitor(monitor("http://ops:pw@127.0.0.1:" + server.port() + "/echo-same",
+                "headers: {authorization: 'Bearer t0ken'}\n")));
+        assertThat(server.received("/echo-same").getLast().headers().entrySet().stream()
+                .filter(e -> e.getKey().equalsIgnoreCase("Authorization")).flatMap(e -> e.getValue().stream()).toList())
+                .containsExactly("Bearer t0ken");
+    }
+
     /** A caFile the check cannot read fails it saying so once, and why ("cannot use caFile: cannot read caFile" before). */
     @Test
     void aCaFileThatCannotBeReadFailsTheCheckSayingWhy(@TempDir Path dir) throws Exception {

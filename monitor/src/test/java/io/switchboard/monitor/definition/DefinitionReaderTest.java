@@ -185,6 +185,35 @@ class DefinitionReaderTest {
         assertThat(((CheckOptions.Dns) stored.options()).expectValues()).as("read back as stored").containsExactly("not an ip");
     }
 
+    /**
+     * A user and password in the URL are sent as Basic authentication, so an Authorization header
+     * beside them gives the credentials twice: refused when written now, whatever the header's case;
+     * either alone is taken, and a stored definition with both still loads.
+     */
+    @Test
+    void credentialsAreGivenInTheUrlOrInAnAuthorizationHeaderNotBoth() {
+        assertThat(inputError("type: http\ntarget: 'http://ops:hunter2@127.0.0.1:24701/x'\nheaders: {Authorization: 'Bearer t'}"))
+                .isEqualTo("headers.Authorization: credentials given twice: in the URL (user:password@) and in an"
+                        + " Authorization header; keep one");
+        assertThat(inputError("type: http\ntarget: 'http://ops@127.0.0.1/x'\nheaders: {authorization: 'Basic b3BzOg=='}"))
+                .startsWith("headers.authorization: credentials given twice");
+        assertThat(inputError("type: http\ntarget: 'http://ops:hunter2@127.0.0.1:24701/x'\nheaders: {X-Team: ops}")).isNull();
+        assertThat(inputError("type: http\ntarget: 'http://127.0.0.1:24701/x'\nheaders: {Authorization: 'Bearer t'}")).isNull();
+        assertThat(channelInputError("headers: {Authorization: 'Bearer t'}")).isNull();
+        ChannelDefinition both = CatalogFile.read("channels:\n  - {name: ops, type: webhook, url: 'http://user:pw@127.0.0.1:24701/h',"
+                + " headers: {Authorization: 'Bearer t'}}\n", Set.of()).channels().getFirst();
+        assertThatThrownBy(() -> DefinitionReader.requireInputRules(both)).isInstanceOfSatisfying(DefinitionException.class,
+                e -> assertThat(e.describe()).startsWith("headers.Authorization: credentials given twice"));
+        // the API's masked URL hides the user information; the stored URL it stands for is asked about
+        ChannelDefinition stored = CatalogFile.read("channels:\n  - {name: ops, type: webhook, url: 'http://user:pw@127.0.0.1:24701/h'}\n",
+                Set.of()).channels().getFirst();
+        ChannelDefinition putBack = CatalogFile.read("channels:\n  - {name: ops, type: webhook, url: 'http://127.0.0.1:24701/***',"
+                + " headers: {Authorization: 'Bearer t'}}\n", Set.of()).channels().getFirst();
+        DefinitionReader.requireInputRules(putBack);
+        assertThatThrownBy(() -> DefinitionReader.requireCredentialsOnce(MonitorCatalog.unmask(putBack, java.util.Optional.of(stored))))
+                .isInstanceOf(DefinitionException.class);
+    }
+
     /** A bot token written now is @BotFather's shape; one stored before the rule still loads. */
     @Test
     void aTelegramBotTokenWrittenNowIsTheBotsNumberAColonAndItsSecret() throws Exception {

@@ -14,6 +14,7 @@ import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.http.HttpClient;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import org.junit.jupiter.api.AfterAll;
@@ -105,6 +106,50 @@ class NotifierWebhookTest {
                 + "?token=abc\n"), DOWN))
                 .isInstanceOfSatisfying(DeliveryException.class, e -> assertThat(e.getMessage())
                         .isEqualTo("the webhook " + receiver.url("/***") + " answered HTTP 500"));
+    }
+
+    /**
+     * A user and password in the URL are sent as Basic authentication (RFC 7617), percent-decoded
+     * (%40 is @), the request itself without them; a wrong one is the receiver's 401. The node's
+     * client follows no redirect, so they never reach another host.
+     */
+    @Test
+    void aUserAndPasswordInTheUrlAreSentAsBasicAuthentication() throws Exception {
+        String expected = "Basic " + java.util.Base64.getEncoder().encodeToString("hook:p@ss".getBytes(StandardCharsets.UTF_8));
+        java.util.List<String> requestLines = new java.util.concurrent.CopyOnWriteArrayList<>();
+        receiver.on("/private", exchange -> {
+            requestLines.add(exchange.getRequestURI().toString());
+            LoopbackHttp.respond(exchange, expected.equals(exchange.getRequestHeaders().getFirst("Authorization")) ? 204 : 401, "");
+        });
+        String at = "127.0.0.1:" + receiver.port();
+        notifier.send(Defs.channel("name: hook\ntype: webhook\nurl: http://hook:p%40ss@" + at + "/private\n"), DOWN);
+        assertThat(receiver.received("/private").getLast().header("Authorization")).isEqualTo(expected);
+        assertThat(requestLines.getLast()).isEqualTo("/private");
+        // through a proxy (a JVM's http.proxyHost) the request line is the whole URL: without the user information
+        NotifierWebhook proxied = new NotifierWebhook(HttpClient.newBuilder().proxy(java.net.ProxySelector.of(
+                new java.net.InetSocketAddress("127.0.0.1", receiver.port()))).build(), Duration.ofSeconds(2));
+        proxied.send(Defs.channel("name: hook\ntype: webhook\nurl: http://hook:p%40ss@" + at + "/private\n"), DOWN);
+        assertThat(requestLines.getLast()).isEqualTo("http://" + at + "/private");
+        assertThat(receiver.received("/private").getLast().header("Authorization")).isEqualTo(expected);
+
+        assertThatThrownBy(() -> notifier.send(Defs.channel("name: hook\ntype: webhook\nurl: http://hook:wrong@" + at
+                + "/private\n"), DOWN))
+                .isInstanceOfSatisfying(DeliveryException.class, e -> {
+                    assertThat(e.getMessage()).isEqualTo("the webhook http://" + at + "/*** answered HTTP 401");
+                    assertThat(e.retryable()).isFalse();
+                });
+
+        // as Monitor builds it: a redirect is the answer, not followed to the host it names
+        NotifierWebhook node = new NotifierWebhook(HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+                .followRedirects(HttpClient.Redirect.NEVER).build(), Duration.ofSeconds(2));
+        try (LoopbackHttp elsewhere = new LoopbackHttp().answer("/hook", 204, "")) {
+            receiver.redirect("/moved", 307, elsewhere.url("/hook"));
+            assertThatThrownBy(() -> node.send(Defs.channel("name: hook\ntype: webhook\nurl: http://hook:p%40ss@" + at
+                    + "/moved\n"), DOWN)).isInstanceOfSatisfying(DeliveryException.class,
+                    e -> assertThat(e.getMessage()).endsWith("answered HTTP 307"));
+            assertThat(receiver.received("/moved").getLast().header("Authorization")).isEqualTo(expected);
+            assertThat(elsewhere.received()).isEmpty();
+        }
     }
 
     @Test

@@ -126,7 +126,7 @@ class MonitorStoreTest {
                   - name: api
                     type: http
                     target: https://ops:pw@127.0.0.1:8443/health
-                    headers: {Authorization: Bearer abc}
+                    headers: {X-Api-Key: abc}
                     expectStatus: [2xx, 301-302]
                   - name: cert
                     type: tls
@@ -265,7 +265,7 @@ class MonitorStoreTest {
         catalog.putChannel(Defs.channel("name: slack\ntype: webhook\nurl: https://hooks.example.org/services/T00/B00/XXXX\n"
                 + "headers: {Authorization: 'Bearer hook-token', X-Team: ops}\n"));
         catalog.putMonitor(Defs.monitor("name: web\ntype: http\ntarget: https://ops:pa55@shop.example.org/health\n"
-                + "headers: {Authorization: 'Basic abc'}\n"));
+                + "headers: {X-Api-Key: 'abc'}\n"));
         // a PUT of exactly what GET showed
         Map<String, Object> shownChannel = io.switchboard.monitor.definition.DefinitionWriter.channel(
                 catalog.channel("slack").orElseThrow(), io.switchboard.monitor.definition.DefinitionWriter.Secrets.MASK);
@@ -285,7 +285,7 @@ class MonitorStoreTest {
         var web = catalog.monitor("web").orElseThrow();
         assertThat(web.target()).isEqualTo("https://ops:pa55@shop.example.org/health");
         assertThat(((io.switchboard.monitor.definition.CheckOptions.Http) web.options()).headers())
-                .containsEntry("Authorization", "Basic abc");
+                .containsEntry("X-Api-Key", "abc");
         // a mask with nothing (or something else) behind it is refused, naming the field
         assertThatThrownBy(() -> catalog.putChannel(Defs.channel("name: other\ntype: webhook\nurl: https://x.example.org/\n"
                 + "headers: {Authorization: '***'}\n")))
