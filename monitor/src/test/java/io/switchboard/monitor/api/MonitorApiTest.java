@@ -91,7 +91,7 @@ class MonitorApiTest {
         assertThat(results.get(results.size() - 1).path("details").path("phases").has("firstByteMs")).isTrue();
         // before: a time as written elsewhere, or the page's nextBefore in epoch milliseconds
         String newest = results.get(0).path("startedAt").asText();
-        for (String before : List.of(newest, String.valueOf(java.time.Instant.parse(newest).toEpochMilli()))) {
+        for (String before : java.util.List.of(newest, String.valueOf(java.time.Instant.parse(newest).toEpochMilli()))) {
             HttpResponse<String> page = node.api("GET", "/api/v1/monitors/web/results?before=" + before, null);
             assertThat(page.statusCode()).as(page.body()).isEqualTo(200);
             JsonNode older = JSON.readTree(page.body()).path("results");
