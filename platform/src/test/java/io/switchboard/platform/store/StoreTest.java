@@ -256,9 +256,7 @@ class StoreTest {
     void aMigrationBlockedByALongTransactionLetsOtherWritesThroughAndIsAppliedAfterIt() throws Exception {
         postgres = PostgresTestDatabase.create();
         String url = postgres.settings().url();
-        // notes V1 alone, as an older version of the node left it
-        org.flywaydb.core.Flyway.configure().dataSource(url, "postgres", null).locations("classpath:db/migration/notes")
-                .table("flyway_notes_history").baselineOnMigrate(true).baselineVersion("0").target("1").load().migrate();
+        notesAtVersionOne(url);
         try (Store store = Store.open(postgres.settings());
              java.sql.Connection longReader = java.sql.DriverManager.getConnection(url, "postgres", null);
              java.sql.Connection otherNode = java.sql.DriverManager.getConnection(url, "postgres", null)) {
@@ -302,6 +300,12 @@ class StoreTest {
         }
     }
 
+    /** The notes module's V1 alone, as an older version of the node left it. */
+    private static void notesAtVersionOne(String url) {
+        org.flywaydb.core.Flyway.configure().dataSource(url, "postgres", null).locations("classpath:db/migration/notes")
+                .table("flyway_notes_history").baselineOnMigrate(true).baselineVersion("0").target("1").load().migrate();
+    }
+
     /**
      * A table held without pause by other transactions keeps a migration out; past its bound the
      * node gives up with words that say what holds it and what to do, and the migration is not
@@ -312,8 +316,7 @@ class StoreTest {
     void aMigrationThatNeverGetsItsLocksGivesUpSayingWhy() throws Exception {
         postgres = PostgresTestDatabase.create();
         String url = postgres.settings().url();
-        org.flywaydb.core.Flyway.configure().dataSource(url, "postgres", null).locations("classpath:db/migration/notes")
-                .table("flyway_notes_history").baselineOnMigrate(true).baselineVersion("0").target("1").load().migrate();
+        notesAtVersionOne(url);
         try (Store store = Store.open(postgres.settings());
              java.sql.Connection holder = java.sql.DriverManager.getConnection(url, "postgres", null)) {
             store.migrationLockPatienceForTest(java.time.Duration.ofSeconds(4));
