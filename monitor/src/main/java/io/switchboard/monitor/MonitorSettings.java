@@ -66,10 +66,11 @@ public record MonitorSettings(int maxConcurrentChecks, Duration rawRetention, Du
             }
         }
         ZoneId zone;
+        String zoneName = s.string("timeZone", "UTC");
         try {
-            zone = ZoneId.of(s.string("timeZone", "UTC"));
+            zone = ZoneId.of(zoneName);
         } catch (DateTimeException e) {
-            throw s.problem("timeZone", "is not a time zone; use an IANA name such as Europe/Berlin, or UTC");
+            throw s.problem("timeZone", "\"" + zoneName + "\" is not a time zone; use an IANA name such as Europe/Berlin, or UTC");
         }
         return new MonitorSettings(
                 s.integer("maxConcurrentChecks", 2048, 1, 100_000), raw, hourly, daily, reminder,

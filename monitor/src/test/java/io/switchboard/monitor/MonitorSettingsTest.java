@@ -18,4 +18,13 @@ class MonitorSettingsTest {
                 .hasMessageContaining("monitor.llmModel: is required with monitor.llmBaseUrl"
                         + " (from SWITCHBOARD_MONITOR_LLM_BASE_URL): the model to ask");
     }
+
+    @Test
+    void aTimeZoneThatIsNoneIsQuotedAsGiven() {
+        var section = new NodeConfigLoader(List.of("monitor"))
+                .load(null, Map.of("SWITCHBOARD_MONITOR_TIME_ZONE", "Europe/Berln"), Map.of())
+                .section("monitor");
+        assertThatThrownBy(() -> MonitorSettings.from(section)).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("\"Europe/Berln\" is not a time zone; use an IANA name such as Europe/Berlin, or UTC");
+    }
 }

@@ -23,8 +23,10 @@ public final class ReportTemplate {
         List<String> lines = new ArrayList<>();
         lines.add(f.monitor() + " is DOWN.");
         lines.add("What is wrong: " + sentence(f.whatIsWrong()));
-        lines.add("Since: " + time(f, f.since()) + " (" + ago(f, f.since()) + "); " + checks(f.failedChecks())
-                + " in a row failed, checked every " + DurationText.spoken(f.interval()) + ".");
+        // one failed check is no row (failureThreshold 1)
+        lines.add("Since: " + time(f, f.since()) + " (" + ago(f, f.since()) + "); "
+                + (f.failedChecks() == 1 ? "1 check failed" : f.failedChecks() + " checks in a row failed")
+                + ", checked every " + DurationText.spoken(f.interval()) + ".");
         lines.add("What still works: " + stillWorks(f));
         lines.add("Last success: " + (f.lastSuccess() == null ? "none recorded." : time(f, f.lastSuccess()) + "."));
         lines.add("Checked: " + what(f) + ".");

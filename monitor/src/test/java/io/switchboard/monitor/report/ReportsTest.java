@@ -81,6 +81,10 @@ class ReportsTest {
                 Checked: the web address https://shop.example.org/health (http check).""");
         assertThat(report.subject()).isEqualTo("shop is DOWN: the server answered HTTP 503 (Service Unavailable); expected 200-299");
         assertThat(ReportTemplate.down(FACTS)).isEqualTo(report);
+        // with failureThreshold 1 one failed check is no row
+        ReportFacts once = new ReportFacts(FACTS.monitor(), FACTS.type(), FACTS.target(), FACTS.interval(), FACTS.since(), 1,
+                FACTS.whatIsWrong(), FACTS.stillWorks(), FACTS.lastSuccess(), List.of(), FACTS.now(), null, null, FACTS.zone());
+        assertThat(ReportTemplate.down(once).text()).contains("(2 min ago); 1 check failed, checked every 30 s.");
     }
 
     @Test
