@@ -39,6 +39,19 @@ public final class Aggregate {
         histogram.add(bucket, count);
     }
 
+    /**
+     * The columns {@link #addGrouped} reads, for a query of raw results grouped by status and
+     * latency bucket (and whatever else the caller groups by first).
+     */
+    static final String GROUPED_COLUMNS = "status, latency_bucket, COUNT(*) AS n, SUM(latency_ms) AS total,"
+            + " MIN(latency_ms) AS lo, MAX(latency_ms) AS hi";
+
+    /** Adds one row of such a query ({@link #GROUPED_COLUMNS}). */
+    void addGrouped(java.sql.ResultSet rs) throws java.sql.SQLException {
+        add(rs.getString("status"), rs.getInt("latency_bucket"), rs.getLong("n"), rs.getLong("total"), rs.getLong("lo"),
+                rs.getLong("hi"));
+    }
+
     void add(Aggregate other) {
         if (other.checks > 0) {
             boundsUnknown |= other.boundsUnknown;

@@ -188,15 +188,12 @@ public final class HistoryFolder implements AutoCloseable {
         for (long from = start; from < start + HOUR; from += FOLD_SLICE.toMillis()) {
             long a = from;
             long b = Math.min(from + FOLD_SLICE.toMillis(), start + HOUR);
-            jdbi.useHandle(h -> h.createQuery("SELECT monitor, status, latency_bucket, COUNT(*) AS n, SUM(latency_ms) AS total,"
-                            + " MIN(latency_ms) AS lo, MAX(latency_ms) AS hi"
+            jdbi.useHandle(h -> h.createQuery("SELECT monitor, " + Aggregate.GROUPED_COLUMNS
                             + " FROM monitor_results WHERE started_at >= :from AND started_at < :to"
                             + " GROUP BY monitor, status, latency_bucket")
                     .bind("from", a).bind("to", b)
                     .map((rs, ctx) -> {
-                        byMonitor.computeIfAbsent(rs.getString("monitor"), m -> new Aggregate())
-                                .add(rs.getString("status"), rs.getInt("latency_bucket"), rs.getLong("n"), rs.getLong("total"),
-                                        rs.getLong("lo"), rs.getLong("hi"));
+                        byMonitor.computeIfAbsent(rs.getString("monitor"), m -> new Aggregate()).addGrouped(rs);
                         return 0;
                     }).list());
         }

@@ -88,13 +88,11 @@ public final class ResultStore {
 
     private static Aggregate rawSince(Handle h, String monitor, long from) {
         Aggregate a = new Aggregate();
-        h.createQuery("SELECT status, latency_bucket, COUNT(*) AS n, SUM(latency_ms) AS total,"
-                        + " MIN(latency_ms) AS lo, MAX(latency_ms) AS hi FROM monitor_results"
+        h.createQuery("SELECT " + Aggregate.GROUPED_COLUMNS + " FROM monitor_results"
                         + " WHERE monitor = :m AND started_at >= :from GROUP BY status, latency_bucket")
                 .bind("m", monitor).bind("from", from)
                 .map((rs, ctx) -> {
-                    a.add(rs.getString("status"), rs.getInt("latency_bucket"), rs.getLong("n"), rs.getLong("total"),
-                                rs.getLong("lo"), rs.getLong("hi"));
+                    a.addGrouped(rs);
                     return 0;
                 }).list();
         return a;
@@ -131,15 +129,13 @@ public final class ResultStore {
                         .map((rs, ctx) -> Map.entry(rs.getLong("period_start"), HistoryFolder.aggregate(rs)))
                         .forEach(e -> out.computeIfAbsent(HistoryFolder.floorDay(e.getKey()), k -> new Aggregate()).add(e.getValue()));
             }
-            h.createQuery("SELECT started_at / " + HistoryFolder.HOUR + " AS hour, status, latency_bucket, COUNT(*) AS n,"
-                            + " SUM(latency_ms) AS total, MIN(latency_ms) AS lo, MAX(latency_ms) AS hi"
+            h.createQuery("SELECT started_at / " + HistoryFolder.HOUR + " AS hour, " + Aggregate.GROUPED_COLUMNS
                             + " FROM monitor_results WHERE monitor = :m AND started_at >= :from AND started_at < :to"
                             + " GROUP BY started_at / " + HistoryFolder.HOUR + ", status, latency_bucket")
                     .bind("m", monitor).bind("from", Math.max(hoursFolded, firstWhole)).bind("to", pastLast)
                     .map((rs, ctx) -> {
                         out.computeIfAbsent(floor.applyAsLong(rs.getLong("hour") * HistoryFolder.HOUR), k -> new Aggregate())
-                                .add(rs.getString("status"), rs.getInt("latency_bucket"), rs.getLong("n"), rs.getLong("total"),
-                                rs.getLong("lo"), rs.getLong("hi"));
+                                .addGrouped(rs);
                         return 0;
                     }).list();
             return out.entrySet().stream().map(e -> {
