@@ -66,8 +66,9 @@ public final class MonitorsApi {
 
     private void list(Context ctx) {
         List<Map<String, Object>> out = new ArrayList<>();
+        Map<String, Instant> paused = catalog.pausedAt(); // once for the list, not once per paused monitor
         for (MonitorDefinition m : catalog.monitors()) {
-            out.add(view(m));
+            out.add(view(m, paused));
         }
         ctx.json(Map.of("monitors", out));
     }
@@ -204,13 +205,18 @@ public final class MonitorsApi {
     }
 
     Map<String, Object> view(MonitorDefinition monitor) {
+        return view(monitor, monitor.paused() ? catalog.pausedAt() : Map.of());
+    }
+
+    /** The monitor as the API shows it; {@code pausedAt}: when paused monitors were paused, by name. */
+    private Map<String, Object> view(MonitorDefinition monitor, Map<String, Instant> pausedAt) {
         Map<String, Object> out = new LinkedHashMap<>(DefinitionWriter.monitor(monitor, DefinitionWriter.Secrets.MASK));
         out.putIfAbsent("paused", false);
         Map<String, Object> state = new LinkedHashMap<>();
         StateSnapshot s = tracker.state(monitor.name()).orElse(StateSnapshot.initial(monitor.name()));
         state.put("status", monitor.paused() ? "paused" : s.status().wireName());
-        state.put("since", monitor.paused() ? catalog.pausedAt(monitor.name()).map(Instant::toString).orElse(null)
-                : millis(s.statusSince()));
+        Instant paused = pausedAt.get(monitor.name());
+        state.put("since", monitor.paused() ? (paused == null ? null : paused.toString()) : millis(s.statusSince()));
         state.put("lastCheckAt", millis(s.lastCheckAt()));
         state.put("lastLatencyMs", s.lastLatencyMs());
         state.put("lastError", s.lastError());

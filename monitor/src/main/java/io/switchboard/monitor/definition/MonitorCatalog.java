@@ -248,10 +248,11 @@ public final class MonitorCatalog {
     /** Results deleted per statement when a monitor's history goes. */
     static final int DROP_BATCH = 5000;
 
-    /** When a paused monitor was paused; empty for one not paused. */
-    public Optional<java.time.Instant> pausedAt(String name) {
-        return jdbi.withHandle(h -> h.createQuery("SELECT paused_at FROM monitor_monitors WHERE name = :n AND paused_at IS NOT NULL")
-                .bind("n", name).mapTo(Long.class).findOne().map(java.time.Instant::ofEpochMilli));
+    /** When each paused monitor was paused, by name (a monitor paused before V9 was written down: when it was last written). */
+    public Map<String, java.time.Instant> pausedAt() {
+        return jdbi.withHandle(h -> h.createQuery("SELECT name, paused_at FROM monitor_monitors WHERE paused_at IS NOT NULL")
+                .map((rs, ctx) -> Map.entry(rs.getString("name"), java.time.Instant.ofEpochMilli(rs.getLong("paused_at")))).list())
+                .stream().collect(java.util.stream.Collectors.toMap(Map.Entry::getKey, Map.Entry::getValue));
     }
 
     public MonitorDefinition setPaused(String name, boolean paused) {
